@@ -1,0 +1,8 @@
+//! hl7-harness: a conformance test harness and hostile-network simulator for HL7 v2 interfaces.
+//!
+//! Data flows one way: `cli` → `scenario` → `runner` → observations → `checks` → `report`.
+//! The `hl7` module is the message model everything else stands on; it does no I/O.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod hl7;

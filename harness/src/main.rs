@@ -1,0 +1,3 @@
+fn main() {
+    std::process::exit(hl7_harness::cli::main());
+}
