@@ -1,6 +1,157 @@
-//! Project automation: `cargo xtask ci | fuzz | bench`.
+//! Project automation, run as `cargo xtask <task>` (the alias lives in `.cargo/config.toml`).
+//!
+//! - `ci`: exactly what CI runs: format check, clippy, tests, then a short fuzz smoke.
+//! - `fuzz`: installs cargo-fuzz when missing, seeds the fuzz corpora from `corpus/`, runs
+//!   every fuzz target for a while and fails on any crash.
+//! - `bench`: builds and runs the parser benchmark in release, writes `reports/bench/<date>.json`.
+//!
+//! xtask only orchestrates: it shells out to cargo and never reimplements what cargo does.
+
+mod ci;
+mod fuzz;
+mod process;
+
+#[cfg(feature = "bench")]
+mod bench;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "hl7-harness project automation",
+    version
+)]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Run what CI runs: fmt check, clippy (-D warnings), tests, then a fuzz smoke of each
+    /// target. Fails fast, naming the step that failed.
+    Ci {
+        /// Seconds per fuzz target in the smoke run; 0 skips fuzzing.
+        #[arg(long, default_value_t = 10)]
+        fuzz_seconds: u64,
+        /// Fail when cargo-fuzz cannot be installed, instead of skipping the fuzz smoke.
+        /// `.ci/run` passes this: a CI run that silently fuzzed nothing would look green.
+        #[arg(long)]
+        require_fuzz: bool,
+    },
+    /// Run the fuzz targets (all by default) for N seconds each; fails on a crash artifact.
+    Fuzz {
+        /// Seconds to run each target.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Targets to run (names of files in fuzz/fuzz_targets/); all when none given.
+        targets: Vec<String>,
+    },
+    /// Build in release and run a benchmark; prints a table, writes reports/bench/<date>.json.
+    Bench {
+        /// Which benchmark to run.
+        #[arg(value_enum, default_value_t = Suite::Parse)]
+        suite: Suite,
+    },
+    /// The benchmark itself, in the release build that `bench` starts. Not for direct use.
+    #[command(hide = true)]
+    BenchRun {
+        #[arg(value_enum)]
+        suite: Suite,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Suite {
+    /// Parse, parse+validate, and a CR-splitting scan as the ceiling, over the corpus.
+    Parse,
+}
+
+impl Suite {
+    fn name(self) -> &'static str {
+        match self {
+            Suite::Parse => "parse",
+        }
+    }
+}
 
 fn main() -> anyhow::Result<()> {
-    let task = std::env::args().nth(1).unwrap_or_default();
-    anyhow::bail!("unknown task {task:?}; expected one of: ci, fuzz, bench")
+    let cli = Cli::parse();
+    let root = workspace_root();
+    match cli.task {
+        Task::Ci { fuzz_seconds, require_fuzz } => ci::run(&root, fuzz_seconds, require_fuzz),
+        Task::Fuzz { seconds, targets } => fuzz::run(&root, seconds, &targets),
+        Task::Bench { suite } => {
+            // The cargo alias builds xtask in debug; the benchmark must be optimised, so it runs
+            // in a release build of this same binary, with the library linked in.
+            process::Command::new("bench", "cargo")
+                .args(["run", "--release", "--quiet", "--package", "xtask", "--features"])
+                .args(["bench", "--", "bench-run", suite.name()])
+                .current_dir(&root)
+                .run()
+        }
+        Task::BenchRun { suite } => bench_run(&root, suite),
+    }
+}
+
+#[cfg(feature = "bench")]
+fn bench_run(root: &std::path::Path, suite: Suite) -> anyhow::Result<()> {
+    match suite {
+        Suite::Parse => bench::parse(root),
+    }
+}
+
+#[cfg(not(feature = "bench"))]
+fn bench_run(_root: &std::path::Path, _suite: Suite) -> anyhow::Result<()> {
+    anyhow::bail!("bench-run needs the `bench` feature; run `cargo xtask bench` instead")
+}
+
+/// The workspace root: xtask's manifest sits one level below it.
+fn workspace_root() -> PathBuf {
+    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir.parent().map(PathBuf::from).unwrap_or(manifest_dir)
+}
+
+/// `../shared/corpus-public` beside the repository: public sample messages, read-only, present
+/// on the project's machines but not part of the repository.
+fn shared_public_corpus(root: &std::path::Path) -> Option<PathBuf> {
+    let dir = root.parent()?.join("shared").join("corpus-public");
+    dir.is_dir().then_some(dir)
+}
+
+/// Every `*.hl7` file under `dir`, recursively, sorted so that runs are repeatable.
+fn hl7_files(dir: &std::path::Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                return Err(anyhow::Error::new(e).context(format!("reading {}", dir.display())))
+            }
+        };
+        for entry in entries {
+            let path = entry?.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|ext| ext == "hl7") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// The corpus files every task reads: the repository's `corpus/`, then the shared public one.
+fn corpus_files(root: &std::path::Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = hl7_files(&root.join("corpus"))?;
+    if let Some(public) = shared_public_corpus(root) {
+        files.extend(hl7_files(&public)?);
+    }
+    Ok(files)
 }

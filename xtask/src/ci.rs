@@ -1,0 +1,45 @@
+//! `cargo xtask ci`: the checks CI runs, in order, stopping at the first failure.
+//!
+//! `.ci/run` calls this task, so this list is the one definition of CI.
+
+use crate::process::{seconds, Command};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+pub fn run(root: &Path, fuzz_seconds: u64, require_fuzz: bool) -> anyhow::Result<()> {
+    let start = Instant::now();
+    let mut timings: Vec<(&str, Duration)> = Vec::new();
+
+    let steps: [(&str, &[&str]); 3] = [
+        ("fmt", &["fmt", "--all", "--", "--check"]),
+        ("clippy", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
+        // The README's test command.
+        ("test", &["test", "--workspace"]),
+    ];
+    for (step, args) in steps {
+        let elapsed = Command::new(step, "cargo").args(args).current_dir(root).run_timed()?;
+        timings.push((step, elapsed));
+    }
+
+    if fuzz_seconds == 0 {
+        eprintln!("--- fuzz smoke skipped (--fuzz-seconds 0)");
+    } else {
+        let fuzz_start = Instant::now();
+        match crate::fuzz::ensure_cargo_fuzz(root) {
+            Ok(()) => {
+                crate::fuzz::run(root, fuzz_seconds, &[])?;
+                timings.push(("fuzz", fuzz_start.elapsed()));
+            }
+            Err(e) if !require_fuzz => {
+                eprintln!("--- WARNING: fuzz smoke skipped: {e:#}");
+            }
+            Err(e) => return Err(e.context("step `fuzz`")),
+        }
+    }
+
+    eprintln!("\nci passed in {}", seconds(start.elapsed()));
+    for (name, elapsed) in timings {
+        eprintln!("  {name:<8} {:>8}", seconds(elapsed));
+    }
+    Ok(())
+}
