@@ -6,3 +6,10 @@
 
 pub mod delimiters;
 pub mod finding;
+pub mod message;
+pub mod value;
+
+pub use delimiters::Delimiters;
+pub use finding::{Finding, Location, Severity};
+pub use message::{Message, ParseError, ParseOptions, Segment};
+pub use value::{Level, Presence, Value};
