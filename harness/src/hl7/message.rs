@@ -8,6 +8,7 @@
 
 use super::delimiters::{Delimiters, SEGMENT_TERMINATOR};
 use super::finding::{Finding, Location, Severity};
+use super::path::Path;
 use super::value::Value;
 use memchr::{memchr, memchr2};
 use std::ops::Range;
@@ -173,6 +174,24 @@ impl<'a> Message<'a> {
     pub fn header(&self) -> Segment<'a> {
         // `parse_with` only succeeds after reading MSH-1/MSH-2 from a first segment.
         self.segment(0).expect("a parsed message always has its MSH segment")
+    }
+
+    /// The value a path names, or `None` when the message has nothing there (absent).
+    /// A path without a field names no value: use [`Message::find_segment`] for segments.
+    pub fn get(&self, path: &Path) -> Option<Value<'a>> {
+        let segment = self.find_segment(path.segment_id(), path.occurrence_or_first())?;
+        let field = segment.field(path.field?)?;
+        let mut value = match path.repetition {
+            Some(n) => field.repetition(n)?,
+            None => field,
+        };
+        if let Some(n) = path.component {
+            value = value.component(n)?;
+        }
+        if let Some(n) = path.subcomponent {
+            value = value.subcomponent(n)?;
+        }
+        Some(value)
     }
 
     /// MSH-9.1 message code, e.g. `ADT`.
@@ -591,6 +610,24 @@ mod tests {
         assert_eq!(pid.field(5).unwrap().component(2).unwrap().as_bytes(), b"John");
         assert!(pid.field(9).is_none());
         assert_eq!(m.encode(), ADT);
+    }
+
+    #[test]
+    fn get_by_path() {
+        let m = Message::parse(ADT).unwrap();
+        let get = |p: &str| m.get(&Path::parse(p).unwrap()).map(|v| v.as_bytes().to_vec());
+        assert_eq!(get("PID-5.1").unwrap(), b"Doe");
+        assert_eq!(get("PID-5").unwrap(), b"Doe^John^Q");
+        assert_eq!(get("PID-3[2].1").unwrap(), b"456");
+        assert_eq!(get("PID-3.4").unwrap(), b"HOSP");
+        assert_eq!(get("PID-3").unwrap(), b"123^^^HOSP^MR~456^^^SSA^SS");
+        assert_eq!(get("MSH-9.3").unwrap(), b"ADT_A01");
+        assert_eq!(get("MSH-2").unwrap(), b"^~\\&");
+        assert_eq!(get("PID-5.1.1").unwrap(), b"Doe");
+        assert_eq!(get("PID[2]-5"), None);
+        assert_eq!(get("PID-30"), None);
+        assert_eq!(get("PID-3[3]"), None);
+        assert_eq!(get("PID"), None);
     }
 
     #[test]
