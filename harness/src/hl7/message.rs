@@ -15,7 +15,6 @@ use std::ops::Range;
 use thiserror::Error;
 
 const RULE_TERMINATOR: &str = "HL7 v2.5.1 ch. 2, 2.5.4 (segment terminator is <CR>, hex 0D)";
-const RULE_DELIMITERS: &str = "HL7 v2.5.1 ch. 2, 2.5.4 and MSH-1/MSH-2 (message delimiters)";
 const RULE_SEGMENT_ID: &str = "HL7 v2.5.1 ch. 2, 2.5.2 (segment ID: three characters)";
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -57,18 +56,12 @@ impl ParseError {
 
 /// How tolerant the parser is. The default is lenient: LF and CRLF separators are read as
 /// segment ends and reported as findings, because logs and files often arrive that way.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ParseOptions {
     /// Reject LF segment separators instead of reporting them.
     pub strict_line_endings: bool,
     /// Added to every reported offset, so a message cut from a larger file reports file offsets.
     pub origin: usize,
-}
-
-impl Default for ParseOptions {
-    fn default() -> Self {
-        ParseOptions { strict_line_endings: false, origin: 0 }
-    }
 }
 
 /// Where one segment sits in the input: its bytes without the terminator.
@@ -136,10 +129,6 @@ impl<'a> Message<'a> {
     /// Findings of the parse: line endings, empty segments, bad segment ids, bad bytes.
     pub fn findings(&self) -> &[Finding] {
         &self.findings
-    }
-
-    pub(crate) fn push_finding(&mut self, finding: Finding) {
-        self.findings.push(finding);
     }
 
     pub fn segment_count(&self) -> usize {
