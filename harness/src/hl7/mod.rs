@@ -6,3 +6,4 @@
 
 pub mod delimiters;
 pub mod finding;
+pub mod escape;
