@@ -6,4 +6,5 @@
 
 pub mod delimiters;
 pub mod finding;
+pub mod charset;
 pub mod escape;
