@@ -4,8 +4,8 @@
 //!
 //! This module owns the byte ↔ text mapping only. It knows nothing of delimiters or escape
 //! sequences, and it does not split MSH-18 into repetitions: when MSH-18 repeats (ISO 2022 code
-//! extension, chapter 2, 2.7.4/2.7.5), the caller passes the first repetition as the default
-//! character set and handles `\C..\`/`\M..\` switches itself.
+//! extension with the `\C..\`/`\M..\` escapes of chapter 2, 2.7), the caller passes the first
+//! repetition as the default character set and handles the switches itself.
 //!
 //! Decoding uses `encoding_rs` where its WHATWG encodings match the ISO standard the table
 //! names, and small exact tables where they do not. Where no exact codec exists the choice is
@@ -202,7 +202,7 @@ impl Charset {
             });
         };
         if text.is_empty() {
-            // MSH-18 not valued: chapter 2, MSH-18 — "the default is ASCII".
+            // Chapter 2, MSH-18: when the field is not valued, ASCII is assumed.
             return Ok(ParsedCharset { charset: Charset::Ascii, standard_spelling: true });
         }
         if let Some(charset) = Charset::ALL.into_iter().find(|c| c.code() == text) {
@@ -307,7 +307,7 @@ pub enum UnknownCharset {
     #[error("MSH-18 value `{value}` is not a character set in HL7 table 0211")]
     NotInTable0211 { value: String },
     /// UTF-16 and UTF-32 are in table 0211 but cannot carry the standard encoding rules, whose
-    /// delimiters are single bytes (chapter 2, MSH-18 notes on UNICODE UTF-16/UTF-32).
+    /// delimiters are single bytes (chapter 2, 2.5.4 message delimiters).
     #[error(
         "MSH-18 value `{value}` names a 16- or 32-bit Unicode form, which the HL7 byte-oriented \
          encoding rules cannot carry"

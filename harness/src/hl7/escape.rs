@@ -149,8 +149,8 @@ pub fn has_escapes(raw: &[u8], delimiters: &Delimiters) -> bool {
 ///
 /// Delimiter escapes (`\F\ \S\ \T\ \R\ \E\`, and `\P\` when MSH-2 declares a v2.7 truncation
 /// character) become the declared delimiter bytes, and hex data `\Xhh..\` becomes raw bytes.
-/// Highlighting (`\H\ \N\`), formatting (`\.br\` etc., 2.7.6), character-set switches
-/// (`\Cxxyy\`, `\Mxxyy\`, `\Mxxyyzz\`, 2.7.4/2.7.5) and locally defined `\Z..\` sequences are
+/// Highlighting (`\H\ \N\`), formatting (`\.br\` etc.), character-set switches
+/// (`\Cxxyy\`, `\Mxxyy\`, `\Mxxyyzz\`) and locally defined `\Z..\` sequences are
 /// kept whole, escape characters included, because their meaning belongs to the text renderer
 /// or charset layer, not to the value.
 ///
@@ -216,7 +216,7 @@ pub fn unescape<'a>(raw: &'a [u8], delimiters: &Delimiters) -> Unescaped<'a> {
     Unescaped { bytes: Cow::Owned(out), issues }
 }
 
-/// Escapes a value for writing into a message (chapter 2, 2.7.1 and 2.7.3): the field,
+/// Escapes a value for writing into a message (chapter 2, 2.7, delimiter and hexadecimal escapes): the field,
 /// component, subcomponent, repetition and escape characters become `\F\ \S\ \T\ \R\ \E\`, the
 /// v2.7 truncation character (when declared) becomes `\P\`, and CR and LF become the hex data
 /// escapes `\X0D\` and `\X0A\` so that they cannot end the segment.
@@ -290,7 +290,7 @@ fn classify<'a>(content: &'a [u8], d: &Delimiters) -> Result<Sequence<'a>, Escap
         return Err(EscapeIssueKind::Empty);
     };
     match (name, argument) {
-        // 2.7.1 delimiter escapes.
+        // Ch. 2, 2.7: delimiter escapes.
         (b'F', []) => Ok(Sequence::Character(d.field)),
         (b'S', []) => Ok(Sequence::Character(d.component)),
         (b'R', []) => Ok(Sequence::Character(d.repetition)),
@@ -298,14 +298,14 @@ fn classify<'a>(content: &'a [u8], d: &Delimiters) -> Result<Sequence<'a>, Escap
         (b'T', []) => {
             d.subcomponent.map(Sequence::Character).ok_or(EscapeIssueKind::UndeclaredCharacter)
         }
-        // v2.7 chapter 2, 2.7.1: `\P\` is the truncation character; before v2.7 (or when MSH-2
+        // v2.7 ch. 2, 2.7: `\P\` is the truncation character; before v2.7 (or when MSH-2
         // has no fifth character) it has nothing to decode to.
         (b'P', []) => {
             d.truncation.map(Sequence::Character).ok_or(EscapeIssueKind::UndeclaredCharacter)
         }
-        // 2.7.2 highlighting.
+        // Ch. 2, 2.7: highlighting.
         (b'H' | b'N', []) => Ok(Sequence::PassThrough),
-        // 2.7.3 hex data.
+        // Ch. 2, 2.7: hexadecimal data, pairs of hex digits (upper or lower case).
         (b'X', digits) => {
             if !digits.is_empty()
                 && digits.len() % 2 == 0
@@ -316,13 +316,13 @@ fn classify<'a>(content: &'a [u8], d: &Delimiters) -> Result<Sequence<'a>, Escap
                 Err(EscapeIssueKind::InvalidHex)
             }
         }
-        // 2.7.4 single-byte (`\Cxxyy\`) and 2.7.5 multi-byte (`\Mxxyy\`, `\Mxxyyzz\`) character
+        // Ch. 2, 2.7: single-byte (`\Cxxyy\`) and multi-byte (`\Mxxyy\`, `\Mxxyyzz\`) character
         // set switches: ISO 2022 escape sequences written as hex.
         (b'C', digits) => charset_switch(digits, &[4]),
         (b'M', digits) => charset_switch(digits, &[4, 6]),
-        // 2.7.7 locally defined escape sequences: any content is the sender's business.
+        // Ch. 2, 2.7: locally defined escape sequences: any content is the sender's business.
         (b'Z', _) => Ok(Sequence::PassThrough),
-        // 2.7.6 formatting commands (meaningful in FT fields).
+        // Ch. 2, 2.7: formatted text commands (meaningful in FT fields).
         (b'.', command) if is_formatting(command) => Ok(Sequence::PassThrough),
         _ => Err(EscapeIssueKind::Unknown),
     }
@@ -336,7 +336,7 @@ fn charset_switch<'a>(digits: &[u8], lengths: &[usize]) -> Result<Sequence<'a>, 
     }
 }
 
-/// The formatting commands of 2.7.6, after the leading `.`: `br fi nf ce` take no argument,
+/// The formatted text commands of ch. 2, 2.7, after the leading `.`: `br fi nf ce` take no argument,
 /// `sp sk` an optional count, `in ti` an optional signed count (indents may be negative).
 fn is_formatting(command: &[u8]) -> bool {
     let (name, argument) = command.split_at(command.len().min(2));
