@@ -50,11 +50,21 @@ impl Location {
     }
 
     pub fn segment(index: usize, id: &str) -> Self {
-        Location { segment_index: Some(index), segment: Some(id.to_string()), ..Location::default() }
+        Location {
+            segment_index: Some(index),
+            segment: Some(id.to_string()),
+            ..Location::default()
+        }
     }
 
     pub fn with_field(mut self, field: usize) -> Self {
         self.field = Some(field);
+        self
+    }
+
+    pub fn with_segment(mut self, index: usize, id: &str) -> Self {
+        self.segment_index = Some(index);
+        self.segment = Some(id.to_string());
         self
     }
 

@@ -4,5 +4,23 @@
 //! Pure: nothing here reads files or sockets. Parsing is zero-copy: a [`Message`] indexes its
 //! segments in the input and finds fields on demand, so reading a field allocates nothing.
 
+pub mod ack;
+pub mod batch;
+pub mod charset;
 pub mod delimiters;
+pub mod diff;
+pub mod edit;
+pub mod encode;
+pub mod escape;
 pub mod finding;
+pub mod message;
+pub mod path;
+pub mod value;
+
+pub use batch::{split_batch, Batch};
+pub use charset::Charset;
+pub use delimiters::Delimiters;
+pub use finding::{Finding, Location, Severity};
+pub use message::{Message, ParseError, ParseOptions, Segment};
+pub use path::{Path, PathError};
+pub use value::{Level, Presence, Value};

@@ -1,0 +1,50 @@
+//! `hl7-harness diff`: two messages compared value by value.
+
+use super::exit;
+use super::input::InputFile;
+use crate::hl7::{diff, Path};
+use std::io::Write;
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    /// The first (old) message file.
+    pub a: PathBuf,
+    /// The second (new) message file.
+    pub b: PathBuf,
+    /// Leave out a path and everything below it; repeatable (e.g. --ignore MSH-7 --ignore MSH-10).
+    #[arg(long, value_name = "PATH")]
+    pub ignore: Vec<String>,
+}
+
+/// Exit 0 when equal, 1 when different. Files holding several messages are compared message by
+/// message; a message present in one file only is a difference.
+pub fn run(args: &DiffArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
+    let ignore = args.ignore.iter().map(|p| Path::parse(p)).collect::<Result<Vec<_>, _>>()?;
+    let a = InputFile::read(&args.a)?;
+    let b = InputFile::read(&args.b)?;
+    let count = a.messages.len().max(b.messages.len());
+    let mut different = false;
+    for index in 0..count {
+        let label = |s: &str| if count > 1 { format!("message {}: {s}", index + 1) } else { s.to_string() };
+        match (index < a.messages.len(), index < b.messages.len()) {
+            (true, true) => {
+                let left = a.message(index)?;
+                let right = b.message(index)?;
+                for difference in diff::diff(&left, &right, &ignore) {
+                    writeln!(out, "{}", label(&difference.to_string()))?;
+                    different = true;
+                }
+            }
+            (true, false) => {
+                writeln!(out, "{}", label(&format!("only in {}", a.path)))?;
+                different = true;
+            }
+            _ => {
+                writeln!(out, "{}", label(&format!("only in {}", b.path)))?;
+                different = true;
+            }
+        }
+    }
+    Ok(if different { exit::FINDINGS } else { exit::OK })
+}

@@ -1,0 +1,69 @@
+//! The command line: clap derive types (raw flags) here, one module per command that turns them
+//! into library calls and output. `main.rs` only calls [`main`].
+
+mod diff;
+mod input;
+mod inspect;
+mod validate;
+
+use clap::{Parser, Subcommand};
+use std::io::Write;
+
+pub use input::InputError;
+
+/// Exit codes shared by every command (documented in README).
+pub mod exit {
+    /// Success: clean, equal, all checks passed.
+    pub const OK: i32 = 0;
+    /// Findings, differences or conformance failures.
+    pub const FINDINGS: i32 = 1;
+    /// Usage error or unreadable input.
+    pub const USAGE: i32 = 2;
+}
+
+/// Conformance test harness and hostile-network simulator for HL7 v2 interfaces.
+///
+/// Reads HL7 v2 messages with the delimiters each declares (MSH-1, MSH-2), validates them
+/// against the standard's message structures (v2.3 to v2.6) and compares them field by field.
+#[derive(Debug, Parser)]
+#[command(name = "hl7-harness", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show a message as a tree: segment, field number, field name, decoded value.
+    Inspect(inspect::InspectArgs),
+    /// Check messages against segment grammar, required fields, framing and character set.
+    Validate(validate::ValidateArgs),
+    /// Compare two messages value by value (decoded), e.g. `PID-5.1: "Doe" → "Dø"`.
+    Diff(diff::DiffArgs),
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() { exit::USAGE } else { exit::OK };
+        }
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let result = match cli.command {
+        Command::Inspect(args) => inspect::run(&args, &mut out),
+        Command::Validate(args) => validate::run(&args, &mut out),
+        Command::Diff(args) => diff::run(&args, &mut out),
+    };
+    let _ = out.flush();
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("hl7-harness: error: {err}");
+            exit::USAGE
+        }
+    }
+}

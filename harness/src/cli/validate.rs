@@ -1,0 +1,79 @@
+//! `hl7-harness validate`: findings for every message of every file.
+
+use super::exit;
+use super::input::{expand, InputFile};
+use crate::hl7::structures::Version;
+use crate::hl7::validate::{validate, ValidateOptions};
+use std::io::Write;
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// Message files or directories (their *.hl7 files, recursively).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Validate against this message structure (e.g. ADT_A01) instead of the one MSH-9 names.
+    #[arg(long, value_name = "STRUCTURE")]
+    pub structure: Option<String>,
+    /// Validate as this HL7 version (2.3, 2.3.1, 2.4, 2.5, 2.5.1, 2.6) instead of MSH-12.
+    #[arg(long, value_name = "VERSION")]
+    pub version: Option<String>,
+    /// Print findings as JSON lines, one object per finding.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Exit 0 when every message is clean, 1 when any has a finding, 2 when a file is unreadable
+/// (the other files are still validated).
+pub fn run(args: &ValidateArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
+    let version = match &args.version {
+        Some(v) => Some(Version::parse(v).ok_or_else(|| {
+            anyhow::anyhow!("--version {v:?}: expected one of 2.3, 2.3.1, 2.4, 2.5, 2.5.1, 2.6")
+        })?),
+        None => None,
+    };
+    let options = ValidateOptions { structure: args.structure.clone(), version };
+    if let Some(s) = &options.structure {
+        crate::hl7::validate::check_structure_name(s)?;
+    }
+    let mut code = exit::OK;
+    for path in expand(&args.files)? {
+        let file = match InputFile::read(&path) {
+            Ok(file) => file,
+            Err(err) => {
+                eprintln!("hl7-harness: error: {err}");
+                code = exit::USAGE;
+                continue;
+            }
+        };
+        let mut report = |index: Option<usize>, finding: &crate::hl7::Finding| -> std::io::Result<()> {
+            if code == exit::OK {
+                code = exit::FINDINGS;
+            }
+            if args.json {
+                let value = serde_json::json!({ "file": file.path, "message": index, "finding": finding });
+                writeln!(out, "{value}")
+            } else {
+                let at = index.map(|i| format!(" message {i}:")).unwrap_or_default();
+                writeln!(out, "{}:{at} {finding}", file.path)
+            }
+        };
+        for finding in &file.findings {
+            report(None, finding)?;
+        }
+        for index in 0..file.messages.len() {
+            match file.message(index) {
+                Ok(message) => {
+                    for finding in message.findings().iter().chain(&validate(&message, &options)) {
+                        report(Some(index + 1), finding)?;
+                    }
+                }
+                Err(err) => {
+                    writeln!(out, "{err}")?;
+                    code = exit::USAGE;
+                }
+            }
+        }
+    }
+    Ok(code)
+}

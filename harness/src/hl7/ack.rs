@@ -1,0 +1,479 @@
+//! The ACK builder: the acknowledgment a receiver returns, exactly as the standard says
+//! (HL7 v2.5.1 ch. 2, 2.9 "Message processing rules" and 2.14.1 "ACK"; MSA, ERR segments).
+//!
+//! - MSH-1/MSH-2: the same delimiters as the message acknowledged.
+//! - MSH-3/4 (sending application/facility) are the original MSH-5/6 and MSH-5/6 the original
+//!   MSH-3/4: the receiver answers from where it was addressed.
+//! - MSH-9: `ACK^<trigger>^ACK` from v2.3.1 on (MSH-9.3 message structure; required from v2.4),
+//!   `ACK^<trigger>` in v2.3 and earlier, where MSH-9 has only two components.
+//! - MSH-10: a new control id of the receiver's; MSA-2 carries the original MSH-10.
+//! - MSH-11 and MSH-12 echo the message; MSH-18 echoes its character set.
+//! - MSA-1: AA/AE/AR in original mode, CA/CE/CR for the accept acknowledgment of enhanced mode.
+//! - ERR for every error or reject, in the layout of the message's version (ERR-1 ELD before
+//!   v2.5; ERR-2 location, ERR-3 code from table 0357 and ERR-4 severity from v2.5 on).
+
+use super::delimiters::{Delimiters, SEGMENT_TERMINATOR};
+use super::escape::escape;
+use super::message::Message;
+use super::path::Path;
+use std::fmt;
+
+/// MSA-1 acknowledgment code (HL7 table 0008).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AckCode {
+    ApplicationAccept,
+    ApplicationError,
+    ApplicationReject,
+    CommitAccept,
+    CommitError,
+    CommitReject,
+}
+
+impl AckCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AckCode::ApplicationAccept => "AA",
+            AckCode::ApplicationError => "AE",
+            AckCode::ApplicationReject => "AR",
+            AckCode::CommitAccept => "CA",
+            AckCode::CommitError => "CE",
+            AckCode::CommitReject => "CR",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<AckCode> {
+        Some(match code {
+            "AA" => AckCode::ApplicationAccept,
+            "AE" => AckCode::ApplicationError,
+            "AR" => AckCode::ApplicationReject,
+            "CA" => AckCode::CommitAccept,
+            "CE" => AckCode::CommitError,
+            "CR" => AckCode::CommitReject,
+            _ => return None,
+        })
+    }
+
+    /// True for AA and CA.
+    pub fn is_accept(self) -> bool {
+        matches!(self, AckCode::ApplicationAccept | AckCode::CommitAccept)
+    }
+
+    /// True for the enhanced-mode accept acknowledgment codes CA, CE, CR.
+    pub fn is_commit(self) -> bool {
+        matches!(self, AckCode::CommitAccept | AckCode::CommitError | AckCode::CommitReject)
+    }
+}
+
+impl fmt::Display for AckCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which acknowledgment mode the sender asked for (ch. 2, 2.9.2 and 2.9.3): enhanced when MSH-15
+/// (accept acknowledgment type) or MSH-16 (application acknowledgment type) is valued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckMode {
+    Original,
+    Enhanced,
+}
+
+impl AckMode {
+    pub fn of(message: &Message<'_>) -> AckMode {
+        let valued = |n| message.header().field(n).is_some_and(|v| !v.is_empty());
+        if valued(15) || valued(16) {
+            AckMode::Enhanced
+        } else {
+            AckMode::Original
+        }
+    }
+}
+
+/// HL7 table 0357, message error condition codes, as used in ERR-3 (ERR-1.4 before v2.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCondition {
+    SegmentSequenceError,
+    RequiredFieldMissing,
+    DataTypeError,
+    TableValueNotFound,
+    UnsupportedMessageType,
+    UnsupportedEventCode,
+    UnsupportedProcessingId,
+    UnsupportedVersionId,
+    UnknownKeyIdentifier,
+    DuplicateKeyIdentifier,
+    ApplicationRecordLocked,
+    ApplicationInternalError,
+}
+
+impl ErrorCondition {
+    pub fn code(self) -> &'static str {
+        match self {
+            ErrorCondition::SegmentSequenceError => "100",
+            ErrorCondition::RequiredFieldMissing => "101",
+            ErrorCondition::DataTypeError => "102",
+            ErrorCondition::TableValueNotFound => "103",
+            ErrorCondition::UnsupportedMessageType => "200",
+            ErrorCondition::UnsupportedEventCode => "201",
+            ErrorCondition::UnsupportedProcessingId => "202",
+            ErrorCondition::UnsupportedVersionId => "203",
+            ErrorCondition::UnknownKeyIdentifier => "204",
+            ErrorCondition::DuplicateKeyIdentifier => "205",
+            ErrorCondition::ApplicationRecordLocked => "206",
+            ErrorCondition::ApplicationInternalError => "207",
+        }
+    }
+
+    /// The table's own description of the code.
+    pub fn text(self) -> &'static str {
+        match self {
+            ErrorCondition::SegmentSequenceError => "Segment sequence error",
+            ErrorCondition::RequiredFieldMissing => "Required field missing",
+            ErrorCondition::DataTypeError => "Data type error",
+            ErrorCondition::TableValueNotFound => "Table value not found",
+            ErrorCondition::UnsupportedMessageType => "Unsupported message type",
+            ErrorCondition::UnsupportedEventCode => "Unsupported event code",
+            ErrorCondition::UnsupportedProcessingId => "Unsupported processing id",
+            ErrorCondition::UnsupportedVersionId => "Unsupported version id",
+            ErrorCondition::UnknownKeyIdentifier => "Unknown key identifier",
+            ErrorCondition::DuplicateKeyIdentifier => "Duplicate key identifier",
+            ErrorCondition::ApplicationRecordLocked => "Application record locked",
+            ErrorCondition::ApplicationInternalError => "Application internal error",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<ErrorCondition> {
+        use ErrorCondition::*;
+        [
+            SegmentSequenceError,
+            RequiredFieldMissing,
+            DataTypeError,
+            TableValueNotFound,
+            UnsupportedMessageType,
+            UnsupportedEventCode,
+            UnsupportedProcessingId,
+            UnsupportedVersionId,
+            UnknownKeyIdentifier,
+            DuplicateKeyIdentifier,
+            ApplicationRecordLocked,
+            ApplicationInternalError,
+        ]
+        .into_iter()
+        .find(|c| c.code() == code)
+    }
+}
+
+/// One error to report in an ERR segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AckError {
+    pub condition: ErrorCondition,
+    /// Where the error is, e.g. `PID-3`; `None` for message-level errors.
+    pub location: Option<Path>,
+    /// 1-based position of the segment in the message (ERR-2.2 segment sequence).
+    pub segment_sequence: Option<usize>,
+    /// Free text for a human (ERR-8 user message from v2.5; ERR-1.4.2 before).
+    pub text: Option<String>,
+}
+
+impl AckError {
+    pub fn new(condition: ErrorCondition) -> Self {
+        AckError { condition, location: None, segment_sequence: None, text: None }
+    }
+
+    pub fn at(mut self, location: Path, segment_sequence: Option<usize>) -> Self {
+        self.location = Some(location);
+        self.segment_sequence = segment_sequence;
+        self
+    }
+
+    pub fn with_text(mut self, text: impl Into<String>) -> Self {
+        self.text = Some(text.into());
+        self
+    }
+}
+
+/// Builds the acknowledgment of one message. The clock and the control-id source are the
+/// caller's, so the same inputs always give the same bytes.
+#[derive(Debug, Clone)]
+pub struct AckBuilder<'m, 'a> {
+    original: &'m Message<'a>,
+    code: AckCode,
+    control_id: String,
+    timestamp: String,
+    errors: Vec<AckError>,
+    text: Option<String>,
+}
+
+impl<'m, 'a> AckBuilder<'m, 'a> {
+    /// `control_id` becomes the ACK's MSH-10; `timestamp` its MSH-7 (`YYYYMMDDHHMMSS[+ZZZZ]`).
+    pub fn new(
+        original: &'m Message<'a>,
+        code: AckCode,
+        control_id: impl Into<String>,
+        timestamp: impl Into<String>,
+    ) -> Self {
+        AckBuilder {
+            original,
+            code,
+            control_id: control_id.into(),
+            timestamp: timestamp.into(),
+            errors: Vec::new(),
+            text: None,
+        }
+    }
+
+    pub fn error(mut self, error: AckError) -> Self {
+        self.errors.push(error);
+        self
+    }
+
+    /// MSA-3 text message (kept for versions before v2.5, where ERR-8 does not exist yet).
+    pub fn text(mut self, text: impl Into<String>) -> Self {
+        self.text = Some(text.into());
+        self
+    }
+
+    /// The ACK's bytes, segments ending with CR.
+    pub fn build(&self) -> Vec<u8> {
+        let original = self.original;
+        let d = *original.delimiters();
+        let header = original.header();
+        let raw = |n: usize| header.field(n).map_or(&[][..], |v| v.as_bytes());
+        let version = original.version().unwrap_or("");
+        let version_rank = version_rank(version);
+
+        let mut msh: Vec<Vec<u8>> = vec![b"MSH".to_vec(), d.encoding_characters()];
+        // MSH-3..6: swapped (ch. 2, MSH-3..6; the receiver answers from where it was addressed).
+        msh.push(raw(5).to_vec());
+        msh.push(raw(6).to_vec());
+        msh.push(raw(3).to_vec());
+        msh.push(raw(4).to_vec());
+        msh.push(text(&self.timestamp, &d));
+        msh.push(Vec::new()); // MSH-8 security
+        msh.push(self.message_type(&d, version_rank));
+        msh.push(text(&self.control_id, &d));
+        msh.push(raw(11).to_vec());
+        msh.push(raw(12).to_vec());
+        let charset = raw(18);
+        if !charset.is_empty() {
+            msh.extend(std::iter::repeat_n(Vec::new(), 5)); // MSH-13..17
+            msh.push(charset.to_vec());
+        }
+
+        let mut msa: Vec<Vec<u8>> = vec![b"MSA".to_vec()];
+        msa.push(self.code.as_str().as_bytes().to_vec());
+        msa.push(raw(10).to_vec());
+        let msa_text = self.text.as_deref().or_else(|| {
+            // Before v2.5 MSA-3 is the usual place for the reason; from v2.5 ERR-8 carries it.
+            (version_rank < V2_5).then(|| self.errors.first()?.text.as_deref()).flatten()
+        });
+        if let Some(t) = msa_text {
+            msa.push(text(t, &d));
+        }
+
+        let mut out = join(&msh[0], &msh[1..], d.field);
+        for segment in std::iter::once(msa).chain(self.err_segments(&d, version_rank)) {
+            out.push(SEGMENT_TERMINATOR);
+            out.extend(join(&segment[0], &segment[1..], d.field));
+        }
+        out.push(SEGMENT_TERMINATOR);
+        out
+    }
+
+    /// MSH-9 of the ACK: `ACK^<trigger>^ACK` (v2.3.1 and later) or `ACK^<trigger>` (v2.3).
+    fn message_type(&self, d: &Delimiters, version_rank: u32) -> Vec<u8> {
+        let mut out = b"ACK".to_vec();
+        let trigger = self.original.trigger_event().unwrap_or("");
+        if version_rank >= V2_3_1 {
+            out.push(d.component);
+            out.extend(text(trigger, d));
+            out.push(d.component);
+            out.extend_from_slice(b"ACK");
+        } else if !trigger.is_empty() {
+            out.push(d.component);
+            out.extend(text(trigger, d));
+        }
+        out
+    }
+
+    /// ERR segments for every error, in the layout of the acknowledged message's version. An
+    /// AE/AR/CE/CR built without an explicit error still gets one ERR (ch. 2: ERR accompanies
+    /// every error or reject), with code 207 as the most general condition.
+    fn err_segments(&self, d: &Delimiters, version_rank: u32) -> Vec<Vec<Vec<u8>>> {
+        let fallback;
+        let errors: &[AckError] = if self.errors.is_empty() && !self.code.is_accept() {
+            fallback = [AckError::new(ErrorCondition::ApplicationInternalError)];
+            &fallback
+        } else {
+            &self.errors
+        };
+        errors.iter().map(|e| err_segment(e, d, version_rank)).collect()
+    }
+}
+
+fn err_segment(error: &AckError, d: &Delimiters, version_rank: u32) -> Vec<Vec<u8>> {
+    let c = d.component;
+    let sub = d.subcomponent.unwrap_or(d.component);
+    let location = error.location.as_ref();
+    let number = |n: Option<usize>| n.map(|n| n.to_string()).unwrap_or_default();
+    if version_rank < V2_5 {
+        // ERR-1 ELD: segment ID ^ sequence ^ field position ^ code (CE: id & text & table).
+        let mut eld = Vec::new();
+        eld.extend(text(location.map_or("", |p| p.segment_id()), d));
+        eld.push(c);
+        eld.extend(number(error.segment_sequence).as_bytes());
+        eld.push(c);
+        eld.extend(number(location.and_then(|p| p.field)).as_bytes());
+        eld.push(c);
+        eld.extend(error.condition.code().as_bytes());
+        eld.push(sub);
+        eld.extend(text(error.text.as_deref().unwrap_or(error.condition.text()), d));
+        eld.push(sub);
+        eld.extend_from_slice(b"HL70357");
+        return vec![b"ERR".to_vec(), eld];
+    }
+    // v2.5+: ERR-2 ERL (segment ^ sequence ^ field ^ repetition ^ component ^ subcomponent),
+    // ERR-3 CWE from table 0357, ERR-4 severity (table 0516: E error), ERR-8 user message.
+    let mut erl = Vec::new();
+    if let Some(p) = location {
+        let parts = [
+            p.segment_id().to_string(),
+            number(error.segment_sequence.or(Some(1))),
+            number(p.field),
+            number(p.field.map(|_| p.repetition.unwrap_or(1))),
+            number(p.component),
+            number(p.subcomponent),
+        ];
+        let used = parts.iter().rposition(|s| !s.is_empty()).map_or(0, |i| i + 1);
+        for (i, part) in parts[..used].iter().enumerate() {
+            if i > 0 {
+                erl.push(c);
+            }
+            erl.extend(part.as_bytes());
+        }
+    }
+    let mut code = error.condition.code().as_bytes().to_vec();
+    code.push(c);
+    code.extend(text(error.condition.text(), d));
+    code.push(c);
+    code.extend_from_slice(b"HL70357");
+    let mut fields = vec![b"ERR".to_vec(), Vec::new(), erl, code, b"E".to_vec()];
+    if let Some(t) = &error.text {
+        fields.extend([Vec::new(), Vec::new(), Vec::new()]);
+        fields.push(text(t, d));
+    }
+    fields
+}
+
+const V2_3_1: u32 = 2_03_01;
+const V2_5: u32 = 2_05_00;
+
+/// `2.5.1` → 20501, for ordering versions; unknown or empty versions rank as the newest, so the
+/// builder then uses the current layout.
+fn version_rank(version: &str) -> u32 {
+    let mut parts = version.trim().split('.').map(|p| p.parse::<u32>().ok());
+    match (parts.next().flatten(), parts.next().flatten(), parts.next().flatten()) {
+        (Some(major), Some(minor), patch) => major * 10_000 + minor * 100 + patch.unwrap_or(0),
+        _ => u32::MAX,
+    }
+}
+
+/// `value` escaped for the delimiters. Text the harness writes is ASCII or already in the
+/// message's character set; only the delimiters need escaping.
+fn text(value: &str, d: &Delimiters) -> Vec<u8> {
+    match escape(value.as_bytes(), d) {
+        Ok(escaped) => escaped.into_owned(),
+        // No escape character declared: drop the bytes that would break the structure.
+        Err(_) => value.bytes().filter(|b| !d.is_special(*b)).collect(),
+    }
+}
+
+/// Joins a segment id and its fields with the field separator, dropping trailing empty fields.
+/// For MSH the first "field" is MSH-2, and the separator before it is MSH-1 itself.
+fn join(id: &[u8], fields: &[Vec<u8>], separator: u8) -> Vec<u8> {
+    let mut out = id.to_vec();
+    let used = fields.iter().rposition(|f| !f.is_empty()).map_or(0, |i| i + 1);
+    for field in &fields[..used] {
+        out.push(separator);
+        out.extend_from_slice(field);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ack(input: &str, build: impl FnOnce(AckBuilder) -> AckBuilder) -> String {
+        let message = Message::parse(input.as_bytes()).unwrap();
+        let builder = AckBuilder::new(&message, AckCode::ApplicationAccept, "ACK1", "20240102030405");
+        String::from_utf8(build(builder).build()).unwrap().replace('\r', "\n")
+    }
+
+    const V25: &str = "MSH|^~\\&|SENDAPP|SENDFAC|RECVAPP|RECVFAC|20240101||ADT^A04^ADT_A01|MSG00001|P|2.5\rPID|1||123||Doe^John\r";
+
+    #[test]
+    fn accept_v25() {
+        assert_eq!(
+            ack(V25, |b| b),
+            "MSH|^~\\&|RECVAPP|RECVFAC|SENDAPP|SENDFAC|20240102030405||ACK^A04^ACK|ACK1|P|2.5\nMSA|AA|MSG00001\n"
+        );
+    }
+
+    #[test]
+    fn error_v25_has_err() {
+        let got = ack(V25, |b| {
+            let mut b = b.error(
+                AckError::new(ErrorCondition::RequiredFieldMissing)
+                    .at(Path::parse("PID-3").unwrap(), Some(2))
+                    .with_text("PID-3 is empty"),
+            );
+            b.code = AckCode::ApplicationError;
+            b
+        });
+        assert_eq!(
+            got,
+            "MSH|^~\\&|RECVAPP|RECVFAC|SENDAPP|SENDFAC|20240102030405||ACK^A04^ACK|ACK1|P|2.5\nMSA|AE|MSG00001\nERR||PID^2^3^1|101^Required field missing^HL70357|E||||PID-3 is empty\n"
+        );
+    }
+
+    #[test]
+    fn reject_without_detail_still_has_err() {
+        let got = ack(V25, |mut b| {
+            b.code = AckCode::ApplicationReject;
+            b
+        });
+        assert!(got.ends_with("MSA|AR|MSG00001\nERR|||207^Application internal error^HL70357|E\n"), "{got}");
+    }
+
+    #[test]
+    fn v23_layout() {
+        let input = "MSH|^~\\&|A|B|C|D|20240101||ADT^A01|X9|T|2.3\rPID|1\r";
+        let got = ack(input, |mut b| {
+            b.code = AckCode::ApplicationReject;
+            b.error(AckError::new(ErrorCondition::UnsupportedEventCode))
+        });
+        assert_eq!(
+            got,
+            "MSH|^~\\&|C|D|A|B|20240102030405||ACK^A01|ACK1|T|2.3\nMSA|AR|X9|Unsupported event code\nERR|^^^201&Unsupported event code&HL70357\n"
+        );
+    }
+
+    #[test]
+    fn custom_delimiters_and_charset_echoed() {
+        let input = "MSH$%#!($A$B$C$D$20240101$$ADT%A08$X1$P$2.6$$$$$$UNICODE UTF-8\rPID$1\r";
+        assert_eq!(
+            ack(input, |b| b),
+            "MSH$%#!($C$D$A$B$20240102030405$$ACK%A08%ACK$ACK1$P$2.6$$$$$$UNICODE UTF-8\nMSA$AA$X1\n"
+        );
+    }
+
+    #[test]
+    fn modes() {
+        let enhanced = Message::parse(b"MSH|^~\\&|A|B|C|D|1||ADT^A01|1|P|2.5|||AL|NE\r").unwrap();
+        assert_eq!(AckMode::of(&enhanced), AckMode::Enhanced);
+        assert_eq!(AckMode::of(&Message::parse(V25.as_bytes()).unwrap()), AckMode::Original);
+        assert_eq!(AckCode::parse("CE"), Some(AckCode::CommitError));
+        assert!(AckCode::CommitAccept.is_commit() && AckCode::CommitAccept.is_accept());
+    }
+}

@@ -1,0 +1,641 @@
+//! Zero-copy parsing of one HL7 v2 message.
+//!
+//! [`Message::parse`] reads the delimiters from MSH-1 and MSH-2, indexes the segments and records
+//! findings; nothing else is copied. Fields, repetitions, components and subcomponents are found
+//! on demand by [`Segment::field`] and [`Value`], which split the borrowed bytes as they are
+//! asked, so reading a field allocates nothing. [`Message::encode`] gives back the input bytes,
+//! byte-exact.
+
+use super::delimiters::{Delimiters, SEGMENT_TERMINATOR};
+use super::finding::{Finding, Location, Severity};
+use super::path::Path;
+use super::value::Value;
+use memchr::{memchr, memchr2};
+use std::ops::Range;
+use thiserror::Error;
+
+const RULE_TERMINATOR: &str = "HL7 v2.5.1 ch. 2, 2.5.4 (segment terminator is <CR>, hex 0D)";
+const RULE_SEGMENT_ID: &str = "HL7 v2.5.1 ch. 2, 2.5.2 (segment ID: three characters)";
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Why a byte string could not be read as an HL7 message at all. Everything short of this is a
+/// [`Finding`] on a readable message.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ParseError {
+    #[error("not an HL7 v2 message: expected \"MSH\" at byte {offset}, found {found:?}")]
+    NotHl7 { offset: usize, found: String },
+    #[error("MSH segment at byte {offset} is too short to declare its delimiters (MSH-1, MSH-2)")]
+    MshTooShort { offset: usize },
+    #[error("bad delimiters in MSH-1/MSH-2 at byte {offset}: {reason}")]
+    BadDelimiters { offset: usize, reason: String },
+    #[error("LF segment separator at byte {offset}; segments must end with CR (strict mode)")]
+    LineEnding { offset: usize },
+}
+
+impl ParseError {
+    /// The stable kebab-case code, shared with findings and the corpus expectations.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ParseError::NotHl7 { .. } => "not-hl7",
+            ParseError::MshTooShort { .. } => "msh-too-short",
+            ParseError::BadDelimiters { .. } => "bad-delimiters",
+            ParseError::LineEnding { .. } => "lf-segment-separator",
+        }
+    }
+
+    /// Byte offset of the problem, relative to the start of the parsed input.
+    pub fn offset(&self) -> usize {
+        match self {
+            ParseError::NotHl7 { offset, .. }
+            | ParseError::MshTooShort { offset }
+            | ParseError::BadDelimiters { offset, .. }
+            | ParseError::LineEnding { offset } => *offset,
+        }
+    }
+}
+
+/// How tolerant the parser is. The default is lenient: LF and CRLF separators are read as
+/// segment ends and reported as findings, because logs and files often arrive that way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ParseOptions {
+    /// Reject LF segment separators instead of reporting them.
+    pub strict_line_endings: bool,
+    /// Added to every reported offset, so a message cut from a larger file reports file offsets.
+    pub origin: usize,
+}
+
+/// Where one segment sits in the input: its bytes without the terminator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SegmentSpan {
+    start: usize,
+    end: usize,
+    /// Length of the segment id (3 when well formed).
+    id_len: usize,
+}
+
+/// One parsed HL7 v2 message, borrowing its input.
+#[derive(Debug, Clone)]
+pub struct Message<'a> {
+    bytes: &'a [u8],
+    delimiters: Delimiters,
+    segments: Vec<SegmentSpan>,
+    findings: Vec<Finding>,
+    origin: usize,
+}
+
+impl<'a> Message<'a> {
+    /// Parses with the default, lenient options.
+    pub fn parse(bytes: &'a [u8]) -> Result<Message<'a>, ParseError> {
+        Message::parse_with(bytes, ParseOptions::default())
+    }
+
+    pub fn parse_with(bytes: &'a [u8], options: ParseOptions) -> Result<Message<'a>, ParseError> {
+        let origin = options.origin;
+        let mut findings = Vec::new();
+        let mut start = 0;
+        if bytes.starts_with(UTF8_BOM) {
+            findings.push(Finding::new(
+                "byte-order-mark",
+                Severity::Warning,
+                Location::at_offset(origin),
+                "message starts with a UTF-8 byte order mark (EF BB BF) before MSH",
+                "HL7 v2.5.1 ch. 2, 2.5.2 (a message begins with the MSH segment)",
+            ));
+            start = UTF8_BOM.len();
+        }
+        let delimiters = parse_delimiters(&bytes[start..], start + origin)?;
+        let segments = index_segments(bytes, start, &delimiters, options, &mut findings)?;
+        Ok(Message { bytes, delimiters, segments, findings, origin })
+    }
+
+    /// The input bytes: an unmodified message encodes byte-exact.
+    pub fn encode(&self) -> Vec<u8> {
+        self.bytes.to_vec()
+    }
+
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    pub fn delimiters(&self) -> &Delimiters {
+        &self.delimiters
+    }
+
+    /// Offset of this message's first byte in the file or stream it came from.
+    pub fn origin(&self) -> usize {
+        self.origin
+    }
+
+    /// Findings of the parse: line endings, empty segments, bad segment ids, bad bytes.
+    pub fn findings(&self) -> &[Finding] {
+        &self.findings
+    }
+
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// The segment at a 0-based position.
+    pub fn segment(&self, position: usize) -> Option<Segment<'a>> {
+        self.segments.get(position).map(|span| self.view(position, span))
+    }
+
+    pub fn segments(&self) -> impl ExactSizeIterator<Item = Segment<'a>> + '_ {
+        self.segments.iter().enumerate().map(|(position, span)| self.view(position, span))
+    }
+
+    fn view(&self, position: usize, span: &SegmentSpan) -> Segment<'a> {
+        Segment {
+            bytes: &self.bytes[span.start..span.end],
+            id_len: span.id_len,
+            offset: self.origin + span.start,
+            index: position + 1,
+            delimiters: self.delimiters,
+        }
+    }
+
+    /// The `occurrence`-th (1-based) segment with this id, e.g. the third OBX.
+    pub fn find_segment(&self, id: &str, occurrence: usize) -> Option<Segment<'a>> {
+        self.segments().filter(|s| s.id() == id).nth(occurrence.checked_sub(1)?)
+    }
+
+    /// The MSH segment: always the first one (parsing fails otherwise).
+    pub fn header(&self) -> Segment<'a> {
+        // `parse_with` only succeeds after reading MSH-1/MSH-2 from a first segment.
+        self.segment(0).expect("a parsed message always has its MSH segment")
+    }
+
+    /// The value a path names, or `None` when the message has nothing there (absent).
+    /// A path without a field names no value: use [`Message::find_segment`] for segments.
+    pub fn get(&self, path: &Path) -> Option<Value<'a>> {
+        let segment = self.find_segment(path.segment_id(), path.occurrence_or_first())?;
+        let field = segment.field(path.field?)?;
+        let mut value = match path.repetition {
+            Some(n) => field.repetition(n)?,
+            None => field,
+        };
+        if let Some(n) = path.component {
+            value = value.component(n)?;
+        }
+        if let Some(n) = path.subcomponent {
+            value = value.subcomponent(n)?;
+        }
+        Some(value)
+    }
+
+    /// MSH-9.1 message code, e.g. `ADT`.
+    pub fn message_code(&self) -> Option<&'a str> {
+        self.header_text(9, 1)
+    }
+
+    /// MSH-9.2 trigger event, e.g. `A04`.
+    pub fn trigger_event(&self) -> Option<&'a str> {
+        self.header_text(9, 2)
+    }
+
+    /// MSH-9.3 message structure, e.g. `ADT_A01` (v2.3.1 and later).
+    pub fn message_structure(&self) -> Option<&'a str> {
+        self.header_text(9, 3)
+    }
+
+    /// MSH-10 message control id.
+    pub fn control_id(&self) -> Option<&'a str> {
+        self.header_text(10, 1)
+    }
+
+    /// MSH-11.1 processing id (P, T, D).
+    pub fn processing_id(&self) -> Option<&'a str> {
+        self.header_text(11, 1)
+    }
+
+    /// MSH-12.1 version id, e.g. `2.5.1`.
+    pub fn version(&self) -> Option<&'a str> {
+        self.header_text(12, 1)
+    }
+
+    /// MSH-18, first repetition: the character set of the message (table 0211).
+    pub fn character_set(&self) -> Option<&'a [u8]> {
+        let field = self.header().field(18)?;
+        let first = field.repetition(1)?;
+        (!first.is_empty()).then(|| first.as_bytes())
+    }
+
+    /// A header component as text, when present, non-empty and ASCII-clean (MSH codes are ASCII).
+    fn header_text(&self, field: usize, component: usize) -> Option<&'a str> {
+        let value = self.header().field(field)?.component(component)?;
+        let text = std::str::from_utf8(value.as_bytes()).ok()?.trim();
+        (!text.is_empty()).then_some(text)
+    }
+}
+
+/// One segment of a parsed message.
+#[derive(Debug, Clone, Copy)]
+pub struct Segment<'a> {
+    bytes: &'a [u8],
+    id_len: usize,
+    offset: usize,
+    index: usize,
+    delimiters: Delimiters,
+}
+
+impl<'a> Segment<'a> {
+    /// The segment id, e.g. `PID`; the bytes before the first field separator, lossily as text
+    /// only when they are not UTF-8 (an invalid id is already a finding).
+    pub fn id(&self) -> &'a str {
+        std::str::from_utf8(&self.bytes[..self.id_len]).unwrap_or("???")
+    }
+
+    /// The segment's bytes without its terminator.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// Byte offset of the segment in the file or stream.
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+
+    /// 1-based position of the segment in its message.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    pub fn delimiters(&self) -> &Delimiters {
+        &self.delimiters
+    }
+
+    fn is_header(&self) -> bool {
+        matches!(self.id(), "MSH" | "FHS" | "BHS")
+    }
+
+    /// Number of fields present (trailing empty fields included as written).
+    pub fn field_count(&self) -> usize {
+        if self.bytes.len() <= self.id_len {
+            return 0;
+        }
+        let content = &self.bytes[self.id_len + 1..];
+        let pieces = memchr::memchr_iter(self.delimiters.field, content).count() + 1;
+        if self.is_header() {
+            pieces + 1
+        } else {
+            pieces
+        }
+    }
+
+    /// Field `n` (1-based), or `None` when the segment ends before it (absent, not empty).
+    ///
+    /// In MSH (and FHS/BHS), field 1 is the field separator itself and field 2 the encoding
+    /// characters, which are returned whole and never split (chapter 2, MSH-1 and MSH-2).
+    pub fn field(&self, n: usize) -> Option<Value<'a>> {
+        if n == 0 || self.bytes.len() <= self.id_len {
+            return None;
+        }
+        let content_start = self.id_len + 1;
+        let content = &self.bytes[content_start..];
+        let piece_index = if self.is_header() {
+            if n == 1 {
+                let range = self.id_len..self.id_len + 1;
+                return Some(self.opaque_value(range));
+            }
+            n - 2
+        } else {
+            n - 1
+        };
+        let range = nth_piece(content, self.delimiters.field, piece_index)?;
+        let range = range.start + content_start..range.end + content_start;
+        if self.is_header() && n == 2 {
+            return Some(self.opaque_value(range));
+        }
+        Some(Value::field(&self.bytes[range.clone()], self.offset + range.start, self.delimiters))
+    }
+
+    fn opaque_value(&self, range: Range<usize>) -> Value<'a> {
+        Value::opaque(&self.bytes[range.clone()], self.offset + range.start, self.delimiters)
+    }
+
+    /// Every field with its 1-based number, in order.
+    pub fn fields(&self) -> impl Iterator<Item = (usize, Value<'a>)> + '_ {
+        (1..=self.field_count()).filter_map(move |n| self.field(n).map(|v| (n, v)))
+    }
+}
+
+/// The range of the `n`-th (0-based) piece of `bytes` split at `delimiter`.
+pub(crate) fn nth_piece(bytes: &[u8], delimiter: u8, n: usize) -> Option<Range<usize>> {
+    let mut start = 0;
+    for _ in 0..n {
+        start += memchr(delimiter, &bytes[start..])? + 1;
+    }
+    let end = memchr(delimiter, &bytes[start..]).map_or(bytes.len(), |i| start + i);
+    Some(start..end)
+}
+
+/// Reads MSH-1 and MSH-2. `bytes` starts at the `MSH` of the message; `offset` is its position.
+pub(crate) fn parse_delimiters(bytes: &[u8], offset: usize) -> Result<Delimiters, ParseError> {
+    let header_id = bytes.get(..3).unwrap_or(bytes);
+    if !matches!(header_id, b"MSH" | b"FHS" | b"BHS") {
+        let shown = &bytes[..bytes.len().min(16)];
+        return Err(ParseError::NotHl7 { offset, found: String::from_utf8_lossy(shown).into() });
+    }
+    let field = *bytes.get(3).ok_or(ParseError::MshTooShort { offset })?;
+    let bad = |at: usize, reason: String| ParseError::BadDelimiters { offset: offset + at, reason };
+    if field.is_ascii_alphanumeric() || field.is_ascii_whitespace() || field == 0 {
+        return Err(bad(
+            3,
+            format!("MSH-1 field separator {:?} is not a delimiter", field as char),
+        ));
+    }
+    let rest = &bytes[4..];
+    let end = memchr2(field, SEGMENT_TERMINATOR, rest).unwrap_or(rest.len());
+    let end = memchr(b'\n', &rest[..end]).unwrap_or(end);
+    let encoding = &rest[..end];
+    if encoding.len() < 2 {
+        return Err(ParseError::MshTooShort { offset });
+    }
+    if encoding.len() > 5 {
+        let shown = String::from_utf8_lossy(encoding);
+        return Err(bad(
+            4,
+            format!("MSH-2 {shown:?} has more than 4 encoding characters (5 in v2.7)"),
+        ));
+    }
+    let mut seen = vec![field];
+    for (i, &c) in encoding.iter().enumerate() {
+        if c.is_ascii_alphanumeric() || c.is_ascii_whitespace() || c == 0 || c >= 0x80 {
+            return Err(bad(
+                4 + i,
+                format!("MSH-2 character {:?} cannot be a delimiter", c as char),
+            ));
+        }
+        if seen.contains(&c) {
+            return Err(bad(4 + i, format!("MSH-2 declares {:?} twice", c as char)));
+        }
+        seen.push(c);
+    }
+    Ok(Delimiters {
+        field,
+        component: encoding[0],
+        repetition: encoding[1],
+        escape: encoding.get(2).copied(),
+        subcomponent: encoding.get(3).copied(),
+        truncation: encoding.get(4).copied(),
+    })
+}
+
+/// How a line ended, as the splitter saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LineEnd {
+    Cr,
+    Lf,
+    CrLf,
+    /// The input ended without a terminator.
+    Eof,
+}
+
+/// One line of input: a segment candidate and the terminator after it.
+#[derive(Debug, Clone)]
+pub(crate) struct Line {
+    pub range: Range<usize>,
+    pub end: LineEnd,
+}
+
+/// Splits `bytes[start..]` into lines at CR, LF or CRLF. Pure and allocation-light: the caller
+/// decides which line endings are acceptable.
+pub(crate) fn lines(bytes: &[u8], start: usize) -> impl Iterator<Item = Line> + '_ {
+    let mut pos = start;
+    std::iter::from_fn(move || {
+        if pos >= bytes.len() {
+            return None;
+        }
+        let line_start = pos;
+        match memchr2(b'\r', b'\n', &bytes[pos..]) {
+            None => {
+                pos = bytes.len();
+                Some(Line { range: line_start..bytes.len(), end: LineEnd::Eof })
+            }
+            Some(i) => {
+                let at = pos + i;
+                let end = if bytes[at] == b'\n' {
+                    pos = at + 1;
+                    LineEnd::Lf
+                } else if bytes.get(at + 1) == Some(&b'\n') {
+                    pos = at + 2;
+                    LineEnd::CrLf
+                } else {
+                    pos = at + 1;
+                    LineEnd::Cr
+                };
+                Some(Line { range: line_start..at, end })
+            }
+        }
+    })
+}
+
+/// Counts the line endings that are not plain CR and reports each kind once, with the offset of
+/// its first occurrence and the total, so a LF-separated file gives one finding, not hundreds.
+#[derive(Default)]
+pub(crate) struct LineEndingTally {
+    first_lf: Option<usize>,
+    lf: usize,
+    first_crlf: Option<usize>,
+    crlf: usize,
+}
+
+impl LineEndingTally {
+    pub fn record(&mut self, line: &Line) {
+        match line.end {
+            LineEnd::Lf => {
+                self.first_lf.get_or_insert(line.range.end);
+                self.lf += 1;
+            }
+            LineEnd::CrLf => {
+                self.first_crlf.get_or_insert(line.range.end);
+                self.crlf += 1;
+            }
+            LineEnd::Cr | LineEnd::Eof => {}
+        }
+    }
+
+    pub fn findings(&self, origin: usize, out: &mut Vec<Finding>) {
+        if let Some(first) = self.first_lf {
+            out.push(Finding::new(
+                "lf-segment-separator",
+                Severity::Warning,
+                Location::at_offset(origin + first),
+                format!("{} segment(s) end with LF (0x0A) instead of CR (0x0D)", self.lf),
+                RULE_TERMINATOR,
+            ));
+        }
+        if let Some(first) = self.first_crlf {
+            out.push(Finding::new(
+                "crlf-segment-separator",
+                Severity::Warning,
+                Location::at_offset(origin + first),
+                format!("{} segment(s) end with CR LF instead of CR alone", self.crlf),
+                RULE_TERMINATOR,
+            ));
+        }
+    }
+}
+
+/// True for a well-formed segment id: three characters, an upper-case letter then upper-case
+/// letters or digits (chapter 2, 2.5.2).
+pub(crate) fn is_valid_segment_id(id: &[u8]) -> bool {
+    id.len() == 3
+        && id[0].is_ascii_uppercase()
+        && id[1..].iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
+fn index_segments(
+    bytes: &[u8],
+    start: usize,
+    delimiters: &Delimiters,
+    options: ParseOptions,
+    findings: &mut Vec<Finding>,
+) -> Result<Vec<SegmentSpan>, ParseError> {
+    let origin = options.origin;
+    let mut segments = Vec::new();
+    let mut tally = LineEndingTally::default();
+    for line in lines(bytes, start) {
+        if options.strict_line_endings && matches!(line.end, LineEnd::Lf | LineEnd::CrLf) {
+            let at = line.range.end + usize::from(line.end == LineEnd::CrLf);
+            return Err(ParseError::LineEnding { offset: origin + at });
+        }
+        tally.record(&line);
+        let text = &bytes[line.range.clone()];
+        if text.iter().all(|b| *b == b' ' || *b == b'\t') {
+            // A blank line at the very end (after the last terminator) is only trailing space;
+            // anywhere else it is an empty segment, which the standard does not allow.
+            if line.end != LineEnd::Eof {
+                findings.push(Finding::new(
+                    "empty-segment",
+                    Severity::Warning,
+                    Location::at_offset(origin + line.range.start),
+                    "empty line between segments (skipped)",
+                    RULE_TERMINATOR,
+                ));
+            }
+            continue;
+        }
+        let id_len = memchr(delimiters.field, text).unwrap_or(text.len());
+        let id = &text[..id_len];
+        let index = segments.len() + 1;
+        if !is_valid_segment_id(id) {
+            let shown = String::from_utf8_lossy(&id[..id.len().min(16)]).into_owned();
+            findings.push(Finding::new(
+                "invalid-segment-id",
+                Severity::Error,
+                Location::at_offset(origin + line.range.start).with_segment(index, &shown),
+                format!("segment id {shown:?} is not three upper-case letters or digits"),
+                RULE_SEGMENT_ID,
+            ));
+        }
+        segments.push(SegmentSpan { start: line.range.start, end: line.range.end, id_len });
+    }
+    tally.findings(origin, findings);
+    Ok(segments)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn codes(input: &[u8]) -> Vec<&'static str> {
+        match Message::parse(input) {
+            Ok(m) => m.findings().iter().map(|f| f.code).collect(),
+            Err(e) => vec![e.code()],
+        }
+    }
+
+    fn check(input: &[u8], expected: &[&str]) {
+        assert_eq!(codes(input), expected, "input {:?}", String::from_utf8_lossy(input));
+    }
+
+    const ADT: &[u8] = b"MSH|^~\\&|SEND|FAC|RECV|FAC|20240101120000||ADT^A04^ADT_A01|MSG1|P|2.5\rEVN|A04|20240101120000\rPID|1||123^^^HOSP^MR~456^^^SSA^SS||Doe^John^Q||19800101|M\rPV1|1|O\r";
+
+    #[test]
+    fn parse_findings() {
+        check(ADT, &[]);
+        check(b"MSH|^~\\&|A\nPID|1\n", &["lf-segment-separator"]);
+        check(b"MSH|^~\\&|A\r\nPID|1\r\n", &["crlf-segment-separator"]);
+        check(b"MSH|^~\\&|A\r\rPID|1\r", &["empty-segment"]);
+        check(b"MSH|^~\\&|A\rPI1D|1\r", &["invalid-segment-id"]);
+        check(b"MSH|^~\\&|A\rpid|1\r", &["invalid-segment-id"]);
+        check(b"\xEF\xBB\xBFMSH|^~\\&|A\r", &["byte-order-mark"]);
+        check(b"PID|1\r", &["not-hl7"]);
+        check(b"", &["not-hl7"]);
+        check(b"MSH|", &["msh-too-short"]);
+        check(b"MSH|^\r", &["msh-too-short"]);
+        check(b"MSH|^^\\&|A\r", &["bad-delimiters"]);
+        check(b"MSHA^~\\&|A\r", &["bad-delimiters"]);
+        check(b"MSH|^~\\&#X|A\r", &["bad-delimiters"]);
+        check(b"MSH|^~\\&|A", &[]);
+    }
+
+    #[test]
+    fn strict_mode_rejects_lf() {
+        let options = ParseOptions { strict_line_endings: true, origin: 0 };
+        let err = Message::parse_with(b"MSH|^~\\&|A\nPID|1\n", options).unwrap_err();
+        assert_eq!(err, ParseError::LineEnding { offset: 10 });
+    }
+
+    #[test]
+    fn fields_and_header() {
+        let m = Message::parse(ADT).unwrap();
+        assert_eq!(m.segment_count(), 4);
+        assert_eq!(m.message_code(), Some("ADT"));
+        assert_eq!(m.trigger_event(), Some("A04"));
+        assert_eq!(m.message_structure(), Some("ADT_A01"));
+        assert_eq!(m.control_id(), Some("MSG1"));
+        assert_eq!(m.version(), Some("2.5"));
+        let msh = m.header();
+        assert_eq!(msh.field(1).unwrap().as_bytes(), b"|");
+        assert_eq!(msh.field(2).unwrap().as_bytes(), b"^~\\&");
+        assert_eq!(msh.field(2).unwrap().component(1).unwrap().as_bytes(), b"^~\\&");
+        assert_eq!(msh.field(3).unwrap().as_bytes(), b"SEND");
+        assert_eq!(msh.field_count(), 12);
+        let pid = m.find_segment("PID", 1).unwrap();
+        assert_eq!(pid.index(), 3);
+        assert_eq!(pid.field(3).unwrap().repetition(2).unwrap().as_bytes(), b"456^^^SSA^SS");
+        assert_eq!(pid.field(5).unwrap().component(2).unwrap().as_bytes(), b"John");
+        assert!(pid.field(9).is_none());
+        assert_eq!(m.encode(), ADT);
+    }
+
+    #[test]
+    fn get_by_path() {
+        let m = Message::parse(ADT).unwrap();
+        let get = |p: &str| m.get(&Path::parse(p).unwrap()).map(|v| v.as_bytes().to_vec());
+        assert_eq!(get("PID-5.1").unwrap(), b"Doe");
+        assert_eq!(get("PID-5").unwrap(), b"Doe^John^Q");
+        assert_eq!(get("PID-3[2].1").unwrap(), b"456");
+        assert_eq!(get("PID-3.4").unwrap(), b"HOSP");
+        assert_eq!(get("PID-3").unwrap(), b"123^^^HOSP^MR~456^^^SSA^SS");
+        assert_eq!(get("MSH-9.3").unwrap(), b"ADT_A01");
+        assert_eq!(get("MSH-2").unwrap(), b"^~\\&");
+        assert_eq!(get("PID-5.1.1").unwrap(), b"Doe");
+        assert_eq!(get("PID[2]-5"), None);
+        assert_eq!(get("PID-30"), None);
+        assert_eq!(get("PID-3[3]"), None);
+        assert_eq!(get("PID"), None);
+    }
+
+    #[test]
+    fn custom_delimiters() {
+        let m = Message::parse(b"MSH$%#!($A$B\rPID$1$$x%y(z#w\r").unwrap();
+        let d = m.delimiters();
+        assert_eq!((d.field, d.component, d.repetition), (b'$', b'%', b'#'));
+        assert_eq!((d.escape, d.subcomponent), (Some(b'!'), Some(b'(')));
+        let f = m.segment(1).unwrap().field(3).unwrap();
+        assert_eq!(f.component(2).unwrap().subcomponent(2).unwrap().as_bytes(), b"z");
+        assert_eq!(f.repetition(2).unwrap().as_bytes(), b"w");
+    }
+
+    #[test]
+    fn offsets_are_absolute() {
+        let options = ParseOptions { strict_line_endings: false, origin: 100 };
+        let m = Message::parse_with(b"MSH|^~\\&|A\rPID|1|x\r", options).unwrap();
+        let pid = m.segment(1).unwrap();
+        assert_eq!(pid.offset(), 111);
+        assert_eq!(pid.field(2).unwrap().offset(), 117);
+    }
+}

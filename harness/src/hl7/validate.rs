@@ -1,0 +1,190 @@
+//! Message validation: the structure a message declares (MSH-9, MSH-12) resolved to a segment
+//! grammar, its segment sequence matched against it, and required fields checked.
+//!
+//! Parse findings (line endings, segment ids, character set) come from [`Message::findings`];
+//! this module adds what needs the standard's tables.
+
+use super::finding::{Finding, Location, Severity};
+use super::message::Message;
+use super::structures::{self, Version};
+use thiserror::Error;
+
+const RULE_VERSION: &str = "HL7 v2.5.1 ch. 2, MSH-12 (version ID, HL7 table 0104)";
+const RULE_STRUCTURE: &str = "HL7 v2.5.1 ch. 2, MSH-9 (message type, tables 0076/0003/0354)";
+
+/// What to validate against when not what the message declares.
+#[derive(Debug, Clone, Default)]
+pub struct ValidateOptions {
+    /// Message structure id (e.g. `ADT_A01`) instead of the one MSH-9 resolves to.
+    pub structure: Option<String>,
+    /// HL7 version instead of MSH-12.
+    pub version: Option<Version>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("unknown message structure {name:?}{hint}; known: {known}")]
+pub struct UnknownStructure {
+    pub name: String,
+    pub hint: String,
+    pub known: String,
+}
+
+/// Fails with a "did you mean" when `name` is not a structure of the grammar table.
+pub fn check_structure_name(name: &str) -> Result<(), UnknownStructure> {
+    let known = structures::structure_ids();
+    if known.contains(&name) {
+        return Ok(());
+    }
+    let upper = name.to_ascii_uppercase().replace(['^', '-'], "_");
+    let hint = known
+        .iter()
+        .find(|k| **k == upper)
+        .map(|k| format!(" (did you mean {k}?)"))
+        .unwrap_or_default();
+    Err(UnknownStructure { name: name.to_string(), hint, known: known.join(", ") })
+}
+
+/// HL7 versions that exist (table 0104) but that the grammar table does not cover yet.
+const OTHER_HL7_VERSIONS: [&str; 11] =
+    ["2.0", "2.0D", "2.1", "2.2", "2.7", "2.7.1", "2.8", "2.8.1", "2.8.2", "2.9", "2.9.1"];
+
+/// Validates the message's structure and required fields.
+pub fn validate(message: &Message<'_>, options: &ValidateOptions) -> Vec<Finding> {
+    let mut findings = escape_findings(message);
+    let header = Location::segment(1, "MSH");
+    let declared_version = message.version();
+    let version = match (options.version, declared_version) {
+        (Some(v), _) => v,
+        (None, Some(text)) => match Version::parse(text) {
+            Some(v) => v,
+            None => {
+                let (code, severity, why) = if OTHER_HL7_VERSIONS.contains(&text) {
+                    ("version-not-covered", Severity::Info, "is an HL7 version this harness has no segment grammars for yet (2.3 to 2.6); structure not checked")
+                } else {
+                    ("unknown-version", Severity::Error, "is not an HL7 v2 version (table 0104)")
+                };
+                findings.push(Finding::new(
+                    code,
+                    severity,
+                    header.clone().with_field(12),
+                    format!("MSH-12 {text:?} {why}"),
+                    RULE_VERSION,
+                ));
+                return findings;
+            }
+        },
+        (None, None) => {
+            findings.push(Finding::new(
+                "missing-required-field",
+                Severity::Error,
+                header.with_field(12),
+                "MSH-12 (version ID, required) is empty; structure not checked",
+                RULE_VERSION,
+            ));
+            return findings;
+        }
+    };
+
+    check_fields(message, version, &mut findings);
+
+    let Some(structure_id) = resolve_structure(message, options, version, &mut findings) else {
+        return findings;
+    };
+    let Some(structure) = structures::structure(version, &structure_id) else {
+        findings.push(Finding::new(
+            "unknown-structure",
+            Severity::Warning,
+            header.with_field(9),
+            format!("no segment grammar for {structure_id} in v{version}; structure not checked"),
+            RULE_STRUCTURE,
+        ));
+        return findings;
+    };
+    let ids: Vec<&str> = message.segments().map(|s| s.id()).collect();
+    findings.extend(structures::validate_segments(&ids, structure, version));
+    findings
+}
+
+/// The structure id to validate against: the option, else MSH-9.3 when it names a known
+/// structure, else the trigger event's structure from the event table.
+fn resolve_structure(
+    message: &Message<'_>,
+    options: &ValidateOptions,
+    version: Version,
+    findings: &mut Vec<Finding>,
+) -> Option<String> {
+    if let Some(s) = &options.structure {
+        return Some(s.clone());
+    }
+    let header = Location::segment(1, "MSH").with_field(9);
+    let code = message.message_code().unwrap_or("");
+    let trigger = message.trigger_event().unwrap_or("");
+    let declared = message.message_structure();
+    let from_event = structures::structure_for_event(version, code, trigger, None);
+    if let (Some(declared), Some(expected)) = (declared, from_event) {
+        if declared != expected && structures::structure(version, declared).is_some() {
+            findings.push(Finding::new(
+                "message-structure-mismatch",
+                Severity::Warning,
+                header.clone(),
+                format!("MSH-9.3 says {declared} but {code}^{trigger} uses {expected} in v{version}"),
+                "HL7 v2.5.1 ch. 2, MSH-9.3 (message structure, table 0354)",
+            ));
+        }
+    }
+    let resolved = declared
+        .filter(|d| structures::structure(version, d).is_some())
+        .map(str::to_string)
+        .or_else(|| structures::structure_for_event(version, code, trigger, declared).map(str::to_string));
+    if resolved.is_none() {
+        let shown = match declared {
+            Some(d) => format!("{code}^{trigger}^{d}"),
+            None => format!("{code}^{trigger}"),
+        };
+        findings.push(Finding::new(
+            "unknown-structure",
+            Severity::Warning,
+            header,
+            format!("MSH-9 {shown:?} names no message structure this harness knows for v{version}; structure not checked"),
+            RULE_STRUCTURE,
+        ));
+    }
+    resolved
+}
+
+/// Required fields (usage R in the standard's segment definitions) of every segment.
+fn check_fields(message: &Message<'_>, version: Version, findings: &mut Vec<Finding>) {
+    for segment in message.segments() {
+        let present = |n: usize| segment.field(n).is_some_and(|v| !v.is_empty());
+        findings.extend(structures::check_required_fields(
+            segment.index(),
+            segment.id(),
+            version,
+            present,
+        ));
+    }
+}
+
+/// Malformed escape sequences in any field (ch. 2, 2.7), each with its absolute byte offset.
+/// MSH-1 and MSH-2 hold the delimiters themselves and are not text.
+pub fn escape_findings(message: &Message<'_>) -> Vec<Finding> {
+    let delimiters = message.delimiters();
+    let Some(escape_char) = delimiters.escape else { return Vec::new() };
+    let mut findings = Vec::new();
+    for segment in message.segments() {
+        if memchr::memchr(escape_char, segment.as_bytes()).is_none() {
+            continue;
+        }
+        for (n, field) in segment.fields() {
+            if field.level() == super::value::Level::Opaque {
+                continue;
+            }
+            for issue in super::escape::unescape(field.as_bytes(), delimiters).issues {
+                let mut finding = issue.to_finding(field.offset());
+                finding.location = finding.location.with_segment(segment.index(), segment.id()).with_field(n);
+                findings.push(finding);
+            }
+        }
+    }
+    findings
+}

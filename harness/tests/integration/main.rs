@@ -1,0 +1,7 @@
+//! Integration tests: one binary, one module per area. Commands run as the real binary.
+
+mod cli;
+mod corpus;
+mod properties;
+mod public_corpus;
+mod support;
