@@ -12,7 +12,11 @@ pub fn run(root: &Path, fuzz_seconds: u64, require_fuzz: bool) -> anyhow::Result
 
     let steps: [(&str, &[&str]); 3] = [
         ("fmt", &["fmt", "--all", "--", "--check"]),
-        ("clippy", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
+        // --all-features so that feature-gated code (xtask's benchmark) is linted too.
+        (
+            "clippy",
+            &["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"],
+        ),
         // The README's test command.
         ("test", &["test", "--workspace"]),
     ];
