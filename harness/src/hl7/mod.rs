@@ -8,6 +8,7 @@ pub mod batch;
 pub mod delimiters;
 pub mod finding;
 pub mod message;
+pub mod names;
 pub mod path;
 pub mod value;
 
