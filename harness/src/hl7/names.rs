@@ -42,6 +42,12 @@ pub fn field_count(segment: &str) -> Option<usize> {
     embedded().field_count(segment)
 }
 
+/// The component names of a composite data type, component 1 first, e.g. `MSG` → ["Message
+/// Code", "Trigger Event", "Message Structure"]. `None` for primitive and unlisted types.
+pub fn components(data_type: &str) -> Option<&'static [&'static str]> {
+    embedded().components(data_type)
+}
+
 /// The ids of the segments in the table, in the order the table lists them.
 pub fn segment_ids() -> impl Iterator<Item = &'static str> {
     embedded().segment_ids()
