@@ -404,10 +404,13 @@ fn join(id: &[u8], fields: &[Vec<u8>], separator: u8) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    fn ack(input: &str, build: impl FnOnce(AckBuilder) -> AckBuilder) -> String {
+    fn ack(input: &str, code: AckCode, errors: Vec<AckError>) -> String {
         let message = Message::parse(input.as_bytes()).unwrap();
-        let builder = AckBuilder::new(&message, AckCode::ApplicationAccept, "ACK1", "20240102030405");
-        String::from_utf8(build(builder).build()).unwrap().replace('\r', "\n")
+        let mut builder = AckBuilder::new(&message, code, "ACK1", "20240102030405");
+        for error in errors {
+            builder = builder.error(error);
+        }
+        String::from_utf8(builder.build()).unwrap().replace('\r', "\n")
     }
 
     const V25: &str = "MSH|^~\\&|SENDAPP|SENDFAC|RECVAPP|RECVFAC|20240101||ADT^A04^ADT_A01|MSG00001|P|2.5\rPID|1||123||Doe^John\r";
@@ -415,55 +418,53 @@ mod tests {
     #[test]
     fn accept_v25() {
         assert_eq!(
-            ack(V25, |b| b),
+            ack(V25, AckCode::ApplicationAccept, vec![]),
             "MSH|^~\\&|RECVAPP|RECVFAC|SENDAPP|SENDFAC|20240102030405||ACK^A04^ACK|ACK1|P|2.5\nMSA|AA|MSG00001\n"
         );
     }
 
     #[test]
     fn error_v25_has_err() {
-        let got = ack(V25, |b| {
-            let mut b = b.error(
-                AckError::new(ErrorCondition::RequiredFieldMissing)
-                    .at(Path::parse("PID-3").unwrap(), Some(2))
-                    .with_text("PID-3 is empty"),
-            );
-            b.code = AckCode::ApplicationError;
-            b
-        });
+        let error = AckError::new(ErrorCondition::RequiredFieldMissing)
+            .at(Path::parse("PID-3").unwrap(), Some(2))
+            .with_text("PID-3 is empty");
         assert_eq!(
-            got,
+            ack(V25, AckCode::ApplicationError, vec![error]),
             "MSH|^~\\&|RECVAPP|RECVFAC|SENDAPP|SENDFAC|20240102030405||ACK^A04^ACK|ACK1|P|2.5\nMSA|AE|MSG00001\nERR||PID^2^3^1|101^Required field missing^HL70357|E||||PID-3 is empty\n"
         );
     }
 
     #[test]
     fn reject_without_detail_still_has_err() {
-        let got = ack(V25, |mut b| {
-            b.code = AckCode::ApplicationReject;
-            b
-        });
-        assert!(got.ends_with("MSA|AR|MSG00001\nERR|||207^Application internal error^HL70357|E\n"), "{got}");
+        let got = ack(V25, AckCode::ApplicationReject, vec![]);
+        assert!(
+            got.ends_with("MSA|AR|MSG00001\nERR|||207^Application internal error^HL70357|E\n"),
+            "{got}"
+        );
     }
 
     #[test]
     fn v23_layout() {
         let input = "MSH|^~\\&|A|B|C|D|20240101||ADT^A01|X9|T|2.3\rPID|1\r";
-        let got = ack(input, |mut b| {
-            b.code = AckCode::ApplicationReject;
-            b.error(AckError::new(ErrorCondition::UnsupportedEventCode))
-        });
+        let error = AckError::new(ErrorCondition::UnsupportedEventCode);
         assert_eq!(
-            got,
-            "MSH|^~\\&|C|D|A|B|20240102030405||ACK^A01|ACK1|T|2.3\nMSA|AR|X9|Unsupported event code\nERR|^^^201&Unsupported event code&HL70357\n"
+            ack(input, AckCode::ApplicationReject, vec![error]),
+            "MSH|^~\\&|C|D|A|B|20240102030405||ACK^A01|ACK1|T|2.3\nMSA|AR|X9\nERR|^^^201&Unsupported event code&HL70357\n"
         );
+    }
+
+    #[test]
+    fn text_is_escaped() {
+        let error = AckError::new(ErrorCondition::DataTypeError).with_text("a|b^c");
+        let got = ack(V25, AckCode::ApplicationError, vec![error]);
+        assert!(got.contains("|E||||a\\F\\b\\S\\c\n"), "{got}");
     }
 
     #[test]
     fn custom_delimiters_and_charset_echoed() {
         let input = "MSH$%#!($A$B$C$D$20240101$$ADT%A08$X1$P$2.6$$$$$$UNICODE UTF-8\rPID$1\r";
         assert_eq!(
-            ack(input, |b| b),
+            ack(input, AckCode::ApplicationAccept, vec![]),
             "MSH$%#!($C$D$A$B$20240102030405$$ACK%A08%ACK$ACK1$P$2.6$$$$$$UNICODE UTF-8\nMSA$AA$X1\n"
         );
     }
@@ -475,5 +476,6 @@ mod tests {
         assert_eq!(AckMode::of(&Message::parse(V25.as_bytes()).unwrap()), AckMode::Original);
         assert_eq!(AckCode::parse("CE"), Some(AckCode::CommitError));
         assert!(AckCode::CommitAccept.is_commit() && AckCode::CommitAccept.is_accept());
+        assert_eq!(ErrorCondition::parse("203"), Some(ErrorCondition::UnsupportedVersionId));
     }
 }

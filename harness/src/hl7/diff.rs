@@ -200,7 +200,7 @@ mod tests {
         assert_eq!(got, expected);
     }
 
-    const A: &str = "MSH|^~\\&|A|B|C|D|20240101||ADT^A04|1|P|2.5|||||||UNICODE UTF-8\rPID|1||123||Doe^John||19800101|M\r";
+    const A: &str = "MSH|^~\\&|A|B|C|D|20240101||ADT^A04|1|P|2.5||||||UNICODE UTF-8\rPID|1||123||Doe^John||19800101|M\r";
 
     #[test]
     fn differences() {

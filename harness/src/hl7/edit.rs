@@ -200,7 +200,12 @@ fn locate(
 
 /// The range of piece `index` (0-based) of `buf[within]` split at `delimiter`, after appending
 /// delimiters at the end of `within` until that piece exists.
-fn ensure_piece(buf: &mut Vec<u8>, within: Range<usize>, delimiter: u8, index: usize) -> Range<usize> {
+fn ensure_piece(
+    buf: &mut Vec<u8>,
+    within: Range<usize>,
+    delimiter: u8,
+    index: usize,
+) -> Range<usize> {
     let pieces = memchr::memchr_iter(delimiter, &buf[within.clone()]).count() + 1;
     let mut end = within.end;
     if index >= pieces {
@@ -217,15 +222,13 @@ fn ensure_piece(buf: &mut Vec<u8>, within: Range<usize>, delimiter: u8, index: u
 mod tests {
     use super::*;
 
-    const BASE: &[u8] = b"MSH|^~\\&|A|B|C|D|20240101||ADT^A04|1|P|2.5\rPID|1||123||Doe^John\rPV1|1|O\r";
+    const BASE: &[u8] =
+        b"MSH|^~\\&|A|B|C|D|20240101||ADT^A04|1|P|2.5\rPID|1||123||Doe^John\rPV1|1|O\r";
 
     fn check(edit: impl FnOnce(&mut MessageBuf) -> Result<(), EditError>, expected: &[u8]) {
         let mut buf = MessageBuf::new(BASE.to_vec()).unwrap();
         edit(&mut buf).unwrap();
-        assert_eq!(
-            String::from_utf8_lossy(buf.as_bytes()),
-            String::from_utf8_lossy(expected)
-        );
+        assert_eq!(String::from_utf8_lossy(buf.as_bytes()), String::from_utf8_lossy(expected));
     }
 
     fn p(text: &str) -> Path {
@@ -234,19 +237,46 @@ mod tests {
 
     #[test]
     fn set_raw_pads_and_splices() {
-        check(|m| m.set_raw(&p("PID-5.2"), b"Jane"), b"MSH|^~\\&|A|B|C|D|20240101||ADT^A04|1|P|2.5\rPID|1||123||Doe^Jane\rPV1|1|O\r");
-        check(|m| m.set_raw(&p("PID-8"), b"M"), b"MSH|^~\\&|A|B|C|D|20240101||ADT^A04|1|P|2.5\rPID|1||123||Doe^John|||M\rPV1|1|O\r");
-        check(|m| m.set_raw(&p("PID-3[3].4.2"), b"X"), b"MSH|^~\\&|A|B|C|D|20240101||ADT^A04|1|P|2.5\rPID|1||123~~^^^&X||Doe^John\rPV1|1|O\r");
-        check(|m| m.set_raw(&p("MSH-3"), b"Z"), b"MSH|^~\\&|Z|B|C|D|20240101||ADT^A04|1|P|2.5\rPID|1||123||Doe^John\rPV1|1|O\r");
-        check(|m| m.set_raw(&p("MSH-13"), b"9"), b"MSH|^~\\&|A|B|C|D|20240101||ADT^A04|1|P|2.5|9\rPID|1||123||Doe^John\rPV1|1|O\r");
-        check(|m| m.set_raw(&p("ZPD-2"), b"z"), b"MSH|^~\\&|A|B|C|D|20240101||ADT^A04|1|P|2.5\rPID|1||123||Doe^John\rPV1|1|O\rZPD||z\r");
-        check(|m| m.set_raw(&p("PV1[2]-1"), b"2"), b"MSH|^~\\&|A|B|C|D|20240101||ADT^A04|1|P|2.5\rPID|1||123||Doe^John\rPV1|1|O\rPV1|2\r");
+        check(
+            |m| m.set_raw(&p("PID-5.2"), b"Jane"),
+            b"MSH|^~\\&|A|B|C|D|20240101||ADT^A04|1|P|2.5\rPID|1||123||Doe^Jane\rPV1|1|O\r",
+        );
+        check(
+            |m| m.set_raw(&p("PID-8"), b"M"),
+            b"MSH|^~\\&|A|B|C|D|20240101||ADT^A04|1|P|2.5\rPID|1||123||Doe^John|||M\rPV1|1|O\r",
+        );
+        check(
+            |m| m.set_raw(&p("PID-3[3].4.2"), b"X"),
+            b"MSH|^~\\&|A|B|C|D|20240101||ADT^A04|1|P|2.5\rPID|1||123~~^^^&X||Doe^John\rPV1|1|O\r",
+        );
+        check(
+            |m| m.set_raw(&p("MSH-3"), b"Z"),
+            b"MSH|^~\\&|Z|B|C|D|20240101||ADT^A04|1|P|2.5\rPID|1||123||Doe^John\rPV1|1|O\r",
+        );
+        check(
+            |m| m.set_raw(&p("MSH-13"), b"9"),
+            b"MSH|^~\\&|A|B|C|D|20240101||ADT^A04|1|P|2.5|9\rPID|1||123||Doe^John\rPV1|1|O\r",
+        );
+        check(
+            |m| m.set_raw(&p("ZPD-2"), b"z"),
+            b"MSH|^~\\&|A|B|C|D|20240101||ADT^A04|1|P|2.5\rPID|1||123||Doe^John\rPV1|1|O\rZPD||z\r",
+        );
+        check(
+            |m| m.set_raw(&p("PV1[2]-1"), b"2"),
+            b"MSH|^~\\&|A|B|C|D|20240101||ADT^A04|1|P|2.5\rPID|1||123||Doe^John\rPV1|1|O\rPV1|2\r",
+        );
     }
 
     #[test]
     fn remove() {
-        check(|m| m.remove(&p("PID")).map(drop), b"MSH|^~\\&|A|B|C|D|20240101||ADT^A04|1|P|2.5\rPV1|1|O\r");
-        check(|m| m.remove(&p("PID-5.1")).map(drop), b"MSH|^~\\&|A|B|C|D|20240101||ADT^A04|1|P|2.5\rPID|1||123||^John\rPV1|1|O\r");
+        check(
+            |m| m.remove(&p("PID")).map(drop),
+            b"MSH|^~\\&|A|B|C|D|20240101||ADT^A04|1|P|2.5\rPV1|1|O\r",
+        );
+        check(
+            |m| m.remove(&p("PID-5.1")).map(drop),
+            b"MSH|^~\\&|A|B|C|D|20240101||ADT^A04|1|P|2.5\rPID|1||123||^John\rPV1|1|O\r",
+        );
         check(|m| m.remove(&p("NK1")).map(drop), BASE);
     }
 

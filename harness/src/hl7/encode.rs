@@ -86,7 +86,9 @@ pub fn decode_segments(message: &Message<'_>) -> Vec<SegmentTree> {
                         .map(|r| {
                             r.components()
                                 .map(|c| {
-                                    c.subcomponents().map(|s| message.text(&s).into_owned()).collect()
+                                    c.subcomponents()
+                                        .map(|s| message.text(&s).into_owned())
+                                        .collect()
                                 })
                                 .collect()
                         })
@@ -107,7 +109,9 @@ mod tests {
             id: id.into(),
             fields: fields
                 .iter()
-                .map(|f| f.iter().map(|r| r.iter().map(|c| vec![c.to_string()]).collect()).collect())
+                .map(|f| {
+                    f.iter().map(|r| r.iter().map(|c| vec![c.to_string()]).collect()).collect()
+                })
                 .collect(),
         }
     }

@@ -6,11 +6,14 @@
 //! asked, so reading a field allocates nothing. [`Message::encode`] gives back the input bytes,
 //! byte-exact.
 
+use super::charset::{self, Charset};
 use super::delimiters::{Delimiters, SEGMENT_TERMINATOR};
+use super::escape::unescape;
 use super::finding::{Finding, Location, Severity};
 use super::path::Path;
 use super::value::Value;
 use memchr::{memchr, memchr2};
+use std::borrow::Cow;
 use std::ops::Range;
 use thiserror::Error;
 
@@ -81,6 +84,7 @@ pub struct Message<'a> {
     segments: Vec<SegmentSpan>,
     findings: Vec<Finding>,
     origin: usize,
+    charset: Charset,
 }
 
 impl<'a> Message<'a> {
@@ -105,7 +109,58 @@ impl<'a> Message<'a> {
         }
         let delimiters = parse_delimiters(&bytes[start..], start + origin)?;
         let segments = index_segments(bytes, start, &delimiters, options, &mut findings)?;
-        Ok(Message { bytes, delimiters, segments, findings, origin })
+        let mut message =
+            Message { bytes, delimiters, segments, findings, origin, charset: Charset::Ascii };
+        message.charset = message.read_charset(start);
+        Ok(message)
+    }
+
+    /// Reads MSH-18 (table 0211) and checks every byte against it. An unknown character set is
+    /// a finding and the message is then read as UTF-8, the most common undeclared encoding;
+    /// its bytes are not checked, since nothing says what they should be.
+    fn read_charset(&mut self, body_start: usize) -> Charset {
+        let field = self.header().field(18).and_then(|f| f.repetition(1));
+        let (declared, offset) = match field {
+            Some(v) if !v.is_empty() => (v.as_bytes(), v.offset()),
+            _ => (&b""[..], self.origin + body_start),
+        };
+        let charset = match Charset::parse_msh18(declared) {
+            Ok(parsed) => {
+                self.findings.extend(parsed.finding(offset));
+                parsed.charset
+            }
+            Err(err) => {
+                self.findings.push(Finding::new(
+                    "unknown-charset",
+                    Severity::Error,
+                    Location::segment(1, "MSH").with_field(18).with_offset(offset),
+                    format!("{err}; the message is read as UTF-8"),
+                    charset::CHARSET_RULE,
+                ));
+                return Charset::UnicodeUtf8;
+            }
+        };
+        let body = &self.bytes[body_start..];
+        self.findings.extend(charset::check_bytes(body, charset, self.origin + body_start));
+        charset
+    }
+
+    /// The character set the message declares in MSH-18 (ASCII when not valued).
+    pub fn charset(&self) -> Charset {
+        self.charset
+    }
+
+    /// A value as text: escape sequences resolved with the message's escape character, then
+    /// decoded from the message's character set. Borrowed when there is nothing to resolve.
+    /// MSH-1 and MSH-2 are returned as written: they are delimiters, not text.
+    pub fn text(&self, value: &Value<'a>) -> Cow<'a, str> {
+        if value.level() == super::value::Level::Opaque {
+            return String::from_utf8_lossy(value.as_bytes());
+        }
+        match unescape(value.as_bytes(), &self.delimiters).bytes {
+            Cow::Borrowed(bytes) => charset::decode(bytes, self.charset),
+            Cow::Owned(bytes) => Cow::Owned(charset::decode(&bytes, self.charset).into_owned()),
+        }
     }
 
     /// The input bytes: an unmodified message encodes byte-exact.
@@ -313,9 +368,32 @@ impl<'a> Segment<'a> {
         Value::opaque(&self.bytes[range.clone()], self.offset + range.start, self.delimiters)
     }
 
-    /// Every field with its 1-based number, in order.
-    pub fn fields(&self) -> impl Iterator<Item = (usize, Value<'a>)> + '_ {
-        (1..=self.field_count()).filter_map(move |n| self.field(n).map(|v| (n, v)))
+    /// Every field with its 1-based number, in order, in one pass over the segment.
+    pub fn fields(&self) -> impl Iterator<Item = (usize, Value<'a>)> + 'a {
+        let header: Vec<(usize, Value<'a>)> = if self.is_header() {
+            (1..=2).filter_map(|n| self.field(n).map(|v| (n, v))).collect()
+        } else {
+            Vec::new()
+        };
+        let skip = header.len();
+        let first_number = if self.is_header() { 2 } else { 1 };
+        let content_start = (self.id_len + 1).min(self.bytes.len());
+        let content = &self.bytes[content_start..];
+        let base = self.offset + content_start;
+        let delimiters = self.delimiters;
+        let has_content = self.bytes.len() > self.id_len;
+        let pieces = content.split(move |b| *b == delimiters.field);
+        let mut offset = base;
+        let body = pieces
+            .enumerate()
+            .filter(move |_| has_content)
+            .map(move |(i, bytes)| {
+                let value = Value::field(bytes, offset, delimiters);
+                offset += bytes.len() + 1;
+                (i + first_number, value)
+            })
+            .skip(skip.saturating_sub(1));
+        header.into_iter().chain(body)
     }
 }
 
@@ -599,6 +677,20 @@ mod tests {
         assert_eq!(pid.field(5).unwrap().component(2).unwrap().as_bytes(), b"John");
         assert!(pid.field(9).is_none());
         assert_eq!(m.encode(), ADT);
+    }
+
+    #[test]
+    fn fields_iterator_agrees_with_indexing() {
+        let m = Message::parse(b"MSH|^~\\&|A||B\rPID\rPV1|\rOBX|1||x|\r").unwrap();
+        for segment in m.segments() {
+            let iterated: Vec<_> = segment.fields().collect();
+            let indexed: Vec<_> =
+                (1..=segment.field_count()).map(|n| (n, segment.field(n).unwrap())).collect();
+            assert_eq!(iterated, indexed, "{}", segment.id());
+        }
+        assert_eq!(m.segment(1).unwrap().field_count(), 0);
+        assert_eq!(m.segment(2).unwrap().field_count(), 1);
+        assert_eq!(m.segment(3).unwrap().field_count(), 4);
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod encode;
 pub mod escape;
 pub mod finding;
 pub mod message;
+pub mod names;
 pub mod path;
 pub mod value;
 

@@ -101,7 +101,20 @@ pub fn validate(message: &Message<'_>, options: &ValidateOptions) -> Vec<Finding
         return findings;
     };
     let ids: Vec<&str> = message.segments().map(|s| s.id()).collect();
-    findings.extend(structures::validate_segments(&ids, structure, version));
+    // A segment whose id is malformed is already a parse finding (`invalid-segment-id`); saying
+    // again that the grammar does not expect it would count one problem twice.
+    let malformed: Vec<usize> = message
+        .findings()
+        .iter()
+        .filter(|f| f.code == "invalid-segment-id")
+        .filter_map(|f| f.location.segment_index)
+        .collect();
+    findings.extend(
+        structures::validate_segments(&ids, structure, version).into_iter().filter(|f| {
+            !(f.code == "unexpected-segment"
+                && f.location.segment_index.is_some_and(|i| malformed.contains(&i)))
+        }),
+    );
     findings
 }
 

@@ -83,20 +83,16 @@ impl<'a> Value<'a> {
         }
     }
 
-    /// Splits at the delimiter of `child` level and returns the `n`-th piece (1-based). A value
-    /// at a higher level is first narrowed to its first piece at the intermediate levels, so
-    /// `field.component(2)` is component 2 of the first repetition.
-    fn child(&self, child: Level, n: usize) -> Option<Value<'a>> {
-        if self.level == Level::Opaque {
-            return (n == 1).then_some(*self);
-        }
-        if self.level >= child {
-            return (n == 1).then_some(*self);
+    /// The value to split to reach `child` level, and the delimiter to split it at. A value at
+    /// a higher level is first narrowed to its first piece at the intermediate levels, so
+    /// `field.component(2)` is component 2 of the first repetition. `None` as delimiter means
+    /// the value cannot be split further: it is its own only child.
+    fn split_parent(&self, child: Level) -> Option<(Value<'a>, Option<u8>)> {
+        if self.level == Level::Opaque || self.level >= child {
+            return Some((*self, None));
         }
         let parent = match child {
-            Level::Component if self.level < Level::Repetition => {
-                self.child(Level::Repetition, 1)?
-            }
+            Level::Component if self.level < Level::Repetition => self.child(Level::Repetition, 1)?,
             Level::Subcomponent if self.level < Level::Component => {
                 self.child(Level::Component, 1)?
             }
@@ -108,9 +104,15 @@ impl<'a> Value<'a> {
             Level::Subcomponent => self.delimiters.subcomponent,
             Level::Field | Level::Opaque => None,
         };
+        let parent = if delimiter.is_none() { Value { level: child, ..parent } } else { parent };
+        Some((parent, delimiter))
+    }
+
+    /// The `n`-th (1-based) piece at `child` level.
+    fn child(&self, child: Level, n: usize) -> Option<Value<'a>> {
+        let (parent, delimiter) = self.split_parent(child)?;
         let Some(delimiter) = delimiter else {
-            // No subcomponent separator declared: the component is its only subcomponent.
-            return (n == 1).then_some(Value { level: child, ..parent });
+            return (n == 1).then_some(parent);
         };
         let range = nth_piece(parent.bytes, delimiter, n.checked_sub(1)?)?;
         Some(Value {
@@ -119,6 +121,19 @@ impl<'a> Value<'a> {
             delimiters: self.delimiters,
             level: child,
         })
+    }
+
+    /// Every piece at `child` level, in one pass over the bytes (hostile input may hold
+    /// millions of delimiters; indexing each piece anew would be quadratic).
+    fn children(&self, child: Level) -> impl Iterator<Item = Value<'a>> + 'a {
+        let split = self.split_parent(child);
+        let delimiters = self.delimiters;
+        let (parent, delimiter) = match split {
+            Some((parent, Some(d))) => (Some(parent), d),
+            Some((parent, None)) => return Pieces::Single(Some(parent)),
+            None => (None, 0),
+        };
+        Pieces::Split { parent, delimiter, start: 0, delimiters, level: child }
     }
 
     /// Repetition `n` (1-based) of a field.
@@ -136,19 +151,15 @@ impl<'a> Value<'a> {
         self.child(Level::Subcomponent, n)
     }
 
-    fn children(&self, level: Level) -> impl Iterator<Item = Value<'a>> + '_ {
-        (1..).map_while(move |n| self.child(level, n))
-    }
-
-    pub fn repetitions(&self) -> impl Iterator<Item = Value<'a>> + '_ {
+    pub fn repetitions(&self) -> impl Iterator<Item = Value<'a>> + 'a {
         self.children(Level::Repetition)
     }
 
-    pub fn components(&self) -> impl Iterator<Item = Value<'a>> + '_ {
+    pub fn components(&self) -> impl Iterator<Item = Value<'a>> + 'a {
         self.children(Level::Component)
     }
 
-    pub fn subcomponents(&self) -> impl Iterator<Item = Value<'a>> + '_ {
+    pub fn subcomponents(&self) -> impl Iterator<Item = Value<'a>> + 'a {
         self.children(Level::Subcomponent)
     }
 
@@ -163,6 +174,42 @@ impl<'a> Value<'a> {
                 || (b == d.component && self.level < Level::Component)
                 || (Some(b) == d.subcomponent && self.level < Level::Subcomponent)
         })
+    }
+}
+
+/// The pieces of a value split at one delimiter.
+enum Pieces<'a> {
+    Single(Option<Value<'a>>),
+    Split { parent: Option<Value<'a>>, delimiter: u8, start: usize, delimiters: Delimiters, level: Level },
+}
+
+impl<'a> Iterator for Pieces<'a> {
+    type Item = Value<'a>;
+
+    fn next(&mut self) -> Option<Value<'a>> {
+        match self {
+            Pieces::Single(value) => value.take(),
+            Pieces::Split { parent, delimiter, start, delimiters, level } => {
+                let whole = (*parent)?;
+                let rest = &whole.bytes[*start..];
+                let (len, done) = match memchr::memchr(*delimiter, rest) {
+                    Some(i) => (i, false),
+                    None => (rest.len(), true),
+                };
+                let value = Value {
+                    bytes: &rest[..len],
+                    offset: whole.offset + *start,
+                    delimiters: *delimiters,
+                    level: *level,
+                };
+                if done {
+                    *parent = None;
+                } else {
+                    *start += len + 1;
+                }
+                Some(value)
+            }
+        }
     }
 }
 
@@ -191,6 +238,28 @@ mod tests {
         let c = f.component(1).unwrap();
         assert_eq!(c.component(1).unwrap().as_bytes(), b"a");
         assert!(c.component(2).is_none());
+    }
+
+    #[test]
+    fn iterators_agree_with_indexing() {
+        for input in [&b"a^b&c^d~e^f"[..], b"", b"~", b"^^", b"a~~b", b"&&^"] {
+            let f = field(input);
+            let reps: Vec<_> = f.repetitions().collect();
+            let indexed: Vec<_> = (1..).map_while(|n| f.repetition(n)).collect();
+            assert_eq!(reps, indexed);
+            let comps: Vec<_> = f.components().collect();
+            let indexed: Vec<_> = (1..).map_while(|n| f.component(n)).collect();
+            assert_eq!(comps, indexed);
+            let subs: Vec<_> = f.subcomponents().collect();
+            let indexed: Vec<_> = (1..).map_while(|n| f.subcomponent(n)).collect();
+            assert_eq!(subs, indexed);
+        }
+    }
+
+    #[test]
+    fn many_delimiters_are_linear() {
+        let input = vec![b'~'; 4_000_000];
+        assert_eq!(field(&input).repetitions().count(), 4_000_001);
     }
 
     #[test]

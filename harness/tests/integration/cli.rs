@@ -2,7 +2,7 @@
 
 use crate::support::{run, stderr, stdout, TempFile};
 
-const ADT: &[u8] = b"MSH|^~\\&|SEND|FAC|RECV|FAC|20240101120000||ADT^A04^ADT_A01|MSG1|P|2.5|||||||UNICODE UTF-8\rEVN|A04|20240101120000\rPID|1||123^^^HOSP^MR~456^^^SSA^SS||D\\S\\oe^J\xC3\xB8hn||19800101|M\rPV1|1|O\r";
+const ADT: &[u8] = b"MSH|^~\\&|SEND|FAC|RECV|FAC|20240101120000||ADT^A04^ADT_A01|MSG1|P|2.5||||||UNICODE UTF-8\rEVN|A04|20240101120000\rPID|1||123^^^HOSP^MR~456^^^SSA^SS||D\\S\\oe^J\xC3\xB8hn||19800101|M\rPV1|1|O\r";
 
 #[test]
 fn inspect_path_prints_the_decoded_value() {

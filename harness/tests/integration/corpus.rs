@@ -30,7 +30,8 @@ fn parse_expect(path: &Path) -> Vec<Expected> {
                 offset: None,
             };
             for part in parts {
-                let (key, value) = part.split_once('=').unwrap_or_else(|| panic!("{path:?}: {line}"));
+                let (key, value) =
+                    part.split_once('=').unwrap_or_else(|| panic!("{path:?}: {line}"));
                 match key {
                     "segment" => expected.segment = Some(value.parse().unwrap()),
                     "offset" => expected.offset = Some(value.parse().unwrap()),
@@ -80,7 +81,8 @@ fn corpus_findings_match_expectations() {
     for path in &all {
         let bytes = std::fs::read(path).unwrap();
         let expect_path = path.with_extension("hl7.expect");
-        let expect_path = if expect_path.exists() { expect_path } else { path.with_extension("expect") };
+        let expect_path =
+            if expect_path.exists() { expect_path } else { path.with_extension("expect") };
         let expected = if expect_path.exists() { parse_expect(&expect_path) } else { Vec::new() };
         let name = relative(path);
         match outcome(&bytes) {
@@ -110,7 +112,11 @@ fn corpus_findings_match_expectations() {
 fn every_expect_file_has_its_message() {
     for path in files(&workspace().join("corpus"), "expect") {
         let stem = path.with_extension("");
-        let hl7 = if stem.extension().is_some_and(|e| e == "hl7") { stem } else { path.with_extension("hl7") };
+        let hl7 = if stem.extension().is_some_and(|e| e == "hl7") {
+            stem
+        } else {
+            path.with_extension("hl7")
+        };
         assert!(hl7.exists(), "{} has no message file", relative(&path));
     }
 }

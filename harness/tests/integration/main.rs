@@ -2,6 +2,7 @@
 
 mod cli;
 mod corpus;
+mod names;
 mod properties;
 mod public_corpus;
 mod support;

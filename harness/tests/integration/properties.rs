@@ -30,13 +30,19 @@ fn field() -> impl Strategy<Value = FieldTree> {
 }
 
 fn segment_id() -> impl Strategy<Value = String> {
-    prop_oneof![Just("PID".to_string()), Just("OBX".to_string()), Just("ZPD".to_string()), "[A-Z][A-Z0-9]{2}"]
-        .prop_filter("not a header segment", |id| !matches!(id.as_str(), "MSH" | "FHS" | "BHS"))
+    prop_oneof![
+        Just("PID".to_string()),
+        Just("OBX".to_string()),
+        Just("ZPD".to_string()),
+        "[A-Z][A-Z0-9]{2}"
+    ]
+    .prop_filter("not a header segment", |id| !matches!(id.as_str(), "MSH" | "FHS" | "BHS"))
 }
 
 fn message() -> impl Strategy<Value = (Delimiters, Vec<SegmentTree>)> {
     let body = prop::collection::vec(
-        (segment_id(), prop::collection::vec(field(), 0..6)).prop_map(|(id, fields)| SegmentTree { id, fields }),
+        (segment_id(), prop::collection::vec(field(), 0..6))
+            .prop_map(|(id, fields)| SegmentTree { id, fields }),
         0..6,
     );
     (delimiters(), prop::collection::vec(field(), 1..8), body).prop_map(|(d, header, body)| {
@@ -51,7 +57,10 @@ fn message() -> impl Strategy<Value = (Delimiters, Vec<SegmentTree>)> {
 /// The tree as it reads back: a segment written with no fields has none, every written field
 /// reads back as written.
 fn comparable(segments: &[SegmentTree]) -> Vec<(String, Vec<FieldTree>)> {
-    segments.iter().map(|s| (s.id.clone(), s.fields.get(2..).unwrap_or_default().to_vec())).collect()
+    segments
+        .iter()
+        .map(|s| (s.id.clone(), s.fields.get(2..).unwrap_or_default().to_vec()))
+        .collect()
 }
 
 proptest! {

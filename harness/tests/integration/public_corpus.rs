@@ -47,7 +47,11 @@ fn public_corpus_parses_and_validates_without_panic() {
     eprintln!("public corpus: {} files, {messages} messages parsed", all.len());
     for (code, names) in &mut by_code {
         names.dedup();
-        eprintln!("  {code}: {} file(s), e.g. {}", names.len(), names.iter().take(4).cloned().collect::<Vec<_>>().join(", "));
+        eprintln!(
+            "  {code}: {} file(s), e.g. {}",
+            names.len(),
+            names.iter().take(4).cloned().collect::<Vec<_>>().join(", ")
+        );
     }
     assert!(messages > 200, "only {messages} messages parsed");
 }

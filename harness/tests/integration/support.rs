@@ -5,7 +5,10 @@ use std::process::{Command, Output};
 
 /// The workspace root (the folder holding `corpus/`).
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("harness sits in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("harness sits in the workspace")
+        .to_path_buf()
 }
 
 /// `../shared/<sub>` beside the workspace, when this machine has it (CI does).
