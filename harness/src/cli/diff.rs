@@ -26,7 +26,8 @@ pub fn run(args: &DiffArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     let count = a.messages.len().max(b.messages.len());
     let mut different = false;
     for index in 0..count {
-        let label = |s: &str| if count > 1 { format!("message {}: {s}", index + 1) } else { s.to_string() };
+        let label =
+            |s: &str| if count > 1 { format!("message {}: {s}", index + 1) } else { s.to_string() };
         match (index < a.messages.len(), index < b.messages.len()) {
             (true, true) => {
                 let left = a.message(index)?;

@@ -75,7 +75,7 @@ pub fn render_tree(message: &Message<'_>) -> String {
     out.push('\n');
     for segment in message.segments() {
         let name = segment_name(segment.id()).unwrap_or("");
-        out.push_str(&format!("{:<4} {}\n", segment.id(), name).trim_end().to_string());
+        out.push_str(format!("{:<4} {name}", segment.id()).trim_end());
         out.push('\n');
         for (n, field) in segment.fields() {
             render_field(message, &segment, n, field, &mut out);
@@ -102,7 +102,13 @@ fn shown(message: &Message<'_>, value: &Value<'_>) -> String {
     }
 }
 
-fn render_field(message: &Message<'_>, segment: &Segment<'_>, n: usize, field: Value<'_>, out: &mut String) {
+fn render_field(
+    message: &Message<'_>,
+    segment: &Segment<'_>,
+    n: usize,
+    field: Value<'_>,
+    out: &mut String,
+) {
     if field.is_empty() {
         return;
     }
@@ -117,7 +123,8 @@ fn render_field(message: &Message<'_>, segment: &Segment<'_>, n: usize, field: V
     let repetitions: Vec<Value<'_>> = field.repetitions().collect();
     for (r, repetition) in repetitions.iter().enumerate() {
         let mut indent = 4;
-        let rep_path = if repetitions.len() > 1 { format!("{path}[{}]", r + 1) } else { path.clone() };
+        let rep_path =
+            if repetitions.len() > 1 { format!("{path}[{}]", r + 1) } else { path.clone() };
         if repetitions.len() > 1 {
             if repetition.is_empty() {
                 continue;
@@ -138,7 +145,13 @@ fn render_field(message: &Message<'_>, segment: &Segment<'_>, n: usize, field: V
             if component.is_composite() {
                 for (s, sub) in component.subcomponents().enumerate() {
                     if !sub.is_empty() {
-                        line(out, indent + 2, &format!("{c_path}.{}", s + 1), "", &shown(message, &sub));
+                        line(
+                            out,
+                            indent + 2,
+                            &format!("{c_path}.{}", s + 1),
+                            "",
+                            &shown(message, &sub),
+                        );
                     }
                 }
             }

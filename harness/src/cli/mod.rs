@@ -26,7 +26,7 @@ pub mod exit {
 /// Reads HL7 v2 messages with the delimiters each declares (MSH-1, MSH-2), validates them
 /// against the standard's message structures (v2.3 to v2.6) and compares them field by field.
 #[derive(Debug, Parser)]
-#[command(name = "hl7-harness", version, propagate_version = true, max_term_width = 100)]
+#[command(name = "hl7-harness", version, max_term_width = 100)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -4,6 +4,7 @@ use super::exit;
 use super::input::{expand, InputFile};
 use crate::hl7::structures::Version;
 use crate::hl7::validate::{validate, ValidateOptions};
+use crate::hl7::Finding;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -46,32 +47,32 @@ pub fn run(args: &ValidateArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
                 continue;
             }
         };
-        let mut report = |index: Option<usize>, finding: &crate::hl7::Finding| -> std::io::Result<()> {
-            if code == exit::OK {
-                code = exit::FINDINGS;
-            }
-            if args.json {
-                let value = serde_json::json!({ "file": file.path, "message": index, "finding": finding });
-                writeln!(out, "{value}")
-            } else {
-                let at = index.map(|i| format!(" message {i}:")).unwrap_or_default();
-                writeln!(out, "{}:{at} {finding}", file.path)
-            }
-        };
-        for finding in &file.findings {
-            report(None, finding)?;
-        }
+        let mut found: Vec<(Option<usize>, Finding)> =
+            file.findings.iter().map(|f| (None, f.clone())).collect();
         for index in 0..file.messages.len() {
             match file.message(index) {
                 Ok(message) => {
-                    for finding in message.findings().iter().chain(&validate(&message, &options)) {
-                        report(Some(index + 1), finding)?;
-                    }
+                    let all =
+                        message.findings().iter().cloned().chain(validate(&message, &options));
+                    found.extend(all.map(|f| (Some(index + 1), f)));
                 }
                 Err(err) => {
-                    writeln!(out, "{err}")?;
+                    eprintln!("hl7-harness: error: {err}");
                     code = exit::USAGE;
                 }
+            }
+        }
+        if !found.is_empty() && code == exit::OK {
+            code = exit::FINDINGS;
+        }
+        for (index, finding) in &found {
+            if args.json {
+                let value =
+                    serde_json::json!({ "file": file.path, "message": index, "finding": finding });
+                writeln!(out, "{value}")?;
+            } else {
+                let at = index.map(|i| format!(" message {i}:")).unwrap_or_default();
+                writeln!(out, "{}:{at} {finding}", file.path)?;
             }
         }
     }

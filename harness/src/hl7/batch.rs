@@ -78,6 +78,12 @@ pub fn split_batch(bytes: &[u8]) -> Result<Batch, ParseError> {
         }
     }
     batch.messages.extend(current);
+    // A byte-order mark belongs to the first message, whose parse reports it.
+    if let Some(first) = batch.messages.first_mut() {
+        if first.start == start && start > 0 {
+            first.start = 0;
+        }
+    }
     // Line endings are not reported here: each message's own parse reports them.
     let count_findings = check_counts(bytes, &batch, delimiters.field);
     batch.findings.extend(count_findings);
@@ -175,6 +181,13 @@ mod tests {
             messages(b"MSH|^~\\&|A\n\nMSH|^~\\&|B\n"),
             vec![b"MSH|^~\\&|A\n".as_slice(), b"MSH|^~\\&|B\n"]
         );
+    }
+
+    #[test]
+    fn byte_order_mark_stays_with_the_first_message() {
+        let file = b"\xEF\xBB\xBFMSH|^~\\&|A\rMSH|^~\\&|B\r";
+        let batch = split_batch(file).unwrap();
+        assert_eq!(batch.messages, vec![0..14, 14..25]);
     }
 
     #[test]

@@ -414,7 +414,11 @@ pub(crate) fn parse_delimiters(bytes: &[u8], offset: usize) -> Result<Delimiters
         let shown = &bytes[..bytes.len().min(16)];
         return Err(ParseError::NotHl7 { offset, found: String::from_utf8_lossy(shown).into() });
     }
-    let field = *bytes.get(3).ok_or(ParseError::MshTooShort { offset })?;
+    // "MSH" then the end of the segment: the header declares no delimiters at all.
+    let field = match bytes.get(3) {
+        None | Some(b'\r' | b'\n') => return Err(ParseError::MshTooShort { offset }),
+        Some(&b) => b,
+    };
     let bad = |at: usize, reason: String| ParseError::BadDelimiters { offset: offset + at, reason };
     if field.is_ascii_alphanumeric() || field.is_ascii_whitespace() || field == 0 {
         return Err(bad(
@@ -642,6 +646,7 @@ mod tests {
         check(b"PID|1\r", &["not-hl7"]);
         check(b"", &["not-hl7"]);
         check(b"MSH|", &["msh-too-short"]);
+        check(b"MSH\rEVN|A01\r", &["msh-too-short"]);
         check(b"MSH|^\r", &["msh-too-short"]);
         check(b"MSH|^^\\&|A\r", &["bad-delimiters"]);
         check(b"MSHA^~\\&|A\r", &["bad-delimiters"]);

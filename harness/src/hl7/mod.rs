@@ -16,6 +16,8 @@ pub mod finding;
 pub mod message;
 pub mod names;
 pub mod path;
+pub mod structures;
+pub mod validate;
 pub mod value;
 
 pub use batch::{split_batch, Batch};

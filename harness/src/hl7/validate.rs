@@ -109,12 +109,12 @@ pub fn validate(message: &Message<'_>, options: &ValidateOptions) -> Vec<Finding
         .filter(|f| f.code == "invalid-segment-id")
         .filter_map(|f| f.location.segment_index)
         .collect();
-    findings.extend(
-        structures::validate_segments(&ids, structure, version).into_iter().filter(|f| {
+    findings.extend(structures::validate_segments(&ids, structure, version).into_iter().filter(
+        |f| {
             !(f.code == "unexpected-segment"
                 && f.location.segment_index.is_some_and(|i| malformed.contains(&i)))
-        }),
-    );
+        },
+    ));
     findings
 }
 
@@ -140,7 +140,9 @@ fn resolve_structure(
                 "message-structure-mismatch",
                 Severity::Warning,
                 header.clone(),
-                format!("MSH-9.3 says {declared} but {code}^{trigger} uses {expected} in v{version}"),
+                format!(
+                    "MSH-9.3 says {declared} but {code}^{trigger} uses {expected} in v{version}"
+                ),
                 "HL7 v2.5.1 ch. 2, MSH-9.3 (message structure, table 0354)",
             ));
         }
@@ -148,7 +150,9 @@ fn resolve_structure(
     let resolved = declared
         .filter(|d| structures::structure(version, d).is_some())
         .map(str::to_string)
-        .or_else(|| structures::structure_for_event(version, code, trigger, declared).map(str::to_string));
+        .or_else(|| {
+            structures::structure_for_event(version, code, trigger, declared).map(str::to_string)
+        });
     if resolved.is_none() {
         let shown = match declared {
             Some(d) => format!("{code}^{trigger}^{d}"),
@@ -194,7 +198,8 @@ pub fn escape_findings(message: &Message<'_>) -> Vec<Finding> {
             }
             for issue in super::escape::unescape(field.as_bytes(), delimiters).issues {
                 let mut finding = issue.to_finding(field.offset());
-                finding.location = finding.location.with_segment(segment.index(), segment.id()).with_field(n);
+                finding.location =
+                    finding.location.with_segment(segment.index(), segment.id()).with_field(n);
                 findings.push(finding);
             }
         }

@@ -92,7 +92,9 @@ impl<'a> Value<'a> {
             return Some((*self, None));
         }
         let parent = match child {
-            Level::Component if self.level < Level::Repetition => self.child(Level::Repetition, 1)?,
+            Level::Component if self.level < Level::Repetition => {
+                self.child(Level::Repetition, 1)?
+            }
             Level::Subcomponent if self.level < Level::Component => {
                 self.child(Level::Component, 1)?
             }
@@ -180,7 +182,13 @@ impl<'a> Value<'a> {
 /// The pieces of a value split at one delimiter.
 enum Pieces<'a> {
     Single(Option<Value<'a>>),
-    Split { parent: Option<Value<'a>>, delimiter: u8, start: usize, delimiters: Delimiters, level: Level },
+    Split {
+        parent: Option<Value<'a>>,
+        delimiter: u8,
+        start: usize,
+        delimiters: Delimiters,
+        level: Level,
+    },
 }
 
 impl<'a> Iterator for Pieces<'a> {

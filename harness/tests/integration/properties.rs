@@ -45,9 +45,11 @@ fn message() -> impl Strategy<Value = (Delimiters, Vec<SegmentTree>)> {
             .prop_map(|(id, fields)| SegmentTree { id, fields }),
         0..6,
     );
-    (delimiters(), prop::collection::vec(field(), 1..8), body).prop_map(|(d, header, body)| {
+    (delimiters(), prop::collection::vec(field(), 15), body).prop_map(|(d, header, body)| {
         let mut fields = vec![vec![vec![vec![String::new()]]], vec![vec![vec![String::new()]]]];
+        // MSH-3..MSH-17 anything; MSH-18 declares UTF-8 so any text can be written.
         fields.extend(header);
+        fields.push(vec![vec![vec!["UNICODE UTF-8".to_string()]]]);
         let mut segments = vec![SegmentTree { id: "MSH".into(), fields }];
         segments.extend(body);
         (d, segments)

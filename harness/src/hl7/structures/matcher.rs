@@ -1,0 +1,352 @@
+//! Matching a message's segment ids against a grammar, with findings that point at segments.
+//!
+//! The grammar becomes a small NFA (Thompson construction); the message is run through it as a
+//! set of states, so the work is linear in the number of segments whatever the grammar. When a
+//! segment cannot be consumed, the matcher recovers instead of cascading: it either finds the
+//! required segments whose absence explains it (a shortest path that skips them) or reports the
+//! segment as unexpected, out of order or repeated and goes on without it.
+
+use super::grammar::{Item, Node};
+use super::Version;
+use crate::hl7::finding::{Finding, Location, Severity};
+use std::collections::{HashMap, HashSet, VecDeque};
+
+const RULE_GRAMMAR: &str =
+    "HL7 v2.5.1 ch. 2, 2.12.1 (abstract message syntax: segment order, optionality, repetition)";
+const RULE_UNEXPECTED: &str =
+    "HL7 v2.5.1 ch. 2, 2.10.1 (a receiver ignores segments it does not expect)";
+
+/// At most this many grammar findings per message; the rest are counted in one more finding.
+pub const MAX_GRAMMAR_FINDINGS: usize = 50;
+
+/// Whether Z-segments (locally defined, ch. 2, 2.5.2) may appear anywhere without a finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ZSegments {
+    AllowedAnywhere,
+    AsWritten,
+}
+
+#[derive(Debug, Default, Clone)]
+struct State {
+    epsilon: Vec<usize>,
+    /// Consuming this segment id moves to the target state.
+    segment: Option<(String, usize)>,
+}
+
+/// The compiled grammar.
+#[derive(Debug, Clone)]
+pub struct Automaton {
+    states: Vec<State>,
+    start: usize,
+    accept: usize,
+    alphabet: HashSet<String>,
+}
+
+impl Automaton {
+    pub fn new(items: &[Item]) -> Automaton {
+        let mut automaton =
+            Automaton { states: Vec::new(), start: 0, accept: 0, alphabet: HashSet::new() };
+        let (start, accept) = automaton.sequence(items);
+        automaton.start = start;
+        automaton.accept = accept;
+        automaton
+    }
+
+    fn state(&mut self) -> usize {
+        self.states.push(State::default());
+        self.states.len() - 1
+    }
+
+    fn sequence(&mut self, items: &[Item]) -> (usize, usize) {
+        let start = self.state();
+        let mut end = start;
+        for item in items {
+            let (s, e) = self.item(item);
+            self.states[end].epsilon.push(s);
+            end = e;
+        }
+        (start, end)
+    }
+
+    fn item(&mut self, item: &Item) -> (usize, usize) {
+        let (start, end) = match &item.node {
+            Node::Segment(id) => {
+                let start = self.state();
+                let end = self.state();
+                self.states[start].segment = Some((id.clone(), end));
+                self.alphabet.insert(id.clone());
+                (start, end)
+            }
+            Node::Group { items, .. } => self.sequence(items),
+            Node::Choice(alternatives) => {
+                let start = self.state();
+                let end = self.state();
+                for alternative in alternatives {
+                    let (s, e) = self.sequence(alternative);
+                    self.states[start].epsilon.push(s);
+                    self.states[e].epsilon.push(end);
+                }
+                (start, end)
+            }
+        };
+        // Wrap so the loop-back and bypass edges do not leak into neighbouring items.
+        let outer_start = self.state();
+        let outer_end = self.state();
+        self.states[outer_start].epsilon.push(start);
+        self.states[end].epsilon.push(outer_end);
+        if item.optional {
+            self.states[outer_start].epsilon.push(outer_end);
+        }
+        if item.repeating {
+            self.states[end].epsilon.push(start);
+        }
+        (outer_start, outer_end)
+    }
+
+    fn closure(&self, set: &mut Vec<usize>) {
+        let mut seen: HashSet<usize> = set.iter().copied().collect();
+        let mut stack = set.clone();
+        while let Some(s) = stack.pop() {
+            for &t in &self.states[s].epsilon {
+                if seen.insert(t) {
+                    set.push(t);
+                    stack.push(t);
+                }
+            }
+        }
+    }
+
+    fn step(&self, set: &[usize], id: &str) -> Vec<usize> {
+        let mut next: Vec<usize> = set
+            .iter()
+            .filter_map(|&s| match &self.states[s].segment {
+                Some((seg, target)) if seg == id => Some(*target),
+                _ => None,
+            })
+            .collect();
+        next.sort_unstable();
+        next.dedup();
+        self.closure(&mut next);
+        next
+    }
+
+    /// The fewest segments to skip from `set` to reach states where `goal` holds: which
+    /// segments (along one shortest path, in order) and every goal state at that cost.
+    /// 0-1 breadth-first search: epsilon edges cost 0, skipping a segment costs 1.
+    fn skip_path(&self, set: &[usize], goal: impl Fn(usize) -> bool) -> Option<SkipPath> {
+        let mut cost: HashMap<usize, usize> = HashMap::new();
+        let mut previous: HashMap<usize, (usize, Option<&str>)> = HashMap::new();
+        let mut queue: VecDeque<usize> = VecDeque::new();
+        for &s in set {
+            cost.insert(s, 0);
+            queue.push_back(s);
+        }
+        while let Some(s) = queue.pop_front() {
+            let c = cost[&s];
+            let state = &self.states[s];
+            let epsilon = state.epsilon.iter().map(|&t| (t, 0, None));
+            let segment = state.segment.iter().map(|(id, t)| (*t, 1, Some(id.as_str())));
+            for (t, w, skipped) in epsilon.chain(segment) {
+                if cost.get(&t).is_none_or(|&old| c + w < old) {
+                    cost.insert(t, c + w);
+                    previous.insert(t, (s, skipped));
+                    if w == 0 {
+                        queue.push_front(t);
+                    } else {
+                        queue.push_back(t);
+                    }
+                }
+            }
+        }
+        let best = cost.iter().filter(|(s, _)| goal(**s)).map(|(_, c)| *c).min()?;
+        let mut targets: Vec<usize> =
+            cost.iter().filter(|(s, c)| goal(**s) && **c == best).map(|(s, _)| *s).collect();
+        targets.sort_unstable();
+        // Start states never get a predecessor (nothing costs less than 0), and predecessors
+        // form a shortest-path tree, so this walk ends.
+        let mut skipped = Vec::new();
+        let mut at = targets[0];
+        while let Some((from, segment)) = previous.get(&at) {
+            skipped.extend(segment.map(str::to_string));
+            at = *from;
+        }
+        skipped.reverse();
+        Some(SkipPath { skipped, targets })
+    }
+}
+
+/// What [`Automaton::skip_path`] found.
+struct SkipPath {
+    skipped: Vec<String>,
+    targets: Vec<usize>,
+}
+
+/// Matches `ids` (the message's segment ids in order) and reports what does not fit.
+pub fn match_segments(
+    ids: &[&str],
+    automaton: &Automaton,
+    structure: &str,
+    version: Version,
+    z_segments: ZSegments,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let mut current = vec![automaton.start];
+    automaton.closure(&mut current);
+    let mut remaining: HashMap<&str, usize> = HashMap::new();
+    for id in ids {
+        *remaining.entry(id).or_default() += 1;
+    }
+    let mut seen: HashSet<&str> = HashSet::new();
+    let mut misplaced: HashSet<String> = HashSet::new();
+    let context = format!("{structure} v{version}");
+    for (i, &id) in ids.iter().enumerate() {
+        let index = i + 1;
+        if let Some(n) = remaining.get_mut(id) {
+            *n -= 1;
+        }
+        if z_segments == ZSegments::AllowedAnywhere && id.starts_with('Z') {
+            continue;
+        }
+        let next = automaton.step(&current, id);
+        if !next.is_empty() {
+            current = next;
+            seen.insert(id);
+            continue;
+        }
+        let location = Location::segment(index, id);
+        if !automaton.alphabet.contains(id) {
+            findings.push(Finding::new(
+                "unexpected-segment",
+                Severity::Warning,
+                location,
+                format!("{id} is not part of {context}"),
+                RULE_UNEXPECTED,
+            ));
+            continue;
+        }
+        let can_take =
+            |s: usize| automaton.states[s].segment.as_ref().is_some_and(|(seg, _)| seg == id);
+        let path = automaton.skip_path(&current, can_take);
+        let explained = path.filter(|path| {
+            // Skipping a segment the message still holds later would only move the problem.
+            path.skipped.iter().all(|s| remaining.get(s.as_str()).copied().unwrap_or(0) == 0)
+        });
+        if let Some(path) = explained {
+            for missing in &path.skipped {
+                findings.push(Finding::new(
+                    "missing-required-segment",
+                    Severity::Error,
+                    location.clone(),
+                    format!("{missing} is required before {id} (segment {index}) in {context}"),
+                    RULE_GRAMMAR,
+                ));
+            }
+            current = automaton.step(&path.targets, id);
+            seen.insert(id);
+            continue;
+        }
+        let (code, why) = if seen.contains(id) {
+            ("repeated-segment", format!("{id} appears again where {context} allows only one"))
+        } else {
+            (
+                "out-of-order-segment",
+                format!("{id} is out of order: {context} does not allow it here"),
+            )
+        };
+        misplaced.insert(id.to_string());
+        findings.push(Finding::new(code, Severity::Warning, location, why, RULE_GRAMMAR));
+    }
+    if !current.contains(&automaton.accept) {
+        let accept = automaton.accept;
+        if let Some(path) = automaton.skip_path(&current, |s| s == accept) {
+            for missing in path.skipped.iter().filter(|s| !misplaced.contains(*s)) {
+                findings.push(Finding::new(
+                    "missing-required-segment",
+                    Severity::Error,
+                    Location::default(),
+                    format!("{missing} is required after segment {} in {context}", ids.len()),
+                    RULE_GRAMMAR,
+                ));
+            }
+        }
+    }
+    if findings.len() > MAX_GRAMMAR_FINDINGS {
+        let more = findings.len() - MAX_GRAMMAR_FINDINGS;
+        findings.truncate(MAX_GRAMMAR_FINDINGS);
+        findings.push(Finding::new(
+            "too-many-findings",
+            Severity::Warning,
+            Location::default(),
+            format!("{more} more segment-grammar findings not listed"),
+            RULE_GRAMMAR,
+        ));
+    }
+    findings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::grammar::parse_grammar;
+    use super::*;
+
+    fn check(grammar: &str, ids: &str, expected: &[&str]) {
+        let automaton = Automaton::new(&parse_grammar(grammar).unwrap());
+        let ids: Vec<&str> = ids.split_whitespace().collect();
+        let findings =
+            match_segments(&ids, &automaton, "TEST", Version::V2_5, ZSegments::AllowedAnywhere);
+        let got: Vec<String> = findings
+            .iter()
+            .map(|f| match f.location.segment_index {
+                Some(i) => format!("{}@{i}", f.code),
+                None => f.code.to_string(),
+            })
+            .collect();
+        assert_eq!(got, expected, "{ids:?}: {findings:#?}");
+    }
+
+    const ADT_A01: &str = "MSH [{SFT}] EVN PID [PD1] [{ROL}] [{NK1}] PV1 [PV2] [{ROL}] [{OBX}] [{AL1}] [{ PROCEDURE: PR1 [{ROL}] }]";
+    const ORU: &str = "MSH { PATIENT_RESULT: [ PATIENT: PID [{NTE}] ] { ORDER_OBSERVATION: [ORC] OBR [{NTE}] [{ OBSERVATION: OBX [{NTE}] }] } } [DSC]";
+
+    #[test]
+    fn valid_messages() {
+        check(ADT_A01, "MSH EVN PID PV1", &[]);
+        check(ADT_A01, "MSH SFT SFT EVN PID PD1 NK1 NK1 PV1 PV2 ROL OBX AL1 PR1 ROL PR1", &[]);
+        check(ADT_A01, "MSH EVN PID PV1 ZPD", &[]);
+        check(ADT_A01, "MSH EVN ZEV PID PV1", &[]);
+        check(ORU, "MSH PID OBR OBX OBX NTE OBR OBX PID OBR", &[]);
+        check(ORU, "MSH OBR", &[]);
+        check("MSH < OBR | RQD > [PV1]", "MSH RQD PV1", &[]);
+    }
+
+    #[test]
+    fn problems() {
+        check(ADT_A01, "MSH EVN PV1", &["missing-required-segment@3"]);
+        check(ADT_A01, "MSH EVN PID", &["missing-required-segment"]);
+        check(
+            ADT_A01,
+            "MSH",
+            &["missing-required-segment", "missing-required-segment", "missing-required-segment"],
+        );
+        check(ADT_A01, "MSH EVN PID PV1 NK1", &["out-of-order-segment@5"]);
+        check(ADT_A01, "MSH EVN EVN PID PV1", &["repeated-segment@3"]);
+        check(ADT_A01, "MSH EVN PID ORC PV1", &["unexpected-segment@4"]);
+        check(ADT_A01, "MSH EVN PV1 PID", &["out-of-order-segment@3"]);
+        check(ORU, "MSH PID OBX", &["missing-required-segment@3"]);
+        check(
+            "MSH < OBR | RQD >",
+            "MSH PV1",
+            &["unexpected-segment@2", "missing-required-segment"],
+        );
+    }
+
+    #[test]
+    fn hostile_input_terminates_and_is_capped() {
+        let mut ids = vec!["MSH", "EVN", "PID", "PV1"];
+        ids.extend(std::iter::repeat_n("EVN", 100_000));
+        let automaton = Automaton::new(&parse_grammar(ADT_A01).unwrap());
+        let findings =
+            match_segments(&ids, &automaton, "T", Version::V2_5, ZSegments::AllowedAnywhere);
+        assert_eq!(findings.len(), MAX_GRAMMAR_FINDINGS + 1);
+        assert_eq!(findings.last().unwrap().code, "too-many-findings");
+    }
+}
