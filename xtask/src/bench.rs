@@ -234,7 +234,7 @@ fn parse_and_validate(workload: &Workload) -> usize {
         .messages
         .iter()
         .filter_map(|r| Message::parse(black_box(&workload.bytes[r.clone()])).ok())
-        .map(|message| hl7::validate(&message, &options).len() + message.segment_count())
+        .map(|message| hl7::validate::validate(&message, &options).len() + message.segment_count())
         .sum()
 }
 
