@@ -31,13 +31,13 @@ pub fn run(root: &Path, fuzz_seconds: u64, require_fuzz: bool) -> anyhow::Result
         let fuzz_start = Instant::now();
         match crate::fuzz::ensure_cargo_fuzz(root) {
             Ok(()) => {
-                crate::fuzz::run(root, fuzz_seconds, &[])?;
+                crate::fuzz::run(root, fuzz_seconds, &[]).map_err(|e| e.context("step `fuzz`"))?;
                 timings.push(("fuzz", fuzz_start.elapsed()));
             }
             Err(e) if !require_fuzz => {
                 eprintln!("--- WARNING: fuzz smoke skipped: {e:#}");
             }
-            Err(e) => return Err(e.context("step `fuzz`")),
+            Err(e) => return Err(e.context("step `fuzz`: cargo-fuzz is required (--require-fuzz)")),
         }
     }
 
