@@ -5,4 +5,5 @@ mod corpus;
 mod names;
 mod properties;
 mod public_corpus;
+mod structures;
 mod support;
