@@ -22,16 +22,17 @@ const RULE_SEGMENT_ID: &str = "HL7 v2.5.1 ch. 2, 2.5.2 (segment ID: three charac
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// Why a byte string could not be read as an HL7 message at all. Everything short of this is a
-/// [`Finding`] on a readable message.
+/// [`Finding`] on a readable message. The message text leaves the offset to the caller, which
+/// prints it with the file name (`file: byte N: ...`); [`ParseError::offset`] gives it.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ParseError {
-    #[error("not an HL7 v2 message: expected \"MSH\" at byte {offset}, found {found:?}")]
+    #[error("not an HL7 v2 message: expected \"MSH\", found {found:?}")]
     NotHl7 { offset: usize, found: String },
-    #[error("MSH segment at byte {offset} is too short to declare its delimiters (MSH-1, MSH-2)")]
+    #[error("the MSH segment is too short to declare its delimiters (MSH-1, MSH-2)")]
     MshTooShort { offset: usize },
-    #[error("bad delimiters in MSH-1/MSH-2 at byte {offset}: {reason}")]
+    #[error("bad delimiters in MSH-1/MSH-2: {reason}")]
     BadDelimiters { offset: usize, reason: String },
-    #[error("LF segment separator at byte {offset}; segments must end with CR (strict mode)")]
+    #[error("LF segment separator; segments must end with CR (strict mode)")]
     LineEnding { offset: usize },
 }
 
