@@ -1,5 +1,6 @@
 //! Integration tests: one binary, one module per area. Commands run as the real binary.
 
+mod ack;
 mod cli;
 mod corpus;
 mod names;
