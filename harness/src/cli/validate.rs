@@ -19,6 +19,9 @@ pub struct ValidateArgs {
     /// Validate as this HL7 version (2.3, 2.3.1, 2.4, 2.5, 2.5.1, 2.6) instead of MSH-12.
     #[arg(long, value_name = "VERSION")]
     pub version: Option<String>,
+    /// Reject LF and CRLF segment separators (exit 2) instead of reporting them as findings.
+    #[arg(long)]
+    pub strict: bool,
     /// Print findings as JSON lines, one object per finding.
     #[arg(long)]
     pub json: bool,
@@ -50,7 +53,7 @@ pub fn run(args: &ValidateArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         let mut found: Vec<(Option<usize>, Finding)> =
             file.findings.iter().map(|f| (None, f.clone())).collect();
         for index in 0..file.messages.len() {
-            match file.message(index) {
+            match file.message_with(index, args.strict) {
                 Ok(message) => {
                     let all =
                         message.findings().iter().cloned().chain(validate(&message, &options));
