@@ -101,7 +101,7 @@ impl<'a> Message<'a> {
         if bytes.starts_with(UTF8_BOM) {
             findings.push(Finding::new(
                 "byte-order-mark",
-                Severity::Warning,
+                Severity::Error,
                 Location::at_offset(origin),
                 "message starts with a UTF-8 byte order mark (EF BB BF) before MSH",
                 "HL7 v2.5.1 ch. 2, 2.5.2 (a message begins with the MSH segment)",
@@ -542,7 +542,7 @@ impl LineEndingTally {
         if let Some(first) = self.first_lf {
             out.push(Finding::new(
                 "lf-segment-separator",
-                Severity::Warning,
+                Severity::Error,
                 Location::at_offset(origin + first),
                 format!("{} segment(s) end with LF (0x0A) instead of CR (0x0D)", self.lf),
                 RULE_TERMINATOR,
@@ -551,7 +551,7 @@ impl LineEndingTally {
         if let Some(first) = self.first_crlf {
             out.push(Finding::new(
                 "crlf-segment-separator",
-                Severity::Warning,
+                Severity::Error,
                 Location::at_offset(origin + first),
                 format!("{} segment(s) end with CR LF instead of CR alone", self.crlf),
                 RULE_TERMINATOR,
@@ -591,7 +591,7 @@ fn index_segments(
             if line.end != LineEnd::Eof {
                 findings.push(Finding::new(
                     "empty-segment",
-                    Severity::Warning,
+                    Severity::Error,
                     Location::at_offset(origin + line.range.start),
                     "empty line between segments (skipped)",
                     RULE_TERMINATOR,

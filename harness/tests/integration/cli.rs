@@ -89,7 +89,7 @@ fn validate_exit_codes() {
 fn strict_mode_rejects_lf_separators() {
     let output = run(&["validate", "corpus/edge/adt_a04_v25-lf.hl7"]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(stdout(&output).contains("warning: lf-segment-separator"), "{}", stdout(&output));
+    assert!(stdout(&output).contains("error: lf-segment-separator"), "{}", stdout(&output));
     let output = run(&["validate", "--strict", "corpus/edge/adt_a04_v25-lf.hl7"]);
     assert_eq!(output.status.code(), Some(2));
     let err = stderr(&output);
