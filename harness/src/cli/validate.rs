@@ -4,7 +4,7 @@ use super::exit;
 use super::input::{expand, InputFile};
 use crate::hl7::structures::Version;
 use crate::hl7::validate::{validate, ValidateOptions};
-use crate::hl7::Finding;
+use crate::hl7::{Finding, Severity};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -27,8 +27,8 @@ pub struct ValidateArgs {
     pub json: bool,
 }
 
-/// Exit 0 when every message is clean, 1 when any has a finding, 2 when a file is unreadable
-/// (the other files are still validated).
+/// Exit 0 when every message is clean (info notes allowed), 1 when any has a warning or error,
+/// 2 when a file is unreadable (the other files are still validated).
 pub fn run(args: &ValidateArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     let version = match &args.version {
         Some(v) => Some(Version::parse(v).ok_or_else(|| {
@@ -65,7 +65,9 @@ pub fn run(args: &ValidateArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
                 }
             }
         }
-        if !found.is_empty() && code == exit::OK {
+        // Info findings are notes (e.g. a version the tables do not cover), not problems.
+        let problems = found.iter().any(|(_, f)| f.severity >= Severity::Warning);
+        if problems && code == exit::OK {
             code = exit::FINDINGS;
         }
         for (index, finding) in &found {
