@@ -58,14 +58,20 @@ impl InputFile {
         Ok(InputFile { path: shown, bytes, messages: batch.messages, findings: batch.findings })
     }
 
-    /// Parses message `index` (0-based); offsets in findings and errors are file offsets.
+    /// Parses message `index` (0-based) leniently; offsets in findings and errors are file
+    /// offsets.
     pub fn message(&self, index: usize) -> Result<Message<'_>, InputError> {
+        self.message_with(index, false)
+    }
+
+    /// Like [`Self::message`]; `strict` rejects LF and CRLF segment separators.
+    pub fn message_with(&self, index: usize, strict: bool) -> Result<Message<'_>, InputError> {
         let range = self.messages.get(index).cloned().ok_or(InputError::NoSuchMessage {
             path: self.path.clone(),
             index: index + 1,
             count: self.messages.len(),
         })?;
-        let options = ParseOptions { origin: range.start, ..ParseOptions::default() };
+        let options = ParseOptions { origin: range.start, strict_line_endings: strict };
         Message::parse_with(&self.bytes[range], options).map_err(|source| InputError::Parse {
             path: self.path.clone(),
             offset: source.offset(),

@@ -26,7 +26,14 @@ pub mod exit {
 /// Reads HL7 v2 messages with the delimiters each declares (MSH-1, MSH-2), validates them
 /// against the standard's message structures (v2.3 to v2.6) and compares them field by field.
 #[derive(Debug, Parser)]
-#[command(name = "hl7-harness", version, max_term_width = 100)]
+#[command(
+    name = "hl7-harness",
+    version,
+    max_term_width = 100,
+    after_help = "Exit codes: 0 clean or equal; 1 findings (warnings or errors) or differences; \
+                  2 usage error or unreadable input (the message names the file and byte offset).\n\
+                  Paths: PID-5, PID-5.1, PID-5.1.2, PID-3[2].1 (repetition), OBX[3]-5 (third OBX)."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

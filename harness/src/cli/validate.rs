@@ -4,7 +4,7 @@ use super::exit;
 use super::input::{expand, InputFile};
 use crate::hl7::structures::Version;
 use crate::hl7::validate::{validate, ValidateOptions};
-use crate::hl7::Finding;
+use crate::hl7::{Finding, Severity};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -19,13 +19,16 @@ pub struct ValidateArgs {
     /// Validate as this HL7 version (2.3, 2.3.1, 2.4, 2.5, 2.5.1, 2.6) instead of MSH-12.
     #[arg(long, value_name = "VERSION")]
     pub version: Option<String>,
+    /// Reject LF and CRLF segment separators (exit 2) instead of reporting them as findings.
+    #[arg(long)]
+    pub strict: bool,
     /// Print findings as JSON lines, one object per finding.
     #[arg(long)]
     pub json: bool,
 }
 
-/// Exit 0 when every message is clean, 1 when any has a finding, 2 when a file is unreadable
-/// (the other files are still validated).
+/// Exit 0 when every message is clean (info notes allowed), 1 when any has a warning or error,
+/// 2 when a file is unreadable (the other files are still validated).
 pub fn run(args: &ValidateArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     let version = match &args.version {
         Some(v) => Some(Version::parse(v).ok_or_else(|| {
@@ -50,7 +53,7 @@ pub fn run(args: &ValidateArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         let mut found: Vec<(Option<usize>, Finding)> =
             file.findings.iter().map(|f| (None, f.clone())).collect();
         for index in 0..file.messages.len() {
-            match file.message(index) {
+            match file.message_with(index, args.strict) {
                 Ok(message) => {
                     let all =
                         message.findings().iter().cloned().chain(validate(&message, &options));
@@ -62,7 +65,9 @@ pub fn run(args: &ValidateArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
                 }
             }
         }
-        if !found.is_empty() && code == exit::OK {
+        // Info findings are notes (e.g. a version the tables do not cover), not problems.
+        let problems = found.iter().any(|(_, f)| f.severity >= Severity::Warning);
+        if problems && code == exit::OK {
             code = exit::FINDINGS;
         }
         for (index, finding) in &found {

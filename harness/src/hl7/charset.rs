@@ -288,7 +288,7 @@ impl ParsedCharset {
         (!self.standard_spelling).then(|| {
             Finding::new(
                 "nonstandard-charset-name",
-                Severity::Warning,
+                Severity::Error,
                 Location::at_offset(offset),
                 format!(
                     "MSH-18 is not a table 0211 code; read as `{}`, which is how table 0211 \
@@ -377,7 +377,7 @@ pub fn check_bytes(bytes: &[u8], charset: Charset, base_offset: usize) -> Vec<Fi
     if bytes.starts_with(UTF8_BOM) {
         findings.push(Finding::new(
             "byte-order-mark",
-            Severity::Warning,
+            Severity::Error,
             Location::at_offset(base_offset),
             format!(
                 "message starts with a UTF-8 byte order mark (0xEF 0xBB 0xBF); MSH-18 declares \
@@ -782,7 +782,7 @@ mod tests {
         assert_eq!(
             codes,
             vec![
-                ("byte-order-mark", Severity::Warning, Some(0)),
+                ("byte-order-mark", Severity::Error, Some(0)),
                 ("charset-invalid-byte", Severity::Error, Some(7)),
             ]
         );

@@ -22,16 +22,17 @@ const RULE_SEGMENT_ID: &str = "HL7 v2.5.1 ch. 2, 2.5.2 (segment ID: three charac
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// Why a byte string could not be read as an HL7 message at all. Everything short of this is a
-/// [`Finding`] on a readable message.
+/// [`Finding`] on a readable message. The message text leaves the offset to the caller, which
+/// prints it with the file name (`file: byte N: ...`); [`ParseError::offset`] gives it.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ParseError {
-    #[error("not an HL7 v2 message: expected \"MSH\" at byte {offset}, found {found:?}")]
+    #[error("not an HL7 v2 message: expected \"MSH\", found {found:?}")]
     NotHl7 { offset: usize, found: String },
-    #[error("MSH segment at byte {offset} is too short to declare its delimiters (MSH-1, MSH-2)")]
+    #[error("the MSH segment is too short to declare its delimiters (MSH-1, MSH-2)")]
     MshTooShort { offset: usize },
-    #[error("bad delimiters in MSH-1/MSH-2 at byte {offset}: {reason}")]
+    #[error("bad delimiters in MSH-1/MSH-2: {reason}")]
     BadDelimiters { offset: usize, reason: String },
-    #[error("LF segment separator at byte {offset}; segments must end with CR (strict mode)")]
+    #[error("LF segment separator; segments must end with CR (strict mode)")]
     LineEnding { offset: usize },
 }
 
@@ -100,7 +101,7 @@ impl<'a> Message<'a> {
         if bytes.starts_with(UTF8_BOM) {
             findings.push(Finding::new(
                 "byte-order-mark",
-                Severity::Warning,
+                Severity::Error,
                 Location::at_offset(origin),
                 "message starts with a UTF-8 byte order mark (EF BB BF) before MSH",
                 "HL7 v2.5.1 ch. 2, 2.5.2 (a message begins with the MSH segment)",
@@ -541,7 +542,7 @@ impl LineEndingTally {
         if let Some(first) = self.first_lf {
             out.push(Finding::new(
                 "lf-segment-separator",
-                Severity::Warning,
+                Severity::Error,
                 Location::at_offset(origin + first),
                 format!("{} segment(s) end with LF (0x0A) instead of CR (0x0D)", self.lf),
                 RULE_TERMINATOR,
@@ -550,7 +551,7 @@ impl LineEndingTally {
         if let Some(first) = self.first_crlf {
             out.push(Finding::new(
                 "crlf-segment-separator",
-                Severity::Warning,
+                Severity::Error,
                 Location::at_offset(origin + first),
                 format!("{} segment(s) end with CR LF instead of CR alone", self.crlf),
                 RULE_TERMINATOR,
@@ -590,7 +591,7 @@ fn index_segments(
             if line.end != LineEnd::Eof {
                 findings.push(Finding::new(
                     "empty-segment",
-                    Severity::Warning,
+                    Severity::Error,
                     Location::at_offset(origin + line.range.start),
                     "empty line between segments (skipped)",
                     RULE_TERMINATOR,

@@ -135,7 +135,7 @@ fn resolve_structure(
     let declared = message.message_structure();
     let from_event = structures::structure_for_event(version, code, trigger, None);
     if let (Some(declared), Some(expected)) = (declared, from_event) {
-        if declared != expected && structures::structure(version, declared).is_some() {
+        if declared != expected {
             findings.push(Finding::new(
                 "message-structure-mismatch",
                 Severity::Warning,

@@ -86,6 +86,20 @@ fn validate_exit_codes() {
 }
 
 #[test]
+fn strict_mode_rejects_lf_separators() {
+    let output = run(&["validate", "corpus/edge/adt_a04_v25-lf.hl7"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout(&output).contains("error: lf-segment-separator"), "{}", stdout(&output));
+    let output = run(&["validate", "--strict", "corpus/edge/adt_a04_v25-lf.hl7"]);
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(
+        err.contains("adt_a04_v25-lf.hl7: byte ") && err.contains("LF segment separator"),
+        "{err}"
+    );
+}
+
+#[test]
 fn diff_reports_field_changes() {
     let a = TempFile::new("diff-a.hl7", ADT);
     let changed = String::from_utf8_lossy(ADT).replace("|M\r", "|F\r").replace("MSG1", "MSG2");

@@ -1,8 +1,10 @@
 //! Integration tests: one binary, one module per area. Commands run as the real binary.
 
+mod ack;
 mod cli;
 mod corpus;
 mod names;
 mod properties;
 mod public_corpus;
+mod structures;
 mod support;

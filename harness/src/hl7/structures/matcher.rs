@@ -197,7 +197,8 @@ pub fn match_segments(
         *remaining.entry(id).or_default() += 1;
     }
     let mut seen: HashSet<&str> = HashSet::new();
-    let mut misplaced: HashSet<String> = HashSet::new();
+    // Id → index in `findings` of its first out-of-order/repeated finding.
+    let mut misplaced: HashMap<String, usize> = HashMap::new();
     let context = format!("{structure} v{version}");
     for (i, &id) in ids.iter().enumerate() {
         let index = i + 1;
@@ -253,13 +254,23 @@ pub fn match_segments(
                 format!("{id} is out of order: {context} does not allow it here"),
             )
         };
-        misplaced.insert(id.to_string());
+        misplaced.entry(id.to_string()).or_insert(findings.len());
         findings.push(Finding::new(code, Severity::Warning, location, why, RULE_GRAMMAR));
     }
     if !current.contains(&automaton.accept) {
         let accept = automaton.accept;
         if let Some(path) = automaton.skip_path(&current, |s| s == accept) {
-            for missing in path.skipped.iter().filter(|s| !misplaced.contains(*s)) {
+            for missing in &path.skipped {
+                // A required segment that is present but misplaced: a receiver ignores it as
+                // unexpected (ch. 2, 2.10.1) and so loses it, which makes it an error.
+                if let Some(&at) = misplaced.get(missing) {
+                    let finding = &mut findings[at];
+                    finding.severity = Severity::Error;
+                    finding.message.push_str(&format!(
+                        "; {missing} is required and no other {missing} is where {context} needs it"
+                    ));
+                    continue;
+                }
                 findings.push(Finding::new(
                     "missing-required-segment",
                     Severity::Error,
@@ -289,11 +300,14 @@ mod tests {
     use super::super::grammar::parse_grammar;
     use super::*;
 
-    fn check(grammar: &str, ids: &str, expected: &[&str]) {
+    fn run(grammar: &str, ids: &str) -> Vec<Finding> {
         let automaton = Automaton::new(&parse_grammar(grammar).unwrap());
         let ids: Vec<&str> = ids.split_whitespace().collect();
-        let findings =
-            match_segments(&ids, &automaton, "TEST", Version::V2_5, ZSegments::AllowedAnywhere);
+        match_segments(&ids, &automaton, "TEST", Version::V2_5, ZSegments::AllowedAnywhere)
+    }
+
+    fn check(grammar: &str, ids: &str, expected: &[&str]) {
+        let findings = run(grammar, ids);
         let got: Vec<String> = findings
             .iter()
             .map(|f| match f.location.segment_index {
@@ -331,6 +345,10 @@ mod tests {
         check(ADT_A01, "MSH EVN EVN PID PV1", &["repeated-segment@3"]);
         check(ADT_A01, "MSH EVN PID ORC PV1", &["unexpected-segment@4"]);
         check(ADT_A01, "MSH EVN PV1 PID", &["out-of-order-segment@3"]);
+        let findings = run(ADT_A01, "MSH EVN PV1 PID");
+        assert_eq!(findings[0].severity, Severity::Error, "a misplaced required segment is lost");
+        let findings = run(ADT_A01, "MSH EVN PID PV1 NK1");
+        assert_eq!(findings[0].severity, Severity::Warning, "a misplaced optional one is ignored");
         check(ORU, "MSH PID OBX", &["missing-required-segment@3"]);
         check(
             "MSH < OBR | RQD >",
