@@ -1,5 +1,5 @@
 //! The ACK builder: the acknowledgment a receiver returns, exactly as the standard says
-//! (HL7 v2.5.1 ch. 2, 2.9 "Message processing rules" and 2.14.1 "ACK"; MSA, ERR segments).
+//! (HL7 v2.5.1 ch. 2: message processing rules, the ACK message, the MSH, MSA and ERR segments).
 //!
 //! - MSH-1/MSH-2: the same delimiters as the message acknowledged.
 //! - MSH-3/4 (sending application/facility) are the original MSH-5/6 and MSH-5/6 the original
@@ -70,7 +70,7 @@ impl fmt::Display for AckCode {
     }
 }
 
-/// Which acknowledgment mode the sender asked for (ch. 2, 2.9.2 and 2.9.3): enhanced when MSH-15
+/// Which acknowledgment mode the sender asked for (ch. 2, "acknowledgments: original mode" and "enhanced mode"): enhanced when MSH-15
 /// (accept acknowledgment type) or MSH-16 (application acknowledgment type) is valued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AckMode {

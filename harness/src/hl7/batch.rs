@@ -1,5 +1,5 @@
-//! Splitting files into messages: HL7 batch files (FHS/BHS … BTS/FTS, HL7 v2.5.1 ch. 2,
-//! 2.10.3 "HL7 batch protocol") and plain files holding several messages back to back.
+//! Splitting files into messages: HL7 batch files (FHS/BHS … BTS/FTS, HL7 v2.5.1 ch. 2, "HL7
+//! batch protocol") and plain files holding several messages back to back.
 //!
 //! Only the boundaries are found here; each message is then parsed on its own with
 //! [`super::Message::parse_with`] and an origin, so every offset it reports is a file offset.
@@ -9,7 +9,7 @@ use super::message::{lines, parse_delimiters, Line, LineEnd, ParseError};
 use memchr::memchr;
 use std::ops::Range;
 
-const RULE_BATCH: &str = "HL7 v2.5.1 ch. 2, 2.10.3 (batch protocol: FHS/BHS/BTS/FTS)";
+const RULE_BATCH: &str = "HL7 v2.5.1 ch. 2, HL7 batch protocol (FHS/BHS/BTS/FTS)";
 
 /// A batch envelope segment (FHS, BHS, BTS or FTS) and where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]

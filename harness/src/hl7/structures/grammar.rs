@@ -1,4 +1,4 @@
-//! The grammar notation (abstract message syntax, HL7 v2.5.1 ch. 2, 2.12.1) parsed into a tree.
+//! The grammar notation (abstract message syntax, HL7 v2.5.1 ch. 2) parsed into a tree.
 //!
 //! `MSH [{SFT}] EVN PID [PD1] [{ PROCEDURE: PR1 [{ROL}] }] < OBR | RQD >`. The parser never
 //! panics and answers bad input with the column of the problem, since scenarios may carry

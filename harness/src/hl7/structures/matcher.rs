@@ -12,9 +12,9 @@ use crate::hl7::finding::{Finding, Location, Severity};
 use std::collections::{HashMap, HashSet, VecDeque};
 
 const RULE_GRAMMAR: &str =
-    "HL7 v2.5.1 ch. 2, 2.12.1 (abstract message syntax: segment order, optionality, repetition)";
+    "HL7 v2.5.1 ch. 2, abstract message syntax (segment order, optionality, repetition)";
 const RULE_UNEXPECTED: &str =
-    "HL7 v2.5.1 ch. 2, 2.10.1 (a receiver ignores segments it does not expect)";
+    "HL7 v2.5.1 ch. 2, 2.6.2 (rules for the recipient: ignore segments that were not expected)";
 
 /// At most this many grammar findings per message; the rest are counted in one more finding.
 pub const MAX_GRAMMAR_FINDINGS: usize = 50;
@@ -262,7 +262,7 @@ pub fn match_segments(
         if let Some(path) = automaton.skip_path(&current, |s| s == accept) {
             for missing in &path.skipped {
                 // A required segment that is present but misplaced: a receiver ignores it as
-                // unexpected (ch. 2, 2.10.1) and so loses it, which makes it an error.
+                // unexpected (ch. 2, 2.6.2) and so loses it, which makes it an error.
                 if let Some(&at) = misplaced.get(missing) {
                     let finding = &mut findings[at];
                     finding.severity = Severity::Error;
