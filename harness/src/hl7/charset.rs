@@ -487,6 +487,8 @@ fn invalid_runs(bytes: &[u8], codec: Codec) -> Vec<Range<usize>> {
                 }
             }
         }
+        // Most messages are plain ASCII: one vectorised check instead of a lookup per byte.
+        Codec::Ascii if bytes.is_ascii() => {}
         Codec::Ascii | Codec::JisX0201 => {
             for (i, &b) in bytes.iter().enumerate() {
                 if decode_byte(codec, b) == char::REPLACEMENT_CHARACTER {

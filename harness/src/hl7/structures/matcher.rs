@@ -37,6 +37,9 @@ struct State {
 #[derive(Debug, Clone)]
 pub struct Automaton {
     states: Vec<State>,
+    /// Every state's epsilon closure (itself included), computed once so that matching a
+    /// segment is a union of precomputed sets rather than a graph walk.
+    closures: Vec<Vec<usize>>,
     start: usize,
     accept: usize,
     alphabet: HashSet<String>,
@@ -44,11 +47,24 @@ pub struct Automaton {
 
 impl Automaton {
     pub fn new(items: &[Item]) -> Automaton {
-        let mut automaton =
-            Automaton { states: Vec::new(), start: 0, accept: 0, alphabet: HashSet::new() };
+        let mut automaton = Automaton {
+            states: Vec::new(),
+            closures: Vec::new(),
+            start: 0,
+            accept: 0,
+            alphabet: HashSet::new(),
+        };
         let (start, accept) = automaton.sequence(items);
         automaton.start = start;
         automaton.accept = accept;
+        automaton.closures = (0..automaton.states.len())
+            .map(|s| {
+                let mut set = vec![s];
+                automaton.closure(&mut set);
+                set.sort_unstable();
+                set
+            })
+            .collect();
         automaton
     }
 
@@ -103,12 +119,18 @@ impl Automaton {
         (outer_start, outer_end)
     }
 
+    /// Adds every state reachable by epsilon edges. A bitmap, not a hash set: this runs once
+    /// per segment and grammars have a few hundred states.
     fn closure(&self, set: &mut Vec<usize>) {
-        let mut seen: HashSet<usize> = set.iter().copied().collect();
+        let mut seen = vec![false; self.states.len()];
+        for &s in set.iter() {
+            seen[s] = true;
+        }
         let mut stack = set.clone();
         while let Some(s) = stack.pop() {
             for &t in &self.states[s].epsilon {
-                if seen.insert(t) {
+                if !seen[t] {
+                    seen[t] = true;
                     set.push(t);
                     stack.push(t);
                 }
@@ -116,17 +138,26 @@ impl Automaton {
         }
     }
 
+    /// The states after consuming `id` from `set`, closed under epsilon edges.
     fn step(&self, set: &[usize], id: &str) -> Vec<usize> {
-        let mut next: Vec<usize> = set
-            .iter()
-            .filter_map(|&s| match &self.states[s].segment {
-                Some((seg, target)) if seg == id => Some(*target),
-                _ => None,
-            })
-            .collect();
-        next.sort_unstable();
-        next.dedup();
-        self.closure(&mut next);
+        let mut bits = vec![0u64; self.states.len().div_ceil(64)];
+        for &s in set {
+            if let Some((segment, target)) = &self.states[s].segment {
+                if segment == id {
+                    for &c in &self.closures[*target] {
+                        bits[c / 64] |= 1 << (c % 64);
+                    }
+                }
+            }
+        }
+        let mut next = Vec::new();
+        for (w, &word) in bits.iter().enumerate() {
+            let mut word = word;
+            while word != 0 {
+                next.push(w * 64 + word.trailing_zeros() as usize);
+                word &= word - 1;
+            }
+        }
         next
     }
 
@@ -190,8 +221,7 @@ pub fn match_segments(
     z_segments: ZSegments,
 ) -> Vec<Finding> {
     let mut findings = Vec::new();
-    let mut current = vec![automaton.start];
-    automaton.closure(&mut current);
+    let mut current = automaton.closures[automaton.start].clone();
     let mut remaining: HashMap<&str, usize> = HashMap::new();
     for id in ids {
         *remaining.entry(id).or_default() += 1;

@@ -69,10 +69,11 @@ pub struct Structure {
     automaton: Automaton,
 }
 
+/// Keyed by version, then by name, so lookups borrow a `&str` instead of building a key.
 struct Tables {
-    structures: HashMap<(Version, String), Structure>,
-    events: HashMap<(Version, String), String>,
-    required: HashMap<(Version, String), Vec<usize>>,
+    structures: HashMap<Version, HashMap<String, Structure>>,
+    events: HashMap<Version, HashMap<String, String>>,
+    required: HashMap<Version, HashMap<String, Vec<usize>>>,
     /// Lines of the embedded data that could not be read (a unit test keeps this empty).
     errors: Vec<String>,
 }
@@ -115,7 +116,7 @@ fn data_lines(
 
 fn load() -> Tables {
     let mut errors = Vec::new();
-    let mut structures = HashMap::new();
+    let mut structures: HashMap<Version, HashMap<String, Structure>> = HashMap::new();
     for (line, id, versions, grammar) in data_lines("grammars.txt", GRAMMARS, &mut errors) {
         match parse_grammar(grammar) {
             Ok(items) => {
@@ -127,27 +128,36 @@ fn load() -> Tables {
                         items: items.clone(),
                         automaton: automaton.clone(),
                     };
-                    structures.insert((version, id.to_string()), structure);
+                    structures
+                        .entry(version)
+                        .or_insert_with(HashMap::new)
+                        .insert(id.to_string(), structure);
                 }
             }
             Err(e) => errors.push(format!("grammars.txt:{line}: {e}")),
         }
     }
-    let mut events = HashMap::new();
+    let mut events: HashMap<Version, HashMap<String, String>> = HashMap::new();
     for (_, id, versions, list) in data_lines("events.txt", EVENTS, &mut errors) {
         for event in list.split_whitespace() {
             for &version in &versions {
-                events.insert((version, event.to_string()), id.to_string());
+                events
+                    .entry(version)
+                    .or_insert_with(HashMap::new)
+                    .insert(event.to_string(), id.to_string());
             }
         }
     }
-    let mut required = HashMap::new();
+    let mut required: HashMap<Version, HashMap<String, Vec<usize>>> = HashMap::new();
     for (line, segment, versions, list) in data_lines("required.txt", REQUIRED, &mut errors) {
         let fields: Result<Vec<usize>, _> = list.split_whitespace().map(str::parse).collect();
         match fields {
             Ok(fields) => {
                 for version in versions {
-                    required.insert((version, segment.to_string()), fields.clone());
+                    required
+                        .entry(version)
+                        .or_insert_with(HashMap::new)
+                        .insert(segment.to_string(), fields.clone());
                 }
             }
             Err(e) => errors.push(format!("required.txt:{line}: {e}")),
@@ -164,12 +174,13 @@ pub fn data_errors() -> &'static [String] {
 
 /// The grammar of a structure in a version.
 pub fn structure(version: Version, id: &str) -> Option<&'static Structure> {
-    tables().structures.get(&(version, id.to_string()))
+    tables().structures.get(&version)?.get(id)
 }
 
 /// Every structure id the table knows, sorted.
 pub fn structure_ids() -> Vec<&'static str> {
-    let mut ids: Vec<&'static str> = tables().structures.values().map(|s| s.id.as_str()).collect();
+    let mut ids: Vec<&'static str> =
+        tables().structures.values().flat_map(|m| m.values()).map(|s| s.id.as_str()).collect();
     ids.sort_unstable();
     ids.dedup();
     ids
@@ -186,8 +197,8 @@ pub fn structure_for_event(
     if message_code == "ACK" {
         return structure(version, "ACK").map(|s| s.id.as_str());
     }
-    let key = (version, format!("{message_code}^{trigger}"));
-    if let Some(id) = tables().events.get(&key) {
+    let event = format!("{message_code}^{trigger}");
+    if let Some(id) = tables().events.get(&version).and_then(|m| m.get(&event)) {
         return Some(id.as_str());
     }
     msh9_3.and_then(|id| structure(version, id)).map(|s| s.id.as_str())
@@ -195,7 +206,7 @@ pub fn structure_for_event(
 
 /// The required fields of a segment (1-based positions); empty when none or unknown.
 pub fn required_fields(version: Version, segment: &str) -> &'static [usize] {
-    tables().required.get(&(version, segment.to_string())).map_or(&[], Vec::as_slice)
+    tables().required.get(&version).and_then(|m| m.get(segment)).map_or(&[], Vec::as_slice)
 }
 
 /// Matches the message's segment ids against the structure; Z-segments may appear anywhere.
