@@ -128,10 +128,7 @@ fn load() -> Tables {
                         items: items.clone(),
                         automaton: automaton.clone(),
                     };
-                    structures
-                        .entry(version)
-                        .or_insert_with(HashMap::new)
-                        .insert(id.to_string(), structure);
+                    structures.entry(version).or_default().insert(id.to_string(), structure);
                 }
             }
             Err(e) => errors.push(format!("grammars.txt:{line}: {e}")),
@@ -141,10 +138,7 @@ fn load() -> Tables {
     for (_, id, versions, list) in data_lines("events.txt", EVENTS, &mut errors) {
         for event in list.split_whitespace() {
             for &version in &versions {
-                events
-                    .entry(version)
-                    .or_insert_with(HashMap::new)
-                    .insert(event.to_string(), id.to_string());
+                events.entry(version).or_default().insert(event.to_string(), id.to_string());
             }
         }
     }
@@ -156,7 +150,7 @@ fn load() -> Tables {
                 for version in versions {
                     required
                         .entry(version)
-                        .or_insert_with(HashMap::new)
+                        .or_default()
                         .insert(segment.to_string(), fields.clone());
                 }
             }
