@@ -70,8 +70,9 @@ impl fmt::Display for AckCode {
     }
 }
 
-/// Which acknowledgment mode the sender asked for (ch. 2, "acknowledgments: original mode" and "enhanced mode"): enhanced when MSH-15
-/// (accept acknowledgment type) or MSH-16 (application acknowledgment type) is valued.
+/// Which acknowledgment mode the sender asked for (ch. 2, "acknowledgments: original mode" and
+/// "enhanced mode"): enhanced when MSH-15 (accept acknowledgment type) or MSH-16 (application
+/// acknowledgment type) is valued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AckMode {
     Original,
@@ -143,24 +144,24 @@ impl ErrorCondition {
     }
 
     pub fn parse(code: &str) -> Option<ErrorCondition> {
-        use ErrorCondition::*;
-        [
-            SegmentSequenceError,
-            RequiredFieldMissing,
-            DataTypeError,
-            TableValueNotFound,
-            UnsupportedMessageType,
-            UnsupportedEventCode,
-            UnsupportedProcessingId,
-            UnsupportedVersionId,
-            UnknownKeyIdentifier,
-            DuplicateKeyIdentifier,
-            ApplicationRecordLocked,
-            ApplicationInternalError,
-        ]
-        .into_iter()
-        .find(|c| c.code() == code)
+        ErrorCondition::ALL.into_iter().find(|c| c.code() == code)
     }
+
+    /// Every condition of table 0357 that the builder knows.
+    pub const ALL: [ErrorCondition; 12] = [
+        ErrorCondition::SegmentSequenceError,
+        ErrorCondition::RequiredFieldMissing,
+        ErrorCondition::DataTypeError,
+        ErrorCondition::TableValueNotFound,
+        ErrorCondition::UnsupportedMessageType,
+        ErrorCondition::UnsupportedEventCode,
+        ErrorCondition::UnsupportedProcessingId,
+        ErrorCondition::UnsupportedVersionId,
+        ErrorCondition::UnknownKeyIdentifier,
+        ErrorCondition::DuplicateKeyIdentifier,
+        ErrorCondition::ApplicationRecordLocked,
+        ErrorCondition::ApplicationInternalError,
+    ];
 }
 
 /// One error to report in an ERR segment.

@@ -366,25 +366,28 @@ fn ascii_str(bytes: &[u8]) -> Option<&str> {
 /// Finds the bytes that the declared character set does not allow (chapter 2, MSH-18): one
 /// `charset-invalid-byte` finding per run of consecutive invalid bytes, at absolute offset
 /// `base_offset + i`, at most [`MAX_INVALID_BYTE_FINDINGS`] of them and then one summary. A UTF-8
-/// byte order mark at the start of `bytes` gets a `byte-order-mark` warning instead, whatever
+/// byte order mark at the start of `bytes` gets a `byte-order-mark` error instead, whatever
 /// the declared set: a message must start with `MSH`.
 ///
 /// For `CNS 11643-1992` no codec exists, so non-ASCII bytes are not checked and one
 /// `charset-unverified` info finding says so.
+/// The finding for a UTF-8 byte-order mark at `offset`: a message begins with `MSH` (ch. 2,
+/// 2.5.2), whatever its character set, so the mark is not part of an HL7 message.
+pub fn byte_order_mark(offset: usize) -> Finding {
+    Finding::new(
+        "byte-order-mark",
+        Severity::Error,
+        Location::at_offset(offset),
+        "message starts with a UTF-8 byte order mark (0xEF 0xBB 0xBF) before MSH",
+        "HL7 v2.5.1 ch. 2, 2.5.2 (a message begins with the MSH segment)",
+    )
+}
+
 pub fn check_bytes(bytes: &[u8], charset: Charset, base_offset: usize) -> Vec<Finding> {
     let mut findings = Vec::new();
     let mut start = 0;
     if bytes.starts_with(UTF8_BOM) {
-        findings.push(Finding::new(
-            "byte-order-mark",
-            Severity::Error,
-            Location::at_offset(base_offset),
-            format!(
-                "message starts with a UTF-8 byte order mark (0xEF 0xBB 0xBF); MSH-18 declares \
-                 {charset} and a message must start with MSH"
-            ),
-            CHARSET_RULE,
-        ));
+        findings.push(byte_order_mark(base_offset));
         start = UTF8_BOM.len();
     }
     let body = &bytes[start..];

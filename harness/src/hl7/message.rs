@@ -99,13 +99,7 @@ impl<'a> Message<'a> {
         let mut findings = Vec::new();
         let mut start = 0;
         if bytes.starts_with(UTF8_BOM) {
-            findings.push(Finding::new(
-                "byte-order-mark",
-                Severity::Error,
-                Location::at_offset(origin),
-                "message starts with a UTF-8 byte order mark (EF BB BF) before MSH",
-                "HL7 v2.5.1 ch. 2, 2.5.2 (a message begins with the MSH segment)",
-            ));
+            findings.push(charset::byte_order_mark(origin));
             start = UTF8_BOM.len();
         }
         let delimiters = parse_delimiters(&bytes[start..], start + origin)?;
