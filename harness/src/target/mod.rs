@@ -1,0 +1,5 @@
+//! The built-in reference endpoint: a correct HL7 receiver that the harness tests itself
+//! against, and that users can run as a stand-in for a real system. `responder` decides the
+//! acknowledgment of each message by the standard.
+
+pub mod responder;
