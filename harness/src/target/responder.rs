@@ -97,7 +97,7 @@ pub fn decide(message: &Message<'_>, config: &ResponderConfig) -> Decision {
     let code = message.message_code().unwrap_or("");
     let trigger = message.trigger_event().unwrap_or("");
     let event = format!("{code}^{trigger}");
-    if !config.events.iter().any(|e| *e == event) {
+    if !config.events.contains(&event) {
         let known_code = config.events.iter().any(|e| e.split('^').next() == Some(code));
         let condition = if known_code {
             ErrorCondition::UnsupportedEventCode
