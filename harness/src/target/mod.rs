@@ -1,5 +1,7 @@
 //! The built-in reference endpoint: a correct HL7 receiver that the harness tests itself
 //! against, and that users can run as a stand-in for a real system. `responder` decides the
-//! acknowledgment of each message by the standard.
+//! acknowledgment of each message by the standard; `client_feed` applies the messages (ADT client
+//! feed, MFN professionals) to the state that effect probes read.
 
+pub mod client_feed;
 pub mod responder;

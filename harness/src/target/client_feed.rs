@@ -1,0 +1,585 @@
+//! The reference endpoint's application: the ADT client feed and MFN^M02 professionals of the
+//! e-health interface description in `shared/seeds/001_*` (HL7 v2.6 ADT and MFN semantics).
+//!
+//! - A04 creates a client keyed by PID-3.1 (A01, A14 and A28 may too); A08 and A31 update one;
+//!   A03 deactivates; A40 and A18 merge each MRG-1 client into the PID-3 client; A54 (and A14)
+//!   relate a client to a professional (PV1-7.1, else ROL-4.1); MFN^M02 adds (MAD), updates
+//!   (MUP), deactivates (MDC) and reactivates (MAC) professionals keyed by MFE-4.1.
+//! - Required by that document for A04 and A08: client id, first and last name, email address,
+//!   gender and date of birth. A message without them, or about an unknown client, is still
+//!   acknowledged AA (it is well formed) and leaves an entry in the error log instead of a change.
+//! - PID-30 = Y (deceased) deactivates the client.
+//! - A message sent again (same MSH-3, MSH-4, MSH-10) is recognised and applied once.
+//!
+//! Values are read decoded (escapes resolved, character set applied), never as raw bytes.
+
+use crate::hl7::{Message, Path, Segment, Value};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Client {
+    pub id: String,
+    pub family: String,
+    pub given: String,
+    pub email: Option<String>,
+    pub gender: String,
+    pub birth_date: String,
+    pub active: bool,
+    pub deceased: bool,
+    /// Professionals related to this client (A54, A14).
+    pub professionals: BTreeSet<String>,
+    /// Client ids merged into this one (A40, A18).
+    pub merged: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Professional {
+    pub id: String,
+    pub family: String,
+    pub given: String,
+    pub active: bool,
+}
+
+/// An entry of the error log: a well-formed message whose content could not be applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LoggedError {
+    pub control_id: String,
+    pub event: String,
+    pub message: String,
+}
+
+/// What one message did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "effect", rename_all = "kebab-case")]
+pub enum Effect {
+    ClientCreated {
+        id: String,
+    },
+    ClientUpdated {
+        id: String,
+    },
+    ClientDeactivated {
+        id: String,
+    },
+    ClientsMerged {
+        from: String,
+        into: String,
+    },
+    Related {
+        client: String,
+        professional: String,
+    },
+    ProfessionalAdded {
+        id: String,
+    },
+    ProfessionalUpdated {
+        id: String,
+    },
+    ProfessionalDeactivated {
+        id: String,
+    },
+    ProfessionalReactivated {
+        id: String,
+    },
+    Logged {
+        message: String,
+    },
+    /// Already received (same MSH-3, MSH-4, MSH-10): acknowledged again, applied once.
+    Duplicate,
+}
+
+/// The endpoint's state, served as JSON to effect probes.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ClientFeed {
+    pub clients: BTreeMap<String, Client>,
+    pub professionals: BTreeMap<String, Professional>,
+    pub errors: Vec<LoggedError>,
+    #[serde(skip)]
+    seen: HashSet<(String, String, String)>,
+}
+
+/// Reads decoded text at a path; empty when absent.
+fn text(message: &Message<'_>, path: &str) -> String {
+    Path::parse(path)
+        .ok()
+        .and_then(|p| message.get(&p))
+        .map(|v| message.text(&v).trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Decoded text of a component of a segment's field (first repetition).
+fn component(message: &Message<'_>, segment: &Segment<'_>, field: usize, n: usize) -> String {
+    segment
+        .field(field)
+        .and_then(|f| f.component(n))
+        .map(|v| first_subcomponent(message, v))
+        .unwrap_or_default()
+}
+
+/// The first subcomponent, decoded: the surname of an FN family name (v2.5+), or the whole
+/// component when it has no subcomponents.
+fn first_subcomponent(message: &Message<'_>, value: Value<'_>) -> String {
+    let first = value.subcomponent(1).unwrap_or(value);
+    message.text(&first).trim().to_string()
+}
+
+/// The email address among PID-13's repetitions: XTN-4, on the repetition whose use code is
+/// NET (XTN-2) or equipment type Internet (XTN-3).
+fn email(message: &Message<'_>, pid: &Segment<'_>) -> Option<String> {
+    let field = pid.field(13)?;
+    field.repetitions().find_map(|r| {
+        let part =
+            |n| r.component(n).map(|v| message.text(&v).trim().to_string()).unwrap_or_default();
+        let is_email = part(2) == "NET" || part(3).eq_ignore_ascii_case("Internet");
+        let address = part(4);
+        (is_email && !address.is_empty()).then_some(address)
+    })
+}
+
+impl ClientFeed {
+    /// Applies one message; returns what it did. Never fails: content problems go to the
+    /// error log, because the message is acknowledged either way.
+    pub fn apply(&mut self, message: &Message<'_>) -> Vec<Effect> {
+        let key = (text(message, "MSH-3"), text(message, "MSH-4"), text(message, "MSH-10"));
+        if !self.seen.insert(key) {
+            return vec![Effect::Duplicate];
+        }
+        let event = format!(
+            "{}^{}",
+            message.message_code().unwrap_or(""),
+            message.trigger_event().unwrap_or("")
+        );
+        let mut effects = match event.as_str() {
+            "ADT^A04" | "ADT^A01" | "ADT^A14" | "ADT^A28" | "ADT^A05" => {
+                self.create(message, &event)
+            }
+            "ADT^A08" | "ADT^A31" => self.update(message),
+            "ADT^A03" => self.deactivate(message),
+            "ADT^A40" | "ADT^A18" => self.merge(message),
+            "ADT^A54" => self.relate(message),
+            "MFN^M02" => self.professionals(message),
+            _ => {
+                vec![Effect::Logged { message: format!("{event} is not applied by this endpoint") }]
+            }
+        };
+        if event == "ADT^A14"
+            && effects
+                .iter()
+                .any(|e| matches!(e, Effect::ClientCreated { .. } | Effect::ClientUpdated { .. }))
+        {
+            effects.extend(self.relate(message));
+        }
+        let control_id = text(message, "MSH-10");
+        for effect in &effects {
+            if let Effect::Logged { message } = effect {
+                self.errors.push(LoggedError {
+                    control_id: control_id.clone(),
+                    event: event.clone(),
+                    message: message.clone(),
+                });
+            }
+        }
+        effects
+    }
+
+    /// The client described by the PID segment, or the reason it cannot be read.
+    fn read_client(message: &Message<'_>, pid: &Segment<'_>) -> Result<Client, String> {
+        let client = Client {
+            id: component(message, pid, 3, 1),
+            family: component(message, pid, 5, 1),
+            given: component(message, pid, 5, 2),
+            email: email(message, pid),
+            gender: component(message, pid, 8, 1),
+            birth_date: component(message, pid, 7, 1),
+            active: true,
+            deceased: component(message, pid, 30, 1) == "Y",
+            professionals: BTreeSet::new(),
+            merged: Vec::new(),
+        };
+        let mut missing = Vec::new();
+        for (name, value) in [
+            ("client id (PID-3.1)", &client.id),
+            ("last name (PID-5.1)", &client.family),
+            ("first name (PID-5.2)", &client.given),
+            ("gender (PID-8)", &client.gender),
+            ("date of birth (PID-7)", &client.birth_date),
+        ] {
+            if value.is_empty() {
+                missing.push(name);
+            }
+        }
+        if client.email.is_none() {
+            missing.push("email address (PID-13, XTN-4 with use code NET)");
+        }
+        if missing.is_empty() {
+            Ok(client)
+        } else {
+            Err(format!("required by the interface but empty: {}", missing.join(", ")))
+        }
+    }
+
+    fn create(&mut self, message: &Message<'_>, event: &str) -> Vec<Effect> {
+        let Some(pid) = message.find_segment("PID", 1) else {
+            return vec![Effect::Logged { message: "no PID segment".into() }];
+        };
+        let mut client = match Self::read_client(message, &pid) {
+            Ok(client) => client,
+            Err(why) => {
+                return vec![Effect::Logged { message: format!("client not created: {why}") }]
+            }
+        };
+        if let Some(existing) = self.clients.get(&client.id) {
+            if event == "ADT^A04" {
+                let id = client.id;
+                return vec![Effect::Logged {
+                    message: format!(
+                        "A04 for client {id}, which already exists (A04 is sent once)"
+                    ),
+                }];
+            }
+            client.professionals = existing.professionals.clone();
+            client.merged = existing.merged.clone();
+            let id = client.id.clone();
+            self.store(client);
+            return vec![Effect::ClientUpdated { id }];
+        }
+        let id = client.id.clone();
+        let mut effects = vec![Effect::ClientCreated { id: id.clone() }];
+        if client.deceased {
+            effects.push(Effect::ClientDeactivated { id });
+        }
+        self.store(client);
+        effects
+    }
+
+    /// Stores a client; a deceased client (PID-30 = Y) is inactive.
+    fn store(&mut self, mut client: Client) {
+        if client.deceased {
+            client.active = false;
+        }
+        self.clients.insert(client.id.clone(), client);
+    }
+
+    fn update(&mut self, message: &Message<'_>) -> Vec<Effect> {
+        let Some(pid) = message.find_segment("PID", 1) else {
+            return vec![Effect::Logged { message: "no PID segment".into() }];
+        };
+        let mut client = match Self::read_client(message, &pid) {
+            Ok(client) => client,
+            Err(why) => {
+                return vec![Effect::Logged { message: format!("client not updated: {why}") }]
+            }
+        };
+        let Some(existing) = self.clients.get(&client.id) else {
+            let id = client.id;
+            return vec![Effect::Logged { message: format!("update for unknown client {id}") }];
+        };
+        client.professionals = existing.professionals.clone();
+        client.merged = existing.merged.clone();
+        client.active = existing.active;
+        let id = client.id.clone();
+        let mut effects = vec![Effect::ClientUpdated { id: id.clone() }];
+        if client.deceased && existing.active {
+            effects.push(Effect::ClientDeactivated { id });
+        }
+        self.store(client);
+        effects
+    }
+
+    fn deactivate(&mut self, message: &Message<'_>) -> Vec<Effect> {
+        let id = text(message, "PID-3.1");
+        match self.clients.get_mut(&id) {
+            Some(client) => {
+                client.active = false;
+                vec![Effect::ClientDeactivated { id }]
+            }
+            None if id.is_empty() => {
+                vec![Effect::Logged { message: "A03 without client id (PID-3.1)".into() }]
+            }
+            None => {
+                vec![Effect::Logged { message: format!("deactivation of unknown client {id}") }]
+            }
+        }
+    }
+
+    /// Each PID (with its MRG) of an A40, or the one pair of an A18: every MRG-1 repetition is
+    /// merged into the PID-3 client, whose details are updated from the PID.
+    fn merge(&mut self, message: &Message<'_>) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        let segments: Vec<Segment<'_>> = message.segments().collect();
+        for (i, pid) in segments.iter().enumerate().filter(|(_, s)| s.id() == "PID") {
+            let into = component(message, pid, 3, 1);
+            let Some(mrg) =
+                segments[i + 1..].iter().take_while(|s| s.id() != "PID").find(|s| s.id() == "MRG")
+            else {
+                effects.push(Effect::Logged {
+                    message: format!("merge into {into} without MRG segment"),
+                });
+                continue;
+            };
+            let Some(kept) = self.clients.get(&into).cloned() else {
+                effects
+                    .push(Effect::Logged { message: format!("merge into unknown client {into}") });
+                continue;
+            };
+            let mut kept = kept;
+            if let Ok(updated) = Self::read_client(message, pid) {
+                kept = Client {
+                    professionals: kept.professionals,
+                    merged: kept.merged,
+                    active: kept.active,
+                    ..updated
+                };
+            }
+            let from_ids: Vec<String> = mrg
+                .field(1)
+                .map(|f| {
+                    f.repetitions()
+                        .filter_map(|r| r.component(1))
+                        .map(|v| first_subcomponent(message, v))
+                        .collect()
+                })
+                .unwrap_or_default();
+            for from in from_ids.into_iter().filter(|f| !f.is_empty()) {
+                match self.clients.remove(&from) {
+                    Some(old) => {
+                        kept.professionals.extend(old.professionals);
+                        kept.merged.push(from.clone());
+                        effects.push(Effect::ClientsMerged { from, into: into.clone() });
+                    }
+                    None => effects.push(Effect::Logged {
+                        message: format!("merge of unknown client {from} into {into}"),
+                    }),
+                }
+            }
+            self.store(kept);
+        }
+        effects
+    }
+
+    /// Relates the PID-3 client to the attending professional (PV1-7.1, else ROL-4.1).
+    fn relate(&mut self, message: &Message<'_>) -> Vec<Effect> {
+        let client = text(message, "PID-3.1");
+        let mut professional = text(message, "PV1-7.1");
+        if professional.is_empty() {
+            professional = text(message, "ROL-4.1");
+        }
+        if professional.is_empty() {
+            return vec![Effect::Logged {
+                message: format!(
+                    "no professional (PV1-7.1 or ROL-4.1) to relate to client {client}"
+                ),
+            }];
+        }
+        if !self.professionals.contains_key(&professional) {
+            return vec![Effect::Logged {
+                message: format!("relation to unknown professional {professional}"),
+            }];
+        }
+        match self.clients.get_mut(&client) {
+            Some(c) => {
+                c.professionals.insert(professional.clone());
+                vec![Effect::Related { client, professional }]
+            }
+            None => {
+                vec![Effect::Logged { message: format!("relation for unknown client {client}") }]
+            }
+        }
+    }
+
+    /// MFN^M02: each MFE with the STF that follows it.
+    fn professionals(&mut self, message: &Message<'_>) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        let segments: Vec<Segment<'_>> = message.segments().collect();
+        for (i, mfe) in segments.iter().enumerate().filter(|(_, s)| s.id() == "MFE") {
+            let code = component(message, mfe, 1, 1);
+            let mut id = component(message, mfe, 4, 1);
+            let stf =
+                segments[i + 1..].iter().take_while(|s| s.id() != "MFE").find(|s| s.id() == "STF");
+            if id.is_empty() {
+                id = stf.map(|s| component(message, s, 1, 1)).unwrap_or_default();
+            }
+            if id.is_empty() {
+                effects.push(Effect::Logged {
+                    message: "MFE without a professional id (MFE-4.1 or STF-1.1)".into(),
+                });
+                continue;
+            }
+            let read = |active: bool| Professional {
+                id: id.clone(),
+                family: stf.map(|s| component(message, s, 3, 1)).unwrap_or_default(),
+                given: stf.map(|s| component(message, s, 3, 2)).unwrap_or_default(),
+                active,
+            };
+            let exists = self.professionals.contains_key(&id);
+            let effect = match (code.as_str(), exists) {
+                ("MAD", false) => {
+                    self.professionals.insert(id.clone(), read(true));
+                    Effect::ProfessionalAdded { id }
+                }
+                ("MAD", true) => Effect::Logged {
+                    message: format!("MAD for professional {id}, who already exists"),
+                },
+                ("MUP", _) => {
+                    let active = self.professionals.get(&id).is_none_or(|p| p.active);
+                    self.professionals.insert(id.clone(), read(active));
+                    if exists {
+                        Effect::ProfessionalUpdated { id }
+                    } else {
+                        Effect::ProfessionalAdded { id }
+                    }
+                }
+                ("MDC", true) => {
+                    if let Some(p) = self.professionals.get_mut(&id) {
+                        p.active = false;
+                    }
+                    Effect::ProfessionalDeactivated { id }
+                }
+                ("MAC", true) => {
+                    if let Some(p) = self.professionals.get_mut(&id) {
+                        p.active = true;
+                    }
+                    Effect::ProfessionalReactivated { id }
+                }
+                (_, false) => {
+                    Effect::Logged { message: format!("{code} for unknown professional {id}") }
+                }
+                (other, true) => Effect::Logged {
+                    message: format!("record-level event code {other:?} (MFE-1) is not applied"),
+                },
+            };
+            effects.push(effect);
+        }
+        effects
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn corpus(name: &str) -> Vec<u8> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus").join(name);
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"))
+    }
+
+    fn apply(feed: &mut ClientFeed, bytes: &[u8]) -> Vec<Effect> {
+        feed.apply(&Message::parse(bytes).unwrap())
+    }
+
+    const A04: &str = "MSH|^~\\&|EHR|HOSP|H|F|20240101||ADT^A04^ADT_A01|M1|P|2.6||||||UNICODE UTF-8\rEVN|A04|20240101\rPID|1||C1^^^EHR^PI||D\\S\\\u{f8}e^Jo||19800101|F|||||^NET^Internet^jo@example.invalid\rPV1|1|O\r";
+
+    #[test]
+    fn create_update_deactivate_and_duplicates() {
+        let mut feed = ClientFeed::default();
+        assert_eq!(
+            apply(&mut feed, A04.as_bytes()),
+            vec![Effect::ClientCreated { id: "C1".into() }]
+        );
+        let client = &feed.clients["C1"];
+        assert_eq!(
+            (client.family.as_str(), client.given.as_str()),
+            ("D^\u{f8}e", "Jo"),
+            "values are stored decoded"
+        );
+        assert_eq!(client.email.as_deref(), Some("jo@example.invalid"));
+        assert_eq!(
+            apply(&mut feed, A04.as_bytes()),
+            vec![Effect::Duplicate],
+            "same MSH-3/4/10 applied once"
+        );
+        let a08 =
+            A04.replace("ADT^A04", "ADT^A08").replace("|M1|", "|M2|").replace("^Jo|", "^Joanna|");
+        assert_eq!(
+            apply(&mut feed, a08.as_bytes()),
+            vec![Effect::ClientUpdated { id: "C1".into() }]
+        );
+        assert_eq!(feed.clients["C1"].given, "Joanna");
+        let unknown = a08.replace("C1^", "C9^").replace("|M2|", "|M3|");
+        assert!(matches!(&apply(&mut feed, unknown.as_bytes())[..], [Effect::Logged { .. }]));
+        assert_eq!(feed.errors.len(), 1);
+        assert_eq!(feed.errors[0].message, "update for unknown client C9");
+        let a03 = A04.replace("ADT^A04", "ADT^A03").replace("|M1|", "|M4|");
+        assert_eq!(
+            apply(&mut feed, a03.as_bytes()),
+            vec![Effect::ClientDeactivated { id: "C1".into() }]
+        );
+        assert!(!feed.clients["C1"].active);
+    }
+
+    #[test]
+    fn missing_required_fields_are_logged_not_applied() {
+        let mut feed = ClientFeed::default();
+        let no_email = A04.replace("^NET^Internet^jo@example.invalid", "");
+        let effects = apply(&mut feed, no_email.as_bytes());
+        assert!(
+            matches!(&effects[..], [Effect::Logged { message }] if message.contains("email")),
+            "{effects:?}"
+        );
+        assert!(feed.clients.is_empty());
+    }
+
+    #[test]
+    fn corpus_sequence_professionals_relation_merge_deceased() {
+        let mut feed = ClientFeed::default();
+        let effects = apply(&mut feed, &corpus("mfn/mfn_m02_v26_add_update.hl7"));
+        assert!(
+            effects.contains(&Effect::ProfessionalAdded { id: "PRO-1001".into() }),
+            "{effects:?}"
+        );
+        assert!(feed.professionals.contains_key("PRO-1002"));
+        let effects = apply(&mut feed, &corpus("adt/adt_a54_v26.hl7"));
+        assert!(
+            matches!(&effects[..], [Effect::Logged { message }] if message.contains("unknown client CL-10021")),
+            "{effects:?}"
+        );
+        let effects = apply(&mut feed, &corpus("adt/adt_a08_v26_deceased.hl7"));
+        assert!(
+            matches!(&effects[..], [Effect::Logged { .. }]),
+            "A08 for an unknown client: {effects:?}"
+        );
+        let deceased = String::from_utf8(corpus("adt/adt_a08_v26_deceased.hl7"))
+            .unwrap()
+            .replace("ADT^A08", "ADT^A04")
+            .replace("|MSG-ADT-0013|", "|X1|");
+        let effects = apply(&mut feed, deceased.as_bytes());
+        assert_eq!(
+            effects,
+            vec![
+                Effect::ClientCreated { id: "CL-10010".into() },
+                Effect::ClientDeactivated { id: "CL-10010".into() }
+            ]
+        );
+        assert!(!feed.clients["CL-10010"].active && feed.clients["CL-10010"].deceased);
+    }
+
+    #[test]
+    fn merge_moves_relations_and_removes_the_old_client() {
+        let mut feed = ClientFeed::default();
+        apply(&mut feed, &corpus("mfn/mfn_m02_v26_add_update.hl7"));
+        let create = |id: &str, control: &str| {
+            A04.replace("C1^", &format!("{id}^")).replace("|M1|", &format!("|{control}|"))
+        };
+        apply(&mut feed, create("KEEP", "c1").as_bytes());
+        apply(&mut feed, create("OLD", "c2").as_bytes());
+        feed.clients.get_mut("OLD").unwrap().professionals.insert("PRO-1001".into());
+        let a40 = "MSH|^~\\&|EHR|HOSP|H|F|20240101||ADT^A40^ADT_A39|m40|P|2.6\rEVN|A40|20240101\rPID|1||KEEP^^^EHR^PI||Doe^Jo||19800101|F|||||^NET^Internet^jo@example.invalid\rMRG|OLD^^^EHR^PI~GONE^^^EHR^PI\r";
+        let effects = apply(&mut feed, a40.as_bytes());
+        assert_eq!(effects[0], Effect::ClientsMerged { from: "OLD".into(), into: "KEEP".into() });
+        assert!(matches!(&effects[1], Effect::Logged { message } if message.contains("GONE")));
+        assert!(!feed.clients.contains_key("OLD"));
+        assert_eq!(feed.clients["KEEP"].merged, vec!["OLD".to_string()]);
+        assert!(feed.clients["KEEP"].professionals.contains("PRO-1001"));
+        assert_eq!(feed.clients["KEEP"].family, "Doe", "A40 also updates the kept client");
+    }
+
+    #[test]
+    fn state_serialises_for_probes() {
+        let mut feed = ClientFeed::default();
+        apply(&mut feed, A04.as_bytes());
+        let json = serde_json::to_value(&feed).unwrap();
+        assert_eq!(json["clients"]["C1"]["email"], "jo@example.invalid");
+        assert!(json.get("seen").is_none());
+    }
+}
