@@ -6,3 +6,4 @@
 
 pub mod cli;
 pub mod hl7;
+pub mod transport;
