@@ -7,3 +7,4 @@
 pub mod cli;
 pub mod hl7;
 pub mod target;
+pub mod transport;
