@@ -96,7 +96,10 @@ impl MllpOptions {
 
 impl Default for MllpOptions {
     fn default() -> Self {
-        MllpOptions { max_frame_bytes: Self::DEFAULT_MAX_FRAME_BYTES, tolerance: Tolerance::LENIENT }
+        MllpOptions {
+            max_frame_bytes: Self::DEFAULT_MAX_FRAME_BYTES,
+            tolerance: Tolerance::LENIENT,
+        }
     }
 }
 
@@ -167,11 +170,9 @@ impl FrameNote {
                 format!("{count} LF byte(s) in the frame payload; segments end with CR"),
                 RULE_DATA,
             ),
-            FrameNote::NestedStartByte { .. } => (
-                Severity::Error,
-                "Start Block 0x0B inside a frame".to_string(),
-                RULE_DATA,
-            ),
+            FrameNote::NestedStartByte { .. } => {
+                (Severity::Error, "Start Block 0x0B inside a frame".to_string(), RULE_DATA)
+            }
         };
         Finding::new(self.code(), severity, location, message, rule)
     }
@@ -219,7 +220,9 @@ pub enum MllpError {
     NestedStartByte { offset: u64 },
     #[error("LF byte inside an MLLP frame payload at byte {offset}")]
     LfInPayload { offset: u64 },
-    #[error("stream ended inside the MLLP frame starting at byte {offset} ({buffered} bytes buffered)")]
+    #[error(
+        "stream ended inside the MLLP frame starting at byte {offset} ({buffered} bytes buffered)"
+    )]
     UnexpectedEof { offset: u64, buffered: usize },
     #[error("payload byte {index} is 0x{byte:02x}, which MLLP cannot frame")]
     UnframeablePayload { index: usize, byte: u8 },
@@ -380,7 +383,12 @@ impl MllpCodec {
                 [COMMIT_NAK] => FrameKind::CommitNak,
                 _ => FrameKind::Message,
             };
-            return Ok(Some(Frame { payload, kind, notes: std::mem::take(&mut self.notes), offset }));
+            return Ok(Some(Frame {
+                payload,
+                kind,
+                notes: std::mem::take(&mut self.notes),
+                offset,
+            }));
         }
     }
 

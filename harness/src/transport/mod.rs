@@ -1,8 +1,10 @@
 //! Transports: the byte framings HL7 v2 travels in (MLLP, HLLP), as pure codecs.
 //!
-//! Pure: no sockets, no clocks. Each codec implements `tokio_util::codec::{Decoder, Encoder}` so
-//! the socket layer can run it under `Framed`. Nothing here imports `runner`, `report` or `cli`.
+//! The codecs are pure: no sockets, no clocks. Each implements
+//! `tokio_util::codec::{Decoder, Encoder}`, and `connection` runs MLLP over TCP with a timeout on
+//! every wait. Nothing here imports `runner`, `report` or `cli`.
 
+pub mod connection;
 pub mod hllp;
 pub mod mllp;
 

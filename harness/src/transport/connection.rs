@@ -1,0 +1,297 @@
+//! MLLP over a TCP connection, both sides: the pure [`MllpCodec`] under tokio, with a timeout
+//! on every connect, read and write that waits on the peer. A peer that closes or resets is a
+//! named [`TransportError`], never a panic; what the reader tolerated stays on each frame.
+
+use super::mllp::{encode_frame, Frame, FrameNote, MllpCodec, MllpError, MllpOptions};
+use bytes::BytesMut;
+use std::io::ErrorKind;
+use std::net::SocketAddr;
+use std::time::Duration;
+use thiserror::Error;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+use tokio_util::codec::Decoder;
+
+/// How long to wait on the peer for each step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    pub connect: Duration,
+    /// Waiting for a frame (an ACK on the client side, the next message on the server side).
+    pub read: Duration,
+    pub write: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(5),
+            read: Duration::from_secs(10),
+            write: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What went wrong with the connection, named so that reports can tell them apart.
+#[derive(Debug, Error)]
+pub enum TransportError {
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no connection to {addr} within {after:?}")]
+    ConnectTimeout { addr: String, after: Duration },
+    #[error(
+        "no frame from {peer} within {after:?} ({buffered} bytes of an unfinished frame buffered)"
+    )]
+    ReadTimeout { peer: SocketAddr, after: Duration, buffered: usize },
+    #[error("{peer} did not take the frame within {after:?}")]
+    WriteTimeout { peer: SocketAddr, after: Duration },
+    #[error("{peer} closed the connection{}", if *.buffered > 0 { format!(" inside a frame ({} bytes buffered)", .buffered) } else { String::new() })]
+    PeerClosed { peer: SocketAddr, buffered: usize },
+    #[error("{peer} reset the connection")]
+    Reset { peer: SocketAddr },
+    #[error("framing from {peer}: {source}")]
+    Framing {
+        peer: SocketAddr,
+        #[source]
+        source: MllpError,
+    },
+    #[error("I/O with {peer}: {source}")]
+    Io {
+        peer: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl TransportError {
+    /// Stable kebab-case name of the event, for reports and JSON output.
+    pub fn code(&self) -> &'static str {
+        match self {
+            TransportError::Connect { .. } => "connect-failed",
+            TransportError::ConnectTimeout { .. } => "connect-timeout",
+            TransportError::ReadTimeout { .. } => "read-timeout",
+            TransportError::WriteTimeout { .. } => "write-timeout",
+            TransportError::PeerClosed { .. } => "peer-closed",
+            TransportError::Reset { .. } => "peer-reset",
+            TransportError::Framing { .. } => "framing-error",
+            TransportError::Io { .. } => "io-error",
+        }
+    }
+
+    /// True when the connection cannot be used again and a new one is needed.
+    pub fn is_fatal_for_connection(&self) -> bool {
+        !matches!(self, TransportError::ReadTimeout { .. })
+    }
+}
+
+/// One MLLP connection.
+#[derive(Debug)]
+pub struct MllpConnection {
+    stream: TcpStream,
+    peer: SocketAddr,
+    codec: MllpCodec,
+    buffer: BytesMut,
+    timeouts: Timeouts,
+}
+
+/// Bytes read from the socket at a time.
+const READ_CHUNK: usize = 64 * 1024;
+
+impl MllpConnection {
+    /// Connects to `addr` (`host:port`) within the connect timeout.
+    pub async fn connect(
+        addr: &str,
+        options: MllpOptions,
+        timeouts: Timeouts,
+    ) -> Result<MllpConnection, TransportError> {
+        let stream = match timeout(timeouts.connect, TcpStream::connect(addr)).await {
+            Err(_) => {
+                return Err(TransportError::ConnectTimeout {
+                    addr: addr.to_string(),
+                    after: timeouts.connect,
+                })
+            }
+            Ok(Err(source)) => {
+                return Err(TransportError::Connect { addr: addr.to_string(), source })
+            }
+            Ok(Ok(stream)) => stream,
+        };
+        MllpConnection::from_stream(stream, options, timeouts)
+            .map_err(|source| TransportError::Connect { addr: addr.to_string(), source })
+    }
+
+    /// Wraps an accepted or connected stream.
+    pub fn from_stream(
+        stream: TcpStream,
+        options: MllpOptions,
+        timeouts: Timeouts,
+    ) -> std::io::Result<MllpConnection> {
+        let peer = stream.peer_addr()?;
+        stream.set_nodelay(true)?;
+        Ok(MllpConnection {
+            stream,
+            peer,
+            codec: MllpCodec::new(options),
+            buffer: BytesMut::new(),
+            timeouts,
+        })
+    }
+
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
+    }
+
+    /// Frames and writes one payload.
+    pub async fn send(&mut self, payload: &[u8]) -> Result<(), TransportError> {
+        let mut out = BytesMut::new();
+        encode_frame(payload, &mut out)
+            .map_err(|source| TransportError::Framing { peer: self.peer, source })?;
+        self.write_raw(&out).await
+    }
+
+    /// Writes bytes as they are (already framed, or deliberately broken).
+    pub async fn write_raw(&mut self, bytes: &[u8]) -> Result<(), TransportError> {
+        let peer = self.peer;
+        match timeout(self.timeouts.write, self.stream.write_all(bytes)).await {
+            Err(_) => Err(TransportError::WriteTimeout { peer, after: self.timeouts.write }),
+            Ok(Err(e)) => Err(io_error(peer, e)),
+            Ok(Ok(())) => Ok(()),
+        }
+    }
+
+    /// The next frame, waiting at most `wait` (the read timeout when `None`).
+    pub async fn receive(&mut self, wait: Option<Duration>) -> Result<Frame, TransportError> {
+        let wait = wait.unwrap_or(self.timeouts.read);
+        let peer = self.peer;
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match self.codec.decode(&mut self.buffer) {
+                Ok(Some(frame)) => return Ok(frame),
+                Ok(None) => {}
+                Err(source) => return Err(TransportError::Framing { peer, source }),
+            }
+            self.buffer.reserve(READ_CHUNK);
+            let read = tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.buffer));
+            match read.await {
+                Err(_) => {
+                    let buffered = self.buffer.len();
+                    return Err(TransportError::ReadTimeout { peer, after: wait, buffered });
+                }
+                Ok(Err(e)) => return Err(io_error(peer, e)),
+                Ok(Ok(0)) => {
+                    // End of stream: a frame cut right after 0x1C still counts.
+                    match self.codec.decode_eof(&mut self.buffer) {
+                        Ok(Some(frame)) => return Ok(frame),
+                        Ok(None) | Err(MllpError::UnexpectedEof { .. }) => {
+                            let buffered = self.buffer.len();
+                            return Err(TransportError::PeerClosed { peer, buffered });
+                        }
+                        Err(source) => return Err(TransportError::Framing { peer, source }),
+                    }
+                }
+                Ok(Ok(_)) => {}
+            }
+        }
+    }
+
+    /// Notes about bytes after the last frame (e.g. garbage before a close).
+    pub fn take_pending_notes(&mut self) -> Vec<FrameNote> {
+        self.codec.take_pending_notes()
+    }
+
+    /// Closes the write side (half-close) so the peer reads end-of-stream.
+    pub async fn shutdown_write(&mut self) -> Result<(), TransportError> {
+        let peer = self.peer;
+        match timeout(self.timeouts.write, self.stream.shutdown()).await {
+            Err(_) => Err(TransportError::WriteTimeout { peer, after: self.timeouts.write }),
+            Ok(Err(e)) => Err(io_error(peer, e)),
+            Ok(Ok(())) => Ok(()),
+        }
+    }
+}
+
+fn io_error(peer: SocketAddr, error: std::io::Error) -> TransportError {
+    match error.kind() {
+        ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted => TransportError::Reset { peer },
+        ErrorKind::BrokenPipe | ErrorKind::UnexpectedEof => {
+            TransportError::PeerClosed { peer, buffered: 0 }
+        }
+        _ => TransportError::Io { peer, source: error },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    fn short() -> Timeouts {
+        Timeouts {
+            connect: Duration::from_secs(2),
+            read: Duration::from_millis(300),
+            write: Duration::from_secs(2),
+        }
+    }
+
+    async fn pair() -> (MllpConnection, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let (client, accepted) = tokio::join!(
+            MllpConnection::connect(&addr, MllpOptions::default(), short()),
+            listener.accept()
+        );
+        (client.unwrap(), accepted.unwrap().0)
+    }
+
+    #[tokio::test]
+    async fn frames_split_and_coalesced_over_a_real_socket() {
+        let (mut client, mut server) = pair().await;
+        server.write_all(b"junk\x0bMSH|A\r\x1c").await.unwrap();
+        server.write_all(b"\r\x0bMSH|B\r\x1c\r\x0bMSH|C\r\x1c\r").await.unwrap();
+        let first = client.receive(None).await.unwrap();
+        assert_eq!(&first.payload[..], b"MSH|A\r");
+        assert_eq!(first.notes.len(), 1, "the bytes before the frame are noted: {:?}", first.notes);
+        assert_eq!(&client.receive(None).await.unwrap().payload[..], b"MSH|B\r");
+        assert_eq!(&client.receive(None).await.unwrap().payload[..], b"MSH|C\r");
+    }
+
+    #[tokio::test]
+    async fn timeouts_closes_and_connect_errors_are_named() {
+        let (mut client, mut server) = pair().await;
+        server.write_all(b"\x0bMSH|half").await.unwrap();
+        let err = client.receive(None).await.unwrap_err();
+        assert_eq!(err.code(), "read-timeout");
+        assert!(err.to_string().contains("9 bytes of an unfinished frame"), "{err}");
+        drop(server);
+        assert_eq!(client.receive(None).await.unwrap_err().code(), "peer-closed");
+
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        drop(listener);
+        let err =
+            MllpConnection::connect(&addr, MllpOptions::default(), short()).await.unwrap_err();
+        assert_eq!(err.code(), "connect-failed");
+        assert!(err.to_string().contains(&addr), "{err}");
+    }
+
+    #[tokio::test]
+    async fn frame_cut_after_end_block_still_arrives_at_close() {
+        let (mut client, mut server) = pair().await;
+        server.write_all(b"\x0bMSH|A\r\x1c").await.unwrap();
+        server.shutdown().await.unwrap();
+        let frame = client.receive(None).await.unwrap();
+        assert_eq!(&frame.payload[..], b"MSH|A\r");
+        assert_eq!(
+            frame.notes.iter().map(|n| n.code()).collect::<Vec<_>>(),
+            ["mllp-missing-trailer-cr"]
+        );
+    }
+}
