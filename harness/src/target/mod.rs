@@ -1,7 +1,10 @@
 //! The built-in reference endpoint: a correct HL7 receiver that the harness tests itself
 //! against, and that users can run as a stand-in for a real system. `responder` decides the
 //! acknowledgment of each message by the standard; `client_feed` applies the messages (ADT client
-//! feed, MFN professionals) to the state that effect probes read.
+//! feed, MFN professionals) to the state that effect probes read; `endpoint` journals and ties
+//! them together; `server` runs it on MLLP.
 
 pub mod client_feed;
+pub mod endpoint;
 pub mod responder;
+pub mod server;

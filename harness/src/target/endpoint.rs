@@ -1,0 +1,244 @@
+//! The reference endpoint's message handling, transport-independent: every received message is
+//! appended to the journal (written and synced before the ACK is sent, so "nothing lost" can be
+//! checked across restarts), answered by [`responder`](super::responder) and, when accepted,
+//! applied to the [`ClientFeed`]. A restart replays the journal, so state and duplicate
+//! detection survive it.
+
+use super::client_feed::{ClientFeed, Effect};
+use super::responder::{acknowledge, decide, Decision, ResponderConfig};
+use crate::hl7::Message;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+use thiserror::Error;
+
+/// First line of every journal record: `hl7-journal 1 <sequence> <unix millis> <length>`, then
+/// the payload bytes exactly as received, then `\n`. Length-prefixed, so any bytes survive.
+const RECORD_TAG: &str = "hl7-journal 1";
+
+#[derive(Debug, Error)]
+pub enum JournalError {
+    #[error("journal {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("journal {path}: record at byte {offset} is damaged: {reason}")]
+    Damaged { path: String, offset: u64, reason: String },
+}
+
+/// What handling one payload produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handled {
+    /// The acknowledgment to send, if any.
+    pub ack: Option<Vec<u8>>,
+    pub decision: Option<Decision>,
+    pub effects: Vec<Effect>,
+    /// Why no acknowledgment could be built (the payload is not an HL7 message).
+    pub unreadable: Option<String>,
+}
+
+pub struct Endpoint {
+    config: ResponderConfig,
+    state: Mutex<ClientFeed>,
+    journal: Option<Mutex<(File, PathBuf)>>,
+    sequence: AtomicU64,
+}
+
+impl Endpoint {
+    /// An endpoint without a journal.
+    pub fn new(config: ResponderConfig) -> Endpoint {
+        Endpoint {
+            config,
+            state: Mutex::new(ClientFeed::default()),
+            journal: None,
+            sequence: AtomicU64::new(0),
+        }
+    }
+
+    /// An endpoint journaling to `path`; messages already in the journal are applied again
+    /// (without new entries) so the state is what it was before the restart.
+    pub fn with_journal(config: ResponderConfig, path: &Path) -> Result<Endpoint, JournalError> {
+        let shown = path.display().to_string();
+        let io = |source| JournalError::Io { path: shown.clone(), source };
+        let previous = if path.exists() { read_journal(path)? } else { Vec::new() };
+        let file = OpenOptions::new().create(true).append(true).open(path).map_err(io)?;
+        let endpoint = Endpoint {
+            config,
+            state: Mutex::new(ClientFeed::default()),
+            journal: Some(Mutex::new((file, path.to_path_buf()))),
+            sequence: AtomicU64::new(previous.len() as u64),
+        };
+        for payload in &previous {
+            endpoint.process(payload);
+        }
+        Ok(endpoint)
+    }
+
+    /// Journals, decides, applies and acknowledges one received payload.
+    pub fn handle(&self, payload: &[u8]) -> Result<Handled, JournalError> {
+        let sequence = self.sequence.fetch_add(1, Ordering::SeqCst) + 1;
+        if let Some(journal) = &self.journal {
+            let mut guard = journal.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let (file, path) = &mut *guard;
+            let io = |source| JournalError::Io { path: path.display().to_string(), source };
+            let header = format!("{RECORD_TAG} {sequence} {} {}\n", unix_millis(), payload.len());
+            file.write_all(header.as_bytes()).map_err(io)?;
+            file.write_all(payload).map_err(io)?;
+            file.write_all(b"\n").map_err(io)?;
+            file.sync_data().map_err(io)?;
+        }
+        Ok(self.process(payload))
+    }
+
+    fn process(&self, payload: &[u8]) -> Handled {
+        let message = match Message::parse(payload) {
+            Ok(message) => message,
+            Err(err) => {
+                return Handled {
+                    ack: None,
+                    decision: None,
+                    effects: Vec::new(),
+                    unreadable: Some(err.to_string()),
+                }
+            }
+        };
+        let decision = decide(&message, &self.config);
+        let effects = if decision.is_accept() {
+            self.state.lock().unwrap_or_else(|p| p.into_inner()).apply(&message)
+        } else {
+            Vec::new()
+        };
+        let control_id = format!("ACK{:08}", self.sequence.load(Ordering::SeqCst));
+        let ack = acknowledge(&message, &decision, &control_id, &hl7_timestamp(SystemTime::now()));
+        Handled { ack, decision: Some(decision), effects, unreadable: None }
+    }
+
+    /// The state as the JSON the state endpoint serves.
+    pub fn state_json(&self) -> serde_json::Value {
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        serde_json::to_value(&*state).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Number of messages received (journaled) so far, restarts included.
+    pub fn received(&self) -> u64 {
+        self.sequence.load(Ordering::SeqCst)
+    }
+}
+
+/// Reads every record of a journal, in order.
+pub fn read_journal(path: &Path) -> Result<Vec<Vec<u8>>, JournalError> {
+    let shown = path.display().to_string();
+    let io = |source| JournalError::Io { path: shown.clone(), source };
+    let mut reader = BufReader::new(File::open(path).map_err(io)?);
+    let mut records = Vec::new();
+    let mut offset = 0u64;
+    loop {
+        let mut header = String::new();
+        let n = reader.read_line(&mut header).map_err(io)?;
+        if n == 0 {
+            return Ok(records);
+        }
+        let damaged = |reason: &str| JournalError::Damaged {
+            path: shown.clone(),
+            offset,
+            reason: reason.into(),
+        };
+        let rest = header
+            .trim_end()
+            .strip_prefix(RECORD_TAG)
+            .ok_or_else(|| damaged("no record header"))?;
+        let length: usize = rest
+            .split_whitespace()
+            .nth(2)
+            .and_then(|l| l.parse().ok())
+            .ok_or_else(|| damaged("no length in the record header"))?;
+        let mut payload = vec![0u8; length + 1];
+        reader.read_exact(&mut payload).map_err(|_| damaged("record shorter than its length"))?;
+        if payload.pop() != Some(b'\n') {
+            return Err(damaged("record does not end with a newline"));
+        }
+        records.push(payload);
+        offset += (n + length + 1) as u64;
+    }
+}
+
+fn unix_millis() -> u128 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0)
+}
+
+/// `YYYYMMDDHHMMSS+0000` (HL7 DTM in UTC) for a point in time.
+pub fn hl7_timestamp(time: SystemTime) -> String {
+    let seconds = time.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let (days, rest) = (seconds / 86_400, seconds % 86_400);
+    let (year, month, day) = civil_from_days(days as i64);
+    format!(
+        "{year:04}{month:02}{day:02}{:02}{:02}{:02}+0000",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    const A04: &[u8] = b"MSH|^~\\&|EHR|HOSP|H|F|20240101||ADT^A04^ADT_A01|M1|P|2.6\rEVN|A04|20240101\rPID|1||C1^^^EHR^PI||Doe^Jo||19800101|F|||||^NET^Internet^jo@example.invalid\rPV1|1|O\r";
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(hl7_timestamp(UNIX_EPOCH), "19700101000000+0000");
+        let t = UNIX_EPOCH + Duration::from_secs(1_709_251_199); // 2024-02-29 23:59:59 UTC
+        assert_eq!(hl7_timestamp(t), "20240229235959+0000");
+    }
+
+    #[test]
+    fn journal_survives_restart_and_keeps_duplicates_out() {
+        let dir = std::env::temp_dir().join(format!("hl7-endpoint-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("journal");
+        let _ = std::fs::remove_file(&path);
+        {
+            let endpoint = Endpoint::with_journal(ResponderConfig::default(), &path).unwrap();
+            let handled = endpoint.handle(A04).unwrap();
+            assert!(String::from_utf8_lossy(&handled.ack.unwrap()).contains("MSA|AA|M1"));
+            assert_eq!(handled.effects, vec![Effect::ClientCreated { id: "C1".into() }]);
+            let garbage = endpoint.handle(b"\xff\x00 not hl7").unwrap();
+            assert!(garbage.ack.is_none() && garbage.unreadable.is_some());
+        }
+        assert_eq!(read_journal(&path).unwrap(), vec![A04.to_vec(), b"\xff\x00 not hl7".to_vec()]);
+        let endpoint = Endpoint::with_journal(ResponderConfig::default(), &path).unwrap();
+        assert_eq!(endpoint.received(), 2);
+        assert_eq!(endpoint.state_json()["clients"]["C1"]["email"], "jo@example.invalid");
+        let again = endpoint.handle(A04).unwrap();
+        assert_eq!(again.effects, vec![Effect::Duplicate], "resent after a restart: applied once");
+        assert!(
+            String::from_utf8_lossy(&again.ack.unwrap()).contains("MSA|AA|M1"),
+            "and acknowledged again"
+        );
+        std::fs::write(&path, b"hl7-journal 1 1 0 99\nshort").unwrap();
+        let err = Endpoint::with_journal(ResponderConfig::default(), &path).err().unwrap();
+        assert!(err.to_string().contains("record shorter than its length"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
