@@ -2,8 +2,11 @@
 //! into library calls and output. `main.rs` only calls [`main`].
 
 mod diff;
+mod duration;
 mod input;
 mod inspect;
+mod send;
+mod serve;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -19,6 +22,8 @@ pub mod exit {
     pub const FINDINGS: i32 = 1;
     /// Usage error or unreadable input.
     pub const USAGE: i32 = 2;
+    /// The target could not be reached at all.
+    pub const UNREACHABLE: i32 = 3;
 }
 
 /// Conformance test harness and hostile-network simulator for HL7 v2 interfaces.
@@ -30,8 +35,9 @@ pub mod exit {
     name = "hl7-harness",
     version,
     max_term_width = 100,
-    after_help = "Exit codes: 0 clean or equal; 1 findings (warnings or errors) or differences; \
-                  2 usage error or unreadable input (the message names the file and byte offset).\n\
+    after_help = "Exit codes: 0 clean, equal or all accepted; 1 findings (warnings or errors), \
+                  differences or messages not accepted; 2 usage error or unreadable input (the \
+                  message names the file and byte offset); 3 target unreachable.\n\
                   Paths: PID-5, PID-5.1, PID-5.1.2, PID-3[2].1 (repetition), OBX[3]-5 (third OBX)."
 )]
 pub struct Cli {
@@ -47,6 +53,11 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// Compare two messages value by value (decoded), e.g. `PID-5.1: "Doe" → "Dø"`.
     Diff(diff::DiffArgs),
+    /// Send messages over MLLP, wait for each ACK, retry with the same MSH-10; one verdict line
+    /// per message.
+    Send(send::SendArgs),
+    /// Run the reference endpoint on MLLP: ACKs by the standard, a journal, the client feed.
+    Serve(serve::ServeArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -64,6 +75,8 @@ pub fn main() -> i32 {
         Command::Inspect(args) => inspect::run(&args, &mut out),
         Command::Validate(args) => validate::run(&args, &mut out),
         Command::Diff(args) => diff::run(&args, &mut out),
+        Command::Send(args) => send::run(&args, &mut out),
+        Command::Serve(args) => serve::run(&args, &mut out),
     };
     let _ = out.flush();
     match result {

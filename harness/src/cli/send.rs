@@ -1,0 +1,240 @@
+//! `hl7-harness send`: a command-line MLLP sender that waits for each ACK and retries with the
+//! same MSH-10 (HL7 v2.5.1 ch. 2, original acknowledgment mode: the sender resends the same
+//! message when no acknowledgment arrives).
+
+use super::duration::parse_duration;
+use super::exit;
+use super::input::{expand, InputFile};
+use crate::hl7::{Message, Path};
+use crate::transport::connection::{MllpConnection, Timeouts, TransportError};
+use crate::transport::mllp::{FrameKind, MllpOptions};
+use serde::Serialize;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, clap::Args)]
+pub struct SendArgs {
+    /// Message files or directories (their *.hl7 files); files may hold several messages or a
+    /// batch.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Where to send: mllp://HOST:PORT.
+    #[arg(long, value_name = "URL")]
+    pub target: String,
+    /// How long to wait for each ACK before resending.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub ack_timeout: Duration,
+    /// How long to wait for a connection.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+    /// Resends after a timeout or a lost connection, with the same MSH-10.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub retries: u32,
+    /// One JSON object per message instead of a line of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The verdict on one message.
+#[derive(Debug, Serialize)]
+struct Verdict {
+    file: String,
+    message: usize,
+    control_id: String,
+    /// MSA-1 of the matching ACK; absent when none arrived.
+    ack_code: Option<String>,
+    /// The MSA-3 / ERR text of a negative ACK, when present.
+    ack_text: Option<String>,
+    accepted: bool,
+    attempts: u32,
+    millis: u128,
+    /// Why no ACK was taken: the last transport event (`read-timeout`, `peer-closed`, …).
+    failure: Option<String>,
+    /// ACKs that arrived for other control ids while waiting (not counted as delivery).
+    stray_acks: Vec<String>,
+    /// Whether a connection to the target existed for this message (exit code 3 otherwise).
+    #[serde(skip)]
+    connected: bool,
+}
+
+/// Exit 0 when every message got an AA or CA whose MSA-2 is its MSH-10; 1 otherwise; 3 when the
+/// target could never be reached.
+pub fn run(args: &SendArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
+    let addr = args
+        .target
+        .strip_prefix("mllp://")
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "--target {:?}: this build sends over mllp://HOST:PORT only",
+                args.target
+            )
+        })?
+        .to_string();
+    let mut messages = Vec::new();
+    for path in expand(&args.files)? {
+        let file = InputFile::read(&path)?;
+        for index in 0..file.messages.len() {
+            let message = file.message(index)?;
+            let control_id = message.control_id().unwrap_or("").to_string();
+            messages.push((file.path.clone(), index + 1, control_id, message.as_bytes().to_vec()));
+        }
+    }
+    let timeouts =
+        Timeouts { connect: args.connect_timeout, read: args.ack_timeout, ..Timeouts::default() };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let mut connection: Option<MllpConnection> = None;
+        let mut ever_connected = false;
+        let mut all_accepted = true;
+        for (file, index, control_id, payload) in messages {
+            let verdict = send_one(
+                &addr,
+                timeouts,
+                args.retries,
+                &mut connection,
+                &file,
+                index,
+                control_id,
+                &payload,
+            )
+            .await;
+            ever_connected |= verdict.connected;
+            all_accepted &= verdict.accepted;
+            print(out, &verdict, args.json)?;
+        }
+        Ok(if all_accepted {
+            exit::OK
+        } else if !ever_connected {
+            exit::UNREACHABLE
+        } else {
+            exit::FINDINGS
+        })
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn send_one(
+    addr: &str,
+    timeouts: Timeouts,
+    retries: u32,
+    connection: &mut Option<MllpConnection>,
+    file: &str,
+    index: usize,
+    control_id: String,
+    payload: &[u8],
+) -> Verdict {
+    let started = Instant::now();
+    let mut verdict = Verdict {
+        file: file.to_string(),
+        message: index,
+        control_id,
+        ack_code: None,
+        ack_text: None,
+        accepted: false,
+        attempts: 0,
+        millis: 0,
+        failure: None,
+        stray_acks: Vec::new(),
+        connected: false,
+    };
+    for _ in 0..=retries {
+        verdict.attempts += 1;
+        if connection.is_none() {
+            match MllpConnection::connect(addr, MllpOptions::default(), timeouts).await {
+                Ok(c) => *connection = Some(c),
+                Err(err) => {
+                    verdict.failure = Some(err.code().to_string());
+                    continue;
+                }
+            }
+        }
+        let Some(conn) = connection.as_mut() else { continue };
+        verdict.connected = true;
+        if let Err(err) = conn.send(payload).await {
+            verdict.failure = Some(err.code().to_string());
+            *connection = None;
+            continue;
+        }
+        match wait_for_ack(conn, &verdict.control_id, timeouts.read, &mut verdict.stray_acks).await
+        {
+            Ok((code, text)) => {
+                verdict.accepted = code == "AA" || code == "CA";
+                verdict.ack_code = Some(code);
+                verdict.ack_text = text;
+                verdict.failure = None;
+                break;
+            }
+            Err(err) => {
+                verdict.failure = Some(err.code().to_string());
+                if err.is_fatal_for_connection() {
+                    *connection = None;
+                }
+            }
+        }
+    }
+    verdict.millis = started.elapsed().as_millis();
+    verdict
+}
+
+/// Reads frames until an ACK whose MSA-2 is `control_id` arrives or `wait` runs out. ACKs for
+/// other messages are kept aside: they do not acknowledge this one.
+async fn wait_for_ack(
+    connection: &mut MllpConnection,
+    control_id: &str,
+    wait: Duration,
+    strays: &mut Vec<String>,
+) -> Result<(String, Option<String>), TransportError> {
+    let deadline = Instant::now() + wait;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let frame = connection.receive(Some(left)).await?;
+        if frame.kind != FrameKind::Message {
+            continue;
+        }
+        let Ok(ack) = Message::parse(&frame.payload) else {
+            strays.push(format!("unreadable frame at byte {}", frame.offset));
+            continue;
+        };
+        let get = |p: &str| {
+            Path::parse(p)
+                .ok()
+                .and_then(|p| ack.get(&p))
+                .map(|v| ack.text(&v).into_owned())
+                .unwrap_or_default()
+        };
+        let msa2 = get("MSA-2");
+        if msa2 != control_id {
+            strays.push(format!("{} for {msa2:?}", get("MSA-1")));
+            continue;
+        }
+        let text = [get("MSA-3"), get("ERR-8"), get("ERR-3.2"), get("ERR-1.4.2")]
+            .into_iter()
+            .find(|t| !t.is_empty());
+        return Ok((get("MSA-1"), text));
+    }
+}
+
+fn print(out: &mut dyn Write, verdict: &Verdict, json: bool) -> std::io::Result<()> {
+    if json {
+        return writeln!(out, "{}", serde_json::to_string(verdict).unwrap_or_default());
+    }
+    let what = match (&verdict.ack_code, &verdict.failure) {
+        (Some(code), _) => {
+            let text = verdict.ack_text.as_deref().map(|t| format!(" ({t})")).unwrap_or_default();
+            format!("{code}{text}, MSA-2 matches")
+        }
+        (None, Some(failure)) => format!("no ACK ({failure})"),
+        (None, None) => "no ACK".to_string(),
+    };
+    let strays = if verdict.stray_acks.is_empty() {
+        String::new()
+    } else {
+        format!(", ignored {} ACK(s) for other messages", verdict.stray_acks.len())
+    };
+    writeln!(
+        out,
+        "{} message {} {}: {what}, {} ms, {} attempt(s){strays}",
+        verdict.file, verdict.message, verdict.control_id, verdict.millis, verdict.attempts
+    )
+}

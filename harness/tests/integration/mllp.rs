@@ -1,0 +1,141 @@
+//! `send` ↔ `serve` over real loopback sockets, as separate processes: ACKs by the standard,
+//! the journal across a restart, retries that keep MSH-10, an unreachable target.
+
+use crate::support::{run, stdout, workspace};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A running `hl7-harness serve`, killed when dropped.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(journal: &std::path::Path) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hl7-harness"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--journal"])
+            .arg(journal)
+            .current_dir(workspace())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("serve starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line =
+            rx.recv_timeout(Duration::from_secs(20)).expect("serve prints its address in time");
+        let url = line.trim().strip_prefix("listening on ").expect("listening line").to_string();
+        Server { child, url }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn temp_journal(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("hl7-harness-mllp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+#[test]
+fn send_and_serve_acknowledge_by_the_standard_and_survive_a_restart() {
+    let journal = temp_journal("journal-1");
+    let server = Server::start(&journal);
+    let a04 = "corpus/adt/adt_a04_v26_utf8_latin.hl7";
+    let output = run(&["send", a04, "--target", &server.url, "--ack-timeout", "5s"]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(text.contains("MSG-ADT-0006: AA, MSA-2 matches"), "{text}");
+
+    let batch = "corpus/batch/fhs_bhs_three_messages_v25.hl7";
+    let output = run(&["send", batch, "--target", &server.url, "--json"]);
+    let lines: Vec<serde_json::Value> =
+        stdout(&output).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3, "every message of a batch file is sent");
+
+    // ORU is not a message type this endpoint handles: AR with ERR 200, exit 1.
+    let output =
+        run(&["send", "corpus/oru/oru_r01_v251_lab_two_groups.hl7", "--target", &server.url]);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    assert!(stdout(&output).contains(": AR ("), "{}", stdout(&output));
+    drop(server);
+
+    // Restart with the same journal: the resent A04 is acknowledged again and applied once.
+    let server = Server::start(&journal);
+    let output = run(&["send", a04, "--target", &server.url]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    let records = hl7_harness::target::endpoint::read_journal(&journal).unwrap();
+    assert_eq!(records.len(), 6, "1 + 3 + 1 before the restart and 1 after, nothing lost");
+}
+
+#[test]
+fn unreachable_target_exits_3() {
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("mllp://127.0.0.1:{port}");
+    let output = run(&[
+        "send",
+        "corpus/adt/adt_a01_v23.hl7",
+        "--target",
+        &url,
+        "--retries",
+        "1",
+        "--connect-timeout",
+        "1s",
+    ]);
+    assert_eq!(output.status.code(), Some(3), "{}", stdout(&output));
+    assert!(stdout(&output).contains("no ACK (connect-failed), "), "{}", stdout(&output));
+}
+
+#[test]
+fn silent_receiver_gets_the_same_msh10_again() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("mllp://{}", listener.local_addr().unwrap());
+    // A receiver that reads everything and never answers, for at most 20 s.
+    let silent = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut received = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while let Ok(n) = stream.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            received.extend_from_slice(&chunk[..n]);
+        }
+        let _ = stream.flush();
+        received
+    });
+    let output = run(&[
+        "send",
+        "corpus/adt/adt_a01_v23.hl7",
+        "--target",
+        &url,
+        "--ack-timeout",
+        "300ms",
+        "--retries",
+        "2",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout(&output).contains("no ACK (read-timeout), "), "{}", stdout(&output));
+    assert!(stdout(&output).contains("3 attempt(s)"), "{}", stdout(&output));
+    let received = silent.join().unwrap();
+    let frames: Vec<&[u8]> = received.split(|b| *b == 0x0b).filter(|f| !f.is_empty()).collect();
+    assert_eq!(frames.len(), 3, "sent three times");
+    assert!(frames.iter().all(|f| *f == frames[0]), "each retry is the same message, same MSH-10");
+}
