@@ -3,7 +3,7 @@
 //! - `ci`: exactly what CI runs: format check, clippy, tests, then a short fuzz smoke.
 //! - `fuzz`: installs cargo-fuzz when missing, seeds the fuzz corpora from `corpus/`, runs
 //!   every fuzz target for a while and fails on any crash.
-//! - `bench`: builds and runs the parser benchmark in release, writes `reports/bench/<date>.json`.
+//! - `bench [parse|mllp]`: builds and runs a benchmark in release, writes `reports/bench/`.
 //!
 //! xtask only orchestrates: it shells out to cargo and never reimplements what cargo does.
 
@@ -16,6 +16,8 @@ mod process;
 
 #[cfg(feature = "bench")]
 mod bench;
+#[cfg(feature = "bench")]
+mod bench_mllp;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -71,12 +73,16 @@ enum Task {
 enum Suite {
     /// Parse, parse+validate, and a CR-splitting scan as the ceiling, over the corpus.
     Parse,
+    /// MLLP round trips: harness client → reference endpoint, and a raw tokio client → echo
+    /// server as the loopback ceiling; 1 and 16 connections.
+    Mllp,
 }
 
 impl Suite {
     fn name(self) -> &'static str {
         match self {
             Suite::Parse => "parse",
+            Suite::Mllp => "mllp",
         }
     }
 }
@@ -104,6 +110,7 @@ fn main() -> anyhow::Result<()> {
 fn bench_run(root: &std::path::Path, suite: Suite) -> anyhow::Result<()> {
     match suite {
         Suite::Parse => bench::parse(root),
+        Suite::Mllp => bench_mllp::mllp(root),
     }
 }
 
