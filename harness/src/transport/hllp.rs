@@ -161,16 +161,38 @@ impl NakReason {
 /// Something wrong with a decoded block, or bytes between blocks. Offsets are stream offsets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HllpNote {
-    BytesOutsideBlock { offset: u64, len: u64, first_bytes: Vec<u8> },
+    BytesOutsideBlock {
+        offset: u64,
+        len: u64,
+        first_bytes: Vec<u8>,
+    },
     /// Too short for header and trailer (`len` bytes between `<SB>` and `<EB>`).
-    BlockTooShort { offset: u64, len: usize },
+    BlockTooShort {
+        offset: u64,
+        len: usize,
+    },
     /// The fourth byte of the block is not `<CR>`.
-    MissingHeaderCr { offset: u64 },
-    UnknownBlockType { offset: u64, byte: u8 },
+    MissingHeaderCr {
+        offset: u64,
+    },
+    UnknownBlockType {
+        offset: u64,
+        byte: u8,
+    },
     /// The size or checksum field is not all decimal digits.
-    MalformedTrailer { offset: u64 },
-    SizeMismatch { offset: u64, declared: usize, actual: usize },
-    ChecksumMismatch { offset: u64, declared: u16, computed: u8 },
+    MalformedTrailer {
+        offset: u64,
+    },
+    SizeMismatch {
+        offset: u64,
+        declared: usize,
+        actual: usize,
+    },
+    ChecksumMismatch {
+        offset: u64,
+        declared: u16,
+        computed: u8,
+    },
 }
 
 impl HllpNote {
@@ -323,7 +345,11 @@ impl HllpCodec {
         self.consumed += n as u64;
     }
 
-    fn decode_inner(&mut self, buf: &mut BytesMut, eof: bool) -> Result<Option<HllpBlock>, HllpError> {
+    fn decode_inner(
+        &mut self,
+        buf: &mut BytesMut,
+        eof: bool,
+    ) -> Result<Option<HllpBlock>, HllpError> {
         let mut from = match self.scanned {
             Some(scanned) => scanned,
             None => {
@@ -357,7 +383,9 @@ impl HllpCodec {
                         // An `<EB>` not followed by `<CR>` is taken as a data byte; the size
                         // and checksum then tell the receiver the block is damaged.
                         Some(_) => from = at + 1,
-                        None if eof => return Err(HllpError::UnexpectedEof { offset: self.consumed }),
+                        None if eof => {
+                            return Err(HllpError::UnexpectedEof { offset: self.consumed })
+                        }
                         None => {
                             self.scanned = Some(at);
                             return Ok(None);
@@ -441,7 +469,12 @@ impl HllpCodec {
     }
 
     /// Writes one block of type `block_type` around `data`.
-    fn encode_block(&self, block_type: u8, data: &[u8], dst: &mut BytesMut) -> Result<(), HllpError> {
+    fn encode_block(
+        &self,
+        block_type: u8,
+        data: &[u8],
+        dst: &mut BytesMut,
+    ) -> Result<(), HllpError> {
         if let Some(index) = memchr::memchr2(START_BLOCK, END_BLOCK, data) {
             return Err(HllpError::UnframeableData { index, byte: data[index] });
         }
@@ -470,9 +503,9 @@ impl HllpCodec {
 
 /// ASCII decimal digits only (at most 5, so no overflow).
 fn parse_decimal(digits: &[u8]) -> Option<usize> {
-    digits.iter().try_fold(0usize, |acc, &b| {
-        b.is_ascii_digit().then(|| acc * 10 + usize::from(b - b'0'))
-    })
+    digits
+        .iter()
+        .try_fold(0usize, |acc, &b| b.is_ascii_digit().then(|| acc * 10 + usize::from(b - b'0')))
 }
 
 impl Decoder for HllpCodec {
