@@ -21,9 +21,10 @@
 //! carrying its HL7 response, and a damaged one with an `N` block whose data is one reason byte
 //! (`C` character count wrong, `X` checksum wrong, `B` data too long for the input buffer).
 //!
-//! Which bytes the size and checksum cover, and how the checksum is computed, vary between
-//! implementations (iNTERFACEWARE: "the checksums used in HLLP are non-standard"), so both are
-//! options:
+//! The stored excerpts of the Appendix C text used here give the block types, the NAK reasons
+//! and the processing rules, but not the exact span of the size and checksum fields; and
+//! implementations differ anyway (iNTERFACEWARE: the checksums used in HLLP "are non-standard").
+//! So how the checksum is computed and which bytes both fields cover are options:
 //!
 //! - [`Checksum::XorDecimal`] (default): exclusive OR of the covered bytes, written in decimal.
 //!   This is the block checksum of the HL7 Appendix C text.
