@@ -21,9 +21,10 @@
 //! carrying its HL7 response, and a damaged one with an `N` block whose data is one reason byte
 //! (`C` character count wrong, `X` checksum wrong, `B` data too long for the input buffer).
 //!
-//! Which bytes the size and checksum cover, and how the checksum is computed, vary between
-//! implementations (iNTERFACEWARE: "the checksums used in HLLP are non-standard"), so both are
-//! options:
+//! The stored excerpts of the Appendix C text used here give the block types, the NAK reasons
+//! and the processing rules, but not the exact span of the size and checksum fields; and
+//! implementations differ anyway (iNTERFACEWARE: the checksums used in HLLP "are non-standard").
+//! So how the checksum is computed and which bytes both fields cover are options:
 //!
 //! - [`Checksum::XorDecimal`] (default): exclusive OR of the covered bytes, written in decimal.
 //!   This is the block checksum of the HL7 Appendix C text.
@@ -528,6 +529,291 @@ impl Encoder<Outgoing<'_>> for HllpCodec {
         match item {
             Outgoing::Data(data) => self.encode_block(b'D', data, dst),
             Outgoing::Nak(reason) => self.encode_block(b'N', &[reason.byte()], dst),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, PartialEq)]
+    struct Outcome {
+        blocks: Vec<HllpBlock>,
+        pending: Option<HllpNote>,
+        error: Option<String>,
+    }
+
+    fn run<'a>(options: HllpOptions, chunks: impl IntoIterator<Item = &'a [u8]>) -> Outcome {
+        let mut codec = HllpCodec::new(options);
+        let mut buf = BytesMut::new();
+        let mut blocks = Vec::new();
+        let fail =
+            |blocks, e: HllpError| Outcome { blocks, pending: None, error: Some(e.to_string()) };
+        for chunk in chunks {
+            buf.extend_from_slice(chunk);
+            loop {
+                match codec.decode(&mut buf) {
+                    Ok(Some(block)) => blocks.push(block),
+                    Ok(None) => break,
+                    Err(e) => return fail(blocks, e),
+                }
+            }
+            assert!(buf.len() < options.max_block_bytes, "{} bytes buffered", buf.len());
+        }
+        loop {
+            match codec.decode_eof(&mut buf) {
+                Ok(Some(block)) => blocks.push(block),
+                Ok(None) => break,
+                Err(e) => return fail(blocks, e),
+            }
+        }
+        Outcome { blocks, pending: codec.take_pending_note(), error: None }
+    }
+
+    /// One read, one byte per read, and split in two at every offset: all give `expected`.
+    fn check(options: HllpOptions, input: &[u8], expected: Outcome) {
+        assert_eq!(run(options, [input]), expected, "one read");
+        assert_eq!(run(options, input.chunks(1)), expected, "one byte per read");
+        for at in 0..=input.len() {
+            let (a, b) = input.split_at(at);
+            assert_eq!(run(options, [a, b]), expected, "split at {at}");
+        }
+    }
+
+    fn options(checksum: Checksum, span: ChecksumSpan) -> HllpOptions {
+        HllpOptions { checksum, span, ..HllpOptions::default() }
+    }
+
+    fn encode(options: HllpOptions, item: Outgoing<'_>) -> Vec<u8> {
+        let mut dst = BytesMut::new();
+        HllpCodec::new(options).encode(item, &mut dst).expect("encodable");
+        dst.to_vec()
+    }
+
+    fn good(offset: u64, block_type: BlockType, data: &[u8], notes: Vec<HllpNote>) -> HllpBlock {
+        HllpBlock {
+            offset,
+            block_type,
+            version: Some(VERSION),
+            data: Bytes::copy_from_slice(data),
+            size_ok: true,
+            checksum_ok: true,
+            notes,
+        }
+    }
+
+    fn ok(blocks: Vec<HllpBlock>) -> Outcome {
+        Outcome { blocks, pending: None, error: None }
+    }
+
+    const MSG: &[u8] = b"MSH|^~\\&|A|B|C|D|20240101||ADT^A01|1|P|2.5\rPID|1\r";
+    const ALL: [(Checksum, ChecksumSpan); 4] = [
+        (Checksum::XorDecimal, ChecksumSpan::Data),
+        (Checksum::XorDecimal, ChecksumSpan::StartBlockToData),
+        (Checksum::SumMod256, ChecksumSpan::Data),
+        (Checksum::SumMod256, ChecksumSpan::StartBlockToData),
+    ];
+
+    #[test]
+    fn wire_format_of_a_data_block() {
+        // "AB": size 2; 'A' ^ 'B' = 0x03; 'A' + 'B' = 131.
+        let xor = encode(HllpOptions::default(), Outgoing::Data(b"AB"));
+        assert_eq!(xor, b"\x0bD21\rAB00002003\x1c\r");
+        let sum = encode(options(Checksum::SumMod256, ChecksumSpan::Data), Outgoing::Data(b"AB"));
+        assert_eq!(sum, b"\x0bD21\rAB00002131\x1c\r");
+        // From <SB>: 0x0B D 2 1 CR A B = 7 bytes.
+        let from_sb = options(Checksum::XorDecimal, ChecksumSpan::StartBlockToData);
+        let expected_xor =
+            [0x0Bu8, b'D', b'2', b'1', 0x0D, b'A', b'B'].iter().fold(0, |a, b| a ^ b);
+        let expected = format!("\x0bD21\rAB00007{expected_xor:03}\x1c\r");
+        assert_eq!(encode(from_sb, Outgoing::Data(b"AB")), expected.as_bytes());
+    }
+
+    #[test]
+    fn good_blocks_for_each_checksum_variant() {
+        for (checksum, span) in ALL {
+            let options = options(checksum, span);
+            let input = [
+                encode(options, Outgoing::Data(MSG)),
+                encode(options, Outgoing::Nak(NakReason::Checksum)),
+            ]
+            .concat();
+            let nak_offset = (1 + HEADER_LEN + MSG.len() + TRAILER_LEN + 2) as u64;
+            let expected = ok(vec![
+                good(0, BlockType::Data, MSG, vec![]),
+                good(nak_offset, BlockType::Nak, b"X", vec![]),
+            ]);
+            check(options, &input, expected);
+            let blocks = run(options, [&input[..]]).blocks;
+            assert_eq!(blocks[0].nak_reason(), None);
+            assert_eq!(blocks[1].nak_reason_sent(), Some(NakReason::Checksum));
+        }
+    }
+
+    #[test]
+    fn bad_checksum_for_each_variant_is_a_decoded_block() {
+        for (checksum, span) in ALL {
+            let options = options(checksum, span);
+            let mut input = encode(options, Outgoing::Data(b"AB"));
+            input[6] = b'C'; // Same size, different checksum under every variant.
+            let computed = match span {
+                ChecksumSpan::Data => checksum.compute(b"AC"),
+                ChecksumSpan::StartBlockToData => checksum.compute(b"\x0bD21\rAC"),
+            };
+            let declared = match span {
+                ChecksumSpan::Data => checksum.compute(b"AB"),
+                ChecksumSpan::StartBlockToData => checksum.compute(b"\x0bD21\rAB"),
+            };
+            let block = HllpBlock {
+                checksum_ok: false,
+                notes: vec![HllpNote::ChecksumMismatch {
+                    offset: 12,
+                    declared: u16::from(declared),
+                    computed,
+                }],
+                ..good(0, BlockType::Data, b"AC", vec![])
+            };
+            assert_eq!(block.nak_reason(), Some(NakReason::Checksum));
+            check(options, &input, ok(vec![block]));
+        }
+    }
+
+    #[test]
+    fn wrong_size_asks_for_a_character_count_nak() {
+        // Declares 3 bytes, carries 2; checksum of "AB" is right.
+        let input = b"\x0bD21\rAB00003003\x1c\r";
+        let block = HllpBlock {
+            size_ok: false,
+            notes: vec![HllpNote::SizeMismatch { offset: 7, declared: 3, actual: 2 }],
+            ..good(0, BlockType::Data, b"AB", vec![])
+        };
+        assert_eq!(block.nak_reason(), Some(NakReason::CharacterCount));
+        check(HllpOptions::default(), input, ok(vec![block]));
+    }
+
+    #[test]
+    fn malformed_blocks_are_decoded_with_notes() {
+        let short = HllpBlock {
+            offset: 0,
+            block_type: BlockType::Data,
+            version: None,
+            data: Bytes::new(),
+            size_ok: false,
+            checksum_ok: false,
+            notes: vec![HllpNote::BlockTooShort { offset: 0, len: 3 }],
+        };
+        check(HllpOptions::default(), b"\x0bD21\x1c\r", ok(vec![short]));
+        let odd = HllpBlock {
+            block_type: BlockType::Unknown(b'Q'),
+            size_ok: false,
+            notes: vec![
+                HllpNote::UnknownBlockType { offset: 1, byte: b'Q' },
+                HllpNote::MissingHeaderCr { offset: 4 },
+                HllpNote::MalformedTrailer { offset: 7 },
+            ],
+            version: Some(*b"21"),
+            ..good(0, BlockType::Data, b"AB", vec![])
+        };
+        check(HllpOptions::default(), b"\x0bQ21xAB0000?003\x1c\r", ok(vec![odd]));
+    }
+
+    #[test]
+    fn bytes_outside_blocks_are_noted() {
+        let block = encode(HllpOptions::default(), Outgoing::Data(b"AB"));
+        let input = [b"\r\n".as_slice(), &block, b"zz"].concat();
+        let outside =
+            HllpNote::BytesOutsideBlock { offset: 0, len: 2, first_bytes: b"\r\n".to_vec() };
+        let expected = Outcome {
+            blocks: vec![good(2, BlockType::Data, b"AB", vec![outside])],
+            pending: Some(HllpNote::BytesOutsideBlock {
+                offset: 2 + block.len() as u64,
+                len: 2,
+                first_bytes: b"zz".to_vec(),
+            }),
+            error: None,
+        };
+        check(HllpOptions::default(), &input, expected);
+    }
+
+    #[test]
+    fn every_prefix_of_a_block_is_partial() {
+        let input = encode(HllpOptions::default(), Outgoing::Data(MSG));
+        for end in 0..input.len() {
+            let mut buf = BytesMut::from(&input[..end]);
+            assert!(matches!(HllpCodec::default().decode(&mut buf), Ok(None)), "prefix {end}");
+            assert_eq!(&buf[..], &input[..end]);
+        }
+    }
+
+    #[test]
+    fn block_over_the_limit_fails_without_buffering_past_it() {
+        let options = HllpOptions { max_block_bytes: 32, ..HllpOptions::default() };
+        let fits = encode(options, Outgoing::Data(&[b'x'; 32 - 15]));
+        assert_eq!(fits.len(), 32);
+        check(options, &fits, ok(vec![good(0, BlockType::Data, &[b'x'; 17], vec![])]));
+        let too_big = encode(options, Outgoing::Data(&[b'x'; 18]));
+        let error = "HLLP block starting at byte 0 exceeds the 32-byte limit";
+        check(
+            options,
+            &too_big,
+            Outcome { blocks: vec![], pending: None, error: Some(error.into()) },
+        );
+        check(
+            options,
+            &[b'\x0b'; 40],
+            Outcome { blocks: vec![], pending: None, error: Some(error.into()) },
+        );
+    }
+
+    #[test]
+    fn stream_ending_inside_a_block() {
+        let error = "stream ended inside the HLLP block starting at byte 0";
+        check(
+            HllpOptions::default(),
+            b"\x0bD21\rAB000",
+            Outcome { blocks: vec![], pending: None, error: Some(error.into()) },
+        );
+    }
+
+    #[test]
+    fn encoder_refuses_what_it_cannot_frame() {
+        let mut dst = BytesMut::new();
+        let mut codec = HllpCodec::default();
+        let error = codec.encode(Outgoing::Data(b"A\x1cB"), &mut dst).unwrap_err();
+        assert_eq!(error.to_string(), "data byte 1 is 0x1c, which HLLP cannot frame");
+        let error =
+            codec.encode(Outgoing::Data(&vec![b'x'; MAX_DECLARED_SIZE + 1]), &mut dst).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "HLLP data of 100000 bytes exceeds the 99999-byte block size field"
+        );
+        assert!(dst.is_empty());
+    }
+
+    #[test]
+    fn notes_become_findings() {
+        let note = HllpNote::ChecksumMismatch { offset: 12, declared: 3, computed: 2 };
+        let finding = note.to_finding();
+        assert_eq!(finding.code, "hllp-checksum-mismatch");
+        assert_eq!(finding.severity, Severity::Error);
+        assert_eq!(finding.location.offset, Some(12));
+        assert_eq!(finding.message, "block checksum says 003, computed 002");
+    }
+
+    proptest! {
+        #[test]
+        fn encode_then_decode_is_identity(
+            data in proptest::collection::vec(any::<u8>().prop_filter("frameable", |b| *b != START_BLOCK && *b != END_BLOCK), 0..200),
+            variant in 0usize..4,
+            chunk in 1usize..32,
+        ) {
+            let (checksum, span) = ALL[variant];
+            let options = options(checksum, span);
+            let input = encode(options, Outgoing::Data(&data));
+            let outcome = run(options, input.chunks(chunk));
+            prop_assert_eq!(outcome, ok(vec![good(0, BlockType::Data, &data, vec![])]));
         }
     }
 }

@@ -446,3 +446,410 @@ impl Encoder<Bytes> for MllpCodec {
         encode_frame(&payload, dst)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Everything a run of the decoder produced.
+    #[derive(Debug, PartialEq)]
+    struct Outcome {
+        frames: Vec<Frame>,
+        /// Notes left after the last frame (end of stream).
+        pending: Vec<FrameNote>,
+        error: Option<String>,
+    }
+
+    fn ok(frames: Vec<Frame>) -> Outcome {
+        Outcome { frames, pending: Vec::new(), error: None }
+    }
+
+    fn failed(frames: Vec<Frame>, error: &str) -> Outcome {
+        Outcome { frames, pending: Vec::new(), error: Some(error.to_string()) }
+    }
+
+    fn frame(offset: u64, payload: &[u8], notes: Vec<FrameNote>) -> Frame {
+        let kind = match payload {
+            [COMMIT_ACK] => FrameKind::CommitAck,
+            [COMMIT_NAK] => FrameKind::CommitNak,
+            _ => FrameKind::Message,
+        };
+        Frame { payload: Bytes::copy_from_slice(payload), kind, notes, offset }
+    }
+
+    /// Feeds `chunks` one after the other, decoding until `Ok(None)` after each, then ends the
+    /// stream. Checks the memory bound after every `Ok(None)`.
+    fn run<'a>(options: MllpOptions, chunks: impl IntoIterator<Item = &'a [u8]>) -> Outcome {
+        let mut codec = MllpCodec::new(options);
+        let mut buf = BytesMut::new();
+        let mut frames = Vec::new();
+        for chunk in chunks {
+            buf.extend_from_slice(chunk);
+            loop {
+                match codec.decode(&mut buf) {
+                    Ok(Some(frame)) => frames.push(frame),
+                    Ok(None) => break,
+                    Err(e) => return failed(frames, &e.to_string()),
+                }
+            }
+            assert!(
+                buf.len() <= options.max_frame_bytes + 2,
+                "{} bytes buffered with a {}-byte limit",
+                buf.len(),
+                options.max_frame_bytes
+            );
+        }
+        loop {
+            match codec.decode_eof(&mut buf) {
+                Ok(Some(frame)) => frames.push(frame),
+                Ok(None) => break,
+                Err(e) => return failed(frames, &e.to_string()),
+            }
+        }
+        assert!(buf.is_empty(), "decode_eof left {buf:?}");
+        Outcome { frames, pending: codec.take_pending_notes(), error: None }
+    }
+
+    /// `input` in one read, one byte per read and (for short inputs) split in two at every
+    /// offset: the outcome is `expected` each time.
+    fn check(options: MllpOptions, input: &[u8], expected: Outcome) {
+        assert_eq!(run(options, [input]), expected, "one read");
+        assert_eq!(run(options, input.chunks(1)), expected, "one byte per read");
+        if input.len() <= 256 {
+            for at in 0..=input.len() {
+                let (a, b) = input.split_at(at);
+                assert_eq!(run(options, [a, b]), expected, "split at {at}");
+            }
+        }
+    }
+
+    fn lenient() -> MllpOptions {
+        MllpOptions::default()
+    }
+
+    fn strict() -> MllpOptions {
+        MllpOptions::strict()
+    }
+
+    fn with_limit(max_frame_bytes: usize) -> MllpOptions {
+        MllpOptions { max_frame_bytes, ..MllpOptions::strict() }
+    }
+
+    fn framed(payload: &[u8]) -> Vec<u8> {
+        let mut dst = BytesMut::new();
+        encode_frame(payload, &mut dst).expect("payload is frameable");
+        dst.to_vec()
+    }
+
+    const MSG: &[u8] = b"MSH|^~\\&|A|B|C|D|20240101||ADT^A01|1|P|2.5\rPID|1\r";
+
+    #[test]
+    fn one_frame() {
+        check(strict(), &framed(MSG), ok(vec![frame(0, MSG, vec![])]));
+        check(lenient(), &framed(MSG), ok(vec![frame(0, MSG, vec![])]));
+    }
+
+    #[test]
+    fn empty_stream_and_empty_payload() {
+        check(strict(), b"", ok(vec![]));
+        check(strict(), b"\x0b\x1c\r", ok(vec![frame(0, b"", vec![])]));
+    }
+
+    #[test]
+    fn many_frames_in_one_buffer() {
+        let input = [framed(b"A\r"), framed(b"BB\r"), framed(b"CCC\r")].concat();
+        let expected =
+            vec![frame(0, b"A\r", vec![]), frame(5, b"BB\r", vec![]), frame(11, b"CCC\r", vec![])];
+        check(strict(), &input, ok(expected));
+    }
+
+    #[test]
+    fn release_2_commit_frames() {
+        let mut input = BytesMut::new();
+        encode_commit(true, &mut input);
+        encode_commit(false, &mut input);
+        assert_eq!(&input[..], b"\x0b\x06\x1c\r\x0b\x15\x1c\r");
+        let outcome = run(strict(), [&input[..]]);
+        let kinds: Vec<FrameKind> = outcome.frames.iter().map(|f| f.kind).collect();
+        assert_eq!(kinds, [FrameKind::CommitAck, FrameKind::CommitNak]);
+        check(strict(), &input, ok(vec![frame(0, b"\x06", vec![]), frame(4, b"\x15", vec![])]));
+        // Only the exact one-byte payload is a commit frame.
+        check(strict(), b"\x0b\x06\x06\x1c\r", ok(vec![frame(0, b"\x06\x06", vec![])]));
+    }
+
+    #[test]
+    fn every_prefix_of_a_frame_is_partial() {
+        let input = framed(MSG);
+        for end in 0..input.len() {
+            let mut codec = MllpCodec::strict();
+            let mut buf = BytesMut::from(&input[..end]);
+            assert!(matches!(codec.decode(&mut buf), Ok(None)), "prefix of {end} bytes");
+            assert_eq!(&buf[..], &input[..end], "a partial frame stays buffered");
+        }
+    }
+
+    #[test]
+    fn bytes_outside_frame_forbid() {
+        let input = [b"\r\n".as_slice(), &framed(b"A")].concat();
+        check(
+            strict(),
+            &input,
+            failed(vec![], "byte 0x0d outside any MLLP frame at byte 0 (expected 0x0B)"),
+        );
+        let input = [framed(b"A"), b"xy".to_vec(), framed(b"B")].concat();
+        let expected = failed(
+            vec![frame(0, b"A", vec![])],
+            "byte 0x78 outside any MLLP frame at byte 4 (expected 0x0B)",
+        );
+        check(strict(), &input, expected);
+    }
+
+    #[test]
+    fn bytes_outside_frame_allow() {
+        let input = [b"\r\n".as_slice(), &framed(b"A"), b"xy", &framed(b"B"), b"\n"].concat();
+        let outside = |offset, bytes: &[u8]| FrameNote::BytesOutsideFrame {
+            offset,
+            len: bytes.len() as u64,
+            first_bytes: bytes.to_vec(),
+        };
+        let expected = Outcome {
+            frames: vec![
+                frame(2, b"A", vec![outside(0, b"\r\n")]),
+                frame(8, b"B", vec![outside(6, b"xy")]),
+            ],
+            pending: vec![outside(12, b"\n")],
+            error: None,
+        };
+        check(lenient(), &input, expected);
+    }
+
+    #[test]
+    fn bytes_outside_frame_keeps_only_the_first_16() {
+        let garbage = vec![b'g'; 1000];
+        let input = [garbage.as_slice(), &framed(b"A")].concat();
+        let note =
+            FrameNote::BytesOutsideFrame { offset: 0, len: 1000, first_bytes: vec![b'g'; 16] };
+        check(lenient(), &input, ok(vec![frame(1000, b"A", vec![note])]));
+        // Dropped at once, not buffered.
+        let mut codec = MllpCodec::default();
+        let mut buf = BytesMut::from(&garbage[..]);
+        assert!(matches!(codec.decode(&mut buf), Ok(None)));
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn missing_trailer_cr_forbid() {
+        let expected = "MLLP End Block 0x1C not followed by carriage return 0x0D at byte 4";
+        check(strict(), b"\x0bAB\x1c\x0bC\x1c\r", failed(vec![], expected));
+        check(
+            strict(),
+            b"\x0bA\x1c",
+            failed(vec![], "MLLP End Block 0x1C not followed by carriage return 0x0D at byte 3"),
+        );
+    }
+
+    #[test]
+    fn missing_trailer_cr_allow() {
+        let input = b"\x0bA\x1c\x0bB\x1c\r";
+        let note = FrameNote::MissingTrailerCr { offset: 3 };
+        check(lenient(), input, ok(vec![frame(0, b"A", vec![note]), frame(3, b"B", vec![])]));
+        // At the end of the stream, right after the 0x1C.
+        let note = FrameNote::MissingTrailerCr { offset: 3 };
+        check(lenient(), b"\x0bA\x1c", ok(vec![frame(0, b"A", vec![note])]));
+    }
+
+    #[test]
+    fn nested_start_byte_forbid() {
+        check(
+            strict(),
+            b"\x0bA\x0bB\x1c\r",
+            failed(vec![], "MLLP Start Block 0x0B inside a frame at byte 2"),
+        );
+    }
+
+    #[test]
+    fn nested_start_byte_allow() {
+        let note = FrameNote::NestedStartByte { offset: 2 };
+        check(lenient(), b"\x0bA\x0bB\x1c\r", ok(vec![frame(0, b"A\x0bB", vec![note])]));
+    }
+
+    #[test]
+    fn lf_segment_separators_forbid() {
+        check(
+            strict(),
+            b"\x0bMSH|\nPID|\n\x1c\r",
+            failed(vec![], "LF byte inside an MLLP frame payload at byte 5"),
+        );
+    }
+
+    #[test]
+    fn lf_segment_separators_allow() {
+        let lf = FrameNote::LfSegmentSeparators { count: 2, first_offset: 5 };
+        check(lenient(), b"\x0bMSH|\nPID|\n\x1c\r", ok(vec![frame(0, b"MSH|\nPID|\n", vec![lf])]));
+        // Notes stay in stream order.
+        let notes = vec![
+            FrameNote::NestedStartByte { offset: 1 },
+            FrameNote::LfSegmentSeparators { count: 1, first_offset: 2 },
+            FrameNote::MissingTrailerCr { offset: 4 },
+        ];
+        check(lenient(), b"\x0b\x0b\n\x1c", ok(vec![frame(0, b"\x0b\n", notes)]));
+    }
+
+    #[test]
+    fn frame_at_the_size_limit_is_accepted() {
+        let payload = vec![b'x'; 64];
+        check(with_limit(64), &framed(&payload), ok(vec![frame(0, &payload, vec![])]));
+    }
+
+    #[test]
+    fn frame_over_the_size_limit_fails_at_its_offset() {
+        let input = [framed(b"A"), framed(&[b'x'; 65])].concat();
+        let expected = failed(
+            vec![frame(0, b"A", vec![])],
+            "MLLP frame starting at byte 4 exceeds the 64-byte payload limit",
+        );
+        check(with_limit(64), &input, expected);
+    }
+
+    #[test]
+    fn unterminated_frame_fails_without_buffering_past_the_limit() {
+        let mut codec = MllpCodec::new(with_limit(64));
+        let mut buf = BytesMut::new();
+        buf.extend_from_slice(b"\x0b");
+        for fed in 1.. {
+            buf.extend_from_slice(b"x");
+            match codec.decode(&mut buf) {
+                Ok(None) => assert!(fed <= 64, "still buffering after {fed} payload bytes"),
+                Err(MllpError::FrameTooLarge { offset: 0, limit: 64 }) => {
+                    assert_eq!(fed, 65);
+                    break;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn stream_ending_inside_a_frame() {
+        let expected = "stream ended inside the MLLP frame starting at byte 4 (3 bytes buffered)";
+        check(lenient(), b"\x0bA\x1c\r\x0bBC", failed(vec![frame(0, b"A", vec![])], expected));
+    }
+
+    #[test]
+    fn encoder_refuses_unframeable_payloads() {
+        let mut dst = BytesMut::new();
+        let error = encode_frame(b"AB\x1cC", &mut dst).unwrap_err();
+        assert_eq!(error.to_string(), "payload byte 2 is 0x1c, which MLLP cannot frame");
+        assert!(dst.is_empty());
+        let mut codec = MllpCodec::default();
+        Encoder::<&[u8]>::encode(&mut codec, MSG, &mut dst).expect("frameable");
+        assert_eq!(&dst[..], &framed(MSG)[..]);
+    }
+
+    #[test]
+    fn notes_become_findings() {
+        let outside =
+            FrameNote::BytesOutsideFrame { offset: 7, len: 2, first_bytes: b"\r\n".to_vec() };
+        let finding = outside.to_finding();
+        assert_eq!(finding.code, "mllp-bytes-outside-frame");
+        assert_eq!(finding.severity, Severity::Error);
+        assert_eq!(finding.location.offset, Some(7));
+        assert_eq!(finding.message, "2 byte(s) outside any MLLP frame, starting \"\\x0d\\x0a\"");
+        assert_eq!(
+            FrameNote::MissingTrailerCr { offset: 1 }.to_finding().severity,
+            Severity::Error
+        );
+        assert_eq!(FrameNote::NestedStartByte { offset: 1 }.to_finding().severity, Severity::Error);
+        let lf = FrameNote::LfSegmentSeparators { count: 1, first_offset: 1 };
+        assert_eq!(lf.to_finding().severity, Severity::Warning);
+    }
+
+    fn corpus_files() -> Vec<(std::path::PathBuf, Vec<u8>)> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus");
+        let mut files = Vec::new();
+        let mut dirs = vec![root];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).expect("corpus directory is readable") {
+                let path = entry.expect("corpus entry").path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "hl7") {
+                    let bytes = std::fs::read(&path).expect("corpus file is readable");
+                    files.push((path, bytes));
+                }
+            }
+        }
+        files.sort();
+        assert!(!files.is_empty(), "no corpus files found");
+        files
+    }
+
+    #[test]
+    fn corpus_round_trips_in_one_read_and_byte_by_byte() {
+        let mut frameable = Vec::new();
+        for (path, bytes) in corpus_files() {
+            if memchr::memchr2(START_BLOCK, END_BLOCK, &bytes).is_some() {
+                continue; // Files about framing bytes themselves cannot be framed.
+            }
+            let input = framed(&bytes);
+            let expected = ok(vec![frame(0, &bytes, lf_notes(&bytes))]);
+            assert_eq!(run(lenient(), [&input[..]]), expected, "{}", path.display());
+            assert_eq!(run(lenient(), input.chunks(1)), expected, "{}", path.display());
+            frameable.push(bytes);
+        }
+        // All of them back to back in one buffer.
+        let input: Vec<u8> = frameable.iter().flat_map(|b| framed(b)).collect();
+        let payloads: Vec<Bytes> =
+            run(lenient(), [&input[..]]).frames.into_iter().map(|f| f.payload).collect();
+        assert_eq!(payloads, frameable);
+    }
+
+    #[test]
+    fn corpus_split_at_every_offset() {
+        let files = corpus_files();
+        for (path, bytes) in files
+            .iter()
+            .filter(|(_, b)| memchr::memchr2(START_BLOCK, END_BLOCK, b).is_none())
+            .take(3)
+        {
+            let input = framed(bytes);
+            let expected = ok(vec![frame(0, bytes, lf_notes(bytes))]);
+            for at in 0..=input.len() {
+                let (a, b) = input.split_at(at);
+                assert_eq!(run(lenient(), [a, b]), expected, "{} split at {at}", path.display());
+            }
+        }
+    }
+
+    fn lf_notes(payload: &[u8]) -> Vec<FrameNote> {
+        let count = memchr::memchr_iter(b'\n', payload).count();
+        match memchr::memchr(b'\n', payload) {
+            Some(first) => {
+                vec![FrameNote::LfSegmentSeparators { count, first_offset: 1 + first as u64 }]
+            }
+            None => vec![],
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn encode_then_decode_is_identity(
+            payloads in proptest::collection::vec(
+                proptest::collection::vec(any::<u8>().prop_filter("frameable", |b| *b != START_BLOCK && *b != END_BLOCK), 0..64),
+                0..5,
+            ),
+            chunk in 1usize..16,
+        ) {
+            let mut codec = MllpCodec::new(MllpOptions { tolerance: Tolerance { allow_lf_segment_separators: true, ..Tolerance::STRICT }, ..MllpOptions::default() });
+            let mut input = BytesMut::new();
+            for payload in &payloads {
+                Encoder::<&[u8]>::encode(&mut codec, payload, &mut input).expect("frameable");
+            }
+            let outcome = run(*codec.options(), input.chunks(chunk));
+            prop_assert_eq!(outcome.error, None);
+            let decoded: Vec<Vec<u8>> = outcome.frames.iter().map(|f| f.payload.to_vec()).collect();
+            prop_assert_eq!(decoded, payloads);
+        }
+    }
+}
