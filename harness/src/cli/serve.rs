@@ -2,6 +2,7 @@
 
 use super::duration::parse_duration;
 use super::exit;
+use crate::target::defect::{parse_defect, Defect, Defects};
 use crate::target::endpoint::Endpoint;
 use crate::target::responder::ResponderConfig;
 use crate::target::server::{serve_mllp, ServerOptions};
@@ -27,14 +28,28 @@ pub struct ServeArgs {
     /// Largest MLLP frame accepted; a longer frame is a framing error and closes the connection.
     #[arg(long, value_name = "BYTES", default_value_t = MllpOptions::default().max_frame_bytes)]
     pub max_frame_bytes: usize,
+    /// Switch on a known bug (repeatable), to prove that the harness catches it.
+    #[arg(long = "defect", value_name = "NAME", value_parser = parse_defect)]
+    pub defects: Vec<Defect>,
+    /// List the defect switches with one line each, and exit.
+    #[arg(long)]
+    pub list_defects: bool,
 }
 
 /// Runs until Ctrl-C. Prints `listening on mllp://ADDR` once bound.
 pub fn run(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
+    if args.list_defects {
+        let width = Defect::ALL.iter().map(|d| d.name().len()).max().unwrap_or(0);
+        for defect in Defect::ALL {
+            writeln!(out, "{:<width$}  {}", defect.name(), defect.description())?;
+        }
+        return Ok(exit::OK);
+    }
     let endpoint = match &args.journal {
         Some(path) => Endpoint::with_journal(ResponderConfig::default(), path)?,
         None => Endpoint::new(ResponderConfig::default()),
     };
+    let endpoint = endpoint.with_defects(Defects::of(args.defects.iter().copied()));
     let endpoint = Arc::new(endpoint);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
@@ -42,6 +57,10 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
         writeln!(out, "listening on mllp://{}", listener.local_addr()?)?;
+        if !endpoint.defects().is_empty() {
+            let names: Vec<&str> = endpoint.defects().iter().map(|d| d.name()).collect();
+            writeln!(out, "DEFECTS ON (not a correct endpoint): {}", names.join(", "))?;
+        }
         if endpoint.received() > 0 {
             writeln!(out, "replayed {} journaled message(s)", endpoint.received())?;
         }

@@ -97,40 +97,76 @@ pub struct ClientFeed {
     pub errors: Vec<LoggedError>,
     #[serde(skip)]
     seen: HashSet<(String, String, String)>,
+    /// How values are read; anything but `Decoded` is a defect switch.
+    #[serde(skip)]
+    pub text_mode: TextMode,
+    /// Apply a resent message again (a defect switch; the standard behaviour is once).
+    #[serde(skip)]
+    pub reapply_duplicates: bool,
 }
 
-/// Reads decoded text at a path; empty when absent.
-fn text(message: &Message<'_>, path: &str) -> String {
+/// How the feed turns a value into stored text.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TextMode {
+    /// Escapes resolved, MSH-18 applied: the correct way.
+    #[default]
+    Decoded,
+    /// The bytes as on the wire, escape sequences and all.
+    Raw,
+    /// Escapes resolved, but bytes read as ISO-8859-1 whatever MSH-18 says.
+    Latin1,
+}
+
+/// A value as stored text, per the feed's text mode.
+fn read(message: &Message<'_>, value: &Value<'_>, mode: TextMode) -> String {
+    let text = match mode {
+        TextMode::Decoded => message.text(value).into_owned(),
+        TextMode::Raw => String::from_utf8_lossy(value.as_bytes()).into_owned(),
+        TextMode::Latin1 => {
+            let bytes = crate::hl7::escape::unescape(value.as_bytes(), message.delimiters()).bytes;
+            bytes.iter().map(|&b| char::from(b)).collect()
+        }
+    };
+    text.trim().to_string()
+}
+
+/// Text at a path; empty when absent.
+fn text(message: &Message<'_>, path: &str, mode: TextMode) -> String {
     Path::parse(path)
         .ok()
         .and_then(|p| message.get(&p))
-        .map(|v| message.text(&v).trim().to_string())
+        .map(|v| read(message, &v, mode))
         .unwrap_or_default()
 }
 
-/// Decoded text of a component of a segment's field (first repetition).
-fn component(message: &Message<'_>, segment: &Segment<'_>, field: usize, n: usize) -> String {
+/// Text of a component of a segment's field (first repetition).
+fn component(
+    message: &Message<'_>,
+    segment: &Segment<'_>,
+    field: usize,
+    n: usize,
+    mode: TextMode,
+) -> String {
     segment
         .field(field)
         .and_then(|f| f.component(n))
-        .map(|v| first_subcomponent(message, v))
+        .map(|v| first_subcomponent(message, v, mode))
         .unwrap_or_default()
 }
 
-/// The first subcomponent, decoded: the surname of an FN family name (v2.5+), or the whole
-/// component when it has no subcomponents.
-fn first_subcomponent(message: &Message<'_>, value: Value<'_>) -> String {
+/// The first subcomponent: the surname of an FN family name (v2.5+), or the whole component
+/// when it has no subcomponents.
+fn first_subcomponent(message: &Message<'_>, value: Value<'_>, mode: TextMode) -> String {
     let first = value.subcomponent(1).unwrap_or(value);
-    message.text(&first).trim().to_string()
+    read(message, &first, mode)
 }
 
 /// The email address among PID-13's repetitions: XTN-4, on the repetition whose use code is
 /// NET (XTN-2) or equipment type Internet (XTN-3).
-fn email(message: &Message<'_>, pid: &Segment<'_>) -> Option<String> {
+fn email(message: &Message<'_>, pid: &Segment<'_>, mode: TextMode) -> Option<String> {
     let field = pid.field(13)?;
     field.repetitions().find_map(|r| {
-        let part =
-            |n| r.component(n).map(|v| message.text(&v).trim().to_string()).unwrap_or_default();
+        let part = |n| r.component(n).map(|v| read(message, &v, mode)).unwrap_or_default();
         let is_email = part(2) == "NET" || part(3).eq_ignore_ascii_case("Internet");
         let address = part(4);
         (is_email && !address.is_empty()).then_some(address)
@@ -141,8 +177,12 @@ impl ClientFeed {
     /// Applies one message; returns what it did. Never fails: content problems go to the
     /// error log, because the message is acknowledged either way.
     pub fn apply(&mut self, message: &Message<'_>) -> Vec<Effect> {
-        let key = (text(message, "MSH-3"), text(message, "MSH-4"), text(message, "MSH-10"));
-        if !self.seen.insert(key) {
+        let key = (
+            text(message, "MSH-3", self.text_mode),
+            text(message, "MSH-4", self.text_mode),
+            text(message, "MSH-10", self.text_mode),
+        );
+        if !self.seen.insert(key) && !self.reapply_duplicates {
             return vec![Effect::Duplicate];
         }
         let event = format!(
@@ -170,7 +210,7 @@ impl ClientFeed {
         {
             effects.extend(self.relate(message));
         }
-        let control_id = text(message, "MSH-10");
+        let control_id = text(message, "MSH-10", self.text_mode);
         for effect in &effects {
             if let Effect::Logged { message } = effect {
                 self.errors.push(LoggedError {
@@ -184,16 +224,20 @@ impl ClientFeed {
     }
 
     /// The client described by the PID segment, or the reason it cannot be read.
-    fn read_client(message: &Message<'_>, pid: &Segment<'_>) -> Result<Client, String> {
+    fn read_client(
+        message: &Message<'_>,
+        pid: &Segment<'_>,
+        mode: TextMode,
+    ) -> Result<Client, String> {
         let client = Client {
-            id: component(message, pid, 3, 1),
-            family: component(message, pid, 5, 1),
-            given: component(message, pid, 5, 2),
-            email: email(message, pid),
-            gender: component(message, pid, 8, 1),
-            birth_date: component(message, pid, 7, 1),
+            id: component(message, pid, 3, 1, mode),
+            family: component(message, pid, 5, 1, mode),
+            given: component(message, pid, 5, 2, mode),
+            email: email(message, pid, mode),
+            gender: component(message, pid, 8, 1, mode),
+            birth_date: component(message, pid, 7, 1, mode),
             active: true,
-            deceased: component(message, pid, 30, 1) == "Y",
+            deceased: component(message, pid, 30, 1, mode) == "Y",
             professionals: BTreeSet::new(),
             merged: Vec::new(),
         };
@@ -223,7 +267,7 @@ impl ClientFeed {
         let Some(pid) = message.find_segment("PID", 1) else {
             return vec![Effect::Logged { message: "no PID segment".into() }];
         };
-        let mut client = match Self::read_client(message, &pid) {
+        let mut client = match Self::read_client(message, &pid, self.text_mode) {
             Ok(client) => client,
             Err(why) => {
                 return vec![Effect::Logged { message: format!("client not created: {why}") }]
@@ -265,7 +309,7 @@ impl ClientFeed {
         let Some(pid) = message.find_segment("PID", 1) else {
             return vec![Effect::Logged { message: "no PID segment".into() }];
         };
-        let mut client = match Self::read_client(message, &pid) {
+        let mut client = match Self::read_client(message, &pid, self.text_mode) {
             Ok(client) => client,
             Err(why) => {
                 return vec![Effect::Logged { message: format!("client not updated: {why}") }]
@@ -288,7 +332,7 @@ impl ClientFeed {
     }
 
     fn deactivate(&mut self, message: &Message<'_>) -> Vec<Effect> {
-        let id = text(message, "PID-3.1");
+        let id = text(message, "PID-3.1", self.text_mode);
         match self.clients.get_mut(&id) {
             Some(client) => {
                 client.active = false;
@@ -306,10 +350,11 @@ impl ClientFeed {
     /// Each PID (with its MRG) of an A40, or the one pair of an A18: every MRG-1 repetition is
     /// merged into the PID-3 client, whose details are updated from the PID.
     fn merge(&mut self, message: &Message<'_>) -> Vec<Effect> {
+        let mode = self.text_mode;
         let mut effects = Vec::new();
         let segments: Vec<Segment<'_>> = message.segments().collect();
         for (i, pid) in segments.iter().enumerate().filter(|(_, s)| s.id() == "PID") {
-            let into = component(message, pid, 3, 1);
+            let into = component(message, pid, 3, 1, mode);
             let Some(mrg) =
                 segments[i + 1..].iter().take_while(|s| s.id() != "PID").find(|s| s.id() == "MRG")
             else {
@@ -324,7 +369,7 @@ impl ClientFeed {
                 continue;
             };
             let mut kept = kept;
-            if let Ok(updated) = Self::read_client(message, pid) {
+            if let Ok(updated) = Self::read_client(message, pid, self.text_mode) {
                 kept = Client {
                     professionals: kept.professionals,
                     merged: kept.merged,
@@ -337,7 +382,7 @@ impl ClientFeed {
                 .map(|f| {
                     f.repetitions()
                         .filter_map(|r| r.component(1))
-                        .map(|v| first_subcomponent(message, v))
+                        .map(|v| first_subcomponent(message, v, mode))
                         .collect()
                 })
                 .unwrap_or_default();
@@ -360,10 +405,10 @@ impl ClientFeed {
 
     /// Relates the PID-3 client to the attending professional (PV1-7.1, else ROL-4.1).
     fn relate(&mut self, message: &Message<'_>) -> Vec<Effect> {
-        let client = text(message, "PID-3.1");
-        let mut professional = text(message, "PV1-7.1");
+        let client = text(message, "PID-3.1", self.text_mode);
+        let mut professional = text(message, "PV1-7.1", self.text_mode);
         if professional.is_empty() {
-            professional = text(message, "ROL-4.1");
+            professional = text(message, "ROL-4.1", self.text_mode);
         }
         if professional.is_empty() {
             return vec![Effect::Logged {
@@ -390,15 +435,16 @@ impl ClientFeed {
 
     /// MFN^M02: each MFE with the STF that follows it.
     fn professionals(&mut self, message: &Message<'_>) -> Vec<Effect> {
+        let mode = self.text_mode;
         let mut effects = Vec::new();
         let segments: Vec<Segment<'_>> = message.segments().collect();
         for (i, mfe) in segments.iter().enumerate().filter(|(_, s)| s.id() == "MFE") {
-            let code = component(message, mfe, 1, 1);
-            let mut id = component(message, mfe, 4, 1);
+            let code = component(message, mfe, 1, 1, mode);
+            let mut id = component(message, mfe, 4, 1, mode);
             let stf =
                 segments[i + 1..].iter().take_while(|s| s.id() != "MFE").find(|s| s.id() == "STF");
             if id.is_empty() {
-                id = stf.map(|s| component(message, s, 1, 1)).unwrap_or_default();
+                id = stf.map(|s| component(message, s, 1, 1, mode)).unwrap_or_default();
             }
             if id.is_empty() {
                 effects.push(Effect::Logged {
@@ -408,8 +454,8 @@ impl ClientFeed {
             }
             let read = |active: bool| Professional {
                 id: id.clone(),
-                family: stf.map(|s| component(message, s, 3, 1)).unwrap_or_default(),
-                given: stf.map(|s| component(message, s, 3, 2)).unwrap_or_default(),
+                family: stf.map(|s| component(message, s, 3, 1, mode)).unwrap_or_default(),
+                given: stf.map(|s| component(message, s, 3, 2, mode)).unwrap_or_default(),
                 active,
             };
             let exists = self.professionals.contains_key(&id);

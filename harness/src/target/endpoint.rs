@@ -4,9 +4,12 @@
 //! applied to the [`ClientFeed`]. A restart replays the journal, so state and duplicate
 //! detection survive it.
 
-use super::client_feed::{ClientFeed, Effect};
+use super::client_feed::{ClientFeed, Effect, TextMode};
+use super::defect::{Defect, Defects};
 use super::responder::{acknowledge, decide, Decision, ResponderConfig};
-use crate::hl7::Message;
+use crate::hl7::ack::{AckError, ErrorCondition};
+use crate::hl7::edit::MessageBuf;
+use crate::hl7::{Message, Path as Hl7Path};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -47,6 +50,7 @@ pub struct Endpoint {
     state: Mutex<ClientFeed>,
     journal: Option<Mutex<(File, PathBuf)>>,
     sequence: AtomicU64,
+    defects: Defects,
 }
 
 impl Endpoint {
@@ -57,6 +61,7 @@ impl Endpoint {
             state: Mutex::new(ClientFeed::default()),
             journal: None,
             sequence: AtomicU64::new(0),
+            defects: Defects::none(),
         }
     }
 
@@ -72,11 +77,33 @@ impl Endpoint {
             state: Mutex::new(ClientFeed::default()),
             journal: Some(Mutex::new((file, path.to_path_buf()))),
             sequence: AtomicU64::new(previous.len() as u64),
+            defects: Defects::none(),
         };
         for payload in &previous {
             endpoint.process(payload);
         }
         Ok(endpoint)
+    }
+
+    /// Switches on known bugs (for the harness's self-tests); the correct endpoint has none.
+    pub fn with_defects(mut self, defects: Defects) -> Endpoint {
+        {
+            let state = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
+            state.reapply_duplicates = defects.has(Defect::AppliedTwice);
+            state.text_mode = if defects.has(Defect::StoredEscaped) {
+                TextMode::Raw
+            } else if defects.has(Defect::WrongCharset) {
+                TextMode::Latin1
+            } else {
+                TextMode::Decoded
+            };
+        }
+        self.defects = defects;
+        self
+    }
+
+    pub fn defects(&self) -> &Defects {
+        &self.defects
     }
 
     /// Journals, decides, applies and acknowledges one received payload.
@@ -96,26 +123,95 @@ impl Endpoint {
     }
 
     fn process(&self, payload: &[u8]) -> Handled {
+        let control_id = format!("ACK{:08}", self.sequence.load(Ordering::SeqCst));
+        let timestamp = hl7_timestamp(SystemTime::now());
         let message = match Message::parse(payload) {
             Ok(message) => message,
             Err(err) => {
+                let ack = self.defects.has(Defect::AaToNonHl7).then(|| {
+                    format!("MSH|^~\\&|HARNESS|HARNESS|||{timestamp}||ACK|{control_id}|P|2.5\rMSA|AA|\r").into_bytes()
+                });
                 return Handled {
-                    ack: None,
+                    ack,
                     decision: None,
                     effects: Vec::new(),
                     unreadable: Some(err.to_string()),
-                }
+                };
             }
         };
-        let decision = decide(&message, &self.config);
+        let decision = self.defective(&message, payload, decide(&message, &self.config));
         let effects = if decision.is_accept() {
             self.state.lock().unwrap_or_else(|p| p.into_inner()).apply(&message)
         } else {
             Vec::new()
         };
-        let control_id = format!("ACK{:08}", self.sequence.load(Ordering::SeqCst));
-        let ack = acknowledge(&message, &decision, &control_id, &hl7_timestamp(SystemTime::now()));
+        let ack = acknowledge(&message, &decision, &control_id, &timestamp)
+            .map(|ack| self.mangle(&message, ack));
         Handled { ack, decision: Some(decision), effects, unreadable: None }
+    }
+
+    /// The decision as the message-level defects would make it.
+    fn defective(&self, message: &Message<'_>, payload: &[u8], decision: Decision) -> Decision {
+        let d = &self.defects;
+        let error = |condition, text: &str| vec![AckError::new(condition).with_text(text)];
+        if d.has(Defect::AeOnNonAscii) && payload.iter().any(|&b| b >= 0x80) {
+            return Decision::Error(error(ErrorCondition::DataTypeError, "non-ASCII byte"));
+        }
+        let escape = message.delimiters().escape;
+        let body = &payload[message.header().as_bytes().len().min(payload.len())..];
+        if d.has(Defect::AeOnEscapes) && escape.is_some_and(|e| body.contains(&e)) {
+            return Decision::Error(error(ErrorCondition::DataTypeError, "escape sequence"));
+        }
+        if d.has(Defect::ArOnZSegments) && message.segments().any(|s| s.id().starts_with('Z')) {
+            return Decision::Reject(error(ErrorCondition::SegmentSequenceError, "Z-segment"));
+        }
+        if d.has(Defect::AaToAdtWithoutPid) && matches!(decision, Decision::Error(_)) {
+            return Decision::Accept;
+        }
+        decision
+    }
+
+    /// The ACK as the ACK-level defects would write it.
+    fn mangle(&self, message: &Message<'_>, ack: Vec<u8>) -> Vec<u8> {
+        let d = &self.defects;
+        let Ok(mut buf) = MessageBuf::new(ack.clone()) else { return ack };
+        let set = |buf: &mut MessageBuf, path: &str, raw: &[u8]| {
+            if let Ok(path) = Hl7Path::parse(path) {
+                let _ = buf.set_raw(&path, raw);
+            }
+        };
+        let original =
+            |n: usize| message.header().field(n).map(|v| v.as_bytes().to_vec()).unwrap_or_default();
+        if d.has(Defect::WrongMsa2) {
+            let mut wrong = original(10);
+            wrong.extend_from_slice(b"-WRONG");
+            set(&mut buf, "MSA-2", &wrong);
+        }
+        if d.has(Defect::NoMsa2) {
+            set(&mut buf, "MSA-2", b"");
+        }
+        if d.has(Defect::NoSwap) {
+            for n in 3..=6 {
+                set(&mut buf, &format!("MSH-{n}"), &original(n));
+            }
+        }
+        if d.has(Defect::WrongMsh9) {
+            let component = message.delimiters().component;
+            set(&mut buf, "MSH-9", &[b"ADT".as_slice(), &[component], b"A01"].concat());
+        }
+        if d.has(Defect::EmptyMsh10) {
+            set(&mut buf, "MSH-10", b"");
+        }
+        if d.has(Defect::InvalidMsa1) {
+            set(&mut buf, "MSA-1", b"OK");
+        }
+        let mut bytes = buf.into_bytes();
+        if d.has(Defect::LfSegmentSeparators) {
+            for b in bytes.iter_mut().filter(|b| **b == b'\r') {
+                *b = b'\n';
+            }
+        }
+        bytes
     }
 
     /// The state as the JSON the state endpoint serves.

@@ -5,6 +5,7 @@
 //! them together; `server` runs it on MLLP.
 
 pub mod client_feed;
+pub mod defect;
 pub mod endpoint;
 pub mod responder;
 pub mod server;

@@ -3,11 +3,13 @@
 //! waits for the next frame at most the idle timeout, answers every message it can read, and
 //! never closes for bad content (only for a peer close, a reset, a framing error or idleness).
 
+use super::defect::Defect;
 use super::endpoint::Endpoint;
 use crate::transport::connection::{MllpConnection, Timeouts, TransportError};
-use crate::transport::mllp::{FrameKind, MllpOptions};
+use crate::transport::mllp::{FrameKind, FrameNote, MllpOptions, END_BLOCK, START_BLOCK};
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 
 /// Settings of the MLLP side.
@@ -40,20 +42,34 @@ pub async fn serve_mllp(
                     }
                 };
                 accepted += 1;
+                let sequential = endpoint_defect(&endpoint, Defect::OneConnectionAtATime);
                 let endpoint = Arc::clone(&endpoint);
-                tokio::spawn(async move {
+                let serve_one = async move {
                     match MllpConnection::from_stream(stream, options.mllp, options.timeouts) {
                         Ok(connection) => handle_connection(connection, &endpoint).await,
                         Err(err) => eprintln!("hl7-harness serve: {peer}: {err}"),
                     }
-                });
+                };
+                if sequential {
+                    serve_one.await;
+                } else {
+                    tokio::spawn(serve_one);
+                }
             }
         }
     }
 }
 
+fn endpoint_defect(endpoint: &Endpoint, defect: Defect) -> bool {
+    endpoint.defects().has(defect)
+}
+
+/// How late `late-ack` answers: later than the default ACK timeouts of most senders.
+const LATE_ACK: Duration = Duration::from_secs(3);
+
 async fn handle_connection(mut connection: MllpConnection, endpoint: &Endpoint) {
     let peer = connection.peer();
+    let defect = |d| endpoint_defect(endpoint, d);
     loop {
         let frame = match connection.receive(None).await {
             Ok(frame) => frame,
@@ -70,8 +86,24 @@ async fn handle_connection(mut connection: MllpConnection, endpoint: &Endpoint) 
                 note.to_finding().message
             );
         }
+        if defect(Defect::ClosesOnBytesOutsideFrame)
+            && frame.notes.iter().any(|n| matches!(n, FrameNote::BytesOutsideFrame { .. }))
+        {
+            return;
+        }
+        if defect(Defect::FirstOfCoalescedOnly) {
+            connection.discard_buffered();
+        }
         if frame.kind != FrameKind::Message {
             continue; // MLLP release 2 commit acknowledgements need no answer.
+        }
+        let non_ascii = frame.payload.iter().any(|&b| b >= 0x80);
+        let custom = !frame.payload.starts_with(b"MSH|^~\\&");
+        if (defect(Defect::ResetOnNonAscii) && non_ascii)
+            || (defect(Defect::ResetOnCustomDelimiters) && custom)
+        {
+            connection.reset();
+            return;
         }
         let handled = match endpoint.handle(&frame.payload) {
             Ok(handled) => handled,
@@ -87,8 +119,21 @@ async fn handle_connection(mut connection: MllpConnection, endpoint: &Endpoint) 
                 frame.offset
             );
         }
-        if let Some(ack) = handled.ack {
-            if let Err(err) = connection.send(&ack).await {
+        let Some(ack) = handled.ack else { continue };
+        if defect(Defect::NoAck) {
+            continue;
+        }
+        if defect(Defect::LateAck) {
+            tokio::time::sleep(LATE_ACK).await;
+        }
+        let copies = if defect(Defect::DuplicateAck) { 2 } else { 1 };
+        for _ in 0..copies {
+            let sent = if defect(Defect::MissingTrailerCr) {
+                connection.write_raw(&[&[START_BLOCK][..], &ack, &[END_BLOCK]].concat()).await
+            } else {
+                connection.send(&ack).await
+            };
+            if let Err(err) = sent {
                 eprintln!("hl7-harness serve: {peer}: ACK not sent: {err} ({})", err.code());
                 return;
             }

@@ -207,6 +207,19 @@ impl MllpConnection {
         self.codec.take_pending_notes()
     }
 
+    /// Drops whatever was read but not yet decoded (e.g. frames that came in the same read).
+    pub fn discard_buffered(&mut self) -> usize {
+        let dropped = self.buffer.len();
+        self.buffer.clear();
+        dropped
+    }
+
+    /// Closes with a TCP reset (SO_LINGER 0) instead of an orderly close.
+    pub fn reset(self) {
+        let _ = socket2::SockRef::from(&self.stream).set_linger(Some(Duration::ZERO));
+        drop(self.stream);
+    }
+
     /// Closes the write side (half-close) so the peer reads end-of-stream.
     pub async fn shutdown_write(&mut self) -> Result<(), TransportError> {
         let peer = self.peer;

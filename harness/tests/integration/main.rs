@@ -3,6 +3,7 @@
 mod ack;
 mod cli;
 mod corpus;
+mod defects;
 mod mllp;
 mod names;
 mod properties;

@@ -1,0 +1,126 @@
+//! Known bugs the reference endpoint can switch on, one at a time (`serve --defect NAME`), so the
+//! harness can prove that each check catches the bug it is written for. Names are kebab-case
+//! and never change once published.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+macro_rules! defects {
+    ($($variant:ident = $name:literal: $description:literal,)+) => {
+        /// One switchable bug.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Defect {
+            $($variant,)+
+        }
+
+        impl Defect {
+            pub const ALL: &'static [Defect] = &[$(Defect::$variant,)+];
+
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Defect::$variant => $name,)+
+                }
+            }
+
+            /// One line: what the endpoint does wrong.
+            pub fn description(self) -> &'static str {
+                match self {
+                    $(Defect::$variant => $description,)+
+                }
+            }
+        }
+    };
+}
+
+defects! {
+    WrongMsa2 = "wrong-msa2": "MSA-2 is not the MSH-10 of the message acknowledged",
+    NoMsa2 = "no-msa2": "MSA-2 is empty",
+    NoSwap = "no-swap": "MSH-3..6 are copied, not swapped (the ACK claims to come from the sender)",
+    WrongMsh9 = "wrong-msh9": "MSH-9 of the ACK is ADT^A01 instead of ACK^<trigger>^ACK",
+    EmptyMsh10 = "empty-msh10": "the ACK has no MSH-10 control id",
+    InvalidMsa1 = "invalid-msa1": "MSA-1 is OK, which is not in table 0008",
+    NoAck = "no-ack": "messages are processed but never acknowledged",
+    LateAck = "late-ack": "every ACK is sent 3 seconds late",
+    DuplicateAck = "duplicate-ack": "every ACK is sent twice",
+    MissingTrailerCr = "missing-trailer-cr": "ACK frames end with 0x1C but no 0x0D",
+    LfSegmentSeparators = "lf-segment-separators": "ACK segments end with LF instead of CR",
+    FirstOfCoalescedOnly = "first-of-coalesced-only": "of several frames in one read, only the first is handled",
+    ClosesOnBytesOutsideFrame = "closes-on-bytes-outside-frame": "the connection is closed when bytes arrive outside a frame",
+    OneConnectionAtATime = "one-connection-at-a-time": "connections are served one after another, not concurrently",
+    AeOnNonAscii = "ae-on-non-ascii": "any byte above 0x7F gets AE, whatever MSH-18 declares",
+    ResetOnNonAscii = "reset-on-non-ascii": "any byte above 0x7F resets the connection (no ACK)",
+    AeOnEscapes = "ae-on-escapes": "any escape sequence gets AE",
+    ArOnZSegments = "ar-on-z-segments": "any Z-segment gets AR",
+    ResetOnCustomDelimiters = "reset-on-custom-delimiters": "delimiters other than |^~\\& reset the connection",
+    AaToNonHl7 = "aa-to-non-hl7": "frames that are not HL7 messages get an AA",
+    AaToAdtWithoutPid = "aa-to-adt-without-pid": "content errors (e.g. a missing PID) get AA instead of AE",
+    AppliedTwice = "applied-twice": "a resent message (same MSH-3, MSH-4, MSH-10) is applied again",
+    StoredEscaped = "stored-escaped": "values are stored with their escape sequences, not decoded",
+    WrongCharset = "wrong-charset": "text is decoded as ISO-8859-1 whatever MSH-18 declares",
+}
+
+impl Defect {
+    pub fn parse(name: &str) -> Option<Defect> {
+        Defect::ALL.iter().copied().find(|d| d.name() == name)
+    }
+}
+
+impl fmt::Display for Defect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The defects switched on; empty for the correct endpoint.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Defects(BTreeSet<Defect>);
+
+impl Defects {
+    pub fn none() -> Defects {
+        Defects::default()
+    }
+
+    pub fn of(defects: impl IntoIterator<Item = Defect>) -> Defects {
+        Defects(defects.into_iter().collect())
+    }
+
+    pub fn has(&self, defect: Defect) -> bool {
+        self.0.contains(&defect)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Defect> + '_ {
+        self.0.iter().copied()
+    }
+}
+
+/// Parses a `--defect` value, naming the known ones when it is not one of them.
+pub fn parse_defect(name: &str) -> Result<Defect, String> {
+    Defect::parse(name).ok_or_else(|| {
+        let known: Vec<&str> = Defect::ALL.iter().map(|d| d.name()).collect();
+        format!("unknown defect {name:?}; known: {} (see serve --list-defects)", known.join(", "))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_kebab_case_and_parse_back() {
+        let mut names = BTreeSet::new();
+        for defect in Defect::ALL {
+            let name = defect.name();
+            assert!(
+                name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+                "{name}"
+            );
+            assert!(names.insert(name), "{name} twice");
+            assert_eq!(Defect::parse(name), Some(*defect));
+        }
+        assert!(parse_defect("no-such").unwrap_err().contains("wrong-msa2"));
+    }
+}

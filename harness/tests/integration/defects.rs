@@ -1,0 +1,279 @@
+//! Every `--defect` switch changes what the reference endpoint observably does, compared with
+//! the correct endpoint on the same input, over real loopback sockets (or, for the three that
+//! only change the stored state, through the state the probes will read). The match below has
+//! no catch-all, so a new defect without a case here does not compile.
+
+use hl7_harness::target::defect::{Defect, Defects};
+use hl7_harness::target::endpoint::Endpoint;
+use hl7_harness::target::responder::ResponderConfig;
+use hl7_harness::target::server::{serve_mllp, ServerOptions};
+use hl7_harness::transport::connection::Timeouts;
+use hl7_harness::transport::mllp::MllpOptions;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const A04: &str = "MSH|^~\\&|EHR|HOSP|HARNESS|FAC|20240101||ADT^A04^ADT_A01|M1|P|2.6\rEVN|A04|20240101\rPID|1||C1^^^EHR^PI||Doe^Jo||19800101|F|||||^NET^Internet^jo@example.invalid\rPV1|1|O\r";
+
+fn utf8_a04() -> String {
+    A04.replace("|P|2.6\r", "|P|2.6||||||UNICODE UTF-8\r").replace("Doe^Jo", "Døe^Jo")
+}
+
+/// A reference endpoint on a loopback port, in its own runtime, stopped on drop.
+struct Server {
+    addr: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    fn start(defects: &[Defect]) -> Server {
+        let endpoint = Arc::new(
+            Endpoint::new(ResponderConfig::default())
+                .with_defects(Defects::of(defects.iter().copied())),
+        );
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                tx.send(listener.local_addr().unwrap().to_string()).unwrap();
+                let options =
+                    ServerOptions { mllp: MllpOptions::default(), timeouts: Timeouts::default() };
+                let _ = serve_mllp(listener, endpoint, options, async {
+                    let _ = stopped.await;
+                })
+                .await;
+            });
+        });
+        let addr = rx.recv_timeout(Duration::from_secs(10)).expect("server bound");
+        Server { addr, stop: Some(stop), thread: Some(thread) }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn frame(payload: &str) -> Vec<u8> {
+    [&[0x0b][..], payload.as_bytes(), &[0x1c, 0x0d]].concat()
+}
+
+/// Writes `bytes` on a new connection and collects what comes back for `window` (or until the
+/// peer closes or resets).
+fn exchange(addr: &str, bytes: &[u8], window: Duration) -> Vec<u8> {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.write_all(bytes).unwrap();
+    collect(&mut stream, window)
+}
+
+fn collect(stream: &mut TcpStream, window: Duration) -> Vec<u8> {
+    let end = Instant::now() + window;
+    let mut received = Vec::new();
+    let mut chunk = [0u8; 8192];
+    while let Some(left) = end.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) {
+        stream.set_read_timeout(Some(left)).unwrap();
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => received.extend_from_slice(&chunk[..n]),
+        }
+    }
+    received
+}
+
+/// The ACK payloads in `bytes` (frames between 0x0B and 0x1C).
+fn acks(bytes: &[u8]) -> Vec<String> {
+    bytes
+        .split(|b| *b == 0x0b)
+        .filter_map(|f| {
+            f.iter()
+                .position(|b| *b == 0x1c)
+                .map(|end| String::from_utf8_lossy(&f[..end]).into_owned())
+        })
+        .collect()
+}
+
+fn field(ack: &str, segment: &str, n: usize) -> String {
+    let line = ack.split(['\r', '\n']).find(|l| l.starts_with(segment)).unwrap_or_default();
+    let index = if segment == "MSH" { n - 1 } else { n };
+    line.split('|').nth(index).unwrap_or_default().to_string()
+}
+
+const WINDOW: Duration = Duration::from_millis(800);
+
+/// What the correct and the defective endpoint each answer to `input`.
+fn both(defect: Defect, input: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let correct = Server::start(&[]);
+    let defective = Server::start(&[defect]);
+    (exchange(&correct.addr, input, WINDOW), exchange(&defective.addr, input, WINDOW))
+}
+
+fn state_after(defect: Option<Defect>, inputs: &[&str]) -> serde_json::Value {
+    let endpoint = Endpoint::new(ResponderConfig::default()).with_defects(Defects::of(defect));
+    for input in inputs {
+        endpoint.handle(input.as_bytes()).unwrap();
+    }
+    endpoint.state_json()
+}
+
+#[test]
+fn every_defect_changes_observable_behaviour() {
+    for &defect in Defect::ALL {
+        let good = frame(A04);
+        match defect {
+            Defect::WrongMsa2 => {
+                let (ok, bad) = both(defect, &good);
+                assert_eq!(field(&acks(&ok)[0], "MSA", 2), "M1");
+                assert_ne!(field(&acks(&bad)[0], "MSA", 2), "M1", "{defect}");
+            }
+            Defect::NoMsa2 => {
+                let (_, bad) = both(defect, &good);
+                assert_eq!(field(&acks(&bad)[0], "MSA", 2), "", "{defect}");
+            }
+            Defect::NoSwap => {
+                let (ok, bad) = both(defect, &good);
+                assert_eq!(field(&acks(&ok)[0], "MSH", 3), "HARNESS");
+                assert_eq!(field(&acks(&bad)[0], "MSH", 3), "EHR", "{defect}");
+            }
+            Defect::WrongMsh9 => {
+                let (ok, bad) = both(defect, &good);
+                assert_eq!(field(&acks(&ok)[0], "MSH", 9), "ACK^A04^ACK");
+                assert_eq!(field(&acks(&bad)[0], "MSH", 9), "ADT^A01", "{defect}");
+            }
+            Defect::EmptyMsh10 => {
+                let (ok, bad) = both(defect, &good);
+                assert!(!field(&acks(&ok)[0], "MSH", 10).is_empty());
+                assert_eq!(field(&acks(&bad)[0], "MSH", 10), "", "{defect}");
+            }
+            Defect::InvalidMsa1 => {
+                let (_, bad) = both(defect, &good);
+                assert_eq!(field(&acks(&bad)[0], "MSA", 1), "OK", "{defect}");
+            }
+            Defect::NoAck | Defect::LateAck => {
+                let (ok, bad) = both(defect, &good);
+                assert_eq!(acks(&ok).len(), 1);
+                assert!(acks(&bad).is_empty(), "{defect}: nothing within {WINDOW:?}");
+            }
+            Defect::DuplicateAck => {
+                let (_, bad) = both(defect, &good);
+                assert_eq!(acks(&bad).len(), 2, "{defect}");
+            }
+            Defect::MissingTrailerCr => {
+                let (ok, bad) = both(defect, &good);
+                assert!(ok.ends_with(&[0x1c, 0x0d]));
+                assert!(bad.ends_with(&[0x1c]) && !bad.ends_with(&[0x1c, 0x0d]), "{defect}");
+            }
+            Defect::LfSegmentSeparators => {
+                let (ok, bad) = both(defect, &good);
+                assert!(!acks(&ok)[0].contains('\n'));
+                assert!(acks(&bad)[0].contains("\nMSA|AA"), "{defect}");
+            }
+            Defect::FirstOfCoalescedOnly => {
+                let two = [frame(A04), frame(&A04.replace("|M1|", "|M2|"))].concat();
+                let (ok, bad) = both(defect, &two);
+                assert_eq!((acks(&ok).len(), acks(&bad).len()), (2, 1), "{defect}");
+            }
+            Defect::ClosesOnBytesOutsideFrame => {
+                let junk = [b"junk".as_slice(), &good].concat();
+                let (ok, bad) = both(defect, &junk);
+                assert_eq!((acks(&ok).len(), acks(&bad).len()), (1, 0), "{defect}");
+            }
+            Defect::OneConnectionAtATime => {
+                for (defects, expected) in [(vec![], 1), (vec![defect], 0)] {
+                    let server = Server::start(&defects);
+                    let _idle = TcpStream::connect(&server.addr).unwrap();
+                    std::thread::sleep(Duration::from_millis(100));
+                    let answered = acks(&exchange(&server.addr, &good, WINDOW)).len();
+                    assert_eq!(answered, expected, "{defect} with {defects:?}");
+                }
+            }
+            Defect::AeOnNonAscii => {
+                let (ok, bad) = both(defect, &frame(&utf8_a04()));
+                assert_eq!(field(&acks(&ok)[0], "MSA", 1), "AA");
+                assert_eq!(field(&acks(&bad)[0], "MSA", 1), "AE", "{defect}");
+            }
+            Defect::ResetOnNonAscii => {
+                let (ok, bad) = both(defect, &frame(&utf8_a04()));
+                assert_eq!((acks(&ok).len(), acks(&bad).len()), (1, 0), "{defect}");
+            }
+            Defect::AeOnEscapes => {
+                let escaped = frame(&A04.replace("Doe^Jo", "D\\T\\oe^Jo"));
+                let (ok, bad) = both(defect, &escaped);
+                assert_eq!(field(&acks(&ok)[0], "MSA", 1), "AA");
+                assert_eq!(field(&acks(&bad)[0], "MSA", 1), "AE", "{defect}");
+            }
+            Defect::ArOnZSegments => {
+                let (ok, bad) = both(defect, &frame(&format!("{A04}ZPD|1\r")));
+                assert_eq!(field(&acks(&ok)[0], "MSA", 1), "AA");
+                assert_eq!(field(&acks(&bad)[0], "MSA", 1), "AR", "{defect}");
+            }
+            Defect::ResetOnCustomDelimiters => {
+                let custom = A04
+                    .replace('|', "$")
+                    .replace('^', "%")
+                    .replace('~', "#")
+                    .replace('\\', "!")
+                    .replace('&', "(");
+                let (ok, bad) = both(defect, &frame(&custom));
+                assert_eq!((acks(&ok).len(), acks(&bad).len()), (1, 0), "{defect}");
+            }
+            Defect::AaToNonHl7 => {
+                let (ok, bad) = both(defect, &frame("hello, not HL7"));
+                assert!(acks(&ok).is_empty());
+                assert_eq!(field(&acks(&bad)[0], "MSA", 1), "AA", "{defect}");
+            }
+            Defect::AaToAdtWithoutPid => {
+                let no_pid: String =
+                    A04.split_inclusive('\r').filter(|s| !s.starts_with("PID")).collect();
+                let (ok, bad) = both(defect, &frame(&no_pid));
+                assert_eq!(field(&acks(&ok)[0], "MSA", 1), "AE");
+                assert_eq!(field(&acks(&bad)[0], "MSA", 1), "AA", "{defect}");
+            }
+            Defect::AppliedTwice => {
+                let update = A04
+                    .replace("ADT^A04", "ADT^A08")
+                    .replace("|M1|", "|M2|")
+                    .replace("^Jo|", "^Joanna|");
+                let revert = A04.replace("ADT^A04", "ADT^A08").replace("|M1|", "|M3|");
+                let inputs = [A04, update.as_str(), revert.as_str(), update.as_str()];
+                assert_eq!(state_after(None, &inputs)["clients"]["C1"]["given"], "Jo");
+                assert_eq!(
+                    state_after(Some(defect), &inputs)["clients"]["C1"]["given"],
+                    "Joanna",
+                    "{defect}"
+                );
+            }
+            Defect::StoredEscaped => {
+                let escaped = A04.replace("Doe^Jo", "D\\T\\oe^Jo");
+                assert_eq!(state_after(None, &[&escaped])["clients"]["C1"]["family"], "D&oe");
+                assert_eq!(
+                    state_after(Some(defect), &[&escaped])["clients"]["C1"]["family"],
+                    "D\\T\\oe",
+                    "{defect}"
+                );
+            }
+            Defect::WrongCharset => {
+                let utf8 = utf8_a04();
+                assert_eq!(state_after(None, &[&utf8])["clients"]["C1"]["family"], "Døe");
+                assert_eq!(
+                    state_after(Some(defect), &[&utf8])["clients"]["C1"]["family"],
+                    "DÃ¸e",
+                    "{defect}"
+                );
+            }
+        }
+    }
+}
