@@ -58,7 +58,11 @@ pub fn mllp(root: &Path) -> anyhow::Result<()> {
         let endpoint = Arc::new(Endpoint::new(ResponderConfig::default()));
         let serve = TcpListener::bind("127.0.0.1:0").await?;
         let serve_addr = serve.local_addr()?.to_string();
-        let options = ServerOptions { mllp: MllpOptions::default(), timeouts: Timeouts::default() };
+        let options = ServerOptions {
+            mllp: MllpOptions::default(),
+            timeouts: Timeouts::default(),
+            tls: None,
+        };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(serve_mllp(serve, endpoint, options, async {
             let _ = stopped.await;

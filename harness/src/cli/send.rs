@@ -8,10 +8,12 @@ use super::input::{expand, InputFile};
 use crate::hl7::{Message, Path};
 use crate::transport::connection::{MllpConnection, Timeouts, TransportError};
 use crate::transport::mllp::{FrameKind, MllpOptions};
+use crate::transport::tls::ClientTls;
 use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+use tokio_rustls::TlsConnector;
 
 #[derive(Debug, clap::Args)]
 pub struct SendArgs {
@@ -19,9 +21,18 @@ pub struct SendArgs {
     /// batch.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
-    /// Where to send: mllp://HOST:PORT.
+    /// Where to send: mllp://HOST:PORT, or mllps://HOST:PORT for MLLP over TLS.
     #[arg(long, value_name = "URL")]
     pub target: String,
+    /// PEM file of the CA certificates that may sign the server's certificate (mllps://).
+    #[arg(long, value_name = "FILE")]
+    pub tls_ca: Option<PathBuf>,
+    /// Client certificate chain (PEM) for mutual TLS; needs --tls-client-key.
+    #[arg(long, value_name = "FILE", requires = "tls_client_key")]
+    pub tls_client_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-client-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_client_cert")]
+    pub tls_client_key: Option<PathBuf>,
     /// How long to wait for each ACK before resending.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub ack_timeout: Duration,
@@ -51,6 +62,8 @@ struct Verdict {
     millis: u128,
     /// Why no ACK was taken: the last transport event (`read-timeout`, `peer-closed`, …).
     failure: Option<String>,
+    /// The event's full message (e.g. which certificate check failed).
+    failure_detail: Option<String>,
     /// ACKs that arrived for other control ids while waiting (not counted as delivery).
     stray_acks: Vec<String>,
     /// Whether a connection to the target existed for this message (exit code 3 otherwise).
@@ -61,16 +74,17 @@ struct Verdict {
 /// Exit 0 when every message got an AA or CA whose MSA-2 is its MSH-10; 1 otherwise; 3 when the
 /// target could never be reached.
 pub fn run(args: &SendArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
-    let addr = args
-        .target
-        .strip_prefix("mllp://")
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "--target {:?}: this build sends over mllp://HOST:PORT only",
-                args.target
-            )
-        })?
-        .to_string();
+    let (addr, tls) = if let Some(addr) = args.target.strip_prefix("mllps://") {
+        let client = ClientTls {
+            ca_file: args.tls_ca.clone(),
+            client_cert: args.tls_client_cert.clone().zip(args.tls_client_key.clone()),
+        };
+        (addr.to_string(), Some(client.connector()?))
+    } else if let Some(addr) = args.target.strip_prefix("mllp://") {
+        (addr.to_string(), None)
+    } else {
+        anyhow::bail!("--target {:?}: expected mllp://HOST:PORT or mllps://HOST:PORT", args.target);
+    };
     let mut messages = Vec::new();
     for path in expand(&args.files)? {
         let file = InputFile::read(&path)?;
@@ -90,6 +104,7 @@ pub fn run(args: &SendArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         for (file, index, control_id, payload) in messages {
             let verdict = send_one(
                 &addr,
+                tls.as_ref(),
                 timeouts,
                 args.retries,
                 &mut connection,
@@ -116,6 +131,7 @@ pub fn run(args: &SendArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
 #[allow(clippy::too_many_arguments)]
 async fn send_one(
     addr: &str,
+    tls: Option<&TlsConnector>,
     timeouts: Timeouts,
     retries: u32,
     connection: &mut Option<MllpConnection>,
@@ -135,16 +151,25 @@ async fn send_one(
         attempts: 0,
         millis: 0,
         failure: None,
+        failure_detail: None,
         stray_acks: Vec::new(),
         connected: false,
     };
     for _ in 0..=retries {
         verdict.attempts += 1;
         if connection.is_none() {
-            match MllpConnection::connect(addr, MllpOptions::default(), timeouts).await {
+            let connected = match tls {
+                Some(connector) => {
+                    MllpConnection::connect_tls(addr, connector, MllpOptions::default(), timeouts)
+                        .await
+                }
+                None => MllpConnection::connect(addr, MllpOptions::default(), timeouts).await,
+            };
+            match connected {
                 Ok(c) => *connection = Some(c),
                 Err(err) => {
                     verdict.failure = Some(err.code().to_string());
+                    verdict.failure_detail = Some(err.to_string());
                     continue;
                 }
             }
@@ -153,6 +178,7 @@ async fn send_one(
         verdict.connected = true;
         if let Err(err) = conn.send(payload).await {
             verdict.failure = Some(err.code().to_string());
+            verdict.failure_detail = Some(err.to_string());
             *connection = None;
             continue;
         }
@@ -163,10 +189,12 @@ async fn send_one(
                 verdict.ack_code = Some(code);
                 verdict.ack_text = text;
                 verdict.failure = None;
+                verdict.failure_detail = None;
                 break;
             }
             Err(err) => {
                 verdict.failure = Some(err.code().to_string());
+                verdict.failure_detail = Some(err.to_string());
                 if err.is_fatal_for_connection() {
                     *connection = None;
                 }
@@ -224,7 +252,10 @@ fn print(out: &mut dyn Write, verdict: &Verdict, json: bool) -> std::io::Result<
             let text = verdict.ack_text.as_deref().map(|t| format!(" ({t})")).unwrap_or_default();
             format!("{code}{text}, MSA-2 matches")
         }
-        (None, Some(failure)) => format!("no ACK ({failure})"),
+        (None, Some(failure)) => match &verdict.failure_detail {
+            Some(detail) => format!("no ACK ({failure}: {detail})"),
+            None => format!("no ACK ({failure})"),
+        },
         (None, None) => "no ACK".to_string(),
     };
     let strays = if verdict.stray_acks.is_empty() {

@@ -13,11 +13,13 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 /// Settings of the MLLP side.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone)]
 pub struct ServerOptions {
     pub mllp: MllpOptions,
     /// `read` is the idle timeout: how long a connection may wait for its next message.
     pub timeouts: Timeouts,
+    /// MLLP over TLS (`mllps://`) when set.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 /// Serves until `shutdown` resolves; returns how many connections were accepted.
@@ -44,10 +46,16 @@ pub async fn serve_mllp(
                 accepted += 1;
                 let sequential = endpoint_defect(&endpoint, Defect::OneConnectionAtATime);
                 let endpoint = Arc::clone(&endpoint);
+                let options = options.clone();
                 let serve_one = async move {
-                    match MllpConnection::from_stream(stream, options.mllp, options.timeouts) {
+                    let connection = match &options.tls {
+                        Some(acceptor) => MllpConnection::accept_tls(stream, acceptor, options.mllp, options.timeouts).await,
+                        None => MllpConnection::from_stream(stream, options.mllp, options.timeouts)
+                            .map_err(|source| TransportError::Io { peer, source }),
+                    };
+                    match connection {
                         Ok(connection) => handle_connection(connection, &endpoint).await,
-                        Err(err) => eprintln!("hl7-harness serve: {peer}: {err}"),
+                        Err(err) => eprintln!("hl7-harness serve: {peer}: {err} ({})", err.code()),
                     }
                 };
                 if sequential {

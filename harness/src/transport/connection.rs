@@ -6,11 +6,14 @@ use super::mllp::{encode_frame, Frame, FrameNote, MllpCodec, MllpError, MllpOpti
 use bytes::BytesMut;
 use std::io::ErrorKind;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 use thiserror::Error;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
+use tokio_rustls::{TlsAcceptor, TlsConnector};
 use tokio_util::codec::Decoder;
 
 /// How long to wait on the peer for each step.
@@ -53,6 +56,18 @@ pub enum TransportError {
     PeerClosed { peer: SocketAddr, buffered: usize },
     #[error("{peer} reset the connection")]
     Reset { peer: SocketAddr },
+    #[error("TLS handshake with {addr} failed: {source}")]
+    Tls {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("TLS setup for {addr}: {source}")]
+    TlsConfig {
+        addr: String,
+        #[source]
+        source: super::tls::TlsError,
+    },
     #[error("framing from {peer}: {source}")]
     Framing {
         peer: SocketAddr,
@@ -77,6 +92,8 @@ impl TransportError {
             TransportError::WriteTimeout { .. } => "write-timeout",
             TransportError::PeerClosed { .. } => "peer-closed",
             TransportError::Reset { .. } => "peer-reset",
+            TransportError::Tls { .. } => "tls-handshake-failed",
+            TransportError::TlsConfig { .. } => "tls-config-error",
             TransportError::Framing { .. } => "framing-error",
             TransportError::Io { .. } => "io-error",
         }
@@ -88,10 +105,72 @@ impl TransportError {
     }
 }
 
+/// The byte stream under a connection: plain TCP, or TLS on either side.
+#[derive(Debug)]
+enum Stream {
+    Plain(TcpStream),
+    TlsClient(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+    TlsServer(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+}
+
+impl Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::TlsClient(s) => s.get_ref().0,
+            Stream::TlsServer(s) => s.get_ref().0,
+        }
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::TlsClient(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Stream::TlsServer(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::TlsClient(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Stream::TlsServer(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::TlsClient(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Stream::TlsServer(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::TlsClient(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Stream::TlsServer(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
 /// One MLLP connection.
 #[derive(Debug)]
 pub struct MllpConnection {
-    stream: TcpStream,
+    stream: Stream,
     peer: SocketAddr,
     codec: MllpCodec,
     buffer: BytesMut,
@@ -124,6 +203,58 @@ impl MllpConnection {
             .map_err(|source| TransportError::Connect { addr: addr.to_string(), source })
     }
 
+    /// Connects to `addr` and completes a TLS handshake (`mllps://`), both within the connect
+    /// timeout. The server's certificate must carry the host name of `addr`.
+    pub async fn connect_tls(
+        addr: &str,
+        connector: &TlsConnector,
+        options: MllpOptions,
+        timeouts: Timeouts,
+    ) -> Result<MllpConnection, TransportError> {
+        let name = super::tls::server_name(addr)
+            .map_err(|source| TransportError::TlsConfig { addr: addr.to_string(), source })?;
+        let plain = MllpConnection::connect(addr, options, timeouts).await?;
+        let Stream::Plain(tcp) = plain.stream else {
+            unreachable!("connect returns a plain stream")
+        };
+        let handshake = timeout(timeouts.connect, connector.connect(name, tcp)).await;
+        let tls = match handshake {
+            Err(_) => {
+                return Err(TransportError::ConnectTimeout {
+                    addr: addr.to_string(),
+                    after: timeouts.connect,
+                })
+            }
+            Ok(Err(source)) => return Err(TransportError::Tls { addr: addr.to_string(), source }),
+            Ok(Ok(tls)) => tls,
+        };
+        Ok(MllpConnection { stream: Stream::TlsClient(Box::new(tls)), ..plain })
+    }
+
+    /// Completes the server side of a TLS handshake on an accepted stream.
+    pub async fn accept_tls(
+        stream: TcpStream,
+        acceptor: &TlsAcceptor,
+        options: MllpOptions,
+        timeouts: Timeouts,
+    ) -> Result<MllpConnection, TransportError> {
+        let plain = MllpConnection::from_stream(stream, options, timeouts).map_err(|source| {
+            TransportError::Connect { addr: "accepted connection".into(), source }
+        })?;
+        let peer = plain.peer.to_string();
+        let Stream::Plain(tcp) = plain.stream else {
+            unreachable!("from_stream returns a plain stream")
+        };
+        let tls = match timeout(timeouts.connect, acceptor.accept(tcp)).await {
+            Err(_) => {
+                return Err(TransportError::ConnectTimeout { addr: peer, after: timeouts.connect })
+            }
+            Ok(Err(source)) => return Err(TransportError::Tls { addr: peer, source }),
+            Ok(Ok(tls)) => tls,
+        };
+        Ok(MllpConnection { stream: Stream::TlsServer(Box::new(tls)), ..plain })
+    }
+
     /// Wraps an accepted or connected stream.
     pub fn from_stream(
         stream: TcpStream,
@@ -133,7 +264,7 @@ impl MllpConnection {
         let peer = stream.peer_addr()?;
         stream.set_nodelay(true)?;
         Ok(MllpConnection {
-            stream,
+            stream: Stream::Plain(stream),
             peer,
             codec: MllpCodec::new(options),
             buffer: BytesMut::new(),
@@ -216,7 +347,7 @@ impl MllpConnection {
 
     /// Closes with a TCP reset (SO_LINGER 0) instead of an orderly close.
     pub fn reset(self) {
-        let _ = socket2::SockRef::from(&self.stream).set_linger(Some(Duration::ZERO));
+        let _ = socket2::SockRef::from(self.stream.tcp()).set_linger(Some(Duration::ZERO));
         drop(self.stream);
     }
 

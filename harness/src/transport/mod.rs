@@ -7,6 +7,7 @@
 pub mod connection;
 pub mod hllp;
 pub mod mllp;
+pub mod tls;
 
 pub use hllp::{
     BlockType, Checksum, ChecksumSpan, HllpBlock, HllpCodec, HllpError, HllpNote, HllpOptions,

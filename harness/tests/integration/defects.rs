@@ -44,8 +44,11 @@ impl Server {
             runtime.block_on(async {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 tx.send(listener.local_addr().unwrap().to_string()).unwrap();
-                let options =
-                    ServerOptions { mllp: MllpOptions::default(), timeouts: Timeouts::default() };
+                let options = ServerOptions {
+                    mllp: MllpOptions::default(),
+                    timeouts: Timeouts::default(),
+                    tls: None,
+                };
                 let _ = serve_mllp(listener, endpoint, options, async {
                     let _ = stopped.await;
                 })

@@ -10,3 +10,4 @@ mod properties;
 mod public_corpus;
 mod structures;
 mod support;
+mod tls;

@@ -9,16 +9,21 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 /// A running `hl7-harness serve`, killed when dropped.
-struct Server {
+pub struct Server {
     child: Child,
-    url: String,
+    pub url: String,
 }
 
 impl Server {
     fn start(journal: &std::path::Path) -> Server {
+        Server::with_args(&["--journal".as_ref(), journal.as_os_str()])
+    }
+
+    /// `serve --listen 127.0.0.1:0` plus `args`, once it prints the address it listens on.
+    pub fn with_args(args: &[&std::ffi::OsStr]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_hl7-harness"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--journal"])
-            .arg(journal)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
             .current_dir(workspace())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -99,7 +104,11 @@ fn unreachable_target_exits_3() {
         "1s",
     ]);
     assert_eq!(output.status.code(), Some(3), "{}", stdout(&output));
-    assert!(stdout(&output).contains("no ACK (connect-failed), "), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("no ACK (connect-failed: cannot connect to 127.0.0.1:"),
+        "{}",
+        stdout(&output)
+    );
 }
 
 #[test]
@@ -132,7 +141,11 @@ fn silent_receiver_gets_the_same_msh10_again() {
         "2",
     ]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(stdout(&output).contains("no ACK (read-timeout), "), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("no ACK (read-timeout: no frame from "),
+        "{}",
+        stdout(&output)
+    );
     assert!(stdout(&output).contains("3 attempt(s)"), "{}", stdout(&output));
     let received = silent.join().unwrap();
     let frames: Vec<&[u8]> = received.split(|b| *b == 0x0b).filter(|f| !f.is_empty()).collect();
