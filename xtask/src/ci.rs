@@ -25,6 +25,10 @@ pub fn run(root: &Path, fuzz_seconds: u64, require_fuzz: bool) -> anyhow::Result
         timings.push((step, elapsed));
     }
 
+    let interop_start = Instant::now();
+    crate::interop::run(root).map_err(|e| e.context("step `interop`"))?;
+    timings.push(("interop", interop_start.elapsed()));
+
     if fuzz_seconds == 0 {
         eprintln!("--- fuzz smoke skipped (--fuzz-seconds 0)");
     } else {

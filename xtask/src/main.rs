@@ -8,6 +8,7 @@
 //! xtask only orchestrates: it shells out to cargo and never reimplements what cargo does.
 
 mod ci;
+mod interop;
 // Used only by the benchmark, but kept outside the feature so that its test always runs.
 #[cfg_attr(not(feature = "bench"), allow(dead_code))]
 mod date;
@@ -55,6 +56,9 @@ enum Task {
         /// Targets to run (names of files in fuzz/fuzz_targets/); all when none given.
         targets: Vec<String>,
     },
+    /// Interoperate with python-hl7 (installed into a venv): our sender against its MLLP server,
+    /// its `mllp_send` against our endpoint.
+    Interop,
     /// Build in release and run a benchmark; prints a table, writes reports/bench/<date>.json.
     Bench {
         /// Which benchmark to run.
@@ -93,6 +97,7 @@ fn main() -> anyhow::Result<()> {
     match cli.task {
         Task::Ci { fuzz_seconds, require_fuzz } => ci::run(&root, fuzz_seconds, require_fuzz),
         Task::Fuzz { seconds, targets } => fuzz::run(&root, seconds, &targets),
+        Task::Interop => interop::run(&root),
         Task::Bench { suite } => {
             // The cargo alias builds xtask in debug; the benchmark must be optimised, so it runs
             // in a release build of this same binary, with the library linked in.
