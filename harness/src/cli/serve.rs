@@ -132,7 +132,9 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         };
         let http = async {
             match http_listener {
-                Some(l) => serve_http(l, Arc::clone(&endpoint), http, stopped(&stop)).await.map(drop),
+                Some(l) => {
+                    serve_http(l, Arc::clone(&endpoint), http, stopped(&stop)).await.map(drop)
+                }
                 None => Ok(()),
             }
         };

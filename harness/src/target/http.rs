@@ -97,11 +97,8 @@ pub enum ContentTypeSpelling {
 }
 
 impl ContentTypeSpelling {
-    pub const ALL: [ContentTypeSpelling; 3] = [
-        ContentTypeSpelling::Hl7V2,
-        ContentTypeSpelling::Hl7V2Er7,
-        ContentTypeSpelling::XHl7V2Er7,
-    ];
+    pub const ALL: [ContentTypeSpelling; 3] =
+        [ContentTypeSpelling::Hl7V2, ContentTypeSpelling::Hl7V2Er7, ContentTypeSpelling::XHl7V2Er7];
 
     pub fn media_type(self) -> &'static str {
         match self {
@@ -301,7 +298,11 @@ where
 }
 
 impl Ingest {
-    async fn respond(&self, request: Request<Incoming>, peer: std::net::SocketAddr) -> HttpResponse {
+    async fn respond(
+        &self,
+        request: Request<Incoming>,
+        peer: std::net::SocketAddr,
+    ) -> HttpResponse {
         if let Some(expected) = &self.config.basic {
             if !check_basic(request.headers().get(AUTHORIZATION), expected) {
                 let mut response =
@@ -313,10 +314,8 @@ impl Ingest {
             }
         }
         if request.method() != Method::POST {
-            let mut response = text(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "HL7 over HTTP takes one message per POST\n",
-            );
+            let mut response =
+                text(StatusCode::METHOD_NOT_ALLOWED, "HL7 over HTTP takes one message per POST\n");
             response.headers_mut().insert(ALLOW, HeaderValue::from_static("POST"));
             return response;
         }
@@ -357,7 +356,10 @@ impl Ingest {
         let body = Limited::new(request.into_body(), limit).collect();
         let body = match tokio::time::timeout(self.config.body_timeout, body).await {
             Err(_) => {
-                return close(text(StatusCode::REQUEST_TIMEOUT, "the body did not arrive in time\n"))
+                return close(text(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "the body did not arrive in time\n",
+                ))
             }
             Ok(Err(err)) if err.is::<http_body_util::LengthLimitError>() => {
                 return close(too_large(limit))
@@ -381,7 +383,10 @@ impl Ingest {
             }
         };
         if let Some(why) = handled.unreadable {
-            return text(StatusCode::BAD_REQUEST, &format!("the body is not an HL7 message: {why}\n"));
+            return text(
+                StatusCode::BAD_REQUEST,
+                &format!("the body is not an HL7 message: {why}\n"),
+            );
         }
         let status = handled.decision.as_ref().map_or(StatusCode::OK, status_for);
         match handled.ack {
@@ -403,11 +408,13 @@ impl Ingest {
         let msh4 = Hl7Path::parse("MSH-4.1").ok().and_then(|p| message.get(&p));
         let msh4 = msh4.map(|v| message.text(&v).into_owned()).unwrap_or_default();
         let problem = match parse_partner_aliases(&msh4) {
-            None => format!(
-                "MSH-4 {msh4:?} is not connecting-alias{{data-controller-alias}}"
-            ),
-            Some((connecting, _)) if !self.config.allowed_aliases.iter().any(|a| a == connecting) => {
-                format!("connecting alias {connecting:?} in MSH-4 is not allowed on this connection")
+            None => format!("MSH-4 {msh4:?} is not connecting-alias{{data-controller-alias}}"),
+            Some((connecting, _))
+                if !self.config.allowed_aliases.iter().any(|a| a == connecting) =>
+            {
+                format!(
+                    "connecting alias {connecting:?} in MSH-4 is not allowed on this connection"
+                )
             }
             Some(_) => return None,
         };
@@ -542,7 +549,10 @@ mod tests {
         use ContentTypeSpelling::*;
         check_type("application/hl7-v2; charset=UTF-8", Some((Hl7V2, Some("UTF-8"))));
         check_type("Application/HL7-V2;CHARSET=\"utf-8\"", Some((Hl7V2, Some("utf-8"))));
-        check_type("application/hl7-v2+er7; charset=ISO-8859-1", Some((Hl7V2Er7, Some("ISO-8859-1"))));
+        check_type(
+            "application/hl7-v2+er7; charset=ISO-8859-1",
+            Some((Hl7V2Er7, Some("ISO-8859-1"))),
+        );
         check_type("x-application/hl7-v2+er7", Some((XHl7V2Er7, None)));
         check_type("text/plain; charset=UTF-8", None);
         check_type("application/hl7-v2+xml; charset=UTF-8", None);
@@ -569,7 +579,10 @@ mod tests {
 
     #[test]
     fn partner_aliases() {
-        assert_eq!(parse_partner_aliases("trustalias{trustalias}"), Some(("trustalias", "trustalias")));
+        assert_eq!(
+            parse_partner_aliases("trustalias{trustalias}"),
+            Some(("trustalias", "trustalias"))
+        );
         assert_eq!(parse_partner_aliases("mailco{trust}"), Some(("mailco", "trust")));
         assert_eq!(parse_partner_aliases("trustalias"), None);
         assert_eq!(parse_partner_aliases("{trust}"), None);
