@@ -1,9 +1,11 @@
-//! `hl7-harness serve`: the reference endpoint on MLLP.
+//! `hl7-harness serve`: the reference endpoint on MLLP, and optionally on HL7 over HTTP and
+//! with the JSON state endpoint.
 
 use super::duration::parse_duration;
 use super::exit;
 use crate::target::defect::{parse_defect, Defect, Defects};
 use crate::target::endpoint::Endpoint;
+use crate::target::http::{serve_http, serve_state, BasicCredentials, HttpConfig};
 use crate::target::responder::ResponderConfig;
 use crate::target::server::{serve_mllp, ServerOptions};
 use crate::transport::connection::Timeouts;
@@ -44,6 +46,42 @@ pub struct ServeArgs {
     /// List the defect switches with one line each, and exit.
     #[arg(long)]
     pub list_defects: bool,
+    /// Also take HL7 over HTTP (one message per POST) on this address.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<String>,
+    /// Serve the state as JSON (GET /state, /clients/ID, /professionals/ID, /errors) here.
+    #[arg(long, value_name = "ADDR")]
+    pub state: Option<String>,
+    /// Require HTTP Basic authentication with this user name (needs --http-password-env).
+    #[arg(long, value_name = "NAME", requires = "http_password_env")]
+    pub http_user: Option<String>,
+    /// Name of the environment variable holding the HTTP Basic password (never the password
+    /// itself, which would show in the process list).
+    #[arg(long, value_name = "VAR", requires = "http_user")]
+    pub http_password_env: Option<String>,
+    /// Allowed connecting alias in MSH-4 `connecting-alias{data-controller-alias}` (repeatable);
+    /// when given, HTTP messages from other aliases are rejected with AR.
+    #[arg(long = "http-alias", value_name = "ALIAS")]
+    pub http_aliases: Vec<String>,
+}
+
+/// The HTTP settings the flags ask for; the password is read from the environment here.
+fn http_config(args: &ServeArgs) -> anyhow::Result<HttpConfig> {
+    let basic = match (&args.http_user, &args.http_password_env) {
+        (Some(user), Some(var)) => {
+            let password = std::env::var(var).map_err(|e| match e {
+                std::env::VarError::NotPresent => {
+                    anyhow::anyhow!("--http-password-env: environment variable {var} is not set")
+                }
+                std::env::VarError::NotUnicode(_) => {
+                    anyhow::anyhow!("--http-password-env: environment variable {var} is not UTF-8")
+                }
+            })?;
+            Some(BasicCredentials { user: user.clone(), password })
+        }
+        _ => None,
+    };
+    Ok(HttpConfig { basic, allowed_aliases: args.http_aliases.clone(), ..HttpConfig::default() })
 }
 
 /// Runs until Ctrl-C. Prints `listening on mllp://ADDR` (or `mllps://`) once bound.
@@ -55,6 +93,7 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         }
         return Ok(exit::OK);
     }
+    let http = http_config(args)?;
     let endpoint = match &args.journal {
         Some(path) => Endpoint::with_journal(ResponderConfig::default(), path)?,
         None => Endpoint::new(ResponderConfig::default()),
@@ -75,10 +114,24 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     let scheme = if tls.is_some() { "mllps" } else { "mllp" };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(&args.listen)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
+        let listener = bind(&args.listen).await?;
         writeln!(out, "listening on {scheme}://{}", listener.local_addr()?)?;
+        let http_listener = match &args.http {
+            Some(addr) => {
+                let bound = bind(addr).await?;
+                writeln!(out, "listening on http://{}", bound.local_addr()?)?;
+                Some(bound)
+            }
+            None => None,
+        };
+        let state_listener = match &args.state {
+            Some(addr) => {
+                let bound = bind(addr).await?;
+                writeln!(out, "state on http://{}", bound.local_addr()?)?;
+                Some(bound)
+            }
+            None => None,
+        };
         if !endpoint.defects().is_empty() {
             let names: Vec<&str> = endpoint.defects().iter().map(|d| d.name()).collect();
             writeln!(out, "DEFECTS ON (not a correct endpoint): {}", names.join(", "))?;
@@ -92,10 +145,43 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             timeouts: Timeouts { read: args.idle_timeout, ..Timeouts::default() },
             tls,
         };
-        let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
+        // One Ctrl-C stops every listener.
+        let (stop, _) = tokio::sync::watch::channel(false);
+        let stopped = |stop: &tokio::sync::watch::Sender<bool>| {
+            let mut seen = stop.subscribe();
+            async move {
+                let _ = seen.wait_for(|s| *s).await;
+            }
         };
-        serve_mllp(listener, endpoint, options, shutdown).await?;
+        let http = async {
+            match http_listener {
+                Some(l) => {
+                    serve_http(l, Arc::clone(&endpoint), http, stopped(&stop)).await.map(drop)
+                }
+                None => Ok(()),
+            }
+        };
+        let state = async {
+            match state_listener {
+                Some(l) => serve_state(l, Arc::clone(&endpoint), stopped(&stop)).await.map(drop),
+                None => Ok(()),
+            }
+        };
+        let mllp = serve_mllp(listener, Arc::clone(&endpoint), options, stopped(&stop));
+        let signal = async {
+            let _ = tokio::signal::ctrl_c().await;
+            let _ = stop.send(true);
+        };
+        let (mllp, http, state, ()) = tokio::join!(mllp, http, state, signal);
+        mllp?;
+        http?;
+        state?;
         Ok(exit::OK)
     })
+}
+
+async fn bind(addr: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))
 }

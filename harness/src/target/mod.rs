@@ -2,10 +2,12 @@
 //! against, and that users can run as a stand-in for a real system. `responder` decides the
 //! acknowledgment of each message by the standard; `client_feed` applies the messages (ADT client
 //! feed, MFN professionals) to the state that effect probes read; `endpoint` journals and ties
-//! them together; `server` runs it on MLLP.
+//! them together; `server` runs it on MLLP and `http` on HL7 over
+//! HTTP, with the JSON state endpoint.
 
 pub mod client_feed;
 pub mod defect;
 pub mod endpoint;
+pub mod http;
 pub mod responder;
 pub mod server;

@@ -1,0 +1,609 @@
+//! The reference endpoint on HL7 over HTTP (the HAPI "HL7 over HTTP" specification: one message
+//! per `POST`, the acknowledgment in the response body) and the JSON state endpoint that effect
+//! probes read. Both are accept loops over an already-bound listener that run until `shutdown`
+//! resolves, one task per connection, like [`serve_mllp`](super::server::serve_mllp).
+//!
+//! What the ingest side checks, in order, before anything is journaled or applied:
+//!
+//! 1. HTTP Basic credentials when configured (RFC 7617): missing or wrong → 401.
+//! 2. `POST` only → otherwise 405.
+//! 3. Content-Type `application/hl7-v2` (spec 2.4), or the older spellings
+//!    `application/hl7-v2+er7` and `x-application/hl7-v2+er7` → otherwise 415.
+//! 4. Body at most [`HttpConfig::max_body_bytes`] (413) read within [`HttpConfig::body_timeout`]
+//!    (408).
+//! 5. When aliases are configured, MSH-4.1 must be `connecting-alias{data-controller-alias}`
+//!    with an allowed connecting alias (the partner rules of `shared/seeds/004_*`) → otherwise
+//!    an AR acknowledgment with status 400.
+//!
+//! Then [`Endpoint::handle`] decides, and the status follows spec 2.6: AA/CA → 200, AR/CR → 400,
+//! AE/CE → 500. This module does no HL7 decisions of its own beyond the alias rule.
+
+use super::endpoint::{hl7_timestamp, Endpoint};
+use super::responder::Decision;
+use crate::hl7::ack::{AckBuilder, AckError, AckMode, ErrorCondition};
+use crate::hl7::charset::Charset;
+use crate::hl7::{Message, Path as Hl7Path};
+use base64::Engine as _;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, ALLOW, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::header::{CONNECTION, WWW_AUTHENTICATE};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+use tokio::net::TcpListener;
+
+/// The default body limit: 16 MiB.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// The credentials HTTP Basic authentication requires.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BasicCredentials {
+    pub user: String,
+    pub password: String,
+}
+
+impl fmt::Debug for BasicCredentials {
+    // The password never reaches a log line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BasicCredentials").field("user", &self.user).finish_non_exhaustive()
+    }
+}
+
+/// Settings of the HTTP ingest side.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// `None`: no authentication.
+    pub basic: Option<BasicCredentials>,
+    /// Connecting aliases allowed in MSH-4; empty: MSH-4 is not checked.
+    pub allowed_aliases: Vec<String>,
+    pub max_body_bytes: usize,
+    /// How long the whole body may take to arrive once the headers are in.
+    pub body_timeout: Duration,
+    /// How long the request line and headers may take (also the keep-alive idle limit).
+    pub header_timeout: Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            basic: None,
+            allowed_aliases: Vec::new(),
+            max_body_bytes: MAX_BODY_BYTES,
+            body_timeout: Duration::from_secs(30),
+            header_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Which spelling of the HL7 v2 media type a request used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ContentTypeSpelling {
+    /// `application/hl7-v2`, the specification's.
+    Hl7V2,
+    /// `application/hl7-v2+er7`, an older spelling.
+    Hl7V2Er7,
+    /// `x-application/hl7-v2+er7`, the oldest (pre-registration) spelling.
+    XHl7V2Er7,
+}
+
+impl ContentTypeSpelling {
+    pub const ALL: [ContentTypeSpelling; 3] =
+        [ContentTypeSpelling::Hl7V2, ContentTypeSpelling::Hl7V2Er7, ContentTypeSpelling::XHl7V2Er7];
+
+    pub fn media_type(self) -> &'static str {
+        match self {
+            ContentTypeSpelling::Hl7V2 => "application/hl7-v2",
+            ContentTypeSpelling::Hl7V2Er7 => "application/hl7-v2+er7",
+            ContentTypeSpelling::XHl7V2Er7 => "x-application/hl7-v2+er7",
+        }
+    }
+}
+
+/// A request's Content-Type, read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentType {
+    pub spelling: ContentTypeSpelling,
+    /// The `charset` parameter as sent, unquoted; `None` when absent.
+    pub charset: Option<String>,
+}
+
+/// Reads a Content-Type header value (RFC 9110 8.3: type and parameter names are
+/// case-insensitive). `None` when it is not an HL7 v2 ER7 media type.
+pub fn parse_content_type(value: &str) -> Option<ContentType> {
+    let mut parts = value.split(';');
+    let media = parts.next()?.trim().to_ascii_lowercase();
+    let spelling =
+        ContentTypeSpelling::ALL.into_iter().find(|s| s.media_type() == media.as_str())?;
+    let charset = parts.find_map(|p| {
+        let (name, value) = p.split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| value.trim().trim_matches('"').to_string())
+    });
+    Some(ContentType { spelling, charset })
+}
+
+/// True when `header` carries exactly `expected` as HTTP Basic credentials (RFC 7617).
+pub fn check_basic(header: Option<&HeaderValue>, expected: &BasicCredentials) -> bool {
+    let Some(text) = header.and_then(|h| h.to_str().ok()) else { return false };
+    let Some((scheme, token)) = text.trim().split_once(' ') else { return false };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return false;
+    }
+    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(token.trim()) else {
+        return false;
+    };
+    let Ok(decoded) = String::from_utf8(decoded) else { return false };
+    // RFC 7617 2: the user id cannot contain a colon, so the first one splits.
+    match decoded.split_once(':') {
+        Some((user, password)) => user == expected.user && password == expected.password,
+        None => false,
+    }
+}
+
+/// MSH-4 in the partner syntax `connecting-alias{data-controller-alias}` (seed 004): the two
+/// aliases, or `None` when the value does not have that shape.
+pub fn parse_partner_aliases(value: &str) -> Option<(&str, &str)> {
+    let (connecting, rest) = value.split_once('{')?;
+    let controller = rest.strip_suffix('}')?;
+    let valid = |s: &str| !s.is_empty() && !s.contains(['{', '}']);
+    (valid(connecting) && valid(controller)).then_some((connecting, controller))
+}
+
+/// The IANA charset name for a table 0211 character set; `None` when IANA registers none that
+/// matches (CNS 11643 has no registered byte encoding).
+pub fn iana_charset(charset: Charset) -> Option<&'static str> {
+    Some(match charset {
+        Charset::Ascii | Charset::IsoIr6 => "US-ASCII",
+        Charset::Iso8859_1 => "ISO-8859-1",
+        Charset::Iso8859_2 => "ISO-8859-2",
+        Charset::Iso8859_3 => "ISO-8859-3",
+        Charset::Iso8859_4 => "ISO-8859-4",
+        Charset::Iso8859_5 => "ISO-8859-5",
+        Charset::Iso8859_6 => "ISO-8859-6",
+        Charset::Iso8859_7 => "ISO-8859-7",
+        Charset::Iso8859_8 => "ISO-8859-8",
+        Charset::Iso8859_9 => "ISO-8859-9",
+        Charset::Iso8859_15 => "ISO-8859-15",
+        Charset::IsoIr14 => "JIS_X0201",
+        Charset::IsoIr87 => "ISO-2022-JP",
+        Charset::IsoIr159 => "JIS_X0212-1990",
+        Charset::Gb18030 => "GB18030",
+        Charset::KsX1001 => "EUC-KR",
+        Charset::Cns11643 => return None,
+        Charset::Big5 => "Big5",
+        Charset::Unicode | Charset::UnicodeUtf8 => "UTF-8",
+    })
+}
+
+/// HL7 over HTTP 2.6: the status that goes with a decision.
+pub fn status_for(decision: &Decision) -> StatusCode {
+    match decision {
+        Decision::Accept => StatusCode::OK,
+        Decision::Reject(_) => StatusCode::BAD_REQUEST,
+        Decision::Error(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// What the ingest side saw, returned when it stops.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HttpSummary {
+    pub connections: u64,
+    /// Requests per Content-Type spelling (counted once the type is accepted).
+    pub spellings: BTreeMap<ContentTypeSpelling, u64>,
+}
+
+struct Ingest {
+    endpoint: Arc<Endpoint>,
+    config: HttpConfig,
+    spellings: Mutex<BTreeMap<ContentTypeSpelling, u64>>,
+    rejected: AtomicU64,
+}
+
+type HttpResponse = Response<Full<Bytes>>;
+
+/// Serves HL7 over HTTP until `shutdown` resolves.
+pub async fn serve_http(
+    listener: TcpListener,
+    endpoint: Arc<Endpoint>,
+    config: HttpConfig,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<HttpSummary> {
+    let header_timeout = config.header_timeout;
+    let ingest = Arc::new(Ingest {
+        endpoint,
+        config,
+        spellings: Mutex::new(BTreeMap::new()),
+        rejected: AtomicU64::new(0),
+    });
+    let shared = Arc::clone(&ingest);
+    let connections = accept_loop(listener, header_timeout, shutdown, move |peer| {
+        let ingest = Arc::clone(&shared);
+        move |request| {
+            let ingest = Arc::clone(&ingest);
+            async move { Ok::<_, Infallible>(ingest.respond(request, peer).await) }
+        }
+    })
+    .await?;
+    let spellings = ingest.spellings.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    Ok(HttpSummary { connections, spellings })
+}
+
+/// Serves the endpoint's state as JSON until `shutdown` resolves; returns the connection count.
+pub async fn serve_state(
+    listener: TcpListener,
+    endpoint: Arc<Endpoint>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<u64> {
+    accept_loop(listener, Duration::from_secs(30), shutdown, move |_peer| {
+        let endpoint = Arc::clone(&endpoint);
+        move |request: Request<Incoming>| {
+            let response = state_response(&endpoint, request.method(), request.uri().path());
+            async move { Ok::<_, Infallible>(response) }
+        }
+    })
+    .await
+}
+
+/// The accept loop both listeners share: one task per connection, HTTP/1.1 with a header read
+/// timeout. `per_connection` makes the request handler of one connection.
+async fn accept_loop<C, H, F>(
+    listener: TcpListener,
+    header_timeout: Duration,
+    shutdown: impl Future<Output = ()>,
+    per_connection: C,
+) -> std::io::Result<u64>
+where
+    C: Fn(std::net::SocketAddr) -> H,
+    H: Fn(Request<Incoming>) -> F + Send + 'static,
+    F: Future<Output = Result<HttpResponse, Infallible>> + Send + 'static,
+{
+    tokio::pin!(shutdown);
+    let mut accepted = 0u64;
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => return Ok(accepted),
+            result = listener.accept() => {
+                let (stream, peer) = match result {
+                    Ok(pair) => pair,
+                    Err(err) => {
+                        eprintln!("hl7-harness serve: accept failed: {err}");
+                        continue;
+                    }
+                };
+                accepted += 1;
+                let handler = per_connection(peer);
+                tokio::spawn(async move {
+                    let connection = http1::Builder::new()
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(header_timeout)
+                        .serve_connection(TokioIo::new(stream), service_fn(handler));
+                    if let Err(err) = connection.await {
+                        eprintln!("hl7-harness serve: http {peer}: {err}");
+                    }
+                });
+            }
+        }
+    }
+}
+
+impl Ingest {
+    async fn respond(
+        &self,
+        request: Request<Incoming>,
+        peer: std::net::SocketAddr,
+    ) -> HttpResponse {
+        if let Some(expected) = &self.config.basic {
+            if !check_basic(request.headers().get(AUTHORIZATION), expected) {
+                let mut response =
+                    text(StatusCode::UNAUTHORIZED, "missing or wrong HTTP Basic credentials\n");
+                response
+                    .headers_mut()
+                    .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"hl7\""));
+                return close(response);
+            }
+        }
+        if request.method() != Method::POST {
+            let mut response =
+                text(StatusCode::METHOD_NOT_ALLOWED, "HL7 over HTTP takes one message per POST\n");
+            response.headers_mut().insert(ALLOW, HeaderValue::from_static("POST"));
+            return response;
+        }
+        let content_type = request.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        let Some(content_type) = content_type.and_then(parse_content_type) else {
+            let shown = content_type.unwrap_or("(none)");
+            return text(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                &format!(
+                    "Content-Type {shown} is not accepted; send application/hl7-v2; charset=...\n"
+                ),
+            );
+        };
+        *self
+            .spellings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(content_type.spelling)
+            .or_insert(0) += 1;
+        if content_type.spelling != ContentTypeSpelling::Hl7V2 {
+            eprintln!(
+                "hl7-harness serve: http {peer}: tolerated older Content-Type {}",
+                content_type.spelling.media_type()
+            );
+        }
+        if content_type.charset.is_none() {
+            eprintln!("hl7-harness serve: http {peer}: Content-Type without a charset parameter");
+        }
+        let limit = self.config.max_body_bytes;
+        let declared = request
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|n| n > limit as u64) {
+            return close(too_large(limit));
+        }
+        let body = Limited::new(request.into_body(), limit).collect();
+        let body = match tokio::time::timeout(self.config.body_timeout, body).await {
+            Err(_) => {
+                return close(text(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "the body did not arrive in time\n",
+                ))
+            }
+            Ok(Err(err)) if err.is::<http_body_util::LengthLimitError>() => {
+                return close(too_large(limit))
+            }
+            Ok(Err(err)) => {
+                return close(text(StatusCode::BAD_REQUEST, &format!("body not read: {err}\n")))
+            }
+            Ok(Ok(collected)) => collected.to_bytes(),
+        };
+        if let Some(response) = self.check_alias(&body) {
+            return response;
+        }
+        let handled = match self.endpoint.handle(&body) {
+            Ok(handled) => handled,
+            Err(err) => {
+                eprintln!("hl7-harness serve: http {peer}: {err}; message not acknowledged");
+                return text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the message could not be journaled and was not applied; send it again\n",
+                );
+            }
+        };
+        if let Some(why) = handled.unreadable {
+            return text(
+                StatusCode::BAD_REQUEST,
+                &format!("the body is not an HL7 message: {why}\n"),
+            );
+        }
+        let status = handled.decision.as_ref().map_or(StatusCode::OK, status_for);
+        match handled.ack {
+            Some(ack) => hl7(status, ack),
+            // MSH-15/16 asked for no acknowledgment; HTTP still needs an answer, so the status
+            // alone carries the outcome.
+            None if status == StatusCode::OK => empty(StatusCode::NO_CONTENT),
+            None => empty(status),
+        }
+    }
+
+    /// The AR answer when MSH-4 names a connecting alias that is not allowed; `None` to go on
+    /// (no aliases configured, or the body is not HL7 and the endpoint will say so).
+    fn check_alias(&self, body: &[u8]) -> Option<HttpResponse> {
+        if self.config.allowed_aliases.is_empty() {
+            return None;
+        }
+        let message = Message::parse(body).ok()?;
+        let msh4 = Hl7Path::parse("MSH-4.1").ok().and_then(|p| message.get(&p));
+        let msh4 = msh4.map(|v| message.text(&v).into_owned()).unwrap_or_default();
+        let problem = match parse_partner_aliases(&msh4) {
+            None => format!("MSH-4 {msh4:?} is not connecting-alias{{data-controller-alias}}"),
+            Some((connecting, _))
+                if !self.config.allowed_aliases.iter().any(|a| a == connecting) =>
+            {
+                format!(
+                    "connecting alias {connecting:?} in MSH-4 is not allowed on this connection"
+                )
+            }
+            Some(_) => return None,
+        };
+        // Table 0357 has no code for an unauthorised sender; 207 (application internal error)
+        // is its catch-all, and the text says what was wrong.
+        let mut error = AckError::new(ErrorCondition::ApplicationInternalError).with_text(&problem);
+        if let Ok(path) = Hl7Path::parse("MSH-4") {
+            error = error.at(path, Some(1));
+        }
+        let decision = Decision::Reject(vec![error.clone()]);
+        let code = decision.code(AckMode::of(&message));
+        let sequence = self.rejected.fetch_add(1, Ordering::SeqCst) + 1;
+        let ack = AckBuilder::new(
+            &message,
+            code,
+            format!("HTTPREJ{sequence:08}"),
+            hl7_timestamp(SystemTime::now()),
+        )
+        .error(error)
+        .text(problem)
+        .build();
+        Some(hl7(StatusCode::BAD_REQUEST, ack))
+    }
+}
+
+fn too_large(limit: usize) -> HttpResponse {
+    text(StatusCode::PAYLOAD_TOO_LARGE, &format!("the body is larger than {limit} bytes\n"))
+}
+
+/// Asks the client to close: after a refused or unread body the connection's byte stream may be
+/// out of step.
+fn close(mut response: HttpResponse) -> HttpResponse {
+    response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+fn respond(status: StatusCode, content_type: &str, body: Vec<u8>) -> HttpResponse {
+    let length = body.len();
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(content_type) {
+        headers.insert(CONTENT_TYPE, value);
+    }
+    // In bytes, not characters: the body is already encoded.
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
+    response
+}
+
+fn text(status: StatusCode, body: &str) -> HttpResponse {
+    respond(status, "text/plain; charset=utf-8", body.as_bytes().to_vec())
+}
+
+fn empty(status: StatusCode) -> HttpResponse {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = status;
+    response
+}
+
+/// An acknowledgment, labelled with its own MSH-18 as an IANA charset (UTF-8 when MSH-18 is
+/// empty, which is ASCII by the standard and so also valid UTF-8).
+fn hl7(status: StatusCode, ack: Vec<u8>) -> HttpResponse {
+    let charset = Message::parse(&ack)
+        .ok()
+        .and_then(|m| m.character_set().filter(|c| !c.trim_ascii().is_empty()).map(<[u8]>::to_vec))
+        .map(|c| Charset::from_msh18(&c).ok().and_then(iana_charset))
+        .unwrap_or(Some("UTF-8"));
+    let content_type = match charset {
+        Some(name) => format!("application/hl7-v2; charset={name}"),
+        None => "application/hl7-v2".to_string(),
+    };
+    respond(status, &content_type, ack)
+}
+
+/// The state endpoint's answer to one request: pure, so it is testable without sockets.
+pub fn state_response(endpoint: &Endpoint, method: &Method, path: &str) -> HttpResponse {
+    if method != Method::GET {
+        let mut response =
+            text(StatusCode::METHOD_NOT_ALLOWED, "the state endpoint is read-only\n");
+        response.headers_mut().insert(ALLOW, HeaderValue::from_static("GET"));
+        return response;
+    }
+    let state = endpoint.state_json();
+    let found = match path.trim_end_matches('/').split('/').collect::<Vec<_>>().as_slice() {
+        ["", "state"] => Some(state),
+        ["", "errors"] => state.get("errors").cloned(),
+        ["", kind @ ("clients" | "professionals"), id] => {
+            percent_decode(id).and_then(|id| state.get(*kind)?.get(&id).cloned())
+        }
+        _ => None,
+    };
+    match found {
+        Some(value) => {
+            let mut body = serde_json::to_vec_pretty(&value).unwrap_or_default();
+            body.push(b'\n');
+            respond(StatusCode::OK, "application/json", body)
+        }
+        None => text(StatusCode::NOT_FOUND, &format!("nothing at {path}\n")),
+    }
+}
+
+/// `%XX` escapes of a path segment (RFC 3986 2.1); `None` for a broken escape or non-UTF-8.
+fn percent_decode(segment: &str) -> Option<String> {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_type(value: &str, expected: Option<(ContentTypeSpelling, Option<&str>)>) {
+        let got = parse_content_type(value).map(|c| (c.spelling, c.charset));
+        let expected = expected.map(|(s, c)| (s, c.map(str::to_string)));
+        assert_eq!(got, expected, "{value}");
+    }
+
+    #[test]
+    fn content_types() {
+        use ContentTypeSpelling::*;
+        check_type("application/hl7-v2; charset=UTF-8", Some((Hl7V2, Some("UTF-8"))));
+        check_type("Application/HL7-V2;CHARSET=\"utf-8\"", Some((Hl7V2, Some("utf-8"))));
+        check_type(
+            "application/hl7-v2+er7; charset=ISO-8859-1",
+            Some((Hl7V2Er7, Some("ISO-8859-1"))),
+        );
+        check_type("x-application/hl7-v2+er7", Some((XHl7V2Er7, None)));
+        check_type("text/plain; charset=UTF-8", None);
+        check_type("application/hl7-v2+xml; charset=UTF-8", None);
+        check_type("", None);
+    }
+
+    fn check_auth(header: Option<&str>, expected: bool) {
+        let creds = BasicCredentials { user: "partner_mailco".into(), password: "testing".into() };
+        let header = header.map(|h| HeaderValue::from_str(h).unwrap());
+        assert_eq!(check_basic(header.as_ref(), &creds), expected, "{header:?}");
+    }
+
+    #[test]
+    fn basic_auth() {
+        // The example of seed 004.
+        check_auth(Some("Basic cGFydG5lcl9tYWlsY286dGVzdGluZw=="), true);
+        check_auth(Some("basic cGFydG5lcl9tYWlsY286dGVzdGluZw=="), true);
+        check_auth(None, false);
+        check_auth(Some("Bearer cGFydG5lcl9tYWlsY286dGVzdGluZw=="), false);
+        check_auth(Some("Basic cGFydG5lcl9tYWlsY286d3Jvbmc="), false); // partner_mailco:wrong
+        check_auth(Some("Basic !!!"), false);
+        check_auth(Some("Basic"), false);
+    }
+
+    #[test]
+    fn partner_aliases() {
+        assert_eq!(
+            parse_partner_aliases("trustalias{trustalias}"),
+            Some(("trustalias", "trustalias"))
+        );
+        assert_eq!(parse_partner_aliases("mailco{trust}"), Some(("mailco", "trust")));
+        assert_eq!(parse_partner_aliases("trustalias"), None);
+        assert_eq!(parse_partner_aliases("{trust}"), None);
+        assert_eq!(parse_partner_aliases("a{}"), None);
+        assert_eq!(parse_partner_aliases("a{b}c"), None);
+        assert_eq!(parse_partner_aliases("a{b{c}}"), None);
+    }
+
+    #[test]
+    fn every_charset_has_an_iana_name_or_says_why_not() {
+        for charset in Charset::ALL {
+            assert_eq!(iana_charset(charset).is_none(), charset == Charset::Cns11643, "{charset}");
+        }
+        assert_eq!(iana_charset(Charset::UnicodeUtf8), Some("UTF-8"));
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("C1").as_deref(), Some("C1"));
+        assert_eq!(percent_decode("a%20b").as_deref(), Some("a b"));
+        assert_eq!(percent_decode("a%2"), None);
+        assert_eq!(percent_decode("%ZZ"), None);
+    }
+}
