@@ -268,33 +268,19 @@ where
     H: Fn(Request<Incoming>) -> F + Send + 'static,
     F: Future<Output = Result<HttpResponse, Infallible>> + Send + 'static,
 {
-    tokio::pin!(shutdown);
-    let mut accepted = 0u64;
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => return Ok(accepted),
-            result = listener.accept() => {
-                let (stream, peer) = match result {
-                    Ok(pair) => pair,
-                    Err(err) => {
-                        eprintln!("hl7-harness serve: accept failed: {err}");
-                        continue;
-                    }
-                };
-                accepted += 1;
-                let handler = per_connection(peer);
-                tokio::spawn(async move {
-                    let connection = http1::Builder::new()
-                        .timer(TokioTimer::new())
-                        .header_read_timeout(header_timeout)
-                        .serve_connection(TokioIo::new(stream), service_fn(handler));
-                    if let Err(err) = connection.await {
-                        eprintln!("hl7-harness serve: http {peer}: {err}");
-                    }
-                });
+    super::server::accept_until(listener, shutdown, false, move |stream, peer| {
+        let handler = per_connection(peer);
+        async move {
+            let connection = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .serve_connection(TokioIo::new(stream), service_fn(handler));
+            if let Err(err) = connection.await {
+                eprintln!("hl7-harness serve: http {peer}: {err}");
             }
         }
-    }
+    })
+    .await
 }
 
 impl Ingest {

@@ -29,6 +29,41 @@ pub async fn serve_mllp(
     options: ServerOptions,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<u64> {
+    let sequential = endpoint_defect(&endpoint, Defect::OneConnectionAtATime);
+    accept_until(listener, shutdown, sequential, move |stream, peer| {
+        let endpoint = Arc::clone(&endpoint);
+        let options = options.clone();
+        async move {
+            let connection = match &options.tls {
+                Some(acceptor) => {
+                    MllpConnection::accept_tls(stream, acceptor, options.mllp, options.timeouts)
+                        .await
+                }
+                None => MllpConnection::from_stream(stream, options.mllp, options.timeouts)
+                    .map_err(|source| TransportError::Io { peer, source }),
+            };
+            match connection {
+                Ok(connection) => handle_connection(connection, &endpoint).await,
+                Err(err) => eprintln!("hl7-harness serve: {peer}: {err} ({})", err.code()),
+            }
+        }
+    })
+    .await
+}
+
+/// The accept loop every listener of the endpoint shares: runs `serve` for each connection on
+/// its own task (or, when `sequential`, one after another) until `shutdown` resolves; returns
+/// how many connections were accepted. A failed accept ends only that connection.
+pub(crate) async fn accept_until<F, Fut>(
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+    sequential: bool,
+    mut serve: F,
+) -> std::io::Result<u64>
+where
+    F: FnMut(tokio::net::TcpStream, std::net::SocketAddr) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     tokio::pin!(shutdown);
     let mut accepted = 0u64;
     loop {
@@ -37,31 +72,17 @@ pub async fn serve_mllp(
             result = listener.accept() => {
                 let (stream, peer) = match result {
                     Ok(pair) => pair,
-                    // A connection that failed during accept (e.g. reset) ends only itself.
                     Err(err) => {
                         eprintln!("hl7-harness serve: accept failed: {err}");
                         continue;
                     }
                 };
                 accepted += 1;
-                let sequential = endpoint_defect(&endpoint, Defect::OneConnectionAtATime);
-                let endpoint = Arc::clone(&endpoint);
-                let options = options.clone();
-                let serve_one = async move {
-                    let connection = match &options.tls {
-                        Some(acceptor) => MllpConnection::accept_tls(stream, acceptor, options.mllp, options.timeouts).await,
-                        None => MllpConnection::from_stream(stream, options.mllp, options.timeouts)
-                            .map_err(|source| TransportError::Io { peer, source }),
-                    };
-                    match connection {
-                        Ok(connection) => handle_connection(connection, &endpoint).await,
-                        Err(err) => eprintln!("hl7-harness serve: {peer}: {err} ({})", err.code()),
-                    }
-                };
+                let connection = serve(stream, peer);
                 if sequential {
-                    serve_one.await;
+                    connection.await;
                 } else {
-                    tokio::spawn(serve_one);
+                    tokio::spawn(connection);
                 }
             }
         }
