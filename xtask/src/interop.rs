@@ -77,6 +77,50 @@ fn start(mut command: std::process::Command, what: &str) -> anyhow::Result<(Runn
     Ok((running, line.trim().to_string()))
 }
 
+/// Runs `command` to completion, killing it after `limit`: a peer that never answers must not
+/// hang CI.
+fn output_within(
+    mut command: std::process::Command,
+    limit: Duration,
+    what: &str,
+) -> anyhow::Result<std::process::Output> {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {what}"))?;
+    // Drained on threads so a chatty child never blocks on a full pipe.
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>));
+    let deadline = std::time::Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("{what} did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stdout = stdout.join().unwrap_or_default();
+    let stderr = stderr.join().unwrap_or_default();
+    Ok(std::process::Output { status, stdout, stderr })
+}
+
+/// Longest a whole interop exchange may take.
+const EXCHANGE_LIMIT: Duration = Duration::from_secs(120);
+
 pub fn run(root: &Path) -> anyhow::Result<()> {
     let dir = root.join("target").join("xtask").join("interop");
     std::fs::create_dir_all(&dir)?;
@@ -141,12 +185,9 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
         bytes.extend_from_slice(&[0x1c, 0x0d]);
     }
     std::fs::write(&framed, bytes)?;
-    let output = std::process::Command::new(venv.join("bin").join("mllp_send"))
-        .args(["--port", &port, "--file"])
-        .arg(&framed)
-        .arg("127.0.0.1")
-        .output()
-        .context("running mllp_send")?;
+    let mut mllp_send = std::process::Command::new(venv.join("bin").join("mllp_send"));
+    mllp_send.args(["--port", &port, "--file"]).arg(&framed).arg("127.0.0.1");
+    let output = output_within(mllp_send, EXCHANGE_LIMIT, "mllp_send")?;
     let text = String::from_utf8_lossy(&output.stdout).replace('\r', "\n");
     let mut missing = Vec::new();
     let mut codes = std::collections::BTreeMap::<&str, usize>::new();
