@@ -65,10 +65,12 @@ fn start(mut command: std::process::Command, what: &str) -> anyhow::Result<(Runn
     let stdout = child.stdout.take().context("piped stdout")?;
     let running = Running(child);
     let (tx, rx) = mpsc::channel();
+    // Keeps reading after the first line, so the child never writes into a closed pipe.
     std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
+        let mut lines = BufReader::new(stdout).lines();
+        let first = lines.next().and_then(Result::ok).unwrap_or_default();
+        let _ = tx.send(first);
+        for _ in lines {}
     });
     let line = rx
         .recv_timeout(Duration::from_secs(30))

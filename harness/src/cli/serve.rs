@@ -115,11 +115,11 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         let listener = bind(&args.listen).await?;
-        writeln!(out, "listening on {scheme}://{}", listener.local_addr()?)?;
+        let _ = writeln!(out, "listening on {scheme}://{}", listener.local_addr()?);
         let http_listener = match &args.http {
             Some(addr) => {
                 let bound = bind(addr).await?;
-                writeln!(out, "listening on http://{}", bound.local_addr()?)?;
+                let _ = writeln!(out, "listening on http://{}", bound.local_addr()?);
                 Some(bound)
             }
             None => None,
@@ -127,19 +127,21 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         let state_listener = match &args.state {
             Some(addr) => {
                 let bound = bind(addr).await?;
-                writeln!(out, "state on http://{}", bound.local_addr()?)?;
+                let _ = writeln!(out, "state on http://{}", bound.local_addr()?);
                 Some(bound)
             }
             None => None,
         };
         if !endpoint.defects().is_empty() {
             let names: Vec<&str> = endpoint.defects().iter().map(|d| d.name()).collect();
-            writeln!(out, "DEFECTS ON (not a correct endpoint): {}", names.join(", "))?;
+            let _ = writeln!(out, "DEFECTS ON (not a correct endpoint): {}", names.join(", "));
         }
         if endpoint.received() > 0 {
-            writeln!(out, "replayed {} journaled message(s)", endpoint.received())?;
+            let _ = writeln!(out, "replayed {} journaled message(s)", endpoint.received());
         }
-        out.flush()?;
+        // Status lines are best effort: a server keeps serving when whoever started it stops
+        // reading its output (a closed pipe must not end it).
+        let _ = out.flush();
         let options = ServerOptions {
             mllp: MllpOptions { max_frame_bytes: args.max_frame_bytes, ..MllpOptions::default() },
             timeouts: Timeouts { read: args.idle_timeout, ..Timeouts::default() },

@@ -31,10 +31,12 @@ impl Server {
             .expect("serve starts");
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, rx) = mpsc::channel();
+        // Keeps reading after the first line, so the server never writes into a closed pipe.
         std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
+            let mut lines = BufReader::new(stdout).lines();
+            let first = lines.next().and_then(Result::ok).unwrap_or_default();
+            let _ = tx.send(first);
+            for _ in lines {}
         });
         let line =
             rx.recv_timeout(Duration::from_secs(20)).expect("serve prints its address in time");
@@ -151,4 +153,33 @@ fn silent_receiver_gets_the_same_msh10_again() {
     let frames: Vec<&[u8]> = received.split(|b| *b == 0x0b).filter(|f| !f.is_empty()).collect();
     assert_eq!(frames.len(), 3, "sent three times");
     assert!(frames.iter().all(|f| *f == frames[0]), "each retry is the same message, same MSH-10");
+}
+
+#[test]
+fn serve_keeps_serving_when_its_output_is_closed() {
+    // A journal with one message, so serve prints a second status line after the first.
+    let journal = temp_journal("journal-closed-stdout");
+    {
+        let first = Server::start(&journal);
+        let output = run(&["send", "corpus/adt/adt_a01_v23.hl7", "--target", &first.url]);
+        assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hl7-harness"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--journal"])
+        .arg(&journal)
+        .current_dir(workspace())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let mut reader = BufReader::new(child.stdout.take().expect("piped stdout"));
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    drop(reader); // whoever started the server stops reading its output
+    std::thread::sleep(Duration::from_millis(300));
+    let url = line.trim().strip_prefix("listening on ").expect("listening line").to_string();
+    let output = run(&["send", "corpus/adt/adt_a01_v23.hl7", "--target", &url, "--retries", "0"]);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
 }
