@@ -7,6 +7,7 @@ use super::exit;
 use super::input::{expand, InputFile};
 use crate::hl7::{Message, Path};
 use crate::transport::connection::{MllpConnection, Timeouts, TransportError};
+use crate::transport::http_client::{post_message, HttpReply, HttpTarget};
 use crate::transport::mllp::{FrameKind, MllpOptions};
 use crate::transport::tls::ClientTls;
 use serde::Serialize;
@@ -21,7 +22,8 @@ pub struct SendArgs {
     /// batch.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
-    /// Where to send: mllp://HOST:PORT, or mllps://HOST:PORT for MLLP over TLS.
+    /// Where to send: mllp://HOST:PORT, mllps://HOST:PORT (MLLP over TLS) or
+    /// http://HOST:PORT/PATH (HL7 over HTTP).
     #[arg(long, value_name = "URL")]
     pub target: String,
     /// PEM file of the CA certificates that may sign the server's certificate (mllps://).
@@ -33,6 +35,13 @@ pub struct SendArgs {
     /// The PEM private key of --tls-client-cert.
     #[arg(long, value_name = "FILE", requires = "tls_client_cert")]
     pub tls_client_key: Option<PathBuf>,
+    /// HTTP Basic auth user (http:// targets); needs --http-password-env.
+    #[arg(long, value_name = "NAME", requires = "http_password_env")]
+    pub http_user: Option<String>,
+    /// Name of the environment variable that holds the HTTP Basic auth password (never the
+    /// password itself on the command line).
+    #[arg(long, value_name = "VAR", requires = "http_user")]
+    pub http_password_env: Option<String>,
     /// How long to wait for each ACK before resending.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub ack_timeout: Duration,
@@ -66,6 +75,9 @@ struct Verdict {
     failure_detail: Option<String>,
     /// ACKs that arrived for other control ids while waiting (not counted as delivery).
     stray_acks: Vec<String>,
+    /// The HTTP status of the last attempt (http:// targets).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http_status: Option<u16>,
     /// Whether a connection to the target existed for this message (exit code 3 otherwise).
     #[serde(skip)]
     connected: bool,
@@ -74,6 +86,15 @@ struct Verdict {
 /// Exit 0 when every message got an AA or CA whose MSA-2 is its MSH-10; 1 otherwise; 3 when the
 /// target could never be reached.
 pub fn run(args: &SendArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
+    if let Some(mut target) = HttpTarget::parse(&args.target) {
+        if let (Some(user), Some(var)) = (&args.http_user, &args.http_password_env) {
+            let password = std::env::var(var).map_err(|_| {
+                anyhow::anyhow!("--http-password-env: environment variable {var} is not set")
+            })?;
+            target.basic = Some((user.clone(), password));
+        }
+        return run_http(args, &target, out);
+    }
     let (addr, tls) = if let Some(addr) = args.target.strip_prefix("mllps://") {
         let client = ClientTls {
             ca_file: args.tls_ca.clone(),
@@ -83,17 +104,12 @@ pub fn run(args: &SendArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     } else if let Some(addr) = args.target.strip_prefix("mllp://") {
         (addr.to_string(), None)
     } else {
-        anyhow::bail!("--target {:?}: expected mllp://HOST:PORT or mllps://HOST:PORT", args.target);
+        anyhow::bail!(
+            "--target {:?}: expected mllp://HOST:PORT, mllps://HOST:PORT or http://HOST:PORT/PATH",
+            args.target
+        );
     };
-    let mut messages = Vec::new();
-    for path in expand(&args.files)? {
-        let file = InputFile::read(&path)?;
-        for index in 0..file.messages.len() {
-            let message = file.message(index)?;
-            let control_id = message.control_id().unwrap_or("").to_string();
-            messages.push((file.path.clone(), index + 1, control_id, message.as_bytes().to_vec()));
-        }
-    }
+    let messages = load(&args.files)?;
     let timeouts =
         Timeouts { connect: args.connect_timeout, read: args.ack_timeout, ..Timeouts::default() };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
@@ -101,7 +117,7 @@ pub fn run(args: &SendArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         let mut connection: Option<MllpConnection> = None;
         let mut ever_connected = false;
         let mut all_accepted = true;
-        for (file, index, control_id, payload) in messages {
+        for Outgoing { file, index, control_id, bytes: payload } in messages {
             let verdict = send_one(
                 &addr,
                 tls.as_ref(),
@@ -126,6 +142,126 @@ pub fn run(args: &SendArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             exit::FINDINGS
         })
     })
+}
+
+/// One message to send.
+struct Outgoing {
+    file: String,
+    /// 1-based position in its file.
+    index: usize,
+    control_id: String,
+    bytes: Vec<u8>,
+}
+
+/// Every message of the files, in order.
+fn load(files: &[PathBuf]) -> anyhow::Result<Vec<Outgoing>> {
+    let mut messages = Vec::new();
+    for path in expand(files)? {
+        let file = InputFile::read(&path)?;
+        for index in 0..file.messages.len() {
+            let message = file.message(index)?;
+            messages.push(Outgoing {
+                file: file.path.clone(),
+                index: index + 1,
+                control_id: message.control_id().unwrap_or("").to_string(),
+                bytes: message.as_bytes().to_vec(),
+            });
+        }
+    }
+    Ok(messages)
+}
+
+/// HL7 over HTTP: one POST per message; the ACK is the response body. Retries (same bytes, so
+/// the same MSH-10) after a timeout or a connection failure, not after an answer.
+fn run_http(args: &SendArgs, target: &HttpTarget, out: &mut dyn Write) -> anyhow::Result<i32> {
+    let messages = load(&args.files)?;
+    let timeouts =
+        Timeouts { connect: args.connect_timeout, read: args.ack_timeout, ..Timeouts::default() };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let (mut ever_connected, mut all_accepted) = (false, true);
+        for Outgoing { file, index, control_id, bytes: payload } in messages {
+            let started = Instant::now();
+            let charset = Message::parse(&payload)
+                .ok()
+                .and_then(|m| m.charset().iana_name())
+                .unwrap_or("UTF-8");
+            let mut verdict = Verdict {
+                file,
+                message: index,
+                control_id,
+                ack_code: None,
+                ack_text: None,
+                accepted: false,
+                attempts: 0,
+                millis: 0,
+                failure: None,
+                failure_detail: None,
+                stray_acks: Vec::new(),
+                http_status: None,
+                connected: false,
+            };
+            for _ in 0..=args.retries {
+                verdict.attempts += 1;
+                match post_message(target, &payload, charset, timeouts).await {
+                    Ok(reply) => {
+                        verdict.connected = true;
+                        verdict.http_status = Some(reply.status);
+                        take_http_ack(&mut verdict, &reply);
+                        break;
+                    }
+                    Err(err) => {
+                        verdict.failure = Some(err.code().to_string());
+                        verdict.failure_detail = Some(err.to_string());
+                    }
+                }
+            }
+            verdict.millis = started.elapsed().as_millis();
+            ever_connected |= verdict.connected;
+            all_accepted &= verdict.accepted;
+            print(out, &verdict, args.json)?;
+        }
+        Ok(if all_accepted {
+            exit::OK
+        } else if !ever_connected {
+            exit::UNREACHABLE
+        } else {
+            exit::FINDINGS
+        })
+    })
+}
+
+/// Reads the ACK from an HTTP reply body; a body that is not an ACK for this message (e.g. a
+/// 401 page) is a failure named by the status.
+fn take_http_ack(verdict: &mut Verdict, reply: &HttpReply) {
+    let failure = |verdict: &mut Verdict, what: String| {
+        verdict.failure = Some(format!("http-{}", reply.status));
+        verdict.failure_detail = Some(what);
+    };
+    let Ok(ack) = Message::parse(&reply.body) else {
+        let text =
+            String::from_utf8_lossy(&reply.body[..reply.body.len().min(200)]).trim().to_string();
+        return failure(verdict, format!("HTTP {} without an ACK: {text:?}", reply.status));
+    };
+    let get = |p: &str| {
+        Path::parse(p)
+            .ok()
+            .and_then(|p| ack.get(&p))
+            .map(|v| ack.text(&v).into_owned())
+            .unwrap_or_default()
+    };
+    if get("MSA-2") != verdict.control_id {
+        let msa2 = get("MSA-2");
+        return failure(verdict, format!("HTTP {} with an ACK for {msa2:?}", reply.status));
+    }
+    let code = get("MSA-1");
+    verdict.accepted = code == "AA" || code == "CA";
+    verdict.ack_text = [get("MSA-3"), get("ERR-8"), get("ERR-3.2"), get("ERR-1.4.2")]
+        .into_iter()
+        .find(|t| !t.is_empty());
+    verdict.ack_code = Some(code);
+    verdict.failure = None;
+    verdict.failure_detail = None;
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -153,6 +289,7 @@ async fn send_one(
         failure: None,
         failure_detail: None,
         stray_acks: Vec::new(),
+        http_status: None,
         connected: false,
     };
     for _ in 0..=retries {
@@ -257,6 +394,10 @@ fn print(out: &mut dyn Write, verdict: &Verdict, json: bool) -> std::io::Result<
             None => format!("no ACK ({failure})"),
         },
         (None, None) => "no ACK".to_string(),
+    };
+    let what = match verdict.http_status {
+        Some(status) => format!("{what}, HTTP {status}"),
+        None => what,
     };
     let strays = if verdict.stray_acks.is_empty() {
         String::new()

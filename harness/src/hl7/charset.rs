@@ -137,6 +137,32 @@ impl Charset {
         Charset::UnicodeUtf8,
     ];
 
+    /// The IANA charset name for a table 0211 character set; `None` when IANA registers none that
+    /// matches (CNS 11643 has no registered byte encoding).
+    pub fn iana_name(self) -> Option<&'static str> {
+        Some(match self {
+            Charset::Ascii | Charset::IsoIr6 => "US-ASCII",
+            Charset::Iso8859_1 => "ISO-8859-1",
+            Charset::Iso8859_2 => "ISO-8859-2",
+            Charset::Iso8859_3 => "ISO-8859-3",
+            Charset::Iso8859_4 => "ISO-8859-4",
+            Charset::Iso8859_5 => "ISO-8859-5",
+            Charset::Iso8859_6 => "ISO-8859-6",
+            Charset::Iso8859_7 => "ISO-8859-7",
+            Charset::Iso8859_8 => "ISO-8859-8",
+            Charset::Iso8859_9 => "ISO-8859-9",
+            Charset::Iso8859_15 => "ISO-8859-15",
+            Charset::IsoIr14 => "JIS_X0201",
+            Charset::IsoIr87 => "ISO-2022-JP",
+            Charset::IsoIr159 => "JIS_X0212-1990",
+            Charset::Gb18030 => "GB18030",
+            Charset::KsX1001 => "EUC-KR",
+            Charset::Cns11643 => return None,
+            Charset::Big5 => "Big5",
+            Charset::Unicode | Charset::UnicodeUtf8 => "UTF-8",
+        })
+    }
+
     /// The value as table 0211 spells it.
     pub fn code(self) -> &'static str {
         match self {

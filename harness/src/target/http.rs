@@ -160,32 +160,6 @@ pub fn parse_partner_aliases(value: &str) -> Option<(&str, &str)> {
     (valid(connecting) && valid(controller)).then_some((connecting, controller))
 }
 
-/// The IANA charset name for a table 0211 character set; `None` when IANA registers none that
-/// matches (CNS 11643 has no registered byte encoding).
-pub fn iana_charset(charset: Charset) -> Option<&'static str> {
-    Some(match charset {
-        Charset::Ascii | Charset::IsoIr6 => "US-ASCII",
-        Charset::Iso8859_1 => "ISO-8859-1",
-        Charset::Iso8859_2 => "ISO-8859-2",
-        Charset::Iso8859_3 => "ISO-8859-3",
-        Charset::Iso8859_4 => "ISO-8859-4",
-        Charset::Iso8859_5 => "ISO-8859-5",
-        Charset::Iso8859_6 => "ISO-8859-6",
-        Charset::Iso8859_7 => "ISO-8859-7",
-        Charset::Iso8859_8 => "ISO-8859-8",
-        Charset::Iso8859_9 => "ISO-8859-9",
-        Charset::Iso8859_15 => "ISO-8859-15",
-        Charset::IsoIr14 => "JIS_X0201",
-        Charset::IsoIr87 => "ISO-2022-JP",
-        Charset::IsoIr159 => "JIS_X0212-1990",
-        Charset::Gb18030 => "GB18030",
-        Charset::KsX1001 => "EUC-KR",
-        Charset::Cns11643 => return None,
-        Charset::Big5 => "Big5",
-        Charset::Unicode | Charset::UnicodeUtf8 => "UTF-8",
-    })
-}
-
 /// HL7 over HTTP 2.6: the status that goes with a decision.
 pub fn status_for(decision: &Decision) -> StatusCode {
     match decision {
@@ -466,7 +440,7 @@ fn hl7(status: StatusCode, ack: Vec<u8>) -> HttpResponse {
     let charset = Message::parse(&ack)
         .ok()
         .and_then(|m| m.character_set().filter(|c| !c.trim_ascii().is_empty()).map(<[u8]>::to_vec))
-        .map(|c| Charset::from_msh18(&c).ok().and_then(iana_charset))
+        .map(|c| Charset::from_msh18(&c).ok().and_then(Charset::iana_name))
         .unwrap_or(Some("UTF-8"));
     let content_type = match charset {
         Some(name) => format!("application/hl7-v2; charset={name}"),
@@ -580,9 +554,9 @@ mod tests {
     #[test]
     fn every_charset_has_an_iana_name_or_says_why_not() {
         for charset in Charset::ALL {
-            assert_eq!(iana_charset(charset).is_none(), charset == Charset::Cns11643, "{charset}");
+            assert_eq!(charset.iana_name().is_none(), charset == Charset::Cns11643, "{charset}");
         }
-        assert_eq!(iana_charset(Charset::UnicodeUtf8), Some("UTF-8"));
+        assert_eq!(Charset::UnicodeUtf8.iana_name(), Some("UTF-8"));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 pub mod connection;
 pub mod hllp;
+pub mod http_client;
 pub mod mllp;
 pub mod tls;
 

@@ -12,6 +12,8 @@ use std::time::Duration;
 pub struct Server {
     child: Child,
     pub url: String,
+    /// The lines serve printed after the first (e.g. `listening on http://…`).
+    lines: mpsc::Receiver<String>,
 }
 
 impl Server {
@@ -21,9 +23,15 @@ impl Server {
 
     /// `serve --listen 127.0.0.1:0` plus `args`, once it prints the address it listens on.
     pub fn with_args(args: &[&std::ffi::OsStr]) -> Server {
+        Server::with_args_env(args, &[])
+    }
+
+    /// Like [`Server::with_args`], with environment variables for the server process only.
+    pub fn with_args_env(args: &[&std::ffi::OsStr], env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_hl7-harness"))
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(args)
+            .envs(env.iter().copied())
             .current_dir(workspace())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -31,17 +39,23 @@ impl Server {
             .expect("serve starts");
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, rx) = mpsc::channel();
-        // Keeps reading after the first line, so the server never writes into a closed pipe.
+        // Keeps reading every line, so the server never writes into a closed pipe.
         std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            let first = lines.next().and_then(Result::ok).unwrap_or_default();
-            let _ = tx.send(first);
-            for _ in lines {}
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
         });
         let line =
             rx.recv_timeout(Duration::from_secs(20)).expect("serve prints its address in time");
         let url = line.trim().strip_prefix("listening on ").expect("listening line").to_string();
-        Server { child, url }
+        Server { child, url, lines: rx }
+    }
+
+    /// The next line serve prints, within 10 s.
+    pub fn next_line(&self) -> String {
+        self.lines.recv_timeout(Duration::from_secs(10)).expect("serve prints another line")
     }
 }
 
@@ -182,4 +196,62 @@ fn serve_keeps_serving_when_its_output_is_closed() {
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+}
+
+#[test]
+fn send_and_serve_over_http_with_basic_auth() {
+    let server = Server::with_args_env(
+        &[
+            "--http".as_ref(),
+            "127.0.0.1:0".as_ref(),
+            "--http-user".as_ref(),
+            "partner".as_ref(),
+            "--http-password-env".as_ref(),
+            "HL7_SERVE_TEST_PASSWORD".as_ref(),
+        ],
+        &[("HL7_SERVE_TEST_PASSWORD", "s3cret")],
+    );
+    let http =
+        server.next_line().trim().strip_prefix("listening on ").expect("http line").to_string();
+    let http = format!("{http}/hl7");
+    let send = |password: &str, file: &str| {
+        Command::new(env!("CARGO_BIN_EXE_hl7-harness"))
+            .args([
+                "send",
+                file,
+                "--target",
+                &http,
+                "--http-user",
+                "partner",
+                "--http-password-env",
+                "HL7_SEND_PASSWORD",
+            ])
+            .env("HL7_SEND_PASSWORD", password)
+            .current_dir(workspace())
+            .output()
+            .unwrap()
+    };
+    let a04 = "corpus/adt/adt_a04_v26_utf8_latin.hl7";
+    let output = send("s3cret", a04);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert!(stdout(&output).contains(": AA, MSA-2 matches, HTTP 200"), "{}", stdout(&output));
+    let output = send("wrong-password", a04);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("no ACK (http-401: HTTP 401 without an ACK"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(
+        !stdout(&output).contains("wrong-password"),
+        "the password never appears: {}",
+        stdout(&output)
+    );
+    let output = send("s3cret", "corpus/oru/oru_r01_v251_lab_two_groups.hl7");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stdout(&output).contains(": AR (") && stdout(&output).contains("HTTP 400"),
+        "{}",
+        stdout(&output)
+    );
 }

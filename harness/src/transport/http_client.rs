@@ -1,0 +1,136 @@
+//! HL7 over HTTP, the client side (the HAPI HL7-over-HTTP specification): one `POST` per
+//! message with `Content-Type: application/hl7-v2; charset=…` (the charset of MSH-18),
+//! `Content-Length` in bytes, optional HTTP Basic auth, and the ACK read from the response body.
+//! The status code is kept as an observation (401, 403, 415, 500 are findings, not errors).
+//! Every wait on the server has a timeout.
+
+use super::connection::{Timeouts, TransportError};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST};
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+
+/// Largest response body read: an ACK is small; anything larger is not an ACK.
+const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
+/// Where and how to post.
+#[derive(Clone)]
+pub struct HttpTarget {
+    /// `host:port`.
+    pub authority: String,
+    /// The request path, `/` at least.
+    pub path: String,
+    /// User and password for Basic auth. The password never appears in Debug output.
+    pub basic: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for HttpTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpTarget")
+            .field("authority", &self.authority)
+            .field("path", &self.path)
+            .field("user", &self.basic.as_ref().map(|(user, _)| user))
+            .finish()
+    }
+}
+
+impl HttpTarget {
+    /// Reads `http://host:port/path`.
+    pub fn parse(url: &str) -> Option<HttpTarget> {
+        let rest = url.strip_prefix("http://")?;
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        (!authority.is_empty()).then(|| HttpTarget {
+            authority: authority.to_string(),
+            path: path.to_string(),
+            basic: None,
+        })
+    }
+}
+
+/// What the server answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpReply {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// Posts one message and reads the whole reply, each step within its timeout.
+pub async fn post_message(
+    target: &HttpTarget,
+    message: &[u8],
+    charset: &str,
+    timeouts: Timeouts,
+) -> Result<HttpReply, TransportError> {
+    let addr = target.authority.clone();
+    let stream = match timeout(timeouts.connect, TcpStream::connect(&addr)).await {
+        Err(_) => return Err(TransportError::ConnectTimeout { addr, after: timeouts.connect }),
+        Ok(Err(source)) => return Err(TransportError::Connect { addr, source }),
+        Ok(Ok(stream)) => stream,
+    };
+    let peer = stream
+        .peer_addr()
+        .map_err(|source| TransportError::Connect { addr: addr.clone(), source })?;
+    let io_error = |e: hyper::Error| TransportError::Io { peer, source: std::io::Error::other(e) };
+    let handshake = hyper::client::conn::http1::handshake(TokioIo::new(stream));
+    let (mut sender, connection) = match timeout(timeouts.connect, handshake).await {
+        Err(_) => return Err(TransportError::ConnectTimeout { addr, after: timeouts.connect }),
+        Ok(result) => result.map_err(io_error)?,
+    };
+    tokio::spawn(connection);
+
+    let mut request = Request::post(target.path.as_str())
+        .header(HOST, target.authority.as_str())
+        .header(CONTENT_TYPE, format!("application/hl7-v2; charset={charset}"))
+        .header(CONTENT_LENGTH, message.len());
+    if let Some((user, password)) = &target.basic {
+        request = request.header(AUTHORIZATION, format!("Basic {}", basic_token(user, password)));
+    }
+    let request = request
+        .body(Full::new(Bytes::copy_from_slice(message)))
+        .map_err(|e| TransportError::Io { peer, source: std::io::Error::other(e) })?;
+    let wait = timeouts.read;
+    let response = match timeout(wait, sender.send_request(request)).await {
+        Err(_) => return Err(TransportError::ReadTimeout { peer, after: wait, buffered: 0 }),
+        Ok(result) => result.map_err(io_error)?,
+    };
+    let status = response.status().as_u16();
+    let content_type =
+        response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let body = Limited::new(response.into_body(), MAX_RESPONSE_BYTES);
+    let body = match timeout(wait, body.collect()).await {
+        Err(_) => return Err(TransportError::ReadTimeout { peer, after: wait, buffered: 0 }),
+        Ok(Err(e)) => return Err(TransportError::Io { peer, source: std::io::Error::other(e) }),
+        Ok(Ok(collected)) => collected.to_bytes().to_vec(),
+    };
+    Ok(HttpReply { status, content_type, body })
+}
+
+/// `user:password` in base64 (RFC 7617).
+fn basic_token(user: &str, password: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let t = HttpTarget::parse("http://127.0.0.1:8080/hl7/in").unwrap();
+        assert_eq!((t.authority.as_str(), t.path.as_str()), ("127.0.0.1:8080", "/hl7/in"));
+        assert_eq!(HttpTarget::parse("http://h:1").unwrap().path, "/");
+        assert!(HttpTarget::parse("https://h:1").is_none());
+        assert!(HttpTarget::parse("http:///x").is_none());
+        assert_eq!(basic_token("user", "pa:ss"), "dXNlcjpwYTpzcw==");
+        let shown = format!("{:?}", HttpTarget { basic: Some(("u".into(), "secret".into())), ..t });
+        assert!(!shown.contains("secret"), "{shown}");
+    }
+}
