@@ -83,6 +83,62 @@ struct Verdict {
     connected: bool,
 }
 
+impl Verdict {
+    /// A message not yet sent.
+    fn new(file: String, message: usize, control_id: String) -> Verdict {
+        Verdict {
+            file,
+            message,
+            control_id,
+            ack_code: None,
+            ack_text: None,
+            accepted: false,
+            attempts: 0,
+            millis: 0,
+            failure: None,
+            failure_detail: None,
+            stray_acks: Vec::new(),
+            http_status: None,
+            connected: false,
+        }
+    }
+}
+
+/// What an ACK says, as `send` reports it.
+struct AckFields {
+    msa1: String,
+    msa2: String,
+    /// The reason of a negative ACK: MSA-3 (before v2.5), ERR-8, ERR-3.2 or ERR-1.4.2.
+    text: Option<String>,
+}
+
+impl AckFields {
+    fn of(ack: &Message<'_>) -> AckFields {
+        let get = |p: &str| {
+            Path::parse(p)
+                .ok()
+                .and_then(|p| ack.get(&p))
+                .map(|v| ack.text(&v).into_owned())
+                .unwrap_or_default()
+        };
+        let text = [get("MSA-3"), get("ERR-8"), get("ERR-3.2"), get("ERR-1.4.2")]
+            .into_iter()
+            .find(|t| !t.is_empty());
+        AckFields { msa1: get("MSA-1"), msa2: get("MSA-2"), text }
+    }
+}
+
+/// 0 when every message was accepted; 3 when the target was never reached; 1 otherwise.
+fn exit_code(all_accepted: bool, ever_connected: bool) -> i32 {
+    if all_accepted {
+        exit::OK
+    } else if !ever_connected {
+        exit::UNREACHABLE
+    } else {
+        exit::FINDINGS
+    }
+}
+
 /// Exit 0 when every message got an AA or CA whose MSA-2 is its MSH-10; 1 otherwise; 3 when the
 /// target could never be reached.
 pub fn run(args: &SendArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
@@ -134,13 +190,7 @@ pub fn run(args: &SendArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             all_accepted &= verdict.accepted;
             print(out, &verdict, args.json)?;
         }
-        Ok(if all_accepted {
-            exit::OK
-        } else if !ever_connected {
-            exit::UNREACHABLE
-        } else {
-            exit::FINDINGS
-        })
+        Ok(exit_code(all_accepted, ever_connected))
     })
 }
 
@@ -186,21 +236,7 @@ fn run_http(args: &SendArgs, target: &HttpTarget, out: &mut dyn Write) -> anyhow
                 .ok()
                 .and_then(|m| m.charset().iana_name())
                 .unwrap_or("UTF-8");
-            let mut verdict = Verdict {
-                file,
-                message: index,
-                control_id,
-                ack_code: None,
-                ack_text: None,
-                accepted: false,
-                attempts: 0,
-                millis: 0,
-                failure: None,
-                failure_detail: None,
-                stray_acks: Vec::new(),
-                http_status: None,
-                connected: false,
-            };
+            let mut verdict = Verdict::new(file, index, control_id);
             for _ in 0..=args.retries {
                 verdict.attempts += 1;
                 match post_message(target, &payload, charset, timeouts).await {
@@ -221,13 +257,7 @@ fn run_http(args: &SendArgs, target: &HttpTarget, out: &mut dyn Write) -> anyhow
             all_accepted &= verdict.accepted;
             print(out, &verdict, args.json)?;
         }
-        Ok(if all_accepted {
-            exit::OK
-        } else if !ever_connected {
-            exit::UNREACHABLE
-        } else {
-            exit::FINDINGS
-        })
+        Ok(exit_code(all_accepted, ever_connected))
     })
 }
 
@@ -243,23 +273,14 @@ fn take_http_ack(verdict: &mut Verdict, reply: &HttpReply) {
             String::from_utf8_lossy(&reply.body[..reply.body.len().min(200)]).trim().to_string();
         return failure(verdict, format!("HTTP {} without an ACK: {text:?}", reply.status));
     };
-    let get = |p: &str| {
-        Path::parse(p)
-            .ok()
-            .and_then(|p| ack.get(&p))
-            .map(|v| ack.text(&v).into_owned())
-            .unwrap_or_default()
-    };
-    if get("MSA-2") != verdict.control_id {
-        let msa2 = get("MSA-2");
+    let fields = AckFields::of(&ack);
+    if fields.msa2 != verdict.control_id {
+        let msa2 = fields.msa2;
         return failure(verdict, format!("HTTP {} with an ACK for {msa2:?}", reply.status));
     }
-    let code = get("MSA-1");
-    verdict.accepted = code == "AA" || code == "CA";
-    verdict.ack_text = [get("MSA-3"), get("ERR-8"), get("ERR-3.2"), get("ERR-1.4.2")]
-        .into_iter()
-        .find(|t| !t.is_empty());
-    verdict.ack_code = Some(code);
+    verdict.accepted = fields.msa1 == "AA" || fields.msa1 == "CA";
+    verdict.ack_text = fields.text;
+    verdict.ack_code = Some(fields.msa1);
     verdict.failure = None;
     verdict.failure_detail = None;
 }
@@ -277,21 +298,7 @@ async fn send_one(
     payload: &[u8],
 ) -> Verdict {
     let started = Instant::now();
-    let mut verdict = Verdict {
-        file: file.to_string(),
-        message: index,
-        control_id,
-        ack_code: None,
-        ack_text: None,
-        accepted: false,
-        attempts: 0,
-        millis: 0,
-        failure: None,
-        failure_detail: None,
-        stray_acks: Vec::new(),
-        http_status: None,
-        connected: false,
-    };
+    let mut verdict = Verdict::new(file.to_string(), index, control_id);
     for _ in 0..=retries {
         verdict.attempts += 1;
         if connection.is_none() {
@@ -361,22 +368,12 @@ async fn wait_for_ack(
             strays.push(format!("unreadable frame at byte {}", frame.offset));
             continue;
         };
-        let get = |p: &str| {
-            Path::parse(p)
-                .ok()
-                .and_then(|p| ack.get(&p))
-                .map(|v| ack.text(&v).into_owned())
-                .unwrap_or_default()
-        };
-        let msa2 = get("MSA-2");
-        if msa2 != control_id {
-            strays.push(format!("{} for {msa2:?}", get("MSA-1")));
+        let fields = AckFields::of(&ack);
+        if fields.msa2 != control_id {
+            strays.push(format!("{} for {:?}", fields.msa1, fields.msa2));
             continue;
         }
-        let text = [get("MSA-3"), get("ERR-8"), get("ERR-3.2"), get("ERR-1.4.2")]
-            .into_iter()
-            .find(|t| !t.is_empty());
-        return Ok((get("MSA-1"), text));
+        return Ok((fields.msa1, fields.text));
     }
 }
 
