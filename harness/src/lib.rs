@@ -4,7 +4,13 @@
 //! The `hl7` module is the message model everything else stands on; it does no I/O.
 #![forbid(unsafe_code)]
 
+pub mod checks;
 pub mod cli;
+pub mod faults;
+pub mod generator;
 pub mod hl7;
+pub mod report;
+pub mod runner;
+pub mod scenario;
 pub mod target;
 pub mod transport;

@@ -3,8 +3,11 @@
 
 mod diff;
 mod duration;
+pub use duration::parse_duration;
 mod input;
 mod inspect;
+mod run;
+mod schema;
 mod send;
 mod serve;
 mod validate;
@@ -58,6 +61,11 @@ pub enum Command {
     Send(send::SendArgs),
     /// Run the reference endpoint on MLLP: ACKs by the standard, a journal, the client feed.
     Serve(serve::ServeArgs),
+    /// Run scenario packs against a target (the built-in reference endpoint by default) and
+    /// judge every acknowledgment by the standard.
+    Run(run::RunArgs),
+    /// Print the JSON Schema of the scenario format (for editors).
+    Schema,
 }
 
 /// Runs the command line and returns the process exit code.
@@ -77,6 +85,8 @@ pub fn main() -> i32 {
         Command::Diff(args) => diff::run(&args, &mut out),
         Command::Send(args) => send::run(&args, &mut out),
         Command::Serve(args) => serve::run(&args, &mut out),
+        Command::Run(args) => run::run(&args, &mut out),
+        Command::Schema => schema::run(&mut out),
     };
     let _ = out.flush();
     match result {

@@ -1,0 +1,125 @@
+//! The case-level checks: the scenario's expectations, the connection after the case, the
+//! effect probes, and the HL7-over-HTTP status mapping.
+
+use super::*;
+use crate::hl7::ack::AckCode;
+use crate::hl7::{Message, Path};
+use crate::runner::observation::{CaseObservation, ConnectionAfter, Exchange};
+use crate::scenario::AckOutcome;
+
+fn msa1(payload: &[u8]) -> Option<String> {
+    let ack = Message::parse(payload).ok()?;
+    let value = ack.get(&Path::parse("MSA-1").ok()?)?;
+    Some(String::from_utf8_lossy(value.as_bytes()).into_owned())
+}
+
+/// The expectations of one exchange's step.
+pub(super) fn expectations(exchange: &Exchange, out: &mut Vec<CheckResult>) {
+    let step = Some(exchange.step);
+    let first = exchange.replies.first();
+    let code = first.and_then(|r| msa1(&r.payload));
+    if let Some(expected) = &exchange.expect.ack {
+        let outcome = match (&first, &code) {
+            (None, _) => Some(AckOutcome::None),
+            (Some(_), Some(text)) => AckCode::parse(text).map(AckOutcome::Code),
+            (Some(_), None) => None,
+        };
+        let shown = match (&first, &code) {
+            (None, _) => match &exchange.event {
+                Some(event) => format!("no acknowledgment ({})", event.code),
+                None => "no acknowledgment".to_string(),
+            },
+            (Some(_), Some(text)) => format!("MSA-1 {text:?}"),
+            (Some(r), None) => format!("a reply without MSA-1: {}", show_bytes(&r.payload, 120)),
+        };
+        out.push(match outcome {
+            Some(o) if expected.codes.contains(&o) => CheckResult::pass(EXPECT_ACK, step),
+            _ => CheckResult::fail(EXPECT_ACK, step, format!("expected {expected}, got {shown}")),
+        });
+    }
+    if let (Some(want), Some(reply)) = (exchange.expect.err, first) {
+        let has = Message::parse(&reply.payload).is_ok_and(|m| m.find_segment("ERR", 1).is_some());
+        out.push(if has == want {
+            CheckResult::pass(EXPECT_ERR, step)
+        } else {
+            let what = if want { "an ERR segment, found none" } else { "no ERR segment, found one" };
+            CheckResult::fail(EXPECT_ERR, step, format!("expected {what}"))
+        });
+    }
+    if let Some(limit) = exchange.expect.max_ack_time {
+        out.push(match first {
+            Some(reply) if reply.elapsed <= limit.0 => CheckResult::pass(EXPECT_ACK_TIME, step),
+            Some(reply) => CheckResult::fail(
+                EXPECT_ACK_TIME,
+                step,
+                format!("ACK after {}ms, limit {}ms", reply.elapsed.as_millis(), limit.0.as_millis()),
+            ),
+            None => CheckResult::fail(EXPECT_ACK_TIME, step, "no acknowledgment"),
+        });
+    }
+    let Some(http) = &exchange.http else { return };
+    if let Some(want) = exchange.expect.http_status {
+        out.push(if http.status == want {
+            CheckResult::pass(EXPECT_HTTP_STATUS, step)
+        } else {
+            CheckResult::fail(EXPECT_HTTP_STATUS, step, format!("expected HTTP {want}, got {}", http.status))
+        });
+    }
+    if let Some(code) = code.as_deref().and_then(AckCode::parse) {
+        let want = match code {
+            AckCode::ApplicationAccept | AckCode::CommitAccept => 200,
+            AckCode::ApplicationReject | AckCode::CommitReject => 400,
+            AckCode::ApplicationError | AckCode::CommitError => 500,
+        };
+        out.push(if http.status == want {
+            CheckResult::pass(HTTP_STATUS_MAPPING, step)
+        } else {
+            CheckResult::fail(HTTP_STATUS_MAPPING, step, format!("MSA-1 {code} with HTTP {}, expected {want}", http.status))
+        });
+        let media = http.content_type.as_deref().unwrap_or("");
+        let ok = crate::target::http::parse_content_type(media).is_some_and(|c| c.charset.is_some());
+        out.push(if ok {
+            CheckResult::pass(HTTP_CONTENT_TYPE, step)
+        } else {
+            CheckResult::fail(HTTP_CONTENT_TYPE, step, format!("Content-Type {media:?}"))
+        });
+    }
+}
+
+/// The checks on the case as a whole.
+pub(super) fn case_level(case: &CaseObservation, out: &mut Vec<CheckResult>) {
+    for (i, after) in case.connections_after.iter().enumerate() {
+        let closed = matches!(after, ConnectionAfter::Closed | ConnectionAfter::Reset);
+        let shown = format!("connection {} {}", i + 1, match after {
+            ConnectionAfter::Closed => "was closed by the target",
+            ConnectionAfter::Reset => "was reset by the target",
+            ConnectionAfter::Open => "is open",
+            ConnectionAfter::Unknown => "was not observed",
+        });
+        match case.expect_connection_open {
+            Some(want) if *after != ConnectionAfter::Unknown => out.push(if want != closed {
+                CheckResult::pass(EXPECT_CONNECTION_OPEN, None)
+            } else {
+                CheckResult::fail(EXPECT_CONNECTION_OPEN, None, shown)
+            }),
+            Some(_) => {}
+            None if closed => out.push(CheckResult::fail(CONNECTION_OPEN, None, shown)),
+            None if *after == ConnectionAfter::Open => out.push(CheckResult::pass(CONNECTION_OPEN, None)),
+            None => {}
+        }
+    }
+    for probe in &case.probes {
+        out.push(match &probe.failure {
+            None => CheckResult::pass(PROBE, Some(probe.step)),
+            Some(why) => CheckResult::fail(PROBE, Some(probe.step), format!("{}: {why}", probe.what)),
+        });
+    }
+    if !case.stray.is_empty() {
+        let shown: Vec<String> = case.stray.iter().map(|r| show_bytes(&r.payload, 80)).collect();
+        out.push(CheckResult::fail(
+            ACK_ONE_PER_MESSAGE,
+            None,
+            format!("{} frame(s) answering no message sent: {}", case.stray.len(), shown.join(" | ")),
+        ));
+    }
+}

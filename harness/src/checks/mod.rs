@@ -1,0 +1,196 @@
+//! Conformance checks: pure functions from observations to results. Each check has a stable id,
+//! a severity by the standard (an error is a violation of HL7 v2 chapter 2, the ACK rules or
+//! MLLP framing, or a lost message; what the standard permits is at most a warning), the rule it
+//! enforces, and evidence when it fails.
+//!
+//! The generic checks run on every acknowledgment unless a case opts out (`skip_checks`); the
+//! case-level ones (`expect.*`, `probe.*`) come from the scenario.
+
+mod ack;
+mod case;
+
+pub use crate::hl7::finding::Severity;
+use serde::Serialize;
+
+/// A check in the catalogue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CheckDef {
+    pub id: &'static str,
+    pub severity: Severity,
+    pub rule: &'static str,
+    pub summary: &'static str,
+}
+
+const MLLP: &str = "MLLP release 1 (HL7 v2 transport specification): a block is 0x0B, the \
+                    message, 0x1C 0x0D, and nothing outside blocks";
+
+macro_rules! catalogue {
+    ($($name:ident = $id:literal, $severity:ident, $rule:expr, $summary:literal;)+) => {
+        $(pub const $name: CheckDef = CheckDef {
+            id: $id,
+            severity: Severity::$severity,
+            rule: $rule,
+            summary: $summary,
+        };)+
+        /// Every check, generic and case-level.
+        pub const CATALOGUE: &[CheckDef] = &[$($name),+];
+    };
+}
+
+catalogue! {
+    ACK_RECEIVED = "ack.received", Error,
+        "HL7 v2.5.1 ch. 2, original acknowledgment mode: every message is answered with an \
+         acknowledgment (MSH-15 NE/ER/SU aside in enhanced mode)",
+        "an acknowledgment arrives within the timeout";
+    ACK_ONE_PER_MESSAGE = "ack.one-per-message", Error,
+        "HL7 v2.5.1 ch. 2, message processing rules: one acknowledgment per message",
+        "exactly one acknowledgment per message, no duplicates";
+    ACK_FRAMING = "ack.framing", Error, MLLP,
+        "the acknowledgment is framed 0x0B … 0x1C 0x0D with nothing outside the frame";
+    ACK_PARSE = "ack.parse", Error,
+        "HL7 v2.5.1 ch. 2, the ACK message: MSH, MSA [ERR]",
+        "the acknowledgment is an HL7 message with an MSA segment";
+    ACK_SEGMENT_TERMINATOR = "ack.segment-terminator", Error,
+        "HL7 v2.5.1 ch. 2, 2.5.4 (segment terminator is <CR>, hex 0D)",
+        "the acknowledgment's segments end with CR";
+    ACK_MSH_SWAP = "ack.msh-swap", Error,
+        "HL7 v2.5.1 ch. 2, MSH-3..6: the response is sent from the receiving application and \
+         facility (MSH-5/6 of the message) to the sending ones (MSH-3/4)",
+        "MSH-3/4 of the ACK are MSH-5/6 of the message and MSH-5/6 are MSH-3/4";
+    ACK_MSH9 = "ack.msh9", Error,
+        "HL7 v2.5.1 ch. 2, MSH-9 and the ACK message: ACK^<trigger>^ACK (the trigger and \
+         structure components exist from v2.3.1 and v2.4; plain ACK before v2.4 is a warning)",
+        "MSH-9 is ACK^<trigger of the message>^ACK";
+    ACK_MSH10 = "ack.msh10", Error,
+        "HL7 v2.5.1 ch. 2, MSH-10 message control ID (required)",
+        "the ACK has its own MSH-10";
+    ACK_MSH7 = "ack.msh7", Error,
+        "HL7 v2.5.1 ch. 2, MSH-7 date/time of message (required, TS/DTM: YYYY[MM[DD[HH[MM[SS[.S…]]]]]][+/-ZZZZ])",
+        "MSH-7 is a valid timestamp";
+    ACK_MSH11_ECHO = "ack.msh11-echo", Warning,
+        "HL7 v2.5.1 ch. 2, MSH-11 processing ID: the response is processed in the same mode",
+        "MSH-11 of the ACK echoes the message's processing id";
+    ACK_MSH12_ECHO = "ack.msh12-echo", Warning,
+        "HL7 v2.5.1 ch. 2, MSH-12 version ID: the response is in the version of the message",
+        "MSH-12 of the ACK echoes the message's version";
+    ACK_ENCODING_CHARACTERS = "ack.encoding-characters", Warning,
+        "HL7 v2.5.1 ch. 2, MSH-1/MSH-2: the responder answers with the sender's delimiters",
+        "the ACK uses the message's field separator and encoding characters";
+    ACK_MSA1_VALID = "ack.msa1-valid", Error,
+        "HL7 v2.5.1 ch. 2, MSA-1 acknowledgment code, table 0008 (AA/AE/AR in original mode; \
+         CA/CE/CR accept acknowledgments in enhanced mode)",
+        "MSA-1 is a table 0008 code valid for the acknowledgment mode";
+    ACK_MSA2_ECHO = "ack.msa2-echo", Error,
+        "HL7 v2.5.1 ch. 2, MSA-2 message control ID: the MSH-10 of the message acknowledged",
+        "MSA-2 equals the MSH-10 that was sent";
+    ACK_ERR_PRESENT = "ack.err-present", Warning,
+        "HL7 v2.5.1 ch. 2, ERR segment: reports the error behind an AE/AR/CE/CR",
+        "an ERR segment accompanies a negative acknowledgment";
+    HTTP_STATUS_MAPPING = "http.status-mapping", Warning,
+        "HL7 over HTTP: AA/CA → 200, AR/CR → 400, AE/CE → 500, each with the ACK in the body",
+        "the HTTP status matches the acknowledgment code";
+    HTTP_CONTENT_TYPE = "http.content-type", Warning,
+        "HL7 over HTTP: Content-Type application/hl7-v2 with a charset parameter",
+        "the response has an HL7 v2 content type";
+    CONNECTION_OPEN = "connection.open", Warning,
+        "HL7 v2.5.1 ch. 2 leaves the connection to the transport; MLLP connections are \
+         normally persistent, closing after an ACK is allowed",
+        "the connection is still open after the case";
+    EXPECT_ACK = "expect.ack", Error,
+        "the scenario's expectation (MSA-1, table 0008)",
+        "MSA-1 is one of the codes the case expects";
+    EXPECT_ERR = "expect.err", Error,
+        "the scenario's expectation (ERR segment)",
+        "an ERR segment is present or absent as the case expects";
+    EXPECT_HTTP_STATUS = "expect.http-status", Error,
+        "the scenario's expectation (HTTP status)",
+        "the HTTP status is the one the case expects";
+    EXPECT_ACK_TIME = "expect.ack-time", Error,
+        "the scenario's expectation (max_ack_time)",
+        "the acknowledgment arrives within the case's max_ack_time";
+    EXPECT_CONNECTION_OPEN = "expect.connection-open", Error,
+        "the scenario's expectation (connection_open)",
+        "the connection is open (or closed) after the case as the case expects";
+    PROBE = "probe", Error,
+        "the scenario's effect probe",
+        "the effect probe finds what the message should have done";
+    CASE_RAN = "case.ran", Error,
+        "a case that cannot reach its target has not shown conformance",
+        "the case could connect and send";
+}
+
+/// Ids a case may opt out of (the generic checks).
+pub fn generic_ids() -> Vec<&'static str> {
+    CATALOGUE
+        .iter()
+        .filter(|c| !c.id.starts_with("expect.") && *c != &PROBE && *c != &CASE_RAN)
+        .map(|c| c.id)
+        .collect()
+}
+
+/// One check applied to one observation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckResult {
+    pub id: &'static str,
+    pub severity: Severity,
+    pub rule: &'static str,
+    /// The step (1-based) the result is about; `None` for the case as a whole.
+    pub step: Option<usize>,
+    pub passed: bool,
+    /// What failed: the bytes or field values. Empty when passed.
+    pub evidence: String,
+}
+
+impl CheckResult {
+    pub fn pass(def: CheckDef, step: Option<usize>) -> CheckResult {
+        CheckResult { id: def.id, severity: def.severity, rule: def.rule, step, passed: true, evidence: String::new() }
+    }
+
+    pub fn fail(def: CheckDef, step: Option<usize>, evidence: impl Into<String>) -> CheckResult {
+        CheckResult { id: def.id, severity: def.severity, rule: def.rule, step, passed: false, evidence: evidence.into() }
+    }
+
+    /// A failure with a different severity than the catalogue's (e.g. plain `ACK` in MSH-9
+    /// before v2.4 is only a warning).
+    pub fn with_severity(mut self, severity: Severity) -> CheckResult {
+        self.severity = severity;
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        !self.passed && self.severity == Severity::Error
+    }
+}
+
+/// Every check over one case's observations, minus the ones the case opted out of.
+pub fn evaluate(case: &crate::runner::observation::CaseObservation) -> Vec<CheckResult> {
+    let mut results = Vec::new();
+    if let Some(event) = &case.aborted {
+        results.push(CheckResult::fail(CASE_RAN, None, format!("{}: {}", event.code, event.detail)));
+        return results;
+    }
+    for exchange in &case.exchanges {
+        ack::exchange(exchange, &mut results);
+        case::expectations(exchange, &mut results);
+    }
+    case::case_level(case, &mut results);
+    results.retain(|r| !case.skip_checks.iter().any(|s| s == r.id));
+    results
+}
+
+/// Shows bytes for evidence: printable ASCII kept, CR as `\r`, others as `\xNN`; cut at `max`.
+pub fn show_bytes(bytes: &[u8], max: usize) -> String {
+    let mut out = String::new();
+    for &b in bytes.iter().take(max) {
+        match b {
+            b'\r' => out.push_str("\\r"),
+            b'\n' => out.push_str("\\n"),
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02X}")),
+        }
+    }
+    if bytes.len() > max {
+        out.push_str(&format!("… ({} bytes)", bytes.len()));
+    }
+    out
+}

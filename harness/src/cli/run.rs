@@ -1,0 +1,131 @@
+//! `hl7-harness run`: loads scenario packs, runs them against the target (the built-in
+//! reference endpoint by default) and prints the summary.
+
+use super::exit;
+use crate::checks::{generic_ids, CATALOGUE};
+use crate::runner::{run as run_packs, CaseOutcome, RunOptions, Verdict};
+use crate::scenario::load_packs;
+use crate::target::defect::{parse_defect, Defects};
+use std::io::Write;
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Scenario files, pack directories (holding *.yaml) or directories of packs
+    /// [default: scenarios]
+    pub paths: Vec<PathBuf>,
+    /// The target for every scenario: builtin, mllp://HOST:PORT or http://HOST:PORT/PATH
+    /// (default: each scenario's target.url, else builtin).
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// Switch on a defect of the built-in endpoint (repeatable), to see which check catches it;
+    /// `serve --list-defects` lists them.
+    #[arg(long = "target-defect", value_name = "NAME", value_parser = parse_defect)]
+    pub target_defects: Vec<crate::target::defect::Defect>,
+    /// Seed of every generated message and control id (default: from the clock, printed).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Cases run at once within a scenario file (serial cases always run one by one).
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub jobs: usize,
+    /// Only cases whose name contains this text.
+    #[arg(long, value_name = "TEXT")]
+    pub filter: Option<String>,
+    /// Load and check the scenarios without connecting to anything.
+    #[arg(long)]
+    pub check: bool,
+    /// Print every case's results as one JSON object per line instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Also list the warnings of cases that passed.
+    #[arg(long)]
+    pub verbose: bool,
+    /// List the conformance checks (id, severity, rule) and exit.
+    #[arg(long)]
+    pub list_checks: bool,
+}
+
+/// Exit 0 when no error-severity check failed, 1 when one did, 2 for scenario errors, 3 when the
+/// target could not be reached at all.
+pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
+    if args.list_checks {
+        for check in CATALOGUE {
+            writeln!(out, "{:<24} {:<8} {}", check.id, check.severity.to_string(), check.summary)?;
+            writeln!(out, "{:<33} rule: {}", "", check.rule)?;
+        }
+        return Ok(exit::OK);
+    }
+    let paths = if args.paths.is_empty() { vec![PathBuf::from("scenarios")] } else { args.paths.clone() };
+    let known = generic_ids();
+    let packs = match load_packs(&paths, &known) {
+        Ok(packs) => packs,
+        Err(errors) => {
+            for error in &errors {
+                eprintln!("hl7-harness: error: {error}");
+            }
+            eprintln!("hl7-harness: {} scenario error(s); nothing was run", errors.len());
+            return Ok(exit::USAGE);
+        }
+    };
+    if args.check {
+        let files: usize = packs.iter().map(|p| p.scenarios.len()).sum();
+        let cases: usize = packs.iter().flat_map(|p| &p.scenarios).map(|s| crate::runner::expand(s, 0).len()).sum();
+        writeln!(out, "ok: {} pack(s), {files} scenario file(s), {cases} case(s)", packs.len())?;
+        return Ok(exit::OK);
+    }
+    if let Some(target) = &args.target {
+        crate::runner::TargetUrl::parse(target).map_err(|e| anyhow::anyhow!("--target {e}"))?;
+    }
+    let seed = args.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64 % 1_000_000_000).unwrap_or(0)
+    });
+    let options = RunOptions {
+        target: args.target.clone(),
+        defects: Defects::of(args.target_defects.iter().copied()),
+        seed,
+        jobs: args.jobs.max(1),
+        filter: args.filter.clone(),
+    };
+    let json = args.json;
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let progress = |case: &CaseOutcome| {
+        if json {
+            println!("{}", case_json(case));
+        }
+    };
+    let outcome = runtime.block_on(run_packs(&packs, &options, &progress))?;
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    if !json {
+        write!(out, "{}", crate::report::terminal::summary(&outcome, args.verbose))?;
+    }
+    if outcome.unreachable {
+        eprintln!("hl7-harness: the target could not be reached by any case");
+        return Ok(exit::UNREACHABLE);
+    }
+    if outcome.cases().next().is_none() {
+        eprintln!("hl7-harness: no case matched (check --filter)");
+        return Ok(exit::USAGE);
+    }
+    Ok(if outcome.failed() { exit::FINDINGS } else { exit::OK })
+}
+
+fn case_json(case: &CaseOutcome) -> serde_json::Value {
+    let verdict = match case.verdict() {
+        Verdict::Passed => "passed",
+        Verdict::Warned => "warned",
+        Verdict::Failed => "failed",
+    };
+    serde_json::json!({
+        "pack": case.pack,
+        "scenario": case.scenario,
+        "file": case.file.display().to_string(),
+        "case": case.name,
+        "verdict": verdict,
+        "seed": case.seed,
+        "sent": case.sent,
+        "millis": case.duration.as_millis() as u64,
+        "failures": case.failures().collect::<Vec<_>>(),
+        "checks": case.results.len(),
+        "reproduce": case.reproduce,
+    })
+}

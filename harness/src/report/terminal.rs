@@ -1,0 +1,77 @@
+//! The terminal summary of a run: one table row per pack (tabled), then every failing case with
+//! its failed checks (id, severity, step, evidence, rule) and the command that reproduces it.
+
+use crate::checks::Severity;
+use crate::runner::{RunOutcome, Verdict};
+use std::fmt::Write;
+use tabled::settings::Style;
+use tabled::{Table, Tabled};
+
+#[derive(Tabled)]
+struct PackRow {
+    #[tabled(rename = "pack")]
+    name: String,
+    cases: usize,
+    passed: usize,
+    #[tabled(rename = "passed with warnings")]
+    warned: usize,
+    failed: usize,
+    #[tabled(rename = "checks run")]
+    checks: usize,
+}
+
+/// The summary as text; `verbose` also lists the warnings of passing cases.
+pub fn summary(outcome: &RunOutcome, verbose: bool) -> String {
+    let rows: Vec<PackRow> = outcome
+        .packs
+        .iter()
+        .map(|pack| {
+            let count = |v: Verdict| pack.cases.iter().filter(|c| c.verdict() == v).count();
+            PackRow {
+                name: pack.name.clone(),
+                cases: pack.cases.len(),
+                passed: count(Verdict::Passed),
+                warned: count(Verdict::Warned),
+                failed: count(Verdict::Failed),
+                checks: pack.cases.iter().map(|c| c.results.len()).sum(),
+            }
+        })
+        .collect();
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", Table::new(rows).with(Style::sharp()));
+    for case in outcome.cases() {
+        let verdict = case.verdict();
+        if verdict == Verdict::Passed || (verdict == Verdict::Warned && !verbose) {
+            continue;
+        }
+        let label = if verdict == Verdict::Failed { "FAIL" } else { "WARN" };
+        let _ = writeln!(out, "\n{label} {} › {} › {}", case.pack, case.scenario, case.name);
+        for sent in &case.sent {
+            let _ = writeln!(out, "  sent: {sent}");
+        }
+        for failure in case.failures() {
+            let severity = match failure.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+                Severity::Info => "info",
+            };
+            let step = failure.step.map(|s| format!(" (step {s})")).unwrap_or_default();
+            let _ = writeln!(out, "  {severity} {}{step}: {}", failure.id, failure.evidence);
+            let _ = writeln!(out, "    rule: {}", failure.rule);
+        }
+        let _ = writeln!(out, "  seed {}; reproduce: {}", case.seed, case.reproduce);
+    }
+    let total = outcome.cases().count();
+    let failed = outcome.cases().filter(|c| c.verdict() == Verdict::Failed).count();
+    let warned = outcome.cases().filter(|c| c.verdict() == Verdict::Warned).count();
+    let _ = writeln!(
+        out,
+        "\n{}: {total} cases, {failed} failed, {warned} passed with warnings; seed {}",
+        if failed == 0 { "PASS" } else { "FAIL" },
+        outcome.seed
+    );
+    if warned > 0 && !verbose {
+        let _ = writeln!(out, "(--verbose lists the warnings)");
+    }
+    out
+}

@@ -1,0 +1,481 @@
+//! Executes one case against a resolved target and records what happened. Every wait on the
+//! target is bounded: connects and writes by the transport's timeouts, ACKs by the scenario's
+//! `ack_timeout`, the look for extra frames by `linger`, probes by their own timeout.
+
+use super::observation::*;
+use super::probe::run_probe;
+use super::target::TargetUrl;
+use crate::faults::{plan, NetworkFault, WirePlan};
+use crate::generator::{apply_all, Mutation};
+use crate::hl7::edit::MessageBuf;
+use crate::hl7::{Message, Path};
+use crate::scenario::{Case, FieldPath, Pattern, Placeholders, Step, TemplateMessage};
+use crate::transport::connection::{MllpConnection, Timeouts, TransportError};
+use crate::transport::http_client::{post_message, HttpTarget};
+use crate::transport::mllp::{FrameKind, MllpOptions};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// What a case runs against, shared by the cases of one scenario file.
+pub struct Context {
+    pub url: TargetUrl,
+    pub state: Option<String>,
+    pub timeouts: Timeouts,
+    pub ack_timeout: Duration,
+    pub linger: Duration,
+    pub basic: Option<(String, String)>,
+    pub templates: BTreeMap<String, Vec<TemplateMessage>>,
+}
+
+/// One case as it will run: the scenario's case plus the variant picked by expansion.
+#[derive(Debug, Clone)]
+pub struct CaseRun {
+    /// Position in the scenario file's run list; part of every control id.
+    pub index: usize,
+    pub name: String,
+    pub case: Case,
+    /// Which message of a multi-message template.
+    pub pick: usize,
+    /// From `vary: { mutation: … }`.
+    pub extra_mutation: Option<Mutation>,
+    /// From `vary: { values: … }`.
+    pub vary_value: Option<(FieldPath, String)>,
+    pub seed: u64,
+    pub run_seed: u64,
+}
+
+impl CaseRun {
+    /// The case's steps; a single-step case becomes one step.
+    pub fn steps(&self) -> Vec<Step> {
+        if !self.case.steps.is_empty() {
+            return self.case.steps.clone();
+        }
+        vec![Step {
+            send: self.case.send.clone(),
+            set: self.case.set.clone(),
+            mutate: self.case.mutate.clone(),
+            resend: false,
+            network: Vec::new(),
+            expect: self.case.expect.clone(),
+            probe: self.case.probe.clone(),
+            wait: None,
+        }]
+    }
+
+    fn unique(&self) -> String {
+        format!("{:08x}", (self.seed ^ (self.seed >> 32)) as u32)
+    }
+
+    fn control_id(&self, step: usize, connection: usize) -> String {
+        format!("H{:04X}{:04}{:02}{}", self.run_seed & 0xFFFF, self.index, step, connection)
+    }
+}
+
+/// A message built for a step.
+struct Built {
+    bytes: Vec<u8>,
+    raw: bool,
+    description: String,
+}
+
+struct Values<'a> {
+    sent: Option<&'a [u8]>,
+    state: Option<&'a str>,
+    unique: String,
+}
+
+impl Placeholders for Values<'_> {
+    fn field(&self, path: &FieldPath) -> Option<String> {
+        let message = Message::parse(self.sent?).ok()?;
+        let value = message.get(&path.path)?;
+        Some(message.text(&value).into_owned())
+    }
+    fn state(&self) -> Option<String> {
+        self.state.map(str::to_string)
+    }
+    fn unique(&self) -> String {
+        self.unique.clone()
+    }
+}
+
+fn build(run: &CaseRun, ctx: &Context, step: &Step, step_no: usize, connection: usize) -> Result<Built, String> {
+    let name = step.send.as_deref().ok_or("the step sends nothing")?;
+    let messages = ctx.templates.get(name).ok_or_else(|| format!("no template {name:?}"))?;
+    let template = &messages[run.pick % messages.len()];
+    if template.raw {
+        return Ok(Built { bytes: template.bytes.clone(), raw: true, description: format!("{} (raw)", template.label) });
+    }
+    let mut buf = MessageBuf::new(template.bytes.clone()).map_err(|e| format!("{}: {e}", template.label))?;
+    let msh10 = Path::parse("MSH-10").map_err(|e| e.to_string())?;
+    buf.set(&msh10, &run.control_id(step_no, connection)).map_err(|e| format!("MSH-10: {e}"))?;
+    let values = Values { sent: Some(&template.bytes), state: ctx.state.as_deref(), unique: run.unique() };
+    let mut sets: Vec<(&FieldPath, String)> = Vec::new();
+    for (path, pattern) in &step.set {
+        sets.push((path, render(pattern, &values)?));
+    }
+    let vary = run.vary_value.as_ref().filter(|_| step_no == 1).map(|(p, v)| (p, v.clone()));
+    for (path, text) in sets.into_iter().chain(vary) {
+        buf.set(&path.path, &text).map_err(|e| format!("set {path}: {e}"))?;
+    }
+    let mut mutations = step.mutate.clone();
+    if step_no == 1 {
+        mutations.extend(run.extra_mutation.clone());
+    }
+    let mut description = template.label.clone();
+    let bytes = if mutations.is_empty() {
+        buf.into_bytes()
+    } else {
+        let mutated = apply_all(buf.as_bytes(), &mutations, run.seed.wrapping_add(step_no as u64))
+            .map_err(|e| e.to_string())?;
+        description = format!("{description}; {}", mutated.description);
+        mutated.bytes
+    };
+    Ok(Built { bytes, raw: false, description })
+}
+
+fn render(pattern: &Pattern, values: &Values) -> Result<String, String> {
+    pattern.render(values)
+}
+
+fn event(err: &TransportError) -> TransportEvent {
+    TransportEvent { code: err.code().to_string(), detail: err.to_string() }
+}
+
+fn control_id_of(payload: &[u8]) -> Option<String> {
+    Message::parse(payload).ok()?.control_id().map(str::to_string)
+}
+
+fn msa2_of(payload: &[u8]) -> Option<String> {
+    let message = Message::parse(payload).ok()?;
+    let value = message.get(&Path::parse("MSA-2").ok()?)?;
+    Some(String::from_utf8_lossy(value.as_bytes()).into_owned())
+}
+
+/// An exchange in flight on one connection.
+struct Pending {
+    exchange: Exchange,
+    sent_at: Instant,
+    control_id: Option<String>,
+}
+
+/// Which pending exchange a frame answers: by MSA-2, else the preferred one if it has no reply
+/// yet, else the first without a reply; `None`: a stray frame.
+fn attribute(pending: &[Pending], payload: &[u8], preferred: Option<usize>) -> Option<usize> {
+    if let Some(id) = msa2_of(payload) {
+        let matching = |p: &&Pending| p.control_id.as_deref() == Some(id.as_str());
+        let first_open = pending.iter().position(|p| matching(&p) && p.exchange.replies.is_empty());
+        if let Some(i) = first_open.or_else(|| pending.iter().position(|p| matching(&p))) {
+            return Some(i);
+        }
+    }
+    if let Some(i) = preferred.filter(|&i| pending[i].exchange.replies.is_empty()) {
+        return Some(i);
+    }
+    pending.iter().position(|p| p.exchange.replies.is_empty())
+}
+
+/// Reads frames until `done` holds, the deadline passes or the connection fails; returns the
+/// transport event that ended reading, if any (a timeout is not returned when `done` held).
+async fn read_until(
+    conn: &mut MllpConnection,
+    pending: &mut [Pending],
+    stray: &mut Vec<Reply>,
+    preferred: Option<usize>,
+    deadline: Instant,
+    done: impl Fn(&[Pending]) -> bool,
+) -> Option<TransportError> {
+    while !done(pending) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return None;
+        }
+        match conn.receive(Some(left)).await {
+            Ok(frame) => {
+                if frame.kind != FrameKind::Message {
+                    continue;
+                }
+                let notes = frame.notes.iter().map(|n| (n.code().to_string(), n.offset())).collect();
+                let now = Instant::now();
+                match attribute(pending, &frame.payload, preferred) {
+                    Some(i) => {
+                        let elapsed = now.duration_since(pending[i].sent_at);
+                        pending[i].exchange.replies.push(Reply { payload: frame.payload.to_vec(), notes, elapsed });
+                    }
+                    None => stray.push(Reply { payload: frame.payload.to_vec(), notes, elapsed: Duration::ZERO }),
+                }
+            }
+            Err(TransportError::ReadTimeout { .. }) => return None,
+            Err(err) => return Some(err),
+        }
+    }
+    None
+}
+
+async fn write_plan(conn: &mut MllpConnection, wire: &WirePlan) -> Result<(), TransportError> {
+    for write in &wire.writes {
+        conn.write_raw(&write.bytes).await?;
+        if !write.pause.is_zero() {
+            tokio::time::sleep(write.pause).await;
+        }
+    }
+    if wire.half_close {
+        conn.shutdown_write().await?;
+    }
+    Ok(())
+}
+
+fn after_from(err: &TransportError) -> ConnectionAfter {
+    match err.code() {
+        "peer-closed" => ConnectionAfter::Closed,
+        "peer-reset" => ConnectionAfter::Reset,
+        _ => ConnectionAfter::Unknown,
+    }
+}
+
+/// Runs one case; returns the observations and one description per message sent.
+pub async fn run_case(run: &CaseRun, ctx: &Context) -> (CaseObservation, Vec<String>) {
+    let mut observation = CaseObservation {
+        exchanges: Vec::new(),
+        connections_after: Vec::new(),
+        stray: Vec::new(),
+        probes: Vec::new(),
+        aborted: None,
+        expect_connection_open: run.case.expect.connection_open,
+        skip_checks: run.case.skip_checks.clone(),
+    };
+    let mut described = Vec::new();
+    match &ctx.url {
+        TargetUrl::Mllp(addr) => run_mllp(run, ctx, addr, &mut observation, &mut described).await,
+        TargetUrl::Http(url) => run_http(run, ctx, url, &mut observation, &mut described).await,
+        TargetUrl::Builtin => {
+            observation.aborted = Some(TransportEvent {
+                code: "no-target".into(),
+                detail: "the built-in target was not started".into(),
+            })
+        }
+    }
+    (observation, described)
+}
+
+fn new_exchange(step_no: usize, connection: usize, built: &Built, step: &Step, ctx: &Context, faults: &[NetworkFault]) -> Exchange {
+    Exchange {
+        step: step_no,
+        connection,
+        sent: built.bytes.clone(),
+        raw: built.raw,
+        replies: Vec::new(),
+        ack_timeout: ctx.ack_timeout,
+        event: None,
+        http: None,
+        expect: step.expect.clone(),
+        faults: faults.iter().map(|f| f.name().to_string()).collect(),
+    }
+}
+
+async fn run_mllp(run: &CaseRun, ctx: &Context, addr: &str, obs: &mut CaseObservation, described: &mut Vec<String>) {
+    let count = run.case.connections.unwrap_or(1).max(1) as usize;
+    let mut connections = Vec::with_capacity(count);
+    for _ in 0..count {
+        match MllpConnection::connect(addr, MllpOptions::default(), ctx.timeouts).await {
+            Ok(conn) => connections.push(conn),
+            Err(err) => {
+                obs.aborted = Some(event(&err));
+                return;
+            }
+        }
+    }
+    let steps = run.steps();
+    let coalesce = run.case.network.contains(&NetworkFault::Coalesce);
+    let mut afters = vec![ConnectionAfter::Unknown; count];
+    let mut per_connection: Vec<(usize, Vec<Pending>)> = Vec::new();
+    // The last opened connection goes first: a receiver that serves one connection at a time
+    // would leave it waiting.
+    for (c, conn) in connections.iter_mut().enumerate().rev() {
+        let connection = c + 1;
+        let mut pending: Vec<Pending> = Vec::new();
+        let mut dead: Option<TransportEvent> = None;
+        let mut previous: Option<Built> = None;
+        if coalesce {
+            let mut payloads = Vec::new();
+            for (s, step) in steps.iter().enumerate() {
+                let built = match build(run, ctx, step, s + 1, connection) {
+                    Ok(b) => b,
+                    Err(e) => return abort_build(obs, e),
+                };
+                described.push(built.description.clone());
+                let faults: Vec<NetworkFault> = run.case.network.iter().chain(&step.network).cloned().collect();
+                let exchange = new_exchange(s + 1, connection, &built, step, ctx, &faults);
+                pending.push(Pending { control_id: control_id_of(&built.bytes), exchange, sent_at: Instant::now() });
+                payloads.push(built.bytes);
+            }
+            let refs: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
+            let wire = plan(&refs, &run.case.network);
+            let now = Instant::now();
+            pending.iter_mut().for_each(|p| p.sent_at = now);
+            if let Err(err) = write_plan(conn, &wire).await {
+                dead = Some(event(&err));
+                afters[c] = after_from(&err);
+            } else {
+                let deadline = now + ctx.ack_timeout;
+                let done = |p: &[Pending]| p.iter().all(|p| !p.exchange.replies.is_empty());
+                if let Some(err) = read_until(conn, &mut pending, &mut obs.stray, None, deadline, done).await {
+                    dead = Some(event(&err));
+                    afters[c] = after_from(&err);
+                }
+            }
+            for step_pending in pending.iter_mut().filter(|p| p.exchange.replies.is_empty()) {
+                step_pending.exchange.event = dead.clone();
+            }
+            for (s, step) in steps.iter().enumerate() {
+                if let Some(probe) = &step.probe {
+                    let sent = pending.get(s).map(|p| p.exchange.sent.as_slice());
+                    probe_step(run, ctx, probe, s + 1, sent, obs).await;
+                }
+            }
+        } else {
+            for (s, step) in steps.iter().enumerate() {
+                let step_no = s + 1;
+                if let Some(wait) = step.wait {
+                    tokio::time::sleep(wait.0).await;
+                }
+                if step.send.is_some() || step.resend {
+                    let built = if step.resend {
+                        match &previous {
+                            Some(p) => Built { bytes: p.bytes.clone(), raw: p.raw, description: format!("{} (resent)", p.description) },
+                            None => return abort_build(obs, "resend with nothing sent before".into()),
+                        }
+                    } else {
+                        match build(run, ctx, step, step_no, connection) {
+                            Ok(b) => b,
+                            Err(e) => return abort_build(obs, e),
+                        }
+                    };
+                    described.push(built.description.clone());
+                    let faults: Vec<NetworkFault> = run.case.network.iter().chain(&step.network).cloned().collect();
+                    let mut exchange = new_exchange(step_no, connection, &built, step, ctx, &faults);
+                    if let Some(gone) = &dead {
+                        exchange.event = Some(gone.clone());
+                        pending.push(Pending { control_id: None, exchange, sent_at: Instant::now() });
+                    } else {
+                        let index = pending.len();
+                        let control_id = control_id_of(&built.bytes);
+                        pending.push(Pending { control_id, exchange, sent_at: Instant::now() });
+                        let wire = plan(&[built.bytes.as_slice()], &faults);
+                        let result = write_plan(conn, &wire).await;
+                        let failure = match result {
+                            Err(err) => Some(err),
+                            Ok(()) => {
+                                let deadline = Instant::now() + ctx.ack_timeout;
+                                let done = move |p: &[Pending]| !p[index].exchange.replies.is_empty();
+                                read_until(conn, &mut pending, &mut obs.stray, Some(index), deadline, done).await
+                            }
+                        };
+                        if let Some(err) = failure {
+                            afters[c] = after_from(&err);
+                            let ev = event(&err);
+                            pending[index].exchange.event = Some(ev.clone());
+                            dead = Some(ev);
+                        } else if pending[index].exchange.replies.is_empty() {
+                            pending[index].exchange.event = Some(TransportEvent {
+                                code: "read-timeout".into(),
+                                detail: format!("no reply within {}ms", ctx.ack_timeout.as_millis()),
+                            });
+                        }
+                    }
+                    previous = Some(built);
+                }
+                if let Some(probe) = &step.probe {
+                    let sent = previous.as_ref().map(|p| p.bytes.as_slice());
+                    probe_step(run, ctx, probe, step_no, sent, obs).await;
+                }
+            }
+        }
+        if dead.is_none() {
+            // Keep listening: duplicate or late ACKs, or the target closing the connection.
+            let deadline = Instant::now() + ctx.linger;
+            let never = |_: &[Pending]| false;
+            afters[c] = match read_until(conn, &mut pending, &mut obs.stray, None, deadline, never).await {
+                None => ConnectionAfter::Open,
+                Some(err) => after_from(&err),
+            };
+        }
+        per_connection.push((c, pending));
+    }
+    per_connection.sort_by_key(|(c, _)| *c);
+    for (_, pending) in per_connection {
+        obs.exchanges.extend(pending.into_iter().map(|p| p.exchange));
+    }
+    obs.exchanges.sort_by_key(|e| (e.step, e.connection));
+    obs.connections_after = afters;
+}
+
+fn abort_build(obs: &mut CaseObservation, why: String) {
+    obs.aborted = Some(TransportEvent { code: "message-build-failed".into(), detail: why });
+}
+
+async fn probe_step(run: &CaseRun, ctx: &Context, probe: &crate::scenario::Probe, step: usize, sent: Option<&[u8]>, obs: &mut CaseObservation) {
+    let values = Values { sent, state: ctx.state.as_deref(), unique: run.unique() };
+    let result = match run_probe(probe, &values).await {
+        Ok(what) => ProbeResult { step, what, failure: None },
+        Err((what, why)) => ProbeResult { step, what, failure: Some(why) },
+    };
+    obs.probes.push(result);
+}
+
+async fn run_http(run: &CaseRun, ctx: &Context, url: &str, obs: &mut CaseObservation, described: &mut Vec<String>) {
+    let Some(mut target) = HttpTarget::parse(url) else {
+        obs.aborted = Some(TransportEvent { code: "bad-target".into(), detail: format!("{url:?} is not an http:// URL") });
+        return;
+    };
+    target.basic = ctx.basic.clone();
+    let timeouts = Timeouts { read: ctx.ack_timeout, ..ctx.timeouts };
+    let mut previous: Option<Built> = None;
+    for (s, step) in run.steps().iter().enumerate() {
+        let step_no = s + 1;
+        if let Some(wait) = step.wait {
+            tokio::time::sleep(wait.0).await;
+        }
+        if step.send.is_some() || step.resend {
+            let built = if step.resend {
+                match &previous {
+                    Some(p) => Built { bytes: p.bytes.clone(), raw: p.raw, description: format!("{} (resent)", p.description) },
+                    None => return abort_build(obs, "resend with nothing sent before".into()),
+                }
+            } else {
+                match build(run, ctx, step, step_no, 1) {
+                    Ok(b) => b,
+                    Err(e) => return abort_build(obs, e),
+                }
+            };
+            described.push(built.description.clone());
+            let mut exchange = new_exchange(step_no, 1, &built, step, ctx, &[]);
+            let charset = Message::parse(&built.bytes)
+                .ok()
+                .and_then(|m| m.charset().iana_name())
+                .unwrap_or("US-ASCII");
+            let started = Instant::now();
+            match post_message(&target, &built.bytes, charset, timeouts).await {
+                Ok(reply) => {
+                    exchange.http = Some(HttpObservation { status: reply.status, content_type: reply.content_type });
+                    if !reply.body.is_empty() {
+                        exchange.replies.push(Reply { payload: reply.body, notes: Vec::new(), elapsed: started.elapsed() });
+                    }
+                }
+                Err(err) => {
+                    if step_no == 1 && matches!(err.code(), "connect-failed" | "connect-timeout") {
+                        obs.aborted = Some(event(&err));
+                        return;
+                    }
+                    exchange.event = Some(event(&err));
+                }
+            }
+            obs.exchanges.push(exchange);
+            previous = Some(built);
+        }
+        if let Some(probe) = &step.probe {
+            let sent = previous.as_ref().map(|p| p.bytes.as_slice());
+            probe_step(run, ctx, probe, step_no, sent, obs).await;
+        }
+    }
+}

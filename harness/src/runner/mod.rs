@@ -1,0 +1,300 @@
+//! The runner: expands each scenario file's cases (templates with several messages, `vary:`),
+//! resolves the target (starting the built-in endpoint when asked), runs serial cases in order
+//! and the rest concurrently (`--jobs`), and turns observations into check results.
+
+mod exec;
+pub mod observation;
+mod probe;
+mod target;
+
+pub use exec::{CaseRun, Context};
+pub use probe::{first_difference, http_get};
+pub use target::{Builtin, TargetUrl};
+
+use crate::checks::{evaluate, CheckResult, Severity};
+use crate::scenario::{LoadedScenario, Pack, Transport, Vary};
+use crate::target::defect::Defects;
+use crate::transport::connection::Timeouts;
+use observation::CaseObservation;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How a run is done (the `run` command's flags).
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Overrides every scenario's `target.url`.
+    pub target: Option<String>,
+    /// Defects of the built-in endpoint (self-tests of the harness).
+    pub defects: Defects,
+    pub seed: u64,
+    pub jobs: usize,
+    /// Only cases whose full name contains this text.
+    pub filter: Option<String>,
+}
+
+/// A case's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verdict {
+    Passed,
+    /// Only warning-severity checks failed.
+    Warned,
+    Failed,
+}
+
+/// One case run and judged.
+#[derive(Debug, Clone)]
+pub struct CaseOutcome {
+    pub pack: String,
+    pub scenario: String,
+    pub file: PathBuf,
+    pub name: String,
+    pub seed: u64,
+    /// What was sent, per message: template and mutations.
+    pub sent: Vec<String>,
+    pub results: Vec<CheckResult>,
+    pub observation: CaseObservation,
+    pub duration: Duration,
+    /// One command line that runs this case again with the same bytes.
+    pub reproduce: String,
+}
+
+impl CaseOutcome {
+    pub fn verdict(&self) -> Verdict {
+        let failed = |severity| self.results.iter().any(|r| !r.passed && r.severity == severity);
+        if failed(Severity::Error) {
+            Verdict::Failed
+        } else if failed(Severity::Warning) {
+            Verdict::Warned
+        } else {
+            Verdict::Passed
+        }
+    }
+
+    pub fn failures(&self) -> impl Iterator<Item = &CheckResult> {
+        self.results.iter().filter(|r| !r.passed)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PackOutcome {
+    pub name: String,
+    pub cases: Vec<CaseOutcome>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    pub packs: Vec<PackOutcome>,
+    pub seed: u64,
+    /// The target as shown to the user.
+    pub target: String,
+    /// Every case failed to reach its (external) target.
+    pub unreachable: bool,
+}
+
+impl RunOutcome {
+    pub fn cases(&self) -> impl Iterator<Item = &CaseOutcome> {
+        self.packs.iter().flat_map(|p| p.cases.iter())
+    }
+
+    pub fn failed(&self) -> bool {
+        self.cases().any(|c| c.verdict() == Verdict::Failed)
+    }
+}
+
+/// A run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{file}: {message}")]
+    Target { file: String, message: String },
+    #[error("cannot start the built-in endpoint: {0}")]
+    Builtin(#[source] std::io::Error),
+}
+
+/// FNV-1a: a stable hash for per-case seeds (the same on every platform and version).
+fn stable_hash(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+}
+
+/// The case runs of one scenario file, in file order.
+pub fn expand(scenario: &LoadedScenario, run_seed: u64) -> Vec<CaseRun> {
+    let mut runs = Vec::new();
+    for case in &scenario.file.cases {
+        let first_template = case.send.clone().or_else(|| case.steps.iter().find_map(|s| s.send.clone()));
+        let messages = first_template.and_then(|t| scenario.templates.get(&t)).map(Vec::as_slice).unwrap_or(&[]);
+        let picks: Vec<(usize, Option<String>)> = if messages.len() > 1 {
+            messages.iter().enumerate().map(|(i, m)| (i, Some(m.label.clone()))).collect()
+        } else {
+            vec![(0, None)]
+        };
+        let variants: Vec<(Option<crate::generator::Mutation>, Option<(crate::scenario::FieldPath, String)>, Option<String>)> =
+            match &case.vary {
+                None => vec![(None, None, None)],
+                Some(Vary::Mutation(list)) => {
+                    list.iter().map(|m| (Some(m.clone()), None, Some(m.name().to_string()))).collect()
+                }
+                Some(Vary::Values { field, values }) => values
+                    .iter()
+                    .map(|v| (None, Some((field.clone(), v.clone())), Some(format!("{field}={v}"))))
+                    .collect(),
+            };
+        for (pick, label) in &picks {
+            for (mutation, value, variant) in &variants {
+                let mut name = case.name.clone();
+                for part in [label, variant].into_iter().flatten() {
+                    name.push_str(&format!(" [{part}]"));
+                }
+                let seed = run_seed ^ stable_hash(&format!("{}/{}", scenario.name, name));
+                runs.push(CaseRun {
+                    index: runs.len(),
+                    name,
+                    case: case.clone(),
+                    pick: *pick,
+                    extra_mutation: mutation.clone(),
+                    vary_value: value.clone(),
+                    seed,
+                    run_seed,
+                });
+            }
+        }
+    }
+    runs
+}
+
+fn shell_quote(text: &str) -> String {
+    if text.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=".contains(c)) {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
+/// The command that runs one case again.
+fn reproduce(file: &std::path::Path, name: &str, options: &RunOptions) -> String {
+    let mut parts = vec![
+        "hl7-harness run".to_string(),
+        shell_quote(&file.display().to_string()),
+        "--filter".into(),
+        shell_quote(name),
+        "--seed".into(),
+        options.seed.to_string(),
+    ];
+    if let Some(target) = &options.target {
+        parts.extend(["--target".into(), shell_quote(target)]);
+    }
+    for defect in options.defects.iter() {
+        parts.extend(["--target-defect".into(), defect.name().to_string()]);
+    }
+    parts.join(" ")
+}
+
+/// Runs the packs; `progress` is called after each case.
+pub async fn run(packs: &[Pack], options: &RunOptions, progress: &(dyn Fn(&CaseOutcome) + Sync)) -> Result<RunOutcome, RunError> {
+    let mut outcomes = Vec::new();
+    let mut reached_any = false;
+    let mut external = false;
+    for pack in packs {
+        let mut cases = Vec::new();
+        for scenario in &pack.scenarios {
+            let url_text = options
+                .target
+                .clone()
+                .or_else(|| scenario.file.target.url.as_ref().map(|u| u.0.clone()))
+                .unwrap_or_else(|| "builtin".into());
+            let url = TargetUrl::parse(&url_text)
+                .map_err(|message| RunError::Target { file: scenario.path.display().to_string(), message })?;
+            let spec = &scenario.file.target;
+            let transport = spec.transport.unwrap_or(Transport::Mllp);
+            let (builtin, url, state) = match url {
+                TargetUrl::Builtin => {
+                    let builtin = Builtin::start(&options.defects, spec.builtin.as_ref()).await.map_err(RunError::Builtin)?;
+                    let url = builtin.url(transport);
+                    let state = Some(builtin.state_url.clone());
+                    (Some(builtin), url, state)
+                }
+                other => {
+                    external = true;
+                    (None, other, spec.state.as_ref().map(|s| s.0.clone()))
+                }
+            };
+            let ack_timeout = spec.ack_timeout.map(|s| s.0).unwrap_or(Duration::from_secs(5));
+            let connect = spec.connect_timeout.map(|s| s.0).unwrap_or(Duration::from_secs(5));
+            let ctx = Arc::new(Context {
+                url,
+                state,
+                timeouts: Timeouts { connect, read: ack_timeout, write: Duration::from_secs(10) },
+                ack_timeout,
+                linger: spec.linger.map(|s| s.0).unwrap_or(Duration::from_millis(200)),
+                basic: scenario
+                    .file
+                    .auth
+                    .as_ref()
+                    .map(|a| (a.basic.user.0.clone(), a.basic.password.expose().to_string())),
+                templates: scenario.templates.clone(),
+            });
+            let runs: Vec<CaseRun> = expand(scenario, options.seed)
+                .into_iter()
+                .filter(|r| options.filter.as_deref().is_none_or(|f| r.name.contains(f)))
+                .collect();
+            let (serial, concurrent): (Vec<CaseRun>, Vec<CaseRun>) = runs.into_iter().partition(|r| r.case.serial);
+            let finish = |run: &CaseRun, observation: CaseObservation, sent: Vec<String>, duration: Duration| CaseOutcome {
+                pack: pack.name.clone(),
+                scenario: scenario.name.clone(),
+                file: scenario.path.clone(),
+                name: run.name.clone(),
+                seed: run.seed,
+                sent,
+                results: evaluate(&observation),
+                observation,
+                duration,
+                reproduce: reproduce(&scenario.path, &run.name, options),
+            };
+            let mut finished = Vec::new();
+            for run in &serial {
+                let started = Instant::now();
+                let (observation, sent) = exec::run_case(run, &ctx).await;
+                let outcome = finish(run, observation, sent, started.elapsed());
+                progress(&outcome);
+                finished.push((run.index, outcome));
+            }
+            let limit = Arc::new(tokio::sync::Semaphore::new(options.jobs.max(1)));
+            let mut tasks = tokio::task::JoinSet::new();
+            for run in concurrent {
+                let (ctx, limit) = (Arc::clone(&ctx), Arc::clone(&limit));
+                tasks.spawn(async move {
+                    let _permit = limit.acquire_owned().await;
+                    let started = Instant::now();
+                    let (observation, sent) = exec::run_case(&run, &ctx).await;
+                    (run, observation, sent, started.elapsed())
+                });
+            }
+            while let Some(joined) = tasks.join_next().await {
+                let Ok((run, observation, sent, duration)) = joined else { continue };
+                let outcome = finish(&run, observation, sent, duration);
+                progress(&outcome);
+                finished.push((run.index, outcome));
+            }
+            finished.sort_by_key(|(i, _)| *i);
+            for (_, outcome) in finished {
+                let unreachable = outcome
+                    .observation
+                    .aborted
+                    .as_ref()
+                    .is_some_and(|e| matches!(e.code.as_str(), "connect-failed" | "connect-timeout"));
+                reached_any |= !unreachable;
+                cases.push(outcome);
+            }
+            if let Some(builtin) = builtin {
+                builtin.stop().await;
+            }
+        }
+        outcomes.push(PackOutcome { name: pack.name.clone(), cases });
+    }
+    let any_case = outcomes.iter().any(|p| !p.cases.is_empty());
+    Ok(RunOutcome {
+        packs: outcomes,
+        seed: options.seed,
+        target: options.target.clone().unwrap_or_else(|| "builtin (per scenario unless it names a target)".into()),
+        unreachable: external && any_case && !reached_any,
+    })
+}

@@ -1,0 +1,146 @@
+//! Where a run sends: a target URL resolved to a transport, or the built-in reference endpoint
+//! started in-process on loopback ports (one instance per scenario file, so state and duplicate
+//! detection do not leak between files).
+
+use crate::scenario::{BuiltinSpec, Transport};
+use crate::target::defect::Defects;
+use crate::target::endpoint::Endpoint;
+use crate::target::http::{serve_http, serve_state, BasicCredentials, HttpConfig};
+use crate::target::responder::ResponderConfig;
+use crate::target::server::{serve_mllp, ServerOptions};
+use crate::transport::connection::Timeouts;
+use crate::transport::http_client::HttpTarget;
+use crate::transport::mllp::MllpOptions;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// A target as written (`--target` or the scenario's `target.url`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetUrl {
+    Builtin,
+    Mllp(String),
+    Http(String),
+}
+
+impl TargetUrl {
+    pub fn parse(url: &str) -> Result<TargetUrl, String> {
+        let url = url.trim();
+        if url == "builtin" {
+            return Ok(TargetUrl::Builtin);
+        }
+        if let Some(addr) = url.strip_prefix("mllp://") {
+            let addr = addr.trim_end_matches('/');
+            if addr.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok()) {
+                return Ok(TargetUrl::Mllp(addr.to_string()));
+            }
+            return Err(format!("{url:?}: expected mllp://HOST:PORT"));
+        }
+        if url.starts_with("http://") {
+            return HttpTarget::parse(url)
+                .map(|_| TargetUrl::Http(url.to_string()))
+                .ok_or_else(|| format!("{url:?}: expected http://HOST:PORT/PATH"));
+        }
+        Err(format!(
+            "{url:?}: unknown target; use builtin, mllp://HOST:PORT or http://HOST:PORT/PATH"
+        ))
+    }
+}
+
+/// The reference endpoint running for one scenario file.
+pub struct Builtin {
+    pub mllp_addr: String,
+    pub http_url: String,
+    pub state_url: String,
+    stop: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Builtin {
+    /// Binds three loopback ports (MLLP, HTTP ingest, state) and serves until [`Builtin::stop`].
+    pub async fn start(defects: &Defects, spec: Option<&BuiltinSpec>) -> std::io::Result<Builtin> {
+        let endpoint = Arc::new(Endpoint::new(ResponderConfig::default()).with_defects(defects.clone()));
+        let (stop, watcher) = watch::channel(false);
+        let stopped = move || {
+            let mut watcher = watcher.clone();
+            async move {
+                let _ = watcher.wait_for(|s| *s).await;
+            }
+        };
+        let mllp = TcpListener::bind("127.0.0.1:0").await?;
+        let http = TcpListener::bind("127.0.0.1:0").await?;
+        let state = TcpListener::bind("127.0.0.1:0").await?;
+        let (mllp_addr, http_addr, state_addr) = (mllp.local_addr()?, http.local_addr()?, state.local_addr()?);
+        let options = ServerOptions {
+            mllp: MllpOptions::default(),
+            timeouts: Timeouts { read: std::time::Duration::from_secs(60), ..Timeouts::default() },
+            tls: None,
+        };
+        let config = HttpConfig {
+            basic: spec.and_then(|s| s.basic.as_ref()).map(|b| BasicCredentials {
+                user: b.user.0.clone(),
+                password: b.password.expose().to_string(),
+            }),
+            allowed_aliases: spec.map(|s| s.aliases.clone()).unwrap_or_default(),
+            ..HttpConfig::default()
+        };
+        let tasks = vec![
+            tokio::spawn({
+                let endpoint = Arc::clone(&endpoint);
+                let stopped = stopped();
+                async move {
+                    let _ = serve_mllp(mllp, endpoint, options, stopped).await;
+                }
+            }),
+            tokio::spawn({
+                let endpoint = Arc::clone(&endpoint);
+                let stopped = stopped();
+                async move {
+                    let _ = serve_http(http, endpoint, config, stopped).await;
+                }
+            }),
+            tokio::spawn({
+                let stopped = stopped();
+                async move {
+                    let _ = serve_state(state, endpoint, stopped).await;
+                }
+            }),
+        ];
+        Ok(Builtin {
+            mllp_addr: mllp_addr.to_string(),
+            http_url: format!("http://{http_addr}/hl7"),
+            state_url: format!("http://{state_addr}"),
+            stop,
+            tasks,
+        })
+    }
+
+    /// The URL a scenario's transport reaches the endpoint on.
+    pub fn url(&self, transport: Transport) -> TargetUrl {
+        match transport {
+            Transport::Mllp => TargetUrl::Mllp(self.mllp_addr.clone()),
+            Transport::Http => TargetUrl::Http(self.http_url.clone()),
+        }
+    }
+
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), task).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_urls() {
+        assert_eq!(TargetUrl::parse("builtin"), Ok(TargetUrl::Builtin));
+        assert_eq!(TargetUrl::parse("mllp://127.0.0.1:2575"), Ok(TargetUrl::Mllp("127.0.0.1:2575".into())));
+        assert!(TargetUrl::parse("mllp://nohost").is_err());
+        assert!(TargetUrl::parse("http://h:1/x").is_ok());
+        assert!(TargetUrl::parse("ftp://x").unwrap_err().contains("unknown target"));
+    }
+}

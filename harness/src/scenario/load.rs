@@ -1,0 +1,375 @@
+//! Loading scenario files and packs: strict YAML, then the cross-references serde cannot see
+//! (template names, check ids, step shapes), then the templates' messages. Every problem is
+//! one [`LoadError`] naming file, line and column, with a "did you mean" where one helps.
+
+use super::model::{Case, ScenarioFile, Template};
+use super::text::with_load_dir;
+use crate::hl7::batch::split_batch;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Largest scenario or template file read (a scenario is text; anything larger is a mistake).
+const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// A problem in a scenario file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadError {
+    pub file: PathBuf,
+    /// 1-based; 0 when the problem is the file as a whole.
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file.display(), self.message)
+        } else {
+            write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.column, self.message)
+        }
+    }
+}
+
+/// One message a template stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateMessage {
+    /// `file.hl7`, `file.hl7#2` for the second message of a file, or the template name.
+    pub label: String,
+    pub bytes: Vec<u8>,
+    /// Not HL7: sent as it is, no edits, no generic ACK checks that need the sent message.
+    pub raw: bool,
+}
+
+/// A scenario file, read and checked.
+#[derive(Debug, Clone)]
+pub struct LoadedScenario {
+    pub path: PathBuf,
+    pub name: String,
+    pub file: ScenarioFile,
+    pub templates: BTreeMap<String, Vec<TemplateMessage>>,
+    /// The file's bytes, for content hashes in reports.
+    pub source: Vec<u8>,
+}
+
+/// A directory of scenario files.
+#[derive(Debug, Clone)]
+pub struct Pack {
+    pub name: String,
+    pub dir: PathBuf,
+    pub scenarios: Vec<LoadedScenario>,
+}
+
+/// Check ids a case may list in `skip_checks` (set by the runner from the checks catalogue).
+pub type KnownChecks<'a> = &'a [&'a str];
+
+/// Loads the packs named by `paths`: a `.yaml` file (a pack of one), a directory holding
+/// `.yaml` files (a pack), or a directory of such directories (several packs). Collects every
+/// error rather than stopping at the first.
+pub fn load_packs(paths: &[PathBuf], known_checks: KnownChecks) -> Result<Vec<Pack>, Vec<LoadError>> {
+    let mut packs = Vec::new();
+    let mut errors = Vec::new();
+    for path in paths {
+        let groups = match pack_files(path) {
+            Ok(groups) => groups,
+            Err(message) => {
+                errors.push(LoadError { file: path.clone(), line: 0, column: 0, message });
+                continue;
+            }
+        };
+        for (dir, files) in groups {
+            let name = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| dir.display().to_string());
+            let mut scenarios = Vec::new();
+            for file in files {
+                match load_file(&file, known_checks) {
+                    Ok(scenario) => scenarios.push(scenario),
+                    Err(mut errs) => errors.append(&mut errs),
+                }
+            }
+            packs.push(Pack { name, dir, scenarios });
+        }
+    }
+    if errors.is_empty() {
+        Ok(packs)
+    } else {
+        Err(errors)
+    }
+}
+
+fn is_yaml(path: &Path) -> bool {
+    matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+}
+
+fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot read directory: {e}"))?;
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    Ok(paths)
+}
+
+/// Groups the scenario files under `path` by pack directory.
+fn pack_files(path: &Path) -> Result<Vec<(PathBuf, Vec<PathBuf>)>, String> {
+    if path.is_file() {
+        if !is_yaml(path) {
+            return Err("not a scenario file (expected .yaml or .yml)".into());
+        }
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        return Ok(vec![(dir, vec![path.to_path_buf()])]);
+    }
+    if !path.is_dir() {
+        return Err("no such file or directory".into());
+    }
+    let entries = sorted_entries(path)?;
+    let files: Vec<PathBuf> = entries.iter().filter(|p| p.is_file() && is_yaml(p)).cloned().collect();
+    if !files.is_empty() {
+        return Ok(vec![(path.to_path_buf(), files)]);
+    }
+    let mut groups = Vec::new();
+    for sub in entries.iter().filter(|p| p.is_dir()) {
+        let files: Vec<PathBuf> =
+            sorted_entries(sub)?.into_iter().filter(|p| p.is_file() && is_yaml(p)).collect();
+        if !files.is_empty() {
+            groups.push((sub.clone(), files));
+        }
+    }
+    if groups.is_empty() {
+        return Err("no scenario files (*.yaml) here or in its subdirectories".into());
+    }
+    Ok(groups)
+}
+
+fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(format!("{} bytes is more than the {MAX_FILE_BYTES}-byte limit", meta.len()));
+    }
+    std::fs::read(path).map_err(|e| e.to_string())
+}
+
+/// Reads and checks one scenario file.
+pub fn load_file(path: &Path, known_checks: KnownChecks) -> Result<LoadedScenario, Vec<LoadError>> {
+    let whole = |message: String| vec![LoadError { file: path.into(), line: 0, column: 0, message }];
+    let source = read_limited(path).map_err(whole)?;
+    let text = std::str::from_utf8(&source).map_err(|e| {
+        whole(format!("not UTF-8 text (byte {}); scenario files are UTF-8", e.valid_up_to()))
+    })?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let file: ScenarioFile =
+        with_load_dir(dir, || from_yaml(text)).map_err(|e| vec![yaml_error(path, &e)])?;
+    let mut errors = Vec::new();
+    let at = |needle: &str, message: String| {
+        let (line, column) = locate(text, needle);
+        LoadError { file: path.into(), line, column, message }
+    };
+    if file.cases.is_empty() {
+        errors.push(at("cases:", "no cases: a scenario needs at least one".into()));
+    }
+    let mut names = std::collections::HashSet::new();
+    for case in &file.cases {
+        if !names.insert(case.name.as_str()) {
+            errors.push(at(&case.name, format!("case {:?} appears twice; names must be unique", case.name)));
+        }
+        check_case(case, &file, known_checks, &mut |needle, message| errors.push(at(needle, message)));
+    }
+    let mut templates = BTreeMap::new();
+    for (name, template) in &file.messages {
+        match template_messages(name, template, dir) {
+            Ok(messages) => {
+                templates.insert(name.clone(), messages);
+            }
+            Err(message) => errors.push(at(&format!("{name}:"), format!("message {name:?}: {message}"))),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let name = file.name.clone().unwrap_or_else(|| {
+        path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+    });
+    Ok(LoadedScenario { path: path.to_path_buf(), name, file, templates, source })
+}
+
+/// Reads YAML the way scenario files are written: enums as single-key maps (`file: x.hl7`,
+/// `non_ascii: {…}`) or plain strings for the ones without parameters (`half_close`).
+pub fn from_yaml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, serde_yaml::Error> {
+    serde_yaml::with::singleton_map_recursive::deserialize(serde_yaml::Deserializer::from_str(text))
+}
+
+/// Cross-references of one case.
+fn check_case(
+    case: &Case,
+    file: &ScenarioFile,
+    known_checks: KnownChecks,
+    report: &mut dyn FnMut(&str, String),
+) {
+    let template = |name: &str, report: &mut dyn FnMut(&str, String)| {
+        if !file.messages.contains_key(name) {
+            let templates: Vec<&str> = file.messages.keys().map(String::as_str).collect();
+            let hint = suggest(name, &templates)
+                .map(|s| format!("; did you mean {s:?}?"))
+                .unwrap_or_default();
+            report(
+                &format!("send: {name}"),
+                format!(
+                    "case {:?}: no message template named {name:?}{hint} (defined: {})",
+                    case.name,
+                    templates.join(", ")
+                ),
+            );
+        }
+    };
+    match (&case.send, case.steps.is_empty()) {
+        (Some(name), true) => template(name, report),
+        (None, false) => {
+            for (i, step) in case.steps.iter().enumerate() {
+                match (&step.send, step.resend) {
+                    (Some(name), false) => template(name, report),
+                    (None, true) if i > 0 => {}
+                    (None, true) => report(&case.name, format!("case {:?}: step 1 cannot resend: nothing was sent before it", case.name)),
+                    (Some(_), true) => report(&case.name, format!("case {:?}, step {}: give send or resend, not both", case.name, i + 1)),
+                    (None, false) if step.probe.is_some() || step.wait.is_some() => {}
+                    (None, false) => report(&case.name, format!("case {:?}, step {}: nothing to do (give send, resend, probe or wait)", case.name, i + 1)),
+                }
+            }
+        }
+        (Some(_), false) => report(&case.name, format!("case {:?}: give send or steps, not both", case.name)),
+        (None, true) => report(&case.name, format!("case {:?}: nothing to send (give send or steps)", case.name)),
+    }
+    if !case.steps.is_empty() && (!case.set.is_empty() || !case.mutate.is_empty() || case.probe.is_some()) {
+        report(&case.name, format!("case {:?}: with steps, put set, mutate and probe in the steps", case.name));
+    }
+    if case.connections == Some(0) {
+        report("connections:", format!("case {:?}: connections must be at least 1", case.name));
+    }
+    let faults = case.network.iter().chain(case.steps.iter().flat_map(|s| s.network.iter()));
+    for fault in faults {
+        if let Err(message) = fault.validate() {
+            report(fault.name(), format!("case {:?}: {message}", case.name));
+        }
+    }
+    for id in &case.skip_checks {
+        if !known_checks.contains(&id.as_str()) {
+            let hint = suggest(id, known_checks).map(|s| format!("; did you mean {s}?")).unwrap_or_default();
+            report(id, format!("case {:?}: unknown check {id:?} in skip_checks{hint}", case.name));
+        }
+    }
+}
+
+/// The messages a template stands for.
+fn template_messages(name: &str, template: &Template, dir: &Path) -> Result<Vec<TemplateMessage>, String> {
+    match template {
+        Template::Text(text) => {
+            let bytes = text.trim_end_matches(['\n', '\r']).replace("\r\n", "\r").replace('\n', "\r");
+            Ok(vec![TemplateMessage { label: name.to_string(), bytes: bytes.into_bytes(), raw: false }])
+        }
+        Template::Raw(text) => {
+            Ok(vec![TemplateMessage { label: name.to_string(), bytes: text.clone().into_bytes(), raw: true }])
+        }
+        Template::File(file) => file_messages(&file.resolved, &file.written),
+        Template::Glob(pattern) => {
+            let full = dir.join(pattern);
+            let paths = glob::glob(&full.to_string_lossy()).map_err(|e| format!("bad glob {pattern:?}: {e}"))?;
+            let mut out = Vec::new();
+            for entry in paths {
+                let path = entry.map_err(|e| e.to_string())?;
+                let shown = path.strip_prefix(dir).unwrap_or(&path).display().to_string();
+                out.extend(file_messages(&path, &shown)?);
+            }
+            if out.is_empty() {
+                return Err(format!("glob {pattern:?} matches no file (looked in {})", dir.display()));
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// The messages of one file (several for batches and back-to-back messages).
+fn file_messages(path: &Path, shown: &str) -> Result<Vec<TemplateMessage>, String> {
+    let bytes = read_limited(path).map_err(|e| format!("{shown}: {e}"))?;
+    let split = split_batch(&bytes).map_err(|e| format!("{shown}: {e}"))?;
+    let many = split.messages.len() > 1;
+    Ok(split
+        .messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| TemplateMessage {
+            label: if many { format!("{shown}#{}", i + 1) } else { shown.to_string() },
+            bytes: bytes[m.clone()].to_vec(),
+            raw: false,
+        })
+        .collect())
+}
+
+/// Turns a serde_yaml error into file:line:col plus a "did you mean" for unknown keys.
+fn yaml_error(path: &Path, err: &serde_yaml::Error) -> LoadError {
+    let (line, column) = err.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
+    let mut message = err.to_string();
+    if let Some(i) = message.rfind(" at line ") {
+        message.truncate(i);
+    }
+    if let Some(hint) = unknown_name_hint(&message) {
+        message.push_str(&hint);
+    }
+    LoadError { file: path.into(), line, column, message }
+}
+
+/// For serde's "unknown field `x`, expected one of `a`, `b`" (and variants).
+fn unknown_name_hint(message: &str) -> Option<String> {
+    let start = message.find("unknown field `").map(|i| i + 15).or_else(|| message.find("unknown variant `").map(|i| i + 17))?;
+    let given = &message[start..start + message[start..].find('`')?];
+    let expected = &message[message.find("expected")?..];
+    let options: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    suggest(given, &options).map(|s| format!(" (did you mean `{s}`?)"))
+}
+
+/// The closest of `options` to `given`, when it is close enough to be a typo.
+pub fn suggest<'a>(given: &str, options: &[&'a str]) -> Option<&'a str> {
+    let given = given.to_ascii_lowercase();
+    options
+        .iter()
+        .map(|o| (edit_distance(&given, &o.to_ascii_lowercase()), *o))
+        .filter(|(d, o)| *d <= 2.max(o.len() / 4))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, o)| o)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous + usize::from(ca != *cb);
+            previous = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(previous + 1);
+        }
+    }
+    row[b.len()]
+}
+
+/// 1-based line and column of the first occurrence of `needle`, or (0, 0).
+fn locate(text: &str, needle: &str) -> (usize, usize) {
+    let Some(offset) = text.find(needle) else { return (0, 0) };
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[..offset].matches('\n').count() + 1;
+    (line, text[line_start..offset].chars().count() + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions_are_close_names_only() {
+        assert_eq!(suggest("exepct", &["expect", "send", "name"]), Some("expect"));
+        assert_eq!(suggest("zzzzzz", &["expect", "send"]), None);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(locate("a\n  bc: d\n", "bc:"), (2, 3));
+        assert_eq!(locate("abc", "zz"), (0, 0));
+    }
+}

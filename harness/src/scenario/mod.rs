@@ -1,0 +1,15 @@
+//! Scenario files (YAML): the model, strict loading with file:line:column errors, `${VAR}`
+//! interpolation and the placeholders filled in from sent messages.
+
+mod load;
+mod model;
+mod text;
+
+pub use load::{from_yaml, load_file, load_packs, suggest, LoadError, LoadedScenario, Pack, TemplateMessage};
+pub use model::*;
+pub use text::{interpolate, FieldPath, FileRef, Pattern, Piece, Placeholders, Secret, Span, Text};
+
+/// The JSON Schema of the scenario format, generated from the types serde reads.
+pub fn json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(ScenarioFile)).unwrap_or(serde_json::Value::Null)
+}

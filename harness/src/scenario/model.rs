@@ -1,0 +1,320 @@
+//! The scenario file format (YAML). These types are the format: serde reads them strictly
+//! (unknown keys are errors) and `hl7-harness schema` prints their JSON Schema.
+
+use super::text::{FieldPath, FileRef, Pattern, Secret, Span, Text};
+use crate::faults::NetworkFault;
+use crate::generator::Mutation;
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// One scenario file.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    /// Shown in reports; the file name without extension when absent.
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Where to send; `--target` on the command line overrides the URL.
+    #[serde(default)]
+    pub target: TargetSpec,
+    /// Credentials for HTTP targets; never echoed in output.
+    #[serde(default)]
+    pub auth: Option<Auth>,
+    /// Message templates by name.
+    #[serde(default)]
+    pub messages: BTreeMap<String, Template>,
+    pub cases: Vec<Case>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSpec {
+    /// `builtin` (default), `mllp://host:port`, `mllps://host:port`, `http://host:port/path`.
+    #[serde(default)]
+    pub url: Option<Text>,
+    /// How the built-in endpoint is reached when the target is `builtin`: `mllp` (default) or
+    /// `http`.
+    #[serde(default)]
+    pub transport: Option<Transport>,
+    /// Base URL of the target's state endpoint for effect probes (`{state}` in probes); the
+    /// built-in endpoint provides its own.
+    #[serde(default)]
+    pub state: Option<Text>,
+    /// How long to wait for each ACK (default 5s).
+    #[serde(default)]
+    pub ack_timeout: Option<Span>,
+    /// How long to wait for a connection (default 5s).
+    #[serde(default)]
+    pub connect_timeout: Option<Span>,
+    /// How long to keep listening after the last ACK of a case for extra frames (default 200ms).
+    #[serde(default)]
+    pub linger: Option<Span>,
+    /// How the built-in endpoint is configured for this scenario (ignored for other targets).
+    #[serde(default)]
+    pub builtin: Option<BuiltinSpec>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    Mllp,
+    Http,
+}
+
+/// The built-in endpoint's HTTP settings, mirroring a real partner's.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BuiltinSpec {
+    /// Basic auth the built-in HTTP endpoint requires.
+    #[serde(default)]
+    pub basic: Option<BasicAuth>,
+    /// Connecting aliases allowed in MSH-4 (`alias{controller}`); empty: not checked.
+    #[serde(default)]
+    pub aliases: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Auth {
+    pub basic: BasicAuth,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuth {
+    pub user: Text,
+    /// From the environment only: `${VAR}`.
+    pub password: Secret,
+}
+
+/// Where a message template comes from.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Template {
+    /// A message file (`.hl7`, wire format); files with several messages give one case each.
+    File(FileRef),
+    /// Inline text; line breaks become the segment separator CR.
+    Text(String),
+    /// A glob relative to the scenario file (`../../corpus/adt/*.hl7`): one case per message.
+    Glob(String),
+    /// Bytes sent as they are, not parsed as HL7 (for non-HL7 frames); line breaks kept.
+    Raw(String),
+}
+
+/// One test case: a message (or a sequence of steps), network faults, expectations and probes.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Case {
+    pub name: String,
+    /// Run in file order with the other serial cases, before the concurrent ones.
+    #[serde(default)]
+    pub serial: bool,
+    /// The template to send (a single-step case).
+    #[serde(default)]
+    pub send: Option<String>,
+    /// Field values to set before sending (`PID-5.1: "Dürst"`), escaped for the message.
+    #[serde(default)]
+    pub set: BTreeMap<FieldPath, Pattern>,
+    /// Named edge-case mutations, applied in order.
+    #[serde(default)]
+    pub mutate: Vec<Mutation>,
+    /// Expands the case into one case per mutation or per value.
+    #[serde(default)]
+    pub vary: Option<Vary>,
+    /// Network faults applied while sending.
+    #[serde(default)]
+    pub network: Vec<NetworkFault>,
+    #[serde(default)]
+    pub expect: Expect,
+    /// An effect probe after the ACK.
+    #[serde(default)]
+    pub probe: Option<Probe>,
+    /// Several messages in order on one connection, with probes in between.
+    #[serde(default)]
+    pub steps: Vec<Step>,
+    /// Connections opened at once; the message is sent on each, the last opened first.
+    #[serde(default)]
+    pub connections: Option<u32>,
+    /// Generic check ids this case opts out of (e.g. `ack.err-present`).
+    #[serde(default)]
+    pub skip_checks: Vec<String>,
+}
+
+/// One step of a sequence.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    #[serde(default)]
+    pub send: Option<String>,
+    #[serde(default)]
+    pub set: BTreeMap<FieldPath, Pattern>,
+    #[serde(default)]
+    pub mutate: Vec<Mutation>,
+    /// Send the previous step's message again, byte for byte (same MSH-10).
+    #[serde(default)]
+    pub resend: bool,
+    #[serde(default)]
+    pub network: Vec<NetworkFault>,
+    #[serde(default)]
+    pub expect: Expect,
+    #[serde(default)]
+    pub probe: Option<Probe>,
+    /// Pause before this step.
+    #[serde(default)]
+    pub wait: Option<Span>,
+}
+
+/// `vary:` — one case per mutation, or per value of one field.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Vary {
+    Mutation(Vec<Mutation>),
+    Values { field: FieldPath, values: Vec<String> },
+}
+
+/// What the case expects beyond the generic checks.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// MSA-1: a code (`AA`), a list of codes (`[AE, AR]`), or `none` (no ACK may come).
+    #[serde(default)]
+    pub ack: Option<AckExpectation>,
+    /// Whether an ERR segment must (true) or must not (false) be in the ACK.
+    #[serde(default)]
+    pub err: Option<bool>,
+    /// The HTTP status (HTTP targets).
+    #[serde(default)]
+    pub http_status: Option<u16>,
+    /// The ACK must arrive within this time.
+    #[serde(default)]
+    pub max_ack_time: Option<Span>,
+    /// The connection must stay open after the case (default: closing after the ACK is a
+    /// warning, as the standard allows it).
+    #[serde(default)]
+    pub connection_open: Option<bool>,
+}
+
+/// Acceptable MSA-1 codes; `None` in the set means "no ACK".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AckExpectation {
+    pub codes: Vec<AckOutcome>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckOutcome {
+    Code(crate::hl7::ack::AckCode),
+    None,
+}
+
+impl fmt::Display for AckOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AckOutcome::Code(code) => f.write_str(code.as_str()),
+            AckOutcome::None => f.write_str("none"),
+        }
+    }
+}
+
+impl fmt::Display for AckExpectation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let codes: Vec<String> = self.codes.iter().map(ToString::to_string).collect();
+        if codes.len() == 1 {
+            f.write_str(&codes[0])
+        } else {
+            write!(f, "[{}]", codes.join(", "))
+        }
+    }
+}
+
+fn ack_outcome<E: de::Error>(text: &str) -> Result<AckOutcome, E> {
+    if text == "none" {
+        return Ok(AckOutcome::None);
+    }
+    crate::hl7::ack::AckCode::parse(text).map(AckOutcome::Code).ok_or_else(|| {
+        E::custom(format!(
+            "{text:?} is not an acknowledgment code (table 0008: AA, AE, AR, CA, CE, CR) or none"
+        ))
+    })
+}
+
+impl<'de> Deserialize<'de> for AckExpectation {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Codes;
+        impl<'de> Visitor<'de> for Codes {
+            type Value = AckExpectation;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an acknowledgment code (AA) or a list of them ([AE, AR])")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<AckExpectation, E> {
+                Ok(AckExpectation { codes: vec![ack_outcome(v)?] })
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<AckExpectation, A::Error> {
+                let mut codes = Vec::new();
+                while let Some(code) = seq.next_element::<String>()? {
+                    codes.push(ack_outcome(&code)?);
+                }
+                if codes.is_empty() {
+                    return Err(de::Error::custom("the list of acknowledgment codes is empty"));
+                }
+                Ok(AckExpectation { codes })
+            }
+        }
+        d.deserialize_any(Codes)
+    }
+}
+
+impl Serialize for AckExpectation {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.codes.iter().map(ToString::to_string))
+    }
+}
+
+impl JsonSchema for AckExpectation {
+    fn schema_name() -> Cow<'static, str> {
+        "AckExpectation".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "MSA-1 code(s) expected; none: no acknowledgment",
+            "oneOf": [
+                { "enum": ["AA", "AE", "AR", "CA", "CE", "CR", "none"] },
+                { "type": "array", "minItems": 1,
+                  "items": { "enum": ["AA", "AE", "AR", "CA", "CE", "CR", "none"] } }
+            ]
+        })
+    }
+}
+
+/// An effect probe: an HTTP GET whose JSON must contain given values, or a command.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Probe {
+    /// URL to GET, e.g. `{state}/clients/{PID-3.1}`.
+    #[serde(default)]
+    pub http_get: Option<Pattern>,
+    /// Expected HTTP status (default 200).
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// Values the JSON response must contain (objects match by subset; strings may hold
+    /// placeholders such as `{PID-5.1}`).
+    #[serde(default)]
+    pub json: Option<serde_json::Value>,
+    /// A command (program and arguments, no shell) whose exit code and output are checked.
+    #[serde(default)]
+    pub command: Option<Vec<Pattern>>,
+    /// Expected exit code of the command (default 0).
+    #[serde(default)]
+    pub exit: Option<i32>,
+    /// Text the command's standard output must contain.
+    #[serde(default)]
+    pub stdout_contains: Option<Pattern>,
+    /// How long the probe may take (default 5s).
+    #[serde(default)]
+    pub timeout: Option<Span>,
+}

@@ -1,0 +1,443 @@
+//! Strings in a scenario file, checked while the YAML is read so that every mistake carries the
+//! file's line and column (serde_yaml attaches the position of the value being read to any error
+//! raised inside `Deserialize`).
+//!
+//! - [`Text`]: `${VAR}` and `${VAR:-default}` are replaced from the environment at load time; a
+//!   missing variable without a default is an error.
+//! - [`Secret`]: the same, but the value never appears in `Debug`, logs or reports.
+//! - [`Pattern`]: text with `{PID-5.1}`-style placeholders filled in from the message a step sent
+//!   (decoded, unescaped), plus `{state}` (the state endpoint's base URL) and `{unique}` (a token
+//!   unique to the case run, derived from the seed).
+//! - [`FieldPath`]: an HL7 path such as `PID-3[2].1`.
+//! - [`FileRef`]: a file that must exist, relative to the scenario file.
+
+use crate::hl7::Path as Hl7Path;
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+use serde::de::{Deserializer, Error as _};
+use serde::{Deserialize, Serialize, Serializer};
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+thread_local! {
+    /// The directory of the scenario file being read, for [`FileRef`].
+    static LOAD_DIR: RefCell<Option<PathBuf>> = const { RefCell::new(None) };
+}
+
+/// Sets the directory file references are resolved against while `f` runs.
+pub(crate) fn with_load_dir<T>(dir: &Path, f: impl FnOnce() -> T) -> T {
+    LOAD_DIR.with(|d| *d.borrow_mut() = Some(dir.to_path_buf()));
+    let result = f();
+    LOAD_DIR.with(|d| *d.borrow_mut() = None);
+    result
+}
+
+/// Replaces `${VAR}` and `${VAR:-default}` from the environment.
+pub fn interpolate(text: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find('}').ok_or_else(|| format!("unclosed ${{ in {text:?}"))?;
+        let inner = &after[..end];
+        let (name, default) = match inner.split_once(":-") {
+            Some((name, default)) => (name, Some(default)),
+            None => (inner, None),
+        };
+        let valid = !name.is_empty()
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !name.starts_with(|c: char| c.is_ascii_digit());
+        if !valid {
+            return Err(format!("${{{inner}}}: a variable name is letters, digits and _"));
+        }
+        match (std::env::var(name), default) {
+            (Ok(value), _) => out.push_str(&value),
+            (Err(_), Some(default)) => out.push_str(default),
+            (Err(_), None) => {
+                return Err(format!(
+                    "environment variable {name} is not set (write ${{{name}:-default}} for a \
+                     default)"
+                ))
+            }
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn string_schema(description: &str) -> Schema {
+    json_schema!({ "type": "string", "description": description })
+}
+
+/// A string with `${VAR}` interpolated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Text(pub String);
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        interpolate(&raw).map(Text).map_err(D::Error::custom)
+    }
+}
+
+impl JsonSchema for Text {
+    fn schema_name() -> Cow<'static, str> {
+        "Text".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        string_schema("Text; ${VAR} and ${VAR:-default} are taken from the environment")
+    }
+}
+
+/// A password or token: interpolated like [`Text`], never shown.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("***")
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        if !raw.contains("${") {
+            return Err(D::Error::custom(
+                "a secret must come from the environment: write ${VAR} (or ${VAR:-default}), \
+                 not the value itself",
+            ));
+        }
+        interpolate(&raw).map(Secret).map_err(D::Error::custom)
+    }
+}
+
+impl JsonSchema for Secret {
+    fn schema_name() -> Cow<'static, str> {
+        "Secret".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "pattern": "\\$\\{",
+            "description": "A secret from the environment: ${VAR} or ${VAR:-default}; never shown"
+        })
+    }
+}
+
+/// An HL7 path (`PID-5.1`, `PID-3[2].1`, `OBX[3]-5`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FieldPath {
+    pub text: String,
+    pub path: Hl7Path,
+}
+
+impl FieldPath {
+    pub fn parse(text: &str) -> Result<FieldPath, String> {
+        let path = Hl7Path::parse(text).map_err(|e| e.to_string())?;
+        Ok(FieldPath { text: text.to_string(), path })
+    }
+}
+
+impl PartialOrd for FieldPath {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for FieldPath {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.text.cmp(&other.text)
+    }
+}
+
+impl fmt::Display for FieldPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl Serialize for FieldPath {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for FieldPath {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        FieldPath::parse(&raw).map_err(D::Error::custom)
+    }
+}
+
+impl JsonSchema for FieldPath {
+    fn schema_name() -> Cow<'static, str> {
+        "FieldPath".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "pattern": "^[A-Z][A-Z0-9]{2}(\\[[0-9]+\\])?(-[0-9]+(\\[[0-9]+\\])?(\\.[0-9]+(\\.[0-9]+)?)?)?$",
+            "description": "An HL7 path: PID-5.1, PID-3[2].1, OBX[3]-5"
+        })
+    }
+}
+
+/// One piece of a [`Pattern`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    Literal(String),
+    /// A value of the message the step sent, decoded.
+    Field(FieldPath),
+    /// The state endpoint's base URL (`http://host:port`).
+    State,
+    /// A token unique to the case run.
+    Unique,
+}
+
+/// Text with placeholders (`{PID-5.1}`, `{state}`, `{unique}`); `{{` and `}}` are literal braces.
+/// `${VAR}` is interpolated first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pattern {
+    pub source: String,
+    pub pieces: Vec<Piece>,
+}
+
+/// Values the placeholders of a [`Pattern`] are filled from.
+pub trait Placeholders {
+    fn field(&self, path: &FieldPath) -> Option<String>;
+    fn state(&self) -> Option<String>;
+    fn unique(&self) -> String;
+}
+
+impl Pattern {
+    pub fn parse(text: &str) -> Result<Pattern, String> {
+        let mut pieces = Vec::new();
+        let mut literal = String::new();
+        let mut chars = text.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '{' if chars.peek().map(|p| p.1) == Some('{') => {
+                    chars.next();
+                    literal.push('{');
+                }
+                '}' if chars.peek().map(|p| p.1) == Some('}') => {
+                    chars.next();
+                    literal.push('}');
+                }
+                '{' => {
+                    let end = text[i..]
+                        .find('}')
+                        .ok_or_else(|| format!("unclosed {{ at column {} of {text:?}", i + 1))?;
+                    let name = &text[i + 1..i + end];
+                    let piece = match name {
+                        "state" => Piece::State,
+                        "unique" => Piece::Unique,
+                        _ => Piece::Field(FieldPath::parse(name).map_err(|e| {
+                            format!("placeholder {{{name}}}: {e} (or use {{state}}, {{unique}})")
+                        })?),
+                    };
+                    if !literal.is_empty() {
+                        pieces.push(Piece::Literal(std::mem::take(&mut literal)));
+                    }
+                    pieces.push(piece);
+                    while chars.peek().is_some_and(|&(j, _)| j <= i + end) {
+                        chars.next();
+                    }
+                }
+                '}' => return Err(format!("lone }} at column {} of {text:?} (write }}}})", i + 1)),
+                c => literal.push(c),
+            }
+        }
+        if !literal.is_empty() {
+            pieces.push(Piece::Literal(literal));
+        }
+        Ok(Pattern { source: text.to_string(), pieces })
+    }
+
+    /// Fills the placeholders; names the first one that has no value.
+    pub fn render(&self, values: &dyn Placeholders) -> Result<String, String> {
+        let mut out = String::new();
+        for piece in &self.pieces {
+            match piece {
+                Piece::Literal(text) => out.push_str(text),
+                Piece::Field(path) => out.push_str(
+                    &values
+                        .field(path)
+                        .ok_or_else(|| format!("{{{path}}}: not present in the message sent"))?,
+                ),
+                Piece::State => out.push_str(&values.state().ok_or(
+                    "{state}: the target has no state endpoint (set target.state in the scenario)",
+                )?),
+                Piece::Unique => out.push_str(&values.unique()),
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn has_placeholders(&self) -> bool {
+        self.pieces.iter().any(|p| !matches!(p, Piece::Literal(_)))
+    }
+}
+
+impl Serialize for Pattern {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.source)
+    }
+}
+
+impl<'de> Deserialize<'de> for Pattern {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        let text = interpolate(&raw).map_err(D::Error::custom)?;
+        Pattern::parse(&text).map_err(D::Error::custom)
+    }
+}
+
+impl JsonSchema for Pattern {
+    fn schema_name() -> Cow<'static, str> {
+        "Pattern".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        string_schema(
+            "Text with placeholders: {PID-5.1} (a decoded value of the message sent), {state} \
+             (the state endpoint's base URL), {unique} (unique per case run); ${VAR} from the \
+             environment",
+        )
+    }
+}
+
+/// A file that exists, relative to the scenario file's directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRef {
+    /// As written in the scenario.
+    pub written: String,
+    pub resolved: PathBuf,
+}
+
+impl Serialize for FileRef {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.written)
+    }
+}
+
+impl<'de> Deserialize<'de> for FileRef {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        let written = interpolate(&raw).map_err(D::Error::custom)?;
+        let base = LOAD_DIR.with(|dir| dir.borrow().clone()).unwrap_or_default();
+        let resolved = base.join(&written);
+        if !resolved.is_file() {
+            return Err(D::Error::custom(format!(
+                "file {written:?} not found (looked for {})",
+                resolved.display()
+            )));
+        }
+        Ok(FileRef { written, resolved })
+    }
+}
+
+impl JsonSchema for FileRef {
+    fn schema_name() -> Cow<'static, str> {
+        "FileRef".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        string_schema("A file, relative to the scenario file")
+    }
+}
+
+/// A duration: `500ms`, `5s`, `2m`, `1h`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span(pub std::time::Duration);
+
+impl Serialize for Span {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{}ms", self.0.as_millis()))
+    }
+}
+
+impl<'de> Deserialize<'de> for Span {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        crate::cli::parse_duration(&raw).map(Span).map_err(D::Error::custom)
+    }
+}
+
+impl JsonSchema for Span {
+    fn schema_name() -> Cow<'static, str> {
+        "Duration".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "pattern": "^[0-9]+(ms|s|m|h)?$",
+            "description": "A duration: 500ms, 5s, 2m, 1h"
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Values;
+    impl Placeholders for Values {
+        fn field(&self, path: &FieldPath) -> Option<String> {
+            (path.text == "PID-5.1").then(|| "Dürst".to_string())
+        }
+        fn state(&self) -> Option<String> {
+            Some("http://127.0.0.1:9".into())
+        }
+        fn unique(&self) -> String {
+            "u1".into()
+        }
+    }
+
+    #[test]
+    fn interpolation_uses_defaults_and_names_missing_variables() {
+        assert_eq!(interpolate("a${HL7H_SURELY_UNSET:-x}b").unwrap(), "axb");
+        let err = interpolate("${HL7H_SURELY_UNSET}").unwrap_err();
+        assert!(err.contains("HL7H_SURELY_UNSET is not set"), "{err}");
+        assert!(interpolate("${1X}").is_err());
+        assert!(interpolate("${OPEN").is_err());
+        assert_eq!(interpolate("no vars").unwrap(), "no vars");
+    }
+
+    #[test]
+    fn patterns_fill_fields_state_and_unique() {
+        let p = Pattern::parse("{state}/clients/{PID-5.1}-{unique}{{x}}").unwrap();
+        assert_eq!(p.render(&Values).unwrap(), "http://127.0.0.1:9/clients/Dürst-u1{x}");
+        let missing = Pattern::parse("{PID-7}").unwrap();
+        assert!(missing.render(&Values).unwrap_err().contains("PID-7"));
+        let bad = Pattern::parse("{PID-55.x}").unwrap_err();
+        assert!(bad.contains("PID-55.x"), "{bad}");
+        assert!(Pattern::parse("a}b").is_err());
+        assert!(Pattern::parse("{PID-5").is_err());
+    }
+
+    #[test]
+    fn secrets_must_come_from_the_environment_and_never_show() {
+        let err = serde_yaml::from_str::<Secret>("hunter2").unwrap_err().to_string();
+        assert!(err.contains("from the environment"), "{err}");
+        let secret: Secret = serde_yaml::from_str("${HL7H_SURELY_UNSET:-hunter2}").unwrap();
+        assert_eq!(secret.expose(), "hunter2");
+        assert!(!format!("{secret:?}").contains("hunter2"));
+        assert_eq!(serde_json::to_string(&secret).unwrap(), "\"***\"");
+    }
+}
