@@ -249,7 +249,7 @@ impl<'m, 'a> AckBuilder<'m, 'a> {
         msh.push(raw(6).to_vec());
         msh.push(raw(3).to_vec());
         msh.push(raw(4).to_vec());
-        msh.push(text(&self.timestamp, &d));
+        msh.push(timestamp(&self.timestamp, &d));
         msh.push(Vec::new()); // MSH-8 security
         msh.push(self.message_type(&d, version_rank));
         msh.push(text(&self.control_id, &d));
@@ -389,6 +389,22 @@ fn text(value: &str, d: &Delimiters) -> Vec<u8> {
     }
 }
 
+/// MSH-7: a timestamp cannot be escaped (escapes are for text), so when its zone sign is one of
+/// the message's delimiters (e.g. `+` as escape character) the zone offset is left out, which
+/// TS/DTM allows.
+fn timestamp(value: &str, d: &Delimiters) -> Vec<u8> {
+    let clean = |v: &str| v.bytes().all(|b| !d.is_special(b));
+    if clean(value) {
+        return value.as_bytes().to_vec();
+    }
+    let without_zone = value.split(['+', '-']).next().unwrap_or("");
+    if clean(without_zone) {
+        without_zone.as_bytes().to_vec()
+    } else {
+        value.bytes().filter(|b| b.is_ascii_digit()).collect()
+    }
+}
+
 /// Joins a segment id and its fields with the field separator, dropping trailing empty fields.
 /// For MSH the first "field" is MSH-2, and the separator before it is MSH-1 itself.
 fn join(id: &[u8], fields: &[Vec<u8>], separator: u8) -> Vec<u8> {
@@ -422,6 +438,17 @@ mod tests {
             ack(V25, AckCode::ApplicationAccept, vec![]),
             "MSH|^~\\&|RECVAPP|RECVFAC|SENDAPP|SENDFAC|20240102030405||ACK^A04^ACK|ACK1|P|2.5\nMSA|AA|MSG00001\n"
         );
+    }
+
+    #[test]
+    fn timestamp_zone_left_out_when_its_sign_is_a_delimiter() {
+        let input = "MSH;:/+%;A;B;C;D;2024;;ADT:A08;M1;P;2.3.1\r";
+        let message = Message::parse(input.as_bytes()).unwrap();
+        let built = AckBuilder::new(&message, AckCode::ApplicationAccept, "A1", "20240102030405+0100");
+        let text = String::from_utf8(built.build()).unwrap();
+        assert!(text.starts_with("MSH;:/+%;C;D;A;B;20240102030405;;ACK:A08:ACK;A1"), "{text}");
+        let plain = AckBuilder::new(&message, AckCode::ApplicationAccept, "A1", "20240102030405-0100");
+        assert!(String::from_utf8(plain.build()).unwrap().contains(";20240102030405-0100;"));
     }
 
     #[test]

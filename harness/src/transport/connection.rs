@@ -180,6 +180,9 @@ pub struct MllpConnection {
 /// Bytes read from the socket at a time.
 const READ_CHUNK: usize = 64 * 1024;
 
+/// How long a frame ending in 0x1C waits for its 0x0D before it is taken without it.
+const TRAILER_GRACE: Duration = Duration::from_millis(100);
+
 impl MllpConnection {
     /// Connects to `addr` (`host:port`) within the connect timeout.
     pub async fn connect(
@@ -309,9 +312,25 @@ impl MllpConnection {
                 Ok(None) => {}
                 Err(source) => return Err(TransportError::Framing { peer, source }),
             }
+            // A frame that ends with 0x1C may be complete without its 0x0D: when nothing
+            // follows within a short grace, take it (the codec notes the missing trailer).
+            let ends_at_block_end = self.buffer.last() == Some(&super::mllp::END_BLOCK);
+            let read_until = if ends_at_block_end {
+                deadline.min(tokio::time::Instant::now() + TRAILER_GRACE)
+            } else {
+                deadline
+            };
             self.buffer.reserve(READ_CHUNK);
-            let read = tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.buffer));
+            let read = tokio::time::timeout_at(read_until, self.stream.read_buf(&mut self.buffer));
             match read.await {
+                Err(_) if ends_at_block_end => match self.codec.decode_eof(&mut self.buffer) {
+                    Ok(Some(frame)) => return Ok(frame),
+                    Ok(None) | Err(_) if tokio::time::Instant::now() < deadline => continue,
+                    _ => {
+                        let buffered = self.buffer.len();
+                        return Err(TransportError::ReadTimeout { peer, after: wait, buffered });
+                    }
+                },
                 Err(_) => {
                     let buffered = self.buffer.len();
                     return Err(TransportError::ReadTimeout { peer, after: wait, buffered });
