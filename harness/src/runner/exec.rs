@@ -9,7 +9,7 @@ use crate::faults::{plan, NetworkFault, WirePlan};
 use crate::generator::{apply_all, Mutation};
 use crate::hl7::edit::MessageBuf;
 use crate::hl7::{Message, Path};
-use crate::scenario::{Case, FieldPath, Pattern, Placeholders, Step, TemplateMessage};
+use crate::scenario::{Case, FieldPath, Pattern, Placeholders, Resend, Step, TemplateMessage};
 use crate::transport::connection::{MllpConnection, Timeouts, TransportError};
 use crate::transport::http_client::{post_message, HttpTarget};
 use crate::transport::mllp::{FrameKind, MllpOptions};
@@ -55,7 +55,7 @@ impl CaseRun {
             send: self.case.send.clone(),
             set: self.case.set.clone(),
             mutate: self.case.mutate.clone(),
-            resend: false,
+            resend: None,
             network: Vec::new(),
             expect: self.case.expect.clone(),
             probe: self.case.probe.clone(),
@@ -73,6 +73,7 @@ impl CaseRun {
 }
 
 /// A message built for a step.
+#[derive(Clone)]
 struct Built {
     bytes: Vec<u8>,
     raw: bool,
@@ -132,6 +133,19 @@ fn build(run: &CaseRun, ctx: &Context, step: &Step, step_no: usize, connection: 
         mutated.bytes
     };
     Ok(Built { bytes, raw: false, description })
+}
+
+/// The message a `resend:` step sends again; `None` when the step does not resend.
+fn resent(step: &Step, by_step: &[Option<Built>], previous: &Option<Built>) -> Option<Result<Built, String>> {
+    let original = match step.resend? {
+        Resend::Previous => previous.clone(),
+        Resend::Step(n) => by_step.get(n - 1).cloned().flatten(),
+    };
+    Some(
+        original
+            .map(|p| Built { description: format!("{} (resent)", p.description), ..p })
+            .ok_or_else(|| "resend: that step sent nothing".to_string()),
+    )
 }
 
 fn render(pattern: &Pattern, values: &Values) -> Result<String, String> {
@@ -296,6 +310,7 @@ async fn run_mllp(run: &CaseRun, ctx: &Context, addr: &str, obs: &mut CaseObserv
         let mut pending: Vec<Pending> = Vec::new();
         let mut dead: Option<TransportEvent> = None;
         let mut previous: Option<Built> = None;
+        let mut sent_by_step: Vec<Option<Built>> = Vec::new();
         if coalesce {
             let mut payloads = Vec::new();
             for (s, step) in steps.iter().enumerate() {
@@ -339,17 +354,14 @@ async fn run_mllp(run: &CaseRun, ctx: &Context, addr: &str, obs: &mut CaseObserv
                 if let Some(wait) = step.wait {
                     tokio::time::sleep(wait.0).await;
                 }
-                if step.send.is_some() || step.resend {
-                    let built = if step.resend {
-                        match &previous {
-                            Some(p) => Built { bytes: p.bytes.clone(), raw: p.raw, description: format!("{} (resent)", p.description) },
-                            None => return abort_build(obs, "resend with nothing sent before".into()),
-                        }
-                    } else {
-                        match build(run, ctx, step, step_no, connection) {
+                if step.send.is_some() || step.resend.is_some() {
+                    let built = match resent(step, &sent_by_step, &previous) {
+                        Some(Ok(b)) => b,
+                        Some(Err(e)) => return abort_build(obs, e),
+                        None => match build(run, ctx, step, step_no, connection) {
                             Ok(b) => b,
                             Err(e) => return abort_build(obs, e),
-                        }
+                        },
                     };
                     described.push(built.description.clone());
                     let faults: Vec<NetworkFault> = run.case.network.iter().chain(&step.network).cloned().collect();
@@ -383,6 +395,8 @@ async fn run_mllp(run: &CaseRun, ctx: &Context, addr: &str, obs: &mut CaseObserv
                             });
                         }
                     }
+                    sent_by_step.resize(step_no, None);
+                    sent_by_step[step_no - 1] = Some(built.clone());
                     previous = Some(built);
                 }
                 if let Some(probe) = &step.probe {
@@ -431,22 +445,20 @@ async fn run_http(run: &CaseRun, ctx: &Context, url: &str, obs: &mut CaseObserva
     target.basic = ctx.basic.clone();
     let timeouts = Timeouts { read: ctx.ack_timeout, ..ctx.timeouts };
     let mut previous: Option<Built> = None;
+    let mut sent_by_step: Vec<Option<Built>> = Vec::new();
     for (s, step) in run.steps().iter().enumerate() {
         let step_no = s + 1;
         if let Some(wait) = step.wait {
             tokio::time::sleep(wait.0).await;
         }
-        if step.send.is_some() || step.resend {
-            let built = if step.resend {
-                match &previous {
-                    Some(p) => Built { bytes: p.bytes.clone(), raw: p.raw, description: format!("{} (resent)", p.description) },
-                    None => return abort_build(obs, "resend with nothing sent before".into()),
-                }
-            } else {
-                match build(run, ctx, step, step_no, 1) {
+        if step.send.is_some() || step.resend.is_some() {
+            let built = match resent(step, &sent_by_step, &previous) {
+                Some(Ok(b)) => b,
+                Some(Err(e)) => return abort_build(obs, e),
+                None => match build(run, ctx, step, step_no, 1) {
                     Ok(b) => b,
                     Err(e) => return abort_build(obs, e),
-                }
+                },
             };
             described.push(built.description.clone());
             let mut exchange = new_exchange(step_no, 1, &built, step, ctx, &[]);
@@ -471,6 +483,8 @@ async fn run_http(run: &CaseRun, ctx: &Context, url: &str, obs: &mut CaseObserva
                 }
             }
             obs.exchanges.push(exchange);
+            sent_by_step.resize(step_no, None);
+            sent_by_step[step_no - 1] = Some(built.clone());
             previous = Some(built);
         }
         if let Some(probe) = &step.probe {

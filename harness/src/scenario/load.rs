@@ -2,7 +2,7 @@
 //! (template names, check ids, step shapes), then the templates' messages. Every problem is
 //! one [`LoadError`] naming file, line and column, with a "did you mean" where one helps.
 
-use super::model::{Case, ScenarioFile, Template};
+use super::model::{Case, Resend, ScenarioFile, Template};
 use super::text::with_load_dir;
 use crate::hl7::batch::split_batch;
 use std::collections::BTreeMap;
@@ -226,13 +226,27 @@ fn check_case(
         (Some(name), true) => template(name, report),
         (None, false) => {
             for (i, step) in case.steps.iter().enumerate() {
+                let number = i + 1;
                 match (&step.send, step.resend) {
-                    (Some(name), false) => template(name, report),
-                    (None, true) if i > 0 => {}
-                    (None, true) => report(&case.name, format!("case {:?}: step 1 cannot resend: nothing was sent before it", case.name)),
-                    (Some(_), true) => report(&case.name, format!("case {:?}, step {}: give send or resend, not both", case.name, i + 1)),
-                    (None, false) if step.probe.is_some() || step.wait.is_some() => {}
-                    (None, false) => report(&case.name, format!("case {:?}, step {}: nothing to do (give send, resend, probe or wait)", case.name, i + 1)),
+                    (Some(name), None) => template(name, report),
+                    (None, Some(Resend::Previous)) if i > 0 => {}
+                    (None, Some(Resend::Step(n))) if n < number => {}
+                    (None, Some(_)) => report(
+                        "resend:",
+                        format!("case {:?}, step {number}: resend names no earlier step", case.name),
+                    ),
+                    (Some(_), Some(_)) => report(
+                        &case.name,
+                        format!("case {:?}, step {number}: give send or resend, not both", case.name),
+                    ),
+                    (None, None) if step.probe.is_some() || step.wait.is_some() => {}
+                    (None, None) => report(
+                        &case.name,
+                        format!(
+                            "case {:?}, step {number}: nothing to do (give send, resend, probe or wait)",
+                            case.name
+                        ),
+                    ),
                 }
             }
         }

@@ -156,9 +156,10 @@ pub struct Step {
     pub set: BTreeMap<FieldPath, Pattern>,
     #[serde(default)]
     pub mutate: Vec<Mutation>,
-    /// Send the previous step's message again, byte for byte (same MSH-10).
+    /// Send a message again, byte for byte (same MSH-10): `true` for the previous step's,
+    /// or the number of the step whose message to resend.
     #[serde(default)]
-    pub resend: bool,
+    pub resend: Option<Resend>,
     #[serde(default)]
     pub network: Vec<NetworkFault>,
     #[serde(default)]
@@ -168,6 +169,64 @@ pub struct Step {
     /// Pause before this step.
     #[serde(default)]
     pub wait: Option<Span>,
+}
+
+/// Which earlier message a step resends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resend {
+    Previous,
+    Step(usize),
+}
+
+impl<'de> Deserialize<'de> for Resend {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Resend;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("true (the previous step's message) or a step number")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Resend, E> {
+                if v {
+                    Ok(Resend::Previous)
+                } else {
+                    Err(E::custom("resend: false means nothing; leave it out"))
+                }
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Resend, E> {
+                match usize::try_from(v) {
+                    Ok(n) if n >= 1 => Ok(Resend::Step(n)),
+                    _ => Err(E::custom("resend: step numbers start at 1")),
+                }
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Resend, E> {
+                u64::try_from(v).map_err(|_| E::custom("resend: step numbers start at 1"))
+                    .and_then(|v| self.visit_u64(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Serialize for Resend {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Resend::Previous => s.serialize_bool(true),
+            Resend::Step(n) => s.serialize_u64(*n as u64),
+        }
+    }
+}
+
+impl JsonSchema for Resend {
+    fn schema_name() -> Cow<'static, str> {
+        "Resend".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "true: resend the previous step's message; N: resend step N's",
+            "oneOf": [ { "const": true }, { "type": "integer", "minimum": 1 } ]
+        })
+    }
 }
 
 /// `vary:` — one case per mutation, or per value of one field.
