@@ -194,3 +194,6 @@ pub fn show_bytes(bytes: &[u8], max: usize) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests;

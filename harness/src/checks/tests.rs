@@ -1,0 +1,242 @@
+//! Every check, failing on a defective observation and passing on a correct one.
+
+use super::*;
+use crate::runner::observation::*;
+use crate::scenario::{AckExpectation, AckOutcome, Expect, Span};
+use std::time::Duration;
+
+const SENT: &str = "MSH|^~\\&|SA|SF|RA|RF|20240101120000||ADT^A04^ADT_A01|M1|P|2.5\rPID|1||C1||Doe^Jo\r";
+const GOOD: &str = "MSH|^~\\&|RA|RF|SA|SF|20240101120001||ACK^A04^ACK|A1|P|2.5\rMSA|AA|M1\r";
+
+fn exchange(sent: &str, reply: Option<&str>) -> Exchange {
+    Exchange {
+        step: 1,
+        connection: 1,
+        sent: sent.as_bytes().to_vec(),
+        raw: false,
+        replies: reply
+            .map(|r| Reply { payload: r.as_bytes().to_vec(), notes: Vec::new(), elapsed: Duration::from_millis(3) })
+            .into_iter()
+            .collect(),
+        ack_timeout: Duration::from_secs(1),
+        event: None,
+        http: None,
+        expect: Expect::default(),
+        faults: Vec::new(),
+    }
+}
+
+fn case(exchanges: Vec<Exchange>) -> CaseObservation {
+    CaseObservation {
+        exchanges,
+        connections_after: vec![ConnectionAfter::Open],
+        stray: Vec::new(),
+        probes: Vec::new(),
+        aborted: None,
+        expect_connection_open: None,
+        skip_checks: Vec::new(),
+    }
+}
+
+/// The result of `id`: `Some(passed)`, or `None` when it did not run.
+fn outcome(observation: &CaseObservation, id: &str) -> Option<(bool, Severity)> {
+    let results = evaluate(observation);
+    let mine: Vec<&CheckResult> = results.iter().filter(|r| r.id == id).collect();
+    if mine.is_empty() {
+        return None;
+    }
+    let failed = mine.iter().find(|r| !r.passed);
+    Some(match failed {
+        Some(r) => (false, r.severity),
+        None => (true, mine[0].severity),
+    })
+}
+
+fn failing(observation: &CaseObservation, id: &str) -> Severity {
+    match outcome(observation, id) {
+        Some((false, severity)) => severity,
+        other => panic!("{id} should fail, got {other:?}: {:#?}", evaluate(observation)),
+    }
+}
+
+fn passing(observation: &CaseObservation, id: &str) {
+    assert_eq!(outcome(observation, id).map(|o| o.0), Some(true), "{id}: {:#?}", evaluate(observation));
+}
+
+fn with_reply(reply: &str) -> CaseObservation {
+    case(vec![exchange(SENT, Some(reply))])
+}
+
+#[test]
+fn a_correct_ack_passes_every_generic_check() {
+    let good = with_reply(GOOD);
+    let results = evaluate(&good);
+    assert!(results.iter().all(|r| r.passed), "{results:#?}");
+    for id in [
+        "ack.received", "ack.one-per-message", "ack.framing", "ack.parse", "ack.segment-terminator",
+        "ack.msh-swap", "ack.msh9", "ack.msh10", "ack.msh7", "ack.msh11-echo", "ack.msh12-echo",
+        "ack.encoding-characters", "ack.msa1-valid", "ack.msa2-echo", "connection.open",
+    ] {
+        passing(&good, id);
+    }
+}
+
+#[test]
+fn each_header_defect_fails_its_check() {
+    let cases = [
+        ("ack.msh-swap", GOOD.replace("|RA|RF|SA|SF|", "|SA|SF|RA|RF|"), Severity::Error),
+        ("ack.msh9", GOOD.replace("ACK^A04^ACK", "ADT^A04"), Severity::Error),
+        ("ack.msh9", GOOD.replace("ACK^A04^ACK", "ACK^A08^ACK"), Severity::Error),
+        ("ack.msh9", GOOD.replace("ACK^A04^ACK", "ACK^A04^ADT_A01"), Severity::Error),
+        ("ack.msh10", GOOD.replace("|A1|", "||"), Severity::Error),
+        ("ack.msh7", GOOD.replace("20240101120001", "2024-01-01"), Severity::Error),
+        ("ack.msh7", GOOD.replace("20240101120001", ""), Severity::Error),
+        ("ack.msh11-echo", GOOD.replace("|A1|P|", "|A1|T|"), Severity::Warning),
+        ("ack.msh12-echo", GOOD.replace("|P|2.5", "|P|2.4"), Severity::Warning),
+        ("ack.encoding-characters", GOOD.replace("MSH|^~\\&|", "MSH|^~\\#|"), Severity::Warning),
+        ("ack.msa1-valid", GOOD.replace("MSA|AA", "MSA|OK"), Severity::Error),
+        ("ack.msa1-valid", GOOD.replace("MSA|AA", "MSA|CA"), Severity::Error),
+        ("ack.msa2-echo", GOOD.replace("MSA|AA|M1", "MSA|AA|M2"), Severity::Error),
+        ("ack.msa2-echo", GOOD.replace("MSA|AA|M1", "MSA|AA"), Severity::Error),
+        ("ack.err-present", GOOD.replace("MSA|AA", "MSA|AE"), Severity::Warning),
+        ("ack.segment-terminator", GOOD.replace('\r', "\n"), Severity::Error),
+        ("ack.parse", "MSH|^~\\&|RA|RF|SA|SF|20240101120001||ACK^A04^ACK|A1|P|2.5\r".into(), Severity::Error),
+        ("ack.parse", "hello".into(), Severity::Error),
+    ];
+    for (id, reply, severity) in cases {
+        assert_eq!(failing(&with_reply(&reply), id), severity, "{id} on {reply:?}");
+    }
+}
+
+#[test]
+fn plain_ack_before_v24_is_only_a_warning() {
+    let sent = SENT.replace("|P|2.5", "|P|2.3");
+    let reply = GOOD.replace("ACK^A04^ACK", "ACK").replace("|P|2.5", "|P|2.3");
+    assert_eq!(failing(&case(vec![exchange(&sent, Some(&reply))]), "ack.msh9"), Severity::Warning);
+    let reply = GOOD.replace("ACK^A04^ACK", "ACK");
+    assert_eq!(failing(&with_reply(&reply), "ack.msh9"), Severity::Error);
+}
+
+#[test]
+fn err_segment_satisfies_err_present() {
+    let reply = GOOD.replace("MSA|AA|M1\r", "MSA|AE|M1\rERR||PID^1^3|101^Required field missing^HL70357|E\r");
+    passing(&with_reply(&reply), "ack.err-present");
+}
+
+#[test]
+fn enhanced_mode_codes() {
+    let sent = SENT.replace("|P|2.5", "|P|2.5|||AL|NE");
+    let reply = GOOD.replace("MSA|AA", "MSA|CA");
+    passing(&case(vec![exchange(&sent, Some(&reply))]), "ack.msa1-valid");
+    let silent = sent.replace("|AL|NE", "|NE|NE");
+    assert_eq!(outcome(&case(vec![exchange(&silent, None)]), "ack.received"), None);
+}
+
+#[test]
+fn missing_late_and_duplicate_acks() {
+    let mut none = exchange(SENT, None);
+    none.event = Some(TransportEvent { code: "read-timeout".into(), detail: "1s".into() });
+    assert_eq!(failing(&case(vec![none]), "ack.received"), Severity::Error);
+
+    let mut late = exchange(SENT, Some(GOOD));
+    late.replies[0].elapsed = Duration::from_secs(3);
+    assert_eq!(failing(&case(vec![late]), "ack.received"), Severity::Error);
+
+    let mut twice = exchange(SENT, Some(GOOD));
+    twice.replies.push(twice.replies[0].clone());
+    assert_eq!(failing(&case(vec![twice]), "ack.one-per-message"), Severity::Error);
+
+    let mut stray = with_reply(GOOD);
+    stray.stray.push(Reply { payload: b"x".to_vec(), notes: Vec::new(), elapsed: Duration::ZERO });
+    assert_eq!(failing(&stray, "ack.one-per-message"), Severity::Error);
+}
+
+#[test]
+fn framing_notes_fail_framing() {
+    let mut ex = exchange(SENT, Some(GOOD));
+    ex.replies[0].notes.push(("mllp-missing-trailer-cr".into(), 57));
+    assert_eq!(failing(&case(vec![ex]), "ack.framing"), Severity::Error);
+}
+
+#[test]
+fn connection_closed_after_the_ack_is_a_warning_unless_expected_open() {
+    let mut closed = with_reply(GOOD);
+    closed.connections_after = vec![ConnectionAfter::Closed];
+    assert_eq!(failing(&closed, "connection.open"), Severity::Warning);
+    closed.expect_connection_open = Some(true);
+    assert_eq!(failing(&closed, "expect.connection-open"), Severity::Error);
+    assert_eq!(outcome(&closed, "connection.open"), None);
+    let mut open = with_reply(GOOD);
+    open.expect_connection_open = Some(true);
+    passing(&open, "expect.connection-open");
+}
+
+#[test]
+fn expectations() {
+    let mut ex = exchange(SENT, Some(GOOD));
+    ex.expect.ack = Some(AckExpectation { codes: vec![AckOutcome::Code(crate::hl7::ack::AckCode::ApplicationError)] });
+    ex.expect.err = Some(true);
+    ex.expect.max_ack_time = Some(Span(Duration::from_millis(1)));
+    let observed = case(vec![ex.clone()]);
+    assert_eq!(failing(&observed, "expect.ack"), Severity::Error);
+    assert_eq!(failing(&observed, "expect.err"), Severity::Error);
+    assert_eq!(failing(&observed, "expect.ack-time"), Severity::Error);
+
+    ex.expect.ack = Some(AckExpectation { codes: vec![AckOutcome::Code(crate::hl7::ack::AckCode::ApplicationAccept)] });
+    ex.expect.err = Some(false);
+    ex.expect.max_ack_time = Some(Span(Duration::from_secs(1)));
+    let observed = case(vec![ex]);
+    passing(&observed, "expect.ack");
+    passing(&observed, "expect.err");
+    passing(&observed, "expect.ack-time");
+
+    let mut silent = exchange(SENT, None);
+    silent.expect.ack = Some(AckExpectation { codes: vec![AckOutcome::None] });
+    let observed = case(vec![silent]);
+    passing(&observed, "expect.ack");
+    assert_eq!(outcome(&observed, "ack.received"), None);
+}
+
+#[test]
+fn http_status_and_content_type() {
+    let mut ex = exchange(SENT, Some(&GOOD.replace("MSA|AA", "MSA|AE")));
+    ex.http = Some(HttpObservation { status: 200, content_type: Some("text/plain".into()) });
+    ex.expect.http_status = Some(500);
+    let observed = case(vec![ex.clone()]);
+    assert_eq!(failing(&observed, "http.status-mapping"), Severity::Warning);
+    assert_eq!(failing(&observed, "http.content-type"), Severity::Warning);
+    assert_eq!(failing(&observed, "expect.http-status"), Severity::Error);
+    ex.http = Some(HttpObservation { status: 500, content_type: Some("application/hl7-v2; charset=UTF-8".into()) });
+    let observed = case(vec![ex]);
+    passing(&observed, "http.status-mapping");
+    passing(&observed, "http.content-type");
+    passing(&observed, "expect.http-status");
+}
+
+#[test]
+fn probes_aborts_and_opt_outs() {
+    let mut probed = with_reply(GOOD);
+    probed.probes.push(ProbeResult { step: 1, what: "GET x".into(), failure: Some("family differs".into()) });
+    assert_eq!(failing(&probed, "probe"), Severity::Error);
+    probed.probes[0].failure = None;
+    passing(&probed, "probe");
+
+    let mut aborted = with_reply(GOOD);
+    aborted.aborted = Some(TransportEvent { code: "connect-failed".into(), detail: "refused".into() });
+    assert_eq!(failing(&aborted, "case.ran"), Severity::Error);
+
+    let mut skipped = with_reply(&GOOD.replace("MSA|AA|M1", "MSA|AA|M2"));
+    skipped.skip_checks = vec!["ack.msa2-echo".into()];
+    assert_eq!(outcome(&skipped, "ack.msa2-echo"), None);
+}
+
+#[test]
+fn catalogue_ids_are_unique_and_cite_a_rule() {
+    let mut seen = std::collections::HashSet::new();
+    for check in CATALOGUE {
+        assert!(seen.insert(check.id), "{} twice", check.id);
+        assert!(!check.rule.is_empty() && !check.summary.is_empty());
+    }
+    assert!(generic_ids().contains(&"ack.msa2-echo"));
+    assert!(!generic_ids().contains(&"expect.ack"));
+}
