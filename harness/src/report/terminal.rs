@@ -59,15 +59,16 @@ pub fn summary(outcome: &RunOutcome, verbose: bool) -> String {
             let _ = writeln!(out, "  {severity} {}{step}: {}", failure.id, failure.evidence);
             let _ = writeln!(out, "    rule: {}", failure.rule);
         }
-        let _ = writeln!(out, "  seed {}; reproduce: {}", case.seed, case.reproduce);
+        let _ = writeln!(out, "  reproduce: {}", case.reproduce);
     }
     let total = outcome.cases().count();
     let failed = outcome.cases().filter(|c| c.verdict() == Verdict::Failed).count();
     let warned = outcome.cases().filter(|c| c.verdict() == Verdict::Warned).count();
     let _ = writeln!(
         out,
-        "\n{}: {total} cases, {failed} failed, {warned} passed with warnings; seed {}",
+        "\n{}: {total} case{}, {failed} failed, {warned} passed with warnings; seed {}",
         if failed == 0 { "PASS" } else { "FAIL" },
+        if total == 1 { "" } else { "s" },
         outcome.seed
     );
     if warned > 0 && !verbose {

@@ -470,8 +470,12 @@ async fn run_http(run: &CaseRun, ctx: &Context, url: &str, obs: &mut CaseObserva
             match post_message(&target, &built.bytes, charset, timeouts).await {
                 Ok(reply) => {
                     exchange.http = Some(HttpObservation { status: reply.status, content_type: reply.content_type });
-                    if !reply.body.is_empty() {
+                    // A body that is not an HL7 message (a 401 page) is not an acknowledgment.
+                    if reply.body.starts_with(b"MSH") {
                         exchange.replies.push(Reply { payload: reply.body, notes: Vec::new(), elapsed: started.elapsed() });
+                    } else {
+                        let text = String::from_utf8_lossy(&reply.body[..reply.body.len().min(200)]).trim().to_string();
+                        exchange.event = Some(TransportEvent { code: format!("http-{}", reply.status), detail: text });
                     }
                 }
                 Err(err) => {

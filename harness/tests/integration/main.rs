@@ -9,6 +9,7 @@ mod mllp;
 mod names;
 mod properties;
 mod public_corpus;
+mod run;
 mod structures;
 mod support;
 mod tls;

@@ -1,0 +1,153 @@
+//! `hl7-harness run`: the shipped packs pass against the correct reference endpoint, every
+//! defect of the endpoint is caught by an error-severity check, scenario errors name file, line
+//! and column, and the exit codes follow the design.
+
+use super::support::{run, stderr, stdout, workspace};
+use hl7_harness::checks::Severity;
+use hl7_harness::runner::{run as run_packs, RunOptions};
+use hl7_harness::scenario::load_packs;
+use hl7_harness::target::defect::{Defect, Defects};
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+fn options(defects: Defects) -> RunOptions {
+    RunOptions { target: None, defects, seed: 7, jobs: 8, filter: None }
+}
+
+#[test]
+fn shipped_packs_pass_against_the_correct_endpoint() {
+    let output = run(&["run", "scenarios/", "--seed", "7"]);
+    assert_eq!(output.status.code(), Some(0), "{}{}", stdout(&output), stderr(&output));
+    assert!(stdout(&output).contains("PASS:"), "{}", stdout(&output));
+}
+
+/// Runs every pack against the endpoint with each defect switched on, four at a time, and
+/// requires at least one error-severity failure for each.
+#[test]
+fn every_defect_is_caught_by_an_error_check() {
+    let known: Vec<&str> = hl7_harness::checks::generic_ids();
+    let packs = Arc::new(load_packs(&[workspace().join("scenarios")], &known).expect("packs load"));
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let caught = runtime.block_on(async {
+        let limit = Arc::new(tokio::sync::Semaphore::new(4));
+        let mut tasks = tokio::task::JoinSet::new();
+        for defect in Defect::ALL.iter().copied() {
+            let (packs, limit) = (Arc::clone(&packs), Arc::clone(&limit));
+            tasks.spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                let outcome = run_packs(&packs, &options(Defects::of([defect])), &|_| {}).await.expect("run starts");
+                let ids: BTreeSet<&'static str> = outcome
+                    .cases()
+                    .flat_map(|c| c.results.iter())
+                    .filter(|r| !r.passed && r.severity == Severity::Error)
+                    .map(|r| r.id)
+                    .collect();
+                (defect, ids)
+            });
+        }
+        let mut caught = Vec::new();
+        while let Some(done) = tasks.join_next().await {
+            caught.push(done.expect("defect run finishes"));
+        }
+        caught.sort();
+        caught
+    });
+    let missed: Vec<&str> = caught.iter().filter(|(_, ids)| ids.is_empty()).map(|(d, _)| d.name()).collect();
+    for (defect, ids) in &caught {
+        eprintln!("{defect}: {ids:?}");
+    }
+    assert!(missed.is_empty(), "defects no check caught: {missed:?}");
+    assert_eq!(caught.len(), Defect::ALL.len());
+}
+
+#[test]
+fn summary_names_the_check_evidence_rule_and_reproduce_command() {
+    let output = run(&[
+        "run",
+        "scenarios/conformance-core/ack-protocol.yaml",
+        "--seed",
+        "7",
+        "--target-defect",
+        "wrong-msa2",
+        "--filter",
+        "v2.4",
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    insta::assert_snapshot!("run-summary-wrong-msa2", stdout(&output));
+}
+
+#[test]
+fn same_seed_same_control_ids() {
+    let args = ["run", "scenarios/conformance-core/ack-protocol.yaml", "--seed", "42", "--target-defect", "wrong-msa2", "--filter", "v2.3"];
+    let (a, b) = (run(&args), run(&args));
+    assert_eq!(stdout(&a), stdout(&b));
+    assert!(stdout(&a).contains("-WRONG"), "{}", stdout(&a));
+}
+
+fn scenario_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("hl7-harness-run-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("m.hl7"), b"MSH|^~\\&|A|B|C|D|2024||ADT^A04|1|P|2.5\rPID|1||X\r").unwrap();
+    dir
+}
+
+#[test]
+fn scenario_errors_name_file_line_and_column() {
+    let dir = scenario_dir("errors");
+    let files = [
+        ("a-unknown-key.yaml", "cases:\n  - name: x\n    send: m\n    exepct: { ack: AA }\nmessages:\n  m: { file: m.hl7 }\n"),
+        ("b-bad-path.yaml", "messages:\n  m: { file: m.hl7 }\ncases:\n  - name: x\n    send: m\n    set: { PID-55.x: y }\n"),
+        ("c-missing-file.yaml", "messages:\n  m: { file: nowhere.hl7 }\ncases:\n  - name: x\n    send: m\n"),
+        ("d-unknown-template.yaml", "messages:\n  register: { file: m.hl7 }\ncases:\n  - name: x\n    send: registr\n"),
+        ("e-missing-env.yaml", "target: { url: \"${HL7H_TEST_SURELY_UNSET}\" }\nmessages:\n  m: { file: m.hl7 }\ncases:\n  - name: x\n    send: m\n"),
+        ("f-literal-secret.yaml", "auth: { basic: { user: u, password: hunter2 } }\nmessages:\n  m: { file: m.hl7 }\ncases:\n  - name: x\n    send: m\n"),
+        ("g-bad-ack.yaml", "messages:\n  m: { file: m.hl7 }\ncases:\n  - name: x\n    send: m\n    expect: { ack: [AA, OK] }\n"),
+        ("h-wrong-type.yaml", "messages:\n  m: { file: m.hl7 }\ncases:\n  - name: x\n    send: m\n    connections: many\n"),
+        ("i-unknown-check.yaml", "messages:\n  m: { file: m.hl7 }\ncases:\n  - name: x\n    send: m\n    skip_checks: [ack.msa2-echoo]\n"),
+        ("j-unknown-fault.yaml", "messages:\n  m: { file: m.hl7 }\ncases:\n  - name: x\n    send: m\n    network: [half_closed]\n"),
+        ("k-no-cases.yaml", "messages:\n  m: { file: m.hl7 }\ncases: []\n"),
+        ("l-not-yaml.yaml", "cases: [\n"),
+    ];
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    let output = run(&["run", "--check", dir.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    let shown = stderr(&output).replace(dir.to_str().unwrap(), "<dir>");
+    insta::assert_snapshot!("run-scenario-errors", shown);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn check_schema_and_list_checks() {
+    let output = run(&["run", "--check", "scenarios/"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stdout(&output).starts_with("ok: "), "{}", stdout(&output));
+
+    let output = run(&["schema"]);
+    assert_eq!(output.status.code(), Some(0));
+    let schema: serde_json::Value = serde_json::from_slice(&output.stdout).expect("the schema is JSON");
+    assert!(schema["properties"]["cases"].is_object(), "{schema}");
+    assert!(schema.to_string().contains("max_ack_time"));
+
+    let output = run(&["run", "--list-checks"]);
+    assert!(stdout(&output).contains("ack.msa2-echo"));
+}
+
+#[test]
+fn unreachable_target_and_empty_filter_have_their_exit_codes() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let target = format!("mllp://127.0.0.1:{port}");
+    let output = run(&["run", "scenarios/conformance-core/ack-protocol.yaml", "--target", &target, "--seed", "1"]);
+    assert_eq!(output.status.code(), Some(3), "{}{}", stdout(&output), stderr(&output));
+
+    let output = run(&["run", "scenarios/", "--filter", "no case has this name"]);
+    assert_eq!(output.status.code(), Some(2));
+    let output = run(&["run", "scenarios/", "--target", "ftp://x"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("unknown target"), "{}", stderr(&output));
+}
