@@ -56,7 +56,11 @@ pub(super) fn exchange(exchange: &Exchange, out: &mut Vec<CheckResult>) {
             out.push(CheckResult::fail(
                 ACK_RECEIVED,
                 step,
-                format!("no acknowledgment for MSH-10 {:?} within {:?}: {why}", sent.control_id().unwrap_or(""), exchange.ack_timeout),
+                format!(
+                    "no acknowledgment for MSH-10 {:?} within {:?}: {why}",
+                    sent.control_id().unwrap_or(""),
+                    exchange.ack_timeout
+                ),
             ));
             return;
         }
@@ -84,7 +88,11 @@ pub(super) fn exchange(exchange: &Exchange, out: &mut Vec<CheckResult>) {
         out.push(CheckResult::fail(
             ACK_ONE_PER_MESSAGE,
             step,
-            format!("{} acknowledgments for one message (at {})", exchange.replies.len(), times.join(", ")),
+            format!(
+                "{} acknowledgments for one message (at {})",
+                exchange.replies.len(),
+                times.join(", ")
+            ),
         ));
     } else {
         out.push(CheckResult::pass(ACK_ONE_PER_MESSAGE, step));
@@ -93,7 +101,13 @@ pub(super) fn exchange(exchange: &Exchange, out: &mut Vec<CheckResult>) {
 }
 
 /// The checks on one acknowledgment of `sent`.
-fn reply(sent: &Message<'_>, reply: &Reply, over_http: bool, step: Option<usize>, out: &mut Vec<CheckResult>) {
+fn reply(
+    sent: &Message<'_>,
+    reply: &Reply,
+    over_http: bool,
+    step: Option<usize>,
+    out: &mut Vec<CheckResult>,
+) {
     if !over_http {
         let framing: Vec<String> = reply
             .notes
@@ -110,11 +124,19 @@ fn reply(sent: &Message<'_>, reply: &Reply, over_http: bool, step: Option<usize>
     let ack = match Message::parse(&reply.payload) {
         Ok(ack) if ack.find_segment("MSA", 1).is_some() => ack,
         Ok(_) => {
-            out.push(CheckResult::fail(ACK_PARSE, step, format!("no MSA segment in {}", show_bytes(&reply.payload, 200))));
+            out.push(CheckResult::fail(
+                ACK_PARSE,
+                step,
+                format!("no MSA segment in {}", show_bytes(&reply.payload, 200)),
+            ));
             return;
         }
         Err(err) => {
-            out.push(CheckResult::fail(ACK_PARSE, step, format!("{err}: {}", show_bytes(&reply.payload, 200))));
+            out.push(CheckResult::fail(
+                ACK_PARSE,
+                step,
+                format!("{err}: {}", show_bytes(&reply.payload, 200)),
+            ));
             return;
         }
     };
@@ -176,7 +198,11 @@ fn reply(sent: &Message<'_>, reply: &Reply, over_http: bool, step: Option<usize>
         CheckResult::fail(
             ACK_ENCODING_CHARACTERS,
             step,
-            format!("ACK MSH-1/2 {:?}, message {:?}", show_bytes(&ack.as_bytes()[3..ack.as_bytes().len().min(8)], 8), show_bytes(&sent.as_bytes()[3..sent.as_bytes().len().min(8)], 8)),
+            format!(
+                "ACK MSH-1/2 {:?}, message {:?}",
+                show_bytes(&ack.as_bytes()[3..ack.as_bytes().len().min(8)], 8),
+                show_bytes(&sent.as_bytes()[3..sent.as_bytes().len().min(8)], 8)
+            ),
         )
     });
 
@@ -191,7 +217,11 @@ fn reply(sent: &Message<'_>, reply: &Reply, over_http: bool, step: Option<usize>
     out.push(if valid {
         CheckResult::pass(ACK_MSA1_VALID, step)
     } else {
-        let allowed = if mode == AckMode::Original { "AA, AE, AR (original mode)" } else { "AA, AE, AR, CA, CE, CR" };
+        let allowed = if mode == AckMode::Original {
+            "AA, AE, AR (original mode)"
+        } else {
+            "AA, AE, AR, CA, CE, CR"
+        };
         CheckResult::fail(ACK_MSA1_VALID, step, format!("MSA-1 {code_text:?}; allowed: {allowed}"))
     });
 
@@ -212,13 +242,22 @@ fn reply(sent: &Message<'_>, reply: &Reply, over_http: bool, step: Option<usize>
 }
 
 fn msh9(sent: &Message<'_>, ack: &Message<'_>, step: Option<usize>) -> CheckResult {
-    let (code, trigger, structure) = (field(ack, "MSH-9.1"), field(ack, "MSH-9.2"), field(ack, "MSH-9.3"));
+    let (code, trigger, structure) =
+        (field(ack, "MSH-9.1"), field(ack, "MSH-9.2"), field(ack, "MSH-9.3"));
     let shown = field(ack, "MSH-9");
     if code != "ACK" {
-        return CheckResult::fail(ACK_MSH9, step, format!("MSH-9 {shown:?}: the message code must be ACK"));
+        return CheckResult::fail(
+            ACK_MSH9,
+            step,
+            format!("MSH-9 {shown:?}: the message code must be ACK"),
+        );
     }
     if !structure.is_empty() && structure != "ACK" {
-        return CheckResult::fail(ACK_MSH9, step, format!("MSH-9 {shown:?}: the structure must be ACK"));
+        return CheckResult::fail(
+            ACK_MSH9,
+            step,
+            format!("MSH-9 {shown:?}: the structure must be ACK"),
+        );
     }
     let expected_trigger = sent.trigger_event().unwrap_or("");
     if trigger == expected_trigger || expected_trigger.is_empty() {
@@ -226,7 +265,8 @@ fn msh9(sent: &Message<'_>, ack: &Message<'_>, step: Option<usize>) -> CheckResu
     }
     let version = sent.version().unwrap_or("");
     let before_24 = matches!(version, "2.1" | "2.2" | "2.3" | "2.3.1");
-    let evidence = format!("MSH-9 {shown:?}, expected ACK^{expected_trigger}^ACK (message version {version})");
+    let evidence =
+        format!("MSH-9 {shown:?}, expected ACK^{expected_trigger}^ACK (message version {version})");
     if trigger.is_empty() && before_24 {
         CheckResult::fail(ACK_MSH9, step, evidence).with_severity(Severity::Warning)
     } else {
@@ -249,10 +289,15 @@ pub(crate) fn is_timestamp(text: &str) -> bool {
         Some((d, f)) => (d, Some(f)),
         None => (body, None),
     };
-    let digits_ok = matches!(digits.len(), 4 | 6 | 8 | 10 | 12 | 14) && digits.bytes().all(|b| b.is_ascii_digit());
+    let digits_ok = matches!(digits.len(), 4 | 6 | 8 | 10 | 12 | 14)
+        && digits.bytes().all(|b| b.is_ascii_digit());
     let fraction_ok = match fraction {
         None => true,
-        Some(f) => digits.len() == 14 && (1..=4).contains(&f.len()) && f.bytes().all(|b| b.is_ascii_digit()),
+        Some(f) => {
+            digits.len() == 14
+                && (1..=4).contains(&f.len())
+                && f.bytes().all(|b| b.is_ascii_digit())
+        }
     };
     digits_ok && fraction_ok && in_range(digits)
 }
@@ -261,7 +306,11 @@ pub(crate) fn is_timestamp(text: &str) -> bool {
 fn in_range(digits: &str) -> bool {
     let part = |at: usize| digits.get(at..at + 2).map(|p| p.parse::<u32>().unwrap_or(99));
     let ok = |v: Option<u32>, lo: u32, hi: u32| v.is_none_or(|v| (lo..=hi).contains(&v));
-    ok(part(4), 1, 12) && ok(part(6), 1, 31) && ok(part(8), 0, 23) && ok(part(10), 0, 59) && ok(part(12), 0, 59)
+    ok(part(4), 1, 12)
+        && ok(part(6), 1, 31)
+        && ok(part(8), 0, 23)
+        && ok(part(10), 0, 59)
+        && ok(part(12), 0, 59)
 }
 
 #[cfg(test)]
@@ -270,10 +319,30 @@ mod tests {
 
     #[test]
     fn timestamps() {
-        for good in ["2026", "202611", "20261121", "2026112101", "202611210130", "20261121013059", "20261121013059.1234", "20261121013059+0100", "20261121-0500"] {
+        for good in [
+            "2026",
+            "202611",
+            "20261121",
+            "2026112101",
+            "202611210130",
+            "20261121013059",
+            "20261121013059.1234",
+            "20261121013059+0100",
+            "20261121-0500",
+        ] {
             assert!(is_timestamp(good), "{good}");
         }
-        for bad in ["", "26", "20261", "20261321", "20261121256000", "2026112101305.1", "20261121+01", "2026-11-21", "x"] {
+        for bad in [
+            "",
+            "26",
+            "20261",
+            "20261321",
+            "20261121256000",
+            "2026112101305.1",
+            "20261121+01",
+            "2026-11-21",
+            "x",
+        ] {
             assert!(!is_timestamp(bad), "{bad}");
         }
     }

@@ -42,7 +42,8 @@ pub(super) fn expectations(exchange: &Exchange, out: &mut Vec<CheckResult>) {
         out.push(if has == want {
             CheckResult::pass(EXPECT_ERR, step)
         } else {
-            let what = if want { "an ERR segment, found none" } else { "no ERR segment, found one" };
+            let what =
+                if want { "an ERR segment, found none" } else { "no ERR segment, found one" };
             CheckResult::fail(EXPECT_ERR, step, format!("expected {what}"))
         });
     }
@@ -52,7 +53,11 @@ pub(super) fn expectations(exchange: &Exchange, out: &mut Vec<CheckResult>) {
             Some(reply) => CheckResult::fail(
                 EXPECT_ACK_TIME,
                 step,
-                format!("ACK after {}ms, limit {}ms", reply.elapsed.as_millis(), limit.0.as_millis()),
+                format!(
+                    "ACK after {}ms, limit {}ms",
+                    reply.elapsed.as_millis(),
+                    limit.0.as_millis()
+                ),
             ),
             None => CheckResult::fail(EXPECT_ACK_TIME, step, "no acknowledgment"),
         });
@@ -62,7 +67,11 @@ pub(super) fn expectations(exchange: &Exchange, out: &mut Vec<CheckResult>) {
         out.push(if http.status == want {
             CheckResult::pass(EXPECT_HTTP_STATUS, step)
         } else {
-            CheckResult::fail(EXPECT_HTTP_STATUS, step, format!("expected HTTP {want}, got {}", http.status))
+            CheckResult::fail(
+                EXPECT_HTTP_STATUS,
+                step,
+                format!("expected HTTP {want}, got {}", http.status),
+            )
         });
     }
     if let Some(code) = code.as_deref().and_then(AckCode::parse) {
@@ -74,10 +83,15 @@ pub(super) fn expectations(exchange: &Exchange, out: &mut Vec<CheckResult>) {
         out.push(if http.status == want {
             CheckResult::pass(HTTP_STATUS_MAPPING, step)
         } else {
-            CheckResult::fail(HTTP_STATUS_MAPPING, step, format!("MSA-1 {code} with HTTP {}, expected {want}", http.status))
+            CheckResult::fail(
+                HTTP_STATUS_MAPPING,
+                step,
+                format!("MSA-1 {code} with HTTP {}, expected {want}", http.status),
+            )
         });
         let media = http.content_type.as_deref().unwrap_or("");
-        let ok = crate::target::http::parse_content_type(media).is_some_and(|c| c.charset.is_some());
+        let ok =
+            crate::target::http::parse_content_type(media).is_some_and(|c| c.charset.is_some());
         out.push(if ok {
             CheckResult::pass(HTTP_CONTENT_TYPE, step)
         } else {
@@ -90,12 +104,16 @@ pub(super) fn expectations(exchange: &Exchange, out: &mut Vec<CheckResult>) {
 pub(super) fn case_level(case: &CaseObservation, out: &mut Vec<CheckResult>) {
     for (i, after) in case.connections_after.iter().enumerate() {
         let closed = matches!(after, ConnectionAfter::Closed | ConnectionAfter::Reset);
-        let shown = format!("connection {} {}", i + 1, match after {
-            ConnectionAfter::Closed => "was closed by the target",
-            ConnectionAfter::Reset => "was reset by the target",
-            ConnectionAfter::Open => "is open",
-            ConnectionAfter::Unknown => "was not observed",
-        });
+        let shown = format!(
+            "connection {} {}",
+            i + 1,
+            match after {
+                ConnectionAfter::Closed => "was closed by the target",
+                ConnectionAfter::Reset => "was reset by the target",
+                ConnectionAfter::Open => "is open",
+                ConnectionAfter::Unknown => "was not observed",
+            }
+        );
         match case.expect_connection_open {
             Some(want) if *after != ConnectionAfter::Unknown => out.push(if want != closed {
                 CheckResult::pass(EXPECT_CONNECTION_OPEN, None)
@@ -104,14 +122,18 @@ pub(super) fn case_level(case: &CaseObservation, out: &mut Vec<CheckResult>) {
             }),
             Some(_) => {}
             None if closed => out.push(CheckResult::fail(CONNECTION_OPEN, None, shown)),
-            None if *after == ConnectionAfter::Open => out.push(CheckResult::pass(CONNECTION_OPEN, None)),
+            None if *after == ConnectionAfter::Open => {
+                out.push(CheckResult::pass(CONNECTION_OPEN, None))
+            }
             None => {}
         }
     }
     for probe in &case.probes {
         out.push(match &probe.failure {
             None => CheckResult::pass(PROBE, Some(probe.step)),
-            Some(why) => CheckResult::fail(PROBE, Some(probe.step), format!("{}: {why}", probe.what)),
+            Some(why) => {
+                CheckResult::fail(PROBE, Some(probe.step), format!("{}: {why}", probe.what))
+            }
         });
     }
     if !case.stray.is_empty() {
@@ -119,7 +141,11 @@ pub(super) fn case_level(case: &CaseObservation, out: &mut Vec<CheckResult>) {
         out.push(CheckResult::fail(
             ACK_ONE_PER_MESSAGE,
             None,
-            format!("{} frame(s) answering no message sent: {}", case.stray.len(), shown.join(" | ")),
+            format!(
+                "{} frame(s) answering no message sent: {}",
+                case.stray.len(),
+                shown.join(" | ")
+            ),
         ));
     }
 }

@@ -143,11 +143,25 @@ pub struct CheckResult {
 
 impl CheckResult {
     pub fn pass(def: CheckDef, step: Option<usize>) -> CheckResult {
-        CheckResult { id: def.id, severity: def.severity, rule: def.rule, step, passed: true, evidence: String::new() }
+        CheckResult {
+            id: def.id,
+            severity: def.severity,
+            rule: def.rule,
+            step,
+            passed: true,
+            evidence: String::new(),
+        }
     }
 
     pub fn fail(def: CheckDef, step: Option<usize>, evidence: impl Into<String>) -> CheckResult {
-        CheckResult { id: def.id, severity: def.severity, rule: def.rule, step, passed: false, evidence: evidence.into() }
+        CheckResult {
+            id: def.id,
+            severity: def.severity,
+            rule: def.rule,
+            step,
+            passed: false,
+            evidence: evidence.into(),
+        }
     }
 
     /// A failure with a different severity than the catalogue's (e.g. plain `ACK` in MSH-9
@@ -166,7 +180,11 @@ impl CheckResult {
 pub fn evaluate(case: &crate::runner::observation::CaseObservation) -> Vec<CheckResult> {
     let mut results = Vec::new();
     if let Some(event) = &case.aborted {
-        results.push(CheckResult::fail(CASE_RAN, None, format!("{}: {}", event.code, event.detail)));
+        results.push(CheckResult::fail(
+            CASE_RAN,
+            None,
+            format!("{}: {}", event.code, event.detail),
+        ));
         return results;
     }
     for exchange in &case.exchanges {

@@ -5,7 +5,8 @@ use crate::runner::observation::*;
 use crate::scenario::{AckExpectation, AckOutcome, Expect, Span};
 use std::time::Duration;
 
-const SENT: &str = "MSH|^~\\&|SA|SF|RA|RF|20240101120000||ADT^A04^ADT_A01|M1|P|2.5\rPID|1||C1||Doe^Jo\r";
+const SENT: &str =
+    "MSH|^~\\&|SA|SF|RA|RF|20240101120000||ADT^A04^ADT_A01|M1|P|2.5\rPID|1||C1||Doe^Jo\r";
 const GOOD: &str = "MSH|^~\\&|RA|RF|SA|SF|20240101120001||ACK^A04^ACK|A1|P|2.5\rMSA|AA|M1\r";
 
 fn exchange(sent: &str, reply: Option<&str>) -> Exchange {
@@ -15,7 +16,11 @@ fn exchange(sent: &str, reply: Option<&str>) -> Exchange {
         sent: sent.as_bytes().to_vec(),
         raw: false,
         replies: reply
-            .map(|r| Reply { payload: r.as_bytes().to_vec(), notes: Vec::new(), elapsed: Duration::from_millis(3) })
+            .map(|r| Reply {
+                payload: r.as_bytes().to_vec(),
+                notes: Vec::new(),
+                elapsed: Duration::from_millis(3),
+            })
             .into_iter()
             .collect(),
         ack_timeout: Duration::from_secs(1),
@@ -60,7 +65,12 @@ fn failing(observation: &CaseObservation, id: &str) -> Severity {
 }
 
 fn passing(observation: &CaseObservation, id: &str) {
-    assert_eq!(outcome(observation, id).map(|o| o.0), Some(true), "{id}: {:#?}", evaluate(observation));
+    assert_eq!(
+        outcome(observation, id).map(|o| o.0),
+        Some(true),
+        "{id}: {:#?}",
+        evaluate(observation)
+    );
 }
 
 fn with_reply(reply: &str) -> CaseObservation {
@@ -73,9 +83,21 @@ fn a_correct_ack_passes_every_generic_check() {
     let results = evaluate(&good);
     assert!(results.iter().all(|r| r.passed), "{results:#?}");
     for id in [
-        "ack.received", "ack.one-per-message", "ack.framing", "ack.parse", "ack.segment-terminator",
-        "ack.msh-swap", "ack.msh9", "ack.msh10", "ack.msh7", "ack.msh11-echo", "ack.msh12-echo",
-        "ack.encoding-characters", "ack.msa1-valid", "ack.msa2-echo", "connection.open",
+        "ack.received",
+        "ack.one-per-message",
+        "ack.framing",
+        "ack.parse",
+        "ack.segment-terminator",
+        "ack.msh-swap",
+        "ack.msh9",
+        "ack.msh10",
+        "ack.msh7",
+        "ack.msh11-echo",
+        "ack.msh12-echo",
+        "ack.encoding-characters",
+        "ack.msa1-valid",
+        "ack.msa2-echo",
+        "connection.open",
     ] {
         passing(&good, id);
     }
@@ -100,7 +122,11 @@ fn each_header_defect_fails_its_check() {
         ("ack.msa2-echo", GOOD.replace("MSA|AA|M1", "MSA|AA"), Severity::Error),
         ("ack.err-present", GOOD.replace("MSA|AA", "MSA|AE"), Severity::Warning),
         ("ack.segment-terminator", GOOD.replace('\r', "\n"), Severity::Error),
-        ("ack.parse", "MSH|^~\\&|RA|RF|SA|SF|20240101120001||ACK^A04^ACK|A1|P|2.5\r".into(), Severity::Error),
+        (
+            "ack.parse",
+            "MSH|^~\\&|RA|RF|SA|SF|20240101120001||ACK^A04^ACK|A1|P|2.5\r".into(),
+            Severity::Error,
+        ),
         ("ack.parse", "hello".into(), Severity::Error),
     ];
     for (id, reply, severity) in cases {
@@ -119,7 +145,8 @@ fn plain_ack_before_v24_is_only_a_warning() {
 
 #[test]
 fn err_segment_satisfies_err_present() {
-    let reply = GOOD.replace("MSA|AA|M1\r", "MSA|AE|M1\rERR||PID^1^3|101^Required field missing^HL70357|E\r");
+    let reply = GOOD
+        .replace("MSA|AA|M1\r", "MSA|AE|M1\rERR||PID^1^3|101^Required field missing^HL70357|E\r");
     passing(&with_reply(&reply), "ack.err-present");
 }
 
@@ -174,7 +201,9 @@ fn connection_closed_after_the_ack_is_a_warning_unless_expected_open() {
 #[test]
 fn expectations() {
     let mut ex = exchange(SENT, Some(GOOD));
-    ex.expect.ack = Some(AckExpectation { codes: vec![AckOutcome::Code(crate::hl7::ack::AckCode::ApplicationError)] });
+    ex.expect.ack = Some(AckExpectation {
+        codes: vec![AckOutcome::Code(crate::hl7::ack::AckCode::ApplicationError)],
+    });
     ex.expect.err = Some(true);
     ex.expect.max_ack_time = Some(Span(Duration::from_millis(1)));
     let observed = case(vec![ex.clone()]);
@@ -182,7 +211,9 @@ fn expectations() {
     assert_eq!(failing(&observed, "expect.err"), Severity::Error);
     assert_eq!(failing(&observed, "expect.ack-time"), Severity::Error);
 
-    ex.expect.ack = Some(AckExpectation { codes: vec![AckOutcome::Code(crate::hl7::ack::AckCode::ApplicationAccept)] });
+    ex.expect.ack = Some(AckExpectation {
+        codes: vec![AckOutcome::Code(crate::hl7::ack::AckCode::ApplicationAccept)],
+    });
     ex.expect.err = Some(false);
     ex.expect.max_ack_time = Some(Span(Duration::from_secs(1)));
     let observed = case(vec![ex]);
@@ -206,7 +237,10 @@ fn http_status_and_content_type() {
     assert_eq!(failing(&observed, "http.status-mapping"), Severity::Warning);
     assert_eq!(failing(&observed, "http.content-type"), Severity::Warning);
     assert_eq!(failing(&observed, "expect.http-status"), Severity::Error);
-    ex.http = Some(HttpObservation { status: 500, content_type: Some("application/hl7-v2; charset=UTF-8".into()) });
+    ex.http = Some(HttpObservation {
+        status: 500,
+        content_type: Some("application/hl7-v2; charset=UTF-8".into()),
+    });
     let observed = case(vec![ex]);
     passing(&observed, "http.status-mapping");
     passing(&observed, "http.content-type");
@@ -216,13 +250,18 @@ fn http_status_and_content_type() {
 #[test]
 fn probes_aborts_and_opt_outs() {
     let mut probed = with_reply(GOOD);
-    probed.probes.push(ProbeResult { step: 1, what: "GET x".into(), failure: Some("family differs".into()) });
+    probed.probes.push(ProbeResult {
+        step: 1,
+        what: "GET x".into(),
+        failure: Some("family differs".into()),
+    });
     assert_eq!(failing(&probed, "probe"), Severity::Error);
     probed.probes[0].failure = None;
     passing(&probed, "probe");
 
     let mut aborted = with_reply(GOOD);
-    aborted.aborted = Some(TransportEvent { code: "connect-failed".into(), detail: "refused".into() });
+    aborted.aborted =
+        Some(TransportEvent { code: "connect-failed".into(), detail: "refused".into() });
     assert_eq!(failing(&aborted, "case.ran"), Severity::Error);
 
     let mut skipped = with_reply(&GOOD.replace("MSA|AA|M1", "MSA|AA|M2"));

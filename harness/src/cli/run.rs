@@ -55,7 +55,8 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         }
         return Ok(exit::OK);
     }
-    let paths = if args.paths.is_empty() { vec![PathBuf::from("scenarios")] } else { args.paths.clone() };
+    let paths =
+        if args.paths.is_empty() { vec![PathBuf::from("scenarios")] } else { args.paths.clone() };
     let known = generic_ids();
     let packs = match load_packs(&paths, &known) {
         Ok(packs) => packs,
@@ -69,7 +70,11 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     };
     if args.check {
         let files: usize = packs.iter().map(|p| p.scenarios.len()).sum();
-        let cases: usize = packs.iter().flat_map(|p| &p.scenarios).map(|s| crate::runner::expand(s, 0).len()).sum();
+        let cases: usize = packs
+            .iter()
+            .flat_map(|p| &p.scenarios)
+            .map(|s| crate::runner::expand(s, 0).len())
+            .sum();
         writeln!(out, "ok: {} pack(s), {files} scenario file(s), {cases} case(s)", packs.len())?;
         return Ok(exit::OK);
     }
@@ -77,7 +82,10 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         crate::runner::TargetUrl::parse(target).map_err(|e| anyhow::anyhow!("--target {e}"))?;
     }
     let seed = args.seed.unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64 % 1_000_000_000).unwrap_or(0)
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64 % 1_000_000_000)
+            .unwrap_or(0)
     });
     let options = RunOptions {
         target: args.target.clone(),
@@ -87,7 +95,8 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         filter: args.filter.clone(),
     };
     let json = args.json;
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let progress = |case: &CaseOutcome| {
         if json {
             println!("{}", case_json(case));

@@ -42,7 +42,9 @@ impl NetworkFault {
     /// Checks parameters that serde cannot (a zero chunk size would never finish).
     pub fn validate(&self) -> Result<(), String> {
         match self {
-            NetworkFault::Fragment { size: 0, .. } => Err("fragment: size must be at least 1".into()),
+            NetworkFault::Fragment { size: 0, .. } => {
+                Err("fragment: size must be at least 1".into())
+            }
             _ => Ok(()),
         }
     }

@@ -32,11 +32,19 @@ pub struct Mutated {
 #[error("{0}")]
 pub struct GenerateError(String);
 
-pub fn apply_all(base: &[u8], mutations: &[Mutation], _seed: u64) -> Result<Mutated, GenerateError> {
+pub fn apply_all(
+    base: &[u8],
+    mutations: &[Mutation],
+    _seed: u64,
+) -> Result<Mutated, GenerateError> {
     let mut bytes = base.to_vec();
     for m in mutations {
         match m {
-            Mutation::LfSeparators => bytes.iter_mut().for_each(|b| if *b == b'\r' { *b = b'\n' }),
+            Mutation::LfSeparators => bytes.iter_mut().for_each(|b| {
+                if *b == b'\r' {
+                    *b = b'\n'
+                }
+            }),
         }
     }
     Ok(Mutated { bytes, description: "lf".into(), intent: Intent::Invalid })

@@ -444,10 +444,12 @@ mod tests {
     fn timestamp_zone_left_out_when_its_sign_is_a_delimiter() {
         let input = "MSH;:/+%;A;B;C;D;2024;;ADT:A08;M1;P;2.3.1\r";
         let message = Message::parse(input.as_bytes()).unwrap();
-        let built = AckBuilder::new(&message, AckCode::ApplicationAccept, "A1", "20240102030405+0100");
+        let built =
+            AckBuilder::new(&message, AckCode::ApplicationAccept, "A1", "20240102030405+0100");
         let text = String::from_utf8(built.build()).unwrap();
         assert!(text.starts_with("MSH;:/+%;C;D;A;B;20240102030405;;ACK:A08:ACK;A1"), "{text}");
-        let plain = AckBuilder::new(&message, AckCode::ApplicationAccept, "A1", "20240102030405-0100");
+        let plain =
+            AckBuilder::new(&message, AckCode::ApplicationAccept, "A1", "20240102030405-0100");
         assert!(String::from_utf8(plain.build()).unwrap().contains(";20240102030405-0100;"));
     }
 

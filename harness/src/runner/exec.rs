@@ -100,17 +100,29 @@ impl Placeholders for Values<'_> {
     }
 }
 
-fn build(run: &CaseRun, ctx: &Context, step: &Step, step_no: usize, connection: usize) -> Result<Built, String> {
+fn build(
+    run: &CaseRun,
+    ctx: &Context,
+    step: &Step,
+    step_no: usize,
+    connection: usize,
+) -> Result<Built, String> {
     let name = step.send.as_deref().ok_or("the step sends nothing")?;
     let messages = ctx.templates.get(name).ok_or_else(|| format!("no template {name:?}"))?;
     let template = &messages[run.pick % messages.len()];
     if template.raw {
-        return Ok(Built { bytes: template.bytes.clone(), raw: true, description: format!("{} (raw)", template.label) });
+        return Ok(Built {
+            bytes: template.bytes.clone(),
+            raw: true,
+            description: format!("{} (raw)", template.label),
+        });
     }
-    let mut buf = MessageBuf::new(template.bytes.clone()).map_err(|e| format!("{}: {e}", template.label))?;
+    let mut buf =
+        MessageBuf::new(template.bytes.clone()).map_err(|e| format!("{}: {e}", template.label))?;
     let msh10 = Path::parse("MSH-10").map_err(|e| e.to_string())?;
     buf.set(&msh10, &run.control_id(step_no, connection)).map_err(|e| format!("MSH-10: {e}"))?;
-    let values = Values { sent: Some(&template.bytes), state: ctx.state.as_deref(), unique: run.unique() };
+    let values =
+        Values { sent: Some(&template.bytes), state: ctx.state.as_deref(), unique: run.unique() };
     let mut sets: Vec<(&FieldPath, String)> = Vec::new();
     for (path, pattern) in &step.set {
         sets.push((path, render(pattern, &values)?));
@@ -136,7 +148,11 @@ fn build(run: &CaseRun, ctx: &Context, step: &Step, step_no: usize, connection: 
 }
 
 /// The message a `resend:` step sends again; `None` when the step does not resend.
-fn resent(step: &Step, by_step: &[Option<Built>], previous: &Option<Built>) -> Option<Result<Built, String>> {
+fn resent(
+    step: &Step,
+    by_step: &[Option<Built>],
+    previous: &Option<Built>,
+) -> Option<Result<Built, String>> {
     let original = match step.resend? {
         Resend::Previous => previous.clone(),
         Resend::Step(n) => by_step.get(n - 1).cloned().flatten(),
@@ -209,14 +225,23 @@ async fn read_until(
                 if frame.kind != FrameKind::Message {
                     continue;
                 }
-                let notes = frame.notes.iter().map(|n| (n.code().to_string(), n.offset())).collect();
+                let notes =
+                    frame.notes.iter().map(|n| (n.code().to_string(), n.offset())).collect();
                 let now = Instant::now();
                 match attribute(pending, &frame.payload, preferred) {
                     Some(i) => {
                         let elapsed = now.duration_since(pending[i].sent_at);
-                        pending[i].exchange.replies.push(Reply { payload: frame.payload.to_vec(), notes, elapsed });
+                        pending[i].exchange.replies.push(Reply {
+                            payload: frame.payload.to_vec(),
+                            notes,
+                            elapsed,
+                        });
                     }
-                    None => stray.push(Reply { payload: frame.payload.to_vec(), notes, elapsed: Duration::ZERO }),
+                    None => stray.push(Reply {
+                        payload: frame.payload.to_vec(),
+                        notes,
+                        elapsed: Duration::ZERO,
+                    }),
                 }
             }
             Err(TransportError::ReadTimeout { .. }) => return None,
@@ -272,7 +297,14 @@ pub async fn run_case(run: &CaseRun, ctx: &Context) -> (CaseObservation, Vec<Str
     (observation, described)
 }
 
-fn new_exchange(step_no: usize, connection: usize, built: &Built, step: &Step, ctx: &Context, faults: &[NetworkFault]) -> Exchange {
+fn new_exchange(
+    step_no: usize,
+    connection: usize,
+    built: &Built,
+    step: &Step,
+    ctx: &Context,
+    faults: &[NetworkFault],
+) -> Exchange {
     Exchange {
         step: step_no,
         connection,
@@ -287,7 +319,13 @@ fn new_exchange(step_no: usize, connection: usize, built: &Built, step: &Step, c
     }
 }
 
-async fn run_mllp(run: &CaseRun, ctx: &Context, addr: &str, obs: &mut CaseObservation, described: &mut Vec<String>) {
+async fn run_mllp(
+    run: &CaseRun,
+    ctx: &Context,
+    addr: &str,
+    obs: &mut CaseObservation,
+    described: &mut Vec<String>,
+) {
     let count = run.case.connections.unwrap_or(1).max(1) as usize;
     let mut connections = Vec::with_capacity(count);
     for _ in 0..count {
@@ -319,9 +357,14 @@ async fn run_mllp(run: &CaseRun, ctx: &Context, addr: &str, obs: &mut CaseObserv
                     Err(e) => return abort_build(obs, e),
                 };
                 described.push(built.description.clone());
-                let faults: Vec<NetworkFault> = run.case.network.iter().chain(&step.network).cloned().collect();
+                let faults: Vec<NetworkFault> =
+                    run.case.network.iter().chain(&step.network).cloned().collect();
                 let exchange = new_exchange(s + 1, connection, &built, step, ctx, &faults);
-                pending.push(Pending { control_id: control_id_of(&built.bytes), exchange, sent_at: Instant::now() });
+                pending.push(Pending {
+                    control_id: control_id_of(&built.bytes),
+                    exchange,
+                    sent_at: Instant::now(),
+                });
                 payloads.push(built.bytes);
             }
             let refs: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
@@ -334,7 +377,9 @@ async fn run_mllp(run: &CaseRun, ctx: &Context, addr: &str, obs: &mut CaseObserv
             } else {
                 let deadline = now + ctx.ack_timeout;
                 let done = |p: &[Pending]| p.iter().all(|p| !p.exchange.replies.is_empty());
-                if let Some(err) = read_until(conn, &mut pending, &mut obs.stray, None, deadline, done).await {
+                if let Some(err) =
+                    read_until(conn, &mut pending, &mut obs.stray, None, deadline, done).await
+                {
                     dead = Some(event(&err));
                     afters[c] = after_from(&err);
                 }
@@ -364,11 +409,17 @@ async fn run_mllp(run: &CaseRun, ctx: &Context, addr: &str, obs: &mut CaseObserv
                         },
                     };
                     described.push(built.description.clone());
-                    let faults: Vec<NetworkFault> = run.case.network.iter().chain(&step.network).cloned().collect();
-                    let mut exchange = new_exchange(step_no, connection, &built, step, ctx, &faults);
+                    let faults: Vec<NetworkFault> =
+                        run.case.network.iter().chain(&step.network).cloned().collect();
+                    let mut exchange =
+                        new_exchange(step_no, connection, &built, step, ctx, &faults);
                     if let Some(gone) = &dead {
                         exchange.event = Some(gone.clone());
-                        pending.push(Pending { control_id: None, exchange, sent_at: Instant::now() });
+                        pending.push(Pending {
+                            control_id: None,
+                            exchange,
+                            sent_at: Instant::now(),
+                        });
                     } else {
                         let index = pending.len();
                         let control_id = control_id_of(&built.bytes);
@@ -379,8 +430,17 @@ async fn run_mllp(run: &CaseRun, ctx: &Context, addr: &str, obs: &mut CaseObserv
                             Err(err) => Some(err),
                             Ok(()) => {
                                 let deadline = Instant::now() + ctx.ack_timeout;
-                                let done = move |p: &[Pending]| !p[index].exchange.replies.is_empty();
-                                read_until(conn, &mut pending, &mut obs.stray, Some(index), deadline, done).await
+                                let done =
+                                    move |p: &[Pending]| !p[index].exchange.replies.is_empty();
+                                read_until(
+                                    conn,
+                                    &mut pending,
+                                    &mut obs.stray,
+                                    Some(index),
+                                    deadline,
+                                    done,
+                                )
+                                .await
                             }
                         };
                         if let Some(err) = failure {
@@ -391,7 +451,10 @@ async fn run_mllp(run: &CaseRun, ctx: &Context, addr: &str, obs: &mut CaseObserv
                         } else if pending[index].exchange.replies.is_empty() {
                             pending[index].exchange.event = Some(TransportEvent {
                                 code: "read-timeout".into(),
-                                detail: format!("no reply within {}ms", ctx.ack_timeout.as_millis()),
+                                detail: format!(
+                                    "no reply within {}ms",
+                                    ctx.ack_timeout.as_millis()
+                                ),
                             });
                         }
                     }
@@ -409,10 +472,11 @@ async fn run_mllp(run: &CaseRun, ctx: &Context, addr: &str, obs: &mut CaseObserv
             // Keep listening: duplicate or late ACKs, or the target closing the connection.
             let deadline = Instant::now() + ctx.linger;
             let never = |_: &[Pending]| false;
-            afters[c] = match read_until(conn, &mut pending, &mut obs.stray, None, deadline, never).await {
-                None => ConnectionAfter::Open,
-                Some(err) => after_from(&err),
-            };
+            afters[c] =
+                match read_until(conn, &mut pending, &mut obs.stray, None, deadline, never).await {
+                    None => ConnectionAfter::Open,
+                    Some(err) => after_from(&err),
+                };
         }
         per_connection.push((c, pending));
     }
@@ -428,7 +492,14 @@ fn abort_build(obs: &mut CaseObservation, why: String) {
     obs.aborted = Some(TransportEvent { code: "message-build-failed".into(), detail: why });
 }
 
-async fn probe_step(run: &CaseRun, ctx: &Context, probe: &crate::scenario::Probe, step: usize, sent: Option<&[u8]>, obs: &mut CaseObservation) {
+async fn probe_step(
+    run: &CaseRun,
+    ctx: &Context,
+    probe: &crate::scenario::Probe,
+    step: usize,
+    sent: Option<&[u8]>,
+    obs: &mut CaseObservation,
+) {
     let values = Values { sent, state: ctx.state.as_deref(), unique: run.unique() };
     let result = match run_probe(probe, &values).await {
         Ok(what) => ProbeResult { step, what, failure: None },
@@ -437,9 +508,18 @@ async fn probe_step(run: &CaseRun, ctx: &Context, probe: &crate::scenario::Probe
     obs.probes.push(result);
 }
 
-async fn run_http(run: &CaseRun, ctx: &Context, url: &str, obs: &mut CaseObservation, described: &mut Vec<String>) {
+async fn run_http(
+    run: &CaseRun,
+    ctx: &Context,
+    url: &str,
+    obs: &mut CaseObservation,
+    described: &mut Vec<String>,
+) {
     let Some(mut target) = HttpTarget::parse(url) else {
-        obs.aborted = Some(TransportEvent { code: "bad-target".into(), detail: format!("{url:?} is not an http:// URL") });
+        obs.aborted = Some(TransportEvent {
+            code: "bad-target".into(),
+            detail: format!("{url:?} is not an http:// URL"),
+        });
         return;
     };
     target.basic = ctx.basic.clone();
@@ -469,13 +549,26 @@ async fn run_http(run: &CaseRun, ctx: &Context, url: &str, obs: &mut CaseObserva
             let started = Instant::now();
             match post_message(&target, &built.bytes, charset, timeouts).await {
                 Ok(reply) => {
-                    exchange.http = Some(HttpObservation { status: reply.status, content_type: reply.content_type });
+                    exchange.http = Some(HttpObservation {
+                        status: reply.status,
+                        content_type: reply.content_type,
+                    });
                     // A body that is not an HL7 message (a 401 page) is not an acknowledgment.
                     if reply.body.starts_with(b"MSH") {
-                        exchange.replies.push(Reply { payload: reply.body, notes: Vec::new(), elapsed: started.elapsed() });
+                        exchange.replies.push(Reply {
+                            payload: reply.body,
+                            notes: Vec::new(),
+                            elapsed: started.elapsed(),
+                        });
                     } else {
-                        let text = String::from_utf8_lossy(&reply.body[..reply.body.len().min(200)]).trim().to_string();
-                        exchange.event = Some(TransportEvent { code: format!("http-{}", reply.status), detail: text });
+                        let text =
+                            String::from_utf8_lossy(&reply.body[..reply.body.len().min(200)])
+                                .trim()
+                                .to_string();
+                        exchange.event = Some(TransportEvent {
+                            code: format!("http-{}", reply.status),
+                            detail: text,
+                        });
                     }
                 }
                 Err(err) => {

@@ -113,31 +113,42 @@ pub enum RunError {
 
 /// FNV-1a: a stable hash for per-case seeds (the same on every platform and version).
 fn stable_hash(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    text.bytes()
+        .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
+
+/// One `vary:` choice: an extra mutation or a field value, and its label.
+type Variant = (
+    Option<crate::generator::Mutation>,
+    Option<(crate::scenario::FieldPath, String)>,
+    Option<String>,
+);
 
 /// The case runs of one scenario file, in file order.
 pub fn expand(scenario: &LoadedScenario, run_seed: u64) -> Vec<CaseRun> {
     let mut runs = Vec::new();
     for case in &scenario.file.cases {
-        let first_template = case.send.clone().or_else(|| case.steps.iter().find_map(|s| s.send.clone()));
-        let messages = first_template.and_then(|t| scenario.templates.get(&t)).map(Vec::as_slice).unwrap_or(&[]);
+        let first_template =
+            case.send.clone().or_else(|| case.steps.iter().find_map(|s| s.send.clone()));
+        let messages = first_template
+            .and_then(|t| scenario.templates.get(&t))
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
         let picks: Vec<(usize, Option<String>)> = if messages.len() > 1 {
             messages.iter().enumerate().map(|(i, m)| (i, Some(m.label.clone()))).collect()
         } else {
             vec![(0, None)]
         };
-        let variants: Vec<(Option<crate::generator::Mutation>, Option<(crate::scenario::FieldPath, String)>, Option<String>)> =
-            match &case.vary {
-                None => vec![(None, None, None)],
-                Some(Vary::Mutation(list)) => {
-                    list.iter().map(|m| (Some(m.clone()), None, Some(m.name().to_string()))).collect()
-                }
-                Some(Vary::Values { field, values }) => values
-                    .iter()
-                    .map(|v| (None, Some((field.clone(), v.clone())), Some(format!("{field}={v}"))))
-                    .collect(),
-            };
+        let variants: Vec<Variant> = match &case.vary {
+            None => vec![(None, None, None)],
+            Some(Vary::Mutation(list)) => {
+                list.iter().map(|m| (Some(m.clone()), None, Some(m.name().to_string()))).collect()
+            }
+            Some(Vary::Values { field, values }) => values
+                .iter()
+                .map(|v| (None, Some((field.clone(), v.clone())), Some(format!("{field}={v}"))))
+                .collect(),
+        };
         for (pick, label) in &picks {
             for (mutation, value, variant) in &variants {
                 let mut name = case.name.clone();
@@ -189,7 +200,11 @@ fn reproduce(file: &std::path::Path, name: &str, options: &RunOptions) -> String
 }
 
 /// Runs the packs; `progress` is called after each case.
-pub async fn run(packs: &[Pack], options: &RunOptions, progress: &(dyn Fn(&CaseOutcome) + Sync)) -> Result<RunOutcome, RunError> {
+pub async fn run(
+    packs: &[Pack],
+    options: &RunOptions,
+    progress: &(dyn Fn(&CaseOutcome) + Sync),
+) -> Result<RunOutcome, RunError> {
     let mut outcomes = Vec::new();
     let mut reached_any = false;
     let mut external = false;
@@ -201,13 +216,17 @@ pub async fn run(packs: &[Pack], options: &RunOptions, progress: &(dyn Fn(&CaseO
                 .clone()
                 .or_else(|| scenario.file.target.url.as_ref().map(|u| u.0.clone()))
                 .unwrap_or_else(|| "builtin".into());
-            let url = TargetUrl::parse(&url_text)
-                .map_err(|message| RunError::Target { file: scenario.path.display().to_string(), message })?;
+            let url = TargetUrl::parse(&url_text).map_err(|message| RunError::Target {
+                file: scenario.path.display().to_string(),
+                message,
+            })?;
             let spec = &scenario.file.target;
             let transport = spec.transport.unwrap_or(Transport::Mllp);
             let (builtin, url, state) = match url {
                 TargetUrl::Builtin => {
-                    let builtin = Builtin::start(&options.defects, spec.builtin.as_ref()).await.map_err(RunError::Builtin)?;
+                    let builtin = Builtin::start(&options.defects, spec.builtin.as_ref())
+                        .await
+                        .map_err(RunError::Builtin)?;
                     let url = builtin.url(transport);
                     let state = Some(builtin.state_url.clone());
                     (Some(builtin), url, state)
@@ -236,8 +255,12 @@ pub async fn run(packs: &[Pack], options: &RunOptions, progress: &(dyn Fn(&CaseO
                 .into_iter()
                 .filter(|r| options.filter.as_deref().is_none_or(|f| r.name.contains(f)))
                 .collect();
-            let (serial, concurrent): (Vec<CaseRun>, Vec<CaseRun>) = runs.into_iter().partition(|r| r.case.serial);
-            let finish = |run: &CaseRun, observation: CaseObservation, sent: Vec<String>, duration: Duration| CaseOutcome {
+            let (serial, concurrent): (Vec<CaseRun>, Vec<CaseRun>) =
+                runs.into_iter().partition(|r| r.case.serial);
+            let finish = |run: &CaseRun,
+                          observation: CaseObservation,
+                          sent: Vec<String>,
+                          duration: Duration| CaseOutcome {
                 pack: pack.name.clone(),
                 scenario: scenario.name.clone(),
                 file: scenario.path.clone(),
@@ -276,11 +299,9 @@ pub async fn run(packs: &[Pack], options: &RunOptions, progress: &(dyn Fn(&CaseO
             }
             finished.sort_by_key(|(i, _)| *i);
             for (_, outcome) in finished {
-                let unreachable = outcome
-                    .observation
-                    .aborted
-                    .as_ref()
-                    .is_some_and(|e| matches!(e.code.as_str(), "connect-failed" | "connect-timeout"));
+                let unreachable = outcome.observation.aborted.as_ref().is_some_and(|e| {
+                    matches!(e.code.as_str(), "connect-failed" | "connect-timeout")
+                });
                 reached_any |= !unreachable;
                 cases.push(outcome);
             }
@@ -294,7 +315,10 @@ pub async fn run(packs: &[Pack], options: &RunOptions, progress: &(dyn Fn(&CaseO
     Ok(RunOutcome {
         packs: outcomes,
         seed: options.seed,
-        target: options.target.clone().unwrap_or_else(|| "builtin (per scenario unless it names a target)".into()),
+        target: options
+            .target
+            .clone()
+            .unwrap_or_else(|| "builtin (per scenario unless it names a target)".into()),
         unreachable: external && any_case && !reached_any,
     })
 }

@@ -18,7 +18,10 @@ const MAX_PROBE_BYTES: usize = 4 * 1024 * 1024;
 const MAX_OUTPUT_BYTES: usize = 1024 * 1024;
 
 /// Runs one probe; `Ok(what)` when it passed, `Err((what, why))` when not.
-pub async fn run_probe(probe: &Probe, values: &(dyn Placeholders + Sync)) -> Result<String, (String, String)> {
+pub async fn run_probe(
+    probe: &Probe,
+    values: &(dyn Placeholders + Sync),
+) -> Result<String, (String, String)> {
     let limit = probe.timeout.map(|t| t.0).unwrap_or(Duration::from_secs(5));
     if let Some(url) = &probe.http_get {
         let url = url.render(values).map_err(|e| (url.source.clone(), e))?;
@@ -26,24 +29,42 @@ pub async fn run_probe(probe: &Probe, values: &(dyn Placeholders + Sync)) -> Res
         return match timeout(limit, http_get(&url)).await {
             Err(_) => Err((what, format!("no answer within {}ms", limit.as_millis()))),
             Ok(Err(e)) => Err((what, e)),
-            Ok(Ok((status, body))) => check_http(probe, status, &body, values).map(|()| what.clone()).map_err(|e| (what, e)),
+            Ok(Ok((status, body))) => check_http(probe, status, &body, values)
+                .map(|()| what.clone())
+                .map_err(|e| (what, e)),
         };
     }
     if let Some(command) = &probe.command {
-        let argv: Vec<String> = command.iter().map(|p| p.render(values)).collect::<Result<_, _>>().map_err(|e| ("command".to_string(), e))?;
+        let argv: Vec<String> = command
+            .iter()
+            .map(|p| p.render(values))
+            .collect::<Result<_, _>>()
+            .map_err(|e| ("command".to_string(), e))?;
         let what = argv.join(" ");
-        return run_command(probe, &argv, limit, values).await.map(|()| what.clone()).map_err(|e| (what, e));
+        return run_command(probe, &argv, limit, values)
+            .await
+            .map(|()| what.clone())
+            .map_err(|e| (what, e));
     }
     Err(("probe".into(), "a probe needs http_get or command".into()))
 }
 
-fn check_http(probe: &Probe, status: u16, body: &[u8], values: &(dyn Placeholders + Sync)) -> Result<(), String> {
+fn check_http(
+    probe: &Probe,
+    status: u16,
+    body: &[u8],
+    values: &(dyn Placeholders + Sync),
+) -> Result<(), String> {
     let want = probe.status.unwrap_or(200);
     if status != want {
-        return Err(format!("HTTP {status}, expected {want}: {}", String::from_utf8_lossy(&body[..body.len().min(200)])));
+        return Err(format!(
+            "HTTP {status}, expected {want}: {}",
+            String::from_utf8_lossy(&body[..body.len().min(200)])
+        ));
     }
     let Some(expected) = &probe.json else { return Ok(()) };
-    let actual: Value = serde_json::from_slice(body).map_err(|e| format!("the response is not JSON: {e}"))?;
+    let actual: Value =
+        serde_json::from_slice(body).map_err(|e| format!("the response is not JSON: {e}"))?;
     let expected = render_json(expected, values)?;
     match first_difference(&expected, &actual, "") {
         None => Ok(()),
@@ -55,9 +76,13 @@ fn check_http(probe: &Probe, status: u16, body: &[u8], values: &(dyn Placeholder
 fn render_json(value: &Value, values: &(dyn Placeholders + Sync)) -> Result<Value, String> {
     Ok(match value {
         Value::String(text) => Value::String(Pattern::parse(text)?.render(values)?),
-        Value::Array(items) => Value::Array(items.iter().map(|v| render_json(v, values)).collect::<Result<_, _>>()?),
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|v| render_json(v, values)).collect::<Result<_, _>>()?)
+        }
         Value::Object(map) => Value::Object(
-            map.iter().map(|(k, v)| Ok((k.clone(), render_json(v, values)?))).collect::<Result<_, String>>()?,
+            map.iter()
+                .map(|(k, v)| Ok((k.clone(), render_json(v, values)?)))
+                .collect::<Result<_, String>>()?,
         ),
         other => other.clone(),
     })
@@ -80,7 +105,11 @@ pub fn first_difference(expected: &Value, actual: &Value, at: &str) -> Option<St
             (!have.iter().any(|h| first_difference(item, h, at).is_none()))
                 .then(|| format!("{here}: no element matches {item}"))
         }),
-        (Value::String(want), Value::Number(_) | Value::Bool(_)) if *want == actual.to_string() => None,
+        (Value::String(want), Value::Number(_) | Value::Bool(_))
+            if want.as_str() == actual.to_string().as_str() =>
+        {
+            None
+        }
         (want, have) if want == have => None,
         (want, have) => Some(format!("{here}: expected {want}, found {have}")),
     }
@@ -90,7 +119,8 @@ pub fn first_difference(expected: &Value, actual: &Value, at: &str) -> Option<St
 pub async fn http_get(url: &str) -> Result<(u16, Vec<u8>), String> {
     let target = crate::transport::http_client::HttpTarget::parse(url)
         .ok_or_else(|| format!("{url:?} is not an http:// URL"))?;
-    let stream = TcpStream::connect(&target.authority).await.map_err(|e| format!("connect: {e}"))?;
+    let stream =
+        TcpStream::connect(&target.authority).await.map_err(|e| format!("connect: {e}"))?;
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| format!("HTTP handshake: {e}"))?;
@@ -110,7 +140,12 @@ pub async fn http_get(url: &str) -> Result<(u16, Vec<u8>), String> {
     Ok((status, body))
 }
 
-async fn run_command(probe: &Probe, argv: &[String], limit: Duration, values: &(dyn Placeholders + Sync)) -> Result<(), String> {
+async fn run_command(
+    probe: &Probe,
+    argv: &[String],
+    limit: Duration,
+    values: &(dyn Placeholders + Sync),
+) -> Result<(), String> {
     let (program, args) = argv.split_first().ok_or("the command is empty")?;
     let child = tokio::process::Command::new(program)
         .args(args)
@@ -122,16 +157,24 @@ async fn run_command(probe: &Probe, argv: &[String], limit: Duration, values: &(
         Ok(Err(e)) => return Err(format!("could not start {program:?}: {e}")),
         Ok(Ok(output)) => output,
     };
-    let stdout = String::from_utf8_lossy(&output.stdout[..output.stdout.len().min(MAX_OUTPUT_BYTES)]);
+    let stdout =
+        String::from_utf8_lossy(&output.stdout[..output.stdout.len().min(MAX_OUTPUT_BYTES)]);
     let want = probe.exit.unwrap_or(0);
     if output.status.code() != Some(want) {
         let stderr = String::from_utf8_lossy(&output.stderr[..output.stderr.len().min(500)]);
-        return Err(format!("exit {:?}, expected {want}; stderr: {}", output.status.code(), stderr.trim()));
+        return Err(format!(
+            "exit {:?}, expected {want}; stderr: {}",
+            output.status.code(),
+            stderr.trim()
+        ));
     }
     if let Some(needle) = &probe.stdout_contains {
         let needle = needle.render(values)?;
         if !stdout.contains(&needle) {
-            return Err(format!("stdout does not contain {needle:?}: {}", stdout.chars().take(200).collect::<String>()));
+            return Err(format!(
+                "stdout does not contain {needle:?}: {}",
+                stdout.chars().take(200).collect::<String>()
+            ));
         }
     }
     Ok(())
@@ -151,7 +194,9 @@ mod tests {
         assert_eq!(first_difference(&json!({"x": {"y": 1}}), &actual, ""), None);
         let diff = first_difference(&json!({"family": "Durst"}), &actual, "").unwrap();
         assert!(diff.contains("family: expected \"Durst\", found \"Dürst\""), "{diff}");
-        assert!(first_difference(&json!({"email": "x"}), &actual, "").unwrap().contains("email: missing"));
+        assert!(first_difference(&json!({"email": "x"}), &actual, "")
+            .unwrap()
+            .contains("email: missing"));
         assert!(first_difference(&json!({"merged": ["C9"]}), &actual, "").is_some());
         assert!(first_difference(&json!({"x": {"y": 2}}), &actual, "").unwrap().starts_with("x.y"));
     }

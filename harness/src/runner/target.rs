@@ -31,7 +31,8 @@ impl TargetUrl {
         }
         if let Some(addr) = url.strip_prefix("mllp://") {
             let addr = addr.trim_end_matches('/');
-            if addr.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok()) {
+            if addr.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok())
+            {
                 return Ok(TargetUrl::Mllp(addr.to_string()));
             }
             return Err(format!("{url:?}: expected mllp://HOST:PORT"));
@@ -59,7 +60,8 @@ pub struct Builtin {
 impl Builtin {
     /// Binds three loopback ports (MLLP, HTTP ingest, state) and serves until [`Builtin::stop`].
     pub async fn start(defects: &Defects, spec: Option<&BuiltinSpec>) -> std::io::Result<Builtin> {
-        let endpoint = Arc::new(Endpoint::new(ResponderConfig::default()).with_defects(defects.clone()));
+        let endpoint =
+            Arc::new(Endpoint::new(ResponderConfig::default()).with_defects(defects.clone()));
         let (stop, watcher) = watch::channel(false);
         let stopped = move || {
             let mut watcher = watcher.clone();
@@ -70,7 +72,8 @@ impl Builtin {
         let mllp = TcpListener::bind("127.0.0.1:0").await?;
         let http = TcpListener::bind("127.0.0.1:0").await?;
         let state = TcpListener::bind("127.0.0.1:0").await?;
-        let (mllp_addr, http_addr, state_addr) = (mllp.local_addr()?, http.local_addr()?, state.local_addr()?);
+        let (mllp_addr, http_addr, state_addr) =
+            (mllp.local_addr()?, http.local_addr()?, state.local_addr()?);
         let options = ServerOptions {
             mllp: MllpOptions::default(),
             timeouts: Timeouts { read: std::time::Duration::from_secs(60), ..Timeouts::default() },
@@ -138,7 +141,10 @@ mod tests {
     #[test]
     fn target_urls() {
         assert_eq!(TargetUrl::parse("builtin"), Ok(TargetUrl::Builtin));
-        assert_eq!(TargetUrl::parse("mllp://127.0.0.1:2575"), Ok(TargetUrl::Mllp("127.0.0.1:2575".into())));
+        assert_eq!(
+            TargetUrl::parse("mllp://127.0.0.1:2575"),
+            Ok(TargetUrl::Mllp("127.0.0.1:2575".into()))
+        );
         assert!(TargetUrl::parse("mllp://nohost").is_err());
         assert!(TargetUrl::parse("http://h:1/x").is_ok());
         assert!(TargetUrl::parse("ftp://x").unwrap_err().contains("unknown target"));

@@ -67,7 +67,10 @@ pub type KnownChecks<'a> = &'a [&'a str];
 /// Loads the packs named by `paths`: a `.yaml` file (a pack of one), a directory holding
 /// `.yaml` files (a pack), or a directory of such directories (several packs). Collects every
 /// error rather than stopping at the first.
-pub fn load_packs(paths: &[PathBuf], known_checks: KnownChecks) -> Result<Vec<Pack>, Vec<LoadError>> {
+pub fn load_packs(
+    paths: &[PathBuf],
+    known_checks: KnownChecks,
+) -> Result<Vec<Pack>, Vec<LoadError>> {
     let mut packs = Vec::new();
     let mut errors = Vec::new();
     for path in paths {
@@ -124,7 +127,8 @@ fn pack_files(path: &Path) -> Result<Vec<(PathBuf, Vec<PathBuf>)>, String> {
         return Err("no such file or directory".into());
     }
     let entries = sorted_entries(path)?;
-    let files: Vec<PathBuf> = entries.iter().filter(|p| p.is_file() && is_yaml(p)).cloned().collect();
+    let files: Vec<PathBuf> =
+        entries.iter().filter(|p| p.is_file() && is_yaml(p)).cloned().collect();
     if !files.is_empty() {
         return Ok(vec![(path.to_path_buf(), files)]);
     }
@@ -152,11 +156,22 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
 
 /// Reads and checks one scenario file.
 pub fn load_file(path: &Path, known_checks: KnownChecks) -> Result<LoadedScenario, Vec<LoadError>> {
-    let whole = |message: String| vec![LoadError { file: path.into(), line: 0, column: 0, message }];
+    let whole =
+        |message: String| vec![LoadError { file: path.into(), line: 0, column: 0, message }];
     let source = read_limited(path).map_err(whole)?;
     let text = std::str::from_utf8(&source).map_err(|e| {
         whole(format!("not UTF-8 text (byte {}); scenario files are UTF-8", e.valid_up_to()))
     })?;
+    load_text(path, text, known_checks)
+}
+
+/// Checks scenario text as if it were the file `path` (file references resolve beside it).
+pub fn load_text(
+    path: &Path,
+    text: &str,
+    known_checks: KnownChecks,
+) -> Result<LoadedScenario, Vec<LoadError>> {
+    let source = text.as_bytes().to_vec();
     let dir = path.parent().unwrap_or(Path::new("."));
     let file: ScenarioFile =
         with_load_dir(dir, || from_yaml(text)).map_err(|e| vec![yaml_error(path, &e)])?;
@@ -171,9 +186,14 @@ pub fn load_file(path: &Path, known_checks: KnownChecks) -> Result<LoadedScenari
     let mut names = std::collections::HashSet::new();
     for case in &file.cases {
         if !names.insert(case.name.as_str()) {
-            errors.push(at(&case.name, format!("case {:?} appears twice; names must be unique", case.name)));
+            errors.push(at(
+                &case.name,
+                format!("case {:?} appears twice; names must be unique", case.name),
+            ));
         }
-        check_case(case, &file, known_checks, &mut |needle, message| errors.push(at(needle, message)));
+        check_case(case, &file, known_checks, &mut |needle, message| {
+            errors.push(at(needle, message))
+        });
     }
     let mut templates = BTreeMap::new();
     for (name, template) in &file.messages {
@@ -181,7 +201,9 @@ pub fn load_file(path: &Path, known_checks: KnownChecks) -> Result<LoadedScenari
             Ok(messages) => {
                 templates.insert(name.clone(), messages);
             }
-            Err(message) => errors.push(at(&format!("{name}:"), format!("message {name:?}: {message}"))),
+            Err(message) => {
+                errors.push(at(&format!("{name}:"), format!("message {name:?}: {message}")))
+            }
         }
     }
     if !errors.is_empty() {
@@ -250,11 +272,21 @@ fn check_case(
                 }
             }
         }
-        (Some(_), false) => report(&case.name, format!("case {:?}: give send or steps, not both", case.name)),
-        (None, true) => report(&case.name, format!("case {:?}: nothing to send (give send or steps)", case.name)),
+        (Some(_), false) => {
+            report(&case.name, format!("case {:?}: give send or steps, not both", case.name))
+        }
+        (None, true) => report(
+            &case.name,
+            format!("case {:?}: nothing to send (give send or steps)", case.name),
+        ),
     }
-    if !case.steps.is_empty() && (!case.set.is_empty() || !case.mutate.is_empty() || case.probe.is_some()) {
-        report(&case.name, format!("case {:?}: with steps, put set, mutate and probe in the steps", case.name));
+    if !case.steps.is_empty()
+        && (!case.set.is_empty() || !case.mutate.is_empty() || case.probe.is_some())
+    {
+        report(
+            &case.name,
+            format!("case {:?}: with steps, put set, mutate and probe in the steps", case.name),
+        );
     }
     if case.connections == Some(0) {
         report("connections:", format!("case {:?}: connections must be at least 1", case.name));
@@ -267,26 +299,40 @@ fn check_case(
     }
     for id in &case.skip_checks {
         if !known_checks.contains(&id.as_str()) {
-            let hint = suggest(id, known_checks).map(|s| format!("; did you mean {s}?")).unwrap_or_default();
+            let hint = suggest(id, known_checks)
+                .map(|s| format!("; did you mean {s}?"))
+                .unwrap_or_default();
             report(id, format!("case {:?}: unknown check {id:?} in skip_checks{hint}", case.name));
         }
     }
 }
 
 /// The messages a template stands for.
-fn template_messages(name: &str, template: &Template, dir: &Path) -> Result<Vec<TemplateMessage>, String> {
+fn template_messages(
+    name: &str,
+    template: &Template,
+    dir: &Path,
+) -> Result<Vec<TemplateMessage>, String> {
     match template {
         Template::Text(text) => {
-            let bytes = text.trim_end_matches(['\n', '\r']).replace("\r\n", "\r").replace('\n', "\r");
-            Ok(vec![TemplateMessage { label: name.to_string(), bytes: bytes.into_bytes(), raw: false }])
+            let bytes =
+                text.trim_end_matches(['\n', '\r']).replace("\r\n", "\r").replace('\n', "\r");
+            Ok(vec![TemplateMessage {
+                label: name.to_string(),
+                bytes: bytes.into_bytes(),
+                raw: false,
+            }])
         }
-        Template::Raw(text) => {
-            Ok(vec![TemplateMessage { label: name.to_string(), bytes: text.clone().into_bytes(), raw: true }])
-        }
+        Template::Raw(text) => Ok(vec![TemplateMessage {
+            label: name.to_string(),
+            bytes: text.clone().into_bytes(),
+            raw: true,
+        }]),
         Template::File(file) => file_messages(&file.resolved, &file.written),
         Template::Glob(pattern) => {
             let full = dir.join(pattern);
-            let paths = glob::glob(&full.to_string_lossy()).map_err(|e| format!("bad glob {pattern:?}: {e}"))?;
+            let paths = glob::glob(&full.to_string_lossy())
+                .map_err(|e| format!("bad glob {pattern:?}: {e}"))?;
             let mut out = Vec::new();
             for entry in paths {
                 let path = entry.map_err(|e| e.to_string())?;
@@ -294,7 +340,10 @@ fn template_messages(name: &str, template: &Template, dir: &Path) -> Result<Vec<
                 out.extend(file_messages(&path, &shown)?);
             }
             if out.is_empty() {
-                return Err(format!("glob {pattern:?} matches no file (looked in {})", dir.display()));
+                return Err(format!(
+                    "glob {pattern:?} matches no file (looked in {})",
+                    dir.display()
+                ));
             }
             Ok(out)
         }
@@ -333,7 +382,10 @@ fn yaml_error(path: &Path, err: &serde_yaml::Error) -> LoadError {
 
 /// For serde's "unknown field `x`, expected one of `a`, `b`" (and variants).
 fn unknown_name_hint(message: &str) -> Option<String> {
-    let start = message.find("unknown field `").map(|i| i + 15).or_else(|| message.find("unknown variant `").map(|i| i + 17))?;
+    let start = message
+        .find("unknown field `")
+        .map(|i| i + 15)
+        .or_else(|| message.find("unknown variant `").map(|i| i + 17))?;
     let given = &message[start..start + message[start..].find('`')?];
     let expected = &message[message.find("expected")?..];
     let options: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();

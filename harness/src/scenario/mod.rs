@@ -5,7 +5,10 @@ mod load;
 mod model;
 mod text;
 
-pub use load::{from_yaml, load_file, load_packs, suggest, LoadError, LoadedScenario, Pack, TemplateMessage};
+pub use load::{
+    from_yaml, load_file, load_packs, load_text, suggest, LoadError, LoadedScenario, Pack,
+    TemplateMessage,
+};
 pub use model::*;
 pub use text::{interpolate, FieldPath, FileRef, Pattern, Piece, Placeholders, Secret, Span, Text};
 

@@ -200,7 +200,8 @@ impl<'de> Deserialize<'de> for Resend {
                 }
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Resend, E> {
-                u64::try_from(v).map_err(|_| E::custom("resend: step numbers start at 1"))
+                u64::try_from(v)
+                    .map_err(|_| E::custom("resend: step numbers start at 1"))
                     .and_then(|v| self.visit_u64(v))
             }
         }

@@ -28,7 +28,8 @@ fn shipped_packs_pass_against_the_correct_endpoint() {
 fn every_defect_is_caught_by_an_error_check() {
     let known: Vec<&str> = hl7_harness::checks::generic_ids();
     let packs = Arc::new(load_packs(&[workspace().join("scenarios")], &known).expect("packs load"));
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let caught = runtime.block_on(async {
         let limit = Arc::new(tokio::sync::Semaphore::new(4));
         let mut tasks = tokio::task::JoinSet::new();
@@ -36,7 +37,9 @@ fn every_defect_is_caught_by_an_error_check() {
             let (packs, limit) = (Arc::clone(&packs), Arc::clone(&limit));
             tasks.spawn(async move {
                 let _permit = limit.acquire_owned().await;
-                let outcome = run_packs(&packs, &options(Defects::of([defect])), &|_| {}).await.expect("run starts");
+                let outcome = run_packs(&packs, &options(Defects::of([defect])), &|_| {})
+                    .await
+                    .expect("run starts");
                 let ids: BTreeSet<&'static str> = outcome
                     .cases()
                     .flat_map(|c| c.results.iter())
@@ -53,7 +56,8 @@ fn every_defect_is_caught_by_an_error_check() {
         caught.sort();
         caught
     });
-    let missed: Vec<&str> = caught.iter().filter(|(_, ids)| ids.is_empty()).map(|(d, _)| d.name()).collect();
+    let missed: Vec<&str> =
+        caught.iter().filter(|(_, ids)| ids.is_empty()).map(|(d, _)| d.name()).collect();
     for (defect, ids) in &caught {
         eprintln!("{defect}: {ids:?}");
     }
@@ -79,7 +83,16 @@ fn summary_names_the_check_evidence_rule_and_reproduce_command() {
 
 #[test]
 fn same_seed_same_control_ids() {
-    let args = ["run", "scenarios/conformance-core/ack-protocol.yaml", "--seed", "42", "--target-defect", "wrong-msa2", "--filter", "v2.3"];
+    let args = [
+        "run",
+        "scenarios/conformance-core/ack-protocol.yaml",
+        "--seed",
+        "42",
+        "--target-defect",
+        "wrong-msa2",
+        "--filter",
+        "v2.3",
+    ];
     let (a, b) = (run(&args), run(&args));
     assert_eq!(stdout(&a), stdout(&b));
     assert!(stdout(&a).contains("-WRONG"), "{}", stdout(&a));
@@ -89,7 +102,8 @@ fn scenario_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("hl7-harness-run-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("m.hl7"), b"MSH|^~\\&|A|B|C|D|2024||ADT^A04|1|P|2.5\rPID|1||X\r").unwrap();
+    std::fs::write(dir.join("m.hl7"), b"MSH|^~\\&|A|B|C|D|2024||ADT^A04|1|P|2.5\rPID|1||X\r")
+        .unwrap();
     dir
 }
 
@@ -128,7 +142,8 @@ fn check_schema_and_list_checks() {
 
     let output = run(&["schema"]);
     assert_eq!(output.status.code(), Some(0));
-    let schema: serde_json::Value = serde_json::from_slice(&output.stdout).expect("the schema is JSON");
+    let schema: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("the schema is JSON");
     assert!(schema["properties"]["cases"].is_object(), "{schema}");
     assert!(schema.to_string().contains("max_ack_time"));
 
@@ -142,7 +157,14 @@ fn unreachable_target_and_empty_filter_have_their_exit_codes() {
     let port = listener.local_addr().unwrap().port();
     drop(listener);
     let target = format!("mllp://127.0.0.1:{port}");
-    let output = run(&["run", "scenarios/conformance-core/ack-protocol.yaml", "--target", &target, "--seed", "1"]);
+    let output = run(&[
+        "run",
+        "scenarios/conformance-core/ack-protocol.yaml",
+        "--target",
+        &target,
+        "--seed",
+        "1",
+    ]);
     assert_eq!(output.status.code(), Some(3), "{}{}", stdout(&output), stderr(&output));
 
     let output = run(&["run", "scenarios/", "--filter", "no case has this name"]);
