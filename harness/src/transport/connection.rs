@@ -175,6 +175,9 @@ pub struct MllpConnection {
     codec: MllpCodec,
     buffer: BytesMut,
     timeouts: Timeouts,
+    /// Whether the last frame [`receive`](MllpConnection::receive) returned needed more than one
+    /// socket read.
+    last_split: bool,
 }
 
 /// Bytes read from the socket at a time.
@@ -269,6 +272,7 @@ impl MllpConnection {
             codec: MllpCodec::new(options),
             buffer: BytesMut::new(),
             timeouts,
+            last_split: false,
         })
     }
 
@@ -303,9 +307,14 @@ impl MllpConnection {
         let wait = wait.unwrap_or(self.timeouts.read);
         let peer = self.peer;
         let deadline = tokio::time::Instant::now() + wait;
+        // Bytes left from an earlier read that did not make a frame are a part of this one.
+        let mut pieces = u32::from(!self.buffer.is_empty());
         loop {
             match self.codec.decode(&mut self.buffer) {
-                Ok(Some(frame)) => return Ok(frame),
+                Ok(Some(frame)) => {
+                    self.last_split = pieces > 1;
+                    return Ok(frame);
+                }
                 Ok(None) => {}
                 Err(source) => return Err(TransportError::Framing { peer, source }),
             }
@@ -328,6 +337,28 @@ impl MllpConnection {
                         Err(source) => return Err(TransportError::Framing { peer, source }),
                     }
                 }
+                Ok(Ok(_)) => pieces += 1,
+            }
+        }
+    }
+
+    /// True when the frame last received arrived over more than one socket read (split by the
+    /// network or by the peer); false when one read brought all of it.
+    pub fn last_frame_was_split(&self) -> bool {
+        self.last_split
+    }
+
+    /// Waits at most `wait` for the peer to end its side of the stream; bytes that arrive
+    /// meanwhile are kept for the next [`receive`](MllpConnection::receive). True when the
+    /// peer has closed (or half-closed) its write side.
+    pub async fn peer_closed_within(&mut self, wait: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            self.buffer.reserve(READ_CHUNK);
+            let read = tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.buffer));
+            match read.await {
+                Err(_) => return false,
+                Ok(Ok(0)) | Ok(Err(_)) => return true,
                 Ok(Ok(_)) => {}
             }
         }
