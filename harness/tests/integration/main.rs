@@ -9,6 +9,8 @@ mod mllp;
 mod names;
 mod properties;
 mod public_corpus;
+mod sender;
 mod structures;
 mod support;
 mod tls;
+mod transports;
