@@ -197,9 +197,33 @@ mod tests {
         assert_eq!((t.authority.as_str(), t.path.as_str()), ("127.0.0.1:8080", "/hl7/in"));
         assert_eq!(HttpTarget::parse("http://h:1").unwrap().path, "/");
         assert!(HttpTarget::parse("https://h:1").is_none());
+        let t = HttpTarget::parse_https("https://h:1/in").unwrap();
+        assert_eq!((t.authority.as_str(), t.path.as_str()), ("h:1", "/in"));
+        assert!(HttpTarget::parse_https("http://h:1").is_none());
         assert!(HttpTarget::parse("http:///x").is_none());
         assert_eq!(basic_token("user", "pa:ss"), "dXNlcjpwYTpzcw==");
         let shown = format!("{:?}", HttpTarget { basic: Some(("u".into(), "secret".into())), ..t });
         assert!(!shown.contains("secret"), "{shown}");
+    }
+
+    fn check_reply(content_type: Option<&str>, body: &str, expected: (Option<&str>, Option<&str>)) {
+        let reply = HttpReply {
+            status: 200,
+            content_type: content_type.map(str::to_string),
+            body: body.as_bytes().to_vec(),
+        };
+        let parsed = parse_reply(&reply);
+        let charset = parsed.content_type.and_then(|c| c.charset);
+        let msa2 = parsed.ack.map(|a| a.msa2);
+        assert_eq!((charset.as_deref(), msa2.as_deref()), expected, "{content_type:?} {body:?}");
+    }
+
+    #[test]
+    fn replies() {
+        let ack = "MSH|^~\\&|A|B|C|D|20240101||ACK^A01^ACK|X1|P|2.5\rMSA|AA|M1\r";
+        check_reply(Some("application/hl7-v2; charset=UTF-8"), ack, (Some("UTF-8"), Some("M1")));
+        check_reply(Some("text/plain"), "missing or wrong credentials", (None, None));
+        check_reply(None, ack, (None, Some("M1")));
+        check_reply(Some("application/hl7-v2"), "", (None, None));
     }
 }
