@@ -162,6 +162,57 @@ fn hllp_block_with_a_wrong_checksum_gets_the_nak_block() {
     }
     assert!(got.starts_with(b"\x0bD21\rMSH|"), "{}", String::from_utf8_lossy(&got));
     assert!(String::from_utf8_lossy(&got).contains("MSA|A"), "{}", String::from_utf8_lossy(&got));
+    // An N block (the sender could not read the answer) gets the same answer again.
+    stream.write_all(b"\x0bN21\rX00001088\x1c\r").unwrap();
+    let mut again = Vec::new();
+    while !again.ends_with(b"\x1c\r") {
+        let n = stream.read(&mut answer).unwrap();
+        assert!(n > 0);
+        again.extend_from_slice(&answer[..n]);
+    }
+    assert_eq!(again, got);
+}
+
+/// One HLLP block with the default variant (XOR of the data, data span).
+fn hllp_block(kind: u8, data: &[u8], damage: bool) -> Vec<u8> {
+    let xor = data.iter().fold(0u8, |a, b| a ^ b).wrapping_add(u8::from(damage));
+    let trailer = format!("{:05}{:03}", data.len(), xor);
+    [&[0x0b, kind, b'2', b'1', b'\r'][..], data, trailer.as_bytes(), b"\x1c\r"].concat()
+}
+
+#[test]
+fn hllp_sender_naks_a_damaged_answer_and_takes_the_resent_one() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("hllp://{}", listener.local_addr().unwrap());
+    let receiver = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let read_block = |stream: &mut TcpStream| {
+            let mut got = Vec::new();
+            let mut byte = [0u8; 1];
+            while !got.ends_with(b"\x1c\r") {
+                match stream.read(&mut byte) {
+                    Ok(1) => got.push(byte[0]),
+                    _ => break,
+                }
+            }
+            got
+        };
+        let message = read_block(&mut stream);
+        let text = String::from_utf8_lossy(&message).into_owned();
+        let msh10 = text.split('\r').nth(1).and_then(|m| m.split('|').nth(9)).unwrap_or("");
+        let ack = format!("MSH|^~\\&|R|R|S|S|20240101||ACK^A04^ACK|K1|P|2.6\rMSA|AA|{msh10}\r");
+        stream.write_all(&hllp_block(b'D', ack.as_bytes(), true)).unwrap();
+        let nak = read_block(&mut stream);
+        stream.write_all(&hllp_block(b'D', ack.as_bytes(), false)).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        nak
+    });
+    let output = run(&["send", A04, "--target", &url, "--retries", "0", "--ack-timeout", "5s"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert!(stdout(&output).contains("AA, MSA-2 matches"), "{}", stdout(&output));
+    let nak = receiver.join().unwrap();
+    assert_eq!(&nak[..6], b"\x0bN21\rX", "{}", String::from_utf8_lossy(&nak));
 }
 
 #[test]
