@@ -88,6 +88,36 @@ fn send_and_serve_over_https_with_basic_auth() {
     let _ = std::fs::remove_dir_all(&pki.dir);
 }
 
+#[test]
+fn https_with_mutual_tls() {
+    let pki = pki("https-mutual");
+    let (cert, key, ca) = (pki.path("server.pem"), pki.path("server.key"), pki.path("ca.pem"));
+    let server = serve(&[
+        "--tls-cert",
+        &cert,
+        "--tls-key",
+        &key,
+        "--tls-client-ca",
+        &ca,
+        "--https",
+        "127.0.0.1:0",
+    ]);
+    let url = listening(&server, "https://");
+    let base = [A04, "--target", &url, "--tls-ca", &ca, "--retries", "0", "--ack-timeout", "3s"];
+    let output = send_with_password(&base, "");
+    assert_ne!(output.status.code(), Some(0), "no client certificate: {}", stdout(&output));
+    let (client, client_key) = (pki.path("client.pem"), pki.path("client.key"));
+    let with_cert = [&base[..], &["--tls-client-cert", &client, "--tls-client-key", &client_key]];
+    let output = send_with_password(&with_cert.concat(), "");
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert!(stdout(&output).contains("AA, MSA-2 matches, HTTP 200"), "{}", stdout(&output));
+
+    let output = send_with_password(&[A04, "--target", &url], "");
+    assert_eq!(output.status.code(), Some(2), "no --tls-ca");
+    assert!(crate::support::stderr(&output).contains("--tls-ca"));
+    let _ = std::fs::remove_dir_all(&pki.dir);
+}
+
 fn journal(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("hl7-harness-transports-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
