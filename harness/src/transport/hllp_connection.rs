@@ -145,3 +145,51 @@ fn io_error(peer: SocketAddr, error: std::io::Error) -> TransportError {
         _ => TransportError::Io { peer, source: error },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::hllp::{BlockType, Checksum, ChecksumSpan};
+    use tokio::net::TcpListener;
+
+    fn short() -> Timeouts {
+        Timeouts {
+            connect: Duration::from_secs(2),
+            read: Duration::from_millis(300),
+            write: Duration::from_secs(2),
+        }
+    }
+
+    async fn pair(options: HllpOptions) -> (HllpConnection, HllpConnection) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let (client, accepted) =
+            tokio::join!(HllpConnection::connect(&addr, options, short()), listener.accept());
+        let server = HllpConnection::from_stream(accepted.unwrap().0, options, short()).unwrap();
+        (client.unwrap(), server)
+    }
+
+    #[tokio::test]
+    async fn blocks_naks_and_damage_over_a_real_socket() {
+        let options = HllpOptions {
+            checksum: Checksum::SumMod256,
+            span: ChecksumSpan::StartBlockToData,
+            ..HllpOptions::default()
+        };
+        let (mut client, mut server) = pair(options).await;
+        client.send_data(b"MSH|^~\\&|A\r").await.unwrap();
+        let block = server.receive(None).await.unwrap();
+        assert_eq!((block.block_type, &block.data[..]), (BlockType::Data, &b"MSH|^~\\&|A\r"[..]));
+        assert_eq!(block.nak_reason(), None);
+        server.send_nak(NakReason::Checksum).await.unwrap();
+        let nak = client.receive(None).await.unwrap();
+        assert_eq!(nak.nak_reason_sent(), Some(NakReason::Checksum));
+        // The right size (7 bytes from 0x0B on) and a wrong checksum: decoded, owed an X NAK.
+        client.write_raw(b"\x0bD21\rAB00007000\x1c\r").await.unwrap();
+        assert_eq!(server.receive(None).await.unwrap().nak_reason(), Some(NakReason::Checksum));
+        let err = client.receive(None).await.unwrap_err();
+        assert_eq!(err.code(), "read-timeout");
+        drop(server);
+        assert_eq!(client.receive(None).await.unwrap_err().code(), "peer-closed");
+    }
+}
