@@ -469,4 +469,23 @@ mod tests {
             ["mllp-missing-trailer-cr"]
         );
     }
+
+    #[tokio::test]
+    async fn split_frames_and_half_close_are_told() {
+        let (mut client, mut server) = pair().await;
+        server.write_all(b"\x0bMSH|A\r\x1c\r\x0bMSH|B\r\x1c\r\x0bMSH|C").await.unwrap();
+        client.receive(None).await.unwrap();
+        assert!(!client.last_frame_was_split(), "one read");
+        client.receive(None).await.unwrap();
+        assert!(!client.last_frame_was_split(), "already buffered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        server.write_all(b"\r\x1c\r").await.unwrap();
+        assert_eq!(&client.receive(None).await.unwrap().payload[..], b"MSH|C\r");
+        assert!(client.last_frame_was_split(), "the end came in a later read");
+        assert!(!client.peer_closed_within(Duration::from_millis(50)).await);
+        server.write_all(b"\x0bMSH|D\r\x1c\r").await.unwrap();
+        server.shutdown().await.unwrap();
+        assert!(client.peer_closed_within(Duration::from_secs(2)).await);
+        assert_eq!(&client.receive(None).await.unwrap().payload[..], b"MSH|D\r", "kept");
+    }
 }
