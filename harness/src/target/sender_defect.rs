@@ -50,7 +50,7 @@ impl SenderDefect {
                 "any ACK counts as delivery, whatever MSH-10 its MSA-2 acknowledges"
             }
             SenderDefect::NoWaitForAck => {
-                "every message is sent before any ACK is read (pipelining without agreement)"
+                "on MLLP, every message is sent before any ACK is read (pipelining without agreement)"
             }
             SenderDefect::NewMsh10OnRetry => "a resent message gets a new MSH-10",
             SenderDefect::RetryWithoutDelay => "resends at once, ignoring --retry-delay",
