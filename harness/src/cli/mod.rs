@@ -4,6 +4,7 @@
 mod diff;
 mod duration;
 pub use duration::parse_duration;
+mod hllp_args;
 mod input;
 mod inspect;
 mod run;
@@ -56,10 +57,11 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// Compare two messages value by value (decoded), e.g. `PID-5.1: "Doe" → "Dø"`.
     Diff(diff::DiffArgs),
-    /// Send messages over MLLP, wait for each ACK, retry with the same MSH-10; one verdict line
-    /// per message.
+    /// Send messages over MLLP, MLLP over TLS, HLLP or HL7 over HTTP(S), wait for each ACK,
+    /// retry with the same MSH-10; one verdict line per message.
     Send(send::SendArgs),
-    /// Run the reference endpoint on MLLP: ACKs by the standard, a journal, the client feed.
+    /// Run the reference endpoint on MLLP (and HLLP, HTTP, HTTPS): ACKs by the standard, a
+    /// journal, the client feed.
     Serve(serve::ServeArgs),
     /// Run scenario packs against a target (the built-in reference endpoint by default) and
     /// judge every acknowledgment by the standard.

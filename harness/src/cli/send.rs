@@ -1,13 +1,23 @@
-//! `hl7-harness send`: a command-line MLLP sender that waits for each ACK and retries with the
-//! same MSH-10 (HL7 v2.5.1 ch. 2, original acknowledgment mode: the sender resends the same
-//! message when no acknowledgment arrives).
+//! `hl7-harness send`: the reference sender. It sends each message over MLLP (plain or TLS),
+//! HLLP or HL7 over HTTP(S), waits for the ACK whose MSA-2 is the message's MSH-10, and resends
+//! the same message (same MSH-10) after a timeout or a lost connection, waiting `--retry-delay`
+//! between attempts and opening a new connection when the old one is gone (HL7 v2.5.1 ch. 2,
+//! original acknowledgment mode: the sender resends the same message when no acknowledgment
+//! arrives). `--defect NAME` switches on a known sender bug instead
+//! ([`SenderDefect`](crate::target::sender_defect::SenderDefect)).
 
 use super::duration::parse_duration;
 use super::exit;
+use super::hllp_args::HllpArgs;
 use super::input::{expand, InputFile};
+use crate::hl7::ack::ReceivedAck;
+use crate::hl7::edit::MessageBuf;
 use crate::hl7::{Message, Path};
+use crate::target::sender_defect::{parse_sender_defect, SenderDefect, SenderDefects};
 use crate::transport::connection::{MllpConnection, Timeouts, TransportError};
-use crate::transport::http_client::{post_message, HttpReply, HttpTarget};
+use crate::transport::hllp::{BlockType, HllpOptions};
+use crate::transport::hllp_connection::HllpConnection;
+use crate::transport::http_client::{parse_reply, post_message_tls, HttpReply, HttpTarget};
 use crate::transport::mllp::{FrameKind, MllpOptions};
 use crate::transport::tls::ClientTls;
 use serde::Serialize;
@@ -20,13 +30,14 @@ use tokio_rustls::TlsConnector;
 pub struct SendArgs {
     /// Message files or directories (their *.hl7 files); files may hold several messages or a
     /// batch.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "list_defects")]
     pub files: Vec<PathBuf>,
-    /// Where to send: mllp://HOST:PORT, mllps://HOST:PORT (MLLP over TLS) or
-    /// http://HOST:PORT/PATH (HL7 over HTTP).
-    #[arg(long, value_name = "URL")]
-    pub target: String,
-    /// PEM file of the CA certificates that may sign the server's certificate (mllps://).
+    /// Where to send: mllp://HOST:PORT, mllps://HOST:PORT (MLLP over TLS), hllp://HOST:PORT
+    /// (HLLP blocks), http://HOST:PORT/PATH or https://HOST:PORT/PATH (HL7 over HTTP(S)).
+    #[arg(long, value_name = "URL", required_unless_present = "list_defects")]
+    pub target: Option<String>,
+    /// PEM file of the CA certificates that may sign the server's certificate (mllps://,
+    /// https://).
     #[arg(long, value_name = "FILE")]
     pub tls_ca: Option<PathBuf>,
     /// Client certificate chain (PEM) for mutual TLS; needs --tls-client-key.
@@ -35,7 +46,7 @@ pub struct SendArgs {
     /// The PEM private key of --tls-client-cert.
     #[arg(long, value_name = "FILE", requires = "tls_client_cert")]
     pub tls_client_key: Option<PathBuf>,
-    /// HTTP Basic auth user (http:// targets); needs --http-password-env.
+    /// HTTP Basic auth user (http:// and https:// targets); needs --http-password-env.
     #[arg(long, value_name = "NAME", requires = "http_password_env")]
     pub http_user: Option<String>,
     /// Name of the environment variable that holds the HTTP Basic auth password (never the
@@ -51,6 +62,22 @@ pub struct SendArgs {
     /// Resends after a timeout or a lost connection, with the same MSH-10.
     #[arg(long, value_name = "N", default_value_t = 2)]
     pub retries: u32,
+    /// How long to wait before each resend (and before reconnecting).
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    pub retry_delay: Duration,
+    /// MLLP Release 2: wait for the receiver's commit acknowledgement (0x0B 0x06 0x1C 0x0D)
+    /// before the application ACK. A commit NAK (0x0B 0x15 0x1C 0x0D) is a failed attempt
+    /// (resent); an application ACK without a commit ACK is not accepted (no-commit-ack).
+    #[arg(long)]
+    pub commit_ack: bool,
+    #[command(flatten)]
+    pub hllp: HllpArgs,
+    /// Switch on a known sender bug (repeatable), to prove that the harness catches it.
+    #[arg(long = "defect", value_name = "NAME", value_parser = parse_sender_defect)]
+    pub defects: Vec<SenderDefect>,
+    /// List the sender defect switches with one line each, and exit.
+    #[arg(long)]
+    pub list_defects: bool,
     /// One JSON object per message instead of a line of text.
     #[arg(long)]
     pub json: bool,
@@ -62,8 +89,11 @@ struct Verdict {
     file: String,
     message: usize,
     control_id: String,
-    /// MSA-1 of the matching ACK; absent when none arrived.
+    /// MSA-1 of the ACK taken; absent when none arrived.
     ack_code: Option<String>,
+    /// MSA-2 of the ACK taken (the message's MSH-10 unless a sender defect took another).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ack_msa2: Option<String>,
     /// The MSA-3 / ERR text of a negative ACK, when present.
     ack_text: Option<String>,
     accepted: bool,
@@ -78,6 +108,9 @@ struct Verdict {
     /// The HTTP status of the last attempt (http:// targets).
     #[serde(skip_serializing_if = "Option::is_none")]
     http_status: Option<u16>,
+    /// With --commit-ack: `ack`, `nak` or `missing`, for the last attempt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    commit: Option<&'static str>,
     /// Whether a connection to the target existed for this message (exit code 3 otherwise).
     #[serde(skip)]
     connected: bool,
@@ -91,6 +124,7 @@ impl Verdict {
             message,
             control_id,
             ack_code: None,
+            ack_msa2: None,
             ack_text: None,
             accepted: false,
             attempts: 0,
@@ -99,32 +133,28 @@ impl Verdict {
             failure_detail: None,
             stray_acks: Vec::new(),
             http_status: None,
+            commit: None,
             connected: false,
         }
     }
-}
 
-/// What an ACK says, as `send` reports it.
-struct AckFields {
-    msa1: String,
-    msa2: String,
-    /// The reason of a negative ACK: MSA-3 (before v2.5), ERR-8, ERR-3.2 or ERR-1.4.2.
-    text: Option<String>,
-}
+    fn fail(&mut self, code: &str, detail: String) {
+        self.failure = Some(code.to_string());
+        self.failure_detail = Some(detail);
+    }
 
-impl AckFields {
-    fn of(ack: &Message<'_>) -> AckFields {
-        let get = |p: &str| {
-            Path::parse(p)
-                .ok()
-                .and_then(|p| ack.get(&p))
-                .map(|v| ack.text(&v).into_owned())
-                .unwrap_or_default()
-        };
-        let text = [get("MSA-3"), get("ERR-8"), get("ERR-3.2"), get("ERR-1.4.2")]
-            .into_iter()
-            .find(|t| !t.is_empty());
-        AckFields { msa1: get("MSA-1"), msa2: get("MSA-2"), text }
+    fn fail_with(&mut self, err: &TransportError) {
+        self.fail(err.code(), err.to_string());
+    }
+
+    /// Takes `ack` as the answer to this message.
+    fn take(&mut self, ack: ReceivedAck) {
+        self.accepted = ack.is_accept();
+        self.ack_code = Some(ack.msa1);
+        self.ack_msa2 = Some(ack.msa2);
+        self.ack_text = ack.text;
+        self.failure = None;
+        self.failure_detail = None;
     }
 }
 
@@ -139,59 +169,135 @@ fn exit_code(all_accepted: bool, ever_connected: bool) -> i32 {
     }
 }
 
-/// Exit 0 when every message got an AA or CA whose MSA-2 is its MSH-10; 1 otherwise; 3 when the
-/// target could never be reached.
-pub fn run(args: &SendArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
-    if let Some(mut target) = HttpTarget::parse(&args.target) {
+/// How the sender behaves, from the flags.
+struct Sender {
+    timeouts: Timeouts,
+    retries: u32,
+    retry_delay: Duration,
+    commit_ack: bool,
+    defects: SenderDefects,
+}
+
+impl Sender {
+    fn attempts(&self) -> u32 {
+        if self.defects.has(SenderDefect::NoRetry) {
+            1
+        } else {
+            self.retries.saturating_add(1)
+        }
+    }
+
+    fn delay(&self) -> Duration {
+        if self.defects.has(SenderDefect::RetryWithoutDelay) {
+            Duration::ZERO
+        } else {
+            self.retry_delay
+        }
+    }
+
+    /// Whether `ack` answers the message sent with `control_id`.
+    fn answers(&self, ack: &ReceivedAck, control_id: &str) -> bool {
+        ack.msa2 == control_id || self.defects.has(SenderDefect::IgnoresMsa2)
+    }
+}
+
+/// Where messages go, with the connection kept between messages.
+enum Session {
+    Mllp { addr: String, tls: Option<TlsConnector>, connection: Option<MllpConnection>, lost: bool },
+    Hllp { addr: String, options: HllpOptions, connection: Option<HllpConnection>, lost: bool },
+    Http { target: HttpTarget, tls: Option<TlsConnector> },
+}
+
+const TARGETS: &str = "mllp://HOST:PORT, mllps://HOST:PORT, hllp://HOST:PORT, \
+                       http://HOST:PORT/PATH or https://HOST:PORT/PATH";
+
+fn session(args: &SendArgs, url: &str) -> anyhow::Result<Session> {
+    let client_tls = || {
+        ClientTls {
+            ca_file: args.tls_ca.clone(),
+            client_cert: args.tls_client_cert.clone().zip(args.tls_client_key.clone()),
+        }
+        .connector()
+    };
+    let with_auth = |mut target: HttpTarget| -> anyhow::Result<HttpTarget> {
         if let (Some(user), Some(var)) = (&args.http_user, &args.http_password_env) {
             let password = std::env::var(var).map_err(|_| {
                 anyhow::anyhow!("--http-password-env: environment variable {var} is not set")
             })?;
             target.basic = Some((user.clone(), password));
         }
-        return run_http(args, &target, out);
-    }
-    let (addr, tls) = if let Some(addr) = args.target.strip_prefix("mllps://") {
-        let client = ClientTls {
-            ca_file: args.tls_ca.clone(),
-            client_cert: args.tls_client_cert.clone().zip(args.tls_client_key.clone()),
-        };
-        (addr.to_string(), Some(client.connector()?))
-    } else if let Some(addr) = args.target.strip_prefix("mllp://") {
-        (addr.to_string(), None)
-    } else {
-        anyhow::bail!(
-            "--target {:?}: expected mllp://HOST:PORT, mllps://HOST:PORT or http://HOST:PORT/PATH",
-            args.target
-        );
+        Ok(target)
     };
+    if let Some(target) = HttpTarget::parse(url) {
+        return Ok(Session::Http { target: with_auth(target)?, tls: None });
+    }
+    if let Some(target) = HttpTarget::parse_https(url) {
+        return Ok(Session::Http { target: with_auth(target)?, tls: Some(client_tls()?) });
+    }
+    let plain = |addr: &str| Some(addr.to_string()).filter(|a| !a.is_empty());
+    if let Some(addr) = url.strip_prefix("mllps://").and_then(plain) {
+        return Ok(Session::Mllp { addr, tls: Some(client_tls()?), connection: None, lost: false });
+    }
+    if let Some(addr) = url.strip_prefix("mllp://").and_then(plain) {
+        return Ok(Session::Mllp { addr, tls: None, connection: None, lost: false });
+    }
+    if let Some(addr) = url.strip_prefix("hllp://").and_then(plain) {
+        let options = args.hllp.options();
+        return Ok(Session::Hllp { addr, options, connection: None, lost: false });
+    }
+    anyhow::bail!("--target {url:?}: expected {TARGETS}")
+}
+
+/// Exit 0 when every message got an AA or CA whose MSA-2 is its MSH-10; 1 otherwise; 3 when the
+/// target could never be reached.
+pub fn run(args: &SendArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
+    if args.list_defects {
+        let width = SenderDefect::ALL.iter().map(|d| d.name().len()).max().unwrap_or(0);
+        for defect in SenderDefect::ALL {
+            writeln!(out, "{:<width$}  {}", defect.name(), defect.description())?;
+        }
+        return Ok(exit::OK);
+    }
+    let Some(url) = &args.target else { anyhow::bail!("--target is required") };
+    let mut session = session(args, url)?;
+    if args.commit_ack && !matches!(session, Session::Mllp { .. }) {
+        anyhow::bail!("--commit-ack is MLLP Release 2: it needs an mllp:// or mllps:// target");
+    }
     let messages = load(&args.files)?;
-    let timeouts =
-        Timeouts { connect: args.connect_timeout, read: args.ack_timeout, ..Timeouts::default() };
+    let sender = Sender {
+        timeouts: Timeouts {
+            connect: args.connect_timeout,
+            read: args.ack_timeout,
+            ..Timeouts::default()
+        },
+        retries: args.retries,
+        retry_delay: args.retry_delay,
+        commit_ack: args.commit_ack,
+        defects: SenderDefects::of(args.defects.iter().copied()),
+    };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
-        let mut connection: Option<MllpConnection> = None;
-        let mut ever_connected = false;
-        let mut all_accepted = true;
-        for Outgoing { file, index, control_id, bytes: payload } in messages {
-            let verdict = send_one(
-                &addr,
-                tls.as_ref(),
-                timeouts,
-                args.retries,
-                &mut connection,
-                &file,
-                index,
-                control_id,
-                &payload,
-            )
-            .await;
-            ever_connected |= verdict.connected;
-            all_accepted &= verdict.accepted;
-            print(out, &verdict, args.json)?;
+        let verdicts = if sender.defects.has(SenderDefect::NoWaitForAck) {
+            pipeline(&mut session, &sender, messages).await
+        } else {
+            let mut verdicts = Vec::new();
+            for message in &messages {
+                let verdict = deliver(&mut session, &sender, message).await;
+                print(out, &verdict, args.json)?;
+                verdicts.push(verdict);
+            }
+            return Ok(finish(&verdicts));
+        };
+        for verdict in &verdicts {
+            print(out, verdict, args.json)?;
         }
-        Ok(exit_code(all_accepted, ever_connected))
+        Ok::<_, anyhow::Error>(finish(&verdicts))
     })
+}
+
+fn finish(verdicts: &[Verdict]) -> i32 {
+    let all_accepted = verdicts.iter().all(|v| v.accepted);
+    exit_code(all_accepted, verdicts.iter().any(|v| v.connected))
 }
 
 /// One message to send.
@@ -221,160 +327,341 @@ fn load(files: &[PathBuf]) -> anyhow::Result<Vec<Outgoing>> {
     Ok(messages)
 }
 
-/// HL7 over HTTP: one POST per message; the ACK is the response body. Retries (same bytes, so
-/// the same MSH-10) after a timeout or a connection failure, not after an answer.
-fn run_http(args: &SendArgs, target: &HttpTarget, out: &mut dyn Write) -> anyhow::Result<i32> {
-    let messages = load(&args.files)?;
-    let timeouts =
-        Timeouts { connect: args.connect_timeout, read: args.ack_timeout, ..Timeouts::default() };
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    runtime.block_on(async {
-        let (mut ever_connected, mut all_accepted) = (false, true);
-        for Outgoing { file, index, control_id, bytes: payload } in messages {
-            let started = Instant::now();
-            let charset = Message::parse(&payload)
-                .ok()
-                .and_then(|m| m.charset().iana_name())
-                .unwrap_or("UTF-8");
-            let mut verdict = Verdict::new(file, index, control_id);
-            for _ in 0..=args.retries {
-                verdict.attempts += 1;
-                match post_message(target, &payload, charset, timeouts).await {
-                    Ok(reply) => {
-                        verdict.connected = true;
-                        verdict.http_status = Some(reply.status);
-                        take_http_ack(&mut verdict, &reply);
-                        break;
-                    }
-                    Err(err) => {
-                        verdict.failure = Some(err.code().to_string());
-                        verdict.failure_detail = Some(err.to_string());
-                    }
-                }
-            }
-            verdict.millis = started.elapsed().as_millis();
-            ever_connected |= verdict.connected;
-            all_accepted &= verdict.accepted;
-            print(out, &verdict, args.json)?;
-        }
-        Ok(exit_code(all_accepted, ever_connected))
-    })
-}
-
-/// Reads the ACK from an HTTP reply body; a body that is not an ACK for this message (e.g. a
-/// 401 page) is a failure named by the status.
-fn take_http_ack(verdict: &mut Verdict, reply: &HttpReply) {
-    let failure = |verdict: &mut Verdict, what: String| {
-        verdict.failure = Some(format!("http-{}", reply.status));
-        verdict.failure_detail = Some(what);
-    };
-    let Ok(ack) = Message::parse(&reply.body) else {
-        let text =
-            String::from_utf8_lossy(&reply.body[..reply.body.len().min(200)]).trim().to_string();
-        return failure(verdict, format!("HTTP {} without an ACK: {text:?}", reply.status));
-    };
-    let fields = AckFields::of(&ack);
-    if fields.msa2 != verdict.control_id {
-        let msa2 = fields.msa2;
-        return failure(verdict, format!("HTTP {} with an ACK for {msa2:?}", reply.status));
+/// `payload` with MSH-10 set to `control_id` (for the `new-msh10-on-retry` defect).
+fn with_control_id(payload: &[u8], control_id: &str) -> Vec<u8> {
+    let Ok(mut buf) = MessageBuf::new(payload.to_vec()) else { return payload.to_vec() };
+    match Path::parse("MSH-10") {
+        Ok(path) if buf.set_raw(&path, control_id.as_bytes()).is_ok() => buf.into_bytes(),
+        _ => payload.to_vec(),
     }
-    verdict.accepted = fields.msa1 == "AA" || fields.msa1 == "CA";
-    verdict.ack_text = fields.text;
-    verdict.ack_code = Some(fields.msa1);
-    verdict.failure = None;
-    verdict.failure_detail = None;
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn send_one(
-    addr: &str,
-    tls: Option<&TlsConnector>,
-    timeouts: Timeouts,
-    retries: u32,
-    connection: &mut Option<MllpConnection>,
-    file: &str,
-    index: usize,
-    control_id: String,
-    payload: &[u8],
-) -> Verdict {
+/// Sends one message until it is answered or the attempts run out: the same bytes each time,
+/// `--retry-delay` apart.
+async fn deliver(session: &mut Session, sender: &Sender, message: &Outgoing) -> Verdict {
     let started = Instant::now();
-    let mut verdict = Verdict::new(file.to_string(), index, control_id);
-    for _ in 0..=retries {
+    let mut verdict = Verdict::new(message.file.clone(), message.index, message.control_id.clone());
+    for attempt in 0..sender.attempts() {
+        if attempt > 0 {
+            tokio::time::sleep(sender.delay()).await;
+        }
         verdict.attempts += 1;
-        if connection.is_none() {
-            let connected = match tls {
-                Some(connector) => {
-                    MllpConnection::connect_tls(addr, connector, MllpOptions::default(), timeouts)
-                        .await
-                }
-                None => MllpConnection::connect(addr, MllpOptions::default(), timeouts).await,
+        let (payload, control_id) =
+            if attempt > 0 && sender.defects.has(SenderDefect::NewMsh10OnRetry) {
+                let id = format!("{}-R{attempt}", message.control_id);
+                (with_control_id(&message.bytes, &id), id)
+            } else {
+                (message.bytes.clone(), message.control_id.clone())
             };
-            match connected {
-                Ok(c) => *connection = Some(c),
-                Err(err) => {
-                    verdict.failure = Some(err.code().to_string());
-                    verdict.failure_detail = Some(err.to_string());
-                    continue;
-                }
-            }
-        }
-        let Some(conn) = connection.as_mut() else { continue };
-        verdict.connected = true;
-        if let Err(err) = conn.send(payload).await {
-            verdict.failure = Some(err.code().to_string());
-            verdict.failure_detail = Some(err.to_string());
-            *connection = None;
-            continue;
-        }
-        match wait_for_ack(conn, &verdict.control_id, timeouts.read, &mut verdict.stray_acks).await
-        {
-            Ok((code, text)) => {
-                verdict.accepted = code == "AA" || code == "CA";
-                verdict.ack_code = Some(code);
-                verdict.ack_text = text;
-                verdict.failure = None;
-                verdict.failure_detail = None;
-                break;
-            }
-            Err(err) => {
-                verdict.failure = Some(err.code().to_string());
-                verdict.failure_detail = Some(err.to_string());
-                if err.is_fatal_for_connection() {
-                    *connection = None;
-                }
-            }
+        if session.attempt(sender, &payload, &control_id, &mut verdict).await {
+            break;
         }
     }
     verdict.millis = started.elapsed().as_millis();
     verdict
 }
 
-/// Reads frames until an ACK whose MSA-2 is `control_id` arrives or `wait` runs out. ACKs for
-/// other messages are kept aside: they do not acknowledge this one.
-async fn wait_for_ack(
+/// The `no-wait-for-ack` defect: every message is written before any ACK is read, then the
+/// ACKs are read in order; no resends.
+async fn pipeline(session: &mut Session, sender: &Sender, messages: Vec<Outgoing>) -> Vec<Verdict> {
+    let started = Instant::now();
+    let mut verdicts: Vec<Verdict> = messages
+        .iter()
+        .map(|m| Verdict::new(m.file.clone(), m.index, m.control_id.clone()))
+        .collect();
+    let Session::Mllp { .. } = session else {
+        // One request per message has nothing to pipeline: send as usual.
+        let mut out = Vec::new();
+        for message in &messages {
+            out.push(deliver(session, sender, message).await);
+        }
+        return out;
+    };
+    for (message, verdict) in messages.iter().zip(verdicts.iter_mut()) {
+        verdict.attempts = 1;
+        match session.mllp_connection(sender, verdict).await {
+            Some(connection) => {
+                if let Err(err) = connection.send(&message.bytes).await {
+                    verdict.fail_with(&err);
+                    session.drop_connection();
+                }
+            }
+            None => continue,
+        }
+    }
+    for verdict in verdicts.iter_mut().filter(|v| v.connected && v.failure.is_none()) {
+        let Session::Mllp { connection: Some(connection), .. } = session else { break };
+        let control_id = verdict.control_id.clone();
+        match wait_for_mllp_ack(connection, sender, &control_id, verdict).await {
+            Ok(MllpAnswer::Ack(ack)) => verdict.take(ack),
+            Ok(MllpAnswer::CommitNak) => {}
+            Err(err) => verdict.fail_with(&err),
+        }
+        verdict.millis = started.elapsed().as_millis();
+    }
+    verdicts
+}
+
+impl Session {
+    fn drop_connection(&mut self) {
+        match self {
+            Session::Mllp { connection, lost, .. } => {
+                *connection = None;
+                *lost = true;
+            }
+            Session::Hllp { connection, lost, .. } => {
+                *connection = None;
+                *lost = true;
+            }
+            Session::Http { .. } => {}
+        }
+    }
+
+    /// The MLLP connection, opened when there is none (unless `no-reconnect` forbids it after
+    /// a loss); `None` with the failure recorded when there is no connection.
+    async fn mllp_connection(
+        &mut self,
+        sender: &Sender,
+        verdict: &mut Verdict,
+    ) -> Option<&mut MllpConnection> {
+        let Session::Mllp { addr, tls, connection, lost } = self else { return None };
+        if connection.is_none() {
+            if *lost && sender.defects.has(SenderDefect::NoReconnect) {
+                verdict.fail("not-reconnected", format!("the connection to {addr} was lost"));
+                return None;
+            }
+            let options = MllpOptions::default();
+            let connected = match tls {
+                Some(c) => MllpConnection::connect_tls(addr, c, options, sender.timeouts).await,
+                None => MllpConnection::connect(addr, options, sender.timeouts).await,
+            };
+            match connected {
+                Ok(c) => *connection = Some(c),
+                Err(err) => {
+                    verdict.fail_with(&err);
+                    return None;
+                }
+            }
+        }
+        verdict.connected = true;
+        connection.as_mut()
+    }
+
+    /// One attempt at one message; true when it was answered (no resend needed).
+    async fn attempt(
+        &mut self,
+        sender: &Sender,
+        payload: &[u8],
+        control_id: &str,
+        verdict: &mut Verdict,
+    ) -> bool {
+        match self {
+            Session::Http { target, tls } => {
+                let charset = Message::parse(payload)
+                    .ok()
+                    .and_then(|m| m.charset().iana_name())
+                    .unwrap_or("UTF-8");
+                let posted =
+                    post_message_tls(target, tls.as_ref(), payload, charset, sender.timeouts).await;
+                match posted {
+                    Ok(reply) => {
+                        verdict.connected = true;
+                        verdict.http_status = Some(reply.status);
+                        take_http_ack(sender, verdict, control_id, &reply);
+                        true
+                    }
+                    Err(err) => {
+                        verdict.fail_with(&err);
+                        false
+                    }
+                }
+            }
+            Session::Hllp { .. } => self.hllp_attempt(sender, payload, control_id, verdict).await,
+            Session::Mllp { .. } => {
+                verdict.commit = None;
+                let Some(connection) = self.mllp_connection(sender, verdict).await else {
+                    return false;
+                };
+                if let Err(err) = connection.send(payload).await {
+                    verdict.fail_with(&err);
+                    self.drop_connection();
+                    return false;
+                }
+                match wait_for_mllp_ack(connection, sender, control_id, verdict).await {
+                    Ok(MllpAnswer::Ack(ack)) => {
+                        verdict.take(ack);
+                        if sender.commit_ack && verdict.commit.is_none() {
+                            verdict.commit = Some("missing");
+                            verdict.accepted = false;
+                            verdict.fail(
+                                "no-commit-ack",
+                                "the application ACK came without a commit ACK before it".into(),
+                            );
+                        }
+                        true
+                    }
+                    Ok(MllpAnswer::CommitNak) => false,
+                    Err(err) => {
+                        verdict.fail_with(&err);
+                        if err.is_fatal_for_connection() {
+                            self.drop_connection();
+                        }
+                        false
+                    }
+                }
+            }
+        }
+    }
+
+    async fn hllp_attempt(
+        &mut self,
+        sender: &Sender,
+        payload: &[u8],
+        control_id: &str,
+        verdict: &mut Verdict,
+    ) -> bool {
+        let Session::Hllp { addr, options, connection, lost } = self else { return false };
+        if connection.is_none() {
+            if *lost && sender.defects.has(SenderDefect::NoReconnect) {
+                verdict.fail("not-reconnected", format!("the connection to {addr} was lost"));
+                return false;
+            }
+            match HllpConnection::connect(addr, *options, sender.timeouts).await {
+                Ok(c) => *connection = Some(c),
+                Err(err) => {
+                    verdict.fail_with(&err);
+                    return false;
+                }
+            }
+        }
+        verdict.connected = true;
+        let Some(conn) = connection.as_mut() else { return false };
+        let answer = match conn.send_data(payload).await {
+            Ok(()) => wait_for_hllp_ack(conn, sender, control_id, verdict).await,
+            Err(err) => Err(err),
+        };
+        match answer {
+            Ok(Some(ack)) => {
+                verdict.take(ack);
+                true
+            }
+            Ok(None) => false,
+            Err(err) => {
+                verdict.fail_with(&err);
+                if err.is_fatal_for_connection() {
+                    *connection = None;
+                    *lost = true;
+                }
+                false
+            }
+        }
+    }
+}
+
+/// What ended the wait on an MLLP connection.
+enum MllpAnswer {
+    Ack(ReceivedAck),
+    /// The receiver could not store the message (MLLP Release 2); resend.
+    CommitNak,
+}
+
+/// Reads frames until an ACK whose MSA-2 is `control_id` arrives or the ACK timeout runs out.
+/// ACKs for other messages are kept aside: they do not acknowledge this one. With
+/// `--commit-ack`, a commit ACK is noted on the verdict and a commit NAK ends the wait.
+async fn wait_for_mllp_ack(
     connection: &mut MllpConnection,
+    sender: &Sender,
     control_id: &str,
-    wait: Duration,
-    strays: &mut Vec<String>,
-) -> Result<(String, Option<String>), TransportError> {
-    let deadline = Instant::now() + wait;
+    verdict: &mut Verdict,
+) -> Result<MllpAnswer, TransportError> {
+    let deadline = Instant::now() + sender.timeouts.read;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let frame = connection.receive(Some(left)).await?;
-        if frame.kind != FrameKind::Message {
-            continue;
+        match frame.kind {
+            FrameKind::CommitAck => {
+                if sender.commit_ack {
+                    verdict.commit = Some("ack");
+                }
+                continue;
+            }
+            FrameKind::CommitNak if sender.commit_ack => {
+                verdict.commit = Some("nak");
+                verdict.fail("commit-nak", "the receiver could not store the message".into());
+                return Ok(MllpAnswer::CommitNak);
+            }
+            FrameKind::CommitNak => continue,
+            FrameKind::Message => {}
         }
-        let Ok(ack) = Message::parse(&frame.payload) else {
-            strays.push(format!("unreadable frame at byte {}", frame.offset));
+        let Some(ack) = ReceivedAck::parse(&frame.payload) else {
+            verdict.stray_acks.push(format!("unreadable frame at byte {}", frame.offset));
             continue;
         };
-        let fields = AckFields::of(&ack);
-        if fields.msa2 != control_id {
-            strays.push(format!("{} for {:?}", fields.msa1, fields.msa2));
+        if !sender.answers(&ack, control_id) {
+            verdict.stray_acks.push(format!("{} for {:?}", ack.msa1, ack.msa2));
             continue;
         }
-        return Ok((fields.msa1, fields.text));
+        return Ok(MllpAnswer::Ack(ack));
     }
+}
+
+/// Reads blocks until a `D` block with the ACK for `control_id`, within the ACK timeout. A
+/// damaged block is answered with an `N` block (the receiver then sends its answer again); an
+/// `N` block from the receiver ends the wait with `None`, so the message is resent.
+async fn wait_for_hllp_ack(
+    connection: &mut HllpConnection,
+    sender: &Sender,
+    control_id: &str,
+    verdict: &mut Verdict,
+) -> Result<Option<ReceivedAck>, TransportError> {
+    let deadline = Instant::now() + sender.timeouts.read;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let block = connection.receive(Some(left)).await?;
+        // An N block, even a damaged one, is not answered with an N block (see serve_hllp).
+        if let Some(reason) = block.nak_reason().filter(|_| block.block_type != BlockType::Nak) {
+            connection.send_nak(reason).await?;
+            continue;
+        }
+        match block.block_type {
+            BlockType::Nak => {
+                let reason = block.nak_reason_sent().map(|r| r.byte() as char).unwrap_or('?');
+                verdict.fail(
+                    "hllp-nak",
+                    format!("the receiver answered with an N block (reason {reason:?})"),
+                );
+                return Ok(None);
+            }
+            BlockType::Data => {}
+            BlockType::Unknown(_) | BlockType::Missing => continue,
+        }
+        let Some(ack) = ReceivedAck::parse(&block.data) else {
+            verdict.stray_acks.push(format!("unreadable block at byte {}", block.offset));
+            continue;
+        };
+        if !sender.answers(&ack, control_id) {
+            verdict.stray_acks.push(format!("{} for {:?}", ack.msa1, ack.msa2));
+            continue;
+        }
+        return Ok(Some(ack));
+    }
+}
+
+/// Reads the ACK from an HTTP reply body; a body that is not an ACK for this message (e.g. a
+/// 401 page) is a failure named by the status.
+fn take_http_ack(sender: &Sender, verdict: &mut Verdict, control_id: &str, reply: &HttpReply) {
+    let status = reply.status;
+    let code = format!("http-{status}");
+    let Some(ack) = parse_reply(reply).ack else {
+        let text =
+            String::from_utf8_lossy(&reply.body[..reply.body.len().min(200)]).trim().to_string();
+        return verdict.fail(&code, format!("HTTP {status} without an ACK: {text:?}"));
+    };
+    if !sender.answers(&ack, control_id) {
+        let msa2 = ack.msa2;
+        return verdict.fail(&code, format!("HTTP {status} with an ACK for {msa2:?}"));
+    }
+    verdict.take(ack);
 }
 
 fn print(out: &mut dyn Write, verdict: &Verdict, json: bool) -> std::io::Result<()> {
@@ -382,15 +669,31 @@ fn print(out: &mut dyn Write, verdict: &Verdict, json: bool) -> std::io::Result<
         return writeln!(out, "{}", serde_json::to_string(verdict).unwrap_or_default());
     }
     let what = match (&verdict.ack_code, &verdict.failure) {
-        (Some(code), _) => {
+        (Some(code), failure) => {
             let text = verdict.ack_text.as_deref().map(|t| format!(" ({t})")).unwrap_or_default();
-            format!("{code}{text}, MSA-2 matches")
+            let msa2 = match &verdict.ack_msa2 {
+                Some(msa2) if *msa2 != verdict.control_id => {
+                    format!("MSA-2 {msa2:?} does not match")
+                }
+                _ => "MSA-2 matches".to_string(),
+            };
+            let failure = match (failure, &verdict.failure_detail) {
+                (Some(failure), Some(detail)) => format!(", not accepted ({failure}: {detail})"),
+                _ => String::new(),
+            };
+            format!("{code}{text}, {msa2}{failure}")
         }
         (None, Some(failure)) => match &verdict.failure_detail {
             Some(detail) => format!("no ACK ({failure}: {detail})"),
             None => format!("no ACK ({failure})"),
         },
         (None, None) => "no ACK".to_string(),
+    };
+    let what = match verdict.commit {
+        Some("ack") => format!("{what}, commit ACK"),
+        Some("nak") => format!("{what}, commit NAK"),
+        Some(_) => format!("{what}, no commit ACK"),
+        None => what,
     };
     let what = match verdict.http_status {
         Some(status) => format!("{what}, HTTP {status}"),

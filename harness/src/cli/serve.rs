@@ -3,11 +3,14 @@
 
 use super::duration::parse_duration;
 use super::exit;
+use super::hllp_args::HllpArgs;
 use crate::target::defect::{parse_defect, Defect, Defects};
 use crate::target::endpoint::Endpoint;
-use crate::target::http::{serve_http, serve_state, BasicCredentials, HttpConfig};
+use crate::target::http::{serve_http, serve_https, serve_state, BasicCredentials, HttpConfig};
 use crate::target::responder::ResponderConfig;
-use crate::target::server::{serve_mllp, ServerOptions};
+use crate::target::server::{
+    serve_hllp, serve_mllp_with_commit_ack, HllpServerOptions, ServerOptions,
+};
 use crate::transport::connection::Timeouts;
 use crate::transport::mllp::MllpOptions;
 use crate::transport::tls::ServerTls;
@@ -31,7 +34,8 @@ pub struct ServeArgs {
     /// Largest MLLP frame accepted; a longer frame is a framing error and closes the connection.
     #[arg(long, value_name = "BYTES", default_value_t = MllpOptions::default().max_frame_bytes)]
     pub max_frame_bytes: usize,
-    /// Serve MLLP over TLS (mllps://) with this PEM certificate chain (needs --tls-key).
+    /// Serve MLLP over TLS (mllps://) with this PEM certificate chain (needs --tls-key); also
+    /// the certificate of --https.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
     /// The PEM private key of --tls-cert.
@@ -49,6 +53,23 @@ pub struct ServeArgs {
     /// Also take HL7 over HTTP (one message per POST) on this address.
     #[arg(long, value_name = "ADDR")]
     pub http: Option<String>,
+    /// Also take HL7 over HTTPS on this address, with the certificate of --tls-cert/--tls-key
+    /// (which then also make the MLLP listener mllps://) and the same Basic auth and alias
+    /// rules as --http.
+    #[arg(long, value_name = "ADDR", requires = "tls_cert")]
+    pub https: Option<String>,
+    /// Also take HLLP (Hybrid Lower Layer Protocol) blocks on this address: a good block is
+    /// answered with a D block holding the ACK, a block whose size or checksum is wrong with an
+    /// N block (and is not processed).
+    #[arg(long, value_name = "ADDR")]
+    pub hllp: Option<String>,
+    #[command(flatten)]
+    pub hllp_args: HllpArgs,
+    /// MLLP Release 2: send a commit acknowledgement (0x0B 0x06 0x1C 0x0D) once a message is
+    /// journaled, before its application ACK, or a commit NAK (0x0B 0x15 0x1C 0x0D) when it
+    /// could not be stored.
+    #[arg(long)]
+    pub commit_ack: bool,
     /// Serve the state as JSON (GET /state, /clients/ID, /professionals/ID, /errors) here.
     #[arg(long, value_name = "ADDR")]
     pub state: Option<String>,
@@ -124,6 +145,22 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             }
             None => None,
         };
+        let https_listener = match (&args.https, &tls) {
+            (Some(addr), Some(_)) => {
+                let bound = bind(addr).await?;
+                let _ = writeln!(out, "listening on https://{}", bound.local_addr()?);
+                Some(bound)
+            }
+            _ => None,
+        };
+        let hllp_listener = match &args.hllp {
+            Some(addr) => {
+                let bound = bind(addr).await?;
+                let _ = writeln!(out, "listening on hllp://{}", bound.local_addr()?);
+                Some(bound)
+            }
+            None => None,
+        };
         let state_listener = match &args.state {
             Some(addr) => {
                 let bound = bind(addr).await?;
@@ -142,9 +179,11 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         // Status lines are best effort: a server keeps serving when whoever started it stops
         // reading its output (a closed pipe must not end it).
         let _ = out.flush();
+        let timeouts = Timeouts { read: args.idle_timeout, ..Timeouts::default() };
+        let https_tls = tls.clone();
         let options = ServerOptions {
             mllp: MllpOptions { max_frame_bytes: args.max_frame_bytes, ..MllpOptions::default() },
-            timeouts: Timeouts { read: args.idle_timeout, ..Timeouts::default() },
+            timeouts,
             tls,
         };
         // One Ctrl-C stops every listener.
@@ -155,11 +194,30 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
                 let _ = seen.wait_for(|s| *s).await;
             }
         };
+        let https = async {
+            match (https_listener, https_tls) {
+                (Some(l), Some(tls)) => {
+                    serve_https(l, Arc::clone(&endpoint), http.clone(), tls, stopped(&stop))
+                        .await
+                        .map(drop)
+                }
+                _ => Ok(()),
+            }
+        };
+        let hllp = async {
+            match hllp_listener {
+                Some(l) => {
+                    let options = HllpServerOptions { hllp: args.hllp_args.options(), timeouts };
+                    serve_hllp(l, Arc::clone(&endpoint), options, stopped(&stop)).await.map(drop)
+                }
+                None => Ok(()),
+            }
+        };
         let http = async {
             match http_listener {
-                Some(l) => {
-                    serve_http(l, Arc::clone(&endpoint), http, stopped(&stop)).await.map(drop)
-                }
+                Some(l) => serve_http(l, Arc::clone(&endpoint), http.clone(), stopped(&stop))
+                    .await
+                    .map(drop),
                 None => Ok(()),
             }
         };
@@ -169,14 +227,23 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
                 None => Ok(()),
             }
         };
-        let mllp = serve_mllp(listener, Arc::clone(&endpoint), options, stopped(&stop));
+        let mllp = serve_mllp_with_commit_ack(
+            listener,
+            Arc::clone(&endpoint),
+            options,
+            args.commit_ack,
+            stopped(&stop),
+        );
         let signal = async {
             let _ = tokio::signal::ctrl_c().await;
             let _ = stop.send(true);
         };
-        let (mllp, http, state, ()) = tokio::join!(mllp, http, state, signal);
+        let (mllp, http, https, hllp, state, ()) =
+            tokio::join!(mllp, http, https, hllp, state, signal);
         mllp?;
         http?;
+        https?;
+        hllp?;
         state?;
         Ok(exit::OK)
     })

@@ -417,6 +417,43 @@ fn join(id: &[u8], fields: &[Vec<u8>], separator: u8) -> Vec<u8> {
     out
 }
 
+/// What a received acknowledgment says, as a sender judges delivery by it: MSA-1, MSA-2 (the
+/// MSH-10 it acknowledges) and the reason of a negative ACK.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedAck {
+    pub msa1: String,
+    pub msa2: String,
+    /// MSA-3 (before v2.5), ERR-8, ERR-3.2 or ERR-1.4.2, the first one not empty.
+    pub text: Option<String>,
+}
+
+impl ReceivedAck {
+    /// Reads the fields from a parsed message; absent fields are empty.
+    pub fn of(ack: &Message<'_>) -> ReceivedAck {
+        let get = |p: &str| {
+            Path::parse(p)
+                .ok()
+                .and_then(|p| ack.get(&p))
+                .map(|v| ack.text(&v).into_owned())
+                .unwrap_or_default()
+        };
+        let text = [get("MSA-3"), get("ERR-8"), get("ERR-3.2"), get("ERR-1.4.2")]
+            .into_iter()
+            .find(|t| !t.is_empty());
+        ReceivedAck { msa1: get("MSA-1"), msa2: get("MSA-2"), text }
+    }
+
+    /// `None` when the bytes are not an HL7 message.
+    pub fn parse(bytes: &[u8]) -> Option<ReceivedAck> {
+        Message::parse(bytes).ok().map(|m| ReceivedAck::of(&m))
+    }
+
+    /// AA or CA.
+    pub fn is_accept(&self) -> bool {
+        self.msa1 == "AA" || self.msa1 == "CA"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -57,6 +57,10 @@ defects! {
     AppliedTwice = "applied-twice": "a resent message (same MSH-3, MSH-4, MSH-10) is applied again",
     StoredEscaped = "stored-escaped": "values are stored with their escape sequences, not decoded",
     WrongCharset = "wrong-charset": "text is decoded as ISO-8859-1 whatever MSH-18 declares",
+    FragmentedFrameDropped = "fragmented-frame-dropped": "a frame that arrives split over several reads is dropped without an ACK",
+    ClosesOnHalfClose = "closes-on-half-close": "when the peer shuts down its write side, the connection is closed without answering the pending message",
+    HttpAuthBypass = "http-auth-bypass": "HTTP Basic credentials are not checked",
+    HttpAliasNotChecked = "http-alias-not-checked": "the MSH-4 connecting-alias{data-controller-alias} rule is not enforced on HTTP",
 }
 
 impl Defect {

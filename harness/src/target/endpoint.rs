@@ -70,7 +70,8 @@ impl Endpoint {
     pub fn with_journal(config: ResponderConfig, path: &Path) -> Result<Endpoint, JournalError> {
         let shown = path.display().to_string();
         let io = |source| JournalError::Io { path: shown.clone(), source };
-        let previous = if path.exists() { read_journal(path)? } else { Vec::new() };
+        // Only a regular file holds records; a device (e.g. /dev/null) has nothing to replay.
+        let previous = if path.is_file() { read_journal(path)? } else { Vec::new() };
         let file = OpenOptions::new().create(true).append(true).open(path).map_err(io)?;
         let endpoint = Endpoint {
             config,

@@ -18,11 +18,13 @@
 //! Then [`Endpoint::handle`] decides, and the status follows spec 2.6: AA/CA → 200, AR/CR → 400,
 //! AE/CE → 500. This module does no HL7 decisions of its own beyond the alias rule.
 
+use super::defect::Defect;
 use super::endpoint::{hl7_timestamp, Endpoint};
 use super::responder::Decision;
 use crate::hl7::ack::{AckBuilder, AckError, AckMode, ErrorCondition};
 use crate::hl7::charset::Charset;
 use crate::hl7::{Message, Path as Hl7Path};
+pub use crate::transport::media_type::{parse_content_type, ContentType, ContentTypeSpelling};
 use base64::Engine as _;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -41,6 +43,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
 /// The default body limit: 16 MiB.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
@@ -83,54 +86,6 @@ impl Default for HttpConfig {
             header_timeout: Duration::from_secs(30),
         }
     }
-}
-
-/// Which spelling of the HL7 v2 media type a request used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ContentTypeSpelling {
-    /// `application/hl7-v2`, the specification's.
-    Hl7V2,
-    /// `application/hl7-v2+er7`, an older spelling.
-    Hl7V2Er7,
-    /// `x-application/hl7-v2+er7`, the oldest (pre-registration) spelling.
-    XHl7V2Er7,
-}
-
-impl ContentTypeSpelling {
-    pub const ALL: [ContentTypeSpelling; 3] =
-        [ContentTypeSpelling::Hl7V2, ContentTypeSpelling::Hl7V2Er7, ContentTypeSpelling::XHl7V2Er7];
-
-    pub fn media_type(self) -> &'static str {
-        match self {
-            ContentTypeSpelling::Hl7V2 => "application/hl7-v2",
-            ContentTypeSpelling::Hl7V2Er7 => "application/hl7-v2+er7",
-            ContentTypeSpelling::XHl7V2Er7 => "x-application/hl7-v2+er7",
-        }
-    }
-}
-
-/// A request's Content-Type, read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContentType {
-    pub spelling: ContentTypeSpelling,
-    /// The `charset` parameter as sent, unquoted; `None` when absent.
-    pub charset: Option<String>,
-}
-
-/// Reads a Content-Type header value (RFC 9110 8.3: type and parameter names are
-/// case-insensitive). `None` when it is not an HL7 v2 ER7 media type.
-pub fn parse_content_type(value: &str) -> Option<ContentType> {
-    let mut parts = value.split(';');
-    let media = parts.next()?.trim().to_ascii_lowercase();
-    let spelling =
-        ContentTypeSpelling::ALL.into_iter().find(|s| s.media_type() == media.as_str())?;
-    let charset = parts.find_map(|p| {
-        let (name, value) = p.split_once('=')?;
-        name.trim()
-            .eq_ignore_ascii_case("charset")
-            .then(|| value.trim().trim_matches('"').to_string())
-    });
-    Some(ContentType { spelling, charset })
 }
 
 /// True when `header` carries exactly `expected` as HTTP Basic credentials (RFC 7617).
@@ -193,6 +148,28 @@ pub async fn serve_http(
     config: HttpConfig,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<HttpSummary> {
+    serve_ingest(listener, endpoint, config, None, shutdown).await
+}
+
+/// Serves HL7 over HTTPS until `shutdown` resolves: like [`serve_http`], each connection first
+/// completes a TLS handshake (within the header timeout) with `tls`.
+pub async fn serve_https(
+    listener: TcpListener,
+    endpoint: Arc<Endpoint>,
+    config: HttpConfig,
+    tls: TlsAcceptor,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<HttpSummary> {
+    serve_ingest(listener, endpoint, config, Some(tls), shutdown).await
+}
+
+async fn serve_ingest(
+    listener: TcpListener,
+    endpoint: Arc<Endpoint>,
+    config: HttpConfig,
+    tls: Option<TlsAcceptor>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<HttpSummary> {
     let header_timeout = config.header_timeout;
     let ingest = Arc::new(Ingest {
         endpoint,
@@ -201,7 +178,7 @@ pub async fn serve_http(
         rejected: AtomicU64::new(0),
     });
     let shared = Arc::clone(&ingest);
-    let connections = accept_loop(listener, header_timeout, shutdown, move |peer| {
+    let connections = accept_loop(listener, header_timeout, tls, shutdown, move |peer| {
         let ingest = Arc::clone(&shared);
         move |request| {
             let ingest = Arc::clone(&ingest);
@@ -219,7 +196,7 @@ pub async fn serve_state(
     endpoint: Arc<Endpoint>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<u64> {
-    accept_loop(listener, Duration::from_secs(30), shutdown, move |_peer| {
+    accept_loop(listener, Duration::from_secs(30), None, shutdown, move |_peer| {
         let endpoint = Arc::clone(&endpoint);
         move |request: Request<Incoming>| {
             let response = state_response(&endpoint, request.method(), request.uri().path());
@@ -230,10 +207,12 @@ pub async fn serve_state(
 }
 
 /// The accept loop both listeners share: one task per connection, HTTP/1.1 with a header read
-/// timeout. `per_connection` makes the request handler of one connection.
+/// timeout, over TLS when `tls` is set. `per_connection` makes the request handler of one
+/// connection.
 async fn accept_loop<C, H, F>(
     listener: TcpListener,
     header_timeout: Duration,
+    tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
     per_connection: C,
 ) -> std::io::Result<u64>
@@ -244,12 +223,31 @@ where
 {
     super::server::accept_until(listener, shutdown, false, move |stream, peer| {
         let handler = per_connection(peer);
+        let tls = tls.clone();
         async move {
-            let connection = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(header_timeout)
-                .serve_connection(TokioIo::new(stream), service_fn(handler));
-            if let Err(err) = connection.await {
+            let mut builder = http1::Builder::new();
+            builder.timer(TokioTimer::new()).header_read_timeout(header_timeout);
+            let served = match tls {
+                None => builder.serve_connection(TokioIo::new(stream), service_fn(handler)).await,
+                Some(acceptor) => {
+                    match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
+                        Err(_) => {
+                            eprintln!("hl7-harness serve: https {peer}: no TLS handshake in time");
+                            return;
+                        }
+                        Ok(Err(err)) => {
+                            eprintln!("hl7-harness serve: https {peer}: TLS handshake: {err}");
+                            return;
+                        }
+                        Ok(Ok(stream)) => {
+                            builder
+                                .serve_connection(TokioIo::new(stream), service_fn(handler))
+                                .await
+                        }
+                    }
+                }
+            };
+            if let Err(err) = served {
                 eprintln!("hl7-harness serve: http {peer}: {err}");
             }
         }
@@ -263,8 +261,11 @@ impl Ingest {
         request: Request<Incoming>,
         peer: std::net::SocketAddr,
     ) -> HttpResponse {
+        let defects = self.endpoint.defects();
         if let Some(expected) = &self.config.basic {
-            if !check_basic(request.headers().get(AUTHORIZATION), expected) {
+            if !defects.has(Defect::HttpAuthBypass)
+                && !check_basic(request.headers().get(AUTHORIZATION), expected)
+            {
                 let mut response =
                     text(StatusCode::UNAUTHORIZED, "missing or wrong HTTP Basic credentials\n");
                 response
@@ -361,7 +362,9 @@ impl Ingest {
     /// The AR answer when MSH-4 names a connecting alias that is not allowed; `None` to go on
     /// (no aliases configured, or the body is not HL7 and the endpoint will say so).
     fn check_alias(&self, body: &[u8]) -> Option<HttpResponse> {
-        if self.config.allowed_aliases.is_empty() {
+        if self.config.allowed_aliases.is_empty()
+            || self.endpoint.defects().has(Defect::HttpAliasNotChecked)
+        {
             return None;
         }
         let message = Message::parse(body).ok()?;
@@ -497,27 +500,6 @@ fn percent_decode(segment: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn check_type(value: &str, expected: Option<(ContentTypeSpelling, Option<&str>)>) {
-        let got = parse_content_type(value).map(|c| (c.spelling, c.charset));
-        let expected = expected.map(|(s, c)| (s, c.map(str::to_string)));
-        assert_eq!(got, expected, "{value}");
-    }
-
-    #[test]
-    fn content_types() {
-        use ContentTypeSpelling::*;
-        check_type("application/hl7-v2; charset=UTF-8", Some((Hl7V2, Some("UTF-8"))));
-        check_type("Application/HL7-V2;CHARSET=\"utf-8\"", Some((Hl7V2, Some("utf-8"))));
-        check_type(
-            "application/hl7-v2+er7; charset=ISO-8859-1",
-            Some((Hl7V2Er7, Some("ISO-8859-1"))),
-        );
-        check_type("x-application/hl7-v2+er7", Some((XHl7V2Er7, None)));
-        check_type("text/plain; charset=UTF-8", None);
-        check_type("application/hl7-v2+xml; charset=UTF-8", None);
-        check_type("", None);
-    }
 
     fn check_auth(header: Option<&str>, expected: bool) {
         let creds = BasicCredentials { user: "partner_mailco".into(), password: "testing".into() };

@@ -10,4 +10,5 @@ pub mod defect;
 pub mod endpoint;
 pub mod http;
 pub mod responder;
+pub mod sender_defect;
 pub mod server;

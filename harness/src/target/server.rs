@@ -1,4 +1,4 @@
-//! The reference endpoint on MLLP: an accept loop over an already-bound listener (tests bind
+//! The reference endpoint on MLLP (and on HLLP, [`serve_hllp`]): an accept loop over an already-bound listener (tests bind
 //! port 0) that runs until `shutdown` resolves. Connections are persistent and concurrent; each
 //! waits for the next frame at most the idle timeout, answers every message it can read, and
 //! never closes for bad content (only for a peer close, a reset, a framing error or idleness).
@@ -6,7 +6,11 @@
 use super::defect::Defect;
 use super::endpoint::Endpoint;
 use crate::transport::connection::{MllpConnection, Timeouts, TransportError};
-use crate::transport::mllp::{FrameKind, FrameNote, MllpOptions, END_BLOCK, START_BLOCK};
+use crate::transport::hllp::{BlockType, HllpOptions};
+use crate::transport::hllp_connection::HllpConnection;
+use crate::transport::mllp::{
+    encode_commit, FrameKind, FrameNote, MllpOptions, END_BLOCK, START_BLOCK,
+};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +33,20 @@ pub async fn serve_mllp(
     options: ServerOptions,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<u64> {
+    serve_mllp_with_commit_ack(listener, endpoint, options, false, shutdown).await
+}
+
+/// Like [`serve_mllp`]; with `commit_ack`, each message is answered first with an MLLP
+/// Release 2 commit acknowledgement (`0x0B 0x06 0x1C 0x0D`) once it is journaled, or a negative
+/// one (`0x0B 0x15 0x1C 0x0D`) when it could not be stored, and then (only when stored) with
+/// its application acknowledgement.
+pub async fn serve_mllp_with_commit_ack(
+    listener: TcpListener,
+    endpoint: Arc<Endpoint>,
+    options: ServerOptions,
+    commit_ack: bool,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<u64> {
     let sequential = endpoint_defect(&endpoint, Defect::OneConnectionAtATime);
     accept_until(listener, shutdown, sequential, move |stream, peer| {
         let endpoint = Arc::clone(&endpoint);
@@ -43,12 +61,102 @@ pub async fn serve_mllp(
                     .map_err(|source| TransportError::Io { peer, source }),
             };
             match connection {
-                Ok(connection) => handle_connection(connection, &endpoint).await,
+                Ok(connection) => handle_connection(connection, &endpoint, commit_ack).await,
                 Err(err) => eprintln!("hl7-harness serve: {peer}: {err} ({})", err.code()),
             }
         }
     })
     .await
+}
+
+/// Settings of the HLLP side.
+#[derive(Debug, Clone, Copy)]
+pub struct HllpServerOptions {
+    /// The checksum variant and span both sides must agree on, and the block size limit.
+    pub hllp: HllpOptions,
+    /// `read` is the idle timeout.
+    pub timeouts: Timeouts,
+}
+
+/// Serves the endpoint over HLLP until `shutdown` resolves; returns how many connections were
+/// accepted. As `transport::hllp` documents it: a good `D` block is journaled, handled and
+/// answered with a `D` block carrying the ACK; a damaged block (wrong size or checksum) is
+/// answered with an `N` block giving the reason and is not processed; an `N` block from the
+/// peer (it could not read the answer) gets the last answer again, and is never itself
+/// answered with an `N` block.
+pub async fn serve_hllp(
+    listener: TcpListener,
+    endpoint: Arc<Endpoint>,
+    options: HllpServerOptions,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<u64> {
+    let sequential = endpoint_defect(&endpoint, Defect::OneConnectionAtATime);
+    accept_until(listener, shutdown, sequential, move |stream, peer| {
+        let endpoint = Arc::clone(&endpoint);
+        async move {
+            match HllpConnection::from_stream(stream, options.hllp, options.timeouts) {
+                Ok(connection) => handle_hllp(connection, &endpoint).await,
+                Err(err) => eprintln!("hl7-harness serve: hllp {peer}: {err}"),
+            }
+        }
+    })
+    .await
+}
+
+async fn handle_hllp(mut connection: HllpConnection, endpoint: &Endpoint) {
+    let peer = connection.peer();
+    let mut last_answer: Option<Vec<u8>> = None;
+    loop {
+        let block = match connection.receive(None).await {
+            Ok(block) => block,
+            Err(TransportError::PeerClosed { buffered: 0, .. }) => return,
+            Err(err) => {
+                eprintln!("hl7-harness serve: hllp {peer}: {} ({})", err, err.code());
+                return;
+            }
+        };
+        for note in &block.notes {
+            eprintln!(
+                "hl7-harness serve: hllp {peer}: {}: {}",
+                note.code(),
+                note.to_finding().message
+            );
+        }
+        // An N block is never answered with an N block, even when damaged itself: two peers
+        // with different checksum variants would otherwise NAK each other's NAKs forever.
+        let answer = if block.block_type == BlockType::Nak {
+            match &last_answer {
+                Some(answer) => connection.send_data(answer).await,
+                None => Ok(()),
+            }
+        } else if let Some(reason) = block.nak_reason() {
+            connection.send_nak(reason).await
+        } else {
+            match block.block_type {
+                BlockType::Nak | BlockType::Unknown(_) | BlockType::Missing => Ok(()),
+                BlockType::Data => match endpoint.handle(&block.data) {
+                    Err(err) => {
+                        eprintln!(
+                            "hl7-harness serve: hllp {peer}: {err}; message not acknowledged"
+                        );
+                        Ok(())
+                    }
+                    Ok(handled) => match handled.ack {
+                        Some(ack) => {
+                            let sent = connection.send_data(&ack).await;
+                            last_answer = Some(ack);
+                            sent
+                        }
+                        None => Ok(()),
+                    },
+                },
+            }
+        };
+        if let Err(err) = answer {
+            eprintln!("hl7-harness serve: hllp {peer}: answer not sent: {err} ({})", err.code());
+            return;
+        }
+    }
 }
 
 /// The accept loop every listener of the endpoint shares: runs `serve` for each connection on
@@ -96,7 +204,24 @@ fn endpoint_defect(endpoint: &Endpoint, defect: Defect) -> bool {
 /// How late `late-ack` answers: later than the default ACK timeouts of most senders.
 const LATE_ACK: Duration = Duration::from_secs(3);
 
-async fn handle_connection(mut connection: MllpConnection, endpoint: &Endpoint) {
+/// How long `closes-on-half-close` looks for the peer's end of stream before answering.
+const HALF_CLOSE_LOOK: Duration = Duration::from_millis(200);
+
+/// Writes a commit ACK (`ack`) or NAK; false when the connection is gone.
+async fn send_commit(connection: &mut MllpConnection, ack: bool) -> bool {
+    let mut frame = bytes::BytesMut::new();
+    encode_commit(ack, &mut frame);
+    match connection.write_raw(&frame).await {
+        Ok(()) => true,
+        Err(err) => {
+            let peer = connection.peer();
+            eprintln!("hl7-harness serve: {peer}: commit ACK not sent: {err} ({})", err.code());
+            false
+        }
+    }
+}
+
+async fn handle_connection(mut connection: MllpConnection, endpoint: &Endpoint, commit_ack: bool) {
     let peer = connection.peer();
     let defect = |d| endpoint_defect(endpoint, d);
     loop {
@@ -126,6 +251,13 @@ async fn handle_connection(mut connection: MllpConnection, endpoint: &Endpoint) 
         if frame.kind != FrameKind::Message {
             continue; // MLLP release 2 commit acknowledgements need no answer.
         }
+        if defect(Defect::FragmentedFrameDropped) && connection.last_frame_was_split() {
+            continue;
+        }
+        if defect(Defect::ClosesOnHalfClose) && connection.peer_closed_within(HALF_CLOSE_LOOK).await
+        {
+            return;
+        }
         let non_ascii = frame.payload.iter().any(|&b| b >= 0x80);
         let custom = !frame.payload.starts_with(b"MSH|^~\\&");
         if (defect(Defect::ResetOnNonAscii) && non_ascii)
@@ -137,11 +269,18 @@ async fn handle_connection(mut connection: MllpConnection, endpoint: &Endpoint) 
         let handled = match endpoint.handle(&frame.payload) {
             Ok(handled) => handled,
             Err(err) => {
-                // Without the journal the message could be lost: no ACK, so the sender resends.
+                // Without the journal the message could be lost: no ACK, so the sender resends
+                // (told at once by a commit NAK when it asked for commit acknowledgements).
                 eprintln!("hl7-harness serve: {peer}: {err}; message not acknowledged");
+                if commit_ack && !send_commit(&mut connection, false).await {
+                    return;
+                }
                 continue;
             }
         };
+        if commit_ack && !send_commit(&mut connection, true).await {
+            return;
+        }
         if let Some(why) = &handled.unreadable {
             eprintln!(
                 "hl7-harness serve: {peer}: frame at byte {} is not an HL7 message: {why}",

@@ -175,6 +175,9 @@ pub struct MllpConnection {
     codec: MllpCodec,
     buffer: BytesMut,
     timeouts: Timeouts,
+    /// Whether the last frame [`receive`](MllpConnection::receive) returned needed more than one
+    /// socket read.
+    last_split: bool,
 }
 
 /// Bytes read from the socket at a time.
@@ -272,6 +275,7 @@ impl MllpConnection {
             codec: MllpCodec::new(options),
             buffer: BytesMut::new(),
             timeouts,
+            last_split: false,
         })
     }
 
@@ -306,9 +310,14 @@ impl MllpConnection {
         let wait = wait.unwrap_or(self.timeouts.read);
         let peer = self.peer;
         let deadline = tokio::time::Instant::now() + wait;
+        // Bytes left from an earlier read that did not make a frame are a part of this one.
+        let mut pieces = u32::from(!self.buffer.is_empty());
         loop {
             match self.codec.decode(&mut self.buffer) {
-                Ok(Some(frame)) => return Ok(frame),
+                Ok(Some(frame)) => {
+                    self.last_split = pieces > 1;
+                    return Ok(frame);
+                }
                 Ok(None) => {}
                 Err(source) => return Err(TransportError::Framing { peer, source }),
             }
@@ -347,6 +356,28 @@ impl MllpConnection {
                         Err(source) => return Err(TransportError::Framing { peer, source }),
                     }
                 }
+                Ok(Ok(_)) => pieces += 1,
+            }
+        }
+    }
+
+    /// True when the frame last received arrived over more than one socket read (split by the
+    /// network or by the peer); false when one read brought all of it.
+    pub fn last_frame_was_split(&self) -> bool {
+        self.last_split
+    }
+
+    /// Waits at most `wait` for the peer to end its side of the stream; bytes that arrive
+    /// meanwhile are kept for the next [`receive`](MllpConnection::receive). True when the
+    /// peer has closed (or half-closed) its write side.
+    pub async fn peer_closed_within(&mut self, wait: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            self.buffer.reserve(READ_CHUNK);
+            let read = tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.buffer));
+            match read.await {
+                Err(_) => return false,
+                Ok(Ok(0)) | Ok(Err(_)) => return true,
                 Ok(Ok(_)) => {}
             }
         }
@@ -456,5 +487,24 @@ mod tests {
             frame.notes.iter().map(|n| n.code()).collect::<Vec<_>>(),
             ["mllp-missing-trailer-cr"]
         );
+    }
+
+    #[tokio::test]
+    async fn split_frames_and_half_close_are_told() {
+        let (mut client, mut server) = pair().await;
+        server.write_all(b"\x0bMSH|A\r\x1c\r\x0bMSH|B\r\x1c\r\x0bMSH|C").await.unwrap();
+        client.receive(None).await.unwrap();
+        assert!(!client.last_frame_was_split(), "one read");
+        client.receive(None).await.unwrap();
+        assert!(!client.last_frame_was_split(), "already buffered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        server.write_all(b"\r\x1c\r").await.unwrap();
+        assert_eq!(&client.receive(None).await.unwrap().payload[..], b"MSH|C\r");
+        assert!(client.last_frame_was_split(), "the end came in a later read");
+        assert!(!client.peer_closed_within(Duration::from_millis(50)).await);
+        server.write_all(b"\x0bMSH|D\r\x1c\r").await.unwrap();
+        server.shutdown().await.unwrap();
+        assert!(client.peer_closed_within(Duration::from_secs(2)).await);
+        assert_eq!(&client.receive(None).await.unwrap().payload[..], b"MSH|D\r", "kept");
     }
 }

@@ -6,7 +6,9 @@
 
 pub mod connection;
 pub mod hllp;
+pub mod hllp_connection;
 pub mod http_client;
+pub mod media_type;
 pub mod mllp;
 pub mod tls;
 

@@ -1,4 +1,4 @@
-//! TLS for MLLP (`mllps://`) with rustls: the client verifies the server against a CA file and
+//! TLS for MLLP (`mllps://`) and HL7 over HTTPS with rustls: the client verifies the server against a CA file and
 //! may present a certificate of its own (mutual TLS); the server presents a certificate and may
 //! require client certificates signed by a CA it trusts. Every problem with a file names it.
 
@@ -80,7 +80,7 @@ impl ClientTls {
     pub fn connector(&self) -> Result<TlsConnector, TlsError> {
         let ca = self.ca_file.as_deref().ok_or_else(|| TlsError::File {
             path: "(none)".into(),
-            what: "mllps:// needs a CA file to verify the server (--tls-ca)".into(),
+            what: "mllps:// and https:// need a CA file to verify the server (--tls-ca)".into(),
         })?;
         let builder = ClientConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()?

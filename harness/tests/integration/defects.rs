@@ -5,6 +5,7 @@
 
 use hl7_harness::target::defect::{Defect, Defects};
 use hl7_harness::target::endpoint::Endpoint;
+use hl7_harness::target::http::{serve_http, BasicCredentials, HttpConfig};
 use hl7_harness::target::responder::ResponderConfig;
 use hl7_harness::target::server::{serve_mllp, ServerOptions};
 use hl7_harness::transport::connection::Timeouts;
@@ -124,6 +125,49 @@ fn both(defect: Defect, input: &[u8]) -> (Vec<u8>, Vec<u8>) {
     let correct = Server::start(&[]);
     let defective = Server::start(&[defect]);
     (exchange(&correct.addr, input, WINDOW), exchange(&defective.addr, input, WINDOW))
+}
+
+/// `partner_mailco:testing`.
+const GOOD_AUTH: &str = "Basic cGFydG5lcl9tYWlsY286dGVzdGluZw==";
+
+/// The status an HTTP endpoint (Basic auth `partner_mailco:testing`, alias `trustalias`) with
+/// `defects` answers to one POST of `body` with `auth`.
+fn http_status(defects: &[Defect], body: &str, auth: &str) -> u16 {
+    let endpoint = Arc::new(
+        Endpoint::new(ResponderConfig::default())
+            .with_defects(Defects::of(defects.iter().copied())),
+    );
+    let config = HttpConfig {
+        basic: Some(BasicCredentials { user: "partner_mailco".into(), password: "testing".into() }),
+        allowed_aliases: vec!["trustalias".into()],
+        ..HttpConfig::default()
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve_http(listener, endpoint, config, async {
+            let _ = stopped.await;
+        }));
+        let head = format!(
+            "POST / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAuthorization: {auth}\r\n\
+             Content-Type: application/hl7-v2; charset=UTF-8\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        let request = [head.as_bytes(), body.as_bytes()].concat();
+        let reply = tokio::task::spawn_blocking(move || {
+            let mut stream = TcpStream::connect(addr).unwrap();
+            stream.write_all(&request).unwrap();
+            collect(&mut stream, Duration::from_secs(10))
+        })
+        .await
+        .unwrap();
+        let _ = stop.send(());
+        let _ = server.await;
+        let text = String::from_utf8_lossy(&reply);
+        text.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status line")
+    })
 }
 
 fn state_after(defect: Option<Defect>, inputs: &[&str]) -> serde_json::Value {
@@ -269,6 +313,46 @@ fn every_defect_changes_observable_behaviour() {
                     "D\\T\\oe",
                     "{defect}"
                 );
+            }
+            Defect::FragmentedFrameDropped => {
+                // The same frame in two writes with a pause between: two reads on the server.
+                let split = |addr: &str| {
+                    let mut stream = TcpStream::connect(addr).unwrap();
+                    stream.set_nodelay(true).unwrap();
+                    let (head, tail) = good.split_at(good.len() / 2);
+                    stream.write_all(head).unwrap();
+                    std::thread::sleep(Duration::from_millis(300));
+                    stream.write_all(tail).unwrap();
+                    acks(&collect(&mut stream, WINDOW)).len()
+                };
+                let (correct, defective) = (Server::start(&[]), Server::start(&[defect]));
+                assert_eq!(split(&correct.addr), 1);
+                assert_eq!(split(&defective.addr), 0, "{defect}");
+                assert_eq!(acks(&exchange(&defective.addr, &good, WINDOW)).len(), 1, "one read");
+            }
+            Defect::ClosesOnHalfClose => {
+                let half_close = |addr: &str| {
+                    let mut stream = TcpStream::connect(addr).unwrap();
+                    stream.write_all(&good).unwrap();
+                    stream.shutdown(std::net::Shutdown::Write).unwrap();
+                    acks(&collect(&mut stream, WINDOW)).len()
+                };
+                let (correct, defective) = (Server::start(&[]), Server::start(&[defect]));
+                assert_eq!(half_close(&correct.addr), 1, "answered before closing");
+                assert_eq!(half_close(&defective.addr), 0, "{defect}");
+            }
+            Defect::HttpAuthBypass => {
+                let wrong = "Basic cGFydG5lcl9tYWlsY286d3Jvbmc="; // partner_mailco:wrong
+                let allowed = A04.replace("|HOSP|", "|trustalias{trustalias}|");
+                assert_eq!(http_status(&[], &allowed, wrong), 401);
+                assert_eq!(http_status(&[defect], &allowed, wrong), 200, "{defect}");
+            }
+            Defect::HttpAliasNotChecked => {
+                let other = A04.replace("|HOSP|", "|otheralias{trustalias}|");
+                assert_eq!(http_status(&[], &other, GOOD_AUTH), 400);
+                assert_eq!(http_status(&[defect], &other, GOOD_AUTH), 200, "{defect}");
+                let allowed = A04.replace("|HOSP|", "|trustalias{trustalias}|");
+                assert_eq!(http_status(&[], &allowed, GOOD_AUTH), 200);
             }
             Defect::WrongCharset => {
                 let utf8 = utf8_a04();

@@ -10,6 +10,8 @@ mod names;
 mod properties;
 mod public_corpus;
 mod run;
+mod sender;
 mod structures;
 mod support;
 mod tls;
+mod transports;

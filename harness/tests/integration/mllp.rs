@@ -116,6 +116,8 @@ fn unreachable_target_exits_3() {
         &url,
         "--retries",
         "1",
+        "--retry-delay",
+        "50ms",
         "--connect-timeout",
         "1s",
     ]);
@@ -155,6 +157,8 @@ fn silent_receiver_gets_the_same_msh10_again() {
         "300ms",
         "--retries",
         "2",
+        "--retry-delay",
+        "50ms",
     ]);
     assert_eq!(output.status.code(), Some(1));
     assert!(

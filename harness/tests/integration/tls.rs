@@ -8,12 +8,12 @@ use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
-struct Pki {
-    dir: PathBuf,
+pub struct Pki {
+    pub dir: PathBuf,
 }
 
 impl Pki {
-    fn path(&self, name: &str) -> String {
+    pub fn path(&self, name: &str) -> String {
         self.dir.join(name).display().to_string()
     }
 }
@@ -24,8 +24,8 @@ fn write(dir: &Path, name: &str, text: &str) {
 
 /// A CA, a server certificate for 127.0.0.1 and a client certificate signed by it, and an
 /// unrelated CA, as PEM files.
-fn pki() -> Pki {
-    let dir = std::env::temp_dir().join(format!("hl7-harness-tls-{}", std::process::id()));
+pub fn pki(name: &str) -> Pki {
+    let dir = std::env::temp_dir().join(format!("hl7-harness-tls-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let ca_key = KeyPair::generate().unwrap();
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -59,7 +59,7 @@ const MESSAGE: &str = "corpus/adt/adt_a04_v26_utf8_latin.hl7";
 
 #[test]
 fn mllp_over_tls_verifies_the_server_and_mutual_tls_the_client() {
-    let pki = pki();
+    let pki = pki("mllps");
     let (cert, key, ca) = (pki.path("server.pem"), pki.path("server.key"), pki.path("ca.pem"));
     let server = Server::with_args(&[
         OsStr::new("--tls-cert"),
