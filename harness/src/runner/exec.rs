@@ -11,7 +11,7 @@ use crate::hl7::edit::MessageBuf;
 use crate::hl7::{Message, Path};
 use crate::scenario::{Case, FieldPath, Pattern, Placeholders, Resend, Step, TemplateMessage};
 use crate::transport::connection::{MllpConnection, Timeouts, TransportError};
-use crate::transport::http_client::{post_message, HttpTarget};
+use crate::transport::http_client::{post_message_tls, HttpTarget};
 use crate::transport::mllp::{FrameKind, MllpOptions};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -25,6 +25,8 @@ pub struct Context {
     pub ack_timeout: Duration,
     pub linger: Duration,
     pub basic: Option<(String, String)>,
+    /// For `mllps://` and `https://`.
+    pub tls: Option<tokio_rustls::TlsConnector>,
     pub templates: BTreeMap<String, Vec<TemplateMessage>>,
 }
 
@@ -285,8 +287,12 @@ pub async fn run_case(run: &CaseRun, ctx: &Context) -> (CaseObservation, Vec<Str
     };
     let mut described = Vec::new();
     match &ctx.url {
-        TargetUrl::Mllp(addr) => run_mllp(run, ctx, addr, &mut observation, &mut described).await,
-        TargetUrl::Http(url) => run_http(run, ctx, url, &mut observation, &mut described).await,
+        TargetUrl::Mllp(addr) | TargetUrl::Mllps(addr) => {
+            run_mllp(run, ctx, addr, &mut observation, &mut described).await
+        }
+        TargetUrl::Http(url) | TargetUrl::Https(url) => {
+            run_http(run, ctx, url, &mut observation, &mut described).await
+        }
         TargetUrl::Builtin => {
             observation.aborted = Some(TransportEvent {
                 code: "no-target".into(),
@@ -329,7 +335,13 @@ async fn run_mllp(
     let count = run.case.connections.unwrap_or(1).max(1) as usize;
     let mut connections = Vec::with_capacity(count);
     for _ in 0..count {
-        match MllpConnection::connect(addr, MllpOptions::default(), ctx.timeouts).await {
+        let connected = match &ctx.tls {
+            Some(tls) => {
+                MllpConnection::connect_tls(addr, tls, MllpOptions::default(), ctx.timeouts).await
+            }
+            None => MllpConnection::connect(addr, MllpOptions::default(), ctx.timeouts).await,
+        };
+        match connected {
             Ok(conn) => connections.push(conn),
             Err(err) => {
                 obs.aborted = Some(event(&err));
@@ -515,10 +527,10 @@ async fn run_http(
     obs: &mut CaseObservation,
     described: &mut Vec<String>,
 ) {
-    let Some(mut target) = HttpTarget::parse(url) else {
+    let Some(mut target) = HttpTarget::parse(url).or_else(|| HttpTarget::parse_https(url)) else {
         obs.aborted = Some(TransportEvent {
             code: "bad-target".into(),
-            detail: format!("{url:?} is not an http:// URL"),
+            detail: format!("{url:?} is not an http(s):// URL"),
         });
         return;
     };
@@ -547,7 +559,8 @@ async fn run_http(
                 .and_then(|m| m.charset().iana_name())
                 .unwrap_or("US-ASCII");
             let started = Instant::now();
-            match post_message(&target, &built.bytes, charset, timeouts).await {
+            match post_message_tls(&target, ctx.tls.as_ref(), &built.bytes, charset, timeouts).await
+            {
                 Ok(reply) => {
                     exchange.http = Some(HttpObservation {
                         status: reply.status,

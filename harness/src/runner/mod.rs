@@ -15,6 +15,7 @@ use crate::checks::{evaluate, CheckResult, Severity};
 use crate::scenario::{LoadedScenario, Pack, Transport, Vary};
 use crate::target::defect::Defects;
 use crate::transport::connection::Timeouts;
+use crate::transport::tls::ClientTls;
 use observation::CaseObservation;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -236,6 +237,29 @@ pub async fn run(
                     (None, other, spec.state.as_ref().map(|s| s.0.clone()))
                 }
             };
+            let tls = if url.uses_tls() {
+                let spec_tls = spec.tls.as_ref().ok_or_else(|| RunError::Target {
+                    file: scenario.path.display().to_string(),
+                    message:
+                        "mllps:// and https:// targets need target.tls.ca (the CA that signs the \
+                              server's certificate) in the scenario"
+                            .into(),
+                })?;
+                let client = ClientTls {
+                    ca_file: Some(spec_tls.ca.resolved.clone()),
+                    client_cert: spec_tls
+                        .client_cert
+                        .as_ref()
+                        .zip(spec_tls.client_key.as_ref())
+                        .map(|(c, k)| (c.resolved.clone(), k.resolved.clone())),
+                };
+                Some(client.connector().map_err(|e| RunError::Target {
+                    file: scenario.path.display().to_string(),
+                    message: e.to_string(),
+                })?)
+            } else {
+                None
+            };
             let ack_timeout = spec.ack_timeout.map(|s| s.0).unwrap_or(Duration::from_secs(5));
             let connect = spec.connect_timeout.map(|s| s.0).unwrap_or(Duration::from_secs(5));
             let ctx = Arc::new(Context {
@@ -250,6 +274,7 @@ pub async fn run(
                     .as_ref()
                     .map(|a| (a.basic.user.0.clone(), a.basic.password.expose().to_string())),
                 templates: scenario.templates.clone(),
+                tls,
             });
             let runs: Vec<CaseRun> = expand(scenario, options.seed)
                 .into_iter()

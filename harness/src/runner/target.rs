@@ -20,7 +20,10 @@ use tokio::sync::watch;
 pub enum TargetUrl {
     Builtin,
     Mllp(String),
+    /// MLLP over TLS.
+    Mllps(String),
     Http(String),
+    Https(String),
 }
 
 impl TargetUrl {
@@ -29,22 +32,38 @@ impl TargetUrl {
         if url == "builtin" {
             return Ok(TargetUrl::Builtin);
         }
-        if let Some(addr) = url.strip_prefix("mllp://") {
-            let addr = addr.trim_end_matches('/');
-            if addr.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok())
-            {
-                return Ok(TargetUrl::Mllp(addr.to_string()));
+        for (scheme, tls) in [("mllp://", false), ("mllps://", true)] {
+            if let Some(addr) = url.strip_prefix(scheme) {
+                let addr = addr.trim_end_matches('/');
+                let valid = addr
+                    .rsplit_once(':')
+                    .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
+                if !valid {
+                    return Err(format!("{url:?}: expected {scheme}HOST:PORT"));
+                }
+                let addr = addr.to_string();
+                return Ok(if tls { TargetUrl::Mllps(addr) } else { TargetUrl::Mllp(addr) });
             }
-            return Err(format!("{url:?}: expected mllp://HOST:PORT"));
         }
         if url.starts_with("http://") {
             return HttpTarget::parse(url)
                 .map(|_| TargetUrl::Http(url.to_string()))
                 .ok_or_else(|| format!("{url:?}: expected http://HOST:PORT/PATH"));
         }
+        if url.starts_with("https://") {
+            return HttpTarget::parse_https(url)
+                .map(|_| TargetUrl::Https(url.to_string()))
+                .ok_or_else(|| format!("{url:?}: expected https://HOST:PORT/PATH"));
+        }
         Err(format!(
-            "{url:?}: unknown target; use builtin, mllp://HOST:PORT or http://HOST:PORT/PATH"
+            "{url:?}: unknown target; use builtin, mllp://HOST:PORT, mllps://HOST:PORT, \
+             http://HOST:PORT/PATH or https://HOST:PORT/PATH"
         ))
+    }
+
+    /// Whether the target needs a TLS connector.
+    pub fn uses_tls(&self) -> bool {
+        matches!(self, TargetUrl::Mllps(_) | TargetUrl::Https(_))
     }
 }
 
@@ -147,6 +166,8 @@ mod tests {
         );
         assert!(TargetUrl::parse("mllp://nohost").is_err());
         assert!(TargetUrl::parse("http://h:1/x").is_ok());
+        assert_eq!(TargetUrl::parse("mllps://h:2575"), Ok(TargetUrl::Mllps("h:2575".into())));
+        assert!(TargetUrl::parse("https://h:1/x").unwrap().uses_tls());
         assert!(TargetUrl::parse("ftp://x").unwrap_err().contains("unknown target"));
     }
 }

@@ -58,6 +58,21 @@ pub struct TargetSpec {
     /// How the built-in endpoint is configured for this scenario (ignored for other targets).
     #[serde(default)]
     pub builtin: Option<BuiltinSpec>,
+    /// Certificates for `mllps://` and `https://` targets.
+    #[serde(default)]
+    pub tls: Option<TlsSpec>,
+}
+
+/// Whom to trust, and the client certificate for mutual TLS. The server is always verified.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSpec {
+    /// PEM file of the CA certificates that may sign the server's certificate.
+    pub ca: FileRef,
+    #[serde(default)]
+    pub client_cert: Option<FileRef>,
+    #[serde(default)]
+    pub client_key: Option<FileRef>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]

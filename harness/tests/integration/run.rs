@@ -173,3 +173,40 @@ fn unreachable_target_and_empty_filter_have_their_exit_codes() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("unknown target"), "{}", stderr(&output));
 }
+
+/// `run` against a separate `serve` over MLLP-over-TLS and HTTPS, trusting the test CA named in
+/// the scenario; a CA that did not sign the server's certificate fails every case with the TLS
+/// reason.
+#[test]
+fn run_over_mllps_and_https() {
+    let pki = crate::tls::pki("run");
+    let (cert, key) = (pki.path("server.pem"), pki.path("server.key"));
+    let server = crate::mllp::Server::with_args(&[
+        std::ffi::OsStr::new("--tls-cert"),
+        std::ffi::OsStr::new(&cert),
+        std::ffi::OsStr::new("--tls-key"),
+        std::ffi::OsStr::new(&key),
+        std::ffi::OsStr::new("--https"),
+        std::ffi::OsStr::new("127.0.0.1:0"),
+    ]);
+    let https = format!("{}/hl7", server.next_line().trim().strip_prefix("listening on ").unwrap());
+    assert!(https.starts_with("https://"), "{https}");
+    let a04 = workspace().join("corpus/adt/adt_a04_v26_utf8_latin.hl7");
+    let scenario = |ca: &str| {
+        format!(
+            "target: {{ tls: {{ ca: {ca} }} }}\nmessages:\n  m: {{ file: {} }}\ncases:\n  - name: accepted over TLS\n    send: m\n    expect: {{ ack: AA }}\n",
+            a04.display()
+        )
+    };
+    let good = pki.dir.join("good.yaml");
+    std::fs::write(&good, scenario("ca.pem")).unwrap();
+    let bad = pki.dir.join("bad.yaml");
+    std::fs::write(&bad, scenario("other-ca.pem")).unwrap();
+    for url in [server.url.as_str(), https.as_str()] {
+        let output = run(&["run", good.to_str().unwrap(), "--target", url, "--seed", "1"]);
+        assert_eq!(output.status.code(), Some(0), "{url}: {}{}", stdout(&output), stderr(&output));
+        let output = run(&["run", bad.to_str().unwrap(), "--target", url, "--seed", "1"]);
+        assert_eq!(output.status.code(), Some(1), "{url}: {}", stdout(&output));
+        assert!(stdout(&output).contains("tls-handshake-failed"), "{url}: {}", stdout(&output));
+    }
+}
