@@ -335,13 +335,7 @@ async fn run_mllp(
     let count = run.case.connections.unwrap_or(1).max(1) as usize;
     let mut connections = Vec::with_capacity(count);
     for _ in 0..count {
-        let connected = match &ctx.tls {
-            Some(tls) => {
-                MllpConnection::connect_tls(addr, tls, MllpOptions::default(), ctx.timeouts).await
-            }
-            None => MllpConnection::connect(addr, MllpOptions::default(), ctx.timeouts).await,
-        };
-        match connected {
+        match connect(addr, ctx).await {
             Ok(conn) => connections.push(conn),
             Err(err) => {
                 obs.aborted = Some(event(&err));
@@ -361,6 +355,7 @@ async fn run_mllp(
         let mut dead: Option<TransportEvent> = None;
         let mut previous: Option<Built> = None;
         let mut sent_by_step: Vec<Option<Built>> = Vec::new();
+        let mut closed_once: Option<ConnectionAfter> = None;
         if coalesce {
             let mut payloads = Vec::new();
             for (s, step) in steps.iter().enumerate() {
@@ -396,6 +391,43 @@ async fn run_mllp(
                     afters[c] = after_from(&err);
                 }
             }
+            // The target closed with messages unanswered (it may close after an ACK): a
+            // correct sender sends those again, one at a time, on a new connection.
+            let unanswered: Vec<usize> =
+                (0..pending.len()).filter(|&i| pending[i].exchange.replies.is_empty()).collect();
+            let closed = dead.as_ref().is_some_and(|e| e.code == "peer-closed");
+            if closed && !unanswered.is_empty() {
+                if let Ok(fresh) = connect(addr, ctx).await {
+                    *conn = fresh;
+                    closed_once = Some(ConnectionAfter::Closed);
+                    dead = None;
+                    for i in unanswered {
+                        let wire = plan(&[pending[i].exchange.sent.as_slice()], &[]);
+                        pending[i].sent_at = Instant::now();
+                        let failure = match write_plan(conn, &wire).await {
+                            Err(err) => Some(err),
+                            Ok(()) => {
+                                let deadline = Instant::now() + ctx.ack_timeout;
+                                let done = move |p: &[Pending]| !p[i].exchange.replies.is_empty();
+                                read_until(
+                                    conn,
+                                    &mut pending,
+                                    &mut obs.stray,
+                                    Some(i),
+                                    deadline,
+                                    done,
+                                )
+                                .await
+                            }
+                        };
+                        if let Some(err) = failure {
+                            afters[c] = after_from(&err);
+                            dead = Some(event(&err));
+                            break;
+                        }
+                    }
+                }
+            }
             for step_pending in pending.iter_mut().filter(|p| p.exchange.replies.is_empty()) {
                 step_pending.exchange.event = dead.clone();
             }
@@ -425,6 +457,26 @@ async fn run_mllp(
                         run.case.network.iter().chain(&step.network).cloned().collect();
                     let mut exchange =
                         new_exchange(step_no, connection, &built, step, ctx, &faults);
+                    // A receiver may close after an ACK (the standard allows it): notice, and
+                    // send the next message on a new connection as a sender would.
+                    if dead.is_none() && step_no > 1 && conn.peer_closed_within(CLOSE_LOOK).await {
+                        afters[c] = ConnectionAfter::Closed;
+                        dead = Some(TransportEvent {
+                            code: "peer-closed".into(),
+                            detail: "the target closed the connection after the previous ACK"
+                                .into(),
+                        });
+                    }
+                    if dead.is_some() {
+                        match connect(addr, ctx).await {
+                            Ok(fresh) => {
+                                *conn = fresh;
+                                dead = None;
+                                closed_once = closed_once.or(Some(afters[c]));
+                            }
+                            Err(err) => dead = Some(event(&err)),
+                        }
+                    }
                     if let Some(gone) = &dead {
                         exchange.event = Some(gone.clone());
                         pending.push(Pending {
@@ -490,6 +542,10 @@ async fn run_mllp(
                     Some(err) => after_from(&err),
                 };
         }
+        // A close during the case shows even when the last connection stayed open.
+        if let (Some(earlier), ConnectionAfter::Open) = (closed_once, afters[c]) {
+            afters[c] = earlier;
+        }
         per_connection.push((c, pending));
     }
     per_connection.sort_by_key(|(c, _)| *c);
@@ -498,6 +554,18 @@ async fn run_mllp(
     }
     obs.exchanges.sort_by_key(|e| (e.step, e.connection));
     obs.connections_after = afters;
+}
+
+/// How long to look for a close by the target before sending the next message of a case.
+const CLOSE_LOOK: Duration = Duration::from_millis(20);
+
+async fn connect(addr: &str, ctx: &Context) -> Result<MllpConnection, TransportError> {
+    match &ctx.tls {
+        Some(tls) => {
+            MllpConnection::connect_tls(addr, tls, MllpOptions::default(), ctx.timeouts).await
+        }
+        None => MllpConnection::connect(addr, MllpOptions::default(), ctx.timeouts).await,
+    }
 }
 
 fn abort_build(obs: &mut CaseObservation, why: String) {

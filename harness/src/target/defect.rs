@@ -61,9 +61,32 @@ defects! {
     ClosesOnHalfClose = "closes-on-half-close": "when the peer shuts down its write side, the connection is closed without answering the pending message",
     HttpAuthBypass = "http-auth-bypass": "HTTP Basic credentials are not checked",
     HttpAliasNotChecked = "http-alias-not-checked": "the MSH-4 connecting-alias{data-controller-alias} rule is not enforced on HTTP",
+    BadMsh7 = "bad-msh7": "MSH-7 of the ACK is not a timestamp",
+    ProcessingIdNotEchoed = "processing-id-not-echoed": "MSH-11 of the ACK is always T, whatever the message's processing id",
+    VersionNotEchoed = "version-not-echoed": "MSH-12 of the ACK is always 2.5, whatever the message's version",
+    StandardDelimiters = "standard-delimiters": "the ACK always uses |^~\\&, whatever delimiters the message declared",
+    NoErrSegment = "no-err-segment": "AE and AR acknowledgments carry no ERR segment",
+    ClosesAfterAck = "closes-after-ack": "the connection is closed after every acknowledgment",
+    HttpStatusAlways200 = "http-status-always-200": "HTTP answers 200 whatever MSA-1 says",
+    HttpTextContentType = "http-text-content-type": "HTTP acknowledgments are labelled text/plain",
 }
 
 impl Defect {
+    /// Whether the defect is something the standard allows or only advises against (closing
+    /// after an ACK, no ERR on AE/AR, header fields not echoed): the harness reports it as a
+    /// warning, not a conformance error.
+    pub fn is_permitted_behaviour(self) -> bool {
+        matches!(
+            self,
+            Defect::ProcessingIdNotEchoed
+                | Defect::VersionNotEchoed
+                | Defect::StandardDelimiters
+                | Defect::NoErrSegment
+                | Defect::ClosesAfterAck
+                | Defect::HttpTextContentType
+        )
+    }
+
     pub fn parse(name: &str) -> Option<Defect> {
         Defect::ALL.iter().copied().find(|d| d.name() == name)
     }

@@ -9,6 +9,8 @@ use super::defect::{Defect, Defects};
 use super::responder::{acknowledge, decide, Decision, ResponderConfig};
 use crate::hl7::ack::{AckError, ErrorCondition};
 use crate::hl7::edit::MessageBuf;
+use crate::hl7::encode::{decode_segments, encode_segments};
+use crate::hl7::Delimiters;
 use crate::hl7::{Message, Path as Hl7Path};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -205,6 +207,28 @@ impl Endpoint {
         }
         if d.has(Defect::InvalidMsa1) {
             set(&mut buf, "MSA-1", b"OK");
+        }
+        if d.has(Defect::BadMsh7) {
+            set(&mut buf, "MSH-7", b"YESTERDAY");
+        }
+        if d.has(Defect::ProcessingIdNotEchoed) {
+            set(&mut buf, "MSH-11", b"T");
+        }
+        if d.has(Defect::VersionNotEchoed) {
+            set(&mut buf, "MSH-12", b"2.5");
+        }
+        if d.has(Defect::NoErrSegment) {
+            if let Ok(err) = Hl7Path::parse("ERR") {
+                while buf.remove(&err).unwrap_or(false) {}
+            }
+        }
+        if d.has(Defect::StandardDelimiters) {
+            let segments = decode_segments(&buf.message());
+            if let Ok(bytes) = encode_segments(&Delimiters::default(), &segments) {
+                if let Ok(standard) = MessageBuf::new(bytes) {
+                    buf = standard;
+                }
+            }
         }
         let mut bytes = buf.into_bytes();
         if d.has(Defect::LfSegmentSeparators) {

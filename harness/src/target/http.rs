@@ -349,8 +349,15 @@ impl Ingest {
                 &format!("the body is not an HL7 message: {why}\n"),
             );
         }
-        let status = handled.decision.as_ref().map_or(StatusCode::OK, status_for);
+        let mut status = handled.decision.as_ref().map_or(StatusCode::OK, status_for);
+        let defects = self.endpoint.defects();
+        if defects.has(Defect::HttpStatusAlways200) {
+            status = StatusCode::OK;
+        }
         match handled.ack {
+            Some(ack) if defects.has(Defect::HttpTextContentType) => {
+                respond(status, "text/plain", ack)
+            }
             Some(ack) => hl7(status, ack),
             // MSH-15/16 asked for no acknowledgment; HTTP still needs an answer, so the status
             // alone carries the outcome.

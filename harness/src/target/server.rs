@@ -306,5 +306,8 @@ async fn handle_connection(mut connection: MllpConnection, endpoint: &Endpoint, 
                 return;
             }
         }
+        if defect(Defect::ClosesAfterAck) {
+            return;
+        }
     }
 }

@@ -133,6 +133,12 @@ const GOOD_AUTH: &str = "Basic cGFydG5lcl9tYWlsY286dGVzdGluZw==";
 /// The status an HTTP endpoint (Basic auth `partner_mailco:testing`, alias `trustalias`) with
 /// `defects` answers to one POST of `body` with `auth`.
 fn http_status(defects: &[Defect], body: &str, auth: &str) -> u16 {
+    let text = http_reply(defects, body, auth);
+    text.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status line")
+}
+
+/// The whole HTTP reply (status line, headers, body) as text.
+fn http_reply(defects: &[Defect], body: &str, auth: &str) -> String {
     let endpoint = Arc::new(
         Endpoint::new(ResponderConfig::default())
             .with_defects(Defects::of(defects.iter().copied())),
@@ -165,8 +171,7 @@ fn http_status(defects: &[Defect], body: &str, auth: &str) -> u16 {
         .unwrap();
         let _ = stop.send(());
         let _ = server.await;
-        let text = String::from_utf8_lossy(&reply);
-        text.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status line")
+        String::from_utf8_lossy(&reply).into_owned()
     })
 }
 
@@ -353,6 +358,60 @@ fn every_defect_changes_observable_behaviour() {
                 assert_eq!(http_status(&[defect], &other, GOOD_AUTH), 200, "{defect}");
                 let allowed = A04.replace("|HOSP|", "|trustalias{trustalias}|");
                 assert_eq!(http_status(&[], &allowed, GOOD_AUTH), 200);
+            }
+            Defect::BadMsh7 => {
+                let (ok, bad) = both(defect, &good);
+                assert!(field(&acks(&ok)[0], "MSH", 7).starts_with("20"));
+                assert_eq!(field(&acks(&bad)[0], "MSH", 7), "YESTERDAY", "{defect}");
+            }
+            Defect::ProcessingIdNotEchoed => {
+                let (ok, bad) = both(defect, &good);
+                assert_eq!(field(&acks(&ok)[0], "MSH", 11), "P");
+                assert_eq!(field(&acks(&bad)[0], "MSH", 11), "T", "{defect}");
+            }
+            Defect::VersionNotEchoed => {
+                let (ok, bad) = both(defect, &good);
+                assert_eq!(field(&acks(&ok)[0], "MSH", 12), "2.6");
+                assert_eq!(field(&acks(&bad)[0], "MSH", 12), "2.5", "{defect}");
+            }
+            Defect::StandardDelimiters => {
+                let custom = A04
+                    .replace('|', "$")
+                    .replace('^', "%")
+                    .replace('~', "#")
+                    .replace('\\', "!")
+                    .replace('&', "(");
+                let (ok, bad) = both(defect, &frame(&custom));
+                assert!(String::from_utf8_lossy(&ok).contains("MSH$%#!($"));
+                assert!(acks(&bad)[0].starts_with("MSH|^~\\&|HARNESS"), "{defect}: {bad:?}");
+            }
+            Defect::NoErrSegment => {
+                let no_pid: String =
+                    A04.split_inclusive('\r').filter(|s| !s.starts_with("PID")).collect();
+                let (ok, bad) = both(defect, &frame(&no_pid));
+                assert!(acks(&ok)[0].contains("\rERR|"));
+                assert!(field(&acks(&bad)[0], "MSA", 1) == "AE" && !acks(&bad)[0].contains("ERR|"));
+            }
+            Defect::ClosesAfterAck => {
+                let two = [frame(A04), frame(&A04.replace("|M1|", "|M2|"))].concat();
+                let (ok, bad) = both(defect, &two);
+                assert_eq!((acks(&ok).len(), acks(&bad).len()), (2, 1), "{defect}");
+            }
+            Defect::HttpStatusAlways200 => {
+                let no_pid: String = A04
+                    .replace("|HOSP|", "|trustalias{trustalias}|")
+                    .split_inclusive('\r')
+                    .filter(|s| !s.starts_with("PID"))
+                    .collect();
+                assert_eq!(http_status(&[], &no_pid, GOOD_AUTH), 500);
+                assert_eq!(http_status(&[defect], &no_pid, GOOD_AUTH), 200, "{defect}");
+            }
+            Defect::HttpTextContentType => {
+                let allowed = A04.replace("|HOSP|", "|trustalias{trustalias}|");
+                let ok = http_reply(&[], &allowed, GOOD_AUTH).to_ascii_lowercase();
+                let bad = http_reply(&[defect], &allowed, GOOD_AUTH).to_ascii_lowercase();
+                assert!(ok.contains("content-type: application/hl7-v2"), "{ok}");
+                assert!(bad.contains("content-type: text/plain"), "{defect}: {bad}");
             }
             Defect::WrongCharset => {
                 let utf8 = utf8_a04();
