@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod generator;
 pub mod hl7;
 pub mod target;
 pub mod transport;
