@@ -477,6 +477,14 @@ impl DelimiterSet {
                 "delimiters {text:?}: expected the field separator then 2 to 5 encoding characters, e.g. \"$%#!(\""
             ));
         }
+        let bytes = text.as_bytes();
+        if let Some((i, c)) = bytes.iter().enumerate().find(|(i, c)| bytes[..*i].contains(c)) {
+            return Err(format!(
+                "delimiters {text:?}: character {} ({:?}) repeats an earlier one",
+                i + 1,
+                *c as char
+            ));
+        }
         let mut header = b"MSH".to_vec();
         header.extend_from_slice(text.as_bytes());
         header.push(text.as_bytes()[0]);
@@ -839,4 +847,134 @@ fn segment_schema(generator: &mut SchemaGenerator) -> Schema {
 
 fn add_segment_schema(generator: &mut SchemaGenerator) -> Schema {
     short_or::<SegmentId, AddSegment>(generator)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(text: &str) -> Path {
+        Path::parse(text).unwrap()
+    }
+
+    fn yaml(text: &str) -> Result<Vec<Mutation>, String> {
+        serde_yaml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Deserializing `text` gives an error containing every one of `parts`.
+    fn check_error(text: &str, parts: &[&str]) {
+        let err = yaml(text).expect_err(text);
+        for part in parts {
+            assert!(err.contains(part), "{text}: {err:?} lacks {part:?}");
+        }
+    }
+
+    #[test]
+    fn scenario_forms() {
+        let list = yaml(
+            "- non_ascii: { fields: [PID-5.1, PID-5.2], script: greek }\n\
+             - escaped_delimiters: { fields: [PID-5.1] }\n\
+             - custom_delimiters: { delimiters: \"$%#!(\" }\n\
+             - lf_separators\n",
+        )
+        .unwrap();
+        assert_eq!(
+            list,
+            [
+                Mutation::NonAscii(NonAscii {
+                    fields: vec![p("PID-5.1"), p("PID-5.2")],
+                    script: Some(Script::Greek),
+                    unmappable: OnUnmappable::DeclareUtf8,
+                }),
+                Mutation::EscapedDelimiters(FieldsParam { fields: vec![p("PID-5.1")] }),
+                Mutation::CustomDelimiters(CustomDelimiters {
+                    delimiters: Some(DelimiterSet::parse("$%#!(").unwrap()),
+                    random: false,
+                }),
+                Mutation::LfSeparators,
+            ]
+        );
+    }
+
+    #[test]
+    fn short_forms() {
+        let list = yaml(
+            "- non_ascii: [PID-5.1]\n\
+             - empty_required: PID-3\n\
+             - drop_required_segment: PID\n\
+             - z_segment: ZPI\n\
+             - z_segment:\n\
+             - present_but_null: {}\n\
+             - crlf_separators: ~\n",
+        )
+        .unwrap();
+        assert_eq!(
+            list,
+            [
+                Mutation::NonAscii(NonAscii::from(vec![p("PID-5.1")])),
+                Mutation::EmptyRequired(FieldParam::from(p("PID-3"))),
+                Mutation::DropRequiredSegment(SegmentParam::from(SegmentId::parse("PID").unwrap())),
+                Mutation::ZSegment(AddSegment::from(SegmentId::parse("ZPI").unwrap())),
+                Mutation::ZSegment(AddSegment::default()),
+                Mutation::PresentButNull(FieldsParam::default()),
+                Mutation::CrlfSeparators,
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_input_is_reported_where_it_is() {
+        // The path error comes from Path::parse, with serde_yaml's line and column.
+        check_error(
+            "- z_segment: {}\n- non_ascii: { fields: [PID-5.1, PID-55.x] }\n",
+            &["bad path \"PID-55.x\" at column 8", "line 2 column"],
+        );
+        check_error("- non_ascii: [pid-5]\n", &["did you mean PID?", "line 1 column"]);
+        check_error("- empty_required: PID-3.\n", &["bad path", "line 1 column"]);
+        check_error("- drop_required_segment: PID-3\n", &["expected a segment id only"]);
+        check_error("- non_asci: [PID-5]\n", &["unknown variant `non_asci`", "non_ascii"]);
+        check_error("- non_ascii: { feilds: [PID-5] }\n", &["unknown field `feilds`"]);
+        check_error("- non_ascii: { script: klingon }\n", &["unknown variant `klingon`"]);
+        check_error("- z_segment\n", &["z_segment takes parameters: write `z_segment: {}`"]);
+        check_error(
+            "- non_ascii: [PID-5.1]\n  lf_separators: ~\n",
+            &["one mutation per list item", "line 1 column"],
+        );
+        check_error(
+            "- custom_delimiters: { delimiters: \"$%$!(\" }\n",
+            &["character 3 ('$') repeats"],
+        );
+        check_error("- custom_delimiters: { delimiters: \"$\" }\n", &["2 to 5 encoding"]);
+    }
+
+    #[test]
+    fn catalogue_names_every_mutation() {
+        let names: Vec<&str> = CATALOGUE.iter().map(|(name, _)| *name).collect();
+        assert_eq!(names, NAMES);
+        for (name, description) in CATALOGUE {
+            let mutation = Mutation::from_name(name).unwrap_or_else(|| panic!("{name}"));
+            assert_eq!(mutation.name(), *name);
+            assert!(!description.is_empty() && !description.contains('\n'));
+            // Serialized to YAML and read back: the same mutation.
+            let text = serde_yaml::to_string(&vec![mutation.clone()]).unwrap();
+            assert!(text.starts_with(&format!("- {name}")), "{text}");
+            assert_eq!(yaml(&text).unwrap(), [mutation], "{text}");
+        }
+        assert_eq!(Mutation::from_name("nope"), None);
+    }
+
+    #[test]
+    fn json_schema_describes_the_yaml_shape() {
+        let schema = serde_json::to_string(&schemars::schema_for!(Vec<Mutation>)).unwrap();
+        for part in ["\"non_ascii\"", "\"lf_separators\"", "Hl7Path", "anyOf", "\"greek\""] {
+            assert!(schema.contains(part), "{part} missing from {schema}");
+        }
+    }
+
+    #[test]
+    fn intent_order() {
+        assert_eq!(Intent::Valid.strongest(Intent::Either), Intent::Either);
+        assert_eq!(Intent::Invalid.strongest(Intent::Either), Intent::Invalid);
+        assert_eq!(serde_json::to_string(&Intent::Either).unwrap(), "\"either\"");
+    }
 }
