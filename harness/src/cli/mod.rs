@@ -3,6 +3,7 @@
 
 mod diff;
 mod duration;
+mod generate;
 mod input;
 mod inspect;
 mod send;
@@ -58,6 +59,9 @@ pub enum Command {
     Send(send::SendArgs),
     /// Run the reference endpoint on MLLP: ACKs by the standard, a journal, the client feed.
     Serve(serve::ServeArgs),
+    /// Write edge-case variants of a message: named mutations, seeded, each with the intent a
+    /// conformant receiver should act on (valid, invalid, either).
+    Generate(generate::GenerateArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -77,6 +81,7 @@ pub fn main() -> i32 {
         Command::Diff(args) => diff::run(&args, &mut out),
         Command::Send(args) => send::run(&args, &mut out),
         Command::Serve(args) => serve::run(&args, &mut out),
+        Command::Generate(args) => generate::run(&args, &mut out),
     };
     let _ = out.flush();
     match result {
