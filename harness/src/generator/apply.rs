@@ -136,6 +136,10 @@ const OPTIONAL_FIELDS: &[&str] = &["PID-8", "PID-7", "PV1-3", "NK1-3", "STF-5", 
 /// Bytes that may serve as delimiters in a random set: printable ASCII punctuation.
 const DELIMITER_POOL: &[u8] = b"!#$%&()*+,-./:;<=>?@[\\]^_`{|}~";
 
+/// Largest message a mutation writes (many_repetitions, batch_wrap): a bound on memory, far
+/// above any real interface's limit.
+const MAX_OUTPUT: usize = 64 * 1024 * 1024;
+
 /// Dates with fewer digits are replaced by this one.
 const FALLBACK_TIMESTAMP: &str = "20240101120000";
 
@@ -328,9 +332,10 @@ impl<'m, 'a> Cx<'m, 'a> {
             buf.set_raw(path, &escaped).map_err(self.edit_error())?;
         }
         let what = describe_values(&fields, &chosen);
+        let declared = buf.message().charset();
         self.done(
             buf,
-            format!("{what} written as ISO 8859-1 bytes while MSH-18 declares UNICODE UTF-8 (invalid UTF-8, ch. 2, MSH-18)"),
+            format!("{what} written as ISO 8859-1 bytes while MSH-18 declares {declared} (invalid UTF-8, ch. 2, MSH-18)"),
             Intent::Invalid,
         )
     }
@@ -901,7 +906,15 @@ impl<'m, 'a> Cx<'m, 'a> {
             Some(bytes) if !bytes.is_empty() => bytes,
             _ => b"R".to_vec(),
         };
-        let mut value = Vec::with_capacity((first.len() + 1) * p.count);
+        let total = (first.len() + 1).saturating_mul(p.count);
+        if total > MAX_OUTPUT {
+            return self.fail(format!(
+                "{path}: {} repetitions of {} bytes would exceed {MAX_OUTPUT} bytes",
+                p.count,
+                first.len()
+            ));
+        }
+        let mut value = Vec::with_capacity(total);
         for i in 0..p.count {
             if i > 0 {
                 value.push(d.repetition);
@@ -1036,6 +1049,13 @@ impl<'m, 'a> Cx<'m, 'a> {
         out.extend(envelope_header("BHS"));
         let single = self.rebuild(&(0..self.message.segment_count()).collect::<Vec<_>>());
         let single = single.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(&single).to_vec();
+        if single.len().saturating_mul(p.messages) > MAX_OUTPUT {
+            return self.fail(format!(
+                "{} copies of a {}-byte message would exceed {MAX_OUTPUT} bytes",
+                p.messages,
+                single.len()
+            ));
+        }
         let control = Path::parse("MSH-10").expect("a valid literal path");
         let id = field(10).to_vec();
         for i in 1..=p.messages {
