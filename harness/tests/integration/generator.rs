@@ -166,3 +166,49 @@ fn generate_errors_are_usage_errors() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("message 2 not found"), "{}", stderr(&output));
 }
+
+/// The intents against the reference endpoint's decision, on every corpus ADT message it
+/// accepts: what is `valid` is accepted, and the `invalid` mutations the endpoint can see are
+/// not. LF/CRLF separators are left out: the endpoint reads them leniently (its framing
+/// reports them), while a strict receiver must not accept them; remove_field is left out
+/// because a shifted optional field is invisible to a validator.
+#[test]
+fn intents_agree_with_the_reference_endpoint() {
+    use hl7_harness::target::responder::{decide, ResponderConfig};
+    let config = ResponderConfig::default();
+    let accepted =
+        |bytes: &[u8]| Message::parse(bytes).is_ok_and(|m| decide(&m, &config).is_accept());
+    let bases: Vec<&(String, Vec<u8>)> =
+        corpus().iter().filter(|(name, bytes)| name.contains("/adt/") && accepted(bytes)).collect();
+    assert!(bases.len() > 10, "the corpus ADT messages are accepted");
+    let visible_invalid = [
+        "charset_mismatch",
+        "empty_required",
+        "drop_required_segment",
+        "unknown_message_type",
+        "unknown_trigger",
+        "unsupported_version",
+    ];
+    for (name, bytes) in bases {
+        for mutation in mutations() {
+            for seed in 0..4 {
+                let Ok(mutated) = apply(bytes, &mutation, seed) else { continue };
+                let what =
+                    format!("{name} {} seed {seed}: {}", mutation.name(), mutated.description);
+                let parsed = Message::parse(&mutated.bytes);
+                match mutated.intent {
+                    Intent::Valid if !matches!(mutation, Mutation::BatchWrap(_)) => {
+                        assert!(accepted(&mutated.bytes), "valid but not accepted: {what}")
+                    }
+                    Intent::Invalid if visible_invalid.contains(&mutation.name()) => {
+                        assert!(
+                            parsed.is_ok() && !accepted(&mutated.bytes),
+                            "invalid but accepted: {what}"
+                        )
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+}
