@@ -36,6 +36,10 @@ pub enum GenerateError {
         "the base starts with {found}, not MSH: mutate one message (batch_wrap makes batches)"
     )]
     NotOneMessage { found: String },
+    #[error(
+        "the base holds {count} MSH segments: mutate one message at a time (split the file first)"
+    )]
+    SeveralMessages { count: usize },
     #[error("{mutation}: {source}")]
     Edit {
         mutation: &'static str,
@@ -56,6 +60,12 @@ pub fn apply(base: &[u8], mutation: &Mutation, seed: u64) -> Result<Mutated> {
     let header = message.header();
     if header.id() != "MSH" {
         return Err(GenerateError::NotOneMessage { found: header.id().to_string() });
+    }
+    // Messages back to back parse as one message with several MSH segments; mutating that as
+    // one would, for instance, wrap three messages in a batch that counts one.
+    let headers = message.segments().filter(|s| s.id() == "MSH").count();
+    if headers > 1 {
+        return Err(GenerateError::SeveralMessages { count: headers });
     }
     let mut cx =
         Cx { name: mutation.name(), message: &message, rng: ChaCha8Rng::seed_from_u64(seed) };
@@ -1538,6 +1548,9 @@ mod tests {
         assert_eq!(err, "non_ascii: NK1-2: the message has 0 NK1 segment(s), not 1");
         assert!(error(BASE, "escaped_delimiters: [MSH-2]").contains("MSH-1 and MSH-2"));
         assert!(error(BASE, "present_but_null: [PID]").contains("name a field"));
+        let two = [BASE, BASE].concat();
+        let err = apply(&two, &Mutation::LfSeparators, 0).unwrap_err().to_string();
+        assert!(err.starts_with("the base holds 2 MSH segments"), "{err}");
         let err = apply(b"hello", &Mutation::LfSeparators, 0).unwrap_err().to_string();
         assert!(err.starts_with("the base message does not parse"), "{err}");
     }
