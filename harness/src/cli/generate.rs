@@ -16,16 +16,17 @@ pub struct GenerateArgs {
     /// The message file; its first message unless --message says otherwise.
     #[arg(required_unless_present = "list")]
     pub file: Option<PathBuf>,
-    /// A mutation by name, with its default parameters; repeatable, applied in order.
+    /// A mutation by name, with its default parameters, or with parameters as one JSON object
+    /// in the scenario's shape (`{"non_ascii": {"fields": ["PID-5.1"], "script": "greek"}}`);
+    /// repeatable, applied in order.
     #[arg(
         long = "mutation",
         short = 'm',
-        value_name = "NAME",
+        value_name = "NAME|JSON",
         required_unless_present = "list",
-        value_parser = clap::builder::PossibleValuesParser::new(CATALOGUE.iter().map(|(name, _)| *name)),
-        hide_possible_values = true
+        value_parser = parse_mutation
     )]
-    pub mutations: Vec<String>,
+    pub mutations: Vec<Mutation>,
     /// Seed of the first variant: the same file, mutations and seed give the same bytes.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub seed: u64,
@@ -61,6 +62,23 @@ fn after_help() -> String {
     )
 }
 
+/// A catalogue name, or a JSON object read exactly as a scenario's `mutate:` item.
+fn parse_mutation(text: &str) -> Result<Mutation, String> {
+    if text.trim_start().starts_with('{') {
+        return serde_json::from_str(text).map_err(|e| format!("{e}"));
+    }
+    if let Some(mutation) = Mutation::from_name(text) {
+        return Ok(mutation);
+    }
+    let key = |s: &str| s.to_ascii_lowercase().replace(['_', '-', ' '], "");
+    let hint = CATALOGUE
+        .iter()
+        .find(|(name, _)| key(name) == key(text))
+        .map(|(name, _)| format!(" (did you mean {name}?)"))
+        .unwrap_or_default();
+    Err(format!("unknown mutation {text:?}{hint}; `generate --list` shows them all"))
+}
+
 pub fn run(args: &GenerateArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     if args.list {
         let width = CATALOGUE.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
@@ -72,34 +90,29 @@ pub fn run(args: &GenerateArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     let Some(path) = &args.file else {
         anyhow::bail!("name a message file (or use --list)");
     };
-    let mutations: Vec<Mutation> = args
-        .mutations
-        .iter()
-        .map(|name| {
-            Mutation::from_name(name).ok_or_else(|| anyhow::anyhow!("unknown mutation {name:?}"))
-        })
-        .collect::<anyhow::Result<_>>()?;
+    let mutations = &args.mutations;
+    let names: Vec<&str> = mutations.iter().map(Mutation::name).collect();
     let file = InputFile::read(path)?;
     let index = usize::try_from(args.message - 1)?;
     let base = file.message(index)?;
     let base = base.as_bytes();
-    let names = args.mutations.join(",");
+    let shown = names.join(",");
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir)
             .map_err(|e| anyhow::anyhow!("{}: cannot create: {e}", dir.display()))?;
     }
     for seed in (0..args.count).map(|i| args.seed.wrapping_add(i)) {
-        let mutated = apply_all(base, &mutations, seed)
+        let mutated = apply_all(base, mutations, seed)
             .map_err(|e| anyhow::anyhow!("{}: message {}: {e}", file.path, args.message))?;
         let header = format!(
-            "# mutation={names} seed={seed} intent={}: {}",
+            "# mutation={shown} seed={seed} intent={}: {}",
             mutated.intent, mutated.description
         );
         if args.raw {
             eprintln!("{header}");
             out.write_all(&mutated.bytes)?;
         } else if let Some(dir) = &args.out {
-            let written = dir.join(file_name(path, &args.mutations, seed));
+            let written = dir.join(file_name(path, &names, seed));
             std::fs::write(&written, &mutated.bytes)
                 .map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", written.display()))?;
             writeln!(out, "{header}\n# written to {}", written.display())?;
@@ -113,7 +126,7 @@ pub fn run(args: &GenerateArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
 }
 
 /// `<stem>-<mutation>+<mutation>-seed<N>.hl7`.
-fn file_name(input: &Path, mutations: &[String], seed: u64) -> String {
+fn file_name(input: &Path, mutations: &[&str], seed: u64) -> String {
     let stem = input.file_stem().map_or("message".into(), |s| s.to_string_lossy().into_owned());
     format!("{stem}-{}-seed{seed}.hl7", mutations.join("+"))
 }

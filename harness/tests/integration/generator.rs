@@ -61,6 +61,32 @@ proptest! {
     }
 }
 
+/// The same properties as the proptest, exhaustively over corpus files and mutations for a few
+/// seeds, so that no pair is left to chance.
+#[test]
+fn every_mutation_on_every_corpus_file() {
+    for (name, bytes) in corpus() {
+        for mutation in mutations() {
+            for seed in [0, 1, u64::MAX] {
+                let first = apply(bytes, &mutation, seed);
+                assert_eq!(first, apply(bytes, &mutation, seed), "{name} {}", mutation.name());
+                let Ok(mutated) = first else { continue };
+                let readable = if matches!(mutation, Mutation::BatchWrap(_)) {
+                    split_batch(&mutated.bytes).is_ok_and(|b| b.findings.is_empty())
+                } else {
+                    Message::parse(&mutated.bytes).is_ok()
+                };
+                assert!(
+                    readable,
+                    "{name} {} seed {seed}: {}",
+                    mutation.name(),
+                    mutated.description
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn every_mutation_applies_to_a_plain_adt() {
     let base = std::fs::read(workspace().join("corpus/adt/adt_a01_v26_zpd.hl7")).unwrap();
@@ -113,6 +139,20 @@ fn generate_raw_writes_the_exact_bytes() {
 }
 
 #[test]
+fn generate_takes_parameters_as_json() {
+    let path = "corpus/adt/adt_a04_v24_minimal.hl7";
+    let json = r#"{"non_ascii": {"fields": ["PID-5.1"], "script": "greek"}}"#;
+    let output = run(&["generate", path, "-m", json, "-m", "z_segment", "--seed", "3", "--raw"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let base = std::fs::read(workspace().join(path)).unwrap();
+    let mutations =
+        [serde_json::from_str(json).unwrap(), Mutation::from_name("z_segment").unwrap()];
+    assert_eq!(output.stdout, apply_all(&base, &mutations, 3).unwrap().bytes);
+    assert!(stderr(&output)
+        .starts_with("# mutation=non_ascii,z_segment seed=3 intent=valid: PID-5.1 = "));
+}
+
+#[test]
 fn generate_out_writes_one_file_per_seed() {
     let dir = std::env::temp_dir().join(format!("hl7-harness-generate-{}", std::process::id()));
     let dir_text = dir.to_str().unwrap();
@@ -142,7 +182,11 @@ fn generate_out_writes_one_file_per_seed() {
 fn generate_errors_are_usage_errors() {
     let output = run(&["generate", "corpus/adt/adt_a04_v24_minimal.hl7", "-m", "nonascii"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("a similar value exists: 'non_ascii'"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("(did you mean non_ascii?)"), "{}", stderr(&output));
+    let bad_path = r#"{"non_ascii": {"fields": ["PID-55.x"]}}"#;
+    let output = run(&["generate", "corpus/adt/adt_a04_v24_minimal.hl7", "-m", bad_path]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("bad path \"PID-55.x\" at column 8"), "{}", stderr(&output));
 
     let output = run(&["generate", "corpus/adt/adt_a04_v24_minimal.hl7"]);
     assert_eq!(output.status.code(), Some(2));
