@@ -400,7 +400,11 @@ impl<'m, 'a> Cx<'m, 'a> {
         } else {
             self.done(
                 buf,
-                format!("{list} = \"\" (present but null), though {} required: whether null satisfies that is site-defined", required.join(" ")),
+                format!(
+                    "{list} = \"\" (present but null), though {} required: whether null \
+                     satisfies that is site-defined",
+                    required.join(" ")
+                ),
                 Intent::Either,
             )
         }
@@ -574,7 +578,8 @@ impl<'m, 'a> Cx<'m, 'a> {
         let count = segment.field_count();
         let Some(field) = segment.field(n).filter(|_| n < count) else {
             return self.fail(format!(
-                "{}-{n}: the segment has {count} fields, so nothing after it would shift (use truncate_fields)",
+                "{}-{n}: the segment has {count} fields, so nothing after it would shift \
+                 (use truncate_fields)",
                 segment.id()
             ));
         };
@@ -586,7 +591,8 @@ impl<'m, 'a> Cx<'m, 'a> {
         Ok(Mutated {
             bytes,
             description: format!(
-                "{id}-{n} removed: {id}-{} to {id}-{count} moved one place left, so values sit in the wrong fields",
+                "{id}-{n} removed: {id}-{} to {id}-{count} moved one place left, so values sit \
+                 in the wrong fields",
                 n + 1
             ),
             intent: Intent::Invalid,
@@ -607,7 +613,8 @@ impl<'m, 'a> Cx<'m, 'a> {
             Some(s) => {
                 if !required.iter().any(|r| r == s.id()) {
                     return self.fail(format!(
-                        "{s} is not a required segment present in this {} v{} message (required and present: {})",
+                        "{s} is not a required segment present in this {} v{} message \
+                         (required and present: {})",
                         structure.id,
                         structure.version,
                         required.join(" ")
@@ -752,7 +759,8 @@ impl<'m, 'a> Cx<'m, 'a> {
         Ok(Mutated {
             bytes,
             description: format!(
-                "{id} (not a segment of the standard) inserted as segment {} (receivers may ignore unexpected segments or reject, ch. 2)",
+                "{id} (not a segment of the standard) inserted as segment {} (receivers may \
+                 ignore unexpected segments or reject, ch. 2)",
                 position + 1
             ),
             intent: Intent::Either,
@@ -776,7 +784,10 @@ impl<'m, 'a> Cx<'m, 'a> {
         let bytes = self.rebuild_with(&order, count, &added);
         Ok(Mutated {
             bytes,
-            description: format!("{id} appended (Z-segments are site-defined and must not cause a rejection, ch. 2, 2.5.2)"),
+            description: format!(
+                "{id} appended (Z-segments are site-defined and must not cause a rejection, \
+                 ch. 2, 2.5.2)"
+            ),
             intent: Intent::Valid,
         })
     }
@@ -816,7 +827,10 @@ impl<'m, 'a> Cx<'m, 'a> {
         }
         Mutated {
             bytes: out,
-            description: format!("segments end with {name} instead of CR (ch. 2, 2.5.4: the segment terminator is CR)"),
+            description: format!(
+                "segments end with {name} instead of CR (ch. 2, 2.5.4: the segment terminator \
+                 is CR)"
+            ),
             intent: Intent::Invalid,
         }
     }
@@ -846,7 +860,8 @@ impl<'m, 'a> Cx<'m, 'a> {
                 // MSH-7 keeps the minute, other timestamps the day; DTM allows any precision
                 // down to the year (ch. 2A, DTM).
                 let keep = if is_msh7 { 12 } else { 8 };
-                (digits.chars().take(keep).collect::<String>(), Intent::Valid, "reduced precision (ch. 2A, DTM)")
+                let reduced: String = digits.chars().take(keep).collect();
+                (reduced, Intent::Valid, "reduced precision (ch. 2A, DTM)")
             }
             TimestampVariant::TimeZone => {
                 let zone = *self.pick(&["+0000", "-0500", "+0100", "+0530", "-1000"]);
@@ -854,12 +869,17 @@ impl<'m, 'a> Cx<'m, 'a> {
             }
             TimestampVariant::Fraction => {
                 let fraction = 1 + self.index(9999);
-                (format!("{full}.{fraction:04}"), Intent::Valid, "with fractional seconds (ch. 2A, DTM)")
+                (
+                    format!("{full}.{fraction:04}"),
+                    Intent::Valid,
+                    "with fractional seconds (ch. 2A, DTM)",
+                )
             }
             TimestampVariant::Components => (
                 format!("{full}{}S", d.component as char),
                 Intent::Either,
-                "with the TS degree-of-precision component, deprecated since v2.3 and gone in v2.6 (ch. 2A, TS)",
+                "with the TS degree-of-precision component, kept for backward compatibility only \
+                 since v2.3 (ch. 2A, TS)",
             ),
         };
         let mut buf = self.buf();
@@ -884,7 +904,7 @@ impl<'m, 'a> Cx<'m, 'a> {
         self.done(
             buf,
             format!(
-                "{path} = {} characters (maximum lengths are site-defined, ch. 2, 2.5.3.2)",
+                "{path} = {} characters (maximum lengths are site-defined, ch. 2, 2.5.3)",
                 p.length
             ),
             Intent::Either,
@@ -958,7 +978,10 @@ impl<'m, 'a> Cx<'m, 'a> {
         };
         self.done(
             buf,
-            format!("MSH-10 = {id:?}, a control ID already used: send it after the message that used it (duplicate handling is site-defined, ch. 2, MSH-10)"),
+            format!(
+                "MSH-10 = {id:?}, a control ID already used: send it after the message that used \
+                 it (duplicate handling is site-defined, ch. 2, MSH-10)"
+            ),
             Intent::Either,
         )
     }
@@ -1009,7 +1032,10 @@ impl<'m, 'a> Cx<'m, 'a> {
         }
         Ok(Mutated {
             bytes: out,
-            description: format!("re-encoded with delimiters {new} (was {old}), declared in MSH-1 and MSH-2 (ch. 2, 2.5.4)"),
+            description: format!(
+                "re-encoded with delimiters {new} (was {old}), declared in MSH-1 and MSH-2 \
+                 (ch. 2, 2.5.4)"
+            ),
             intent: Intent::Valid,
         })
     }
@@ -1090,7 +1116,8 @@ impl<'m, 'a> Cx<'m, 'a> {
         Ok(Mutated {
             bytes: out,
             description: format!(
-                "{} message(s) wrapped in {envelope} (BTS-1 = {}, batch support is agreed per site, ch. 2, batch protocol)",
+                "{} message(s) wrapped in {envelope} (BTS-1 = {}, batch support is agreed per \
+                 site, ch. 2, batch protocol)",
                 p.messages, p.messages
             ),
             intent: Intent::Either,
