@@ -40,6 +40,8 @@ pub enum GenerateError {
         "the base holds {count} MSH segments: mutate one message at a time (split the file first)"
     )]
     SeveralMessages { count: usize },
+    #[error("the base holds the batch segment {segment} (segment {index}): mutate one message (batch_wrap makes batches)")]
+    BatchSegment { segment: String, index: usize },
     #[error("{mutation}: {source}")]
     Edit {
         mutation: &'static str,
@@ -66,6 +68,15 @@ pub fn apply(base: &[u8], mutation: &Mutation, seed: u64) -> Result<Mutated> {
     let headers = message.segments().filter(|s| s.id() == "MSH").count();
     if headers > 1 {
         return Err(GenerateError::SeveralMessages { count: headers });
+    }
+    // Likewise a batch segment inside: found by the fuzzer, an FTS amid the segments made
+    // batch_wrap's output a batch with segments outside any message.
+    let envelope = message.segments().find(|s| matches!(s.id(), "FHS" | "BHS" | "BTS" | "FTS"));
+    if let Some(segment) = envelope {
+        return Err(GenerateError::BatchSegment {
+            segment: segment.id().to_string(),
+            index: segment.index(),
+        });
     }
     let mut cx =
         Cx { name: mutation.name(), message: &message, rng: ChaCha8Rng::seed_from_u64(seed) };
@@ -1578,6 +1589,9 @@ mod tests {
         let two = [BASE, BASE].concat();
         let err = apply(&two, &Mutation::LfSeparators, 0).unwrap_err().to_string();
         assert!(err.starts_with("the base holds 2 MSH segments"), "{err}");
+        let inner_fts = [BASE, b"FTS|1\rNTE|1\r"].concat();
+        let err = apply(&inner_fts, &Mutation::LfSeparators, 0).unwrap_err().to_string();
+        assert!(err.starts_with("the base holds the batch segment FTS (segment 5)"), "{err}");
         let err = apply(b"hello", &Mutation::LfSeparators, 0).unwrap_err().to_string();
         assert!(err.starts_with("the base message does not parse"), "{err}");
     }
