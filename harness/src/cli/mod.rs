@@ -4,6 +4,7 @@
 mod diff;
 mod duration;
 pub use duration::parse_duration;
+mod generate;
 mod hllp_args;
 mod input;
 mod inspect;
@@ -68,6 +69,9 @@ pub enum Command {
     Run(run::RunArgs),
     /// Print the JSON Schema of the scenario format (for editors).
     Schema,
+    /// Write edge-case variants of a message: named mutations, seeded, each with the intent a
+    /// conformant receiver should act on (valid, invalid, either).
+    Generate(generate::GenerateArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -89,6 +93,7 @@ pub fn main() -> i32 {
         Command::Serve(args) => serve::run(&args, &mut out),
         Command::Run(args) => run::run(&args, &mut out),
         Command::Schema => schema::run(&mut out),
+        Command::Generate(args) => generate::run(&args, &mut out),
     };
     let _ = out.flush();
     match result {

@@ -1,51 +1,17 @@
-//! PLACEHOLDER replaced by the generator branch when it merges (same API).
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+//! Edge-case mutations of a message, seeded and named: non-ASCII text, escapes, delimiters,
+//! nulls, missing or extra fields and segments, separators, long values, header codes, batches.
+//!
+//! Each mutation gives new bytes, a one-line description and the [`Intent`] a conformant
+//! receiver should act on (HL7 v2.5.1 chapter 2). The module edits messages through
+//! [`crate::hl7`] and does no I/O; it must not know about transports, scenarios or reports.
 
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum Mutation {
-    LfSeparators,
-}
+mod apply;
+mod mutation;
 
-impl Mutation {
-    pub fn name(&self) -> &'static str {
-        "lf_separators"
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Intent {
-    Valid,
-    Invalid,
-    Either,
-}
-
-pub struct Mutated {
-    pub bytes: Vec<u8>,
-    pub description: String,
-    pub intent: Intent,
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct GenerateError(String);
-
-pub fn apply_all(
-    base: &[u8],
-    mutations: &[Mutation],
-    _seed: u64,
-) -> Result<Mutated, GenerateError> {
-    let mut bytes = base.to_vec();
-    for m in mutations {
-        match m {
-            Mutation::LfSeparators => bytes.iter_mut().for_each(|b| {
-                if *b == b'\r' {
-                    *b = b'\n'
-                }
-            }),
-        }
-    }
-    Ok(Mutated { bytes, description: "lf".into(), intent: Intent::Invalid })
-}
+pub use apply::{apply, apply_all, GenerateError, Mutated};
+pub use mutation::{
+    AddSegment, BatchWrap, CustomDelimiters, DelimiterSet, DuplicateControlId, FieldParam,
+    FieldsParam, Intent, LongField, ManyRepetitions, Mutation, NonAscii, OnUnmappable, Script,
+    SegmentId, SegmentParam, TimestampVariant, TimestampVariants, TruncateFields,
+    UnknownMessageType, UnknownTrigger, UnsupportedVersion, CATALOGUE,
+};

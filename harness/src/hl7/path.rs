@@ -98,6 +98,35 @@ impl std::str::FromStr for Path {
     }
 }
 
+/// Paths are written as text in scenarios (`PID-5.1`); a bad path fails while deserializing, so
+/// the YAML error carries the line and column of the value.
+impl serde::Serialize for Path {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Path {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Path, D::Error> {
+        let text = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        Path::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+impl schemars::JsonSchema for Path {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Hl7Path".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "An HL7 v2 path: SEG[occurrence]-FIELD[repetition].COMPONENT.SUBCOMPONENT, e.g. PID-5.1, PID-3[2].1, OBX[3]-5",
+            "pattern": "^[A-Z][A-Z0-9]{2}(\\[[1-9][0-9]*\\])?(-[1-9][0-9]*(\\[[1-9][0-9]*\\])?(\\.[1-9][0-9]*(\\.[1-9][0-9]*)?)?)?$"
+        })
+    }
+}
+
 struct Reader<'t> {
     text: &'t str,
     pos: usize,
@@ -239,6 +268,15 @@ mod tests {
         check("PID-99999999999999999999999", Err(5));
         check("PID-5x", Err(6));
         check("PÏD-5", Err(1));
+    }
+
+    #[test]
+    fn serde_uses_the_text_form() {
+        let path: Path = serde_json::from_str("\"PID-3[2].1\"").unwrap();
+        assert_eq!(path, Path::parse("PID-3[2].1").unwrap());
+        assert_eq!(serde_json::to_string(&path).unwrap(), "\"PID-3[2].1\"");
+        let err = serde_json::from_str::<Path>("\"PID-55.x\"").unwrap_err();
+        assert!(err.to_string().contains("bad path \"PID-55.x\" at column 8"), "{err}");
     }
 
     #[test]

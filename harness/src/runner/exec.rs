@@ -6,10 +6,14 @@ use super::observation::*;
 use super::probe::run_probe;
 use super::target::TargetUrl;
 use crate::faults::{plan, NetworkFault, WirePlan};
-use crate::generator::{apply_all, Mutation};
+use crate::generator::{apply_all, Intent, Mutation};
+use crate::hl7::ack::AckCode;
 use crate::hl7::edit::MessageBuf;
 use crate::hl7::{Message, Path};
-use crate::scenario::{Case, FieldPath, Pattern, Placeholders, Resend, Step, TemplateMessage};
+use crate::scenario::{
+    AckExpectation, AckOutcome, Case, Expect, FieldPath, Pattern, Placeholders, Resend, Step,
+    TemplateMessage,
+};
 use crate::transport::connection::{MllpConnection, Timeouts, TransportError};
 use crate::transport::http_client::{post_message_tls, HttpTarget};
 use crate::transport::mllp::{FrameKind, MllpOptions};
@@ -80,6 +84,8 @@ struct Built {
     bytes: Vec<u8>,
     raw: bool,
     description: String,
+    /// What the mutations made of the message; `None` without mutations.
+    intent: Option<Intent>,
 }
 
 struct Values<'a> {
@@ -117,6 +123,7 @@ fn build(
             bytes: template.bytes.clone(),
             raw: true,
             description: format!("{} (raw)", template.label),
+            intent: None,
         });
     }
     let mut buf =
@@ -138,15 +145,18 @@ fn build(
         mutations.extend(run.extra_mutation.clone());
     }
     let mut description = template.label.clone();
+    let mut intent = None;
     let bytes = if mutations.is_empty() {
         buf.into_bytes()
     } else {
         let mutated = apply_all(buf.as_bytes(), &mutations, run.seed.wrapping_add(step_no as u64))
             .map_err(|e| e.to_string())?;
-        description = format!("{description}; {}", mutated.description);
+        description =
+            format!("{description}; {} (intent: {:?})", mutated.description, mutated.intent);
+        intent = Some(mutated.intent);
         mutated.bytes
     };
-    Ok(Built { bytes, raw: false, description })
+    Ok(Built { bytes, raw: false, description, intent })
 }
 
 /// The message a `resend:` step sends again; `None` when the step does not resend.
@@ -320,9 +330,32 @@ fn new_exchange(
         ack_timeout: ctx.ack_timeout,
         event: None,
         http: None,
-        expect: step.expect.clone(),
+        expect: expectation(&step.expect, built.intent),
         faults: faults.iter().map(|f| f.name().to_string()).collect(),
     }
+}
+
+/// The step's expectation, with `by_intent` turned into MSA-1 codes.
+fn expectation(expect: &Expect, intent: Option<Intent>) -> Expect {
+    let mut expect = expect.clone();
+    if expect.by_intent && expect.ack.is_none() {
+        let codes: &[AckCode] = match intent {
+            Some(Intent::Valid) | None => &[AckCode::ApplicationAccept, AckCode::CommitAccept],
+            Some(Intent::Invalid) => &[
+                AckCode::ApplicationError,
+                AckCode::ApplicationReject,
+                AckCode::CommitError,
+                AckCode::CommitReject,
+            ],
+            Some(Intent::Either) => &[],
+        };
+        if !codes.is_empty() {
+            expect.ack = Some(AckExpectation {
+                codes: codes.iter().copied().map(AckOutcome::Code).collect(),
+            });
+        }
+    }
+    expect
 }
 
 async fn run_mllp(

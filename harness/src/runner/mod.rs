@@ -142,9 +142,12 @@ pub fn expand(scenario: &LoadedScenario, run_seed: u64) -> Vec<CaseRun> {
         };
         let variants: Vec<Variant> = match &case.vary {
             None => vec![(None, None, None)],
-            Some(Vary::Mutation(list)) => {
-                list.iter().map(|m| (Some(m.clone()), None, Some(m.name().to_string()))).collect()
-            }
+            // Numbered: the same mutation may appear with other parameters.
+            Some(Vary::Mutation(list)) => list
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (Some(m.clone()), None, Some(format!("{} #{}", m.name(), i + 1))))
+                .collect(),
             Some(Vary::Values { field, values }) => values
                 .iter()
                 .map(|v| (None, Some((field.clone(), v.clone())), Some(format!("{field}={v}"))))

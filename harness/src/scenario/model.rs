@@ -260,6 +260,10 @@ pub struct Expect {
     /// MSA-1: a code (`AA`), a list of codes (`[AE, AR]`), or `none` (no ACK may come).
     #[serde(default)]
     pub ack: Option<AckExpectation>,
+    /// Take the MSA-1 expectation from the mutations' intent: a valid message must be accepted
+    /// (AA/CA), an invalid one must not be (AE/AR/CE/CR); "either" expects nothing.
+    #[serde(default)]
+    pub by_intent: bool,
     /// Whether an ERR segment must (true) or must not (false) be in the ACK.
     #[serde(default)]
     pub err: Option<bool>,

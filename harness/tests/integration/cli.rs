@@ -118,7 +118,7 @@ fn help_lists_the_commands() {
     let output = run(&["--help"]);
     assert_eq!(output.status.code(), Some(0));
     insta::assert_snapshot!("help", stdout(&output));
-    for command in ["inspect", "validate", "diff", "send", "serve", "run"] {
+    for command in ["inspect", "validate", "diff", "send", "serve", "run", "generate"] {
         let output = run(&[command, "--help"]);
         assert_eq!(output.status.code(), Some(0));
         insta::assert_snapshot!(format!("help-{command}"), stdout(&output));

@@ -4,6 +4,7 @@ mod ack;
 mod cli;
 mod corpus;
 mod defects;
+mod generator;
 mod http;
 mod mllp;
 mod names;

@@ -1,0 +1,1641 @@
+//! Applying a [`Mutation`] to a message: seeded, byte-exact wherever the mutation does not
+//! touch, never panicking on what it is given.
+//!
+//! Edits go through [`MessageBuf`] (escaping, character set, padding); whole-message rewrites
+//! (separators, reordering, batches) rebuild the message from its parsed segments. Nothing here
+//! does I/O.
+
+use super::mutation::*;
+use crate::hl7::charset::{self, Charset};
+use crate::hl7::edit::{EditError, MessageBuf};
+use crate::hl7::structures::{self, grammar::Item, grammar::Node, Structure, Version};
+use crate::hl7::{names, Delimiters, Message, ParseError, Path};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use thiserror::Error;
+
+/// A mutated message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mutated {
+    pub bytes: Vec<u8>,
+    /// One line for people: what changed, where, and why it carries its intent.
+    pub description: String,
+    pub intent: Intent,
+}
+
+/// Why a mutation could not be applied to a message.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum GenerateError {
+    #[error("the base message does not parse: byte {offset}: {source}")]
+    Parse {
+        offset: usize,
+        #[source]
+        source: ParseError,
+    },
+    #[error(
+        "the base starts with {found}, not MSH: mutate one message (batch_wrap makes batches)"
+    )]
+    NotOneMessage { found: String },
+    #[error(
+        "the base holds {count} MSH segments: mutate one message at a time (split the file first)"
+    )]
+    SeveralMessages { count: usize },
+    #[error("the base holds the batch segment {segment} (segment {index}): mutate one message (batch_wrap makes batches)")]
+    BatchSegment { segment: String, index: usize },
+    #[error("{mutation}: {source}")]
+    Edit {
+        mutation: &'static str,
+        #[source]
+        source: EditError,
+    },
+    #[error("{mutation}: {reason}")]
+    NotApplicable { mutation: &'static str, reason: String },
+}
+
+type Result<T> = std::result::Result<T, GenerateError>;
+
+/// Applies one mutation. The same base, mutation and seed give the same bytes on every
+/// platform (ChaCha8, integer draws only).
+pub fn apply(base: &[u8], mutation: &Mutation, seed: u64) -> Result<Mutated> {
+    let message = Message::parse(base)
+        .map_err(|source| GenerateError::Parse { offset: source.offset(), source })?;
+    let header = message.header();
+    if header.id() != "MSH" {
+        return Err(GenerateError::NotOneMessage { found: header.id().to_string() });
+    }
+    // Messages back to back parse as one message with several MSH segments; mutating that as
+    // one would, for instance, wrap three messages in a batch that counts one.
+    let headers = message.segments().filter(|s| s.id() == "MSH").count();
+    if headers > 1 {
+        return Err(GenerateError::SeveralMessages { count: headers });
+    }
+    // Likewise a batch segment inside: found by the fuzzer, an FTS amid the segments made
+    // batch_wrap's output a batch with segments outside any message.
+    let envelope = message.segments().find(|s| matches!(s.id(), "FHS" | "BHS" | "BTS" | "FTS"));
+    if let Some(segment) = envelope {
+        return Err(GenerateError::BatchSegment {
+            segment: segment.id().to_string(),
+            index: segment.index(),
+        });
+    }
+    let mut cx =
+        Cx { name: mutation.name(), message: &message, rng: ChaCha8Rng::seed_from_u64(seed) };
+    match mutation {
+        Mutation::NonAscii(p) => cx.non_ascii(p),
+        Mutation::CharsetMismatch(p) => cx.charset_mismatch(p),
+        Mutation::EscapedDelimiters(p) => cx.escaped_delimiters(p),
+        Mutation::CustomDelimiters(p) => cx.custom_delimiters(p),
+        Mutation::PresentButNull(p) => cx.present_but_null(p),
+        Mutation::EmptyRequired(p) => cx.empty_required(p),
+        Mutation::TruncateFields(p) => cx.truncate_fields(p),
+        Mutation::RemoveField(p) => cx.remove_field(p),
+        Mutation::DropRequiredSegment(p) => cx.drop_required_segment(p),
+        Mutation::ReorderSegments(p) => cx.reorder_segments(p),
+        Mutation::DuplicateSegment(p) => cx.duplicate_segment(p),
+        Mutation::UnknownSegment(p) => cx.unknown_segment(p),
+        Mutation::ZSegment(p) => cx.z_segment(p),
+        Mutation::TimestampVariants(p) => cx.timestamp_variants(p),
+        Mutation::LfSeparators => Ok(cx.separators(b"\n", "LF")),
+        Mutation::CrlfSeparators => Ok(cx.separators(b"\r\n", "CR LF")),
+        Mutation::LongField(p) => cx.long_field(p),
+        Mutation::ManyRepetitions(p) => cx.many_repetitions(p),
+        Mutation::DuplicateControlId(p) => cx.duplicate_control_id(p),
+        Mutation::UnknownMessageType(p) => cx.header_value(
+            "MSH-9.1",
+            p.code.as_deref().unwrap_or("XYZ"),
+            "a message type not in table 0076: the receiver must reject it (AR/CR, error 200 unsupported message type, table 0357)",
+        ),
+        Mutation::UnknownTrigger(p) => cx.header_value(
+            "MSH-9.2",
+            p.trigger.as_deref().unwrap_or("X99"),
+            "a trigger event not in table 0003: the receiver must reject it (AR/CR, error 201 unsupported event code)",
+        ),
+        Mutation::UnsupportedVersion(p) => cx.header_value(
+            "MSH-12.1",
+            p.version.as_deref().unwrap_or("9.9"),
+            "a version the receiver does not support: it must reject it (AR/CR, error 203 unsupported version ID)",
+        ),
+        Mutation::BatchWrap(p) => cx.batch_wrap(p),
+    }
+}
+
+/// Applies mutations in order, mutation `i` with seed `seed + i`. Descriptions are joined with
+/// "; " and the intent is the strongest (Invalid > Either > Valid). `batch_wrap` must come
+/// last, since the others mutate one message. No mutations: the base as given, `Valid`.
+pub fn apply_all(base: &[u8], mutations: &[Mutation], seed: u64) -> Result<Mutated> {
+    let mut current =
+        Mutated { bytes: base.to_vec(), description: String::new(), intent: Intent::Valid };
+    let mut descriptions = Vec::with_capacity(mutations.len());
+    for (i, mutation) in mutations.iter().enumerate() {
+        if matches!(mutation, Mutation::BatchWrap(_)) && i + 1 != mutations.len() {
+            return Err(GenerateError::NotApplicable {
+                mutation: mutation.name(),
+                reason: "must be the last mutation: the others change one message, not a batch"
+                    .into(),
+            });
+        }
+        let next = apply(&current.bytes, mutation, seed.wrapping_add(i as u64))?;
+        descriptions.push(next.description);
+        current.bytes = next.bytes;
+        current.intent = current.intent.strongest(next.intent);
+    }
+    current.description =
+        if descriptions.is_empty() { "no mutation".into() } else { descriptions.join("; ") };
+    Ok(current)
+}
+
+const LATIN1: &[&str] = &["Müller", "Søren", "Gómez", "François", "Ærøskøbing", "Zoë", "Åsa"];
+const GREEK: &[&str] = &["Παπαδόπουλος", "Ελένη", "Γιώργος", "Αθηνά"];
+const CJK: &[&str] = &["山田", "太郎", "王小明", "佐藤", "李华"];
+const EMOJI: &[&str] = &["😀", "Anna 🏥", "🙂🙂", "Zoë 👩‍⚕️"];
+
+/// Name-like fields tried in order when a text mutation is given no fields.
+const TEXT_FIELDS: &[&str] = &["PID-5.1", "PID-5.2", "STF-3.1", "STF-3.2", "NK1-2.1", "NTE-3"];
+/// Optional fields tried in order by `present_but_null`.
+const OPTIONAL_FIELDS: &[&str] = &["PID-8", "PID-7", "PV1-3", "NK1-3", "STF-5", "MSH-8"];
+
+/// Bytes that may serve as delimiters in a random set: printable ASCII punctuation.
+const DELIMITER_POOL: &[u8] = b"!#$%&()*+,-./:;<=>?@[\\]^_`{|}~";
+
+/// Largest message a mutation writes (many_repetitions, batch_wrap): a bound on memory, far
+/// above any real interface's limit.
+const MAX_OUTPUT: usize = 64 * 1024 * 1024;
+
+/// Dates with fewer digits are replaced by this one.
+const FALLBACK_TIMESTAMP: &str = "20240101120000";
+
+/// One application: the mutation's name (for errors), the parsed base and the seeded RNG.
+struct Cx<'m, 'a> {
+    name: &'static str,
+    message: &'m Message<'a>,
+    rng: ChaCha8Rng,
+}
+
+impl<'m, 'a> Cx<'m, 'a> {
+    fn fail<T>(&self, reason: impl Into<String>) -> Result<T> {
+        Err(GenerateError::NotApplicable { mutation: self.name, reason: reason.into() })
+    }
+
+    fn edit_error(&self) -> impl Fn(EditError) -> GenerateError {
+        let mutation = self.name;
+        move |source| GenerateError::Edit { mutation, source }
+    }
+
+    /// A uniform index below `len` (> 0), drawn as u64 so every platform draws the same.
+    fn index(&mut self, len: usize) -> usize {
+        self.rng.random_range(0..len as u64) as usize
+    }
+
+    fn pick<'t, T>(&mut self, items: &'t [T]) -> &'t T {
+        &items[self.index(items.len())]
+    }
+
+    fn buf(&self) -> MessageBuf {
+        MessageBuf::from_message(self.message)
+    }
+
+    fn done(&self, buf: MessageBuf, description: String, intent: Intent) -> Result<Mutated> {
+        Ok(Mutated { bytes: buf.into_bytes(), description, intent })
+    }
+
+    /// Fails unless the path names a field of a segment the message has.
+    fn check_field(&self, path: &Path) -> Result<()> {
+        if path.field.is_none() {
+            return self.fail(format!("{path}: name a field, e.g. {path}-1"));
+        }
+        if path.is_delimiter_field() {
+            return self.fail(format!("{path}: MSH-1 and MSH-2 are the delimiters, not values"));
+        }
+        self.check_segment(path)
+    }
+
+    fn check_segment(&self, path: &Path) -> Result<()> {
+        let wanted = path.occurrence_or_first();
+        if self.message.find_segment(path.segment_id(), wanted).is_none() {
+            let count = self.message.segments().filter(|s| s.id() == path.segment_id()).count();
+            return self.fail(format!(
+                "{path}: the message has {count} {} segment(s), not {wanted}",
+                path.segment_id()
+            ));
+        }
+        Ok(())
+    }
+
+    /// The given fields, checked; else the first `n` of `candidates` whose segment is present.
+    fn fields_or_default(
+        &self,
+        given: &[Path],
+        candidates: &[&str],
+        n: usize,
+    ) -> Result<Vec<Path>> {
+        if !given.is_empty() {
+            for path in given {
+                self.check_field(path)?;
+            }
+            return Ok(given.to_vec());
+        }
+        let found: Vec<Path> = candidates
+            .iter()
+            .filter_map(|c| Path::parse(c).ok())
+            .filter(|p| self.message.find_segment(p.segment_id(), 1).is_some())
+            .take(n)
+            .collect();
+        if found.is_empty() {
+            return self.fail(format!(
+                "no fields given and the message has none of {}: name them with fields: [...]",
+                candidates.join(", ")
+            ));
+        }
+        Ok(found)
+    }
+
+    fn version(&self) -> Option<Version> {
+        self.message.version().and_then(Version::parse)
+    }
+
+    fn is_required(&self, segment: &str, field: usize) -> bool {
+        self.version().is_some_and(|v| structures::required_fields(v, segment).contains(&field))
+    }
+
+    /// The message's structure, by MSH-9 and MSH-12.
+    fn structure(&self) -> Option<&'static Structure> {
+        let version = self.version()?;
+        let code = self.message.message_code().unwrap_or("");
+        let trigger = self.message.trigger_event().unwrap_or("");
+        let declared = self.message.message_structure();
+        let id = structures::structure_for_event(version, code, trigger, declared)?;
+        structures::structure(version, id)
+    }
+
+    /// Grammar finding codes for a segment sequence; `None` without a known structure.
+    fn grammar_codes(&self, ids: &[&str]) -> Option<Vec<&'static str>> {
+        let structure = self.structure()?;
+        let findings = structures::validate_segments(ids, structure, structure.version);
+        let mut codes: Vec<&'static str> = findings.iter().map(|f| f.code).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        Some(codes)
+    }
+
+    fn segment_ids(&self) -> Vec<&'a str> {
+        self.message.segments().map(|s| s.id()).collect()
+    }
+
+    // --- text in fields ---
+
+    fn non_ascii(&mut self, p: &NonAscii) -> Result<Mutated> {
+        let fields = self.fields_or_default(&p.fields, TEXT_FIELDS, 2)?;
+        let script = match p.script {
+            Some(s) => s,
+            None => *self.pick(&Script::ALL),
+        };
+        let texts = match script {
+            Script::Latin1 => LATIN1,
+            Script::Greek => GREEK,
+            Script::Cjk => CJK,
+            Script::Emoji => EMOJI,
+        };
+        let chosen: Vec<&str> = fields.iter().map(|_| *self.pick(texts)).collect();
+        let declared = self.message.charset();
+        let mut buf = self.buf();
+        let mut note = format!("encoded as {declared}");
+        let unmappable =
+            fields.iter().zip(&chosen).find(|(_, t)| charset::encode(t, declared).is_err());
+        if let Some((path, text)) = unmappable {
+            match p.unmappable {
+                OnUnmappable::Fail => {
+                    return self.fail(format!(
+                        "{path}: {text:?} cannot be written in {declared} (MSH-18); use unmappable: declare_utf8"
+                    ))
+                }
+                OnUnmappable::DeclareUtf8 => {
+                    buf = self.to_utf8()?;
+                    note = format!(
+                        "MSH-18 {declared} cannot hold {script} text, so the message was re-encoded as UNICODE UTF-8",
+                        script = script.as_str()
+                    );
+                }
+            }
+        }
+        for (path, text) in fields.iter().zip(&chosen) {
+            buf.set(path, text).map_err(self.edit_error())?;
+        }
+        let what = describe_values(&fields, &chosen);
+        self.done(buf, format!("{what} ({} text, {note})", script.as_str()), Intent::Valid)
+    }
+
+    /// The base re-encoded as UTF-8 with MSH-18 `UNICODE UTF-8`.
+    fn to_utf8(&self) -> Result<MessageBuf> {
+        let text = charset::decode(self.message.as_bytes(), self.message.charset());
+        let mut buf = MessageBuf::new(text.into_owned().into_bytes())
+            .map_err(|e| self.edit_error()(EditError::Broken(e)))?;
+        let msh18 = Path::parse("MSH-18").expect("a valid literal path");
+        buf.set_raw(&msh18, b"UNICODE UTF-8").map_err(self.edit_error())?;
+        Ok(buf)
+    }
+
+    fn charset_mismatch(&mut self, p: &FieldsParam) -> Result<Mutated> {
+        let fields = self.fields_or_default(&p.fields, TEXT_FIELDS, 2)?;
+        let chosen: Vec<&str> = fields.iter().map(|_| *self.pick(LATIN1)).collect();
+        let mut buf = match self.message.charset() {
+            Charset::UnicodeUtf8 | Charset::Unicode => self.buf(),
+            _ => self.to_utf8()?,
+        };
+        let delimiters = buf.delimiters();
+        for (path, text) in fields.iter().zip(&chosen) {
+            // Latin-1 letters are all >= 0xC0 and never continuation bytes, so these bytes can
+            // never read as UTF-8: the mismatch is detectable, as the intent claims.
+            let latin1 =
+                charset::encode(text, Charset::Iso8859_1).expect("the LATIN1 texts are ISO 8859-1");
+            let escaped = crate::hl7::escape::escape(&latin1, &delimiters).map_err(|source| {
+                self.edit_error()(EditError::Escape { path: path.to_string(), source })
+            })?;
+            buf.set_raw(path, &escaped).map_err(self.edit_error())?;
+        }
+        let what = describe_values(&fields, &chosen);
+        let declared = buf.message().charset();
+        self.done(
+            buf,
+            format!("{what} written as ISO 8859-1 bytes while MSH-18 declares {declared} (invalid UTF-8, ch. 2, MSH-18)"),
+            Intent::Invalid,
+        )
+    }
+
+    fn escaped_delimiters(&mut self, p: &FieldsParam) -> Result<Mutated> {
+        let fields = self.fields_or_default(&p.fields, TEXT_FIELDS, 1)?;
+        let d = self.message.delimiters();
+        let (f, c, r) = (d.field as char, d.component as char, d.repetition as char);
+        let e = d.escape.map_or(String::new(), |b| (b as char).to_string());
+        let s = d.subcomponent.map_or(String::new(), |b| (b as char).to_string());
+        let values = [
+            format!("A{f}B{c}C{r}D{e}E{s}F"),
+            format!("O{f}Brien"),
+            format!("Smith{c}Jones"),
+            format!("Ann{r}Marie"),
+            format!("C:{e}temp"),
+            format!("R{s}D"),
+        ];
+        // Every field gets the value with all the delimiters first, then others by the seed.
+        let chosen: Vec<String> = (0..fields.len())
+            .map(|i| if i == 0 { values[0].clone() } else { self.pick(&values).clone() })
+            .collect();
+        let mut buf = self.buf();
+        for (path, text) in fields.iter().zip(&chosen) {
+            buf.set(path, text).map_err(self.edit_error())?;
+        }
+        let texts: Vec<&str> = chosen.iter().map(String::as_str).collect();
+        let what = describe_values(&fields, &texts);
+        self.done(buf, format!("{what}, written with escape sequences (ch. 2, 2.7)"), Intent::Valid)
+    }
+
+    fn present_but_null(&mut self, p: &FieldsParam) -> Result<Mutated> {
+        let fields = self.fields_or_default(&p.fields, OPTIONAL_FIELDS, 1)?;
+        let mut buf = self.buf();
+        for path in &fields {
+            buf.set_raw(path, b"\"\"").map_err(self.edit_error())?;
+        }
+        let required: Vec<String> = fields
+            .iter()
+            .filter(|p| {
+                p.component.is_none() && self.is_required(p.segment_id(), p.field.unwrap_or(0))
+            })
+            .map(ToString::to_string)
+            .collect();
+        let list = join_paths(&fields);
+        if required.is_empty() {
+            self.done(
+                buf,
+                format!("{list} = \"\" (present but null: delete the value, ch. 2, 2.5.3)"),
+                Intent::Valid,
+            )
+        } else {
+            self.done(
+                buf,
+                format!(
+                    "{list} = \"\" (present but null), though {} required: whether null \
+                     satisfies that is site-defined",
+                    required.join(" ")
+                ),
+                Intent::Either,
+            )
+        }
+    }
+
+    // --- fields ---
+
+    fn empty_required(&mut self, p: &FieldParam) -> Result<Mutated> {
+        let Some(version) = self.version() else {
+            return self.fail("MSH-12 names no version this harness has required-field tables for");
+        };
+        let path = match &p.field {
+            Some(path) => {
+                self.check_field(path)?;
+                let field = path.field.unwrap_or(0);
+                if !self.is_required(path.segment_id(), field) {
+                    return self.fail(format!(
+                        "{path}: {}-{field} is not a required field in v{version}",
+                        path.segment_id()
+                    ));
+                }
+                path.clone()
+            }
+            None => {
+                let mut valued = Vec::new();
+                let mut in_header = Vec::new();
+                for (id, occurrence, segment) in self.occurrences() {
+                    for &n in structures::required_fields(version, id) {
+                        if n <= 2 || segment.field(n).is_none_or(|v| v.is_empty()) {
+                            continue;
+                        }
+                        let path = Path::parse(&format!("{id}[{occurrence}]-{n}"))
+                            .expect("segment ids from a parsed message make valid paths");
+                        if id == "MSH" {
+                            in_header.push(path)
+                        } else {
+                            valued.push(path)
+                        }
+                    }
+                }
+                // MSH fields last: emptying MSH-9 or MSH-10 tests routing, not field checks.
+                let candidates = if valued.is_empty() { in_header } else { valued };
+                if candidates.is_empty() {
+                    return self
+                        .fail(format!("the message has no valued required field in v{version}"));
+                }
+                self.pick(&candidates).clone()
+            }
+        };
+        let mut buf = self.buf();
+        let mut field_only = path.clone();
+        field_only.repetition = None;
+        field_only.component = None;
+        field_only.subcomponent = None;
+        buf.set_raw(&field_only, b"").map_err(self.edit_error())?;
+        self.done(
+            buf,
+            format!("{field_only} emptied, but it is required in v{version} (usage R)"),
+            Intent::Invalid,
+        )
+    }
+
+    /// Every segment with its id and 1-based occurrence among segments of that id.
+    fn occurrences(&self) -> Vec<(&'a str, usize, crate::hl7::Segment<'a>)> {
+        let mut seen: Vec<(&'a str, usize)> = Vec::new();
+        let mut out = Vec::new();
+        for segment in self.message.segments() {
+            let id = segment.id();
+            let occurrence = match seen.iter_mut().find(|(s, _)| *s == id) {
+                Some((_, n)) => {
+                    *n += 1;
+                    *n
+                }
+                None => {
+                    seen.push((id, 1));
+                    1
+                }
+            };
+            out.push((id, occurrence, segment));
+        }
+        out
+    }
+
+    fn truncate_fields(&mut self, p: &TruncateFields) -> Result<Mutated> {
+        let segment = match &p.segment {
+            Some(s) => {
+                self.check_segment(&s.0)?;
+                self.message.find_segment(s.id(), s.0.occurrence_or_first()).expect("checked above")
+            }
+            None => {
+                let candidates: Vec<_> =
+                    self.message.segments().skip(1).filter(|s| s.field_count() >= 2).collect();
+                if candidates.is_empty() {
+                    return self.fail("no segment after MSH has two fields or more");
+                }
+                *self.pick(&candidates)
+            }
+        };
+        let count = segment.field_count();
+        let first = if segment.id() == "MSH" { 2 } else { 1 };
+        let keep = match p.keep {
+            Some(k) if k >= first && k < count => k,
+            Some(k) => {
+                return self.fail(format!(
+                    "keep: {k}: {} has {count} fields; keep from {first} to {}",
+                    segment.id(),
+                    count.saturating_sub(1)
+                ))
+            }
+            None if count > first => first + self.index(count - first),
+            None => return self.fail(format!("{} has no fields to cut", segment.id())),
+        };
+        let Some(cut_from) = segment.field(keep + 1) else {
+            return self.fail(format!("{} has no field {}", segment.id(), keep + 1));
+        };
+        // The field separator before field keep+1 and everything after it in the segment.
+        let start = cut_from.offset() - 1;
+        let end = segment.offset() + segment.as_bytes().len();
+        let lost: Vec<usize> = (keep + 1..=count)
+            .filter(|&n| segment.field(n).is_some_and(|v| !v.is_empty()))
+            .collect();
+        let lost_required: Vec<String> = lost
+            .iter()
+            .filter(|&&n| self.is_required(segment.id(), n))
+            .map(|n| format!("{}-{n}", segment.id()))
+            .collect();
+        let mut bytes = self.message.as_bytes().to_vec();
+        bytes.drain(start..end);
+        let id = segment.id();
+        let base = format!(
+            "{id} truncated after {id}-{keep} (fields {}–{count} dropped, {} of them valued)",
+            keep + 1,
+            lost.len()
+        );
+        let (description, intent) = if lost_required.is_empty() {
+            (format!("{base}, and trailing fields may be left out (ch. 2, 2.5.3)"), Intent::Valid)
+        } else {
+            (format!("{base}, losing required {}", lost_required.join(" ")), Intent::Invalid)
+        };
+        Ok(Mutated { bytes, description, intent })
+    }
+
+    fn remove_field(&mut self, p: &FieldParam) -> Result<Mutated> {
+        let (segment, n) = match &p.field {
+            Some(path) => {
+                self.check_field(path)?;
+                if path.repetition.is_some() || path.component.is_some() {
+                    return self.fail(format!(
+                        "{path}: name a whole field, e.g. {}-{}",
+                        path.segment_id(),
+                        path.field.unwrap_or(1)
+                    ));
+                }
+                let segment = self
+                    .message
+                    .find_segment(path.segment_id(), path.occurrence_or_first())
+                    .expect("checked above");
+                (segment, path.field.unwrap_or(1))
+            }
+            None => {
+                let candidates: Vec<_> =
+                    self.message.segments().skip(1).filter(|s| s.field_count() >= 2).collect();
+                if candidates.is_empty() {
+                    return self.fail("no segment after MSH has two fields or more");
+                }
+                let segment = *self.pick(&candidates);
+                let n = 1 + self.index(segment.field_count() - 1);
+                (segment, n)
+            }
+        };
+        let count = segment.field_count();
+        let Some(field) = segment.field(n).filter(|_| n < count) else {
+            return self.fail(format!(
+                "{}-{n}: the segment has {count} fields, so nothing after it would shift \
+                 (use truncate_fields)",
+                segment.id()
+            ));
+        };
+        let start = field.offset() - 1;
+        let end = field.offset() + field.as_bytes().len();
+        let mut bytes = self.message.as_bytes().to_vec();
+        bytes.drain(start..end);
+        let id = segment.id();
+        Ok(Mutated {
+            bytes,
+            description: format!(
+                "{id}-{n} removed: {id}-{} to {id}-{count} moved one place left, so values sit \
+                 in the wrong fields",
+                n + 1
+            ),
+            intent: Intent::Invalid,
+        })
+    }
+
+    // --- segments ---
+
+    fn drop_required_segment(&mut self, p: &SegmentParam) -> Result<Mutated> {
+        let Some(structure) = self.structure() else {
+            return self.fail("MSH-9 and MSH-12 name no message structure this harness knows");
+        };
+        let mut required = Vec::new();
+        required_segments(&structure.items, &mut required);
+        required.retain(|id| id != "MSH" && self.message.find_segment(id, 1).is_some());
+        required.dedup();
+        let id = match &p.segment {
+            Some(s) => {
+                if !required.iter().any(|r| r == s.id()) {
+                    return self.fail(format!(
+                        "{s} is not a required segment present in this {} v{} message \
+                         (required and present: {})",
+                        structure.id,
+                        structure.version,
+                        required.join(" ")
+                    ));
+                }
+                s.id().to_string()
+            }
+            None if required.is_empty() => {
+                return self.fail(format!("{} requires no segment besides MSH", structure.id))
+            }
+            None => self.pick(&required).clone(),
+        };
+        let mut buf = self.buf();
+        let path = Path::segment_only(&id).expect("ids of a grammar are segment ids");
+        let mut removed = 0;
+        while buf.remove(&path).map_err(self.edit_error())? {
+            removed += 1;
+        }
+        self.done(
+            buf,
+            format!(
+                "{id} removed ({removed} occurrence(s)), but {} v{} requires it",
+                structure.id, structure.version
+            ),
+            Intent::Invalid,
+        )
+    }
+
+    /// The position (0-based) of the segment a parameter names, or one drawn by the seed among
+    /// positions after MSH where `fits[position]`.
+    fn position(&mut self, segment: &Option<SegmentId>, fits: &[bool]) -> Result<usize> {
+        match segment {
+            Some(s) => {
+                self.check_segment(&s.0)?;
+                let wanted = s.0.occurrence_or_first();
+                let position = self
+                    .message
+                    .segments()
+                    .filter(|seg| seg.id() == s.id())
+                    .nth(wanted - 1)
+                    .map(|seg| seg.index() - 1)
+                    .expect("checked above");
+                if position == 0 {
+                    return self.fail("MSH must stay first");
+                }
+                Ok(position)
+            }
+            None => {
+                let candidates: Vec<usize> =
+                    (1..self.message.segment_count()).filter(|&i| fits[i]).collect();
+                if candidates.is_empty() {
+                    return self.fail("the message has no segment after MSH this mutation can use");
+                }
+                Ok(*self.pick(&candidates))
+            }
+        }
+    }
+
+    fn reorder_segments(&mut self, p: &SegmentParam) -> Result<Mutated> {
+        let ids = self.segment_ids();
+        let fits: Vec<bool> =
+            (0..ids.len()).map(|i| ids.get(i + 1).is_some_and(|next| *next != ids[i])).collect();
+        let position = self.position(&p.segment, &fits)?;
+        if position + 1 >= ids.len() {
+            return self
+                .fail(format!("{} is the last segment; nothing to swap it with", ids[position]));
+        }
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        order.swap(position, position + 1);
+        let new_ids: Vec<&str> = order.iter().map(|&i| ids[i]).collect();
+        let (first, second) = (ids[position], ids[position + 1]);
+        let bytes = self.rebuild(&order);
+        let (intent, why) = match (self.grammar_codes(&ids), self.grammar_codes(&new_ids)) {
+            (Some(before), Some(after)) => {
+                let new: Vec<&str> =
+                    after.iter().filter(|c| !before.contains(c)).copied().collect();
+                if new.is_empty() {
+                    (Intent::Valid, "the grammar still matches".to_string())
+                } else if new.contains(&"missing-required-segment") {
+                    (Intent::Invalid, format!("the grammar no longer matches: {}", new.join(", ")))
+                } else {
+                    (
+                        Intent::Either,
+                        format!(
+                            "{}: receivers may ignore unexpected segments, ch. 2",
+                            new.join(", ")
+                        ),
+                    )
+                }
+            }
+            _ => (Intent::Either, "no grammar known for this message".to_string()),
+        };
+        Ok(Mutated { bytes, description: format!("{first} and {second} swapped ({why})"), intent })
+    }
+
+    fn duplicate_segment(&mut self, p: &SegmentParam) -> Result<Mutated> {
+        let ids = self.segment_ids();
+        let before = self.grammar_codes(&ids);
+        let with_copy = |i: usize| {
+            let mut copy = ids.clone();
+            copy.insert(i + 1, ids[i]);
+            copy
+        };
+        // By default only segments the grammar says may not repeat here.
+        let adds_findings = |i: usize| match (&before, self.grammar_codes(&with_copy(i))) {
+            (Some(b), Some(a)) => a.iter().any(|c| !b.contains(c)),
+            _ => true,
+        };
+        let fits: Vec<bool> = (0..ids.len()).map(adds_findings).collect();
+        let position = self.position(&p.segment, &fits)?;
+        let id = ids[position];
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        order.insert(position + 1, position);
+        let bytes = self.rebuild(&order);
+        let (intent, why) = if fits[position] {
+            (
+                Intent::Either,
+                "it may not repeat here: receivers may ignore unexpected segments or reject, ch. 2",
+            )
+        } else {
+            (Intent::Valid, "the grammar allows it to repeat")
+        };
+        Ok(Mutated { bytes, description: format!("{id} written twice ({why})"), intent })
+    }
+
+    fn unknown_segment(&mut self, p: &AddSegment) -> Result<Mutated> {
+        let id = match &p.id {
+            Some(s) => s.id().to_string(),
+            None => "XQX".to_string(),
+        };
+        if id.starts_with('Z') {
+            return self.fail(format!("{id} is a Z-segment (site-defined); use z_segment"));
+        }
+        if names::segment_name(&id).is_some() {
+            return self.fail(format!("{id} is a segment the standard defines"));
+        }
+        let position = 1 + self.index(self.message.segment_count());
+        let d = *self.message.delimiters();
+        let added = segment_bytes(&id, &d, &["1", "generated by hl7-harness"]);
+        let order: Vec<usize> = (0..self.message.segment_count()).collect();
+        let bytes = self.rebuild_with(&order, position, &added);
+        Ok(Mutated {
+            bytes,
+            description: format!(
+                "{id} (not a segment of the standard) inserted as segment {} (receivers may \
+                 ignore unexpected segments or reject, ch. 2)",
+                position + 1
+            ),
+            intent: Intent::Either,
+        })
+    }
+
+    fn z_segment(&mut self, p: &AddSegment) -> Result<Mutated> {
+        let id = match &p.id {
+            Some(s) => s.id().to_string(),
+            None => "ZHX".to_string(),
+        };
+        if !id.starts_with('Z') {
+            return self.fail(format!("{id} is not a Z-segment; Z-segment ids start with Z"));
+        }
+        let n = 1 + self.index(999);
+        let d = *self.message.delimiters();
+        let value = format!("harness{}generated{}{n}", d.component as char, d.component as char);
+        let added = segment_bytes(&id, &d, &["1", &value]);
+        let count = self.message.segment_count();
+        let order: Vec<usize> = (0..count).collect();
+        let bytes = self.rebuild_with(&order, count, &added);
+        Ok(Mutated {
+            bytes,
+            description: format!(
+                "{id} appended (Z-segments are site-defined and must not cause a rejection, \
+                 ch. 2, 2.5.2)"
+            ),
+            intent: Intent::Valid,
+        })
+    }
+
+    /// The message's segments in `order` (positions), CR-terminated, BOM kept.
+    fn rebuild(&self, order: &[usize]) -> Vec<u8> {
+        self.rebuild_with(order, usize::MAX, &[])
+    }
+
+    /// Like [`Self::rebuild`], with `added` (a segment without terminator) inserted before
+    /// the `at`-th segment of the new order.
+    fn rebuild_with(&self, order: &[usize], at: usize, added: &[u8]) -> Vec<u8> {
+        let header = self.message.header();
+        let mut out = self.message.as_bytes()[..header.offset()].to_vec();
+        let segments: Vec<_> = self.message.segments().collect();
+        for (i, &position) in order.iter().enumerate() {
+            if i == at {
+                out.extend_from_slice(added);
+                out.push(b'\r');
+            }
+            out.extend_from_slice(segments[position].as_bytes());
+            out.push(b'\r');
+        }
+        if at == order.len() {
+            out.extend_from_slice(added);
+            out.push(b'\r');
+        }
+        out
+    }
+
+    fn separators(&self, separator: &[u8], name: &str) -> Mutated {
+        let header = self.message.header();
+        let mut out = self.message.as_bytes()[..header.offset()].to_vec();
+        for segment in self.message.segments() {
+            out.extend_from_slice(segment.as_bytes());
+            out.extend_from_slice(separator);
+        }
+        Mutated {
+            bytes: out,
+            description: format!(
+                "segments end with {name} instead of CR (ch. 2, 2.5.4: the segment terminator \
+                 is CR)"
+            ),
+            intent: Intent::Invalid,
+        }
+    }
+
+    // --- values ---
+
+    fn timestamp_variants(&mut self, p: &TimestampVariants) -> Result<Mutated> {
+        let path = match &p.field {
+            Some(path) => path.clone(),
+            None => Path::parse("MSH-7").expect("a valid literal path"),
+        };
+        self.check_field(&path)?;
+        let variant = match p.variant {
+            Some(v) => v,
+            None => *self.pick(&TimestampVariant::ALL),
+        };
+        let original =
+            self.message.get(&path).map(|v| self.message.text(&v).into_owned()).unwrap_or_default();
+        let first = original.split(|c: char| !c.is_ascii_digit()).next().unwrap_or("");
+        let digits =
+            if first.len() >= 8 { first.to_string() } else { FALLBACK_TIMESTAMP.to_string() };
+        let full: String = format!("{digits:0<14}").chars().take(14).collect();
+        let is_msh7 = path.segment_id() == "MSH" && path.field == Some(7);
+        let d = self.message.delimiters();
+        let (value, intent, why) = match variant {
+            TimestampVariant::ReducedPrecision => {
+                // MSH-7 keeps the minute, other timestamps the day; DTM allows any precision
+                // down to the year (ch. 2A, DTM).
+                let keep = if is_msh7 { 12 } else { 8 };
+                let reduced: String = digits.chars().take(keep).collect();
+                (reduced, Intent::Valid, "reduced precision (ch. 2A, DTM)")
+            }
+            TimestampVariant::TimeZone => {
+                let zone = *self.pick(&["+0000", "-0500", "+0100", "+0530", "-1000"]);
+                (format!("{full}{zone}"), Intent::Valid, "with a time zone offset (ch. 2A, DTM)")
+            }
+            TimestampVariant::Fraction => {
+                let fraction = 1 + self.index(9999);
+                (
+                    format!("{full}.{fraction:04}"),
+                    Intent::Valid,
+                    "with fractional seconds (ch. 2A, DTM)",
+                )
+            }
+            TimestampVariant::Components => (
+                format!("{full}{}S", d.component as char),
+                Intent::Either,
+                "with the TS degree-of-precision component, kept for backward compatibility only \
+                 since v2.3 (ch. 2A, TS)",
+            ),
+        };
+        let mut buf = self.buf();
+        buf.set_raw(&path, value.as_bytes()).map_err(self.edit_error())?;
+        self.done(buf, format!("{path} = {value:?}: {why} [{}]", variant.as_str()), intent)
+    }
+
+    fn long_field(&mut self, p: &LongField) -> Result<Mutated> {
+        if !(1..=LongField::MAX_LENGTH).contains(&p.length) {
+            return self.fail(format!(
+                "length {} is not between 1 and {}",
+                p.length,
+                LongField::MAX_LENGTH
+            ));
+        }
+        let given: Vec<Path> = p.field.iter().cloned().collect();
+        let path = self.fields_or_default(&given, TEXT_FIELDS, 1)?.remove(0);
+        let start = self.index(26);
+        let value: Vec<u8> = (0..p.length).map(|i| b'A' + ((start + i) % 26) as u8).collect();
+        let mut buf = self.buf();
+        buf.set_raw(&path, &value).map_err(self.edit_error())?;
+        self.done(
+            buf,
+            format!(
+                "{path} = {} characters (maximum lengths are site-defined, ch. 2, 2.5.3)",
+                p.length
+            ),
+            Intent::Either,
+        )
+    }
+
+    fn many_repetitions(&mut self, p: &ManyRepetitions) -> Result<Mutated> {
+        if !(2..=ManyRepetitions::MAX_COUNT).contains(&p.count) {
+            return self.fail(format!(
+                "count {} is not between 2 and {}",
+                p.count,
+                ManyRepetitions::MAX_COUNT
+            ));
+        }
+        let given: Vec<Path> = p.field.iter().cloned().collect();
+        let path =
+            self.fields_or_default(&given, &["PID-3", "STF-2", "OBX-5", "NK1-5"], 1)?.remove(0);
+        if path.repetition.is_some() || path.component.is_some() {
+            return self.fail(format!(
+                "{path}: name a whole field, e.g. {}-{}",
+                path.segment_id(),
+                path.field.unwrap_or(1)
+            ));
+        }
+        let d = *self.message.delimiters();
+        let existing =
+            self.message.get(&path).and_then(|v| v.repetition(1)).map(|v| v.as_bytes().to_vec());
+        let first = match existing {
+            Some(bytes) if !bytes.is_empty() => bytes,
+            _ => b"R".to_vec(),
+        };
+        let total = (first.len() + 1).saturating_mul(p.count);
+        if total > MAX_OUTPUT {
+            return self.fail(format!(
+                "{path}: {} repetitions of {} bytes would exceed {MAX_OUTPUT} bytes",
+                p.count,
+                first.len()
+            ));
+        }
+        let mut value = Vec::with_capacity(total);
+        for i in 0..p.count {
+            if i > 0 {
+                value.push(d.repetition);
+            }
+            value.extend_from_slice(&first);
+        }
+        let mut buf = self.buf();
+        buf.set_raw(&path, &value).map_err(self.edit_error())?;
+        self.done(
+            buf,
+            format!(
+                "{path} repeated {} times (how many repetitions a receiver keeps is site-defined)",
+                p.count
+            ),
+            Intent::Either,
+        )
+    }
+
+    fn duplicate_control_id(&mut self, p: &DuplicateControlId) -> Result<Mutated> {
+        let path = Path::parse("MSH-10").expect("a valid literal path");
+        let mut buf = self.buf();
+        let id = match &p.control_id {
+            Some(id) => {
+                buf.set(&path, id).map_err(self.edit_error())?;
+                id.clone()
+            }
+            None => match self.message.control_id() {
+                Some(id) => id.to_string(),
+                None => return self.fail("MSH-10 is empty and no control_id was given"),
+            },
+        };
+        self.done(
+            buf,
+            format!(
+                "MSH-10 = {id:?}, a control ID already used: send it after the message that used \
+                 it (duplicate handling is site-defined, ch. 2, MSH-10)"
+            ),
+            Intent::Either,
+        )
+    }
+
+    fn header_value(&mut self, path: &str, value: &str, why: &str) -> Result<Mutated> {
+        let path = Path::parse(path).expect("a valid literal path");
+        let mut buf = self.buf();
+        buf.set(&path, value).map_err(self.edit_error())?;
+        self.done(buf, format!("{path} = {value:?}: {why}"), Intent::Invalid)
+    }
+
+    fn custom_delimiters(&mut self, p: &CustomDelimiters) -> Result<Mutated> {
+        let old = *self.message.delimiters();
+        // Characters of the header's coded values (timestamp, message type, processing id,
+        // version, character set): an escape sequence there would change the value a receiver
+        // reads, so no delimiter may be one of them.
+        let coded: Vec<u8> = [7, 9, 11, 12, 18]
+            .iter()
+            .filter_map(|&n| self.message.header().field(n))
+            .flat_map(|v| v.as_bytes().to_vec())
+            .filter(|b| !old.is_special(*b))
+            .collect();
+        let mut new = match (&p.delimiters, p.random) {
+            (Some(_), true) => return self.fail("give delimiters or random: true, not both"),
+            (Some(set), false) => set.0,
+            (None, true) => self.random_delimiters(&coded),
+            (None, false) => DelimiterSet::parse("$%#!(").expect("the default set is valid").0,
+        };
+        if let Some(clash) = new.header_bytes().into_iter().find(|b| coded.contains(b)) {
+            return self.fail(format!(
+                "delimiters {new}: {:?} occurs in a coded MSH value (MSH-7, 9, 11, 12 or 18), \
+                 which cannot carry an escape sequence",
+                clash as char
+            ));
+        }
+        if new.escape.is_none() {
+            return self.fail(format!(
+                "delimiters {new}: an escape character is needed to re-encode values"
+            ));
+        }
+        // A v2.7 truncation character stays when it does not clash with the new set.
+        if new.truncation.is_none() {
+            new.truncation = old.truncation.filter(|t| !new.header_bytes().contains(t));
+        }
+        let mut out = self.message.as_bytes()[..self.message.header().offset()].to_vec();
+        for segment in self.message.segments() {
+            let bytes = segment.as_bytes();
+            // MSH-1 and MSH-2 are written from the new set; every other segment keeps its id
+            // and has the rest transcoded from its first field separator on.
+            let skip = if segment.index() == 1 {
+                out.extend_from_slice(b"MSH");
+                out.extend(new.header_bytes());
+                3 + old.header_bytes().len()
+            } else {
+                out.extend_from_slice(&bytes[..3.min(bytes.len())]);
+                3
+            };
+            transcode(&bytes[skip.min(bytes.len())..], &old, &new, &mut out);
+            out.push(b'\r');
+        }
+        if let Err(e) = Message::parse(&out) {
+            return self
+                .fail(format!("delimiters {new}: the re-encoded message does not parse: {e}"));
+        }
+        Ok(Mutated {
+            bytes: out,
+            description: format!(
+                "re-encoded with delimiters {new} (was {old}), declared in MSH-1 and MSH-2 \
+                 (ch. 2, 2.5.4)"
+            ),
+            intent: Intent::Valid,
+        })
+    }
+
+    fn random_delimiters(&mut self, avoid: &[u8]) -> Delimiters {
+        let mut pool: Vec<u8> =
+            DELIMITER_POOL.iter().copied().filter(|b| !avoid.contains(b)).collect();
+        let mut chosen = Vec::with_capacity(5);
+        for _ in 0..5 {
+            let i = self.index(pool.len());
+            chosen.push(pool.remove(i));
+        }
+        Delimiters {
+            field: chosen[0],
+            component: chosen[1],
+            repetition: chosen[2],
+            escape: Some(chosen[3]),
+            subcomponent: Some(chosen[4]),
+            truncation: None,
+        }
+    }
+
+    fn batch_wrap(&mut self, p: &BatchWrap) -> Result<Mutated> {
+        if !(1..=BatchWrap::MAX_MESSAGES).contains(&p.messages) {
+            return self.fail(format!(
+                "messages {} is not between 1 and {}",
+                p.messages,
+                BatchWrap::MAX_MESSAGES
+            ));
+        }
+        let d = *self.message.delimiters();
+        let header = self.message.header();
+        let field = |n: usize| header.field(n).map_or(&b""[..], |v| v.as_bytes());
+        let envelope_header = |id: &str| {
+            let mut out = id.as_bytes().to_vec();
+            out.extend(d.header_bytes());
+            for n in 3..=7 {
+                out.push(d.field);
+                out.extend_from_slice(field(n));
+            }
+            out.push(b'\r');
+            out
+        };
+        let mut out = Vec::new();
+        if p.file_header {
+            out.extend(envelope_header("FHS"));
+        }
+        out.extend(envelope_header("BHS"));
+        let single = self.rebuild(&(0..self.message.segment_count()).collect::<Vec<_>>());
+        let single = single.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(&single).to_vec();
+        if single.len().saturating_mul(p.messages) > MAX_OUTPUT {
+            return self.fail(format!(
+                "{} copies of a {}-byte message would exceed {MAX_OUTPUT} bytes",
+                p.messages,
+                single.len()
+            ));
+        }
+        let control = Path::parse("MSH-10").expect("a valid literal path");
+        let id = field(10).to_vec();
+        for i in 1..=p.messages {
+            if i == 1 {
+                out.extend_from_slice(&single);
+                continue;
+            }
+            let mut copy = MessageBuf::new(single.clone())
+                .map_err(|e| self.edit_error()(EditError::Broken(e)))?;
+            let mut unique = id.clone();
+            unique.extend_from_slice(format!("-{i}").as_bytes());
+            copy.set_raw(&control, &unique).map_err(self.edit_error())?;
+            out.extend(copy.into_bytes());
+        }
+        out.extend(segment_bytes("BTS", &d, &[&p.messages.to_string()]));
+        out.push(b'\r');
+        if p.file_header {
+            out.extend(segment_bytes("FTS", &d, &["1"]));
+            out.push(b'\r');
+        }
+        let envelope = if p.file_header { "FHS/BHS ... BTS/FTS" } else { "BHS ... BTS" };
+        Ok(Mutated {
+            bytes: out,
+            description: format!(
+                "{} message(s) wrapped in {envelope} (BTS-1 = {}, batch support is agreed per \
+                 site, ch. 2, batch protocol)",
+                p.messages, p.messages
+            ),
+            intent: Intent::Either,
+        })
+    }
+}
+
+/// Segment ids a grammar requires: required segments, in required groups too; choices are
+/// skipped, since no single alternative is required.
+fn required_segments(items: &[Item], out: &mut Vec<String>) {
+    for item in items.iter().filter(|i| !i.optional) {
+        match &item.node {
+            Node::Segment(id) => out.push(id.clone()),
+            Node::Group { items, .. } => required_segments(items, out),
+            Node::Choice(_) => {}
+        }
+    }
+}
+
+/// `ID|a|b` with the message's field separator, no terminator. Values are plain ASCII.
+fn segment_bytes(id: &str, d: &Delimiters, fields: &[&str]) -> Vec<u8> {
+    let mut out = id.as_bytes().to_vec();
+    for f in fields {
+        out.push(d.field);
+        out.extend_from_slice(f.as_bytes());
+    }
+    out
+}
+
+fn describe_values(fields: &[Path], texts: &[&str]) -> String {
+    fields.iter().zip(texts).map(|(p, t)| format!("{p} = {t:?}")).collect::<Vec<_>>().join(", ")
+}
+
+fn join_paths(paths: &[Path]) -> String {
+    paths.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+}
+
+/// Rewrites raw segment bytes from `old` to `new` delimiters, byte by byte, so that each value
+/// unescapes to the same bytes as before.
+///
+/// Not [`crate::hl7::encode`]'s tree: it holds decoded text, which would re-encode non-UTF-8
+/// messages as UTF-8 and escape the escape character of pass-through sequences (`\H\`,
+/// `\.br\`, `\Cxxyy\`), changing what they mean. Here delimiters map to delimiters, a
+/// delimiter escape (`\F\`) becomes the byte it stood for, written as the new set requires,
+/// other well-formed sequences keep their content with the new escape character, and data bytes
+/// that the new set makes special are escaped.
+fn transcode(bytes: &[u8], old: &Delimiters, new: &Delimiters, out: &mut Vec<u8>) {
+    let mapped = |b: u8| -> Option<u8> {
+        if b == old.field {
+            Some(new.field)
+        } else if b == old.component {
+            Some(new.component)
+        } else if b == old.repetition {
+            Some(new.repetition)
+        } else if Some(b) == old.subcomponent {
+            new.subcomponent
+        } else {
+            None
+        }
+    };
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if let Some(d) = mapped(b) {
+            out.push(d);
+            i += 1;
+            continue;
+        }
+        if Some(b) == old.escape {
+            let rest = &bytes[i + 1..];
+            let close = rest.iter().position(|&c| Some(c) == old.escape || mapped(c).is_some());
+            if let Some(len) = close.filter(|&n| Some(rest[n]) == old.escape && n > 0) {
+                let content = &rest[..len];
+                // A delimiter escape stands for the old delimiter byte, which is data now: it
+                // is written as the new set requires (often as itself, unescaped).
+                let literal = match content {
+                    b"F" => Some(old.field),
+                    b"S" => Some(old.component),
+                    b"R" => Some(old.repetition),
+                    b"E" => old.escape,
+                    b"T" => old.subcomponent,
+                    b"P" => old.truncation,
+                    _ => None,
+                };
+                if let Some(byte) = literal {
+                    match crate::hl7::escape::escape(&[byte], new) {
+                        Ok(escaped) => out.extend_from_slice(&escaped),
+                        Err(_) => out.push(byte),
+                    }
+                    i += len + 2;
+                    continue;
+                }
+                let clean =
+                    content.iter().all(|c| !new.is_special(*c) && Some(*c) != new.truncation);
+                if clean {
+                    out.push(new.escape.unwrap_or(b'\\'));
+                    out.extend_from_slice(content);
+                    out.push(new.escape.unwrap_or(b'\\'));
+                    i += len + 2;
+                    continue;
+                }
+            }
+        }
+        let single = [b];
+        match crate::hl7::escape::escape(&single, new) {
+            Ok(escaped) => out.extend_from_slice(&escaped),
+            Err(_) => out.push(b),
+        }
+        i += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hl7::encode::decode_segments;
+    use crate::hl7::validate::{validate, ValidateOptions};
+
+    const BASE: &[u8] = b"MSH|^~\\&|SEND|FAC|RECV|FAC|20240101120000||ADT^A04^ADT_A01|MSG1|P|2.5\rEVN|A04|20240101120000\rPID|1||123^^^HOSP^MR||Doe^John||19800101|M\rPV1|1|O\r";
+    const LATIN1_BASE: &[u8] = b"MSH|^~\\&|SEND|FAC|RECV|FAC|20240101120000||ADT^A04^ADT_A01|MSG1|P|2.5||||||8859/1\rEVN|A04|20240101120000\rPID|1||123^^^HOSP^MR||D\xF8e^John||19800101|M\rPV1|1|O\r";
+
+    fn mutation(yaml: &str) -> Mutation {
+        serde_yaml::from_str(yaml).unwrap_or_else(|e| panic!("{yaml}: {e}"))
+    }
+
+    /// Applies `yaml` to `base` with seed 0; checks the intent and that every expected finding
+    /// code is reported by the parser or validator (none of severity error when empty).
+    fn check(base: &[u8], yaml: &str, intent: Intent, codes: &[&str]) -> Mutated {
+        let mutated = apply(base, &mutation(yaml), 0).unwrap_or_else(|e| panic!("{yaml}: {e}"));
+        assert_eq!(mutated.intent, intent, "{yaml}: {}", mutated.description);
+        assert!(!mutated.description.is_empty() && !mutated.description.contains('\n'));
+        let message = Message::parse(&mutated.bytes).unwrap();
+        let findings: Vec<_> = message
+            .findings()
+            .iter()
+            .cloned()
+            .chain(validate(&message, &ValidateOptions::default()))
+            .collect();
+        let found: Vec<&str> = findings.iter().map(|f| f.code).collect();
+        if codes.is_empty() {
+            let errors: Vec<_> =
+                findings.iter().filter(|f| f.severity == crate::hl7::Severity::Error).collect();
+            assert!(errors.is_empty(), "{yaml}: {errors:?}");
+        }
+        for code in codes {
+            assert!(found.contains(code), "{yaml}: expected {code}, found {found:?}");
+        }
+        mutated
+    }
+
+    fn text(bytes: &[u8], path: &str) -> String {
+        let message = Message::parse(bytes).unwrap();
+        let value = message.get(&Path::parse(path).unwrap()).unwrap();
+        message.text(&value).into_owned()
+    }
+
+    fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+        haystack.windows(needle.len()).any(|w| w == needle)
+    }
+
+    /// Every text value of a message, MSH-1 and MSH-2 left out, with both escape characters
+    /// written `<E>` so that pass-through sequences (`\H\`) compare across delimiter sets.
+    fn values(bytes: &[u8], escapes: [char; 2]) -> Vec<String> {
+        let message = Message::parse(bytes).unwrap();
+        let mut tree = decode_segments(&message);
+        let n = 2.min(tree[0].fields.len());
+        tree[0].fields.drain(..n);
+        let leaves = tree.into_iter().flat_map(|s| {
+            let id = s.id;
+            s.fields.into_iter().flatten().flatten().flatten().map(move |v| format!("{id}:{v}"))
+        });
+        leaves.map(|v| v.replace(escapes, "<E>")).collect()
+    }
+
+    fn error(base: &[u8], yaml: &str) -> String {
+        apply(base, &mutation(yaml), 0).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn non_ascii() {
+        let m = check(BASE, "non_ascii: { fields: [PID-5.1], script: greek }", Intent::Valid, &[]);
+        assert!(GREEK.contains(&text(&m.bytes, "PID-5.1").as_str()), "{}", m.description);
+        assert_eq!(text(&m.bytes, "MSH-18"), "UNICODE UTF-8");
+        assert!(m.description.contains("re-encoded as UNICODE UTF-8"), "{}", m.description);
+
+        // 8859/1 holds Latin-1 text: MSH-18 stays, the old text is untouched.
+        let m = check(
+            LATIN1_BASE,
+            "non_ascii: { fields: [PID-5.2], script: latin1 }",
+            Intent::Valid,
+            &[],
+        );
+        assert_eq!(text(&m.bytes, "MSH-18"), "8859/1");
+        assert!(LATIN1.contains(&text(&m.bytes, "PID-5.2").as_str()));
+        assert_eq!(text(&m.bytes, "PID-5.1"), "Døe");
+
+        // 8859/1 cannot hold CJK: re-encoded as UTF-8, old text still reads the same.
+        let m =
+            check(LATIN1_BASE, "non_ascii: { fields: [PID-5.2], script: cjk }", Intent::Valid, &[]);
+        assert_eq!(text(&m.bytes, "MSH-18"), "UNICODE UTF-8");
+        assert_eq!(text(&m.bytes, "PID-5.1"), "Døe");
+
+        let err =
+            error(LATIN1_BASE, "non_ascii: { fields: [PID-5.2], script: emoji, unmappable: fail }");
+        assert!(err.starts_with("non_ascii: PID-5.2:") && err.contains("8859/1"), "{err}");
+        // Short form and defaults: PID-5.1 and PID-5.2.
+        let m = check(BASE, "non_ascii: [PID-5.1]", Intent::Valid, &[]);
+        assert!(m.description.starts_with("PID-5.1 = "), "{}", m.description);
+        let m = check(BASE, "non_ascii: {}", Intent::Valid, &[]);
+        assert!(m.description.contains("PID-5.2 = "), "{}", m.description);
+    }
+
+    #[test]
+    fn charset_mismatch() {
+        let m =
+            check(BASE, "charset_mismatch: [PID-5.1]", Intent::Invalid, &["charset-invalid-byte"]);
+        assert_eq!(text(&m.bytes, "MSH-18"), "UNICODE UTF-8");
+        check(
+            LATIN1_BASE,
+            "charset_mismatch: [PID-5.2]",
+            Intent::Invalid,
+            &["charset-invalid-byte"],
+        );
+    }
+
+    #[test]
+    fn escaped_delimiters() {
+        let m = check(BASE, "escaped_delimiters: [PID-5.1]", Intent::Valid, &[]);
+        assert_eq!(text(&m.bytes, "PID-5.1"), "A|B^C~D\\E&F");
+        assert!(
+            m.bytes.windows(5).any(|w| w == b"A\\F\\B"),
+            "{}",
+            String::from_utf8_lossy(&m.bytes)
+        );
+        assert_eq!(text(&m.bytes, "PID-5.2"), "John");
+    }
+
+    #[test]
+    fn custom_delimiters_never_escape_coded_header_values() {
+        let utf8 = b"MSH|^~\\&|S|F|R|F|20240101120000+0100||ADT^A04^ADT_A01|M-1|P|2.5.1||||||UNICODE UTF-8\rPID|1||1||Doe^Jo\r";
+        for seed in 0..200 {
+            let m = apply(utf8, &mutation("custom_delimiters: { random: true }"), seed).unwrap();
+            let after = Message::parse(&m.bytes).unwrap();
+            assert_eq!(after.character_set(), Some(&b"UNICODE UTF-8"[..]), "seed {seed}");
+            assert_eq!(after.version(), Some("2.5.1"), "seed {seed}");
+        }
+        let clash = error(utf8, "custom_delimiters: { delimiters: \"$%#!-\" }");
+        assert!(clash.contains("coded MSH value"), "{clash}");
+    }
+
+    #[test]
+    fn custom_delimiters_keep_every_value() {
+        let escapes = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../corpus/edge/escapes_all_v25.hl7"
+        ))
+        .unwrap();
+        for base in [BASE, LATIN1_BASE, &escapes] {
+            for (yaml, seed) in [
+                ("custom_delimiters: {}", 0),
+                ("custom_delimiters: { random: true }", 7),
+                ("custom_delimiters: { delimiters: \"#*@%!\" }", 0),
+            ] {
+                let m = apply(base, &mutation(yaml), seed).unwrap();
+                assert_eq!(m.intent, Intent::Valid);
+                let before = Message::parse(base).unwrap();
+                let after = Message::parse(&m.bytes).unwrap();
+                assert_ne!(before.delimiters(), after.delimiters(), "{yaml}");
+                let e = after.delimiters().escape.unwrap() as char;
+                assert_eq!(values(base, ['\\', e]), values(&m.bytes, ['\\', e]), "{yaml}");
+            }
+        }
+        let m = apply(BASE, &mutation("custom_delimiters: {}"), 0).unwrap();
+        assert!(m.bytes.starts_with(b"MSH$%#!($SEND$"), "{}", String::from_utf8_lossy(&m.bytes));
+        assert!(error(BASE, "custom_delimiters: { delimiters: \"$%#!(\", random: true }")
+            .contains("not both"));
+    }
+
+    #[test]
+    fn present_but_null() {
+        let m = check(BASE, "present_but_null: [PID-8]", Intent::Valid, &[]);
+        assert_eq!(text(&m.bytes, "PID-8"), "\"\"");
+        check(BASE, "present_but_null: [PID-3]", Intent::Either, &[]);
+        let m = check(BASE, "present_but_null: {}", Intent::Valid, &[]);
+        assert!(m.description.starts_with("PID-8"), "{}", m.description);
+    }
+
+    #[test]
+    fn empty_required() {
+        let m = check(BASE, "empty_required: PID-3", Intent::Invalid, &["missing-required-field"]);
+        assert!(m.description.starts_with("PID-3 emptied"), "{}", m.description);
+        for seed in 0..8 {
+            let m = apply(BASE, &mutation("empty_required: {}"), seed).unwrap();
+            assert_eq!(m.intent, Intent::Invalid);
+            let message = Message::parse(&m.bytes).unwrap();
+            let codes: Vec<_> = validate(&message, &ValidateOptions::default())
+                .into_iter()
+                .map(|f| f.code)
+                .collect();
+            assert!(codes.contains(&"missing-required-field"), "{}: {codes:?}", m.description);
+        }
+        assert!(error(BASE, "empty_required: PID-8").contains("not a required field in v2.5"));
+    }
+
+    #[test]
+    fn truncate_fields() {
+        let m = check(
+            BASE,
+            "truncate_fields: { segment: PID, keep: 2 }",
+            Intent::Invalid,
+            &["missing-required-field"],
+        );
+        assert!(contains(&m.bytes, b"\rPID|1|\r"), "{}", String::from_utf8_lossy(&m.bytes));
+        let m = check(BASE, "truncate_fields: { segment: PID, keep: 5 }", Intent::Valid, &[]);
+        assert!(contains(&m.bytes, b"\rPID|1||123^^^HOSP^MR||Doe^John\r"));
+        assert!(!m.bytes.windows(8).any(|w| w == b"19800101"));
+        assert!(
+            error(BASE, "truncate_fields: { segment: PID, keep: 8 }").contains("keep from 1 to 7")
+        );
+    }
+
+    #[test]
+    fn remove_field() {
+        let m = check(BASE, "remove_field: PID-1", Intent::Invalid, &["missing-required-field"]);
+        assert_eq!(text(&m.bytes, "PID-2"), "123^^^HOSP^MR");
+        assert!(error(BASE, "remove_field: PID-8").contains("nothing after it would shift"));
+        for seed in 0..8 {
+            let m = apply(BASE, &mutation("remove_field: {}"), seed).unwrap();
+            assert_eq!(m.intent, Intent::Invalid);
+            assert!(m.bytes.len() < BASE.len() || m.description.contains("removed"));
+        }
+    }
+
+    #[test]
+    fn drop_required_segment() {
+        let m = check(
+            BASE,
+            "drop_required_segment: PID",
+            Intent::Invalid,
+            &["missing-required-segment"],
+        );
+        assert!(!m.bytes.windows(4).any(|w| w == b"PID|"));
+        check(BASE, "drop_required_segment: {}", Intent::Invalid, &["missing-required-segment"]);
+        let err = error(BASE, "drop_required_segment: PV2");
+        assert!(err.contains("not a required segment") && err.contains("EVN PID PV1"), "{err}");
+    }
+
+    #[test]
+    fn segment_order_and_copies() {
+        let m =
+            check(BASE, "reorder_segments: EVN", Intent::Invalid, &["missing-required-segment"]);
+        assert!(m.description.starts_with("EVN and PID swapped"), "{}", m.description);
+        let m = check(BASE, "duplicate_segment: PID", Intent::Either, &[]);
+        assert_eq!(m.bytes.windows(4).filter(|w| w == b"PID|").count(), 2);
+        let m = check(BASE, "duplicate_segment: {}", Intent::Either, &[]);
+        assert!(m.description.contains("may not repeat"), "{}", m.description);
+        let m = check(BASE, "unknown_segment: {}", Intent::Either, &[]);
+        assert!(m.bytes.windows(4).any(|w| w == b"XQX|"));
+        assert!(error(BASE, "unknown_segment: ZAB").contains("use z_segment"));
+        assert!(error(BASE, "unknown_segment: NK1").contains("the standard defines"));
+        let m = check(BASE, "z_segment: ZPI", Intent::Valid, &[]);
+        assert!(
+            m.bytes.starts_with(BASE)
+                && m.bytes[BASE.len()..].starts_with(b"ZPI|1|harness^generated^")
+        );
+        assert!(error(BASE, "z_segment: PID").contains("not a Z-segment"));
+    }
+
+    #[test]
+    fn timestamp_variants() {
+        let cases = [
+            ("reduced_precision", Intent::Valid, "202401011200"),
+            ("time_zone", Intent::Valid, "20240101120000-0500"),
+            ("fraction", Intent::Valid, "20240101120000."),
+            ("components", Intent::Either, "20240101120000^S"),
+        ];
+        for (variant, intent, prefix) in cases {
+            let yaml = format!("timestamp_variants: {{ variant: {variant} }}");
+            let m = apply(BASE, &mutation(&yaml), 1).unwrap();
+            assert_eq!(m.intent, intent, "{variant}");
+            let message = Message::parse(&m.bytes).unwrap();
+            let raw = message.get(&Path::parse("MSH-7").unwrap()).unwrap().as_bytes().to_vec();
+            let raw = String::from_utf8(raw).unwrap();
+            if variant == "time_zone" {
+                assert!(raw.len() == 19 && raw.starts_with("20240101120000"), "{raw}");
+            } else {
+                assert!(raw.starts_with(prefix), "{variant}: {raw}");
+            }
+        }
+        let m = check(
+            BASE,
+            "timestamp_variants: { field: PID-7, variant: reduced_precision }",
+            Intent::Valid,
+            &[],
+        );
+        assert_eq!(text(&m.bytes, "PID-7"), "19800101");
+    }
+
+    #[test]
+    fn separators() {
+        let m = check(BASE, "lf_separators", Intent::Invalid, &["lf-segment-separator"]);
+        assert!(!m.bytes.contains(&b'\r') && m.bytes.ends_with(b"\n"));
+        let m = check(BASE, "crlf_separators", Intent::Invalid, &["crlf-segment-separator"]);
+        assert_eq!(m.bytes.windows(2).filter(|w| w == b"\r\n").count(), 4);
+    }
+
+    #[test]
+    fn long_values_and_repetitions() {
+        let m = check(BASE, "long_field: { length: 1000 }", Intent::Either, &[]);
+        assert_eq!(text(&m.bytes, "PID-5.1").len(), 1000);
+        assert!(error(BASE, "long_field: { length: 0 }").contains("between 1 and"));
+        let m = check(BASE, "many_repetitions: { field: PID-3, count: 5 }", Intent::Either, &[]);
+        assert_eq!(text(&m.bytes, "PID-3[5].4"), "HOSP");
+        let message = Message::parse(&m.bytes).unwrap();
+        assert_eq!(message.get(&Path::parse("PID-3").unwrap()).unwrap().repetitions().count(), 5);
+    }
+
+    #[test]
+    fn header_values() {
+        let m = check(BASE, "duplicate_control_id: { control_id: OLD-1 }", Intent::Either, &[]);
+        assert_eq!(text(&m.bytes, "MSH-10"), "OLD-1");
+        let m = check(BASE, "duplicate_control_id: {}", Intent::Either, &[]);
+        assert_eq!(m.bytes, BASE);
+        let m = check(BASE, "unknown_message_type: {}", Intent::Invalid, &[]);
+        assert_eq!(text(&m.bytes, "MSH-9"), "XYZ^A04^ADT_A01");
+        let m = check(BASE, "unknown_trigger: { trigger: A99 }", Intent::Invalid, &[]);
+        assert_eq!(text(&m.bytes, "MSH-9"), "ADT^A99^ADT_A01");
+        let m = check(BASE, "unsupported_version: {}", Intent::Invalid, &["unknown-version"]);
+        assert_eq!(text(&m.bytes, "MSH-12"), "9.9");
+    }
+
+    #[test]
+    fn batch_wrap() {
+        let m = apply(BASE, &mutation("batch_wrap: { messages: 3 }"), 0).unwrap();
+        assert_eq!(m.intent, Intent::Either);
+        let batch = crate::hl7::split_batch(&m.bytes).unwrap();
+        assert_eq!(batch.messages.len(), 3);
+        assert!(batch.findings.is_empty(), "{:?}", batch.findings);
+        let ids: Vec<String> =
+            batch.messages.iter().map(|r| text(&m.bytes[r.clone()], "MSH-10")).collect();
+        assert_eq!(ids, ["MSG1", "MSG1-2", "MSG1-3"]);
+        assert!(m.bytes.starts_with(b"FHS|^~\\&|SEND|FAC|RECV|FAC|20240101120000\rBHS|"));
+        assert!(m.bytes.ends_with(b"BTS|3\rFTS|1\r"));
+        let m = apply(BASE, &mutation("batch_wrap: { file_header: false }"), 0).unwrap();
+        assert!(m.bytes.starts_with(b"BHS|") && m.bytes.ends_with(b"BTS|1\r"));
+        let err = apply(&m.bytes, &Mutation::LfSeparators, 0).unwrap_err().to_string();
+        assert!(err.contains("starts with BHS"), "{err}");
+    }
+
+    #[test]
+    fn apply_all_joins_and_takes_the_strongest_intent() {
+        let list: Vec<Mutation> =
+            serde_yaml::from_str("[z_segment: {}, long_field: { length: 10 }, lf_separators]")
+                .unwrap();
+        let m = apply_all(BASE, &list, 5).unwrap();
+        assert_eq!(m.intent, Intent::Invalid);
+        assert_eq!(m.description.split("; ").count(), 3, "{}", m.description);
+        assert_eq!(apply_all(BASE, &list[..2], 5).unwrap().intent, Intent::Either);
+        assert_eq!(apply_all(BASE, &list[..1], 5).unwrap(), apply(BASE, &list[0], 5).unwrap());
+        let wrapped = [Mutation::from_name("batch_wrap").unwrap(), Mutation::LfSeparators];
+        assert!(apply_all(BASE, &wrapped, 0).unwrap_err().to_string().contains("must be the last"));
+        assert_eq!(apply_all(BASE, &[], 0).unwrap().bytes, BASE);
+    }
+
+    #[test]
+    fn errors_name_the_mutation_and_path() {
+        let err = error(BASE, "non_ascii: [NK1-2]");
+        assert_eq!(err, "non_ascii: NK1-2: the message has 0 NK1 segment(s), not 1");
+        assert!(error(BASE, "escaped_delimiters: [MSH-2]").contains("MSH-1 and MSH-2"));
+        assert!(error(BASE, "present_but_null: [PID]").contains("name a field"));
+        let two = [BASE, BASE].concat();
+        let err = apply(&two, &Mutation::LfSeparators, 0).unwrap_err().to_string();
+        assert!(err.starts_with("the base holds 2 MSH segments"), "{err}");
+        let inner_fts = [BASE, b"FTS|1\rNTE|1\r"].concat();
+        let err = apply(&inner_fts, &Mutation::LfSeparators, 0).unwrap_err().to_string();
+        assert!(err.starts_with("the base holds the batch segment FTS (segment 5)"), "{err}");
+        let err = apply(b"hello", &Mutation::LfSeparators, 0).unwrap_err().to_string();
+        assert!(err.starts_with("the base message does not parse"), "{err}");
+    }
+
+    #[test]
+    fn same_seed_same_bytes() {
+        for (name, _) in CATALOGUE {
+            let m = Mutation::from_name(name).unwrap();
+            let a = apply(BASE, &m, 42);
+            assert_eq!(a, apply(BASE, &m, 42), "{name}");
+        }
+        let m = mutation("non_ascii: {}");
+        let scripts: std::collections::BTreeSet<String> =
+            (0..32).map(|seed| apply(BASE, &m, seed).unwrap().description).collect();
+        assert!(scripts.len() > 4, "the seed varies the text");
+    }
+}
