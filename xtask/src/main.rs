@@ -4,6 +4,7 @@
 //! - `fuzz`: installs cargo-fuzz when missing, seeds the fuzz corpora from `corpus/`, runs
 //!   every fuzz target for a while and fails on any crash.
 //! - `bench [parse|mllp]`: builds and runs a benchmark in release, writes `reports/bench/`.
+//! - `schema`: writes the scenario format's JSON Schema to `scenarios/scenario.schema.json`.
 //!
 //! xtask only orchestrates: it shells out to cargo and never reimplements what cargo does.
 
@@ -65,6 +66,9 @@ enum Task {
         #[arg(value_enum, default_value_t = Suite::Parse)]
         suite: Suite,
     },
+    /// Write the JSON Schema of the scenario format to scenarios/scenario.schema.json (editors
+    /// point YAML files at it; a test fails when it is stale).
+    Schema,
     /// The benchmark itself, in the release build that `bench` starts. Not for direct use.
     #[command(hide = true)]
     BenchRun {
@@ -108,6 +112,17 @@ fn main() -> anyhow::Result<()> {
                 .run()
         }
         Task::BenchRun { suite } => bench_run(&root, suite),
+        Task::Schema => {
+            let path = root.join("scenarios").join("scenario.schema.json");
+            let file = std::fs::File::create(&path)?;
+            process::Command::new("schema", "cargo")
+                .args(["run", "--quiet", "--package", "hl7-harness", "--", "schema"])
+                .current_dir(&root)
+                .stdout(file)
+                .run()?;
+            println!("wrote {}", path.display());
+            Ok(())
+        }
     }
 }
 

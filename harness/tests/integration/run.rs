@@ -225,3 +225,29 @@ fn run_over_mllps_and_https() {
         assert!(stdout(&output).contains("tls-handshake-failed"), "{url}: {}", stdout(&output));
     }
 }
+
+/// The committed schema (for editors) is what `hl7-harness schema` prints; `cargo xtask schema`
+/// rewrites it.
+#[test]
+fn committed_schema_is_current() {
+    let output = run(&["schema"]);
+    let committed = std::fs::read_to_string(workspace().join("scenarios/scenario.schema.json"))
+        .expect("scenarios/scenario.schema.json exists");
+    assert!(stdout(&output) == committed, "stale: run `cargo xtask schema`");
+}
+
+/// A command probe checks exit code and output, with placeholders from the message sent.
+#[test]
+fn command_probes() {
+    let dir = scenario_dir("command");
+    let text = "messages:\n  m: { file: m.hl7 }\ncases:\n  - name: output holds the value sent\n    send: m\n    probe: { command: [sh, -c, \"echo stored {PID-3}\"], stdout_contains: \"stored {PID-3}\" }\n  - name: exit code differs\n    send: m\n    probe: { command: [sh, -c, \"exit 3\"], exit: 0 }\n  - name: missing text\n    send: m\n    probe: { command: [sh, -c, \"echo nothing\"], stdout_contains: \"{PID-3}\" }\n";
+    std::fs::write(dir.join("probe.yaml"), text).unwrap();
+    let output = run(&["run", dir.join("probe.yaml").to_str().unwrap(), "--seed", "1"]);
+    let shown = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{shown}");
+    assert!(shown.contains("FAIL") && shown.contains("exit code differs"), "{shown}");
+    assert!(shown.contains("exit Some(3), expected 0"), "{shown}");
+    assert!(shown.contains("stdout does not contain \"X\""), "{shown}");
+    assert!(!shown.contains("› output holds the value sent"), "{shown}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
