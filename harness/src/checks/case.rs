@@ -130,6 +130,11 @@ pub(super) fn case_level(case: &CaseObservation, out: &mut Vec<CheckResult>) {
     }
     for probe in &case.probes {
         out.push(match &probe.failure {
+            Some(why) if probe.unavailable => CheckResult::fail(
+                PROBE_UNAVAILABLE,
+                Some(probe.step),
+                format!("{}: {why}", probe.what),
+            ),
             None => CheckResult::pass(PROBE, Some(probe.step)),
             Some(why) => {
                 CheckResult::fail(PROBE, Some(probe.step), format!("{}: {why}", probe.what))

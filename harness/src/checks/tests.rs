@@ -258,6 +258,10 @@ fn probes_aborts_and_opt_outs() {
     assert_eq!(failing(&probed, "probe"), Severity::Error);
     probed.probes[0].failure = None;
     passing(&probed, "probe");
+    probed.probes[0].failure = Some("no state endpoint".into());
+    probed.probes[0].unavailable = true;
+    assert_eq!(failing(&probed, "probe.unavailable"), Severity::Warning);
+    assert_eq!(outcome(&probed, "probe"), None);
 
     let mut aborted = with_reply(GOOD);
     aborted.aborted =

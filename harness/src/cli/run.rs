@@ -28,6 +28,10 @@ pub struct RunArgs {
     /// Cases run at once within a scenario file (serial cases always run one by one).
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub jobs: usize,
+    /// Base URL of the target's JSON state endpoint for effect probes (`{state}` in probes),
+    /// e.g. the one `serve --state` offers; overrides the scenarios' target.state.
+    #[arg(long, value_name = "URL")]
+    pub state: Option<String>,
     /// Only cases whose name contains this text.
     #[arg(long, value_name = "TEXT")]
     pub filter: Option<String>,
@@ -73,7 +77,7 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         let cases: usize = packs
             .iter()
             .flat_map(|p| &p.scenarios)
-            .map(|s| crate::runner::expand(s, 0).len())
+            .map(|s| crate::runner::expand(s, 0, 0).len())
             .sum();
         writeln!(out, "ok: {} pack(s), {files} scenario file(s), {cases} case(s)", packs.len())?;
         return Ok(exit::OK);
@@ -93,6 +97,7 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         seed,
         jobs: args.jobs.max(1),
         filter: args.filter.clone(),
+        state: args.state.clone(),
     };
     let json = args.json;
     let runtime =

@@ -61,6 +61,9 @@ pub fn summary(outcome: &RunOutcome, verbose: bool) -> String {
         }
         let _ = writeln!(out, "  reproduce: {}", case.reproduce);
     }
+    for (file, reason) in &outcome.skipped {
+        let _ = writeln!(out, "\nSKIPPED {}: {reason}", file.display());
+    }
     let total = outcome.cases().count();
     let failed = outcome.cases().filter(|c| c.verdict() == Verdict::Failed).count();
     let warned = outcome.cases().filter(|c| c.verdict() == Verdict::Warned).count();

@@ -49,6 +49,9 @@ pub struct CaseRun {
     pub vary_value: Option<(FieldPath, String)>,
     pub seed: u64,
     pub run_seed: u64,
+    /// Which scenario file of the run (0-based): part of every control id, so that files
+    /// sharing one target never reuse an MSH-10.
+    pub file: usize,
 }
 
 impl CaseRun {
@@ -74,7 +77,15 @@ impl CaseRun {
     }
 
     fn control_id(&self, step: usize, connection: usize) -> String {
-        format!("H{:04X}{:04}{:02}{}", self.run_seed & 0xFFFF, self.index, step, connection)
+        // At most 16 characters (MSH-10 is 20 in v2.3): H, seed, file, case, step, connection.
+        format!(
+            "H{:04X}{:02}{:04}{:02}{}",
+            self.run_seed & 0xFFFF,
+            self.file % 100,
+            self.index % 10_000,
+            step % 100,
+            connection % 10
+        )
     }
 }
 
@@ -613,10 +624,26 @@ async fn probe_step(
     sent: Option<&[u8]>,
     obs: &mut CaseObservation,
 ) {
+    let needs_state = probe
+        .http_get
+        .iter()
+        .chain(probe.command.iter().flatten())
+        .any(|p| p.pieces.iter().any(|piece| matches!(piece, crate::scenario::Piece::State)));
+    if needs_state && ctx.state.is_none() {
+        obs.probes.push(ProbeResult {
+            step,
+            what: probe.http_get.as_ref().map(|p| p.source.clone()).unwrap_or_default(),
+            failure: Some(
+                "the target has no state endpoint: give --state URL or target.state".into(),
+            ),
+            unavailable: true,
+        });
+        return;
+    }
     let values = Values { sent, state: ctx.state.as_deref(), unique: run.unique() };
     let result = match run_probe(probe, &values).await {
-        Ok(what) => ProbeResult { step, what, failure: None },
-        Err((what, why)) => ProbeResult { step, what, failure: Some(why) },
+        Ok(what) => ProbeResult { step, what, failure: None, unavailable: false },
+        Err((what, why)) => ProbeResult { step, what, failure: Some(why), unavailable: false },
     };
     obs.probes.push(result);
 }

@@ -32,6 +32,8 @@ pub struct RunOptions {
     pub jobs: usize,
     /// Only cases whose full name contains this text.
     pub filter: Option<String>,
+    /// Overrides every scenario's `target.state` (the base URL probes read).
+    pub state: Option<String>,
 }
 
 /// A case's verdict.
@@ -91,6 +93,8 @@ pub struct RunOutcome {
     pub target: String,
     /// Every case failed to reach its (external) target.
     pub unreachable: bool,
+    /// Scenario files not run, with the reason (e.g. an HTTP scenario and an MLLP `--target`).
+    pub skipped: Vec<(PathBuf, String)>,
 }
 
 impl RunOutcome {
@@ -112,6 +116,23 @@ pub enum RunError {
     Builtin(#[source] std::io::Error),
 }
 
+/// Why a scenario written for one transport cannot run against `url`, if it cannot.
+fn mismatch(url: &TargetUrl, declared: Option<Transport>) -> Option<String> {
+    let wanted = declared?;
+    let offered = match url {
+        TargetUrl::Builtin => return None,
+        TargetUrl::Mllp(_) | TargetUrl::Mllps(_) => Transport::Mllp,
+        TargetUrl::Http(_) | TargetUrl::Https(_) => Transport::Http,
+    };
+    (offered != wanted).then(|| {
+        let (name, example) = match wanted {
+            Transport::Mllp => ("MLLP", "mllp://HOST:PORT"),
+            Transport::Http => ("HTTP", "http(s)://HOST:PORT/PATH"),
+        };
+        format!("written for an {name} target; give --target {example} to run it")
+    })
+}
+
 /// FNV-1a: a stable hash for per-case seeds (the same on every platform and version).
 fn stable_hash(text: &str) -> u64 {
     text.bytes()
@@ -126,7 +147,7 @@ type Variant = (
 );
 
 /// The case runs of one scenario file, in file order.
-pub fn expand(scenario: &LoadedScenario, run_seed: u64) -> Vec<CaseRun> {
+pub fn expand(scenario: &LoadedScenario, run_seed: u64, file: usize) -> Vec<CaseRun> {
     let mut runs = Vec::new();
     for case in &scenario.file.cases {
         let first_template =
@@ -169,6 +190,7 @@ pub fn expand(scenario: &LoadedScenario, run_seed: u64) -> Vec<CaseRun> {
                     vary_value: value.clone(),
                     seed,
                     run_seed,
+                    file,
                 });
             }
         }
@@ -197,6 +219,9 @@ fn reproduce(file: &std::path::Path, name: &str, options: &RunOptions) -> String
     if let Some(target) = &options.target {
         parts.extend(["--target".into(), shell_quote(target)]);
     }
+    if let Some(state) = &options.state {
+        parts.extend(["--state".into(), shell_quote(state)]);
+    }
     for defect in options.defects.iter() {
         parts.extend(["--target-defect".into(), defect.name().to_string()]);
     }
@@ -210,11 +235,15 @@ pub async fn run(
     progress: &(dyn Fn(&CaseOutcome) + Sync),
 ) -> Result<RunOutcome, RunError> {
     let mut outcomes = Vec::new();
+    let mut skipped = Vec::new();
+    let mut files_seen = 0usize;
     let mut reached_any = false;
     let mut external = false;
     for pack in packs {
         let mut cases = Vec::new();
         for scenario in &pack.scenarios {
+            let file_number = files_seen;
+            files_seen += 1;
             let url_text = options
                 .target
                 .clone()
@@ -226,6 +255,10 @@ pub async fn run(
             })?;
             let spec = &scenario.file.target;
             let transport = spec.transport.unwrap_or(Transport::Mllp);
+            if let Some(reason) = mismatch(&url, spec.transport) {
+                skipped.push((scenario.path.clone(), reason));
+                continue;
+            }
             let (builtin, url, state) = match url {
                 TargetUrl::Builtin => {
                     let builtin = Builtin::start(&options.defects, spec.builtin.as_ref())
@@ -237,7 +270,9 @@ pub async fn run(
                 }
                 other => {
                     external = true;
-                    (None, other, spec.state.as_ref().map(|s| s.0.clone()))
+                    let state =
+                        options.state.clone().or_else(|| spec.state.as_ref().map(|s| s.0.clone()));
+                    (None, other, state)
                 }
             };
             let tls = if url.uses_tls() {
@@ -279,7 +314,7 @@ pub async fn run(
                 templates: scenario.templates.clone(),
                 tls,
             });
-            let runs: Vec<CaseRun> = expand(scenario, options.seed)
+            let runs: Vec<CaseRun> = expand(scenario, options.seed, file_number)
                 .into_iter()
                 .filter(|r| options.filter.as_deref().is_none_or(|f| r.name.contains(f)))
                 .collect();
@@ -348,5 +383,6 @@ pub async fn run(
             .clone()
             .unwrap_or_else(|| "builtin (per scenario unless it names a target)".into()),
         unreachable: external && any_case && !reached_any,
+        skipped,
     })
 }

@@ -72,6 +72,8 @@ pub struct ProbeResult {
     pub what: String,
     /// `None`: passed; otherwise what differed.
     pub failure: Option<String>,
+    /// The probe could not run at all (it needs a state endpoint the target does not have).
+    pub unavailable: bool,
 }
 
 /// Everything observed during one case.

@@ -38,8 +38,8 @@ pub struct TargetSpec {
     /// `builtin` (default), `mllp://host:port`, `mllps://host:port`, `http://host:port/path`.
     #[serde(default)]
     pub url: Option<Text>,
-    /// How the built-in endpoint is reached when the target is `builtin`: `mllp` (default) or
-    /// `http`.
+    /// The transport the scenario is written for: `mllp` (default) or `http`. The built-in
+    /// endpoint is reached over it; a `--target` of the other kind skips the file, saying why.
     #[serde(default)]
     pub transport: Option<Transport>,
     /// Base URL of the target's state endpoint for effect probes (`{state}` in probes); the

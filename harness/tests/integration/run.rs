@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 fn options(defects: Defects) -> RunOptions {
-    RunOptions { target: None, defects, seed: 7, jobs: 8, filter: None }
+    RunOptions { target: None, defects, seed: 7, jobs: 8, filter: None, state: None }
 }
 
 #[test]
@@ -250,4 +250,38 @@ fn command_probes() {
     assert!(shown.contains("stdout does not contain \"X\""), "{shown}");
     assert!(!shown.contains("› output holds the value sent"), "{shown}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The shipped packs against `serve` as a separate process (an external target): the MLLP packs
+/// pass with the probes reading its `--state` endpoint, the HTTP pack is skipped with the
+/// reason, and without `--state` the probes are unverified (a warning), not failed.
+#[test]
+fn shipped_packs_pass_against_serve_as_an_external_target() {
+    let server = crate::mllp::Server::with_args(&[
+        std::ffi::OsStr::new("--state"),
+        std::ffi::OsStr::new("127.0.0.1:0"),
+    ]);
+    let state =
+        server.next_line().trim().strip_prefix("state on ").expect("state line").to_string();
+    let output =
+        run(&["run", "scenarios/", "--target", &server.url, "--state", &state, "--seed", "9"]);
+    let shown = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{shown}{}", stderr(&output));
+    assert!(
+        shown.contains("SKIPPED scenarios/http-partner/partner.yaml: written for an HTTP target"),
+        "{shown}"
+    );
+
+    let output = run(&[
+        "run",
+        "scenarios/adt-client-feed",
+        "--target",
+        &server.url,
+        "--seed",
+        "10",
+        "--verbose",
+    ]);
+    let shown = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{shown}");
+    assert!(shown.contains("warning probe.unavailable"), "{shown}");
 }
