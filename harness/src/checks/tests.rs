@@ -254,6 +254,7 @@ fn probes_aborts_and_opt_outs() {
         step: 1,
         what: "GET x".into(),
         failure: Some("family differs".into()),
+        unavailable: false,
     });
     assert_eq!(failing(&probed, "probe"), Severity::Error);
     probed.probes[0].failure = None;
