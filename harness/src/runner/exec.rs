@@ -369,6 +369,90 @@ fn expectation(expect: &Expect, intent: Option<Intent>) -> Expect {
     expect
 }
 
+/// One connection of a case and the messages sent on it.
+struct Lane<'a> {
+    addr: &'a str,
+    ctx: &'a Context,
+    /// 1-based, as reported.
+    number: usize,
+    conn: MllpConnection,
+    pending: Vec<Pending>,
+    /// Why the connection can no longer be used, when it cannot.
+    dead: Option<TransportEvent>,
+    after: ConnectionAfter,
+    /// The target closed a connection of this lane during the case (and a new one was opened).
+    closed_once: Option<ConnectionAfter>,
+}
+
+impl Lane<'_> {
+    fn fail(&mut self, err: &TransportError) -> TransportEvent {
+        self.after = after_from(err);
+        let gone = event(err);
+        self.dead = Some(gone.clone());
+        gone
+    }
+
+    /// A new connection in place of one the target closed; false when none could be opened.
+    async fn reconnect(&mut self) -> bool {
+        match connect(self.addr, self.ctx).await {
+            Ok(fresh) => {
+                self.conn = fresh;
+                self.dead = None;
+                self.closed_once = self.closed_once.or(Some(self.after));
+                true
+            }
+            Err(err) => {
+                self.dead = Some(event(&err));
+                false
+            }
+        }
+    }
+
+    /// Writes `wire`, then reads until `pending[index]` has a reply, the ACK timeout passes or
+    /// the connection fails (which marks the lane dead).
+    async fn send_and_wait(&mut self, wire: &WirePlan, index: usize, stray: &mut Vec<Reply>) {
+        self.pending[index].sent_at = Instant::now();
+        let failure = match write_plan(&mut self.conn, wire).await {
+            Err(err) => Some(err),
+            Ok(()) => {
+                let deadline = Instant::now() + self.ctx.ack_timeout;
+                let done = move |p: &[Pending]| !p[index].exchange.replies.is_empty();
+                read_until(&mut self.conn, &mut self.pending, stray, Some(index), deadline, done)
+                    .await
+            }
+        };
+        if let Some(err) = failure {
+            let gone = self.fail(&err);
+            self.pending[index].exchange.event = Some(gone);
+        } else if self.pending[index].exchange.replies.is_empty() {
+            self.pending[index].exchange.event = Some(TransportEvent {
+                code: "read-timeout".into(),
+                detail: format!("no reply within {}ms", self.ctx.ack_timeout.as_millis()),
+            });
+        }
+    }
+
+    /// Listens a little longer for duplicate or late ACKs, or the target closing; records how
+    /// the connection ended.
+    async fn finish(&mut self, stray: &mut Vec<Reply>) {
+        if self.dead.is_none() {
+            let deadline = Instant::now() + self.ctx.linger;
+            let never = |_: &[Pending]| false;
+            self.after =
+                match read_until(&mut self.conn, &mut self.pending, stray, None, deadline, never)
+                    .await
+                {
+                    None => ConnectionAfter::Open,
+                    Some(err) => after_from(&err),
+                };
+        }
+        // A close during the case shows even when the last connection stayed open.
+        if let (Some(earlier), ConnectionAfter::Open) = (self.closed_once, self.after) {
+            self.after = earlier;
+        }
+    }
+}
+
 async fn run_mllp(
     run: &CaseRun,
     ctx: &Context,
@@ -377,227 +461,175 @@ async fn run_mllp(
     described: &mut Vec<String>,
 ) {
     let count = run.case.connections.unwrap_or(1).max(1) as usize;
-    let mut connections = Vec::with_capacity(count);
-    for _ in 0..count {
+    let mut lanes = Vec::with_capacity(count);
+    for number in 1..=count {
         match connect(addr, ctx).await {
-            Ok(conn) => connections.push(conn),
+            Ok(conn) => lanes.push(Lane {
+                addr,
+                ctx,
+                number,
+                conn,
+                pending: Vec::new(),
+                dead: None,
+                after: ConnectionAfter::Unknown,
+                closed_once: None,
+            }),
             Err(err) => {
                 obs.aborted = Some(event(&err));
                 return;
             }
         }
     }
-    let steps = run.steps();
     let coalesce = run.case.network.contains(&NetworkFault::Coalesce);
-    let mut afters = vec![ConnectionAfter::Unknown; count];
-    let mut per_connection: Vec<(usize, Vec<Pending>)> = Vec::new();
     // The last opened connection goes first: a receiver that serves one connection at a time
     // would leave it waiting.
-    for (c, conn) in connections.iter_mut().enumerate().rev() {
-        let connection = c + 1;
-        let mut pending: Vec<Pending> = Vec::new();
-        let mut dead: Option<TransportEvent> = None;
-        let mut previous: Option<Built> = None;
-        let mut sent_by_step: Vec<Option<Built>> = Vec::new();
-        let mut closed_once: Option<ConnectionAfter> = None;
-        if coalesce {
-            let mut payloads = Vec::new();
-            for (s, step) in steps.iter().enumerate() {
-                let built = match build(run, ctx, step, s + 1, connection) {
-                    Ok(b) => b,
-                    Err(e) => return abort_build(obs, e),
-                };
-                described.push(built.description.clone());
-                let faults: Vec<NetworkFault> =
-                    run.case.network.iter().chain(&step.network).cloned().collect();
-                let exchange = new_exchange(s + 1, connection, &built, step, ctx, &faults);
-                pending.push(Pending {
-                    control_id: control_id_of(&built.bytes),
-                    exchange,
-                    sent_at: Instant::now(),
-                });
-                payloads.push(built.bytes);
-            }
-            let refs: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
-            let wire = plan(&refs, &run.case.network);
-            let now = Instant::now();
-            pending.iter_mut().for_each(|p| p.sent_at = now);
-            if let Err(err) = write_plan(conn, &wire).await {
-                dead = Some(event(&err));
-                afters[c] = after_from(&err);
-            } else {
-                let deadline = now + ctx.ack_timeout;
-                let done = |p: &[Pending]| p.iter().all(|p| !p.exchange.replies.is_empty());
-                if let Some(err) =
-                    read_until(conn, &mut pending, &mut obs.stray, None, deadline, done).await
-                {
-                    dead = Some(event(&err));
-                    afters[c] = after_from(&err);
-                }
-            }
-            // The target closed with messages unanswered (it may close after an ACK): a
-            // correct sender sends those again, one at a time, on a new connection.
-            let unanswered: Vec<usize> =
-                (0..pending.len()).filter(|&i| pending[i].exchange.replies.is_empty()).collect();
-            let closed = dead.as_ref().is_some_and(|e| e.code == "peer-closed");
-            if closed && !unanswered.is_empty() {
-                if let Ok(fresh) = connect(addr, ctx).await {
-                    *conn = fresh;
-                    closed_once = Some(ConnectionAfter::Closed);
-                    dead = None;
-                    for i in unanswered {
-                        let wire = plan(&[pending[i].exchange.sent.as_slice()], &[]);
-                        pending[i].sent_at = Instant::now();
-                        let failure = match write_plan(conn, &wire).await {
-                            Err(err) => Some(err),
-                            Ok(()) => {
-                                let deadline = Instant::now() + ctx.ack_timeout;
-                                let done = move |p: &[Pending]| !p[i].exchange.replies.is_empty();
-                                read_until(
-                                    conn,
-                                    &mut pending,
-                                    &mut obs.stray,
-                                    Some(i),
-                                    deadline,
-                                    done,
-                                )
-                                .await
-                            }
-                        };
-                        if let Some(err) = failure {
-                            afters[c] = after_from(&err);
-                            dead = Some(event(&err));
-                            break;
-                        }
-                    }
-                }
-            }
-            for step_pending in pending.iter_mut().filter(|p| p.exchange.replies.is_empty()) {
-                step_pending.exchange.event = dead.clone();
-            }
-            for (s, step) in steps.iter().enumerate() {
-                if let Some(probe) = &step.probe {
-                    let sent = pending.get(s).map(|p| p.exchange.sent.as_slice());
-                    probe_step(run, ctx, probe, s + 1, sent, obs).await;
-                }
-            }
+    for lane in lanes.iter_mut().rev() {
+        let result = if coalesce {
+            run_coalesced(run, lane, obs, described).await
         } else {
-            for (s, step) in steps.iter().enumerate() {
-                let step_no = s + 1;
-                if let Some(wait) = step.wait {
-                    tokio::time::sleep(wait.0).await;
-                }
-                if step.send.is_some() || step.resend.is_some() {
-                    let built = match resent(step, &sent_by_step, &previous) {
-                        Some(Ok(b)) => b,
-                        Some(Err(e)) => return abort_build(obs, e),
-                        None => match build(run, ctx, step, step_no, connection) {
-                            Ok(b) => b,
-                            Err(e) => return abort_build(obs, e),
-                        },
-                    };
-                    described.push(built.description.clone());
-                    let faults: Vec<NetworkFault> =
-                        run.case.network.iter().chain(&step.network).cloned().collect();
-                    let mut exchange =
-                        new_exchange(step_no, connection, &built, step, ctx, &faults);
-                    // A receiver may close after an ACK (the standard allows it): notice, and
-                    // send the next message on a new connection as a sender would.
-                    if dead.is_none() && step_no > 1 && conn.peer_closed_within(CLOSE_LOOK).await {
-                        afters[c] = ConnectionAfter::Closed;
-                        dead = Some(TransportEvent {
-                            code: "peer-closed".into(),
-                            detail: "the target closed the connection after the previous ACK"
-                                .into(),
-                        });
-                    }
-                    if dead.is_some() {
-                        match connect(addr, ctx).await {
-                            Ok(fresh) => {
-                                *conn = fresh;
-                                dead = None;
-                                closed_once = closed_once.or(Some(afters[c]));
-                            }
-                            Err(err) => dead = Some(event(&err)),
-                        }
-                    }
-                    if let Some(gone) = &dead {
-                        exchange.event = Some(gone.clone());
-                        pending.push(Pending {
-                            control_id: None,
-                            exchange,
-                            sent_at: Instant::now(),
-                        });
-                    } else {
-                        let index = pending.len();
-                        let control_id = control_id_of(&built.bytes);
-                        pending.push(Pending { control_id, exchange, sent_at: Instant::now() });
-                        let wire = plan(&[built.bytes.as_slice()], &faults);
-                        let result = write_plan(conn, &wire).await;
-                        let failure = match result {
-                            Err(err) => Some(err),
-                            Ok(()) => {
-                                let deadline = Instant::now() + ctx.ack_timeout;
-                                let done =
-                                    move |p: &[Pending]| !p[index].exchange.replies.is_empty();
-                                read_until(
-                                    conn,
-                                    &mut pending,
-                                    &mut obs.stray,
-                                    Some(index),
-                                    deadline,
-                                    done,
-                                )
-                                .await
-                            }
-                        };
-                        if let Some(err) = failure {
-                            afters[c] = after_from(&err);
-                            let ev = event(&err);
-                            pending[index].exchange.event = Some(ev.clone());
-                            dead = Some(ev);
-                        } else if pending[index].exchange.replies.is_empty() {
-                            pending[index].exchange.event = Some(TransportEvent {
-                                code: "read-timeout".into(),
-                                detail: format!(
-                                    "no reply within {}ms",
-                                    ctx.ack_timeout.as_millis()
-                                ),
-                            });
-                        }
-                    }
-                    sent_by_step.resize(step_no, None);
-                    sent_by_step[step_no - 1] = Some(built.clone());
-                    previous = Some(built);
-                }
-                if let Some(probe) = &step.probe {
-                    let sent = previous.as_ref().map(|p| p.bytes.as_slice());
-                    probe_step(run, ctx, probe, step_no, sent, obs).await;
-                }
-            }
+            run_sequential(run, lane, obs, described).await
+        };
+        if let Err(why) = result {
+            return abort_build(obs, why);
         }
-        if dead.is_none() {
-            // Keep listening: duplicate or late ACKs, or the target closing the connection.
-            let deadline = Instant::now() + ctx.linger;
-            let never = |_: &[Pending]| false;
-            afters[c] =
-                match read_until(conn, &mut pending, &mut obs.stray, None, deadline, never).await {
-                    None => ConnectionAfter::Open,
-                    Some(err) => after_from(&err),
-                };
-        }
-        // A close during the case shows even when the last connection stayed open.
-        if let (Some(earlier), ConnectionAfter::Open) = (closed_once, afters[c]) {
-            afters[c] = earlier;
-        }
-        per_connection.push((c, pending));
+        lane.finish(&mut obs.stray).await;
     }
-    per_connection.sort_by_key(|(c, _)| *c);
-    for (_, pending) in per_connection {
-        obs.exchanges.extend(pending.into_iter().map(|p| p.exchange));
+    for lane in &mut lanes {
+        obs.exchanges.extend(lane.pending.drain(..).map(|p| p.exchange));
     }
     obs.exchanges.sort_by_key(|e| (e.step, e.connection));
-    obs.connections_after = afters;
+    obs.connections_after = lanes.iter().map(|l| l.after).collect();
+}
+
+/// Every step's message in one write, then the ACKs; messages a close left unanswered are sent
+/// again one at a time on a new connection, as a correct sender would.
+async fn run_coalesced(
+    run: &CaseRun,
+    lane: &mut Lane<'_>,
+    obs: &mut CaseObservation,
+    described: &mut Vec<String>,
+) -> Result<(), String> {
+    let ctx = lane.ctx;
+    let steps = run.steps();
+    let mut payloads = Vec::new();
+    for (s, step) in steps.iter().enumerate() {
+        let built = build(run, ctx, step, s + 1, lane.number)?;
+        described.push(built.description.clone());
+        let faults: Vec<NetworkFault> =
+            run.case.network.iter().chain(&step.network).cloned().collect();
+        let exchange = new_exchange(s + 1, lane.number, &built, step, ctx, &faults);
+        lane.pending.push(Pending {
+            control_id: control_id_of(&built.bytes),
+            exchange,
+            sent_at: Instant::now(),
+        });
+        payloads.push(built.bytes);
+    }
+    let refs: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
+    let wire = plan(&refs, &run.case.network);
+    let now = Instant::now();
+    lane.pending.iter_mut().for_each(|p| p.sent_at = now);
+    match write_plan(&mut lane.conn, &wire).await {
+        Err(err) => {
+            lane.fail(&err);
+        }
+        Ok(()) => {
+            let deadline = now + ctx.ack_timeout;
+            let done = |p: &[Pending]| p.iter().all(|p| !p.exchange.replies.is_empty());
+            let stray = &mut obs.stray;
+            if let Some(err) =
+                read_until(&mut lane.conn, &mut lane.pending, stray, None, deadline, done).await
+            {
+                lane.fail(&err);
+            }
+        }
+    }
+    let unanswered: Vec<usize> =
+        (0..lane.pending.len()).filter(|&i| lane.pending[i].exchange.replies.is_empty()).collect();
+    let closed = lane.dead.as_ref().is_some_and(|e| e.code == "peer-closed");
+    if closed && !unanswered.is_empty() && lane.reconnect().await {
+        for i in unanswered {
+            let wire = plan(&[lane.pending[i].exchange.sent.as_slice()], &[]);
+            lane.send_and_wait(&wire, i, &mut obs.stray).await;
+            if lane.dead.is_some() {
+                break;
+            }
+        }
+    }
+    let dead = lane.dead.clone();
+    for unanswered in lane.pending.iter_mut().filter(|p| p.exchange.replies.is_empty()) {
+        unanswered.exchange.event = unanswered.exchange.event.take().or_else(|| dead.clone());
+    }
+    for (s, step) in steps.iter().enumerate() {
+        if let Some(probe) = &step.probe {
+            let sent = lane.pending.get(s).map(|p| p.exchange.sent.clone());
+            probe_step(run, ctx, probe, s + 1, sent.as_deref(), obs).await;
+        }
+    }
+    Ok(())
+}
+
+/// One step after the other, each waiting for its ACK; after a close by the target the next
+/// message goes on a new connection.
+async fn run_sequential(
+    run: &CaseRun,
+    lane: &mut Lane<'_>,
+    obs: &mut CaseObservation,
+    described: &mut Vec<String>,
+) -> Result<(), String> {
+    let ctx = lane.ctx;
+    let mut previous: Option<Built> = None;
+    let mut sent_by_step: Vec<Option<Built>> = Vec::new();
+    for (s, step) in run.steps().iter().enumerate() {
+        let step_no = s + 1;
+        if let Some(wait) = step.wait {
+            tokio::time::sleep(wait.0).await;
+        }
+        if step.send.is_some() || step.resend.is_some() {
+            let built = match resent(step, &sent_by_step, &previous) {
+                Some(built) => built?,
+                None => build(run, ctx, step, step_no, lane.number)?,
+            };
+            described.push(built.description.clone());
+            let faults: Vec<NetworkFault> =
+                run.case.network.iter().chain(&step.network).cloned().collect();
+            let exchange = new_exchange(step_no, lane.number, &built, step, ctx, &faults);
+            // A receiver may close after an ACK (the standard allows it): notice, and send the
+            // next message on a new connection as a sender would.
+            if lane.dead.is_none() && step_no > 1 && lane.conn.peer_closed_within(CLOSE_LOOK).await
+            {
+                lane.after = ConnectionAfter::Closed;
+                lane.dead = Some(TransportEvent {
+                    code: "peer-closed".into(),
+                    detail: "the target closed the connection after the previous ACK".into(),
+                });
+            }
+            if lane.dead.is_some() {
+                lane.reconnect().await;
+            }
+            let index = lane.pending.len();
+            lane.pending.push(Pending {
+                control_id: control_id_of(&built.bytes),
+                exchange,
+                sent_at: Instant::now(),
+            });
+            match lane.dead.clone() {
+                Some(gone) => lane.pending[index].exchange.event = Some(gone),
+                None => {
+                    let wire = plan(&[built.bytes.as_slice()], &faults);
+                    lane.send_and_wait(&wire, index, &mut obs.stray).await;
+                }
+            }
+            sent_by_step.resize(step_no, None);
+            sent_by_step[step_no - 1] = Some(built.clone());
+            previous = Some(built);
+        }
+        if let Some(probe) = &step.probe {
+            let sent = previous.as_ref().map(|p| p.bytes.as_slice());
+            probe_step(run, ctx, probe, step_no, sent, obs).await;
+        }
+    }
+    Ok(())
 }
 
 /// How long to look for a close by the target before sending the next message of a case.
