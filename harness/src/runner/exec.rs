@@ -170,21 +170,42 @@ fn build(
     Ok(Built { bytes, raw: false, description, intent })
 }
 
-/// The message a `resend:` step sends again; `None` when the step does not resend.
-fn resent(
-    step: &Step,
-    by_step: &[Option<Built>],
-    previous: &Option<Built>,
-) -> Option<Result<Built, String>> {
-    let original = match step.resend? {
-        Resend::Previous => previous.clone(),
-        Resend::Step(n) => by_step.get(n - 1).cloned().flatten(),
-    };
-    Some(
+/// The messages a case's steps have sent, for `resend:` and for probe placeholders.
+#[derive(Default)]
+struct Sent {
+    by_step: Vec<Option<Built>>,
+    last: Option<Built>,
+}
+
+impl Sent {
+    /// The message step `step_no` sends: built from its template, or an earlier one again.
+    fn next(
+        &self,
+        run: &CaseRun,
+        ctx: &Context,
+        step: &Step,
+        step_no: usize,
+        connection: usize,
+    ) -> Result<Built, String> {
+        let original = match step.resend {
+            None => return build(run, ctx, step, step_no, connection),
+            Some(Resend::Previous) => self.last.clone(),
+            Some(Resend::Step(n)) => self.by_step.get(n - 1).cloned().flatten(),
+        };
         original
             .map(|p| Built { description: format!("{} (resent)", p.description), ..p })
-            .ok_or_else(|| "resend: that step sent nothing".to_string()),
-    )
+            .ok_or_else(|| "resend: that step sent nothing".to_string())
+    }
+
+    fn record(&mut self, step_no: usize, built: Built) {
+        self.by_step.resize(step_no, None);
+        self.by_step[step_no - 1] = Some(built.clone());
+        self.last = Some(built);
+    }
+
+    fn last_bytes(&self) -> Option<&[u8]> {
+        self.last.as_ref().map(|b| b.bytes.as_slice())
+    }
 }
 
 fn render(pattern: &Pattern, values: &Values) -> Result<String, String> {
@@ -578,18 +599,14 @@ async fn run_sequential(
     described: &mut Vec<String>,
 ) -> Result<(), String> {
     let ctx = lane.ctx;
-    let mut previous: Option<Built> = None;
-    let mut sent_by_step: Vec<Option<Built>> = Vec::new();
+    let mut sent = Sent::default();
     for (s, step) in run.steps().iter().enumerate() {
         let step_no = s + 1;
         if let Some(wait) = step.wait {
             tokio::time::sleep(wait.0).await;
         }
         if step.send.is_some() || step.resend.is_some() {
-            let built = match resent(step, &sent_by_step, &previous) {
-                Some(built) => built?,
-                None => build(run, ctx, step, step_no, lane.number)?,
-            };
+            let built = sent.next(run, ctx, step, step_no, lane.number)?;
             described.push(built.description.clone());
             let faults: Vec<NetworkFault> =
                 run.case.network.iter().chain(&step.network).cloned().collect();
@@ -620,13 +637,10 @@ async fn run_sequential(
                     lane.send_and_wait(&wire, index, &mut obs.stray).await;
                 }
             }
-            sent_by_step.resize(step_no, None);
-            sent_by_step[step_no - 1] = Some(built.clone());
-            previous = Some(built);
+            sent.record(step_no, built);
         }
         if let Some(probe) = &step.probe {
-            let sent = previous.as_ref().map(|p| p.bytes.as_slice());
-            probe_step(run, ctx, probe, step_no, sent, obs).await;
+            probe_step(run, ctx, probe, step_no, sent.last_bytes(), obs).await;
         }
     }
     Ok(())
@@ -696,21 +710,16 @@ async fn run_http(
     };
     target.basic = ctx.basic.clone();
     let timeouts = Timeouts { read: ctx.ack_timeout, ..ctx.timeouts };
-    let mut previous: Option<Built> = None;
-    let mut sent_by_step: Vec<Option<Built>> = Vec::new();
+    let mut sent = Sent::default();
     for (s, step) in run.steps().iter().enumerate() {
         let step_no = s + 1;
         if let Some(wait) = step.wait {
             tokio::time::sleep(wait.0).await;
         }
         if step.send.is_some() || step.resend.is_some() {
-            let built = match resent(step, &sent_by_step, &previous) {
-                Some(Ok(b)) => b,
-                Some(Err(e)) => return abort_build(obs, e),
-                None => match build(run, ctx, step, step_no, 1) {
-                    Ok(b) => b,
-                    Err(e) => return abort_build(obs, e),
-                },
+            let built = match sent.next(run, ctx, step, step_no, 1) {
+                Ok(built) => built,
+                Err(why) => return abort_build(obs, why),
             };
             described.push(built.description.clone());
             let mut exchange = new_exchange(step_no, 1, &built, step, ctx, &[]);
@@ -753,13 +762,10 @@ async fn run_http(
                 }
             }
             obs.exchanges.push(exchange);
-            sent_by_step.resize(step_no, None);
-            sent_by_step[step_no - 1] = Some(built.clone());
-            previous = Some(built);
+            sent.record(step_no, built);
         }
         if let Some(probe) = &step.probe {
-            let sent = previous.as_ref().map(|p| p.bytes.as_slice());
-            probe_step(run, ctx, probe, step_no, sent, obs).await;
+            probe_step(run, ctx, probe, step_no, sent.last_bytes(), obs).await;
         }
     }
 }
