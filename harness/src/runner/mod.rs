@@ -133,6 +133,22 @@ fn mismatch(url: &TargetUrl, declared: Option<Transport>) -> Option<String> {
     })
 }
 
+/// The observation of a case whose task panicked or was cancelled: it did not run to the end.
+fn crashed(err: &tokio::task::JoinError) -> CaseObservation {
+    CaseObservation {
+        exchanges: Vec::new(),
+        connections_after: Vec::new(),
+        stray: Vec::new(),
+        probes: Vec::new(),
+        aborted: Some(observation::TransportEvent {
+            code: "case-crashed".into(),
+            detail: format!("the harness failed while running the case: {err}"),
+        }),
+        expect_connection_open: None,
+        skip_checks: Vec::new(),
+    }
+}
+
 /// FNV-1a: a stable hash for per-case seeds (the same on every platform and version).
 fn stable_hash(text: &str) -> u64 {
     text.bytes()
@@ -345,17 +361,25 @@ pub async fn run(
             }
             let limit = Arc::new(tokio::sync::Semaphore::new(options.jobs.max(1)));
             let mut tasks = tokio::task::JoinSet::new();
+            let mut in_flight = std::collections::HashMap::new();
             for run in concurrent {
                 let (ctx, limit) = (Arc::clone(&ctx), Arc::clone(&limit));
-                tasks.spawn(async move {
+                let task_run = run.clone();
+                let handle = tasks.spawn(async move {
                     let _permit = limit.acquire_owned().await;
                     let started = Instant::now();
-                    let (observation, sent) = exec::run_case(&run, &ctx).await;
-                    (run, observation, sent, started.elapsed())
+                    let (observation, sent) = exec::run_case(&task_run, &ctx).await;
+                    (observation, sent, started.elapsed())
                 });
+                in_flight.insert(handle.id(), run);
             }
-            while let Some(joined) = tasks.join_next().await {
-                let Ok((run, observation, sent, duration)) = joined else { continue };
+            while let Some(joined) = tasks.join_next_with_id().await {
+                // A case that panicked is reported as failed, never dropped.
+                let (id, (observation, sent, duration)) = match joined {
+                    Ok(done) => done,
+                    Err(err) => (err.id(), (crashed(&err), Vec::new(), Duration::ZERO)),
+                };
+                let Some(run) = in_flight.remove(&id) else { continue };
                 let outcome = finish(&run, observation, sent, duration);
                 progress(&outcome);
                 finished.push((run.index, outcome));
