@@ -297,6 +297,17 @@ fn check_case(
             report(fault.name(), format!("case {:?}: {message}", case.name));
         }
     }
+    // Placeholders inside probe JSON are strings serde does not look into: check them here.
+    let probes = case.probe.iter().chain(case.steps.iter().filter_map(|s| s.probe.as_ref()));
+    for json in probes.filter_map(|p| p.json.as_ref()) {
+        let mut texts = Vec::new();
+        json_strings(json, &mut texts);
+        for text in texts {
+            if let Err(why) = super::text::Pattern::parse(text) {
+                report(text, format!("case {:?}, probe json: {why}", case.name));
+            }
+        }
+    }
     for id in &case.skip_checks {
         if !known_checks.contains(&id.as_str()) {
             let hint = suggest(id, known_checks)
@@ -304,6 +315,16 @@ fn check_case(
                 .unwrap_or_default();
             report(id, format!("case {:?}: unknown check {id:?} in skip_checks{hint}", case.name));
         }
+    }
+}
+
+/// Every string inside a JSON value.
+fn json_strings<'a>(value: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+    match value {
+        serde_json::Value::String(text) => out.push(text),
+        serde_json::Value::Array(items) => items.iter().for_each(|v| json_strings(v, out)),
+        serde_json::Value::Object(map) => map.values().for_each(|v| json_strings(v, out)),
+        _ => {}
     }
 }
 

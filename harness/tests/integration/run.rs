@@ -138,6 +138,7 @@ fn scenario_errors_name_file_line_and_column() {
         ("j-unknown-fault.yaml", "messages:\n  m: { file: m.hl7 }\ncases:\n  - name: x\n    send: m\n    network: [half_closed]\n"),
         ("k-no-cases.yaml", "messages:\n  m: { file: m.hl7 }\ncases: []\n"),
         ("l-not-yaml.yaml", "cases: [\n"),
+        ("m-probe-placeholder.yaml", "messages:\n  m: { file: m.hl7 }\ncases:\n  - name: x\n    send: m\n    probe: { http_get: \"{state}/x\", json: { family: \"{PID-55.x}\" } }\n"),
     ];
     for (name, text) in files {
         std::fs::write(dir.join(name), text).unwrap();
