@@ -53,6 +53,33 @@ pub struct Endpoint {
     journal: Option<Mutex<(File, PathBuf)>>,
     sequence: AtomicU64,
     defects: Defects,
+    receipts: Mutex<Receipts>,
+}
+
+/// The most receipts kept for `GET /journal`; older ones are counted, not kept, so memory stays
+/// bounded under any load (the journal file, when there is one, keeps everything).
+pub const MAX_RECEIPTS: usize = 100_000;
+
+/// One received payload, as `GET /journal` lists it: enough to check that nothing was lost and
+/// nothing applied twice, without the message text (it may hold patient data).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Receipt {
+    pub sequence: u64,
+    pub unix_millis: u128,
+    pub bytes: usize,
+    /// MSH-10, MSH-9 as sent; absent when the payload is not HL7.
+    pub control_id: Option<String>,
+    pub message_type: Option<String>,
+    /// MSA-1 of the answer, or `none` (no ACK), or `unreadable`.
+    pub outcome: String,
+    /// Recognised as a resend (same MSH-3, MSH-4, MSH-10) and not applied again.
+    pub duplicate: bool,
+}
+
+#[derive(Debug, Default)]
+struct Receipts {
+    kept: std::collections::VecDeque<Receipt>,
+    dropped: u64,
 }
 
 impl Endpoint {
@@ -64,6 +91,7 @@ impl Endpoint {
             journal: None,
             sequence: AtomicU64::new(0),
             defects: Defects::none(),
+            receipts: Mutex::new(Receipts::default()),
         }
     }
 
@@ -81,9 +109,11 @@ impl Endpoint {
             journal: Some(Mutex::new((file, path.to_path_buf()))),
             sequence: AtomicU64::new(previous.len() as u64),
             defects: Defects::none(),
+            receipts: Mutex::new(Receipts::default()),
         };
-        for payload in &previous {
-            endpoint.process(payload);
+        for (i, payload) in previous.iter().enumerate() {
+            let handled = endpoint.process(payload);
+            endpoint.record(i as u64 + 1, payload, &handled);
         }
         Ok(endpoint)
     }
@@ -122,7 +152,52 @@ impl Endpoint {
             file.write_all(b"\n").map_err(io)?;
             file.sync_data().map_err(io)?;
         }
-        Ok(self.process(payload))
+        let handled = self.process(payload);
+        self.record(sequence, payload, &handled);
+        Ok(handled)
+    }
+
+    fn record(&self, sequence: u64, payload: &[u8], handled: &Handled) {
+        let message = Message::parse(payload).ok();
+        let header = |n: usize| {
+            let value = message.as_ref()?.header().field(n)?;
+            Some(String::from_utf8_lossy(value.as_bytes()).into_owned())
+        };
+        let outcome = match (&handled.unreadable, &handled.ack) {
+            (Some(_), None) => "unreadable".to_string(),
+            (_, None) => "none".to_string(),
+            (_, Some(ack)) => Message::parse(ack)
+                .ok()
+                .and_then(|a| a.find_segment("MSA", 1)?.field(1))
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .unwrap_or_else(|| "?".into()),
+        };
+        let receipt = Receipt {
+            sequence,
+            unix_millis: unix_millis(),
+            bytes: payload.len(),
+            control_id: header(10),
+            message_type: header(9),
+            outcome,
+            duplicate: handled.effects.contains(&Effect::Duplicate),
+        };
+        let mut receipts = self.receipts.lock().unwrap_or_else(|p| p.into_inner());
+        if receipts.kept.len() == MAX_RECEIPTS {
+            receipts.kept.pop_front();
+            receipts.dropped += 1;
+        }
+        receipts.kept.push_back(receipt);
+    }
+
+    /// What `GET /journal` serves: every receipt kept, in order, and how many older ones were
+    /// let go.
+    pub fn journal_json(&self) -> serde_json::Value {
+        let receipts = self.receipts.lock().unwrap_or_else(|p| p.into_inner());
+        serde_json::json!({
+            "received": self.received(),
+            "older_not_kept": receipts.dropped,
+            "entries": receipts.kept,
+        })
     }
 
     fn process(&self, payload: &[u8]) -> Handled {
@@ -356,6 +431,18 @@ mod tests {
         assert!(
             String::from_utf8_lossy(&again.ack.unwrap()).contains("MSA|AA|M1"),
             "and acknowledged again"
+        );
+        // GET /journal: the replayed receipts and the new one, the resend marked as such.
+        let journal = endpoint.journal_json();
+        let entries = journal["entries"].as_array().unwrap();
+        assert_eq!(journal["received"], 3);
+        assert_eq!(entries.len(), 3);
+        assert_eq!(entries[0]["control_id"], "M1");
+        assert_eq!(entries[0]["outcome"], "AA");
+        assert_eq!(entries[1]["outcome"], "unreadable");
+        assert_eq!(
+            (entries[2]["sequence"].as_u64(), &entries[2]["duplicate"]),
+            (Some(3), &serde_json::json!(true))
         );
         std::fs::write(&path, b"hl7-journal 1 1 0 99\nshort").unwrap();
         let err = Endpoint::with_journal(ResponderConfig::default(), &path).err().unwrap();

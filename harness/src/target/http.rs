@@ -471,6 +471,7 @@ pub fn state_response(endpoint: &Endpoint, method: &Method, path: &str) -> HttpR
     let found = match path.trim_end_matches('/').split('/').collect::<Vec<_>>().as_slice() {
         ["", "state"] => Some(state),
         ["", "errors"] => state.get("errors").cloned(),
+        ["", "journal"] => Some(endpoint.journal_json()),
         ["", kind @ ("clients" | "professionals"), id] => {
             percent_decode(id).and_then(|id| state.get(*kind)?.get(&id).cloned())
         }
