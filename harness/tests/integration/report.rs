@@ -1,0 +1,231 @@
+//! Report folders written by `hl7-harness run`: `summary.md` and `results.json` snapshots (with
+//! times, durations, run id, ports and ACK MSH-7 redacted), a well-formed `junit.xml`, a manifest
+//! that hashes every report file.
+
+use super::support::{run, stderr, stdout};
+use std::path::{Path, PathBuf};
+
+/// A temporary folder, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let dir =
+            std::env::temp_dir().join(format!("hl7-harness-report-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &str {
+        self.0.to_str().expect("utf-8 temp path")
+    }
+
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.0.join(name)).expect("report file")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs the v2.4 case of `ack-protocol` with `extra` flags, writing the report into `dir`.
+pub fn report_run(dir: &TempDir, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "run",
+        "scenarios/conformance-core/ack-protocol.yaml",
+        "--seed",
+        "7",
+        "--filter",
+        "v2.4",
+        "--report-dir",
+        dir.path(),
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+/// `127.0.0.1:PORT` → `127.0.0.1:[port]`.
+fn redact_ports(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("127.0.0.1:") {
+        let (head, tail) = rest.split_at(at + "127.0.0.1:".len());
+        out.push_str(head);
+        let digits = tail.bytes().take_while(u8::is_ascii_digit).count();
+        out.push_str(if digits > 0 { "[port]" } else { "" });
+        rest = &tail[digits..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// MSH-7 of every MSH segment in `text` (an HL7 message) → `[MSH-7]`.
+fn redact_msh7(text: &str) -> String {
+    text.split('\r')
+        .map(|segment| {
+            if !segment.starts_with("MSH") || segment.len() < 4 {
+                return segment.to_string();
+            }
+            let separator = &segment[3..4];
+            let mut fields: Vec<&str> = segment.split(separator).collect();
+            if fields.len() > 6 {
+                fields[6] = "[MSH-7]";
+            }
+            fields.join(separator)
+        })
+        .collect::<Vec<_>>()
+        .join("\r")
+}
+
+/// The volatile values of `results.json` replaced, recursively.
+fn redact_json(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            for (key, value) in map.iter_mut() {
+                match key.as_str() {
+                    "run_id" | "started" | "finished" | "duration_ms" | "elapsed_ms" => {
+                        *value = Value::String(format!("[{key}]"));
+                    }
+                    _ => redact_json(value),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact_json),
+        Value::String(text) => *text = redact_ports(&redact_msh7(text)),
+        Value::Bool(_) | Value::Null | Value::Number(_) => {}
+    }
+}
+
+/// `summary.md` with the run id and times redacted.
+fn redact_summary(text: &str) -> String {
+    text.lines()
+        .map(|line| {
+            for key in ["| Run |", "| Started |", "| Finished |"] {
+                if line.starts_with(key) {
+                    return format!("{key} [redacted] |");
+                }
+            }
+            redact_ports(line)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Checks that `text` is well-formed XML (quick-xml reads it to the end without an error,
+/// every start tag closed) and returns the names of the elements in document order.
+pub fn xml_elements(text: &str) -> Vec<String> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(text);
+    reader.config_mut().check_end_names = true;
+    let mut names = Vec::new();
+    let mut depth = 0i32;
+    loop {
+        match reader.read_event().expect("junit.xml is well-formed XML") {
+            Event::Start(tag) => {
+                depth += 1;
+                names.push(String::from_utf8_lossy(tag.name().as_ref()).into_owned());
+            }
+            Event::Empty(tag) => {
+                names.push(String::from_utf8_lossy(tag.name().as_ref()).into_owned());
+            }
+            Event::End(_) => depth -= 1,
+            Event::Text(text) => {
+                text.decode().expect("text decodes");
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    assert_eq!(depth, 0, "every element is closed");
+    names
+}
+
+#[test]
+fn a_failing_run_writes_every_report_file() {
+    let dir = TempDir::new("failing");
+    let output = report_run(&dir, &["--target-defect", "wrong-msa2"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stdout(&output).contains(&format!("report: {}", dir.path())), "{}", stdout(&output));
+    insta::assert_snapshot!("report-summary-wrong-msa2", redact_summary(&dir.read("summary.md")));
+    let mut results: serde_json::Value =
+        serde_json::from_str(&dir.read("results.json")).expect("results.json is JSON");
+    redact_json(&mut results);
+    insta::assert_json_snapshot!("report-results-wrong-msa2", results);
+}
+
+#[test]
+fn junit_is_well_formed_with_one_testcase_per_case_and_check() {
+    let dir = TempDir::new("junit");
+    report_run(&dir, &["--target-defect", "wrong-msa2"]);
+    let junit = dir.read("junit.xml");
+    let names = xml_elements(&junit);
+    assert_eq!(names.iter().filter(|n| *n == "testsuite").count(), 1);
+    let results: serde_json::Value = serde_json::from_str(&dir.read("results.json")).unwrap();
+    let checks = results["counts"]["checks"].as_u64().unwrap() as usize;
+    assert_eq!(names.iter().filter(|n| *n == "testcase").count(), 1 + checks);
+    // The failed case and its failed error check.
+    assert_eq!(names.iter().filter(|n| *n == "failure").count(), 2);
+    assert!(junit.contains("ack.msa2-echo"), "{junit}");
+}
+
+#[test]
+fn junit_escapes_control_characters_and_markup() {
+    // The whole pack, with a raw non-HL7 frame and mutated messages: the XML stays valid.
+    let dir = TempDir::new("escape");
+    let output = run(&[
+        "run",
+        "scenarios/conformance-core/ack-protocol.yaml",
+        "--seed",
+        "3",
+        "--report-dir",
+        dir.path(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    xml_elements(&dir.read("junit.xml"));
+}
+
+#[test]
+fn the_manifest_hashes_every_report_file() {
+    let dir = TempDir::new("manifest");
+    report_run(&dir, &[]);
+    let manifest: serde_json::Value = serde_json::from_str(&dir.read("manifest.json")).unwrap();
+    assert_eq!(manifest["schema"], "hl7-harness/manifest/1");
+    assert_eq!(manifest["verdict"], "conformant");
+    let files: Vec<&str> =
+        manifest["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
+    assert_eq!(files, ["results.json", "junit.xml", "summary.md"]);
+    for file in manifest["files"].as_array().unwrap() {
+        let bytes =
+            std::fs::read(Path::new(dir.path()).join(file["path"].as_str().unwrap())).unwrap();
+        assert_eq!(file["sha256"], hl7_harness::report::record::sha256_hex(&bytes));
+    }
+    let inputs: Vec<&str> = manifest["packs"][0]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert!(inputs.contains(&"scenarios/conformance-core/ack-protocol.yaml"), "{inputs:?}");
+    assert!(inputs.contains(&"corpus/adt/adt_a04_v24_minimal.hl7"), "{inputs:?}");
+}
+
+#[test]
+fn no_report_writes_nothing() {
+    let dir = TempDir::new("none");
+    let output = run(&[
+        "run",
+        "scenarios/conformance-core/ack-protocol.yaml",
+        "--seed",
+        "7",
+        "--filter",
+        "v2.4",
+        "--no-report",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(!stdout(&output).contains("report:"));
+    assert!(!dir.0.exists());
+}
