@@ -229,3 +229,152 @@ fn no_report_writes_nothing() {
     assert!(!stdout(&output).contains("report:"));
     assert!(!dir.0.exists());
 }
+
+/// A signed report of the v2.4 case (passing unless `extra` switches a defect on), with the key
+/// pair in `keys`.
+fn signed_report(dir: &TempDir, keys: &TempDir, extra: &[&str]) {
+    report_run(dir, extra);
+    let output = run(&["keygen", "--out", keys.path()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let key = format!("{}/signing.key", keys.path());
+    let output =
+        run(&["report", "sign", dir.path(), "--key", &key, "--signer", "Ann Tester, MailCo"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+}
+
+fn verify(dir: &TempDir, keys: &TempDir) -> std::process::Output {
+    run(&["report", "verify", dir.path(), "--public-key", &format!("{}/signing.pub", keys.path())])
+}
+
+#[test]
+fn sign_then_verify_passes_and_lists_the_packs() {
+    let (dir, keys) = (TempDir::new("sign-ok"), TempDir::new("sign-ok-keys"));
+    signed_report(&dir, &keys, &[]);
+    let output = verify(&dir, &keys);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}{}", stderr(&output));
+    assert!(text.contains("signature: valid; signed by Ann Tester, MailCo"), "{text}");
+    assert!(text.contains("as \"conformant\""), "{text}");
+    assert!(text.contains("conformance-core sha256 "), "{text}");
+    assert!(
+        text.contains("scenario scenarios/conformance-core/ack-protocol.yaml sha256 "),
+        "{text}"
+    );
+    assert!(text.ends_with("VERIFIED\n") && !text.contains("NOT VERIFIED"), "{text}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(keys.0.join("signing.key")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}
+
+#[test]
+fn verify_names_every_changed_removed_or_added_file() {
+    let (dir, keys) = (TempDir::new("tamper"), TempDir::new("tamper-keys"));
+    signed_report(&dir, &keys, &[]);
+    let pristine: Vec<(String, Vec<u8>)> =
+        ["results.json", "junit.xml", "summary.md", "manifest.json", "signature.json"]
+            .iter()
+            .map(|name| (name.to_string(), std::fs::read(dir.0.join(name)).unwrap()))
+            .collect();
+    let restore = || {
+        for (name, bytes) in &pristine {
+            std::fs::write(dir.0.join(name), bytes).unwrap();
+        }
+        let _ = std::fs::remove_file(dir.0.join("extra.txt"));
+    };
+    for (name, bytes) in &pristine {
+        // One byte changed, in the middle of the file.
+        let mut changed = bytes.clone();
+        let middle = changed.len() / 2;
+        changed[middle] ^= 0x01;
+        std::fs::write(dir.0.join(name), &changed).unwrap();
+        let output = verify(&dir, &keys);
+        let text = stdout(&output);
+        assert_eq!(output.status.code(), Some(1), "{name}: {text}{}", stderr(&output));
+        let named = text.contains(&format!("changed: {name}"))
+            || (name == "signature.json" && text.contains("signature: INVALID"))
+            || (name == "manifest.json" && stderr(&output).contains("manifest.json"));
+        assert!(named, "{name}: {text}{}", stderr(&output));
+        restore();
+
+        std::fs::remove_file(dir.0.join(name)).unwrap();
+        let output = verify(&dir, &keys);
+        let text = stdout(&output);
+        let code = output.status.code();
+        match name.as_str() {
+            // Without a manifest there is nothing to verify against: an error naming it.
+            "manifest.json" => {
+                assert_eq!(code, Some(2));
+                assert!(stderr(&output).contains("manifest.json"), "{}", stderr(&output));
+            }
+            "signature.json" => {
+                assert_eq!(code, Some(1));
+                assert!(text.contains("signature: missing"), "{text}");
+            }
+            _ => {
+                assert_eq!(code, Some(1));
+                assert!(text.contains(&format!("removed: {name}")), "{text}");
+            }
+        }
+        restore();
+    }
+    std::fs::write(dir.0.join("extra.txt"), "added").unwrap();
+    let output = verify(&dir, &keys);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout(&output).contains("added: extra.txt"), "{}", stdout(&output));
+    restore();
+    assert_eq!(verify(&dir, &keys).status.code(), Some(0));
+}
+
+#[test]
+fn verify_with_another_key_fails() {
+    let (dir, keys) = (TempDir::new("wrong-key"), TempDir::new("wrong-key-keys"));
+    signed_report(&dir, &keys, &[]);
+    let other = TempDir::new("wrong-key-other");
+    run(&["keygen", "--out", other.path()]);
+    let output = verify(&dir, &other);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stdout(&output).contains("signature: INVALID: not signed with the key given"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn a_report_with_failures_cannot_be_signed_as_conformant() {
+    let (dir, keys) = (TempDir::new("not-conformant"), TempDir::new("not-conformant-keys"));
+    report_run(&dir, &["--target-defect", "wrong-msa2"]);
+    run(&["keygen", "--out", keys.path()]);
+    let key = format!("{}/signing.key", keys.path());
+    let sign = |extra: &[&str]| {
+        let mut args =
+            vec!["report", "sign", dir.path(), "--key", &key, "--signer", "Ann Tester, MailCo"];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    let output = sign(&["--verdict", "conformant"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("can only be signed as \"not conformant\""),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!dir.0.join("signature.json").exists());
+    let output = sign(&[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let output = verify(&dir, &keys);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(stdout(&output).contains("as \"not conformant\""), "{}", stdout(&output));
+}
+
+#[test]
+fn keygen_never_overwrites_a_key() {
+    let keys = TempDir::new("keygen-twice");
+    assert_eq!(run(&["keygen", "--out", keys.path()]).status.code(), Some(0));
+    let before = std::fs::read(keys.0.join("signing.key")).unwrap();
+    assert_eq!(run(&["keygen", "--out", keys.path()]).status.code(), Some(2));
+    assert_eq!(std::fs::read(keys.0.join("signing.key")).unwrap(), before);
+}
