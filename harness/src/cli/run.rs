@@ -56,6 +56,10 @@ pub struct RunArgs {
     /// Write no report folder (the terminal summary only).
     #[arg(long)]
     pub no_report: bool,
+    /// Replace patient data (PID, NK1, PV1 identifiers, names, birth date, address, phone) with
+    /// stable placeholders such as [name-1] in the report files and the output.
+    #[arg(long)]
+    pub redact_phi: bool,
 }
 
 /// Exit 0 when no error-severity check failed, 1 when one did, 2 for scenario errors, 3 when the
@@ -111,8 +115,10 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     let json = args.json;
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let redact_phi = args.redact_phi;
     let progress = |case: &CaseOutcome| {
-        if json {
+        // With --redact-phi the lines are printed after the run, when every value is known.
+        if json && !redact_phi {
             println!("{}", case_json(case));
         }
     };
@@ -120,6 +126,12 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     let outcome = runtime.block_on(run_packs(&packs, &options, &progress))?;
     let finished = std::time::SystemTime::now();
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    let outcome = if redact_phi { crate::report::redact::redact(&outcome) } else { outcome };
+    if json && redact_phi {
+        for case in outcome.cases() {
+            writeln!(out, "{}", case_json(case))?;
+        }
+    }
     if !json {
         write!(out, "{}", crate::report::terminal::summary(&outcome, args.verbose))?;
     }
@@ -130,6 +142,7 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             started,
             finished,
             packs: hash_inputs(&packs)?,
+            phi_redacted: redact_phi,
         };
         let dir = match &args.report_dir {
             Some(dir) => dir.clone(),

@@ -128,6 +128,7 @@ pub fn results(record: &RunRecord) -> Value {
         "finished": super::time::rfc3339(record.finished),
         "verdict": record.verdict(),
         "unreachable": outcome.unreachable,
+        "phi_redacted": record.phi_redacted,
         "counts": counts(outcome.cases()),
         "packs": packs,
         "skipped": outcome.skipped.iter().map(|(file, reason)| json!({

@@ -66,6 +66,12 @@ pub fn summary(record: &RunRecord) -> String {
         failed_checks(Severity::Error),
         failed_checks(Severity::Warning)
     );
+    if record.phi_redacted {
+        let _ = writeln!(
+            out,
+            "| Patient data | redacted (PID, NK1, PV1 values replaced by placeholders) |"
+        );
+    }
     if outcome.unreachable {
         let _ = writeln!(out, "| Target reachable | no: no case could connect |");
     }

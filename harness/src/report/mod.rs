@@ -6,6 +6,7 @@ pub mod junit;
 pub mod manifest;
 pub mod markdown;
 pub mod record;
+pub mod redact;
 pub mod sign;
 pub mod terminal;
 pub mod time;

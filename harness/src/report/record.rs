@@ -24,6 +24,8 @@ pub struct RunRecord<'a> {
     pub finished: SystemTime,
     /// The packs run, with the hashes of their files.
     pub packs: Vec<PackInputs>,
+    /// The outcome's patient data was replaced by placeholders (`--redact-phi`).
+    pub phi_redacted: bool,
 }
 
 impl RunRecord<'_> {

@@ -38,7 +38,7 @@ pub fn write_report(dir: &Path, record: &RunRecord) -> Result<Manifest, ReportEr
         write(dir, name, text.as_bytes())?;
         entries.push(entry(name, text.as_bytes()));
     }
-    let manifest = Manifest::new(record, entries, false);
+    let manifest = Manifest::new(record, entries, record.phi_redacted);
     write(dir, FILE, &manifest.to_bytes())?;
     Ok(manifest)
 }

@@ -378,3 +378,25 @@ fn keygen_never_overwrites_a_key() {
     assert_eq!(run(&["keygen", "--out", keys.path()]).status.code(), Some(2));
     assert_eq!(std::fs::read(keys.0.join("signing.key")).unwrap(), before);
 }
+
+#[test]
+fn redact_phi_leaves_no_patient_data_in_any_report_file() {
+    let dir = TempDir::new("redact");
+    let output = report_run(&dir, &["--redact-phi", "--target-defect", "wrong-msa2"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    // adt_a04_v24_minimal.hl7: PID|1||CL-10003^^^SYNTH_EHR^PI||Voorbeeld^Daan^^^^^L||20010303|M
+    for name in ["results.json", "junit.xml", "summary.md", "manifest.json"] {
+        let text = dir.read(name);
+        for phi in ["CL-10003", "Voorbeeld", "Daan", "20010303"] {
+            assert!(!text.contains(phi), "{name} holds {phi}");
+        }
+    }
+    for phi in ["CL-10003", "Voorbeeld"] {
+        assert!(!stdout(&output).contains(phi), "{}", stdout(&output));
+    }
+    let results = dir.read("results.json");
+    assert!(results.contains("PID|1||[id-1]^^^SYNTH_EHR^PI||[name-1]^[name-2]^^^^^L||[dob-1]|M"));
+    let manifest: serde_json::Value = serde_json::from_str(&dir.read("manifest.json")).unwrap();
+    assert_eq!(manifest["phi_redacted"], true);
+    assert!(dir.read("summary.md").contains("| Patient data | redacted"));
+}
