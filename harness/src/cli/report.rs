@@ -78,7 +78,16 @@ fn run_sign(args: &SignArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
 }
 
 fn run_verify(args: &VerifyArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
-    let found = verify(&args.dir, &args.public_key)?;
+    let found = match verify(&args.dir, &args.public_key) {
+        Ok(found) => found,
+        // A manifest edited into something unreadable is a changed report, not a usage error.
+        Err(SignError::Json { path, source }) => {
+            writeln!(out, "changed: {} (no longer a manifest: {source})", path.display())?;
+            writeln!(out, "NOT VERIFIED")?;
+            return Ok(exit::FINDINGS);
+        }
+        Err(err) => return Err(err.into()),
+    };
     let manifest = &found.manifest;
     writeln!(
         out,

@@ -49,7 +49,7 @@ pub struct RunArgs {
     /// List the conformance checks (id, severity, rule) and exit.
     #[arg(long)]
     pub list_checks: bool,
-    /// Folder for the report (results.json, junit.xml, summary.md, manifest.json)
+    /// Folder for the report (results.json, junit.xml, summary.md, report.html, manifest.json)
     /// [default: reports/<run-id>, run-id = YYYYMMDD-HHMMSS-<seed> in UTC].
     #[arg(long, value_name = "DIR", conflicts_with = "no_report")]
     pub report_dir: Option<PathBuf>,

@@ -1,6 +1,8 @@
 //! Turning a run into something people and machines act on: the terminal summary and the
-//! report folder (`results.json`, `junit.xml`, `summary.md`, `manifest.json`).
+//! report folder (`results.json`, `junit.xml`, `summary.md`, `report.html`, `manifest.json`), its
+//! sign-off (`sign`) and `--redact-phi` (`redact`).
 
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod manifest;

@@ -1,4 +1,4 @@
-//! Writes a report folder: `results.json`, `junit.xml`, `summary.md`, then `manifest.json` with
+//! Writes a report folder: `results.json`, `junit.xml`, `summary.md`, `report.html`, then `manifest.json` with
 //! the hashes of the bytes just written.
 
 use super::manifest::{entry, Manifest, FILE};
@@ -32,6 +32,7 @@ pub fn write_report(dir: &Path, record: &RunRecord) -> Result<Manifest, ReportEr
         ("results.json", results),
         ("junit.xml", super::junit::junit(record)),
         ("summary.md", super::markdown::summary(record)),
+        ("report.html", super::html::html(record)),
     ];
     let mut entries = Vec::new();
     for (name, text) in &files {

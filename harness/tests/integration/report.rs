@@ -197,7 +197,7 @@ fn the_manifest_hashes_every_report_file() {
     assert_eq!(manifest["verdict"], "conformant");
     let files: Vec<&str> =
         manifest["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
-    assert_eq!(files, ["results.json", "junit.xml", "summary.md"]);
+    assert_eq!(files, ["results.json", "junit.xml", "summary.md", "report.html"]);
     for file in manifest["files"].as_array().unwrap() {
         let bytes =
             std::fs::read(Path::new(dir.path()).join(file["path"].as_str().unwrap())).unwrap();
@@ -273,11 +273,17 @@ fn sign_then_verify_passes_and_lists_the_packs() {
 fn verify_names_every_changed_removed_or_added_file() {
     let (dir, keys) = (TempDir::new("tamper"), TempDir::new("tamper-keys"));
     signed_report(&dir, &keys, &[]);
-    let pristine: Vec<(String, Vec<u8>)> =
-        ["results.json", "junit.xml", "summary.md", "manifest.json", "signature.json"]
-            .iter()
-            .map(|name| (name.to_string(), std::fs::read(dir.0.join(name)).unwrap()))
-            .collect();
+    let pristine: Vec<(String, Vec<u8>)> = [
+        "results.json",
+        "junit.xml",
+        "summary.md",
+        "report.html",
+        "manifest.json",
+        "signature.json",
+    ]
+    .iter()
+    .map(|name| (name.to_string(), std::fs::read(dir.0.join(name)).unwrap()))
+    .collect();
     let restore = || {
         for (name, bytes) in &pristine {
             std::fs::write(dir.0.join(name), bytes).unwrap();
@@ -294,8 +300,8 @@ fn verify_names_every_changed_removed_or_added_file() {
         let text = stdout(&output);
         assert_eq!(output.status.code(), Some(1), "{name}: {text}{}", stderr(&output));
         let named = text.contains(&format!("changed: {name}"))
-            || (name == "signature.json" && text.contains("signature: INVALID"))
-            || (name == "manifest.json" && stderr(&output).contains("manifest.json"));
+            || text.contains(&format!("{name} (no longer a manifest"))
+            || (name == "signature.json" && text.contains("signature: INVALID"));
         assert!(named, "{name}: {text}{}", stderr(&output));
         restore();
 
@@ -385,7 +391,7 @@ fn redact_phi_leaves_no_patient_data_in_any_report_file() {
     let output = report_run(&dir, &["--redact-phi", "--target-defect", "wrong-msa2"]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     // adt_a04_v24_minimal.hl7: PID|1||CL-10003^^^SYNTH_EHR^PI||Voorbeeld^Daan^^^^^L||20010303|M
-    for name in ["results.json", "junit.xml", "summary.md", "manifest.json"] {
+    for name in ["results.json", "junit.xml", "summary.md", "report.html", "manifest.json"] {
         let text = dir.read(name);
         for phi in ["CL-10003", "Voorbeeld", "Daan", "20010303"] {
             assert!(!text.contains(phi), "{name} holds {phi}");
@@ -399,4 +405,35 @@ fn redact_phi_leaves_no_patient_data_in_any_report_file() {
     let manifest: serde_json::Value = serde_json::from_str(&dir.read("manifest.json")).unwrap();
     assert_eq!(manifest["phi_redacted"], true);
     assert!(dir.read("summary.md").contains("| Patient data | redacted"));
+}
+
+#[test]
+fn html_is_self_contained_with_a_failure_filter() {
+    let dir = TempDir::new("html");
+    let output = run(&[
+        "run",
+        "scenarios/conformance-core/ack-protocol.yaml",
+        "--seed",
+        "7",
+        "--target-defect",
+        "wrong-msa2",
+        "--report-dir",
+        dir.path(),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let html = dir.read("report.html");
+    for external in ["src=", "href=", "<link", "@import", "url("] {
+        assert!(!html.contains(external), "report.html refers to an outside asset: {external}");
+    }
+    let results: serde_json::Value = serde_json::from_str(&dir.read("results.json")).unwrap();
+    let cases = results["counts"]["cases"].as_u64().unwrap() as usize;
+    assert_eq!(html.matches("<div class=\"case\" data-verdict=").count(), cases);
+    let failed = results["counts"]["failed"].as_u64().unwrap() as usize;
+    assert_eq!(html.matches("data-verdict=\"failed\"").count(), failed);
+    assert!(
+        html.contains("id=\"only-failures\"") && html.contains("getElementById('only-failures')")
+    );
+    assert_eq!(html.matches("<div").count(), html.matches("</div>").count());
+    assert_eq!(html.matches("<table").count(), html.matches("</table>").count());
+    assert!(html.trim_end().ends_with("</html>"));
 }
