@@ -95,6 +95,16 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         writeln!(out, "ok: {} pack(s), {files} scenario file(s), {cases} case(s)", packs.len())?;
         return Ok(exit::OK);
     }
+    // Checked before the run: writing over a report (perhaps a signed one) would leave a folder
+    // whose files no longer match what was signed.
+    if let Some(dir) = args.report_dir.as_ref().filter(|_| !args.no_report) {
+        if dir.join(crate::report::manifest::FILE).exists() {
+            anyhow::bail!(
+                "--report-dir {} holds a report already; choose another folder or remove it",
+                dir.display()
+            );
+        }
+    }
     if let Some(target) = &args.target {
         crate::runner::TargetUrl::parse(target).map_err(|e| anyhow::anyhow!("--target {e}"))?;
     }

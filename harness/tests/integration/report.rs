@@ -437,3 +437,14 @@ fn html_is_self_contained_with_a_failure_filter() {
     assert_eq!(html.matches("<table").count(), html.matches("</table>").count());
     assert!(html.trim_end().ends_with("</html>"));
 }
+
+#[test]
+fn a_report_is_never_written_over() {
+    let dir = TempDir::new("twice");
+    assert_eq!(report_run(&dir, &[]).status.code(), Some(0));
+    let before = dir.read("manifest.json");
+    let output = report_run(&dir, &[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("holds a report already"), "{}", stderr(&output));
+    assert_eq!(dir.read("manifest.json"), before);
+}
