@@ -119,7 +119,10 @@ pub fn hash_inputs(packs: &[Pack]) -> std::io::Result<Vec<PackInputs>> {
                     Template::Text(_) | Template::Raw(_) => Vec::new(),
                 };
                 for (path, written) in paths {
-                    let sha = sha256_hex(&std::fs::read(&path)?);
+                    let bytes = std::fs::read(&path).map_err(|e| {
+                        std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+                    })?;
+                    let sha = sha256_hex(&bytes);
                     let shown = lexical(&path);
                     if files.iter().any(|f: &InputFile| f.path == shown) {
                         continue;

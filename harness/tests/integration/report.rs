@@ -448,3 +448,18 @@ fn a_report_is_never_written_over() {
     assert!(stderr(&output).contains("holds a report already"), "{}", stderr(&output));
     assert_eq!(dir.read("manifest.json"), before);
 }
+
+#[test]
+fn passwords_never_appear_in_a_report() {
+    // credentials.yaml sends with a wrong password to a built-in endpoint that has another one.
+    let dir = TempDir::new("passwords");
+    let output =
+        run(&["run", "scenarios/http-partner/", "--seed", "5", "--report-dir", dir.path()]);
+    assert_eq!(output.status.code(), Some(0), "{}{}", stdout(&output), stderr(&output));
+    for name in ["results.json", "junit.xml", "summary.md", "report.html", "manifest.json"] {
+        let text = dir.read(name);
+        for password in ["harness-demo-password", "not-the-password"] {
+            assert!(!text.contains(password), "{name} holds a password");
+        }
+    }
+}
