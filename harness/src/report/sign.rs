@@ -243,7 +243,7 @@ pub fn verify(dir: &Path, public_key_file: &Path) -> Result<Verification, SignEr
     } else {
         match serde_json::from_slice::<SignatureFile>(&read(&path)?) {
             Err(e) => SignatureState::Invalid(format!("{SIGNATURE_FILE} is not readable: {e}")),
-            Ok(file) => check_signature(&file, &key, &bytes, &mut changes),
+            Ok(file) => check_signature(&file, &key, &bytes, &mut changes, &manifest),
         }
     };
     changes.sort();
@@ -255,6 +255,7 @@ fn check_signature(
     key: &VerifyingKey,
     manifest_bytes: &[u8],
     changes: &mut Vec<Change>,
+    manifest: &Manifest,
 ) -> SignatureState {
     if sha256_hex(manifest_bytes) != file.manifest_sha256 {
         changes.push(Change::Changed(FILE.into()));
@@ -265,6 +266,14 @@ fn check_signature(
     };
     let signature = Signature::from_bytes(&bytes);
     match key.verify(file.statement().as_bytes(), &signature) {
+        // The rule `sign` enforces, checked again: a signature made by other means does not
+        // make a failing run conformant.
+        Ok(()) if file.verdict == CONFORMANT && manifest.error_failures > 0 => {
+            SignatureState::Invalid(format!(
+                "signed \"conformant\" but the run has {} error-severity failure(s)",
+                manifest.error_failures
+            ))
+        }
         Ok(()) => SignatureState::Valid(file.clone()),
         Err(_) if file.public_key != hex(key.as_bytes()) => SignatureState::Invalid(
             "not signed with the key given (signature.json names another public key)".into(),
@@ -278,6 +287,53 @@ fn check_signature(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A signature made outside `sign` that calls a failing run conformant is not valid.
+    #[test]
+    fn a_failing_run_signed_conformant_by_hand_does_not_verify() {
+        let dir =
+            std::env::temp_dir().join(format!("hl7-harness-sign-unit-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (secret, public) = keygen(&dir.join("keys")).unwrap();
+        let manifest = Manifest {
+            schema: super::super::manifest::SCHEMA.into(),
+            run_id: "r".into(),
+            harness_version: "0".into(),
+            target: "builtin".into(),
+            seed: 1,
+            started: String::new(),
+            finished: String::new(),
+            verdict: NOT_CONFORMANT.into(),
+            error_failures: 1,
+            phi_redacted: false,
+            files: Vec::new(),
+            packs: Vec::new(),
+        };
+        let report = dir.join("report");
+        std::fs::create_dir_all(&report).unwrap();
+        std::fs::write(report.join(FILE), manifest.to_bytes()).unwrap();
+        let key = SigningKey::from_bytes(&parse_key(&secret, SIGNING_LABEL).unwrap());
+        let mut file = SignatureFile {
+            schema: SCHEMA.into(),
+            algorithm: "ed25519".into(),
+            signer: "Mallory".into(),
+            signed_at: "2026-01-01T00:00:00Z".into(),
+            verdict: CONFORMANT.into(),
+            manifest_sha256: sha256_hex(&manifest.to_bytes()),
+            public_key: hex(key.verifying_key().as_bytes()),
+            signature: String::new(),
+        };
+        file.signature = hex(&key.sign(file.statement().as_bytes()).to_bytes());
+        std::fs::write(report.join(SIGNATURE_FILE), serde_json::to_vec(&file).unwrap()).unwrap();
+        let found = verify(&report, &public).unwrap();
+        assert!(
+            matches!(&found.signature, SignatureState::Invalid(why) if why.contains("error-severity")),
+            "{:?}",
+            found.signature
+        );
+        assert!(!found.ok());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn hex_round_trip() {
