@@ -62,6 +62,23 @@ fn redact_ports(text: &str) -> String {
     out
 }
 
+/// Every run of 64 hex digits (a sha256) → `[sha256]`.
+fn redact_hashes(text: &str) -> String {
+    let mut out = String::new();
+    let mut run = String::new();
+    for c in text.chars().chain(std::iter::once(' ')) {
+        if c.is_ascii_hexdigit() {
+            run.push(c);
+            continue;
+        }
+        out.push_str(if run.len() == 64 { "[sha256]" } else { &run });
+        run.clear();
+        out.push(c);
+    }
+    out.pop();
+    out
+}
+
 /// MSH-7 of every MSH segment in `text` (an HL7 message) → `[MSH-7]`.
 fn redact_msh7(text: &str) -> String {
     text.split('\r')
@@ -87,7 +104,9 @@ fn redact_json(value: &mut serde_json::Value) {
         Value::Object(map) => {
             for (key, value) in map.iter_mut() {
                 match key.as_str() {
-                    "run_id" | "started" | "finished" | "duration_ms" | "elapsed_ms" => {
+                    // Content hashes change whenever a scenario or corpus file is edited; the
+                    // manifest test checks them.
+                    "run_id" | "started" | "finished" | "duration_ms" | "elapsed_ms" | "sha256" => {
                         *value = Value::String(format!("[{key}]"));
                     }
                     _ => redact_json(value),
@@ -109,7 +128,7 @@ fn redact_summary(text: &str) -> String {
                     return format!("{key} [redacted] |");
                 }
             }
-            redact_ports(line)
+            redact_hashes(&redact_ports(line))
         })
         .collect::<Vec<_>>()
         .join("\n")
@@ -211,6 +230,10 @@ fn the_manifest_hashes_every_report_file() {
         .collect();
     assert!(inputs.contains(&"scenarios/conformance-core/ack-protocol.yaml"), "{inputs:?}");
     assert!(inputs.contains(&"corpus/adt/adt_a04_v24_minimal.hl7"), "{inputs:?}");
+    for file in manifest["packs"][0]["files"].as_array().unwrap() {
+        let bytes = std::fs::read(super::support::workspace().join(file["path"].as_str().unwrap()));
+        assert_eq!(file["sha256"], hl7_harness::report::record::sha256_hex(&bytes.unwrap()));
+    }
 }
 
 #[test]
