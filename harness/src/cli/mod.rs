@@ -8,6 +8,8 @@ mod generate;
 mod hllp_args;
 mod input;
 mod inspect;
+mod keygen;
+mod report;
 mod run;
 mod schema;
 mod send;
@@ -72,6 +74,10 @@ pub enum Command {
     /// Write edge-case variants of a message: named mutations, seeded, each with the intent a
     /// conformant receiver should act on (valid, invalid, either).
     Generate(generate::GenerateArgs),
+    /// Make an ed25519 key pair for signing reports (signing.key, signing.pub).
+    Keygen(keygen::KeygenArgs),
+    /// Sign a report folder or verify one (every hash and the signature).
+    Report(report::ReportArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -94,6 +100,8 @@ pub fn main() -> i32 {
         Command::Run(args) => run::run(&args, &mut out),
         Command::Schema => schema::run(&mut out),
         Command::Generate(args) => generate::run(&args, &mut out),
+        Command::Keygen(args) => keygen::run(&args, &mut out),
+        Command::Report(args) => report::run(&args, &mut out),
     };
     let _ = out.flush();
     match result {

@@ -3,6 +3,8 @@
 
 use super::exit;
 use crate::checks::{generic_ids, CATALOGUE};
+use crate::report::time::run_id;
+use crate::report::{hash_inputs, write_report, RunRecord};
 use crate::runner::{run as run_packs, CaseOutcome, RunOptions, Verdict};
 use crate::scenario::load_packs;
 use crate::target::defect::{parse_defect, Defects};
@@ -47,6 +49,17 @@ pub struct RunArgs {
     /// List the conformance checks (id, severity, rule) and exit.
     #[arg(long)]
     pub list_checks: bool,
+    /// Folder for the report (results.json, junit.xml, summary.md, report.html, manifest.json)
+    /// [default: reports/<run-id>, run-id = YYYYMMDD-HHMMSS-<seed> in UTC].
+    #[arg(long, value_name = "DIR", conflicts_with = "no_report")]
+    pub report_dir: Option<PathBuf>,
+    /// Write no report folder (the terminal summary only).
+    #[arg(long)]
+    pub no_report: bool,
+    /// Replace patient data (PID, NK1, PV1 identifiers, names, birth date, address, phone) with
+    /// stable placeholders such as [name-1] in the report files and the output.
+    #[arg(long)]
+    pub redact_phi: bool,
 }
 
 /// Exit 0 when no error-severity check failed, 1 when one did, 2 for scenario errors, 3 when the
@@ -82,6 +95,16 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         writeln!(out, "ok: {} pack(s), {files} scenario file(s), {cases} case(s)", packs.len())?;
         return Ok(exit::OK);
     }
+    // Checked before the run: writing over a report (perhaps a signed one) would leave a folder
+    // whose files no longer match what was signed.
+    if let Some(dir) = args.report_dir.as_ref().filter(|_| !args.no_report) {
+        if dir.join(crate::report::manifest::FILE).exists() {
+            anyhow::bail!(
+                "--report-dir {} holds a report already; choose another folder or remove it",
+                dir.display()
+            );
+        }
+    }
     if let Some(target) = &args.target {
         crate::runner::TargetUrl::parse(target).map_err(|e| anyhow::anyhow!("--target {e}"))?;
     }
@@ -102,15 +125,43 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     let json = args.json;
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let redact_phi = args.redact_phi;
     let progress = |case: &CaseOutcome| {
-        if json {
+        // With --redact-phi the lines are printed after the run, when every value is known.
+        if json && !redact_phi {
             println!("{}", case_json(case));
         }
     };
+    let started = std::time::SystemTime::now();
     let outcome = runtime.block_on(run_packs(&packs, &options, &progress))?;
+    let finished = std::time::SystemTime::now();
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    let outcome = if redact_phi { crate::report::redact::redact(&outcome) } else { outcome };
+    if json && redact_phi {
+        for case in outcome.cases() {
+            writeln!(out, "{}", case_json(case))?;
+        }
+    }
     if !json {
         write!(out, "{}", crate::report::terminal::summary(&outcome, args.verbose))?;
+    }
+    if !args.no_report {
+        let record = RunRecord {
+            outcome: &outcome,
+            run_id: run_id(started, seed),
+            started,
+            finished,
+            packs: hash_inputs(&packs)?,
+            phi_redacted: redact_phi,
+        };
+        let dir = match &args.report_dir {
+            Some(dir) => dir.clone(),
+            None => fresh_dir(&record.run_id)?,
+        };
+        write_report(&dir, &record)?;
+        if !json {
+            writeln!(out, "report: {}", dir.display())?;
+        }
     }
     if outcome.unreachable {
         eprintln!("hl7-harness: the target could not be reached by any case");
@@ -121,6 +172,22 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         return Ok(exit::USAGE);
     }
     Ok(if outcome.failed() { exit::FINDINGS } else { exit::OK })
+}
+
+/// `reports/<run-id>`, or `reports/<run-id>-2`, … when two runs start in the same second with
+/// the same seed: the folder is claimed with `create_dir`, so concurrent runs never share one.
+fn fresh_dir(run_id: &str) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all("reports")?;
+    for n in 1.. {
+        let name = if n == 1 { run_id.to_string() } else { format!("{run_id}-{n}") };
+        let dir = PathBuf::from("reports").join(name);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    unreachable!("some numbered report folder is free")
 }
 
 fn case_json(case: &CaseOutcome) -> serde_json::Value {

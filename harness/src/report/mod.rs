@@ -1,4 +1,18 @@
-//! Turning a run into something people and machines act on. For now: the terminal summary
-//! (reports on disk, snapshots and sign-off build on the same outcomes).
+//! Turning a run into something people and machines act on: the terminal summary and the
+//! report folder (`results.json`, `junit.xml`, `summary.md`, `report.html`, `manifest.json`), its
+//! sign-off (`sign`) and `--redact-phi` (`redact`).
 
+pub mod html;
+pub mod json;
+pub mod junit;
+pub mod manifest;
+pub mod markdown;
+pub mod record;
+pub mod redact;
+pub mod sign;
 pub mod terminal;
+pub mod time;
+mod write;
+
+pub use record::{hash_inputs, RunRecord};
+pub use write::{write_report, ReportError};

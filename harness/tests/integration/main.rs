@@ -10,6 +10,7 @@ mod mllp;
 mod names;
 mod properties;
 mod public_corpus;
+mod report;
 mod run;
 mod sender;
 mod structures;

@@ -17,7 +17,7 @@ fn options(defects: Defects) -> RunOptions {
 
 #[test]
 fn shipped_packs_pass_against_the_correct_endpoint() {
-    let output = run(&["run", "scenarios/", "--seed", "7"]);
+    let output = run(&["run", "--no-report", "scenarios/", "--seed", "7"]);
     assert_eq!(output.status.code(), Some(0), "{}{}", stdout(&output), stderr(&output));
     assert!(stdout(&output).contains("PASS:"), "{}", stdout(&output));
 }
@@ -84,6 +84,7 @@ fn every_defect_is_caught_by_an_error_check() {
 fn summary_names_the_check_evidence_rule_and_reproduce_command() {
     let output = run(&[
         "run",
+        "--no-report",
         "scenarios/conformance-core/ack-protocol.yaml",
         "--seed",
         "7",
@@ -100,6 +101,7 @@ fn summary_names_the_check_evidence_rule_and_reproduce_command() {
 fn same_seed_same_control_ids() {
     let args = [
         "run",
+        "--no-report",
         "scenarios/conformance-core/ack-protocol.yaml",
         "--seed",
         "42",
@@ -143,7 +145,7 @@ fn scenario_errors_name_file_line_and_column() {
     for (name, text) in files {
         std::fs::write(dir.join(name), text).unwrap();
     }
-    let output = run(&["run", "--check", dir.to_str().unwrap()]);
+    let output = run(&["run", "--no-report", "--check", dir.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(2));
     let shown = stderr(&output).replace(dir.to_str().unwrap(), "<dir>");
     insta::assert_snapshot!("run-scenario-errors", shown);
@@ -152,7 +154,7 @@ fn scenario_errors_name_file_line_and_column() {
 
 #[test]
 fn check_schema_and_list_checks() {
-    let output = run(&["run", "--check", "scenarios/"]);
+    let output = run(&["run", "--no-report", "--check", "scenarios/"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(stdout(&output).starts_with("ok: "), "{}", stdout(&output));
 
@@ -163,7 +165,7 @@ fn check_schema_and_list_checks() {
     assert!(schema["properties"]["cases"].is_object(), "{schema}");
     assert!(schema.to_string().contains("max_ack_time"));
 
-    let output = run(&["run", "--list-checks"]);
+    let output = run(&["run", "--no-report", "--list-checks"]);
     assert!(stdout(&output).contains("ack.msa2-echo"));
 }
 
@@ -175,6 +177,7 @@ fn unreachable_target_and_empty_filter_have_their_exit_codes() {
     let target = format!("mllp://127.0.0.1:{port}");
     let output = run(&[
         "run",
+        "--no-report",
         "scenarios/conformance-core/ack-protocol.yaml",
         "--target",
         &target,
@@ -183,9 +186,9 @@ fn unreachable_target_and_empty_filter_have_their_exit_codes() {
     ]);
     assert_eq!(output.status.code(), Some(3), "{}{}", stdout(&output), stderr(&output));
 
-    let output = run(&["run", "scenarios/", "--filter", "no case has this name"]);
+    let output = run(&["run", "--no-report", "scenarios/", "--filter", "no case has this name"]);
     assert_eq!(output.status.code(), Some(2));
-    let output = run(&["run", "scenarios/", "--target", "ftp://x"]);
+    let output = run(&["run", "--no-report", "scenarios/", "--target", "ftp://x"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("unknown target"), "{}", stderr(&output));
 }
@@ -219,9 +222,11 @@ fn run_over_mllps_and_https() {
     let bad = pki.dir.join("bad.yaml");
     std::fs::write(&bad, scenario("other-ca.pem")).unwrap();
     for url in [server.url.as_str(), https.as_str()] {
-        let output = run(&["run", good.to_str().unwrap(), "--target", url, "--seed", "1"]);
+        let output =
+            run(&["run", "--no-report", good.to_str().unwrap(), "--target", url, "--seed", "1"]);
         assert_eq!(output.status.code(), Some(0), "{url}: {}{}", stdout(&output), stderr(&output));
-        let output = run(&["run", bad.to_str().unwrap(), "--target", url, "--seed", "1"]);
+        let output =
+            run(&["run", "--no-report", bad.to_str().unwrap(), "--target", url, "--seed", "1"]);
         assert_eq!(output.status.code(), Some(1), "{url}: {}", stdout(&output));
         assert!(stdout(&output).contains("tls-handshake-failed"), "{url}: {}", stdout(&output));
     }
@@ -243,7 +248,8 @@ fn command_probes() {
     let dir = scenario_dir("command");
     let text = "messages:\n  m: { file: m.hl7 }\ncases:\n  - name: output holds the value sent\n    send: m\n    probe: { command: [sh, -c, \"echo stored {PID-3}\"], stdout_contains: \"stored {PID-3}\" }\n  - name: exit code differs\n    send: m\n    probe: { command: [sh, -c, \"exit 3\"], exit: 0 }\n  - name: missing text\n    send: m\n    probe: { command: [sh, -c, \"echo nothing\"], stdout_contains: \"{PID-3}\" }\n";
     std::fs::write(dir.join("probe.yaml"), text).unwrap();
-    let output = run(&["run", dir.join("probe.yaml").to_str().unwrap(), "--seed", "1"]);
+    let output =
+        run(&["run", "--no-report", dir.join("probe.yaml").to_str().unwrap(), "--seed", "1"]);
     let shown = stdout(&output);
     assert_eq!(output.status.code(), Some(1), "{shown}");
     assert!(shown.contains("FAIL") && shown.contains("exit code differs"), "{shown}");
@@ -264,8 +270,17 @@ fn shipped_packs_pass_against_serve_as_an_external_target() {
     ]);
     let state =
         server.next_line().trim().strip_prefix("state on ").expect("state line").to_string();
-    let output =
-        run(&["run", "scenarios/", "--target", &server.url, "--state", &state, "--seed", "9"]);
+    let output = run(&[
+        "run",
+        "--no-report",
+        "scenarios/",
+        "--target",
+        &server.url,
+        "--state",
+        &state,
+        "--seed",
+        "9",
+    ]);
     let shown = stdout(&output);
     assert_eq!(output.status.code(), Some(0), "{shown}{}", stderr(&output));
     assert!(
@@ -275,6 +290,7 @@ fn shipped_packs_pass_against_serve_as_an_external_target() {
 
     let output = run(&[
         "run",
+        "--no-report",
         "scenarios/adt-client-feed",
         "--target",
         &server.url,

@@ -1,0 +1,181 @@
+//! `junit.xml` for CI systems: one `<testsuite>` per pack; per case one `<testcase>` for the
+//! case (failed when an error-severity check failed, with the reproduce command in
+//! `<system-out>`) and one per check that ran (`<failure>` with the evidence for failed
+//! error-severity checks; failed warnings pass and carry the evidence in `<system-out>`).
+//! Check ids are used verbatim in test names.
+
+use super::record::RunRecord;
+use crate::checks::{CheckResult, Severity};
+use crate::runner::{CaseOutcome, Verdict};
+use std::fmt::Write;
+
+/// Text safe in XML 1.0 content and attribute values: markup characters escaped, CR, LF and
+/// tab as character references (so attribute normalisation keeps them), and the characters
+/// XML 1.0 cannot carry at all (other C0 controls such as MLLP's 0x0B and 0x1C) written as
+/// `[0x0B]`.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\r' => out.push_str("&#13;"),
+            '\n' => out.push_str("&#10;"),
+            '\t' => out.push_str("&#9;"),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {
+                let _ = write!(out, "[0x{:02X}]", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn seconds(duration: std::time::Duration) -> String {
+    format!("{:.3}", duration.as_secs_f64())
+}
+
+fn check_name(case: &CaseOutcome, check: &CheckResult) -> String {
+    match check.step {
+        Some(step) => format!("{} › {} (step {step})", case.name, check.id),
+        None => format!("{} › {}", case.name, check.id),
+    }
+}
+
+fn write_case(out: &mut String, classname: &str, case: &CaseOutcome) {
+    let failed = case.verdict() == Verdict::Failed;
+    let _ = writeln!(
+        out,
+        "    <testcase classname=\"{}\" name=\"{}\" time=\"{}\">",
+        escape(classname),
+        escape(&case.name),
+        seconds(case.duration)
+    );
+    if failed {
+        let ids: Vec<&str> =
+            case.failures().filter(|r| r.severity == Severity::Error).map(|r| r.id).collect();
+        let _ = writeln!(
+            out,
+            "      <failure type=\"conformance\" message=\"{}\">{}</failure>",
+            escape(&format!("failed: {}", ids.join(", "))),
+            escape(&format!("reproduce: {}", case.reproduce))
+        );
+    }
+    let mut system_out = String::new();
+    for sent in &case.sent {
+        let _ = writeln!(system_out, "sent: {sent}");
+    }
+    let _ = writeln!(system_out, "reproduce: {}", case.reproduce);
+    let _ = writeln!(out, "      <system-out>{}</system-out>", escape(&system_out));
+    out.push_str("    </testcase>\n");
+    for check in &case.results {
+        let _ = write!(
+            out,
+            "    <testcase classname=\"{}\" name=\"{}\" time=\"0.000\"",
+            escape(classname),
+            escape(&check_name(case, check))
+        );
+        if check.passed {
+            out.push_str("/>\n");
+            continue;
+        }
+        out.push_str(">\n");
+        let detail = format!("{}\nrule: {}", check.evidence, check.rule);
+        if check.severity == Severity::Error {
+            let _ = writeln!(
+                out,
+                "      <failure type=\"{}\" message=\"{}\">{}</failure>",
+                escape(check.id),
+                escape(&check.evidence),
+                escape(&detail)
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "      <system-out>{}</system-out>",
+                escape(&format!("{} {}: {detail}", check.severity, check.id))
+            );
+        }
+        out.push_str("    </testcase>\n");
+    }
+}
+
+/// The `junit.xml` document.
+pub fn junit(record: &RunRecord) -> String {
+    let outcome = record.outcome;
+    let testcases =
+        |cases: &[CaseOutcome]| -> usize { cases.iter().map(|c| 1 + c.results.len()).sum() };
+    let failures = |cases: &[CaseOutcome]| -> usize {
+        cases
+            .iter()
+            .map(|c| {
+                usize::from(c.verdict() == Verdict::Failed)
+                    + c.failures().filter(|r| r.severity == Severity::Error).count()
+            })
+            .sum()
+    };
+    let (mut tests, mut failed) = (0, 0);
+    for pack in &outcome.packs {
+        tests += testcases(&pack.cases);
+        failed += failures(&pack.cases);
+    }
+    let total_time: std::time::Duration =
+        record.finished.duration_since(record.started).unwrap_or_default();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"hl7-harness {}\" tests=\"{tests}\" failures=\"{failed}\" errors=\"0\" time=\"{}\">",
+        escape(&record.run_id),
+        seconds(total_time)
+    );
+    for pack in &outcome.packs {
+        let time: std::time::Duration = pack.cases.iter().map(|c| c.duration).sum();
+        let _ = writeln!(
+            out,
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"0\" time=\"{}\" timestamp=\"{}\">",
+            escape(&pack.name),
+            testcases(&pack.cases),
+            failures(&pack.cases),
+            seconds(time),
+            super::time::rfc3339(record.started).trim_end_matches('Z'),
+        );
+        out.push_str("    <properties>\n");
+        let sha = record.pack(&pack.name).map(|p| p.sha256.clone()).unwrap_or_default();
+        for (name, value) in [
+            ("run-id", record.run_id.clone()),
+            ("harness-version", super::record::HARNESS_VERSION.to_string()),
+            ("target", outcome.target.clone()),
+            ("seed", outcome.seed.to_string()),
+            ("pack-sha256", sha),
+        ] {
+            let _ = writeln!(out, "      <property name=\"{name}\" value=\"{}\"/>", escape(&value));
+        }
+        out.push_str("    </properties>\n");
+        for case in &pack.cases {
+            write_case(&mut out, &format!("{}.{}", pack.name, case.scenario), case);
+        }
+        out.push_str("  </testsuite>\n");
+    }
+    out.push_str("</testsuites>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, expected: &str) {
+        assert_eq!(escape(input), expected);
+    }
+
+    #[test]
+    fn escapes() {
+        check("a<b>&\"c'", "a&lt;b&gt;&amp;&quot;c&apos;");
+        check("MSH|^~\\&\rPID", "MSH|^~\\&amp;&#13;PID");
+        check("\u{0b}MSH\u{1c}\r", "[0x0B]MSH[0x1C]&#13;");
+        check("Dø ✓", "Dø ✓");
+    }
+}

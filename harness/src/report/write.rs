@@ -1,0 +1,45 @@
+//! Writes a report folder: `results.json`, `junit.xml`, `summary.md`, `report.html`, then `manifest.json` with
+//! the hashes of the bytes just written.
+
+use super::manifest::{entry, Manifest, FILE};
+use super::record::RunRecord;
+use std::path::{Path, PathBuf};
+
+/// A report could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("cannot write the report {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), ReportError> {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).map_err(|source| ReportError::Write { path, source })
+}
+
+/// Writes the report of `record` into `dir` (created when missing) and returns its manifest.
+pub fn write_report(dir: &Path, record: &RunRecord) -> Result<Manifest, ReportError> {
+    std::fs::create_dir_all(dir)
+        .map_err(|source| ReportError::Write { path: dir.to_path_buf(), source })?;
+    let mut results =
+        serde_json::to_string_pretty(&super::json::results(record)).expect("results serialize");
+    results.push('\n');
+    let files = [
+        ("results.json", results),
+        ("junit.xml", super::junit::junit(record)),
+        ("summary.md", super::markdown::summary(record)),
+        ("report.html", super::html::html(record)),
+    ];
+    let mut entries = Vec::new();
+    for (name, text) in &files {
+        write(dir, name, text.as_bytes())?;
+        entries.push(entry(name, text.as_bytes()));
+    }
+    let manifest = Manifest::new(record, entries, record.phi_redacted);
+    write(dir, FILE, &manifest.to_bytes())?;
+    Ok(manifest)
+}
