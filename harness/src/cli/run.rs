@@ -8,7 +8,8 @@ use crate::report::{hash_inputs, write_report, RunRecord};
 use crate::runner::{run as run_packs, CaseOutcome, RunOptions, Verdict};
 use crate::scenario::load_packs;
 use crate::target::defect::{parse_defect, Defects};
-use std::io::Write;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -126,7 +127,9 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let redact_phi = args.redact_phi;
+    let bar = progress_bar(&packs, &options, json);
     let progress = |case: &CaseOutcome| {
+        bar.inc(1);
         // With --redact-phi the lines are printed after the run, when every value is known.
         if json && !redact_phi {
             println!("{}", case_json(case));
@@ -135,6 +138,7 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     let started = std::time::SystemTime::now();
     let outcome = runtime.block_on(run_packs(&packs, &options, &progress))?;
     let finished = std::time::SystemTime::now();
+    bar.finish_and_clear();
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     let outcome = if redact_phi { crate::report::redact::redact(&outcome) } else { outcome };
     if json && redact_phi {
@@ -188,6 +192,31 @@ fn fresh_dir(run_id: &str) -> std::io::Result<PathBuf> {
         }
     }
     unreachable!("some numbered report folder is free")
+}
+
+/// Case progress on stderr when it is a terminal; hidden in CI (`CI` set), with `--json`, or
+/// when stderr is piped, so logs and machine output stay clean.
+fn progress_bar(packs: &[crate::scenario::Pack], options: &RunOptions, json: bool) -> ProgressBar {
+    let in_ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
+    let interactive = std::io::stderr().is_terminal() && !in_ci;
+    if json || !interactive {
+        return ProgressBar::hidden();
+    }
+    let total: usize = packs
+        .iter()
+        .flat_map(|p| p.scenarios.iter().enumerate())
+        .map(|(i, s)| {
+            crate::runner::expand(s, options.seed, i)
+                .iter()
+                .filter(|r| options.filter.as_deref().is_none_or(|f| r.name.contains(f)))
+                .count()
+        })
+        .sum();
+    let bar = ProgressBar::new(total as u64);
+    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} cases {elapsed}") {
+        bar.set_style(style);
+    }
+    bar
 }
 
 fn case_json(case: &CaseOutcome) -> serde_json::Value {

@@ -302,3 +302,29 @@ fn shipped_packs_pass_against_serve_as_an_external_target() {
     assert_eq!(output.status.code(), Some(0), "{shown}");
     assert!(shown.contains("warning probe.unavailable"), "{shown}");
 }
+
+/// The case progress bar shows on a terminal and stays out of piped output and CI logs.
+#[test]
+fn progress_bar_only_on_a_terminal() {
+    let args =
+        ["run", "scenarios/conformance-core/ack-protocol.yaml", "--seed", "1", "--no-report"];
+    let piped = run(&args);
+    assert!(
+        !stderr(&piped).contains("cases") && !stdout(&piped).contains('█'),
+        "{}",
+        stderr(&piped)
+    );
+    // `script` (util-linux) gives the command a pseudo-terminal.
+    let command = format!("{} {}", env!("CARGO_BIN_EXE_hl7-harness"), args.join(" "));
+    let Ok(on_tty) = std::process::Command::new("script")
+        .args(["-qc", &command, "/dev/null"])
+        .env_remove("CI")
+        .current_dir(workspace())
+        .output()
+    else {
+        eprintln!("no `script` on this machine: the terminal half is not checked");
+        return;
+    };
+    let shown = String::from_utf8_lossy(&on_tty.stdout);
+    assert!(shown.contains("/12 cases"), "{shown}");
+}
