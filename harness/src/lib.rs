@@ -14,3 +14,4 @@ pub mod runner;
 pub mod scenario;
 pub mod target;
 pub mod transport;
+pub mod utc;

@@ -1,0 +1,55 @@
+//! Calendar parts of a point in time in UTC, without a date crate: the harness only writes
+//! whole-second UTC timestamps (HL7 DTM in ACKs, RFC 3339 and run ids in reports).
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// A point in time in UTC, whole seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Utc {
+    pub year: i64,
+    pub month: u32,
+    pub day: u32,
+    pub hour: u64,
+    pub minute: u64,
+    pub second: u64,
+}
+
+impl Utc {
+    /// `time` in UTC; times before 1970 count as 1970-01-01.
+    pub fn of(time: SystemTime) -> Utc {
+        let seconds = time.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let (days, rest) = (seconds / 86_400, seconds % 86_400);
+        let (year, month, day) = civil_from_days(days as i64);
+        Utc { year, month, day, hour: rest / 3600, minute: rest % 3600 / 60, second: rest % 60 }
+    }
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn dates_across_leap_years_and_eras() {
+        let at = |s: u64| Utc::of(UNIX_EPOCH + Duration::from_secs(s));
+        assert_eq!(at(0), Utc { year: 1970, month: 1, day: 1, hour: 0, minute: 0, second: 0 });
+        let leap = at(951_782_400); // 2000-02-29T00:00:00Z
+        assert_eq!((leap.year, leap.month, leap.day), (2000, 2, 29));
+        let t = at(1_795_314_905); // 2026-11-22T02:35:05Z
+        assert_eq!((t.year, t.month, t.day, t.hour, t.minute, t.second), (2026, 11, 22, 2, 35, 5));
+    }
+}
