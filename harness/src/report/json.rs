@@ -83,6 +83,7 @@ fn case(case: &CaseOutcome) -> Value {
         "connections_after": connections,
         "aborted": observation.aborted,
         "reproduce": case.reproduce,
+        "position": { "file": case.position.0, "case": case.position.1 },
     })
 }
 
@@ -129,6 +130,8 @@ pub fn results(record: &RunRecord) -> Value {
         "verdict": record.verdict(),
         "unreachable": outcome.unreachable,
         "phi_redacted": record.phi_redacted,
+        "shard": outcome.shard.map(|s| s.to_string()),
+        "baseline": record.baseline,
         "counts": counts(outcome.cases()),
         "packs": packs,
         "skipped": outcome.skipped.iter().map(|(file, reason)| json!({

@@ -7,7 +7,7 @@ pub mod observation;
 mod probe;
 mod target;
 
-pub use exec::{CaseRun, Context};
+pub use exec::{unique_token, CaseRun, Context};
 pub use probe::{first_difference, http_get};
 pub use target::{Builtin, TargetUrl};
 
@@ -34,6 +34,81 @@ pub struct RunOptions {
     pub filter: Option<String>,
     /// Overrides every scenario's `target.state` (the base URL probes read).
     pub state: Option<String>,
+    /// Run only this shard's share of the cases (`--shard K/N`).
+    pub shard: Option<Shard>,
+}
+
+/// `--shard K/N`: the K-th of N disjoint parts of a run's cases (1-based), so a CI matrix can
+/// split a large pack over N machines and `report merge` can join the reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    /// Parses `K/N` with 1 <= K <= N.
+    pub fn parse(text: &str) -> Result<Shard, String> {
+        let (k, n) =
+            text.split_once('/').ok_or_else(|| format!("{text:?}: expected K/N, e.g. 2/4"))?;
+        let number = |part: &str| {
+            part.trim().parse::<usize>().map_err(|_| format!("{text:?}: {part:?} is not a number"))
+        };
+        let (index, count) = (number(k)?, number(n)?);
+        if count == 0 || index == 0 || index > count {
+            return Err(format!("{text:?}: K must be between 1 and N (N at least 1)"));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// Whether unit `unit` (0-based, counted over the whole run) belongs to this shard.
+    fn owns(&self, unit: usize) -> bool {
+        unit % self.count == self.index - 1
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// The case runs of every scenario file of `packs` (indexed like the run numbers files: in
+/// order, skipped files included) after `--filter` and `--shard`. Sharding deals units out in
+/// turn over the whole run: the serial cases of a file are one unit (they run in order, and
+/// may rely on it), every other case is a unit of its own. The same packs, filter and N always
+/// give the same split, and the N shards together run every case exactly once.
+pub fn select(packs: &[Pack], options: &RunOptions) -> Vec<Vec<CaseRun>> {
+    let mut unit = 0usize;
+    let mut selected = Vec::new();
+    for (file, scenario) in packs.iter().flat_map(|p| p.scenarios.iter()).enumerate() {
+        let runs: Vec<CaseRun> = expand(scenario, options.seed, file)
+            .into_iter()
+            .filter(|r| options.filter.as_deref().is_none_or(|f| r.name.contains(f)))
+            .collect();
+        let Some(shard) = options.shard else {
+            selected.push(runs);
+            continue;
+        };
+        let serial_unit = runs.iter().any(|r| r.case.serial).then(|| {
+            unit += 1;
+            unit - 1
+        });
+        let mut kept = Vec::new();
+        for run in runs {
+            let mine = if run.case.serial {
+                serial_unit.is_some_and(|u| shard.owns(u))
+            } else {
+                unit += 1;
+                shard.owns(unit - 1)
+            };
+            if mine {
+                kept.push(run);
+            }
+        }
+        selected.push(kept);
+    }
+    selected
 }
 
 /// A case's verdict.
@@ -60,6 +135,9 @@ pub struct CaseOutcome {
     pub duration: Duration,
     /// One command line that runs this case again with the same bytes.
     pub reproduce: String,
+    /// Where the case stands in the run: the scenario file's number (over all packs) and the
+    /// case's place in that file's expanded list, so shard reports merge back into run order.
+    pub position: (usize, usize),
 }
 
 impl CaseOutcome {
@@ -95,6 +173,8 @@ pub struct RunOutcome {
     pub unreachable: bool,
     /// Scenario files not run, with the reason (e.g. an HTTP scenario and an MLLP `--target`).
     pub skipped: Vec<(PathBuf, String)>,
+    /// The part of the cases this run ran (`--shard K/N`); `None`: all of them.
+    pub shard: Option<Shard>,
 }
 
 impl RunOutcome {
@@ -252,14 +332,13 @@ pub async fn run(
 ) -> Result<RunOutcome, RunError> {
     let mut outcomes = Vec::new();
     let mut skipped = Vec::new();
-    let mut files_seen = 0usize;
     let mut reached_any = false;
     let mut external = false;
+    let mut selected = select(packs, options).into_iter();
     for pack in packs {
         let mut cases = Vec::new();
         for scenario in &pack.scenarios {
-            let file_number = files_seen;
-            files_seen += 1;
+            let runs = selected.next().unwrap_or_default();
             let url_text = options
                 .target
                 .clone()
@@ -273,6 +352,10 @@ pub async fn run(
             let transport = spec.transport.unwrap_or(Transport::Mllp);
             if let Some(reason) = mismatch(&url, spec.transport) {
                 skipped.push((scenario.path.clone(), reason));
+                continue;
+            }
+            if runs.is_empty() {
+                // Filtered out or another shard's: no endpoint to start, nothing to connect to.
                 continue;
             }
             let (builtin, url, state) = match url {
@@ -330,10 +413,6 @@ pub async fn run(
                 templates: scenario.templates.clone(),
                 tls,
             });
-            let runs: Vec<CaseRun> = expand(scenario, options.seed, file_number)
-                .into_iter()
-                .filter(|r| options.filter.as_deref().is_none_or(|f| r.name.contains(f)))
-                .collect();
             let (serial, concurrent): (Vec<CaseRun>, Vec<CaseRun>) =
                 runs.into_iter().partition(|r| r.case.serial);
             let finish = |run: &CaseRun,
@@ -350,6 +429,7 @@ pub async fn run(
                 observation,
                 duration,
                 reproduce: reproduce(&scenario.path, &run.name, options),
+                position: (run.file, run.index),
             };
             let mut finished = Vec::new();
             for run in &serial {
@@ -408,5 +488,6 @@ pub async fn run(
             .unwrap_or_else(|| "builtin (per scenario unless it names a target)".into()),
         unreachable: external && any_case && !reached_any,
         skipped,
+        shard: options.shard,
     })
 }
