@@ -48,7 +48,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BaselineError + '_ {
 }
 
 /// One snapshot that differs from the baseline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Changed {
     /// `<pack>/<name>.snap`.
     pub path: String,
@@ -58,7 +58,7 @@ pub struct Changed {
 }
 
 /// A run compared with a baseline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Comparison {
     pub dir: String,
     /// The seed of the baseline, when it records one.

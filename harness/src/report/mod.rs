@@ -9,6 +9,7 @@ pub mod json;
 pub mod junit;
 pub mod manifest;
 pub mod markdown;
+pub mod merge;
 pub mod record;
 pub mod redact;
 pub mod sign;

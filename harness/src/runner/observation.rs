@@ -2,7 +2,7 @@
 //! timings), connection events and probe results. Checks are pure functions over these.
 
 use crate::scenario::Expect;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// One frame (or HTTP body) received in answer to a message.
@@ -17,14 +17,14 @@ pub struct Reply {
 }
 
 /// How an HTTP exchange ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HttpObservation {
     pub status: u16,
     pub content_type: Option<String>,
 }
 
 /// A transport event that ended waiting (`read-timeout`, `peer-closed`, `peer-reset`, …).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TransportEvent {
     pub code: String,
     pub detail: String,
@@ -65,7 +65,7 @@ pub enum ConnectionAfter {
 }
 
 /// The outcome of an effect probe.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProbeResult {
     pub step: usize,
     /// `GET url` or the command line.
