@@ -76,7 +76,7 @@ pub enum Command {
     Generate(generate::GenerateArgs),
     /// Make an ed25519 key pair for signing reports (signing.key, signing.pub).
     Keygen(keygen::KeygenArgs),
-    /// Sign a report folder or verify one (every hash and the signature).
+    /// Sign a report folder, verify one (every hash and the signature) or merge shard reports.
     Report(report::ReportArgs),
 }
 

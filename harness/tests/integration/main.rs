@@ -1,6 +1,7 @@
 //! Integration tests: one binary, one module per area. Commands run as the real binary.
 
 mod ack;
+mod baseline;
 mod cli;
 mod corpus;
 mod defects;
