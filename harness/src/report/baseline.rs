@@ -2,7 +2,8 @@
 //! or missing compared with `DIR/<pack>/*.snap`, with a readable diff. A run that differs fails
 //! unless `--accept` writes its snapshots as the new baseline. Without `--accept`, each new or
 //! changed snapshot is also written next to the accepted one as `<name>.snap.new`, so
-//! `cargo insta review --workspace-root DIR` can review and accept them one by one.
+//! `cargo insta review --workspace-root DIR` can review and accept them one by one (the folder
+//! gets a marker `Cargo.toml` for that, see [`REVIEW_MANIFEST`]).
 //!
 //! The baseline records the seed it was accepted with (`baseline.json`): generated messages
 //! depend on the seed, so a later run reuses it unless `--seed` says otherwise.
@@ -205,6 +206,33 @@ pub fn compare(
     Ok(comparison)
 }
 
+/// The marker manifest that lets `cargo insta review --workspace-root DIR` find a baseline's
+/// snapshots: cargo-insta only walks Cargo packages. Never built (the library file need not
+/// exist for `cargo metadata`), and its own `[workspace]` keeps it out of any enclosing one.
+pub const REVIEW_MANIFEST: &str = "\
+# Written by hl7-harness: lets `cargo insta review --workspace-root <this folder>` find the
+# snapshots of this baseline (cargo-insta walks Cargo packages). Nothing here is ever built.
+[package]
+name = \"hl7-harness-baseline\"
+version = \"0.0.0\"
+edition = \"2021\"
+publish = false
+
+[lib]
+path = \"baseline.rs\"
+
+[workspace]
+";
+
+/// Writes `Cargo.toml` (see [`REVIEW_MANIFEST`]) unless the folder has one.
+fn ensure_review_manifest(dir: &Path) -> Result<(), BaselineError> {
+    let path = dir.join("Cargo.toml");
+    if path.exists() {
+        return Ok(());
+    }
+    write(&path, REVIEW_MANIFEST)
+}
+
 fn write(path: &Path, text: &str) -> Result<(), BaselineError> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(io(parent))?;
@@ -233,6 +261,9 @@ pub fn write_pending(
         .map(String::as_str)
         .chain(comparison.changed.iter().map(|c| c.path.as_str()))
         .collect();
+    if !pending.is_empty() {
+        ensure_review_manifest(dir)?;
+    }
     for snapshot in snapshots {
         let relative = snapshot.path();
         let path = dir.join(format!("{relative}.new"));
@@ -265,6 +296,7 @@ pub fn accept(
     let mut text = serde_json::to_string_pretty(meta).unwrap_or_default();
     text.push('\n');
     write(&dir.join(META_FILE), &text)?;
+    ensure_review_manifest(dir)?;
     comparison.accepted = true;
     comparison.baseline_seed = Some(meta.seed);
     Ok(())

@@ -63,6 +63,13 @@ fn a_defect_in_the_endpoint_changes_snapshots_and_fails_the_run() {
     assert!(!pending.is_empty(), "pending snapshots for cargo insta review");
     let body = std::fs::read_to_string(baseline.0.join(&pending[0])).unwrap();
     assert!(body.starts_with("---\nsource: hl7-harness run\nexpression: "), "{body}");
+    // cargo-insta finds snapshots through Cargo metadata: the marker manifest must be valid.
+    let metadata = std::process::Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--no-deps", "--offline", "--manifest-path"])
+        .arg(baseline.0.join("Cargo.toml"))
+        .output()
+        .expect("cargo runs");
+    assert!(metadata.status.success(), "{}", String::from_utf8_lossy(&metadata.stderr));
 
     // Accepting makes the new behaviour the baseline and clears the pending files.
     let accept = baseline_run(&baseline, &["--target-defect", "closes-after-ack", "--accept"]);
