@@ -63,8 +63,9 @@ pub struct RunArgs {
     pub redact_phi: bool,
     /// Compare every case's snapshot with the accepted ones in DIR/<pack>/*.snap: new, changed
     /// and missing snapshots are listed with a diff and fail the run (exit 1) unless --accept.
-    /// Uses the seed the baseline was accepted with unless --seed is given.
-    #[arg(long, value_name = "DIR")]
+    /// Uses the seed the baseline was accepted with unless --seed is given. `--baseline` alone
+    /// means reports/baseline (put it after the scenario paths).
+    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "reports/baseline")]
     pub baseline: Option<PathBuf>,
     /// With --baseline: write this run's snapshots as the accepted baseline (and its seed).
     #[arg(long, requires = "baseline")]

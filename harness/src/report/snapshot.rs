@@ -153,7 +153,7 @@ impl Redactor {
             }
         }
         replacements.push((unique_token(case.seed), "[unique]".into()));
-        replacements.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        replacements.sort_by_key(|r| std::cmp::Reverse(r.0.len()));
         Redactor { replacements }
     }
 
