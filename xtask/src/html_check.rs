@@ -57,7 +57,8 @@ pub fn run(root: &Path, dirs: &[PathBuf]) -> anyhow::Result<()> {
     let reports = if dirs.is_empty() { make_reports(root, &work)? } else { dirs.to_vec() };
 
     let driver = Driver::start(&work)?;
-    let profile = work.join(format!("profile-{}", std::process::id()));
+    // A fresh profile each time (one left by a failed run is removed here).
+    let profile = work.join("profile");
     let _ = std::fs::remove_dir_all(&profile);
     let session = driver.session(&profile)?;
     let mut failed = Vec::new();
