@@ -7,6 +7,7 @@ mod corpus;
 mod defects;
 mod generator;
 mod http;
+mod junit_schema;
 mod mllp;
 mod names;
 mod properties;
