@@ -70,6 +70,10 @@ pub struct RunArgs {
     /// With --baseline: write this run's snapshots as the accepted baseline (and its seed).
     #[arg(long, requires = "baseline")]
     pub accept: bool,
+    /// Switch on a defect of the reference sender in receiver-role scenarios (repeatable; the
+    /// SUT command gets `--defect NAME` where it says `{defects}`); `send --list-defects` lists them.
+    #[arg(long = "sut-defect", value_name = "NAME", value_parser = crate::target::sender_defect::parse_sender_defect)]
+    pub sut_defects: Vec<crate::target::sender_defect::SenderDefect>,
     /// Run only the K-th of N disjoint parts of the cases (e.g. 2/4), for a CI matrix; join the
     /// shard reports with `report merge`.
     #[arg(long, value_name = "K/N", value_parser = crate::runner::Shard::parse)]
@@ -104,7 +108,7 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         let cases: usize = packs
             .iter()
             .flat_map(|p| &p.scenarios)
-            .map(|s| crate::runner::expand(s, 0, 0).len())
+            .map(|s| crate::runner::expand(s, 0, 0).len() + s.file.receive.len())
             .sum();
         writeln!(out, "ok: {} pack(s), {files} scenario file(s), {cases} case(s)", packs.len())?;
         return Ok(exit::OK);
@@ -142,6 +146,7 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         filter: args.filter.clone(),
         state: args.state.clone(),
         shard: args.shard,
+        sut_defects: args.sut_defects.iter().map(|d| d.name().to_string()).collect(),
     };
     let json = args.json;
     let runtime =
@@ -258,7 +263,8 @@ fn progress_bar(packs: &[crate::scenario::Pack], options: &RunOptions, json: boo
     if json || !interactive {
         return ProgressBar::hidden();
     }
-    let total: usize = crate::runner::select(packs, options).iter().map(Vec::len).sum();
+    let total: usize =
+        crate::runner::select(packs, options).iter().map(crate::runner::FileRuns::len).sum();
     let bar = ProgressBar::new(total as u64);
     if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} cases {elapsed}") {
         bar.set_style(style);

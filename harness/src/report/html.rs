@@ -107,6 +107,35 @@ fn case(out: &mut String, case: &CaseOutcome) {
             let _ = writeln!(out, "<p>HTTP {}</p>", http.status);
         }
     }
+    for arrival in &case.observation.arrivals {
+        let answered = arrival
+            .answered
+            .map(|a| format!(", answered at {} ms", a.as_millis()))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "<p>arrived at {} ms on connection {}: answer {}{answered}</p><pre>{}</pre>",
+            arrival.received.as_millis(),
+            arrival.connection,
+            escape(&arrival.answer),
+            message(&arrival.payload)
+        );
+    }
+    if let Some(sut) = &case.observation.sut {
+        let ended = match (&sut.error, sut.killed, sut.exit) {
+            (Some(error), _, _) => format!("could not start: {error}"),
+            (None, true, _) => "stopped at the case timeout".into(),
+            (None, false, Some(code)) => format!("exit {code}"),
+            (None, false, None) => "ended by a signal".into(),
+        };
+        let _ = writeln!(
+            out,
+            "<p>sender under test: <code>{}</code>: {}</p><pre>{}</pre>",
+            escape(&sut.command),
+            escape(&ended),
+            escape(&sut.output)
+        );
+    }
     let _ =
         writeln!(out, "<p>reproduce: <code>{}</code></p></details></div>", escape(&case.reproduce));
 }

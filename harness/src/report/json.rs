@@ -84,6 +84,17 @@ fn case(case: &CaseOutcome) -> Value {
         "aborted": observation.aborted,
         "reproduce": case.reproduce,
         "position": { "file": case.position.0, "case": case.position.1 },
+        "arrivals": observation.arrivals.iter().map(|a| json!({
+            "connection": a.connection,
+            "message": message(&a.payload),
+            "notes": a.notes.iter().map(|(code, offset)| json!({"code": code, "offset": offset})).collect::<Vec<_>>(),
+            "received_ms": a.received.as_millis() as u64,
+            "answer": a.answer,
+            "answered_ms": a.answered.map(|d| d.as_millis() as u64),
+            "accepted": a.accepted,
+            "rejected": a.rejected,
+        })).collect::<Vec<_>>(),
+        "sut": observation.sut,
     })
 }
 

@@ -13,7 +13,8 @@ use super::record::{InputFile, PackInputs, RunRecord};
 use super::time::{parse_rfc3339, run_id};
 use crate::checks::{CheckResult, CATALOGUE};
 use crate::runner::observation::{
-    CaseObservation, ConnectionAfter, Exchange, HttpObservation, ProbeResult, Reply, TransportEvent,
+    Arrival, CaseObservation, ConnectionAfter, Exchange, HttpObservation, ProbeResult, Reply,
+    SutRun, TransportEvent,
 };
 use crate::runner::{CaseOutcome, PackOutcome, RunOutcome, Shard};
 use base64::Engine;
@@ -102,6 +103,22 @@ struct CaseEntry {
     aborted: Option<TransportEvent>,
     reproduce: String,
     position: PositionEntry,
+    #[serde(default)]
+    arrivals: Vec<ArrivalEntry>,
+    #[serde(default)]
+    sut: Option<SutRun>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ArrivalEntry {
+    connection: usize,
+    message: MessageEntry,
+    notes: Vec<NoteEntry>,
+    received_ms: u64,
+    answer: String,
+    answered_ms: Option<u64>,
+    accepted: bool,
+    rejected: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -331,6 +348,24 @@ fn case(path: &Path, pack: &str, entry: &CaseEntry) -> Result<CaseOutcome, Merge
             aborted: entry.aborted.clone(),
             expect_connection_open: None,
             skip_checks: Vec::new(),
+            arrivals: entry
+                .arrivals
+                .iter()
+                .map(|a| {
+                    Ok(Arrival {
+                        connection: a.connection,
+                        payload: bytes(path, &a.message)?,
+                        notes: a.notes.iter().map(|n| (n.code.clone(), n.offset)).collect(),
+                        received: Duration::from_millis(a.received_ms),
+                        answer: a.answer.clone(),
+                        answered: a.answered_ms.map(Duration::from_millis),
+                        accepted: a.accepted,
+                        rejected: a.rejected,
+                    })
+                })
+                .collect::<Result<_, MergeError>>()?,
+            sut: entry.sut.clone(),
+            receiver: None,
         },
         duration: Duration::from_millis(entry.duration_ms),
         reproduce: entry.reproduce.clone(),

@@ -152,6 +152,14 @@ impl Redactor {
                 replacements.push((id.to_string(), placeholder));
             }
         }
+        for arrival in &case.observation.arrivals {
+            let Ok(message) = Message::parse(&arrival.payload) else { continue };
+            let Some(id) = message.control_id().filter(|id| id.len() >= 4) else { continue };
+            if !replacements.iter().any(|(known, _)| known == id) {
+                let placeholder = format!("[sent-{}]", replacements.len() + 1);
+                replacements.push((id.to_string(), placeholder));
+            }
+        }
         replacements.push((unique_token(case.seed), "[unique]".into()));
         replacements.sort_by_key(|r| std::cmp::Reverse(r.0.len()));
         Redactor { replacements }
@@ -334,6 +342,37 @@ pub fn transcript(case: &CaseOutcome) -> String {
         if let Some(event) = &exchange.event {
             let _ = writeln!(out, "  then: {} ({})", event.code, redactor.apply(&event.detail));
         }
+    }
+    for (i, arrival) in observation.arrivals.iter().enumerate() {
+        let what = match Message::parse(&arrival.payload) {
+            Ok(message) => format!(
+                "{} {}",
+                message
+                    .header()
+                    .field(9)
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                    .unwrap_or_default(),
+                message.control_id().unwrap_or("")
+            ),
+            Err(err) => format!("not HL7 ({})", err.code()),
+        };
+        let _ = writeln!(
+            out,
+            "arrival {}, connection {}: {} -> {}",
+            i + 1,
+            arrival.connection,
+            redactor.apply(&what),
+            arrival.answer
+        );
+    }
+    if let Some(sut) = &observation.sut {
+        let ended = match (&sut.error, sut.killed, sut.exit) {
+            (Some(_), _, _) => "could not start".to_string(),
+            (None, true, _) => "stopped at the case timeout".to_string(),
+            (None, false, Some(code)) => format!("exit {code}"),
+            (None, false, None) => "ended by a signal".to_string(),
+        };
+        let _ = writeln!(out, "sender under test: {ended}");
     }
     let limit = observation.exchanges.iter().map(|e| e.ack_timeout).max().unwrap_or_default();
     if !observation.stray.is_empty() {

@@ -332,6 +332,7 @@ pub async fn run_case(run: &CaseRun, ctx: &Context) -> (CaseObservation, Vec<Str
         aborted: None,
         expect_connection_open: run.case.expect.connection_open,
         skip_checks: run.case.skip_checks.clone(),
+        ..CaseObservation::default()
     };
     let mut described = Vec::new();
     match &ctx.url {

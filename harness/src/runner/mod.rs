@@ -5,10 +5,12 @@
 mod exec;
 pub mod observation;
 mod probe;
+mod receiver;
 mod target;
 
 pub use exec::{unique_token, CaseRun, Context};
 pub use probe::{first_difference, http_get};
+pub use receiver::{ReceiverContext, ReceiverRun};
 pub use target::{Builtin, TargetUrl};
 
 use crate::checks::{evaluate, CheckResult, Severity};
@@ -36,6 +38,9 @@ pub struct RunOptions {
     pub state: Option<String>,
     /// Run only this shard's share of the cases (`--shard K/N`).
     pub shard: Option<Shard>,
+    /// Defects of the reference sender for receiver-role scenarios (`{defects}` in a SUT
+    /// command, `--sut-defect`).
+    pub sut_defects: Vec<String>,
 }
 
 /// `--shard K/N`: the K-th of N disjoint parts of a run's cases (1-based), so a CI matrix can
@@ -73,42 +78,81 @@ impl std::fmt::Display for Shard {
     }
 }
 
+/// The cases of one scenario file as they will run.
+#[derive(Debug, Clone)]
+pub enum FileRuns {
+    Sender(Vec<CaseRun>),
+    Receiver(Vec<ReceiverRun>),
+}
+
+impl FileRuns {
+    pub fn len(&self) -> usize {
+        match self {
+            FileRuns::Sender(runs) => runs.len(),
+            FileRuns::Receiver(runs) => runs.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// The case runs of every scenario file of `packs` (indexed like the run numbers files: in
 /// order, skipped files included) after `--filter` and `--shard`. Sharding deals units out in
 /// turn over the whole run: the serial cases of a file are one unit (they run in order, and
 /// may rely on it), every other case is a unit of its own. The same packs, filter and N always
 /// give the same split, and the N shards together run every case exactly once.
-pub fn select(packs: &[Pack], options: &RunOptions) -> Vec<Vec<CaseRun>> {
+pub fn select(packs: &[Pack], options: &RunOptions) -> Vec<FileRuns> {
+    // Units are numbered in run order; a shard takes every N-th.
     let mut unit = 0usize;
+    let mut next_unit = || {
+        unit += 1;
+        unit - 1
+    };
+    let owns = |u: usize| options.shard.is_none_or(|shard| shard.owns(u));
+    let wanted = |name: &str| options.filter.as_deref().is_none_or(|f| name.contains(f));
     let mut selected = Vec::new();
     for (file, scenario) in packs.iter().flat_map(|p| p.scenarios.iter()).enumerate() {
-        let runs: Vec<CaseRun> = expand(scenario, options.seed, file)
-            .into_iter()
-            .filter(|r| options.filter.as_deref().is_none_or(|f| r.name.contains(f)))
-            .collect();
-        let Some(shard) = options.shard else {
-            selected.push(runs);
+        if scenario.file.role == crate::scenario::Role::Receiver {
+            let runs = expand_receiver(scenario, options.seed, file)
+                .into_iter()
+                .filter(|r| wanted(&r.name))
+                .filter(|_| owns(next_unit()))
+                .collect();
+            selected.push(FileRuns::Receiver(runs));
             continue;
-        };
-        let serial_unit = runs.iter().any(|r| r.case.serial).then(|| {
-            unit += 1;
-            unit - 1
-        });
-        let mut kept = Vec::new();
-        for run in runs {
-            let mine = if run.case.serial {
-                serial_unit.is_some_and(|u| shard.owns(u))
-            } else {
-                unit += 1;
-                shard.owns(unit - 1)
-            };
-            if mine {
-                kept.push(run);
-            }
         }
-        selected.push(kept);
+        let runs: Vec<CaseRun> =
+            expand(scenario, options.seed, file).into_iter().filter(|r| wanted(&r.name)).collect();
+        // The serial cases are one unit, numbered where the first of them is met.
+        let serial_unit = runs.iter().any(|r| r.case.serial).then(&mut next_unit);
+        let runs = runs
+            .into_iter()
+            .filter(
+                |r| if r.case.serial { serial_unit.is_some_and(owns) } else { owns(next_unit()) },
+            )
+            .collect();
+        selected.push(FileRuns::Sender(runs));
     }
     selected
+}
+
+/// The receiver-role case runs of one scenario file, in file order.
+pub fn expand_receiver(scenario: &LoadedScenario, run_seed: u64, file: usize) -> Vec<ReceiverRun> {
+    scenario
+        .file
+        .receive
+        .iter()
+        .enumerate()
+        .map(|(index, case)| ReceiverRun {
+            index,
+            name: case.name.clone(),
+            case: case.clone(),
+            seed: run_seed ^ stable_hash(&format!("{}/{}", scenario.name, case.name)),
+            file,
+        })
+        .collect()
 }
 
 /// A case's verdict.
@@ -226,6 +270,7 @@ fn crashed(err: &tokio::task::JoinError) -> CaseObservation {
         }),
         expect_connection_open: None,
         skip_checks: Vec::new(),
+        ..CaseObservation::default()
     }
 }
 
@@ -324,6 +369,66 @@ fn reproduce(file: &std::path::Path, name: &str, options: &RunOptions) -> String
     parts.join(" ")
 }
 
+/// Runs the receiver cases of one scenario file: concurrently (`--jobs`) when each case
+/// listens on a port of its own, one after another when the scenario fixes the port.
+async fn run_receiver_file(
+    pack: &Pack,
+    scenario: &LoadedScenario,
+    runs: Vec<ReceiverRun>,
+    options: &RunOptions,
+    progress: &(dyn Fn(&CaseOutcome) + Sync),
+) -> Vec<CaseOutcome> {
+    let spec = scenario.file.receiver.clone().unwrap_or_default();
+    let listen = spec.listen.map(|t| t.0).unwrap_or_else(|| "127.0.0.1:0".into());
+    let serial = !listen.ends_with(":0");
+    let ctx = Arc::new(ReceiverContext {
+        listen,
+        command: spec.sut.map(|s| s.command.into_iter().map(|t| t.0).collect()),
+        timeout: spec.timeout.map(|s| s.0).unwrap_or(Duration::from_secs(10)),
+        quiet: spec.quiet.map(|s| s.0).unwrap_or(Duration::from_millis(300)),
+        templates: scenario.templates.clone(),
+        defects: options.sut_defects.clone(),
+    });
+    let limit = Arc::new(tokio::sync::Semaphore::new(if serial { 1 } else { options.jobs.max(1) }));
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut in_flight = std::collections::HashMap::new();
+    for run in runs {
+        let (ctx, limit, task_run) = (Arc::clone(&ctx), Arc::clone(&limit), run.clone());
+        let handle = tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            let started = Instant::now();
+            let (observation, sent) = receiver::run_case(&task_run, &ctx).await;
+            (observation, sent, started.elapsed())
+        });
+        in_flight.insert(handle.id(), run);
+    }
+    let mut finished = Vec::new();
+    while let Some(joined) = tasks.join_next_with_id().await {
+        let (id, (observation, sent, duration)) = match joined {
+            Ok(done) => done,
+            Err(err) => (err.id(), (crashed(&err), Vec::new(), Duration::ZERO)),
+        };
+        let Some(run) = in_flight.remove(&id) else { continue };
+        let outcome = CaseOutcome {
+            pack: pack.name.clone(),
+            scenario: scenario.name.clone(),
+            file: scenario.path.clone(),
+            name: run.name.clone(),
+            seed: run.seed,
+            sent,
+            results: evaluate(&observation),
+            observation,
+            duration,
+            reproduce: reproduce(&scenario.path, &run.name, options),
+            position: (run.file, run.index),
+        };
+        progress(&outcome);
+        finished.push(outcome);
+    }
+    finished.sort_by_key(|c| c.position);
+    finished
+}
+
 /// Runs the packs; `progress` is called after each case.
 pub async fn run(
     packs: &[Pack],
@@ -338,7 +443,16 @@ pub async fn run(
     for pack in packs {
         let mut cases = Vec::new();
         for scenario in &pack.scenarios {
-            let runs = selected.next().unwrap_or_default();
+            let runs = match selected.next() {
+                Some(FileRuns::Sender(runs)) => runs,
+                Some(FileRuns::Receiver(runs)) => {
+                    let finished = run_receiver_file(pack, scenario, runs, options, progress).await;
+                    reached_any |= !finished.is_empty();
+                    cases.extend(finished);
+                    continue;
+                }
+                None => Vec::new(),
+            };
             let url_text = options
                 .target
                 .clone()

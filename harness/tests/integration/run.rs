@@ -12,7 +12,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 fn options(defects: Defects) -> RunOptions {
-    RunOptions { target: None, defects, seed: 7, jobs: 8, filter: None, state: None, shard: None }
+    RunOptions {
+        target: None,
+        defects,
+        seed: 7,
+        jobs: 8,
+        filter: None,
+        state: None,
+        shard: None,
+        sut_defects: Vec::new(),
+    }
 }
 
 #[test]
