@@ -147,6 +147,7 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         state: args.state.clone(),
         shard: args.shard,
         sut_defects: args.sut_defects.iter().map(|d| d.name().to_string()).collect(),
+        harness: None,
     };
     let json = args.json;
     let runtime =

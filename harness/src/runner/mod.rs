@@ -41,6 +41,9 @@ pub struct RunOptions {
     /// Defects of the reference sender for receiver-role scenarios (`{defects}` in a SUT
     /// command, `--sut-defect`).
     pub sut_defects: Vec<String>,
+    /// The hl7-harness binary `{harness}` stands for in a SUT command (default: this
+    /// executable; tests running the runner in-process name the real binary).
+    pub harness: Option<PathBuf>,
 }
 
 /// `--shard K/N`: the K-th of N disjoint parts of a run's cases (1-based), so a CI matrix can
@@ -388,6 +391,11 @@ async fn run_receiver_file(
         quiet: spec.quiet.map(|s| s.0).unwrap_or(Duration::from_millis(300)),
         templates: scenario.templates.clone(),
         defects: options.sut_defects.clone(),
+        harness: options
+            .harness
+            .clone()
+            .or_else(|| std::env::current_exe().ok())
+            .unwrap_or_else(|| PathBuf::from("hl7-harness")),
     });
     let limit = Arc::new(tokio::sync::Semaphore::new(if serial { 1 } else { options.jobs.max(1) }));
     let mut tasks = tokio::task::JoinSet::new();

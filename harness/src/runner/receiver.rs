@@ -42,6 +42,8 @@ pub struct ReceiverContext {
     pub templates: BTreeMap<String, Vec<TemplateMessage>>,
     /// `--sut-defect` names, for `{defects}`.
     pub defects: Vec<String>,
+    /// What `{harness}` stands for.
+    pub harness: PathBuf,
 }
 
 /// One receiver case as it will run.
@@ -342,13 +344,12 @@ async fn tail(mut stream: impl tokio::io::AsyncRead + Unpin) -> Vec<u8> {
 /// The SUT command with its placeholders filled.
 fn command_line(
     command: &[String],
+    harness: &std::path::Path,
     listen: &str,
     files: &[PathBuf],
     defects: &[String],
 ) -> Vec<String> {
-    let harness = std::env::current_exe()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| "hl7-harness".into());
+    let harness = harness.display().to_string();
     let mut out = Vec::new();
     for arg in command {
         match arg.as_str() {
@@ -430,7 +431,7 @@ pub async fn run_case(run: &ReceiverRun, ctx: &ReceiverContext) -> (CaseObservat
             }
             files.push(path);
         }
-        let line = command_line(command, &address.to_string(), &files, &ctx.defects);
+        let line = command_line(command, &ctx.harness, &address.to_string(), &files, &ctx.defects);
         let shown = line.join(" ");
         let mut process = tokio::process::Command::new(&line[0]);
         process
