@@ -270,3 +270,144 @@ fn retry_interval(
         CheckResult::fail(EXPECT_RETRY_INTERVAL, None, bad.join("; "))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::observation::{ExpectedMessage, ReceiverExpectation};
+
+    fn message(id: &str, event: &str) -> Vec<u8> {
+        format!("MSH|^~\\&|S|F|R|F|20260101120000||ADT^{event}|{id}|P|2.5\rPID|1||P1\r")
+            .into_bytes()
+    }
+
+    fn arrival(connection: usize, id: &str, event: &str, at: u64, answer: &str) -> Arrival {
+        let answered = (answer != "no ACK").then(|| Duration::from_millis(at + 1));
+        Arrival {
+            connection,
+            payload: message(id, event),
+            notes: Vec::new(),
+            received: Duration::from_millis(at),
+            answer: answer.into(),
+            answered,
+            accepted: answer == "AA",
+            rejected: answer == "AR",
+        }
+    }
+
+    fn expect(events: &[(&str, &str)]) -> ReceiverExpectation {
+        ReceiverExpectation {
+            messages: events
+                .iter()
+                .map(|(id, event)| ExpectedMessage {
+                    label: event.to_string(),
+                    control_id: id.to_string(),
+                    key: content_key(&message(id, event)),
+                })
+                .collect(),
+            ..ReceiverExpectation::default()
+        }
+    }
+
+    /// The result of `id` over `arrivals`: `Some(passed)`, `None` when it did not run.
+    fn check(expectation: ReceiverExpectation, arrivals: Vec<Arrival>, id: &str) -> Option<bool> {
+        let case =
+            CaseObservation { arrivals, receiver: Some(expectation), ..CaseObservation::default() };
+        let mut out = Vec::new();
+        receiver_case(&case, &mut out);
+        out.iter().find(|r| r.id == id).map(|r| r.passed)
+    }
+
+    #[test]
+    fn delivered_needs_an_accept_or_a_reject_for_every_message() {
+        let both = expect(&[("A", "A04"), ("B", "A08")]);
+        let ok = vec![arrival(1, "A", "A04", 0, "AA"), arrival(1, "B", "A08", 5, "AR")];
+        assert_eq!(check(both.clone(), ok, "sender.delivered"), Some(true));
+        let lost = vec![arrival(1, "A", "A04", 0, "AA"), arrival(1, "B", "A08", 5, "no ACK")];
+        assert_eq!(check(both.clone(), lost, "sender.delivered"), Some(false));
+        let wrong = vec![arrival(1, "A", "A04", 0, "AA with a wrong MSA-2")];
+        assert_eq!(check(expect(&[("A", "A04")]), wrong, "sender.delivered"), Some(false));
+        let count_only = ReceiverExpectation { delivered: Some(2), ..Default::default() };
+        let one = vec![arrival(1, "A", "A04", 0, "AA"), arrival(1, "A", "A04", 9, "AA")];
+        assert_eq!(check(count_only, one, "sender.delivered"), Some(false));
+    }
+
+    #[test]
+    fn msh10_kept_only_judged_on_retransmissions() {
+        let e = expect(&[("A", "A04")]);
+        let once = vec![arrival(1, "A", "A04", 0, "AA")];
+        assert_eq!(check(e.clone(), once, "sender.msh10-kept"), None);
+        let kept = vec![arrival(1, "A", "A04", 0, "no ACK"), arrival(1, "A", "A04", 900, "AA")];
+        assert_eq!(check(e.clone(), kept, "sender.msh10-kept"), Some(true));
+        let renamed =
+            vec![arrival(1, "A", "A04", 0, "no ACK"), arrival(1, "A-R1", "A04", 900, "AA")];
+        assert_eq!(check(e, renamed, "sender.msh10-kept"), Some(false));
+    }
+
+    #[test]
+    fn waits_for_ack_per_connection() {
+        let e = expect(&[("A", "A04"), ("B", "A08")]);
+        let waited = vec![arrival(1, "A", "A04", 0, "AA"), arrival(1, "B", "A08", 5, "AA")];
+        assert_eq!(check(e.clone(), waited, "sender.waits-for-ack"), Some(true));
+        // B's bytes were read before A's ACK was written (answered at 1 ms).
+        let mut early = vec![arrival(1, "A", "A04", 0, "AA"), arrival(1, "B", "A08", 0, "AA")];
+        assert_eq!(check(e.clone(), early.clone(), "sender.waits-for-ack"), Some(false));
+        // On another connection it is not this connection's business.
+        early[1].connection = 2;
+        assert_eq!(check(e, early, "sender.waits-for-ack"), Some(true));
+    }
+
+    #[test]
+    fn order_and_reorder() {
+        let e = expect(&[("A", "A04"), ("B", "A08")]);
+        let swapped = vec![arrival(1, "B", "A08", 0, "AA"), arrival(1, "A", "A04", 5, "AA")];
+        assert_eq!(check(e.clone(), swapped.clone(), "sender.order"), Some(false));
+        let allowed = ReceiverExpectation { allow_reorder: true, ..e };
+        assert_eq!(check(allowed, swapped, "sender.order"), None);
+    }
+
+    #[test]
+    fn retry_interval_and_arrival_bounds() {
+        let e = ReceiverExpectation {
+            retry_min: Some(Duration::from_millis(100)),
+            retry_max: Some(Duration::from_millis(1000)),
+            min_arrivals: Some(2),
+            max_arrivals: Some(2),
+            ..expect(&[("A", "A04")])
+        };
+        let fine = vec![arrival(1, "A", "A04", 0, "no ACK"), arrival(2, "A", "A04", 400, "AA")];
+        assert_eq!(check(e.clone(), fine.clone(), "expect.retry-interval"), Some(true));
+        assert_eq!(check(e.clone(), fine, "expect.arrivals"), Some(true));
+        let storm = vec![arrival(1, "A", "A04", 0, "no ACK"), arrival(2, "A", "A04", 3, "AA")];
+        assert_eq!(check(e.clone(), storm, "expect.retry-interval"), Some(false));
+        let slow = vec![arrival(1, "A", "A04", 0, "no ACK"), arrival(2, "A", "A04", 5000, "AA")];
+        assert_eq!(check(e.clone(), slow, "expect.retry-interval"), Some(false));
+        assert_eq!(check(e, vec![arrival(1, "A", "A04", 0, "AA")], "expect.arrivals"), Some(false));
+    }
+
+    #[test]
+    fn sut_that_hangs_or_exits_wrong() {
+        let e = ReceiverExpectation { sut_exit: Some(0), ..expect(&[("A", "A04")]) };
+        let case = |sut: SutRun| CaseObservation {
+            arrivals: vec![arrival(1, "A", "A04", 0, "AA")],
+            receiver: Some(e.clone()),
+            sut: Some(sut),
+            ..CaseObservation::default()
+        };
+        let sut = SutRun {
+            command: "s".into(),
+            exit: Some(0),
+            killed: false,
+            error: None,
+            output: String::new(),
+        };
+        let results = |c: CaseObservation| {
+            let mut out = Vec::new();
+            receiver_case(&c, &mut out);
+            out.into_iter().filter(|r| !r.passed).map(|r| r.id).collect::<Vec<_>>()
+        };
+        assert!(results(case(sut.clone())).is_empty());
+        assert_eq!(results(case(SutRun { exit: Some(1), ..sut.clone() })), ["expect.sut-exit"]);
+        assert_eq!(results(case(SutRun { exit: None, killed: true, ..sut })), ["sut.ran"]);
+    }
+}

@@ -10,6 +10,7 @@ mod http;
 mod junit_schema;
 mod mllp;
 mod names;
+mod outbound;
 mod properties;
 mod public_corpus;
 mod report;
