@@ -9,6 +9,7 @@ mod hllp_args;
 mod input;
 mod inspect;
 mod keygen;
+mod proxy;
 mod report;
 mod run;
 mod schema;
@@ -66,6 +67,9 @@ pub enum Command {
     /// Run the reference endpoint on MLLP (and HLLP, HTTP, HTTPS): ACKs by the standard, a
     /// journal, the client feed.
     Serve(serve::ServeArgs),
+    /// Sit between two systems as an MLLP proxy and misbehave by rules: drop, delay, duplicate
+    /// or corrupt chosen frames, shape bytes, half-close, reset, outages; every fault logged.
+    Proxy(proxy::ProxyArgs),
     /// Run scenario packs against a target (the built-in reference endpoint by default) and
     /// judge every acknowledgment by the standard.
     Run(run::RunArgs),
@@ -97,6 +101,7 @@ pub fn main() -> i32 {
         Command::Diff(args) => diff::run(&args, &mut out),
         Command::Send(args) => send::run(&args, &mut out),
         Command::Serve(args) => serve::run(&args, &mut out),
+        Command::Proxy(args) => proxy::run(&args, &mut out),
         Command::Run(args) => run::run(&args, &mut out),
         Command::Schema => schema::run(&mut out),
         Command::Generate(args) => generate::run(&args, &mut out),
