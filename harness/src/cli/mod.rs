@@ -94,7 +94,11 @@ pub fn main() -> i32 {
         }
     };
     let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    // The proxy prints events from its worker threads, so stdout must not stay locked for it.
+    let mut out: Box<dyn Write> = match cli.command {
+        Command::Proxy(_) => Box::new(stdout),
+        _ => Box::new(stdout.lock()),
+    };
     let result = match cli.command {
         Command::Inspect(args) => inspect::run(&args, &mut out),
         Command::Validate(args) => validate::run(&args, &mut out),
