@@ -9,6 +9,7 @@ mod http;
 mod mllp;
 mod names;
 mod properties;
+mod proxy;
 mod public_corpus;
 mod report;
 mod run;
