@@ -192,48 +192,46 @@ impl Engine {
         for rule in &self.rules {
             let spec = &rule.spec;
             match &spec.kind {
-                FaultKind::HalfClose { after } | FaultKind::Reset { after }
-                    if trigger.is_none() && !rule.spent =>
-                {
-                    if *after == index && spec.dir.includes(dir) {
-                        trigger = Some(match spec.kind {
-                            FaultKind::Reset { .. } => Trigger::Reset,
-                            _ => Trigger::HalfClose,
-                        });
-                        fired = Some(rule.id);
-                        applied.push(applied_of(rule, format!("after frame {index}")));
+                FaultKind::HalfClose { after }
+                | FaultKind::Reset { after }
+                | FaultKind::Outage { after: Some(after), .. } => {
+                    let fires = trigger.is_none()
+                        && !rule.spent
+                        && *after == index
+                        && spec.dir.includes(dir);
+                    if !fires {
+                        continue;
                     }
+                    let (fired_trigger, detail) = match spec.kind {
+                        FaultKind::Reset { .. } => (Trigger::Reset, String::new()),
+                        FaultKind::Outage { length, .. } => {
+                            (Trigger::Outage(length), format!(", for {} ms", length.as_millis()))
+                        }
+                        _ => (Trigger::HalfClose, String::new()),
+                    };
+                    trigger = Some(fired_trigger);
+                    fired = Some(rule.id);
+                    applied.push(applied_of(rule, format!("after frame {index}{detail}")));
                 }
-                FaultKind::Outage { after: Some(after), length }
-                    if trigger.is_none() && !rule.spent =>
-                {
-                    if *after == index && spec.dir.includes(dir) {
-                        trigger = Some(Trigger::Outage(*length));
-                        fired = Some(rule.id);
-                        applied.push(applied_of(
-                            rule,
-                            format!("after frame {index}, for {} ms", length.as_millis()),
-                        ));
-                    }
-                }
+                // Started when installed, not by a frame.
+                FaultKind::Outage { after: None, .. } => {}
                 FaultKind::Drop
                 | FaultKind::Delay(_)
                 | FaultKind::Duplicate
-                | FaultKind::Corrupt(_)
-                    if verdict.is_none() =>
-                {
-                    if self.selects(rule, dir, index, Some(ids)) {
-                        let (v, detail) = self.verdict_of(rule, dir, index, payload);
-                        verdict = Some(v);
-                        applied.push(applied_of(rule, detail));
+                | FaultKind::Corrupt(_) => {
+                    if verdict.is_some() || !self.selects(rule, dir, index, Some(ids)) {
+                        continue;
                     }
+                    let (v, detail) = self.verdict_of(rule, dir, index, payload);
+                    verdict = Some(v);
+                    applied.push(applied_of(rule, detail));
                 }
                 FaultKind::Latency(_) | FaultKind::Bandwidth(_) | FaultKind::Slice { .. } => {
-                    if self.selects(rule, dir, index, Some(ids)) {
-                        shape(&mut shaping, &mut applied, rule);
+                    if !self.selects(rule, dir, index, Some(ids)) {
+                        continue;
                     }
+                    shape(&mut shaping, &mut applied, rule);
                 }
-                _ => {}
             }
         }
         if let Some(id) = fired {
