@@ -547,3 +547,90 @@ fn bad_specs_and_a_remote_control_address_are_usage_errors() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("expected mllp://HOST:PORT"), "{}", stderr(&output));
 }
+
+#[test]
+fn a_delayed_ack_arrives_after_the_timeout_and_the_message_is_resent() {
+    let server = serve(&[]);
+    let fault = ["--fault", "delay:dir=down,frame=1,ms=3000"];
+    let proxy = Proxy::start(&server.url, &fault);
+    // The stream keeps its order: later ACKs wait behind the held one, so the sender resends
+    // until the held ACK (same MSA-2) arrives.
+    let extra = ["--ack-timeout", "500ms", "--retries", "20", "--retry-delay", "500ms"];
+    let output = send(&proxy.url(), &[A01], &extra);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    let tries: u32 = attempts(&output).parse().unwrap();
+    assert!(tries >= 2, "{tries} attempt(s)");
+    let line = proxy.wait_for("FAULT delay");
+    assert!(line.contains("down frame=1 msh9=ACK^A01") && line.contains("held 3000 ms"), "{line}");
+    let proxy = Proxy::start(&server.url, &fault);
+    let output = send(&proxy.url(), &[A01], &["--ack-timeout", "500ms", "--defect", "no-retry"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+}
+
+#[test]
+fn latency_and_bandwidth_shape_a_direction() {
+    let server = serve(&[]);
+    // Every ACK later than the sender waits: nothing is delivered as far as it knows.
+    let proxy = Proxy::start(&server.url, &["--fault", "latency:dir=down,ms=2000"]);
+    let extra = ["--ack-timeout", "300ms", "--retries", "1"];
+    let output = send(&proxy.url(), &[A01], &extra);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    assert!(proxy.wait_for("FAULT latency").contains("down frame=1 msh9=ACK^A01"));
+    // 400 bytes/s: the ACK comes in 20-byte pieces, the same bytes as without shaping.
+    let proxy = Proxy::start(&server.url, &["--fault", "bandwidth:dir=down,bps=400"]);
+    let mut client = connect(&proxy.addr);
+    client.write_all(&framed(&message(A01, "BW-1"))).unwrap();
+    let (frames, reads) = read_frames(&mut client, 1);
+    assert!(reads > 1, "a throttled ACK took {reads} read(s)");
+    assert_eq!(msa2(&frames[0]), "BW-1");
+    assert!(proxy.wait_for("FAULT bandwidth").contains("400 bytes/s"));
+}
+
+#[test]
+fn an_mllps_upstream_is_verified_against_the_ca() {
+    let pki = crate::tls::pki("proxy");
+    let (cert, key) = (pki.path("server.pem"), pki.path("server.key"));
+    let server = serve(&["--tls-cert", &cert, "--tls-key", &key]);
+    let ca = pki.path("ca.pem");
+    let proxy = Proxy::start(&server.url, &["--tls-ca", &ca, "--fault", "drop:dir=down,frame=1"]);
+    let output = send(&proxy.url(), &[A01], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert_eq!(attempts(&output), "2", "the fault applies inside TLS");
+    // An upstream certificate from a CA the proxy does not trust: no connection, logged.
+    let other = pki.path("other-ca.pem");
+    let proxy = Proxy::start(&server.url, &["--tls-ca", &other]);
+    let mut client = connect(&proxy.addr);
+    let mut rest = Vec::new();
+    client.read_to_end(&mut rest).expect("closed, not reset");
+    let line = proxy.wait_for("upstream-unreachable");
+    assert!(line.contains("TLS handshake with mllps://127.0.0.1:"), "{line}");
+}
+
+#[test]
+fn unreachable_upstream_idle_connections_and_oversized_frames() {
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("mllp://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let proxy = Proxy::start(&url, &["--idle-timeout", "1s"]);
+    let mut client = connect(&proxy.addr);
+    let mut rest = Vec::new();
+    client.read_to_end(&mut rest).expect("the downstream connection is closed");
+    assert!(proxy.wait_for("upstream-unreachable").contains("cannot connect to mllp://"));
+
+    // Idle for the idle timeout: both sides closed.
+    let server = serve(&[]);
+    let proxy = Proxy::start(&server.url, &["--idle-timeout", "1s"]);
+    let mut client = connect(&proxy.addr);
+    client.read_to_end(&mut rest).expect("closed when idle");
+    assert!(proxy.wait_for("idle-timeout").contains("nothing sent either way for 1s"));
+
+    // A frame over the limit passes on unframed, byte for byte, and so does what follows.
+    let sent = [framed(&[b'x'; 200]), framed(&message(A01, "BIG-1"))].concat();
+    let (upstream, recorded) = recording_upstream(sent.len(), Vec::new());
+    let proxy = Proxy::start(&upstream, &["--max-frame-bytes", "64"]);
+    let mut client = connect(&proxy.addr);
+    client.write_all(&sent).unwrap();
+    client.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(recorded.join().unwrap(), sent);
+    assert!(proxy.wait_for("frame-too-large").contains(" up note frame-too-large"));
+}
