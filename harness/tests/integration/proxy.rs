@@ -378,18 +378,24 @@ fn half_close_after_n_frames() {
     assert!(!rest.contains(&0x1c), "no ACK came back: {:?}", String::from_utf8_lossy(&rest));
 }
 
+/// Sends one message with MSH-10 `control_id` through `proxy`: its ACK arrives, then the
+/// connection is reset.
+fn ack_then_reset(proxy: &Proxy, control_id: &str) {
+    let mut client = connect(&proxy.addr);
+    client.write_all(&framed(&message(A01, control_id))).unwrap();
+    let (frames, _) = read_frames(&mut client, 1);
+    assert_eq!(msa2(&frames[0]), control_id);
+    let mut rest = [0u8; 64];
+    let err = client.read(&mut rest).expect_err("the connection is reset after the ACK");
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset);
+}
+
 #[test]
 fn reset_after_n_frames() {
     let server = serve(&[]);
     let fault = ["--fault", "reset:dir=down,after=1"];
     let proxy = Proxy::start(&server.url, &fault);
-    let mut client = connect(&proxy.addr);
-    client.write_all(&framed(&message(A01, "RST-1"))).unwrap();
-    let (frames, _) = read_frames(&mut client, 1);
-    assert_eq!(msa2(&frames[0]), "RST-1");
-    let mut rest = [0u8; 64];
-    let err = client.read(&mut rest).expect_err("the connection is reset after the first ACK");
-    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset);
+    ack_then_reset(&proxy, "RST-1");
     assert!(proxy.wait_for("FAULT reset").contains("down frame=1 msh9=ACK^A01"));
     // `send` reconnects for the second message; a sender that never reconnects loses it.
     let proxy = Proxy::start(&server.url, &fault);
@@ -413,13 +419,7 @@ fn an_outage_refuses_connections_then_recovers() {
     assert!(line.contains("FAULT outage rule=1 [outage:ms=5000,dir=both]"), "{line}");
     // Triggered by a frame: the connection that carried it is reset too.
     let proxy = Proxy::start(&server.url, &["--fault", "outage:ms=500,after=1,dir=down"]);
-    let mut client = connect(&proxy.addr);
-    client.write_all(&framed(&message(A01, "OUT-1"))).unwrap();
-    let (frames, _) = read_frames(&mut client, 1);
-    assert_eq!(msa2(&frames[0]), "OUT-1");
-    let mut rest = [0u8; 64];
-    let err = client.read(&mut rest).expect_err("reset when the outage starts");
-    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset);
+    ack_then_reset(&proxy, "OUT-1");
     assert!(proxy.wait_for("FAULT outage").contains("down frame=1"));
 }
 
