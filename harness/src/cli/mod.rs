@@ -9,6 +9,7 @@ mod hllp_args;
 mod input;
 mod inspect;
 mod keygen;
+mod proxy;
 mod report;
 mod run;
 mod schema;
@@ -66,6 +67,9 @@ pub enum Command {
     /// Run the reference endpoint on MLLP (and HLLP, HTTP, HTTPS): ACKs by the standard, a
     /// journal, the client feed.
     Serve(serve::ServeArgs),
+    /// Sit between two systems as an MLLP proxy and misbehave by rules: drop, delay, duplicate
+    /// or corrupt chosen frames, shape bytes, half-close, reset, outages; every fault logged.
+    Proxy(proxy::ProxyArgs),
     /// Run scenario packs against a target (the built-in reference endpoint by default) and
     /// judge every acknowledgment by the standard.
     Run(run::RunArgs),
@@ -90,13 +94,18 @@ pub fn main() -> i32 {
         }
     };
     let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    // The proxy prints events from its worker threads, so stdout must not stay locked for it.
+    let mut out: Box<dyn Write> = match cli.command {
+        Command::Proxy(_) => Box::new(stdout),
+        _ => Box::new(stdout.lock()),
+    };
     let result = match cli.command {
         Command::Inspect(args) => inspect::run(&args, &mut out),
         Command::Validate(args) => validate::run(&args, &mut out),
         Command::Diff(args) => diff::run(&args, &mut out),
         Command::Send(args) => send::run(&args, &mut out),
         Command::Serve(args) => serve::run(&args, &mut out),
+        Command::Proxy(args) => proxy::run(&args, &mut out),
         Command::Run(args) => run::run(&args, &mut out),
         Command::Schema => schema::run(&mut out),
         Command::Generate(args) => generate::run(&args, &mut out),

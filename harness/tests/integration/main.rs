@@ -12,6 +12,7 @@ mod mllp;
 mod names;
 mod outbound;
 mod properties;
+mod proxy;
 mod public_corpus;
 mod report;
 mod run;
