@@ -202,3 +202,73 @@ impl Exchange for Client {
         }
     }
 }
+
+impl LoadTarget {
+    /// Reads `mllp://`, `mllps://`, `hllp://`, `http://` and `https://` URLs. `tls` is the
+    /// connector for the TLS schemes (required there), `basic` the HTTP credentials.
+    pub fn parse(
+        url: &str,
+        tls: Option<TlsConnector>,
+        basic: Option<(String, String)>,
+        hllp: HllpOptions,
+    ) -> Result<LoadTarget, String> {
+        let url = url.trim();
+        let need_tls = || {
+            tls.clone()
+                .ok_or_else(|| format!("{url:?}: a TLS target needs the CA to trust (--tls-ca)"))
+        };
+        let addr = |rest: &str| -> Result<String, String> {
+            let rest = rest.trim_end_matches('/');
+            let valid = rest
+                .rsplit_once(':')
+                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
+            if valid {
+                Ok(rest.to_string())
+            } else {
+                Err(format!("{url:?}: expected HOST:PORT"))
+            }
+        };
+        if let Some(rest) = url.strip_prefix("mllp://") {
+            return Ok(LoadTarget::Mllp { addr: addr(rest)?, tls: None });
+        }
+        if let Some(rest) = url.strip_prefix("mllps://") {
+            return Ok(LoadTarget::Mllp { addr: addr(rest)?, tls: Some(need_tls()?) });
+        }
+        if let Some(rest) = url.strip_prefix("hllp://") {
+            return Ok(LoadTarget::Hllp { addr: addr(rest)?, options: hllp });
+        }
+        let with_basic = |mut target: HttpTarget| {
+            target.basic = basic.clone();
+            target
+        };
+        if let Some(target) = HttpTarget::parse(url) {
+            return Ok(LoadTarget::Http { target: with_basic(target), tls: None });
+        }
+        if let Some(target) = HttpTarget::parse_https(url) {
+            return Ok(LoadTarget::Http { target: with_basic(target), tls: Some(need_tls()?) });
+        }
+        Err(format!(
+            "{url:?}: unknown target; use mllp://HOST:PORT, mllps://HOST:PORT, hllp://HOST:PORT, \
+             http://HOST:PORT/PATH or https://HOST:PORT/PATH"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(url: &str) -> Result<String, String> {
+        LoadTarget::parse(url, None, None, HllpOptions::default()).map(|t| format!("{t:?}"))
+    }
+
+    #[test]
+    fn target_urls() {
+        assert_eq!(parse("mllp://127.0.0.1:2575"), Ok("mllp://127.0.0.1:2575".into()));
+        assert_eq!(parse("hllp://h:1"), Ok("hllp://h:1".into()));
+        assert_eq!(parse("http://h:8080/hl7"), Ok("http://h:8080/hl7".into()));
+        assert!(parse("mllps://h:1").unwrap_err().contains("--tls-ca"));
+        assert!(parse("mllp://nohost").unwrap_err().contains("HOST:PORT"));
+        assert!(parse("ftp://x").unwrap_err().contains("unknown target"));
+    }
+}

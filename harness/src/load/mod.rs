@@ -6,12 +6,14 @@
 
 pub mod client;
 pub mod engine;
+pub mod phase;
 pub mod source;
 pub mod stats;
 pub mod threshold;
 
 pub use client::{Client, Exchange, LoadTarget};
 pub use engine::{run, Finished, Mode, Plan, Progress};
+pub use phase::LoadPhase;
 pub use source::{MessageSource, SourceError, SourceOptions};
 pub use stats::{Account, Ending, LostMessage, Percentiles};
 pub use threshold::{Threshold, ThresholdError};

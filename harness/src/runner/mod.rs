@@ -3,6 +3,7 @@
 //! and the rest concurrently (`--jobs`), and turns observations into check results.
 
 mod exec;
+mod load_phase;
 pub mod observation;
 mod probe;
 mod target;
@@ -95,6 +96,8 @@ pub struct RunOutcome {
     pub unreachable: bool,
     /// Scenario files not run, with the reason (e.g. an HTTP scenario and an MLLP `--target`).
     pub skipped: Vec<(PathBuf, String)>,
+    /// The `load:` phases run, with their accounts (their checks are on cases named `load: …`).
+    pub load: Vec<crate::load::LoadPhase>,
 }
 
 impl RunOutcome {
@@ -252,6 +255,7 @@ pub async fn run(
 ) -> Result<RunOutcome, RunError> {
     let mut outcomes = Vec::new();
     let mut skipped = Vec::new();
+    let mut load_phases = Vec::new();
     let mut files_seen = 0usize;
     let mut reached_any = false;
     let mut external = false;
@@ -392,6 +396,20 @@ pub async fn run(
                 reached_any |= !unreachable;
                 cases.push(outcome);
             }
+            if let Some(spec) = &scenario.file.load {
+                let name = format!("load: {}", load_phase::describe_short(&load_phase::plan(spec)));
+                if options.filter.as_deref().is_none_or(|f| name.contains(f)) {
+                    let seed = options.seed ^ stable_hash(&format!("{}/load", scenario.name));
+                    let again = reproduce(&scenario.path, &name, options);
+                    let (outcome, phase) =
+                        load_phase::run_load_phase(&pack.name, scenario, spec, &ctx, seed, again)
+                            .await;
+                    progress(&outcome);
+                    reached_any |= outcome.observation.aborted.is_none();
+                    cases.push(outcome);
+                    load_phases.push(phase);
+                }
+            }
             if let Some(builtin) = builtin {
                 builtin.stop().await;
             }
@@ -408,5 +426,6 @@ pub async fn run(
             .unwrap_or_else(|| "builtin (per scenario unless it names a target)".into()),
         unreachable: external && any_case && !reached_any,
         skipped,
+        load: load_phases,
     })
 }
