@@ -5,6 +5,7 @@
 pub mod html;
 pub mod json;
 pub mod junit;
+pub mod load;
 pub mod manifest;
 pub mod markdown;
 pub mod record;
