@@ -8,7 +8,9 @@ use super::generate::parse_mutation;
 use super::hllp_args::HllpArgs;
 use super::input::{expand, InputFile};
 use crate::generator::Mutation;
-use crate::load::{self, Client, LoadPhase, LoadTarget, MessageSource, Mode, Plan, SourceOptions, Threshold};
+use crate::load::{
+    self, Client, LoadPhase, LoadTarget, MessageSource, Mode, Plan, SourceOptions, Threshold,
+};
 use crate::report::record::{sha256_hex, InputFile as ReportInput, PackInputs};
 use crate::report::time::run_id;
 use crate::report::{hash_inputs, write_report, RunRecord};
@@ -128,7 +130,11 @@ fn templates(args: &LoadArgs) -> anyhow::Result<(Vec<(String, Vec<u8>)>, Vec<Pac
     let mut files = Vec::new();
     for path in expand(&args.files)? {
         let file = InputFile::read(&path)?;
-        files.push(ReportInput { kind: "message", path: file.path.clone(), sha256: sha256_hex(&file.bytes) });
+        files.push(ReportInput {
+            kind: "message",
+            path: file.path.clone(),
+            sha256: sha256_hex(&file.bytes),
+        });
         for index in 0..file.messages.len() {
             let message = file.message(index)?;
             templates.push((format!("{}#{}", file.path, index + 1), message.as_bytes().to_vec()));
@@ -151,7 +157,9 @@ fn templates(args: &LoadArgs) -> anyhow::Result<(Vec<(String, Vec<u8>)>, Vec<Pac
         }
         for (name, messages) in &scenario.templates {
             if args.templates.is_empty() || args.templates.contains(name) {
-                templates.extend(messages.iter().filter(|m| !m.raw).map(|m| (m.label.clone(), m.bytes.clone())));
+                templates.extend(
+                    messages.iter().filter(|m| !m.raw).map(|m| (m.label.clone(), m.bytes.clone())),
+                );
             }
         }
         let dir = path.parent().map(PathBuf::from).unwrap_or_default();
@@ -167,12 +175,17 @@ fn templates(args: &LoadArgs) -> anyhow::Result<(Vec<(String, Vec<u8>)>, Vec<Pac
 pub fn run(args: &LoadArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     if let Some(dir) = args.report_dir.as_ref().filter(|_| !args.no_report) {
         if dir.join(crate::report::manifest::FILE).exists() {
-            anyhow::bail!("--report-dir {} holds a report already; choose another folder", dir.display());
+            anyhow::bail!(
+                "--report-dir {} holds a report already; choose another folder",
+                dir.display()
+            );
         }
     }
     let builtin = args.target.trim() == "builtin";
     if !builtin && !args.target_defects.is_empty() {
-        anyhow::bail!("--target-defect switches on defects of the built-in endpoint: use --target builtin");
+        anyhow::bail!(
+            "--target-defect switches on defects of the built-in endpoint: use --target builtin"
+        );
     }
     let (templates, packs) = templates(args)?;
     let seed = args.seed.unwrap_or_else(|| {
@@ -181,7 +194,8 @@ pub fn run(args: &LoadArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             .map(|d| d.as_nanos() as u64 % 1_000_000_000)
             .unwrap_or(0)
     });
-    let options = SourceOptions { seed, patients: args.patients, mutations: args.mutations.clone() };
+    let options =
+        SourceOptions { seed, patients: args.patients, mutations: args.mutations.clone() };
     let source = Arc::new(MessageSource::new(&templates, &options)?);
     let tls = if args.target.starts_with("mllps://") || args.target.starts_with("https://") {
         let client = ClientTls {
@@ -195,21 +209,28 @@ pub fn run(args: &LoadArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     let basic = match (&args.http_user, &args.http_password_env) {
         (Some(user), Some(var)) => Some((
             user.clone(),
-            std::env::var(var)
-                .map_err(|_| anyhow::anyhow!("--http-password-env: environment variable {var} is not set"))?,
+            std::env::var(var).map_err(|_| {
+                anyhow::anyhow!("--http-password-env: environment variable {var} is not set")
+            })?,
         )),
         _ => None,
     };
     let plan = Plan {
         mode: args.rate.map(|rate| Mode::Open { rate }).unwrap_or(Mode::Closed),
         connections: args.connections as usize,
-        duration: args.duration.or(if args.count.is_none() { Some(Duration::from_secs(10)) } else { None }),
+        duration: args.duration.or(if args.count.is_none() {
+            Some(Duration::from_secs(10))
+        } else {
+            None
+        }),
         count: args.count,
         warmup: args.warmup,
         slice: args.interval.max(Duration::from_millis(100)),
     };
-    let timeouts = Timeouts { connect: args.connect_timeout, read: args.ack_timeout, ..Timeouts::default() };
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let timeouts =
+        Timeouts { connect: args.connect_timeout, read: args.ack_timeout, ..Timeouts::default() };
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let started = std::time::SystemTime::now();
     let (phase, target_shown) = runtime.block_on(async {
         let running = if builtin {

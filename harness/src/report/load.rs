@@ -35,7 +35,11 @@ pub fn json(phase: &LoadPhase) -> Value {
 }
 
 fn ms(value: f64) -> String {
-    if value >= 100.0 { format!("{value:.0}") } else { format!("{value:.2}") }
+    if value >= 100.0 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.2}")
+    }
 }
 
 /// The account in lines of text, shared by the terminal and summary.md.
@@ -81,7 +85,11 @@ fn account_lines(phase: &LoadPhase) -> Vec<String> {
             .map(|l| format!("{} ({})", l.control_id, l.reason))
             .collect();
         let more = a.lost.saturating_sub(shown.len() as u64);
-        let more = if more > 0 { format!(" and {more} more (results.json lists up to 100000)") } else { String::new() };
+        let more = if more > 0 {
+            format!(" and {more} more (results.json lists up to 100000)")
+        } else {
+            String::new()
+        };
         lines.push(format!("lost: {}{more}", shown.join(", ")));
     }
     lines
@@ -95,7 +103,8 @@ pub fn terminal(phase: &LoadPhase, results: &[CheckResult]) -> String {
     }
     for r in results {
         let verdict = if r.passed { "passed" } else { "FAILED" };
-        let evidence = if r.evidence.is_empty() { String::new() } else { format!(": {}", r.evidence) };
+        let evidence =
+            if r.evidence.is_empty() { String::new() } else { format!(": {}", r.evidence) };
         let _ = writeln!(out, "{verdict} {}{evidence}", r.id);
     }
     out
@@ -139,7 +148,9 @@ fn points(phase: &LoadPhase) -> Vec<(f64, f64, f64, f64, f64)> {
         .chunks(group)
         .map(|chunk| {
             let completed: u64 = chunk.iter().map(|i| i.completed).sum();
-            let worst = |f: fn(&crate::load::stats::Interval) -> f64| chunk.iter().map(f).fold(0.0, f64::max);
+            let worst = |f: fn(&crate::load::stats::Interval) -> f64| {
+                chunk.iter().map(f).fold(0.0, f64::max)
+            };
             (
                 chunk[0].start_s,
                 completed as f64 / (a.slice_s * chunk.len() as f64),
@@ -159,7 +170,8 @@ const BOTTOM: f64 = 24.0;
 /// One line chart: series of (x, y) with a colour and a name.
 fn chart(title: &str, unit: &str, series: &[(&str, &str, Vec<(f64, f64)>)]) -> String {
     let x_max = series.iter().flat_map(|s| s.2.iter().map(|p| p.0)).fold(1.0, f64::max);
-    let y_max = series.iter().flat_map(|s| s.2.iter().map(|p| p.1)).fold(0.0, f64::max).max(1e-3) * 1.1;
+    let y_max =
+        series.iter().flat_map(|s| s.2.iter().map(|p| p.1)).fold(0.0, f64::max).max(1e-3) * 1.1;
     let (w, h) = (WIDTH - LEFT - 8.0, HEIGHT - BOTTOM - 8.0);
     let x = |v: f64| LEFT + v / x_max * w;
     let y = |v: f64| 8.0 + h - v / y_max * h;
@@ -187,8 +199,13 @@ fn chart(title: &str, unit: &str, series: &[(&str, &str, Vec<(f64, f64)>)]) -> S
         HEIGHT - 6.0
     );
     for (i, (name, colour, points)) in series.iter().enumerate() {
-        let path: Vec<String> = points.iter().map(|(px, py)| format!("{:.1},{:.1}", x(*px), y(*py))).collect();
-        let _ = write!(svg, "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.5\" points=\"{}\"/>", path.join(" "));
+        let path: Vec<String> =
+            points.iter().map(|(px, py)| format!("{:.1},{:.1}", x(*px), y(*py))).collect();
+        let _ = write!(
+            svg,
+            "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.5\" points=\"{}\"/>",
+            path.join(" ")
+        );
         let _ = write!(
             svg,
             "<text x=\"{:.1}\" y=\"20\" font-size=\"11\" fill=\"{colour}\">{}</text>",
@@ -204,7 +221,8 @@ fn chart(title: &str, unit: &str, series: &[(&str, &str, Vec<(f64, f64)>)]) -> S
 pub fn html(phases: &[LoadPhase]) -> String {
     let mut out = String::from("<h2>Load</h2>\n");
     for phase in phases {
-        let _ = writeln!(out, "<h3>{} › {}</h3>\n<ul>", escape(&phase.scenario), escape(&phase.name));
+        let _ =
+            writeln!(out, "<h3>{} › {}</h3>\n<ul>", escape(&phase.scenario), escape(&phase.name));
         for line in account_lines(phase) {
             let _ = writeln!(out, "<li>{}</li>", escape(&line));
         }
@@ -216,9 +234,17 @@ pub fn html(phases: &[LoadPhase]) -> String {
         out.push_str(&chart(
             "Latency over time (ms, per interval)",
             "ms",
-            &[("p50", "#1f77b4", series(|p| p.2)), ("p99", "#d62728", series(|p| p.3)), ("max", "#999999", series(|p| p.4))],
+            &[
+                ("p50", "#1f77b4", series(|p| p.2)),
+                ("p99", "#d62728", series(|p| p.3)),
+                ("max", "#999999", series(|p| p.4)),
+            ],
         ));
-        out.push_str(&chart("Throughput over time (messages/s)", "/s", &[("finished", "#2ca02c", series(|p| p.1))]));
+        out.push_str(&chart(
+            "Throughput over time (messages/s)",
+            "/s",
+            &[("finished", "#2ca02c", series(|p| p.1))],
+        ));
     }
     out
 }
@@ -237,7 +263,12 @@ mod tests {
             r.record("M", Ending::Answered { code: "AA".into() }, Duration::from_millis(2 + s), at);
         }
         for n in 0..lost {
-            r.record(&format!("L{n}"), Ending::Lost { reason: "read-timeout" }, Duration::ZERO, None);
+            r.record(
+                &format!("L{n}"),
+                Ending::Lost { reason: "read-timeout" },
+                Duration::ZERO,
+                None,
+            );
         }
         LoadPhase {
             pack: "load".into(),
@@ -253,7 +284,11 @@ mod tests {
                 slice: Duration::from_secs(1),
             },
             thresholds: Vec::new(),
-            finished: Finished { account: r.finish(Duration::from_secs(5)), elapsed: Duration::from_secs(5), interrupted: false },
+            finished: Finished {
+                account: r.finish(Duration::from_secs(5)),
+                elapsed: Duration::from_secs(5),
+                interrupted: false,
+            },
         }
     }
 

@@ -6,6 +6,7 @@ mod corpus;
 mod defects;
 mod generator;
 mod http;
+mod load;
 mod mllp;
 mod names;
 mod properties;
