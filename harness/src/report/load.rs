@@ -168,8 +168,9 @@ const LEFT: f64 = 56.0;
 const BOTTOM: f64 = 24.0;
 
 /// One line chart: series of (x, y) with a colour and a name.
-fn chart(title: &str, unit: &str, series: &[(&str, &str, Vec<(f64, f64)>)]) -> String {
-    let x_max = series.iter().flat_map(|s| s.2.iter().map(|p| p.0)).fold(1.0, f64::max);
+/// `span` is the run's length in seconds (the x axis).
+fn chart(title: &str, unit: &str, span: f64, series: &[(&str, &str, Vec<(f64, f64)>)]) -> String {
+    let x_max = series.iter().flat_map(|s| s.2.iter().map(|p| p.0)).fold(span.max(1e-3), f64::max);
     let y_max =
         series.iter().flat_map(|s| s.2.iter().map(|p| p.1)).fold(0.0, f64::max).max(1e-3) * 1.1;
     let (w, h) = (WIDTH - LEFT - 8.0, HEIGHT - BOTTOM - 8.0);
@@ -228,12 +229,16 @@ pub fn html(phases: &[LoadPhase]) -> String {
         }
         out.push_str("</ul>\n");
         let points = points(phase);
+        let a = &phase.finished.account;
+        let span = a.timeline.len() as f64 * a.slice_s;
         let series = |f: fn(&(f64, f64, f64, f64, f64)) -> f64| -> Vec<(f64, f64)> {
-            points.iter().map(|p| (p.0, f(p))).collect()
+            // Each point in the middle of its interval.
+            points.iter().map(|p| (p.0 + a.slice_s / 2.0, f(p))).collect()
         };
         out.push_str(&chart(
             "Latency over time (ms, per interval)",
             "ms",
+            span,
             &[
                 ("p50", "#1f77b4", series(|p| p.2)),
                 ("p99", "#d62728", series(|p| p.3)),
@@ -243,6 +248,7 @@ pub fn html(phases: &[LoadPhase]) -> String {
         out.push_str(&chart(
             "Throughput over time (messages/s)",
             "/s",
+            span,
             &[("finished", "#2ca02c", series(|p| p.1))],
         ));
     }
