@@ -123,8 +123,11 @@ fn parse_rate(text: &str) -> Result<f64, String> {
         .ok_or_else(|| format!("{text:?}: expected messages per second, e.g. 200 or 200/s"))
 }
 
+/// Template messages: (label, bytes).
+type Templates = Vec<(String, Vec<u8>)>;
+
 /// The templates and the packs they came from (for the report's hashes).
-fn templates(args: &LoadArgs) -> anyhow::Result<(Vec<(String, Vec<u8>)>, Vec<PackInputs>)> {
+fn templates(args: &LoadArgs) -> anyhow::Result<(Templates, Vec<PackInputs>)> {
     let mut templates = Vec::new();
     let mut packs = Vec::new();
     let mut files = Vec::new();

@@ -168,8 +168,11 @@ const LEFT: f64 = 56.0;
 const BOTTOM: f64 = 24.0;
 
 /// One line chart: series of (x, y) with a colour and a name.
+/// One line of a chart: name, colour, (x, y) points.
+type Series<'a> = (&'a str, &'a str, Vec<(f64, f64)>);
+
 /// `span` is the run's length in seconds (the x axis).
-fn chart(title: &str, unit: &str, span: f64, series: &[(&str, &str, Vec<(f64, f64)>)]) -> String {
+fn chart(title: &str, unit: &str, span: f64, series: &[Series<'_>]) -> String {
     let x_max = series.iter().flat_map(|s| s.2.iter().map(|p| p.0)).fold(span.max(1e-3), f64::max);
     let y_max =
         series.iter().flat_map(|s| s.2.iter().map(|p| p.1)).fold(0.0, f64::max).max(1e-3) * 1.1;
