@@ -37,6 +37,8 @@ struct Measurement {
     p99_ms: f64,
     p999_ms: f64,
     max_ms: f64,
+    /// Open loop: p99 of how late messages went out after their due time.
+    schedule_lag_p99_ms: f64,
     /// CPU time of the generator's thread.
     cpu_seconds: f64,
     cpu_seconds_per_10k: f64,
@@ -54,6 +56,8 @@ struct Row {
     #[tabled(rename = "p99.9")]
     p999: String,
     lost: u64,
+    #[tabled(rename = "lag p99")]
+    lag: String,
     #[tabled(rename = "CPU s / 10k")]
     cpu_per_10k: String,
     #[tabled(rename = "of one core")]
@@ -194,6 +198,7 @@ fn generate(
         p99_ms: a.latency.p99_ms,
         p999_ms: a.latency.p999_ms,
         max_ms: a.latency.max_ms,
+        schedule_lag_p99_ms: a.schedule_lag.p99_ms,
         cpu_seconds,
         cpu_seconds_per_10k: if a.sent > 0 { cpu_seconds * 10_000.0 / a.sent as f64 } else { 0.0 },
         core_share: cpu_seconds / wall.as_secs_f64(),
@@ -226,6 +231,7 @@ pub fn load(root: &Path) -> anyhow::Result<serde_json::Value> {
         p99: format!("{:.2} ms", m.p99_ms),
         p999: format!("{:.2} ms", m.p999_ms),
         lost: m.lost,
+        lag: if m.mode == "open" { format!("{:.2} ms", m.schedule_lag_p99_ms) } else { "-".into() },
         cpu_per_10k: format!("{:.3}", m.cpu_seconds_per_10k),
         share: format!("{:.1}%", m.core_share * 100.0),
     });

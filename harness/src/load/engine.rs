@@ -1,6 +1,8 @@
 //! The load engine: C connections share one message sequence. Open loop (`--rate`): message n
 //! is due at start + n / rate whatever the target does, and its latency counts from that due
 //! time, so time spent queued behind a slow target is in the figures (no coordinated omission).
+//! (A message whose connection was idle counts from when it was sent: the timer's own lateness
+//! is the generator's, reported apart as schedule lag.)
 //! Closed loop: each connection sends its next message when the last one is answered, which
 //! finds the target's maximum. The run ends after its duration or count; messages out at that
 //! moment are waited for (each within the ACK timeout), so every sent message is accounted.
@@ -182,12 +184,19 @@ impl Worker {
             if end.is_some_and(|end| due >= end) {
                 return;
             }
-            if due > Instant::now() {
+            let ready = Instant::now();
+            if due > ready {
                 tokio::select! {
                     _ = tokio::time::sleep_until(due) => {}
                     _ = self.stop.wait_for(|s| *s) => return,
                 }
             }
+            let sent = Instant::now();
+            // A message whose connection was still busy when it fell due waited behind the
+            // target: its latency counts from the due time. One whose connection was idle only
+            // waited for the timer (tokio's has millisecond granularity): that lateness is the
+            // generator's, reported as schedule lag, not charged to the target.
+            let from = if ready >= due { due } else { sent };
             let (control_id, payload) = self.source.message(seq);
             let (ending, strays) = connection.exchange(&payload, &control_id).await;
             let done = Instant::now();
@@ -196,7 +205,10 @@ impl Worker {
             {
                 let mut recorder = lock(&self.recorder);
                 recorder.stray_acks += strays;
-                recorder.record(&control_id, ending, done.saturating_duration_since(due), at);
+                if matches!(self.plan.mode, Mode::Open { .. }) && at.is_some() {
+                    recorder.record_lag(sent.saturating_duration_since(due));
+                }
+                recorder.record(&control_id, ending, done.saturating_duration_since(from), at);
             }
             if not_sent && self.plan.mode == Mode::Closed {
                 tokio::time::sleep(RECONNECT_PAUSE).await;
@@ -292,6 +304,7 @@ mod tests {
             assert_eq!(*at, Plan::due(100.0, n as u64), "message {n} sent when due");
         }
         assert!(near(finished.account.latency.max_ms, 2.0));
+        assert_eq!(finished.account.schedule_lag.max_ms, 0.0, "paused time: never late");
         assert!((finished.account.throughput_per_s - 100.0).abs() < 1.0);
     }
 
@@ -303,6 +316,7 @@ mod tests {
         let plan = Plan { count: Some(10), duration: None, ..open(10.0, 1, 0) };
         let (finished, _) = run_peer(plan, |_| Duration::from_millis(250), 0).await;
         assert!(near(finished.account.latency.max_ms, 1600.0), "{:?}", finished.account.latency);
+        assert!(near(finished.account.schedule_lag.max_ms, 1350.0), "sent 1.35 s after due");
         assert_eq!(finished.account.latency.count, 10);
     }
 

@@ -77,6 +77,18 @@ fn ms(micros: u64) -> f64 {
 }
 
 fn percentiles(h: &Histogram<u64>) -> Percentiles {
+    if h.is_empty() {
+        let zero = 0.0;
+        return Percentiles {
+            count: 0,
+            mean_ms: zero,
+            p50_ms: zero,
+            p90_ms: zero,
+            p99_ms: zero,
+            p999_ms: zero,
+            max_ms: zero,
+        };
+    }
     Percentiles {
         count: h.len(),
         mean_ms: h.mean() / 1000.0,
@@ -92,6 +104,8 @@ fn percentiles(h: &Histogram<u64>) -> Percentiles {
 #[derive(Debug)]
 pub struct Recorder {
     latency: Histogram<u64>,
+    /// Open loop: how late each measured message went out after its due time.
+    lag: Histogram<u64>,
     slice: Histogram<u64>,
     slice_len: Duration,
     slice_index: u64,
@@ -116,6 +130,7 @@ impl Recorder {
     pub fn new(slice_len: Duration) -> Recorder {
         Recorder {
             latency: histogram(),
+            lag: histogram(),
             slice: histogram(),
             slice_len: slice_len.max(Duration::from_millis(10)),
             slice_index: 0,
@@ -210,6 +225,12 @@ impl Recorder {
         self.slice_index += 1;
     }
 
+    /// Records how late an open-loop message was written after it fell due.
+    pub fn record_lag(&mut self, lag: Duration) {
+        let lag = u64::try_from(lag.as_micros()).unwrap_or(MAX_MICROS).min(MAX_MICROS);
+        self.lag.saturating_record(lag);
+    }
+
     /// p99 of the answered messages so far, for the live progress line.
     pub fn p99(&self) -> Duration {
         Duration::from_micros(self.latency.value_at_quantile(0.99))
@@ -240,6 +261,7 @@ impl Recorder {
             stray_acks: self.stray_acks,
             codes: self.codes,
             latency: percentiles(&self.latency),
+            schedule_lag: percentiles(&self.lag),
             measured_s: secs,
             throughput_per_s: if secs > 0.0 { measured_messages as f64 / secs } else { 0.0 },
             timeline: self.timeline,
@@ -275,6 +297,9 @@ pub struct Account {
     pub codes: BTreeMap<String, u64>,
     /// Latency of the answered messages after the warmup.
     pub latency: Percentiles,
+    /// Open loop: how late messages were written after their due time (timer granularity, or
+    /// every connection busy); empty in closed loop. A large lag means the schedule was not held.
+    pub schedule_lag: Percentiles,
     /// Seconds from the end of the warmup to the last answer.
     pub measured_s: f64,
     /// Messages finished per second after the warmup.

@@ -74,6 +74,15 @@ fn account_lines(phase: &LoadPhase) -> Vec<String> {
         ),
         format!("throughput: {:.1} messages/s over {:.1} s", a.throughput_per_s, a.measured_s),
     ];
+    if matches!(phase.plan.mode, Mode::Open { .. }) {
+        let lag = &a.schedule_lag;
+        lines.push(format!(
+            "schedule lag ms (sent after due): p50 {}, p99 {}, max {}",
+            ms(lag.p50_ms),
+            ms(lag.p99_ms),
+            ms(lag.max_ms)
+        ));
+    }
     if phase.finished.interrupted {
         lines.push("interrupted before the end (Ctrl-C)".into());
     }
