@@ -15,6 +15,7 @@ use hl7_harness::transport::hllp::HllpOptions;
 use hl7_harness::transport::mllp::MllpOptions;
 use serde::Serialize;
 use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tabled::{Table, Tabled};
@@ -44,6 +45,10 @@ struct Measurement {
     cpu_seconds_per_10k: f64,
     /// CPU time over wall time: the share of one core the generator used.
     core_share: f64,
+    /// Resident memory of the whole process 1 s into the measured run and at its end (the
+    /// targets included): flat when the generator keeps no per-message state.
+    rss_start_kib: u64,
+    rss_end_kib: u64,
 }
 
 #[derive(Tabled)]
@@ -62,6 +67,19 @@ struct Row {
     cpu_per_10k: String,
     #[tabled(rename = "of one core")]
     share: String,
+    #[tabled(rename = "RSS 1 s → end")]
+    rss: String,
+}
+
+/// Resident memory of this process in KiB (Linux; 0 elsewhere).
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
+            line.split_whitespace().nth(1)?.parse().ok()
+        })
+        .unwrap_or(0)
 }
 
 /// CPU time the calling thread has run (Linux; zero elsewhere, and said so in the table).
@@ -155,6 +173,7 @@ fn generate(
     addr: &str,
     mode: Mode,
     connections: usize,
+    run_for: Duration,
     source: Arc<MessageSource>,
 ) -> anyhow::Result<Measurement> {
     let target = LoadTarget::parse(&format!("mllp://{addr}"), None, None, HllpOptions::default())
@@ -162,28 +181,37 @@ fn generate(
     let plan = Plan {
         mode,
         connections,
-        duration: Some(RUN_FOR),
+        duration: Some(run_for),
         count: None,
         warmup: Duration::from_millis(500),
         slice: Duration::from_secs(1),
     };
-    let worker =
-        std::thread::spawn(move || -> anyhow::Result<(load::Finished, Duration, Duration)> {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            let cpu = thread_cpu();
-            let wall = Instant::now();
-            let (_stop, stopped) = tokio::sync::watch::channel(false);
-            let timeouts = Timeouts { read: Duration::from_secs(5), ..Timeouts::default() };
-            let finished = runtime.block_on(load::run(
-                &plan,
-                source,
-                || Client::new(target.clone(), timeouts),
-                stopped,
-                Arc::new(|_: &load::Progress| {}),
-            ));
-            Ok((finished, thread_cpu().saturating_sub(cpu), wall.elapsed()))
-        });
-    let (finished, cpu, wall) =
+    /// What the generator thread hands back: the run, its CPU time, wall time and RSS samples.
+    type Ran = (load::Finished, Duration, Duration, (u64, u64));
+    let worker = std::thread::spawn(move || -> anyhow::Result<Ran> {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let cpu = thread_cpu();
+        let wall = Instant::now();
+        let (_stop, stopped) = tokio::sync::watch::channel(false);
+        let timeouts = Timeouts { read: Duration::from_secs(5), ..Timeouts::default() };
+        let first_rss = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let sampled = Arc::clone(&first_rss);
+        let progress = move |p: &load::Progress| {
+            if p.elapsed >= Duration::from_millis(1500) && sampled.load(Ordering::Relaxed) == 0 {
+                sampled.store(rss_kib(), Ordering::Relaxed);
+            }
+        };
+        let finished = runtime.block_on(load::run(
+            &plan,
+            source,
+            || Client::new(target.clone(), timeouts),
+            stopped,
+            Arc::new(progress),
+        ));
+        let rss = (first_rss.load(Ordering::Relaxed), rss_kib());
+        Ok((finished, thread_cpu().saturating_sub(cpu), wall.elapsed(), rss))
+    });
+    let (finished, cpu, wall, (rss_start_kib, rss_end_kib)) =
         worker.join().map_err(|_| anyhow::anyhow!("the generator thread panicked"))??;
     let a = &finished.account;
     let cpu_seconds = cpu.as_secs_f64();
@@ -202,6 +230,8 @@ fn generate(
         cpu_seconds,
         cpu_seconds_per_10k: if a.sent > 0 { cpu_seconds * 10_000.0 / a.sent as f64 } else { 0.0 },
         core_share: cpu_seconds / wall.as_secs_f64(),
+        rss_start_kib,
+        rss_end_kib,
     })
 }
 
@@ -210,18 +240,20 @@ pub fn load(root: &Path) -> anyhow::Result<serde_json::Value> {
     let options = SourceOptions { seed: 1, patients: 1000, mutations: Vec::new() };
     let source = Arc::new(MessageSource::new(&[(MESSAGE.to_string(), payload)], &options)?);
     let (echo, serve, stop) = start_targets()?;
-    let runs: [(&str, &String, Mode, usize); 6] = [
-        ("open 2000/s → echo (generator cost)", &echo, Mode::Open { rate: 2000.0 }, 4),
-        ("closed → echo (generator maximum)", &echo, Mode::Closed, 16),
-        ("open 1000/s → serve", &serve, Mode::Open { rate: 1000.0 }, 4),
-        ("open 2000/s → serve", &serve, Mode::Open { rate: 2000.0 }, 4),
-        ("closed 1 conn → serve", &serve, Mode::Closed, 1),
-        ("closed 16 conns → serve (maximum)", &serve, Mode::Closed, 16),
+    let soak = Duration::from_secs(30);
+    let runs: [(&str, &String, Mode, usize, Duration); 7] = [
+        ("open 2000/s → echo (generator cost)", &echo, Mode::Open { rate: 2000.0 }, 4, RUN_FOR),
+        ("closed → echo (generator maximum)", &echo, Mode::Closed, 16, RUN_FOR),
+        ("open 1000/s → serve", &serve, Mode::Open { rate: 1000.0 }, 4, RUN_FOR),
+        ("open 2000/s → serve", &serve, Mode::Open { rate: 2000.0 }, 4, RUN_FOR),
+        ("closed 1 conn → serve", &serve, Mode::Closed, 1, RUN_FOR),
+        ("closed 16 conns → serve (maximum)", &serve, Mode::Closed, 16, RUN_FOR),
+        ("soak: closed 16 conns → echo, 30 s", &echo, Mode::Closed, 16, soak),
     ];
     let mut results = Vec::new();
-    for (name, addr, mode, connections) in runs {
-        eprintln!("bench load: {name} for {RUN_FOR:?}");
-        results.push(generate(name, addr, mode, connections, Arc::clone(&source))?);
+    for (name, addr, mode, connections, run_for) in runs {
+        eprintln!("bench load: {name} for {run_for:?}");
+        results.push(generate(name, addr, mode, connections, run_for, Arc::clone(&source))?);
     }
     let _ = stop.send(());
     let rows = results.iter().map(|m| Row {
@@ -234,6 +266,11 @@ pub fn load(root: &Path) -> anyhow::Result<serde_json::Value> {
         lag: if m.mode == "open" { format!("{:.2} ms", m.schedule_lag_p99_ms) } else { "-".into() },
         cpu_per_10k: format!("{:.3}", m.cpu_seconds_per_10k),
         share: format!("{:.1}%", m.core_share * 100.0),
+        rss: format!(
+            "{:.1} → {:.1} MiB",
+            m.rss_start_kib as f64 / 1024.0,
+            m.rss_end_kib as f64 / 1024.0
+        ),
     });
     println!("{}", Table::new(rows));
     if thread_cpu().is_zero() {
