@@ -49,7 +49,7 @@ asyncio.run(main())
 "#;
 
 /// A child process killed when dropped.
-struct Running(Child);
+pub struct Running(Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -123,7 +123,8 @@ pub(crate) fn output_within(
 /// Longest a whole interop exchange may take.
 const EXCHANGE_LIMIT: Duration = Duration::from_secs(120);
 
-pub fn run(root: &Path) -> anyhow::Result<()> {
+/// The interop folder and its virtual environment's python, with python-hl7 installed.
+fn python_hl7(root: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
     let dir = root.join("target").join("xtask").join("interop");
     std::fs::create_dir_all(&dir)?;
     let venv = dir.join("venv");
@@ -134,6 +135,28 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
     Command::new("interop pip", &python)
         .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", PYTHON_HL7])
         .run()?;
+    Ok((dir, python))
+}
+
+/// python-hl7's asyncio MLLP server on a loopback port (the bench's real peer): the running
+/// process and the port it listens on.
+#[cfg_attr(not(feature = "bench"), allow(dead_code))]
+pub fn python_hl7_server(root: &Path) -> anyhow::Result<(Running, String)> {
+    let (dir, python) = python_hl7(root)?;
+    start_server(&dir, &python)
+}
+
+fn start_server(dir: &Path, python: &Path) -> anyhow::Result<(Running, String)> {
+    let script = dir.join("server.py");
+    std::fs::write(&script, SERVER)?;
+    let mut server = std::process::Command::new(python);
+    server.arg(&script);
+    start(server, "python-hl7 server")
+}
+
+pub fn run(root: &Path) -> anyhow::Result<()> {
+    let (dir, python) = python_hl7(root)?;
+    let venv = dir.join("venv");
     Command::new("interop build", "cargo")
         .args(["build", "--quiet", "-p", "hl7-harness"])
         .current_dir(root)
@@ -143,11 +166,7 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
     eprintln!("--- interop with {PYTHON_HL7}: {} messages", messages.len());
 
     // 1. Our sender → python-hl7's server.
-    let script = dir.join("server.py");
-    std::fs::write(&script, SERVER)?;
-    let mut server = std::process::Command::new(&python);
-    server.arg(&script);
-    let (_server, port) = start(server, "python-hl7 server")?;
+    let (_server, port) = start_server(&dir, &python)?;
     let output = std::process::Command::new(&harness)
         .args([
             "send",

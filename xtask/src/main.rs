@@ -24,6 +24,8 @@ mod process;
 #[cfg(feature = "bench")]
 mod bench;
 #[cfg(feature = "bench")]
+mod bench_load;
+#[cfg(feature = "bench")]
 mod bench_mllp;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -68,7 +70,7 @@ enum Task {
     /// Build in release and run a benchmark; prints a table, writes reports/bench/<date>.json.
     Bench {
         /// Which benchmark to run.
-        #[arg(value_enum, default_value_t = Suite::Parse)]
+        #[arg(value_enum, default_value_t = Suite::All)]
         suite: Suite,
     },
     /// Open report.html in headless Chromium (through chromedriver) and check that it renders,
@@ -97,8 +99,13 @@ enum Suite {
     /// Parse, parse+validate, and a CR-splitting scan as the ceiling, over the corpus.
     Parse,
     /// MLLP round trips: harness client → reference endpoint, and a raw tokio client → echo
-    /// server as the loopback ceiling; 1 and 16 connections.
+    /// server as the loopback ceiling; 1 and 16 connections; harness client → python-hl7.
     Mllp,
+    /// The load generator: its CPU per 10,000 messages at a fixed rate, its maximum, and open
+    /// and closed loop against the reference endpoint.
+    Load,
+    /// Every suite, into one reports/bench/<date>.json.
+    All,
 }
 
 impl Suite {
@@ -106,6 +113,8 @@ impl Suite {
         match self {
             Suite::Parse => "parse",
             Suite::Mllp => "mllp",
+            Suite::Load => "load",
+            Suite::All => "all",
         }
     }
 }
@@ -144,10 +153,21 @@ fn main() -> anyhow::Result<()> {
 
 #[cfg(feature = "bench")]
 fn bench_run(root: &std::path::Path, suite: Suite) -> anyhow::Result<()> {
-    match suite {
+    let run = |suite| match suite {
         Suite::Parse => bench::parse(root),
         Suite::Mllp => bench_mllp::mllp(root),
+        Suite::Load => bench_load::load(root),
+        Suite::All => anyhow::bail!("`all` is not one suite"),
+    };
+    if suite == Suite::All {
+        let mut suites = serde_json::Map::new();
+        for one in [Suite::Parse, Suite::Mllp, Suite::Load] {
+            suites.insert(one.name().to_string(), run(one)?);
+        }
+        return bench::write(root, None, serde_json::Value::Object(suites));
     }
+    let value = run(suite)?;
+    bench::write(root, Some(suite.name()), serde_json::json!({ suite.name(): value }))
 }
 
 #[cfg(not(feature = "bench"))]

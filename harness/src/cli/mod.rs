@@ -9,6 +9,7 @@ mod hllp_args;
 mod input;
 mod inspect;
 mod keygen;
+mod load;
 mod proxy;
 mod report;
 mod run;
@@ -64,6 +65,9 @@ pub enum Command {
     /// Send messages over MLLP, MLLP over TLS, HLLP or HL7 over HTTP(S), wait for each ACK,
     /// retry with the same MSH-10; one verdict line per message.
     Send(send::SendArgs),
+    /// Drive a target with a testing load (open loop at a rate, or closed loop), account for
+    /// every message (acknowledged, rejected, lost) and measure latency percentiles.
+    Load(load::LoadArgs),
     /// Run the reference endpoint on MLLP (and HLLP, HTTP, HTTPS): ACKs by the standard, a
     /// journal, the client feed.
     Serve(serve::ServeArgs),
@@ -106,6 +110,7 @@ pub fn main() -> i32 {
         Command::Send(args) => send::run(&args, &mut out),
         Command::Serve(args) => serve::run(&args, &mut out),
         Command::Proxy(args) => proxy::run(&args, &mut out),
+        Command::Load(args) => load::run(&args, &mut out),
         Command::Run(args) => run::run(&args, &mut out),
         Command::Schema => schema::run(&mut out),
         Command::Generate(args) => generate::run(&args, &mut out),

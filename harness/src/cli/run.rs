@@ -242,7 +242,7 @@ fn compare_baseline(
 
 /// `reports/<run-id>`, or `reports/<run-id>-2`, … when two runs start in the same second with
 /// the same seed: the folder is claimed with `create_dir`, so concurrent runs never share one.
-fn fresh_dir(run_id: &str) -> std::io::Result<PathBuf> {
+pub(super) fn fresh_dir(run_id: &str) -> std::io::Result<PathBuf> {
     std::fs::create_dir_all("reports")?;
     for n in 1.. {
         let name = if n == 1 { run_id.to_string() } else { format!("{run_id}-{n}") };

@@ -28,14 +28,26 @@ pub const SNAPSHOTS: &str = "snapshots";
 pub fn write_report(dir: &Path, record: &RunRecord) -> Result<Manifest, ReportError> {
     std::fs::create_dir_all(dir)
         .map_err(|source| ReportError::Write { path: dir.to_path_buf(), source })?;
-    let mut results =
-        serde_json::to_string_pretty(&super::json::results(record)).expect("results serialize");
+    let mut results = super::json::results(record);
+    let mut summary = super::markdown::summary(record);
+    let mut html = super::html::html(record);
+    let load = &record.outcome.load;
+    if !load.is_empty() {
+        // Only runs with a load phase carry the section, so other reports stay as they were.
+        if let Some(object) = results.as_object_mut() {
+            object.insert("load".into(), load.iter().map(super::load::json).collect());
+        }
+        summary.push_str(&super::load::markdown(load));
+        let at = html.find("<h2>Cases</h2>").or_else(|| html.find("</body>")).unwrap_or(html.len());
+        html.insert_str(at, &super::load::html(load));
+    }
+    let mut results = serde_json::to_string_pretty(&results).expect("results serialize");
     results.push('\n');
     let files = [
         ("results.json", results),
         ("junit.xml", super::junit::junit(record)),
-        ("summary.md", super::markdown::summary(record)),
-        ("report.html", super::html::html(record)),
+        ("summary.md", summary),
+        ("report.html", html),
     ];
     let mut entries = Vec::new();
     for (name, text) in &files {

@@ -3,6 +3,7 @@
 //! and the rest concurrently (`--jobs`), and turns observations into check results.
 
 mod exec;
+mod load_phase;
 pub mod observation;
 mod probe;
 mod receiver;
@@ -84,14 +85,15 @@ impl std::fmt::Display for Shard {
 /// The cases of one scenario file as they will run.
 #[derive(Debug, Clone)]
 pub enum FileRuns {
-    Sender(Vec<CaseRun>),
+    /// The cases, and whether this run does the file's `load:` phase.
+    Sender(Vec<CaseRun>, bool),
     Receiver(Vec<ReceiverRun>),
 }
 
 impl FileRuns {
     pub fn len(&self) -> usize {
         match self {
-            FileRuns::Sender(runs) => runs.len(),
+            FileRuns::Sender(runs, load) => runs.len() + usize::from(*load),
             FileRuns::Receiver(runs) => runs.len(),
         }
     }
@@ -136,7 +138,9 @@ pub fn select(packs: &[Pack], options: &RunOptions) -> Vec<FileRuns> {
                 |r| if r.case.serial { serial_unit.is_some_and(owns) } else { owns(next_unit()) },
             )
             .collect();
-        selected.push(FileRuns::Sender(runs));
+        // A load phase is a unit of its own, dealt after the file's cases.
+        let load = scenario.file.load.is_some() && owns(next_unit());
+        selected.push(FileRuns::Sender(runs, load));
     }
     selected
 }
@@ -222,6 +226,8 @@ pub struct RunOutcome {
     pub skipped: Vec<(PathBuf, String)>,
     /// The part of the cases this run ran (`--shard K/N`); `None`: all of them.
     pub shard: Option<Shard>,
+    /// The `load:` phases run, with their accounts (their checks are on cases named `load: …`).
+    pub load: Vec<crate::load::LoadPhase>,
 }
 
 impl RunOutcome {
@@ -445,21 +451,25 @@ pub async fn run(
 ) -> Result<RunOutcome, RunError> {
     let mut outcomes = Vec::new();
     let mut skipped = Vec::new();
+    let mut load_phases = Vec::new();
+    let mut files_seen = 0usize;
     let mut reached_any = false;
     let mut external = false;
     let mut selected = select(packs, options).into_iter();
     for pack in packs {
         let mut cases = Vec::new();
         for scenario in &pack.scenarios {
-            let runs = match selected.next() {
-                Some(FileRuns::Sender(runs)) => runs,
+            let file_number = files_seen;
+            files_seen += 1;
+            let (runs, load_here) = match selected.next() {
+                Some(FileRuns::Sender(runs, load)) => (runs, load),
                 Some(FileRuns::Receiver(runs)) => {
                     let finished = run_receiver_file(pack, scenario, runs, options, progress).await;
                     reached_any |= !finished.is_empty();
                     cases.extend(finished);
                     continue;
                 }
-                None => Vec::new(),
+                None => (Vec::new(), false),
             };
             let url_text = options
                 .target
@@ -476,7 +486,7 @@ pub async fn run(
                 skipped.push((scenario.path.clone(), reason));
                 continue;
             }
-            if runs.is_empty() {
+            if runs.is_empty() && !load_here {
                 // Filtered out or another shard's: no endpoint to start, nothing to connect to.
                 continue;
             }
@@ -594,6 +604,22 @@ pub async fn run(
                 reached_any |= !unreachable;
                 cases.push(outcome);
             }
+            if let Some(spec) = scenario.file.load.as_ref().filter(|_| load_here) {
+                let name = format!("load: {}", load_phase::describe_short(&load_phase::plan(spec)));
+                if options.filter.as_deref().is_none_or(|f| name.contains(f)) {
+                    let seed = options.seed ^ stable_hash(&format!("{}/load", scenario.name));
+                    let again = reproduce(&scenario.path, &name, options);
+                    let (outcome, phase) =
+                        load_phase::run_load_phase(&pack.name, scenario, spec, &ctx, seed, again)
+                            .await;
+                    let mut outcome = outcome;
+                    outcome.position = (file_number, usize::MAX);
+                    progress(&outcome);
+                    reached_any |= outcome.observation.aborted.is_none();
+                    cases.push(outcome);
+                    load_phases.push(phase);
+                }
+            }
             if let Some(builtin) = builtin {
                 builtin.stop().await;
             }
@@ -611,5 +637,6 @@ pub async fn run(
         unreachable: external && any_case && !reached_any,
         skipped,
         shard: options.shard,
+        load: load_phases,
     })
 }

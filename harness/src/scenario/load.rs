@@ -2,7 +2,7 @@
 //! (template names, check ids, step shapes), then the templates' messages. Every problem is
 //! one [`LoadError`] naming file, line and column, with a "did you mean" where one helps.
 
-use super::model::{Case, Resend, Role, ScenarioFile, Template};
+use super::model::{Case, LoadSpec, Resend, Role, ScenarioFile, Template};
 use super::receiver::ReceiverCase;
 use super::text::with_load_dir;
 use crate::hl7::batch::split_batch;
@@ -182,9 +182,10 @@ pub fn load_text(
         LoadError { file: path.into(), line, column, message }
     };
     match file.role {
-        Role::Sender if file.cases.is_empty() => {
-            errors.push(at("cases:", "no cases: a scenario needs at least one".into()))
-        }
+        Role::Sender if file.cases.is_empty() && file.load.is_none() => errors.push(at(
+            "cases:",
+            "no cases: a scenario needs at least one (or a load: block)".into(),
+        )),
         Role::Sender if !file.receive.is_empty() || file.receiver.is_some() => errors.push(at(
             "receive",
             "receiver and receive belong to `role: receiver` scenarios".into(),
@@ -196,6 +197,10 @@ pub fn load_text(
         Role::Receiver if file.receive.is_empty() => errors.push(at(
             "role:",
             "no cases: a `role: receiver` scenario needs at least one under receive:".into(),
+        )),
+        Role::Receiver if file.load.is_some() => errors.push(at(
+            "load:",
+            "a load: block drives a target; it does not go into a `role: receiver` scenario".into(),
         )),
         _ => {}
     }
@@ -210,6 +215,9 @@ pub fn load_text(
         check_receiver_case(case, &file, known_checks, &mut |needle, message| {
             errors.push(at(needle, message))
         });
+    }
+    if let Some(load) = &file.load {
+        check_load(load, &file, &mut |needle, message| errors.push(at(needle, message)));
     }
     let mut names = std::collections::HashSet::new();
     for case in &file.cases {
@@ -247,6 +255,44 @@ pub fn load_text(
 /// `non_ascii: {…}`) or plain strings for the ones without parameters (`half_close`).
 pub fn from_yaml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, serde_yaml::Error> {
     serde_yaml::with::singleton_map_recursive::deserialize(serde_yaml::Deserializer::from_str(text))
+}
+
+/// The `load:` block: templates that exist and are HL7, a way to end, sane numbers.
+fn check_load(load: &LoadSpec, file: &ScenarioFile, report: &mut dyn FnMut(&str, String)) {
+    let templates: Vec<&str> = file.messages.keys().map(String::as_str).collect();
+    for name in &load.send {
+        match file.messages.get(name) {
+            None => {
+                let hint = suggest(name, &templates)
+                    .map(|s| format!("; did you mean {s:?}?"))
+                    .unwrap_or_default();
+                report(
+                    name,
+                    format!(
+                        "load: no message template named {name:?}{hint} (defined: {})",
+                        templates.join(", ")
+                    ),
+                );
+            }
+            Some(Template::Raw(_)) => report(
+                name,
+                format!("load: template {name:?} is raw bytes; load sends HL7 messages"),
+            ),
+            Some(_) => {}
+        }
+    }
+    if load.send.is_empty() && templates.is_empty() {
+        report("load:", "load: the file defines no message templates to send".into());
+    }
+    if load.duration.is_none() && load.count.is_none() {
+        report("load:", "load: give a duration or a count (or both)".into());
+    }
+    if load.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
+        report("rate:", "load: rate must be a positive number of messages per second".into());
+    }
+    if load.connections == Some(0) {
+        report("connections:", "load: connections must be at least 1".into());
+    }
 }
 
 /// Cross-references of one case.

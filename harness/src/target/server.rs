@@ -291,6 +291,9 @@ async fn handle_connection(mut connection: MllpConnection, endpoint: &Endpoint, 
         if defect(Defect::NoAck) {
             continue;
         }
+        if defect(Defect::DropsEveryTenthAck) && endpoint.count_answer() % 10 == 0 {
+            continue;
+        }
         if defect(Defect::LateAck) {
             tokio::time::sleep(LATE_ACK).await;
         }

@@ -119,7 +119,7 @@ fn help_lists_the_commands() {
     assert_eq!(output.status.code(), Some(0));
     insta::assert_snapshot!("help", stdout(&output));
     for command in
-        ["inspect", "validate", "diff", "send", "serve", "proxy", "run", "generate", "keygen"]
+        ["inspect", "validate", "diff", "send", "serve", "proxy", "run", "generate", "keygen", "load"]
     {
         let output = run(&[command, "--help"]);
         assert_eq!(output.status.code(), Some(0));

@@ -8,6 +8,7 @@ mod defects;
 mod generator;
 mod http;
 mod junit_schema;
+mod load;
 mod mllp;
 mod names;
 mod outbound;
