@@ -28,6 +28,7 @@ fn exchange(sent: &str, reply: Option<&str>) -> Exchange {
         http: None,
         expect: Expect::default(),
         faults: Vec::new(),
+        attempts: Vec::new(),
     }
 }
 
@@ -40,6 +41,7 @@ fn case(exchanges: Vec<Exchange>) -> CaseObservation {
         aborted: None,
         expect_connection_open: None,
         skip_checks: Vec::new(),
+        canaries: Vec::new(),
     }
 }
 

@@ -3,6 +3,7 @@
 //! and the rest concurrently (`--jobs`), and turns observations into check results.
 
 mod exec;
+mod liveness;
 pub mod observation;
 mod probe;
 mod target;
@@ -146,6 +147,7 @@ fn crashed(err: &tokio::task::JoinError) -> CaseObservation {
         }),
         expect_connection_open: None,
         skip_checks: Vec::new(),
+        canaries: Vec::new(),
     }
 }
 
