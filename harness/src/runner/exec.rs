@@ -444,6 +444,8 @@ struct Lane<'a> {
     canaries: Vec<Canary>,
     /// Drives the faults' random choices.
     seed: u64,
+    /// When the lane's first connection was opened.
+    opened: Instant,
 }
 
 impl Lane<'_> {
@@ -627,6 +629,7 @@ async fn run_mllp(
                 canary: during.clone(),
                 canaries: Vec::new(),
                 seed: run.seed ^ ((number as u64) << 32),
+                opened: Instant::now(),
             }),
             Err(err) => {
                 obs.aborted = Some(event(&err));
@@ -759,8 +762,9 @@ async fn run_sequential(
             let exchange = new_exchange(step_no, lane.number, &built, step, ctx, &faults);
             // A receiver may close after an ACK (the standard allows it): notice, and send the
             // next message on a new connection as a sender would.
-            if lane.dead.is_none() && step_no > 1 && lane.conn.peer_closed_within(CLOSE_LOOK).await
-            {
+            // The first message too, when the connection waited for other lanes first.
+            let waited = step_no > 1 || lane.opened.elapsed() > CLOSE_LOOK;
+            if lane.dead.is_none() && waited && lane.conn.peer_closed_within(CLOSE_LOOK).await {
                 lane.after = ConnectionAfter::Closed;
                 lane.dead = Some(TransportEvent {
                     code: "peer-closed".into(),

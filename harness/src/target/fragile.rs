@@ -11,8 +11,9 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// How long `frame-ended-by-silence` waits before taking an unfinished frame as complete.
-const SILENCE_ENDS_FRAME: Duration = Duration::from_millis(200);
+/// How long `frame-ended-by-silence` looks for more bytes of an unfinished frame: after one
+/// such look with nothing new, it takes the frame as complete.
+const SILENCE_ENDS_FRAME: Duration = Duration::from_millis(100);
 /// How long `idle-connection-dropped-early` lets a connection idle.
 const EARLY_IDLE: Duration = Duration::from_millis(150);
 /// The longest a frame may take under `slow-frame-dropped`.
@@ -62,9 +63,15 @@ pub async fn receive(
     let result = if silence || early {
         let step = if silence { SILENCE_ENDS_FRAME } else { EARLY_IDLE };
         let deadline = Instant::now() + idle;
+        let mut seen = 0;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match connection.receive(Some(step.min(left))).await {
+                Err(TransportError::ReadTimeout { buffered, .. })
+                    if silence && buffered > 0 && buffered != seen =>
+                {
+                    seen = buffered;
+                }
                 Err(TransportError::ReadTimeout { buffered, .. }) if silence && buffered > 0 => {
                     let bytes = connection.take_buffered();
                     let payload = bytes.strip_prefix(&[START_BLOCK]).unwrap_or(&bytes).to_vec();
