@@ -538,6 +538,10 @@ impl Lane<'_> {
     /// lane is dead when none can be opened. Not a close by the target: `connection.open`
     /// does not count it.
     async fn replace_connection(&mut self, reset: bool) {
+        // The peer sees the close before the next connection (a reset goes out on drop).
+        if !reset {
+            self.conn.close_now();
+        }
         match connect(self.addr, self.ctx).await {
             Ok(fresh) => {
                 let old = std::mem::replace(&mut self.conn, fresh);

@@ -77,6 +77,7 @@ defects! {
     SlowFrameDropped = "slow-frame-dropped": "a frame that takes more than 300 ms from its first byte to its end is dropped and the connection closed",
     FrameEndedBySilence = "frame-ended-by-silence": "a frame without its end block is taken as complete after 200 ms of silence and answered",
     IdleConnectionDroppedEarly = "idle-connection-dropped-early": "a connection idle for 150 ms is closed (allowed: the sender reconnects)",
+    EatsByteAfterEndBlock = "eats-byte-after-end-block": "the byte after 0x1C is discarded unread, so after a frame without its 0x0D the next frame's 0x0B is lost with that frame",
     DuplicateUnanswered = "duplicate-unanswered": "a resent message (same MSH-3, MSH-4, MSH-10) is recognised but never acknowledged",
 }
 

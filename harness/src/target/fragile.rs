@@ -117,11 +117,24 @@ pub async fn receive(
     }
 }
 
-/// Whether the endpoint with `defects` drops `frame` without an answer; `earlier` is how many
-/// frames the connection carried before it.
-pub fn drops(frame: &Frame, defects: &Defects, earlier: u64) -> bool {
+/// What a connection's earlier frames leave behind for the dropping defects.
+#[derive(Debug, Default)]
+pub struct Earlier {
+    frames: u64,
+    missing_trailer_cr: bool,
+}
+
+/// Whether the endpoint with `defects` drops `frame` without an answer, given the frames the
+/// connection carried before it.
+pub fn drops(frame: &Frame, defects: &Defects, earlier: &mut Earlier) -> bool {
     let lf_only = frame.payload.contains(&b'\n') && !frame.payload.contains(&b'\r');
     let junk = frame.notes.iter().any(|n| matches!(n, FrameNote::BytesOutsideFrame { .. }));
+    let eaten = earlier.missing_trailer_cr;
+    let first = earlier.frames == 0;
+    earlier.frames += 1;
+    earlier.missing_trailer_cr =
+        frame.notes.iter().any(|n| matches!(n, FrameNote::MissingTrailerCr { .. }));
     (defects.has(Defect::LfSegmentsUnanswered) && lf_only)
-        || (defects.has(Defect::JunkJoinsNextFrame) && junk && earlier > 0)
+        || (defects.has(Defect::JunkJoinsNextFrame) && junk && !first)
+        || (defects.has(Defect::EatsByteAfterEndBlock) && eaten)
 }

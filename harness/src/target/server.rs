@@ -241,6 +241,7 @@ async fn handle_connection(
     let peer = connection.peer();
     let defect = |d| endpoint_defect(endpoint, d);
     let mut frames = 0u64;
+    let mut earlier = fragile::Earlier::default();
     loop {
         // A defective endpoint that went down answers nothing, on any connection.
         if health.is_down() {
@@ -256,7 +257,7 @@ async fn handle_connection(
             }
         };
         frames += 1;
-        if health.is_down() || fragile::drops(&frame, endpoint.defects(), frames - 1) {
+        if health.is_down() || fragile::drops(&frame, endpoint.defects(), &mut earlier) {
             continue;
         }
         for note in &frame.notes {

@@ -5,6 +5,7 @@ mod cli;
 mod corpus;
 mod defects;
 mod generator;
+mod hostile;
 mod http;
 mod mllp;
 mod names;
