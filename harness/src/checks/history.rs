@@ -92,7 +92,8 @@ pub(super) fn history(case: &CaseObservation, out: &mut Vec<CheckResult>) {
     }
     duplicates(&sends, out);
     for canary in &case.canaries {
-        let outcome = Outcome::of(&canary.sent, canary.reply.as_ref().map(|r| r.payload.as_slice()));
+        let outcome =
+            Outcome::of(&canary.sent, canary.reply.as_ref().map(|r| r.payload.as_slice()));
         let when = match canary.when {
             CanaryWhen::During => "during the fault",
             CanaryWhen::After => "after the faults",
@@ -135,7 +136,12 @@ fn duplicates(sends: &[&Exchange], out: &mut Vec<CheckResult>) {
         let Some(last) = group.last() else { continue };
         let step = Some(last.step);
         let retried_after_answer = group.iter().find_map(|e| {
-            e.attempts.iter().rev().skip(1).find(|a| a.outcome != Outcome::Indeterminate).map(|_| e.step)
+            e.attempts
+                .iter()
+                .rev()
+                .skip(1)
+                .find(|a| a.outcome != Outcome::Indeterminate)
+                .map(|_| e.step)
         });
         let answered = last.attempts.last().is_some_and(|a| a.outcome != Outcome::Indeterminate)
             || final_outcome(last) != Outcome::Indeterminate;

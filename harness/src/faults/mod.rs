@@ -356,7 +356,11 @@ mod tests {
     fn seeded_fragment_sizes_repeat_with_the_seed() {
         let faults = [NetworkFault::Fragment { size: 1, delay: None, max_size: Some(9) }];
         let sizes = |seed| -> Vec<usize> {
-            plan(&[&[b'x'; 200][..]], &faults, seed, true).writes.iter().map(|w| w.bytes.len()).collect()
+            plan(&[&[b'x'; 200][..]], &faults, seed, true)
+                .writes
+                .iter()
+                .map(|w| w.bytes.len())
+                .collect()
         };
         assert_eq!(sizes(5), sizes(5));
         assert_ne!(sizes(5), sizes(6));
@@ -366,7 +370,8 @@ mod tests {
 
     #[test]
     fn slow_writes_hold_the_rate() {
-        let plan = plan(&[&[b'x'; 97][..]], &[NetworkFault::Slow { bytes_per_second: 500 }], 1, true);
+        let plan =
+            plan(&[&[b'x'; 97][..]], &[NetworkFault::Slow { bytes_per_second: 500 }], 1, true);
         let bytes: usize = plan.writes.iter().map(|w| w.bytes.len()).sum();
         let time: Duration = plan.writes.iter().map(|w| w.pause).sum();
         assert_eq!(bytes, 100);
@@ -376,11 +381,28 @@ mod tests {
 
     #[test]
     fn reset_cuts_at_the_offset_or_a_seeded_one() {
-        let at = plan(&[b"MSH|abcdef"], &[NetworkFault::Reset { offset: Some(4), mid_frame: false }], 1, true);
+        let at = plan(
+            &[b"MSH|abcdef"],
+            &[NetworkFault::Reset { offset: Some(4), mid_frame: false }],
+            1,
+            true,
+        );
         assert_eq!((joined(&at), at.end), (b"\x0bMSH".to_vec(), WireEnd::Reset));
-        let after = plan(&[b"MSH|abcdef"], &[NetworkFault::Reset { offset: None, mid_frame: false }], 1, true);
+        let after = plan(
+            &[b"MSH|abcdef"],
+            &[NetworkFault::Reset { offset: None, mid_frame: false }],
+            1,
+            true,
+        );
         assert_eq!(joined(&after), b"\x0bMSH|abcdef\x1c\r");
-        let mid = |seed| joined(&plan(&[b"MSH|abcdefghijklmnop"], &[NetworkFault::Reset { offset: None, mid_frame: true }], seed, true));
+        let mid = |seed| {
+            joined(&plan(
+                &[b"MSH|abcdefghijklmnop"],
+                &[NetworkFault::Reset { offset: None, mid_frame: true }],
+                seed,
+                true,
+            ))
+        };
         assert_eq!(mid(3), mid(3));
         assert!((1..22).contains(&mid(3).len()), "inside the frame");
         let offsets: std::collections::BTreeSet<usize> = (0..20).map(|s| mid(s).len()).collect();
@@ -401,7 +423,10 @@ mod tests {
         assert_eq!(big.bytes().len(), 100 + 3);
         assert!(big.bytes().ends_with(b"XX\r\x1c\r"));
         let open = plan(&[b"MSH|x\r"], &[NetworkFault::Unterminated { silence: None }], 1, true);
-        assert_eq!((joined(&open), open.end), (b"\x0bMSH|x\r".to_vec(), WireEnd::Silence(UNTERMINATED_SILENCE)));
+        assert_eq!(
+            (joined(&open), open.end),
+            (b"\x0bMSH|x\r".to_vec(), WireEnd::Silence(UNTERMINATED_SILENCE))
+        );
         assert_eq!(plan(&[b"A"], &[NetworkFault::CloseBeforeAck], 1, true).end, WireEnd::Close);
     }
 

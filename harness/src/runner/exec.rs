@@ -502,8 +502,15 @@ impl Lane<'_> {
                 WireEnd::Read | WireEnd::HalfClose => {
                     let deadline = Instant::now() + self.ctx.ack_timeout;
                     let done = move |p: &[Pending]| !p[index].exchange.replies.is_empty();
-                    read_until(&mut self.conn, &mut self.pending, stray, Some(index), deadline, done)
-                        .await
+                    read_until(
+                        &mut self.conn,
+                        &mut self.pending,
+                        stray,
+                        Some(index),
+                        deadline,
+                        done,
+                    )
+                    .await
                 }
             },
         };

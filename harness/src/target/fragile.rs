@@ -91,7 +91,10 @@ pub async fn receive(
         connection.receive(None).await.map_err(Some)
     };
     match result {
-        Ok(_) if defects.has(Defect::SlowFrameDropped) && connection.last_frame_took() > SLOW_FRAME => {
+        Ok(_)
+            if defects.has(Defect::SlowFrameDropped)
+                && connection.last_frame_took() > SLOW_FRAME =>
+        {
             eprintln!(
                 "hl7-harness serve: defect: a frame took {}ms; dropped, connection closed",
                 connection.last_frame_took().as_millis()

@@ -3,8 +3,8 @@
 //! waits for the next frame at most the idle timeout, answers every message it can read, and
 //! never closes for bad content (only for a peer close, a reset, a framing error or idleness).
 
-use super::defect::Defect;
 use super::client_feed::Effect;
+use super::defect::Defect;
 use super::endpoint::Endpoint;
 use super::fragile::{self, Health};
 use crate::transport::connection::{MllpConnection, Timeouts, TransportError};
