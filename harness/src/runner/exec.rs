@@ -545,9 +545,18 @@ impl Lane<'_> {
     /// lane is dead when none can be opened. Not a close by the target: `connection.open`
     /// does not count it.
     async fn replace_connection(&mut self, reset: bool) {
-        // The peer sees the close before the next connection (a reset goes out on drop).
-        if !reset {
-            self.conn.close_now();
+        // A close: the peer reads end-of-stream now; the harness waits (at most the ACK
+        // timeout) until the peer is done with the connection, reading nothing it sends as an
+        // answer, so a resend never overtakes the message on the connection given up. A reset
+        // goes out on drop.
+        if !reset && self.conn.shutdown_write().await.is_ok() {
+            let deadline = Instant::now() + self.ctx.ack_timeout;
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() || self.conn.receive(Some(left)).await.is_err() {
+                    break;
+                }
+            }
         }
         match connect(self.addr, self.ctx).await {
             Ok(fresh) => {
@@ -727,13 +736,15 @@ async fn run_coalesced(
     let unanswered: Vec<usize> =
         (0..lane.pending.len()).filter(|&i| lane.pending[i].exchange.replies.is_empty()).collect();
     let closed = lane.dead.as_ref().is_some_and(|e| e.code == "peer-closed");
-    if closed && !unanswered.is_empty() && lane.reconnect().await {
+    if closed && !unanswered.is_empty() {
         for i in unanswered {
-            let wire = plan(&[lane.pending[i].exchange.sent.as_slice()], &[], lane.seed, true);
-            lane.send_and_wait(&wire, i, &mut obs.stray).await;
-            if lane.dead.is_some() {
+            // A receiver that closes after each ACK gets each message on a new connection.
+            let gone = lane.dead.is_some() || lane.conn.peer_closed_within(CLOSE_LOOK).await;
+            if gone && !lane.reconnect().await {
                 break;
             }
+            let wire = plan(&[lane.pending[i].exchange.sent.as_slice()], &[], lane.seed, true);
+            lane.send_and_wait(&wire, i, &mut obs.stray).await;
         }
     }
     let dead = lane.dead.clone();
@@ -977,4 +988,35 @@ fn record_attempt(pending: &mut Pending, before: usize) {
         _ => None,
     };
     exchange.attempts.push(Attempt { outcome, event });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    /// The pauses of a slow plan are waited for exactly: in paused time a 100-byte frame at
+    /// 500 bytes per second takes 200 ms, whatever the machine's load.
+    #[tokio::test]
+    async fn slow_writes_take_exactly_their_time_in_paused_time() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let (conn, accepted) = tokio::join!(
+            MllpConnection::connect(&addr, MllpOptions::default(), Timeouts::default()),
+            listener.accept()
+        );
+        let (mut conn, mut server) = (conn.unwrap(), accepted.unwrap().0);
+        let wire =
+            plan(&[&[b'x'; 97][..]], &[NetworkFault::Slow { bytes_per_second: 500 }], 1, true);
+        assert_eq!(wire.writes.len(), 10);
+        tokio::time::pause();
+        let started = Instant::now();
+        write_plan(&mut conn, &wire).await.unwrap();
+        assert_eq!(started.elapsed(), Duration::from_millis(200));
+        tokio::time::resume();
+        drop(conn);
+        let mut received = Vec::new();
+        server.read_to_end(&mut received).await.unwrap();
+        assert_eq!(received, wire.bytes());
+    }
 }

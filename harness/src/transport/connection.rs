@@ -416,12 +416,6 @@ impl MllpConnection {
         dropped
     }
 
-    /// Ends both directions now (the peer reads end-of-stream at once); the socket itself is
-    /// released on drop. Lets a client close before it opens the next connection.
-    pub fn close_now(&self) {
-        let _ = socket2::SockRef::from(self.stream.tcp()).shutdown(std::net::Shutdown::Both);
-    }
-
     /// Closes with a TCP reset (SO_LINGER 0) instead of an orderly close.
     pub fn reset(self) {
         let _ = socket2::SockRef::from(self.stream.tcp()).set_linger(Some(Duration::ZERO));
