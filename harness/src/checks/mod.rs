@@ -8,6 +8,7 @@
 
 mod ack;
 mod case;
+mod history;
 mod sender;
 
 pub use sender::content_key;
@@ -150,6 +151,23 @@ catalogue! {
     EXPECT_SUT_EXIT = "expect.sut-exit", Error,
         "the scenario's expectation (the sender under test's exit code)",
         "the sender under test exits with the code the case expects";
+    HISTORY_NOTHING_LOST = "history.nothing-lost", Error,
+        "HL7 v2.5.1 ch. 2, original acknowledgment mode: the sender keeps sending a message \
+         until it is acknowledged; one never acknowledged by an ACK of its own after every \
+         attempt is lost (graded an error)",
+        "every message the case expects answered got its own ACK (AA, AE or AR) in the end";
+    HISTORY_NO_FALSE_SUCCESS = "history.no-false-success", Error,
+        "HL7 v2.5.1 ch. 2, MSA-2: an acknowledgment belongs to the message whose MSH-10 it \
+         echoes; counting another message's ACK (a late or stale one) is a false success",
+        "no message is answered by an ACK that names another message";
+    HISTORY_DUPLICATES = "history.duplicates", Error,
+        "HL7 v2.5.1 ch. 2: a message whose outcome is unknown is sent again unchanged (same \
+         MSH-10); the receiver answers the retransmission too and applies it once",
+        "a message sent again was resent only after an indeterminate outcome, and answered";
+    LIVENESS_CANARY = "liveness.canary", Error,
+        "HL7 v2.5.1 ch. 2 and MLLP release 1: a receiver answers every message on every \
+         connection; a peer's misbehaviour on one connection must not stop it serving others",
+        "a plain message on a new connection during and after the faults gets its own ACK";
     CASE_RAN = "case.ran", Error,
         "a case that cannot reach its target has not shown conformance",
         "the case could connect and send";
@@ -250,6 +268,7 @@ pub fn evaluate(case: &crate::runner::observation::CaseObservation) -> Vec<Check
     }
     case::case_level(case, &mut results);
     sender::receiver_case(case, &mut results);
+    history::history(case, &mut results);
     results.retain(|r| !case.skip_checks.iter().any(|s| s == r.id));
     results
 }

@@ -28,6 +28,7 @@ fn exchange(sent: &str, reply: Option<&str>) -> Exchange {
         http: None,
         expect: Expect::default(),
         faults: Vec::new(),
+        attempts: Vec::new(),
     }
 }
 
@@ -284,4 +285,93 @@ fn catalogue_ids_are_unique_and_cite_a_rule() {
     }
     assert!(generic_ids().contains(&"ack.msa2-echo"));
     assert!(!generic_ids().contains(&"expect.ack"));
+}
+
+fn sent_with(reply: Option<&str>, attempts: &[(Outcome, Option<&str>)]) -> Exchange {
+    let mut exchange = exchange(SENT, reply);
+    exchange.attempts = attempts
+        .iter()
+        .map(|(outcome, event)| Attempt { outcome: *outcome, event: event.map(str::to_string) })
+        .collect();
+    exchange
+}
+
+#[test]
+fn history_nothing_lost_counts_every_attempt() {
+    let cut = Some("closed-before-ack");
+    let resent =
+        case(vec![sent_with(Some(GOOD), &[(Outcome::Indeterminate, cut), (Outcome::Ok, None)])]);
+    passing(&resent, "history.nothing-lost");
+    passing(&resent, "history.duplicates");
+    let lost = case(vec![sent_with(
+        None,
+        &[(Outcome::Indeterminate, Some("reset-by-harness")), (Outcome::Indeterminate, cut)],
+    )]);
+    assert_eq!(failing(&lost, "history.nothing-lost"), Severity::Error);
+    assert_eq!(failing(&lost, "history.duplicates"), Severity::Error);
+    let refused = GOOD.replace("MSA|AA", "MSA|AE");
+    passing(
+        &case(vec![sent_with(Some(&refused), &[(Outcome::Fail, None)])]),
+        "history.nothing-lost",
+    );
+    let mut unterminated = sent_with(None, &[(Outcome::Indeterminate, Some("unterminated"))]);
+    unterminated.expect.ack = Some(AckExpectation { codes: vec![AckOutcome::None] });
+    assert_eq!(outcome(&case(vec![unterminated]), "history.nothing-lost"), None, "no ACK due");
+    // HTTP exchanges record no attempts; their statuses are judged elsewhere.
+    assert_eq!(outcome(&with_reply(GOOD), "history.nothing-lost"), None);
+}
+
+#[test]
+fn history_no_false_success_on_another_messages_ack() {
+    let stale = GOOD.replace("MSA|AA|M1", "MSA|AA|M0");
+    let foreign = case(vec![sent_with(
+        Some(&stale),
+        &[(Outcome::Indeterminate, Some("ack-of-another-message"))],
+    )]);
+    assert_eq!(failing(&foreign, "history.no-false-success"), Severity::Error);
+    assert_eq!(failing(&foreign, "history.nothing-lost"), Severity::Error);
+    passing(&case(vec![sent_with(Some(GOOD), &[(Outcome::Ok, None)])]), "history.no-false-success");
+    assert_eq!(Outcome::of(SENT.as_bytes(), Some(stale.as_bytes())), Outcome::Indeterminate);
+    assert_eq!(Outcome::of(SENT.as_bytes(), Some(GOOD.as_bytes())), Outcome::Ok);
+    assert_eq!(Outcome::of(SENT.as_bytes(), None), Outcome::Indeterminate);
+}
+
+#[test]
+fn history_duplicates_resent_only_when_indeterminate_and_answered() {
+    let after_answer =
+        case(vec![sent_with(Some(GOOD), &[(Outcome::Ok, None), (Outcome::Ok, None)])]);
+    assert_eq!(failing(&after_answer, "history.duplicates"), Severity::Error);
+    let mut again = sent_with(Some(GOOD), &[(Outcome::Ok, None)]);
+    again.step = 2;
+    let resend_step = case(vec![sent_with(Some(GOOD), &[(Outcome::Ok, None)]), again]);
+    passing(&resend_step, "history.duplicates");
+    let mut ignored = sent_with(None, &[(Outcome::Indeterminate, Some("read-timeout"))]);
+    ignored.step = 2;
+    let unanswered = case(vec![sent_with(Some(GOOD), &[(Outcome::Ok, None)]), ignored]);
+    assert_eq!(failing(&unanswered, "history.duplicates"), Severity::Error);
+    let once = case(vec![sent_with(Some(GOOD), &[(Outcome::Ok, None)])]);
+    assert_eq!(outcome(&once, "history.duplicates"), None, "sent once: nothing to judge");
+}
+
+#[test]
+fn liveness_canary_needs_its_own_ack() {
+    let canary = |reply: Option<&str>, event: Option<&str>| {
+        let mut observation = case(Vec::new());
+        observation.canaries.push(Canary {
+            when: CanaryWhen::After,
+            sent: SENT.as_bytes().to_vec(),
+            reply: reply.map(|r| Reply {
+                payload: r.as_bytes().to_vec(),
+                notes: Vec::new(),
+                elapsed: Duration::from_millis(2),
+            }),
+            event: event.map(|code| TransportEvent { code: code.into(), detail: String::new() }),
+        });
+        observation
+    };
+    passing(&canary(Some(GOOD), None), "liveness.canary");
+    passing(&canary(Some(&GOOD.replace("MSA|AA", "MSA|AR")), None), "liveness.canary");
+    assert_eq!(failing(&canary(None, Some("peer-closed")), "liveness.canary"), Severity::Error);
+    let stale = GOOD.replace("MSA|AA|M1", "MSA|AA|M0");
+    assert_eq!(failing(&canary(Some(&stale), None), "liveness.canary"), Severity::Error);
 }

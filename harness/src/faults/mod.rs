@@ -1,41 +1,109 @@
-//! Network misbehaviour a case applies while sending (the scenario field `network:`). Each
-//! fault turns the frames of a step into the exact bytes and writes the runner performs, so what
-//! was done can be reported byte for byte. Pure: no I/O here.
+//! Network misbehaviour a case applies while sending (the scenario field `network:`), with the
+//! harness as a misbehaving client and the target as the receiver. Each fault turns the frames
+//! of a step into the exact bytes and writes the runner performs, and says how the attempt ends
+//! (read the ACK, half-close, close, reset, silence), so what was done can be reported byte for
+//! byte. Every random choice (chunk sizes, the reset offset, how storm connections end) comes
+//! from the case seed through ChaCha8: same seed, same bytes. Pure: no I/O here.
 
 use crate::scenario::Span;
 use crate::transport::mllp::{END_BLOCK, START_BLOCK};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-/// One fault, as written in a scenario's `network:` list.
+/// One fault, as written in a scenario's `network:` list. Names never change once published.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum NetworkFault {
-    /// Write each frame in chunks of `size` bytes with `delay` between them.
+    /// Write each frame in chunks of `size` bytes (down to 1) with `delay` between them
+    /// (default 5ms); with `max_size`, each chunk's size is drawn from `size..=max_size` by the
+    /// case seed.
     Fragment {
         size: usize,
         #[serde(default)]
         delay: Option<Span>,
+        #[serde(default)]
+        max_size: Option<usize>,
     },
     /// Write the frames of all steps of the case in one write (pipelined, then read the ACKs).
     Coalesce,
+    /// Write the frames of all steps one write each, without reading any ACK in between, then
+    /// read the ACKs (pipelining).
+    Pipeline,
     /// Shut down the write side after sending (TCP half-close), then read the ACK.
     HalfClose,
+    /// Write at most `bytes_per_second` (in 20 ms slices; at least one byte per slice).
+    Slow { bytes_per_second: u32 },
+    /// Close the connection right after writing the frame, before the ACK can arrive; then
+    /// connect again and resend the same message (same MSH-10), as a correct sender does.
+    CloseBeforeAck,
+    /// Reset the connection (RST, SO_LINGER 0): after the whole frame, at byte `offset` of the
+    /// frame, or, with `mid_frame`, at an offset inside the frame drawn by the case seed. Then
+    /// connect again and resend the message.
+    Reset {
+        #[serde(default)]
+        offset: Option<usize>,
+        #[serde(default)]
+        mid_frame: bool,
+    },
     /// Bytes outside any frame, written before the frame (default `"\r\n"`).
     BytesBeforeFrame(#[serde(default)] Option<String>),
+    /// Bytes outside any frame, written between two frames (default `"\r\n"`): between the
+    /// frames of a coalesced or pipelined write, and before every step's frame but the first.
+    BytesBetweenFrames(#[serde(default)] Option<String>),
     /// End the frame with 0x1C but no 0x0D (tolerated by lenient receivers).
     MissingTrailerCr,
+    /// Segments end with LF instead of CR (what files moved through FTP or mail look like).
+    LfSegments,
+    /// Pad the message with a `ZOV` segment to `bytes` payload bytes (default 17 MiB, above
+    /// the common 16 MiB bound). The receiver may answer or close, but must keep serving.
+    Oversized {
+        #[serde(default)]
+        bytes: Option<usize>,
+    },
+    /// Write the start block and the message but never the end block, then stay silent for
+    /// `silence` (default 500ms) and close. No ACK may come for an unfinished frame.
+    Unterminated {
+        #[serde(default)]
+        silence: Option<Span>,
+    },
+    /// Keep the new connection idle for this long before sending. A receiver may close an
+    /// idle connection (the sender then reconnects); it must not stop serving.
+    Idle(Span),
+    /// Before the case, open `connections` connections one after another and end each at
+    /// once, with a close or a reset as the case seed decides (a reconnect storm).
+    Storm { connections: u32 },
 }
+
+/// Default payload size of an `oversized` frame: 1 MiB above the common 16 MiB bound.
+pub const OVERSIZED_DEFAULT: usize = 17 * 1024 * 1024;
+
+/// Default silence after an `unterminated` frame.
+pub const UNTERMINATED_SILENCE: Duration = Duration::from_millis(500);
+
+/// Most connections one `storm` may open (memory and file descriptors stay bounded).
+pub const STORM_MAX: u32 = 1000;
 
 impl NetworkFault {
     pub fn name(&self) -> &'static str {
         match self {
             NetworkFault::Fragment { .. } => "fragment",
             NetworkFault::Coalesce => "coalesce",
+            NetworkFault::Pipeline => "pipeline",
             NetworkFault::HalfClose => "half_close",
+            NetworkFault::Slow { .. } => "slow",
+            NetworkFault::CloseBeforeAck => "close_before_ack",
+            NetworkFault::Reset { .. } => "reset",
             NetworkFault::BytesBeforeFrame(_) => "bytes_before_frame",
+            NetworkFault::BytesBetweenFrames(_) => "bytes_between_frames",
             NetworkFault::MissingTrailerCr => "missing_trailer_cr",
+            NetworkFault::LfSegments => "lf_segments",
+            NetworkFault::Oversized { .. } => "oversized",
+            NetworkFault::Unterminated { .. } => "unterminated",
+            NetworkFault::Idle(_) => "idle",
+            NetworkFault::Storm { .. } => "storm",
         }
     }
 
@@ -45,8 +113,26 @@ impl NetworkFault {
             NetworkFault::Fragment { size: 0, .. } => {
                 Err("fragment: size must be at least 1".into())
             }
+            NetworkFault::Fragment { size, max_size: Some(max), .. } if max < size => {
+                Err(format!("fragment: max_size {max} is below size {size}"))
+            }
+            NetworkFault::Slow { bytes_per_second: 0 } => {
+                Err("slow: bytes_per_second must be at least 1".into())
+            }
+            NetworkFault::Reset { offset: Some(_), mid_frame: true } => {
+                Err("reset: give offset or mid_frame, not both".into())
+            }
+            NetworkFault::Storm { connections } if *connections > STORM_MAX => {
+                Err(format!("storm: at most {STORM_MAX} connections"))
+            }
             _ => Ok(()),
         }
+    }
+
+    /// Whether the fault ends the attempt in a way that leaves its outcome indeterminate, so
+    /// the runner resends the message on a new connection.
+    pub fn cuts_attempt(&self) -> bool {
+        matches!(self, NetworkFault::CloseBeforeAck | NetworkFault::Reset { .. })
     }
 }
 
@@ -57,58 +143,196 @@ pub struct Write {
     pub pause: Duration,
 }
 
+/// How an attempt ends after its writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WireEnd {
+    /// Read the ACKs on the open connection.
+    #[default]
+    Read,
+    /// Shut down the write side, then read the ACKs.
+    HalfClose,
+    /// Close the connection at once (no ACK can be read).
+    Close,
+    /// Reset the connection (SO_LINGER 0).
+    Reset,
+    /// Read whatever comes for this long (nothing should), then close.
+    Silence(Duration),
+}
+
 /// What the runner does on the wire for one or more frames.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct WirePlan {
     pub writes: Vec<Write>,
-    /// Shut down the write side after the last write.
-    pub half_close: bool,
+    pub end: WireEnd,
 }
 
-/// Frames `payloads` with the faults applied: coalescing is the caller's choice (it passes all
-/// payloads at once); every other fault applies to each frame.
-pub fn plan(payloads: &[&[u8]], faults: &[NetworkFault]) -> WirePlan {
-    let mut stream = Vec::new();
-    for payload in payloads {
-        for fault in faults {
-            if let NetworkFault::BytesBeforeFrame(bytes) = fault {
-                stream.extend_from_slice(bytes.as_deref().unwrap_or("\r\n").as_bytes());
-            }
+impl WirePlan {
+    /// Every byte written, in order.
+    pub fn bytes(&self) -> Vec<u8> {
+        self.writes.iter().flat_map(|w| w.bytes.iter().copied()).collect()
+    }
+}
+
+fn fault<T>(faults: &[NetworkFault], pick: impl Fn(&NetworkFault) -> Option<T>) -> Option<T> {
+    faults.iter().find_map(pick)
+}
+
+/// The payload as the faults shape it before framing: LF segment separators.
+pub fn shape_payload(payload: &[u8], faults: &[NetworkFault]) -> Vec<u8> {
+    if faults.contains(&NetworkFault::LfSegments) {
+        payload.iter().map(|&b| if b == b'\r' { b'\n' } else { b }).collect()
+    } else {
+        payload.to_vec()
+    }
+}
+
+/// The bytes `bytes_between_frames` puts before a frame that is not the first.
+pub fn between_frames(faults: &[NetworkFault]) -> Option<Vec<u8>> {
+    fault(faults, |f| match f {
+        NetworkFault::BytesBetweenFrames(bytes) => {
+            Some(bytes.as_deref().unwrap_or("\r\n").as_bytes().to_vec())
         }
-        stream.push(START_BLOCK);
-        stream.extend_from_slice(payload);
-        stream.push(END_BLOCK);
-        if !faults.contains(&NetworkFault::MissingTrailerCr) {
-            stream.push(b'\r');
+        _ => None,
+    })
+}
+
+/// The frame bytes of one payload, with the per-frame faults applied.
+fn frame(payload: &[u8], faults: &[NetworkFault], first: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + 8);
+    for fault in faults {
+        if let NetworkFault::BytesBeforeFrame(bytes) = fault {
+            out.extend_from_slice(bytes.as_deref().unwrap_or("\r\n").as_bytes());
         }
     }
-    let fragment = faults.iter().find_map(|f| match f {
-        NetworkFault::Fragment { size, delay } => Some((*size, delay.map(|d| d.0))),
+    if !first {
+        out.extend(between_frames(faults).unwrap_or_default());
+    }
+    out.push(START_BLOCK);
+    out.extend_from_slice(payload);
+    if let Some(bytes) = fault(faults, |f| match f {
+        NetworkFault::Oversized { bytes } => Some(bytes.unwrap_or(OVERSIZED_DEFAULT)),
+        _ => None,
+    }) {
+        // A Z-segment of filler: the message stays valid HL7, only too large.
+        let fill = bytes.saturating_sub(payload.len() + 5);
+        out.extend_from_slice(b"ZOV|");
+        out.resize(out.len() + fill, b'X');
+        out.push(b'\r');
+    }
+    if fault(faults, |f| matches!(f, NetworkFault::Unterminated { .. }).then_some(())).is_some() {
+        return out;
+    }
+    out.push(END_BLOCK);
+    if !faults.contains(&NetworkFault::MissingTrailerCr) {
+        out.push(b'\r');
+    }
+    out
+}
+
+/// Cuts `stream` into writes as the fragment and slow faults say.
+fn cut(stream: &[u8], faults: &[NetworkFault], rng: &mut ChaCha8Rng) -> Vec<Write> {
+    if let Some((size, max, delay)) = fault(faults, |f| match f {
+        NetworkFault::Fragment { size, delay, max_size } => {
+            Some((*size, *max_size, delay.map(|d| d.0)))
+        }
+        _ => None,
+    }) {
+        let pause = delay.unwrap_or(Duration::from_millis(5));
+        let (low, high) = (size.max(1), max.unwrap_or(size).max(size.max(1)));
+        let mut writes = Vec::new();
+        let mut rest = stream;
+        while !rest.is_empty() {
+            let n = if high > low { rng.random_range(low..=high) } else { low };
+            let (chunk, tail) = rest.split_at(n.min(rest.len()));
+            writes.push(Write { bytes: chunk.to_vec(), pause });
+            rest = tail;
+        }
+        return writes;
+    }
+    if let Some(rate) = fault(faults, |f| match f {
+        NetworkFault::Slow { bytes_per_second } => Some(u64::from((*bytes_per_second).max(1))),
+        _ => None,
+    }) {
+        let slice = Duration::from_millis(20);
+        let chunk = usize::try_from((rate / 50).max(1)).unwrap_or(usize::MAX);
+        let pause = Duration::from_micros(chunk as u64 * 1_000_000 / rate).max(slice / 20);
+        return stream.chunks(chunk).map(|c| Write { bytes: c.to_vec(), pause }).collect();
+    }
+    vec![Write { bytes: stream.to_vec(), pause: Duration::ZERO }]
+}
+
+/// Frames `payloads` with the faults applied; `seed` drives every random choice. Coalescing is
+/// the caller's choice (it passes all payloads at once, and they go in one stream); with
+/// `pipeline` each frame is cut into writes of its own. `first` says whether the first payload
+/// is the first frame on its connection (`bytes_between_frames` skips it).
+pub fn plan(payloads: &[&[u8]], faults: &[NetworkFault], seed: u64, first: bool) -> WirePlan {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let frames: Vec<Vec<u8>> = payloads
+        .iter()
+        .enumerate()
+        .map(|(i, p)| frame(&shape_payload(p, faults), faults, first && i == 0))
+        .collect();
+    let reset = fault(faults, |f| match f {
+        NetworkFault::Reset { offset, mid_frame } => Some((*offset, *mid_frame)),
         _ => None,
     });
-    let writes = match fragment {
-        Some((size, delay)) => stream
-            .chunks(size.max(1))
-            .map(|chunk| Write {
-                bytes: chunk.to_vec(),
-                pause: delay.unwrap_or(Duration::from_millis(5)),
-            })
-            .collect(),
-        None => vec![Write { bytes: stream, pause: Duration::ZERO }],
+    let mut writes = Vec::new();
+    if faults.contains(&NetworkFault::Pipeline) {
+        for frame in &frames {
+            writes.extend(cut(frame, faults, &mut rng));
+        }
+    } else {
+        let mut stream = frames.concat();
+        // The reset cuts the stream at a byte offset, never at a wall-clock time.
+        match reset {
+            Some((Some(offset), _)) => stream.truncate(offset.min(stream.len())),
+            Some((None, true)) if stream.len() > 2 => {
+                let offset = rng.random_range(1..stream.len() - 1);
+                stream.truncate(offset);
+            }
+            _ => {}
+        }
+        writes = cut(&stream, faults, &mut rng);
+    }
+    let end = if reset.is_some() {
+        WireEnd::Reset
+    } else if faults.contains(&NetworkFault::CloseBeforeAck) {
+        WireEnd::Close
+    } else if let Some(silence) = fault(faults, |f| match f {
+        NetworkFault::Unterminated { silence } => {
+            Some(silence.map(|s| s.0).unwrap_or(UNTERMINATED_SILENCE))
+        }
+        _ => None,
+    }) {
+        WireEnd::Silence(silence)
+    } else if faults.contains(&NetworkFault::HalfClose) {
+        WireEnd::HalfClose
+    } else {
+        WireEnd::Read
     };
-    WirePlan { writes, half_close: faults.contains(&NetworkFault::HalfClose) }
+    WirePlan { writes, end }
+}
+
+/// For each connection of a `storm`, whether it ends with a reset (true) or a close.
+pub fn storm_plan(connections: u32, seed: u64) -> Vec<bool> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..connections.min(STORM_MAX)).map(|_| rng.random_bool(0.5)).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn joined(plan: &WirePlan) -> Vec<u8> {
+        plan.bytes()
+    }
+
     #[test]
     fn plain_frame_is_one_write() {
-        let plan = plan(&[b"MSH|x"], &[]);
+        let plan = plan(&[b"MSH|x"], &[], 1, true);
         assert_eq!(plan.writes.len(), 1);
         assert_eq!(plan.writes[0].bytes, b"\x0bMSH|x\x1c\r");
-        assert!(!plan.half_close);
+        assert_eq!(plan.end, WireEnd::Read);
     }
 
     #[test]
@@ -116,24 +340,116 @@ mod tests {
         let faults = [
             NetworkFault::BytesBeforeFrame(Some("junk".into())),
             NetworkFault::MissingTrailerCr,
-            NetworkFault::Fragment { size: 3, delay: None },
+            NetworkFault::Fragment { size: 3, delay: None, max_size: None },
             NetworkFault::HalfClose,
         ];
-        let plan = plan(&[b"AB", b"CD"], &faults);
-        let joined: Vec<u8> = plan.writes.iter().flat_map(|w| w.bytes.clone()).collect();
-        assert_eq!(joined, b"junk\x0bAB\x1cjunk\x0bCD\x1c");
+        let plan = plan(&[b"AB", b"CD"], &faults, 1, true);
+        assert_eq!(joined(&plan), b"junk\x0bAB\x1cjunk\x0bCD\x1c");
         assert!(plan.writes.iter().all(|w| w.bytes.len() <= 3));
-        assert!(plan.half_close);
-        assert!(NetworkFault::Fragment { size: 0, delay: None }.validate().is_err());
+        assert_eq!(plan.end, WireEnd::HalfClose);
+        assert!(NetworkFault::Fragment { size: 0, delay: None, max_size: None }
+            .validate()
+            .is_err());
+    }
+
+    #[test]
+    fn seeded_fragment_sizes_repeat_with_the_seed() {
+        let faults = [NetworkFault::Fragment { size: 1, delay: None, max_size: Some(9) }];
+        let sizes = |seed| -> Vec<usize> {
+            plan(&[&[b'x'; 200][..]], &faults, seed, true)
+                .writes
+                .iter()
+                .map(|w| w.bytes.len())
+                .collect()
+        };
+        assert_eq!(sizes(5), sizes(5));
+        assert_ne!(sizes(5), sizes(6));
+        assert!(sizes(5).iter().all(|n| (1..=9).contains(n)));
+        assert_eq!(sizes(5).iter().sum::<usize>(), 203);
+    }
+
+    #[test]
+    fn slow_writes_hold_the_rate() {
+        let plan =
+            plan(&[&[b'x'; 97][..]], &[NetworkFault::Slow { bytes_per_second: 500 }], 1, true);
+        let bytes: usize = plan.writes.iter().map(|w| w.bytes.len()).sum();
+        let time: Duration = plan.writes.iter().map(|w| w.pause).sum();
+        assert_eq!(bytes, 100);
+        assert_eq!(time, Duration::from_millis(200), "100 bytes at 500 B/s");
+        assert!(NetworkFault::Slow { bytes_per_second: 0 }.validate().is_err());
+    }
+
+    #[test]
+    fn reset_cuts_at_the_offset_or_a_seeded_one() {
+        let at = plan(
+            &[b"MSH|abcdef"],
+            &[NetworkFault::Reset { offset: Some(4), mid_frame: false }],
+            1,
+            true,
+        );
+        assert_eq!((joined(&at), at.end), (b"\x0bMSH".to_vec(), WireEnd::Reset));
+        let after = plan(
+            &[b"MSH|abcdef"],
+            &[NetworkFault::Reset { offset: None, mid_frame: false }],
+            1,
+            true,
+        );
+        assert_eq!(joined(&after), b"\x0bMSH|abcdef\x1c\r");
+        let mid = |seed| {
+            joined(&plan(
+                &[b"MSH|abcdefghijklmnop"],
+                &[NetworkFault::Reset { offset: None, mid_frame: true }],
+                seed,
+                true,
+            ))
+        };
+        assert_eq!(mid(3), mid(3));
+        assert!((1..22).contains(&mid(3).len()), "inside the frame");
+        let offsets: std::collections::BTreeSet<usize> = (0..20).map(|s| mid(s).len()).collect();
+        assert!(offsets.len() > 3, "the seed moves the offset: {offsets:?}");
+    }
+
+    #[test]
+    fn pipeline_between_lf_oversized_unterminated_close() {
+        let faults = [NetworkFault::Pipeline, NetworkFault::BytesBetweenFrames(Some("~".into()))];
+        let piped = plan(&[b"A", b"B"], &faults, 1, true);
+        assert_eq!(piped.writes.len(), 2);
+        assert_eq!(joined(&piped), b"\x0bA\x1c\r~\x0bB\x1c\r");
+        let later = plan(&[b"C"], &faults, 1, false);
+        assert_eq!(joined(&later), b"~\x0bC\x1c\r", "not the first frame on the connection");
+        let lf = plan(&[b"MSH|x\rPID|1\r"], &[NetworkFault::LfSegments], 1, true);
+        assert_eq!(joined(&lf), b"\x0bMSH|x\nPID|1\n\x1c\r");
+        let big = plan(&[b"MSH|x\r"], &[NetworkFault::Oversized { bytes: Some(100) }], 1, true);
+        assert_eq!(big.bytes().len(), 100 + 3);
+        assert!(big.bytes().ends_with(b"XX\r\x1c\r"));
+        let open = plan(&[b"MSH|x\r"], &[NetworkFault::Unterminated { silence: None }], 1, true);
+        assert_eq!(
+            (joined(&open), open.end),
+            (b"\x0bMSH|x\r".to_vec(), WireEnd::Silence(UNTERMINATED_SILENCE))
+        );
+        assert_eq!(plan(&[b"A"], &[NetworkFault::CloseBeforeAck], 1, true).end, WireEnd::Close);
+    }
+
+    #[test]
+    fn storm_choices_follow_the_seed() {
+        assert_eq!(storm_plan(30, 9), storm_plan(30, 9));
+        assert_ne!(storm_plan(30, 9), storm_plan(30, 10));
+        assert!(storm_plan(30, 9).iter().any(|r| *r) && storm_plan(30, 9).iter().any(|r| !*r));
+        assert!(NetworkFault::Storm { connections: STORM_MAX + 1 }.validate().is_err());
     }
 
     #[test]
     fn yaml_forms() {
         let faults: Vec<NetworkFault> = crate::scenario::from_yaml(
-            "[coalesce, half_close, {fragment: {size: 1, delay: 1ms}}, {bytes_before_frame: x}]",
+            "[coalesce, half_close, {fragment: {size: 1, delay: 1ms}}, {bytes_before_frame: x}, \
+             pipeline, close_before_ack, lf_segments, {slow: {bytes_per_second: 100}}, \
+             {reset: {mid_frame: true}}, {reset: {}}, {oversized: {bytes: 1000}}, \
+             {unterminated: {silence: 100ms}}, {idle: 200ms}, {storm: {connections: 5}}, \
+             {bytes_between_frames: null}]",
         )
         .unwrap();
-        assert_eq!(faults.len(), 4);
+        assert_eq!(faults.len(), 15);
         assert!(crate::scenario::from_yaml::<Vec<NetworkFault>>("[half_closed]").is_err());
+        assert!(crate::scenario::from_yaml::<Vec<NetworkFault>>("[{slow: {rate: 1}}]").is_err());
     }
 }

@@ -55,6 +55,7 @@ fn case(case: &CaseOutcome) -> Value {
                 "ack_timeout_ms": e.ack_timeout.as_millis() as u64,
                 "event": e.event,
                 "http": e.http,
+                "attempts": e.attempts,
             })
         })
         .collect();
@@ -81,6 +82,12 @@ fn case(case: &CaseOutcome) -> Value {
         "stray": observation.stray.iter().map(reply).collect::<Vec<_>>(),
         "probes": observation.probes,
         "connections_after": connections,
+        "canaries": observation.canaries.iter().map(|c| json!({
+            "when": c.when,
+            "sent": message(&c.sent),
+            "reply": c.reply.as_ref().map(reply),
+            "event": c.event,
+        })).collect::<Vec<_>>(),
         "aborted": observation.aborted,
         "reproduce": case.reproduce,
         "position": { "file": case.position.0, "case": case.position.1 },

@@ -13,8 +13,8 @@ use super::record::{InputFile, PackInputs, RunRecord};
 use super::time::{parse_rfc3339, run_id};
 use crate::checks::{CheckResult, CATALOGUE};
 use crate::runner::observation::{
-    Arrival, CaseObservation, ConnectionAfter, Exchange, HttpObservation, ProbeResult, Reply,
-    SutRun, TransportEvent,
+    Arrival, Attempt, Canary, CanaryWhen, CaseObservation, ConnectionAfter, Exchange,
+    HttpObservation, ProbeResult, Reply, SutRun, TransportEvent,
 };
 use crate::runner::{CaseOutcome, PackOutcome, RunOutcome, Shard};
 use base64::Engine;
@@ -106,7 +106,17 @@ struct CaseEntry {
     #[serde(default)]
     arrivals: Vec<ArrivalEntry>,
     #[serde(default)]
+    canaries: Vec<CanaryEntry>,
+    #[serde(default)]
     sut: Option<SutRun>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CanaryEntry {
+    when: CanaryWhen,
+    sent: MessageEntry,
+    reply: Option<ReplyEntry>,
+    event: Option<TransportEvent>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -148,6 +158,8 @@ struct ExchangeEntry {
     ack_timeout_ms: u64,
     event: Option<TransportEvent>,
     http: Option<HttpObservation>,
+    #[serde(default)]
+    attempts: Vec<Attempt>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -320,6 +332,7 @@ fn case(path: &Path, pack: &str, entry: &CaseEntry) -> Result<CaseOutcome, Merge
             http: e.http.clone(),
             expect: Default::default(),
             faults: e.faults.clone(),
+            attempts: e.attempts.clone(),
         });
     }
     let connections_after = entry
@@ -366,6 +379,18 @@ fn case(path: &Path, pack: &str, entry: &CaseEntry) -> Result<CaseOutcome, Merge
                 .collect::<Result<_, MergeError>>()?,
             sut: entry.sut.clone(),
             receiver: None,
+            canaries: entry
+                .canaries
+                .iter()
+                .map(|c| {
+                    Ok(Canary {
+                        when: c.when,
+                        sent: bytes(path, &c.sent)?,
+                        reply: c.reply.as_ref().map(|r| reply(path, r)).transpose()?,
+                        event: c.event.clone(),
+                    })
+                })
+                .collect::<Result<_, MergeError>>()?,
         },
         duration: Duration::from_millis(entry.duration_ms),
         reproduce: entry.reproduce.clone(),

@@ -2,10 +2,11 @@
 //! target is bounded: connects and writes by the transport's timeouts, ACKs by the scenario's
 //! `ack_timeout`, the look for extra frames by `linger`, probes by their own timeout.
 
+use super::liveness::{canary_message, has_faults, send_canary, storm};
 use super::observation::*;
 use super::probe::run_probe;
 use super::target::TargetUrl;
-use crate::faults::{plan, NetworkFault, WirePlan};
+use crate::faults::{plan, shape_payload, NetworkFault, WireEnd, WirePlan};
 use crate::generator::{apply_all, Intent, Mutation};
 use crate::hl7::ack::AckCode;
 use crate::hl7::edit::MessageBuf;
@@ -97,9 +98,9 @@ impl CaseRun {
 
 /// A message built for a step.
 #[derive(Clone)]
-struct Built {
-    bytes: Vec<u8>,
-    raw: bool,
+pub(super) struct Built {
+    pub(super) bytes: Vec<u8>,
+    pub(super) raw: bool,
     description: String,
     /// What the mutations made of the message; `None` without mutations.
     intent: Option<Intent>,
@@ -125,7 +126,7 @@ impl Placeholders for Values<'_> {
     }
 }
 
-fn build(
+pub(super) fn build(
     run: &CaseRun,
     ctx: &Context,
     step: &Step,
@@ -308,7 +309,7 @@ async fn write_plan(conn: &mut MllpConnection, wire: &WirePlan) -> Result<(), Tr
             tokio::time::sleep(write.pause).await;
         }
     }
-    if wire.half_close {
+    if wire.end == WireEnd::HalfClose {
         conn.shutdown_write().await?;
     }
     Ok(())
@@ -337,7 +338,13 @@ pub async fn run_case(run: &CaseRun, ctx: &Context) -> (CaseObservation, Vec<Str
     let mut described = Vec::new();
     match &ctx.url {
         TargetUrl::Mllp(addr) | TargetUrl::Mllps(addr) => {
-            run_mllp(run, ctx, addr, &mut observation, &mut described).await
+            run_mllp(run, ctx, addr, &mut observation, &mut described).await;
+            if observation.aborted.is_none() && has_faults(run) {
+                if let Some(message) = canary_message(run, ctx, CanaryWhen::After) {
+                    let canary = send_canary(addr, ctx, &message, CanaryWhen::After).await;
+                    observation.canaries.push(canary);
+                }
+            }
         }
         TargetUrl::Http(url) | TargetUrl::Https(url) => {
             run_http(run, ctx, url, &mut observation, &mut described).await
@@ -369,9 +376,36 @@ fn new_exchange(
         ack_timeout: ctx.ack_timeout,
         event: None,
         http: None,
-        expect: expectation(&step.expect, built.intent),
+        expect: fault_expectation(expectation(&step.expect, built.intent), faults),
         faults: faults.iter().map(|f| f.name().to_string()).collect(),
+        attempts: Vec::new(),
     }
+}
+
+/// Faults that decide what may come back, when the step says nothing: no ACK for a frame that
+/// never ends; any answer, or none (a close), for an oversized frame.
+fn fault_expectation(mut expect: Expect, faults: &[NetworkFault]) -> Expect {
+    if expect.ack.is_some() {
+        return expect;
+    }
+    if faults.iter().any(|f| matches!(f, NetworkFault::Unterminated { .. })) {
+        expect.ack = Some(AckExpectation { codes: vec![AckOutcome::None] });
+    } else if faults.iter().any(|f| matches!(f, NetworkFault::Oversized { .. })) {
+        let mut codes: Vec<AckOutcome> = [
+            AckCode::ApplicationAccept,
+            AckCode::ApplicationError,
+            AckCode::ApplicationReject,
+            AckCode::CommitAccept,
+            AckCode::CommitError,
+            AckCode::CommitReject,
+        ]
+        .into_iter()
+        .map(AckOutcome::Code)
+        .collect();
+        codes.push(AckOutcome::None);
+        expect.ack = Some(AckExpectation { codes });
+    }
+    expect
 }
 
 /// The step's expectation, with `by_intent` turned into MSA-1 codes.
@@ -410,6 +444,14 @@ struct Lane<'a> {
     after: ConnectionAfter,
     /// The target closed a connection of this lane during the case (and a new one was opened).
     closed_once: Option<ConnectionAfter>,
+    /// The message a canary sends while a fault holds this lane (an unterminated frame's
+    /// silence), and the canaries sent.
+    canary: Option<Vec<u8>>,
+    canaries: Vec<Canary>,
+    /// Drives the faults' random choices.
+    seed: u64,
+    /// When the lane's first connection was opened.
+    opened: Instant,
 }
 
 impl Lane<'_> {
@@ -437,27 +479,130 @@ impl Lane<'_> {
     }
 
     /// Writes `wire`, then reads until `pending[index]` has a reply, the ACK timeout passes or
-    /// the connection fails (which marks the lane dead).
+    /// the connection fails (which marks the lane dead). When the plan cuts the attempt (a
+    /// close or reset before the ACK), the message goes again on a new connection, unchanged
+    /// (same MSH-10), as a correct sender resends after an indeterminate outcome.
     async fn send_and_wait(&mut self, wire: &WirePlan, index: usize, stray: &mut Vec<Reply>) {
+        self.attempt(wire, index, stray).await;
+        if matches!(wire.end, WireEnd::Close | WireEnd::Reset) && self.dead.is_none() {
+            let again = plan(&[self.pending[index].exchange.sent.as_slice()], &[], self.seed, true);
+            self.attempt(&again, index, stray).await;
+        }
+    }
+
+    /// One write of a message and what came of it, recorded as an [`Attempt`].
+    async fn attempt(&mut self, wire: &WirePlan, index: usize, stray: &mut Vec<Reply>) {
+        let before = self.pending[index].exchange.replies.len();
         self.pending[index].sent_at = Instant::now();
         let failure = match write_plan(&mut self.conn, wire).await {
             Err(err) => Some(err),
-            Ok(()) => {
-                let deadline = Instant::now() + self.ctx.ack_timeout;
-                let done = move |p: &[Pending]| !p[index].exchange.replies.is_empty();
-                read_until(&mut self.conn, &mut self.pending, stray, Some(index), deadline, done)
+            Ok(()) => match wire.end {
+                WireEnd::Close | WireEnd::Reset => {
+                    self.cut(wire.end == WireEnd::Reset, index).await;
+                    None
+                }
+                WireEnd::Silence(silence) => {
+                    self.silence(silence, index, stray).await;
+                    None
+                }
+                WireEnd::Read | WireEnd::HalfClose => {
+                    let deadline = Instant::now() + self.ctx.ack_timeout;
+                    let done = move |p: &[Pending]| !p[index].exchange.replies.is_empty();
+                    read_until(
+                        &mut self.conn,
+                        &mut self.pending,
+                        stray,
+                        Some(index),
+                        deadline,
+                        done,
+                    )
                     .await
-            }
+                }
+            },
         };
         if let Some(err) = failure {
             let gone = self.fail(&err);
             self.pending[index].exchange.event = Some(gone);
-        } else if self.pending[index].exchange.replies.is_empty() {
+        } else if self.pending[index].exchange.replies.is_empty()
+            && self.pending[index].exchange.event.is_none()
+        {
             self.pending[index].exchange.event = Some(TransportEvent {
                 code: "read-timeout".into(),
                 detail: format!("no reply within {}ms", self.ctx.ack_timeout.as_millis()),
             });
         }
+        record_attempt(&mut self.pending[index], before);
+    }
+
+    /// Ends the connection on purpose before any ACK could be read: the attempt is
+    /// indeterminate, and the lane goes on with a new connection.
+    async fn cut(&mut self, reset: bool, index: usize) {
+        let (code, detail) = if reset {
+            ("reset-by-harness", "the harness reset the connection (SO_LINGER 0) before the ACK")
+        } else {
+            ("closed-before-ack", "the harness closed the connection before the ACK")
+        };
+        self.pending[index].exchange.event =
+            Some(TransportEvent { code: code.into(), detail: detail.into() });
+        self.replace_connection(reset).await;
+    }
+
+    /// Gives up the current connection (closed, or reset with SO_LINGER 0) for a new one; the
+    /// lane is dead when none can be opened. Not a close by the target: `connection.open`
+    /// does not count it.
+    async fn replace_connection(&mut self, reset: bool) {
+        // A close: the peer reads end-of-stream now; the harness waits (at most the ACK
+        // timeout) until the peer is done with the connection, reading nothing it sends as an
+        // answer, so a resend never overtakes the message on the connection given up. A reset
+        // goes out on drop.
+        if !reset && self.conn.shutdown_write().await.is_ok() {
+            let deadline = Instant::now() + self.ctx.ack_timeout;
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() || self.conn.receive(Some(left)).await.is_err() {
+                    break;
+                }
+            }
+        }
+        match connect(self.addr, self.ctx).await {
+            Ok(fresh) => {
+                let old = std::mem::replace(&mut self.conn, fresh);
+                if reset {
+                    old.reset();
+                }
+                self.dead = None;
+            }
+            Err(err) => self.dead = Some(event(&err)),
+        }
+    }
+
+    /// Reads whatever comes for `silence` (nothing should: the frame never ended) while a
+    /// canary checks that other connections are served meanwhile; then gives up the
+    /// connection.
+    async fn silence(&mut self, silence: Duration, index: usize, stray: &mut Vec<Reply>) {
+        let deadline = Instant::now() + silence;
+        let never = |_: &[Pending]| false;
+        let (addr, ctx, message) = (self.addr, self.ctx, self.canary.clone());
+        let listen =
+            read_until(&mut self.conn, &mut self.pending, stray, Some(index), deadline, never);
+        let canary = async {
+            match &message {
+                Some(message) => Some(send_canary(addr, ctx, message, CanaryWhen::During).await),
+                None => None,
+            }
+        };
+        let (ended, canary) = tokio::join!(listen, canary);
+        self.canaries.extend(canary);
+        let gone = TransportEvent {
+            code: "unterminated".into(),
+            detail: format!(
+                "the frame was left without its end block; {}ms of silence, then closed{}",
+                silence.as_millis(),
+                ended.map(|e| format!(" ({} first)", e.code())).unwrap_or_default()
+            ),
+        };
+        self.pending[index].exchange.event = Some(gone);
+        self.replace_connection(false).await;
     }
 
     /// Listens a little longer for duplicate or late ACKs, or the target closing; records how
@@ -489,6 +634,12 @@ async fn run_mllp(
     described: &mut Vec<String>,
 ) {
     let count = run.case.connections.unwrap_or(1).max(1) as usize;
+    for fault in &run.case.network {
+        if let NetworkFault::Storm { connections } = fault {
+            storm(addr, ctx, *connections, run.seed).await;
+        }
+    }
+    let during = canary_message(run, ctx, CanaryWhen::During);
     let mut lanes = Vec::with_capacity(count);
     for number in 1..=count {
         match connect(addr, ctx).await {
@@ -501,6 +652,10 @@ async fn run_mllp(
                 dead: None,
                 after: ConnectionAfter::Unknown,
                 closed_once: None,
+                canary: during.clone(),
+                canaries: Vec::new(),
+                seed: run.seed ^ ((number as u64) << 32),
+                opened: Instant::now(),
             }),
             Err(err) => {
                 obs.aborted = Some(event(&err));
@@ -508,7 +663,15 @@ async fn run_mllp(
             }
         }
     }
-    let coalesce = run.case.network.contains(&NetworkFault::Coalesce);
+    let idle = run.case.network.iter().find_map(|f| match f {
+        NetworkFault::Idle(span) => Some(span.0),
+        _ => None,
+    });
+    if let Some(idle) = idle {
+        keep_idle(&mut lanes, idle, during.as_deref(), &mut obs.canaries).await;
+    }
+    let coalesce = run.case.network.contains(&NetworkFault::Coalesce)
+        || run.case.network.contains(&NetworkFault::Pipeline);
     // The last opened connection goes first: a receiver that serves one connection at a time
     // would leave it waiting.
     for lane in lanes.iter_mut().rev() {
@@ -524,6 +687,7 @@ async fn run_mllp(
     }
     for lane in &mut lanes {
         obs.exchanges.extend(lane.pending.drain(..).map(|p| p.exchange));
+        obs.canaries.append(&mut lane.canaries);
     }
     obs.exchanges.sort_by_key(|e| (e.step, e.connection));
     obs.connections_after = lanes.iter().map(|l| l.after).collect();
@@ -554,7 +718,7 @@ async fn run_coalesced(
         payloads.push(built.bytes);
     }
     let refs: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
-    let wire = plan(&refs, &run.case.network);
+    let wire = plan(&refs, &run.case.network, lane.seed, true);
     let now = Instant::now();
     lane.pending.iter_mut().for_each(|p| p.sent_at = now);
     match write_plan(&mut lane.conn, &wire).await {
@@ -572,16 +736,21 @@ async fn run_coalesced(
             }
         }
     }
+    for pending in &mut lane.pending {
+        record_attempt(pending, 0);
+    }
     let unanswered: Vec<usize> =
         (0..lane.pending.len()).filter(|&i| lane.pending[i].exchange.replies.is_empty()).collect();
     let closed = lane.dead.as_ref().is_some_and(|e| e.code == "peer-closed");
-    if closed && !unanswered.is_empty() && lane.reconnect().await {
+    if closed && !unanswered.is_empty() {
         for i in unanswered {
-            let wire = plan(&[lane.pending[i].exchange.sent.as_slice()], &[]);
-            lane.send_and_wait(&wire, i, &mut obs.stray).await;
-            if lane.dead.is_some() {
+            // A receiver that closes after each ACK gets each message on a new connection.
+            let gone = lane.dead.is_some() || lane.conn.peer_closed_within(CLOSE_LOOK).await;
+            if gone && !lane.reconnect().await {
                 break;
             }
+            let wire = plan(&[lane.pending[i].exchange.sent.as_slice()], &[], lane.seed, true);
+            lane.send_and_wait(&wire, i, &mut obs.stray).await;
         }
     }
     let dead = lane.dead.clone();
@@ -613,15 +782,17 @@ async fn run_sequential(
             tokio::time::sleep(wait.0).await;
         }
         if step.send.is_some() || step.resend.is_some() {
-            let built = sent.next(run, ctx, step, step_no, lane.number)?;
+            let mut built = sent.next(run, ctx, step, step_no, lane.number)?;
             described.push(built.description.clone());
             let faults: Vec<NetworkFault> =
                 run.case.network.iter().chain(&step.network).cloned().collect();
+            built.bytes = shape_payload(&built.bytes, &faults);
             let exchange = new_exchange(step_no, lane.number, &built, step, ctx, &faults);
             // A receiver may close after an ACK (the standard allows it): notice, and send the
             // next message on a new connection as a sender would.
-            if lane.dead.is_none() && step_no > 1 && lane.conn.peer_closed_within(CLOSE_LOOK).await
-            {
+            // The first message too, when the connection waited for other lanes first.
+            let waited = step_no > 1 || lane.opened.elapsed() > CLOSE_LOOK;
+            if lane.dead.is_none() && waited && lane.conn.peer_closed_within(CLOSE_LOOK).await {
                 lane.after = ConnectionAfter::Closed;
                 lane.dead = Some(TransportEvent {
                     code: "peer-closed".into(),
@@ -640,7 +811,8 @@ async fn run_sequential(
             match lane.dead.clone() {
                 Some(gone) => lane.pending[index].exchange.event = Some(gone),
                 None => {
-                    let wire = plan(&[built.bytes.as_slice()], &faults);
+                    let seed = lane.seed.wrapping_add(step_no as u64);
+                    let wire = plan(&[built.bytes.as_slice()], &faults, seed, index == 0);
                     lane.send_and_wait(&wire, index, &mut obs.stray).await;
                 }
             }
@@ -653,10 +825,41 @@ async fn run_sequential(
     Ok(())
 }
 
+/// Keeps the new connections idle for `idle` while a canary checks that other connections are
+/// served; a connection the target closed meanwhile is replaced (the standard lets a receiver
+/// close idle connections; `connection.open` warns).
+async fn keep_idle(
+    lanes: &mut [Lane<'_>],
+    idle: Duration,
+    canary: Option<&[u8]>,
+    canaries: &mut Vec<Canary>,
+) {
+    let Some(first) = lanes.first() else { return };
+    let (addr, ctx) = (first.addr, first.ctx);
+    let during = async {
+        match canary {
+            Some(message) => Some(send_canary(addr, ctx, message, CanaryWhen::During).await),
+            None => None,
+        }
+    };
+    let (_, during) = tokio::join!(tokio::time::sleep(idle), during);
+    canaries.extend(during);
+    for lane in lanes.iter_mut() {
+        if lane.conn.peer_closed_within(CLOSE_LOOK).await {
+            lane.after = ConnectionAfter::Closed;
+            lane.dead = Some(TransportEvent {
+                code: "peer-closed".into(),
+                detail: "the target closed the idle connection".into(),
+            });
+            lane.reconnect().await;
+        }
+    }
+}
+
 /// How long to look for a close by the target before sending the next message of a case.
 const CLOSE_LOOK: Duration = Duration::from_millis(20);
 
-async fn connect(addr: &str, ctx: &Context) -> Result<MllpConnection, TransportError> {
+pub(super) async fn connect(addr: &str, ctx: &Context) -> Result<MllpConnection, TransportError> {
     match &ctx.tls {
         Some(tls) => {
             MllpConnection::connect_tls(addr, tls, MllpOptions::default(), ctx.timeouts).await
@@ -774,5 +977,52 @@ async fn run_http(
         if let Some(probe) = &step.probe {
             probe_step(run, ctx, probe, step_no, sent.last_bytes(), obs).await;
         }
+    }
+}
+
+/// Records the attempt that started when `pending` had `before` replies.
+fn record_attempt(pending: &mut Pending, before: usize) {
+    let exchange = &mut pending.exchange;
+    let reply = exchange.replies.get(before).map(|r| r.payload.as_slice());
+    let outcome = Outcome::of(&exchange.sent, reply);
+    let event = match outcome {
+        Outcome::Indeterminate => Some(match (&exchange.event, reply) {
+            (_, Some(_)) => "ack-of-another-message".to_string(),
+            (Some(event), None) => event.code.clone(),
+            (None, None) => "no-ack".to_string(),
+        }),
+        _ => None,
+    };
+    exchange.attempts.push(Attempt { outcome, event });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    /// The pauses of a slow plan are waited for exactly: in paused time a 100-byte frame at
+    /// 500 bytes per second takes 200 ms, whatever the machine's load.
+    #[tokio::test]
+    async fn slow_writes_take_exactly_their_time_in_paused_time() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let (conn, accepted) = tokio::join!(
+            MllpConnection::connect(&addr, MllpOptions::default(), Timeouts::default()),
+            listener.accept()
+        );
+        let (mut conn, mut server) = (conn.unwrap(), accepted.unwrap().0);
+        let wire =
+            plan(&[&[b'x'; 97][..]], &[NetworkFault::Slow { bytes_per_second: 500 }], 1, true);
+        assert_eq!(wire.writes.len(), 10);
+        tokio::time::pause();
+        let started = Instant::now();
+        write_plan(&mut conn, &wire).await.unwrap();
+        assert_eq!(started.elapsed(), Duration::from_millis(200));
+        tokio::time::resume();
+        drop(conn);
+        let mut received = Vec::new();
+        server.read_to_end(&mut received).await.unwrap();
+        assert_eq!(received, wire.bytes());
     }
 }

@@ -3,6 +3,7 @@
 //! and the rest concurrently (`--jobs`), and turns observations into check results.
 
 mod exec;
+mod liveness;
 mod load_phase;
 pub mod observation;
 mod probe;

@@ -51,6 +51,72 @@ pub struct Exchange {
     pub expect: Expect,
     /// Faults applied while sending, by name.
     pub faults: Vec<String>,
+    /// Every time the message was written, in order: one attempt normally, more when a fault
+    /// cut an attempt short and the message was sent again (same MSH-10).
+    pub attempts: Vec<Attempt>,
+}
+
+/// What one send of a message came to, as a sender counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Its own acknowledgment (MSA-2 = its MSH-10) accepted it (AA, CA).
+    Ok,
+    /// Its own acknowledgment refused it (AE, AR, CE, CR).
+    Fail,
+    /// No acknowledgment of its own: a timeout, a reset or close before the ACK, or an ACK
+    /// naming another message.
+    Indeterminate,
+}
+
+impl Outcome {
+    /// The outcome `reply` gives the message `sent`: only an ACK whose MSA-2 is the message's
+    /// MSH-10 counts (HL7 v2.5.1 ch. 2, MSA-2).
+    pub fn of(sent: &[u8], reply: Option<&[u8]>) -> Outcome {
+        use crate::hl7::{Message, Path};
+        let Some(reply) = reply else { return Outcome::Indeterminate };
+        let field = |message: &Message<'_>, path: &str| {
+            Path::parse(path).ok().and_then(|p| message.get(&p)).map(|v| v.as_bytes().to_vec())
+        };
+        let (Ok(sent), Ok(ack)) = (Message::parse(sent), Message::parse(reply)) else {
+            return Outcome::Indeterminate;
+        };
+        let own = sent.control_id().map(str::as_bytes);
+        if own.is_none() || field(&ack, "MSA-2").as_deref() != own {
+            return Outcome::Indeterminate;
+        }
+        match field(&ack, "MSA-1").as_deref() {
+            Some(b"AA" | b"CA") => Outcome::Ok,
+            Some(b"AE" | b"AR" | b"CE" | b"CR") => Outcome::Fail,
+            _ => Outcome::Indeterminate,
+        }
+    }
+}
+
+/// One write of a message and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub outcome: Outcome,
+    /// Why it ended without an ACK of its own (`closed-before-ack`, `reset`, `read-timeout`…).
+    pub event: Option<String>,
+}
+
+/// When a liveness canary ran, relative to the fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CanaryWhen {
+    During,
+    After,
+}
+
+/// A plain message sent on a fresh connection during or after a fault, to see that the
+/// receiver still serves.
+#[derive(Debug, Clone, Serialize)]
+pub struct Canary {
+    pub when: CanaryWhen,
+    pub sent: Vec<u8>,
+    pub reply: Option<Reply>,
+    pub event: Option<TransportEvent>,
 }
 
 /// The state of a connection after the case's last exchange and the linger time.
@@ -91,6 +157,8 @@ pub struct CaseObservation {
     pub expect_connection_open: Option<bool>,
     #[serde(skip)]
     pub skip_checks: Vec<String>,
+    /// Liveness canaries sent during and after the case's faults.
+    pub canaries: Vec<Canary>,
     /// Receiver role: the messages the sender under test delivered, in arrival order.
     #[serde(default)]
     pub arrivals: Vec<Arrival>,

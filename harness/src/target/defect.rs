@@ -70,6 +70,16 @@ defects! {
     ClosesAfterAck = "closes-after-ack": "the connection is closed after every acknowledgment",
     HttpStatusAlways200 = "http-status-always-200": "HTTP answers 200 whatever MSA-1 says",
     HttpTextContentType = "http-text-content-type": "HTTP acknowledgments are labelled text/plain",
+    DiesOnOversizedFrame = "dies-on-oversized-frame": "a frame above the size bound brings the endpoint down: no connection is served afterwards",
+    StopsAfterReset = "stops-after-reset": "after a peer resets a connection, the endpoint serves no connection any more",
+    StopsAfterConnectionStorm = "stops-after-connection-storm": "connections closed before any message leak: after 16 of them no connection is served",
+    LfSegmentsUnanswered = "lf-segments-unanswered": "a message whose segments end with LF instead of CR is dropped without an ACK",
+    JunkJoinsNextFrame = "junk-joins-next-frame": "a frame that follows bytes outside frames after an earlier frame is dropped without an ACK",
+    SlowFrameDropped = "slow-frame-dropped": "a frame that takes more than 300 ms from its first byte to its end is dropped and the connection closed",
+    FrameEndedBySilence = "frame-ended-by-silence": "a frame without its end block is taken as complete after 200 ms of silence and answered",
+    IdleConnectionDroppedEarly = "idle-connection-dropped-early": "a connection idle for 150 ms is closed (allowed: the sender reconnects)",
+    EatsByteAfterEndBlock = "eats-byte-after-end-block": "the byte after 0x1C is discarded unread, so after a frame without its 0x0D the next frame's 0x0B is lost with that frame",
+    DuplicateUnanswered = "duplicate-unanswered": "a resent message (same MSH-3, MSH-4, MSH-10) is recognised but never acknowledged",
 }
 
 impl Defect {
@@ -85,6 +95,7 @@ impl Defect {
                 | Defect::NoErrSegment
                 | Defect::ClosesAfterAck
                 | Defect::HttpTextContentType
+                | Defect::IdleConnectionDroppedEarly
         )
     }
 

@@ -8,6 +8,7 @@
 pub mod client_feed;
 pub mod defect;
 pub mod endpoint;
+pub mod fragile;
 pub mod http;
 pub mod responder;
 pub mod sender_defect;

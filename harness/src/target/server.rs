@@ -3,8 +3,10 @@
 //! waits for the next frame at most the idle timeout, answers every message it can read, and
 //! never closes for bad content (only for a peer close, a reset, a framing error or idleness).
 
+use super::client_feed::Effect;
 use super::defect::Defect;
 use super::endpoint::Endpoint;
+use super::fragile::{self, Health};
 use crate::transport::connection::{MllpConnection, Timeouts, TransportError};
 use crate::transport::hllp::{BlockType, HllpOptions};
 use crate::transport::hllp_connection::HllpConnection;
@@ -48,9 +50,11 @@ pub async fn serve_mllp_with_commit_ack(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<u64> {
     let sequential = endpoint_defect(&endpoint, Defect::OneConnectionAtATime);
+    let health = Arc::new(Health::default());
     accept_until(listener, shutdown, sequential, move |stream, peer| {
         let endpoint = Arc::clone(&endpoint);
         let options = options.clone();
+        let health = Arc::clone(&health);
         async move {
             let connection = match &options.tls {
                 Some(acceptor) => {
@@ -61,7 +65,12 @@ pub async fn serve_mllp_with_commit_ack(
                     .map_err(|source| TransportError::Io { peer, source }),
             };
             match connection {
-                Ok(connection) => handle_connection(connection, &endpoint, commit_ack).await,
+                Ok(connection) => {
+                    let idle = options.timeouts.read;
+                    let frames =
+                        handle_connection(connection, &endpoint, commit_ack, &health, idle).await;
+                    health.connection_ended(endpoint.defects(), frames);
+                }
                 Err(err) => eprintln!("hl7-harness serve: {peer}: {err} ({})", err.code()),
             }
         }
@@ -221,18 +230,36 @@ async fn send_commit(connection: &mut MllpConnection, ack: bool) -> bool {
     }
 }
 
-async fn handle_connection(mut connection: MllpConnection, endpoint: &Endpoint, commit_ack: bool) {
+/// Serves one connection until it ends; returns how many frames it carried.
+async fn handle_connection(
+    mut connection: MllpConnection,
+    endpoint: &Endpoint,
+    commit_ack: bool,
+    health: &Health,
+    idle: Duration,
+) -> u64 {
     let peer = connection.peer();
     let defect = |d| endpoint_defect(endpoint, d);
+    let mut frames = 0u64;
+    let mut earlier = fragile::Earlier::default();
     loop {
-        let frame = match connection.receive(None).await {
+        // A defective endpoint that went down answers nothing, on any connection.
+        if health.is_down() {
+            return frames;
+        }
+        let frame = match fragile::receive(&mut connection, endpoint.defects(), health, idle).await
+        {
             Ok(frame) => frame,
-            Err(TransportError::PeerClosed { buffered: 0, .. }) => return,
+            Err(TransportError::PeerClosed { buffered: 0, .. }) => return frames,
             Err(err) => {
                 eprintln!("hl7-harness serve: {peer}: {} ({})", err, err.code());
-                return;
+                return frames;
             }
         };
+        frames += 1;
+        if health.is_down() || fragile::drops(&frame, endpoint.defects(), &mut earlier) {
+            continue;
+        }
         for note in &frame.notes {
             eprintln!(
                 "hl7-harness serve: {peer}: tolerated {}: {}",
@@ -243,7 +270,7 @@ async fn handle_connection(mut connection: MllpConnection, endpoint: &Endpoint, 
         if defect(Defect::ClosesOnBytesOutsideFrame)
             && frame.notes.iter().any(|n| matches!(n, FrameNote::BytesOutsideFrame { .. }))
         {
-            return;
+            return frames;
         }
         if defect(Defect::FirstOfCoalescedOnly) {
             connection.discard_buffered();
@@ -256,7 +283,7 @@ async fn handle_connection(mut connection: MllpConnection, endpoint: &Endpoint, 
         }
         if defect(Defect::ClosesOnHalfClose) && connection.peer_closed_within(HALF_CLOSE_LOOK).await
         {
-            return;
+            return frames;
         }
         let non_ascii = frame.payload.iter().any(|&b| b >= 0x80);
         let custom = !frame.payload.starts_with(b"MSH|^~\\&");
@@ -264,7 +291,7 @@ async fn handle_connection(mut connection: MllpConnection, endpoint: &Endpoint, 
             || (defect(Defect::ResetOnCustomDelimiters) && custom)
         {
             connection.reset();
-            return;
+            return frames;
         }
         let handled = match endpoint.handle(&frame.payload) {
             Ok(handled) => handled,
@@ -273,13 +300,13 @@ async fn handle_connection(mut connection: MllpConnection, endpoint: &Endpoint, 
                 // (told at once by a commit NAK when it asked for commit acknowledgements).
                 eprintln!("hl7-harness serve: {peer}: {err}; message not acknowledged");
                 if commit_ack && !send_commit(&mut connection, false).await {
-                    return;
+                    return frames;
                 }
                 continue;
             }
         };
         if commit_ack && !send_commit(&mut connection, true).await {
-            return;
+            return frames;
         }
         if let Some(why) = &handled.unreadable {
             eprintln!(
@@ -288,7 +315,8 @@ async fn handle_connection(mut connection: MllpConnection, endpoint: &Endpoint, 
             );
         }
         let Some(ack) = handled.ack else { continue };
-        if defect(Defect::NoAck) {
+        let duplicate = handled.effects.contains(&Effect::Duplicate);
+        if defect(Defect::NoAck) || (defect(Defect::DuplicateUnanswered) && duplicate) {
             continue;
         }
         if defect(Defect::DropsEveryTenthAck) && endpoint.count_answer() % 10 == 0 {
@@ -306,11 +334,11 @@ async fn handle_connection(mut connection: MllpConnection, endpoint: &Endpoint, 
             };
             if let Err(err) = sent {
                 eprintln!("hl7-harness serve: {peer}: ACK not sent: {err} ({})", err.code());
-                return;
+                return frames;
             }
         }
         if defect(Defect::ClosesAfterAck) {
-            return;
+            return frames;
         }
     }
 }

@@ -178,6 +178,8 @@ pub struct MllpConnection {
     /// Whether the last frame [`receive`](MllpConnection::receive) returned needed more than one
     /// socket read.
     last_split: bool,
+    /// How long the last frame took from its first byte read to its last.
+    last_took: Duration,
 }
 
 /// Bytes read from the socket at a time.
@@ -276,6 +278,7 @@ impl MllpConnection {
             buffer: BytesMut::new(),
             timeouts,
             last_split: false,
+            last_took: Duration::ZERO,
         })
     }
 
@@ -312,10 +315,12 @@ impl MllpConnection {
         let deadline = tokio::time::Instant::now() + wait;
         // Bytes left from an earlier read that did not make a frame are a part of this one.
         let mut pieces = u32::from(!self.buffer.is_empty());
+        let mut first_byte = (!self.buffer.is_empty()).then(tokio::time::Instant::now);
         loop {
             match self.codec.decode(&mut self.buffer) {
                 Ok(Some(frame)) => {
                     self.last_split = pieces > 1;
+                    self.last_took = first_byte.map(|t| t.elapsed()).unwrap_or_default();
                     return Ok(frame);
                 }
                 Ok(None) => {}
@@ -356,7 +361,10 @@ impl MllpConnection {
                         Err(source) => return Err(TransportError::Framing { peer, source }),
                     }
                 }
-                Ok(Ok(_)) => pieces += 1,
+                Ok(Ok(_)) => {
+                    pieces += 1;
+                    first_byte.get_or_insert_with(tokio::time::Instant::now);
+                }
             }
         }
     }
@@ -365,6 +373,19 @@ impl MllpConnection {
     /// network or by the peer); false when one read brought all of it.
     pub fn last_frame_was_split(&self) -> bool {
         self.last_split
+    }
+
+    /// How long the frame last received took from its first byte read to its last (zero when
+    /// one read brought all of it).
+    pub fn last_frame_took(&self) -> Duration {
+        self.last_took
+    }
+
+    /// Takes the bytes read but not yet decoded (an unfinished frame) and starts the reader
+    /// afresh; stream offsets restart at zero.
+    pub fn take_buffered(&mut self) -> Vec<u8> {
+        self.codec = MllpCodec::new(*self.codec.options());
+        self.buffer.split().to_vec()
     }
 
     /// Waits at most `wait` for the peer to end its side of the stream; bytes that arrive

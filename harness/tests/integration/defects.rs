@@ -428,6 +428,76 @@ fn every_defect_changes_observable_behaviour() {
                 assert!(ok.contains("content-type: application/hl7-v2"), "{ok}");
                 assert!(bad.contains("content-type: text/plain"), "{defect}: {bad}");
             }
+            Defect::DiesOnOversizedFrame | Defect::StopsAfterReset => {
+                // The fault on one connection, then a plain message on a new one.
+                let fault = |addr: &str| {
+                    let mut stream = TcpStream::connect(addr).unwrap();
+                    if defect == Defect::StopsAfterReset {
+                        stream.write_all(&good[..good.len() / 2]).unwrap();
+                        std::thread::sleep(Duration::from_millis(100));
+                        socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO)).unwrap();
+                    } else {
+                        let big = [&[0x0b][..], &vec![b'X'; 17 * 1024 * 1024]].concat();
+                        let _ = stream.write_all(&big);
+                    }
+                    drop(stream);
+                    std::thread::sleep(Duration::from_millis(300));
+                    acks(&exchange(addr, &good, WINDOW)).len()
+                };
+                let (correct, defective) = (Server::start(&[]), Server::start(&[defect]));
+                assert_eq!(fault(&correct.addr), 1, "still serving");
+                assert_eq!(fault(&defective.addr), 0, "{defect}");
+            }
+            Defect::StopsAfterConnectionStorm => {
+                let storm = |addr: &str| {
+                    for _ in 0..20 {
+                        drop(TcpStream::connect(addr).unwrap());
+                    }
+                    std::thread::sleep(Duration::from_millis(300));
+                    acks(&exchange(addr, &good, WINDOW)).len()
+                };
+                let (correct, defective) = (Server::start(&[]), Server::start(&[defect]));
+                assert_eq!(storm(&correct.addr), 1);
+                assert_eq!(storm(&defective.addr), 0, "{defect}");
+            }
+            Defect::LfSegmentsUnanswered => {
+                let (ok, bad) = both(defect, &frame(&A04.replace('\r', "\n")));
+                assert_eq!((acks(&ok).len(), acks(&bad).len()), (1, 0), "{defect}");
+            }
+            Defect::JunkJoinsNextFrame => {
+                let two = [frame(A04), b"junk".to_vec(), frame(&A04.replace("|M1|", "|M2|"))];
+                let (ok, bad) = both(defect, &two.concat());
+                assert_eq!((acks(&ok).len(), acks(&bad).len()), (2, 1), "{defect}");
+            }
+            Defect::EatsByteAfterEndBlock => {
+                let first = [&[0x0b][..], A04.as_bytes(), &[0x1c]].concat();
+                let two = [first, frame(&A04.replace("|M1|", "|M2|"))].concat();
+                let (ok, bad) = both(defect, &two);
+                assert_eq!((acks(&ok).len(), acks(&bad).len()), (2, 1), "{defect}");
+            }
+            Defect::SlowFrameDropped | Defect::IdleConnectionDroppedEarly => {
+                // Half the frame, a pause, the rest; or a pause before the whole frame.
+                let paused = |addr: &str| {
+                    let mut stream = TcpStream::connect(addr).unwrap();
+                    let cut = if defect == Defect::SlowFrameDropped { good.len() / 2 } else { 0 };
+                    stream.write_all(&good[..cut]).unwrap();
+                    std::thread::sleep(Duration::from_millis(500));
+                    let _ = stream.write_all(&good[cut..]);
+                    acks(&collect(&mut stream, WINDOW)).len()
+                };
+                let (correct, defective) = (Server::start(&[]), Server::start(&[defect]));
+                assert_eq!(paused(&correct.addr), 1);
+                assert_eq!(paused(&defective.addr), 0, "{defect}");
+            }
+            Defect::FrameEndedBySilence => {
+                let open = [&[0x0b][..], A04.as_bytes()].concat();
+                let (ok, bad) = both(defect, &open);
+                assert_eq!((acks(&ok).len(), acks(&bad).len()), (0, 1), "{defect}");
+            }
+            Defect::DuplicateUnanswered => {
+                let (ok, bad) = both(defect, &[good.clone(), good.clone()].concat());
+                assert_eq!((acks(&ok).len(), acks(&bad).len()), (2, 1), "{defect}");
+            }
             Defect::WrongCharset => {
                 let utf8 = utf8_a04();
                 assert_eq!(state_after(None, &[&utf8])["clients"]["C1"]["family"], "Døe");

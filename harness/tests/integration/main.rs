@@ -6,6 +6,7 @@ mod cli;
 mod corpus;
 mod defects;
 mod generator;
+mod hostile;
 mod http;
 mod junit_schema;
 mod load;

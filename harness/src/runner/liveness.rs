@@ -1,0 +1,81 @@
+//! Liveness around faults, with the harness as a misbehaving client: the reconnect storm, and
+//! the canary (a plain message on a fresh connection, during and after a fault) that shows the
+//! receiver still serves. Every wait is bounded by the scenario's timeouts.
+
+use super::exec::{build, connect, CaseRun, Context};
+use super::observation::{Canary, CanaryWhen, Reply, TransportEvent};
+use crate::faults::storm_plan;
+use crate::scenario::Step;
+use crate::transport::mllp::FrameKind;
+use tokio::time::Instant;
+
+/// Whether the case applies any network fault (then canaries run).
+pub(super) fn has_faults(run: &CaseRun) -> bool {
+    !run.case.network.is_empty() || run.case.steps.iter().any(|s| !s.network.is_empty())
+}
+
+/// The canary's message: the case's first template, without its mutations, settings or
+/// faults, under a control id of its own (step 98 during a fault, 99 after). `None` for raw
+/// templates (no MSA-2 to check) and for cases without faults.
+pub(super) fn canary_message(run: &CaseRun, ctx: &Context, when: CanaryWhen) -> Option<Vec<u8>> {
+    if !has_faults(run) {
+        return None;
+    }
+    let send = run.case.send.clone().or_else(|| run.case.steps.iter().find_map(|s| s.send.clone()));
+    let step = Step { send, ..Step::default() };
+    let number = match when {
+        CanaryWhen::During => 98,
+        CanaryWhen::After => 99,
+    };
+    let plain = CaseRun { vary_value: None, extra_mutation: None, ..run.clone() };
+    build(&plain, ctx, &step, number, 0).ok().filter(|b| !b.raw).map(|b| b.bytes)
+}
+
+/// Sends `message` on a new connection and waits (at most the ACK timeout) for a frame.
+pub(super) async fn send_canary(
+    addr: &str,
+    ctx: &Context,
+    message: &[u8],
+    when: CanaryWhen,
+) -> Canary {
+    let mut canary = Canary { when, sent: message.to_vec(), reply: None, event: None };
+    let started = Instant::now();
+    let deadline = started + ctx.ack_timeout;
+    let result = async {
+        let mut conn = connect(addr, ctx).await?;
+        conn.send(message).await?;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let frame = conn.receive(Some(left)).await?;
+            if frame.kind == FrameKind::Message {
+                return Ok(frame);
+            }
+        }
+    };
+    match result.await {
+        Ok(frame) => {
+            canary.reply = Some(Reply {
+                payload: frame.payload.to_vec(),
+                notes: frame.notes.iter().map(|n| (n.code().to_string(), n.offset())).collect(),
+                elapsed: started.elapsed(),
+            })
+        }
+        Err(err) => {
+            let err: crate::transport::connection::TransportError = err;
+            canary.event = Some(TransportEvent { code: err.code().into(), detail: err.to_string() })
+        }
+    }
+    canary
+}
+
+/// Opens `connections` connections one after another and ends each at once, with a close or a
+/// reset as the seed decides. Refused connections are not an error here: the canary judges.
+pub(super) async fn storm(addr: &str, ctx: &Context, connections: u32, seed: u64) {
+    for reset in storm_plan(connections, seed) {
+        if let Ok(conn) = connect(addr, ctx).await {
+            if reset {
+                conn.reset();
+            }
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! The harness as a misbehaving client (`scenarios/hostile-network/`): for each fault
+//! primitive, the case that applies it passes against the correct reference endpoint and is
+//! caught against an endpoint with the defect the fault exposes (an error-severity check, or
+//! only a warning when the defect is behaviour the standard permits). Real loopback sockets;
+//! the rows run four at a time.
+
+use super::support::workspace;
+use hl7_harness::checks::Severity;
+use hl7_harness::runner::{run as run_packs, RunOptions};
+use hl7_harness::scenario::load_packs;
+use hl7_harness::target::defect::{Defect, Defects};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+/// Fault primitive, the case filter, the defect, and the check that must fail.
+const TABLE: &[(&str, &str, Defect, &str)] = &[
+    ("fragment", "fragment - chunks", Defect::FragmentedFrameDropped, "ack.received"),
+    ("slow", "slow -", Defect::SlowFrameDropped, "history.nothing-lost"),
+    ("coalesce", "coalesce -", Defect::FirstOfCoalescedOnly, "history.nothing-lost"),
+    ("pipeline", "pipeline -", Defect::DuplicateAck, "ack.one-per-message"),
+    ("half_close", "half_close -", Defect::ClosesOnHalfClose, "history.nothing-lost"),
+    ("close_before_ack", "close_before_ack", Defect::DuplicateUnanswered, "history.duplicates"),
+    ("close_before_ack", "close_before_ack", Defect::AppliedTwice, "probe"),
+    ("reset", "reset - RST after", Defect::StopsAfterReset, "liveness.canary"),
+    ("reset_mid_frame", "reset - RST inside", Defect::StopsAfterReset, "liveness.canary"),
+    (
+        "bytes_before_frame",
+        "bytes_before_frame",
+        Defect::ClosesOnBytesOutsideFrame,
+        "history.nothing-lost",
+    ),
+    (
+        "bytes_between_frames",
+        "bytes_between_frames",
+        Defect::JunkJoinsNextFrame,
+        "history.nothing-lost",
+    ),
+    (
+        "missing_trailer_cr",
+        "missing_trailer_cr",
+        Defect::EatsByteAfterEndBlock,
+        "history.nothing-lost",
+    ),
+    ("lf_segments", "lf_segments", Defect::LfSegmentsUnanswered, "ack.received"),
+    ("oversized", "oversized", Defect::DiesOnOversizedFrame, "liveness.canary"),
+    ("unterminated", "unterminated", Defect::FrameEndedBySilence, "expect.ack"),
+    ("unterminated", "unterminated", Defect::OneConnectionAtATime, "liveness.canary"),
+    ("idle", "idle -", Defect::OneConnectionAtATime, "liveness.canary"),
+    ("idle", "idle -", Defect::IdleConnectionDroppedEarly, "connection.open"),
+    ("storm", "storm -", Defect::StopsAfterConnectionStorm, "liveness.canary"),
+    ("concurrent", "concurrent -", Defect::OneConnectionAtATime, "ack.received"),
+    ("retransmission", "retransmission", Defect::DuplicateUnanswered, "history.duplicates"),
+    ("retransmission", "retransmission", Defect::AppliedTwice, "probe"),
+    ("no_false_success", "pipeline -", Defect::WrongMsa2, "history.no-false-success"),
+];
+
+type Failed = (BTreeSet<&'static str>, BTreeSet<&'static str>);
+
+/// Runs the hostile pack's cases matching `filter` against the endpoint with `defects`;
+/// returns the ids of the failed error and warning checks, and how many cases ran.
+async fn failed(filter: &str, defects: Defects) -> (Failed, usize) {
+    let known = hl7_harness::checks::generic_ids();
+    let dir = workspace().join("scenarios").join("hostile-network");
+    let packs = load_packs(&[dir], &known).expect("the hostile pack loads");
+    let options = RunOptions {
+        target: None,
+        defects,
+        seed: 11,
+        jobs: 4,
+        filter: Some(filter.to_string()),
+        state: None,
+        shard: None,
+        sut_defects: Vec::new(),
+        harness: None,
+    };
+    let outcome = run_packs(&packs, &options, &|_| {}).await.expect("run starts");
+    let ids = |severity| -> BTreeSet<&'static str> {
+        outcome
+            .cases()
+            .flat_map(|c| c.results.iter())
+            .filter(|r| !r.passed && r.severity == severity)
+            .map(|r| r.id)
+            .collect()
+    };
+    ((ids(Severity::Error), ids(Severity::Warning)), outcome.cases().count())
+}
+
+#[test]
+fn every_fault_passes_the_correct_endpoint_and_catches_its_defect() {
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rows = runtime.block_on(async {
+        let limit = Arc::new(tokio::sync::Semaphore::new(4));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, &(fault, filter, defect, check)) in TABLE.iter().enumerate() {
+            let limit = Arc::clone(&limit);
+            tasks.spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                let (correct, cases) = failed(filter, Defects::none()).await;
+                let (defective, _) = failed(filter, Defects::of([defect])).await;
+                (i, fault, defect, check, cases, correct, defective)
+            });
+        }
+        let mut rows = Vec::new();
+        while let Some(row) = tasks.join_next().await {
+            rows.push(row.expect("row finishes"));
+        }
+        rows.sort_by_key(|r| r.0);
+        rows
+    });
+    let mut wrong = Vec::new();
+    for (_, fault, defect, check, cases, (errors, _), (bad_errors, bad_warnings)) in &rows {
+        let name = format!("fault_{fault}_catches_{}", defect.name().replace('-', "_"));
+        if *cases == 0 {
+            wrong.push(format!("{name}: no case matched"));
+        }
+        if !errors.is_empty() {
+            wrong.push(format!("fault_{fault}_correct_endpoint_passes: failed {errors:?}"));
+        }
+        let caught = if defect.is_permitted_behaviour() {
+            bad_errors.is_empty() && bad_warnings.contains(check)
+        } else {
+            bad_errors.contains(check)
+        };
+        if !caught {
+            wrong.push(format!(
+                "{name}: expected {check} to fail; errors {bad_errors:?}, warnings {bad_warnings:?}"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
