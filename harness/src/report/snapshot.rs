@@ -12,7 +12,7 @@
 use super::json::verdict_name;
 use crate::checks::Severity;
 use crate::hl7::Message;
-use crate::runner::observation::{ConnectionAfter, Reply};
+use crate::runner::observation::{CanaryWhen, ConnectionAfter, Outcome, Reply};
 use crate::runner::{unique_token, CaseOutcome, RunOutcome};
 use std::fmt::Write;
 use std::time::Duration;
@@ -342,6 +342,41 @@ pub fn transcript(case: &CaseOutcome) -> String {
         if let Some(event) = &exchange.event {
             let _ = writeln!(out, "  then: {} ({})", event.code, redactor.apply(&event.detail));
         }
+        if exchange.attempts.len() > 1 || exchange.attempts.iter().any(|a| a.event.is_some()) {
+            let attempts: Vec<String> = exchange
+                .attempts
+                .iter()
+                .map(|a| {
+                    let outcome = match a.outcome {
+                        Outcome::Ok => "ok",
+                        Outcome::Fail => "fail",
+                        Outcome::Indeterminate => "indeterminate",
+                    };
+                    match &a.event {
+                        Some(event) => format!("{outcome} ({event})"),
+                        None => outcome.to_string(),
+                    }
+                })
+                .collect();
+            let _ = writeln!(out, "  attempts: {}", attempts.join(", "));
+        }
+    }
+    for canary in &observation.canaries {
+        let when = match canary.when {
+            CanaryWhen::During => "during",
+            CanaryWhen::After => "after",
+        };
+        let answer = match (&canary.reply, &canary.event) {
+            (Some(reply), _) => Outcome::of(&canary.sent, Some(&reply.payload)),
+            (None, _) => Outcome::Indeterminate,
+        };
+        let shown = match (answer, &canary.event) {
+            (Outcome::Ok, _) => "answered by its own accept ACK".to_string(),
+            (Outcome::Fail, _) => "answered by its own reject ACK".to_string(),
+            (Outcome::Indeterminate, Some(event)) => format!("no ACK of its own ({})", event.code),
+            (Outcome::Indeterminate, None) => "no ACK of its own".to_string(),
+        };
+        let _ = writeln!(out, "canary {when} the faults: {shown}");
     }
     for (i, arrival) in observation.arrivals.iter().enumerate() {
         let what = match Message::parse(&arrival.payload) {
