@@ -24,6 +24,8 @@ pub enum Unframed {
     PassThrough,
     /// The stream ended inside a frame.
     EndOfStream,
+    /// A `bytes=N` trigger cut the stream inside a frame: the bytes of it read so far.
+    Cut,
 }
 
 impl Unframed {
@@ -33,6 +35,7 @@ impl Unframed {
             Unframed::TooLarge => "frame-too-large",
             Unframed::PassThrough => "pass-through",
             Unframed::EndOfStream => "eof-inside-frame",
+            Unframed::Cut => "cut-inside-frame",
         }
     }
 }
@@ -141,6 +144,15 @@ impl Splitter {
         if !self.buf.is_empty() {
             units.push(self.take(self.buf.len(), Unframed::EndOfStream));
         }
+        units
+    }
+
+    /// Hands on whatever is held (part of a frame) and starts afresh, as at a new stream.
+    pub fn cut(&mut self) -> Vec<Unit> {
+        let held = self.buf.len();
+        let units = if held > 0 { vec![self.take(held, Unframed::Cut)] } else { Vec::new() };
+        self.codec = MllpCodec::new(*self.codec.options());
+        self.in_frame = false;
         units
     }
 
@@ -285,6 +297,20 @@ mod tests {
         assert_eq!(whole[1].bytes().as_ref(), framed(A04).as_slice());
         assert_eq!(whole[2].bytes().as_ref(), b"\x0bno trailer cr\x1c");
         assert!(matches!(whole.last(), Some(Unit::Unframed { why: Unframed::EndOfStream, .. })));
+    }
+
+    #[test]
+    fn a_cut_hands_on_the_part_of_a_frame_held() {
+        let stream = [framed(A04), framed(ACK)].concat();
+        let mut splitter = Splitter::new(1024);
+        let cut_at = framed(A04).len() + 10;
+        let mut out = splitter.push(&stream[..cut_at]);
+        out.extend(splitter.cut());
+        assert_eq!(joined(&out), &stream[..cut_at]);
+        assert!(matches!(out[1], Unit::Unframed { why: Unframed::Cut, .. }));
+        // Afterwards a new frame is read as at the start of a stream.
+        let again = splitter.push(&framed(ACK));
+        assert!(matches!(again[..], [Unit::Frame { .. }]));
     }
 
     #[test]

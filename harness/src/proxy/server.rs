@@ -380,13 +380,15 @@ async fn pump(conn: Arc<Conn>, dir: Direction, mut reader: Reader, mut writer: W
     let mut kill = proxy.kill.subscribe();
     let mut state = PumpState { half_closed: false };
     let mut buf = vec![0u8; 16 * 1024];
+    // Bytes read this way on this connection: where `bytes=N` triggers fire.
+    let mut read_so_far = 0u64;
     loop {
         let read = tokio::select! {
             _ = stop.changed() => return,
             _ = kill.changed() => return conn.reset(),
             read = tokio::time::timeout(idle, reader.read(&mut buf)) => read,
         };
-        let (units, eof) = match read {
+        let (units, eof, cut) = match read {
             Err(_) if conn.idle_for() >= idle => {
                 conn.note(
                     dir,
@@ -401,10 +403,19 @@ async fn pump(conn: Arc<Conn>, dir: Direction, mut reader: Reader, mut writer: W
                 conn.note(dir, "read-failed", format!("{err}; resetting the other side"));
                 return conn.reset();
             }
-            Ok(Ok(0)) => (splitter.finish(), true),
+            Ok(Ok(0)) => (splitter.finish(), true, None),
             Ok(Ok(n)) => {
                 conn.touch();
-                (splitter.push(&buf[..n]), false)
+                let offset = read_so_far;
+                read_so_far += n as u64;
+                match proxy.engine().bytes(dir, offset, n) {
+                    None => (splitter.push(&buf[..n]), false, None),
+                    Some((at, trigger, applied)) => {
+                        let mut units = splitter.push(&buf[..at]);
+                        units.extend(splitter.cut());
+                        (units, false, Some((trigger, applied, n - at)))
+                    }
+                }
             }
         };
         let flow = tokio::select! {
@@ -414,6 +425,18 @@ async fn pump(conn: Arc<Conn>, dir: Direction, mut reader: Reader, mut writer: W
         };
         if let Flow::Stop = flow {
             return;
+        }
+        if let Some((trigger, applied, rest)) = cut {
+            conn.faults(dir, None, vec![applied]);
+            if rest > 0 {
+                let detail = format!("{rest} byte(s) read after the cut not delivered");
+                conn.note(dir, "discarded-after-cut", detail);
+            }
+            if trigger == Trigger::Reset {
+                return conn.reset();
+            }
+            let _ = tokio::time::timeout(idle, writer.shutdown()).await;
+            state.half_closed = true;
         }
         if eof {
             if !state.half_closed {

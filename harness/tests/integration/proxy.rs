@@ -634,3 +634,30 @@ fn unreachable_upstream_idle_connections_and_oversized_frames() {
     assert_eq!(recorded.join().unwrap(), sent);
     assert!(proxy.wait_for("frame-too-large").contains(" up note frame-too-large"));
 }
+
+#[test]
+fn a_byte_trigger_cuts_inside_a_frame() {
+    let sent = framed(&message(A01, "CUT-1"));
+    for (fault, how) in [("reset:dir=up,bytes=20", "reset"), ("half-close:dir=up,bytes=20", "FIN")]
+    {
+        let (upstream, recorded) = recording_upstream(sent.len(), Vec::new());
+        let proxy = Proxy::start(&upstream, &["--fault", fault]);
+        let mut client = connect(&proxy.addr);
+        client.write_all(&sent).unwrap();
+        // The upstream gets the first 20 bytes, then the reset or the end of the stream.
+        assert_eq!(recorded.join().unwrap(), &sent[..20], "{how}");
+        let line = proxy.wait_for("cut-inside-frame");
+        assert!(
+            line.contains(" up note cut-inside-frame: 20 byte(s) at stream offset 0"),
+            "{line}"
+        );
+        let line = proxy.wait_for("FAULT");
+        assert!(
+            line.contains(&format!(
+                "[{}]: after byte 20 of the connection",
+                fault.replace("dir=up,bytes=20", "bytes=20,dir=up")
+            )),
+            "{line}"
+        );
+    }
+}
