@@ -661,3 +661,17 @@ fn a_byte_trigger_cuts_inside_a_frame() {
         );
     }
 }
+
+#[test]
+fn a_frame_without_its_trailer_cr_is_passed_on_without_waiting() {
+    let sent = [&[0x0b][..], &message(A01, "NOCR-1"), &[0x1c]].concat();
+    let (upstream, recorded) = recording_upstream(2 * sent.len(), Vec::new());
+    let proxy = Proxy::start(&upstream, &["--fault", "duplicate:dir=up,frame=1"]);
+    let mut client = connect(&proxy.addr);
+    client.write_all(&sent).unwrap();
+    // The frame is handled (here: duplicated) while the client keeps its side open, as a
+    // sender waiting for its ACK does.
+    assert!(proxy.wait_for("FAULT duplicate").contains("up frame=1 msh9=ADT^A01 msh10=NOCR-1"));
+    drop(client);
+    assert_eq!(recorded.join().unwrap(), [&sent[..], &sent[..]].concat());
+}
