@@ -18,6 +18,11 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+/// Most rules installed at once: the control interface must not grow memory without bound.
+pub const MAX_RULES: usize = 1000;
+/// Most rules the report lists (installed over the run, removed ones included).
+pub const MAX_HISTORY: usize = 10_000;
+
 /// Where the proxy forwards to.
 #[derive(Clone)]
 pub struct Upstream {
@@ -73,7 +78,8 @@ pub struct Proxy {
     kill: watch::Sender<u64>,
     connections: AtomicU64,
     bytes: [AtomicU64; 2],
-    /// Every rule installed during the run, `(id, canonical spec)`, removed ones included.
+    /// Rules installed during the run, `(id, canonical spec)`, removed ones included (the
+    /// first [`MAX_HISTORY`]).
     installed: Mutex<Vec<(u64, String)>>,
 }
 
@@ -107,14 +113,25 @@ impl Proxy {
         self.engine().rules().iter().map(|r| (r.id, r.spec.to_string(), r.spent)).collect()
     }
 
-    /// Installs a rule while the proxy runs (logged as a note); returns its id.
-    pub fn add_rule(&self, spec: FaultSpec) -> u64 {
+    /// Installs a rule while the proxy runs (logged as a note); returns its id, or `None` when
+    /// [`MAX_RULES`] are installed already.
+    pub fn add_rule(&self, spec: FaultSpec) -> Option<u64> {
         let text = spec.to_string();
-        let id = self.engine().add(spec);
-        self.installed.lock().unwrap_or_else(|p| p.into_inner()).push((id, text.clone()));
+        let id = {
+            let mut engine = self.engine();
+            if engine.rules().len() >= MAX_RULES {
+                return None;
+            }
+            engine.add(spec)
+        };
+        let mut installed = self.installed.lock().unwrap_or_else(|p| p.into_inner());
+        if installed.len() < MAX_HISTORY {
+            installed.push((id, text.clone()));
+        }
+        drop(installed);
         self.events.record(Event::note(0, None, "rule-added", format!("rule {id}: {text}")));
         self.start_immediate_outages();
-        id
+        Some(id)
     }
 
     /// Every rule installed during the run, removed ones included.
@@ -581,4 +598,30 @@ fn write_failed(
     );
     conn.close();
     Flow::Stop
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proxy::spec::parse_spec;
+
+    #[test]
+    fn the_control_interface_cannot_install_rules_without_bound() {
+        let options = ProxyOptions {
+            upstream: Upstream { addr: "127.0.0.1:9".into(), tls: None },
+            max_frame_bytes: 1024,
+            connect_timeout: Duration::from_secs(1),
+            idle_timeout: Duration::from_secs(1),
+        };
+        let proxy = Proxy::new(Engine::new(1), EventLog::new(false), options);
+        let spec = parse_spec("drop:frame=1").unwrap();
+        for n in 1..=MAX_RULES as u64 {
+            assert_eq!(proxy.add_rule(spec.clone()), Some(n));
+        }
+        assert_eq!(proxy.add_rule(spec.clone()), None);
+        assert!(proxy.remove_rule(7));
+        assert_eq!(proxy.add_rule(spec), Some(MAX_RULES as u64 + 1));
+        assert_eq!(proxy.installed().len(), MAX_RULES + 1);
+        assert_eq!(proxy.rules().len(), MAX_RULES);
+    }
 }
