@@ -293,11 +293,24 @@ async fn handle(proxy: Arc<Proxy>, client: TcpStream, peer: std::net::SocketAddr
             return;
         }
     };
-    let (client_r, client_w) = halves(client);
+    let client = halves(client);
+    let upstream = (upstream_r, upstream_w);
+    run_connection(proxy, id, client, upstream, vec![client_handle, upstream_handle]).await;
+}
+
+/// Runs one proxied connection over any byte streams until both directions end. `handles` are
+/// the sockets, so a reset can arm them (in-memory streams in tests have none).
+async fn run_connection(
+    proxy: Arc<Proxy>,
+    id: u64,
+    (client_r, client_w): (Reader, Writer),
+    (upstream_r, upstream_w): (Reader, Writer),
+    handles: Vec<std::net::TcpStream>,
+) {
     let conn = Arc::new(Conn {
         id,
         proxy: Arc::clone(&proxy),
-        handles: [client_handle, upstream_handle],
+        handles,
         stop: watch::channel(Stop::Running).0,
         started: Instant::now(),
         last_activity_ms: AtomicU64::new(0),
@@ -328,7 +341,7 @@ struct Conn {
     id: u64,
     proxy: Arc<Proxy>,
     /// The downstream and upstream sockets.
-    handles: [std::net::TcpStream; 2],
+    handles: Vec<std::net::TcpStream>,
     stop: watch::Sender<Stop>,
     started: Instant,
     last_activity_ms: AtomicU64,
@@ -604,16 +617,103 @@ fn write_failed(
 mod tests {
     use super::*;
     use crate::proxy::spec::parse_spec;
+    use tokio::io::DuplexStream;
 
-    #[test]
-    fn the_control_interface_cannot_install_rules_without_bound() {
+    fn proxy(specs: &[&str]) -> Arc<Proxy> {
         let options = ProxyOptions {
             upstream: Upstream { addr: "127.0.0.1:9".into(), tls: None },
             max_frame_bytes: 1024,
             connect_timeout: Duration::from_secs(1),
-            idle_timeout: Duration::from_secs(1),
+            idle_timeout: Duration::from_secs(3600),
         };
-        let proxy = Proxy::new(Engine::new(1), EventLog::new(false), options);
+        let mut engine = Engine::new(1);
+        for spec in specs {
+            engine.add(parse_spec(spec).unwrap());
+        }
+        Proxy::new(engine, EventLog::new(false), options)
+    }
+
+    /// One connection through `proxy` over in-memory pipes: (client side, upstream side, the
+    /// connection's task).
+    fn connection(proxy: &Arc<Proxy>) -> (DuplexStream, DuplexStream, tokio::task::JoinHandle<()>) {
+        let (client, proxy_client) = tokio::io::duplex(1 << 16);
+        let (proxy_upstream, upstream) = tokio::io::duplex(1 << 16);
+        let task = tokio::spawn(run_connection(
+            Arc::clone(proxy),
+            1,
+            halves(proxy_client),
+            halves(proxy_upstream),
+            Vec::new(),
+        ));
+        (client, upstream, task)
+    }
+
+    async fn read_exactly(stream: &mut DuplexStream, n: usize) -> Vec<u8> {
+        let mut buf = vec![0u8; n];
+        stream.read_exact(&mut buf).await.unwrap();
+        buf
+    }
+
+    const MESSAGE: &[u8] = b"\x0bMSH|^~\\&|S|F|R|F|2026||ADT^A04|M1|P|2.5\r\x1c\r";
+    const ACK: &[u8] = b"\x0bMSH|^~\\&|R|F|S|F|2026||ACK^A04|A1|P|2.5\rMSA|AA|M1\r\x1c\r";
+
+    #[tokio::test(start_paused = true)]
+    async fn frame_faults_through_a_connection_take_exact_virtual_time() {
+        let proxy = proxy(&[
+            "delay:dir=up,frame=1,ms=500",
+            "duplicate:dir=down,frame=1",
+            "latency:dir=down,ms=20",
+        ]);
+        let (mut client, mut upstream, task) = connection(&proxy);
+        let start = Instant::now();
+        client.write_all(MESSAGE).await.unwrap();
+        assert_eq!(read_exactly(&mut upstream, MESSAGE.len()).await, MESSAGE);
+        assert_eq!(start.elapsed(), Duration::from_millis(500));
+        upstream.write_all(ACK).await.unwrap();
+        // Two copies, each after the direction's latency.
+        assert_eq!(read_exactly(&mut client, 2 * ACK.len()).await, [ACK, ACK].concat());
+        assert_eq!(start.elapsed(), Duration::from_millis(540));
+        drop(client);
+        drop(upstream);
+        task.await.unwrap();
+        let faults: Vec<String> = proxy
+            .events
+            .recent()
+            .iter()
+            .filter(|e| e.kind == EventKind::Fault)
+            .map(|e| format!("{} {:?} {:?}", e.fault, e.dir, e.frame))
+            .collect();
+        assert_eq!(
+            faults,
+            [
+                "delay Some(\"up\") Some(1)",
+                "duplicate Some(\"down\") Some(1)",
+                "latency Some(\"down\") Some(1)"
+            ]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reset_ends_both_directions_and_a_drop_forwards_nothing() {
+        let proxy = proxy(&["drop:dir=up,frame=1", "reset:dir=up,after=2"]);
+        let (mut client, mut upstream, task) = connection(&proxy);
+        client.write_all(MESSAGE).await.unwrap();
+        client.write_all(MESSAGE).await.unwrap();
+        // Frame 1 dropped, frame 2 forwarded, then the connection ends on both sides.
+        let mut got = Vec::new();
+        upstream.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, MESSAGE);
+        let mut rest = Vec::new();
+        client.read_to_end(&mut rest).await.unwrap();
+        assert!(rest.is_empty());
+        task.await.unwrap();
+        let last = proxy.events.recent().pop().unwrap();
+        assert_eq!((last.fault.as_str(), last.detail.as_str()), ("closed", "reset"));
+    }
+
+    #[test]
+    fn the_control_interface_cannot_install_rules_without_bound() {
+        let proxy = proxy(&[]);
         let spec = parse_spec("drop:frame=1").unwrap();
         for n in 1..=MAX_RULES as u64 {
             assert_eq!(proxy.add_rule(spec.clone()), Some(n));
