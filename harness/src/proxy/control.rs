@@ -5,7 +5,7 @@
 //! `GET /faults`, `POST /faults` (body: a SPEC, or JSON `{"spec": "…"}`), `DELETE /faults/ID`,
 //! `DELETE /faults`, `GET /events`.
 
-use super::server::Proxy;
+use super::server::{Proxy, MAX_RULES};
 use super::spec::parse_spec;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -124,8 +124,15 @@ async fn respond(proxy: &Proxy, request: Request<Incoming>) -> HttpResponse {
                     Err(message) => return error(StatusCode::BAD_REQUEST, &message),
                 };
             let shown = spec.to_string();
-            let id = proxy.add_rule(spec);
-            json(StatusCode::CREATED, &serde_json::json!({ "id": id, "spec": shown }))
+            match proxy.add_rule(spec) {
+                Some(id) => {
+                    json(StatusCode::CREATED, &serde_json::json!({ "id": id, "spec": shown }))
+                }
+                None => error(
+                    StatusCode::CONFLICT,
+                    &format!("{MAX_RULES} rules are installed already; remove some first"),
+                ),
+            }
         }
         (Method::DELETE, path) if path.starts_with("/faults/") => {
             match path["/faults/".len()..].parse::<u64>() {

@@ -5,7 +5,7 @@
 //! frame. No clock and no I/O here: timing is carried out by the proxy's connection loop.
 
 use super::frame::{corrupt_byte, last_byte_of, type_matches, FrameIds};
-use super::spec::{CorruptTarget, Direction, FaultKind, FaultSpec};
+use super::spec::{CorruptTarget, Direction, FaultKind, FaultSpec, TriggerPoint};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::time::Duration;
@@ -133,6 +133,34 @@ impl Engine {
         out
     }
 
+    /// The first unspent `bytes=N` trigger that falls in `len` bytes read in `dir` starting at
+    /// connection stream offset `offset`: how many of them to forward before it fires, what
+    /// fires, and the log entry. Marks the rule spent.
+    pub fn bytes(
+        &mut self,
+        dir: Direction,
+        offset: u64,
+        len: usize,
+    ) -> Option<(usize, Trigger, Applied)> {
+        let end = offset + len as u64;
+        let rule = self.rules.iter_mut().find(|rule| {
+            let at = match rule.spec.kind {
+                FaultKind::HalfClose { at: TriggerPoint::AfterBytes(n) }
+                | FaultKind::Reset { at: TriggerPoint::AfterBytes(n) } => n,
+                _ => return false,
+            };
+            !rule.spent && rule.spec.dir.includes(dir) && offset < at && at <= end
+        })?;
+        rule.spent = true;
+        let (trigger, at) = match rule.spec.kind {
+            FaultKind::Reset { at: TriggerPoint::AfterBytes(n) } => (Trigger::Reset, n),
+            FaultKind::HalfClose { at: TriggerPoint::AfterBytes(n) } => (Trigger::HalfClose, n),
+            _ => return None,
+        };
+        let applied = applied_of(rule, format!("after byte {at} of the connection"));
+        Some(((at - offset) as usize, trigger, applied))
+    }
+
     /// The random stream of `rule` for frame `index` in `dir`.
     fn rng(&self, rule: u64, dir: Direction, index: u64) -> ChaCha8Rng {
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
@@ -192,8 +220,8 @@ impl Engine {
         for rule in &self.rules {
             let spec = &rule.spec;
             match &spec.kind {
-                FaultKind::HalfClose { after }
-                | FaultKind::Reset { after }
+                FaultKind::HalfClose { at: TriggerPoint::AfterFrame(after) }
+                | FaultKind::Reset { at: TriggerPoint::AfterFrame(after) }
                 | FaultKind::Outage { after: Some(after), .. } => {
                     let fires = trigger.is_none()
                         && !rule.spent
@@ -213,8 +241,10 @@ impl Engine {
                     fired = Some(rule.id);
                     applied.push(applied_of(rule, format!("after frame {index}{detail}")));
                 }
-                // Started when installed, not by a frame.
-                FaultKind::Outage { after: None, .. } => {}
+                // Started when installed, or by a byte count ([`Engine::bytes`]), not by a frame.
+                FaultKind::Outage { after: None, .. }
+                | FaultKind::HalfClose { at: TriggerPoint::AfterBytes(_) }
+                | FaultKind::Reset { at: TriggerPoint::AfterBytes(_) } => {}
                 FaultKind::Drop
                 | FaultKind::Delay(_)
                 | FaultKind::Duplicate
@@ -408,6 +438,14 @@ mod tests {
         assert_eq!(e.frame(Direction::Down, &ids("A"), b"").trigger, None);
         assert_eq!(e.frame(Direction::Down, &ids("A"), b"").trigger, Some(Trigger::Reset));
         assert_eq!(e.frame(Direction::Up, &ids("A"), b"").trigger, None);
+        // Byte triggers fire inside the read that crosses them, once, and not on frames.
+        let mut e = engine(1, &["reset:bytes=10,dir=up", "half-close:bytes=4"]);
+        assert_eq!(e.frame(Direction::Up, &ids("A"), b"").trigger, None);
+        let (cut, trigger, applied) = e.bytes(Direction::Down, 0, 8).unwrap();
+        assert_eq!((cut, trigger, applied.rule), (4, Trigger::HalfClose, 2));
+        assert!(e.bytes(Direction::Up, 0, 9).is_none());
+        assert_eq!(e.bytes(Direction::Up, 9, 5).map(|b| (b.0, b.1)), Some((1, Trigger::Reset)));
+        assert!(e.bytes(Direction::Up, 14, 100).is_none());
         let mut e = engine(1, &["outage:ms=20", "outage:ms=30,after=1"]);
         assert_eq!(e.take_immediate_outages().len(), 1);
         assert!(e.take_immediate_outages().is_empty());

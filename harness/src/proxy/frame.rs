@@ -24,6 +24,11 @@ pub enum Unframed {
     PassThrough,
     /// The stream ended inside a frame.
     EndOfStream,
+    /// A `bytes=N` trigger cut the stream inside a frame: the bytes of it read so far.
+    Cut,
+    /// The `0x0D` after a frame's `0x1C` that came in a later read than the `0x1C` (the frame
+    /// was passed on without waiting for it).
+    LateTrailerCr,
 }
 
 impl Unframed {
@@ -33,6 +38,8 @@ impl Unframed {
             Unframed::TooLarge => "frame-too-large",
             Unframed::PassThrough => "pass-through",
             Unframed::EndOfStream => "eof-inside-frame",
+            Unframed::Cut => "cut-inside-frame",
+            Unframed::LateTrailerCr => "late-trailer-cr",
         }
     }
 }
@@ -71,6 +78,8 @@ pub struct Splitter {
     pass_through: bool,
     /// Stream offset of `buf[0]`.
     offset: u64,
+    /// The last frame was passed on at its `0x1C`, before its `0x0D` arrived.
+    cr_may_follow: bool,
 }
 
 impl Splitter {
@@ -82,6 +91,7 @@ impl Splitter {
             in_frame: false,
             pass_through: false,
             offset: 0,
+            cr_may_follow: false,
         }
     }
 
@@ -98,9 +108,15 @@ impl Splitter {
     }
 
     /// Adds `bytes` as read and returns every unit now complete, in stream order.
+    ///
+    /// A frame is complete at its `0x1C` when that is the last byte read: a sender that leaves
+    /// out the `0x0D` would otherwise wait for an ACK while the proxy waits for the `0x0D`.
     pub fn push(&mut self, bytes: &[u8]) -> Vec<Unit> {
         self.buf.extend_from_slice(bytes);
         let mut units = Vec::new();
+        if std::mem::take(&mut self.cr_may_follow) && self.buf.first() == Some(&CARRIAGE_RETURN) {
+            units.push(self.take(1, Unframed::LateTrailerCr));
+        }
         while !self.buf.is_empty() {
             if self.pass_through {
                 units.push(self.take(self.buf.len(), Unframed::PassThrough));
@@ -118,6 +134,16 @@ impl Splitter {
             }
             match self.codec.decode(&mut self.buf) {
                 Ok(Some(frame)) => units.push(self.frame_unit(frame)),
+                Ok(None) if self.buf.last() == Some(&END_BLOCK) => {
+                    // The first 0x1C ends a frame, so this one does: pass it on now.
+                    match self.codec.decode_eof(&mut self.buf) {
+                        Ok(Some(frame)) => {
+                            units.push(self.frame_unit(frame));
+                            self.cr_may_follow = true;
+                        }
+                        _ => break,
+                    }
+                }
                 Ok(None) => break,
                 // Lenient framing tolerates everything but size: hand the bytes on raw.
                 Err(_) => {
@@ -141,6 +167,15 @@ impl Splitter {
         if !self.buf.is_empty() {
             units.push(self.take(self.buf.len(), Unframed::EndOfStream));
         }
+        units
+    }
+
+    /// Hands on whatever is held (part of a frame) and starts afresh, as at a new stream.
+    pub fn cut(&mut self) -> Vec<Unit> {
+        let held = self.buf.len();
+        let units = if held > 0 { vec![self.take(held, Unframed::Cut)] } else { Vec::new() };
+        self.codec = MllpCodec::new(*self.codec.options());
+        self.in_frame = false;
         units
     }
 
@@ -285,6 +320,37 @@ mod tests {
         assert_eq!(whole[1].bytes().as_ref(), framed(A04).as_slice());
         assert_eq!(whole[2].bytes().as_ref(), b"\x0bno trailer cr\x1c");
         assert!(matches!(whole.last(), Some(Unit::Unframed { why: Unframed::EndOfStream, .. })));
+    }
+
+    #[test]
+    fn a_frame_is_passed_on_at_its_end_block_without_waiting_for_the_cr() {
+        let mut splitter = Splitter::new(1024);
+        let out = splitter.push(b"\x0bABC\x1c");
+        assert!(
+            matches!(&out[..], [Unit::Frame { bytes, .. }] if bytes.as_ref() == b"\x0bABC\x1c")
+        );
+        let out = splitter.push(b"\r\x0bD\x1c\r");
+        assert!(matches!(out[0], Unit::Unframed { why: Unframed::LateTrailerCr, offset: 5, .. }));
+        assert!(matches!(&out[1..], [Unit::Frame { bytes, offset: 6, .. }] if bytes.len() == 4));
+        // Only right after such a frame is a CR its trailer.
+        assert!(matches!(
+            splitter.push(b"\r")[..],
+            [Unit::Unframed { why: Unframed::Outside, .. }]
+        ));
+    }
+
+    #[test]
+    fn a_cut_hands_on_the_part_of_a_frame_held() {
+        let stream = [framed(A04), framed(ACK)].concat();
+        let mut splitter = Splitter::new(1024);
+        let cut_at = framed(A04).len() + 10;
+        let mut out = splitter.push(&stream[..cut_at]);
+        out.extend(splitter.cut());
+        assert_eq!(joined(&out), &stream[..cut_at]);
+        assert!(matches!(out[1], Unit::Unframed { why: Unframed::Cut, .. }));
+        // Afterwards a new frame is read as at the start of a stream.
+        let again = splitter.push(&framed(ACK));
+        assert!(matches!(again[..], [Unit::Frame { .. }]));
     }
 
     #[test]

@@ -18,6 +18,11 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+/// Most rules installed at once: the control interface must not grow memory without bound.
+pub const MAX_RULES: usize = 1000;
+/// Most rules the report lists (installed over the run, removed ones included).
+pub const MAX_HISTORY: usize = 10_000;
+
 /// Where the proxy forwards to.
 #[derive(Clone)]
 pub struct Upstream {
@@ -73,7 +78,8 @@ pub struct Proxy {
     kill: watch::Sender<u64>,
     connections: AtomicU64,
     bytes: [AtomicU64; 2],
-    /// Every rule installed during the run, `(id, canonical spec)`, removed ones included.
+    /// Rules installed during the run, `(id, canonical spec)`, removed ones included (the
+    /// first [`MAX_HISTORY`]).
     installed: Mutex<Vec<(u64, String)>>,
 }
 
@@ -107,14 +113,25 @@ impl Proxy {
         self.engine().rules().iter().map(|r| (r.id, r.spec.to_string(), r.spent)).collect()
     }
 
-    /// Installs a rule while the proxy runs (logged as a note); returns its id.
-    pub fn add_rule(&self, spec: FaultSpec) -> u64 {
+    /// Installs a rule while the proxy runs (logged as a note); returns its id, or `None` when
+    /// [`MAX_RULES`] are installed already.
+    pub fn add_rule(&self, spec: FaultSpec) -> Option<u64> {
         let text = spec.to_string();
-        let id = self.engine().add(spec);
-        self.installed.lock().unwrap_or_else(|p| p.into_inner()).push((id, text.clone()));
+        let id = {
+            let mut engine = self.engine();
+            if engine.rules().len() >= MAX_RULES {
+                return None;
+            }
+            engine.add(spec)
+        };
+        let mut installed = self.installed.lock().unwrap_or_else(|p| p.into_inner());
+        if installed.len() < MAX_HISTORY {
+            installed.push((id, text.clone()));
+        }
+        drop(installed);
         self.events.record(Event::note(0, None, "rule-added", format!("rule {id}: {text}")));
         self.start_immediate_outages();
-        id
+        Some(id)
     }
 
     /// Every rule installed during the run, removed ones included.
@@ -276,11 +293,24 @@ async fn handle(proxy: Arc<Proxy>, client: TcpStream, peer: std::net::SocketAddr
             return;
         }
     };
-    let (client_r, client_w) = halves(client);
+    let client = halves(client);
+    let upstream = (upstream_r, upstream_w);
+    run_connection(proxy, id, client, upstream, vec![client_handle, upstream_handle]).await;
+}
+
+/// Runs one proxied connection over any byte streams until both directions end. `handles` are
+/// the sockets, so a reset can arm them (in-memory streams in tests have none).
+async fn run_connection(
+    proxy: Arc<Proxy>,
+    id: u64,
+    (client_r, client_w): (Reader, Writer),
+    (upstream_r, upstream_w): (Reader, Writer),
+    handles: Vec<std::net::TcpStream>,
+) {
     let conn = Arc::new(Conn {
         id,
         proxy: Arc::clone(&proxy),
-        handles: [client_handle, upstream_handle],
+        handles,
         stop: watch::channel(Stop::Running).0,
         started: Instant::now(),
         last_activity_ms: AtomicU64::new(0),
@@ -311,7 +341,7 @@ struct Conn {
     id: u64,
     proxy: Arc<Proxy>,
     /// The downstream and upstream sockets.
-    handles: [std::net::TcpStream; 2],
+    handles: Vec<std::net::TcpStream>,
     stop: watch::Sender<Stop>,
     started: Instant,
     last_activity_ms: AtomicU64,
@@ -380,13 +410,15 @@ async fn pump(conn: Arc<Conn>, dir: Direction, mut reader: Reader, mut writer: W
     let mut kill = proxy.kill.subscribe();
     let mut state = PumpState { half_closed: false };
     let mut buf = vec![0u8; 16 * 1024];
+    // Bytes read this way on this connection: where `bytes=N` triggers fire.
+    let mut read_so_far = 0u64;
     loop {
         let read = tokio::select! {
             _ = stop.changed() => return,
             _ = kill.changed() => return conn.reset(),
             read = tokio::time::timeout(idle, reader.read(&mut buf)) => read,
         };
-        let (units, eof) = match read {
+        let (units, eof, cut) = match read {
             Err(_) if conn.idle_for() >= idle => {
                 conn.note(
                     dir,
@@ -401,10 +433,19 @@ async fn pump(conn: Arc<Conn>, dir: Direction, mut reader: Reader, mut writer: W
                 conn.note(dir, "read-failed", format!("{err}; resetting the other side"));
                 return conn.reset();
             }
-            Ok(Ok(0)) => (splitter.finish(), true),
+            Ok(Ok(0)) => (splitter.finish(), true, None),
             Ok(Ok(n)) => {
                 conn.touch();
-                (splitter.push(&buf[..n]), false)
+                let offset = read_so_far;
+                read_so_far += n as u64;
+                match proxy.engine().bytes(dir, offset, n) {
+                    None => (splitter.push(&buf[..n]), false, None),
+                    Some((at, trigger, applied)) => {
+                        let mut units = splitter.push(&buf[..at]);
+                        units.extend(splitter.cut());
+                        (units, false, Some((trigger, applied, n - at)))
+                    }
+                }
             }
         };
         let flow = tokio::select! {
@@ -414,6 +455,18 @@ async fn pump(conn: Arc<Conn>, dir: Direction, mut reader: Reader, mut writer: W
         };
         if let Flow::Stop = flow {
             return;
+        }
+        if let Some((trigger, applied, rest)) = cut {
+            conn.faults(dir, None, vec![applied]);
+            if rest > 0 {
+                let detail = format!("{rest} byte(s) read after the cut not delivered");
+                conn.note(dir, "discarded-after-cut", detail);
+            }
+            if trigger == Trigger::Reset {
+                return conn.reset();
+            }
+            let _ = tokio::time::timeout(idle, writer.shutdown()).await;
+            state.half_closed = true;
         }
         if eof {
             if !state.half_closed {
@@ -558,4 +611,117 @@ fn write_failed(
     );
     conn.close();
     Flow::Stop
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proxy::spec::parse_spec;
+    use tokio::io::DuplexStream;
+
+    fn proxy(specs: &[&str]) -> Arc<Proxy> {
+        let options = ProxyOptions {
+            upstream: Upstream { addr: "127.0.0.1:9".into(), tls: None },
+            max_frame_bytes: 1024,
+            connect_timeout: Duration::from_secs(1),
+            idle_timeout: Duration::from_secs(3600),
+        };
+        let mut engine = Engine::new(1);
+        for spec in specs {
+            engine.add(parse_spec(spec).unwrap());
+        }
+        Proxy::new(engine, EventLog::new(false), options)
+    }
+
+    /// One connection through `proxy` over in-memory pipes: (client side, upstream side, the
+    /// connection's task).
+    fn connection(proxy: &Arc<Proxy>) -> (DuplexStream, DuplexStream, tokio::task::JoinHandle<()>) {
+        let (client, proxy_client) = tokio::io::duplex(1 << 16);
+        let (proxy_upstream, upstream) = tokio::io::duplex(1 << 16);
+        let task = tokio::spawn(run_connection(
+            Arc::clone(proxy),
+            1,
+            halves(proxy_client),
+            halves(proxy_upstream),
+            Vec::new(),
+        ));
+        (client, upstream, task)
+    }
+
+    async fn read_exactly(stream: &mut DuplexStream, n: usize) -> Vec<u8> {
+        let mut buf = vec![0u8; n];
+        stream.read_exact(&mut buf).await.unwrap();
+        buf
+    }
+
+    const MESSAGE: &[u8] = b"\x0bMSH|^~\\&|S|F|R|F|2026||ADT^A04|M1|P|2.5\r\x1c\r";
+    const ACK: &[u8] = b"\x0bMSH|^~\\&|R|F|S|F|2026||ACK^A04|A1|P|2.5\rMSA|AA|M1\r\x1c\r";
+
+    #[tokio::test(start_paused = true)]
+    async fn frame_faults_through_a_connection_take_exact_virtual_time() {
+        let proxy = proxy(&[
+            "delay:dir=up,frame=1,ms=500",
+            "duplicate:dir=down,frame=1",
+            "latency:dir=down,ms=20",
+        ]);
+        let (mut client, mut upstream, task) = connection(&proxy);
+        let start = Instant::now();
+        client.write_all(MESSAGE).await.unwrap();
+        assert_eq!(read_exactly(&mut upstream, MESSAGE.len()).await, MESSAGE);
+        assert_eq!(start.elapsed(), Duration::from_millis(500));
+        upstream.write_all(ACK).await.unwrap();
+        // Two copies, each after the direction's latency.
+        assert_eq!(read_exactly(&mut client, 2 * ACK.len()).await, [ACK, ACK].concat());
+        assert_eq!(start.elapsed(), Duration::from_millis(540));
+        drop(client);
+        drop(upstream);
+        task.await.unwrap();
+        let faults: Vec<String> = proxy
+            .events
+            .recent()
+            .iter()
+            .filter(|e| e.kind == EventKind::Fault)
+            .map(|e| format!("{} {:?} {:?}", e.fault, e.dir, e.frame))
+            .collect();
+        assert_eq!(
+            faults,
+            [
+                "delay Some(\"up\") Some(1)",
+                "duplicate Some(\"down\") Some(1)",
+                "latency Some(\"down\") Some(1)"
+            ]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reset_ends_both_directions_and_a_drop_forwards_nothing() {
+        let proxy = proxy(&["drop:dir=up,frame=1", "reset:dir=up,after=2"]);
+        let (mut client, mut upstream, task) = connection(&proxy);
+        client.write_all(MESSAGE).await.unwrap();
+        client.write_all(MESSAGE).await.unwrap();
+        // Frame 1 dropped, frame 2 forwarded, then the connection ends on both sides.
+        let mut got = Vec::new();
+        upstream.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, MESSAGE);
+        let mut rest = Vec::new();
+        client.read_to_end(&mut rest).await.unwrap();
+        assert!(rest.is_empty());
+        task.await.unwrap();
+        let last = proxy.events.recent().pop().unwrap();
+        assert_eq!((last.fault.as_str(), last.detail.as_str()), ("closed", "reset"));
+    }
+
+    #[test]
+    fn the_control_interface_cannot_install_rules_without_bound() {
+        let proxy = proxy(&[]);
+        let spec = parse_spec("drop:frame=1").unwrap();
+        for n in 1..=MAX_RULES as u64 {
+            assert_eq!(proxy.add_rule(spec.clone()), Some(n));
+        }
+        assert_eq!(proxy.add_rule(spec.clone()), None);
+        assert!(proxy.remove_rule(7));
+        assert_eq!(proxy.add_rule(spec), Some(MAX_RULES as u64 + 1));
+        assert_eq!(proxy.installed().len(), MAX_RULES + 1);
+        assert_eq!(proxy.rules().len(), MAX_RULES);
+    }
 }

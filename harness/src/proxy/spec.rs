@@ -72,6 +72,16 @@ pub enum CorruptTarget {
     Msh10,
 }
 
+/// Where a connection trigger fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TriggerPoint {
+    /// `after=N`: once the N-th frame of the direction (over the run) has been forwarded.
+    AfterFrame(u64),
+    /// `bytes=N`: once N bytes of the direction on one connection have been forwarded, even
+    /// in the middle of a frame.
+    AfterBytes(u64),
+}
+
 /// What a rule does.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FaultKind {
@@ -89,10 +99,10 @@ pub enum FaultKind {
     Bandwidth(u64),
     /// Writes of at most `size` bytes with `pause` between them.
     Slice { size: usize, pause: Duration },
-    /// After the `after`-th frame, the write side towards that frame's receiver is shut down.
-    HalfClose { after: u64 },
-    /// After the `after`-th frame, both sockets of its connection are reset (RST).
-    Reset { after: u64 },
+    /// At the trigger point, the write side towards that direction's receiver is shut down.
+    HalfClose { at: TriggerPoint },
+    /// At the trigger point, both sockets of the connection are reset (RST).
+    Reset { at: TriggerPoint },
     /// After the `after`-th frame (or at once when absent), every connection is reset and new
     /// ones are reset as they arrive, for `length`.
     Outage { after: Option<u64>, length: Duration },
@@ -155,7 +165,7 @@ fn keys_of(kind: &str) -> Option<(&'static [&'static str], &'static [&'static st
         "slice" => (&["size"], &["dir", "frame", "p", "type", "ms"]),
         "latency" => (&["ms"], &["dir"]),
         "bandwidth" => (&["bps"], &["dir"]),
-        "half-close" | "reset" => (&["after"], &["dir"]),
+        "half-close" | "reset" => (&[], &["dir", "after", "bytes"]),
         "outage" => (&["ms"], &["dir", "after"]),
         _ => return None,
     })
@@ -206,6 +216,20 @@ pub fn parse_spec(text: &str) -> Result<FaultSpec, SpecError> {
             return Err(fail(spec.len(), format!("{kind} needs {key}=…")));
         }
     }
+    if kind == "half-close" || kind == "reset" {
+        let points: Vec<usize> = values
+            .iter()
+            .filter(|(k, _, _)| *k == "after" || *k == "bytes")
+            .map(|(k, _, at)| at - k.len() - 1)
+            .collect();
+        match points.as_slice() {
+            [] => return Err(fail(spec.len(), format!("{kind} needs after=… or bytes=…"))),
+            [_] => {}
+            [_, second, ..] => {
+                return Err(fail(*second, "give after=… or bytes=…, not both".to_string()))
+            }
+        }
+    }
     let mut parsed = Parsed::default();
     for (key, value, at) in values {
         parsed.set(key, value).map_err(|message| fail(at, message))?;
@@ -221,8 +245,17 @@ pub fn parse_spec(text: &str) -> Result<FaultSpec, SpecError> {
         },
         "latency" => FaultKind::Latency(parsed.ms.unwrap_or_default()),
         "bandwidth" => FaultKind::Bandwidth(parsed.bps.unwrap_or(1)),
-        "half-close" => FaultKind::HalfClose { after: parsed.after.unwrap_or(1) },
-        "reset" => FaultKind::Reset { after: parsed.after.unwrap_or(1) },
+        "half-close" | "reset" => {
+            let at = match (parsed.after, parsed.bytes) {
+                (_, Some(bytes)) => TriggerPoint::AfterBytes(bytes),
+                (after, None) => TriggerPoint::AfterFrame(after.unwrap_or(1)),
+            };
+            if kind == "reset" {
+                FaultKind::Reset { at }
+            } else {
+                FaultKind::HalfClose { at }
+            }
+        }
         _ => FaultKind::Outage { after: parsed.after, length: parsed.ms.unwrap_or_default() },
     };
     Ok(FaultSpec {
@@ -245,6 +278,7 @@ struct Parsed {
     bps: Option<u64>,
     size: Option<usize>,
     after: Option<u64>,
+    bytes: Option<u64>,
     byte: Option<CorruptTarget>,
 }
 
@@ -268,6 +302,7 @@ impl Parsed {
             }
             "frame" => self.frame = Some(count(value, "frame")?),
             "after" => self.after = Some(count(value, "after")?),
+            "bytes" => self.bytes = Some(count(value, "bytes")?),
             "bps" => self.bps = Some(count(value, "bps (bytes per second)")?),
             "size" => {
                 let size = count(value, "size")?;
@@ -351,9 +386,10 @@ impl fmt::Display for FaultSpec {
                 keys.push(format!("size={size}"));
                 keys.push(format!("ms={}", pause.as_millis()));
             }
-            FaultKind::HalfClose { after } | FaultKind::Reset { after } => {
-                keys.push(format!("after={after}"))
-            }
+            FaultKind::HalfClose { at } | FaultKind::Reset { at } => keys.push(match at {
+                TriggerPoint::AfterFrame(n) => format!("after={n}"),
+                TriggerPoint::AfterBytes(n) => format!("bytes={n}"),
+            }),
             FaultKind::Outage { after, length } => {
                 keys.push(format!("ms={}", length.as_millis()));
                 if let Some(after) = after {
@@ -409,6 +445,8 @@ mod tests {
         check("slice:dir=up,size=1,ms=2", "slice:size=1,ms=2,dir=up");
         check("half-close:after=5", "half-close:after=5,dir=both");
         check("reset:after=3,dir=down", "reset:after=3,dir=down");
+        check("reset:dir=up,bytes=100", "reset:bytes=100,dir=up");
+        check("half-close:bytes=1", "half-close:bytes=1,dir=both");
         check("outage:after=10,ms=2000", "outage:ms=2000,after=10,dir=both");
         check("  outage:ms=5 ", "outage:ms=5,dir=both");
         check("drop:p=1,type=ACK", "drop:dir=both,p=1,type=ACK");
@@ -436,7 +474,9 @@ mod tests {
         check_err("corrupt:byte=msa3", 14, "byte must be");
         check_err("slice:size=0", 12, "from 1");
         check_err("slice:size=9999999", 12, "at most");
-        check_err("reset", 6, "reset needs after");
+        check_err("reset", 6, "reset needs after=… or bytes=…");
+        check_err("reset:after=1,bytes=2", 15, "not both");
+        check_err("half-close:bytes=0", 18, "from 1");
         check_err("outage:after=1", 15, "outage needs ms");
         check_err("bandwidth:bps=0", 15, "bytes per second");
         check_err("latency:ms=5,frame=2", 14, "latency takes no key");
@@ -448,7 +488,7 @@ mod tests {
         /// lies within the spec, and an accepted spec prints canonically and parses back.
         #[test]
         fn column_in_range_and_canonical_round_trip(
-            text in "(drop|delay|corrupt|slice|latency|bandwidth|half-close|reset|outage|x)(:((dir|frame|p|type|ms|bps|size|after|byte|q)=(up|down|both|0|1|7|0\\.5|1\\.5|ADT\\^A08|msa2|random|-|)(,|)){0,4})?"
+            text in "(drop|delay|corrupt|slice|latency|bandwidth|half-close|reset|outage|x)(:((dir|frame|p|type|ms|bps|size|after|bytes|byte|q)=(up|down|both|0|1|7|0\\.5|1\\.5|ADT\\^A08|msa2|random|-|)(,|)){0,4})?"
         ) {
             match parse_spec(&text) {
                 Ok(spec) => {

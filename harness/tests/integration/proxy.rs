@@ -346,11 +346,8 @@ fn slice_splits_frames_into_many_writes() {
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
     // Down: the ACK comes in pieces, the same bytes as without slicing.
     let proxy = Proxy::start(&correct.url, &["--fault", "slice:dir=down,size=8,ms=3"]);
-    let mut client = connect(&proxy.addr);
-    client.write_all(&framed(&message(A01, "SLICE-1"))).unwrap();
-    let (frames, reads) = read_frames(&mut client, 1);
+    let (_, reads) = exchange(&proxy, "SLICE-1");
     assert!(reads > 1, "a sliced ACK took {reads} read(s)");
-    assert_eq!(msa2(&frames[0]), "SLICE-1");
 }
 
 #[test]
@@ -359,10 +356,7 @@ fn half_close_after_n_frames() {
     // The correct endpoint answers a message whose sender then shut its write side.
     let correct = serve(&[]);
     let proxy = Proxy::start(&correct.url, &fault);
-    let mut client = connect(&proxy.addr);
-    client.write_all(&framed(&message(A01, "HC-1"))).unwrap();
-    let (frames, _) = read_frames(&mut client, 1);
-    assert_eq!(msa2(&frames[0]), "HC-1");
+    let (mut client, _) = exchange(&proxy, "HC-1");
     assert!(proxy.wait_for("FAULT half-close").contains("up frame=1 msh9=ADT^A01 msh10=HC-1"));
     // Later frames cannot go up any more: discarded, and logged.
     client.write_all(&framed(&message(A01, "HC-2"))).unwrap();
@@ -378,13 +372,20 @@ fn half_close_after_n_frames() {
     assert!(!rest.contains(&0x1c), "no ACK came back: {:?}", String::from_utf8_lossy(&rest));
 }
 
+/// Sends one message with MSH-10 `control_id` through `proxy` on a new connection and reads
+/// its ACK; returns the connection and how many reads the ACK took.
+fn exchange(proxy: &Proxy, control_id: &str) -> (TcpStream, usize) {
+    let mut client = connect(&proxy.addr);
+    client.write_all(&framed(&message(A01, control_id))).unwrap();
+    let (frames, reads) = read_frames(&mut client, 1);
+    assert_eq!(msa2(&frames[0]), control_id);
+    (client, reads)
+}
+
 /// Sends one message with MSH-10 `control_id` through `proxy`: its ACK arrives, then the
 /// connection is reset.
 fn ack_then_reset(proxy: &Proxy, control_id: &str) {
-    let mut client = connect(&proxy.addr);
-    client.write_all(&framed(&message(A01, control_id))).unwrap();
-    let (frames, _) = read_frames(&mut client, 1);
-    assert_eq!(msa2(&frames[0]), control_id);
+    let (mut client, _) = exchange(proxy, control_id);
     let mut rest = [0u8; 64];
     let err = client.read(&mut rest).expect_err("the connection is reset after the ACK");
     assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset);
@@ -578,11 +579,8 @@ fn latency_and_bandwidth_shape_a_direction() {
     assert!(proxy.wait_for("FAULT latency").contains("down frame=1 msh9=ACK^A01"));
     // 400 bytes/s: the ACK comes in 20-byte pieces, the same bytes as without shaping.
     let proxy = Proxy::start(&server.url, &["--fault", "bandwidth:dir=down,bps=400"]);
-    let mut client = connect(&proxy.addr);
-    client.write_all(&framed(&message(A01, "BW-1"))).unwrap();
-    let (frames, reads) = read_frames(&mut client, 1);
+    let (_, reads) = exchange(&proxy, "BW-1");
     assert!(reads > 1, "a throttled ACK took {reads} read(s)");
-    assert_eq!(msa2(&frames[0]), "BW-1");
     assert!(proxy.wait_for("FAULT bandwidth").contains("400 bytes/s"));
 }
 
@@ -633,4 +631,45 @@ fn unreachable_upstream_idle_connections_and_oversized_frames() {
     client.shutdown(std::net::Shutdown::Write).unwrap();
     assert_eq!(recorded.join().unwrap(), sent);
     assert!(proxy.wait_for("frame-too-large").contains(" up note frame-too-large"));
+}
+
+#[test]
+fn a_byte_trigger_cuts_inside_a_frame() {
+    let sent = framed(&message(A01, "CUT-1"));
+    for (fault, how) in [("reset:dir=up,bytes=20", "reset"), ("half-close:dir=up,bytes=20", "FIN")]
+    {
+        let (upstream, recorded) = recording_upstream(sent.len(), Vec::new());
+        let proxy = Proxy::start(&upstream, &["--fault", fault]);
+        let mut client = connect(&proxy.addr);
+        client.write_all(&sent).unwrap();
+        // The upstream gets the first 20 bytes, then the reset or the end of the stream.
+        assert_eq!(recorded.join().unwrap(), &sent[..20], "{how}");
+        let line = proxy.wait_for("cut-inside-frame");
+        assert!(
+            line.contains(" up note cut-inside-frame: 20 byte(s) at stream offset 0"),
+            "{line}"
+        );
+        let line = proxy.wait_for("FAULT");
+        assert!(
+            line.contains(&format!(
+                "[{}]: after byte 20 of the connection",
+                fault.replace("dir=up,bytes=20", "bytes=20,dir=up")
+            )),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn a_frame_without_its_trailer_cr_is_passed_on_without_waiting() {
+    let sent = [&[0x0b][..], &message(A01, "NOCR-1"), &[0x1c]].concat();
+    let (upstream, recorded) = recording_upstream(2 * sent.len(), Vec::new());
+    let proxy = Proxy::start(&upstream, &["--fault", "duplicate:dir=up,frame=1"]);
+    let mut client = connect(&proxy.addr);
+    client.write_all(&sent).unwrap();
+    // The frame is handled (here: duplicated) while the client keeps its side open, as a
+    // sender waiting for its ACK does.
+    assert!(proxy.wait_for("FAULT duplicate").contains("up frame=1 msh9=ADT^A01 msh10=NOCR-1"));
+    drop(client);
+    assert_eq!(recorded.join().unwrap(), [&sent[..], &sent[..]].concat());
 }
