@@ -3,7 +3,7 @@
 //! removed.
 
 use super::record::RunRecord;
-use crate::runner::observation::{ConnectionAfter, Reply};
+use crate::runner::observation::Reply;
 use crate::runner::{CaseOutcome, Verdict};
 use base64::Engine;
 use serde_json::{json, Value};
@@ -59,16 +59,7 @@ fn case(case: &CaseOutcome) -> Value {
             })
         })
         .collect();
-    let connections: Vec<&str> = observation
-        .connections_after
-        .iter()
-        .map(|c| match c {
-            ConnectionAfter::Open => "open",
-            ConnectionAfter::Closed => "closed",
-            ConnectionAfter::Reset => "reset",
-            ConnectionAfter::Unknown => "unknown",
-        })
-        .collect();
+    let connections: Vec<&str> = observation.connections_after.iter().map(|c| c.name()).collect();
     json!({
         "scenario": case.scenario,
         "file": case.file.display().to_string().replace('\\', "/"),

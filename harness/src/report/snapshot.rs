@@ -12,7 +12,7 @@
 use super::json::verdict_name;
 use crate::checks::Severity;
 use crate::hl7::Message;
-use crate::runner::observation::{CanaryWhen, ConnectionAfter, Outcome, Reply};
+use crate::runner::observation::{CanaryWhen, Outcome, Reply};
 use crate::runner::{unique_token, CaseOutcome, RunOutcome};
 use std::fmt::Write;
 use std::time::Duration;
@@ -417,16 +417,7 @@ pub fn transcript(case: &CaseOutcome) -> String {
         reply(&mut out, &redactor, &format!("stray {}", i + 1), stray, limit);
     }
     if !observation.connections_after.is_empty() {
-        let states: Vec<&str> = observation
-            .connections_after
-            .iter()
-            .map(|c| match c {
-                ConnectionAfter::Open => "open",
-                ConnectionAfter::Closed => "closed",
-                ConnectionAfter::Reset => "reset",
-                ConnectionAfter::Unknown => "unknown",
-            })
-            .collect();
+        let states: Vec<&str> = observation.connections_after.iter().map(|c| c.name()).collect();
         let _ = writeln!(out, "connections after: {}", states.join(", "));
     }
     for probe in &observation.probes {

@@ -379,6 +379,36 @@ fn reproduce(file: &std::path::Path, name: &str, options: &RunOptions) -> String
     parts.join(" ")
 }
 
+/// What running one case gave.
+struct Judged {
+    observation: CaseObservation,
+    sent: Vec<String>,
+    duration: Duration,
+}
+
+/// A case's outcome: its observations judged by the checks, with what reproduces it.
+fn judge(
+    pack: &Pack,
+    scenario: &LoadedScenario,
+    options: &RunOptions,
+    (name, seed, position): (&str, u64, (usize, usize)),
+    judged: Judged,
+) -> CaseOutcome {
+    CaseOutcome {
+        pack: pack.name.clone(),
+        scenario: scenario.name.clone(),
+        file: scenario.path.clone(),
+        name: name.to_string(),
+        seed,
+        sent: judged.sent,
+        results: evaluate(&judged.observation),
+        observation: judged.observation,
+        duration: judged.duration,
+        reproduce: reproduce(&scenario.path, name, options),
+        position,
+    }
+}
+
 /// Runs the receiver cases of one scenario file: concurrently (`--jobs`) when each case
 /// listens on a port of its own, one after another when the scenario fixes the port.
 async fn run_receiver_file(
@@ -424,19 +454,9 @@ async fn run_receiver_file(
             Err(err) => (err.id(), (crashed(&err), Vec::new(), Duration::ZERO)),
         };
         let Some(run) = in_flight.remove(&id) else { continue };
-        let outcome = CaseOutcome {
-            pack: pack.name.clone(),
-            scenario: scenario.name.clone(),
-            file: scenario.path.clone(),
-            name: run.name.clone(),
-            seed: run.seed,
-            sent,
-            results: evaluate(&observation),
-            observation,
-            duration,
-            reproduce: reproduce(&scenario.path, &run.name, options),
-            position: (run.file, run.index),
-        };
+        let judged = Judged { observation, sent, duration };
+        let outcome =
+            judge(pack, scenario, options, (&run.name, run.seed, (run.file, run.index)), judged);
         progress(&outcome);
         finished.push(outcome);
     }
@@ -551,18 +571,9 @@ pub async fn run(
             let finish = |run: &CaseRun,
                           observation: CaseObservation,
                           sent: Vec<String>,
-                          duration: Duration| CaseOutcome {
-                pack: pack.name.clone(),
-                scenario: scenario.name.clone(),
-                file: scenario.path.clone(),
-                name: run.name.clone(),
-                seed: run.seed,
-                sent,
-                results: evaluate(&observation),
-                observation,
-                duration,
-                reproduce: reproduce(&scenario.path, &run.name, options),
-                position: (run.file, run.index),
+                          duration: Duration| {
+                let judged = Judged { observation, sent, duration };
+                judge(pack, scenario, options, (&run.name, run.seed, (run.file, run.index)), judged)
             };
             let mut finished = Vec::new();
             for run in &serial {

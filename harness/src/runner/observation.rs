@@ -130,6 +130,18 @@ pub enum ConnectionAfter {
     Unknown,
 }
 
+impl ConnectionAfter {
+    /// As reports write it: `open`, `closed`, `reset`, `unknown`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ConnectionAfter::Open => "open",
+            ConnectionAfter::Closed => "closed",
+            ConnectionAfter::Reset => "reset",
+            ConnectionAfter::Unknown => "unknown",
+        }
+    }
+}
+
 /// The outcome of an effect probe.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProbeResult {

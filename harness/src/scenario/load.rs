@@ -204,14 +204,12 @@ pub fn load_text(
         )),
         _ => {}
     }
-    let mut receive_names = std::collections::HashSet::new();
+    let receive_names = file.receive.iter().map(|c| c.name.as_str());
+    let sender_names = file.cases.iter().map(|c| c.name.as_str());
+    for name in repeated(receive_names.chain(sender_names)) {
+        errors.push(at(name, format!("case {name:?} appears twice; names must be unique")));
+    }
     for case in &file.receive {
-        if !receive_names.insert(case.name.as_str()) {
-            errors.push(at(
-                &case.name,
-                format!("case {:?} appears twice; names must be unique", case.name),
-            ));
-        }
         check_receiver_case(case, &file, known_checks, &mut |needle, message| {
             errors.push(at(needle, message))
         });
@@ -219,14 +217,7 @@ pub fn load_text(
     if let Some(load) = &file.load {
         check_load(load, &file, &mut |needle, message| errors.push(at(needle, message)));
     }
-    let mut names = std::collections::HashSet::new();
     for case in &file.cases {
-        if !names.insert(case.name.as_str()) {
-            errors.push(at(
-                &case.name,
-                format!("case {:?} appears twice; names must be unique", case.name),
-            ));
-        }
         check_case(case, &file, known_checks, &mut |needle, message| {
             errors.push(at(needle, message))
         });
@@ -390,6 +381,12 @@ fn check_case(
             report(id, format!("case {:?}: unknown check {id:?} in skip_checks{hint}", case.name));
         }
     }
+}
+
+/// The names that appear more than once, at their second appearance.
+fn repeated<'a>(names: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut seen = std::collections::HashSet::new();
+    names.filter(|name| !seen.insert(*name)).collect()
 }
 
 /// Cross-references of one receiver case: templates, behaviours, check ids.
