@@ -9,6 +9,7 @@ pub mod cli;
 pub mod faults;
 pub mod generator;
 pub mod hl7;
+pub mod proxy;
 pub mod load;
 pub mod report;
 pub mod runner;

@@ -81,7 +81,7 @@ fn start(mut command: std::process::Command, what: &str) -> anyhow::Result<(Runn
 
 /// Runs `command` to completion, killing it after `limit`: a peer that never answers must not
 /// hang CI.
-fn output_within(
+pub(crate) fn output_within(
     mut command: std::process::Command,
     limit: Duration,
     what: &str,

@@ -1,9 +1,13 @@
 //! Project automation, run as `cargo xtask <task>` (the alias lives in `.cargo/config.toml`).
 //!
-//! - `ci`: exactly what CI runs: format check, clippy, tests, then a short fuzz smoke.
+//! - `ci`: exactly what CI runs: format check, clippy, tests, html-check, interop, then a short
+//!   fuzz smoke.
 //! - `fuzz`: installs cargo-fuzz when missing, seeds the fuzz corpora from `corpus/`, runs
 //!   every fuzz target for a while and fails on any crash.
 //! - `bench [parse|mllp]`: builds and runs a benchmark in release, writes `reports/bench/`.
+//! - `html-check [REPORT_DIR]...`: opens report.html in headless Chromium (Debian's chromium and
+//!   chromedriver, installed when missing) and checks that it renders, logs no console error,
+//!   filters failures and fetches nothing; without folders it makes its own reports.
 //! - `schema`: writes the scenario format's JSON Schema to `scenarios/scenario.schema.json`.
 //!
 //! xtask only orchestrates: it shells out to cargo and never reimplements what cargo does.
@@ -14,6 +18,7 @@ mod interop;
 #[cfg_attr(not(feature = "bench"), allow(dead_code))]
 mod date;
 mod fuzz;
+mod html_check;
 mod process;
 
 #[cfg(feature = "bench")]
@@ -40,8 +45,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Task {
-    /// Run what CI runs: fmt check, clippy (-D warnings), tests, then a fuzz smoke of each
-    /// target. Fails fast, naming the step that failed.
+    /// Run what CI runs: fmt check, clippy (-D warnings), tests, html-check, interop, then a
+    /// fuzz smoke of each target. Fails fast, naming the step that failed.
     Ci {
         /// Seconds per fuzz target in the smoke run; 0 skips fuzzing.
         #[arg(long, default_value_t = 10)]
@@ -67,6 +72,16 @@ enum Task {
         /// Which benchmark to run.
         #[arg(value_enum, default_value_t = Suite::All)]
         suite: Suite,
+    },
+    /// Open report.html in headless Chromium (through chromedriver) and check that it renders,
+    /// logs no console error, that "only failed and warned cases" hides exactly the passed
+    /// cases, and that it fetches nothing. Installs Debian's chromium and chromium-driver when
+    /// missing.
+    HtmlCheck {
+        /// Report folders to check; by default two reports of
+        /// scenarios/conformance-core/ack-protocol.yaml (one passing, one with failures) and a
+        /// broken copy that must fail.
+        report_dirs: Vec<PathBuf>,
     },
     /// Write the JSON Schema of the scenario format to scenarios/scenario.schema.json (editors
     /// point YAML files at it; a test fails when it is stale).
@@ -111,6 +126,7 @@ fn main() -> anyhow::Result<()> {
         Task::Ci { fuzz_seconds, require_fuzz } => ci::run(&root, fuzz_seconds, require_fuzz),
         Task::Fuzz { seconds, targets } => fuzz::run(&root, seconds, &targets),
         Task::Interop => interop::run(&root),
+        Task::HtmlCheck { report_dirs } => html_check::run(&root, &report_dirs),
         Task::Bench { suite } => {
             // The cargo alias builds xtask in debug; the benchmark must be optimised, so it runs
             // in a release build of this same binary, with the library linked in.

@@ -40,6 +40,7 @@ fn case(exchanges: Vec<Exchange>) -> CaseObservation {
         aborted: None,
         expect_connection_open: None,
         skip_checks: Vec::new(),
+        ..CaseObservation::default()
     }
 }
 

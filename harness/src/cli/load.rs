@@ -295,17 +295,10 @@ pub fn run(args: &LoadArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             seed,
             sent: templates.iter().map(|(label, _)| label.clone()).collect(),
             results,
-            observation: CaseObservation {
-                exchanges: Vec::new(),
-                connections_after: Vec::new(),
-                stray: Vec::new(),
-                probes: Vec::new(),
-                aborted: None,
-                expect_connection_open: None,
-                skip_checks: Vec::new(),
-            },
+            observation: CaseObservation::default(),
             duration: phase.finished.elapsed,
             reproduce: reproduce(args, seed),
+            position: (0, 0),
         };
         let outcome = RunOutcome {
             packs: vec![PackOutcome { name: "load".into(), cases: vec![case] }],
@@ -313,6 +306,7 @@ pub fn run(args: &LoadArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             target: target_shown,
             unreachable,
             skipped: Vec::new(),
+            shard: None,
             load: vec![phase],
         };
         let record = RunRecord {
@@ -322,6 +316,7 @@ pub fn run(args: &LoadArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             finished: finished_at,
             packs,
             phi_redacted: false,
+            baseline: None,
         };
         let dir = match &args.report_dir {
             Some(dir) => dir.clone(),

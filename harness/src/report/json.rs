@@ -83,6 +83,18 @@ fn case(case: &CaseOutcome) -> Value {
         "connections_after": connections,
         "aborted": observation.aborted,
         "reproduce": case.reproduce,
+        "position": { "file": case.position.0, "case": case.position.1 },
+        "arrivals": observation.arrivals.iter().map(|a| json!({
+            "connection": a.connection,
+            "message": message(&a.payload),
+            "notes": a.notes.iter().map(|(code, offset)| json!({"code": code, "offset": offset})).collect::<Vec<_>>(),
+            "received_ms": a.received.as_millis() as u64,
+            "answer": a.answer,
+            "answered_ms": a.answered.map(|d| d.as_millis() as u64),
+            "accepted": a.accepted,
+            "rejected": a.rejected,
+        })).collect::<Vec<_>>(),
+        "sut": observation.sut,
     })
 }
 
@@ -129,6 +141,8 @@ pub fn results(record: &RunRecord) -> Value {
         "verdict": record.verdict(),
         "unreachable": outcome.unreachable,
         "phi_redacted": record.phi_redacted,
+        "shard": outcome.shard.map(|s| s.to_string()),
+        "baseline": record.baseline,
         "counts": counts(outcome.cases()),
         "packs": packs,
         "skipped": outcome.skipped.iter().map(|(file, reason)| json!({

@@ -1,5 +1,5 @@
-//! Writes a report folder: `results.json`, `junit.xml`, `summary.md`, `report.html`, then `manifest.json` with
-//! the hashes of the bytes just written.
+//! Writes a report folder: `results.json`, `junit.xml`, `summary.md`, `report.html`, the case
+//! snapshots under `snapshots/`, then `manifest.json` with the hashes of the bytes just written.
 
 use super::manifest::{entry, Manifest, FILE};
 use super::record::RunRecord;
@@ -20,6 +20,9 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), ReportError> {
     let path = dir.join(name);
     std::fs::write(&path, bytes).map_err(|source| ReportError::Write { path, source })
 }
+
+/// The folder of a report that holds the run's case snapshots, `<pack>/<name>.snap`.
+pub const SNAPSHOTS: &str = "snapshots";
 
 /// Writes the report of `record` into `dir` (created when missing) and returns its manifest.
 pub fn write_report(dir: &Path, record: &RunRecord) -> Result<Manifest, ReportError> {
@@ -50,6 +53,16 @@ pub fn write_report(dir: &Path, record: &RunRecord) -> Result<Manifest, ReportEr
     for (name, text) in &files {
         write(dir, name, text.as_bytes())?;
         entries.push(entry(name, text.as_bytes()));
+    }
+    for snapshot in super::snapshot::snapshots(record.outcome) {
+        let name = format!("{SNAPSHOTS}/{}", snapshot.path());
+        let text = snapshot.file_text();
+        if let Some(parent) = dir.join(&name).parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|source| ReportError::Write { path: parent.to_path_buf(), source })?;
+        }
+        write(dir, &name, text.as_bytes())?;
+        entries.push(entry(&name, text.as_bytes()));
     }
     let manifest = Manifest::new(record, entries, record.phi_redacted);
     write(dir, FILE, &manifest.to_bytes())?;

@@ -84,15 +84,7 @@ pub async fn run_load_phase(
             interrupted: false,
         },
     };
-    let mut observation = CaseObservation {
-        exchanges: Vec::new(),
-        connections_after: Vec::new(),
-        stray: Vec::new(),
-        probes: Vec::new(),
-        aborted: None,
-        expect_connection_open: None,
-        skip_checks: Vec::new(),
-    };
+    let mut observation = CaseObservation::default();
     let results: Vec<CheckResult> = match prepared {
         Err(detail) => {
             observation.aborted = Some(TransportEvent { code: "load-setup".into(), detail });
@@ -127,6 +119,8 @@ pub async fn run_load_phase(
         observation,
         duration: started.elapsed(),
         reproduce,
+        // After the file's cases; the runner sets the file's number.
+        position: (0, usize::MAX),
     };
     (case, phase)
 }

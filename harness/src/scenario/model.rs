@@ -29,12 +29,33 @@ pub struct ScenarioFile {
     /// Message templates by name.
     #[serde(default)]
     pub messages: BTreeMap<String, Template>,
-    /// The cases; a file with a `load:` block may have none.
+    /// `sender` (default): the harness sends to a target (`cases`). `receiver`: the harness
+    /// listens and the system under test sends to it (`receiver`, `receive`).
+    #[serde(default)]
+    pub role: Role,
+    /// Cases of the sender role.
     #[serde(default)]
     pub cases: Vec<Case>,
+    /// Listening and the system under test, for the receiver role.
+    #[serde(default)]
+    pub receiver: Option<super::receiver::ReceiverSpec>,
+    /// Cases of the receiver role.
+    #[serde(default)]
+    pub receive: Vec<super::receiver::ReceiverCase>,
     /// A load phase run after the cases, with thresholds judged as `load.*` checks.
     #[serde(default)]
     pub load: Option<LoadSpec>,
+}
+
+/// Which side of the interface the harness plays.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The harness sends; the target is a receiver.
+    #[default]
+    Sender,
+    /// The harness receives; the system under test is a sender (an outbound interface).
+    Receiver,
 }
 
 /// A load phase: the templates sent at a fixed rate (open loop) or as fast as the target
