@@ -289,3 +289,32 @@ fn load_command_writes_the_report_folder() {
     assert_eq!(again.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn load_reaches_serve_over_mllp_http_and_hllp() {
+    let server = crate::mllp::Server::with_args(&[
+        "--http".as_ref(),
+        "127.0.0.1:0".as_ref(),
+        "--hllp".as_ref(),
+        "127.0.0.1:0".as_ref(),
+    ]);
+    let listening = |line: String| line.trim().trim_start_matches("listening on ").to_string();
+    let http = format!("{}/hl7", listening(server.next_line()));
+    let hllp = listening(server.next_line());
+    assert!(http.starts_with("http://") && hllp.starts_with("hllp://"), "{http} {hllp}");
+    for target in [server.url.as_str(), http.as_str(), hllp.as_str()] {
+        let (code, v) = load(&[
+            A04,
+            "--target",
+            target,
+            "--rate",
+            "50/s",
+            "--count",
+            "20",
+            "--connections",
+            "2",
+        ]);
+        assert_eq!(code, 0, "{target}: {v}");
+        assert_eq!((count(&v, "sent"), count(&v, "acknowledged")), (20, 20), "{target}: {v}");
+    }
+}
