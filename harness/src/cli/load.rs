@@ -21,7 +21,7 @@ use crate::target::defect::{parse_defect, Defect, Defects};
 use crate::transport::connection::Timeouts;
 use crate::transport::tls::ClientTls;
 use indicatif::{ProgressBar, ProgressStyle};
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -354,8 +354,7 @@ fn reproduce(args: &LoadArgs, seed: u64) -> String {
 
 /// Live progress on stderr when it is a terminal; hidden in CI, with --json, or when piped.
 fn progress_bar(json: bool) -> ProgressBar {
-    let in_ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
-    if json || in_ci || !std::io::stderr().is_terminal() {
+    if !super::run::show_progress(json) {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new_spinner();

@@ -174,6 +174,10 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     }
     if !json {
         write!(out, "{}", crate::report::terminal::summary(&outcome, args.verbose))?;
+        for phase in &outcome.load {
+            writeln!(out, "{} › {}:", phase.scenario, phase.name)?;
+            write!(out, "{}", crate::report::load::terminal(phase, &[]))?;
+        }
     }
     let baseline = match &args.baseline {
         Some(dir) => Some(compare_baseline(dir, &outcome, args, finished)?),
@@ -256,12 +260,17 @@ pub(super) fn fresh_dir(run_id: &str) -> std::io::Result<PathBuf> {
     unreachable!("some numbered report folder is free")
 }
 
+/// Whether live progress goes to stderr: only on a terminal, never in CI (`CI` set) or with
+/// `--json`, so logs and machine output stay clean.
+pub(super) fn show_progress(json: bool) -> bool {
+    let in_ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
+    !json && !in_ci && std::io::stderr().is_terminal()
+}
+
 /// Case progress on stderr when it is a terminal; hidden in CI (`CI` set), with `--json`, or
 /// when stderr is piped, so logs and machine output stay clean.
 fn progress_bar(packs: &[crate::scenario::Pack], options: &RunOptions, json: bool) -> ProgressBar {
-    let in_ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
-    let interactive = std::io::stderr().is_terminal() && !in_ci;
-    if json || !interactive {
+    if !show_progress(json) {
         return ProgressBar::hidden();
     }
     let total: usize =

@@ -130,7 +130,7 @@ where
     let interrupted = *stop.borrow();
     let recorder = match Arc::try_unwrap(recorder) {
         Ok(mutex) => mutex.into_inner().unwrap_or_else(|p| p.into_inner()),
-        // Every worker has ended, so no other owner remains; a copy would be the same figures.
+        // The aborted ticker may hold its handle a moment longer: take the figures out.
         Err(shared) => std::mem::replace(&mut *lock(&shared), Recorder::new(plan.slice)),
     };
     let measured = elapsed.saturating_sub(plan.warmup);

@@ -247,3 +247,74 @@ fn unreachable_target_exits_3() {
     let (code, v) = load(&[A04, "--target", &target, "--count", "3", "--connect-timeout", "1s"]);
     assert_eq!((code, count(&v, "sent"), count(&v, "not_sent")), (3, 0, 3));
 }
+
+#[test]
+fn load_command_writes_the_report_folder() {
+    let dir = std::env::temp_dir().join(format!("hl7-harness-load-{}-report", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let report = dir.to_str().unwrap();
+    let output = run(&[
+        "load",
+        A04,
+        "--target",
+        "builtin",
+        "--count",
+        "30",
+        "--threshold",
+        "p99 < 10s",
+        "--report-dir",
+        report,
+        "--seed",
+        "8",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}{}", stdout(&output), stderr(&output));
+    assert!(stdout(&output).contains("sent 30: acknowledged 30, rejected 0, lost 0"));
+    let results: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("results.json")).unwrap()).unwrap();
+    assert_eq!(results["load"][0]["account"]["acknowledged"], 30);
+    assert_eq!(results["verdict"], "conformant");
+    let checks: Vec<&str> = results["packs"][0]["cases"][0]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(checks, ["load.lost", "load.p99"]);
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    assert!(junit.contains("load.p99"), "{junit}");
+    let manifest = std::fs::read_to_string(dir.join("manifest.json")).unwrap();
+    assert!(manifest.contains("adt_a04_v24_minimal.hl7"), "the message file is hashed");
+    // A second run never writes over the report.
+    let again = run(&["load", A04, "--target", "builtin", "--count", "1", "--report-dir", report]);
+    assert_eq!(again.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn load_reaches_serve_over_mllp_http_and_hllp() {
+    let server = crate::mllp::Server::with_args(&[
+        "--http".as_ref(),
+        "127.0.0.1:0".as_ref(),
+        "--hllp".as_ref(),
+        "127.0.0.1:0".as_ref(),
+    ]);
+    let listening = |line: String| line.trim().trim_start_matches("listening on ").to_string();
+    let http = format!("{}/hl7", listening(server.next_line()));
+    let hllp = listening(server.next_line());
+    assert!(http.starts_with("http://") && hllp.starts_with("hllp://"), "{http} {hllp}");
+    for target in [server.url.as_str(), http.as_str(), hllp.as_str()] {
+        let (code, v) = load(&[
+            A04,
+            "--target",
+            target,
+            "--rate",
+            "50/s",
+            "--count",
+            "20",
+            "--connections",
+            "2",
+        ]);
+        assert_eq!(code, 0, "{target}: {v}");
+        assert_eq!((count(&v, "sent"), count(&v, "acknowledged")), (20, 20), "{target}: {v}");
+    }
+}
