@@ -19,7 +19,6 @@ use crate::runner::{Builtin, CaseOutcome, PackOutcome, RunOutcome};
 use crate::scenario::{load_file, Pack};
 use crate::target::defect::{parse_defect, Defect, Defects};
 use crate::transport::connection::Timeouts;
-use crate::transport::tls::ClientTls;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
 use std::path::PathBuf;
@@ -84,16 +83,8 @@ pub struct LoadArgs {
     /// With --target builtin: switch on a defect of the reference endpoint (repeatable).
     #[arg(long = "target-defect", value_name = "NAME", value_parser = parse_defect)]
     pub target_defects: Vec<Defect>,
-    /// PEM file of the CA certificates that may sign the server's certificate (mllps://,
-    /// https://).
-    #[arg(long, value_name = "FILE")]
-    pub tls_ca: Option<PathBuf>,
-    /// Client certificate chain (PEM) for mutual TLS; needs --tls-client-key.
-    #[arg(long, value_name = "FILE", requires = "tls_client_key")]
-    pub tls_client_cert: Option<PathBuf>,
-    /// The PEM private key of --tls-client-cert.
-    #[arg(long, value_name = "FILE", requires = "tls_client_cert")]
-    pub tls_client_key: Option<PathBuf>,
+    #[command(flatten)]
+    pub tls: super::tls_args::TlsClientArgs,
     /// HTTP Basic auth user; needs --http-password-env.
     #[arg(long, value_name = "NAME", requires = "http_password_env")]
     pub http_user: Option<String>,
@@ -201,10 +192,7 @@ pub fn run(args: &LoadArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         SourceOptions { seed, patients: args.patients, mutations: args.mutations.clone() };
     let source = Arc::new(MessageSource::new(&templates, &options)?);
     let tls = if args.target.starts_with("mllps://") || args.target.starts_with("https://") {
-        let client = ClientTls {
-            ca_file: args.tls_ca.clone(),
-            client_cert: args.tls_client_cert.clone().zip(args.tls_client_key.clone()),
-        };
+        let client = args.tls.client_tls();
         Some(client.connector()?)
     } else {
         None

@@ -16,6 +16,7 @@ mod run;
 mod schema;
 mod send;
 mod serve;
+mod tls_args;
 mod validate;
 
 use clap::{Parser, Subcommand};

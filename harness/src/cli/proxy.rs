@@ -9,7 +9,6 @@ use crate::proxy::{parse_spec, serve, Engine, EventLog, FaultSpec, Proxy, ProxyO
 use crate::report::time::rfc3339;
 use crate::runner::TargetUrl;
 use crate::transport::mllp::MllpOptions;
-use crate::transport::tls::ClientTls;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -56,15 +55,8 @@ pub struct ProxyArgs {
     /// longest wait for a peer to take bytes).
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     pub idle_timeout: Duration,
-    /// CA certificates (PEM) that verify an mllps:// upstream.
-    #[arg(long, value_name = "FILE")]
-    pub tls_ca: Option<PathBuf>,
-    /// Client certificate (PEM) for mutual TLS with an mllps:// upstream.
-    #[arg(long, value_name = "FILE", requires = "tls_client_key")]
-    pub tls_client_cert: Option<PathBuf>,
-    /// The private key (PEM) of --tls-client-cert.
-    #[arg(long, value_name = "FILE", requires = "tls_client_cert")]
-    pub tls_client_key: Option<PathBuf>,
+    #[command(flatten)]
+    pub tls: super::tls_args::TlsClientArgs,
 }
 
 fn parse_fault(text: &str) -> Result<FaultSpec, String> {
@@ -76,10 +68,7 @@ fn upstream(args: &ProxyArgs) -> anyhow::Result<Upstream> {
     match url {
         TargetUrl::Mllp(addr) => Ok(Upstream { addr, tls: None }),
         TargetUrl::Mllps(addr) => {
-            let tls = ClientTls {
-                ca_file: args.tls_ca.clone(),
-                client_cert: args.tls_client_cert.clone().zip(args.tls_client_key.clone()),
-            };
+            let tls = args.tls.client_tls();
             Ok(Upstream { addr, tls: Some(tls.connector()?) })
         }
         _ => anyhow::bail!(
