@@ -11,15 +11,24 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// The message without MSH-7 and MSH-10: equal for a message and its retransmissions. A
-/// payload that is not HL7 is its own key.
+/// payload that is not HL7 is its own key. Trailing segment terminators do not count: some
+/// senders drop the last CR inside the frame (python-hl7's `mllp_send` does).
 pub fn content_key(payload: &[u8]) -> Vec<u8> {
-    let Ok(mut buf) = MessageBuf::new(payload.to_vec()) else { return payload.to_vec() };
-    for field in ["MSH-7", "MSH-10"] {
-        if let Ok(path) = Path::parse(field) {
-            let _ = buf.set(&path, "");
+    let mut key = match MessageBuf::new(payload.to_vec()) {
+        Ok(mut buf) => {
+            for field in ["MSH-7", "MSH-10"] {
+                if let Ok(path) = Path::parse(field) {
+                    let _ = buf.set(&path, "");
+                }
+            }
+            buf.into_bytes()
         }
+        Err(_) => payload.to_vec(),
+    };
+    while key.last().is_some_and(|b| matches!(b, b'\r' | b'\n')) {
+        key.pop();
     }
-    buf.into_bytes()
+    key
 }
 
 fn control_id(payload: &[u8]) -> String {
@@ -330,6 +339,14 @@ mod tests {
         let count_only = ReceiverExpectation { delivered: Some(2), ..Default::default() };
         let one = vec![arrival(1, "A", "A04", 0, "AA"), arrival(1, "A", "A04", 9, "AA")];
         assert_eq!(check(count_only, one, "sender.delivered"), Some(false));
+    }
+
+    #[test]
+    fn a_dropped_final_cr_is_the_same_message() {
+        let with_cr = message("A", "A04");
+        let without = &with_cr[..with_cr.len() - 1];
+        assert_eq!(content_key(&with_cr), content_key(without));
+        assert_ne!(content_key(&with_cr), content_key(&message("A", "A08")));
     }
 
     #[test]

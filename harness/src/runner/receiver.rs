@@ -342,24 +342,36 @@ async fn tail(mut stream: impl tokio::io::AsyncRead + Unpin) -> Vec<u8> {
 }
 
 /// The SUT command with its placeholders filled.
-fn command_line(
-    command: &[String],
-    harness: &std::path::Path,
-    listen: &str,
-    files: &[PathBuf],
-    defects: &[String],
-) -> Vec<String> {
-    let harness = harness.display().to_string();
+/// What the placeholders of a SUT command stand for in one case.
+struct Placeholders<'a> {
+    harness: &'a std::path::Path,
+    listen: std::net::SocketAddr,
+    /// The case's messages, one file each.
+    files: &'a [PathBuf],
+    /// The case's messages MLLP-framed back to back in one file.
+    framed: &'a std::path::Path,
+    defects: &'a [String],
+}
+
+fn command_line(command: &[String], values: &Placeholders<'_>) -> Vec<String> {
+    let harness = values.harness.display().to_string();
     let mut out = Vec::new();
     for arg in command {
         match arg.as_str() {
-            "{messages}" => out.extend(files.iter().map(|f| f.display().to_string())),
+            "{messages}" => out.extend(values.files.iter().map(|f| f.display().to_string())),
             "{defects}" => {
-                for defect in defects {
+                for defect in values.defects {
                     out.extend(["--defect".to_string(), defect.clone()]);
                 }
             }
-            other => out.push(other.replace("{harness}", &harness).replace("{listen}", listen)),
+            other => out.push(
+                other
+                    .replace("{harness}", &harness)
+                    .replace("{listen}", &values.listen.to_string())
+                    .replace("{host}", &values.listen.ip().to_string())
+                    .replace("{port}", &values.listen.port().to_string())
+                    .replace("{mllp_file}", &values.framed.display().to_string()),
+            ),
         }
     }
     out
@@ -418,20 +430,38 @@ pub async fn run_case(run: &ReceiverRun, ctx: &ReceiverContext) -> (CaseObservat
     let mut sut = None;
     let mut child = None;
     if let Some(command) = &ctx.command {
-        for (n, (_, bytes)) in prepared.iter().enumerate() {
-            let path = std::env::temp_dir().join(format!(
-                "hl7-harness-sut-{}-{:x}-{}-{}.hl7",
+        let temp = |suffix: &str| {
+            std::env::temp_dir().join(format!(
+                "hl7-harness-sut-{}-{:x}-{}-{suffix}",
                 std::process::id(),
                 run.seed,
                 run.index,
-                n + 1
-            ));
+            ))
+        };
+        let mut framed = BytesMut::new();
+        for (n, (_, bytes)) in prepared.iter().enumerate() {
+            let path = temp(&format!("{}.hl7", n + 1));
             if let Err(e) = std::fs::write(&path, bytes) {
                 return (aborted("case-setup", format!("{}: {e}", path.display())), described);
             }
             files.push(path);
+            if let Err(e) = encode_frame(bytes, &mut framed) {
+                return (aborted("case-setup", e.to_string()), described);
+            }
         }
-        let line = command_line(command, &ctx.harness, &address.to_string(), &files, &ctx.defects);
+        let framed_path = temp("framed.mllp");
+        if let Err(e) = std::fs::write(&framed_path, &framed) {
+            return (aborted("case-setup", format!("{}: {e}", framed_path.display())), described);
+        }
+        let values = Placeholders {
+            harness: &ctx.harness,
+            listen: address,
+            files: &files,
+            framed: &framed_path,
+            defects: &ctx.defects,
+        };
+        let line = command_line(command, &values);
+        files.push(framed_path);
         let shown = line.join(" ");
         let mut process = tokio::process::Command::new(&line[0]);
         process

@@ -34,9 +34,10 @@ pub struct ReceiverSpec {
 pub struct SutSpec {
     /// Program and arguments. Placeholders: `{harness}` (this hl7-harness binary, the
     /// reference sender is `{harness} send`), `{listen}` (`HOST:PORT` the harness listens on),
-    /// `{messages}` (the case's messages as files, one argument each), `{defects}` (one
-    /// `--defect NAME` pair per `run --sut-defect`, for testing the harness with the reference
-    /// sender's known bugs).
+    /// `{host}` and `{port}` (its parts), `{messages}` (the case's messages as files, one
+    /// argument each), `{mllp_file}` (one file with the case's messages MLLP-framed back to
+    /// back), `{defects}` (one `--defect NAME` pair per `run --sut-defect`, for testing the
+    /// harness with the reference sender's known bugs).
     pub command: Vec<Text>,
 }
 
