@@ -198,3 +198,25 @@ fn the_schema_rejects_broken_junit() {
         }
     }
 }
+
+/// A run that differs from its baseline adds a `baseline` testsuite whose regressions fail:
+/// still valid, and the counts still add up.
+#[test]
+fn junit_with_baseline_regressions_is_valid_against_the_schema() {
+    let baseline = TempDir::new("xsd-baseline");
+    let accept = ["--baseline", baseline.path(), "--accept", "--no-report"];
+    let output = super::support::run(
+        &[&["run", "scenarios/conformance-core/ack-protocol.yaml", "--seed", "7"][..], &accept[..]]
+            .concat(),
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let changed = ["--baseline", baseline.path(), "--target-defect", "closes-after-ack"];
+    let junit = junit_of("xsd-regression", true, &changed, 1);
+    if let Err(diagnostics) = validate(&junit, "baseline-junit.xml") {
+        panic!("junit.xml with a baseline suite is not valid:\n{diagnostics}");
+    }
+    let counts = check_counts(&junit);
+    assert!(counts.failures > 0, "{counts:?}");
+    assert!(junit.contains("<testsuite name=\"baseline\""), "{junit}");
+    assert!(junit.contains("<failure type=\"regression\""), "{junit}");
+}
