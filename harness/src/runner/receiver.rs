@@ -462,8 +462,11 @@ pub async fn run_case(run: &ReceiverRun, ctx: &ReceiverContext) -> (CaseObservat
         };
         let line = command_line(command, &values);
         files.push(framed_path);
+        let Some(program) = line.first() else {
+            return (aborted("case-setup", "sut.command is empty".into()), described);
+        };
         let shown = line.join(" ");
-        let mut process = tokio::process::Command::new(&line[0]);
+        let mut process = tokio::process::Command::new(program);
         process
             .args(&line[1..])
             .stdin(std::process::Stdio::null())
@@ -495,11 +498,18 @@ pub async fn run_case(run: &ReceiverRun, ctx: &ReceiverContext) -> (CaseObservat
         }
     }
 
+    let mut reopen_failed = None;
     let listener = match (listener, run.case.refuse_for) {
         (Some(listener), _) => Some(listener),
         (None, Some(period)) => {
             tokio::time::sleep(period.0.min(ctx.timeout)).await;
-            TcpListener::bind(address).await.ok()
+            match TcpListener::bind(address).await {
+                Ok(listener) => Some(listener),
+                Err(e) => {
+                    reopen_failed = Some(format!("cannot listen on {address} again: {e}"));
+                    None
+                }
+            }
         }
         (None, None) => None,
     };
@@ -580,6 +590,9 @@ pub async fn run_case(run: &ReceiverRun, ctx: &ReceiverContext) -> (CaseObservat
         sut_exit: expect.sut_exit,
     };
     let observation = CaseObservation {
+        // The harness could not play its part: nothing here judges the sender.
+        aborted: reopen_failed
+            .map(|detail| TransportEvent { code: "listen-failed".into(), detail }),
         arrivals: arrivals.into_iter().map(|(_, a)| a).collect(),
         sut,
         receiver: Some(receiver),

@@ -406,6 +406,9 @@ fn check_receiver_case(
         }
     }
     let has_command = file.receiver.as_ref().is_some_and(|r| r.sut.is_some());
+    if file.receiver.as_ref().and_then(|r| r.sut.as_ref()).is_some_and(|s| s.command.is_empty()) {
+        report("command:", "sut.command is empty: give the program and its arguments".into());
+    }
     if has_command && case.send.is_empty() {
         report(&case.name, format!("case {:?}: send lists nothing for the SUT to send", case.name));
     }

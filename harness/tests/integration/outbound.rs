@@ -147,6 +147,14 @@ fn receiver_scenario_errors_name_the_line() {
     assert!(text.contains("bad.yaml:5:"), "{text}");
     assert!(text.contains("no message template named \"nothere\""), "{text}");
     assert!(text.contains("slow_read: bytes must be at least 1"), "{text}");
+    std::fs::write(
+        &scenario,
+        "role: receiver\nreceiver: { sut: { command: [] } }\nmessages: {}\nreceive:\n  - name: x\n    expect: { delivered: 1 }\n",
+    )
+    .unwrap();
+    let output = run(&["run", scenario.to_str().unwrap(), "--check"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("sut.command is empty"), "{}", stderr(&output));
     std::fs::write(&scenario, "role: receiver\ncases: []\n").unwrap();
     let output = run(&["run", scenario.to_str().unwrap(), "--check"]);
     assert_eq!(output.status.code(), Some(2));
