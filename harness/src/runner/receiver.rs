@@ -94,6 +94,14 @@ impl CaseState {
         }
     }
 
+    /// Records whether a late answer was written after all.
+    fn mark_accepted(&self, number: usize, accepted: bool) {
+        let mut arrivals = self.arrivals.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, arrival)) = arrivals.iter_mut().find(|(n, _)| *n == number) {
+            arrival.accepted = accepted;
+        }
+    }
+
     fn settled(&self, expected: &[ExpectedMessage]) -> bool {
         let arrivals = self.arrivals.lock().unwrap_or_else(|e| e.into_inner());
         expected.iter().all(|m| {
@@ -173,7 +181,7 @@ enum After {
 
 /// Answers one arrival as the case says; records it.
 async fn answer(
-    state: &CaseState,
+    state: &Arc<CaseState>,
     writer: &Arc<tokio::sync::Mutex<OwnedWriteHalf>>,
     connection: usize,
     payload: Vec<u8>,
@@ -210,13 +218,14 @@ async fn answer(
         (Answer::LateAck(delay), true) => {
             arrival.answer = format!("AA after {} ms", delay.0.as_millis());
             arrival.answered = Some(now() + delay.0);
-            // The late ACK still delivers the message if the sender is listening then.
-            arrival.accepted = true;
+            // Accepted once the late ACK is written (the sender may have gone by then).
             if let Some(bytes) = send(AckCode::ApplicationAccept, false) {
-                let (writer, delay) = (Arc::clone(writer), delay.0);
+                let (writer, state, delay) = (Arc::clone(writer), Arc::clone(state), delay.0);
                 tokio::spawn(async move {
-                    tokio::time::sleep(delay).await;
-                    write_frame(&writer, &bytes).await;
+                    // At least a tick, so the arrival is recorded before it is marked.
+                    tokio::time::sleep(delay.max(Duration::from_millis(1))).await;
+                    let written = write_frame(&writer, &bytes).await;
+                    state.mark_accepted(number, written);
                 });
             }
         }
