@@ -36,8 +36,9 @@ pub enum NetworkFault {
     HalfClose,
     /// Write at most `bytes_per_second` (in 20 ms slices; at least one byte per slice).
     Slow { bytes_per_second: u32 },
-    /// Close the connection right after writing the frame, before the ACK can arrive; then
-    /// connect again and resend the same message (same MSH-10), as a correct sender does.
+    /// End the write side right after the frame and read no answer; once the receiver is done
+    /// with the connection (at most the ACK timeout), resend the same message (same MSH-10) on
+    /// a new connection, as a correct sender does after an indeterminate outcome.
     CloseBeforeAck,
     /// Reset the connection (RST, SO_LINGER 0): after the whole frame, at byte `offset` of the
     /// frame, or, with `mid_frame`, at an offset inside the frame drawn by the case seed. Then

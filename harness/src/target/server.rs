@@ -71,7 +71,10 @@ pub async fn serve_mllp_with_commit_ack(
                         handle_connection(connection, &endpoint, commit_ack, &health, idle).await;
                     health.connection_ended(endpoint.defects(), frames);
                 }
-                Err(err) => eprintln!("hl7-harness serve: {peer}: {err} ({})", err.code()),
+                Err(err) => {
+                    eprintln!("hl7-harness serve: {peer}: {err} ({})", err.code());
+                    health.connection_ended(endpoint.defects(), 0);
+                }
             }
         }
     })
