@@ -59,7 +59,8 @@ pub enum NetworkFault {
     /// Segments end with LF instead of CR (what files moved through FTP or mail look like).
     LfSegments,
     /// Pad the message with a `ZOV` segment to `bytes` payload bytes (default 17 MiB, above
-    /// the common 16 MiB bound). The receiver may answer or close, but must keep serving.
+    /// the common 16 MiB bound; at most 256 MiB). The receiver may answer or close, but must
+    /// keep serving. Reports show the message without its padding.
     Oversized {
         #[serde(default)]
         bytes: Option<usize>,
@@ -86,6 +87,9 @@ pub const UNTERMINATED_SILENCE: Duration = Duration::from_millis(500);
 
 /// Most connections one `storm` may open (memory and file descriptors stay bounded).
 pub const STORM_MAX: u32 = 1000;
+
+/// Largest `oversized` frame the harness builds (it holds the frame in memory).
+pub const OVERSIZED_MAX: usize = 256 * 1024 * 1024;
 
 impl NetworkFault {
     pub fn name(&self) -> &'static str {
@@ -125,6 +129,9 @@ impl NetworkFault {
             }
             NetworkFault::Storm { connections } if *connections > STORM_MAX => {
                 Err(format!("storm: at most {STORM_MAX} connections"))
+            }
+            NetworkFault::Oversized { bytes: Some(bytes) } if *bytes > OVERSIZED_MAX => {
+                Err(format!("oversized: at most {OVERSIZED_MAX} bytes"))
             }
             _ => Ok(()),
         }
@@ -437,6 +444,8 @@ mod tests {
         assert_ne!(storm_plan(30, 9), storm_plan(30, 10));
         assert!(storm_plan(30, 9).iter().any(|r| *r) && storm_plan(30, 9).iter().any(|r| !*r));
         assert!(NetworkFault::Storm { connections: STORM_MAX + 1 }.validate().is_err());
+        let huge = NetworkFault::Oversized { bytes: Some(OVERSIZED_MAX + 1) };
+        assert!(huge.validate().is_err());
     }
 
     #[test]

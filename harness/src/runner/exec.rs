@@ -989,3 +989,37 @@ fn record_attempt(pending: &mut Pending, before: usize) {
     };
     exchange.attempts.push(Attempt { outcome, event });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    /// The pauses of a slow plan are waited for exactly: in paused time a 100-byte frame at
+    /// 500 bytes per second takes 200 ms (plus timer rounding), whatever the machine's load.
+    #[tokio::test]
+    async fn slow_writes_take_exactly_their_time_in_paused_time() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let (conn, accepted) = tokio::join!(
+            MllpConnection::connect(&addr, MllpOptions::default(), Timeouts::default()),
+            listener.accept()
+        );
+        let (mut conn, mut server) = (conn.unwrap(), accepted.unwrap().0);
+        let faults = [NetworkFault::Slow { bytes_per_second: 500 }];
+        let wire = plan(&[&[b'x'; 97][..]], &faults, 1, true);
+        assert_eq!(wire.writes.len(), 10);
+        tokio::time::pause();
+        let started = Instant::now();
+        write_plan(&mut conn, &wire).await.unwrap();
+        // Tokio's timer rounds each sleep up to its next millisecond tick.
+        let elapsed = started.elapsed();
+        assert!(elapsed >= Duration::from_millis(200), "{elapsed:?}");
+        assert!(elapsed <= Duration::from_millis(200 + 10), "{elapsed:?}");
+        tokio::time::resume();
+        drop(conn);
+        let mut received = Vec::new();
+        server.read_to_end(&mut received).await.unwrap();
+        assert_eq!(received, wire.bytes());
+    }
+}
