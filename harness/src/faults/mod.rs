@@ -77,6 +77,9 @@ pub enum NetworkFault {
     /// Before the case, open `connections` connections one after another and end each at
     /// once, with a close or a reset as the case seed decides (a reconnect storm).
     Storm { connections: u32 },
+    /// HLLP targets only: send each data block first with a wrong checksum (the receiver must
+    /// answer with an N block and process nothing), then the good block.
+    BadChecksum,
 }
 
 /// Default payload size of an `oversized` frame: 1 MiB above the common 16 MiB bound.
@@ -109,6 +112,7 @@ impl NetworkFault {
             NetworkFault::Unterminated { .. } => "unterminated",
             NetworkFault::Idle(_) => "idle",
             NetworkFault::Storm { .. } => "storm",
+            NetworkFault::BadChecksum => "bad_checksum",
         }
     }
 
@@ -321,6 +325,17 @@ pub fn plan(payloads: &[&[u8]], faults: &[NetworkFault], seed: u64, first: bool)
     WirePlan { writes, end }
 }
 
+/// Changes the three checksum digits of an encoded HLLP block (`… ccc <EB> <CR>`) to another
+/// valid checksum, so only the checksum is wrong.
+pub fn damage_checksum(block: &mut [u8]) {
+    let Some(end) = block.len().checked_sub(2) else { return };
+    let Some(start) = end.checked_sub(3) else { return };
+    let Some(digits) = block.get_mut(start..end) else { return };
+    let value = std::str::from_utf8(digits).ok().and_then(|d| d.parse::<u16>().ok()).unwrap_or(0);
+    let damaged = format!("{:03}", (value + 1) % 256);
+    digits.copy_from_slice(damaged.as_bytes());
+}
+
 /// For each connection of a `storm`, whether it ends with a reset (true) or a close.
 pub fn storm_plan(connections: u32, seed: u64) -> Vec<bool> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -436,6 +451,16 @@ mod tests {
             (b"\x0bMSH|x\r".to_vec(), WireEnd::Silence(UNTERMINATED_SILENCE))
         );
         assert_eq!(plan(&[b"A"], &[NetworkFault::CloseBeforeAck], 1, true).end, WireEnd::Close);
+    }
+
+    #[test]
+    fn damaged_checksum_is_another_valid_one() {
+        let mut block = b"\x0bD21\rMSH|x\r00006255\x1c\r".to_vec();
+        damage_checksum(&mut block);
+        assert_eq!(block, b"\x0bD21\rMSH|x\r00006000\x1c\r");
+        let mut short = b"\x1c\r".to_vec();
+        damage_checksum(&mut short);
+        assert_eq!(short, b"\x1c\r", "too short to hold a checksum: unchanged");
     }
 
     #[test]

@@ -95,7 +95,7 @@ impl CaseRun {
 pub(super) struct Built {
     pub(super) bytes: Vec<u8>,
     pub(super) raw: bool,
-    description: String,
+    pub(super) description: String,
     /// What the mutations made of the message; `None` without mutations.
     intent: Option<Intent>,
 }
@@ -173,14 +173,14 @@ pub(super) fn build(
 
 /// The messages a case's steps have sent, for `resend:` and for probe placeholders.
 #[derive(Default)]
-struct Sent {
+pub(super) struct Sent {
     by_step: Vec<Option<Built>>,
     last: Option<Built>,
 }
 
 impl Sent {
     /// The message step `step_no` sends: built from its template, or an earlier one again.
-    fn next(
+    pub(super) fn next(
         &self,
         run: &CaseRun,
         ctx: &Context,
@@ -198,13 +198,13 @@ impl Sent {
             .ok_or_else(|| "resend: that step sent nothing".to_string())
     }
 
-    fn record(&mut self, step_no: usize, built: Built) {
+    pub(super) fn record(&mut self, step_no: usize, built: Built) {
         self.by_step.resize(step_no, None);
         self.by_step[step_no - 1] = Some(built.clone());
         self.last = Some(built);
     }
 
-    fn last_bytes(&self) -> Option<&[u8]> {
+    pub(super) fn last_bytes(&self) -> Option<&[u8]> {
         self.last.as_ref().map(|b| b.bytes.as_slice())
     }
 }
@@ -213,7 +213,7 @@ fn render(pattern: &Pattern, values: &Values) -> Result<String, String> {
     pattern.render(values)
 }
 
-fn event(err: &TransportError) -> TransportEvent {
+pub(super) fn event(err: &TransportError) -> TransportEvent {
     TransportEvent { code: err.code().to_string(), detail: err.to_string() }
 }
 
@@ -343,6 +343,9 @@ pub async fn run_case(run: &CaseRun, ctx: &Context) -> (CaseObservation, Vec<Str
         TargetUrl::Http(url) | TargetUrl::Https(url) => {
             run_http(run, ctx, url, &mut observation, &mut described).await
         }
+        TargetUrl::Hllp(addr) => {
+            super::hllp::run_hllp(run, ctx, addr, &mut observation, &mut described).await
+        }
         TargetUrl::Builtin => {
             observation.aborted = Some(TransportEvent {
                 code: "no-target".into(),
@@ -353,7 +356,7 @@ pub async fn run_case(run: &CaseRun, ctx: &Context) -> (CaseObservation, Vec<Str
     (observation, described)
 }
 
-fn new_exchange(
+pub(super) fn new_exchange(
     step_no: usize,
     connection: usize,
     built: &Built,
@@ -862,11 +865,11 @@ pub(super) async fn connect(addr: &str, ctx: &Context) -> Result<MllpConnection,
     }
 }
 
-fn abort_build(obs: &mut CaseObservation, why: String) {
+pub(super) fn abort_build(obs: &mut CaseObservation, why: String) {
     obs.aborted = Some(TransportEvent { code: "message-build-failed".into(), detail: why });
 }
 
-async fn probe_step(
+pub(super) async fn probe_step(
     run: &CaseRun,
     ctx: &Context,
     probe: &crate::scenario::Probe,

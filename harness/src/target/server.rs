@@ -141,7 +141,9 @@ async fn handle_hllp(mut connection: HllpConnection, endpoint: &Endpoint) {
                 Some(answer) => connection.send_data(answer).await,
                 None => Ok(()),
             }
-        } else if let Some(reason) = block.nak_reason() {
+        } else if let Some(reason) =
+            block.nak_reason().filter(|_| !endpoint_defect(endpoint, Defect::HllpChecksumIgnored))
+        {
             connection.send_nak(reason).await
         } else {
             match block.block_type {
