@@ -73,7 +73,7 @@ pub async fn serve_mllp_with_commit_ack(
                 }
                 Err(err) => {
                     eprintln!("hl7-harness serve: {peer}: {err} ({})", err.code());
-                    health.connection_ended(endpoint.defects(), 0);
+                    health.connection_failed(endpoint.defects());
                 }
             }
         }
