@@ -9,6 +9,8 @@ pub mod cli;
 pub mod faults;
 pub mod generator;
 pub mod hl7;
+pub mod load;
+pub mod proxy;
 pub mod report;
 pub mod runner;
 pub mod scenario;

@@ -24,6 +24,17 @@ impl Utc {
     }
 }
 
+/// A proleptic Gregorian date to days since 1970-01-01 (the inverse of `civil_from_days`).
+pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let yoe = year.rem_euclid(400);
+    let mp = i64::from(if month > 2 { month - 3 } else { month + 9 });
+    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
@@ -49,6 +60,12 @@ mod tests {
         assert_eq!(at(0), Utc { year: 1970, month: 1, day: 1, hour: 0, minute: 0, second: 0 });
         let leap = at(951_782_400); // 2000-02-29T00:00:00Z
         assert_eq!((leap.year, leap.month, leap.day), (2000, 2, 29));
+        assert_eq!(days_from_civil(2000, 2, 29), 951_782_400 / 86_400);
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        for days in [0, 59, 365, 11_016, 20_414, 100_000] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
         let t = at(1_795_314_905); // 2026-11-22T02:35:05Z
         assert_eq!((t.year, t.month, t.day, t.hour, t.minute, t.second), (2026, 11, 22, 2, 35, 5));
     }

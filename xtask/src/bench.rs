@@ -1,4 +1,5 @@
-//! The parser benchmark (`cargo xtask bench parse`), run in a release build.
+//! The parser benchmark (`cargo xtask bench parse`), run in a release build, and the bench
+//! report file every suite writes into.
 //!
 //! Input: every message of `corpus/**/*.hl7` and the shared public corpus, repeated until the
 //! set reaches [`TARGET_BYTES`]. Each measurement is the best of [`RUNS`] passes over it:
@@ -86,7 +87,7 @@ struct Input {
     bytes: usize,
 }
 
-pub fn parse(root: &Path) -> anyhow::Result<()> {
+pub fn parse(root: &Path) -> anyhow::Result<serde_json::Value> {
     let workload = load(root)?;
     eprintln!(
         "bench parse: {} messages from {} files ({} bytes), repeated {}x = {:.1} MB, best of {RUNS}",
@@ -145,9 +146,28 @@ pub fn parse(root: &Path) -> anyhow::Result<()> {
         runs: RUNS,
         results: &results,
     };
+    Ok(serde_json::to_value(&report)?)
+}
+
+/// Writes `reports/bench/<date>.json` (every suite) or `<date>-<suite>.json` (one suite), for
+/// comparison across versions.
+pub fn write(root: &Path, suite: Option<&str>, suites: serde_json::Value) -> anyhow::Result<()> {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+    let date = crate::date::civil_date(now);
+    let name = match suite {
+        Some(suite) => format!("{date}-{suite}.json"),
+        None => format!("{date}.json"),
+    };
+    let report = serde_json::json!({
+        "date": date,
+        "unix_time": now,
+        "commit": git_commit(root),
+        "machine_cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "suites": suites,
+    });
     let dir = root.join("reports").join("bench");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let path = dir.join(format!("{}.json", report.date));
+    let path = dir.join(name);
     let json = serde_json::to_string_pretty(&report)?;
     std::fs::write(&path, json + "\n").with_context(|| format!("writing {}", path.display()))?;
     eprintln!("wrote {}", path.display());

@@ -3,7 +3,9 @@
 //! - the harness client (`MllpConnection`) against the reference endpoint (`serve`'s code:
 //!   parse, validate, decide, apply, build the ACK), and
 //! - a minimal raw tokio client against a minimal frame-echo server that answers every frame
-//!   with a fixed ACK — the loopback ceiling, measured in the same run on the same machine.
+//!   with a fixed ACK — the loopback ceiling, measured in the same run on the same machine, and
+//! - the harness client against python-hl7's asyncio MLLP server (a real peer, installed into
+//!   the interop virtualenv); skipped, saying why, where python3 or PyPI is not available.
 
 use anyhow::Context;
 use hl7_harness::target::endpoint::Endpoint;
@@ -14,7 +16,7 @@ use hl7_harness::transport::mllp::MllpOptions;
 use serde::Serialize;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tabled::{Table, Tabled};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -50,9 +52,17 @@ struct Row {
     fraction: String,
 }
 
-pub fn mllp(root: &Path) -> anyhow::Result<()> {
+pub fn mllp(root: &Path) -> anyhow::Result<serde_json::Value> {
     let payload =
         std::fs::read(root.join(MESSAGE)).with_context(|| format!("reading {MESSAGE}"))?;
+    let python = match crate::interop::python_hl7_server(root) {
+        Ok(server) => Some(server),
+        Err(err) => {
+            eprintln!("bench mllp: python-hl7 peer skipped: {err:#}");
+            None
+        }
+    };
+    let python_addr = python.as_ref().map(|(_, port)| format!("127.0.0.1:{port}"));
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let results = runtime.block_on(async {
         let endpoint = Arc::new(Endpoint::new(ResponderConfig::default()));
@@ -85,6 +95,16 @@ pub fn mllp(root: &Path) -> anyhow::Result<()> {
             {
                 results.push(summarise(name, connections, latencies, ceiling_rate));
             }
+            if let Some(addr) = &python_addr {
+                let peer =
+                    measure(connections, || harness_client(addr.clone(), payload.clone())).await?;
+                results.push(summarise(
+                    "harness client → python-hl7",
+                    connections,
+                    &peer,
+                    ceiling_rate,
+                ));
+            }
         }
         let _ = stop.send(());
         anyhow::Ok(results)
@@ -99,14 +119,8 @@ pub fn mllp(root: &Path) -> anyhow::Result<()> {
         fraction: format!("{:.1}%", m.fraction_of_ceiling * 100.0),
     });
     println!("{}", Table::new(rows));
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-    let dir = root.join("reports").join("bench");
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join(format!("{}-mllp.json", crate::date::civil_date(now)));
-    let report = serde_json::json!({ "suite": "mllp", "unix_time": now, "run_seconds": RUN_FOR.as_secs(), "results": results });
-    std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")?;
-    eprintln!("wrote {}", path.display());
-    Ok(())
+    drop(python);
+    Ok(serde_json::json!({ "suite": "mllp", "run_seconds": RUN_FOR.as_secs(), "results": results }))
 }
 
 fn summarise(name: &str, connections: usize, latencies: &[u64], ceiling_rate: f64) -> Measurement {

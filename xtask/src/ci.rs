@@ -1,4 +1,5 @@
-//! `cargo xtask ci`: the checks CI runs, in order, stopping at the first failure.
+//! `cargo xtask ci`: the checks CI runs, in order, stopping at the first failure: fmt, clippy,
+//! tests, report.html in headless Chromium, interop, fuzz.
 //!
 //! `.ci/run` calls this task, so this list is the one definition of CI.
 
@@ -24,6 +25,10 @@ pub fn run(root: &Path, fuzz_seconds: u64, require_fuzz: bool) -> anyhow::Result
         let elapsed = Command::new(step, "cargo").args(args).current_dir(root).run_timed()?;
         timings.push((step, elapsed));
     }
+
+    let html_start = Instant::now();
+    crate::html_check::run(root, &[]).map_err(|e| e.context("step `html-check`"))?;
+    timings.push(("html", html_start.elapsed()));
 
     let interop_start = Instant::now();
     crate::interop::run(root).map_err(|e| e.context("step `interop`"))?;

@@ -1,9 +1,13 @@
 //! Project automation, run as `cargo xtask <task>` (the alias lives in `.cargo/config.toml`).
 //!
-//! - `ci`: exactly what CI runs: format check, clippy, tests, then a short fuzz smoke.
+//! - `ci`: exactly what CI runs: format check, clippy, tests, html-check, interop, then a short
+//!   fuzz smoke.
 //! - `fuzz`: installs cargo-fuzz when missing, seeds the fuzz corpora from `corpus/`, runs
 //!   every fuzz target for a while and fails on any crash.
 //! - `bench [parse|mllp]`: builds and runs a benchmark in release, writes `reports/bench/`.
+//! - `html-check [REPORT_DIR]...`: opens report.html in headless Chromium (Debian's chromium and
+//!   chromedriver, installed when missing) and checks that it renders, logs no console error,
+//!   filters failures and fetches nothing; without folders it makes its own reports.
 //! - `schema`: writes the scenario format's JSON Schema to `scenarios/scenario.schema.json`.
 //!
 //! xtask only orchestrates: it shells out to cargo and never reimplements what cargo does.
@@ -14,10 +18,13 @@ mod interop;
 #[cfg_attr(not(feature = "bench"), allow(dead_code))]
 mod date;
 mod fuzz;
+mod html_check;
 mod process;
 
 #[cfg(feature = "bench")]
 mod bench;
+#[cfg(feature = "bench")]
+mod bench_load;
 #[cfg(feature = "bench")]
 mod bench_mllp;
 
@@ -38,8 +45,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Task {
-    /// Run what CI runs: fmt check, clippy (-D warnings), tests, then a fuzz smoke of each
-    /// target. Fails fast, naming the step that failed.
+    /// Run what CI runs: fmt check, clippy (-D warnings), tests, html-check, interop, then a
+    /// fuzz smoke of each target. Fails fast, naming the step that failed.
     Ci {
         /// Seconds per fuzz target in the smoke run; 0 skips fuzzing.
         #[arg(long, default_value_t = 10)]
@@ -63,8 +70,18 @@ enum Task {
     /// Build in release and run a benchmark; prints a table, writes reports/bench/<date>.json.
     Bench {
         /// Which benchmark to run.
-        #[arg(value_enum, default_value_t = Suite::Parse)]
+        #[arg(value_enum, default_value_t = Suite::All)]
         suite: Suite,
+    },
+    /// Open report.html in headless Chromium (through chromedriver) and check that it renders,
+    /// logs no console error, that "only failed and warned cases" hides exactly the passed
+    /// cases, and that it fetches nothing. Installs Debian's chromium and chromium-driver when
+    /// missing.
+    HtmlCheck {
+        /// Report folders to check; by default two reports of
+        /// scenarios/conformance-core/ack-protocol.yaml (one passing, one with failures) and a
+        /// broken copy that must fail.
+        report_dirs: Vec<PathBuf>,
     },
     /// Write the JSON Schema of the scenario format to scenarios/scenario.schema.json (editors
     /// point YAML files at it; a test fails when it is stale).
@@ -82,8 +99,13 @@ enum Suite {
     /// Parse, parse+validate, and a CR-splitting scan as the ceiling, over the corpus.
     Parse,
     /// MLLP round trips: harness client → reference endpoint, and a raw tokio client → echo
-    /// server as the loopback ceiling; 1 and 16 connections.
+    /// server as the loopback ceiling; 1 and 16 connections; harness client → python-hl7.
     Mllp,
+    /// The load generator: its CPU per 10,000 messages at a fixed rate, its maximum, and open
+    /// and closed loop against the reference endpoint.
+    Load,
+    /// Every suite, into one reports/bench/<date>.json.
+    All,
 }
 
 impl Suite {
@@ -91,6 +113,8 @@ impl Suite {
         match self {
             Suite::Parse => "parse",
             Suite::Mllp => "mllp",
+            Suite::Load => "load",
+            Suite::All => "all",
         }
     }
 }
@@ -102,6 +126,7 @@ fn main() -> anyhow::Result<()> {
         Task::Ci { fuzz_seconds, require_fuzz } => ci::run(&root, fuzz_seconds, require_fuzz),
         Task::Fuzz { seconds, targets } => fuzz::run(&root, seconds, &targets),
         Task::Interop => interop::run(&root),
+        Task::HtmlCheck { report_dirs } => html_check::run(&root, &report_dirs),
         Task::Bench { suite } => {
             // The cargo alias builds xtask in debug; the benchmark must be optimised, so it runs
             // in a release build of this same binary, with the library linked in.
@@ -128,10 +153,21 @@ fn main() -> anyhow::Result<()> {
 
 #[cfg(feature = "bench")]
 fn bench_run(root: &std::path::Path, suite: Suite) -> anyhow::Result<()> {
-    match suite {
+    let run = |suite| match suite {
         Suite::Parse => bench::parse(root),
         Suite::Mllp => bench_mllp::mllp(root),
+        Suite::Load => bench_load::load(root),
+        Suite::All => anyhow::bail!("`all` is not one suite"),
+    };
+    if suite == Suite::All {
+        let mut suites = serde_json::Map::new();
+        for one in [Suite::Parse, Suite::Mllp, Suite::Load] {
+            suites.insert(one.name().to_string(), run(one)?);
+        }
+        return bench::write(root, None, serde_json::Value::Object(suites));
     }
+    let value = run(suite)?;
+    bench::write(root, Some(suite.name()), serde_json::json!({ suite.name(): value }))
 }
 
 #[cfg(not(feature = "bench"))]

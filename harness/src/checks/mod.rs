@@ -9,6 +9,9 @@
 mod ack;
 mod case;
 mod history;
+mod sender;
+
+pub use sender::content_key;
 
 pub use crate::hl7::finding::Severity;
 use serde::Serialize;
@@ -118,6 +121,36 @@ catalogue! {
     PROBE_UNAVAILABLE = "probe.unavailable", Warning,
         "the scenario's effect probe needs a state endpoint the target does not offer",
         "the effect probe could run (the effect is unverified otherwise)";
+    SENDER_DELIVERED = "sender.delivered", Error,
+        "HL7 v2.5.1 ch. 2, original acknowledgment mode: a message is delivered when the \
+         receiver accepts it (AA with its control ID in MSA-2); the sender keeps sending it until \
+         then, so a message neither accepted nor rejected (AE/AR) is lost",
+        "every message the sender was to send ended accepted (or explicitly rejected)";
+    SENDER_MSH10_KEPT = "sender.msh10-kept", Error,
+        "HL7 v2.5.1 ch. 2, MSH-10 message control ID: a retransmission is the same message with \
+         the same control ID, so the receiver can recognise the duplicate",
+        "retransmissions of a message keep its MSH-10";
+    SENDER_WAITS_FOR_ACK = "sender.waits-for-ack", Error,
+        "MLLP (HL7 v2 transport specification) with original acknowledgment: the sender waits for \
+         the acknowledgment of a message before it sends the next one",
+        "a new message comes only after the previous one on the connection was answered";
+    SENDER_ORDER = "sender.order", Error,
+        "HL7 v2.5.1 ch. 2, message processing rules: one message at a time, each acknowledged \
+         before the next, so messages arrive in the order of their events (e.g. A04 before A08)",
+        "the messages arrive in the order the sender was to send them";
+    SUT_RAN = "sut.ran", Error,
+        "a sender under test that cannot be started, or does not finish within the case \
+         timeout, has not shown conformance",
+        "the sender under test started and finished within the case timeout";
+    EXPECT_ARRIVALS = "expect.arrivals", Error,
+        "the scenario's expectation (min_arrivals, max_arrivals)",
+        "the number of arrivals, retransmissions included, is within the case's bounds";
+    EXPECT_RETRY_INTERVAL = "expect.retry-interval", Error,
+        "the scenario's expectation (retry_interval: no retry storm, no giving up)",
+        "retransmissions of a message are spaced within the case's bounds";
+    EXPECT_SUT_EXIT = "expect.sut-exit", Error,
+        "the scenario's expectation (the sender under test's exit code)",
+        "the sender under test exits with the code the case expects";
     HISTORY_NOTHING_LOST = "history.nothing-lost", Error,
         "HL7 v2.5.1 ch. 2, original acknowledgment mode: the sender keeps sending a message \
          until it is acknowledged; one never acknowledged by an ACK of its own after every \
@@ -142,7 +175,24 @@ catalogue! {
     CASE_RAN = "case.ran", Error,
         "a case that cannot reach its target has not shown conformance",
         "the case could connect and send";
+    LOAD_LOST = "load.lost", Error,
+        "HL7 v2.5.1 ch. 2, original acknowledgment mode: every message is answered with an \
+         acknowledgment; a message sent under load and never answered is lost",
+        "under load, no more messages lost (sent, never acknowledged) than the threshold allows";
+    LOAD_P50 = "load.p50", Error, LOAD_RULE, "median ACK latency under load within the threshold";
+    LOAD_P90 = "load.p90", Error, LOAD_RULE, "90th percentile ACK latency within the threshold";
+    LOAD_P99 = "load.p99", Error, LOAD_RULE, "99th percentile ACK latency within the threshold";
+    LOAD_P999 = "load.p999", Error, LOAD_RULE, "99.9th percentile ACK latency within the threshold";
+    LOAD_MAX = "load.max", Error, LOAD_RULE, "slowest ACK under load within the threshold";
+    LOAD_MEAN = "load.mean", Error, LOAD_RULE, "mean ACK latency under load within the threshold";
+    LOAD_TIMEOUTS = "load.timeouts", Error, LOAD_RULE, "ACK timeouts under load within the threshold";
+    LOAD_ERRORS = "load.errors", Error, LOAD_RULE, "connection errors under load within the threshold";
+    LOAD_REJECTED = "load.rejected", Error, LOAD_RULE, "negative ACKs (AE, AR, …) under load within the threshold";
+    LOAD_THROUGHPUT = "load.throughput", Error, LOAD_RULE, "messages finished per second within the threshold";
 }
+
+const LOAD_RULE: &str = "the scenario's load threshold (an interface's agreed capacity before \
+                         go-live; not a rule of HL7 v2)";
 
 /// Ids a case may opt out of (the generic checks).
 pub fn generic_ids() -> Vec<&'static str> {
@@ -150,6 +200,7 @@ pub fn generic_ids() -> Vec<&'static str> {
         .iter()
         .filter(|c| {
             !c.id.starts_with("expect.")
+                && !c.id.starts_with("load.")
                 && ![PROBE.id, PROBE_UNAVAILABLE.id, CASE_RAN.id].contains(&c.id)
         })
         .map(|c| c.id)
@@ -220,6 +271,7 @@ pub fn evaluate(case: &crate::runner::observation::CaseObservation) -> Vec<Check
         case::expectations(exchange, &mut results);
     }
     case::case_level(case, &mut results);
+    sender::receiver_case(case, &mut results);
     history::history(case, &mut results);
     results.retain(|r| !case.skip_checks.iter().any(|s| s == r.id));
     results

@@ -41,7 +41,7 @@ fn case(exchanges: Vec<Exchange>) -> CaseObservation {
         aborted: None,
         expect_connection_open: None,
         skip_checks: Vec::new(),
-        canaries: Vec::new(),
+        ..CaseObservation::default()
     }
 }
 

@@ -63,7 +63,7 @@ fn after_help() -> String {
 }
 
 /// A catalogue name, or a JSON object read exactly as a scenario's `mutate:` item.
-fn parse_mutation(text: &str) -> Result<Mutation, String> {
+pub(super) fn parse_mutation(text: &str) -> Result<Mutation, String> {
     if text.trim_start().starts_with('{') {
         return serde_json::from_str(text).map_err(|e| format!("{e}"));
     }

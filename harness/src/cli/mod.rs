@@ -9,11 +9,14 @@ mod hllp_args;
 mod input;
 mod inspect;
 mod keygen;
+mod load;
+mod proxy;
 mod report;
 mod run;
 mod schema;
 mod send;
 mod serve;
+mod tls_args;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -63,9 +66,15 @@ pub enum Command {
     /// Send messages over MLLP, MLLP over TLS, HLLP or HL7 over HTTP(S), wait for each ACK,
     /// retry with the same MSH-10; one verdict line per message.
     Send(send::SendArgs),
+    /// Drive a target with a testing load (open loop at a rate, or closed loop), account for
+    /// every message (acknowledged, rejected, lost) and measure latency percentiles.
+    Load(load::LoadArgs),
     /// Run the reference endpoint on MLLP (and HLLP, HTTP, HTTPS): ACKs by the standard, a
     /// journal, the client feed.
     Serve(serve::ServeArgs),
+    /// Sit between two systems as an MLLP proxy and misbehave by rules: drop, delay, duplicate
+    /// or corrupt chosen frames, shape bytes, half-close, reset, outages; every fault logged.
+    Proxy(proxy::ProxyArgs),
     /// Run scenario packs against a target (the built-in reference endpoint by default) and
     /// judge every acknowledgment by the standard.
     Run(run::RunArgs),
@@ -76,7 +85,7 @@ pub enum Command {
     Generate(generate::GenerateArgs),
     /// Make an ed25519 key pair for signing reports (signing.key, signing.pub).
     Keygen(keygen::KeygenArgs),
-    /// Sign a report folder or verify one (every hash and the signature).
+    /// Sign a report folder, verify one (every hash and the signature) or merge shard reports.
     Report(report::ReportArgs),
 }
 
@@ -90,13 +99,19 @@ pub fn main() -> i32 {
         }
     };
     let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    // The proxy prints events from its worker threads, so stdout must not stay locked for it.
+    let mut out: Box<dyn Write> = match cli.command {
+        Command::Proxy(_) => Box::new(stdout),
+        _ => Box::new(stdout.lock()),
+    };
     let result = match cli.command {
         Command::Inspect(args) => inspect::run(&args, &mut out),
         Command::Validate(args) => validate::run(&args, &mut out),
         Command::Diff(args) => diff::run(&args, &mut out),
         Command::Send(args) => send::run(&args, &mut out),
         Command::Serve(args) => serve::run(&args, &mut out),
+        Command::Proxy(args) => proxy::run(&args, &mut out),
+        Command::Load(args) => load::run(&args, &mut out),
         Command::Run(args) => run::run(&args, &mut out),
         Command::Schema => schema::run(&mut out),
         Command::Generate(args) => generate::run(&args, &mut out),

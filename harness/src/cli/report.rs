@@ -1,4 +1,5 @@
-//! `hl7-harness report sign|verify`: sign-off of a report folder written by `run`.
+//! `hl7-harness report sign|verify|merge`: sign-off of a report folder written by `run`, and
+//! the merge of shard reports into one.
 
 use super::exit;
 use crate::report::sign::{sign, verify, SignError, SignatureState};
@@ -20,6 +21,21 @@ pub enum ReportCommand {
     /// or removed and lists the scenario packs covered. Exit 0 only when untouched and validly
     /// signed, 1 otherwise.
     Verify(VerifyArgs),
+    /// Join the reports of the shards of one run (`run --shard K/N`) into one report, as if
+    /// the run had not been split. Refuses shards that were edited, belong to another run
+    /// (version, seed, target, pack contents) or leave a shard out. Exit 0 when the merged run
+    /// is conformant (and matches its baseline), 1 otherwise, 2 when the shards cannot be merged.
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// The folder for the merged report (must not hold a report).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// The shard report folders, one per shard, in any order.
+    #[arg(required = true, value_name = "SHARD_DIR")]
+    pub shards: Vec<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -51,7 +67,32 @@ pub fn run(args: &ReportArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     match &args.command {
         ReportCommand::Sign(args) => run_sign(args, out),
         ReportCommand::Verify(args) => run_verify(args, out),
+        ReportCommand::Merge(args) => run_merge(args, out),
     }
+}
+
+fn run_merge(args: &MergeArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
+    let merged = match crate::report::merge::merge(&args.out, &args.shards) {
+        Ok(merged) => merged,
+        Err(err) => {
+            eprintln!("hl7-harness: cannot merge: {err}");
+            return Ok(exit::USAGE);
+        }
+    };
+    write!(out, "{}", crate::report::terminal::summary(&merged.outcome, false))?;
+    if let Some(baseline) = &merged.baseline {
+        write!(out, "{}", crate::report::terminal::baseline(baseline))?;
+    }
+    writeln!(
+        out,
+        "merged {} shard report(s) into {} (run {})",
+        args.shards.len(),
+        args.out.display(),
+        merged.run_id
+    )?;
+    let regressed = merged.baseline.as_ref().is_some_and(|b| b.differs() && !b.accepted);
+    let failed = merged.outcome.failed() || merged.outcome.unreachable || regressed;
+    Ok(if failed { exit::FINDINGS } else { exit::OK })
 }
 
 fn run_sign(args: &SignArgs, out: &mut dyn Write) -> anyhow::Result<i32> {

@@ -61,6 +61,23 @@ pub struct RunArgs {
     /// stable placeholders such as [name-1] in the report files and the output.
     #[arg(long)]
     pub redact_phi: bool,
+    /// Compare every case's snapshot with the accepted ones in DIR/<pack>/*.snap: new, changed
+    /// and missing snapshots are listed with a diff and fail the run (exit 1) unless --accept.
+    /// Uses the seed the baseline was accepted with unless --seed is given. `--baseline` alone
+    /// means reports/baseline (put it after the scenario paths).
+    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "reports/baseline")]
+    pub baseline: Option<PathBuf>,
+    /// With --baseline: write this run's snapshots as the accepted baseline (and its seed).
+    #[arg(long, requires = "baseline")]
+    pub accept: bool,
+    /// Switch on a defect of the reference sender in receiver-role scenarios (repeatable; the
+    /// SUT command gets `--defect NAME` where it says `{defects}`); `send --list-defects` lists them.
+    #[arg(long = "sut-defect", value_name = "NAME", value_parser = crate::target::sender_defect::parse_sender_defect)]
+    pub sut_defects: Vec<crate::target::sender_defect::SenderDefect>,
+    /// Run only the K-th of N disjoint parts of the cases (e.g. 2/4), for a CI matrix; join the
+    /// shard reports with `report merge`.
+    #[arg(long, value_name = "K/N", value_parser = crate::runner::Shard::parse)]
+    pub shard: Option<crate::runner::Shard>,
 }
 
 /// Exit 0 when no error-severity check failed, 1 when one did, 2 for scenario errors, 3 when the
@@ -91,7 +108,7 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         let cases: usize = packs
             .iter()
             .flat_map(|p| &p.scenarios)
-            .map(|s| crate::runner::expand(s, 0, 0).len())
+            .map(|s| crate::runner::expand(s, 0, 0).len() + s.file.receive.len())
             .sum();
         writeln!(out, "ok: {} pack(s), {files} scenario file(s), {cases} case(s)", packs.len())?;
         return Ok(exit::OK);
@@ -109,7 +126,13 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     if let Some(target) = &args.target {
         crate::runner::TargetUrl::parse(target).map_err(|e| anyhow::anyhow!("--target {e}"))?;
     }
-    let seed = args.seed.unwrap_or_else(|| {
+    // A baseline's snapshots hold generated values, so a comparison needs the seed it was
+    // accepted with; an explicit --seed still wins (and the differences will show it).
+    let baseline_seed = match &args.baseline {
+        Some(dir) => crate::report::baseline::read_meta(dir)?.map(|meta| meta.seed),
+        None => None,
+    };
+    let seed = args.seed.or(baseline_seed).unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64 % 1_000_000_000)
@@ -122,6 +145,9 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         jobs: args.jobs.max(1),
         filter: args.filter.clone(),
         state: args.state.clone(),
+        shard: args.shard,
+        sut_defects: args.sut_defects.iter().map(|d| d.name().to_string()).collect(),
+        harness: None,
     };
     let json = args.json;
     let runtime =
@@ -148,6 +174,17 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     }
     if !json {
         write!(out, "{}", crate::report::terminal::summary(&outcome, args.verbose))?;
+        for phase in &outcome.load {
+            writeln!(out, "{} › {}:", phase.scenario, phase.name)?;
+            write!(out, "{}", crate::report::load::terminal(phase, &[]))?;
+        }
+    }
+    let baseline = match &args.baseline {
+        Some(dir) => Some(compare_baseline(dir, &outcome, args, finished)?),
+        None => None,
+    };
+    if let Some(comparison) = baseline.as_ref().filter(|_| !json) {
+        write!(out, "{}", crate::report::terminal::baseline(comparison))?;
     }
     if !args.no_report {
         let record = RunRecord {
@@ -157,6 +194,7 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             finished,
             packs: hash_inputs(&packs)?,
             phi_redacted: redact_phi,
+            baseline: baseline.clone(),
         };
         let dir = match &args.report_dir {
             Some(dir) => dir.clone(),
@@ -175,12 +213,40 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         eprintln!("hl7-harness: no case matched (check --filter)");
         return Ok(exit::USAGE);
     }
-    Ok(if outcome.failed() { exit::FINDINGS } else { exit::OK })
+    let regressed = baseline.as_ref().is_some_and(|b| b.differs() && !b.accepted);
+    Ok(if outcome.failed() || regressed { exit::FINDINGS } else { exit::OK })
+}
+
+/// Compares the run's snapshots with the baseline in `dir`; with `--accept` makes them the
+/// baseline, otherwise leaves the differing ones as `.snap.new` for `cargo insta review`.
+fn compare_baseline(
+    dir: &std::path::Path,
+    outcome: &crate::runner::RunOutcome,
+    args: &RunArgs,
+    finished: std::time::SystemTime,
+) -> anyhow::Result<crate::report::baseline::Comparison> {
+    use crate::report::baseline;
+    let snapshots = crate::report::snapshot::snapshots(outcome);
+    let complete = args.filter.is_none() && args.shard.is_none();
+    let mut comparison = baseline::compare(dir, &snapshots, complete)?;
+    if args.accept {
+        let meta = baseline::BaselineMeta {
+            schema: baseline::META_SCHEMA.into(),
+            seed: outcome.seed,
+            harness_version: crate::report::record::HARNESS_VERSION.into(),
+            target: outcome.target.clone(),
+            accepted: crate::report::time::rfc3339(finished),
+        };
+        baseline::accept(dir, &snapshots, &mut comparison, &meta)?;
+    } else {
+        baseline::write_pending(dir, &snapshots, &comparison)?;
+    }
+    Ok(comparison)
 }
 
 /// `reports/<run-id>`, or `reports/<run-id>-2`, … when two runs start in the same second with
 /// the same seed: the folder is claimed with `create_dir`, so concurrent runs never share one.
-fn fresh_dir(run_id: &str) -> std::io::Result<PathBuf> {
+pub(super) fn fresh_dir(run_id: &str) -> std::io::Result<PathBuf> {
     std::fs::create_dir_all("reports")?;
     for n in 1.. {
         let name = if n == 1 { run_id.to_string() } else { format!("{run_id}-{n}") };
@@ -194,24 +260,21 @@ fn fresh_dir(run_id: &str) -> std::io::Result<PathBuf> {
     unreachable!("some numbered report folder is free")
 }
 
+/// Whether live progress goes to stderr: only on a terminal, never in CI (`CI` set) or with
+/// `--json`, so logs and machine output stay clean.
+pub(super) fn show_progress(json: bool) -> bool {
+    let in_ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
+    !json && !in_ci && std::io::stderr().is_terminal()
+}
+
 /// Case progress on stderr when it is a terminal; hidden in CI (`CI` set), with `--json`, or
 /// when stderr is piped, so logs and machine output stay clean.
 fn progress_bar(packs: &[crate::scenario::Pack], options: &RunOptions, json: bool) -> ProgressBar {
-    let in_ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
-    let interactive = std::io::stderr().is_terminal() && !in_ci;
-    if json || !interactive {
+    if !show_progress(json) {
         return ProgressBar::hidden();
     }
-    let total: usize = packs
-        .iter()
-        .flat_map(|p| p.scenarios.iter().enumerate())
-        .map(|(i, s)| {
-            crate::runner::expand(s, options.seed, i)
-                .iter()
-                .filter(|r| options.filter.as_deref().is_none_or(|f| r.name.contains(f)))
-                .count()
-        })
-        .sum();
+    let total: usize =
+        crate::runner::select(packs, options).iter().map(crate::runner::FileRuns::len).sum();
     let bar = ProgressBar::new(total as u64);
     if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} cases {elapsed}") {
         bar.set_style(style);

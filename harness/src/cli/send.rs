@@ -19,7 +19,6 @@ use crate::transport::hllp::{BlockType, HllpOptions};
 use crate::transport::hllp_connection::HllpConnection;
 use crate::transport::http_client::{parse_reply, post_message_tls, HttpReply, HttpTarget};
 use crate::transport::mllp::{FrameKind, MllpOptions};
-use crate::transport::tls::ClientTls;
 use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
@@ -36,16 +35,8 @@ pub struct SendArgs {
     /// (HLLP blocks), http://HOST:PORT/PATH or https://HOST:PORT/PATH (HL7 over HTTP(S)).
     #[arg(long, value_name = "URL", required_unless_present = "list_defects")]
     pub target: Option<String>,
-    /// PEM file of the CA certificates that may sign the server's certificate (mllps://,
-    /// https://).
-    #[arg(long, value_name = "FILE")]
-    pub tls_ca: Option<PathBuf>,
-    /// Client certificate chain (PEM) for mutual TLS; needs --tls-client-key.
-    #[arg(long, value_name = "FILE", requires = "tls_client_key")]
-    pub tls_client_cert: Option<PathBuf>,
-    /// The PEM private key of --tls-client-cert.
-    #[arg(long, value_name = "FILE", requires = "tls_client_cert")]
-    pub tls_client_key: Option<PathBuf>,
+    #[command(flatten)]
+    pub tls: super::tls_args::TlsClientArgs,
     /// HTTP Basic auth user (http:// and https:// targets); needs --http-password-env.
     #[arg(long, value_name = "NAME", requires = "http_password_env")]
     pub http_user: Option<String>,
@@ -212,13 +203,7 @@ const TARGETS: &str = "mllp://HOST:PORT, mllps://HOST:PORT, hllp://HOST:PORT, \
                        http://HOST:PORT/PATH or https://HOST:PORT/PATH";
 
 fn session(args: &SendArgs, url: &str) -> anyhow::Result<Session> {
-    let client_tls = || {
-        ClientTls {
-            ca_file: args.tls_ca.clone(),
-            client_cert: args.tls_client_cert.clone().zip(args.tls_client_key.clone()),
-        }
-        .connector()
-    };
+    let client_tls = || args.tls.client_tls().connector();
     let with_auth = |mut target: HttpTarget| -> anyhow::Result<HttpTarget> {
         if let (Some(user), Some(var)) = (&args.http_user, &args.http_password_env) {
             let password = std::env::var(var).map_err(|_| {

@@ -107,6 +107,35 @@ fn case(out: &mut String, case: &CaseOutcome) {
             let _ = writeln!(out, "<p>HTTP {}</p>", http.status);
         }
     }
+    for arrival in &case.observation.arrivals {
+        let answered = arrival
+            .answered
+            .map(|a| format!(", answered at {} ms", a.as_millis()))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "<p>arrived at {} ms on connection {}: answer {}{answered}</p><pre>{}</pre>",
+            arrival.received.as_millis(),
+            arrival.connection,
+            escape(&arrival.answer),
+            message(&arrival.payload)
+        );
+    }
+    if let Some(sut) = &case.observation.sut {
+        let ended = match (&sut.error, sut.killed, sut.exit) {
+            (Some(error), _, _) => format!("could not start: {error}"),
+            (None, true, _) => "stopped at the case timeout".into(),
+            (None, false, Some(code)) => format!("exit {code}"),
+            (None, false, None) => "ended by a signal".into(),
+        };
+        let _ = writeln!(
+            out,
+            "<p>sender under test: <code>{}</code>: {}</p><pre>{}</pre>",
+            escape(&sut.command),
+            escape(&ended),
+            escape(&sut.output)
+        );
+    }
     let _ =
         writeln!(out, "<p>reproduce: <code>{}</code></p></details></div>", escape(&case.reproduce));
 }
@@ -145,6 +174,9 @@ pub fn html(record: &RunRecord) -> String {
     ] {
         let _ = writeln!(out, "<tr><th>{key}</th><td>{}</td></tr>", escape(&value));
     }
+    if let Some(shard) = outcome.shard {
+        let _ = writeln!(out, "<tr><th>Shard</th><td>{shard}</td></tr>");
+    }
     out.push_str("</table>\n<h2>Packs</h2>\n<table><tr><th>pack</th><th>sha256</th><th>cases</th><th>failed</th></tr>\n");
     for pack in &outcome.packs {
         let sha = record.pack(&pack.name).map(|p| p.sha256.as_str()).unwrap_or("");
@@ -156,7 +188,25 @@ pub fn html(record: &RunRecord) -> String {
             pack.cases.len()
         );
     }
-    out.push_str("</table>\n<h2>Cases</h2>\n");
+    out.push_str("</table>\n");
+    if let Some(comparison) = &record.baseline {
+        let _ = writeln!(out, "<h2>Baseline</h2>\n<p>{}</p>", escape(&comparison.headline()));
+        for changed in &comparison.changed {
+            let _ = writeln!(
+                out,
+                "<h3>Changed: {} ({})</h3>\n<pre>{}</pre>",
+                escape(&changed.path),
+                escape(&changed.title),
+                escape(&changed.diff)
+            );
+        }
+        for (label, list) in [("New", &comparison.new), ("Missing", &comparison.missing)] {
+            for path in list {
+                let _ = writeln!(out, "<p>{label}: <code>{}</code></p>", escape(path));
+            }
+        }
+    }
+    out.push_str("<h2>Cases</h2>\n");
     out.push_str("<label><input type=\"checkbox\" id=\"only-failures\"> only failed and warned cases</label>\n");
     for pack in &outcome.packs {
         let _ = writeln!(out, "<h2>{}</h2>", escape(&pack.name));

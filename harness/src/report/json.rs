@@ -3,7 +3,7 @@
 //! removed.
 
 use super::record::RunRecord;
-use crate::runner::observation::{ConnectionAfter, Reply};
+use crate::runner::observation::Reply;
 use crate::runner::{CaseOutcome, Verdict};
 use base64::Engine;
 use serde_json::{json, Value};
@@ -59,16 +59,7 @@ fn case(case: &CaseOutcome) -> Value {
             })
         })
         .collect();
-    let connections: Vec<&str> = observation
-        .connections_after
-        .iter()
-        .map(|c| match c {
-            ConnectionAfter::Open => "open",
-            ConnectionAfter::Closed => "closed",
-            ConnectionAfter::Reset => "reset",
-            ConnectionAfter::Unknown => "unknown",
-        })
-        .collect();
+    let connections: Vec<&str> = observation.connections_after.iter().map(|c| c.name()).collect();
     json!({
         "scenario": case.scenario,
         "file": case.file.display().to_string().replace('\\', "/"),
@@ -90,6 +81,18 @@ fn case(case: &CaseOutcome) -> Value {
         })).collect::<Vec<_>>(),
         "aborted": observation.aborted,
         "reproduce": case.reproduce,
+        "position": { "file": case.position.0, "case": case.position.1 },
+        "arrivals": observation.arrivals.iter().map(|a| json!({
+            "connection": a.connection,
+            "message": message(&a.payload),
+            "notes": a.notes.iter().map(|(code, offset)| json!({"code": code, "offset": offset})).collect::<Vec<_>>(),
+            "received_ms": a.received.as_millis() as u64,
+            "answer": a.answer,
+            "answered_ms": a.answered.map(|d| d.as_millis() as u64),
+            "accepted": a.accepted,
+            "rejected": a.rejected,
+        })).collect::<Vec<_>>(),
+        "sut": observation.sut,
     })
 }
 
@@ -136,6 +139,8 @@ pub fn results(record: &RunRecord) -> Value {
         "verdict": record.verdict(),
         "unreachable": outcome.unreachable,
         "phi_redacted": record.phi_redacted,
+        "shard": outcome.shard.map(|s| s.to_string()),
+        "baseline": record.baseline,
         "counts": counts(outcome.cases()),
         "packs": packs,
         "skipped": outcome.skipped.iter().map(|(file, reason)| json!({

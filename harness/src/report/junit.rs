@@ -122,6 +122,9 @@ pub fn junit(record: &RunRecord) -> String {
         tests += testcases(&pack.cases);
         failed += failures(&pack.cases);
     }
+    let regression = record.baseline.as_ref().map(baseline_cases).unwrap_or_default();
+    tests += regression.len();
+    failed += regression.iter().filter(|c| c.1.is_some()).count();
     let total_time: std::time::Duration =
         record.finished.duration_since(record.started).unwrap_or_default();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -159,8 +162,62 @@ pub fn junit(record: &RunRecord) -> String {
         }
         out.push_str("  </testsuite>\n");
     }
+    if let Some(comparison) = &record.baseline {
+        let failures = regression.iter().filter(|c| c.1.is_some()).count();
+        let _ = writeln!(
+            out,
+            "  <testsuite name=\"baseline\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\" time=\"0\">",
+            regression.len()
+        );
+        let _ = writeln!(
+            out,
+            "    <properties>\n      <property name=\"baseline\" value=\"{}\"/>\n    </properties>",
+            escape(&comparison.dir)
+        );
+        for (name, failure) in &regression {
+            let _ = write!(
+                out,
+                "    <testcase name=\"{}\" classname=\"baseline\" time=\"0\"",
+                escape(name)
+            );
+            match failure {
+                None => out.push_str("/>\n"),
+                Some((message, body)) => {
+                    let _ = writeln!(
+                        out,
+                        ">\n      <failure type=\"regression\" message=\"{}\">{}</failure>\n    </testcase>",
+                        escape(message),
+                        escape(body)
+                    );
+                }
+            }
+        }
+        out.push_str("  </testsuite>\n");
+    }
     out.push_str("</testsuites>\n");
     out
+}
+
+/// A testcase per snapshot that differs from the baseline (failed unless accepted) and one for
+/// the unchanged ones: name, and the failure's message and body.
+type RegressionCase = (String, Option<(String, String)>);
+
+fn baseline_cases(comparison: &super::baseline::Comparison) -> Vec<RegressionCase> {
+    let fail = |message: String, body: String| (!comparison.accepted).then_some((message, body));
+    let mut cases = vec![(format!("{} unchanged snapshot(s)", comparison.unchanged), None)];
+    for changed in &comparison.changed {
+        let message = format!("snapshot changed: {}", changed.title);
+        cases.push((format!("changed › {}", changed.path), fail(message, changed.diff.clone())));
+    }
+    for path in &comparison.new {
+        let message = "snapshot not in the baseline".to_string();
+        cases.push((format!("new › {path}"), fail(message, String::new())));
+    }
+    for path in &comparison.missing {
+        let message = "baseline snapshot without a case in this run".to_string();
+        cases.push((format!("missing › {path}"), fail(message, String::new())));
+    }
+    cases
 }
 
 #[cfg(test)]

@@ -34,6 +34,28 @@ fn plain(text: &str) -> String {
     out
 }
 
+/// The comparison with the accepted snapshots: the headline, each changed snapshot with its
+/// diff, the new and the missing ones.
+fn baseline(out: &mut String, comparison: &super::baseline::Comparison) {
+    let _ = writeln!(out, "\n## Baseline\n\n{}\n", plain(&comparison.headline()));
+    for changed in &comparison.changed {
+        let fence = "`"
+            .repeat(changed.diff.split(|c| c != '`').map(str::len).max().unwrap_or(0).max(2) + 1);
+        let _ = writeln!(
+            out,
+            "### Changed: {}\n\n{}\n\n{fence}diff\n{}{fence}\n",
+            code(&changed.path),
+            plain(&changed.title),
+            changed.diff
+        );
+    }
+    for (label, list) in [("New", &comparison.new), ("Missing", &comparison.missing)] {
+        for path in list {
+            let _ = writeln!(out, "- {label}: {}", code(path));
+        }
+    }
+}
+
 /// The `summary.md` document.
 pub fn summary(record: &RunRecord) -> String {
     let outcome = record.outcome;
@@ -75,6 +97,9 @@ pub fn summary(record: &RunRecord) -> String {
     if outcome.unreachable {
         let _ = writeln!(out, "| Target reachable | no: no case could connect |");
     }
+    if let Some(shard) = outcome.shard {
+        let _ = writeln!(out, "| Shard | {shard} (`report merge` joins the shards) |");
+    }
 
     let _ = writeln!(out, "\n## Packs\n");
     let _ =
@@ -108,6 +133,10 @@ pub fn summary(record: &RunRecord) -> String {
                 code(&file.sha256)
             );
         }
+    }
+
+    if let Some(comparison) = &record.baseline {
+        baseline(&mut out, comparison);
     }
 
     for (title, severity) in [("Failures", Severity::Error), ("Warnings", Severity::Warning)] {

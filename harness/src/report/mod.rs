@@ -1,18 +1,23 @@
 //! Turning a run into something people and machines act on: the terminal summary and the
 //! report folder (`results.json`, `junit.xml`, `summary.md`, `report.html`, `manifest.json`), its
-//! sign-off (`sign`) and `--redact-phi` (`redact`).
+//! sign-off (`sign`), `--redact-phi` (`redact`), the case snapshots (`snapshot`) and the
+//! regression against an accepted baseline (`baseline`).
 
+pub mod baseline;
 pub mod html;
 pub mod json;
 pub mod junit;
+pub mod load;
 pub mod manifest;
 pub mod markdown;
+pub mod merge;
 pub mod record;
 pub mod redact;
 pub mod sign;
+pub mod snapshot;
 pub mod terminal;
 pub mod time;
 mod write;
 
 pub use record::{hash_inputs, RunRecord};
-pub use write::{write_report, ReportError};
+pub use write::{write_report, ReportError, SNAPSHOTS};

@@ -26,6 +26,8 @@ pub struct RunRecord<'a> {
     pub packs: Vec<PackInputs>,
     /// The outcome's patient data was replaced by placeholders (`--redact-phi`).
     pub phi_redacted: bool,
+    /// The comparison with an accepted baseline (`--baseline`).
+    pub baseline: Option<super::baseline::Comparison>,
 }
 
 impl RunRecord<'_> {

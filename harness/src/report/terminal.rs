@@ -69,13 +69,42 @@ pub fn summary(outcome: &RunOutcome, verbose: bool) -> String {
     let warned = outcome.cases().filter(|c| c.verdict() == Verdict::Warned).count();
     let _ = writeln!(
         out,
-        "\n{}: {total} case{}, {failed} failed, {warned} passed with warnings; seed {}",
+        "\n{}: {total} case{}, {failed} failed, {warned} passed with warnings; seed {}{}",
         if failed == 0 { "PASS" } else { "FAIL" },
         if total == 1 { "" } else { "s" },
-        outcome.seed
+        outcome.seed,
+        outcome.shard.map(|s| format!("; shard {s}")).unwrap_or_default()
     );
     if warned > 0 && !verbose {
         let _ = writeln!(out, "(--verbose lists the warnings)");
+    }
+    out
+}
+
+/// The comparison with a baseline: one headline, then every changed snapshot with its diff, the
+/// new and the missing ones, and how to accept them.
+pub fn baseline(comparison: &crate::report::baseline::Comparison) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "\n{}", comparison.headline());
+    for changed in &comparison.changed {
+        let _ = writeln!(out, "\nCHANGED {} ({})", changed.path, changed.title);
+        for line in changed.diff.lines() {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
+    for new in &comparison.new {
+        let _ = writeln!(out, "NEW {new}");
+    }
+    for missing in &comparison.missing {
+        let _ = writeln!(out, "MISSING {missing}");
+    }
+    if comparison.differs() && !comparison.accepted {
+        let _ = writeln!(
+            out,
+            "the run differs from the baseline: review with `cargo insta review --workspace-root {}` \
+             or accept all with --accept",
+            comparison.dir
+        );
     }
     out
 }

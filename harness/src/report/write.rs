@@ -1,5 +1,5 @@
-//! Writes a report folder: `results.json`, `junit.xml`, `summary.md`, `report.html`, then `manifest.json` with
-//! the hashes of the bytes just written.
+//! Writes a report folder: `results.json`, `junit.xml`, `summary.md`, `report.html`, the case
+//! snapshots under `snapshots/`, then `manifest.json` with the hashes of the bytes just written.
 
 use super::manifest::{entry, Manifest, FILE};
 use super::record::RunRecord;
@@ -21,23 +21,48 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), ReportError> {
     std::fs::write(&path, bytes).map_err(|source| ReportError::Write { path, source })
 }
 
+/// The folder of a report that holds the run's case snapshots, `<pack>/<name>.snap`.
+pub const SNAPSHOTS: &str = "snapshots";
+
 /// Writes the report of `record` into `dir` (created when missing) and returns its manifest.
 pub fn write_report(dir: &Path, record: &RunRecord) -> Result<Manifest, ReportError> {
     std::fs::create_dir_all(dir)
         .map_err(|source| ReportError::Write { path: dir.to_path_buf(), source })?;
-    let mut results =
-        serde_json::to_string_pretty(&super::json::results(record)).expect("results serialize");
+    let mut results = super::json::results(record);
+    let mut summary = super::markdown::summary(record);
+    let mut html = super::html::html(record);
+    let load = &record.outcome.load;
+    if !load.is_empty() {
+        // Only runs with a load phase carry the section, so other reports stay as they were.
+        if let Some(object) = results.as_object_mut() {
+            object.insert("load".into(), load.iter().map(super::load::json).collect());
+        }
+        summary.push_str(&super::load::markdown(load));
+        let at = html.find("<h2>Cases</h2>").or_else(|| html.find("</body>")).unwrap_or(html.len());
+        html.insert_str(at, &super::load::html(load));
+    }
+    let mut results = serde_json::to_string_pretty(&results).expect("results serialize");
     results.push('\n');
     let files = [
         ("results.json", results),
         ("junit.xml", super::junit::junit(record)),
-        ("summary.md", super::markdown::summary(record)),
-        ("report.html", super::html::html(record)),
+        ("summary.md", summary),
+        ("report.html", html),
     ];
     let mut entries = Vec::new();
     for (name, text) in &files {
         write(dir, name, text.as_bytes())?;
         entries.push(entry(name, text.as_bytes()));
+    }
+    for snapshot in super::snapshot::snapshots(record.outcome) {
+        let name = format!("{SNAPSHOTS}/{}", snapshot.path());
+        let text = snapshot.file_text();
+        if let Some(parent) = dir.join(&name).parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|source| ReportError::Write { path: parent.to_path_buf(), source })?;
+        }
+        write(dir, &name, text.as_bytes())?;
+        entries.push(entry(&name, text.as_bytes()));
     }
     let manifest = Manifest::new(record, entries, record.phi_redacted);
     write(dir, FILE, &manifest.to_bytes())?;

@@ -22,6 +22,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// The value of `{unique}` in a case with seed `seed`: 8 hex digits, so ids made with it fit
+/// the fields they go into. Reports redact it (it changes with the run's seed).
+pub fn unique_token(seed: u64) -> String {
+    format!("{:08x}", (seed ^ (seed >> 32)) as u32)
+}
+
 /// What a case runs against, shared by the cases of one scenario file.
 pub struct Context {
     pub url: TargetUrl,
@@ -74,7 +80,7 @@ impl CaseRun {
     }
 
     fn unique(&self) -> String {
-        format!("{:08x}", (self.seed ^ (self.seed >> 32)) as u32)
+        unique_token(self.seed)
     }
 
     fn control_id(&self, step: usize, connection: usize) -> String {
@@ -327,7 +333,7 @@ pub async fn run_case(run: &CaseRun, ctx: &Context) -> (CaseObservation, Vec<Str
         aborted: None,
         expect_connection_open: run.case.expect.connection_open,
         skip_checks: run.case.skip_checks.clone(),
-        canaries: Vec::new(),
+        ..CaseObservation::default()
     };
     let mut described = Vec::new();
     match &ctx.url {

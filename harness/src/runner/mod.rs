@@ -5,12 +5,15 @@
 mod exec;
 mod hllp;
 mod liveness;
+mod load_phase;
 pub mod observation;
 mod probe;
+mod receiver;
 mod target;
 
-pub use exec::{CaseRun, Context};
+pub use exec::{unique_token, CaseRun, Context};
 pub use probe::{first_difference, http_get};
+pub use receiver::{ReceiverContext, ReceiverRun};
 pub use target::{Builtin, TargetUrl};
 
 use crate::checks::{evaluate, CheckResult, Severity};
@@ -36,6 +39,129 @@ pub struct RunOptions {
     pub filter: Option<String>,
     /// Overrides every scenario's `target.state` (the base URL probes read).
     pub state: Option<String>,
+    /// Run only this shard's share of the cases (`--shard K/N`).
+    pub shard: Option<Shard>,
+    /// Defects of the reference sender for receiver-role scenarios (`{defects}` in a SUT
+    /// command, `--sut-defect`).
+    pub sut_defects: Vec<String>,
+    /// The hl7-harness binary `{harness}` stands for in a SUT command (default: this
+    /// executable; tests running the runner in-process name the real binary).
+    pub harness: Option<PathBuf>,
+}
+
+/// `--shard K/N`: the K-th of N disjoint parts of a run's cases (1-based), so a CI matrix can
+/// split a large pack over N machines and `report merge` can join the reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    /// Parses `K/N` with 1 <= K <= N.
+    pub fn parse(text: &str) -> Result<Shard, String> {
+        let (k, n) =
+            text.split_once('/').ok_or_else(|| format!("{text:?}: expected K/N, e.g. 2/4"))?;
+        let number = |part: &str| {
+            part.trim().parse::<usize>().map_err(|_| format!("{text:?}: {part:?} is not a number"))
+        };
+        let (index, count) = (number(k)?, number(n)?);
+        if count == 0 || index == 0 || index > count {
+            return Err(format!("{text:?}: K must be between 1 and N (N at least 1)"));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// Whether unit `unit` (0-based, counted over the whole run) belongs to this shard.
+    fn owns(&self, unit: usize) -> bool {
+        unit % self.count == self.index - 1
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// The cases of one scenario file as they will run.
+#[derive(Debug, Clone)]
+pub enum FileRuns {
+    /// The cases, and whether this run does the file's `load:` phase.
+    Sender(Vec<CaseRun>, bool),
+    Receiver(Vec<ReceiverRun>),
+}
+
+impl FileRuns {
+    pub fn len(&self) -> usize {
+        match self {
+            FileRuns::Sender(runs, load) => runs.len() + usize::from(*load),
+            FileRuns::Receiver(runs) => runs.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The case runs of every scenario file of `packs` (indexed like the run numbers files: in
+/// order, skipped files included) after `--filter` and `--shard`. Sharding deals units out in
+/// turn over the whole run: the serial cases of a file are one unit (they run in order, and
+/// may rely on it), every other case is a unit of its own. The same packs, filter and N always
+/// give the same split, and the N shards together run every case exactly once.
+pub fn select(packs: &[Pack], options: &RunOptions) -> Vec<FileRuns> {
+    // Units are numbered in run order; a shard takes every N-th.
+    let mut unit = 0usize;
+    let mut next_unit = || {
+        unit += 1;
+        unit - 1
+    };
+    let owns = |u: usize| options.shard.is_none_or(|shard| shard.owns(u));
+    let wanted = |name: &str| options.filter.as_deref().is_none_or(|f| name.contains(f));
+    let mut selected = Vec::new();
+    for (file, scenario) in packs.iter().flat_map(|p| p.scenarios.iter()).enumerate() {
+        if scenario.file.role == crate::scenario::Role::Receiver {
+            let runs = expand_receiver(scenario, options.seed, file)
+                .into_iter()
+                .filter(|r| wanted(&r.name))
+                .filter(|_| owns(next_unit()))
+                .collect();
+            selected.push(FileRuns::Receiver(runs));
+            continue;
+        }
+        let runs: Vec<CaseRun> =
+            expand(scenario, options.seed, file).into_iter().filter(|r| wanted(&r.name)).collect();
+        // The serial cases are one unit, numbered where the first of them is met.
+        let serial_unit = runs.iter().any(|r| r.case.serial).then(&mut next_unit);
+        let runs = runs
+            .into_iter()
+            .filter(
+                |r| if r.case.serial { serial_unit.is_some_and(owns) } else { owns(next_unit()) },
+            )
+            .collect();
+        // A load phase is a unit of its own, dealt after the file's cases.
+        let load = scenario.file.load.is_some() && owns(next_unit());
+        selected.push(FileRuns::Sender(runs, load));
+    }
+    selected
+}
+
+/// The receiver-role case runs of one scenario file, in file order.
+pub fn expand_receiver(scenario: &LoadedScenario, run_seed: u64, file: usize) -> Vec<ReceiverRun> {
+    scenario
+        .file
+        .receive
+        .iter()
+        .enumerate()
+        .map(|(index, case)| ReceiverRun {
+            index,
+            name: case.name.clone(),
+            case: case.clone(),
+            seed: run_seed ^ stable_hash(&format!("{}/{}", scenario.name, case.name)),
+            file,
+        })
+        .collect()
 }
 
 /// A case's verdict.
@@ -62,6 +188,9 @@ pub struct CaseOutcome {
     pub duration: Duration,
     /// One command line that runs this case again with the same bytes.
     pub reproduce: String,
+    /// Where the case stands in the run: the scenario file's number (over all packs) and the
+    /// case's place in that file's expanded list, so shard reports merge back into run order.
+    pub position: (usize, usize),
 }
 
 impl CaseOutcome {
@@ -97,6 +226,10 @@ pub struct RunOutcome {
     pub unreachable: bool,
     /// Scenario files not run, with the reason (e.g. an HTTP scenario and an MLLP `--target`).
     pub skipped: Vec<(PathBuf, String)>,
+    /// The part of the cases this run ran (`--shard K/N`); `None`: all of them.
+    pub shard: Option<Shard>,
+    /// The `load:` phases run, with their accounts (their checks are on cases named `load: …`).
+    pub load: Vec<crate::load::LoadPhase>,
 }
 
 impl RunOutcome {
@@ -155,7 +288,7 @@ fn crashed(err: &tokio::task::JoinError) -> CaseObservation {
         }),
         expect_connection_open: None,
         skip_checks: Vec::new(),
-        canaries: Vec::new(),
+        ..CaseObservation::default()
     }
 }
 
@@ -254,6 +387,91 @@ fn reproduce(file: &std::path::Path, name: &str, options: &RunOptions) -> String
     parts.join(" ")
 }
 
+/// What running one case gave.
+struct Judged {
+    observation: CaseObservation,
+    sent: Vec<String>,
+    duration: Duration,
+}
+
+/// A case's outcome: its observations judged by the checks, with what reproduces it.
+fn judge(
+    pack: &Pack,
+    scenario: &LoadedScenario,
+    options: &RunOptions,
+    (name, seed, position): (&str, u64, (usize, usize)),
+    judged: Judged,
+) -> CaseOutcome {
+    CaseOutcome {
+        pack: pack.name.clone(),
+        scenario: scenario.name.clone(),
+        file: scenario.path.clone(),
+        name: name.to_string(),
+        seed,
+        sent: judged.sent,
+        results: evaluate(&judged.observation),
+        observation: judged.observation,
+        duration: judged.duration,
+        reproduce: reproduce(&scenario.path, name, options),
+        position,
+    }
+}
+
+/// Runs the receiver cases of one scenario file: concurrently (`--jobs`) when each case
+/// listens on a port of its own, one after another when the scenario fixes the port.
+async fn run_receiver_file(
+    pack: &Pack,
+    scenario: &LoadedScenario,
+    runs: Vec<ReceiverRun>,
+    options: &RunOptions,
+    progress: &(dyn Fn(&CaseOutcome) + Sync),
+) -> Vec<CaseOutcome> {
+    let spec = scenario.file.receiver.clone().unwrap_or_default();
+    let listen = spec.listen.map(|t| t.0).unwrap_or_else(|| "127.0.0.1:0".into());
+    let serial = !listen.ends_with(":0");
+    let ctx = Arc::new(ReceiverContext {
+        listen,
+        command: spec.sut.map(|s| s.command.into_iter().map(|t| t.0).collect()),
+        timeout: spec.timeout.map(|s| s.0).unwrap_or(Duration::from_secs(10)),
+        quiet: spec.quiet.map(|s| s.0).unwrap_or(Duration::from_millis(300)),
+        templates: scenario.templates.clone(),
+        defects: options.sut_defects.clone(),
+        harness: options
+            .harness
+            .clone()
+            .or_else(|| std::env::current_exe().ok())
+            .unwrap_or_else(|| PathBuf::from("hl7-harness")),
+    });
+    let limit = Arc::new(tokio::sync::Semaphore::new(if serial { 1 } else { options.jobs.max(1) }));
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut in_flight = std::collections::HashMap::new();
+    for run in runs {
+        let (ctx, limit, task_run) = (Arc::clone(&ctx), Arc::clone(&limit), run.clone());
+        let handle = tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            let started = Instant::now();
+            let (observation, sent) = receiver::run_case(&task_run, &ctx).await;
+            (observation, sent, started.elapsed())
+        });
+        in_flight.insert(handle.id(), run);
+    }
+    let mut finished = Vec::new();
+    while let Some(joined) = tasks.join_next_with_id().await {
+        let (id, (observation, sent, duration)) = match joined {
+            Ok(done) => done,
+            Err(err) => (err.id(), (crashed(&err), Vec::new(), Duration::ZERO)),
+        };
+        let Some(run) = in_flight.remove(&id) else { continue };
+        let judged = Judged { observation, sent, duration };
+        let outcome =
+            judge(pack, scenario, options, (&run.name, run.seed, (run.file, run.index)), judged);
+        progress(&outcome);
+        finished.push(outcome);
+    }
+    finished.sort_by_key(|c| c.position);
+    finished
+}
+
 /// Runs the packs; `progress` is called after each case.
 pub async fn run(
     packs: &[Pack],
@@ -262,14 +480,26 @@ pub async fn run(
 ) -> Result<RunOutcome, RunError> {
     let mut outcomes = Vec::new();
     let mut skipped = Vec::new();
+    let mut load_phases = Vec::new();
     let mut files_seen = 0usize;
     let mut reached_any = false;
     let mut external = false;
+    let mut selected = select(packs, options).into_iter();
     for pack in packs {
         let mut cases = Vec::new();
         for scenario in &pack.scenarios {
             let file_number = files_seen;
             files_seen += 1;
+            let (runs, load_here) = match selected.next() {
+                Some(FileRuns::Sender(runs, load)) => (runs, load),
+                Some(FileRuns::Receiver(runs)) => {
+                    let finished = run_receiver_file(pack, scenario, runs, options, progress).await;
+                    reached_any |= !finished.is_empty();
+                    cases.extend(finished);
+                    continue;
+                }
+                None => (Vec::new(), false),
+            };
             let url_text = options
                 .target
                 .clone()
@@ -283,6 +513,10 @@ pub async fn run(
             let transport = spec.transport.unwrap_or(Transport::Mllp);
             if let Some(reason) = mismatch(&url, spec.transport) {
                 skipped.push((scenario.path.clone(), reason));
+                continue;
+            }
+            if runs.is_empty() && !load_here {
+                // Filtered out or another shard's: no endpoint to start, nothing to connect to.
                 continue;
             }
             let (builtin, url, state) = match url {
@@ -340,26 +574,14 @@ pub async fn run(
                 templates: scenario.templates.clone(),
                 tls,
             });
-            let runs: Vec<CaseRun> = expand(scenario, options.seed, file_number)
-                .into_iter()
-                .filter(|r| options.filter.as_deref().is_none_or(|f| r.name.contains(f)))
-                .collect();
             let (serial, concurrent): (Vec<CaseRun>, Vec<CaseRun>) =
                 runs.into_iter().partition(|r| r.case.serial);
             let finish = |run: &CaseRun,
                           observation: CaseObservation,
                           sent: Vec<String>,
-                          duration: Duration| CaseOutcome {
-                pack: pack.name.clone(),
-                scenario: scenario.name.clone(),
-                file: scenario.path.clone(),
-                name: run.name.clone(),
-                seed: run.seed,
-                sent,
-                results: evaluate(&observation),
-                observation,
-                duration,
-                reproduce: reproduce(&scenario.path, &run.name, options),
+                          duration: Duration| {
+                let judged = Judged { observation, sent, duration };
+                judge(pack, scenario, options, (&run.name, run.seed, (run.file, run.index)), judged)
             };
             let mut finished = Vec::new();
             for run in &serial {
@@ -402,6 +624,22 @@ pub async fn run(
                 reached_any |= !unreachable;
                 cases.push(outcome);
             }
+            if let Some(spec) = scenario.file.load.as_ref().filter(|_| load_here) {
+                let name = format!("load: {}", load_phase::describe_short(&load_phase::plan(spec)));
+                if options.filter.as_deref().is_none_or(|f| name.contains(f)) {
+                    let seed = options.seed ^ stable_hash(&format!("{}/load", scenario.name));
+                    let again = reproduce(&scenario.path, &name, options);
+                    let (outcome, phase) =
+                        load_phase::run_load_phase(&pack.name, scenario, spec, &ctx, seed, again)
+                            .await;
+                    let mut outcome = outcome;
+                    outcome.position = (file_number, usize::MAX);
+                    progress(&outcome);
+                    reached_any |= outcome.observation.aborted.is_none();
+                    cases.push(outcome);
+                    load_phases.push(phase);
+                }
+            }
             if let Some(builtin) = builtin {
                 builtin.stop().await;
             }
@@ -418,5 +656,7 @@ pub async fn run(
             .unwrap_or_else(|| "builtin (per scenario unless it names a target)".into()),
         unreachable: external && any_case && !reached_any,
         skipped,
+        shard: options.shard,
+        load: load_phases,
     })
 }

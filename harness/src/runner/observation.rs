@@ -2,7 +2,7 @@
 //! timings), connection events and probe results. Checks are pure functions over these.
 
 use crate::scenario::Expect;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// One frame (or HTTP body) received in answer to a message.
@@ -17,14 +17,14 @@ pub struct Reply {
 }
 
 /// How an HTTP exchange ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HttpObservation {
     pub status: u16,
     pub content_type: Option<String>,
 }
 
 /// A transport event that ended waiting (`read-timeout`, `peer-closed`, `peer-reset`, …).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TransportEvent {
     pub code: String,
     pub detail: String,
@@ -57,7 +57,7 @@ pub struct Exchange {
 }
 
 /// What one send of a message came to, as a sender counts it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     /// Its own acknowledgment (MSA-2 = its MSH-10) accepted it (AA, CA).
@@ -94,7 +94,7 @@ impl Outcome {
 }
 
 /// One write of a message and how it ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attempt {
     pub outcome: Outcome,
     /// Why it ended without an ACK of its own (`closed-before-ack`, `reset`, `read-timeout`…).
@@ -102,7 +102,7 @@ pub struct Attempt {
 }
 
 /// When a liveness canary ran, relative to the fault.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CanaryWhen {
     During,
@@ -130,8 +130,20 @@ pub enum ConnectionAfter {
     Unknown,
 }
 
+impl ConnectionAfter {
+    /// As reports write it: `open`, `closed`, `reset`, `unknown`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ConnectionAfter::Open => "open",
+            ConnectionAfter::Closed => "closed",
+            ConnectionAfter::Reset => "reset",
+            ConnectionAfter::Unknown => "unknown",
+        }
+    }
+}
+
 /// The outcome of an effect probe.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProbeResult {
     pub step: usize,
     /// `GET url` or the command line.
@@ -143,7 +155,7 @@ pub struct ProbeResult {
 }
 
 /// Everything observed during one case.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct CaseObservation {
     pub exchanges: Vec<Exchange>,
     /// Per connection, in order.
@@ -159,4 +171,74 @@ pub struct CaseObservation {
     pub skip_checks: Vec<String>,
     /// Liveness canaries sent during and after the case's faults.
     pub canaries: Vec<Canary>,
+    /// Receiver role: the messages the sender under test delivered, in arrival order.
+    #[serde(default)]
+    pub arrivals: Vec<Arrival>,
+    /// Receiver role: the sender under test, when the scenario starts it.
+    #[serde(default)]
+    pub sut: Option<SutRun>,
+    /// Receiver role: what the case expects (for the sender checks).
+    #[serde(skip)]
+    pub receiver: Option<ReceiverExpectation>,
+}
+
+/// One message the sender under test delivered (receiver role), and how it was answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Arrival {
+    /// 1-based connection of the case, in accept order.
+    pub connection: usize,
+    pub payload: Vec<u8>,
+    /// Framing the reader tolerated on the way to this frame, with the stream offset.
+    pub notes: Vec<(String, u64)>,
+    /// When the read that completed the frame returned, since the case started.
+    pub received: Duration,
+    /// What the harness answered: `AA`, `AE`, `AR`, `no ACK`, `late AA`, `AA twice`,
+    /// `AA with a wrong MSA-2`, `closed`, `reset`, `not read`.
+    pub answer: String,
+    /// When the answer was written; `None` when nothing was.
+    pub answered: Option<Duration>,
+    /// Answered with a correct accept (AA, MSA-2 = its MSH-10).
+    pub accepted: bool,
+    /// Answered with a correct reject (AE/AR, MSA-2 = its MSH-10).
+    pub rejected: bool,
+}
+
+/// The sender under test as started by the scenario.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SutRun {
+    /// The command line, as run.
+    pub command: String,
+    /// Its exit code; `None` when it was killed or could not start.
+    pub exit: Option<i32>,
+    /// Stopped by the harness at the case timeout.
+    pub killed: bool,
+    /// Why it could not start.
+    pub error: Option<String>,
+    /// The end of what it printed (stdout, then stderr), at most a few KiB.
+    pub output: String,
+}
+
+/// A message the sender is expected to deliver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectedMessage {
+    /// The template's name.
+    pub label: String,
+    pub control_id: String,
+    /// The message with MSH-7 and MSH-10 left out: the same for every retransmission.
+    pub key: Vec<u8>,
+}
+
+/// What a receiver case expects, kept for the checks.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ReceiverExpectation {
+    /// In the order the sender is to send them; empty when only a count is known.
+    pub messages: Vec<ExpectedMessage>,
+    /// Distinct messages that must end accepted or rejected (default: `messages.len()`).
+    pub delivered: Option<usize>,
+    pub min_arrivals: Option<usize>,
+    pub max_arrivals: Option<usize>,
+    pub retry_min: Option<Duration>,
+    pub retry_max: Option<Duration>,
+    pub allow_reorder: bool,
+    pub sut_exit: Option<i32>,
 }

@@ -2,7 +2,8 @@
 //! (template names, check ids, step shapes), then the templates' messages. Every problem is
 //! one [`LoadError`] naming file, line and column, with a "did you mean" where one helps.
 
-use super::model::{Case, Resend, ScenarioFile, Template};
+use super::model::{Case, LoadSpec, Resend, Role, ScenarioFile, Template};
+use super::receiver::ReceiverCase;
 use super::text::with_load_dir;
 use crate::hl7::batch::split_batch;
 use std::collections::BTreeMap;
@@ -180,17 +181,43 @@ pub fn load_text(
         let (line, column) = locate(text, needle);
         LoadError { file: path.into(), line, column, message }
     };
-    if file.cases.is_empty() {
-        errors.push(at("cases:", "no cases: a scenario needs at least one".into()));
+    match file.role {
+        Role::Sender if file.cases.is_empty() && file.load.is_none() => errors.push(at(
+            "cases:",
+            "no cases: a scenario needs at least one (or a load: block)".into(),
+        )),
+        Role::Sender if !file.receive.is_empty() || file.receiver.is_some() => errors.push(at(
+            "receive",
+            "receiver and receive belong to `role: receiver` scenarios".into(),
+        )),
+        Role::Receiver if !file.cases.is_empty() => errors.push(at(
+            "cases:",
+            "a `role: receiver` scenario lists its cases under receive:, not cases:".into(),
+        )),
+        Role::Receiver if file.receive.is_empty() => errors.push(at(
+            "role:",
+            "no cases: a `role: receiver` scenario needs at least one under receive:".into(),
+        )),
+        Role::Receiver if file.load.is_some() => errors.push(at(
+            "load:",
+            "a load: block drives a target; it does not go into a `role: receiver` scenario".into(),
+        )),
+        _ => {}
     }
-    let mut names = std::collections::HashSet::new();
+    let receive_names = file.receive.iter().map(|c| c.name.as_str());
+    let sender_names = file.cases.iter().map(|c| c.name.as_str());
+    for name in repeated(receive_names.chain(sender_names)) {
+        errors.push(at(name, format!("case {name:?} appears twice; names must be unique")));
+    }
+    for case in &file.receive {
+        check_receiver_case(case, &file, known_checks, &mut |needle, message| {
+            errors.push(at(needle, message))
+        });
+    }
+    if let Some(load) = &file.load {
+        check_load(load, &file, &mut |needle, message| errors.push(at(needle, message)));
+    }
     for case in &file.cases {
-        if !names.insert(case.name.as_str()) {
-            errors.push(at(
-                &case.name,
-                format!("case {:?} appears twice; names must be unique", case.name),
-            ));
-        }
         check_case(case, &file, known_checks, &mut |needle, message| {
             errors.push(at(needle, message))
         });
@@ -219,6 +246,44 @@ pub fn load_text(
 /// `non_ascii: {…}`) or plain strings for the ones without parameters (`half_close`).
 pub fn from_yaml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, serde_yaml::Error> {
     serde_yaml::with::singleton_map_recursive::deserialize(serde_yaml::Deserializer::from_str(text))
+}
+
+/// The `load:` block: templates that exist and are HL7, a way to end, sane numbers.
+fn check_load(load: &LoadSpec, file: &ScenarioFile, report: &mut dyn FnMut(&str, String)) {
+    let templates: Vec<&str> = file.messages.keys().map(String::as_str).collect();
+    for name in &load.send {
+        match file.messages.get(name) {
+            None => {
+                let hint = suggest(name, &templates)
+                    .map(|s| format!("; did you mean {s:?}?"))
+                    .unwrap_or_default();
+                report(
+                    name,
+                    format!(
+                        "load: no message template named {name:?}{hint} (defined: {})",
+                        templates.join(", ")
+                    ),
+                );
+            }
+            Some(Template::Raw(_)) => report(
+                name,
+                format!("load: template {name:?} is raw bytes; load sends HL7 messages"),
+            ),
+            Some(_) => {}
+        }
+    }
+    if load.send.is_empty() && templates.is_empty() {
+        report("load:", "load: the file defines no message templates to send".into());
+    }
+    if load.duration.is_none() && load.count.is_none() {
+        report("load:", "load: give a duration or a count (or both)".into());
+    }
+    if load.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
+        report("rate:", "load: rate must be a positive number of messages per second".into());
+    }
+    if load.connections == Some(0) {
+        report("connections:", "load: connections must be at least 1".into());
+    }
 }
 
 /// Cross-references of one case.
@@ -306,6 +371,56 @@ fn check_case(
             if let Err(why) = super::text::Pattern::parse(text) {
                 report(text, format!("case {:?}, probe json: {why}", case.name));
             }
+        }
+    }
+    for id in &case.skip_checks {
+        if !known_checks.contains(&id.as_str()) {
+            let hint = suggest(id, known_checks)
+                .map(|s| format!("; did you mean {s}?"))
+                .unwrap_or_default();
+            report(id, format!("case {:?}: unknown check {id:?} in skip_checks{hint}", case.name));
+        }
+    }
+}
+
+/// The names that appear more than once, at their second appearance.
+fn repeated<'a>(names: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut seen = std::collections::HashSet::new();
+    names.filter(|name| !seen.insert(*name)).collect()
+}
+
+/// Cross-references of one receiver case: templates, behaviours, check ids.
+fn check_receiver_case(
+    case: &ReceiverCase,
+    file: &ScenarioFile,
+    known_checks: KnownChecks,
+    report: &mut dyn FnMut(&str, String),
+) {
+    for name in &case.send {
+        if !file.messages.contains_key(name) {
+            let templates: Vec<&str> = file.messages.keys().map(String::as_str).collect();
+            let hint = suggest(name, &templates)
+                .map(|s| format!("; did you mean {s:?}?"))
+                .unwrap_or_default();
+            report(name, format!("case {:?}: no message template named {name:?}{hint}", case.name));
+        }
+    }
+    let has_command = file.receiver.as_ref().is_some_and(|r| r.sut.is_some());
+    if has_command && case.send.is_empty() {
+        report(&case.name, format!("case {:?}: send lists nothing for the SUT to send", case.name));
+    }
+    if !has_command && case.send.is_empty() && case.expect.delivered.is_none() {
+        report(
+            &case.name,
+            format!(
+                "case {:?}: say what the sender delivers (send or expect.delivered)",
+                case.name
+            ),
+        );
+    }
+    for behaviour in &case.connections {
+        if let Err(message) = behaviour.validate() {
+            report("slow_read", format!("case {:?}: {message}", case.name));
         }
     }
     for id in &case.skip_checks {

@@ -3,6 +3,7 @@
 
 mod load;
 mod model;
+mod receiver;
 mod text;
 
 pub use load::{
@@ -10,6 +11,7 @@ pub use load::{
     TemplateMessage,
 };
 pub use model::*;
+pub use receiver::*;
 pub use text::{interpolate, FieldPath, FileRef, Pattern, Piece, Placeholders, Secret, Span, Text};
 
 /// The JSON Schema of the scenario format, generated from the types serde reads.

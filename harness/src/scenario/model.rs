@@ -29,7 +29,67 @@ pub struct ScenarioFile {
     /// Message templates by name.
     #[serde(default)]
     pub messages: BTreeMap<String, Template>,
+    /// `sender` (default): the harness sends to a target (`cases`). `receiver`: the harness
+    /// listens and the system under test sends to it (`receiver`, `receive`).
+    #[serde(default)]
+    pub role: Role,
+    /// Cases of the sender role.
+    #[serde(default)]
     pub cases: Vec<Case>,
+    /// Listening and the system under test, for the receiver role.
+    #[serde(default)]
+    pub receiver: Option<super::receiver::ReceiverSpec>,
+    /// Cases of the receiver role.
+    #[serde(default)]
+    pub receive: Vec<super::receiver::ReceiverCase>,
+    /// A load phase run after the cases, with thresholds judged as `load.*` checks.
+    #[serde(default)]
+    pub load: Option<LoadSpec>,
+}
+
+/// Which side of the interface the harness plays.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The harness sends; the target is a receiver.
+    #[default]
+    Sender,
+    /// The harness receives; the system under test is a sender (an outbound interface).
+    Receiver,
+}
+
+/// A load phase: the templates sent at a fixed rate (open loop) or as fast as the target
+/// answers (closed loop), each message with a fresh MSH-10, every one accounted for.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoadSpec {
+    /// Templates sent in turn (default: every template of the file).
+    #[serde(default)]
+    pub send: Vec<String>,
+    /// Messages per second, on schedule whatever the target does (open loop); absent: closed
+    /// loop, each connection sends its next message when the last is answered.
+    #[serde(default)]
+    pub rate: Option<f64>,
+    /// Connections (default 1).
+    #[serde(default)]
+    pub connections: Option<u32>,
+    /// How long to send after the warmup; at least one of `duration` and `count`.
+    #[serde(default)]
+    pub duration: Option<Span>,
+    /// How many messages in all (warmup included).
+    #[serde(default)]
+    pub count: Option<u64>,
+    /// Sent first and accounted, but not in latency or throughput.
+    #[serde(default)]
+    pub warmup: Option<Span>,
+    /// Patient ids (PID-3.1) cycle through this many values (default 1000; 0 keeps the
+    /// template's).
+    #[serde(default)]
+    pub patients: Option<u64>,
+    /// `p99 < 200ms`, `lost == 0`, `throughput >= 50/s`, … (`lost == 0` applies when no `lost`
+    /// threshold is given).
+    #[serde(default)]
+    pub thresholds: Vec<crate::load::Threshold>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]

@@ -41,6 +41,7 @@ defects! {
     InvalidMsa1 = "invalid-msa1": "MSA-1 is OK, which is not in table 0008",
     NoAck = "no-ack": "messages are processed but never acknowledged",
     LateAck = "late-ack": "every ACK is sent 3 seconds late",
+    DropsEveryTenthAck = "drops-every-tenth-ack": "every tenth message received over MLLP is processed but never acknowledged",
     DuplicateAck = "duplicate-ack": "every ACK is sent twice",
     MissingTrailerCr = "missing-trailer-cr": "ACK frames end with 0x1C but no 0x0D",
     LfSegmentSeparators = "lf-segment-separators": "ACK segments end with LF instead of CR",

@@ -52,6 +52,8 @@ pub struct Endpoint {
     state: Mutex<ClientFeed>,
     journal: Option<Mutex<(File, PathBuf)>>,
     sequence: AtomicU64,
+    /// Acknowledgments about to be sent over MLLP, for `drops-every-tenth-ack`.
+    answers: AtomicU64,
     defects: Defects,
     receipts: Mutex<Receipts>,
 }
@@ -90,6 +92,7 @@ impl Endpoint {
             state: Mutex::new(ClientFeed::default()),
             journal: None,
             sequence: AtomicU64::new(0),
+            answers: AtomicU64::new(0),
             defects: Defects::none(),
             receipts: Mutex::new(Receipts::default()),
         }
@@ -108,6 +111,7 @@ impl Endpoint {
             state: Mutex::new(ClientFeed::default()),
             journal: Some(Mutex::new((file, path.to_path_buf()))),
             sequence: AtomicU64::new(previous.len() as u64),
+            answers: AtomicU64::new(0),
             defects: Defects::none(),
             receipts: Mutex::new(Receipts::default()),
         };
@@ -137,6 +141,12 @@ impl Endpoint {
 
     pub fn defects(&self) -> &Defects {
         &self.defects
+    }
+
+    /// Counts one acknowledgment about to be sent and returns its number (1, 2, …), across all
+    /// connections, so that `drops-every-tenth-ack` drops exactly every tenth.
+    pub fn count_answer(&self) -> u64 {
+        self.answers.fetch_add(1, Ordering::SeqCst) + 1
     }
 
     /// Journals, decides, applies and acknowledges one received payload.

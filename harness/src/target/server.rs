@@ -324,6 +324,9 @@ async fn handle_connection(
         if defect(Defect::NoAck) || (defect(Defect::DuplicateUnanswered) && duplicate) {
             continue;
         }
+        if defect(Defect::DropsEveryTenthAck) && endpoint.count_answer() % 10 == 0 {
+            continue;
+        }
         if defect(Defect::LateAck) {
             tokio::time::sleep(LATE_ACK).await;
         }

@@ -118,12 +118,15 @@ fn help_lists_the_commands() {
     let output = run(&["--help"]);
     assert_eq!(output.status.code(), Some(0));
     insta::assert_snapshot!("help", stdout(&output));
-    for command in ["inspect", "validate", "diff", "send", "serve", "run", "generate", "keygen"] {
+    for command in [
+        "inspect", "validate", "diff", "send", "serve", "proxy", "run", "generate", "keygen",
+        "load",
+    ] {
         let output = run(&[command, "--help"]);
         assert_eq!(output.status.code(), Some(0));
         insta::assert_snapshot!(format!("help-{command}"), stdout(&output));
     }
-    for command in ["sign", "verify"] {
+    for command in ["sign", "verify", "merge"] {
         let output = run(&["report", command, "--help"]);
         assert_eq!(output.status.code(), Some(0));
         insta::assert_snapshot!(format!("help-report-{command}"), stdout(&output));

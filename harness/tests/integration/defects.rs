@@ -253,6 +253,21 @@ fn every_defect_changes_observable_behaviour() {
                 assert_eq!(acks(&ok).len(), 1);
                 assert!(acks(&bad).is_empty(), "{defect}: nothing within {WINDOW:?}");
             }
+            Defect::DropsEveryTenthAck => {
+                // Twenty messages on one connection: the correct endpoint answers all twenty,
+                // the defective one all but the 10th and the 20th.
+                let twenty: Vec<u8> = (1..=20)
+                    .flat_map(|n| frame(&A04.replace("|M1|", &format!("|M{n}|"))))
+                    .collect();
+                let (ok, bad) = both(defect, &twenty);
+                let answered = |bytes: &[u8]| -> Vec<String> {
+                    acks(bytes).iter().map(|a| field(a, "MSA", 2)).collect()
+                };
+                assert_eq!(answered(&ok).len(), 20);
+                let bad = answered(&bad);
+                assert_eq!(bad.len(), 18, "{defect}: {bad:?}");
+                assert!(!bad.contains(&"M10".to_string()) && !bad.contains(&"M20".to_string()));
+            }
             Defect::DuplicateAck => {
                 let (_, bad) = both(defect, &good);
                 assert_eq!(acks(&bad).len(), 2, "{defect}");

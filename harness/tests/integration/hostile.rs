@@ -75,6 +75,9 @@ async fn failed(filter: &str, defects: Defects) -> (Failed, usize) {
         jobs: 4,
         filter: Some(filter.to_string()),
         state: None,
+        shard: None,
+        sut_defects: Vec::new(),
+        harness: None,
     };
     let outcome = run_packs(&packs, &options, &|_| {}).await.expect("run starts");
     let ids = |severity| -> BTreeSet<&'static str> {

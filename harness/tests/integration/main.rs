@@ -1,15 +1,20 @@
 //! Integration tests: one binary, one module per area. Commands run as the real binary.
 
 mod ack;
+mod baseline;
 mod cli;
 mod corpus;
 mod defects;
 mod generator;
 mod hostile;
 mod http;
+mod junit_schema;
+mod load;
 mod mllp;
 mod names;
+mod outbound;
 mod properties;
+mod proxy;
 mod public_corpus;
 mod report;
 mod run;

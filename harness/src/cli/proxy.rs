@@ -1,0 +1,202 @@
+//! `hl7-harness proxy`: the MLLP-aware proxy between two real systems, with fault rules from
+//! `--fault`, an optional control interface, an event log and a report folder.
+
+use super::duration::parse_duration;
+use super::exit;
+use crate::proxy::control::{loopback, serve_control};
+use crate::proxy::report::{summary, RunInfo, EVENTS_FILE, SUMMARY_FILE};
+use crate::proxy::{parse_spec, serve, Engine, EventLog, FaultSpec, Proxy, ProxyOptions, Upstream};
+use crate::report::time::rfc3339;
+use crate::runner::TargetUrl;
+use crate::transport::mllp::MllpOptions;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+#[derive(Debug, clap::Args)]
+pub struct ProxyArgs {
+    /// Address the downstream system connects to (plain MLLP over TCP; port 0 picks a free
+    /// port, and the address is printed).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: String,
+    /// The system to forward to: mllp://HOST:PORT or mllps://HOST:PORT.
+    #[arg(long, value_name = "URL")]
+    pub upstream: String,
+    /// A fault rule, e.g. drop:dir=down,frame=2 or latency:ms=50 (repeatable; in order, the
+    /// first matching frame rule wins). The grammar is in README, "Proxy".
+    #[arg(long = "fault", value_name = "SPEC", value_parser = parse_fault)]
+    pub faults: Vec<FaultSpec>,
+    /// Seed of every random decision (p=, byte=random); printed at start [default: from the
+    /// clock].
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Serve the control interface (HTTP) on this loopback address: GET/POST/DELETE /faults,
+    /// GET /events.
+    #[arg(long, value_name = "ADDR")]
+    pub control: Option<String>,
+    /// Append every event to FILE as a JSON line.
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// Write faults.jsonl (while running) and summary.md (at the end) into DIR, which must not
+    /// hold a report already.
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+    /// Stop after this long [default: run until Ctrl-C].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Largest frame handled as a frame; a longer one is passed on unframed (and logged).
+    #[arg(long, value_name = "BYTES", default_value_t = MllpOptions::default().max_frame_bytes)]
+    pub max_frame_bytes: usize,
+    /// Give up connecting (and the TLS handshake) to the upstream after this long.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+    /// Close a connection on which neither side sends anything for this long (also the
+    /// longest wait for a peer to take bytes).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+    #[command(flatten)]
+    pub tls: super::tls_args::TlsClientArgs,
+}
+
+fn parse_fault(text: &str) -> Result<FaultSpec, String> {
+    parse_spec(text).map_err(|e| e.to_string())
+}
+
+fn upstream(args: &ProxyArgs) -> anyhow::Result<Upstream> {
+    let url = TargetUrl::parse(&args.upstream).map_err(|e| anyhow::anyhow!("--upstream {e}"))?;
+    match url {
+        TargetUrl::Mllp(addr) => Ok(Upstream { addr, tls: None }),
+        TargetUrl::Mllps(addr) => {
+            let tls = args.tls.client_tls();
+            Ok(Upstream { addr, tls: Some(tls.connector()?) })
+        }
+        _ => anyhow::bail!(
+            "--upstream {:?}: expected mllp://HOST:PORT or mllps://HOST:PORT",
+            args.upstream
+        ),
+    }
+}
+
+pub fn run(args: &ProxyArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
+    let upstream = upstream(args)?;
+    let control = args.control.as_deref().map(loopback).transpose()?;
+    if let Some(dir) = &args.report_dir {
+        let holds_files = std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some());
+        if holds_files {
+            anyhow::bail!(
+                "--report-dir {}: the folder is not empty; choose another",
+                dir.display()
+            );
+        }
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("--report-dir {}: {e}", dir.display()))?;
+    }
+    let seed = args.seed.unwrap_or_else(|| {
+        SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64 % 1_000_000_000)
+            .unwrap_or(0)
+    });
+    let events = EventLog::new(true);
+    if let Some(path) = &args.log {
+        events.add_file(path).map_err(|e| anyhow::anyhow!("--log {}: {e}", path.display()))?;
+    }
+    if let Some(dir) = &args.report_dir {
+        let path = dir.join(EVENTS_FILE);
+        events.add_file(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    }
+    let mut engine = Engine::new(seed);
+    for spec in &args.faults {
+        engine.add(spec.clone());
+    }
+    let options = ProxyOptions {
+        upstream,
+        max_frame_bytes: args.max_frame_bytes,
+        connect_timeout: args.connect_timeout,
+        idle_timeout: args.idle_timeout,
+    };
+    let started = SystemTime::now();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
+        let listen = listener.local_addr()?.to_string();
+        let control_listener = match control {
+            Some(addr) => Some(
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?,
+            ),
+            None => None,
+        };
+        let _ = writeln!(out, "seed {seed}");
+        let _ = writeln!(out, "listening on mllp://{listen}");
+        let _ = writeln!(out, "upstream {}", options.upstream.url());
+        if let Some(l) = &control_listener {
+            let _ = writeln!(out, "control on http://{}", l.local_addr()?);
+        }
+        for (i, spec) in args.faults.iter().enumerate() {
+            let _ = writeln!(out, "rule {}: {spec}", i + 1);
+        }
+        let _ = out.flush();
+        let upstream_url = options.upstream.url();
+        // Created after the status lines, so an outage rule's event follows them.
+        let proxy = Proxy::new(engine, events, options);
+        let (stop, _) = tokio::sync::watch::channel(false);
+        let stopped = |stop: &tokio::sync::watch::Sender<bool>| {
+            let mut seen = stop.subscribe();
+            async move {
+                let _ = seen.wait_for(|s| *s).await;
+            }
+        };
+        let control = async {
+            match control_listener {
+                Some(l) => serve_control(l, Arc::clone(&proxy), stopped(&stop)).await.map(drop),
+                None => Ok(()),
+            }
+        };
+        let proxied = serve(listener, Arc::clone(&proxy), stopped(&stop));
+        let signal = async {
+            match args.duration {
+                Some(d) => tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    () = tokio::time::sleep(d) => {}
+                },
+                None => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+            let _ = stop.send(true);
+        };
+        let (proxied, control, ()) = tokio::join!(proxied, control, signal);
+        proxied?;
+        control?;
+        let stats = proxy.stats();
+        let _ = writeln!(
+            out,
+            "stopped: {} connection(s), {} frame(s) up, {} down",
+            stats.connections, stats.frames[0], stats.frames[1]
+        );
+        if let Some(dir) = &args.report_dir {
+            let rules = proxy.installed();
+            let specs: Vec<String> = args.faults.iter().map(|s| s.to_string()).collect();
+            let info = RunInfo {
+                listen: &listen,
+                upstream: &upstream_url,
+                seed,
+                started: &rfc3339(started),
+                finished: &rfc3339(SystemTime::now()),
+                rules: &rules,
+                cli_specs: &specs,
+                stats,
+            };
+            let path = dir.join(SUMMARY_FILE);
+            std::fs::write(&path, summary(&info, &proxy.events))
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+            let _ = writeln!(out, "report in {}", dir.display());
+        }
+        Ok(exit::OK)
+    })
+}

@@ -1,0 +1,274 @@
+//! One load connection: sends a message over the target's transport and waits for the ACK whose
+//! MSA-2 is its MSH-10, within the ACK timeout. One message at a time per connection (HL7
+//! original mode expects the ACK before the next message); a timeout or a broken connection
+//! closes it, so a late ACK can never be taken for the next message, and the next message opens
+//! a new one.
+
+use super::stats::Ending;
+use crate::hl7::ack::ReceivedAck;
+use crate::transport::connection::{MllpConnection, Timeouts, TransportError};
+use crate::transport::hllp::{BlockType, HllpOptions};
+use crate::transport::hllp_connection::HllpConnection;
+use crate::transport::http_client::{parse_reply, post_message_tls, HttpTarget};
+use crate::transport::mllp::{FrameKind, MllpOptions};
+use std::future::Future;
+use tokio::time::Instant;
+use tokio_rustls::TlsConnector;
+
+/// Where the load goes, resolved from a target URL.
+#[derive(Clone)]
+pub enum LoadTarget {
+    /// `mllp://` or, with a connector, `mllps://`.
+    Mllp {
+        addr: String,
+        tls: Option<TlsConnector>,
+    },
+    Hllp {
+        addr: String,
+        options: HllpOptions,
+    },
+    /// `http://` or, with a connector, `https://`.
+    Http {
+        target: HttpTarget,
+        tls: Option<TlsConnector>,
+    },
+}
+
+impl std::fmt::Debug for LoadTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoadTarget::Mllp { addr, tls } => {
+                write!(f, "mllp{}://{addr}", if tls.is_some() { "s" } else { "" })
+            }
+            LoadTarget::Hllp { addr, .. } => write!(f, "hllp://{addr}"),
+            LoadTarget::Http { target, tls } => {
+                let scheme = if tls.is_some() { "https" } else { "http" };
+                write!(f, "{scheme}://{}{}", target.authority, target.path)
+            }
+        }
+    }
+}
+
+/// What the engine needs of a connection: send one message, say how it ended, and how many
+/// ACKs for other messages it read meanwhile. A trait so the scheduler can be tested with
+/// paused time against an in-memory peer.
+pub trait Exchange: Send + 'static {
+    fn exchange(
+        &mut self,
+        payload: &[u8],
+        control_id: &str,
+    ) -> impl Future<Output = (Ending, u64)> + Send;
+}
+
+enum Open {
+    None,
+    Mllp(MllpConnection),
+    Hllp(HllpConnection),
+}
+
+/// A connection to a [`LoadTarget`], opened on first use and again after a loss.
+pub struct Client {
+    target: LoadTarget,
+    timeouts: Timeouts,
+    open: Open,
+}
+
+impl Client {
+    pub fn new(target: LoadTarget, timeouts: Timeouts) -> Client {
+        Client { target, timeouts, open: Open::None }
+    }
+
+    async fn connect(&mut self) -> Result<(), TransportError> {
+        if !matches!(self.open, Open::None) {
+            return Ok(());
+        }
+        self.open = match &self.target {
+            LoadTarget::Mllp { addr, tls: None } => Open::Mllp(
+                MllpConnection::connect(addr, MllpOptions::default(), self.timeouts).await?,
+            ),
+            LoadTarget::Mllp { addr, tls: Some(c) } => Open::Mllp(
+                MllpConnection::connect_tls(addr, c, MllpOptions::default(), self.timeouts).await?,
+            ),
+            LoadTarget::Hllp { addr, options } => {
+                Open::Hllp(HllpConnection::connect(addr, *options, self.timeouts).await?)
+            }
+            LoadTarget::Http { .. } => Open::None,
+        };
+        Ok(())
+    }
+}
+
+/// Sends over MLLP and reads frames until the ACK for `control_id` (others are counted as
+/// strays), within the read timeout.
+async fn mllp(
+    connection: &mut MllpConnection,
+    payload: &[u8],
+    control_id: &str,
+    strays: &mut u64,
+) -> Result<String, TransportError> {
+    connection.send(payload).await?;
+    let deadline = Instant::now() + connection.timeouts().read;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let frame = connection.receive(Some(left)).await?;
+        if frame.kind != FrameKind::Message {
+            continue; // MLLP release 2 commit acknowledgements: the application ACK follows.
+        }
+        match ReceivedAck::parse(&frame.payload) {
+            Some(ack) if ack.msa2 == control_id => return Ok(ack.msa1),
+            _ => *strays += 1,
+        }
+    }
+}
+
+/// The same over HLLP: a `D` block out, the `D` block with the ACK back.
+async fn hllp(
+    connection: &mut HllpConnection,
+    payload: &[u8],
+    control_id: &str,
+    read: std::time::Duration,
+    strays: &mut u64,
+) -> Result<String, TransportError> {
+    connection.send_data(payload).await?;
+    let deadline = Instant::now() + read;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let block = connection.receive(Some(left)).await?;
+        if block.block_type != BlockType::Data || block.nak_reason().is_some() {
+            // An N block or a damaged answer: counted as the receiver's answer "N".
+            return Ok("HLLP N".into());
+        }
+        match ReceivedAck::parse(&block.data) {
+            Some(ack) if ack.msa2 == control_id => return Ok(ack.msa1),
+            _ => *strays += 1,
+        }
+    }
+}
+
+/// A transport error while a message was out: lost, and the connection with it.
+fn lost(err: &TransportError) -> Ending {
+    Ending::Lost { reason: err.code() }
+}
+
+fn not_sent(err: &TransportError) -> Ending {
+    Ending::NotSent { reason: err.code() }
+}
+
+impl Exchange for Client {
+    async fn exchange(&mut self, payload: &[u8], control_id: &str) -> (Ending, u64) {
+        let mut strays = 0;
+        if let LoadTarget::Http { target, tls } = &self.target {
+            let charset = crate::hl7::Message::parse(payload)
+                .ok()
+                .and_then(|m| m.charset().iana_name())
+                .unwrap_or("UTF-8");
+            let ending =
+                match post_message_tls(target, tls.as_ref(), payload, charset, self.timeouts).await
+                {
+                    Ok(reply) => match parse_reply(&reply).ack {
+                        Some(ack) if ack.msa2 == control_id => Ending::Answered { code: ack.msa1 },
+                        Some(_) => {
+                            strays += 1;
+                            Ending::Answered {
+                                code: format!("HTTP {} (ACK for another MSH-10)", reply.status),
+                            }
+                        }
+                        None => Ending::Answered { code: format!("HTTP {}", reply.status) },
+                    },
+                    Err(
+                        err @ (TransportError::Connect { .. }
+                        | TransportError::ConnectTimeout { .. }),
+                    ) => not_sent(&err),
+                    Err(err) => lost(&err),
+                };
+            return (ending, strays);
+        }
+        if let Err(err) = self.connect().await {
+            return (not_sent(&err), strays);
+        }
+        let read = self.timeouts.read;
+        let answer = match &mut self.open {
+            Open::Mllp(c) => mllp(c, payload, control_id, &mut strays).await,
+            Open::Hllp(c) => hllp(c, payload, control_id, read, &mut strays).await,
+            Open::None => return (Ending::NotSent { reason: "no-connection" }, strays),
+        };
+        match answer {
+            Ok(code) => (Ending::Answered { code }, strays),
+            Err(err) => {
+                // Closed even after a timeout: its late ACK must not answer the next message.
+                self.open = Open::None;
+                (lost(&err), strays)
+            }
+        }
+    }
+}
+
+impl LoadTarget {
+    /// Reads `mllp://`, `mllps://`, `hllp://`, `http://` and `https://` URLs. `tls` is the
+    /// connector for the TLS schemes (required there), `basic` the HTTP credentials.
+    pub fn parse(
+        url: &str,
+        tls: Option<TlsConnector>,
+        basic: Option<(String, String)>,
+        hllp: HllpOptions,
+    ) -> Result<LoadTarget, String> {
+        let url = url.trim();
+        let need_tls = || {
+            tls.clone()
+                .ok_or_else(|| format!("{url:?}: a TLS target needs the CA to trust (--tls-ca)"))
+        };
+        let addr = |rest: &str| -> Result<String, String> {
+            let rest = rest.trim_end_matches('/');
+            let valid = rest
+                .rsplit_once(':')
+                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
+            if valid {
+                Ok(rest.to_string())
+            } else {
+                Err(format!("{url:?}: expected HOST:PORT"))
+            }
+        };
+        if let Some(rest) = url.strip_prefix("mllp://") {
+            return Ok(LoadTarget::Mllp { addr: addr(rest)?, tls: None });
+        }
+        if let Some(rest) = url.strip_prefix("mllps://") {
+            return Ok(LoadTarget::Mllp { addr: addr(rest)?, tls: Some(need_tls()?) });
+        }
+        if let Some(rest) = url.strip_prefix("hllp://") {
+            return Ok(LoadTarget::Hllp { addr: addr(rest)?, options: hllp });
+        }
+        let with_basic = |mut target: HttpTarget| {
+            target.basic = basic.clone();
+            target
+        };
+        if let Some(target) = HttpTarget::parse(url) {
+            return Ok(LoadTarget::Http { target: with_basic(target), tls: None });
+        }
+        if let Some(target) = HttpTarget::parse_https(url) {
+            return Ok(LoadTarget::Http { target: with_basic(target), tls: Some(need_tls()?) });
+        }
+        Err(format!(
+            "{url:?}: unknown target; use mllp://HOST:PORT, mllps://HOST:PORT, hllp://HOST:PORT, \
+             http://HOST:PORT/PATH or https://HOST:PORT/PATH"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(url: &str) -> Result<String, String> {
+        LoadTarget::parse(url, None, None, HllpOptions::default()).map(|t| format!("{t:?}"))
+    }
+
+    #[test]
+    fn target_urls() {
+        assert_eq!(parse("mllp://127.0.0.1:2575"), Ok("mllp://127.0.0.1:2575".into()));
+        assert_eq!(parse("hllp://h:1"), Ok("hllp://h:1".into()));
+        assert_eq!(parse("http://h:8080/hl7"), Ok("http://h:8080/hl7".into()));
+        assert!(parse("mllps://h:1").unwrap_err().contains("--tls-ca"));
+        assert!(parse("mllp://nohost").unwrap_err().contains("HOST:PORT"));
+        assert!(parse("ftp://x").unwrap_err().contains("unknown target"));
+    }
+}

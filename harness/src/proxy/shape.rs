@@ -1,0 +1,111 @@
+//! Writing bytes the way a direction's shaping says: latency first, then writes of at most the
+//! slice size with the slice pause between them, throttled to the bandwidth. Waits go through
+//! `tokio::time`, so tests run it with paused time and see exact virtual durations.
+
+use super::engine::Shaping;
+use std::time::Duration;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+/// Without a slice, bandwidth is enforced in pieces of about this share of a second.
+const PIECES_PER_SECOND: u64 = 20;
+
+/// Writes `bytes` shaped, each write within `timeout`; returns how many writes it made.
+pub async fn write_shaped<W: AsyncWrite + Unpin + ?Sized>(
+    writer: &mut W,
+    bytes: &[u8],
+    shaping: Shaping,
+    timeout: Duration,
+) -> std::io::Result<usize> {
+    if let Some(latency) = shaping.latency {
+        tokio::time::sleep(latency).await;
+    }
+    if bytes.is_empty() {
+        return Ok(0);
+    }
+    let piece = match (shaping.slice, shaping.bandwidth) {
+        (Some((size, _)), _) => size.max(1),
+        (None, Some(bps)) => {
+            usize::try_from((bps / PIECES_PER_SECOND).max(1)).unwrap_or(usize::MAX)
+        }
+        (None, None) => bytes.len(),
+    };
+    let mut writes = 0;
+    for (i, chunk) in bytes.chunks(piece).enumerate() {
+        if i > 0 {
+            if let Some((_, pause)) = shaping.slice {
+                tokio::time::sleep(pause).await;
+            }
+        }
+        let written = async {
+            writer.write_all(chunk).await?;
+            writer.flush().await
+        };
+        tokio::time::timeout(timeout, written).await.map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the peer did not take the bytes in time",
+            )
+        })??;
+        writes += 1;
+        if let Some(bps) = shaping.bandwidth {
+            let nanos = (chunk.len() as u128 * 1_000_000_000) / u128::from(bps.max(1));
+            tokio::time::sleep(Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX)))
+                .await;
+        }
+    }
+    Ok(writes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+    use tokio::time::Instant;
+
+    const TIMEOUT: Duration = Duration::from_secs(60);
+
+    /// Writes `bytes` with `shaping` into a pipe; returns (writes, virtual time, bytes read).
+    async fn check(bytes: &[u8], shaping: Shaping) -> (usize, Duration, Vec<u8>) {
+        let (mut a, mut b) = tokio::io::duplex(1 << 16);
+        let start = Instant::now();
+        let writes = write_shaped(&mut a, bytes, shaping, TIMEOUT).await.unwrap();
+        let elapsed = start.elapsed();
+        drop(a);
+        let mut got = Vec::new();
+        b.read_to_end(&mut got).await.unwrap();
+        (writes, elapsed, got)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unshaped_is_one_write_at_once() {
+        assert_eq!(
+            check(b"abcdef", Shaping::default()).await,
+            (1, Duration::ZERO, b"abcdef".to_vec())
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn latency_slice_and_bandwidth_take_exact_virtual_time() {
+        let ms = Duration::from_millis;
+        let latency = Shaping { latency: Some(ms(50)), ..Shaping::default() };
+        assert_eq!(check(b"abc", latency).await, (1, ms(50), b"abc".to_vec()));
+        let slice = Shaping { slice: Some((2, ms(3))), ..Shaping::default() };
+        assert_eq!(check(b"abcde", slice).await, (3, ms(6), b"abcde".to_vec()));
+        // 100 bytes at 1000 bytes/s: 50-byte pieces, 100 ms in all.
+        let bandwidth = Shaping { bandwidth: Some(1000), ..Shaping::default() };
+        assert_eq!(check(&[b'x'; 100], bandwidth).await, (2, ms(100), vec![b'x'; 100]));
+        let all = Shaping { latency: Some(ms(10)), bandwidth: Some(10), slice: Some((1, ms(1))) };
+        // 10 ms, then 3 one-byte writes each followed by 100 ms, with 2 pauses of 1 ms.
+        assert_eq!(check(b"abc", all).await, (3, ms(312), b"abc".to_vec()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_peer_that_never_reads_times_out() {
+        let (mut a, _b) = tokio::io::duplex(4);
+        let err =
+            write_shaped(&mut a, b"more than four", Shaping::default(), Duration::from_secs(1))
+                .await
+                .unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+    }
+}

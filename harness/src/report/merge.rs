@@ -1,0 +1,521 @@
+//! `report merge`: joins the reports of the shards of one run (`run --shard K/N`) into one
+//! report, as if the run had not been split. Each shard's `results.json` is read back into the
+//! run's outcome and every report file is written anew, so the merged report has the same form
+//! (and the same snapshots) as an unsplit run.
+//!
+//! A merge refuses what would not be one run: shards edited since they were written (checked
+//! against their manifests), other harness versions, seeds, targets or pack contents, a shard
+//! given twice or missing.
+
+use super::baseline::Comparison;
+use super::manifest::{compare, Manifest, FILE as MANIFEST};
+use super::record::{InputFile, PackInputs, RunRecord};
+use super::time::{parse_rfc3339, run_id};
+use crate::checks::{CheckResult, CATALOGUE};
+use crate::runner::observation::{
+    Arrival, Attempt, Canary, CanaryWhen, CaseObservation, ConnectionAfter, Exchange,
+    HttpObservation, ProbeResult, Reply, SutRun, TransportEvent,
+};
+use crate::runner::{CaseOutcome, PackOutcome, RunOutcome, Shard};
+use base64::Engine;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+/// The shards cannot be merged.
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    #[error("{}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: not a results file of this harness: {message}", path.display())]
+    Results { path: PathBuf, message: String },
+    #[error("{}: changed since the run ({changes}); a merged report must come from untouched shards", dir.display())]
+    Changed { dir: PathBuf, changes: String },
+    #[error("{}: {message}", dir.display())]
+    Mismatch { dir: PathBuf, message: String },
+    #[error("shard(s) {missing} of {count} not given; every shard of the run is needed")]
+    Missing { missing: String, count: usize },
+    #[error("{}: holds a report already; choose another folder", dir.display())]
+    OutputExists { dir: PathBuf },
+    #[error(transparent)]
+    Write(#[from] super::ReportError),
+}
+
+#[derive(Debug, Deserialize)]
+struct ResultsFile {
+    schema: String,
+    harness_version: String,
+    target: String,
+    seed: u64,
+    started: String,
+    finished: String,
+    unreachable: bool,
+    #[serde(default)]
+    phi_redacted: bool,
+    #[serde(default)]
+    shard: Option<String>,
+    #[serde(default)]
+    baseline: Option<Comparison>,
+    packs: Vec<PackEntry>,
+    #[serde(default)]
+    skipped: Vec<SkippedEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SkippedEntry {
+    file: String,
+    reason: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct PackEntry {
+    name: String,
+    sha256: Option<String>,
+    #[serde(default)]
+    files: Vec<FileEntry>,
+    cases: Vec<CaseEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+struct FileEntry {
+    kind: String,
+    path: String,
+    sha256: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct CaseEntry {
+    scenario: String,
+    file: String,
+    name: String,
+    seed: u64,
+    duration_ms: u64,
+    sent: Vec<String>,
+    checks: Vec<CheckEntry>,
+    exchanges: Vec<ExchangeEntry>,
+    stray: Vec<ReplyEntry>,
+    probes: Vec<ProbeResult>,
+    connections_after: Vec<String>,
+    aborted: Option<TransportEvent>,
+    reproduce: String,
+    position: PositionEntry,
+    #[serde(default)]
+    arrivals: Vec<ArrivalEntry>,
+    #[serde(default)]
+    canaries: Vec<CanaryEntry>,
+    #[serde(default)]
+    sut: Option<SutRun>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CanaryEntry {
+    when: CanaryWhen,
+    sent: MessageEntry,
+    reply: Option<ReplyEntry>,
+    event: Option<TransportEvent>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ArrivalEntry {
+    connection: usize,
+    message: MessageEntry,
+    notes: Vec<NoteEntry>,
+    received_ms: u64,
+    answer: String,
+    answered_ms: Option<u64>,
+    accepted: bool,
+    rejected: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct PositionEntry {
+    file: usize,
+    case: usize,
+}
+
+#[derive(Debug, Deserialize)]
+struct CheckEntry {
+    id: String,
+    severity: String,
+    rule: String,
+    step: Option<usize>,
+    passed: bool,
+    evidence: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct ExchangeEntry {
+    step: usize,
+    connection: usize,
+    raw: bool,
+    sent: MessageEntry,
+    faults: Vec<String>,
+    replies: Vec<ReplyEntry>,
+    ack_timeout_ms: u64,
+    event: Option<TransportEvent>,
+    http: Option<HttpObservation>,
+    #[serde(default)]
+    attempts: Vec<Attempt>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ReplyEntry {
+    message: MessageEntry,
+    elapsed_ms: u64,
+    notes: Vec<NoteEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+struct NoteEntry {
+    code: String,
+    offset: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct MessageEntry {
+    text: String,
+    #[serde(default)]
+    base64: Option<String>,
+}
+
+/// One shard's report, read back.
+struct ShardReport {
+    dir: PathBuf,
+    shard: Shard,
+    results: ResultsFile,
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, MergeError> {
+    std::fs::read(path).map_err(|source| MergeError::Read { path: path.to_path_buf(), source })
+}
+
+fn results_error(path: &Path, message: impl Into<String>) -> MergeError {
+    MergeError::Results { path: path.to_path_buf(), message: message.into() }
+}
+
+fn read_shard(dir: &Path) -> Result<ShardReport, MergeError> {
+    let manifest_path = dir.join(MANIFEST);
+    let manifest: Manifest = serde_json::from_slice(&read(&manifest_path)?)
+        .map_err(|e| results_error(&manifest_path, e.to_string()))?;
+    let changes = compare(dir, &manifest)
+        .map_err(|source| MergeError::Read { path: dir.to_path_buf(), source })?;
+    if !changes.is_empty() {
+        let changes = changes.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+        return Err(MergeError::Changed { dir: dir.to_path_buf(), changes });
+    }
+    let path = dir.join("results.json");
+    let results: ResultsFile =
+        serde_json::from_slice(&read(&path)?).map_err(|e| results_error(&path, e.to_string()))?;
+    if results.schema != super::json::SCHEMA {
+        return Err(results_error(&path, format!("schema {:?}", results.schema)));
+    }
+    let shard = results.shard.as_deref().ok_or_else(|| MergeError::Mismatch {
+        dir: dir.to_path_buf(),
+        message: "not a shard (the run had no --shard K/N)".into(),
+    })?;
+    let shard = Shard::parse(shard).map_err(|message| results_error(&path, message))?;
+    Ok(ShardReport { dir: dir.to_path_buf(), shard, results })
+}
+
+/// The same run in every shard: version, seed, target, redaction, number of shards, packs.
+fn check_consistent(shards: &[ShardReport]) -> Result<(), MergeError> {
+    let first = &shards[0];
+    for other in &shards[1..] {
+        let mismatch = |what: &str, a: &dyn std::fmt::Display, b: &dyn std::fmt::Display| {
+            MergeError::Mismatch {
+                dir: other.dir.clone(),
+                message: format!("{what} {b}, but {} has {a}", first.dir.display()),
+            }
+        };
+        let (a, b) = (&first.results, &other.results);
+        if a.harness_version != b.harness_version {
+            return Err(mismatch("harness version", &a.harness_version, &b.harness_version));
+        }
+        if a.seed != b.seed {
+            return Err(mismatch("seed", &a.seed, &b.seed));
+        }
+        if a.target != b.target {
+            return Err(mismatch("target", &a.target, &b.target));
+        }
+        if a.phi_redacted != b.phi_redacted {
+            return Err(mismatch("phi_redacted", &a.phi_redacted, &b.phi_redacted));
+        }
+        if first.shard.count != other.shard.count {
+            return Err(mismatch("shard", &first.shard, &other.shard));
+        }
+        for pack in &b.packs {
+            let known = a.packs.iter().find(|p| p.name == pack.name);
+            if let Some(known) = known.filter(|k| k.sha256 != pack.sha256) {
+                let show = |s: &Option<String>| s.clone().unwrap_or_else(|| "none".into());
+                let what = format!("pack {} sha256", pack.name);
+                return Err(mismatch(&what, &show(&known.sha256), &show(&pack.sha256)));
+            }
+        }
+    }
+    let count = first.shard.count;
+    let mut given = vec![None::<&Path>; count];
+    for shard in shards {
+        let slot = &mut given[shard.shard.index - 1];
+        if let Some(earlier) = slot {
+            return Err(MergeError::Mismatch {
+                dir: shard.dir.clone(),
+                message: format!("shard {} given twice (also {})", shard.shard, earlier.display()),
+            });
+        }
+        *slot = Some(&shard.dir);
+    }
+    let missing: Vec<String> = given
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| d.is_none())
+        .map(|(i, _)| (i + 1).to_string())
+        .collect();
+    if !missing.is_empty() {
+        return Err(MergeError::Missing { missing: missing.join(", "), count });
+    }
+    Ok(())
+}
+
+fn bytes(path: &Path, message: &MessageEntry) -> Result<Vec<u8>, MergeError> {
+    match &message.base64 {
+        Some(encoded) => base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .map_err(|e| results_error(path, format!("bad base64 message: {e}"))),
+        None => Ok(message.text.clone().into_bytes()),
+    }
+}
+
+fn reply(path: &Path, entry: &ReplyEntry) -> Result<Reply, MergeError> {
+    Ok(Reply {
+        payload: bytes(path, &entry.message)?,
+        notes: entry.notes.iter().map(|n| (n.code.clone(), n.offset)).collect(),
+        elapsed: Duration::from_millis(entry.elapsed_ms),
+    })
+}
+
+/// A check result read back: the id must be one this harness knows, with the same rule.
+fn check(path: &Path, entry: &CheckEntry) -> Result<CheckResult, MergeError> {
+    let def = CATALOGUE
+        .iter()
+        .find(|d| d.id == entry.id)
+        .ok_or_else(|| results_error(path, format!("unknown check id {:?}", entry.id)))?;
+    if def.rule != entry.rule || def.severity.to_string() != entry.severity {
+        return Err(results_error(
+            path,
+            format!("check {:?} differs from this harness's", entry.id),
+        ));
+    }
+    let mut result = if entry.passed {
+        CheckResult::pass(*def, entry.step)
+    } else {
+        CheckResult::fail(*def, entry.step, entry.evidence.clone())
+    };
+    result.evidence = entry.evidence.clone();
+    Ok(result)
+}
+
+fn case(path: &Path, pack: &str, entry: &CaseEntry) -> Result<CaseOutcome, MergeError> {
+    let mut exchanges = Vec::new();
+    for e in &entry.exchanges {
+        exchanges.push(Exchange {
+            step: e.step,
+            connection: e.connection,
+            sent: bytes(path, &e.sent)?,
+            raw: e.raw,
+            replies: e.replies.iter().map(|r| reply(path, r)).collect::<Result<_, _>>()?,
+            ack_timeout: Duration::from_millis(e.ack_timeout_ms),
+            event: e.event.clone(),
+            http: e.http.clone(),
+            expect: Default::default(),
+            faults: e.faults.clone(),
+            attempts: e.attempts.clone(),
+        });
+    }
+    let connections_after = entry
+        .connections_after
+        .iter()
+        .map(|c| match c.as_str() {
+            "open" => ConnectionAfter::Open,
+            "closed" => ConnectionAfter::Closed,
+            "reset" => ConnectionAfter::Reset,
+            _ => ConnectionAfter::Unknown,
+        })
+        .collect();
+    Ok(CaseOutcome {
+        pack: pack.to_string(),
+        scenario: entry.scenario.clone(),
+        file: PathBuf::from(&entry.file),
+        name: entry.name.clone(),
+        seed: entry.seed,
+        sent: entry.sent.clone(),
+        results: entry.checks.iter().map(|c| check(path, c)).collect::<Result<_, _>>()?,
+        observation: CaseObservation {
+            exchanges,
+            connections_after,
+            stray: entry.stray.iter().map(|r| reply(path, r)).collect::<Result<_, _>>()?,
+            probes: entry.probes.clone(),
+            aborted: entry.aborted.clone(),
+            expect_connection_open: None,
+            skip_checks: Vec::new(),
+            arrivals: entry
+                .arrivals
+                .iter()
+                .map(|a| {
+                    Ok(Arrival {
+                        connection: a.connection,
+                        payload: bytes(path, &a.message)?,
+                        notes: a.notes.iter().map(|n| (n.code.clone(), n.offset)).collect(),
+                        received: Duration::from_millis(a.received_ms),
+                        answer: a.answer.clone(),
+                        answered: a.answered_ms.map(Duration::from_millis),
+                        accepted: a.accepted,
+                        rejected: a.rejected,
+                    })
+                })
+                .collect::<Result<_, MergeError>>()?,
+            sut: entry.sut.clone(),
+            receiver: None,
+            canaries: entry
+                .canaries
+                .iter()
+                .map(|c| {
+                    Ok(Canary {
+                        when: c.when,
+                        sent: bytes(path, &c.sent)?,
+                        reply: c.reply.as_ref().map(|r| reply(path, r)).transpose()?,
+                        event: c.event.clone(),
+                    })
+                })
+                .collect::<Result<_, MergeError>>()?,
+        },
+        duration: Duration::from_millis(entry.duration_ms),
+        reproduce: entry.reproduce.clone(),
+        position: (entry.position.file, entry.position.case),
+    })
+}
+
+fn time(path: &Path, text: &str) -> Result<SystemTime, MergeError> {
+    parse_rfc3339(text).ok_or_else(|| results_error(path, format!("bad time {text:?}")))
+}
+
+fn pack_inputs(entry: &PackEntry) -> PackInputs {
+    PackInputs {
+        name: entry.name.clone(),
+        sha256: entry.sha256.clone().unwrap_or_default(),
+        files: entry
+            .files
+            .iter()
+            .map(|f| InputFile {
+                kind: if f.kind == "scenario" { "scenario" } else { "message" },
+                path: f.path.clone(),
+                sha256: f.sha256.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// The baselines compared by the shards, as one comparison (missing snapshots are not judged
+/// by a shard, so not here either).
+fn merged_baseline(shards: &[ShardReport]) -> Option<Comparison> {
+    let compared: Vec<&Comparison> =
+        shards.iter().filter_map(|s| s.results.baseline.as_ref()).collect();
+    let first = compared.first()?;
+    Some(Comparison {
+        dir: first.dir.clone(),
+        baseline_seed: first.baseline_seed,
+        unchanged: compared.iter().map(|c| c.unchanged).sum(),
+        new: compared.iter().flat_map(|c| c.new.iter().cloned()).collect(),
+        changed: compared.iter().flat_map(|c| c.changed.iter().cloned()).collect(),
+        missing: Vec::new(),
+        complete: false,
+        accepted: compared.iter().all(|c| c.accepted),
+    })
+}
+
+/// What a merge made.
+pub struct Merged {
+    pub outcome: RunOutcome,
+    pub baseline: Option<Comparison>,
+    pub run_id: String,
+}
+
+/// Merges the shard reports in `dirs` into a new report in `out`.
+pub fn merge(out: &Path, dirs: &[PathBuf]) -> Result<Merged, MergeError> {
+    if out.join(MANIFEST).exists() {
+        return Err(MergeError::OutputExists { dir: out.to_path_buf() });
+    }
+    let shards: Vec<ShardReport> = dirs.iter().map(|d| read_shard(d)).collect::<Result<_, _>>()?;
+    if shards.is_empty() {
+        return Err(MergeError::Missing { missing: "all".into(), count: 0 });
+    }
+    check_consistent(&shards)?;
+    let mut packs: Vec<PackOutcome> = Vec::new();
+    let mut inputs: Vec<PackInputs> = Vec::new();
+    let mut skipped: Vec<(PathBuf, String)> = Vec::new();
+    let (mut started, mut finished) = (None::<SystemTime>, None::<SystemTime>);
+    let mut reached_any = false;
+    for shard in &shards {
+        let path = shard.dir.join("results.json");
+        let results = &shard.results;
+        let (s, f) = (time(&path, &results.started)?, time(&path, &results.finished)?);
+        started = Some(started.map_or(s, |t| t.min(s)));
+        finished = Some(finished.map_or(f, |t| t.max(f)));
+        let cases: usize = results.packs.iter().map(|p| p.cases.len()).sum();
+        reached_any |= cases > 0 && !results.unreachable;
+        for entry in &results.skipped {
+            let item = (PathBuf::from(&entry.file), entry.reason.clone());
+            if !skipped.contains(&item) {
+                skipped.push(item);
+            }
+        }
+        for entry in &results.packs {
+            if !inputs.iter().any(|i| i.name == entry.name) {
+                inputs.push(pack_inputs(entry));
+            }
+            let index = match packs.iter().position(|p| p.name == entry.name) {
+                Some(index) => index,
+                None => {
+                    packs.push(PackOutcome { name: entry.name.clone(), cases: Vec::new() });
+                    packs.len() - 1
+                }
+            };
+            for case_entry in &entry.cases {
+                packs[index].cases.push(case(&path, &entry.name, case_entry)?);
+            }
+        }
+    }
+    for pack in &mut packs {
+        pack.cases.sort_by_key(|c| c.position);
+    }
+    let first = &shards[0].results;
+    let any_case = packs.iter().any(|p| !p.cases.is_empty());
+    let outcome = RunOutcome {
+        packs,
+        seed: first.seed,
+        target: first.target.clone(),
+        unreachable: any_case && !reached_any,
+        skipped,
+        shard: None,
+        // The load phases' accounts are not in results.json in a form that reads back; their
+        // checks are (on the `load: …` cases), so the merged verdict still counts them.
+        load: Vec::new(),
+    };
+    let started = started.unwrap_or(SystemTime::UNIX_EPOCH);
+    let merged_id = format!("{}-merged", run_id(started, first.seed));
+    let baseline = merged_baseline(&shards);
+    let record = RunRecord {
+        outcome: &outcome,
+        run_id: merged_id.clone(),
+        started,
+        finished: finished.unwrap_or(started),
+        packs: inputs,
+        phi_redacted: first.phi_redacted,
+        baseline: baseline.clone(),
+    };
+    super::write_report(out, &record)?;
+    Ok(Merged { outcome, baseline, run_id: merged_id })
+}

@@ -1,0 +1,135 @@
+//! A scenario's `load:` block, run after its cases against the same target: the load engine
+//! with the file's templates, its thresholds judged as `load.*` checks on one case named
+//! `load: …`, and the whole account kept for the report's load section.
+
+use super::exec::Context;
+use super::observation::{CaseObservation, TransportEvent};
+use super::{CaseOutcome, TargetUrl};
+use crate::checks::CheckResult;
+use crate::load::{self, Client, LoadPhase, LoadTarget, MessageSource, Mode, Plan, SourceOptions};
+use crate::scenario::{LoadSpec, LoadedScenario};
+use crate::transport::hllp::HllpOptions;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The URL the load goes to (the built-in endpoint is already resolved to its port).
+fn url_text(url: &TargetUrl) -> String {
+    match url {
+        TargetUrl::Builtin => "builtin".into(),
+        TargetUrl::Mllp(addr) => format!("mllp://{addr}"),
+        TargetUrl::Mllps(addr) => format!("mllps://{addr}"),
+        TargetUrl::Hllp(addr) => format!("hllp://{addr}"),
+        TargetUrl::Http(url) | TargetUrl::Https(url) => url.clone(),
+    }
+}
+
+/// The plan a `load:` block asks for.
+pub fn plan(spec: &LoadSpec) -> Plan {
+    Plan {
+        mode: spec.rate.map(|rate| Mode::Open { rate }).unwrap_or(Mode::Closed),
+        connections: spec.connections.unwrap_or(1).max(1) as usize,
+        duration: spec.duration.map(|s| s.0),
+        count: spec.count,
+        warmup: spec.warmup.map(|s| s.0).unwrap_or_default(),
+        slice: Duration::from_secs(1),
+    }
+}
+
+/// Runs the load phase of `scenario`; the case carries the threshold checks.
+pub async fn run_load_phase(
+    pack: &str,
+    scenario: &LoadedScenario,
+    spec: &LoadSpec,
+    ctx: &Context,
+    seed: u64,
+    reproduce: String,
+) -> (CaseOutcome, LoadPhase) {
+    let started = Instant::now();
+    let names: Vec<&String> = if spec.send.is_empty() {
+        ctx.templates.keys().collect()
+    } else {
+        spec.send.iter().collect()
+    };
+    let templates: Vec<(String, Vec<u8>)> = names
+        .iter()
+        .filter_map(|name| ctx.templates.get(*name))
+        .flatten()
+        .filter(|m| !m.raw)
+        .map(|m| (m.label.clone(), m.bytes.clone()))
+        .collect();
+    let plan = plan(spec);
+    let url = url_text(&ctx.url);
+    let options =
+        SourceOptions { seed, patients: spec.patients.unwrap_or(1000), mutations: Vec::new() };
+    let prepared =
+        MessageSource::new(&templates, &options).map_err(|e| e.to_string()).and_then(|source| {
+            let target = LoadTarget::parse(
+                &url,
+                ctx.tls.clone(),
+                ctx.basic.clone(),
+                HllpOptions::default(),
+            )?;
+            Ok((source, target))
+        });
+    let name = format!("load: {}", describe_short(&plan));
+    let mut phase = LoadPhase {
+        pack: pack.to_string(),
+        scenario: scenario.name.clone(),
+        name: name.clone(),
+        target: url,
+        plan: plan.clone(),
+        thresholds: spec.thresholds.clone(),
+        finished: load::Finished {
+            account: load::stats::Recorder::new(plan.slice).finish(Duration::ZERO),
+            elapsed: Duration::ZERO,
+            interrupted: false,
+        },
+    };
+    let mut observation = CaseObservation::default();
+    let results: Vec<CheckResult> = match prepared {
+        Err(detail) => {
+            observation.aborted = Some(TransportEvent { code: "load-setup".into(), detail });
+            crate::checks::evaluate(&observation)
+        }
+        Ok((source, target)) => {
+            let timeouts = ctx.timeouts;
+            let (_stop, stopped) = tokio::sync::watch::channel(false);
+            let connect = || Client::new(target.clone(), timeouts);
+            let quiet: Arc<dyn Fn(&load::Progress) + Send + Sync> = Arc::new(|_| {});
+            phase.finished = load::run(&plan, Arc::new(source), connect, stopped, quiet).await;
+            let account = &phase.finished.account;
+            if account.sent == 0 && account.not_sent > 0 {
+                observation.aborted = Some(TransportEvent {
+                    code: "connect-failed".into(),
+                    detail: format!("no load message could be sent to {}", phase.target),
+                });
+                crate::checks::evaluate(&observation)
+            } else {
+                phase.checks()
+            }
+        }
+    };
+    let case = CaseOutcome {
+        pack: pack.to_string(),
+        scenario: scenario.name.clone(),
+        file: scenario.path.clone(),
+        name,
+        seed,
+        sent: templates.iter().map(|(label, _)| label.clone()).collect(),
+        results,
+        observation,
+        duration: started.elapsed(),
+        reproduce,
+        // After the file's cases; the runner sets the file's number.
+        position: (0, usize::MAX),
+    };
+    (case, phase)
+}
+
+/// `open loop 50/s` or `closed loop`, for the case name.
+pub fn describe_short(plan: &Plan) -> String {
+    match plan.mode {
+        Mode::Open { rate } => format!("open loop {rate}/s"),
+        Mode::Closed => "closed loop".into(),
+    }
+}

@@ -1,0 +1,590 @@
+//! Runs the cases of the receiver role: the harness listens, the sender under test connects
+//! (started by the scenario's `sut.command`, or on its own) and sends, and each arrival is
+//! answered as the case says (no ACK, late, duplicate, wrong MSA-2, NAK, close, reset) while
+//! connections may be refused, never read or read slowly. Everything that arrives is recorded
+//! with its timing and the answer given; the sender checks judge it afterwards.
+//!
+//! Every wait is bounded by the case timeout; the SUT is killed when it outlives it.
+
+use super::observation::{
+    Arrival, CaseObservation, ExpectedMessage, ReceiverExpectation, SutRun, TransportEvent,
+};
+use crate::checks::content_key;
+use crate::hl7::ack::{AckBuilder, AckCode, AckError, ErrorCondition};
+use crate::hl7::edit::MessageBuf;
+use crate::hl7::{Message, Path};
+use crate::scenario::{Answer, ConnectionBehaviour, NakCode, ReceiverCase, TemplateMessage};
+use crate::transport::mllp::{encode_frame, FrameKind, MllpCodec, MllpOptions};
+use bytes::BytesMut;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
+use tokio_util::codec::Decoder;
+
+/// Arrivals kept per case; a sender in a retry storm cannot fill memory.
+const MAX_ARRIVALS: usize = 10_000;
+/// What is kept of the SUT's output.
+const MAX_OUTPUT: usize = 4096;
+
+/// What the receiver cases of one scenario file share.
+pub struct ReceiverContext {
+    /// `HOST:PORT`; port 0 picks a free port per case.
+    pub listen: String,
+    /// The SUT command, placeholders not yet filled.
+    pub command: Option<Vec<String>>,
+    pub timeout: Duration,
+    pub quiet: Duration,
+    pub templates: BTreeMap<String, Vec<TemplateMessage>>,
+    /// `--sut-defect` names, for `{defects}`.
+    pub defects: Vec<String>,
+    /// What `{harness}` stands for.
+    pub harness: PathBuf,
+}
+
+/// One receiver case as it will run.
+#[derive(Debug, Clone)]
+pub struct ReceiverRun {
+    pub index: usize,
+    pub name: String,
+    pub case: ReceiverCase,
+    pub seed: u64,
+    pub file: usize,
+}
+
+impl ReceiverRun {
+    /// At most 14 characters: R, 6 hex digits of the seed, file, case, message.
+    fn control_id(&self, message: usize) -> String {
+        let unique = super::unique_token(self.seed);
+        format!(
+            "R{}{:02}{:02}{:02}",
+            &unique[..6],
+            self.file % 100,
+            self.index % 100,
+            message % 100
+        )
+    }
+}
+
+/// Shared by the connection handlers of one case.
+struct CaseState {
+    started: Instant,
+    arrivals: Mutex<Vec<(usize, Arrival)>>,
+    next_arrival: Mutex<usize>,
+    next_connection: Mutex<usize>,
+    answers: Vec<Answer>,
+    behaviours: Vec<ConnectionBehaviour>,
+}
+
+impl CaseState {
+    fn take_arrival_number(&self) -> usize {
+        let mut next = self.next_arrival.lock().unwrap_or_else(|e| e.into_inner());
+        *next += 1;
+        *next - 1
+    }
+
+    fn record(&self, number: usize, arrival: Arrival) {
+        let mut arrivals = self.arrivals.lock().unwrap_or_else(|e| e.into_inner());
+        if arrivals.len() < MAX_ARRIVALS {
+            arrivals.push((number, arrival));
+        }
+    }
+
+    fn settled(&self, expected: &[ExpectedMessage]) -> bool {
+        let arrivals = self.arrivals.lock().unwrap_or_else(|e| e.into_inner());
+        expected.iter().all(|m| {
+            arrivals
+                .iter()
+                .any(|(_, a)| (a.accepted || a.rejected) && content_key(&a.payload) == m.key)
+        })
+    }
+}
+
+/// The messages of the case, each with its own MSH-10, and how they are described.
+fn messages(
+    run: &ReceiverRun,
+    ctx: &ReceiverContext,
+) -> Result<Vec<(ExpectedMessage, Vec<u8>)>, String> {
+    let msh10 = Path::parse("MSH-10").map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for (n, name) in run.case.send.iter().enumerate() {
+        let template = ctx
+            .templates
+            .get(name)
+            .and_then(|t| t.first())
+            .ok_or_else(|| format!("no template {name:?}"))?;
+        let mut buf = MessageBuf::new(template.bytes.clone())
+            .map_err(|e| format!("{}: {e}", template.label))?;
+        let control_id = run.control_id(n + 1);
+        buf.set(&msh10, &control_id).map_err(|e| format!("MSH-10: {e}"))?;
+        let bytes = buf.into_bytes();
+        let expected =
+            ExpectedMessage { label: name.clone(), control_id, key: content_key(&bytes) };
+        out.push((expected, bytes));
+    }
+    Ok(out)
+}
+
+/// The ACK of `payload` with `code`, its MSA-2 made wrong when `wrong_msa2`.
+fn ack(payload: &[u8], code: AckCode, wrong_msa2: bool, number: usize) -> Option<Vec<u8>> {
+    let mut source = payload.to_vec();
+    if wrong_msa2 {
+        let message = Message::parse(payload).ok()?;
+        let wrong = format!("{}-WRONG", message.control_id().unwrap_or(""));
+        let mut buf = MessageBuf::new(payload.to_vec()).ok()?;
+        buf.set(&Path::parse("MSH-10").ok()?, &wrong).ok()?;
+        source = buf.into_bytes();
+    }
+    let message = Message::parse(&source).ok()?;
+    let timestamp = crate::target::endpoint::hl7_timestamp(std::time::SystemTime::now());
+    let mut builder = AckBuilder::new(&message, code, format!("HRA{number}"), timestamp);
+    if !code.is_accept() {
+        let condition = match code {
+            AckCode::ApplicationReject => ErrorCondition::UnsupportedMessageType,
+            _ => ErrorCondition::ApplicationInternalError,
+        };
+        builder = builder.error(AckError::new(condition).with_text("answered so by the scenario"));
+    }
+    Some(builder.build())
+}
+
+async fn write_frame(writer: &tokio::sync::Mutex<OwnedWriteHalf>, payload: &[u8]) -> bool {
+    let mut framed = BytesMut::new();
+    if encode_frame(payload, &mut framed).is_err() {
+        return false;
+    }
+    let mut writer = writer.lock().await;
+    matches!(
+        tokio::time::timeout(Duration::from_secs(5), writer.write_all(&framed)).await,
+        Ok(Ok(()))
+    )
+}
+
+/// What to do with the connection after an answer.
+enum After {
+    KeepReading,
+    Close,
+    Reset,
+}
+
+/// Answers one arrival as the case says; records it.
+async fn answer(
+    state: &CaseState,
+    writer: &Arc<tokio::sync::Mutex<OwnedWriteHalf>>,
+    connection: usize,
+    payload: Vec<u8>,
+    notes: Vec<(String, u64)>,
+    received: Duration,
+) -> After {
+    let number = state.take_arrival_number();
+    let plan = state.answers.get(number).cloned().unwrap_or(Answer::Ack);
+    let control_id = Message::parse(&payload).ok().and_then(|m| m.control_id().map(str::to_string));
+    let hl7 = control_id.is_some();
+    let now = || state.started.elapsed();
+    let mut arrival = Arrival {
+        connection,
+        payload: payload.clone(),
+        notes,
+        received,
+        answer: String::new(),
+        answered: None,
+        accepted: false,
+        rejected: false,
+    };
+    let mut after = After::KeepReading;
+    let send = |code, wrong| ack(&payload, code, wrong, number + 1);
+    match (&plan, hl7) {
+        (_, false) => arrival.answer = "not HL7, no ACK".into(),
+        (Answer::Ack, true) => {
+            if let Some(bytes) = send(AckCode::ApplicationAccept, false) {
+                arrival.accepted = write_frame(writer, &bytes).await;
+                arrival.answered = Some(now());
+            }
+            arrival.answer = "AA".into();
+        }
+        (Answer::NoAck, true) => arrival.answer = "no ACK".into(),
+        (Answer::LateAck(delay), true) => {
+            arrival.answer = format!("AA after {} ms", delay.0.as_millis());
+            arrival.answered = Some(now() + delay.0);
+            // The late ACK still delivers the message if the sender is listening then.
+            arrival.accepted = true;
+            if let Some(bytes) = send(AckCode::ApplicationAccept, false) {
+                let (writer, delay) = (Arc::clone(writer), delay.0);
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    write_frame(&writer, &bytes).await;
+                });
+            }
+        }
+        (Answer::DuplicateAck, true) => {
+            if let Some(bytes) = send(AckCode::ApplicationAccept, false) {
+                let first = write_frame(writer, &bytes).await;
+                arrival.accepted = first && write_frame(writer, &bytes).await;
+                arrival.answered = Some(now());
+            }
+            arrival.answer = "AA twice".into();
+        }
+        (Answer::WrongMsa2, true) => {
+            if let Some(bytes) = send(AckCode::ApplicationAccept, true) {
+                write_frame(writer, &bytes).await;
+                arrival.answered = Some(now());
+            }
+            arrival.answer = "AA with a wrong MSA-2".into();
+        }
+        (Answer::Nak(code), true) => {
+            let (code, name) = match code {
+                NakCode::AE => (AckCode::ApplicationError, "AE"),
+                NakCode::AR => (AckCode::ApplicationReject, "AR"),
+            };
+            if let Some(bytes) = send(code, false) {
+                arrival.rejected = write_frame(writer, &bytes).await;
+                arrival.answered = Some(now());
+            }
+            arrival.answer = name.into();
+        }
+        (Answer::Close, true) => {
+            arrival.answer = "closed, no ACK".into();
+            after = After::Close;
+        }
+        (Answer::Reset, true) => {
+            arrival.answer = "reset, no ACK".into();
+            after = After::Reset;
+        }
+    }
+    state.record(number, arrival);
+    after
+}
+
+/// Reads one connection as its behaviour says and answers every frame.
+async fn serve_connection(state: Arc<CaseState>, stream: TcpStream, deadline: Instant) {
+    let connection = {
+        let mut next = state.next_connection.lock().unwrap_or_else(|e| e.into_inner());
+        *next += 1;
+        *next
+    };
+    let behaviour =
+        state.behaviours.get(connection - 1).cloned().unwrap_or(ConnectionBehaviour::Normal);
+    let (read_size, pause) = match &behaviour {
+        ConnectionBehaviour::NeverRead => {
+            // Held open, unread, until the case ends.
+            tokio::time::sleep_until(deadline).await;
+            return;
+        }
+        ConnectionBehaviour::SlowRead { bytes, every } => {
+            let _ = socket2::SockRef::from(&stream).set_recv_buffer_size((*bytes).max(256));
+            (*bytes, every.0)
+        }
+        ConnectionBehaviour::Normal => (64 * 1024, Duration::ZERO),
+    };
+    let (mut reader, writer) = stream.into_split();
+    let writer = Arc::new(tokio::sync::Mutex::new(writer));
+    let mut codec = MllpCodec::new(MllpOptions::default());
+    let mut buffer = BytesMut::new();
+    let mut chunk = vec![0u8; read_size.max(1)];
+    loop {
+        let read = tokio::time::timeout_at(deadline, reader.read(&mut chunk)).await;
+        let n = match read {
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return,
+            Ok(Ok(n)) => n,
+        };
+        let received = state.started.elapsed();
+        buffer.extend_from_slice(&chunk[..n]);
+        loop {
+            let frame = match codec.decode(&mut buffer) {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                // A framing error the lenient reader cannot get past: the stream is unusable.
+                Err(_) => return,
+            };
+            if frame.kind != FrameKind::Message {
+                continue;
+            }
+            let notes = frame.notes.iter().map(|n| (n.code().to_string(), n.offset())).collect();
+            let after =
+                answer(&state, &writer, connection, frame.payload.to_vec(), notes, received).await;
+            match after {
+                After::KeepReading => {}
+                After::Close => {
+                    let _ = writer.lock().await.shutdown().await;
+                    return;
+                }
+                After::Reset => {
+                    let guard = writer.lock().await;
+                    let _ = socket2::SockRef::from(guard.as_ref()).set_linger(Some(Duration::ZERO));
+                    return;
+                }
+            }
+        }
+        if !pause.is_zero() {
+            tokio::time::sleep(pause).await;
+        }
+    }
+}
+
+/// Keeps the last `MAX_OUTPUT` bytes of a child's output stream.
+async fn tail(mut stream: impl tokio::io::AsyncRead + Unpin) -> Vec<u8> {
+    let mut kept = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while let Ok(n) = stream.read(&mut chunk).await {
+        if n == 0 {
+            break;
+        }
+        kept.extend_from_slice(&chunk[..n]);
+        if kept.len() > MAX_OUTPUT {
+            kept.drain(..kept.len() - MAX_OUTPUT);
+        }
+    }
+    kept
+}
+
+/// The SUT command with its placeholders filled.
+/// What the placeholders of a SUT command stand for in one case.
+struct Placeholders<'a> {
+    harness: &'a std::path::Path,
+    listen: std::net::SocketAddr,
+    /// The case's messages, one file each.
+    files: &'a [PathBuf],
+    /// The case's messages MLLP-framed back to back in one file.
+    framed: &'a std::path::Path,
+    defects: &'a [String],
+}
+
+fn command_line(command: &[String], values: &Placeholders<'_>) -> Vec<String> {
+    let harness = values.harness.display().to_string();
+    let mut out = Vec::new();
+    for arg in command {
+        match arg.as_str() {
+            "{messages}" => out.extend(values.files.iter().map(|f| f.display().to_string())),
+            "{defects}" => {
+                for defect in values.defects {
+                    out.extend(["--defect".to_string(), defect.clone()]);
+                }
+            }
+            other => out.push(
+                other
+                    .replace("{harness}", &harness)
+                    .replace("{listen}", &values.listen.to_string())
+                    .replace("{host}", &values.listen.ip().to_string())
+                    .replace("{port}", &values.listen.port().to_string())
+                    .replace("{mllp_file}", &values.framed.display().to_string()),
+            ),
+        }
+    }
+    out
+}
+
+fn aborted(code: &str, detail: String) -> CaseObservation {
+    CaseObservation {
+        aborted: Some(TransportEvent { code: code.into(), detail }),
+        ..CaseObservation::default()
+    }
+}
+
+/// Runs one receiver case; returns the observations and what the sender was to send.
+pub async fn run_case(run: &ReceiverRun, ctx: &ReceiverContext) -> (CaseObservation, Vec<String>) {
+    let prepared = match messages(run, ctx) {
+        Ok(prepared) => prepared,
+        Err(message) => return (aborted("case-setup", message), Vec::new()),
+    };
+    let described: Vec<String> = prepared
+        .iter()
+        .map(|(m, _)| format!("{} (the sender sends it as MSH-10 {})", m.label, m.control_id))
+        .collect();
+    let listener = match TcpListener::bind(&ctx.listen).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            return (
+                aborted("listen-failed", format!("cannot listen on {}: {e}", ctx.listen)),
+                described,
+            )
+        }
+    };
+    let address = match listener.local_addr() {
+        Ok(address) => address,
+        Err(e) => return (aborted("listen-failed", e.to_string()), described),
+    };
+    let started = Instant::now();
+    let deadline = started + ctx.timeout;
+    let state = Arc::new(CaseState {
+        started,
+        arrivals: Mutex::new(Vec::new()),
+        next_arrival: Mutex::new(0),
+        next_connection: Mutex::new(0),
+        answers: run.case.answers.clone(),
+        behaviours: run.case.connections.clone(),
+    });
+    // Refusing: the port is closed for a while (the SUT's connects are refused), then opened
+    // again on the same address.
+    let listener = if run.case.refuse_for.is_some() {
+        drop(listener);
+        None
+    } else {
+        Some(listener)
+    };
+
+    let mut files = Vec::new();
+    let mut sut = None;
+    let mut child = None;
+    if let Some(command) = &ctx.command {
+        let temp = |suffix: &str| {
+            std::env::temp_dir().join(format!(
+                "hl7-harness-sut-{}-{:x}-{}-{suffix}",
+                std::process::id(),
+                run.seed,
+                run.index,
+            ))
+        };
+        let mut framed = BytesMut::new();
+        for (n, (_, bytes)) in prepared.iter().enumerate() {
+            let path = temp(&format!("{}.hl7", n + 1));
+            if let Err(e) = std::fs::write(&path, bytes) {
+                return (aborted("case-setup", format!("{}: {e}", path.display())), described);
+            }
+            files.push(path);
+            if let Err(e) = encode_frame(bytes, &mut framed) {
+                return (aborted("case-setup", e.to_string()), described);
+            }
+        }
+        let framed_path = temp("framed.mllp");
+        if let Err(e) = std::fs::write(&framed_path, &framed) {
+            return (aborted("case-setup", format!("{}: {e}", framed_path.display())), described);
+        }
+        let values = Placeholders {
+            harness: &ctx.harness,
+            listen: address,
+            files: &files,
+            framed: &framed_path,
+            defects: &ctx.defects,
+        };
+        let line = command_line(command, &values);
+        files.push(framed_path);
+        let shown = line.join(" ");
+        let mut process = tokio::process::Command::new(&line[0]);
+        process
+            .args(&line[1..])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        match process.spawn() {
+            Ok(mut spawned) => {
+                let out = spawned.stdout.take().map(|s| tokio::spawn(tail(s)));
+                let err = spawned.stderr.take().map(|s| tokio::spawn(tail(s)));
+                child = Some((spawned, out, err));
+                sut = Some(SutRun {
+                    command: shown,
+                    exit: None,
+                    killed: false,
+                    error: None,
+                    output: String::new(),
+                });
+            }
+            Err(e) => {
+                sut = Some(SutRun {
+                    command: shown,
+                    exit: None,
+                    killed: false,
+                    error: Some(e.to_string()),
+                    output: String::new(),
+                });
+            }
+        }
+    }
+
+    let listener = match (listener, run.case.refuse_for) {
+        (Some(listener), _) => Some(listener),
+        (None, Some(period)) => {
+            tokio::time::sleep(period.0.min(ctx.timeout)).await;
+            TcpListener::bind(address).await.ok()
+        }
+        (None, None) => None,
+    };
+    let accept_state = Arc::clone(&state);
+    let acceptor = tokio::spawn(async move {
+        let Some(listener) = listener else { return };
+        let mut handlers = tokio::task::JoinSet::new();
+        while let Ok(Ok((stream, _))) = tokio::time::timeout_at(deadline, listener.accept()).await {
+            handlers.spawn(serve_connection(Arc::clone(&accept_state), stream, deadline));
+        }
+        handlers.shutdown().await;
+    });
+
+    // The case ends when the SUT is done (or, without one, when every expected message was
+    // settled), after a quiet period for anything more; or at the deadline.
+    let expected: Vec<ExpectedMessage> = prepared.iter().map(|(m, _)| m.clone()).collect();
+    match (&mut child, &mut sut) {
+        (Some((process, out, err)), Some(record)) => {
+            match tokio::time::timeout_at(deadline, process.wait()).await {
+                Ok(Ok(status)) => record.exit = status.code(),
+                Ok(Err(e)) => record.error = Some(e.to_string()),
+                Err(_) => {
+                    let _ = process.kill().await;
+                    record.killed = true;
+                }
+            }
+            let mut output = Vec::new();
+            for task in [out.take(), err.take()].into_iter().flatten() {
+                if let Ok(Ok(bytes)) = tokio::time::timeout(Duration::from_secs(1), task).await {
+                    output.extend(bytes);
+                }
+            }
+            record.output = String::from_utf8_lossy(&output).into_owned();
+            tokio::time::sleep(ctx.quiet).await;
+        }
+        _ => {
+            let wanted = run.case.expect.delivered.unwrap_or(expected.len());
+            while Instant::now() < deadline {
+                let done = if expected.is_empty() {
+                    let arrivals = state.arrivals.lock().unwrap_or_else(|e| e.into_inner());
+                    let mut keys: Vec<Vec<u8>> = arrivals
+                        .iter()
+                        .filter(|(_, a)| a.accepted || a.rejected)
+                        .map(|(_, a)| content_key(&a.payload))
+                        .collect();
+                    keys.sort();
+                    keys.dedup();
+                    keys.len() >= wanted
+                } else {
+                    state.settled(&expected)
+                };
+                if done {
+                    tokio::time::sleep(ctx.quiet).await;
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+    // Aborting the acceptor drops its handlers (a JoinSet aborts its tasks when dropped).
+    acceptor.abort();
+    let _ = acceptor.await;
+    for file in &files {
+        let _ = std::fs::remove_file(file);
+    }
+    let mut arrivals =
+        std::mem::take(&mut *state.arrivals.lock().unwrap_or_else(|e| e.into_inner()));
+    arrivals.sort_by_key(|(n, _)| *n);
+    let expect = &run.case.expect;
+    let receiver = ReceiverExpectation {
+        messages: expected,
+        delivered: expect.delivered,
+        min_arrivals: expect.min_arrivals,
+        max_arrivals: expect.max_arrivals,
+        retry_min: expect.retry_interval.as_ref().and_then(|r| r.min.map(|s| s.0)),
+        retry_max: expect.retry_interval.as_ref().and_then(|r| r.max.map(|s| s.0)),
+        allow_reorder: expect.allow_reorder,
+        sut_exit: expect.sut_exit,
+    };
+    let observation = CaseObservation {
+        arrivals: arrivals.into_iter().map(|(_, a)| a).collect(),
+        sut,
+        receiver: Some(receiver),
+        skip_checks: run.case.skip_checks.clone(),
+        ..CaseObservation::default()
+    };
+    (observation, described)
+}

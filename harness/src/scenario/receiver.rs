@@ -1,0 +1,153 @@
+//! The scenario format of the receiver role (`role: receiver`): the harness listens, the system
+//! under test (an outbound interface, a sender) connects and sends, and each case decides how
+//! the harness answers, to see whether the sender loses nothing, keeps MSH-10 on
+//! retransmission, keeps order, waits for ACKs and retries at a sane pace.
+
+use super::text::{Span, Text};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// How the harness listens and how the system under test is started.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiverSpec {
+    /// Address to listen on. Default `127.0.0.1:0`: a free port per case, which the SUT command
+    /// gets as `{listen}`. A fixed port (for a SUT configured to connect there) runs the cases
+    /// one after another.
+    #[serde(default)]
+    pub listen: Option<Text>,
+    /// Starts the sender under test for each case; without it, the sender connects on its own.
+    #[serde(default)]
+    pub sut: Option<SutSpec>,
+    /// How long a case may take before the harness stops it (default 10s).
+    #[serde(default)]
+    pub timeout: Option<Span>,
+    /// After the sender is done (its command exited, or every expected message was accepted),
+    /// how long to keep listening for anything more (default 300ms).
+    #[serde(default)]
+    pub quiet: Option<Span>,
+}
+
+/// The sender under test as a command.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SutSpec {
+    /// Program and arguments. Placeholders: `{harness}` (this hl7-harness binary, the
+    /// reference sender is `{harness} send`), `{listen}` (`HOST:PORT` the harness listens on),
+    /// `{host}` and `{port}` (its parts), `{messages}` (the case's messages as files, one
+    /// argument each), `{mllp_file}` (one file with the case's messages MLLP-framed back to
+    /// back), `{defects}` (one `--defect NAME` pair per `run --sut-defect`, for testing the
+    /// harness with the reference sender's known bugs).
+    pub command: Vec<Text>,
+}
+
+/// One receiver case.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiverCase {
+    pub name: String,
+    /// The templates the sender is to send, in order (given to the SUT command as files;
+    /// each gets its own MSH-10). Without a SUT command, what the sender is expected to send.
+    #[serde(default)]
+    pub send: Vec<String>,
+    /// How to answer the messages that arrive, in arrival order (the first entry for the first
+    /// arrival of the case, …); every arrival after the list gets a correct AA.
+    #[serde(default)]
+    pub answers: Vec<Answer>,
+    /// How to treat the connections the sender opens, in order; the rest are read normally.
+    #[serde(default)]
+    pub connections: Vec<ConnectionBehaviour>,
+    /// Refuse connections for this long when the case starts (the port is closed), then listen.
+    #[serde(default)]
+    pub refuse_for: Option<Span>,
+    #[serde(default)]
+    pub expect: ReceiverExpect,
+    /// Generic sender checks not to run for this case.
+    #[serde(default)]
+    pub skip_checks: Vec<String>,
+}
+
+/// How one arriving message is answered.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Answer {
+    /// A correct AA (the default).
+    Ack,
+    /// No answer at all: the sender must retransmit it, same MSH-10.
+    NoAck,
+    /// A correct AA after `delay`.
+    LateAck(Span),
+    /// The correct AA twice.
+    DuplicateAck,
+    /// An AA whose MSA-2 is not the message's MSH-10: it must not count as delivery.
+    WrongMsa2,
+    /// A negative acknowledgment: `AE` (application error) or `AR` (application reject), with ERR.
+    Nak(NakCode),
+    /// Close the connection without answering.
+    Close,
+    /// Reset the connection (RST) without answering.
+    Reset,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum NakCode {
+    AE,
+    AR,
+}
+
+/// How one connection is read.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum ConnectionBehaviour {
+    /// Read and answer normally.
+    Normal,
+    /// Accept, then never read (the sender's writes fill the buffers; its ACK wait times out).
+    NeverRead,
+    /// A tiny receive buffer, and `bytes` read every `every`.
+    SlowRead { bytes: usize, every: Span },
+}
+
+/// What the case expects of the sender, beyond the generic sender checks.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiverExpect {
+    /// How many distinct messages must end accepted (default: every message of `send`).
+    #[serde(default)]
+    pub delivered: Option<usize>,
+    /// Arrivals in all, retransmissions included: at least / at most.
+    #[serde(default)]
+    pub min_arrivals: Option<usize>,
+    #[serde(default)]
+    pub max_arrivals: Option<usize>,
+    /// Time between a message's arrival and its retransmission: at least `min` (no retry
+    /// storm), at most `max` (no giving up in practice).
+    #[serde(default)]
+    pub retry_interval: Option<RetryInterval>,
+    /// The sender may deliver the messages in another order.
+    #[serde(default)]
+    pub allow_reorder: bool,
+    /// The SUT command's exit code.
+    #[serde(default)]
+    pub sut_exit: Option<i32>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetryInterval {
+    #[serde(default)]
+    pub min: Option<Span>,
+    #[serde(default)]
+    pub max: Option<Span>,
+}
+
+impl ConnectionBehaviour {
+    /// Checks what serde cannot.
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            ConnectionBehaviour::SlowRead { bytes: 0, .. } => {
+                Err("slow_read: bytes must be at least 1".into())
+            }
+            _ => Ok(()),
+        }
+    }
+}

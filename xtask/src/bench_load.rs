@@ -1,0 +1,282 @@
+//! `cargo xtask bench load`: the load generator measured against itself and the reference
+//! endpoint, on loopback. The targets (a frame-echo server answering a fixed ACK, and the
+//! reference endpoint `serve` runs) share one tokio worker thread; the generator runs alone on
+//! another thread (a current-thread runtime), whose CPU time is read from
+//! `/proc/thread-self/schedstat`, so "CPU seconds per 10,000 messages" is the generator's own
+//! cost: scheduling, stamping each message, framing, reading and matching each ACK, the
+//! histogram.
+
+use hl7_harness::load::{self, Client, LoadTarget, MessageSource, Mode, Plan, SourceOptions};
+use hl7_harness::target::endpoint::Endpoint;
+use hl7_harness::target::responder::ResponderConfig;
+use hl7_harness::target::server::{serve_mllp, ServerOptions};
+use hl7_harness::transport::connection::Timeouts;
+use hl7_harness::transport::hllp::HllpOptions;
+use hl7_harness::transport::mllp::MllpOptions;
+use serde::Serialize;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tabled::{Table, Tabled};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+const MESSAGE: &str = "corpus/adt/adt_a04_v26_utf8_latin.hl7";
+const RUN_FOR: Duration = Duration::from_secs(5);
+const FIXED_ACK_HEAD: &str = "\x0bMSH|^~\\&|R|R|S|S|20240101||ACK^A04^ACK|1|P|2.6\rMSA|AA|";
+
+#[derive(Debug, Serialize)]
+struct Measurement {
+    name: String,
+    mode: &'static str,
+    connections: usize,
+    sent: u64,
+    lost: u64,
+    per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    p999_ms: f64,
+    max_ms: f64,
+    /// Open loop: p99 of how late messages went out after their due time.
+    schedule_lag_p99_ms: f64,
+    /// CPU time of the generator's thread.
+    cpu_seconds: f64,
+    cpu_seconds_per_10k: f64,
+    /// CPU time over wall time: the share of one core the generator used.
+    core_share: f64,
+    /// Resident memory of the whole process 1 s into the measured run and at its end (the
+    /// targets included): flat when the generator keeps no per-message state.
+    rss_start_kib: u64,
+    rss_end_kib: u64,
+}
+
+#[derive(Tabled)]
+struct Row {
+    run: String,
+    #[tabled(rename = "msgs/s")]
+    per_second: String,
+    p50: String,
+    p99: String,
+    #[tabled(rename = "p99.9")]
+    p999: String,
+    lost: u64,
+    #[tabled(rename = "lag p99")]
+    lag: String,
+    #[tabled(rename = "CPU s / 10k")]
+    cpu_per_10k: String,
+    #[tabled(rename = "of one core")]
+    share: String,
+    #[tabled(rename = "RSS 1 s → end")]
+    rss: String,
+}
+
+/// Resident memory of this process in KiB (Linux; 0 elsewhere).
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
+            line.split_whitespace().nth(1)?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
+/// CPU time the calling thread has run (Linux; zero elsewhere, and said so in the table).
+fn thread_cpu() -> Duration {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .map(Duration::from_nanos)
+        .unwrap_or_default()
+}
+
+/// The targets on their own thread: (echo address, serve address, stop).
+fn start_targets() -> anyhow::Result<(String, String, tokio::sync::oneshot::Sender<()>)> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let runtime = match tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime,
+            Err(err) => return drop(tx.send(Err(anyhow::Error::from(err)))),
+        };
+        runtime.block_on(async move {
+            let bound = async {
+                let echo = TcpListener::bind("127.0.0.1:0").await?;
+                let serve = TcpListener::bind("127.0.0.1:0").await?;
+                anyhow::Ok((echo, serve))
+            };
+            let (echo, serve) = match bound.await {
+                Ok(pair) => pair,
+                Err(err) => return drop(tx.send(Err(err))),
+            };
+            let addrs = (echo.local_addr(), serve.local_addr());
+            let (Ok(echo_addr), Ok(serve_addr)) = addrs else { return };
+            let _ = tx.send(Ok((echo_addr.to_string(), serve_addr.to_string())));
+            tokio::spawn(echo_server(echo));
+            let endpoint = Arc::new(Endpoint::new(ResponderConfig::default()));
+            let options = ServerOptions {
+                mllp: MllpOptions::default(),
+                timeouts: Timeouts::default(),
+                tls: None,
+            };
+            let _ = serve_mllp(serve, endpoint, options, async {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+    });
+    let (echo, serve) = rx.recv_timeout(Duration::from_secs(30))??;
+    Ok((echo, serve, stop))
+}
+
+/// Answers every frame with an ACK whose MSA-2 is the frame's MSH-10 (the generator matches by
+/// MSA-2), doing nothing else.
+async fn echo_server(listener: TcpListener) {
+    while let Ok((mut stream, _)) = listener.accept().await {
+        tokio::spawn(async move {
+            let _ = stream.set_nodelay(true);
+            let mut buffer = Vec::with_capacity(64 * 1024);
+            let mut chunk = vec![0u8; 64 * 1024];
+            loop {
+                let Ok(n) = stream.read(&mut chunk).await else { return };
+                if n == 0 {
+                    return;
+                }
+                buffer.extend_from_slice(&chunk[..n]);
+                while let Some(end) = buffer.windows(2).position(|w| w == [0x1c, 0x0d]) {
+                    let frame: Vec<u8> = buffer.drain(..end + 2).collect();
+                    let control_id = frame
+                        .split(|b| *b == b'\r')
+                        .next()
+                        .and_then(|msh| msh.split(|b| *b == b'|').nth(9))
+                        .unwrap_or_default();
+                    let mut ack = FIXED_ACK_HEAD.as_bytes().to_vec();
+                    ack.extend_from_slice(control_id);
+                    ack.extend_from_slice(b"\r\x1c\r");
+                    if stream.write_all(&ack).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// One generator run on a thread of its own.
+fn generate(
+    name: &str,
+    addr: &str,
+    mode: Mode,
+    connections: usize,
+    run_for: Duration,
+    source: Arc<MessageSource>,
+) -> anyhow::Result<Measurement> {
+    let target = LoadTarget::parse(&format!("mllp://{addr}"), None, None, HllpOptions::default())
+        .map_err(anyhow::Error::msg)?;
+    let plan = Plan {
+        mode,
+        connections,
+        duration: Some(run_for),
+        count: None,
+        warmup: Duration::from_millis(500),
+        slice: Duration::from_secs(1),
+    };
+    /// What the generator thread hands back: the run, its CPU time, wall time and RSS samples.
+    type Ran = (load::Finished, Duration, Duration, (u64, u64));
+    let worker = std::thread::spawn(move || -> anyhow::Result<Ran> {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let cpu = thread_cpu();
+        let wall = Instant::now();
+        let (_stop, stopped) = tokio::sync::watch::channel(false);
+        let timeouts = Timeouts { read: Duration::from_secs(5), ..Timeouts::default() };
+        let first_rss = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let sampled = Arc::clone(&first_rss);
+        let progress = move |p: &load::Progress| {
+            if p.elapsed >= Duration::from_millis(1500) && sampled.load(Ordering::Relaxed) == 0 {
+                sampled.store(rss_kib(), Ordering::Relaxed);
+            }
+        };
+        let finished = runtime.block_on(load::run(
+            &plan,
+            source,
+            || Client::new(target.clone(), timeouts),
+            stopped,
+            Arc::new(progress),
+        ));
+        let rss = (first_rss.load(Ordering::Relaxed), rss_kib());
+        Ok((finished, thread_cpu().saturating_sub(cpu), wall.elapsed(), rss))
+    });
+    let (finished, cpu, wall, (rss_start_kib, rss_end_kib)) =
+        worker.join().map_err(|_| anyhow::anyhow!("the generator thread panicked"))??;
+    let a = &finished.account;
+    let cpu_seconds = cpu.as_secs_f64();
+    Ok(Measurement {
+        name: name.to_string(),
+        mode: if matches!(mode, Mode::Open { .. }) { "open" } else { "closed" },
+        connections,
+        sent: a.sent,
+        lost: a.lost,
+        per_second: a.throughput_per_s,
+        p50_ms: a.latency.p50_ms,
+        p99_ms: a.latency.p99_ms,
+        p999_ms: a.latency.p999_ms,
+        max_ms: a.latency.max_ms,
+        schedule_lag_p99_ms: a.schedule_lag.p99_ms,
+        cpu_seconds,
+        cpu_seconds_per_10k: if a.sent > 0 { cpu_seconds * 10_000.0 / a.sent as f64 } else { 0.0 },
+        core_share: cpu_seconds / wall.as_secs_f64(),
+        rss_start_kib,
+        rss_end_kib,
+    })
+}
+
+pub fn load(root: &Path) -> anyhow::Result<serde_json::Value> {
+    let payload = std::fs::read(root.join(MESSAGE))?;
+    let options = SourceOptions { seed: 1, patients: 1000, mutations: Vec::new() };
+    let source = Arc::new(MessageSource::new(&[(MESSAGE.to_string(), payload)], &options)?);
+    let (echo, serve, stop) = start_targets()?;
+    let soak = Duration::from_secs(30);
+    let runs: [(&str, &String, Mode, usize, Duration); 7] = [
+        ("open 2000/s → echo (generator cost)", &echo, Mode::Open { rate: 2000.0 }, 4, RUN_FOR),
+        ("closed → echo (generator maximum)", &echo, Mode::Closed, 16, RUN_FOR),
+        ("open 1000/s → serve", &serve, Mode::Open { rate: 1000.0 }, 4, RUN_FOR),
+        ("open 2000/s → serve", &serve, Mode::Open { rate: 2000.0 }, 4, RUN_FOR),
+        ("closed 1 conn → serve", &serve, Mode::Closed, 1, RUN_FOR),
+        ("closed 16 conns → serve (maximum)", &serve, Mode::Closed, 16, RUN_FOR),
+        ("soak: closed 16 conns → echo, 30 s", &echo, Mode::Closed, 16, soak),
+    ];
+    let mut results = Vec::new();
+    for (name, addr, mode, connections, run_for) in runs {
+        eprintln!("bench load: {name} for {run_for:?}");
+        results.push(generate(name, addr, mode, connections, run_for, Arc::clone(&source))?);
+    }
+    let _ = stop.send(());
+    let rows = results.iter().map(|m| Row {
+        run: m.name.clone(),
+        per_second: format!("{:.0}", m.per_second),
+        p50: format!("{:.2} ms", m.p50_ms),
+        p99: format!("{:.2} ms", m.p99_ms),
+        p999: format!("{:.2} ms", m.p999_ms),
+        lost: m.lost,
+        lag: if m.mode == "open" { format!("{:.2} ms", m.schedule_lag_p99_ms) } else { "-".into() },
+        cpu_per_10k: format!("{:.3}", m.cpu_seconds_per_10k),
+        share: format!("{:.1}%", m.core_share * 100.0),
+        rss: format!(
+            "{:.1} → {:.1} MiB",
+            m.rss_start_kib as f64 / 1024.0,
+            m.rss_end_kib as f64 / 1024.0
+        ),
+    });
+    println!("{}", Table::new(rows));
+    if thread_cpu().is_zero() {
+        eprintln!(
+            "bench load: /proc/thread-self/schedstat is not readable here; CPU figures are 0"
+        );
+    }
+    Ok(serde_json::json!({ "suite": "load", "run_seconds": RUN_FOR.as_secs(), "results": results }))
+}
