@@ -2,7 +2,7 @@
 //! target is bounded: connects and writes by the transport's timeouts, ACKs by the scenario's
 //! `ack_timeout`, the look for extra frames by `linger`, probes by their own timeout.
 
-use super::liveness::{canary_message, has_faults, send_canary, storm};
+use super::liveness::{canary_message, during, has_faults, send_canary, storm};
 use super::observation::*;
 use super::probe::run_probe;
 use super::target::TargetUrl;
@@ -579,23 +579,14 @@ impl Lane<'_> {
         }
     }
 
-    /// Reads whatever comes for `silence` (nothing should: the frame never ended) while a
-    /// canary checks that other connections are served meanwhile; then gives up the
-    /// connection.
+    /// Reads whatever comes for `silence` (nothing should: the frame never ended), then gives
+    /// up the connection.
     async fn silence(&mut self, silence: Duration, index: usize, stray: &mut Vec<Reply>) {
         let deadline = Instant::now() + silence;
         let never = |_: &[Pending]| false;
-        let (addr, ctx, message) = (self.addr, self.ctx, self.canary.clone());
-        let listen =
-            read_until(&mut self.conn, &mut self.pending, stray, Some(index), deadline, never);
-        let canary = async {
-            match &message {
-                Some(message) => Some(send_canary(addr, ctx, message, CanaryWhen::During).await),
-                None => None,
-            }
-        };
-        let (ended, canary) = tokio::join!(listen, canary);
-        self.canaries.extend(canary);
+        let ended =
+            read_until(&mut self.conn, &mut self.pending, stray, Some(index), deadline, never)
+                .await;
         let gone = TransportEvent {
             code: "unterminated".into(),
             detail: format!(
@@ -724,20 +715,22 @@ async fn run_coalesced(
     let wire = plan(&refs, &run.case.network, lane.seed, true);
     let now = Instant::now();
     lane.pending.iter_mut().for_each(|p| p.sent_at = now);
-    match write_plan(&mut lane.conn, &wire).await {
-        Err(err) => {
-            lane.fail(&err);
-        }
-        Ok(()) => {
-            let deadline = now + ctx.ack_timeout;
-            let done = |p: &[Pending]| p.iter().all(|p| !p.exchange.replies.is_empty());
-            let stray = &mut obs.stray;
-            if let Some(err) =
+    let (addr, message) = (lane.addr, lane.canary.take());
+    let stray = &mut obs.stray;
+    let work = async {
+        match write_plan(&mut lane.conn, &wire).await {
+            Err(err) => Some(err),
+            Ok(()) => {
+                let deadline = now + ctx.ack_timeout;
+                let done = |p: &[Pending]| p.iter().all(|p| !p.exchange.replies.is_empty());
                 read_until(&mut lane.conn, &mut lane.pending, stray, None, deadline, done).await
-            {
-                lane.fail(&err);
             }
         }
+    };
+    let (failure, canary) = during(addr, ctx, message, work).await;
+    lane.canaries.extend(canary);
+    if let Some(err) = failure {
+        lane.fail(&err);
     }
     for pending in &mut lane.pending {
         record_attempt(pending, 0);
@@ -816,7 +809,12 @@ async fn run_sequential(
                 None => {
                     let seed = lane.seed.wrapping_add(step_no as u64);
                     let wire = plan(&[built.bytes.as_slice()], &faults, seed, index == 0);
-                    lane.send_and_wait(&wire, index, &mut obs.stray).await;
+                    // The first faulted send of the lane has a canary running meanwhile.
+                    let message = if faults.is_empty() { None } else { lane.canary.take() };
+                    let (addr, ctx) = (lane.addr, lane.ctx);
+                    let send = lane.send_and_wait(&wire, index, &mut obs.stray);
+                    let ((), canary) = during(addr, ctx, message, send).await;
+                    lane.canaries.extend(canary);
                 }
             }
             sent.record(step_no, built);
@@ -839,14 +837,9 @@ async fn keep_idle(
 ) {
     let Some(first) = lanes.first() else { return };
     let (addr, ctx) = (first.addr, first.ctx);
-    let during = async {
-        match canary {
-            Some(message) => Some(send_canary(addr, ctx, message, CanaryWhen::During).await),
-            None => None,
-        }
-    };
-    let (_, during) = tokio::join!(tokio::time::sleep(idle), during);
-    canaries.extend(during);
+    let message = canary.map(<[u8]>::to_vec);
+    let ((), canary) = during(addr, ctx, message, tokio::time::sleep(idle)).await;
+    canaries.extend(canary);
     for lane in lanes.iter_mut() {
         if lane.conn.peer_closed_within(CLOSE_LOOK).await {
             lane.after = ConnectionAfter::Closed;
