@@ -91,6 +91,22 @@ pub(super) fn history(case: &CaseObservation, out: &mut Vec<CheckResult>) {
         });
     }
     duplicates(&sends, out);
+    for exchange in sends.iter().filter(|e| e.faults.iter().any(|f| f == "bad_checksum")) {
+        let first = exchange.attempts.first().and_then(|a| a.event.as_deref());
+        out.push(if first == Some("hllp-nak") {
+            CheckResult::pass(HLLP_DAMAGED_BLOCK_REFUSED, Some(exchange.step))
+        } else {
+            CheckResult::fail(
+                HLLP_DAMAGED_BLOCK_REFUSED,
+                Some(exchange.step),
+                format!(
+                    "the block of MSH-10 {:?} with a wrong checksum got {} instead of an N block",
+                    control_id(&exchange.sent).unwrap_or_default(),
+                    first.unwrap_or("nothing")
+                ),
+            )
+        });
+    }
     for canary in &case.canaries {
         let outcome =
             Outcome::of(&canary.sent, canary.reply.as_ref().map(|r| r.payload.as_slice()));

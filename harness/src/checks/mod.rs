@@ -168,6 +168,10 @@ catalogue! {
         "HL7 v2.5.1 ch. 2 and MLLP release 1: a receiver answers every message on every \
          connection; a peer's misbehaviour on one connection must not stop it serving others",
         "a plain message on a new connection during and after the faults gets its own ACK";
+    HLLP_DAMAGED_BLOCK_REFUSED = "hllp.damaged-block-refused", Error,
+        "HL7 v2 Appendix C (HLLP), 2.3 processing rules: a block whose size or checksum is \
+         wrong is answered with an N block (reason C or X) and not processed",
+        "a data block with a wrong checksum is refused with an N block, not answered";
     CASE_RAN = "case.ran", Error,
         "a case that cannot reach its target has not shown conformance",
         "the case could connect and send";

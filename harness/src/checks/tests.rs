@@ -375,3 +375,16 @@ fn liveness_canary_needs_its_own_ack() {
     let stale = GOOD.replace("MSA|AA|M1", "MSA|AA|M0");
     assert_eq!(failing(&canary(Some(&stale), None), "liveness.canary"), Severity::Error);
 }
+
+#[test]
+fn hllp_damaged_block_must_be_refused() {
+    let attempt = |event: &str| {
+        let mut exchange =
+            sent_with(Some(GOOD), &[(Outcome::Indeterminate, Some(event)), (Outcome::Ok, None)]);
+        exchange.faults = vec!["bad_checksum".into()];
+        case(vec![exchange])
+    };
+    passing(&attempt("hllp-nak"), "hllp.damaged-block-refused");
+    let answered = attempt("hllp-damaged-block-answered");
+    assert_eq!(failing(&answered, "hllp.damaged-block-refused"), Severity::Error);
+}

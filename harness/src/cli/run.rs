@@ -17,8 +17,8 @@ pub struct RunArgs {
     /// Scenario files, pack directories (holding *.yaml) or directories of packs
     /// [default: scenarios]
     pub paths: Vec<PathBuf>,
-    /// The target for every scenario: builtin, mllp://HOST:PORT or http://HOST:PORT/PATH
-    /// (default: each scenario's target.url, else builtin).
+    /// The target for every scenario: builtin, mllp://HOST:PORT, hllp://HOST:PORT or
+    /// http://HOST:PORT/PATH (default: each scenario's target.url, else builtin).
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
     /// Switch on a defect of the built-in endpoint (repeatable), to see which check catches it;

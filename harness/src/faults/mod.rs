@@ -36,8 +36,9 @@ pub enum NetworkFault {
     HalfClose,
     /// Write at most `bytes_per_second` (in 20 ms slices; at least one byte per slice).
     Slow { bytes_per_second: u32 },
-    /// Close the connection right after writing the frame, before the ACK can arrive; then
-    /// connect again and resend the same message (same MSH-10), as a correct sender does.
+    /// End the write side right after the frame and read no answer; once the receiver is done
+    /// with the connection (at most the ACK timeout), resend the same message (same MSH-10) on
+    /// a new connection, as a correct sender does after an indeterminate outcome.
     CloseBeforeAck,
     /// Reset the connection (RST, SO_LINGER 0): after the whole frame, at byte `offset` of the
     /// frame, or, with `mid_frame`, at an offset inside the frame drawn by the case seed. Then
@@ -58,7 +59,8 @@ pub enum NetworkFault {
     /// Segments end with LF instead of CR (what files moved through FTP or mail look like).
     LfSegments,
     /// Pad the message with a `ZOV` segment to `bytes` payload bytes (default 17 MiB, above
-    /// the common 16 MiB bound). The receiver may answer or close, but must keep serving.
+    /// the common 16 MiB bound; at most 256 MiB). The receiver may answer or close, but must
+    /// keep serving. Reports show the message without its padding.
     Oversized {
         #[serde(default)]
         bytes: Option<usize>,
@@ -75,6 +77,9 @@ pub enum NetworkFault {
     /// Before the case, open `connections` connections one after another and end each at
     /// once, with a close or a reset as the case seed decides (a reconnect storm).
     Storm { connections: u32 },
+    /// HLLP targets only: send each data block first with a wrong checksum (the receiver must
+    /// answer with an N block and process nothing), then the good block.
+    BadChecksum,
 }
 
 /// Default payload size of an `oversized` frame: 1 MiB above the common 16 MiB bound.
@@ -85,6 +90,9 @@ pub const UNTERMINATED_SILENCE: Duration = Duration::from_millis(500);
 
 /// Most connections one `storm` may open (memory and file descriptors stay bounded).
 pub const STORM_MAX: u32 = 1000;
+
+/// Largest `oversized` frame the harness builds (it holds the frame in memory).
+pub const OVERSIZED_MAX: usize = 256 * 1024 * 1024;
 
 impl NetworkFault {
     pub fn name(&self) -> &'static str {
@@ -104,6 +112,7 @@ impl NetworkFault {
             NetworkFault::Unterminated { .. } => "unterminated",
             NetworkFault::Idle(_) => "idle",
             NetworkFault::Storm { .. } => "storm",
+            NetworkFault::BadChecksum => "bad_checksum",
         }
     }
 
@@ -124,6 +133,9 @@ impl NetworkFault {
             }
             NetworkFault::Storm { connections } if *connections > STORM_MAX => {
                 Err(format!("storm: at most {STORM_MAX} connections"))
+            }
+            NetworkFault::Oversized { bytes: Some(bytes) } if *bytes > OVERSIZED_MAX => {
+                Err(format!("oversized: at most {OVERSIZED_MAX} bytes"))
             }
             _ => Ok(()),
         }
@@ -313,6 +325,17 @@ pub fn plan(payloads: &[&[u8]], faults: &[NetworkFault], seed: u64, first: bool)
     WirePlan { writes, end }
 }
 
+/// Changes the three checksum digits of an encoded HLLP block (`… ccc <EB> <CR>`) to another
+/// valid checksum, so only the checksum is wrong.
+pub fn damage_checksum(block: &mut [u8]) {
+    let Some(end) = block.len().checked_sub(2) else { return };
+    let Some(start) = end.checked_sub(3) else { return };
+    let Some(digits) = block.get_mut(start..end) else { return };
+    let value = std::str::from_utf8(digits).ok().and_then(|d| d.parse::<u16>().ok()).unwrap_or(0);
+    let damaged = format!("{:03}", (value + 1) % 256);
+    digits.copy_from_slice(damaged.as_bytes());
+}
+
 /// For each connection of a `storm`, whether it ends with a reset (true) or a close.
 pub fn storm_plan(connections: u32, seed: u64) -> Vec<bool> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -431,11 +454,23 @@ mod tests {
     }
 
     #[test]
+    fn damaged_checksum_is_another_valid_one() {
+        let mut block = b"\x0bD21\rMSH|x\r00006255\x1c\r".to_vec();
+        damage_checksum(&mut block);
+        assert_eq!(block, b"\x0bD21\rMSH|x\r00006000\x1c\r");
+        let mut short = b"\x1c\r".to_vec();
+        damage_checksum(&mut short);
+        assert_eq!(short, b"\x1c\r", "too short to hold a checksum: unchanged");
+    }
+
+    #[test]
     fn storm_choices_follow_the_seed() {
         assert_eq!(storm_plan(30, 9), storm_plan(30, 9));
         assert_ne!(storm_plan(30, 9), storm_plan(30, 10));
         assert!(storm_plan(30, 9).iter().any(|r| *r) && storm_plan(30, 9).iter().any(|r| !*r));
         assert!(NetworkFault::Storm { connections: STORM_MAX + 1 }.validate().is_err());
+        let huge = NetworkFault::Oversized { bytes: Some(OVERSIZED_MAX + 1) };
+        assert!(huge.validate().is_err());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! target is bounded: connects and writes by the transport's timeouts, ACKs by the scenario's
 //! `ack_timeout`, the look for extra frames by `linger`, probes by their own timeout.
 
-use super::liveness::{canary_message, has_faults, send_canary, storm};
+use super::liveness::{canary_message, during, has_faults, send_canary, storm};
 use super::observation::*;
 use super::probe::run_probe;
 use super::target::TargetUrl;
@@ -101,7 +101,7 @@ impl CaseRun {
 pub(super) struct Built {
     pub(super) bytes: Vec<u8>,
     pub(super) raw: bool,
-    description: String,
+    pub(super) description: String,
     /// What the mutations made of the message; `None` without mutations.
     intent: Option<Intent>,
 }
@@ -179,14 +179,14 @@ pub(super) fn build(
 
 /// The messages a case's steps have sent, for `resend:` and for probe placeholders.
 #[derive(Default)]
-struct Sent {
+pub(super) struct Sent {
     by_step: Vec<Option<Built>>,
     last: Option<Built>,
 }
 
 impl Sent {
     /// The message step `step_no` sends: built from its template, or an earlier one again.
-    fn next(
+    pub(super) fn next(
         &self,
         run: &CaseRun,
         ctx: &Context,
@@ -204,13 +204,13 @@ impl Sent {
             .ok_or_else(|| "resend: that step sent nothing".to_string())
     }
 
-    fn record(&mut self, step_no: usize, built: Built) {
+    pub(super) fn record(&mut self, step_no: usize, built: Built) {
         self.by_step.resize(step_no, None);
         self.by_step[step_no - 1] = Some(built.clone());
         self.last = Some(built);
     }
 
-    fn last_bytes(&self) -> Option<&[u8]> {
+    pub(super) fn last_bytes(&self) -> Option<&[u8]> {
         self.last.as_ref().map(|b| b.bytes.as_slice())
     }
 }
@@ -219,7 +219,7 @@ fn render(pattern: &Pattern, values: &Values) -> Result<String, String> {
     pattern.render(values)
 }
 
-fn event(err: &TransportError) -> TransportEvent {
+pub(super) fn event(err: &TransportError) -> TransportEvent {
     TransportEvent { code: err.code().to_string(), detail: err.to_string() }
 }
 
@@ -349,6 +349,9 @@ pub async fn run_case(run: &CaseRun, ctx: &Context) -> (CaseObservation, Vec<Str
         TargetUrl::Http(url) | TargetUrl::Https(url) => {
             run_http(run, ctx, url, &mut observation, &mut described).await
         }
+        TargetUrl::Hllp(addr) => {
+            super::hllp::run_hllp(run, ctx, addr, &mut observation, &mut described).await
+        }
         TargetUrl::Builtin => {
             observation.aborted = Some(TransportEvent {
                 code: "no-target".into(),
@@ -359,7 +362,7 @@ pub async fn run_case(run: &CaseRun, ctx: &Context) -> (CaseObservation, Vec<Str
     (observation, described)
 }
 
-fn new_exchange(
+pub(super) fn new_exchange(
     step_no: usize,
     connection: usize,
     built: &Built,
@@ -576,23 +579,14 @@ impl Lane<'_> {
         }
     }
 
-    /// Reads whatever comes for `silence` (nothing should: the frame never ended) while a
-    /// canary checks that other connections are served meanwhile; then gives up the
-    /// connection.
+    /// Reads whatever comes for `silence` (nothing should: the frame never ended), then gives
+    /// up the connection.
     async fn silence(&mut self, silence: Duration, index: usize, stray: &mut Vec<Reply>) {
         let deadline = Instant::now() + silence;
         let never = |_: &[Pending]| false;
-        let (addr, ctx, message) = (self.addr, self.ctx, self.canary.clone());
-        let listen =
-            read_until(&mut self.conn, &mut self.pending, stray, Some(index), deadline, never);
-        let canary = async {
-            match &message {
-                Some(message) => Some(send_canary(addr, ctx, message, CanaryWhen::During).await),
-                None => None,
-            }
-        };
-        let (ended, canary) = tokio::join!(listen, canary);
-        self.canaries.extend(canary);
+        let ended =
+            read_until(&mut self.conn, &mut self.pending, stray, Some(index), deadline, never)
+                .await;
         let gone = TransportEvent {
             code: "unterminated".into(),
             detail: format!(
@@ -721,20 +715,22 @@ async fn run_coalesced(
     let wire = plan(&refs, &run.case.network, lane.seed, true);
     let now = Instant::now();
     lane.pending.iter_mut().for_each(|p| p.sent_at = now);
-    match write_plan(&mut lane.conn, &wire).await {
-        Err(err) => {
-            lane.fail(&err);
-        }
-        Ok(()) => {
-            let deadline = now + ctx.ack_timeout;
-            let done = |p: &[Pending]| p.iter().all(|p| !p.exchange.replies.is_empty());
-            let stray = &mut obs.stray;
-            if let Some(err) =
+    let (addr, message) = (lane.addr, lane.canary.take());
+    let stray = &mut obs.stray;
+    let work = async {
+        match write_plan(&mut lane.conn, &wire).await {
+            Err(err) => Some(err),
+            Ok(()) => {
+                let deadline = now + ctx.ack_timeout;
+                let done = |p: &[Pending]| p.iter().all(|p| !p.exchange.replies.is_empty());
                 read_until(&mut lane.conn, &mut lane.pending, stray, None, deadline, done).await
-            {
-                lane.fail(&err);
             }
         }
+    };
+    let (failure, canary) = during(addr, ctx, message, work).await;
+    lane.canaries.extend(canary);
+    if let Some(err) = failure {
+        lane.fail(&err);
     }
     for pending in &mut lane.pending {
         record_attempt(pending, 0);
@@ -813,7 +809,12 @@ async fn run_sequential(
                 None => {
                     let seed = lane.seed.wrapping_add(step_no as u64);
                     let wire = plan(&[built.bytes.as_slice()], &faults, seed, index == 0);
-                    lane.send_and_wait(&wire, index, &mut obs.stray).await;
+                    // The first faulted send of the lane has a canary running meanwhile.
+                    let message = if faults.is_empty() { None } else { lane.canary.take() };
+                    let (addr, ctx) = (lane.addr, lane.ctx);
+                    let send = lane.send_and_wait(&wire, index, &mut obs.stray);
+                    let ((), canary) = during(addr, ctx, message, send).await;
+                    lane.canaries.extend(canary);
                 }
             }
             sent.record(step_no, built);
@@ -836,14 +837,9 @@ async fn keep_idle(
 ) {
     let Some(first) = lanes.first() else { return };
     let (addr, ctx) = (first.addr, first.ctx);
-    let during = async {
-        match canary {
-            Some(message) => Some(send_canary(addr, ctx, message, CanaryWhen::During).await),
-            None => None,
-        }
-    };
-    let (_, during) = tokio::join!(tokio::time::sleep(idle), during);
-    canaries.extend(during);
+    let message = canary.map(<[u8]>::to_vec);
+    let ((), canary) = during(addr, ctx, message, tokio::time::sleep(idle)).await;
+    canaries.extend(canary);
     for lane in lanes.iter_mut() {
         if lane.conn.peer_closed_within(CLOSE_LOOK).await {
             lane.after = ConnectionAfter::Closed;
@@ -868,11 +864,11 @@ pub(super) async fn connect(addr: &str, ctx: &Context) -> Result<MllpConnection,
     }
 }
 
-fn abort_build(obs: &mut CaseObservation, why: String) {
+pub(super) fn abort_build(obs: &mut CaseObservation, why: String) {
     obs.aborted = Some(TransportEvent { code: "message-build-failed".into(), detail: why });
 }
 
-async fn probe_step(
+pub(super) async fn probe_step(
     run: &CaseRun,
     ctx: &Context,
     probe: &crate::scenario::Probe,
@@ -1002,7 +998,7 @@ mod tests {
     use tokio::io::AsyncReadExt;
 
     /// The pauses of a slow plan are waited for exactly: in paused time a 100-byte frame at
-    /// 500 bytes per second takes 200 ms, whatever the machine's load.
+    /// 500 bytes per second takes 200 ms (plus timer rounding), whatever the machine's load.
     #[tokio::test]
     async fn slow_writes_take_exactly_their_time_in_paused_time() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -1012,13 +1008,16 @@ mod tests {
             listener.accept()
         );
         let (mut conn, mut server) = (conn.unwrap(), accepted.unwrap().0);
-        let wire =
-            plan(&[&[b'x'; 97][..]], &[NetworkFault::Slow { bytes_per_second: 500 }], 1, true);
+        let faults = [NetworkFault::Slow { bytes_per_second: 500 }];
+        let wire = plan(&[&[b'x'; 97][..]], &faults, 1, true);
         assert_eq!(wire.writes.len(), 10);
         tokio::time::pause();
         let started = Instant::now();
         write_plan(&mut conn, &wire).await.unwrap();
-        assert_eq!(started.elapsed(), Duration::from_millis(200));
+        // Tokio's timer rounds each sleep up to its next millisecond tick.
+        let elapsed = started.elapsed();
+        assert!(elapsed >= Duration::from_millis(200), "{elapsed:?}");
+        assert!(elapsed <= Duration::from_millis(200 + 10), "{elapsed:?}");
         tokio::time::resume();
         drop(conn);
         let mut received = Vec::new();

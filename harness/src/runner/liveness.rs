@@ -68,6 +68,23 @@ pub(super) async fn send_canary(
     canary
 }
 
+/// Runs `work` while a canary (when `message` is given) checks that a new connection is served
+/// meanwhile: the canary "during" a fault.
+pub(super) async fn during<T>(
+    addr: &str,
+    ctx: &Context,
+    message: Option<Vec<u8>>,
+    work: impl std::future::Future<Output = T>,
+) -> (T, Option<Canary>) {
+    let canary = async {
+        match &message {
+            Some(message) => Some(send_canary(addr, ctx, message, CanaryWhen::During).await),
+            None => None,
+        }
+    };
+    tokio::join!(work, canary)
+}
+
 /// Opens `connections` connections one after another and ends each at once, with a close or a
 /// reset as the seed decides. Refused connections are not an error here: the canary judges.
 pub(super) async fn storm(addr: &str, ctx: &Context, connections: u32, seed: u64) {

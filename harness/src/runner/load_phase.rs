@@ -18,6 +18,7 @@ fn url_text(url: &TargetUrl) -> String {
         TargetUrl::Builtin => "builtin".into(),
         TargetUrl::Mllp(addr) => format!("mllp://{addr}"),
         TargetUrl::Mllps(addr) => format!("mllps://{addr}"),
+        TargetUrl::Hllp(addr) => format!("hllp://{addr}"),
         TargetUrl::Http(url) | TargetUrl::Https(url) => url.clone(),
     }
 }

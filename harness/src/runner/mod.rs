@@ -3,6 +3,7 @@
 //! and the rest concurrently (`--jobs`), and turns observations into check results.
 
 mod exec;
+mod hllp;
 mod liveness;
 mod load_phase;
 pub mod observation;
@@ -252,16 +253,23 @@ pub enum RunError {
 
 /// Why a scenario written for one transport cannot run against `url`, if it cannot.
 fn mismatch(url: &TargetUrl, declared: Option<Transport>) -> Option<String> {
-    let wanted = declared?;
     let offered = match url {
         TargetUrl::Builtin => return None,
         TargetUrl::Mllp(_) | TargetUrl::Mllps(_) => Transport::Mllp,
         TargetUrl::Http(_) | TargetUrl::Https(_) => Transport::Http,
+        TargetUrl::Hllp(_) => Transport::Hllp,
+    };
+    // A file that names no transport is an MLLP scenario; only HLLP files run over HLLP.
+    let wanted = match (declared, offered) {
+        (Some(wanted), _) => wanted,
+        (None, Transport::Hllp) => Transport::Mllp,
+        (None, _) => return None,
     };
     (offered != wanted).then(|| {
         let (name, example) = match wanted {
             Transport::Mllp => ("MLLP", "mllp://HOST:PORT"),
             Transport::Http => ("HTTP", "http(s)://HOST:PORT/PATH"),
+            Transport::Hllp => ("HLLP", "hllp://HOST:PORT"),
         };
         format!("written for an {name} target; give --target {example} to run it")
     })

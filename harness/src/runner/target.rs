@@ -7,8 +7,9 @@ use crate::target::defect::Defects;
 use crate::target::endpoint::Endpoint;
 use crate::target::http::{serve_http, serve_state, BasicCredentials, HttpConfig};
 use crate::target::responder::ResponderConfig;
-use crate::target::server::{serve_mllp, ServerOptions};
+use crate::target::server::{serve_hllp, serve_mllp, HllpServerOptions, ServerOptions};
 use crate::transport::connection::Timeouts;
+use crate::transport::hllp::HllpOptions;
 use crate::transport::http_client::HttpTarget;
 use crate::transport::mllp::MllpOptions;
 use std::sync::Arc;
@@ -24,6 +25,8 @@ pub enum TargetUrl {
     Mllps(String),
     Http(String),
     Https(String),
+    /// HLLP blocks over TCP (default options: XOR checksum over the data bytes).
+    Hllp(String),
 }
 
 impl TargetUrl {
@@ -32,7 +35,7 @@ impl TargetUrl {
         if url == "builtin" {
             return Ok(TargetUrl::Builtin);
         }
-        for (scheme, tls) in [("mllp://", false), ("mllps://", true)] {
+        for (scheme, tls) in [("mllp://", false), ("mllps://", true), ("hllp://", false)] {
             if let Some(addr) = url.strip_prefix(scheme) {
                 let addr = addr.trim_end_matches('/');
                 let valid = addr
@@ -42,7 +45,11 @@ impl TargetUrl {
                     return Err(format!("{url:?}: expected {scheme}HOST:PORT"));
                 }
                 let addr = addr.to_string();
-                return Ok(if tls { TargetUrl::Mllps(addr) } else { TargetUrl::Mllp(addr) });
+                return Ok(match (scheme, tls) {
+                    ("hllp://", _) => TargetUrl::Hllp(addr),
+                    (_, true) => TargetUrl::Mllps(addr),
+                    _ => TargetUrl::Mllp(addr),
+                });
             }
         }
         if url.starts_with("http://") {
@@ -57,7 +64,7 @@ impl TargetUrl {
         }
         Err(format!(
             "{url:?}: unknown target; use builtin, mllp://HOST:PORT, mllps://HOST:PORT, \
-             http://HOST:PORT/PATH or https://HOST:PORT/PATH"
+             hllp://HOST:PORT, http://HOST:PORT/PATH or https://HOST:PORT/PATH"
         ))
     }
 
@@ -67,9 +74,15 @@ impl TargetUrl {
     }
 }
 
+/// The built-in endpoint's timeouts: a minute of idleness per connection.
+fn options_idle() -> Timeouts {
+    Timeouts { read: std::time::Duration::from_secs(60), ..Timeouts::default() }
+}
+
 /// The reference endpoint running for one scenario file.
 pub struct Builtin {
     pub mllp_addr: String,
+    pub hllp_addr: String,
     pub http_url: String,
     pub state_url: String,
     stop: watch::Sender<bool>,
@@ -91,13 +104,13 @@ impl Builtin {
         let mllp = TcpListener::bind("127.0.0.1:0").await?;
         let http = TcpListener::bind("127.0.0.1:0").await?;
         let state = TcpListener::bind("127.0.0.1:0").await?;
-        let (mllp_addr, http_addr, state_addr) =
-            (mllp.local_addr()?, http.local_addr()?, state.local_addr()?);
-        let options = ServerOptions {
-            mllp: MllpOptions::default(),
-            timeouts: Timeouts { read: std::time::Duration::from_secs(60), ..Timeouts::default() },
-            tls: None,
-        };
+        let hllp = TcpListener::bind("127.0.0.1:0").await?;
+        let (mllp_addr, http_addr, state_addr, hllp_addr) =
+            (mllp.local_addr()?, http.local_addr()?, state.local_addr()?, hllp.local_addr()?);
+        let hllp_options =
+            HllpServerOptions { hllp: HllpOptions::default(), timeouts: options_idle() };
+        let options =
+            ServerOptions { mllp: MllpOptions::default(), timeouts: options_idle(), tls: None };
         let config = HttpConfig {
             basic: spec.and_then(|s| s.basic.as_ref()).map(|b| BasicCredentials {
                 user: b.user.0.clone(),
@@ -107,6 +120,13 @@ impl Builtin {
             ..HttpConfig::default()
         };
         let tasks = vec![
+            tokio::spawn({
+                let endpoint = Arc::clone(&endpoint);
+                let stopped = stopped();
+                async move {
+                    let _ = serve_hllp(hllp, endpoint, hllp_options, stopped).await;
+                }
+            }),
             tokio::spawn({
                 let endpoint = Arc::clone(&endpoint);
                 let stopped = stopped();
@@ -130,6 +150,7 @@ impl Builtin {
         ];
         Ok(Builtin {
             mllp_addr: mllp_addr.to_string(),
+            hllp_addr: hllp_addr.to_string(),
             http_url: format!("http://{http_addr}/hl7"),
             state_url: format!("http://{state_addr}"),
             stop,
@@ -142,6 +163,7 @@ impl Builtin {
         match transport {
             Transport::Mllp => TargetUrl::Mllp(self.mllp_addr.clone()),
             Transport::Http => TargetUrl::Http(self.http_url.clone()),
+            Transport::Hllp => TargetUrl::Hllp(self.hllp_addr.clone()),
         }
     }
 
@@ -169,5 +191,6 @@ mod tests {
         assert_eq!(TargetUrl::parse("mllps://h:2575"), Ok(TargetUrl::Mllps("h:2575".into())));
         assert!(TargetUrl::parse("https://h:1/x").unwrap().uses_tls());
         assert!(TargetUrl::parse("ftp://x").unwrap_err().contains("unknown target"));
+        assert_eq!(TargetUrl::parse("hllp://h:2576"), Ok(TargetUrl::Hllp("h:2576".into())));
     }
 }

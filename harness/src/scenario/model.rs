@@ -98,7 +98,7 @@ pub struct TargetSpec {
     /// `builtin` (default), `mllp://host:port`, `mllps://host:port`, `http://host:port/path`.
     #[serde(default)]
     pub url: Option<Text>,
-    /// The transport the scenario is written for: `mllp` (default) or `http`. The built-in
+    /// The transport the scenario is written for: `mllp` (default), `http` or `hllp`. The built-in
     /// endpoint is reached over it; a `--target` of the other kind skips the file, saying why.
     #[serde(default)]
     pub transport: Option<Transport>,
@@ -140,6 +140,8 @@ pub struct TlsSpec {
 pub enum Transport {
     Mllp,
     Http,
+    /// HLLP blocks (HL7 Appendix C) with the XOR checksum over the data bytes.
+    Hllp,
 }
 
 /// The built-in endpoint's HTTP settings, mirroring a real partner's.

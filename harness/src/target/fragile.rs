@@ -39,6 +39,15 @@ impl Health {
         }
     }
 
+    /// A connection failed before the endpoint could read from it (on loopback: the peer
+    /// reset it at once).
+    pub fn connection_failed(&self, defects: &Defects) {
+        if defects.has(Defect::StopsAfterReset) {
+            self.go_down("a peer reset its connection before it was read");
+        }
+        self.connection_ended(defects, 0);
+    }
+
     /// A connection ended; `frames` is how many it carried.
     pub fn connection_ended(&self, defects: &Defects, frames: u64) {
         if frames == 0 && defects.has(Defect::StopsAfterConnectionStorm) {

@@ -71,7 +71,10 @@ pub async fn serve_mllp_with_commit_ack(
                         handle_connection(connection, &endpoint, commit_ack, &health, idle).await;
                     health.connection_ended(endpoint.defects(), frames);
                 }
-                Err(err) => eprintln!("hl7-harness serve: {peer}: {err} ({})", err.code()),
+                Err(err) => {
+                    eprintln!("hl7-harness serve: {peer}: {err} ({})", err.code());
+                    health.connection_failed(endpoint.defects());
+                }
             }
         }
     })
@@ -138,7 +141,9 @@ async fn handle_hllp(mut connection: HllpConnection, endpoint: &Endpoint) {
                 Some(answer) => connection.send_data(answer).await,
                 None => Ok(()),
             }
-        } else if let Some(reason) = block.nak_reason() {
+        } else if let Some(reason) =
+            block.nak_reason().filter(|_| !endpoint_defect(endpoint, Defect::HllpChecksumIgnored))
+        {
             connection.send_nak(reason).await
         } else {
             match block.block_type {

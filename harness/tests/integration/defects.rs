@@ -175,6 +175,38 @@ fn http_reply(defects: &[Defect], body: &str, auth: &str) -> String {
     })
 }
 
+/// What an HLLP endpoint with `defects` answers to a data block with a wrong checksum.
+fn hllp_damaged_answer(defects: &[Defect]) -> Vec<u8> {
+    use hl7_harness::target::server::{serve_hllp, HllpServerOptions};
+    use hl7_harness::transport::hllp::{HllpCodec, HllpOptions, Outgoing};
+    use tokio_util::codec::Encoder;
+    let endpoint = Arc::new(
+        Endpoint::new(ResponderConfig::default())
+            .with_defects(Defects::of(defects.iter().copied())),
+    );
+    let mut block = bytes::BytesMut::new();
+    HllpCodec::new(HllpOptions::default())
+        .encode(Outgoing::Data(A04.as_bytes()), &mut block)
+        .unwrap();
+    hl7_harness::faults::damage_checksum(&mut block);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let options =
+            HllpServerOptions { hllp: HllpOptions::default(), timeouts: Timeouts::default() };
+        let server = tokio::spawn(serve_hllp(listener, endpoint, options, async {
+            let _ = stopped.await;
+        }));
+        let answer =
+            tokio::task::spawn_blocking(move || exchange(&addr, &block, WINDOW)).await.unwrap();
+        let _ = stop.send(());
+        let _ = server.await;
+        answer
+    })
+}
+
 fn state_after(defect: Option<Defect>, inputs: &[&str]) -> serde_json::Value {
     let endpoint = Endpoint::new(ResponderConfig::default()).with_defects(Defects::of(defect));
     for input in inputs {
@@ -497,6 +529,11 @@ fn every_defect_changes_observable_behaviour() {
             Defect::DuplicateUnanswered => {
                 let (ok, bad) = both(defect, &[good.clone(), good.clone()].concat());
                 assert_eq!((acks(&ok).len(), acks(&bad).len()), (2, 1), "{defect}");
+            }
+            Defect::HllpChecksumIgnored => {
+                let (ok, bad) = (hllp_damaged_answer(&[]), hllp_damaged_answer(&[defect]));
+                assert_eq!(ok.get(1), Some(&b'N'), "refused with an N block: {ok:?}");
+                assert_eq!(bad.get(1), Some(&b'D'), "{defect}: {bad:?}");
             }
             Defect::WrongCharset => {
                 let utf8 = utf8_a04();

@@ -52,6 +52,12 @@ const TABLE: &[(&str, &str, Defect, &str)] = &[
     ("retransmission", "retransmission", Defect::DuplicateUnanswered, "history.duplicates"),
     ("retransmission", "retransmission", Defect::AppliedTwice, "probe"),
     ("no_false_success", "pipeline -", Defect::WrongMsa2, "history.no-false-success"),
+    (
+        "hllp_bad_checksum",
+        "bad_checksum",
+        Defect::HllpChecksumIgnored,
+        "hllp.damaged-block-refused",
+    ),
 ];
 
 type Failed = (BTreeSet<&'static str>, BTreeSet<&'static str>);

@@ -1,0 +1,184 @@
+//! Cases against an HLLP target (`hllp://`, HL7 Appendix C blocks): one connection, steps in
+//! order, each message in a `D` block and its ACK read from the `D` block that answers it. The
+//! one HLLP fault is `bad_checksum`: the block goes first with a wrong checksum, which the
+//! receiver must refuse with an `N` block, then as it should be. Other network faults are
+//! MLLP's and do not apply here.
+
+use super::exec::{abort_build, event, new_exchange, probe_step, CaseRun, Context, Sent};
+use super::observation::*;
+use crate::faults::{damage_checksum, NetworkFault};
+use crate::transport::connection::TransportError;
+use crate::transport::hllp::{BlockType, HllpBlock, HllpCodec, HllpOptions, Outgoing};
+use crate::transport::hllp_connection::HllpConnection;
+use bytes::BytesMut;
+use tokio::time::Instant;
+use tokio_util::codec::Encoder;
+
+/// What the receiver answered to one block.
+enum Answer {
+    Block(HllpBlock, std::time::Duration),
+    Gone(TransportError),
+}
+
+async fn answer(conn: &mut HllpConnection, ctx: &Context, started: Instant) -> Answer {
+    match conn.receive(Some(ctx.ack_timeout)).await {
+        Ok(block) => Answer::Block(block, started.elapsed()),
+        Err(err) => Answer::Gone(err),
+    }
+}
+
+fn reply(block: &HllpBlock, elapsed: std::time::Duration) -> Reply {
+    Reply {
+        payload: block.data.to_vec(),
+        notes: block.notes.iter().map(|n| (n.code().to_string(), n.offset())).collect(),
+        elapsed,
+    }
+}
+
+/// Sends the message of `exchange` in a block with a wrong checksum and records what came back
+/// as the first attempt: `hllp-nak` when refused as it must be.
+async fn send_damaged(
+    conn: &mut HllpConnection,
+    ctx: &Context,
+    exchange: &mut Exchange,
+) -> Result<(), TransportError> {
+    let mut block = BytesMut::new();
+    if HllpCodec::new(HllpOptions::default())
+        .encode(Outgoing::Data(&exchange.sent), &mut block)
+        .is_err()
+    {
+        return Ok(()); // Unframeable data: the good block reports it.
+    }
+    damage_checksum(&mut block);
+    let started = Instant::now();
+    conn.write_raw(&block).await?;
+    let (outcome, what) = match answer(conn, ctx, started).await {
+        Answer::Block(block, _) if block.block_type == BlockType::Nak => {
+            (Outcome::Indeterminate, "hllp-nak".to_string())
+        }
+        Answer::Block(block, elapsed) => {
+            let answered = reply(&block, elapsed);
+            let outcome = Outcome::of(&exchange.sent, Some(&answered.payload));
+            exchange.replies.push(answered);
+            (outcome, "hllp-damaged-block-answered".to_string())
+        }
+        Answer::Gone(err) if err.is_fatal_for_connection() => return Err(err),
+        Answer::Gone(err) => (Outcome::Indeterminate, err.code().to_string()),
+    };
+    exchange.attempts.push(Attempt { outcome, event: Some(what) });
+    Ok(())
+}
+
+/// Sends the good block and reads its answer.
+async fn send_good(
+    conn: &mut HllpConnection,
+    ctx: &Context,
+    exchange: &mut Exchange,
+) -> Result<(), TransportError> {
+    let started = Instant::now();
+    conn.send_data(&exchange.sent).await?;
+    let before = exchange.replies.len();
+    let result = match answer(conn, ctx, started).await {
+        Answer::Block(block, _) if block.block_type == BlockType::Nak => {
+            exchange.event = Some(TransportEvent {
+                code: "hllp-nak".into(),
+                detail: format!("the receiver refused a good block: {:?}", block.nak_reason_sent()),
+            });
+            Ok(())
+        }
+        Answer::Block(block, elapsed) => {
+            exchange.replies.push(reply(&block, elapsed));
+            Ok(())
+        }
+        Answer::Gone(err) => {
+            exchange.event = Some(event(&err));
+            if err.is_fatal_for_connection() {
+                Err(err)
+            } else {
+                Ok(())
+            }
+        }
+    };
+    let first = exchange.replies.get(before).map(|r| r.payload.as_slice());
+    let outcome = Outcome::of(&exchange.sent, first);
+    let why = (outcome == Outcome::Indeterminate)
+        .then(|| exchange.event.as_ref().map(|e| e.code.clone()).unwrap_or("no-ack".into()));
+    exchange.attempts.push(Attempt { outcome, event: why });
+    result
+}
+
+pub(super) async fn run_hllp(
+    run: &CaseRun,
+    ctx: &Context,
+    addr: &str,
+    obs: &mut CaseObservation,
+    described: &mut Vec<String>,
+) {
+    let mut conn = match HllpConnection::connect(addr, HllpOptions::default(), ctx.timeouts).await {
+        Ok(conn) => conn,
+        Err(err) => {
+            obs.aborted = Some(event(&err));
+            return;
+        }
+    };
+    let mut after = ConnectionAfter::Unknown;
+    let mut gone = false;
+    let mut sent = Sent::default();
+    for (s, step) in run.steps().iter().enumerate() {
+        let step_no = s + 1;
+        if let Some(wait) = step.wait {
+            tokio::time::sleep(wait.0).await;
+        }
+        if step.send.is_some() || step.resend.is_some() {
+            let built = match sent.next(run, ctx, step, step_no, 1) {
+                Ok(built) => built,
+                Err(why) => return abort_build(obs, why),
+            };
+            described.push(built.description.clone());
+            let faults: Vec<NetworkFault> =
+                run.case.network.iter().chain(&step.network).cloned().collect();
+            let mut exchange = new_exchange(step_no, 1, &built, step, ctx, &faults);
+            if gone {
+                exchange.event = Some(TransportEvent {
+                    code: "peer-closed".into(),
+                    detail: "the connection ended earlier in the case".into(),
+                });
+            } else {
+                let mut result = Ok(());
+                if faults.contains(&NetworkFault::BadChecksum) {
+                    result = send_damaged(&mut conn, ctx, &mut exchange).await;
+                }
+                if result.is_ok() {
+                    result = send_good(&mut conn, ctx, &mut exchange).await;
+                }
+                if let Err(err) = result {
+                    exchange.event.get_or_insert_with(|| event(&err));
+                    after = match err.code() {
+                        "peer-reset" => ConnectionAfter::Reset,
+                        _ => ConnectionAfter::Closed,
+                    };
+                    gone = true;
+                }
+            }
+            obs.exchanges.push(exchange);
+            sent.record(step_no, built);
+        }
+        if let Some(probe) = &step.probe {
+            probe_step(run, ctx, probe, step_no, sent.last_bytes(), obs).await;
+        }
+    }
+    if !gone {
+        // Extra blocks in the linger time answer nothing sent: strays.
+        let deadline = Instant::now() + ctx.linger;
+        after = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match conn.receive(Some(left)).await {
+                Ok(block) => obs.stray.push(reply(&block, std::time::Duration::ZERO)),
+                Err(TransportError::ReadTimeout { .. }) => break ConnectionAfter::Open,
+                Err(TransportError::Reset { .. }) => break ConnectionAfter::Reset,
+                Err(_) => break ConnectionAfter::Closed,
+            }
+        };
+    }
+    obs.connections_after = vec![after];
+}
