@@ -579,14 +579,17 @@ impl Lane<'_> {
         }
     }
 
-    /// Reads whatever comes for `silence` (nothing should: the frame never ended), then gives
-    /// up the connection.
+    /// Reads whatever comes for `silence` (nothing should: the frame never ended) while a
+    /// canary checks that other connections are served meanwhile; the connection is given up
+    /// only once the canary is done, so a receiver serving one connection at a time shows.
     async fn silence(&mut self, silence: Duration, index: usize, stray: &mut Vec<Reply>) {
         let deadline = Instant::now() + silence;
         let never = |_: &[Pending]| false;
-        let ended =
-            read_until(&mut self.conn, &mut self.pending, stray, Some(index), deadline, never)
-                .await;
+        let (addr, ctx, message) = (self.addr, self.ctx, self.canary.take());
+        let listen =
+            read_until(&mut self.conn, &mut self.pending, stray, Some(index), deadline, never);
+        let (ended, canary) = during(addr, ctx, message, listen).await;
+        self.canaries.extend(canary);
         let gone = TransportEvent {
             code: "unterminated".into(),
             detail: format!(
@@ -809,8 +812,11 @@ async fn run_sequential(
                 None => {
                     let seed = lane.seed.wrapping_add(step_no as u64);
                     let wire = plan(&[built.bytes.as_slice()], &faults, seed, index == 0);
-                    // The first faulted send of the lane has a canary running meanwhile.
-                    let message = if faults.is_empty() { None } else { lane.canary.take() };
+                    // The first faulted send of the lane has a canary running meanwhile (an
+                    // unterminated frame's runs in its silence, before the connection goes).
+                    let silent = matches!(wire.end, WireEnd::Silence(_));
+                    let faulted = !faults.is_empty() && !silent;
+                    let message = if faulted { lane.canary.take() } else { None };
                     let (addr, ctx) = (lane.addr, lane.ctx);
                     let send = lane.send_and_wait(&wire, index, &mut obs.stray);
                     let ((), canary) = during(addr, ctx, message, send).await;

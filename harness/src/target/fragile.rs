@@ -48,6 +48,14 @@ impl Health {
         self.connection_ended(defects, 0);
     }
 
+    /// Writing to a connection failed: a reset peer brings `stops-after-reset` down too.
+    pub fn write_failed(&self, defects: &Defects, err: &TransportError) {
+        let reset = matches!(err, TransportError::Reset { .. } | TransportError::PeerClosed { .. });
+        if reset && defects.has(Defect::StopsAfterReset) {
+            self.go_down("a peer reset its connection before its ACK");
+        }
+    }
+
     /// A connection ended; `frames` is how many it carried.
     pub fn connection_ended(&self, defects: &Defects, frames: u64) {
         if frames == 0 && defects.has(Defect::StopsAfterConnectionStorm) {

@@ -339,6 +339,7 @@ async fn handle_connection(
             };
             if let Err(err) = sent {
                 eprintln!("hl7-harness serve: {peer}: ACK not sent: {err} ({})", err.code());
+                health.write_failed(endpoint.defects(), &err);
                 return frames;
             }
         }
