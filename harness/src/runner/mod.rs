@@ -26,7 +26,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How a run is done (the `run` command's flags).
+/// How a run is done (the `run` command's flags). The default runs everything against the
+/// built-in endpoint with seed 0, 8 cases at a time.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     /// Overrides every scenario's `target.url`.
@@ -55,6 +56,22 @@ pub struct RunOptions {
 pub struct Shard {
     pub index: usize,
     pub count: usize,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            target: None,
+            defects: Defects::default(),
+            seed: 0,
+            jobs: 8,
+            filter: None,
+            state: None,
+            shard: None,
+            sut_defects: Vec::new(),
+            harness: None,
+        }
+    }
 }
 
 impl Shard {

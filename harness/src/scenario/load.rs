@@ -373,14 +373,7 @@ fn check_case(
             }
         }
     }
-    for id in &case.skip_checks {
-        if !known_checks.contains(&id.as_str()) {
-            let hint = suggest(id, known_checks)
-                .map(|s| format!("; did you mean {s}?"))
-                .unwrap_or_default();
-            report(id, format!("case {:?}: unknown check {id:?} in skip_checks{hint}", case.name));
-        }
-    }
+    check_skip_ids(&case.name, &case.skip_checks, known_checks, report);
 }
 
 /// The names that appear more than once, at their second appearance.
@@ -426,12 +419,22 @@ fn check_receiver_case(
             report("slow_read", format!("case {:?}: {message}", case.name));
         }
     }
-    for id in &case.skip_checks {
+    check_skip_ids(&case.name, &case.skip_checks, known_checks, report);
+}
+
+/// The ids of a case's `skip_checks` must be checks the harness has.
+fn check_skip_ids(
+    case: &str,
+    ids: &[String],
+    known_checks: KnownChecks,
+    report: &mut dyn FnMut(&str, String),
+) {
+    for id in ids {
         if !known_checks.contains(&id.as_str()) {
             let hint = suggest(id, known_checks)
                 .map(|s| format!("; did you mean {s}?"))
                 .unwrap_or_default();
-            report(id, format!("case {:?}: unknown check {id:?} in skip_checks{hint}", case.name));
+            report(id, format!("case {case:?}: unknown check {id:?} in skip_checks{hint}"));
         }
     }
 }

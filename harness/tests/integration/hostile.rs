@@ -69,25 +69,14 @@ async fn failed(filter: &str, defects: Defects) -> (Failed, usize) {
     let dir = workspace().join("scenarios").join("hostile-network");
     let packs = load_packs(&[dir], &known).expect("the hostile pack loads");
     let options = RunOptions {
-        target: None,
         defects,
         seed: 11,
         jobs: 4,
         filter: Some(filter.to_string()),
-        state: None,
-        shard: None,
-        sut_defects: Vec::new(),
-        harness: None,
+        ..RunOptions::default()
     };
     let outcome = run_packs(&packs, &options, &|_| {}).await.expect("run starts");
-    let ids = |severity| -> BTreeSet<&'static str> {
-        outcome
-            .cases()
-            .flat_map(|c| c.results.iter())
-            .filter(|r| !r.passed && r.severity == severity)
-            .map(|r| r.id)
-            .collect()
-    };
+    let ids = |severity| super::support::failed_ids(&outcome, severity);
     ((ids(Severity::Error), ids(Severity::Warning)), outcome.cases().count())
 }
 

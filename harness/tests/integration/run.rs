@@ -7,22 +7,16 @@ use hl7_harness::checks::Severity;
 use hl7_harness::runner::{run as run_packs, RunOptions};
 use hl7_harness::scenario::load_packs;
 use hl7_harness::target::defect::{Defect, Defects};
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 fn options(defects: Defects) -> RunOptions {
     RunOptions {
-        target: None,
         defects,
         seed: 7,
-        jobs: 8,
-        filter: None,
-        state: None,
-        shard: None,
-        sut_defects: Vec::new(),
         // `{harness}` in receiver-role scenarios: the real binary, not this test binary.
         harness: Some(env!("CARGO_BIN_EXE_hl7-harness").into()),
+        ..RunOptions::default()
     }
 }
 
@@ -56,14 +50,7 @@ fn every_defect_is_caught_by_an_error_check() {
                 let outcome = run_packs(&packs, &options(Defects::of([defect])), &|_| {})
                     .await
                     .expect("run starts");
-                let failed = |severity| -> BTreeSet<&'static str> {
-                    outcome
-                        .cases()
-                        .flat_map(|c| c.results.iter())
-                        .filter(|r| !r.passed && r.severity == severity)
-                        .map(|r| r.id)
-                        .collect()
-                };
+                let failed = |severity| super::support::failed_ids(&outcome, severity);
                 (defect, failed(Severity::Error), failed(Severity::Warning))
             });
         }

@@ -80,3 +80,16 @@ impl Drop for TempFile {
         let _ = std::fs::remove_file(&self.0);
     }
 }
+
+/// The ids of the checks of `severity` that failed anywhere in a run.
+pub fn failed_ids(
+    outcome: &hl7_harness::runner::RunOutcome,
+    severity: hl7_harness::checks::Severity,
+) -> std::collections::BTreeSet<&'static str> {
+    outcome
+        .cases()
+        .flat_map(|c| c.results.iter())
+        .filter(|r| !r.passed && r.severity == severity)
+        .map(|r| r.id)
+        .collect()
+}
