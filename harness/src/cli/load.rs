@@ -84,13 +84,9 @@ pub struct LoadArgs {
     #[arg(long = "target-defect", value_name = "NAME", value_parser = parse_defect)]
     pub target_defects: Vec<Defect>,
     #[command(flatten)]
-    pub tls: super::tls_args::TlsClientArgs,
-    /// HTTP Basic auth user; needs --http-password-env.
-    #[arg(long, value_name = "NAME", requires = "http_password_env")]
-    pub http_user: Option<String>,
-    /// Name of the environment variable that holds the HTTP Basic auth password.
-    #[arg(long, value_name = "VAR", requires = "http_user")]
-    pub http_password_env: Option<String>,
+    pub tls: super::client_args::TlsClientArgs,
+    #[command(flatten)]
+    pub http_auth: super::client_args::HttpAuthArgs,
     #[command(flatten)]
     pub hllp: HllpArgs,
     /// Folder for the report [default: reports/<run-id>].
@@ -197,15 +193,7 @@ pub fn run(args: &LoadArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     } else {
         None
     };
-    let basic = match (&args.http_user, &args.http_password_env) {
-        (Some(user), Some(var)) => Some((
-            user.clone(),
-            std::env::var(var).map_err(|_| {
-                anyhow::anyhow!("--http-password-env: environment variable {var} is not set")
-            })?,
-        )),
-        _ => None,
-    };
+    let basic = args.http_auth.basic()?;
     let plan = Plan {
         mode: args.rate.map(|rate| Mode::Open { rate }).unwrap_or(Mode::Closed),
         connections: args.connections as usize,

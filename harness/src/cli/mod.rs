@@ -4,6 +4,7 @@
 mod diff;
 mod duration;
 pub use duration::parse_duration;
+mod client_args;
 mod generate;
 mod hllp_args;
 mod input;
@@ -16,7 +17,6 @@ mod run;
 mod schema;
 mod send;
 mod serve;
-mod tls_args;
 mod validate;
 
 use clap::{Parser, Subcommand};

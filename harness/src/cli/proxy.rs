@@ -56,7 +56,7 @@ pub struct ProxyArgs {
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     pub idle_timeout: Duration,
     #[command(flatten)]
-    pub tls: super::tls_args::TlsClientArgs,
+    pub tls: super::client_args::TlsClientArgs,
 }
 
 fn parse_fault(text: &str) -> Result<FaultSpec, String> {

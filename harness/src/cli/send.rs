@@ -36,14 +36,9 @@ pub struct SendArgs {
     #[arg(long, value_name = "URL", required_unless_present = "list_defects")]
     pub target: Option<String>,
     #[command(flatten)]
-    pub tls: super::tls_args::TlsClientArgs,
-    /// HTTP Basic auth user (http:// and https:// targets); needs --http-password-env.
-    #[arg(long, value_name = "NAME", requires = "http_password_env")]
-    pub http_user: Option<String>,
-    /// Name of the environment variable that holds the HTTP Basic auth password (never the
-    /// password itself on the command line).
-    #[arg(long, value_name = "VAR", requires = "http_user")]
-    pub http_password_env: Option<String>,
+    pub tls: super::client_args::TlsClientArgs,
+    #[command(flatten)]
+    pub http_auth: super::client_args::HttpAuthArgs,
     /// How long to wait for each ACK before resending.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub ack_timeout: Duration,
@@ -205,11 +200,8 @@ const TARGETS: &str = "mllp://HOST:PORT, mllps://HOST:PORT, hllp://HOST:PORT, \
 fn session(args: &SendArgs, url: &str) -> anyhow::Result<Session> {
     let client_tls = || args.tls.client_tls().connector();
     let with_auth = |mut target: HttpTarget| -> anyhow::Result<HttpTarget> {
-        if let (Some(user), Some(var)) = (&args.http_user, &args.http_password_env) {
-            let password = std::env::var(var).map_err(|_| {
-                anyhow::anyhow!("--http-password-env: environment variable {var} is not set")
-            })?;
-            target.basic = Some((user.clone(), password));
+        if let Some(basic) = args.http_auth.basic()? {
+            target.basic = Some(basic);
         }
         Ok(target)
     };

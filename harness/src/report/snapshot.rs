@@ -141,19 +141,12 @@ struct Redactor {
 impl Redactor {
     fn for_case(case: &CaseOutcome) -> Redactor {
         let mut replacements: Vec<(String, String)> = Vec::new();
-        for exchange in &case.observation.exchanges {
-            if exchange.raw {
-                continue;
-            }
-            let Ok(message) = Message::parse(&exchange.sent) else { continue };
-            let Some(id) = message.control_id().filter(|id| id.len() >= 4) else { continue };
-            if !replacements.iter().any(|(known, _)| known == id) {
-                let placeholder = format!("[sent-{}]", replacements.len() + 1);
-                replacements.push((id.to_string(), placeholder));
-            }
-        }
-        for arrival in &case.observation.arrivals {
-            let Ok(message) = Message::parse(&arrival.payload) else { continue };
+        // The messages the harness generated: what it sent, and what the sender under test
+        // sent with the ids the harness gave it (receiver role).
+        let observation = &case.observation;
+        let sent = observation.exchanges.iter().filter(|e| !e.raw).map(|e| &e.sent);
+        for payload in sent.chain(observation.arrivals.iter().map(|a| &a.payload)) {
+            let Ok(message) = Message::parse(payload) else { continue };
             let Some(id) = message.control_id().filter(|id| id.len() >= 4) else { continue };
             if !replacements.iter().any(|(known, _)| known == id) {
                 let placeholder = format!("[sent-{}]", replacements.len() + 1);

@@ -102,13 +102,17 @@ impl CaseState {
         }
     }
 
-    fn settled(&self, expected: &[ExpectedMessage]) -> bool {
+    /// Every expected message, and at least `wanted` distinct ones, ended accepted or rejected.
+    fn settled(&self, expected: &[ExpectedMessage], wanted: usize) -> bool {
         let arrivals = self.arrivals.lock().unwrap_or_else(|e| e.into_inner());
-        expected.iter().all(|m| {
-            arrivals
-                .iter()
-                .any(|(_, a)| (a.accepted || a.rejected) && content_key(&a.payload) == m.key)
-        })
+        let mut keys: Vec<Vec<u8>> = arrivals
+            .iter()
+            .filter(|(_, a)| a.accepted || a.rejected)
+            .map(|(_, a)| content_key(&a.payload))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys.len() >= wanted && expected.iter().all(|m| keys.contains(&m.key))
     }
 }
 
@@ -318,7 +322,8 @@ async fn serve_connection(state: Arc<CaseState>, stream: TcpStream, deadline: In
             match after {
                 After::KeepReading => {}
                 After::Close => {
-                    let _ = writer.lock().await.shutdown().await;
+                    let mut writer = writer.lock().await;
+                    let _ = tokio::time::timeout(Duration::from_secs(1), writer.shutdown()).await;
                     return;
                 }
                 After::Reset => {
@@ -557,20 +562,7 @@ pub async fn run_case(run: &ReceiverRun, ctx: &ReceiverContext) -> (CaseObservat
         _ => {
             let wanted = run.case.expect.delivered.unwrap_or(expected.len());
             while Instant::now() < deadline {
-                let done = if expected.is_empty() {
-                    let arrivals = state.arrivals.lock().unwrap_or_else(|e| e.into_inner());
-                    let mut keys: Vec<Vec<u8>> = arrivals
-                        .iter()
-                        .filter(|(_, a)| a.accepted || a.rejected)
-                        .map(|(_, a)| content_key(&a.payload))
-                        .collect();
-                    keys.sort();
-                    keys.dedup();
-                    keys.len() >= wanted
-                } else {
-                    state.settled(&expected)
-                };
-                if done {
+                if state.settled(&expected, wanted) {
                     tokio::time::sleep(ctx.quiet).await;
                     break;
                 }
