@@ -56,12 +56,15 @@ pub fn split_batch(bytes: &[u8]) -> Result<Batch, ParseError> {
             continue;
         }
         let id = &text[..text.len().min(3)];
+        // A segment id is exactly three characters (ch. 2, segment ID): "BTSTQ1|…" is a bad
+        // segment inside the current message, not a batch trailer.
+        let exact = text.len() == 3 || text.get(3) == Some(&delimiters.field);
         let line_end = next_line_start(bytes, &line);
-        if ENVELOPE.contains(&id) {
+        if exact && ENVELOPE.contains(&id) {
             batch.messages.extend(current.take());
             let id = String::from_utf8_lossy(id).into_owned();
             batch.envelope.push(EnvelopeSegment { id, range: line.range.clone() });
-        } else if id == b"MSH" {
+        } else if exact && id == b"MSH" {
             batch.messages.extend(current.take());
             current = Some(line.range.start..line_end);
         } else if let Some(message) = current.as_mut() {
@@ -193,6 +196,8 @@ mod tests {
     #[test]
     fn envelope_findings() {
         assert_eq!(codes(b"BHS|^~\\&\rMSH|^~\\&|A\rBTS|3\r"), vec!["batch-count-mismatch"]);
+        // Only an exact three-character id is an envelope segment (found by fuzzing).
+        assert_eq!(codes(b"BHS|^~\\&\rMSH|^~\\&|A\rBTSTQ1|1\rBTS|1\r"), Vec::<&str>::new());
         assert_eq!(codes(b"FHS|^~\\&\rBHS|^~\\&\rBTS|0\rFTS|2\r"), vec!["batch-count-mismatch"]);
         assert_eq!(
             codes(b"BHS|^~\\&\rPID|1\rMSH|^~\\&|A\rBTS|1\r"),
