@@ -10,6 +10,7 @@ pub mod faults;
 pub mod generator;
 pub mod hl7;
 pub mod load;
+pub mod netlab;
 pub mod proxy;
 pub mod report;
 pub mod runner;
