@@ -1,6 +1,7 @@
 //! `hl7-harness send`: the reference sender. It sends each message over MLLP (plain or TLS),
 //! HLLP or HL7 over HTTP(S), waits for the ACK whose MSA-2 is the message's MSH-10, and resends
-//! the same message (same MSH-10) after a timeout or a lost connection, waiting `--retry-delay`
+//! the same message (same MSH-10) after a timeout (on MLLP on a new connection: the peer may
+//! have vanished without a FIN or RST) or a lost connection, waiting `--retry-delay`
 //! between attempts and opening a new connection when the old one is gone (HL7 v2.5.1 ch. 2,
 //! original acknowledgment mode: the sender resends the same message when no acknowledgment
 //! arrives). `--defect NAME` switches on a known sender bug instead
@@ -380,6 +381,14 @@ async fn pipeline(session: &mut Session, sender: &Sender, messages: Vec<Outgoing
 }
 
 impl Session {
+    /// Gives up an MLLP connection that answered nothing in time; the next attempt opens a
+    /// new one.
+    fn close_after_timeout(&mut self) {
+        if let Session::Mllp { connection, .. } = self {
+            *connection = None;
+        }
+    }
+
     fn drop_connection(&mut self) {
         match self {
             Session::Mllp { connection, lost, .. } => {
@@ -482,6 +491,11 @@ impl Session {
                         verdict.fail_with(&err);
                         if err.is_fatal_for_connection() {
                             self.drop_connection();
+                        } else if !sender.defects.has(SenderDefect::ResendOnSameConnection) {
+                            // No ACK in time: the peer may be gone without a FIN or a RST, and
+                            // a late ACK on this connection could be taken for the resend's.
+                            // Start afresh (not a loss: `no-reconnect` still reconnects).
+                            self.close_after_timeout();
                         }
                         false
                     }

@@ -80,6 +80,18 @@ pub enum NetworkFault {
     /// HLLP targets only: send each data block first with a wrong checksum (the receiver must
     /// answer with an N block and process nothing), then the good block.
     BadChecksum,
+    /// Packet level (needs the lab, see `netlab`): the harness's host vanishes. After the whole
+    /// frame, at byte `offset` of it, or, with `mid_frame`, at an offset drawn by the case
+    /// seed, every packet of the connection is dropped both ways: no ACK reaches the harness,
+    /// and the receiver never sees a FIN or a RST. The receiver must keep serving other
+    /// connections; after the ACK timeout the harness comes back on a new connection and
+    /// resends the message (same MSH-10), which must be answered and applied once.
+    Blackhole {
+        #[serde(default)]
+        offset: Option<usize>,
+        #[serde(default)]
+        mid_frame: bool,
+    },
 }
 
 /// Default payload size of an `oversized` frame: 1 MiB above the common 16 MiB bound.
@@ -113,6 +125,7 @@ impl NetworkFault {
             NetworkFault::Idle(_) => "idle",
             NetworkFault::Storm { .. } => "storm",
             NetworkFault::BadChecksum => "bad_checksum",
+            NetworkFault::Blackhole { .. } => "blackhole",
         }
     }
 
@@ -131,6 +144,9 @@ impl NetworkFault {
             NetworkFault::Reset { offset: Some(_), mid_frame: true } => {
                 Err("reset: give offset or mid_frame, not both".into())
             }
+            NetworkFault::Blackhole { offset: Some(_), mid_frame: true } => {
+                Err("blackhole: give offset or mid_frame, not both".into())
+            }
             NetworkFault::Storm { connections } if *connections > STORM_MAX => {
                 Err(format!("storm: at most {STORM_MAX} connections"))
             }
@@ -144,7 +160,18 @@ impl NetworkFault {
     /// Whether the fault ends the attempt in a way that leaves its outcome indeterminate, so
     /// the runner resends the message on a new connection.
     pub fn cuts_attempt(&self) -> bool {
-        matches!(self, NetworkFault::CloseBeforeAck | NetworkFault::Reset { .. })
+        matches!(
+            self,
+            NetworkFault::CloseBeforeAck
+                | NetworkFault::Reset { .. }
+                | NetworkFault::Blackhole { .. }
+        )
+    }
+
+    /// Whether the fault works at the packet level, in the lab (a network namespace the
+    /// harness creates; root only).
+    pub fn needs_lab(&self) -> bool {
+        matches!(self, NetworkFault::Blackhole { .. })
     }
 }
 
@@ -169,6 +196,9 @@ pub enum WireEnd {
     Reset,
     /// Read whatever comes for this long (nothing should), then close.
     Silence(Duration),
+    /// Drop every packet of the connection both ways from now on (the harness's host
+    /// vanished), wait out the ACK timeout, then give the connection up silently.
+    Blackhole,
 }
 
 /// What the runner does on the wire for one or more frames.
@@ -286,6 +316,7 @@ pub fn plan(payloads: &[&[u8]], faults: &[NetworkFault], seed: u64, first: bool)
         .collect();
     let reset = fault(faults, |f| match f {
         NetworkFault::Reset { offset, mid_frame } => Some((*offset, *mid_frame)),
+        NetworkFault::Blackhole { offset, mid_frame } => Some((*offset, *mid_frame)),
         _ => None,
     });
     let mut writes = Vec::new();
@@ -295,7 +326,7 @@ pub fn plan(payloads: &[&[u8]], faults: &[NetworkFault], seed: u64, first: bool)
         }
     } else {
         let mut stream = frames.concat();
-        // The reset cuts the stream at a byte offset, never at a wall-clock time.
+        // A reset or a blackhole cuts the stream at a byte offset, never at a wall-clock time.
         match reset {
             Some((Some(offset), _)) => stream.truncate(offset.min(stream.len())),
             Some((None, true)) if stream.len() > 2 => {
@@ -306,7 +337,10 @@ pub fn plan(payloads: &[&[u8]], faults: &[NetworkFault], seed: u64, first: bool)
         }
         writes = cut(&stream, faults, &mut rng);
     }
-    let end = if reset.is_some() {
+    let vanish = fault(faults, |f| matches!(f, NetworkFault::Blackhole { .. }).then_some(()));
+    let end = if vanish.is_some() {
+        WireEnd::Blackhole
+    } else if reset.is_some() {
         WireEnd::Reset
     } else if faults.contains(&NetworkFault::CloseBeforeAck) {
         WireEnd::Close
@@ -433,6 +467,34 @@ mod tests {
     }
 
     #[test]
+    fn blackhole_cuts_like_reset_and_ends_in_silence() {
+        let whole = plan(
+            &[b"MSH|ab"],
+            &[NetworkFault::Blackhole { offset: None, mid_frame: false }],
+            1,
+            true,
+        );
+        assert_eq!((joined(&whole), whole.end), (b"\x0bMSH|ab\x1c\r".to_vec(), WireEnd::Blackhole));
+        let at = plan(
+            &[b"MSH|ab"],
+            &[NetworkFault::Blackhole { offset: Some(3), mid_frame: false }],
+            1,
+            true,
+        );
+        assert_eq!(joined(&at), b"\x0bMS");
+        let mid = |seed| {
+            let fault = NetworkFault::Blackhole { offset: None, mid_frame: true };
+            joined(&plan(&[b"MSH|abcdefghijklmnop"], &[fault], seed, true))
+        };
+        assert_eq!(mid(5), mid(5));
+        assert!((1..22).contains(&mid(5).len()));
+        let both = NetworkFault::Blackhole { offset: Some(1), mid_frame: true };
+        assert!(both.validate().is_err());
+        assert!(both.needs_lab() && both.cuts_attempt());
+        assert!(!NetworkFault::Reset { offset: None, mid_frame: false }.needs_lab());
+    }
+
+    #[test]
     fn pipeline_between_lf_oversized_unterminated_close() {
         let faults = [NetworkFault::Pipeline, NetworkFault::BytesBetweenFrames(Some("~".into()))];
         let piped = plan(&[b"A", b"B"], &faults, 1, true);
@@ -480,10 +542,10 @@ mod tests {
              pipeline, close_before_ack, lf_segments, {slow: {bytes_per_second: 100}}, \
              {reset: {mid_frame: true}}, {reset: {}}, {oversized: {bytes: 1000}}, \
              {unterminated: {silence: 100ms}}, {idle: 200ms}, {storm: {connections: 5}}, \
-             {bytes_between_frames: null}]",
+             {bytes_between_frames: null}, {blackhole: {mid_frame: true}}, {blackhole: {}}]",
         )
         .unwrap();
-        assert_eq!(faults.len(), 15);
+        assert_eq!(faults.len(), 17);
         assert!(crate::scenario::from_yaml::<Vec<NetworkFault>>("[half_closed]").is_err());
         assert!(crate::scenario::from_yaml::<Vec<NetworkFault>>("[{slow: {rate: 1}}]").is_err());
     }

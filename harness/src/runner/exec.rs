@@ -11,6 +11,7 @@ use crate::generator::{apply_all, Intent, Mutation};
 use crate::hl7::ack::AckCode;
 use crate::hl7::edit::MessageBuf;
 use crate::hl7::{Message, Path};
+use crate::netlab::{Cut, Direction, Lab, LabError};
 use crate::scenario::{
     AckExpectation, AckOutcome, Case, Expect, FieldPath, Pattern, Placeholders, Resend, Step,
     TemplateMessage,
@@ -19,6 +20,7 @@ use crate::transport::connection::{MllpConnection, Timeouts, TransportError};
 use crate::transport::http_client::{post_message_tls, HttpTarget};
 use crate::transport::mllp::{FrameKind, MllpOptions};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -39,6 +41,9 @@ pub struct Context {
     /// For `mllps://` and `https://`.
     pub tls: Option<tokio_rustls::TlsConnector>,
     pub templates: BTreeMap<String, Vec<TemplateMessage>>,
+    /// The packet-level lab, for files with faults that need it: every MLLP connection of the
+    /// file then starts inside its network namespace.
+    pub lab: Option<Arc<Lab>>,
 }
 
 /// One case as it will run: the scenario's case plus the variant picked by expansion.
@@ -487,7 +492,8 @@ impl Lane<'_> {
     /// (same MSH-10), as a correct sender resends after an indeterminate outcome.
     async fn send_and_wait(&mut self, wire: &WirePlan, index: usize, stray: &mut Vec<Reply>) {
         self.attempt(wire, index, stray).await;
-        if matches!(wire.end, WireEnd::Close | WireEnd::Reset) && self.dead.is_none() {
+        let cut = matches!(wire.end, WireEnd::Close | WireEnd::Reset | WireEnd::Blackhole);
+        if cut && self.dead.is_none() {
             let again = plan(&[self.pending[index].exchange.sent.as_slice()], &[], self.seed, true);
             self.attempt(&again, index, stray).await;
         }
@@ -497,7 +503,34 @@ impl Lane<'_> {
     async fn attempt(&mut self, wire: &WirePlan, index: usize, stray: &mut Vec<Reply>) {
         let before = self.pending[index].exchange.replies.len();
         self.pending[index].sent_at = Instant::now();
-        let failure = match write_plan(&mut self.conn, wire).await {
+        let failure = if wire.end == WireEnd::Blackhole {
+            self.vanish(wire, index, stray).await
+        } else {
+            self.write_and_end(wire, index, stray).await
+        };
+        if let Some(err) = failure {
+            let gone = self.fail(&err);
+            self.pending[index].exchange.event = Some(gone);
+        } else if self.pending[index].exchange.replies.is_empty()
+            && self.pending[index].exchange.event.is_none()
+        {
+            self.pending[index].exchange.event = Some(TransportEvent {
+                code: "read-timeout".into(),
+                detail: format!("no reply within {}ms", self.ctx.ack_timeout.as_millis()),
+            });
+        }
+        record_attempt(&mut self.pending[index], before);
+    }
+
+    /// Writes the plan and ends the attempt as it says; the error that ended the connection,
+    /// if one did.
+    async fn write_and_end(
+        &mut self,
+        wire: &WirePlan,
+        index: usize,
+        stray: &mut Vec<Reply>,
+    ) -> Option<TransportError> {
+        match write_plan(&mut self.conn, wire).await {
             Err(err) => Some(err),
             Ok(()) => match wire.end {
                 WireEnd::Close | WireEnd::Reset => {
@@ -508,6 +541,8 @@ impl Lane<'_> {
                     self.silence(silence, index, stray).await;
                     None
                 }
+                // Planned by `vanish`, which cuts the way back before writing.
+                WireEnd::Blackhole => None,
                 WireEnd::Read | WireEnd::HalfClose => {
                     let deadline = Instant::now() + self.ctx.ack_timeout;
                     let done = move |p: &[Pending]| !p[index].exchange.replies.is_empty();
@@ -522,19 +557,71 @@ impl Lane<'_> {
                     .await
                 }
             },
-        };
-        if let Some(err) = failure {
-            let gone = self.fail(&err);
-            self.pending[index].exchange.event = Some(gone);
-        } else if self.pending[index].exchange.replies.is_empty()
-            && self.pending[index].exchange.event.is_none()
-        {
-            self.pending[index].exchange.event = Some(TransportEvent {
-                code: "read-timeout".into(),
-                detail: format!("no reply within {}ms", self.ctx.ack_timeout.as_millis()),
-            });
         }
-        record_attempt(&mut self.pending[index], before);
+    }
+
+    /// The harness's host vanishes (packet level, in the lab): the way back is cut before the
+    /// frame goes, so not even a fast ACK gets through; once the frame's packets have crossed,
+    /// the way out is cut too, and the receiver sees neither a FIN nor a RST. The harness waits
+    /// out the ACK timeout while a canary checks that other connections are served, then gives
+    /// the connection up (its reset is dropped too) and lets the port's packets through again.
+    async fn vanish(
+        &mut self,
+        wire: &WirePlan,
+        index: usize,
+        stray: &mut Vec<Reply>,
+    ) -> Option<TransportError> {
+        let Some(lab) = self.ctx.lab.clone() else {
+            self.pending[index].exchange.event = Some(TransportEvent {
+                code: "no-lab".into(),
+                detail: "blackhole needs the packet-level lab, which this run does not have".into(),
+            });
+            return None;
+        };
+        let ports = self.conn.local_addr().map(|local| Cut::Connection {
+            harness_port: local.port(),
+            peer_port: self.conn.peer().port(),
+        });
+        let cut = match ports {
+            Ok(cut) => lab.drop_packets(cut, Direction::ToHarness).await.map(|()| cut),
+            Err(err) => Err(LabError::Socket(err)),
+        };
+        let cut = match cut {
+            Ok(cut) => cut,
+            Err(err) => {
+                self.pending[index].exchange.event =
+                    Some(TransportEvent { code: "lab-failed".into(), detail: err.to_string() });
+                return None;
+            }
+        };
+        let written = write_plan(&mut self.conn, wire).await;
+        tokio::time::sleep(CROSSING).await;
+        let way_out = lab.drop_packets(cut, Direction::FromHarness).await;
+        if let Err(err) = written {
+            let _ = lab.restore(cut, Direction::Both).await;
+            return Some(err);
+        }
+        let deadline = Instant::now() + self.ctx.ack_timeout;
+        let never = |_: &[Pending]| false;
+        let (addr, ctx, message) = (self.addr, self.ctx, self.canary.take());
+        let listen =
+            read_until(&mut self.conn, &mut self.pending, stray, Some(index), deadline, never);
+        let (_, canary) = during(addr, ctx, message, listen).await;
+        self.canaries.extend(canary);
+        let sent = wire.bytes().len();
+        let detail = match way_out {
+            Ok(()) => format!(
+                "the harness's host vanished after {sent} bytes: every packet of the connection \
+                 dropped both ways (no FIN, no RST) for the ACK timeout ({}ms)",
+                self.ctx.ack_timeout.as_millis()
+            ),
+            Err(err) => format!("the way back was cut after {sent} bytes, the way out not: {err}"),
+        };
+        self.pending[index].exchange.event =
+            Some(TransportEvent { code: "blackholed".into(), detail });
+        self.replace_connection(true).await;
+        let _ = lab.restore(cut, Direction::Both).await;
+        None
     }
 
     /// Ends the connection on purpose before any ACK could be read: the attempt is
@@ -858,15 +945,47 @@ async fn keep_idle(
     }
 }
 
+/// How long a blackholed frame's packets get to cross to the receiver before the way out of
+/// the lab is cut too (a veth delivers at once; this is a margin, not a guess at a peer).
+const CROSSING: Duration = Duration::from_millis(50);
+
 /// How long to look for a close by the target before sending the next message of a case.
 const CLOSE_LOOK: Duration = Duration::from_millis(20);
 
 pub(super) async fn connect(addr: &str, ctx: &Context) -> Result<MllpConnection, TransportError> {
+    if let Some(lab) = &ctx.lab {
+        return connect_from_lab(lab, addr, ctx).await;
+    }
     match &ctx.tls {
         Some(tls) => {
             MllpConnection::connect_tls(addr, tls, MllpOptions::default(), ctx.timeouts).await
         }
         None => MllpConnection::connect(addr, MllpOptions::default(), ctx.timeouts).await,
+    }
+}
+
+/// A plain MLLP connection that starts inside the lab's namespace.
+async fn connect_from_lab(
+    lab: &Lab,
+    addr: &str,
+    ctx: &Context,
+) -> Result<MllpConnection, TransportError> {
+    let failed = |detail: String| TransportError::Connect {
+        addr: addr.to_string(),
+        source: std::io::Error::other(detail),
+    };
+    let target: std::net::SocketAddr =
+        addr.parse().map_err(|_| failed("the lab connects to an IP address and port".into()))?;
+    match lab.connect(target, ctx.timeouts.connect).await {
+        Ok(stream) => MllpConnection::from_stream(stream, MllpOptions::default(), ctx.timeouts)
+            .map_err(|e| failed(e.to_string())),
+        Err(LabError::Socket(e)) if e.kind() == std::io::ErrorKind::TimedOut => {
+            Err(TransportError::ConnectTimeout {
+                addr: addr.to_string(),
+                after: ctx.timeouts.connect,
+            })
+        }
+        Err(err) => Err(failed(err.to_string())),
     }
 }
 

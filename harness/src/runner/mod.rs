@@ -4,6 +4,7 @@
 
 mod exec;
 mod hllp;
+mod lab;
 mod liveness;
 mod load_phase;
 pub mod observation;
@@ -22,6 +23,7 @@ use crate::target::defect::Defects;
 use crate::transport::connection::Timeouts;
 use crate::transport::tls::ClientTls;
 use observation::CaseObservation;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -442,11 +444,20 @@ async fn run_receiver_file(
     runs: Vec<ReceiverRun>,
     options: &RunOptions,
     progress: &(dyn Fn(&CaseOutcome) + Sync),
-) -> Vec<CaseOutcome> {
+) -> Result<Vec<CaseOutcome>, String> {
     let spec = scenario.file.receiver.clone().unwrap_or_default();
     let listen = spec.listen.map(|t| t.0).unwrap_or_else(|| "127.0.0.1:0".into());
     let serial = !listen.ends_with(":0");
+    let lab = if lab::file_needs_lab(&scenario.file) {
+        match lab::create().await {
+            Ok(lab) => Some(Arc::new(lab)),
+            Err(reason) => return Err(reason),
+        }
+    } else {
+        None
+    };
     let ctx = Arc::new(ReceiverContext {
+        lab,
         listen,
         command: spec.sut.map(|s| s.command.into_iter().map(|t| t.0).collect()),
         timeout: spec.timeout.map(|s| s.0).unwrap_or(Duration::from_secs(10)),
@@ -486,7 +497,7 @@ async fn run_receiver_file(
         finished.push(outcome);
     }
     finished.sort_by_key(|c| c.position);
-    finished
+    Ok(finished)
 }
 
 /// Runs the packs; `progress` is called after each case.
@@ -510,9 +521,13 @@ pub async fn run(
             let (runs, load_here) = match selected.next() {
                 Some(FileRuns::Sender(runs, load)) => (runs, load),
                 Some(FileRuns::Receiver(runs)) => {
-                    let finished = run_receiver_file(pack, scenario, runs, options, progress).await;
-                    reached_any |= !finished.is_empty();
-                    cases.extend(finished);
+                    match run_receiver_file(pack, scenario, runs, options, progress).await {
+                        Ok(finished) => {
+                            reached_any |= !finished.is_empty();
+                            cases.extend(finished);
+                        }
+                        Err(reason) => skipped.push((scenario.path.clone(), reason)),
+                    }
                     continue;
                 }
                 None => (Vec::new(), false),
@@ -536,9 +551,24 @@ pub async fn run(
                 // Filtered out or another shard's: no endpoint to start, nothing to connect to.
                 continue;
             }
+            // Packet-level faults: a lab for the file, or the file is skipped, saying why.
+            let lab = if lab::file_needs_lab(&scenario.file) {
+                match lab::create().await {
+                    Ok(lab) => Some(Arc::new(lab)),
+                    Err(reason) => {
+                        skipped.push((scenario.path.clone(), reason));
+                        continue;
+                    }
+                }
+            } else {
+                None
+            };
             let (builtin, url, state) = match url {
                 TargetUrl::Builtin => {
-                    let builtin = Builtin::start(&options.defects, spec.builtin.as_ref())
+                    let bind = lab
+                        .as_ref()
+                        .map_or(IpAddr::from(Ipv4Addr::LOCALHOST), |l| IpAddr::from(l.host_ip()));
+                    let builtin = Builtin::start_at(&options.defects, spec.builtin.as_ref(), bind)
                         .await
                         .map_err(RunError::Builtin)?;
                     let url = builtin.url(transport);
@@ -551,6 +581,16 @@ pub async fn run(
                         options.state.clone().or_else(|| spec.state.as_ref().map(|s| s.0.clone()));
                     (None, other, state)
                 }
+            };
+            let url = match &lab {
+                Some(lab) => match lab::through_lab(url, lab) {
+                    Ok(url) => url,
+                    Err(reason) => {
+                        skipped.push((scenario.path.clone(), reason));
+                        continue;
+                    }
+                },
+                None => url,
             };
             let tls = if url.uses_tls() {
                 let spec_tls = spec.tls.as_ref().ok_or_else(|| RunError::Target {
@@ -590,6 +630,7 @@ pub async fn run(
                     .map(|a| (a.basic.user.0.clone(), a.basic.password.expose().to_string())),
                 templates: scenario.templates.clone(),
                 tls,
+                lab,
             });
             let (serial, concurrent): (Vec<CaseRun>, Vec<CaseRun>) =
                 runs.into_iter().partition(|r| r.case.serial);

@@ -13,6 +13,7 @@ use crate::checks::content_key;
 use crate::hl7::ack::{AckBuilder, AckCode, AckError, ErrorCondition};
 use crate::hl7::edit::MessageBuf;
 use crate::hl7::{Message, Path};
+use crate::netlab::{Cut, Direction, Lab};
 use crate::scenario::{Answer, ConnectionBehaviour, NakCode, ReceiverCase, TemplateMessage};
 use crate::transport::mllp::{encode_frame, FrameKind, MllpCodec, MllpOptions};
 use bytes::BytesMut;
@@ -44,6 +45,9 @@ pub struct ReceiverContext {
     pub defects: Vec<String>,
     /// What `{harness}` stands for.
     pub harness: PathBuf,
+    /// The packet-level lab, for files with answers that need it: the harness then listens
+    /// inside its namespace, at the lab's address.
+    pub lab: Option<Arc<Lab>>,
 }
 
 /// One receiver case as it will run.
@@ -78,9 +82,48 @@ struct CaseState {
     next_connection: Mutex<usize>,
     answers: Vec<Answer>,
     behaviours: Vec<ConnectionBehaviour>,
+    lab: Option<Arc<Lab>>,
+    /// The port the harness listens on.
+    port: u16,
+    /// What the lab drops for this case; all let through again when the case ends.
+    cuts: Mutex<Vec<Cut>>,
 }
 
 impl CaseState {
+    /// Drops the packets of `cut` both ways (until healed, or the end of the case); why not,
+    /// when it could not.
+    async fn drop_packets(&self, cut: Cut) -> Result<(), String> {
+        let Some(lab) = &self.lab else {
+            return Err(
+                "this answer needs the packet-level lab, which the run does not have".into()
+            );
+        };
+        self.cuts.lock().unwrap_or_else(|e| e.into_inner()).push(cut);
+        lab.drop_packets(cut, Direction::Both).await.map_err(|e| e.to_string())
+    }
+
+    /// Lets `cut` through again after `period`, in the background.
+    fn heal_after(self: &Arc<Self>, cut: Cut, period: Duration) {
+        let state = Arc::clone(self);
+        tokio::spawn(async move {
+            tokio::time::sleep(period).await;
+            if let Some(lab) = &state.lab {
+                let _ = lab.restore(cut, Direction::Both).await;
+            }
+            state.cuts.lock().unwrap_or_else(|e| e.into_inner()).retain(|c| *c != cut);
+        });
+    }
+
+    /// Lets everything through again (the case is over).
+    async fn heal_all(&self) {
+        let cuts = std::mem::take(&mut *self.cuts.lock().unwrap_or_else(|e| e.into_inner()));
+        if let Some(lab) = &self.lab {
+            for cut in cuts {
+                let _ = lab.restore(cut, Direction::Both).await;
+            }
+        }
+    }
+
     fn take_arrival_number(&self) -> usize {
         let mut next = self.next_arrival.lock().unwrap_or_else(|e| e.into_inner());
         *next += 1;
@@ -181,13 +224,15 @@ enum After {
     KeepReading,
     Close,
     Reset,
+    /// Hold the connection, unread, until the case ends (its packets are dropped anyway).
+    Hold,
 }
 
 /// Answers one arrival as the case says; records it.
 async fn answer(
     state: &Arc<CaseState>,
     writer: &Arc<tokio::sync::Mutex<OwnedWriteHalf>>,
-    connection: usize,
+    (connection, cut): (usize, Cut),
     payload: Vec<u8>,
     notes: Vec<(String, u64)>,
     received: Duration,
@@ -267,6 +312,27 @@ async fn answer(
             arrival.answer = "reset, no ACK".into();
             after = After::Reset;
         }
+        (Answer::SilentPeer, true) => {
+            arrival.answer = match state.drop_packets(cut).await {
+                Ok(()) => "silent peer: no ACK, and from now on every packet of the connection \
+                           dropped both ways (no FIN, no RST)"
+                    .into(),
+                Err(why) => format!("no ACK; the connection could not be silenced: {why}"),
+            };
+            after = After::Hold;
+        }
+        (Answer::Blackhole(period), true) => {
+            let port = Cut::Port(state.port);
+            arrival.answer = match state.drop_packets(port).await {
+                Ok(()) => format!(
+                    "blackhole: no ACK, and every packet to and from the harness's port dropped \
+                     for {} ms (connects hang)",
+                    period.0.as_millis()
+                ),
+                Err(why) => format!("no ACK; the port could not be cut off: {why}"),
+            };
+            state.heal_after(port, period.0);
+        }
     }
     state.record(number, arrival);
     after
@@ -293,6 +359,12 @@ async fn serve_connection(state: Arc<CaseState>, stream: TcpStream, deadline: In
         }
         ConnectionBehaviour::Normal => (64 * 1024, Duration::ZERO),
     };
+    let cut = match (stream.local_addr(), stream.peer_addr()) {
+        (Ok(local), Ok(peer)) => {
+            Cut::Connection { harness_port: local.port(), peer_port: peer.port() }
+        }
+        _ => Cut::Port(state.port),
+    };
     let (mut reader, writer) = stream.into_split();
     let writer = Arc::new(tokio::sync::Mutex::new(writer));
     let mut codec = MllpCodec::new(MllpOptions::default());
@@ -317,10 +389,14 @@ async fn serve_connection(state: Arc<CaseState>, stream: TcpStream, deadline: In
                 continue;
             }
             let notes = frame.notes.iter().map(|n| (n.code().to_string(), n.offset())).collect();
-            let after =
-                answer(&state, &writer, connection, frame.payload.to_vec(), notes, received).await;
+            let payload = frame.payload.to_vec();
+            let after = answer(&state, &writer, (connection, cut), payload, notes, received).await;
             match after {
                 After::KeepReading => {}
+                After::Hold => {
+                    tokio::time::sleep_until(deadline).await;
+                    return;
+                }
                 After::Close => {
                     let mut writer = writer.lock().await;
                     let _ = tokio::time::timeout(Duration::from_secs(1), writer.shutdown()).await;
@@ -391,6 +467,13 @@ fn command_line(command: &[String], values: &Placeholders<'_>) -> Vec<String> {
     out
 }
 
+/// A listener on `addr`: on this host, or inside the lab (its address, the port of `addr`).
+async fn listen(ctx: &ReceiverContext, addr: &str) -> std::io::Result<TcpListener> {
+    let Some(lab) = &ctx.lab else { return TcpListener::bind(addr).await };
+    let port = addr.rsplit_once(':').and_then(|(_, p)| p.parse().ok()).unwrap_or(0);
+    lab.listen(port).map_err(|e| std::io::Error::other(e.to_string()))
+}
+
 fn aborted(code: &str, detail: String) -> CaseObservation {
     CaseObservation {
         aborted: Some(TransportEvent { code: code.into(), detail }),
@@ -408,7 +491,7 @@ pub async fn run_case(run: &ReceiverRun, ctx: &ReceiverContext) -> (CaseObservat
         .iter()
         .map(|(m, _)| format!("{} (the sender sends it as MSH-10 {})", m.label, m.control_id))
         .collect();
-    let listener = match TcpListener::bind(&ctx.listen).await {
+    let listener = match listen(ctx, &ctx.listen).await {
         Ok(listener) => listener,
         Err(e) => {
             return (
@@ -430,7 +513,17 @@ pub async fn run_case(run: &ReceiverRun, ctx: &ReceiverContext) -> (CaseObservat
         next_connection: Mutex::new(0),
         answers: run.case.answers.clone(),
         behaviours: run.case.connections.clone(),
+        lab: ctx.lab.clone(),
+        port: address.port(),
+        cuts: Mutex::new(Vec::new()),
     });
+    // A host that is down: every packet to the port dropped for a while, connects hang.
+    if let Some(period) = run.case.connect_hang {
+        if let Err(why) = state.drop_packets(Cut::Port(address.port())).await {
+            return (aborted("lab-failed", why), described);
+        }
+        state.heal_after(Cut::Port(address.port()), period.0);
+    }
     // Refusing: the port is closed for a while (the SUT's connects are refused), then opened
     // again on the same address.
     let listener = if run.case.refuse_for.is_some() {
@@ -517,7 +610,7 @@ pub async fn run_case(run: &ReceiverRun, ctx: &ReceiverContext) -> (CaseObservat
         (Some(listener), _) => Some(listener),
         (None, Some(period)) => {
             tokio::time::sleep(period.0.min(ctx.timeout)).await;
-            match TcpListener::bind(address).await {
+            match listen(ctx, &address.to_string()).await {
                 Ok(listener) => Some(listener),
                 Err(e) => {
                     reopen_failed = Some(format!("cannot listen on {address} again: {e}"));
@@ -573,6 +666,7 @@ pub async fn run_case(run: &ReceiverRun, ctx: &ReceiverContext) -> (CaseObservat
     // Aborting the acceptor drops its handlers (a JoinSet aborts its tasks when dropped).
     acceptor.abort();
     let _ = acceptor.await;
+    state.heal_all().await;
     for file in &files {
         let _ = std::fs::remove_file(file);
     }

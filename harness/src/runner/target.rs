@@ -12,6 +12,7 @@ use crate::transport::connection::Timeouts;
 use crate::transport::hllp::HllpOptions;
 use crate::transport::http_client::HttpTarget;
 use crate::transport::mllp::MllpOptions;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -90,8 +91,19 @@ pub struct Builtin {
 }
 
 impl Builtin {
-    /// Binds three loopback ports (MLLP, HTTP ingest, state) and serves until [`Builtin::stop`].
+    /// Binds loopback ports (MLLP, HLLP, HTTP ingest, state) and serves until [`Builtin::stop`].
     pub async fn start(defects: &Defects, spec: Option<&BuiltinSpec>) -> std::io::Result<Builtin> {
+        Builtin::start_at(defects, spec, IpAddr::from(Ipv4Addr::LOCALHOST)).await
+    }
+
+    /// As [`Builtin::start`], with MLLP and HLLP on `ip` (the host side of the packet-level
+    /// lab, where the harness's connections from the lab arrive); HTTP and state stay on
+    /// loopback.
+    pub async fn start_at(
+        defects: &Defects,
+        spec: Option<&BuiltinSpec>,
+        ip: IpAddr,
+    ) -> std::io::Result<Builtin> {
         let endpoint =
             Arc::new(Endpoint::new(ResponderConfig::default()).with_defects(defects.clone()));
         let (stop, watcher) = watch::channel(false);
@@ -101,10 +113,10 @@ impl Builtin {
                 let _ = watcher.wait_for(|s| *s).await;
             }
         };
-        let mllp = TcpListener::bind("127.0.0.1:0").await?;
+        let mllp = TcpListener::bind((ip, 0)).await?;
         let http = TcpListener::bind("127.0.0.1:0").await?;
         let state = TcpListener::bind("127.0.0.1:0").await?;
-        let hllp = TcpListener::bind("127.0.0.1:0").await?;
+        let hllp = TcpListener::bind((ip, 0)).await?;
         let (mllp_addr, http_addr, state_addr, hllp_addr) =
             (mllp.local_addr()?, http.local_addr()?, state.local_addr()?, hllp.local_addr()?);
         let hllp_options =

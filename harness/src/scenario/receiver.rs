@@ -60,6 +60,11 @@ pub struct ReceiverCase {
     /// Refuse connections for this long when the case starts (the port is closed), then listen.
     #[serde(default)]
     pub refuse_for: Option<Span>,
+    /// Packet level (needs the lab): for this long when the case starts, every packet to the
+    /// harness's port is dropped, so the sender's connects hang (no answer at all, as to a
+    /// host that is down) instead of being refused; then the way opens.
+    #[serde(default)]
+    pub connect_hang: Option<Span>,
     #[serde(default)]
     pub expect: ReceiverExpect,
     /// Generic sender checks not to run for this case.
@@ -87,6 +92,30 @@ pub enum Answer {
     Close,
     /// Reset the connection (RST) without answering.
     Reset,
+    /// Packet level (needs the lab): the harness's host vanishes for this connection. From
+    /// this arrival on, every packet of the connection is dropped both ways (no ACK, no FIN,
+    /// no RST, not even TCP's own acknowledgments), for good. The sender must notice by its
+    /// ACK timeout and resend, same MSH-10, on a new connection.
+    SilentPeer,
+    /// Packet level (needs the lab): a network partition. From this arrival on, every packet
+    /// to and from the harness's port is dropped for this long (this connection's and any
+    /// new one's: connects hang), then the way opens again. The sender must keep trying and
+    /// deliver, same MSH-10, once the network is back.
+    Blackhole(Span),
+}
+
+impl Answer {
+    /// Whether the answer works at the packet level, in the lab.
+    pub fn needs_lab(&self) -> bool {
+        matches!(self, Answer::SilentPeer | Answer::Blackhole(_))
+    }
+}
+
+impl ReceiverCase {
+    /// Whether the case needs the packet-level lab.
+    pub fn needs_lab(&self) -> bool {
+        self.connect_hang.is_some() || self.answers.iter().any(Answer::needs_lab)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]

@@ -16,6 +16,7 @@ pub enum SenderDefect {
     NoWaitForAck,
     NewMsh10OnRetry,
     RetryWithoutDelay,
+    ResendOnSameConnection,
 }
 
 impl SenderDefect {
@@ -26,6 +27,7 @@ impl SenderDefect {
         SenderDefect::NoWaitForAck,
         SenderDefect::NewMsh10OnRetry,
         SenderDefect::RetryWithoutDelay,
+        SenderDefect::ResendOnSameConnection,
     ];
 
     pub fn name(self) -> &'static str {
@@ -36,6 +38,7 @@ impl SenderDefect {
             SenderDefect::NoWaitForAck => "no-wait-for-ack",
             SenderDefect::NewMsh10OnRetry => "new-msh10-on-retry",
             SenderDefect::RetryWithoutDelay => "retry-without-delay",
+            SenderDefect::ResendOnSameConnection => "resend-on-same-connection",
         }
     }
 
@@ -54,6 +57,10 @@ impl SenderDefect {
             }
             SenderDefect::NewMsh10OnRetry => "a resent message gets a new MSH-10",
             SenderDefect::RetryWithoutDelay => "resends at once, ignoring --retry-delay",
+            SenderDefect::ResendOnSameConnection => {
+                "after an ACK timeout, resends on the same connection (a peer that vanished \
+                 without a FIN or RST keeps it forever)"
+            }
         }
     }
 

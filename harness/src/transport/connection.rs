@@ -286,6 +286,11 @@ impl MllpConnection {
         self.peer
     }
 
+    /// This end's address (the harness's port, which the packet-level faults cut by).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.stream.tcp().local_addr()
+    }
+
     pub fn timeouts(&self) -> Timeouts {
         self.timeouts
     }
