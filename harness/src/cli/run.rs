@@ -210,7 +210,12 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         return Ok(exit::UNREACHABLE);
     }
     if outcome.cases().next().is_none() {
-        eprintln!("hl7-harness: no case matched (check --filter)");
+        if outcome.skipped.is_empty() {
+            eprintln!("hl7-harness: no case matched (check --filter)");
+        } else {
+            // Nothing ran, so nothing passed: a gate must not read this as success.
+            eprintln!("hl7-harness: no case ran: every selected file was skipped (see above)");
+        }
         return Ok(exit::USAGE);
     }
     let regressed = baseline.as_ref().is_some_and(|b| b.differs() && !b.accepted);

@@ -357,9 +357,22 @@ fn check_case(
         report("connections:", format!("case {:?}: connections must be at least 1", case.name));
     }
     let faults = case.network.iter().chain(case.steps.iter().flat_map(|s| s.network.iter()));
+    let mut names = Vec::new();
     for fault in faults {
         if let Err(message) = fault.validate() {
             report(fault.name(), format!("case {:?}: {message}", case.name));
+        }
+        names.push(fault.name());
+    }
+    // A vanished host sends nothing more: it cannot also have written the other frames.
+    if names.contains(&"blackhole") {
+        for other in ["coalesce", "pipeline", "reset", "close_before_ack", "unterminated"] {
+            if names.contains(&other) {
+                report(
+                    "blackhole",
+                    format!("case {:?}: blackhole cannot be combined with {other}", case.name),
+                );
+            }
         }
     }
     // Placeholders inside probe JSON are strings serde does not look into: check them here.

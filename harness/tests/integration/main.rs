@@ -4,6 +4,7 @@ mod ack;
 mod baseline;
 mod cli;
 mod corpus;
+mod dead_peer;
 mod defects;
 mod generator;
 mod hostile;

@@ -14,10 +14,11 @@ use std::time::{Duration, Instant};
 const A01: &str = "corpus/adt/adt_a01_v23.hl7";
 const A04: &str = "corpus/adt/adt_a04_v26_utf8_latin.hl7";
 
-/// A frame and when it arrived.
+/// A frame, when it arrived, and on which connection (1-based, in accept order).
 struct Arrival {
     at: Instant,
     payload: Vec<u8>,
+    connection: usize,
 }
 
 impl Arrival {
@@ -45,7 +46,8 @@ fn read_frames(stream: &mut TcpStream, want: usize, until: Instant) -> Vec<Arriv
         }
         while let Some(end) = buffer.iter().position(|b| *b == 0x1c) {
             let start = buffer.iter().position(|b| *b == 0x0b).map_or(0, |s| s + 1).min(end);
-            frames.push(Arrival { at: Instant::now(), payload: buffer[start..end].to_vec() });
+            let payload = buffer[start..end].to_vec();
+            frames.push(Arrival { at: Instant::now(), payload, connection: 1 });
             let rest = (end + 2).min(buffer.len());
             buffer.drain(..rest);
         }
@@ -83,12 +85,35 @@ fn accept(listener: &TcpListener) -> Option<TcpStream> {
     None
 }
 
-/// A receiver that never answers: every frame of the first connection, within 20 s or until
-/// `want` arrived.
+/// A receiver that never answers: every frame of every connection, in arrival order, within
+/// 20 s or until `want` arrived.
 fn silent(want: usize) -> (String, std::thread::JoinHandle<Vec<Arrival>>) {
     receiver(move |listener| {
-        let Some(mut stream) = accept(&listener) else { return Vec::new() };
-        read_frames(&mut stream, want, Instant::now() + Duration::from_secs(20))
+        let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let until = Instant::now() + Duration::from_secs(20);
+        listener.set_nonblocking(true).unwrap();
+        let mut readers = Vec::new();
+        while Instant::now() < until && got.lock().unwrap().len() < want {
+            match listener.accept() {
+                Ok((mut stream, _)) => {
+                    stream.set_nonblocking(false).unwrap();
+                    let (got, connection) = (std::sync::Arc::clone(&got), readers.len() + 1);
+                    readers.push(std::thread::spawn(move || {
+                        for mut frame in read_frames(&mut stream, want, until) {
+                            frame.connection = connection;
+                            got.lock().unwrap().push(frame);
+                        }
+                    }));
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+        for reader in readers {
+            reader.join().unwrap();
+        }
+        let mut frames = std::mem::take(&mut *got.lock().unwrap());
+        frames.sort_by_key(|f| f.at);
+        frames
     })
 }
 
@@ -123,6 +148,19 @@ fn every_sender_defect_changes_what_the_receiver_sees() {
                     assert_eq!(frames.len(), 2);
                     assert_eq!(frames[0].msh10() == frames[1].msh10(), same, "{switch:?}");
                     assert!(!frames[0].msh10().is_empty());
+                }
+            }
+            SenderDefect::ResendOnSameConnection => {
+                // Nothing is ever answered: the correct sender gives up each silent connection
+                // for a new one; the defective one resends on the first.
+                for (switch, connections) in [(None, 2), (Some(defect), 1)] {
+                    let (url, got) = silent(2);
+                    let extra = ["--retries", "1", "--retry-delay", "10ms"];
+                    send(&url, &extra, switch);
+                    let frames = got.join().unwrap();
+                    assert_eq!(frames.len(), 2, "{switch:?}");
+                    assert_eq!(frames[0].msh10(), frames[1].msh10());
+                    assert_eq!(frames[1].connection, connections, "{switch:?}");
                 }
             }
             SenderDefect::RetryWithoutDelay => {

@@ -93,3 +93,21 @@ pub fn failed_ids(
         .map(|r| r.id)
         .collect()
 }
+
+/// Whether this machine lets the harness create its packet-level lab (a network namespace:
+/// root, iproute2, nftables). Where it does not, the caller skips and says so on stderr, unless
+/// HL7H_REQUIRE_NETLAB=1 (set by `.ci/run` once it has checked the privilege), which makes it
+/// a failure: a CI that could run these tests must not skip them quietly.
+pub fn lab_available() -> bool {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    match runtime.block_on(hl7_harness::netlab::Lab::create()) {
+        Ok(_) => true,
+        Err(err) if std::env::var("HL7H_REQUIRE_NETLAB").as_deref() == Ok("1") => {
+            panic!("HL7H_REQUIRE_NETLAB=1 but {err}")
+        }
+        Err(err) => {
+            eprintln!("SKIPPED (packet-level tier): {err}");
+            false
+        }
+    }
+}
