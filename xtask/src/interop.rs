@@ -25,7 +25,8 @@ const PYTHON_HL7: &str = "hl7==0.4.5";
 /// The corpus folders whose messages every correct receiver accepts.
 const MESSAGES: &[&str] = &["corpus/adt", "corpus/mfn"];
 
-/// Our asyncio server script for python-hl7 (port 0; prints the port it bound).
+/// Our asyncio server script for python-hl7 (port 0; prints the port it bound). It listens on
+/// loopback, or on the address given as its argument.
 const SERVER: &str = r#"
 import asyncio, sys
 import hl7
@@ -45,7 +46,8 @@ async def answer(reader, writer):
 async def main():
     # python-hl7 decodes each block with one codec (ASCII by default); ISO-8859-1 maps every
     # byte, so messages in any MSH-18 character set reach create_ack().
-    async with await start_hl7_server(answer, host="127.0.0.1", port=0, encoding="iso-8859-1") as server:
+    host = sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1"
+    async with await start_hl7_server(answer, host=host, port=0, encoding="iso-8859-1") as server:
         print(server.sockets[0].getsockname()[1], flush=True)
         await server.serve_forever()
 
@@ -147,16 +149,16 @@ fn python_hl7(root: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
 #[cfg_attr(not(feature = "bench"), allow(dead_code))]
 pub fn python_hl7_server(root: &Path) -> anyhow::Result<(Running, String)> {
     let (dir, python) = python_hl7(root)?;
-    start_server(&dir, &python)
+    start_server(&dir, &python, "127.0.0.1")
 }
 
-fn start_server(dir: &Path, python: &Path) -> anyhow::Result<(Running, String)> {
+fn start_server(dir: &Path, python: &Path, host: &str) -> anyhow::Result<(Running, String)> {
     let script = dir.join("server.py");
     std::fs::write(&script, SERVER)?;
     let mut server = std::process::Command::new(python);
     // Its tracebacks (e.g. for the hostile pack's oversized frame) go to a log beside it.
     let log = std::fs::File::create(dir.join("server.log"))?;
-    server.arg(&script).stderr(log);
+    server.arg(&script).arg(host).stderr(log);
     start(server, "python-hl7 server")
 }
 
@@ -172,7 +174,7 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
     eprintln!("--- interop with {PYTHON_HL7}: {} messages", messages.len());
 
     // 1. Our sender → python-hl7's server.
-    let (_server, port) = start_server(&dir, &python)?;
+    let (_server, port) = start_server(&dir, &python, "127.0.0.1")?;
     let output = std::process::Command::new(&harness)
         .args([
             "send",
@@ -237,7 +239,9 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
     // 3. The hostile-network pack against python-hl7's server, and 4. the outbound-sender pack
     // with python-hl7's mllp_send as the sender under test. What they fail is a finding about
     // python-hl7 (docs/interop.md), not a failure of this task; the harness must still run.
-    let (_server, port) = start_server(&dir, &python)?;
+    // On all addresses: the dead-peer cases connect from the harness's own network namespace
+    // to the host side of its veth (the harness's target is still 127.0.0.1).
+    let (_server, port) = start_server(&dir, &python, "0.0.0.0")?;
     let target = format!("mllp://127.0.0.1:{port}");
     let hostile = ["run", "scenarios/hostile-network", "--target", &target];
     pack_findings(root, &harness, &hostile, "hostile-network → python-hl7 server")?;
