@@ -77,6 +77,11 @@ pub enum Command {
     Proxy(proxy::ProxyArgs),
     /// Run scenario packs against a target (the built-in reference endpoint by default) and
     /// judge every acknowledgment by the standard.
+    ///
+    /// Files with dead-peer faults (`blackhole`, `silent_peer`, `connect_hang`) work at the
+    /// packet level, in a network namespace the harness creates: they need root (or
+    /// CAP_NET_ADMIN), iproute2 and nftables, and are skipped, with the reason in the report,
+    /// where the machine does not allow it.
     Run(run::RunArgs),
     /// Print the JSON Schema of the scenario format (for editors).
     Schema,
