@@ -53,15 +53,18 @@ pub(super) fn exchange(exchange: &Exchange, out: &mut Vec<CheckResult>) {
                 .as_ref()
                 .map(|e| format!("{} ({})", e.code, e.detail))
                 .unwrap_or_else(|| "nothing arrived".into());
-            out.push(CheckResult::fail(
-                ACK_RECEIVED,
-                step,
-                format!(
-                    "no acknowledgment for MSH-10 {:?} within {:?}: {why}",
-                    sent.control_id().unwrap_or(""),
-                    exchange.ack_timeout
-                ),
-            ));
+            out.push(
+                CheckResult::fail(
+                    ACK_RECEIVED,
+                    step,
+                    format!(
+                        "no acknowledgment for MSH-10 {:?} within {:?}: {why}",
+                        sent.control_id().unwrap_or(""),
+                        exchange.ack_timeout
+                    ),
+                )
+                .after_harness_framing_violation(exchange),
+            );
             return;
         }
         None => return,

@@ -67,7 +67,8 @@ pub(super) fn history(case: &CaseObservation, out: &mut Vec<CheckResult>) {
                     exchange.attempts.len(),
                     events(exchange)
                 ),
-            ),
+            )
+            .after_harness_framing_violation(exchange),
         });
     }
     for exchange in &sends {

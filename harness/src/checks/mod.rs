@@ -243,6 +243,27 @@ impl CheckResult {
         }
     }
 
+    /// A missing answer to a frame the harness itself ended with `0x1C` and no `0x0D`
+    /// (`missing_trailer_cr`) is a warning, not an error: MLLP release 1 ends a block with
+    /// <EB><CR>, so that frame never ended, and the standard does not require a receiver to
+    /// resynchronise at the next <SB> (the frame after it may be swallowed too). Robust
+    /// receivers do, so it is still reported.
+    pub fn after_harness_framing_violation(
+        self,
+        exchange: &crate::runner::observation::Exchange,
+    ) -> CheckResult {
+        if self.passed || !exchange.faults.iter().any(|f| f == "missing_trailer_cr") {
+            return self;
+        }
+        let evidence = format!(
+            "{}; the harness ended the frame(s) with 0x1C and no 0x0D (MLLP release 1 block: \
+             <SB>data<EB><CR>), so not answering is permitted, though a robust receiver \
+             resynchronises at the next <SB>",
+            self.evidence
+        );
+        CheckResult { evidence, ..self.with_severity(Severity::Warning) }
+    }
+
     /// A failure with a different severity than the catalogue's (e.g. plain `ACK` in MSH-9
     /// before v2.4 is only a warning).
     pub fn with_severity(mut self, severity: Severity) -> CheckResult {

@@ -322,6 +322,22 @@ fn history_nothing_lost_counts_every_attempt() {
 }
 
 #[test]
+fn unanswered_after_the_harness_broke_the_framing_is_a_warning() {
+    let unanswered = || sent_with(None, &[(Outcome::Indeterminate, Some("read-timeout"))]);
+    let plain = case(vec![unanswered()]);
+    assert_eq!(failing(&plain, "history.nothing-lost"), Severity::Error);
+    assert_eq!(failing(&plain, "ack.received"), Severity::Error);
+    let mut broken = unanswered();
+    broken.faults = vec!["missing_trailer_cr".into()];
+    let broken = case(vec![broken]);
+    assert_eq!(failing(&broken, "history.nothing-lost"), Severity::Warning);
+    assert_eq!(failing(&broken, "ack.received"), Severity::Warning);
+    let mut answered = sent_with(Some(GOOD), &[(Outcome::Ok, None)]);
+    answered.faults = vec!["missing_trailer_cr".into()];
+    passing(&case(vec![answered]), "history.nothing-lost");
+}
+
+#[test]
 fn history_no_false_success_on_another_messages_ack() {
     let stale = GOOD.replace("MSA|AA|M1", "MSA|AA|M0");
     let foreign = case(vec![sent_with(

@@ -97,6 +97,8 @@ impl Defect {
                 | Defect::ClosesAfterAck
                 | Defect::HttpTextContentType
                 | Defect::IdleConnectionDroppedEarly
+                // Shows only after a sender's framing violation (a 0x1C without its 0x0D).
+                | Defect::EatsByteAfterEndBlock
         )
     }
 
