@@ -6,6 +6,7 @@ use super::target::TargetUrl;
 use crate::netlab::Lab;
 use crate::scenario::ScenarioFile;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
 
 /// Whether a case of the file (or the receiver side) has a fault that needs the lab.
 pub(super) fn file_needs_lab(file: &ScenarioFile) -> bool {
@@ -26,7 +27,7 @@ pub(super) async fn create() -> Result<Lab, String> {
 /// The target as seen from inside the lab: a target on this host (loopback) is reached at the
 /// host side of the veth, on the same port, so it must listen on that address too (0.0.0.0,
 /// or the built-in endpoint, which the runner binds there). Other hosts are out of reach.
-pub(super) fn through_lab(url: TargetUrl, lab: &Lab) -> Result<TargetUrl, String> {
+pub(super) fn through_lab(url: TargetUrl, host_ip: Ipv4Addr) -> Result<TargetUrl, String> {
     let TargetUrl::Mllp(addr) = &url else {
         return Err("packet-level faults run over plain MLLP (mllp:// or builtin)".into());
     };
@@ -36,12 +37,43 @@ pub(super) fn through_lab(url: TargetUrl, lab: &Lab) -> Result<TargetUrl, String
         (host == "localhost").then(|| SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
     });
     match parsed {
-        Some(sock) if sock.ip().is_loopback() || sock.ip() == IpAddr::V4(lab.host_ip()) => {
-            Ok(TargetUrl::Mllp(SocketAddr::from((lab.host_ip(), sock.port())).to_string()))
+        Some(sock) if sock.ip().is_loopback() || sock.ip() == IpAddr::V4(host_ip) => {
+            Ok(TargetUrl::Mllp(SocketAddr::from((host_ip, sock.port())).to_string()))
         }
         _ => Err(format!(
             "packet-level faults reach only a target on this host (mllp://127.0.0.1:PORT \
              listening on all addresses, or builtin), not {addr}"
         )),
+    }
+}
+
+/// Whether the lab reaches the target (a target on this host that listens on loopback only
+/// does not); why not, when it does not. The probe connection is closed without a byte.
+pub(super) async fn reachable(lab: &Lab, url: &TargetUrl, wait: Duration) -> Result<(), String> {
+    let TargetUrl::Mllp(addr) = url else { return Ok(()) };
+    let Ok(target) = addr.parse::<SocketAddr>() else { return Ok(()) };
+    lab.connect(target, wait).await.map(drop).map_err(|err| {
+        format!(
+            "the packet-level cases reach the target from the harness's network namespace at \
+             {target}, and it does not answer there ({err}): make it listen on all addresses \
+             (0.0.0.0) as well as loopback"
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_on_this_host_are_reached_at_the_veth() {
+        let host = Ipv4Addr::new(10, 77, 3, 1);
+        let via = |url: &str| through_lab(TargetUrl::parse(url).unwrap(), host);
+        assert_eq!(via("mllp://127.0.0.1:2575"), Ok(TargetUrl::Mllp("10.77.3.1:2575".into())));
+        assert_eq!(via("mllp://localhost:2575"), Ok(TargetUrl::Mllp("10.77.3.1:2575".into())));
+        assert_eq!(via("mllp://10.77.3.1:9"), Ok(TargetUrl::Mllp("10.77.3.1:9".into())));
+        assert!(via("mllp://192.0.2.7:2575").unwrap_err().contains("only a target on this host"));
+        assert!(via("hllp://127.0.0.1:2575").unwrap_err().contains("plain MLLP"));
+        assert!(via("http://127.0.0.1:8080/hl7").unwrap_err().contains("plain MLLP"));
     }
 }

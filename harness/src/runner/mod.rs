@@ -583,13 +583,23 @@ pub async fn run(
                 }
             };
             let url = match &lab {
-                Some(lab) => match lab::through_lab(url, lab) {
-                    Ok(url) => url,
-                    Err(reason) => {
-                        skipped.push((scenario.path.clone(), reason));
-                        continue;
+                Some(lab) => {
+                    let wait = spec.connect_timeout.map_or(Duration::from_secs(5), |s| s.0);
+                    let through = lab::through_lab(url, lab.host_ip());
+                    let checked = match through {
+                        Ok(url) if builtin.is_none() => {
+                            lab::reachable(lab, &url, wait).await.map(|()| url)
+                        }
+                        other => other,
+                    };
+                    match checked {
+                        Ok(url) => url,
+                        Err(reason) => {
+                            skipped.push((scenario.path.clone(), reason));
+                            continue;
+                        }
                     }
-                },
+                }
                 None => url,
             };
             let tls = if url.uses_tls() {

@@ -133,19 +133,22 @@ fn unreachable_target_exits_3() {
 fn silent_receiver_gets_the_same_msh10_again() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("mllp://{}", listener.local_addr().unwrap());
-    // A receiver that reads everything and never answers, for at most 20 s.
+    // A receiver that reads everything and never answers, on each of three connections in turn
+    // (the sender gives a connection that answered nothing up and resends on a new one), for at
+    // most 20 s each.
     let silent = std::thread::spawn(move || {
-        let (mut stream, _) = listener.accept().unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
         let mut received = Vec::new();
-        let mut chunk = [0u8; 4096];
-        while let Ok(n) = stream.read(&mut chunk) {
-            if n == 0 {
-                break;
+        for _ in 0..3 {
+            let (mut stream, _) = listener.accept().unwrap();
+            stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            let mut chunk = [0u8; 4096];
+            while let Ok(n) = stream.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                received.extend_from_slice(&chunk[..n]);
             }
-            received.extend_from_slice(&chunk[..n]);
         }
-        let _ = stream.flush();
         received
     });
     let output = run(&[

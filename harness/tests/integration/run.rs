@@ -290,6 +290,15 @@ fn shipped_packs_pass_against_serve_as_an_external_target() {
         shown.contains("SKIPPED scenarios/http-partner/partner.yaml: written for an HTTP target"),
         "{shown}"
     );
+    // `serve` listens on loopback only: the dead-peer files cannot reach it from the lab (or
+    // there is no lab here); either way they are skipped, saying why.
+    let why = if crate::support::lab_available() {
+        "make it listen on all addresses"
+    } else {
+        "the packet-level tier is unavailable"
+    };
+    let line = shown.lines().find(|l| l.contains("hostile-network/dead-peer.yaml"));
+    assert!(line.is_some_and(|l| l.contains("SKIPPED") && l.contains(why)), "{shown}");
 
     let output = run(&[
         "run",
