@@ -38,6 +38,8 @@ pub struct Context {
     pub basic: Option<(String, String)>,
     /// For `mllps://` and `https://`.
     pub tls: Option<tokio_rustls::TlsConnector>,
+    /// For `hllp://`: the scenario's block settings.
+    pub hllp: crate::transport::hllp::HllpOptions,
     pub templates: BTreeMap<String, Vec<TemplateMessage>>,
 }
 

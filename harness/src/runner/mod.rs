@@ -17,7 +17,7 @@ pub use receiver::{ReceiverContext, ReceiverRun};
 pub use target::{Builtin, TargetUrl};
 
 use crate::checks::{evaluate, CheckResult, Severity};
-use crate::scenario::{LoadedScenario, Pack, Transport, Vary};
+use crate::scenario::{HllpSpec, LoadedScenario, Pack, Transport, Vary};
 use crate::target::defect::Defects;
 use crate::transport::connection::Timeouts;
 use crate::transport::tls::ClientTls;
@@ -538,7 +538,8 @@ pub async fn run(
             }
             let (builtin, url, state) = match url {
                 TargetUrl::Builtin => {
-                    let builtin = Builtin::start(&options.defects, spec.builtin.as_ref())
+                    let hllp = HllpSpec::options(spec.hllp.as_ref());
+                    let builtin = Builtin::start(&options.defects, spec.builtin.as_ref(), hllp)
                         .await
                         .map_err(RunError::Builtin)?;
                     let url = builtin.url(transport);
@@ -590,6 +591,7 @@ pub async fn run(
                     .map(|a| (a.basic.user.0.clone(), a.basic.password.expose().to_string())),
                 templates: scenario.templates.clone(),
                 tls,
+                hllp: HllpSpec::options(spec.hllp.as_ref()),
             });
             let (serial, concurrent): (Vec<CaseRun>, Vec<CaseRun>) =
                 runs.into_iter().partition(|r| r.case.serial);
