@@ -6,6 +6,7 @@ use super::liveness::{canary_message, during, has_faults, send_canary, storm};
 use super::observation::*;
 use super::probe::run_probe;
 use super::target::TargetUrl;
+use super::wire::write_plan;
 use crate::faults::{plan, shape_payload, NetworkFault, WireEnd, WirePlan};
 use crate::generator::{apply_all, Intent, Mutation};
 use crate::hl7::ack::AckCode;
@@ -302,19 +303,6 @@ async fn read_until(
         }
     }
     None
-}
-
-async fn write_plan(conn: &mut MllpConnection, wire: &WirePlan) -> Result<(), TransportError> {
-    for write in &wire.writes {
-        conn.write_raw(&write.bytes).await?;
-        if !write.pause.is_zero() {
-            tokio::time::sleep(write.pause).await;
-        }
-    }
-    if wire.end == WireEnd::HalfClose {
-        conn.shutdown_write().await?;
-    }
-    Ok(())
 }
 
 fn after_from(err: &TransportError) -> ConnectionAfter {

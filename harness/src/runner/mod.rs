@@ -10,6 +10,7 @@ pub mod observation;
 mod probe;
 mod receiver;
 mod target;
+mod wire;
 
 pub use exec::{unique_token, CaseRun, Context};
 pub use probe::{first_difference, http_get};

@@ -53,11 +53,17 @@ impl HllpSpec {
     }
 }
 
-/// Looks `value` up in `table`; the error names the parameter and the values it takes.
-fn parse_name<T: Copy>(table: &[(&str, T)], what: &str, value: &str) -> Result<T, String> {
+/// Looks `value` up in `table`; the error names the parameter (`key`, as serde_yaml's error
+/// path stops at the enclosing mapping) and the values it takes.
+fn parse_name<T: Copy>(
+    table: &[(&str, T)],
+    key: &str,
+    what: &str,
+    value: &str,
+) -> Result<T, String> {
     table.iter().find(|(name, _)| *name == value).map(|(_, v)| *v).ok_or_else(|| {
         let names: Vec<&str> = table.iter().map(|(name, _)| *name).collect();
-        format!("{value:?} is not an HLLP {what}; use {}", names.join(" or "))
+        format!("{key} {value:?} is not an HLLP {what}; use {}", names.join(" or "))
     })
 }
 
@@ -76,7 +82,7 @@ pub struct ChecksumName(pub Checksum);
 
 impl ChecksumName {
     pub fn parse(value: &str) -> Result<ChecksumName, String> {
-        parse_name(CHECKSUMS, "checksum", value).map(ChecksumName)
+        parse_name(CHECKSUMS, "checksum", "checksum", value).map(ChecksumName)
     }
 }
 
@@ -109,7 +115,7 @@ pub struct SpanName(pub ChecksumSpan);
 
 impl SpanName {
     pub fn parse(value: &str) -> Result<SpanName, String> {
-        parse_name(SPANS, "checksum span", value).map(SpanName)
+        parse_name(SPANS, "span", "checksum span", value).map(SpanName)
     }
 }
 
@@ -146,8 +152,8 @@ impl BlockLimit {
         match usize::try_from(bytes) {
             Ok(n) if (MIN_BLOCK_BYTES..=MAX_BLOCK_BYTES).contains(&n) => Ok(BlockLimit(n)),
             _ => Err(format!(
-                "{bytes} is out of range: an HLLP block limit is {MIN_BLOCK_BYTES} (an N block) \
-                 to {MAX_BLOCK_BYTES} bytes"
+                "max_block_bytes {bytes} is out of range: an HLLP block limit is \
+                 {MIN_BLOCK_BYTES} (an N block) to {MAX_BLOCK_BYTES} bytes"
             )),
         }
     }
@@ -214,15 +220,15 @@ mod tests {
     fn bad_values_name_the_parameter_and_the_choices() {
         check(
             "{checksum: crc16}",
-            Err("\"crc16\" is not an HLLP checksum; use xor-decimal or sum-mod256"),
+            Err("checksum \"crc16\" is not an HLLP checksum; use xor-decimal or sum-mod256"),
         );
         check("{checksum: XOR-DECIMAL}", Err("is not an HLLP checksum"));
         check(
             "{span: all}",
-            Err("\"all\" is not an HLLP checksum span; use data or start-block-to-data"),
+            Err("span \"all\" is not an HLLP checksum span; use data or start-block-to-data"),
         );
-        check("{max_block_bytes: 15}", Err("15 is out of range: an HLLP block limit is 16"));
-        check("{max_block_bytes: 16777217}", Err("16777217 is out of range"));
+        check("{max_block_bytes: 15}", Err("max_block_bytes 15 is out of range: an HLLP block"));
+        check("{max_block_bytes: 16777217}", Err("max_block_bytes 16777217 is out of range"));
         check("{max_block_bytes: -1}", Err("invalid"));
         check("{max_block_bytes: big}", Err("invalid type"));
         check("{checksums: xor-decimal}", Err("unknown field `checksums`"));
