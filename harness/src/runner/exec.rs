@@ -989,6 +989,9 @@ fn record_attempt(pending: &mut Pending, before: usize) {
 }
 
 #[cfg(test)]
+mod timing_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use tokio::io::AsyncReadExt;
