@@ -190,3 +190,36 @@ async fn hllp_settings_of_the_scenario_reach_the_harness_side() {
     assert!(failed.contains("history.nothing-lost"), "{failed:?}");
     assert_eq!(against_hllp_endpoint("hllp-blocks.yaml", xor).await.0, BTreeSet::new());
 }
+
+/// `target.hllp.max_block_bytes` reaches the built-in endpoint's HLLP listener: a limit below
+/// the message's block makes it drop the connection (the message is lost), the default passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hllp_block_limit_of_the_scenario_reaches_the_builtin_endpoint() {
+    let dir = std::env::temp_dir().join(format!("hl7h-hllp-limit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let corpus = workspace().join("corpus/adt/adt_a04_v26_utf8_latin.hl7");
+    let mut failed = Vec::new();
+    for limit in [64, 16_777_216] {
+        let path = dir.join(format!("limit-{limit}.yaml"));
+        let text = format!(
+            "target: {{ transport: hllp, ack_timeout: 1s, hllp: {{ max_block_bytes: {limit} }} }}\n\
+             messages:\n  m: {{ file: {} }}\ncases:\n  - {{ name: one block, send: m }}\n",
+            corpus.display()
+        );
+        std::fs::write(&path, text).unwrap();
+        let packs = load_packs(&[path], &hl7_harness::checks::generic_ids()).expect("loads");
+        let options = RunOptions { seed: 13, jobs: 1, ..RunOptions::default() };
+        let outcome = run_packs(&packs, &options, &|_| {}).await.expect("run starts");
+        let events: Vec<String> = outcome
+            .cases()
+            .flat_map(|c| &c.observation.exchanges)
+            .filter_map(|e| e.event.as_ref().map(|e| e.code.clone()))
+            .collect();
+        failed.push((super::support::failed_ids(&outcome, Severity::Error), events));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(failed[0].0.contains("history.nothing-lost"), "64-byte limit: {:?}", failed[0]);
+    // The endpoint closed the connection on the block (not the harness refusing a large ACK).
+    assert_eq!(failed[0].1, ["peer-closed"]);
+    assert_eq!(failed[1], (BTreeSet::new(), Vec::new()), "the default limit");
+}
