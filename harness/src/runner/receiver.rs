@@ -749,4 +749,49 @@ mod tests {
             assert_eq!(got.arrivals[0].received, Duration::from_millis(answered as u64));
         }
     }
+
+    /// `refuse_for` keeps the case's port closed, then opens it on the same address. The
+    /// sender here is a loopback client in the same single-threaded runtime, so its connects
+    /// and the harness's rebind happen in virtual-time order: refused 1 ms before the period
+    /// ends, accepted 1 ms after, and the message answered then.
+    #[tokio::test(start_paused = true)]
+    async fn a_refused_port_opens_again_after_refuse_for() {
+        let port = {
+            let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            free.local_addr().unwrap().port()
+        };
+        let listen = format!("127.0.0.1:{port}");
+        let text = b"MSH|^~\\&|S|SF|R|RF|20240101||ADT^A04^ADT_A01|T1|P|2.6\rPID|1||X\r".to_vec();
+        let template = TemplateMessage { label: "m".into(), bytes: text, raw: false };
+        let ctx = ReceiverContext {
+            listen: listen.clone(),
+            command: None,
+            timeout: Duration::from_secs(5),
+            quiet: Duration::from_millis(10),
+            templates: [("m".to_string(), vec![template])].into(),
+            defects: Vec::new(),
+            harness: PathBuf::new(),
+        };
+        let yaml = "{name: refused, send: [m], refuse_for: 250ms}";
+        let case: ReceiverCase = crate::scenario::from_yaml(yaml).unwrap();
+        let run = ReceiverRun { index: 0, name: "refused".into(), case, seed: 1, file: 0 };
+        let (_, bytes) = messages(&run, &ctx).unwrap().remove(0);
+        let start = Instant::now();
+        let case = tokio::spawn(async move { run_case(&run, &ctx).await.0 });
+        tokio::time::sleep_until(start + Duration::from_millis(249)).await;
+        assert!(TcpStream::connect(&listen).await.is_err(), "refused at 249 ms");
+        tokio::time::sleep_until(start + Duration::from_millis(251)).await;
+        let mut sender = TcpStream::connect(&listen).await.expect("accepted at 251 ms");
+        let mut framed = BytesMut::new();
+        encode_frame(&bytes, &mut framed).unwrap();
+        sender.write_all(&framed).await.unwrap();
+        let mut answer = vec![0u8; 4096];
+        let n = sender.read(&mut answer).await.unwrap();
+        assert!(answer[..n].windows(6).any(|w| w == b"MSA|AA"), "answered");
+        assert_eq!(start.elapsed(), Duration::from_millis(251), "answered at once");
+        let observation = case.await.unwrap();
+        assert_eq!(observation.aborted.map(|e| e.code), None);
+        let arrival = &observation.arrivals[0];
+        assert_eq!((arrival.connection, arrival.received), (1, Duration::from_millis(251)));
+    }
 }
