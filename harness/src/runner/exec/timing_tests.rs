@@ -82,7 +82,7 @@ fn pending() -> Pending {
     }
 }
 
-/// A lane on a fresh connection to a peer that closes `close_after` after the end of stream.
+/// A lane with one pending message, on a fresh connection to `addr`.
 async fn lane<'a>(ctx: &'a Context, addr: &'a str, start: Instant) -> Lane<'a> {
     let conn = connect(addr, ctx).await.unwrap();
     Lane {
