@@ -213,7 +213,8 @@ pub fn run(args: &LoadArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     let started = std::time::SystemTime::now();
     let (phase, target_shown) = runtime.block_on(async {
         let running = if builtin {
-            Some(Builtin::start(&Defects::of(args.target_defects.iter().copied()), None).await?)
+            let defects = Defects::of(args.target_defects.iter().copied());
+            Some(Builtin::start(&defects, None, args.hllp.options()).await?)
         } else {
             None
         };

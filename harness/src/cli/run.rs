@@ -18,7 +18,10 @@ pub struct RunArgs {
     /// [default: scenarios]
     pub paths: Vec<PathBuf>,
     /// The target for every scenario: builtin, mllp://HOST:PORT, hllp://HOST:PORT or
-    /// http://HOST:PORT/PATH (default: each scenario's target.url, else builtin).
+    /// http://HOST:PORT/PATH (default: each scenario's target.url, else builtin). HLLP block
+    /// settings come from the scenario's target.hllp (checksum: xor-decimal|sum-mod256, span:
+    /// data|start-block-to-data, max_block_bytes), for both the harness and the built-in
+    /// endpoint.
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
     /// Switch on a defect of the built-in endpoint (repeatable), to see which check catches it;

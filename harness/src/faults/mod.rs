@@ -297,8 +297,13 @@ fn cut(stream: &[u8], faults: &[NetworkFault], rng: &mut ChaCha8Rng) -> Vec<Writ
     }) {
         let slice = Duration::from_millis(20);
         let chunk = usize::try_from((rate / 50).max(1)).unwrap_or(usize::MAX);
-        let pause = Duration::from_micros(chunk as u64 * 1_000_000 / rate).max(slice / 20);
-        return stream.chunks(chunk).map(|c| Write { bytes: c.to_vec(), pause }).collect();
+        // Each write is paced for its own size, so a short last chunk does not stretch the
+        // time: N bytes take N / rate.
+        let pace = |n: usize| Duration::from_micros(n as u64 * 1_000_000 / rate).max(slice / 20);
+        return stream
+            .chunks(chunk)
+            .map(|c| Write { bytes: c.to_vec(), pause: pace(c.len()) })
+            .collect();
     }
     vec![Write { bytes: stream.to_vec(), pause: Duration::ZERO }]
 }

@@ -6,6 +6,7 @@ use super::liveness::{canary_message, during, has_faults, send_canary, storm};
 use super::observation::*;
 use super::probe::run_probe;
 use super::target::TargetUrl;
+use super::wire::write_plan;
 use crate::faults::{plan, shape_payload, NetworkFault, WireEnd, WirePlan};
 use crate::generator::{apply_all, Intent, Mutation};
 use crate::hl7::ack::AckCode;
@@ -40,6 +41,8 @@ pub struct Context {
     pub basic: Option<(String, String)>,
     /// For `mllps://` and `https://`.
     pub tls: Option<tokio_rustls::TlsConnector>,
+    /// For `hllp://`: the scenario's block settings.
+    pub hllp: crate::transport::hllp::HllpOptions,
     pub templates: BTreeMap<String, Vec<TemplateMessage>>,
     /// The packet-level lab, for files with faults that need it: every MLLP connection of the
     /// file then starts inside its network namespace.
@@ -305,19 +308,6 @@ async fn read_until(
         }
     }
     None
-}
-
-async fn write_plan(conn: &mut MllpConnection, wire: &WirePlan) -> Result<(), TransportError> {
-    for write in &wire.writes {
-        conn.write_raw(&write.bytes).await?;
-        if !write.pause.is_zero() {
-            tokio::time::sleep(write.pause).await;
-        }
-    }
-    if wire.end == WireEnd::HalfClose {
-        conn.shutdown_write().await?;
-    }
-    Ok(())
 }
 
 fn after_from(err: &TransportError) -> ConnectionAfter {
@@ -1116,6 +1106,9 @@ fn record_attempt(pending: &mut Pending, before: usize) {
     };
     exchange.attempts.push(Attempt { outcome, event });
 }
+
+#[cfg(test)]
+mod timing_tests;
 
 #[cfg(test)]
 mod tests {

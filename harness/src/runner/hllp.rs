@@ -2,13 +2,16 @@
 //! order, each message in a `D` block and its ACK read from the `D` block that answers it. The
 //! one HLLP fault is `bad_checksum`: the block goes first with a wrong checksum, which the
 //! receiver must refuse with an `N` block, then as it should be. Other network faults are
-//! MLLP's and do not apply here.
+//! MLLP's and do not apply here. Blocks use the scenario's `target.hllp` settings. As on MLLP,
+//! canaries on fresh HLLP connections show the receiver still serves: one while the first
+//! damaged block awaits its answer, one after the case.
 
 use super::exec::{abort_build, event, new_exchange, probe_step, CaseRun, Context, Sent};
+use super::liveness::{canary_message, during, send_canary};
 use super::observation::*;
 use crate::faults::{damage_checksum, NetworkFault};
 use crate::transport::connection::TransportError;
-use crate::transport::hllp::{BlockType, HllpBlock, HllpCodec, HllpOptions, Outgoing};
+use crate::transport::hllp::{BlockType, HllpBlock, HllpCodec, Outgoing};
 use crate::transport::hllp_connection::HllpConnection;
 use bytes::BytesMut;
 use tokio::time::Instant;
@@ -43,10 +46,7 @@ async fn send_damaged(
     exchange: &mut Exchange,
 ) -> Result<(), TransportError> {
     let mut block = BytesMut::new();
-    if HllpCodec::new(HllpOptions::default())
-        .encode(Outgoing::Data(&exchange.sent), &mut block)
-        .is_err()
-    {
+    if HllpCodec::new(ctx.hllp).encode(Outgoing::Data(&exchange.sent), &mut block).is_err() {
         return Ok(()); // Unframeable data: the good block reports it.
     }
     damage_checksum(&mut block);
@@ -114,7 +114,7 @@ pub(super) async fn run_hllp(
     obs: &mut CaseObservation,
     described: &mut Vec<String>,
 ) {
-    let mut conn = match HllpConnection::connect(addr, HllpOptions::default(), ctx.timeouts).await {
+    let mut conn = match HllpConnection::connect(addr, ctx.hllp, ctx.timeouts).await {
         Ok(conn) => conn,
         Err(err) => {
             obs.aborted = Some(event(&err));
@@ -124,6 +124,7 @@ pub(super) async fn run_hllp(
     let mut after = ConnectionAfter::Unknown;
     let mut gone = false;
     let mut sent = Sent::default();
+    let mut canary = canary_message(run, ctx, CanaryWhen::During);
     for (s, step) in run.steps().iter().enumerate() {
         let step_no = s + 1;
         if let Some(wait) = step.wait {
@@ -146,7 +147,10 @@ pub(super) async fn run_hllp(
             } else {
                 let mut result = Ok(());
                 if faults.contains(&NetworkFault::BadChecksum) {
-                    result = send_damaged(&mut conn, ctx, &mut exchange).await;
+                    let damaged = send_damaged(&mut conn, ctx, &mut exchange);
+                    let (sent, during_fault) = during(addr, ctx, canary.take(), damaged).await;
+                    obs.canaries.extend(during_fault);
+                    result = sent;
                 }
                 if result.is_ok() {
                     result = send_good(&mut conn, ctx, &mut exchange).await;
@@ -181,4 +185,32 @@ pub(super) async fn run_hllp(
         };
     }
     obs.connections_after = vec![after];
+    // After the faults (only cases with one have a canary message).
+    if let Some(message) = canary_message(run, ctx, CanaryWhen::After) {
+        obs.canaries.push(send_canary(addr, ctx, &message, CanaryWhen::After).await);
+    }
+}
+
+/// A canary's exchange over HLLP: `message` in a `D` block on a new connection, answered by a
+/// `D` block before `deadline`. An `N` block refusing the good block is a failed canary.
+pub(super) async fn canary_exchange(
+    addr: &str,
+    ctx: &Context,
+    message: &[u8],
+    deadline: Instant,
+) -> Result<Reply, TransportError> {
+    let started = Instant::now();
+    let mut conn = HllpConnection::connect(addr, ctx.hllp, ctx.timeouts).await?;
+    conn.send_data(message).await?;
+    let left = deadline.saturating_duration_since(Instant::now());
+    let block = conn.receive(Some(left)).await?;
+    if block.block_type == BlockType::Nak {
+        let reason = block.nak_reason_sent();
+        let detail = format!("hllp-nak: the canary's good block was refused ({reason:?})");
+        return Err(TransportError::Io {
+            peer: conn.peer(),
+            source: std::io::Error::other(detail),
+        });
+    }
+    Ok(reply(&block, started.elapsed()))
 }

@@ -4,6 +4,7 @@
 
 use super::exec::{build, connect, CaseRun, Context};
 use super::observation::{Canary, CanaryWhen, Reply, TransportEvent};
+use super::target::TargetUrl;
 use crate::faults::storm_plan;
 use crate::scenario::Step;
 use crate::transport::mllp::FrameKind;
@@ -31,7 +32,8 @@ pub(super) fn canary_message(run: &CaseRun, ctx: &Context, when: CanaryWhen) -> 
     build(&plain, ctx, &step, number, 0).ok().filter(|b| !b.raw).map(|b| b.bytes)
 }
 
-/// Sends `message` on a new connection and waits (at most the ACK timeout) for a frame.
+/// Sends `message` on a new connection over the target's transport (an MLLP frame, or an HLLP
+/// `D` block on `hllp://`) and waits (at most the ACK timeout) for a frame or data block.
 pub(super) async fn send_canary(
     addr: &str,
     ctx: &Context,
@@ -42,24 +44,25 @@ pub(super) async fn send_canary(
     let started = Instant::now();
     let deadline = started + ctx.ack_timeout;
     let result = async {
+        if let TargetUrl::Hllp(_) = ctx.url {
+            return super::hllp::canary_exchange(addr, ctx, message, deadline).await;
+        }
         let mut conn = connect(addr, ctx).await?;
         conn.send(message).await?;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let frame = conn.receive(Some(left)).await?;
             if frame.kind == FrameKind::Message {
-                return Ok(frame);
+                return Ok(Reply {
+                    payload: frame.payload.to_vec(),
+                    notes: frame.notes.iter().map(|n| (n.code().to_string(), n.offset())).collect(),
+                    elapsed: started.elapsed(),
+                });
             }
         }
     };
     match result.await {
-        Ok(frame) => {
-            canary.reply = Some(Reply {
-                payload: frame.payload.to_vec(),
-                notes: frame.notes.iter().map(|n| (n.code().to_string(), n.offset())).collect(),
-                elapsed: started.elapsed(),
-            })
-        }
+        Ok(reply) => canary.reply = Some(reply),
         Err(err) => {
             let err: crate::transport::connection::TransportError = err;
             canary.event = Some(TransportEvent { code: err.code().into(), detail: err.to_string() })

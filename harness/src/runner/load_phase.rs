@@ -8,7 +8,6 @@ use super::{CaseOutcome, TargetUrl};
 use crate::checks::CheckResult;
 use crate::load::{self, Client, LoadPhase, LoadTarget, MessageSource, Mode, Plan, SourceOptions};
 use crate::scenario::{LoadSpec, LoadedScenario};
-use crate::transport::hllp::HllpOptions;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -63,12 +62,7 @@ pub async fn run_load_phase(
         SourceOptions { seed, patients: spec.patients.unwrap_or(1000), mutations: Vec::new() };
     let prepared =
         MessageSource::new(&templates, &options).map_err(|e| e.to_string()).and_then(|source| {
-            let target = LoadTarget::parse(
-                &url,
-                ctx.tls.clone(),
-                ctx.basic.clone(),
-                HllpOptions::default(),
-            )?;
+            let target = LoadTarget::parse(&url, ctx.tls.clone(), ctx.basic.clone(), ctx.hllp)?;
             Ok((source, target))
         });
     let name = format!("load: {}", describe_short(&plan));

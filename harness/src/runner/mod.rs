@@ -11,6 +11,7 @@ pub mod observation;
 mod probe;
 mod receiver;
 mod target;
+mod wire;
 
 pub use exec::{unique_token, CaseRun, Context};
 pub use probe::{first_difference, http_get};
@@ -18,7 +19,7 @@ pub use receiver::{ReceiverContext, ReceiverRun};
 pub use target::{Builtin, TargetUrl};
 
 use crate::checks::{evaluate, CheckResult, Severity};
-use crate::scenario::{LoadedScenario, Pack, Transport, Vary};
+use crate::scenario::{HllpSpec, LoadedScenario, Pack, Transport, Vary};
 use crate::target::defect::Defects;
 use crate::transport::connection::Timeouts;
 use crate::transport::tls::ClientTls;
@@ -565,12 +566,14 @@ pub async fn run(
             };
             let (builtin, url, state) = match url {
                 TargetUrl::Builtin => {
+                    let hllp = HllpSpec::options(spec.hllp.as_ref());
                     let bind = lab
                         .as_ref()
                         .map_or(IpAddr::from(Ipv4Addr::LOCALHOST), |l| IpAddr::from(l.host_ip()));
-                    let builtin = Builtin::start_at(&options.defects, spec.builtin.as_ref(), bind)
-                        .await
-                        .map_err(RunError::Builtin)?;
+                    let builtin =
+                        Builtin::start_at(&options.defects, spec.builtin.as_ref(), hllp, bind)
+                            .await
+                            .map_err(RunError::Builtin)?;
                     let url = builtin.url(transport);
                     let state = Some(builtin.state_url.clone());
                     (Some(builtin), url, state)
@@ -641,6 +644,7 @@ pub async fn run(
                 templates: scenario.templates.clone(),
                 tls,
                 lab,
+                hllp: HllpSpec::options(spec.hllp.as_ref()),
             });
             let (serial, concurrent): (Vec<CaseRun>, Vec<CaseRun>) =
                 runs.into_iter().partition(|r| r.case.serial);

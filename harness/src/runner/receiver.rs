@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
@@ -207,7 +207,20 @@ fn ack(payload: &[u8], code: AckCode, wrong_msa2: bool, number: usize) -> Option
     Some(builder.build())
 }
 
-async fn write_frame(writer: &tokio::sync::Mutex<OwnedWriteHalf>, payload: &[u8]) -> bool {
+/// The write side of an accepted connection; generic so the answering schedule is tested over
+/// an in-memory stream in paused time.
+trait AnswerWriter: AsyncWrite + Unpin + Send + 'static {
+    /// Makes the close that follows a reset (SO_LINGER 0).
+    fn reset_on_close(&self);
+}
+
+impl AnswerWriter for OwnedWriteHalf {
+    fn reset_on_close(&self) {
+        let _ = socket2::SockRef::from(self.as_ref()).set_linger(Some(Duration::ZERO));
+    }
+}
+
+async fn write_frame<W: AnswerWriter>(writer: &tokio::sync::Mutex<W>, payload: &[u8]) -> bool {
     let mut framed = BytesMut::new();
     if encode_frame(payload, &mut framed).is_err() {
         return false;
@@ -229,9 +242,9 @@ enum After {
 }
 
 /// Answers one arrival as the case says; records it.
-async fn answer(
+async fn answer<W: AnswerWriter>(
     state: &Arc<CaseState>,
-    writer: &Arc<tokio::sync::Mutex<OwnedWriteHalf>>,
+    writer: &Arc<tokio::sync::Mutex<W>>,
     (connection, cut): (usize, Cut),
     payload: Vec<u8>,
     notes: Vec<(String, u64)>,
@@ -365,7 +378,24 @@ async fn serve_connection(state: Arc<CaseState>, stream: TcpStream, deadline: In
         }
         _ => Cut::Port(state.port),
     };
-    let (mut reader, writer) = stream.into_split();
+    let (reader, writer) = stream.into_split();
+    let sizes = (read_size, pause);
+    read_and_answer(&state, (connection, cut), (reader, writer), sizes, deadline).await;
+}
+
+/// Reads at most `read_size` bytes at a time, waiting `pause` after each read (a slow reader),
+/// and answers every complete frame, until the peer ends or `deadline` passes. `cut` is what
+/// the lab drops when the answer is a dead peer.
+async fn read_and_answer<R, W>(
+    state: &Arc<CaseState>,
+    (connection, cut): (usize, Cut),
+    (mut reader, writer): (R, W),
+    (read_size, pause): (usize, Duration),
+    deadline: Instant,
+) where
+    R: AsyncRead + Unpin,
+    W: AnswerWriter,
+{
     let writer = Arc::new(tokio::sync::Mutex::new(writer));
     let mut codec = MllpCodec::new(MllpOptions::default());
     let mut buffer = BytesMut::new();
@@ -390,7 +420,7 @@ async fn serve_connection(state: Arc<CaseState>, stream: TcpStream, deadline: In
             }
             let notes = frame.notes.iter().map(|n| (n.code().to_string(), n.offset())).collect();
             let payload = frame.payload.to_vec();
-            let after = answer(&state, &writer, (connection, cut), payload, notes, received).await;
+            let after = answer(state, &writer, (connection, cut), payload, notes, received).await;
             match after {
                 After::KeepReading => {}
                 After::Hold => {
@@ -403,8 +433,7 @@ async fn serve_connection(state: Arc<CaseState>, stream: TcpStream, deadline: In
                     return;
                 }
                 After::Reset => {
-                    let guard = writer.lock().await;
-                    let _ = socket2::SockRef::from(guard.as_ref()).set_linger(Some(Duration::ZERO));
+                    writer.lock().await.reset_on_close();
                     return;
                 }
             }
@@ -695,4 +724,175 @@ pub async fn run_case(run: &ReceiverRun, ctx: &ReceiverContext) -> (CaseObservat
         ..CaseObservation::default()
     };
     (observation, described)
+}
+
+#[cfg(test)]
+mod tests {
+    //! The answering schedule in paused time over an in-memory stream: every sleep ends exactly
+    //! at its deadline, so late ACKs and slow reads happen at exact virtual times.
+
+    use super::*;
+    use crate::scenario::Span;
+    use tokio::io::{DuplexStream, WriteHalf};
+
+    impl AnswerWriter for WriteHalf<DuplexStream> {
+        fn reset_on_close(&self) {}
+    }
+
+    fn message(control_id: &str, pad: usize) -> Vec<u8> {
+        let mut text =
+            format!("MSH|^~\\&|S|SF|R|RF|20240101||ADT^A04^ADT_A01|{control_id}|P|2.6\rPID|1||X\r");
+        text.push_str(&"Z".repeat(pad));
+        let mut framed = BytesMut::new();
+        encode_frame(text.as_bytes(), &mut framed).unwrap();
+        framed.to_vec()
+    }
+
+    /// What the sender side saw and what the harness recorded.
+    struct Run {
+        /// When each ACK frame was complete (ms), with its MSA-2.
+        acks: Vec<(u128, String)>,
+        /// When each of the sender's writes was taken (ms).
+        written: Vec<u128>,
+        arrivals: Vec<Arrival>,
+    }
+
+    /// Writes each frame at its time (ms) through a stream holding `window` bytes, to a
+    /// connection read `read` bytes at a time with a pause of `every`, answered per `answers`;
+    /// collects `acks` ACK frames.
+    async fn run(
+        answers: Vec<Answer>,
+        (read, every): (usize, Duration),
+        window: usize,
+        frames: &[(u64, Vec<u8>)],
+        acks: usize,
+    ) -> Run {
+        let (sender, receiver) = tokio::io::duplex(window);
+        let state = Arc::new(CaseState {
+            started: Instant::now(),
+            arrivals: Mutex::new(Vec::new()),
+            next_arrival: Mutex::new(0),
+            next_connection: Mutex::new(1),
+            answers,
+            behaviours: Vec::new(),
+            lab: None,
+            port: 0,
+            cuts: Mutex::new(Vec::new()),
+        });
+        let deadline = state.started + Duration::from_secs(10);
+        let serving = tokio::spawn({
+            let state = Arc::clone(&state);
+            async move {
+                let halves = tokio::io::split(receiver);
+                let connection = (1, Cut::Port(0));
+                read_and_answer(&state, connection, halves, (read, every), deadline).await;
+            }
+        });
+        let (mut from, mut to) = tokio::io::split(sender);
+        let started = state.started;
+        let reading = async {
+            let (mut codec, mut buffer, mut got) =
+                (MllpCodec::new(MllpOptions::default()), BytesMut::new(), Vec::new());
+            while got.len() < acks {
+                while let Ok(Some(frame)) = codec.decode(&mut buffer) {
+                    let ack = crate::hl7::ack::ReceivedAck::parse(&frame.payload).unwrap();
+                    got.push((started.elapsed().as_millis(), ack.msa2));
+                }
+                if got.len() < acks && from.read_buf(&mut buffer).await.unwrap() == 0 {
+                    break;
+                }
+            }
+            got
+        };
+        let writing = async {
+            let mut written = Vec::new();
+            for (at, frame) in frames {
+                tokio::time::sleep_until(started + Duration::from_millis(*at)).await;
+                to.write_all(frame).await.unwrap();
+                written.push(started.elapsed().as_millis());
+            }
+            written
+        };
+        let (acks, written) = tokio::join!(reading, writing);
+        drop((from, to));
+        serving.await.unwrap();
+        let arrivals = state.arrivals.lock().unwrap().drain(..).map(|(_, a)| a).collect();
+        Run { acks, written, arrivals }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_late_ack_is_written_exactly_its_delay_after_the_arrival() {
+        let late = Answer::LateAck(Span(Duration::from_millis(30)));
+        let frames = [(0, message("C1", 0)), (5, message("C2", 0))];
+        let got =
+            run(vec![late, Answer::Ack], (64 * 1024, Duration::ZERO), 1 << 16, &frames, 2).await;
+        // The late ACK does not hold up the next message's: C2 at 5 ms, C1 at 30 ms.
+        assert_eq!(got.acks, [(5, "C2".to_string()), (30, "C1".to_string())]);
+        let times: Vec<_> = got.arrivals.iter().map(|a| (a.received, a.answered)).collect();
+        let ms = Duration::from_millis;
+        assert_eq!(times, [(ms(0), Some(ms(30))), (ms(5), Some(ms(5)))]);
+        assert!(got.arrivals.iter().all(|a| a.accepted), "both written");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_reader_takes_its_bytes_per_interval_and_holds_the_sender_back() {
+        // A frame read 32 bytes every 2 ms through a 32-byte window. 128 bytes: reads at 0, 2,
+        // 4 and 6 ms; the sender's last bytes are taken at 4 ms, the frame is complete and
+        // answered at 6 ms. 129 bytes need a fifth read, 2 ms later.
+        let every = Duration::from_millis(2);
+        for (size, written, answered) in [(128, 4, 6), (129, 6, 8)] {
+            let frame = message("C1", size - message("C1", 0).len());
+            assert_eq!(frame.len(), size);
+            let got = run(vec![], (32, every), 32, &[(0, frame)], 1).await;
+            assert_eq!(got.written, [written], "{size} bytes");
+            assert_eq!(got.acks, [(answered, "C1".to_string())], "{size} bytes");
+            assert_eq!(got.arrivals[0].received, Duration::from_millis(answered as u64));
+        }
+    }
+
+    /// `refuse_for` keeps the case's port closed, then opens it on the same address. The
+    /// sender here is a loopback client in the same single-threaded runtime, so its connects
+    /// and the harness's rebind happen in virtual-time order: refused 1 ms before the period
+    /// ends, accepted 1 ms after, and the message answered then.
+    #[tokio::test(start_paused = true)]
+    async fn a_refused_port_opens_again_after_refuse_for() {
+        let port = {
+            let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            free.local_addr().unwrap().port()
+        };
+        let listen = format!("127.0.0.1:{port}");
+        let text = b"MSH|^~\\&|S|SF|R|RF|20240101||ADT^A04^ADT_A01|T1|P|2.6\rPID|1||X\r".to_vec();
+        let template = TemplateMessage { label: "m".into(), bytes: text, raw: false };
+        let ctx = ReceiverContext {
+            listen: listen.clone(),
+            command: None,
+            timeout: Duration::from_secs(5),
+            quiet: Duration::from_millis(10),
+            templates: [("m".to_string(), vec![template])].into(),
+            defects: Vec::new(),
+            harness: PathBuf::new(),
+            lab: None,
+        };
+        let yaml = "{name: refused, send: [m], refuse_for: 250ms}";
+        let case: ReceiverCase = crate::scenario::from_yaml(yaml).unwrap();
+        let run = ReceiverRun { index: 0, name: "refused".into(), case, seed: 1, file: 0 };
+        let (_, bytes) = messages(&run, &ctx).unwrap().remove(0);
+        let start = Instant::now();
+        let case = tokio::spawn(async move { run_case(&run, &ctx).await.0 });
+        tokio::time::sleep_until(start + Duration::from_millis(249)).await;
+        assert!(TcpStream::connect(&listen).await.is_err(), "refused at 249 ms");
+        tokio::time::sleep_until(start + Duration::from_millis(251)).await;
+        let mut sender = TcpStream::connect(&listen).await.expect("accepted at 251 ms");
+        let mut framed = BytesMut::new();
+        encode_frame(&bytes, &mut framed).unwrap();
+        sender.write_all(&framed).await.unwrap();
+        let mut answer = vec![0u8; 4096];
+        let n = sender.read(&mut answer).await.unwrap();
+        assert!(answer[..n].windows(6).any(|w| w == b"MSA|AA"), "answered");
+        assert_eq!(start.elapsed(), Duration::from_millis(251), "answered at once");
+        let observation = case.await.unwrap();
+        assert_eq!(observation.aborted.map(|e| e.code), None);
+        let arrival = &observation.arrivals[0];
+        assert_eq!((arrival.connection, arrival.received), (1, Duration::from_millis(251)));
+    }
 }

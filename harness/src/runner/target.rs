@@ -26,7 +26,7 @@ pub enum TargetUrl {
     Mllps(String),
     Http(String),
     Https(String),
-    /// HLLP blocks over TCP (default options: XOR checksum over the data bytes).
+    /// HLLP blocks over TCP, with the scenario's `target.hllp` settings.
     Hllp(String),
 }
 
@@ -91,9 +91,14 @@ pub struct Builtin {
 }
 
 impl Builtin {
-    /// Binds loopback ports (MLLP, HLLP, HTTP ingest, state) and serves until [`Builtin::stop`].
-    pub async fn start(defects: &Defects, spec: Option<&BuiltinSpec>) -> std::io::Result<Builtin> {
-        Builtin::start_at(defects, spec, IpAddr::from(Ipv4Addr::LOCALHOST)).await
+    /// Binds four loopback ports (MLLP, HLLP with the block settings `hllp`, HTTP ingest,
+    /// state) and serves until [`Builtin::stop`].
+    pub async fn start(
+        defects: &Defects,
+        spec: Option<&BuiltinSpec>,
+        hllp: HllpOptions,
+    ) -> std::io::Result<Builtin> {
+        Builtin::start_at(defects, spec, hllp, IpAddr::from(Ipv4Addr::LOCALHOST)).await
     }
 
     /// As [`Builtin::start`], with MLLP and HLLP on `ip` (the host side of the packet-level
@@ -102,6 +107,7 @@ impl Builtin {
     pub async fn start_at(
         defects: &Defects,
         spec: Option<&BuiltinSpec>,
+        hllp: HllpOptions,
         ip: IpAddr,
     ) -> std::io::Result<Builtin> {
         let endpoint =
@@ -116,11 +122,14 @@ impl Builtin {
         let mllp = TcpListener::bind((ip, 0)).await?;
         let http = TcpListener::bind("127.0.0.1:0").await?;
         let state = TcpListener::bind("127.0.0.1:0").await?;
-        let hllp = TcpListener::bind((ip, 0)).await?;
-        let (mllp_addr, http_addr, state_addr, hllp_addr) =
-            (mllp.local_addr()?, http.local_addr()?, state.local_addr()?, hllp.local_addr()?);
-        let hllp_options =
-            HllpServerOptions { hllp: HllpOptions::default(), timeouts: options_idle() };
+        let hllp_listener = TcpListener::bind((ip, 0)).await?;
+        let (mllp_addr, http_addr, state_addr, hllp_addr) = (
+            mllp.local_addr()?,
+            http.local_addr()?,
+            state.local_addr()?,
+            hllp_listener.local_addr()?,
+        );
+        let hllp_options = HllpServerOptions { hllp, timeouts: options_idle() };
         let options =
             ServerOptions { mllp: MllpOptions::default(), timeouts: options_idle(), tls: None };
         let config = HttpConfig {
@@ -136,7 +145,7 @@ impl Builtin {
                 let endpoint = Arc::clone(&endpoint);
                 let stopped = stopped();
                 async move {
-                    let _ = serve_hllp(hllp, endpoint, hllp_options, stopped).await;
+                    let _ = serve_hllp(hllp_listener, endpoint, hllp_options, stopped).await;
                 }
             }),
             tokio::spawn({

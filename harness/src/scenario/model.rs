@@ -95,7 +95,8 @@ pub struct LoadSpec {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TargetSpec {
-    /// `builtin` (default), `mllp://host:port`, `mllps://host:port`, `http://host:port/path`.
+    /// `builtin` (default), `mllp://host:port`, `mllps://host:port`, `hllp://host:port`,
+    /// `http://host:port/path`.
     #[serde(default)]
     pub url: Option<Text>,
     /// The transport the scenario is written for: `mllp` (default), `http` or `hllp`. The built-in
@@ -121,6 +122,10 @@ pub struct TargetSpec {
     /// Certificates for `mllps://` and `https://` targets.
     #[serde(default)]
     pub tls: Option<TlsSpec>,
+    /// HLLP block settings (checksum, span, block limit) for `transport: hllp`: the harness
+    /// uses them on any `hllp://` target, and the built-in endpoint's HLLP listener too.
+    #[serde(default)]
+    pub hllp: Option<super::hllp::HllpSpec>,
 }
 
 /// Whom to trust, and the client certificate for mutual TLS. The server is always verified.
@@ -140,7 +145,8 @@ pub struct TlsSpec {
 pub enum Transport {
     Mllp,
     Http,
-    /// HLLP blocks (HL7 Appendix C) with the XOR checksum over the data bytes.
+    /// HLLP blocks (HL7 Appendix C), with the checksum of `target.hllp` (default: XOR over the
+    /// data bytes).
     Hllp,
 }
 

@@ -80,6 +80,7 @@ defects! {
     IdleConnectionDroppedEarly = "idle-connection-dropped-early": "a connection idle for 150 ms is closed (allowed: the sender reconnects)",
     EatsByteAfterEndBlock = "eats-byte-after-end-block": "the byte after 0x1C is discarded unread, so after a frame without its 0x0D the next frame's 0x0B is lost with that frame",
     HllpChecksumIgnored = "hllp-checksum-ignored": "HLLP blocks with a wrong size or checksum are processed and answered instead of refused with an N block",
+    HllpStopsAfterDamagedBlock = "hllp-stops-after-damaged-block": "after refusing a damaged HLLP block, no new HLLP connection is served (the open one still is)",
     DuplicateUnanswered = "duplicate-unanswered": "a resent message (same MSH-3, MSH-4, MSH-10) is recognised but never acknowledged",
 }
 

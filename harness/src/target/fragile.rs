@@ -56,6 +56,13 @@ impl Health {
         }
     }
 
+    /// An HLLP block was refused as damaged: `hllp-stops-after-damaged-block` goes down.
+    pub fn damaged_block_refused(&self, defects: &Defects) {
+        if defects.has(Defect::HllpStopsAfterDamagedBlock) {
+            self.go_down("an HLLP block was damaged");
+        }
+    }
+
     /// A connection ended; `frames` is how many it carried.
     pub fn connection_ended(&self, defects: &Defects, frames: u64) {
         if frames == 0 && defects.has(Defect::StopsAfterConnectionStorm) {

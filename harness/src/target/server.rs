@@ -103,11 +103,16 @@ pub async fn serve_hllp(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<u64> {
     let sequential = endpoint_defect(&endpoint, Defect::OneConnectionAtATime);
+    let health = Arc::new(Health::default());
     accept_until(listener, shutdown, sequential, move |stream, peer| {
-        let endpoint = Arc::clone(&endpoint);
+        let (endpoint, health) = (Arc::clone(&endpoint), Arc::clone(&health));
         async move {
+            // A defective endpoint that went down takes no new connection (closed at once).
+            if health.is_down() {
+                return;
+            }
             match HllpConnection::from_stream(stream, options.hllp, options.timeouts) {
-                Ok(connection) => handle_hllp(connection, &endpoint).await,
+                Ok(connection) => handle_hllp(connection, &endpoint, &health).await,
                 Err(err) => eprintln!("hl7-harness serve: hllp {peer}: {err}"),
             }
         }
@@ -115,7 +120,7 @@ pub async fn serve_hllp(
     .await
 }
 
-async fn handle_hllp(mut connection: HllpConnection, endpoint: &Endpoint) {
+async fn handle_hllp(mut connection: HllpConnection, endpoint: &Endpoint, health: &Health) {
     let peer = connection.peer();
     let mut last_answer: Option<Vec<u8>> = None;
     loop {
@@ -144,6 +149,7 @@ async fn handle_hllp(mut connection: HllpConnection, endpoint: &Endpoint) {
         } else if let Some(reason) =
             block.nak_reason().filter(|_| !endpoint_defect(endpoint, Defect::HllpChecksumIgnored))
         {
+            health.damaged_block_refused(endpoint.defects());
             connection.send_nak(reason).await
         } else {
             match block.block_type {

@@ -176,7 +176,8 @@ fn http_reply(defects: &[Defect], body: &str, auth: &str) -> String {
 }
 
 /// What an HLLP endpoint with `defects` answers to a data block with a wrong checksum.
-fn hllp_damaged_answer(defects: &[Defect]) -> Vec<u8> {
+/// Over HLLP: what answers a damaged block, then what answers a good block on a new connection.
+fn hllp_damaged_answer(defects: &[Defect]) -> (Vec<u8>, Vec<u8>) {
     use hl7_harness::target::server::{serve_hllp, HllpServerOptions};
     use hl7_harness::transport::hllp::{HllpCodec, HllpOptions, Outgoing};
     use tokio_util::codec::Encoder;
@@ -184,10 +185,11 @@ fn hllp_damaged_answer(defects: &[Defect]) -> Vec<u8> {
         Endpoint::new(ResponderConfig::default())
             .with_defects(Defects::of(defects.iter().copied())),
     );
-    let mut block = bytes::BytesMut::new();
+    let mut good = bytes::BytesMut::new();
     HllpCodec::new(HllpOptions::default())
-        .encode(Outgoing::Data(A04.as_bytes()), &mut block)
+        .encode(Outgoing::Data(A04.as_bytes()), &mut good)
         .unwrap();
+    let mut block = good.clone();
     hl7_harness::faults::damage_checksum(&mut block);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
@@ -199,8 +201,11 @@ fn hllp_damaged_answer(defects: &[Defect]) -> Vec<u8> {
         let server = tokio::spawn(serve_hllp(listener, endpoint, options, async {
             let _ = stopped.await;
         }));
-        let answer =
-            tokio::task::spawn_blocking(move || exchange(&addr, &block, WINDOW)).await.unwrap();
+        let answer = tokio::task::spawn_blocking(move || {
+            (exchange(&addr, &block, WINDOW), exchange(&addr, &good, WINDOW))
+        })
+        .await
+        .unwrap();
         let _ = stop.send(());
         let _ = server.await;
         answer
@@ -531,9 +536,15 @@ fn every_defect_changes_observable_behaviour() {
                 assert_eq!((acks(&ok).len(), acks(&bad).len()), (2, 1), "{defect}");
             }
             Defect::HllpChecksumIgnored => {
-                let (ok, bad) = (hllp_damaged_answer(&[]), hllp_damaged_answer(&[defect]));
+                let (ok, bad) = (hllp_damaged_answer(&[]).0, hllp_damaged_answer(&[defect]).0);
                 assert_eq!(ok.get(1), Some(&b'N'), "refused with an N block: {ok:?}");
                 assert_eq!(bad.get(1), Some(&b'D'), "{defect}: {bad:?}");
+            }
+            Defect::HllpStopsAfterDamagedBlock => {
+                let (ok, bad) = (hllp_damaged_answer(&[]), hllp_damaged_answer(&[defect]));
+                assert_eq!((ok.0.get(1), bad.0.get(1)), (Some(&b'N'), Some(&b'N')), "{defect}");
+                assert_eq!(ok.1.get(1), Some(&b'D'), "a new connection is served: {ok:?}");
+                assert_eq!(bad.1, b"", "{defect}: a new connection is closed unanswered");
             }
             Defect::WrongCharset => {
                 let utf8 = utf8_a04();

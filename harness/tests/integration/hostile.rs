@@ -58,6 +58,16 @@ const TABLE: &[(&str, &str, Defect, &str)] = &[
         Defect::HllpChecksumIgnored,
         "hllp.damaged-block-refused",
     ),
+    // The HLLP canaries: during the damaged block's wait, and after the case.
+    ("hllp_bad_checksum", "bad_checksum", Defect::OneConnectionAtATime, "liveness.canary"),
+    ("hllp_bad_checksum", "bad_checksum", Defect::HllpStopsAfterDamagedBlock, "liveness.canary"),
+    // The sum-mod256 file's case alone: its settings reach both sides.
+    (
+        "hllp_sum_mod256",
+        "damaged sum-mod256",
+        Defect::HllpChecksumIgnored,
+        "hllp.damaged-block-refused",
+    ),
 ];
 
 type Failed = (BTreeSet<&'static str>, BTreeSet<&'static str>);
@@ -124,4 +134,92 @@ fn every_fault_passes_the_correct_endpoint_and_catches_its_defect() {
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// Runs `file` of the hostile pack against an HLLP endpoint of its own, served with `served`
+/// block settings; returns the ids of the failed error checks and how many cases ran.
+async fn against_hllp_endpoint(
+    file: &str,
+    served: hl7_harness::transport::hllp::HllpOptions,
+) -> (BTreeSet<&'static str>, usize) {
+    use hl7_harness::target::endpoint::Endpoint;
+    use hl7_harness::target::responder::ResponderConfig;
+    use hl7_harness::target::server::{serve_hllp, HllpServerOptions};
+    use hl7_harness::transport::connection::Timeouts;
+    let endpoint = Arc::new(Endpoint::new(ResponderConfig::default()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let options = HllpServerOptions { hllp: served, timeouts: Timeouts::default() };
+    let server = tokio::spawn(serve_hllp(listener, endpoint, options, async {
+        let _ = stopped.await;
+    }));
+    let known = hl7_harness::checks::generic_ids();
+    let path = workspace().join("scenarios").join("hostile-network").join(file);
+    let packs = load_packs(&[path], &known).expect("the file loads");
+    let options = RunOptions {
+        target: Some(format!("hllp://{addr}")),
+        seed: 12,
+        jobs: 2,
+        ..RunOptions::default()
+    };
+    let outcome = run_packs(&packs, &options, &|_| {}).await.expect("run starts");
+    let _ = stop.send(());
+    let _ = server.await;
+    (super::support::failed_ids(&outcome, Severity::Error), outcome.cases().count())
+}
+
+/// `target.hllp` reaches the harness's side of an `hllp://` target: the sum-mod256 file passes
+/// against an endpoint served with its settings and fails against one with the default XOR
+/// checksum (every good block refused), and the other way round for the default file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hllp_settings_of_the_scenario_reach_the_harness_side() {
+    use hl7_harness::transport::hllp::{Checksum, ChecksumSpan, HllpOptions};
+    let sum = HllpOptions {
+        checksum: Checksum::SumMod256,
+        span: ChecksumSpan::StartBlockToData,
+        ..HllpOptions::default()
+    };
+    let xor = HllpOptions::default();
+    let (failed, cases) = against_hllp_endpoint("hllp-sum-mod256.yaml", sum).await;
+    assert_eq!((failed, cases), (BTreeSet::new(), 2), "same settings on both sides");
+    let (failed, _) = against_hllp_endpoint("hllp-sum-mod256.yaml", xor).await;
+    assert!(failed.contains("history.nothing-lost"), "XOR endpoint refuses sum blocks: {failed:?}");
+    assert!(failed.contains("liveness.canary"), "{failed:?}");
+    let (failed, _) = against_hllp_endpoint("hllp-blocks.yaml", sum).await;
+    assert!(failed.contains("history.nothing-lost"), "{failed:?}");
+    assert_eq!(against_hllp_endpoint("hllp-blocks.yaml", xor).await.0, BTreeSet::new());
+}
+
+/// `target.hllp.max_block_bytes` reaches the built-in endpoint's HLLP listener: a limit below
+/// the message's block makes it drop the connection (the message is lost), the default passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hllp_block_limit_of_the_scenario_reaches_the_builtin_endpoint() {
+    let dir = std::env::temp_dir().join(format!("hl7h-hllp-limit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let corpus = workspace().join("corpus/adt/adt_a04_v26_utf8_latin.hl7");
+    let mut failed = Vec::new();
+    for limit in [64, 16_777_216] {
+        let path = dir.join(format!("limit-{limit}.yaml"));
+        let text = format!(
+            "target: {{ transport: hllp, ack_timeout: 1s, hllp: {{ max_block_bytes: {limit} }} }}\n\
+             messages:\n  m: {{ file: {} }}\ncases:\n  - {{ name: one block, send: m }}\n",
+            corpus.display()
+        );
+        std::fs::write(&path, text).unwrap();
+        let packs = load_packs(&[path], &hl7_harness::checks::generic_ids()).expect("loads");
+        let options = RunOptions { seed: 13, jobs: 1, ..RunOptions::default() };
+        let outcome = run_packs(&packs, &options, &|_| {}).await.expect("run starts");
+        let events: Vec<String> = outcome
+            .cases()
+            .flat_map(|c| &c.observation.exchanges)
+            .filter_map(|e| e.event.as_ref().map(|e| e.code.clone()))
+            .collect();
+        failed.push((super::support::failed_ids(&outcome, Severity::Error), events));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(failed[0].0.contains("history.nothing-lost"), "64-byte limit: {:?}", failed[0]);
+    // The endpoint closed the connection on the block (not the harness refusing a large ACK).
+    assert_eq!(failed[0].1, ["peer-closed"]);
+    assert_eq!(failed[1], (BTreeSet::new(), Vec::new()), "the default limit");
 }
