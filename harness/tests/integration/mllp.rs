@@ -2,7 +2,7 @@
 //! the journal across a restart, retries that keep MSH-10, an unreachable target.
 
 use crate::support::{run, stdout, workspace};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
