@@ -29,6 +29,7 @@ fn exchange(sent: &str, reply: Option<&str>) -> Exchange {
         expect: Expect::default(),
         faults: Vec::new(),
         attempts: Vec::new(),
+        reply_order: Vec::new(),
     }
 }
 

@@ -333,6 +333,7 @@ fn case(path: &Path, pack: &str, entry: &CaseEntry) -> Result<CaseOutcome, Merge
             expect: Default::default(),
             faults: e.faults.clone(),
             attempts: e.attempts.clone(),
+            reply_order: Vec::new(),
         });
     }
     let connections_after = entry
@@ -391,6 +392,7 @@ fn case(path: &Path, pack: &str, entry: &CaseEntry) -> Result<CaseOutcome, Merge
                     })
                 })
                 .collect::<Result<_, MergeError>>()?,
+            ..CaseObservation::default()
         },
         duration: Duration::from_millis(entry.duration_ms),
         reproduce: entry.reproduce.clone(),

@@ -282,6 +282,8 @@ async fn read_until(
                 match attribute(pending, &frame.payload, preferred) {
                     Some(i) => {
                         let elapsed = now.duration_since(pending[i].sent_at);
+                        let place = pending.iter().map(|p| p.exchange.replies.len()).sum();
+                        pending[i].exchange.reply_order.push(place);
                         pending[i].exchange.replies.push(Reply {
                             payload: frame.payload.to_vec(),
                             notes,
@@ -333,6 +335,7 @@ pub async fn run_case(run: &CaseRun, ctx: &Context) -> (CaseObservation, Vec<Str
         aborted: None,
         expect_connection_open: run.case.expect.connection_open,
         skip_checks: run.case.skip_checks.clone(),
+        order: run.case.expect.order.unwrap_or_default(),
         ..CaseObservation::default()
     };
     let mut described = Vec::new();
@@ -359,6 +362,9 @@ pub async fn run_case(run: &CaseRun, ctx: &Context) -> (CaseObservation, Vec<Str
             })
         }
     }
+    if observation.aborted.is_none() {
+        super::order::read_applied(ctx, &mut observation).await;
+    }
     (observation, described)
 }
 
@@ -382,6 +388,7 @@ pub(super) fn new_exchange(
         expect: fault_expectation(expectation(&step.expect, built.intent), faults),
         faults: faults.iter().map(|f| f.name().to_string()).collect(),
         attempts: Vec::new(),
+        reply_order: Vec::new(),
     }
 }
 

@@ -7,6 +7,7 @@ mod hllp;
 mod liveness;
 mod load_phase;
 pub mod observation;
+mod order;
 mod probe;
 mod receiver;
 mod target;

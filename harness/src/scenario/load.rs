@@ -353,6 +353,12 @@ fn check_case(
             format!("case {:?}: with steps, put set, mutate and probe in the steps", case.name),
         );
     }
+    if case.steps.iter().any(|s| s.expect.order.is_some()) {
+        report(
+            "order",
+            format!("case {:?}: order is a rule for the whole case; put it in the case's expect", case.name),
+        );
+    }
     if case.connections == Some(0) {
         report("connections:", format!("case {:?}: connections must be at least 1", case.name));
     }

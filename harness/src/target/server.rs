@@ -5,7 +5,7 @@
 
 use super::client_feed::Effect;
 use super::defect::Defect;
-use super::endpoint::Endpoint;
+use super::endpoint::{Endpoint, Held};
 use super::fragile::{self, Health};
 use crate::transport::connection::{MllpConnection, Timeouts, TransportError};
 use crate::transport::hllp::{BlockType, HllpOptions};
@@ -67,8 +67,12 @@ pub async fn serve_mllp_with_commit_ack(
             match connection {
                 Ok(connection) => {
                     let idle = options.timeouts.read;
-                    let frames =
-                        handle_connection(connection, &endpoint, commit_ack, &health, idle).await;
+                    let mut held = Held::default();
+                    let frames = handle_connection(
+                        connection, &endpoint, commit_ack, &health, idle, &mut held,
+                    )
+                    .await;
+                    endpoint.release(&mut held);
                     health.connection_ended(endpoint.defects(), frames);
                 }
                 Err(err) => {
@@ -242,6 +246,7 @@ async fn handle_connection(
     commit_ack: bool,
     health: &Health,
     idle: Duration,
+    held: &mut Held,
 ) -> u64 {
     let peer = connection.peer();
     let defect = |d| endpoint_defect(endpoint, d);
@@ -298,7 +303,7 @@ async fn handle_connection(
             connection.reset();
             return frames;
         }
-        let handled = match endpoint.handle(&frame.payload) {
+        let handled = match endpoint.handle_on(&frame.payload, Some(&mut *held)) {
             Ok(handled) => handled,
             Err(err) => {
                 // Without the journal the message could be lost: no ACK, so the sender resends
