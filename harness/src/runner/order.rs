@@ -20,7 +20,8 @@ const READ_LIMIT: Duration = Duration::from_secs(5);
 fn sequenced_ids(obs: &CaseObservation) -> BTreeSet<String> {
     let mut by_connection: BTreeMap<usize, BTreeSet<String>> = BTreeMap::new();
     for exchange in obs.exchanges.iter().filter(|e| !e.attempts.is_empty()) {
-        let id = Message::parse(&exchange.sent).ok().and_then(|m| m.control_id().map(str::to_string));
+        let id =
+            Message::parse(&exchange.sent).ok().and_then(|m| m.control_id().map(str::to_string));
         if let Some(id) = id {
             by_connection.entry(exchange.connection).or_default().insert(id);
         }
@@ -60,7 +61,8 @@ pub(super) async fn read_applied(ctx: &Context, obs: &mut CaseObservation) {
 /// The case's own ids from an applied log, first application only.
 fn parse_applied(url: &str, status: u16, body: &[u8], ids: &BTreeSet<String>) -> AppliedOrder {
     let value: Option<serde_json::Value> = serde_json::from_slice(body).ok();
-    let Some(list) = value.as_ref().and_then(|v| v.get("applied")?.as_array()).filter(|_| status == 200)
+    let Some(list) =
+        value.as_ref().and_then(|v| v.get("applied")?.as_array()).filter(|_| status == 200)
     else {
         return AppliedOrder::Unavailable(format!(
             "GET {url}: HTTP {status}, no JSON object with an \"applied\" array"

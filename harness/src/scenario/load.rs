@@ -356,7 +356,10 @@ fn check_case(
     if case.steps.iter().any(|s| s.expect.order.is_some()) {
         report(
             "order",
-            format!("case {:?}: order is a rule for the whole case; put it in the case's expect", case.name),
+            format!(
+                "case {:?}: order is a rule for the whole case; put it in the case's expect",
+                case.name
+            ),
         );
     }
     if case.connections == Some(0) {

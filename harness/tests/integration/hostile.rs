@@ -52,6 +52,7 @@ const TABLE: &[(&str, &str, Defect, &str)] = &[
     ("retransmission", "retransmission", Defect::DuplicateUnanswered, "history.duplicates"),
     ("retransmission", "retransmission", Defect::AppliedTwice, "probe"),
     ("no_false_success", "pipeline -", Defect::WrongMsa2, "history.no-false-success"),
+    ("order", "order - three", Defect::AppliesOutOfOrder, "history.order"),
     (
         "hllp_bad_checksum",
         "bad_checksum",
@@ -124,4 +125,24 @@ fn every_fault_passes_the_correct_endpoint_and_catches_its_defect() {
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// Where the harness pipelined (which MLLP does not let a sender do), messages applied out of
+/// order are only a warning; where the scenario allows any order, `history.order` is not judged.
+#[test]
+fn history_order_pipelined_warns_and_order_any_is_not_judged() {
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(async {
+        let defect = || Defects::of([Defect::AppliesOutOfOrder]);
+        let (((errors, warnings), _), ((any_errors, any_warnings), cases)) =
+            tokio::join!(failed("pipeline -", defect()), failed("order any -", defect()));
+        assert!(!errors.contains("history.order"), "{errors:?}");
+        assert!(warnings.contains("history.order"), "{warnings:?}");
+        assert_eq!(cases, 1);
+        assert!(
+            any_errors.is_empty() && any_warnings.is_empty(),
+            "{any_errors:?} {any_warnings:?}"
+        );
+    });
 }
