@@ -42,12 +42,18 @@ pub enum NetworkFault {
     CloseBeforeAck,
     /// Reset the connection (RST, SO_LINGER 0): after the whole frame, at byte `offset` of the
     /// frame, or, with `mid_frame`, at an offset inside the frame drawn by the case seed. Then
-    /// connect again and resend the message.
+    /// connect again and resend the message. With `after_acks: N` instead, the trigger is the
+    /// Nth ACK read on the connection: the reset comes once N ACKs have been read while a later
+    /// frame is unanswered (the pipelined frames behind them, or the next message sent one at
+    /// a time), once per connection; the unanswered messages are indeterminate and go again,
+    /// one at a time with the same MSH-10, on a new connection.
     Reset {
         #[serde(default)]
         offset: Option<usize>,
         #[serde(default)]
         mid_frame: bool,
+        #[serde(default)]
+        after_acks: Option<u32>,
     },
     /// Bytes outside any frame, written before the frame (default `"\r\n"`).
     BytesBeforeFrame(#[serde(default)] Option<String>),
@@ -128,8 +134,17 @@ impl NetworkFault {
             NetworkFault::Slow { bytes_per_second: 0 } => {
                 Err("slow: bytes_per_second must be at least 1".into())
             }
-            NetworkFault::Reset { offset: Some(_), mid_frame: true } => {
+            NetworkFault::Reset { offset: Some(_), mid_frame: true, .. } => {
                 Err("reset: give offset or mid_frame, not both".into())
+            }
+            NetworkFault::Reset { after_acks: Some(0), .. } => {
+                Err("reset: after_acks must be at least 1 (`reset: {}` resets after the frame)"
+                    .into())
+            }
+            NetworkFault::Reset { after_acks: Some(_), offset, mid_frame }
+                if offset.is_some() || *mid_frame =>
+            {
+                Err("reset: after_acks resets between frames; give no offset or mid_frame".into())
             }
             NetworkFault::Storm { connections } if *connections > STORM_MAX => {
                 Err(format!("storm: at most {STORM_MAX} connections"))
@@ -167,6 +182,9 @@ pub enum WireEnd {
     Close,
     /// Reset the connection (SO_LINGER 0).
     Reset,
+    /// Read ACKs; once this many have been read on the connection while a frame written on it
+    /// is unanswered, reset it (SO_LINGER 0).
+    ResetAfterAcks(u32),
     /// Read whatever comes for this long (nothing should), then close.
     Silence(Duration),
 }
@@ -285,7 +303,7 @@ pub fn plan(payloads: &[&[u8]], faults: &[NetworkFault], seed: u64, first: bool)
         .map(|(i, p)| frame(&shape_payload(p, faults), faults, first && i == 0))
         .collect();
     let reset = fault(faults, |f| match f {
-        NetworkFault::Reset { offset, mid_frame } => Some((*offset, *mid_frame)),
+        NetworkFault::Reset { offset, mid_frame, after_acks: None } => Some((*offset, *mid_frame)),
         _ => None,
     });
     let mut writes = Vec::new();
@@ -306,7 +324,9 @@ pub fn plan(payloads: &[&[u8]], faults: &[NetworkFault], seed: u64, first: bool)
         }
         writes = cut(&stream, faults, &mut rng);
     }
-    let end = if reset.is_some() {
+    let end = if let Some(acks) = ack_trigger(faults) {
+        WireEnd::ResetAfterAcks(acks)
+    } else if reset.is_some() {
         WireEnd::Reset
     } else if faults.contains(&NetworkFault::CloseBeforeAck) {
         WireEnd::Close
@@ -323,6 +343,14 @@ pub fn plan(payloads: &[&[u8]], faults: &[NetworkFault], seed: u64, first: bool)
         WireEnd::Read
     };
     WirePlan { writes, end }
+}
+
+/// The ACK count of a `reset: { after_acks: N }` among `faults`.
+pub fn ack_trigger(faults: &[NetworkFault]) -> Option<u32> {
+    fault(faults, |f| match f {
+        NetworkFault::Reset { after_acks, .. } => *after_acks,
+        _ => None,
+    })
 }
 
 /// Changes the three checksum digits of an encoded HLLP block (`… ccc <EB> <CR>`) to another
@@ -406,14 +434,14 @@ mod tests {
     fn reset_cuts_at_the_offset_or_a_seeded_one() {
         let at = plan(
             &[b"MSH|abcdef"],
-            &[NetworkFault::Reset { offset: Some(4), mid_frame: false }],
+            &[NetworkFault::Reset { offset: Some(4), mid_frame: false, after_acks: None }],
             1,
             true,
         );
         assert_eq!((joined(&at), at.end), (b"\x0bMSH".to_vec(), WireEnd::Reset));
         let after = plan(
             &[b"MSH|abcdef"],
-            &[NetworkFault::Reset { offset: None, mid_frame: false }],
+            &[NetworkFault::Reset { offset: None, mid_frame: false, after_acks: None }],
             1,
             true,
         );
@@ -421,7 +449,7 @@ mod tests {
         let mid = |seed| {
             joined(&plan(
                 &[b"MSH|abcdefghijklmnop"],
-                &[NetworkFault::Reset { offset: None, mid_frame: true }],
+                &[NetworkFault::Reset { offset: None, mid_frame: true, after_acks: None }],
                 seed,
                 true,
             ))
@@ -451,6 +479,27 @@ mod tests {
             (b"\x0bMSH|x\r".to_vec(), WireEnd::Silence(UNTERMINATED_SILENCE))
         );
         assert_eq!(plan(&[b"A"], &[NetworkFault::CloseBeforeAck], 1, true).end, WireEnd::Close);
+    }
+
+    #[test]
+    fn reset_after_acks_keeps_every_frame_and_waits_for_the_acks() {
+        let faults = [
+            NetworkFault::Pipeline,
+            NetworkFault::Reset { offset: None, mid_frame: false, after_acks: Some(2) },
+        ];
+        let piped = plan(&[b"A", b"B", b"C"], &faults, 1, true);
+        assert_eq!(joined(&piped), b"\x0bA\x1c\r\x0bB\x1c\r\x0bC\x1c\r", "no frame is cut");
+        assert_eq!(piped.end, WireEnd::ResetAfterAcks(2));
+        assert_eq!(ack_trigger(&faults), Some(2));
+        assert_eq!(ack_trigger(&[NetworkFault::Pipeline]), None);
+        let zero = NetworkFault::Reset { offset: None, mid_frame: false, after_acks: Some(0) };
+        assert!(zero.validate().is_err());
+        let both = NetworkFault::Reset { offset: Some(3), mid_frame: false, after_acks: Some(1) };
+        assert!(both.validate().is_err());
+        assert!(faults[1].validate().is_ok());
+        let yaml: Vec<NetworkFault> =
+            crate::scenario::from_yaml("[pipeline, {reset: {after_acks: 1}}]").unwrap();
+        assert_eq!(ack_trigger(&yaml), Some(1));
     }
 
     #[test]

@@ -462,6 +462,8 @@ struct Lane<'a> {
     seed: u64,
     /// When the lane's first connection was opened.
     opened: Instant,
+    /// A `reset: { after_acks: N }` has fired on this lane (it fires once).
+    ack_reset: bool,
 }
 
 impl Lane<'_> {
@@ -515,7 +517,7 @@ impl Lane<'_> {
                     self.silence(silence, index, stray).await;
                     None
                 }
-                WireEnd::Read | WireEnd::HalfClose => {
+                WireEnd::Read | WireEnd::HalfClose | WireEnd::ResetAfterAcks(_) => {
                     let deadline = Instant::now() + self.ctx.ack_timeout;
                     let done = move |p: &[Pending]| !p[index].exchange.replies.is_empty();
                     read_until(
@@ -609,6 +611,18 @@ impl Lane<'_> {
         self.replace_connection(false).await;
     }
 
+    /// How a message sent one at a time ends under `reset: { after_acks }`: reset before its
+    /// ACK when `acks` ACKs have been read on the lane (once), otherwise read as usual.
+    fn ack_trigger(&mut self, acks: u32) -> WireEnd {
+        let read = self.pending.iter().filter(|p| !p.exchange.replies.is_empty()).count();
+        if !self.ack_reset && read >= acks as usize {
+            self.ack_reset = true;
+            WireEnd::Reset
+        } else {
+            WireEnd::Read
+        }
+    }
+
     /// Listens a little longer for duplicate or late ACKs, or the target closing; records how
     /// the connection ended.
     async fn finish(&mut self, stray: &mut Vec<Reply>) {
@@ -660,6 +674,7 @@ async fn run_mllp(
                 canaries: Vec::new(),
                 seed: run.seed ^ ((number as u64) << 32),
                 opened: Instant::now(),
+                ack_reset: false,
             }),
             Err(err) => {
                 obs.aborted = Some(event(&err));
@@ -727,12 +742,20 @@ async fn run_coalesced(
     lane.pending.iter_mut().for_each(|p| p.sent_at = now);
     let (addr, message) = (lane.addr, lane.canary.take());
     let stray = &mut obs.stray;
+    // Under `reset: { after_acks: N }` reading stops at the Nth ACK (an event, not a time).
+    let trigger = match wire.end {
+        WireEnd::ResetAfterAcks(acks) => Some(acks as usize),
+        _ => None,
+    };
     let work = async {
         match write_plan(&mut lane.conn, &wire).await {
             Err(err) => Some(err),
             Ok(()) => {
                 let deadline = now + ctx.ack_timeout;
-                let done = |p: &[Pending]| p.iter().all(|p| !p.exchange.replies.is_empty());
+                let done = |p: &[Pending]| {
+                    let read = p.iter().filter(|p| !p.exchange.replies.is_empty()).count();
+                    read == p.len() || trigger.is_some_and(|acks| read >= acks)
+                };
                 read_until(&mut lane.conn, &mut lane.pending, stray, None, deadline, done).await
             }
         }
@@ -742,13 +765,30 @@ async fn run_coalesced(
     if let Some(err) = failure {
         lane.fail(&err);
     }
+    let unanswered: Vec<usize> =
+        (0..lane.pending.len()).filter(|&i| lane.pending[i].exchange.replies.is_empty()).collect();
+    let read = lane.pending.len() - unanswered.len();
+    let reset =
+        lane.dead.is_none() && !unanswered.is_empty() && trigger.is_some_and(|acks| read >= acks);
+    if reset {
+        for &i in &unanswered {
+            lane.pending[i].exchange.event = Some(TransportEvent {
+                code: "reset-by-harness".into(),
+                detail: format!(
+                    "the harness reset the connection (SO_LINGER 0) after {read} ACK(s), with \
+                     {} frame(s) unanswered",
+                    unanswered.len()
+                ),
+            });
+        }
+        lane.ack_reset = true;
+        lane.replace_connection(true).await;
+    }
     for pending in &mut lane.pending {
         record_attempt(pending, 0);
     }
-    let unanswered: Vec<usize> =
-        (0..lane.pending.len()).filter(|&i| lane.pending[i].exchange.replies.is_empty()).collect();
     let closed = lane.dead.as_ref().is_some_and(|e| e.code == "peer-closed");
-    if closed && !unanswered.is_empty() {
+    if (closed || reset) && !unanswered.is_empty() {
         for i in unanswered {
             // A receiver that closes after each ACK gets each message on a new connection.
             let gone = lane.dead.is_some() || lane.conn.peer_closed_within(CLOSE_LOOK).await;
@@ -818,7 +858,10 @@ async fn run_sequential(
                 Some(gone) => lane.pending[index].exchange.event = Some(gone),
                 None => {
                     let seed = lane.seed.wrapping_add(step_no as u64);
-                    let wire = plan(&[built.bytes.as_slice()], &faults, seed, index == 0);
+                    let mut wire = plan(&[built.bytes.as_slice()], &faults, seed, index == 0);
+                    if let WireEnd::ResetAfterAcks(acks) = wire.end {
+                        wire.end = lane.ack_trigger(acks);
+                    }
                     // The first faulted send of the lane has a canary running meanwhile (an
                     // unterminated frame's runs in its silence, before the connection goes).
                     let silent = matches!(wire.end, WireEnd::Silence(_));

@@ -371,6 +371,25 @@ fn check_case(
             report(fault.name(), format!("case {:?}: {message}", case.name));
         }
     }
+    // An ACK-count trigger that can never fire would pass the case without the fault.
+    let messages = if case.steps.is_empty() {
+        1
+    } else {
+        case.steps.iter().filter(|s| s.send.is_some() || s.resend.is_some()).count()
+    };
+    let triggers = case.network.iter().chain(case.steps.iter().flat_map(|s| s.network.iter()));
+    if let Some(acks) = crate::faults::ack_trigger(&triggers.cloned().collect::<Vec<_>>()) {
+        if acks as usize >= messages {
+            report(
+                "after_acks",
+                format!(
+                    "case {:?}: reset after_acks {acks} needs more than {acks} messages on the \
+                     connection; the case sends {messages}",
+                    case.name
+                ),
+            );
+        }
+    }
     // Placeholders inside probe JSON are strings serde does not look into: check them here.
     let probes = case.probe.iter().chain(case.steps.iter().filter_map(|s| s.probe.as_ref()));
     for json in probes.filter_map(|p| p.json.as_ref()) {

@@ -24,6 +24,18 @@ const TABLE: &[(&str, &str, Defect, &str)] = &[
     ("reset", "reset - RST after", Defect::StopsAfterReset, "liveness.canary"),
     ("reset_mid_frame", "reset - RST inside", Defect::StopsAfterReset, "liveness.canary"),
     (
+        "reset_after_acks",
+        "reset after_acks - RST once",
+        Defect::StopsAfterReset,
+        "history.nothing-lost",
+    ),
+    (
+        "reset_after_acks",
+        "reset after_acks - one at",
+        Defect::StopsAfterReset,
+        "history.nothing-lost",
+    ),
+    (
         "bytes_before_frame",
         "bytes_before_frame",
         Defect::ClosesOnBytesOutsideFrame,
