@@ -383,8 +383,8 @@ fn check_case(
             report(
                 "after_acks",
                 format!(
-                    "case {:?}: reset after_acks {acks} needs more than {acks} messages on the \
-                     connection; the case sends {messages}",
+                    "case {:?}: reset after_acks {acks} never fires: the case sends \
+                     {messages} message(s) on its connection, it needs more than {acks}",
                     case.name
                 ),
             );
