@@ -1,8 +1,9 @@
 //! Network misbehaviour a case applies while sending (the scenario field `network:`), with the
 //! harness as a misbehaving client and the target as the receiver. Each fault turns the frames
 //! of a step into the exact bytes and writes the runner performs, and says how the attempt ends
-//! (read the ACK, half-close, close, reset, silence), so what was done can be reported byte for
-//! byte. Every random choice (chunk sizes, the reset offset, how storm connections end) comes
+//! (read the ACK, half-close, close, reset, reset once N ACKs were read, silence), so what was
+//! done can be reported byte for byte. Triggers are events (a byte offset, a frame, the Nth
+//! ACK), never clock guesses. Every random choice (chunk sizes, the reset offset, how storm connections end) comes
 //! from the case seed through ChaCha8: same seed, same bytes. Pure: no I/O here.
 
 use crate::scenario::Span;

@@ -6,6 +6,7 @@
 
 use super::support::workspace;
 use hl7_harness::checks::Severity;
+use hl7_harness::runner::observation::Outcome;
 use hl7_harness::runner::{run as run_packs, RunOptions};
 use hl7_harness::scenario::load_packs;
 use hl7_harness::target::defect::{Defect, Defects};
@@ -158,4 +159,41 @@ fn history_order_pipelined_warns_and_order_any_is_not_judged() {
             "{any_errors:?} {any_warnings:?}"
         );
     });
+}
+
+/// `reset: { after_acks: 1 }` fires on the first ACK read, an event, so it hits the same place
+/// on every run: the messages behind that ACK are cut once (indeterminate, reset by the
+/// harness) and answered when they come again; the one answered before is sent once.
+#[test]
+fn reset_after_acks_cuts_exactly_the_unanswered_messages() {
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let known = hl7_harness::checks::generic_ids();
+    let dir = workspace().join("scenarios").join("hostile-network");
+    let packs = load_packs(&[dir], &known).expect("the hostile pack loads");
+    for seed in [3, 4] {
+        let options =
+            RunOptions { seed, filter: Some("reset after_acks".into()), ..RunOptions::default() };
+        let outcome = runtime.block_on(run_packs(&packs, &options, &|_| {})).expect("run starts");
+        let mut shapes = Vec::new();
+        for case in outcome.cases() {
+            let shape: Vec<Vec<(Outcome, Option<String>)>> = case
+                .observation
+                .exchanges
+                .iter()
+                .map(|e| e.attempts.iter().map(|a| (a.outcome, a.event.clone())).collect())
+                .collect();
+            shapes.push(shape);
+        }
+        let ok = || (Outcome::Ok, None);
+        let cut = || (Outcome::Indeterminate, Some("reset-by-harness".to_string()));
+        assert_eq!(
+            shapes,
+            vec![
+                vec![vec![ok()], vec![cut(), ok()], vec![cut(), ok()]],
+                vec![vec![ok()], vec![cut(), ok()]],
+            ],
+            "seed {seed}"
+        );
+    }
 }
