@@ -81,6 +81,7 @@ defects! {
     EatsByteAfterEndBlock = "eats-byte-after-end-block": "the byte after 0x1C is discarded unread, so after a frame without its 0x0D the next frame's 0x0B is lost with that frame",
     HllpChecksumIgnored = "hllp-checksum-ignored": "HLLP blocks with a wrong size or checksum are processed and answered instead of refused with an N block",
     DuplicateUnanswered = "duplicate-unanswered": "a resent message (same MSH-3, MSH-4, MSH-10) is recognised but never acknowledged",
+    AnswersCoalescedInReverse = "answers-coalesced-in-reverse": "frames that arrive in one read are answered in reverse order (allowed: only a pipelining sender, which MLLP does not permit, can see it)",
     AppliesOutOfOrder = "applies-out-of-order": "on an MLLP connection, every odd-numbered accepted message is acknowledged at once but applied only after the next one (or when the connection ends)",
 }
 
@@ -98,6 +99,7 @@ impl Defect {
                 | Defect::ClosesAfterAck
                 | Defect::HttpTextContentType
                 | Defect::IdleConnectionDroppedEarly
+                | Defect::AnswersCoalescedInReverse
         )
     }
 

@@ -252,6 +252,8 @@ async fn handle_connection(
     let defect = |d| endpoint_defect(endpoint, d);
     let mut frames = 0u64;
     let mut earlier = fragile::Earlier::default();
+    // ACKs held back by `answers-coalesced-in-reverse`.
+    let mut deferred: Vec<Vec<u8>> = Vec::new();
     loop {
         // A defective endpoint that went down answers nothing, on any connection.
         if health.is_down() {
@@ -335,17 +337,25 @@ async fn handle_connection(
         if defect(Defect::LateAck) {
             tokio::time::sleep(LATE_ACK).await;
         }
+        // The defect: while more bytes of the same read wait, the ACK waits too; the last
+        // frame's ACK goes first, then the held ones, latest first.
+        if defect(Defect::AnswersCoalescedInReverse) && connection.buffered() > 0 {
+            deferred.push(ack);
+            continue;
+        }
         let copies = if defect(Defect::DuplicateAck) { 2 } else { 1 };
-        for _ in 0..copies {
-            let sent = if defect(Defect::MissingTrailerCr) {
-                connection.write_raw(&[&[START_BLOCK][..], &ack, &[END_BLOCK]].concat()).await
-            } else {
-                connection.send(&ack).await
-            };
-            if let Err(err) = sent {
-                eprintln!("hl7-harness serve: {peer}: ACK not sent: {err} ({})", err.code());
-                health.write_failed(endpoint.defects(), &err);
-                return frames;
+        for ack in std::iter::once(ack).chain(deferred.drain(..).rev()) {
+            for _ in 0..copies {
+                let sent = if defect(Defect::MissingTrailerCr) {
+                    connection.write_raw(&[&[START_BLOCK][..], &ack, &[END_BLOCK]].concat()).await
+                } else {
+                    connection.send(&ack).await
+                };
+                if let Err(err) = sent {
+                    eprintln!("hl7-harness serve: {peer}: ACK not sent: {err} ({})", err.code());
+                    health.write_failed(endpoint.defects(), &err);
+                    return frames;
+                }
             }
         }
         if defect(Defect::ClosesAfterAck) {

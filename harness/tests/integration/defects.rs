@@ -526,6 +526,15 @@ fn every_defect_changes_observable_behaviour() {
                 let (ok, bad) = both(defect, &open);
                 assert_eq!((acks(&ok).len(), acks(&bad).len()), (0, 1), "{defect}");
             }
+            Defect::AnswersCoalescedInReverse => {
+                let second = frame(&A04.replace("|M1|", "|M2|"));
+                let (ok, bad) = both(defect, &[good.clone(), second].concat());
+                let order = |bytes: &[u8]| -> Vec<String> {
+                    acks(bytes).iter().map(|a| field(a, "MSA", 2)).collect()
+                };
+                assert_eq!(order(&ok), ["M1", "M2"]);
+                assert_eq!(order(&bad), ["M2", "M1"], "{defect}");
+            }
             Defect::AppliesOutOfOrder => {
                 let update = A04
                     .replace("ADT^A04", "ADT^A08")

@@ -66,6 +66,7 @@ const TABLE: &[(&str, &str, Defect, &str)] = &[
     ("retransmission", "retransmission", Defect::AppliedTwice, "probe"),
     ("no_false_success", "pipeline -", Defect::WrongMsa2, "history.no-false-success"),
     ("order", "order - three", Defect::AppliesOutOfOrder, "history.order"),
+    ("coalesce_ack_order", "coalesce -", Defect::AnswersCoalescedInReverse, "history.order"),
     (
         "hllp_bad_checksum",
         "bad_checksum",
