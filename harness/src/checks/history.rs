@@ -17,7 +17,7 @@ fn msa2(ack: &[u8]) -> Option<String> {
     Some(String::from_utf8_lossy(value.as_bytes()).into_owned())
 }
 
-fn control_id(sent: &[u8]) -> Option<String> {
+pub(super) fn control_id(sent: &[u8]) -> Option<String> {
     Message::parse(sent).ok()?.control_id().map(str::to_string)
 }
 
@@ -31,7 +31,7 @@ fn delivery_expected(exchange: &Exchange) -> bool {
 }
 
 /// The outcome the message finally has: the best over every reply it got.
-fn final_outcome(exchange: &Exchange) -> Outcome {
+pub(super) fn final_outcome(exchange: &Exchange) -> Outcome {
     let outcomes = exchange.replies.iter().map(|r| Outcome::of(&exchange.sent, Some(&r.payload)));
     outcomes.fold(Outcome::Indeterminate, |best, o| match (best, o) {
         (Outcome::Ok, _) | (_, Outcome::Ok) => Outcome::Ok,

@@ -9,6 +9,7 @@
 mod ack;
 mod case;
 mod history;
+mod order;
 mod sender;
 
 pub use sender::content_key;
@@ -164,6 +165,14 @@ catalogue! {
         "HL7 v2.5.1 ch. 2: a message whose outcome is unknown is sent again unchanged (same \
          MSH-10); the receiver answers the retransmission too and applies it once",
         "a message sent again was resent only after an indeterminate outcome, and answered";
+    HISTORY_ORDER = "history.order", Error,
+        "HL7 v2.5.1 ch. 2, message processing rules in original acknowledgment mode, and MLLP release 2 (HL7 v2 \
+         transport specification): a sender sends the next message only after the previous one \
+         is acknowledged, so a receiver applies messages sent that way in the order sent, and \
+         each ACK on a connection answers the oldest unanswered message (under pipelining, \
+         which MLLP does not permit a sender, a warning); unjudgeable without an applied log \
+         (a warning)",
+        "messages sent one at a time on a connection are applied, and answered, in that order";
     LIVENESS_CANARY = "liveness.canary", Error,
         "HL7 v2.5.1 ch. 2 and MLLP release 1: a receiver answers every message on every \
          connection; a peer's misbehaviour on one connection must not stop it serving others",
@@ -294,6 +303,7 @@ pub fn evaluate(case: &crate::runner::observation::CaseObservation) -> Vec<Check
     case::case_level(case, &mut results);
     sender::receiver_case(case, &mut results);
     history::history(case, &mut results);
+    order::order(case, &mut results);
     results.retain(|r| !case.skip_checks.iter().any(|s| s == r.id));
     results
 }

@@ -29,6 +29,7 @@ fn exchange(sent: &str, reply: Option<&str>) -> Exchange {
         expect: Expect::default(),
         faults: Vec::new(),
         attempts: Vec::new(),
+        reply_order: Vec::new(),
     }
 }
 
@@ -403,4 +404,56 @@ fn hllp_damaged_block_must_be_refused() {
     passing(&attempt("hllp-nak"), "hllp.damaged-block-refused");
     let answered = attempt("hllp-damaged-block-answered");
     assert_eq!(failing(&answered, "hllp.damaged-block-refused"), Severity::Error);
+}
+
+/// Step `step` sent the message with MSH-10 `id`, answered by its own AA as the `place`-th
+/// reply read on the connection.
+fn ordered(step: usize, id: &str, place: usize, faults: &[&str]) -> Exchange {
+    let sent = SENT.replace("|M1|", &format!("|{id}|"));
+    let ack = GOOD.replace("MSA|AA|M1", &format!("MSA|AA|{id}"));
+    let mut exchange = exchange(&sent, Some(&ack));
+    exchange.step = step;
+    exchange.attempts = vec![Attempt { outcome: Outcome::Ok, event: None }];
+    exchange.reply_order = vec![place];
+    exchange.faults = faults.iter().map(|f| f.to_string()).collect();
+    exchange
+}
+
+fn applied(exchanges: Vec<Exchange>, log: &[&str]) -> CaseObservation {
+    let mut observation = case(exchanges);
+    observation.applied = AppliedOrder::Log(log.iter().map(|s| s.to_string()).collect());
+    observation
+}
+
+#[test]
+fn history_order_applied_and_answered_in_the_order_sent() {
+    let two = || vec![ordered(1, "A", 0, &[]), ordered(2, "B", 1, &[])];
+    passing(&applied(two(), &["A", "B"]), "history.order");
+    // Sent one at a time: applied the other way round, or accepted and never applied.
+    assert_eq!(failing(&applied(two(), &["B", "A"]), "history.order"), Severity::Error);
+    assert_eq!(failing(&applied(two(), &["A"]), "history.order"), Severity::Error);
+    // Pipelined (MLLP does not let a sender do that): reordered ACKs or effects only warn.
+    let piped = || vec![ordered(1, "A", 1, &["pipeline"]), ordered(2, "B", 0, &["pipeline"])];
+    assert_eq!(failing(&applied(piped(), &["A", "B"]), "history.order"), Severity::Warning);
+    assert_eq!(failing(&applied(piped(), &["B", "A"]), "history.order"), Severity::Warning);
+    // No applied log: it says it could not judge, as a warning, and never passes.
+    let mut blind = case(two());
+    blind.applied = AppliedOrder::Unavailable("the target has no state endpoint".into());
+    assert_eq!(failing(&blind, "history.order"), Severity::Warning);
+    // The scenario allows any order; one message, or one per connection: nothing to judge.
+    let mut any = applied(two(), &["B", "A"]);
+    any.order = crate::scenario::Order::Any;
+    assert_eq!(outcome(&any, "history.order"), None);
+    assert_eq!(outcome(&applied(vec![ordered(1, "A", 0, &[])], &["A"]), "history.order"), None);
+    let mut apart = two();
+    apart[1].connection = 2;
+    assert_eq!(outcome(&applied(apart, &["B", "A"]), "history.order"), None);
+    // A resend (same MSH-10) counts once; a rejected message is not applied.
+    let resent = vec![ordered(1, "A", 0, &[]), ordered(2, "B", 1, &[]), ordered(3, "A", 2, &[])];
+    passing(&applied(resent, &["A", "B"]), "history.order");
+    let mut refused = ordered(2, "B", 1, &[]);
+    refused.replies[0].payload = GOOD.replace("MSA|AA|M1", "MSA|AE|B").into_bytes();
+    refused.attempts[0].outcome = Outcome::Fail;
+    let one_applied = vec![ordered(1, "A", 0, &[]), refused, ordered(3, "C", 2, &[])];
+    passing(&applied(one_applied, &["A", "C"]), "history.order");
 }

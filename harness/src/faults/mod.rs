@@ -1,8 +1,9 @@
 //! Network misbehaviour a case applies while sending (the scenario field `network:`), with the
 //! harness as a misbehaving client and the target as the receiver. Each fault turns the frames
 //! of a step into the exact bytes and writes the runner performs, and says how the attempt ends
-//! (read the ACK, half-close, close, reset, silence), so what was done can be reported byte for
-//! byte. Every random choice (chunk sizes, the reset offset, how storm connections end) comes
+//! (read the ACK, half-close, close, reset, reset once N ACKs were read, silence), so what was
+//! done can be reported byte for byte. Triggers are events (a byte offset, a frame, the Nth
+//! ACK), never clock guesses. Every random choice (chunk sizes, the reset offset, how storm connections end) comes
 //! from the case seed through ChaCha8: same seed, same bytes. Pure: no I/O here.
 
 use crate::scenario::Span;
@@ -42,12 +43,18 @@ pub enum NetworkFault {
     CloseBeforeAck,
     /// Reset the connection (RST, SO_LINGER 0): after the whole frame, at byte `offset` of the
     /// frame, or, with `mid_frame`, at an offset inside the frame drawn by the case seed. Then
-    /// connect again and resend the message.
+    /// connect again and resend the message. With `after_acks: N` instead, the trigger is the
+    /// Nth ACK read on the connection: the reset comes once N ACKs have been read while a later
+    /// frame is unanswered (the pipelined frames behind them, or the next message sent one at
+    /// a time), once per connection; the unanswered messages are indeterminate and go again,
+    /// one at a time with the same MSH-10, on a new connection.
     Reset {
         #[serde(default)]
         offset: Option<usize>,
         #[serde(default)]
         mid_frame: bool,
+        #[serde(default)]
+        after_acks: Option<u32>,
     },
     /// Bytes outside any frame, written before the frame (default `"\r\n"`).
     BytesBeforeFrame(#[serde(default)] Option<String>),
@@ -141,11 +148,20 @@ impl NetworkFault {
             NetworkFault::Slow { bytes_per_second: 0 } => {
                 Err("slow: bytes_per_second must be at least 1".into())
             }
-            NetworkFault::Reset { offset: Some(_), mid_frame: true } => {
+            NetworkFault::Reset { offset: Some(_), mid_frame: true, .. } => {
                 Err("reset: give offset or mid_frame, not both".into())
             }
             NetworkFault::Blackhole { offset: Some(_), mid_frame: true } => {
                 Err("blackhole: give offset or mid_frame, not both".into())
+            }
+            NetworkFault::Reset { after_acks: Some(0), .. } => {
+                Err("reset: after_acks must be at least 1 (`reset: {}` resets after the frame)"
+                    .into())
+            }
+            NetworkFault::Reset { after_acks: Some(_), offset, mid_frame }
+                if offset.is_some() || *mid_frame =>
+            {
+                Err("reset: after_acks resets between frames; give no offset or mid_frame".into())
             }
             NetworkFault::Storm { connections } if *connections > STORM_MAX => {
                 Err(format!("storm: at most {STORM_MAX} connections"))
@@ -194,6 +210,9 @@ pub enum WireEnd {
     Close,
     /// Reset the connection (SO_LINGER 0).
     Reset,
+    /// Read ACKs; once this many have been read on the connection while a frame written on it
+    /// is unanswered, reset it (SO_LINGER 0).
+    ResetAfterAcks(u32),
     /// Read whatever comes for this long (nothing should), then close.
     Silence(Duration),
     /// Drop every packet of the connection both ways from now on (the harness's host
@@ -320,7 +339,7 @@ pub fn plan(payloads: &[&[u8]], faults: &[NetworkFault], seed: u64, first: bool)
         .map(|(i, p)| frame(&shape_payload(p, faults), faults, first && i == 0))
         .collect();
     let reset = fault(faults, |f| match f {
-        NetworkFault::Reset { offset, mid_frame } => Some((*offset, *mid_frame)),
+        NetworkFault::Reset { offset, mid_frame, after_acks: None } => Some((*offset, *mid_frame)),
         NetworkFault::Blackhole { offset, mid_frame } => Some((*offset, *mid_frame)),
         _ => None,
     });
@@ -345,6 +364,8 @@ pub fn plan(payloads: &[&[u8]], faults: &[NetworkFault], seed: u64, first: bool)
     let vanish = fault(faults, |f| matches!(f, NetworkFault::Blackhole { .. }).then_some(()));
     let end = if vanish.is_some() {
         WireEnd::Blackhole
+    } else if let Some(acks) = ack_trigger(faults) {
+        WireEnd::ResetAfterAcks(acks)
     } else if reset.is_some() {
         WireEnd::Reset
     } else if faults.contains(&NetworkFault::CloseBeforeAck) {
@@ -362,6 +383,14 @@ pub fn plan(payloads: &[&[u8]], faults: &[NetworkFault], seed: u64, first: bool)
         WireEnd::Read
     };
     WirePlan { writes, end }
+}
+
+/// The ACK count of a `reset: { after_acks: N }` among `faults`.
+pub fn ack_trigger(faults: &[NetworkFault]) -> Option<u32> {
+    fault(faults, |f| match f {
+        NetworkFault::Reset { after_acks, .. } => *after_acks,
+        _ => None,
+    })
 }
 
 /// Changes the three checksum digits of an encoded HLLP block (`… ccc <EB> <CR>`) to another
@@ -445,14 +474,14 @@ mod tests {
     fn reset_cuts_at_the_offset_or_a_seeded_one() {
         let at = plan(
             &[b"MSH|abcdef"],
-            &[NetworkFault::Reset { offset: Some(4), mid_frame: false }],
+            &[NetworkFault::Reset { offset: Some(4), mid_frame: false, after_acks: None }],
             1,
             true,
         );
         assert_eq!((joined(&at), at.end), (b"\x0bMSH".to_vec(), WireEnd::Reset));
         let after = plan(
             &[b"MSH|abcdef"],
-            &[NetworkFault::Reset { offset: None, mid_frame: false }],
+            &[NetworkFault::Reset { offset: None, mid_frame: false, after_acks: None }],
             1,
             true,
         );
@@ -460,7 +489,7 @@ mod tests {
         let mid = |seed| {
             joined(&plan(
                 &[b"MSH|abcdefghijklmnop"],
-                &[NetworkFault::Reset { offset: None, mid_frame: true }],
+                &[NetworkFault::Reset { offset: None, mid_frame: true, after_acks: None }],
                 seed,
                 true,
             ))
@@ -496,7 +525,8 @@ mod tests {
         let both = NetworkFault::Blackhole { offset: Some(1), mid_frame: true };
         assert!(both.validate().is_err());
         assert!(both.needs_lab() && both.cuts_attempt());
-        assert!(!NetworkFault::Reset { offset: None, mid_frame: false }.needs_lab());
+        let reset = NetworkFault::Reset { offset: None, mid_frame: false, after_acks: None };
+        assert!(!reset.needs_lab());
     }
 
     #[test]
@@ -518,6 +548,27 @@ mod tests {
             (b"\x0bMSH|x\r".to_vec(), WireEnd::Silence(UNTERMINATED_SILENCE))
         );
         assert_eq!(plan(&[b"A"], &[NetworkFault::CloseBeforeAck], 1, true).end, WireEnd::Close);
+    }
+
+    #[test]
+    fn reset_after_acks_keeps_every_frame_and_waits_for_the_acks() {
+        let faults = [
+            NetworkFault::Pipeline,
+            NetworkFault::Reset { offset: None, mid_frame: false, after_acks: Some(2) },
+        ];
+        let piped = plan(&[b"A", b"B", b"C"], &faults, 1, true);
+        assert_eq!(joined(&piped), b"\x0bA\x1c\r\x0bB\x1c\r\x0bC\x1c\r", "no frame is cut");
+        assert_eq!(piped.end, WireEnd::ResetAfterAcks(2));
+        assert_eq!(ack_trigger(&faults), Some(2));
+        assert_eq!(ack_trigger(&[NetworkFault::Pipeline]), None);
+        let zero = NetworkFault::Reset { offset: None, mid_frame: false, after_acks: Some(0) };
+        assert!(zero.validate().is_err());
+        let both = NetworkFault::Reset { offset: Some(3), mid_frame: false, after_acks: Some(1) };
+        assert!(both.validate().is_err());
+        assert!(faults[1].validate().is_ok());
+        let yaml: Vec<NetworkFault> =
+            crate::scenario::from_yaml("[pipeline, {reset: {after_acks: 1}}]").unwrap();
+        assert_eq!(ack_trigger(&yaml), Some(1));
     }
 
     #[test]

@@ -290,6 +290,8 @@ async fn read_until(
                 match attribute(pending, &frame.payload, preferred) {
                     Some(i) => {
                         let elapsed = now.duration_since(pending[i].sent_at);
+                        let place = pending.iter().map(|p| p.exchange.replies.len()).sum();
+                        pending[i].exchange.reply_order.push(place);
                         pending[i].exchange.replies.push(Reply {
                             payload: frame.payload.to_vec(),
                             notes,
@@ -328,6 +330,7 @@ pub async fn run_case(run: &CaseRun, ctx: &Context) -> (CaseObservation, Vec<Str
         aborted: None,
         expect_connection_open: run.case.expect.connection_open,
         skip_checks: run.case.skip_checks.clone(),
+        order: run.case.expect.order.unwrap_or_default(),
         ..CaseObservation::default()
     };
     let mut described = Vec::new();
@@ -354,6 +357,9 @@ pub async fn run_case(run: &CaseRun, ctx: &Context) -> (CaseObservation, Vec<Str
             })
         }
     }
+    if observation.aborted.is_none() {
+        super::order::read_applied(ctx, &mut observation).await;
+    }
     (observation, described)
 }
 
@@ -377,6 +383,7 @@ pub(super) fn new_exchange(
         expect: fault_expectation(expectation(&step.expect, built.intent), faults),
         faults: faults.iter().map(|f| f.name().to_string()).collect(),
         attempts: Vec::new(),
+        reply_order: Vec::new(),
     }
 }
 
@@ -450,6 +457,8 @@ struct Lane<'a> {
     seed: u64,
     /// When the lane's first connection was opened.
     opened: Instant,
+    /// A `reset: { after_acks: N }` has fired on this lane (it fires once).
+    ack_reset: bool,
 }
 
 impl Lane<'_> {
@@ -533,7 +542,7 @@ impl Lane<'_> {
                 }
                 // Planned by `vanish`, which cuts the way back before writing.
                 WireEnd::Blackhole => None,
-                WireEnd::Read | WireEnd::HalfClose => {
+                WireEnd::Read | WireEnd::HalfClose | WireEnd::ResetAfterAcks(_) => {
                     let deadline = Instant::now() + self.ctx.ack_timeout;
                     let done = move |p: &[Pending]| !p[index].exchange.replies.is_empty();
                     read_until(
@@ -679,6 +688,18 @@ impl Lane<'_> {
         self.replace_connection(false).await;
     }
 
+    /// How a message sent one at a time ends under `reset: { after_acks }`: reset before its
+    /// ACK when `acks` ACKs have been read on the lane (once), otherwise read as usual.
+    fn ack_trigger(&mut self, acks: u32) -> WireEnd {
+        let read = self.pending.iter().filter(|p| !p.exchange.replies.is_empty()).count();
+        if !self.ack_reset && read >= acks as usize {
+            self.ack_reset = true;
+            WireEnd::Reset
+        } else {
+            WireEnd::Read
+        }
+    }
+
     /// Listens a little longer for duplicate or late ACKs, or the target closing; records how
     /// the connection ended.
     async fn finish(&mut self, stray: &mut Vec<Reply>) {
@@ -730,6 +751,7 @@ async fn run_mllp(
                 canaries: Vec::new(),
                 seed: run.seed ^ ((number as u64) << 32),
                 opened: Instant::now(),
+                ack_reset: false,
             }),
             Err(err) => {
                 obs.aborted = Some(event(&err));
@@ -797,12 +819,20 @@ async fn run_coalesced(
     lane.pending.iter_mut().for_each(|p| p.sent_at = now);
     let (addr, message) = (lane.addr, lane.canary.take());
     let stray = &mut obs.stray;
+    // Under `reset: { after_acks: N }` reading stops at the Nth ACK (an event, not a time).
+    let trigger = match wire.end {
+        WireEnd::ResetAfterAcks(acks) => Some(acks as usize),
+        _ => None,
+    };
     let work = async {
         match write_plan(&mut lane.conn, &wire).await {
             Err(err) => Some(err),
             Ok(()) => {
                 let deadline = now + ctx.ack_timeout;
-                let done = |p: &[Pending]| p.iter().all(|p| !p.exchange.replies.is_empty());
+                let done = |p: &[Pending]| {
+                    let read = p.iter().filter(|p| !p.exchange.replies.is_empty()).count();
+                    read == p.len() || trigger.is_some_and(|acks| read >= acks)
+                };
                 read_until(&mut lane.conn, &mut lane.pending, stray, None, deadline, done).await
             }
         }
@@ -812,13 +842,30 @@ async fn run_coalesced(
     if let Some(err) = failure {
         lane.fail(&err);
     }
+    let unanswered: Vec<usize> =
+        (0..lane.pending.len()).filter(|&i| lane.pending[i].exchange.replies.is_empty()).collect();
+    let read = lane.pending.len() - unanswered.len();
+    let reset =
+        lane.dead.is_none() && !unanswered.is_empty() && trigger.is_some_and(|acks| read >= acks);
+    if reset {
+        for &i in &unanswered {
+            lane.pending[i].exchange.event = Some(TransportEvent {
+                code: "reset-by-harness".into(),
+                detail: format!(
+                    "the harness reset the connection (SO_LINGER 0) after {read} ACK(s), with \
+                     {} frame(s) unanswered",
+                    unanswered.len()
+                ),
+            });
+        }
+        lane.ack_reset = true;
+        lane.replace_connection(true).await;
+    }
     for pending in &mut lane.pending {
         record_attempt(pending, 0);
     }
-    let unanswered: Vec<usize> =
-        (0..lane.pending.len()).filter(|&i| lane.pending[i].exchange.replies.is_empty()).collect();
     let closed = lane.dead.as_ref().is_some_and(|e| e.code == "peer-closed");
-    if closed && !unanswered.is_empty() {
+    if (closed || reset) && !unanswered.is_empty() {
         for i in unanswered {
             // A receiver that closes after each ACK gets each message on a new connection.
             let gone = lane.dead.is_some() || lane.conn.peer_closed_within(CLOSE_LOOK).await;
@@ -888,7 +935,10 @@ async fn run_sequential(
                 Some(gone) => lane.pending[index].exchange.event = Some(gone),
                 None => {
                     let seed = lane.seed.wrapping_add(step_no as u64);
-                    let wire = plan(&[built.bytes.as_slice()], &faults, seed, index == 0);
+                    let mut wire = plan(&[built.bytes.as_slice()], &faults, seed, index == 0);
+                    if let WireEnd::ResetAfterAcks(acks) = wire.end {
+                        wire.end = lane.ack_trigger(acks);
+                    }
                     // The first faulted send of the lane has a canary running meanwhile (an
                     // unterminated frame's runs in its silence, before the connection goes).
                     let silent = matches!(wire.end, WireEnd::Silence(_));

@@ -8,6 +8,7 @@ mod lab;
 mod liveness;
 mod load_phase;
 pub mod observation;
+mod order;
 mod probe;
 mod receiver;
 mod target;

@@ -54,6 +54,24 @@ pub struct Exchange {
     /// Every time the message was written, in order: one attempt normally, more when a fault
     /// cut an attempt short and the message was sent again (same MSH-10).
     pub attempts: Vec<Attempt>,
+    /// For each reply, its place among the replies read on the case's connection (0-based,
+    /// across reconnections), so the order the ACKs came in can be judged. Empty when not
+    /// recorded (HTTP, HLLP).
+    #[serde(skip)]
+    pub reply_order: Vec<usize>,
+}
+
+/// The order the target applied a case's messages in, from its applied log (`GET
+/// {state}/applied`, a JSON object whose `applied` lists MSH-10s in the order of application).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum AppliedOrder {
+    /// Not read: the case had nothing whose order could be judged.
+    #[default]
+    NotRead,
+    /// The target offers no applied log; why.
+    Unavailable(String),
+    /// The case's own MSH-10s, in the order the target first applied them.
+    Log(Vec<String>),
 }
 
 /// What one send of a message came to, as a sender counts it.
@@ -180,6 +198,12 @@ pub struct CaseObservation {
     /// Receiver role: what the case expects (for the sender checks).
     #[serde(skip)]
     pub receiver: Option<ReceiverExpectation>,
+    /// The case's order rule (`expect: { order: … }`).
+    #[serde(skip)]
+    pub order: crate::scenario::Order,
+    /// The order the target applied the case's messages in.
+    #[serde(skip)]
+    pub applied: AppliedOrder,
 }
 
 /// One message the sender under test delivered (receiver role), and how it was answered.

@@ -353,6 +353,15 @@ fn check_case(
             format!("case {:?}: with steps, put set, mutate and probe in the steps", case.name),
         );
     }
+    if case.steps.iter().any(|s| s.expect.order.is_some()) {
+        report(
+            "order",
+            format!(
+                "case {:?}: order is a rule for the whole case; put it in the case's expect",
+                case.name
+            ),
+        );
+    }
     if case.connections == Some(0) {
         report("connections:", format!("case {:?}: connections must be at least 1", case.name));
     }
@@ -373,6 +382,25 @@ fn check_case(
                     format!("case {:?}: blackhole cannot be combined with {other}", case.name),
                 );
             }
+        }
+    }
+    // An ACK-count trigger that can never fire would pass the case without the fault.
+    let messages = if case.steps.is_empty() {
+        1
+    } else {
+        case.steps.iter().filter(|s| s.send.is_some() || s.resend.is_some()).count()
+    };
+    let triggers = case.network.iter().chain(case.steps.iter().flat_map(|s| s.network.iter()));
+    if let Some(acks) = crate::faults::ack_trigger(&triggers.cloned().collect::<Vec<_>>()) {
+        if acks as usize >= messages {
+            report(
+                "after_acks",
+                format!(
+                    "case {:?}: reset after_acks {acks} never fires: the case sends \
+                     {messages} message(s) on its connection, it needs more than {acks}",
+                    case.name
+                ),
+            );
         }
     }
     // Placeholders inside probe JSON are strings serde does not look into: check them here.

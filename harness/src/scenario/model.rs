@@ -345,6 +345,23 @@ pub struct Expect {
     /// warning, as the standard allows it).
     #[serde(default)]
     pub connection_open: Option<bool>,
+    /// Case level only: whether the receiver must apply and answer the case's messages in the
+    /// order they were sent (`kept`, the default) or may reorder them (`any`, a site whose
+    /// messages are independent of each other).
+    #[serde(default)]
+    pub order: Option<Order>,
+}
+
+/// The order rule of a case (`expect: { order: any }`), judged by `history.order`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Order {
+    /// Messages sent one at a time are applied in that order, and the ACKs on a connection
+    /// come in the order of the messages.
+    #[default]
+    Kept,
+    /// The receiver may apply and answer the messages in any order.
+    Any,
 }
 
 /// Acceptable MSA-1 codes; `None` in the set means "no ACK".

@@ -82,6 +82,8 @@ defects! {
     HllpChecksumIgnored = "hllp-checksum-ignored": "HLLP blocks with a wrong size or checksum are processed and answered instead of refused with an N block",
     HllpStopsAfterDamagedBlock = "hllp-stops-after-damaged-block": "after refusing a damaged HLLP block, no new HLLP connection is served (the open one still is)",
     DuplicateUnanswered = "duplicate-unanswered": "a resent message (same MSH-3, MSH-4, MSH-10) is recognised but never acknowledged",
+    AnswersCoalescedInReverse = "answers-coalesced-in-reverse": "frames that arrive in one read are answered in reverse order (allowed: only a pipelining sender, which MLLP does not permit, can see it)",
+    AppliesOutOfOrder = "applies-out-of-order": "on an MLLP connection, every odd-numbered accepted message is acknowledged at once but applied only after the next one (or when the connection ends)",
 }
 
 impl Defect {
@@ -100,6 +102,7 @@ impl Defect {
                 | Defect::IdleConnectionDroppedEarly
                 // Shows only after a sender's framing violation (a 0x1C without its 0x0D).
                 | Defect::EatsByteAfterEndBlock
+                | Defect::AnswersCoalescedInReverse
         )
     }
 

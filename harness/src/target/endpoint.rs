@@ -56,7 +56,21 @@ pub struct Endpoint {
     answers: AtomicU64,
     defects: Defects,
     receipts: Mutex<Receipts>,
+    /// MSH-10 of every message applied to the state, in the order it was applied.
+    applied: Mutex<Applied>,
 }
+
+/// The applied log `GET /applied` serves, bounded like the receipts.
+#[derive(Debug, Default)]
+struct Applied {
+    kept: std::collections::VecDeque<String>,
+    dropped: u64,
+}
+
+/// A connection's message that an endpoint with `applies-out-of-order` acknowledged but has not
+/// applied yet; the correct endpoint never holds one.
+#[derive(Debug, Default)]
+pub struct Held(Option<Vec<u8>>);
 
 /// The most receipts kept for `GET /journal`; older ones are counted, not kept, so memory stays
 /// bounded under any load (the journal file, when there is one, keeps everything).
@@ -95,6 +109,7 @@ impl Endpoint {
             answers: AtomicU64::new(0),
             defects: Defects::none(),
             receipts: Mutex::new(Receipts::default()),
+            applied: Mutex::new(Applied::default()),
         }
     }
 
@@ -114,9 +129,10 @@ impl Endpoint {
             answers: AtomicU64::new(0),
             defects: Defects::none(),
             receipts: Mutex::new(Receipts::default()),
+            applied: Mutex::new(Applied::default()),
         };
         for (i, payload) in previous.iter().enumerate() {
-            let handled = endpoint.process(payload);
+            let handled = endpoint.process(payload, None);
             endpoint.record(i as u64 + 1, payload, &handled);
         }
         Ok(endpoint)
@@ -151,6 +167,16 @@ impl Endpoint {
 
     /// Journals, decides, applies and acknowledges one received payload.
     pub fn handle(&self, payload: &[u8]) -> Result<Handled, JournalError> {
+        self.handle_on(payload, None)
+    }
+
+    /// [`handle`](Self::handle) for a message of an MLLP connection whose held message (under
+    /// `applies-out-of-order`) is `held`.
+    pub fn handle_on(
+        &self,
+        payload: &[u8],
+        held: Option<&mut Held>,
+    ) -> Result<Handled, JournalError> {
         let sequence = self.sequence.fetch_add(1, Ordering::SeqCst) + 1;
         if let Some(journal) = &self.journal {
             let mut guard = journal.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -162,7 +188,7 @@ impl Endpoint {
             file.write_all(b"\n").map_err(io)?;
             file.sync_data().map_err(io)?;
         }
-        let handled = self.process(payload);
+        let handled = self.process(payload, held);
         self.record(sequence, payload, &handled);
         Ok(handled)
     }
@@ -210,7 +236,39 @@ impl Endpoint {
         })
     }
 
-    fn process(&self, payload: &[u8]) -> Handled {
+    /// Applies the message a connection's `held` kept back (when it ends).
+    pub fn release(&self, held: &mut Held) {
+        if let Some(payload) = held.0.take() {
+            if let Ok(message) = Message::parse(&payload) {
+                self.apply(&message);
+            }
+        }
+    }
+
+    /// What `GET /applied` serves: the MSH-10 of every message applied to the state, in the
+    /// order it was applied (a resend recognised as a duplicate is not applied again), and how
+    /// many older ones were let go. `history.order` compares it with the order of sending.
+    pub fn applied_json(&self) -> serde_json::Value {
+        let applied = self.applied.lock().unwrap_or_else(|p| p.into_inner());
+        serde_json::json!({ "applied": applied.kept, "older_not_kept": applied.dropped })
+    }
+
+    /// Applies an accepted message to the state and logs it as applied.
+    fn apply(&self, message: &Message<'_>) -> Vec<Effect> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let effects = state.apply(message);
+        if !effects.contains(&Effect::Duplicate) {
+            let mut applied = self.applied.lock().unwrap_or_else(|p| p.into_inner());
+            if applied.kept.len() == MAX_RECEIPTS {
+                applied.kept.pop_front();
+                applied.dropped += 1;
+            }
+            applied.kept.push_back(message.control_id().unwrap_or_default().to_string());
+        }
+        effects
+    }
+
+    fn process(&self, payload: &[u8], held: Option<&mut Held>) -> Handled {
         let control_id = format!("ACK{:08}", self.sequence.load(Ordering::SeqCst));
         let timestamp = hl7_timestamp(SystemTime::now());
         let message = match Message::parse(payload) {
@@ -228,10 +286,19 @@ impl Endpoint {
             }
         };
         let decision = self.defective(&message, payload, decide(&message, &self.config));
-        let effects = if decision.is_accept() {
-            self.state.lock().unwrap_or_else(|p| p.into_inner()).apply(&message)
-        } else {
-            Vec::new()
+        let effects = match held.filter(|_| self.defects.has(Defect::AppliesOutOfOrder)) {
+            _ if !decision.is_accept() => Vec::new(),
+            // The defect: acknowledged now, applied only after the connection's next message.
+            Some(Held(slot @ None)) => {
+                *slot = Some(payload.to_vec());
+                Vec::new()
+            }
+            Some(held) => {
+                let effects = self.apply(&message);
+                self.release(held);
+                effects
+            }
+            None => self.apply(&message),
         };
         let ack = acknowledge(&message, &decision, &control_id, &timestamp)
             .map(|ack| self.mangle(&message, ack));

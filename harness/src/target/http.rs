@@ -472,6 +472,7 @@ pub fn state_response(endpoint: &Endpoint, method: &Method, path: &str) -> HttpR
         ["", "state"] => Some(state),
         ["", "errors"] => state.get("errors").cloned(),
         ["", "journal"] => Some(endpoint.journal_json()),
+        ["", "applied"] => Some(endpoint.applied_json()),
         ["", kind @ ("clients" | "professionals"), id] => {
             percent_decode(id).and_then(|id| state.get(*kind)?.get(&id).cloned())
         }

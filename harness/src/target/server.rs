@@ -5,7 +5,7 @@
 
 use super::client_feed::Effect;
 use super::defect::Defect;
-use super::endpoint::Endpoint;
+use super::endpoint::{Endpoint, Held};
 use super::fragile::{self, Health};
 use crate::transport::connection::{MllpConnection, Timeouts, TransportError};
 use crate::transport::hllp::{BlockType, HllpOptions};
@@ -67,8 +67,12 @@ pub async fn serve_mllp_with_commit_ack(
             match connection {
                 Ok(connection) => {
                     let idle = options.timeouts.read;
-                    let frames =
-                        handle_connection(connection, &endpoint, commit_ack, &health, idle).await;
+                    let mut held = Held::default();
+                    let frames = handle_connection(
+                        connection, &endpoint, commit_ack, &health, idle, &mut held,
+                    )
+                    .await;
+                    endpoint.release(&mut held);
                     health.connection_ended(endpoint.defects(), frames);
                 }
                 Err(err) => {
@@ -248,11 +252,14 @@ async fn handle_connection(
     commit_ack: bool,
     health: &Health,
     idle: Duration,
+    held: &mut Held,
 ) -> u64 {
     let peer = connection.peer();
     let defect = |d| endpoint_defect(endpoint, d);
     let mut frames = 0u64;
     let mut earlier = fragile::Earlier::default();
+    // ACKs held back by `answers-coalesced-in-reverse`.
+    let mut deferred: Vec<Vec<u8>> = Vec::new();
     loop {
         // A defective endpoint that went down answers nothing, on any connection.
         if health.is_down() {
@@ -304,7 +311,7 @@ async fn handle_connection(
             connection.reset();
             return frames;
         }
-        let handled = match endpoint.handle(&frame.payload) {
+        let handled = match endpoint.handle_on(&frame.payload, Some(&mut *held)) {
             Ok(handled) => handled,
             Err(err) => {
                 // Without the journal the message could be lost: no ACK, so the sender resends
@@ -336,17 +343,25 @@ async fn handle_connection(
         if defect(Defect::LateAck) {
             tokio::time::sleep(LATE_ACK).await;
         }
+        // The defect: while more bytes of the same read wait, the ACK waits too; the last
+        // frame's ACK goes first, then the held ones, latest first.
+        if defect(Defect::AnswersCoalescedInReverse) && connection.buffered() > 0 {
+            deferred.push(ack);
+            continue;
+        }
         let copies = if defect(Defect::DuplicateAck) { 2 } else { 1 };
-        for _ in 0..copies {
-            let sent = if defect(Defect::MissingTrailerCr) {
-                connection.write_raw(&[&[START_BLOCK][..], &ack, &[END_BLOCK]].concat()).await
-            } else {
-                connection.send(&ack).await
-            };
-            if let Err(err) = sent {
-                eprintln!("hl7-harness serve: {peer}: ACK not sent: {err} ({})", err.code());
-                health.write_failed(endpoint.defects(), &err);
-                return frames;
+        for ack in std::iter::once(ack).chain(deferred.drain(..).rev()) {
+            for _ in 0..copies {
+                let sent = if defect(Defect::MissingTrailerCr) {
+                    connection.write_raw(&[&[START_BLOCK][..], &ack, &[END_BLOCK]].concat()).await
+                } else {
+                    connection.send(&ack).await
+                };
+                if let Err(err) = sent {
+                    eprintln!("hl7-harness serve: {peer}: ACK not sent: {err} ({})", err.code());
+                    health.write_failed(endpoint.defects(), &err);
+                    return frames;
+                }
             }
         }
         if defect(Defect::ClosesAfterAck) {

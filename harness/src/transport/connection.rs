@@ -414,6 +414,11 @@ impl MllpConnection {
         self.codec.take_pending_notes()
     }
 
+    /// How many bytes were read but not yet decoded (e.g. frames that came in the same read).
+    pub fn buffered(&self) -> usize {
+        self.buffer.len()
+    }
+
     /// Drops whatever was read but not yet decoded (e.g. frames that came in the same read).
     pub fn discard_buffered(&mut self) -> usize {
         let dropped = self.buffer.len();

@@ -4,7 +4,7 @@
 //! no catch-all, so a new defect without a case here does not compile.
 
 use hl7_harness::target::defect::{Defect, Defects};
-use hl7_harness::target::endpoint::Endpoint;
+use hl7_harness::target::endpoint::{Endpoint, Held};
 use hl7_harness::target::http::{serve_http, BasicCredentials, HttpConfig};
 use hl7_harness::target::responder::ResponderConfig;
 use hl7_harness::target::server::{serve_mllp, ServerOptions};
@@ -530,6 +530,36 @@ fn every_defect_changes_observable_behaviour() {
                 let open = [&[0x0b][..], A04.as_bytes()].concat();
                 let (ok, bad) = both(defect, &open);
                 assert_eq!((acks(&ok).len(), acks(&bad).len()), (0, 1), "{defect}");
+            }
+            Defect::AnswersCoalescedInReverse => {
+                let second = frame(&A04.replace("|M1|", "|M2|"));
+                let (ok, bad) = both(defect, &[good.clone(), second].concat());
+                let order = |bytes: &[u8]| -> Vec<String> {
+                    acks(bytes).iter().map(|a| field(a, "MSA", 2)).collect()
+                };
+                assert_eq!(order(&ok), ["M1", "M2"]);
+                assert_eq!(order(&bad), ["M2", "M1"], "{defect}");
+            }
+            Defect::AppliesOutOfOrder => {
+                let update = A04
+                    .replace("ADT^A04", "ADT^A08")
+                    .replace("|M1|", "|M2|")
+                    .replace("^Jo|", "^Joanna|");
+                let applied = |defects: Defects| {
+                    let endpoint = Endpoint::new(ResponderConfig::default()).with_defects(defects);
+                    let mut held = Held::default();
+                    for input in [A04, update.as_str()] {
+                        endpoint.handle_on(input.as_bytes(), Some(&mut held)).unwrap();
+                    }
+                    let given = endpoint.state_json()["clients"]["C1"]["given"].clone();
+                    (endpoint.applied_json()["applied"].clone(), given)
+                };
+                let json = |v: &[&str]| serde_json::json!(v);
+                let correct = applied(Defects::none());
+                assert_eq!(correct, (json(&["M1", "M2"]), serde_json::json!("Joanna")));
+                // The update came first, for a client not yet registered: it changed nothing.
+                let bad = applied(Defects::of([defect]));
+                assert_eq!(bad, (json(&["M2", "M1"]), serde_json::json!("Jo")), "{defect}");
             }
             Defect::DuplicateUnanswered => {
                 let (ok, bad) = both(defect, &[good.clone(), good.clone()].concat());

@@ -6,6 +6,7 @@
 
 use super::support::workspace;
 use hl7_harness::checks::Severity;
+use hl7_harness::runner::observation::Outcome;
 use hl7_harness::runner::{run as run_packs, RunOptions};
 use hl7_harness::scenario::load_packs;
 use hl7_harness::target::defect::{Defect, Defects};
@@ -23,6 +24,18 @@ const TABLE: &[(&str, &str, Defect, &str)] = &[
     ("close_before_ack", "close_before_ack", Defect::AppliedTwice, "probe"),
     ("reset", "reset - RST after", Defect::StopsAfterReset, "liveness.canary"),
     ("reset_mid_frame", "reset - RST inside", Defect::StopsAfterReset, "liveness.canary"),
+    (
+        "reset_after_acks",
+        "reset after_acks - RST once",
+        Defect::StopsAfterReset,
+        "history.nothing-lost",
+    ),
+    (
+        "reset_after_acks",
+        "reset after_acks - one at",
+        Defect::StopsAfterReset,
+        "history.nothing-lost",
+    ),
     (
         "bytes_before_frame",
         "bytes_before_frame",
@@ -52,6 +65,8 @@ const TABLE: &[(&str, &str, Defect, &str)] = &[
     ("retransmission", "retransmission", Defect::DuplicateUnanswered, "history.duplicates"),
     ("retransmission", "retransmission", Defect::AppliedTwice, "probe"),
     ("no_false_success", "pipeline -", Defect::WrongMsa2, "history.no-false-success"),
+    ("order", "order - three", Defect::AppliesOutOfOrder, "history.order"),
+    ("coalesce_ack_order", "coalesce -", Defect::AnswersCoalescedInReverse, "history.order"),
     (
         "hllp_bad_checksum",
         "bad_checksum",
@@ -222,4 +237,62 @@ async fn hllp_block_limit_of_the_scenario_reaches_the_builtin_endpoint() {
     // The endpoint closed the connection on the block (not the harness refusing a large ACK).
     assert_eq!(failed[0].1, ["peer-closed"]);
     assert_eq!(failed[1], (BTreeSet::new(), Vec::new()), "the default limit");
+}
+
+/// Where the harness pipelined (which MLLP does not let a sender do; here two frames in one
+/// write, so the defect applies both before the second ACK), messages applied out of order are
+/// only a warning; where the scenario allows any order, `history.order` is not judged.
+#[test]
+fn history_order_pipelined_warns_and_order_any_is_not_judged() {
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(async {
+        let defect = || Defects::of([Defect::AppliesOutOfOrder]);
+        let (((errors, warnings), _), ((any_errors, any_warnings), cases)) =
+            tokio::join!(failed("coalesce -", defect()), failed("order any -", defect()));
+        assert!(!errors.contains("history.order"), "{errors:?}");
+        assert!(warnings.contains("history.order"), "{warnings:?}");
+        assert_eq!(cases, 1);
+        assert!(
+            any_errors.is_empty() && any_warnings.is_empty(),
+            "{any_errors:?} {any_warnings:?}"
+        );
+    });
+}
+
+/// `reset: { after_acks: 1 }` fires on the first ACK read, an event, so it hits the same place
+/// on every run: the messages behind that ACK are cut once (indeterminate, reset by the
+/// harness) and answered when they come again; the one answered before is sent once.
+#[test]
+fn reset_after_acks_cuts_exactly_the_unanswered_messages() {
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let known = hl7_harness::checks::generic_ids();
+    let dir = workspace().join("scenarios").join("hostile-network");
+    let packs = load_packs(&[dir], &known).expect("the hostile pack loads");
+    for seed in [3, 4] {
+        let options =
+            RunOptions { seed, filter: Some("reset after_acks".into()), ..RunOptions::default() };
+        let outcome = runtime.block_on(run_packs(&packs, &options, &|_| {})).expect("run starts");
+        let mut shapes = Vec::new();
+        for case in outcome.cases() {
+            let shape: Vec<Vec<(Outcome, Option<String>)>> = case
+                .observation
+                .exchanges
+                .iter()
+                .map(|e| e.attempts.iter().map(|a| (a.outcome, a.event.clone())).collect())
+                .collect();
+            shapes.push(shape);
+        }
+        let ok = || (Outcome::Ok, None);
+        let cut = || (Outcome::Indeterminate, Some("reset-by-harness".to_string()));
+        assert_eq!(
+            shapes,
+            vec![
+                vec![vec![ok()], vec![cut(), ok()], vec![cut(), ok()]],
+                vec![vec![ok()], vec![cut(), ok()]],
+            ],
+            "seed {seed}"
+        );
+    }
 }

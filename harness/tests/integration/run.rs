@@ -144,6 +144,8 @@ fn scenario_errors_name_file_line_and_column() {
         ("k-no-cases.yaml", "messages:\n  m: { file: m.hl7 }\ncases: []\n"),
         ("l-not-yaml.yaml", "cases: [\n"),
         ("m-probe-placeholder.yaml", "messages:\n  m: { file: m.hl7 }\ncases:\n  - name: x\n    send: m\n    probe: { http_get: \"{state}/x\", json: { family: \"{PID-55.x}\" } }\n"),
+        ("n-ack-trigger.yaml", "messages:\n  m: { file: m.hl7 }\ncases:\n  - name: x\n    send: m\n    network: [pipeline, { reset: { after_acks: 1 } }]\n"),
+        ("o-step-order.yaml", "messages:\n  m: { file: m.hl7 }\ncases:\n  - name: x\n    steps:\n      - { send: m, expect: { order: any } }\n"),
     ];
     for (name, text) in files {
         std::fs::write(dir.join(name), text).unwrap();

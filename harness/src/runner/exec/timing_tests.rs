@@ -77,6 +77,7 @@ fn pending() -> Pending {
             expect: Expect::default(),
             faults: Vec::new(),
             attempts: Vec::new(),
+            reply_order: Vec::new(),
         },
         sent_at: Instant::now(),
         control_id: Some("C1".into()),
@@ -99,6 +100,7 @@ async fn lane<'a>(ctx: &'a Context, addr: &'a str, start: Instant) -> Lane<'a> {
         canaries: Vec::new(),
         seed: 1,
         opened: start,
+        ack_reset: false,
     }
 }
 

@@ -1,0 +1,176 @@
+//! `history.order`: the receiver keeps the order of the messages it is sent.
+//!
+//! What order means for a receiver under test. A sender in original acknowledgment mode sends
+//! one message at a time and the next only once the previous one is acknowledged (HL7 v2.5.1
+//! ch. 2, message processing rules, original acknowledgment mode; MLLP release 2, the HL7 v2
+//! transport specification, reliable delivery: no new message before the previous one's
+//! acknowledgment). That is what makes a feed ordered: an A08 update written after the A04
+//! registration was acknowledged must not be applied before it. So, on one connection:
+//!
+//! - messages sent one at a time, each after the previous one's accept ACK, must be applied in
+//!   the order sent (an error otherwise); the check reads the order the target applied them in
+//!   from its applied log (`GET {state}/applied`; the built-in endpoint serves it). A target
+//!   without one cannot be judged: the check says so as a warning, it does not pass;
+//! - every accepted message must appear in that log (accepted and never applied is an error);
+//! - each ACK answers the oldest message not yet answered (MSA-2 in the order of the MSH-10s).
+//!   A sender that waits for each ACK can only see that order; it can differ only when the
+//!   harness pipelines (`pipeline`, `coalesce`), which MLLP does not let a sender do, so ACKs out
+//!   of order then, and messages applied out of order then, are at most warnings.
+//!
+//! Messages on different connections have no order between them, retransmissions count once
+//! (their first send), and rejected or unanswered messages are not applied, so they are left
+//! out (`history.nothing-lost` judges those). `expect: { order: any }` on a case turns the
+//! check off for a site whose messages are independent of each other.
+
+use super::history::{control_id, final_outcome};
+use super::*;
+use crate::runner::observation::{AppliedOrder, CaseObservation, Exchange, Outcome};
+use crate::scenario::Order;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Whether the harness wrote the message without waiting for the ACKs of the ones before it.
+fn pipelined(exchange: &Exchange) -> bool {
+    exchange.faults.iter().any(|f| f == "pipeline" || f == "coalesce")
+}
+
+/// What the check found: evidence for errors and for warnings, and whether anything was judged.
+#[derive(Default)]
+struct Findings {
+    errors: Vec<String>,
+    warnings: Vec<String>,
+    judged: bool,
+}
+
+impl Findings {
+    fn push(&mut self, strict: bool, text: String) {
+        if strict {
+            self.errors.push(text)
+        } else {
+            self.warnings.push(text)
+        }
+    }
+}
+
+pub(super) fn order(case: &CaseObservation, out: &mut Vec<CheckResult>) {
+    if case.order == Order::Any {
+        return;
+    }
+    let mut lanes: BTreeMap<usize, Vec<&Exchange>> = BTreeMap::new();
+    for exchange in case.exchanges.iter().filter(|e| !e.attempts.is_empty()) {
+        lanes.entry(exchange.connection).or_default().push(exchange);
+    }
+    let mut found = Findings::default();
+    for (connection, lane) in &lanes {
+        ack_order(*connection, lane, &mut found);
+        applied_order(*connection, lane, &case.applied, &mut found);
+    }
+    out.push(if !found.errors.is_empty() {
+        found.errors.extend(found.warnings);
+        CheckResult::fail(HISTORY_ORDER, None, found.errors.join("; "))
+    } else if !found.warnings.is_empty() {
+        CheckResult::fail(HISTORY_ORDER, None, found.warnings.join("; "))
+            .with_severity(Severity::Warning)
+    } else if found.judged {
+        CheckResult::pass(HISTORY_ORDER, None)
+    } else {
+        return;
+    });
+}
+
+/// Each ACK read on the connection answers the oldest message not yet answered.
+fn ack_order(connection: usize, lane: &[&Exchange], found: &mut Findings) {
+    let answered: Vec<(&Exchange, usize)> = lane
+        .iter()
+        .filter_map(|e| {
+            let first = e.replies.first()?;
+            let own = Outcome::of(&e.sent, Some(&first.payload)) != Outcome::Indeterminate;
+            own.then_some((*e, *e.reply_order.first()?))
+        })
+        .collect();
+    for pair in answered.windows(2) {
+        let ((earlier, before), (later, after)) = (pair[0], pair[1]);
+        found.judged = true;
+        if after < before {
+            let text = format!(
+                "on connection {connection} the ACK of MSH-10 {:?} (step {}) came before the ACK \
+                 of MSH-10 {:?} (step {}), sent earlier{}",
+                control_id(&later.sent).unwrap_or_default(),
+                later.step,
+                control_id(&earlier.sent).unwrap_or_default(),
+                earlier.step,
+                if pipelined(later) { PIPELINED } else { "" }
+            );
+            found.push(!pipelined(later), text);
+        }
+    }
+}
+
+const PIPELINED: &str = " (the harness pipelined them, which MLLP does not let a sender \
+                         do: a warning)";
+
+/// The messages accepted on the connection, applied in the order they were sent.
+fn applied_order(
+    connection: usize,
+    lane: &[&Exchange],
+    applied: &AppliedOrder,
+    found: &mut Findings,
+) {
+    let mut seen = BTreeSet::new();
+    let accepted: Vec<(&Exchange, String)> = lane
+        .iter()
+        .filter(|e| final_outcome(e) == Outcome::Ok)
+        .filter_map(|e| Some((*e, control_id(&e.sent)?)))
+        .filter(|(_, id)| seen.insert(id.clone()))
+        .collect();
+    if accepted.len() < 2 {
+        return;
+    }
+    let log = match applied {
+        AppliedOrder::Log(log) => log,
+        AppliedOrder::Unavailable(why) => {
+            found.warnings.push(format!(
+                "could not judge the order {} messages accepted on connection {connection} were \
+                 applied in: {why}",
+                accepted.len()
+            ));
+            return;
+        }
+        AppliedOrder::NotRead => {
+            found.warnings.push(format!(
+                "could not judge the order {} messages accepted on connection {connection} were \
+                 applied in: the target's applied log was not read",
+                accepted.len()
+            ));
+            return;
+        }
+    };
+    found.judged = true;
+    let place = |id: &String| log.iter().position(|l| l == id);
+    for (exchange, id) in &accepted {
+        if place(id).is_none() {
+            found.errors.push(format!(
+                "MSH-10 {id:?} (step {}) was accepted but is not in the target's applied log",
+                exchange.step
+            ));
+        }
+    }
+    let present: Vec<&(&Exchange, String)> =
+        accepted.iter().filter(|(_, id)| place(id).is_some()).collect();
+    for pair in present.windows(2) {
+        let ((earlier, first), (later, second)) = (pair[0], pair[1]);
+        if place(second) < place(first) {
+            let text = format!(
+                "on connection {connection} MSH-10 {second:?} (step {}) was applied before MSH-10 \
+                 {first:?} (step {}), {}",
+                later.step,
+                earlier.step,
+                if pipelined(later) {
+                    format!("though sent after it{PIPELINED}")
+                } else {
+                    "though sent only after that one's accept ACK".to_string()
+                }
+            );
+            found.push(!pipelined(later), text);
+        }
+    }
+}
