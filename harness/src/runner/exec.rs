@@ -600,13 +600,7 @@ impl Lane<'_> {
             let _ = lab.restore(cut, Direction::Both).await;
             return Some(err);
         }
-        let deadline = Instant::now() + self.ctx.ack_timeout;
-        let never = |_: &[Pending]| false;
-        let (addr, ctx, message) = (self.addr, self.ctx, self.canary.take());
-        let listen =
-            read_until(&mut self.conn, &mut self.pending, stray, Some(index), deadline, never);
-        let (_, canary) = during(addr, ctx, message, listen).await;
-        self.canaries.extend(canary);
+        self.listen_with_canary(self.ctx.ack_timeout, index, stray).await;
         let sent = wire.bytes().len();
         let detail = match way_out {
             Ok(()) => format!(
@@ -669,13 +663,7 @@ impl Lane<'_> {
     /// canary checks that other connections are served meanwhile; the connection is given up
     /// only once the canary is done, so a receiver serving one connection at a time shows.
     async fn silence(&mut self, silence: Duration, index: usize, stray: &mut Vec<Reply>) {
-        let deadline = Instant::now() + silence;
-        let never = |_: &[Pending]| false;
-        let (addr, ctx, message) = (self.addr, self.ctx, self.canary.take());
-        let listen =
-            read_until(&mut self.conn, &mut self.pending, stray, Some(index), deadline, never);
-        let (ended, canary) = during(addr, ctx, message, listen).await;
-        self.canaries.extend(canary);
+        let ended = self.listen_with_canary(silence, index, stray).await;
         let gone = TransportEvent {
             code: "unterminated".into(),
             detail: format!(
@@ -698,6 +686,25 @@ impl Lane<'_> {
         } else {
             WireEnd::Read
         }
+    }
+
+    /// Records whatever arrives on the connection for `wait` (nothing should) while the lane's
+    /// canary, if it still has one, checks that other connections are served; the error that
+    /// ended the connection meanwhile, if one did.
+    async fn listen_with_canary(
+        &mut self,
+        wait: Duration,
+        index: usize,
+        stray: &mut Vec<Reply>,
+    ) -> Option<TransportError> {
+        let deadline = Instant::now() + wait;
+        let never = |_: &[Pending]| false;
+        let (addr, ctx, message) = (self.addr, self.ctx, self.canary.take());
+        let listen =
+            read_until(&mut self.conn, &mut self.pending, stray, Some(index), deadline, never);
+        let (ended, canary) = during(addr, ctx, message, listen).await;
+        self.canaries.extend(canary);
+        ended
     }
 
     /// Listens a little longer for duplicate or late ACKs, or the target closing; records how

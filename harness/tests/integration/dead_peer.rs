@@ -5,24 +5,10 @@
 //! checked that it does, and then they fail instead), and the packs are skipped with that
 //! reason, never failed.
 
-use super::support::{lab_available, run, stderr, stdout};
+use super::support::{failed_error_ids, lab_available, run, stderr, stdout};
 
 const CLIENT: &str = "scenarios/hostile-network/dead-peer.yaml";
 const RECEIVER: &str = "scenarios/outbound-sender/dead-peer.yaml";
-
-/// The failed error-severity check ids, from `run --json`.
-fn failed_errors(output: &std::process::Output) -> Vec<String> {
-    let mut ids = Vec::new();
-    for line in stdout(output).lines() {
-        let case: serde_json::Value = serde_json::from_str(line).expect("one JSON object a line");
-        for failure in case["failures"].as_array().into_iter().flatten() {
-            if failure["severity"] == "error" {
-                ids.push(failure["id"].as_str().unwrap_or_default().to_string());
-            }
-        }
-    }
-    ids
-}
 
 fn case_run(file: &str, case: &str, defect: Option<(&str, &str)>) -> std::process::Output {
     let mut args = vec!["run", file, "--seed", "5", "--no-report", "--json", "--filter", case];
@@ -32,70 +18,57 @@ fn case_run(file: &str, case: &str, defect: Option<(&str, &str)>) -> std::proces
     run(&args)
 }
 
-/// The case passes against the correct peer and fails `check` with `defect` (`flag` says
-/// which peer has it: `--target-defect` or `--sut-defect`).
+/// Where the lab can be made: the case passes against the correct peer and fails `check` with
+/// `defect` (`flag` says which peer has it: `--target-defect` or `--sut-defect`).
 fn caught(file: &str, case: &str, flag: &str, defect: &str, check: &str) {
+    if !lab_available() {
+        return;
+    }
     let correct = case_run(file, case, None);
     let text = stdout(&correct);
     assert_eq!(correct.status.code(), Some(0), "{text}{}", stderr(&correct));
     assert!(text.lines().count() >= 1, "no case matched {case:?}: {text}");
-    assert!(failed_errors(&correct).is_empty(), "{text}");
+    assert!(failed_error_ids(&correct).is_empty(), "{text}");
     let defective = case_run(file, case, Some((flag, defect)));
     assert_eq!(defective.status.code(), Some(1), "{defect}: {}", stdout(&defective));
-    let failed = failed_errors(&defective);
+    let failed = failed_error_ids(&defective);
     assert!(failed.iter().any(|id| id == check), "{defect} on {case:?}: failed {failed:?}");
 }
 
+const AFTER_FRAME: &str = "vanishes after the frame";
+const TARGET: &str = "--target-defect";
+const SUT: &str = "--sut-defect";
+
 #[test]
 fn fault_blackhole_catches_applied_twice() {
-    if !lab_available() {
-        return;
-    }
-    caught(CLIENT, "vanishes after the frame", "--target-defect", "applied-twice", "probe");
+    caught(CLIENT, AFTER_FRAME, TARGET, "applied-twice", "probe");
 }
 
 #[test]
 fn fault_blackhole_catches_duplicate_unanswered() {
-    if !lab_available() {
-        return;
-    }
-    let (case, flag) = ("vanishes after the frame", "--target-defect");
-    caught(CLIENT, case, flag, "duplicate-unanswered", "history.duplicates");
+    caught(CLIENT, AFTER_FRAME, TARGET, "duplicate-unanswered", "history.duplicates");
 }
 
 #[test]
 fn fault_blackhole_mid_frame_catches_one_connection_at_a_time() {
-    if !lab_available() {
-        return;
-    }
-    let (case, flag) = ("vanishes inside the frame", "--target-defect");
-    caught(CLIENT, case, flag, "one-connection-at-a-time", "liveness.canary");
+    let case = "vanishes inside the frame";
+    caught(CLIENT, case, TARGET, "one-connection-at-a-time", "liveness.canary");
 }
 
 #[test]
 fn receiver_fault_connect_hang_catches_no_retry() {
-    if !lab_available() {
-        return;
-    }
-    caught(RECEIVER, "connect_hang", "--sut-defect", "no-retry", "sender.delivered");
+    caught(RECEIVER, "connect_hang", SUT, "no-retry", "sender.delivered");
 }
 
 #[test]
 fn receiver_fault_silent_peer_catches_resend_on_same_connection() {
-    if !lab_available() {
-        return;
-    }
-    let (case, flag) = ("silent_peer", "--sut-defect");
-    caught(RECEIVER, case, flag, "resend-on-same-connection", "sender.delivered");
+    caught(RECEIVER, "silent_peer", SUT, "resend-on-same-connection", "sender.delivered");
 }
 
 #[test]
 fn receiver_fault_blackhole_catches_new_msh10_on_retry() {
-    if !lab_available() {
-        return;
-    }
-    let (case, flag) = ("blackhole - the network", "--sut-defect");
-    caught(RECEIVER, case, flag, "new-msh10-on-retry", "sender.msh10-kept");
+    let case = "blackhole - the network";
+    caught(RECEIVER, case, SUT, "new-msh10-on-retry", "sender.msh10-kept");
 }
 
 /// Without the lab (here: `ip` and `nft` not on PATH), the files are skipped with the reason,

@@ -2,23 +2,9 @@
 //! pack passes against the correct sender, and each of the sender's known defects is caught by
 //! the receiver fault that exposes it, with the check the standard gives for it.
 
-use super::support::{lab_available, run, stderr, stdout};
+use super::support::{failed_error_ids as failed_checks, lab_available, run, stderr, stdout};
 
 const PACK: &str = "scenarios/outbound-sender";
-
-/// The failed error-severity check ids of the cases that ran, from `run --json`.
-fn failed_checks(output: &std::process::Output) -> Vec<String> {
-    let mut ids = Vec::new();
-    for line in stdout(output).lines() {
-        let case: serde_json::Value = serde_json::from_str(line).expect("one JSON object a line");
-        for failure in case["failures"].as_array().into_iter().flatten() {
-            if failure["severity"] == "error" {
-                ids.push(failure["id"].as_str().unwrap_or_default().to_string());
-            }
-        }
-    }
-    ids
-}
 
 fn case_run(case: &str, defect: Option<&str>) -> std::process::Output {
     let mut args = vec!["run", PACK, "--seed", "3", "--no-report", "--json", "--filter", case];

@@ -111,3 +111,17 @@ pub fn lab_available() -> bool {
         }
     }
 }
+
+/// The failed error-severity check ids of the cases that ran, from `run --json` output.
+pub fn failed_error_ids(output: &Output) -> Vec<String> {
+    let mut ids = Vec::new();
+    for line in stdout(output).lines() {
+        let case: serde_json::Value = serde_json::from_str(line).expect("one JSON object a line");
+        for failure in case["failures"].as_array().into_iter().flatten() {
+            if failure["severity"] == "error" {
+                ids.push(failure["id"].as_str().unwrap_or_default().to_string());
+            }
+        }
+    }
+    ids
+}
