@@ -1,6 +1,6 @@
 //! `hl7-harness send`: the reference sender. It sends each message over MLLP (plain or TLS),
 //! HLLP or HL7 over HTTP(S), waits for the ACK whose MSA-2 is the message's MSH-10, and resends
-//! the same message (same MSH-10) after a timeout (on MLLP on a new connection: the peer may
+//! the same message (same MSH-10) after a timeout (on a new MLLP or HLLP connection: the peer may
 //! have vanished without a FIN or RST) or a lost connection, waiting `--retry-delay`
 //! between attempts and opening a new connection when the old one is gone (HL7 v2.5.1 ch. 2,
 //! original acknowledgment mode: the sender resends the same message when no acknowledgment
@@ -542,6 +542,9 @@ impl Session {
                 if err.is_fatal_for_connection() {
                     *connection = None;
                     *lost = true;
+                } else if !sender.defects.has(SenderDefect::ResendOnSameConnection) {
+                    // As on MLLP: a connection that answered nothing in time is given up.
+                    *connection = None;
                 }
                 false
             }
