@@ -46,7 +46,8 @@ pub struct SendArgs {
     /// How long to wait for a connection.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub connect_timeout: Duration,
-    /// Resends after a timeout or a lost connection, with the same MSH-10.
+    /// Resends after a timeout or a lost connection, with the same MSH-10 (after a timeout on a
+    /// new connection: a peer that vanished never answers on the old one).
     #[arg(long, value_name = "N", default_value_t = 2)]
     pub retries: u32,
     /// How long to wait before each resend (and before reconnecting).
