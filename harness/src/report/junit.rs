@@ -125,6 +125,7 @@ pub fn junit(record: &RunRecord) -> String {
     let regression = record.baseline.as_ref().map(baseline_cases).unwrap_or_default();
     tests += regression.len();
     failed += regression.iter().filter(|c| c.1.is_some()).count();
+    tests += outcome.skipped.len();
     let total_time: std::time::Duration =
         record.finished.duration_since(record.started).unwrap_or_default();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -159,6 +160,24 @@ pub fn junit(record: &RunRecord) -> String {
         out.push_str("    </properties>\n");
         for case in &pack.cases {
             write_case(&mut out, &format!("{}.{}", pack.name, case.scenario), case);
+        }
+        out.push_str("  </testsuite>\n");
+    }
+    // Files that did not run (another transport, no packet-level lab): skipped, with the reason,
+    // so a CI dashboard shows what was not tested.
+    if !outcome.skipped.is_empty() {
+        let count = outcome.skipped.len();
+        let _ = writeln!(
+            out,
+            "  <testsuite name=\"skipped\" tests=\"{count}\" failures=\"0\" errors=\"0\" skipped=\"{count}\" time=\"0\">"
+        );
+        for (file, reason) in &outcome.skipped {
+            let _ = writeln!(
+                out,
+                "    <testcase name=\"{}\" classname=\"skipped\" time=\"0\">\n      <skipped message=\"{}\"/>\n    </testcase>",
+                escape(&file.display().to_string()),
+                escape(reason)
+            );
         }
         out.push_str("  </testsuite>\n");
     }

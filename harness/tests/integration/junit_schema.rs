@@ -220,3 +220,29 @@ fn junit_with_baseline_regressions_is_valid_against_the_schema() {
     assert!(junit.contains("<testsuite name=\"baseline\""), "{junit}");
     assert!(junit.contains("<failure type=\"regression\""), "{junit}");
 }
+
+/// A file that did not run (here the dead-peer file, with `ip` and `nft` off the PATH) is a
+/// skipped testcase with its reason, so a CI dashboard shows what was not tested.
+#[test]
+fn junit_lists_skipped_files_with_the_reason() {
+    let dir = TempDir::new("xsd-skipped");
+    let output = Command::new(env!("CARGO_BIN_EXE_hl7-harness"))
+        .args(["run", "scenarios/conformance-core/ack-protocol.yaml"])
+        .args(["scenarios/hostile-network/dead-peer.yaml", "--seed", "7"])
+        .args(["--report-dir", dir.path()])
+        .current_dir(super::support::workspace())
+        .env("PATH", "/nonexistent")
+        .output()
+        .expect("the hl7-harness binary runs");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let junit = dir.read("junit.xml");
+    if let Err(diagnostics) = validate(&junit, "skipped-junit.xml") {
+        panic!("junit.xml with a skipped file is not valid:\n{diagnostics}\n{junit}");
+    }
+    check_counts(&junit);
+    assert!(
+        junit.contains("<testcase name=\"scenarios/hostile-network/dead-peer.yaml\"")
+            && junit.contains("<skipped message=\"the packet-level tier is unavailable"),
+        "{junit}"
+    );
+}
