@@ -189,6 +189,19 @@ pub fn html(record: &RunRecord) -> String {
         );
     }
     out.push_str("</table>\n");
+    if !outcome.skipped.is_empty() {
+        // What did not run belongs in a sign-off as much as what passed.
+        out.push_str("<h2>Skipped</h2>\n<table><tr><th>file</th><th>why</th></tr>\n");
+        for (file, reason) in &outcome.skipped {
+            let _ = writeln!(
+                out,
+                "<tr><td><code>{}</code></td><td>{}</td></tr>",
+                escape(&file.display().to_string()),
+                escape(reason)
+            );
+        }
+        out.push_str("</table>\n");
+    }
     if let Some(comparison) = &record.baseline {
         let _ = writeln!(out, "<h2>Baseline</h2>\n<p>{}</p>", escape(&comparison.headline()));
         for changed in &comparison.changed {

@@ -222,7 +222,8 @@ fn junit_with_baseline_regressions_is_valid_against_the_schema() {
 }
 
 /// A file that did not run (here the dead-peer file, with `ip` and `nft` off the PATH) is a
-/// skipped testcase with its reason, so a CI dashboard shows what was not tested.
+/// skipped testcase with its reason, so a CI dashboard shows what was not tested; report.html
+/// lists it too.
 #[test]
 fn junit_lists_skipped_files_with_the_reason() {
     let dir = TempDir::new("xsd-skipped");
@@ -245,4 +246,8 @@ fn junit_lists_skipped_files_with_the_reason() {
             && junit.contains("<skipped message=\"the packet-level tier is unavailable"),
         "{junit}"
     );
+    // The sign-off page says so too.
+    let html = dir.read("report.html");
+    assert!(html.contains("<h2>Skipped</h2>"), "{html}");
+    assert!(html.contains("<code>scenarios/hostile-network/dead-peer.yaml</code>"), "{html}");
 }
