@@ -204,7 +204,9 @@ impl Lab {
     pub fn listen(&self, port: u16) -> Result<TcpListener, LabError> {
         let addr = SocketAddr::V4(SocketAddrV4::new(self.inside_ip, port));
         let listener = self.inside(move || {
-            let listener = std::net::TcpListener::bind(addr)?;
+            let bound = std::net::TcpListener::bind(addr);
+            let listener =
+                bound.map_err(|e| io::Error::new(e.kind(), format!("listening on {addr}: {e}")))?;
             listener.set_nonblocking(true)?;
             Ok(listener)
         })?;

@@ -6,10 +6,11 @@ use super::target::TargetUrl;
 use crate::netlab::Lab;
 use crate::scenario::ScenarioFile;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Whether a case of the file (or the receiver side) has a fault that needs the lab.
-pub(super) fn file_needs_lab(file: &ScenarioFile) -> bool {
+fn file_needs_lab(file: &ScenarioFile) -> bool {
     let client = file.cases.iter().any(|case| {
         case.network
             .iter()
@@ -19,9 +20,16 @@ pub(super) fn file_needs_lab(file: &ScenarioFile) -> bool {
     client || file.receive.iter().any(|case| case.needs_lab())
 }
 
-/// The lab for one file, or why the file is skipped.
-pub(super) async fn create() -> Result<Lab, String> {
-    Lab::create().await.map_err(|err| format!("{err}; these cases need it, so the file is skipped"))
+/// The lab for one file when its faults need one (`None` when they do not), or why the file
+/// is skipped.
+pub(super) async fn for_file(file: &ScenarioFile) -> Result<Option<Arc<Lab>>, String> {
+    if !file_needs_lab(file) {
+        return Ok(None);
+    }
+    match Lab::create().await {
+        Ok(lab) => Ok(Some(Arc::new(lab))),
+        Err(err) => Err(format!("{err}; these cases need it, so the file is skipped")),
+    }
 }
 
 /// The target as seen from inside the lab: a target on this host (loopback) is reached at the

@@ -450,14 +450,7 @@ async fn run_receiver_file(
     let spec = scenario.file.receiver.clone().unwrap_or_default();
     let listen = spec.listen.map(|t| t.0).unwrap_or_else(|| "127.0.0.1:0".into());
     let serial = !listen.ends_with(":0");
-    let lab = if lab::file_needs_lab(&scenario.file) {
-        match lab::create().await {
-            Ok(lab) => Some(Arc::new(lab)),
-            Err(reason) => return Err(reason),
-        }
-    } else {
-        None
-    };
+    let lab = lab::for_file(&scenario.file).await?;
     let ctx = Arc::new(ReceiverContext {
         lab,
         listen,
@@ -554,16 +547,12 @@ pub async fn run(
                 continue;
             }
             // Packet-level faults: a lab for the file, or the file is skipped, saying why.
-            let lab = if lab::file_needs_lab(&scenario.file) {
-                match lab::create().await {
-                    Ok(lab) => Some(Arc::new(lab)),
-                    Err(reason) => {
-                        skipped.push((scenario.path.clone(), reason));
-                        continue;
-                    }
+            let lab = match lab::for_file(&scenario.file).await {
+                Ok(lab) => lab,
+                Err(reason) => {
+                    skipped.push((scenario.path.clone(), reason));
+                    continue;
                 }
-            } else {
-                None
             };
             let (builtin, url, state) = match url {
                 TargetUrl::Builtin => {

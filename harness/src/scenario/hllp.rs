@@ -76,71 +76,63 @@ fn names_schema(table: &[(&str, impl Copy)], description: &str) -> Schema {
     json_schema!({ "type": "string", "enum": names, "description": description })
 }
 
-/// A checksum variant by name (`${VAR}` allowed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ChecksumName(pub Checksum);
+/// A setting written by name (`${VAR}` allowed), looked up in its table while the YAML is read:
+/// serde, serialization and the JSON Schema all go through the one table.
+macro_rules! named_setting {
+    ($name:ident, $value:ty, $table:ident, $key:literal, $what:literal, $schema:literal, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub struct $name(pub $value);
 
-impl ChecksumName {
-    pub fn parse(value: &str) -> Result<ChecksumName, String> {
-        parse_name(CHECKSUMS, "checksum", "checksum", value).map(ChecksumName)
-    }
+        impl $name {
+            pub fn parse(value: &str) -> Result<$name, String> {
+                parse_name($table, $key, $what, value).map($name)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let raw = String::deserialize(d)?;
+                let value = interpolate(&raw).map_err(D::Error::custom)?;
+                $name::parse(&value).map_err(D::Error::custom)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(name_of($table, self.0))
+            }
+        }
+
+        impl JsonSchema for $name {
+            fn schema_name() -> Cow<'static, str> {
+                $schema.into()
+            }
+            fn json_schema(_: &mut SchemaGenerator) -> Schema {
+                names_schema($table, $doc)
+            }
+        }
+    };
 }
 
-impl<'de> Deserialize<'de> for ChecksumName {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(d)?;
-        let value = interpolate(&raw).map_err(D::Error::custom)?;
-        ChecksumName::parse(&value).map_err(D::Error::custom)
-    }
-}
-
-impl Serialize for ChecksumName {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(name_of(CHECKSUMS, self.0))
-    }
-}
-
-impl JsonSchema for ChecksumName {
-    fn schema_name() -> Cow<'static, str> {
-        "HllpChecksum".into()
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        names_schema(CHECKSUMS, "HLLP block checksum variant")
-    }
-}
-
-/// A checksum span by name (`${VAR}` allowed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SpanName(pub ChecksumSpan);
-
-impl SpanName {
-    pub fn parse(value: &str) -> Result<SpanName, String> {
-        parse_name(SPANS, "span", "checksum span", value).map(SpanName)
-    }
-}
-
-impl<'de> Deserialize<'de> for SpanName {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(d)?;
-        let value = interpolate(&raw).map_err(D::Error::custom)?;
-        SpanName::parse(&value).map_err(D::Error::custom)
-    }
-}
-
-impl Serialize for SpanName {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(name_of(SPANS, self.0))
-    }
-}
-
-impl JsonSchema for SpanName {
-    fn schema_name() -> Cow<'static, str> {
-        "HllpSpan".into()
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        names_schema(SPANS, "Which bytes the HLLP block size and checksum cover")
-    }
-}
+named_setting!(
+    ChecksumName,
+    Checksum,
+    CHECKSUMS,
+    "checksum",
+    "checksum",
+    "HllpChecksum",
+    "HLLP block checksum variant"
+);
+named_setting!(
+    SpanName,
+    ChecksumSpan,
+    SPANS,
+    "span",
+    "checksum span",
+    "HllpSpan",
+    "Which bytes the HLLP block size and checksum cover"
+);
 
 /// The block size limit, in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
