@@ -386,8 +386,10 @@ mod tests {
 
     #[test]
     fn any_or_list() {
-        let p =
-            profile("versions: any\nmessages: { ADT: [A01, A04], MFN: any }\nprocessing_ids: [P]");
+        let p = profile(
+            "versions: any\nmessages: { ADT: [A01, A04], MFN: any }\nprocessing_ids: [P]\n\
+             charsets: [ASCII]",
+        );
         assert_eq!(p.versions, Some(AnyOr::Any));
         assert_eq!(p.supports(&h("ADT", "A04", "2.6", "P")), Support::Declared);
         assert_eq!(p.supports(&h("MFN", "M02", "9.9", "P")), Support::Declared);
