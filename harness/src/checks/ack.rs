@@ -355,7 +355,7 @@ fn msh9(sent: &Message<'_>, ack: &Message<'_>, step: Option<usize>) -> CheckResu
 }
 
 /// `ack.msh10`: MSH-10 is required, and "uniquely identifies the message" among the sending
-/// system's messages (ch. 2, 2.15.9.10). An ACK repeating the acknowledged message's MSH-10 does
+/// system's messages (ch. 2, MSH-10). An ACK repeating the acknowledged message's MSH-10 does
 /// not identify itself; as its sender is another system, uniqueness is not broken by the letter,
 /// so that is a warning.
 fn msh10(sent: &Message<'_>, ack: &Message<'_>, step: Option<usize>) -> CheckResult {

@@ -44,9 +44,9 @@ const ALL: &str = "v2.x";
 /// A scenario's own expectation or threshold, not a rule of the standard.
 const NONE: &str = "—";
 
-const MLLP: &str = "MLLP release 1 (HL7 v2.5.1 Appendix C, C.4.2; HL7 Transport Specification \
-                    MLLP release 2, 2.2): a block is <SB>=0x0B, the message, <EB>=0x1C <CR>=0x0D, \
-                    and nothing outside blocks";
+const MLLP: &str = "MLLP release 1 (HL7 v2 Appendix C, Minimal Lower Layer Protocol) and the HL7 \
+                    Transport Specification MLLP release 2: a block is <SB>=0x0B, the message, \
+                    <EB>=0x1C <CR>=0x0D, and nothing outside blocks";
 
 macro_rules! catalogue {
     ($($name:ident = $id:literal, $severity:ident, versions: $versions:expr, rule: $rule:expr,
@@ -90,7 +90,7 @@ catalogue! {
         summary: "the acknowledgment's segments end with CR",
         note: "";
     ACK_MSH_SWAP = "ack.msh-swap", Warning, versions: ALL,
-        rule: "HL7 v2.5.1 ch. 2, 2.15.9.3–6 MSH-3..6: MSH-3/4 identify the application and \
+        rule: "HL7 v2.5.1 ch. 2, MSH-3..6: MSH-3/4 identify the application and \
                facility that send a message, MSH-5/6 the ones it is for; the acknowledgment is \
                sent by the receiver to the sender",
         summary: "the ACK's MSH-5/6 name the message's sender (MSH-3/4), and its MSH-3/4 do not \
@@ -100,7 +100,7 @@ catalogue! {
                MSH-5/6 (HAPI's ACK does). MSH-3/4 naming the receiver by another name than the \
                message's MSH-5/6 passes; the rest is unclear, so a warning";
     ACK_MSH9 = "ack.msh9", Error, versions: ALL,
-        rule: "HL7 v2.5.1 ch. 2, 2.15.9.9 MSH-9 (MSG: message code ^ trigger event ^ message \
+        rule: "HL7 v2.5.1 ch. 2, MSH-9 (MSG: message code ^ trigger event ^ message \
                structure) and the general acknowledgment ACK^varies^ACK; a message-specific response named by the \
                message's chapter: MFN^Mnn → MFK^Mnn^MFK_M01 (ch. 8), ORM^O01 → ORR^O02 (ch. 4), \
                OML^O21/O33/O35 → ORL^O22/O34/O36 (ch. 4), RDE^O11/O25 → RRE^O12/O26 (ch. 4A), \
@@ -113,7 +113,7 @@ catalogue! {
                ACK^varies^ACK); from v2.6 they are required (MSG.1–3 usage R). A wrong code, \
                trigger or structure is an error in every version";
     ACK_MSH10 = "ack.msh10", Error, versions: ALL,
-        rule: "HL7 v2.5.1 ch. 2, 2.15.9.10 MSH-10 message control ID (required; a number or \
+        rule: "HL7 v2.5.1 ch. 2, MSH-10 message control ID (required; a number or \
                other identifier that uniquely identifies the message, assigned by the sending \
                system)",
         summary: "the ACK has an MSH-10 of its own (not empty, not the message's)",
@@ -122,7 +122,7 @@ catalogue! {
                system, so the repeat does not break uniqueness by the letter, but it cannot \
                identify the ACK itself";
     ACK_MSH7 = "ack.msh7", Error, versions: ALL,
-        rule: "HL7 v2.5.1 ch. 2, 2.15.9.7 MSH-7 date/time of message (TS/DTM: \
+        rule: "HL7 v2.5.1 ch. 2, MSH-7 date/time of message (TS/DTM: \
                YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ]); optional in v2.1–v2.3.1, \
                required from v2.4",
         summary: "MSH-7 is a valid timestamp (and present from v2.4)",
@@ -130,35 +130,35 @@ catalogue! {
                table marks it optional there) and fails from v2.4; a malformed one fails in \
                every version";
     ACK_MSH11_ECHO = "ack.msh11-echo", Warning, versions: ALL,
-        rule: "HL7 v2.5.1 ch. 2, 2.15.9.11 MSH-11 processing ID",
+        rule: "HL7 v2.5.1 ch. 2, MSH-11 processing ID",
         summary: "MSH-11 of the ACK echoes the message's processing id",
         note: "Chapter 2 does not say that a response carries the message's processing id; \
                answering in another mode is at most a warning";
     ACK_MSH12_ECHO = "ack.msh12-echo", Warning, versions: ALL,
-        rule: "HL7 v2.5.1 ch. 2, 2.15.9.12 MSH-12 version ID",
+        rule: "HL7 v2.5.1 ch. 2, MSH-12 version ID",
         summary: "MSH-12 of the ACK echoes the message's version",
         note: "Chapter 2 does not require the response's version to be the message's; a \
                warning";
     ACK_ENCODING_CHARACTERS = "ack.encoding-characters", Warning, versions: ALL,
-        rule: "HL7 v2.5.1 ch. 2, 2.15.9.1–2 MSH-1/MSH-2 (each message declares its own \
+        rule: "HL7 v2.5.1 ch. 2, MSH-1/MSH-2 (each message declares its own \
                delimiters)",
         summary: "the ACK uses the message's field separator and encoding characters",
         note: "A receiver may declare other delimiters in its own MSH-1/2; answering with the \
                sender's is advice, not a rule, so a warning";
     ACK_MSA1_VALID = "ack.msa1-valid", Error, versions: ALL,
-        rule: "HL7 v2.5.1 ch. 2, 2.15.8.1 MSA-1 acknowledgment code, table 0008: AA/AE/AR in \
+        rule: "HL7 v2.5.1 ch. 2, MSA-1 acknowledgment code, table 0008: AA/AE/AR in \
                original mode; in enhanced mode (MSH-15/16 valued, 2.9.3) CA/CE/CR for the \
                accept acknowledgment and AA/AE/AR for the application acknowledgment",
         summary: "MSA-1 is a table 0008 code valid for the acknowledgment mode",
         note: "A receiver that does not implement enhanced mode may ignore MSH-15/16 and \
                answer in original mode (AA/AE/AR): that passes";
     ACK_MSA2_ECHO = "ack.msa2-echo", Error, versions: ALL,
-        rule: "HL7 v2.5.1 ch. 2, 2.15.8.2 MSA-2 message control ID: the MSH-10 of the message \
+        rule: "HL7 v2.5.1 ch. 2, MSA-2 message control ID: the MSH-10 of the message \
                acknowledged",
         summary: "MSA-2 equals the MSH-10 that was sent",
         note: "";
     ACK_ERR_PRESENT = "ack.err-present", Warning, versions: ALL,
-        rule: "HL7 v2.5.1 ch. 2, 2.15.5 ERR segment (optional in the general acknowledgment ACK^varies^ACK)",
+        rule: "HL7 v2.5.1 ch. 2, ERR segment (optional in the general acknowledgment ACK^varies^ACK)",
         summary: "an ERR segment accompanies a negative acknowledgment",
         note: "ERR is optional in the ACK structure; without it the sender learns less, so a \
                warning";
@@ -176,8 +176,8 @@ catalogue! {
         summary: "the response has an HL7 v2 content type",
         note: "";
     CONNECTION_OPEN = "connection.open", Warning, versions: ALL,
-        rule: "MLLP release 1 (HL7 v2.5.1 Appendix C, C.4) leaves connection handling to the \
-               sites; connections are normally persistent",
+        rule: "MLLP release 1 (HL7 v2 Appendix C, Minimal Lower Layer Protocol) leaves \
+               connection handling to the sites; connections are normally persistent",
         summary: "the connection is still open after the case",
         note: "Closing after an ACK is allowed; a warning";
     EXPECT_ACK = "expect.ack", Error, versions: NONE,
@@ -215,7 +215,7 @@ catalogue! {
         summary: "every message the sender was to send ended accepted (or explicitly rejected)",
         note: "";
     SENDER_MSH10_KEPT = "sender.msh10-kept", Error, versions: ALL,
-        rule: "HL7 v2.5.1 ch. 2, 2.15.9.10 MSH-10 message control ID: a retransmission is the \
+        rule: "HL7 v2.5.1 ch. 2, MSH-10 message control ID: a retransmission is the \
                same message with the same control ID, so the receiver can recognise the \
                duplicate",
         summary: "retransmissions of a message keep its MSH-10",
@@ -255,7 +255,7 @@ catalogue! {
         summary: "every message the case expects answered got its own ACK (AA, AE or AR) in the end",
         note: "";
     HISTORY_NO_FALSE_SUCCESS = "history.no-false-success", Error, versions: ALL,
-        rule: "HL7 v2.5.1 ch. 2, 2.15.8.2 MSA-2: an acknowledgment belongs to the message whose \
+        rule: "HL7 v2.5.1 ch. 2, MSA-2: an acknowledgment belongs to the message whose \
                MSH-10 it echoes; an accepting code (AA, CA) naming another message makes a \
                sender that pairs ACKs by arrival count its message delivered",
         summary: "no message is answered by an accepting ACK that names another message",
@@ -263,7 +263,7 @@ catalogue! {
                empty MSA-2 (the only possible echo of a frame without MSH-10) names no other \
                message; ack.msa2-echo judges the echo itself";
     HISTORY_DUPLICATES = "history.duplicates", Error, versions: ALL,
-        rule: "HL7 v2.5.1 ch. 2, 2.9.2 and 2.15.9.10: a message whose outcome is unknown is \
+        rule: "HL7 v2.5.1 ch. 2, 2.9.2 and MSH-10: a message whose outcome is unknown is \
                sent again unchanged (same MSH-10); the receiver answers the retransmission too \
                and applies it once",
         summary: "a message sent again was resent only after an indeterminate outcome, and answered",
@@ -283,9 +283,9 @@ catalogue! {
         summary: "a plain message on a new connection during and after the faults gets its own ACK",
         note: "";
     HLLP_DAMAGED_BLOCK_REFUSED = "hllp.damaged-block-refused", Error, versions: ALL,
-        rule: "HL7 v2 Implementation Guide Appendix C, C.3 Hybrid Lower Layer Protocol \
-               (processing rules): a block whose size or checksum is wrong is answered with an \
-               N block (reason C or X) and not processed",
+        rule: "HL7 v2 Appendix C, Hybrid Lower Layer Protocol, 2.3 Processing Rules: a block \
+               whose size or checksum is wrong is answered with an N block (reason C or X) and \
+               not processed",
         summary: "a data block with a wrong checksum is refused with an N block, not answered",
         note: "";
     CASE_RAN = "case.ran", Error, versions: NONE,
