@@ -522,6 +522,20 @@ mod tests {
         assert_eq!(check_basic(header.as_ref(), &creds), expected, "{header:?}");
     }
 
+    /// HL7 over HTTP 2.6: every HL7 answer is 2xx; the draft's mapping only as a defect.
+    #[test]
+    fn every_hl7_answer_is_200_unless_the_draft_mapping_defect_is_on() {
+        use super::super::defect::Defects;
+        let error = || vec![AckError::new(ErrorCondition::RequiredFieldMissing)];
+        let decisions = [Decision::Accept, Decision::Error(error()), Decision::Reject(error())];
+        for decision in &decisions {
+            assert_eq!(status_for(decision, &Defects::none()), StatusCode::OK, "{decision:?}");
+        }
+        let draft = Defects::of([Defect::HttpStatusByAckCode]);
+        let statuses: Vec<u16> = decisions.iter().map(|d| status_for(d, &draft).as_u16()).collect();
+        assert_eq!(statuses, [200, 500, 400]);
+    }
+
     #[test]
     fn basic_auth() {
         // The example of seed 004.
