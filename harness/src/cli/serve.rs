@@ -96,6 +96,10 @@ pub struct ServeArgs {
     /// itself, which would show in the process list).
     #[arg(long, value_name = "VAR", requires = "http_user")]
     pub http_password_env: Option<String>,
+    /// How long an HTTP request's body may take to arrive once its headers are in; a slower
+    /// one is answered 408 and logged.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub http_body_timeout: Duration,
     /// Allowed connecting alias in MSH-4 `connecting-alias{data-controller-alias}` (repeatable);
     /// when given, HTTP messages from other aliases are rejected with AR.
     #[arg(long = "http-alias", value_name = "ALIAS")]
@@ -118,7 +122,12 @@ fn http_config(args: &ServeArgs) -> anyhow::Result<HttpConfig> {
         }
         _ => None,
     };
-    Ok(HttpConfig { basic, allowed_aliases: args.http_aliases.clone(), ..HttpConfig::default() })
+    Ok(HttpConfig {
+        basic,
+        allowed_aliases: args.http_aliases.clone(),
+        body_timeout: args.http_body_timeout,
+        ..HttpConfig::default()
+    })
 }
 
 /// Runs until Ctrl-C. Prints `listening on mllp://ADDR` (or `mllps://`) once bound.

@@ -201,7 +201,10 @@ impl Endpoint {
     }
 
     fn record(&self, sequence: u64, payload: &[u8], handled: &Handled) {
-        let message = Message::parse(payload).ok();
+        // MSH-9 and MSH-10 are all it needs: the header segment alone is parsed, not again
+        // every segment of a frame that may hold millions.
+        let header_end = memchr::memchr2(b'\r', b'\n', payload).map_or(payload.len(), |i| i + 1);
+        let message = Message::parse(&payload[..header_end]).ok();
         let header = |n: usize| {
             let value = message.as_ref()?.header().field(n)?;
             Some(String::from_utf8_lossy(value.as_bytes()).into_owned())

@@ -448,7 +448,8 @@ mod tests {
             bytes.extend_from_slice(&encode_record(i, 0, format!("m{i}").as_bytes()));
         }
         let mut flipped = encode_record(7, 0, b"m7");
-        flipped[flipped.len() - 2] ^= 0x20;
+        let last = flipped.len() - 2;
+        flipped[last] ^= 0x20;
         bytes.extend_from_slice(&flipped);
         bytes.extend_from_slice(&encode_record(8, 0, b"m8"));
         std::fs::write(&path, &bytes).unwrap();

@@ -196,7 +196,9 @@ async fn handle_hllp(mut connection: HllpConnection, endpoint: &Endpoint, health
 /// in the backlog, so the listener is at once ready again: retrying straight away spins at
 /// full CPU and logs a line per try. Instead the loop backs off ([`ACCEPT_BACKOFF_FIRST`],
 /// doubling up to [`ACCEPT_BACKOFF_MAX`]) and logs each burst of failures twice: when it
-/// starts, and when an accept succeeds again, with the count. Connections already open are
+/// starts, and once no accept has failed for [`ACCEPT_BURST_QUIET`], with the count. A burst
+/// goes on through accepts that succeed in between (a proxy out of descriptors frees one each
+/// time an upstream connect fails), so the backoff keeps growing. Connections already open are
 /// served meanwhile (each runs on its own task).
 pub(crate) async fn accept_until<F, Fut>(
     listener: TcpListener,
@@ -213,13 +215,31 @@ where
     let mut accepted = 0u64;
     let mut burst: Option<AcceptBurst> = None;
     loop {
+        let quiet_at = burst.as_ref().map(|b| b.last_failure + ACCEPT_BURST_QUIET);
+        let quiet = async move {
+            match quiet_at {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
         let result = tokio::select! {
             _ = &mut shutdown => return Ok(accepted),
+            () = quiet => {
+                if let Some(ended) = burst.take() {
+                    eprintln!(
+                        "{who}: accepting again after {} failed accept(s) over {:?}",
+                        ended.failures,
+                        ended.last_failure - ended.started
+                    );
+                }
+                continue;
+            }
             result = listener.accept() => result,
         };
         let (stream, peer) = match result {
             Ok(pair) => pair,
             Err(err) => {
+                let now = tokio::time::Instant::now();
                 let burst = burst.get_or_insert_with(|| {
                     eprintln!(
                         "{who}: accept failed: {err}; backing off (from {ACCEPT_BACKOFF_FIRST:?} \
@@ -227,11 +247,13 @@ where
                     );
                     AcceptBurst {
                         failures: 0,
-                        started: tokio::time::Instant::now(),
+                        started: now,
+                        last_failure: now,
                         delay: ACCEPT_BACKOFF_FIRST,
                     }
                 });
                 burst.failures += 1;
+                burst.last_failure = now;
                 let delay = burst.delay;
                 burst.delay = (delay * 2).min(ACCEPT_BACKOFF_MAX);
                 tokio::select! {
@@ -240,13 +262,6 @@ where
                 }
             }
         };
-        if let Some(burst) = burst.take() {
-            eprintln!(
-                "{who}: accepting again after {} failed accept(s) over {:?}",
-                burst.failures,
-                burst.started.elapsed()
-            );
-        }
         accepted += 1;
         let connection = serve(stream, peer);
         if sequential {
@@ -261,11 +276,14 @@ where
 pub const ACCEPT_BACKOFF_FIRST: Duration = Duration::from_millis(10);
 /// The longest wait between accepts while they fail.
 pub const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+/// A burst of failed accepts ends when none has failed for this long.
+pub const ACCEPT_BURST_QUIET: Duration = Duration::from_secs(2);
 
 /// A run of failed accepts, logged when it starts and when it ends.
 struct AcceptBurst {
     failures: u64,
     started: tokio::time::Instant,
+    last_failure: tokio::time::Instant,
     delay: Duration,
 }
 
