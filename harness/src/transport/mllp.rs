@@ -13,7 +13,9 @@
 //! The reader is lenient by default and says what it tolerated: every deviation it accepts is a
 //! [`FrameNote`] on the frame, each switched off by a named field of [`Tolerance`], and
 //! [`MllpOptions::strict`] turns every one into an [`MllpError`]. Memory is bounded: bytes
-//! outside a frame are counted and dropped at once, and a frame whose payload grows past
+//! outside a frame are counted and dropped at once, `0x0B` and LF bytes inside a frame are
+//! counted into one note each (never a note or an index per byte), and a frame whose payload
+//! grows past
 //! [`MllpOptions::max_frame_bytes`] is an error before more than that is buffered.
 
 use crate::hl7::{Finding, Location, Severity};
