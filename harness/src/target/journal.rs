@@ -297,7 +297,7 @@ impl std::fmt::Display for Repair {
             );
         };
         let bytes: u64 = self.damaged.iter().map(|d| d.len).sum();
-        writeln!(
+        write!(
             f,
             "kept {} complete record(s); moved {bytes} damaged byte(s) in {} run(s) to {}:",
             self.kept,
@@ -305,9 +305,9 @@ impl std::fmt::Display for Repair {
             side.display()
         )?;
         for run in &self.damaged {
-            writeln!(
+            write!(
                 f,
-                "  bytes {}..{} ({} bytes): {}",
+                "\n  bytes {}..{} ({} bytes): {}",
                 run.offset,
                 run.offset + run.len,
                 run.len,
