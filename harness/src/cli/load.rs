@@ -40,6 +40,10 @@ pub struct LoadArgs {
     /// With --scenario: only these templates (repeatable) [default: all].
     #[arg(long = "template", value_name = "NAME", requires = "scenario")]
     pub templates: Vec<String>,
+    /// Let the --scenario file read files outside its folder and the nearest corpus/ folder
+    /// above it (as `run --allow-files-outside-pack`).
+    #[arg(long, requires = "scenario")]
+    pub allow_files_outside_pack: bool,
     /// Open loop: messages per second, sent on schedule whether or not the target keeps up
     /// (latency counts from when each was due). Without it: closed loop.
     #[arg(long, value_name = "N[/s]", value_parser = parse_rate)]
@@ -135,7 +139,12 @@ fn templates(args: &LoadArgs) -> anyhow::Result<(Templates, Vec<PackInputs>)> {
         packs.push(PackInputs { name: "load".into(), sha256: sha256_hex(lines.as_bytes()), files });
     }
     if let Some(path) = &args.scenario {
-        let scenario = load_file(path, &crate::checks::generic_ids()).map_err(|errors| {
+        let access = if args.allow_files_outside_pack {
+            crate::scenario::FileAccess::Anywhere
+        } else {
+            crate::scenario::FileAccess::PackOnly
+        };
+        let scenario = load_file(path, &crate::checks::generic_ids(), access).map_err(|errors| {
             let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
             anyhow::anyhow!("{}", lines.join("\n"))
         })?;

@@ -44,6 +44,12 @@ pub struct RunArgs {
     /// Load and check the scenarios without connecting to anything.
     #[arg(long)]
     pub check: bool,
+    /// Let scenario files read files (file:, glob:, TLS files) outside their pack's folder and
+    /// the nearest corpus/ folder above it. Off by default: a pack is trusted like code (it runs
+    /// command: probes and sut.command), but it must not copy other files of this machine into
+    /// a report unless you say so.
+    #[arg(long)]
+    pub allow_files_outside_pack: bool,
     /// Print every case's results as one JSON object per line instead of the summary.
     #[arg(long)]
     pub json: bool,
@@ -96,7 +102,12 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     let paths =
         if args.paths.is_empty() { vec![PathBuf::from("scenarios")] } else { args.paths.clone() };
     let known = generic_ids();
-    let packs = match load_packs(&paths, &known) {
+    let access = if args.allow_files_outside_pack {
+        crate::scenario::FileAccess::Anywhere
+    } else {
+        crate::scenario::FileAccess::PackOnly
+    };
+    let packs = match load_packs(&paths, &known, access) {
         Ok(packs) => packs,
         Err(errors) => {
             for error in &errors {

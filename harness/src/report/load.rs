@@ -62,6 +62,7 @@ fn account_lines(phase: &LoadPhase) -> Vec<String> {
             "timeouts {}, connection errors {}, not sent {}, stray ACKs {}, warmup messages {}",
             a.timeouts, a.connection_errors, a.not_sent, a.stray_acks, a.warmup
         ),
+
         format!(
             "latency ms: p50 {}, p90 {}, p99 {}, p99.9 {}, max {} (mean {}, {} answered)",
             ms(p.p50_ms),
@@ -82,6 +83,13 @@ fn account_lines(phase: &LoadPhase) -> Vec<String> {
             ms(lag.p99_ms),
             ms(lag.max_ms)
         ));
+        if a.behind_schedule > 0 {
+            lines.push(format!(
+                "behind schedule {}: due before the end but never written (every connection was \
+                 still waiting for an answer at the deadline)",
+                a.behind_schedule
+            ));
+        }
     }
     if phase.finished.interrupted {
         lines.push("interrupted before the end (Ctrl-C)".into());

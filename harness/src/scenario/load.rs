@@ -3,6 +3,7 @@
 //! one [`LoadError`] naming file, line and column, with a "did you mean" where one helps.
 
 use super::model::{Case, LoadSpec, Resend, Role, ScenarioFile, Template};
+use super::files::{check_pack_file, FileAccess};
 use super::receiver::ReceiverCase;
 use super::text::with_load_dir;
 use crate::hl7::batch::split_batch;
@@ -68,9 +69,12 @@ pub type KnownChecks<'a> = &'a [&'a str];
 /// Loads the packs named by `paths`: a `.yaml` file (a pack of one), a directory holding
 /// `.yaml` files (a pack), or a directory of such directories (several packs). Collects every
 /// error rather than stopping at the first.
+/// `access` says whether the packs' file references may leave their folders (see
+/// [`check_pack_file`]).
 pub fn load_packs(
     paths: &[PathBuf],
     known_checks: KnownChecks,
+    access: FileAccess,
 ) -> Result<Vec<Pack>, Vec<LoadError>> {
     let mut packs = Vec::new();
     let mut errors = Vec::new();
@@ -89,7 +93,7 @@ pub fn load_packs(
                 .unwrap_or_else(|| dir.display().to_string());
             let mut scenarios = Vec::new();
             for file in files {
-                match load_file(&file, known_checks) {
+                match load_file(&file, known_checks, access) {
                     Ok(scenario) => scenarios.push(scenario),
                     Err(mut errs) => errors.append(&mut errs),
                 }
@@ -156,14 +160,18 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
 }
 
 /// Reads and checks one scenario file.
-pub fn load_file(path: &Path, known_checks: KnownChecks) -> Result<LoadedScenario, Vec<LoadError>> {
+pub fn load_file(
+    path: &Path,
+    known_checks: KnownChecks,
+    access: FileAccess,
+) -> Result<LoadedScenario, Vec<LoadError>> {
     let whole =
         |message: String| vec![LoadError { file: path.into(), line: 0, column: 0, message }];
     let source = read_limited(path).map_err(whole)?;
     let text = std::str::from_utf8(&source).map_err(|e| {
         whole(format!("not UTF-8 text (byte {}); scenario files are UTF-8", e.valid_up_to()))
     })?;
-    load_text(path, text, known_checks)
+    load_text(path, text, known_checks, access)
 }
 
 /// Checks scenario text as if it were the file `path` (file references resolve beside it).
@@ -171,11 +179,12 @@ pub fn load_text(
     path: &Path,
     text: &str,
     known_checks: KnownChecks,
+    access: FileAccess,
 ) -> Result<LoadedScenario, Vec<LoadError>> {
     let source = text.as_bytes().to_vec();
     let dir = path.parent().unwrap_or(Path::new("."));
     let file: ScenarioFile =
-        with_load_dir(dir, || from_yaml(text)).map_err(|e| vec![yaml_error(path, &e)])?;
+        with_load_dir(dir, access, || from_yaml(text)).map_err(|e| vec![yaml_error(path, &e)])?;
     let mut errors = Vec::new();
     let at = |needle: &str, message: String| {
         let (line, column) = locate(text, needle);
@@ -224,7 +233,7 @@ pub fn load_text(
     }
     let mut templates = BTreeMap::new();
     for (name, template) in &file.messages {
-        match template_messages(name, template, dir) {
+        match template_messages(name, template, dir, access) {
             Ok(messages) => {
                 templates.insert(name.clone(), messages);
             }
@@ -495,6 +504,7 @@ fn template_messages(
     name: &str,
     template: &Template,
     dir: &Path,
+    access: FileAccess,
 ) -> Result<Vec<TemplateMessage>, String> {
     match template {
         Template::Text(text) => {
@@ -520,6 +530,7 @@ fn template_messages(
             for entry in paths {
                 let path = entry.map_err(|e| e.to_string())?;
                 let shown = path.strip_prefix(dir).unwrap_or(&path).display().to_string();
+                let path = check_pack_file(dir, &shown, access).map_err(|e| e.to_string())?;
                 out.extend(file_messages(&path, &shown)?);
             }
             if out.is_empty() {
@@ -533,10 +544,14 @@ fn template_messages(
     }
 }
 
-/// The messages of one file (several for batches and back-to-back messages).
+/// The messages of one file (several for batches and back-to-back messages). An error names
+/// the file, the byte offset and what is wrong, never the file's bytes: the file may be
+/// anything the pack pointed at.
 fn file_messages(path: &Path, shown: &str) -> Result<Vec<TemplateMessage>, String> {
     let bytes = read_limited(path).map_err(|e| format!("{shown}: {e}"))?;
-    let split = split_batch(&bytes).map_err(|e| format!("{shown}: {e}"))?;
+    let split = split_batch(&bytes).map_err(|e| {
+        format!("{shown}: byte {}: not a usable HL7 v2 message ({})", e.offset(), e.code())
+    })?;
     let many = split.messages.len() > 1;
     Ok(split
         .messages
