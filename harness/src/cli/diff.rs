@@ -8,9 +8,10 @@ use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct DiffArgs {
-    /// The first (old) message file (at most 64 MiB).
+    /// The first (old) message file (at most 64 MiB; a larger file is refused).
     pub a: PathBuf,
-    /// The second (new) message file.
+    /// The second (new) message file (at most 64 MiB). Values that do not decode in their
+    /// character set are compared, and shown, as bytes (b"Doe\xff").
     pub b: PathBuf,
     /// Leave out a path and everything below it; repeatable (e.g. --ignore MSH-7 --ignore MSH-10).
     #[arg(long, value_name = "PATH")]

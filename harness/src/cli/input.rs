@@ -51,6 +51,9 @@ impl InputFile {
         let shown = path.display().to_string();
         let io = |source| InputError::Io { path: shown.clone(), source };
         let file = std::fs::File::open(path).map_err(io)?;
+        if file.metadata().map_err(io)?.len() > max {
+            return Err(InputError::TooLarge { path: shown, max });
+        }
         let mut bytes = Vec::new();
         file.take(max + 1).read_to_end(&mut bytes).map_err(io)?;
         if bytes.len() as u64 > max {

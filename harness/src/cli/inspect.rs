@@ -16,7 +16,7 @@ pub struct InspectArgs {
     /// e.g. PID-5.1, PID-3[2].1, OBX[3]-5. Exit 1 when the message has no value there.
     #[arg(long, value_name = "PATH")]
     pub path: Option<String>,
-    /// Print the tree as JSON.
+    /// Print the tree as JSON (written as it is walked: memory stays that of the message).
     #[arg(long, conflicts_with = "path")]
     pub json: bool,
     /// Only the N-th message of the file (1-based).

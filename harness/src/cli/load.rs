@@ -52,7 +52,9 @@ pub struct LoadArgs {
     /// pool the schedule's messages go out on, one at a time per connection.
     #[arg(long, value_name = "C", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub connections: u32,
-    /// How long to send after the warmup (e.g. 30s, 1h) [default: 10s unless --count].
+    /// How long to send after the warmup (e.g. 30s, 1h) [default: 10s unless --count]. Nothing
+    /// is sent after it; messages still out get at most --ack-timeout more. Open loop: messages
+    /// due before the end that no connection was free to send are counted as behind schedule.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub duration: Option<Duration>,
     /// Stop after this many messages (warmup included).

@@ -15,7 +15,9 @@ use std::path::PathBuf;
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// Scenario files, pack directories (holding *.yaml) or directories of packs
-    /// [default: scenarios]
+    /// [default: scenarios]. A scenario file is at most 8 MiB, nests at most 64 levels and
+    /// expands (aliases included) to at most 1,000,000 values and 32 MiB of text. A pack runs
+    /// commands (command: probes, sut.command): run only packs you trust as you trust code.
     pub paths: Vec<PathBuf>,
     /// The target for every scenario: builtin, mllp://HOST:PORT, hllp://HOST:PORT or
     /// http://HOST:PORT/PATH (default: each scenario's target.url, else builtin). HLLP block

@@ -3,12 +3,14 @@
 
 mod files;
 mod hllp;
+mod limits;
 mod load;
 mod model;
 mod receiver;
 mod text;
 
 pub use files::{check_pack_file, pack_roots, FileAccess, FileRefused};
+pub use limits::{MAX_EXPANDED_TEXT, MAX_NESTING, MAX_SCENARIO_BYTES, MAX_VALUES};
 pub use hllp::{BlockLimit, ChecksumName, HllpSpec, SpanName};
 pub use load::{
     from_yaml, load_file, load_packs, load_text, suggest, LoadError, LoadedScenario, Pack,

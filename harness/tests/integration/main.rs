@@ -9,6 +9,7 @@ mod defects;
 mod generator;
 mod hostile;
 mod http;
+mod inputs;
 mod junit_schema;
 mod load;
 mod mllp;
