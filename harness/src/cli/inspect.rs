@@ -185,7 +185,10 @@ impl Serialize for MessageJson<'_, '_> {
         let message_type = message.header().field(9).map(|v| message.text(&v).into_owned());
         m.serialize_field("message_type", &message_type)?;
         m.serialize_field("offset", &message.origin())?;
-        m.serialize_field("segments", &Seq(|| message.segments().map(|s| SegmentJson(message, s))))?;
+        m.serialize_field(
+            "segments",
+            &Seq(|| message.segments().map(|s| SegmentJson(message, s))),
+        )?;
         m.serialize_field("version", &message.version())?;
         m.end()
     }
@@ -212,10 +215,12 @@ impl Serialize for SegmentJson<'_, '_> {
         let SegmentJson(message, segment) = self;
         let mut m = s.serialize_struct("Segment", 5)?;
         let fields = || {
-            segment
-                .fields()
-                .filter(|(_, f)| !f.is_empty())
-                .map(|(n, field)| FieldJson { message, segment, n, field })
+            segment.fields().filter(|(_, f)| !f.is_empty()).map(|(n, field)| FieldJson {
+                message,
+                segment,
+                n,
+                field,
+            })
         };
         m.serialize_field("fields", &Seq(fields))?;
         m.serialize_field("id", segment.id())?;

@@ -146,10 +146,11 @@ fn templates(args: &LoadArgs) -> anyhow::Result<(Templates, Vec<PackInputs>)> {
         } else {
             crate::scenario::FileAccess::PackOnly
         };
-        let scenario = load_file(path, &crate::checks::generic_ids(), access).map_err(|errors| {
-            let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
-            anyhow::anyhow!("{}", lines.join("\n"))
-        })?;
+        let scenario =
+            load_file(path, &crate::checks::generic_ids(), access).map_err(|errors| {
+                let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+                anyhow::anyhow!("{}", lines.join("\n"))
+            })?;
         for name in &args.templates {
             if !scenario.templates.contains_key(name) {
                 let known: Vec<&String> = scenario.templates.keys().collect();
@@ -296,6 +297,7 @@ pub fn run(args: &LoadArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             skipped: Vec::new(),
             shard: None,
             load: vec![phase],
+            profiles: Vec::new(),
         };
         let record = RunRecord {
             outcome: &outcome,

@@ -41,7 +41,9 @@ impl fmt::Display for Shown {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Shown::Text(text) => write!(f, "{text:?}"),
-            Shown::Bytes(bytes) => write!(f, "b\"{}\" (not valid in its character set)", bytes.escape_ascii()),
+            Shown::Bytes(bytes) => {
+                write!(f, "b\"{}\" (not valid in its character set)", bytes.escape_ascii())
+            }
         }
     }
 }

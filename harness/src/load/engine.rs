@@ -155,7 +155,8 @@ where
     let mut account = recorder.finish(measured);
     if !interrupted {
         let written = account.sent + account.not_sent;
-        account.behind_schedule = plan.due_before_end().map_or(0, |due| due.saturating_sub(written));
+        account.behind_schedule =
+            plan.due_before_end().map_or(0, |due| due.saturating_sub(written));
     }
     Finished { account, elapsed, interrupted }
 }

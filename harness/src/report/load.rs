@@ -62,7 +62,6 @@ fn account_lines(phase: &LoadPhase) -> Vec<String> {
             "timeouts {}, connection errors {}, not sent {}, stray ACKs {}, warmup messages {}",
             a.timeouts, a.connection_errors, a.not_sent, a.stray_acks, a.warmup
         ),
-
         format!(
             "latency ms: p50 {}, p90 {}, p99 {}, p99.9 {}, max {} (mean {}, {} answered)",
             ms(p.p50_ms),

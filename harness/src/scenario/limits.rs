@@ -14,8 +14,8 @@
 //!
 //! The code here knows serde only; `scenario::load` hands it serde_yaml's deserializer.
 
-use serde::de::{DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess};
 use serde::de::Visitor;
+use serde::de::{DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess};
 use std::cell::Cell;
 use std::fmt;
 
@@ -77,7 +77,9 @@ pub fn check_nesting(text: &str) -> Result<(), usize> {
         let mut previous = ' ';
         for c in line.chars() {
             match (quote, c) {
-                (Some('\''), '\'') | (Some('"'), '"') if previous != '\\' || quote == Some('\'') => {
+                (Some('\''), '\'') | (Some('"'), '"')
+                    if previous != '\\' || quote == Some('\'') =>
+                {
                     quote = None
                 }
                 (Some(_), _) => {}
@@ -229,7 +231,8 @@ mod tests {
         assert_eq!(check_nesting(&deep_block), Err(65), "the 65th level");
         assert_eq!(check_nesting(&format!("{}x\n", "- ".repeat(70))), Err(1));
         // Brackets in quotes and comments are text.
-        let quoted = format!("a: \"{}\" # {}\nb: '{}'\n", "[".repeat(90), "{".repeat(90), "[".repeat(90));
+        let quoted =
+            format!("a: \"{}\" # {}\nb: '{}'\n", "[".repeat(90), "{".repeat(90), "[".repeat(90));
         assert_eq!(check_nesting(&quoted), Ok(()));
         // A block scalar's lines are text, however they are indented or bracketed.
         let scalar = format!("m: |\n  MSH|^~\\&|{}\n      deeper\nn: 1\n", "[".repeat(90));

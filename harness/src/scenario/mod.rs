@@ -6,17 +6,19 @@ mod hllp;
 mod limits;
 mod load;
 mod model;
+mod profile;
 mod receiver;
 mod text;
 
 pub use files::{check_pack_file, pack_roots, FileAccess, FileRefused};
-pub use limits::{MAX_EXPANDED_TEXT, MAX_NESTING, MAX_SCENARIO_BYTES, MAX_VALUES};
 pub use hllp::{BlockLimit, ChecksumName, HllpSpec, SpanName};
+pub use limits::{MAX_EXPANDED_TEXT, MAX_NESTING, MAX_SCENARIO_BYTES, MAX_VALUES};
 pub use load::{
     from_yaml, load_file, load_packs, load_text, suggest, LoadError, LoadedScenario, Pack,
     TemplateMessage,
 };
 pub use model::*;
+pub use profile::load_profile;
 pub use receiver::*;
 pub use text::{interpolate, FieldPath, FileRef, Pattern, Piece, Placeholders, Secret, Span, Text};
 

@@ -11,12 +11,12 @@
 //! - [`FieldPath`]: an HL7 path such as `PID-3[2].1`.
 //! - [`FileRef`]: a file that must exist, relative to the scenario file.
 
+use super::files::{check_pack_file, FileAccess};
 use crate::hl7::Path as Hl7Path;
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::de::{Deserializer, Error as _};
 use serde::{Deserialize, Serialize, Serializer};
 use std::borrow::Cow;
-use super::files::{check_pack_file, FileAccess};
 use std::cell::RefCell;
 use std::fmt;
 use std::path::{Path, PathBuf};

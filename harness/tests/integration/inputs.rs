@@ -73,7 +73,10 @@ fn scenario_file_errors_never_show_the_files_bytes() {
     let folder = Folder::new("bytes");
     folder.write("p/secret.txt", "root:TOPSECRET-HASH:19000:0:99999:7:::\n");
     let file = folder.write("p/s.yaml", scenario("secret.txt"));
-    let glob = folder.write("p/g.yaml", "messages:\n  m: { glob: \"*.txt\" }\ncases:\n  - name: x\n    send: m\n");
+    let glob = folder.write(
+        "p/g.yaml",
+        "messages:\n  m: { glob: \"*.txt\" }\ncases:\n  - name: x\n    send: m\n",
+    );
     for file in [&file, &glob] {
         let output = run(&["run", "--check", text(file)]);
         let all = format!("{}{}", stdout(&output), stderr(&output));
@@ -113,7 +116,8 @@ fn yaml_alias_bomb_is_refused_naming_the_file() {
 #[test]
 fn yaml_nesting_and_size_are_refused_naming_the_file() {
     let folder = Folder::new("nesting");
-    let flow = folder.write("flow.yaml", format!("name: {}x{}\n", "[".repeat(100_000), "]".repeat(100_000)));
+    let flow = folder
+        .write("flow.yaml", format!("name: {}x{}\n", "[".repeat(100_000), "]".repeat(100_000)));
     let block = folder.write("block.yaml", format!("cases:\n  {}x\n", "- ".repeat(100_000)));
     for file in [&flow, &block] {
         let output = run_within(&["run", "--check", text(file)], Duration::from_secs(60))
@@ -134,7 +138,8 @@ fn yaml_nesting_and_size_are_refused_naming_the_file() {
 fn inspect_json_of_many_empty_repetitions_stays_small() {
     let folder = Folder::new("inspect");
     // 300,000 empty repetitions in one field.
-    let message = format!("MSH|^~\\&|A|B|C|D|20240101||ADT^A04|1|P|2.5\rPID|1||{}\r", "~".repeat(300_000));
+    let message =
+        format!("MSH|^~\\&|A|B|C|D|20240101||ADT^A04|1|P|2.5\rPID|1||{}\r", "~".repeat(300_000));
     let file = folder.write("reps.hl7", message);
     let (output, peak_kib) =
         run_measured(&["inspect", "--json", text(&file)], Duration::from_secs(120));
@@ -182,8 +187,9 @@ fn diff_of_many_segments_stays_small_and_refuses_past_its_limit() {
 fn diff_compares_bytes_that_do_not_decode() {
     let folder = Folder::new("bytes-diff");
     let message = |b: u8| {
-        let mut m = b"MSH|^~\\&|A|B|C|D|20240101||ADT^A04|1|P|2.5||||||UNICODE UTF-8\rPID|1||1||Doe"
-            .to_vec();
+        let mut m =
+            b"MSH|^~\\&|A|B|C|D|20240101||ADT^A04|1|P|2.5||||||UNICODE UTF-8\rPID|1||1||Doe"
+                .to_vec();
         m.push(b);
         m.push(b'\r');
         m
@@ -193,7 +199,11 @@ fn diff_compares_bytes_that_do_not_decode() {
     let output = run(&["diff", text(&a), text(&b)]);
     assert_eq!(output.status.code(), Some(1), "{}{}", stdout(&output), stderr(&output));
     assert!(stdout(&output).contains(r"PID-5: b"), "{}", stdout(&output));
-    assert!(stdout(&output).contains(r"\xff") && stdout(&output).contains(r"\xfe"), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains(r"\xff") && stdout(&output).contains(r"\xfe"),
+        "{}",
+        stdout(&output)
+    );
     let same = folder.write("c.hl7", message(0xFF));
     let output = run(&["diff", text(&a), text(&same)]);
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));

@@ -348,8 +348,18 @@ fn load_against_a_receiver_that_never_answers_ends_at_its_duration() {
     });
     let target = format!("mllp://{addr}");
     let args = [
-        "load", "--json", "--no-report", A04, "--target", &target, "--rate", "20", "--duration",
-        "2s", "--ack-timeout", "1s",
+        "load",
+        "--json",
+        "--no-report",
+        A04,
+        "--target",
+        &target,
+        "--rate",
+        "20",
+        "--duration",
+        "2s",
+        "--ack-timeout",
+        "1s",
     ];
     let output = super::support::run_within(&args, Duration::from_secs(30))
         .expect("load ended (it must not run long past its 2 s duration)");
