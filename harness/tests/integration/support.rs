@@ -168,20 +168,19 @@ pub fn run_measured(args: &[&str], limit: std::time::Duration) -> (Option<Output
     let mut peak = 0;
     let end = std::time::Instant::now() + limit;
     // Pipes drained on threads so a chatty child never blocks on a full pipe.
-    let mut out = child.stdout.take().expect("piped");
-    let mut err = child.stderr.take().expect("piped");
-    let out = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut out, &mut buf);
-        buf
-    });
-    let err = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut err, &mut buf);
-        buf
-    });
-    let mut finished = None;
-    while std::time::Instant::now() < end {
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let out = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>));
+    let err = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>));
+    let mut ended = false;
+    while !ended && std::time::Instant::now() < end {
         if let Ok(text) = std::fs::read_to_string(&status) {
             let hwm = text
                 .lines()
@@ -189,17 +188,15 @@ pub fn run_measured(args: &[&str], limit: std::time::Duration) -> (Option<Output
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
             peak = peak.max(hwm.unwrap_or(0));
         }
-        if let Some(status) = child.try_wait().expect("the child can be waited for") {
-            finished = Some(status);
-            break;
-        }
+        ended = !matches!(child.try_wait(), Ok(None));
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
-    if finished.is_none() {
+    if !ended {
         let _ = child.kill();
-        let _ = child.wait();
     }
+    let waited = child.wait();
     let stdout = out.join().unwrap_or_default();
     let stderr = err.join().unwrap_or_default();
+    let finished = waited.ok().filter(|_| ended);
     (finished.map(|status| Output { status, stdout, stderr }), peak)
 }
