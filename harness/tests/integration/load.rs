@@ -105,14 +105,18 @@ fn open_loop_sends_rate_times_duration_messages() {
         "--connections",
         "2",
     ]);
-    assert_eq!(code, 0);
-    // The schedule, not the machine's speed, decides how many: 100/s × 2.5 s.
-    assert_eq!((count(&v, "sent"), count(&v, "warmup")), (250, 50));
-    assert_eq!(v["account"]["latency"]["count"], 200);
+    assert_eq!(code, 0, "{v}");
+    // The schedule, not the machine's speed, decides how many fall due: 100/s × 2.5 s. Each
+    // was sent or, when every connection was still busy at the end (a loaded machine), counted
+    // behind schedule: nothing is written after the deadline (issue 14).
+    let (sent, behind) = (count(&v, "sent"), count(&v, "behind_schedule"));
+    assert_eq!((sent + behind, count(&v, "warmup")), (250, 50), "{v}");
+    assert!(sent > 50, "{v}");
+    assert_eq!(v["account"]["latency"]["count"], sent - 50);
     assert_eq!(v["mode"], "open");
     let timeline = v["account"]["timeline"].as_array().unwrap();
     let finished: u64 = timeline.iter().map(|i| i["completed"].as_u64().unwrap()).sum();
-    assert_eq!(finished, 200, "the timeline counts every measured message once");
+    assert_eq!(finished, sent - 50, "the timeline counts every measured message once");
 }
 
 /// An MLLP endpoint on a loopback port that acknowledges the n-th message it receives after a
