@@ -10,6 +10,7 @@ mod generator;
 mod hardening;
 mod hostile;
 mod http;
+mod inputs;
 mod junit_schema;
 mod load;
 mod mllp;
