@@ -52,6 +52,8 @@ pub struct LoadedScenario {
     pub templates: BTreeMap<String, Vec<TemplateMessage>>,
     /// The file's bytes, for content hashes in reports.
     pub source: Vec<u8>,
+    /// The environment variables its `${VAR}` interpolation read (for the reproduce line).
+    pub environment: Vec<super::text::VariableRead>,
 }
 
 /// A directory of scenario files.
@@ -174,8 +176,8 @@ pub fn load_text(
 ) -> Result<LoadedScenario, Vec<LoadError>> {
     let source = text.as_bytes().to_vec();
     let dir = path.parent().unwrap_or(Path::new("."));
-    let file: ScenarioFile =
-        with_load_dir(dir, || from_yaml(text)).map_err(|e| vec![yaml_error(path, &e)])?;
+    let (file, environment) = with_load_dir(dir, || from_yaml::<ScenarioFile>(text));
+    let file = file.map_err(|e| vec![yaml_error(path, &e)])?;
     let mut errors = Vec::new();
     let at = |needle: &str, message: String| {
         let (line, column) = locate(text, needle);
@@ -239,7 +241,7 @@ pub fn load_text(
     let name = file.name.clone().unwrap_or_else(|| {
         path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
     });
-    Ok(LoadedScenario { path: path.to_path_buf(), name, file, templates, source })
+    Ok(LoadedScenario { path: path.to_path_buf(), name, file, templates, source, environment })
 }
 
 /// Reads YAML the way scenario files are written: enums as single-key maps (`file: x.hl7`,

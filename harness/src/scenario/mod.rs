@@ -14,7 +14,9 @@ pub use load::{
 };
 pub use model::*;
 pub use receiver::*;
-pub use text::{interpolate, FieldPath, FileRef, Pattern, Piece, Placeholders, Secret, Span, Text};
+pub use text::{
+    interpolate, FieldPath, FileRef, Pattern, Piece, Placeholders, Secret, Span, Text, VariableRead,
+};
 
 /// The JSON Schema of the scenario format, generated from the types serde reads.
 pub fn json_schema() -> serde_json::Value {
