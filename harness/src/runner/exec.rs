@@ -677,7 +677,11 @@ impl Lane<'_> {
         index: usize,
         stray: &mut Vec<Reply>,
     ) -> Option<TransportError> {
-        match write_plan(&mut self.conn, wire).await {
+        let written = write_plan(&mut self.conn, wire).await;
+        // The ACK timer starts once the frame is out: a slow or fragmented write is the
+        // harness's own pace, and on a busy machine its sleeps run long.
+        self.pending[index].sent_at = Instant::now();
+        match written {
             Err(err) => Some(err),
             Ok(()) => match wire.end {
                 WireEnd::Close | WireEnd::Reset => {
@@ -965,8 +969,6 @@ async fn run_coalesced(
     }
     let refs: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
     let wire = plan(&refs, &run.case.network, lane.seed, true);
-    let now = Instant::now();
-    lane.pending.iter_mut().for_each(|p| p.sent_at = now);
     let (addr, message) = (lane.addr, lane.canary.take());
     let stray = &mut obs.stray;
     // Under `reset: { after_acks: N }` reading stops at the Nth ACK (an event, not a time).
@@ -975,7 +977,12 @@ async fn run_coalesced(
         _ => None,
     };
     let work = async {
-        match write_plan(&mut lane.conn, &wire).await {
+        let written = write_plan(&mut lane.conn, &wire).await;
+        // The ACK timer starts once the frames are out (the harness's own pace is not the
+        // receiver's).
+        let now = Instant::now();
+        lane.pending.iter_mut().for_each(|p| p.sent_at = now);
+        match written {
             Err(err) => Some(err),
             Ok(()) => {
                 let deadline = now + ctx.ack_timeout;

@@ -102,10 +102,6 @@ impl Defect {
                 | Defect::IdleConnectionDroppedEarly
                 // Shows only after a sender's framing violation (a 0x1C without its 0x0D).
                 | Defect::EatsByteAfterEndBlock
-                // Shows only after the sender's own half-close, and the message is not lost: a
-                // sender resends it on a new connection, where it is answered. MLLP release 1
-                // and 2 say nothing of a half-close; TCP lets either side close (RFC 9293, 3.6).
-                | Defect::ClosesOnHalfClose
                 | Defect::AnswersCoalescedInReverse
         )
     }

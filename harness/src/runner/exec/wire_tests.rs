@@ -27,6 +27,10 @@ cases:
     send: m
     network: [ half_close ]
     expect: { ack: AA }
+  - name: slowly
+    send: m
+    network: [ { fragment: { size: 1, delay: 50ms } } ]
+    expect: { ack: AA }
 ";
 
 /// What the receiver does with each frame it reads: `(connection, frame number on it, frame)`
@@ -87,9 +91,16 @@ async fn serve(mut stream: TcpStream, connection: usize, script: Script) {
 
 /// Runs the scenario's case `name` against `addr`; returns what was observed and the checks.
 async fn run_named(addr: &str, name: &str) -> (CaseObservation, Vec<CheckResult>) {
+    run_with(addr, name, Duration::from_secs(10)).await
+}
+
+async fn run_with(
+    addr: &str,
+    name: &str,
+    ack_timeout: Duration,
+) -> (CaseObservation, Vec<CheckResult>) {
     let scenario = load_text(std::path::Path::new("wire.yaml"), SCENARIO, &[]).unwrap();
     let run = crate::runner::expand(&scenario, 5, 0).into_iter().find(|r| r.name == name).unwrap();
-    let ack_timeout = Duration::from_secs(10);
     let ctx = Context {
         url: TargetUrl::Mllp(addr.to_string()),
         state: None,
@@ -211,5 +222,16 @@ async fn a_close_between_two_messages_is_followed_by_a_resend_on_a_new_connectio
     let second = observation.exchanges.iter().find(|e| e.step == 2).unwrap();
     let outcomes: Vec<Outcome> = second.attempts.iter().map(|a| a.outcome).collect();
     assert_eq!(outcomes, [Outcome::Indeterminate, Outcome::Ok], "{:?}", second.attempts);
+    assert_eq!(errors(&results), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn the_ack_timer_starts_when_the_frame_is_out_not_when_writing_starts() {
+    // One byte every 50 ms: the harness takes over 3 s to write the frame (longer on a busy
+    // machine); the receiver answers at once. Timed from the first byte, the ACK would be late.
+    let addr = receiver(|_, _, frame| Some(ack(frame))).await;
+    let (observation, results) = run_with(&addr, "slowly", Duration::from_secs(2)).await;
+    let exchange = &observation.exchanges[0];
+    assert_eq!(exchange.replies.len(), 1);
     assert_eq!(errors(&results), Vec::<String>::new());
 }
