@@ -407,7 +407,11 @@ fn sent_with(reply: Option<&str>, attempts: &[(Outcome, Option<&str>)]) -> Excha
     let mut exchange = exchange(SENT, reply);
     exchange.attempts = attempts
         .iter()
-        .map(|(outcome, event)| Attempt { outcome: *outcome, event: event.map(str::to_string) })
+        .map(|(outcome, event)| Attempt {
+            outcome: *outcome,
+            event: event.map(str::to_string),
+            commit: None,
+        })
         .collect();
     exchange
 }
@@ -603,7 +607,7 @@ fn ordered(step: usize, id: &str, place: usize, faults: &[&str]) -> Exchange {
     let ack = GOOD.replace("MSA|AA|M1", &format!("MSA|AA|{id}"));
     let mut exchange = exchange(&sent, Some(&ack));
     exchange.step = step;
-    exchange.attempts = vec![Attempt { outcome: Outcome::Ok, event: None }];
+    exchange.attempts = vec![Attempt { outcome: Outcome::Ok, event: None, commit: None }];
     exchange.reply_order = vec![place];
     exchange.faults = faults.iter().map(|f| f.to_string()).collect();
     exchange

@@ -40,7 +40,9 @@ pub struct RunArgs {
     /// Seed of every generated message and control id (default: from the clock, printed).
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
-    /// Cases run at once within a scenario file (serial cases always run one by one).
+    /// Cases run at once, over all the scenario files that run side by side (a file's serial
+    /// cases run one by one; files that need the packet-level lab, measure load or play the
+    /// receiver run alone, afterwards).
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub jobs: usize,
     /// Base URL of the target's JSON state endpoint for effect probes (`{state}` in probes),
@@ -50,6 +52,9 @@ pub struct RunArgs {
     /// Only cases whose name contains this text.
     #[arg(long, value_name = "TEXT")]
     pub filter: Option<String>,
+    /// Leave out cases whose name contains this text (repeatable; applied after --filter).
+    #[arg(long, value_name = "TEXT")]
+    pub exclude: Vec<String>,
     /// Load and check the scenarios without connecting to anything.
     #[arg(long)]
     pub check: bool,
@@ -189,6 +194,7 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         seed,
         jobs: args.jobs.max(1),
         filter: args.filter.clone(),
+        exclude: args.exclude.clone(),
         state: args.state.clone(),
         shard: args.shard,
         sut_defects: args.sut_defects.iter().map(|d| d.name().to_string()).collect(),
@@ -256,7 +262,7 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     }
     if outcome.cases().next().is_none() {
         if outcome.skipped.is_empty() {
-            eprintln!("hl7-harness: no case matched (check --filter)");
+            eprintln!("hl7-harness: no case matched (check --filter and --exclude)");
         } else {
             // Nothing ran, so nothing passed: a gate must not read this as success.
             eprintln!("hl7-harness: no case ran: every selected file was skipped (see above)");
@@ -277,7 +283,7 @@ fn compare_baseline(
 ) -> anyhow::Result<crate::report::baseline::Comparison> {
     use crate::report::baseline;
     let snapshots = crate::report::snapshot::snapshots(outcome);
-    let complete = args.filter.is_none() && args.shard.is_none();
+    let complete = args.filter.is_none() && args.exclude.is_empty() && args.shard.is_none();
     let mut comparison = baseline::compare(dir, &snapshots, complete)?;
     if args.accept {
         let meta = baseline::BaselineMeta {

@@ -12,7 +12,7 @@ use crate::target::http::{
 use crate::target::journal;
 use crate::target::responder::ResponderConfig;
 use crate::target::server::{
-    serve_hllp, serve_mllp_with_commit_ack, HllpServerOptions, ServerOptions,
+    serve_hllp, serve_mllp_with_commit_ack, CommitAcks, HllpServerOptions, ServerOptions,
 };
 use crate::transport::connection::Timeouts;
 use crate::transport::mllp::MllpOptions;
@@ -80,6 +80,11 @@ pub struct ServeArgs {
     /// could not be stored.
     #[arg(long)]
     pub commit_ack: bool,
+    /// With --commit-ack: refuse the first delivery of each message (by MSH-3, MSH-4, MSH-10)
+    /// with a commit NAK, neither storing nor answering it; the resend is committed and
+    /// answered. Behaviour MLLP release 2 permits, for testing senders and the harness.
+    #[arg(long, requires = "commit_ack")]
+    pub commit_nak_first: bool,
     /// Serve the state as JSON (GET /state, /clients/ID, /professionals/ID, /errors) here. It
     /// holds patient data: with --http-user it takes the same Basic credentials, and an
     /// address that is not loopback needs --state-public.
@@ -288,7 +293,11 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             listener,
             Arc::clone(&endpoint),
             options,
-            args.commit_ack,
+            match (args.commit_ack, args.commit_nak_first) {
+                (false, _) => CommitAcks::Off,
+                (true, false) => CommitAcks::On,
+                (true, true) => CommitAcks::NakFirst,
+            },
             stopped(&stop),
         );
         let signal = async {

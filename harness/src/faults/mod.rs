@@ -91,8 +91,9 @@ pub enum NetworkFault {
     /// frame, at byte `offset` of it, or, with `mid_frame`, at an offset drawn by the case
     /// seed, every packet of the connection is dropped both ways: no ACK reaches the harness,
     /// and the receiver never sees a FIN or a RST. The receiver must keep serving other
-    /// connections; after the ACK timeout the harness comes back on a new connection and
-    /// resends the message (same MSH-10), which must be answered and applied once.
+    /// connections; after a second (at most the ACK timeout) the harness comes back on a new
+    /// connection and resends the message (same MSH-10), which must be answered and applied
+    /// once.
     Blackhole {
         #[serde(default)]
         offset: Option<usize>,
@@ -216,7 +217,8 @@ pub enum WireEnd {
     /// Read whatever comes for this long (nothing should), then close.
     Silence(Duration),
     /// Drop every packet of the connection both ways from now on (the harness's host
-    /// vanished), wait out the ACK timeout, then give the connection up silently.
+    /// vanished), wait out the outage (at most the ACK timeout), then give the connection up
+    /// silently.
     Blackhole,
 }
 

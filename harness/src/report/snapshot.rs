@@ -335,7 +335,9 @@ pub fn transcript(case: &CaseOutcome) -> String {
         if let Some(event) = &exchange.event {
             let _ = writeln!(out, "  then: {} ({})", event.code, redactor.apply(&event.detail));
         }
-        if exchange.attempts.len() > 1 || exchange.attempts.iter().any(|a| a.event.is_some()) {
+        let noted =
+            |a: &crate::runner::observation::Attempt| a.event.is_some() || a.commit.is_some();
+        if exchange.attempts.len() > 1 || exchange.attempts.iter().any(noted) {
             let attempts: Vec<String> = exchange
                 .attempts
                 .iter()
@@ -345,9 +347,16 @@ pub fn transcript(case: &CaseOutcome) -> String {
                         Outcome::Fail => "fail",
                         Outcome::Indeterminate => "indeterminate",
                     };
-                    match &a.event {
+                    let shown = match &a.event {
                         Some(event) => format!("{outcome} ({event})"),
                         None => outcome.to_string(),
+                    };
+                    match a.commit {
+                        // The commit block is a note beside the outcome, never the ACK.
+                        Some(commit) if a.event.as_deref() != Some("commit-nak") => {
+                            format!("{shown} after a {}", commit.name())
+                        }
+                        _ => shown,
                     }
                 })
                 .collect();

@@ -19,7 +19,7 @@ use crate::scenario::{
 };
 use crate::transport::connection::{MllpConnection, Timeouts, TransportError};
 use crate::transport::http_client::{post_message_tls, HttpTarget};
-use crate::transport::mllp::{FrameKind, MllpOptions};
+use crate::transport::mllp::{Frame, FrameKind, MllpOptions};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -246,6 +246,35 @@ struct Pending {
     exchange: Exchange,
     sent_at: Instant,
     control_id: Option<String>,
+    /// The MLLP release 2 commit acknowledgement block read for the current attempt.
+    commit: Option<Commit>,
+}
+
+impl Pending {
+    fn new(exchange: Exchange, control_id: Option<String>) -> Pending {
+        Pending { exchange, sent_at: Instant::now(), control_id, commit: None }
+    }
+
+    /// Nothing more will come for the current attempt: its ACK, or a commit NAK (MLLP release
+    /// 2: the receiver did not commit the message, so no application ACK follows).
+    fn settled(&self) -> bool {
+        !self.exchange.replies.is_empty() || self.commit == Some(Commit::Nak)
+    }
+}
+
+/// How many times a message refused with an MLLP release 2 commit NAK is sent again on the
+/// same connection (same MSH-10) before it is given up: "If the Source system receives a
+/// negative commit acknowledgement ... it shall resend the message" (HL7 Version 3 Standard:
+/// Transport Specification - MLLP, Release 2, 1.2.1 Content exchange model; the bound is the
+/// harness's, as the specification sets none).
+pub(super) const COMMIT_NAK_RESENDS: usize = 3;
+
+/// Which pending exchange a commit acknowledgement block answers: the one being waited for,
+/// else the first with neither an ACK nor a commit block yet (MLLP release 2 is synchronous:
+/// commit blocks come in the order of the messages).
+fn commit_owner(pending: &[Pending], preferred: Option<usize>) -> Option<usize> {
+    let open = |p: &Pending| p.exchange.replies.is_empty() && p.commit.is_none();
+    preferred.filter(|&i| open(&pending[i])).or_else(|| pending.iter().position(open))
 }
 
 /// Which pending exchange a frame answers: by MSA-2, else the preferred one if it has no reply
@@ -264,53 +293,117 @@ fn attribute(pending: &[Pending], payload: &[u8], preferred: Option<usize>) -> O
     pending.iter().position(|p| p.exchange.replies.is_empty())
 }
 
+/// What reading frames on one connection needs beside the connection: the messages in
+/// flight, where unattributable frames go, and which exchange the last frame answered (bytes
+/// the target sends after an answer are that exchange's, not the next one's).
+struct Reading<'a> {
+    pending: &'a mut [Pending],
+    stray: &'a mut Vec<Reply>,
+    /// Index into `pending` of the exchange the connection's last frame was attributed to.
+    last: &'a mut Option<usize>,
+}
+
+impl Reading<'_> {
+    /// Records one frame: a commit block on the attempt it answers, an HL7 frame as a reply of
+    /// the exchange [`attribute`] picks. With `follow`, a frame no exchange claims is an extra
+    /// reply of the exchange whose answer it followed (it came before the next message went).
+    fn take(&mut self, frame: Frame, preferred: Option<usize>, follow: bool) {
+        let commit = match frame.kind {
+            FrameKind::Message => None,
+            FrameKind::CommitAck => Some(Commit::Ack),
+            FrameKind::CommitNak => Some(Commit::Nak),
+        };
+        if let Some(commit) = commit {
+            // A commit block no message waits for (after its ACK) is not an acknowledgment.
+            if let Some(i) = commit_owner(self.pending, preferred) {
+                self.pending[i].commit = Some(commit);
+            }
+            return;
+        }
+        let notes = frame.notes.iter().map(|n| (n.code().to_string(), n.offset())).collect();
+        let now = Instant::now();
+        let owner = attribute(self.pending, &frame.payload, preferred)
+            .or_else(|| self.last.filter(|_| follow));
+        match owner {
+            Some(i) => {
+                let elapsed = now.duration_since(self.pending[i].sent_at);
+                let place = self.pending.iter().map(|p| p.exchange.replies.len()).sum();
+                self.pending[i].exchange.reply_order.push(place);
+                self.pending[i].exchange.replies.push(Reply {
+                    payload: frame.payload.to_vec(),
+                    notes,
+                    elapsed,
+                });
+                *self.last = Some(i);
+            }
+            None => {
+                self.stray.push(Reply {
+                    payload: frame.payload.to_vec(),
+                    notes,
+                    elapsed: Duration::ZERO,
+                });
+                *self.last = None;
+            }
+        }
+    }
+
+    /// Bytes outside any frame that the target sent after the last frame (garbage after an
+    /// ACK): a framing note on the reply they followed, so `ack.framing` fails on that step
+    /// and not on the next one. Without an earlier reply they stay for the next frame.
+    fn attach_trailing(&mut self, conn: &mut MllpConnection) {
+        let Some(reply) = self
+            .last
+            .and_then(|i| self.pending.get_mut(i))
+            .and_then(|p| p.exchange.replies.last_mut())
+        else {
+            return;
+        };
+        for note in conn.take_outside_notes() {
+            reply.notes.push((note.code().to_string(), note.offset()));
+        }
+    }
+}
+
 /// Reads frames until `done` holds, the deadline passes or the connection fails; returns the
 /// transport event that ended reading, if any (a timeout is not returned when `done` held).
 async fn read_until(
     conn: &mut MllpConnection,
-    pending: &mut [Pending],
-    stray: &mut Vec<Reply>,
+    reading: &mut Reading<'_>,
     preferred: Option<usize>,
     deadline: Instant,
     done: impl Fn(&[Pending]) -> bool,
 ) -> Option<TransportError> {
-    while !done(pending) {
+    while !done(reading.pending) {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return None;
         }
         match conn.receive(Some(left)).await {
-            Ok(frame) => {
-                if frame.kind != FrameKind::Message {
-                    continue;
-                }
-                let notes =
-                    frame.notes.iter().map(|n| (n.code().to_string(), n.offset())).collect();
-                let now = Instant::now();
-                match attribute(pending, &frame.payload, preferred) {
-                    Some(i) => {
-                        let elapsed = now.duration_since(pending[i].sent_at);
-                        let place = pending.iter().map(|p| p.exchange.replies.len()).sum();
-                        pending[i].exchange.reply_order.push(place);
-                        pending[i].exchange.replies.push(Reply {
-                            payload: frame.payload.to_vec(),
-                            notes,
-                            elapsed,
-                        });
-                    }
-                    None => stray.push(Reply {
-                        payload: frame.payload.to_vec(),
-                        notes,
-                        elapsed: Duration::ZERO,
-                    }),
-                }
-            }
+            Ok(frame) => reading.take(frame, preferred, false),
             Err(TransportError::ReadTimeout { .. }) => return None,
             Err(err) => return Some(err),
         }
     }
     None
 }
+
+/// Takes what the target has already sent (frames read, bytes outside frames) without waiting:
+/// it came after the last answer and before the next message, so it belongs to the exchanges
+/// sent so far.
+async fn take_ready(conn: &mut MllpConnection, reading: &mut Reading<'_>) {
+    // Bounded: a read that would wait ends the loop, and a target that streams frames without
+    // pause is cut off after a few (the next message's reading takes the rest).
+    for _ in 0..TAKE_READY_FRAMES {
+        match conn.receive(Some(Duration::ZERO)).await {
+            Ok(frame) => reading.take(frame, None, true),
+            Err(_) => break,
+        }
+    }
+    reading.attach_trailing(conn);
+}
+
+/// At most this many frames are taken by [`take_ready`] at once.
+const TAKE_READY_FRAMES: usize = 64;
 
 fn after_from(err: &TransportError) -> ConnectionAfter {
     match err.code() {
@@ -451,6 +544,8 @@ struct Lane<'a> {
     opened: Instant,
     /// A `reset: { after_acks: N }` has fired on this lane (it fires once).
     ack_reset: bool,
+    /// Index into `pending` of the exchange the current connection's last frame answered.
+    last: Option<usize>,
 }
 
 impl Lane<'_> {
@@ -463,9 +558,11 @@ impl Lane<'_> {
 
     /// A new connection in place of one the target closed; false when none could be opened.
     async fn reconnect(&mut self) -> bool {
+        self.attach_trailing();
         match connect(self.addr, self.ctx).await {
             Ok(fresh) => {
                 self.conn = fresh;
+                self.last = None;
                 self.dead = None;
                 self.closed_once = self.closed_once.or(Some(self.after));
                 true
@@ -477,15 +574,56 @@ impl Lane<'_> {
         }
     }
 
+    /// Bytes outside frames read after the current connection's last frame: a framing note on
+    /// the reply they followed.
+    fn attach_trailing(&mut self) {
+        let mut nowhere = Vec::new();
+        let mut reading =
+            Reading { pending: &mut self.pending, stray: &mut nowhere, last: &mut self.last };
+        reading.attach_trailing(&mut self.conn);
+    }
+
     /// Writes `wire`, then reads until `pending[index]` has a reply, the ACK timeout passes or
-    /// the connection fails (which marks the lane dead). When the plan cuts the attempt (a
-    /// close or reset before the ACK), the message goes again on a new connection, unchanged
-    /// (same MSH-10), as a correct sender resends after an indeterminate outcome.
+    /// the connection fails (which marks the lane dead). A message the harness's own fault left
+    /// without its ACK goes again, unchanged (same MSH-10) and without the fault, on a new
+    /// connection, as a correct sender resends after an indeterminate outcome: after a close or
+    /// reset before the ACK, a blackhole, a half-close, and a close by the target between two
+    /// messages (a receiver may close after an ACK; the harness may have written the next
+    /// message before it saw the close). The message is lost only if that resend goes
+    /// unanswered too. A commit NAK (MLLP release 2) is a failed attempt: the message is sent
+    /// again on the same connection, at most [`COMMIT_NAK_RESENDS`] times.
     async fn send_and_wait(&mut self, wire: &WirePlan, index: usize, stray: &mut Vec<Reply>) {
+        let answered_before = self.last.is_some();
         self.attempt(wire, index, stray).await;
+        let again = plan(&[self.pending[index].exchange.sent.as_slice()], &[], self.seed, true);
+        let unanswered = |lane: &Self| lane.pending[index].exchange.replies.is_empty();
+        let nak = |lane: &Self| lane.pending[index].commit == Some(Commit::Nak);
         let cut = matches!(wire.end, WireEnd::Close | WireEnd::Reset | WireEnd::Blackhole);
         if cut && self.dead.is_none() {
-            let again = plan(&[self.pending[index].exchange.sent.as_slice()], &[], self.seed, true);
+            self.attempt(&again, index, stray).await;
+        } else if unanswered(self) && !nak(self) {
+            let closed_between = wire.end == WireEnd::Read
+                && answered_before
+                && self
+                    .dead
+                    .as_ref()
+                    .is_some_and(|e| e.code == "peer-closed" || e.code == "peer-reset");
+            if wire.end == WireEnd::HalfClose || closed_between {
+                // After a half-close this end cannot write again: a new connection either way.
+                let fresh = if self.dead.is_some() {
+                    self.reconnect().await
+                } else {
+                    self.replace_connection(true).await;
+                    self.dead.is_none()
+                };
+                if fresh {
+                    self.attempt(&again, index, stray).await;
+                }
+            }
+        }
+        let mut resends = 0;
+        while resends < COMMIT_NAK_RESENDS && self.dead.is_none() && unanswered(self) && nak(self) {
+            resends += 1;
             self.attempt(&again, index, stray).await;
         }
     }
@@ -494,14 +632,24 @@ impl Lane<'_> {
     async fn attempt(&mut self, wire: &WirePlan, index: usize, stray: &mut Vec<Reply>) {
         let before = self.pending[index].exchange.replies.len();
         self.pending[index].sent_at = Instant::now();
+        self.pending[index].commit = None;
         let failure = if wire.end == WireEnd::Blackhole {
             self.vanish(wire, index, stray).await
         } else {
             self.write_and_end(wire, index, stray).await
         };
+        let refused = self.pending[index].commit == Some(Commit::Nak)
+            && self.pending[index].exchange.replies.len() == before;
         if let Some(err) = failure {
             let gone = self.fail(&err);
             self.pending[index].exchange.event = Some(gone);
+        } else if refused {
+            self.pending[index].exchange.event = Some(TransportEvent {
+                code: "commit-nak".into(),
+                detail: "the receiver refused to commit the message (MLLP release 2 negative \
+                         commit acknowledgement)"
+                    .into(),
+            });
         } else if self.pending[index].exchange.replies.is_empty()
             && self.pending[index].exchange.event.is_none()
         {
@@ -521,7 +669,11 @@ impl Lane<'_> {
         index: usize,
         stray: &mut Vec<Reply>,
     ) -> Option<TransportError> {
-        match write_plan(&mut self.conn, wire).await {
+        let written = write_plan(&mut self.conn, wire).await;
+        // The ACK timer starts once the frame is out: a slow or fragmented write is the
+        // harness's own pace, and on a busy machine its sleeps run long.
+        self.pending[index].sent_at = Instant::now();
+        match written {
             Err(err) => Some(err),
             Ok(()) => match wire.end {
                 WireEnd::Close | WireEnd::Reset => {
@@ -536,16 +688,10 @@ impl Lane<'_> {
                 WireEnd::Blackhole => None,
                 WireEnd::Read | WireEnd::HalfClose | WireEnd::ResetAfterAcks(_) => {
                     let deadline = Instant::now() + self.ctx.ack_timeout;
-                    let done = move |p: &[Pending]| !p[index].exchange.replies.is_empty();
-                    read_until(
-                        &mut self.conn,
-                        &mut self.pending,
-                        stray,
-                        Some(index),
-                        deadline,
-                        done,
-                    )
-                    .await
+                    let done = move |p: &[Pending]| p[index].settled();
+                    let mut reading =
+                        Reading { pending: &mut self.pending, stray, last: &mut self.last };
+                    read_until(&mut self.conn, &mut reading, Some(index), deadline, done).await
                 }
             },
         }
@@ -554,8 +700,9 @@ impl Lane<'_> {
     /// The harness's host vanishes (packet level, in the lab): the way back is cut before the
     /// frame goes, so not even a fast ACK gets through; once the frame's packets have crossed,
     /// the way out is cut too, and the receiver sees neither a FIN nor a RST. The harness waits
-    /// out the ACK timeout while a canary checks that other connections are served, then gives
-    /// the connection up (its reset is dropped too) and lets the port's packets through again.
+    /// out [`BLACKHOLE_OUTAGE`] (at most the ACK timeout) while a canary checks that other
+    /// connections are served, then gives the connection up (its reset is dropped too) and lets
+    /// the port's packets through again.
     async fn vanish(
         &mut self,
         wire: &WirePlan,
@@ -592,13 +739,14 @@ impl Lane<'_> {
             let _ = lab.restore(cut, Direction::Both).await;
             return Some(err);
         }
-        self.listen_with_canary(self.ctx.ack_timeout, index, stray).await;
+        let outage = self.ctx.ack_timeout.min(BLACKHOLE_OUTAGE);
+        self.listen_with_canary(outage, index, stray).await;
         let sent = wire.bytes().len();
         let detail = match way_out {
             Ok(()) => format!(
                 "the harness's host vanished after {sent} bytes: every packet of the connection \
-                 dropped both ways (no FIN, no RST) for the ACK timeout ({}ms)",
-                self.ctx.ack_timeout.as_millis()
+                 dropped both ways (no FIN, no RST) for {}ms",
+                outage.as_millis()
             ),
             Err(err) => format!("the way back was cut after {sent} bytes, the way out not: {err}"),
         };
@@ -630,6 +778,7 @@ impl Lane<'_> {
         // timeout) until the peer is done with the connection, reading nothing it sends as an
         // answer, so a resend never overtakes the message on the connection given up. A reset
         // goes out on drop.
+        self.attach_trailing();
         if !reset && self.conn.shutdown_write().await.is_ok() {
             let deadline = Instant::now() + self.ctx.ack_timeout;
             loop {
@@ -645,6 +794,7 @@ impl Lane<'_> {
                 if reset {
                     old.reset();
                 }
+                self.last = None;
                 self.dead = None;
             }
             Err(err) => self.dead = Some(event(&err)),
@@ -692,8 +842,8 @@ impl Lane<'_> {
         let deadline = Instant::now() + wait;
         let never = |_: &[Pending]| false;
         let (addr, ctx, message) = (self.addr, self.ctx, self.canary.take());
-        let listen =
-            read_until(&mut self.conn, &mut self.pending, stray, Some(index), deadline, never);
+        let mut reading = Reading { pending: &mut self.pending, stray, last: &mut self.last };
+        let listen = read_until(&mut self.conn, &mut reading, Some(index), deadline, never);
         let (ended, canary) = during(addr, ctx, message, listen).await;
         self.canaries.extend(canary);
         ended
@@ -705,14 +855,14 @@ impl Lane<'_> {
         if self.dead.is_none() {
             let deadline = Instant::now() + self.ctx.linger;
             let never = |_: &[Pending]| false;
-            self.after =
-                match read_until(&mut self.conn, &mut self.pending, stray, None, deadline, never)
-                    .await
-                {
-                    None => ConnectionAfter::Open,
-                    Some(err) => after_from(&err),
-                };
+            let mut reading = Reading { pending: &mut self.pending, stray, last: &mut self.last };
+            self.after = match read_until(&mut self.conn, &mut reading, None, deadline, never).await
+            {
+                None => ConnectionAfter::Open,
+                Some(err) => after_from(&err),
+            };
         }
+        self.attach_trailing();
         // A close during the case shows even when the last connection stayed open.
         if let (Some(earlier), ConnectionAfter::Open) = (self.closed_once, self.after) {
             self.after = earlier;
@@ -751,6 +901,7 @@ async fn run_mllp(
                 seed: run.seed ^ ((number as u64) << 32),
                 opened: Instant::now(),
                 ack_reset: false,
+                last: None,
             }),
             Err(err) => {
                 obs.aborted = Some(event(&err));
@@ -805,17 +956,11 @@ async fn run_coalesced(
         let faults: Vec<NetworkFault> =
             run.case.network.iter().chain(&step.network).cloned().collect();
         let exchange = new_exchange(s + 1, lane.number, &built, step, ctx, &faults);
-        lane.pending.push(Pending {
-            control_id: control_id_of(&built.bytes),
-            exchange,
-            sent_at: Instant::now(),
-        });
+        lane.pending.push(Pending::new(exchange, control_id_of(&built.bytes)));
         payloads.push(built.bytes);
     }
     let refs: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
     let wire = plan(&refs, &run.case.network, lane.seed, true);
-    let now = Instant::now();
-    lane.pending.iter_mut().for_each(|p| p.sent_at = now);
     let (addr, message) = (lane.addr, lane.canary.take());
     let stray = &mut obs.stray;
     // Under `reset: { after_acks: N }` reading stops at the Nth ACK (an event, not a time).
@@ -824,15 +969,22 @@ async fn run_coalesced(
         _ => None,
     };
     let work = async {
-        match write_plan(&mut lane.conn, &wire).await {
+        let written = write_plan(&mut lane.conn, &wire).await;
+        // The ACK timer starts once the frames are out (the harness's own pace is not the
+        // receiver's).
+        let now = Instant::now();
+        lane.pending.iter_mut().for_each(|p| p.sent_at = now);
+        match written {
             Err(err) => Some(err),
             Ok(()) => {
                 let deadline = now + ctx.ack_timeout;
                 let done = |p: &[Pending]| {
                     let read = p.iter().filter(|p| !p.exchange.replies.is_empty()).count();
-                    read == p.len() || trigger.is_some_and(|acks| read >= acks)
+                    p.iter().all(Pending::settled) || trigger.is_some_and(|acks| read >= acks)
                 };
-                read_until(&mut lane.conn, &mut lane.pending, stray, None, deadline, done).await
+                let mut reading =
+                    Reading { pending: &mut lane.pending, stray, last: &mut lane.last };
+                read_until(&mut lane.conn, &mut reading, None, deadline, done).await
             }
         }
     };
@@ -861,11 +1013,29 @@ async fn run_coalesced(
         lane.replace_connection(true).await;
     }
     for pending in &mut lane.pending {
+        if pending.commit == Some(Commit::Nak) && pending.exchange.replies.is_empty() {
+            pending.exchange.event = Some(TransportEvent {
+                code: "commit-nak".into(),
+                detail: "the receiver refused to commit the message (MLLP release 2 negative \
+                         commit acknowledgement)"
+                    .into(),
+            });
+        }
         record_attempt(pending, 0);
+    }
+    // Messages refused with a commit NAK go again, one at a time, on the same connection.
+    for &i in &unanswered {
+        if lane.dead.is_none() && !reset && lane.pending[i].commit == Some(Commit::Nak) {
+            let wire = plan(&[lane.pending[i].exchange.sent.as_slice()], &[], lane.seed, true);
+            lane.send_and_wait(&wire, i, &mut obs.stray).await;
+        }
     }
     let closed = lane.dead.as_ref().is_some_and(|e| e.code == "peer-closed");
     if (closed || reset) && !unanswered.is_empty() {
         for i in unanswered {
+            if !lane.pending[i].exchange.replies.is_empty() {
+                continue;
+            }
             // A receiver that closes after each ACK gets each message on a new connection.
             let gone = lane.dead.is_some() || lane.conn.peer_closed_within(CLOSE_LOOK).await;
             if gone && !lane.reconnect().await {
@@ -921,15 +1091,21 @@ async fn run_sequential(
                     detail: "the target closed the connection after the previous ACK".into(),
                 });
             }
+            // What came after the previous answer and before this message (garbage, an extra
+            // frame) is judged with the exchange it followed, not with this one.
+            if !lane.pending.is_empty() {
+                let mut reading = Reading {
+                    pending: &mut lane.pending,
+                    stray: &mut obs.stray,
+                    last: &mut lane.last,
+                };
+                take_ready(&mut lane.conn, &mut reading).await;
+            }
             if lane.dead.is_some() {
                 lane.reconnect().await;
             }
             let index = lane.pending.len();
-            lane.pending.push(Pending {
-                control_id: control_id_of(&built.bytes),
-                exchange,
-                sent_at: Instant::now(),
-            });
+            lane.pending.push(Pending::new(exchange, control_id_of(&built.bytes)));
             match lane.dead.clone() {
                 Some(gone) => lane.pending[index].exchange.event = Some(gone),
                 None => {
@@ -987,6 +1163,11 @@ async fn keep_idle(
 /// How long a blackholed frame's packets get to cross to the receiver before the way out of
 /// the lab is cut too (a veth delivers at once; this is a margin, not a guess at a peer).
 const CROSSING: Duration = Duration::from_millis(50);
+
+/// How long the harness's host stays vanished under `blackhole` (at most the ACK timeout).
+/// Nothing can arrive meanwhile (every packet is dropped), so the length decides no verdict;
+/// the canary during the outage waits for its own ACK as long as it needs.
+const BLACKHOLE_OUTAGE: Duration = Duration::from_secs(1);
 
 /// How long to look for a close by the target before sending the next message of a case.
 const CLOSE_LOOK: Duration = Duration::from_millis(20);
@@ -1142,6 +1323,7 @@ async fn run_http(
 
 /// Records the attempt that started when `pending` had `before` replies.
 fn record_attempt(pending: &mut Pending, before: usize) {
+    let commit = pending.commit;
     let exchange = &mut pending.exchange;
     let reply = exchange.replies.get(before).map(|r| r.payload.as_slice());
     let outcome = Outcome::of(&exchange.sent, reply);
@@ -1153,11 +1335,14 @@ fn record_attempt(pending: &mut Pending, before: usize) {
         }),
         _ => None,
     };
-    exchange.attempts.push(Attempt { outcome, event });
+    exchange.attempts.push(Attempt { outcome, event, commit });
 }
 
 #[cfg(test)]
 mod timing_tests;
+
+#[cfg(test)]
+mod wire_tests;
 
 #[cfg(test)]
 mod tests {

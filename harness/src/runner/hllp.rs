@@ -65,7 +65,7 @@ async fn send_damaged(
         Answer::Gone(err) if err.is_fatal_for_connection() => return Err(err),
         Answer::Gone(err) => (Outcome::Indeterminate, err.code().to_string()),
     };
-    exchange.attempts.push(Attempt { outcome, event: Some(what) });
+    exchange.attempts.push(Attempt { outcome, event: Some(what), commit: None });
     Ok(())
 }
 
@@ -103,7 +103,7 @@ async fn send_good(
     let outcome = Outcome::of(&exchange.sent, first);
     let why = (outcome == Outcome::Indeterminate)
         .then(|| exchange.event.as_ref().map(|e| e.code.clone()).unwrap_or("no-ack".into()));
-    exchange.attempts.push(Attempt { outcome, event: why });
+    exchange.attempts.push(Attempt { outcome, event: why, commit: None });
     result
 }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Whether a case of the file (or the receiver side) has a fault that needs the lab.
-fn file_needs_lab(file: &ScenarioFile) -> bool {
+pub(super) fn needs_lab(file: &ScenarioFile) -> bool {
     let client = file.cases.iter().any(|case| {
         case.network
             .iter()
@@ -23,7 +23,7 @@ fn file_needs_lab(file: &ScenarioFile) -> bool {
 /// The lab for one file when its faults need one (`None` when they do not), or why the file
 /// is skipped.
 pub(super) async fn for_file(file: &ScenarioFile) -> Result<Option<Arc<Lab>>, String> {
-    if !file_needs_lab(file) {
+    if !needs_lab(file) {
         return Ok(None);
     }
     match Lab::create().await {

@@ -2,7 +2,7 @@
 //! the canary (a plain message on a fresh connection, during and after a fault) that shows the
 //! receiver still serves. Every wait is bounded by the scenario's timeouts.
 
-use super::exec::{build, connect, CaseRun, Context};
+use super::exec::{build, connect, CaseRun, Context, COMMIT_NAK_RESENDS};
 use super::observation::{Canary, CanaryWhen, Reply, TransportEvent};
 use super::target::TargetUrl;
 use crate::faults::storm_plan;
@@ -49,15 +49,28 @@ pub(super) async fn send_canary(
         }
         let mut conn = connect(addr, ctx).await?;
         conn.send(message).await?;
+        let mut resends = 0;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let frame = conn.receive(Some(left)).await?;
-            if frame.kind == FrameKind::Message {
-                return Ok(Reply {
-                    payload: frame.payload.to_vec(),
-                    notes: frame.notes.iter().map(|n| (n.code().to_string(), n.offset())).collect(),
-                    elapsed: started.elapsed(),
-                });
+            match frame.kind {
+                FrameKind::Message => {
+                    return Ok(Reply {
+                        payload: frame.payload.to_vec(),
+                        notes: frame
+                            .notes
+                            .iter()
+                            .map(|n| (n.code().to_string(), n.offset()))
+                            .collect(),
+                        elapsed: started.elapsed(),
+                    })
+                }
+                // MLLP release 2: a commit NAK is a failed attempt, and the message goes again.
+                FrameKind::CommitNak if resends < COMMIT_NAK_RESENDS => {
+                    resends += 1;
+                    conn.send(message).await?;
+                }
+                FrameKind::CommitAck | FrameKind::CommitNak => {}
             }
         }
     };

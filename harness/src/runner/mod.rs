@@ -42,6 +42,8 @@ pub struct RunOptions {
     pub jobs: usize,
     /// Only cases whose full name contains this text.
     pub filter: Option<String>,
+    /// Leave out cases whose full name contains any of these texts (`--exclude`).
+    pub exclude: Vec<String>,
     /// Overrides every scenario's `target.state` (the base URL probes read).
     pub state: Option<String>,
     /// Run only this shard's share of the cases (`--shard K/N`).
@@ -65,6 +67,15 @@ pub struct Shard {
     pub count: usize,
 }
 
+impl RunOptions {
+    /// Whether the case (or load phase) named `name` runs: it matches `--filter` and no
+    /// `--exclude`.
+    pub fn wants(&self, name: &str) -> bool {
+        self.filter.as_deref().is_none_or(|f| name.contains(f))
+            && !self.exclude.iter().any(|x| name.contains(x.as_str()))
+    }
+}
+
 impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
@@ -73,6 +84,7 @@ impl Default for RunOptions {
             seed: 0,
             jobs: 8,
             filter: None,
+            exclude: Vec::new(),
             state: None,
             shard: None,
             sut_defects: Vec::new(),
@@ -143,7 +155,7 @@ pub fn select(packs: &[Pack], options: &RunOptions) -> Vec<FileRuns> {
         unit - 1
     };
     let owns = |u: usize| options.shard.is_none_or(|shard| shard.owns(u));
-    let wanted = |name: &str| options.filter.as_deref().is_none_or(|f| name.contains(f));
+    let wanted = |name: &str| options.wants(name);
     let mut selected = Vec::new();
     for (file, scenario) in packs.iter().flat_map(|p| p.scenarios.iter()).enumerate() {
         if scenario.file.role == crate::scenario::Role::Receiver {
@@ -393,27 +405,54 @@ fn shell_quote(text: &str) -> String {
     }
 }
 
-/// The command that runs one case again.
-fn reproduce(file: &std::path::Path, name: &str, options: &RunOptions) -> String {
-    let mut parts = vec![
+/// `url` as a reproduce line may show it: without `user:password@`.
+fn without_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => url.to_string(),
+    }
+}
+
+/// The command that runs one case again: the same file, case, seed, target (without
+/// credentials), state endpoint, target profile, defects and exclusions, after the
+/// environment variables the scenario read, with their values (a secret's only by name:
+/// `NAME="$NAME"` takes it from the shell the command is pasted into).
+fn reproduce(scenario: &LoadedScenario, name: &str, options: &RunOptions) -> String {
+    let mut parts: Vec<String> = scenario
+        .environment
+        .iter()
+        .map(|read| match &read.value {
+            Some(value) => format!("{}={}", read.name, shell_quote(value)),
+            None => format!("{0}=\"${0}\"", read.name),
+        })
+        .collect();
+    parts.extend([
         "hl7-harness run".to_string(),
-        shell_quote(&file.display().to_string()),
+        shell_quote(&scenario.path.display().to_string()),
         "--filter".into(),
         shell_quote(name),
         "--seed".into(),
         options.seed.to_string(),
-    ];
+    ]);
+    for text in &options.exclude {
+        parts.extend(["--exclude".into(), shell_quote(text)]);
+    }
     if let Some(target) = &options.target {
-        parts.extend(["--target".into(), shell_quote(target)]);
+        parts.extend(["--target".into(), shell_quote(&without_userinfo(target))]);
     }
     if let Some(state) = &options.state {
-        parts.extend(["--state".into(), shell_quote(state)]);
+        parts.extend(["--state".into(), shell_quote(&without_userinfo(state))]);
     }
     if let Some(profile) = &options.profile {
         parts.extend(["--target-profile".into(), shell_quote(&profile.path.display().to_string())]);
     }
     for defect in options.defects.iter() {
         parts.extend(["--target-defect".into(), defect.name().to_string()]);
+    }
+    for defect in &options.sut_defects {
+        parts.extend(["--sut-defect".into(), shell_quote(defect)]);
     }
     parts.join(" ")
 }
@@ -467,7 +506,7 @@ fn judge(
         results: evaluate(&observation),
         observation,
         duration: judged.duration,
-        reproduce: reproduce(&scenario.path, name, options),
+        reproduce: reproduce(scenario, name, options),
         position,
     }
 }
@@ -529,216 +568,311 @@ async fn run_receiver_file(
     Ok(finished)
 }
 
-/// Runs the packs; `progress` is called after each case.
+/// What running one sender-role scenario file gave.
+#[derive(Default)]
+struct FileDone {
+    cases: Vec<CaseOutcome>,
+    /// The file was not run, and why.
+    skipped: Option<(PathBuf, String)>,
+    load: Option<crate::load::LoadPhase>,
+    /// Some case reached the target.
+    reached: bool,
+    /// The file ran against a target other than the built-in endpoint.
+    external: bool,
+}
+
+/// Runs the cases of one sender-role scenario file (and its load phase when `load_here`):
+/// the serial cases in file order, then the others concurrently; every case holds a permit of
+/// `limit`, shared by the files that run at once, while it runs.
+#[allow(clippy::too_many_arguments)]
+async fn run_sender_file(
+    pack: &Pack,
+    scenario: &LoadedScenario,
+    (runs, load_here): (Vec<CaseRun>, bool),
+    file_number: usize,
+    options: &RunOptions,
+    progress: &(dyn Fn(&CaseOutcome) + Sync),
+    limit: &Arc<tokio::sync::Semaphore>,
+) -> Result<FileDone, RunError> {
+    let url_text = options
+        .target
+        .clone()
+        .or_else(|| scenario.file.target.url.as_ref().map(|u| u.0.clone()))
+        .unwrap_or_else(|| "builtin".into());
+    let url = TargetUrl::parse(&url_text).map_err(|message| RunError::Target {
+        file: scenario.path.display().to_string(),
+        message,
+    })?;
+    let mut done = FileDone::default();
+    let skip = |reason: String| FileDone {
+        skipped: Some((scenario.path.clone(), reason)),
+        ..FileDone::default()
+    };
+    let spec = &scenario.file.target;
+    let transport = spec.transport.unwrap_or(Transport::Mllp);
+    if let Some(reason) = mismatch(&url, spec.transport) {
+        return Ok(skip(reason));
+    }
+    if runs.is_empty() && !load_here {
+        // Filtered out or another shard's: no endpoint to start, nothing to connect to.
+        return Ok(FileDone::default());
+    }
+    // Packet-level faults: a lab for the file, or the file is skipped, saying why.
+    let lab = match lab::for_file(&scenario.file).await {
+        Ok(lab) => lab,
+        Err(reason) => return Ok(skip(reason)),
+    };
+    let (builtin, url, state) = match url {
+        TargetUrl::Builtin => {
+            let hllp = HllpSpec::options(spec.hllp.as_ref());
+            let bind = lab
+                .as_ref()
+                .map_or(IpAddr::from(Ipv4Addr::LOCALHOST), |l| IpAddr::from(l.host_ip()));
+            let builtin = Builtin::start_at(&options.defects, spec.builtin.as_ref(), hllp, bind)
+                .await
+                .map_err(RunError::Builtin)?;
+            let url = builtin.url(transport);
+            let state = Some(builtin.state_url.clone());
+            (Some(builtin), url, state)
+        }
+        other => {
+            done.external = true;
+            let state = options.state.clone().or_else(|| spec.state.as_ref().map(|s| s.0.clone()));
+            (None, other, state)
+        }
+    };
+    let url = match &lab {
+        Some(lab) => {
+            let wait = spec.connect_timeout.map_or(Duration::from_secs(5), |s| s.0);
+            let through = lab::through_lab(url, lab.host_ip());
+            let checked = match through {
+                Ok(url) if builtin.is_none() => lab::reachable(lab, &url, wait).await.map(|()| url),
+                other => other,
+            };
+            match checked {
+                Ok(url) => url,
+                Err(reason) => {
+                    if let Some(builtin) = builtin {
+                        builtin.stop().await;
+                    }
+                    return Ok(skip(reason));
+                }
+            }
+        }
+        None => url,
+    };
+    let tls = if url.uses_tls() {
+        let spec_tls = spec.tls.as_ref().ok_or_else(|| RunError::Target {
+            file: scenario.path.display().to_string(),
+            message: "mllps:// and https:// targets need target.tls.ca (the CA that signs the \
+                      server's certificate) in the scenario"
+                .into(),
+        })?;
+        let client = ClientTls {
+            ca_file: Some(spec_tls.ca.resolved.clone()),
+            client_cert: spec_tls
+                .client_cert
+                .as_ref()
+                .zip(spec_tls.client_key.as_ref())
+                .map(|(c, k)| (c.resolved.clone(), k.resolved.clone())),
+        };
+        Some(client.connector().map_err(|e| RunError::Target {
+            file: scenario.path.display().to_string(),
+            message: e.to_string(),
+        })?)
+    } else {
+        None
+    };
+    let ack_timeout = spec.ack_timeout.map(|s| s.0).unwrap_or(Duration::from_secs(5));
+    let connect = spec.connect_timeout.map(|s| s.0).unwrap_or(Duration::from_secs(5));
+    let ctx = Arc::new(Context {
+        url,
+        state,
+        timeouts: Timeouts { connect, read: ack_timeout, write: Duration::from_secs(10) },
+        ack_timeout,
+        linger: spec.linger.map(|s| s.0).unwrap_or(Duration::from_millis(200)),
+        basic: scenario
+            .file
+            .auth
+            .as_ref()
+            .map(|a| (a.basic.user.0.clone(), a.basic.password.expose().to_string())),
+        templates: scenario.templates.clone(),
+        tls,
+        lab,
+        hllp: HllpSpec::options(spec.hllp.as_ref()),
+    });
+    let (serial, concurrent): (Vec<CaseRun>, Vec<CaseRun>) =
+        runs.into_iter().partition(|r| r.case.serial);
+    let finish =
+        |run: &CaseRun, observation: CaseObservation, sent: Vec<String>, duration: Duration| {
+            let judged = Judged { observation, sent, duration };
+            judge(pack, scenario, options, (&run.name, run.seed, (run.file, run.index)), judged)
+        };
+    let mut finished = Vec::new();
+    for run in &serial {
+        // Waiting for a permit is not part of the case's duration.
+        let _permit = limit.acquire().await;
+        let started = Instant::now();
+        let (observation, sent) = exec::run_case(run, &ctx).await;
+        let outcome = finish(run, observation, sent, started.elapsed());
+        progress(&outcome);
+        finished.push((run.index, outcome));
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut in_flight = std::collections::HashMap::new();
+    for run in concurrent {
+        let (ctx, limit) = (Arc::clone(&ctx), Arc::clone(limit));
+        let task_run = run.clone();
+        let handle = tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            let started = Instant::now();
+            let (observation, sent) = exec::run_case(&task_run, &ctx).await;
+            (observation, sent, started.elapsed())
+        });
+        in_flight.insert(handle.id(), run);
+    }
+    while let Some(joined) = tasks.join_next_with_id().await {
+        // A case that panicked is reported as failed, never dropped.
+        let (id, (observation, sent, duration)) = match joined {
+            Ok(done) => done,
+            Err(err) => (err.id(), (crashed(&err), Vec::new(), Duration::ZERO)),
+        };
+        let Some(run) = in_flight.remove(&id) else { continue };
+        let outcome = finish(&run, observation, sent, duration);
+        progress(&outcome);
+        finished.push((run.index, outcome));
+    }
+    finished.sort_by_key(|(i, _)| *i);
+    for (_, outcome) in finished {
+        let unreachable = outcome
+            .observation
+            .aborted
+            .as_ref()
+            .is_some_and(|e| matches!(e.code.as_str(), "connect-failed" | "connect-timeout"));
+        done.reached |= !unreachable;
+        done.cases.push(outcome);
+    }
+    if let Some(spec) = scenario.file.load.as_ref().filter(|_| load_here) {
+        let name = format!("load: {}", load_phase::describe_short(&load_phase::plan(spec)));
+        if options.wants(&name) {
+            let seed = options.seed ^ stable_hash(&format!("{}/load", scenario.name));
+            let again = reproduce(scenario, &name, options);
+            let (outcome, phase) =
+                load_phase::run_load_phase(&pack.name, scenario, spec, &ctx, seed, again).await;
+            let mut outcome = outcome;
+            outcome.position = (file_number, usize::MAX);
+            progress(&outcome);
+            done.reached |= outcome.observation.aborted.is_none();
+            done.cases.push(outcome);
+            done.load = Some(phase);
+        }
+    }
+    if let Some(builtin) = builtin {
+        builtin.stop().await;
+    }
+    Ok(done)
+}
+
+/// Runs one scenario file of either role; gives its number back with what it gave.
+async fn run_file(
+    (file_number, pack, scenario, runs): (usize, &Pack, &LoadedScenario, FileRuns),
+    options: &RunOptions,
+    progress: &(dyn Fn(&CaseOutcome) + Sync),
+    limit: &Arc<tokio::sync::Semaphore>,
+) -> (usize, Result<FileDone, RunError>) {
+    let done = match runs {
+        FileRuns::Sender(runs, load) => {
+            let runs = (runs, load);
+            run_sender_file(pack, scenario, runs, file_number, options, progress, limit).await
+        }
+        FileRuns::Receiver(runs) => {
+            Ok(match run_receiver_file(pack, scenario, runs, options, progress).await {
+                Ok(cases) => FileDone { reached: !cases.is_empty(), cases, ..FileDone::default() },
+                Err(reason) => FileDone {
+                    skipped: Some((scenario.path.clone(), reason)),
+                    ..FileDone::default()
+                },
+            })
+        }
+    };
+    (file_number, done)
+}
+
+/// Whether a file may run at the same time as others: not when it needs the packet-level lab
+/// (one namespace and firewall per run), measures load (others would skew it), or plays the
+/// receiver (it starts the sender under test, whose retry timing is judged).
+fn runs_alongside(scenario: &LoadedScenario, runs: &FileRuns) -> bool {
+    matches!(runs, FileRuns::Sender(_, false)) && !lab::needs_lab(&scenario.file)
+}
+
+/// Polls every future to its end on the current task, and gives their outputs in order (the
+/// files of a run, each of which spawns its cases onto the runtime).
+async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut futures: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut waiting = false;
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => *output = Some(value),
+                    std::task::Poll::Pending => waiting = true,
+                }
+            }
+        }
+        if waiting {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
+}
+
+/// Runs the packs; `progress` is called after each case. Scenario files run at the same time
+/// (each against its own built-in endpoint, or the one target with control ids of their own),
+/// `options.jobs` cases at once over all of them; files that must run alone run afterwards,
+/// one by one.
 pub async fn run(
     packs: &[Pack],
     options: &RunOptions,
     progress: &(dyn Fn(&CaseOutcome) + Sync),
 ) -> Result<RunOutcome, RunError> {
+    let limit = Arc::new(tokio::sync::Semaphore::new(options.jobs.max(1)));
+    let files: Vec<(&Pack, &LoadedScenario)> =
+        packs.iter().flat_map(|p| p.scenarios.iter().map(move |s| (p, s))).collect();
+    let selected = select(packs, options);
+    let mut together = Vec::new();
+    let mut alone = Vec::new();
+    for (file_number, ((pack, scenario), runs)) in files.iter().zip(selected).enumerate() {
+        if runs_alongside(scenario, &runs) {
+            together.push((file_number, *pack, *scenario, runs));
+        } else {
+            alone.push((file_number, *pack, *scenario, runs));
+        }
+    }
+    let run = |file| run_file(file, options, progress, &limit);
+    let mut done = join_all(together.into_iter().map(run).collect()).await;
+    for file in alone {
+        done.push(run(file).await);
+    }
+    done.sort_by_key(|(file_number, _)| *file_number);
+    let mut done = done.into_iter();
     let mut outcomes = Vec::new();
     let mut skipped = Vec::new();
     let mut load_phases = Vec::new();
-    let mut files_seen = 0usize;
     let mut reached_any = false;
     let mut external = false;
-    let mut selected = select(packs, options).into_iter();
     for pack in packs {
         let mut cases = Vec::new();
-        for scenario in &pack.scenarios {
-            let file_number = files_seen;
-            files_seen += 1;
-            let (runs, load_here) = match selected.next() {
-                Some(FileRuns::Sender(runs, load)) => (runs, load),
-                Some(FileRuns::Receiver(runs)) => {
-                    match run_receiver_file(pack, scenario, runs, options, progress).await {
-                        Ok(finished) => {
-                            reached_any |= !finished.is_empty();
-                            cases.extend(finished);
-                        }
-                        Err(reason) => skipped.push((scenario.path.clone(), reason)),
-                    }
-                    continue;
-                }
-                None => (Vec::new(), false),
-            };
-            let url_text = options
-                .target
-                .clone()
-                .or_else(|| scenario.file.target.url.as_ref().map(|u| u.0.clone()))
-                .unwrap_or_else(|| "builtin".into());
-            let url = TargetUrl::parse(&url_text).map_err(|message| RunError::Target {
-                file: scenario.path.display().to_string(),
-                message,
-            })?;
-            let spec = &scenario.file.target;
-            let transport = spec.transport.unwrap_or(Transport::Mllp);
-            if let Some(reason) = mismatch(&url, spec.transport) {
-                skipped.push((scenario.path.clone(), reason));
-                continue;
-            }
-            if runs.is_empty() && !load_here {
-                // Filtered out or another shard's: no endpoint to start, nothing to connect to.
-                continue;
-            }
-            // Packet-level faults: a lab for the file, or the file is skipped, saying why.
-            let lab = match lab::for_file(&scenario.file).await {
-                Ok(lab) => lab,
-                Err(reason) => {
-                    skipped.push((scenario.path.clone(), reason));
-                    continue;
-                }
-            };
-            let (builtin, url, state) = match url {
-                TargetUrl::Builtin => {
-                    let hllp = HllpSpec::options(spec.hllp.as_ref());
-                    let bind = lab
-                        .as_ref()
-                        .map_or(IpAddr::from(Ipv4Addr::LOCALHOST), |l| IpAddr::from(l.host_ip()));
-                    let builtin =
-                        Builtin::start_at(&options.defects, spec.builtin.as_ref(), hllp, bind)
-                            .await
-                            .map_err(RunError::Builtin)?;
-                    let url = builtin.url(transport);
-                    let state = Some(builtin.state_url.clone());
-                    (Some(builtin), url, state)
-                }
-                other => {
-                    external = true;
-                    let state =
-                        options.state.clone().or_else(|| spec.state.as_ref().map(|s| s.0.clone()));
-                    (None, other, state)
-                }
-            };
-            let url = match &lab {
-                Some(lab) => {
-                    let wait = spec.connect_timeout.map_or(Duration::from_secs(5), |s| s.0);
-                    let through = lab::through_lab(url, lab.host_ip());
-                    let checked = match through {
-                        Ok(url) if builtin.is_none() => {
-                            lab::reachable(lab, &url, wait).await.map(|()| url)
-                        }
-                        other => other,
-                    };
-                    match checked {
-                        Ok(url) => url,
-                        Err(reason) => {
-                            skipped.push((scenario.path.clone(), reason));
-                            continue;
-                        }
-                    }
-                }
-                None => url,
-            };
-            let tls = if url.uses_tls() {
-                let spec_tls = spec.tls.as_ref().ok_or_else(|| RunError::Target {
-                    file: scenario.path.display().to_string(),
-                    message:
-                        "mllps:// and https:// targets need target.tls.ca (the CA that signs the \
-                              server's certificate) in the scenario"
-                            .into(),
-                })?;
-                let client = ClientTls {
-                    ca_file: Some(spec_tls.ca.resolved.clone()),
-                    client_cert: spec_tls
-                        .client_cert
-                        .as_ref()
-                        .zip(spec_tls.client_key.as_ref())
-                        .map(|(c, k)| (c.resolved.clone(), k.resolved.clone())),
-                };
-                Some(client.connector().map_err(|e| RunError::Target {
-                    file: scenario.path.display().to_string(),
-                    message: e.to_string(),
-                })?)
-            } else {
-                None
-            };
-            let ack_timeout = spec.ack_timeout.map(|s| s.0).unwrap_or(Duration::from_secs(5));
-            let connect = spec.connect_timeout.map(|s| s.0).unwrap_or(Duration::from_secs(5));
-            let ctx = Arc::new(Context {
-                url,
-                state,
-                timeouts: Timeouts { connect, read: ack_timeout, write: Duration::from_secs(10) },
-                ack_timeout,
-                linger: spec.linger.map(|s| s.0).unwrap_or(Duration::from_millis(200)),
-                basic: scenario
-                    .file
-                    .auth
-                    .as_ref()
-                    .map(|a| (a.basic.user.0.clone(), a.basic.password.expose().to_string())),
-                templates: scenario.templates.clone(),
-                tls,
-                lab,
-                hllp: HllpSpec::options(spec.hllp.as_ref()),
-            });
-            let (serial, concurrent): (Vec<CaseRun>, Vec<CaseRun>) =
-                runs.into_iter().partition(|r| r.case.serial);
-            let finish = |run: &CaseRun,
-                          observation: CaseObservation,
-                          sent: Vec<String>,
-                          duration: Duration| {
-                let judged = Judged { observation, sent, duration };
-                judge(pack, scenario, options, (&run.name, run.seed, (run.file, run.index)), judged)
-            };
-            let mut finished = Vec::new();
-            for run in &serial {
-                let started = Instant::now();
-                let (observation, sent) = exec::run_case(run, &ctx).await;
-                let outcome = finish(run, observation, sent, started.elapsed());
-                progress(&outcome);
-                finished.push((run.index, outcome));
-            }
-            let limit = Arc::new(tokio::sync::Semaphore::new(options.jobs.max(1)));
-            let mut tasks = tokio::task::JoinSet::new();
-            let mut in_flight = std::collections::HashMap::new();
-            for run in concurrent {
-                let (ctx, limit) = (Arc::clone(&ctx), Arc::clone(&limit));
-                let task_run = run.clone();
-                let handle = tasks.spawn(async move {
-                    let _permit = limit.acquire_owned().await;
-                    let started = Instant::now();
-                    let (observation, sent) = exec::run_case(&task_run, &ctx).await;
-                    (observation, sent, started.elapsed())
-                });
-                in_flight.insert(handle.id(), run);
-            }
-            while let Some(joined) = tasks.join_next_with_id().await {
-                // A case that panicked is reported as failed, never dropped.
-                let (id, (observation, sent, duration)) = match joined {
-                    Ok(done) => done,
-                    Err(err) => (err.id(), (crashed(&err), Vec::new(), Duration::ZERO)),
-                };
-                let Some(run) = in_flight.remove(&id) else { continue };
-                let outcome = finish(&run, observation, sent, duration);
-                progress(&outcome);
-                finished.push((run.index, outcome));
-            }
-            finished.sort_by_key(|(i, _)| *i);
-            for (_, outcome) in finished {
-                let unreachable = outcome.observation.aborted.as_ref().is_some_and(|e| {
-                    matches!(e.code.as_str(), "connect-failed" | "connect-timeout")
-                });
-                reached_any |= !unreachable;
-                cases.push(outcome);
-            }
-            if let Some(spec) = scenario.file.load.as_ref().filter(|_| load_here) {
-                let name = format!("load: {}", load_phase::describe_short(&load_phase::plan(spec)));
-                if options.filter.as_deref().is_none_or(|f| name.contains(f)) {
-                    let seed = options.seed ^ stable_hash(&format!("{}/load", scenario.name));
-                    let again = reproduce(&scenario.path, &name, options);
-                    let (outcome, phase) =
-                        load_phase::run_load_phase(&pack.name, scenario, spec, &ctx, seed, again)
-                            .await;
-                    let mut outcome = outcome;
-                    outcome.position = (file_number, usize::MAX);
-                    progress(&outcome);
-                    reached_any |= outcome.observation.aborted.is_none();
-                    cases.push(outcome);
-                    load_phases.push(phase);
-                }
-            }
-            if let Some(builtin) = builtin {
-                builtin.stop().await;
-            }
+        for (_, file) in done.by_ref().take(pack.scenarios.len()) {
+            let file = file?;
+            cases.extend(file.cases);
+            skipped.extend(file.skipped);
+            load_phases.extend(file.load);
+            reached_any |= file.reached;
+            external |= file.external;
         }
         outcomes.push(PackOutcome { name: pack.name.clone(), cases });
     }
@@ -756,4 +890,67 @@ pub async fn run(
         load: load_phases,
         profiles: profiles_used(packs, options),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SCENARIO: &str = "
+name: env
+target:
+  url: \"${HL7H_REPRO_TEST_URL:-http://127.0.0.1:9/hl7}\"
+  state: \"${HL7H_REPRO_TEST_STATE:-http://reader:pw@127.0.0.1:9}\"
+auth: { basic: { user: \"${HL7H_REPRO_TEST_USER:-u}\", password: \"${HL7H_REPRO_TEST_PW:-p}\" } }
+messages:
+  m: { text: \"MSH|^~\\\\&|S|SF|R|RF|20240101||ADT^A04^ADT_A01|X|P|2.5\" }
+cases:
+  - name: one
+    send: m
+";
+
+    /// The reproduce line sets the environment the file read (a secret, or a value holding
+    /// credentials, only by name), and repeats the target without its credentials, the
+    /// profile and the exclusions.
+    #[test]
+    fn reproduce_sets_the_environment_and_never_shows_credentials() {
+        let path = std::path::Path::new("env.yaml");
+        let scenario = crate::scenario::load_text(path, SCENARIO, &[]).unwrap();
+        let options = RunOptions {
+            seed: 4,
+            target: Some("mllp://op:hunter2@127.0.0.1:2575".into()),
+            profile: Some(crate::profile::LoadedProfile {
+                path: PathBuf::from("profiles/site.yaml"),
+                sha256: String::new(),
+                profile: Arc::default(),
+            }),
+            exclude: vec!["slow one".into()],
+            ..RunOptions::default()
+        };
+        let line = reproduce(&scenario, "one", &options);
+        assert_eq!(
+            line,
+            "HL7H_REPRO_TEST_URL=http://127.0.0.1:9/hl7 \
+             HL7H_REPRO_TEST_STATE=\"$HL7H_REPRO_TEST_STATE\" HL7H_REPRO_TEST_USER=u \
+             HL7H_REPRO_TEST_PW=\"$HL7H_REPRO_TEST_PW\" hl7-harness run env.yaml --filter one \
+             --seed 4 --exclude 'slow one' --target mllp://127.0.0.1:2575 \
+             --target-profile profiles/site.yaml"
+        );
+        assert!(!line.contains("hunter2") && !line.contains(":pw@") && !line.contains("=p "));
+    }
+
+    #[test]
+    fn exclude_leaves_out_cases_after_the_filter() {
+        let options = RunOptions {
+            filter: Some("v2".into()),
+            exclude: vec!["v2.3".into(), "v2.6".into()],
+            ..RunOptions::default()
+        };
+        let wanted: Vec<&str> =
+            ["a v2.3 message", "a v2.4 message", "a v2.6 message", "an ADT message"]
+                .into_iter()
+                .filter(|name| options.wants(name))
+                .collect();
+        assert_eq!(wanted, ["a v2.4 message"]);
+    }
 }

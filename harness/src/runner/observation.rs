@@ -117,8 +117,36 @@ impl Outcome {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attempt {
     pub outcome: Outcome,
-    /// Why it ended without an ACK of its own (`closed-before-ack`, `reset`, `read-timeout`…).
+    /// Why it ended without an ACK of its own (`closed-before-ack`, `reset`, `read-timeout`,
+    /// `commit-nak`…).
     pub event: Option<String>,
+    /// The MLLP release 2 commit acknowledgement block the receiver sent for this attempt, if
+    /// any: a note, never taken for the HL7 acknowledgment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<Commit>,
+}
+
+/// An MLLP release 2 commit acknowledgement block (HL7 Version 3 Standard: Transport
+/// Specification - MLLP, Release 2, 1.2.2.2 "Commit Acknowledgement Block"): `<SB><ACK><EB><CR>`
+/// once the receiver has committed the message to safe storage, `<SB><NAK><EB><CR>` when it
+/// could not; after a NAK the sender sends the message again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Commit {
+    /// `0x0B 0x06 0x1C 0x0D`.
+    Ack,
+    /// `0x0B 0x15 0x1C 0x0D`.
+    Nak,
+}
+
+impl Commit {
+    /// As reports write it: `commit ACK`, `commit NAK`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Commit::Ack => "commit ACK",
+            Commit::Nak => "commit NAK",
+        }
+    }
 }
 
 /// When a liveness canary ran, relative to the fault.

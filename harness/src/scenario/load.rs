@@ -55,6 +55,8 @@ pub struct LoadedScenario {
     pub templates: BTreeMap<String, Vec<TemplateMessage>>,
     /// The file's bytes, for content hashes in reports.
     pub source: Vec<u8>,
+    /// The environment variables its `${VAR}` interpolation read (for the reproduce line).
+    pub environment: Vec<super::text::VariableRead>,
     /// The target profile its `target.profile` names, read.
     pub profile: Option<crate::profile::LoadedProfile>,
 }
@@ -221,8 +223,8 @@ pub fn load_text(
     }
     let source = text.as_bytes().to_vec();
     let dir = path.parent().unwrap_or(Path::new("."));
-    let file: ScenarioFile =
-        with_load_dir(dir, access, || from_yaml(text)).map_err(|e| vec![yaml_error(path, &e)])?;
+    let (file, environment) = with_load_dir(dir, access, || from_yaml::<ScenarioFile>(text));
+    let file = file.map_err(|e| vec![yaml_error(path, &e)])?;
     let mut errors = Vec::new();
     let at = |needle: &str, message: String| {
         let (line, column) = locate(text, needle);
@@ -302,7 +304,15 @@ pub fn load_text(
     let name = file.name.clone().unwrap_or_else(|| {
         path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
     });
-    Ok(LoadedScenario { path: path.to_path_buf(), name, file, templates, source, profile })
+    Ok(LoadedScenario {
+        path: path.to_path_buf(),
+        name,
+        file,
+        templates,
+        source,
+        environment,
+        profile,
+    })
 }
 
 /// Reads YAML the way scenario files are written: enums as single-key maps (`file: x.hl7`,

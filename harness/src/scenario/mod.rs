@@ -20,7 +20,9 @@ pub use load::{
 pub use model::*;
 pub use profile::load_profile;
 pub use receiver::*;
-pub use text::{interpolate, FieldPath, FileRef, Pattern, Piece, Placeholders, Secret, Span, Text};
+pub use text::{
+    interpolate, FieldPath, FileRef, Pattern, Piece, Placeholders, Secret, Span, Text, VariableRead,
+};
 
 /// The JSON Schema of the scenario format, generated from the types serde reads.
 pub fn json_schema() -> serde_json::Value {

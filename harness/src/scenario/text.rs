@@ -25,15 +25,74 @@ thread_local! {
     /// The directory of the scenario file being read and which files it may read, for
     /// [`FileRef`].
     static LOAD_DIR: RefCell<Option<(PathBuf, FileAccess)>> = const { RefCell::new(None) };
+    /// The environment variables `${VAR}` interpolation read while a file was being loaded.
+    static READS: RefCell<Vec<VariableRead>> = const { RefCell::new(Vec::new()) };
+}
+
+/// An environment variable a scenario file read through `${VAR}` interpolation, so that the
+/// command printed to reproduce a case can set it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VariableRead {
+    pub name: String,
+    /// The value the file got (from the environment or the `:-default`); `None` for a secret:
+    /// a variable read into a [`Secret`], named like a password, token or secret, or holding
+    /// a URL with credentials. Only its name is ever shown.
+    pub value: Option<String>,
+}
+
+/// Whether a variable's name says it holds a credential.
+fn secret_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    ["PASSWORD", "PASSWD", "TOKEN", "SECRET", "CREDENTIAL", "API_KEY", "APIKEY", "PRIVATE"]
+        .iter()
+        .any(|word| upper.contains(word))
+}
+
+/// Whether a value holds credentials a printed command must not show (`scheme://user:pw@…`).
+fn has_userinfo(value: &str) -> bool {
+    value.split_once("://").is_some_and(|(_, rest)| {
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        authority.contains('@')
+    })
+}
+
+fn record_read(name: &str, value: &str) {
+    READS.with(|reads| {
+        let mut reads = reads.borrow_mut();
+        if reads.iter().all(|r| r.name != name) {
+            let hidden = secret_name(name) || has_userinfo(value);
+            let value = (!hidden).then(|| value.to_string());
+            reads.push(VariableRead { name: name.to_string(), value });
+        }
+    });
+}
+
+/// Marks the variables `text` names as secret (their values were read into a [`Secret`]).
+fn hide_reads_in(text: &str) {
+    READS.with(|reads| {
+        for read in reads.borrow_mut().iter_mut() {
+            if text.contains(&format!("${{{}}}", read.name))
+                || text.contains(&format!("${{{}:-", read.name))
+            {
+                read.value = None;
+            }
+        }
+    });
 }
 
 /// Sets the directory file references are resolved against, and the files they may reach,
-/// while `f` runs.
-pub(crate) fn with_load_dir<T>(dir: &Path, access: FileAccess, f: impl FnOnce() -> T) -> T {
+/// while `f` runs; returns what `f` gave and the environment variables interpolation read
+/// meanwhile, in first-read order.
+pub(crate) fn with_load_dir<T>(
+    dir: &Path,
+    access: FileAccess,
+    f: impl FnOnce() -> T,
+) -> (T, Vec<VariableRead>) {
     LOAD_DIR.with(|d| *d.borrow_mut() = Some((dir.to_path_buf(), access)));
+    READS.with(|reads| reads.borrow_mut().clear());
     let result = f();
     LOAD_DIR.with(|d| *d.borrow_mut() = None);
-    result
+    (result, READS.with(|reads| std::mem::take(&mut *reads.borrow_mut())))
 }
 
 /// Replaces `${VAR}` and `${VAR:-default}` from the environment.
@@ -56,8 +115,14 @@ pub fn interpolate(text: &str) -> Result<String, String> {
             return Err(format!("${{{inner}}}: a variable name is letters, digits and _"));
         }
         match (std::env::var(name), default) {
-            (Ok(value), _) => out.push_str(&value),
-            (Err(_), Some(default)) => out.push_str(default),
+            (Ok(value), _) => {
+                record_read(name, &value);
+                out.push_str(&value)
+            }
+            (Err(_), Some(default)) => {
+                record_read(name, default);
+                out.push_str(default)
+            }
             (Err(_), None) => {
                 return Err(format!(
                     "environment variable {name} is not set (write ${{{name}:-default}} for a \
@@ -127,7 +192,9 @@ impl<'de> Deserialize<'de> for Secret {
                  not the value itself",
             ));
         }
-        interpolate(&raw).map(Secret).map_err(D::Error::custom)
+        let secret = interpolate(&raw).map(Secret).map_err(D::Error::custom);
+        hide_reads_in(&raw);
+        secret
     }
 }
 

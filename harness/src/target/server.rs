@@ -35,10 +35,48 @@ pub async fn serve_mllp(
     options: ServerOptions,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<u64> {
-    serve_mllp_with_commit_ack(listener, endpoint, options, false, shutdown).await
+    serve_mllp_with_commit_ack(listener, endpoint, options, CommitAcks::Off, shutdown).await
 }
 
-/// Like [`serve_mllp`]; with `commit_ack`, each message is answered first with an MLLP
+/// Which MLLP release 2 commit acknowledgement blocks the endpoint sends (HL7 Version 3
+/// Standard: Transport Specification - MLLP, Release 2, 1.2.2.2 Commit Acknowledgement Block).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CommitAcks {
+    /// None: MLLP release 1.
+    #[default]
+    Off,
+    /// A commit ACK once a message is journaled, a commit NAK when it could not be stored.
+    On,
+    /// As `On`, but the first delivery of each message (by MSH-3, MSH-4 and MSH-10) is refused
+    /// with a commit NAK, neither stored nor answered; the resend is committed and answered.
+    /// Permitted: a receiver that cannot commit says so with a NAK, and the sender resends.
+    NakFirst,
+}
+
+/// The messages `CommitAcks::NakFirst` has refused once, shared by every connection (the
+/// resend may come on another). Bounded: forgotten wholesale when full.
+#[derive(Default)]
+struct Refused(std::sync::Mutex<std::collections::HashSet<Vec<u8>>>);
+
+impl Refused {
+    const MAX: usize = 65_536;
+
+    /// True the first time a message is seen (it is to be refused), false for its resends and
+    /// for frames that are not HL7 messages.
+    fn first_delivery(&self, payload: &[u8]) -> bool {
+        let Ok(message) = crate::hl7::Message::parse(payload) else { return false };
+        let field =
+            |n| message.header().field(n).map(|v| v.as_bytes().to_vec()).unwrap_or_default();
+        let key = [field(3), field(4), field(10)].join(&b'|');
+        let mut seen = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if seen.len() >= Self::MAX {
+            seen.clear();
+        }
+        seen.insert(key)
+    }
+}
+
+/// Like [`serve_mllp`]; with `commit` on, each message is answered first with an MLLP
 /// Release 2 commit acknowledgement (`0x0B 0x06 0x1C 0x0D`) once it is journaled, or a negative
 /// one (`0x0B 0x15 0x1C 0x0D`) when it could not be stored, and then (only when stored) with
 /// its application acknowledgement.
@@ -46,15 +84,17 @@ pub async fn serve_mllp_with_commit_ack(
     listener: TcpListener,
     endpoint: Arc<Endpoint>,
     options: ServerOptions,
-    commit_ack: bool,
+    commit: CommitAcks,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<u64> {
     let sequential = endpoint_defect(&endpoint, Defect::OneConnectionAtATime);
     let health = Arc::new(Health::default());
+    let refused = Arc::new(Refused::default());
     accept_until(listener, shutdown, sequential, SERVE, move |stream, peer| {
         let endpoint = Arc::clone(&endpoint);
         let options = options.clone();
         let health = Arc::clone(&health);
+        let refused = Arc::clone(&refused);
         async move {
             let connection = match &options.tls {
                 Some(acceptor) => {
@@ -68,10 +108,10 @@ pub async fn serve_mllp_with_commit_ack(
                 Ok(connection) => {
                     let idle = options.timeouts.read;
                     let mut held = Held::default();
-                    let frames = handle_connection(
-                        connection, &endpoint, commit_ack, &health, idle, &mut held,
-                    )
-                    .await;
+                    let commit = (commit, &*refused);
+                    let frames =
+                        handle_connection(connection, &endpoint, commit, &health, idle, &mut held)
+                            .await;
                     endpoint.release(&mut held);
                     health.connection_ended(endpoint.defects(), frames);
                 }
@@ -330,13 +370,14 @@ fn log_note(peer: std::net::SocketAddr, note: &FrameNote) {
 async fn handle_connection(
     mut connection: MllpConnection,
     endpoint: &Endpoint,
-    commit_ack: bool,
+    (commit, refused): (CommitAcks, &Refused),
     health: &Health,
     idle: Duration,
     held: &mut Held,
 ) -> u64 {
     let peer = connection.peer();
     let defect = |d| endpoint_defect(endpoint, d);
+    let commit_ack = commit != CommitAcks::Off;
     let mut frames = 0u64;
     let mut earlier = fragile::Earlier::default();
     // ACKs held back by `answers-coalesced-in-reverse`.
@@ -392,6 +433,12 @@ async fn handle_connection(
         {
             connection.reset();
             return frames;
+        }
+        if commit == CommitAcks::NakFirst && refused.first_delivery(&frame.payload) {
+            if !send_commit(&mut connection, false).await {
+                return frames;
+            }
+            continue;
         }
         let handled = match endpoint.handle_on(&frame.payload, Some(&mut *held)) {
             Ok(handled) => handled,

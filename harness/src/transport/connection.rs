@@ -414,6 +414,12 @@ impl MllpConnection {
         self.codec.take_pending_notes()
     }
 
+    /// Notes about bytes outside any frame read since the last frame, without waiting for the
+    /// next frame (which would carry them otherwise).
+    pub fn take_outside_notes(&mut self) -> Vec<FrameNote> {
+        self.codec.take_outside_notes()
+    }
+
     /// How many bytes were read but not yet decoded (e.g. frames that came in the same read).
     pub fn buffered(&self) -> usize {
         self.buffer.len()

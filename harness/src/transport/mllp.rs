@@ -278,6 +278,18 @@ impl MllpCodec {
         std::mem::take(&mut self.notes)
     }
 
+    /// Takes the notes about bytes outside any frame read since the last frame (garbage after
+    /// an ACK), leaving the notes of a frame being read; call between frames, when the caller
+    /// knows which frame those bytes followed.
+    pub fn take_outside_notes(&mut self) -> Vec<FrameNote> {
+        self.flush_outside();
+        let (outside, rest) = std::mem::take(&mut self.notes)
+            .into_iter()
+            .partition(|n| matches!(n, FrameNote::BytesOutsideFrame { .. }));
+        self.notes = rest;
+        outside
+    }
+
     fn flush_outside(&mut self) {
         if let Some(Outside { offset, len, first_bytes }) = self.outside.take() {
             self.notes.push(FrameNote::BytesOutsideFrame { offset, len, first_bytes });

@@ -19,7 +19,6 @@ const TABLE: &[(&str, &str, Defect, &str)] = &[
     ("slow", "slow -", Defect::SlowFrameDropped, "history.nothing-lost"),
     ("coalesce", "coalesce -", Defect::FirstOfCoalescedOnly, "history.nothing-lost"),
     ("pipeline", "pipeline -", Defect::DuplicateAck, "ack.one-per-message"),
-    ("half_close", "half_close -", Defect::ClosesOnHalfClose, "history.nothing-lost"),
     ("close_before_ack", "close_before_ack", Defect::DuplicateUnanswered, "history.duplicates"),
     ("close_before_ack", "close_before_ack", Defect::AppliedTwice, "probe"),
     ("reset", "reset - RST after", Defect::StopsAfterReset, "liveness.canary"),
@@ -294,4 +293,30 @@ fn reset_after_acks_cuts_exactly_the_unanswered_messages() {
             "seed {seed}"
         );
     }
+}
+
+/// A receiver that closes on the harness's half-close without answering loses nothing: the
+/// harness resends the message on a new connection, without the half-close, and grades that
+/// resend (issue 13: after a fault the harness itself caused, a message is lost only if its
+/// resend on a clean connection goes unanswered too). No error in the `half_close` case; the
+/// first attempt shows the close. (The defect still fails `close_before_ack`'s journal probe:
+/// it drops the complete message it read, so the resend is no duplicate there.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_close_on_the_harness_half_close_is_resent_not_lost() {
+    let known = hl7_harness::checks::generic_ids();
+    let dir = workspace().join("scenarios").join("hostile-network");
+    let packs = load_packs(&[dir], &known).expect("the hostile pack loads");
+    let options = RunOptions {
+        defects: Defects::of([Defect::ClosesOnHalfClose]),
+        seed: 14,
+        filter: Some("half_close -".into()),
+        ..RunOptions::default()
+    };
+    let outcome = run_packs(&packs, &options, &|_| {}).await.expect("run starts");
+    assert_eq!(super::support::failed_ids(&outcome, Severity::Error), BTreeSet::new());
+    let case = outcome.cases().next().expect("the half_close case ran");
+    let exchange = &case.observation.exchanges[0];
+    let attempts: Vec<(Outcome, Option<&str>)> =
+        exchange.attempts.iter().map(|a| (a.outcome, a.event.as_deref())).collect();
+    assert_eq!(attempts, [(Outcome::Indeterminate, Some("peer-closed")), (Outcome::Ok, None)]);
 }

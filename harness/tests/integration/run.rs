@@ -125,6 +125,31 @@ fn summary_names_the_check_evidence_rule_and_reproduce_command() {
     insta::assert_snapshot!("run-summary-wrong-msa2", stdout(&output));
 }
 
+/// `--exclude TEXT` (repeatable) leaves out the cases whose name contains it, after --filter.
+#[test]
+fn exclude_leaves_out_cases_by_name() {
+    let output = run(&[
+        "run",
+        "--no-report",
+        "--json",
+        "scenarios/conformance-core/ack-protocol.yaml",
+        "--seed",
+        "7",
+        "--filter",
+        "message is",
+        "--exclude",
+        "v2.3",
+        "--exclude",
+        "v2.6",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let names: Vec<String> = stdout(&output)
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()["case"].to_string())
+        .collect();
+    assert_eq!(names, ["\"a v2.4 message is acknowledged in v2.4\""]);
+}
+
 #[test]
 fn same_seed_same_control_ids() {
     let args = [

@@ -3,7 +3,7 @@
 //! whose checksum is wrong, and MLLP Release 2 commit acknowledgements.
 
 use crate::mllp::Server;
-use crate::support::{run, stdout, workspace};
+use crate::support::{run, stderr, stdout, workspace};
 use crate::tls::pki;
 use std::ffi::OsStr;
 use std::io::{Read, Write};
@@ -274,6 +274,20 @@ fn commit_acknowledgements_of_mllp_release_2() {
     assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
     assert!(stdout(&output).contains("no-commit-ack"), "{}", stdout(&output));
     assert!(stdout(&output).contains("no commit ACK"), "{}", stdout(&output));
+}
+
+/// MLLP release 2 lets a receiver refuse to commit a message with a commit NAK, the sender then
+/// sending it again: `run` resends after the NAK (same MSH-10) and grades the resend, so a
+/// receiver that NAKs every first delivery passes, and its commit ACKs are not taken for the
+/// application acknowledgments.
+#[test]
+fn run_resends_after_a_commit_nak_and_grades_the_resend() {
+    let server = serve(&["--commit-ack", "--commit-nak-first"]);
+    let file = "scenarios/conformance-core/ack-protocol.yaml";
+    let list = ["run", file, "--target", &server.url, "--filter", "message is", "--seed", "3"];
+    let output = run(&[&list[..], &["--no-report", "--json"]].concat());
+    assert_eq!(output.status.code(), Some(0), "{}{}", stdout(&output), stderr(&output));
+    assert_eq!(stdout(&output).lines().count(), 3, "{}", stdout(&output));
 }
 
 #[cfg(target_os = "linux")]

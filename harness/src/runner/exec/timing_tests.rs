@@ -81,6 +81,7 @@ fn pending() -> Pending {
         },
         sent_at: Instant::now(),
         control_id: Some("C1".into()),
+        commit: None,
     }
 }
 
@@ -101,6 +102,7 @@ async fn lane<'a>(ctx: &'a Context, addr: &'a str, start: Instant) -> Lane<'a> {
         seed: 1,
         opened: start,
         ack_reset: false,
+        last: None,
     }
 }
 
