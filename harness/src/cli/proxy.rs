@@ -20,7 +20,8 @@ pub struct ProxyArgs {
     /// port, and the address is printed).
     #[arg(long, value_name = "ADDR")]
     pub listen: String,
-    /// The system to forward to: mllp://HOST:PORT or mllps://HOST:PORT.
+    /// The system to forward to: mllp://HOST:PORT or mllps://HOST:PORT. MLLP has no
+    /// authentication: a user or password in the URL is refused (and never repeated).
     #[arg(long, value_name = "URL")]
     pub upstream: String,
     /// A fault rule, e.g. drop:dir=down,frame=2 or latency:ms=50 (repeatable; in order, the
@@ -71,9 +72,9 @@ fn upstream(args: &ProxyArgs) -> anyhow::Result<Upstream> {
             let tls = args.tls.client_tls();
             Ok(Upstream { addr, tls: Some(tls.connector()?) })
         }
-        _ => anyhow::bail!(
+        other => anyhow::bail!(
             "--upstream {:?}: expected mllp://HOST:PORT or mllps://HOST:PORT",
-            args.upstream
+            other.to_string()
         ),
     }
 }

@@ -24,6 +24,7 @@ use crate::scenario::{HllpSpec, LoadedScenario, Pack, Transport, Vary};
 use crate::target::defect::Defects;
 use crate::transport::connection::Timeouts;
 use crate::transport::tls::ClientTls;
+use crate::transport::userinfo::{redact, Credentials};
 use observation::CaseObservation;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
@@ -397,7 +398,8 @@ fn reproduce(file: &std::path::Path, name: &str, options: &RunOptions) -> String
         options.seed.to_string(),
     ];
     if let Some(target) = &options.target {
-        parts.extend(["--target".into(), shell_quote(target)]);
+        // Without userinfo: a password given in the URL is never repeated (README, "Targets").
+        parts.extend(["--target".into(), shell_quote(&redact(target))]);
     }
     if let Some(state) = &options.state {
         parts.extend(["--state".into(), shell_quote(state)]);
@@ -532,10 +534,11 @@ pub async fn run(
                 .clone()
                 .or_else(|| scenario.file.target.url.as_ref().map(|u| u.0.clone()))
                 .unwrap_or_else(|| "builtin".into());
-            let url = TargetUrl::parse(&url_text).map_err(|message| RunError::Target {
-                file: scenario.path.display().to_string(),
-                message,
-            })?;
+            let (url, url_credentials) = TargetUrl::parse_with_credentials(&url_text)
+                .map_err(|message| RunError::Target {
+                    file: scenario.path.display().to_string(),
+                    message,
+                })?;
             let spec = &scenario.file.target;
             let transport = spec.transport.unwrap_or(Transport::Mllp);
             if let Some(reason) = mismatch(&url, spec.transport) {
@@ -626,11 +629,15 @@ pub async fn run(
                 timeouts: Timeouts { connect, read: ack_timeout, write: Duration::from_secs(10) },
                 ack_timeout,
                 linger: spec.linger.map(|s| s.0).unwrap_or(Duration::from_millis(200)),
-                basic: scenario
-                    .file
-                    .auth
-                    .as_ref()
-                    .map(|a| (a.basic.user.0.clone(), a.basic.password.expose().to_string())),
+                // Credentials in the target URL win over the file's auth.basic, as the URL
+                // itself does when it comes from --target.
+                basic: url_credentials.map(Credentials::into_pair).or_else(|| {
+                    scenario
+                        .file
+                        .auth
+                        .as_ref()
+                        .map(|a| (a.basic.user.0.clone(), a.basic.password.expose().to_string()))
+                }),
                 templates: scenario.templates.clone(),
                 tls,
                 lab,
@@ -714,7 +721,8 @@ pub async fn run(
         seed: options.seed,
         target: options
             .target
-            .clone()
+            .as_deref()
+            .map(redact)
             .unwrap_or_else(|| "builtin (per scenario unless it names a target)".into()),
         unreachable: external && any_case && !reached_any,
         skipped,
