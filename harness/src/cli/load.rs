@@ -282,6 +282,7 @@ pub fn run(args: &LoadArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             duration: phase.finished.elapsed,
             reproduce: reproduce(args, seed),
             position: (0, 0),
+            vary: None,
         };
         let outcome = RunOutcome {
             packs: vec![PackOutcome { name: "load".into(), cases: vec![case] }],

@@ -106,6 +106,7 @@ pub async fn run_load_phase(
         reproduce,
         // After the file's cases; the runner sets the file's number.
         position: (0, usize::MAX),
+        vary: None,
     };
     (case, phase)
 }

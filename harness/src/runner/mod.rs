@@ -213,6 +213,10 @@ pub struct CaseOutcome {
     /// Where the case stands in the run: the scenario file's number (over all packs) and the
     /// case's place in that file's expanded list, so shard reports merge back into run order.
     pub position: (usize, usize),
+    /// The `vary: { values: … }` choice of this case, `(field path, value)`: part of its name,
+    /// and patient data when the field is (`--redact-phi` replaces it even when the value
+    /// could not be written into the message).
+    pub vary: Option<(String, String)>,
 }
 
 impl CaseOutcome {
@@ -379,7 +383,8 @@ pub fn expand(scenario: &LoadedScenario, run_seed: u64, file: usize) -> Vec<Case
     runs
 }
 
-fn shell_quote(text: &str) -> String {
+/// `text` as one POSIX shell word (single-quoted when it needs to be).
+pub fn shell_quote(text: &str) -> String {
     if text.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=".contains(c)) {
         text.to_string()
     } else {
@@ -423,6 +428,7 @@ fn judge(
     scenario: &LoadedScenario,
     options: &RunOptions,
     (name, seed, position): (&str, u64, (usize, usize)),
+    vary: Option<(String, String)>,
     judged: Judged,
 ) -> CaseOutcome {
     CaseOutcome {
@@ -437,6 +443,7 @@ fn judge(
         duration: judged.duration,
         reproduce: reproduce(&scenario.path, name, options),
         position,
+        vary,
     }
 }
 
@@ -488,8 +495,8 @@ async fn run_receiver_file(
         };
         let Some(run) = in_flight.remove(&id) else { continue };
         let judged = Judged { observation, sent, duration };
-        let outcome =
-            judge(pack, scenario, options, (&run.name, run.seed, (run.file, run.index)), judged);
+        let at = (&run.name[..], run.seed, (run.file, run.index));
+        let outcome = judge(pack, scenario, options, at, None, judged);
         progress(&outcome);
         finished.push(outcome);
     }
@@ -650,7 +657,9 @@ pub async fn run(
                           sent: Vec<String>,
                           duration: Duration| {
                 let judged = Judged { observation, sent, duration };
-                judge(pack, scenario, options, (&run.name, run.seed, (run.file, run.index)), judged)
+                let vary = run.vary_value.as_ref().map(|(path, v)| (path.text.clone(), v.clone()));
+                let at = (&run.name[..], run.seed, (run.file, run.index));
+                judge(pack, scenario, options, at, vary, judged)
             };
             let mut finished = Vec::new();
             for run in &serial {

@@ -59,16 +59,37 @@ fn assert_not_echoed(what: &str, output: &Output) {
     }
 }
 
-/// No file name and no file under `dir` holds the password; returns how many files were read.
+/// `value` as it may be written into a file: as is, and escaped for HTML or XML (report.html,
+/// junit.xml).
+fn written_forms(value: &str) -> Vec<String> {
+    let markup = value
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;");
+    let mut forms = vec![value.to_string()];
+    for apostrophe in ["'", "&apos;", "&#39;", "&#x27;"] {
+        let form = markup.replace('\'', apostrophe);
+        if !forms.contains(&form) {
+            forms.push(form);
+        }
+    }
+    forms
+}
+
+/// No file name and no file under `dir` holds any of `needles` (in any of its
+/// [`written_forms`]); returns how many files were read.
 pub fn assert_folder_clean(dir: &Path, needles: &[&str]) -> usize {
+    let forms: Vec<String> = needles.iter().flat_map(|n| written_forms(n)).collect();
+    let needles: Vec<&str> = forms.iter().map(String::as_str).collect();
     let mut read = 0;
     let mut stack = vec![dir.to_path_buf()];
     while let Some(folder) = stack.pop() {
         for entry in std::fs::read_dir(&folder).unwrap().flatten() {
             let path = entry.path();
             let name = path.file_name().unwrap().to_string_lossy().to_string();
-            for needle in needles {
-                assert!(!name.contains(needle), "{needle:?} in the file name {}", path.display());
+            for needle in &needles {
+                assert!(!name.contains(*needle), "{needle:?} in the file name {}", path.display());
             }
             if path.is_dir() {
                 stack.push(path);
@@ -76,8 +97,8 @@ pub fn assert_folder_clean(dir: &Path, needles: &[&str]) -> usize {
             }
             let bytes = std::fs::read(&path).unwrap();
             let text = String::from_utf8_lossy(&bytes);
-            for needle in needles {
-                assert!(!text.contains(needle), "{needle:?} in {}:\n{text}", path.display());
+            for needle in &needles {
+                assert!(!text.contains(*needle), "{needle:?} in {}:\n{text}", path.display());
             }
             read += 1;
         }
@@ -217,4 +238,242 @@ fn issue14_run_report_never_holds_the_url_password() {
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(stderr(&output).contains("takes no user or password"), "{}", stderr(&output));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A message with patient, next of kin, visit, provider (ROL-4, PD1-4), operator (EVN-5) and
+/// merge (MRG) identifiers and names.
+const PATIENT: &str = "MSH|^~\\&|SYNTH|HOSP|HARNESS|FAC|20240101||ADT^A04^ADT_A01|M1|P|2.5.1\r\
+EVN|A04|20240101|||OPR77^Bediener^Karla\r\
+PID|1||PAT-771^^^H^MR~SSN-881^^^US^SS||Zwartkop^Hendrika^Maria||19610203|F|||Lindenlaan 12^^Zeeburg^^1000AA||^PRN^PH^^31^20^5550111|||||ACC-5512\r\
+PD1|||HOSP|PCP-118^Kuipers^Ties\r\
+ROL|1|AD|PP^Primary care provider|PROV-4471^Huisarts^Ingeborg|20240101\r\
+NK1|1|Zwartkop^Gerrit|SPO|Lindenlaan 12^^Zeeburg|^PRN^PH^^31^20^5550112\r\
+PV1|1|O|CLIN||||DOC-31^Vermeulen^Saskia|DOC-32^Bakkers^Olof||||||||||VIS-9921\r\
+MRG|OLD-3391^^^H||||||Zwartkop-Oud^Hendrika\r";
+
+/// The `vary:` values, surnames and provider ids: each becomes part of a case name.
+const VARIED_NAMES: [&str; 4] = ["Wu", "Smith|Jones", "Ødegård-Ørn", "van Zanten"];
+const VARIED_PROVIDERS: [&str; 2] = ["PROV-9001", "PROV-9002"];
+
+/// (segment, field, components; empty = the whole repetition) of every identifier, name,
+/// birth date, address and telephone field [`PATIENT`] and the shipped client feed use.
+const PHI_FIELDS: &[(&str, usize, &[usize])] = &[
+    ("PID", 2, &[1]),
+    ("PID", 3, &[1]),
+    ("PID", 4, &[1]),
+    ("PID", 5, &[1, 2, 3]),
+    ("PID", 6, &[1, 2, 3]),
+    ("PID", 7, &[]),
+    ("PID", 9, &[1, 2, 3]),
+    ("PID", 11, &[1, 2, 3]),
+    ("PID", 13, &[]),
+    ("PID", 14, &[]),
+    ("PID", 18, &[1]),
+    ("PID", 19, &[1]),
+    ("PD1", 4, &[1, 2, 3, 4]),
+    ("NK1", 2, &[1, 2, 3]),
+    ("NK1", 4, &[1, 2, 3]),
+    ("NK1", 5, &[]),
+    ("NK1", 6, &[]),
+    ("PV1", 7, &[1, 2, 3, 4]),
+    ("PV1", 8, &[1, 2, 3, 4]),
+    ("PV1", 9, &[1, 2, 3, 4]),
+    ("PV1", 17, &[1, 2, 3, 4]),
+    ("PV1", 19, &[1]),
+    ("PV1", 50, &[1]),
+    ("ROL", 4, &[1, 2, 3, 4]),
+    ("EVN", 5, &[1, 2, 3, 4]),
+    ("MRG", 1, &[1]),
+    ("MRG", 7, &[1, 2, 3]),
+    ("MFE", 4, &[1, 2]),
+    ("STF", 1, &[1, 2]),
+    ("STF", 2, &[1]),
+    ("STF", 3, &[1, 2, 3]),
+    ("STF", 10, &[]),
+    ("STF", 15, &[]),
+    ("PRA", 1, &[1]),
+];
+
+/// The values of [`PHI_FIELDS`] in one sent message, as text (decoded per MSH-18, escape
+/// sequences resolved).
+fn phi_values(message: &[u8]) -> Vec<String> {
+    use hl7_harness::hl7::{Message, Path};
+    let Ok(parsed) = Message::parse(message) else { return Vec::new() };
+    let mut out = Vec::new();
+    for &(segment, field, components) in PHI_FIELDS {
+        for occurrence in 1..=4 {
+            for repetition in 1..=4 {
+                let paths: Vec<String> = if components.is_empty() {
+                    vec![format!("{segment}[{occurrence}]-{field}[{repetition}]")]
+                } else {
+                    components
+                        .iter()
+                        .map(|c| format!("{segment}[{occurrence}]-{field}[{repetition}].{c}"))
+                        .collect()
+                };
+                for path in paths {
+                    let Ok(path) = Path::parse(&path) else { continue };
+                    if let Some(value) = parsed.get(&path) {
+                        let text = parsed.text(&value).into_owned();
+                        if !text.is_empty() && text != "\"\"" {
+                            out.push(text);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Every message a run sent, from its results.json (base64 when the bytes are not UTF-8).
+fn sent_messages(results: &serde_json::Value) -> Vec<Vec<u8>> {
+    use base64::Engine;
+    let mut out = Vec::new();
+    for case in results["packs"].as_array().unwrap().iter().flat_map(|p| p["cases"].as_array().unwrap()) {
+        for exchange in case["exchanges"].as_array().unwrap() {
+            let sent = &exchange["sent"];
+            let bytes = match sent["base64"].as_str() {
+                Some(b64) => base64::engine::general_purpose::STANDARD.decode(b64).unwrap(),
+                None => sent["text"].as_str().unwrap_or_default().as_bytes().to_vec(),
+            };
+            out.push(bytes);
+        }
+    }
+    out
+}
+
+/// Every base64 blob in a results.json, decoded: a message that is not UTF-8 is kept there.
+fn base64_blobs(value: &serde_json::Value, out: &mut Vec<Vec<u8>>) {
+    use base64::Engine;
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, value) in map {
+                match (key.as_str(), value.as_str()) {
+                    ("base64", Some(b64)) => {
+                        out.push(base64::engine::general_purpose::STANDARD.decode(b64).unwrap())
+                    }
+                    _ => base64_blobs(value, out),
+                }
+            }
+        }
+        serde_json::Value::Array(list) => list.iter().for_each(|v| base64_blobs(v, out)),
+        _ => {}
+    }
+}
+
+/// `--redact-phi` (issue 14): a pack whose `vary:` values are surnames and provider ids, with
+/// ROL-4, PD1-4, EVN-5 and MRG, beside the shipped client feed (ISO 8859-1 and CJK names,
+/// master files). The same run without redaction says what was sent; with it, no value of an
+/// identifier or name field (three characters or longer) is in any file or file name of the
+/// report, nor in the terminal output, nor in the messages kept as base64; the two-letter
+/// surname is in no case name or file name.
+#[test]
+fn issue14_redact_phi_leaves_no_sent_identifier_or_name_in_the_report() {
+    let dir = fresh("phi");
+    let pack = dir.join("pack");
+    std::fs::create_dir_all(&pack).unwrap();
+    std::fs::write(pack.join("patient.hl7"), PATIENT).unwrap();
+    let quoted = |values: &[&str]| {
+        values.iter().map(|v| serde_json::to_string(v).unwrap()).collect::<Vec<_>>().join(", ")
+    };
+    let yaml = format!(
+        "name: phi\n\
+         messages:\n  patient: {{ file: patient.hl7 }}\n\
+         cases:\n\
+         \x20 - name: surnames\n    send: patient\n    vary: {{ values: {{ field: PID-5.1, values: [ {} ] }} }}\n    expect: {{ ack: AA }}\n\
+         \x20 - name: providers\n    send: patient\n    vary: {{ values: {{ field: ROL-4.1, values: [ {} ] }} }}\n    expect: {{ ack: AA }}\n",
+        quoted(&VARIED_NAMES),
+        quoted(&VARIED_PROVIDERS),
+    );
+    std::fs::write(pack.join("phi.yaml"), yaml).unwrap();
+    let feed = workspace().join("scenarios/adt-client-feed");
+    let run_to = |name: &str, redact: bool| {
+        let report = dir.join(name);
+        let mut args = vec![
+            "run",
+            pack.to_str().unwrap(),
+            feed.to_str().unwrap(),
+            "--seed",
+            "14",
+            "--report-dir",
+            report.to_str().unwrap(),
+        ];
+        if redact {
+            args.push("--redact-phi");
+        }
+        let output = run(&args);
+        assert!(output.status.code().is_some_and(|c| c <= 1), "{}", stderr(&output));
+        (report, output)
+    };
+    let (plain, _) = run_to("plain", false);
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(plain.join("results.json")).unwrap())
+            .unwrap();
+    let mut values: Vec<String> = sent_messages(&results).iter().flat_map(|m| phi_values(m)).collect();
+    values.extend(VARIED_NAMES.iter().chain(&VARIED_PROVIDERS).map(|v| v.to_string()));
+    values.sort();
+    values.dedup();
+    // The fixture must really carry what the test looks for.
+    for expected in ["PROV-4471", "Huisarts", "Kuipers", "OPR77", "Zwartkop-Oud", "Bäckström-Testa"] {
+        assert!(values.iter().any(|v| v == expected), "{expected} not collected: {values:?}");
+    }
+    let long: Vec<&str> = values.iter().map(String::as_str).filter(|v| v.chars().count() >= 3).collect();
+    let plain_text = std::fs::read_to_string(plain.join("junit.xml")).unwrap();
+    assert!(plain_text.contains("Zanten"), "without --redact-phi the names are there");
+
+    let (redacted, output) = run_to("redacted", true);
+    assert_not_echoed_any(&output, &long);
+    let files = assert_folder_clean(&redacted, &long);
+    assert!(files >= 20, "a full report: {files} files");
+    // File names hold case names as slugs: no value's slug either.
+    let slugs: Vec<String> = long
+        .iter()
+        .map(|v| hl7_harness::report::snapshot::slug(v))
+        .filter(|s| s.len() >= 5)
+        .collect();
+    let slugs: Vec<&str> = slugs.iter().map(String::as_str).collect();
+    let mut names = Vec::new();
+    collect_names(&redacted, &mut names);
+    for name in &names {
+        for slug in &slugs {
+            assert!(!name.contains(slug), "{slug:?} in the file name {name}");
+        }
+        assert!(!name.contains("-wu"), "the two-letter surname in the file name {name}");
+    }
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(redacted.join("results.json")).unwrap())
+            .unwrap();
+    let mut blobs = Vec::new();
+    base64_blobs(&results, &mut blobs);
+    for blob in &blobs {
+        let text = String::from_utf8_lossy(blob);
+        for value in &long {
+            assert!(!text.contains(value), "{value:?} in a base64 message: {text}");
+        }
+    }
+    for case in results["packs"].as_array().unwrap().iter().flat_map(|p| p["cases"].as_array().unwrap()) {
+        let name = case["name"].as_str().unwrap();
+        assert!(!name.contains("=Wu]"), "the two-letter surname in {name}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Neither stream of `output` holds any of `values`.
+fn assert_not_echoed_any(output: &Output, values: &[&str]) {
+    for (stream, text) in [("stdout", stdout(output)), ("stderr", stderr(output))] {
+        for value in values {
+            assert!(!text.contains(value), "{value:?} on {stream}:\n{text}");
+        }
+    }
+}
+
+/// The names of every file and folder under `dir`, lowercase.
+fn collect_names(dir: &Path, out: &mut Vec<String>) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        out.push(entry.file_name().to_string_lossy().to_lowercase());
+        if entry.path().is_dir() {
+            collect_names(&entry.path(), out);
+        }
+    }
 }
