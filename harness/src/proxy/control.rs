@@ -330,7 +330,11 @@ mod tests {
         check(Method::GET, &[HOST, ("authorization", "Bearer t0K")], Err(Refusal::Token));
         check(Method::GET, &[HOST, ("authorization", "Basic t0k")], Err(Refusal::Token));
         check(Method::POST, &[HOST, TOKEN], Err(Refusal::ContentType));
-        check(Method::POST, &[HOST, TOKEN, ("content-type", "text/plain")], Err(Refusal::ContentType));
+        check(
+            Method::POST,
+            &[HOST, TOKEN, ("content-type", "text/plain")],
+            Err(Refusal::ContentType),
+        );
         check(Method::DELETE, &[HOST, TOKEN], Ok(()));
         assert!(!format!("{:?}", ControlAccess::new("127.0.0.1:1".parse().unwrap()).unwrap())
             .contains("token"));

@@ -365,7 +365,8 @@ impl Redactor {
             })
             .map(|(kind, _)| *kind);
         if let Some(kind) = kind.filter(|_| !value.is_empty()) {
-            let encoding = Encoding { delimiters: Delimiters::default(), charset: Charset::UnicodeUtf8 };
+            let encoding =
+                Encoding { delimiters: Delimiters::default(), charset: Charset::UnicodeUtf8 };
             self.placeholder(kind, value.as_bytes(), encoding);
         }
     }
@@ -517,7 +518,9 @@ mod tests {
     #[test]
     fn values_are_found_decoded_and_unescaped() {
         let mut redactor = Redactor::default();
-        redactor.message(b"MSH|^~\\&|A|||||||||||||||8859/1\rPID|1||X1||Smith\\F\\Jones^M\xfcller^de&Vries\r");
+        redactor.message(
+            b"MSH|^~\\&|A|||||||||||||||8859/1\rPID|1||X1||Smith\\F\\Jones^M\xfcller^de&Vries\r",
+        );
         assert_eq!(redactor.text("family Smith|Jones"), "family [name-1]");
         assert_eq!(redactor.text("given M\u{fc}ller"), "given [name-2]");
         assert_eq!(redactor.text("prefix Vries"), "prefix [name-3]");

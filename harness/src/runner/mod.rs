@@ -575,10 +575,9 @@ pub async fn run(
                 .clone()
                 .or_else(|| scenario.file.target.url.as_ref().map(|u| u.0.clone()))
                 .unwrap_or_else(|| "builtin".into());
-            let (url, url_credentials) = TargetUrl::parse_with_credentials(&url_text)
-                .map_err(|message| RunError::Target {
-                    file: scenario.path.display().to_string(),
-                    message,
+            let (url, url_credentials) =
+                TargetUrl::parse_with_credentials(&url_text).map_err(|message| {
+                    RunError::Target { file: scenario.path.display().to_string(), message }
                 })?;
             let spec = &scenario.file.target;
             let transport = spec.transport.unwrap_or(Transport::Mllp);

@@ -49,9 +49,7 @@ impl TargetUrl {
     /// [`crate::transport::userinfo`]). The target holds the URL without userinfo, so its
     /// [`Display`](std::fmt::Display) form, and every error here, is safe to print and to
     /// write into a report.
-    pub fn parse_with_credentials(
-        text: &str,
-    ) -> Result<(TargetUrl, Option<Credentials>), String> {
+    pub fn parse_with_credentials(text: &str) -> Result<(TargetUrl, Option<Credentials>), String> {
         let (url, credentials) = SplitUrl::parse(text).map_err(|e| e.to_string())?.into_parts();
         let url = url.as_str();
         if url == "builtin" {

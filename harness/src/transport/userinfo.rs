@@ -168,7 +168,10 @@ mod tests {
 
     /// `text` splits into the shown URL and `user:password`, or fails with an error whose text
     /// holds `expected_error`; neither the shown URL nor the error ever holds "secret".
-    fn check(text: &str, expected: Result<(&str, Option<(&str, &str)>), &str>) {
+    /// The URL shown and the `(user, password)` taken, or a part of the error's text.
+    type Expected<'a> = Result<(&'a str, Option<(&'a str, &'a str)>), &'a str>;
+
+    fn check(text: &str, expected: Expected<'_>) {
         let got = SplitUrl::parse(text);
         match (&got, expected) {
             (Ok(split), Ok((shown, credentials))) => {

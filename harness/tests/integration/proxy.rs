@@ -62,8 +62,13 @@ impl Proxy {
                 }
             }
         });
-        let mut proxy =
-            Proxy { child, addr: String::new(), control: String::new(), token: String::new(), lines };
+        let mut proxy = Proxy {
+            child,
+            addr: String::new(),
+            control: String::new(),
+            token: String::new(),
+            lines,
+        };
         proxy.addr = proxy.wait_for("listening on mllp://")["listening on mllp://".len()..].into();
         proxy.control = proxy.wait_for("control on http://")["control on http://".len()..].into();
         proxy.token = token.recv_timeout(WAIT).expect("the proxy prints its control token");
@@ -116,7 +121,13 @@ impl Proxy {
     }
 
     /// One HTTP request with exactly `headers` (and Connection, Content-Length): (status, body).
-    fn http_with(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    fn http_with(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, String) {
         let mut stream = TcpStream::connect(&self.control).expect("control connects");
         stream.set_read_timeout(Some(WAIT)).unwrap();
         let headers: String = headers.iter().map(|(n, v)| format!("{n}: {v}\r\n")).collect();
@@ -495,16 +506,27 @@ fn issue14_the_control_interface_refuses_cross_site_and_unauthenticated_requests
     let bearer = format!("Bearer {}", proxy.token);
     let host = proxy.control.clone();
     let good = [("Host", host.as_str()), ("Authorization", bearer.as_str())];
-    let refused: Vec<(Vec<(&str, &str)>, u16, &str)> = vec![
+    /// The request's headers, the status expected, a part of the answer.
+    type Refused<'a> = (Vec<(&'a str, &'a str)>, u16, &'a str);
+    let refused: Vec<Refused> = vec![
         // What a page at evil.example can make a browser send.
         (
-            vec![("Host", &host), ("Origin", "http://evil.example"), ("Content-Type", "text/plain")],
+            vec![
+                ("Host", &host),
+                ("Origin", "http://evil.example"),
+                ("Content-Type", "text/plain"),
+            ],
             403,
             "another origin",
         ),
         // The same with the token (were it ever leaked): the origin is still foreign.
         (
-            vec![good[0], good[1], ("Origin", "http://evil.example"), ("Content-Type", "application/json")],
+            vec![
+                good[0],
+                good[1],
+                ("Origin", "http://evil.example"),
+                ("Content-Type", "application/json"),
+            ],
             403,
             "another origin",
         ),

@@ -217,7 +217,8 @@ fn issue14_run_report_never_holds_the_url_password() {
     {
         let pack = http_pack(&dir.join(name), pack_url);
         let report = dir.join(name).join("report");
-        let mut args = vec!["run", pack.to_str().unwrap(), "--report-dir", report.to_str().unwrap()];
+        let mut args =
+            vec!["run", pack.to_str().unwrap(), "--report-dir", report.to_str().unwrap()];
         if let Some(flag) = flag {
             args.extend(["--target", flag]);
         }
@@ -233,7 +234,8 @@ fn issue14_run_report_never_holds_the_url_password() {
         assert!(assert_folder_clean(&report, &[PASSWORD]) >= 6, "{name}: a full report");
     }
 
-    let output = run(&["run", "scenarios/conformance-core", "--target", &with_password(&server.url)]);
+    let output =
+        run(&["run", "scenarios/conformance-core", "--target", &with_password(&server.url)]);
     assert_not_echoed("run mllp", &output);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(stderr(&output).contains("takes no user or password"), "{}", stderr(&output));
@@ -330,7 +332,9 @@ fn phi_values(message: &[u8]) -> Vec<String> {
 fn sent_messages(results: &serde_json::Value) -> Vec<Vec<u8>> {
     use base64::Engine;
     let mut out = Vec::new();
-    for case in results["packs"].as_array().unwrap().iter().flat_map(|p| p["cases"].as_array().unwrap()) {
+    for case in
+        results["packs"].as_array().unwrap().iter().flat_map(|p| p["cases"].as_array().unwrap())
+    {
         for exchange in case["exchanges"].as_array().unwrap() {
             let sent = &exchange["sent"];
             let bytes = match sent["base64"].as_str() {
@@ -410,15 +414,18 @@ fn issue14_redact_phi_leaves_no_sent_identifier_or_name_in_the_report() {
     let results: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(plain.join("results.json")).unwrap())
             .unwrap();
-    let mut values: Vec<String> = sent_messages(&results).iter().flat_map(|m| phi_values(m)).collect();
+    let mut values: Vec<String> =
+        sent_messages(&results).iter().flat_map(|m| phi_values(m)).collect();
     values.extend(VARIED_NAMES.iter().chain(&VARIED_PROVIDERS).map(|v| v.to_string()));
     values.sort();
     values.dedup();
     // The fixture must really carry what the test looks for.
-    for expected in ["PROV-4471", "Huisarts", "Kuipers", "OPR77", "Zwartkop-Oud", "Bäckström-Testa"] {
+    for expected in ["PROV-4471", "Huisarts", "Kuipers", "OPR77", "Zwartkop-Oud", "Bäckström-Testa"]
+    {
         assert!(values.iter().any(|v| v == expected), "{expected} not collected: {values:?}");
     }
-    let long: Vec<&str> = values.iter().map(String::as_str).filter(|v| v.chars().count() >= 3).collect();
+    let long: Vec<&str> =
+        values.iter().map(String::as_str).filter(|v| v.chars().count() >= 3).collect();
     let plain_text = std::fs::read_to_string(plain.join("junit.xml")).unwrap();
     assert!(plain_text.contains("Zanten"), "without --redact-phi the names are there");
 
@@ -452,7 +459,9 @@ fn issue14_redact_phi_leaves_no_sent_identifier_or_name_in_the_report() {
             assert!(!text.contains(value), "{value:?} in a base64 message: {text}");
         }
     }
-    for case in results["packs"].as_array().unwrap().iter().flat_map(|p| p["cases"].as_array().unwrap()) {
+    for case in
+        results["packs"].as_array().unwrap().iter().flat_map(|p| p["cases"].as_array().unwrap())
+    {
         let name = case["name"].as_str().unwrap();
         assert!(!name.contains("=Wu]"), "the two-letter surname in {name}");
     }
