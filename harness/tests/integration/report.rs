@@ -515,7 +515,9 @@ fn redact_phi_leaves_no_patient_data_in_any_report_file() {
         assert!(!stdout(&output).contains(phi), "{}", stdout(&output));
     }
     let results = dir.read("results.json");
-    assert!(results.contains("PID|1||[id-1]^^^SYNTH_EHR^PI||[name-1]^[name-2]^^^^^L||[dob-1]|M"));
+    // EVN-5, the operator (an XCN, a person), comes first and is redacted too (issue 14).
+    assert!(results.contains("EVN|A04|20240312101500|||[id-1]^[name-1]^[name-2]^"), "{results}");
+    assert!(results.contains("PID|1||[id-2]^^^SYNTH_EHR^PI||[name-3]^[name-4]^^^^^L||[dob-1]|M"));
     let manifest: serde_json::Value = serde_json::from_str(&dir.read("manifest.json")).unwrap();
     assert_eq!(manifest["phi_redacted"], true);
     assert!(dir.read("summary.md").contains("| Patient data | redacted"));
