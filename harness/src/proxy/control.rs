@@ -182,24 +182,30 @@ pub async fn serve_control(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<u64> {
     let access = Arc::new(access);
-    crate::target::server::accept_until(listener, shutdown, false, move |stream, _peer| {
-        let (proxy, access) = (Arc::clone(&proxy), Arc::clone(&access));
-        async move {
-            let mut builder = http1::Builder::new();
-            builder.timer(TokioTimer::new()).header_read_timeout(TIMEOUT);
-            let service = service_fn(move |request: Request<Incoming>| {
-                let proxy = Arc::clone(&proxy);
-                let admitted = access.admit(request.method(), request.headers());
-                async move {
-                    Ok::<_, Infallible>(match admitted {
-                        Ok(()) => respond(&proxy, request).await,
-                        Err(refusal) => refusal.response(),
-                    })
-                }
-            });
-            let _ = builder.serve_connection(TokioIo::new(stream), service).await;
-        }
-    })
+    crate::target::server::accept_until(
+        listener,
+        shutdown,
+        false,
+        "hl7-harness proxy",
+        move |stream, _peer| {
+            let (proxy, access) = (Arc::clone(&proxy), Arc::clone(&access));
+            async move {
+                let mut builder = http1::Builder::new();
+                builder.timer(TokioTimer::new()).header_read_timeout(TIMEOUT);
+                let service = service_fn(move |request: Request<Incoming>| {
+                    let proxy = Arc::clone(&proxy);
+                    let admitted = access.admit(request.method(), request.headers());
+                    async move {
+                        Ok::<_, Infallible>(match admitted {
+                            Ok(()) => respond(&proxy, request).await,
+                            Err(refusal) => refusal.response(),
+                        })
+                    }
+                });
+                let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+            }
+        },
+    )
     .await
 }
 
