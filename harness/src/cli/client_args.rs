@@ -2,6 +2,7 @@
 //! HTTP Basic auth (`send`, `load`).
 
 use crate::transport::tls::ClientTls;
+use crate::transport::userinfo::Credentials;
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -30,7 +31,8 @@ impl TlsClientArgs {
 
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct HttpAuthArgs {
-    /// HTTP Basic auth user (http:// and https:// targets); needs --http-password-env.
+    /// HTTP Basic auth user (http:// and https:// targets); needs --http-password-env. (A
+    /// user:password@ in the target URL does the same; not both.)
     #[arg(long, value_name = "NAME", requires = "http_password_env")]
     pub http_user: Option<String>,
     /// Name of the environment variable that holds the HTTP Basic auth password (never the
@@ -49,5 +51,20 @@ impl HttpAuthArgs {
             anyhow::anyhow!("--http-password-env: environment variable {var} is not set")
         })?;
         Ok(Some((user.clone(), password)))
+    }
+
+    /// The Basic credentials of a target: from the URL's userinfo or from --http-user, not
+    /// both (two sources on one command line would leave the reader guessing which was sent).
+    pub fn basic_for(
+        &self,
+        from_url: Option<Credentials>,
+    ) -> anyhow::Result<Option<(String, String)>> {
+        match (from_url, self.basic()?) {
+            (Some(_), Some(_)) => anyhow::bail!(
+                "--target names a user and password and so does --http-user: give them once"
+            ),
+            (Some(url), None) => Ok(Some(url.into_pair())),
+            (None, flags) => Ok(flags),
+        }
     }
 }

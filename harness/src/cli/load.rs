@@ -19,6 +19,7 @@ use crate::runner::{Builtin, CaseOutcome, PackOutcome, RunOutcome};
 use crate::scenario::{load_file, Pack};
 use crate::target::defect::{parse_defect, Defect, Defects};
 use crate::transport::connection::Timeouts;
+use crate::transport::userinfo::redact;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
 use std::path::PathBuf;
@@ -32,6 +33,9 @@ pub struct LoadArgs {
     pub files: Vec<PathBuf>,
     /// Where to send: mllp://HOST:PORT, mllps://HOST:PORT, hllp://HOST:PORT,
     /// http(s)://HOST:PORT/PATH, or builtin (the reference endpoint, started in-process).
+    /// http(s)://USER:PASSWORD@HOST… sends HTTP Basic credentials, never printed or written
+    /// into the report; MLLP and HLLP have no authentication, so a user or password in their
+    /// URL is refused.
     #[arg(long, value_name = "URL")]
     pub target: String,
     /// Also (or instead) send the message templates of this scenario file.
@@ -236,6 +240,8 @@ pub fn run(args: &LoadArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         };
         let target = LoadTarget::parse(&url, tls, basic, args.hllp.options())
             .map_err(|e| anyhow::anyhow!("--target {e}"))?;
+        // What is shown and written into the report: never the URL's userinfo.
+        let url = redact(&url);
         let (stop, stopped) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
@@ -288,6 +294,7 @@ pub fn run(args: &LoadArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             duration: phase.finished.elapsed,
             reproduce: reproduce(args, seed),
             position: (0, 0),
+            vary: None,
         };
         let outcome = RunOutcome {
             packs: vec![PackOutcome { name: "load".into(), cases: vec![case] }],
@@ -318,7 +325,7 @@ pub fn run(args: &LoadArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         }
     }
     if unreachable {
-        eprintln!("hl7-harness: no message could be sent to {}", args.target);
+        eprintln!("hl7-harness: no message could be sent to {}", redact(&args.target));
         return Ok(exit::UNREACHABLE);
     }
     Ok(if failed { exit::FINDINGS } else { exit::OK })
@@ -328,7 +335,7 @@ pub fn run(args: &LoadArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
 fn reproduce(args: &LoadArgs, seed: u64) -> String {
     let mut parts: Vec<String> = vec!["hl7-harness load".into()];
     parts.extend(args.files.iter().map(|f| f.display().to_string()));
-    parts.extend(["--target".into(), args.target.clone(), "--seed".into(), seed.to_string()]);
+    parts.extend(["--target".into(), redact(&args.target), "--seed".into(), seed.to_string()]);
     if let Some(rate) = args.rate {
         parts.extend(["--rate".into(), rate.to_string()]);
     }

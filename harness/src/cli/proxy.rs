@@ -3,7 +3,7 @@
 
 use super::duration::parse_duration;
 use super::exit;
-use crate::proxy::control::{loopback, serve_control};
+use crate::proxy::control::{loopback, serve_control, ControlAccess};
 use crate::proxy::report::{summary, RunInfo, EVENTS_FILE, SUMMARY_FILE};
 use crate::proxy::{parse_spec, serve, Engine, EventLog, FaultSpec, Proxy, ProxyOptions, Upstream};
 use crate::report::time::rfc3339;
@@ -20,7 +20,8 @@ pub struct ProxyArgs {
     /// port, and the address is printed).
     #[arg(long, value_name = "ADDR")]
     pub listen: String,
-    /// The system to forward to: mllp://HOST:PORT or mllps://HOST:PORT.
+    /// The system to forward to: mllp://HOST:PORT or mllps://HOST:PORT. MLLP has no
+    /// authentication: a user or password in the URL is refused (and never repeated).
     #[arg(long, value_name = "URL")]
     pub upstream: String,
     /// A fault rule, e.g. drop:dir=down,frame=2 or latency:ms=50 (repeatable; in order, the
@@ -32,7 +33,9 @@ pub struct ProxyArgs {
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
     /// Serve the control interface (HTTP) on this loopback address: GET/POST/DELETE /faults,
-    /// GET /events.
+    /// GET /events. Every request needs `Authorization: Bearer TOKEN` with the token printed on
+    /// stderr at start (`control token: …`) and Host naming this address; a POST needs
+    /// `Content-Type: application/json`; a request with another site's Origin is refused.
     #[arg(long, value_name = "ADDR")]
     pub control: Option<String>,
     /// Append every event to FILE as a JSON line.
@@ -71,9 +74,9 @@ fn upstream(args: &ProxyArgs) -> anyhow::Result<Upstream> {
             let tls = args.tls.client_tls();
             Ok(Upstream { addr, tls: Some(tls.connector()?) })
         }
-        _ => anyhow::bail!(
+        other => anyhow::bail!(
             "--upstream {:?}: expected mllp://HOST:PORT or mllps://HOST:PORT",
-            args.upstream
+            other.to_string()
         ),
     }
 }
@@ -134,9 +137,18 @@ pub fn run(args: &ProxyArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         let _ = writeln!(out, "seed {seed}");
         let _ = writeln!(out, "listening on mllp://{listen}");
         let _ = writeln!(out, "upstream {}", options.upstream.url());
-        if let Some(l) = &control_listener {
-            let _ = writeln!(out, "control on http://{}", l.local_addr()?);
-        }
+        let access = match &control_listener {
+            Some(l) => {
+                let bound = l.local_addr()?;
+                let access = ControlAccess::new(bound)?;
+                let _ = writeln!(out, "control on http://{bound}");
+                // On stderr, apart from the status lines a CI log keeps: whoever holds it
+                // controls the faults.
+                eprintln!("control token: {}", access.token());
+                Some(access)
+            }
+            None => None,
+        };
         for (i, spec) in args.faults.iter().enumerate() {
             let _ = writeln!(out, "rule {}: {spec}", i + 1);
         }
@@ -152,8 +164,10 @@ pub fn run(args: &ProxyArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             }
         };
         let control = async {
-            match control_listener {
-                Some(l) => serve_control(l, Arc::clone(&proxy), stopped(&stop)).await.map(drop),
+            match control_listener.zip(access) {
+                Some((l, access)) => {
+                    serve_control(l, Arc::clone(&proxy), access, stopped(&stop)).await.map(drop)
+                }
                 None => Ok(()),
             }
         };

@@ -2,6 +2,7 @@
 //! the merge of shard reports into one.
 
 use super::exit;
+use crate::report::manifest::Change;
 use crate::report::sign::{sign, verify, SignError, SignatureState};
 use std::io::Write;
 use std::path::PathBuf;
@@ -58,7 +59,8 @@ pub struct SignArgs {
 pub struct VerifyArgs {
     /// The report folder.
     pub dir: PathBuf,
-    /// The signer's public key (`keygen` writes signing.pub).
+    /// The signer's public key (`keygen` writes signing.pub): the only key the signature is
+    /// checked with. A signature.json naming another public key fails.
     #[arg(long = "public-key", value_name = "FILE")]
     pub public_key: PathBuf,
 }
@@ -149,11 +151,20 @@ fn run_verify(args: &VerifyArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             writeln!(out, "    {} {} sha256 {}", file.kind, file.path, file.sha256)?;
         }
     }
-    if found.changes.is_empty() {
+    if found.changes.is_empty() && found.unreliable.is_empty() {
         writeln!(out, "files: {} unchanged", manifest.files.len())?;
     }
     for change in &found.changes {
         writeln!(out, "{change}")?;
+    }
+    for change in &found.unreliable {
+        writeln!(
+            out,
+            "does not match the edited manifest.json (it may be unchanged): {}",
+            match change {
+                Change::Changed(path) | Change::Removed(path) | Change::Added(path) => path,
+            }
+        )?;
     }
     match &found.signature {
         SignatureState::Valid(file) => writeln!(

@@ -23,7 +23,9 @@ pub struct RunArgs {
     /// http://HOST:PORT/PATH (default: each scenario's target.url, else builtin). HLLP block
     /// settings come from the scenario's target.hllp (checksum: xor-decimal|sum-mod256, span:
     /// data|start-block-to-data, max_block_bytes), for both the harness and the built-in
-    /// endpoint.
+    /// endpoint. http://USER:PASSWORD@HOST:PORT/PATH sends HTTP Basic credentials (over the
+    /// scenario's auth.basic); they are never printed or written into the report. MLLP and
+    /// HLLP have no authentication: a user or password in their URL is refused.
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
     /// The target profile: what the system under test declares (versions, message types,
@@ -163,7 +165,8 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         }
     }
     if let Some(target) = &args.target {
-        crate::runner::TargetUrl::parse(target).map_err(|e| anyhow::anyhow!("--target {e}"))?;
+        crate::runner::TargetUrl::parse_with_credentials(target)
+            .map_err(|e| anyhow::anyhow!("--target {e}"))?;
     }
     // A baseline's snapshots hold generated values, so a comparison needs the seed it was
     // accepted with; an explicit --seed still wins (and the differences will show it).

@@ -20,6 +20,7 @@ use crate::transport::hllp::{BlockType, HllpOptions};
 use crate::transport::hllp_connection::HllpConnection;
 use crate::transport::http_client::{parse_reply, post_message_tls, HttpReply, HttpTarget};
 use crate::transport::mllp::{FrameKind, MllpOptions};
+use crate::transport::userinfo::SplitUrl;
 use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
@@ -34,6 +35,8 @@ pub struct SendArgs {
     pub files: Vec<PathBuf>,
     /// Where to send: mllp://HOST:PORT, mllps://HOST:PORT (MLLP over TLS), hllp://HOST:PORT
     /// (HLLP blocks), http://HOST:PORT/PATH or https://HOST:PORT/PATH (HL7 over HTTP(S)).
+    /// http(s)://USER:PASSWORD@HOST… sends HTTP Basic credentials, never printed; MLLP and
+    /// HLLP have no authentication, so a user or password in their URL is refused.
     #[arg(long, value_name = "URL", required_unless_present = "list_defects")]
     pub target: Option<String>,
     #[command(flatten)]
@@ -200,11 +203,14 @@ const TARGETS: &str = "mllp://HOST:PORT, mllps://HOST:PORT, hllp://HOST:PORT, \
                        http://HOST:PORT/PATH or https://HOST:PORT/PATH";
 
 fn session(args: &SendArgs, url: &str) -> anyhow::Result<Session> {
+    // The userinfo comes out first: everything below, errors included, sees the URL without it.
+    let (url, from_url) =
+        SplitUrl::parse(url).map_err(|e| anyhow::anyhow!("--target {e}"))?.into_parts();
+    let url = url.as_str();
     let client_tls = || args.tls.client_tls().connector();
+    let basic = args.http_auth.basic_for(from_url)?;
     let with_auth = |mut target: HttpTarget| -> anyhow::Result<HttpTarget> {
-        if let Some(basic) = args.http_auth.basic()? {
-            target.basic = Some(basic);
-        }
+        target.basic = basic.clone();
         Ok(target)
     };
     if let Some(target) = HttpTarget::parse(url) {

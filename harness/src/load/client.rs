@@ -11,6 +11,7 @@ use crate::transport::hllp::{BlockType, HllpOptions};
 use crate::transport::hllp_connection::HllpConnection;
 use crate::transport::http_client::{parse_reply, post_message_tls, HttpTarget};
 use crate::transport::mllp::{FrameKind, MllpOptions};
+use crate::transport::userinfo::{Credentials, SplitUrl};
 use std::future::Future;
 use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
@@ -205,14 +206,25 @@ impl Exchange for Client {
 
 impl LoadTarget {
     /// Reads `mllp://`, `mllps://`, `hllp://`, `http://` and `https://` URLs. `tls` is the
-    /// connector for the TLS schemes (required there), `basic` the HTTP credentials.
+    /// connector for the TLS schemes (required there), `basic` the HTTP credentials. The
+    /// userinfo of an http(s) URL is taken as the credentials when `basic` is `None` (and
+    /// refused for the other schemes); no error repeats it.
     pub fn parse(
         url: &str,
         tls: Option<TlsConnector>,
         basic: Option<(String, String)>,
         hllp: HllpOptions,
     ) -> Result<LoadTarget, String> {
-        let url = url.trim();
+        let (url, from_url) = SplitUrl::parse(url).map_err(|e| e.to_string())?.into_parts();
+        let basic = match (basic, from_url) {
+            (Some(_), Some(_)) => {
+                return Err(format!(
+                    "{url:?}: the URL names a user and password and so do the flags: give them once"
+                ))
+            }
+            (basic, from_url) => basic.or(from_url.map(Credentials::into_pair)),
+        };
+        let url = url.as_str();
         let need_tls = || {
             tls.clone()
                 .ok_or_else(|| format!("{url:?}: a TLS target needs the CA to trust (--tls-ca)"))
@@ -270,5 +282,12 @@ mod tests {
         assert!(parse("mllps://h:1").unwrap_err().contains("--tls-ca"));
         assert!(parse("mllp://nohost").unwrap_err().contains("HOST:PORT"));
         assert!(parse("ftp://x").unwrap_err().contains("unknown target"));
+        assert_eq!(parse("http://alice:secret@h:1/x"), Ok("http://h:1/x".into()));
+        let refused = parse("mllp://alice:secret@h:1").unwrap_err();
+        assert!(refused.contains("takes no user") && !refused.contains("secret"), "{refused}");
+        let target =
+            LoadTarget::parse("http://alice:secret@h:1/x", None, None, HllpOptions::default());
+        let Ok(LoadTarget::Http { target, .. }) = target else { panic!("{target:?}") };
+        assert_eq!(target.basic, Some(("alice".into(), "secret".into())));
     }
 }

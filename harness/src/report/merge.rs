@@ -409,6 +409,8 @@ fn case(path: &Path, pack: &str, entry: &CaseEntry) -> Result<CaseOutcome, Merge
         duration: Duration::from_millis(entry.duration_ms),
         reproduce: entry.reproduce.clone(),
         position: (entry.position.file, entry.position.case),
+        // Not in results.json: its value is part of the case name already.
+        vary: None,
     })
 }
 

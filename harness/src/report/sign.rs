@@ -215,18 +215,26 @@ pub enum SignatureState {
 #[derive(Debug, Clone)]
 pub struct Verification {
     pub manifest: Manifest,
+    /// The files that changed since signing (or since the run, unsigned), as far as the
+    /// signature lets it be told: a `manifest.json` edited after signing is named itself.
     pub changes: Vec<Change>,
+    /// Files whose bytes differ from the hashes a manifest edited after signing records: the
+    /// manifest is to blame and says nothing reliable about them, so they are listed apart.
+    pub unreliable: Vec<Change>,
     pub signature: SignatureState,
 }
 
 impl Verification {
     /// Untouched and signed with the key given.
     pub fn ok(&self) -> bool {
-        self.changes.is_empty() && matches!(self.signature, SignatureState::Valid(_))
+        self.changes.is_empty()
+            && self.unreliable.is_empty()
+            && matches!(self.signature, SignatureState::Valid(_))
     }
 }
 
-/// Checks every hash of the report in `dir` and its signature against `public_key_file`.
+/// Checks every hash of the report in `dir` and its signature against `public_key_file`, and
+/// only that key: the public key `signature.json` carries is compared with it, never used.
 pub fn verify(dir: &Path, public_key_file: &Path) -> Result<Verification, SignError> {
     let key_bytes = parse_key(public_key_file, PUBLIC_LABEL)?;
     let key = VerifyingKey::from_bytes(&key_bytes).map_err(|e| SignError::Key {
@@ -235,53 +243,104 @@ pub fn verify(dir: &Path, public_key_file: &Path) -> Result<Verification, SignEr
         reason: e.to_string(),
     })?;
     let (bytes, manifest) = read_manifest(dir)?;
-    let mut changes =
+    let files =
         compare(dir, &manifest).map_err(|source| SignError::Io { path: dir.into(), source })?;
     let path = dir.join(SIGNATURE_FILE);
-    let signature = if !path.exists() {
-        SignatureState::Missing
-    } else {
-        match serde_json::from_slice::<SignatureFile>(&read(&path)?) {
-            Err(e) => SignatureState::Invalid(format!("{SIGNATURE_FILE} is not readable: {e}")),
-            Ok(file) => check_signature(&file, &key, &bytes, &mut changes, &manifest),
-        }
+    let mut found = Verification {
+        manifest,
+        changes: files,
+        unreliable: Vec::new(),
+        signature: SignatureState::Missing,
     };
-    changes.sort();
-    Ok(Verification { manifest, changes, signature })
+    if path.exists() {
+        found.signature = match serde_json::from_slice::<SignatureFile>(&read(&path)?) {
+            Err(e) => {
+                found.changes.push(Change::Changed(SIGNATURE_FILE.into()));
+                SignatureState::Invalid(format!("{SIGNATURE_FILE} is not readable: {e}"))
+            }
+            Ok(file) => check_signature(&file, &key, &bytes, &mut found),
+        };
+    }
+    found.changes.sort();
+    found.changes.dedup();
+    Ok(found)
 }
 
+/// The first 16 hex digits of a key, for messages.
+fn short(key_hex: &str) -> String {
+    format!("{}…", key_hex.get(..16).unwrap_or(key_hex))
+}
+
+/// Judges `file` with `key` alone and says which file changed: a statement the key verifies is
+/// authentic (signer, time, verdict and the manifest's hash as signed), so a manifest that does
+/// not hash to it was edited; a statement it verifies only with the manifest's actual hash had
+/// that hash edited in `signature.json`.
 fn check_signature(
     file: &SignatureFile,
     key: &VerifyingKey,
     manifest_bytes: &[u8],
-    changes: &mut Vec<Change>,
-    manifest: &Manifest,
+    found: &mut Verification,
 ) -> SignatureState {
-    if sha256_hex(manifest_bytes) != file.manifest_sha256 {
-        changes.push(Change::Changed(FILE.into()));
-        return SignatureState::Invalid(format!("{FILE} is not the manifest that was signed"));
-    }
     let Some(bytes) = parse_hex(&file.signature).and_then(|b| <[u8; 64]>::try_from(b).ok()) else {
+        found.changes.push(Change::Changed(SIGNATURE_FILE.into()));
         return SignatureState::Invalid("the signature is not 128 hex digits".into());
     };
     let signature = Signature::from_bytes(&bytes);
-    match key.verify(file.statement().as_bytes(), &signature) {
+    let given = hex(key.as_bytes());
+    let embedded_differs = file.public_key != given;
+    let actual = sha256_hex(manifest_bytes);
+    let verifies = |statement: &SignatureFile| {
+        key.verify(statement.statement().as_bytes(), &signature).is_ok()
+    };
+    if verifies(file) {
+        if actual != file.manifest_sha256 {
+            // The manifest is not the one signed: its hashes prove nothing about the files.
+            found.unreliable = std::mem::take(&mut found.changes);
+            found.changes.push(Change::Changed(FILE.into()));
+            return SignatureState::Invalid(format!(
+                "{FILE} is not the manifest that was signed (edited after signing)"
+            ));
+        }
+        if embedded_differs {
+            found.changes.push(Change::Changed(SIGNATURE_FILE.into()));
+            return SignatureState::Invalid(format!(
+                "{SIGNATURE_FILE} names public key {} but the key given is {}: its public_key \
+                 was edited",
+                short(&file.public_key),
+                short(&given)
+            ));
+        }
         // The rule `sign` enforces, checked again: a signature made by other means does not
         // make a failing run conformant.
-        Ok(()) if file.verdict == CONFORMANT && manifest.error_failures > 0 => {
-            SignatureState::Invalid(format!(
+        if file.verdict == CONFORMANT && found.manifest.error_failures > 0 {
+            return SignatureState::Invalid(format!(
                 "signed \"conformant\" but the run has {} error-severity failure(s)",
-                manifest.error_failures
-            ))
+                found.manifest.error_failures
+            ));
         }
-        Ok(()) => SignatureState::Valid(file.clone()),
-        Err(_) if file.public_key != hex(key.as_bytes()) => SignatureState::Invalid(
-            "not signed with the key given (signature.json names another public key)".into(),
-        ),
-        Err(_) => SignatureState::Invalid(format!(
-            "the signature does not match {SIGNATURE_FILE}'s signer, time or verdict"
-        )),
+        return SignatureState::Valid(file.clone());
     }
+    let with_actual = SignatureFile { manifest_sha256: actual.clone(), ..file.clone() };
+    if actual != file.manifest_sha256 && verifies(&with_actual) {
+        found.changes.push(Change::Changed(SIGNATURE_FILE.into()));
+        return SignatureState::Invalid(format!(
+            "{SIGNATURE_FILE}'s manifest_sha256 was edited ({FILE} is the manifest that was \
+             signed)"
+        ));
+    }
+    if embedded_differs {
+        return SignatureState::Invalid(format!(
+            "not signed with the key given ({}; {SIGNATURE_FILE} names another public key, {})",
+            short(&given),
+            short(&file.public_key)
+        ));
+    }
+    // It names the key given, yet that key does not verify it: edited, whichever field.
+    found.changes.push(Change::Changed(SIGNATURE_FILE.into()));
+    SignatureState::Invalid(format!(
+        "the signature does not verify with the key given: {SIGNATURE_FILE}'s signer, time, \
+         verdict, manifest hash or public key was edited"
+    ))
 }
 
 #[cfg(test)]

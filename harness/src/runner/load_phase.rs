@@ -4,23 +4,12 @@
 
 use super::exec::Context;
 use super::observation::{CaseObservation, TransportEvent};
-use super::{CaseOutcome, TargetUrl};
+use super::CaseOutcome;
 use crate::checks::CheckResult;
 use crate::load::{self, Client, LoadPhase, LoadTarget, MessageSource, Mode, Plan, SourceOptions};
 use crate::scenario::{LoadSpec, LoadedScenario};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// The URL the load goes to (the built-in endpoint is already resolved to its port).
-fn url_text(url: &TargetUrl) -> String {
-    match url {
-        TargetUrl::Builtin => "builtin".into(),
-        TargetUrl::Mllp(addr) => format!("mllp://{addr}"),
-        TargetUrl::Mllps(addr) => format!("mllps://{addr}"),
-        TargetUrl::Hllp(addr) => format!("hllp://{addr}"),
-        TargetUrl::Http(url) | TargetUrl::Https(url) => url.clone(),
-    }
-}
 
 /// The plan a `load:` block asks for.
 pub fn plan(spec: &LoadSpec) -> Plan {
@@ -57,7 +46,8 @@ pub async fn run_load_phase(
         .map(|m| (m.label.clone(), m.bytes.clone()))
         .collect();
     let plan = plan(spec);
-    let url = url_text(&ctx.url);
+    // Display form: no userinfo (the credentials travel in ctx.basic).
+    let url = ctx.url.to_string();
     let options =
         SourceOptions { seed, patients: spec.patients.unwrap_or(1000), mutations: Vec::new() };
     let prepared =
@@ -116,6 +106,7 @@ pub async fn run_load_phase(
         reproduce,
         // After the file's cases; the runner sets the file's number.
         position: (0, usize::MAX),
+        vary: None,
     };
     (case, phase)
 }

@@ -24,6 +24,7 @@ use crate::scenario::{HllpSpec, LoadedScenario, Pack, Transport, Vary};
 use crate::target::defect::Defects;
 use crate::transport::connection::Timeouts;
 use crate::transport::tls::ClientTls;
+use crate::transport::userinfo::{redact, Credentials};
 use observation::CaseObservation;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
@@ -228,6 +229,10 @@ pub struct CaseOutcome {
     /// Where the case stands in the run: the scenario file's number (over all packs) and the
     /// case's place in that file's expanded list, so shard reports merge back into run order.
     pub position: (usize, usize),
+    /// The `vary: { values: … }` choice of this case, `(field path, value)`: part of its name,
+    /// and patient data when the field is (`--redact-phi` replaces it even when the value
+    /// could not be written into the message).
+    pub vary: Option<(String, String)>,
 }
 
 impl CaseOutcome {
@@ -397,21 +402,12 @@ pub fn expand(scenario: &LoadedScenario, run_seed: u64, file: usize) -> Vec<Case
     runs
 }
 
-fn shell_quote(text: &str) -> String {
+/// `text` as one POSIX shell word (single-quoted when it needs to be).
+pub fn shell_quote(text: &str) -> String {
     if text.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=".contains(c)) {
         text.to_string()
     } else {
         format!("'{}'", text.replace('\'', r"'\''"))
-    }
-}
-
-/// `url` as a reproduce line may show it: without `user:password@`.
-fn without_userinfo(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..end].rfind('@') {
-        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
-        None => url.to_string(),
     }
 }
 
@@ -440,10 +436,11 @@ fn reproduce(scenario: &LoadedScenario, name: &str, options: &RunOptions) -> Str
         parts.extend(["--exclude".into(), shell_quote(text)]);
     }
     if let Some(target) = &options.target {
-        parts.extend(["--target".into(), shell_quote(&without_userinfo(target))]);
+        // Without userinfo: a password given in the URL is never repeated (README, "Targets").
+        parts.extend(["--target".into(), shell_quote(&redact(target))]);
     }
     if let Some(state) = &options.state {
-        parts.extend(["--state".into(), shell_quote(&without_userinfo(state))]);
+        parts.extend(["--state".into(), shell_quote(&redact(state))]);
     }
     if let Some(profile) = &options.profile {
         parts.extend(["--target-profile".into(), shell_quote(&profile.path.display().to_string())]);
@@ -492,6 +489,7 @@ fn judge(
     scenario: &LoadedScenario,
     options: &RunOptions,
     (name, seed, position): (&str, u64, (usize, usize)),
+    vary: Option<(String, String)>,
     judged: Judged,
 ) -> CaseOutcome {
     let mut observation = judged.observation;
@@ -508,6 +506,7 @@ fn judge(
         duration: judged.duration,
         reproduce: reproduce(scenario, name, options),
         position,
+        vary,
     }
 }
 
@@ -559,8 +558,8 @@ async fn run_receiver_file(
         };
         let Some(run) = in_flight.remove(&id) else { continue };
         let judged = Judged { observation, sent, duration };
-        let outcome =
-            judge(pack, scenario, options, (&run.name, run.seed, (run.file, run.index)), judged);
+        let at = (&run.name[..], run.seed, (run.file, run.index));
+        let outcome = judge(pack, scenario, options, at, None, judged);
         progress(&outcome);
         finished.push(outcome);
     }
@@ -599,10 +598,11 @@ async fn run_sender_file(
         .clone()
         .or_else(|| scenario.file.target.url.as_ref().map(|u| u.0.clone()))
         .unwrap_or_else(|| "builtin".into());
-    let url = TargetUrl::parse(&url_text).map_err(|message| RunError::Target {
-        file: scenario.path.display().to_string(),
-        message,
-    })?;
+    let (url, url_credentials) =
+        TargetUrl::parse_with_credentials(&url_text).map_err(|message| RunError::Target {
+            file: scenario.path.display().to_string(),
+            message,
+        })?;
     let mut done = FileDone::default();
     let skip = |reason: String| FileDone {
         skipped: Some((scenario.path.clone(), reason)),
@@ -691,11 +691,15 @@ async fn run_sender_file(
         timeouts: Timeouts { connect, read: ack_timeout, write: Duration::from_secs(10) },
         ack_timeout,
         linger: spec.linger.map(|s| s.0).unwrap_or(Duration::from_millis(200)),
-        basic: scenario
-            .file
-            .auth
-            .as_ref()
-            .map(|a| (a.basic.user.0.clone(), a.basic.password.expose().to_string())),
+        // Credentials in the target URL win over the file's auth.basic, as the URL itself does
+        // when it comes from --target.
+        basic: url_credentials.map(Credentials::into_pair).or_else(|| {
+            scenario
+                .file
+                .auth
+                .as_ref()
+                .map(|a| (a.basic.user.0.clone(), a.basic.password.expose().to_string()))
+        }),
         templates: scenario.templates.clone(),
         tls,
         lab,
@@ -706,7 +710,9 @@ async fn run_sender_file(
     let finish =
         |run: &CaseRun, observation: CaseObservation, sent: Vec<String>, duration: Duration| {
             let judged = Judged { observation, sent, duration };
-            judge(pack, scenario, options, (&run.name, run.seed, (run.file, run.index)), judged)
+            let vary = run.vary_value.as_ref().map(|(path, v)| (path.text.clone(), v.clone()));
+            let at = (&run.name[..], run.seed, (run.file, run.index));
+            judge(pack, scenario, options, at, vary, judged)
         };
     let mut finished = Vec::new();
     for run in &serial {
@@ -882,7 +888,8 @@ pub async fn run(
         seed: options.seed,
         target: options
             .target
-            .clone()
+            .as_deref()
+            .map(redact)
             .unwrap_or_else(|| "builtin (per scenario unless it names a target)".into()),
         unreachable: external && any_case && !reached_any,
         skipped,

@@ -12,6 +12,7 @@ use crate::transport::connection::Timeouts;
 use crate::transport::hllp::HllpOptions;
 use crate::transport::http_client::HttpTarget;
 use crate::transport::mllp::MllpOptions;
+use crate::transport::userinfo::{Credentials, SplitUrl};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -31,10 +32,28 @@ pub enum TargetUrl {
 }
 
 impl TargetUrl {
+    /// Reads a target URL that must carry no credentials (userinfo is refused, and never
+    /// repeated in the error).
     pub fn parse(url: &str) -> Result<TargetUrl, String> {
-        let url = url.trim();
+        match TargetUrl::parse_with_credentials(url)? {
+            (target, None) => Ok(target),
+            (target, Some(_)) => Err(format!(
+                "{:?}: a user or password in the URL is not taken here",
+                target.to_string()
+            )),
+        }
+    }
+
+    /// Reads a target URL; the userinfo of an `http://` or `https://` URL comes back as HTTP
+    /// Basic credentials, and is refused for every other scheme (see
+    /// [`crate::transport::userinfo`]). The target holds the URL without userinfo, so its
+    /// [`Display`](std::fmt::Display) form, and every error here, is safe to print and to
+    /// write into a report.
+    pub fn parse_with_credentials(text: &str) -> Result<(TargetUrl, Option<Credentials>), String> {
+        let (url, credentials) = SplitUrl::parse(text).map_err(|e| e.to_string())?.into_parts();
+        let url = url.as_str();
         if url == "builtin" {
-            return Ok(TargetUrl::Builtin);
+            return Ok((TargetUrl::Builtin, None));
         }
         for (scheme, tls) in [("mllp://", false), ("mllps://", true), ("hllp://", false)] {
             if let Some(addr) = url.strip_prefix(scheme) {
@@ -46,21 +65,22 @@ impl TargetUrl {
                     return Err(format!("{url:?}: expected {scheme}HOST:PORT"));
                 }
                 let addr = addr.to_string();
-                return Ok(match (scheme, tls) {
+                let target = match (scheme, tls) {
                     ("hllp://", _) => TargetUrl::Hllp(addr),
                     (_, true) => TargetUrl::Mllps(addr),
                     _ => TargetUrl::Mllp(addr),
-                });
+                };
+                return Ok((target, credentials));
             }
         }
         if url.starts_with("http://") {
             return HttpTarget::parse(url)
-                .map(|_| TargetUrl::Http(url.to_string()))
+                .map(|_| (TargetUrl::Http(url.to_string()), credentials))
                 .ok_or_else(|| format!("{url:?}: expected http://HOST:PORT/PATH"));
         }
         if url.starts_with("https://") {
             return HttpTarget::parse_https(url)
-                .map(|_| TargetUrl::Https(url.to_string()))
+                .map(|_| (TargetUrl::Https(url.to_string()), credentials))
                 .ok_or_else(|| format!("{url:?}: expected https://HOST:PORT/PATH"));
         }
         Err(format!(
@@ -72,6 +92,20 @@ impl TargetUrl {
     /// Whether the target needs a TLS connector.
     pub fn uses_tls(&self) -> bool {
         matches!(self, TargetUrl::Mllps(_) | TargetUrl::Https(_))
+    }
+}
+
+/// The URL as shown in output and reports: it never holds userinfo, which
+/// [`TargetUrl::parse_with_credentials`] takes out.
+impl std::fmt::Display for TargetUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TargetUrl::Builtin => f.write_str("builtin"),
+            TargetUrl::Mllp(addr) => write!(f, "mllp://{addr}"),
+            TargetUrl::Mllps(addr) => write!(f, "mllps://{addr}"),
+            TargetUrl::Hllp(addr) => write!(f, "hllp://{addr}"),
+            TargetUrl::Http(url) | TargetUrl::Https(url) => f.write_str(url),
+        }
     }
 }
 
@@ -213,5 +247,28 @@ mod tests {
         assert!(TargetUrl::parse("https://h:1/x").unwrap().uses_tls());
         assert!(TargetUrl::parse("ftp://x").unwrap_err().contains("unknown target"));
         assert_eq!(TargetUrl::parse("hllp://h:2576"), Ok(TargetUrl::Hllp("h:2576".into())));
+    }
+
+    /// Userinfo is HTTP Basic credentials for http(s), refused elsewhere; neither the target
+    /// nor any error holds the password.
+    #[test]
+    fn target_url_credentials() {
+        let (url, credentials) =
+            TargetUrl::parse_with_credentials("http://alice:secret@h:1/x").unwrap();
+        assert_eq!(url, TargetUrl::Http("http://h:1/x".into()));
+        assert_eq!(url.to_string(), "http://h:1/x");
+        assert_eq!(credentials.unwrap().into_pair(), ("alice".into(), "secret".into()));
+        for text in [
+            "mllp://alice:secret@h:1",
+            "mllps://alice:secret@h:1",
+            "hllp://alice:secret@h:1",
+            "mllp://alice:secret@nohost",
+            "http://alice:secret@h:1/x",
+            "alice:secret@h:1",
+        ] {
+            let error = TargetUrl::parse(text).unwrap_err();
+            assert!(!error.contains("secret"), "{text}: {error}");
+        }
+        assert!(TargetUrl::parse_with_credentials("mllp://alice:secret@h:1").is_err());
     }
 }

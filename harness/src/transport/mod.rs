@@ -11,6 +11,7 @@ pub mod http_client;
 pub mod media_type;
 pub mod mllp;
 pub mod tls;
+pub mod userinfo;
 
 pub use hllp::{
     BlockType, Checksum, ChecksumSpan, HllpBlock, HllpCodec, HllpError, HllpNote, HllpOptions,

@@ -21,6 +21,7 @@ mod proxy;
 mod public_corpus;
 mod report;
 mod run;
+mod secrets;
 mod sender;
 mod structures;
 mod support;

@@ -25,6 +25,8 @@ struct Proxy {
     addr: String,
     /// `host:port` of its control interface.
     control: String,
+    /// The control token it printed on stderr.
+    token: String,
     lines: mpsc::Receiver<String>,
 }
 
@@ -37,10 +39,11 @@ impl Proxy {
             .args(args)
             .current_dir(workspace())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("proxy starts");
         let out = child.stdout.take().expect("piped stdout");
+        let err = child.stderr.take().expect("piped stderr");
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(out).lines().map_while(Result::ok) {
@@ -49,9 +52,26 @@ impl Proxy {
                 }
             }
         });
-        let mut proxy = Proxy { child, addr: String::new(), control: String::new(), lines };
+        // stderr is read to its end too (the proxy never blocks on a full pipe); the token
+        // line is the one kept.
+        let (token_tx, token) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                if let Some(token) = line.strip_prefix("control token: ") {
+                    let _ = token_tx.send(token.to_string());
+                }
+            }
+        });
+        let mut proxy = Proxy {
+            child,
+            addr: String::new(),
+            control: String::new(),
+            token: String::new(),
+            lines,
+        };
         proxy.addr = proxy.wait_for("listening on mllp://")["listening on mllp://".len()..].into();
         proxy.control = proxy.wait_for("control on http://")["control on http://".len()..].into();
+        proxy.token = token.recv_timeout(WAIT).expect("the proxy prints its control token");
         proxy
     }
 
@@ -89,12 +109,30 @@ impl Proxy {
         rest
     }
 
-    /// One HTTP request to the control interface: (status, body).
+    /// One HTTP request to the control interface as its users make it (Host, the token, JSON
+    /// for a POST): (status, body).
     fn http(&self, method: &str, path: &str, body: &str) -> (u16, String) {
+        let bearer = format!("Bearer {}", self.token);
+        let mut headers = vec![("Host", self.control.as_str()), ("Authorization", &bearer)];
+        if method == "POST" {
+            headers.push(("Content-Type", "application/json"));
+        }
+        self.http_with(method, path, &headers, body)
+    }
+
+    /// One HTTP request with exactly `headers` (and Connection, Content-Length): (status, body).
+    fn http_with(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, String) {
         let mut stream = TcpStream::connect(&self.control).expect("control connects");
         stream.set_read_timeout(Some(WAIT)).unwrap();
+        let headers: String = headers.iter().map(|(n, v)| format!("{n}: {v}\r\n")).collect();
         let request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+            "{method} {path} HTTP/1.1\r\n{headers}Connection: close\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         );
         stream.write_all(request.as_bytes()).unwrap();
@@ -432,7 +470,7 @@ fn the_control_interface_changes_faults_while_the_proxy_runs() {
     let output = send(&proxy.url(), &[A01], &[]);
     assert_eq!(attempts(&output), "1");
 
-    let (status, body) = proxy.http("POST", "/faults", "drop:dir=down");
+    let (status, body) = proxy.http("POST", "/faults", r#"{"spec": "drop:dir=down"}"#);
     assert_eq!(status, 201, "{body}");
     assert!(body.contains("\"id\": 1") && body.contains("\"spec\": \"drop:dir=down\""), "{body}");
     let output = send(&proxy.url(), &[A01], &["--retries", "1"]);
@@ -448,12 +486,87 @@ fn the_control_interface_changes_faults_while_the_proxy_runs() {
     let output = send(&proxy.url(), &[A01], &[]);
     assert_eq!(attempts(&output), "1", "the fault is gone: {}", stdout(&output));
 
-    proxy.http("POST", "/faults", "duplicate:dir=down");
-    proxy.http("POST", "/faults", "delay:ms=1");
+    proxy.http("POST", "/faults", r#"{"spec": "duplicate:dir=down"}"#);
+    proxy.http("POST", "/faults", r#""delay:ms=1""#);
     let (_, listed) = proxy.http("GET", "/faults", "");
     assert!(listed.contains("\"id\": 2") && listed.contains("\"id\": 3"), "{listed}");
     assert_eq!(proxy.http("DELETE", "/faults", ""), (200, "[]\n".to_string()));
     assert_eq!(proxy.http("PUT", "/faults", "").0, 405);
+}
+
+/// Issue 14: the cross-site request a web page on the same machine can send (a "simple" POST:
+/// `Origin: http://evil.example`, `Content-Type: text/plain`, no token) adds no rule, nor does
+/// any request that lacks one of the guards; the same rule with all of them is added. Each
+/// refused request is sent on its own connection over a real socket, as a browser would.
+#[test]
+fn issue14_the_control_interface_refuses_cross_site_and_unauthenticated_requests() {
+    let server = serve(&[]);
+    let proxy = Proxy::start(&server.url, &[]);
+    let drop_acks = "drop:dir=down";
+    let bearer = format!("Bearer {}", proxy.token);
+    let host = proxy.control.clone();
+    let good = [("Host", host.as_str()), ("Authorization", bearer.as_str())];
+    /// The request's headers, the status expected, a part of the answer.
+    type Refused<'a> = (Vec<(&'a str, &'a str)>, u16, &'a str);
+    let refused: Vec<Refused> = vec![
+        // What a page at evil.example can make a browser send.
+        (
+            vec![
+                ("Host", &host),
+                ("Origin", "http://evil.example"),
+                ("Content-Type", "text/plain"),
+            ],
+            403,
+            "another origin",
+        ),
+        // The same with the token (were it ever leaked): the origin is still foreign.
+        (
+            vec![
+                good[0],
+                good[1],
+                ("Origin", "http://evil.example"),
+                ("Content-Type", "application/json"),
+            ],
+            403,
+            "another origin",
+        ),
+        // DNS rebinding: the page's own host name pointed at 127.0.0.1.
+        (
+            vec![("Host", "evil.example"), good[1], ("Content-Type", "application/json")],
+            403,
+            "Host must be",
+        ),
+        (vec![good[0], ("Content-Type", "application/json")], 401, "Bearer TOKEN"),
+        (
+            vec![good[0], ("Authorization", "Bearer 0000"), ("Content-Type", "application/json")],
+            401,
+            "Bearer TOKEN",
+        ),
+        (vec![good[0], good[1], ("Content-Type", "text/plain")], 415, "application/json"),
+    ];
+    for (headers, status, says) in &refused {
+        let body = if headers.iter().any(|(_, v)| *v == "text/plain") {
+            drop_acks.to_string()
+        } else {
+            format!(r#"{{"spec": "{drop_acks}"}}"#)
+        };
+        let (got, answer) = proxy.http_with("POST", "/faults", headers, &body);
+        assert_eq!(got, *status, "{headers:?}: {answer}");
+        assert!(answer.contains(says), "{headers:?}: {answer}");
+    }
+    assert_eq!(proxy.http_with("GET", "/faults", &[good[0]], "").0, 401, "reads need it too");
+    assert_eq!(proxy.http("GET", "/faults", ""), (200, "[]\n".to_string()), "no rule was added");
+    let output = send(&proxy.url(), &[A01], &[]);
+    assert_eq!(output.status.code(), Some(0), "ACKs still pass: {}", stdout(&output));
+
+    // The right request: Host, token, JSON (and the interface's own Origin is fine).
+    let own = format!("http://{host}");
+    let headers = [good[0], good[1], ("Content-Type", "application/json"), ("Origin", &own)];
+    let (status, body) =
+        proxy.http_with("POST", "/faults", &headers, &format!(r#"{{"spec": "{drop_acks}"}}"#));
+    assert_eq!(status, 201, "{body}");
+    let output = send(&proxy.url(), &[A01], &["--retries", "0"]);
+    assert_eq!(output.status.code(), Some(1), "every ACK dropped now: {}", stdout(&output));
 }
 
 #[test]

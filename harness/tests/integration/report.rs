@@ -377,6 +377,92 @@ fn verify_with_another_key_fails() {
     );
 }
 
+/// Issue 14: `report verify` trusts the key given on the command line only, and names the file
+/// that really changed. Each edit is made to a freshly signed report and undone after.
+#[test]
+fn issue14_verify_uses_the_given_key_only_and_names_the_file_that_changed() {
+    let (dir, keys) = (TempDir::new("verify-blame"), TempDir::new("verify-blame-keys"));
+    signed_report(&dir, &keys, &[]);
+    let other = TempDir::new("verify-blame-other");
+    assert_eq!(run(&["keygen", "--out", other.path()]).status.code(), Some(0));
+    let other_hex = std::fs::read_to_string(other.0.join("signing.pub")).unwrap();
+    let other_hex = other_hex.lines().nth(1).unwrap().trim().to_string();
+    let read = |name: &str| dir.read(name);
+    let (manifest, signature) = (read("manifest.json"), read("signature.json"));
+    let results_hash = {
+        let parsed: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+        let files = parsed["files"].as_array().unwrap();
+        let entry = files.iter().find(|f| f["path"] == "results.json").unwrap();
+        entry["sha256"].as_str().unwrap().to_string()
+    };
+    let signed: serde_json::Value = serde_json::from_str(&signature).unwrap();
+    let (own_key, manifest_hash) = (
+        signed["public_key"].as_str().unwrap().to_string(),
+        signed["manifest_sha256"].as_str().unwrap().to_string(),
+    );
+    // Another valid-looking hash: the last hex digit changed.
+    let flip = |hash: &str| {
+        let last = if hash.ends_with('0') { "1" } else { "0" };
+        format!("{}{last}", &hash[..hash.len() - 1])
+    };
+    let cases: [(&str, String, &str, &[&str]); 4] = [
+        // The embedded public key replaced: the signature still verifies with the given key,
+        // but the file says otherwise, so the report fails and signature.json is named.
+        (
+            "signature.json",
+            signature.replace(&own_key, &other_hex),
+            "signature.json names public key",
+            &["changed: signature.json"],
+        ),
+        // The manifest's recorded hash of results.json edited: manifest.json changed, not
+        // results.json.
+        (
+            "manifest.json",
+            manifest.replace(&results_hash, &flip(&results_hash)),
+            "manifest.json is not the manifest that was signed",
+            &["changed: manifest.json"],
+        ),
+        // signature.json's hash of the manifest edited: signature.json changed.
+        (
+            "signature.json",
+            signature.replace(&manifest_hash, &flip(&manifest_hash)),
+            "manifest_sha256 was edited",
+            &["changed: signature.json"],
+        ),
+        // A report file edited: that file.
+        (
+            "results.json",
+            read("results.json").replacen("\"seed\"", "\"seed\" ", 1),
+            "signature: valid",
+            &["changed: results.json"],
+        ),
+    ];
+    let all = ["changed: manifest.json", "changed: signature.json", "changed: results.json"];
+    for (file, edited, says, named) in cases {
+        let pristine = read(file);
+        assert_ne!(edited, pristine, "{file}: the edit must change the file");
+        std::fs::write(dir.0.join(file), &edited).unwrap();
+        let output = verify(&dir, &keys);
+        let text = stdout(&output);
+        assert_eq!(output.status.code(), Some(1), "{file}: {text}{}", stderr(&output));
+        assert!(text.contains(says), "{file}: {text}");
+        assert!(text.ends_with("NOT VERIFIED\n"), "{file}: {text}");
+        for line in all {
+            assert_eq!(text.contains(line), named.contains(&line), "{file}: {line}?\n{text}");
+        }
+        std::fs::write(dir.0.join(file), pristine).unwrap();
+    }
+    assert_eq!(verify(&dir, &keys).status.code(), Some(0), "restored");
+    // Verified with the other key, whose hex signature.json was edited to name: the
+    // signature is checked with that key, not taken on the file's word.
+    std::fs::write(dir.0.join("signature.json"), signature.replace(&own_key, &other_hex)).unwrap();
+    let output = verify(&dir, &other);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("does not verify with the key given"), "{text}");
+    assert!(text.contains("changed: signature.json"), "{text}");
+}
+
 #[test]
 fn a_report_with_failures_cannot_be_signed_as_conformant() {
     let (dir, keys) = (TempDir::new("not-conformant"), TempDir::new("not-conformant-keys"));
@@ -429,7 +515,9 @@ fn redact_phi_leaves_no_patient_data_in_any_report_file() {
         assert!(!stdout(&output).contains(phi), "{}", stdout(&output));
     }
     let results = dir.read("results.json");
-    assert!(results.contains("PID|1||[id-1]^^^SYNTH_EHR^PI||[name-1]^[name-2]^^^^^L||[dob-1]|M"));
+    // EVN-5, the operator (an XCN, a person), comes first and is redacted too (issue 14).
+    assert!(results.contains("EVN|A04|20240312101500|||[id-1]^[name-1]^[name-2]^"), "{results}");
+    assert!(results.contains("PID|1||[id-2]^^^SYNTH_EHR^PI||[name-3]^[name-4]^^^^^L||[dob-1]|M"));
     let manifest: serde_json::Value = serde_json::from_str(&dir.read("manifest.json")).unwrap();
     assert_eq!(manifest["phi_redacted"], true);
     assert!(dir.read("summary.md").contains("| Patient data | redacted"));
