@@ -121,9 +121,10 @@ catalogue! {
     PROBE = "probe", Error,
         "the scenario's effect probe",
         "the effect probe finds what the message should have done";
-    PROBE_UNAVAILABLE = "probe.unavailable", Warning,
-        "the scenario's effect probe needs a state endpoint the target does not offer",
-        "the effect probe could run (the effect is unverified otherwise)";
+    PROBE_UNAVAILABLE = "probe.unavailable", Info,
+        "the scenario's effect probe needs what the target profile's state: mapping does not \
+         give (a record, a field, the applied log, a state URL): the effect is not judged",
+        "the effect probe could run (the effect is not judged otherwise)";
     SENDER_DELIVERED = "sender.delivered", Error,
         "HL7 v2.5.1 ch. 2, original acknowledgment mode: a message is delivered when the \
          receiver accepts it (AA with its control ID in MSA-2); the sender keeps sending it until \

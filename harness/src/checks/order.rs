@@ -9,8 +9,11 @@
 //!
 //! - messages sent one at a time, each after the previous one's accept ACK, must be applied in
 //!   the order sent (an error otherwise); the check reads the order the target applied them in
-//!   from its applied log (`GET {state}/applied`; the built-in endpoint serves it). A target
-//!   without one cannot be judged: the check says so as a warning, it does not pass;
+//!   from the applied log its target profile names (`state.applied`; the built-in endpoint
+//!   serves `{state}/applied`). A target that declares none is not judged: the check says so
+//!   as an info, neither passing nor failing it (keeping order is required of every receiver,
+//!   but the harness can only see it where the system shows it); a declared log that cannot be
+//!   read is a warning;
 //! - every accepted message must appear in that log (accepted and never applied is an error);
 //! - each ACK answers the oldest message not yet answered (MSA-2 in the order of the MSH-10s).
 //!   A sender that waits for each ACK can only see that order; it can differ only when the
@@ -33,11 +36,13 @@ fn pipelined(exchange: &Exchange) -> bool {
     exchange.faults.iter().any(|f| f == "pipeline" || f == "coalesce")
 }
 
-/// What the check found: evidence for errors and for warnings, and whether anything was judged.
+/// What the check found: evidence for errors and for warnings, what could not be judged, and
+/// whether anything was judged.
 #[derive(Default)]
 struct Findings {
     errors: Vec<String>,
     warnings: Vec<String>,
+    not_judged: Vec<String>,
     judged: bool,
 }
 
@@ -70,6 +75,10 @@ pub(super) fn order(case: &CaseObservation, out: &mut Vec<CheckResult>) {
     } else if !found.warnings.is_empty() {
         CheckResult::fail(HISTORY_ORDER, None, found.warnings.join("; "))
             .with_severity(Severity::Warning)
+    } else if !found.not_judged.is_empty() {
+        // Not a pass either: the ACK order may be fine while the applied order went unseen.
+        CheckResult::fail(HISTORY_ORDER, None, found.not_judged.join("; "))
+            .with_severity(Severity::Info)
     } else if found.judged {
         CheckResult::pass(HISTORY_ORDER, None)
     } else {
@@ -127,6 +136,14 @@ fn applied_order(
     }
     let log = match applied {
         AppliedOrder::Log(log) => log,
+        AppliedOrder::Undeclared(why) => {
+            found.not_judged.push(format!(
+                "not judged: the order {} messages accepted on connection {connection} were \
+                 applied in: {why}",
+                accepted.len()
+            ));
+            return;
+        }
         AppliedOrder::Unavailable(why) => {
             found.warnings.push(format!(
                 "could not judge the order {} messages accepted on connection {connection} were \

@@ -266,7 +266,7 @@ fn probes_aborts_and_opt_outs() {
     passing(&probed, "probe");
     probed.probes[0].failure = Some("no state endpoint".into());
     probed.probes[0].unavailable = true;
-    assert_eq!(failing(&probed, "probe.unavailable"), Severity::Warning);
+    assert_eq!(failing(&probed, "probe.unavailable"), Severity::Info);
     assert_eq!(outcome(&probed, "probe"), None);
 
     let mut aborted = with_reply(GOOD);
@@ -439,9 +439,10 @@ fn history_order_applied_and_answered_in_the_order_sent() {
     let piped = || vec![ordered(1, "A", 1, &["pipeline"]), ordered(2, "B", 0, &["pipeline"])];
     assert_eq!(failing(&applied(piped(), &["A", "B"]), "history.order"), Severity::Warning);
     assert_eq!(failing(&applied(piped(), &["B", "A"]), "history.order"), Severity::Warning);
-    // No applied log: it says it could not judge, as a warning, and never passes.
+    // A declared applied log that cannot be read: it says it could not judge, as a warning,
+    // and never passes.
     let mut blind = case(two());
-    blind.applied = AppliedOrder::Unavailable("the target has no state endpoint".into());
+    blind.applied = AppliedOrder::Unavailable("GET http://127.0.0.1:9/applied: refused".into());
     assert_eq!(failing(&blind, "history.order"), Severity::Warning);
     // The scenario allows any order; one message, or one per connection: nothing to judge.
     let mut any = applied(two(), &["B", "A"]);
@@ -459,4 +460,23 @@ fn history_order_applied_and_answered_in_the_order_sent() {
     refused.attempts[0].outcome = Outcome::Fail;
     let one_applied = vec![ordered(1, "A", 0, &[]), refused, ordered(3, "C", 2, &[])];
     passing(&applied(one_applied, &["A", "C"]), "history.order");
+}
+
+/// A target whose profile names no applied log (any system but the built-in endpoint, unless
+/// its profile maps one): `history.order` is "not judged", an info, never a warning or error.
+#[test]
+fn history_order_without_a_declared_applied_log_is_not_judged() {
+    let mut undeclared = case(vec![ordered(1, "A", 0, &[]), ordered(2, "B", 1, &[])]);
+    undeclared.applied = AppliedOrder::Undeclared("the target profile names no applied log".into());
+    assert_eq!(failing(&undeclared, "history.order"), Severity::Info);
+    let shown = evaluate(&undeclared)
+        .into_iter()
+        .find(|r| r.id == "history.order")
+        .map(|r| r.evidence)
+        .unwrap_or_default();
+    assert!(shown.contains("not judged"), "{shown}");
+    // ACKs out of order are still an error: they need no applied log.
+    let mut swapped = case(vec![ordered(1, "A", 1, &[]), ordered(2, "B", 0, &[])]);
+    swapped.applied = AppliedOrder::Undeclared("none".into());
+    assert_eq!(failing(&swapped, "history.order"), Severity::Error);
 }

@@ -6,7 +6,7 @@ use crate::checks::{generic_ids, CATALOGUE};
 use crate::report::time::run_id;
 use crate::report::{hash_inputs, write_report, RunRecord};
 use crate::runner::{run as run_packs, CaseOutcome, RunOptions, Verdict};
-use crate::scenario::load_packs;
+use crate::scenario::load_packs_for;
 use crate::target::defect::{parse_defect, Defects};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{IsTerminal, Write};
@@ -102,8 +102,18 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     }
     let paths =
         if args.paths.is_empty() { vec![PathBuf::from("scenarios")] } else { args.paths.clone() };
+    let profile = match &args.target_profile {
+        Some(path) => match crate::scenario::load_profile(path) {
+            Ok(profile) => Some(profile),
+            Err(error) => {
+                eprintln!("hl7-harness: error: --target-profile {error}");
+                return Ok(exit::USAGE);
+            }
+        },
+        None => None,
+    };
     let known = generic_ids();
-    let packs = match load_packs(&paths, &known) {
+    let packs = match load_packs_for(&paths, &known, profile.as_ref()) {
         Ok(packs) => packs,
         Err(errors) => {
             for error in &errors {
@@ -148,16 +158,6 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             .map(|d| d.as_nanos() as u64 % 1_000_000_000)
             .unwrap_or(0)
     });
-    let profile = match &args.target_profile {
-        Some(path) => match crate::scenario::load_profile(path) {
-            Ok(profile) => Some(profile),
-            Err(error) => {
-                eprintln!("hl7-harness: error: --target-profile {error}");
-                return Ok(exit::USAGE);
-            }
-        },
-        None => None,
-    };
     let options = RunOptions {
         profile,
         target: args.target.clone(),

@@ -61,14 +61,16 @@ pub struct Exchange {
     pub reply_order: Vec<usize>,
 }
 
-/// The order the target applied a case's messages in, from its applied log (`GET
-/// {state}/applied`, a JSON object whose `applied` lists MSH-10s in the order of application).
+/// The order the target applied a case's messages in, from the applied log its profile names
+/// (`state.applied`; the built-in endpoint's `GET {state}/applied`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum AppliedOrder {
     /// Not read: the case had nothing whose order could be judged.
     #[default]
     NotRead,
-    /// The target offers no applied log; why.
+    /// The target profile names no applied log (no `state.applied`): not judged; why.
+    Undeclared(String),
+    /// The declared applied log could not be read; why.
     Unavailable(String),
     /// The case's own MSH-10s, in the order the target first applied them.
     Log(Vec<String>),

@@ -10,7 +10,8 @@ mod text;
 
 pub use hllp::{BlockLimit, ChecksumName, HllpSpec, SpanName};
 pub use load::{
-    from_yaml, load_file, load_packs, load_text, suggest, LoadError, LoadedScenario, Pack,
+    from_yaml, load_file, load_file_for, load_packs, load_packs_for, load_text, load_text_for,
+    suggest, LoadError, LoadedScenario, Pack,
     TemplateMessage,
 };
 pub use model::*;
