@@ -27,7 +27,10 @@
 
 use super::history::{control_id, final_outcome};
 use super::*;
-use crate::runner::observation::{AppliedOrder, CaseObservation, Exchange, Outcome};
+use crate::profile::DuplicatePolicy;
+use crate::runner::observation::{
+    AppliedCount, AppliedOrder, CaseObservation, Exchange, Outcome, ProbeResult,
+};
 use crate::scenario::Order;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -190,4 +193,60 @@ fn applied_order(
             found.push(!pipelined(later), text);
         }
     }
+}
+
+/// An `applied:` probe: the applied log lists the message as often as the profile's
+/// `duplicates:` declares. A resend carries the same MSH-10 (HL7 v2.5.1 ch. 2, MSH-10), so a
+/// receiver can tell it apart: `apply-once` and `reject` apply it once; `apply-each` (and a
+/// receiver that declares nothing) at most once per write that reached it. Accepted and never
+/// applied is an error whatever is declared (an AA that is a false success); a message never
+/// accepted is not judged.
+pub(super) fn applied_times(
+    case: &CaseObservation,
+    probe: &ProbeResult,
+    count: &AppliedCount,
+) -> CheckResult {
+    let own = case.exchanges.iter().filter(|e| control_id(&e.sent).as_deref() == Some(&count.id));
+    let (mut writes, mut accepted) = (0usize, false);
+    for exchange in own {
+        writes += exchange.attempts.len();
+        accepted |= exchange.attempts.iter().any(|a| a.outcome == Outcome::Ok);
+    }
+    let (id, times, step) = (&count.id, count.times, Some(probe.step));
+    if !accepted {
+        return CheckResult::fail(
+            PROBE_UNAVAILABLE,
+            step,
+            format!(
+                "{}: not judged: MSH-10 {id:?} was never accepted, so nothing says it was applied",
+                probe.what
+            ),
+        );
+    }
+    let (high, by) = match count.duplicates {
+        Some(DuplicatePolicy::ApplyOnce) => (1, "`duplicates: apply-once`"),
+        Some(DuplicatePolicy::Reject) => (1, "`duplicates: reject`"),
+        Some(DuplicatePolicy::ApplyEach) => (writes.max(1), "`duplicates: apply-each`"),
+        None => (writes.max(1), "no `duplicates:` declaration (at most once per write)"),
+    };
+    if times == 0 {
+        return CheckResult::fail(
+            PROBE,
+            step,
+            format!("{}: MSH-10 {id:?} was accepted but is not in the applied log", probe.what),
+        );
+    }
+    if times > high {
+        let allowed = if high == 1 { "1".to_string() } else { format!("1 to {high}") };
+        return CheckResult::fail(
+            PROBE,
+            step,
+            format!(
+                "{}: MSH-10 {id:?} is applied {times} time(s) after {writes} write(s); {by} \
+                 allows {allowed}",
+                probe.what
+            ),
+        );
+    }
+    CheckResult::pass(PROBE, step)
 }

@@ -260,6 +260,7 @@ fn probes_aborts_and_opt_outs() {
         what: "GET x".into(),
         failure: Some("family differs".into()),
         unavailable: false,
+        applied: None,
     });
     assert_eq!(failing(&probed, "probe"), Severity::Error);
     probed.probes[0].failure = None;
@@ -479,4 +480,36 @@ fn history_order_without_a_declared_applied_log_is_not_judged() {
     let mut swapped = case(vec![ordered(1, "A", 1, &[]), ordered(2, "B", 0, &[])]);
     swapped.applied = AppliedOrder::Undeclared("none".into());
     assert_eq!(failing(&swapped, "history.order"), Severity::Error);
+}
+
+/// An `applied:` probe's count, judged once the case is done: by the `duplicates:` declaration
+/// and the writes of the message.
+#[test]
+fn applied_counts_follow_the_duplicates_declaration() {
+    use crate::profile::DuplicatePolicy;
+    let resent = || {
+        let mut exchange = ordered(1, "A", 0, &[]);
+        exchange.attempts.insert(0, Attempt { outcome: Outcome::Indeterminate, event: None });
+        exchange
+    };
+    let probed = |times, duplicates| {
+        let mut observation = case(vec![resent()]);
+        observation.probes.push(ProbeResult {
+            step: 1,
+            what: "applied".into(),
+            failure: None,
+            unavailable: false,
+            applied: Some(AppliedCount { id: "A".into(), times, duplicates }),
+        });
+        observation
+    };
+    passing(&probed(1, Some(DuplicatePolicy::ApplyOnce)), "probe");
+    assert_eq!(failing(&probed(2, Some(DuplicatePolicy::ApplyOnce)), "probe"), Severity::Error);
+    passing(&probed(2, Some(DuplicatePolicy::ApplyEach)), "probe");
+    passing(&probed(2, None), "probe");
+    assert_eq!(failing(&probed(3, None), "probe"), Severity::Error);
+    assert_eq!(failing(&probed(0, None), "probe"), Severity::Error);
+    let mut refused = probed(1, None);
+    refused.exchanges[0].attempts = vec![Attempt { outcome: Outcome::Fail, event: None }];
+    assert_eq!(failing(&refused, "probe.unavailable"), Severity::Info);
 }

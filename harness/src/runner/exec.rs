@@ -1044,8 +1044,7 @@ pub(super) async fn probe_step(
 ) {
     let values = Values { sent, state: ctx.state.as_deref(), unique: run.unique() };
     let state = ctx.state.as_deref();
-    let result =
-        super::probe::probe(probe, &values, &ctx.effects, state, &obs.exchanges, step).await;
+    let result = super::probe::probe(probe, &values, &ctx.effects, state, step).await;
     obs.probes.push(result);
 }
 

@@ -172,6 +172,20 @@ pub struct ProbeResult {
     pub failure: Option<String>,
     /// The probe could not run at all (it needs a state endpoint the target does not have).
     pub unavailable: bool,
+    /// For an `applied:` probe that read the log: how often it lists the message (the checks
+    /// judge that against the case's writes and the `duplicates:` declaration).
+    #[serde(default)]
+    pub applied: Option<AppliedCount>,
+}
+
+/// How many times the applied log lists one MSH-10, and the declaration that judges it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedCount {
+    pub id: String,
+    pub times: usize,
+    /// The profile's `duplicates:` (for the built-in endpoint without a profile, its own
+    /// `apply-once`).
+    pub duplicates: Option<crate::profile::DuplicatePolicy>,
 }
 
 /// Everything observed during one case.

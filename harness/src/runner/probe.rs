@@ -7,8 +7,7 @@
 //! mapping a probe is not run, and its result says why (`probe.unavailable`, an info): an
 //! effect the harness cannot read is not judged, never failed.
 
-use super::observation::{Exchange, Outcome, ProbeResult};
-use crate::hl7::Message;
+use super::observation::{AppliedCount, ProbeResult};
 use crate::profile::{AppliedSpec, DuplicatePolicy, RecordSpec, StateAuth, StateSpec};
 use crate::scenario::{Pattern, Piece, Placeholders, Probe};
 use std::sync::Arc;
@@ -43,7 +42,6 @@ pub async fn probe(
     values: &(dyn Placeholders + Sync),
     effects: &Effects,
     state_url: Option<&str>,
-    exchanges: &[Exchange],
     step: usize,
 ) -> ProbeResult {
     let unavailable = |what: String, why: String| ProbeResult {
@@ -51,6 +49,7 @@ pub async fn probe(
         what,
         failure: Some(why),
         unavailable: true,
+        applied: None,
     };
     let outcome = if let Some(kind) = &probe.record {
         let what = format!("record {kind}");
@@ -63,7 +62,19 @@ pub async fn probe(
         match effects.state.as_deref().and_then(|s| Some((s, s.applied.as_ref()?))) {
             None => return unavailable(what, no_applied_log(effects)),
             Some(mapping) => {
-                applied_probe(probe, id, mapping, effects.duplicates, values, exchanges).await
+                return match applied_probe(probe, id, mapping, effects.duplicates, values).await {
+                    Ok((what, count)) => {
+                        ProbeResult { step, what, failure: None, unavailable: false, applied: Some(count) }
+                    }
+                    Err((what, Unjudged::No(why))) => ProbeResult {
+                        step,
+                        what,
+                        failure: Some(why),
+                        unavailable: false,
+                        applied: None,
+                    },
+                    Err((what, Unjudged::Yes(why))) => unavailable(what, why),
+                }
             }
         }
     } else {
@@ -84,8 +95,10 @@ pub async fn probe(
         run_probe(probe, values).await.map_err(|(what, why)| (what, Unjudged::No(why)))
     };
     match outcome {
-        Ok(what) => ProbeResult { step, what, failure: None, unavailable: false },
-        Err((what, Unjudged::No(why))) => ProbeResult { step, what, failure: Some(why), unavailable: false },
+        Ok(what) => ProbeResult { step, what, failure: None, unavailable: false, applied: None },
+        Err((what, Unjudged::No(why))) => {
+            ProbeResult { step, what, failure: Some(why), unavailable: false, applied: None }
+        }
         Err((what, Unjudged::Yes(why))) => unavailable(what, why),
     }
 }
@@ -347,63 +360,22 @@ async fn record_probe(
     judge_record(kind, spec, record, probe, &id, values).map(|()| what.clone()).map_err(|e| (what, e))
 }
 
-/// How many times the applied log lists `id`, judged by the `duplicates:` declaration and the
-/// number of times the harness wrote the message (`writes`) and had it accepted (`accepted`).
-pub(super) fn judge_applied(
-    id: &str,
-    times: usize,
-    writes: usize,
-    accepted: bool,
-    duplicates: Option<DuplicatePolicy>,
-) -> Result<(), Unjudged> {
-    if !accepted {
-        return Err(Unjudged::Yes(format!(
-            "not judged: MSH-10 {id:?} was never accepted, so nothing says it was applied"
-        )));
-    }
-    let (low, high, by) = match duplicates {
-        Some(DuplicatePolicy::ApplyOnce) => (1, 1, "`duplicates: apply-once`"),
-        Some(DuplicatePolicy::Reject) => (1, 1, "`duplicates: reject`"),
-        Some(DuplicatePolicy::ApplyEach) => (1, writes.max(1), "`duplicates: apply-each`"),
-        None => (1, writes.max(1), "no `duplicates:` declaration (once per delivery at most)"),
-    };
-    if times == 0 {
-        return Err(format!("MSH-10 {id:?} was accepted but the applied log does not list it").into());
-    }
-    if times < low || times > high {
-        return Err(format!(
-            "MSH-10 {id:?} is applied {times} time(s) after {writes} write(s); {by} allows {}",
-            if low == high { low.to_string() } else { format!("{low} to {high}") }
-        )
-        .into());
-    }
-    Ok(())
-}
-
+/// Reads how many times the applied log lists the message; `checks` judge the count against
+/// the writes of the case (complete only once the case is done) and the declaration.
 async fn applied_probe(
     probe: &Probe,
     id: &Pattern,
     (state, spec): (&StateSpec, &AppliedSpec),
     duplicates: Option<DuplicatePolicy>,
     values: &(dyn Placeholders + Sync),
-    exchanges: &[Exchange],
-) -> Result<String, (String, Unjudged)> {
+) -> Result<(String, AppliedCount), (String, Unjudged)> {
     let limit = probe.timeout.map(|t| t.0).unwrap_or(Duration::from_secs(5));
     let id = id.render(values).map_err(|e| (format!("applied {}", id.source), e.into()))?;
-    let log = read_applied_log(spec, state, limit).await.map_err(|(what, why)| (what, why.into()))?;
+    let log =
+        read_applied_log(spec, state, limit).await.map_err(|(what, why)| (what, why.into()))?;
     let what = format!("MSH-10 {id:?} in the applied log ({})", log.0);
     let times = log.1.iter().filter(|l| **l == id).count();
-    let own = exchanges.iter().filter(|e| {
-        Message::parse(&e.sent).ok().and_then(|m| m.control_id().map(|c| c == id)) == Some(true)
-    });
-    let (mut writes, mut accepted) = (0, false);
-    for exchange in own {
-        writes += exchange.attempts.len();
-        accepted |= exchange.attempts.iter().any(|a| a.outcome == Outcome::Ok);
-    }
-    judge_applied(&id, times, writes, accepted, duplicates)
-        .map(|()| what.clone())
-        .map_err(|e| (what, e))
+    Ok((what, AppliedCount { id, times, duplicates }))
 }
 
 /// The applied log the profile names: what was read (`GET url`) and the MSH-10s in order.
@@ -692,16 +664,16 @@ mod tests {
         let url = other_system(3).await;
         let effects = mapping(&url);
         let right = record_probe(json!({ "family": "{PID-5.1}", "given": "Zoë" }));
-        let result = probe(&right, &Sent, &effects, None, &[], 1).await;
+        let result = probe(&right, &Sent, &effects, None, 1).await;
         assert_eq!(result.failure, None, "{result:?}");
         assert!(result.what.contains("/api/v2/patients/RG%2F7"), "{result:?}");
         let wrong = record_probe(json!({ "family": "Durst" }));
-        let result = probe(&wrong, &Sent, &effects, None, &[], 1).await;
+        let result = probe(&wrong, &Sent, &effects, None, 1).await;
         let why = result.failure.clone().unwrap_or_default();
         assert!(!result.unavailable && why.contains("/data/names/0/last"), "{result:?}");
         // A field the profile does not map is not judged; nor is a record without a mapping.
         let unmapped = record_probe(json!({ "email": "x@example.org" }));
-        let result = probe(&unmapped, &Sent, &effects, None, &[], 1).await;
+        let result = probe(&unmapped, &Sent, &effects, None, 1).await;
         assert!(result.unavailable, "{result:?}");
         assert!(result.failure.unwrap_or_default().contains("maps no field [\"email\"]"));
     }
@@ -709,16 +681,16 @@ mod tests {
     #[tokio::test]
     async fn without_a_mapping_probes_are_skipped_saying_why() {
         let right = record_probe(json!({ "family": "{PID-5.1}" }));
-        let result = probe(&right, &Sent, &Effects::default(), None, &[], 2).await;
+        let result = probe(&right, &Sent, &Effects::default(), None, 2).await;
         assert!(result.unavailable, "{result:?}");
         let why = result.failure.unwrap_or_default();
         assert!(why.starts_with("not judged") && why.contains("no state: mapping"), "{why}");
         let applied: Probe = crate::scenario::from_yaml("applied: \"{MSH-10}\"").expect("probe");
-        let result = probe(&applied, &Sent, &Effects::default(), None, &[], 2).await;
+        let result = probe(&applied, &Sent, &Effects::default(), None, 2).await;
         assert!(result.unavailable, "{result:?}");
         let legacy: Probe =
             crate::scenario::from_yaml("http_get: \"{state}/clients/1\"").expect("probe");
-        let result = probe(&legacy, &Sent, &Effects::default(), None, &[], 2).await;
+        let result = probe(&legacy, &Sent, &Effects::default(), None, 2).await;
         assert!(result.unavailable, "{result:?}");
     }
 
@@ -733,17 +705,6 @@ mod tests {
         assert_eq!(log.1, ["X1", "C2", "C1", "C1"]);
     }
 
-    #[test]
-    fn applied_counts_follow_the_duplicates_declaration() {
-        let ok = |times, writes, policy| judge_applied("C1", times, writes, true, policy).is_ok();
-        assert!(ok(1, 2, Some(DuplicatePolicy::ApplyOnce)));
-        assert!(!ok(2, 2, Some(DuplicatePolicy::ApplyOnce)));
-        assert!(ok(2, 2, Some(DuplicatePolicy::ApplyEach)));
-        assert!(ok(2, 2, None));
-        assert!(!ok(3, 2, None));
-        assert!(!ok(0, 1, None));
-        assert!(matches!(judge_applied("C1", 0, 1, false, None), Err(Unjudged::Yes(_))));
-    }
 
     #[test]
     fn subset_matching() {
