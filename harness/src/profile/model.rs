@@ -580,6 +580,18 @@ mod tests {
         assert_eq!(profile("duplicates: apply-once").duplicates, Some(DuplicatePolicy::ApplyOnce));
     }
 
+    /// The committed profile of the built-in endpoint carries the mapping and site policy the
+    /// harness uses against `builtin`.
+    #[test]
+    fn the_builtin_profile_file_maps_its_state_and_site() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/builtin.profile.yaml");
+        let text = std::fs::read_to_string(path).expect("scenarios/builtin.profile.yaml");
+        let p = profile(&text);
+        assert_eq!(p.state, Some(StateSpec::builtin()));
+        assert_eq!(p.site, builtin_site());
+    }
+
     #[test]
     fn declarations() {
         let p = profile("acknowledgment_modes: [original]\nconcurrent_connections: false");
