@@ -42,7 +42,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub jobs: usize,
     /// Base URL of the target's JSON state endpoint for effect probes (`{state}` in probes),
-    /// e.g. the one `serve --state` offers; overrides the scenarios' target.state.
+    /// e.g. the one `serve --state` offers; overrides the target profile's state.url and the
+    /// scenarios' target.state. Where records are under it is the profile's state: mapping.
     #[arg(long, value_name = "URL")]
     pub state: Option<String>,
     /// Only cases whose name contains this text.

@@ -584,8 +584,8 @@ mod tests {
     /// harness uses against `builtin`.
     #[test]
     fn the_builtin_profile_file_maps_its_state_and_site() {
-        let path =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/builtin.profile.yaml");
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../scenarios/builtin.profile.yaml");
         let text = std::fs::read_to_string(path).expect("scenarios/builtin.profile.yaml");
         let p = profile(&text);
         assert_eq!(p.state, Some(StateSpec::builtin()));

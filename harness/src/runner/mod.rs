@@ -439,14 +439,10 @@ fn effects_of(
 ) -> probe::Effects {
     use crate::profile::{DuplicatePolicy, StateSpec};
     let declared = profile.map(|p| &*p.profile);
-    let mapping = if builtin {
-        Some(StateSpec::builtin())
-    } else {
-        declared.and_then(|p| p.state.clone())
-    };
-    let duplicates = declared
-        .and_then(|p| p.duplicates)
-        .or(builtin.then_some(DuplicatePolicy::ApplyOnce));
+    let mapping =
+        if builtin { Some(StateSpec::builtin()) } else { declared.and_then(|p| p.state.clone()) };
+    let duplicates =
+        declared.and_then(|p| p.duplicates).or(builtin.then_some(DuplicatePolicy::ApplyOnce));
     probe::Effects {
         state: mapping.map(|mut spec| {
             spec.url = state_url.clone().or(spec.url);

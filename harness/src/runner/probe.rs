@@ -10,13 +10,13 @@
 use super::observation::{AppliedCount, ProbeResult};
 use crate::profile::{AppliedSpec, DuplicatePolicy, RecordSpec, StateAuth, StateSpec};
 use crate::scenario::{Pattern, Piece, Placeholders, Probe};
-use std::sync::Arc;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper::header::HOST;
 use hyper::Request;
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::time::timeout;
@@ -63,9 +63,13 @@ pub async fn probe(
             None => return unavailable(what, no_applied_log(effects)),
             Some(mapping) => {
                 return match applied_probe(probe, id, mapping, effects.duplicates, values).await {
-                    Ok((what, count)) => {
-                        ProbeResult { step, what, failure: None, unavailable: false, applied: Some(count) }
-                    }
+                    Ok((what, count)) => ProbeResult {
+                        step,
+                        what,
+                        failure: None,
+                        unavailable: false,
+                        applied: Some(count),
+                    },
                     Err((what, Unjudged::No(why))) => ProbeResult {
                         step,
                         what,
@@ -208,7 +212,8 @@ async fn read_document(
         let url = fill(template, state.url.as_deref(), id, true)
             .map_err(|why| (template.to_string(), Unjudged::Yes(why)))?;
         let what = format!("GET {url}");
-        let header = authorization(state.auth.as_ref()).map_err(|w| (what.clone(), Unjudged::Yes(w)))?;
+        let header =
+            authorization(state.auth.as_ref()).map_err(|w| (what.clone(), Unjudged::Yes(w)))?;
         let (status, body) = match timeout(limit, http_get_with(&url, header.as_deref())).await {
             Err(_) => {
                 return Err((what, format!("no answer within {}ms", limit.as_millis()).into()))
@@ -223,11 +228,8 @@ async fn read_document(
                 .map_err(|e| (what, format!("the response is not JSON: {e}").into())),
             _ => Err((
                 what,
-                format!(
-                    "HTTP {status}: {}",
-                    String::from_utf8_lossy(&body[..body.len().min(200)])
-                )
-                .into(),
+                format!("HTTP {status}: {}", String::from_utf8_lossy(&body[..body.len().min(200)]))
+                    .into(),
             )),
         };
     }
@@ -238,8 +240,9 @@ async fn read_document(
         .collect::<Result<_, _>>()
         .map_err(|why| ("command".to_string(), Unjudged::Yes(why)))?;
     let what = argv.join(" ");
-    let (program, args) =
-        argv.split_first().ok_or_else(|| (what.clone(), Unjudged::Yes("the profile's command is empty".into())))?;
+    let (program, args) = argv
+        .split_first()
+        .ok_or_else(|| (what.clone(), Unjudged::Yes("the profile's command is empty".into())))?;
     let child = tokio::process::Command::new(program)
         .args(args)
         .stdin(std::process::Stdio::null())
@@ -247,14 +250,20 @@ async fn read_document(
         .output();
     let output = match timeout(limit, child).await {
         Err(_) => {
-            return Err((what, format!("did not finish within {}ms (killed)", limit.as_millis()).into()))
+            return Err((
+                what,
+                format!("did not finish within {}ms (killed)", limit.as_millis()).into(),
+            ))
         }
         Ok(Err(e)) => return Err((what, format!("could not start {program:?}: {e}").into())),
         Ok(Ok(output)) => output,
     };
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr[..output.stderr.len().min(300)]);
-        return Err((what, format!("exit {:?}; stderr: {}", output.status.code(), stderr.trim()).into()));
+        return Err((
+            what,
+            format!("exit {:?}; stderr: {}", output.status.code(), stderr.trim()).into(),
+        ));
     }
     let stdout = &output.stdout[..output.stdout.len().min(MAX_OUTPUT_BYTES)];
     if stdout.iter().all(u8::is_ascii_whitespace) {
@@ -269,7 +278,11 @@ async fn read_document(
 
 /// The record with `id` inside `document`: the document itself, or the element of the
 /// `list` whose `key` is `id`.
-fn find_record<'a>(spec: &RecordSpec, document: &'a Value, id: &str) -> Result<Option<&'a Value>, String> {
+fn find_record<'a>(
+    spec: &RecordSpec,
+    document: &'a Value,
+    id: &str,
+) -> Result<Option<&'a Value>, String> {
     let Some(list) = &spec.list else { return Ok(Some(document)) };
     let items = document
         .pointer(list)
@@ -298,11 +311,7 @@ pub(super) fn judge_record(
 ) -> Result<(), Unjudged> {
     let absent = probe.absent == Some(true);
     let Some(record) = record else {
-        return if absent {
-            Ok(())
-        } else {
-            Err(format!("no {kind} with id {id:?}").into())
-        };
+        return if absent { Ok(()) } else { Err(format!("no {kind} with id {id:?}").into()) };
     };
     if absent {
         return Err(format!("a {kind} with id {id:?} exists, and none should").into());
@@ -342,22 +351,20 @@ async fn record_probe(
     let limit = probe.timeout.map(|t| t.0).unwrap_or(Duration::from_secs(5));
     let id = match &probe.id {
         Some(id) => id.render(values).map_err(|e| (format!("record {kind}"), e.into()))?,
-        None => return Err((format!("record {kind}"), "a record probe needs id:".to_string().into())),
+        None => {
+            return Err((format!("record {kind}"), "a record probe needs id:".to_string().into()))
+        }
     };
-    let (what, document) = read_document(
-        spec.url.as_deref(),
-        spec.command.as_deref(),
-        state,
-        &id,
-        limit,
-    )
-    .await?;
+    let (what, document) =
+        read_document(spec.url.as_deref(), spec.command.as_deref(), state, &id, limit).await?;
     let what = format!("{kind} {id:?} ({what})");
     let record = match &document {
         None => None,
         Some(document) => find_record(spec, document, &id).map_err(|e| (what.clone(), e.into()))?,
     };
-    judge_record(kind, spec, record, probe, &id, values).map(|()| what.clone()).map_err(|e| (what, e))
+    judge_record(kind, spec, record, probe, &id, values)
+        .map(|()| what.clone())
+        .map_err(|e| (what, e))
 }
 
 /// Reads how many times the applied log lists the message; `checks` judge the count against
@@ -521,9 +528,7 @@ async fn http_get_with(url: &str, authorization: Option<&str>) -> Result<(u16, V
     if let Some(value) = authorization {
         request = request.header(hyper::header::AUTHORIZATION, value);
     }
-    let request = request
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| e.to_string())?;
+    let request = request.body(Empty::<Bytes>::new()).map_err(|e| e.to_string())?;
     let response = sender.send_request(request).await.map_err(|e| format!("GET: {e}"))?;
     let status = response.status().as_u16();
     let body = Limited::new(response.into_body(), MAX_PROBE_BYTES)
@@ -603,9 +608,9 @@ mod tests {
                         _ => None,
                     };
                     let response = match body {
-                        Some(body) => Response::new(http_body_util::Full::new(Bytes::from(
-                            body.to_string(),
-                        ))),
+                        Some(body) => {
+                            Response::new(http_body_util::Full::new(Bytes::from(body.to_string())))
+                        }
                         None => {
                             let mut r = Response::new(http_body_util::Full::new(Bytes::new()));
                             *r.status_mut() = StatusCode::NOT_FOUND;
@@ -699,12 +704,12 @@ mod tests {
         let url = other_system(1).await;
         let effects = mapping(&url);
         let spec = effects.state.as_deref().expect("state");
-        let log = read_applied_log(spec.applied.as_ref().expect("applied"), spec, Duration::from_secs(5))
-            .await
-            .expect("read");
+        let log =
+            read_applied_log(spec.applied.as_ref().expect("applied"), spec, Duration::from_secs(5))
+                .await
+                .expect("read");
         assert_eq!(log.1, ["X1", "C2", "C1", "C1"]);
     }
-
 
     #[test]
     fn subset_matching() {

@@ -5,8 +5,8 @@
 use super::model::{Case, LoadSpec, Probe, Resend, Role, ScenarioFile, Template};
 use super::receiver::ReceiverCase;
 use super::text::{with_load_dir, with_site};
-use crate::profile::LoadedProfile;
 use crate::hl7::batch::split_batch;
+use crate::profile::LoadedProfile;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -11,8 +11,7 @@ mod text;
 pub use hllp::{BlockLimit, ChecksumName, HllpSpec, SpanName};
 pub use load::{
     from_yaml, load_file, load_file_for, load_packs, load_packs_for, load_text, load_text_for,
-    suggest, LoadError, LoadedScenario, Pack,
-    TemplateMessage,
+    suggest, LoadError, LoadedScenario, Pack, TemplateMessage,
 };
 pub use model::*;
 pub use profile::load_profile;
