@@ -185,6 +185,10 @@ pub(super) fn case_level(case: &CaseObservation, out: &mut Vec<CheckResult>) {
         }
     }
     for probe in &case.probes {
+        if let (None, Some(count)) = (&probe.failure, &probe.applied) {
+            out.push(super::order::applied_times(case, probe, count));
+            continue;
+        }
         out.push(match &probe.failure {
             Some(why) if probe.unavailable => CheckResult::fail(
                 PROBE_UNAVAILABLE,

@@ -206,10 +206,12 @@ catalogue! {
         rule: "the scenario's effect probe",
         summary: "the effect probe finds what the message should have done",
         note: "";
-    PROBE_UNAVAILABLE = "probe.unavailable", Warning, versions: NONE,
-        rule: "the scenario's effect probe needs a state endpoint the target does not offer",
-        summary: "the effect probe could run (the effect is unverified otherwise)",
-        note: "";
+    PROBE_UNAVAILABLE = "probe.unavailable", Info, versions: NONE,
+        rule: "the scenario's effect probe needs what the target profile's state: mapping does \
+               not give (a record, a field, the applied log, a state URL)",
+        summary: "the effect probe could run (the effect is not judged otherwise)",
+        note: "Not judged, never failed: the harness can read a system's effects only where its \
+               profile says how.";
     SENDER_DELIVERED = "sender.delivered", Error, versions: ALL,
         rule: "HL7 v2.5.1 ch. 2, 2.9.2 original mode: a message is delivered when the \
                receiver accepts it (AA with its control ID in MSA-2); the sender keeps sending it \
@@ -277,7 +279,8 @@ catalogue! {
                each ACK on a connection answers the oldest unanswered message",
         summary: "messages sent one at a time on a connection are applied, and answered, in that order",
         note: "Under pipelining, which MLLP does not permit a sender, reordered ACKs or effects \
-               are a warning; without an applied log the order cannot be judged (a warning)";
+               are a warning; a target whose profile names no applied log (state.applied) is not \
+               judged (an info), and a declared log that cannot be read is a warning";
     LIVENESS_CANARY = "liveness.canary", Error, versions: ALL,
         rule: "HL7 v2.5.1 ch. 2, 2.9.2 and MLLP release 1: a receiver answers every message on \
                every connection; a peer's misbehaviour on one connection must not stop it \

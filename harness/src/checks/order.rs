@@ -9,8 +9,11 @@
 //!
 //! - messages sent one at a time, each after the previous one's accept ACK, must be applied in
 //!   the order sent (an error otherwise); the check reads the order the target applied them in
-//!   from its applied log (`GET {state}/applied`; the built-in endpoint serves it). A target
-//!   without one cannot be judged: the check says so as a warning, it does not pass;
+//!   from the applied log its target profile names (`state.applied`; the built-in endpoint
+//!   serves `{state}/applied`). A target that declares none is not judged: the check says so
+//!   as an info, neither passing nor failing it (keeping order is required of every receiver,
+//!   but the harness can only see it where the system shows it); a declared log that cannot be
+//!   read is a warning;
 //! - every accepted message must appear in that log (accepted and never applied is an error);
 //! - each ACK answers the oldest message not yet answered (MSA-2 in the order of the MSH-10s).
 //!   A sender that waits for each ACK can only see that order; it can differ only when the
@@ -24,7 +27,10 @@
 
 use super::history::{control_id, final_outcome};
 use super::*;
-use crate::runner::observation::{AppliedOrder, CaseObservation, Exchange, Outcome};
+use crate::profile::DuplicatePolicy;
+use crate::runner::observation::{
+    AppliedCount, AppliedOrder, CaseObservation, Exchange, Outcome, ProbeResult,
+};
 use crate::scenario::Order;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -33,11 +39,13 @@ fn pipelined(exchange: &Exchange) -> bool {
     exchange.faults.iter().any(|f| f == "pipeline" || f == "coalesce")
 }
 
-/// What the check found: evidence for errors and for warnings, and whether anything was judged.
+/// What the check found: evidence for errors and for warnings, what could not be judged, and
+/// whether anything was judged.
 #[derive(Default)]
 struct Findings {
     errors: Vec<String>,
     warnings: Vec<String>,
+    not_judged: Vec<String>,
     judged: bool,
 }
 
@@ -70,6 +78,10 @@ pub(super) fn order(case: &CaseObservation, out: &mut Vec<CheckResult>) {
     } else if !found.warnings.is_empty() {
         CheckResult::fail(HISTORY_ORDER, None, found.warnings.join("; "))
             .with_severity(Severity::Warning)
+    } else if !found.not_judged.is_empty() {
+        // Not a pass either: the ACK order may be fine while the applied order went unseen.
+        CheckResult::fail(HISTORY_ORDER, None, found.not_judged.join("; "))
+            .with_severity(Severity::Info)
     } else if found.judged {
         CheckResult::pass(HISTORY_ORDER, None)
     } else {
@@ -127,6 +139,14 @@ fn applied_order(
     }
     let log = match applied {
         AppliedOrder::Log(log) => log,
+        AppliedOrder::Undeclared(why) => {
+            found.not_judged.push(format!(
+                "not judged: the order {} messages accepted on connection {connection} were \
+                 applied in: {why}",
+                accepted.len()
+            ));
+            return;
+        }
         AppliedOrder::Unavailable(why) => {
             found.warnings.push(format!(
                 "could not judge the order {} messages accepted on connection {connection} were \
@@ -173,4 +193,60 @@ fn applied_order(
             found.push(!pipelined(later), text);
         }
     }
+}
+
+/// An `applied:` probe: the applied log lists the message as often as the profile's
+/// `duplicates:` declares. A resend carries the same MSH-10 (HL7 v2.5.1 ch. 2, MSH-10), so a
+/// receiver can tell it apart: `apply-once` and `reject` apply it once; `apply-each` (and a
+/// receiver that declares nothing) at most once per write that reached it. Accepted and never
+/// applied is an error whatever is declared (an AA that is a false success); a message never
+/// accepted is not judged.
+pub(super) fn applied_times(
+    case: &CaseObservation,
+    probe: &ProbeResult,
+    count: &AppliedCount,
+) -> CheckResult {
+    let own = case.exchanges.iter().filter(|e| control_id(&e.sent).as_deref() == Some(&count.id));
+    let (mut writes, mut accepted) = (0usize, false);
+    for exchange in own {
+        writes += exchange.attempts.len();
+        accepted |= exchange.attempts.iter().any(|a| a.outcome == Outcome::Ok);
+    }
+    let (id, times, step) = (&count.id, count.times, Some(probe.step));
+    if !accepted {
+        return CheckResult::fail(
+            PROBE_UNAVAILABLE,
+            step,
+            format!(
+                "{}: not judged: MSH-10 {id:?} was never accepted, so nothing says it was applied",
+                probe.what
+            ),
+        );
+    }
+    let (high, by) = match count.duplicates {
+        Some(DuplicatePolicy::ApplyOnce) => (1, "`duplicates: apply-once`"),
+        Some(DuplicatePolicy::Reject) => (1, "`duplicates: reject`"),
+        Some(DuplicatePolicy::ApplyEach) => (writes.max(1), "`duplicates: apply-each`"),
+        None => (writes.max(1), "no `duplicates:` declaration (at most once per write)"),
+    };
+    if times == 0 {
+        return CheckResult::fail(
+            PROBE,
+            step,
+            format!("{}: MSH-10 {id:?} was accepted but is not in the applied log", probe.what),
+        );
+    }
+    if times > high {
+        let allowed = if high == 1 { "1".to_string() } else { format!("1 to {high}") };
+        return CheckResult::fail(
+            PROBE,
+            step,
+            format!(
+                "{}: MSH-10 {id:?} is applied {times} time(s) after {writes} write(s); {by} \
+                 allows {allowed}",
+                probe.what
+            ),
+        );
+    }
+    CheckResult::pass(PROBE, step)
 }

@@ -373,13 +373,14 @@ fn probes_aborts_and_opt_outs() {
         what: "GET x".into(),
         failure: Some("family differs".into()),
         unavailable: false,
+        applied: None,
     });
     assert_eq!(failing(&probed, "probe"), Severity::Error);
     probed.probes[0].failure = None;
     passing(&probed, "probe");
     probed.probes[0].failure = Some("no state endpoint".into());
     probed.probes[0].unavailable = true;
-    assert_eq!(failing(&probed, "probe.unavailable"), Severity::Warning);
+    assert_eq!(failing(&probed, "probe.unavailable"), Severity::Info);
     assert_eq!(outcome(&probed, "probe"), None);
 
     let mut aborted = with_reply(GOOD);
@@ -630,9 +631,10 @@ fn history_order_applied_and_answered_in_the_order_sent() {
     let piped = || vec![ordered(1, "A", 1, &["pipeline"]), ordered(2, "B", 0, &["pipeline"])];
     assert_eq!(failing(&applied(piped(), &["A", "B"]), "history.order"), Severity::Warning);
     assert_eq!(failing(&applied(piped(), &["B", "A"]), "history.order"), Severity::Warning);
-    // No applied log: it says it could not judge, as a warning, and never passes.
+    // A declared applied log that cannot be read: it says it could not judge, as a warning,
+    // and never passes.
     let mut blind = case(two());
-    blind.applied = AppliedOrder::Unavailable("the target has no state endpoint".into());
+    blind.applied = AppliedOrder::Unavailable("GET http://127.0.0.1:9/applied: refused".into());
     assert_eq!(failing(&blind, "history.order"), Severity::Warning);
     // The scenario allows any order; one message, or one per connection: nothing to judge.
     let mut any = applied(two(), &["B", "A"]);
@@ -650,4 +652,55 @@ fn history_order_applied_and_answered_in_the_order_sent() {
     refused.attempts[0].outcome = Outcome::Fail;
     let one_applied = vec![ordered(1, "A", 0, &[]), refused, ordered(3, "C", 2, &[])];
     passing(&applied(one_applied, &["A", "C"]), "history.order");
+}
+
+/// A target whose profile names no applied log (any system but the built-in endpoint, unless
+/// its profile maps one): `history.order` is "not judged", an info, never a warning or error.
+#[test]
+fn history_order_without_a_declared_applied_log_is_not_judged() {
+    let mut undeclared = case(vec![ordered(1, "A", 0, &[]), ordered(2, "B", 1, &[])]);
+    undeclared.applied = AppliedOrder::Undeclared("the target profile names no applied log".into());
+    assert_eq!(failing(&undeclared, "history.order"), Severity::Info);
+    let shown = evaluate(&undeclared)
+        .into_iter()
+        .find(|r| r.id == "history.order")
+        .map(|r| r.evidence)
+        .unwrap_or_default();
+    assert!(shown.contains("not judged"), "{shown}");
+    // ACKs out of order are still an error: they need no applied log.
+    let mut swapped = case(vec![ordered(1, "A", 1, &[]), ordered(2, "B", 0, &[])]);
+    swapped.applied = AppliedOrder::Undeclared("none".into());
+    assert_eq!(failing(&swapped, "history.order"), Severity::Error);
+}
+
+/// An `applied:` probe's count, judged once the case is done: by the `duplicates:` declaration
+/// and the writes of the message.
+#[test]
+fn applied_counts_follow_the_duplicates_declaration() {
+    use crate::profile::DuplicatePolicy;
+    let resent = || {
+        let mut exchange = ordered(1, "A", 0, &[]);
+        exchange.attempts.insert(0, Attempt { outcome: Outcome::Indeterminate, event: None });
+        exchange
+    };
+    let probed = |times, duplicates| {
+        let mut observation = case(vec![resent()]);
+        observation.probes.push(ProbeResult {
+            step: 1,
+            what: "applied".into(),
+            failure: None,
+            unavailable: false,
+            applied: Some(AppliedCount { id: "A".into(), times, duplicates }),
+        });
+        observation
+    };
+    passing(&probed(1, Some(DuplicatePolicy::ApplyOnce)), "probe");
+    assert_eq!(failing(&probed(2, Some(DuplicatePolicy::ApplyOnce)), "probe"), Severity::Error);
+    passing(&probed(2, Some(DuplicatePolicy::ApplyEach)), "probe");
+    passing(&probed(2, None), "probe");
+    assert_eq!(failing(&probed(3, None), "probe"), Severity::Error);
+    assert_eq!(failing(&probed(0, None), "probe"), Severity::Error);
+    let mut refused = probed(1, None);
+    refused.exchanges[0].attempts = vec![Attempt { outcome: Outcome::Fail, event: None }];
+    assert_eq!(failing(&refused, "probe.unavailable"), Severity::Info);
 }

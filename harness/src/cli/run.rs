@@ -6,7 +6,7 @@ use crate::checks::{generic_ids, CATALOGUE};
 use crate::report::time::run_id;
 use crate::report::{hash_inputs, write_report, RunRecord};
 use crate::runner::{run as run_packs, CaseOutcome, RunOptions, Verdict};
-use crate::scenario::load_packs;
+use crate::scenario::load_packs_for;
 use crate::target::defect::{parse_defect, Defects};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{IsTerminal, Write};
@@ -48,7 +48,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub jobs: usize,
     /// Base URL of the target's JSON state endpoint for effect probes (`{state}` in probes),
-    /// e.g. the one `serve --state` offers; overrides the scenarios' target.state.
+    /// e.g. the one `serve --state` offers; overrides the target profile's state.url and the
+    /// scenarios' target.state. Where records are under it is the profile's state: mapping.
     #[arg(long, value_name = "URL")]
     pub state: Option<String>,
     /// Only cases whose name contains this text.
@@ -128,13 +129,23 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     }
     let paths =
         if args.paths.is_empty() { vec![PathBuf::from("scenarios")] } else { args.paths.clone() };
+    let profile = match &args.target_profile {
+        Some(path) => match crate::scenario::load_profile(path) {
+            Ok(profile) => Some(profile),
+            Err(error) => {
+                eprintln!("hl7-harness: error: --target-profile {error}");
+                return Ok(exit::USAGE);
+            }
+        },
+        None => None,
+    };
     let known = generic_ids();
     let access = if args.allow_files_outside_pack {
         crate::scenario::FileAccess::Anywhere
     } else {
         crate::scenario::FileAccess::PackOnly
     };
-    let packs = match load_packs(&paths, &known, access) {
+    let packs = match load_packs_for(&paths, &known, access, profile.as_ref()) {
         Ok(packs) => packs,
         Err(errors) => {
             for error in &errors {
@@ -180,16 +191,6 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             .map(|d| d.as_nanos() as u64 % 1_000_000_000)
             .unwrap_or(0)
     });
-    let profile = match &args.target_profile {
-        Some(path) => match crate::scenario::load_profile(path) {
-            Ok(profile) => Some(profile),
-            Err(error) => {
-                eprintln!("hl7-harness: error: --target-profile {error}");
-                return Ok(exit::USAGE);
-            }
-        },
-        None => None,
-    };
     let options = RunOptions {
         profile,
         target: args.target.clone(),

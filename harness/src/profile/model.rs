@@ -170,19 +170,166 @@ pub enum DuplicatePolicy {
     Reject,
 }
 
-/// How the system's effects can be read: a base URL for probes (`{state}` in a pack's probes),
-/// and where the order messages were applied in can be read, if anywhere.
+/// How the system's effects can be read, so that a pack's probe says *what* it wants ("the
+/// `client` with id {PID-3.1} has `family` {PID-5.1}") and the profile says *where* that is in
+/// this system. Without it, probes and the order and duplicate readings are skipped, saying why.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StateSpec {
-    /// Base URL of a JSON state API (what `{state}` stands for in probes).
+    /// Base URL of the system's state API: what `{state}` stands for in the templates below and
+    /// in a pack's `http_get` probes (`--state URL` and `target.state` give it otherwise; for the
+    /// built-in endpoint the harness knows it).
     #[serde(default)]
     pub url: Option<String>,
-    /// URL of the applied log: a JSON object whose `applied` lists MSH-10s in the order the
-    /// system applied them (the built-in endpoint's `{state}/applied`). Without it, the order
-    /// and duplicate checks that need it are skipped, saying why.
+    /// The records probes read, by the name packs use (`client`, `professional`, `message`,
+    /// `logged_error`): where each one is and which JSON pointer holds each of its fields.
     #[serde(default)]
-    pub applied: Option<String>,
+    pub records: BTreeMap<String, RecordSpec>,
+    /// Where the order the system applied messages in can be read (for `history.order` and
+    /// `applied:` probes). Without it, the order and duplicate readings are not judged.
+    #[serde(default)]
+    pub applied: Option<AppliedSpec>,
+    /// Credentials for the state API, by environment variable name (never the values).
+    #[serde(default)]
+    pub auth: Option<StateAuth>,
+}
+
+/// Where one kind of record is, and its fields. Exactly one of `url` and `command`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordSpec {
+    /// URL template GET reads, with `{state}` and `{id}` (percent-encoded), e.g.
+    /// `{state}/clients/{id}`. HTTP 404 means there is no such record.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Or a command (program and arguments, no shell; `{state}` and `{id}` filled in) that
+    /// prints the record as JSON; empty output or `null` means there is no such record.
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    /// When the document holds many records: JSON pointer (RFC 6901) to the array of them
+    /// (`""` for the document itself) …
+    #[serde(default)]
+    pub list: Option<String>,
+    /// … and the JSON pointer, inside each element, to the id the probe looks for.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// Field name (as packs write it) → JSON pointer inside the record, e.g.
+    /// `family: /name/0/family`. A field not mapped here is not judged.
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
+}
+
+/// The applied log: MSH-10s in the order the system applied the messages (a resend recognised
+/// as a duplicate and not applied again is not listed again).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppliedSpec {
+    /// URL template GET reads (`{state}` filled in), e.g. `{state}/applied`.
+    pub url: String,
+    /// JSON pointer to the array (default `/applied`; `""` for the document itself).
+    #[serde(default)]
+    pub list: Option<String>,
+    /// JSON pointer, inside each element, to its MSH-10 (default: the element is the MSH-10).
+    #[serde(default)]
+    pub key: Option<String>,
+}
+
+/// Credentials for the state API, named by environment variable: a profile is shared and
+/// hashed into signed reports, so it never holds a secret.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StateAuth {
+    /// Variable holding a bearer token (`Authorization: Bearer …`).
+    #[serde(default)]
+    pub bearer_env: Option<String>,
+    /// Variables holding a Basic user name and password.
+    #[serde(default)]
+    pub user_env: Option<String>,
+    #[serde(default)]
+    pub password_env: Option<String>,
+}
+
+impl StateSpec {
+    /// How the built-in reference endpoint's state API is read (its `{state}/clients/ID`,
+    /// `/professionals/ID`, `/errors`, `/journal`, `/applied`); `url` is left out because the
+    /// endpoint's port is chosen when it starts. Its printed profile carries this mapping.
+    pub fn builtin() -> StateSpec {
+        let fields = |names: &[&str]| -> BTreeMap<String, String> {
+            names.iter().map(|n| (n.to_string(), format!("/{n}"))).collect()
+        };
+        let by_url = |url: &str, names: &[&str]| RecordSpec {
+            url: Some(url.into()),
+            fields: fields(names),
+            ..RecordSpec::default()
+        };
+        let in_list = |url: &str, list: &str, names: &[&str]| RecordSpec {
+            list: Some(list.into()),
+            key: Some("/control_id".into()),
+            ..by_url(url, names)
+        };
+        let records = BTreeMap::from([
+            (
+                "client".to_string(),
+                by_url(
+                    "{state}/clients/{id}",
+                    &[
+                        "id",
+                        "family",
+                        "given",
+                        "email",
+                        "gender",
+                        "birth_date",
+                        "active",
+                        "deceased",
+                        "professionals",
+                        "merged",
+                    ],
+                ),
+            ),
+            (
+                "professional".to_string(),
+                by_url("{state}/professionals/{id}", &["id", "family", "given", "active"]),
+            ),
+            (
+                "logged_error".to_string(),
+                in_list("{state}/errors", "", &["control_id", "event", "message"]),
+            ),
+            (
+                "message".to_string(),
+                in_list(
+                    "{state}/journal",
+                    "/entries",
+                    &["control_id", "message_type", "outcome", "duplicate"],
+                ),
+            ),
+        ]);
+        StateSpec {
+            url: None,
+            records,
+            applied: Some(AppliedSpec {
+                url: "{state}/applied".into(),
+                list: Some("/applied".into()),
+                key: None,
+            }),
+            auth: None,
+        }
+    }
+}
+
+/// The built-in endpoint's site policy (`site:` of its profile), as the site packs read it:
+/// the HTTP partner's connecting alias and data controllers (MSH-4
+/// `connecting-alias{data-controller-alias}`, seed 004) and its Basic user name.
+pub fn builtin_site() -> BTreeMap<String, String> {
+    [
+        ("connecting_alias", "trustalias"),
+        ("data_controller_alias", "trustalias"),
+        ("other_data_controller_alias", "otherclinic"),
+        ("unknown_alias", "strangers"),
+        ("partner_user", "partner_mailco"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
 }
 
 /// The declarations a case may depend on (`depends_on:` in a scenario); without one of them in
@@ -431,6 +578,18 @@ mod tests {
         assert!(crate::scenario::from_yaml::<TargetProfile>("unknown_key: 1").is_err());
         assert_eq!(profile("mllp_release: 2").mllp_release, Some(MllpRelease::Two));
         assert_eq!(profile("duplicates: apply-once").duplicates, Some(DuplicatePolicy::ApplyOnce));
+    }
+
+    /// The committed profile of the built-in endpoint carries the mapping and site policy the
+    /// harness uses against `builtin`.
+    #[test]
+    fn the_builtin_profile_file_maps_its_state_and_site() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../scenarios/builtin.profile.yaml");
+        let text = std::fs::read_to_string(path).expect("scenarios/builtin.profile.yaml");
+        let p = profile(&text);
+        assert_eq!(p.state, Some(StateSpec::builtin()));
+        assert_eq!(p.site, builtin_site());
     }
 
     #[test]

@@ -4,7 +4,6 @@
 
 use super::liveness::{canary_message, during, has_faults, send_canary, storm};
 use super::observation::*;
-use super::probe::run_probe;
 use super::target::TargetUrl;
 use super::wire::write_plan;
 use crate::faults::{plan, shape_payload, NetworkFault, WireEnd, WirePlan};
@@ -34,7 +33,10 @@ pub fn unique_token(seed: u64) -> String {
 /// What a case runs against, shared by the cases of one scenario file.
 pub struct Context {
     pub url: TargetUrl,
+    /// What `{state}` stands for in probes.
     pub state: Option<String>,
+    /// How the target's effects are read (its profile's `state:` mapping).
+    pub effects: super::probe::Effects,
     pub timeouts: Timeouts,
     pub ack_timeout: Duration,
     pub linger: Duration,
@@ -1221,27 +1223,9 @@ pub(super) async fn probe_step(
     sent: Option<&[u8]>,
     obs: &mut CaseObservation,
 ) {
-    let needs_state = probe
-        .http_get
-        .iter()
-        .chain(probe.command.iter().flatten())
-        .any(|p| p.pieces.iter().any(|piece| matches!(piece, crate::scenario::Piece::State)));
-    if needs_state && ctx.state.is_none() {
-        obs.probes.push(ProbeResult {
-            step,
-            what: probe.http_get.as_ref().map(|p| p.source.clone()).unwrap_or_default(),
-            failure: Some(
-                "the target has no state endpoint: give --state URL or target.state".into(),
-            ),
-            unavailable: true,
-        });
-        return;
-    }
     let values = Values { sent, state: ctx.state.as_deref(), unique: run.unique() };
-    let result = match run_probe(probe, &values).await {
-        Ok(what) => ProbeResult { step, what, failure: None, unavailable: false },
-        Err((what, why)) => ProbeResult { step, what, failure: Some(why), unavailable: false },
-    };
+    let state = ctx.state.as_deref();
+    let result = super::probe::probe(probe, &values, &ctx.effects, state, step).await;
     obs.probes.push(result);
 }
 

@@ -462,6 +462,32 @@ fn profile_of<'a>(
     options.profile.as_ref().or(scenario.profile.as_ref())
 }
 
+/// How a file's target has its effects read. The built-in endpoint: its own mapping
+/// ([`StateSpec::builtin`]) at its state URL, and `duplicates: apply-once` unless the profile
+/// declares otherwise. Any other target: its profile's `state:` with `url` filled in from
+/// `--state` or `target.state` when the profile leaves it out; no mapping without a profile.
+///
+/// [`StateSpec::builtin`]: crate::profile::StateSpec::builtin
+fn effects_of(
+    profile: Option<&crate::profile::LoadedProfile>,
+    builtin: bool,
+    state_url: &Option<String>,
+) -> probe::Effects {
+    use crate::profile::{DuplicatePolicy, StateSpec};
+    let declared = profile.map(|p| &*p.profile);
+    let mapping =
+        if builtin { Some(StateSpec::builtin()) } else { declared.and_then(|p| p.state.clone()) };
+    let duplicates =
+        declared.and_then(|p| p.duplicates).or(builtin.then_some(DuplicatePolicy::ApplyOnce));
+    probe::Effects {
+        state: mapping.map(|mut spec| {
+            spec.url = state_url.clone().or(spec.url);
+            Arc::new(spec)
+        }),
+        duplicates,
+    }
+}
+
 /// Every profile the selected files are graded by, once each, in file order.
 fn profiles_used(packs: &[Pack], options: &RunOptions) -> Vec<crate::profile::ProfileUsed> {
     let mut used: Vec<crate::profile::ProfileUsed> = Vec::new();
@@ -637,10 +663,17 @@ async fn run_sender_file(
         }
         other => {
             done.external = true;
-            let state = options.state.clone().or_else(|| spec.state.as_ref().map(|s| s.0.clone()));
+            let declared =
+                profile_of(scenario, options).and_then(|p| p.profile.state.as_ref()?.url.clone());
+            let state = options
+                .state
+                .clone()
+                .or(declared)
+                .or_else(|| spec.state.as_ref().map(|s| s.0.clone()));
             (None, other, state)
         }
     };
+    let effects = effects_of(profile_of(scenario, options), builtin.is_some(), &state);
     let url = match &lab {
         Some(lab) => {
             let wait = spec.connect_timeout.map_or(Duration::from_secs(5), |s| s.0);
@@ -688,6 +721,7 @@ async fn run_sender_file(
     let ctx = Arc::new(Context {
         url,
         state,
+        effects,
         timeouts: Timeouts { connect, read: ack_timeout, write: Duration::from_secs(10) },
         ack_timeout,
         linger: spec.linger.map(|s| s.0).unwrap_or(Duration::from_millis(200)),

@@ -61,14 +61,16 @@ pub struct Exchange {
     pub reply_order: Vec<usize>,
 }
 
-/// The order the target applied a case's messages in, from its applied log (`GET
-/// {state}/applied`, a JSON object whose `applied` lists MSH-10s in the order of application).
+/// The order the target applied a case's messages in, from the applied log its profile names
+/// (`state.applied`; the built-in endpoint's `GET {state}/applied`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum AppliedOrder {
     /// Not read: the case had nothing whose order could be judged.
     #[default]
     NotRead,
-    /// The target offers no applied log; why.
+    /// The target profile names no applied log (no `state.applied`): not judged; why.
+    Undeclared(String),
+    /// The declared applied log could not be read; why.
     Unavailable(String),
     /// The case's own MSH-10s, in the order the target first applied them.
     Log(Vec<String>),
@@ -200,6 +202,20 @@ pub struct ProbeResult {
     pub failure: Option<String>,
     /// The probe could not run at all (it needs a state endpoint the target does not have).
     pub unavailable: bool,
+    /// For an `applied:` probe that read the log: how often it lists the message (the checks
+    /// judge that against the case's writes and the `duplicates:` declaration).
+    #[serde(default)]
+    pub applied: Option<AppliedCount>,
+}
+
+/// How many times the applied log lists one MSH-10, and the declaration that judges it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedCount {
+    pub id: String,
+    pub times: usize,
+    /// The profile's `duplicates:` (for the built-in endpoint without a profile, its own
+    /// `apply-once`).
+    pub duplicates: Option<crate::profile::DuplicatePolicy>,
 }
 
 /// Everything observed during one case.

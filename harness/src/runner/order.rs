@@ -1,12 +1,13 @@
 //! Reads the order in which the target applied a case's messages, for `history.order`: the
-//! state endpoint's applied log (`GET {state}/applied`, a JSON object whose `applied` array
-//! lists MSH-10s in the order the messages were applied; the built-in endpoint serves it). Only
-//! read when the case sent two or more messages on one connection and keeps order; a target
-//! without the log is recorded as such, so the check says it could not judge.
+//! applied log the target profile's `state.applied` names (a JSON array of MSH-10s in the order
+//! the messages were applied; the built-in endpoint serves `{state}/applied`). Only read when
+//! the case sent two or more messages on one connection and keeps order. A target that declares
+//! no applied log is recorded as such ([`AppliedOrder::Undeclared`]: the check says it did not
+//! judge); one whose declared log cannot be read, as unavailable.
 
 use super::exec::Context;
 use super::observation::{AppliedOrder, CaseObservation};
-use super::probe::http_get;
+use super::probe::read_applied_log;
 use crate::hl7::Message;
 use crate::scenario::Order;
 use std::collections::{BTreeMap, BTreeSet};
@@ -38,44 +39,26 @@ pub(super) async fn read_applied(ctx: &Context, obs: &mut CaseObservation) {
     if obs.order == Order::Any || ids.is_empty() {
         return;
     }
-    obs.applied = match &ctx.state {
-        None => AppliedOrder::Unavailable(
-            "the target has no state endpoint (give --state URL or target.state) to read its \
-             applied log from"
+    let Some((state, spec)) =
+        ctx.effects.state.as_deref().and_then(|state| Some((state, state.applied.as_ref()?)))
+    else {
+        obs.applied = AppliedOrder::Undeclared(
+            "the target profile names no applied log (state.applied), so the order the target \
+             applied the messages in cannot be read"
                 .into(),
-        ),
-        Some(state) => {
-            let url = format!("{}/applied", state.trim_end_matches('/'));
-            match tokio::time::timeout(READ_LIMIT, http_get(&url)).await {
-                Err(_) => AppliedOrder::Unavailable(format!(
-                    "GET {url}: no answer within {}ms",
-                    READ_LIMIT.as_millis()
-                )),
-                Ok(Err(why)) => AppliedOrder::Unavailable(format!("GET {url}: {why}")),
-                Ok(Ok((status, body))) => parse_applied(&url, status, &body, &ids),
-            }
-        }
+        );
+        return;
+    };
+    obs.applied = match read_applied_log(spec, state, READ_LIMIT).await {
+        Err((what, why)) => AppliedOrder::Unavailable(format!("{what}: {why}")),
+        Ok((_, log)) => AppliedOrder::Log(first_applications(&log, &ids)),
     };
 }
 
 /// The case's own ids from an applied log, first application only.
-fn parse_applied(url: &str, status: u16, body: &[u8], ids: &BTreeSet<String>) -> AppliedOrder {
-    let value: Option<serde_json::Value> = serde_json::from_slice(body).ok();
-    let Some(list) =
-        value.as_ref().and_then(|v| v.get("applied")?.as_array()).filter(|_| status == 200)
-    else {
-        return AppliedOrder::Unavailable(format!(
-            "GET {url}: HTTP {status}, no JSON object with an \"applied\" array"
-        ));
-    };
+fn first_applications(log: &[String], ids: &BTreeSet<String>) -> Vec<String> {
     let mut seen = BTreeSet::new();
-    let log = list
-        .iter()
-        .filter_map(|v| v.as_str())
-        .filter(|id| ids.contains(*id) && seen.insert(id.to_string()))
-        .map(str::to_string)
-        .collect();
-    AppliedOrder::Log(log)
+    log.iter().filter(|id| ids.contains(*id) && seen.insert(id.to_string())).cloned().collect()
 }
 
 #[cfg(test)]
@@ -85,15 +68,7 @@ mod tests {
     #[test]
     fn applied_log_keeps_the_cases_ids_once_in_order() {
         let ids: BTreeSet<String> = ["A", "B"].iter().map(|s| s.to_string()).collect();
-        let body = br#"{"applied": ["X", "B", "A", "B"], "older_not_kept": 0}"#;
-        assert_eq!(
-            parse_applied("u", 200, body, &ids),
-            AppliedOrder::Log(vec!["B".into(), "A".into()])
-        );
-        assert!(matches!(
-            parse_applied("u", 404, b"nothing at /applied", &ids),
-            AppliedOrder::Unavailable(why) if why.contains("HTTP 404")
-        ));
-        assert!(matches!(parse_applied("u", 200, b"[]", &ids), AppliedOrder::Unavailable(_)));
+        let log: Vec<String> = ["X", "B", "A", "B"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(first_applications(&log, &ids), vec!["B".to_string(), "A".to_string()]);
     }
 }

@@ -171,7 +171,9 @@ impl Builtin {
                 user: b.user.0.clone(),
                 password: b.password.expose().to_string(),
             }),
-            allowed_aliases: spec.map(|s| s.aliases.clone()).unwrap_or_default(),
+            allowed_aliases: spec
+                .map(|s| s.aliases.iter().map(|a| a.0.clone()).collect())
+                .unwrap_or_default(),
             ..HttpConfig::default()
         };
         let tasks = vec![

@@ -4,10 +4,11 @@
 
 use super::files::{check_pack_file, FileAccess};
 use super::limits::{check_expansion, check_nesting, MAX_NESTING, MAX_SCENARIO_BYTES};
-use super::model::{Case, LoadSpec, Resend, Role, ScenarioFile, Template};
+use super::model::{Case, LoadSpec, Probe, Resend, Role, ScenarioFile, Template};
 use super::receiver::ReceiverCase;
-use super::text::with_load_dir;
+use super::text::{with_load_dir, with_site};
 use crate::hl7::batch::split_batch;
+use crate::profile::LoadedProfile;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -82,6 +83,18 @@ pub fn load_packs(
     known_checks: KnownChecks,
     access: FileAccess,
 ) -> Result<Vec<Pack>, Vec<LoadError>> {
+    load_packs_for(paths, known_checks, access, None)
+}
+
+/// [`load_packs`] with the target profile given on the command line (`--target-profile`):
+/// `${profile.NAME}` in every file reads its `site:` map rather than the file's own
+/// `target.profile`'s.
+pub fn load_packs_for(
+    paths: &[PathBuf],
+    known_checks: KnownChecks,
+    access: FileAccess,
+    profile: Option<&LoadedProfile>,
+) -> Result<Vec<Pack>, Vec<LoadError>> {
     let mut packs = Vec::new();
     let mut errors = Vec::new();
     for path in paths {
@@ -99,7 +112,7 @@ pub fn load_packs(
                 .unwrap_or_else(|| dir.display().to_string());
             let mut scenarios = Vec::new();
             for file in files {
-                match load_file(&file, known_checks, access) {
+                match load_file_for(&file, known_checks, access, profile) {
                     Ok(scenario) => scenarios.push(scenario),
                     Err(mut errs) => errors.append(&mut errs),
                 }
@@ -191,13 +204,23 @@ pub fn load_file(
     known_checks: KnownChecks,
     access: FileAccess,
 ) -> Result<LoadedScenario, Vec<LoadError>> {
+    load_file_for(path, known_checks, access, None)
+}
+
+/// [`load_file`] with the command line's target profile, as [`load_packs_for`].
+pub fn load_file_for(
+    path: &Path,
+    known_checks: KnownChecks,
+    access: FileAccess,
+    profile: Option<&LoadedProfile>,
+) -> Result<LoadedScenario, Vec<LoadError>> {
     let whole =
         |message: String| vec![LoadError { file: path.into(), line: 0, column: 0, message }];
     let source = read_limited(path, MAX_SCENARIO_BYTES).map_err(whole)?;
     let text = std::str::from_utf8(&source).map_err(|e| {
         whole(format!("not UTF-8 text (byte {}); scenario files are UTF-8", e.valid_up_to()))
     })?;
-    load_text(path, text, known_checks, access)
+    load_text_for(path, text, known_checks, access, profile)
 }
 
 /// Checks scenario text as if it were the file `path` (file references resolve beside it).
@@ -206,6 +229,17 @@ pub fn load_text(
     text: &str,
     known_checks: KnownChecks,
     access: FileAccess,
+) -> Result<LoadedScenario, Vec<LoadError>> {
+    load_text_for(path, text, known_checks, access, None)
+}
+
+/// [`load_text`] with the command line's target profile, as [`load_packs_for`].
+pub fn load_text_for(
+    path: &Path,
+    text: &str,
+    known_checks: KnownChecks,
+    access: FileAccess,
+    cli_profile: Option<&LoadedProfile>,
 ) -> Result<LoadedScenario, Vec<LoadError>> {
     let whole = |line: usize, message: String| {
         vec![LoadError { file: path.into(), line, column: usize::from(line > 0), message }]
@@ -223,7 +257,21 @@ pub fn load_text(
     }
     let source = text.as_bytes().to_vec();
     let dir = path.parent().unwrap_or(Path::new("."));
-    let (file, environment) = with_load_dir(dir, access, || from_yaml::<ScenarioFile>(text));
+    // `${profile.NAME}` reads the site map of the profile this file will be graded against:
+    // the command line's, else the file's own `target.profile` (read ahead of the rest).
+    let own = match cli_profile {
+        Some(_) => None,
+        None => own_profile(text, dir, access),
+    };
+    // Keys the profile leaves out (or all of them, with no profile) take the built-in
+    // endpoint's values: it is the default target, and a system with another policy declares
+    // it in its profile's site:.
+    let mut site = crate::profile::builtin_site();
+    if let Some(profile) = cli_profile.or(own.as_ref()) {
+        site.extend(profile.profile.site.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    let (file, environment) =
+        with_site(Some(&site), || with_load_dir(dir, access, || from_yaml::<ScenarioFile>(text)));
     let file = file.map_err(|e| vec![yaml_error(path, &e)])?;
     let mut errors = Vec::new();
     let at = |needle: &str, message: String| {
@@ -313,6 +361,19 @@ pub fn load_text(
         environment,
         profile,
     })
+}
+
+/// The profile a scenario file names in `target.profile`, read before the file itself so that
+/// `${profile.NAME}` can be filled in; `None` when it names none or it cannot be read (the full
+/// read then reports why, with the line).
+fn own_profile(text: &str, dir: &Path, access: FileAccess) -> Option<LoadedProfile> {
+    // Through `from_yaml`, so the alias and size limits hold for this first read too; a path
+    // the pack may not read is left for the full load to report.
+    let value: serde_yaml::Value = from_yaml(text).ok()?;
+    let written = value.get("target")?.get("profile")?.as_str()?;
+    let written = super::text::interpolate(written).ok()?;
+    let path = check_pack_file(dir, &written, access).ok()?;
+    super::profile::load_profile(&path).ok()
 }
 
 /// Reads YAML the way scenario files are written: enums as single-key maps (`file: x.hl7`,
@@ -481,7 +542,13 @@ fn check_case(
     }
     // Placeholders inside probe JSON are strings serde does not look into: check them here.
     let probes = case.probe.iter().chain(case.steps.iter().filter_map(|s| s.probe.as_ref()));
-    for json in probes.filter_map(|p| p.json.as_ref()) {
+    for probe in probes.clone() {
+        if let Err(why) = check_probe(probe) {
+            report("probe:", format!("case {:?}, probe: {why}", case.name));
+        }
+    }
+    let fields = probes.clone().filter_map(|p| p.fields.as_ref()).flat_map(|f| f.values());
+    for json in probes.filter_map(|p| p.json.as_ref()).chain(fields) {
         let mut texts = Vec::new();
         json_strings(json, &mut texts);
         for text in texts {
@@ -491,6 +558,35 @@ fn check_case(
         }
     }
     check_skip_ids(&case.name, &case.skip_checks, known_checks, report);
+}
+
+/// A probe does one thing: reads a URL, runs a command, reads a record the target profile maps,
+/// or reads the applied log; the keys it carries belong to that kind.
+fn check_probe(probe: &Probe) -> Result<(), String> {
+    let kinds = [
+        probe.http_get.is_some(),
+        probe.command.is_some(),
+        probe.record.is_some(),
+        probe.applied.is_some(),
+    ];
+    if kinds.iter().filter(|k| **k).count() != 1 {
+        return Err("give exactly one of http_get, command, record and applied".into());
+    }
+    let record_keys = probe.id.is_some() || probe.fields.is_some() || probe.absent.is_some();
+    if probe.record.is_some() {
+        if probe.id.is_none() {
+            return Err("a record probe needs id: (e.g. \"{PID-3.1}\")".into());
+        }
+        if probe.fields.is_some() && probe.absent == Some(true) {
+            return Err("fields: and absent: true contradict each other".into());
+        }
+        if probe.json.is_some() || probe.status.is_some() {
+            return Err("json: and status: belong to http_get probes (a record has fields:)".into());
+        }
+    } else if record_keys {
+        return Err("id, fields and absent belong to record probes".into());
+    }
+    Ok(())
 }
 
 /// The names that appear more than once, at their second appearance.

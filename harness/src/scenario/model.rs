@@ -163,7 +163,7 @@ pub struct BuiltinSpec {
     pub basic: Option<BasicAuth>,
     /// Connecting aliases allowed in MSH-4 (`alias{controller}`); empty: not checked.
     #[serde(default)]
-    pub aliases: Vec<String>,
+    pub aliases: Vec<Text>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -482,10 +482,31 @@ impl JsonSchema for AckExpectation {
     }
 }
 
-/// An effect probe: an HTTP GET whose JSON must contain given values, or a command.
+/// An effect probe. Generic packs say *what* they want and leave *where* to the target
+/// profile's `state:` mapping: `record:` (with `id:` and `fields:` or `absent:`) or
+/// `applied:`. Site packs may also read a URL (`http_get:`) or run a `command:` directly.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Probe {
+    /// A record kind the target profile maps under `state.records` (`client`,
+    /// `professional`, `message`, `logged_error`).
+    #[serde(default)]
+    pub record: Option<String>,
+    /// The record's id, e.g. `{PID-3.1}`.
+    #[serde(default)]
+    pub id: Option<Pattern>,
+    /// Values the record's fields must have, by the field names the profile maps (objects and
+    /// arrays match by subset; strings may hold placeholders such as `{PID-5.1}`).
+    #[serde(default)]
+    pub fields: Option<BTreeMap<String, serde_json::Value>>,
+    /// `true`: there must be no such record (nothing was applied).
+    #[serde(default)]
+    pub absent: Option<bool>,
+    /// An MSH-10 (e.g. `{MSH-10}`) the applied log (`state.applied`) must list as often as the
+    /// profile's `duplicates:` declares: once for `apply-once` and `reject`, once per delivery
+    /// for `apply-each`, at least once otherwise.
+    #[serde(default)]
+    pub applied: Option<Pattern>,
     /// URL to GET, e.g. `{state}/clients/{PID-3.1}`.
     #[serde(default)]
     pub http_get: Option<Pattern>,

@@ -18,6 +18,7 @@ use serde::de::{Deserializer, Error as _};
 use serde::{Deserialize, Serialize, Serializer};
 use std::borrow::Cow;
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -95,45 +96,114 @@ pub(crate) fn with_load_dir<T>(
     (result, READS.with(|reads| std::mem::take(&mut *reads.borrow_mut())))
 }
 
-/// Replaces `${VAR}` and `${VAR:-default}` from the environment.
+thread_local! {
+    /// The `site:` map of the target profile in force while a scenario file is read, for
+    /// `${profile.NAME}`.
+    static SITE: RefCell<Option<BTreeMap<String, String>>> = const { RefCell::new(None) };
+}
+
+/// Sets the site map `${profile.NAME}` reads while `f` runs (`None`: no target profile).
+pub(crate) fn with_site<T>(site: Option<&BTreeMap<String, String>>, f: impl FnOnce() -> T) -> T {
+    SITE.with(|s| *s.borrow_mut() = site.cloned());
+    let result = f();
+    SITE.with(|s| *s.borrow_mut() = None);
+    result
+}
+
+/// The prefix that makes `${profile.NAME}` read the target profile's `site:` map.
+const PROFILE_PREFIX: &str = "profile.";
+
+/// Replaces `${VAR}` and `${VAR:-default}` from the environment, and `${profile.NAME}` from
+/// the target profile's `site:` map (site policy such as aliases, kept out of signed packs). A
+/// default may itself hold `${…}`: `${profile.alias:-${HL7_ALIAS:-trustalias}}` takes the
+/// profile's value, else the environment's, else `trustalias`.
 pub fn interpolate(text: &str) -> Result<String, String> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("${") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
-        let end = after.find('}').ok_or_else(|| format!("unclosed ${{ in {text:?}"))?;
+        let end = closing_brace(after).ok_or_else(|| format!("unclosed ${{ in {text:?}"))?;
         let inner = &after[..end];
         let (name, default) = match inner.split_once(":-") {
             Some((name, default)) => (name, Some(default)),
             None => (inner, None),
         };
-        let valid = !name.is_empty()
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            && !name.starts_with(|c: char| c.is_ascii_digit());
-        if !valid {
-            return Err(format!("${{{inner}}}: a variable name is letters, digits and _"));
+        let (site_key, env_name) = match name.strip_prefix(PROFILE_PREFIX) {
+            Some(key) => (Some(key), None),
+            None => (None, Some(name)),
+        };
+        let word = |w: &str, extra: char| {
+            !w.is_empty()
+                && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == extra)
+                && !w.starts_with(|c: char| c.is_ascii_digit())
+        };
+        if let Some(key) = site_key.filter(|k| !word(k, '-')) {
+            return Err(format!(
+                "${{{inner}}}: a profile site key is letters, digits, _ and - (got {key:?})"
+            ));
         }
-        match (std::env::var(name), default) {
-            (Ok(value), _) => {
-                record_read(name, &value);
+        if env_name.is_some_and(|n| !word(n, '_')) {
+            return Err(format!(
+                "${{{inner}}}: a variable name is letters, digits and _ (or profile.NAME)"
+            ));
+        }
+        let found = match (site_key, env_name) {
+            (Some(key), _) => SITE.with(|s| s.borrow().as_ref().and_then(|m| m.get(key).cloned())),
+            (None, Some(name)) => std::env::var(name).ok(),
+            (None, None) => None,
+        };
+        match (found, default) {
+            (Some(value), _) => {
+                if let Some(name) = env_name {
+                    record_read(name, &value);
+                }
                 out.push_str(&value)
             }
-            (Err(_), Some(default)) => {
-                record_read(name, default);
-                out.push_str(default)
+            (None, Some(default)) => {
+                let value = interpolate(default)?;
+                if let Some(name) = env_name {
+                    record_read(name, &value);
+                }
+                out.push_str(&value)
             }
-            (Err(_), None) => {
-                return Err(format!(
-                    "environment variable {name} is not set (write ${{{name}:-default}} for a \
-                     default)"
-                ))
+            (None, None) => {
+                return Err(match site_key {
+                    Some(key) if SITE.with(|s| s.borrow().is_none()) => format!(
+                        "${{profile.{key}}}: no target profile is in force (give --target-profile \
+                         FILE or target.profile, with site: {{ {key}: … }}), and no default \
+                         (write ${{profile.{key}:-default}})"
+                    ),
+                    Some(key) => format!(
+                        "${{profile.{key}}}: the target profile's site: has no {key:?} (add it, \
+                         or write ${{profile.{key}:-default}})"
+                    ),
+                    None => format!(
+                        "environment variable {name} is not set (write ${{{name}:-default}} for \
+                         a default)"
+                    ),
+                })
             }
         }
         rest = &after[end + 1..];
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// The offset of the `}` that closes a `${`, counting nested braces (a default may hold
+/// `${…}`).
+fn closing_brace(text: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, c) in text.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => return Some(i),
+            '}' => depth -= 1,
+            _ => {}
+        }
+    }
+    None
 }
 
 fn string_schema(description: &str) -> Schema {
@@ -186,6 +256,12 @@ impl Serialize for Secret {
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw = String::deserialize(d)?;
+        if raw.contains("${profile.") {
+            return Err(D::Error::custom(
+                "a secret comes from the environment, not from the target profile's site: \
+                 (profiles are shared and hashed into reports)",
+            ));
+        }
         if !raw.contains("${") {
             return Err(D::Error::custom(
                 "a secret must come from the environment: write ${VAR} (or ${VAR:-default}), \
@@ -483,6 +559,26 @@ mod tests {
         assert!(interpolate("${1X}").is_err());
         assert!(interpolate("${OPEN").is_err());
         assert_eq!(interpolate("no vars").unwrap(), "no vars");
+    }
+
+    #[test]
+    fn profile_site_values_fill_in_with_defaults_and_nesting() {
+        let site = BTreeMap::from([("alias".to_string(), "mailco".to_string())]);
+        with_site(Some(&site), || {
+            assert_eq!(interpolate("${profile.alias}{{x}}").unwrap(), "mailco{{x}}");
+            assert_eq!(interpolate("${profile.other:-trust}").unwrap(), "trust");
+            assert_eq!(
+                interpolate("${profile.other:-${HL7H_SURELY_UNSET:-inner}}").unwrap(),
+                "inner"
+            );
+            let err = interpolate("${profile.other}").unwrap_err();
+            assert!(err.contains("site: has no \"other\""), "{err}");
+        });
+        let err = interpolate("${profile.alias}").unwrap_err();
+        assert!(err.contains("no target profile is in force"), "{err}");
+        assert!(interpolate("${profile.}").is_err());
+        let err = serde_yaml::from_str::<Secret>("${profile.alias}").unwrap_err().to_string();
+        assert!(err.contains("not from the target profile"), "{err}");
     }
 
     #[test]

@@ -182,7 +182,7 @@ pub fn parse_reply(reply: &HttpReply) -> ParsedReply {
 }
 
 /// `user:password` in base64 (RFC 7617).
-fn basic_token(user: &str, password: &str) -> String {
+pub(crate) fn basic_token(user: &str, password: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
 }

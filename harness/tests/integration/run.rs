@@ -338,8 +338,8 @@ fn command_probes() {
 }
 
 /// The shipped packs against `serve` as a separate process (an external target): the MLLP packs
-/// pass with the probes reading its `--state` endpoint, the HTTP pack is skipped with the
-/// reason, and without `--state` the probes are unverified (a warning), not failed.
+/// pass, the HTTP pack is skipped with the reason, and without a target profile mapping its
+/// state the probes are not judged (an info), not failed.
 #[test]
 fn shipped_packs_pass_against_serve_as_an_external_target() {
     let server = crate::mllp::Server::with_args(&[
@@ -383,11 +383,99 @@ fn shipped_packs_pass_against_serve_as_an_external_target() {
         &server.url,
         "--seed",
         "10",
-        "--verbose",
+        "--json",
     ]);
     let shown = stdout(&output);
     assert_eq!(output.status.code(), Some(0), "{shown}");
-    assert!(shown.contains("warning probe.unavailable"), "{shown}");
+    // No target profile, so no state: mapping: the probes are not judged (an info), not failed.
+    let unavailable: Vec<&str> =
+        shown.lines().filter(|l| l.contains("\"probe.unavailable\"")).collect();
+    assert!(!unavailable.is_empty(), "{shown}");
+    assert!(unavailable.iter().all(|l| l.contains("\"severity\":\"info\"")), "{shown}");
+    assert!(shown.contains("not judged"), "{shown}");
+
+    // With its profile (the built-in endpoint's mapping) and its state URL, every probe and
+    // the applied log are read and judged.
+    let output = run(&[
+        "run",
+        "--no-report",
+        "scenarios/adt-client-feed",
+        "--target",
+        &server.url,
+        "--target-profile",
+        "scenarios/builtin.profile.yaml",
+        "--state",
+        &state,
+        "--seed",
+        "10",
+        "--json",
+    ]);
+    let shown = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{shown}");
+    assert!(!shown.contains("probe.unavailable"), "{shown}");
+}
+
+/// A correct partner endpoint with another alias policy than the built-in endpoint's (`serve`
+/// with other `--http-alias` values, user and password) passes the shipped `http-partner` pack
+/// unedited once its profile's `site:` says so; its `state:` maps the probes to its state API.
+/// Without the profile the pack sends the built-in endpoint's aliases, which this partner
+/// refuses: the site policy really comes from the profile.
+#[test]
+fn http_partner_passes_another_alias_policy_declared_in_the_profile() {
+    let server = crate::mllp::Server::with_args_env(
+        &[
+            "--http".as_ref(),
+            "127.0.0.1:0".as_ref(),
+            "--state".as_ref(),
+            "127.0.0.1:0".as_ref(),
+            "--http-user".as_ref(),
+            "acme_feed".as_ref(),
+            "--http-password-env".as_ref(),
+            "ACME_PASSWORD".as_ref(),
+            "--http-alias".as_ref(),
+            "mailco".as_ref(),
+        ],
+        &[("ACME_PASSWORD", "acme-secret")],
+    );
+    let http = server.next_line().trim().strip_prefix("listening on ").expect("http").to_string();
+    let state = server.next_line().trim().strip_prefix("state on ").expect("state").to_string();
+    let dir = std::env::temp_dir().join(format!("hl7h-partner-site-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let profile = dir.join("partner.profile.yaml");
+    std::fs::write(
+        &profile,
+        format!(
+            "name: acme partner\n\
+             site:\n  connecting_alias: mailco\n  data_controller_alias: trust\n  \
+             other_data_controller_alias: clinic2\n  unknown_alias: trustalias\n  \
+             partner_user: acme_feed\n\
+             state:\n  url: {state}\n  records:\n    client:\n      \
+             url: \"{{state}}/clients/{{id}}\"\n      fields: {{ family: /family }}\n"
+        ),
+    )
+    .unwrap();
+    let run_partner = |profile: Option<&std::path::Path>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_hl7-harness"));
+        command
+            .args(["run", "--no-report", "scenarios/http-partner", "--seed", "4", "--verbose"])
+            .args(["--target", &format!("{http}/hl7")])
+            .env("HL7_PARTNER_PASSWORD", "acme-secret")
+            .current_dir(workspace());
+        if let Some(profile) = profile {
+            command.arg("--target-profile").arg(profile);
+        }
+        command.output().expect("run")
+    };
+    let output = run_partner(Some(&profile));
+    let shown = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{shown}{}", stderr(&output));
+    assert!(shown.contains("PASS: 7 cases"), "{shown}");
+    assert!(!shown.contains("probe.unavailable"), "the probes read its state: {shown}");
+
+    let output = run_partner(None);
+    let shown = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{shown}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The case progress bar shows on a terminal and stays out of piped output and CI logs.

@@ -50,6 +50,7 @@ fn context(addr: &str) -> Context {
     Context {
         url: TargetUrl::Mllp(addr.to_string()),
         state: None,
+        effects: Default::default(),
         timeouts: Timeouts { read: ack_timeout, ..Timeouts::default() },
         ack_timeout,
         linger: Duration::from_millis(50),
