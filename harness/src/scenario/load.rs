@@ -110,6 +110,13 @@ fn is_yaml(path: &Path) -> bool {
     matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
 }
 
+/// A `.yaml` file in a pack directory that is a scenario: not a target profile, which is named
+/// `*.profile.yaml` (e.g. `scenarios/builtin.profile.yaml`) and read by `--target-profile`.
+fn is_scenario(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    is_yaml(path) && !name.ends_with(".profile.yaml") && !name.ends_with(".profile.yml")
+}
+
 fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, String> {
     let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot read directory: {e}"))?;
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
@@ -131,14 +138,14 @@ fn pack_files(path: &Path) -> Result<Vec<(PathBuf, Vec<PathBuf>)>, String> {
     }
     let entries = sorted_entries(path)?;
     let files: Vec<PathBuf> =
-        entries.iter().filter(|p| p.is_file() && is_yaml(p)).cloned().collect();
+        entries.iter().filter(|p| p.is_file() && is_scenario(p)).cloned().collect();
     if !files.is_empty() {
         return Ok(vec![(path.to_path_buf(), files)]);
     }
     let mut groups = Vec::new();
     for sub in entries.iter().filter(|p| p.is_dir()) {
         let files: Vec<PathBuf> =
-            sorted_entries(sub)?.into_iter().filter(|p| p.is_file() && is_yaml(p)).collect();
+            sorted_entries(sub)?.into_iter().filter(|p| p.is_file() && is_scenario(p)).collect();
         if !files.is_empty() {
             groups.push((sub.clone(), files));
         }
@@ -264,6 +271,32 @@ pub fn load_text(
 /// `non_ascii: {…}`) or plain strings for the ones without parameters (`half_close`).
 pub fn from_yaml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, serde_yaml::Error> {
     serde_yaml::with::singleton_map_recursive::deserialize(serde_yaml::Deserializer::from_str(text))
+}
+
+/// Writes YAML the way [`from_yaml`] reads it back (enums as single-key maps), leaving out keys
+/// whose value is empty (`null`, `{}`): in the files this crate writes (target profiles) an
+/// absent key and an empty one mean the same, and the shorter file is the one people read.
+pub fn to_yaml<T: serde::Serialize>(value: &T) -> Result<String, serde_yaml::Error> {
+    let mut tree =
+        serde_yaml::with::singleton_map_recursive::serialize(value, serde_yaml::value::Serializer)?;
+    prune(&mut tree);
+    serde_yaml::to_string(&tree)
+}
+
+/// Drops mapping entries whose value is `null` or an empty mapping, at every depth.
+fn prune(value: &mut serde_yaml::Value) {
+    match value {
+        serde_yaml::Value::Mapping(map) => {
+            for (_, v) in map.iter_mut() {
+                prune(v);
+            }
+            map.retain(|_, v| {
+                !(v.is_null() || v.as_mapping().is_some_and(serde_yaml::Mapping::is_empty))
+            });
+        }
+        serde_yaml::Value::Sequence(items) => items.iter_mut().for_each(prune),
+        _ => {}
+    }
 }
 
 /// The `load:` block: templates that exist and are HL7, a way to end, sane numbers.

@@ -10,7 +10,7 @@ mod text;
 
 pub use hllp::{BlockLimit, ChecksumName, HllpSpec, SpanName};
 pub use load::{
-    from_yaml, load_file, load_packs, load_text, suggest, LoadError, LoadedScenario, Pack,
+    from_yaml, load_file, load_packs, load_text, suggest, to_yaml, LoadError, LoadedScenario, Pack,
     TemplateMessage,
 };
 pub use model::*;

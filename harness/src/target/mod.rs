@@ -3,13 +3,14 @@
 //! acknowledgment of each message by the standard; `client_feed` applies the messages (ADT client
 //! feed, MFN professionals) to the state that effect probes read; `endpoint` journals and ties
 //! them together; `server` runs it on MLLP and `http` on HL7 over
-//! HTTP, with the JSON state endpoint.
+//! HTTP, with the JSON state endpoint; `profile` is what it declares (its target profile).
 
 pub mod client_feed;
 pub mod defect;
 pub mod endpoint;
 pub mod fragile;
 pub mod http;
+pub mod profile;
 pub mod responder;
 pub mod sender_defect;
 pub mod server;
