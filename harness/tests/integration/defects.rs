@@ -587,7 +587,8 @@ fn every_defect_changes_observable_behaviour() {
             }
             Defect::AcceptsEveryMessage => {
                 for other in [
-                    A04.replace("ADT^A04^ADT_A01", "ORU^R01^ORU_R01"),
+                    A04.replace("ADT^A04^ADT_A01", "ZZZ^Z01"),
+                    A04.replace("ADT^A04^ADT_A01", "ADT^A99^ADT_A01"),
                     A04.replace("|P|2.6\r", "|P|2.9\r"),
                     A04.replace("|M1|P|", "|M1|X|"),
                 ] {
