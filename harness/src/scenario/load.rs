@@ -106,15 +106,13 @@ pub fn load_packs(
     }
 }
 
+/// A scenario file: `.yaml` or `.yml`, but not a target profile kept beside the packs
+/// (`NAME.profile.yaml`, read with `--target-profile` or a scenario's `target.profile`).
 fn is_yaml(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
-}
-
-/// A `.yaml` file in a pack directory that is a scenario: not a target profile, which is named
-/// `*.profile.yaml` (e.g. `scenarios/builtin.profile.yaml`) and read by `--target-profile`.
-fn is_scenario(path: &Path) -> bool {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-    is_yaml(path) && !name.ends_with(".profile.yaml") && !name.ends_with(".profile.yml")
+        && !name.ends_with(".profile.yaml")
+        && !name.ends_with(".profile.yml")
 }
 
 fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, String> {
@@ -127,6 +125,11 @@ fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, String> {
 /// Groups the scenario files under `path` by pack directory.
 fn pack_files(path: &Path) -> Result<Vec<(PathBuf, Vec<PathBuf>)>, String> {
     if path.is_file() {
+        if path.to_string_lossy().contains(".profile.y") {
+            return Err(
+                "a target profile, not a scenario file: give it with --target-profile".into()
+            );
+        }
         if !is_yaml(path) {
             return Err("not a scenario file (expected .yaml or .yml)".into());
         }
@@ -138,14 +141,14 @@ fn pack_files(path: &Path) -> Result<Vec<(PathBuf, Vec<PathBuf>)>, String> {
     }
     let entries = sorted_entries(path)?;
     let files: Vec<PathBuf> =
-        entries.iter().filter(|p| p.is_file() && is_scenario(p)).cloned().collect();
+        entries.iter().filter(|p| p.is_file() && is_yaml(p)).cloned().collect();
     if !files.is_empty() {
         return Ok(vec![(path.to_path_buf(), files)]);
     }
     let mut groups = Vec::new();
     for sub in entries.iter().filter(|p| p.is_dir()) {
         let files: Vec<PathBuf> =
-            sorted_entries(sub)?.into_iter().filter(|p| p.is_file() && is_scenario(p)).collect();
+            sorted_entries(sub)?.into_iter().filter(|p| p.is_file() && is_yaml(p)).collect();
         if !files.is_empty() {
             groups.push((sub.clone(), files));
         }

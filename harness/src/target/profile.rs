@@ -29,7 +29,8 @@ pub struct Served {
 }
 
 /// The first lines of a printed profile.
-pub const HEADER: &str = "# Target profile of the hl7-harness built-in endpoint (`hl7-harness serve --print-profile`).\n\
+pub const HEADER: &str = "# yaml-language-server: $schema=target-profile.schema.json\n\
+# Target profile of the hl7-harness built-in endpoint (`hl7-harness serve --print-profile`).\n\
 # Grading = HL7 v2 ∩ these declarations: `hl7-harness run --target-profile FILE`.\n";
 
 /// What `endpoint`, served as `served`, declares.
@@ -44,14 +45,14 @@ pub fn declared_profile(endpoint: &Endpoint, served: &Served) -> TargetProfile {
     let has = |defect| endpoint.defects().has(defect);
     let (name, description) = if behaviours.is_empty() {
         (
-            "hl7-harness built-in endpoint".to_string(),
+            "hl7-harness builtin".to_string(),
             "The reference receiver: ADT client feed and MFN^M02 professionals, original and \
              enhanced acknowledgment modes."
                 .to_string(),
         )
     } else {
         (
-            format!("hl7-harness built-in endpoint with {}", behaviours.join(", ")),
+            format!("hl7-harness builtin with {}", behaviours.join(", ")),
             format!(
                 "The reference receiver with the permitted behaviour(s) {} switched on \
                  (`serve --defect`).",

@@ -10,10 +10,16 @@ use hl7_harness::target::defect::{Defect, Defects};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// Run options against the built-in endpoint graded by its own profile: a defect is caught
+/// when the endpoint declares what it is supposed to do.
 fn options(defects: Defects) -> RunOptions {
     RunOptions {
         defects,
         seed: 7,
+        profile: Some(
+            hl7_harness::scenario::load_profile(&super::support::builtin_profile())
+                .expect("the builtin profile loads"),
+        ),
         // `{harness}` in receiver-role scenarios: the real binary, not this test binary.
         harness: Some(env!("CARGO_BIN_EXE_hl7-harness").into()),
         ..RunOptions::default()
@@ -25,6 +31,24 @@ fn shipped_packs_pass_against_the_correct_endpoint() {
     let output = run(&["run", "--no-report", "scenarios/", "--seed", "7"]);
     assert_eq!(output.status.code(), Some(0), "{}{}", stdout(&output), stderr(&output));
     assert!(stdout(&output).contains("PASS:"), "{}", stdout(&output));
+    assert!(stdout(&output).contains("target profile: none"), "{}", stdout(&output));
+    // And graded by what the endpoint declares.
+    let profile = super::support::builtin_profile();
+    let output = run(&[
+        "run",
+        "--no-report",
+        "scenarios/",
+        "--seed",
+        "7",
+        "--target-profile",
+        profile.to_str().expect("UTF-8 path"),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}{}", stdout(&output), stderr(&output));
+    assert!(
+        stdout(&output).contains("target profile: hl7-harness builtin ("),
+        "{}",
+        stdout(&output)
+    );
 }
 
 /// Runs every pack against the endpoint with each defect (violation) switched on, four at a
@@ -40,10 +64,6 @@ fn every_defect_is_caught_by_an_error_check() {
     for pack in &mut packs {
         pack.scenarios.retain(|s| s.file.role != hl7_harness::scenario::Role::Receiver);
     }
-    let profile = hl7_harness::scenario::load_profile(
-        &workspace().join("scenarios").join("builtin.profile.yaml"),
-    )
-    .expect("the built-in profile loads");
     let packs = Arc::new(packs);
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
@@ -51,13 +71,12 @@ fn every_defect_is_caught_by_an_error_check() {
         let limit = Arc::new(tokio::sync::Semaphore::new(4));
         let mut tasks = tokio::task::JoinSet::new();
         for defect in Defect::VIOLATIONS.iter().copied() {
-            let (packs, limit, profile) = (Arc::clone(&packs), Arc::clone(&limit), profile.clone());
+            let (packs, limit) = (Arc::clone(&packs), Arc::clone(&limit));
             tasks.spawn(async move {
                 let _permit = limit.acquire_owned().await;
-                let options =
-                    RunOptions { profile: Some(profile), ..options(Defects::of([defect])) };
-                let outcome =
-                    run_packs(&packs, &options, &|_| {}).await.expect("run starts");
+                let outcome = run_packs(&packs, &options(Defects::of([defect])), &|_| {})
+                    .await
+                    .expect("run starts");
                 let failed = |severity| super::support::failed_ids(&outcome, severity);
                 (defect, failed(Severity::Error), failed(Severity::Warning))
             });
