@@ -6,8 +6,8 @@ use super::exit;
 use super::hllp_args::HllpArgs;
 use crate::target::defect::{parse_defect, Defect, Defects};
 use crate::target::endpoint::Endpoint;
-use crate::target::profile::{declared_profile, print_profile, Served};
 use crate::target::http::{serve_http, serve_https, serve_state, BasicCredentials, HttpConfig};
+use crate::target::profile::{declared_profile, print_profile, Served};
 use crate::target::responder::ResponderConfig;
 use crate::target::server::{
     serve_hllp, serve_mllp_with_commit_ack, HllpServerOptions, ServerOptions,
@@ -45,7 +45,8 @@ pub struct ServeArgs {
     /// Require client certificates signed by a CA in this PEM file (mutual TLS).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_client_ca: Option<PathBuf>,
-    /// Switch on a known bug (repeatable), to prove that the harness catches it.
+    /// Switch on a known bug, to prove that the harness catches it, or a permitted behaviour,
+    /// to prove that it passes (repeatable; --list-defects lists both kinds).
     #[arg(long = "defect", value_name = "NAME", value_parser = parse_defect)]
     pub defects: Vec<Defect>,
     /// List the switches with one line each, and exit: the defects (violations of the
@@ -118,8 +119,14 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     if args.list_defects {
         let width = Defect::ALL.iter().map(|d| d.name().len()).max().unwrap_or(0);
         let sections = [
-            ("Defects (violations of the standard; the harness must catch each):", Defect::VIOLATIONS),
-            ("Permitted behaviours (the standard allows them; the harness must pass each):", Defect::PERMITTED),
+            (
+                "Defects (violations of the standard; the harness must catch each):",
+                Defect::VIOLATIONS,
+            ),
+            (
+                "Permitted behaviours (the standard allows them; the harness must pass each):",
+                Defect::PERMITTED,
+            ),
         ];
         for (i, (title, defects)) in sections.into_iter().enumerate() {
             if i > 0 {

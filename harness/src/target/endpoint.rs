@@ -376,7 +376,11 @@ impl Endpoint {
         if d.has(Defect::MfkForMfn) {
             if let Some(mfk) = master_file_acknowledgment(message, decision) {
                 let component = message.delimiters().component;
-                set(&mut buf, "MSH-9", &[b"MFK".as_slice(), &[component], b"M02", &[component], b"MFK_M01"].concat());
+                set(
+                    &mut buf,
+                    "MSH-9",
+                    &[b"MFK".as_slice(), &[component], b"M02", &[component], b"MFK_M01"].concat(),
+                );
                 let mut bytes = buf.into_bytes();
                 bytes.extend_from_slice(&mfk);
                 match MessageBuf::new(bytes) {
@@ -480,7 +484,14 @@ fn master_file_acknowledgment(message: &Message<'_>, decision: &Decision) -> Opt
     if records {
         let status: &[u8] = if accepted { b"S" } else { b"U" };
         for mfe in message.segments().filter(|s| s.id() == "MFE") {
-            let fields = [raw(&mfe, 1), raw(&mfe, 2), Vec::new(), status.to_vec(), raw(&mfe, 4), raw(&mfe, 5)];
+            let fields = [
+                raw(&mfe, 1),
+                raw(&mfe, 2),
+                Vec::new(),
+                status.to_vec(),
+                raw(&mfe, 4),
+                raw(&mfe, 5),
+            ];
             out.extend_from_slice(b"MFA");
             for field in fields {
                 out.push(field_separator);

@@ -125,11 +125,7 @@ fn messages(config: &ResponderConfig) -> AnyOr<BTreeMap<String, AnyOr<Vec<String
 /// `hl7::charset` with a codec. CNS 11643-1992 has none (its non-ASCII bytes are not
 /// decoded), so it is left out.
 fn charsets() -> Vec<String> {
-    Charset::ALL
-        .iter()
-        .filter(|c| c.iana_name().is_some())
-        .map(|c| c.code().to_string())
-        .collect()
+    Charset::ALL.iter().filter(|c| c.iana_name().is_some()).map(|c| c.code().to_string()).collect()
 }
 
 #[cfg(test)]
@@ -160,7 +156,9 @@ mod tests {
 
     #[test]
     fn printed_profile_reads_back() {
-        for served in [Served::default(), Served { commit_ack: true, state: Some("http://x".into()) }] {
+        for served in
+            [Served::default(), Served { commit_ack: true, state: Some("http://x".into()) }]
+        {
             let profile = profile_with(&[], &served);
             let text = print_profile(&profile).expect("prints");
             let back: TargetProfile = crate::scenario::from_yaml(&text).expect("reads back");
@@ -186,10 +184,7 @@ mod tests {
         let served = Served { commit_ack: true, state: Some("http://127.0.0.1:9".into()) };
         let p = profile_with(&[], &served);
         assert_eq!(p.mllp_release, Some(MllpRelease::Two));
-        assert_eq!(
-            p.state.and_then(|s| s.applied).as_deref(),
-            Some("http://127.0.0.1:9/applied")
-        );
+        assert_eq!(p.state.and_then(|s| s.applied).as_deref(), Some("http://127.0.0.1:9/applied"));
     }
 
     /// Each permitted behaviour changes the declaration it is about; a violation changes none.

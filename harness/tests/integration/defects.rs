@@ -633,8 +633,15 @@ fn every_defect_changes_observable_behaviour() {
                 let (ok, bad) = both(defect, &good);
                 assert_eq!(field(&acks(&ok)[0], "MSH", 3), "HARNESS");
                 let bad = &acks(&bad)[0];
-                assert_eq!((field(bad, "MSH", 3), field(bad, "MSH", 4)), ("HL7HARNESS".into(), "REFERENCE".into()), "{defect}");
-                assert_eq!((field(bad, "MSH", 5), field(bad, "MSH", 6)), ("EHR".into(), "HOSP".into()));
+                assert_eq!(
+                    (field(bad, "MSH", 3), field(bad, "MSH", 4)),
+                    ("HL7HARNESS".into(), "REFERENCE".into()),
+                    "{defect}"
+                );
+                assert_eq!(
+                    (field(bad, "MSH", 5), field(bad, "MSH", 6)),
+                    ("EHR".into(), "HOSP".into())
+                );
             }
             Defect::WrongCharset => {
                 let utf8 = utf8_a04();

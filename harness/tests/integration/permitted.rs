@@ -82,8 +82,7 @@ fn every_permitted_behaviour_passes_every_generic_pack() {
                         profile,
                         ..RunOptions::default()
                     };
-                    let outcome =
-                        run_packs(&packs, &options, &|_| {}).await.expect("run starts");
+                    let outcome = run_packs(&packs, &options, &|_| {}).await.expect("run starts");
                     let errors: BTreeSet<String> = outcome
                         .cases()
                         .flat_map(|c| {

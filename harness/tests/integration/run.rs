@@ -92,8 +92,11 @@ fn every_defect_is_caught_by_an_error_check() {
         eprintln!("{defect}: errors {errors:?}, warnings {warnings:?}");
     }
     // A violation of the standard must fail an error-severity check.
-    let missed: Vec<&str> =
-        caught.iter().filter(|(_, errors, _)| errors.is_empty()).map(|(d, _, _)| d.name()).collect();
+    let missed: Vec<&str> = caught
+        .iter()
+        .filter(|(_, errors, _)| errors.is_empty())
+        .map(|(d, _, _)| d.name())
+        .collect();
     assert!(missed.is_empty(), "defects no error check caught: {missed:?}");
     assert_eq!(caught.len(), Defect::VIOLATIONS.len());
 }
