@@ -66,7 +66,6 @@ defects! {
     violations {
         WrongMsa2 = "wrong-msa2": "MSA-2 is not the MSH-10 of the message acknowledged",
         NoMsa2 = "no-msa2": "MSA-2 is empty",
-        NoSwap = "no-swap": "MSH-3..6 are copied, not swapped (the ACK claims to come from the sender)",
         WrongMsh9 = "wrong-msh9": "MSH-9 of the ACK is ADT^A01 instead of ACK^<trigger>^ACK",
         EmptyMsh10 = "empty-msh10": "the ACK has no MSH-10 control id",
         InvalidMsa1 = "invalid-msa1": "MSA-1 is OK, which is not in table 0008",
@@ -92,6 +91,7 @@ defects! {
         HttpAuthBypass = "http-auth-bypass": "HTTP Basic credentials are not checked",
         HttpAliasNotChecked = "http-alias-not-checked": "the MSH-4 connecting-alias{data-controller-alias} rule is not enforced on HTTP",
         BadMsh7 = "bad-msh7": "MSH-7 of the ACK is not a timestamp",
+        HttpStatusByAckCode = "http-status-by-ack-code": "HTTP answers AR/CR with 400 and AE/CE with 500, the ACK in the body (the superseded HL7-over-HTTP draft; the specification requires 2xx for every HL7 response)",
         DiesOnOversizedFrame = "dies-on-oversized-frame": "a frame above the size bound brings the endpoint down: no connection is served afterwards",
         StopsAfterReset = "stops-after-reset": "after a peer resets a connection, the endpoint serves no connection any more",
         StopsAfterConnectionStorm = "stops-after-connection-storm": "connections closed before any message leak: after 16 of them no connection is served",
@@ -105,6 +105,8 @@ defects! {
         AppliesOutOfOrder = "applies-out-of-order": "on an MLLP connection, every odd-numbered accepted message is acknowledged at once but applied only after the next one (or when the connection ends)",
     }
     permitted {
+        // Chapter 2 states no rule that an ACK swaps MSH-3..6 (`ack.msh-swap`).
+        NoSwap = "no-swap": "MSH-3..6 are copied, not swapped (the ACK claims to come from the sender)",
         ClosesOnBytesOutsideFrame = "closes-on-bytes-outside-frame": "the connection is closed when bytes arrive outside a frame",
         OneConnectionAtATime = "one-connection-at-a-time": "connections are served one after another, not concurrently",
         ProcessingIdNotEchoed = "processing-id-not-echoed": "MSH-11 of the ACK is always T, whatever the message's processing id",
@@ -112,7 +114,6 @@ defects! {
         StandardDelimiters = "standard-delimiters": "the ACK always uses |^~\\&, whatever delimiters the message declared",
         NoErrSegment = "no-err-segment": "AE and AR acknowledgments carry no ERR segment",
         ClosesAfterAck = "closes-after-ack": "the connection is closed after every acknowledgment",
-        HttpStatusAlways200 = "http-status-always-200": "HTTP answers 200 whatever MSA-1 says",
         HttpTextContentType = "http-text-content-type": "HTTP acknowledgments are labelled text/plain",
         IdleConnectionDroppedEarly = "idle-connection-dropped-early": "a connection idle for 150 ms is closed (allowed: the sender reconnects)",
         EatsByteAfterEndBlock = "eats-byte-after-end-block": "the byte after 0x1C is discarded unread, so after a frame without its 0x0D the next frame's 0x0B is lost with that frame",

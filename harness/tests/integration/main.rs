@@ -7,6 +7,7 @@ mod corpus;
 mod dead_peer;
 mod defects;
 mod generator;
+mod hardening;
 mod hostile;
 mod http;
 mod junit_schema;

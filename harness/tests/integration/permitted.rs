@@ -27,7 +27,7 @@ const GENERIC: &[&str] = &["conformance-core", "hostile-network"];
 /// or the connection, not what is accepted (which is site policy that pack encodes).
 fn site_packs(behaviour: Defect) -> &'static [&'static str] {
     match behaviour {
-        Defect::HttpStatusAlways200 | Defect::HttpTextContentType => &["http-partner"],
+        Defect::HttpTextContentType => &["http-partner"],
         Defect::ClosesAfterAck
         | Defect::NoErrSegment
         | Defect::ReceiverNamesItself
