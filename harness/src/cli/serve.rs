@@ -10,6 +10,7 @@ use crate::target::http::{
     serve_http, serve_https, serve_state_with, BasicCredentials, HttpConfig,
 };
 use crate::target::journal;
+use crate::target::profile::{declared_profile, print_profile, Served};
 use crate::target::responder::ResponderConfig;
 use crate::target::server::{
     serve_hllp, serve_mllp_with_commit_ack, CommitAcks, HllpServerOptions, ServerOptions,
@@ -54,12 +55,20 @@ pub struct ServeArgs {
     /// Require client certificates signed by a CA in this PEM file (mutual TLS).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_client_ca: Option<PathBuf>,
-    /// Switch on a known bug (repeatable), to prove that the harness catches it.
+    /// Switch on a known bug, to prove that the harness catches it, or a permitted behaviour,
+    /// to prove that it passes (repeatable; --list-defects lists both kinds).
     #[arg(long = "defect", value_name = "NAME", value_parser = parse_defect)]
     pub defects: Vec<Defect>,
-    /// List the defect switches with one line each, and exit.
+    /// List the switches with one line each, and exit: the defects (violations of the
+    /// standard, which the harness must catch), then the permitted behaviours (choices the
+    /// standard leaves to a receiver, which the harness must pass).
     #[arg(long)]
     pub list_defects: bool,
+    /// Print the endpoint's target profile (YAML: what it declares, with the --defect
+    /// permitted behaviours and --commit-ack/--state as given), and exit. For
+    /// `run --target-profile FILE`.
+    #[arg(long)]
+    pub print_profile: bool,
     /// Also take HL7 over HTTP (one message per POST) on this address.
     #[arg(long, value_name = "ADDR")]
     pub http: Option<String>,
@@ -139,9 +148,35 @@ fn http_config(args: &ServeArgs) -> anyhow::Result<HttpConfig> {
 pub fn run(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     if args.list_defects {
         let width = Defect::ALL.iter().map(|d| d.name().len()).max().unwrap_or(0);
-        for defect in Defect::ALL {
-            writeln!(out, "{:<width$}  {}", defect.name(), defect.description())?;
+        let sections = [
+            (
+                "Defects (violations of the standard; the harness must catch each):",
+                Defect::VIOLATIONS,
+            ),
+            (
+                "Permitted behaviours (the standard allows them; the harness must pass each):",
+                Defect::PERMITTED,
+            ),
+        ];
+        for (i, (title, defects)) in sections.into_iter().enumerate() {
+            if i > 0 {
+                writeln!(out)?;
+            }
+            writeln!(out, "{title}")?;
+            for defect in defects {
+                writeln!(out, "  {:<width$}  {}", defect.name(), defect.description())?;
+            }
         }
+        return Ok(exit::OK);
+    }
+    if args.print_profile {
+        let endpoint = Endpoint::new(ResponderConfig::default())
+            .with_defects(Defects::of(args.defects.iter().copied()));
+        let served = Served {
+            commit_ack: args.commit_ack,
+            state: args.state.as_ref().map(|addr| format!("http://{addr}")),
+        };
+        write!(out, "{}", print_profile(&declared_profile(&endpoint, &served))?)?;
         return Ok(exit::OK);
     }
     if args.repair {

@@ -385,6 +385,32 @@ pub fn from_yaml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, serde_
     serde_yaml::with::singleton_map_recursive::deserialize(serde_yaml::Deserializer::from_str(text))
 }
 
+/// Writes YAML the way [`from_yaml`] reads it back (enums as single-key maps), leaving out keys
+/// whose value is empty (`null`, `{}`): in the files this crate writes (target profiles) an
+/// absent key and an empty one mean the same, and the shorter file is the one people read.
+pub fn to_yaml<T: serde::Serialize>(value: &T) -> Result<String, serde_yaml::Error> {
+    let mut tree =
+        serde_yaml::with::singleton_map_recursive::serialize(value, serde_yaml::value::Serializer)?;
+    prune(&mut tree);
+    serde_yaml::to_string(&tree)
+}
+
+/// Drops mapping entries whose value is `null` or an empty mapping, at every depth.
+fn prune(value: &mut serde_yaml::Value) {
+    match value {
+        serde_yaml::Value::Mapping(map) => {
+            for (_, v) in map.iter_mut() {
+                prune(v);
+            }
+            map.retain(|_, v| {
+                !(v.is_null() || v.as_mapping().is_some_and(serde_yaml::Mapping::is_empty))
+            });
+        }
+        serde_yaml::Value::Sequence(items) => items.iter_mut().for_each(prune),
+        _ => {}
+    }
+}
+
 /// The `load:` block: templates that exist and are HL7, a way to end, sane numbers.
 fn check_load(load: &LoadSpec, file: &ScenarioFile, report: &mut dyn FnMut(&str, String)) {
     let templates: Vec<&str> = file.messages.keys().map(String::as_str).collect();

@@ -15,7 +15,7 @@ pub use hllp::{BlockLimit, ChecksumName, HllpSpec, SpanName};
 pub use limits::{MAX_EXPANDED_TEXT, MAX_NESTING, MAX_SCENARIO_BYTES, MAX_VALUES};
 pub use load::{
     from_yaml, load_file, load_file_for, load_packs, load_packs_for, load_text, load_text_for,
-    suggest, LoadError, LoadedScenario, Pack, TemplateMessage,
+    suggest, to_yaml, LoadError, LoadedScenario, Pack, TemplateMessage,
 };
 pub use model::*;
 pub use profile::load_profile;

@@ -8,7 +8,9 @@ use super::client_feed::{ClientFeed, Effect, TextMode};
 use super::defect::{Defect, Defects};
 pub use super::journal::{read_journal, JournalError};
 use super::journal::{unix_millis, Journal};
-use super::responder::{acknowledge, decide, wants_ack, Decision, ResponderConfig};
+use super::responder::{
+    acknowledge, acknowledge_original, decide, wants_ack, Decision, ResponderConfig,
+};
 use crate::hl7::ack::{AckBuilder, AckCode, AckError, AckMode, ErrorCondition};
 use crate::hl7::edit::MessageBuf;
 use crate::hl7::encode::{decode_segments, encode_segments};
@@ -117,8 +119,15 @@ impl Endpoint {
         Ok(endpoint)
     }
 
-    /// Switches on known bugs (for the harness's self-tests); the correct endpoint has none.
+    /// Switches on known bugs and permitted behaviours (for the harness's self-tests); the
+    /// built-in endpoint has none.
     pub fn with_defects(mut self, defects: Defects) -> Endpoint {
+        if defects.has(Defect::AcceptsEveryMessage) {
+            self.config = self.config.accepting_everything();
+        }
+        if defects.has(Defect::AcceptsMissingRequired) {
+            self.config.accept_missing_required = true;
+        }
         {
             let state = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
             state.reapply_duplicates = defects.has(Defect::AppliedTwice);
@@ -136,6 +145,11 @@ impl Endpoint {
 
     pub fn defects(&self) -> &Defects {
         &self.defects
+    }
+
+    /// What the endpoint accepts, with the permitted behaviours switched on.
+    pub fn config(&self) -> &ResponderConfig {
+        &self.config
     }
 
     /// Counts one acknowledgment about to be sent and returns its number (1, 2, …), across all
@@ -310,8 +324,12 @@ impl Endpoint {
             }
             None => self.apply(&message),
         };
-        let ack = acknowledge(&message, &decision, &control_id, &timestamp)
-            .map(|ack| self.mangle(&message, ack));
+        let ack = if self.defects.has(Defect::EnhancedModeIgnored) {
+            Some(acknowledge_original(&message, &decision, &control_id, &timestamp))
+        } else {
+            acknowledge(&message, &decision, &control_id, &timestamp)
+        };
+        let ack = ack.map(|ack| self.mangle(&message, &decision, ack));
         Handled { ack, decision: Some(decision), effects, unreadable: None }
     }
 
@@ -337,7 +355,7 @@ impl Endpoint {
     }
 
     /// The ACK as the ACK-level defects would write it.
-    fn mangle(&self, message: &Message<'_>, ack: Vec<u8>) -> Vec<u8> {
+    fn mangle(&self, message: &Message<'_>, decision: &Decision, ack: Vec<u8>) -> Vec<u8> {
         let d = &self.defects;
         let Ok(mut buf) = MessageBuf::new(ack.clone()) else { return ack };
         let set = |buf: &mut MessageBuf, path: &str, raw: &[u8]| {
@@ -358,6 +376,29 @@ impl Endpoint {
         if d.has(Defect::NoSwap) {
             for n in 3..=6 {
                 set(&mut buf, &format!("MSH-{n}"), &original(n));
+            }
+        }
+        if d.has(Defect::ReceiverNamesItself) {
+            set(&mut buf, "MSH-3", RECEIVER_APPLICATION.as_bytes());
+            set(&mut buf, "MSH-4", RECEIVER_FACILITY.as_bytes());
+        }
+        if d.has(Defect::PlainAckMsh9) && version_before_2_4(message) {
+            set(&mut buf, "MSH-9", b"ACK");
+        }
+        if d.has(Defect::MfkForMfn) {
+            if let Some(mfk) = master_file_acknowledgment(message, decision) {
+                let component = message.delimiters().component;
+                set(
+                    &mut buf,
+                    "MSH-9",
+                    &[b"MFK".as_slice(), &[component], b"M02", &[component], b"MFK_M01"].concat(),
+                );
+                let mut bytes = buf.into_bytes();
+                bytes.extend_from_slice(&mfk);
+                match MessageBuf::new(bytes) {
+                    Ok(with_mfi) => buf = with_mfi,
+                    Err(_) => return ack,
+                }
             }
         }
         if d.has(Defect::WrongMsh9) {
@@ -411,6 +452,67 @@ impl Endpoint {
     pub fn received(&self) -> u64 {
         self.sequence.load(Ordering::SeqCst)
     }
+}
+
+/// MSH-3 and MSH-4 of the ACK under `receiver-names-itself`: the receiver's own names, which
+/// HL7 v2 ch. 2 (MSH-3/4, "the sending application/facility") allows as well as the swapped
+/// MSH-5/6 of the message (a message may be addressed to an alias).
+const RECEIVER_APPLICATION: &str = "HL7HARNESS";
+const RECEIVER_FACILITY: &str = "REFERENCE";
+
+/// MSH-12 before v2.4, where MSH-9 had no message structure component (plain `ACK`, or
+/// `ACK^<trigger>`, both seen in v2.3 and v2.3.1 receivers).
+fn version_before_2_4(message: &Message<'_>) -> bool {
+    matches!(message.version().map(str::trim), Some("2.1" | "2.2" | "2.3" | "2.3.1"))
+}
+
+/// The MFK segments that follow MSA (and ERR) in the answer to an MFN^M02 (HL7 v2.5.1 ch. 8,
+/// 8.7.1: the application acknowledgment is MFK^M02^MFK_M01, MSH MSA [ERR] MFI [{MFA}]; the
+/// ACK the built-in endpoint sends is the general acknowledgment of ch. 2, which receivers
+/// also send): the message's MFI, and one MFA per MFE
+/// as MFI-6 (response level code, table 0179) asks: AL always, NE never, ER only when the
+/// message is not accepted, SU only when it is. MFA-4 is S (successful posting) or U (table
+/// 0181); MFA-1, -2, -5 and -6 repeat MFE-1, -2, -4 and -5. `None` for any other message, or an
+/// MFN without MFI (answered with a plain ACK).
+fn master_file_acknowledgment(message: &Message<'_>, decision: &Decision) -> Option<Vec<u8>> {
+    if message.message_code() != Some("MFN") || message.trigger_event() != Some("M02") {
+        return None;
+    }
+    let field_separator = message.delimiters().field;
+    let mfi = message.segments().find(|s| s.id() == "MFI")?;
+    let mut out = mfi.as_bytes().to_vec();
+    out.push(b'\r');
+    let raw = |segment: &crate::hl7::Segment<'_>, n: usize| {
+        segment.field(n).map(|v| v.as_bytes().to_vec()).unwrap_or_default()
+    };
+    let level = raw(&mfi, 6);
+    let accepted = decision.is_accept();
+    let records = match level.as_slice() {
+        b"NE" => false,
+        b"ER" => !accepted,
+        b"SU" => accepted,
+        _ => true,
+    };
+    if records {
+        let status: &[u8] = if accepted { b"S" } else { b"U" };
+        for mfe in message.segments().filter(|s| s.id() == "MFE") {
+            let fields = [
+                raw(&mfe, 1),
+                raw(&mfe, 2),
+                Vec::new(),
+                status.to_vec(),
+                raw(&mfe, 4),
+                raw(&mfe, 5),
+            ];
+            out.extend_from_slice(b"MFA");
+            for field in fields {
+                out.push(field_separator);
+                out.extend_from_slice(&field);
+            }
+            out.push(b'\r');
+        }
+    }
+    Some(out)
 }
 
 /// `YYYYMMDDHHMMSS+0000` (HL7 DTM in UTC) for a point in time.

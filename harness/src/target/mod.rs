@@ -3,7 +3,7 @@
 //! acknowledgment of each message by the standard; `client_feed` applies the messages (ADT client
 //! feed, MFN professionals) to the state that effect probes read; `journal` keeps every message
 //! received; `endpoint` ties them together; `server` runs it on MLLP and `http` on HL7 over
-//! HTTP, with the JSON state endpoint.
+//! HTTP, with the JSON state endpoint; `profile` is what it declares (its target profile).
 
 pub mod basic_auth;
 pub mod client_feed;
@@ -12,6 +12,7 @@ pub mod endpoint;
 pub mod fragile;
 pub mod http;
 pub mod journal;
+pub mod profile;
 pub mod responder;
 pub mod sender_defect;
 pub mod server;

@@ -22,14 +22,21 @@ use crate::hl7::validate::{validate, ValidateOptions};
 use crate::hl7::{Finding, Message, Path, Severity};
 
 /// What the endpoint accepts. The default is the built-in endpoint's: v2.3 to v2.6, the ADT
-/// client-feed events of the e-health interface, MFN^M02, processing ids P, T and D.
+/// client-feed events of the e-health interface, MFN^M02, processing ids P, T and D, and an
+/// error for a missing required field or segment. Each choice is one the standard leaves to the
+/// receiver (HL7 v2.5.1 ch. 2, 2.9.2.1 step 1: the receiver decides what it accepts), and the
+/// endpoint's target profile ([`super::profile`]) declares them.
 #[derive(Debug, Clone)]
 pub struct ResponderConfig {
-    pub versions: Vec<Version>,
-    /// `CODE^TRIGGER` pairs, e.g. `ADT^A04`.
-    pub events: Vec<String>,
-    /// Table 0103 values accepted in MSH-11.1.
-    pub processing_ids: Vec<String>,
+    /// `None`: every version is processed.
+    pub versions: Option<Vec<Version>>,
+    /// `CODE^TRIGGER` pairs, e.g. `ADT^A04`; `None`: every message type and trigger event.
+    pub events: Option<Vec<String>>,
+    /// Table 0103 values accepted in MSH-11.1; `None`: every processing id.
+    pub processing_ids: Option<Vec<String>>,
+    /// A message missing a required field or segment is accepted (AA) instead of answered with
+    /// AE: for a field of usage R, HL7 v2 ch. 2 lets a receiver raise an error, not obliges it.
+    pub accept_missing_required: bool,
 }
 
 impl Default for ResponderConfig {
@@ -38,10 +45,19 @@ impl Default for ResponderConfig {
         let mut events: Vec<String> = adt.iter().map(|t| format!("ADT^{t}")).collect();
         events.push("MFN^M02".into());
         ResponderConfig {
-            versions: Version::ALL.to_vec(),
-            events,
-            processing_ids: vec!["P".into(), "T".into(), "D".into()],
+            versions: Some(Version::ALL.to_vec()),
+            events: Some(events),
+            processing_ids: Some(vec!["P".into(), "T".into(), "D".into()]),
+            accept_missing_required: false,
         }
+    }
+}
+
+impl ResponderConfig {
+    /// Every well-formed message processed: any version, message type, trigger event and
+    /// processing id.
+    pub fn accepting_everything(self) -> ResponderConfig {
+        ResponderConfig { versions: None, events: None, processing_ids: None, ..self }
     }
 }
 
@@ -82,8 +98,9 @@ pub fn decide(message: &Message<'_>, config: &ResponderConfig) -> Decision {
     };
 
     let version = message.version().and_then(Version::parse);
-    let version = match version {
-        Some(v) if config.versions.contains(&v) => Some(v),
+    let version = match (version, &config.versions) {
+        (version, None) => version,
+        (Some(v), Some(versions)) if versions.contains(&v) => Some(v),
         _ => {
             let shown = message.version().unwrap_or("(empty)");
             rejects.push(at_header(
@@ -97,8 +114,8 @@ pub fn decide(message: &Message<'_>, config: &ResponderConfig) -> Decision {
     let code = message.message_code().unwrap_or("");
     let trigger = message.trigger_event().unwrap_or("");
     let event = format!("{code}^{trigger}");
-    if !config.events.contains(&event) {
-        let known_code = config.events.iter().any(|e| e.split('^').next() == Some(code));
+    if let Some(events) = config.events.as_ref().filter(|events| !events.contains(&event)) {
+        let known_code = events.iter().any(|e| e.split('^').next() == Some(code));
         let condition = if known_code {
             ErrorCondition::UnsupportedEventCode
         } else {
@@ -110,7 +127,7 @@ pub fn decide(message: &Message<'_>, config: &ResponderConfig) -> Decision {
         ));
     }
     let processing = message.processing_id().unwrap_or("");
-    if !config.processing_ids.iter().any(|p| p == processing) {
+    if config.processing_ids.as_ref().is_some_and(|ids| !ids.iter().any(|p| p == processing)) {
         rejects.push(at_header(
             AckError::new(ErrorCondition::UnsupportedProcessingId)
                 .with_text(format!("processing id {processing:?} is not accepted")),
@@ -124,13 +141,21 @@ pub fn decide(message: &Message<'_>, config: &ResponderConfig) -> Decision {
     let options = ValidateOptions { structure: None, version };
     let findings = message.findings().iter().cloned().chain(validate(message, &options));
     let errors = cap_errors(
-        findings.filter(|f| f.severity == Severity::Error).filter_map(|f| ack_error(&f)),
+        findings
+            .filter(|f| f.severity == Severity::Error)
+            .filter(|f| !(config.accept_missing_required && is_missing_required(f)))
+            .filter_map(|f| ack_error(&f)),
     );
     if errors.is_empty() {
         Decision::Accept
     } else {
         Decision::Error(errors)
     }
+}
+
+/// A required field or segment left out (usage R).
+fn is_missing_required(finding: &Finding) -> bool {
+    matches!(finding.code, "missing-required-field" | "missing-required-segment")
 }
 
 /// Most ERR segments an acknowledgment lists one by one. Chapter 2 puts no number on them
@@ -217,14 +242,35 @@ pub fn acknowledge(
     if !wants_ack(message, decision) {
         return None;
     }
-    let code = decision.code(AckMode::of(message));
-    let mut builder = AckBuilder::new(message, code, control_id, timestamp);
+    Some(build(message, decision, AckMode::of(message), control_id, timestamp))
+}
+
+/// The acknowledgment of a receiver that ignores MSH-15/16 (original mode only, which HL7 v2
+/// allows: a receiver declares the acknowledgment modes it supports): always one answer, with
+/// AA, AE or AR.
+pub fn acknowledge_original(
+    message: &Message<'_>,
+    decision: &Decision,
+    control_id: &str,
+    timestamp: &str,
+) -> Vec<u8> {
+    build(message, decision, AckMode::Original, control_id, timestamp)
+}
+
+fn build(
+    message: &Message<'_>,
+    decision: &Decision,
+    mode: AckMode,
+    control_id: &str,
+    timestamp: &str,
+) -> Vec<u8> {
+    let mut builder = AckBuilder::new(message, decision.code(mode), control_id, timestamp);
     if let Decision::Error(errors) | Decision::Reject(errors) = decision {
         for error in errors {
             builder = builder.error(error.clone());
         }
     }
-    Some(builder.build())
+    builder.build()
 }
 
 #[cfg(test)]
@@ -320,7 +366,7 @@ mod tests {
             let decision = decide(&message, &ResponderConfig::default());
             let event =
                 format!("{}^{}", message.message_code().unwrap(), message.trigger_event().unwrap());
-            if ResponderConfig::default().events.contains(&event) {
+            if ResponderConfig::default().events.is_some_and(|events| events.contains(&event)) {
                 assert_eq!(decision, Decision::Accept, "{event} {:?}", message.control_id());
                 accepted += 1;
             }

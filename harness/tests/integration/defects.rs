@@ -581,6 +581,73 @@ fn every_defect_changes_observable_behaviour() {
                 assert_eq!(ok.1.get(1), Some(&b'D'), "a new connection is served: {ok:?}");
                 assert_eq!(bad.1, b"", "{defect}: a new connection is closed unanswered");
             }
+            Defect::EnhancedModeIgnored => {
+                let enhanced = frame(&A04.replace("|P|2.6\r", "|P|2.6|||AL|NE\r"));
+                let (ok, bad) = both(defect, &enhanced);
+                assert_eq!(field(&acks(&ok)[0], "MSA", 1), "CA");
+                assert_eq!(field(&acks(&bad)[0], "MSA", 1), "AA", "{defect}");
+                let silent = frame(&A04.replace("|P|2.6\r", "|P|2.6|||NE|NE\r"));
+                let (ok, bad) = both(defect, &silent);
+                assert_eq!((acks(&ok).len(), acks(&bad).len()), (0, 1), "{defect}");
+            }
+            Defect::AcceptsEveryMessage => {
+                for other in [
+                    A04.replace("ADT^A04^ADT_A01", "ZZZ^Z01"),
+                    A04.replace("ADT^A04^ADT_A01", "ADT^A99^ADT_A01"),
+                    A04.replace("|P|2.6\r", "|P|2.9\r"),
+                    A04.replace("|M1|P|", "|M1|X|"),
+                ] {
+                    let (ok, bad) = both(defect, &frame(&other));
+                    assert_eq!(field(&acks(&ok)[0], "MSA", 1), "AR", "{other:?}");
+                    assert_eq!(field(&acks(&bad)[0], "MSA", 1), "AA", "{defect}: {other:?}");
+                }
+            }
+            Defect::AcceptsMissingRequired => {
+                let no_pid3 = frame(&A04.replace("PID|1||C1^^^EHR^PI||", "PID|1||||"));
+                let (ok, bad) = both(defect, &no_pid3);
+                assert_eq!(field(&acks(&ok)[0], "MSA", 1), "AE");
+                assert_eq!(field(&acks(&bad)[0], "MSA", 1), "AA", "{defect}");
+                // Bytes invalid in the declared character set are still an error.
+                let (_, bad) = both(defect, &frame(&A04.replace("Doe", "D\u{f8}e")));
+                assert_eq!(field(&acks(&bad)[0], "MSA", 1), "AE", "{defect}");
+            }
+            Defect::PlainAckMsh9 => {
+                let v23 = frame(&A04.replace("|P|2.6\r", "|P|2.3\r"));
+                let (ok, bad) = both(defect, &v23);
+                assert_eq!(field(&acks(&ok)[0], "MSH", 9), "ACK^A04");
+                assert_eq!(field(&acks(&bad)[0], "MSH", 9), "ACK", "{defect}");
+                let (_, bad) = both(defect, &good);
+                assert_eq!(field(&acks(&bad)[0], "MSH", 9), "ACK^A04^ACK", "v2.6 unchanged");
+            }
+            Defect::MfkForMfn => {
+                let mfn = std::fs::read_to_string(
+                    super::support::workspace().join("corpus/mfn/mfn_m02_v24_add.hl7"),
+                )
+                .unwrap();
+                let (ok, bad) = both(defect, &frame(&mfn));
+                assert_eq!(field(&acks(&ok)[0], "MSH", 9), "ACK^M02^ACK");
+                let bad = &acks(&bad)[0];
+                assert_eq!(field(bad, "MSH", 9), "MFK^M02^MFK_M01", "{defect}");
+                assert_eq!(field(bad, "MSA", 1), "AA", "{defect}");
+                assert!(bad.contains("\rMFI|STF^Staff master file^HL70175|"), "{bad:?}");
+                assert!(bad.contains("\rMFA|MAD|MFE-0004||S|PRO-1004^"), "{bad:?}");
+                let (_, adt) = both(defect, &good);
+                assert_eq!(field(&acks(&adt)[0], "MSH", 9), "ACK^A04^ACK", "ADT unchanged");
+            }
+            Defect::ReceiverNamesItself => {
+                let (ok, bad) = both(defect, &good);
+                assert_eq!(field(&acks(&ok)[0], "MSH", 3), "HARNESS");
+                let bad = &acks(&bad)[0];
+                assert_eq!(
+                    (field(bad, "MSH", 3), field(bad, "MSH", 4)),
+                    ("HL7HARNESS".into(), "REFERENCE".into()),
+                    "{defect}"
+                );
+                assert_eq!(
+                    (field(bad, "MSH", 5), field(bad, "MSH", 6)),
+                    ("EHR".into(), "HOSP".into())
+                );
+            }
             Defect::WrongCharset => {
                 let utf8 = utf8_a04();
                 assert_eq!(state_after(None, &[&utf8])["clients"]["C1"]["family"], "Døe");

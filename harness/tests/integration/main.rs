@@ -16,6 +16,7 @@ mod load;
 mod mllp;
 mod names;
 mod outbound;
+mod permitted;
 mod properties;
 mod proxy;
 mod public_corpus;
