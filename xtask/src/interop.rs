@@ -1,15 +1,25 @@
-//! `cargo xtask interop`: the harness against a third-party MLLP implementation, python-hl7
-//! (PyPI package `hl7`), installed into a virtual environment under `target/xtask/interop/`.
+//! `cargo xtask interop`: the harness against third-party HL7 v2 implementations it did not
+//! write. python-hl7 (PyPI package `hl7`) is installed into a virtual environment under
+//! `target/xtask/interop/`; nodehl7 (npm) and a receiver built on the `mllp` crate (crates.io)
+//! are installed and built there from the pinned files in `xtask/interop-nodehl7/` and
+//! `xtask/interop-mllp/` (see [`receivers`]).
 //!
 //! 1. `hl7-harness send` sends the corpus's valid messages to python-hl7's asyncio MLLP server
 //!    (`hl7.mllp.start_hl7_server`, answering `create_ack()`); every message must get its AA.
 //! 2. python-hl7's `mllp_send` client sends the same messages, MLLP-framed in one file, to
 //!    `hl7-harness serve`; every message must get one ACK whose MSA-2 is its MSH-10 (MSA-1 is
 //!    the endpoint's verdict: AR for events the e-health interface does not handle, e.g. A09).
-//! 3. The hostile-network pack against python-hl7's server, and 4. the outbound-sender pack
-//!    with python-hl7's `mllp_send` as the sender under test. Their failures are findings about
-//!    python-hl7, printed and written up in docs/interop.md; the task fails only when the
-//!    harness cannot run them.
+//! 3. `conformance-core` and `hostile-network` against each receiver (python-hl7's server,
+//!    nodehl7's `MLLPServer`, the `mllp` crate's receiver), each with its honest target profile
+//!    from `xtask/interop-profiles/`. Every failing check must be listed in
+//!    `docs/interop-expected.txt` (written up in docs/interop.md with the standard's text); a
+//!    failure not listed, or a listed one that passed, fails the task.
+//! 4. The outbound-sender pack with python-hl7's `mllp_send` as the sender under test. Its
+//!    failures are findings about `mllp_send`, printed and written up in docs/interop.md; the
+//!    task fails only when the harness cannot run it.
+
+mod expected;
+mod receivers;
 
 use crate::process::Command;
 use anyhow::{bail, ensure, Context};
@@ -236,19 +246,186 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
         bail!("mllp_send → hl7-harness serve: no ACK for {missing:?}\n{text}");
     }
 
-    // 3. The hostile-network pack against python-hl7's server, and 4. the outbound-sender pack
-    // with python-hl7's mllp_send as the sender under test. What they fail is a finding about
-    // python-hl7 (docs/interop.md), not a failure of this task; the harness must still run.
-    // On all addresses: the dead-peer cases connect from the harness's own network namespace
-    // to the host side of its veth (the harness's target is still 127.0.0.1).
-    let (_server, port) = start_server(&dir, &python, "0.0.0.0")?;
-    let target = format!("mllp://127.0.0.1:{port}");
-    let hostile = ["run", "scenarios/hostile-network", "--target", &target];
-    pack_findings(root, &harness, &hostile, "hostile-network → python-hl7 server")?;
+    // 3. conformance-core and hostile-network against every receiver, each with its profile.
+    // python-hl7 listens on all addresses: the dead-peer cases connect from the harness's own
+    // network namespace to the host side of its veth (the harness's target is still 127.0.0.1).
+    // The others listen on loopback only, so they run without the packet-level file.
+    let expected = expected::read(root)?;
+    let profiles = knows_target_profile(&harness)?;
+    let mut outcomes = Vec::new();
+    {
+        let (_server, port) = start_server(&dir, &python, "0.0.0.0")?;
+        let port: u16 = port.parse().with_context(|| format!("python-hl7's port {port:?}"))?;
+        let receiver = Receiver { name: "python-hl7", port, loopback_only: false };
+        outcomes.push(grade(root, &harness, &receiver, &expected, profiles)?);
+    }
+    {
+        let (_server, port) = receivers::nodehl7(root)?;
+        let receiver = Receiver { name: "nodehl7", port, loopback_only: true };
+        outcomes.push(grade(root, &harness, &receiver, &expected, profiles)?);
+    }
+    {
+        let (_server, port) = receivers::mllp_crate(root)?;
+        let receiver = Receiver { name: "mllp-crate", port, loopback_only: true };
+        outcomes.push(grade(root, &harness, &receiver, &expected, profiles)?);
+    }
+
+    // 4. The outbound-sender pack with python-hl7's mllp_send as the sender under test. What
+    // it fails is a finding about mllp_send (docs/interop.md), not a failure of this task; the
+    // harness must still run.
     let scenario = dir.join("outbound-mllp-send.yaml");
     std::fs::write(&scenario, mllp_send_scenario(root, &venv.join("bin").join("mllp_send"))?)?;
     let scenario = scenario.display().to_string();
     pack_findings(root, &harness, &["run", &scenario], "outbound-sender ← python-hl7 mllp_send")?;
+
+    verdict(&outcomes)
+}
+
+/// A receiver under test: its name (as in the allow-list and `xtask/interop-profiles/NAME.yaml`)
+/// and its loopback port.
+struct Receiver {
+    name: &'static str,
+    port: u16,
+    /// Listens on 127.0.0.1 only: the packet-level (dead-peer) file cannot reach it.
+    loopback_only: bool,
+}
+
+/// What one receiver's run came to.
+struct Outcome {
+    receiver: &'static str,
+    cases: usize,
+    failed_cases: usize,
+    difference: expected::Difference,
+}
+
+/// Whether this hl7-harness takes `--target-profile` (the target profile, issue 13).
+fn knows_target_profile(harness: &Path) -> anyhow::Result<bool> {
+    let mut help = std::process::Command::new(harness);
+    help.args(["run", "--help"]);
+    let output = output_within(help, Duration::from_secs(30), "hl7-harness run --help")?;
+    Ok(String::from_utf8_lossy(&output.stdout).contains("--target-profile"))
+}
+
+/// The scenario files a receiver runs: conformance-core and hostile-network (without the
+/// packet-level file for a loopback-only receiver).
+fn receiver_packs(root: &Path, loopback_only: bool) -> anyhow::Result<Vec<String>> {
+    let mut paths = vec!["scenarios/conformance-core".to_string()];
+    if !loopback_only {
+        paths.push("scenarios/hostile-network".to_string());
+        return Ok(paths);
+    }
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(root.join("scenarios/hostile-network"))? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".yaml") && name != "dead-peer.yaml" {
+            files.push(format!("scenarios/hostile-network/{name}"));
+        }
+    }
+    files.sort();
+    paths.extend(files);
+    Ok(paths)
+}
+
+/// Runs the packs against one receiver with its profile and compares its failing checks (severity
+/// error) with the allow-list, printing every failing case with its checks and evidence.
+fn grade(
+    root: &Path,
+    harness: &Path,
+    receiver: &Receiver,
+    expected: &std::collections::BTreeSet<expected::Failure>,
+    profiles: bool,
+) -> anyhow::Result<Outcome> {
+    let name = receiver.name;
+    let target = format!("mllp://127.0.0.1:{}", receiver.port);
+    let profile = format!("xtask/interop-profiles/{name}.yaml");
+    ensure!(root.join(&profile).is_file(), "{profile} is missing");
+    let mut command = std::process::Command::new(harness);
+    command.arg("run").args(receiver_packs(root, receiver.loopback_only)?);
+    command.args(["--target", &target, "--seed", "1", "--json", "--no-report"]);
+    if profiles {
+        command.args(["--target-profile", &profile]);
+    } else {
+        eprintln!("--- {name}: this hl7-harness has no --target-profile; running without {profile}");
+    }
+    command.current_dir(root);
+    let what = format!("conformance-core + hostile-network → {name}");
+    let output = output_within(command, Duration::from_secs(300), &what)?;
+    let code = output.status.code();
+    ensure!(
+        matches!(code, Some(0) | Some(1)),
+        "{what}: hl7-harness exited {code:?}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let mut ran = std::collections::BTreeSet::new();
+    let mut failures = std::collections::BTreeSet::new();
+    let (mut cases, mut failed_cases) = (0, 0);
+    for line in stdout.lines().filter(|l| l.starts_with('{')) {
+        let case: serde_json::Value = serde_json::from_str(line)?;
+        let file = case["file"].as_str().unwrap_or_default().to_string();
+        let title = case["case"].as_str().unwrap_or_default().to_string();
+        cases += 1;
+        ran.insert((file.clone(), title.clone()));
+        let errors: Vec<&serde_json::Value> = case["failures"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|f| f["severity"] == "error")
+            .collect();
+        if errors.is_empty() {
+            continue;
+        }
+        failed_cases += 1;
+        eprintln!("    FAIL {file} | {title}");
+        for error in errors {
+            let failure = expected::Failure {
+                receiver: name.to_string(),
+                file: file.clone(),
+                case: title.clone(),
+                check: error["id"].as_str().unwrap_or_default().to_string(),
+            };
+            let mark = if expected.contains(&failure) { "expected" } else { "NOT LISTED" };
+            let evidence: String =
+                error["evidence"].as_str().unwrap_or_default().chars().take(300).collect();
+            eprintln!("      {} ({mark}): {evidence}", failure.check);
+            failures.insert(failure);
+        }
+    }
+    eprintln!("--- {what}: {} of {cases} cases pass", cases - failed_cases);
+    let difference = expected::compare(name, expected, &failures, &ran);
+    Ok(Outcome { receiver: name, cases, failed_cases, difference })
+}
+
+/// Fails when a receiver failed a check the allow-list does not list, or passed one it lists.
+fn verdict(outcomes: &[Outcome]) -> anyhow::Result<()> {
+    let mut wrong = Vec::new();
+    for outcome in outcomes {
+        let d = &outcome.difference;
+        eprintln!(
+            "--- {}: {} of {} cases pass; {} failing check(s) not listed, {} listed but passing, \
+             {} listed but not run here",
+            outcome.receiver,
+            outcome.cases - outcome.failed_cases,
+            outcome.cases,
+            d.unexpected.len(),
+            d.fixed.len(),
+            d.not_run.len()
+        );
+        for failure in &d.not_run {
+            eprintln!("    not run here: {failure}");
+        }
+        wrong.extend(d.unexpected.iter().map(|f| format!("failed, not listed: {f}")));
+        wrong.extend(d.fixed.iter().map(|f| format!("listed, but passed: {f}")));
+    }
+    if !wrong.is_empty() {
+        bail!(
+            "the receivers differ from {} (a new failure is a deviation to write up in \
+             docs/interop.md with the standard's text, or a harness bug; a listed one that \
+             passes is to be removed):\n  {}",
+            expected::PATH,
+            wrong.join("\n  ")
+        );
+    }
     Ok(())
 }
 
