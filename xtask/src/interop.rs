@@ -345,7 +345,9 @@ fn grade(
     if profiles {
         command.args(["--target-profile", &profile]);
     } else {
-        eprintln!("--- {name}: this hl7-harness has no --target-profile; running without {profile}");
+        eprintln!(
+            "--- {name}: this hl7-harness has no --target-profile; running without {profile}"
+        );
     }
     command.current_dir(root);
     let what = format!("conformance-core + hostile-network → {name}");

@@ -44,7 +44,10 @@ fn wait_ready(running: &mut Running, port: u16, what: &str, log: &Path) -> anyho
             return Ok(());
         }
         if Instant::now() > deadline {
-            bail!("{what} did not listen on {address} within {READY_LIMIT:?}; log: {}", log.display());
+            bail!(
+                "{what} did not listen on {address} within {READY_LIMIT:?}; log: {}",
+                log.display()
+            );
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -112,8 +115,7 @@ pub fn mllp_crate(root: &Path) -> anyhow::Result<(Running, u16)> {
         .run()
         .with_context(|| format!("building the {MLLP_CRATE} receiver"))?;
     let port = free_port()?;
-    let mut command =
-        std::process::Command::new(target_dir.join("release").join("interop-mllp"));
+    let mut command = std::process::Command::new(target_dir.join("release").join("interop-mllp"));
     command.arg(format!("127.0.0.1:{port}"));
     let running = spawn(command, port, "mllp crate receiver", &dir.join("mllp-receiver.log"))?;
     Ok((running, port))
