@@ -11,6 +11,7 @@ pub mod generator;
 pub mod hl7;
 pub mod load;
 pub mod netlab;
+pub mod profile;
 pub mod proxy;
 pub mod report;
 pub mod runner;

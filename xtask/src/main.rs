@@ -8,7 +8,8 @@
 //! - `html-check [REPORT_DIR]...`: opens report.html in headless Chromium (Debian's chromium and
 //!   chromedriver, installed when missing) and checks that it renders, logs no console error,
 //!   filters failures and fetches nothing; without folders it makes its own reports.
-//! - `schema`: writes the scenario format's JSON Schema to `scenarios/scenario.schema.json`.
+//! - `schema`: writes the JSON Schemas of the scenario and target profile formats to
+//!   `scenarios/scenario.schema.json` and `scenarios/target-profile.schema.json`.
 //!
 //! xtask only orchestrates: it shells out to cargo and never reimplements what cargo does.
 
@@ -83,8 +84,9 @@ enum Task {
         /// broken copy that must fail.
         report_dirs: Vec<PathBuf>,
     },
-    /// Write the JSON Schema of the scenario format to scenarios/scenario.schema.json (editors
-    /// point YAML files at it; a test fails when it is stale).
+    /// Write the JSON Schemas of the scenario and target profile formats to
+    /// scenarios/scenario.schema.json and scenarios/target-profile.schema.json (editors point
+    /// YAML files at them; a test fails when either is stale).
     Schema,
     /// The benchmark itself, in the release build that `bench` starts. Not for direct use.
     #[command(hide = true)]
@@ -138,14 +140,20 @@ fn main() -> anyhow::Result<()> {
         }
         Task::BenchRun { suite } => bench_run(&root, suite),
         Task::Schema => {
-            let path = root.join("scenarios").join("scenario.schema.json");
-            let file = std::fs::File::create(&path)?;
-            process::Command::new("schema", "cargo")
-                .args(["run", "--quiet", "--package", "hl7-harness", "--", "schema"])
-                .current_dir(&root)
-                .stdout(file)
-                .run()?;
-            println!("wrote {}", path.display());
+            for (name, extra) in
+                [("scenario.schema.json", None), ("target-profile.schema.json", Some("--profile"))]
+            {
+                let path = root.join("scenarios").join(name);
+                let file = std::fs::File::create(&path)?;
+                let mut args = vec!["run", "--quiet", "--package", "hl7-harness", "--", "schema"];
+                args.extend(extra);
+                process::Command::new("schema", "cargo")
+                    .args(args)
+                    .current_dir(&root)
+                    .stdout(file)
+                    .run()?;
+                println!("wrote {}", path.display());
+            }
             Ok(())
         }
     }

@@ -13,12 +13,29 @@ fn msa1(payload: &[u8]) -> Option<String> {
     Some(String::from_utf8_lossy(value.as_bytes()).into_owned())
 }
 
-/// The expectations of one exchange's step.
-pub(super) fn expectations(exchange: &Exchange, out: &mut Vec<CheckResult>) {
+/// The expectations of one exchange's step; `ack: declared` is decided from the standard and
+/// what `profile` declares.
+pub(super) fn expectations(
+    exchange: &Exchange,
+    profile: Option<&crate::profile::TargetProfile>,
+    out: &mut Vec<CheckResult>,
+) {
     let step = Some(exchange.step);
     let first = exchange.replies.first();
     let code = first.and_then(|r| msa1(&r.payload));
-    if let Some(expected) = &exchange.expect.ack {
+    let declared = match &exchange.expect.ack {
+        Some(expected) if expected.declared => Message::parse(&exchange.sent)
+            .ok()
+            .map(|sent| super::declared::allowed_answers(&sent, profile)),
+        _ => None,
+    };
+    let declared_expectation = declared.as_ref().map(|allowed| crate::scenario::AckExpectation {
+        codes: allowed.outcomes.clone(),
+        declared: false,
+    });
+    // A `declared` expectation of a message that does not parse has nothing to decide from.
+    let written = exchange.expect.ack.as_ref().filter(|e| !e.declared);
+    if let Some(expected) = declared_expectation.as_ref().or(written) {
         let outcome = match (&first, &code) {
             (None, _) => Some(AckOutcome::None),
             (Some(_), Some(text)) => AckCode::parse(text).map(AckOutcome::Code),
@@ -32,9 +49,14 @@ pub(super) fn expectations(exchange: &Exchange, out: &mut Vec<CheckResult>) {
             (Some(_), Some(text)) => format!("MSA-1 {text:?}"),
             (Some(r), None) => format!("a reply without MSA-1: {}", show_bytes(&r.payload, 120)),
         };
+        let because = declared.as_ref().map(|a| format!(" ({})", a.why)).unwrap_or_default();
         out.push(match outcome {
             Some(o) if expected.codes.contains(&o) => CheckResult::pass(EXPECT_ACK, step),
-            _ => CheckResult::fail(EXPECT_ACK, step, format!("expected {expected}, got {shown}")),
+            _ => CheckResult::fail(
+                EXPECT_ACK,
+                step,
+                format!("expected {expected}, got {shown}{because}"),
+            ),
         });
     }
     if let (Some(want), Some(reply)) = (exchange.expect.err, first) {

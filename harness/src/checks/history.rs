@@ -112,7 +112,7 @@ pub(super) fn history(case: &CaseObservation, out: &mut Vec<CheckResult>) {
         let outcome =
             Outcome::of(&canary.sent, canary.reply.as_ref().map(|r| r.payload.as_slice()));
         let when = match canary.when {
-            CanaryWhen::During => "during the fault",
+            CanaryWhen::During => CANARY_DURING,
             CanaryWhen::After => "after the faults",
         };
         out.push(if outcome == Outcome::Indeterminate {
@@ -135,6 +135,10 @@ pub(super) fn history(case: &CaseObservation, out: &mut Vec<CheckResult>) {
         });
     }
 }
+
+/// How a canary sent while a fault held another connection is named in evidence (the
+/// declared grading recognises it: serving it needs concurrent connections).
+pub(super) const CANARY_DURING: &str = "during the fault";
 
 /// Messages sent more than once (retransmitted after an indeterminate attempt, or resent by
 /// a step): only indeterminate attempts may be retried, and the last send must be answered.

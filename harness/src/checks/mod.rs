@@ -8,10 +8,12 @@
 
 mod ack;
 mod case;
+mod declared;
 mod history;
 mod order;
 mod sender;
 
+pub use declared::{allowed_answers, Allowed};
 pub use sender::content_key;
 
 pub use crate::hl7::finding::Severity;
@@ -298,13 +300,14 @@ pub fn evaluate(case: &crate::runner::observation::CaseObservation) -> Vec<Check
     }
     for exchange in &case.exchanges {
         ack::exchange(exchange, &mut results);
-        case::expectations(exchange, &mut results);
+        case::expectations(exchange, case.profile.as_deref(), &mut results);
     }
     case::case_level(case, &mut results);
     sender::receiver_case(case, &mut results);
     history::history(case, &mut results);
     order::order(case, &mut results);
     results.retain(|r| !case.skip_checks.iter().any(|s| s == r.id));
+    declared::grade(case, &mut results);
     results
 }
 

@@ -206,6 +206,7 @@ fn expectations() {
     let mut ex = exchange(SENT, Some(GOOD));
     ex.expect.ack = Some(AckExpectation {
         codes: vec![AckOutcome::Code(crate::hl7::ack::AckCode::ApplicationError)],
+        declared: false,
     });
     ex.expect.err = Some(true);
     ex.expect.max_ack_time = Some(Span(Duration::from_millis(1)));
@@ -216,6 +217,7 @@ fn expectations() {
 
     ex.expect.ack = Some(AckExpectation {
         codes: vec![AckOutcome::Code(crate::hl7::ack::AckCode::ApplicationAccept)],
+        declared: false,
     });
     ex.expect.err = Some(false);
     ex.expect.max_ack_time = Some(Span(Duration::from_secs(1)));
@@ -225,7 +227,7 @@ fn expectations() {
     passing(&observed, "expect.ack-time");
 
     let mut silent = exchange(SENT, None);
-    silent.expect.ack = Some(AckExpectation { codes: vec![AckOutcome::None] });
+    silent.expect.ack = Some(AckExpectation { codes: vec![AckOutcome::None], declared: false });
     let observed = case(vec![silent]);
     passing(&observed, "expect.ack");
     assert_eq!(outcome(&observed, "ack.received"), None);
@@ -316,7 +318,8 @@ fn history_nothing_lost_counts_every_attempt() {
         "history.nothing-lost",
     );
     let mut unterminated = sent_with(None, &[(Outcome::Indeterminate, Some("unterminated"))]);
-    unterminated.expect.ack = Some(AckExpectation { codes: vec![AckOutcome::None] });
+    unterminated.expect.ack =
+        Some(AckExpectation { codes: vec![AckOutcome::None], declared: false });
     assert_eq!(outcome(&case(vec![unterminated]), "history.nothing-lost"), None, "no ACK due");
     // HTTP exchanges record no attempts; their statuses are judged elsewhere.
     assert_eq!(outcome(&with_reply(GOOD), "history.nothing-lost"), None);

@@ -285,6 +285,7 @@ pub fn run(args: &LoadArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             skipped: Vec::new(),
             shard: None,
             load: vec![phase],
+            profiles: Vec::new(),
         };
         let record = RunRecord {
             outcome: &outcome,

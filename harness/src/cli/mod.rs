@@ -83,8 +83,9 @@ pub enum Command {
     /// CAP_NET_ADMIN), iproute2 and nftables, and are skipped, with the reason in the report,
     /// where the machine does not allow it.
     Run(run::RunArgs),
-    /// Print the JSON Schema of the scenario format (for editors).
-    Schema,
+    /// Print the JSON Schema of the scenario format, or with --profile of the target profile
+    /// format (for editors).
+    Schema(schema::SchemaArgs),
     /// Write edge-case variants of a message: named mutations, seeded, each with the intent a
     /// conformant receiver should act on (valid, invalid, either).
     Generate(generate::GenerateArgs),
@@ -118,7 +119,7 @@ pub fn main() -> i32 {
         Command::Proxy(args) => proxy::run(&args, &mut out),
         Command::Load(args) => load::run(&args, &mut out),
         Command::Run(args) => run::run(&args, &mut out),
-        Command::Schema => schema::run(&mut out),
+        Command::Schema(args) => schema::run(&args, &mut out),
         Command::Generate(args) => generate::run(&args, &mut out),
         Command::Keygen(args) => keygen::run(&args, &mut out),
         Command::Report(args) => report::run(&args, &mut out),

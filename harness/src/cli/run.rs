@@ -24,6 +24,13 @@ pub struct RunArgs {
     /// endpoint.
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
+    /// The target profile: what the system under test declares (versions, message types,
+    /// processing ids, acknowledgment modes, MLLP release, concurrency, duplicates, state API).
+    /// Grading is HL7 v2 ∩ this profile; without one (and without a scenario's
+    /// target.profile), every answer the standard lets a receiver choose passes. Reports name
+    /// it with its sha256. `hl7-harness schema --profile` prints its JSON Schema.
+    #[arg(long = "target-profile", value_name = "FILE")]
+    pub target_profile: Option<PathBuf>,
     /// Switch on a defect of the built-in endpoint (repeatable), to see which check catches it;
     /// `serve --list-defects` lists them.
     #[arg(long = "target-defect", value_name = "NAME", value_parser = parse_defect)]
@@ -141,7 +148,18 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             .map(|d| d.as_nanos() as u64 % 1_000_000_000)
             .unwrap_or(0)
     });
+    let profile = match &args.target_profile {
+        Some(path) => match crate::scenario::load_profile(path) {
+            Ok(profile) => Some(profile),
+            Err(error) => {
+                eprintln!("hl7-harness: error: --target-profile {error}");
+                return Ok(exit::USAGE);
+            }
+        },
+        None => None,
+    };
     let options = RunOptions {
+        profile,
         target: args.target.clone(),
         defects: Defects::of(args.target_defects.iter().copied()),
         seed,

@@ -134,6 +134,7 @@ pub fn results(record: &RunRecord) -> Value {
         "harness_version": super::record::HARNESS_VERSION,
         "target": outcome.target,
         "seed": outcome.seed,
+        "profiles": outcome.profiles,
         "started": super::time::rfc3339(record.started),
         "finished": super::time::rfc3339(record.finished),
         "verdict": record.verdict(),

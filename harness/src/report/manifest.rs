@@ -44,6 +44,9 @@ pub struct Manifest {
     pub harness_version: String,
     pub target: String,
     pub seed: u64,
+    /// The target profiles the run graded by, with their sha256 (none: no profile).
+    #[serde(default)]
+    pub profiles: Vec<crate::profile::ProfileUsed>,
     pub started: String,
     pub finished: String,
     /// `conformant` or `not conformant`.
@@ -71,6 +74,7 @@ impl Manifest {
             harness_version: HARNESS_VERSION.into(),
             target: outcome.target.clone(),
             seed: outcome.seed,
+            profiles: outcome.profiles.clone(),
             started: super::time::rfc3339(record.started),
             finished: super::time::rfc3339(record.finished),
             verdict: record.verdict().into(),

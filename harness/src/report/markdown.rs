@@ -67,6 +67,11 @@ pub fn summary(record: &RunRecord) -> String {
     let _ = writeln!(out, "| | |\n|---|---|");
     let _ = writeln!(out, "| Run | {} |", code(&record.run_id));
     let _ = writeln!(out, "| Target | {} |", code(&outcome.target));
+    let _ = writeln!(
+        out,
+        "| Target profile | {} |",
+        crate::profile::ProfileUsed::describe(&outcome.profiles)
+    );
     let _ = writeln!(out, "| Harness | hl7-harness {HARNESS_VERSION} |");
     let _ = writeln!(out, "| Seed | {} |", outcome.seed);
     let _ = writeln!(out, "| Started | {} |", super::time::rfc3339(record.started));

@@ -59,6 +59,8 @@ struct ResultsFile {
     #[serde(default)]
     shard: Option<String>,
     #[serde(default)]
+    profiles: Vec<crate::profile::ProfileUsed>,
+    #[serde(default)]
     baseline: Option<Comparison>,
     packs: Vec<PackEntry>,
     #[serde(default)]
@@ -240,6 +242,10 @@ fn check_consistent(shards: &[ShardReport]) -> Result<(), MergeError> {
         }
         if a.target != b.target {
             return Err(mismatch("target", &a.target, &b.target));
+        }
+        if a.profiles != b.profiles {
+            let show = |p: &[crate::profile::ProfileUsed]| crate::profile::ProfileUsed::describe(p);
+            return Err(mismatch("target profile", &show(&a.profiles), &show(&b.profiles)));
         }
         if a.phi_redacted != b.phi_redacted {
             return Err(mismatch("phi_redacted", &a.phi_redacted, &b.phi_redacted));
@@ -511,6 +517,7 @@ pub fn merge(out: &Path, dirs: &[PathBuf]) -> Result<Merged, MergeError> {
         // The load phases' accounts are not in results.json in a form that reads back; their
         // checks are (on the `load: …` cases), so the merged verdict still counts them.
         load: Vec::new(),
+        profiles: first.profiles.clone(),
     };
     let started = started.unwrap_or(SystemTime::UNIX_EPOCH);
     let merged_id = format!("{}-merged", run_id(started, first.seed));

@@ -301,6 +301,7 @@ mod tests {
             harness_version: "0".into(),
             target: "builtin".into(),
             seed: 1,
+            profiles: Vec::new(),
             started: String::new(),
             finished: String::new(),
             verdict: NOT_CONFORMANT.into(),

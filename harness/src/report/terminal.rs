@@ -75,6 +75,11 @@ pub fn summary(outcome: &RunOutcome, verbose: bool) -> String {
         outcome.seed,
         outcome.shard.map(|s| format!("; shard {s}")).unwrap_or_default()
     );
+    let _ = writeln!(
+        out,
+        "target profile: {}",
+        crate::profile::ProfileUsed::describe(&outcome.profiles)
+    );
     if warned > 0 && !verbose {
         let _ = writeln!(out, "(--verbose lists the warnings)");
     }

@@ -331,6 +331,9 @@ pub async fn run_case(run: &CaseRun, ctx: &Context) -> (CaseObservation, Vec<Str
         expect_connection_open: run.case.expect.connection_open,
         skip_checks: run.case.skip_checks.clone(),
         order: run.case.expect.order.unwrap_or_default(),
+        depends_on: run.case.depends_on.clone(),
+        concurrent: run.case.connections.unwrap_or(1) > 1
+            || run.case.network.iter().any(|f| f.name() == "storm"),
         ..CaseObservation::default()
     };
     let mut described = Vec::new();
@@ -394,7 +397,7 @@ fn fault_expectation(mut expect: Expect, faults: &[NetworkFault]) -> Expect {
         return expect;
     }
     if faults.iter().any(|f| matches!(f, NetworkFault::Unterminated { .. })) {
-        expect.ack = Some(AckExpectation { codes: vec![AckOutcome::None] });
+        expect.ack = Some(AckExpectation { codes: vec![AckOutcome::None], declared: false });
     } else if faults.iter().any(|f| matches!(f, NetworkFault::Oversized { .. })) {
         let mut codes: Vec<AckOutcome> = [
             AckCode::ApplicationAccept,
@@ -408,7 +411,7 @@ fn fault_expectation(mut expect: Expect, faults: &[NetworkFault]) -> Expect {
         .map(AckOutcome::Code)
         .collect();
         codes.push(AckOutcome::None);
-        expect.ack = Some(AckExpectation { codes });
+        expect.ack = Some(AckExpectation { codes, declared: false });
     }
     expect
 }
@@ -430,6 +433,7 @@ fn expectation(expect: &Expect, intent: Option<Intent>) -> Expect {
         if !codes.is_empty() {
             expect.ack = Some(AckExpectation {
                 codes: codes.iter().copied().map(AckOutcome::Code).collect(),
+                declared: false,
             });
         }
     }

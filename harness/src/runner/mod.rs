@@ -49,6 +49,9 @@ pub struct RunOptions {
     /// Defects of the reference sender for receiver-role scenarios (`{defects}` in a SUT
     /// command, `--sut-defect`).
     pub sut_defects: Vec<String>,
+    /// The target profile given on the command line (`--target-profile`): it overrides every
+    /// scenario's `target.profile`.
+    pub profile: Option<crate::profile::LoadedProfile>,
     /// The hl7-harness binary `{harness}` stands for in a SUT command (default: this
     /// executable; tests running the runner in-process name the real binary).
     pub harness: Option<PathBuf>,
@@ -73,6 +76,7 @@ impl Default for RunOptions {
             state: None,
             shard: None,
             sut_defects: Vec::new(),
+            profile: None,
             harness: None,
         }
     }
@@ -251,6 +255,9 @@ pub struct RunOutcome {
     pub shard: Option<Shard>,
     /// The `load:` phases run, with their accounts (their checks are on cases named `load: …`).
     pub load: Vec<crate::load::LoadPhase>,
+    /// The target profiles the cases were graded by (none: the standard's most permissive
+    /// reading), so a signed report certifies a system against what it declared.
+    pub profiles: Vec<crate::profile::ProfileUsed>,
 }
 
 impl RunOutcome {
@@ -402,10 +409,35 @@ fn reproduce(file: &std::path::Path, name: &str, options: &RunOptions) -> String
     if let Some(state) = &options.state {
         parts.extend(["--state".into(), shell_quote(state)]);
     }
+    if let Some(profile) = &options.profile {
+        parts.extend(["--target-profile".into(), shell_quote(&profile.path.display().to_string())]);
+    }
     for defect in options.defects.iter() {
         parts.extend(["--target-defect".into(), defect.name().to_string()]);
     }
     parts.join(" ")
+}
+
+/// The profile a scenario's cases are graded by: `--target-profile`, else the file's own.
+fn profile_of<'a>(
+    scenario: &'a LoadedScenario,
+    options: &'a RunOptions,
+) -> Option<&'a crate::profile::LoadedProfile> {
+    options.profile.as_ref().or(scenario.profile.as_ref())
+}
+
+/// Every profile the selected files are graded by, once each, in file order.
+fn profiles_used(packs: &[Pack], options: &RunOptions) -> Vec<crate::profile::ProfileUsed> {
+    let mut used: Vec<crate::profile::ProfileUsed> = Vec::new();
+    for scenario in packs.iter().flat_map(|p| p.scenarios.iter()) {
+        if let Some(profile) = profile_of(scenario, options) {
+            let entry = crate::profile::ProfileUsed::from(profile);
+            if !used.contains(&entry) {
+                used.push(entry);
+            }
+        }
+    }
+    used
 }
 
 /// What running one case gave.
@@ -423,6 +455,8 @@ fn judge(
     (name, seed, position): (&str, u64, (usize, usize)),
     judged: Judged,
 ) -> CaseOutcome {
+    let mut observation = judged.observation;
+    observation.profile = profile_of(scenario, options).map(|p| Arc::clone(&p.profile));
     CaseOutcome {
         pack: pack.name.clone(),
         scenario: scenario.name.clone(),
@@ -430,8 +464,8 @@ fn judge(
         name: name.to_string(),
         seed,
         sent: judged.sent,
-        results: evaluate(&judged.observation),
-        observation: judged.observation,
+        results: evaluate(&observation),
+        observation,
         duration: judged.duration,
         reproduce: reproduce(&scenario.path, name, options),
         position,
@@ -720,5 +754,6 @@ pub async fn run(
         skipped,
         shard: options.shard,
         load: load_phases,
+        profiles: profiles_used(packs, options),
     })
 }

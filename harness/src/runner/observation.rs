@@ -204,6 +204,17 @@ pub struct CaseObservation {
     /// The order the target applied the case's messages in.
     #[serde(skip)]
     pub applied: AppliedOrder,
+    /// What the target declares (`--target-profile`, a scenario's `target.profile`); `None`:
+    /// nothing declared, every answer the standard allows passes.
+    #[serde(skip)]
+    pub profile: Option<std::sync::Arc<crate::profile::TargetProfile>>,
+    /// The declarations the case's expectations depend on (`depends_on:`).
+    #[serde(skip)]
+    pub depends_on: Vec<crate::profile::Declaration>,
+    /// The case opened several connections at once (`connections: N`, a storm), which a
+    /// receiver that serves one connection at a time cannot all answer.
+    #[serde(skip)]
+    pub concurrent: bool,
 }
 
 /// One message the sender under test delivered (receiver role), and how it was answered.

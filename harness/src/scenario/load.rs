@@ -52,6 +52,8 @@ pub struct LoadedScenario {
     pub templates: BTreeMap<String, Vec<TemplateMessage>>,
     /// The file's bytes, for content hashes in reports.
     pub source: Vec<u8>,
+    /// The target profile its `target.profile` names, read.
+    pub profile: Option<crate::profile::LoadedProfile>,
 }
 
 /// A directory of scenario files.
@@ -147,7 +149,7 @@ fn pack_files(path: &Path) -> Result<Vec<(PathBuf, Vec<PathBuf>)>, String> {
     Ok(groups)
 }
 
-fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
+pub(super) fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
     let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
     if meta.len() > MAX_FILE_BYTES {
         return Err(format!("{} bytes is more than the {MAX_FILE_BYTES}-byte limit", meta.len()));
@@ -233,13 +235,29 @@ pub fn load_text(
             }
         }
     }
+    let profile = match &file.target.profile {
+        Some(written) => match super::profile::load_profile(&written.resolved) {
+            Ok(profile) => Some(profile),
+            Err(error) => {
+                let (line, column) = locate(text, "profile:");
+                errors.push(LoadError {
+                    line,
+                    column,
+                    message: format!("target.profile: {error}"),
+                    file: path.into(),
+                });
+                None
+            }
+        },
+        None => None,
+    };
     if !errors.is_empty() {
         return Err(errors);
     }
     let name = file.name.clone().unwrap_or_else(|| {
         path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
     });
-    Ok(LoadedScenario { path: path.to_path_buf(), name, file, templates, source })
+    Ok(LoadedScenario { path: path.to_path_buf(), name, file, templates, source, profile })
 }
 
 /// Reads YAML the way scenario files are written: enums as single-key maps (`file: x.hl7`,
@@ -551,7 +569,7 @@ fn file_messages(path: &Path, shown: &str) -> Result<Vec<TemplateMessage>, Strin
 }
 
 /// Turns a serde_yaml error into file:line:col plus a "did you mean" for unknown keys.
-fn yaml_error(path: &Path, err: &serde_yaml::Error) -> LoadError {
+pub(super) fn yaml_error(path: &Path, err: &serde_yaml::Error) -> LoadError {
     let (line, column) = err.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
     let mut message = err.to_string();
     if let Some(i) = message.rfind(" at line ") {

@@ -4,6 +4,7 @@
 mod hllp;
 mod load;
 mod model;
+mod profile;
 mod receiver;
 mod text;
 
@@ -13,6 +14,7 @@ pub use load::{
     TemplateMessage,
 };
 pub use model::*;
+pub use profile::load_profile;
 pub use receiver::*;
 pub use text::{interpolate, FieldPath, FileRef, Pattern, Piece, Placeholders, Secret, Span, Text};
 

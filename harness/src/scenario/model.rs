@@ -126,6 +126,10 @@ pub struct TargetSpec {
     /// uses them on any `hllp://` target, and the built-in endpoint's HLLP listener too.
     #[serde(default)]
     pub hllp: Option<super::hllp::HllpSpec>,
+    /// The target profile (what the system under test declares) this file's cases are graded
+    /// by, relative to the scenario file; `run --target-profile` overrides it.
+    #[serde(default)]
+    pub profile: Option<FileRef>,
 }
 
 /// Whom to trust, and the client certificate for mutual TLS. The server is always verified.
@@ -227,6 +231,12 @@ pub struct Case {
     /// Generic check ids this case opts out of (e.g. `ack.err-present`).
     #[serde(default)]
     pub skip_checks: Vec<String>,
+    /// Declarations of the target profile the case's expectations depend on (`versions`,
+    /// `messages`, `processing_ids`, `acknowledgment_modes`, `missing_required`, …): when the
+    /// profile leaves one out, the case still runs and its `expect.*` results report what it
+    /// saw, never as errors.
+    #[serde(default)]
+    pub depends_on: Vec<crate::profile::Declaration>,
 }
 
 /// One step of a sequence.
@@ -325,7 +335,11 @@ pub enum Vary {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
-    /// MSA-1: a code (`AA`), a list of codes (`[AE, AR]`), or `none` (no ACK may come).
+    /// MSA-1: a code (`AA`), a list of codes (`[AE, AR]`), `none` (no ACK may come), or
+    /// `declared`: the answer HL7 v2 ch. 2 requires of a receiver that declares what the target
+    /// profile says (a type, version or processing id it does not declare: AR; MSH-15/16 when
+    /// it declares enhanced mode; AE/AR on a missing required field when it declares
+    /// `missing_required: reject`; every answer the standard allows where it declares nothing).
     #[serde(default)]
     pub ack: Option<AckExpectation>,
     /// Take the MSA-1 expectation from the mutations' intent: a valid message must be accepted
@@ -364,10 +378,13 @@ pub enum Order {
     Any,
 }
 
-/// Acceptable MSA-1 codes; `None` in the set means "no ACK".
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Acceptable MSA-1 codes; `None` in the set means "no ACK". `declared`: the codes are not
+/// written in the scenario but decided by the checks from the standard and the target profile
+/// (`codes` is then empty).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AckExpectation {
     pub codes: Vec<AckOutcome>,
+    pub declared: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -387,6 +404,9 @@ impl fmt::Display for AckOutcome {
 
 impl fmt::Display for AckExpectation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.declared {
+            return f.write_str("declared");
+        }
         let codes: Vec<String> = self.codes.iter().map(ToString::to_string).collect();
         if codes.len() == 1 {
             f.write_str(&codes[0])
@@ -416,7 +436,10 @@ impl<'de> Deserialize<'de> for AckExpectation {
                 f.write_str("an acknowledgment code (AA) or a list of them ([AE, AR])")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<AckExpectation, E> {
-                Ok(AckExpectation { codes: vec![ack_outcome(v)?] })
+                if v == "declared" {
+                    return Ok(AckExpectation { codes: Vec::new(), declared: true });
+                }
+                Ok(AckExpectation { codes: vec![ack_outcome(v)?], declared: false })
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<AckExpectation, A::Error> {
                 let mut codes = Vec::new();
@@ -426,7 +449,7 @@ impl<'de> Deserialize<'de> for AckExpectation {
                 if codes.is_empty() {
                     return Err(de::Error::custom("the list of acknowledgment codes is empty"));
                 }
-                Ok(AckExpectation { codes })
+                Ok(AckExpectation { codes, declared: false })
             }
         }
         d.deserialize_any(Codes)
@@ -435,6 +458,9 @@ impl<'de> Deserialize<'de> for AckExpectation {
 
 impl Serialize for AckExpectation {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.declared {
+            return s.serialize_str("declared");
+        }
         s.collect_seq(self.codes.iter().map(ToString::to_string))
     }
 }
@@ -445,9 +471,10 @@ impl JsonSchema for AckExpectation {
     }
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({
-            "description": "MSA-1 code(s) expected; none: no acknowledgment",
+            "description": "MSA-1 code(s) expected; none: no acknowledgment; declared: what the \
+                            standard requires given the target profile's declarations",
             "oneOf": [
-                { "enum": ["AA", "AE", "AR", "CA", "CE", "CR", "none"] },
+                { "enum": ["AA", "AE", "AR", "CA", "CE", "CR", "none", "declared"] },
                 { "type": "array", "minItems": 1,
                   "items": { "enum": ["AA", "AE", "AR", "CA", "CE", "CR", "none"] } }
             ]

@@ -245,6 +245,11 @@ fn committed_schema_is_current() {
     let committed = std::fs::read_to_string(workspace().join("scenarios/scenario.schema.json"))
         .expect("scenarios/scenario.schema.json exists");
     assert!(stdout(&output) == committed, "stale: run `cargo xtask schema`");
+    let output = run(&["schema", "--profile"]);
+    let committed =
+        std::fs::read_to_string(workspace().join("scenarios/target-profile.schema.json"))
+            .expect("scenarios/target-profile.schema.json exists");
+    assert!(stdout(&output) == committed, "stale: run `cargo xtask schema`");
 }
 
 /// A command probe checks exit code and output, with placeholders from the message sent.

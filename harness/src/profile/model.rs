@@ -1,0 +1,382 @@
+//! The target profile's format (YAML). Every key is optional: a key left out is a choice the
+//! system did not declare, and the checks then accept every answer the standard allows.
+
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+use serde::de::{self, Deserializer};
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// What the system under test declares. Grading = HL7 v2 ∩ these declarations.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TargetProfile {
+    /// Shown in reports (the file name when absent).
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// MSH-12 versions processed (`any`, or a list such as ["2.3", "2.5.1"]); others must be
+    /// rejected (AR, error 203; HL7 v2.5.1 ch. 2, 2.9.2.1 step 1b).
+    #[serde(default)]
+    pub versions: Option<AnyOr<Vec<String>>>,
+    /// MSH-9 message types processed, each with its trigger events (`any`, or a map such as
+    /// `{ ADT: [A01, A04], MFN: any }`); others must be rejected (AR, errors 200/201; HL7 v2.5.1
+    /// ch. 2, 2.9.2.1 step 1a).
+    #[serde(default)]
+    pub messages: Option<AnyOr<BTreeMap<String, AnyOr<Vec<String>>>>>,
+    /// MSH-11 processing ids processed (`any`, or a list such as [P, T]); others must be
+    /// rejected (AR, error 202; HL7 v2.5.1 ch. 2, 2.9.2.1 step 1c).
+    #[serde(default)]
+    pub processing_ids: Option<AnyOr<Vec<String>>>,
+    /// `[original]`, or `[original, enhanced]` when MSH-15/16 are honoured (a receiver may
+    /// ignore them and answer in original mode).
+    #[serde(default)]
+    pub acknowledgment_modes: Option<Vec<AckModeName>>,
+    /// `reject`: a message missing a required field or segment gets AE or AR; `accept`: AA is
+    /// allowed (usage R says a receiver *may* raise an error).
+    #[serde(default)]
+    pub missing_required: Option<MissingRequired>,
+    /// MSH-18 character sets processed (e.g. ["ASCII", "8859/1", "UNICODE UTF-8"]).
+    #[serde(default)]
+    pub charsets: Option<Vec<String>>,
+    /// 1, or 2 when MLLP release 2 commit acknowledgments (ACK/NAK blocks) are sent.
+    #[serde(default)]
+    pub mllp_release: Option<MllpRelease>,
+    /// What the receiver does with bytes outside an MLLP block: `skip` them (MLLP release 2's
+    /// rule) or `close` the connection (release 1 says nothing).
+    #[serde(default)]
+    pub bytes_outside_blocks: Option<BytesOutsideBlocks>,
+    /// `false`: one connection is served at a time, by design (MLLP allows it).
+    #[serde(default)]
+    pub concurrent_connections: Option<bool>,
+    /// What a resent message (same MSH-10) does: `apply-once`, `apply-each` or `reject`.
+    #[serde(default)]
+    pub duplicates: Option<DuplicatePolicy>,
+    /// How probes and the order and duplicate checks read this system's effects.
+    #[serde(default)]
+    pub state: Option<StateSpec>,
+    /// Site policy a site pack reads as `${profile.NAME}` (aliases, data controllers, user
+    /// names): configuration of one system, kept out of signed packs.
+    #[serde(default)]
+    pub site: BTreeMap<String, String>,
+}
+
+/// `any`, or a declared list (or map).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnyOr<T> {
+    Any,
+    Only(T),
+}
+
+impl<T> AnyOr<T> {
+    pub fn only(&self) -> Option<&T> {
+        match self {
+            AnyOr::Any => None,
+            AnyOr::Only(t) => Some(t),
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for AnyOr<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either<T> {
+            Word(String),
+            Value(T),
+        }
+        match Either::<T>::deserialize(d)? {
+            Either::Word(w) if w == "any" => Ok(AnyOr::Any),
+            Either::Word(w) => Err(de::Error::custom(format!("{w:?}: expected `any` or a list"))),
+            Either::Value(v) => Ok(AnyOr::Only(v)),
+        }
+    }
+}
+
+impl<T: Serialize> Serialize for AnyOr<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            AnyOr::Any => s.serialize_str("any"),
+            AnyOr::Only(t) => t.serialize(s),
+        }
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for AnyOr<T> {
+    fn schema_name() -> Cow<'static, str> {
+        format!("AnyOr_{}", T::schema_name()).into()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let inner = generator.subschema_for::<T>();
+        json_schema!({ "oneOf": [ { "const": "any" }, inner ] })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AckModeName {
+    Original,
+    Enhanced,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MissingRequired {
+    Reject,
+    Accept,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+pub enum MllpRelease {
+    #[serde(rename = "1")]
+    One,
+    #[serde(rename = "2")]
+    Two,
+}
+
+impl<'de> Deserialize<'de> for MllpRelease {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Number(1) => Ok(MllpRelease::One),
+            Raw::Number(2) => Ok(MllpRelease::Two),
+            Raw::Text(t) if t == "1" => Ok(MllpRelease::One),
+            Raw::Text(t) if t == "2" => Ok(MllpRelease::Two),
+            Raw::Number(n) => Err(de::Error::custom(format!("mllp_release {n}: expected 1 or 2"))),
+            Raw::Text(t) => Err(de::Error::custom(format!("mllp_release {t:?}: expected 1 or 2"))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BytesOutsideBlocks {
+    Skip,
+    Close,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum DuplicatePolicy {
+    ApplyOnce,
+    ApplyEach,
+    Reject,
+}
+
+/// How the system's effects can be read: a base URL for probes (`{state}` in a pack's probes),
+/// and where the order messages were applied in can be read, if anywhere.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StateSpec {
+    /// Base URL of a JSON state API (what `{state}` stands for in probes).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// URL of the applied log: a JSON object whose `applied` lists MSH-10s in the order the
+    /// system applied them (the built-in endpoint's `{state}/applied`). Without it, the order
+    /// and duplicate checks that need it are skipped, saying why.
+    #[serde(default)]
+    pub applied: Option<String>,
+}
+
+/// The declarations a case may depend on (`depends_on:` in a scenario); without one of them in
+/// the profile, the case's expectations are reported as seen, never as errors.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Declaration {
+    Versions,
+    Messages,
+    ProcessingIds,
+    AcknowledgmentModes,
+    MissingRequired,
+    Charsets,
+    MllpRelease,
+    BytesOutsideBlocks,
+    ConcurrentConnections,
+    Duplicates,
+    State,
+}
+
+impl fmt::Display for Declaration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Declaration::Versions => "versions",
+            Declaration::Messages => "messages",
+            Declaration::ProcessingIds => "processing_ids",
+            Declaration::AcknowledgmentModes => "acknowledgment_modes",
+            Declaration::MissingRequired => "missing_required",
+            Declaration::Charsets => "charsets",
+            Declaration::MllpRelease => "mllp_release",
+            Declaration::BytesOutsideBlocks => "bytes_outside_blocks",
+            Declaration::ConcurrentConnections => "concurrent_connections",
+            Declaration::Duplicates => "duplicates",
+            Declaration::State => "state",
+        })
+    }
+}
+
+/// Whether a message's MSH-9/11/12 fall inside what a profile declares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Support {
+    /// Declared as processed.
+    Declared,
+    /// Declared as not processed: must be rejected, with this HL7 error code (table 0357) and
+    /// reason.
+    Refused { code: &'static str, why: String },
+    /// The profile says nothing about it.
+    Undeclared(Declaration),
+}
+
+impl TargetProfile {
+    /// Whether the profile states `declaration`.
+    pub fn declares(&self, declaration: Declaration) -> bool {
+        match declaration {
+            Declaration::Versions => self.versions.is_some(),
+            Declaration::Messages => self.messages.is_some(),
+            Declaration::ProcessingIds => self.processing_ids.is_some(),
+            Declaration::AcknowledgmentModes => self.acknowledgment_modes.is_some(),
+            Declaration::MissingRequired => self.missing_required.is_some(),
+            Declaration::Charsets => self.charsets.is_some(),
+            Declaration::MllpRelease => self.mllp_release.is_some(),
+            Declaration::BytesOutsideBlocks => self.bytes_outside_blocks.is_some(),
+            Declaration::ConcurrentConnections => self.concurrent_connections.is_some(),
+            Declaration::Duplicates => self.duplicates.is_some(),
+            Declaration::State => self.state.is_some(),
+        }
+    }
+
+    /// Whether MSH-15/16 are honoured: `Some(true)` when enhanced mode is declared, `Some(false)`
+    /// when only original mode is, `None` when the profile says nothing.
+    pub fn honours_enhanced_mode(&self) -> Option<bool> {
+        self.acknowledgment_modes.as_ref().map(|modes| modes.contains(&AckModeName::Enhanced))
+    }
+
+    /// Whether a message of this type (MSH-9.1), event (MSH-9.2), version (MSH-12) and
+    /// processing id (MSH-11.1) is processed, in the order HL7 v2.5.1 ch. 2, 2.9.2.1 checks
+    /// them: the first refusal wins, then the first missing declaration.
+    pub fn supports(&self, code: &str, event: &str, version: &str, processing_id: &str) -> Support {
+        let mut undeclared = None;
+        match &self.messages {
+            None => undeclared = undeclared.or(Some(Declaration::Messages)),
+            Some(AnyOr::Any) => {}
+            Some(AnyOr::Only(types)) => match types.get(code) {
+                None => {
+                    return Support::Refused {
+                        code: "200",
+                        why: format!("message type {code:?} is not among the declared {:?}", {
+                            types.keys().collect::<Vec<_>>()
+                        }),
+                    }
+                }
+                Some(AnyOr::Only(events)) if !events.iter().any(|e| e == event) => {
+                    return Support::Refused {
+                        code: "201",
+                        why: format!(
+                            "event {event:?} of {code} is not among the declared {events:?}"
+                        ),
+                    }
+                }
+                Some(_) => {}
+            },
+        }
+        match &self.versions {
+            None => undeclared = undeclared.or(Some(Declaration::Versions)),
+            Some(AnyOr::Any) => {}
+            Some(AnyOr::Only(list)) if !list.iter().any(|v| v == version) => {
+                return Support::Refused {
+                    code: "203",
+                    why: format!("version {version:?} is not among the declared {list:?}"),
+                }
+            }
+            Some(_) => {}
+        }
+        match &self.processing_ids {
+            None => undeclared = undeclared.or(Some(Declaration::ProcessingIds)),
+            Some(AnyOr::Any) => {}
+            Some(AnyOr::Only(list)) if !list.iter().any(|p| p == processing_id) => {
+                return Support::Refused {
+                    code: "202",
+                    why: format!(
+                        "processing id {processing_id:?} is not among the declared {list:?}"
+                    ),
+                }
+            }
+            Some(_) => {}
+        }
+        match undeclared {
+            Some(d) => Support::Undeclared(d),
+            None => Support::Declared,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(yaml: &str) -> TargetProfile {
+        crate::scenario::from_yaml(yaml).expect("profile")
+    }
+
+    #[test]
+    fn any_or_list() {
+        let p =
+            profile("versions: any\nmessages: { ADT: [A01, A04], MFN: any }\nprocessing_ids: [P]");
+        assert_eq!(p.versions, Some(AnyOr::Any));
+        assert_eq!(p.supports("ADT", "A04", "2.6", "P"), Support::Declared);
+        assert_eq!(p.supports("MFN", "M02", "9.9", "P"), Support::Declared);
+        assert!(matches!(
+            p.supports("ADT", "A99", "2.6", "P"),
+            Support::Refused { code: "201", .. }
+        ));
+        assert!(matches!(
+            p.supports("ZZZ", "Z01", "2.6", "P"),
+            Support::Refused { code: "200", .. }
+        ));
+        assert!(matches!(
+            p.supports("ADT", "A01", "2.6", "T"),
+            Support::Refused { code: "202", .. }
+        ));
+    }
+
+    #[test]
+    fn messages_any_and_undeclared() {
+        let p = profile("messages: any\nversions: [\"2.5.1\"]");
+        assert!(matches!(p.supports("ZZZ", "Z", "2.4", "P"), Support::Refused { code: "203", .. }));
+        assert_eq!(
+            p.supports("ZZZ", "Z", "2.5.1", "P"),
+            Support::Undeclared(Declaration::ProcessingIds)
+        );
+        assert_eq!(
+            TargetProfile::default().supports("ADT", "A01", "2.5", "P"),
+            Support::Undeclared(Declaration::Messages)
+        );
+    }
+
+    #[test]
+    fn bad_words_are_refused() {
+        assert!(crate::scenario::from_yaml::<TargetProfile>("versions: all").is_err());
+        assert!(crate::scenario::from_yaml::<TargetProfile>("mllp_release: 3").is_err());
+        assert!(crate::scenario::from_yaml::<TargetProfile>("unknown_key: 1").is_err());
+        assert_eq!(profile("mllp_release: 2").mllp_release, Some(MllpRelease::Two));
+        assert_eq!(profile("duplicates: apply-once").duplicates, Some(DuplicatePolicy::ApplyOnce));
+    }
+
+    #[test]
+    fn declarations() {
+        let p = profile("acknowledgment_modes: [original]\nconcurrent_connections: false");
+        assert!(p.declares(Declaration::AcknowledgmentModes));
+        assert!(p.declares(Declaration::ConcurrentConnections));
+        assert!(!p.declares(Declaration::Versions));
+        assert_eq!(p.honours_enhanced_mode(), Some(false));
+        assert_eq!(TargetProfile::default().honours_enhanced_mode(), None);
+    }
+}

@@ -1,0 +1,53 @@
+//! Reading a target profile file (`run --target-profile FILE`, a pack's `target.profile`):
+//! the same strict YAML as scenario files, with file:line:column errors, and its sha256.
+
+use super::load::{from_yaml, read_limited, yaml_error, LoadError};
+use crate::profile::{LoadedProfile, TargetProfile};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+
+/// Reads, parses and hashes the target profile at `path`.
+pub fn load_profile(path: &Path) -> Result<LoadedProfile, LoadError> {
+    let whole = |message: String| LoadError { file: path.into(), line: 0, column: 0, message };
+    let bytes = read_limited(path).map_err(|e| whole(format!("target profile: {e}")))?;
+    let text = std::str::from_utf8(&bytes).map_err(|e| {
+        whole(format!("not UTF-8 text (byte {}); target profiles are UTF-8", e.valid_up_to()))
+    })?;
+    let profile: TargetProfile = if text.trim().is_empty() {
+        TargetProfile::default()
+    } else {
+        from_yaml(text).map_err(|e| yaml_error(path, &e))?
+    };
+    let sha256 = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    Ok(LoadedProfile { path: path.to_path_buf(), sha256, profile: std::sync::Arc::new(profile) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(name: &str, text: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("hl7h-profile-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("profile.yaml");
+        std::fs::write(&path, text).expect("write");
+        path
+    }
+
+    #[test]
+    fn loads_and_hashes() {
+        let path = write("ok", "versions: [\"2.5.1\"]\nmessages: any\n");
+        let loaded = load_profile(&path).expect("loads");
+        assert_eq!(loaded.sha256.len(), 64);
+        assert_eq!(loaded.name(), "profile");
+        assert!(loaded.profile.messages.is_some());
+    }
+
+    #[test]
+    fn errors_name_the_line_and_key() {
+        let path = write("bad", "versions: any\nacknowledgment_mode: [original]\n");
+        let error = load_profile(&path).expect_err("unknown key");
+        assert_eq!(error.line, 2, "{error}");
+        assert!(error.to_string().contains("acknowledgment_mode"), "{error}");
+    }
+}
