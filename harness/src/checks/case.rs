@@ -18,6 +18,7 @@ fn msa1(payload: &[u8]) -> Option<String> {
 pub(super) fn expectations(
     exchange: &Exchange,
     profile: Option<&crate::profile::TargetProfile>,
+    resent: bool,
     out: &mut Vec<CheckResult>,
 ) {
     let step = Some(exchange.step);
@@ -26,7 +27,7 @@ pub(super) fn expectations(
     let declared = match &exchange.expect.ack {
         Some(expected) if expected.declared => Message::parse(&exchange.sent)
             .ok()
-            .map(|sent| super::declared::allowed_answers(&sent, profile)),
+            .map(|sent| super::declared::allowed_answers(&sent, profile, resent)),
         _ => None,
     };
     let declared_expectation = declared.as_ref().map(|allowed| crate::scenario::AckExpectation {

@@ -12,7 +12,9 @@ use crate::hl7::ack::{AckCode, AckMode};
 use crate::hl7::finding::Severity;
 use crate::hl7::validate::{validate, ValidateOptions};
 use crate::hl7::Message;
-use crate::profile::{Declaration, MissingRequired, Support, TargetProfile};
+use crate::profile::{
+    Declaration, DuplicatePolicy, HeaderFacts, MissingRequired, Support, TargetProfile,
+};
 use crate::runner::observation::CaseObservation;
 use crate::scenario::AckOutcome;
 
@@ -80,15 +82,16 @@ fn header(sent: &Message<'_>, field: usize, component: usize) -> String {
         .unwrap_or_default()
 }
 
-/// What MSH-9/11/12 of `sent` come to under `profile`.
+/// What MSH-9/11/12/18 of `sent` come to under `profile`.
 fn support(sent: &Message<'_>, profile: Option<&TargetProfile>) -> Support {
     let Some(profile) = profile else { return Support::Undeclared(Declaration::Messages) };
-    profile.supports(
-        &header(sent, 9, 1),
-        &header(sent, 9, 2),
-        &header(sent, 12, 1),
-        &header(sent, 11, 1),
-    )
+    profile.supports(&HeaderFacts {
+        code: header(sent, 9, 1),
+        event: header(sent, 9, 2),
+        version: header(sent, 12, 1),
+        processing_id: header(sent, 11, 1),
+        charset: header(sent, 18, 1),
+    })
 }
 
 /// Original mode: AR for what is declared unsupported, AE/AR for a missing required field when
@@ -201,8 +204,34 @@ fn enhanced(sent: &Message<'_>, profile: Option<&TargetProfile>) -> Allowed {
     allowed
 }
 
-/// The answers allowed to `sent` by HL7 v2 and `profile` (`expect: { ack: declared }`).
-pub fn allowed_answers(sent: &Message<'_>, profile: Option<&TargetProfile>) -> Allowed {
+/// The answers allowed to `sent` by HL7 v2 and `profile` (`expect: { ack: declared }`);
+/// `resent`: the same MSH-10 was sent before in the case, which a receiver declaring
+/// `duplicates: reject` refuses (AE/AR), and one declaring nothing may.
+pub fn allowed_answers(
+    sent: &Message<'_>,
+    profile: Option<&TargetProfile>,
+    resent: bool,
+) -> Allowed {
+    let allowed = first_answer(sent, profile);
+    if !resent {
+        return allowed;
+    }
+    match profile.and_then(|p| p.duplicates) {
+        Some(DuplicatePolicy::Reject) => Allowed::new(
+            &[AE, AR, CE, CR],
+            false,
+            "a resent MSH-10, and the target profile declares `duplicates: reject`",
+        ),
+        Some(_) => allowed,
+        None => allowed.union(Allowed::new(
+            &[AE, AR],
+            false,
+            "a resent MSH-10 may be refused: the target profile does not declare `duplicates`",
+        )),
+    }
+}
+
+fn first_answer(sent: &Message<'_>, profile: Option<&TargetProfile>) -> Allowed {
     if AckMode::of(sent) == AckMode::Original {
         return original(sent, profile);
     }
@@ -305,7 +334,7 @@ mod tests {
 
     fn allowed(message: &str, profile: Option<&TargetProfile>) -> String {
         let message = Message::parse(message.as_bytes()).expect("message");
-        allowed_answers(&message, profile).shown()
+        allowed_answers(&message, profile, false).shown()
     }
 
     #[test]
@@ -319,7 +348,9 @@ mod tests {
 
     #[test]
     fn declared_and_well_formed_is_accepted() {
-        let p = profile("versions: [\"2.6\"]\nmessages: { ADT: any }\nprocessing_ids: [P]");
+        let p = profile(
+            "versions: [\"2.6\"]\nmessages: { ADT: any }\nprocessing_ids: [P]\ncharsets: [ASCII]",
+        );
         assert_eq!(allowed(V26, Some(&p)), "[AA]");
         assert_eq!(allowed(&V26.replace("|2.6", "|9.9"), Some(&p)), "[AR]");
         assert_eq!(allowed(&V26.replace("|P|", "|T|"), Some(&p)), "[AR]");
@@ -328,7 +359,7 @@ mod tests {
 
     #[test]
     fn missing_required_follows_the_declaration() {
-        let base = "versions: any\nmessages: any\nprocessing_ids: any\n";
+        let base = "versions: any\nmessages: any\nprocessing_ids: any\ncharsets: [ASCII]\n";
         let no_id = V26.replace("123^^^H^MR", "");
         assert_eq!(allowed(&no_id, Some(&profile(base))), "[AA, AE, AR]");
         let reject = profile(&format!("{base}missing_required: reject"));
@@ -339,7 +370,7 @@ mod tests {
 
     #[test]
     fn enhanced_mode_by_declaration() {
-        let base = "versions: any\nmessages: any\nprocessing_ids: any\n";
+        let base = "versions: any\nmessages: any\nprocessing_ids: any\ncharsets: [ASCII]\n";
         let al = V26.replace("|P|2.6", "|P|2.6|||AL|NE");
         let honours = profile(&format!("{base}acknowledgment_modes: [original, enhanced]"));
         assert_eq!(allowed(&al, Some(&honours)), "[CA]");
@@ -350,5 +381,15 @@ mod tests {
         let original_only = profile(&format!("{base}acknowledgment_modes: [original]"));
         assert_eq!(allowed(&al, Some(&original_only)), "[AA]");
         assert_eq!(allowed(&ne, Some(&original_only)), "[AA]");
+    }
+
+    #[test]
+    fn a_resend_follows_the_duplicates_declaration() {
+        let message = Message::parse(V26.as_bytes()).expect("message");
+        let base = "versions: any\nmessages: any\nprocessing_ids: any\ncharsets: [ASCII]\n";
+        let shown = |yaml: &str| allowed_answers(&message, Some(&profile(yaml)), true).shown();
+        assert_eq!(shown(base), "[AA, AE, AR]");
+        assert_eq!(shown(&format!("{base}duplicates: apply-once")), "[AA]");
+        assert_eq!(shown(&format!("{base}duplicates: reject")), "[AE, AR, CE, CR]");
     }
 }

@@ -298,9 +298,11 @@ pub fn evaluate(case: &crate::runner::observation::CaseObservation) -> Vec<Check
         ));
         return results;
     }
-    for exchange in &case.exchanges {
+    for (i, exchange) in case.exchanges.iter().enumerate() {
         ack::exchange(exchange, &mut results);
-        case::expectations(exchange, case.profile.as_deref(), &mut results);
+        let id = control_id(&exchange.sent);
+        let resent = id.is_some() && case.exchanges[..i].iter().any(|e| control_id(&e.sent) == id);
+        case::expectations(exchange, case.profile.as_deref(), resent, &mut results);
     }
     case::case_level(case, &mut results);
     sender::receiver_case(case, &mut results);
@@ -309,6 +311,11 @@ pub fn evaluate(case: &crate::runner::observation::CaseObservation) -> Vec<Check
     results.retain(|r| !case.skip_checks.iter().any(|s| s == r.id));
     declared::grade(case, &mut results);
     results
+}
+
+/// MSH-10 of a sent payload, when it parses.
+fn control_id(payload: &[u8]) -> Option<String> {
+    crate::hl7::Message::parse(payload).ok()?.control_id().map(str::to_string)
 }
 
 /// Shows bytes for evidence: printable ASCII kept, CR as `\r`, others as `\xNN`; cut at `max`.

@@ -259,10 +259,13 @@ impl TargetProfile {
         self.acknowledgment_modes.as_ref().map(|modes| modes.contains(&AckModeName::Enhanced))
     }
 
-    /// Whether a message of this type (MSH-9.1), event (MSH-9.2), version (MSH-12) and
-    /// processing id (MSH-11.1) is processed, in the order HL7 v2.5.1 ch. 2, 2.9.2.1 checks
-    /// them: the first refusal wins, then the first missing declaration.
-    pub fn supports(&self, code: &str, event: &str, version: &str, processing_id: &str) -> Support {
+    /// Whether a message with this header is processed, in the order HL7 v2.5.1 ch. 2, 2.9.2.1
+    /// checks MSH-9, MSH-12 and MSH-11: the first refusal wins, then the first missing
+    /// declaration. A character set outside the declared ones is not a refusal (the standard
+    /// names no rejection for it) but leaves the answer open, as an undeclared one does.
+    pub fn supports(&self, header: &HeaderFacts) -> Support {
+        let (code, event, version, processing_id) =
+            (header.code.as_str(), header.event.as_str(), &header.version, &header.processing_id);
         let mut undeclared = None;
         match &self.messages {
             None => undeclared = undeclared.or(Some(Declaration::Messages)),
@@ -311,9 +314,41 @@ impl TargetProfile {
             }
             Some(_) => {}
         }
+        match &self.charsets {
+            None => undeclared = undeclared.or(Some(Declaration::Charsets)),
+            // MSH-18 empty: the default character set, ASCII (ch. 2, MSH-18).
+            Some(list) if !list.iter().any(|c| c == header.charset_or_default()) => {
+                undeclared = undeclared.or(Some(Declaration::Charsets))
+            }
+            Some(_) => {}
+        }
         match undeclared {
             Some(d) => Support::Undeclared(d),
             None => Support::Declared,
+        }
+    }
+}
+
+/// The header fields a profile's declarations are about.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeaderFacts {
+    /// MSH-9.1 and MSH-9.2.
+    pub code: String,
+    pub event: String,
+    /// MSH-12.1.
+    pub version: String,
+    /// MSH-11.1.
+    pub processing_id: String,
+    /// MSH-18 (first repetition); empty when not valued.
+    pub charset: String,
+}
+
+impl HeaderFacts {
+    fn charset_or_default(&self) -> &str {
+        if self.charset.is_empty() {
+            "ASCII"
+        } else {
+            &self.charset
         }
     }
 }
@@ -326,37 +361,65 @@ mod tests {
         crate::scenario::from_yaml(yaml).expect("profile")
     }
 
+    fn h(code: &str, event: &str, version: &str, processing_id: &str) -> HeaderFacts {
+        HeaderFacts {
+            code: code.into(),
+            event: event.into(),
+            version: version.into(),
+            processing_id: processing_id.into(),
+            charset: String::new(),
+        }
+    }
+
+    #[test]
+    fn charsets_leave_the_answer_open_unless_declared() {
+        let p = profile("versions: any\nmessages: any\nprocessing_ids: any");
+        assert_eq!(
+            p.supports(&h("ADT", "A01", "2.5", "P")),
+            Support::Undeclared(Declaration::Charsets)
+        );
+        let p = profile("versions: any\nmessages: any\nprocessing_ids: any\ncharsets: [ASCII]");
+        assert_eq!(p.supports(&h("ADT", "A01", "2.5", "P")), Support::Declared);
+        let utf8 = HeaderFacts { charset: "UNICODE UTF-8".into(), ..h("ADT", "A01", "2.5", "P") };
+        assert_eq!(p.supports(&utf8), Support::Undeclared(Declaration::Charsets));
+    }
+
     #[test]
     fn any_or_list() {
-        let p =
-            profile("versions: any\nmessages: { ADT: [A01, A04], MFN: any }\nprocessing_ids: [P]");
+        let p = profile(
+            "versions: any\nmessages: { ADT: [A01, A04], MFN: any }\nprocessing_ids: [P]\n\
+             charsets: [ASCII]",
+        );
         assert_eq!(p.versions, Some(AnyOr::Any));
-        assert_eq!(p.supports("ADT", "A04", "2.6", "P"), Support::Declared);
-        assert_eq!(p.supports("MFN", "M02", "9.9", "P"), Support::Declared);
+        assert_eq!(p.supports(&h("ADT", "A04", "2.6", "P")), Support::Declared);
+        assert_eq!(p.supports(&h("MFN", "M02", "9.9", "P")), Support::Declared);
         assert!(matches!(
-            p.supports("ADT", "A99", "2.6", "P"),
+            p.supports(&h("ADT", "A99", "2.6", "P")),
             Support::Refused { code: "201", .. }
         ));
         assert!(matches!(
-            p.supports("ZZZ", "Z01", "2.6", "P"),
+            p.supports(&h("ZZZ", "Z01", "2.6", "P")),
             Support::Refused { code: "200", .. }
         ));
         assert!(matches!(
-            p.supports("ADT", "A01", "2.6", "T"),
+            p.supports(&h("ADT", "A01", "2.6", "T")),
             Support::Refused { code: "202", .. }
         ));
     }
 
     #[test]
     fn messages_any_and_undeclared() {
-        let p = profile("messages: any\nversions: [\"2.5.1\"]");
-        assert!(matches!(p.supports("ZZZ", "Z", "2.4", "P"), Support::Refused { code: "203", .. }));
+        let p = profile("messages: any\nversions: [\"2.5.1\"]\ncharsets: [ASCII]");
+        assert!(matches!(
+            p.supports(&h("ZZZ", "Z", "2.4", "P")),
+            Support::Refused { code: "203", .. }
+        ));
         assert_eq!(
-            p.supports("ZZZ", "Z", "2.5.1", "P"),
+            p.supports(&h("ZZZ", "Z", "2.5.1", "P")),
             Support::Undeclared(Declaration::ProcessingIds)
         );
         assert_eq!(
-            TargetProfile::default().supports("ADT", "A01", "2.5", "P"),
+            TargetProfile::default().supports(&h("ADT", "A01", "2.5", "P")),
             Support::Undeclared(Declaration::Messages)
         );
     }
