@@ -604,3 +604,28 @@ fn corpus_messages(root: &Path) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The copy of client-faults keeps every case but `oversized`, with absolute corpus paths.
+    #[test]
+    fn client_faults_copy_leaves_out_only_the_oversized_case() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+        let dir = std::env::temp_dir().join(format!("xtask-interop-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let copy = client_faults_without_oversized(&root, &dir).unwrap();
+        let text = std::fs::read_to_string(&copy).unwrap();
+        let original = std::fs::read_to_string(root.join(CLIENT_FAULTS)).unwrap();
+        let names = |t: &str| -> Vec<String> {
+            t.lines().filter_map(|l| l.strip_prefix("  - name: ")).map(str::to_string).collect()
+        };
+        let mut expected = names(&original);
+        expected.retain(|n| !n.starts_with(OVERSIZED));
+        assert_eq!(names(&text), expected);
+        assert_eq!(names(&original).len(), expected.len() + 1);
+        assert!(!text.contains("../../corpus") && text.contains("/corpus/adt/"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -116,6 +116,15 @@ mod tests {
         assert_eq!(list.into_iter().collect::<Vec<_>>(), vec![failure("r", "a case", "ack.msh7")]);
     }
 
+    /// The shipped list parses, so a bad edit fails `cargo test`, not only `cargo xtask interop`.
+    #[test]
+    fn the_shipped_list_parses() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let list = read(root).unwrap();
+        let receivers: BTreeSet<&str> = list.iter().map(|f| f.receiver.as_str()).collect();
+        assert!(receivers.iter().all(|r| ["python-hl7", "nodehl7", "mllp-crate"].contains(r)));
+    }
+
     #[test]
     fn rejects_malformed_and_duplicate_lines() {
         assert!(parse("r | f | case\n").is_err());
