@@ -251,7 +251,6 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
     // network namespace to the host side of its veth (the harness's target is still 127.0.0.1).
     // The others listen on loopback only, so they run without the packet-level file.
     let expected = expected::read(root)?;
-    let profiles = knows_target_profile(&harness)?;
     let python_server = || -> anyhow::Result<(Running, u16)> {
         let (server, port) = start_server(&dir, &python, "0.0.0.0")?;
         let port = port.parse().with_context(|| format!("python-hl7's port {port:?}"))?;
@@ -268,7 +267,7 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
     ];
     let mut outcomes = Vec::new();
     for receiver in &receivers {
-        outcomes.push(grade(root, &harness, receiver, &expected, profiles)?);
+        outcomes.push(grade(root, &harness, receiver, &expected)?);
     }
 
     // 4. The outbound-sender pack with python-hl7's mllp_send as the sender under test. What
@@ -300,14 +299,6 @@ struct Outcome {
     cases: usize,
     failed_cases: usize,
     difference: expected::Difference,
-}
-
-/// Whether this hl7-harness takes `--target-profile` (the target profile, issue 13).
-fn knows_target_profile(harness: &Path) -> anyhow::Result<bool> {
-    let mut help = std::process::Command::new(harness);
-    help.args(["run", "--help"]);
-    let output = output_within(help, Duration::from_secs(30), "hl7-harness run --help")?;
-    Ok(String::from_utf8_lossy(&output.stdout).contains("--target-profile"))
 }
 
 /// The scenario paths a receiver runs: conformance-core and the files of hostile-network
@@ -373,7 +364,6 @@ fn grade(
     harness: &Path,
     receiver: &Receiver<'_>,
     expected: &std::collections::BTreeSet<expected::Failure>,
-    profiles: bool,
 ) -> anyhow::Result<Outcome> {
     let name = receiver.name;
     let profile = format!("xtask/interop-profiles/{name}.yaml");
@@ -385,11 +375,6 @@ fn grade(
         .into_iter()
         .map(|path| if path == CLIENT_FAULTS { without_text.clone() } else { path })
         .collect();
-    if !profiles {
-        eprintln!(
-            "--- {name}: this hl7-harness has no --target-profile; running without {profile}"
-        );
-    }
     let mut lines = Vec::new();
     let runs: [(Vec<String>, Option<&str>); 2] =
         [(main_run, None), (vec![CLIENT_FAULTS.to_string()], Some(OVERSIZED))];
@@ -404,9 +389,7 @@ fn grade(
         if let Some(filter) = filter {
             command.args(["--filter", filter]);
         }
-        if profiles {
-            command.args(["--target-profile", &profile]);
-        }
+        command.args(["--target-profile", &profile]);
         command.current_dir(root);
         let what = format!("{} → {name}", paths.join(" "));
         let output = output_within(command, Duration::from_secs(300), &what)?;
