@@ -99,8 +99,10 @@ impl Outcome {
         let (Ok(sent), Ok(ack)) = (Message::parse(sent), Message::parse(reply)) else {
             return Outcome::Indeterminate;
         };
-        let own = sent.control_id().map(str::as_bytes);
-        if own.is_none() || field(&ack, "MSA-2").as_deref() != own {
+        // A message without MSH-10 can only be answered with an empty MSA-2, which then names
+        // it; otherwise MSA-2 must be its MSH-10.
+        let own = sent.control_id().unwrap_or("").as_bytes();
+        if field(&ack, "MSA-2").unwrap_or_default() != own {
             return Outcome::Indeterminate;
         }
         match field(&ack, "MSA-1").as_deref() {
@@ -276,4 +278,35 @@ pub struct ReceiverExpectation {
     pub retry_max: Option<Duration>,
     pub allow_reorder: bool,
     pub sut_exit: Option<i32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SENT: &[u8] = b"MSH|^~\\&|A|B|C|D|20260101||ADT^A01^ADT_A01|M1|P|2.5\rPID|1\r";
+
+    fn ack(code: &str, echo: &str) -> Vec<u8> {
+        format!("MSH|^~\\&|C|D|A|B|20260101||ACK^A01^ACK|K1|P|2.5\rMSA|{code}|{echo}\r")
+            .into_bytes()
+    }
+
+    #[test]
+    fn only_an_ack_naming_the_message_counts() {
+        assert_eq!(Outcome::of(SENT, Some(&ack("AA", "M1"))), Outcome::Ok);
+        assert_eq!(Outcome::of(SENT, Some(&ack("AR", "M1"))), Outcome::Fail);
+        assert_eq!(Outcome::of(SENT, Some(&ack("AA", "M2"))), Outcome::Indeterminate);
+        assert_eq!(Outcome::of(SENT, Some(&ack("AA", ""))), Outcome::Indeterminate);
+        assert_eq!(Outcome::of(SENT, None), Outcome::Indeterminate);
+    }
+
+    /// A message without MSH-10 can only be answered with an empty MSA-2 (HL7 v2.5.1 ch. 2,
+    /// MSA-2 echoes MSH-10): that answer is its own, not a lost message.
+    #[test]
+    fn an_empty_msa2_answers_a_message_without_msh10() {
+        let without = b"MSH|^~\\&|A|B|C|D|20260101||ADT^A01^ADT_A01||P|2.5\rPID|1\r";
+        assert_eq!(Outcome::of(without, Some(&ack("AE", ""))), Outcome::Fail);
+        assert_eq!(Outcome::of(without, Some(&ack("AA", ""))), Outcome::Ok);
+        assert_eq!(Outcome::of(without, Some(&ack("AA", "M1"))), Outcome::Indeterminate);
+    }
 }

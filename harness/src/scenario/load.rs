@@ -106,8 +106,13 @@ pub fn load_packs(
     }
 }
 
+/// A scenario file: `.yaml` or `.yml`, but not a target profile kept beside the packs
+/// (`NAME.profile.yaml`, read with `--target-profile` or a scenario's `target.profile`).
 fn is_yaml(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+        && !name.ends_with(".profile.yaml")
+        && !name.ends_with(".profile.yml")
 }
 
 fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, String> {
@@ -120,6 +125,11 @@ fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, String> {
 /// Groups the scenario files under `path` by pack directory.
 fn pack_files(path: &Path) -> Result<Vec<(PathBuf, Vec<PathBuf>)>, String> {
     if path.is_file() {
+        if path.to_string_lossy().contains(".profile.y") {
+            return Err(
+                "a target profile, not a scenario file: give it with --target-profile".into()
+            );
+        }
         if !is_yaml(path) {
             return Err("not a scenario file (expected .yaml or .yml)".into());
         }

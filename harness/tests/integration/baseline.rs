@@ -31,7 +31,7 @@ fn baseline_accept_then_rerun_has_no_diff() {
     assert_eq!(first.status.code(), Some(0), "{}{}", stdout(&first), stderr(&first));
     assert!(stdout(&first).contains("(accepted)"), "{}", stdout(&first));
     let accepted = snap_files(&baseline.0, ".snap");
-    assert_eq!(accepted.len(), 12, "{accepted:?}");
+    assert_eq!(accepted.len(), 13, "{accepted:?}");
     assert!(accepted.iter().all(|p| p.starts_with("conformance-core/ack-protocol__")));
     assert!(baseline.read("baseline.json").contains("\"seed\": 7"));
 
@@ -39,7 +39,7 @@ fn baseline_accept_then_rerun_has_no_diff() {
     let again = baseline_run(&baseline, &[]);
     let text = stdout(&again);
     assert_eq!(again.status.code(), Some(0), "{text}{}", stderr(&again));
-    assert!(text.contains("12 unchanged, 0 changed, 0 new, 0 missing"), "{text}");
+    assert!(text.contains("13 unchanged, 0 changed, 0 new, 0 missing"), "{text}");
     assert!(text.contains("; seed 7"), "{text}");
     assert!(snap_files(&baseline.0, ".snap.new").is_empty());
 }

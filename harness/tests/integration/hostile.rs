@@ -85,11 +85,16 @@ async fn failed(filter: &str, defects: Defects) -> (Failed, usize) {
     let known = hl7_harness::checks::generic_ids();
     let dir = workspace().join("scenarios").join("hostile-network");
     let packs = load_packs(&[dir], &known).expect("the hostile pack loads");
+    // The endpoint's own profile: a defect is caught when the receiver declares what it is
+    // supposed to do (e.g. `concurrent_connections: true` for one-connection-at-a-time).
+    let profile = hl7_harness::scenario::load_profile(&super::support::builtin_profile())
+        .expect("the builtin profile loads");
     let options = RunOptions {
         defects,
         seed: 11,
         jobs: 4,
         filter: Some(filter.to_string()),
+        profile: Some(profile),
         ..RunOptions::default()
     };
     let outcome = run_packs(&packs, &options, &|_| {}).await.expect("run starts");

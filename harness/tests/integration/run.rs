@@ -10,10 +10,16 @@ use hl7_harness::target::defect::{Defect, Defects};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// Run options against the built-in endpoint graded by its own profile: a defect is caught
+/// when the endpoint declares what it is supposed to do.
 fn options(defects: Defects) -> RunOptions {
     RunOptions {
         defects,
         seed: 7,
+        profile: Some(
+            hl7_harness::scenario::load_profile(&super::support::builtin_profile())
+                .expect("the builtin profile loads"),
+        ),
         // `{harness}` in receiver-role scenarios: the real binary, not this test binary.
         harness: Some(env!("CARGO_BIN_EXE_hl7-harness").into()),
         ..RunOptions::default()
@@ -25,6 +31,24 @@ fn shipped_packs_pass_against_the_correct_endpoint() {
     let output = run(&["run", "--no-report", "scenarios/", "--seed", "7"]);
     assert_eq!(output.status.code(), Some(0), "{}{}", stdout(&output), stderr(&output));
     assert!(stdout(&output).contains("PASS:"), "{}", stdout(&output));
+    assert!(stdout(&output).contains("target profile: none"), "{}", stdout(&output));
+    // And graded by what the endpoint declares.
+    let profile = super::support::builtin_profile();
+    let output = run(&[
+        "run",
+        "--no-report",
+        "scenarios/",
+        "--seed",
+        "7",
+        "--target-profile",
+        profile.to_str().expect("UTF-8 path"),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}{}", stdout(&output), stderr(&output));
+    assert!(
+        stdout(&output).contains("target profile: hl7-harness builtin ("),
+        "{}",
+        stdout(&output)
+    );
 }
 
 /// Runs every pack against the endpoint with each defect switched on, four at a time, and

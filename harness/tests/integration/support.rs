@@ -11,6 +11,11 @@ pub fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
+/// The built-in endpoint's own target profile (`scenarios/builtin.profile.yaml`).
+pub fn builtin_profile() -> PathBuf {
+    workspace().join("scenarios").join("builtin.profile.yaml")
+}
+
 /// `../shared/<sub>` beside the workspace, when this machine has it (CI does).
 pub fn shared(sub: &str) -> Option<PathBuf> {
     let path = workspace().join("..").join("shared").join(sub);
