@@ -9,7 +9,9 @@
 //!   chromedriver, installed when missing) and checks that it renders, logs no console error,
 //!   filters failures and fetches nothing; without folders it makes its own reports.
 //! - `schema`: writes the JSON Schemas of the scenario and target profile formats to
-//!   `scenarios/scenario.schema.json` and `scenarios/target-profile.schema.json`.
+//!   `scenarios/scenario.schema.json` and `scenarios/target-profile.schema.json`, and the
+//!   rulebook (the check catalogue as one table) to `docs/rulebook.md` and into README.md between
+//!   its marker comments.
 //!
 //! xtask only orchestrates: it shells out to cargo and never reimplements what cargo does.
 
@@ -87,7 +89,8 @@ enum Task {
     },
     /// Write the JSON Schemas of the scenario and target profile formats to
     /// scenarios/scenario.schema.json and scenarios/target-profile.schema.json (editors point
-    /// YAML files at them; a test fails when either is stale).
+    /// YAML files at them) and the rulebook to docs/rulebook.md and README.md (a test fails when
+    /// any of them is stale).
     Schema,
     /// The benchmark itself, in the release build that `bench` starts. Not for direct use.
     #[command(hide = true)]
@@ -155,9 +158,44 @@ fn main() -> anyhow::Result<()> {
                     .run()?;
                 println!("wrote {}", path.display());
             }
-            Ok(())
+            rulebook(&root)
         }
     }
+}
+
+/// The marker lines around the generated table (as `hl7_harness::checks::rulebook` writes them).
+const RULEBOOK_BEGIN: &str = "<!-- rulebook:begin";
+const RULEBOOK_END: &str = "<!-- rulebook:end -->";
+
+/// Writes docs/rulebook.md from `hl7-harness run --list-checks --markdown` and replaces the
+/// marked table in README.md with the one it contains.
+fn rulebook(root: &std::path::Path) -> anyhow::Result<()> {
+    let path = root.join("docs").join("rulebook.md");
+    let file = std::fs::File::create(&path)?;
+    process::Command::new("rulebook", "cargo")
+        .args(["run", "--quiet", "--package", "hl7-harness", "--"])
+        .args(["run", "--list-checks", "--markdown"])
+        .current_dir(root)
+        .stdout(file)
+        .run()?;
+    println!("wrote {}", path.display());
+    let document = std::fs::read_to_string(&path)?;
+    let marked = |text: &str| -> Option<(usize, usize)> {
+        let start = text.find(RULEBOOK_BEGIN)?;
+        let end = start + text[start..].find(RULEBOOK_END)? + RULEBOOK_END.len();
+        Some((start, if text[end..].starts_with('\n') { end + 1 } else { end }))
+    };
+    let (start, end) = marked(&document)
+        .ok_or_else(|| anyhow::anyhow!("{} has no rulebook markers", path.display()))?;
+    let readme_path = root.join("README.md");
+    let readme = std::fs::read_to_string(&readme_path)?;
+    let (r_start, r_end) = marked(&readme).ok_or_else(|| {
+        anyhow::anyhow!("README.md has no {RULEBOOK_BEGIN} … {RULEBOOK_END} markers")
+    })?;
+    let spliced = format!("{}{}{}", &readme[..r_start], &document[start..end], &readme[r_end..]);
+    std::fs::write(&readme_path, spliced)?;
+    println!("wrote the rulebook table into {}", readme_path.display());
+    Ok(())
 }
 
 #[cfg(feature = "bench")]

@@ -1,7 +1,8 @@
 //! The generic checks on one message's acknowledgment.
 
+use super::version::VersionRank;
 use super::*;
-use crate::hl7::ack::{AckCode, AckMode};
+use crate::hl7::ack::{specific_response, AckCode, AckMode};
 use crate::hl7::{Message, Path};
 use crate::runner::observation::{Exchange, Reply};
 
@@ -85,22 +86,68 @@ pub(super) fn exchange(exchange: &Exchange, out: &mut Vec<CheckResult>) {
             }
         }
     }
-    if exchange.replies.len() > 1 {
-        let times: Vec<String> =
-            exchange.replies.iter().map(|r| format!("{}ms", r.elapsed.as_millis())).collect();
-        out.push(CheckResult::fail(
-            ACK_ONE_PER_MESSAGE,
-            step,
-            format!(
-                "{} acknowledgments for one message (at {})",
-                exchange.replies.len(),
-                times.join(", ")
-            ),
-        ));
-    } else {
-        out.push(CheckResult::pass(ACK_ONE_PER_MESSAGE, step));
+    let judged = one_per_message(&sent, &exchange.replies, step, out);
+    for reply in &exchange.replies[..judged] {
+        self::reply(&sent, reply, exchange.http.is_some(), step, out);
     }
-    reply(&sent, &exchange.replies[0], exchange.http.is_some(), step, out);
+}
+
+/// MSA-1 of a reply, when it has one that table 0008 knows.
+fn code_of(reply: &Reply) -> Option<AckCode> {
+    let ack = Message::parse(&reply.payload).ok()?;
+    AckCode::parse(&field(&ack, "MSA-1"))
+}
+
+/// `ack.one-per-message`; returns how many of the replies are acknowledgments to judge one by
+/// one (both of an enhanced-mode pair, else the first).
+///
+/// HL7 v2.5.1 ch. 2, 2.9.3: in enhanced mode "the accept acknowledgment" (CA, CE, CR) is sent
+/// once the message is safely stored, and "the application acknowledgment" (AA, AE, AR) after
+/// processing, each as MSH-15/MSH-16 (table 0155: AL, NE, ER, SU) ask; both may come back on the
+/// connection the message came in on. So one accept and one application acknowledgment are
+/// correct; two of the same kind are not. In original mode (2.9.2) there is exactly one.
+fn one_per_message(
+    sent: &Message<'_>,
+    replies: &[Reply],
+    step: Option<usize>,
+    out: &mut Vec<CheckResult>,
+) -> usize {
+    if replies.len() <= 1 {
+        out.push(CheckResult::pass(ACK_ONE_PER_MESSAGE, step));
+        return replies.len();
+    }
+    let codes: Vec<Option<AckCode>> = replies.iter().map(code_of).collect();
+    let enhanced = AckMode::of(sent) == AckMode::Enhanced;
+    if let [Some(a), Some(b)] = codes[..] {
+        if enhanced && a.is_commit() != b.is_commit() {
+            out.push(CheckResult::pass(ACK_ONE_PER_MESSAGE, step));
+            return 2;
+        }
+    }
+    let shown: Vec<String> = replies
+        .iter()
+        .zip(&codes)
+        .map(|(r, c)| {
+            let code = c.map_or("no table 0008 code", AckCode::as_str);
+            format!("{code} at {}ms", r.elapsed.as_millis())
+        })
+        .collect();
+    let allowed = if enhanced {
+        "enhanced mode (MSH-15/16) allows one accept acknowledgment (CA/CE/CR) and one \
+         application acknowledgment (AA/AE/AR)"
+    } else {
+        "original mode allows one"
+    };
+    out.push(CheckResult::fail(
+        ACK_ONE_PER_MESSAGE,
+        step,
+        format!(
+            "{} acknowledgments for one message ({}); {allowed}",
+            replies.len(),
+            shown.join(", ")
+        ),
+    ));
+    1
 }
 
 /// The checks on one acknowledgment of `sent`.
@@ -157,33 +204,10 @@ fn reply(
         CheckResult::fail(ACK_SEGMENT_TERMINATOR, step, separators.join(", "))
     });
 
-    let swapped = [("MSH-3", "MSH-5"), ("MSH-4", "MSH-6"), ("MSH-5", "MSH-3"), ("MSH-6", "MSH-4")];
-    let wrong: Vec<String> = swapped
-        .iter()
-        .filter(|(a, s)| field(&ack, a) != field(sent, s))
-        .map(|(a, s)| format!("ACK {a} {:?} ≠ message {s} {:?}", field(&ack, a), field(sent, s)))
-        .collect();
-    out.push(if wrong.is_empty() {
-        CheckResult::pass(ACK_MSH_SWAP, step)
-    } else {
-        CheckResult::fail(ACK_MSH_SWAP, step, wrong.join("; "))
-    });
-
+    out.push(msh_swap(sent, &ack, step));
     out.push(msh9(sent, &ack, step));
-
-    let control_id = field(&ack, "MSH-10");
-    out.push(if control_id.is_empty() {
-        CheckResult::fail(ACK_MSH10, step, "MSH-10 is empty")
-    } else {
-        CheckResult::pass(ACK_MSH10, step)
-    });
-
-    let time = field(&ack, "MSH-7.1");
-    out.push(if is_timestamp(&time) {
-        CheckResult::pass(ACK_MSH7, step)
-    } else {
-        CheckResult::fail(ACK_MSH7, step, format!("MSH-7 {time:?} is not a timestamp"))
-    });
+    out.push(msh10(sent, &ack, step));
+    out.push(msh7(sent, &ack, step));
 
     for (def, path) in [(ACK_MSH11_ECHO, "MSH-11"), (ACK_MSH12_ECHO, "MSH-12")] {
         let (theirs, ours) = (field(&ack, path), field(sent, path));
@@ -212,6 +236,8 @@ fn reply(
     let code_text = field(&ack, "MSA-1");
     let code = AckCode::parse(&code_text);
     let mode = AckMode::of(sent);
+    // A receiver that honours MSH-15/16 answers CA/CE/CR (accept) and AA/AE/AR (application);
+    // one that ignores them answers in original mode, which ch. 2 leaves it free to do.
     let valid = match (code, mode) {
         (Some(c), AckMode::Original) => !c.is_commit(),
         (Some(_), AckMode::Enhanced) => true,
@@ -244,36 +270,132 @@ fn reply(
     }
 }
 
+/// `ack.msh-swap`: chapter 2 defines MSH-3/4 as the sending and MSH-5/6 as the receiving
+/// application and facility of every message, and states no rule that an acknowledgment copies
+/// the message's MSH-5/6 into its MSH-3/4 (HAPI's `fillResponseHeader` does, "revert sender and
+/// receiver"). So a receiver naming itself by another name than the message's MSH-5/6 passes;
+/// an ACK addressed to someone other than the message's sender, or claiming the message's sender
+/// as its own, is reported as a warning (the catalogue's severity).
+fn msh_swap(sent: &Message<'_>, ack: &Message<'_>, step: Option<usize>) -> CheckResult {
+    let pair = |m: &Message<'_>, a: &str, b: &str| (field(m, a), field(m, b));
+    let sender = pair(sent, "MSH-3", "MSH-4");
+    let receiver = pair(sent, "MSH-5", "MSH-6");
+    let (ack_from, ack_to) = (pair(ack, "MSH-3", "MSH-4"), pair(ack, "MSH-5", "MSH-6"));
+    let mut wrong = Vec::new();
+    let named = |p: &(String, String)| !p.0.is_empty() || !p.1.is_empty();
+    if named(&sender) && ack_to != sender {
+        wrong.push(format!(
+            "ACK MSH-5/6 {:?}/{:?} do not name the message's sender (MSH-3/4 {:?}/{:?})",
+            ack_to.0, ack_to.1, sender.0, sender.1
+        ));
+    }
+    if named(&sender) && ack_from == sender && sender != receiver {
+        wrong.push(format!(
+            "ACK MSH-3/4 {:?}/{:?} name the message's sender as the ACK's own",
+            ack_from.0, ack_from.1
+        ));
+    }
+    if wrong.is_empty() {
+        CheckResult::pass(ACK_MSH_SWAP, step)
+    } else {
+        CheckResult::fail(ACK_MSH_SWAP, step, wrong.join("; "))
+    }
+}
+
+/// `ack.msh9`: the general acknowledgment `ACK^<trigger>^ACK` or the message-specific response
+/// the message's chapter names ([`specific_response`]), judged by the message's version (MSH-12).
+/// MSG has two components in v2.1–v2.3 and three from v2.3.1 (structure optional there); the
+/// data type table leaves them optional in v2.4–v2.5.1 while ch. 2 shows ACK^varies^ACK; MSG.1–3
+/// are required (usage R) from v2.6. HAPI's ACK fills MSH-9.3 only from v2.5.
 fn msh9(sent: &Message<'_>, ack: &Message<'_>, step: Option<usize>) -> CheckResult {
     let (code, trigger, structure) =
         (field(ack, "MSH-9.1"), field(ack, "MSH-9.2"), field(ack, "MSH-9.3"));
     let shown = field(ack, "MSH-9");
-    if code != "ACK" {
-        return CheckResult::fail(
-            ACK_MSH9,
-            step,
-            format!("MSH-9 {shown:?}: the message code must be ACK"),
-        );
+    let version = VersionRank::of(sent);
+    let sent_code = sent.message_code().unwrap_or("");
+    let sent_trigger = sent.trigger_event().unwrap_or("");
+    let specific = specific_response(sent_code, sent_trigger);
+    let (expected_trigger, expected_structure) = match &specific {
+        _ if code == "ACK" => (sent_trigger.to_string(), "ACK".to_string()),
+        Some(r) if r.code == code => (r.trigger.clone(), format!("{}_", r.code)),
+        _ => {
+            let also =
+                specific.map(|r| format!(" or {}^{}", r.code, r.trigger)).unwrap_or_default();
+            return CheckResult::fail(
+                ACK_MSH9,
+                step,
+                format!("MSH-9 {shown:?}: the message code must be ACK{also}"),
+            );
+        }
+    };
+    let structure_ok = if code == "ACK" {
+        structure == expected_structure
+    } else {
+        structure.starts_with(&expected_structure)
+    };
+    let expected = if code == "ACK" {
+        format!("ACK^{expected_trigger}^ACK")
+    } else {
+        format!("{code}^{expected_trigger}^{expected_structure}…")
+    };
+    let evidence = format!("MSH-9 {shown:?}, expected {expected} (message version {version})");
+    if (!trigger.is_empty() && trigger != expected_trigger)
+        || (!structure.is_empty() && !structure_ok)
+    {
+        return CheckResult::fail(ACK_MSH9, step, evidence);
     }
-    if !structure.is_empty() && structure != "ACK" {
-        return CheckResult::fail(
-            ACK_MSH9,
-            step,
-            format!("MSH-9 {shown:?}: the structure must be ACK"),
-        );
-    }
-    let expected_trigger = sent.trigger_event().unwrap_or("");
-    if trigger == expected_trigger || expected_trigger.is_empty() {
-        return CheckResult::pass(ACK_MSH9, step);
-    }
-    let version = sent.version().unwrap_or("");
-    let before_24 = matches!(version, "2.1" | "2.2" | "2.3" | "2.3.1");
-    let evidence =
-        format!("MSH-9 {shown:?}, expected ACK^{expected_trigger}^ACK (message version {version})");
-    if trigger.is_empty() && before_24 {
+    let missing = (trigger.is_empty() && !expected_trigger.is_empty()) || structure.is_empty();
+    if !missing || version < VersionRank::V2_4 {
+        CheckResult::pass(ACK_MSH9, step)
+    } else if version < VersionRank::V2_6 {
         CheckResult::fail(ACK_MSH9, step, evidence).with_severity(Severity::Warning)
     } else {
         CheckResult::fail(ACK_MSH9, step, evidence)
+    }
+}
+
+/// `ack.msh10`: MSH-10 is required, and "uniquely identifies the message" among the sending
+/// system's messages (ch. 2, MSH-10). An ACK repeating the acknowledged message's MSH-10 does
+/// not identify itself; as its sender is another system, uniqueness is not broken by the letter,
+/// so that is a warning.
+fn msh10(sent: &Message<'_>, ack: &Message<'_>, step: Option<usize>) -> CheckResult {
+    let control_id = field(ack, "MSH-10");
+    let sent_id = sent.control_id().unwrap_or("");
+    if control_id.is_empty() {
+        CheckResult::fail(ACK_MSH10, step, "MSH-10 is empty")
+    } else if control_id == sent_id {
+        CheckResult::fail(
+            ACK_MSH10,
+            step,
+            format!(
+                "MSH-10 {control_id:?} repeats the acknowledged message's MSH-10 instead of \
+                 identifying the ACK"
+            ),
+        )
+        .with_severity(Severity::Warning)
+    } else {
+        CheckResult::pass(ACK_MSH10, step)
+    }
+}
+
+/// `ack.msh7`: MSH-7 is optional in v2.1–v2.3.1 (the MSH attribute tables mark it O) and
+/// required from v2.4 (R); when valued it must be a TS/DTM in every version.
+fn msh7(sent: &Message<'_>, ack: &Message<'_>, step: Option<usize>) -> CheckResult {
+    let time = field(ack, "MSH-7.1");
+    let version = VersionRank::of(sent);
+    if time.is_empty() && version < VersionRank::V2_4 {
+        return CheckResult::pass(ACK_MSH7, step);
+    }
+    if is_timestamp(&time) {
+        CheckResult::pass(ACK_MSH7, step)
+    } else if time.is_empty() {
+        CheckResult::fail(
+            ACK_MSH7,
+            step,
+            format!("MSH-7 is empty; it is required from v2.4 (message version {version})"),
+        )
+    } else {
+        CheckResult::fail(ACK_MSH7, step, format!("MSH-7 {time:?} is not a timestamp"))
     }
 }
 

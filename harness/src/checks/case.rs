@@ -4,7 +4,7 @@
 use super::*;
 use crate::hl7::ack::AckCode;
 use crate::hl7::{Message, Path};
-use crate::runner::observation::{CaseObservation, ConnectionAfter, Exchange};
+use crate::runner::observation::{CaseObservation, ConnectionAfter, Exchange, HttpObservation};
 use crate::scenario::AckOutcome;
 
 fn msa1(payload: &[u8]) -> Option<String> {
@@ -97,21 +97,8 @@ pub(super) fn expectations(
             )
         });
     }
-    if let Some(code) = code.as_deref().and_then(AckCode::parse) {
-        let want = match code {
-            AckCode::ApplicationAccept | AckCode::CommitAccept => 200,
-            AckCode::ApplicationReject | AckCode::CommitReject => 400,
-            AckCode::ApplicationError | AckCode::CommitError => 500,
-        };
-        out.push(if http.status == want {
-            CheckResult::pass(HTTP_STATUS_MAPPING, step)
-        } else {
-            CheckResult::fail(
-                HTTP_STATUS_MAPPING,
-                step,
-                format!("MSA-1 {code} with HTTP {}, expected {want}", http.status),
-            )
-        });
+    out.push(http_status(http, first.map(|r| r.payload.as_slice()), step));
+    if code.as_deref().and_then(AckCode::parse).is_some() {
         let media = http.content_type.as_deref().unwrap_or("");
         let ok =
             crate::target::http::parse_content_type(media).is_some_and(|c| c.charset.is_some());
@@ -120,6 +107,52 @@ pub(super) fn expectations(
         } else {
             CheckResult::fail(HTTP_CONTENT_TYPE, step, format!("Content-Type {media:?}"))
         });
+    }
+}
+
+/// Whether a Content-Type names an HL7 payload type (`application/hl7-v2`, `+er7`, `+xml`, the
+/// older `x-application/…`), with or without parameters.
+fn is_hl7_media(content_type: &str) -> bool {
+    let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    media.starts_with("application/hl7") || media.starts_with("x-application/hl7")
+}
+
+/// `http.status-mapping`, by the HL7-over-HTTP specification (hapi-hl7overhttp), 2.6 HTTP
+/// Response Codes. "Application Error Conditions": when a receiving application "produces an HL7
+/// response payload containing one of these status codes [AR, AE, CR, CE], this is considered a
+/// successful interaction at the transport layer, and response code of "HTTP/1.1 2xx" MUST be
+/// used". "Content Type for Error Conditions": "If the response status is not HTTP 2xx, the
+/// content type MUST NOT be an HL7 payload type." The earlier draft's AR → 400 / AE → 500 is
+/// superseded (HAPI's `ResponseCode`: "all HL7 response codes now map to HTTP 200"). A non-2xx
+/// answer without an HL7 payload (401, 415, a 500 text page) is a transport error condition,
+/// which the specification allows.
+fn http_status(http: &HttpObservation, body: Option<&[u8]>, step: Option<usize>) -> CheckResult {
+    let success = (200..300).contains(&http.status);
+    let media = http.content_type.as_deref().unwrap_or("");
+    let hl7_body = body.is_some_and(|b| Message::parse(b).is_ok());
+    if success {
+        return CheckResult::pass(HTTP_STATUS_MAPPING, step);
+    }
+    let mut wrong = Vec::new();
+    if hl7_body {
+        let code = body.and_then(msa1).map(|c| format!(" (MSA-1 {c:?})")).unwrap_or_default();
+        wrong.push(format!(
+            "an HL7 response{code} with HTTP {}: every HL7 response, AR/AE/CR/CE included, MUST \
+             have a 2xx status",
+            http.status
+        ));
+    }
+    if is_hl7_media(media) {
+        wrong.push(format!(
+            "HTTP {} with Content-Type {media:?}: a non-2xx response MUST NOT have an HL7 \
+             content type",
+            http.status
+        ));
+    }
+    if wrong.is_empty() {
+        CheckResult::pass(HTTP_STATUS_MAPPING, step)
+    } else {
+        CheckResult::fail(HTTP_STATUS_MAPPING, step, wrong.join("; "))
     }
 }
 

@@ -6,15 +6,49 @@
 
 use super::ack::{ack_due, AckDue};
 use super::*;
+use crate::hl7::ack::AckCode;
 use crate::hl7::Message;
 use crate::runner::observation::{CanaryWhen, CaseObservation, Exchange, Outcome};
 use crate::scenario::AckOutcome;
 use std::collections::BTreeMap;
 
-fn msa2(ack: &[u8]) -> Option<String> {
+/// MSA-1 and MSA-2 of a reply, when it parses.
+fn msa(ack: &[u8]) -> Option<(String, String)> {
     let ack = Message::parse(ack).ok()?;
-    let value = ack.get(&crate::hl7::Path::parse("MSA-2").ok()?)?;
-    Some(String::from_utf8_lossy(value.as_bytes()).into_owned())
+    let field = |path: &str| {
+        let value = ack.get(&crate::hl7::Path::parse(path).ok()?)?;
+        Some(String::from_utf8_lossy(value.as_bytes()).into_owned())
+    };
+    Some((field("MSA-1").unwrap_or_default(), field("MSA-2").unwrap_or_default()))
+}
+
+/// `history.no-false-success`: a reply whose accepting code (AA, CA) names, in MSA-2, a message
+/// other than the one sent. Only an accept can make a sender that pairs ACKs by arrival count
+/// its message delivered; an AE/AR names no success, and an empty MSA-2 names no other message
+/// (it is the only echo possible of a frame without MSH-10; `ack.msa2-echo` judges the echo).
+fn no_false_success(exchange: &Exchange) -> CheckResult {
+    let step = Some(exchange.step);
+    let own = control_id(&exchange.sent);
+    let foreign = exchange.replies.iter().find_map(|r| {
+        let (code, named) = msa(&r.payload)?;
+        let accepting = AckCode::parse(&code).is_some_and(AckCode::is_accept);
+        (accepting && !named.is_empty() && Some(&named) != own.as_ref()).then_some((code, named))
+    });
+    let Some((code, named)) = foreign else {
+        return CheckResult::pass(HISTORY_NO_FALSE_SUCCESS, step);
+    };
+    let what = match own {
+        Some(own) => format!("the answer to MSH-10 {own:?}"),
+        None => "the answer to a frame without MSH-10".to_string(),
+    };
+    CheckResult::fail(
+        HISTORY_NO_FALSE_SUCCESS,
+        step,
+        format!(
+            "{what} is an {code} acknowledging {named:?}: a sender pairing ACKs by arrival would \
+             count its message delivered"
+        ),
+    )
 }
 
 pub(super) fn control_id(sent: &[u8]) -> Option<String> {
@@ -72,24 +106,7 @@ pub(super) fn history(case: &CaseObservation, out: &mut Vec<CheckResult>) {
         });
     }
     for exchange in &sends {
-        let step = Some(exchange.step);
-        let own = control_id(&exchange.sent);
-        let foreign = exchange.replies.iter().find_map(|r| {
-            let named = msa2(&r.payload)?;
-            (Some(&named) != own.as_ref()).then_some(named)
-        });
-        out.push(match foreign {
-            None => CheckResult::pass(HISTORY_NO_FALSE_SUCCESS, step),
-            Some(named) => CheckResult::fail(
-                HISTORY_NO_FALSE_SUCCESS,
-                step,
-                format!(
-                    "the answer to MSH-10 {:?} acknowledges {named:?}: a sender pairing ACKs by \
-                     arrival would count the message delivered",
-                    own.unwrap_or_default()
-                ),
-            ),
-        });
+        out.push(no_false_success(exchange));
     }
     duplicates(&sends, out);
     for exchange in sends.iter().filter(|e| e.faults.iter().any(|f| f == "bad_checksum")) {

@@ -1,7 +1,10 @@
 //! Conformance checks: pure functions from observations to results. Each check has a stable id,
-//! a severity by the standard (an error is a violation of HL7 v2 chapter 2, the ACK rules or
-//! MLLP framing, or a lost message; what the standard permits is at most a warning), the rule it
-//! enforces, and evidence when it fails.
+//! a severity by the standard (an error is a violation of the text of HL7 v2 chapter 2, MLLP
+//! release 1 or 2, the HL7-over-HTTP specification or HLLP, a lost message or a false success;
+//! what the text lets a receiver choose is never an error; where the text is unclear, a
+//! warning), the HL7 versions it applies to, the rule it enforces with its citation, and
+//! evidence when it fails. [`CATALOGUE`] is the rulebook; [`rulebook::markdown`] renders it into
+//! the README and `docs/rulebook.md`.
 //!
 //! The generic checks run on every acknowledgment unless a case opts out (`skip_checks`); the
 //! case-level ones (`expect.*`, `probe.*`) come from the scenario.
@@ -11,7 +14,9 @@ mod case;
 mod declared;
 mod history;
 mod order;
+pub mod rulebook;
 mod sender;
+mod version;
 
 pub use declared::{allowed_answers, Allowed};
 pub use sender::content_key;
@@ -19,187 +24,301 @@ pub use sender::content_key;
 pub use crate::hl7::finding::Severity;
 use serde::Serialize;
 
-/// A check in the catalogue.
+/// A check in the catalogue: one row of the rulebook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct CheckDef {
     pub id: &'static str,
     pub severity: Severity,
+    /// The HL7 v2 versions (MSH-12 of the message acknowledged) the check applies to, as the
+    /// rulebook prints them; `v2.x` is every version, `—` a check that is not a rule of HL7 v2.
+    pub versions: &'static str,
+    /// The rule, with its citation (chapter and section of HL7 v2.x, MLLP release 1 or 2, the
+    /// HL7-over-HTTP specification, HLLP).
     pub rule: &'static str,
     pub summary: &'static str,
+    /// Where the text is unclear, or the severity depends on the version: what and why. Empty
+    /// when the rule is plain.
+    pub note: &'static str,
 }
 
-const MLLP: &str = "MLLP release 1 (HL7 v2 transport specification): a block is 0x0B, the \
-                    message, 0x1C 0x0D, and nothing outside blocks";
+/// Every HL7 v2 version.
+const ALL: &str = "v2.x";
+/// A scenario's own expectation or threshold, not a rule of the standard.
+const NONE: &str = "—";
+
+const MLLP: &str = "MLLP release 1 (HL7 v2 Appendix C, Minimal Lower Layer Protocol) and the HL7 \
+                    Transport Specification MLLP release 2: a block is <SB>=0x0B, the message, \
+                    <EB>=0x1C <CR>=0x0D, and nothing outside blocks";
 
 macro_rules! catalogue {
-    ($($name:ident = $id:literal, $severity:ident, $rule:expr, $summary:literal;)+) => {
+    ($($name:ident = $id:literal, $severity:ident, versions: $versions:expr, rule: $rule:expr,
+       summary: $summary:literal, note: $note:expr;)+) => {
         $(pub const $name: CheckDef = CheckDef {
             id: $id,
             severity: Severity::$severity,
+            versions: $versions,
             rule: $rule,
             summary: $summary,
+            note: $note,
         };)+
-        /// Every check, generic and case-level.
+        /// Every check, generic and case-level: the rulebook.
         pub const CATALOGUE: &[CheckDef] = &[$($name),+];
     };
 }
 
 catalogue! {
-    ACK_RECEIVED = "ack.received", Error,
-        "HL7 v2.5.1 ch. 2, original acknowledgment mode: every message is answered with an \
-         acknowledgment (MSH-15 NE/ER/SU aside in enhanced mode)",
-        "an acknowledgment arrives within the timeout";
-    ACK_ONE_PER_MESSAGE = "ack.one-per-message", Error,
-        "HL7 v2.5.1 ch. 2, message processing rules: one acknowledgment per message",
-        "exactly one acknowledgment per message, no duplicates";
-    ACK_FRAMING = "ack.framing", Error, MLLP,
-        "the acknowledgment is framed 0x0B … 0x1C 0x0D with nothing outside the frame";
-    ACK_PARSE = "ack.parse", Error,
-        "HL7 v2.5.1 ch. 2, the ACK message: MSH, MSA [ERR]",
-        "the acknowledgment is an HL7 message with an MSA segment";
-    ACK_SEGMENT_TERMINATOR = "ack.segment-terminator", Error,
-        "HL7 v2.5.1 ch. 2, 2.5.4 (segment terminator is <CR>, hex 0D)",
-        "the acknowledgment's segments end with CR";
-    ACK_MSH_SWAP = "ack.msh-swap", Error,
-        "HL7 v2.5.1 ch. 2, MSH-3..6: the response is sent from the receiving application and \
-         facility (MSH-5/6 of the message) to the sending ones (MSH-3/4)",
-        "MSH-3/4 of the ACK are MSH-5/6 of the message and MSH-5/6 are MSH-3/4";
-    ACK_MSH9 = "ack.msh9", Error,
-        "HL7 v2.5.1 ch. 2, MSH-9 and the ACK message: ACK^<trigger>^ACK (the trigger and \
-         structure components exist from v2.3.1 and v2.4; plain ACK before v2.4 is a warning)",
-        "MSH-9 is ACK^<trigger of the message>^ACK";
-    ACK_MSH10 = "ack.msh10", Error,
-        "HL7 v2.5.1 ch. 2, MSH-10 message control ID (required)",
-        "the ACK has its own MSH-10";
-    ACK_MSH7 = "ack.msh7", Error,
-        "HL7 v2.5.1 ch. 2, MSH-7 date/time of message (required, TS/DTM: YYYY[MM[DD[HH[MM[SS[.S…]]]]]][+/-ZZZZ])",
-        "MSH-7 is a valid timestamp";
-    ACK_MSH11_ECHO = "ack.msh11-echo", Warning,
-        "HL7 v2.5.1 ch. 2, MSH-11 processing ID: the response is processed in the same mode",
-        "MSH-11 of the ACK echoes the message's processing id";
-    ACK_MSH12_ECHO = "ack.msh12-echo", Warning,
-        "HL7 v2.5.1 ch. 2, MSH-12 version ID: the response is in the version of the message",
-        "MSH-12 of the ACK echoes the message's version";
-    ACK_ENCODING_CHARACTERS = "ack.encoding-characters", Warning,
-        "HL7 v2.5.1 ch. 2, MSH-1/MSH-2: the responder answers with the sender's delimiters",
-        "the ACK uses the message's field separator and encoding characters";
-    ACK_MSA1_VALID = "ack.msa1-valid", Error,
-        "HL7 v2.5.1 ch. 2, MSA-1 acknowledgment code, table 0008 (AA/AE/AR in original mode; \
-         CA/CE/CR accept acknowledgments in enhanced mode)",
-        "MSA-1 is a table 0008 code valid for the acknowledgment mode";
-    ACK_MSA2_ECHO = "ack.msa2-echo", Error,
-        "HL7 v2.5.1 ch. 2, MSA-2 message control ID: the MSH-10 of the message acknowledged",
-        "MSA-2 equals the MSH-10 that was sent";
-    ACK_ERR_PRESENT = "ack.err-present", Warning,
-        "HL7 v2.5.1 ch. 2, ERR segment: reports the error behind an AE/AR/CE/CR",
-        "an ERR segment accompanies a negative acknowledgment";
-    HTTP_STATUS_MAPPING = "http.status-mapping", Warning,
-        "HL7 over HTTP: AA/CA → 200, AR/CR → 400, AE/CE → 500, each with the ACK in the body",
-        "the HTTP status matches the acknowledgment code";
-    HTTP_CONTENT_TYPE = "http.content-type", Warning,
-        "HL7 over HTTP: Content-Type application/hl7-v2 with a charset parameter",
-        "the response has an HL7 v2 content type";
-    CONNECTION_OPEN = "connection.open", Warning,
-        "HL7 v2.5.1 ch. 2 leaves the connection to the transport; MLLP connections are \
-         normally persistent, closing after an ACK is allowed",
-        "the connection is still open after the case";
-    EXPECT_ACK = "expect.ack", Error,
-        "the scenario's expectation (MSA-1, table 0008)",
-        "MSA-1 is one of the codes the case expects";
-    EXPECT_ERR = "expect.err", Error,
-        "the scenario's expectation (ERR segment)",
-        "an ERR segment is present or absent as the case expects";
-    EXPECT_HTTP_STATUS = "expect.http-status", Error,
-        "the scenario's expectation (HTTP status)",
-        "the HTTP status is the one the case expects";
-    EXPECT_ACK_TIME = "expect.ack-time", Error,
-        "the scenario's expectation (max_ack_time)",
-        "the acknowledgment arrives within the case's max_ack_time";
-    EXPECT_CONNECTION_OPEN = "expect.connection-open", Error,
-        "the scenario's expectation (connection_open)",
-        "the connection is open (or closed) after the case as the case expects";
-    PROBE = "probe", Error,
-        "the scenario's effect probe",
-        "the effect probe finds what the message should have done";
-    PROBE_UNAVAILABLE = "probe.unavailable", Warning,
-        "the scenario's effect probe needs a state endpoint the target does not offer",
-        "the effect probe could run (the effect is unverified otherwise)";
-    SENDER_DELIVERED = "sender.delivered", Error,
-        "HL7 v2.5.1 ch. 2, original acknowledgment mode: a message is delivered when the \
-         receiver accepts it (AA with its control ID in MSA-2); the sender keeps sending it until \
-         then, so a message neither accepted nor rejected (AE/AR) is lost",
-        "every message the sender was to send ended accepted (or explicitly rejected)";
-    SENDER_MSH10_KEPT = "sender.msh10-kept", Error,
-        "HL7 v2.5.1 ch. 2, MSH-10 message control ID: a retransmission is the same message with \
-         the same control ID, so the receiver can recognise the duplicate",
-        "retransmissions of a message keep its MSH-10";
-    SENDER_WAITS_FOR_ACK = "sender.waits-for-ack", Error,
-        "MLLP (HL7 v2 transport specification) with original acknowledgment: the sender waits for \
-         the acknowledgment of a message before it sends the next one",
-        "a new message comes only after the previous one on the connection was answered";
-    SENDER_ORDER = "sender.order", Error,
-        "HL7 v2.5.1 ch. 2, message processing rules: one message at a time, each acknowledged \
-         before the next, so messages arrive in the order of their events (e.g. A04 before A08)",
-        "the messages arrive in the order the sender was to send them";
-    SUT_RAN = "sut.ran", Error,
-        "a sender under test that cannot be started, or does not finish within the case \
-         timeout, has not shown conformance",
-        "the sender under test started and finished within the case timeout";
-    EXPECT_ARRIVALS = "expect.arrivals", Error,
-        "the scenario's expectation (min_arrivals, max_arrivals)",
-        "the number of arrivals, retransmissions included, is within the case's bounds";
-    EXPECT_RETRY_INTERVAL = "expect.retry-interval", Error,
-        "the scenario's expectation (retry_interval: no retry storm, no giving up)",
-        "retransmissions of a message are spaced within the case's bounds";
-    EXPECT_SUT_EXIT = "expect.sut-exit", Error,
-        "the scenario's expectation (the sender under test's exit code)",
-        "the sender under test exits with the code the case expects";
-    HISTORY_NOTHING_LOST = "history.nothing-lost", Error,
-        "HL7 v2.5.1 ch. 2, original acknowledgment mode: the sender keeps sending a message \
-         until it is acknowledged; one never acknowledged by an ACK of its own after every \
-         attempt is lost (graded an error)",
-        "every message the case expects answered got its own ACK (AA, AE or AR) in the end";
-    HISTORY_NO_FALSE_SUCCESS = "history.no-false-success", Error,
-        "HL7 v2.5.1 ch. 2, MSA-2: an acknowledgment belongs to the message whose MSH-10 it \
-         echoes; counting another message's ACK (a late or stale one) is a false success",
-        "no message is answered by an ACK that names another message";
-    HISTORY_DUPLICATES = "history.duplicates", Error,
-        "HL7 v2.5.1 ch. 2: a message whose outcome is unknown is sent again unchanged (same \
-         MSH-10); the receiver answers the retransmission too and applies it once",
-        "a message sent again was resent only after an indeterminate outcome, and answered";
-    HISTORY_ORDER = "history.order", Error,
-        "HL7 v2.5.1 ch. 2, message processing rules in original acknowledgment mode, and MLLP release 2 (HL7 v2 \
-         transport specification): a sender sends the next message only after the previous one \
-         is acknowledged, so a receiver applies messages sent that way in the order sent, and \
-         each ACK on a connection answers the oldest unanswered message (under pipelining, \
-         which MLLP does not permit a sender, a warning); unjudgeable without an applied log \
-         (a warning)",
-        "messages sent one at a time on a connection are applied, and answered, in that order";
-    LIVENESS_CANARY = "liveness.canary", Error,
-        "HL7 v2.5.1 ch. 2 and MLLP release 1: a receiver answers every message on every \
-         connection; a peer's misbehaviour on one connection must not stop it serving others",
-        "a plain message on a new connection during and after the faults gets its own ACK";
-    HLLP_DAMAGED_BLOCK_REFUSED = "hllp.damaged-block-refused", Error,
-        "HL7 v2 Appendix C (HLLP), 2.3 processing rules: a block whose size or checksum is \
-         wrong is answered with an N block (reason C or X) and not processed",
-        "a data block with a wrong checksum is refused with an N block, not answered";
-    CASE_RAN = "case.ran", Error,
-        "a case that cannot reach its target has not shown conformance",
-        "the case could connect and send";
-    LOAD_LOST = "load.lost", Error,
-        "HL7 v2.5.1 ch. 2, original acknowledgment mode: every message is answered with an \
-         acknowledgment; a message sent under load and never answered is lost",
-        "under load, no more messages lost (sent, never acknowledged) than the threshold allows";
-    LOAD_P50 = "load.p50", Error, LOAD_RULE, "median ACK latency under load within the threshold";
-    LOAD_P90 = "load.p90", Error, LOAD_RULE, "90th percentile ACK latency within the threshold";
-    LOAD_P99 = "load.p99", Error, LOAD_RULE, "99th percentile ACK latency within the threshold";
-    LOAD_P999 = "load.p999", Error, LOAD_RULE, "99.9th percentile ACK latency within the threshold";
-    LOAD_MAX = "load.max", Error, LOAD_RULE, "slowest ACK under load within the threshold";
-    LOAD_MEAN = "load.mean", Error, LOAD_RULE, "mean ACK latency under load within the threshold";
-    LOAD_TIMEOUTS = "load.timeouts", Error, LOAD_RULE, "ACK timeouts under load within the threshold";
-    LOAD_ERRORS = "load.errors", Error, LOAD_RULE, "connection errors under load within the threshold";
-    LOAD_REJECTED = "load.rejected", Error, LOAD_RULE, "negative ACKs (AE, AR, …) under load within the threshold";
-    LOAD_THROUGHPUT = "load.throughput", Error, LOAD_RULE, "messages finished per second within the threshold";
+    ACK_RECEIVED = "ack.received", Error, versions: ALL,
+        rule: "HL7 v2.5.1 ch. 2, 2.9.2 (original mode: the receiving application answers every \
+               message with an application acknowledgment) and 2.9.3 (enhanced mode: an accept \
+               acknowledgment unless MSH-15, table 0155, is NE, ER or SU)",
+        summary: "an acknowledgment arrives within the timeout",
+        note: "";
+    ACK_ONE_PER_MESSAGE = "ack.one-per-message", Error, versions: ALL,
+        rule: "HL7 v2.5.1 ch. 2, 2.9.2 (original mode: one application acknowledgment per \
+               message) and 2.9.3 (enhanced mode: at most one accept acknowledgment, CA/CE/CR, \
+               and one application acknowledgment, AA/AE/AR, as MSH-15/16 ask)",
+        summary: "one acknowledgment per message, or in enhanced mode one accept and one \
+                  application acknowledgment",
+        note: "";
+    ACK_FRAMING = "ack.framing", Error, versions: ALL, rule: MLLP,
+        summary: "the acknowledgment is framed 0x0B … 0x1C 0x0D with nothing outside the frame",
+        note: "";
+    ACK_PARSE = "ack.parse", Error, versions: ALL,
+        rule: "HL7 v2.5.1 ch. 2, the general acknowledgment ACK^varies^ACK: MSH, MSA, [ERR]",
+        summary: "the acknowledgment is an HL7 message with an MSA segment",
+        note: "";
+    ACK_SEGMENT_TERMINATOR = "ack.segment-terminator", Error, versions: ALL,
+        rule: "HL7 v2.5.1 ch. 2, 2.5.4 (the segment terminator is <CR>, hex 0D)",
+        summary: "the acknowledgment's segments end with CR",
+        note: "";
+    ACK_MSH_SWAP = "ack.msh-swap", Warning, versions: ALL,
+        rule: "HL7 v2.5.1 ch. 2, MSH-3..6: MSH-3/4 identify the application and \
+               facility that send a message, MSH-5/6 the ones it is for; the acknowledgment is \
+               sent by the receiver to the sender",
+        summary: "the ACK's MSH-5/6 name the message's sender (MSH-3/4), and its MSH-3/4 do not \
+                  claim the message's sender as the ACK's own",
+        note: "Chapter 2 defines the four fields for every message but states no rule that an \
+               acknowledgment copies the message's MSH-5/6 into its MSH-3/4 and MSH-3/4 into its \
+               MSH-5/6 (HAPI's ACK does). MSH-3/4 naming the receiver by another name than the \
+               message's MSH-5/6 passes; the rest is unclear, so a warning";
+    ACK_MSH9 = "ack.msh9", Error, versions: ALL,
+        rule: "HL7 v2.5.1 ch. 2, MSH-9 (MSG: message code ^ trigger event ^ message \
+               structure) and the general acknowledgment ACK^varies^ACK; a message-specific response named by the \
+               message's chapter: MFN^Mnn → MFK^Mnn^MFK_M01 (ch. 8), ORM^O01 → ORR^O02 (ch. 4), \
+               OML^O21/O33/O35 → ORL^O22/O34/O36 (ch. 4), RDE^O11/O25 → RRE^O12/O26 (ch. 4A), \
+               QBP^Qnn → RSP^Knn (ch. 3, 5), and the others of ch. 4/4A",
+        summary: "MSH-9 is ACK^<trigger of the message>^ACK or the message's specific response",
+        note: "By the version of the message (MSH-12): before v2.4 plain ACK passes (v2.1–v2.3 \
+               MSG has two components, v2.3.1's structure is optional; the trigger was not \
+               required on acknowledgments); v2.4–v2.5.1 a missing trigger or structure is a \
+               warning (the components are optional in the data type table but ch. 2 shows \
+               ACK^varies^ACK); from v2.6 they are required (MSG.1–3 usage R). A wrong code, \
+               trigger or structure is an error in every version";
+    ACK_MSH10 = "ack.msh10", Error, versions: ALL,
+        rule: "HL7 v2.5.1 ch. 2, MSH-10 message control ID (required; a number or \
+               other identifier that uniquely identifies the message, assigned by the sending \
+               system)",
+        summary: "the ACK has an MSH-10 of its own (not empty, not the message's)",
+        note: "Empty is an error. An ACK that repeats the acknowledged message's MSH-10 is a \
+               warning: MSH-10 is unique per sending system, and the ACK's sender is another \
+               system, so the repeat does not break uniqueness by the letter, but it cannot \
+               identify the ACK itself";
+    ACK_MSH7 = "ack.msh7", Error, versions: ALL,
+        rule: "HL7 v2.5.1 ch. 2, MSH-7 date/time of message (TS/DTM: \
+               YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ]); optional in v2.1–v2.3.1, \
+               required from v2.4",
+        summary: "MSH-7 is a valid timestamp (and present from v2.4)",
+        note: "An empty MSH-7 passes when the message acknowledged is v2.1–v2.3.1 (the MSH \
+               table marks it optional there) and fails from v2.4; a malformed one fails in \
+               every version";
+    ACK_MSH11_ECHO = "ack.msh11-echo", Warning, versions: ALL,
+        rule: "HL7 v2.5.1 ch. 2, MSH-11 processing ID",
+        summary: "MSH-11 of the ACK echoes the message's processing id",
+        note: "Chapter 2 does not say that a response carries the message's processing id; \
+               answering in another mode is at most a warning";
+    ACK_MSH12_ECHO = "ack.msh12-echo", Warning, versions: ALL,
+        rule: "HL7 v2.5.1 ch. 2, MSH-12 version ID",
+        summary: "MSH-12 of the ACK echoes the message's version",
+        note: "Chapter 2 does not require the response's version to be the message's; a \
+               warning";
+    ACK_ENCODING_CHARACTERS = "ack.encoding-characters", Warning, versions: ALL,
+        rule: "HL7 v2.5.1 ch. 2, MSH-1/MSH-2 (each message declares its own \
+               delimiters)",
+        summary: "the ACK uses the message's field separator and encoding characters",
+        note: "A receiver may declare other delimiters in its own MSH-1/2; answering with the \
+               sender's is advice, not a rule, so a warning";
+    ACK_MSA1_VALID = "ack.msa1-valid", Error, versions: ALL,
+        rule: "HL7 v2.5.1 ch. 2, MSA-1 acknowledgment code, table 0008: AA/AE/AR in \
+               original mode; in enhanced mode (MSH-15/16 valued, 2.9.3) CA/CE/CR for the \
+               accept acknowledgment and AA/AE/AR for the application acknowledgment",
+        summary: "MSA-1 is a table 0008 code valid for the acknowledgment mode",
+        note: "A receiver that does not implement enhanced mode may ignore MSH-15/16 and \
+               answer in original mode (AA/AE/AR): that passes";
+    ACK_MSA2_ECHO = "ack.msa2-echo", Error, versions: ALL,
+        rule: "HL7 v2.5.1 ch. 2, MSA-2 message control ID: the MSH-10 of the message \
+               acknowledged",
+        summary: "MSA-2 equals the MSH-10 that was sent",
+        note: "";
+    ACK_ERR_PRESENT = "ack.err-present", Warning, versions: ALL,
+        rule: "HL7 v2.5.1 ch. 2, ERR segment (optional in the general acknowledgment ACK^varies^ACK)",
+        summary: "an ERR segment accompanies a negative acknowledgment",
+        note: "ERR is optional in the ACK structure; without it the sender learns less, so a \
+               warning";
+    HTTP_STATUS_MAPPING = "http.status-mapping", Error, versions: ALL,
+        rule: "HL7 over HTTP (hapi-hl7overhttp specification), 2.6 HTTP Response Codes: an HL7 \
+               response payload MUST come with HTTP 2xx, AR/AE/CR/CE included (\"Application \
+               Error Conditions\"); a non-2xx response MUST NOT have an HL7 content type \
+               (\"Content Type for Error Conditions\")",
+        summary: "every HL7 answer over HTTP has a 2xx status, and a non-2xx answer is not HL7",
+        note: "The superseded draft (1.3 HTTP Response Codes: AR/CR → 400, AE/CE → 500) is \
+               not followed; HAPI maps every acknowledgment code to 200";
+    HTTP_CONTENT_TYPE = "http.content-type", Warning, versions: ALL,
+        rule: "HL7 over HTTP (hapi-hl7overhttp specification), 2.4 Content Type and Character \
+               Set: application/hl7-v2 (or +er7) with a charset",
+        summary: "the response has an HL7 v2 content type",
+        note: "";
+    CONNECTION_OPEN = "connection.open", Warning, versions: ALL,
+        rule: "MLLP release 1 (HL7 v2 Appendix C, Minimal Lower Layer Protocol) leaves \
+               connection handling to the sites; connections are normally persistent",
+        summary: "the connection is still open after the case",
+        note: "Closing after an ACK is allowed; a warning";
+    EXPECT_ACK = "expect.ack", Error, versions: NONE,
+        rule: "the scenario's expectation (MSA-1, table 0008)",
+        summary: "MSA-1 is one of the codes the case expects",
+        note: "";
+    EXPECT_ERR = "expect.err", Error, versions: NONE,
+        rule: "the scenario's expectation (ERR segment)",
+        summary: "an ERR segment is present or absent as the case expects",
+        note: "";
+    EXPECT_HTTP_STATUS = "expect.http-status", Error, versions: NONE,
+        rule: "the scenario's expectation (HTTP status)",
+        summary: "the HTTP status is the one the case expects",
+        note: "";
+    EXPECT_ACK_TIME = "expect.ack-time", Error, versions: NONE,
+        rule: "the scenario's expectation (max_ack_time)",
+        summary: "the acknowledgment arrives within the case's max_ack_time",
+        note: "";
+    EXPECT_CONNECTION_OPEN = "expect.connection-open", Error, versions: NONE,
+        rule: "the scenario's expectation (connection_open)",
+        summary: "the connection is open (or closed) after the case as the case expects",
+        note: "";
+    PROBE = "probe", Error, versions: NONE,
+        rule: "the scenario's effect probe",
+        summary: "the effect probe finds what the message should have done",
+        note: "";
+    PROBE_UNAVAILABLE = "probe.unavailable", Warning, versions: NONE,
+        rule: "the scenario's effect probe needs a state endpoint the target does not offer",
+        summary: "the effect probe could run (the effect is unverified otherwise)",
+        note: "";
+    SENDER_DELIVERED = "sender.delivered", Error, versions: ALL,
+        rule: "HL7 v2.5.1 ch. 2, 2.9.2 original mode: a message is delivered when the \
+               receiver accepts it (AA with its control ID in MSA-2); the sender keeps sending it \
+               until then, so a message neither accepted nor rejected (AE/AR) is lost",
+        summary: "every message the sender was to send ended accepted (or explicitly rejected)",
+        note: "";
+    SENDER_MSH10_KEPT = "sender.msh10-kept", Error, versions: ALL,
+        rule: "HL7 v2.5.1 ch. 2, MSH-10 message control ID: a retransmission is the \
+               same message with the same control ID, so the receiver can recognise the \
+               duplicate",
+        summary: "retransmissions of a message keep its MSH-10",
+        note: "";
+    SENDER_WAITS_FOR_ACK = "sender.waits-for-ack", Error, versions: ALL,
+        rule: "MLLP release 2 (HL7 Transport Specification), and original mode (HL7 v2.5.1 \
+               ch. 2, 2.9.2): the sender waits for the acknowledgment of a message before it \
+               sends the next one",
+        summary: "a new message comes only after the previous one on the connection was answered",
+        note: "";
+    SENDER_ORDER = "sender.order", Error, versions: ALL,
+        rule: "HL7 v2.5.1 ch. 2, 2.9.2: one message at a time, each acknowledged before the \
+               next, so messages arrive in the order of their events (e.g. A04 before A08)",
+        summary: "the messages arrive in the order the sender was to send them",
+        note: "";
+    SUT_RAN = "sut.ran", Error, versions: NONE,
+        rule: "a sender under test that cannot be started, or does not finish within the case \
+               timeout, has not shown conformance",
+        summary: "the sender under test started and finished within the case timeout",
+        note: "";
+    EXPECT_ARRIVALS = "expect.arrivals", Error, versions: NONE,
+        rule: "the scenario's expectation (min_arrivals, max_arrivals)",
+        summary: "the number of arrivals, retransmissions included, is within the case's bounds",
+        note: "";
+    EXPECT_RETRY_INTERVAL = "expect.retry-interval", Error, versions: NONE,
+        rule: "the scenario's expectation (retry_interval: no retry storm, no giving up)",
+        summary: "retransmissions of a message are spaced within the case's bounds",
+        note: "";
+    EXPECT_SUT_EXIT = "expect.sut-exit", Error, versions: NONE,
+        rule: "the scenario's expectation (the sender under test's exit code)",
+        summary: "the sender under test exits with the code the case expects",
+        note: "";
+    HISTORY_NOTHING_LOST = "history.nothing-lost", Error, versions: ALL,
+        rule: "HL7 v2.5.1 ch. 2, 2.9.2 original mode: the sender keeps sending a message until \
+               it is acknowledged; one never acknowledged by an ACK of its own after every \
+               attempt is lost",
+        summary: "every message the case expects answered got its own ACK (AA, AE or AR) in the end",
+        note: "";
+    HISTORY_NO_FALSE_SUCCESS = "history.no-false-success", Error, versions: ALL,
+        rule: "HL7 v2.5.1 ch. 2, MSA-2: an acknowledgment belongs to the message whose \
+               MSH-10 it echoes; an accepting code (AA, CA) naming another message makes a \
+               sender that pairs ACKs by arrival count its message delivered",
+        summary: "no message is answered by an accepting ACK that names another message",
+        note: "Only AA and CA can be a false success: an AE/AR (CE/CR) names no success, and an \
+               empty MSA-2 (the only possible echo of a frame without MSH-10) names no other \
+               message; ack.msa2-echo judges the echo itself";
+    HISTORY_DUPLICATES = "history.duplicates", Error, versions: ALL,
+        rule: "HL7 v2.5.1 ch. 2, 2.9.2 and MSH-10: a message whose outcome is unknown is \
+               sent again unchanged (same MSH-10); the receiver answers the retransmission too \
+               and applies it once",
+        summary: "a message sent again was resent only after an indeterminate outcome, and answered",
+        note: "";
+    HISTORY_ORDER = "history.order", Error, versions: ALL,
+        rule: "HL7 v2.5.1 ch. 2, 2.9.2 original mode, and MLLP release 2 (HL7 Transport \
+               Specification): a sender sends the next message only after the previous one is \
+               acknowledged, so a receiver applies messages sent that way in the order sent, and \
+               each ACK on a connection answers the oldest unanswered message",
+        summary: "messages sent one at a time on a connection are applied, and answered, in that order",
+        note: "Under pipelining, which MLLP does not permit a sender, reordered ACKs or effects \
+               are a warning; without an applied log the order cannot be judged (a warning)";
+    LIVENESS_CANARY = "liveness.canary", Error, versions: ALL,
+        rule: "HL7 v2.5.1 ch. 2, 2.9.2 and MLLP release 1: a receiver answers every message on \
+               every connection; a peer's misbehaviour on one connection must not stop it \
+               serving others",
+        summary: "a plain message on a new connection during and after the faults gets its own ACK",
+        note: "";
+    HLLP_DAMAGED_BLOCK_REFUSED = "hllp.damaged-block-refused", Error, versions: ALL,
+        rule: "HL7 v2 Appendix C, Hybrid Lower Layer Protocol, 2.3 Processing Rules: a block \
+               whose size or checksum is wrong is answered with an N block (reason C or X) and \
+               not processed",
+        summary: "a data block with a wrong checksum is refused with an N block, not answered",
+        note: "";
+    CASE_RAN = "case.ran", Error, versions: NONE,
+        rule: "a case that cannot reach its target has not shown conformance",
+        summary: "the case could connect and send",
+        note: "";
+    LOAD_LOST = "load.lost", Error, versions: ALL,
+        rule: "HL7 v2.5.1 ch. 2, 2.9.2 original mode: every message is answered with an \
+               acknowledgment; a message sent under load and never answered is lost",
+        summary: "under load, no more messages lost (sent, never acknowledged) than the threshold allows",
+        note: "";
+    LOAD_P50 = "load.p50", Error, versions: NONE, rule: LOAD_RULE,
+        summary: "median ACK latency under load within the threshold", note: "";
+    LOAD_P90 = "load.p90", Error, versions: NONE, rule: LOAD_RULE,
+        summary: "90th percentile ACK latency within the threshold", note: "";
+    LOAD_P99 = "load.p99", Error, versions: NONE, rule: LOAD_RULE,
+        summary: "99th percentile ACK latency within the threshold", note: "";
+    LOAD_P999 = "load.p999", Error, versions: NONE, rule: LOAD_RULE,
+        summary: "99.9th percentile ACK latency within the threshold", note: "";
+    LOAD_MAX = "load.max", Error, versions: NONE, rule: LOAD_RULE,
+        summary: "slowest ACK under load within the threshold", note: "";
+    LOAD_MEAN = "load.mean", Error, versions: NONE, rule: LOAD_RULE,
+        summary: "mean ACK latency under load within the threshold", note: "";
+    LOAD_TIMEOUTS = "load.timeouts", Error, versions: NONE, rule: LOAD_RULE,
+        summary: "ACK timeouts under load within the threshold", note: "";
+    LOAD_ERRORS = "load.errors", Error, versions: NONE, rule: LOAD_RULE,
+        summary: "connection errors under load within the threshold", note: "";
+    LOAD_REJECTED = "load.rejected", Error, versions: NONE, rule: LOAD_RULE,
+        summary: "negative ACKs (AE, AR, …) under load within the threshold", note: "";
+    LOAD_THROUGHPUT = "load.throughput", Error, versions: NONE, rule: LOAD_RULE,
+        summary: "messages finished per second within the threshold", note: "";
 }
 
 const LOAD_RULE: &str = "the scenario's load threshold (an interface's agreed capacity before \

@@ -109,7 +109,7 @@ fn a_correct_ack_passes_every_generic_check() {
 #[test]
 fn each_header_defect_fails_its_check() {
     let cases = [
-        ("ack.msh-swap", GOOD.replace("|RA|RF|SA|SF|", "|SA|SF|RA|RF|"), Severity::Error),
+        ("ack.msh-swap", GOOD.replace("|RA|RF|SA|SF|", "|SA|SF|RA|RF|"), Severity::Warning),
         ("ack.msh9", GOOD.replace("ACK^A04^ACK", "ADT^A04"), Severity::Error),
         ("ack.msh9", GOOD.replace("ACK^A04^ACK", "ACK^A08^ACK"), Severity::Error),
         ("ack.msh9", GOOD.replace("ACK^A04^ACK", "ACK^A04^ADT_A01"), Severity::Error),
@@ -137,13 +137,98 @@ fn each_header_defect_fails_its_check() {
     }
 }
 
+/// `sent` and `reply` at `version` (MSH-12 of both).
+fn at_version(version: &str, sent: &str, reply: &str) -> CaseObservation {
+    let at = |m: &str| m.replace("|P|2.5", &format!("|P|{version}"));
+    case(vec![exchange(&at(sent), Some(&at(reply)))])
+}
+
+/// MSH-9 by the message's version: MSG has two components before v2.3.1 and the trigger was
+/// not required on acknowledgments, so plain `ACK` passes before v2.4; the data type leaves the
+/// components optional in v2.4–v2.5.1 (a warning) and requires them from v2.6 (an error).
 #[test]
-fn plain_ack_before_v24_is_only_a_warning() {
-    let sent = SENT.replace("|P|2.5", "|P|2.3");
-    let reply = GOOD.replace("ACK^A04^ACK", "ACK").replace("|P|2.5", "|P|2.3");
-    assert_eq!(failing(&case(vec![exchange(&sent, Some(&reply))]), "ack.msh9"), Severity::Warning);
-    let reply = GOOD.replace("ACK^A04^ACK", "ACK");
-    assert_eq!(failing(&with_reply(&reply), "ack.msh9"), Severity::Error);
+fn plain_ack_by_version() {
+    let plain = GOOD.replace("ACK^A04^ACK", "ACK");
+    for version in ["2.1", "2.2", "2.3", "2.3.1"] {
+        passing(&at_version(version, SENT, &plain), "ack.msh9");
+    }
+    passing(&at_version("2.3", SENT, &GOOD.replace("ACK^A04^ACK", "ACK^A04")), "ack.msh9");
+    for version in ["2.4", "2.5", "2.5.1"] {
+        assert_eq!(failing(&at_version(version, SENT, &plain), "ack.msh9"), Severity::Warning);
+    }
+    assert_eq!(failing(&at_version("2.6", SENT, &plain), "ack.msh9"), Severity::Error);
+    let no_structure = GOOD.replace("ACK^A04^ACK", "ACK^A04");
+    assert_eq!(failing(&at_version("2.6", SENT, &no_structure), "ack.msh9"), Severity::Error);
+    // A wrong trigger is wrong in every version.
+    let wrong = GOOD.replace("ACK^A04^ACK", "ACK^A08");
+    assert_eq!(failing(&at_version("2.3", SENT, &wrong), "ack.msh9"), Severity::Error);
+}
+
+/// Message-specific responses (ch. 8: MFN^M02 → MFK^M02^MFK_M01; ch. 4: ORM^O01 → ORR^O02;
+/// ch. 3/5: QBP^Q22 → RSP^K22) are correct answers, as is the general ACK.
+#[test]
+fn message_specific_responses_pass_msh9() {
+    let mfn = SENT.replace("ADT^A04^ADT_A01", "MFN^M02^MFN_M02");
+    let mfk = GOOD.replace("ACK^A04^ACK", "MFK^M02^MFK_M01");
+    passing(&case(vec![exchange(&mfn, Some(&mfk))]), "ack.msh9");
+    passing(&case(vec![exchange(&mfn, Some(&GOOD.replace("A04", "M02")))]), "ack.msh9");
+    let orm = SENT.replace("ADT^A04^ADT_A01", "ORM^O01^ORM_O01");
+    let orr = GOOD.replace("ACK^A04^ACK", "ORR^O02^ORR_O02");
+    passing(&case(vec![exchange(&orm, Some(&orr))]), "ack.msh9");
+    let qbp = SENT.replace("ADT^A04^ADT_A01", "QBP^Q22^QBP_Q21");
+    let rsp = GOOD.replace("ACK^A04^ACK", "RSP^K22^RSP_K21");
+    passing(&case(vec![exchange(&qbp, Some(&rsp))]), "ack.msh9");
+    // The response of another message type, or the right code with a wrong trigger, fails.
+    let wrong_code = case(vec![exchange(SENT, Some(&mfk))]);
+    assert_eq!(failing(&wrong_code, "ack.msh9"), Severity::Error);
+    let wrong_trigger = GOOD.replace("ACK^A04^ACK", "MFK^M05^MFK_M01");
+    assert_eq!(
+        failing(&case(vec![exchange(&mfn, Some(&wrong_trigger))]), "ack.msh9"),
+        Severity::Error
+    );
+    let wrong_structure = GOOD.replace("ACK^A04^ACK", "MFK^M02^ACK");
+    assert_eq!(
+        failing(&case(vec![exchange(&mfn, Some(&wrong_structure))]), "ack.msh9"),
+        Severity::Error
+    );
+}
+
+/// MSH-7 is optional in v2.1–v2.3.1 and required from v2.4 (the MSH attribute tables); a valued
+/// MSH-7 must be a timestamp in every version.
+#[test]
+fn msh7_by_version() {
+    let empty = GOOD.replace("20240101120001", "");
+    passing(&at_version("2.3", SENT, &empty), "ack.msh7");
+    passing(&at_version("2.3.1", SENT, &empty), "ack.msh7");
+    assert_eq!(failing(&at_version("2.4", SENT, &empty), "ack.msh7"), Severity::Error);
+    assert_eq!(failing(&at_version("2.6", SENT, &empty), "ack.msh7"), Severity::Error);
+    let malformed = GOOD.replace("20240101120001", "2024-01-01");
+    assert_eq!(failing(&at_version("2.3", SENT, &malformed), "ack.msh7"), Severity::Error);
+    assert_eq!(failing(&at_version("2.6", SENT, &malformed), "ack.msh7"), Severity::Error);
+}
+
+/// An ACK must have an MSH-10 of its own: empty fails; repeating the message's is a warning
+/// (unique per sending system, and the ACK's sender is another system).
+#[test]
+fn msh10_empty_fails_and_a_copy_warns() {
+    assert_eq!(failing(&with_reply(&GOOD.replace("|A1|", "||")), "ack.msh10"), Severity::Error);
+    let copy = GOOD.replace("|A1|", "|M1|");
+    assert_eq!(failing(&with_reply(&copy), "ack.msh10"), Severity::Warning);
+    passing(&with_reply(GOOD), "ack.msh10");
+}
+
+/// No rule of ch. 2 requires the swap: MSH-3/4 naming the receiver by its own name passes; an
+/// ACK not addressed to the message's sender, or claiming the sender's name, warns.
+#[test]
+fn msh_swap_is_at_most_a_warning() {
+    passing(
+        &with_reply(&GOOD.replace("|RA|RF|SA|SF|", "|LAB^1.2.3^ISO|MAIN|SA|SF|")),
+        "ack.msh-swap",
+    );
+    let elsewhere = GOOD.replace("|RA|RF|SA|SF|", "|RA|RF|XA|XF|");
+    assert_eq!(failing(&with_reply(&elsewhere), "ack.msh-swap"), Severity::Warning);
+    let copied = GOOD.replace("|RA|RF|SA|SF|", "|SA|SF|RA|RF|");
+    assert_eq!(failing(&with_reply(&copied), "ack.msh-swap"), Severity::Warning);
 }
 
 #[test]
@@ -233,21 +318,49 @@ fn expectations() {
     assert_eq!(outcome(&observed, "ack.received"), None);
 }
 
+fn over_http(reply: Option<&str>, status: u16, content_type: &str) -> CaseObservation {
+    let mut ex = exchange(SENT, reply);
+    ex.http = Some(HttpObservation { status, content_type: Some(content_type.into()) });
+    case(vec![ex])
+}
+
+const HL7_TYPE: &str = "application/hl7-v2; charset=UTF-8";
+
+/// HL7 over HTTP 2.6 (hapi-hl7overhttp): every HL7 response, AR/AE/CR/CE included, MUST come
+/// with 2xx ("Application Error Conditions"); a non-2xx response MUST NOT have an HL7 content
+/// type ("Content Type for Error Conditions").
 #[test]
-fn http_status_and_content_type() {
+fn http_status_mapping_follows_the_current_specification() {
+    for code in ["AA", "AE", "AR"] {
+        let reply = GOOD.replace("MSA|AA", &format!("MSA|{code}"));
+        passing(&over_http(Some(&reply), 200, HL7_TYPE), "http.status-mapping");
+        passing(&over_http(Some(&reply), 202, HL7_TYPE), "http.status-mapping");
+    }
+    let ae = GOOD.replace("MSA|AA", "MSA|AE");
+    assert_eq!(
+        failing(&over_http(Some(&ae), 500, HL7_TYPE), "http.status-mapping"),
+        Severity::Error
+    );
+    let ar = GOOD.replace("MSA|AA", "MSA|AR");
+    let labelled_text = over_http(Some(&ar), 400, "text/plain");
+    assert_eq!(failing(&labelled_text, "http.status-mapping"), Severity::Error);
+    // A transport error without an HL7 payload is allowed; with an HL7 content type it is not.
+    passing(&over_http(None, 401, "text/plain; charset=utf-8"), "http.status-mapping");
+    passing(&over_http(None, 415, "text/html"), "http.status-mapping");
+    let hl7_label = over_http(None, 503, "application/hl7-v2+er7; charset=utf-8");
+    assert_eq!(failing(&hl7_label, "http.status-mapping"), Severity::Error);
+}
+
+#[test]
+fn http_content_type_and_expected_status() {
     let mut ex = exchange(SENT, Some(&GOOD.replace("MSA|AA", "MSA|AE")));
     ex.http = Some(HttpObservation { status: 200, content_type: Some("text/plain".into()) });
     ex.expect.http_status = Some(500);
     let observed = case(vec![ex.clone()]);
-    assert_eq!(failing(&observed, "http.status-mapping"), Severity::Warning);
     assert_eq!(failing(&observed, "http.content-type"), Severity::Warning);
     assert_eq!(failing(&observed, "expect.http-status"), Severity::Error);
-    ex.http = Some(HttpObservation {
-        status: 500,
-        content_type: Some("application/hl7-v2; charset=UTF-8".into()),
-    });
+    ex.http = Some(HttpObservation { status: 500, content_type: Some(HL7_TYPE.into()) });
     let observed = case(vec![ex]);
-    passing(&observed, "http.status-mapping");
     passing(&observed, "http.content-type");
     passing(&observed, "expect.http-status");
 }
@@ -354,6 +467,80 @@ fn history_no_false_success_on_another_messages_ack() {
     assert_eq!(Outcome::of(SENT.as_bytes(), Some(stale.as_bytes())), Outcome::Indeterminate);
     assert_eq!(Outcome::of(SENT.as_bytes(), Some(GOOD.as_bytes())), Outcome::Ok);
     assert_eq!(Outcome::of(SENT.as_bytes(), None), Outcome::Indeterminate);
+}
+
+/// Only an accepting code (AA, CA) can be a false success: an AR with an empty MSA-2 to a frame
+/// that is not HL7 (the only echo possible) passes, and so does an AE naming another message.
+#[test]
+fn history_no_false_success_only_for_accepting_codes() {
+    let not_hl7 = |reply: &str| {
+        let mut ex = exchange("hello, not HL7", Some(reply));
+        ex.raw = true;
+        ex.attempts = vec![Attempt { outcome: Outcome::Indeterminate, event: None }];
+        case(vec![ex])
+    };
+    let ar_empty = GOOD.replace("MSA|AA|M1", "MSA|AR|");
+    passing(&not_hl7(&ar_empty), "history.no-false-success");
+    let aa_foreign = GOOD.replace("MSA|AA|M1", "MSA|AA|M0");
+    let observed = not_hl7(&aa_foreign);
+    assert_eq!(failing(&observed, "history.no-false-success"), Severity::Error);
+    let evidence: Vec<String> = evaluate(&observed)
+        .into_iter()
+        .filter(|r| r.id == "history.no-false-success")
+        .map(|r| r.evidence)
+        .collect();
+    assert!(
+        evidence[0].contains("a frame without MSH-10") && evidence[0].contains("\"M0\""),
+        "{evidence:?}"
+    );
+    assert!(!evidence[0].contains("\"\""), "{evidence:?}");
+    let ae_foreign = GOOD.replace("MSA|AA|M1", "MSA|AE|M0");
+    passing(
+        &case(vec![sent_with(Some(&ae_foreign), &[(Outcome::Indeterminate, None)])]),
+        "history.no-false-success",
+    );
+    let ca_foreign = GOOD.replace("MSA|AA|M1", "MSA|CA|M0");
+    let enhanced = case(vec![sent_with(Some(&ca_foreign), &[(Outcome::Indeterminate, None)])]);
+    assert_eq!(failing(&enhanced, "history.no-false-success"), Severity::Error);
+}
+
+fn reply_of(payload: &str, ms: u64) -> Reply {
+    Reply {
+        payload: payload.as_bytes().to_vec(),
+        notes: Vec::new(),
+        elapsed: Duration::from_millis(ms),
+    }
+}
+
+/// Enhanced mode (ch. 2, 2.9.3; MSH-15/16, table 0155): an accept acknowledgment then an
+/// application acknowledgment is one correct pair; two of one kind is not; a receiver that
+/// ignores MSH-15/16 and answers AA in original mode passes.
+#[test]
+fn enhanced_mode_accept_then_application_acknowledgment() {
+    let sent = SENT.replace("|P|2.5", "|P|2.5|||AL|AL");
+    let ca = GOOD.replace("MSA|AA", "MSA|CA");
+    let pair = |first: &str, second: &str| {
+        let mut ex = exchange(&sent, Some(first));
+        ex.replies.push(reply_of(second, 9));
+        case(vec![ex])
+    };
+    let accepted = pair(&ca, GOOD);
+    passing(&accepted, "ack.one-per-message");
+    passing(&accepted, "ack.msa1-valid");
+    passing(&pair(&ca, &GOOD.replace("MSA|AA", "MSA|AE")), "ack.one-per-message");
+    assert_eq!(failing(&pair(&ca, &ca), "ack.one-per-message"), Severity::Error);
+    assert_eq!(failing(&pair(GOOD, GOOD), "ack.one-per-message"), Severity::Error);
+    // Both acknowledgments of the pair are judged: a bad MSA-2 on the second is caught.
+    let stray = pair(&ca, &GOOD.replace("MSA|AA|M1", "MSA|AA|M9"));
+    assert_eq!(failing(&stray, "ack.msa2-echo"), Severity::Error);
+    // Original mode: a CA then an AA is still two acknowledgments.
+    let mut original = exchange(SENT, Some(&ca));
+    original.replies.push(reply_of(GOOD, 9));
+    assert_eq!(failing(&case(vec![original]), "ack.one-per-message"), Severity::Error);
+    // Ignoring MSH-15/16 and answering AA alone is permitted.
+    let ignored = case(vec![exchange(&sent, Some(GOOD))]);
+    passing(&ignored, "ack.one-per-message");
+    passing(&ignored, "ack.msa1-valid");
 }
 
 #[test]

@@ -57,9 +57,12 @@ pub struct RunArgs {
     /// Also list the warnings of cases that passed.
     #[arg(long)]
     pub verbose: bool,
-    /// List the conformance checks (id, severity, rule) and exit.
+    /// List the conformance checks (id, severity, HL7 versions, rule) and exit.
     #[arg(long)]
     pub list_checks: bool,
+    /// With --list-checks: print the rulebook as Markdown (docs/rulebook.md).
+    #[arg(long, requires = "list_checks")]
+    pub markdown: bool,
     /// Folder for the report (results.json, junit.xml, summary.md, report.html, manifest.json)
     /// [default: reports/<run-id>, run-id = YYYYMMDD-HHMMSS-<seed> in UTC].
     #[arg(long, value_name = "DIR", conflicts_with = "no_report")]
@@ -94,9 +97,17 @@ pub struct RunArgs {
 /// target could not be reached at all.
 pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     if args.list_checks {
+        if args.markdown {
+            write!(out, "{}", crate::checks::rulebook::document())?;
+            return Ok(exit::OK);
+        }
         for check in CATALOGUE {
-            writeln!(out, "{:<24} {:<8} {}", check.id, check.severity.to_string(), check.summary)?;
-            writeln!(out, "{:<33} rule: {}", "", check.rule)?;
+            writeln!(out, "{:<26} {:<8} {}", check.id, check.severity.to_string(), check.summary)?;
+            writeln!(out, "{:<35} versions: {}", "", check.versions)?;
+            writeln!(out, "{:<35} rule: {}", "", check.rule)?;
+            if !check.note.is_empty() {
+                writeln!(out, "{:<35} note: {}", "", check.note)?;
+            }
         }
         return Ok(exit::OK);
     }

@@ -90,6 +90,65 @@ impl AckMode {
     }
 }
 
+/// A message-specific response: the message code and trigger event a message chapter names as
+/// the response to a message, in place of the general acknowledgment `ACK^<trigger>^ACK`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecificResponse {
+    /// MSH-9.1 of the response, e.g. `MFK`.
+    pub code: &'static str,
+    /// MSH-9.2 of the response, e.g. `M02` for an MFN^M02, `O02` for an ORM^O01.
+    pub trigger: String,
+}
+
+/// Order messages and their responses, (message, trigger, response, response trigger): HL7 v2.5.1
+/// ch. 4 (ORM^O01 → ORR^O02, v2.2–v2.5.1; OML^O21 → ORL^O22 from v2.4, OML^O33/O35 → ORL^O34/O36
+/// from v2.5; OMG, OMD, OMS, OMN, OMP, OMI, OMB) and ch. 4A (RDE^O11 → RRE^O12 from v2.4, RDE^O01
+/// → RRE^O02 in v2.3/v2.3.1, RDE^O25 → RRE^O26, RDS, RGV, RAS), as the event maps of the
+/// standard's database list them.
+const ORDER_RESPONSES: &[(&str, &str, &str, &str)] = &[
+    ("ORM", "O01", "ORR", "O02"),
+    ("OML", "O21", "ORL", "O22"),
+    ("OML", "O33", "ORL", "O34"),
+    ("OML", "O35", "ORL", "O36"),
+    ("OMD", "O03", "ORD", "O04"),
+    ("OMS", "O05", "ORS", "O06"),
+    ("OMN", "O07", "ORN", "O08"),
+    ("OMP", "O09", "ORP", "O10"),
+    ("OMG", "O19", "ORG", "O20"),
+    ("OMI", "O23", "ORI", "O24"),
+    ("OMB", "O27", "ORB", "O28"),
+    ("RDE", "O01", "RRE", "O02"),
+    ("RDE", "O11", "RRE", "O12"),
+    ("RDE", "O25", "RRE", "O26"),
+    ("RDS", "O13", "RRD", "O14"),
+    ("RGV", "O15", "RRG", "O16"),
+    ("RAS", "O17", "RRA", "O18"),
+];
+
+/// The message-specific response the standard names for a message of `code` and `trigger`, if
+/// any: master files (ch. 8: MFN^Mnn is answered by MFK^Mnn, structure MFK_M01), queries by
+/// parameter (ch. 5 and the query's conformance statement in ch. 3: QBP^Qnn is answered by
+/// RSP^Knn, e.g. QBP^Q22 → RSP^K22), and the orders of [`ORDER_RESPONSES`]. The general
+/// acknowledgment is allowed besides (ch. 2: ACK for accept acknowledgments and where an error
+/// precludes processing).
+pub fn specific_response(code: &str, trigger: &str) -> Option<SpecificResponse> {
+    let numbered = |prefix: char| {
+        let digits = trigger.strip_prefix(prefix)?;
+        (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then_some(digits)
+    };
+    match code {
+        "MFN" => numbered('M').map(|_| SpecificResponse { code: "MFK", trigger: trigger.into() }),
+        "QBP" => numbered('Q')
+            .map(|digits| SpecificResponse { code: "RSP", trigger: format!("K{digits}") }),
+        _ => ORDER_RESPONSES.iter().find(|(c, t, _, _)| *c == code && *t == trigger).map(
+            |(_, _, response, trigger)| SpecificResponse {
+                code: response,
+                trigger: (*trigger).to_string(),
+            },
+        ),
+    }
+}
+
 /// HL7 table 0357, message error condition codes, as used in ERR-3 (ERR-1.4 before v2.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCondition {
@@ -457,6 +516,19 @@ impl ReceivedAck {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn message_specific_responses_by_chapter() {
+        let response = |c, t| specific_response(c, t).map(|r| format!("{}^{}", r.code, r.trigger));
+        assert_eq!(response("MFN", "M02").as_deref(), Some("MFK^M02"));
+        assert_eq!(response("ORM", "O01").as_deref(), Some("ORR^O02"));
+        assert_eq!(response("OML", "O21").as_deref(), Some("ORL^O22"));
+        assert_eq!(response("RDE", "O11").as_deref(), Some("RRE^O12"));
+        assert_eq!(response("QBP", "Q22").as_deref(), Some("RSP^K22"));
+        assert_eq!(response("ADT", "A04"), None);
+        assert_eq!(response("MFN", ""), None);
+        assert_eq!(response("QBP", "Qx"), None);
+    }
 
     fn ack(input: &str, code: AckCode, errors: Vec<AckError>) -> String {
         let message = Message::parse(input.as_bytes()).unwrap();

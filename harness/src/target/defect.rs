@@ -68,7 +68,7 @@ defects! {
     StandardDelimiters = "standard-delimiters": "the ACK always uses |^~\\&, whatever delimiters the message declared",
     NoErrSegment = "no-err-segment": "AE and AR acknowledgments carry no ERR segment",
     ClosesAfterAck = "closes-after-ack": "the connection is closed after every acknowledgment",
-    HttpStatusAlways200 = "http-status-always-200": "HTTP answers 200 whatever MSA-1 says",
+    HttpStatusByAckCode = "http-status-by-ack-code": "HTTP answers AR/CR with 400 and AE/CE with 500, the ACK in the body (the superseded HL7-over-HTTP draft; the specification requires 2xx for every HL7 response)",
     HttpTextContentType = "http-text-content-type": "HTTP acknowledgments are labelled text/plain",
     DiesOnOversizedFrame = "dies-on-oversized-frame": "a frame above the size bound brings the endpoint down: no connection is served afterwards",
     StopsAfterReset = "stops-after-reset": "after a peer resets a connection, the endpoint serves no connection any more",
@@ -96,6 +96,8 @@ impl Defect {
             Defect::ProcessingIdNotEchoed
                 | Defect::VersionNotEchoed
                 | Defect::StandardDelimiters
+                // Chapter 2 states no rule that an ACK swaps MSH-3..6 (`ack.msh-swap`).
+                | Defect::NoSwap
                 | Defect::NoErrSegment
                 | Defect::ClosesAfterAck
                 | Defect::HttpTextContentType

@@ -13,10 +13,15 @@
 //!    (408).
 //! 5. When aliases are configured, MSH-4.1 must be `connecting-alias{data-controller-alias}`
 //!    with an allowed connecting alias (the partner rules of `shared/seeds/004_*`) → otherwise
-//!    an AR acknowledgment with status 400.
+//!    an AR acknowledgment (with status 200, like every HL7 answer).
 //!
-//! Then [`Endpoint::handle`] decides, and the status follows spec 2.6: AA/CA → 200, AR/CR → 400,
-//! AE/CE → 500. This module does no HL7 decisions of its own beyond the alias rule.
+//! Then [`Endpoint::handle`] decides. Every HL7 answer goes with status 200, AR/AE/CR/CE
+//! included (spec 2.6 HTTP Response Codes, "Application Error Conditions": an HL7 response
+//! payload with one of those codes "is considered a successful interaction at the transport
+//! layer, and response code of "HTTP/1.1 2xx" MUST be used"); a non-2xx answer (401, 405, 413,
+//! 415, a body that is not HL7) is text, never an HL7 content type ("Content Type for Error
+//! Conditions"). The superseded draft's AR → 400 / AE → 500 survives only as the defect
+//! `http-status-by-ack-code`. This module does no HL7 decisions of its own beyond the alias rule.
 
 use super::defect::Defect;
 use super::endpoint::{hl7_timestamp, Endpoint};
@@ -115,9 +120,12 @@ pub fn parse_partner_aliases(value: &str) -> Option<(&str, &str)> {
     (valid(connecting) && valid(controller)).then_some((connecting, controller))
 }
 
-/// HL7 over HTTP 2.6: the status that goes with a decision.
-pub fn status_for(decision: &Decision) -> StatusCode {
+/// The status that goes with an HL7 answer: 200 whatever the decision (HL7 over HTTP 2.6,
+/// "Application Error Conditions"), or, with the defect `http-status-by-ack-code`, the
+/// superseded draft's mapping (1.3: AR/CR → 400, AE/CE → 500).
+pub fn status_for(decision: &Decision, defects: &super::defect::Defects) -> StatusCode {
     match decision {
+        _ if !defects.has(Defect::HttpStatusByAckCode) => StatusCode::OK,
         Decision::Accept => StatusCode::OK,
         Decision::Reject(_) => StatusCode::BAD_REQUEST,
         Decision::Error(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -349,11 +357,8 @@ impl Ingest {
                 &format!("the body is not an HL7 message: {why}\n"),
             );
         }
-        let mut status = handled.decision.as_ref().map_or(StatusCode::OK, status_for);
         let defects = self.endpoint.defects();
-        if defects.has(Defect::HttpStatusAlways200) {
-            status = StatusCode::OK;
-        }
+        let status = handled.decision.as_ref().map_or(StatusCode::OK, |d| status_for(d, defects));
         match handled.ack {
             Some(ack) if defects.has(Defect::HttpTextContentType) => {
                 respond(status, "text/plain", ack)
@@ -396,6 +401,7 @@ impl Ingest {
         }
         let decision = Decision::Reject(vec![error.clone()]);
         let code = decision.code(AckMode::of(&message));
+        let status = status_for(&decision, self.endpoint.defects());
         let sequence = self.rejected.fetch_add(1, Ordering::SeqCst) + 1;
         let ack = AckBuilder::new(
             &message,
@@ -406,7 +412,7 @@ impl Ingest {
         .error(error)
         .text(problem)
         .build();
-        Some(hl7(StatusCode::BAD_REQUEST, ack))
+        Some(hl7(status, ack))
     }
 }
 
@@ -514,6 +520,20 @@ mod tests {
         let creds = BasicCredentials { user: "partner_mailco".into(), password: "testing".into() };
         let header = header.map(|h| HeaderValue::from_str(h).unwrap());
         assert_eq!(check_basic(header.as_ref(), &creds), expected, "{header:?}");
+    }
+
+    /// HL7 over HTTP 2.6: every HL7 answer is 2xx; the draft's mapping only as a defect.
+    #[test]
+    fn every_hl7_answer_is_200_unless_the_draft_mapping_defect_is_on() {
+        use super::super::defect::Defects;
+        let error = || vec![AckError::new(ErrorCondition::RequiredFieldMissing)];
+        let decisions = [Decision::Accept, Decision::Error(error()), Decision::Reject(error())];
+        for decision in &decisions {
+            assert_eq!(status_for(decision, &Defects::none()), StatusCode::OK, "{decision:?}");
+        }
+        let draft = Defects::of([Defect::HttpStatusByAckCode]);
+        let statuses: Vec<u16> = decisions.iter().map(|d| status_for(d, &draft).as_u16()).collect();
+        assert_eq!(statuses, [200, 500, 400]);
     }
 
     #[test]

@@ -196,6 +196,23 @@ fn check_schema_and_list_checks() {
 
     let output = run(&["run", "--no-report", "--list-checks"]);
     assert!(stdout(&output).contains("ack.msa2-echo"));
+    assert!(stdout(&output).contains("versions: v2.x"), "{}", stdout(&output));
+}
+
+/// The rulebook (the check catalogue as one table) is generated: docs/rulebook.md is what
+/// `run --list-checks --markdown` prints, and README.md holds the same table between the
+/// markers; `cargo xtask schema` rewrites both.
+#[test]
+fn committed_rulebook_is_current() {
+    use hl7_harness::checks::rulebook::{splice, table};
+    let output = run(&["run", "--list-checks", "--markdown"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let committed = std::fs::read_to_string(workspace().join("docs/rulebook.md"))
+        .expect("docs/rulebook.md exists");
+    assert!(stdout(&output) == committed, "docs/rulebook.md is stale: run `cargo xtask schema`");
+    let readme = std::fs::read_to_string(workspace().join("README.md")).expect("README.md");
+    assert!(readme.contains(&table()), "README.md's rulebook is stale: run `cargo xtask schema`");
+    assert_eq!(splice(&readme).as_deref(), Some(readme.as_str()));
 }
 
 #[test]
