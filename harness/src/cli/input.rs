@@ -19,8 +19,8 @@ pub enum InputError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: file is larger than {max} bytes", max = MAX_FILE_BYTES)]
-    TooLarge { path: String },
+    #[error("{path}: file is larger than the {max}-byte limit of this command")]
+    TooLarge { path: String, max: u64 },
     #[error("{path}: byte {offset}: {source}")]
     Parse {
         path: String,
@@ -42,13 +42,22 @@ pub struct InputFile {
 
 impl InputFile {
     pub fn read(path: &Path) -> Result<InputFile, InputError> {
+        Self::read_at_most(path, MAX_FILE_BYTES)
+    }
+
+    /// Like [`Self::read`] with a command's own limit: a larger file is refused before it is
+    /// read, by an error naming it and the limit.
+    pub fn read_at_most(path: &Path, max: u64) -> Result<InputFile, InputError> {
         let shown = path.display().to_string();
         let io = |source| InputError::Io { path: shown.clone(), source };
         let file = std::fs::File::open(path).map_err(io)?;
+        if file.metadata().map_err(io)?.len() > max {
+            return Err(InputError::TooLarge { path: shown, max });
+        }
         let mut bytes = Vec::new();
-        file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(io)?;
-        if bytes.len() as u64 > MAX_FILE_BYTES {
-            return Err(InputError::TooLarge { path: shown });
+        file.take(max + 1).read_to_end(&mut bytes).map_err(io)?;
+        if bytes.len() as u64 > max {
+            return Err(InputError::TooLarge { path: shown, max });
         }
         let batch = split_batch(&bytes).map_err(|source| InputError::Parse {
             path: shown.clone(),

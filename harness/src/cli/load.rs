@@ -40,6 +40,10 @@ pub struct LoadArgs {
     /// With --scenario: only these templates (repeatable) [default: all].
     #[arg(long = "template", value_name = "NAME", requires = "scenario")]
     pub templates: Vec<String>,
+    /// Let the --scenario file read files outside its folder and the nearest corpus/ folder
+    /// above it (as `run --allow-files-outside-pack`).
+    #[arg(long, requires = "scenario")]
+    pub allow_files_outside_pack: bool,
     /// Open loop: messages per second, sent on schedule whether or not the target keeps up
     /// (latency counts from when each was due). Without it: closed loop.
     #[arg(long, value_name = "N[/s]", value_parser = parse_rate)]
@@ -48,7 +52,9 @@ pub struct LoadArgs {
     /// pool the schedule's messages go out on, one at a time per connection.
     #[arg(long, value_name = "C", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub connections: u32,
-    /// How long to send after the warmup (e.g. 30s, 1h) [default: 10s unless --count].
+    /// How long to send after the warmup (e.g. 30s, 1h) [default: 10s unless --count]. Nothing
+    /// is sent after it; messages still out get at most --ack-timeout more. Open loop: messages
+    /// due before the end that no connection was free to send are counted as behind schedule.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub duration: Option<Duration>,
     /// Stop after this many messages (warmup included).
@@ -135,10 +141,16 @@ fn templates(args: &LoadArgs) -> anyhow::Result<(Templates, Vec<PackInputs>)> {
         packs.push(PackInputs { name: "load".into(), sha256: sha256_hex(lines.as_bytes()), files });
     }
     if let Some(path) = &args.scenario {
-        let scenario = load_file(path, &crate::checks::generic_ids()).map_err(|errors| {
-            let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
-            anyhow::anyhow!("{}", lines.join("\n"))
-        })?;
+        let access = if args.allow_files_outside_pack {
+            crate::scenario::FileAccess::Anywhere
+        } else {
+            crate::scenario::FileAccess::PackOnly
+        };
+        let scenario =
+            load_file(path, &crate::checks::generic_ids(), access).map_err(|errors| {
+                let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+                anyhow::anyhow!("{}", lines.join("\n"))
+            })?;
         for name in &args.templates {
             if !scenario.templates.contains_key(name) {
                 let known: Vec<&String> = scenario.templates.keys().collect();

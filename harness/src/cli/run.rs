@@ -15,7 +15,9 @@ use std::path::PathBuf;
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// Scenario files, pack directories (holding *.yaml) or directories of packs
-    /// [default: scenarios]
+    /// [default: scenarios]. A scenario file is at most 8 MiB, nests at most 64 levels and
+    /// expands (aliases included) to at most 1,000,000 values and 32 MiB of text. A pack runs
+    /// commands (command: probes, sut.command): run only packs you trust as you trust code.
     pub paths: Vec<PathBuf>,
     /// The target for every scenario: builtin, mllp://HOST:PORT, hllp://HOST:PORT or
     /// http://HOST:PORT/PATH (default: each scenario's target.url, else builtin). HLLP block
@@ -51,6 +53,12 @@ pub struct RunArgs {
     /// Load and check the scenarios without connecting to anything.
     #[arg(long)]
     pub check: bool,
+    /// Let scenario files read files (file:, glob:, TLS files) outside their pack's folder and
+    /// the nearest corpus/ folder above it. Off by default: a pack is trusted like code (it runs
+    /// command: probes and sut.command), but it must not copy other files of this machine into
+    /// a report unless you say so.
+    #[arg(long)]
+    pub allow_files_outside_pack: bool,
     /// Print every case's results as one JSON object per line instead of the summary.
     #[arg(long)]
     pub json: bool,
@@ -114,7 +122,12 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     let paths =
         if args.paths.is_empty() { vec![PathBuf::from("scenarios")] } else { args.paths.clone() };
     let known = generic_ids();
-    let packs = match load_packs(&paths, &known) {
+    let access = if args.allow_files_outside_pack {
+        crate::scenario::FileAccess::Anywhere
+    } else {
+        crate::scenario::FileAccess::PackOnly
+    };
+    let packs = match load_packs(&paths, &known, access) {
         Ok(packs) => packs,
         Err(errors) => {
             for error in &errors {

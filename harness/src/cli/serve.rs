@@ -6,7 +6,10 @@ use super::exit;
 use super::hllp_args::HllpArgs;
 use crate::target::defect::{parse_defect, Defect, Defects};
 use crate::target::endpoint::Endpoint;
-use crate::target::http::{serve_http, serve_https, serve_state, BasicCredentials, HttpConfig};
+use crate::target::http::{
+    serve_http, serve_https, serve_state_with, BasicCredentials, HttpConfig,
+};
+use crate::target::journal;
 use crate::target::responder::ResponderConfig;
 use crate::target::server::{
     serve_hllp, serve_mllp_with_commit_ack, HllpServerOptions, ServerOptions,
@@ -26,8 +29,15 @@ pub struct ServeArgs {
     pub listen: String,
     /// Append every received message to FILE, synced before its ACK is sent; on start the file
     /// is replayed, so state and duplicate detection survive a restart.
+    /// Records carry a SHA-256 checksum; a write that fails (disk full) is cut off again and
+    /// the message answered AR (CE in enhanced mode), never AA. A damaged journal stops the
+    /// start with the byte offset of the damage (see --repair).
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
+    /// Repair the --journal FILE and exit: keep every complete record in order (those after
+    /// the damage too), move the damaged bytes to FILE.damaged-<unix millis>, say what was done.
+    #[arg(long, requires = "journal")]
+    pub repair: bool,
     /// Close a connection that sends nothing for this long.
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     pub idle_timeout: Duration,
@@ -70,9 +80,15 @@ pub struct ServeArgs {
     /// could not be stored.
     #[arg(long)]
     pub commit_ack: bool,
-    /// Serve the state as JSON (GET /state, /clients/ID, /professionals/ID, /errors) here.
+    /// Serve the state as JSON (GET /state, /clients/ID, /professionals/ID, /errors) here. It
+    /// holds patient data: with --http-user it takes the same Basic credentials, and an
+    /// address that is not loopback needs --state-public.
     #[arg(long, value_name = "ADDR")]
     pub state: Option<String>,
+    /// Allow --state on an address other than loopback (it serves names, birth dates and
+    /// addresses to whoever reaches it; without --http-user, to anyone).
+    #[arg(long, requires = "state")]
+    pub state_public: bool,
     /// Require HTTP Basic authentication with this user name (needs --http-password-env).
     #[arg(long, value_name = "NAME", requires = "http_password_env")]
     pub http_user: Option<String>,
@@ -80,6 +96,10 @@ pub struct ServeArgs {
     /// itself, which would show in the process list).
     #[arg(long, value_name = "VAR", requires = "http_user")]
     pub http_password_env: Option<String>,
+    /// How long an HTTP request's body may take to arrive once its headers are in; a slower
+    /// one is answered 408 and logged.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub http_body_timeout: Duration,
     /// Allowed connecting alias in MSH-4 `connecting-alias{data-controller-alias}` (repeatable);
     /// when given, HTTP messages from other aliases are rejected with AR.
     #[arg(long = "http-alias", value_name = "ALIAS")]
@@ -102,7 +122,12 @@ fn http_config(args: &ServeArgs) -> anyhow::Result<HttpConfig> {
         }
         _ => None,
     };
-    Ok(HttpConfig { basic, allowed_aliases: args.http_aliases.clone(), ..HttpConfig::default() })
+    Ok(HttpConfig {
+        basic,
+        allowed_aliases: args.http_aliases.clone(),
+        body_timeout: args.http_body_timeout,
+        ..HttpConfig::default()
+    })
 }
 
 /// Runs until Ctrl-C. Prints `listening on mllp://ADDR` (or `mllps://`) once bound.
@@ -114,7 +139,14 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         }
         return Ok(exit::OK);
     }
+    if args.repair {
+        let path = args.journal.as_ref().expect("clap: --repair requires --journal");
+        let repair = journal::repair(path)?;
+        writeln!(out, "journal {}: {repair}", path.display())?;
+        return Ok(exit::OK);
+    }
     let http = http_config(args)?;
+    let state_basic = http.basic.clone();
     let endpoint = match &args.journal {
         Some(path) => Endpoint::with_journal(ResponderConfig::default(), path)?,
         None => Endpoint::new(ResponderConfig::default()),
@@ -135,6 +167,7 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     let scheme = if tls.is_some() { "mllps" } else { "mllp" };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
+        ignore_file_size_signal()?;
         let listener = bind(&args.listen).await?;
         let _ = writeln!(out, "listening on {scheme}://{}", listener.local_addr()?);
         let http_listener = match &args.http {
@@ -164,7 +197,26 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         let state_listener = match &args.state {
             Some(addr) => {
                 let bound = bind(addr).await?;
-                let _ = writeln!(out, "state on http://{}", bound.local_addr()?);
+                let local = bound.local_addr()?;
+                if !local.ip().is_loopback() && !args.state_public {
+                    anyhow::bail!(
+                        "--state {addr}: the state endpoint serves patient data and {} is not a \
+                         loopback address; give --state-public to serve it there",
+                        local.ip()
+                    );
+                }
+                if !local.ip().is_loopback() {
+                    eprintln!(
+                        "hl7-harness serve: warning: the state endpoint (patient data) is served \
+                         on {local}, {}",
+                        if state_basic.is_some() {
+                            "behind the --http-user credentials"
+                        } else {
+                            "to anyone who reaches it (no --http-user)"
+                        }
+                    );
+                }
+                let _ = writeln!(out, "state on http://{local}");
                 Some(bound)
             }
             None => None,
@@ -223,7 +275,12 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         };
         let state = async {
             match state_listener {
-                Some(l) => serve_state(l, Arc::clone(&endpoint), stopped(&stop)).await.map(drop),
+                Some(l) => {
+                    let basic = state_basic.clone();
+                    serve_state_with(l, Arc::clone(&endpoint), basic, stopped(&stop))
+                        .await
+                        .map(drop)
+                }
                 None => Ok(()),
             }
         };
@@ -253,4 +310,16 @@ async fn bind(addr: &str) -> anyhow::Result<tokio::net::TcpListener> {
     tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))
+}
+
+/// Under a file size limit (RLIMIT_FSIZE, `ulimit -f`) a write past it raises SIGXFSZ, which
+/// kills the process by default, leaving a partial journal record behind. With a handler
+/// installed the write fails with EFBIG instead, and the journal cuts the record off and the
+/// message is refused (see `target::journal`).
+fn ignore_file_size_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let kind = SignalKind::from_raw(nix::sys::signal::Signal::SIGXFSZ as i32);
+    let mut signals = signal(kind).map_err(|e| anyhow::anyhow!("cannot handle SIGXFSZ: {e}"))?;
+    tokio::spawn(async move { while signals.recv().await.is_some() {} });
+    Ok(())
 }

@@ -120,6 +120,45 @@ impl Finding {
     }
 }
 
+/// Most findings of one kind a message reports one by one; the rest are counted in one
+/// summary finding of the same kind (code and severity), so hostile input (a frame of a million empty segments) costs
+/// a counter, not a million findings (the character-set check stops at the same number).
+pub const MAX_FINDINGS_PER_KIND: usize = 20;
+
+/// Counts the findings of one kind and says which to keep: the first
+/// [`MAX_FINDINGS_PER_KIND`], then only a count for [`Capped::summary`].
+#[derive(Debug, Default)]
+pub(crate) struct Capped {
+    seen: usize,
+}
+
+impl Capped {
+    /// Counts one more finding; true when it is to be kept.
+    pub fn keep(&mut self) -> bool {
+        self.seen += 1;
+        self.seen <= MAX_FINDINGS_PER_KIND
+    }
+
+    /// One finding of the kind (`code`, `severity`) for those not kept, e.g. `"empty
+    /// segments"`.
+    pub fn summary(
+        &self,
+        code: &'static str,
+        severity: Severity,
+        what: &str,
+        rule: &'static str,
+    ) -> Option<Finding> {
+        let more = self.seen.checked_sub(MAX_FINDINGS_PER_KIND).filter(|&n| n > 0)?;
+        Some(Finding::new(
+            code,
+            severity,
+            Location::default(),
+            format!("{more} more {what} not listed ({} in all)", self.seen),
+            rule,
+        ))
+    }
+}
+
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.severity, self.code)?;

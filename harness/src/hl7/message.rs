@@ -9,7 +9,7 @@
 use super::charset::{self, Charset};
 use super::delimiters::{Delimiters, SEGMENT_TERMINATOR};
 use super::escape::unescape;
-use super::finding::{Finding, Location, Severity};
+use super::finding::{Capped, Finding, Location, Severity};
 use super::path::Path;
 use super::value::Value;
 use memchr::{memchr, memchr2};
@@ -572,6 +572,7 @@ fn index_segments(
     let origin = options.origin;
     let mut segments = Vec::new();
     let mut tally = LineEndingTally::default();
+    let (mut empty, mut invalid) = (Capped::default(), Capped::default());
     for line in lines(bytes, start) {
         if options.strict_line_endings && matches!(line.end, LineEnd::Lf | LineEnd::CrLf) {
             let at = line.range.end + usize::from(line.end == LineEnd::CrLf);
@@ -582,7 +583,7 @@ fn index_segments(
         if text.iter().all(|b| *b == b' ' || *b == b'\t') {
             // A blank line at the very end (after the last terminator) is only trailing space;
             // anywhere else it is an empty segment, which the standard does not allow.
-            if line.end != LineEnd::Eof {
+            if line.end != LineEnd::Eof && empty.keep() {
                 findings.push(Finding::new(
                     "empty-segment",
                     Severity::Error,
@@ -596,7 +597,7 @@ fn index_segments(
         let id_len = memchr(delimiters.field, text).unwrap_or(text.len());
         let id = &text[..id_len];
         let index = segments.len() + 1;
-        if !is_valid_segment_id(id) {
+        if !is_valid_segment_id(id) && invalid.keep() {
             let shown = String::from_utf8_lossy(&id[..id.len().min(16)]).into_owned();
             findings.push(Finding::new(
                 "invalid-segment-id",
@@ -609,6 +610,10 @@ fn index_segments(
         segments.push(SegmentSpan { start: line.range.start, end: line.range.end, id_len });
     }
     tally.findings(origin, findings);
+    let error = Severity::Error;
+    findings.extend(empty.summary("empty-segment", error, "empty segments", RULE_TERMINATOR));
+    let ids = "invalid segment ids";
+    findings.extend(invalid.summary("invalid-segment-id", error, ids, RULE_SEGMENT_ID));
     Ok(segments)
 }
 
@@ -628,6 +633,29 @@ mod tests {
     }
 
     const ADT: &[u8] = b"MSH|^~\\&|SEND|FAC|RECV|FAC|20240101120000||ADT^A04^ADT_A01|MSG1|P|2.5\rEVN|A04|20240101120000\rPID|1||123^^^HOSP^MR~456^^^SSA^SS||Doe^John^Q||19800101|M\rPV1|1|O\r";
+
+    #[test]
+    fn hostile_runs_of_segments_are_counted_not_listed() {
+        use crate::hl7::finding::MAX_FINDINGS_PER_KIND;
+        let mut input = b"MSH|^~\\&|A\r".to_vec();
+        input.extend(std::iter::repeat_n(&b"\r"[..], 100_000).flatten());
+        input.extend(std::iter::repeat_n(&b"x\r"[..], 1000).flatten());
+        let message = Message::parse(&input).unwrap();
+        let findings = message.findings();
+        assert_eq!(findings.len(), 2 * MAX_FINDINGS_PER_KIND + 2);
+        let summaries: Vec<&str> = findings
+            .iter()
+            .filter(|f| f.message.contains(" more "))
+            .map(|f| f.message.as_str())
+            .collect();
+        assert_eq!(
+            summaries,
+            [
+                "99980 more empty segments not listed (100000 in all)",
+                "980 more invalid segment ids not listed (1000 in all)"
+            ]
+        );
+    }
 
     #[test]
     fn parse_findings() {

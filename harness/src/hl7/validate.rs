@@ -4,7 +4,7 @@
 //! Parse findings (line endings, segment ids, character set) come from [`Message::findings`];
 //! this module adds what needs the standard's tables.
 
-use super::finding::{Finding, Location, Severity};
+use super::finding::{Capped, Finding, Location, Severity};
 use super::message::Message;
 use super::structures::{self, Version};
 use thiserror::Error;
@@ -103,7 +103,7 @@ pub fn validate(message: &Message<'_>, options: &ValidateOptions) -> Vec<Finding
     let ids: Vec<&str> = message.segments().map(|s| s.id()).collect();
     // A segment whose id is malformed is already a parse finding (`invalid-segment-id`); saying
     // again that the grammar does not expect it would count one problem twice.
-    let malformed: Vec<usize> = message
+    let malformed: std::collections::HashSet<usize> = message
         .findings()
         .iter()
         .filter(|f| f.code == "invalid-segment-id")
@@ -170,16 +170,26 @@ fn resolve_structure(
 }
 
 /// Required fields (usage R in the standard's segment definitions) of every segment.
+/// At most [`MAX_FINDINGS_PER_KIND`](super::finding::MAX_FINDINGS_PER_KIND) listed, the rest
+/// counted.
 fn check_fields(message: &Message<'_>, version: Version, findings: &mut Vec<Finding>) {
+    let mut capped = Capped::default();
     for segment in message.segments() {
         let present = |n: usize| segment.field(n).is_some_and(|v| !v.is_empty());
-        findings.extend(structures::check_required_fields(
-            segment.index(),
-            segment.id(),
-            version,
-            present,
-        ));
+        for finding in
+            structures::check_required_fields(segment.index(), segment.id(), version, present)
+        {
+            if capped.keep() {
+                findings.push(finding);
+            }
+        }
     }
+    findings.extend(capped.summary(
+        "missing-required-field",
+        Severity::Error,
+        "empty required fields",
+        "HL7 v2.5.1 ch. 2, 2.5.3 and the segment definition (usage R: required field)",
+    ));
 }
 
 /// Malformed escape sequences in any field (ch. 2, 2.7), each with its absolute byte offset.
@@ -188,6 +198,7 @@ pub fn escape_findings(message: &Message<'_>) -> Vec<Finding> {
     let delimiters = message.delimiters();
     let Some(escape_char) = delimiters.escape else { return Vec::new() };
     let mut findings = Vec::new();
+    let mut capped = Capped::default();
     for segment in message.segments() {
         if memchr::memchr(escape_char, segment.as_bytes()).is_none() {
             continue;
@@ -197,6 +208,9 @@ pub fn escape_findings(message: &Message<'_>) -> Vec<Finding> {
                 continue;
             }
             for issue in super::escape::unescape(field.as_bytes(), delimiters).issues {
+                if !capped.keep() {
+                    continue;
+                }
                 let mut finding = issue.to_finding(field.offset());
                 finding.location =
                     finding.location.with_segment(segment.index(), segment.id()).with_field(n);
@@ -204,5 +218,11 @@ pub fn escape_findings(message: &Message<'_>) -> Vec<Finding> {
             }
         }
     }
+    findings.extend(capped.summary(
+        "bad-escape-sequence",
+        Severity::Warning,
+        "malformed escape sequences",
+        super::escape::ESCAPE_RULE,
+    ));
     findings
 }

@@ -4,8 +4,11 @@
 //! (A message whose connection was idle counts from when it was sent: the timer's own lateness
 //! is the generator's, reported apart as schedule lag.)
 //! Closed loop: each connection sends its next message when the last one is answered, which
-//! finds the target's maximum. The run ends after its duration or count; messages out at that
-//! moment are waited for (each within the ACK timeout), so every sent message is accounted.
+//! finds the target's maximum. The run ends after its duration or count: nothing is written after
+//! the deadline, even a message that fell due before it while every connection was waiting for
+//! an answer (counted as `behind_schedule`, never sent); messages out at that moment are waited
+//! for (each within the ACK timeout), so every sent message is accounted and a target that never
+//! answers holds the run at most one ACK timeout past its duration.
 
 use super::client::Exchange;
 use super::source::MessageSource;
@@ -51,6 +54,21 @@ impl Plan {
     /// The end of the run, from the start, when it has a duration.
     fn end(&self) -> Option<Duration> {
         self.duration.map(|d| d + self.warmup)
+    }
+
+    /// Open loop with a duration: how many messages fall due before the end (at most `count`).
+    fn due_before_end(&self) -> Option<u64> {
+        let (Mode::Open { rate }, Some(end)) = (self.mode, self.end()) else { return None };
+        // The first sequence number due at or after the end, from the float estimate corrected
+        // by the exact schedule.
+        let mut n = (end.as_secs_f64() * rate).ceil().max(0.0) as u64;
+        while n > 0 && Plan::due(rate, n - 1) >= end {
+            n -= 1;
+        }
+        while Plan::due(rate, n) < end {
+            n += 1;
+        }
+        Some(self.count.map_or(n, |count| n.min(count)))
     }
 }
 
@@ -134,7 +152,13 @@ where
         Err(shared) => std::mem::replace(&mut *lock(&shared), Recorder::new(plan.slice)),
     };
     let measured = elapsed.saturating_sub(plan.warmup);
-    Finished { account: recorder.finish(measured), elapsed, interrupted }
+    let mut account = recorder.finish(measured);
+    if !interrupted {
+        let written = account.sent + account.not_sent;
+        account.behind_schedule =
+            plan.due_before_end().map_or(0, |due| due.saturating_sub(written));
+    }
+    Finished { account, elapsed, interrupted }
 }
 
 fn lock(recorder: &Mutex<Recorder>) -> std::sync::MutexGuard<'_, Recorder> {
@@ -181,7 +205,9 @@ impl Worker {
                 Mode::Open { rate } => self.start + Plan::due(rate, seq),
                 Mode::Closed => Instant::now(),
             };
-            if end.is_some_and(|end| due >= end) {
+            // Past the deadline nothing more is written, even a message that fell due before
+            // it but waited behind an unanswered one (the account counts it as behind schedule).
+            if end.is_some_and(|end| due >= end || Instant::now() >= end) {
                 return;
             }
             let ready = Instant::now();
@@ -371,6 +397,19 @@ mod tests {
         let mut lost: Vec<String> = a.lost_messages.iter().map(|l| l.control_id.clone()).collect();
         lost.sort();
         assert_eq!(lost, ["L0-19", "L0-29", "L0-39", "L0-49", "L0-9"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_target_that_never_answers_does_not_stretch_the_duration() {
+        // 10/s for 5 s on one connection, every message unanswered within the 1 s timeout:
+        // one message a second goes out, nothing after the deadline; the 45 others that fell
+        // due are counted as behind schedule, not sent after the end (which took 50 s).
+        let (finished, times) = run_peer(open(10.0, 1, 5), |_| Duration::ZERO, 1).await;
+        let a = &finished.account;
+        assert!(a.balances());
+        assert_eq!((a.sent, a.lost, a.acknowledged, a.behind_schedule), (5, 5, 0, 45));
+        assert_eq!(finished.elapsed, Duration::from_secs(5));
+        assert!(times.iter().all(|t| *t < Duration::from_secs(5)), "{times:?}");
     }
 
     #[tokio::test(start_paused = true)]

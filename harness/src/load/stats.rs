@@ -268,6 +268,7 @@ impl Recorder {
             slice_s: self.slice_len.as_secs_f64(),
             lost_not_listed: self.lost - self.lost_listed.len() as u64,
             lost_messages: self.lost_listed,
+            behind_schedule: 0,
         }
     }
 }
@@ -311,6 +312,10 @@ pub struct Account {
     pub lost_messages: Vec<LostMessage>,
     /// Lost messages beyond the listed ones.
     pub lost_not_listed: u64,
+    /// Open loop with a duration: messages that fell due before the end but were never written,
+    /// because every connection was still waiting for an earlier answer when the run ended. Not
+    /// sent, so not in `sent`; a number above zero means the schedule was not held.
+    pub behind_schedule: u64,
 }
 
 impl Account {

@@ -47,18 +47,24 @@ pub async fn serve_control(
     proxy: Arc<Proxy>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<u64> {
-    crate::target::server::accept_until(listener, shutdown, false, move |stream, _peer| {
-        let proxy = Arc::clone(&proxy);
-        async move {
-            let mut builder = http1::Builder::new();
-            builder.timer(TokioTimer::new()).header_read_timeout(TIMEOUT);
-            let service = service_fn(move |request| {
-                let proxy = Arc::clone(&proxy);
-                async move { Ok::<_, Infallible>(respond(&proxy, request).await) }
-            });
-            let _ = builder.serve_connection(TokioIo::new(stream), service).await;
-        }
-    })
+    crate::target::server::accept_until(
+        listener,
+        shutdown,
+        false,
+        "hl7-harness proxy",
+        move |stream, _peer| {
+            let proxy = Arc::clone(&proxy);
+            async move {
+                let mut builder = http1::Builder::new();
+                builder.timer(TokioTimer::new()).header_read_timeout(TIMEOUT);
+                let service = service_fn(move |request| {
+                    let proxy = Arc::clone(&proxy);
+                    async move { Ok::<_, Infallible>(respond(&proxy, request).await) }
+                });
+                let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+            }
+        },
+    )
     .await
 }
 

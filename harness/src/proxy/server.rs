@@ -192,10 +192,16 @@ pub async fn serve(
     proxy: Arc<Proxy>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<u64> {
-    crate::target::server::accept_until(listener, shutdown, false, move |stream, peer| {
-        let proxy = Arc::clone(&proxy);
-        async move { handle(proxy, stream, peer).await }
-    })
+    crate::target::server::accept_until(
+        listener,
+        shutdown,
+        false,
+        "hl7-harness proxy",
+        move |stream, peer| {
+            let proxy = Arc::clone(&proxy);
+            async move { handle(proxy, stream, peer).await }
+        },
+    )
     .await
 }
 

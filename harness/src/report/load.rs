@@ -82,6 +82,13 @@ fn account_lines(phase: &LoadPhase) -> Vec<String> {
             ms(lag.p99_ms),
             ms(lag.max_ms)
         ));
+        if a.behind_schedule > 0 {
+            lines.push(format!(
+                "behind schedule {}: due before the end but never written (every connection was \
+                 still waiting for an answer at the deadline)",
+                a.behind_schedule
+            ));
+        }
     }
     if phase.finished.interrupted {
         lines.push("interrupted before the end (Ctrl-C)".into());

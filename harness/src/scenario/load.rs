@@ -2,6 +2,8 @@
 //! (template names, check ids, step shapes), then the templates' messages. Every problem is
 //! one [`LoadError`] naming file, line and column, with a "did you mean" where one helps.
 
+use super::files::{check_pack_file, FileAccess};
+use super::limits::{check_expansion, check_nesting, MAX_NESTING, MAX_SCENARIO_BYTES};
 use super::model::{Case, LoadSpec, Resend, Role, ScenarioFile, Template};
 use super::receiver::ReceiverCase;
 use super::text::with_load_dir;
@@ -10,7 +12,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// Largest scenario or template file read (a scenario is text; anything larger is a mistake).
+/// Largest template file read (a message file; anything larger is a mistake). Scenario files
+/// have their own, smaller limit ([`MAX_SCENARIO_BYTES`]).
 const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// A problem in a scenario file.
@@ -70,9 +73,12 @@ pub type KnownChecks<'a> = &'a [&'a str];
 /// Loads the packs named by `paths`: a `.yaml` file (a pack of one), a directory holding
 /// `.yaml` files (a pack), or a directory of such directories (several packs). Collects every
 /// error rather than stopping at the first.
+/// `access` says whether the packs' file references may leave their folders (see
+/// [`check_pack_file`]).
 pub fn load_packs(
     paths: &[PathBuf],
     known_checks: KnownChecks,
+    access: FileAccess,
 ) -> Result<Vec<Pack>, Vec<LoadError>> {
     let mut packs = Vec::new();
     let mut errors = Vec::new();
@@ -91,7 +97,7 @@ pub fn load_packs(
                 .unwrap_or_else(|| dir.display().to_string());
             let mut scenarios = Vec::new();
             for file in files {
-                match load_file(&file, known_checks) {
+                match load_file(&file, known_checks, access) {
                     Ok(scenario) => scenarios.push(scenario),
                     Err(mut errs) => errors.append(&mut errs),
                 }
@@ -159,23 +165,37 @@ fn pack_files(path: &Path) -> Result<Vec<(PathBuf, Vec<PathBuf>)>, String> {
     Ok(groups)
 }
 
-pub(super) fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
-    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(format!("{} bytes is more than the {MAX_FILE_BYTES}-byte limit", meta.len()));
+/// Reads at most `max` bytes, refusing a larger file before reading it (and one that grew
+/// while read).
+pub(super) fn read_limited(path: &Path, max: u64) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let too_large = |len: u64| format!("{len} bytes is more than the {max}-byte limit");
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let len = file.metadata().map_err(|e| e.to_string())?.len();
+    if len > max {
+        return Err(too_large(len));
     }
-    std::fs::read(path).map_err(|e| e.to_string())
+    let mut bytes = Vec::new();
+    file.take(max + 1).read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > max {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
 }
 
 /// Reads and checks one scenario file.
-pub fn load_file(path: &Path, known_checks: KnownChecks) -> Result<LoadedScenario, Vec<LoadError>> {
+pub fn load_file(
+    path: &Path,
+    known_checks: KnownChecks,
+    access: FileAccess,
+) -> Result<LoadedScenario, Vec<LoadError>> {
     let whole =
         |message: String| vec![LoadError { file: path.into(), line: 0, column: 0, message }];
-    let source = read_limited(path).map_err(whole)?;
+    let source = read_limited(path, MAX_SCENARIO_BYTES).map_err(whole)?;
     let text = std::str::from_utf8(&source).map_err(|e| {
         whole(format!("not UTF-8 text (byte {}); scenario files are UTF-8", e.valid_up_to()))
     })?;
-    load_text(path, text, known_checks)
+    load_text(path, text, known_checks, access)
 }
 
 /// Checks scenario text as if it were the file `path` (file references resolve beside it).
@@ -183,11 +203,26 @@ pub fn load_text(
     path: &Path,
     text: &str,
     known_checks: KnownChecks,
+    access: FileAccess,
 ) -> Result<LoadedScenario, Vec<LoadError>> {
+    let whole = |line: usize, message: String| {
+        vec![LoadError { file: path.into(), line, column: usize::from(line > 0), message }]
+    };
+    if text.len() as u64 > MAX_SCENARIO_BYTES {
+        let message =
+            format!("{} bytes is more than the {MAX_SCENARIO_BYTES}-byte limit", text.len());
+        return Err(whole(0, message));
+    }
+    if let Err(line) = check_nesting(text) {
+        let message = format!(
+            "nested more than {MAX_NESTING} levels deep; a scenario file is refused past that"
+        );
+        return Err(whole(line, message));
+    }
     let source = text.as_bytes().to_vec();
     let dir = path.parent().unwrap_or(Path::new("."));
     let file: ScenarioFile =
-        with_load_dir(dir, || from_yaml(text)).map_err(|e| vec![yaml_error(path, &e)])?;
+        with_load_dir(dir, access, || from_yaml(text)).map_err(|e| vec![yaml_error(path, &e)])?;
     let mut errors = Vec::new();
     let at = |needle: &str, message: String| {
         let (line, column) = locate(text, needle);
@@ -236,7 +271,7 @@ pub fn load_text(
     }
     let mut templates = BTreeMap::new();
     for (name, template) in &file.messages {
-        match template_messages(name, template, dir) {
+        match template_messages(name, template, dir, access) {
             Ok(messages) => {
                 templates.insert(name.clone(), messages);
             }
@@ -271,8 +306,11 @@ pub fn load_text(
 }
 
 /// Reads YAML the way scenario files are written: enums as single-key maps (`file: x.hl7`,
-/// `non_ascii: {…}`) or plain strings for the ones without parameters (`half_close`).
+/// `non_ascii: {…}`) or plain strings for the ones without parameters (`half_close`). A first
+/// pass counts the values with aliases expanded and refuses a document past the limits of
+/// [`super::limits`] before anything is built from it.
 pub fn from_yaml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, serde_yaml::Error> {
+    check_expansion(serde_yaml::Deserializer::from_str(text))?;
     serde_yaml::with::singleton_map_recursive::deserialize(serde_yaml::Deserializer::from_str(text))
 }
 
@@ -523,6 +561,7 @@ fn template_messages(
     name: &str,
     template: &Template,
     dir: &Path,
+    access: FileAccess,
 ) -> Result<Vec<TemplateMessage>, String> {
     match template {
         Template::Text(text) => {
@@ -548,6 +587,7 @@ fn template_messages(
             for entry in paths {
                 let path = entry.map_err(|e| e.to_string())?;
                 let shown = path.strip_prefix(dir).unwrap_or(&path).display().to_string();
+                let path = check_pack_file(dir, &shown, access).map_err(|e| e.to_string())?;
                 out.extend(file_messages(&path, &shown)?);
             }
             if out.is_empty() {
@@ -561,10 +601,14 @@ fn template_messages(
     }
 }
 
-/// The messages of one file (several for batches and back-to-back messages).
+/// The messages of one file (several for batches and back-to-back messages). An error names
+/// the file, the byte offset and what is wrong, never the file's bytes: the file may be
+/// anything the pack pointed at.
 fn file_messages(path: &Path, shown: &str) -> Result<Vec<TemplateMessage>, String> {
-    let bytes = read_limited(path).map_err(|e| format!("{shown}: {e}"))?;
-    let split = split_batch(&bytes).map_err(|e| format!("{shown}: {e}"))?;
+    let bytes = read_limited(path, MAX_FILE_BYTES).map_err(|e| format!("{shown}: {e}"))?;
+    let split = split_batch(&bytes).map_err(|e| {
+        format!("{shown}: byte {}: not a usable HL7 v2 message ({})", e.offset(), e.code())
+    })?;
     let many = split.messages.len() > 1;
     Ok(split
         .messages

@@ -1,14 +1,18 @@
 //! Scenario files (YAML): the model, strict loading with file:line:column errors, `${VAR}`
 //! interpolation and the placeholders filled in from sent messages.
 
+mod files;
 mod hllp;
+mod limits;
 mod load;
 mod model;
 mod profile;
 mod receiver;
 mod text;
 
+pub use files::{check_pack_file, pack_roots, FileAccess, FileRefused};
 pub use hllp::{BlockLimit, ChecksumName, HllpSpec, SpanName};
+pub use limits::{MAX_EXPANDED_TEXT, MAX_NESTING, MAX_SCENARIO_BYTES, MAX_VALUES};
 pub use load::{
     from_yaml, load_file, load_packs, load_text, suggest, LoadError, LoadedScenario, Pack,
     TemplateMessage,

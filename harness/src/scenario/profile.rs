@@ -1,6 +1,7 @@
 //! Reading a target profile file (`run --target-profile FILE`, a pack's `target.profile`):
 //! the same strict YAML as scenario files, with file:line:column errors, and its sha256.
 
+use super::limits::{check_nesting, MAX_NESTING, MAX_SCENARIO_BYTES};
 use super::load::{from_yaml, read_limited, yaml_error, LoadError};
 use crate::profile::{LoadedProfile, TargetProfile};
 use sha2::{Digest, Sha256};
@@ -9,10 +10,20 @@ use std::path::Path;
 /// Reads, parses and hashes the target profile at `path`.
 pub fn load_profile(path: &Path) -> Result<LoadedProfile, LoadError> {
     let whole = |message: String| LoadError { file: path.into(), line: 0, column: 0, message };
-    let bytes = read_limited(path).map_err(|e| whole(format!("target profile: {e}")))?;
+    // The limits of scenario YAML (size, nesting, alias expansion in `from_yaml`) hold here too.
+    let bytes = read_limited(path, MAX_SCENARIO_BYTES)
+        .map_err(|e| whole(format!("target profile: {e}")))?;
     let text = std::str::from_utf8(&bytes).map_err(|e| {
         whole(format!("not UTF-8 text (byte {}); target profiles are UTF-8", e.valid_up_to()))
     })?;
+    if let Err(line) = check_nesting(text) {
+        return Err(LoadError {
+            file: path.into(),
+            line,
+            column: 1,
+            message: format!("nested more than {MAX_NESTING} levels deep; refused past that"),
+        });
+    }
     let profile: TargetProfile = if text.trim().is_empty() {
         TargetProfile::default()
     } else {

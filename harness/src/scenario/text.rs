@@ -11,6 +11,7 @@
 //! - [`FieldPath`]: an HL7 path such as `PID-3[2].1`.
 //! - [`FileRef`]: a file that must exist, relative to the scenario file.
 
+use super::files::{check_pack_file, FileAccess};
 use crate::hl7::Path as Hl7Path;
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::de::{Deserializer, Error as _};
@@ -21,13 +22,15 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 thread_local! {
-    /// The directory of the scenario file being read, for [`FileRef`].
-    static LOAD_DIR: RefCell<Option<PathBuf>> = const { RefCell::new(None) };
+    /// The directory of the scenario file being read and which files it may read, for
+    /// [`FileRef`].
+    static LOAD_DIR: RefCell<Option<(PathBuf, FileAccess)>> = const { RefCell::new(None) };
 }
 
-/// Sets the directory file references are resolved against while `f` runs.
-pub(crate) fn with_load_dir<T>(dir: &Path, f: impl FnOnce() -> T) -> T {
-    LOAD_DIR.with(|d| *d.borrow_mut() = Some(dir.to_path_buf()));
+/// Sets the directory file references are resolved against, and the files they may reach,
+/// while `f` runs.
+pub(crate) fn with_load_dir<T>(dir: &Path, access: FileAccess, f: impl FnOnce() -> T) -> T {
+    LOAD_DIR.with(|d| *d.borrow_mut() = Some((dir.to_path_buf(), access)));
     let result = f();
     LOAD_DIR.with(|d| *d.borrow_mut() = None);
     result
@@ -323,7 +326,8 @@ impl JsonSchema for Pattern {
     }
 }
 
-/// A file that exists, relative to the scenario file's directory.
+/// A file that exists, relative to the scenario file's directory, inside the pack's folders
+/// (see [`super::files`]) unless files outside are allowed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileRef {
     /// As written in the scenario.
@@ -341,14 +345,9 @@ impl<'de> Deserialize<'de> for FileRef {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw = String::deserialize(d)?;
         let written = interpolate(&raw).map_err(D::Error::custom)?;
-        let base = LOAD_DIR.with(|dir| dir.borrow().clone()).unwrap_or_default();
-        let resolved = base.join(&written);
-        if !resolved.is_file() {
-            return Err(D::Error::custom(format!(
-                "file {written:?} not found (looked for {})",
-                resolved.display()
-            )));
-        }
+        let (base, access) = LOAD_DIR.with(|dir| dir.borrow().clone()).unwrap_or_default();
+        let resolved = check_pack_file(&base, &written, access)
+            .map_err(|refused| D::Error::custom(format!("file {refused}")))?;
         Ok(FileRef { written, resolved })
     }
 }

@@ -6,35 +6,18 @@
 
 use super::client_feed::{ClientFeed, Effect, TextMode};
 use super::defect::{Defect, Defects};
-use super::responder::{acknowledge, decide, Decision, ResponderConfig};
-use crate::hl7::ack::{AckError, ErrorCondition};
+pub use super::journal::{read_journal, JournalError};
+use super::journal::{unix_millis, Journal};
+use super::responder::{acknowledge, decide, wants_ack, Decision, ResponderConfig};
+use crate::hl7::ack::{AckBuilder, AckCode, AckError, AckMode, ErrorCondition};
 use crate::hl7::edit::MessageBuf;
 use crate::hl7::encode::{decode_segments, encode_segments};
 use crate::hl7::Delimiters;
 use crate::hl7::{Message, Path as Hl7Path};
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
-use thiserror::Error;
-
-/// First line of every journal record: `hl7-journal 1 <sequence> <unix millis> <length>`, then
-/// the payload bytes exactly as received, then `\n`. Length-prefixed, so any bytes survive.
-const RECORD_TAG: &str = "hl7-journal 1";
-
-#[derive(Debug, Error)]
-pub enum JournalError {
-    #[error("journal {path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("journal {path}: record at byte {offset} is damaged: {reason}")]
-    Damaged { path: String, offset: u64, reason: String },
-}
+use std::time::SystemTime;
 
 /// What handling one payload produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +33,7 @@ pub struct Handled {
 pub struct Endpoint {
     config: ResponderConfig,
     state: Mutex<ClientFeed>,
-    journal: Option<Mutex<(File, PathBuf)>>,
+    journal: Option<Mutex<Journal>>,
     sequence: AtomicU64,
     /// Acknowledgments about to be sent over MLLP, for `drops-every-tenth-ack`.
     answers: AtomicU64,
@@ -116,15 +99,11 @@ impl Endpoint {
     /// An endpoint journaling to `path`; messages already in the journal are applied again
     /// (without new entries) so the state is what it was before the restart.
     pub fn with_journal(config: ResponderConfig, path: &Path) -> Result<Endpoint, JournalError> {
-        let shown = path.display().to_string();
-        let io = |source| JournalError::Io { path: shown.clone(), source };
-        // Only a regular file holds records; a device (e.g. /dev/null) has nothing to replay.
-        let previous = if path.is_file() { read_journal(path)? } else { Vec::new() };
-        let file = OpenOptions::new().create(true).append(true).open(path).map_err(io)?;
+        let (journal, previous) = Journal::open(path)?;
         let endpoint = Endpoint {
             config,
             state: Mutex::new(ClientFeed::default()),
-            journal: Some(Mutex::new((file, path.to_path_buf()))),
+            journal: Some(Mutex::new(journal)),
             sequence: AtomicU64::new(previous.len() as u64),
             answers: AtomicU64::new(0),
             defects: Defects::none(),
@@ -177,24 +156,55 @@ impl Endpoint {
         payload: &[u8],
         held: Option<&mut Held>,
     ) -> Result<Handled, JournalError> {
-        let sequence = self.sequence.fetch_add(1, Ordering::SeqCst) + 1;
-        if let Some(journal) = &self.journal {
-            let mut guard = journal.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            let (file, path) = &mut *guard;
-            let io = |source| JournalError::Io { path: path.display().to_string(), source };
-            let header = format!("{RECORD_TAG} {sequence} {} {}\n", unix_millis(), payload.len());
-            file.write_all(header.as_bytes()).map_err(io)?;
-            file.write_all(payload).map_err(io)?;
-            file.write_all(b"\n").map_err(io)?;
-            file.sync_data().map_err(io)?;
-        }
+        let sequence = match &self.journal {
+            None => self.sequence.fetch_add(1, Ordering::SeqCst) + 1,
+            Some(journal) => {
+                let mut journal = journal.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                // Numbered under the journal's lock, so a message that could not be stored
+                // gives its number back and the journal's numbers stay those of a replay.
+                let sequence = self.sequence.fetch_add(1, Ordering::SeqCst) + 1;
+                if let Err(err) = journal.append(sequence, payload) {
+                    self.sequence.fetch_sub(1, Ordering::SeqCst);
+                    return Err(err);
+                }
+                sequence
+            }
+        };
         let handled = self.process(payload, held);
         self.record(sequence, payload, &handled);
         Ok(handled)
     }
 
+    /// The answer to a message that could not be journaled: never an accept, since an AA (or
+    /// CA) says the receiver took responsibility for a message it did not store. HL7 v2.5
+    /// ch. 2, 2.9.2.2 c): a message the receiving application fails to process "for reasons
+    /// unrelated to its content or format (system down, internal error, etc.)" is answered AR,
+    /// and "it is likely that the responding system will be able to accept the same message at
+    /// a later time". In enhanced mode the accept acknowledgment for a message not committed to
+    /// safe storage "for any other reason" is CE (2.9.3). ERR-3 is 207 (application internal
+    /// error, table 0357). `None` when the payload is not HL7 or MSH-15 asked for no answer.
+    pub fn refusal(&self, payload: &[u8]) -> Option<Vec<u8>> {
+        let message = Message::parse(payload).ok()?;
+        let error = AckError::new(ErrorCondition::ApplicationInternalError)
+            .with_text("the message could not be stored and was not applied; send it again");
+        let decision = Decision::Reject(vec![error.clone()]);
+        if !wants_ack(&message, &decision) {
+            return None;
+        }
+        let code = match AckMode::of(&message) {
+            AckMode::Original => AckCode::ApplicationReject,
+            AckMode::Enhanced => AckCode::CommitError,
+        };
+        let control_id = format!("NS{:08}", self.sequence.load(Ordering::SeqCst));
+        let timestamp = hl7_timestamp(SystemTime::now());
+        Some(AckBuilder::new(&message, code, control_id, timestamp).error(error).build())
+    }
+
     fn record(&self, sequence: u64, payload: &[u8], handled: &Handled) {
-        let message = Message::parse(payload).ok();
+        // MSH-9 and MSH-10 are all it needs: the header segment alone is parsed, not again
+        // every segment of a frame that may hold millions.
+        let header_end = memchr::memchr2(b'\r', b'\n', payload).map_or(payload.len(), |i| i + 1);
+        let message = Message::parse(&payload[..header_end]).ok();
         let header = |n: usize| {
             let value = message.as_ref()?.header().field(n)?;
             Some(String::from_utf8_lossy(value.as_bytes()).into_owned())
@@ -403,47 +413,6 @@ impl Endpoint {
     }
 }
 
-/// Reads every record of a journal, in order.
-pub fn read_journal(path: &Path) -> Result<Vec<Vec<u8>>, JournalError> {
-    let shown = path.display().to_string();
-    let io = |source| JournalError::Io { path: shown.clone(), source };
-    let mut reader = BufReader::new(File::open(path).map_err(io)?);
-    let mut records = Vec::new();
-    let mut offset = 0u64;
-    loop {
-        let mut header = String::new();
-        let n = reader.read_line(&mut header).map_err(io)?;
-        if n == 0 {
-            return Ok(records);
-        }
-        let damaged = |reason: &str| JournalError::Damaged {
-            path: shown.clone(),
-            offset,
-            reason: reason.into(),
-        };
-        let rest = header
-            .trim_end()
-            .strip_prefix(RECORD_TAG)
-            .ok_or_else(|| damaged("no record header"))?;
-        let length: usize = rest
-            .split_whitespace()
-            .nth(2)
-            .and_then(|l| l.parse().ok())
-            .ok_or_else(|| damaged("no length in the record header"))?;
-        let mut payload = vec![0u8; length + 1];
-        reader.read_exact(&mut payload).map_err(|_| damaged("record shorter than its length"))?;
-        if payload.pop() != Some(b'\n') {
-            return Err(damaged("record does not end with a newline"));
-        }
-        records.push(payload);
-        offset += (n + length + 1) as u64;
-    }
-}
-
-fn unix_millis() -> u128 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0)
-}
-
 /// `YYYYMMDDHHMMSS+0000` (HL7 DTM in UTC) for a point in time.
 pub fn hl7_timestamp(time: SystemTime) -> String {
     let t = crate::utc::Utc::of(time);
@@ -456,7 +425,7 @@ pub fn hl7_timestamp(time: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
 
     const A04: &[u8] = b"MSH|^~\\&|EHR|HOSP|H|F|20240101||ADT^A04^ADT_A01|M1|P|2.6\rEVN|A04|20240101\rPID|1||C1^^^EHR^PI||Doe^Jo||19800101|F|||||^NET^Internet^jo@example.invalid\rPV1|1|O\r";
 

@@ -5,13 +5,15 @@
 //!
 //! What the ingest side checks, in order, before anything is journaled or applied:
 //!
-//! 1. HTTP Basic credentials when configured (RFC 7617): missing or wrong → 401.
+//! 1. HTTP Basic credentials when configured (RFC 7617): missing or wrong → 401; an address
+//!    that guessed wrong too often → 429 (see [`basic_auth`](super::basic_auth)).
 //! 2. `POST` only → otherwise 405.
-//! 3. Content-Type `application/hl7-v2` (spec 2.4), or the older spellings
+//! 3. A body length: `Content-Length` or chunked `Transfer-Encoding` → otherwise 411.
+//! 4. Content-Type `application/hl7-v2` (spec 2.4), or the older spellings
 //!    `application/hl7-v2+er7` and `x-application/hl7-v2+er7` → otherwise 415.
-//! 4. Body at most [`HttpConfig::max_body_bytes`] (413) read within [`HttpConfig::body_timeout`]
-//!    (408).
-//! 5. When aliases are configured, MSH-4.1 must be `connecting-alias{data-controller-alias}`
+//! 5. Body at most [`HttpConfig::max_body_bytes`] (413) read within [`HttpConfig::body_timeout`]
+//!    (408, logged).
+//! 6. When aliases are configured, MSH-4.1 must be `connecting-alias{data-controller-alias}`
 //!    with an allowed connecting alias (the partner rules of `shared/seeds/004_*`) → otherwise
 //!    an AR acknowledgment (with status 200, like every HL7 answer).
 //!
@@ -23,6 +25,8 @@
 //! Conditions"). The superseded draft's AR → 400 / AE → 500 survives only as the defect
 //! `http-status-by-ack-code`. This module does no HL7 decisions of its own beyond the alias rule.
 
+pub use super::basic_auth::BasicCredentials;
+use super::basic_auth::{read_basic, BasicAuth, Verdict};
 use super::defect::Defect;
 use super::endpoint::{hl7_timestamp, Endpoint};
 use super::responder::Decision;
@@ -30,19 +34,17 @@ use crate::hl7::ack::{AckBuilder, AckError, AckMode, ErrorCondition};
 use crate::hl7::charset::Charset;
 use crate::hl7::{Message, Path as Hl7Path};
 pub use crate::transport::media_type::{parse_content_type, ContentType, ContentTypeSpelling};
-use base64::Engine as _;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, ALLOW, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
-use hyper::header::{CONNECTION, WWW_AUTHENTICATE};
+use hyper::header::{CONNECTION, RETRY_AFTER, TRANSFER_ENCODING, WWW_AUTHENTICATE};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::collections::BTreeMap;
 use std::convert::Infallible;
-use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -52,20 +54,6 @@ use tokio_rustls::TlsAcceptor;
 
 /// The default body limit: 16 MiB.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
-
-/// The credentials HTTP Basic authentication requires.
-#[derive(Clone, PartialEq, Eq)]
-pub struct BasicCredentials {
-    pub user: String,
-    pub password: String,
-}
-
-impl fmt::Debug for BasicCredentials {
-    // The password never reaches a log line.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BasicCredentials").field("user", &self.user).finish_non_exhaustive()
-    }
-}
 
 /// Settings of the HTTP ingest side.
 #[derive(Debug, Clone)]
@@ -95,20 +83,7 @@ impl Default for HttpConfig {
 
 /// True when `header` carries exactly `expected` as HTTP Basic credentials (RFC 7617).
 pub fn check_basic(header: Option<&HeaderValue>, expected: &BasicCredentials) -> bool {
-    let Some(text) = header.and_then(|h| h.to_str().ok()) else { return false };
-    let Some((scheme, token)) = text.trim().split_once(' ') else { return false };
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return false;
-    }
-    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(token.trim()) else {
-        return false;
-    };
-    let Ok(decoded) = String::from_utf8(decoded) else { return false };
-    // RFC 7617 2: the user id cannot contain a colon, so the first one splits.
-    match decoded.split_once(':') {
-        Some((user, password)) => user == expected.user && password == expected.password,
-        None => false,
-    }
+    read_basic(header, expected).0
 }
 
 /// MSH-4 in the partner syntax `connecting-alias{data-controller-alias}` (seed 004): the two
@@ -143,6 +118,7 @@ pub struct HttpSummary {
 struct Ingest {
     endpoint: Arc<Endpoint>,
     config: HttpConfig,
+    auth: Option<BasicAuth>,
     spellings: Mutex<BTreeMap<ContentTypeSpelling, u64>>,
     rejected: AtomicU64,
 }
@@ -179,9 +155,11 @@ async fn serve_ingest(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<HttpSummary> {
     let header_timeout = config.header_timeout;
+    let auth = config.basic.clone().map(|c| BasicAuth::new(c, "hl7-harness serve: http"));
     let ingest = Arc::new(Ingest {
         endpoint,
         config,
+        auth,
         spellings: Mutex::new(BTreeMap::new()),
         rejected: AtomicU64::new(0),
     });
@@ -199,19 +177,66 @@ async fn serve_ingest(
 }
 
 /// Serves the endpoint's state as JSON until `shutdown` resolves; returns the connection count.
+/// No authentication: for in-process use and tests (`serve --state` uses
+/// [`serve_state_with`]).
 pub async fn serve_state(
     listener: TcpListener,
     endpoint: Arc<Endpoint>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<u64> {
-    accept_loop(listener, Duration::from_secs(30), None, shutdown, move |_peer| {
+    serve_state_with(listener, endpoint, None, shutdown).await
+}
+
+/// [`serve_state`] behind HTTP Basic authentication when `basic` is set: the state holds
+/// patient names, birth dates and addresses, so it takes the same credentials as the HTTP
+/// listener, with failed guesses logged and slowed down the same way.
+pub async fn serve_state_with(
+    listener: TcpListener,
+    endpoint: Arc<Endpoint>,
+    basic: Option<BasicCredentials>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<u64> {
+    let auth = basic.map(|c| Arc::new(BasicAuth::new(c, "hl7-harness serve: state")));
+    accept_loop(listener, Duration::from_secs(30), None, shutdown, move |peer| {
         let endpoint = Arc::clone(&endpoint);
+        let auth = auth.clone();
         move |request: Request<Incoming>| {
-            let response = state_response(&endpoint, request.method(), request.uri().path());
+            let refused = auth.as_ref().and_then(|auth| {
+                refusal(auth.check(request.headers().get(AUTHORIZATION), peer), false)
+            });
+            let response = refused.unwrap_or_else(|| {
+                state_response(&endpoint, request.method(), request.uri().path())
+            });
             async move { Ok::<_, Infallible>(response) }
         }
     })
     .await
+}
+
+/// The 401 or 429 answer for a verdict that does not let the request in; `None` when it does.
+/// A 401 from the ingest side also asks the client to close (`close_after`).
+fn refusal(verdict: Verdict, close_after: bool) -> Option<HttpResponse> {
+    match verdict {
+        Verdict::Allowed => None,
+        Verdict::Denied => {
+            let mut response =
+                text(StatusCode::UNAUTHORIZED, "missing or wrong HTTP Basic credentials\n");
+            response
+                .headers_mut()
+                .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"hl7\""));
+            Some(if close_after { close(response) } else { response })
+        }
+        // RFC 6585 4: 429 with Retry-After (whole seconds, rounded up).
+        Verdict::Blocked { retry_after } => {
+            let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            let mut response = text(
+                StatusCode::TOO_MANY_REQUESTS,
+                &format!("too many failed logins from this address; retry after {seconds} s\n"),
+            );
+            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
+            Some(close(response))
+        }
+    }
 }
 
 /// The accept loop both listeners share: one task per connection, HTTP/1.1 with a header read
@@ -229,37 +254,47 @@ where
     H: Fn(Request<Incoming>) -> F + Send + 'static,
     F: Future<Output = Result<HttpResponse, Infallible>> + Send + 'static,
 {
-    super::server::accept_until(listener, shutdown, false, move |stream, peer| {
-        let handler = per_connection(peer);
-        let tls = tls.clone();
-        async move {
-            let mut builder = http1::Builder::new();
-            builder.timer(TokioTimer::new()).header_read_timeout(header_timeout);
-            let served = match tls {
-                None => builder.serve_connection(TokioIo::new(stream), service_fn(handler)).await,
-                Some(acceptor) => {
-                    match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
-                        Err(_) => {
-                            eprintln!("hl7-harness serve: https {peer}: no TLS handshake in time");
-                            return;
-                        }
-                        Ok(Err(err)) => {
-                            eprintln!("hl7-harness serve: https {peer}: TLS handshake: {err}");
-                            return;
-                        }
-                        Ok(Ok(stream)) => {
-                            builder
-                                .serve_connection(TokioIo::new(stream), service_fn(handler))
-                                .await
+    super::server::accept_until(
+        listener,
+        shutdown,
+        false,
+        "hl7-harness serve",
+        move |stream, peer| {
+            let handler = per_connection(peer);
+            let tls = tls.clone();
+            async move {
+                let mut builder = http1::Builder::new();
+                builder.timer(TokioTimer::new()).header_read_timeout(header_timeout);
+                let served = match tls {
+                    None => {
+                        builder.serve_connection(TokioIo::new(stream), service_fn(handler)).await
+                    }
+                    Some(acceptor) => {
+                        match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
+                            Err(_) => {
+                                eprintln!(
+                                    "hl7-harness serve: https {peer}: no TLS handshake in time"
+                                );
+                                return;
+                            }
+                            Ok(Err(err)) => {
+                                eprintln!("hl7-harness serve: https {peer}: TLS handshake: {err}");
+                                return;
+                            }
+                            Ok(Ok(stream)) => {
+                                builder
+                                    .serve_connection(TokioIo::new(stream), service_fn(handler))
+                                    .await
+                            }
                         }
                     }
+                };
+                if let Err(err) = served {
+                    eprintln!("hl7-harness serve: http {peer}: {err}");
                 }
-            };
-            if let Err(err) = served {
-                eprintln!("hl7-harness serve: http {peer}: {err}");
             }
-        }
-    })
+        },
+    )
     .await
 }
 
@@ -270,16 +305,11 @@ impl Ingest {
         peer: std::net::SocketAddr,
     ) -> HttpResponse {
         let defects = self.endpoint.defects();
-        if let Some(expected) = &self.config.basic {
-            if !defects.has(Defect::HttpAuthBypass)
-                && !check_basic(request.headers().get(AUTHORIZATION), expected)
+        if let Some(auth) = self.auth.as_ref().filter(|_| !defects.has(Defect::HttpAuthBypass)) {
+            if let Some(response) =
+                refusal(auth.check(request.headers().get(AUTHORIZATION), peer), true)
             {
-                let mut response =
-                    text(StatusCode::UNAUTHORIZED, "missing or wrong HTTP Basic credentials\n");
-                response
-                    .headers_mut()
-                    .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"hl7\""));
-                return close(response);
+                return response;
             }
         }
         if request.method() != Method::POST {
@@ -288,9 +318,27 @@ impl Ingest {
             response.headers_mut().insert(ALLOW, HeaderValue::from_static("POST"));
             return response;
         }
-        let content_type = request.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        let headers = request.headers();
+        // RFC 9112 6.3: a request body is delimited by Content-Length or a chunked
+        // Transfer-Encoding; without either it is empty, and an empty POST here is a client
+        // that left the length out, not an empty message (411, RFC 9110 15.5.12).
+        if !headers.contains_key(CONTENT_LENGTH) && !headers.contains_key(TRANSFER_ENCODING) {
+            return close(text(
+                StatusCode::LENGTH_REQUIRED,
+                "a POST needs Content-Length (or Transfer-Encoding: chunked)\n",
+            ));
+        }
+        let raw_type = headers.get(CONTENT_TYPE);
+        let content_type = raw_type.and_then(|v| v.to_str().ok());
         let Some(content_type) = content_type.and_then(parse_content_type) else {
-            let shown = content_type.unwrap_or("(none)");
+            let shown = match (raw_type, content_type) {
+                (None, _) => "(none)".to_string(),
+                (Some(_), Some(t)) => t.to_string(),
+                // Not visible ASCII (RFC 9110 5.5): shown escaped, never as if it were absent.
+                (Some(raw), None) => {
+                    format!("{} (not visible ASCII)", raw.as_bytes().escape_ascii())
+                }
+            };
             return text(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 &format!(
@@ -325,10 +373,15 @@ impl Ingest {
         let body = Limited::new(request.into_body(), limit).collect();
         let body = match tokio::time::timeout(self.config.body_timeout, body).await {
             Err(_) => {
+                let after = self.config.body_timeout;
+                eprintln!(
+                    "hl7-harness serve: http {peer}: the body did not arrive within {after:?}; \
+                     408, connection closed"
+                );
                 return close(text(
                     StatusCode::REQUEST_TIMEOUT,
                     "the body did not arrive in time\n",
-                ))
+                ));
             }
             Ok(Err(err)) if err.is::<http_body_util::LengthLimitError>() => {
                 return close(too_large(limit))
@@ -516,12 +569,6 @@ fn percent_decode(segment: &str) -> Option<String> {
 mod tests {
     use super::*;
 
-    fn check_auth(header: Option<&str>, expected: bool) {
-        let creds = BasicCredentials { user: "partner_mailco".into(), password: "testing".into() };
-        let header = header.map(|h| HeaderValue::from_str(h).unwrap());
-        assert_eq!(check_basic(header.as_ref(), &creds), expected, "{header:?}");
-    }
-
     /// HL7 over HTTP 2.6: every HL7 answer is 2xx; the draft's mapping only as a defect.
     #[test]
     fn every_hl7_answer_is_200_unless_the_draft_mapping_defect_is_on() {
@@ -534,18 +581,6 @@ mod tests {
         let draft = Defects::of([Defect::HttpStatusByAckCode]);
         let statuses: Vec<u16> = decisions.iter().map(|d| status_for(d, &draft).as_u16()).collect();
         assert_eq!(statuses, [200, 500, 400]);
-    }
-
-    #[test]
-    fn basic_auth() {
-        // The example of seed 004.
-        check_auth(Some("Basic cGFydG5lcl9tYWlsY286dGVzdGluZw=="), true);
-        check_auth(Some("basic cGFydG5lcl9tYWlsY286dGVzdGluZw=="), true);
-        check_auth(None, false);
-        check_auth(Some("Bearer cGFydG5lcl9tYWlsY286dGVzdGluZw=="), false);
-        check_auth(Some("Basic cGFydG5lcl9tYWlsY286d3Jvbmc="), false); // partner_mailco:wrong
-        check_auth(Some("Basic !!!"), false);
-        check_auth(Some("Basic"), false);
     }
 
     #[test]

@@ -1,15 +1,17 @@
 //! The built-in reference endpoint: a correct HL7 receiver that the harness tests itself
 //! against, and that users can run as a stand-in for a real system. `responder` decides the
 //! acknowledgment of each message by the standard; `client_feed` applies the messages (ADT client
-//! feed, MFN professionals) to the state that effect probes read; `endpoint` journals and ties
-//! them together; `server` runs it on MLLP and `http` on HL7 over
+//! feed, MFN professionals) to the state that effect probes read; `journal` keeps every message
+//! received; `endpoint` ties them together; `server` runs it on MLLP and `http` on HL7 over
 //! HTTP, with the JSON state endpoint.
 
+pub mod basic_auth;
 pub mod client_feed;
 pub mod defect;
 pub mod endpoint;
 pub mod fragile;
 pub mod http;
+pub mod journal;
 pub mod responder;
 pub mod sender_defect;
 pub mod server;

@@ -123,13 +123,44 @@ pub fn decide(message: &Message<'_>, config: &ResponderConfig) -> Decision {
 
     let options = ValidateOptions { structure: None, version };
     let findings = message.findings().iter().cloned().chain(validate(message, &options));
-    let errors: Vec<AckError> =
-        findings.filter(|f| f.severity == Severity::Error).filter_map(|f| ack_error(&f)).collect();
+    let errors = cap_errors(
+        findings.filter(|f| f.severity == Severity::Error).filter_map(|f| ack_error(&f)),
+    );
     if errors.is_empty() {
         Decision::Accept
     } else {
         Decision::Error(errors)
     }
+}
+
+/// Most ERR segments an acknowledgment lists one by one. Chapter 2 puts no number on them
+/// (ERR repeats, one per error); a frame of a million broken segments must not turn into an ACK
+/// of a million ERR segments that takes gigabytes to build and that no sender reads.
+pub const MAX_ACK_ERRORS: usize = 20;
+
+/// The first [`MAX_ACK_ERRORS`] errors, then the next one as it is when it is the last, or one
+/// ERR that counts the rest (with the condition of the first one not listed, so ERR-3,
+/// required from v2.5, stays meaningful).
+fn cap_errors(errors: impl Iterator<Item = AckError>) -> Vec<AckError> {
+    let mut kept = Vec::new();
+    let mut not_listed = None;
+    let mut more = 0usize;
+    for error in errors {
+        if kept.len() < MAX_ACK_ERRORS {
+            kept.push(error);
+        } else {
+            not_listed.get_or_insert(error);
+            more += 1;
+        }
+    }
+    match not_listed {
+        Some(last) if more == 1 => kept.push(last),
+        Some(first) => kept.push(
+            AckError::new(first.condition).with_text(format!("{more} more ERR entries not listed")),
+        ),
+        None => {}
+    }
+    kept
 }
 
 /// The ERR entry for an error finding, located where the finding is.
@@ -251,6 +282,16 @@ mod tests {
         check(&no_pv1, &["MSA|AE|M1\n", "|100^Segment sequence error^HL70357|E"]);
         let latin1_undeclared = A04.replace("Doe", "D\u{f8}e");
         check(&latin1_undeclared, &["MSA|AE|M1\n", "|102^Data type error^HL70357|E"]);
+    }
+
+    #[test]
+    fn err_segments_are_capped() {
+        // Every segment of a long run misses PID-3 and PID-5.
+        let many = format!("{A04}{}", "PID|1\r".repeat(5000));
+        let ack = answer(&many);
+        assert!(ack.contains("MSA|AE|M1\n"), "{ack}");
+        assert_eq!(ack.matches("\nERR|").count(), MAX_ACK_ERRORS + 1, "{ack}");
+        assert!(ack.contains("more empty required fields not listed"), "{ack}");
     }
 
     #[test]

@@ -51,7 +51,7 @@ pub async fn serve_mllp_with_commit_ack(
 ) -> std::io::Result<u64> {
     let sequential = endpoint_defect(&endpoint, Defect::OneConnectionAtATime);
     let health = Arc::new(Health::default());
-    accept_until(listener, shutdown, sequential, move |stream, peer| {
+    accept_until(listener, shutdown, sequential, SERVE, move |stream, peer| {
         let endpoint = Arc::clone(&endpoint);
         let options = options.clone();
         let health = Arc::clone(&health);
@@ -108,7 +108,7 @@ pub async fn serve_hllp(
 ) -> std::io::Result<u64> {
     let sequential = endpoint_defect(&endpoint, Defect::OneConnectionAtATime);
     let health = Arc::new(Health::default());
-    accept_until(listener, shutdown, sequential, move |stream, peer| {
+    accept_until(listener, shutdown, sequential, SERVE, move |stream, peer| {
         let (endpoint, health) = (Arc::clone(&endpoint), Arc::clone(&health));
         async move {
             // A defective endpoint that went down takes no new connection (closed at once).
@@ -161,9 +161,13 @@ async fn handle_hllp(mut connection: HllpConnection, endpoint: &Endpoint, health
                 BlockType::Data => match endpoint.handle(&block.data) {
                     Err(err) => {
                         eprintln!(
-                            "hl7-harness serve: hllp {peer}: {err}; message not acknowledged"
+                            "hl7-harness serve: hllp {peer}: {err}; message refused, not \
+                             acknowledged"
                         );
-                        Ok(())
+                        match endpoint.refusal(&block.data) {
+                            Some(refusal) => connection.send_data(&refusal).await,
+                            None => Ok(()),
+                        }
                     }
                     Ok(handled) => match handled.ack {
                         Some(ack) => {
@@ -183,13 +187,24 @@ async fn handle_hllp(mut connection: HllpConnection, endpoint: &Endpoint, health
     }
 }
 
-/// The accept loop every listener of the endpoint shares: runs `serve` for each connection on
-/// its own task (or, when `sequential`, one after another) until `shutdown` resolves; returns
-/// how many connections were accepted. A failed accept ends only that connection.
+/// The accept loop every listener of the endpoint (and of the proxy) shares: runs `serve` for
+/// each connection on its own task (or, when `sequential`, one after another) until `shutdown`
+/// resolves; returns how many connections were accepted. `who` labels its log lines
+/// (`hl7-harness serve`, `hl7-harness proxy`).
+///
+/// A failed accept (most often EMFILE: out of file descriptors) leaves the pending connection
+/// in the backlog, so the listener is at once ready again: retrying straight away spins at
+/// full CPU and logs a line per try. Instead the loop backs off ([`ACCEPT_BACKOFF_FIRST`],
+/// doubling up to [`ACCEPT_BACKOFF_MAX`]) and logs each burst of failures twice: when it
+/// starts, and once no accept has failed for [`ACCEPT_BURST_QUIET`], with the count. A burst
+/// goes on through accepts that succeed in between (a proxy out of descriptors frees one each
+/// time an upstream connect fails), so the backoff keeps growing. Connections already open are
+/// served meanwhile (each runs on its own task).
 pub(crate) async fn accept_until<F, Fut>(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
     sequential: bool,
+    who: &'static str,
     mut serve: F,
 ) -> std::io::Result<u64>
 where
@@ -198,32 +213,86 @@ where
 {
     tokio::pin!(shutdown);
     let mut accepted = 0u64;
+    let mut burst: Option<AcceptBurst> = None;
     loop {
-        tokio::select! {
+        let quiet_at = burst.as_ref().map(|b| b.last_failure + ACCEPT_BURST_QUIET);
+        let quiet = async move {
+            match quiet_at {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        let result = tokio::select! {
             _ = &mut shutdown => return Ok(accepted),
-            result = listener.accept() => {
-                let (stream, peer) = match result {
-                    Ok(pair) => pair,
-                    Err(err) => {
-                        eprintln!("hl7-harness serve: accept failed: {err}");
-                        continue;
+            () = quiet => {
+                if let Some(ended) = burst.take() {
+                    eprintln!(
+                        "{who}: accepting again after {} failed accept(s) over {:?}",
+                        ended.failures,
+                        ended.last_failure - ended.started
+                    );
+                }
+                continue;
+            }
+            result = listener.accept() => result,
+        };
+        let (stream, peer) = match result {
+            Ok(pair) => pair,
+            Err(err) => {
+                let now = tokio::time::Instant::now();
+                let burst = burst.get_or_insert_with(|| {
+                    eprintln!(
+                        "{who}: accept failed: {err}; backing off (from {ACCEPT_BACKOFF_FIRST:?} \
+                         up to {ACCEPT_BACKOFF_MAX:?}), open connections are still served"
+                    );
+                    AcceptBurst {
+                        failures: 0,
+                        started: now,
+                        last_failure: now,
+                        delay: ACCEPT_BACKOFF_FIRST,
                     }
-                };
-                accepted += 1;
-                let connection = serve(stream, peer);
-                if sequential {
-                    connection.await;
-                } else {
-                    tokio::spawn(connection);
+                });
+                burst.failures += 1;
+                burst.last_failure = now;
+                let delay = burst.delay;
+                burst.delay = (delay * 2).min(ACCEPT_BACKOFF_MAX);
+                tokio::select! {
+                    _ = &mut shutdown => return Ok(accepted),
+                    () = tokio::time::sleep(delay) => continue,
                 }
             }
+        };
+        accepted += 1;
+        let connection = serve(stream, peer);
+        if sequential {
+            connection.await;
+        } else {
+            tokio::spawn(connection);
         }
     }
+}
+
+/// The first wait after a failed accept.
+pub const ACCEPT_BACKOFF_FIRST: Duration = Duration::from_millis(10);
+/// The longest wait between accepts while they fail.
+pub const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+/// A burst of failed accepts ends when none has failed for this long.
+pub const ACCEPT_BURST_QUIET: Duration = Duration::from_secs(2);
+
+/// A run of failed accepts, logged when it starts and when it ends.
+struct AcceptBurst {
+    failures: u64,
+    started: tokio::time::Instant,
+    last_failure: tokio::time::Instant,
+    delay: Duration,
 }
 
 fn endpoint_defect(endpoint: &Endpoint, defect: Defect) -> bool {
     endpoint.defects().has(defect)
 }
+
+/// The label of the endpoint's log lines.
+const SERVE: &str = "hl7-harness serve";
 
 /// How late `late-ack` answers: later than the default ACK timeouts of most senders.
 const LATE_ACK: Duration = Duration::from_secs(3);
@@ -243,6 +312,18 @@ async fn send_commit(connection: &mut MllpConnection, ack: bool) -> bool {
             false
         }
     }
+}
+
+/// One line per note: the codec already folds a run of bytes outside frames, or of `0x0B`
+/// bytes inside one, into one note with a count, so a hostile peer costs one line per run.
+fn log_note(peer: std::net::SocketAddr, note: &FrameNote) {
+    let finding = note.to_finding();
+    eprintln!(
+        "hl7-harness serve: {peer}: tolerated {} at {}: {}",
+        note.code(),
+        finding.location,
+        finding.message
+    );
 }
 
 /// Serves one connection until it ends; returns how many frames it carried.
@@ -268,9 +349,14 @@ async fn handle_connection(
         let frame = match fragile::receive(&mut connection, endpoint.defects(), health, idle).await
         {
             Ok(frame) => frame,
-            Err(TransportError::PeerClosed { buffered: 0, .. }) => return frames,
             Err(err) => {
-                eprintln!("hl7-harness serve: {peer}: {} ({})", err, err.code());
+                if !matches!(err, TransportError::PeerClosed { buffered: 0, .. }) {
+                    eprintln!("hl7-harness serve: {peer}: {} ({})", err, err.code());
+                }
+                // Bytes after the last frame (a gigabyte of them is one run): one line.
+                for note in connection.take_pending_notes() {
+                    log_note(peer, &note);
+                }
                 return frames;
             }
         };
@@ -279,11 +365,7 @@ async fn handle_connection(
             continue;
         }
         for note in &frame.notes {
-            eprintln!(
-                "hl7-harness serve: {peer}: tolerated {}: {}",
-                note.code(),
-                note.to_finding().message
-            );
+            log_note(peer, note);
         }
         if defect(Defect::ClosesOnBytesOutsideFrame)
             && frame.notes.iter().any(|n| matches!(n, FrameNote::BytesOutsideFrame { .. }))
@@ -314,11 +396,19 @@ async fn handle_connection(
         let handled = match endpoint.handle_on(&frame.payload, Some(&mut *held)) {
             Ok(handled) => handled,
             Err(err) => {
-                // Without the journal the message could be lost: no ACK, so the sender resends
-                // (told at once by a commit NAK when it asked for commit acknowledgements).
-                eprintln!("hl7-harness serve: {peer}: {err}; message not acknowledged");
-                if commit_ack && !send_commit(&mut connection, false).await {
-                    return frames;
+                // Not stored, so never accepted: a commit NAK when the sender asked for commit
+                // acknowledgements (MLLP Release 2: it resends), otherwise an AR (or CE) that
+                // says so (see `Endpoint::refusal` for the rule).
+                eprintln!("hl7-harness serve: {peer}: {err}; message refused, not acknowledged");
+                if commit_ack {
+                    if !send_commit(&mut connection, false).await {
+                        return frames;
+                    }
+                } else if let Some(refusal) = endpoint.refusal(&frame.payload) {
+                    if let Err(err) = connection.send(&refusal).await {
+                        eprintln!("hl7-harness serve: {peer}: AR not sent: {err} ({})", err.code());
+                        return frames;
+                    }
                 }
                 continue;
             }

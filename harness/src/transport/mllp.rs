@@ -13,7 +13,9 @@
 //! The reader is lenient by default and says what it tolerated: every deviation it accepts is a
 //! [`FrameNote`] on the frame, each switched off by a named field of [`Tolerance`], and
 //! [`MllpOptions::strict`] turns every one into an [`MllpError`]. Memory is bounded: bytes
-//! outside a frame are counted and dropped at once, and a frame whose payload grows past
+//! outside a frame are counted and dropped at once, `0x0B` and LF bytes inside a frame are
+//! counted into one note each (never a note or an index per byte), and a frame whose payload
+//! grows past
 //! [`MllpOptions::max_frame_bytes`] is an error before more than that is buffered.
 
 use crate::hl7::{Finding, Location, Severity};
@@ -124,8 +126,9 @@ pub enum FrameNote {
     MissingTrailerCr { offset: u64 },
     /// LF bytes in the payload; `count` of them, the first at stream offset `first_offset`.
     LfSegmentSeparators { count: usize, first_offset: u64 },
-    /// A `0x0B` inside a frame, at `offset`.
-    NestedStartByte { offset: u64 },
+    /// `count` `0x0B` bytes inside a frame, the first at `offset`: one note per frame however
+    /// many there are, so a frame of millions of them costs a counter, not a note each.
+    NestedStartByte { offset: u64, count: u64 },
 }
 
 impl FrameNote {
@@ -144,7 +147,7 @@ impl FrameNote {
         match self {
             FrameNote::BytesOutsideFrame { offset, .. }
             | FrameNote::MissingTrailerCr { offset }
-            | FrameNote::NestedStartByte { offset } => *offset,
+            | FrameNote::NestedStartByte { offset, .. } => *offset,
             FrameNote::LfSegmentSeparators { first_offset, .. } => *first_offset,
         }
     }
@@ -170,9 +173,14 @@ impl FrameNote {
                 format!("{count} LF byte(s) in the frame payload; segments end with CR"),
                 RULE_DATA,
             ),
-            FrameNote::NestedStartByte { .. } => {
+            FrameNote::NestedStartByte { count: 1, .. } => {
                 (Severity::Error, "Start Block 0x0B inside a frame".to_string(), RULE_DATA)
             }
+            FrameNote::NestedStartByte { count, .. } => (
+                Severity::Error,
+                format!("{count} Start Block 0x0B bytes inside a frame"),
+                RULE_DATA,
+            ),
         };
         Finding::new(self.code(), severity, location, message, rule)
     }
@@ -339,7 +347,10 @@ impl MllpCodec {
                 if !tolerance.allow_nested_start_byte {
                     return Err(MllpError::NestedStartByte { offset });
                 }
-                self.notes.push(FrameNote::NestedStartByte { offset });
+                match self.notes.last_mut() {
+                    Some(FrameNote::NestedStartByte { count, .. }) => *count += 1,
+                    _ => self.notes.push(FrameNote::NestedStartByte { offset, count: 1 }),
+                }
                 from = at + 1;
                 continue;
             }
@@ -360,14 +371,15 @@ impl MllpCodec {
                 }
             };
             let payload_start = self.consumed + 1;
-            let lf: Vec<usize> = memchr::memchr_iter(b'\n', &buf[1..at]).collect();
-            if let Some(&first) = lf.first() {
+            // Counted, not collected: a frame of LF bytes must not cost a word per byte.
+            if let Some(first) = memchr::memchr(b'\n', &buf[1..at]) {
+                let count = memchr::memchr_iter(b'\n', &buf[1 + first..at]).count();
                 let first_offset = payload_start + first as u64;
                 if !tolerance.allow_lf_segment_separators {
                     return Err(MllpError::LfInPayload { offset: first_offset });
                 }
                 // Keep notes in stream order: the LF note goes before any trailer note.
-                let note = FrameNote::LfSegmentSeparators { count: lf.len(), first_offset };
+                let note = FrameNote::LfSegmentSeparators { count, first_offset };
                 let position = self.notes.iter().position(|n| n.offset() > first_offset);
                 self.notes.insert(position.unwrap_or(self.notes.len()), note);
             }
@@ -670,8 +682,13 @@ mod tests {
 
     #[test]
     fn nested_start_byte_allow() {
-        let note = FrameNote::NestedStartByte { offset: 2 };
+        let note = FrameNote::NestedStartByte { offset: 2, count: 1 };
         check(lenient(), b"\x0bA\x0bB\x1c\r", ok(vec![frame(0, b"A\x0bB", vec![note])]));
+        // Any number of them is one note with a count, and nothing else is kept per byte.
+        let mut input = vec![START_BLOCK; 100_001];
+        input.extend_from_slice(b"\x1c\r");
+        let note = FrameNote::NestedStartByte { offset: 1, count: 100_000 };
+        check(lenient(), &input, ok(vec![frame(0, &input[1..100_001], vec![note])]));
     }
 
     #[test]
@@ -689,7 +706,7 @@ mod tests {
         check(lenient(), b"\x0bMSH|\nPID|\n\x1c\r", ok(vec![frame(0, b"MSH|\nPID|\n", vec![lf])]));
         // Notes stay in stream order.
         let notes = vec![
-            FrameNote::NestedStartByte { offset: 1 },
+            FrameNote::NestedStartByte { offset: 1, count: 1 },
             FrameNote::LfSegmentSeparators { count: 1, first_offset: 2 },
             FrameNote::MissingTrailerCr { offset: 4 },
         ];
@@ -760,7 +777,10 @@ mod tests {
             FrameNote::MissingTrailerCr { offset: 1 }.to_finding().severity,
             Severity::Error
         );
-        assert_eq!(FrameNote::NestedStartByte { offset: 1 }.to_finding().severity, Severity::Error);
+        assert_eq!(
+            FrameNote::NestedStartByte { offset: 1, count: 1 }.to_finding().severity,
+            Severity::Error
+        );
         let lf = FrameNote::LfSegmentSeparators { count: 1, first_offset: 1 };
         assert_eq!(lf.to_finding().severity, Severity::Warning);
     }

@@ -8,7 +8,7 @@ use super::support::workspace;
 use hl7_harness::checks::Severity;
 use hl7_harness::runner::observation::Outcome;
 use hl7_harness::runner::{run as run_packs, RunOptions};
-use hl7_harness::scenario::load_packs;
+use hl7_harness::scenario::{load_packs, FileAccess};
 use hl7_harness::target::defect::{Defect, Defects};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -84,7 +84,7 @@ type Failed = (BTreeSet<&'static str>, BTreeSet<&'static str>);
 async fn failed(filter: &str, defects: Defects) -> (Failed, usize) {
     let known = hl7_harness::checks::generic_ids();
     let dir = workspace().join("scenarios").join("hostile-network");
-    let packs = load_packs(&[dir], &known).expect("the hostile pack loads");
+    let packs = load_packs(&[dir], &known, FileAccess::PackOnly).expect("the hostile pack loads");
     // The endpoint's own profile: a defect is caught when the receiver declares what it is
     // supposed to do (e.g. `concurrent_connections: true` for one-connection-at-a-time).
     let profile = hl7_harness::scenario::load_profile(&super::support::builtin_profile())
@@ -168,7 +168,7 @@ async fn against_hllp_endpoint(
     }));
     let known = hl7_harness::checks::generic_ids();
     let path = workspace().join("scenarios").join("hostile-network").join(file);
-    let packs = load_packs(&[path], &known).expect("the file loads");
+    let packs = load_packs(&[path], &known, FileAccess::PackOnly).expect("the file loads");
     let options = RunOptions {
         target: Some(format!("hllp://{addr}")),
         seed: 12,
@@ -209,17 +209,19 @@ async fn hllp_settings_of_the_scenario_reach_the_harness_side() {
 async fn hllp_block_limit_of_the_scenario_reaches_the_builtin_endpoint() {
     let dir = std::env::temp_dir().join(format!("hl7h-hllp-limit-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
+    // The message beside the scenario: a pack reads files in its own folder (issue 14).
     let corpus = workspace().join("corpus/adt/adt_a04_v26_utf8_latin.hl7");
+    std::fs::copy(&corpus, dir.join("m.hl7")).unwrap();
     let mut failed = Vec::new();
     for limit in [64, 16_777_216] {
         let path = dir.join(format!("limit-{limit}.yaml"));
         let text = format!(
             "target: {{ transport: hllp, ack_timeout: 1s, hllp: {{ max_block_bytes: {limit} }} }}\n\
-             messages:\n  m: {{ file: {} }}\ncases:\n  - {{ name: one block, send: m }}\n",
-            corpus.display()
+             messages:\n  m: {{ file: m.hl7 }}\ncases:\n  - {{ name: one block, send: m }}\n"
         );
         std::fs::write(&path, text).unwrap();
-        let packs = load_packs(&[path], &hl7_harness::checks::generic_ids()).expect("loads");
+        let packs = load_packs(&[path], &hl7_harness::checks::generic_ids(), FileAccess::PackOnly)
+            .expect("loads");
         let options = RunOptions { seed: 13, jobs: 1, ..RunOptions::default() };
         let outcome = run_packs(&packs, &options, &|_| {}).await.expect("run starts");
         let events: Vec<String> = outcome
@@ -266,7 +268,7 @@ fn reset_after_acks_cuts_exactly_the_unanswered_messages() {
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let known = hl7_harness::checks::generic_ids();
     let dir = workspace().join("scenarios").join("hostile-network");
-    let packs = load_packs(&[dir], &known).expect("the hostile pack loads");
+    let packs = load_packs(&[dir], &known, FileAccess::PackOnly).expect("the hostile pack loads");
     for seed in [3, 4] {
         let options =
             RunOptions { seed, filter: Some("reset after_acks".into()), ..RunOptions::default() };

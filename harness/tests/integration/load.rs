@@ -105,14 +105,18 @@ fn open_loop_sends_rate_times_duration_messages() {
         "--connections",
         "2",
     ]);
-    assert_eq!(code, 0);
-    // The schedule, not the machine's speed, decides how many: 100/s × 2.5 s.
-    assert_eq!((count(&v, "sent"), count(&v, "warmup")), (250, 50));
-    assert_eq!(v["account"]["latency"]["count"], 200);
+    assert_eq!(code, 0, "{v}");
+    // The schedule, not the machine's speed, decides how many fall due: 100/s × 2.5 s. Each
+    // was sent or, when every connection was still busy at the end (a loaded machine), counted
+    // behind schedule: nothing is written after the deadline (issue 14).
+    let (sent, behind) = (count(&v, "sent"), count(&v, "behind_schedule"));
+    assert_eq!((sent + behind, count(&v, "warmup")), (250, 50), "{v}");
+    assert!(sent > 50, "{v}");
+    assert_eq!(v["account"]["latency"]["count"], sent - 50);
     assert_eq!(v["mode"], "open");
     let timeline = v["account"]["timeline"].as_array().unwrap();
     let finished: u64 = timeline.iter().map(|i| i["completed"].as_u64().unwrap()).sum();
-    assert_eq!(finished, 200, "the timeline counts every measured message once");
+    assert_eq!(finished, sent - 50, "the timeline counts every measured message once");
 }
 
 /// An MLLP endpoint on a loopback port that acknowledges the n-th message it receives after a
@@ -173,10 +177,10 @@ fn load_scenario(name: &str, load_block: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("hl7-harness-load-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let corpus = workspace().join(A04);
+    // The message beside the scenario: a pack reads files in its own folder (issue 14).
+    std::fs::copy(workspace().join(A04), dir.join("a04.hl7")).unwrap();
     let text = format!(
-        "name: {name}\ntarget: {{ ack_timeout: 500ms }}\nmessages:\n  a04: {{ file: {} }}\n{load_block}",
-        corpus.display()
+        "name: {name}\ntarget: {{ ack_timeout: 500ms }}\nmessages:\n  a04: {{ file: a04.hl7 }}\n{load_block}"
     );
     std::fs::write(dir.join(format!("{name}.yaml")), text).unwrap();
     dir
@@ -317,4 +321,63 @@ fn load_reaches_serve_over_mllp_http_and_hllp() {
         assert_eq!(code, 0, "{target}: {v}");
         assert_eq!((count(&v, "sent"), count(&v, "acknowledged")), (20, 20), "{target}: {v}");
     }
+}
+
+/// A receiver that accepts and reads everything but never answers (issue 14): `load --rate
+/// --duration` stops writing at the deadline, waits at most the ACK timeout for the messages
+/// still out, and accounts each message sent as acknowledged, rejected or lost; those due but
+/// never written are counted apart. (Before: every overdue message was still sent, each
+/// waiting its full ACK timeout, so 2 s asked took 40 s; the limit below is 30 s.)
+#[test]
+fn load_against_a_receiver_that_never_answers_ends_at_its_duration() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let received = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counted = std::sync::Arc::clone(&received);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(64) {
+            let Ok(mut stream) = stream else { return };
+            let counted = std::sync::Arc::clone(&counted);
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = std::io::Read::read(&mut stream, &mut buf) {
+                    if n == 0 {
+                        return;
+                    }
+                    let ends = buf[..n].iter().filter(|b| **b == 0x1C).count();
+                    counted.fetch_add(ends as u64, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    let target = format!("mllp://{addr}");
+    let args = [
+        "load",
+        "--json",
+        "--no-report",
+        A04,
+        "--target",
+        &target,
+        "--rate",
+        "20",
+        "--duration",
+        "2s",
+        "--ack-timeout",
+        "1s",
+    ];
+    let output = super::support::run_within(&args, Duration::from_secs(30))
+        .expect("load ended (it must not run long past its 2 s duration)");
+    let v: Value = serde_json::from_str(&stdout(&output))
+        .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(&output), stderr(&output)));
+    assert_eq!(output.status.code(), Some(1), "lost messages fail the run: {v}");
+    let sent = count(&v, "sent");
+    assert!(sent >= 1, "{v}");
+    assert_eq!((count(&v, "acknowledged"), count(&v, "rejected")), (0, 0), "{v}");
+    assert_eq!((count(&v, "lost"), count(&v, "timeouts")), (sent, sent), "{v}");
+    assert_eq!(count(&v, "not_sent"), 0, "{v}");
+    // 20/s × 2 s = 40 messages due; each was either sent (and lost) or counted behind schedule.
+    assert_eq!(sent + count(&v, "behind_schedule"), 40, "{v}");
+    let listed = v["account"]["lost_messages"].as_array().unwrap().len() as u64;
+    assert_eq!(listed, sent, "every lost message is listed by MSH-10: {v}");
+    assert_eq!(received.load(std::sync::atomic::Ordering::Relaxed), sent, "the receiver got each");
 }

@@ -101,14 +101,13 @@ fn a_sut_that_cannot_start_fails_sut_ran() {
     let dir = std::env::temp_dir().join(format!("hl7-harness-sut-missing-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let scenario = dir.join("missing.yaml");
+    // The message beside the scenario: a pack reads files in its own folder (issue 14).
     let corpus = super::support::workspace().join("corpus/adt/adt_a04_v26_utf8_latin.hl7");
+    std::fs::copy(&corpus, dir.join("m.hl7")).unwrap();
     std::fs::write(
         &scenario,
-        format!(
-            "role: receiver\nreceiver:\n  sut: {{ command: [/nonexistent/sender, \"{{messages}}\"] }}\n  timeout: 2s\n\
-             messages:\n  m: {{ file: {} }}\nreceive:\n  - name: x\n    send: [m]\n",
-            corpus.display()
-        ),
+        "role: receiver\nreceiver:\n  sut: { command: [/nonexistent/sender, \"{messages}\"] }\n  timeout: 2s\n\
+         messages:\n  m: { file: m.hl7 }\nreceive:\n  - name: x\n    send: [m]\n",
     )
     .unwrap();
     let output = run(&["run", scenario.to_str().unwrap(), "--no-report", "--json", "--seed", "1"]);

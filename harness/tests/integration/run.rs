@@ -5,7 +5,7 @@
 use super::support::{run, stderr, stdout, workspace};
 use hl7_harness::checks::Severity;
 use hl7_harness::runner::{run as run_packs, RunOptions};
-use hl7_harness::scenario::load_packs;
+use hl7_harness::scenario::{load_packs, FileAccess};
 use hl7_harness::target::defect::{Defect, Defects};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -56,7 +56,8 @@ fn shipped_packs_pass_against_the_correct_endpoint() {
 #[test]
 fn every_defect_is_caught_by_an_error_check() {
     let known: Vec<&str> = hl7_harness::checks::generic_ids();
-    let mut packs = load_packs(&[workspace().join("scenarios")], &known).expect("packs load");
+    let mut packs = load_packs(&[workspace().join("scenarios")], &known, FileAccess::PackOnly)
+        .expect("packs load");
     // Receiver-role scenarios test a sender, not the endpoint: no endpoint defect reaches them.
     for pack in &mut packs {
         pack.scenarios.retain(|s| s.file.role != hl7_harness::scenario::Role::Receiver);
@@ -256,11 +257,12 @@ fn run_over_mllps_and_https() {
     ]);
     let https = format!("{}/hl7", server.next_line().trim().strip_prefix("listening on ").unwrap());
     assert!(https.starts_with("https://"), "{https}");
+    // The message beside the scenario: a pack reads files in its own folder (issue 14).
     let a04 = workspace().join("corpus/adt/adt_a04_v26_utf8_latin.hl7");
+    std::fs::copy(&a04, pki.dir.join("m.hl7")).unwrap();
     let scenario = |ca: &str| {
         format!(
-            "target: {{ tls: {{ ca: {ca} }} }}\nmessages:\n  m: {{ file: {} }}\ncases:\n  - name: accepted over TLS\n    send: m\n    expect: {{ ack: AA }}\n",
-            a04.display()
+            "target: {{ tls: {{ ca: {ca} }} }}\nmessages:\n  m: {{ file: m.hl7 }}\ncases:\n  - name: accepted over TLS\n    send: m\n    expect: {{ ack: AA }}\n"
         )
     };
     let good = pki.dir.join("good.yaml");

@@ -130,3 +130,73 @@ pub fn failed_error_ids(output: &Output) -> Vec<String> {
     }
     ids
 }
+
+/// Runs `hl7-harness` with `args` from the workspace root, killed after `limit`: `None` when it
+/// had not ended by then (the test then fails on that, not on how long it took).
+pub fn run_within(args: &[&str], limit: std::time::Duration) -> Option<Output> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hl7-harness"))
+        .args(args)
+        .current_dir(workspace())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the hl7-harness binary runs");
+    let end = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < end {
+        if child.try_wait().expect("the child can be waited for").is_some() {
+            return Some(child.wait_with_output().expect("its output can be read"));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+/// Runs `hl7-harness` with `args` and samples its peak resident memory (VmHWM, a high-water
+/// mark kept by the kernel) from /proc until it exits; returns the output and the peak in KiB.
+/// Killed after `limit` (the output is then `None`).
+pub fn run_measured(args: &[&str], limit: std::time::Duration) -> (Option<Output>, u64) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hl7-harness"))
+        .args(args)
+        .current_dir(workspace())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the hl7-harness binary runs");
+    let status = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    let end = std::time::Instant::now() + limit;
+    // Pipes drained on threads so a chatty child never blocks on a full pipe.
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let out = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>));
+    let err = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>));
+    let mut ended = false;
+    while !ended && std::time::Instant::now() < end {
+        if let Ok(text) = std::fs::read_to_string(&status) {
+            let hwm = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+            peak = peak.max(hwm.unwrap_or(0));
+        }
+        ended = !matches!(child.try_wait(), Ok(None));
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    if !ended {
+        let _ = child.kill();
+    }
+    let waited = child.wait();
+    let stdout = out.join().unwrap_or_default();
+    let stderr = err.join().unwrap_or_default();
+    let finished = waited.ok().filter(|_| ended);
+    (finished.map(|status| Output { status, stdout, stderr }), peak)
+}

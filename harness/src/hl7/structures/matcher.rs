@@ -232,6 +232,23 @@ pub fn match_segments(
     let context = format!("{structure} v{version}");
     for (i, &id) in ids.iter().enumerate() {
         let index = i + 1;
+        // Past the cap the rest is not matched at all: each misplaced segment costs a search
+        // of the automaton, and a frame of a million of them must still be answered quickly.
+        if findings.len() > MAX_GRAMMAR_FINDINGS {
+            findings.truncate(MAX_GRAMMAR_FINDINGS);
+            findings.push(Finding::new(
+                "too-many-findings",
+                Severity::Warning,
+                Location::segment(index, id),
+                format!(
+                    "more than {MAX_GRAMMAR_FINDINGS} segment-grammar findings: segments \
+                     {index} to {} not checked",
+                    ids.len()
+                ),
+                RULE_GRAMMAR,
+            ));
+            return findings;
+        }
         if let Some(n) = remaining.get_mut(id) {
             *n -= 1;
         }
