@@ -67,8 +67,9 @@ enum Task {
         /// Targets to run (names of files in fuzz/fuzz_targets/); all when none given.
         targets: Vec<String>,
     },
-    /// Interoperate with python-hl7 (installed into a venv): our sender against its MLLP server,
-    /// its `mllp_send` against our endpoint.
+    /// Interoperate with third-party MLLP implementations (python-hl7, nodehl7, the `mllp`
+    /// crate): both directions with python-hl7, then conformance-core and hostile-network against
+    /// each receiver with its profile, checked against docs/interop-expected.txt.
     Interop,
     /// Build in release and run a benchmark; prints a table, writes reports/bench/<date>.json.
     Bench {
