@@ -347,7 +347,9 @@ fn msh9(sent: &Message<'_>, ack: &Message<'_>, step: Option<usize>) -> CheckResu
     let missing = (trigger.is_empty() && !expected_trigger.is_empty()) || structure.is_empty();
     if !missing || version < VersionRank::V2_4 {
         CheckResult::pass(ACK_MSH9, step)
-    } else if version < VersionRank::V2_6 {
+    } else if version < VersionRank::V2_6 || !version.is_hl7_v2() {
+        // v2.4–v2.5.1: the components are optional; a message in no HL7 v2 version (MSH-12
+        // `9.9`) has no rule to hold the answer to.
         CheckResult::fail(ACK_MSH9, step, evidence).with_severity(Severity::Warning)
     } else {
         CheckResult::fail(ACK_MSH9, step, evidence)
@@ -388,6 +390,18 @@ fn msh7(sent: &Message<'_>, ack: &Message<'_>, step: Option<usize>) -> CheckResu
     }
     if is_timestamp(&time) {
         CheckResult::pass(ACK_MSH7, step)
+    } else if time.is_empty() && !version.is_hl7_v2() {
+        // No HL7 v2 version says whether MSH-7 is required in an answer to this message.
+        CheckResult::fail(
+            ACK_MSH7,
+            step,
+            format!(
+                "MSH-7 is empty; the message's version {:?} is not an HL7 v2 version, so \
+                 whether it is required is unclear",
+                sent.version().unwrap_or("")
+            ),
+        )
+        .with_severity(Severity::Warning)
     } else if time.is_empty() {
         CheckResult::fail(
             ACK_MSH7,

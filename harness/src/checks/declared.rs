@@ -103,6 +103,19 @@ fn original(sent: &Message<'_>, profile: Option<&TargetProfile>) -> Allowed {
             false,
             format!("{why}: rejected with AR (error {code}) by {ORIGINAL_RULE}"),
         ),
+        Support::Undeclared(Declaration::Charsets)
+            if profile.is_some_and(|p| p.charsets.is_some()) =>
+        {
+            Allowed::new(
+                &[AA, AE, AR],
+                false,
+                format!(
+                    "MSH-18 {:?} is not among the target profile's `charsets`, so accepting or \
+                     rejecting the message are both allowed ({ORIGINAL_RULE})",
+                    header(sent, 18, 1)
+                ),
+            )
+        }
         Support::Undeclared(declaration) => Allowed::new(
             &[AA, AE, AR],
             false,

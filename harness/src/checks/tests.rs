@@ -159,6 +159,8 @@ fn plain_ack_by_version() {
     assert_eq!(failing(&at_version("2.6", SENT, &plain), "ack.msh9"), Severity::Error);
     let no_structure = GOOD.replace("ACK^A04^ACK", "ACK^A04");
     assert_eq!(failing(&at_version("2.6", SENT, &no_structure), "ack.msh9"), Severity::Error);
+    // In no HL7 v2 version (9.9) no MSG table says which components are required: a warning.
+    assert_eq!(failing(&at_version("9.9", SENT, &plain), "ack.msh9"), Severity::Warning);
     // A wrong trigger is wrong in every version.
     let wrong = GOOD.replace("ACK^A04^ACK", "ACK^A08");
     assert_eq!(failing(&at_version("2.3", SENT, &wrong), "ack.msh9"), Severity::Error);
@@ -205,6 +207,10 @@ fn msh7_by_version() {
     let malformed = GOOD.replace("20240101120001", "2024-01-01");
     assert_eq!(failing(&at_version("2.3", SENT, &malformed), "ack.msh7"), Severity::Error);
     assert_eq!(failing(&at_version("2.6", SENT, &malformed), "ack.msh7"), Severity::Error);
+    // A message in no HL7 v2 version (the "unsupported version" cases send 9.9): no version's
+    // MSH table says whether the answer's MSH-7 is required, so only a warning.
+    assert_eq!(failing(&at_version("9.9", SENT, &empty), "ack.msh7"), Severity::Warning);
+    assert_eq!(failing(&at_version("9.9", SENT, &malformed), "ack.msh7"), Severity::Error);
 }
 
 /// An ACK must have an MSH-10 of its own: empty fails; repeating the message's is a warning
@@ -481,7 +487,7 @@ fn history_no_false_success_only_for_accepting_codes() {
     let not_hl7 = |reply: &str| {
         let mut ex = exchange("hello, not HL7", Some(reply));
         ex.raw = true;
-        ex.attempts = vec![Attempt { outcome: Outcome::Indeterminate, event: None }];
+        ex.attempts = vec![Attempt { outcome: Outcome::Indeterminate, event: None, commit: None }];
         case(vec![ex])
     };
     let ar_empty = GOOD.replace("MSA|AA|M1", "MSA|AR|");
@@ -680,7 +686,9 @@ fn applied_counts_follow_the_duplicates_declaration() {
     use crate::profile::DuplicatePolicy;
     let resent = || {
         let mut exchange = ordered(1, "A", 0, &[]);
-        exchange.attempts.insert(0, Attempt { outcome: Outcome::Indeterminate, event: None });
+        exchange
+            .attempts
+            .insert(0, Attempt { outcome: Outcome::Indeterminate, event: None, commit: None });
         exchange
     };
     let probed = |times, duplicates| {
@@ -701,6 +709,7 @@ fn applied_counts_follow_the_duplicates_declaration() {
     assert_eq!(failing(&probed(3, None), "probe"), Severity::Error);
     assert_eq!(failing(&probed(0, None), "probe"), Severity::Error);
     let mut refused = probed(1, None);
-    refused.exchanges[0].attempts = vec![Attempt { outcome: Outcome::Fail, event: None }];
+    refused.exchanges[0].attempts =
+        vec![Attempt { outcome: Outcome::Fail, event: None, commit: None }];
     assert_eq!(failing(&refused, "probe.unavailable"), Severity::Info);
 }

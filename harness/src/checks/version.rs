@@ -31,6 +31,13 @@ impl VersionRank {
 
     pub const NEWEST: VersionRank = VersionRank(u32::MAX);
 
+    /// Whether this is an HL7 v2 version (2.1 to 2.9.x, table 0104). For anything else (`9.9`,
+    /// an empty MSH-12) no version's rules are defined, so a rule that changed between
+    /// versions cannot say which applies: the checks grade such a difference as a warning.
+    pub fn is_hl7_v2(self) -> bool {
+        (2_01_00..3_00_00).contains(&self.0)
+    }
+
     /// The version of `message` (its MSH-12.1).
     pub fn of(message: &Message<'_>) -> VersionRank {
         VersionRank::parse(message.version().unwrap_or(""))
@@ -53,6 +60,16 @@ impl fmt::Display for VersionRank {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_v2_versions_are_hl7_v2() {
+        for known in ["2.1", "2.3.1", "2.5", "2.6", "2.9.1"] {
+            assert!(VersionRank::parse(known).is_hl7_v2(), "{known}");
+        }
+        for other in ["9.9", "3.0", "", "x", "1.0"] {
+            assert!(!VersionRank::parse(other).is_hl7_v2(), "{other}");
+        }
+    }
 
     #[test]
     fn versions_rank_in_order_and_unknown_is_newest() {

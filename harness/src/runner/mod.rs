@@ -956,7 +956,9 @@ cases:
     #[test]
     fn reproduce_sets_the_environment_and_never_shows_credentials() {
         let path = std::path::Path::new("env.yaml");
-        let scenario = crate::scenario::load_text(path, SCENARIO, &[]).unwrap();
+        let scenario =
+            crate::scenario::load_text(path, SCENARIO, &[], crate::scenario::FileAccess::PackOnly)
+                .unwrap();
         let options = RunOptions {
             seed: 4,
             target: Some("mllp://op:hunter2@127.0.0.1:2575".into()),

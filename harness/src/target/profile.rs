@@ -182,7 +182,9 @@ mod tests {
         let served = Served { commit_ack: true, state: Some("http://127.0.0.1:9".into()) };
         let p = profile_with(&[], &served);
         assert_eq!(p.mllp_release, Some(MllpRelease::Two));
-        assert_eq!(p.state.and_then(|s| s.applied).as_deref(), Some("http://127.0.0.1:9/applied"));
+        let state = p.state.expect("its state mapping");
+        assert_eq!(state.url.as_deref(), Some("http://127.0.0.1:9"));
+        assert_eq!(state.applied.map(|a| a.url).as_deref(), Some("{state}/applied"));
     }
 
     /// Each permitted behaviour changes the declaration it is about; a violation changes none.

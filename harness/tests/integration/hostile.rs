@@ -305,7 +305,7 @@ fn reset_after_acks_cuts_exactly_the_unanswered_messages() {
 async fn a_close_on_the_harness_half_close_is_resent_not_lost() {
     let known = hl7_harness::checks::generic_ids();
     let dir = workspace().join("scenarios").join("hostile-network");
-    let packs = load_packs(&[dir], &known).expect("the hostile pack loads");
+    let packs = load_packs(&[dir], &known, FileAccess::PackOnly).expect("the hostile pack loads");
     let options = RunOptions {
         defects: Defects::of([Defect::ClosesOnHalfClose]),
         seed: 14,

@@ -72,7 +72,10 @@ fn honest_profile(behaviour: Defect, dir: &std::path::Path) -> LoadedProfile {
 fn packs(names: &[&str]) -> Arc<Vec<Pack>> {
     let known: Vec<&str> = hl7_harness::checks::generic_ids();
     let paths: Vec<PathBuf> = names.iter().map(|n| workspace().join("scenarios").join(n)).collect();
-    Arc::new(load_packs(&paths, &known).expect("packs load"))
+    Arc::new(
+        load_packs(&paths, &known, hl7_harness::scenario::FileAccess::PackOnly)
+            .expect("packs load"),
+    )
 }
 
 #[test]

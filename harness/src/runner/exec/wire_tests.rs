@@ -99,11 +99,18 @@ async fn run_with(
     name: &str,
     ack_timeout: Duration,
 ) -> (CaseObservation, Vec<CheckResult>) {
-    let scenario = load_text(std::path::Path::new("wire.yaml"), SCENARIO, &[]).unwrap();
+    let scenario = load_text(
+        std::path::Path::new("wire.yaml"),
+        SCENARIO,
+        &[],
+        crate::scenario::FileAccess::PackOnly,
+    )
+    .unwrap();
     let run = crate::runner::expand(&scenario, 5, 0).into_iter().find(|r| r.name == name).unwrap();
     let ctx = Context {
         url: TargetUrl::Mllp(addr.to_string()),
         state: None,
+        effects: crate::runner::probe::Effects::default(),
         timeouts: Timeouts { read: ack_timeout, ..Timeouts::default() },
         ack_timeout,
         linger: Duration::from_millis(100),
