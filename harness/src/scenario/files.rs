@@ -67,12 +67,14 @@ pub fn check_pack_file(
         Ok(resolved) if resolved.is_file() => resolved,
         _ => return Err(FileRefused::NotFound { written: written.to_string(), looked }),
     };
+    // The path as the pack names it (relative where the pack is), so reports show
+    // `../../corpus/…` and not this machine's absolute paths; where it leads was checked.
     if access == FileAccess::Anywhere {
-        return Ok(resolved);
+        return Ok(looked);
     }
     let roots = pack_roots(pack_dir);
     if roots.iter().any(|root| resolved.starts_with(root)) {
-        return Ok(resolved);
+        return Ok(looked);
     }
     let mut roots = roots.into_iter();
     Err(FileRefused::Outside {

@@ -70,7 +70,7 @@ defects! {
         EmptyMsh10 = "empty-msh10": "the ACK has no MSH-10 control id",
         InvalidMsa1 = "invalid-msa1": "MSA-1 is OK, which is not in table 0008",
         NoAck = "no-ack": "messages are processed but never acknowledged",
-        LateAck = "late-ack": "every ACK is sent 3 seconds late",
+        LateAck = "late-ack": "every ACK is sent 6 seconds late (past a site's 5 s max_ack_time)",
         DropsEveryTenthAck = "drops-every-tenth-ack": "every tenth message received over MLLP is processed but never acknowledged",
         DuplicateAck = "duplicate-ack": "every ACK is sent twice",
         MissingTrailerCr = "missing-trailer-cr": "ACK frames end with 0x1C but no 0x0D",
@@ -87,7 +87,6 @@ defects! {
         StoredEscaped = "stored-escaped": "values are stored with their escape sequences, not decoded",
         WrongCharset = "wrong-charset": "text is decoded as ISO-8859-1 whatever MSH-18 declares",
         FragmentedFrameDropped = "fragmented-frame-dropped": "a frame that arrives split over several reads is dropped without an ACK",
-        ClosesOnHalfClose = "closes-on-half-close": "when the peer shuts down its write side, the connection is closed without answering the pending message",
         HttpAuthBypass = "http-auth-bypass": "HTTP Basic credentials are not checked",
         HttpAliasNotChecked = "http-alias-not-checked": "the MSH-4 connecting-alias{data-controller-alias} rule is not enforced on HTTP",
         BadMsh7 = "bad-msh7": "MSH-7 of the ACK is not a timestamp",
@@ -105,6 +104,10 @@ defects! {
         AppliesOutOfOrder = "applies-out-of-order": "on an MLLP connection, every odd-numbered accepted message is acknowledged at once but applied only after the next one (or when the connection ends)",
     }
     permitted {
+        // After the harness's own half-close the message is resent on a clean connection and
+        // answered there; MLLP says nothing of half-closed connections (issue 13: a message is
+        // lost only if its resend on a clean connection goes unanswered too).
+        ClosesOnHalfClose = "closes-on-half-close": "when the peer shuts down its write side, the connection is closed without answering the pending message",
         // Chapter 2 states no rule that an ACK swaps MSH-3..6 (`ack.msh-swap`).
         NoSwap = "no-swap": "MSH-3..6 are copied, not swapped (the ACK claims to come from the sender)",
         ClosesOnBytesOutsideFrame = "closes-on-bytes-outside-frame": "the connection is closed when bytes arrive outside a frame",

@@ -549,20 +549,7 @@ pub fn state_response(endpoint: &Endpoint, method: &Method, path: &str) -> HttpR
 
 /// `%XX` escapes of a path segment (RFC 3986 2.1); `None` for a broken escape or non-UTF-8.
 fn percent_decode(segment: &str) -> Option<String> {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+    crate::transport::userinfo::percent_decode(segment)
 }
 
 #[cfg(test)]

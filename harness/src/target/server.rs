@@ -335,7 +335,7 @@ fn endpoint_defect(endpoint: &Endpoint, defect: Defect) -> bool {
 const SERVE: &str = "hl7-harness serve";
 
 /// How late `late-ack` answers: later than the default ACK timeouts of most senders.
-const LATE_ACK: Duration = Duration::from_secs(3);
+const LATE_ACK: Duration = Duration::from_secs(6);
 
 /// How long `closes-on-half-close` looks for the peer's end of stream before answering.
 const HALF_CLOSE_LOOK: Duration = Duration::from_millis(200);

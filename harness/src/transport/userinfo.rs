@@ -142,9 +142,9 @@ fn split_authority<'a>(scheme: &str, rest: &'a str) -> Option<(&'a str, &'a str)
     Some((&rest[..at], &rest[at + 1..]))
 }
 
-/// RFC 3986 §2.1 percent-decoding into UTF-8; `None` for a bad escape or bytes that are not
-/// UTF-8.
-fn percent_decode(text: &str) -> Option<String> {
+/// RFC 3986 §2.1 percent-decoding into UTF-8 (URL userinfo, the state API's path segments);
+/// `None` for a bad escape or bytes that are not UTF-8.
+pub fn percent_decode(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

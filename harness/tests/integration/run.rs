@@ -443,7 +443,7 @@ fn http_partner_passes_another_alias_policy_declared_in_the_profile() {
              site:\n  connecting_alias: mailco\n  data_controller_alias: trust\n  \
              other_data_controller_alias: clinic2\n  unknown_alias: trustalias\n  \
              partner_user: acme_feed\n\
-             state:\n  url: {state}\n  records:\n    client:\n      \
+             state:\n  url: {state}\n  auth: {{ user_env: ACME_USER, password_env: HL7_PARTNER_PASSWORD }}\n  records:\n    client:\n      \
              url: \"{{state}}/clients/{{id}}\"\n      fields: {{ family: /family }}\n"
         ),
     )
@@ -454,6 +454,7 @@ fn http_partner_passes_another_alias_policy_declared_in_the_profile() {
             .args(["run", "--no-report", "scenarios/http-partner", "--seed", "4", "--verbose"])
             .args(["--target", &format!("{http}/hl7")])
             .env("HL7_PARTNER_PASSWORD", "acme-secret")
+            .env("ACME_USER", "acme_feed")
             .current_dir(workspace());
         if let Some(profile) = profile {
             command.arg("--target-profile").arg(profile);
@@ -495,5 +496,5 @@ fn progress_bar_only_on_a_terminal() {
         return;
     };
     let shown = String::from_utf8_lossy(&on_tty.stdout);
-    assert!(shown.contains("/12 cases"), "{shown}");
+    assert!(shown.contains("/13 cases"), "{shown}");
 }
