@@ -713,3 +713,39 @@ fn applied_counts_follow_the_duplicates_declaration() {
         vec![Attempt { outcome: Outcome::Fail, event: None, commit: None }];
     assert_eq!(failing(&refused, "probe.unavailable"), Severity::Info);
 }
+
+/// `depends_on`: a case's `expect.*` results are errors only when the target profile declares
+/// what the case depends on; otherwise they are reported as seen (info).
+#[test]
+fn depends_on_grades_expectations_by_the_declarations() {
+    use crate::profile::{Declaration, TargetProfile};
+    let mut ex = exchange(SENT, Some(GOOD));
+    ex.expect.ack = Some(AckExpectation {
+        codes: vec![AckOutcome::Code(crate::hl7::ack::AckCode::ApplicationReject)],
+        declared: false,
+    });
+    let mut observed = case(vec![ex]);
+    observed.depends_on = vec![Declaration::Versions];
+    assert_eq!(failing(&observed, "expect.ack"), Severity::Info, "no profile: seen");
+    let declared: TargetProfile =
+        crate::scenario::from_yaml("versions: [\"2.5\"]").expect("profile");
+    observed.profile = Some(std::sync::Arc::new(declared));
+    assert_eq!(failing(&observed, "expect.ack"), Severity::Error, "declared: judged");
+}
+
+/// A case with several connections at once is judged on its extra connections only when the
+/// profile declares `concurrent_connections: true` (MLLP lets a receiver serve one at a time).
+#[test]
+fn concurrent_cases_need_the_concurrency_declaration() {
+    let served = exchange(SENT, Some(GOOD));
+    let mut waiting = exchange(SENT, None);
+    waiting.step = 2;
+    waiting.connection = 2;
+    let mut observed = case(vec![served, waiting]);
+    observed.concurrent = true;
+    assert_eq!(failing(&observed, "ack.received"), Severity::Info);
+    let declared: crate::profile::TargetProfile =
+        crate::scenario::from_yaml("concurrent_connections: true").expect("profile");
+    observed.profile = Some(std::sync::Arc::new(declared));
+    assert_eq!(failing(&observed, "ack.received"), Severity::Error);
+}
