@@ -36,6 +36,25 @@ pub struct Effects {
     pub duplicates: Option<DuplicatePolicy>,
 }
 
+/// Runs a probe's command with no input, killed when it outlasts `limit` (a probe never hangs
+/// the run); the error says which of the two went wrong.
+async fn run_bounded(
+    program: &str,
+    args: &[String],
+    limit: Duration,
+) -> Result<std::process::Output, String> {
+    let child = tokio::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    match timeout(limit, child).await {
+        Err(_) => Err(format!("did not finish within {}ms (killed)", limit.as_millis())),
+        Ok(Err(e)) => Err(format!("could not start {program:?}: {e}")),
+        Ok(Ok(output)) => Ok(output),
+    }
+}
+
 /// Runs one probe of step `step` and says what came of it.
 pub async fn probe(
     probe: &Probe,
@@ -243,20 +262,9 @@ async fn read_document(
     let (program, args) = argv
         .split_first()
         .ok_or_else(|| (what.clone(), Unjudged::Yes("the profile's command is empty".into())))?;
-    let child = tokio::process::Command::new(program)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    let output = match timeout(limit, child).await {
-        Err(_) => {
-            return Err((
-                what,
-                format!("did not finish within {}ms (killed)", limit.as_millis()).into(),
-            ))
-        }
-        Ok(Err(e)) => return Err((what, format!("could not start {program:?}: {e}").into())),
-        Ok(Ok(output)) => output,
+    let output = match run_bounded(program, args, limit).await {
+        Ok(output) => output,
+        Err(why) => return Err((what, why.into())),
     };
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr[..output.stderr.len().min(300)]);
@@ -547,16 +555,7 @@ async fn run_command(
     values: &(dyn Placeholders + Sync),
 ) -> Result<(), String> {
     let (program, args) = argv.split_first().ok_or("the command is empty")?;
-    let child = tokio::process::Command::new(program)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    let output = match timeout(limit, child).await {
-        Err(_) => return Err(format!("did not finish within {}ms (killed)", limit.as_millis())),
-        Ok(Err(e)) => return Err(format!("could not start {program:?}: {e}")),
-        Ok(Ok(output)) => output,
-    };
+    let output = run_bounded(program, args, limit).await?;
     let stdout =
         String::from_utf8_lossy(&output.stdout[..output.stdout.len().min(MAX_OUTPUT_BYTES)]);
     let want = probe.exit.unwrap_or(0);

@@ -26,7 +26,7 @@
 //! `http-status-by-ack-code`. This module does no HL7 decisions of its own beyond the alias rule.
 
 pub use super::basic_auth::BasicCredentials;
-use super::basic_auth::{read_basic, BasicAuth, Verdict};
+use super::basic_auth::{BasicAuth, Verdict};
 use super::defect::Defect;
 use super::endpoint::{hl7_timestamp, Endpoint};
 use super::responder::Decision;
@@ -79,11 +79,6 @@ impl Default for HttpConfig {
             header_timeout: Duration::from_secs(30),
         }
     }
-}
-
-/// True when `header` carries exactly `expected` as HTTP Basic credentials (RFC 7617).
-pub fn check_basic(header: Option<&HeaderValue>, expected: &BasicCredentials) -> bool {
-    read_basic(header, expected).0
 }
 
 /// MSH-4 in the partner syntax `connecting-alias{data-controller-alias}` (seed 004): the two
