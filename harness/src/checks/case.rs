@@ -53,11 +53,20 @@ pub(super) fn expectations(
         let because = declared.as_ref().map(|a| format!(" ({})", a.why)).unwrap_or_default();
         out.push(match outcome {
             Some(o) if expected.codes.contains(&o) => CheckResult::pass(EXPECT_ACK, step),
-            _ => CheckResult::fail(
-                EXPECT_ACK,
-                step,
-                format!("expected {expected}, got {shown}{because}"),
-            ),
+            _ => {
+                let failed = CheckResult::fail(
+                    EXPECT_ACK,
+                    step,
+                    format!("expected {expected}, got {shown}{because}"),
+                );
+                // The standard's answer cannot require an answer to a frame that never ended;
+                // a scenario's own written expectation still can.
+                if declared.is_some() && first.is_none() {
+                    failed.after_harness_framing_violation(exchange)
+                } else {
+                    failed
+                }
+            }
         });
     }
     if let (Some(want), Some(reply)) = (exchange.expect.err, first) {
@@ -100,12 +109,17 @@ pub(super) fn expectations(
     out.push(http_status(http, first.map(|r| r.payload.as_slice()), step));
     if code.as_deref().and_then(AckCode::parse).is_some() {
         let media = http.content_type.as_deref().unwrap_or("");
-        let ok =
-            crate::target::http::parse_content_type(media).is_some_and(|c| c.charset.is_some());
-        out.push(if ok {
-            CheckResult::pass(HTTP_CONTENT_TYPE, step)
-        } else {
-            CheckResult::fail(HTTP_CONTENT_TYPE, step, format!("Content-Type {media:?}"))
+        let wrong = match crate::target::http::parse_content_type(media) {
+            Some(parsed) if parsed.charset.is_some() => None,
+            Some(_) => Some("has no charset, which the response SHALL include"),
+            None if media.is_empty() => Some("is missing; an HL7 response SHALL have one"),
+            None => Some("is not an HL7 v2 content type (application/hl7-v2 for ER7)"),
+        };
+        out.push(match wrong {
+            None => CheckResult::pass(HTTP_CONTENT_TYPE, step),
+            Some(why) => {
+                CheckResult::fail(HTTP_CONTENT_TYPE, step, format!("Content-Type {media:?} {why}"))
+            }
         });
     }
 }
@@ -153,6 +167,39 @@ fn http_status(http: &HttpObservation, body: Option<&[u8]>, step: Option<usize>)
         CheckResult::pass(HTTP_STATUS_MAPPING, step)
     } else {
         CheckResult::fail(HTTP_STATUS_MAPPING, step, wrong.join("; "))
+    }
+}
+
+/// A message whose block followed bytes the harness wrote outside any block: a receiver that
+/// declares `bytes_outside_blocks: skip` must answer it on the same connection; one that
+/// declares `close`, or nothing, may close instead (the runner then resends the message on a
+/// clean connection, judged by `ack.received` and `history.nothing-lost`).
+pub(super) fn bytes_outside_blocks(
+    exchange: &Exchange,
+    profile: Option<&crate::profile::TargetProfile>,
+    out: &mut Vec<CheckResult>,
+) {
+    use crate::profile::BytesOutsideBlocks;
+    if !exchange.after_outside_bytes {
+        return;
+    }
+    let step = Some(exchange.step);
+    let first = exchange.attempts.first().and_then(|a| a.event.as_deref());
+    let closed = matches!(first, Some("peer-closed" | "peer-reset"));
+    let declared = profile.and_then(|p| p.bytes_outside_blocks);
+    if closed && declared == Some(BytesOutsideBlocks::Skip) {
+        out.push(CheckResult::fail(
+            CONNECTION_BYTES_OUTSIDE_BLOCKS,
+            step,
+            format!(
+                "the connection ended ({}) on the bytes the harness wrote outside a block \
+                 before this message, but the target profile declares \
+                 `bytes_outside_blocks: skip`",
+                first.unwrap_or_default()
+            ),
+        ));
+    } else {
+        out.push(CheckResult::pass(CONNECTION_BYTES_OUTSIDE_BLOCKS, step));
     }
 }
 

@@ -172,16 +172,27 @@ catalogue! {
         summary: "every HL7 answer over HTTP has a 2xx status, and a non-2xx answer is not HL7",
         note: "The superseded draft (1.3 HTTP Response Codes: AR/CR → 400, AE/CE → 500) is \
                not followed; HAPI maps every acknowledgment code to 200";
-    HTTP_CONTENT_TYPE = "http.content-type", Warning, versions: ALL,
+    HTTP_CONTENT_TYPE = "http.content-type", Error, versions: ALL,
         rule: "HL7 over HTTP (hapi-hl7overhttp specification), 2.4 Content Type and Character \
-               Set: application/hl7-v2 (or +er7) with a charset",
-        summary: "the response has an HL7 v2 content type",
+               Set: the response message SHALL include a Content-Type header, application/hl7-v2 \
+               for an ER7 message (application/hl7-v2+er7 and the x-application/ forms are \
+               accepted), and SHALL include a charset definition",
+        summary: "an HL7 response over HTTP is labelled with an HL7 v2 content type and a charset",
         note: "";
     CONNECTION_OPEN = "connection.open", Warning, versions: ALL,
         rule: "MLLP release 1 (HL7 v2 Appendix C, Minimal Lower Layer Protocol) leaves \
                connection handling to the sites; connections are normally persistent",
         summary: "the connection is still open after the case",
         note: "Closing after an ACK is allowed; a warning";
+    CONNECTION_BYTES_OUTSIDE_BLOCKS = "connection.bytes-outside-blocks", Error, versions: ALL,
+        rule: "the target profile's `bytes_outside_blocks: skip` (MLLP release 1, HL7 v2 \
+               Appendix C, says nothing of bytes outside blocks: a receiver may skip them or \
+               close; the message is then resent on a clean connection)",
+        summary: "a receiver that declares it skips bytes outside blocks answers the block after \
+               them on the same connection",
+        note: "Judged only with `bytes_outside_blocks: skip` declared; otherwise closing is a \
+               permitted choice, and the resend must be answered (`ack.received`, \
+               `history.nothing-lost`)";
     EXPECT_ACK = "expect.ack", Error, versions: NONE,
         rule: "the scenario's expectation (MSA-1, table 0008)",
         summary: "MSA-1 is one of the codes the case expects",
@@ -425,6 +436,7 @@ pub fn evaluate(case: &crate::runner::observation::CaseObservation) -> Vec<Check
         let id = control_id(&exchange.sent);
         let resent = id.is_some() && case.exchanges[..i].iter().any(|e| control_id(&e.sent) == id);
         case::expectations(exchange, case.profile.as_deref(), resent, &mut results);
+        case::bytes_outside_blocks(exchange, case.profile.as_deref(), &mut results);
     }
     case::case_level(case, &mut results);
     sender::receiver_case(case, &mut results);

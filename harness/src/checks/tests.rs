@@ -30,6 +30,7 @@ fn exchange(sent: &str, reply: Option<&str>) -> Exchange {
         faults: Vec::new(),
         attempts: Vec::new(),
         reply_order: Vec::new(),
+        after_outside_bytes: false,
     }
 }
 
@@ -363,8 +364,13 @@ fn http_content_type_and_expected_status() {
     ex.http = Some(HttpObservation { status: 200, content_type: Some("text/plain".into()) });
     ex.expect.http_status = Some(500);
     let observed = case(vec![ex.clone()]);
-    assert_eq!(failing(&observed, "http.content-type"), Severity::Warning);
+    assert_eq!(failing(&observed, "http.content-type"), Severity::Error);
     assert_eq!(failing(&observed, "expect.http-status"), Severity::Error);
+    // The HL7 type without the charset the specification requires fails too.
+    let mut no_charset = ex.clone();
+    no_charset.http =
+        Some(HttpObservation { status: 200, content_type: Some("application/hl7-v2".into()) });
+    assert_eq!(failing(&case(vec![no_charset]), "http.content-type"), Severity::Error);
     ex.http = Some(HttpObservation { status: 500, content_type: Some(HL7_TYPE.into()) });
     let observed = case(vec![ex]);
     passing(&observed, "http.content-type");
@@ -748,4 +754,64 @@ fn concurrent_cases_need_the_concurrency_declaration() {
         crate::scenario::from_yaml("concurrent_connections: true").expect("profile");
     observed.profile = Some(std::sync::Arc::new(declared));
     assert_eq!(failing(&observed, "ack.received"), Severity::Error);
+}
+
+/// Bytes the harness wrote outside a block: a receiver that closes on them passes when it
+/// declares nothing or `close` (the resend on a clean connection was answered), and fails when
+/// it declares `bytes_outside_blocks: skip`; a message with no such bytes before it is not
+/// judged by the check at all.
+#[test]
+fn bytes_outside_blocks_are_judged_by_the_declaration() {
+    let closed = Some("peer-closed");
+    let mut resent =
+        sent_with(Some(GOOD), &[(Outcome::Indeterminate, closed), (Outcome::Ok, None)]);
+    resent.faults = vec!["bytes_before_frame".into()];
+    resent.after_outside_bytes = true;
+    let mut observed = case(vec![resent.clone()]);
+    passing(&observed, "connection.bytes-outside-blocks");
+    passing(&observed, "ack.received");
+    passing(&observed, "history.nothing-lost");
+    for (declared, fails) in [("close", false), ("skip", true)] {
+        let profile: crate::profile::TargetProfile =
+            crate::scenario::from_yaml(&format!("bytes_outside_blocks: {declared}")).expect("yaml");
+        observed.profile = Some(std::sync::Arc::new(profile));
+        if fails {
+            assert_eq!(failing(&observed, "connection.bytes-outside-blocks"), Severity::Error);
+        } else {
+            passing(&observed, "connection.bytes-outside-blocks");
+        }
+    }
+    let mut skipped = sent_with(Some(GOOD), &[(Outcome::Ok, None)]);
+    skipped.after_outside_bytes = true;
+    let mut observed = case(vec![skipped]);
+    observed.profile = observed_profile("bytes_outside_blocks: skip");
+    passing(&observed, "connection.bytes-outside-blocks");
+    resent.after_outside_bytes = false;
+    let observed = case(vec![resent]);
+    assert_eq!(outcome(&observed, "connection.bytes-outside-blocks"), None);
+}
+
+fn observed_profile(yaml: &str) -> Option<std::sync::Arc<crate::profile::TargetProfile>> {
+    Some(std::sync::Arc::new(crate::scenario::from_yaml(yaml).expect("profile yaml")))
+}
+
+/// The standard's answer (`ack: declared`) to a frame the harness ended with 0x1C and no 0x0D
+/// may be none (the frame never ended): a warning; a wrong answer is still an error, and a
+/// scenario's own written expectation stays an error.
+#[test]
+fn declared_answer_to_an_unended_frame_may_be_none() {
+    let declared = || AckExpectation { codes: Vec::new(), declared: true };
+    let mut unanswered = exchange(SENT, None);
+    unanswered.faults = vec!["missing_trailer_cr".into()];
+    unanswered.expect.ack = Some(declared());
+    assert_eq!(failing(&case(vec![unanswered.clone()]), "expect.ack"), Severity::Warning);
+    let mut rejected = exchange(SENT, Some(&GOOD.replace("MSA|AA", "MSA|XX")));
+    rejected.faults = vec!["missing_trailer_cr".into()];
+    rejected.expect.ack = Some(declared());
+    assert_eq!(failing(&case(vec![rejected]), "expect.ack"), Severity::Error);
+    unanswered.expect.ack = Some(AckExpectation {
+        codes: vec![AckOutcome::Code(crate::hl7::ack::AckCode::ApplicationAccept)],
+        declared: false,
+    });
+    assert_eq!(failing(&case(vec![unanswered]), "expect.ack"), Severity::Error);
 }

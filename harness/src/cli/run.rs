@@ -44,7 +44,9 @@ pub struct RunArgs {
     pub seed: Option<u64>,
     /// Cases run at once, over all the scenario files that run side by side (a file's serial
     /// cases run one by one; files that need the packet-level lab, measure load or play the
-    /// receiver run alone, afterwards).
+    /// receiver run alone, afterwards). A target other than the built-in endpoint gets one
+    /// connection at a time unless its profile declares `concurrent_connections: true` (MLLP
+    /// lets a receiver serve one connection at a time).
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub jobs: usize,
     /// Base URL of the target's JSON state endpoint for effect probes (`{state}` in probes),

@@ -227,6 +227,11 @@ pub enum WireEnd {
 pub struct WirePlan {
     pub writes: Vec<Write>,
     pub end: WireEnd,
+    /// The harness writes bytes outside any block (`bytes_before_frame`, or
+    /// `bytes_between_frames` before a frame that is not the connection's first): MLLP release 1
+    /// leaves a receiver free to close the connection on them, so a message left unanswered
+    /// by that close is resent on a clean connection.
+    pub outside_blocks: bool,
 }
 
 impl WirePlan {
@@ -257,6 +262,14 @@ pub fn between_frames(faults: &[NetworkFault]) -> Option<Vec<u8>> {
         }
         _ => None,
     })
+}
+
+/// Whether the harness writes bytes outside any block just before a frame: with
+/// `bytes_before_frame` always, with `bytes_between_frames` unless the frame is the first on
+/// its connection.
+pub fn writes_outside_before(faults: &[NetworkFault], first_on_connection: bool) -> bool {
+    faults.iter().any(|f| matches!(f, NetworkFault::BytesBeforeFrame(_)))
+        || (!first_on_connection && between_frames(faults).is_some())
 }
 
 /// The frame bytes of one payload, with the per-frame faults applied.
@@ -384,7 +397,9 @@ pub fn plan(payloads: &[&[u8]], faults: &[NetworkFault], seed: u64, first: bool)
     } else {
         WireEnd::Read
     };
-    WirePlan { writes, end }
+    let outside_blocks =
+        (0..payloads.len()).any(|i| writes_outside_before(faults, first && i == 0));
+    WirePlan { writes, end, outside_blocks }
 }
 
 /// The ACK count of a `reset: { after_acks: N }` among `faults`.

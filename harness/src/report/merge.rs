@@ -346,6 +346,7 @@ fn case(path: &Path, pack: &str, entry: &CaseEntry) -> Result<CaseOutcome, Merge
             faults: e.faults.clone(),
             attempts: e.attempts.clone(),
             reply_order: Vec::new(),
+            after_outside_bytes: false,
         });
     }
     let connections_after = entry

@@ -6,7 +6,7 @@ use super::liveness::{canary_message, during, has_faults, send_canary, storm};
 use super::observation::*;
 use super::target::TargetUrl;
 use super::wire::write_plan;
-use crate::faults::{plan, shape_payload, NetworkFault, WireEnd, WirePlan};
+use crate::faults::{plan, shape_payload, writes_outside_before, NetworkFault, WireEnd, WirePlan};
 use crate::generator::{apply_all, Intent, Mutation};
 use crate::hl7::ack::AckCode;
 use crate::hl7::edit::MessageBuf;
@@ -482,6 +482,7 @@ pub(super) fn new_exchange(
         faults: faults.iter().map(|f| f.name().to_string()).collect(),
         attempts: Vec::new(),
         reply_order: Vec::new(),
+        after_outside_bytes: false,
     }
 }
 
@@ -591,11 +592,16 @@ impl Lane<'_> {
     /// connection, as a correct sender resends after an indeterminate outcome: after a close or
     /// reset before the ACK, a blackhole, a half-close, and a close by the target between two
     /// messages (a receiver may close after an ACK; the harness may have written the next
-    /// message before it saw the close). The message is lost only if that resend goes
+    /// message before it saw the close), and a close on bytes the harness wrote outside a
+    /// block (MLLP release 1 leaves that to the receiver). The message is lost only if that
+    /// resend goes
     /// unanswered too. A commit NAK (MLLP release 2) is a failed attempt: the message is sent
     /// again on the same connection, at most [`COMMIT_NAK_RESENDS`] times.
     async fn send_and_wait(&mut self, wire: &WirePlan, index: usize, stray: &mut Vec<Reply>) {
         let answered_before = self.last.is_some();
+        if self.pending[index].exchange.attempts.is_empty() {
+            self.pending[index].exchange.after_outside_bytes = wire.outside_blocks;
+        }
         self.attempt(wire, index, stray).await;
         let again = plan(&[self.pending[index].exchange.sent.as_slice()], &[], self.seed, true);
         let unanswered = |lane: &Self| lane.pending[index].exchange.replies.is_empty();
@@ -604,13 +610,15 @@ impl Lane<'_> {
         if cut && self.dead.is_none() {
             self.attempt(&again, index, stray).await;
         } else if unanswered(self) && !nak(self) {
-            let closed_between = wire.end == WireEnd::Read
-                && answered_before
-                && self
-                    .dead
-                    .as_ref()
-                    .is_some_and(|e| e.code == "peer-closed" || e.code == "peer-reset");
-            if wire.end == WireEnd::HalfClose || closed_between {
+            let closed = self
+                .dead
+                .as_ref()
+                .is_some_and(|e| e.code == "peer-closed" || e.code == "peer-reset");
+            let closed_between = wire.end == WireEnd::Read && answered_before && closed;
+            // MLLP release 1 says nothing of bytes outside blocks: a receiver may close on the
+            // ones the harness wrote, and the message then goes again without them.
+            let closed_on_outside = wire.outside_blocks && closed;
+            if wire.end == WireEnd::HalfClose || closed_between || closed_on_outside {
                 // After a half-close this end cannot write again: a new connection either way.
                 let fresh = if self.dead.is_some() {
                     self.reconnect().await
@@ -963,6 +971,9 @@ async fn run_coalesced(
     }
     let refs: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
     let wire = plan(&refs, &run.case.network, lane.seed, true);
+    for (i, pending) in lane.pending.iter_mut().enumerate() {
+        pending.exchange.after_outside_bytes = writes_outside_before(&run.case.network, i == 0);
+    }
     let (addr, message) = (lane.addr, lane.canary.take());
     let stray = &mut obs.stray;
     // Under `reset: { after_acks: N }` reading stops at the Nth ACK (an event, not a time).

@@ -185,6 +185,9 @@ pub(super) async fn run_hllp(
         };
     }
     obs.connections_after = vec![after];
+    // The case's connection goes first: a receiver may serve one connection at a time, and the
+    // canary asks whether the next connection is served, not whether two are at once.
+    drop(conn);
     // After the faults (only cases with one have a canary message).
     if let Some(message) = canary_message(run, ctx, CanaryWhen::After) {
         obs.canaries.push(send_canary(addr, ctx, &message, CanaryWhen::After).await);

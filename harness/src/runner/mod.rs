@@ -619,11 +619,7 @@ async fn run_sender_file(
     progress: &(dyn Fn(&CaseOutcome) + Sync),
     limit: &Arc<tokio::sync::Semaphore>,
 ) -> Result<FileDone, RunError> {
-    let url_text = options
-        .target
-        .clone()
-        .or_else(|| scenario.file.target.url.as_ref().map(|u| u.0.clone()))
-        .unwrap_or_else(|| "builtin".into());
+    let url_text = target_text(scenario, options);
     let (url, url_credentials) =
         TargetUrl::parse_with_credentials(&url_text).map_err(|message| RunError::Target {
             file: scenario.path.display().to_string(),
@@ -739,8 +735,10 @@ async fn run_sender_file(
         lab,
         hllp: HllpSpec::options(spec.hllp.as_ref()),
     });
+    // A target that may serve one connection at a time gets one case at a time.
+    let side_by_side = serves_side_by_side(scenario, options);
     let (serial, concurrent): (Vec<CaseRun>, Vec<CaseRun>) =
-        runs.into_iter().partition(|r| r.case.serial);
+        runs.into_iter().partition(|r| r.case.serial || !side_by_side);
     let finish =
         |run: &CaseRun, observation: CaseObservation, sent: Vec<String>, duration: Duration| {
             let judged = Judged { observation, sent, duration };
@@ -838,11 +836,47 @@ async fn run_file(
     (file_number, done)
 }
 
+/// The target a sender-role file runs against, as written: `--target`, else the file's
+/// `target.url`, else the built-in endpoint.
+fn target_text(scenario: &LoadedScenario, options: &RunOptions) -> String {
+    options
+        .target
+        .clone()
+        .or_else(|| scenario.file.target.url.as_ref().map(|u| u.0.clone()))
+        .unwrap_or_else(|| "builtin".into())
+}
+
+/// Whether the file's target may be given several connections at once. MLLP leaves it to the
+/// receiver to serve one connection at a time (release 1 says nothing of concurrency), so only
+/// a target whose profile declares `concurrent_connections: true` gets cases side by side,
+/// and the built-in endpoint, whose behaviour the harness knows (every file starts its own,
+/// which serves connections concurrently unless `one-connection-at-a-time` is switched on).
+fn serves_side_by_side(scenario: &LoadedScenario, options: &RunOptions) -> bool {
+    if let Some(declared) =
+        profile_of(scenario, options).and_then(|p| p.profile.concurrent_connections)
+    {
+        return declared;
+    }
+    on_own_builtin(scenario, options)
+        && !options.defects.has(crate::target::defect::Defect::OneConnectionAtATime)
+}
+
+/// The file runs against a built-in endpoint of its own (started for the file).
+fn on_own_builtin(scenario: &LoadedScenario, options: &RunOptions) -> bool {
+    matches!(
+        TargetUrl::parse_with_credentials(&target_text(scenario, options)),
+        Ok((TargetUrl::Builtin, _))
+    )
+}
+
 /// Whether a file may run at the same time as others: not when it needs the packet-level lab
-/// (one namespace and firewall per run), measures load (others would skew it), or plays the
-/// receiver (it starts the sender under test, whose retry timing is judged).
-fn runs_alongside(scenario: &LoadedScenario, runs: &FileRuns) -> bool {
-    matches!(runs, FileRuns::Sender(_, false)) && !lab::needs_lab(&scenario.file)
+/// (one namespace and firewall per run), measures load (others would skew it), plays the
+/// receiver (it starts the sender under test, whose retry timing is judged), or it shares a
+/// target that may serve one connection at a time (another file's cases would hold it).
+fn runs_alongside(scenario: &LoadedScenario, runs: &FileRuns, options: &RunOptions) -> bool {
+    matches!(runs, FileRuns::Sender(_, false))
+        && !lab::needs_lab(&scenario.file)
+        && (on_own_builtin(scenario, options) || serves_side_by_side(scenario, options))
 }
 
 /// Polls every future to its end on the current task, and gives their outputs in order (the
@@ -886,7 +920,7 @@ pub async fn run(
     let mut together = Vec::new();
     let mut alone = Vec::new();
     for (file_number, ((pack, scenario), runs)) in files.iter().zip(selected).enumerate() {
-        if runs_alongside(scenario, &runs) {
+        if runs_alongside(scenario, &runs, options) {
             together.push((file_number, *pack, *scenario, runs));
         } else {
             alone.push((file_number, *pack, *scenario, runs));

@@ -51,6 +51,10 @@ pub struct Exchange {
     pub expect: Expect,
     /// Faults applied while sending, by name.
     pub faults: Vec<String>,
+    /// The harness wrote bytes outside any block just before this message's block on its
+    /// first attempt (`bytes_before_frame`, `bytes_between_frames`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub after_outside_bytes: bool,
     /// Every time the message was written, in order: one attempt normally, more when a fault
     /// cut an attempt short and the message was sent again (same MSH-10).
     pub attempts: Vec<Attempt>,

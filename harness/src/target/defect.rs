@@ -101,6 +101,9 @@ defects! {
         HllpChecksumIgnored = "hllp-checksum-ignored": "HLLP blocks with a wrong size or checksum are processed and answered instead of refused with an N block",
         HllpStopsAfterDamagedBlock = "hllp-stops-after-damaged-block": "after refusing a damaged HLLP block, no new HLLP connection is served (the open one still is)",
         DuplicateUnanswered = "duplicate-unanswered": "a resent message (same MSH-3, MSH-4, MSH-10) is recognised but never acknowledged",
+        // HL7 over HTTP, 2.4 Content Type and Character Set: an ER7 message's content type SHALL
+        // be application/hl7-v2 (HAPI's client refuses anything else).
+        HttpTextContentType = "http-text-content-type": "HTTP acknowledgments are labelled text/plain",
         AppliesOutOfOrder = "applies-out-of-order": "on an MLLP connection, every odd-numbered accepted message is acknowledged at once but applied only after the next one (or when the connection ends)",
     }
     permitted {
@@ -117,7 +120,6 @@ defects! {
         StandardDelimiters = "standard-delimiters": "the ACK always uses |^~\\&, whatever delimiters the message declared",
         NoErrSegment = "no-err-segment": "AE and AR acknowledgments carry no ERR segment",
         ClosesAfterAck = "closes-after-ack": "the connection is closed after every acknowledgment",
-        HttpTextContentType = "http-text-content-type": "HTTP acknowledgments are labelled text/plain",
         IdleConnectionDroppedEarly = "idle-connection-dropped-early": "a connection idle for 150 ms is closed (allowed: the sender reconnects)",
         EatsByteAfterEndBlock = "eats-byte-after-end-block": "the byte after 0x1C is discarded unread, so after a frame without its 0x0D the next frame's 0x0B is lost with that frame",
         AnswersCoalescedInReverse = "answers-coalesced-in-reverse": "frames that arrive in one read are answered in reverse order (allowed: only a pipelining sender, which MLLP does not permit, can see it)",

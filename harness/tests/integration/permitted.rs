@@ -27,7 +27,6 @@ const GENERIC: &[&str] = &["conformance-core", "hostile-network"];
 /// or the connection, not what is accepted (which is site policy that pack encodes).
 fn site_packs(behaviour: Defect) -> &'static [&'static str] {
     match behaviour {
-        Defect::HttpTextContentType => &["http-partner"],
         Defect::ClosesAfterAck
         | Defect::NoErrSegment
         | Defect::ReceiverNamesItself
@@ -44,20 +43,7 @@ fn site_packs(behaviour: Defect) -> &'static [&'static str] {
 
 /// Behaviours the runner does not yet pass, each with what it lacks. Their errors are printed,
 /// not asserted; the test fails once one passes, so the entry is removed with the fix.
-const RUNNER_PENDING: &[(Defect, &str)] = &[
-    (
-        Defect::OneConnectionAtATime,
-        "the runner runs cases side by side (--jobs) whatever the profile says; a receiver \
-         serving one connection at a time leaves the waiting cases' ACKs past ack_timeout. \
-         Without `concurrent_connections: true` cases must run one connection at a time",
-    ),
-    (
-        Defect::ClosesOnBytesOutsideFrame,
-        "after the harness's own bytes outside a frame the receiver closes unanswered (MLLP \
-         release 1 leaves it free to); the runner must resend the message on a clean \
-         connection as it does after a half-close, and the cases need bytes_outside_blocks",
-    ),
-];
+const RUNNER_PENDING: &[(Defect, &str)] = &[];
 
 /// The honest profile of `behaviour`, written where `load_profile` reads it (reports name a
 /// profile by its file and sha256).
@@ -145,4 +131,47 @@ fn every_permitted_behaviour_passes_every_generic_pack() {
     }
     assert_eq!(rows.len(), 2 * Defect::PERMITTED.len());
     assert!(wrong.is_empty(), "permitted behaviour failed as an error:\n{}", wrong.join("\n"));
+}
+
+/// The other side of the declarations: a permitted behaviour run under the profile of the
+/// reference endpoint without it (which declares `bytes_outside_blocks: skip` and
+/// `concurrent_connections: true`) contradicts what it declares, and the declaration's check
+/// fails as an error: closing on bytes outside a block fails `connection.bytes-outside-blocks`;
+/// serving one connection at a time leaves the concurrent case's extra connections unanswered.
+#[test]
+fn a_behaviour_against_its_declaration_is_an_error() {
+    let dir = std::env::temp_dir().join(format!("hl7h-dishonest-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let declared = {
+        let endpoint = Endpoint::new(ResponderConfig::default());
+        let text = print_profile(&declared_profile(&endpoint, &Served::default())).expect("prints");
+        let path = dir.join("reference.profile.yaml");
+        std::fs::write(&path, text).expect("profile written");
+        load_profile(&path).expect("loads")
+    };
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let cases = [
+        (
+            Defect::ClosesOnBytesOutsideFrame,
+            "bytes outside a frame",
+            "connection.bytes-outside-blocks",
+        ),
+        (Defect::OneConnectionAtATime, "connections are served concurrently", "ack.received"),
+    ];
+    for (behaviour, filter, check) in cases {
+        let options = RunOptions {
+            defects: Defects::of([behaviour]),
+            seed: 7,
+            filter: Some(filter.into()),
+            profile: Some(declared.clone()),
+            ..RunOptions::default()
+        };
+        let packs = packs(&["conformance-core"]);
+        let outcome = runtime.block_on(run_packs(&packs, &options, &|_| {})).expect("run starts");
+        assert!(outcome.cases().count() > 0, "{filter}: no case ran");
+        let ids = failed_ids(&outcome, Severity::Error);
+        assert!(ids.contains(check), "{behaviour} under skip/concurrent declarations: {ids:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

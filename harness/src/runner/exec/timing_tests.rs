@@ -79,6 +79,7 @@ fn pending() -> Pending {
             faults: Vec::new(),
             attempts: Vec::new(),
             reply_order: Vec::new(),
+            after_outside_bytes: false,
         },
         sent_at: Instant::now(),
         control_id: Some("C1".into()),
