@@ -11,7 +11,7 @@ mod hardening;
 mod hostile;
 mod http;
 mod inputs;
-mod junit_schema;
+mod junit_counts;
 mod load;
 mod mllp;
 mod names;
