@@ -20,6 +20,7 @@ mod permitted;
 mod properties;
 mod proxy;
 mod public_corpus;
+mod receiver_role;
 mod report;
 mod run;
 mod secrets;
