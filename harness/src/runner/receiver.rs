@@ -653,11 +653,9 @@ pub async fn run_case(run: &ReceiverRun, ctx: &ReceiverContext) -> (CaseObservat
         run.index,
     ));
     let framed_path = temp.with_extension("mllp");
-    let mut written = false;
     let mut sut = None;
     let mut child = None;
     if let Some(command) = &ctx.command {
-        written = true;
         let files = match write_message_files(&prepared, &temp, &framed_path) {
             Ok(files) => files,
             Err(why) => {
@@ -782,7 +780,7 @@ pub async fn run_case(run: &ReceiverRun, ctx: &ReceiverContext) -> (CaseObservat
     acceptor.abort();
     let _ = acceptor.await;
     state.heal_all().await;
-    if written {
+    if ctx.command.is_some() {
         remove_message_files(&temp, &framed_path);
     }
     let mut arrivals =

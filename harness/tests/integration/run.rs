@@ -198,6 +198,19 @@ fn scenario_errors_name_file_line_and_column() {
     assert_eq!(output.status.code(), Some(2));
     let shown = stderr(&output).replace(dir.to_str().unwrap(), "<dir>");
     insta::assert_snapshot!("run-scenario-errors", shown);
+    // --check needs none of the run's environment (issue 19); the run itself refuses to start
+    // without it, naming file, line and column.
+    let missing = dir.join("e-missing-env.yaml");
+    let output = run(&["run", "--no-report", missing.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    let shown = stderr(&output).replace(dir.to_str().unwrap(), "<dir>");
+    assert!(
+        shown.contains(
+            "<dir>/e-missing-env.yaml:1:9: target: environment variable HL7H_TEST_SURELY_UNSET \
+             is not set (write ${HL7H_TEST_SURELY_UNSET:-default} for a default)"
+        ),
+        "{shown}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
