@@ -269,7 +269,9 @@ impl JsonSchema for Text {
         "Text".into()
     }
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        string_schema("Text; ${VAR} and ${VAR:-default} are taken from the environment")
+        string_schema(
+            "Text; ${VAR} and ${VAR:-default} are taken from the environment; $${ is a literal ${",
+        )
     }
 }
 
