@@ -1,5 +1,7 @@
 //! `cargo xtask ci`: the checks CI runs, in order, stopping at the first failure: fmt, clippy,
-//! tests, report.html in headless Chromium, interop, fuzz.
+//! tests (which need nothing but Rust), the checks that need system packages (system-checks:
+//! the JUnit XSD with xmllint, the progress bar under `script`), report.html in headless
+//! Chromium, interop, fuzz. Each step that needs a package installs it and fails when it cannot.
 //!
 //! `.ci/run` calls this task, so this list is the one definition of CI.
 
@@ -25,6 +27,10 @@ pub fn run(root: &Path, fuzz_seconds: u64, require_fuzz: bool) -> anyhow::Result
         let elapsed = Command::new(step, "cargo").args(args).current_dir(root).run_timed()?;
         timings.push((step, elapsed));
     }
+
+    let system_start = Instant::now();
+    crate::system_checks::run(root).map_err(|e| e.context("step `system-checks`"))?;
+    timings.push(("system", system_start.elapsed()));
 
     let html_start = Instant::now();
     crate::html_check::run(root, &[]).map_err(|e| e.context("step `html-check`"))?;

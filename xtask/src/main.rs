@@ -1,13 +1,15 @@
 //! Project automation, run as `cargo xtask <task>` (the alias lives in `.cargo/config.toml`).
 //!
-//! - `ci`: exactly what CI runs: format check, clippy, tests, html-check, interop, then a short
-//!   fuzz smoke.
+//! - `ci`: exactly what CI runs: format check, clippy, tests, system-checks, html-check, interop,
+//!   then a short fuzz smoke.
 //! - `fuzz`: installs cargo-fuzz when missing, seeds the fuzz corpora from `corpus/`, runs
 //!   every fuzz target for a while and fails on any crash.
 //! - `bench [parse|mllp]`: builds and runs a benchmark in release, writes `reports/bench/`.
 //! - `html-check [REPORT_DIR]...`: opens report.html in headless Chromium (Debian's chromium and
 //!   chromedriver, installed when missing) and checks that it renders, logs no console error,
 //!   filters failures and fetches nothing; without folders it makes its own reports.
+//! - `system-checks`: the tests that need a system package (the JUnit XSD with xmllint, the
+//!   progress bar under `script`), installed with apt-get when missing; `cargo test` needs none.
 //! - `schema`: writes the JSON Schemas of the scenario and target profile formats to
 //!   `scenarios/scenario.schema.json` and `scenarios/target-profile.schema.json`, and the
 //!   rulebook (the check catalogue as one table) to `docs/rulebook.md` and into README.md between
@@ -23,6 +25,7 @@ mod date;
 mod fuzz;
 mod html_check;
 mod process;
+mod system_checks;
 
 #[cfg(feature = "bench")]
 mod bench;
@@ -48,8 +51,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Task {
-    /// Run what CI runs: fmt check, clippy (-D warnings), tests, html-check, interop, then a
-    /// fuzz smoke of each target. Fails fast, naming the step that failed.
+    /// Run what CI runs: fmt check, clippy (-D warnings), tests, system-checks, html-check,
+    /// interop, then a fuzz smoke of each target. Fails fast, naming the step that failed.
     Ci {
         /// Seconds per fuzz target in the smoke run; 0 skips fuzzing.
         #[arg(long, default_value_t = 10)]
@@ -87,6 +90,11 @@ enum Task {
         /// broken copy that must fail.
         report_dirs: Vec<PathBuf>,
     },
+    /// Run the checks that need a system package, kept out of `cargo test --workspace`:
+    /// junit.xml against the JUnit schema with libxml2's xmllint, and the progress bar on a
+    /// pseudo-terminal under util-linux's script. Installs libxml2-utils and bsdutils with
+    /// apt-get when missing, and fails (never skips) when it cannot.
+    SystemChecks,
     /// Write the JSON Schemas of the scenario and target profile formats to
     /// scenarios/scenario.schema.json and scenarios/target-profile.schema.json (editors point
     /// YAML files at them) and the rulebook to docs/rulebook.md and README.md (a test fails when
@@ -132,6 +140,7 @@ fn main() -> anyhow::Result<()> {
         Task::Ci { fuzz_seconds, require_fuzz } => ci::run(&root, fuzz_seconds, require_fuzz),
         Task::Fuzz { seconds, targets } => fuzz::run(&root, seconds, &targets),
         Task::Interop => interop::run(&root),
+        Task::SystemChecks => system_checks::run(&root),
         Task::HtmlCheck { report_dirs } => html_check::run(&root, &report_dirs),
         Task::Bench { suite } => {
             // The cargo alias builds xtask in debug; the benchmark must be optimised, so it runs

@@ -85,6 +85,25 @@ impl Command {
     }
 }
 
+/// Installs Debian `packages` with apt-get (through sudo when not root); fails when it cannot.
+pub fn apt_install(packages: &[&str]) -> anyhow::Result<()> {
+    let root_user = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0");
+    let apt = |step: &str, args: &[&str]| {
+        let command = if root_user {
+            Command::new(step, "apt-get").args(args)
+        } else {
+            Command::new(step, "sudo").args(["apt-get"]).args(args)
+        };
+        command.env("DEBIAN_FRONTEND", "noninteractive").run()
+    };
+    apt("apt update", &["update", "-q"])?;
+    apt("apt install", &[&["install", "-y", "-q"][..], packages].concat())
+        .with_context(|| format!("installing Debian's {}", packages.join(", ")))
+}
+
 pub fn seconds(d: Duration) -> String {
     format!("{:.1}s", d.as_secs_f64())
 }

@@ -82,6 +82,15 @@ pub enum Command {
     /// packet level, in a network namespace the harness creates: they need root (or
     /// CAP_NET_ADMIN), iproute2 and nftables, and are skipped, with the reason in the report,
     /// where the machine does not allow it.
+    ///
+    /// Receiver-role files (`role: receiver`) listen while a sender under test sends; its
+    /// `sut.command` is run per case with placeholders: `{harness}`, `{listen}`, `{host}`,
+    /// `{port}`, `{messages}` (one file per message), `{messages_dir}` (a folder of those files
+    /// named 0001.hl7, 0002.hl7, …: a plain sort is the sending order), `{mllp_file}` and
+    /// `{defects}`; the `--sut-defect` names also come in HL7H_SUT_DEFECTS. `${VAR}` is read
+    /// from the environment when the file is loaded; write `$${` for a literal `${` (a shell
+    /// variable, say). When a case fails, the last 20 lines of the sender's stderr are shown
+    /// (secrets the scenario read replaced by ***) here and in summary.md.
     Run(run::RunArgs),
     /// Print the JSON Schema of the scenario format, or with --profile of the target profile
     /// format (for editors).

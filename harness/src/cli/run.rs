@@ -60,7 +60,9 @@ pub struct RunArgs {
     /// Leave out cases whose name contains this text (repeatable; applied after --filter).
     #[arg(long, value_name = "TEXT")]
     pub exclude: Vec<String>,
-    /// Load and check the scenarios without connecting to anything.
+    /// Load and check the scenarios without connecting to anything. The run's environment
+    /// variables need not be set: `${VAR}` without a default reads as `unset-variable`, and the
+    /// variables the run needs are listed (set, defaulted, or not set).
     #[arg(long)]
     pub check: bool,
     /// Let scenario files read files (file:, glob:, TLS files) outside their pack's folder and
@@ -101,10 +103,14 @@ pub struct RunArgs {
     /// With --baseline: write this run's snapshots as the accepted baseline (and its seed).
     #[arg(long, requires = "baseline")]
     pub accept: bool,
-    /// Switch on a defect of the reference sender in receiver-role scenarios (repeatable; the
-    /// SUT command gets `--defect NAME` where it says `{defects}`); `send --list-defects` lists them.
-    #[arg(long = "sut-defect", value_name = "NAME", value_parser = crate::target::sender_defect::parse_sender_defect)]
-    pub sut_defects: Vec<crate::target::sender_defect::SenderDefect>,
+    /// Switch on a defect of the sender under test in receiver-role scenarios (repeatable), to
+    /// see which check catches it. Every SUT command gets the names, comma separated, in the
+    /// environment variable HL7H_SUT_DEFECTS (empty without any), and `--defect NAME` per name
+    /// where its sut.command says `{defects}`: so an external sender can switch on bugs of its
+    /// own, of any name. For the reference sender (`{harness} send … {defects}`) the names must
+    /// be its defects: `send --list-defects` lists them.
+    #[arg(long = "sut-defect", value_name = "NAME", value_parser = parse_sut_defect)]
+    pub sut_defects: Vec<String>,
     /// Run only the K-th of N disjoint parts of the cases (e.g. 2/4), for a CI matrix; join the
     /// shard reports with `report merge`.
     #[arg(long, value_name = "K/N", value_parser = crate::runner::Shard::parse)]
@@ -131,32 +137,43 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     }
     let paths =
         if args.paths.is_empty() { vec![PathBuf::from("scenarios")] } else { args.paths.clone() };
-    let profile = match &args.target_profile {
-        Some(path) => match crate::scenario::load_profile(path) {
-            Ok(profile) => Some(profile),
-            Err(error) => {
-                eprintln!("hl7-harness: error: --target-profile {error}");
-                return Ok(exit::USAGE);
-            }
-        },
-        None => None,
-    };
     let known = generic_ids();
     let access = if args.allow_files_outside_pack {
         crate::scenario::FileAccess::Anywhere
     } else {
         crate::scenario::FileAccess::PackOnly
     };
-    let packs = match load_packs_for(&paths, &known, access, profile.as_ref()) {
-        Ok(packs) => packs,
-        Err(errors) => {
-            for error in &errors {
-                eprintln!("hl7-harness: error: {error}");
+    let load = || -> Result<_, ()> {
+        let profile = match &args.target_profile {
+            Some(path) => match crate::scenario::load_profile(path) {
+                Ok(profile) => Some(profile),
+                Err(error) => {
+                    eprintln!("hl7-harness: error: --target-profile {error}");
+                    return Err(());
+                }
+            },
+            None => None,
+        };
+        match load_packs_for(&paths, &known, access, profile.as_ref()) {
+            Ok(packs) => Ok((profile, packs)),
+            Err(errors) => {
+                for error in &errors {
+                    eprintln!("hl7-harness: error: {error}");
+                }
+                eprintln!("hl7-harness: {} scenario error(s); nothing was run", errors.len());
+                Err(())
             }
-            eprintln!("hl7-harness: {} scenario error(s); nothing was run", errors.len());
-            return Ok(exit::USAGE);
         }
     };
+    // --check runs nothing, so it needs none of the run's secrets: variables that are not set
+    // are listed instead of refused.
+    let (loaded, unset) =
+        if args.check { crate::scenario::with_unset_allowed(load) } else { (load(), Vec::new()) };
+    let Ok((profile, packs)) = loaded else { return Ok(exit::USAGE) };
+    if let Err(error) = check_sut_defects(&packs, &args.sut_defects) {
+        eprintln!("hl7-harness: error: {error}");
+        return Ok(exit::USAGE);
+    }
     if args.check {
         let files: usize = packs.iter().map(|p| p.scenarios.len()).sum();
         let cases: usize = packs
@@ -165,6 +182,7 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             .map(|s| crate::runner::expand(s, 0, 0).len() + s.file.receive.len())
             .sum();
         writeln!(out, "ok: {} pack(s), {files} scenario file(s), {cases} case(s)", packs.len())?;
+        write!(out, "{}", environment_needed(&packs, &unset))?;
         return Ok(exit::OK);
     }
     // Checked before the run: writing over a report (perhaps a signed one) would leave a folder
@@ -203,7 +221,7 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         exclude: args.exclude.clone(),
         state: args.state.clone(),
         shard: args.shard,
-        sut_defects: args.sut_defects.iter().map(|d| d.name().to_string()).collect(),
+        sut_defects: args.sut_defects.clone(),
         harness: None,
     };
     let json = args.json;
@@ -277,6 +295,71 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     }
     let regressed = baseline.as_ref().is_some_and(|b| b.differs() && !b.accepted);
     Ok(if outcome.failed() || regressed { exit::FINDINGS } else { exit::OK })
+}
+
+/// What `run --check` says about the environment: every variable the packs read through
+/// `${VAR}`, whether it is set, and the ones the run needs that are not.
+fn environment_needed(packs: &[crate::scenario::Pack], unset: &[String]) -> String {
+    let mut read: Vec<&str> = packs
+        .iter()
+        .flat_map(|p| &p.scenarios)
+        .flat_map(|s| &s.environment)
+        .map(|r| r.name.as_str())
+        .filter(|name| !unset.iter().any(|u| u == name))
+        .collect();
+    read.sort();
+    read.dedup();
+    let mut out = String::new();
+    if !read.is_empty() {
+        let described: Vec<String> = read
+            .iter()
+            .map(|name| match std::env::var_os(name) {
+                Some(_) => format!("{name} (set)"),
+                None => format!("{name} (not set: its default is used)"),
+            })
+            .collect();
+        out.push_str(&format!("environment read: {}\n", described.join(", ")));
+    }
+    if !unset.is_empty() {
+        out.push_str(&format!(
+            "environment the run needs, not set here: {} (run refuses to start without them)\n",
+            unset.join(", ")
+        ));
+    }
+    out
+}
+
+/// A `--sut-defect` name: letters, digits, `-`, `_` and `.`, so that it passes unchanged as one
+/// argument and inside a comma-separated variable.
+fn parse_sut_defect(name: &str) -> Result<String, String> {
+    let fits = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
+    if name.is_empty() || !name.chars().all(fits) {
+        return Err(format!("{name:?}: a defect name is letters, digits, '-', '_' and '.'"));
+    }
+    Ok(name.to_string())
+}
+
+/// The names given to the reference sender (a sut.command `{harness} send … {defects}`) must
+/// be its defects: an unknown one would only make every case fail with the sender's usage
+/// error. Other senders take any name.
+fn check_sut_defects(packs: &[crate::scenario::Pack], names: &[String]) -> Result<(), String> {
+    let reference = packs.iter().flat_map(|p| &p.scenarios).any(|scenario| {
+        let sut = scenario.file.receiver.as_ref().and_then(|r| r.sut.as_ref());
+        sut.is_some_and(|sut| {
+            let words: Vec<&str> = sut.command.iter().map(|t| t.0.as_str()).collect();
+            words.first() == Some(&"{harness}")
+                && words.get(1) == Some(&"send")
+                && words.contains(&"{defects}")
+        })
+    });
+    if !reference {
+        return Ok(());
+    }
+    for name in names {
+        crate::target::sender_defect::parse_sender_defect(name)
+            .map_err(|e| format!("--sut-defect: {e} (the reference sender gets it)"))?;
+    }
+    Ok(())
 }
 
 /// Compares the run's snapshots with the baseline in `dir`; with `--accept` makes them the

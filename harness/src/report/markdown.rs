@@ -174,6 +174,9 @@ pub fn summary(record: &RunRecord) -> String {
                 );
                 let _ = writeln!(out, "  - rule: {}", plain(failure.rule));
             }
+            if severity == Severity::Error {
+                out.push_str(&super::sender_stderr::markdown(case));
+            }
             let _ = writeln!(out, "- reproduce: {}\n", code(&case.reproduce));
         }
     }

@@ -13,6 +13,7 @@ pub mod markdown;
 pub mod merge;
 pub mod record;
 pub mod redact;
+pub mod sender_stderr;
 pub mod sign;
 pub mod snapshot;
 pub mod terminal;

@@ -451,6 +451,7 @@ pub fn redact(outcome: &RunOutcome) -> RunOutcome {
         }
         if let Some(sut) = &mut observation.sut {
             sut.output = redactor.text(&sut.output);
+            sut.stderr = redactor.text(&sut.stderr);
             sut.error = sut.error.as_deref().map(|e| redactor.text(e));
         }
     }

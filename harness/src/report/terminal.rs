@@ -59,6 +59,7 @@ pub fn summary(outcome: &RunOutcome, verbose: bool) -> String {
             let _ = writeln!(out, "  {severity} {}{step}: {}", failure.id, failure.evidence);
             let _ = writeln!(out, "    rule: {}", failure.rule);
         }
+        out.push_str(&crate::report::sender_stderr::terminal(case));
         let _ = writeln!(out, "  reproduce: {}", case.reproduce);
     }
     for (file, reason) in &outcome.skipped {

@@ -557,6 +557,7 @@ async fn run_receiver_file(
         quiet: spec.quiet.map(|s| s.0).unwrap_or(Duration::from_millis(300)),
         templates: scenario.templates.clone(),
         defects: options.sut_defects.clone(),
+        secrets: receiver::secret_values(&scenario.environment),
         harness: options
             .harness
             .clone()

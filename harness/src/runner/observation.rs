@@ -301,6 +301,10 @@ pub struct SutRun {
     pub error: Option<String>,
     /// The end of what it printed (stdout, then stderr), at most a few KiB.
     pub output: String,
+    /// The end of its stderr alone (at most a few KiB), for the terminal and `summary.md`,
+    /// which show its last lines when the case failed.
+    #[serde(default)]
+    pub stderr: String,
 }
 
 /// A message the sender is expected to deliver.

@@ -27,6 +27,45 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 use tokio_util::codec::Decoder;
 
+/// The environment variable that gives the SUT command the `--sut-defect` names, comma
+/// separated (empty without any), so an external sender can switch on bugs of its own.
+pub const DEFECTS_VARIABLE: &str = "HL7H_SUT_DEFECTS";
+
+/// What a secret is replaced with wherever the SUT's command line or output would show it.
+const HIDDEN: &str = "***";
+
+/// The values of the secrets a scenario read (variables read into a secret, named like a
+/// password or token, or holding a URL with credentials: [`VariableRead::value`] is `None`),
+/// taken again from the environment, with the password of a URL's userinfo on its own too;
+/// longest first, so a value that contains another is hidden whole.
+///
+/// [`VariableRead::value`]: crate::scenario::VariableRead
+pub fn secret_values(reads: &[crate::scenario::VariableRead]) -> Vec<String> {
+    let mut values = Vec::new();
+    for read in reads.iter().filter(|r| r.value.is_none()) {
+        let Ok(value) = std::env::var(&read.name) else { continue };
+        if let Some((_, rest)) = value.split_once("://") {
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+            if let Some((userinfo, _)) = authority.rsplit_once('@') {
+                if let Some((_, password)) = userinfo.split_once(':') {
+                    values.push(password.to_string());
+                }
+            }
+        }
+        values.push(value);
+    }
+    // Very short values would hide ordinary text and tell a reader what they were.
+    values.retain(|v| v.len() >= 3);
+    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    values.dedup();
+    values
+}
+
+/// `text` with every secret replaced by `***`.
+fn hide(text: &str, secrets: &[String]) -> String {
+    secrets.iter().fold(text.to_string(), |text, secret| text.replace(secret, HIDDEN))
+}
+
 /// Arrivals kept per case; a sender in a retry storm cannot fill memory.
 const MAX_ARRIVALS: usize = 10_000;
 /// What is kept of the SUT's output.
@@ -41,8 +80,11 @@ pub struct ReceiverContext {
     pub timeout: Duration,
     pub quiet: Duration,
     pub templates: BTreeMap<String, Vec<TemplateMessage>>,
-    /// `--sut-defect` names, for `{defects}`.
+    /// `--sut-defect` names, for `{defects}` and [`DEFECTS_VARIABLE`].
     pub defects: Vec<String>,
+    /// Values never to show: the secrets the scenario read (see [`secret_values`]); replaced
+    /// by `***` in the command line and the output kept of the SUT.
+    pub secrets: Vec<String>,
     /// What `{harness}` stands for.
     pub harness: PathBuf,
     /// The packet-level lab, for files with answers that need it: the harness then listens
@@ -145,17 +187,22 @@ impl CaseState {
         }
     }
 
-    /// Every expected message, and at least `wanted` distinct ones, ended accepted or rejected.
-    fn settled(&self, expected: &[ExpectedMessage], wanted: usize) -> bool {
+    /// `wanted` distinct messages (of `expected`, when it names any) ended accepted or
+    /// rejected; without `wanted`, every expected message did.
+    fn settled(&self, expected: &[ExpectedMessage], wanted: Option<usize>) -> bool {
         let arrivals = self.arrivals.lock().unwrap_or_else(|e| e.into_inner());
         let mut keys: Vec<Vec<u8>> = arrivals
             .iter()
             .filter(|(_, a)| a.accepted || a.rejected)
             .map(|(_, a)| content_key(&a.payload))
+            .filter(|k| expected.is_empty() || expected.iter().any(|m| m.key == *k))
             .collect();
         keys.sort();
         keys.dedup();
-        keys.len() >= wanted && expected.iter().all(|m| keys.contains(&m.key))
+        match wanted {
+            Some(wanted) => keys.len() >= wanted,
+            None => expected.iter().all(|m| keys.contains(&m.key)),
+        }
     }
 }
 
@@ -460,18 +507,20 @@ async fn tail(mut stream: impl tokio::io::AsyncRead + Unpin) -> Vec<u8> {
     kept
 }
 
-/// The SUT command with its placeholders filled.
 /// What the placeholders of a SUT command stand for in one case.
 struct Placeholders<'a> {
     harness: &'a std::path::Path,
     listen: std::net::SocketAddr,
-    /// The case's messages, one file each.
+    /// The case's messages, one file each, in sending order.
     files: &'a [PathBuf],
+    /// The folder that holds exactly those files, named so that they sort in sending order.
+    dir: &'a std::path::Path,
     /// The case's messages MLLP-framed back to back in one file.
     framed: &'a std::path::Path,
     defects: &'a [String],
 }
 
+/// The SUT command with its placeholders filled.
 fn command_line(command: &[String], values: &Placeholders<'_>) -> Vec<String> {
     let harness = values.harness.display().to_string();
     let mut out = Vec::new();
@@ -489,11 +538,41 @@ fn command_line(command: &[String], values: &Placeholders<'_>) -> Vec<String> {
                     .replace("{listen}", &values.listen.to_string())
                     .replace("{host}", &values.listen.ip().to_string())
                     .replace("{port}", &values.listen.port().to_string())
-                    .replace("{mllp_file}", &values.framed.display().to_string()),
+                    .replace("{mllp_file}", &values.framed.display().to_string())
+                    .replace("{messages_dir}", &values.dir.display().to_string()),
             ),
         }
     }
     out
+}
+
+/// The name of the `n`-th (1-based) of `count` message files: zero-padded to at least four
+/// digits, so that a plain sort (`ls`, a glob, a folder watcher) gives the sending order.
+fn message_file_name(n: usize, count: usize) -> String {
+    let width = count.to_string().len().max(4);
+    format!("{n:0width$}.hl7")
+}
+
+/// The case's messages as files in a fresh folder `dir` (see [`message_file_name`]), and all
+/// of them MLLP-framed back to back in the file `framed` (beside the folder, so a sender that
+/// sends every file of the folder sends each message once); the message files, in order.
+fn write_message_files(
+    prepared: &[(ExpectedMessage, Vec<u8>)],
+    dir: &std::path::Path,
+    framed_path: &std::path::Path,
+) -> Result<Vec<PathBuf>, String> {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut files = Vec::new();
+    let mut framed = BytesMut::new();
+    for (n, (_, bytes)) in prepared.iter().enumerate() {
+        let path = dir.join(message_file_name(n + 1, prepared.len()));
+        std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        files.push(path);
+        encode_frame(bytes, &mut framed).map_err(|e| e.to_string())?;
+    }
+    std::fs::write(framed_path, &framed).map_err(|e| format!("{}: {e}", framed_path.display()))?;
+    Ok(files)
 }
 
 /// A listener on `addr`: on this host, or inside the lab (its address, the port of `addr`).
@@ -501,6 +580,11 @@ async fn listen(ctx: &ReceiverContext, addr: &str) -> std::io::Result<TcpListene
     let Some(lab) = &ctx.lab else { return TcpListener::bind(addr).await };
     let port = addr.rsplit_once(':').and_then(|(_, p)| p.parse().ok()).unwrap_or(0);
     lab.listen(port).map_err(|e| std::io::Error::other(e.to_string()))
+}
+
+fn remove_message_files(dir: &std::path::Path, framed: &std::path::Path) {
+    let _ = std::fs::remove_dir_all(dir);
+    let _ = std::fs::remove_file(framed);
 }
 
 fn aborted(code: &str, detail: String) -> CaseObservation {
@@ -562,49 +646,41 @@ pub async fn run_case(run: &ReceiverRun, ctx: &ReceiverContext) -> (CaseObservat
         Some(listener)
     };
 
-    let mut files = Vec::new();
+    let temp = std::env::temp_dir().join(format!(
+        "hl7-harness-sut-{}-{:x}-{}",
+        std::process::id(),
+        run.seed,
+        run.index,
+    ));
+    let framed_path = temp.with_extension("mllp");
     let mut sut = None;
     let mut child = None;
     if let Some(command) = &ctx.command {
-        let temp = |suffix: &str| {
-            std::env::temp_dir().join(format!(
-                "hl7-harness-sut-{}-{:x}-{}-{suffix}",
-                std::process::id(),
-                run.seed,
-                run.index,
-            ))
+        let files = match write_message_files(&prepared, &temp, &framed_path) {
+            Ok(files) => files,
+            Err(why) => {
+                remove_message_files(&temp, &framed_path);
+                return (aborted("case-setup", why), described);
+            }
         };
-        let mut framed = BytesMut::new();
-        for (n, (_, bytes)) in prepared.iter().enumerate() {
-            let path = temp(&format!("{}.hl7", n + 1));
-            if let Err(e) = std::fs::write(&path, bytes) {
-                return (aborted("case-setup", format!("{}: {e}", path.display())), described);
-            }
-            files.push(path);
-            if let Err(e) = encode_frame(bytes, &mut framed) {
-                return (aborted("case-setup", e.to_string()), described);
-            }
-        }
-        let framed_path = temp("framed.mllp");
-        if let Err(e) = std::fs::write(&framed_path, &framed) {
-            return (aborted("case-setup", format!("{}: {e}", framed_path.display())), described);
-        }
         let values = Placeholders {
             harness: &ctx.harness,
             listen: address,
             files: &files,
+            dir: &temp,
             framed: &framed_path,
             defects: &ctx.defects,
         };
         let line = command_line(command, &values);
-        files.push(framed_path);
         let Some(program) = line.first() else {
+            remove_message_files(&temp, &framed_path);
             return (aborted("case-setup", "sut.command is empty".into()), described);
         };
-        let shown = line.join(" ");
+        let shown = hide(&line.join(" "), &ctx.secrets);
         let mut process = tokio::process::Command::new(program);
         process
             .args(&line[1..])
+            .env(DEFECTS_VARIABLE, ctx.defects.join(","))
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -620,6 +696,7 @@ pub async fn run_case(run: &ReceiverRun, ctx: &ReceiverContext) -> (CaseObservat
                     killed: false,
                     error: None,
                     output: String::new(),
+                    stderr: String::new(),
                 });
             }
             Err(e) => {
@@ -627,8 +704,9 @@ pub async fn run_case(run: &ReceiverRun, ctx: &ReceiverContext) -> (CaseObservat
                     command: shown,
                     exit: None,
                     killed: false,
-                    error: Some(e.to_string()),
+                    error: Some(hide(&e.to_string(), &ctx.secrets)),
                     output: String::new(),
+                    stderr: String::new(),
                 });
             }
         }
@@ -673,16 +751,22 @@ pub async fn run_case(run: &ReceiverRun, ctx: &ReceiverContext) -> (CaseObservat
                 }
             }
             let mut output = Vec::new();
-            for task in [out.take(), err.take()].into_iter().flatten() {
+            let mut stderr = Vec::new();
+            for (task, is_stderr) in [(out.take(), false), (err.take(), true)] {
+                let Some(task) = task else { continue };
                 if let Ok(Ok(bytes)) = tokio::time::timeout(Duration::from_secs(1), task).await {
+                    if is_stderr {
+                        stderr.clone_from(&bytes);
+                    }
                     output.extend(bytes);
                 }
             }
-            record.output = String::from_utf8_lossy(&output).into_owned();
+            record.output = hide(&String::from_utf8_lossy(&output), &ctx.secrets);
+            record.stderr = hide(&String::from_utf8_lossy(&stderr), &ctx.secrets);
             tokio::time::sleep(ctx.quiet).await;
         }
         _ => {
-            let wanted = run.case.expect.delivered.unwrap_or(expected.len());
+            let wanted = run.case.expect.delivered;
             while Instant::now() < deadline {
                 if state.settled(&expected, wanted) {
                     tokio::time::sleep(ctx.quiet).await;
@@ -696,8 +780,8 @@ pub async fn run_case(run: &ReceiverRun, ctx: &ReceiverContext) -> (CaseObservat
     acceptor.abort();
     let _ = acceptor.await;
     state.heal_all().await;
-    for file in &files {
-        let _ = std::fs::remove_file(file);
+    if ctx.command.is_some() {
+        remove_message_files(&temp, &framed_path);
     }
     let mut arrivals =
         std::mem::take(&mut *state.arrivals.lock().unwrap_or_else(|e| e.into_inner()));
@@ -820,6 +904,73 @@ mod tests {
         Run { acks, written, arrivals }
     }
 
+    /// `{messages_dir}` files sort in sending order however many there are (issue 19).
+    #[test]
+    fn message_files_sort_in_sending_order() {
+        assert_eq!(message_file_name(1, 3), "0001.hl7");
+        assert_eq!(message_file_name(12_345, 20_000), "12345.hl7");
+        assert_eq!(message_file_name(7, 20_000), "00007.hl7");
+        for count in [9, 11, 10_001] {
+            let names: Vec<String> = (1..=count).map(|n| message_file_name(n, count)).collect();
+            let mut sorted = names.clone();
+            sorted.sort();
+            assert_eq!(names, sorted, "{count} files");
+        }
+    }
+
+    #[test]
+    fn placeholders_fill_the_command_line() {
+        let files = [PathBuf::from("/t/d/0001.hl7"), PathBuf::from("/t/d/0002.hl7")];
+        let defects = ["drops-acks".to_string()];
+        let values = Placeholders {
+            harness: std::path::Path::new("/bin/h"),
+            listen: "127.0.0.1:2575".parse().unwrap(),
+            files: &files,
+            dir: std::path::Path::new("/t/d"),
+            framed: std::path::Path::new("/t/d.mllp"),
+            defects: &defects,
+        };
+        let command: Vec<String> = [
+            "{harness}",
+            "{messages}",
+            "--dir={messages_dir}",
+            "{mllp_file}",
+            "{host}:{port}",
+            "{defects}",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            command_line(&command, &values),
+            [
+                "/bin/h",
+                "/t/d/0001.hl7",
+                "/t/d/0002.hl7",
+                "--dir=/t/d",
+                "/t/d.mllp",
+                "127.0.0.1:2575",
+                "--defect",
+                "drops-acks"
+            ]
+        );
+    }
+
+    #[test]
+    fn secrets_are_hidden_longest_first_with_a_urls_password() {
+        use crate::scenario::VariableRead;
+        std::env::set_var("HL7H_RECEIVER_TEST_TOKEN", "tok-123456");
+        std::env::set_var("HL7H_RECEIVER_TEST_URL", "mllp://op:pw-98765@127.0.0.1:1");
+        let reads = [
+            VariableRead { name: "HL7H_RECEIVER_TEST_TOKEN".into(), value: None },
+            VariableRead { name: "HL7H_RECEIVER_TEST_URL".into(), value: None },
+            VariableRead { name: "HL7H_RECEIVER_TEST_PLAIN".into(), value: Some("x".into()) },
+        ];
+        let secrets = secret_values(&reads);
+        assert_eq!(secrets, ["mllp://op:pw-98765@127.0.0.1:1", "tok-123456", "pw-98765"]);
+        let text = "send --token tok-123456 to mllp://op:pw-98765@127.0.0.1:1; pw-98765 refused";
+        assert_eq!(hide(text, &secrets), "send --token *** to ***; *** refused");
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_late_ack_is_written_exactly_its_delay_after_the_arrival() {
         let late = Answer::LateAck(Span(Duration::from_millis(30)));
@@ -870,6 +1021,7 @@ mod tests {
             quiet: Duration::from_millis(10),
             templates: [("m".to_string(), vec![template])].into(),
             defects: Vec::new(),
+            secrets: Vec::new(),
             harness: PathBuf::new(),
             lab: None,
         };

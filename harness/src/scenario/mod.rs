@@ -21,7 +21,8 @@ pub use model::*;
 pub use profile::load_profile;
 pub use receiver::*;
 pub use text::{
-    interpolate, FieldPath, FileRef, Pattern, Piece, Placeholders, Secret, Span, Text, VariableRead,
+    interpolate, with_unset_allowed, FieldPath, FileRef, Pattern, Piece, Placeholders, Secret,
+    Span, Text, VariableRead, UNSET_PLACEHOLDER,
 };
 
 /// The JSON Schema of the scenario format, generated from the types serde reads.

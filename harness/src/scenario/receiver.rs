@@ -35,9 +35,15 @@ pub struct SutSpec {
     /// Program and arguments. Placeholders: `{harness}` (this hl7-harness binary, the
     /// reference sender is `{harness} send`), `{listen}` (`HOST:PORT` the harness listens on),
     /// `{host}` and `{port}` (its parts), `{messages}` (the case's messages as files, one
-    /// argument each), `{mllp_file}` (one file with the case's messages MLLP-framed back to
-    /// back), `{defects}` (one `--defect NAME` pair per `run --sut-defect`, for testing the
-    /// harness with the reference sender's known bugs).
+    /// argument each, in sending order), `{messages_dir}` (the folder holding exactly those
+    /// files, named `0001.hl7`, `0002.hl7`, … so that a plain sort is the sending order),
+    /// `{mllp_file}` (one file with the case's messages MLLP-framed back to back), `{defects}`
+    /// (one `--defect NAME` pair per `run --sut-defect`). The command also gets the
+    /// `--sut-defect` names, comma separated, in the environment variable `HL7H_SUT_DEFECTS`
+    /// (empty without any), so a sender of your own can switch on bugs of its own. `${VAR}`
+    /// is read from the environment when the file is loaded; `$${` is a literal `${` (for a
+    /// shell's own variables). Secrets the scenario read are shown as `***` in the command
+    /// line and output the report keeps.
     pub command: Vec<Text>,
 }
 
@@ -140,7 +146,9 @@ pub enum ConnectionBehaviour {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReceiverExpect {
-    /// How many distinct messages must end accepted (default: every message of `send`).
+    /// How many distinct messages of `send` must end accepted or rejected; the others may
+    /// be lost (`0`: none need arrive, e.g. for a sender expected to give up). Default: every
+    /// message of `send`.
     #[serde(default)]
     pub delivered: Option<usize>,
     /// Arrivals in all, retransmissions included: at least / at most.

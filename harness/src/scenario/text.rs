@@ -3,7 +3,8 @@
 //! raised inside `Deserialize`).
 //!
 //! - [`Text`]: `${VAR}` and `${VAR:-default}` are replaced from the environment at load time; a
-//!   missing variable without a default is an error.
+//!   missing variable without a default is an error (except under [`with_unset_allowed`], for
+//!   `run --check`). `$${` is a literal `${` (e.g. for a shell in a `sut.command`).
 //! - [`Secret`]: the same, but the value never appears in `Debug`, logs or reports.
 //! - [`Pattern`]: text with `{PID-5.1}`-style placeholders filled in from the message a step sent
 //!   (decoded, unescaped), plus `{state}` (the state endpoint's base URL) and `{unique}` (a token
@@ -28,6 +29,36 @@ thread_local! {
     static LOAD_DIR: RefCell<Option<(PathBuf, FileAccess)>> = const { RefCell::new(None) };
     /// The environment variables `${VAR}` interpolation read while a file was being loaded.
     static READS: RefCell<Vec<VariableRead>> = const { RefCell::new(Vec::new()) };
+    /// Under [`with_unset_allowed`]: the variables that were not set and had no default.
+    static UNSET: RefCell<Option<Vec<String>>> = const { RefCell::new(None) };
+}
+
+/// What an unset variable stands for under [`with_unset_allowed`]: a word that is valid as a
+/// host name, a path part or a password, so the rest of the file can still be checked.
+pub const UNSET_PLACEHOLDER: &str = "unset-variable";
+
+/// Runs `f` (loading scenario files and profiles) with variables that are not set, and have no
+/// default, read as [`UNSET_PLACEHOLDER`] instead of failing; returns what `f` gave and those
+/// variables, sorted, each once. For `run --check`: a pack is checked on a machine that does
+/// not hold the run's secrets, and learns which ones the run needs.
+pub fn with_unset_allowed<T>(f: impl FnOnce() -> T) -> (T, Vec<String>) {
+    UNSET.with(|u| *u.borrow_mut() = Some(Vec::new()));
+    let result = f();
+    let mut unset = UNSET.with(|u| u.borrow_mut().take()).unwrap_or_default();
+    unset.sort();
+    unset.dedup();
+    (result, unset)
+}
+
+/// Records `name` as unset when unset variables are allowed; whether they are.
+fn allow_unset(name: &str) -> bool {
+    UNSET.with(|u| match u.borrow_mut().as_mut() {
+        Some(list) => {
+            list.push(name.to_string());
+            true
+        }
+        None => false,
+    })
 }
 
 /// An environment variable a scenario file read through `${VAR}` interpolation, so that the
@@ -117,10 +148,18 @@ const PROFILE_PREFIX: &str = "profile.";
 /// the target profile's `site:` map (site policy such as aliases, kept out of signed packs). A
 /// default may itself hold `${…}`: `${profile.alias:-${HL7_ALIAS:-trustalias}}` takes the
 /// profile's value, else the environment's, else `trustalias`.
+///
+/// `$${` is a literal `${`, read no further: `$${HOME}` gives `${HOME}`.
 pub fn interpolate(text: &str) -> Result<String, String> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("${") {
+        if rest[..start].ends_with('$') {
+            out.push_str(&rest[..start - 1]);
+            out.push_str("${");
+            rest = &rest[start + 2..];
+            continue;
+        }
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
         let end = closing_brace(after).ok_or_else(|| format!("unclosed ${{ in {text:?}"))?;
@@ -166,6 +205,9 @@ pub fn interpolate(text: &str) -> Result<String, String> {
                     record_read(name, &value);
                 }
                 out.push_str(&value)
+            }
+            (None, None) if env_name.is_some_and(allow_unset) => {
+                out.push_str(UNSET_PLACEHOLDER);
             }
             (None, None) => {
                 return Err(match site_key {
@@ -227,7 +269,9 @@ impl JsonSchema for Text {
         "Text".into()
     }
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        string_schema("Text; ${VAR} and ${VAR:-default} are taken from the environment")
+        string_schema(
+            "Text; ${VAR} and ${VAR:-default} are taken from the environment; $${ is a literal ${",
+        )
     }
 }
 
@@ -559,6 +603,33 @@ mod tests {
         assert!(interpolate("${1X}").is_err());
         assert!(interpolate("${OPEN").is_err());
         assert_eq!(interpolate("no vars").unwrap(), "no vars");
+    }
+
+    /// `$${` is a literal `${` (issue 19), also before a name that is set, and only once:
+    /// `$$${X:-y}` is a literal `${` then `X:-y}` as text.
+    #[test]
+    fn a_doubled_dollar_is_a_literal_interpolation_mark() {
+        assert_eq!(
+            interpolate("echo $${HOME} $${HL7H_SURELY_UNSET}").unwrap(),
+            "echo ${HOME} ${HL7H_SURELY_UNSET}"
+        );
+        assert_eq!(interpolate("$${x} ${HL7H_SURELY_UNSET:-d}").unwrap(), "${x} d");
+        assert_eq!(interpolate("a$b$$c$${").unwrap(), "a$b$$c${");
+        assert_eq!(interpolate("$$${X:-y}").unwrap(), "$${X:-y}");
+    }
+
+    /// Under `with_unset_allowed` (run --check), a variable that is not set and has no
+    /// default reads as a placeholder and is listed; defaults and profile keys still apply.
+    #[test]
+    fn unset_variables_are_listed_instead_of_refused_when_allowed() {
+        let (got, unset) = with_unset_allowed(|| {
+            interpolate("${HL7H_SURELY_UNSET_B}:${HL7H_SURELY_UNSET_A}:${HL7H_SURELY_UNSET_B:-d}")
+        });
+        assert_eq!(got.unwrap(), format!("{UNSET_PLACEHOLDER}:{UNSET_PLACEHOLDER}:d"));
+        assert_eq!(unset, ["HL7H_SURELY_UNSET_A", "HL7H_SURELY_UNSET_B"]);
+        let (missing_key, _) = with_unset_allowed(|| interpolate("${profile.nothere}"));
+        assert!(missing_key.is_err(), "a profile key is not the environment");
+        assert!(interpolate("${HL7H_SURELY_UNSET_A}").is_err(), "refused again afterwards");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Issue 14: hostile input never loses an acknowledged message, leaks a secret or takes the
-//! machine down. `serve` and `proxy` run as child processes of the built binary (under
-//! `prlimit` where a resource limit is the point), over real loopback sockets and real files;
+//! machine down. `serve` and `proxy` run as child processes of the built binary (under the
+//! shell's `ulimit` where a resource limit is the point: `sh` is on every machine, util-linux's
+//! `prlimit` is a package), over real loopback sockets and real files;
 //! memory and CPU are read from `/proc/PID`. Figures are printed (`cargo test -- --nocapture`
 //! shows them) and asserted only against bounds far from normal.
 
@@ -15,6 +16,13 @@ use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(30);
 
+/// The `sh -c` script of a [`Proc`] prefix that sets a resource limit with the shell's own
+/// `ulimit` (`-n 40`: file descriptors; `-f N`: file size in 512-byte blocks), then runs the
+/// binary (`$0`) with its arguments in the shell's place.
+fn ulimit(limit: &str) -> String {
+    format!("ulimit {limit} && exec \"$0\" \"$@\"")
+}
+
 /// A running `hl7-harness` child with its stdout lines and every stderr line kept.
 struct Proc {
     child: Child,
@@ -23,7 +31,7 @@ struct Proc {
 }
 
 impl Proc {
-    /// `prefix` (e.g. `prlimit --nofile=32`) then the binary and `args`, with `env`.
+    /// `prefix` (e.g. [`ulimit`]'s) then the binary and `args`, with `env`.
     fn start(prefix: &[&str], args: &[&str], env: &[(&str, &str)]) -> Proc {
         let binary = env!("CARGO_BIN_EXE_hl7-harness");
         let mut command = match prefix.split_first() {
@@ -206,9 +214,11 @@ fn issue_14_full_disk_refuses_the_message_and_keeps_the_journal_whole() {
     let small = record("S1", 0) + 8; // room for longer sequence numbers and times
     let big = record("B1", 4000);
     let limit = 3 * small + big / 2;
-    let fsize = format!("--fsize={limit}");
+    // `ulimit -f` counts 512-byte blocks: rounded down, the three small records still fit
+    // (big / 2 is far more than a block) and the big one still does not.
+    let fsize = ulimit(&format!("-f {}", limit / 512));
     let (serve, addr) =
-        Proc::serve(&["prlimit", &fsize], &["--journal", journal.to_str().unwrap()], &[]);
+        Proc::serve(&["sh", "-c", &fsize], &["--journal", journal.to_str().unwrap()], &[]);
     for i in 1..=3 {
         let ack = exchange(&addr, &a04(&format!("S{i}"), 0)).expect("an ACK");
         assert_eq!(msa1(&ack), "AA", "{}", String::from_utf8_lossy(&ack));
@@ -402,13 +412,14 @@ fn issue_14_wrong_passwords_are_logged_and_slowed_down() {
 /// that are open. The CPU figure is printed.
 #[test]
 fn issue_14_out_of_file_descriptors_backs_off_and_keeps_serving() {
-    let (serve, serve_addr) = Proc::serve(&["prlimit", "--nofile=40"], &[], &[]);
+    let nofile = ulimit("-n 40");
+    let (serve, serve_addr) = Proc::serve(&["sh", "-c", &nofile], &[], &[]);
     check_fd_exhaustion(&serve, &serve_addr, "serve", "hl7-harness serve: accept failed");
 
     let (upstream, upstream_addr) = Proc::serve(&[], &[], &[]);
     let url = format!("mllp://{upstream_addr}");
     let proxy = Proc::start(
-        &["prlimit", "--nofile=40"],
+        &["sh", "-c", &nofile],
         &["proxy", "--listen", "127.0.0.1:0", "--upstream", &url, "--control", "127.0.0.1:0"],
         &[],
     );

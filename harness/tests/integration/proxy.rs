@@ -95,7 +95,9 @@ impl Proxy {
     /// Ctrl-C (SIGINT), then every line it printed until it exited.
     fn interrupt(mut self) -> Vec<String> {
         let pid = self.child.id().to_string();
-        let status = Command::new("kill").args(["-INT", &pid]).status().expect("kill runs");
+        // The shell's own `kill`: procps' /bin/kill is not on every machine.
+        let status =
+            Command::new("sh").args(["-c", &format!("kill -INT {pid}")]).status().expect("sh runs");
         assert!(status.success());
         let until = Instant::now() + WAIT;
         while self.child.try_wait().expect("wait").is_none() {
