@@ -9,9 +9,10 @@
 //!   chromedriver, installed when missing) and checks that it renders, logs no console error,
 //!   filters failures and fetches nothing; without folders it makes its own reports.
 //! - `schema`: writes the JSON Schemas of the scenario and target profile formats to
-//!   `scenarios/scenario.schema.json` and `scenarios/target-profile.schema.json`, and the
-//!   rulebook (the check catalogue as one table) to `docs/rulebook.md` and into README.md between
-//!   its marker comments.
+//!   `scenarios/scenario.schema.json` and `scenarios/target-profile.schema.json`, the rulebook
+//!   (the check catalogue as one table) to `docs/rulebook.md`, and the guide's other generated
+//!   reference pages (commands, scenario and profile keys, defects, faults) to
+//!   `docs/reference/`.
 //!
 //! xtask only orchestrates: it shells out to cargo and never reimplements what cargo does.
 
@@ -89,8 +90,8 @@ enum Task {
     },
     /// Write the JSON Schemas of the scenario and target profile formats to
     /// scenarios/scenario.schema.json and scenarios/target-profile.schema.json (editors point
-    /// YAML files at them) and the rulebook to docs/rulebook.md and README.md (a test fails when
-    /// any of them is stale).
+    /// YAML files at them), the rulebook to docs/rulebook.md and the guide's generated reference
+    /// pages to docs/reference/ (a test fails when any of them is stale).
     Schema,
     /// The benchmark itself, in the release build that `bench` starts. Not for direct use.
     #[command(hide = true)]
@@ -158,17 +159,13 @@ fn main() -> anyhow::Result<()> {
                     .run()?;
                 println!("wrote {}", path.display());
             }
-            rulebook(&root)
+            rulebook(&root)?;
+            reference_pages(&root)
         }
     }
 }
 
-/// The marker lines around the generated table (as `hl7_harness::checks::rulebook` writes them).
-const RULEBOOK_BEGIN: &str = "<!-- rulebook:begin";
-const RULEBOOK_END: &str = "<!-- rulebook:end -->";
-
-/// Writes docs/rulebook.md from `hl7-harness run --list-checks --markdown` and replaces the
-/// marked table in README.md with the one it contains.
+/// Writes docs/rulebook.md from `hl7-harness run --list-checks --markdown`.
 fn rulebook(root: &std::path::Path) -> anyhow::Result<()> {
     let path = root.join("docs").join("rulebook.md");
     let file = std::fs::File::create(&path)?;
@@ -179,22 +176,31 @@ fn rulebook(root: &std::path::Path) -> anyhow::Result<()> {
         .stdout(file)
         .run()?;
     println!("wrote {}", path.display());
-    let document = std::fs::read_to_string(&path)?;
-    let marked = |text: &str| -> Option<(usize, usize)> {
-        let start = text.find(RULEBOOK_BEGIN)?;
-        let end = start + text[start..].find(RULEBOOK_END)? + RULEBOOK_END.len();
-        Some((start, if text[end..].starts_with('\n') { end + 1 } else { end }))
+    Ok(())
+}
+
+/// Writes each generated page of the user guide (`hl7-harness reference --list`) into
+/// docs/reference/.
+fn reference_pages(root: &std::path::Path) -> anyhow::Result<()> {
+    let harness = |args: &[&str], stdout: std::fs::File| {
+        process::Command::new("reference", "cargo")
+            .args(["run", "--quiet", "--package", "hl7-harness", "--", "reference"])
+            .args(args)
+            .current_dir(root)
+            .stdout(stdout)
+            .run()
     };
-    let (start, end) = marked(&document)
-        .ok_or_else(|| anyhow::anyhow!("{} has no rulebook markers", path.display()))?;
-    let readme_path = root.join("README.md");
-    let readme = std::fs::read_to_string(&readme_path)?;
-    let (r_start, r_end) = marked(&readme).ok_or_else(|| {
-        anyhow::anyhow!("README.md has no {RULEBOOK_BEGIN} … {RULEBOOK_END} markers")
-    })?;
-    let spliced = format!("{}{}{}", &readme[..r_start], &document[start..end], &readme[r_end..]);
-    std::fs::write(&readme_path, spliced)?;
-    println!("wrote the rulebook table into {}", readme_path.display());
+    let dir = root.join("docs").join("reference");
+    std::fs::create_dir_all(&dir)?;
+    let list = dir.join(".pages");
+    harness(&["--list"], std::fs::File::create(&list)?)?;
+    let names = std::fs::read_to_string(&list)?;
+    std::fs::remove_file(&list)?;
+    for name in names.lines().filter(|l| !l.is_empty()) {
+        let path = dir.join(name);
+        harness(&[name], std::fs::File::create(&path)?)?;
+        println!("wrote {}", path.display());
+    }
     Ok(())
 }
 
