@@ -28,7 +28,7 @@ use std::io::Write;
 
 pub use input::InputError;
 
-/// Exit codes shared by every command (documented in README).
+/// Exit codes shared by every command (documented in the user guide, docs/guide/commands.md).
 pub mod exit {
     /// Success: clean, equal, all checks passed.
     pub const OK: i32 = 0;
