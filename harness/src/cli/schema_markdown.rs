@@ -192,7 +192,7 @@ fn type_of(schema: &Value, page: &str) -> String {
                 None => "list".to_string(),
             },
             "object" => match schema.get("additionalProperties") {
-                Some(Value::Bool(_)) | None => "object".to_string(),
+                Some(Value::Bool(_)) | None => inline_object(schema, page),
                 Some(values) => format!("map of {}", type_of(values, page)),
             },
             other => other.to_string(),
@@ -203,6 +203,26 @@ fn type_of(schema: &Value, page: &str) -> String {
     } else {
         shown.join(" or ")
     }
+}
+
+/// An object defined in place: `object with keys `a` (string, required), `b` (integer)`.
+fn inline_object(schema: &Value, page: &str) -> String {
+    let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
+        return "object".to_string();
+    };
+    let required: Vec<&str> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let keys: Vec<String> = properties
+        .iter()
+        .map(|(key, value)| {
+            let needed = if required.contains(&key.as_str()) { ", required" } else { "" };
+            format!("`{key}` ({}{needed})", type_of(value, page))
+        })
+        .collect();
+    format!("object with keys {}", keys.join(", "))
 }
 
 /// A string value without JSON quotes; other values as JSON.
@@ -241,6 +261,10 @@ mod tests {
         check(json!({"anyOf": [{"$ref": "#/$defs/Auth"}, {"type": "null"}]}), "[Auth](#auth)");
         check(json!({"enum": ["a", "b"]}), "`a` or `b`");
         check(json!({}), "any");
+        check(
+            json!({"type": "object", "properties": {"a": {"type": "string"}, "b": {"$ref": "#/$defs/B"}}, "required": ["a"]}),
+            "object with keys `a` (string, required), `b` ([B](#b))",
+        );
     }
 
     #[test]
