@@ -1,5 +1,6 @@
 //! `cargo xtask ci`: the checks CI runs, in order, stopping at the first failure: fmt, clippy,
-//! tests, report.html in headless Chromium, interop, fuzz.
+//! tests, the user guide (built, links checked), the documented install, report.html in
+//! headless Chromium, interop, fuzz.
 //!
 //! `.ci/run` calls this task, so this list is the one definition of CI.
 
@@ -25,6 +26,14 @@ pub fn run(root: &Path, fuzz_seconds: u64, require_fuzz: bool) -> anyhow::Result
         let elapsed = Command::new(step, "cargo").args(args).current_dir(root).run_timed()?;
         timings.push((step, elapsed));
     }
+
+    let book_start = Instant::now();
+    crate::book::run(root).map_err(|e| e.context("step `book`"))?;
+    timings.push(("book", book_start.elapsed()));
+
+    let install_start = Instant::now();
+    crate::install_check::run(root).map_err(|e| e.context("step `install-check`"))?;
+    timings.push(("install", install_start.elapsed()));
 
     let html_start = Instant::now();
     crate::html_check::run(root, &[]).map_err(|e| e.context("step `html-check`"))?;

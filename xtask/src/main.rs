@@ -1,13 +1,16 @@
 //! Project automation, run as `cargo xtask <task>` (the alias lives in `.cargo/config.toml`).
 //!
-//! - `ci`: exactly what CI runs: format check, clippy, tests, html-check, interop, then a short
-//!   fuzz smoke.
+//! - `ci`: exactly what CI runs: format check, clippy, tests, the user guide, the install,
+//!   html-check, interop, then a short fuzz smoke.
 //! - `fuzz`: installs cargo-fuzz when missing, seeds the fuzz corpora from `corpus/`, runs
 //!   every fuzz target for a while and fails on any crash.
 //! - `bench [parse|mllp]`: builds and runs a benchmark in release, writes `reports/bench/`.
 //! - `html-check [REPORT_DIR]...`: opens report.html in headless Chromium (Debian's chromium and
 //!   chromedriver, installed when missing) and checks that it renders, logs no console error,
 //!   filters failures and fetches nothing; without folders it makes its own reports.
+//! - `book`: builds the user guide (`docs/`) with a pinned mdbook and checks its links.
+//! - `install-check`: `cargo install --locked --path harness` into a temporary root, then runs
+//!   the installed binary.
 //! - `schema`: writes the JSON Schemas of the scenario and target profile formats to
 //!   `scenarios/scenario.schema.json` and `scenarios/target-profile.schema.json`, the rulebook
 //!   (the check catalogue as one table) to `docs/rulebook.md`, and the guide's other generated
@@ -16,7 +19,9 @@
 //!
 //! xtask only orchestrates: it shells out to cargo and never reimplements what cargo does.
 
+mod book;
 mod ci;
+mod install_check;
 mod interop;
 // Used only by the benchmark, but kept outside the feature so that its test always runs.
 #[cfg_attr(not(feature = "bench"), allow(dead_code))]
@@ -93,6 +98,12 @@ enum Task {
     /// YAML files at them), the rulebook to docs/rulebook.md and the guide's generated reference
     /// pages to docs/reference/ (a test fails when any of them is stale).
     Schema,
+    /// Build the user guide (docs/, an mdBook) with mdbook 0.5.4, installed into a cache
+    /// folder when missing, and check that every relative link and anchor resolves.
+    Book,
+    /// Install the harness the documented way (`cargo install --locked --path harness`) into
+    /// a temporary root and run the installed binary.
+    InstallCheck,
     /// The benchmark itself, in the release build that `bench` starts. Not for direct use.
     #[command(hide = true)]
     BenchRun {
@@ -134,6 +145,8 @@ fn main() -> anyhow::Result<()> {
         Task::Fuzz { seconds, targets } => fuzz::run(&root, seconds, &targets),
         Task::Interop => interop::run(&root),
         Task::HtmlCheck { report_dirs } => html_check::run(&root, &report_dirs),
+        Task::Book => book::run(&root),
+        Task::InstallCheck => install_check::run(&root),
         Task::Bench { suite } => {
             // The cargo alias builds xtask in debug; the benchmark must be optimised, so it runs
             // in a release build of this same binary, with the library linked in.

@@ -164,9 +164,9 @@ fn faults() -> String {
     text
 }
 
-/// A table cell: one line, pipes escaped.
+/// A table cell: one line, pipes and tags escaped.
 fn cell(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ").replace('|', "\\|")
+    schema_markdown::line(text)
 }
 
 #[cfg(test)]

@@ -236,8 +236,26 @@ fn paragraph(text: &str) -> String {
 }
 
 /// Doc text on one line (for table cells and list items), pipes escaped.
-fn line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ").replace('|', "\\|")
+pub fn line(text: &str) -> String {
+    escape_tags(&text.split_whitespace().collect::<Vec<_>>().join(" ").replace('|', "\\|"))
+}
+
+/// `<` outside code spans as `&lt;`, so that text such as `<SB>` or `<trigger>` in a doc
+/// comment is shown, not taken for an HTML tag.
+pub fn escape_tags(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut in_code = false;
+    for c in text.chars() {
+        match c {
+            '`' => {
+                in_code = !in_code;
+                out.push(c);
+            }
+            '<' if !in_code => out.push_str("&lt;"),
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -261,6 +279,7 @@ mod tests {
         check(json!({"anyOf": [{"$ref": "#/$defs/Auth"}, {"type": "null"}]}), "[Auth](#auth)");
         check(json!({"enum": ["a", "b"]}), "`a` or `b`");
         check(json!({}), "any");
+        assert_eq!(line("a <b>\n `<c>` | d"), "a &lt;b> `<c>` \\| d");
         check(
             json!({"type": "object", "properties": {"a": {"type": "string"}, "b": {"$ref": "#/$defs/B"}}, "required": ["a"]}),
             "object with keys `a` (string, required), `b` ([B](#b))",
