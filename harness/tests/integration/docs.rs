@@ -138,3 +138,118 @@ fn the_scan_finds_flags_and_stops_at_shell_operators() {
     );
     assert_eq!(spans, ["hl7-harness run --seed 1", "hl7-harness serve    --listen x"]);
 }
+
+/// The `yaml` blocks of a guide page, in order.
+fn yaml_blocks(page: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(workspace().join(page)).unwrap();
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        match (&mut current, line.trim_start().starts_with("```")) {
+            (None, true) if line.trim() == "```yaml" => current = Some(String::new()),
+            (Some(block), true) => {
+                blocks.push(std::mem::take(block));
+                current = None;
+            }
+            (Some(block), false) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            (None, _) => {}
+        }
+    }
+    blocks
+}
+
+/// The message the how-to writes with `printf '…' > my-interface/a04.hl7`, as bytes.
+fn howto_message() -> Vec<u8> {
+    let text = std::fs::read_to_string(workspace().join("docs/howto/write-a-pack.md")).unwrap();
+    let line = text.lines().find(|l| l.starts_with("printf 'MSH")).expect("the printf line");
+    let quoted = line.split('\'').nth(1).expect("a quoted message");
+    quoted.replace("\\\\", "\\").replace("\\r", "\r").into_bytes()
+}
+
+/// Runs `hl7-harness ARGS` in `dir` with the binary first on PATH (the packs start it by name).
+fn run_in(dir: &Path, args: &[&str]) -> std::process::Output {
+    let binary = Path::new(env!("CARGO_BIN_EXE_hl7-harness"));
+    let path = std::env::join_paths(
+        std::iter::once(binary.parent().unwrap().to_path_buf())
+            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )
+    .unwrap();
+    std::process::Command::new(binary)
+        .args(args)
+        .current_dir(dir)
+        .env("PATH", path)
+        .output()
+        .unwrap()
+}
+
+/// The packs the how-tos build, as the pages print them, pass against the reference endpoint
+/// and fail, as the pages say, with the defect they show.
+#[test]
+fn the_howto_packs_work_as_written() {
+    let dir = std::env::temp_dir().join(format!("hl7-harness-docs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("my-interface")).unwrap();
+    std::fs::write(dir.join("my-interface/a04.hl7"), howto_message()).unwrap();
+    let pack = yaml_blocks("docs/howto/write-a-pack.md").remove(0);
+    std::fs::write(dir.join("my-interface/registration.yaml"), pack).unwrap();
+    let output = run_in(&dir, &["run", "--no-report", "my-interface/", "--seed", "1"]);
+    let shown = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert_eq!(output.status.code(), Some(0), "{shown}");
+    assert!(shown.contains("PASS: 6 cases, 0 failed"), "{shown}");
+    let output = run_in(
+        &dir,
+        &[
+            "run",
+            "--no-report",
+            "my-interface/",
+            "--seed",
+            "1",
+            "--target-defect",
+            "accepts-missing-required",
+        ],
+    );
+    let shown = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert_eq!(output.status.code(), Some(1), "{shown}");
+    assert!(shown.contains("expected [AE, AR], got MSA-1 \"AA\""), "{shown}");
+
+    std::fs::create_dir_all(dir.join("my-sender")).unwrap();
+    std::fs::write(dir.join("my-sender/a04.hl7"), howto_message()).unwrap();
+    let pack = yaml_blocks("docs/howto/test-a-sender.md").remove(0);
+    std::fs::write(dir.join("my-sender/outbound.yaml"), pack).unwrap();
+    let output = run_in(&dir, &["run", "--no-report", "my-sender/", "--seed", "1"]);
+    let shown = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(shown.contains("PASS: 3 cases, 0 failed"), "{shown}");
+    let output = run_in(
+        &dir,
+        &["run", "--no-report", "my-sender/", "--seed", "1", "--sut-defect", "no-retry"],
+    );
+    let shown = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert_eq!(output.status.code(), Some(1), "{shown}");
+    assert!(shown.contains("and was not sent again"), "{shown}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// README.md is read on the forge, outside the book: its relative links must name files of
+/// the repository (the book's own links are checked by `cargo xtask book`).
+#[test]
+fn readme_links_resolve() {
+    for readme in ["README.md", "scenarios/README.md"] {
+        let path = workspace().join(readme);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut checked = 0;
+        for part in text.split("](").skip(1) {
+            let target = part.split(')').next().unwrap_or_default();
+            let file = target.split('#').next().unwrap_or_default();
+            if file.is_empty() || file.contains("://") {
+                continue;
+            }
+            checked += 1;
+            let resolved = path.parent().unwrap().join(file);
+            assert!(resolved.exists(), "{readme}: link to {target} names no file");
+        }
+        assert!(checked > 0, "{readme} has no relative links");
+    }
+}
