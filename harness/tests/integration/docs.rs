@@ -253,3 +253,49 @@ fn readme_links_resolve() {
         assert!(checked > 0, "{readme} has no relative links");
     }
 }
+
+/// The container image's layout works: the folders the Dockerfile copies into
+/// /opt/hl7-harness, laid out the same way elsewhere, hold packs that load (their messages
+/// found through `../../corpus`) from another working directory, as `docker run` in /work does.
+#[test]
+fn the_image_layout_holds_packs_that_load() {
+    let dockerfile = std::fs::read_to_string(workspace().join("Dockerfile")).unwrap();
+    let opt = std::env::temp_dir().join(format!("hl7-harness-image-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&opt);
+    let mut copied = 0;
+    for line in dockerfile.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if let ["COPY", source, destination] = words.as_slice() {
+            if let Some(rest) = destination.strip_prefix("/opt/hl7-harness/") {
+                copy_tree(&workspace().join(source), &opt.join(rest));
+                copied += 1;
+            }
+        }
+    }
+    assert_eq!(copied, 2, "the Dockerfile copies scenarios/ and corpus/ into /opt/hl7-harness");
+    let work = opt.join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let packs = opt.join("scenarios");
+    let output = run_in(&work, &["run", "--no-report", "--check", packs.to_str().unwrap()]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&opt);
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_tree(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
+}
