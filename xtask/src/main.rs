@@ -205,7 +205,10 @@ fn reference_pages(root: &std::path::Path) -> anyhow::Result<()> {
     };
     let dir = root.join("docs").join("reference");
     std::fs::create_dir_all(&dir)?;
-    let list = dir.join(".pages");
+    // The page names, kept out of docs/ (whose files the stale test compares with the list).
+    let scratch = root.join("target").join("xtask");
+    std::fs::create_dir_all(&scratch)?;
+    let list = scratch.join("reference-pages.txt");
     harness(&["--list"], std::fs::File::create(&list)?)?;
     let names = std::fs::read_to_string(&list)?;
     std::fs::remove_file(&list)?;
