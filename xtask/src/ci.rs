@@ -1,7 +1,8 @@
 //! `cargo xtask ci`: the checks CI runs, in order, stopping at the first failure: fmt, clippy,
 //! tests (which need nothing but Rust), the checks that need system packages (system-checks:
-//! the JUnit XSD with xmllint, the progress bar under `script`), report.html in headless
-//! Chromium, interop, fuzz. Each step that needs a package installs it and fails when it cannot.
+//! the JUnit XSD with xmllint, the progress bar under `script`), the user guide (built, links
+//! checked), the documented install, report.html in headless Chromium, interop, fuzz. Each
+//! step that needs a package installs it and fails when it cannot.
 //!
 //! `.ci/run` calls this task, so this list is the one definition of CI.
 
@@ -31,6 +32,14 @@ pub fn run(root: &Path, fuzz_seconds: u64, require_fuzz: bool) -> anyhow::Result
     let system_start = Instant::now();
     crate::system_checks::run(root).map_err(|e| e.context("step `system-checks`"))?;
     timings.push(("system", system_start.elapsed()));
+
+    let book_start = Instant::now();
+    crate::book::run(root).map_err(|e| e.context("step `book`"))?;
+    timings.push(("book", book_start.elapsed()));
+
+    let install_start = Instant::now();
+    crate::install_check::run(root).map_err(|e| e.context("step `install-check`"))?;
+    timings.push(("install", install_start.elapsed()));
 
     let html_start = Instant::now();
     crate::html_check::run(root, &[]).map_err(|e| e.context("step `html-check`"))?;

@@ -1,7 +1,7 @@
 //! Project automation, run as `cargo xtask <task>` (the alias lives in `.cargo/config.toml`).
 //!
-//! - `ci`: exactly what CI runs: format check, clippy, tests, system-checks, html-check, interop,
-//!   then a short fuzz smoke.
+//! - `ci`: exactly what CI runs: format check, clippy, tests, system-checks, the user guide,
+//!   the install, html-check, interop, then a short fuzz smoke.
 //! - `fuzz`: installs cargo-fuzz when missing, seeds the fuzz corpora from `corpus/`, runs
 //!   every fuzz target for a while and fails on any crash.
 //! - `bench [parse|mllp]`: builds and runs a benchmark in release, writes `reports/bench/`.
@@ -10,14 +10,20 @@
 //!   filters failures and fetches nothing; without folders it makes its own reports.
 //! - `system-checks`: the tests that need a system package (the JUnit XSD with xmllint, the
 //!   progress bar under `script`), installed with apt-get when missing; `cargo test` needs none.
+//! - `book`: builds the user guide (`docs/`) with a pinned mdbook and checks its links.
+//! - `install-check`: `cargo install --locked --path harness` into a temporary root, then runs
+//!   the installed binary.
 //! - `schema`: writes the JSON Schemas of the scenario and target profile formats to
-//!   `scenarios/scenario.schema.json` and `scenarios/target-profile.schema.json`, and the
-//!   rulebook (the check catalogue as one table) to `docs/rulebook.md` and into README.md between
-//!   its marker comments.
+//!   `scenarios/scenario.schema.json` and `scenarios/target-profile.schema.json`, the rulebook
+//!   (the check catalogue as one table) to `docs/rulebook.md`, and the guide's other generated
+//!   reference pages (commands, scenario and profile keys, defects, faults) to
+//!   `docs/reference/`.
 //!
 //! xtask only orchestrates: it shells out to cargo and never reimplements what cargo does.
 
+mod book;
 mod ci;
+mod install_check;
 mod interop;
 // Used only by the benchmark, but kept outside the feature so that its test always runs.
 #[cfg_attr(not(feature = "bench"), allow(dead_code))]
@@ -97,9 +103,15 @@ enum Task {
     SystemChecks,
     /// Write the JSON Schemas of the scenario and target profile formats to
     /// scenarios/scenario.schema.json and scenarios/target-profile.schema.json (editors point
-    /// YAML files at them) and the rulebook to docs/rulebook.md and README.md (a test fails when
-    /// any of them is stale).
+    /// YAML files at them), the rulebook to docs/rulebook.md and the guide's generated reference
+    /// pages to docs/reference/ (a test fails when any of them is stale).
     Schema,
+    /// Build the user guide (docs/, an mdBook) with mdbook 0.5.4, installed into a cache
+    /// folder when missing, and check that every relative link and anchor resolves.
+    Book,
+    /// Install the harness the documented way (`cargo install --locked --path harness`) into
+    /// a temporary root and run the installed binary.
+    InstallCheck,
     /// The benchmark itself, in the release build that `bench` starts. Not for direct use.
     #[command(hide = true)]
     BenchRun {
@@ -142,6 +154,8 @@ fn main() -> anyhow::Result<()> {
         Task::Interop => interop::run(&root),
         Task::SystemChecks => system_checks::run(&root),
         Task::HtmlCheck { report_dirs } => html_check::run(&root, &report_dirs),
+        Task::Book => book::run(&root),
+        Task::InstallCheck => install_check::run(&root),
         Task::Bench { suite } => {
             // The cargo alias builds xtask in debug; the benchmark must be optimised, so it runs
             // in a release build of this same binary, with the library linked in.
@@ -167,17 +181,13 @@ fn main() -> anyhow::Result<()> {
                     .run()?;
                 println!("wrote {}", path.display());
             }
-            rulebook(&root)
+            rulebook(&root)?;
+            reference_pages(&root)
         }
     }
 }
 
-/// The marker lines around the generated table (as `hl7_harness::checks::rulebook` writes them).
-const RULEBOOK_BEGIN: &str = "<!-- rulebook:begin";
-const RULEBOOK_END: &str = "<!-- rulebook:end -->";
-
-/// Writes docs/rulebook.md from `hl7-harness run --list-checks --markdown` and replaces the
-/// marked table in README.md with the one it contains.
+/// Writes docs/rulebook.md from `hl7-harness run --list-checks --markdown`.
 fn rulebook(root: &std::path::Path) -> anyhow::Result<()> {
     let path = root.join("docs").join("rulebook.md");
     let file = std::fs::File::create(&path)?;
@@ -188,22 +198,34 @@ fn rulebook(root: &std::path::Path) -> anyhow::Result<()> {
         .stdout(file)
         .run()?;
     println!("wrote {}", path.display());
-    let document = std::fs::read_to_string(&path)?;
-    let marked = |text: &str| -> Option<(usize, usize)> {
-        let start = text.find(RULEBOOK_BEGIN)?;
-        let end = start + text[start..].find(RULEBOOK_END)? + RULEBOOK_END.len();
-        Some((start, if text[end..].starts_with('\n') { end + 1 } else { end }))
+    Ok(())
+}
+
+/// Writes each generated page of the user guide (`hl7-harness reference --list`) into
+/// docs/reference/.
+fn reference_pages(root: &std::path::Path) -> anyhow::Result<()> {
+    let harness = |args: &[&str], stdout: std::fs::File| {
+        process::Command::new("reference", "cargo")
+            .args(["run", "--quiet", "--package", "hl7-harness", "--", "reference"])
+            .args(args)
+            .current_dir(root)
+            .stdout(stdout)
+            .run()
     };
-    let (start, end) = marked(&document)
-        .ok_or_else(|| anyhow::anyhow!("{} has no rulebook markers", path.display()))?;
-    let readme_path = root.join("README.md");
-    let readme = std::fs::read_to_string(&readme_path)?;
-    let (r_start, r_end) = marked(&readme).ok_or_else(|| {
-        anyhow::anyhow!("README.md has no {RULEBOOK_BEGIN} … {RULEBOOK_END} markers")
-    })?;
-    let spliced = format!("{}{}{}", &readme[..r_start], &document[start..end], &readme[r_end..]);
-    std::fs::write(&readme_path, spliced)?;
-    println!("wrote the rulebook table into {}", readme_path.display());
+    let dir = root.join("docs").join("reference");
+    std::fs::create_dir_all(&dir)?;
+    // The page names, kept out of docs/ (whose files the stale test compares with the list).
+    let scratch = root.join("target").join("xtask");
+    std::fs::create_dir_all(&scratch)?;
+    let list = scratch.join("reference-pages.txt");
+    harness(&["--list"], std::fs::File::create(&list)?)?;
+    let names = std::fs::read_to_string(&list)?;
+    std::fs::remove_file(&list)?;
+    for name in names.lines().filter(|l| !l.is_empty()) {
+        let path = dir.join(name);
+        harness(&[name], std::fs::File::create(&path)?)?;
+        println!("wrote {}", path.display());
+    }
     Ok(())
 }
 

@@ -20,7 +20,7 @@ pub struct DiffArgs {
 
 /// Largest file `diff` compares. The comparison streams (memory is that of the two parsed
 /// files, about 40 bytes per segment besides the bytes), so this only keeps a mistaken
-/// argument (a log, an archive) from holding gigabytes; documented in the README and --help.
+/// argument (a log, an archive) from holding gigabytes; documented in the user guide and --help.
 pub const MAX_DIFF_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Exit 0 when equal, 1 when different. Files holding several messages are compared message by

@@ -5,16 +5,20 @@ mod diff;
 mod duration;
 pub use duration::parse_duration;
 mod client_args;
+mod completions;
 mod generate;
 mod hllp_args;
 mod input;
 mod inspect;
 mod keygen;
 mod load;
+mod man;
 mod proxy;
+pub mod reference;
 mod report;
 mod run;
 mod schema;
+mod schema_markdown;
 mod send;
 mod serve;
 mod validate;
@@ -24,7 +28,7 @@ use std::io::Write;
 
 pub use input::InputError;
 
-/// Exit codes shared by every command (documented in README).
+/// Exit codes shared by every command (documented in the user guide, docs/guide/commands.md).
 pub mod exit {
     /// Success: clean, equal, all checks passed.
     pub const OK: i32 = 0;
@@ -102,6 +106,14 @@ pub enum Command {
     Keygen(keygen::KeygenArgs),
     /// Sign a report folder, verify one (every hash and the signature) or merge shard reports.
     Report(report::ReportArgs),
+    /// Print the shell completion script for bash, zsh, fish, elvish or PowerShell.
+    Completions(completions::CompletionsArgs),
+    /// Print the manual page (roff), or write one page per command with --out DIR.
+    Man(man::ManArgs),
+    /// Print a generated reference page of the user guide (docs/reference/); for
+    /// `cargo xtask schema`.
+    #[command(hide = true)]
+    Reference(reference::ReferenceArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -132,6 +144,9 @@ pub fn main() -> i32 {
         Command::Generate(args) => generate::run(&args, &mut out),
         Command::Keygen(args) => keygen::run(&args, &mut out),
         Command::Report(args) => report::run(&args, &mut out),
+        Command::Completions(args) => completions::run(&args, &mut out),
+        Command::Man(args) => man::run(&args, &mut out),
+        Command::Reference(args) => reference::run(&args, &mut out),
     };
     let _ = out.flush();
     match result {

@@ -25,7 +25,8 @@ pub struct ProxyArgs {
     #[arg(long, value_name = "URL")]
     pub upstream: String,
     /// A fault rule, e.g. drop:dir=down,frame=2 or latency:ms=50 (repeatable; in order, the
-    /// first matching frame rule wins). The grammar is in README, "Proxy".
+    /// first matching frame rule wins). The grammar is in the user guide (docs/howto/proxy.md,
+    /// "Fault rules").
     #[arg(long = "fault", value_name = "SPEC", value_parser = parse_fault)]
     pub faults: Vec<FaultSpec>,
     /// Seed of every random decision (p=, byte=random); printed at start [default: from the

@@ -23,7 +23,7 @@ pub enum EventKind {
     Note,
 }
 
-/// One event, as written to the log (schema in README, "Proxy").
+/// One event, as written to the log (schema in the user guide, docs/howto/proxy.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Event {
     /// RFC 3339, UTC, milliseconds.

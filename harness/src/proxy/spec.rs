@@ -1,7 +1,7 @@
 //! The `--fault SPEC` text form: `KIND[:KEY=VALUE,...]`, e.g. `drop:dir=up,frame=3` or
 //! `slice:dir=up,size=1,ms=2`. Pure parsing and printing; errors name the spec and the column.
-//! The grammar table lives in README ("Proxy"); [`FaultSpec`]'s `Display` prints the canonical
-//! form, which parses back to the same spec.
+//! The grammar table lives in the user guide (docs/howto/proxy.md, "Fault rules");
+//! [`FaultSpec`]'s `Display` prints the canonical form, which parses back to the same spec.
 
 use std::fmt;
 use std::time::Duration;

@@ -1,6 +1,6 @@
-//! `results.json`: the run for machines. Schema `hl7-harness/results/1` (documented in README,
-//! "Reports and sign-off"); a field is only ever added within a schema version, never renamed or
-//! removed.
+//! `results.json`: the run for machines. Schema `hl7-harness/results/1` (documented in the user
+//! guide, docs/guide/reports.md, "Reports and sign-off"); a field is only ever added within a
+//! schema version, never renamed or removed.
 
 use super::record::RunRecord;
 use crate::runner::observation::Reply;

@@ -6,6 +6,7 @@ mod cli;
 mod corpus;
 mod dead_peer;
 mod defects;
+mod docs;
 mod generator;
 mod hardening;
 mod hostile;

@@ -232,20 +232,60 @@ fn check_schema_and_list_checks() {
     assert!(stdout(&output).contains("versions: v2.x"), "{}", stdout(&output));
 }
 
-/// The rulebook (the check catalogue as one table) is generated: docs/rulebook.md is what
-/// `run --list-checks --markdown` prints, and README.md holds the same table between the
-/// markers; `cargo xtask schema` rewrites both.
+/// The rulebook (the check catalogue as one table) is generated: docs/rulebook.md, a page of
+/// the user guide, is what `run --list-checks --markdown` prints; `cargo xtask schema` rewrites
+/// it.
 #[test]
 fn committed_rulebook_is_current() {
-    use hl7_harness::checks::rulebook::{splice, table};
     let output = run(&["run", "--list-checks", "--markdown"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let committed = std::fs::read_to_string(workspace().join("docs/rulebook.md"))
         .expect("docs/rulebook.md exists");
     assert!(stdout(&output) == committed, "docs/rulebook.md is stale: run `cargo xtask schema`");
-    let readme = std::fs::read_to_string(workspace().join("README.md")).expect("README.md");
-    assert!(readme.contains(&table()), "README.md's rulebook is stale: run `cargo xtask schema`");
-    assert_eq!(splice(&readme).as_deref(), Some(readme.as_str()));
+}
+
+/// The user guide's reference pages (commands, scenario and profile keys, defects, faults) are
+/// generated from the code: each committed page under docs/reference/ is what
+/// `hl7-harness reference PAGE` prints, and no other page lies there.
+#[test]
+fn committed_reference_pages_are_current() {
+    use hl7_harness::cli::reference::PAGES;
+    let dir = workspace().join("docs/reference");
+    for name in PAGES {
+        let output = run(&["reference", name]);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        let committed = std::fs::read_to_string(dir.join(name))
+            .unwrap_or_else(|e| panic!("docs/reference/{name}: {e}: run `cargo xtask schema`"));
+        assert!(
+            stdout(&output) == committed,
+            "docs/reference/{name} is stale: run `cargo xtask schema`"
+        );
+    }
+    let mut present: Vec<String> = std::fs::read_dir(&dir)
+        .expect("docs/reference/")
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    present.sort();
+    let mut expected: Vec<String> = PAGES.iter().map(|p| p.to_string()).collect();
+    expected.sort();
+    assert_eq!(present, expected, "docs/reference/ holds only generated pages");
+}
+
+/// The completion script and the man page come from the same clap definitions as the parser.
+#[test]
+fn completions_and_man_page() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let output = run(&["completions", shell]);
+        assert_eq!(output.status.code(), Some(0), "{shell}: {}", stderr(&output));
+        assert!(stdout(&output).contains("target-profile"), "{shell}");
+    }
+    let output = run(&["completions", "tcsh"]);
+    assert_eq!(output.status.code(), Some(2));
+    let output = run(&["man"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let page = stdout(&output);
+    assert!(page.contains(".TH hl7-harness 1"), "{page}");
+    assert!(page.contains("hl7\\-harness\\-run(1)"), "{page}");
 }
 
 #[test]
