@@ -1,20 +1,36 @@
 //! The rulebook: the catalogue rendered as one Markdown table (id, severity, versions, rule,
 //! summary), printed by `hl7-harness run --list-checks --markdown`. `cargo xtask schema` writes
-//! it to `docs/rulebook.md` and into README.md between [`BEGIN`] and [`END`]; an integration test
-//! fails when either copy is stale, so the table is never synced by hand.
+//! it to `docs/rulebook.md` (a page of the user guide) between [`BEGIN`] and [`END`]; an
+//! integration test fails when that copy is stale, so the table is never synced by hand.
 
 use super::{CheckDef, CATALOGUE};
 use std::fmt::Write as _;
 
-/// The line before the generated table (in README.md and docs/rulebook.md).
+/// The line before the generated table (in docs/rulebook.md).
 pub const BEGIN: &str =
     "<!-- rulebook:begin (generated from harness/src/checks/mod.rs by `cargo xtask schema`) -->";
 /// The line after it.
 pub const END: &str = "<!-- rulebook:end -->";
 
-/// A table cell: pipes escaped, line breaks removed.
+/// A table cell: pipes escaped, line breaks removed, and `<` outside code spans written as
+/// `&lt;` (the rules cite `<SB>`, `<EB>`, `<CR>`, which Markdown renderers would otherwise take
+/// for HTML tags and hide).
 fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+    let mut out = String::with_capacity(text.len());
+    let mut in_code = false;
+    for c in text.chars() {
+        match c {
+            '`' => {
+                in_code = !in_code;
+                out.push(c);
+            }
+            '|' => out.push_str("\\|"),
+            '\n' => out.push(' '),
+            '<' if !in_code => out.push_str("&lt;"),
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 fn row(check: &CheckDef) -> String {
@@ -59,19 +75,9 @@ pub fn document() -> String {
          italics). Some error checks grade a single result down to a warning, as their note \
          says.\n\n\
          Generated from `harness/src/checks/mod.rs` by `cargo xtask schema` (also printed by \
-         `hl7-harness run --list-checks --markdown`); a test fails when this file or the copy \
-         in README.md is stale.\n\n{}",
+         `hl7-harness run --list-checks --markdown`); a test fails when this file is stale.\n\n{}",
         table()
     )
-}
-
-/// `text` with its marked table replaced by the current one; `None` when the markers are
-/// missing or out of order.
-pub fn splice(text: &str) -> Option<String> {
-    let start = text.find(BEGIN)?;
-    let end = start + text[start..].find(END)? + END.len();
-    let end = if text[end..].starts_with('\n') { end + 1 } else { end };
-    Some(format!("{}{}{}", &text[..start], table(), &text[end..]))
 }
 
 #[cfg(test)]
@@ -79,16 +85,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_check_is_a_row_and_splicing_is_idempotent() {
+    fn every_check_is_a_row_and_cells_stay_text() {
         let table = table();
         for check in CATALOGUE {
             assert!(table.contains(&format!("| `{}` |", check.id)), "{}", check.id);
         }
-        let readme = format!("intro\n{BEGIN}\nold\n{END}\noutro\n");
-        let once = splice(&readme).expect("markers");
-        assert!(once.starts_with("intro\n") && once.ends_with("\noutro\n"), "{once}");
-        assert_eq!(splice(&once).as_deref(), Some(once.as_str()));
-        assert_eq!(splice("no markers"), None);
+        assert!(table.starts_with(BEGIN) && table.trim_end().ends_with(END));
         assert_eq!(cell("a|b"), "a\\|b");
+        assert_eq!(cell("<SB> and `<EB>`"), "&lt;SB> and `<EB>`");
     }
 }
