@@ -1,13 +1,19 @@
 //! `cargo xtask html-check [REPORT_DIR]...`: opens `report.html` in headless Chromium, driven
 //! through chromedriver (WebDriver over HTTP on a loopback port), and checks what a person would
-//! see: the page renders (title, summary table, one element per case), the browser logs no
-//! console error, the "only failed and warned cases" checkbox hides exactly the passed cases
-//! and shows them again, and the page fetches nothing (no resource requests, no `src`/`href`).
+//! see: the page renders (title, summary table, one element per case), it opens on the overview
+//! in order (verdict banner, summary, packs, check × pack matrix, failures, then the cases), the
+//! failure view lists the failed cases first, then the warned ones, each with its failures and
+//! reproduce line, the browser logs no console error, the filters (status, pack, check, search,
+//! "only failed and warned cases", a click on a matrix count) show exactly the cases
+//! `results.json` says they should, and the page fetches nothing (no resource requests, no
+//! `src`, no `href` outside the page). Screenshots of each page as it opens, and of its failure
+//! view, are kept under `target/xtask/html-check/` and their paths printed.
 //!
 //! Without REPORT_DIR it makes two reports itself with `hl7-harness run` (one passing, one with
 //! passed, warned and failed cases), checks both, and then checks a deliberately broken copy
 //! (a script that throws, an image from the network) that must fail, so the check is known to
-//! be able to fail. Debian's `chromium` and `chromium-driver` are installed with apt-get when
+//! be able to fail; the passing and the failing page's verdict banners must differ in colour.
+//! Debian's `chromium` and `chromium-driver` are installed with apt-get when
 //! missing. Every WebDriver call has a timeout, and chromedriver with its browser is killed at
 //! the end, also on failure.
 
@@ -64,16 +70,28 @@ pub fn run(root: &Path, dirs: &[PathBuf]) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&profile);
     let session = driver.session(&profile)?;
     let mut failed = Vec::new();
-    for dir in &reports {
-        let problems = check_report(&session, dir)?;
-        if problems.is_empty() {
+    let mut backgrounds = Vec::new();
+    for (n, dir) in reports.iter().enumerate() {
+        // Screenshots are kept as artefacts: `<work>/<report folder name>.<view>.png`.
+        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
+        let shots = work.join(format!("{}.png", name.unwrap_or_else(|| format!("report-{n}"))));
+        let checked = check_report(&session, dir, Some(&shots))?;
+        backgrounds.push(checked.background);
+        if checked.problems.is_empty() {
             continue;
         }
         eprintln!("--- html-check FAILED: {}", dir.display());
-        for problem in &problems {
+        for problem in &checked.problems {
             eprintln!("    {problem}");
         }
         failed.push(dir.display().to_string());
+    }
+    if dirs.is_empty() {
+        // A passed run must look different from a failed one at first sight.
+        ensure!(
+            backgrounds[0] != backgrounds[1] && !backgrounds[0].is_empty(),
+            "the verdict banners of the passing and the failing report look the same: {backgrounds:?}"
+        );
     }
     if dirs.is_empty() && failed.is_empty() {
         control(&session, &work, &reports[1])?;
@@ -145,14 +163,25 @@ fn make_reports(root: &Path, work: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(reports)
 }
 
-/// Case counts from a report's `results.json`.
+/// What `results.json` says a page must show: counts, the verdict, and per case its pack,
+/// verdict, name and per check its status (`failed`, `warned` or `passed`, the worst of its
+/// results in the case, an info-severity failure counting as passed as in the verdict).
 #[derive(Debug)]
 struct Counts {
     run_id: String,
+    verdict: String,
     cases: u64,
     passed: u64,
     warned: u64,
     failed: u64,
+    listed: Vec<Case>,
+}
+
+#[derive(Debug)]
+struct Case {
+    pack: String,
+    name: String,
+    checks: Vec<(String, &'static str)>,
 }
 
 impl Counts {
@@ -163,19 +192,57 @@ impl Counts {
         let results: Value = serde_json::from_str(&text)
             .with_context(|| format!("{} is not JSON", path.display()))?;
         let count = |key: &str| results["counts"][key].as_u64().unwrap_or(0);
+        let mut listed = Vec::new();
+        for pack in results["packs"].as_array().into_iter().flatten() {
+            for case in pack["cases"].as_array().into_iter().flatten() {
+                let mut checks: Vec<(String, &'static str)> = Vec::new();
+                for check in case["checks"].as_array().into_iter().flatten() {
+                    let status = match (check["passed"].as_bool(), check["severity"].as_str()) {
+                        (Some(false), Some("error")) => "failed",
+                        (Some(false), Some("warning")) => "warned",
+                        _ => "passed",
+                    };
+                    let rank =
+                        |s: &str| ["passed", "warned", "failed"].iter().position(|x| *x == s);
+                    let id = check["id"].as_str().unwrap_or_default().to_string();
+                    match checks.iter_mut().find(|(seen, _)| *seen == id) {
+                        Some((_, worst)) if rank(status) > rank(worst) => *worst = status,
+                        Some(_) => {}
+                        None => checks.push((id, status)),
+                    }
+                }
+                listed.push(Case {
+                    pack: pack["name"].as_str().unwrap_or_default().to_string(),
+                    name: case["name"].as_str().unwrap_or_default().to_string(),
+                    checks,
+                });
+            }
+        }
         Ok(Counts {
             run_id: results["run_id"].as_str().unwrap_or_default().to_string(),
+            verdict: results["verdict"].as_str().unwrap_or_default().to_string(),
             cases: count("cases"),
             passed: count("passed"),
             warned: count("warned"),
             failed: count("failed"),
+            listed,
         })
+    }
+
+    /// Cases of `pack` (any, when `None`) in which `check` ended as `status`.
+    fn with(&self, pack: Option<&str>, check: &str, status: &str) -> u64 {
+        self.listed
+            .iter()
+            .filter(|c| pack.is_none_or(|p| c.pack == p))
+            .filter(|c| c.checks.iter().any(|(id, s)| id == check && *s == status))
+            .count() as u64
     }
 }
 
-/// Each case element's verdict and whether it is rendered (hidden elements have no boxes).
+/// Each case element's verdict, pack and whether it is rendered (hidden elements have no
+/// boxes).
 const CASES_SCRIPT: &str = "return Array.from(document.querySelectorAll('.case'))\
-.map(function(c){return [c.dataset.verdict, c.getClientRects().length > 0];});";
+.map(function(c){return [c.dataset.verdict, c.dataset.pack||'', c.getClientRects().length > 0];});";
 
 /// The summary table's row headings and its "Cases" cell.
 const SUMMARY_SCRIPT: &str = "var t=document.querySelector('table');if(!t){return null;}\
@@ -183,20 +250,69 @@ var rows=Array.from(t.querySelectorAll('tr'));return rows.map(function(r){\
 var th=r.querySelector('th'),td=r.querySelector('td');\
 return [th?th.textContent:'',td?td.textContent:''];});";
 
+/// The verdict banner (its word and colour), where each part of the overview starts, and the
+/// failure view: per entry its verdict, how many failures it lists and its reproduce line.
+const OVERVIEW_SCRIPT: &str = "var v=document.getElementById('verdict');\
+var top=function(id){var e=document.getElementById(id);\
+return e?e.getBoundingClientRect().top+window.scrollY:null;};\
+return {verdict: v?v.dataset.verdict:null, background: v?getComputedStyle(v).backgroundColor:null,\
+order: ['verdict','summary','packs','matrix','failures','cases','rules'].map(function(id){\
+return [id, top(id)];}),\
+failures: Array.from(document.querySelectorAll('#failures .failure')).map(function(f){\
+var code=Array.from(f.querySelectorAll('p code')).map(function(c){return c.textContent;});\
+return [f.dataset.verdict, f.querySelectorAll('li').length, code.join(' ')];})};";
+
+/// Marks the first count of the matrix (unfolding the passed checks when nothing failed) and
+/// says what it counts: [number, status, check, pack].
+const MATRIX_SCRIPT: &str = "var n=document.querySelector('#matrix .n');\
+if(!n){var d=document.querySelector('#matrix-rest');if(d){d.closest('details').open=true;}\
+n=document.querySelector('#matrix-rest .n');}if(!n){return null;}n.id='html-check-count';\
+var table=n.closest('table');return [parseInt(n.textContent,10), n.dataset.s, \
+n.closest('tr').dataset.check, table.rows[0].cells[n.closest('td').cellIndex].dataset.pack];";
+
 /// Resources the page fetched, and elements that point anywhere outside the page.
 const NETWORK_SCRIPT: &str = "return {fetched: performance.getEntriesByType('resource')\
 .map(function(e){return e.name;}), links: Array.from(document.querySelectorAll('[src],[href]'))\
 .map(function(e){return e.getAttribute('src')||e.getAttribute('href');})\
 .filter(function(v){return v.charAt(0)!=='#';})};";
 
-/// Everything wrong with `dir/report.html`, as sentences; empty when it passes.
-fn check_report(session: &Session, dir: &Path) -> anyhow::Result<Vec<String>> {
+/// A case element as [verdict, pack, shown].
+type Shown = Vec<(String, String, bool)>;
+
+fn shown(session: &Session) -> anyhow::Result<Shown> {
+    Ok(serde_json::from_value(session.execute(CASES_SCRIPT)?).unwrap_or_default())
+}
+
+fn visible(cases: &Shown) -> Vec<&(String, String, bool)> {
+    cases.iter().filter(|(_, _, seen)| *seen).collect()
+}
+
+/// Picks `value` in the `<select>` `css` as a person would: a click on its option.
+fn choose(session: &Session, css: &str, value: &str) -> anyhow::Result<()> {
+    let option = session.element(&format!("{css} option[value=\"{value}\"]"))?;
+    session.post(&format!("element/{option}/click"), json!({}))?;
+    Ok(())
+}
+
+/// What one page showed: what is wrong with it (empty when it passes) and its verdict
+/// banner's background colour.
+struct Checked {
+    problems: Vec<String>,
+    background: String,
+}
+
+/// Checks `dir/report.html`; with `shots`, saves screenshots named `shots.<view>.png` (the
+/// page as it opens, and the failure view) and prints their paths.
+fn check_report(session: &Session, dir: &Path, shots: Option<&Path>) -> anyhow::Result<Checked> {
     let started = Instant::now();
     let counts = Counts::read(dir)?;
     let page =
         dir.join("report.html").canonicalize().with_context(|| format!("{}", dir.display()))?;
     session.post("url", json!({ "url": format!("file://{}", page.display()) }))?;
     let mut problems = Vec::new();
+    if let Some(shots) = shots {
+        screenshot(session, &shots.with_extension("overview.png"))?;
+    }
 
     let title = session.get("title")?;
     let expected = format!("hl7-harness report {}", counts.run_id);
@@ -213,10 +329,63 @@ fn check_report(session: &Session, dir: &Path) -> anyhow::Result<Vec<String>> {
         }
         None => problems.push(format!("no summary table with a Cases row: {rows:?}")),
     }
+    for heading in ["Target", "Target profile"] {
+        if !rows.iter().any(|(h, _)| h == heading) {
+            problems.push(format!("the summary table has no {heading} row"));
+        }
+    }
 
-    let shown = |session: &Session| -> anyhow::Result<Vec<(String, bool)>> {
-        Ok(serde_json::from_value(session.execute(CASES_SCRIPT)?).unwrap_or_default())
-    };
+    let overview = session.execute(OVERVIEW_SCRIPT)?;
+    let background = overview["background"].as_str().unwrap_or_default().to_string();
+    if overview["verdict"] != json!(counts.verdict) {
+        problems.push(format!(
+            "the verdict banner says {}, results.json {}",
+            overview["verdict"], counts.verdict
+        ));
+    }
+    // The overview in reading order: verdict, summary, packs, matrix, failures, then the cases.
+    let order: Vec<(String, Option<f64>)> =
+        serde_json::from_value(overview["order"].clone()).unwrap_or_default();
+    let mut last = f64::MIN;
+    for (id, top) in &order {
+        match top {
+            Some(top) if *top >= last => last = *top,
+            Some(_) => problems.push(format!("#{id} is above where the overview order puts it")),
+            None if id == "matrix" => {} // a table only when something failed or warned
+            None => problems.push(format!("the page has no #{id}")),
+        }
+    }
+    // The failure view: the failed cases first, then the warned ones, each with what failed
+    // and the command that reproduces it.
+    let failures: Vec<(String, u64, String)> =
+        serde_json::from_value(overview["failures"].clone()).unwrap_or_default();
+    let verdicts: Vec<&str> = failures.iter().map(|(v, _, _)| v.as_str()).collect();
+    let expected: Vec<&str> = std::iter::repeat_n("failed", counts.failed as usize)
+        .chain(std::iter::repeat_n("warned", counts.warned as usize))
+        .collect();
+    if verdicts != expected {
+        problems.push(format!(
+            "the failure view lists {verdicts:?}; expected the {} failed cases first, then the \
+             {} warned",
+            counts.failed, counts.warned
+        ));
+    }
+    for (verdict, listed, reproduce) in &failures {
+        if *listed == 0 || !reproduce.contains("hl7-harness run") {
+            problems.push(format!(
+                "a {verdict} case in the failure view lacks its failures ({listed}) or its \
+                 reproduce line ({reproduce:?})"
+            ));
+        }
+    }
+    if let (Some(shots), false) = (shots, failures.is_empty()) {
+        let view = session.element("#failures")?;
+        session.execute("document.getElementById('failures').scrollIntoView();")?;
+        let _ = view;
+        screenshot(session, &shots.with_extension("failures.png"))?;
+        session.execute("window.scrollTo(0,0);")?;
+    }
+
     let all = shown(session)?;
     if all.len() as u64 != counts.cases {
         problems.push(format!("{} case elements for {} cases", all.len(), counts.cases));
@@ -224,12 +393,12 @@ fn check_report(session: &Session, dir: &Path) -> anyhow::Result<Vec<String>> {
     for (verdict, expected) in
         [("passed", counts.passed), ("warned", counts.warned), ("failed", counts.failed)]
     {
-        let found = all.iter().filter(|(v, _)| v == verdict).count() as u64;
+        let found = all.iter().filter(|(v, _, _)| v == verdict).count() as u64;
         if found != expected {
             problems.push(format!("{found} {verdict} case elements, results.json has {expected}"));
         }
     }
-    let hidden = |cases: &[(String, bool)]| cases.iter().filter(|(_, seen)| !seen).count();
+    let hidden = |cases: &Shown| cases.iter().filter(|(_, _, seen)| !seen).count();
     if hidden(&all) > 0 {
         problems.push(format!("{} cases hidden before filtering", hidden(&all)));
     }
@@ -237,8 +406,8 @@ fn check_report(session: &Session, dir: &Path) -> anyhow::Result<Vec<String>> {
     let checkbox = session.element("#only-failures")?;
     session.post(&format!("element/{checkbox}/click"), json!({}))?;
     let filtered = shown(session)?;
-    let wrong: Vec<&(String, bool)> =
-        filtered.iter().filter(|(verdict, seen)| *seen == (verdict == "passed")).collect();
+    let wrong: Vec<&(String, String, bool)> =
+        filtered.iter().filter(|(verdict, _, seen)| *seen == (verdict == "passed")).collect();
     if !wrong.is_empty() || filtered.len() != all.len() {
         problems.push(format!(
             "with \"only failed and warned cases\" checked, passed cases must be hidden and the \
@@ -249,6 +418,8 @@ fn check_report(session: &Session, dir: &Path) -> anyhow::Result<Vec<String>> {
     if hidden(&shown(session)?) > 0 {
         problems.push("unchecking the filter does not show every case again".to_string());
     }
+
+    filters(session, &counts, &mut problems)?;
 
     let network = session.execute(NETWORK_SCRIPT)?;
     for key in ["fetched", "links"] {
@@ -266,18 +437,154 @@ fn check_report(session: &Session, dir: &Path) -> anyhow::Result<Vec<String>> {
     }
     if problems.is_empty() {
         eprintln!(
-            "--- html-check ok: {} ({} cases: {} passed, {} warned, {} failed; the filter hides \
-             the {} passed; no console errors; no requests) in {}",
+            "--- html-check ok: {} ({}; {} cases: {} passed, {} warned, {} failed; the failure \
+             view lists the failed first; the status, pack, check, search and matrix filters \
+             show the right cases; no console errors; no requests) in {}",
             dir.display(),
+            counts.verdict,
             counts.cases,
             counts.passed,
             counts.warned,
             counts.failed,
-            counts.passed,
             seconds(started.elapsed())
         );
     }
-    Ok(problems)
+    Ok(Checked { problems, background })
+}
+
+/// A problem unless exactly `wanted` cases are shown, each matching `each(verdict, pack)`.
+fn expect(
+    problems: &mut Vec<String>,
+    what: String,
+    cases: &Shown,
+    wanted: u64,
+    each: &dyn Fn(&str, &str) -> bool,
+) {
+    let seen = visible(cases);
+    let stray: Vec<_> = seen.iter().filter(|(v, p, _)| !each(v, p)).collect();
+    if seen.len() as u64 != wanted || !stray.is_empty() {
+        problems.push(format!(
+            "{what}: {} cases shown, expected {wanted}; shown but not matching: {stray:?}",
+            seen.len()
+        ));
+    }
+}
+
+/// The status, pack, check, search and matrix filters, each against what results.json says
+/// it must show; the page is left with every case shown.
+fn filters(session: &Session, counts: &Counts, problems: &mut Vec<String>) -> anyhow::Result<()> {
+    for (status, wanted) in
+        [("failed", counts.failed), ("warned", counts.warned), ("passed", counts.passed)]
+    {
+        choose(session, "#status", status)?;
+        expect(problems, format!("status {status}"), &shown(session)?, wanted, &|v, _| v == status);
+    }
+    choose(session, "#status", "")?;
+    let mut packs: Vec<&str> = counts.listed.iter().map(|c| c.pack.as_str()).collect();
+    packs.dedup();
+    for pack in packs {
+        let wanted = counts.listed.iter().filter(|c| c.pack == pack).count() as u64;
+        choose(session, "#pack", pack)?;
+        expect(problems, format!("pack {pack}"), &shown(session)?, wanted, &|_, p| p == pack);
+    }
+    choose(session, "#pack", "")?;
+    // The check that failed in the most cases (any check when none failed), by its status.
+    let mut ids: Vec<&str> =
+        counts.listed.iter().flat_map(|c| c.checks.iter().map(|(id, _)| id.as_str())).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if let Some(check) = ids.iter().max_by_key(|id| counts.with(None, id, "failed")) {
+        choose(session, "#check", check)?;
+        for status in ["failed", "warned", "passed"] {
+            choose(session, "#status", status)?;
+            let wanted = counts.with(None, check, status);
+            expect(
+                problems,
+                format!("check {check}, status {status}"),
+                &shown(session)?,
+                wanted,
+                &|_, _| true,
+            );
+        }
+    }
+    let clear = session.element("#clear")?;
+    session.post(&format!("element/{clear}/click"), json!({}))?;
+    if let Some(first) = counts.listed.first() {
+        let search = session.element("#search")?;
+        session.post(
+            &format!("element/{search}/value"),
+            json!({ "text": "html-check: no such text" }),
+        )?;
+        expect(problems, "a search nothing matches".into(), &shown(session)?, 0, &|_, _| false);
+        session.post(&format!("element/{clear}/click"), json!({}))?;
+        session.post(&format!("element/{search}/value"), json!({ "text": first.name }))?;
+        let found = visible(&shown(session)?).len();
+        if found == 0 {
+            problems.push(format!("searching for the case {:?} shows no case", first.name));
+        }
+        session.post(&format!("element/{clear}/click"), json!({}))?;
+    }
+    // A count in the matrix lists exactly the cases it counts.
+    let count = session.execute(MATRIX_SCRIPT)?;
+    match serde_json::from_value::<(u64, String, String, String)>(count.clone()) {
+        Ok((number, status, check, pack)) => {
+            let marked = session.element("#html-check-count")?;
+            session.post(&format!("element/{marked}/click"), json!({}))?;
+            let wanted = counts.with(Some(&pack), &check, &status);
+            if wanted != number {
+                problems.push(format!(
+                    "the matrix says {number} for {check} {status} in {pack}, results.json {wanted}"
+                ));
+            }
+            expect(
+                problems,
+                format!("the matrix count {check} {status} in {pack}"),
+                &shown(session)?,
+                wanted,
+                &|_, p| p == pack,
+            );
+        }
+        Err(_) => problems.push(format!("no count to click in the check × pack matrix: {count}")),
+    }
+    session.post(&format!("element/{clear}/click"), json!({}))?;
+    if visible(&shown(session)?).len() as u64 != counts.cases {
+        problems.push("\"clear\" does not show every case again".to_string());
+    }
+    Ok(())
+}
+
+/// Saves the browser's viewport as a PNG and prints where.
+fn screenshot(session: &Session, path: &Path) -> anyhow::Result<()> {
+    let encoded = session.get("screenshot")?;
+    let png = base64(encoded.as_str().context("the screenshot is not a string")?)?;
+    std::fs::write(path, png).with_context(|| format!("writing {}", path.display()))?;
+    eprintln!("--- html-check screenshot: {}", path.display());
+    Ok(())
+}
+
+/// Standard base64 (WebDriver's screenshots), padding and line breaks allowed.
+fn base64(text: &str) -> anyhow::Result<Vec<u8>> {
+    let value = |c: u8| -> anyhow::Result<u32> {
+        Ok(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => bail!("not base64: {:?}", c as char),
+        } as u32)
+    };
+    let digits: Vec<u8> = text.bytes().filter(|c| !matches!(c, b'=' | b'\n' | b'\r')).collect();
+    let mut out = Vec::with_capacity(digits.len() * 3 / 4);
+    for chunk in digits.chunks(4) {
+        let mut bits = 0u32;
+        for (i, c) in chunk.iter().enumerate() {
+            bits |= value(*c)? << (18 - 6 * i);
+        }
+        let bytes = bits.to_be_bytes();
+        out.extend_from_slice(&bytes[1..chunk.len()]);
+    }
+    Ok(out)
 }
 
 /// A broken copy of a report must fail: its script throws instead of filtering and it loads an
@@ -296,14 +603,17 @@ fn control(session: &Session, work: &Path, report: &Path) -> anyhow::Result<()> 
         &html[..script]
     );
     std::fs::write(dir.join("report.html"), broken)?;
-    let problems = check_report(session, &dir)?;
+    let problems = check_report(session, &dir, None)?.problems;
     let found = |what: &str| problems.iter().any(|p| p.contains(what));
     ensure!(
-        found("console error") && found("passed cases must be hidden") && found("reaches outside"),
+        found("console error")
+            && found("passed cases must be hidden")
+            && found("status failed")
+            && found("reaches outside"),
         "the broken control page was not caught; problems found: {problems:#?}"
     );
     eprintln!(
-        "--- html-check control: a broken copy is rejected ({} problems: console error, filter, \
+        "--- html-check control: a broken copy is rejected ({} problems: console error, filters, \
          network)",
         problems.len()
     );

@@ -1,10 +1,26 @@
-//! `report.html`: the report in one self-contained page (inline CSS and a few lines of inline
-//! JavaScript, no network, no external assets): the summary, the packs with their hashes, and
-//! per case the verdict, the checks and, folded, the messages sent and received with timings.
-//! A checkbox shows only the cases that failed or warned.
+//! `report.html`: the report in one self-contained page (inline CSS and inline JavaScript, no
+//! network, no external assets). It opens on the overview a reader acts on: the verdict (a
+//! green or a red banner), target and target profile, the counts per pack, the check × pack
+//! matrix and the failed, then warned, cases with their evidence and reproduce line. Below:
+//! the baseline diff and the load charts when the run has them, the cases (folded, with
+//! search and filters by status, pack and check; a click on a matrix count filters to its
+//! cases) and, once, the rule of each check that ran.
+//!
+//! Size matters (a full run has thousands of check results and hundreds of messages): a passed
+//! check is its id in a list, each rule's text appears only in the rules table, and the
+//! messages are written as copies from earlier ones (`message_table`) that the script puts
+//! back into their `<pre>` when the page loads.
+//!
+//! The ids and data attributes below are what `cargo xtask html-check` drives: `#verdict`,
+//! the first table (the summary, with its "Cases" row), `#matrix`, `#failures` with
+//! `.failure[data-verdict]`, `.case[data-verdict][data-pack][data-checks][data-f][data-w]`,
+//! `#search`, `#status`, `#pack`, `#check`, `#only-failures` and `#shown`.
 
 use super::json::verdict_name;
-use super::record::{RunRecord, HARNESS_VERSION};
+use super::message_table::MessageTable;
+use super::overview::{self, CheckStatus, Row, Tally};
+use super::record::{RunRecord, CONFORMANT, HARNESS_VERSION};
+use crate::checks::Severity;
 use crate::runner::{CaseOutcome, Verdict};
 use std::fmt::Write;
 
@@ -27,62 +43,400 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// A message for a `<pre>`: one segment per line.
-fn message(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    escape(&text.replace("\r\n", "\n").replace('\r', "\n"))
+/// A message as shown: one segment per line, other control characters as `[0xNN]`.
+fn display(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes).replace("\r\n", "\n").replace('\r', "\n");
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t') => {
+                let _ = write!(out, "[0x{:02X}]", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;max-width:80em}\
-table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}\
-.passed{color:#176f2c}.warned{color:#8a6100}.failed{color:#b00020}\
-pre{background:#f6f6f6;padding:.5em;overflow-x:auto}code{font-size:.9em}\
-.case{border-top:1px solid #ddd;padding:.3em 0}";
+/// A `<pre>` the script fills with message `bytes` from the page's message table.
+fn message(table: &mut MessageTable, bytes: &[u8]) -> String {
+    format!("<pre data-m=\"{}\"></pre>", table.add(&display(bytes)))
+}
 
-const SCRIPT: &str = "document.getElementById('only-failures').addEventListener('change',\
-function(e){document.querySelectorAll('.case').forEach(function(c){\
-c.hidden=e.target.checked&&c.dataset.verdict==='passed';});});";
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;max-width:90em}\
+table{border-collapse:collapse;margin:.3em 0}td,th{border:1px solid #ccc;padding:.2em .5em;\
+text-align:left;vertical-align:top}\
+.passed{color:#176f2c}.warned{color:#8a6100}.failed{color:#b00020}.info{color:#555}\
+#verdict{font-size:1.6em;font-weight:bold;padding:.4em .8em;border-radius:.3em;color:#fff}\
+#verdict.passed{background:#176f2c}#verdict.failed{background:#b00020}\
+pre{background:#f6f6f6;padding:.5em;overflow-x:auto;margin:.2em 0}code{font-size:.9em}\
+.case{border-top:1px solid #ddd;padding:.2em 0}.case summary{cursor:pointer}\
+.case>details>*:not(summary){margin-left:1.5em}\
+.failure{border-left:4px solid #b00020;padding:.1em .8em;margin:.6em 0}\
+.failure[data-verdict=warned]{border-color:#8a6100}.failure h3{margin:.2em 0}\
+#matrix td,#matrix-rest td{white-space:nowrap}.n{cursor:pointer;margin-right:.4em}\
+.n:hover{text-decoration:underline}.dim{color:#666;font-weight:normal;font-size:.9em}\
+#filters{position:sticky;top:0;background:#fff;padding:.4em 0;border-bottom:1px solid #ccc}\
+#filters>*{margin-right:.6em}";
 
-fn case(out: &mut String, case: &CaseOutcome) {
-    let verdict = verdict_name(case.verdict());
+/// The filters: a case is shown when it matches every one set. With a check chosen, the
+/// status is that check's in the case (what a matrix count counts); without, the case's.
+const SCRIPT: &str = "(function(){\
+var $=function(i){return document.getElementById(i);};\
+var M=JSON.parse($('messages').textContent),T=[];M.forEach(function(e,i){\
+if(typeof e==='string'){T[i]=e;return;}var b=T[e[0]],t='';for(var k=1;k<e.length;k++){\
+var x=e[k];if(typeof x==='string'){t+=x;continue;}var n=e[++k];if(x>=0){t+=b.slice(x,x+n);\
+continue;}x=-1-x;while(n>0){var p=t.slice(x,x+n);if(!p.length){break;}t+=p;x+=p.length;\
+n-=p.length;}}T[i]=t;});\
+document.querySelectorAll('pre[data-m]').forEach(function(p){p.textContent=T[+p.dataset.m];});\
+var cases=[].slice.call(document.querySelectorAll('.case'));\
+function has(c,k,id){return (' '+(c.dataset[k]||'')+' ').indexOf(' '+id+' ')>=0;}\
+function status(c,k){return has(c,'f',k)?'failed':has(c,'w',k)?'warned':\
+has(c,'checks',k)?'passed':'';}\
+function apply(){var q=$('search').value.toLowerCase(),s=$('status').value,p=$('pack').value,\
+k=$('check').value,only=$('only-failures').checked,n=0;\
+cases.forEach(function(c){var v=k?status(c,k):c.dataset.verdict;\
+var ok=(!only||c.dataset.verdict!=='passed')&&(!p||c.dataset.pack===p)&&v!==''&&(!s||v===s)\
+&&(!q||c.textContent.toLowerCase().indexOf(q)>=0);c.hidden=!ok;if(ok){n++;}});\
+document.querySelectorAll('.pack').forEach(function(g){\
+g.hidden=!g.querySelector('.case:not([hidden])');});\
+$('shown').textContent=n+' of '+cases.length+' cases shown';}\
+['search','status','pack','check','only-failures'].forEach(function(i){\
+$(i).addEventListener(i==='search'?'input':'change',apply);});\
+$('clear').addEventListener('click',function(){['search','status','pack','check'].forEach(\
+function(i){$(i).value='';});$('only-failures').checked=false;apply();});\
+$('expand').addEventListener('click',function(){var open=this.dataset.open!=='1';\
+this.dataset.open=open?'1':'';this.textContent=open?'fold all':'unfold all';\
+cases.forEach(function(c){c.querySelector('details').open=open;});});\
+document.addEventListener('click',function(e){var t=e.target;\
+if(t.classList.contains('n')){var table=t.closest('table');\
+$('check').value=t.closest('tr').dataset.check;\
+$('pack').value=table.rows[0].cells[t.closest('td').cellIndex].dataset.pack;\
+$('status').value=t.dataset.s;$('search').value='';$('only-failures').checked=false;apply();\
+$('cases').scrollIntoView();}\
+var a=t.closest('a.jump');if(a){var c=document.querySelector(a.getAttribute('href'));\
+if(c){c.hidden=false;c.querySelector('details').open=true;}}});\
+apply();})();";
+
+/// Attribute-safe, space-separated check ids.
+fn ids<'a>(list: impl Iterator<Item = &'a str>) -> String {
+    escape(&list.collect::<Vec<_>>().join(" "))
+}
+
+fn title(case: &CaseOutcome) -> String {
+    format!("{} › {}", escape(&case.scenario), escape(&case.name))
+}
+
+fn verdict_badge(verdict: Verdict) -> String {
+    let name = verdict_name(verdict);
+    format!("<span class=\"{name}\">{}</span>", name.to_uppercase())
+}
+
+/// The verdict banner and the summary table (the first table: html-check reads its rows).
+fn summary(out: &mut String, record: &RunRecord) {
+    let outcome = record.outcome;
+    let passed = record.verdict() == CONFORMANT;
+    let (class, mark) = if passed { ("passed", "✓") } else { ("failed", "✗") };
     let _ = writeln!(
         out,
-        "<div class=\"case\" data-verdict=\"{verdict}\"><h3><span class=\"{verdict}\">{}</span> {} › {}</h3>",
-        verdict.to_uppercase(),
-        escape(&case.scenario),
-        escape(&case.name)
+        "<p id=\"verdict\" class=\"{class}\" data-verdict=\"{}\">{mark} {}</p>",
+        record.verdict(),
+        record.verdict().to_uppercase()
+    );
+    let count = |v: Verdict| outcome.cases().filter(|c| c.verdict() == v).count();
+    let checks: usize = outcome.cases().map(|c| c.results.len()).sum();
+    let failed_checks = |s: Severity| {
+        outcome.cases().flat_map(|c| c.failures()).filter(|r| r.severity == s).count()
+    };
+    let mut rows = vec![
+        ("Target", outcome.target.clone()),
+        ("Target profile", crate::profile::ProfileUsed::describe(&outcome.profiles)),
+        (
+            "Cases",
+            format!(
+                "{}: {} passed, {} passed with warnings, {} failed",
+                outcome.cases().count(),
+                count(Verdict::Passed),
+                count(Verdict::Warned),
+                count(Verdict::Failed)
+            ),
+        ),
+        (
+            "Checks",
+            format!(
+                "{checks} run: {} error failures, {} warnings",
+                failed_checks(Severity::Error),
+                failed_checks(Severity::Warning)
+            ),
+        ),
+        ("Run", record.run_id.clone()),
+        ("Harness", format!("hl7-harness {HARNESS_VERSION}")),
+        ("Seed", outcome.seed.to_string()),
+        ("Started", super::time::rfc3339(record.started)),
+        ("Finished", super::time::rfc3339(record.finished)),
+        ("Patient data", if record.phi_redacted { "redacted" } else { "as sent" }.to_string()),
+    ];
+    if outcome.unreachable {
+        rows.push(("Target reachable", "no: no case could connect".to_string()));
+    }
+    if let Some(shard) = outcome.shard {
+        rows.push(("Shard", format!("{shard} (report merge joins the shards)")));
+    }
+    out.push_str("<table id=\"summary\">\n");
+    for (key, value) in rows {
+        let _ = writeln!(out, "<tr><th>{key}</th><td>{}</td></tr>", escape(&value));
+    }
+    out.push_str("</table>\n");
+}
+
+fn packs(out: &mut String, record: &RunRecord) {
+    out.push_str(
+        "<h2>Packs</h2>\n<table id=\"packs\"><tr><th>pack</th><th>sha256</th>\
+<th>cases</th><th>passed</th><th>with warnings</th><th>failed</th><th>checks run</th></tr>\n",
+    );
+    for pack in &record.outcome.packs {
+        let sha = record.pack(&pack.name).map(|p| p.sha256.as_str()).unwrap_or("");
+        let tally = Tally::of_pack(pack);
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td class=\"passed\">{}</td>\
+<td class=\"warned\">{}</td><td class=\"failed\">{}</td><td>{}</td></tr>",
+            escape(&pack.name),
+            escape(sha),
+            tally.total(),
+            tally.passed,
+            tally.warned,
+            tally.failed,
+            pack.cases.iter().map(|c| c.results.len()).sum::<usize>()
+        );
+    }
+    out.push_str("</table>\n");
+}
+
+/// One matrix table: a header of packs (`data-pack`, read by the click filter) and its rows.
+fn matrix_table(out: &mut String, id: &str, record: &RunRecord, rows: &[&Row]) {
+    let _ = write!(out, "<table id=\"{id}\"><tr><th>check</th>");
+    for pack in &record.outcome.packs {
+        let name = escape(&pack.name);
+        let _ = write!(out, "<th data-pack=\"{name}\">{name}</th>");
+    }
+    out.push_str("</tr>\n");
+    for row in rows {
+        let id = escape(row.id);
+        let _ = write!(out, "<tr data-check=\"{id}\"><th><a href=\"#rule-{id}\">{id}</a></th>");
+        for cell in &row.cells {
+            let Some(tally) = cell else {
+                out.push_str("<td class=\"dim\">–</td>");
+                continue;
+            };
+            out.push_str("<td>");
+            for (count, status, mark) in [
+                (tally.failed, CheckStatus::Failed, "✗"),
+                (tally.warned, CheckStatus::Warned, "!"),
+                (tally.passed, CheckStatus::Passed, "✓"),
+            ] {
+                if count > 0 {
+                    let name = status.name();
+                    let _ = write!(
+                        out,
+                        "<span class=\"n {name}\" data-s=\"{name}\" title=\"{count} {name}\">\
+{count}{mark}</span>"
+                    );
+                }
+            }
+            out.push_str("</td>");
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</table>\n");
+}
+
+/// The check × pack matrix: checks that failed or warned anywhere in the open, the ones that
+/// passed everywhere folded below.
+fn matrix(out: &mut String, record: &RunRecord) {
+    let rows = overview::matrix(record.outcome);
+    let (bad, good): (Vec<&Row>, Vec<&Row>) = rows.iter().partition(|r| {
+        let total = r.total();
+        total.failed + total.warned > 0
+    });
+    out.push_str(
+        "<h2>Checks × packs</h2>\n<p class=\"dim\">In how many cases of each pack a check \
+failed (✗), warned (!) or passed (✓); – where no case of the pack ran it. Click a count to \
+list those cases.</p>\n",
+    );
+    if bad.is_empty() {
+        out.push_str("<p class=\"passed\">No check failed or warned in any case.</p>\n");
+    }
+    matrix_table(out, "matrix", record, &bad);
+    if !good.is_empty() {
+        let _ = writeln!(
+            out,
+            "<details><summary>{} checks passed in every case that ran them</summary>",
+            good.len()
+        );
+        matrix_table(out, "matrix-rest", record, &good);
+        out.push_str("</details>\n");
+    }
+}
+
+/// The failed, then the warned, cases: what failed, the evidence, the reproduce line.
+fn failures(out: &mut String, record: &RunRecord) {
+    let cases = overview::to_look_at(record.outcome);
+    out.push_str("<h2>Failures and warnings</h2>\n<div id=\"failures\">\n");
+    if cases.is_empty() {
+        out.push_str("<p class=\"passed\">None: every case passed.</p>\n");
+    }
+    for (number, case) in cases {
+        let verdict = verdict_name(case.verdict());
+        let _ = writeln!(
+            out,
+            "<div class=\"failure\" data-verdict=\"{verdict}\"><h3>{} {} › {}</h3><ul>",
+            verdict_badge(case.verdict()),
+            escape(&case.pack),
+            title(case)
+        );
+        for result in overview::failures(case) {
+            let class = if result.severity == Severity::Error { "failed" } else { "warned" };
+            let step = result.step.map(|s| format!(" step {s}")).unwrap_or_default();
+            let id = escape(result.id);
+            let _ = writeln!(
+                out,
+                "<li><span class=\"{class}\">{}</span> <a href=\"#rule-{id}\"><code>{id}</code>\
+</a>{step}: <code>{}</code></li>",
+                result.severity,
+                escape(&result.evidence)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "</ul><p>reproduce: <code>{}</code> · <a class=\"jump\" href=\"#case-{number}\">\
+messages and every check</a></p></div>",
+            escape(&case.reproduce)
+        );
+    }
+    out.push_str("</div>\n");
+}
+
+fn baseline(out: &mut String, comparison: &super::baseline::Comparison) {
+    let _ = writeln!(out, "<h2>Baseline</h2>\n<p>{}</p>", escape(&comparison.headline()));
+    for changed in &comparison.changed {
+        let _ = writeln!(
+            out,
+            "<h3>Changed: {} ({})</h3>\n<pre>{}</pre>",
+            escape(&changed.path),
+            escape(&changed.title),
+            escape(&changed.diff)
+        );
+    }
+    for (label, list) in [("New", &comparison.new), ("Missing", &comparison.missing)] {
+        for path in list {
+            let _ = writeln!(out, "<p>{label}: <code>{}</code></p>", escape(path));
+        }
+    }
+}
+
+/// The search box and the filters; the options are the packs and the checks that ran.
+fn filters(out: &mut String, record: &RunRecord, checks: &[(&'static str, Vec<&'static str>)]) {
+    out.push_str(
+        "<div id=\"filters\"><input type=\"search\" id=\"search\" placeholder=\"search cases, \
+checks, evidence, messages\" size=\"32\">\
+<select id=\"status\" title=\"the case's status, or the chosen check's in the case\">\
+<option value=\"\">any status</option><option value=\"failed\">failed</option>\
+<option value=\"warned\">warned</option><option value=\"passed\">passed</option></select>\
+<select id=\"pack\"><option value=\"\">every pack</option>",
+    );
+    for pack in &record.outcome.packs {
+        let name = escape(&pack.name);
+        let _ = write!(out, "<option value=\"{name}\">{name}</option>");
+    }
+    out.push_str("</select><select id=\"check\"><option value=\"\">every check</option>");
+    for (id, _) in checks {
+        let id = escape(id);
+        let _ = write!(out, "<option value=\"{id}\">{id}</option>");
+    }
+    out.push_str(
+        "</select><label><input type=\"checkbox\" id=\"only-failures\"> only failed and warned \
+cases</label><button type=\"button\" id=\"clear\">clear</button>\
+<button type=\"button\" id=\"expand\">unfold all</button><span id=\"shown\"></span></div>\n",
+    );
+}
+
+/// One case, folded: its verdict and counts in the summary line; inside, the results that did
+/// not pass (with evidence), the ids of those that did, the messages and the reproduce line.
+fn case(out: &mut String, case: &CaseOutcome, number: usize, table: &mut MessageTable) {
+    let verdict = verdict_name(case.verdict());
+    let checks = overview::case_checks(case);
+    let with =
+        |status: CheckStatus| ids(checks.iter().filter(|(_, s)| *s == status).map(|(id, _)| *id));
+    let _ = writeln!(
+        out,
+        "<div class=\"case\" id=\"case-{number}\" data-verdict=\"{verdict}\" data-pack=\"{}\" \
+data-checks=\"{}\" data-f=\"{}\" data-w=\"{}\">",
+        escape(&case.pack),
+        ids(checks.iter().map(|(id, _)| *id)),
+        with(CheckStatus::Failed),
+        with(CheckStatus::Warned)
+    );
+    let not_passed: Vec<_> = case.results.iter().filter(|r| !r.passed).collect();
+    let _ = writeln!(
+        out,
+        "<details><summary>{} {} <span class=\"dim\">{} checks, {} not passed · {} ms</span>\
+</summary>",
+        verdict_badge(case.verdict()),
+        title(case),
+        case.results.len(),
+        not_passed.len(),
+        case.duration.as_millis()
     );
     for sent in &case.sent {
         let _ = writeln!(out, "<p>sent: <code>{}</code></p>", escape(sent));
     }
-    out.push_str("<table><tr><th>check</th><th>severity</th><th>step</th><th>result</th><th>evidence</th><th>rule</th></tr>\n");
-    for check in &case.results {
-        let result = if check.passed { "passed" } else { "failed" };
-        let class = match (check.passed, check.severity) {
-            (true, _) => "passed",
-            (false, crate::checks::Severity::Error) => "failed",
-            (false, _) => "warned",
-        };
-        let _ = writeln!(
-            out,
-            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td class=\"{class}\">{result}</td><td>{}</td><td>{}</td></tr>",
-            escape(check.id),
-            check.severity,
-            check.step.map(|s| s.to_string()).unwrap_or_default(),
-            escape(&check.evidence),
-            escape(check.rule)
+    if !not_passed.is_empty() {
+        out.push_str(
+            "<table><tr><th>check</th><th>severity</th><th>step</th><th>evidence</th></tr>\n",
         );
+        for result in not_passed {
+            let class = match result.severity {
+                Severity::Error => "failed",
+                Severity::Warning => "warned",
+                Severity::Info => "info",
+            };
+            let _ = writeln!(
+                out,
+                "<tr><td><code>{}</code></td><td class=\"{class}\">{}</td><td>{}</td>\
+<td>{}</td></tr>",
+                escape(result.id),
+                result.severity,
+                result.step.map(|s| s.to_string()).unwrap_or_default(),
+                escape(&result.evidence)
+            );
+        }
+        out.push_str("</table>\n");
     }
-    out.push_str("</table>\n");
-    let _ = writeln!(
-        out,
-        "<details><summary>messages and timings ({} ms)</summary>",
-        case.duration.as_millis()
-    );
-    for exchange in &case.observation.exchanges {
+    let passed: Vec<&str> =
+        checks.iter().filter(|(_, s)| *s == CheckStatus::Passed).map(|(id, _)| *id).collect();
+    if !passed.is_empty() {
+        let _ = writeln!(out, "<p class=\"passed\">passed: {}</p>", escape(&passed.join(", ")));
+    }
+    messages(out, case, table);
+    let _ =
+        writeln!(out, "<p>reproduce: <code>{}</code></p></details></div>", escape(&case.reproduce));
+}
+
+/// What went over the wire, folded inside the case.
+fn messages(out: &mut String, case: &CaseOutcome, table: &mut MessageTable) {
+    let observation = &case.observation;
+    if observation.exchanges.is_empty()
+        && observation.arrivals.is_empty()
+        && observation.sut.is_none()
+    {
+        return;
+    }
+    out.push_str("<details><summary>messages and timings</summary>\n");
+    for exchange in &observation.exchanges {
         let _ = writeln!(
             out,
-            "<p>step {}, connection {}{}</p><pre>{}</pre>",
+            "<p>step {}, connection {}{}</p>{}",
             exchange.step,
             exchange.connection,
             if exchange.faults.is_empty() {
@@ -90,14 +444,14 @@ fn case(out: &mut String, case: &CaseOutcome) {
             } else {
                 format!(", faults: {}", escape(&exchange.faults.join(", ")))
             },
-            message(&exchange.sent)
+            message(table, &exchange.sent)
         );
         for reply in &exchange.replies {
             let _ = writeln!(
                 out,
-                "<p>reply after {} ms</p><pre>{}</pre>",
+                "<p>reply after {} ms</p>{}",
                 reply.elapsed.as_millis(),
-                message(&reply.payload)
+                message(table, &reply.payload)
             );
         }
         if let Some(event) = &exchange.event {
@@ -107,21 +461,21 @@ fn case(out: &mut String, case: &CaseOutcome) {
             let _ = writeln!(out, "<p>HTTP {}</p>", http.status);
         }
     }
-    for arrival in &case.observation.arrivals {
+    for arrival in &observation.arrivals {
         let answered = arrival
             .answered
             .map(|a| format!(", answered at {} ms", a.as_millis()))
             .unwrap_or_default();
         let _ = writeln!(
             out,
-            "<p>arrived at {} ms on connection {}: answer {}{answered}</p><pre>{}</pre>",
+            "<p>arrived at {} ms on connection {}: answer {}{answered}</p>{}",
             arrival.received.as_millis(),
             arrival.connection,
             escape(&arrival.answer),
-            message(&arrival.payload)
+            message(table, &arrival.payload)
         );
     }
-    if let Some(sut) = &case.observation.sut {
+    if let Some(sut) = &observation.sut {
         let ended = match (&sut.error, sut.killed, sut.exit) {
             (Some(error), _, _) => format!("could not start: {error}"),
             (None, true, _) => "stopped at the case timeout".into(),
@@ -136,8 +490,22 @@ fn case(out: &mut String, case: &CaseOutcome) {
             escape(&sut.output)
         );
     }
-    let _ =
-        writeln!(out, "<p>reproduce: <code>{}</code></p></details></div>", escape(&case.reproduce));
+    out.push_str("</details>\n");
+}
+
+/// Each rule's text once, keyed by check id (the matrix and the failures link here).
+fn rules(out: &mut String, rules: &[(&'static str, Vec<&'static str>)]) {
+    out.push_str("<h2>Rules</h2>\n<table id=\"rules\"><tr><th>check</th><th>rule</th></tr>\n");
+    for (id, texts) in rules {
+        let id = escape(id);
+        let texts: Vec<String> = texts.iter().map(|t| escape(t)).collect();
+        let _ = writeln!(
+            out,
+            "<tr id=\"rule-{id}\"><td><code>{id}</code></td><td>{}</td></tr>",
+            texts.join("<br>")
+        );
+    }
+    out.push_str("</table>\n");
 }
 
 /// The `report.html` document.
@@ -147,48 +515,36 @@ pub fn html(record: &RunRecord) -> String {
         String::from("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n");
     let _ = writeln!(out, "<title>hl7-harness report {}</title>", escape(&record.run_id));
     let _ = writeln!(out, "<style>{STYLE}</style></head><body>");
-    let class = if record.verdict() == super::record::CONFORMANT { "passed" } else { "failed" };
-    let _ = writeln!(out, "<h1>hl7-harness conformance report</h1>");
-    let _ =
-        writeln!(out, "<p>Verdict: <strong class=\"{class}\">{}</strong></p>", record.verdict());
-    let count = |v: Verdict| outcome.cases().filter(|c| c.verdict() == v).count();
-    let _ = writeln!(out, "<table>");
-    for (key, value) in [
-        ("Run", record.run_id.clone()),
-        ("Target", outcome.target.clone()),
-        ("Harness", format!("hl7-harness {HARNESS_VERSION}")),
-        ("Seed", outcome.seed.to_string()),
-        ("Started", super::time::rfc3339(record.started)),
-        ("Finished", super::time::rfc3339(record.finished)),
-        (
-            "Cases",
-            format!(
-                "{}: {} passed, {} passed with warnings, {} failed",
-                outcome.cases().count(),
-                count(Verdict::Passed),
-                count(Verdict::Warned),
-                count(Verdict::Failed)
-            ),
-        ),
-        ("Patient data", if record.phi_redacted { "redacted" } else { "as sent" }.to_string()),
-    ] {
-        let _ = writeln!(out, "<tr><th>{key}</th><td>{}</td></tr>", escape(&value));
+    out.push_str("<h1>hl7-harness conformance report</h1>\n");
+    summary(&mut out, record);
+    packs(&mut out, record);
+    matrix(&mut out, record);
+    failures(&mut out, record);
+    if let Some(comparison) = &record.baseline {
+        baseline(&mut out, comparison);
     }
-    if let Some(shard) = outcome.shard {
-        let _ = writeln!(out, "<tr><th>Shard</th><td>{shard}</td></tr>");
+    if !outcome.load.is_empty() {
+        out.push_str(&super::load::html(&outcome.load));
     }
-    out.push_str("</table>\n<h2>Packs</h2>\n<table><tr><th>pack</th><th>sha256</th><th>cases</th><th>failed</th></tr>\n");
+    let checks = overview::rules(outcome);
+    out.push_str("<h2 id=\"cases\">Cases</h2>\n");
+    filters(&mut out, record, &checks);
+    // Numbered in run order, as the failure list links to them.
+    let mut number = 0;
+    let mut table = MessageTable::default();
     for pack in &outcome.packs {
-        let sha = record.pack(&pack.name).map(|p| p.sha256.as_str()).unwrap_or("");
-        let failed = pack.cases.iter().filter(|c| c.verdict() == Verdict::Failed).count();
         let _ = writeln!(
             out,
-            "<tr><td>{}</td><td><code>{sha}</code></td><td>{}</td><td>{failed}</td></tr>",
-            escape(&pack.name),
-            pack.cases.len()
+            "<section class=\"pack\" data-pack=\"{0}\"><h3>{0}</h3>",
+            escape(&pack.name)
         );
+        for c in &pack.cases {
+            number += 1;
+            case(&mut out, c, number, &mut table);
+        }
+        out.push_str("</section>\n");
     }
-    out.push_str("</table>\n");
+    rules(&mut out, &checks);
     if !outcome.skipped.is_empty() {
         // What did not run belongs in a sign-off as much as what passed.
         out.push_str("<h2>Skipped</h2>\n<table><tr><th>file</th><th>why</th></tr>\n");
@@ -202,31 +558,11 @@ pub fn html(record: &RunRecord) -> String {
         }
         out.push_str("</table>\n");
     }
-    if let Some(comparison) = &record.baseline {
-        let _ = writeln!(out, "<h2>Baseline</h2>\n<p>{}</p>", escape(&comparison.headline()));
-        for changed in &comparison.changed {
-            let _ = writeln!(
-                out,
-                "<h3>Changed: {} ({})</h3>\n<pre>{}</pre>",
-                escape(&changed.path),
-                escape(&changed.title),
-                escape(&changed.diff)
-            );
-        }
-        for (label, list) in [("New", &comparison.new), ("Missing", &comparison.missing)] {
-            for path in list {
-                let _ = writeln!(out, "<p>{label}: <code>{}</code></p>", escape(path));
-            }
-        }
-    }
-    out.push_str("<h2>Cases</h2>\n");
-    out.push_str("<label><input type=\"checkbox\" id=\"only-failures\"> only failed and warned cases</label>\n");
-    for pack in &outcome.packs {
-        let _ = writeln!(out, "<h2>{}</h2>", escape(&pack.name));
-        for c in &pack.cases {
-            case(&mut out, c);
-        }
-    }
+    let _ = writeln!(
+        out,
+        "<script type=\"application/json\" id=\"messages\">{}</script>",
+        table.to_script_json()
+    );
     let _ = writeln!(out, "<script>{SCRIPT}</script>\n</body></html>");
     out
 }
@@ -234,6 +570,9 @@ pub fn html(record: &RunRecord) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::overview::fixture;
+    use crate::report::record::PackInputs;
+    use std::time::{Duration, UNIX_EPOCH};
 
     fn check(input: &str, expected: &str) {
         assert_eq!(escape(input), expected);
@@ -243,5 +582,67 @@ mod tests {
     fn escapes() {
         check("<script>&\"'", "&lt;script&gt;&amp;&quot;&#39;");
         check("\u{0b}MSH\u{1c}", "[0x0B]MSH[0x1C]");
+    }
+
+    fn page(failing: bool) -> String {
+        let outcome = fixture::outcome(failing);
+        let record = RunRecord {
+            outcome: &outcome,
+            run_id: "run-1".to_string(),
+            started: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+            finished: UNIX_EPOCH + Duration::from_secs(1_700_000_002),
+            packs: outcome
+                .packs
+                .iter()
+                .map(|p| PackInputs {
+                    name: p.name.clone(),
+                    sha256: "cd".repeat(32),
+                    files: vec![],
+                })
+                .collect(),
+            phi_redacted: false,
+            baseline: None,
+        };
+        html(&record)
+    }
+
+    /// The page without its constant style and script, which the snapshot need not repeat.
+    fn body(page: &str) -> String {
+        page.replace(STYLE, "[style]").replace(SCRIPT, "[script]")
+    }
+
+    #[test]
+    fn a_failing_run_opens_on_its_failures() {
+        let page = page(true);
+        insta::assert_snapshot!("html-failing", body(&page));
+        let at = |what: &str| page.find(what).unwrap_or_else(|| panic!("no {what}"));
+        assert!(at("id=\"verdict\" class=\"failed\"") < at("id=\"matrix\""));
+        assert!(
+            at("id=\"matrix\"") < at("id=\"failures\"")
+                && at("id=\"failures\"") < at("id=\"cases\"")
+        );
+        // Each rule once, though three cases ran the check.
+        assert_eq!(page.matches("MSA-2 message control ID").count(), 1);
+    }
+
+    #[test]
+    fn a_passing_run_looks_different() {
+        let page = page(false);
+        insta::assert_snapshot!("html-passing", body(&page));
+        assert!(page.contains("id=\"verdict\" class=\"passed\""));
+        assert!(page.contains("None: every case passed."));
+    }
+
+    #[test]
+    fn the_page_reaches_nothing_outside() {
+        for page in [page(true), page(false)] {
+            for external in ["src=", "<link", "@import", "url(", "http://", "https://"] {
+                assert!(!page.contains(external), "{external}");
+            }
+            assert_eq!(page.matches("href=").count(), page.matches("href=\"#").count());
+            assert_eq!(page.matches("<div").count(), page.matches("</div>").count());
+            assert_eq!(page.matches("<details").count(), page.matches("</details>").count());
+            assert_eq!(page.matches("<table").count(), page.matches("</table>").count());
+        }
     }
 }

@@ -1,7 +1,10 @@
-//! `summary.md`: the report people read first. Verdict, target, harness version, seed, times,
-//! the packs with their content hashes and counts, then every failed check (errors, then
-//! warnings) with id, severity, step, evidence, rule and the command that reproduces the case.
+//! `summary.md`: the report people read first, in the order of report.html's overview: the
+//! verdict, target and target profile, the packs with their content hashes and counts, the
+//! check × pack matrix, then the failed cases before the warned ones, each failure with id,
+//! severity, step, evidence, rule and the command that reproduces the case; after them the
+//! baseline, the files read and what was skipped.
 
+use super::overview;
 use super::record::{RunRecord, HARNESS_VERSION};
 use crate::checks::Severity;
 use crate::runner::Verdict;
@@ -56,7 +59,80 @@ fn baseline(out: &mut String, comparison: &super::baseline::Comparison) {
     }
 }
 
-/// The `summary.md` document.
+/// The check × pack matrix: per pack, in how many cases the check failed / warned / passed;
+/// the checks that failed or warned anywhere first.
+fn matrix(out: &mut String, outcome: &crate::runner::RunOutcome) {
+    let rows = overview::matrix(outcome);
+    let _ = writeln!(out, "\n## Checks × packs\n");
+    let _ = writeln!(
+        out,
+        "Cases per pack in which each check failed / warned / passed (– where no case of the \
+         pack ran it).\n"
+    );
+    let mut header = String::from("| check |");
+    let mut rule = String::from("|---|");
+    for pack in &outcome.packs {
+        let _ = write!(header, " {} |", plain(&pack.name));
+        rule.push_str("---|");
+    }
+    let _ = writeln!(out, "{header}\n{rule}");
+    for row in &rows {
+        let _ = write!(out, "| {} |", code(row.id));
+        for cell in &row.cells {
+            match cell {
+                Some(t) if t.failed + t.warned > 0 => {
+                    let _ = write!(out, " **{} / {} / {}** |", t.failed, t.warned, t.passed);
+                }
+                Some(t) => {
+                    let _ = write!(out, " {} / {} / {} |", t.failed, t.warned, t.passed);
+                }
+                None => out.push_str(" – |"),
+            }
+        }
+        out.push('\n');
+    }
+}
+
+/// The failed cases, then the warned ones: each failure with its evidence and rule, and the
+/// command that runs the case again.
+fn failures(out: &mut String, outcome: &crate::runner::RunOutcome) {
+    let _ = writeln!(out, "\n## Failures and warnings\n");
+    let cases = overview::to_look_at(outcome);
+    if cases.is_empty() {
+        let _ = writeln!(out, "None: every case passed.");
+    }
+    for (_, case) in cases {
+        let verdict = super::json::verdict_name(case.verdict()).to_uppercase();
+        let _ = writeln!(
+            out,
+            "### {verdict}: {} › {} › {}\n",
+            plain(&case.pack),
+            plain(&case.scenario),
+            plain(&case.name)
+        );
+        for sent in &case.sent {
+            let _ = writeln!(out, "- sent: {}", code(sent));
+        }
+        for failure in overview::failures(case) {
+            let step = failure.step.map(|s| format!(" (step {s})")).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "- **{}** {}{step}: {}",
+                failure.severity,
+                code(failure.id),
+                code(&failure.evidence)
+            );
+            let _ = writeln!(out, "  - rule: {}", plain(failure.rule));
+        }
+        // A failing sender under test: the end of its own error output says why.
+        out.push_str(&super::sender_stderr::markdown(case));
+        let _ = writeln!(out, "- reproduce: {}\n", code(&case.reproduce));
+    }
+}
+
+/// The `summary.md` document, in the order of report.html's overview: verdict, target and
+/// profile, counts per pack, the check × pack matrix, failures first; then the files read,
+/// the baseline and what was skipped.
 pub fn summary(record: &RunRecord) -> String {
     let outcome = record.outcome;
     let mut out = String::new();
@@ -65,17 +141,12 @@ pub fn summary(record: &RunRecord) -> String {
     let _ = writeln!(out, "# hl7-harness conformance report\n");
     let _ = writeln!(out, "**Verdict: {}**\n", record.verdict());
     let _ = writeln!(out, "| | |\n|---|---|");
-    let _ = writeln!(out, "| Run | {} |", code(&record.run_id));
     let _ = writeln!(out, "| Target | {} |", code(&outcome.target));
     let _ = writeln!(
         out,
         "| Target profile | {} |",
         crate::profile::ProfileUsed::describe(&outcome.profiles)
     );
-    let _ = writeln!(out, "| Harness | hl7-harness {HARNESS_VERSION} |");
-    let _ = writeln!(out, "| Seed | {} |", outcome.seed);
-    let _ = writeln!(out, "| Started | {} |", super::time::rfc3339(record.started));
-    let _ = writeln!(out, "| Finished | {} |", super::time::rfc3339(record.finished));
     let _ = writeln!(
         out,
         "| Cases | {total}: {} passed, {} passed with warnings, {} failed |",
@@ -93,6 +164,11 @@ pub fn summary(record: &RunRecord) -> String {
         failed_checks(Severity::Error),
         failed_checks(Severity::Warning)
     );
+    let _ = writeln!(out, "| Run | {} |", code(&record.run_id));
+    let _ = writeln!(out, "| Harness | hl7-harness {HARNESS_VERSION} |");
+    let _ = writeln!(out, "| Seed | {} |", outcome.seed);
+    let _ = writeln!(out, "| Started | {} |", super::time::rfc3339(record.started));
+    let _ = writeln!(out, "| Finished | {} |", super::time::rfc3339(record.finished));
     if record.phi_redacted {
         let _ = writeln!(
             out,
@@ -111,21 +187,27 @@ pub fn summary(record: &RunRecord) -> String {
         writeln!(out, "| pack | sha256 | cases | passed | with warnings | failed | checks run |");
     let _ = writeln!(out, "|---|---|---|---|---|---|---|");
     for pack in &outcome.packs {
-        let n = |v: Verdict| pack.cases.iter().filter(|c| c.verdict() == v).count();
+        let tally = overview::Tally::of_pack(pack);
         let sha = record.pack(&pack.name).map(|p| p.sha256.as_str()).unwrap_or("");
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} | {} | {} |",
             plain(&pack.name),
             code(sha),
-            pack.cases.len(),
-            n(Verdict::Passed),
-            n(Verdict::Warned),
-            n(Verdict::Failed),
+            tally.total(),
+            tally.passed,
+            tally.warned,
+            tally.failed,
             pack.cases.iter().map(|c| c.results.len()).sum::<usize>()
         );
     }
-    let _ = writeln!(out, "\n### Files read\n");
+    matrix(&mut out, outcome);
+    failures(&mut out, outcome);
+
+    if let Some(comparison) = &record.baseline {
+        baseline(&mut out, comparison);
+    }
+    let _ = writeln!(out, "\n## Files read\n");
     let _ = writeln!(out, "| pack | kind | file | sha256 |\n|---|---|---|---|");
     for pack in &record.packs {
         for file in &pack.files {
@@ -137,47 +219,6 @@ pub fn summary(record: &RunRecord) -> String {
                 code(&file.path),
                 code(&file.sha256)
             );
-        }
-    }
-
-    if let Some(comparison) = &record.baseline {
-        baseline(&mut out, comparison);
-    }
-
-    for (title, severity) in [("Failures", Severity::Error), ("Warnings", Severity::Warning)] {
-        let cases: Vec<_> =
-            outcome.cases().filter(|c| c.failures().any(|r| r.severity == severity)).collect();
-        let _ = writeln!(out, "\n## {title}\n");
-        if cases.is_empty() {
-            let _ = writeln!(out, "None.");
-            continue;
-        }
-        for case in cases {
-            let _ = writeln!(
-                out,
-                "### {} › {} › {}\n",
-                plain(&case.pack),
-                plain(&case.scenario),
-                plain(&case.name)
-            );
-            for sent in &case.sent {
-                let _ = writeln!(out, "- sent: {}", code(sent));
-            }
-            for failure in case.failures().filter(|r| r.severity == severity) {
-                let step = failure.step.map(|s| format!(" (step {s})")).unwrap_or_default();
-                let _ = writeln!(
-                    out,
-                    "- **{}** {}{step}: {}",
-                    failure.severity,
-                    code(failure.id),
-                    code(&failure.evidence)
-                );
-                let _ = writeln!(out, "  - rule: {}", plain(failure.rule));
-            }
-            if severity == Severity::Error {
-                out.push_str(&super::sender_stderr::markdown(case));
-            }
-            let _ = writeln!(out, "- reproduce: {}\n", code(&case.reproduce));
         }
     }
     if !outcome.skipped.is_empty() {
@@ -204,5 +245,39 @@ mod tests {
         check("`x", "`` `x ``");
         check("A|B\rC", "`A\\|B␍C`");
         check("", "`  `");
+    }
+
+    #[test]
+    fn overview_order_failures_first() {
+        use crate::report::overview::fixture;
+        use crate::report::record::PackInputs;
+        use std::time::{Duration, UNIX_EPOCH};
+        for (name, failing) in [("summary-failing", true), ("summary-passing", false)] {
+            let outcome = fixture::outcome(failing);
+            let record = RunRecord {
+                outcome: &outcome,
+                run_id: "run-1".to_string(),
+                started: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+                finished: UNIX_EPOCH + Duration::from_secs(1_700_000_002),
+                packs: outcome
+                    .packs
+                    .iter()
+                    .map(|p| PackInputs {
+                        name: p.name.clone(),
+                        sha256: "cd".repeat(32),
+                        files: vec![],
+                    })
+                    .collect(),
+                phi_redacted: false,
+                baseline: None,
+            };
+            let text = summary(&record);
+            insta::assert_snapshot!(name, text);
+            let at = |what: &str| text.find(what).unwrap_or_else(|| panic!("no {what}"));
+            assert!(at("**Verdict") < at("| Target profile | site (profiles/site.yaml, sha256"));
+            assert!(at("## Packs") < at("## Checks × packs"));
+            assert!(at("## Checks × packs") < at("## Failures and warnings"));
+            assert!(at("## Failures and warnings") < at("## Files read"));
+        }
     }
 }

@@ -11,6 +11,8 @@ pub mod load;
 pub mod manifest;
 pub mod markdown;
 pub mod merge;
+pub mod message_table;
+pub mod overview;
 pub mod record;
 pub mod redact;
 pub mod sender_stderr;

@@ -30,7 +30,8 @@ pub fn write_report(dir: &Path, record: &RunRecord) -> Result<Manifest, ReportEr
         .map_err(|source| ReportError::Write { path: dir.to_path_buf(), source })?;
     let mut results = super::json::results(record);
     let mut summary = super::markdown::summary(record);
-    let mut html = super::html::html(record);
+    // report.html places its load section itself, above the cases.
+    let html = super::html::html(record);
     let load = &record.outcome.load;
     if !load.is_empty() {
         // Only runs with a load phase carry the section, so other reports stay as they were.
@@ -38,8 +39,6 @@ pub fn write_report(dir: &Path, record: &RunRecord) -> Result<Manifest, ReportEr
             object.insert("load".into(), load.iter().map(super::load::json).collect());
         }
         summary.push_str(&super::load::markdown(load));
-        let at = html.find("<h2>Cases</h2>").or_else(|| html.find("</body>")).unwrap_or(html.len());
-        html.insert_str(at, &super::load::html(load));
     }
     let mut results = serde_json::to_string_pretty(&results).expect("results serialize");
     results.push('\n');
