@@ -49,8 +49,10 @@ const CHROMIUM_ARGS: &[&str] = &[
     "--window-size=1280,1024",
 ];
 
-/// The scenario file the default reports run.
-const SCENARIO: &str = "scenarios/conformance-core/ack-protocol.yaml";
+/// The scenarios the default reports run: two packs, so the pack filter has something to tell
+/// apart.
+const SCENARIOS: &[&str] =
+    &["scenarios/conformance-core/ack-protocol.yaml", "scenarios/adt-client-feed/"];
 /// Defects that make one case fail (AA to a frame that is not HL7: a false success) and most
 /// others only warn (MSH-12 not echoed), while one case still passes. Without a target profile an
 /// AE to non-ASCII text is a receiver's choice, so it no longer fails anything.
@@ -137,13 +139,18 @@ fn make_reports(root: &Path, work: &Path) -> anyhow::Result<Vec<PathBuf>> {
         .args(["build", "--quiet", "-p", "hl7-harness"])
         .current_dir(root)
         .run()?;
-    let harness = root.join("target").join("debug").join("hl7-harness");
+    // Where `cargo build` put it: CARGO_TARGET_DIR when set (relative to the root), else target/.
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(|dir| root.join(dir))
+        .unwrap_or_else(|| root.join("target"));
+    let harness = target.join("debug").join("hl7-harness");
     let mut reports = Vec::new();
     for (name, extra, exit) in [("passing", &[][..], 0), ("failing", DEFECTS, 1)] {
         let dir = work.join(name);
         let _ = std::fs::remove_dir_all(&dir);
         let mut command = std::process::Command::new(&harness);
-        command.args(["run", SCENARIO, "--seed", "7"]).args(extra).arg("--report-dir").arg(&dir);
+        command.arg("run").args(SCENARIOS).args(["--seed", "7"]).args(extra);
+        command.arg("--report-dir").arg(&dir);
         command.current_dir(root);
         eprintln!("==> [html-check report] {command:?}");
         let output = output_within(command, RUN_LIMIT, "hl7-harness run")?;

@@ -266,13 +266,15 @@ list those cases.</p>\n",
     );
     if bad.is_empty() {
         out.push_str("<p class=\"passed\">No check failed or warned in any case.</p>\n");
+    } else {
+        matrix_table(out, "matrix", record, &bad);
     }
-    matrix_table(out, "matrix", record, &bad);
     if !good.is_empty() {
         let _ = writeln!(
             out,
-            "<details><summary>{} checks passed in every case that ran them</summary>",
-            good.len()
+            "<details><summary>{} passed in every case that ran {}</summary>",
+            if good.len() == 1 { "1 check".to_string() } else { format!("{} checks", good.len()) },
+            if good.len() == 1 { "it" } else { "them" }
         );
         matrix_table(out, "matrix-rest", record, &good);
         out.push_str("</details>\n");
@@ -370,7 +372,7 @@ fn case(out: &mut String, case: &CaseOutcome, number: usize, table: &mut Message
         |status: CheckStatus| ids(checks.iter().filter(|(_, s)| *s == status).map(|(id, _)| *id));
     let _ = writeln!(
         out,
-        "<div class=\"case\" id=\"case-{number}\" data-verdict=\"{verdict}\" data-pack=\"{}\" \
+        "<div class=\"case\" data-verdict=\"{verdict}\" id=\"case-{number}\" data-pack=\"{}\" \
 data-checks=\"{}\" data-f=\"{}\" data-w=\"{}\">",
         escape(&case.pack),
         ids(checks.iter().map(|(id, _)| *id)),

@@ -538,14 +538,19 @@ fn html_is_self_contained_with_a_failure_filter() {
     ]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let html = dir.read("report.html");
-    for external in ["src=", "href=", "<link", "@import", "url("] {
+    for external in ["src=", "<link", "@import", "url("] {
         assert!(!html.contains(external), "report.html refers to an outside asset: {external}");
     }
+    // Links only within the page (the rules table, the cases).
+    assert_eq!(html.matches("href=").count(), html.matches("href=\"#").count());
     let results: serde_json::Value = serde_json::from_str(&dir.read("results.json")).unwrap();
     let cases = results["counts"]["cases"].as_u64().unwrap() as usize;
     assert_eq!(html.matches("<div class=\"case\" data-verdict=").count(), cases);
     let failed = results["counts"]["failed"].as_u64().unwrap() as usize;
-    assert_eq!(html.matches("data-verdict=\"failed\"").count(), failed);
+    assert_eq!(html.matches("<div class=\"case\" data-verdict=\"failed\"").count(), failed);
+    // The overview lists the failed cases before the cases themselves.
+    assert_eq!(html.matches("<div class=\"failure\" data-verdict=\"failed\"").count(), failed);
+    assert!(html.find("id=\"failures\"") < html.find("id=\"cases\""));
     assert!(
         html.contains("id=\"only-failures\"") && html.contains("getElementById('only-failures')")
     );
