@@ -6,8 +6,9 @@
 //!   every fuzz target for a while and fails on any crash.
 //! - `bench [parse|mllp]`: builds and runs a benchmark in release, writes `reports/bench/`.
 //! - `html-check [REPORT_DIR]...`: opens report.html in headless Chromium (Debian's chromium and
-//!   chromedriver, installed when missing) and checks that it renders, logs no console error,
-//!   filters failures and fetches nothing; without folders it makes its own reports.
+//!   chromedriver, installed when missing) and checks that it renders, opens on the overview
+//!   with the failures first, logs no console error, filters right and fetches nothing; without
+//!   folders it makes its own reports and keeps screenshots under `target/xtask/html-check/`.
 //! - `system-checks`: the tests that need a system package (the JUnit XSD with xmllint, the
 //!   progress bar under `script`), installed with apt-get when missing; `cargo test` needs none.
 //! - `book`: builds the user guide (`docs/`) with a pinned mdbook and checks its links.
@@ -87,13 +88,14 @@ enum Task {
         suite: Suite,
     },
     /// Open report.html in headless Chromium (through chromedriver) and check that it renders,
-    /// logs no console error, that "only failed and warned cases" hides exactly the passed
-    /// cases, and that it fetches nothing. Installs Debian's chromium and chromium-driver when
-    /// missing.
+    /// opens on the overview with the failures first, logs no console error, that its filters
+    /// (status, pack, check, search, matrix counts, "only failed and warned cases") show
+    /// exactly the right cases, and that it fetches nothing; screenshots are kept under
+    /// target/xtask/html-check/. Installs Debian's chromium and chromium-driver when missing.
     HtmlCheck {
         /// Report folders to check; by default two reports of
-        /// scenarios/conformance-core/ack-protocol.yaml (one passing, one with failures) and a
-        /// broken copy that must fail.
+        /// scenarios/conformance-core/ack-protocol.yaml and scenarios/adt-client-feed/ (one
+        /// passing, one with failures) and a broken copy that must fail.
         report_dirs: Vec<PathBuf>,
     },
     /// Run the checks that need a system package, kept out of `cargo test --workspace`:
