@@ -587,6 +587,10 @@ mod tests {
     }
 
     fn page(failing: bool) -> String {
+        page_with(failing, None)
+    }
+
+    fn page_with(failing: bool, baseline: Option<crate::report::baseline::Comparison>) -> String {
         let outcome = fixture::outcome(failing);
         let record = RunRecord {
             outcome: &outcome,
@@ -603,7 +607,7 @@ mod tests {
                 })
                 .collect(),
             phi_redacted: false,
-            baseline: None,
+            baseline,
         };
         html(&record)
     }
@@ -646,5 +650,29 @@ mod tests {
             assert_eq!(page.matches("<details").count(), page.matches("</details>").count());
             assert_eq!(page.matches("<table").count(), page.matches("</table>").count());
         }
+    }
+
+    #[test]
+    fn the_baseline_diff_comes_after_the_failures_before_the_cases() {
+        let comparison = crate::report::baseline::Comparison {
+            dir: "reports/baseline".to_string(),
+            baseline_seed: Some(7),
+            unchanged: 2,
+            new: vec!["hostile-network/split-frame.snap".to_string()],
+            changed: vec![crate::report::baseline::Changed {
+                path: "conformance-core/a-v2-4.snap".to_string(),
+                title: "a v2.4 message is acknowledged".to_string(),
+                diff: "-MSA|AA|MSG-1\n+MSA|AA|MSG-1-WRONG\n".to_string(),
+            }],
+            missing: Vec::new(),
+            complete: true,
+            accepted: false,
+        };
+        let page = page_with(true, Some(comparison));
+        let at = |what: &str| page.find(what).unwrap_or_else(|| panic!("no {what}"));
+        assert!(at("id=\"failures\"") < at("<h2>Baseline</h2>"));
+        assert!(at("<h2>Baseline</h2>") < at("id=\"cases\""));
+        assert!(page.contains("<pre>-MSA|AA|MSG-1\n+MSA|AA|MSG-1-WRONG\n</pre>"));
+        assert!(page.contains("New: <code>hostile-network/split-frame.snap</code>"));
     }
 }
