@@ -179,6 +179,13 @@ fn summary(out: &mut String, record: &RunRecord) {
     if outcome.unreachable {
         rows.push(("Target reachable", "no: no case could connect".to_string()));
     }
+    if !outcome.skipped.is_empty() {
+        // What did not run belongs in the overview of a sign-off, not only at its end.
+        let files = outcome.skipped.len();
+        let files =
+            if files == 1 { "1 scenario file".into() } else { format!("{files} scenario files") };
+        rows.push(("Skipped", format!("{files} not run (listed at the end, with why)")));
+    }
     if let Some(shard) = outcome.shard {
         rows.push(("Shard", format!("{shard} (report merge joins the shards)")));
     }

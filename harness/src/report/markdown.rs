@@ -178,6 +178,13 @@ pub fn summary(record: &RunRecord) -> String {
     if outcome.unreachable {
         let _ = writeln!(out, "| Target reachable | no: no case could connect |");
     }
+    if !outcome.skipped.is_empty() {
+        let _ = writeln!(
+            out,
+            "| Skipped | {} scenario file(s) not run (listed under Skipped, with why) |",
+            outcome.skipped.len()
+        );
+    }
     if let Some(shard) = outcome.shard {
         let _ = writeln!(out, "| Shard | {shard} (`report merge` joins the shards) |");
     }
