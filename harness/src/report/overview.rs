@@ -224,6 +224,7 @@ pub(crate) mod fixture {
                     http: None,
                     expect: Default::default(),
                     faults: Vec::new(),
+                    after_outside_bytes: false,
                     attempts: Vec::new(),
                     reply_order: Vec::new(),
                 }],
