@@ -111,21 +111,7 @@ fn ensure_browser() -> anyhow::Result<()> {
     if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() {
         return Ok(());
     }
-    let root_user = std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0");
-    let apt = |step: &str, args: &[&str]| {
-        let command = if root_user {
-            Command::new(step, "apt-get").args(args)
-        } else {
-            Command::new(step, "sudo").args(["apt-get"]).args(args)
-        };
-        command.env("DEBIAN_FRONTEND", "noninteractive").run()
-    };
-    apt("apt update", &["update", "-q"])?;
-    apt("apt install", &["install", "-y", "-q", "chromium", "chromium-driver"])
-        .context("installing Debian's chromium and chromium-driver")?;
+    crate::process::apt_install(&["chromium", "chromium-driver"])?;
     ensure!(
         Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists(),
         "{CHROMIUM} or {CHROMEDRIVER} still missing after apt-get install"

@@ -16,6 +16,12 @@ pub const END: &str = "<!-- rulebook:end -->";
 /// `&lt;` (the rules cite `<SB>`, `<EB>`, `<CR>`, which Markdown renderers would otherwise take
 /// for HTML tags and hide).
 fn cell(text: &str) -> String {
+    escape_tags(&text.replace('|', "\\|").replace('\n', " "))
+}
+
+/// `<` outside code spans as `&lt;`, so that text such as `<SB>` or `<trigger>` is shown in
+/// Markdown, not taken for an HTML tag.
+pub fn escape_tags(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut in_code = false;
     for c in text.chars() {
@@ -24,8 +30,6 @@ fn cell(text: &str) -> String {
                 in_code = !in_code;
                 out.push(c);
             }
-            '|' => out.push_str("\\|"),
-            '\n' => out.push(' '),
             '<' if !in_code => out.push_str("&lt;"),
             _ => out.push(c),
         }

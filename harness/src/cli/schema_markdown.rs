@@ -237,25 +237,9 @@ fn paragraph(text: &str) -> String {
 
 /// Doc text on one line (for table cells and list items), pipes escaped.
 pub fn line(text: &str) -> String {
-    escape_tags(&text.split_whitespace().collect::<Vec<_>>().join(" ").replace('|', "\\|"))
-}
-
-/// `<` outside code spans as `&lt;`, so that text such as `<SB>` or `<trigger>` in a doc
-/// comment is shown, not taken for an HTML tag.
-pub fn escape_tags(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut in_code = false;
-    for c in text.chars() {
-        match c {
-            '`' => {
-                in_code = !in_code;
-                out.push(c);
-            }
-            '<' if !in_code => out.push_str("&lt;"),
-            _ => out.push(c),
-        }
-    }
-    out
+    crate::checks::rulebook::escape_tags(
+        &text.split_whitespace().collect::<Vec<_>>().join(" ").replace('|', "\\|"),
+    )
 }
 
 #[cfg(test)]

@@ -580,8 +580,6 @@ pub fn html(record: &RunRecord) -> String {
 mod tests {
     use super::*;
     use crate::report::overview::fixture;
-    use crate::report::record::PackInputs;
-    use std::time::{Duration, UNIX_EPOCH};
 
     fn check(input: &str, expected: &str) {
         assert_eq!(escape(input), expected);
@@ -599,24 +597,7 @@ mod tests {
 
     fn page_with(failing: bool, baseline: Option<crate::report::baseline::Comparison>) -> String {
         let outcome = fixture::outcome(failing);
-        let record = RunRecord {
-            outcome: &outcome,
-            run_id: "run-1".to_string(),
-            started: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
-            finished: UNIX_EPOCH + Duration::from_secs(1_700_000_002),
-            packs: outcome
-                .packs
-                .iter()
-                .map(|p| PackInputs {
-                    name: p.name.clone(),
-                    sha256: "cd".repeat(32),
-                    files: vec![],
-                })
-                .collect(),
-            phi_redacted: false,
-            baseline,
-        };
-        html(&record)
+        html(&fixture::record(&outcome, baseline))
     }
 
     /// The page without its constant style and script, which the snapshot need not repeat.

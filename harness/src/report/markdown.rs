@@ -257,27 +257,9 @@ mod tests {
     #[test]
     fn overview_order_failures_first() {
         use crate::report::overview::fixture;
-        use crate::report::record::PackInputs;
-        use std::time::{Duration, UNIX_EPOCH};
         for (name, failing) in [("summary-failing", true), ("summary-passing", false)] {
             let outcome = fixture::outcome(failing);
-            let record = RunRecord {
-                outcome: &outcome,
-                run_id: "run-1".to_string(),
-                started: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
-                finished: UNIX_EPOCH + Duration::from_secs(1_700_000_002),
-                packs: outcome
-                    .packs
-                    .iter()
-                    .map(|p| PackInputs {
-                        name: p.name.clone(),
-                        sha256: "cd".repeat(32),
-                        files: vec![],
-                    })
-                    .collect(),
-                phi_redacted: false,
-                baseline: None,
-            };
+            let record = fixture::record(&outcome, None);
             let text = summary(&record);
             insta::assert_snapshot!(name, text);
             let at = |what: &str| text.find(what).unwrap_or_else(|| panic!("no {what}"));

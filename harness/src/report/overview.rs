@@ -176,6 +176,31 @@ pub(crate) mod fixture {
     use std::path::PathBuf;
     use std::time::Duration;
 
+    /// The record the renderers render: `outcome` with fixed times, one pack hash per pack.
+    pub fn record(
+        outcome: &RunOutcome,
+        baseline: Option<crate::report::baseline::Comparison>,
+    ) -> crate::report::record::RunRecord<'_> {
+        use std::time::UNIX_EPOCH;
+        crate::report::record::RunRecord {
+            outcome,
+            run_id: "run-1".to_string(),
+            started: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+            finished: UNIX_EPOCH + Duration::from_secs(1_700_000_002),
+            packs: outcome
+                .packs
+                .iter()
+                .map(|p| crate::report::record::PackInputs {
+                    name: p.name.clone(),
+                    sha256: "cd".repeat(32),
+                    files: vec![],
+                })
+                .collect(),
+            phi_redacted: false,
+            baseline,
+        }
+    }
+
     const ECHO: &str = "HL7 v2.5.1 ch. 2, MSA-2 message control ID: the MSH-10 of the message \
                         acknowledged";
     const VERSION: &str = "HL7 v2.5.1 ch. 2, MSH-12: the ACK's version is the message's";
