@@ -45,10 +45,14 @@ pub struct TargetProfile {
     #[serde(default)]
     pub mllp_release: Option<MllpRelease>,
     /// What the receiver does with bytes outside an MLLP block: `skip` them (MLLP release 2's
-    /// rule) or `close` the connection (release 1 says nothing).
+    /// rule) or `close` the connection (release 1 says nothing). With `skip` the block after
+    /// them must be answered on the same connection (`connection.bytes-outside-blocks`);
+    /// otherwise a close is followed by a resend on a clean connection.
     #[serde(default)]
     pub bytes_outside_blocks: Option<BytesOutsideBlocks>,
-    /// `false`: one connection is served at a time, by design (MLLP allows it).
+    /// `false`: one connection is served at a time, by design (MLLP allows it). Only with `true`
+    /// are cases run side by side against the target and cases with several connections at
+    /// once judged.
     #[serde(default)]
     pub concurrent_connections: Option<bool>,
     /// What a resent message (same MSH-10) does: `apply-once`, `apply-each` or `reject`.
