@@ -275,10 +275,11 @@ fn first_answer(sent: &Message<'_>, profile: Option<&TargetProfile>) -> Allowed 
 /// Results of a case graded by what the profile declares:
 /// - a case's `expect.*` results depend on the declarations it names in `depends_on`; where
 ///   the profile leaves one out, a failure is reported as seen (`info`), never as an error;
-/// - a case that opens several connections at once, and the liveness canary sent while a
-///   fault holds a connection, need `concurrent_connections: true`: MLLP lets a receiver serve
-///   one connection at a time, so without that declaration their failures are reported as
-///   seen, and with `concurrent_connections: false` the ones on the extra connections too.
+/// - a case that opens several connections at once, the liveness canary sent while a fault
+///   holds a connection, and what follows the harness vanishing from a connection the receiver
+///   still holds (`blackhole`: the resend, its effect, the canary after) need
+///   `concurrent_connections: true`: MLLP lets a receiver serve one connection at a time, so
+///   without that declaration their failures are reported as seen.
 pub(super) fn grade(case: &CaseObservation, results: &mut [CheckResult]) {
     let profile = case.profile.as_deref();
     let missing: Vec<String> = case
@@ -307,7 +308,11 @@ pub(super) fn grade(case: &CaseObservation, results: &mut [CheckResult]) {
         for result in results.iter_mut() {
             let concurrent_case =
                 case.concurrent && (answered_on_delivery(result) || extra_connection(result));
-            if concurrent_case || result.id == LIVENESS_CANARY.id && canary_during_only(result) {
+            let after_vanishing = case.vanished && waits_on_the_dead_connection(result);
+            if concurrent_case
+                || after_vanishing
+                || result.id == LIVENESS_CANARY.id && canary_during_only(result)
+            {
                 not_judged(result, why);
             }
         }
@@ -319,6 +324,14 @@ pub(super) fn grade(case: &CaseObservation, results: &mut [CheckResult]) {
 fn answered_on_delivery(result: &CheckResult) -> bool {
     [ACK_RECEIVED.id, HISTORY_NOTHING_LOST.id, EXPECT_ACK.id, EXPECT_CONNECTION_OPEN.id]
         .contains(&result.id)
+}
+
+/// The checks that a receiver serving one connection at a time fails after the harness
+/// vanished from a connection it still holds: the resend, its effect and the canary after the
+/// case wait until that receiver drops the dead connection on its own (MLLP sets no timeout).
+fn waits_on_the_dead_connection(result: &CheckResult) -> bool {
+    answered_on_delivery(result)
+        || [HISTORY_DUPLICATES.id, PROBE.id, LIVENESS_CANARY.id].contains(&result.id)
 }
 
 /// A canary failure that concerns only the canary sent during the fault (one sent after the

@@ -815,3 +815,24 @@ fn declared_answer_to_an_unended_frame_may_be_none() {
     });
     assert_eq!(failing(&case(vec![unanswered]), "expect.ack"), Severity::Error);
 }
+
+/// After the harness vanished from a connection the receiver still holds (`blackhole`), a
+/// receiver serving one connection at a time answers the resend only once it drops the dead
+/// connection itself: the resend's checks are judged only with `concurrent_connections: true`.
+#[test]
+fn after_vanishing_the_resend_needs_the_concurrency_declaration() {
+    let lost = sent_with(
+        None,
+        &[
+            (Outcome::Indeterminate, Some("blackhole")),
+            (Outcome::Indeterminate, Some("read-timeout")),
+        ],
+    );
+    let mut observed = case(vec![lost]);
+    observed.vanished = true;
+    assert_eq!(failing(&observed, "ack.received"), Severity::Info);
+    assert_eq!(failing(&observed, "history.nothing-lost"), Severity::Info);
+    observed.profile = observed_profile("concurrent_connections: true");
+    assert_eq!(failing(&observed, "ack.received"), Severity::Error);
+    assert_eq!(failing(&observed, "history.nothing-lost"), Severity::Error);
+}

@@ -429,6 +429,11 @@ pub async fn run_case(run: &CaseRun, ctx: &Context) -> (CaseObservation, Vec<Str
         depends_on: run.case.depends_on.clone(),
         concurrent: run.case.connections.unwrap_or(1) > 1
             || run.case.network.iter().any(|f| f.name() == "storm"),
+        vanished: run
+            .steps()
+            .iter()
+            .flat_map(|step| run.case.network.iter().chain(&step.network))
+            .any(|f| matches!(f, NetworkFault::Blackhole { .. })),
         ..CaseObservation::default()
     };
     let mut described = Vec::new();

@@ -265,6 +265,11 @@ pub struct CaseObservation {
     /// receiver that serves one connection at a time cannot all answer.
     #[serde(skip)]
     pub concurrent: bool,
+    /// The harness vanished from a connection (`blackhole`) that the receiver still holds open:
+    /// one that serves one connection at a time answers the resend on a new connection only
+    /// once it drops the dead one itself, which may be after the harness stops waiting.
+    #[serde(skip)]
+    pub vanished: bool,
 }
 
 /// One message the sender under test delivered (receiver role), and how it was answered.

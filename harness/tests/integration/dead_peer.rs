@@ -10,8 +10,17 @@ use super::support::{failed_error_ids, lab_available, run, stderr, stdout};
 const CLIENT: &str = "scenarios/hostile-network/dead-peer.yaml";
 const RECEIVER: &str = "scenarios/outbound-sender/dead-peer.yaml";
 
+/// Runs `case` of `file`; the client-role file is graded by the built-in endpoint's own
+/// profile, which declares `concurrent_connections: true`: what follows the harness vanishing
+/// from a connection is judged only with that declaration (a receiver serving one connection
+/// at a time answers the resend once it drops the dead connection itself).
 fn case_run(file: &str, case: &str, defect: Option<(&str, &str)>) -> std::process::Output {
+    let profile = super::support::builtin_profile();
+    let profile = profile.to_str().expect("a UTF-8 path");
     let mut args = vec!["run", file, "--seed", "5", "--no-report", "--json", "--filter", case];
+    if file == CLIENT {
+        args.extend(["--target-profile", profile]);
+    }
     if let Some((flag, defect)) = defect {
         args.extend([flag, defect]);
     }
