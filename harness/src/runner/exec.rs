@@ -430,9 +430,10 @@ pub async fn run_case(run: &CaseRun, ctx: &Context) -> (CaseObservation, Vec<Str
         concurrent: run.case.connections.unwrap_or(1) > 1
             || run.case.network.iter().any(|f| f.name() == "storm"),
         vanished: run
-            .steps()
+            .case
+            .network
             .iter()
-            .flat_map(|step| run.case.network.iter().chain(&step.network))
+            .chain(run.steps().iter().flat_map(|step| &step.network))
             .any(|f| matches!(f, NetworkFault::Blackhole { .. })),
         ..CaseObservation::default()
     };
