@@ -49,6 +49,56 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+/// `YYYYMMDDHHMMSS+0000` (HL7 DTM in UTC) for a point in time.
+pub fn hl7_timestamp(time: SystemTime) -> String {
+    let t = Utc::of(time);
+    format!(
+        "{:04}{:02}{:02}{:02}{:02}{:02}+0000",
+        t.year, t.month, t.day, t.hour, t.minute, t.second
+    )
+}
+
+/// RFC 3339 in UTC, whole seconds.
+pub fn rfc3339(time: SystemTime) -> String {
+    let t = Utc::of(time);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year, t.month, t.day, t.hour, t.minute, t.second
+    )
+}
+
+/// Reads back what `rfc3339` writes (`2026-11-22T02:19:15Z`); `None` for anything else.
+pub fn parse_rfc3339(text: &str) -> Option<SystemTime> {
+    let bytes = text.as_bytes();
+    let shape_ok = bytes.len() == 20
+        && bytes[4] == b'-'
+        && bytes[7] == b'-'
+        && bytes[10] == b'T'
+        && bytes[13] == b':'
+        && bytes[16] == b':'
+        && bytes[19] == b'Z';
+    if !shape_ok {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| -> Option<u64> {
+        let part = text.get(range)?;
+        part.bytes().all(|b| b.is_ascii_digit()).then(|| part.parse().ok())?
+    };
+    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
+    let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let days = crate::utc::days_from_civil(year as i64, month as u32, day as u32);
+    let seconds = u64::try_from(days).ok()? * 86_400 + hour * 3600 + minute * 60 + second;
+    Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,5 +118,12 @@ mod tests {
         }
         let t = at(1_795_314_905); // 2026-11-22T02:35:05Z
         assert_eq!((t.year, t.month, t.day, t.hour, t.minute, t.second), (2026, 11, 22, 2, 35, 5));
+    }
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(hl7_timestamp(std::time::UNIX_EPOCH), "19700101000000+0000");
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_709_251_199); // 2024-02-29 23:59:59 UTC
+        assert_eq!(hl7_timestamp(t), "20240229235959+0000");
     }
 }

@@ -4,7 +4,7 @@ use super::version::VersionRank;
 use super::*;
 use crate::hl7::ack::{specific_response, AckCode, AckMode};
 use crate::hl7::{Message, Path};
-use crate::runner::observation::{Exchange, Reply};
+use crate::observation::{Exchange, Reply};
 
 /// Whether MSH-15 (table 0155) lets the receiver stay silent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

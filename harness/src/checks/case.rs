@@ -4,7 +4,7 @@
 use super::*;
 use crate::hl7::ack::AckCode;
 use crate::hl7::{Message, Path};
-use crate::runner::observation::{CaseObservation, ConnectionAfter, Exchange, HttpObservation};
+use crate::observation::{CaseObservation, ConnectionAfter, Exchange, HttpObservation};
 use crate::scenario::AckOutcome;
 
 fn msa1(payload: &[u8]) -> Option<String> {
@@ -109,7 +109,7 @@ pub(super) fn expectations(
     out.push(http_status(http, first.map(|r| r.payload.as_slice()), step));
     if code.as_deref().and_then(AckCode::parse).is_some() {
         let media = http.content_type.as_deref().unwrap_or("");
-        let wrong = match crate::target::http::parse_content_type(media) {
+        let wrong = match crate::transport::media_type::parse_content_type(media) {
             Some(parsed) if parsed.charset.is_some() => None,
             Some(_) => Some("has no charset, which the response SHALL include"),
             None if media.is_empty() => Some("is missing; an HL7 response SHALL have one"),

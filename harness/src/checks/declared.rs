@@ -12,10 +12,10 @@ use crate::hl7::ack::{AckCode, AckMode};
 use crate::hl7::finding::Severity;
 use crate::hl7::validate::{validate, ValidateOptions};
 use crate::hl7::Message;
+use crate::observation::CaseObservation;
 use crate::profile::{
     Declaration, DuplicatePolicy, HeaderFacts, MissingRequired, Support, TargetProfile,
 };
-use crate::runner::observation::CaseObservation;
 use crate::scenario::AckOutcome;
 
 /// The original-mode rule: HL7 v2.5.1 ch. 2, 2.9.2.1 (the same steps in v2.3 to v2.8, 2.13.1

@@ -8,7 +8,7 @@ use super::ack::{ack_due, AckDue};
 use super::*;
 use crate::hl7::ack::AckCode;
 use crate::hl7::Message;
-use crate::runner::observation::{CanaryWhen, CaseObservation, Exchange, Outcome};
+use crate::observation::{CanaryWhen, CaseObservation, Exchange, Outcome};
 use crate::scenario::AckOutcome;
 use std::collections::BTreeMap;
 

@@ -13,6 +13,7 @@ mod ack;
 mod case;
 mod declared;
 mod history;
+pub mod load;
 mod order;
 pub mod rulebook;
 mod sender;
@@ -394,7 +395,7 @@ impl CheckResult {
     /// receivers do, so it is still reported.
     pub fn after_harness_framing_violation(
         self,
-        exchange: &crate::runner::observation::Exchange,
+        exchange: &crate::observation::Exchange,
     ) -> CheckResult {
         if self.passed || !exchange.faults.iter().any(|f| f == "missing_trailer_cr") {
             return self;
@@ -421,7 +422,7 @@ impl CheckResult {
 }
 
 /// Every check over one case's observations, minus the ones the case opted out of.
-pub fn evaluate(case: &crate::runner::observation::CaseObservation) -> Vec<CheckResult> {
+pub fn evaluate(case: &crate::observation::CaseObservation) -> Vec<CheckResult> {
     let mut results = Vec::new();
     if let Some(event) = &case.aborted {
         results.push(CheckResult::fail(

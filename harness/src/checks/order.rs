@@ -27,10 +27,10 @@
 
 use super::history::{control_id, final_outcome};
 use super::*;
-use crate::profile::DuplicatePolicy;
-use crate::runner::observation::{
+use crate::observation::{
     AppliedCount, AppliedOrder, CaseObservation, Exchange, Outcome, ProbeResult,
 };
+use crate::profile::DuplicatePolicy;
 use crate::scenario::Order;
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -6,7 +6,7 @@
 use super::*;
 use crate::hl7::edit::MessageBuf;
 use crate::hl7::{Message, Path};
-use crate::runner::observation::{Arrival, CaseObservation, SutRun};
+use crate::observation::{Arrival, CaseObservation, SutRun};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -122,7 +122,7 @@ fn answers(arrivals: &[&Arrival]) -> String {
 /// that many distinct messages must (of those in `send`, when the case names them; `0`: none
 /// need be, e.g. for a sender expected to give up); the others may be lost.
 fn delivered(
-    expect: &crate::runner::observation::ReceiverExpectation,
+    expect: &crate::observation::ReceiverExpectation,
     arrivals: &[Arrival],
     keys: &[Vec<u8>],
 ) -> CheckResult {
@@ -228,10 +228,7 @@ fn waits_for_ack(arrivals: &[Arrival]) -> CheckResult {
     }
 }
 
-fn order(
-    expect: &crate::runner::observation::ReceiverExpectation,
-    keys: &[Vec<u8>],
-) -> CheckResult {
+fn order(expect: &crate::observation::ReceiverExpectation, keys: &[Vec<u8>]) -> CheckResult {
     let first_seen: Vec<(usize, &str)> = expect
         .messages
         .iter()
@@ -290,7 +287,7 @@ fn retry_interval(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runner::observation::{ExpectedMessage, ReceiverExpectation};
+    use crate::observation::{ExpectedMessage, ReceiverExpectation};
 
     fn message(id: &str, event: &str) -> Vec<u8> {
         format!("MSH|^~\\&|S|F|R|F|20260101120000||ADT^{event}|{id}|P|2.5\rPID|1||P1\r")

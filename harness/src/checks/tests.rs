@@ -1,7 +1,7 @@
 //! Every check, failing on a defective observation and passing on a correct one.
 
 use super::*;
-use crate::runner::observation::*;
+use crate::observation::*;
 use crate::scenario::{AckExpectation, AckOutcome, Expect, Span};
 use std::time::Duration;
 

@@ -2,7 +2,6 @@
 //! shows live progress on a terminal, prints the account and writes the report folder (a load
 //! section in summary.md, report.html with the latency-over-time chart, results.json).
 
-use super::duration::parse_duration;
 use super::exit;
 use super::generate::parse_mutation;
 use super::hllp_args::HllpArgs;
@@ -11,15 +10,16 @@ use crate::generator::Mutation;
 use crate::load::{
     self, Client, LoadPhase, LoadTarget, MessageSource, Mode, Plan, SourceOptions, Threshold,
 };
+use crate::observation::CaseObservation;
 use crate::report::record::{sha256_hex, InputFile as ReportInput, PackInputs};
 use crate::report::time::run_id;
 use crate::report::{hash_inputs, write_report, RunRecord};
-use crate::runner::observation::CaseObservation;
 use crate::runner::{Builtin, CaseOutcome, PackOutcome, RunOutcome};
 use crate::scenario::{load_file, Pack};
 use crate::target::defect::{parse_defect, Defect, Defects};
 use crate::transport::connection::Timeouts;
 use crate::transport::userinfo::redact;
+use crate::vocab::parse_duration;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
 use std::path::PathBuf;
@@ -274,7 +274,7 @@ pub fn run(args: &LoadArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     runtime.shutdown_timeout(Duration::from_secs(2));
     let account = &phase.finished.account;
     let unreachable = account.sent == 0 && account.not_sent > 0;
-    let results = phase.checks();
+    let results = crate::checks::load::phase(&phase);
     if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&crate::report::load::json(&phase))?)?;
     } else {

@@ -1,11 +1,9 @@
 //! The command line: clap derive types (raw flags) here, one module per command that turns them
 //! into library calls and output. `main.rs` only calls [`main`].
 
-mod diff;
-mod duration;
-pub use duration::parse_duration;
 mod client_args;
 mod completions;
+mod diff;
 mod generate;
 mod hllp_args;
 mod input;

@@ -1,14 +1,14 @@
 //! `hl7-harness proxy`: the MLLP-aware proxy between two real systems, with fault rules from
 //! `--fault`, an optional control interface, an event log and a report folder.
 
-use super::duration::parse_duration;
 use super::exit;
 use crate::proxy::control::{loopback, serve_control, ControlAccess};
-use crate::proxy::report::{summary, RunInfo, EVENTS_FILE, SUMMARY_FILE};
 use crate::proxy::{parse_spec, serve, Engine, EventLog, FaultSpec, Proxy, ProxyOptions, Upstream};
+use crate::report::proxy::{summary, RunInfo, EVENTS_FILE, SUMMARY_FILE};
 use crate::report::time::rfc3339;
 use crate::runner::TargetUrl;
 use crate::transport::mllp::MllpOptions;
+use crate::vocab::parse_duration;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -7,7 +7,6 @@
 //! arrives). `--defect NAME` switches on a known sender bug instead
 //! ([`SenderDefect`](crate::target::sender_defect::SenderDefect)).
 
-use super::duration::parse_duration;
 use super::exit;
 use super::hllp_args::HllpArgs;
 use super::input::{expand, InputFile};
@@ -21,6 +20,7 @@ use crate::transport::hllp_connection::HllpConnection;
 use crate::transport::http_client::{parse_reply, post_message_tls, HttpReply, HttpTarget};
 use crate::transport::mllp::{FrameKind, MllpOptions};
 use crate::transport::userinfo::SplitUrl;
+use crate::vocab::parse_duration;
 use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;

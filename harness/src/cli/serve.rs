@@ -1,7 +1,6 @@
 //! `hl7-harness serve`: the reference endpoint on MLLP, and optionally on HL7 over HTTP and
 //! with the JSON state endpoint.
 
-use super::duration::parse_duration;
 use super::exit;
 use super::hllp_args::HllpArgs;
 use crate::target::defect::{parse_defect, Defect, Defects};
@@ -18,6 +17,7 @@ use crate::target::server::{
 use crate::transport::connection::Timeouts;
 use crate::transport::mllp::MllpOptions;
 use crate::transport::tls::ServerTls;
+use crate::vocab::parse_duration;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;

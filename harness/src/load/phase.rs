@@ -3,7 +3,6 @@
 
 use super::engine::{Finished, Mode, Plan};
 use super::threshold::Threshold;
-use crate::checks::{CheckResult, LOAD_LOST};
 
 /// One load run (the `load` command, or a scenario's `load:` block).
 #[derive(Debug, Clone, PartialEq)]
@@ -19,21 +18,6 @@ pub struct LoadPhase {
 }
 
 impl LoadPhase {
-    /// The thresholds' checks. A lost message is an error by the standard, so without a `lost`
-    /// threshold of its own a phase is judged by `lost == 0`.
-    pub fn checks(&self) -> Vec<CheckResult> {
-        let account = &self.finished.account;
-        let mut results: Vec<CheckResult> =
-            self.thresholds.iter().map(|t| t.check(account)).collect();
-        if !self.thresholds.iter().any(Threshold::is_lost) {
-            if let Ok(lost) = Threshold::parse("lost == 0") {
-                results.insert(0, lost.check(account));
-            }
-        }
-        debug_assert!(results.iter().any(|r| r.id == LOAD_LOST.id));
-        results
-    }
-
     /// One line: `open loop 200/s, 4 connections, 10s (+2s warmup)`.
     pub fn describe(&self) -> String {
         let plan = &self.plan;

@@ -3,7 +3,6 @@
 //! run like any other error-severity check.
 
 use super::stats::Account;
-use crate::checks::{self, CheckDef, CheckResult};
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 use std::borrow::Cow;
@@ -54,19 +53,20 @@ impl Metric {
         })
     }
 
-    fn check(self) -> CheckDef {
+    /// The id of the check this metric is judged by (`load.p99`, `load.lost`, …).
+    fn check_id(self) -> &'static str {
         match self {
-            Metric::P50 => checks::LOAD_P50,
-            Metric::P90 => checks::LOAD_P90,
-            Metric::P99 => checks::LOAD_P99,
-            Metric::P999 => checks::LOAD_P999,
-            Metric::Max => checks::LOAD_MAX,
-            Metric::Mean => checks::LOAD_MEAN,
-            Metric::Lost => checks::LOAD_LOST,
-            Metric::Timeouts => checks::LOAD_TIMEOUTS,
-            Metric::Errors => checks::LOAD_ERRORS,
-            Metric::Rejected => checks::LOAD_REJECTED,
-            Metric::Throughput => checks::LOAD_THROUGHPUT,
+            Metric::P50 => "load.p50",
+            Metric::P90 => "load.p90",
+            Metric::P99 => "load.p99",
+            Metric::P999 => "load.p999",
+            Metric::Max => "load.max",
+            Metric::Mean => "load.mean",
+            Metric::Lost => "load.lost",
+            Metric::Timeouts => "load.timeouts",
+            Metric::Errors => "load.errors",
+            Metric::Rejected => "load.rejected",
+            Metric::Throughput => "load.throughput",
         }
     }
 
@@ -160,12 +160,17 @@ impl Threshold {
         Ok(Threshold { text: trimmed.to_string(), metric, op, limit })
     }
 
-    /// The check this threshold makes on `account`.
-    pub fn check(&self, account: &Account) -> CheckResult {
-        let def = self.metric.check();
+    /// The id of the check that judges this threshold (`load.p99`, …).
+    pub fn check_id(&self) -> &'static str {
+        self.metric.check_id()
+    }
+
+    /// Whether this threshold holds on `account`: `Err` carries the evidence of a breach
+    /// (what was measured, and the lost MSH-10s for `lost`). `checks::load` turns it into a check.
+    pub fn holds(&self, account: &Account) -> Result<(), String> {
         let value = self.metric.value(account);
         if self.op.holds(value, self.limit) {
-            return CheckResult::pass(def, None);
+            return Ok(());
         }
         let shown = if self.metric.is_latency() {
             format!("{value:.3} ms")
@@ -184,7 +189,7 @@ impl Threshold {
                 if account.lost > 10 { ", …" } else { "" }
             ));
         }
-        CheckResult::fail(def, None, evidence)
+        Err(evidence)
     }
 
     /// Whether this threshold judges lost messages (a run without one gets `lost == 0`).
@@ -266,12 +271,8 @@ mod tests {
     }
 
     fn check(threshold: &str, account: &Account) -> Result<(), String> {
-        let result = Threshold::parse(threshold).map_err(|e| e.to_string())?.check(account);
-        if result.passed {
-            Ok(())
-        } else {
-            Err(format!("{}: {}", result.id, result.evidence))
-        }
+        let parsed = Threshold::parse(threshold).map_err(|e| e.to_string())?;
+        parsed.holds(account).map_err(|evidence| format!("{}: {evidence}", parsed.check_id()))
     }
 
     #[test]

@@ -182,7 +182,7 @@ pub async fn serve_control(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<u64> {
     let access = Arc::new(access);
-    crate::target::server::accept_until(
+    crate::transport::accept::accept_until(
         listener,
         shutdown,
         false,

@@ -99,7 +99,7 @@ impl Event {
 
 /// RFC 3339 in UTC with milliseconds, e.g. `2026-11-26T10:12:03.123Z`.
 pub fn rfc3339_millis(time: SystemTime) -> String {
-    let seconds = crate::report::time::rfc3339(time);
+    let seconds = crate::utc::rfc3339(time);
     let millis = time.duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_millis()).unwrap_or(0);
     format!("{}.{millis:03}Z", seconds.trim_end_matches('Z'))
 }

@@ -5,14 +5,13 @@
 //!
 //! `spec` parses rules, `engine` decides (pure, seeded), `frame` cuts streams into frames,
 //! `shape` writes bytes shaped, `server` owns the sockets, `control` is the HTTP control
-//! interface, `event` the log and `report` the report folder. Independent of `faults/` (the
+//! interface and `event` the log (`report::proxy` writes the report folder). Independent of `faults/` (the
 //! runner's client-side primitives) and `runner/`.
 
 pub mod control;
 pub mod engine;
 pub mod event;
 pub mod frame;
-pub mod report;
 pub mod server;
 pub mod shape;
 pub mod spec;

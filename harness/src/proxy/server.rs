@@ -192,7 +192,7 @@ pub async fn serve(
     proxy: Arc<Proxy>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<u64> {
-    crate::target::server::accept_until(
+    crate::transport::accept::accept_until(
         listener,
         shutdown,
         false,

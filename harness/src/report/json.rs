@@ -3,7 +3,7 @@
 //! schema version, never renamed or removed.
 
 use super::record::RunRecord;
-use crate::runner::observation::Reply;
+use crate::observation::Reply;
 use crate::runner::{CaseOutcome, Verdict};
 use base64::Engine;
 use serde_json::{json, Value};

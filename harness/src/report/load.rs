@@ -320,7 +320,7 @@ mod tests {
     #[test]
     fn sections_show_the_account_and_the_charts() {
         let p = phase(2);
-        let text = terminal(&p, &p.checks());
+        let text = terminal(&p, &crate::checks::load::phase(&p));
         assert!(text.contains("sent 7: acknowledged 5, rejected 0, lost 2"), "{text}");
         assert!(text.contains("lost: L0 (read-timeout), L1 (read-timeout)"), "{text}");
         assert!(text.contains("FAILED load.lost"), "{text}");

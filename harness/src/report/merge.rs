@@ -12,7 +12,7 @@ use super::manifest::{compare, Manifest, FILE as MANIFEST};
 use super::record::{InputFile, PackInputs, RunRecord};
 use super::time::{parse_rfc3339, run_id};
 use crate::checks::{CheckResult, Severity, CATALOGUE};
-use crate::runner::observation::{
+use crate::observation::{
     Arrival, Attempt, Canary, CanaryWhen, CaseObservation, ConnectionAfter, Exchange,
     HttpObservation, ProbeResult, Reply, SutRun, TransportEvent,
 };

@@ -13,6 +13,7 @@ pub mod markdown;
 pub mod merge;
 pub mod message_table;
 pub mod overview;
+pub mod proxy;
 pub mod record;
 pub mod redact;
 pub mod sender_stderr;

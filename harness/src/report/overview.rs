@@ -171,7 +171,7 @@ pub(crate) mod fixture {
     //! A small run for the renderers' tests: two packs; a failed, a warned and a passed case.
 
     use crate::checks::{CheckResult, Severity};
-    use crate::runner::observation::{CaseObservation, Exchange, Reply};
+    use crate::observation::{CaseObservation, Exchange, Reply};
     use crate::runner::{CaseOutcome, PackOutcome, RunOutcome};
     use std::path::PathBuf;
     use std::time::Duration;

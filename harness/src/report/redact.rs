@@ -40,7 +40,7 @@
 use crate::hl7::charset::{decode, Charset};
 use crate::hl7::delimiters::Delimiters;
 use crate::hl7::escape::unescape;
-use crate::runner::observation::Reply;
+use crate::observation::Reply;
 use crate::runner::RunOutcome;
 use std::collections::{HashMap, HashSet};
 

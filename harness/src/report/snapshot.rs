@@ -12,7 +12,7 @@
 use super::json::verdict_name;
 use crate::checks::Severity;
 use crate::hl7::Message;
-use crate::runner::observation::{CanaryWhen, Outcome, Reply};
+use crate::observation::{CanaryWhen, Outcome, Reply};
 use crate::runner::{unique_token, CaseOutcome, RunOutcome};
 use std::fmt::Write;
 use std::time::Duration;
@@ -335,8 +335,7 @@ pub fn transcript(case: &CaseOutcome) -> String {
         if let Some(event) = &exchange.event {
             let _ = writeln!(out, "  then: {} ({})", event.code, redactor.apply(&event.detail));
         }
-        let noted =
-            |a: &crate::runner::observation::Attempt| a.event.is_some() || a.commit.is_some();
+        let noted = |a: &crate::observation::Attempt| a.event.is_some() || a.commit.is_some();
         if exchange.attempts.len() > 1 || exchange.attempts.iter().any(noted) {
             let attempts: Vec<String> = exchange
                 .attempts

@@ -3,7 +3,6 @@
 //! `ack_timeout`, the look for extra frames by `linger`, probes by their own timeout.
 
 use super::liveness::{canary_message, during, has_faults, send_canary, storm};
-use super::observation::*;
 use super::target::TargetUrl;
 use super::wire::write_plan;
 use crate::faults::{plan, shape_payload, writes_outside_before, NetworkFault, WireEnd, WirePlan};
@@ -12,6 +11,7 @@ use crate::hl7::ack::AckCode;
 use crate::hl7::edit::MessageBuf;
 use crate::hl7::{Message, Path};
 use crate::netlab::{Cut, Direction, Lab, LabError};
+use crate::observation::*;
 use crate::scenario::{
     AckExpectation, AckOutcome, Case, Expect, FieldPath, Pattern, Placeholders, Resend, Step,
     TemplateMessage,

@@ -8,8 +8,8 @@
 
 use super::exec::{abort_build, event, new_exchange, probe_step, CaseRun, Context, Sent};
 use super::liveness::{canary_message, during, send_canary};
-use super::observation::*;
 use crate::faults::{damage_checksum, NetworkFault};
+use crate::observation::*;
 use crate::transport::connection::TransportError;
 use crate::transport::hllp::{BlockType, HllpBlock, HllpCodec, Outgoing};
 use crate::transport::hllp_connection::HllpConnection;

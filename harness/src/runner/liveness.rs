@@ -3,9 +3,9 @@
 //! receiver still serves. Every wait is bounded by the scenario's timeouts.
 
 use super::exec::{build, connect, CaseRun, Context, COMMIT_NAK_RESENDS};
-use super::observation::{Canary, CanaryWhen, Reply, TransportEvent};
 use super::target::TargetUrl;
 use crate::faults::storm_plan;
+use crate::observation::{Canary, CanaryWhen, Reply, TransportEvent};
 use crate::scenario::Step;
 use crate::transport::mllp::FrameKind;
 use tokio::time::Instant;

@@ -3,10 +3,10 @@
 //! `load: …`, and the whole account kept for the report's load section.
 
 use super::exec::Context;
-use super::observation::{CaseObservation, TransportEvent};
 use super::CaseOutcome;
 use crate::checks::CheckResult;
 use crate::load::{self, Client, LoadPhase, LoadTarget, MessageSource, Mode, Plan, SourceOptions};
+use crate::observation::{CaseObservation, TransportEvent};
 use crate::scenario::{LoadSpec, LoadedScenario};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -89,7 +89,7 @@ pub async fn run_load_phase(
                 });
                 crate::checks::evaluate(&observation)
             } else {
-                phase.checks()
+                crate::checks::load::phase(&phase)
             }
         }
     };

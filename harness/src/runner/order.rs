@@ -6,9 +6,9 @@
 //! judge); one whose declared log cannot be read, as unavailable.
 
 use super::exec::Context;
-use super::observation::{AppliedOrder, CaseObservation};
 use super::probe::read_applied_log;
 use crate::hl7::Message;
+use crate::observation::{AppliedOrder, CaseObservation};
 use crate::scenario::Order;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;

@@ -7,7 +7,7 @@
 //! mapping a probe is not run, and its result says why (`probe.unavailable`, an info): an
 //! effect the harness cannot read is not judged, never failed.
 
-use super::observation::{AppliedCount, ProbeResult};
+use crate::observation::{AppliedCount, ProbeResult};
 use crate::profile::{AppliedSpec, DuplicatePolicy, RecordSpec, StateAuth, StateSpec};
 use crate::scenario::{Pattern, Piece, Placeholders, Probe};
 use bytes::Bytes;

@@ -6,14 +6,14 @@
 //!
 //! Every wait is bounded by the case timeout; the SUT is killed when it outlives it.
 
-use super::observation::{
-    Arrival, CaseObservation, ExpectedMessage, ReceiverExpectation, SutRun, TransportEvent,
-};
 use crate::checks::content_key;
 use crate::hl7::ack::{AckBuilder, AckCode, AckError, ErrorCondition};
 use crate::hl7::edit::MessageBuf;
 use crate::hl7::{Message, Path};
 use crate::netlab::{Cut, Direction, Lab};
+use crate::observation::{
+    Arrival, CaseObservation, ExpectedMessage, ReceiverExpectation, SutRun, TransportEvent,
+};
 use crate::scenario::{Answer, ConnectionBehaviour, NakCode, ReceiverCase, TemplateMessage};
 use crate::transport::mllp::{encode_frame, FrameKind, MllpCodec, MllpOptions};
 use bytes::BytesMut;
@@ -242,7 +242,7 @@ fn ack(payload: &[u8], code: AckCode, wrong_msa2: bool, number: usize) -> Option
         source = buf.into_bytes();
     }
     let message = Message::parse(&source).ok()?;
-    let timestamp = crate::target::endpoint::hl7_timestamp(std::time::SystemTime::now());
+    let timestamp = crate::utc::hl7_timestamp(std::time::SystemTime::now());
     let mut builder = AckBuilder::new(&message, code, format!("HRA{number}"), timestamp);
     if !code.is_accept() {
         let condition = match code {

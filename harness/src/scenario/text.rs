@@ -561,7 +561,7 @@ impl Serialize for Span {
 impl<'de> Deserialize<'de> for Span {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw = String::deserialize(d)?;
-        crate::cli::parse_duration(&raw).map(Span).map_err(D::Error::custom)
+        crate::vocab::parse_duration(&raw).map(Span).map_err(D::Error::custom)
     }
 }
 

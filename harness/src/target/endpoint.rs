@@ -210,7 +210,7 @@ impl Endpoint {
             AckMode::Enhanced => AckCode::CommitError,
         };
         let control_id = format!("NS{:08}", self.sequence.load(Ordering::SeqCst));
-        let timestamp = hl7_timestamp(SystemTime::now());
+        let timestamp = crate::utc::hl7_timestamp(SystemTime::now());
         Some(AckBuilder::new(&message, code, control_id, timestamp).error(error).build())
     }
 
@@ -294,7 +294,7 @@ impl Endpoint {
 
     fn process(&self, payload: &[u8], held: Option<&mut Held>) -> Handled {
         let control_id = format!("ACK{:08}", self.sequence.load(Ordering::SeqCst));
-        let timestamp = hl7_timestamp(SystemTime::now());
+        let timestamp = crate::utc::hl7_timestamp(SystemTime::now());
         let message = match Message::parse(payload) {
             Ok(message) => message,
             Err(err) => {
@@ -515,28 +515,11 @@ fn master_file_acknowledgment(message: &Message<'_>, decision: &Decision) -> Opt
     Some(out)
 }
 
-/// `YYYYMMDDHHMMSS+0000` (HL7 DTM in UTC) for a point in time.
-pub fn hl7_timestamp(time: SystemTime) -> String {
-    let t = crate::utc::Utc::of(time);
-    format!(
-        "{:04}{:02}{:02}{:02}{:02}{:02}+0000",
-        t.year, t.month, t.day, t.hour, t.minute, t.second
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::{Duration, UNIX_EPOCH};
 
     const A04: &[u8] = b"MSH|^~\\&|EHR|HOSP|H|F|20240101||ADT^A04^ADT_A01|M1|P|2.6\rEVN|A04|20240101\rPID|1||C1^^^EHR^PI||Doe^Jo||19800101|F|||||^NET^Internet^jo@example.invalid\rPV1|1|O\r";
-
-    #[test]
-    fn timestamps() {
-        assert_eq!(hl7_timestamp(UNIX_EPOCH), "19700101000000+0000");
-        let t = UNIX_EPOCH + Duration::from_secs(1_709_251_199); // 2024-02-29 23:59:59 UTC
-        assert_eq!(hl7_timestamp(t), "20240229235959+0000");
-    }
 
     #[test]
     fn journal_survives_restart_and_keeps_duplicates_out() {

@@ -28,12 +28,13 @@
 pub use super::basic_auth::BasicCredentials;
 use super::basic_auth::{BasicAuth, Verdict};
 use super::defect::Defect;
-use super::endpoint::{hl7_timestamp, Endpoint};
+use super::endpoint::Endpoint;
 use super::responder::Decision;
 use crate::hl7::ack::{AckBuilder, AckError, AckMode, ErrorCondition};
 use crate::hl7::charset::Charset;
 use crate::hl7::{Message, Path as Hl7Path};
 pub use crate::transport::media_type::{parse_content_type, ContentType, ContentTypeSpelling};
+use crate::utc::hl7_timestamp;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -249,7 +250,7 @@ where
     H: Fn(Request<Incoming>) -> F + Send + 'static,
     F: Future<Output = Result<HttpResponse, Infallible>> + Send + 'static,
 {
-    super::server::accept_until(
+    crate::transport::accept::accept_until(
         listener,
         shutdown,
         false,

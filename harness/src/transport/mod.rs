@@ -4,6 +4,7 @@
 //! `tokio_util::codec::{Decoder, Encoder}`, and `connection` runs MLLP over TCP with a timeout on
 //! every wait. Nothing here imports `runner`, `report` or `cli`.
 
+pub mod accept;
 pub mod connection;
 pub mod hllp;
 pub mod hllp_connection;

@@ -6,7 +6,7 @@
 
 use super::support::workspace;
 use hl7_harness::checks::Severity;
-use hl7_harness::runner::observation::Outcome;
+use hl7_harness::observation::Outcome;
 use hl7_harness::runner::{run as run_packs, RunOptions};
 use hl7_harness::scenario::{load_packs, FileAccess};
 use hl7_harness::target::defect::{Defect, Defects};

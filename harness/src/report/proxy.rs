@@ -3,9 +3,9 @@
 //! connections, frames and bytes went each way, and how often each fault and note occurred,
 //! with the command that repeats the run.
 
-use super::event::EventLog;
-use super::server::Stats;
-use crate::report::markdown::code;
+use super::markdown::code;
+use crate::proxy::event::EventLog;
+use crate::proxy::server::Stats;
 use std::fmt::Write;
 
 /// The events file in a report folder.

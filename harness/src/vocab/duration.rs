@@ -1,4 +1,4 @@
-//! Durations on the command line: `500ms`, `10s`, `2m`, `1h`.
+//! Durations as people write them, on the command line and in scenarios: `500ms`, `10s`, `2m`, `1h`.
 
 use std::time::Duration;
 

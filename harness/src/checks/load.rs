@@ -1,0 +1,71 @@
+//! Load thresholds judged on a load phase's account. The threshold says what it measures and
+//! whether it holds (`load::Threshold`); this module names the check and its severity.
+
+use super::{CheckDef, CheckResult};
+use crate::load::{LoadPhase, Threshold};
+
+/// The check definition a threshold is reported under.
+fn definition(threshold: &Threshold) -> CheckDef {
+    let all = [
+        super::LOAD_P50,
+        super::LOAD_P90,
+        super::LOAD_P99,
+        super::LOAD_P999,
+        super::LOAD_MAX,
+        super::LOAD_MEAN,
+        super::LOAD_LOST,
+        super::LOAD_TIMEOUTS,
+        super::LOAD_ERRORS,
+        super::LOAD_REJECTED,
+        super::LOAD_THROUGHPUT,
+    ];
+    let id = threshold.check_id();
+    all.into_iter().find(|def| def.id == id).unwrap_or(super::LOAD_LOST)
+}
+
+/// The check one threshold makes on a phase's account.
+pub fn threshold(threshold: &Threshold, phase: &LoadPhase) -> CheckResult {
+    let def = definition(threshold);
+    match threshold.holds(&phase.finished.account) {
+        Ok(()) => CheckResult::pass(def, None),
+        Err(evidence) => CheckResult::fail(def, None, evidence),
+    }
+}
+
+/// The thresholds' checks of a phase. A lost message is an error by the standard, so without a
+/// `lost` threshold of its own a phase is judged by `lost == 0`.
+pub fn phase(phase: &LoadPhase) -> Vec<CheckResult> {
+    let mut results: Vec<CheckResult> =
+        phase.thresholds.iter().map(|t| threshold(t, phase)).collect();
+    if !phase.thresholds.iter().any(Threshold::is_lost) {
+        if let Ok(lost) = Threshold::parse("lost == 0") {
+            results.insert(0, threshold(&lost, phase));
+        }
+    }
+    results
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_metric_has_its_own_check() {
+        for metric in [
+            "p50",
+            "p90",
+            "p99",
+            "p999",
+            "max",
+            "mean",
+            "lost",
+            "timeouts",
+            "errors",
+            "rejected",
+            "throughput",
+        ] {
+            let parsed = Threshold::parse(&format!("{metric} >= 0")).expect(metric);
+            assert_eq!(definition(&parsed).id, parsed.check_id(), "{metric}");
+        }
+    }
+}

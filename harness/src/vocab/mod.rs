@@ -1,0 +1,7 @@
+//! The harness's vocabulary: small types every layer shares (durations as written, seeds,
+//! control ids, check ids, connection events). Nothing here does I/O or imports another module
+//! of the crate.
+
+mod duration;
+
+pub use duration::parse_duration;
