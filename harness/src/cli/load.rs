@@ -131,7 +131,7 @@ fn templates(args: &LoadArgs) -> anyhow::Result<(Templates, Vec<PackInputs>)> {
     for path in expand(&args.files)? {
         let file = InputFile::read(&path)?;
         files.push(ReportInput {
-            kind: "message",
+            kind: crate::report::record::InputKind::Message,
             path: file.path.clone(),
             sha256: sha256_hex(&file.bytes),
         });

@@ -3,9 +3,10 @@
 
 use super::exit;
 use crate::checks::{generic_ids, CATALOGUE};
+use crate::report::terminal::Terminal;
 use crate::report::time::run_id;
 use crate::report::{hash_inputs, write_report, RunRecord};
-use crate::runner::{run as run_packs, CaseOutcome, RunOptions, Verdict};
+use crate::runner::{run as run_packs, CaseOutcome, Reporter, RunEvent, RunOptions, Verdict};
 use crate::scenario::load_packs_for;
 use crate::target::defect::{parse_defect, Defects};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -228,31 +229,30 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let redact_phi = args.redact_phi;
-    let bar = progress_bar(&packs, &options, json);
-    let progress = |case: &CaseOutcome| {
-        bar.inc(1);
+    let reporters = std::sync::Mutex::new(Reporters {
+        progress: Progress { bar: progress_bar(json) },
         // With --redact-phi the lines are printed after the run, when every value is known.
-        if json && !redact_phi {
-            println!("{}", case_json(case));
-        }
+        json_lines: json.then(|| JsonLines { deferred: redact_phi, text: String::new() }),
+        terminal: (!json).then(|| Terminal::new(args.verbose)),
+        redact_phi,
+        redacted: None,
+    });
+    let sink = |event: &RunEvent<'_>| {
+        reporters.lock().unwrap_or_else(std::sync::PoisonError::into_inner).report(event)
     };
     let started = std::time::SystemTime::now();
-    let outcome = runtime.block_on(run_packs(&packs, &options, &progress))?;
+    let outcome = runtime.block_on(run_packs(&packs, &options, &sink));
     let finished = std::time::SystemTime::now();
-    bar.finish_and_clear();
+    let reporters = reporters.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    reporters.progress.bar.finish_and_clear();
+    let outcome = outcome?;
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
-    let outcome = if redact_phi { crate::report::redact::redact(&outcome) } else { outcome };
-    if json && redact_phi {
-        for case in outcome.cases() {
-            writeln!(out, "{}", case_json(case))?;
-        }
+    let outcome = reporters.redacted.unwrap_or(outcome);
+    if let Some(lines) = &reporters.json_lines {
+        write!(out, "{}", lines.text)?;
     }
-    if !json {
-        write!(out, "{}", crate::report::terminal::summary(&outcome, args.verbose))?;
-        for phase in &outcome.load {
-            writeln!(out, "{} › {}:", phase.scenario, phase.name)?;
-            write!(out, "{}", crate::report::load::terminal(phase, &[]))?;
-        }
+    if let Some(terminal) = &reporters.terminal {
+        write!(out, "{}", terminal.text)?;
     }
     let baseline = match &args.baseline {
         Some(dir) => Some(compare_baseline(dir, &outcome, args, finished)?),
@@ -413,18 +413,103 @@ pub(super) fn show_progress(json: bool) -> bool {
 }
 
 /// Case progress on stderr when it is a terminal; hidden in CI (`CI` set), with `--json`, or
-/// when stderr is piped, so logs and machine output stay clean.
-fn progress_bar(packs: &[crate::scenario::Pack], options: &RunOptions, json: bool) -> ProgressBar {
+/// when stderr is piped, so logs and machine output stay clean. Its length is set when the run
+/// starts and says how many cases it selected.
+fn progress_bar(json: bool) -> ProgressBar {
     if !show_progress(json) {
         return ProgressBar::hidden();
     }
-    let total: usize =
-        crate::runner::select(packs, options).iter().map(crate::runner::FileRuns::len).sum();
-    let bar = ProgressBar::new(total as u64);
+    let bar = ProgressBar::new(0);
     if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} cases {elapsed}") {
         bar.set_style(style);
     }
     bar
+}
+
+/// The reporters of `run`, fed by the runner's events. With `--redact-phi` they see the run's
+/// outcome only redacted: the finished run is redacted here, once, before any of them reads it.
+struct Reporters {
+    progress: Progress,
+    json_lines: Option<JsonLines>,
+    terminal: Option<Terminal>,
+    redact_phi: bool,
+    /// The outcome as the reporters saw it at the end (with `--redact-phi`).
+    redacted: Option<crate::runner::RunOutcome>,
+}
+
+impl Reporters {
+    fn forward(&mut self, event: &RunEvent<'_>) {
+        self.progress.report(event);
+        if let Some(lines) = &mut self.json_lines {
+            lines.report(event);
+        }
+        if let Some(terminal) = &mut self.terminal {
+            terminal.report(event);
+        }
+    }
+}
+
+impl Reporter for Reporters {
+    fn report(&mut self, event: &RunEvent<'_>) {
+        match event {
+            RunEvent::RunFinished(outcome) if self.redact_phi => {
+                let redacted = crate::report::redact::redact(outcome);
+                self.forward(&RunEvent::RunFinished(&redacted));
+                self.redacted = Some(redacted);
+            }
+            other => self.forward(other),
+        }
+    }
+}
+
+/// The progress bar: one step per case (and load phase) finished.
+struct Progress {
+    bar: ProgressBar,
+}
+
+impl Reporter for Progress {
+    fn report(&mut self, event: &RunEvent<'_>) {
+        match event {
+            RunEvent::RunStarted { cases, .. } => self.bar.set_length(*cases as u64),
+            RunEvent::FileStarted { .. }
+            | RunEvent::FileSkipped { .. }
+            | RunEvent::CaseStarted { .. }
+            | RunEvent::FileFinished { .. } => {}
+            RunEvent::CaseFinished(_) | RunEvent::LoadPhaseFinished { .. } => self.bar.inc(1),
+            RunEvent::RunFinished(_) => self.bar.finish_and_clear(),
+        }
+    }
+}
+
+/// `--json`: one line per case on stdout as it finishes; `deferred` (with `--redact-phi`): all
+/// of them in [`JsonLines::text`] when the run is finished, redacted.
+struct JsonLines {
+    deferred: bool,
+    text: String,
+}
+
+impl Reporter for JsonLines {
+    fn report(&mut self, event: &RunEvent<'_>) {
+        match event {
+            RunEvent::RunStarted { .. }
+            | RunEvent::FileStarted { .. }
+            | RunEvent::FileSkipped { .. }
+            | RunEvent::CaseStarted { .. }
+            | RunEvent::FileFinished { .. } => {}
+            RunEvent::CaseFinished(case) | RunEvent::LoadPhaseFinished { case, .. } => {
+                if !self.deferred {
+                    println!("{}", case_json(case));
+                }
+            }
+            RunEvent::RunFinished(outcome) => {
+                if self.deferred {
+                    for case in outcome.cases() {
+                        self.text.push_str(&format!("{}\n", case_json(case)));
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn case_json(case: &CaseOutcome) -> serde_json::Value {

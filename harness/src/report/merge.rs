@@ -1,6 +1,6 @@
 //! `report merge`: joins the reports of the shards of one run (`run --shard K/N`) into one
-//! report, as if the run had not been split. Each shard's `results.json` is read back into the
-//! run's outcome and every report file is written anew, so the merged report has the same form
+//! report, as if the run had not been split. Each shard's `results.json` is read back (through
+//! the same model that wrote it, [`ResultsFile`]) into the run's outcome and every report file is written anew, so the merged report has the same form
 //! (and the same snapshots) as an unsplit run.
 //!
 //! A merge refuses what would not be one run: shards edited since they were written (checked
@@ -9,16 +9,15 @@
 
 use super::baseline::Comparison;
 use super::manifest::{compare, Manifest, FILE as MANIFEST};
-use super::record::{InputFile, PackInputs, RunRecord};
+use super::record::{PackInputs, RunRecord};
+use super::results_model::{
+    CaseEntry, CheckEntry, MessageEntry, PackEntry, ReplyEntry, ResultsFile,
+};
 use super::time::{parse_rfc3339, run_id};
 use crate::checks::{CheckResult, Severity, CATALOGUE};
-use crate::observation::{
-    Arrival, Attempt, Canary, CanaryWhen, CaseObservation, ConnectionAfter, Exchange,
-    HttpObservation, ProbeResult, Reply, SutRun, TransportEvent,
-};
+use crate::observation::{Arrival, Canary, CaseObservation, ConnectionAfter, Exchange, Reply};
 use crate::runner::{CaseOutcome, PackOutcome, RunOutcome, Shard};
 use base64::Engine;
-use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -43,145 +42,6 @@ pub enum MergeError {
     OutputExists { dir: PathBuf },
     #[error(transparent)]
     Write(#[from] super::ReportError),
-}
-
-#[derive(Debug, Deserialize)]
-struct ResultsFile {
-    schema: String,
-    harness_version: String,
-    target: String,
-    seed: u64,
-    started: String,
-    finished: String,
-    unreachable: bool,
-    #[serde(default)]
-    phi_redacted: bool,
-    #[serde(default)]
-    shard: Option<String>,
-    #[serde(default)]
-    profiles: Vec<crate::profile::ProfileUsed>,
-    #[serde(default)]
-    baseline: Option<Comparison>,
-    packs: Vec<PackEntry>,
-    #[serde(default)]
-    skipped: Vec<SkippedEntry>,
-}
-
-#[derive(Debug, Deserialize)]
-struct SkippedEntry {
-    file: String,
-    reason: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct PackEntry {
-    name: String,
-    sha256: Option<String>,
-    #[serde(default)]
-    files: Vec<FileEntry>,
-    cases: Vec<CaseEntry>,
-}
-
-#[derive(Debug, Deserialize)]
-struct FileEntry {
-    kind: String,
-    path: String,
-    sha256: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct CaseEntry {
-    scenario: String,
-    file: String,
-    name: String,
-    seed: u64,
-    duration_ms: u64,
-    sent: Vec<String>,
-    checks: Vec<CheckEntry>,
-    exchanges: Vec<ExchangeEntry>,
-    stray: Vec<ReplyEntry>,
-    probes: Vec<ProbeResult>,
-    connections_after: Vec<String>,
-    aborted: Option<TransportEvent>,
-    reproduce: String,
-    position: PositionEntry,
-    #[serde(default)]
-    arrivals: Vec<ArrivalEntry>,
-    #[serde(default)]
-    canaries: Vec<CanaryEntry>,
-    #[serde(default)]
-    sut: Option<SutRun>,
-}
-
-#[derive(Debug, Deserialize)]
-struct CanaryEntry {
-    when: CanaryWhen,
-    sent: MessageEntry,
-    reply: Option<ReplyEntry>,
-    event: Option<TransportEvent>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ArrivalEntry {
-    connection: usize,
-    message: MessageEntry,
-    notes: Vec<NoteEntry>,
-    received_ms: u64,
-    answer: String,
-    answered_ms: Option<u64>,
-    accepted: bool,
-    rejected: bool,
-}
-
-#[derive(Debug, Deserialize)]
-struct PositionEntry {
-    file: usize,
-    case: usize,
-}
-
-#[derive(Debug, Deserialize)]
-struct CheckEntry {
-    id: String,
-    severity: String,
-    rule: String,
-    step: Option<usize>,
-    passed: bool,
-    evidence: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct ExchangeEntry {
-    step: usize,
-    connection: usize,
-    raw: bool,
-    sent: MessageEntry,
-    faults: Vec<String>,
-    replies: Vec<ReplyEntry>,
-    ack_timeout_ms: u64,
-    event: Option<TransportEvent>,
-    http: Option<HttpObservation>,
-    #[serde(default)]
-    attempts: Vec<Attempt>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ReplyEntry {
-    message: MessageEntry,
-    elapsed_ms: u64,
-    notes: Vec<NoteEntry>,
-}
-
-#[derive(Debug, Deserialize)]
-struct NoteEntry {
-    code: String,
-    offset: u64,
-}
-
-#[derive(Debug, Deserialize)]
-struct MessageEntry {
-    text: String,
-    #[serde(default)]
-    base64: Option<String>,
 }
 
 /// One shard's report, read back.
@@ -423,15 +283,7 @@ fn pack_inputs(entry: &PackEntry) -> PackInputs {
     PackInputs {
         name: entry.name.clone(),
         sha256: entry.sha256.clone().unwrap_or_default(),
-        files: entry
-            .files
-            .iter()
-            .map(|f| InputFile {
-                kind: if f.kind == "scenario" { "scenario" } else { "message" },
-                path: f.path.clone(),
-                sha256: f.sha256.clone(),
-            })
-            .collect(),
+        files: entry.files.clone(),
     }
 }
 

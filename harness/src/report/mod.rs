@@ -16,6 +16,7 @@ pub mod overview;
 pub mod proxy;
 pub mod record;
 pub mod redact;
+pub mod results_model;
 pub mod sender_stderr;
 pub mod sign;
 pub mod snapshot;

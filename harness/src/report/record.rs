@@ -47,13 +47,43 @@ impl RunRecord<'_> {
 }
 
 /// One file a run read.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct InputFile {
-    /// `scenario` or `message` (a template's file).
-    pub kind: &'static str,
+    pub kind: InputKind,
     /// The path as the run saw it, `..` resolved lexically, `/` separators.
     pub path: String,
     pub sha256: String,
+}
+
+/// What an input file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputKind {
+    Scenario,
+    /// A template's file (any kind but `scenario` reads back as one).
+    #[serde(other)]
+    Message,
+}
+
+impl InputKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InputKind::Scenario => "scenario",
+            InputKind::Message => "message",
+        }
+    }
+}
+
+impl std::fmt::Display for InputKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<InputKind> for String {
+    fn from(kind: InputKind) -> String {
+        kind.as_str().to_string()
+    }
 }
 
 /// A pack and the files it is made of.
@@ -101,7 +131,11 @@ pub fn hash_inputs(packs: &[Pack]) -> std::io::Result<Vec<PackInputs>> {
             let sha = sha256_hex(&scenario.source);
             let name = scenario.path.file_name().map(|n| n.to_string_lossy().into_owned());
             named.push((name.unwrap_or_default(), sha.clone()));
-            files.push(InputFile { kind: "scenario", path: lexical(&scenario.path), sha256: sha });
+            files.push(InputFile {
+                kind: InputKind::Scenario,
+                path: lexical(&scenario.path),
+                sha256: sha,
+            });
             let dir = scenario.path.parent().unwrap_or(Path::new(""));
             for template in scenario.file.messages.values() {
                 let paths: Vec<(PathBuf, String)> = match template {
@@ -130,7 +164,7 @@ pub fn hash_inputs(packs: &[Pack]) -> std::io::Result<Vec<PackInputs>> {
                         continue;
                     }
                     named.push((written.replace('\\', "/"), sha.clone()));
-                    files.push(InputFile { kind: "message", path: shown, sha256: sha });
+                    files.push(InputFile { kind: InputKind::Message, path: shown, sha256: sha });
                 }
             }
         }

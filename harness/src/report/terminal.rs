@@ -2,7 +2,7 @@
 //! its failed checks (id, severity, step, evidence, rule) and the command that reproduces it.
 
 use crate::checks::Severity;
-use crate::runner::{RunOutcome, Verdict};
+use crate::runner::{Reporter, RunEvent, RunOutcome, Verdict};
 use std::fmt::Write;
 use tabled::settings::Style;
 use tabled::{Table, Tabled};
@@ -85,6 +85,46 @@ pub fn summary(outcome: &RunOutcome, verbose: bool) -> String {
         let _ = writeln!(out, "(--verbose lists the warnings)");
     }
     out
+}
+
+/// The terminal reporter: it says nothing while the run goes (the progress bar does), then at
+/// [`RunEvent::RunFinished`] renders the summary and every load phase's account into
+/// [`Terminal::text`], which the caller writes where it prints.
+#[derive(Debug, Default)]
+pub struct Terminal {
+    /// With `--verbose`: the warnings of passing cases too.
+    pub verbose: bool,
+    /// What to print, once the run is finished.
+    pub text: String,
+}
+
+impl Terminal {
+    pub fn new(verbose: bool) -> Terminal {
+        Terminal { verbose, text: String::new() }
+    }
+}
+
+impl Reporter for Terminal {
+    fn report(&mut self, event: &RunEvent<'_>) {
+        match event {
+            RunEvent::RunStarted { .. }
+            | RunEvent::FileStarted { .. }
+            | RunEvent::CaseStarted { .. }
+            | RunEvent::CaseFinished(_)
+            | RunEvent::FileFinished { .. } => {}
+            // Listed with the summary, in file order, after the failures.
+            RunEvent::FileSkipped { .. } => {}
+            // The account is printed after the summary, so the table stays at the top.
+            RunEvent::LoadPhaseFinished { .. } => {}
+            RunEvent::RunFinished(outcome) => {
+                self.text = summary(outcome, self.verbose);
+                for phase in &outcome.load {
+                    let _ = writeln!(self.text, "{} › {}:", phase.scenario, phase.name);
+                    self.text.push_str(&super::load::terminal(phase, &[]));
+                }
+            }
+        }
+    }
 }
 
 /// The comparison with a baseline: one headline, then every changed snapshot with its diff, the

@@ -3,7 +3,7 @@
 //! `load: …`, and the whole account kept for the report's load section.
 
 use super::exec::Context;
-use super::CaseOutcome;
+use super::outcome::CaseOutcome;
 use crate::checks::CheckResult;
 use crate::load::{self, Client, LoadPhase, LoadTarget, MessageSource, Mode, Plan, SourceOptions};
 use crate::observation::{CaseObservation, TransportEvent};

@@ -1,0 +1,407 @@
+//! Running the selected cases: scenario files side by side where they may be, the serial cases
+//! of a file in order and the others concurrently (`--jobs` over the whole run), every case
+//! judged as it finishes, and every step told to the caller's event sink.
+
+use super::event::{EventSink, RunEvent};
+use super::options::RunOptions;
+use super::outcome::{CaseOutcome, PackOutcome, RunError, RunOutcome};
+use super::reproduce::reproduce;
+use super::select::{select, stable_hash, FileRuns};
+use super::setup::{self, Prepared, Setup};
+use super::{exec, lab, load_phase, receiver, CaseRun, ReceiverContext, ReceiverRun};
+use crate::checks::evaluate;
+use crate::observation::{self, CaseObservation};
+use crate::scenario::{LoadedScenario, Pack};
+use crate::transport::userinfo::redact;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The observation of a case whose task panicked or was cancelled: it did not run to the end.
+fn crashed(err: &tokio::task::JoinError) -> CaseObservation {
+    CaseObservation {
+        exchanges: Vec::new(),
+        connections_after: Vec::new(),
+        stray: Vec::new(),
+        probes: Vec::new(),
+        aborted: Some(observation::TransportEvent {
+            code: "case-crashed".into(),
+            detail: format!("the harness failed while running the case: {err}"),
+        }),
+        expect_connection_open: None,
+        skip_checks: Vec::new(),
+        ..CaseObservation::default()
+    }
+}
+
+/// What running one case gave.
+struct Judged {
+    observation: CaseObservation,
+    sent: Vec<String>,
+    duration: Duration,
+}
+
+/// A case's outcome: its observations judged by the checks, with what reproduces it.
+fn judge(
+    pack: &Pack,
+    scenario: &LoadedScenario,
+    options: &RunOptions,
+    (name, seed, position): (&str, u64, (usize, usize)),
+    vary: Option<(String, String)>,
+    judged: Judged,
+) -> CaseOutcome {
+    let mut observation = judged.observation;
+    observation.profile = setup::profile_of(scenario, options).map(|p| Arc::clone(&p.profile));
+    CaseOutcome {
+        pack: pack.name.clone(),
+        scenario: scenario.name.clone(),
+        file: scenario.path.clone(),
+        name: name.to_string(),
+        seed,
+        sent: judged.sent,
+        results: evaluate(&observation),
+        observation,
+        duration: judged.duration,
+        reproduce: reproduce(scenario, name, options),
+        position,
+        vary,
+    }
+}
+
+/// Tells the sink a case started: the name of a case whose task got its permit.
+fn case_started(events: EventSink<'_>, pack: &Pack, scenario: &LoadedScenario, name: &str) {
+    events(&RunEvent::CaseStarted { pack: &pack.name, file: &scenario.path, name });
+}
+
+/// Waits for the next of `tasks` to end, telling the sink about every case that started
+/// meanwhile (each task sends its case's name on `started` once it holds its permit). `None`
+/// when every task has ended.
+async fn next_finished<T: 'static>(
+    tasks: &mut tokio::task::JoinSet<T>,
+    started: &mut tokio::sync::mpsc::UnboundedReceiver<String>,
+    mut tell: impl FnMut(&str),
+) -> Option<Result<(tokio::task::Id, T), tokio::task::JoinError>> {
+    loop {
+        tokio::select! {
+            // Started before finished: a case's start is always told before its end.
+            biased;
+            Some(name) = started.recv() => tell(&name),
+            joined = tasks.join_next_with_id() => return joined,
+        }
+    }
+}
+
+/// Runs the receiver cases of one scenario file: concurrently (`--jobs`) when each case
+/// listens on a port of its own, one after another when the scenario fixes the port.
+async fn run_receiver_file(
+    pack: &Pack,
+    scenario: &LoadedScenario,
+    runs: Vec<ReceiverRun>,
+    options: &RunOptions,
+    events: EventSink<'_>,
+) -> Result<Vec<CaseOutcome>, String> {
+    let spec = scenario.file.receiver.clone().unwrap_or_default();
+    let listen = spec.listen.map(|t| t.0).unwrap_or_else(|| "127.0.0.1:0".into());
+    let serial = !listen.ends_with(":0");
+    let lab = lab::for_file(&scenario.file).await?;
+    let ctx = Arc::new(ReceiverContext {
+        lab,
+        listen,
+        command: spec.sut.map(|s| s.command.into_iter().map(|t| t.0).collect()),
+        timeout: spec.timeout.map(|s| s.0).unwrap_or(Duration::from_secs(10)),
+        quiet: spec.quiet.map(|s| s.0).unwrap_or(Duration::from_millis(300)),
+        templates: scenario.templates.clone(),
+        defects: options.sut_defects.clone(),
+        secrets: receiver::secret_values(&scenario.environment),
+        harness: options
+            .harness
+            .clone()
+            .or_else(|| std::env::current_exe().ok())
+            .unwrap_or_else(|| PathBuf::from("hl7-harness")),
+    });
+    let limit = Arc::new(tokio::sync::Semaphore::new(if serial { 1 } else { options.jobs.max(1) }));
+    let (started_tx, mut started) = tokio::sync::mpsc::unbounded_channel();
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut in_flight = std::collections::HashMap::new();
+    for run in runs {
+        let (ctx, limit, task_run) = (Arc::clone(&ctx), Arc::clone(&limit), run.clone());
+        let started_tx = started_tx.clone();
+        let handle = tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            let _ = started_tx.send(task_run.name.clone());
+            let started = Instant::now();
+            let (observation, sent) = receiver::run_case(&task_run, &ctx).await;
+            (observation, sent, started.elapsed())
+        });
+        in_flight.insert(handle.id(), run);
+    }
+    drop(started_tx);
+    let mut finished = Vec::new();
+    let tell = |name: &str| case_started(events, pack, scenario, name);
+    while let Some(joined) = next_finished(&mut tasks, &mut started, tell).await {
+        let (id, (observation, sent, duration)) = match joined {
+            Ok(done) => done,
+            Err(err) => (err.id(), (crashed(&err), Vec::new(), Duration::ZERO)),
+        };
+        let Some(run) = in_flight.remove(&id) else { continue };
+        let judged = Judged { observation, sent, duration };
+        let at = (&run.name[..], run.seed, (run.file, run.index));
+        let outcome = judge(pack, scenario, options, at, None, judged);
+        events(&RunEvent::CaseFinished(&outcome));
+        finished.push(outcome);
+    }
+    finished.sort_by_key(|c| c.position);
+    Ok(finished)
+}
+
+/// What running one scenario file gave.
+#[derive(Default)]
+struct FileDone {
+    cases: Vec<CaseOutcome>,
+    /// The file was not run, and why.
+    skipped: Option<(PathBuf, String)>,
+    load: Option<crate::load::LoadPhase>,
+    /// Some case reached the target.
+    reached: bool,
+    /// The file ran against a target other than the built-in endpoint.
+    external: bool,
+}
+
+/// Runs the cases of one sender-role scenario file (and its load phase when `load_here`):
+/// the serial cases in file order, then the others concurrently; every case holds a permit of
+/// `limit`, shared by the files that run at once, while it runs.
+async fn run_sender_file(
+    (file_number, pack, scenario): (usize, &Pack, &LoadedScenario),
+    (runs, load_here): (Vec<CaseRun>, bool),
+    options: &RunOptions,
+    events: EventSink<'_>,
+    limit: &Arc<tokio::sync::Semaphore>,
+) -> Result<FileDone, RunError> {
+    let target = setup::target(scenario, options)?;
+    let skip = |reason: String| FileDone {
+        skipped: Some((scenario.path.clone(), reason)),
+        ..FileDone::default()
+    };
+    if let Some(reason) = setup::mismatch(&target.0, scenario.file.target.transport) {
+        return Ok(skip(reason));
+    }
+    if runs.is_empty() && !load_here {
+        // Filtered out or another shard's: no endpoint to start, nothing to connect to.
+        return Ok(FileDone::default());
+    }
+    let Prepared { ctx, builtin, external } =
+        match setup::prepare(scenario, options, target).await? {
+            Setup::Ready(prepared) => prepared,
+            Setup::Skipped(reason) => return Ok(skip(reason)),
+        };
+    let mut done = FileDone { external, ..FileDone::default() };
+    // A target that may serve one connection at a time gets one case at a time.
+    let side_by_side = setup::serves_side_by_side(scenario, options);
+    let (serial, concurrent): (Vec<CaseRun>, Vec<CaseRun>) =
+        runs.into_iter().partition(|r| r.case.serial || !side_by_side);
+    let finish =
+        |run: &CaseRun, observation: CaseObservation, sent: Vec<String>, duration: Duration| {
+            let judged = Judged { observation, sent, duration };
+            let vary = run.vary_value.as_ref().map(|(path, v)| (path.text.clone(), v.clone()));
+            let at = (&run.name[..], run.seed, (run.file, run.index));
+            judge(pack, scenario, options, at, vary, judged)
+        };
+    let mut finished = Vec::new();
+    for run in &serial {
+        // Waiting for a permit is not part of the case's duration.
+        let _permit = limit.acquire().await;
+        case_started(events, pack, scenario, &run.name);
+        let started = Instant::now();
+        let (observation, sent) = exec::run_case(run, &ctx).await;
+        let outcome = finish(run, observation, sent, started.elapsed());
+        events(&RunEvent::CaseFinished(&outcome));
+        finished.push((run.index, outcome));
+    }
+    let (started_tx, mut started) = tokio::sync::mpsc::unbounded_channel();
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut in_flight = std::collections::HashMap::new();
+    for run in concurrent {
+        let (ctx, limit) = (Arc::clone(&ctx), Arc::clone(limit));
+        let task_run = run.clone();
+        let started_tx = started_tx.clone();
+        let handle = tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            let _ = started_tx.send(task_run.name.clone());
+            let started = Instant::now();
+            let (observation, sent) = exec::run_case(&task_run, &ctx).await;
+            (observation, sent, started.elapsed())
+        });
+        in_flight.insert(handle.id(), run);
+    }
+    drop(started_tx);
+    let tell = |name: &str| case_started(events, pack, scenario, name);
+    while let Some(joined) = next_finished(&mut tasks, &mut started, tell).await {
+        // A case that panicked is reported as failed, never dropped.
+        let (id, (observation, sent, duration)) = match joined {
+            Ok(done) => done,
+            Err(err) => (err.id(), (crashed(&err), Vec::new(), Duration::ZERO)),
+        };
+        let Some(run) = in_flight.remove(&id) else { continue };
+        let outcome = finish(&run, observation, sent, duration);
+        events(&RunEvent::CaseFinished(&outcome));
+        finished.push((run.index, outcome));
+    }
+    finished.sort_by_key(|(i, _)| *i);
+    for (_, outcome) in finished {
+        let unreachable = outcome
+            .observation
+            .aborted
+            .as_ref()
+            .is_some_and(|e| matches!(e.code.as_str(), "connect-failed" | "connect-timeout"));
+        done.reached |= !unreachable;
+        done.cases.push(outcome);
+    }
+    if let Some(spec) = scenario.file.load.as_ref().filter(|_| load_here) {
+        let name = format!("load: {}", load_phase::describe_short(&load_phase::plan(spec)));
+        if options.wants(&name) {
+            let seed = options.seed ^ stable_hash(&format!("{}/load", scenario.name));
+            let again = reproduce(scenario, &name, options);
+            case_started(events, pack, scenario, &name);
+            let (outcome, phase) =
+                load_phase::run_load_phase(&pack.name, scenario, spec, &ctx, seed, again).await;
+            let mut outcome = outcome;
+            outcome.position = (file_number, usize::MAX);
+            events(&RunEvent::LoadPhaseFinished { case: &outcome, phase: &phase });
+            done.reached |= outcome.observation.aborted.is_none();
+            done.cases.push(outcome);
+            done.load = Some(phase);
+        }
+    }
+    if let Some(builtin) = builtin {
+        builtin.stop().await;
+    }
+    Ok(done)
+}
+
+/// Runs one scenario file of either role; gives its number back with what it gave.
+async fn run_file(
+    (file_number, pack, scenario, runs): (usize, &Pack, &LoadedScenario, FileRuns),
+    options: &RunOptions,
+    events: EventSink<'_>,
+    limit: &Arc<tokio::sync::Semaphore>,
+) -> (usize, Result<FileDone, RunError>) {
+    let file = &scenario.path;
+    events(&RunEvent::FileStarted { pack: &pack.name, file, cases: runs.len() });
+    let done = match runs {
+        FileRuns::Sender(runs, load) => {
+            let at = (file_number, pack, scenario);
+            run_sender_file(at, (runs, load), options, events, limit).await
+        }
+        FileRuns::Receiver(runs) => {
+            Ok(match run_receiver_file(pack, scenario, runs, options, events).await {
+                Ok(cases) => FileDone { reached: !cases.is_empty(), cases, ..FileDone::default() },
+                Err(reason) => FileDone {
+                    skipped: Some((scenario.path.clone(), reason)),
+                    ..FileDone::default()
+                },
+            })
+        }
+    };
+    if let Ok(FileDone { skipped: Some((_, reason)), .. }) = &done {
+        events(&RunEvent::FileSkipped { pack: &pack.name, file, reason });
+    }
+    events(&RunEvent::FileFinished { pack: &pack.name, file });
+    (file_number, done)
+}
+/// Polls every future to its end on the current task, and gives their outputs in order (the
+/// files of a run, each of which spawns its cases onto the runtime).
+async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut futures: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut waiting = false;
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => *output = Some(value),
+                    std::task::Poll::Pending => waiting = true,
+                }
+            }
+        }
+        if waiting {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
+}
+
+/// Runs the packs, telling `events` what happens as it happens (the last event is
+/// [`RunEvent::RunFinished`] with the outcome also returned). Scenario files run at the same
+/// time (each against its own built-in endpoint, or the one target with control ids of their
+/// own), `options.jobs` cases at once over all of them; files that must run alone run
+/// afterwards, one by one.
+pub async fn run(
+    packs: &[Pack],
+    options: &RunOptions,
+    events: EventSink<'_>,
+) -> Result<RunOutcome, RunError> {
+    let limit = Arc::new(tokio::sync::Semaphore::new(options.jobs.max(1)));
+    let files: Vec<(&Pack, &LoadedScenario)> =
+        packs.iter().flat_map(|p| p.scenarios.iter().map(move |s| (p, s))).collect();
+    let selected = select(packs, options);
+    let target = options
+        .target
+        .as_deref()
+        .map(redact)
+        .unwrap_or_else(|| "builtin (per scenario unless it names a target)".into());
+    events(&RunEvent::RunStarted {
+        seed: options.seed,
+        target: &target,
+        cases: selected.iter().map(FileRuns::len).sum(),
+        shard: options.shard,
+    });
+    let mut together = Vec::new();
+    let mut alone = Vec::new();
+    for (file_number, ((pack, scenario), runs)) in files.iter().zip(selected).enumerate() {
+        if setup::runs_alongside(scenario, &runs, options) {
+            together.push((file_number, *pack, *scenario, runs));
+        } else {
+            alone.push((file_number, *pack, *scenario, runs));
+        }
+    }
+    let run = |file| run_file(file, options, events, &limit);
+    let mut done = join_all(together.into_iter().map(run).collect()).await;
+    for file in alone {
+        done.push(run(file).await);
+    }
+    done.sort_by_key(|(file_number, _)| *file_number);
+    let mut done = done.into_iter();
+    let mut outcomes = Vec::new();
+    let mut skipped = Vec::new();
+    let mut load_phases = Vec::new();
+    let mut reached_any = false;
+    let mut external = false;
+    for pack in packs {
+        let mut cases = Vec::new();
+        for (_, file) in done.by_ref().take(pack.scenarios.len()) {
+            let file = file?;
+            cases.extend(file.cases);
+            skipped.extend(file.skipped);
+            load_phases.extend(file.load);
+            reached_any |= file.reached;
+            external |= file.external;
+        }
+        outcomes.push(PackOutcome { name: pack.name.clone(), cases });
+    }
+    let any_case = outcomes.iter().any(|p| !p.cases.is_empty());
+    let outcome = RunOutcome {
+        packs: outcomes,
+        seed: options.seed,
+        target,
+        unreachable: external && any_case && !reached_any,
+        skipped,
+        shard: options.shard,
+        load: load_phases,
+        profiles: setup::profiles_used(packs, options),
+    };
+    events(&RunEvent::RunFinished(&outcome));
+    Ok(outcome)
+}

@@ -1,0 +1,281 @@
+//! Setting a sender-role file up before its cases run: which target it runs against
+//! (`--target`, the file's `target.url`, or a built-in endpoint started for it), the
+//! packet-level lab, TLS, the state endpoint its effects are read from, and the timeouts
+//! with their defaults. What it builds is the [`Context`] every case of the file shares.
+
+use super::options::RunOptions;
+use super::outcome::RunError;
+use super::{lab, probe, Builtin, Context, FileRuns, TargetUrl};
+use crate::scenario::{HllpSpec, LoadedScenario, Pack, Transport};
+use crate::transport::connection::Timeouts;
+use crate::transport::tls::ClientTls;
+use crate::transport::userinfo::Credentials;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a connection may take to open when the file's `target.connect_timeout` says
+/// nothing: for the cases and for the lab's reachability check alike.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long an ACK is awaited when `target.ack_timeout` says nothing.
+const ACK_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long writing a message may take.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a connection is watched after the last exchange when `target.linger` says nothing.
+const LINGER: Duration = Duration::from_millis(200);
+
+/// A sender-role file made ready to run, or the reason it cannot run here.
+pub(super) enum Setup {
+    /// The file is skipped, and why (the lab is missing, the target is not reachable from it).
+    Skipped(String),
+    Ready(Prepared),
+}
+
+/// What the cases of a file run against.
+pub(super) struct Prepared {
+    pub ctx: Arc<Context>,
+    /// The built-in endpoint started for the file: stopped when the file is done.
+    pub builtin: Option<Builtin>,
+    /// The file runs against a target other than the built-in endpoint.
+    pub external: bool,
+}
+
+/// The file's target parsed: the URL and the credentials written into it.
+pub(super) fn target(
+    scenario: &LoadedScenario,
+    options: &RunOptions,
+) -> Result<(TargetUrl, Option<Credentials>), RunError> {
+    TargetUrl::parse_with_credentials(&target_text(scenario, options))
+        .map_err(|message| RunError::Target { file: scenario.path.display().to_string(), message })
+}
+
+/// Starts what the file needs (its lab, its built-in endpoint) and builds the context its cases
+/// share. `url` is the file's target as [`target`] parsed it.
+pub(super) async fn prepare(
+    scenario: &LoadedScenario,
+    options: &RunOptions,
+    (url, url_credentials): (TargetUrl, Option<Credentials>),
+) -> Result<Setup, RunError> {
+    let spec = &scenario.file.target;
+    let transport = spec.transport.unwrap_or(Transport::Mllp);
+    let connect = spec.connect_timeout.map_or(CONNECT_TIMEOUT, |s| s.0);
+    // Packet-level faults: a lab for the file, or the file is skipped, saying why.
+    let lab = match lab::for_file(&scenario.file).await {
+        Ok(lab) => lab,
+        Err(reason) => return Ok(Setup::Skipped(reason)),
+    };
+    let (builtin, url, state) = match url {
+        TargetUrl::Builtin => {
+            let hllp = HllpSpec::options(spec.hllp.as_ref());
+            let bind = lab
+                .as_ref()
+                .map_or(IpAddr::from(Ipv4Addr::LOCALHOST), |l| IpAddr::from(l.host_ip()));
+            let builtin = Builtin::start_at(&options.defects, spec.builtin.as_ref(), hllp, bind)
+                .await
+                .map_err(RunError::Builtin)?;
+            let url = builtin.url(transport);
+            let state = Some(builtin.state_url.clone());
+            (Some(builtin), url, state)
+        }
+        other => {
+            let declared =
+                profile_of(scenario, options).and_then(|p| p.profile.state.as_ref()?.url.clone());
+            let state = options
+                .state
+                .clone()
+                .or(declared)
+                .or_else(|| spec.state.as_ref().map(|s| s.0.clone()));
+            (None, other, state)
+        }
+    };
+    let external = builtin.is_none();
+    let effects = effects_of(profile_of(scenario, options), builtin.is_some(), &state);
+    let url = match &lab {
+        Some(lab) => {
+            let through = lab::through_lab(url, lab.host_ip());
+            let checked = match through {
+                Ok(url) if builtin.is_none() => {
+                    lab::reachable(lab, &url, connect).await.map(|()| url)
+                }
+                other => other,
+            };
+            match checked {
+                Ok(url) => url,
+                Err(reason) => {
+                    if let Some(builtin) = builtin {
+                        builtin.stop().await;
+                    }
+                    return Ok(Setup::Skipped(reason));
+                }
+            }
+        }
+        None => url,
+    };
+    let tls = if url.uses_tls() {
+        let spec_tls = spec.tls.as_ref().ok_or_else(|| RunError::Target {
+            file: scenario.path.display().to_string(),
+            message: "mllps:// and https:// targets need target.tls.ca (the CA that signs the \
+                      server's certificate) in the scenario"
+                .into(),
+        })?;
+        let client = ClientTls {
+            ca_file: Some(spec_tls.ca.resolved.clone()),
+            client_cert: spec_tls
+                .client_cert
+                .as_ref()
+                .zip(spec_tls.client_key.as_ref())
+                .map(|(c, k)| (c.resolved.clone(), k.resolved.clone())),
+        };
+        Some(client.connector().map_err(|e| RunError::Target {
+            file: scenario.path.display().to_string(),
+            message: e.to_string(),
+        })?)
+    } else {
+        None
+    };
+    let ack_timeout = spec.ack_timeout.map_or(ACK_TIMEOUT, |s| s.0);
+    let ctx = Arc::new(Context {
+        url,
+        state,
+        effects,
+        timeouts: Timeouts { connect, read: ack_timeout, write: WRITE_TIMEOUT },
+        ack_timeout,
+        linger: spec.linger.map_or(LINGER, |s| s.0),
+        // Credentials in the target URL win over the file's auth.basic, as the URL itself does
+        // when it comes from --target.
+        basic: url_credentials.map(Credentials::into_pair).or_else(|| {
+            scenario
+                .file
+                .auth
+                .as_ref()
+                .map(|a| (a.basic.user.0.clone(), a.basic.password.expose().to_string()))
+        }),
+        templates: scenario.templates.clone(),
+        tls,
+        lab,
+        hllp: HllpSpec::options(spec.hllp.as_ref()),
+    });
+    Ok(Setup::Ready(Prepared { ctx, builtin, external }))
+}
+
+/// Why a scenario written for one transport cannot run against `url`, if it cannot.
+pub(super) fn mismatch(url: &TargetUrl, declared: Option<Transport>) -> Option<String> {
+    let offered = match url {
+        TargetUrl::Builtin => return None,
+        TargetUrl::Mllp(_) | TargetUrl::Mllps(_) => Transport::Mllp,
+        TargetUrl::Http(_) | TargetUrl::Https(_) => Transport::Http,
+        TargetUrl::Hllp(_) => Transport::Hllp,
+    };
+    // A file that names no transport is an MLLP scenario; only HLLP files run over HLLP.
+    let wanted = match (declared, offered) {
+        (Some(wanted), _) => wanted,
+        (None, Transport::Hllp) => Transport::Mllp,
+        (None, _) => return None,
+    };
+    (offered != wanted).then(|| {
+        let (name, example) = match wanted {
+            Transport::Mllp => ("MLLP", "mllp://HOST:PORT"),
+            Transport::Http => ("HTTP", "http(s)://HOST:PORT/PATH"),
+            Transport::Hllp => ("HLLP", "hllp://HOST:PORT"),
+        };
+        format!("written for an {name} target; give --target {example} to run it")
+    })
+}
+
+/// The profile a scenario's cases are graded by: `--target-profile`, else the file's own.
+pub(super) fn profile_of<'a>(
+    scenario: &'a LoadedScenario,
+    options: &'a RunOptions,
+) -> Option<&'a crate::profile::LoadedProfile> {
+    options.profile.as_ref().or(scenario.profile.as_ref())
+}
+
+/// How a file's target has its effects read. The built-in endpoint: its own mapping
+/// ([`StateSpec::builtin`]) at its state URL, and `duplicates: apply-once` unless the profile
+/// declares otherwise. Any other target: its profile's `state:` with `url` filled in from
+/// `--state` or `target.state` when the profile leaves it out; no mapping without a profile.
+///
+/// [`StateSpec::builtin`]: crate::profile::StateSpec::builtin
+pub(super) fn effects_of(
+    profile: Option<&crate::profile::LoadedProfile>,
+    builtin: bool,
+    state_url: &Option<String>,
+) -> probe::Effects {
+    use crate::profile::{DuplicatePolicy, StateSpec};
+    let declared = profile.map(|p| &*p.profile);
+    let mapping =
+        if builtin { Some(StateSpec::builtin()) } else { declared.and_then(|p| p.state.clone()) };
+    let duplicates =
+        declared.and_then(|p| p.duplicates).or(builtin.then_some(DuplicatePolicy::ApplyOnce));
+    probe::Effects {
+        state: mapping.map(|mut spec| {
+            spec.url = state_url.clone().or(spec.url);
+            Arc::new(spec)
+        }),
+        duplicates,
+    }
+}
+
+/// Every profile the selected files are graded by, once each, in file order.
+pub(super) fn profiles_used(
+    packs: &[Pack],
+    options: &RunOptions,
+) -> Vec<crate::profile::ProfileUsed> {
+    let mut used: Vec<crate::profile::ProfileUsed> = Vec::new();
+    for scenario in packs.iter().flat_map(|p| p.scenarios.iter()) {
+        if let Some(profile) = profile_of(scenario, options) {
+            let entry = crate::profile::ProfileUsed::from(profile);
+            if !used.contains(&entry) {
+                used.push(entry);
+            }
+        }
+    }
+    used
+}
+
+/// The target a sender-role file runs against, as written: `--target`, else the file's
+/// `target.url`, else the built-in endpoint.
+pub(super) fn target_text(scenario: &LoadedScenario, options: &RunOptions) -> String {
+    options
+        .target
+        .clone()
+        .or_else(|| scenario.file.target.url.as_ref().map(|u| u.0.clone()))
+        .unwrap_or_else(|| "builtin".into())
+}
+
+/// Whether the file's target may be given several connections at once. MLLP leaves it to the
+/// receiver to serve one connection at a time (release 1 says nothing of concurrency), so only
+/// a target whose profile declares `concurrent_connections: true` gets cases side by side,
+/// and the built-in endpoint, whose behaviour the harness knows (every file starts its own,
+/// which serves connections concurrently unless `one-connection-at-a-time` is switched on).
+pub(super) fn serves_side_by_side(scenario: &LoadedScenario, options: &RunOptions) -> bool {
+    if let Some(declared) =
+        profile_of(scenario, options).and_then(|p| p.profile.concurrent_connections)
+    {
+        return declared;
+    }
+    on_own_builtin(scenario, options)
+        && !options.defects.has(crate::target::defect::Defect::OneConnectionAtATime)
+}
+
+/// The file runs against a built-in endpoint of its own (started for the file).
+pub(super) fn on_own_builtin(scenario: &LoadedScenario, options: &RunOptions) -> bool {
+    matches!(
+        TargetUrl::parse_with_credentials(&target_text(scenario, options)),
+        Ok((TargetUrl::Builtin, _))
+    )
+}
+
+/// Whether a file may run at the same time as others: not when it needs the packet-level lab
+/// (one namespace and firewall per run), measures load (others would skew it), plays the
+/// receiver (it starts the sender under test, whose retry timing is judged), or it shares a
+/// target that may serve one connection at a time (another file's cases would hold it).
+pub(super) fn runs_alongside(
+    scenario: &LoadedScenario,
+    runs: &FileRuns,
+    options: &RunOptions,
+) -> bool {
+    matches!(runs, FileRuns::Sender(_, false))
+        && !lab::needs_lab(&scenario.file)
+        && (on_own_builtin(scenario, options) || serves_side_by_side(scenario, options))
+}
