@@ -457,6 +457,8 @@ impl Reporter for Reporters {
                 self.forward(&RunEvent::RunFinished(&redacted));
                 self.redacted = Some(redacted);
             }
+            // The endpoint's lines may quote the messages it read: not shown when redacting.
+            RunEvent::EndpointLog { .. } if self.redact_phi => {}
             other => self.forward(other),
         }
     }
@@ -474,6 +476,7 @@ impl Reporter for Progress {
             RunEvent::FileStarted { .. }
             | RunEvent::FileSkipped { .. }
             | RunEvent::CaseStarted { .. }
+            | RunEvent::EndpointLog { .. }
             | RunEvent::FileFinished { .. } => {}
             RunEvent::CaseFinished(_) | RunEvent::LoadPhaseFinished { .. } => self.bar.inc(1),
             RunEvent::RunFinished(_) => self.bar.finish_and_clear(),
@@ -495,6 +498,8 @@ impl Reporter for JsonLines {
             | RunEvent::FileStarted { .. }
             | RunEvent::FileSkipped { .. }
             | RunEvent::CaseStarted { .. }
+            // Machine output carries the cases only.
+            | RunEvent::EndpointLog { .. }
             | RunEvent::FileFinished { .. } => {}
             RunEvent::CaseFinished(case) | RunEvent::LoadPhaseFinished { case, .. } => {
                 if !self.deferred {

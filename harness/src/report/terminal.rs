@@ -1,5 +1,6 @@
 //! The terminal summary of a run: one table row per pack (tabled), then every failing case with
-//! its failed checks (id, severity, step, evidence, rule) and the command that reproduces it.
+//! its failed checks (id, severity, step, evidence, rule) and the command that reproduces it;
+//! with `--verbose`, what the built-in endpoints logged.
 
 use crate::checks::Severity;
 use crate::runner::{Reporter, RunEvent, RunOutcome, Verdict};
@@ -96,11 +97,14 @@ pub struct Terminal {
     pub verbose: bool,
     /// What to print, once the run is finished.
     pub text: String,
+    /// With `--verbose`: what the built-in endpoints logged, per file, printed after the
+    /// summary.
+    endpoint_logs: Vec<(std::path::PathBuf, crate::target::log::Kept)>,
 }
 
 impl Terminal {
     pub fn new(verbose: bool) -> Terminal {
-        Terminal { verbose, text: String::new() }
+        Terminal { verbose, text: String::new(), endpoint_logs: Vec::new() }
     }
 }
 
@@ -116,11 +120,27 @@ impl Reporter for Terminal {
             RunEvent::FileSkipped { .. } => {}
             // The account is printed after the summary, so the table stays at the top.
             RunEvent::LoadPhaseFinished { .. } => {}
+            RunEvent::EndpointLog { file, log, .. } => {
+                if self.verbose {
+                    self.endpoint_logs.push((file.to_path_buf(), (*log).clone()));
+                }
+            }
             RunEvent::RunFinished(outcome) => {
                 self.text = summary(outcome, self.verbose);
                 for phase in &outcome.load {
                     let _ = writeln!(self.text, "{} › {}:", phase.scenario, phase.name);
                     self.text.push_str(&super::load::terminal(phase, &[]));
+                }
+                // Files run side by side log in any order: shown by path.
+                self.endpoint_logs.sort_by(|a, b| a.0.cmp(&b.0));
+                for (file, log) in &self.endpoint_logs {
+                    let _ = writeln!(self.text, "\nbuilt-in endpoint of {}:", file.display());
+                    for line in &log.lines {
+                        let _ = writeln!(self.text, "  {line}");
+                    }
+                    if log.dropped > 0 {
+                        let _ = writeln!(self.text, "  … {} more line(s)", log.dropped);
+                    }
                 }
             }
         }

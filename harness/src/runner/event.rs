@@ -6,6 +6,7 @@
 use super::options::Shard;
 use super::outcome::{CaseOutcome, RunOutcome};
 use crate::load::LoadPhase;
+use crate::target::log::Kept;
 use std::path::Path;
 
 /// One thing that happened in a run, in the order it happened. Cases of files that run at the
@@ -25,6 +26,10 @@ pub enum RunEvent<'a> {
     CaseFinished(&'a CaseOutcome),
     /// A file's `load:` phase ran: the case carrying its threshold checks, and its account.
     LoadPhaseFinished { case: &'a CaseOutcome, phase: &'a LoadPhase },
+    /// What the built-in endpoint started for a file logged (tolerated bytes, refused
+    /// frames, what its defects did), told once the file is done and only when it logged:
+    /// the first lines, and how many more there were.
+    EndpointLog { pack: &'a str, file: &'a Path, log: &'a Kept },
     /// A scenario file is done (its built-in endpoint, if any, stopped).
     FileFinished { pack: &'a str, file: &'a Path },
     /// The run is over: every case, in run order.

@@ -273,7 +273,12 @@ async fn run_sender_file(
         }
     }
     if let Some(builtin) = builtin {
+        let log = builtin.log.clone();
         builtin.stop().await;
+        let kept = log.take();
+        if !kept.lines.is_empty() {
+            events(&RunEvent::EndpointLog { pack: &pack.name, file: &scenario.path, log: &kept });
+        }
     }
     Ok(done)
 }

@@ -7,6 +7,7 @@ use super::options::RunOptions;
 use super::outcome::RunError;
 use super::{lab, probe, Builtin, Context, FileRuns, TargetUrl};
 use crate::scenario::{HllpSpec, LoadedScenario, Pack, Transport};
+use crate::target::log::Log;
 use crate::transport::connection::Timeouts;
 use crate::transport::tls::ClientTls;
 use crate::transport::userinfo::Credentials;
@@ -70,9 +71,13 @@ pub(super) async fn prepare(
             let bind = lab
                 .as_ref()
                 .map_or(IpAddr::from(Ipv4Addr::LOCALHOST), |l| IpAddr::from(l.host_ip()));
-            let builtin = Builtin::start_at(&options.defects, spec.builtin.as_ref(), hllp, bind)
-                .await
-                .map_err(RunError::Builtin)?;
+            // The endpoint's lines are kept and told with the file's events, not printed
+            // into the middle of the run's output.
+            let log = Log::kept();
+            let builtin =
+                Builtin::start_logging(&options.defects, spec.builtin.as_ref(), hllp, bind, log)
+                    .await
+                    .map_err(RunError::Builtin)?;
             let url = builtin.url(transport);
             let state = Some(builtin.state_url.clone());
             (Some(builtin), url, state)

@@ -6,6 +6,7 @@ use crate::scenario::{BuiltinSpec, Transport};
 use crate::target::defect::Defects;
 use crate::target::endpoint::Endpoint;
 use crate::target::http::{serve_http, serve_state, BasicCredentials, HttpConfig};
+use crate::target::log::Log;
 use crate::target::responder::ResponderConfig;
 use crate::target::server::{serve_hllp, serve_mllp, HllpServerOptions, ServerOptions};
 use crate::transport::connection::Timeouts;
@@ -120,6 +121,8 @@ pub struct Builtin {
     pub hllp_addr: String,
     pub http_url: String,
     pub state_url: String,
+    /// Where the endpoint logs.
+    pub log: Log,
     stop: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -144,8 +147,19 @@ impl Builtin {
         hllp: HllpOptions,
         ip: IpAddr,
     ) -> std::io::Result<Builtin> {
-        let endpoint =
-            Arc::new(Endpoint::new(ResponderConfig::default()).with_defects(defects.clone()));
+        Builtin::start_logging(defects, spec, hllp, ip, Log::Stderr).await
+    }
+
+    /// As [`Builtin::start_at`], logging to `log` instead of standard error.
+    pub async fn start_logging(
+        defects: &Defects,
+        spec: Option<&BuiltinSpec>,
+        hllp: HllpOptions,
+        ip: IpAddr,
+        log: Log,
+    ) -> std::io::Result<Builtin> {
+        let endpoint = Endpoint::new(ResponderConfig::default()).with_defects(defects.clone());
+        let endpoint = Arc::new(endpoint.with_log(log.clone()));
         let (stop, watcher) = watch::channel(false);
         let stopped = move || {
             let mut watcher = watcher.clone();
@@ -210,6 +224,7 @@ impl Builtin {
             hllp_addr: hllp_addr.to_string(),
             http_url: format!("http://{http_addr}/hl7"),
             state_url: format!("http://{state_addr}"),
+            log,
             stop,
             tasks,
         })

@@ -117,14 +117,20 @@ struct Record {
 #[derive(Debug)]
 pub struct BasicAuth {
     credentials: BasicCredentials,
-    /// Labels log lines, e.g. `hl7-harness serve: http`.
+    /// Labels log lines, e.g. `http`.
     label: &'static str,
+    /// Where failed logins and blocks are logged.
+    log: super::log::Log,
     peers: Mutex<HashMap<IpAddr, Record>>,
 }
 
 impl BasicAuth {
-    pub fn new(credentials: BasicCredentials, label: &'static str) -> BasicAuth {
-        BasicAuth { credentials, label, peers: Mutex::new(HashMap::new()) }
+    pub fn new(
+        credentials: BasicCredentials,
+        label: &'static str,
+        log: super::log::Log,
+    ) -> BasicAuth {
+        BasicAuth { credentials, label, log, peers: Mutex::new(HashMap::new()) }
     }
 
     /// Checks one request's `Authorization` header from `peer`, logs a failure and keeps the
@@ -172,19 +178,19 @@ impl BasicAuth {
         record.last_failure = now;
         let label = self.label;
         let failures = record.failures;
-        eprintln!(
+        self.log.line(format_args!(
             "{label} {peer}: Basic auth failed for user {user} (failure {failures} in a row from \
              {ip})"
-        );
+        ));
         if failures >= FREE_FAILURES {
             let doublings = (failures - FREE_FAILURES).min(16);
             let block = FIRST_BLOCK.saturating_mul(1 << doublings).min(MAX_BLOCK);
             record.blocked_until = Some(now + block);
             let refused = std::mem::take(&mut record.refused);
-            eprintln!(
+            self.log.line(format_args!(
                 "{label} {peer}: {ip} blocked for {block:?} after {failures} failed logins in a \
                  row (429 until then; {refused} request(s) refused during earlier blocks)"
-            );
+            ));
         }
         Verdict::Denied
     }
@@ -230,7 +236,7 @@ mod tests {
 
     #[test]
     fn repeated_failures_block_the_address_and_memory_stays_bounded() {
-        let auth = BasicAuth::new(creds(), "test");
+        let auth = BasicAuth::new(creds(), "test", super::super::log::Log::kept());
         let peer: std::net::SocketAddr = "192.0.2.1:1000".parse().unwrap();
         let wrong = HeaderValue::from_static("Basic cGFydG5lcl9tYWlsY286d3Jvbmc=");
         let good = HeaderValue::from_static("Basic cGFydG5lcl9tYWlsY286dGVzdGluZw==");

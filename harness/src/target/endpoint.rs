@@ -43,6 +43,8 @@ pub struct Endpoint {
     receipts: Mutex<Receipts>,
     /// MSH-10 of every message applied to the state, in the order it was applied.
     applied: Mutex<Applied>,
+    /// Where the servers of this endpoint log (standard error unless the caller chose).
+    log: super::log::Log,
 }
 
 /// The applied log `GET /applied` serves, bounded like the receipts.
@@ -95,6 +97,7 @@ impl Endpoint {
             defects: Defects::none(),
             receipts: Mutex::new(Receipts::default()),
             applied: Mutex::new(Applied::default()),
+            log: super::log::Log::default(),
         }
     }
 
@@ -111,6 +114,7 @@ impl Endpoint {
             defects: Defects::none(),
             receipts: Mutex::new(Receipts::default()),
             applied: Mutex::new(Applied::default()),
+            log: super::log::Log::default(),
         };
         for (i, payload) in previous.iter().enumerate() {
             let handled = endpoint.process(payload, None);
@@ -145,6 +149,17 @@ impl Endpoint {
 
     pub fn defects(&self) -> &Defects {
         &self.defects
+    }
+
+    /// Sends the log lines of the servers of this endpoint to `log` instead of standard error.
+    pub fn with_log(mut self, log: super::log::Log) -> Endpoint {
+        self.log = log;
+        self
+    }
+
+    /// Where the servers of this endpoint log.
+    pub fn log(&self) -> &super::log::Log {
+        &self.log
     }
 
     /// What the endpoint accepts, with the permitted behaviours switched on.

@@ -4,6 +4,7 @@
 //! and which frames it drops. The correct endpoint passes through here unchanged.
 
 use super::defect::{Defect, Defects};
+use super::log::Log;
 use crate::transport::connection::{MllpConnection, TransportError};
 use crate::transport::mllp::{Frame, FrameKind, FrameNote, MllpError, START_BLOCK};
 use bytes::Bytes;
@@ -26,16 +27,23 @@ const STORM_LEAK: u32 = 16;
 pub struct Health {
     down: AtomicBool,
     silent_closes: AtomicU32,
+    /// Where the defects say what they do (the endpoint's log).
+    log: Log,
 }
 
 impl Health {
+    /// A healthy endpoint whose defects log to `log`.
+    pub fn logging_to(log: Log) -> Health {
+        Health { log, ..Health::default() }
+    }
+
     pub fn is_down(&self) -> bool {
         self.down.load(Ordering::SeqCst)
     }
 
     fn go_down(&self, why: &str) {
         if !self.down.swap(true, Ordering::SeqCst) {
-            eprintln!("hl7-harness serve: defect: the endpoint stops serving ({why})");
+            self.log.line(format_args!("defect: the endpoint stops serving ({why})"));
         }
     }
 
@@ -119,10 +127,10 @@ pub async fn receive(
             if defects.has(Defect::SlowFrameDropped)
                 && connection.last_frame_took() > SLOW_FRAME =>
         {
-            eprintln!(
-                "hl7-harness serve: defect: a frame took {}ms; dropped, connection closed",
+            health.log.line(format_args!(
+                "defect: a frame took {}ms; dropped, connection closed",
                 connection.last_frame_took().as_millis()
-            );
+            ));
             Err(TransportError::PeerClosed { peer: connection.peer(), buffered: 0 })
         }
         Ok(frame) => Ok(frame),

@@ -29,6 +29,7 @@ pub use super::basic_auth::BasicCredentials;
 use super::basic_auth::{BasicAuth, Verdict};
 use super::defect::Defect;
 use super::endpoint::Endpoint;
+use super::log::Log;
 use super::responder::Decision;
 use crate::hl7::ack::{AckBuilder, AckError, AckMode, ErrorCondition};
 use crate::hl7::charset::Charset;
@@ -151,7 +152,7 @@ async fn serve_ingest(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<HttpSummary> {
     let header_timeout = config.header_timeout;
-    let auth = config.basic.clone().map(|c| BasicAuth::new(c, "hl7-harness serve: http"));
+    let auth = config.basic.clone().map(|c| BasicAuth::new(c, "http", endpoint.log().clone()));
     let ingest = Arc::new(Ingest {
         endpoint,
         config,
@@ -160,7 +161,8 @@ async fn serve_ingest(
         rejected: AtomicU64::new(0),
     });
     let shared = Arc::clone(&ingest);
-    let connections = accept_loop(listener, header_timeout, tls, shutdown, move |peer| {
+    let log = ingest.endpoint.log().clone();
+    let connections = accept_loop(listener, (header_timeout, log), tls, shutdown, move |peer| {
         let ingest = Arc::clone(&shared);
         move |request| {
             let ingest = Arc::clone(&ingest);
@@ -192,8 +194,9 @@ pub async fn serve_state_with(
     basic: Option<BasicCredentials>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<u64> {
-    let auth = basic.map(|c| Arc::new(BasicAuth::new(c, "hl7-harness serve: state")));
-    accept_loop(listener, Duration::from_secs(30), None, shutdown, move |peer| {
+    let auth = basic.map(|c| Arc::new(BasicAuth::new(c, "state", endpoint.log().clone())));
+    let log = endpoint.log().clone();
+    accept_loop(listener, (Duration::from_secs(30), log), None, shutdown, move |peer| {
         let endpoint = Arc::clone(&endpoint);
         let auth = auth.clone();
         move |request: Request<Incoming>| {
@@ -240,7 +243,7 @@ fn refusal(verdict: Verdict, close_after: bool) -> Option<HttpResponse> {
 /// connection.
 async fn accept_loop<C, H, F>(
     listener: TcpListener,
-    header_timeout: Duration,
+    (header_timeout, log): (Duration, Log),
     tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
     per_connection: C,
@@ -250,14 +253,16 @@ where
     H: Fn(Request<Incoming>) -> F + Send + 'static,
     F: Future<Output = Result<HttpResponse, Infallible>> + Send + 'static,
 {
-    crate::transport::accept::accept_until(
+    let accept_log = log.clone();
+    crate::transport::accept::accept_logging(
         listener,
         shutdown,
         false,
-        "hl7-harness serve",
+        move |line| accept_log.line(line),
         move |stream, peer| {
             let handler = per_connection(peer);
             let tls = tls.clone();
+            let log = log.clone();
             async move {
                 let mut builder = http1::Builder::new();
                 builder.timer(TokioTimer::new()).header_read_timeout(header_timeout);
@@ -268,13 +273,11 @@ where
                     Some(acceptor) => {
                         match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
                             Err(_) => {
-                                eprintln!(
-                                    "hl7-harness serve: https {peer}: no TLS handshake in time"
-                                );
+                                log.line(format_args!("https {peer}: no TLS handshake in time"));
                                 return;
                             }
                             Ok(Err(err)) => {
-                                eprintln!("hl7-harness serve: https {peer}: TLS handshake: {err}");
+                                log.line(format_args!("https {peer}: TLS handshake: {err}"));
                                 return;
                             }
                             Ok(Ok(stream)) => {
@@ -286,7 +289,7 @@ where
                     }
                 };
                 if let Err(err) = served {
-                    eprintln!("hl7-harness serve: http {peer}: {err}");
+                    log.line(format_args!("http {peer}: {err}"));
                 }
             }
         },
@@ -349,13 +352,15 @@ impl Ingest {
             .entry(content_type.spelling)
             .or_insert(0) += 1;
         if content_type.spelling != ContentTypeSpelling::Hl7V2 {
-            eprintln!(
-                "hl7-harness serve: http {peer}: tolerated older Content-Type {}",
+            self.endpoint.log().line(format_args!(
+                "http {peer}: tolerated older Content-Type {}",
                 content_type.spelling.media_type()
-            );
+            ));
         }
         if content_type.charset.is_none() {
-            eprintln!("hl7-harness serve: http {peer}: Content-Type without a charset parameter");
+            self.endpoint
+                .log()
+                .line(format_args!("http {peer}: Content-Type without a charset parameter"));
         }
         let limit = self.config.max_body_bytes;
         let declared = request
@@ -370,10 +375,10 @@ impl Ingest {
         let body = match tokio::time::timeout(self.config.body_timeout, body).await {
             Err(_) => {
                 let after = self.config.body_timeout;
-                eprintln!(
-                    "hl7-harness serve: http {peer}: the body did not arrive within {after:?}; \
+                self.endpoint.log().line(format_args!(
+                    "http {peer}: the body did not arrive within {after:?}; \
                      408, connection closed"
-                );
+                ));
                 return close(text(
                     StatusCode::REQUEST_TIMEOUT,
                     "the body did not arrive in time\n",
@@ -393,7 +398,9 @@ impl Ingest {
         let handled = match self.endpoint.handle(&body) {
             Ok(handled) => handled,
             Err(err) => {
-                eprintln!("hl7-harness serve: http {peer}: {err}; message not acknowledged");
+                self.endpoint
+                    .log()
+                    .line(format_args!("http {peer}: {err}; message not acknowledged"));
                 return text(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "the message could not be journaled and was not applied; send it again\n",

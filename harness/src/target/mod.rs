@@ -12,6 +12,7 @@ pub mod endpoint;
 pub mod fragile;
 pub mod http;
 pub mod journal;
+pub mod log;
 pub mod profile;
 pub mod responder;
 pub mod sender_defect;

@@ -7,7 +7,8 @@ use super::client_feed::Effect;
 use super::defect::Defect;
 use super::endpoint::{Endpoint, Held};
 use super::fragile::{self, Health};
-use crate::transport::accept::accept_until;
+use super::log::Log;
+use crate::transport::accept::accept_logging;
 use crate::transport::connection::{MllpConnection, Timeouts, TransportError};
 use crate::transport::hllp::{BlockType, HllpOptions};
 use crate::transport::hllp_connection::HllpConnection;
@@ -89,40 +90,48 @@ pub async fn serve_mllp_with_commit_ack(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<u64> {
     let sequential = endpoint_defect(&endpoint, Defect::OneConnectionAtATime);
-    let health = Arc::new(Health::default());
+    let health = Arc::new(Health::logging_to(endpoint.log().clone()));
     let refused = Arc::new(Refused::default());
-    accept_until(listener, shutdown, sequential, SERVE, move |stream, peer| {
-        let endpoint = Arc::clone(&endpoint);
-        let options = options.clone();
-        let health = Arc::clone(&health);
-        let refused = Arc::clone(&refused);
-        async move {
-            let connection = match &options.tls {
-                Some(acceptor) => {
-                    MllpConnection::accept_tls(stream, acceptor, options.mllp, options.timeouts)
-                        .await
-                }
-                None => MllpConnection::from_stream(stream, options.mllp, options.timeouts)
-                    .map_err(|source| TransportError::Io { peer, source }),
-            };
-            match connection {
-                Ok(connection) => {
-                    let idle = options.timeouts.read;
-                    let mut held = Held::default();
-                    let commit = (commit, &*refused);
-                    let frames =
-                        handle_connection(connection, &endpoint, commit, &health, idle, &mut held)
-                            .await;
-                    endpoint.release(&mut held);
-                    health.connection_ended(endpoint.defects(), frames);
-                }
-                Err(err) => {
-                    eprintln!("hl7-harness serve: {peer}: {err} ({})", err.code());
-                    health.connection_failed(endpoint.defects());
+    let log = endpoint.log().clone();
+    accept_logging(
+        listener,
+        shutdown,
+        sequential,
+        move |line| log.line(line),
+        move |stream, peer| {
+            let endpoint = Arc::clone(&endpoint);
+            let options = options.clone();
+            let health = Arc::clone(&health);
+            let refused = Arc::clone(&refused);
+            async move {
+                let connection = match &options.tls {
+                    Some(acceptor) => {
+                        MllpConnection::accept_tls(stream, acceptor, options.mllp, options.timeouts)
+                            .await
+                    }
+                    None => MllpConnection::from_stream(stream, options.mllp, options.timeouts)
+                        .map_err(|source| TransportError::Io { peer, source }),
+                };
+                match connection {
+                    Ok(connection) => {
+                        let idle = options.timeouts.read;
+                        let mut held = Held::default();
+                        let commit = (commit, &*refused);
+                        let frames = handle_connection(
+                            connection, &endpoint, commit, &health, idle, &mut held,
+                        )
+                        .await;
+                        endpoint.release(&mut held);
+                        health.connection_ended(endpoint.defects(), frames);
+                    }
+                    Err(err) => {
+                        endpoint.log().line(format_args!("{peer}: {err} ({})", err.code()));
+                        health.connection_failed(endpoint.defects());
+                    }
                 }
             }
-        }
-    })
+        },
+    )
     .await
 }
 
@@ -148,20 +157,27 @@ pub async fn serve_hllp(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<u64> {
     let sequential = endpoint_defect(&endpoint, Defect::OneConnectionAtATime);
-    let health = Arc::new(Health::default());
-    accept_until(listener, shutdown, sequential, SERVE, move |stream, peer| {
-        let (endpoint, health) = (Arc::clone(&endpoint), Arc::clone(&health));
-        async move {
-            // A defective endpoint that went down takes no new connection (closed at once).
-            if health.is_down() {
-                return;
+    let health = Arc::new(Health::logging_to(endpoint.log().clone()));
+    let log = endpoint.log().clone();
+    accept_logging(
+        listener,
+        shutdown,
+        sequential,
+        move |line| log.line(line),
+        move |stream, peer| {
+            let (endpoint, health) = (Arc::clone(&endpoint), Arc::clone(&health));
+            async move {
+                // A defective endpoint that went down takes no new connection (closed at once).
+                if health.is_down() {
+                    return;
+                }
+                match HllpConnection::from_stream(stream, options.hllp, options.timeouts) {
+                    Ok(connection) => handle_hllp(connection, &endpoint, &health).await,
+                    Err(err) => endpoint.log().line(format_args!("hllp {peer}: {err}")),
+                }
             }
-            match HllpConnection::from_stream(stream, options.hllp, options.timeouts) {
-                Ok(connection) => handle_hllp(connection, &endpoint, &health).await,
-                Err(err) => eprintln!("hl7-harness serve: hllp {peer}: {err}"),
-            }
-        }
-    })
+        },
+    )
     .await
 }
 
@@ -173,16 +189,16 @@ async fn handle_hllp(mut connection: HllpConnection, endpoint: &Endpoint, health
             Ok(block) => block,
             Err(TransportError::PeerClosed { buffered: 0, .. }) => return,
             Err(err) => {
-                eprintln!("hl7-harness serve: hllp {peer}: {} ({})", err, err.code());
+                endpoint.log().line(format_args!("hllp {peer}: {} ({})", err, err.code()));
                 return;
             }
         };
         for note in &block.notes {
-            eprintln!(
-                "hl7-harness serve: hllp {peer}: {}: {}",
+            endpoint.log().line(format_args!(
+                "hllp {peer}: {}: {}",
                 note.code(),
                 note.to_finding().message
-            );
+            ));
         }
         // An N block is never answered with an N block, even when damaged itself: two peers
         // with different checksum variants would otherwise NAK each other's NAKs forever.
@@ -201,10 +217,10 @@ async fn handle_hllp(mut connection: HllpConnection, endpoint: &Endpoint, health
                 BlockType::Nak | BlockType::Unknown(_) | BlockType::Missing => Ok(()),
                 BlockType::Data => match endpoint.handle(&block.data) {
                     Err(err) => {
-                        eprintln!(
-                            "hl7-harness serve: hllp {peer}: {err}; message refused, not \
+                        endpoint.log().line(format_args!(
+                            "hllp {peer}: {err}; message refused, not \
                              acknowledged"
-                        );
+                        ));
                         match endpoint.refusal(&block.data) {
                             Some(refusal) => connection.send_data(&refusal).await,
                             None => Ok(()),
@@ -222,7 +238,9 @@ async fn handle_hllp(mut connection: HllpConnection, endpoint: &Endpoint, health
             }
         };
         if let Err(err) = answer {
-            eprintln!("hl7-harness serve: hllp {peer}: answer not sent: {err} ({})", err.code());
+            endpoint
+                .log()
+                .line(format_args!("hllp {peer}: answer not sent: {err} ({})", err.code()));
             return;
         }
     }
@@ -232,9 +250,6 @@ fn endpoint_defect(endpoint: &Endpoint, defect: Defect) -> bool {
     endpoint.defects().has(defect)
 }
 
-/// The label of the endpoint's log lines.
-const SERVE: &str = "hl7-harness serve";
-
 /// How late `late-ack` answers: later than the default ACK timeouts of most senders.
 const LATE_ACK: Duration = Duration::from_secs(6);
 
@@ -242,14 +257,14 @@ const LATE_ACK: Duration = Duration::from_secs(6);
 const HALF_CLOSE_LOOK: Duration = Duration::from_millis(200);
 
 /// Writes a commit ACK (`ack`) or NAK; false when the connection is gone.
-async fn send_commit(connection: &mut MllpConnection, ack: bool) -> bool {
+async fn send_commit(connection: &mut MllpConnection, ack: bool, log: &Log) -> bool {
     let mut frame = bytes::BytesMut::new();
     encode_commit(ack, &mut frame);
     match connection.write_raw(&frame).await {
         Ok(()) => true,
         Err(err) => {
             let peer = connection.peer();
-            eprintln!("hl7-harness serve: {peer}: commit ACK not sent: {err} ({})", err.code());
+            log.line(format_args!("{peer}: commit ACK not sent: {err} ({})", err.code()));
             false
         }
     }
@@ -257,14 +272,14 @@ async fn send_commit(connection: &mut MllpConnection, ack: bool) -> bool {
 
 /// One line per note: the codec already folds a run of bytes outside frames, or of `0x0B`
 /// bytes inside one, into one note with a count, so a hostile peer costs one line per run.
-fn log_note(peer: std::net::SocketAddr, note: &FrameNote) {
+fn log_note(log: &Log, peer: std::net::SocketAddr, note: &FrameNote) {
     let finding = note.to_finding();
-    eprintln!(
-        "hl7-harness serve: {peer}: tolerated {} at {}: {}",
+    log.line(format_args!(
+        "{peer}: tolerated {} at {}: {}",
         note.code(),
         finding.location,
         finding.message
-    );
+    ));
 }
 
 /// Serves one connection until it ends; returns how many frames it carried.
@@ -293,11 +308,11 @@ async fn handle_connection(
             Ok(frame) => frame,
             Err(err) => {
                 if !matches!(err, TransportError::PeerClosed { buffered: 0, .. }) {
-                    eprintln!("hl7-harness serve: {peer}: {} ({})", err, err.code());
+                    endpoint.log().line(format_args!("{peer}: {} ({})", err, err.code()));
                 }
                 // Bytes after the last frame (a gigabyte of them is one run): one line.
                 for note in connection.take_pending_notes() {
-                    log_note(peer, &note);
+                    log_note(endpoint.log(), peer, &note);
                 }
                 return frames;
             }
@@ -307,7 +322,7 @@ async fn handle_connection(
             continue;
         }
         for note in &frame.notes {
-            log_note(peer, note);
+            log_note(endpoint.log(), peer, note);
         }
         if defect(Defect::ClosesOnBytesOutsideFrame)
             && frame.notes.iter().any(|n| matches!(n, FrameNote::BytesOutsideFrame { .. }))
@@ -336,7 +351,7 @@ async fn handle_connection(
             return frames;
         }
         if commit == CommitAcks::NakFirst && refused.first_delivery(&frame.payload) {
-            if !send_commit(&mut connection, false).await {
+            if !send_commit(&mut connection, false, endpoint.log()).await {
                 return frames;
             }
             continue;
@@ -347,28 +362,32 @@ async fn handle_connection(
                 // Not stored, so never accepted: a commit NAK when the sender asked for commit
                 // acknowledgements (MLLP Release 2: it resends), otherwise an AR (or CE) that
                 // says so (see `Endpoint::refusal` for the rule).
-                eprintln!("hl7-harness serve: {peer}: {err}; message refused, not acknowledged");
+                endpoint
+                    .log()
+                    .line(format_args!("{peer}: {err}; message refused, not acknowledged"));
                 if commit_ack {
-                    if !send_commit(&mut connection, false).await {
+                    if !send_commit(&mut connection, false, endpoint.log()).await {
                         return frames;
                     }
                 } else if let Some(refusal) = endpoint.refusal(&frame.payload) {
                     if let Err(err) = connection.send(&refusal).await {
-                        eprintln!("hl7-harness serve: {peer}: AR not sent: {err} ({})", err.code());
+                        endpoint
+                            .log()
+                            .line(format_args!("{peer}: AR not sent: {err} ({})", err.code()));
                         return frames;
                     }
                 }
                 continue;
             }
         };
-        if commit_ack && !send_commit(&mut connection, true).await {
+        if commit_ack && !send_commit(&mut connection, true, endpoint.log()).await {
             return frames;
         }
         if let Some(why) = &handled.unreadable {
-            eprintln!(
-                "hl7-harness serve: {peer}: frame at byte {} is not an HL7 message: {why}",
+            endpoint.log().line(format_args!(
+                "{peer}: frame at byte {} is not an HL7 message: {why}",
                 frame.offset
-            );
+            ));
         }
         let Some(ack) = handled.ack else { continue };
         let duplicate = handled.effects.contains(&Effect::Duplicate);
@@ -396,7 +415,9 @@ async fn handle_connection(
                     connection.send(&ack).await
                 };
                 if let Err(err) = sent {
-                    eprintln!("hl7-harness serve: {peer}: ACK not sent: {err} ({})", err.code());
+                    endpoint
+                        .log()
+                        .line(format_args!("{peer}: ACK not sent: {err} ({})", err.code()));
                     health.write_failed(endpoint.defects(), &err);
                     return frames;
                 }

@@ -23,6 +23,23 @@ pub async fn accept_until<F, Fut>(
     shutdown: impl Future<Output = ()>,
     sequential: bool,
     who: &'static str,
+    serve: F,
+) -> std::io::Result<u64>
+where
+    F: FnMut(tokio::net::TcpStream, std::net::SocketAddr) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let log = move |line: std::fmt::Arguments<'_>| eprintln!("{who}: {line}");
+    accept_logging(listener, shutdown, sequential, log, serve).await
+}
+
+/// [`accept_until`] with its lines (without a prefix) going to `log`, for a listener whose
+/// caller chooses where it logs (the reference endpoint started in-process by `run`).
+pub async fn accept_logging<F, Fut>(
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+    sequential: bool,
+    log: impl Fn(std::fmt::Arguments<'_>),
     mut serve: F,
 ) -> std::io::Result<u64>
 where
@@ -44,11 +61,11 @@ where
             _ = &mut shutdown => return Ok(accepted),
             () = quiet => {
                 if let Some(ended) = burst.take() {
-                    eprintln!(
-                        "{who}: accepting again after {} failed accept(s) over {:?}",
+                    log(format_args!(
+                        "accepting again after {} failed accept(s) over {:?}",
                         ended.failures,
                         ended.last_failure - ended.started
-                    );
+                    ));
                 }
                 continue;
             }
@@ -59,10 +76,10 @@ where
             Err(err) => {
                 let now = tokio::time::Instant::now();
                 let burst = burst.get_or_insert_with(|| {
-                    eprintln!(
-                        "{who}: accept failed: {err}; backing off (from {ACCEPT_BACKOFF_FIRST:?} \
+                    log(format_args!(
+                        "accept failed: {err}; backing off (from {ACCEPT_BACKOFF_FIRST:?} \
                          up to {ACCEPT_BACKOFF_MAX:?}), open connections are still served"
-                    );
+                    ));
                     AcceptBurst {
                         failures: 0,
                         started: now,
