@@ -75,7 +75,7 @@ pub struct RunArgs {
     /// Print every case's results as one JSON object per line instead of the summary.
     #[arg(long)]
     pub json: bool,
-    /// Also list the warnings of cases that passed.
+    /// Also list the warnings of cases that passed, and what the built-in endpoint logged.
     #[arg(long)]
     pub verbose: bool,
     /// List the conformance checks (id, severity, HL7 versions, rule) and exit.

@@ -533,7 +533,7 @@ pub fn html(record: &RunRecord) -> String {
         baseline(&mut out, comparison);
     }
     if !outcome.load.is_empty() {
-        out.push_str(&super::load::html(&outcome.load));
+        out.push_str(&super::load::LoadSection::of(&outcome.load).html());
     }
     let checks = overview::rules(outcome);
     out.push_str("<h2 id=\"cases\">Cases</h2>\n");

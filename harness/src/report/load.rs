@@ -183,95 +183,163 @@ const HEIGHT: f64 = 180.0;
 const LEFT: f64 = 56.0;
 const BOTTOM: f64 = 24.0;
 
-/// One line chart: series of (x, y) with a colour and a name.
-/// One line of a chart: name, colour, (x, y) points.
-type Series<'a> = (&'a str, &'a str, Vec<(f64, f64)>);
+/// One line of a chart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line {
+    pub name: &'static str,
+    pub colour: &'static str,
+    /// (x, y): seconds since the phase started, the value.
+    pub points: Vec<(f64, f64)>,
+}
 
-/// `span` is the run's length in seconds (the x axis).
-fn chart(title: &str, unit: &str, span: f64, series: &[Series<'_>]) -> String {
-    let x_max = series.iter().flat_map(|s| s.2.iter().map(|p| p.0)).fold(span.max(1e-3), f64::max);
-    let y_max =
-        series.iter().flat_map(|s| s.2.iter().map(|p| p.1)).fold(0.0, f64::max).max(1e-3) * 1.1;
-    let (w, h) = (WIDTH - LEFT - 8.0, HEIGHT - BOTTOM - 8.0);
-    let x = |v: f64| LEFT + v / x_max * w;
-    let y = |v: f64| 8.0 + h - v / y_max * h;
-    let mut svg = format!(
-        "<figure><figcaption>{}</figcaption><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{HEIGHT}\" role=\"img\" aria-label=\"{}\">",
-        escape(title),
-        escape(title)
-    );
-    let _ = write!(svg, "<rect x=\"{LEFT}\" y=\"8\" width=\"{w}\" height=\"{h}\" fill=\"#fafafa\" stroke=\"#ccc\"/>");
-    for tick in 0..=4 {
-        let value = y_max * f64::from(tick) / 4.0;
-        let _ = write!(
-            svg,
-            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"end\">{} {unit}</text>",
-            LEFT - 4.0,
-            y(value) + 3.0,
-            ms(value)
-        );
+/// One line chart over a phase's run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chart {
+    pub title: &'static str,
+    pub unit: &'static str,
+    /// The phase's length in seconds (the x axis).
+    pub span: f64,
+    pub lines: Vec<Line>,
+}
+
+/// One phase as `report.html` shows it: its account and its charts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PhaseSection {
+    pub scenario: String,
+    pub name: String,
+    pub account: Vec<String>,
+    /// Latency, then throughput, over time.
+    pub charts: Vec<Chart>,
+}
+
+/// `report.html`'s load section as data, so the page places a typed section (not a string
+/// made elsewhere) and tests can read the charts without parsing SVG.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadSection {
+    pub phases: Vec<PhaseSection>,
+}
+
+impl LoadSection {
+    pub fn of(phases: &[LoadPhase]) -> LoadSection {
+        let phases = phases
+            .iter()
+            .map(|phase| {
+                let points = points(phase);
+                let a = &phase.finished.account;
+                let span = a.timeline.len() as f64 * a.slice_s;
+                let series = |f: fn(&(f64, f64, f64, f64, f64)) -> f64| -> Vec<(f64, f64)> {
+                    // Each point in the middle of its interval.
+                    points.iter().map(|p| (p.0 + a.slice_s / 2.0, f(p))).collect()
+                };
+                let line = |name, colour, points| Line { name, colour, points };
+                PhaseSection {
+                    scenario: phase.scenario.clone(),
+                    name: phase.name.clone(),
+                    account: account_lines(phase),
+                    charts: vec![
+                        Chart {
+                            title: "Latency over time (ms, per interval)",
+                            unit: "ms",
+                            span,
+                            lines: vec![
+                                line("p50", "#1f77b4", series(|p| p.2)),
+                                line("p99", "#d62728", series(|p| p.3)),
+                                line("max", "#999999", series(|p| p.4)),
+                            ],
+                        },
+                        Chart {
+                            title: "Throughput over time (messages/s)",
+                            unit: "/s",
+                            span,
+                            lines: vec![line("finished", "#2ca02c", series(|p| p.1))],
+                        },
+                    ],
+                }
+            })
+            .collect();
+        LoadSection { phases }
     }
-    let _ = write!(
-        svg,
-        "<text x=\"{LEFT}\" y=\"{:.1}\" font-size=\"10\">0 s</text><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"end\">{x_max:.0} s</text>",
-        HEIGHT - 6.0,
-        WIDTH - 8.0,
-        HEIGHT - 6.0
-    );
-    for (i, (name, colour, points)) in series.iter().enumerate() {
-        let path: Vec<String> =
-            points.iter().map(|(px, py)| format!("{:.1},{:.1}", x(*px), y(*py))).collect();
-        let _ = write!(
-            svg,
-            "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.5\" points=\"{}\"/>",
-            path.join(" ")
-        );
-        let _ = write!(
-            svg,
-            "<text x=\"{:.1}\" y=\"20\" font-size=\"11\" fill=\"{colour}\">{}</text>",
-            LEFT + 8.0 + 70.0 * i as f64,
-            escape(name)
-        );
+
+    /// The section as HTML: the account and the charts as inline SVG.
+    pub fn html(&self) -> String {
+        let mut out = String::from("<h2>Load</h2>\n");
+        for phase in &self.phases {
+            let _ = writeln!(
+                out,
+                "<h3>{} › {}</h3>\n<ul>",
+                escape(&phase.scenario),
+                escape(&phase.name)
+            );
+            for line in &phase.account {
+                let _ = writeln!(out, "<li>{}</li>", escape(line));
+            }
+            out.push_str("</ul>\n");
+            for chart in &phase.charts {
+                out.push_str(&chart.svg());
+            }
+        }
+        out
     }
-    svg.push_str("</svg></figure>\n");
-    svg
+}
+
+impl Chart {
+    fn svg(&self) -> String {
+        let (title, unit, span) = (self.title, self.unit, self.span);
+        let series = &self.lines;
+        let x_max =
+            series.iter().flat_map(|s| s.points.iter().map(|p| p.0)).fold(span.max(1e-3), f64::max);
+        let y_max =
+            series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).fold(0.0, f64::max).max(1e-3)
+                * 1.1;
+        let (w, h) = (WIDTH - LEFT - 8.0, HEIGHT - BOTTOM - 8.0);
+        let x = |v: f64| LEFT + v / x_max * w;
+        let y = |v: f64| 8.0 + h - v / y_max * h;
+        let mut svg = format!(
+            "<figure><figcaption>{}</figcaption><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{HEIGHT}\" role=\"img\" aria-label=\"{}\">",
+            escape(title),
+            escape(title)
+        );
+        let _ = write!(svg, "<rect x=\"{LEFT}\" y=\"8\" width=\"{w}\" height=\"{h}\" fill=\"#fafafa\" stroke=\"#ccc\"/>");
+        for tick in 0..=4 {
+            let value = y_max * f64::from(tick) / 4.0;
+            let _ = write!(
+                svg,
+                "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"end\">{} {unit}</text>",
+                LEFT - 4.0,
+                y(value) + 3.0,
+                ms(value)
+            );
+        }
+        let _ = write!(
+            svg,
+            "<text x=\"{LEFT}\" y=\"{:.1}\" font-size=\"10\">0 s</text><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"end\">{x_max:.0} s</text>",
+            HEIGHT - 6.0,
+            WIDTH - 8.0,
+            HEIGHT - 6.0
+        );
+        for (i, Line { name, colour, points }) in series.iter().enumerate() {
+            let path: Vec<String> =
+                points.iter().map(|(px, py)| format!("{:.1},{:.1}", x(*px), y(*py))).collect();
+            let _ = write!(
+                svg,
+                "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.5\" points=\"{}\"/>",
+                path.join(" ")
+            );
+            let _ = write!(
+                svg,
+                "<text x=\"{:.1}\" y=\"20\" font-size=\"11\" fill=\"{colour}\">{}</text>",
+                LEFT + 8.0 + 70.0 * i as f64,
+                escape(name)
+            );
+        }
+        svg.push_str("</svg></figure>\n");
+        svg
+    }
 }
 
 /// `report.html`'s section: the account and the charts.
 pub fn html(phases: &[LoadPhase]) -> String {
-    let mut out = String::from("<h2>Load</h2>\n");
-    for phase in phases {
-        let _ =
-            writeln!(out, "<h3>{} › {}</h3>\n<ul>", escape(&phase.scenario), escape(&phase.name));
-        for line in account_lines(phase) {
-            let _ = writeln!(out, "<li>{}</li>", escape(&line));
-        }
-        out.push_str("</ul>\n");
-        let points = points(phase);
-        let a = &phase.finished.account;
-        let span = a.timeline.len() as f64 * a.slice_s;
-        let series = |f: fn(&(f64, f64, f64, f64, f64)) -> f64| -> Vec<(f64, f64)> {
-            // Each point in the middle of its interval.
-            points.iter().map(|p| (p.0 + a.slice_s / 2.0, f(p))).collect()
-        };
-        out.push_str(&chart(
-            "Latency over time (ms, per interval)",
-            "ms",
-            span,
-            &[
-                ("p50", "#1f77b4", series(|p| p.2)),
-                ("p99", "#d62728", series(|p| p.3)),
-                ("max", "#999999", series(|p| p.4)),
-            ],
-        ));
-        out.push_str(&chart(
-            "Throughput over time (messages/s)",
-            "/s",
-            span,
-            &[("finished", "#2ca02c", series(|p| p.1))],
-        ));
-    }
-    out
+    LoadSection::of(phases).html()
 }
 
 #[cfg(test)]

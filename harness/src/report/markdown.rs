@@ -234,6 +234,9 @@ pub fn summary(record: &RunRecord) -> String {
             let _ = writeln!(out, "- {}: {}", code(&file.display().to_string()), plain(reason));
         }
     }
+    if !outcome.load.is_empty() {
+        out.push_str(&super::load::markdown(&outcome.load));
+    }
     out
 }
 

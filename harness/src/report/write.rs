@@ -28,15 +28,11 @@ pub const SNAPSHOTS: &str = "snapshots";
 pub fn write_report(dir: &Path, record: &RunRecord) -> Result<Manifest, ReportError> {
     std::fs::create_dir_all(dir)
         .map_err(|source| ReportError::Write { path: dir.to_path_buf(), source })?;
+    // results.json, summary.md and report.html each carry the load section themselves (only
+    // runs with a load phase have one, so other reports stay as they were).
     let results = super::json::results(record);
-    let mut summary = super::markdown::summary(record);
-    // report.html places its load section itself, above the cases.
+    let summary = super::markdown::summary(record);
     let html = super::html::html(record);
-    let load = &record.outcome.load;
-    if !load.is_empty() {
-        // Only runs with a load phase carry the section, so other reports stay as they were.
-        summary.push_str(&super::load::markdown(load));
-    }
     let mut results = serde_json::to_string_pretty(&results).expect("results serialize");
     results.push('\n');
     let files = [
