@@ -410,3 +410,65 @@ pub async fn run(
     events(&RunEvent::RunFinished(&outcome));
     Ok(outcome)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{load_text, FileAccess};
+    use std::sync::Mutex;
+
+    const SCENARIO: &str = "
+name: events
+messages:
+  m: { text: \"MSH|^~\\\\&|S|SF|R|RF|20240101||ADT^A04^ADT_A01|X|P|2.5\\rEVN|A04|20240101\\rPID|1||1^^^H^MR||DOE^JANE\" }
+cases:
+  - name: first
+    send: m
+    serial: true
+  - name: second
+    send: m
+  - name: third
+    send: m
+";
+
+    /// What a reporter sees, as text: one line per event.
+    fn describe(event: &RunEvent<'_>) -> String {
+        match event {
+            RunEvent::RunStarted { seed, cases, .. } => format!("run {seed} {cases}"),
+            RunEvent::FileStarted { cases, .. } => format!("file {cases}"),
+            RunEvent::FileSkipped { reason, .. } => format!("skipped {reason}"),
+            RunEvent::CaseStarted { name, .. } => format!("start {name}"),
+            RunEvent::CaseFinished(case) => format!("end {}", case.name),
+            RunEvent::LoadPhaseFinished { case, .. } => format!("load {}", case.name),
+            RunEvent::EndpointLog { .. } => "endpoint log".into(),
+            RunEvent::FileFinished { .. } => "file done".into(),
+            RunEvent::RunFinished(outcome) => format!("done {}", outcome.cases().count()),
+        }
+    }
+
+    /// The run tells its start first and its end last, every case's start before its end,
+    /// and as many case events as the run has cases.
+    #[tokio::test]
+    async fn every_case_starts_and_finishes_between_the_run_start_and_end() {
+        let path = std::path::Path::new("events.yaml");
+        let scenario = load_text(path, SCENARIO, &[], FileAccess::PackOnly).unwrap();
+        let pack = Pack { name: "p".into(), dir: PathBuf::from("."), scenarios: vec![scenario] };
+        let seen = Mutex::new(Vec::new());
+        let sink = |event: &RunEvent<'_>| seen.lock().unwrap().push(describe(event));
+        let options = RunOptions { seed: 7, jobs: 2, ..RunOptions::default() };
+        let outcome = run(std::slice::from_ref(&pack), &options, &sink).await.unwrap();
+        let seen = seen.into_inner().unwrap();
+        assert_eq!(outcome.cases().count(), 3);
+        assert_eq!(seen.first().map(String::as_str), Some("run 7 3"), "{seen:?}");
+        assert_eq!(seen.get(1).map(String::as_str), Some("file 3"), "{seen:?}");
+        assert_eq!(seen.last().map(String::as_str), Some("done 3"), "{seen:?}");
+        assert_eq!(seen[seen.len() - 2], "file done", "{seen:?}");
+        // The serial case runs first, on its own.
+        assert_eq!(seen[2..4], ["start first", "end first"], "{seen:?}");
+        for name in ["second", "third"] {
+            let at = |what: &str| seen.iter().position(|s| *s == format!("{what} {name}"));
+            assert!(at("start") < at("end") && at("start").is_some(), "{seen:?}");
+        }
+        assert_eq!(seen.len(), 2 + 6 + 2, "{seen:?}");
+    }
+}
