@@ -170,7 +170,8 @@ fn top_level_parts(group: &str) -> Vec<&str> {
 }
 
 fn leading_ident(text: &str) -> Option<String> {
-    let name: String = text.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    let name: String =
+        text.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
     (!name.is_empty() && name != "self").then_some(name)
 }
 
@@ -188,12 +189,8 @@ fn allowed_edges() -> BTreeMap<String, BTreeSet<String>> {
     for row in table.lines().filter(|l| l.starts_with("| `")) {
         let cells: Vec<&str> = row.split('|').map(str::trim).collect();
         let module = cells[1].trim_matches('`').to_string();
-        let uses: BTreeSet<String> = cells[2]
-            .split('`')
-            .skip(1)
-            .step_by(2)
-            .map(str::to_string)
-            .collect();
+        let uses: BTreeSet<String> =
+            cells[2].split('`').skip(1).step_by(2).map(str::to_string).collect();
         edges.insert(module, uses);
     }
     edges
@@ -267,7 +264,11 @@ fn no_source_file_passes_800_lines_of_non_test_code() {
             (lines > MAX_LINES).then(|| format!("{}: {lines} lines", f.display()))
         })
         .collect();
-    assert!(long.is_empty(), "split these files (over {MAX_LINES} non-test lines):\n{}", long.join("\n"));
+    assert!(
+        long.is_empty(),
+        "split these files (over {MAX_LINES} non-test lines):\n{}",
+        long.join("\n")
+    );
 }
 
 #[test]
@@ -296,7 +297,11 @@ fn mod_rs_files_only_declare() {
             }
         }
     }
-    assert!(problems.is_empty(), "mod.rs holding logic (move it to a named file):\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "mod.rs holding logic (move it to a named file):\n{}",
+        problems.join("\n")
+    );
 }
 
 /// Whether line `n` continues a multi-line `use` or `pub use` that started above.
@@ -316,10 +321,15 @@ fn continues_use(code: &str, n: usize) -> bool {
 
 #[test]
 fn the_tidy_parser_reads_what_it_must() {
-    let refs = crate_references("use crate::{hl7::Message, transport::{a, b}};\nx = crate::utc::now();");
+    let refs =
+        crate_references("use crate::{hl7::Message, transport::{a, b}};\nx = crate::utc::now();");
     assert_eq!(refs, ["hl7", "transport", "utc"].map(String::from).into_iter().collect());
-    let code = "fn a() {}\n#[cfg(test)]\nmod tests {\n    fn b() { let s = \"{\"; }\n}\nfn c() {}\n";
+    let code =
+        "fn a() {}\n#[cfg(test)]\nmod tests {\n    fn b() { let s = \"{\"; }\n}\nfn c() {}\n";
     assert_eq!(without_tests(code), "fn a() {}\nfn c() {}\n");
     assert_eq!(without_tests("#[cfg(test)]\nmod timing_tests;\nfn d() {}\n"), "fn d() {}\n");
-    assert_eq!(without_tests("#[cfg(test)]\nfn e(c: char) -> bool { c == '{' }\nfn f() {}\n"), "fn f() {}\n");
+    assert_eq!(
+        without_tests("#[cfg(test)]\nfn e(c: char) -> bool { c == '{' }\nfn f() {}\n"),
+        "fn f() {}\n"
+    );
 }
