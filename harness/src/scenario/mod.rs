@@ -10,6 +10,7 @@ mod profile;
 mod receiver;
 mod schema;
 mod text;
+mod validate;
 
 pub use files::{check_pack_file, pack_roots, FileAccess, FileRefused};
 pub use hllp::{BlockLimit, ChecksumName, HllpSpec, SpanName};
