@@ -99,7 +99,7 @@ pub struct Terminal {
     pub text: String,
     /// With `--verbose`: what the built-in endpoints logged, per file, printed after the
     /// summary.
-    endpoint_logs: Vec<(std::path::PathBuf, crate::target::log::Kept)>,
+    endpoint_logs: Vec<(std::path::PathBuf, Vec<String>, usize)>,
 }
 
 impl Terminal {
@@ -122,7 +122,7 @@ impl Reporter for Terminal {
             RunEvent::LoadPhaseFinished { .. } => {}
             RunEvent::EndpointLog { file, log, .. } => {
                 if self.verbose {
-                    self.endpoint_logs.push((file.to_path_buf(), (*log).clone()));
+                    self.endpoint_logs.push((file.to_path_buf(), log.lines.clone(), log.dropped));
                 }
             }
             RunEvent::RunFinished(outcome) => {
@@ -133,13 +133,13 @@ impl Reporter for Terminal {
                 }
                 // Files run side by side log in any order: shown by path.
                 self.endpoint_logs.sort_by(|a, b| a.0.cmp(&b.0));
-                for (file, log) in &self.endpoint_logs {
+                for (file, lines, dropped) in &self.endpoint_logs {
                     let _ = writeln!(self.text, "\nbuilt-in endpoint of {}:", file.display());
-                    for line in &log.lines {
+                    for line in lines {
                         let _ = writeln!(self.text, "  {line}");
                     }
-                    if log.dropped > 0 {
-                        let _ = writeln!(self.text, "  … {} more line(s)", log.dropped);
+                    if *dropped > 0 {
+                        let _ = writeln!(self.text, "  … {dropped} more line(s)");
                     }
                 }
             }

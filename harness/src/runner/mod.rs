@@ -3,16 +3,22 @@
 //! and the rest concurrently (`--jobs`), turns observations into check results, and tells the
 //! caller what happens through [`RunEvent`]s. It never prints.
 
+mod build;
+mod case_run;
 pub mod event;
 mod exec;
 mod hllp;
+mod http_case;
 mod lab;
+mod lane;
 mod liveness;
 mod load_phase;
+mod mllp_case;
 mod options;
 mod order;
 mod outcome;
 mod probe;
+mod reading;
 mod receiver;
 mod reproduce;
 mod run;

@@ -7,6 +7,8 @@
 use super::*;
 use crate::checks::{evaluate, CheckResult};
 use crate::scenario::load_text;
+use crate::transport::connection::Timeouts;
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -120,8 +122,8 @@ async fn run_with(
         templates: scenario.templates.clone(),
         lab: None,
     };
-    let (observation, _) = run_case(&run, &ctx).await;
-    let results = evaluate(&observation);
+    let (observation, plan, _) = run_case(&run, &ctx).await;
+    let results = evaluate(&plan, &observation);
     (observation, results)
 }
 
