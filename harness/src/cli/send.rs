@@ -19,7 +19,7 @@ use crate::transport::hllp::{BlockType, HllpOptions};
 use crate::transport::hllp_connection::HllpConnection;
 use crate::transport::http_client::{parse_reply, post_message_tls, HttpReply, HttpTarget};
 use crate::transport::mllp::{FrameKind, MllpOptions};
-use crate::transport::userinfo::SplitUrl;
+use crate::transport::target_url::TargetUrl;
 use crate::vocab::parse_duration;
 use serde::Serialize;
 use std::io::Write;
@@ -199,38 +199,31 @@ enum Session {
     Http { target: HttpTarget, tls: Option<TlsConnector> },
 }
 
-const TARGETS: &str = "mllp://HOST:PORT, mllps://HOST:PORT, hllp://HOST:PORT, \
-                       http://HOST:PORT/PATH or https://HOST:PORT/PATH";
-
-fn session(args: &SendArgs, url: &str) -> anyhow::Result<Session> {
+fn session(args: &SendArgs, text: &str) -> anyhow::Result<Session> {
     // The userinfo comes out first: everything below, errors included, sees the URL without it.
     let (url, from_url) =
-        SplitUrl::parse(url).map_err(|e| anyhow::anyhow!("--target {e}"))?.into_parts();
-    let url = url.as_str();
+        TargetUrl::parse_with_credentials(text).map_err(|e| anyhow::anyhow!("--target {e}"))?;
     let client_tls = || args.tls.client_tls().connector();
     let basic = args.http_auth.basic_for(from_url)?;
-    let with_auth = |mut target: HttpTarget| -> anyhow::Result<HttpTarget> {
-        target.basic = basic.clone();
-        Ok(target)
-    };
-    if let Some(target) = HttpTarget::parse(url) {
-        return Ok(Session::Http { target: with_auth(target)?, tls: None });
-    }
-    if let Some(target) = HttpTarget::parse_https(url) {
-        return Ok(Session::Http { target: with_auth(target)?, tls: Some(client_tls()?) });
-    }
-    let plain = |addr: &str| Some(addr.to_string()).filter(|a| !a.is_empty());
-    if let Some(addr) = url.strip_prefix("mllps://").and_then(plain) {
-        return Ok(Session::Mllp { addr, tls: Some(client_tls()?), connection: None, lost: false });
-    }
-    if let Some(addr) = url.strip_prefix("mllp://").and_then(plain) {
-        return Ok(Session::Mllp { addr, tls: None, connection: None, lost: false });
-    }
-    if let Some(addr) = url.strip_prefix("hllp://").and_then(plain) {
-        let options = args.hllp.options();
-        return Ok(Session::Hllp { addr, options, connection: None, lost: false });
-    }
-    anyhow::bail!("--target {url:?}: expected {TARGETS}")
+    Ok(match url {
+        TargetUrl::Builtin => anyhow::bail!(
+            "--target builtin: send needs a running target; `run` and `load` start the \
+             built-in endpoint themselves"
+        ),
+        TargetUrl::Http(_) | TargetUrl::Https(_) => {
+            let mut target = url.http_target().expect("TargetUrl checked the HTTP URL");
+            target.basic = basic;
+            let tls = if url.uses_tls() { Some(client_tls()?) } else { None };
+            Session::Http { target, tls }
+        }
+        TargetUrl::Mllps(addr) => {
+            Session::Mllp { addr, tls: Some(client_tls()?), connection: None, lost: false }
+        }
+        TargetUrl::Mllp(addr) => Session::Mllp { addr, tls: None, connection: None, lost: false },
+        TargetUrl::Hllp(addr) => {
+            Session::Hllp { addr, options: args.hllp.options(), connection: None, lost: false }
+        }
+    })
 }
 
 /// Exit 0 when every message got an AA or CA whose MSA-2 is its MSH-10; 1 otherwise; 3 when the

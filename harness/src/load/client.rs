@@ -11,7 +11,8 @@ use crate::transport::hllp::{BlockType, HllpOptions};
 use crate::transport::hllp_connection::HllpConnection;
 use crate::transport::http_client::{parse_reply, post_message_tls, HttpTarget};
 use crate::transport::mllp::{FrameKind, MllpOptions};
-use crate::transport::userinfo::{Credentials, SplitUrl};
+use crate::transport::target_url::{TargetUrl, TargetUrlError};
+use crate::transport::userinfo::Credentials;
 use std::future::Future;
 use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
@@ -204,65 +205,58 @@ impl Exchange for Client {
     }
 }
 
+/// Why a target URL cannot take load.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadTargetError {
+    #[error(transparent)]
+    Url(#[from] TargetUrlError),
+    /// Two sources of credentials on one command line would leave the reader guessing which
+    /// was sent.
+    #[error("{url:?}: the URL names a user and password and so do the flags: give them once")]
+    CredentialsTwice { url: String },
+    #[error("{url:?}: a TLS target needs the CA to trust (--tls-ca)")]
+    NeedsTls { url: String },
+    /// `builtin` is started by the command (it becomes an `mllp://` URL) before it gets here.
+    #[error("builtin: the built-in endpoint is not a URL to connect to here")]
+    Builtin,
+}
+
 impl LoadTarget {
-    /// Reads `mllp://`, `mllps://`, `hllp://`, `http://` and `https://` URLs. `tls` is the
-    /// connector for the TLS schemes (required there), `basic` the HTTP credentials. The
-    /// userinfo of an http(s) URL is taken as the credentials when `basic` is `None` (and
-    /// refused for the other schemes); no error repeats it.
+    /// Reads a target URL (see [`TargetUrl`]). `tls` is the connector for the TLS schemes
+    /// (required there), `basic` the HTTP credentials. The userinfo of an http(s) URL is taken
+    /// as the credentials when `basic` is `None` (and refused for the other schemes); no error
+    /// repeats it.
     pub fn parse(
         url: &str,
         tls: Option<TlsConnector>,
         basic: Option<(String, String)>,
         hllp: HllpOptions,
-    ) -> Result<LoadTarget, String> {
-        let (url, from_url) = SplitUrl::parse(url).map_err(|e| e.to_string())?.into_parts();
+    ) -> Result<LoadTarget, LoadTargetError> {
+        let (url, from_url) = TargetUrl::parse_with_credentials(url)?;
         let basic = match (basic, from_url) {
             (Some(_), Some(_)) => {
-                return Err(format!(
-                    "{url:?}: the URL names a user and password and so do the flags: give them once"
-                ))
+                return Err(LoadTargetError::CredentialsTwice { url: url.to_string() })
             }
             (basic, from_url) => basic.or(from_url.map(Credentials::into_pair)),
         };
-        let url = url.as_str();
-        let need_tls = || {
-            tls.clone()
-                .ok_or_else(|| format!("{url:?}: a TLS target needs the CA to trust (--tls-ca)"))
-        };
-        let addr = |rest: &str| -> Result<String, String> {
-            let rest = rest.trim_end_matches('/');
-            let valid = rest
-                .rsplit_once(':')
-                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
-            if valid {
-                Ok(rest.to_string())
-            } else {
-                Err(format!("{url:?}: expected HOST:PORT"))
-            }
-        };
-        if let Some(rest) = url.strip_prefix("mllp://") {
-            return Ok(LoadTarget::Mllp { addr: addr(rest)?, tls: None });
-        }
-        if let Some(rest) = url.strip_prefix("mllps://") {
-            return Ok(LoadTarget::Mllp { addr: addr(rest)?, tls: Some(need_tls()?) });
-        }
-        if let Some(rest) = url.strip_prefix("hllp://") {
-            return Ok(LoadTarget::Hllp { addr: addr(rest)?, options: hllp });
-        }
+        let need_tls = || tls.clone().ok_or(LoadTargetError::NeedsTls { url: url.to_string() });
         let with_basic = |mut target: HttpTarget| {
             target.basic = basic.clone();
             target
         };
-        if let Some(target) = HttpTarget::parse(url) {
-            return Ok(LoadTarget::Http { target: with_basic(target), tls: None });
-        }
-        if let Some(target) = HttpTarget::parse_https(url) {
-            return Ok(LoadTarget::Http { target: with_basic(target), tls: Some(need_tls()?) });
-        }
-        Err(format!(
-            "{url:?}: unknown target; use mllp://HOST:PORT, mllps://HOST:PORT, hllp://HOST:PORT, \
-             http://HOST:PORT/PATH or https://HOST:PORT/PATH"
-        ))
+        Ok(match &url {
+            TargetUrl::Builtin => return Err(LoadTargetError::Builtin),
+            TargetUrl::Mllp(addr) => LoadTarget::Mllp { addr: addr.clone(), tls: None },
+            TargetUrl::Mllps(addr) => {
+                LoadTarget::Mllp { addr: addr.clone(), tls: Some(need_tls()?) }
+            }
+            TargetUrl::Hllp(addr) => LoadTarget::Hllp { addr: addr.clone(), options: hllp },
+            TargetUrl::Http(_) | TargetUrl::Https(_) => {
+                let target = url.http_target().expect("TargetUrl checked the HTTP URL");
+                let tls = if url.uses_tls() { Some(need_tls()?) } else { None };
+                LoadTarget::Http { target: with_basic(target), tls }
+            }
+        })
     }
 }
 
@@ -271,7 +265,9 @@ mod tests {
     use super::*;
 
     fn parse(url: &str) -> Result<String, String> {
-        LoadTarget::parse(url, None, None, HllpOptions::default()).map(|t| format!("{t:?}"))
+        LoadTarget::parse(url, None, None, HllpOptions::default())
+            .map(|t| format!("{t:?}"))
+            .map_err(|e| e.to_string())
     }
 
     #[test]

@@ -620,11 +620,9 @@ async fn run_sender_file(
     limit: &Arc<tokio::sync::Semaphore>,
 ) -> Result<FileDone, RunError> {
     let url_text = target_text(scenario, options);
-    let (url, url_credentials) =
-        TargetUrl::parse_with_credentials(&url_text).map_err(|message| RunError::Target {
-            file: scenario.path.display().to_string(),
-            message,
-        })?;
+    let (url, url_credentials) = TargetUrl::parse_with_credentials(&url_text).map_err(|e| {
+        RunError::Target { file: scenario.path.display().to_string(), message: e.to_string() }
+    })?;
     let mut done = FileDone::default();
     let skip = |reason: String| FileDone {
         skipped: Some((scenario.path.clone(), reason)),

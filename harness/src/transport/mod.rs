@@ -11,6 +11,7 @@ pub mod hllp_connection;
 pub mod http_client;
 pub mod media_type;
 pub mod mllp;
+pub mod target_url;
 pub mod tls;
 pub mod userinfo;
 
