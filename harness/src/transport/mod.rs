@@ -6,6 +6,7 @@
 
 pub mod accept;
 pub mod connection;
+pub mod framed;
 pub mod hllp;
 pub mod hllp_connection;
 pub mod http_client;
