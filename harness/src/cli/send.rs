@@ -14,11 +14,15 @@ use crate::hl7::ack::ReceivedAck;
 use crate::hl7::edit::MessageBuf;
 use crate::hl7::{Message, Path};
 use crate::target::sender_defect::{parse_sender_defect, SenderDefect, SenderDefects};
+use crate::transport::client::{
+    await_mllp_ack, connect_mllp, send_and_await_hllp, AckWait, HllpAnswer, HllpBlocks, MllpAnswer,
+    Passed,
+};
 use crate::transport::connection::{MllpConnection, Timeouts, TransportError};
-use crate::transport::hllp::{BlockType, HllpOptions};
+use crate::transport::hllp::HllpOptions;
 use crate::transport::hllp_connection::HllpConnection;
 use crate::transport::http_client::{parse_reply, post_message_tls, HttpReply, HttpTarget};
-use crate::transport::mllp::{FrameKind, MllpOptions};
+use crate::transport::mllp::MllpOptions;
 use crate::transport::target_url::TargetUrl;
 use crate::vocab::parse_duration;
 use serde::Serialize;
@@ -189,6 +193,16 @@ impl Sender {
     /// Whether `ack` answers the message sent with `control_id`.
     fn answers(&self, ack: &ReceivedAck, control_id: &str) -> bool {
         ack.msa2 == control_id || self.defects.has(SenderDefect::IgnoresMsa2)
+    }
+
+    /// The wait for the ACK of the message sent with `control_id`.
+    fn wait_for<'a>(&self, control_id: &'a str) -> AckWait<'a> {
+        AckWait {
+            control_id,
+            any_msa2: self.defects.has(SenderDefect::IgnoresMsa2),
+            stop_on_commit_nak: self.commit_ack,
+            wait: self.timeouts.read,
+        }
     }
 }
 
@@ -417,11 +431,7 @@ impl Session {
                 return None;
             }
             let options = MllpOptions::default();
-            let connected = match tls {
-                Some(c) => MllpConnection::connect_tls(addr, c, options, sender.timeouts).await,
-                None => MllpConnection::connect(addr, options, sender.timeouts).await,
-            };
-            match connected {
+            match connect_mllp(addr, tls.as_ref(), options, sender.timeouts).await {
                 Ok(c) => *connection = Some(c),
                 Err(err) => {
                     verdict.fail_with(&err);
@@ -527,16 +537,24 @@ impl Session {
         }
         verdict.connected = true;
         let Some(conn) = connection.as_mut() else { return false };
-        let answer = match conn.send_data(payload).await {
-            Ok(()) => wait_for_hllp_ack(conn, sender, control_id, verdict).await,
-            Err(err) => Err(err),
-        };
-        match answer {
-            Ok(Some(ack)) => {
+        let wait = sender.wait_for(control_id);
+        let strays = &mut verdict.stray_acks;
+        let answer = send_and_await_hllp(conn, payload, wait, HllpBlocks::Recover, |passed| {
+            strays.extend(passed.describe("block"))
+        });
+        match answer.await {
+            Ok(HllpAnswer::Ack(ack)) => {
                 verdict.take(ack);
                 true
             }
-            Ok(None) => false,
+            Ok(HllpAnswer::Negative { reason }) => {
+                let reason = reason.map(|r| r.byte() as char).unwrap_or('?');
+                verdict.fail(
+                    "hllp-nak",
+                    format!("the receiver answered with an N block (reason {reason:?})"),
+                );
+                false
+            }
             Err(err) => {
                 verdict.fail_with(&err);
                 if err.is_fatal_for_connection() {
@@ -552,15 +570,8 @@ impl Session {
     }
 }
 
-/// What ended the wait on an MLLP connection.
-enum MllpAnswer {
-    Ack(ReceivedAck),
-    /// The receiver could not store the message (MLLP Release 2); resend.
-    CommitNak,
-}
-
-/// Reads frames until an ACK whose MSA-2 is `control_id` arrives or the ACK timeout runs out.
-/// ACKs for other messages are kept aside: they do not acknowledge this one. With
+/// Reads frames until the ACK for `control_id` arrives or the ACK timeout runs out. ACKs for
+/// other messages are kept aside on the verdict: they do not acknowledge this one. With
 /// `--commit-ack`, a commit ACK is noted on the verdict and a commit NAK ends the wait.
 async fn wait_for_mllp_ack(
     connection: &mut MllpConnection,
@@ -568,77 +579,17 @@ async fn wait_for_mllp_ack(
     control_id: &str,
     verdict: &mut Verdict,
 ) -> Result<MllpAnswer, TransportError> {
-    let deadline = Instant::now() + sender.timeouts.read;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let frame = connection.receive(Some(left)).await?;
-        match frame.kind {
-            FrameKind::CommitAck => {
-                if sender.commit_ack {
-                    verdict.commit = Some("ack");
-                }
-                continue;
-            }
-            FrameKind::CommitNak if sender.commit_ack => {
-                verdict.commit = Some("nak");
-                verdict.fail("commit-nak", "the receiver could not store the message".into());
-                return Ok(MllpAnswer::CommitNak);
-            }
-            FrameKind::CommitNak => continue,
-            FrameKind::Message => {}
-        }
-        let Some(ack) = ReceivedAck::parse(&frame.payload) else {
-            verdict.stray_acks.push(format!("unreadable frame at byte {}", frame.offset));
-            continue;
-        };
-        if !sender.answers(&ack, control_id) {
-            verdict.stray_acks.push(format!("{} for {:?}", ack.msa1, ack.msa2));
-            continue;
-        }
-        return Ok(MllpAnswer::Ack(ack));
+    let (commit, strays) = (&mut verdict.commit, &mut verdict.stray_acks);
+    let answer = await_mllp_ack(connection, sender.wait_for(control_id), |passed| match passed {
+        Passed::CommitAck if sender.commit_ack => *commit = Some("ack"),
+        passed => strays.extend(passed.describe("frame")),
+    })
+    .await?;
+    if answer == MllpAnswer::CommitNak {
+        verdict.commit = Some("nak");
+        verdict.fail("commit-nak", "the receiver could not store the message".into());
     }
-}
-
-/// Reads blocks until a `D` block with the ACK for `control_id`, within the ACK timeout. A
-/// damaged block is answered with an `N` block (the receiver then sends its answer again); an
-/// `N` block from the receiver ends the wait with `None`, so the message is resent.
-async fn wait_for_hllp_ack(
-    connection: &mut HllpConnection,
-    sender: &Sender,
-    control_id: &str,
-    verdict: &mut Verdict,
-) -> Result<Option<ReceivedAck>, TransportError> {
-    let deadline = Instant::now() + sender.timeouts.read;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let block = connection.receive(Some(left)).await?;
-        // An N block, even a damaged one, is not answered with an N block (see serve_hllp).
-        if let Some(reason) = block.nak_reason().filter(|_| block.block_type != BlockType::Nak) {
-            connection.send_nak(reason).await?;
-            continue;
-        }
-        match block.block_type {
-            BlockType::Nak => {
-                let reason = block.nak_reason_sent().map(|r| r.byte() as char).unwrap_or('?');
-                verdict.fail(
-                    "hllp-nak",
-                    format!("the receiver answered with an N block (reason {reason:?})"),
-                );
-                return Ok(None);
-            }
-            BlockType::Data => {}
-            BlockType::Unknown(_) | BlockType::Missing => continue,
-        }
-        let Some(ack) = ReceivedAck::parse(&block.data) else {
-            verdict.stray_acks.push(format!("unreadable block at byte {}", block.offset));
-            continue;
-        };
-        if !sender.answers(&ack, control_id) {
-            verdict.stray_acks.push(format!("{} for {:?}", ack.msa1, ack.msa2));
-            continue;
-        }
-        return Ok(Some(ack));
-    }
+    Ok(answer)
 }
 
 /// Reads the ACK from an HTTP reply body; a body that is not an ACK for this message (e.g. a

@@ -5,16 +5,18 @@
 //! a new one.
 
 use super::stats::Ending;
-use crate::hl7::ack::ReceivedAck;
+use crate::transport::client::{
+    connect_mllp, send_and_await_hllp, send_and_await_mllp, AckWait, HllpAnswer, HllpBlocks,
+    MllpAnswer, Passed,
+};
 use crate::transport::connection::{MllpConnection, Timeouts, TransportError};
-use crate::transport::hllp::{BlockType, HllpOptions};
+use crate::transport::hllp::HllpOptions;
 use crate::transport::hllp_connection::HllpConnection;
 use crate::transport::http_client::{parse_reply, post_message_tls, HttpTarget};
-use crate::transport::mllp::{FrameKind, MllpOptions};
+use crate::transport::mllp::MllpOptions;
 use crate::transport::target_url::{TargetUrl, TargetUrlError};
 use crate::transport::userinfo::Credentials;
 use std::future::Future;
-use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
 
 /// Where the load goes, resolved from a target URL.
@@ -85,11 +87,8 @@ impl Client {
             return Ok(());
         }
         self.open = match &self.target {
-            LoadTarget::Mllp { addr, tls: None } => Open::Mllp(
-                MllpConnection::connect(addr, MllpOptions::default(), self.timeouts).await?,
-            ),
-            LoadTarget::Mllp { addr, tls: Some(c) } => Open::Mllp(
-                MllpConnection::connect_tls(addr, c, MllpOptions::default(), self.timeouts).await?,
+            LoadTarget::Mllp { addr, tls } => Open::Mllp(
+                connect_mllp(addr, tls.as_ref(), MllpOptions::default(), self.timeouts).await?,
             ),
             LoadTarget::Hllp { addr, options } => {
                 Open::Hllp(HllpConnection::connect(addr, *options, self.timeouts).await?)
@@ -100,6 +99,12 @@ impl Client {
     }
 }
 
+/// What waiting for the ACK of `control_id` means under load: only its own ACK ends the wait,
+/// commit blocks are passed over, the read timeout bounds it.
+fn wait_for(control_id: &str, read: std::time::Duration) -> AckWait<'_> {
+    AckWait { control_id, any_msa2: false, stop_on_commit_nak: false, wait: read }
+}
+
 /// Sends over MLLP and reads frames until the ACK for `control_id` (others are counted as
 /// strays), within the read timeout.
 async fn mllp(
@@ -108,22 +113,17 @@ async fn mllp(
     control_id: &str,
     strays: &mut u64,
 ) -> Result<String, TransportError> {
-    connection.send(payload).await?;
-    let deadline = Instant::now() + connection.timeouts().read;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let frame = connection.receive(Some(left)).await?;
-        if frame.kind != FrameKind::Message {
-            continue; // MLLP release 2 commit acknowledgements: the application ACK follows.
-        }
-        match ReceivedAck::parse(&frame.payload) {
-            Some(ack) if ack.msa2 == control_id => return Ok(ack.msa1),
-            _ => *strays += 1,
-        }
+    let wait = wait_for(control_id, connection.timeouts().read);
+    // MLLP release 2 commit acknowledgements are passed over: the application ACK follows.
+    let counted = |passed: Passed| *strays += u64::from(passed != Passed::CommitAck);
+    match send_and_await_mllp(connection, payload, wait, counted).await? {
+        MllpAnswer::Ack(ack) => Ok(ack.msa1),
+        MllpAnswer::CommitNak => unreachable!("the wait does not stop at a commit NAK"),
     }
 }
 
-/// The same over HLLP: a `D` block out, the `D` block with the ACK back.
+/// The same over HLLP: a `D` block out, the `D` block with the ACK back; an `N` block or a
+/// damaged answer is counted as the receiver's answer "HLLP N".
 async fn hllp(
     connection: &mut HllpConnection,
     payload: &[u8],
@@ -131,19 +131,11 @@ async fn hllp(
     read: std::time::Duration,
     strays: &mut u64,
 ) -> Result<String, TransportError> {
-    connection.send_data(payload).await?;
-    let deadline = Instant::now() + read;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let block = connection.receive(Some(left)).await?;
-        if block.block_type != BlockType::Data || block.nak_reason().is_some() {
-            // An N block or a damaged answer: counted as the receiver's answer "N".
-            return Ok("HLLP N".into());
-        }
-        match ReceivedAck::parse(&block.data) {
-            Some(ack) if ack.msa2 == control_id => return Ok(ack.msa1),
-            _ => *strays += 1,
-        }
+    let wait = wait_for(control_id, read);
+    let counted = |_: Passed| *strays += 1;
+    match send_and_await_hllp(connection, payload, wait, HllpBlocks::FirstBad, counted).await? {
+        HllpAnswer::Ack(ack) => Ok(ack.msa1),
+        HllpAnswer::Negative { .. } => Ok("HLLP N".into()),
     }
 }
 

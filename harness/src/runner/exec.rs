@@ -7,7 +7,7 @@ use super::target::TargetUrl;
 use super::wire::write_plan;
 use crate::faults::{plan, shape_payload, writes_outside_before, NetworkFault, WireEnd, WirePlan};
 use crate::generator::{apply_all, Intent, Mutation};
-use crate::hl7::ack::AckCode;
+use crate::hl7::ack::{AckCode, ReceivedAck};
 use crate::hl7::edit::MessageBuf;
 use crate::hl7::{Message, Path};
 use crate::netlab::{Cut, Direction, Lab, LabError};
@@ -16,6 +16,7 @@ use crate::scenario::{
     AckExpectation, AckOutcome, Case, Expect, FieldPath, Pattern, Placeholders, Resend, Step,
     TemplateMessage,
 };
+use crate::transport::client::connect_mllp;
 use crate::transport::connection::{MllpConnection, Timeouts, TransportError};
 use crate::transport::http_client::{post_message_tls, HttpTarget};
 use crate::transport::mllp::{Frame, FrameKind, MllpOptions};
@@ -237,10 +238,9 @@ fn control_id_of(payload: &[u8]) -> Option<String> {
     Message::parse(payload).ok()?.control_id().map(str::to_string)
 }
 
+/// MSA-2 of a reply (empty when it has none); `None` when the reply is not an HL7 message.
 fn msa2_of(payload: &[u8]) -> Option<String> {
-    let message = Message::parse(payload).ok()?;
-    let value = message.get(&Path::parse("MSA-2").ok()?)?;
-    Some(String::from_utf8_lossy(value.as_bytes()).into_owned())
+    ReceivedAck::parse(payload).map(|ack| ack.msa2)
 }
 
 /// An exchange in flight on one connection.
@@ -1195,12 +1195,7 @@ pub(super) async fn connect(addr: &str, ctx: &Context) -> Result<MllpConnection,
     if let Some(lab) = &ctx.lab {
         return connect_from_lab(lab, addr, ctx).await;
     }
-    match &ctx.tls {
-        Some(tls) => {
-            MllpConnection::connect_tls(addr, tls, MllpOptions::default(), ctx.timeouts).await
-        }
-        None => MllpConnection::connect(addr, MllpOptions::default(), ctx.timeouts).await,
-    }
+    connect_mllp(addr, ctx.tls.as_ref(), MllpOptions::default(), ctx.timeouts).await
 }
 
 /// A plain MLLP connection that starts inside the lab's namespace.

@@ -5,6 +5,7 @@
 //! every wait. Nothing here imports `runner`, `report` or `cli`.
 
 pub mod accept;
+pub mod client;
 pub mod connection;
 pub mod framed;
 pub mod hllp;
