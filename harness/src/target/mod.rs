@@ -13,6 +13,7 @@ pub mod fragile;
 pub mod http;
 pub mod journal;
 pub mod profile;
+pub mod reference_sender;
 pub mod responder;
 pub mod sender_defect;
 pub mod server;
