@@ -43,6 +43,11 @@ pub enum TargetUrlError {
     CredentialsNotTaken { url: String },
 }
 
+/// The schemes of stream transports, whose URL is `SCHEME://HOST:PORT`.
+type StreamScheme = (&'static str, fn(String) -> TargetUrl);
+const STREAMS: [StreamScheme; 3] =
+    [("mllp", TargetUrl::Mllp), ("mllps", TargetUrl::Mllps), ("hllp", TargetUrl::Hllp)];
+
 /// Every form [`TargetUrl::parse`] accepts, for messages.
 const KNOWN: &str = "builtin, mllp://HOST:PORT, mllps://HOST:PORT, hllp://HOST:PORT, \
                      http://HOST:PORT/PATH or https://HOST:PORT/PATH";
@@ -69,9 +74,7 @@ impl TargetUrl {
         if url == "builtin" {
             return Ok((TargetUrl::Builtin, None));
         }
-        let streams: [(&'static str, fn(String) -> TargetUrl); 3] =
-            [("mllp", TargetUrl::Mllp), ("mllps", TargetUrl::Mllps), ("hllp", TargetUrl::Hllp)];
-        for (scheme, target) in streams {
+        for (scheme, target) in STREAMS {
             if let Some(addr) = url.strip_prefix(scheme).and_then(|r| r.strip_prefix("://")) {
                 let addr = addr.trim_end_matches('/');
                 let valid = addr
