@@ -231,12 +231,23 @@ impl LoadTarget {
             }
             (basic, from_url) => basic.or(from_url.map(Credentials::into_pair)),
         };
+        LoadTarget::from_url(&url, tls, basic, hllp)
+    }
+
+    /// The target of an already parsed URL (the runner's), with the settings as in
+    /// [`LoadTarget::parse`].
+    pub fn from_url(
+        url: &TargetUrl,
+        tls: Option<TlsConnector>,
+        basic: Option<(String, String)>,
+        hllp: HllpOptions,
+    ) -> Result<LoadTarget, LoadTargetError> {
         let need_tls = || tls.clone().ok_or(LoadTargetError::NeedsTls { url: url.to_string() });
         let with_basic = |mut target: HttpTarget| {
             target.basic = basic.clone();
             target
         };
-        Ok(match &url {
+        Ok(match url {
             TargetUrl::Builtin => return Err(LoadTargetError::Builtin),
             TargetUrl::Mllp(addr) => LoadTarget::Mllp { addr: addr.clone(), tls: None },
             TargetUrl::Mllps(addr) => {
