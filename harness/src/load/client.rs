@@ -6,13 +6,13 @@
 
 use super::stats::Ending;
 use crate::transport::client::{
-    connect_mllp, send_and_await_hllp, send_and_await_mllp, AckWait, HllpAnswer, HllpBlocks,
-    MllpAnswer, Passed,
+    connect_mllp, post_hl7, send_and_await_hllp, send_and_await_mllp, AckWait, HllpAnswer,
+    HllpBlocks, MllpAnswer, Passed,
 };
 use crate::transport::connection::{MllpConnection, Timeouts, TransportError};
 use crate::transport::hllp::HllpOptions;
 use crate::transport::hllp_connection::HllpConnection;
-use crate::transport::http_client::{parse_reply, post_message_tls, HttpTarget};
+use crate::transport::http_client::{parse_reply, HttpTarget};
 use crate::transport::mllp::MllpOptions;
 use crate::transport::target_url::{TargetUrl, TargetUrlError};
 use crate::transport::userinfo::Credentials;
@@ -152,29 +152,22 @@ impl Exchange for Client {
     async fn exchange(&mut self, payload: &[u8], control_id: &str) -> (Ending, u64) {
         let mut strays = 0;
         if let LoadTarget::Http { target, tls } = &self.target {
-            let charset = crate::hl7::Message::parse(payload)
-                .ok()
-                .and_then(|m| m.charset().iana_name())
-                .unwrap_or("UTF-8");
-            let ending =
-                match post_message_tls(target, tls.as_ref(), payload, charset, self.timeouts).await
-                {
-                    Ok(reply) => match parse_reply(&reply).ack {
-                        Some(ack) if ack.msa2 == control_id => Ending::Answered { code: ack.msa1 },
-                        Some(_) => {
-                            strays += 1;
-                            Ending::Answered {
-                                code: format!("HTTP {} (ACK for another MSH-10)", reply.status),
-                            }
+            let ending = match post_hl7(target, tls.as_ref(), payload, self.timeouts).await {
+                Ok(reply) => match parse_reply(&reply).ack {
+                    Some(ack) if ack.msa2 == control_id => Ending::Answered { code: ack.msa1 },
+                    Some(_) => {
+                        strays += 1;
+                        Ending::Answered {
+                            code: format!("HTTP {} (ACK for another MSH-10)", reply.status),
                         }
-                        None => Ending::Answered { code: format!("HTTP {}", reply.status) },
-                    },
-                    Err(
-                        err @ (TransportError::Connect { .. }
-                        | TransportError::ConnectTimeout { .. }),
-                    ) => not_sent(&err),
-                    Err(err) => lost(&err),
-                };
+                    }
+                    None => Ending::Answered { code: format!("HTTP {}", reply.status) },
+                },
+                Err(
+                    err @ (TransportError::Connect { .. } | TransportError::ConnectTimeout { .. }),
+                ) => not_sent(&err),
+                Err(err) => lost(&err),
+            };
             return (ending, strays);
         }
         if let Err(err) = self.connect().await {

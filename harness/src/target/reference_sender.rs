@@ -13,16 +13,16 @@
 
 use crate::hl7::ack::ReceivedAck;
 use crate::hl7::edit::MessageBuf;
-use crate::hl7::{Message, Path};
+use crate::hl7::Path;
 use crate::target::sender_defect::{SenderDefect, SenderDefects};
 use crate::transport::client::{
-    await_mllp_ack, connect_mllp, send_and_await_hllp, AckWait, HllpAnswer, HllpBlocks, MllpAnswer,
-    Passed,
+    await_mllp_ack, connect_mllp, post_hl7, send_and_await_hllp, AckWait, HllpAnswer, HllpBlocks,
+    MllpAnswer, Passed,
 };
 use crate::transport::connection::{MllpConnection, Timeouts, TransportError};
 use crate::transport::hllp::HllpOptions;
 use crate::transport::hllp_connection::HllpConnection;
-use crate::transport::http_client::{parse_reply, post_message_tls, HttpReply, HttpTarget};
+use crate::transport::http_client::{parse_reply, HttpReply, HttpTarget};
 use crate::transport::mllp::MllpOptions;
 use crate::transport::target_url::TargetUrl;
 use serde::Serialize;
@@ -388,13 +388,7 @@ impl Route {
     ) -> bool {
         match self {
             Route::Http { target, tls } => {
-                let charset = Message::parse(payload)
-                    .ok()
-                    .and_then(|m| m.charset().iana_name())
-                    .unwrap_or("UTF-8");
-                let posted =
-                    post_message_tls(target, tls.as_ref(), payload, charset, sender.timeouts).await;
-                match posted {
+                match post_hl7(target, tls.as_ref(), payload, sender.timeouts).await {
                     Ok(reply) => {
                         verdict.connected = true;
                         verdict.http_status = Some(reply.status);

@@ -10,8 +10,10 @@
 use super::connection::{MllpConnection, Timeouts, TransportError};
 use super::hllp::{BlockType, NakReason};
 use super::hllp_connection::HllpConnection;
+use super::http_client::{post_message_tls, HttpReply, HttpTarget};
 use super::mllp::{FrameKind, MllpOptions};
 use crate::hl7::ack::ReceivedAck;
+use crate::hl7::Message;
 use std::time::Duration;
 use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
@@ -28,6 +30,19 @@ pub async fn connect_mllp(
         Some(connector) => MllpConnection::connect_tls(addr, connector, options, timeouts).await,
         None => MllpConnection::connect(addr, options, timeouts).await,
     }
+}
+
+/// Posts `payload` to an HTTP(S) target (`tls` for `https://`) and reads the whole reply. The
+/// Content-Type's charset is the one MSH-18 names, UTF-8 when it names none HTTP knows.
+pub async fn post_hl7(
+    target: &HttpTarget,
+    tls: Option<&TlsConnector>,
+    payload: &[u8],
+    timeouts: Timeouts,
+) -> Result<HttpReply, TransportError> {
+    let charset =
+        Message::parse(payload).ok().and_then(|m| m.charset().iana_name()).unwrap_or("UTF-8");
+    post_message_tls(target, tls, payload, charset, timeouts).await
 }
 
 /// Which acknowledgment ends a wait, and for how long to wait.
