@@ -1,7 +1,8 @@
-//! The reference sender (what `hl7-harness send` runs). It sends each message over MLLP (plain or TLS),
-//! HLLP or HL7 over HTTP(S), waits for the ACK whose MSA-2 is the message's MSH-10, and resends
-//! the same message (same MSH-10) after a timeout (on a new MLLP or HLLP connection: the peer may
-//! have vanished without a FIN or RST) or a lost connection, waiting `--retry-delay`
+//! The reference sender (what `hl7-harness send` runs). It sends each message over MLLP (plain
+//! or TLS), HLLP or HL7 over HTTP(S), waits for the ACK whose MSA-2 is the message's MSH-10,
+//! and resends the same message (same MSH-10) after a timeout (on a new MLLP or HLLP
+//! connection: the peer may have vanished without a FIN or RST) or a lost connection, waiting
+//! `--retry-delay`
 //! between attempts and opening a new connection when the old one is gone (HL7 v2.5.1 ch. 2,
 //! original acknowledgment mode: the sender resends the same message when no acknowledgment
 //! arrives). `--defect NAME` switches on a known sender bug instead
@@ -177,6 +178,7 @@ pub enum SenderError {
 /// Where messages go, with the connection kept between messages.
 pub struct Session(Route);
 
+/// A session's transport, with its connection state.
 enum Route {
     Mllp { addr: String, tls: Option<TlsConnector>, connection: Option<MllpConnection>, lost: bool },
     Hllp { addr: String, options: HllpOptions, connection: Option<HllpConnection>, lost: bool },
