@@ -2,10 +2,9 @@
 //! or TLS), HLLP or HL7 over HTTP(S), waits for the ACK whose MSA-2 is the message's MSH-10,
 //! and resends the same message (same MSH-10) after a timeout (on a new MLLP or HLLP
 //! connection: the peer may have vanished without a FIN or RST) or a lost connection, waiting
-//! `--retry-delay`
-//! between attempts and opening a new connection when the old one is gone (HL7 v2.5.1 ch. 2,
-//! original acknowledgment mode: the sender resends the same message when no acknowledgment
-//! arrives). `--defect NAME` switches on a known sender bug instead
+//! `--retry-delay` between attempts and opening a new connection when the old one is gone
+//! (HL7 v2.5.1 ch. 2, original acknowledgment mode: the sender resends the same message when no
+//! acknowledgment arrives). `--defect NAME` switches on a known sender bug instead
 //! ([`SenderDefect`](crate::target::sender_defect::SenderDefect)).
 //!
 //! It lives beside the reference endpoint: both are the harness's known-good (or knowingly
