@@ -186,7 +186,8 @@ pub fn interpolate(text: &str) -> Result<String, InterpolateError> {
         }
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
-        let end = closing_brace(after).ok_or_else(|| InterpolateError::Unclosed { text: text.to_string() })?;
+        let end = closing_brace(after)
+            .ok_or_else(|| InterpolateError::Unclosed { text: text.to_string() })?;
         let inner = &after[..end];
         let (name, default) = match inner.split_once(":-") {
             Some((name, default)) => (name, Some(default)),
