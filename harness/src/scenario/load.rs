@@ -594,8 +594,9 @@ mod tests {
         let text = "target: { url: builtin, profile: nowhere.profile.yaml }\n\
                     messages:\n  a: { file: missing-a.hl7 }\n  b: { file: missing-b.hl7 }\n\
                     cases:\n  - name: x\n    send: a\n";
-        let errors =
-            load_text_for(&path, text, &[], FileAccess::default(), None).err().expect("refused");
+        let Err(errors) = load_text_for(&path, text, &[], FileAccess::default(), None) else {
+            panic!("a scenario naming missing files must be refused");
+        };
         let _ = std::fs::remove_dir_all(&dir);
         let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
         assert_eq!(lines, [1, 3, 4], "{errors:?}");
