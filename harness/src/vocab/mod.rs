@@ -3,5 +3,7 @@
 //! of the crate.
 
 mod duration;
+mod ids;
 
 pub use duration::parse_duration;
+pub use ids::{CheckId, ControlId, Seed};
