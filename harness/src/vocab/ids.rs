@@ -77,6 +77,13 @@ impl fmt::Display for CheckId {
     }
 }
 
+impl std::ops::Deref for CheckId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.0
+    }
+}
+
 impl PartialEq<str> for CheckId {
     fn eq(&self, other: &str) -> bool {
         self.0 == other
