@@ -3,5 +3,7 @@
 //! of the crate.
 
 mod duration;
+mod span;
 
 pub use duration::parse_duration;
+pub use span::Span;
