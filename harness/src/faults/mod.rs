@@ -5,14 +5,24 @@
 //! Pure: no I/O except the shaper's writes; every random choice comes from one seed.
 
 mod checksum;
+mod engine;
+mod frame_ids;
 mod network;
+mod rule;
+mod shape;
+pub mod spec;
 mod storm;
 mod wire;
 
 pub use checksum::damage_checksum;
+pub use engine::{Applied, Decision, Engine, Rule, Trigger, Verdict};
+pub use frame_ids::{corrupt_byte, frame_ids, last_byte_of, type_matches, FrameIds};
 pub use network::{
     NetworkFault, OVERSIZED_DEFAULT, OVERSIZED_MAX, STORM_MAX, UNTERMINATED_SILENCE,
 };
+pub use rule::{CorruptTarget, Direction, Directions, FaultKind, FaultSpec, TriggerPoint};
+pub use shape::{write_shaped, Shaping};
+pub use spec::{parse_spec, SpecError};
 pub use storm::storm_plan;
 pub use wire::{
     ack_trigger, between_frames, plan, shape_payload, writes_outside_before, WireEnd, WirePlan,

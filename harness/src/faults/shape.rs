@@ -2,9 +2,18 @@
 //! slice size with the slice pause between them, throttled to the bandwidth. Waits go through
 //! `tokio::time`, so tests run it with paused time and see exact virtual durations.
 
-use super::engine::Shaping;
 use std::time::Duration;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+/// How bytes are written in a direction (each kind: the first matching rule).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Shaping {
+    pub latency: Option<Duration>,
+    /// Bytes per second.
+    pub bandwidth: Option<u64>,
+    /// Write size and pause between writes.
+    pub slice: Option<(usize, Duration)>,
+}
 
 /// Without a slice, bandwidth is enforced in pieces of about this share of a second.
 const PIECES_PER_SECOND: u64 = 20;
