@@ -21,10 +21,9 @@ pub use network::{
     NetworkFault, OVERSIZED_DEFAULT, OVERSIZED_MAX, STORM_MAX, UNTERMINATED_SILENCE,
 };
 pub use rule::{CorruptTarget, Direction, Directions, FaultKind, FaultSpec, TriggerPoint};
-pub use shape::{write_shaped, Shaping};
+pub use shape::{cut_into_writes, pace, write_shaped, Shaping, Write};
 pub use spec::{parse_spec, SpecError};
 pub use storm::storm_plan;
 pub use wire::{
     ack_trigger, between_frames, plan, shape_payload, writes_outside_before, WireEnd, WirePlan,
-    Write,
 };

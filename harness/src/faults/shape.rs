@@ -1,6 +1,9 @@
-//! Writing bytes the way a direction's shaping says: latency first, then writes of at most the
-//! slice size with the slice pause between them, throttled to the bandwidth. Waits go through
-//! `tokio::time`, so tests run it with paused time and see exact virtual durations.
+//! The one byte shaper: cutting a stream into writes with pauses ([`cut_into_writes`]), pacing
+//! to a bandwidth ([`pace`]), and writing bytes the way a direction's shaping says (latency
+//! first, then writes of at most the slice size with the slice pause between them, throttled to
+//! the bandwidth). The client's `network:` faults and the proxy's rules both cut through here.
+//! Waits go through `tokio::time`, so tests run it with paused time and see exact virtual
+//! durations.
 
 use std::time::Duration;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
@@ -18,6 +21,65 @@ pub struct Shaping {
 /// Without a slice, bandwidth is enforced in pieces of about this share of a second.
 const PIECES_PER_SECOND: u64 = 20;
 
+/// One write: bytes, then a pause before the next write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Write {
+    pub bytes: Vec<u8>,
+    pub pause: Duration,
+}
+
+/// Cuts `stream` into writes: each piece `size()` bytes long (the last may be shorter), followed
+/// by `pause(len, last)`. The one slicer behind every shaped write, the client's `fragment` and
+/// `slow` faults and the proxy's `slice` and `bandwidth` rules alike; `size` is called once per
+/// piece, in order, so a seeded draw gives the same pieces for the same seed.
+pub fn cut_into_writes(
+    stream: &[u8],
+    mut size: impl FnMut() -> usize,
+    mut pause: impl FnMut(usize, bool) -> Duration,
+) -> Vec<Write> {
+    let mut writes = Vec::new();
+    let mut rest = stream;
+    while !rest.is_empty() {
+        let (chunk, tail) = rest.split_at(size().max(1).min(rest.len()));
+        writes.push(Write { bytes: chunk.to_vec(), pause: pause(chunk.len(), tail.is_empty()) });
+        rest = tail;
+    }
+    writes
+}
+
+/// How long `bytes` take at `bytes_per_second`: the pause after a write that holds the rate.
+pub fn pace(bytes: usize, bytes_per_second: u64) -> Duration {
+    let nanos = (bytes as u128 * 1_000_000_000) / u128::from(bytes_per_second.max(1));
+    Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+}
+
+impl Shaping {
+    /// The writes of `bytes` after the latency: pieces of the slice size (or, with only a
+    /// bandwidth, of a twentieth of a second's worth), each followed by the time its bytes take
+    /// at the bandwidth and, but for the last, by the slice pause.
+    pub fn writes(&self, bytes: &[u8]) -> Vec<Write> {
+        let piece = match (self.slice, self.bandwidth) {
+            (Some((size, _)), _) => size.max(1),
+            (None, Some(bps)) => {
+                usize::try_from((bps / PIECES_PER_SECOND).max(1)).unwrap_or(usize::MAX)
+            }
+            (None, None) => bytes.len(),
+        };
+        cut_into_writes(
+            bytes,
+            || piece,
+            |len, last| {
+                let rate = self.bandwidth.map(|bps| pace(len, bps)).unwrap_or_default();
+                let between = match self.slice {
+                    Some((_, pause)) if !last => pause,
+                    _ => Duration::ZERO,
+                };
+                rate + between
+            },
+        )
+    }
+}
+
 /// Writes `bytes` shaped, each write within `timeout`; returns how many writes it made.
 pub async fn write_shaped<W: AsyncWrite + Unpin + ?Sized>(
     writer: &mut W,
@@ -28,25 +90,10 @@ pub async fn write_shaped<W: AsyncWrite + Unpin + ?Sized>(
     if let Some(latency) = shaping.latency {
         tokio::time::sleep(latency).await;
     }
-    if bytes.is_empty() {
-        return Ok(0);
-    }
-    let piece = match (shaping.slice, shaping.bandwidth) {
-        (Some((size, _)), _) => size.max(1),
-        (None, Some(bps)) => {
-            usize::try_from((bps / PIECES_PER_SECOND).max(1)).unwrap_or(usize::MAX)
-        }
-        (None, None) => bytes.len(),
-    };
-    let mut writes = 0;
-    for (i, chunk) in bytes.chunks(piece).enumerate() {
-        if i > 0 {
-            if let Some((_, pause)) = shaping.slice {
-                tokio::time::sleep(pause).await;
-            }
-        }
+    let writes = shaping.writes(bytes);
+    for write in &writes {
         let written = async {
-            writer.write_all(chunk).await?;
+            writer.write_all(&write.bytes).await?;
             writer.flush().await
         };
         tokio::time::timeout(timeout, written).await.map_err(|_| {
@@ -55,14 +102,11 @@ pub async fn write_shaped<W: AsyncWrite + Unpin + ?Sized>(
                 "the peer did not take the bytes in time",
             )
         })??;
-        writes += 1;
-        if let Some(bps) = shaping.bandwidth {
-            let nanos = (chunk.len() as u128 * 1_000_000_000) / u128::from(bps.max(1));
-            tokio::time::sleep(Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX)))
-                .await;
+        if !write.pause.is_zero() {
+            tokio::time::sleep(write.pause).await;
         }
     }
-    Ok(writes)
+    Ok(writes.len())
 }
 
 #[cfg(test)]

@@ -5,17 +5,11 @@
 //! from the case seed through ChaCha8: same seed, same bytes. Pure: no I/O here.
 
 use super::network::{NetworkFault, OVERSIZED_DEFAULT, UNTERMINATED_SILENCE};
+use super::shape::{cut_into_writes, pace, Write};
 use crate::transport::mllp::{END_BLOCK, START_BLOCK};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::time::Duration;
-
-/// One write: bytes, then a pause before the next write.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Write {
-    pub bytes: Vec<u8>,
-    pub pause: Duration,
-}
 
 /// How an attempt ends after its writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -123,7 +117,7 @@ fn frame(payload: &[u8], faults: &[NetworkFault], first: bool) -> Vec<u8> {
     out
 }
 
-/// Cuts `stream` into writes as the fragment and slow faults say.
+/// Cuts `stream` into writes as the fragment and slow faults say, through the one slicer.
 fn cut(stream: &[u8], faults: &[NetworkFault], rng: &mut ChaCha8Rng) -> Vec<Write> {
     if let Some((size, max, delay)) = fault(faults, |f| match f {
         NetworkFault::Fragment { size, delay, max_size } => {
@@ -133,15 +127,8 @@ fn cut(stream: &[u8], faults: &[NetworkFault], rng: &mut ChaCha8Rng) -> Vec<Writ
     }) {
         let pause = delay.unwrap_or(Duration::from_millis(5));
         let (low, high) = (size.max(1), max.unwrap_or(size).max(size.max(1)));
-        let mut writes = Vec::new();
-        let mut rest = stream;
-        while !rest.is_empty() {
-            let n = if high > low { rng.random_range(low..=high) } else { low };
-            let (chunk, tail) = rest.split_at(n.min(rest.len()));
-            writes.push(Write { bytes: chunk.to_vec(), pause });
-            rest = tail;
-        }
-        return writes;
+        let size = || if high > low { rng.random_range(low..=high) } else { low };
+        return cut_into_writes(stream, size, |_, _| pause);
     }
     if let Some(rate) = fault(faults, |f| match f {
         NetworkFault::Slow { bytes_per_second } => Some(u64::from((*bytes_per_second).max(1))),
@@ -151,11 +138,7 @@ fn cut(stream: &[u8], faults: &[NetworkFault], rng: &mut ChaCha8Rng) -> Vec<Writ
         let chunk = usize::try_from((rate / 50).max(1)).unwrap_or(usize::MAX);
         // Each write is paced for its own size, so a short last chunk does not stretch the
         // time: N bytes take N / rate.
-        let pace = |n: usize| Duration::from_micros(n as u64 * 1_000_000 / rate).max(slice / 20);
-        return stream
-            .chunks(chunk)
-            .map(|c| Write { bytes: c.to_vec(), pause: pace(c.len()) })
-            .collect();
+        return cut_into_writes(stream, || chunk, |n, _| pace(n, rate).max(slice / 20));
     }
     vec![Write { bytes: stream.to_vec(), pause: Duration::ZERO }]
 }
