@@ -4,6 +4,7 @@
 //! host them. Defects of the reference peers are bugs, not faults, and live with those peers.
 //! Pure: no I/O except the shaper's writes; every random choice comes from one seed.
 
+mod answer;
 mod checksum;
 mod engine;
 mod frame_ids;
@@ -14,6 +15,7 @@ pub mod spec;
 mod storm;
 mod wire;
 
+pub use answer::{Answer, AnswerRules, ArrivalMatch, NakCode};
 pub use checksum::damage_checksum;
 pub use engine::{Applied, Decision, Engine, Rule, Trigger, Verdict};
 pub use frame_ids::{corrupt_byte, frame_ids, last_byte_of, type_matches, FrameIds};

@@ -7,6 +7,7 @@
 //! Every wait is bounded by the case timeout; the SUT is killed when it outlives it.
 
 use crate::checks::content_key;
+use crate::faults::{Answer, AnswerRules, NakCode};
 use crate::hl7::ack::{AckBuilder, AckCode, AckError, ErrorCondition};
 use crate::hl7::edit::MessageBuf;
 use crate::hl7::{Message, Path};
@@ -14,7 +15,7 @@ use crate::netlab::{Cut, Direction, Lab};
 use crate::observation::{
     Arrival, CaseObservation, ExpectedMessage, ReceiverExpectation, SutRun, TransportEvent,
 };
-use crate::scenario::{Answer, ConnectionBehaviour, NakCode, ReceiverCase, TemplateMessage};
+use crate::scenario::{ConnectionBehaviour, ReceiverCase, TemplateMessage};
 use crate::transport::mllp::{encode_frame, FrameKind, MllpCodec, MllpOptions};
 use bytes::BytesMut;
 use std::collections::BTreeMap;
@@ -122,7 +123,8 @@ struct CaseState {
     arrivals: Mutex<Vec<(usize, Arrival)>>,
     next_arrival: Mutex<usize>,
     next_connection: Mutex<usize>,
-    answers: Vec<Answer>,
+    /// The case's answers as ordered rules (first match wins, AA by default).
+    answers: AnswerRules,
     behaviours: Vec<ConnectionBehaviour>,
     lab: Option<Arc<Lab>>,
     /// The port the harness listens on.
@@ -298,7 +300,7 @@ async fn answer<W: AnswerWriter>(
     received: Duration,
 ) -> After {
     let number = state.take_arrival_number();
-    let plan = state.answers.get(number).cloned().unwrap_or(Answer::Ack);
+    let plan = state.answers.answer(number);
     let control_id = Message::parse(&payload).ok().and_then(|m| m.control_id().map(str::to_string));
     let hl7 = control_id.is_some();
     let now = || state.started.elapsed();
@@ -624,7 +626,7 @@ pub async fn run_case(run: &ReceiverRun, ctx: &ReceiverContext) -> (CaseObservat
         arrivals: Mutex::new(Vec::new()),
         next_arrival: Mutex::new(0),
         next_connection: Mutex::new(0),
-        answers: run.case.answers.clone(),
+        answers: AnswerRules::from_list(&run.case.answers),
         behaviours: run.case.connections.clone(),
         lab: ctx.lab.clone(),
         port: address.port(),
@@ -857,7 +859,7 @@ mod tests {
             arrivals: Mutex::new(Vec::new()),
             next_arrival: Mutex::new(0),
             next_connection: Mutex::new(1),
-            answers,
+            answers: AnswerRules::from_list(&answers),
             behaviours: Vec::new(),
             lab: None,
             port: 0,
