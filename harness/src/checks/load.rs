@@ -51,21 +51,22 @@ mod tests {
 
     #[test]
     fn every_metric_has_its_own_check() {
-        for metric in [
-            "p50",
-            "p90",
-            "p99",
-            "p999",
-            "max",
-            "mean",
-            "lost",
-            "timeouts",
-            "errors",
-            "rejected",
-            "throughput",
-        ] {
-            let parsed = Threshold::parse(&format!("{metric} >= 0")).expect(metric);
-            assert_eq!(definition(&parsed).id, parsed.check_id(), "{metric}");
+        let all = [
+            "p50 < 1ms",
+            "p90 < 1ms",
+            "p99 < 1ms",
+            "p999 < 1ms",
+            "max < 1ms",
+            "mean < 1ms",
+            "lost == 0",
+            "timeouts == 0",
+            "errors == 0",
+            "rejected == 0",
+            "throughput >= 1/s",
+        ];
+        for text in all {
+            let parsed = Threshold::parse(text).expect(text);
+            assert_eq!(definition(&parsed).id, parsed.check_id(), "{text}");
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::target::http::{
     serve_http, serve_https, serve_state_with, BasicCredentials, HttpConfig,
 };
 use crate::target::journal;
-use crate::target::profile::{declared_profile, print_profile, Served};
+use crate::target::profile::{declared_profile, Served, HEADER};
 use crate::target::responder::ResponderConfig;
 use crate::target::server::{
     serve_hllp, serve_mllp_with_commit_ack, CommitAcks, HllpServerOptions, ServerOptions,
@@ -176,7 +176,8 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             commit_ack: args.commit_ack,
             state: args.state.as_ref().map(|addr| format!("http://{addr}")),
         };
-        write!(out, "{}", print_profile(&declared_profile(&endpoint, &served))?)?;
+        let yaml = crate::scenario::to_yaml(&declared_profile(&endpoint, &served))?;
+        write!(out, "{HEADER}{yaml}")?;
         return Ok(exit::OK);
     }
     if args.repair {

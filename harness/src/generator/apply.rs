@@ -6,10 +6,9 @@
 //! does I/O.
 
 use super::mutation::*;
-use crate::hl7::charset::{self, Charset};
 use crate::hl7::edit::{EditError, MessageBuf};
 use crate::hl7::structures::{self, grammar::Item, grammar::Node, Structure, Version};
-use crate::hl7::{names, Delimiters, Message, ParseError, Path};
+use crate::hl7::{Delimiters, Message, ParseError, Path};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use thiserror::Error;
@@ -52,7 +51,7 @@ pub enum GenerateError {
     NotApplicable { mutation: &'static str, reason: String },
 }
 
-type Result<T> = std::result::Result<T, GenerateError>;
+pub(super) type Result<T> = std::result::Result<T, GenerateError>;
 
 /// Applies one mutation. The same base, mutation and seed give the same bytes on every
 /// platform (ChaCha8, integer draws only).
@@ -144,62 +143,69 @@ pub fn apply_all(base: &[u8], mutations: &[Mutation], seed: u64) -> Result<Mutat
     Ok(current)
 }
 
-const LATIN1: &[&str] = &["Müller", "Søren", "Gómez", "François", "Ærøskøbing", "Zoë", "Åsa"];
-const GREEK: &[&str] = &["Παπαδόπουλος", "Ελένη", "Γιώργος", "Αθηνά"];
-const CJK: &[&str] = &["山田", "太郎", "王小明", "佐藤", "李华"];
-const EMOJI: &[&str] = &["😀", "Anna 🏥", "🙂🙂", "Zoë 👩‍⚕️"];
+pub(super) const LATIN1: &[&str] =
+    &["Müller", "Søren", "Gómez", "François", "Ærøskøbing", "Zoë", "Åsa"];
+pub(super) const GREEK: &[&str] = &["Παπαδόπουλος", "Ελένη", "Γιώργος", "Αθηνά"];
+pub(super) const CJK: &[&str] = &["山田", "太郎", "王小明", "佐藤", "李华"];
+pub(super) const EMOJI: &[&str] = &["😀", "Anna 🏥", "🙂🙂", "Zoë 👩‍⚕️"];
 
 /// Name-like fields tried in order when a text mutation is given no fields.
-const TEXT_FIELDS: &[&str] = &["PID-5.1", "PID-5.2", "STF-3.1", "STF-3.2", "NK1-2.1", "NTE-3"];
+pub(super) const TEXT_FIELDS: &[&str] =
+    &["PID-5.1", "PID-5.2", "STF-3.1", "STF-3.2", "NK1-2.1", "NTE-3"];
 /// Optional fields tried in order by `present_but_null`.
-const OPTIONAL_FIELDS: &[&str] = &["PID-8", "PID-7", "PV1-3", "NK1-3", "STF-5", "MSH-8"];
+pub(super) const OPTIONAL_FIELDS: &[&str] = &["PID-8", "PID-7", "PV1-3", "NK1-3", "STF-5", "MSH-8"];
 
 /// Bytes that may serve as delimiters in a random set: printable ASCII punctuation.
-const DELIMITER_POOL: &[u8] = b"!#$%&()*+,-./:;<=>?@[\\]^_`{|}~";
+pub(super) const DELIMITER_POOL: &[u8] = b"!#$%&()*+,-./:;<=>?@[\\]^_`{|}~";
 
 /// Largest message a mutation writes (many_repetitions, batch_wrap): a bound on memory, far
 /// above any real interface's limit.
-const MAX_OUTPUT: usize = 64 * 1024 * 1024;
+pub(super) const MAX_OUTPUT: usize = 64 * 1024 * 1024;
 
 /// Dates with fewer digits are replaced by this one.
-const FALLBACK_TIMESTAMP: &str = "20240101120000";
+pub(super) const FALLBACK_TIMESTAMP: &str = "20240101120000";
 
 /// One application: the mutation's name (for errors), the parsed base and the seeded RNG.
-struct Cx<'m, 'a> {
-    name: &'static str,
-    message: &'m Message<'a>,
-    rng: ChaCha8Rng,
+pub(super) struct Cx<'m, 'a> {
+    pub(super) name: &'static str,
+    pub(super) message: &'m Message<'a>,
+    pub(super) rng: ChaCha8Rng,
 }
 
 impl<'m, 'a> Cx<'m, 'a> {
-    fn fail<T>(&self, reason: impl Into<String>) -> Result<T> {
+    pub(super) fn fail<T>(&self, reason: impl Into<String>) -> Result<T> {
         Err(GenerateError::NotApplicable { mutation: self.name, reason: reason.into() })
     }
 
-    fn edit_error(&self) -> impl Fn(EditError) -> GenerateError {
+    pub(super) fn edit_error(&self) -> impl Fn(EditError) -> GenerateError {
         let mutation = self.name;
         move |source| GenerateError::Edit { mutation, source }
     }
 
     /// A uniform index below `len` (> 0), drawn as u64 so every platform draws the same.
-    fn index(&mut self, len: usize) -> usize {
+    pub(super) fn index(&mut self, len: usize) -> usize {
         self.rng.random_range(0..len as u64) as usize
     }
 
-    fn pick<'t, T>(&mut self, items: &'t [T]) -> &'t T {
+    pub(super) fn pick<'t, T>(&mut self, items: &'t [T]) -> &'t T {
         &items[self.index(items.len())]
     }
 
-    fn buf(&self) -> MessageBuf {
+    pub(super) fn buf(&self) -> MessageBuf {
         MessageBuf::from_message(self.message)
     }
 
-    fn done(&self, buf: MessageBuf, description: String, intent: Intent) -> Result<Mutated> {
+    pub(super) fn done(
+        &self,
+        buf: MessageBuf,
+        description: String,
+        intent: Intent,
+    ) -> Result<Mutated> {
         Ok(Mutated { bytes: buf.into_bytes(), description, intent })
     }
 
     /// Fails unless the path names a field of a segment the message has.
-    fn check_field(&self, path: &Path) -> Result<()> {
+    pub(super) fn check_field(&self, path: &Path) -> Result<()> {
         if path.field.is_none() {
             return self.fail(format!("{path}: name a field, e.g. {path}-1"));
         }
@@ -209,7 +215,7 @@ impl<'m, 'a> Cx<'m, 'a> {
         self.check_segment(path)
     }
 
-    fn check_segment(&self, path: &Path) -> Result<()> {
+    pub(super) fn check_segment(&self, path: &Path) -> Result<()> {
         let wanted = path.occurrence_or_first();
         if self.message.find_segment(path.segment_id(), wanted).is_none() {
             let count = self.message.segments().filter(|s| s.id() == path.segment_id()).count();
@@ -222,7 +228,7 @@ impl<'m, 'a> Cx<'m, 'a> {
     }
 
     /// The given fields, checked; else the first `n` of `candidates` whose segment is present.
-    fn fields_or_default(
+    pub(super) fn fields_or_default(
         &self,
         given: &[Path],
         candidates: &[&str],
@@ -249,16 +255,16 @@ impl<'m, 'a> Cx<'m, 'a> {
         Ok(found)
     }
 
-    fn version(&self) -> Option<Version> {
+    pub(super) fn version(&self) -> Option<Version> {
         self.message.version().and_then(Version::parse)
     }
 
-    fn is_required(&self, segment: &str, field: usize) -> bool {
+    pub(super) fn is_required(&self, segment: &str, field: usize) -> bool {
         self.version().is_some_and(|v| structures::required_fields(v, segment).contains(&field))
     }
 
     /// The message's structure, by MSH-9 and MSH-12.
-    fn structure(&self) -> Option<&'static Structure> {
+    pub(super) fn structure(&self) -> Option<&'static Structure> {
         let version = self.version()?;
         let code = self.message.message_code().unwrap_or("");
         let trigger = self.message.trigger_event().unwrap_or("");
@@ -268,7 +274,7 @@ impl<'m, 'a> Cx<'m, 'a> {
     }
 
     /// Grammar finding codes for a segment sequence; `None` without a known structure.
-    fn grammar_codes(&self, ids: &[&str]) -> Option<Vec<&'static str>> {
+    pub(super) fn grammar_codes(&self, ids: &[&str]) -> Option<Vec<&'static str>> {
         let structure = self.structure()?;
         let findings = structures::validate_segments(ids, structure, structure.version);
         let mut codes: Vec<&'static str> = findings.iter().map(|f| f.code).collect();
@@ -277,885 +283,16 @@ impl<'m, 'a> Cx<'m, 'a> {
         Some(codes)
     }
 
-    fn segment_ids(&self) -> Vec<&'a str> {
+    pub(super) fn segment_ids(&self) -> Vec<&'a str> {
         self.message.segments().map(|s| s.id()).collect()
     }
 
     // --- text in fields ---
-
-    fn non_ascii(&mut self, p: &NonAscii) -> Result<Mutated> {
-        let fields = self.fields_or_default(&p.fields, TEXT_FIELDS, 2)?;
-        let script = match p.script {
-            Some(s) => s,
-            None => *self.pick(&Script::ALL),
-        };
-        let texts = match script {
-            Script::Latin1 => LATIN1,
-            Script::Greek => GREEK,
-            Script::Cjk => CJK,
-            Script::Emoji => EMOJI,
-        };
-        let chosen: Vec<&str> = fields.iter().map(|_| *self.pick(texts)).collect();
-        let declared = self.message.charset();
-        let mut buf = self.buf();
-        let mut note = format!("encoded as {declared}");
-        let unmappable =
-            fields.iter().zip(&chosen).find(|(_, t)| charset::encode(t, declared).is_err());
-        if let Some((path, text)) = unmappable {
-            match p.unmappable {
-                OnUnmappable::Fail => {
-                    return self.fail(format!(
-                        "{path}: {text:?} cannot be written in {declared} (MSH-18); use unmappable: declare_utf8"
-                    ))
-                }
-                OnUnmappable::DeclareUtf8 => {
-                    buf = self.to_utf8()?;
-                    note = format!(
-                        "MSH-18 {declared} cannot hold {script} text, so the message was re-encoded as UNICODE UTF-8",
-                        script = script.as_str()
-                    );
-                }
-            }
-        }
-        for (path, text) in fields.iter().zip(&chosen) {
-            buf.set(path, text).map_err(self.edit_error())?;
-        }
-        let what = describe_values(&fields, &chosen);
-        self.done(buf, format!("{what} ({} text, {note})", script.as_str()), Intent::Valid)
-    }
-
-    /// The base re-encoded as UTF-8 with MSH-18 `UNICODE UTF-8`.
-    fn to_utf8(&self) -> Result<MessageBuf> {
-        let text = charset::decode(self.message.as_bytes(), self.message.charset());
-        let mut buf = MessageBuf::new(text.into_owned().into_bytes())
-            .map_err(|e| self.edit_error()(EditError::Broken(e)))?;
-        let msh18 = Path::parse("MSH-18").expect("a valid literal path");
-        buf.set_raw(&msh18, b"UNICODE UTF-8").map_err(self.edit_error())?;
-        Ok(buf)
-    }
-
-    fn charset_mismatch(&mut self, p: &FieldsParam) -> Result<Mutated> {
-        let fields = self.fields_or_default(&p.fields, TEXT_FIELDS, 2)?;
-        let chosen: Vec<&str> = fields.iter().map(|_| *self.pick(LATIN1)).collect();
-        let mut buf = match self.message.charset() {
-            Charset::UnicodeUtf8 | Charset::Unicode => self.buf(),
-            _ => self.to_utf8()?,
-        };
-        let delimiters = buf.delimiters();
-        for (path, text) in fields.iter().zip(&chosen) {
-            // Latin-1 letters are all >= 0xC0 and never continuation bytes, so these bytes can
-            // never read as UTF-8: the mismatch is detectable, as the intent claims.
-            let latin1 =
-                charset::encode(text, Charset::Iso8859_1).expect("the LATIN1 texts are ISO 8859-1");
-            let escaped = crate::hl7::escape::escape(&latin1, &delimiters).map_err(|source| {
-                self.edit_error()(EditError::Escape { path: path.to_string(), source })
-            })?;
-            buf.set_raw(path, &escaped).map_err(self.edit_error())?;
-        }
-        let what = describe_values(&fields, &chosen);
-        let declared = buf.message().charset();
-        self.done(
-            buf,
-            format!("{what} written as ISO 8859-1 bytes while MSH-18 declares {declared} (invalid UTF-8, ch. 2, MSH-18)"),
-            Intent::Invalid,
-        )
-    }
-
-    fn escaped_delimiters(&mut self, p: &FieldsParam) -> Result<Mutated> {
-        let fields = self.fields_or_default(&p.fields, TEXT_FIELDS, 1)?;
-        let d = self.message.delimiters();
-        let (f, c, r) = (d.field as char, d.component as char, d.repetition as char);
-        let e = d.escape.map_or(String::new(), |b| (b as char).to_string());
-        let s = d.subcomponent.map_or(String::new(), |b| (b as char).to_string());
-        let values = [
-            format!("A{f}B{c}C{r}D{e}E{s}F"),
-            format!("O{f}Brien"),
-            format!("Smith{c}Jones"),
-            format!("Ann{r}Marie"),
-            format!("C:{e}temp"),
-            format!("R{s}D"),
-        ];
-        // Every field gets the value with all the delimiters first, then others by the seed.
-        let chosen: Vec<String> = (0..fields.len())
-            .map(|i| if i == 0 { values[0].clone() } else { self.pick(&values).clone() })
-            .collect();
-        let mut buf = self.buf();
-        for (path, text) in fields.iter().zip(&chosen) {
-            buf.set(path, text).map_err(self.edit_error())?;
-        }
-        let texts: Vec<&str> = chosen.iter().map(String::as_str).collect();
-        let what = describe_values(&fields, &texts);
-        self.done(buf, format!("{what}, written with escape sequences (ch. 2, 2.7)"), Intent::Valid)
-    }
-
-    fn present_but_null(&mut self, p: &FieldsParam) -> Result<Mutated> {
-        let fields = self.fields_or_default(&p.fields, OPTIONAL_FIELDS, 1)?;
-        let mut buf = self.buf();
-        for path in &fields {
-            buf.set_raw(path, b"\"\"").map_err(self.edit_error())?;
-        }
-        let required: Vec<String> = fields
-            .iter()
-            .filter(|p| {
-                p.component.is_none() && self.is_required(p.segment_id(), p.field.unwrap_or(0))
-            })
-            .map(ToString::to_string)
-            .collect();
-        let list = join_paths(&fields);
-        if required.is_empty() {
-            self.done(
-                buf,
-                format!("{list} = \"\" (present but null: delete the value, ch. 2, 2.5.3)"),
-                Intent::Valid,
-            )
-        } else {
-            self.done(
-                buf,
-                format!(
-                    "{list} = \"\" (present but null), though {} required: whether null \
-                     satisfies that is site-defined",
-                    required.join(" ")
-                ),
-                Intent::Either,
-            )
-        }
-    }
-
-    // --- fields ---
-
-    fn empty_required(&mut self, p: &FieldParam) -> Result<Mutated> {
-        let Some(version) = self.version() else {
-            return self.fail("MSH-12 names no version this harness has required-field tables for");
-        };
-        let path = match &p.field {
-            Some(path) => {
-                self.check_field(path)?;
-                let field = path.field.unwrap_or(0);
-                if !self.is_required(path.segment_id(), field) {
-                    return self.fail(format!(
-                        "{path}: {}-{field} is not a required field in v{version}",
-                        path.segment_id()
-                    ));
-                }
-                path.clone()
-            }
-            None => {
-                let mut valued = Vec::new();
-                let mut in_header = Vec::new();
-                for (id, occurrence, segment) in self.occurrences() {
-                    for &n in structures::required_fields(version, id) {
-                        if n <= 2 || segment.field(n).is_none_or(|v| v.is_empty()) {
-                            continue;
-                        }
-                        let path = Path::parse(&format!("{id}[{occurrence}]-{n}"))
-                            .expect("segment ids from a parsed message make valid paths");
-                        if id == "MSH" {
-                            in_header.push(path)
-                        } else {
-                            valued.push(path)
-                        }
-                    }
-                }
-                // MSH fields last: emptying MSH-9 or MSH-10 tests routing, not field checks.
-                let candidates = if valued.is_empty() { in_header } else { valued };
-                if candidates.is_empty() {
-                    return self
-                        .fail(format!("the message has no valued required field in v{version}"));
-                }
-                self.pick(&candidates).clone()
-            }
-        };
-        let mut buf = self.buf();
-        let mut field_only = path.clone();
-        field_only.repetition = None;
-        field_only.component = None;
-        field_only.subcomponent = None;
-        buf.set_raw(&field_only, b"").map_err(self.edit_error())?;
-        self.done(
-            buf,
-            format!("{field_only} emptied, but it is required in v{version} (usage R)"),
-            Intent::Invalid,
-        )
-    }
-
-    /// Every segment with its id and 1-based occurrence among segments of that id.
-    fn occurrences(&self) -> Vec<(&'a str, usize, crate::hl7::Segment<'a>)> {
-        let mut seen: Vec<(&'a str, usize)> = Vec::new();
-        let mut out = Vec::new();
-        for segment in self.message.segments() {
-            let id = segment.id();
-            let occurrence = match seen.iter_mut().find(|(s, _)| *s == id) {
-                Some((_, n)) => {
-                    *n += 1;
-                    *n
-                }
-                None => {
-                    seen.push((id, 1));
-                    1
-                }
-            };
-            out.push((id, occurrence, segment));
-        }
-        out
-    }
-
-    fn truncate_fields(&mut self, p: &TruncateFields) -> Result<Mutated> {
-        let segment = match &p.segment {
-            Some(s) => {
-                self.check_segment(&s.0)?;
-                self.message.find_segment(s.id(), s.0.occurrence_or_first()).expect("checked above")
-            }
-            None => {
-                let candidates: Vec<_> =
-                    self.message.segments().skip(1).filter(|s| s.field_count() >= 2).collect();
-                if candidates.is_empty() {
-                    return self.fail("no segment after MSH has two fields or more");
-                }
-                *self.pick(&candidates)
-            }
-        };
-        let count = segment.field_count();
-        let first = if segment.id() == "MSH" { 2 } else { 1 };
-        let keep = match p.keep {
-            Some(k) if k >= first && k < count => k,
-            Some(k) => {
-                return self.fail(format!(
-                    "keep: {k}: {} has {count} fields; keep from {first} to {}",
-                    segment.id(),
-                    count.saturating_sub(1)
-                ))
-            }
-            None if count > first => first + self.index(count - first),
-            None => return self.fail(format!("{} has no fields to cut", segment.id())),
-        };
-        let Some(cut_from) = segment.field(keep + 1) else {
-            return self.fail(format!("{} has no field {}", segment.id(), keep + 1));
-        };
-        // The field separator before field keep+1 and everything after it in the segment.
-        let start = cut_from.offset() - 1;
-        let end = segment.offset() + segment.as_bytes().len();
-        let lost: Vec<usize> = (keep + 1..=count)
-            .filter(|&n| segment.field(n).is_some_and(|v| !v.is_empty()))
-            .collect();
-        let lost_required: Vec<String> = lost
-            .iter()
-            .filter(|&&n| self.is_required(segment.id(), n))
-            .map(|n| format!("{}-{n}", segment.id()))
-            .collect();
-        let mut bytes = self.message.as_bytes().to_vec();
-        bytes.drain(start..end);
-        let id = segment.id();
-        let base = format!(
-            "{id} truncated after {id}-{keep} (fields {}–{count} dropped, {} of them valued)",
-            keep + 1,
-            lost.len()
-        );
-        let (description, intent) = if lost_required.is_empty() {
-            (format!("{base}, and trailing fields may be left out (ch. 2, 2.5.3)"), Intent::Valid)
-        } else {
-            (format!("{base}, losing required {}", lost_required.join(" ")), Intent::Invalid)
-        };
-        Ok(Mutated { bytes, description, intent })
-    }
-
-    fn remove_field(&mut self, p: &FieldParam) -> Result<Mutated> {
-        let (segment, n) = match &p.field {
-            Some(path) => {
-                self.check_field(path)?;
-                if path.repetition.is_some() || path.component.is_some() {
-                    return self.fail(format!(
-                        "{path}: name a whole field, e.g. {}-{}",
-                        path.segment_id(),
-                        path.field.unwrap_or(1)
-                    ));
-                }
-                let segment = self
-                    .message
-                    .find_segment(path.segment_id(), path.occurrence_or_first())
-                    .expect("checked above");
-                (segment, path.field.unwrap_or(1))
-            }
-            None => {
-                let candidates: Vec<_> =
-                    self.message.segments().skip(1).filter(|s| s.field_count() >= 2).collect();
-                if candidates.is_empty() {
-                    return self.fail("no segment after MSH has two fields or more");
-                }
-                let segment = *self.pick(&candidates);
-                let n = 1 + self.index(segment.field_count() - 1);
-                (segment, n)
-            }
-        };
-        let count = segment.field_count();
-        let Some(field) = segment.field(n).filter(|_| n < count) else {
-            return self.fail(format!(
-                "{}-{n}: the segment has {count} fields, so nothing after it would shift \
-                 (use truncate_fields)",
-                segment.id()
-            ));
-        };
-        let start = field.offset() - 1;
-        let end = field.offset() + field.as_bytes().len();
-        let mut bytes = self.message.as_bytes().to_vec();
-        bytes.drain(start..end);
-        let id = segment.id();
-        Ok(Mutated {
-            bytes,
-            description: format!(
-                "{id}-{n} removed: {id}-{} to {id}-{count} moved one place left, so values sit \
-                 in the wrong fields",
-                n + 1
-            ),
-            intent: Intent::Invalid,
-        })
-    }
-
-    // --- segments ---
-
-    fn drop_required_segment(&mut self, p: &SegmentParam) -> Result<Mutated> {
-        let Some(structure) = self.structure() else {
-            return self.fail("MSH-9 and MSH-12 name no message structure this harness knows");
-        };
-        let mut required = Vec::new();
-        required_segments(&structure.items, &mut required);
-        required.retain(|id| id != "MSH" && self.message.find_segment(id, 1).is_some());
-        required.dedup();
-        let id = match &p.segment {
-            Some(s) => {
-                if !required.iter().any(|r| r == s.id()) {
-                    return self.fail(format!(
-                        "{s} is not a required segment present in this {} v{} message \
-                         (required and present: {})",
-                        structure.id,
-                        structure.version,
-                        required.join(" ")
-                    ));
-                }
-                s.id().to_string()
-            }
-            None if required.is_empty() => {
-                return self.fail(format!("{} requires no segment besides MSH", structure.id))
-            }
-            None => self.pick(&required).clone(),
-        };
-        let mut buf = self.buf();
-        let path = Path::segment_only(&id).expect("ids of a grammar are segment ids");
-        let mut removed = 0;
-        while buf.remove(&path).map_err(self.edit_error())? {
-            removed += 1;
-        }
-        self.done(
-            buf,
-            format!(
-                "{id} removed ({removed} occurrence(s)), but {} v{} requires it",
-                structure.id, structure.version
-            ),
-            Intent::Invalid,
-        )
-    }
-
-    /// The position (0-based) of the segment a parameter names, or one drawn by the seed among
-    /// positions after MSH where `fits[position]`.
-    fn position(&mut self, segment: &Option<SegmentId>, fits: &[bool]) -> Result<usize> {
-        match segment {
-            Some(s) => {
-                self.check_segment(&s.0)?;
-                let wanted = s.0.occurrence_or_first();
-                let position = self
-                    .message
-                    .segments()
-                    .filter(|seg| seg.id() == s.id())
-                    .nth(wanted - 1)
-                    .map(|seg| seg.index() - 1)
-                    .expect("checked above");
-                if position == 0 {
-                    return self.fail("MSH must stay first");
-                }
-                Ok(position)
-            }
-            None => {
-                let candidates: Vec<usize> =
-                    (1..self.message.segment_count()).filter(|&i| fits[i]).collect();
-                if candidates.is_empty() {
-                    return self.fail("the message has no segment after MSH this mutation can use");
-                }
-                Ok(*self.pick(&candidates))
-            }
-        }
-    }
-
-    fn reorder_segments(&mut self, p: &SegmentParam) -> Result<Mutated> {
-        let ids = self.segment_ids();
-        let fits: Vec<bool> =
-            (0..ids.len()).map(|i| ids.get(i + 1).is_some_and(|next| *next != ids[i])).collect();
-        let position = self.position(&p.segment, &fits)?;
-        if position + 1 >= ids.len() {
-            return self
-                .fail(format!("{} is the last segment; nothing to swap it with", ids[position]));
-        }
-        let mut order: Vec<usize> = (0..ids.len()).collect();
-        order.swap(position, position + 1);
-        let new_ids: Vec<&str> = order.iter().map(|&i| ids[i]).collect();
-        let (first, second) = (ids[position], ids[position + 1]);
-        let bytes = self.rebuild(&order);
-        let (intent, why) = match (self.grammar_codes(&ids), self.grammar_codes(&new_ids)) {
-            (Some(before), Some(after)) => {
-                let new: Vec<&str> =
-                    after.iter().filter(|c| !before.contains(c)).copied().collect();
-                if new.is_empty() {
-                    (Intent::Valid, "the grammar still matches".to_string())
-                } else if new.contains(&"missing-required-segment") {
-                    (Intent::Invalid, format!("the grammar no longer matches: {}", new.join(", ")))
-                } else {
-                    (
-                        Intent::Either,
-                        format!(
-                            "{}: receivers may ignore unexpected segments, ch. 2",
-                            new.join(", ")
-                        ),
-                    )
-                }
-            }
-            _ => (Intent::Either, "no grammar known for this message".to_string()),
-        };
-        Ok(Mutated { bytes, description: format!("{first} and {second} swapped ({why})"), intent })
-    }
-
-    fn duplicate_segment(&mut self, p: &SegmentParam) -> Result<Mutated> {
-        let ids = self.segment_ids();
-        let before = self.grammar_codes(&ids);
-        let with_copy = |i: usize| {
-            let mut copy = ids.clone();
-            copy.insert(i + 1, ids[i]);
-            copy
-        };
-        // By default only segments the grammar says may not repeat here.
-        let adds_findings = |i: usize| match (&before, self.grammar_codes(&with_copy(i))) {
-            (Some(b), Some(a)) => a.iter().any(|c| !b.contains(c)),
-            _ => true,
-        };
-        let fits: Vec<bool> = (0..ids.len()).map(adds_findings).collect();
-        let position = self.position(&p.segment, &fits)?;
-        let id = ids[position];
-        let mut order: Vec<usize> = (0..ids.len()).collect();
-        order.insert(position + 1, position);
-        let bytes = self.rebuild(&order);
-        let (intent, why) = if fits[position] {
-            (
-                Intent::Either,
-                "it may not repeat here: receivers may ignore unexpected segments or reject, ch. 2",
-            )
-        } else {
-            (Intent::Valid, "the grammar allows it to repeat")
-        };
-        Ok(Mutated { bytes, description: format!("{id} written twice ({why})"), intent })
-    }
-
-    fn unknown_segment(&mut self, p: &AddSegment) -> Result<Mutated> {
-        let id = match &p.id {
-            Some(s) => s.id().to_string(),
-            None => "XQX".to_string(),
-        };
-        if id.starts_with('Z') {
-            return self.fail(format!("{id} is a Z-segment (site-defined); use z_segment"));
-        }
-        if names::segment_name(&id).is_some() {
-            return self.fail(format!("{id} is a segment the standard defines"));
-        }
-        let position = 1 + self.index(self.message.segment_count());
-        let d = *self.message.delimiters();
-        let added = segment_bytes(&id, &d, &["1", "generated by hl7-harness"]);
-        let order: Vec<usize> = (0..self.message.segment_count()).collect();
-        let bytes = self.rebuild_with(&order, position, &added);
-        Ok(Mutated {
-            bytes,
-            description: format!(
-                "{id} (not a segment of the standard) inserted as segment {} (receivers may \
-                 ignore unexpected segments or reject, ch. 2)",
-                position + 1
-            ),
-            intent: Intent::Either,
-        })
-    }
-
-    fn z_segment(&mut self, p: &AddSegment) -> Result<Mutated> {
-        let id = match &p.id {
-            Some(s) => s.id().to_string(),
-            None => "ZHX".to_string(),
-        };
-        if !id.starts_with('Z') {
-            return self.fail(format!("{id} is not a Z-segment; Z-segment ids start with Z"));
-        }
-        let n = 1 + self.index(999);
-        let d = *self.message.delimiters();
-        let value = format!("harness{}generated{}{n}", d.component as char, d.component as char);
-        let added = segment_bytes(&id, &d, &["1", &value]);
-        let count = self.message.segment_count();
-        let order: Vec<usize> = (0..count).collect();
-        let bytes = self.rebuild_with(&order, count, &added);
-        Ok(Mutated {
-            bytes,
-            description: format!(
-                "{id} appended (Z-segments are site-defined and must not cause a rejection, \
-                 ch. 2, 2.5.2)"
-            ),
-            intent: Intent::Valid,
-        })
-    }
-
-    /// The message's segments in `order` (positions), CR-terminated, BOM kept.
-    fn rebuild(&self, order: &[usize]) -> Vec<u8> {
-        self.rebuild_with(order, usize::MAX, &[])
-    }
-
-    /// Like [`Self::rebuild`], with `added` (a segment without terminator) inserted before
-    /// the `at`-th segment of the new order.
-    fn rebuild_with(&self, order: &[usize], at: usize, added: &[u8]) -> Vec<u8> {
-        let header = self.message.header();
-        let mut out = self.message.as_bytes()[..header.offset()].to_vec();
-        let segments: Vec<_> = self.message.segments().collect();
-        for (i, &position) in order.iter().enumerate() {
-            if i == at {
-                out.extend_from_slice(added);
-                out.push(b'\r');
-            }
-            out.extend_from_slice(segments[position].as_bytes());
-            out.push(b'\r');
-        }
-        if at == order.len() {
-            out.extend_from_slice(added);
-            out.push(b'\r');
-        }
-        out
-    }
-
-    fn separators(&self, separator: &[u8], name: &str) -> Mutated {
-        let header = self.message.header();
-        let mut out = self.message.as_bytes()[..header.offset()].to_vec();
-        for segment in self.message.segments() {
-            out.extend_from_slice(segment.as_bytes());
-            out.extend_from_slice(separator);
-        }
-        Mutated {
-            bytes: out,
-            description: format!(
-                "segments end with {name} instead of CR (ch. 2, 2.5.4: the segment terminator \
-                 is CR)"
-            ),
-            intent: Intent::Invalid,
-        }
-    }
-
-    // --- values ---
-
-    fn timestamp_variants(&mut self, p: &TimestampVariants) -> Result<Mutated> {
-        let path = match &p.field {
-            Some(path) => path.clone(),
-            None => Path::parse("MSH-7").expect("a valid literal path"),
-        };
-        self.check_field(&path)?;
-        let variant = match p.variant {
-            Some(v) => v,
-            None => *self.pick(&TimestampVariant::ALL),
-        };
-        let original =
-            self.message.get(&path).map(|v| self.message.text(&v).into_owned()).unwrap_or_default();
-        let first = original.split(|c: char| !c.is_ascii_digit()).next().unwrap_or("");
-        let digits =
-            if first.len() >= 8 { first.to_string() } else { FALLBACK_TIMESTAMP.to_string() };
-        let full: String = format!("{digits:0<14}").chars().take(14).collect();
-        let is_msh7 = path.segment_id() == "MSH" && path.field == Some(7);
-        let d = self.message.delimiters();
-        let (value, intent, why) = match variant {
-            TimestampVariant::ReducedPrecision => {
-                // MSH-7 keeps the minute, other timestamps the day; DTM allows any precision
-                // down to the year (ch. 2A, DTM).
-                let keep = if is_msh7 { 12 } else { 8 };
-                let reduced: String = digits.chars().take(keep).collect();
-                (reduced, Intent::Valid, "reduced precision (ch. 2A, DTM)")
-            }
-            TimestampVariant::TimeZone => {
-                let zone = *self.pick(&["+0000", "-0500", "+0100", "+0530", "-1000"]);
-                (format!("{full}{zone}"), Intent::Valid, "with a time zone offset (ch. 2A, DTM)")
-            }
-            TimestampVariant::Fraction => {
-                let fraction = 1 + self.index(9999);
-                (
-                    format!("{full}.{fraction:04}"),
-                    Intent::Valid,
-                    "with fractional seconds (ch. 2A, DTM)",
-                )
-            }
-            TimestampVariant::Components => (
-                format!("{full}{}S", d.component as char),
-                Intent::Either,
-                "with the TS degree-of-precision component, kept for backward compatibility only \
-                 since v2.3 (ch. 2A, TS)",
-            ),
-        };
-        let mut buf = self.buf();
-        buf.set_raw(&path, value.as_bytes()).map_err(self.edit_error())?;
-        self.done(buf, format!("{path} = {value:?}: {why} [{}]", variant.as_str()), intent)
-    }
-
-    fn long_field(&mut self, p: &LongField) -> Result<Mutated> {
-        if !(1..=LongField::MAX_LENGTH).contains(&p.length) {
-            return self.fail(format!(
-                "length {} is not between 1 and {}",
-                p.length,
-                LongField::MAX_LENGTH
-            ));
-        }
-        let given: Vec<Path> = p.field.iter().cloned().collect();
-        let path = self.fields_or_default(&given, TEXT_FIELDS, 1)?.remove(0);
-        let start = self.index(26);
-        let value: Vec<u8> = (0..p.length).map(|i| b'A' + ((start + i) % 26) as u8).collect();
-        let mut buf = self.buf();
-        buf.set_raw(&path, &value).map_err(self.edit_error())?;
-        self.done(
-            buf,
-            format!(
-                "{path} = {} characters (maximum lengths are site-defined, ch. 2, 2.5.3)",
-                p.length
-            ),
-            Intent::Either,
-        )
-    }
-
-    fn many_repetitions(&mut self, p: &ManyRepetitions) -> Result<Mutated> {
-        if !(2..=ManyRepetitions::MAX_COUNT).contains(&p.count) {
-            return self.fail(format!(
-                "count {} is not between 2 and {}",
-                p.count,
-                ManyRepetitions::MAX_COUNT
-            ));
-        }
-        let given: Vec<Path> = p.field.iter().cloned().collect();
-        let path =
-            self.fields_or_default(&given, &["PID-3", "STF-2", "OBX-5", "NK1-5"], 1)?.remove(0);
-        if path.repetition.is_some() || path.component.is_some() {
-            return self.fail(format!(
-                "{path}: name a whole field, e.g. {}-{}",
-                path.segment_id(),
-                path.field.unwrap_or(1)
-            ));
-        }
-        let d = *self.message.delimiters();
-        let existing =
-            self.message.get(&path).and_then(|v| v.repetition(1)).map(|v| v.as_bytes().to_vec());
-        let first = match existing {
-            Some(bytes) if !bytes.is_empty() => bytes,
-            _ => b"R".to_vec(),
-        };
-        let total = (first.len() + 1).saturating_mul(p.count);
-        if total > MAX_OUTPUT {
-            return self.fail(format!(
-                "{path}: {} repetitions of {} bytes would exceed {MAX_OUTPUT} bytes",
-                p.count,
-                first.len()
-            ));
-        }
-        let mut value = Vec::with_capacity(total);
-        for i in 0..p.count {
-            if i > 0 {
-                value.push(d.repetition);
-            }
-            value.extend_from_slice(&first);
-        }
-        let mut buf = self.buf();
-        buf.set_raw(&path, &value).map_err(self.edit_error())?;
-        self.done(
-            buf,
-            format!(
-                "{path} repeated {} times (how many repetitions a receiver keeps is site-defined)",
-                p.count
-            ),
-            Intent::Either,
-        )
-    }
-
-    fn duplicate_control_id(&mut self, p: &DuplicateControlId) -> Result<Mutated> {
-        let path = Path::parse("MSH-10").expect("a valid literal path");
-        let mut buf = self.buf();
-        let id = match &p.control_id {
-            Some(id) => {
-                buf.set(&path, id).map_err(self.edit_error())?;
-                id.clone()
-            }
-            None => match self.message.control_id() {
-                Some(id) => id.to_string(),
-                None => return self.fail("MSH-10 is empty and no control_id was given"),
-            },
-        };
-        self.done(
-            buf,
-            format!(
-                "MSH-10 = {id:?}, a control ID already used: send it after the message that used \
-                 it (duplicate handling is site-defined, ch. 2, MSH-10)"
-            ),
-            Intent::Either,
-        )
-    }
-
-    fn header_value(&mut self, path: &str, value: &str, why: &str) -> Result<Mutated> {
-        let path = Path::parse(path).expect("a valid literal path");
-        let mut buf = self.buf();
-        buf.set(&path, value).map_err(self.edit_error())?;
-        self.done(buf, format!("{path} = {value:?}: {why}"), Intent::Invalid)
-    }
-
-    fn custom_delimiters(&mut self, p: &CustomDelimiters) -> Result<Mutated> {
-        let old = *self.message.delimiters();
-        // Characters of the header's coded values (timestamp, message type, processing id,
-        // version, character set): an escape sequence there would change the value a receiver
-        // reads, so no delimiter may be one of them.
-        let coded: Vec<u8> = [7, 9, 11, 12, 18]
-            .iter()
-            .filter_map(|&n| self.message.header().field(n))
-            .flat_map(|v| v.as_bytes().to_vec())
-            .filter(|b| !old.is_special(*b))
-            .collect();
-        let mut new = match (&p.delimiters, p.random) {
-            (Some(_), true) => return self.fail("give delimiters or random: true, not both"),
-            (Some(set), false) => set.0,
-            (None, true) => self.random_delimiters(&coded),
-            (None, false) => DelimiterSet::parse("$%#!(").expect("the default set is valid").0,
-        };
-        if let Some(clash) = new.header_bytes().into_iter().find(|b| coded.contains(b)) {
-            return self.fail(format!(
-                "delimiters {new}: {:?} occurs in a coded MSH value (MSH-7, 9, 11, 12 or 18), \
-                 which cannot carry an escape sequence",
-                clash as char
-            ));
-        }
-        if new.escape.is_none() {
-            return self.fail(format!(
-                "delimiters {new}: an escape character is needed to re-encode values"
-            ));
-        }
-        // A v2.7 truncation character stays when it does not clash with the new set.
-        if new.truncation.is_none() {
-            new.truncation = old.truncation.filter(|t| !new.header_bytes().contains(t));
-        }
-        let mut out = self.message.as_bytes()[..self.message.header().offset()].to_vec();
-        for segment in self.message.segments() {
-            let bytes = segment.as_bytes();
-            // MSH-1 and MSH-2 are written from the new set; every other segment keeps its id
-            // and has the rest transcoded from its first field separator on.
-            let skip = if segment.index() == 1 {
-                out.extend_from_slice(b"MSH");
-                out.extend(new.header_bytes());
-                3 + old.header_bytes().len()
-            } else {
-                out.extend_from_slice(&bytes[..3.min(bytes.len())]);
-                3
-            };
-            transcode(&bytes[skip.min(bytes.len())..], &old, &new, &mut out);
-            out.push(b'\r');
-        }
-        if let Err(e) = Message::parse(&out) {
-            return self
-                .fail(format!("delimiters {new}: the re-encoded message does not parse: {e}"));
-        }
-        Ok(Mutated {
-            bytes: out,
-            description: format!(
-                "re-encoded with delimiters {new} (was {old}), declared in MSH-1 and MSH-2 \
-                 (ch. 2, 2.5.4)"
-            ),
-            intent: Intent::Valid,
-        })
-    }
-
-    fn random_delimiters(&mut self, avoid: &[u8]) -> Delimiters {
-        let mut pool: Vec<u8> =
-            DELIMITER_POOL.iter().copied().filter(|b| !avoid.contains(b)).collect();
-        let mut chosen = Vec::with_capacity(5);
-        for _ in 0..5 {
-            let i = self.index(pool.len());
-            chosen.push(pool.remove(i));
-        }
-        Delimiters {
-            field: chosen[0],
-            component: chosen[1],
-            repetition: chosen[2],
-            escape: Some(chosen[3]),
-            subcomponent: Some(chosen[4]),
-            truncation: None,
-        }
-    }
-
-    fn batch_wrap(&mut self, p: &BatchWrap) -> Result<Mutated> {
-        if !(1..=BatchWrap::MAX_MESSAGES).contains(&p.messages) {
-            return self.fail(format!(
-                "messages {} is not between 1 and {}",
-                p.messages,
-                BatchWrap::MAX_MESSAGES
-            ));
-        }
-        let d = *self.message.delimiters();
-        let header = self.message.header();
-        let field = |n: usize| header.field(n).map_or(&b""[..], |v| v.as_bytes());
-        let envelope_header = |id: &str| {
-            let mut out = id.as_bytes().to_vec();
-            out.extend(d.header_bytes());
-            for n in 3..=7 {
-                out.push(d.field);
-                out.extend_from_slice(field(n));
-            }
-            out.push(b'\r');
-            out
-        };
-        let mut out = Vec::new();
-        if p.file_header {
-            out.extend(envelope_header("FHS"));
-        }
-        out.extend(envelope_header("BHS"));
-        let single = self.rebuild(&(0..self.message.segment_count()).collect::<Vec<_>>());
-        let single = single.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(&single).to_vec();
-        if single.len().saturating_mul(p.messages) > MAX_OUTPUT {
-            return self.fail(format!(
-                "{} copies of a {}-byte message would exceed {MAX_OUTPUT} bytes",
-                p.messages,
-                single.len()
-            ));
-        }
-        let control = Path::parse("MSH-10").expect("a valid literal path");
-        let id = field(10).to_vec();
-        for i in 1..=p.messages {
-            if i == 1 {
-                out.extend_from_slice(&single);
-                continue;
-            }
-            let mut copy = MessageBuf::new(single.clone())
-                .map_err(|e| self.edit_error()(EditError::Broken(e)))?;
-            let mut unique = id.clone();
-            unique.extend_from_slice(format!("-{i}").as_bytes());
-            copy.set_raw(&control, &unique).map_err(self.edit_error())?;
-            out.extend(copy.into_bytes());
-        }
-        out.extend(segment_bytes("BTS", &d, &[&p.messages.to_string()]));
-        out.push(b'\r');
-        if p.file_header {
-            out.extend(segment_bytes("FTS", &d, &["1"]));
-            out.push(b'\r');
-        }
-        let envelope = if p.file_header { "FHS/BHS ... BTS/FTS" } else { "BHS ... BTS" };
-        Ok(Mutated {
-            bytes: out,
-            description: format!(
-                "{} message(s) wrapped in {envelope} (BTS-1 = {}, batch support is agreed per \
-                 site, ch. 2, batch protocol)",
-                p.messages, p.messages
-            ),
-            intent: Intent::Either,
-        })
-    }
 }
 
 /// Segment ids a grammar requires: required segments, in required groups too; choices are
 /// skipped, since no single alternative is required.
-fn required_segments(items: &[Item], out: &mut Vec<String>) {
+pub(super) fn required_segments(items: &[Item], out: &mut Vec<String>) {
     for item in items.iter().filter(|i| !i.optional) {
         match &item.node {
             Node::Segment(id) => out.push(id.clone()),
@@ -1166,7 +303,7 @@ fn required_segments(items: &[Item], out: &mut Vec<String>) {
 }
 
 /// `ID|a|b` with the message's field separator, no terminator. Values are plain ASCII.
-fn segment_bytes(id: &str, d: &Delimiters, fields: &[&str]) -> Vec<u8> {
+pub(super) fn segment_bytes(id: &str, d: &Delimiters, fields: &[&str]) -> Vec<u8> {
     let mut out = id.as_bytes().to_vec();
     for f in fields {
         out.push(d.field);
@@ -1175,11 +312,11 @@ fn segment_bytes(id: &str, d: &Delimiters, fields: &[&str]) -> Vec<u8> {
     out
 }
 
-fn describe_values(fields: &[Path], texts: &[&str]) -> String {
+pub(super) fn describe_values(fields: &[Path], texts: &[&str]) -> String {
     fields.iter().zip(texts).map(|(p, t)| format!("{p} = {t:?}")).collect::<Vec<_>>().join(", ")
 }
 
-fn join_paths(paths: &[Path]) -> String {
+pub(super) fn join_paths(paths: &[Path]) -> String {
     paths.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
 }
 
@@ -1192,7 +329,7 @@ fn join_paths(paths: &[Path]) -> String {
 /// delimiter escape (`\F\`) becomes the byte it stood for, written as the new set requires,
 /// other well-formed sequences keep their content with the new escape character, and data bytes
 /// that the new set makes special are escaped.
-fn transcode(bytes: &[u8], old: &Delimiters, new: &Delimiters, out: &mut Vec<u8>) {
+pub(super) fn transcode(bytes: &[u8], old: &Delimiters, new: &Delimiters, out: &mut Vec<u8>) {
     let mapped = |b: u8| -> Option<u8> {
         if b == old.field {
             Some(new.field)

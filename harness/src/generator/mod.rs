@@ -6,7 +6,11 @@
 //! [`crate::hl7`] and does no I/O; it must not know about transports, scenarios or reports.
 
 mod apply;
+mod edit_header;
+mod edit_segments;
+mod edit_values;
 mod mutation;
+mod params;
 
 pub use apply::{apply, apply_all, GenerateError, Mutated};
 pub use mutation::{

@@ -8,7 +8,9 @@ mod load;
 mod model;
 mod profile;
 mod receiver;
+mod schema;
 mod text;
+mod validate;
 
 pub use files::{check_pack_file, pack_roots, FileAccess, FileRefused};
 pub use hllp::{BlockLimit, ChecksumName, HllpSpec, SpanName};
@@ -20,12 +22,8 @@ pub use load::{
 pub use model::*;
 pub use profile::load_profile;
 pub use receiver::*;
+pub use schema::json_schema;
 pub use text::{
     interpolate, with_unset_allowed, FieldPath, FileRef, Pattern, Piece, Placeholders, Secret,
     Span, Text, VariableRead, UNSET_PLACEHOLDER,
 };
-
-/// The JSON Schema of the scenario format, generated from the types serde reads.
-pub fn json_schema() -> serde_json::Value {
-    serde_json::to_value(schemars::schema_for!(ScenarioFile)).unwrap_or(serde_json::Value::Null)
-}

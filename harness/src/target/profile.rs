@@ -96,11 +96,6 @@ pub fn declared_profile(endpoint: &Endpoint, served: &Served) -> TargetProfile {
     }
 }
 
-/// The profile as `serve --print-profile` prints it: [`HEADER`], then the YAML.
-pub fn print_profile(profile: &TargetProfile) -> Result<String, serde_yaml::Error> {
-    Ok(format!("{HEADER}{}", crate::scenario::to_yaml(profile)?))
-}
-
 fn versions(config: &ResponderConfig) -> AnyOr<Vec<String>> {
     match &config.versions {
         Some(versions) => AnyOr::Only(versions.iter().map(|v| v.as_str().to_string()).collect()),
@@ -130,6 +125,11 @@ fn charsets() -> Vec<String> {
 mod tests {
     use super::*;
     use crate::target::defect::Defects;
+
+    /// The profile as `serve --print-profile` prints it: [`HEADER`], then the YAML.
+    pub fn print_profile(profile: &TargetProfile) -> Result<String, serde_yaml::Error> {
+        Ok(format!("{HEADER}{}", crate::scenario::to_yaml(profile)?))
+    }
 
     fn profile_with(defects: &[Defect], served: &Served) -> TargetProfile {
         let endpoint = Endpoint::new(ResponderConfig::default())

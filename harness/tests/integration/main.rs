@@ -28,5 +28,6 @@ mod secrets;
 mod sender;
 mod structures;
 mod support;
+mod tidy;
 mod tls;
 mod transports;

@@ -13,7 +13,14 @@ use hl7_harness::runner::{run as run_packs, RunOptions};
 use hl7_harness::scenario::{load_packs, load_profile, Pack};
 use hl7_harness::target::defect::{Defect, Defects};
 use hl7_harness::target::endpoint::Endpoint;
-use hl7_harness::target::profile::{declared_profile, print_profile, Served};
+use hl7_harness::target::profile::{declared_profile, Served, HEADER};
+
+/// The profile as `serve --print-profile` prints it.
+fn print_profile(
+    profile: &hl7_harness::profile::TargetProfile,
+) -> Result<String, serde_yaml::Error> {
+    Ok(format!("{HEADER}{}", hl7_harness::scenario::to_yaml(profile)?))
+}
 use hl7_harness::target::responder::ResponderConfig;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
