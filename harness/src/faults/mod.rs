@@ -23,7 +23,7 @@ pub use network::{
     NetworkFault, OVERSIZED_DEFAULT, OVERSIZED_MAX, STORM_MAX, UNTERMINATED_SILENCE,
 };
 pub use rule::{CorruptTarget, Direction, Directions, FaultKind, FaultSpec, TriggerPoint};
-pub use shape::{cut_into_writes, pace, write_shaped, Shaping, Write};
+pub use shape::{cut_into_writes, pace, play, write_shaped, Shaping, Write, WriteSink};
 pub use spec::{parse_spec, SpecError};
 pub use storm::storm_plan;
 pub use wire::{

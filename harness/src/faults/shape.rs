@@ -80,6 +80,54 @@ impl Shaping {
     }
 }
 
+/// Where shaped writes go: a socket for the proxy, the runner's connection for a case.
+// Every sink is the crate's own and used with concrete types, so whether a future is `Send`
+// is seen through the impl; no bound is needed on the trait.
+#[allow(async_fn_in_trait)]
+pub trait WriteSink {
+    type Error;
+    /// Writes all of `bytes` (one write of the schedule).
+    async fn write_bytes(&mut self, bytes: &[u8]) -> Result<(), Self::Error>;
+}
+
+/// Writes `writes` in order, each followed by its pause (waited through `tokio::time`); returns
+/// how many writes it made. The one loop that carries out a schedule of writes.
+pub async fn play<S: WriteSink + ?Sized>(
+    sink: &mut S,
+    writes: &[Write],
+) -> Result<usize, S::Error> {
+    for write in writes {
+        sink.write_bytes(&write.bytes).await?;
+        if !write.pause.is_zero() {
+            tokio::time::sleep(write.pause).await;
+        }
+    }
+    Ok(writes.len())
+}
+
+/// An [`AsyncWrite`] whose every write (and flush) must finish within `timeout`.
+struct Timed<'w, W: ?Sized> {
+    writer: &'w mut W,
+    timeout: Duration,
+}
+
+impl<W: AsyncWrite + Unpin + ?Sized> WriteSink for Timed<'_, W> {
+    type Error = std::io::Error;
+
+    async fn write_bytes(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        let written = async {
+            self.writer.write_all(bytes).await?;
+            self.writer.flush().await
+        };
+        tokio::time::timeout(self.timeout, written).await.map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the peer did not take the bytes in time",
+            )
+        })?
+    }
+}
+
 /// Writes `bytes` shaped, each write within `timeout`; returns how many writes it made.
 pub async fn write_shaped<W: AsyncWrite + Unpin + ?Sized>(
     writer: &mut W,
@@ -90,23 +138,7 @@ pub async fn write_shaped<W: AsyncWrite + Unpin + ?Sized>(
     if let Some(latency) = shaping.latency {
         tokio::time::sleep(latency).await;
     }
-    let writes = shaping.writes(bytes);
-    for write in &writes {
-        let written = async {
-            writer.write_all(&write.bytes).await?;
-            writer.flush().await
-        };
-        tokio::time::timeout(timeout, written).await.map_err(|_| {
-            std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "the peer did not take the bytes in time",
-            )
-        })??;
-        if !write.pause.is_zero() {
-            tokio::time::sleep(write.pause).await;
-        }
-    }
-    Ok(writes.len())
+    play(&mut Timed { writer, timeout }, &shaping.writes(bytes)).await
 }
 
 #[cfg(test)]
