@@ -7,7 +7,7 @@
 //! Every wait is bounded by the case timeout; the SUT is killed when it outlives it.
 
 use crate::checks::content_key;
-use crate::faults::{Answer, AnswerRules, NakCode};
+use crate::faults::{write_shaped, Answer, AnswerRules, NakCode, Shaping};
 use crate::hl7::ack::{AckBuilder, AckCode, AckError, ErrorCondition};
 use crate::hl7::edit::MessageBuf;
 use crate::hl7::{Message, Path};
@@ -241,11 +241,13 @@ async fn write_frame<W: AnswerWriter>(writer: &tokio::sync::Mutex<W>, payload: &
         return false;
     }
     let mut writer = writer.lock().await;
-    matches!(
-        tokio::time::timeout(Duration::from_secs(5), writer.write_all(&framed)).await,
-        Ok(Ok(()))
-    )
+    // Unshaped, through the faults' one shaper: a single write that must finish in 5 s.
+    let written = write_shaped(&mut *writer, &framed, Shaping::default(), ANSWER_WRITE_TIMEOUT);
+    written.await.is_ok()
 }
+
+/// How long one answer's write may take before the sender counts as not reading.
+const ANSWER_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What to do with the connection after an answer.
 enum After {
