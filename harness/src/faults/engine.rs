@@ -340,7 +340,7 @@ fn shape(shaping: &mut Shaping, applied: &mut Vec<Applied>, rule: &Rule) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::faults::spec::parse_spec;
+    use crate::faults::parse_spec;
 
     const ACK: &[u8] = b"MSH|^~\\&|R|F|S|F|20260101||ACK^A04^ACK|A1|P|2.5\rMSA|AA|MSG1\r";
 

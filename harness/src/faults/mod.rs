@@ -1,8 +1,19 @@
 //! Faults the harness injects on purpose, in one place: the client side's `network:` faults
-//! (the harness as a misbehaving sender), the receiver role's answers and the proxy's rules.
-//! Each vocabulary parses to value types here; the runner, the receiver role and the proxy
-//! host them. Defects of the reference peers are bugs, not faults, and live with those peers.
-//! Pure: no I/O except the shaper's writes; every random choice comes from one seed.
+//! (the harness as a misbehaving sender), the receiver role's `answers:` and the proxy's rules
+//! (`--fault SPEC`). Each vocabulary parses to value types here; the runner's connections, the
+//! receiver role's answering server and the proxy host them. Rules are ordered and the first
+//! that matches decides; every random choice comes from one seed (ChaCha8). Defects of the
+//! reference peers are bugs, not faults, and live with those peers (`target`).
+//!
+//! - `network`: the `network:` vocabulary; `wire` turns a list of it into the writes of one
+//!   attempt; `checksum` and `storm` hold the byte change and the seeded choices of two of them.
+//! - `answer`: the `answers:` vocabulary as ordered rules per arrival.
+//! - `rule`: the proxy's rules as values; `spec` their `--fault` text; `engine` the decisions
+//!   (pure, seeded per rule, direction and frame); `frame_ids` what a rule can see of a frame.
+//! - `shape`: the one byte shaper (slicing, pauses, bandwidth, latency) and the one loop that
+//!   plays a schedule of writes, used by the proxy, the runner and the receiver role.
+//!
+//! Pure but for the shaper's writes. Imports `transport`, `hl7` and `vocab` only.
 
 mod answer;
 mod checksum;
@@ -11,7 +22,7 @@ mod frame_ids;
 mod network;
 mod rule;
 mod shape;
-pub mod spec;
+mod spec;
 mod storm;
 mod wire;
 
