@@ -1,7 +1,6 @@
 //! What the runner saw, as plain data: what was sent, what came back (bytes, frame notes,
 //! timings), connection events and probe results. Checks are pure functions over these.
 
-use crate::scenario::Expect;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -31,7 +30,7 @@ pub struct TransportEvent {
 }
 
 /// One message sent and what answered it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Exchange {
     /// 1-based step of the case.
     pub step: usize,
@@ -47,8 +46,10 @@ pub struct Exchange {
     /// Why no (further) reply was read, when waiting ended on an event rather than a reply.
     pub event: Option<TransportEvent>,
     pub http: Option<HttpObservation>,
+
+    /// The intent of the mutations applied to the message sent (none when unmutated).
     #[serde(skip)]
-    pub expect: Expect,
+    pub intent: Option<crate::generator::Intent>,
     /// Faults applied while sending, by name.
     pub faults: Vec<String>,
     /// The harness wrote bytes outside any block just before this message's block on its
@@ -233,10 +234,6 @@ pub struct CaseObservation {
     pub probes: Vec<ProbeResult>,
     /// Set when the case could not run at all (e.g. the target refused the connection).
     pub aborted: Option<TransportEvent>,
-    #[serde(skip)]
-    pub expect_connection_open: Option<bool>,
-    #[serde(skip)]
-    pub skip_checks: Vec<String>,
     /// Liveness canaries sent during and after the case's faults.
     pub canaries: Vec<Canary>,
     /// Receiver role: the messages the sender under test delivered, in arrival order.
@@ -245,31 +242,9 @@ pub struct CaseObservation {
     /// Receiver role: the sender under test, when the scenario starts it.
     #[serde(default)]
     pub sut: Option<SutRun>,
-    /// Receiver role: what the case expects (for the sender checks).
-    #[serde(skip)]
-    pub receiver: Option<ReceiverExpectation>,
-    /// The case's order rule (`expect: { order: … }`).
-    #[serde(skip)]
-    pub order: crate::scenario::Order,
     /// The order the target applied the case's messages in.
     #[serde(skip)]
     pub applied: AppliedOrder,
-    /// What the target declares (`--target-profile`, a scenario's `target.profile`); `None`:
-    /// nothing declared, every answer the standard allows passes.
-    #[serde(skip)]
-    pub profile: Option<std::sync::Arc<crate::profile::TargetProfile>>,
-    /// The declarations the case's expectations depend on (`depends_on:`).
-    #[serde(skip)]
-    pub depends_on: Vec<crate::profile::Declaration>,
-    /// The case opened several connections at once (`connections: N`, a storm), which a
-    /// receiver that serves one connection at a time cannot all answer.
-    #[serde(skip)]
-    pub concurrent: bool,
-    /// The harness vanished from a connection (`blackhole`) that the receiver still holds open:
-    /// one that serves one connection at a time answers the resend on a new connection only
-    /// once it drops the dead one itself, which may be after the harness stops waiting.
-    #[serde(skip)]
-    pub vanished: bool,
 }
 
 /// One message the sender under test delivered (receiver role), and how it was answered.
@@ -310,31 +285,6 @@ pub struct SutRun {
     /// which show its last lines when the case failed.
     #[serde(default)]
     pub stderr: String,
-}
-
-/// A message the sender is expected to deliver.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExpectedMessage {
-    /// The template's name.
-    pub label: String,
-    pub control_id: String,
-    /// The message with MSH-7 and MSH-10 left out: the same for every retransmission.
-    pub key: Vec<u8>,
-}
-
-/// What a receiver case expects, kept for the checks.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ReceiverExpectation {
-    /// In the order the sender is to send them; empty when only a count is known.
-    pub messages: Vec<ExpectedMessage>,
-    /// Distinct messages that must end accepted or rejected (default: `messages.len()`).
-    pub delivered: Option<usize>,
-    pub min_arrivals: Option<usize>,
-    pub max_arrivals: Option<usize>,
-    pub retry_min: Option<Duration>,
-    pub retry_max: Option<Duration>,
-    pub allow_reorder: bool,
-    pub sut_exit: Option<i32>,
 }
 
 #[cfg(test)]

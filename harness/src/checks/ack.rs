@@ -5,6 +5,7 @@ use super::*;
 use crate::hl7::ack::{specific_response, AckCode, AckMode};
 use crate::hl7::{Message, Path};
 use crate::observation::{Exchange, Reply};
+use crate::scenario::Expect;
 
 /// Whether MSH-15 (table 0155) lets the receiver stay silent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,18 +36,15 @@ fn field(message: &Message<'_>, path: &str) -> String {
 }
 
 /// The checks on the acknowledgment(s) of one exchange.
-pub(super) fn exchange(exchange: &Exchange, out: &mut Vec<CheckResult>) {
+pub(super) fn exchange(exchange: &Exchange, expect: &Expect, out: &mut Vec<CheckResult>) {
     if exchange.raw {
         return;
     }
     let Ok(sent) = Message::parse(&exchange.sent) else { return };
     let step = Some(exchange.step);
     let due = ack_due(&sent);
-    let no_ack_expected = exchange
-        .expect
-        .ack
-        .as_ref()
-        .is_some_and(|e| e.codes.contains(&crate::scenario::AckOutcome::None));
+    let no_ack_expected =
+        expect.ack.as_ref().is_some_and(|e| e.codes.contains(&crate::scenario::AckOutcome::None));
     match exchange.replies.first() {
         None if due == AckDue::Always && !no_ack_expected => {
             let why = exchange

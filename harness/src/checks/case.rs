@@ -17,6 +17,7 @@ fn msa1(payload: &[u8]) -> Option<String> {
 /// what `profile` declares.
 pub(super) fn expectations(
     exchange: &Exchange,
+    expect: &crate::scenario::Expect,
     profile: Option<&crate::profile::TargetProfile>,
     resent: bool,
     out: &mut Vec<CheckResult>,
@@ -24,7 +25,7 @@ pub(super) fn expectations(
     let step = Some(exchange.step);
     let first = exchange.replies.first();
     let code = first.and_then(|r| msa1(&r.payload));
-    let declared = match &exchange.expect.ack {
+    let declared = match &expect.ack {
         Some(expected) if expected.declared => Message::parse(&exchange.sent)
             .ok()
             .map(|sent| super::declared::allowed_answers(&sent, profile, resent)),
@@ -35,7 +36,7 @@ pub(super) fn expectations(
         declared: false,
     });
     // A `declared` expectation of a message that does not parse has nothing to decide from.
-    let written = exchange.expect.ack.as_ref().filter(|e| !e.declared);
+    let written = expect.ack.as_ref().filter(|e| !e.declared);
     if let Some(expected) = declared_expectation.as_ref().or(written) {
         let outcome = match (&first, &code) {
             (None, _) => Some(AckOutcome::None),
@@ -69,7 +70,7 @@ pub(super) fn expectations(
             }
         });
     }
-    if let (Some(want), Some(reply)) = (exchange.expect.err, first) {
+    if let (Some(want), Some(reply)) = (expect.err, first) {
         let has = Message::parse(&reply.payload).is_ok_and(|m| m.find_segment("ERR", 1).is_some());
         out.push(if has == want {
             CheckResult::pass(EXPECT_ERR, step)
@@ -79,7 +80,7 @@ pub(super) fn expectations(
             CheckResult::fail(EXPECT_ERR, step, format!("expected {what}"))
         });
     }
-    if let Some(limit) = exchange.expect.max_ack_time {
+    if let Some(limit) = expect.max_ack_time {
         out.push(match first {
             Some(reply) if reply.elapsed <= limit.0 => CheckResult::pass(EXPECT_ACK_TIME, step),
             Some(reply) => CheckResult::fail(
@@ -95,7 +96,7 @@ pub(super) fn expectations(
         });
     }
     let Some(http) = &exchange.http else { return };
-    if let Some(want) = exchange.expect.http_status {
+    if let Some(want) = expect.http_status {
         out.push(if http.status == want {
             CheckResult::pass(EXPECT_HTTP_STATUS, step)
         } else {
@@ -204,7 +205,7 @@ pub(super) fn bytes_outside_blocks(
 }
 
 /// The checks on the case as a whole.
-pub(super) fn case_level(case: &CaseObservation, out: &mut Vec<CheckResult>) {
+pub(super) fn case_level(plan: &CasePlan, case: &CaseObservation, out: &mut Vec<CheckResult>) {
     for (i, after) in case.connections_after.iter().enumerate() {
         let closed = matches!(after, ConnectionAfter::Closed | ConnectionAfter::Reset);
         let shown = format!(
@@ -217,7 +218,7 @@ pub(super) fn case_level(case: &CaseObservation, out: &mut Vec<CheckResult>) {
                 ConnectionAfter::Unknown => "was not observed",
             }
         );
-        match case.expect_connection_open {
+        match plan.expect_connection_open {
             Some(want) if *after != ConnectionAfter::Unknown => out.push(if want != closed {
                 CheckResult::pass(EXPECT_CONNECTION_OPEN, None)
             } else {

@@ -280,9 +280,9 @@ fn first_answer(sent: &Message<'_>, profile: Option<&TargetProfile>) -> Allowed 
 ///   still holds (`blackhole`: the resend, its effect, the canary after) need
 ///   `concurrent_connections: true`: MLLP lets a receiver serve one connection at a time, so
 ///   without that declaration their failures are reported as seen.
-pub(super) fn grade(case: &CaseObservation, results: &mut [CheckResult]) {
-    let profile = case.profile.as_deref();
-    let missing: Vec<String> = case
+pub(super) fn grade(plan: &CasePlan, case: &CaseObservation, results: &mut [CheckResult]) {
+    let profile = plan.profile.as_deref();
+    let missing: Vec<String> = plan
         .depends_on
         .iter()
         .filter(|d| !profile.is_some_and(|p| p.declares(**d)))
@@ -307,8 +307,8 @@ pub(super) fn grade(case: &CaseObservation, results: &mut [CheckResult]) {
         };
         for result in results.iter_mut() {
             let concurrent_case =
-                case.concurrent && (answered_on_delivery(result) || extra_connection(result));
-            let after_vanishing = case.vanished && waits_on_the_dead_connection(result);
+                plan.concurrent && (answered_on_delivery(result) || extra_connection(result));
+            let after_vanishing = plan.vanished && waits_on_the_dead_connection(result);
             if concurrent_case
                 || after_vanishing
                 || result.id == LIVENESS_CANARY.id && canary_during_only(result)

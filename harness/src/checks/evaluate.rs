@@ -3,8 +3,9 @@
 
 use super::*;
 
-/// Every check over one case's observations, minus the ones the case opted out of.
-pub fn evaluate(case: &crate::observation::CaseObservation) -> Vec<CheckResult> {
+/// Every check over one case's observations, judged against its plan, minus the ones the case
+/// opted out of.
+pub fn evaluate(plan: &CasePlan, case: &crate::observation::CaseObservation) -> Vec<CheckResult> {
     let mut results = Vec::new();
     if let Some(event) = &case.aborted {
         results.push(CheckResult::fail(
@@ -14,19 +15,21 @@ pub fn evaluate(case: &crate::observation::CaseObservation) -> Vec<CheckResult> 
         ));
         return results;
     }
+    let profile = plan.profile.as_deref();
     for (i, exchange) in case.exchanges.iter().enumerate() {
-        ack::exchange(exchange, &mut results);
+        let expect = plan.expectation(exchange);
+        ack::exchange(exchange, &expect, &mut results);
         let id = control_id(&exchange.sent);
         let resent = id.is_some() && case.exchanges[..i].iter().any(|e| control_id(&e.sent) == id);
-        case::expectations(exchange, case.profile.as_deref(), resent, &mut results);
-        case::bytes_outside_blocks(exchange, case.profile.as_deref(), &mut results);
+        case::expectations(exchange, &expect, profile, resent, &mut results);
+        case::bytes_outside_blocks(exchange, profile, &mut results);
     }
-    case::case_level(case, &mut results);
-    sender::receiver_case(case, &mut results);
-    history::history(case, &mut results);
-    order::order(case, &mut results);
-    results.retain(|r| !case.skip_checks.iter().any(|s| s == r.id));
-    declared::grade(case, &mut results);
+    case::case_level(plan, case, &mut results);
+    sender::receiver_case(plan, case, &mut results);
+    history::history(plan, case, &mut results);
+    order::order(plan, case, &mut results);
+    results.retain(|r| !plan.skip_checks.iter().any(|s| s == r.id));
+    declared::grade(plan, case, &mut results);
     results
 }
 

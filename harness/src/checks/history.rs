@@ -57,10 +57,10 @@ pub(super) fn control_id(sent: &[u8]) -> Option<String> {
 
 /// Whether the case expects this message to be answered (not raw, acknowledgment due, and
 /// "no ACK" not among the outcomes the step allows).
-fn delivery_expected(exchange: &Exchange) -> bool {
+fn delivery_expected(plan: &CasePlan, exchange: &Exchange) -> bool {
     let due = Message::parse(&exchange.sent).is_ok_and(|m| ack_due(&m) == AckDue::Always);
     let none_allowed =
-        exchange.expect.ack.as_ref().is_some_and(|e| e.codes.contains(&AckOutcome::None));
+        plan.expectation(exchange).ack.is_some_and(|e| e.codes.contains(&AckOutcome::None));
     !exchange.raw && due && !none_allowed
 }
 
@@ -83,10 +83,10 @@ fn events(exchange: &Exchange) -> String {
     }
 }
 
-pub(super) fn history(case: &CaseObservation, out: &mut Vec<CheckResult>) {
+pub(super) fn history(plan: &CasePlan, case: &CaseObservation, out: &mut Vec<CheckResult>) {
     // Only exchanges the MLLP runner recorded attempts for: HTTP has its own status checks.
     let sends: Vec<&Exchange> = case.exchanges.iter().filter(|e| !e.attempts.is_empty()).collect();
-    for exchange in sends.iter().filter(|e| delivery_expected(e)) {
+    for exchange in sends.iter().filter(|e| delivery_expected(plan, e)) {
         let step = Some(exchange.step);
         out.push(match final_outcome(exchange) {
             Outcome::Ok | Outcome::Fail => CheckResult::pass(HISTORY_NOTHING_LOST, step),
@@ -108,7 +108,7 @@ pub(super) fn history(case: &CaseObservation, out: &mut Vec<CheckResult>) {
     for exchange in &sends {
         out.push(no_false_success(exchange));
     }
-    duplicates(&sends, out);
+    duplicates(plan, &sends, out);
     for exchange in sends.iter().filter(|e| e.faults.iter().any(|f| f == "bad_checksum")) {
         let first = exchange.attempts.first().and_then(|a| a.event.as_deref());
         out.push(if first == Some("hllp-nak") {
@@ -159,7 +159,7 @@ pub(super) const CANARY_DURING: &str = "during the fault";
 
 /// Messages sent more than once (retransmitted after an indeterminate attempt, or resent by
 /// a step): only indeterminate attempts may be retried, and the last send must be answered.
-fn duplicates(sends: &[&Exchange], out: &mut Vec<CheckResult>) {
+fn duplicates(plan: &CasePlan, sends: &[&Exchange], out: &mut Vec<CheckResult>) {
     let mut by_id: BTreeMap<String, Vec<&Exchange>> = BTreeMap::new();
     for exchange in sends {
         if let Some(id) = control_id(&exchange.sent) {
@@ -189,7 +189,7 @@ fn duplicates(sends: &[&Exchange], out: &mut Vec<CheckResult>) {
                 step,
                 format!("MSH-10 {id:?} was sent again in step {s} after its outcome was known"),
             ),
-            (None, false) if delivery_expected(last) => CheckResult::fail(
+            (None, false) if delivery_expected(plan, last) => CheckResult::fail(
                 HISTORY_DUPLICATES,
                 step,
                 format!(

@@ -17,6 +17,7 @@ mod evaluate;
 mod history;
 pub mod load;
 mod order;
+mod plan;
 mod result;
 pub mod rulebook;
 mod sender;
@@ -28,6 +29,7 @@ pub use sender::content_key;
 pub use crate::hl7::finding::Severity;
 pub use catalogue::*;
 pub use evaluate::{evaluate, show_bytes};
+pub use plan::{CasePlan, ExpectedMessage, ReceiverExpectation};
 pub use result::CheckResult;
 
 #[cfg(test)]

@@ -59,8 +59,8 @@ impl Findings {
     }
 }
 
-pub(super) fn order(case: &CaseObservation, out: &mut Vec<CheckResult>) {
-    if case.order == Order::Any {
+pub(super) fn order(plan: &CasePlan, case: &CaseObservation, out: &mut Vec<CheckResult>) {
+    if plan.order == Order::Any {
         return;
     }
     let mut lanes: BTreeMap<usize, Vec<&Exchange>> = BTreeMap::new();

@@ -43,8 +43,8 @@ fn millis(duration: Duration) -> u128 {
 }
 
 /// Every check of a receiver case (nothing for sender-role cases).
-pub(super) fn receiver_case(case: &CaseObservation, out: &mut Vec<CheckResult>) {
-    let Some(expect) = &case.receiver else { return };
+pub(super) fn receiver_case(plan: &CasePlan, case: &CaseObservation, out: &mut Vec<CheckResult>) {
+    let Some(expect) = &plan.receiver else { return };
     if let Some(sut) = &case.sut {
         out.push(sut_ran(sut));
         if let (Some(want), Some(got)) = (expect.sut_exit, sut.exit) {
@@ -122,7 +122,7 @@ fn answers(arrivals: &[&Arrival]) -> String {
 /// that many distinct messages must (of those in `send`, when the case names them; `0`: none
 /// need be, e.g. for a sender expected to give up); the others may be lost.
 fn delivered(
-    expect: &crate::observation::ReceiverExpectation,
+    expect: &super::ReceiverExpectation,
     arrivals: &[Arrival],
     keys: &[Vec<u8>],
 ) -> CheckResult {
@@ -228,7 +228,7 @@ fn waits_for_ack(arrivals: &[Arrival]) -> CheckResult {
     }
 }
 
-fn order(expect: &crate::observation::ReceiverExpectation, keys: &[Vec<u8>]) -> CheckResult {
+fn order(expect: &super::ReceiverExpectation, keys: &[Vec<u8>]) -> CheckResult {
     let first_seen: Vec<(usize, &str)> = expect
         .messages
         .iter()
@@ -287,7 +287,7 @@ fn retry_interval(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::observation::{ExpectedMessage, ReceiverExpectation};
+    use crate::checks::{CasePlan, ExpectedMessage, ReceiverExpectation};
 
     fn message(id: &str, event: &str) -> Vec<u8> {
         format!("MSH|^~\\&|S|F|R|F|20260101120000||ADT^{event}|{id}|P|2.5\rPID|1||P1\r")
@@ -324,10 +324,10 @@ mod tests {
 
     /// The result of `id` over `arrivals`: `Some(passed)`, `None` when it did not run.
     fn check(expectation: ReceiverExpectation, arrivals: Vec<Arrival>, id: &str) -> Option<bool> {
-        let case =
-            CaseObservation { arrivals, receiver: Some(expectation), ..CaseObservation::default() };
+        let case = CaseObservation { arrivals, ..CaseObservation::default() };
+        let plan = CasePlan { receiver: Some(expectation), ..CasePlan::default() };
         let mut out = Vec::new();
-        receiver_case(&case, &mut out);
+        receiver_case(&plan, &case, &mut out);
         out.iter().find(|r| r.id == id).map(|r| r.passed)
     }
 
@@ -426,7 +426,6 @@ mod tests {
         let e = ReceiverExpectation { sut_exit: Some(0), ..expect(&[("A", "A04")]) };
         let case = |sut: SutRun| CaseObservation {
             arrivals: vec![arrival(1, "A", "A04", 0, "AA")],
-            receiver: Some(e.clone()),
             sut: Some(sut),
             ..CaseObservation::default()
         };
@@ -440,7 +439,8 @@ mod tests {
         };
         let results = |c: CaseObservation| {
             let mut out = Vec::new();
-            receiver_case(&c, &mut out);
+            let plan = CasePlan { receiver: Some(e.clone()), ..CasePlan::default() };
+            receiver_case(&plan, &c, &mut out);
             out.into_iter().filter(|r| !r.passed).map(|r| r.id).collect::<Vec<_>>()
         };
         assert!(results(case(sut.clone())).is_empty());

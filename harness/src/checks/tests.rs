@@ -1,6 +1,7 @@
 //! Every check, failing on a defective observation and passing on a correct one.
 
 use super::*;
+use crate::checks::CasePlan;
 use crate::observation::*;
 use crate::scenario::{AckExpectation, AckOutcome, Expect, Span};
 use std::time::Duration;
@@ -9,8 +10,8 @@ const SENT: &str =
     "MSH|^~\\&|SA|SF|RA|RF|20240101120000||ADT^A04^ADT_A01|M1|P|2.5\rPID|1||C1||Doe^Jo\r";
 const GOOD: &str = "MSH|^~\\&|RA|RF|SA|SF|20240101120001||ACK^A04^ACK|A1|P|2.5\rMSA|AA|M1\r";
 
-fn exchange(sent: &str, reply: Option<&str>) -> Exchange {
-    Exchange {
+fn exchange(sent: &str, reply: Option<&str>) -> Ex {
+    Ex::from(Exchange {
         step: 1,
         connection: 1,
         sent: sent.as_bytes().to_vec(),
@@ -26,29 +27,84 @@ fn exchange(sent: &str, reply: Option<&str>) -> Exchange {
         ack_timeout: Duration::from_secs(1),
         event: None,
         http: None,
-        expect: Expect::default(),
+        intent: None,
         faults: Vec::new(),
         attempts: Vec::new(),
         reply_order: Vec::new(),
         after_outside_bytes: false,
+    })
+}
+
+/// An exchange with the expectation of its step (tests write both side by side).
+#[derive(Debug, Clone)]
+struct Ex {
+    exchange: Exchange,
+    expect: Expect,
+}
+
+impl From<Exchange> for Ex {
+    fn from(exchange: Exchange) -> Ex {
+        Ex { exchange, expect: Expect::default() }
     }
 }
 
-fn case(exchanges: Vec<Exchange>) -> CaseObservation {
-    CaseObservation {
-        exchanges,
-        connections_after: vec![ConnectionAfter::Open],
-        stray: Vec::new(),
-        probes: Vec::new(),
-        aborted: None,
-        expect_connection_open: None,
-        skip_checks: Vec::new(),
-        ..CaseObservation::default()
+impl std::ops::Deref for Ex {
+    type Target = Exchange;
+    fn deref(&self) -> &Exchange {
+        &self.exchange
     }
+}
+
+impl std::ops::DerefMut for Ex {
+    fn deref_mut(&mut self) -> &mut Exchange {
+        &mut self.exchange
+    }
+}
+
+/// A case's observation with its plan.
+#[derive(Debug, Clone, Default)]
+struct Observed {
+    obs: CaseObservation,
+    plan: CasePlan,
+}
+
+impl std::ops::Deref for Observed {
+    type Target = CaseObservation;
+    fn deref(&self) -> &CaseObservation {
+        &self.obs
+    }
+}
+
+impl std::ops::DerefMut for Observed {
+    fn deref_mut(&mut self) -> &mut CaseObservation {
+        &mut self.obs
+    }
+}
+
+/// The plan's step expectations come from the exchanges: the first exchange of a step says
+/// what that step expects.
+fn case(exchanges: Vec<Ex>) -> Observed {
+    let mut plan = CasePlan::default();
+    for ex in &exchanges {
+        if plan.steps.len() < ex.step {
+            plan.steps.resize(ex.step, Expect::default());
+            plan.steps[ex.step - 1] = ex.expect.clone();
+        }
+    }
+    let obs = CaseObservation {
+        exchanges: exchanges.into_iter().map(|e| e.exchange).collect(),
+        connections_after: vec![ConnectionAfter::Open],
+        ..CaseObservation::default()
+    };
+    Observed { obs, plan }
+}
+
+fn evaluate(observed: &Observed) -> Vec<CheckResult> {
+    super::evaluate(&observed.plan, &observed.obs)
 }
 
 /// The result of `id`: `Some(passed)`, or `None` when it did not run.
-fn outcome(observation: &CaseObservation, id: &str) -> Option<(bool, Severity)> {
+fn outcome(observation: &Observed, id: &str) -> Option<(bool, Severity)> {
     let results = evaluate(observation);
     let mine: Vec<&CheckResult> = results.iter().filter(|r| r.id == id).collect();
     if mine.is_empty() {
@@ -61,14 +117,14 @@ fn outcome(observation: &CaseObservation, id: &str) -> Option<(bool, Severity)> 
     })
 }
 
-fn failing(observation: &CaseObservation, id: &str) -> Severity {
+fn failing(observation: &Observed, id: &str) -> Severity {
     match outcome(observation, id) {
         Some((false, severity)) => severity,
         other => panic!("{id} should fail, got {other:?}: {:#?}", evaluate(observation)),
     }
 }
 
-fn passing(observation: &CaseObservation, id: &str) {
+fn passing(observation: &Observed, id: &str) {
     assert_eq!(
         outcome(observation, id).map(|o| o.0),
         Some(true),
@@ -77,7 +133,7 @@ fn passing(observation: &CaseObservation, id: &str) {
     );
 }
 
-fn with_reply(reply: &str) -> CaseObservation {
+fn with_reply(reply: &str) -> Observed {
     case(vec![exchange(SENT, Some(reply))])
 }
 
@@ -139,7 +195,7 @@ fn each_header_defect_fails_its_check() {
 }
 
 /// `sent` and `reply` at `version` (MSH-12 of both).
-fn at_version(version: &str, sent: &str, reply: &str) -> CaseObservation {
+fn at_version(version: &str, sent: &str, reply: &str) -> Observed {
     let at = |m: &str| m.replace("|P|2.5", &format!("|P|{version}"));
     case(vec![exchange(&at(sent), Some(&at(reply)))])
 }
@@ -265,7 +321,8 @@ fn missing_late_and_duplicate_acks() {
     assert_eq!(failing(&case(vec![late]), "ack.received"), Severity::Error);
 
     let mut twice = exchange(SENT, Some(GOOD));
-    twice.replies.push(twice.replies[0].clone());
+    let first = twice.replies[0].clone();
+    twice.replies.push(first);
     assert_eq!(failing(&case(vec![twice]), "ack.one-per-message"), Severity::Error);
 
     let mut stray = with_reply(GOOD);
@@ -285,11 +342,11 @@ fn connection_closed_after_the_ack_is_a_warning_unless_expected_open() {
     let mut closed = with_reply(GOOD);
     closed.connections_after = vec![ConnectionAfter::Closed];
     assert_eq!(failing(&closed, "connection.open"), Severity::Warning);
-    closed.expect_connection_open = Some(true);
+    closed.plan.expect_connection_open = Some(true);
     assert_eq!(failing(&closed, "expect.connection-open"), Severity::Error);
     assert_eq!(outcome(&closed, "connection.open"), None);
     let mut open = with_reply(GOOD);
-    open.expect_connection_open = Some(true);
+    open.plan.expect_connection_open = Some(true);
     passing(&open, "expect.connection-open");
 }
 
@@ -325,7 +382,7 @@ fn expectations() {
     assert_eq!(outcome(&observed, "ack.received"), None);
 }
 
-fn over_http(reply: Option<&str>, status: u16, content_type: &str) -> CaseObservation {
+fn over_http(reply: Option<&str>, status: u16, content_type: &str) -> Observed {
     let mut ex = exchange(SENT, reply);
     ex.http = Some(HttpObservation { status, content_type: Some(content_type.into()) });
     case(vec![ex])
@@ -401,7 +458,7 @@ fn probes_aborts_and_opt_outs() {
     assert_eq!(failing(&aborted, "case.ran"), Severity::Error);
 
     let mut skipped = with_reply(&GOOD.replace("MSA|AA|M1", "MSA|AA|M2"));
-    skipped.skip_checks = vec!["ack.msa2-echo".into()];
+    skipped.plan.skip_checks = vec!["ack.msa2-echo".into()];
     assert_eq!(outcome(&skipped, "ack.msa2-echo"), None);
 }
 
@@ -416,7 +473,7 @@ fn catalogue_ids_are_unique_and_cite_a_rule() {
     assert!(!generic_ids().contains(&"expect.ack"));
 }
 
-fn sent_with(reply: Option<&str>, attempts: &[(Outcome, Option<&str>)]) -> Exchange {
+fn sent_with(reply: Option<&str>, attempts: &[(Outcome, Option<&str>)]) -> Ex {
     let mut exchange = exchange(SENT, reply);
     exchange.attempts = attempts
         .iter()
@@ -615,7 +672,7 @@ fn hllp_damaged_block_must_be_refused() {
 
 /// Step `step` sent the message with MSH-10 `id`, answered by its own AA as the `place`-th
 /// reply read on the connection.
-fn ordered(step: usize, id: &str, place: usize, faults: &[&str]) -> Exchange {
+fn ordered(step: usize, id: &str, place: usize, faults: &[&str]) -> Ex {
     let sent = SENT.replace("|M1|", &format!("|{id}|"));
     let ack = GOOD.replace("MSA|AA|M1", &format!("MSA|AA|{id}"));
     let mut exchange = exchange(&sent, Some(&ack));
@@ -626,7 +683,7 @@ fn ordered(step: usize, id: &str, place: usize, faults: &[&str]) -> Exchange {
     exchange
 }
 
-fn applied(exchanges: Vec<Exchange>, log: &[&str]) -> CaseObservation {
+fn applied(exchanges: Vec<Ex>, log: &[&str]) -> Observed {
     let mut observation = case(exchanges);
     observation.applied = AppliedOrder::Log(log.iter().map(|s| s.to_string()).collect());
     observation
@@ -650,7 +707,7 @@ fn history_order_applied_and_answered_in_the_order_sent() {
     assert_eq!(failing(&blind, "history.order"), Severity::Warning);
     // The scenario allows any order; one message, or one per connection: nothing to judge.
     let mut any = applied(two(), &["B", "A"]);
-    any.order = crate::scenario::Order::Any;
+    any.plan.order = crate::scenario::Order::Any;
     assert_eq!(outcome(&any, "history.order"), None);
     assert_eq!(outcome(&applied(vec![ordered(1, "A", 0, &[])], &["A"]), "history.order"), None);
     let mut apart = two();
@@ -731,11 +788,11 @@ fn depends_on_grades_expectations_by_the_declarations() {
         declared: false,
     });
     let mut observed = case(vec![ex]);
-    observed.depends_on = vec![Declaration::Versions];
+    observed.plan.depends_on = vec![Declaration::Versions];
     assert_eq!(failing(&observed, "expect.ack"), Severity::Info, "no profile: seen");
     let declared: TargetProfile =
         crate::scenario::from_yaml("versions: [\"2.5\"]").expect("profile");
-    observed.profile = Some(std::sync::Arc::new(declared));
+    observed.plan.profile = Some(std::sync::Arc::new(declared));
     assert_eq!(failing(&observed, "expect.ack"), Severity::Error, "declared: judged");
 }
 
@@ -748,11 +805,11 @@ fn concurrent_cases_need_the_concurrency_declaration() {
     waiting.step = 2;
     waiting.connection = 2;
     let mut observed = case(vec![served, waiting]);
-    observed.concurrent = true;
+    observed.plan.concurrent = true;
     assert_eq!(failing(&observed, "ack.received"), Severity::Info);
     let declared: crate::profile::TargetProfile =
         crate::scenario::from_yaml("concurrent_connections: true").expect("profile");
-    observed.profile = Some(std::sync::Arc::new(declared));
+    observed.plan.profile = Some(std::sync::Arc::new(declared));
     assert_eq!(failing(&observed, "ack.received"), Severity::Error);
 }
 
@@ -774,7 +831,7 @@ fn bytes_outside_blocks_are_judged_by_the_declaration() {
     for (declared, fails) in [("close", false), ("skip", true)] {
         let profile: crate::profile::TargetProfile =
             crate::scenario::from_yaml(&format!("bytes_outside_blocks: {declared}")).expect("yaml");
-        observed.profile = Some(std::sync::Arc::new(profile));
+        observed.plan.profile = Some(std::sync::Arc::new(profile));
         if fails {
             assert_eq!(failing(&observed, "connection.bytes-outside-blocks"), Severity::Error);
         } else {
@@ -784,7 +841,7 @@ fn bytes_outside_blocks_are_judged_by_the_declaration() {
     let mut skipped = sent_with(Some(GOOD), &[(Outcome::Ok, None)]);
     skipped.after_outside_bytes = true;
     let mut observed = case(vec![skipped]);
-    observed.profile = observed_profile("bytes_outside_blocks: skip");
+    observed.plan.profile = observed_profile("bytes_outside_blocks: skip");
     passing(&observed, "connection.bytes-outside-blocks");
     resent.after_outside_bytes = false;
     let observed = case(vec![resent]);
@@ -829,10 +886,10 @@ fn after_vanishing_the_resend_needs_the_concurrency_declaration() {
         ],
     );
     let mut observed = case(vec![lost]);
-    observed.vanished = true;
+    observed.plan.vanished = true;
     assert_eq!(failing(&observed, "ack.received"), Severity::Info);
     assert_eq!(failing(&observed, "history.nothing-lost"), Severity::Info);
-    observed.profile = observed_profile("concurrent_connections: true");
+    observed.plan.profile = observed_profile("concurrent_connections: true");
     assert_eq!(failing(&observed, "ack.received"), Severity::Error);
     assert_eq!(failing(&observed, "history.nothing-lost"), Severity::Error);
 }

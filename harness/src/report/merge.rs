@@ -342,7 +342,7 @@ fn case(path: &Path, pack: &str, entry: &CaseEntry) -> Result<CaseOutcome, Merge
             ack_timeout: Duration::from_millis(e.ack_timeout_ms),
             event: e.event.clone(),
             http: e.http.clone(),
-            expect: Default::default(),
+            intent: None,
             faults: e.faults.clone(),
             attempts: e.attempts.clone(),
             reply_order: Vec::new(),
@@ -373,8 +373,6 @@ fn case(path: &Path, pack: &str, entry: &CaseEntry) -> Result<CaseOutcome, Merge
             stray: entry.stray.iter().map(|r| reply(path, r)).collect::<Result<_, _>>()?,
             probes: entry.probes.clone(),
             aborted: entry.aborted.clone(),
-            expect_connection_open: None,
-            skip_checks: Vec::new(),
             arrivals: entry
                 .arrivals
                 .iter()
@@ -392,7 +390,6 @@ fn case(path: &Path, pack: &str, entry: &CaseEntry) -> Result<CaseOutcome, Merge
                 })
                 .collect::<Result<_, MergeError>>()?,
             sut: entry.sut.clone(),
-            receiver: None,
             canaries: entry
                 .canaries
                 .iter()

@@ -247,7 +247,7 @@ pub(crate) mod fixture {
                     ack_timeout: Duration::from_secs(10),
                     event: None,
                     http: None,
-                    expect: Default::default(),
+                    intent: None,
                     faults: Vec::new(),
                     after_outside_bytes: false,
                     attempts: Vec::new(),

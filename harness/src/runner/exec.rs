@@ -5,17 +5,14 @@
 use super::liveness::{canary_message, during, has_faults, send_canary, storm};
 use super::target::TargetUrl;
 use super::wire::write_plan;
+use crate::checks::CasePlan;
 use crate::faults::{plan, shape_payload, writes_outside_before, NetworkFault, WireEnd, WirePlan};
 use crate::generator::{apply_all, Intent, Mutation};
-use crate::hl7::ack::AckCode;
 use crate::hl7::edit::MessageBuf;
 use crate::hl7::{Message, Path};
 use crate::netlab::{Cut, Direction, Lab, LabError};
 use crate::observation::*;
-use crate::scenario::{
-    AckExpectation, AckOutcome, Case, Expect, FieldPath, Pattern, Placeholders, Resend, Step,
-    TemplateMessage,
-};
+use crate::scenario::{Case, FieldPath, Pattern, Placeholders, Resend, Step, TemplateMessage};
 use crate::transport::connection::{MllpConnection, Timeouts, TransportError};
 use crate::transport::http_client::{post_message_tls, HttpTarget};
 use crate::transport::mllp::{Frame, FrameKind, MllpOptions};
@@ -416,25 +413,14 @@ fn after_from(err: &TransportError) -> ConnectionAfter {
 }
 
 /// Runs one case; returns the observations and one description per message sent.
-pub async fn run_case(run: &CaseRun, ctx: &Context) -> (CaseObservation, Vec<String>) {
+pub async fn run_case(run: &CaseRun, ctx: &Context) -> (CaseObservation, CasePlan, Vec<String>) {
+    let plan = CasePlan::for_case(&run.case, &run.steps());
     let mut observation = CaseObservation {
         exchanges: Vec::new(),
         connections_after: Vec::new(),
         stray: Vec::new(),
         probes: Vec::new(),
         aborted: None,
-        expect_connection_open: run.case.expect.connection_open,
-        skip_checks: run.case.skip_checks.clone(),
-        order: run.case.expect.order.unwrap_or_default(),
-        depends_on: run.case.depends_on.clone(),
-        concurrent: run.case.connections.unwrap_or(1) > 1
-            || run.case.network.iter().any(|f| f.name() == "storm"),
-        vanished: run
-            .case
-            .network
-            .iter()
-            .chain(run.steps().iter().flat_map(|step| &step.network))
-            .any(|f| matches!(f, NetworkFault::Blackhole { .. })),
         ..CaseObservation::default()
     };
     let mut described = Vec::new();
@@ -462,16 +448,16 @@ pub async fn run_case(run: &CaseRun, ctx: &Context) -> (CaseObservation, Vec<Str
         }
     }
     if observation.aborted.is_none() {
-        super::order::read_applied(ctx, &mut observation).await;
+        super::order::read_applied(ctx, plan.order, &mut observation).await;
     }
-    (observation, described)
+    (observation, plan, described)
 }
 
 pub(super) fn new_exchange(
     step_no: usize,
     connection: usize,
     built: &Built,
-    step: &Step,
+    _step: &Step,
     ctx: &Context,
     faults: &[NetworkFault],
 ) -> Exchange {
@@ -484,50 +470,12 @@ pub(super) fn new_exchange(
         ack_timeout: ctx.ack_timeout,
         event: None,
         http: None,
-        expect: fault_expectation(expectation(&step.expect, built.intent), faults),
+        intent: built.intent,
         faults: faults.iter().map(|f| f.name().to_string()).collect(),
         attempts: Vec::new(),
         reply_order: Vec::new(),
         after_outside_bytes: false,
     }
-}
-
-/// Faults that decide what may come back, when the step says nothing: no ACK for a frame that
-/// never ends; any answer, or none (a close), for an oversized frame.
-fn fault_expectation(mut expect: Expect, faults: &[NetworkFault]) -> Expect {
-    if expect.ack.is_some() {
-        return expect;
-    }
-    if faults.iter().any(|f| matches!(f, NetworkFault::Unterminated { .. })) {
-        expect.ack = Some(AckExpectation { codes: vec![AckOutcome::None], declared: false });
-    } else if faults.iter().any(|f| matches!(f, NetworkFault::Oversized { .. })) {
-        let mut codes: Vec<AckOutcome> = [
-            AckCode::ApplicationAccept,
-            AckCode::ApplicationError,
-            AckCode::ApplicationReject,
-            AckCode::CommitAccept,
-            AckCode::CommitError,
-            AckCode::CommitReject,
-        ]
-        .into_iter()
-        .map(AckOutcome::Code)
-        .collect();
-        codes.push(AckOutcome::None);
-        expect.ack = Some(AckExpectation { codes, declared: false });
-    }
-    expect
-}
-
-/// The step's expectation, with `by_intent` turned into `ack: declared`: what a mutation
-/// breaks (a required field, the message type, the version) is judged by what the target
-/// declares about it, so the checks decide from the bytes sent and the target profile. A
-/// mutation whose outcome the standard leaves to the site ("either") expects nothing.
-fn expectation(expect: &Expect, intent: Option<Intent>) -> Expect {
-    let mut expect = expect.clone();
-    if expect.by_intent && expect.ack.is_none() && intent != Some(Intent::Either) {
-        expect.ack = Some(AckExpectation { codes: Vec::new(), declared: true });
-    }
-    expect
 }
 
 /// One connection of a case and the messages sent on it.

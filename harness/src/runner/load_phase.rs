@@ -73,7 +73,7 @@ pub async fn run_load_phase(
     let results: Vec<CheckResult> = match prepared {
         Err(detail) => {
             observation.aborted = Some(TransportEvent { code: "load-setup".into(), detail });
-            crate::checks::evaluate(&observation)
+            crate::checks::evaluate(&crate::checks::CasePlan::default(), &observation)
         }
         Ok((source, target)) => {
             let timeouts = ctx.timeouts;
@@ -87,7 +87,7 @@ pub async fn run_load_phase(
                     code: "connect-failed".into(),
                     detail: format!("no load message could be sent to {}", phase.target),
                 });
-                crate::checks::evaluate(&observation)
+                crate::checks::evaluate(&crate::checks::CasePlan::default(), &observation)
             } else {
                 crate::checks::load::phase(&phase)
             }

@@ -330,8 +330,6 @@ fn crashed(err: &tokio::task::JoinError) -> CaseObservation {
             code: "case-crashed".into(),
             detail: format!("the harness failed while running the case: {err}"),
         }),
-        expect_connection_open: None,
-        skip_checks: Vec::new(),
         ..CaseObservation::default()
     }
 }
@@ -504,6 +502,7 @@ fn profiles_used(packs: &[Pack], options: &RunOptions) -> Vec<crate::profile::Pr
 /// What running one case gave.
 struct Judged {
     observation: CaseObservation,
+    plan: crate::checks::CasePlan,
     sent: Vec<String>,
     duration: Duration,
 }
@@ -517,8 +516,9 @@ fn judge(
     vary: Option<(String, String)>,
     judged: Judged,
 ) -> CaseOutcome {
-    let mut observation = judged.observation;
-    observation.profile = profile_of(scenario, options).map(|p| Arc::clone(&p.profile));
+    let observation = judged.observation;
+    let mut plan = judged.plan;
+    plan.profile = profile_of(scenario, options).map(|p| Arc::clone(&p.profile));
     CaseOutcome {
         pack: pack.name.clone(),
         scenario: scenario.name.clone(),
@@ -526,7 +526,7 @@ fn judge(
         name: name.to_string(),
         seed,
         sent: judged.sent,
-        results: evaluate(&observation),
+        results: evaluate(&plan, &observation),
         observation,
         duration: judged.duration,
         reproduce: reproduce(scenario, name, options),
@@ -571,19 +571,19 @@ async fn run_receiver_file(
         let handle = tasks.spawn(async move {
             let _permit = limit.acquire_owned().await;
             let started = Instant::now();
-            let (observation, sent) = receiver::run_case(&task_run, &ctx).await;
-            (observation, sent, started.elapsed())
+            let (observation, plan, sent) = receiver::run_case(&task_run, &ctx).await;
+            (observation, plan, sent, started.elapsed())
         });
         in_flight.insert(handle.id(), run);
     }
     let mut finished = Vec::new();
     while let Some(joined) = tasks.join_next_with_id().await {
-        let (id, (observation, sent, duration)) = match joined {
+        let (id, (observation, plan, sent, duration)) = match joined {
             Ok(done) => done,
-            Err(err) => (err.id(), (crashed(&err), Vec::new(), Duration::ZERO)),
+            Err(err) => (err.id(), (crashed(&err), Default::default(), Vec::new(), Duration::ZERO)),
         };
         let Some(run) = in_flight.remove(&id) else { continue };
-        let judged = Judged { observation, sent, duration };
+        let judged = Judged { observation, plan, sent, duration };
         let at = (&run.name[..], run.seed, (run.file, run.index));
         let outcome = judge(pack, scenario, options, at, None, judged);
         progress(&outcome);
@@ -740,8 +740,10 @@ async fn run_sender_file(
     let (serial, concurrent): (Vec<CaseRun>, Vec<CaseRun>) =
         runs.into_iter().partition(|r| r.case.serial || !side_by_side);
     let finish =
-        |run: &CaseRun, observation: CaseObservation, sent: Vec<String>, duration: Duration| {
-            let judged = Judged { observation, sent, duration };
+        |run: &CaseRun,
+         (observation, plan, sent): (CaseObservation, crate::checks::CasePlan, Vec<String>),
+         duration: Duration| {
+            let judged = Judged { observation, plan, sent, duration };
             let vary = run.vary_value.as_ref().map(|(path, v)| (path.text.clone(), v.clone()));
             let at = (&run.name[..], run.seed, (run.file, run.index));
             judge(pack, scenario, options, at, vary, judged)
@@ -751,8 +753,8 @@ async fn run_sender_file(
         // Waiting for a permit is not part of the case's duration.
         let _permit = limit.acquire().await;
         let started = Instant::now();
-        let (observation, sent) = exec::run_case(run, &ctx).await;
-        let outcome = finish(run, observation, sent, started.elapsed());
+        let ran = exec::run_case(run, &ctx).await;
+        let outcome = finish(run, ran, started.elapsed());
         progress(&outcome);
         finished.push((run.index, outcome));
     }
@@ -764,19 +766,21 @@ async fn run_sender_file(
         let handle = tasks.spawn(async move {
             let _permit = limit.acquire_owned().await;
             let started = Instant::now();
-            let (observation, sent) = exec::run_case(&task_run, &ctx).await;
-            (observation, sent, started.elapsed())
+            let ran = exec::run_case(&task_run, &ctx).await;
+            (ran, started.elapsed())
         });
         in_flight.insert(handle.id(), run);
     }
     while let Some(joined) = tasks.join_next_with_id().await {
         // A case that panicked is reported as failed, never dropped.
-        let (id, (observation, sent, duration)) = match joined {
+        let (id, (ran, duration)) = match joined {
             Ok(done) => done,
-            Err(err) => (err.id(), (crashed(&err), Vec::new(), Duration::ZERO)),
+            Err(err) => {
+                (err.id(), ((crashed(&err), Default::default(), Vec::new()), Duration::ZERO))
+            }
         };
         let Some(run) = in_flight.remove(&id) else { continue };
-        let outcome = finish(&run, observation, sent, duration);
+        let outcome = finish(&run, ran, duration);
         progress(&outcome);
         finished.push((run.index, outcome));
     }

@@ -34,9 +34,9 @@ fn sequenced_ids(obs: &CaseObservation) -> BTreeSet<String> {
 }
 
 /// Fills `obs.applied` when there is an order to judge.
-pub(super) async fn read_applied(ctx: &Context, obs: &mut CaseObservation) {
+pub(super) async fn read_applied(ctx: &Context, order: Order, obs: &mut CaseObservation) {
     let ids = sequenced_ids(obs);
-    if obs.order == Order::Any || ids.is_empty() {
+    if order == Order::Any || ids.is_empty() {
         return;
     }
     let Some((state, spec)) =

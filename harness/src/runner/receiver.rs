@@ -6,15 +6,13 @@
 //!
 //! Every wait is bounded by the case timeout; the SUT is killed when it outlives it.
 
-use crate::checks::content_key;
+use crate::checks::{content_key, CasePlan, ExpectedMessage, ReceiverExpectation};
 use crate::faults::{write_shaped, Answer, AnswerRules, NakCode, Shaping};
 use crate::hl7::ack::{AckBuilder, AckCode, AckError, ErrorCondition};
 use crate::hl7::edit::MessageBuf;
 use crate::hl7::{Message, Path};
 use crate::netlab::{Cut, Direction, Lab};
-use crate::observation::{
-    Arrival, CaseObservation, ExpectedMessage, ReceiverExpectation, SutRun, TransportEvent,
-};
+use crate::observation::{Arrival, CaseObservation, SutRun, TransportEvent};
 use crate::scenario::{ConnectionBehaviour, ReceiverCase, TemplateMessage};
 use crate::transport::mllp::{encode_frame, FrameKind, MllpCodec, MllpOptions};
 use bytes::BytesMut;
@@ -476,10 +474,13 @@ fn aborted(code: &str, detail: String) -> CaseObservation {
 }
 
 /// Runs one receiver case; returns the observations and what the sender was to send.
-pub async fn run_case(run: &ReceiverRun, ctx: &ReceiverContext) -> (CaseObservation, Vec<String>) {
+pub async fn run_case(
+    run: &ReceiverRun,
+    ctx: &ReceiverContext,
+) -> (CaseObservation, CasePlan, Vec<String>) {
     let prepared = match messages(run, ctx) {
         Ok(prepared) => prepared,
-        Err(message) => return (aborted("case-setup", message), Vec::new()),
+        Err(message) => return (aborted("case-setup", message), CasePlan::default(), Vec::new()),
     };
     let described: Vec<String> = prepared
         .iter()
@@ -490,13 +491,14 @@ pub async fn run_case(run: &ReceiverRun, ctx: &ReceiverContext) -> (CaseObservat
         Err(e) => {
             return (
                 aborted("listen-failed", format!("cannot listen on {}: {e}", ctx.listen)),
+                CasePlan::default(),
                 described,
             )
         }
     };
     let address = match listener.local_addr() {
         Ok(address) => address,
-        Err(e) => return (aborted("listen-failed", e.to_string()), described),
+        Err(e) => return (aborted("listen-failed", e.to_string()), CasePlan::default(), described),
     };
     let started = Instant::now();
     let deadline = started + ctx.timeout;
@@ -514,7 +516,7 @@ pub async fn run_case(run: &ReceiverRun, ctx: &ReceiverContext) -> (CaseObservat
     // A host that is down: every packet to the port dropped for a while, connects hang.
     if let Some(period) = run.case.connect_hang {
         if let Err(why) = state.drop_packets(Cut::Port(address.port())).await {
-            return (aborted("lab-failed", why), described);
+            return (aborted("lab-failed", why), CasePlan::default(), described);
         }
         state.heal_after(Cut::Port(address.port()), period.0);
     }
@@ -541,7 +543,7 @@ pub async fn run_case(run: &ReceiverRun, ctx: &ReceiverContext) -> (CaseObservat
             Ok(files) => files,
             Err(why) => {
                 remove_message_files(&temp, &framed_path);
-                return (aborted("case-setup", why), described);
+                return (aborted("case-setup", why), CasePlan::default(), described);
             }
         };
         let values = Placeholders {
@@ -555,7 +557,11 @@ pub async fn run_case(run: &ReceiverRun, ctx: &ReceiverContext) -> (CaseObservat
         let line = command_line(command, &values);
         let Some(program) = line.first() else {
             remove_message_files(&temp, &framed_path);
-            return (aborted("case-setup", "sut.command is empty".into()), described);
+            return (
+                aborted("case-setup", "sut.command is empty".into()),
+                CasePlan::default(),
+                described,
+            );
         };
         let shown = hide(&line.join(" "), &ctx.secrets);
         let mut process = tokio::process::Command::new(program);
@@ -684,11 +690,14 @@ pub async fn run_case(run: &ReceiverRun, ctx: &ReceiverContext) -> (CaseObservat
             .map(|detail| TransportEvent { code: "listen-failed".into(), detail }),
         arrivals: arrivals.into_iter().map(|(_, a)| a).collect(),
         sut,
-        receiver: Some(receiver),
-        skip_checks: run.case.skip_checks.clone(),
         ..CaseObservation::default()
     };
-    (observation, described)
+    let plan = CasePlan {
+        receiver: Some(receiver),
+        skip_checks: run.case.skip_checks.clone(),
+        ..CasePlan::default()
+    };
+    (observation, plan, described)
 }
 
 #[cfg(test)]

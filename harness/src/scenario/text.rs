@@ -145,6 +145,30 @@ pub(crate) fn with_site<T>(site: Option<&BTreeMap<String, String>>, f: impl FnOn
     result
 }
 
+/// Why `${…}` could not be filled in. The text names the placeholder and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InterpolateError {
+    #[error("unclosed ${{ in {text:?}")]
+    Unclosed { text: String },
+    #[error("${{{inner}}}: a profile site key is letters, digits, _ and - (got {key:?})")]
+    BadSiteKey { inner: String, key: String },
+    #[error("${{{inner}}}: a variable name is letters, digits and _ (or profile.NAME)")]
+    BadVariableName { inner: String },
+    #[error(
+        "${{profile.{key}}}: no target profile is in force (give --target-profile FILE or \
+         target.profile, with site: {{ {key}: … }}), and no default (write \
+         ${{profile.{key}:-default}})"
+    )]
+    NoProfile { key: String },
+    #[error(
+        "${{profile.{key}}}: the target profile's site: has no {key:?} (add it, or write \
+         ${{profile.{key}:-default}})"
+    )]
+    NoSiteKey { key: String },
+    #[error("environment variable {name} is not set (write ${{{name}:-default}} for a default)")]
+    Unset { name: String },
+}
+
 /// The prefix that makes `${profile.NAME}` read the target profile's `site:` map.
 const PROFILE_PREFIX: &str = "profile.";
 
@@ -154,7 +178,7 @@ const PROFILE_PREFIX: &str = "profile.";
 /// profile's value, else the environment's, else `trustalias`.
 ///
 /// `$${` is a literal `${`, read no further: `$${HOME}` gives `${HOME}`.
-pub fn interpolate(text: &str) -> Result<String, String> {
+pub fn interpolate(text: &str) -> Result<String, InterpolateError> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("${") {
@@ -166,7 +190,8 @@ pub fn interpolate(text: &str) -> Result<String, String> {
         }
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
-        let end = closing_brace(after).ok_or_else(|| format!("unclosed ${{ in {text:?}"))?;
+        let end = closing_brace(after)
+            .ok_or_else(|| InterpolateError::Unclosed { text: text.to_string() })?;
         let inner = &after[..end];
         let (name, default) = match inner.split_once(":-") {
             Some((name, default)) => (name, Some(default)),
@@ -182,14 +207,10 @@ pub fn interpolate(text: &str) -> Result<String, String> {
                 && !w.starts_with(|c: char| c.is_ascii_digit())
         };
         if let Some(key) = site_key.filter(|k| !word(k, '-')) {
-            return Err(format!(
-                "${{{inner}}}: a profile site key is letters, digits, _ and - (got {key:?})"
-            ));
+            return Err(InterpolateError::BadSiteKey { inner: inner.into(), key: key.into() });
         }
         if env_name.is_some_and(|n| !word(n, '_')) {
-            return Err(format!(
-                "${{{inner}}}: a variable name is letters, digits and _ (or profile.NAME)"
-            ));
+            return Err(InterpolateError::BadVariableName { inner: inner.into() });
         }
         let found = match (site_key, env_name) {
             (Some(key), _) => SITE.with(|s| s.borrow().as_ref().and_then(|m| m.get(key).cloned())),
@@ -215,19 +236,11 @@ pub fn interpolate(text: &str) -> Result<String, String> {
             }
             (None, None) => {
                 return Err(match site_key {
-                    Some(key) if SITE.with(|s| s.borrow().is_none()) => format!(
-                        "${{profile.{key}}}: no target profile is in force (give --target-profile \
-                         FILE or target.profile, with site: {{ {key}: … }}), and no default \
-                         (write ${{profile.{key}:-default}})"
-                    ),
-                    Some(key) => format!(
-                        "${{profile.{key}}}: the target profile's site: has no {key:?} (add it, \
-                         or write ${{profile.{key}:-default}})"
-                    ),
-                    None => format!(
-                        "environment variable {name} is not set (write ${{{name}:-default}} for \
-                         a default)"
-                    ),
+                    Some(key) if SITE.with(|s| s.borrow().is_none()) => {
+                        InterpolateError::NoProfile { key: key.into() }
+                    }
+                    Some(key) => InterpolateError::NoSiteKey { key: key.into() },
+                    None => InterpolateError::Unset { name: name.into() },
                 })
             }
         }
@@ -573,7 +586,7 @@ mod tests {
     fn interpolation_uses_defaults_and_names_missing_variables() {
         assert_eq!(interpolate("a${HL7H_SURELY_UNSET:-x}b").unwrap(), "axb");
         let err = interpolate("${HL7H_SURELY_UNSET}").unwrap_err();
-        assert!(err.contains("HL7H_SURELY_UNSET is not set"), "{err}");
+        assert!(err.to_string().contains("HL7H_SURELY_UNSET is not set"), "{err}");
         assert!(interpolate("${1X}").is_err());
         assert!(interpolate("${OPEN").is_err());
         assert_eq!(interpolate("no vars").unwrap(), "no vars");
@@ -617,13 +630,13 @@ mod tests {
                 "inner"
             );
             let err = interpolate("${profile.other}").unwrap_err();
-            assert!(err.contains("site: has no \"other\""), "{err}");
+            assert!(err.to_string().contains("site: has no \"other\""), "{err}");
         });
         let err = interpolate("${profile.alias}").unwrap_err();
-        assert!(err.contains("no target profile is in force"), "{err}");
+        assert!(err.to_string().contains("no target profile is in force"), "{err}");
         assert!(interpolate("${profile.}").is_err());
         let err = serde_yaml::from_str::<Secret>("${profile.alias}").unwrap_err().to_string();
-        assert!(err.contains("not from the target profile"), "{err}");
+        assert!(err.to_string().contains("not from the target profile"), "{err}");
     }
 
     #[test]

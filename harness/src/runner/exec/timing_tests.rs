@@ -75,7 +75,7 @@ fn pending() -> Pending {
             ack_timeout: Duration::from_millis(300),
             event: None,
             http: None,
-            expect: Expect::default(),
+            intent: None,
             faults: Vec::new(),
             attempts: Vec::new(),
             reply_order: Vec::new(),

@@ -120,8 +120,8 @@ async fn run_with(
         templates: scenario.templates.clone(),
         lab: None,
     };
-    let (observation, _) = run_case(&run, &ctx).await;
-    let results = evaluate(&observation);
+    let (observation, plan, _) = run_case(&run, &ctx).await;
+    let results = evaluate(&plan, &observation);
     (observation, results)
 }
 

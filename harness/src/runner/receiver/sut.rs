@@ -2,7 +2,7 @@
 //! message files it is given, what is kept of its output, and the secrets never shown in
 //! either. Split from the answering server, which needs none of it.
 
-use crate::observation::ExpectedMessage;
+use crate::checks::ExpectedMessage;
 use crate::transport::mllp::encode_frame;
 use bytes::BytesMut;
 use std::path::PathBuf;
