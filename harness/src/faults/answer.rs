@@ -3,9 +3,12 @@
 //! the first rule matching an arrival decides its answer, and an arrival no rule matches gets a
 //! correct AA. Pure: the receiver role's answering server carries the answers out.
 
+use super::engine::Verdict;
+use crate::hl7::ack::AckCode;
 use crate::vocab::Span;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 
 /// How one arriving message is answered.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -50,6 +53,94 @@ impl Answer {
 pub enum NakCode {
     AE,
     AR,
+}
+
+/// The ACK an answer builds for an arrival.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AckToBuild {
+    pub code: AckCode,
+    /// MSA-2 made not to be the message's MSH-10.
+    pub wrong_msa2: bool,
+}
+
+/// What happens to the connection once an arrival is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterAnswer {
+    KeepReading,
+    /// Close it (no answer).
+    Close,
+    /// Reset it (RST).
+    Reset,
+    /// Drop every packet of the connection both ways, for good (lab).
+    SilentPeer,
+    /// Drop every packet to and from the harness's port for this long (lab).
+    Blackhole(Duration),
+}
+
+/// An answer as actions the answering server carries out: the ACK it builds, the engine's
+/// verdict on that ACK (the proxy's vocabulary: forward it, drop it, hold it back, send it
+/// twice) and what then happens to the connection. `label` is what the report says was done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnswerAction {
+    pub ack: AckToBuild,
+    pub verdict: Verdict,
+    pub then: AfterAnswer,
+    pub label: String,
+}
+
+impl Answer {
+    /// The actions this answer stands for.
+    pub fn action(&self) -> AnswerAction {
+        let accept = AckToBuild { code: AckCode::ApplicationAccept, wrong_msa2: false };
+        let (ack, verdict, then, label) = match self {
+            Answer::Ack => (accept, Verdict::Forward, AfterAnswer::KeepReading, "AA".into()),
+            Answer::NoAck => (accept, Verdict::Drop, AfterAnswer::KeepReading, "no ACK".into()),
+            Answer::LateAck(delay) => (
+                accept,
+                Verdict::Delay(delay.0),
+                AfterAnswer::KeepReading,
+                format!("AA after {} ms", delay.0.as_millis()),
+            ),
+            Answer::DuplicateAck => {
+                (accept, Verdict::Duplicate, AfterAnswer::KeepReading, "AA twice".into())
+            }
+            Answer::WrongMsa2 => (
+                AckToBuild { wrong_msa2: true, ..accept },
+                Verdict::Forward,
+                AfterAnswer::KeepReading,
+                "AA with a wrong MSA-2".into(),
+            ),
+            Answer::Nak(code) => {
+                let (code, name) = match code {
+                    NakCode::AE => (AckCode::ApplicationError, "AE"),
+                    NakCode::AR => (AckCode::ApplicationReject, "AR"),
+                };
+                let ack = AckToBuild { code, wrong_msa2: false };
+                (ack, Verdict::Forward, AfterAnswer::KeepReading, name.into())
+            }
+            Answer::Close => (accept, Verdict::Drop, AfterAnswer::Close, "closed, no ACK".into()),
+            Answer::Reset => (accept, Verdict::Drop, AfterAnswer::Reset, "reset, no ACK".into()),
+            Answer::SilentPeer => (
+                accept,
+                Verdict::Drop,
+                AfterAnswer::SilentPeer,
+                "silent peer: no ACK, and from now on every packet of the connection dropped \
+                 both ways (no FIN, no RST)"
+                    .into(),
+            ),
+            Answer::Blackhole(period) => (
+                accept,
+                Verdict::Drop,
+                AfterAnswer::Blackhole(period.0),
+                format!(
+                    "blackhole: no ACK, and every packet to and from the harness's port dropped \
+                     for {} ms (connects hang)",
+                    period.0.as_millis()
+                ),
+            ),
+        };
+        AnswerAction { ack, verdict, then, label }
+    }
 }
 
 /// Which arrivals a rule answers.
@@ -103,7 +194,6 @@ impl AnswerRules {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     fn check(answers: &[Answer], expected: &[Answer]) {
         let rules = AnswerRules::from_list(answers);
@@ -127,6 +217,20 @@ mod tests {
         assert!(!rules.needs_lab());
         rules.push(ArrivalMatch::Number(2), Answer::SilentPeer);
         assert!(rules.needs_lab());
+    }
+
+    #[test]
+    fn answers_are_verdicts_on_the_ack() {
+        let late = Answer::LateAck(Span(Duration::from_millis(30))).action();
+        assert_eq!(
+            (late.verdict, late.label.as_str()),
+            (Verdict::Delay(Duration::from_millis(30)), "AA after 30 ms")
+        );
+        assert_eq!(Answer::DuplicateAck.action().verdict, Verdict::Duplicate);
+        assert_eq!(Answer::Reset.action().then, AfterAnswer::Reset);
+        let nak = Answer::Nak(NakCode::AR).action();
+        assert_eq!((nak.ack.code, nak.verdict), (AckCode::ApplicationReject, Verdict::Forward));
+        assert!(Answer::WrongMsa2.action().ack.wrong_msa2);
     }
 
     #[test]

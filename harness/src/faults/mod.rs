@@ -26,7 +26,9 @@ mod spec;
 mod storm;
 mod wire;
 
-pub use answer::{Answer, AnswerRules, ArrivalMatch, NakCode};
+pub use answer::{
+    AckToBuild, AfterAnswer, Answer, AnswerAction, AnswerRules, ArrivalMatch, NakCode,
+};
 pub use checksum::damage_checksum;
 pub use engine::{Applied, Decision, Engine, Rule, Trigger, Verdict};
 pub use frame_ids::{corrupt_byte, frame_ids, last_byte_of, type_matches, FrameIds};

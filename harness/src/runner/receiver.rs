@@ -7,7 +7,7 @@
 //! Every wait is bounded by the case timeout; the SUT is killed when it outlives it.
 
 use crate::checks::{content_key, CasePlan, ExpectedMessage, ReceiverExpectation};
-use crate::faults::{write_shaped, Answer, AnswerRules, NakCode, Shaping};
+use crate::faults::{write_shaped, AckToBuild, AfterAnswer, AnswerRules, Shaping, Verdict};
 use crate::hl7::ack::{AckBuilder, AckCode, AckError, ErrorCondition};
 use crate::hl7::edit::MessageBuf;
 use crate::hl7::{Message, Path};
@@ -281,85 +281,76 @@ async fn answer<W: AnswerWriter>(
         rejected: false,
     };
     let mut after = After::KeepReading;
-    let send = |code, wrong| ack(&payload, code, wrong, number + 1);
-    match (&plan, hl7) {
-        (_, false) => arrival.answer = "not HL7, no ACK".into(),
-        (Answer::Ack, true) => {
-            if let Some(bytes) = send(AckCode::ApplicationAccept, false) {
-                arrival.accepted = write_frame(writer, &bytes).await;
+    if !hl7 {
+        arrival.answer = "not HL7, no ACK".into();
+        state.record(number, arrival);
+        return after;
+    }
+    let action = plan.action();
+    arrival.answer = action.label;
+    let AckToBuild { code, wrong_msa2 } = action.ack;
+    // What a written ACK counts as: delivery (AA), a rejection (AE, AR), or neither (an AA
+    // answering another control id).
+    let counts = |arrival: &mut Arrival, written: bool| {
+        if wrong_msa2 {
+        } else if code.is_accept() {
+            arrival.accepted = written;
+        } else {
+            arrival.rejected = written;
+        }
+    };
+    let bytes = || ack(&payload, code, wrong_msa2, number + 1);
+    match action.verdict {
+        Verdict::Drop => {}
+        // Answers never corrupt their ACK; a corrupt verdict is written as it is.
+        Verdict::Forward | Verdict::Corrupt(_) => {
+            if let Some(bytes) = bytes() {
+                let written = write_frame(writer, &bytes).await;
+                counts(&mut arrival, written);
                 arrival.answered = Some(now());
             }
-            arrival.answer = "AA".into();
         }
-        (Answer::NoAck, true) => arrival.answer = "no ACK".into(),
-        (Answer::LateAck(delay), true) => {
-            arrival.answer = format!("AA after {} ms", delay.0.as_millis());
-            arrival.answered = Some(now() + delay.0);
+        Verdict::Duplicate => {
+            if let Some(bytes) = bytes() {
+                let first = write_frame(writer, &bytes).await;
+                let written = first && write_frame(writer, &bytes).await;
+                counts(&mut arrival, written);
+                arrival.answered = Some(now());
+            }
+        }
+        Verdict::Delay(delay) => {
+            arrival.answered = Some(now() + delay);
             // Accepted once the late ACK is written (the sender may have gone by then).
-            if let Some(bytes) = send(AckCode::ApplicationAccept, false) {
-                let (writer, state, delay) = (Arc::clone(writer), Arc::clone(state), delay.0);
+            if let Some(bytes) = bytes() {
+                let (writer, state) = (Arc::clone(writer), Arc::clone(state));
+                let delivery = code.is_accept() && !wrong_msa2;
                 tokio::spawn(async move {
                     // At least a tick, so the arrival is recorded before it is marked.
                     tokio::time::sleep(delay.max(Duration::from_millis(1))).await;
                     let written = write_frame(&writer, &bytes).await;
-                    state.mark_accepted(number, written);
+                    if delivery {
+                        state.mark_accepted(number, written);
+                    }
                 });
             }
         }
-        (Answer::DuplicateAck, true) => {
-            if let Some(bytes) = send(AckCode::ApplicationAccept, false) {
-                let first = write_frame(writer, &bytes).await;
-                arrival.accepted = first && write_frame(writer, &bytes).await;
-                arrival.answered = Some(now());
+    }
+    match action.then {
+        AfterAnswer::KeepReading => {}
+        AfterAnswer::Close => after = After::Close,
+        AfterAnswer::Reset => after = After::Reset,
+        AfterAnswer::SilentPeer => {
+            if let Err(why) = state.drop_packets(cut).await {
+                arrival.answer = format!("no ACK; the connection could not be silenced: {why}");
             }
-            arrival.answer = "AA twice".into();
-        }
-        (Answer::WrongMsa2, true) => {
-            if let Some(bytes) = send(AckCode::ApplicationAccept, true) {
-                write_frame(writer, &bytes).await;
-                arrival.answered = Some(now());
-            }
-            arrival.answer = "AA with a wrong MSA-2".into();
-        }
-        (Answer::Nak(code), true) => {
-            let (code, name) = match code {
-                NakCode::AE => (AckCode::ApplicationError, "AE"),
-                NakCode::AR => (AckCode::ApplicationReject, "AR"),
-            };
-            if let Some(bytes) = send(code, false) {
-                arrival.rejected = write_frame(writer, &bytes).await;
-                arrival.answered = Some(now());
-            }
-            arrival.answer = name.into();
-        }
-        (Answer::Close, true) => {
-            arrival.answer = "closed, no ACK".into();
-            after = After::Close;
-        }
-        (Answer::Reset, true) => {
-            arrival.answer = "reset, no ACK".into();
-            after = After::Reset;
-        }
-        (Answer::SilentPeer, true) => {
-            arrival.answer = match state.drop_packets(cut).await {
-                Ok(()) => "silent peer: no ACK, and from now on every packet of the connection \
-                           dropped both ways (no FIN, no RST)"
-                    .into(),
-                Err(why) => format!("no ACK; the connection could not be silenced: {why}"),
-            };
             after = After::Hold;
         }
-        (Answer::Blackhole(period), true) => {
+        AfterAnswer::Blackhole(period) => {
             let port = Cut::Port(state.port);
-            arrival.answer = match state.drop_packets(port).await {
-                Ok(()) => format!(
-                    "blackhole: no ACK, and every packet to and from the harness's port dropped \
-                     for {} ms (connects hang)",
-                    period.0.as_millis()
-                ),
-                Err(why) => format!("no ACK; the port could not be cut off: {why}"),
-            };
-            state.heal_after(port, period.0);
+            if let Err(why) = state.drop_packets(port).await {
+                arrival.answer = format!("no ACK; the port could not be cut off: {why}");
+            }
+            state.heal_after(port, period);
         }
     }
     state.record(number, arrival);
@@ -706,6 +697,7 @@ mod tests {
     //! at its deadline, so late ACKs and slow reads happen at exact virtual times.
 
     use super::*;
+    use crate::faults::Answer;
     use crate::scenario::Span;
     use tokio::io::{DuplexStream, WriteHalf};
 
