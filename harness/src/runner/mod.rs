@@ -2,13 +2,19 @@
 //! resolves the target (starting the built-in endpoint when asked), runs serial cases in order
 //! and the rest concurrently (`--jobs`), and turns observations into check results.
 
+mod build;
+mod case_run;
 mod exec;
 mod hllp;
+mod http_case;
 mod lab;
+mod lane;
 mod liveness;
 mod load_phase;
+mod mllp_case;
 mod order;
 mod probe;
+mod reading;
 mod receiver;
 mod target;
 mod wire;

@@ -5,12 +5,18 @@
 //! socket before the write returns, so the peer has read it before the clock can move on. The
 //! peer logs, per connection, when it was accepted, what it read, and its end of stream.
 
+use super::super::lane::Lane;
 use super::*;
 use crate::faults::UNTERMINATED_SILENCE;
+use crate::faults::{plan, WireEnd};
 use crate::scenario::Span;
+use crate::transport::connection::Timeouts;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
+use tokio::time::Instant;
 
 type Log = Arc<Mutex<Vec<(usize, u128, String)>>>;
 

@@ -7,6 +7,8 @@
 use super::*;
 use crate::checks::{evaluate, CheckResult};
 use crate::scenario::load_text;
+use crate::transport::connection::Timeouts;
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 

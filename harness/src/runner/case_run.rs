@@ -1,0 +1,93 @@
+//! A case ready to run ([`CaseRun`]: the expanded case, its seed and position) and the run-wide
+//! [`Context`] it runs in (target, timeouts, templates, TLS, lab).
+
+use super::target::TargetUrl;
+use crate::generator::Mutation;
+use crate::netlab::Lab;
+use crate::scenario::{Case, FieldPath, Step, TemplateMessage};
+use crate::transport::connection::Timeouts;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The value of `{unique}` in a case with seed `seed`: 8 hex digits, so ids made with it fit
+/// the fields they go into. Reports redact it (it changes with the run's seed).
+pub fn unique_token(seed: u64) -> String {
+    format!("{:08x}", (seed ^ (seed >> 32)) as u32)
+}
+
+/// What a case runs against, shared by the cases of one scenario file.
+pub struct Context {
+    pub url: TargetUrl,
+    /// What `{state}` stands for in probes.
+    pub state: Option<String>,
+    /// How the target's effects are read (its profile's `state:` mapping).
+    pub effects: super::probe::Effects,
+    pub timeouts: Timeouts,
+    pub ack_timeout: Duration,
+    pub linger: Duration,
+    pub basic: Option<(String, String)>,
+    /// For `mllps://` and `https://`.
+    pub tls: Option<tokio_rustls::TlsConnector>,
+    /// For `hllp://`: the scenario's block settings.
+    pub hllp: crate::transport::hllp::HllpOptions,
+    pub templates: BTreeMap<String, Vec<TemplateMessage>>,
+    /// The packet-level lab, for files with faults that need it: every MLLP connection of the
+    /// file then starts inside its network namespace.
+    pub lab: Option<Arc<Lab>>,
+}
+
+/// One case as it will run: the scenario's case plus the variant picked by expansion.
+#[derive(Debug, Clone)]
+pub struct CaseRun {
+    /// Position in the scenario file's run list; part of every control id.
+    pub index: usize,
+    pub name: String,
+    pub case: Case,
+    /// Which message of a multi-message template.
+    pub pick: usize,
+    /// From `vary: { mutation: … }`.
+    pub extra_mutation: Option<Mutation>,
+    /// From `vary: { values: … }`.
+    pub vary_value: Option<(FieldPath, String)>,
+    pub seed: u64,
+    pub run_seed: u64,
+    /// Which scenario file of the run (0-based): part of every control id, so that files
+    /// sharing one target never reuse an MSH-10.
+    pub file: usize,
+}
+
+impl CaseRun {
+    /// The case's steps; a single-step case becomes one step.
+    pub fn steps(&self) -> Vec<Step> {
+        if !self.case.steps.is_empty() {
+            return self.case.steps.clone();
+        }
+        vec![Step {
+            send: self.case.send.clone(),
+            set: self.case.set.clone(),
+            mutate: self.case.mutate.clone(),
+            resend: None,
+            network: Vec::new(),
+            expect: self.case.expect.clone(),
+            probe: self.case.probe.clone(),
+            wait: None,
+        }]
+    }
+
+    pub(super) fn unique(&self) -> String {
+        unique_token(self.seed)
+    }
+
+    pub(super) fn control_id(&self, step: usize, connection: usize) -> String {
+        // At most 16 characters (MSH-10 is 20 in v2.3): H, seed, file, case, step, connection.
+        format!(
+            "H{:04X}{:02}{:04}{:02}{}",
+            self.run_seed & 0xFFFF,
+            self.file % 100,
+            self.index % 10_000,
+            step % 100,
+            connection % 10
+        )
+    }
+}
