@@ -23,6 +23,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+/// Durations in scenario files are the vocabulary's [`Span`]; kept here so `scenario::Span`
+/// still names it.
+pub use crate::vocab::Span;
+
 thread_local! {
     /// The environment variables `${VAR}` interpolation read while a file was being loaded.
     static READS: RefCell<Vec<VariableRead>> = const { RefCell::new(Vec::new()) };
@@ -555,36 +559,6 @@ impl JsonSchema for FileRef {
     }
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         string_schema("A file, relative to the scenario file")
-    }
-}
-
-/// A duration: `500ms`, `5s`, `2m`, `1h`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Span(pub std::time::Duration);
-
-impl Serialize for Span {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format!("{}ms", self.0.as_millis()))
-    }
-}
-
-impl<'de> Deserialize<'de> for Span {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(d)?;
-        crate::vocab::parse_duration(&raw).map(Span).map_err(D::Error::custom)
-    }
-}
-
-impl JsonSchema for Span {
-    fn schema_name() -> Cow<'static, str> {
-        "Duration".into()
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({
-            "type": "string",
-            "pattern": "^[0-9]+(ms|s|m|h)?$",
-            "description": "A duration: 500ms, 5s, 2m, 1h"
-        })
     }
 }
 

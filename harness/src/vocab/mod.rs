@@ -4,6 +4,8 @@
 
 mod duration;
 mod ids;
+mod span;
 
 pub use duration::parse_duration;
 pub use ids::{CheckId, ControlId, Seed};
+pub use span::Span;
