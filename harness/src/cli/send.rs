@@ -1,31 +1,19 @@
-//! `hl7-harness send`: the reference sender. It sends each message over MLLP (plain or TLS),
-//! HLLP or HL7 over HTTP(S), waits for the ACK whose MSA-2 is the message's MSH-10, and resends
-//! the same message (same MSH-10) after a timeout (on a new MLLP or HLLP connection: the peer may
-//! have vanished without a FIN or RST) or a lost connection, waiting `--retry-delay`
-//! between attempts and opening a new connection when the old one is gone (HL7 v2.5.1 ch. 2,
-//! original acknowledgment mode: the sender resends the same message when no acknowledgment
-//! arrives). `--defect NAME` switches on a known sender bug instead
-//! ([`SenderDefect`](crate::target::sender_defect::SenderDefect)).
+//! `hl7-harness send`: the flags of the reference sender
+//! ([`crate::target::reference_sender`]), the message files it reads, and its exit code.
 
 use super::exit;
 use super::hllp_args::HllpArgs;
 use super::input::{expand, InputFile};
-use crate::hl7::ack::ReceivedAck;
-use crate::hl7::edit::MessageBuf;
-use crate::hl7::{Message, Path};
+use crate::target::reference_sender::{
+    send_all, write_verdict, Outgoing, Sender, Session, Verdict,
+};
 use crate::target::sender_defect::{parse_sender_defect, SenderDefect, SenderDefects};
-use crate::transport::connection::{MllpConnection, Timeouts, TransportError};
-use crate::transport::hllp::{BlockType, HllpOptions};
-use crate::transport::hllp_connection::HllpConnection;
-use crate::transport::http_client::{parse_reply, post_message_tls, HttpReply, HttpTarget};
-use crate::transport::mllp::{FrameKind, MllpOptions};
-use crate::transport::userinfo::SplitUrl;
+use crate::transport::connection::Timeouts;
+use crate::transport::target_url::TargetUrl;
 use crate::vocab::parse_duration;
-use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
-use tokio_rustls::TlsConnector;
+use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
 pub struct SendArgs {
@@ -74,81 +62,6 @@ pub struct SendArgs {
     pub json: bool,
 }
 
-/// The verdict on one message.
-#[derive(Debug, Serialize)]
-struct Verdict {
-    file: String,
-    message: usize,
-    control_id: String,
-    /// MSA-1 of the ACK taken; absent when none arrived.
-    ack_code: Option<String>,
-    /// MSA-2 of the ACK taken (the message's MSH-10 unless a sender defect took another).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ack_msa2: Option<String>,
-    /// The MSA-3 / ERR text of a negative ACK, when present.
-    ack_text: Option<String>,
-    accepted: bool,
-    attempts: u32,
-    millis: u128,
-    /// Why no ACK was taken: the last transport event (`read-timeout`, `peer-closed`, …).
-    failure: Option<String>,
-    /// The event's full message (e.g. which certificate check failed).
-    failure_detail: Option<String>,
-    /// ACKs that arrived for other control ids while waiting (not counted as delivery).
-    stray_acks: Vec<String>,
-    /// The HTTP status of the last attempt (http:// targets).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    http_status: Option<u16>,
-    /// With --commit-ack: `ack`, `nak` or `missing`, for the last attempt.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    commit: Option<&'static str>,
-    /// Whether a connection to the target existed for this message (exit code 3 otherwise).
-    #[serde(skip)]
-    connected: bool,
-}
-
-impl Verdict {
-    /// A message not yet sent.
-    fn new(file: String, message: usize, control_id: String) -> Verdict {
-        Verdict {
-            file,
-            message,
-            control_id,
-            ack_code: None,
-            ack_msa2: None,
-            ack_text: None,
-            accepted: false,
-            attempts: 0,
-            millis: 0,
-            failure: None,
-            failure_detail: None,
-            stray_acks: Vec::new(),
-            http_status: None,
-            commit: None,
-            connected: false,
-        }
-    }
-
-    fn fail(&mut self, code: &str, detail: String) {
-        self.failure = Some(code.to_string());
-        self.failure_detail = Some(detail);
-    }
-
-    fn fail_with(&mut self, err: &TransportError) {
-        self.fail(err.code(), err.to_string());
-    }
-
-    /// Takes `ack` as the answer to this message.
-    fn take(&mut self, ack: ReceivedAck) {
-        self.accepted = ack.is_accept();
-        self.ack_code = Some(ack.msa1);
-        self.ack_msa2 = Some(ack.msa2);
-        self.ack_text = ack.text;
-        self.failure = None;
-        self.failure_detail = None;
-    }
-}
-
 /// 0 when every message was accepted; 3 when the target was never reached; 1 otherwise.
 fn exit_code(all_accepted: bool, ever_connected: bool) -> i32 {
     if all_accepted {
@@ -160,77 +73,14 @@ fn exit_code(all_accepted: bool, ever_connected: bool) -> i32 {
     }
 }
 
-/// How the sender behaves, from the flags.
-struct Sender {
-    timeouts: Timeouts,
-    retries: u32,
-    retry_delay: Duration,
-    commit_ack: bool,
-    defects: SenderDefects,
-}
-
-impl Sender {
-    fn attempts(&self) -> u32 {
-        if self.defects.has(SenderDefect::NoRetry) {
-            1
-        } else {
-            self.retries.saturating_add(1)
-        }
-    }
-
-    fn delay(&self) -> Duration {
-        if self.defects.has(SenderDefect::RetryWithoutDelay) {
-            Duration::ZERO
-        } else {
-            self.retry_delay
-        }
-    }
-
-    /// Whether `ack` answers the message sent with `control_id`.
-    fn answers(&self, ack: &ReceivedAck, control_id: &str) -> bool {
-        ack.msa2 == control_id || self.defects.has(SenderDefect::IgnoresMsa2)
-    }
-}
-
-/// Where messages go, with the connection kept between messages.
-enum Session {
-    Mllp { addr: String, tls: Option<TlsConnector>, connection: Option<MllpConnection>, lost: bool },
-    Hllp { addr: String, options: HllpOptions, connection: Option<HllpConnection>, lost: bool },
-    Http { target: HttpTarget, tls: Option<TlsConnector> },
-}
-
-const TARGETS: &str = "mllp://HOST:PORT, mllps://HOST:PORT, hllp://HOST:PORT, \
-                       http://HOST:PORT/PATH or https://HOST:PORT/PATH";
-
-fn session(args: &SendArgs, url: &str) -> anyhow::Result<Session> {
+/// The route to `--target`.
+fn session(args: &SendArgs, text: &str) -> anyhow::Result<Session> {
     // The userinfo comes out first: everything below, errors included, sees the URL without it.
     let (url, from_url) =
-        SplitUrl::parse(url).map_err(|e| anyhow::anyhow!("--target {e}"))?.into_parts();
-    let url = url.as_str();
-    let client_tls = || args.tls.client_tls().connector();
+        TargetUrl::parse_with_credentials(text).map_err(|e| anyhow::anyhow!("--target {e}"))?;
     let basic = args.http_auth.basic_for(from_url)?;
-    let with_auth = |mut target: HttpTarget| -> anyhow::Result<HttpTarget> {
-        target.basic = basic.clone();
-        Ok(target)
-    };
-    if let Some(target) = HttpTarget::parse(url) {
-        return Ok(Session::Http { target: with_auth(target)?, tls: None });
-    }
-    if let Some(target) = HttpTarget::parse_https(url) {
-        return Ok(Session::Http { target: with_auth(target)?, tls: Some(client_tls()?) });
-    }
-    let plain = |addr: &str| Some(addr.to_string()).filter(|a| !a.is_empty());
-    if let Some(addr) = url.strip_prefix("mllps://").and_then(plain) {
-        return Ok(Session::Mllp { addr, tls: Some(client_tls()?), connection: None, lost: false });
-    }
-    if let Some(addr) = url.strip_prefix("mllp://").and_then(plain) {
-        return Ok(Session::Mllp { addr, tls: None, connection: None, lost: false });
-    }
-    if let Some(addr) = url.strip_prefix("hllp://").and_then(plain) {
-        let options = args.hllp.options();
-        return Ok(Session::Hllp { addr, options, connection: None, lost: false });
-    }
-    anyhow::bail!("--target {url:?}: expected {TARGETS}")
+    let tls = if url.uses_tls() { Some(args.tls.client_tls().connector()?) } else { None };
+    Session::new(url, basic, tls, args.hllp.options()).map_err(|e| anyhow::anyhow!("--target {e}"))
 }
 
 /// Exit 0 when every message got an AA or CA whose MSA-2 is its MSH-10; 1 otherwise; 3 when the
@@ -245,10 +95,6 @@ pub fn run(args: &SendArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     }
     let Some(url) = &args.target else { anyhow::bail!("--target is required") };
     let mut session = session(args, url)?;
-    if args.commit_ack && !matches!(session, Session::Mllp { .. }) {
-        anyhow::bail!("--commit-ack is MLLP Release 2: it needs an mllp:// or mllps:// target");
-    }
-    let messages = load(&args.files)?;
     let sender = Sender {
         timeouts: Timeouts {
             connect: args.connect_timeout,
@@ -260,38 +106,18 @@ pub fn run(args: &SendArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         commit_ack: args.commit_ack,
         defects: SenderDefects::of(args.defects.iter().copied()),
     };
+    session.takes(&sender)?;
+    let messages = load(&args.files)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    runtime.block_on(async {
-        let verdicts = if sender.defects.has(SenderDefect::NoWaitForAck) {
-            pipeline(&mut session, &sender, messages).await
-        } else {
-            let mut verdicts = Vec::new();
-            for message in &messages {
-                let verdict = deliver(&mut session, &sender, message).await;
-                print(out, &verdict, args.json)?;
-                verdicts.push(verdict);
-            }
-            return Ok(finish(&verdicts));
-        };
-        for verdict in &verdicts {
-            print(out, verdict, args.json)?;
-        }
-        Ok::<_, anyhow::Error>(finish(&verdicts))
-    })
+    let verdicts = runtime.block_on(send_all(&mut session, &sender, messages, |verdict| {
+        write_verdict(out, verdict, args.json)
+    }))?;
+    Ok(finish(&verdicts))
 }
 
 fn finish(verdicts: &[Verdict]) -> i32 {
-    let all_accepted = verdicts.iter().all(|v| v.accepted);
-    exit_code(all_accepted, verdicts.iter().any(|v| v.connected))
-}
-
-/// One message to send.
-struct Outgoing {
-    file: String,
-    /// 1-based position in its file.
-    index: usize,
-    control_id: String,
-    bytes: Vec<u8>,
+    let all_accepted = verdicts.iter().all(Verdict::accepted);
+    exit_code(all_accepted, verdicts.iter().any(Verdict::connected))
 }
 
 /// Every message of the files, in order.
@@ -310,404 +136,4 @@ fn load(files: &[PathBuf]) -> anyhow::Result<Vec<Outgoing>> {
         }
     }
     Ok(messages)
-}
-
-/// `payload` with MSH-10 set to `control_id` (for the `new-msh10-on-retry` defect).
-fn with_control_id(payload: &[u8], control_id: &str) -> Vec<u8> {
-    let Ok(mut buf) = MessageBuf::new(payload.to_vec()) else { return payload.to_vec() };
-    match Path::parse("MSH-10") {
-        Ok(path) if buf.set_raw(&path, control_id.as_bytes()).is_ok() => buf.into_bytes(),
-        _ => payload.to_vec(),
-    }
-}
-
-/// Sends one message until it is answered or the attempts run out: the same bytes each time,
-/// `--retry-delay` apart.
-async fn deliver(session: &mut Session, sender: &Sender, message: &Outgoing) -> Verdict {
-    let started = Instant::now();
-    let mut verdict = Verdict::new(message.file.clone(), message.index, message.control_id.clone());
-    for attempt in 0..sender.attempts() {
-        if attempt > 0 {
-            tokio::time::sleep(sender.delay()).await;
-        }
-        verdict.attempts += 1;
-        let (payload, control_id) =
-            if attempt > 0 && sender.defects.has(SenderDefect::NewMsh10OnRetry) {
-                let id = format!("{}-R{attempt}", message.control_id);
-                (with_control_id(&message.bytes, &id), id)
-            } else {
-                (message.bytes.clone(), message.control_id.clone())
-            };
-        if session.attempt(sender, &payload, &control_id, &mut verdict).await {
-            break;
-        }
-    }
-    verdict.millis = started.elapsed().as_millis();
-    verdict
-}
-
-/// The `no-wait-for-ack` defect: every message is written before any ACK is read, then the
-/// ACKs are read in order; no resends.
-async fn pipeline(session: &mut Session, sender: &Sender, messages: Vec<Outgoing>) -> Vec<Verdict> {
-    let started = Instant::now();
-    let mut verdicts: Vec<Verdict> = messages
-        .iter()
-        .map(|m| Verdict::new(m.file.clone(), m.index, m.control_id.clone()))
-        .collect();
-    let Session::Mllp { .. } = session else {
-        // One request per message has nothing to pipeline: send as usual.
-        let mut out = Vec::new();
-        for message in &messages {
-            out.push(deliver(session, sender, message).await);
-        }
-        return out;
-    };
-    for (message, verdict) in messages.iter().zip(verdicts.iter_mut()) {
-        verdict.attempts = 1;
-        match session.mllp_connection(sender, verdict).await {
-            Some(connection) => {
-                if let Err(err) = connection.send(&message.bytes).await {
-                    verdict.fail_with(&err);
-                    session.drop_connection();
-                }
-            }
-            None => continue,
-        }
-    }
-    for verdict in verdicts.iter_mut().filter(|v| v.connected && v.failure.is_none()) {
-        let Session::Mllp { connection: Some(connection), .. } = session else { break };
-        let control_id = verdict.control_id.clone();
-        match wait_for_mllp_ack(connection, sender, &control_id, verdict).await {
-            Ok(MllpAnswer::Ack(ack)) => verdict.take(ack),
-            Ok(MllpAnswer::CommitNak) => {}
-            Err(err) => verdict.fail_with(&err),
-        }
-        verdict.millis = started.elapsed().as_millis();
-    }
-    verdicts
-}
-
-impl Session {
-    /// Gives up an MLLP connection that answered nothing in time; the next attempt opens a
-    /// new one.
-    fn close_after_timeout(&mut self) {
-        if let Session::Mllp { connection, .. } = self {
-            *connection = None;
-        }
-    }
-
-    fn drop_connection(&mut self) {
-        match self {
-            Session::Mllp { connection, lost, .. } => {
-                *connection = None;
-                *lost = true;
-            }
-            Session::Hllp { connection, lost, .. } => {
-                *connection = None;
-                *lost = true;
-            }
-            Session::Http { .. } => {}
-        }
-    }
-
-    /// The MLLP connection, opened when there is none (unless `no-reconnect` forbids it after
-    /// a loss); `None` with the failure recorded when there is no connection.
-    async fn mllp_connection(
-        &mut self,
-        sender: &Sender,
-        verdict: &mut Verdict,
-    ) -> Option<&mut MllpConnection> {
-        let Session::Mllp { addr, tls, connection, lost } = self else { return None };
-        if connection.is_none() {
-            if *lost && sender.defects.has(SenderDefect::NoReconnect) {
-                verdict.fail("not-reconnected", format!("the connection to {addr} was lost"));
-                return None;
-            }
-            let options = MllpOptions::default();
-            let connected = match tls {
-                Some(c) => MllpConnection::connect_tls(addr, c, options, sender.timeouts).await,
-                None => MllpConnection::connect(addr, options, sender.timeouts).await,
-            };
-            match connected {
-                Ok(c) => *connection = Some(c),
-                Err(err) => {
-                    verdict.fail_with(&err);
-                    return None;
-                }
-            }
-        }
-        verdict.connected = true;
-        connection.as_mut()
-    }
-
-    /// One attempt at one message; true when it was answered (no resend needed).
-    async fn attempt(
-        &mut self,
-        sender: &Sender,
-        payload: &[u8],
-        control_id: &str,
-        verdict: &mut Verdict,
-    ) -> bool {
-        match self {
-            Session::Http { target, tls } => {
-                let charset = Message::parse(payload)
-                    .ok()
-                    .and_then(|m| m.charset().iana_name())
-                    .unwrap_or("UTF-8");
-                let posted =
-                    post_message_tls(target, tls.as_ref(), payload, charset, sender.timeouts).await;
-                match posted {
-                    Ok(reply) => {
-                        verdict.connected = true;
-                        verdict.http_status = Some(reply.status);
-                        take_http_ack(sender, verdict, control_id, &reply);
-                        true
-                    }
-                    Err(err) => {
-                        verdict.fail_with(&err);
-                        false
-                    }
-                }
-            }
-            Session::Hllp { .. } => self.hllp_attempt(sender, payload, control_id, verdict).await,
-            Session::Mllp { .. } => {
-                verdict.commit = None;
-                let Some(connection) = self.mllp_connection(sender, verdict).await else {
-                    return false;
-                };
-                if let Err(err) = connection.send(payload).await {
-                    verdict.fail_with(&err);
-                    self.drop_connection();
-                    return false;
-                }
-                match wait_for_mllp_ack(connection, sender, control_id, verdict).await {
-                    Ok(MllpAnswer::Ack(ack)) => {
-                        verdict.take(ack);
-                        if sender.commit_ack && verdict.commit.is_none() {
-                            verdict.commit = Some("missing");
-                            verdict.accepted = false;
-                            verdict.fail(
-                                "no-commit-ack",
-                                "the application ACK came without a commit ACK before it".into(),
-                            );
-                        }
-                        true
-                    }
-                    Ok(MllpAnswer::CommitNak) => false,
-                    Err(err) => {
-                        verdict.fail_with(&err);
-                        if err.is_fatal_for_connection() {
-                            self.drop_connection();
-                        } else if !sender.defects.has(SenderDefect::ResendOnSameConnection) {
-                            // No ACK in time: the peer may be gone without a FIN or a RST, and
-                            // a late ACK on this connection could be taken for the resend's.
-                            // Start afresh (not a loss: `no-reconnect` still reconnects).
-                            self.close_after_timeout();
-                        }
-                        false
-                    }
-                }
-            }
-        }
-    }
-
-    async fn hllp_attempt(
-        &mut self,
-        sender: &Sender,
-        payload: &[u8],
-        control_id: &str,
-        verdict: &mut Verdict,
-    ) -> bool {
-        let Session::Hllp { addr, options, connection, lost } = self else { return false };
-        if connection.is_none() {
-            if *lost && sender.defects.has(SenderDefect::NoReconnect) {
-                verdict.fail("not-reconnected", format!("the connection to {addr} was lost"));
-                return false;
-            }
-            match HllpConnection::connect(addr, *options, sender.timeouts).await {
-                Ok(c) => *connection = Some(c),
-                Err(err) => {
-                    verdict.fail_with(&err);
-                    return false;
-                }
-            }
-        }
-        verdict.connected = true;
-        let Some(conn) = connection.as_mut() else { return false };
-        let answer = match conn.send_data(payload).await {
-            Ok(()) => wait_for_hllp_ack(conn, sender, control_id, verdict).await,
-            Err(err) => Err(err),
-        };
-        match answer {
-            Ok(Some(ack)) => {
-                verdict.take(ack);
-                true
-            }
-            Ok(None) => false,
-            Err(err) => {
-                verdict.fail_with(&err);
-                if err.is_fatal_for_connection() {
-                    *connection = None;
-                    *lost = true;
-                } else if !sender.defects.has(SenderDefect::ResendOnSameConnection) {
-                    // As on MLLP: a connection that answered nothing in time is given up.
-                    *connection = None;
-                }
-                false
-            }
-        }
-    }
-}
-
-/// What ended the wait on an MLLP connection.
-enum MllpAnswer {
-    Ack(ReceivedAck),
-    /// The receiver could not store the message (MLLP Release 2); resend.
-    CommitNak,
-}
-
-/// Reads frames until an ACK whose MSA-2 is `control_id` arrives or the ACK timeout runs out.
-/// ACKs for other messages are kept aside: they do not acknowledge this one. With
-/// `--commit-ack`, a commit ACK is noted on the verdict and a commit NAK ends the wait.
-async fn wait_for_mllp_ack(
-    connection: &mut MllpConnection,
-    sender: &Sender,
-    control_id: &str,
-    verdict: &mut Verdict,
-) -> Result<MllpAnswer, TransportError> {
-    let deadline = Instant::now() + sender.timeouts.read;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let frame = connection.receive(Some(left)).await?;
-        match frame.kind {
-            FrameKind::CommitAck => {
-                if sender.commit_ack {
-                    verdict.commit = Some("ack");
-                }
-                continue;
-            }
-            FrameKind::CommitNak if sender.commit_ack => {
-                verdict.commit = Some("nak");
-                verdict.fail("commit-nak", "the receiver could not store the message".into());
-                return Ok(MllpAnswer::CommitNak);
-            }
-            FrameKind::CommitNak => continue,
-            FrameKind::Message => {}
-        }
-        let Some(ack) = ReceivedAck::parse(&frame.payload) else {
-            verdict.stray_acks.push(format!("unreadable frame at byte {}", frame.offset));
-            continue;
-        };
-        if !sender.answers(&ack, control_id) {
-            verdict.stray_acks.push(format!("{} for {:?}", ack.msa1, ack.msa2));
-            continue;
-        }
-        return Ok(MllpAnswer::Ack(ack));
-    }
-}
-
-/// Reads blocks until a `D` block with the ACK for `control_id`, within the ACK timeout. A
-/// damaged block is answered with an `N` block (the receiver then sends its answer again); an
-/// `N` block from the receiver ends the wait with `None`, so the message is resent.
-async fn wait_for_hllp_ack(
-    connection: &mut HllpConnection,
-    sender: &Sender,
-    control_id: &str,
-    verdict: &mut Verdict,
-) -> Result<Option<ReceivedAck>, TransportError> {
-    let deadline = Instant::now() + sender.timeouts.read;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let block = connection.receive(Some(left)).await?;
-        // An N block, even a damaged one, is not answered with an N block (see serve_hllp).
-        if let Some(reason) = block.nak_reason().filter(|_| block.block_type != BlockType::Nak) {
-            connection.send_nak(reason).await?;
-            continue;
-        }
-        match block.block_type {
-            BlockType::Nak => {
-                let reason = block.nak_reason_sent().map(|r| r.byte() as char).unwrap_or('?');
-                verdict.fail(
-                    "hllp-nak",
-                    format!("the receiver answered with an N block (reason {reason:?})"),
-                );
-                return Ok(None);
-            }
-            BlockType::Data => {}
-            BlockType::Unknown(_) | BlockType::Missing => continue,
-        }
-        let Some(ack) = ReceivedAck::parse(&block.data) else {
-            verdict.stray_acks.push(format!("unreadable block at byte {}", block.offset));
-            continue;
-        };
-        if !sender.answers(&ack, control_id) {
-            verdict.stray_acks.push(format!("{} for {:?}", ack.msa1, ack.msa2));
-            continue;
-        }
-        return Ok(Some(ack));
-    }
-}
-
-/// Reads the ACK from an HTTP reply body; a body that is not an ACK for this message (e.g. a
-/// 401 page) is a failure named by the status.
-fn take_http_ack(sender: &Sender, verdict: &mut Verdict, control_id: &str, reply: &HttpReply) {
-    let status = reply.status;
-    let code = format!("http-{status}");
-    let Some(ack) = parse_reply(reply).ack else {
-        let text =
-            String::from_utf8_lossy(&reply.body[..reply.body.len().min(200)]).trim().to_string();
-        return verdict.fail(&code, format!("HTTP {status} without an ACK: {text:?}"));
-    };
-    if !sender.answers(&ack, control_id) {
-        let msa2 = ack.msa2;
-        return verdict.fail(&code, format!("HTTP {status} with an ACK for {msa2:?}"));
-    }
-    verdict.take(ack);
-}
-
-fn print(out: &mut dyn Write, verdict: &Verdict, json: bool) -> std::io::Result<()> {
-    if json {
-        return writeln!(out, "{}", serde_json::to_string(verdict).unwrap_or_default());
-    }
-    let what = match (&verdict.ack_code, &verdict.failure) {
-        (Some(code), failure) => {
-            let text = verdict.ack_text.as_deref().map(|t| format!(" ({t})")).unwrap_or_default();
-            let msa2 = match &verdict.ack_msa2 {
-                Some(msa2) if *msa2 != verdict.control_id => {
-                    format!("MSA-2 {msa2:?} does not match")
-                }
-                _ => "MSA-2 matches".to_string(),
-            };
-            let failure = match (failure, &verdict.failure_detail) {
-                (Some(failure), Some(detail)) => format!(", not accepted ({failure}: {detail})"),
-                _ => String::new(),
-            };
-            format!("{code}{text}, {msa2}{failure}")
-        }
-        (None, Some(failure)) => match &verdict.failure_detail {
-            Some(detail) => format!("no ACK ({failure}: {detail})"),
-            None => format!("no ACK ({failure})"),
-        },
-        (None, None) => "no ACK".to_string(),
-    };
-    let what = match verdict.commit {
-        Some("ack") => format!("{what}, commit ACK"),
-        Some("nak") => format!("{what}, commit NAK"),
-        Some(_) => format!("{what}, no commit ACK"),
-        None => what,
-    };
-    let what = match verdict.http_status {
-        Some(status) => format!("{what}, HTTP {status}"),
-        None => what,
-    };
-    let strays = if verdict.stray_acks.is_empty() {
-        String::new()
-    } else {
-        format!(", ignored {} ACK(s) for other messages", verdict.stray_acks.len())
-    };
-    writeln!(
-        out,
-        "{} message {} {}: {what}, {} ms, {} attempt(s){strays}",
-        verdict.file, verdict.message, verdict.control_id, verdict.millis, verdict.attempts
-    )
 }

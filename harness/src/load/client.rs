@@ -5,15 +5,18 @@
 //! a new one.
 
 use super::stats::Ending;
-use crate::hl7::ack::ReceivedAck;
+use crate::transport::client::{
+    connect_mllp, post_hl7, send_and_await_hllp, send_and_await_mllp, AckWait, HllpAnswer,
+    HllpBlocks, MllpAnswer, Passed,
+};
 use crate::transport::connection::{MllpConnection, Timeouts, TransportError};
-use crate::transport::hllp::{BlockType, HllpOptions};
+use crate::transport::hllp::HllpOptions;
 use crate::transport::hllp_connection::HllpConnection;
-use crate::transport::http_client::{parse_reply, post_message_tls, HttpTarget};
-use crate::transport::mllp::{FrameKind, MllpOptions};
-use crate::transport::userinfo::{Credentials, SplitUrl};
+use crate::transport::http_client::{parse_reply, HttpTarget};
+use crate::transport::mllp::MllpOptions;
+use crate::transport::target_url::{TargetUrl, TargetUrlError};
+use crate::transport::userinfo::Credentials;
 use std::future::Future;
-use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
 
 /// Where the load goes, resolved from a target URL.
@@ -84,11 +87,8 @@ impl Client {
             return Ok(());
         }
         self.open = match &self.target {
-            LoadTarget::Mllp { addr, tls: None } => Open::Mllp(
-                MllpConnection::connect(addr, MllpOptions::default(), self.timeouts).await?,
-            ),
-            LoadTarget::Mllp { addr, tls: Some(c) } => Open::Mllp(
-                MllpConnection::connect_tls(addr, c, MllpOptions::default(), self.timeouts).await?,
+            LoadTarget::Mllp { addr, tls } => Open::Mllp(
+                connect_mllp(addr, tls.as_ref(), MllpOptions::default(), self.timeouts).await?,
             ),
             LoadTarget::Hllp { addr, options } => {
                 Open::Hllp(HllpConnection::connect(addr, *options, self.timeouts).await?)
@@ -99,6 +99,12 @@ impl Client {
     }
 }
 
+/// What waiting for the ACK of `control_id` means under load: only its own ACK ends the wait,
+/// commit blocks are passed over, the read timeout bounds it.
+fn wait_for(control_id: &str, read: std::time::Duration) -> AckWait<'_> {
+    AckWait { control_id, any_msa2: false, stop_on_commit_nak: false, wait: read }
+}
+
 /// Sends over MLLP and reads frames until the ACK for `control_id` (others are counted as
 /// strays), within the read timeout.
 async fn mllp(
@@ -107,22 +113,17 @@ async fn mllp(
     control_id: &str,
     strays: &mut u64,
 ) -> Result<String, TransportError> {
-    connection.send(payload).await?;
-    let deadline = Instant::now() + connection.timeouts().read;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let frame = connection.receive(Some(left)).await?;
-        if frame.kind != FrameKind::Message {
-            continue; // MLLP release 2 commit acknowledgements: the application ACK follows.
-        }
-        match ReceivedAck::parse(&frame.payload) {
-            Some(ack) if ack.msa2 == control_id => return Ok(ack.msa1),
-            _ => *strays += 1,
-        }
+    let wait = wait_for(control_id, connection.timeouts().read);
+    // MLLP release 2 commit acknowledgements are passed over: the application ACK follows.
+    let counted = |passed: Passed| *strays += u64::from(passed != Passed::CommitAck);
+    match send_and_await_mllp(connection, payload, wait, counted).await? {
+        MllpAnswer::Ack(ack) => Ok(ack.msa1),
+        MllpAnswer::CommitNak => unreachable!("the wait does not stop at a commit NAK"),
     }
 }
 
-/// The same over HLLP: a `D` block out, the `D` block with the ACK back.
+/// The same over HLLP: a `D` block out, the `D` block with the ACK back; an `N` block or a
+/// damaged answer is counted as the receiver's answer "HLLP N".
 async fn hllp(
     connection: &mut HllpConnection,
     payload: &[u8],
@@ -130,19 +131,11 @@ async fn hllp(
     read: std::time::Duration,
     strays: &mut u64,
 ) -> Result<String, TransportError> {
-    connection.send_data(payload).await?;
-    let deadline = Instant::now() + read;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let block = connection.receive(Some(left)).await?;
-        if block.block_type != BlockType::Data || block.nak_reason().is_some() {
-            // An N block or a damaged answer: counted as the receiver's answer "N".
-            return Ok("HLLP N".into());
-        }
-        match ReceivedAck::parse(&block.data) {
-            Some(ack) if ack.msa2 == control_id => return Ok(ack.msa1),
-            _ => *strays += 1,
-        }
+    let wait = wait_for(control_id, read);
+    let counted = |_: Passed| *strays += 1;
+    match send_and_await_hllp(connection, payload, wait, HllpBlocks::FirstBad, counted).await? {
+        HllpAnswer::Ack(ack) => Ok(ack.msa1),
+        HllpAnswer::Negative { .. } => Ok("HLLP N".into()),
     }
 }
 
@@ -159,29 +152,22 @@ impl Exchange for Client {
     async fn exchange(&mut self, payload: &[u8], control_id: &str) -> (Ending, u64) {
         let mut strays = 0;
         if let LoadTarget::Http { target, tls } = &self.target {
-            let charset = crate::hl7::Message::parse(payload)
-                .ok()
-                .and_then(|m| m.charset().iana_name())
-                .unwrap_or("UTF-8");
-            let ending =
-                match post_message_tls(target, tls.as_ref(), payload, charset, self.timeouts).await
-                {
-                    Ok(reply) => match parse_reply(&reply).ack {
-                        Some(ack) if ack.msa2 == control_id => Ending::Answered { code: ack.msa1 },
-                        Some(_) => {
-                            strays += 1;
-                            Ending::Answered {
-                                code: format!("HTTP {} (ACK for another MSH-10)", reply.status),
-                            }
+            let ending = match post_hl7(target, tls.as_ref(), payload, self.timeouts).await {
+                Ok(reply) => match parse_reply(&reply).ack {
+                    Some(ack) if ack.msa2 == control_id => Ending::Answered { code: ack.msa1 },
+                    Some(_) => {
+                        strays += 1;
+                        Ending::Answered {
+                            code: format!("HTTP {} (ACK for another MSH-10)", reply.status),
                         }
-                        None => Ending::Answered { code: format!("HTTP {}", reply.status) },
-                    },
-                    Err(
-                        err @ (TransportError::Connect { .. }
-                        | TransportError::ConnectTimeout { .. }),
-                    ) => not_sent(&err),
-                    Err(err) => lost(&err),
-                };
+                    }
+                    None => Ending::Answered { code: format!("HTTP {}", reply.status) },
+                },
+                Err(
+                    err @ (TransportError::Connect { .. } | TransportError::ConnectTimeout { .. }),
+                ) => not_sent(&err),
+                Err(err) => lost(&err),
+            };
             return (ending, strays);
         }
         if let Err(err) = self.connect().await {
@@ -204,65 +190,69 @@ impl Exchange for Client {
     }
 }
 
+/// Why a target URL cannot take load.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadTargetError {
+    #[error(transparent)]
+    Url(#[from] TargetUrlError),
+    /// Two sources of credentials on one command line would leave the reader guessing which
+    /// was sent.
+    #[error("{url:?}: the URL names a user and password and so do the flags: give them once")]
+    CredentialsTwice { url: String },
+    #[error("{url:?}: a TLS target needs the CA to trust (--tls-ca)")]
+    NeedsTls { url: String },
+    /// `builtin` is started by the command (it becomes an `mllp://` URL) before it gets here.
+    #[error("builtin: the built-in endpoint is not a URL to connect to here")]
+    Builtin,
+}
+
 impl LoadTarget {
-    /// Reads `mllp://`, `mllps://`, `hllp://`, `http://` and `https://` URLs. `tls` is the
-    /// connector for the TLS schemes (required there), `basic` the HTTP credentials. The
-    /// userinfo of an http(s) URL is taken as the credentials when `basic` is `None` (and
-    /// refused for the other schemes); no error repeats it.
+    /// Reads a target URL (see [`TargetUrl`]). `tls` is the connector for the TLS schemes
+    /// (required there), `basic` the HTTP credentials. The userinfo of an http(s) URL is taken
+    /// as the credentials when `basic` is `None` (and refused for the other schemes); no error
+    /// repeats it.
     pub fn parse(
         url: &str,
         tls: Option<TlsConnector>,
         basic: Option<(String, String)>,
         hllp: HllpOptions,
-    ) -> Result<LoadTarget, String> {
-        let (url, from_url) = SplitUrl::parse(url).map_err(|e| e.to_string())?.into_parts();
+    ) -> Result<LoadTarget, LoadTargetError> {
+        let (url, from_url) = TargetUrl::parse_with_credentials(url)?;
         let basic = match (basic, from_url) {
             (Some(_), Some(_)) => {
-                return Err(format!(
-                    "{url:?}: the URL names a user and password and so do the flags: give them once"
-                ))
+                return Err(LoadTargetError::CredentialsTwice { url: url.to_string() })
             }
             (basic, from_url) => basic.or(from_url.map(Credentials::into_pair)),
         };
-        let url = url.as_str();
-        let need_tls = || {
-            tls.clone()
-                .ok_or_else(|| format!("{url:?}: a TLS target needs the CA to trust (--tls-ca)"))
-        };
-        let addr = |rest: &str| -> Result<String, String> {
-            let rest = rest.trim_end_matches('/');
-            let valid = rest
-                .rsplit_once(':')
-                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
-            if valid {
-                Ok(rest.to_string())
-            } else {
-                Err(format!("{url:?}: expected HOST:PORT"))
-            }
-        };
-        if let Some(rest) = url.strip_prefix("mllp://") {
-            return Ok(LoadTarget::Mllp { addr: addr(rest)?, tls: None });
-        }
-        if let Some(rest) = url.strip_prefix("mllps://") {
-            return Ok(LoadTarget::Mllp { addr: addr(rest)?, tls: Some(need_tls()?) });
-        }
-        if let Some(rest) = url.strip_prefix("hllp://") {
-            return Ok(LoadTarget::Hllp { addr: addr(rest)?, options: hllp });
-        }
+        LoadTarget::from_url(&url, tls, basic, hllp)
+    }
+
+    /// The target of an already parsed URL (the runner's), with the settings as in
+    /// [`LoadTarget::parse`].
+    pub fn from_url(
+        url: &TargetUrl,
+        tls: Option<TlsConnector>,
+        basic: Option<(String, String)>,
+        hllp: HllpOptions,
+    ) -> Result<LoadTarget, LoadTargetError> {
+        let need_tls = || tls.clone().ok_or(LoadTargetError::NeedsTls { url: url.to_string() });
         let with_basic = |mut target: HttpTarget| {
             target.basic = basic.clone();
             target
         };
-        if let Some(target) = HttpTarget::parse(url) {
-            return Ok(LoadTarget::Http { target: with_basic(target), tls: None });
-        }
-        if let Some(target) = HttpTarget::parse_https(url) {
-            return Ok(LoadTarget::Http { target: with_basic(target), tls: Some(need_tls()?) });
-        }
-        Err(format!(
-            "{url:?}: unknown target; use mllp://HOST:PORT, mllps://HOST:PORT, hllp://HOST:PORT, \
-             http://HOST:PORT/PATH or https://HOST:PORT/PATH"
-        ))
+        Ok(match url {
+            TargetUrl::Builtin => return Err(LoadTargetError::Builtin),
+            TargetUrl::Mllp(addr) => LoadTarget::Mllp { addr: addr.clone(), tls: None },
+            TargetUrl::Mllps(addr) => {
+                LoadTarget::Mllp { addr: addr.clone(), tls: Some(need_tls()?) }
+            }
+            TargetUrl::Hllp(addr) => LoadTarget::Hllp { addr: addr.clone(), options: hllp },
+            TargetUrl::Http(_) | TargetUrl::Https(_) => {
+                let target = url.http_target().expect("TargetUrl checked the HTTP URL");
+                let tls = if url.uses_tls() { Some(need_tls()?) } else { None };
+                LoadTarget::Http { target: with_basic(target), tls }
+            }
+        })
     }
 }
 
@@ -271,7 +261,9 @@ mod tests {
     use super::*;
 
     fn parse(url: &str) -> Result<String, String> {
-        LoadTarget::parse(url, None, None, HllpOptions::default()).map(|t| format!("{t:?}"))
+        LoadTarget::parse(url, None, None, HllpOptions::default())
+            .map(|t| format!("{t:?}"))
+            .map_err(|e| e.to_string())
     }
 
     #[test]

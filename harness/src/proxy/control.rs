@@ -19,7 +19,7 @@
 //!   cross-site without a preflight this server never grants.
 
 use super::server::{Proxy, MAX_RULES};
-use super::spec::parse_spec;
+use crate::faults::parse_spec;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;

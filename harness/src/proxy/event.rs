@@ -5,7 +5,7 @@
 //! Events carry control ids and message types, never message text.
 
 use super::frame::FrameIds;
-use super::spec::Direction;
+use crate::faults::Direction;
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;

@@ -3,20 +3,20 @@
 //! (latency, bandwidth, slicing, half-close, reset, outage), by ordered rules decided from one
 //! seed, and logs every fault it injects with the frame it touched.
 //!
-//! `spec` parses rules, `engine` decides (pure, seeded), `frame` cuts streams into frames,
-//! `shape` writes bytes shaped, `server` owns the sockets, `control` is the HTTP control
-//! interface and `event` the log (`report::proxy` writes the report folder). Independent of `faults/` (the
-//! runner's client-side primitives) and `runner/`.
+//! The rules, their `--fault SPEC` text, the engine that decides (pure, seeded) and the shaper
+//! that writes bytes live in `faults/`, shared with the runner and the receiver role; here
+//! `frame` cuts streams into frames, `server` owns the sockets and hosts the engine, `control`
+//! is the HTTP control interface and `event` the log (`report::proxy` writes the report
+//! folder). Independent of `runner/`.
 
 pub mod control;
-pub mod engine;
 pub mod event;
 pub mod frame;
 pub mod server;
-pub mod shape;
-pub mod spec;
 
-pub use engine::{Decision, Engine, Shaping, Trigger, Verdict};
+/// The rules, their text form and the engine live in `faults`; named here for the proxy's users.
+pub use crate::faults::{
+    parse_spec, Decision, Direction, Engine, FaultSpec, Shaping, SpecError, Trigger, Verdict,
+};
 pub use event::{Event, EventLog};
 pub use server::{serve, Proxy, ProxyOptions, Upstream};
-pub use spec::{parse_spec, Direction, FaultSpec, SpecError};

@@ -4,11 +4,11 @@
 //! log it. A peer's half-close or reset is passed on to the other side unless a fault says
 //! otherwise; every wait has a timeout; buffers are bounded by the frame limit.
 
-use super::engine::{Applied, Decision, Engine, Trigger, Verdict};
 use super::event::{Event, EventKind, EventLog};
 use super::frame::{frame_ids, payload, FrameIds, Splitter, Unit};
-use super::shape::write_shaped;
-use super::spec::{Direction, FaultSpec};
+use crate::faults::{
+    write_shaped, Applied, Decision, Direction, Engine, FaultSpec, Trigger, Verdict,
+};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -622,7 +622,7 @@ fn write_failed(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proxy::spec::parse_spec;
+    use crate::faults::parse_spec;
     use tokio::io::DuplexStream;
 
     fn proxy(specs: &[&str]) -> Arc<Proxy> {

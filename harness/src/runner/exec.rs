@@ -10,10 +10,12 @@ pub(super) use super::reading::*;
 use super::target::TargetUrl;
 use crate::checks::CasePlan;
 use crate::faults::NetworkFault;
-use crate::hl7::{Message, Path};
+use crate::hl7::ack::ReceivedAck;
+use crate::hl7::Message;
 use crate::netlab::{Lab, LabError};
 use crate::observation::*;
 use crate::scenario::Step;
+use crate::transport::client::connect_mllp;
 use crate::transport::connection::{MllpConnection, TransportError};
 use crate::transport::mllp::MllpOptions;
 
@@ -25,10 +27,9 @@ pub(super) fn control_id_of(payload: &[u8]) -> Option<String> {
     Message::parse(payload).ok()?.control_id().map(str::to_string)
 }
 
+/// MSA-2 of a reply (empty when it has none); `None` when the reply is not an HL7 message.
 pub(super) fn msa2_of(payload: &[u8]) -> Option<String> {
-    let message = Message::parse(payload).ok()?;
-    let value = message.get(&Path::parse("MSA-2").ok()?)?;
-    Some(String::from_utf8_lossy(value.as_bytes()).into_owned())
+    ReceivedAck::parse(payload).map(|ack| ack.msa2)
 }
 
 /// Runs one case; returns the observations and one description per message sent.
@@ -101,12 +102,7 @@ pub(super) async fn connect(addr: &str, ctx: &Context) -> Result<MllpConnection,
     if let Some(lab) = &ctx.lab {
         return connect_from_lab(lab, addr, ctx).await;
     }
-    match &ctx.tls {
-        Some(tls) => {
-            MllpConnection::connect_tls(addr, tls, MllpOptions::default(), ctx.timeouts).await
-        }
-        None => MllpConnection::connect(addr, MllpOptions::default(), ctx.timeouts).await,
-    }
+    connect_mllp(addr, ctx.tls.as_ref(), MllpOptions::default(), ctx.timeouts).await
 }
 
 /// A plain MLLP connection that starts inside the lab's namespace.

@@ -5,7 +5,6 @@ use super::case_run::*;
 use super::exec::*;
 use super::liveness::during;
 use super::mllp_case::*;
-use super::reading::*;
 use super::wire::write_plan;
 use crate::faults::{plan, WireEnd, WirePlan};
 use crate::netlab::{Cut, Direction, LabError};

@@ -52,7 +52,9 @@ pub async fn run_load_phase(
         SourceOptions { seed, patients: spec.patients.unwrap_or(1000), mutations: Vec::new() };
     let prepared =
         MessageSource::new(&templates, &options).map_err(|e| e.to_string()).and_then(|source| {
-            let target = LoadTarget::parse(&url, ctx.tls.clone(), ctx.basic.clone(), ctx.hllp)?;
+            let target =
+                LoadTarget::from_url(&ctx.url, ctx.tls.clone(), ctx.basic.clone(), ctx.hllp)
+                    .map_err(|e| e.to_string())?;
             Ok((source, target))
         });
     let name = format!("load: {}", describe_short(&plan));

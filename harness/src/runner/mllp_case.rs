@@ -6,7 +6,6 @@ use super::case_run::*;
 use super::exec::*;
 use super::lane::*;
 use super::liveness::{canary_message, during, storm};
-use super::reading::*;
 use super::wire::write_plan;
 use crate::faults::{plan, shape_payload, writes_outside_before, NetworkFault, WireEnd};
 use crate::observation::*;

@@ -7,12 +7,13 @@
 //! Every wait is bounded by the case timeout; the SUT is killed when it outlives it.
 
 use crate::checks::{content_key, CasePlan, ExpectedMessage, ReceiverExpectation};
+use crate::faults::{write_shaped, AckToBuild, AfterAnswer, AnswerRules, Shaping, Verdict};
 use crate::hl7::ack::{AckBuilder, AckCode, AckError, ErrorCondition};
 use crate::hl7::edit::MessageBuf;
 use crate::hl7::{Message, Path};
 use crate::netlab::{Cut, Direction, Lab};
 use crate::observation::{Arrival, CaseObservation, SutRun, TransportEvent};
-use crate::scenario::{Answer, ConnectionBehaviour, NakCode, ReceiverCase, TemplateMessage};
+use crate::scenario::{ConnectionBehaviour, ReceiverCase, TemplateMessage};
 use crate::transport::mllp::{encode_frame, FrameKind, MllpCodec, MllpOptions};
 use bytes::BytesMut;
 use std::collections::BTreeMap;
@@ -29,46 +30,12 @@ use tokio_util::codec::Decoder;
 /// separated (empty without any), so an external sender can switch on bugs of its own.
 pub const DEFECTS_VARIABLE: &str = "HL7H_SUT_DEFECTS";
 
-/// What a secret is replaced with wherever the SUT's command line or output would show it.
-const HIDDEN: &str = "***";
-
-/// The values of the secrets a scenario read (variables read into a secret, named like a
-/// password or token, or holding a URL with credentials: [`VariableRead::value`] is `None`),
-/// taken again from the environment, with the password of a URL's userinfo on its own too;
-/// longest first, so a value that contains another is hidden whole.
-///
-/// [`VariableRead::value`]: crate::scenario::VariableRead
-pub fn secret_values(reads: &[crate::scenario::VariableRead]) -> Vec<String> {
-    let mut values = Vec::new();
-    for read in reads.iter().filter(|r| r.value.is_none()) {
-        let Ok(value) = std::env::var(&read.name) else { continue };
-        if let Some((_, rest)) = value.split_once("://") {
-            let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-            if let Some((userinfo, _)) = authority.rsplit_once('@') {
-                if let Some((_, password)) = userinfo.split_once(':') {
-                    values.push(password.to_string());
-                }
-            }
-        }
-        values.push(value);
-    }
-    // Very short values would hide ordinary text and tell a reader what they were.
-    values.retain(|v| v.len() >= 3);
-    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
-    values.dedup();
-    values
-}
-
-/// `text` with every secret replaced by `***`.
-fn hide(text: &str, secrets: &[String]) -> String {
-    secrets.iter().fold(text.to_string(), |text, secret| text.replace(secret, HIDDEN))
-}
+mod sut;
+pub use sut::secret_values;
+use sut::{command_line, hide, remove_message_files, tail, write_message_files, Placeholders};
 
 /// Arrivals kept per case; a sender in a retry storm cannot fill memory.
 const MAX_ARRIVALS: usize = 10_000;
-/// What is kept of the SUT's output.
-const MAX_OUTPUT: usize = 4096;
-
 /// What the receiver cases of one scenario file share.
 pub struct ReceiverContext {
     /// `HOST:PORT`; port 0 picks a free port per case.
@@ -120,7 +87,8 @@ struct CaseState {
     arrivals: Mutex<Vec<(usize, Arrival)>>,
     next_arrival: Mutex<usize>,
     next_connection: Mutex<usize>,
-    answers: Vec<Answer>,
+    /// The case's answers as ordered rules (first match wins, AA by default).
+    answers: AnswerRules,
     behaviours: Vec<ConnectionBehaviour>,
     lab: Option<Arc<Lab>>,
     /// The port the harness listens on.
@@ -271,11 +239,13 @@ async fn write_frame<W: AnswerWriter>(writer: &tokio::sync::Mutex<W>, payload: &
         return false;
     }
     let mut writer = writer.lock().await;
-    matches!(
-        tokio::time::timeout(Duration::from_secs(5), writer.write_all(&framed)).await,
-        Ok(Ok(()))
-    )
+    // Unshaped, through the faults' one shaper: a single write that must finish in 5 s.
+    let written = write_shaped(&mut *writer, &framed, Shaping::default(), ANSWER_WRITE_TIMEOUT);
+    written.await.is_ok()
 }
+
+/// How long one answer's write may take before the sender counts as not reading.
+const ANSWER_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What to do with the connection after an answer.
 enum After {
@@ -296,7 +266,7 @@ async fn answer<W: AnswerWriter>(
     received: Duration,
 ) -> After {
     let number = state.take_arrival_number();
-    let plan = state.answers.get(number).cloned().unwrap_or(Answer::Ack);
+    let plan = state.answers.answer(number);
     let control_id = Message::parse(&payload).ok().and_then(|m| m.control_id().map(str::to_string));
     let hl7 = control_id.is_some();
     let now = || state.started.elapsed();
@@ -311,85 +281,76 @@ async fn answer<W: AnswerWriter>(
         rejected: false,
     };
     let mut after = After::KeepReading;
-    let send = |code, wrong| ack(&payload, code, wrong, number + 1);
-    match (&plan, hl7) {
-        (_, false) => arrival.answer = "not HL7, no ACK".into(),
-        (Answer::Ack, true) => {
-            if let Some(bytes) = send(AckCode::ApplicationAccept, false) {
-                arrival.accepted = write_frame(writer, &bytes).await;
+    if !hl7 {
+        arrival.answer = "not HL7, no ACK".into();
+        state.record(number, arrival);
+        return after;
+    }
+    let action = plan.action();
+    arrival.answer = action.label;
+    let AckToBuild { code, wrong_msa2 } = action.ack;
+    // What a written ACK counts as: delivery (AA), a rejection (AE, AR), or neither (an AA
+    // answering another control id).
+    let counts = |arrival: &mut Arrival, written: bool| {
+        if wrong_msa2 {
+        } else if code.is_accept() {
+            arrival.accepted = written;
+        } else {
+            arrival.rejected = written;
+        }
+    };
+    let bytes = || ack(&payload, code, wrong_msa2, number + 1);
+    match action.verdict {
+        Verdict::Drop => {}
+        // Answers never corrupt their ACK; a corrupt verdict is written as it is.
+        Verdict::Forward | Verdict::Corrupt(_) => {
+            if let Some(bytes) = bytes() {
+                let written = write_frame(writer, &bytes).await;
+                counts(&mut arrival, written);
                 arrival.answered = Some(now());
             }
-            arrival.answer = "AA".into();
         }
-        (Answer::NoAck, true) => arrival.answer = "no ACK".into(),
-        (Answer::LateAck(delay), true) => {
-            arrival.answer = format!("AA after {} ms", delay.0.as_millis());
-            arrival.answered = Some(now() + delay.0);
+        Verdict::Duplicate => {
+            if let Some(bytes) = bytes() {
+                let first = write_frame(writer, &bytes).await;
+                let written = first && write_frame(writer, &bytes).await;
+                counts(&mut arrival, written);
+                arrival.answered = Some(now());
+            }
+        }
+        Verdict::Delay(delay) => {
+            arrival.answered = Some(now() + delay);
             // Accepted once the late ACK is written (the sender may have gone by then).
-            if let Some(bytes) = send(AckCode::ApplicationAccept, false) {
-                let (writer, state, delay) = (Arc::clone(writer), Arc::clone(state), delay.0);
+            if let Some(bytes) = bytes() {
+                let (writer, state) = (Arc::clone(writer), Arc::clone(state));
+                let delivery = code.is_accept() && !wrong_msa2;
                 tokio::spawn(async move {
                     // At least a tick, so the arrival is recorded before it is marked.
                     tokio::time::sleep(delay.max(Duration::from_millis(1))).await;
                     let written = write_frame(&writer, &bytes).await;
-                    state.mark_accepted(number, written);
+                    if delivery {
+                        state.mark_accepted(number, written);
+                    }
                 });
             }
         }
-        (Answer::DuplicateAck, true) => {
-            if let Some(bytes) = send(AckCode::ApplicationAccept, false) {
-                let first = write_frame(writer, &bytes).await;
-                arrival.accepted = first && write_frame(writer, &bytes).await;
-                arrival.answered = Some(now());
+    }
+    match action.then {
+        AfterAnswer::KeepReading => {}
+        AfterAnswer::Close => after = After::Close,
+        AfterAnswer::Reset => after = After::Reset,
+        AfterAnswer::SilentPeer => {
+            if let Err(why) = state.drop_packets(cut).await {
+                arrival.answer = format!("no ACK; the connection could not be silenced: {why}");
             }
-            arrival.answer = "AA twice".into();
-        }
-        (Answer::WrongMsa2, true) => {
-            if let Some(bytes) = send(AckCode::ApplicationAccept, true) {
-                write_frame(writer, &bytes).await;
-                arrival.answered = Some(now());
-            }
-            arrival.answer = "AA with a wrong MSA-2".into();
-        }
-        (Answer::Nak(code), true) => {
-            let (code, name) = match code {
-                NakCode::AE => (AckCode::ApplicationError, "AE"),
-                NakCode::AR => (AckCode::ApplicationReject, "AR"),
-            };
-            if let Some(bytes) = send(code, false) {
-                arrival.rejected = write_frame(writer, &bytes).await;
-                arrival.answered = Some(now());
-            }
-            arrival.answer = name.into();
-        }
-        (Answer::Close, true) => {
-            arrival.answer = "closed, no ACK".into();
-            after = After::Close;
-        }
-        (Answer::Reset, true) => {
-            arrival.answer = "reset, no ACK".into();
-            after = After::Reset;
-        }
-        (Answer::SilentPeer, true) => {
-            arrival.answer = match state.drop_packets(cut).await {
-                Ok(()) => "silent peer: no ACK, and from now on every packet of the connection \
-                           dropped both ways (no FIN, no RST)"
-                    .into(),
-                Err(why) => format!("no ACK; the connection could not be silenced: {why}"),
-            };
             after = After::Hold;
         }
-        (Answer::Blackhole(period), true) => {
+        AfterAnswer::Blackhole(period) => {
             let port = Cut::Port(state.port);
-            arrival.answer = match state.drop_packets(port).await {
-                Ok(()) => format!(
-                    "blackhole: no ACK, and every packet to and from the harness's port dropped \
-                     for {} ms (connects hang)",
-                    period.0.as_millis()
-                ),
-                Err(why) => format!("no ACK; the port could not be cut off: {why}"),
-            };
-            state.heal_after(port, period.0);
+            if let Err(why) = state.drop_packets(port).await {
+                arrival.answer = format!("no ACK; the port could not be cut off: {why}");
+            }
+            state.heal_after(port, period);
         }
     }
     state.record(number, arrival);
@@ -489,100 +450,11 @@ async fn read_and_answer<R, W>(
     }
 }
 
-/// Keeps the last `MAX_OUTPUT` bytes of a child's output stream.
-async fn tail(mut stream: impl tokio::io::AsyncRead + Unpin) -> Vec<u8> {
-    let mut kept = Vec::new();
-    let mut chunk = [0u8; 4096];
-    while let Ok(n) = stream.read(&mut chunk).await {
-        if n == 0 {
-            break;
-        }
-        kept.extend_from_slice(&chunk[..n]);
-        if kept.len() > MAX_OUTPUT {
-            kept.drain(..kept.len() - MAX_OUTPUT);
-        }
-    }
-    kept
-}
-
-/// What the placeholders of a SUT command stand for in one case.
-struct Placeholders<'a> {
-    harness: &'a std::path::Path,
-    listen: std::net::SocketAddr,
-    /// The case's messages, one file each, in sending order.
-    files: &'a [PathBuf],
-    /// The folder that holds exactly those files, named so that they sort in sending order.
-    dir: &'a std::path::Path,
-    /// The case's messages MLLP-framed back to back in one file.
-    framed: &'a std::path::Path,
-    defects: &'a [String],
-}
-
-/// The SUT command with its placeholders filled.
-fn command_line(command: &[String], values: &Placeholders<'_>) -> Vec<String> {
-    let harness = values.harness.display().to_string();
-    let mut out = Vec::new();
-    for arg in command {
-        match arg.as_str() {
-            "{messages}" => out.extend(values.files.iter().map(|f| f.display().to_string())),
-            "{defects}" => {
-                for defect in values.defects {
-                    out.extend(["--defect".to_string(), defect.clone()]);
-                }
-            }
-            other => out.push(
-                other
-                    .replace("{harness}", &harness)
-                    .replace("{listen}", &values.listen.to_string())
-                    .replace("{host}", &values.listen.ip().to_string())
-                    .replace("{port}", &values.listen.port().to_string())
-                    .replace("{mllp_file}", &values.framed.display().to_string())
-                    .replace("{messages_dir}", &values.dir.display().to_string()),
-            ),
-        }
-    }
-    out
-}
-
-/// The name of the `n`-th (1-based) of `count` message files: zero-padded to at least four
-/// digits, so that a plain sort (`ls`, a glob, a folder watcher) gives the sending order.
-fn message_file_name(n: usize, count: usize) -> String {
-    let width = count.to_string().len().max(4);
-    format!("{n:0width$}.hl7")
-}
-
-/// The case's messages as files in a fresh folder `dir` (see [`message_file_name`]), and all
-/// of them MLLP-framed back to back in the file `framed` (beside the folder, so a sender that
-/// sends every file of the folder sends each message once); the message files, in order.
-fn write_message_files(
-    prepared: &[(ExpectedMessage, Vec<u8>)],
-    dir: &std::path::Path,
-    framed_path: &std::path::Path,
-) -> Result<Vec<PathBuf>, String> {
-    let _ = std::fs::remove_dir_all(dir);
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let mut files = Vec::new();
-    let mut framed = BytesMut::new();
-    for (n, (_, bytes)) in prepared.iter().enumerate() {
-        let path = dir.join(message_file_name(n + 1, prepared.len()));
-        std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-        files.push(path);
-        encode_frame(bytes, &mut framed).map_err(|e| e.to_string())?;
-    }
-    std::fs::write(framed_path, &framed).map_err(|e| format!("{}: {e}", framed_path.display()))?;
-    Ok(files)
-}
-
 /// A listener on `addr`: on this host, or inside the lab (its address, the port of `addr`).
 async fn listen(ctx: &ReceiverContext, addr: &str) -> std::io::Result<TcpListener> {
     let Some(lab) = &ctx.lab else { return TcpListener::bind(addr).await };
     let port = addr.rsplit_once(':').and_then(|(_, p)| p.parse().ok()).unwrap_or(0);
     lab.listen(port).map_err(|e| std::io::Error::other(e.to_string()))
-}
-
-fn remove_message_files(dir: &std::path::Path, framed: &std::path::Path) {
-    let _ = std::fs::remove_dir_all(dir);
-    let _ = std::fs::remove_file(framed);
 }
 
 fn aborted(code: &str, detail: String) -> CaseObservation {
@@ -626,7 +498,7 @@ pub async fn run_case(
         arrivals: Mutex::new(Vec::new()),
         next_arrival: Mutex::new(0),
         next_connection: Mutex::new(0),
-        answers: run.case.answers.clone(),
+        answers: AnswerRules::from_list(&run.case.answers),
         behaviours: run.case.connections.clone(),
         lab: ctx.lab.clone(),
         port: address.port(),
@@ -825,6 +697,7 @@ mod tests {
     //! at its deadline, so late ACKs and slow reads happen at exact virtual times.
 
     use super::*;
+    use crate::faults::Answer;
     use crate::scenario::Span;
     use tokio::io::{DuplexStream, WriteHalf};
 
@@ -866,7 +739,7 @@ mod tests {
             arrivals: Mutex::new(Vec::new()),
             next_arrival: Mutex::new(0),
             next_connection: Mutex::new(1),
-            answers,
+            answers: AnswerRules::from_list(&answers),
             behaviours: Vec::new(),
             lab: None,
             port: 0,
@@ -911,73 +784,6 @@ mod tests {
         serving.await.unwrap();
         let arrivals = state.arrivals.lock().unwrap().drain(..).map(|(_, a)| a).collect();
         Run { acks, written, arrivals }
-    }
-
-    /// `{messages_dir}` files sort in sending order however many there are (issue 19).
-    #[test]
-    fn message_files_sort_in_sending_order() {
-        assert_eq!(message_file_name(1, 3), "0001.hl7");
-        assert_eq!(message_file_name(12_345, 20_000), "12345.hl7");
-        assert_eq!(message_file_name(7, 20_000), "00007.hl7");
-        for count in [9, 11, 10_001] {
-            let names: Vec<String> = (1..=count).map(|n| message_file_name(n, count)).collect();
-            let mut sorted = names.clone();
-            sorted.sort();
-            assert_eq!(names, sorted, "{count} files");
-        }
-    }
-
-    #[test]
-    fn placeholders_fill_the_command_line() {
-        let files = [PathBuf::from("/t/d/0001.hl7"), PathBuf::from("/t/d/0002.hl7")];
-        let defects = ["drops-acks".to_string()];
-        let values = Placeholders {
-            harness: std::path::Path::new("/bin/h"),
-            listen: "127.0.0.1:2575".parse().unwrap(),
-            files: &files,
-            dir: std::path::Path::new("/t/d"),
-            framed: std::path::Path::new("/t/d.mllp"),
-            defects: &defects,
-        };
-        let command: Vec<String> = [
-            "{harness}",
-            "{messages}",
-            "--dir={messages_dir}",
-            "{mllp_file}",
-            "{host}:{port}",
-            "{defects}",
-        ]
-        .map(String::from)
-        .to_vec();
-        assert_eq!(
-            command_line(&command, &values),
-            [
-                "/bin/h",
-                "/t/d/0001.hl7",
-                "/t/d/0002.hl7",
-                "--dir=/t/d",
-                "/t/d.mllp",
-                "127.0.0.1:2575",
-                "--defect",
-                "drops-acks"
-            ]
-        );
-    }
-
-    #[test]
-    fn secrets_are_hidden_longest_first_with_a_urls_password() {
-        use crate::scenario::VariableRead;
-        std::env::set_var("HL7H_RECEIVER_TEST_TOKEN", "tok-123456");
-        std::env::set_var("HL7H_RECEIVER_TEST_URL", "mllp://op:pw-98765@127.0.0.1:1");
-        let reads = [
-            VariableRead { name: "HL7H_RECEIVER_TEST_TOKEN".into(), value: None },
-            VariableRead { name: "HL7H_RECEIVER_TEST_URL".into(), value: None },
-            VariableRead { name: "HL7H_RECEIVER_TEST_PLAIN".into(), value: Some("x".into()) },
-        ];
-        let secrets = secret_values(&reads);
-        assert_eq!(secrets, ["mllp://op:pw-98765@127.0.0.1:1", "tok-123456", "pw-98765"]);
-        let text = "send --token tok-123456 to mllp://op:pw-98765@127.0.0.1:1; pw-98765 refused";
-        assert_eq!(hide(text, &secrets), "send --token *** to ***; *** refused");
     }
 
     #[tokio::test(start_paused = true)]

@@ -46,8 +46,9 @@ pub(super) fn target(
     scenario: &LoadedScenario,
     options: &RunOptions,
 ) -> Result<(TargetUrl, Option<Credentials>), RunError> {
-    TargetUrl::parse_with_credentials(&target_text(scenario, options))
-        .map_err(|message| RunError::Target { file: scenario.path.display().to_string(), message })
+    TargetUrl::parse_with_credentials(&target_text(scenario, options)).map_err(|e| {
+        RunError::Target { file: scenario.path.display().to_string(), message: e.to_string() }
+    })
 }
 
 /// Starts what the file needs (its lab, its built-in endpoint) and builds the context its cases

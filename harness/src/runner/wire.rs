@@ -3,7 +3,7 @@
 //! engine's schedule is tested exactly over an in-memory stream in paused time; cases write to
 //! their MLLP connection.
 
-use crate::faults::{WireEnd, WirePlan};
+use crate::faults::{play, WireEnd, WirePlan, WriteSink};
 use crate::transport::connection::{MllpConnection, TransportError};
 
 /// Where a wire plan is written.
@@ -22,18 +22,25 @@ impl WireSink for MllpConnection {
     }
 }
 
-/// Writes `wire`'s writes, each followed by its pause (waited through `tokio::time`), then
-/// shuts down the write side when the plan ends with a half-close.
+/// A [`WireSink`] as the shaper's sink: its raw writes carry a schedule out.
+struct Raw<'s, S>(&'s mut S);
+
+impl<S: WireSink> WriteSink for Raw<'_, S> {
+    type Error = TransportError;
+
+    async fn write_bytes(&mut self, bytes: &[u8]) -> Result<(), TransportError> {
+        self.0.write_raw(bytes).await
+    }
+}
+
+/// Writes `wire`'s writes through the faults' one shaper loop ([`play`]), each followed by its
+/// pause (waited through `tokio::time`), then shuts down the write side when the plan ends with
+/// a half-close.
 pub(super) async fn write_plan(
     sink: &mut impl WireSink,
     wire: &WirePlan,
 ) -> Result<(), TransportError> {
-    for write in &wire.writes {
-        sink.write_raw(&write.bytes).await?;
-        if !write.pause.is_zero() {
-            tokio::time::sleep(write.pause).await;
-        }
-    }
+    play(&mut Raw(sink), &wire.writes).await?;
     if wire.end == WireEnd::HalfClose {
         sink.shutdown_write().await?;
     }

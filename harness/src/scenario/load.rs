@@ -5,7 +5,7 @@
 use super::files::{check_pack_file, FileAccess};
 use super::limits::{check_expansion, check_nesting, MAX_NESTING, MAX_SCENARIO_BYTES};
 use super::model::{Role, ScenarioFile, Template};
-use super::text::{with_load_dir, with_site};
+use super::text::{recording_reads, with_site, FileRef};
 use super::validate::{check_case, check_load, check_receiver_case, repeated};
 use crate::hl7::batch::split_batch;
 use crate::profile::LoadedProfile;
@@ -271,13 +271,24 @@ pub fn load_text_for(
         site.extend(profile.profile.site.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
     let (file, environment) =
-        with_site(Some(&site), || with_load_dir(dir, access, || from_yaml::<ScenarioFile>(text)));
-    let file = file.map_err(|e| vec![yaml_error(path, &e)])?;
+        with_site(Some(&site), || recording_reads(|| from_yaml::<ScenarioFile>(text)));
+    let mut file = file.map_err(|e| vec![yaml_error(path, &e)])?;
     let mut errors = Vec::new();
     let at = |needle: &str, message: String| {
         let (line, column) = locate(text, needle);
         LoadError { file: path.into(), line, column, message }
     };
+    // Every file the scenario names must exist inside the pack: all refusals at once, before
+    // anything reads one of them.
+    for (key, reference) in file_references(&mut file) {
+        if let Err(refused) = reference.resolve(dir, access) {
+            let needle = if text.contains(&reference.written) { &reference.written } else { key };
+            errors.push(at(needle, format!("file {refused}")));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
     match file.role {
         Role::Sender if file.cases.is_empty() && file.load.is_none() => errors.push(at(
             "cases:",
@@ -409,6 +420,30 @@ fn prune(value: &mut serde_yaml::Value) {
         serde_yaml::Value::Sequence(items) => items.iter_mut().for_each(prune),
         _ => {}
     }
+}
+
+/// Every file reference of a scenario, with the YAML key it stands under.
+fn file_references(file: &mut ScenarioFile) -> Vec<(&'static str, &mut FileRef)> {
+    let mut found: Vec<(&'static str, &mut FileRef)> = Vec::new();
+    let target = &mut file.target;
+    if let Some(profile) = target.profile.as_mut() {
+        found.push(("profile:", profile));
+    }
+    if let Some(tls) = target.tls.as_mut() {
+        found.push(("ca:", &mut tls.ca));
+        if let Some(cert) = tls.client_cert.as_mut() {
+            found.push(("client_cert:", cert));
+        }
+        if let Some(key) = tls.client_key.as_mut() {
+            found.push(("client_key:", key));
+        }
+    }
+    for template in file.messages.values_mut() {
+        if let Template::File(reference) = template {
+            found.push(("file:", reference));
+        }
+    }
+    found
 }
 
 /// The messages a template stands for.
@@ -547,5 +582,25 @@ mod tests {
         assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert_eq!(locate("a\n  bc: d\n", "bc:"), (2, 3));
         assert_eq!(locate("abc", "zz"), (0, 0));
+    }
+
+    /// Every file a scenario names is resolved after the YAML is read, and every refusal is
+    /// reported at once with the line it stands on.
+    #[test]
+    fn every_missing_file_is_reported_at_once() {
+        let dir = std::env::temp_dir().join(format!("hl7h-filerefs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("s.yaml");
+        let text = "target: { url: builtin, profile: nowhere.profile.yaml }\n\
+                    messages:\n  a: { file: missing-a.hl7 }\n  b: { file: missing-b.hl7 }\n\
+                    cases:\n  - name: x\n    send: a\n";
+        let Err(errors) = load_text_for(&path, text, &[], FileAccess::default(), None) else {
+            panic!("a scenario naming missing files must be refused");
+        };
+        let _ = std::fs::remove_dir_all(&dir);
+        let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, [1, 3, 4], "{errors:?}");
+        assert!(errors.iter().all(|e| e.message.starts_with("file ")), "{errors:?}");
+        assert!(errors[1].message.contains("missing-a.hl7"), "{errors:?}");
     }
 }

@@ -4,6 +4,8 @@
 //! retransmission, keeps order, waits for ACKs and retries at a sane pace.
 
 use super::text::{Span, Text};
+/// The answers are fault values; the receiver format names them.
+pub use crate::faults::{Answer, NakCode};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -78,56 +80,11 @@ pub struct ReceiverCase {
     pub skip_checks: Vec<String>,
 }
 
-/// How one arriving message is answered.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum Answer {
-    /// A correct AA (the default).
-    Ack,
-    /// No answer at all: the sender must retransmit it, same MSH-10.
-    NoAck,
-    /// A correct AA after `delay`.
-    LateAck(Span),
-    /// The correct AA twice.
-    DuplicateAck,
-    /// An AA whose MSA-2 is not the message's MSH-10: it must not count as delivery.
-    WrongMsa2,
-    /// A negative acknowledgment: `AE` (application error) or `AR` (application reject), with ERR.
-    Nak(NakCode),
-    /// Close the connection without answering.
-    Close,
-    /// Reset the connection (RST) without answering.
-    Reset,
-    /// Packet level (needs the lab): the harness's host vanishes for this connection. From
-    /// this arrival on, every packet of the connection is dropped both ways (no ACK, no FIN,
-    /// no RST, not even TCP's own acknowledgments), for good. The sender must notice by its
-    /// ACK timeout and resend, same MSH-10, on a new connection.
-    SilentPeer,
-    /// Packet level (needs the lab): a network partition. From this arrival on, every packet
-    /// to and from the harness's port is dropped for this long (this connection's and any
-    /// new one's: connects hang), then the way opens again. The sender must keep trying and
-    /// deliver, same MSH-10, once the network is back.
-    Blackhole(Span),
-}
-
-impl Answer {
-    /// Whether the answer works at the packet level, in the lab.
-    pub fn needs_lab(&self) -> bool {
-        matches!(self, Answer::SilentPeer | Answer::Blackhole(_))
-    }
-}
-
 impl ReceiverCase {
     /// Whether the case needs the packet-level lab.
     pub fn needs_lab(&self) -> bool {
         self.connect_hang.is_some() || self.answers.iter().any(Answer::needs_lab)
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-pub enum NakCode {
-    AE,
-    AR,
 }
 
 /// How one connection is read.

@@ -12,7 +12,7 @@
 //! - [`FieldPath`]: an HL7 path such as `PID-3[2].1`.
 //! - [`FileRef`]: a file that must exist, relative to the scenario file.
 
-use super::files::{check_pack_file, FileAccess};
+use super::files::{check_pack_file, FileAccess, FileRefused};
 use crate::hl7::Path as Hl7Path;
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::de::{Deserializer, Error as _};
@@ -23,10 +23,11 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+/// Durations in scenario files are the vocabulary's [`Span`]; kept here so `scenario::Span`
+/// still names it.
+pub use crate::vocab::Span;
+
 thread_local! {
-    /// The directory of the scenario file being read and which files it may read, for
-    /// [`FileRef`].
-    static LOAD_DIR: RefCell<Option<(PathBuf, FileAccess)>> = const { RefCell::new(None) };
     /// The environment variables `${VAR}` interpolation read while a file was being loaded.
     static READS: RefCell<Vec<VariableRead>> = const { RefCell::new(Vec::new()) };
     /// Under [`with_unset_allowed`]: the variables that were not set and had no default.
@@ -112,18 +113,11 @@ fn hide_reads_in(text: &str) {
     });
 }
 
-/// Sets the directory file references are resolved against, and the files they may reach,
-/// while `f` runs; returns what `f` gave and the environment variables interpolation read
-/// meanwhile, in first-read order.
-pub(crate) fn with_load_dir<T>(
-    dir: &Path,
-    access: FileAccess,
-    f: impl FnOnce() -> T,
-) -> (T, Vec<VariableRead>) {
-    LOAD_DIR.with(|d| *d.borrow_mut() = Some((dir.to_path_buf(), access)));
+/// Runs `f` (a deserialisation) and returns what it gave with the environment variables
+/// interpolation read meanwhile, in first-read order.
+pub(crate) fn recording_reads<T>(f: impl FnOnce() -> T) -> (T, Vec<VariableRead>) {
     READS.with(|reads| reads.borrow_mut().clear());
     let result = f();
-    LOAD_DIR.with(|d| *d.borrow_mut() = None);
     (result, READS.with(|reads| std::mem::take(&mut *reads.borrow_mut())))
 }
 
@@ -526,13 +520,23 @@ impl JsonSchema for Pattern {
     }
 }
 
-/// A file that exists, relative to the scenario file's directory, inside the pack's folders
-/// (see [`super::files`]) unless files outside are allowed.
+/// A file relative to the scenario file's directory. Reading the YAML only interpolates it;
+/// the loader then resolves it ([`FileRef::resolve`]): it must exist and lie inside the pack's
+/// folders (see [`super::files`]) unless files outside are allowed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileRef {
-    /// As written in the scenario.
+    /// As written in the scenario (after `${VAR}` interpolation).
     pub written: String,
+    /// The file it names, once resolved; empty before.
     pub resolved: PathBuf,
+}
+
+impl FileRef {
+    /// Resolves the reference against the scenario file's directory `base`.
+    pub fn resolve(&mut self, base: &Path, access: FileAccess) -> Result<(), FileRefused> {
+        self.resolved = check_pack_file(base, &self.written, access)?;
+        Ok(())
+    }
 }
 
 impl Serialize for FileRef {
@@ -545,10 +549,7 @@ impl<'de> Deserialize<'de> for FileRef {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw = String::deserialize(d)?;
         let written = interpolate(&raw).map_err(D::Error::custom)?;
-        let (base, access) = LOAD_DIR.with(|dir| dir.borrow().clone()).unwrap_or_default();
-        let resolved = check_pack_file(&base, &written, access)
-            .map_err(|refused| D::Error::custom(format!("file {refused}")))?;
-        Ok(FileRef { written, resolved })
+        Ok(FileRef { written, resolved: PathBuf::new() })
     }
 }
 
@@ -558,36 +559,6 @@ impl JsonSchema for FileRef {
     }
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         string_schema("A file, relative to the scenario file")
-    }
-}
-
-/// A duration: `500ms`, `5s`, `2m`, `1h`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Span(pub std::time::Duration);
-
-impl Serialize for Span {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format!("{}ms", self.0.as_millis()))
-    }
-}
-
-impl<'de> Deserialize<'de> for Span {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(d)?;
-        crate::vocab::parse_duration(&raw).map(Span).map_err(D::Error::custom)
-    }
-}
-
-impl JsonSchema for Span {
-    fn schema_name() -> Cow<'static, str> {
-        "Duration".into()
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({
-            "type": "string",
-            "pattern": "^[0-9]+(ms|s|m|h)?$",
-            "description": "A duration: 500ms, 5s, 2m, 1h"
-        })
     }
 }
 

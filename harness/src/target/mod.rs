@@ -14,6 +14,7 @@ pub mod http;
 pub mod journal;
 pub mod log;
 pub mod profile;
+pub mod reference_sender;
 pub mod responder;
 pub mod sender_defect;
 pub mod server;

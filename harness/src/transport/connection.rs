@@ -1,20 +1,14 @@
-//! MLLP over a TCP connection, both sides: the pure [`MllpCodec`] under tokio, with a timeout
-//! on every connect, read and write that waits on the peer. A peer that closes or resets is a
-//! named [`TransportError`], never a panic; what the reader tolerated stays on each frame.
+//! MLLP over a TCP or TLS connection, both sides: the [`FramedConnection`] over the pure
+//! [`MllpCodec`]; and what every connection shares: its [`Timeouts`] and its named
+//! [`TransportError`]s (a peer that closes or resets is one of them, never a panic). What the
+//! reader tolerated stays on each frame.
 
-use super::mllp::{encode_frame, Frame, FrameNote, MllpCodec, MllpError, MllpOptions};
+use super::framed::{FrameCodec, FramedConnection};
+use super::mllp::{encode_frame, FrameNote, MllpCodec, MllpError, MllpOptions};
 use bytes::BytesMut;
-use std::io::ErrorKind;
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 use thiserror::Error;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::net::TcpStream;
-use tokio::time::timeout;
-use tokio_rustls::{TlsAcceptor, TlsConnector};
-use tokio_util::codec::Decoder;
 
 /// How long to wait on the peer for each step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,308 +99,41 @@ impl TransportError {
     }
 }
 
-/// The byte stream under a connection: plain TCP, or TLS on either side.
-#[derive(Debug)]
-enum Stream {
-    Plain(TcpStream),
-    TlsClient(Box<tokio_rustls::client::TlsStream<TcpStream>>),
-    TlsServer(Box<tokio_rustls::server::TlsStream<TcpStream>>),
-}
+/// One MLLP connection: the framed connection over the [`MllpCodec`].
+pub type MllpConnection = FramedConnection<MllpCodec>;
 
-impl Stream {
-    fn tcp(&self) -> &TcpStream {
-        match self {
-            Stream::Plain(s) => s,
-            Stream::TlsClient(s) => s.get_ref().0,
-            Stream::TlsServer(s) => s.get_ref().0,
-        }
+impl FrameCodec for MllpCodec {
+    type Options = MllpOptions;
+
+    fn with_options(options: MllpOptions) -> Self {
+        MllpCodec::new(options)
+    }
+
+    fn current_options(&self) -> MllpOptions {
+        *self.options()
+    }
+
+    fn may_end_without_trailer(buffered: &[u8]) -> bool {
+        buffered.last() == Some(&super::mllp::END_BLOCK)
+    }
+
+    fn is_cut_short(error: &MllpError) -> bool {
+        matches!(error, MllpError::UnexpectedEof { .. })
+    }
+
+    fn transport_error(peer: SocketAddr, source: MllpError) -> TransportError {
+        TransportError::Framing { peer, source }
     }
 }
 
-impl AsyncRead for Stream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Stream::TlsClient(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-            Stream::TlsServer(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Stream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Stream::TlsClient(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-            Stream::TlsServer(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
-            Stream::TlsClient(s) => Pin::new(s.as_mut()).poll_flush(cx),
-            Stream::TlsServer(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Stream::TlsClient(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-            Stream::TlsServer(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
-    }
-}
-
-/// One MLLP connection.
-#[derive(Debug)]
-pub struct MllpConnection {
-    stream: Stream,
-    peer: SocketAddr,
-    codec: MllpCodec,
-    buffer: BytesMut,
-    timeouts: Timeouts,
-    /// Whether the last frame [`receive`](MllpConnection::receive) returned needed more than one
-    /// socket read.
-    last_split: bool,
-    /// How long the last frame took from its first byte read to its last.
-    last_took: Duration,
-}
-
-/// Bytes read from the socket at a time.
-const READ_CHUNK: usize = 64 * 1024;
-
-/// How long a frame ending in 0x1C waits for its 0x0D before it is taken without it.
-const TRAILER_GRACE: Duration = Duration::from_millis(100);
-
+/// What only MLLP does: its framing, and the notes its reader keeps about bytes outside frames.
 impl MllpConnection {
-    /// Connects to `addr` (`host:port`) within the connect timeout.
-    pub async fn connect(
-        addr: &str,
-        options: MllpOptions,
-        timeouts: Timeouts,
-    ) -> Result<MllpConnection, TransportError> {
-        let stream = match timeout(timeouts.connect, TcpStream::connect(addr)).await {
-            Err(_) => {
-                return Err(TransportError::ConnectTimeout {
-                    addr: addr.to_string(),
-                    after: timeouts.connect,
-                })
-            }
-            Ok(Err(source)) => {
-                return Err(TransportError::Connect { addr: addr.to_string(), source })
-            }
-            Ok(Ok(stream)) => stream,
-        };
-        MllpConnection::from_stream(stream, options, timeouts)
-            .map_err(|source| TransportError::Connect { addr: addr.to_string(), source })
-    }
-
-    /// Connects to `addr` and completes a TLS handshake (`mllps://`), both within the connect
-    /// timeout. The server's certificate must carry the host name of `addr`.
-    pub async fn connect_tls(
-        addr: &str,
-        connector: &TlsConnector,
-        options: MllpOptions,
-        timeouts: Timeouts,
-    ) -> Result<MllpConnection, TransportError> {
-        let name = super::tls::server_name(addr)
-            .map_err(|source| TransportError::TlsConfig { addr: addr.to_string(), source })?;
-        let plain = MllpConnection::connect(addr, options, timeouts).await?;
-        let Stream::Plain(tcp) = plain.stream else {
-            unreachable!("connect returns a plain stream")
-        };
-        let handshake = timeout(timeouts.connect, connector.connect(name, tcp)).await;
-        let tls = match handshake {
-            Err(_) => {
-                return Err(TransportError::ConnectTimeout {
-                    addr: addr.to_string(),
-                    after: timeouts.connect,
-                })
-            }
-            Ok(Err(source)) => return Err(TransportError::Tls { addr: addr.to_string(), source }),
-            Ok(Ok(tls)) => tls,
-        };
-        Ok(MllpConnection { stream: Stream::TlsClient(Box::new(tls)), ..plain })
-    }
-
-    /// Completes the server side of a TLS handshake on an accepted stream.
-    pub async fn accept_tls(
-        stream: TcpStream,
-        acceptor: &TlsAcceptor,
-        options: MllpOptions,
-        timeouts: Timeouts,
-    ) -> Result<MllpConnection, TransportError> {
-        let plain = MllpConnection::from_stream(stream, options, timeouts).map_err(|source| {
-            TransportError::Connect { addr: "accepted connection".into(), source }
-        })?;
-        let peer = plain.peer.to_string();
-        let Stream::Plain(tcp) = plain.stream else {
-            unreachable!("from_stream returns a plain stream")
-        };
-        let tls = match timeout(timeouts.connect, acceptor.accept(tcp)).await {
-            Err(_) => {
-                return Err(TransportError::ConnectTimeout { addr: peer, after: timeouts.connect })
-            }
-            Ok(Err(source)) => return Err(TransportError::Tls { addr: peer, source }),
-            Ok(Ok(tls)) => tls,
-        };
-        Ok(MllpConnection { stream: Stream::TlsServer(Box::new(tls)), ..plain })
-    }
-
-    /// Wraps an accepted or connected stream.
-    pub fn from_stream(
-        stream: TcpStream,
-        options: MllpOptions,
-        timeouts: Timeouts,
-    ) -> std::io::Result<MllpConnection> {
-        let peer = stream.peer_addr()?;
-        stream.set_nodelay(true)?;
-        Ok(MllpConnection {
-            stream: Stream::Plain(stream),
-            peer,
-            codec: MllpCodec::new(options),
-            buffer: BytesMut::new(),
-            timeouts,
-            last_split: false,
-            last_took: Duration::ZERO,
-        })
-    }
-
-    pub fn peer(&self) -> SocketAddr {
-        self.peer
-    }
-
-    /// This end's address (the harness's port, which the packet-level faults cut by).
-    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.stream.tcp().local_addr()
-    }
-
-    pub fn timeouts(&self) -> Timeouts {
-        self.timeouts
-    }
-
     /// Frames and writes one payload.
     pub async fn send(&mut self, payload: &[u8]) -> Result<(), TransportError> {
         let mut out = BytesMut::new();
         encode_frame(payload, &mut out)
             .map_err(|source| TransportError::Framing { peer: self.peer, source })?;
         self.write_raw(&out).await
-    }
-
-    /// Writes bytes as they are (already framed, or deliberately broken).
-    pub async fn write_raw(&mut self, bytes: &[u8]) -> Result<(), TransportError> {
-        let peer = self.peer;
-        match timeout(self.timeouts.write, self.stream.write_all(bytes)).await {
-            Err(_) => Err(TransportError::WriteTimeout { peer, after: self.timeouts.write }),
-            Ok(Err(e)) => Err(io_error(peer, e)),
-            Ok(Ok(())) => Ok(()),
-        }
-    }
-
-    /// The next frame, waiting at most `wait` (the read timeout when `None`).
-    pub async fn receive(&mut self, wait: Option<Duration>) -> Result<Frame, TransportError> {
-        let wait = wait.unwrap_or(self.timeouts.read);
-        let peer = self.peer;
-        let deadline = tokio::time::Instant::now() + wait;
-        // Bytes left from an earlier read that did not make a frame are a part of this one.
-        let mut pieces = u32::from(!self.buffer.is_empty());
-        let mut first_byte = (!self.buffer.is_empty()).then(tokio::time::Instant::now);
-        loop {
-            match self.codec.decode(&mut self.buffer) {
-                Ok(Some(frame)) => {
-                    self.last_split = pieces > 1;
-                    self.last_took = first_byte.map(|t| t.elapsed()).unwrap_or_default();
-                    return Ok(frame);
-                }
-                Ok(None) => {}
-                Err(source) => return Err(TransportError::Framing { peer, source }),
-            }
-            // A frame that ends with 0x1C may be complete without its 0x0D: when nothing
-            // follows within a short grace, take it (the codec notes the missing trailer).
-            let ends_at_block_end = self.buffer.last() == Some(&super::mllp::END_BLOCK);
-            let read_until = if ends_at_block_end {
-                deadline.min(tokio::time::Instant::now() + TRAILER_GRACE)
-            } else {
-                deadline
-            };
-            self.buffer.reserve(READ_CHUNK);
-            let read = tokio::time::timeout_at(read_until, self.stream.read_buf(&mut self.buffer));
-            match read.await {
-                Err(_) if ends_at_block_end => match self.codec.decode_eof(&mut self.buffer) {
-                    Ok(Some(frame)) => return Ok(frame),
-                    Ok(None) | Err(_) if tokio::time::Instant::now() < deadline => continue,
-                    _ => {
-                        let buffered = self.buffer.len();
-                        return Err(TransportError::ReadTimeout { peer, after: wait, buffered });
-                    }
-                },
-                Err(_) => {
-                    let buffered = self.buffer.len();
-                    return Err(TransportError::ReadTimeout { peer, after: wait, buffered });
-                }
-                Ok(Err(e)) => return Err(io_error(peer, e)),
-                Ok(Ok(0)) => {
-                    // End of stream: a frame cut right after 0x1C still counts.
-                    match self.codec.decode_eof(&mut self.buffer) {
-                        Ok(Some(frame)) => return Ok(frame),
-                        Ok(None) | Err(MllpError::UnexpectedEof { .. }) => {
-                            let buffered = self.buffer.len();
-                            return Err(TransportError::PeerClosed { peer, buffered });
-                        }
-                        Err(source) => return Err(TransportError::Framing { peer, source }),
-                    }
-                }
-                Ok(Ok(_)) => {
-                    pieces += 1;
-                    first_byte.get_or_insert_with(tokio::time::Instant::now);
-                }
-            }
-        }
-    }
-
-    /// True when the frame last received arrived over more than one socket read (split by the
-    /// network or by the peer); false when one read brought all of it.
-    pub fn last_frame_was_split(&self) -> bool {
-        self.last_split
-    }
-
-    /// How long the frame last received took from its first byte read to its last (zero when
-    /// one read brought all of it).
-    pub fn last_frame_took(&self) -> Duration {
-        self.last_took
-    }
-
-    /// Takes the bytes read but not yet decoded (an unfinished frame) and starts the reader
-    /// afresh; stream offsets restart at zero.
-    pub fn take_buffered(&mut self) -> Vec<u8> {
-        self.codec = MllpCodec::new(*self.codec.options());
-        self.buffer.split().to_vec()
-    }
-
-    /// Waits at most `wait` for the peer to end its side of the stream; bytes that arrive
-    /// meanwhile are kept for the next [`receive`](MllpConnection::receive). True when the
-    /// peer has closed (or half-closed) its write side.
-    pub async fn peer_closed_within(&mut self, wait: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            self.buffer.reserve(READ_CHUNK);
-            let read = tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.buffer));
-            match read.await {
-                Err(_) => return false,
-                Ok(Ok(0)) | Ok(Err(_)) => return true,
-                Ok(Ok(_)) => {}
-            }
-        }
     }
 
     /// Notes about bytes after the last frame (e.g. garbage before a close).
@@ -419,50 +146,13 @@ impl MllpConnection {
     pub fn take_outside_notes(&mut self) -> Vec<FrameNote> {
         self.codec.take_outside_notes()
     }
-
-    /// How many bytes were read but not yet decoded (e.g. frames that came in the same read).
-    pub fn buffered(&self) -> usize {
-        self.buffer.len()
-    }
-
-    /// Drops whatever was read but not yet decoded (e.g. frames that came in the same read).
-    pub fn discard_buffered(&mut self) -> usize {
-        let dropped = self.buffer.len();
-        self.buffer.clear();
-        dropped
-    }
-
-    /// Closes with a TCP reset (SO_LINGER 0) instead of an orderly close.
-    pub fn reset(self) {
-        let _ = socket2::SockRef::from(self.stream.tcp()).set_linger(Some(Duration::ZERO));
-        drop(self.stream);
-    }
-
-    /// Closes the write side (half-close) so the peer reads end-of-stream.
-    pub async fn shutdown_write(&mut self) -> Result<(), TransportError> {
-        let peer = self.peer;
-        match timeout(self.timeouts.write, self.stream.shutdown()).await {
-            Err(_) => Err(TransportError::WriteTimeout { peer, after: self.timeouts.write }),
-            Ok(Err(e)) => Err(io_error(peer, e)),
-            Ok(Ok(())) => Ok(()),
-        }
-    }
-}
-
-fn io_error(peer: SocketAddr, error: std::io::Error) -> TransportError {
-    match error.kind() {
-        ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted => TransportError::Reset { peer },
-        ErrorKind::BrokenPipe | ErrorKind::UnexpectedEof => {
-            TransportError::PeerClosed { peer, buffered: 0 }
-        }
-        _ => TransportError::Io { peer, source: error },
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::net::TcpListener;
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::{TcpListener, TcpStream};
 
     fn short() -> Timeouts {
         Timeouts {

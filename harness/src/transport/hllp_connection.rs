@@ -1,79 +1,46 @@
-//! HLLP over a TCP connection, both sides: the pure [`HllpCodec`] under tokio, with a timeout on
-//! every connect, read and write that waits on the peer, like
+//! HLLP over a TCP connection, both sides: the [`FramedConnection`] over the pure
+//! [`HllpCodec`], with the same timeouts and errors as
 //! [`MllpConnection`](super::connection::MllpConnection). What a block means (answer a good `D`
 //! block, NAK a damaged one, resend after a NAK) is the caller's: this only moves blocks.
 
-use super::connection::{Timeouts, TransportError};
-use super::hllp::{HllpBlock, HllpCodec, HllpError, HllpOptions, NakReason, Outgoing};
+use super::connection::TransportError;
+use super::framed::{FrameCodec, FramedConnection};
+use super::hllp::{HllpCodec, HllpError, HllpOptions, NakReason, Outgoing};
 use bytes::BytesMut;
-use std::io::ErrorKind;
 use std::net::SocketAddr;
-use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::time::timeout;
-use tokio_util::codec::{Decoder, Encoder};
+use tokio_util::codec::Encoder;
 
-/// One HLLP connection.
-#[derive(Debug)]
-pub struct HllpConnection {
-    stream: TcpStream,
-    peer: SocketAddr,
-    codec: HllpCodec,
-    buffer: BytesMut,
-    timeouts: Timeouts,
+/// One HLLP connection: the framed connection over the [`HllpCodec`].
+pub type HllpConnection = FramedConnection<HllpCodec>;
+
+impl FrameCodec for HllpCodec {
+    type Options = HllpOptions;
+
+    fn with_options(options: HllpOptions) -> Self {
+        HllpCodec::new(options)
+    }
+
+    fn current_options(&self) -> HllpOptions {
+        *self.options()
+    }
+
+    fn is_cut_short(error: &HllpError) -> bool {
+        matches!(error, HllpError::UnexpectedEof { .. })
+    }
+
+    /// A block too large to buffer or data HLLP cannot frame, reported as an I/O error.
+    fn transport_error(peer: SocketAddr, error: HllpError) -> TransportError {
+        TransportError::Io { peer, source: std::io::Error::other(error) }
+    }
 }
 
-const READ_CHUNK: usize = 64 * 1024;
-
+/// What only HLLP does: its block types.
 impl HllpConnection {
-    /// Connects to `addr` (`host:port`) within the connect timeout.
-    pub async fn connect(
-        addr: &str,
-        options: HllpOptions,
-        timeouts: Timeouts,
-    ) -> Result<HllpConnection, TransportError> {
-        let stream = match timeout(timeouts.connect, TcpStream::connect(addr)).await {
-            Err(_) => {
-                return Err(TransportError::ConnectTimeout {
-                    addr: addr.to_string(),
-                    after: timeouts.connect,
-                })
-            }
-            Ok(Err(source)) => {
-                return Err(TransportError::Connect { addr: addr.to_string(), source })
-            }
-            Ok(Ok(stream)) => stream,
-        };
-        HllpConnection::from_stream(stream, options, timeouts)
-            .map_err(|source| TransportError::Connect { addr: addr.to_string(), source })
-    }
-
-    /// Wraps an accepted or connected stream.
-    pub fn from_stream(
-        stream: TcpStream,
-        options: HllpOptions,
-        timeouts: Timeouts,
-    ) -> std::io::Result<HllpConnection> {
-        let peer = stream.peer_addr()?;
-        stream.set_nodelay(true)?;
-        Ok(HllpConnection {
-            stream,
-            peer,
-            codec: HllpCodec::new(options),
-            buffer: BytesMut::new(),
-            timeouts,
-        })
-    }
-
-    pub fn peer(&self) -> SocketAddr {
-        self.peer
-    }
-
     /// Writes one block: a `D` block around an HL7 message or response, or an `N` block.
     pub async fn send(&mut self, block: Outgoing<'_>) -> Result<(), TransportError> {
         let mut out = BytesMut::new();
-        self.codec.encode(block, &mut out).map_err(|e| self.hllp_error(e))?;
+        let peer = self.peer;
+        self.codec.encode(block, &mut out).map_err(|e| HllpCodec::transport_error(peer, e))?;
         self.write_raw(&out).await
     }
 
@@ -86,70 +53,14 @@ impl HllpConnection {
     pub async fn send_nak(&mut self, reason: NakReason) -> Result<(), TransportError> {
         self.send(Outgoing::Nak(reason)).await
     }
-
-    /// Writes bytes as they are (already framed, or deliberately damaged).
-    pub async fn write_raw(&mut self, bytes: &[u8]) -> Result<(), TransportError> {
-        let peer = self.peer;
-        match timeout(self.timeouts.write, self.stream.write_all(bytes)).await {
-            Err(_) => Err(TransportError::WriteTimeout { peer, after: self.timeouts.write }),
-            Ok(Err(e)) => Err(io_error(peer, e)),
-            Ok(Ok(())) => Ok(()),
-        }
-    }
-
-    /// The next block, good or damaged ([`HllpBlock::nak_reason`] says which), waiting at most
-    /// `wait` (the read timeout when `None`).
-    pub async fn receive(&mut self, wait: Option<Duration>) -> Result<HllpBlock, TransportError> {
-        let wait = wait.unwrap_or(self.timeouts.read);
-        let peer = self.peer;
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            match self.codec.decode(&mut self.buffer) {
-                Ok(Some(block)) => return Ok(block),
-                Ok(None) => {}
-                Err(e) => return Err(self.hllp_error(e)),
-            }
-            self.buffer.reserve(READ_CHUNK);
-            let read = tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.buffer));
-            match read.await {
-                Err(_) => {
-                    let buffered = self.buffer.len();
-                    return Err(TransportError::ReadTimeout { peer, after: wait, buffered });
-                }
-                Ok(Err(e)) => return Err(io_error(peer, e)),
-                Ok(Ok(0)) => match self.codec.decode_eof(&mut self.buffer) {
-                    Ok(Some(block)) => return Ok(block),
-                    Ok(None) | Err(HllpError::UnexpectedEof { .. }) => {
-                        let buffered = self.buffer.len();
-                        return Err(TransportError::PeerClosed { peer, buffered });
-                    }
-                    Err(e) => return Err(self.hllp_error(e)),
-                },
-                Ok(Ok(_)) => {}
-            }
-        }
-    }
-
-    /// A block too large to buffer or data HLLP cannot frame, reported as an I/O error.
-    fn hllp_error(&self, error: HllpError) -> TransportError {
-        TransportError::Io { peer: self.peer, source: std::io::Error::other(error) }
-    }
-}
-
-fn io_error(peer: SocketAddr, error: std::io::Error) -> TransportError {
-    match error.kind() {
-        ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted => TransportError::Reset { peer },
-        ErrorKind::BrokenPipe | ErrorKind::UnexpectedEof => {
-            TransportError::PeerClosed { peer, buffered: 0 }
-        }
-        _ => TransportError::Io { peer, source: error },
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transport::connection::Timeouts;
     use crate::transport::hllp::{BlockType, Checksum, ChecksumSpan};
+    use std::time::Duration;
     use tokio::net::TcpListener;
 
     fn short() -> Timeouts {

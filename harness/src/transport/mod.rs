@@ -1,16 +1,22 @@
 //! Transports: the byte framings HL7 v2 travels in (MLLP, HLLP), as pure codecs.
 //!
 //! The codecs are pure: no sockets, no clocks. Each implements
-//! `tokio_util::codec::{Decoder, Encoder}`, and `connection` runs MLLP over TCP with a timeout on
-//! every wait. Nothing here imports `runner`, `report` or `cli`.
+//! `tokio_util::codec::{Decoder, Encoder}`; `framed` runs any of them over TCP or TLS with a
+//! timeout on every wait (`connection` and `hllp_connection` name the MLLP and HLLP kinds);
+//! `target_url` parses where a client sends, and `client` connects and sends a message and
+//! awaits its ACK for every client of the harness. Nothing here imports `runner`, `report` or
+//! `cli`.
 
 pub mod accept;
+pub mod client;
 pub mod connection;
+pub mod framed;
 pub mod hllp;
 pub mod hllp_connection;
 pub mod http_client;
 pub mod media_type;
 pub mod mllp;
+pub mod target_url;
 pub mod tls;
 pub mod userinfo;
 

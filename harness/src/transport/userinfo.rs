@@ -10,7 +10,7 @@
 //! applications "should not render as clear text any data after the first colon": every text
 //! this module gives back for display holds no userinfo at all.
 //!
-//! Every target-URL parser (the runner's `TargetUrl`, `send`, `load`, `proxy`) starts here.
+//! The one target-URL parser, [`crate::transport::target_url`], starts here.
 
 use std::fmt;
 

@@ -3,5 +3,9 @@
 //! of the crate.
 
 mod duration;
+mod ids;
+mod span;
 
 pub use duration::parse_duration;
+pub use ids::{CheckId, ControlId, Seed};
+pub use span::Span;

@@ -266,3 +266,21 @@ fn send_lists_its_defects() {
     let output = run(&["send", A01, "--target", "mllp://127.0.0.1:1", "--defect", "nope"]);
     assert_eq!(output.status.code(), Some(2));
 }
+
+/// Issue 15: `send` reads its target with the same parser as `run` and `load`, so an MLLP URL
+/// without a port is refused before anything is sent (it used to be taken, and failed later
+/// at connect).
+#[test]
+fn send_refuses_a_target_without_a_port() {
+    for (url, says) in [
+        ("mllp://nohost", "expected mllp://HOST:PORT"),
+        ("hllp://nohost", "expected hllp://HOST:PORT"),
+        ("builtin", "send needs a running target"),
+        ("ftp://h:1", "unknown target"),
+    ] {
+        let output = run(&["send", A01, "--target", url]);
+        assert_eq!(output.status.code(), Some(2), "{url}");
+        let stderr = crate::support::stderr(&output);
+        assert!(stderr.contains(says), "{url}: {stderr}");
+    }
+}

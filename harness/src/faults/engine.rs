@@ -4,8 +4,9 @@
 //! direction, frame index) alone — a ChaCha8 stream per rule and direction, positioned at the
 //! frame. No clock and no I/O here: timing is carried out by the proxy's connection loop.
 
-use super::frame::{corrupt_byte, last_byte_of, type_matches, FrameIds};
-use super::spec::{CorruptTarget, Direction, FaultKind, FaultSpec, TriggerPoint};
+use super::frame_ids::{corrupt_byte, last_byte_of, type_matches, FrameIds};
+use super::rule::{CorruptTarget, Direction, FaultKind, FaultSpec, TriggerPoint};
+use super::shape::Shaping;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::time::Duration;
@@ -29,16 +30,6 @@ pub enum Verdict {
     Duplicate,
     /// Forward with these payload bytes replaced: `(payload index, old, new)`.
     Corrupt(Vec<(usize, u8, u8)>),
-}
-
-/// How bytes are written in a direction (each kind: the first matching rule).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Shaping {
-    pub latency: Option<Duration>,
-    /// Bytes per second.
-    pub bandwidth: Option<u64>,
-    /// Write size and pause between writes.
-    pub slice: Option<(usize, Duration)>,
 }
 
 /// A connection-level event that follows the frame.
@@ -349,7 +340,7 @@ fn shape(shaping: &mut Shaping, applied: &mut Vec<Applied>, rule: &Rule) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proxy::spec::parse_spec;
+    use crate::faults::parse_spec;
 
     const ACK: &[u8] = b"MSH|^~\\&|R|F|S|F|20260101||ACK^A04^ACK|A1|P|2.5\rMSA|AA|MSG1\r";
 

@@ -1,0 +1,296 @@
+//! The wire client: opening a connection to a target and the send-and-await-ACK every client
+//! of the harness shares (the reference sender, `load`, the runner).
+//!
+//! HL7 v2.5.1 ch. 2 (original acknowledgment mode, MSA-2): the acknowledgment that answers a
+//! message is the one whose MSA-2 is the message's MSH-10; anything else that arrives meanwhile
+//! answers another message (or none) and is a stray. What the caller does with a stray, a
+//! timeout or a negative answer (resend, count, judge) is the caller's: this module only reads
+//! until the answer or the deadline.
+
+use super::connection::{MllpConnection, Timeouts, TransportError};
+use super::hllp::{BlockType, NakReason};
+use super::hllp_connection::HllpConnection;
+use super::http_client::{post_message_tls, HttpReply, HttpTarget};
+use super::mllp::{FrameKind, MllpOptions};
+use crate::hl7::ack::ReceivedAck;
+use crate::hl7::Message;
+use std::time::Duration;
+use tokio::time::Instant;
+use tokio_rustls::TlsConnector;
+
+/// Opens an MLLP connection to `addr` (`HOST:PORT`), over TLS when `tls` is given
+/// (`mllps://`), within the connect timeout.
+pub async fn connect_mllp(
+    addr: &str,
+    tls: Option<&TlsConnector>,
+    options: MllpOptions,
+    timeouts: Timeouts,
+) -> Result<MllpConnection, TransportError> {
+    match tls {
+        Some(connector) => MllpConnection::connect_tls(addr, connector, options, timeouts).await,
+        None => MllpConnection::connect(addr, options, timeouts).await,
+    }
+}
+
+/// Posts `payload` to an HTTP(S) target (`tls` for `https://`) and reads the whole reply. The
+/// Content-Type's charset is the one MSH-18 names, UTF-8 when it names none HTTP knows.
+pub async fn post_hl7(
+    target: &HttpTarget,
+    tls: Option<&TlsConnector>,
+    payload: &[u8],
+    timeouts: Timeouts,
+) -> Result<HttpReply, TransportError> {
+    let charset =
+        Message::parse(payload).ok().and_then(|m| m.charset().iana_name()).unwrap_or("UTF-8");
+    post_message_tls(target, tls, payload, charset, timeouts).await
+}
+
+/// Which acknowledgment ends a wait, and for how long to wait.
+#[derive(Debug, Clone, Copy)]
+pub struct AckWait<'a> {
+    /// The MSH-10 of the message sent: the ACK whose MSA-2 echoes it ends the wait.
+    pub control_id: &'a str,
+    /// Take the first readable ACK whatever its MSA-2 (the reference sender's `ignores-msa2`
+    /// defect); a correct client never sets it.
+    pub any_msa2: bool,
+    /// MLLP release 2: a commit NAK ends the wait (the message is to be sent again). When
+    /// false, commit blocks are passed over and only the application ACK counts.
+    pub stop_on_commit_nak: bool,
+    /// How long to wait in all.
+    pub wait: Duration,
+}
+
+impl AckWait<'_> {
+    fn answers(&self, ack: &ReceivedAck) -> bool {
+        self.any_msa2 || ack.msa2 == self.control_id
+    }
+}
+
+/// Something read while waiting that did not end the wait.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Passed {
+    /// An MLLP release 2 commit ACK (the application ACK still follows).
+    CommitAck,
+    /// A frame or data block that is not an HL7 message, at its byte offset in the stream.
+    Unreadable { offset: u64 },
+    /// An ACK for another message.
+    OtherAck(ReceivedAck),
+}
+
+impl Passed {
+    /// A stray as the reference sender lists it: `AA for "MSG-7"`, `unreadable frame at
+    /// byte 12`; `None` for a commit ACK, which is no stray.
+    pub fn describe(&self, unit: &str) -> Option<String> {
+        match self {
+            Passed::CommitAck => None,
+            Passed::Unreadable { offset } => Some(format!("unreadable {unit} at byte {offset}")),
+            Passed::OtherAck(ack) => Some(format!("{} for {:?}", ack.msa1, ack.msa2)),
+        }
+    }
+}
+
+/// What ended a wait on an MLLP connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MllpAnswer {
+    Ack(ReceivedAck),
+    /// The receiver could not store the message (MLLP release 2); send it again.
+    CommitNak,
+}
+
+/// Writes `payload` as one MLLP frame and waits for its answer (see [`await_mllp_ack`]).
+pub async fn send_and_await_mllp(
+    connection: &mut MllpConnection,
+    payload: &[u8],
+    wait: AckWait<'_>,
+    passed: impl FnMut(Passed),
+) -> Result<MllpAnswer, TransportError> {
+    connection.send(payload).await?;
+    await_mllp_ack(connection, wait, passed).await
+}
+
+/// Reads frames until the ACK `wait` names or its time runs out (a `read-timeout`). Every frame
+/// that does not end the wait goes to `passed`.
+pub async fn await_mllp_ack(
+    connection: &mut MllpConnection,
+    wait: AckWait<'_>,
+    mut passed: impl FnMut(Passed),
+) -> Result<MllpAnswer, TransportError> {
+    let deadline = Instant::now() + wait.wait;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let frame = connection.receive(Some(left)).await?;
+        match frame.kind {
+            FrameKind::CommitAck => {
+                passed(Passed::CommitAck);
+                continue;
+            }
+            FrameKind::CommitNak if wait.stop_on_commit_nak => return Ok(MllpAnswer::CommitNak),
+            FrameKind::CommitNak => continue,
+            FrameKind::Message => {}
+        }
+        match ReceivedAck::parse(&frame.payload) {
+            None => passed(Passed::Unreadable { offset: frame.offset }),
+            Some(ack) if wait.answers(&ack) => return Ok(MllpAnswer::Ack(ack)),
+            Some(ack) => passed(Passed::OtherAck(ack)),
+        }
+    }
+}
+
+/// How a wait on an HLLP connection treats blocks that carry no ACK.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HllpBlocks {
+    /// Answer a damaged block with an `N` block (the receiver then sends its answer again) and
+    /// pass over blocks of unknown type; only an `N` block from the receiver ends the wait
+    /// without an ACK. The reference sender's way.
+    Recover,
+    /// Any block that is not a good `D` block ends the wait: it is the receiver's negative
+    /// answer. The load generator's way (it counts, it does not recover).
+    FirstBad,
+}
+
+/// What ended a wait on an HLLP connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HllpAnswer {
+    Ack(ReceivedAck),
+    /// An `N` block (with the reason it gave), or with [`HllpBlocks::FirstBad`] a damaged
+    /// block or one of another type.
+    Negative {
+        reason: Option<NakReason>,
+    },
+}
+
+/// Writes `payload` as one `D` block and waits for its answer (see [`await_hllp_ack`]).
+pub async fn send_and_await_hllp(
+    connection: &mut HllpConnection,
+    payload: &[u8],
+    wait: AckWait<'_>,
+    blocks: HllpBlocks,
+    passed: impl FnMut(Passed),
+) -> Result<HllpAnswer, TransportError> {
+    connection.send_data(payload).await?;
+    await_hllp_ack(connection, wait, blocks, passed).await
+}
+
+/// Reads blocks until the `D` block with the ACK `wait` names, an `N` block, or its time runs
+/// out. Every data block that does not end the wait goes to `passed`.
+pub async fn await_hllp_ack(
+    connection: &mut HllpConnection,
+    wait: AckWait<'_>,
+    blocks: HllpBlocks,
+    mut passed: impl FnMut(Passed),
+) -> Result<HllpAnswer, TransportError> {
+    let deadline = Instant::now() + wait.wait;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let block = connection.receive(Some(left)).await?;
+        if blocks == HllpBlocks::FirstBad
+            && (block.block_type != BlockType::Data || block.nak_reason().is_some())
+        {
+            return Ok(HllpAnswer::Negative { reason: block.nak_reason_sent() });
+        }
+        // An N block, even a damaged one, is not answered with an N block (see serve_hllp).
+        if let Some(reason) = block.nak_reason().filter(|_| block.block_type != BlockType::Nak) {
+            connection.send_nak(reason).await?;
+            continue;
+        }
+        match block.block_type {
+            BlockType::Nak => return Ok(HllpAnswer::Negative { reason: block.nak_reason_sent() }),
+            BlockType::Data => {}
+            BlockType::Unknown(_) | BlockType::Missing => continue,
+        }
+        match ReceivedAck::parse(&block.data) {
+            None => passed(Passed::Unreadable { offset: block.offset }),
+            Some(ack) if wait.answers(&ack) => return Ok(HllpAnswer::Ack(ack)),
+            Some(ack) => passed(Passed::OtherAck(ack)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::hllp::HllpOptions;
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpListener;
+
+    fn short() -> Timeouts {
+        Timeouts {
+            connect: Duration::from_secs(2),
+            read: Duration::from_millis(300),
+            write: Duration::from_secs(2),
+        }
+    }
+
+    fn wait(control_id: &str) -> AckWait<'_> {
+        AckWait {
+            control_id,
+            any_msa2: false,
+            stop_on_commit_nak: false,
+            wait: Duration::from_secs(2),
+        }
+    }
+
+    const ACK_OTHER: &[u8] = b"MSH|^~\\&|R|R|S|S|20240101||ACK|A1|P|2.5\rMSA|AA|OTHER\r";
+    const ACK_MINE: &[u8] = b"MSH|^~\\&|R|R|S|S|20240101||ACK|A2|P|2.5\rMSA|AE|MINE|bad\r";
+
+    /// The ACK whose MSA-2 is the MSH-10 ends the wait; a commit ACK, an unreadable frame and
+    /// an ACK for another message before it are passed over, in order.
+    #[tokio::test]
+    async fn mllp_wait_ends_at_the_echoing_ack() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let (client, accepted) =
+            tokio::join!(connect_mllp(&addr, None, MllpOptions::default(), short()), async {
+                listener.accept().await.unwrap().0
+            });
+        let (mut client, mut server) = (client.unwrap(), accepted);
+        let mut bytes = b"\x0b\x06\x1c\r\x0bnot hl7\x1c\r".to_vec();
+        for ack in [ACK_OTHER, ACK_MINE] {
+            bytes.extend_from_slice(b"\x0b");
+            bytes.extend_from_slice(ack);
+            bytes.extend_from_slice(b"\x1c\r");
+        }
+        server.write_all(&bytes).await.unwrap();
+        let mut seen = Vec::new();
+        let answer = await_mllp_ack(&mut client, wait("MINE"), |p| seen.push(p)).await.unwrap();
+        let MllpAnswer::Ack(ack) = answer else { panic!("{answer:?}") };
+        assert_eq!((ack.msa1.as_str(), ack.text.as_deref()), ("AE", Some("bad")));
+        let described: Vec<_> = seen.iter().map(|p| p.describe("frame")).collect();
+        assert_eq!(
+            described,
+            [None, Some("unreadable frame at byte 4".into()), Some("AA for \"OTHER\"".into())]
+        );
+        let brief = AckWait { wait: Duration::from_millis(100), ..wait("MINE") };
+        let err = await_mllp_ack(&mut client, brief, |_| {}).await.unwrap_err();
+        assert_eq!(err.code(), "read-timeout");
+        server.write_all(b"\x0b\x15\x1c\r").await.unwrap();
+        let stop = AckWait { stop_on_commit_nak: true, ..wait("MINE") };
+        assert_eq!(await_mllp_ack(&mut client, stop, |_| {}).await.unwrap(), MllpAnswer::CommitNak);
+    }
+
+    /// `FirstBad` ends at an `N` block; `Recover` passes a foreign ACK and takes its own.
+    #[tokio::test]
+    async fn hllp_wait_by_block_policy() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let options = HllpOptions::default();
+        let (client, accepted) =
+            tokio::join!(HllpConnection::connect(&addr, options, short()), listener.accept());
+        let mut client = client.unwrap();
+        let mut server =
+            HllpConnection::from_stream(accepted.unwrap().0, options, short()).unwrap();
+        server.send_nak(NakReason::Checksum).await.unwrap();
+        let answer = await_hllp_ack(&mut client, wait("MINE"), HllpBlocks::FirstBad, |_| {});
+        assert_eq!(
+            answer.await.unwrap(),
+            HllpAnswer::Negative { reason: Some(NakReason::Checksum) }
+        );
+        server.send_data(ACK_OTHER).await.unwrap();
+        server.send_data(ACK_MINE).await.unwrap();
+        let mut strays = 0;
+        let answer =
+            await_hllp_ack(&mut client, wait("MINE"), HllpBlocks::Recover, |_| strays += 1);
+        let HllpAnswer::Ack(ack) = answer.await.unwrap() else { panic!() };
+        assert_eq!((ack.msa2.as_str(), strays), ("MINE", 1));
+    }
+}

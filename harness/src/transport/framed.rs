@@ -1,0 +1,380 @@
+//! One framed connection for every stream transport, both sides: a pure codec (MLLP, HLLP)
+//! under tokio over plain TCP or TLS, with a timeout on every connect, read and write that
+//! waits on the peer. A peer that closes or resets is a named [`TransportError`], never a panic.
+//!
+//! What a frame means belongs to the specialisations ([`MllpConnection`] in `connection`,
+//! [`HllpConnection`] in `hllp_connection`) and to their callers; this only moves bytes.
+//!
+//! [`MllpConnection`]: super::connection::MllpConnection
+//! [`HllpConnection`]: super::hllp_connection::HllpConnection
+
+use super::connection::{Timeouts, TransportError};
+use bytes::BytesMut;
+use std::io::ErrorKind;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::time::{timeout, Instant};
+use tokio_rustls::{TlsAcceptor, TlsConnector};
+use tokio_util::codec::Decoder;
+
+/// What a [`FramedConnection`] needs of its codec beyond decoding.
+pub trait FrameCodec: Decoder {
+    type Options: Copy + std::fmt::Debug;
+
+    fn with_options(options: Self::Options) -> Self;
+
+    fn current_options(&self) -> Self::Options;
+
+    /// Whether `buffered` may already be a whole frame that lacks only an optional trailer:
+    /// then a short quiet spell ends it instead of the read timeout (MLLP: a frame that ends
+    /// in 0x1C without its 0x0D).
+    fn may_end_without_trailer(_buffered: &[u8]) -> bool {
+        false
+    }
+
+    /// Whether `error` says the stream ended inside a frame (then the peer closed).
+    fn is_cut_short(error: &Self::Error) -> bool;
+
+    /// `error` as the connection reports it.
+    fn transport_error(peer: SocketAddr, error: Self::Error) -> TransportError;
+}
+
+/// The byte stream under a connection: plain TCP, or TLS on either side.
+#[derive(Debug)]
+pub(super) enum Stream {
+    Plain(TcpStream),
+    TlsClient(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+    TlsServer(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+}
+
+impl Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::TlsClient(s) => s.get_ref().0,
+            Stream::TlsServer(s) => s.get_ref().0,
+        }
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::TlsClient(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Stream::TlsServer(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::TlsClient(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Stream::TlsServer(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::TlsClient(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Stream::TlsServer(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::TlsClient(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Stream::TlsServer(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// One connection carrying the frames of codec `C`.
+#[derive(Debug)]
+pub struct FramedConnection<C> {
+    pub(super) stream: Stream,
+    pub(super) peer: SocketAddr,
+    pub(super) codec: C,
+    pub(super) buffer: BytesMut,
+    pub(super) timeouts: Timeouts,
+    /// Whether the last frame [`receive`](FramedConnection::receive) returned needed more than
+    /// one socket read.
+    last_split: bool,
+    /// How long the last frame took from its first byte read to its last.
+    last_took: Duration,
+}
+
+/// Bytes read from the socket at a time.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// How long a frame that may lack only its trailer waits for it before it is taken without.
+const TRAILER_GRACE: Duration = Duration::from_millis(100);
+
+impl<C: FrameCodec> FramedConnection<C> {
+    /// Connects to `addr` (`host:port`) within the connect timeout.
+    pub async fn connect(
+        addr: &str,
+        options: C::Options,
+        timeouts: Timeouts,
+    ) -> Result<FramedConnection<C>, TransportError> {
+        let stream = match timeout(timeouts.connect, TcpStream::connect(addr)).await {
+            Err(_) => {
+                return Err(TransportError::ConnectTimeout {
+                    addr: addr.to_string(),
+                    after: timeouts.connect,
+                })
+            }
+            Ok(Err(source)) => {
+                return Err(TransportError::Connect { addr: addr.to_string(), source })
+            }
+            Ok(Ok(stream)) => stream,
+        };
+        FramedConnection::from_stream(stream, options, timeouts)
+            .map_err(|source| TransportError::Connect { addr: addr.to_string(), source })
+    }
+
+    /// Connects to `addr` and completes a TLS handshake, both within the connect timeout. The
+    /// server's certificate must carry the host name of `addr`.
+    pub async fn connect_tls(
+        addr: &str,
+        connector: &TlsConnector,
+        options: C::Options,
+        timeouts: Timeouts,
+    ) -> Result<FramedConnection<C>, TransportError> {
+        let name = super::tls::server_name(addr)
+            .map_err(|source| TransportError::TlsConfig { addr: addr.to_string(), source })?;
+        let plain = FramedConnection::<C>::connect(addr, options, timeouts).await?;
+        let Stream::Plain(tcp) = plain.stream else {
+            unreachable!("connect returns a plain stream")
+        };
+        let handshake = timeout(timeouts.connect, connector.connect(name, tcp)).await;
+        let tls = match handshake {
+            Err(_) => {
+                return Err(TransportError::ConnectTimeout {
+                    addr: addr.to_string(),
+                    after: timeouts.connect,
+                })
+            }
+            Ok(Err(source)) => return Err(TransportError::Tls { addr: addr.to_string(), source }),
+            Ok(Ok(tls)) => tls,
+        };
+        Ok(FramedConnection { stream: Stream::TlsClient(Box::new(tls)), ..plain })
+    }
+
+    /// Completes the server side of a TLS handshake on an accepted stream.
+    pub async fn accept_tls(
+        stream: TcpStream,
+        acceptor: &TlsAcceptor,
+        options: C::Options,
+        timeouts: Timeouts,
+    ) -> Result<FramedConnection<C>, TransportError> {
+        let plain =
+            FramedConnection::<C>::from_stream(stream, options, timeouts).map_err(|source| {
+                TransportError::Connect { addr: "accepted connection".into(), source }
+            })?;
+        let peer = plain.peer.to_string();
+        let Stream::Plain(tcp) = plain.stream else {
+            unreachable!("from_stream returns a plain stream")
+        };
+        let tls = match timeout(timeouts.connect, acceptor.accept(tcp)).await {
+            Err(_) => {
+                return Err(TransportError::ConnectTimeout { addr: peer, after: timeouts.connect })
+            }
+            Ok(Err(source)) => return Err(TransportError::Tls { addr: peer, source }),
+            Ok(Ok(tls)) => tls,
+        };
+        Ok(FramedConnection { stream: Stream::TlsServer(Box::new(tls)), ..plain })
+    }
+
+    /// Wraps an accepted or connected stream.
+    pub fn from_stream(
+        stream: TcpStream,
+        options: C::Options,
+        timeouts: Timeouts,
+    ) -> std::io::Result<FramedConnection<C>> {
+        let peer = stream.peer_addr()?;
+        stream.set_nodelay(true)?;
+        Ok(FramedConnection {
+            stream: Stream::Plain(stream),
+            peer,
+            codec: C::with_options(options),
+            buffer: BytesMut::new(),
+            timeouts,
+            last_split: false,
+            last_took: Duration::ZERO,
+        })
+    }
+
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// This end's address (the harness's port, which the packet-level faults cut by).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.stream.tcp().local_addr()
+    }
+
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
+    }
+
+    /// Writes bytes as they are (already framed, or deliberately broken).
+    pub async fn write_raw(&mut self, bytes: &[u8]) -> Result<(), TransportError> {
+        let peer = self.peer;
+        match timeout(self.timeouts.write, self.stream.write_all(bytes)).await {
+            Err(_) => Err(TransportError::WriteTimeout { peer, after: self.timeouts.write }),
+            Ok(Err(e)) => Err(io_error(peer, e)),
+            Ok(Ok(())) => Ok(()),
+        }
+    }
+
+    /// The next frame, waiting at most `wait` (the read timeout when `None`).
+    pub async fn receive(&mut self, wait: Option<Duration>) -> Result<C::Item, TransportError> {
+        let wait = wait.unwrap_or(self.timeouts.read);
+        let peer = self.peer;
+        let deadline = Instant::now() + wait;
+        // Bytes left from an earlier read that did not make a frame are a part of this one.
+        let mut pieces = u32::from(!self.buffer.is_empty());
+        let mut first_byte = (!self.buffer.is_empty()).then(Instant::now);
+        loop {
+            match self.codec.decode(&mut self.buffer) {
+                Ok(Some(frame)) => {
+                    self.last_split = pieces > 1;
+                    self.last_took = first_byte.map(|t| t.elapsed()).unwrap_or_default();
+                    return Ok(frame);
+                }
+                Ok(None) => {}
+                Err(error) => return Err(C::transport_error(peer, error)),
+            }
+            // A frame that may lack only its trailer: when nothing follows within a short
+            // grace, take it (the codec notes the missing trailer).
+            let may_end = C::may_end_without_trailer(&self.buffer);
+            let read_until =
+                if may_end { deadline.min(Instant::now() + TRAILER_GRACE) } else { deadline };
+            self.buffer.reserve(READ_CHUNK);
+            let read = tokio::time::timeout_at(read_until, self.stream.read_buf(&mut self.buffer));
+            match read.await {
+                Err(_) if may_end => match self.codec.decode_eof(&mut self.buffer) {
+                    Ok(Some(frame)) => return Ok(frame),
+                    Ok(None) | Err(_) if Instant::now() < deadline => continue,
+                    _ => {
+                        let buffered = self.buffer.len();
+                        return Err(TransportError::ReadTimeout { peer, after: wait, buffered });
+                    }
+                },
+                Err(_) => {
+                    let buffered = self.buffer.len();
+                    return Err(TransportError::ReadTimeout { peer, after: wait, buffered });
+                }
+                Ok(Err(e)) => return Err(io_error(peer, e)),
+                // End of stream: a frame cut where it may end still counts.
+                Ok(Ok(0)) => match self.codec.decode_eof(&mut self.buffer) {
+                    Ok(Some(frame)) => return Ok(frame),
+                    Ok(None) => {
+                        let buffered = self.buffer.len();
+                        return Err(TransportError::PeerClosed { peer, buffered });
+                    }
+                    Err(error) if C::is_cut_short(&error) => {
+                        let buffered = self.buffer.len();
+                        return Err(TransportError::PeerClosed { peer, buffered });
+                    }
+                    Err(error) => return Err(C::transport_error(peer, error)),
+                },
+                Ok(Ok(_)) => {
+                    pieces += 1;
+                    first_byte.get_or_insert_with(Instant::now);
+                }
+            }
+        }
+    }
+
+    /// True when the frame last received arrived over more than one socket read (split by the
+    /// network or by the peer); false when one read brought all of it.
+    pub fn last_frame_was_split(&self) -> bool {
+        self.last_split
+    }
+
+    /// How long the frame last received took from its first byte read to its last (zero when
+    /// one read brought all of it).
+    pub fn last_frame_took(&self) -> Duration {
+        self.last_took
+    }
+
+    /// Takes the bytes read but not yet decoded (an unfinished frame) and starts the reader
+    /// afresh; stream offsets restart at zero.
+    pub fn take_buffered(&mut self) -> Vec<u8> {
+        self.codec = C::with_options(self.codec.current_options());
+        self.buffer.split().to_vec()
+    }
+
+    /// Waits at most `wait` for the peer to end its side of the stream; bytes that arrive
+    /// meanwhile are kept for the next [`receive`](FramedConnection::receive). True when the
+    /// peer has closed (or half-closed) its write side.
+    pub async fn peer_closed_within(&mut self, wait: Duration) -> bool {
+        let deadline = Instant::now() + wait;
+        loop {
+            self.buffer.reserve(READ_CHUNK);
+            let read = tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.buffer));
+            match read.await {
+                Err(_) => return false,
+                Ok(Ok(0)) | Ok(Err(_)) => return true,
+                Ok(Ok(_)) => {}
+            }
+        }
+    }
+
+    /// How many bytes were read but not yet decoded (e.g. frames that came in the same read).
+    pub fn buffered(&self) -> usize {
+        self.buffer.len()
+    }
+
+    /// Drops whatever was read but not yet decoded (e.g. frames that came in the same read).
+    pub fn discard_buffered(&mut self) -> usize {
+        let dropped = self.buffer.len();
+        self.buffer.clear();
+        dropped
+    }
+
+    /// Closes with a TCP reset (SO_LINGER 0) instead of an orderly close.
+    pub fn reset(self) {
+        let _ = socket2::SockRef::from(self.stream.tcp()).set_linger(Some(Duration::ZERO));
+        drop(self.stream);
+    }
+
+    /// Closes the write side (half-close) so the peer reads end-of-stream.
+    pub async fn shutdown_write(&mut self) -> Result<(), TransportError> {
+        let peer = self.peer;
+        match timeout(self.timeouts.write, self.stream.shutdown()).await {
+            Err(_) => Err(TransportError::WriteTimeout { peer, after: self.timeouts.write }),
+            Ok(Err(e)) => Err(io_error(peer, e)),
+            Ok(Ok(())) => Ok(()),
+        }
+    }
+}
+
+/// An I/O error on an open connection, named by what the peer did.
+fn io_error(peer: SocketAddr, error: std::io::Error) -> TransportError {
+    match error.kind() {
+        ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted => TransportError::Reset { peer },
+        ErrorKind::BrokenPipe | ErrorKind::UnexpectedEof => {
+            TransportError::PeerClosed { peer, buffered: 0 }
+        }
+        _ => TransportError::Io { peer, source: error },
+    }
+}
