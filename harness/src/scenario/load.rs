@@ -280,10 +280,11 @@ pub fn load_text_for(
     };
     // Every file the scenario names must exist inside the pack: all refusals at once, before
     // anything reads one of them.
-    for (key, reference) in file_references(&mut file) {
+    for (key_path, reference) in file_references(&mut file) {
         if let Err(refused) = reference.resolve(dir, access) {
-            let needle = if text.contains(&reference.written) { &reference.written } else { key };
-            errors.push(at(needle, format!("file {refused}")));
+            let key = key_path.rsplit('.').next().unwrap_or(&key_path).to_string() + ":";
+            let needle = if text.contains(&reference.written) { &reference.written } else { &key };
+            errors.push(at(needle, format!("{key_path}: file {refused}")));
         }
     }
     if !errors.is_empty() {
@@ -422,25 +423,25 @@ fn prune(value: &mut serde_yaml::Value) {
     }
 }
 
-/// Every file reference of a scenario, with the YAML key it stands under.
-fn file_references(file: &mut ScenarioFile) -> Vec<(&'static str, &mut FileRef)> {
-    let mut found: Vec<(&'static str, &mut FileRef)> = Vec::new();
+/// Every file reference of a scenario, with the key path it stands under (`messages.adt`).
+fn file_references(file: &mut ScenarioFile) -> Vec<(String, &mut FileRef)> {
+    let mut found: Vec<(String, &mut FileRef)> = Vec::new();
     let target = &mut file.target;
     if let Some(profile) = target.profile.as_mut() {
-        found.push(("profile:", profile));
+        found.push(("target.profile".into(), profile));
     }
     if let Some(tls) = target.tls.as_mut() {
-        found.push(("ca:", &mut tls.ca));
+        found.push(("target.tls.ca".into(), &mut tls.ca));
         if let Some(cert) = tls.client_cert.as_mut() {
-            found.push(("client_cert:", cert));
+            found.push(("target.tls.client_cert".into(), cert));
         }
         if let Some(key) = tls.client_key.as_mut() {
-            found.push(("client_key:", key));
+            found.push(("target.tls.client_key".into(), key));
         }
     }
-    for template in file.messages.values_mut() {
+    for (name, template) in file.messages.iter_mut() {
         if let Template::File(reference) = template {
-            found.push(("file:", reference));
+            found.push((format!("messages.{name}"), reference));
         }
     }
     found
@@ -600,7 +601,9 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
         assert_eq!(lines, [1, 3, 4], "{errors:?}");
-        assert!(errors.iter().all(|e| e.message.starts_with("file ")), "{errors:?}");
+        let keys: Vec<&str> =
+            errors.iter().filter_map(|e| e.message.split(": file ").next()).collect();
+        assert_eq!(keys, ["target.profile", "messages.a", "messages.b"], "{errors:?}");
         assert!(errors[1].message.contains("missing-a.hl7"), "{errors:?}");
     }
 }
