@@ -25,7 +25,7 @@ pub struct HttpObservation {
 /// A transport event that ended waiting (`read-timeout`, `peer-closed`, `peer-reset`, …).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TransportEvent {
-    pub code: String,
+    pub code: crate::vocab::ConnectionEvent,
     pub detail: String,
 }
 

@@ -313,7 +313,10 @@ fn enhanced_mode_codes() {
 #[test]
 fn missing_late_and_duplicate_acks() {
     let mut none = exchange(SENT, None);
-    none.event = Some(TransportEvent { code: "read-timeout".into(), detail: "1s".into() });
+    none.event = Some(TransportEvent {
+        code: crate::vocab::ConnectionEvent::ReadTimeout,
+        detail: "1s".into(),
+    });
     assert_eq!(failing(&case(vec![none]), "ack.received"), Severity::Error);
 
     let mut late = exchange(SENT, Some(GOOD));
@@ -453,8 +456,10 @@ fn probes_aborts_and_opt_outs() {
     assert_eq!(outcome(&probed, "probe"), None);
 
     let mut aborted = with_reply(GOOD);
-    aborted.aborted =
-        Some(TransportEvent { code: "connect-failed".into(), detail: "refused".into() });
+    aborted.aborted = Some(TransportEvent {
+        code: crate::vocab::ConnectionEvent::ConnectFailed,
+        detail: "refused".into(),
+    });
     assert_eq!(failing(&aborted, "case.ran"), Severity::Error);
 
     let mut skipped = with_reply(&GOOD.replace("MSA|AA|M1", "MSA|AA|M2"));
@@ -646,7 +651,10 @@ fn liveness_canary_needs_its_own_ack() {
                 notes: Vec::new(),
                 elapsed: Duration::from_millis(2),
             }),
-            event: event.map(|code| TransportEvent { code: code.into(), detail: String::new() }),
+            event: event.map(|code| TransportEvent {
+                code: crate::vocab::ConnectionEvent::parse(code).expect("a known event"),
+                detail: String::new(),
+            }),
         });
         observation
     };

@@ -141,11 +141,11 @@ async fn hllp(
 
 /// A transport error while a message was out: lost, and the connection with it.
 fn lost(err: &TransportError) -> Ending {
-    Ending::Lost { reason: err.code() }
+    Ending::Lost { reason: err.code().static_name() }
 }
 
 fn not_sent(err: &TransportError) -> Ending {
-    Ending::NotSent { reason: err.code() }
+    Ending::NotSent { reason: err.code().static_name() }
 }
 
 impl Exchange for Client {

@@ -464,7 +464,12 @@ fn messages(out: &mut String, case: &CaseOutcome, table: &mut MessageTable) {
             );
         }
         if let Some(event) = &exchange.event {
-            let _ = writeln!(out, "<p>{}: {}</p>", escape(&event.code), escape(&event.detail));
+            let _ = writeln!(
+                out,
+                "<p>{}: {}</p>",
+                escape(&event.code.to_string()),
+                escape(&event.detail)
+            );
         }
         if let Some(http) = &exchange.http {
             let _ = writeln!(out, "<p>HTTP {}</p>", http.status);

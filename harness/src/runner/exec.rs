@@ -20,7 +20,7 @@ use crate::transport::connection::{MllpConnection, TransportError};
 use crate::transport::mllp::MllpOptions;
 
 pub(super) fn event(err: &TransportError) -> TransportEvent {
-    TransportEvent { code: err.code().to_string(), detail: err.to_string() }
+    TransportEvent { code: err.code(), detail: err.to_string() }
 }
 
 pub(super) fn control_id_of(payload: &[u8]) -> Option<String> {
@@ -62,7 +62,7 @@ pub async fn run_case(run: &CaseRun, ctx: &Context) -> (CaseObservation, CasePla
         }
         TargetUrl::Builtin => {
             observation.aborted = Some(TransportEvent {
-                code: "no-target".into(),
+                code: crate::vocab::ConnectionEvent::NoTarget,
                 detail: "the built-in target was not started".into(),
             })
         }
@@ -131,7 +131,10 @@ async fn connect_from_lab(
 }
 
 pub(super) fn abort_build(obs: &mut CaseObservation, why: String) {
-    obs.aborted = Some(TransportEvent { code: "message-build-failed".into(), detail: why });
+    obs.aborted = Some(TransportEvent {
+        code: crate::vocab::ConnectionEvent::MessageBuildFailed,
+        detail: why,
+    });
 }
 
 pub(super) async fn probe_step(

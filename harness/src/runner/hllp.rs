@@ -81,7 +81,7 @@ async fn send_good(
     let result = match answer(conn, ctx, started).await {
         Answer::Block(block, _) if block.block_type == BlockType::Nak => {
             exchange.event = Some(TransportEvent {
-                code: "hllp-nak".into(),
+                code: crate::vocab::ConnectionEvent::HllpNak,
                 detail: format!("the receiver refused a good block: {:?}", block.nak_reason_sent()),
             });
             Ok(())
@@ -102,7 +102,7 @@ async fn send_good(
     let first = exchange.replies.get(before).map(|r| r.payload.as_slice());
     let outcome = Outcome::of(&exchange.sent, first);
     let why = (outcome == Outcome::Indeterminate)
-        .then(|| exchange.event.as_ref().map(|e| e.code.clone()).unwrap_or("no-ack".into()));
+        .then(|| exchange.event.as_ref().map(|e| e.code.to_string()).unwrap_or("no-ack".into()));
     exchange.attempts.push(Attempt { outcome, event: why, commit: None });
     result
 }
@@ -141,7 +141,7 @@ pub(super) async fn run_hllp(
             let mut exchange = new_exchange(step_no, 1, &built, step, ctx, &faults);
             if gone {
                 exchange.event = Some(TransportEvent {
-                    code: "peer-closed".into(),
+                    code: crate::vocab::ConnectionEvent::PeerClosed,
                     detail: "the connection ended earlier in the case".into(),
                 });
             } else {
@@ -158,7 +158,7 @@ pub(super) async fn run_hllp(
                 if let Err(err) = result {
                     exchange.event.get_or_insert_with(|| event(&err));
                     after = match err.code() {
-                        "peer-reset" => ConnectionAfter::Reset,
+                        crate::vocab::ConnectionEvent::PeerReset => ConnectionAfter::Reset,
                         _ => ConnectionAfter::Closed,
                     };
                     gone = true;

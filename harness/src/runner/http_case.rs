@@ -17,7 +17,7 @@ pub(super) async fn run_http(
 ) {
     let Some(mut target) = HttpTarget::parse(url).or_else(|| HttpTarget::parse_https(url)) else {
         obs.aborted = Some(TransportEvent {
-            code: "bad-target".into(),
+            code: crate::vocab::ConnectionEvent::BadTarget,
             detail: format!("{url:?} is not an http(s):// URL"),
         });
         return;
@@ -62,13 +62,13 @@ pub(super) async fn run_http(
                                 .trim()
                                 .to_string();
                         exchange.event = Some(TransportEvent {
-                            code: format!("http-{}", reply.status),
+                            code: crate::vocab::ConnectionEvent::Http(reply.status),
                             detail: text,
                         });
                     }
                 }
                 Err(err) => {
-                    if step_no == 1 && matches!(err.code(), "connect-failed" | "connect-timeout") {
+                    if step_no == 1 && err.code().is_unreachable() {
                         obs.aborted = Some(event(&err));
                         return;
                     }

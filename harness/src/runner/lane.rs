@@ -10,6 +10,7 @@ use crate::faults::{plan, WireEnd, WirePlan};
 use crate::netlab::{Cut, Direction, LabError};
 use crate::observation::*;
 use crate::transport::connection::{MllpConnection, TransportError};
+use crate::vocab::ConnectionEvent;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -104,10 +105,9 @@ impl Lane<'_> {
         if cut && self.dead.is_none() {
             self.attempt(&again, index, stray).await;
         } else if unanswered(self) && !nak(self) {
-            let closed = self
-                .dead
-                .as_ref()
-                .is_some_and(|e| e.code == "peer-closed" || e.code == "peer-reset");
+            let closed = self.dead.as_ref().is_some_and(|e| {
+                matches!(e.code, ConnectionEvent::PeerClosed | ConnectionEvent::PeerReset)
+            });
             let closed_between = wire.end == WireEnd::Read && answered_before && closed;
             // MLLP release 1 says nothing of bytes outside blocks: a receiver may close on the
             // ones the harness wrote, and the message then goes again without them.
@@ -149,7 +149,7 @@ impl Lane<'_> {
             self.pending[index].exchange.event = Some(gone);
         } else if refused {
             self.pending[index].exchange.event = Some(TransportEvent {
-                code: "commit-nak".into(),
+                code: crate::vocab::ConnectionEvent::CommitNak,
                 detail: "the receiver refused to commit the message (MLLP release 2 negative \
                          commit acknowledgement)"
                     .into(),
@@ -158,7 +158,7 @@ impl Lane<'_> {
             && self.pending[index].exchange.event.is_none()
         {
             self.pending[index].exchange.event = Some(TransportEvent {
-                code: "read-timeout".into(),
+                code: crate::vocab::ConnectionEvent::ReadTimeout,
                 detail: format!("no reply within {}ms", self.ctx.ack_timeout.as_millis()),
             });
         }
@@ -215,7 +215,7 @@ impl Lane<'_> {
     ) -> Option<TransportError> {
         let Some(lab) = self.ctx.lab.clone() else {
             self.pending[index].exchange.event = Some(TransportEvent {
-                code: "no-lab".into(),
+                code: crate::vocab::ConnectionEvent::NoLab,
                 detail: "blackhole needs the packet-level lab, which this run does not have".into(),
             });
             return None;
@@ -231,8 +231,10 @@ impl Lane<'_> {
         let cut = match cut {
             Ok(cut) => cut,
             Err(err) => {
-                self.pending[index].exchange.event =
-                    Some(TransportEvent { code: "lab-failed".into(), detail: err.to_string() });
+                self.pending[index].exchange.event = Some(TransportEvent {
+                    code: crate::vocab::ConnectionEvent::LabFailed,
+                    detail: err.to_string(),
+                });
                 return None;
             }
         };
@@ -255,7 +257,7 @@ impl Lane<'_> {
             Err(err) => format!("the way back was cut after {sent} bytes, the way out not: {err}"),
         };
         self.pending[index].exchange.event =
-            Some(TransportEvent { code: "blackholed".into(), detail });
+            Some(TransportEvent { code: crate::vocab::ConnectionEvent::Blackholed, detail });
         self.replace_connection(true).await;
         let _ = lab.restore(cut, Direction::Both).await;
         None
@@ -265,12 +267,14 @@ impl Lane<'_> {
     /// indeterminate, and the lane goes on with a new connection.
     pub(super) async fn cut(&mut self, reset: bool, index: usize) {
         let (code, detail) = if reset {
-            ("reset-by-harness", "the harness reset the connection (SO_LINGER 0) before the ACK")
+            (
+                ConnectionEvent::ResetByHarness,
+                "the harness reset the connection (SO_LINGER 0) before the ACK",
+            )
         } else {
-            ("closed-before-ack", "the harness closed the connection before the ACK")
+            (ConnectionEvent::ClosedBeforeAck, "the harness closed the connection before the ACK")
         };
-        self.pending[index].exchange.event =
-            Some(TransportEvent { code: code.into(), detail: detail.into() });
+        self.pending[index].exchange.event = Some(TransportEvent { code, detail: detail.into() });
         self.replace_connection(reset).await;
     }
 
@@ -316,7 +320,7 @@ impl Lane<'_> {
     ) {
         let ended = self.listen_with_canary(silence, index, stray).await;
         let gone = TransportEvent {
-            code: "unterminated".into(),
+            code: ConnectionEvent::Unterminated,
             detail: format!(
                 "the frame was left without its end block; {}ms of silence, then closed{}",
                 silence.as_millis(),

@@ -78,7 +78,7 @@ pub(super) async fn send_canary(
         Ok(reply) => canary.reply = Some(reply),
         Err(err) => {
             let err: crate::transport::connection::TransportError = err;
-            canary.event = Some(TransportEvent { code: err.code().into(), detail: err.to_string() })
+            canary.event = Some(TransportEvent { code: err.code(), detail: err.to_string() })
         }
     }
     canary

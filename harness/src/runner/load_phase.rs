@@ -74,7 +74,8 @@ pub async fn run_load_phase(
     let mut observation = CaseObservation::default();
     let results: Vec<CheckResult> = match prepared {
         Err(detail) => {
-            observation.aborted = Some(TransportEvent { code: "load-setup".into(), detail });
+            observation.aborted =
+                Some(TransportEvent { code: crate::vocab::ConnectionEvent::LoadSetup, detail });
             crate::checks::evaluate(&crate::checks::CasePlan::default(), &observation)
         }
         Ok((source, target)) => {
@@ -86,7 +87,7 @@ pub async fn run_load_phase(
             let account = &phase.finished.account;
             if account.sent == 0 && account.not_sent > 0 {
                 observation.aborted = Some(TransportEvent {
-                    code: "connect-failed".into(),
+                    code: crate::vocab::ConnectionEvent::ConnectFailed,
                     detail: format!("no load message could be sent to {}", phase.target),
                 });
                 crate::checks::evaluate(&crate::checks::CasePlan::default(), &observation)

@@ -146,7 +146,7 @@ pub(super) async fn run_coalesced(
     if reset {
         for &i in &unanswered {
             lane.pending[i].exchange.event = Some(TransportEvent {
-                code: "reset-by-harness".into(),
+                code: crate::vocab::ConnectionEvent::ResetByHarness,
                 detail: format!(
                     "the harness reset the connection (SO_LINGER 0) after {read} ACK(s), with \
                      {} frame(s) unanswered",
@@ -160,7 +160,7 @@ pub(super) async fn run_coalesced(
     for pending in &mut lane.pending {
         if pending.commit == Some(Commit::Nak) && pending.exchange.replies.is_empty() {
             pending.exchange.event = Some(TransportEvent {
-                code: "commit-nak".into(),
+                code: crate::vocab::ConnectionEvent::CommitNak,
                 detail: "the receiver refused to commit the message (MLLP release 2 negative \
                          commit acknowledgement)"
                     .into(),
@@ -175,7 +175,8 @@ pub(super) async fn run_coalesced(
             lane.send_and_wait(&wire, i, &mut obs.stray).await;
         }
     }
-    let closed = lane.dead.as_ref().is_some_and(|e| e.code == "peer-closed");
+    let closed =
+        lane.dead.as_ref().is_some_and(|e| e.code == crate::vocab::ConnectionEvent::PeerClosed);
     if (closed || reset) && !unanswered.is_empty() {
         for i in unanswered {
             if !lane.pending[i].exchange.replies.is_empty() {
@@ -232,7 +233,7 @@ pub(super) async fn run_sequential(
             if lane.dead.is_none() && waited && lane.conn.peer_closed_within(CLOSE_LOOK).await {
                 lane.after = ConnectionAfter::Closed;
                 lane.dead = Some(TransportEvent {
-                    code: "peer-closed".into(),
+                    code: crate::vocab::ConnectionEvent::PeerClosed,
                     detail: "the target closed the connection after the previous ACK".into(),
                 });
             }
@@ -297,7 +298,7 @@ pub(super) async fn keep_idle(
         if lane.conn.peer_closed_within(CLOSE_LOOK).await {
             lane.after = ConnectionAfter::Closed;
             lane.dead = Some(TransportEvent {
-                code: "peer-closed".into(),
+                code: crate::vocab::ConnectionEvent::PeerClosed,
                 detail: "the target closed the idle connection".into(),
             });
             lane.reconnect().await;

@@ -178,8 +178,8 @@ pub(super) const TAKE_READY_FRAMES: usize = 64;
 
 pub(super) fn after_from(err: &TransportError) -> ConnectionAfter {
     match err.code() {
-        "peer-closed" => ConnectionAfter::Closed,
-        "peer-reset" => ConnectionAfter::Reset,
+        crate::vocab::ConnectionEvent::PeerClosed => ConnectionAfter::Closed,
+        crate::vocab::ConnectionEvent::PeerReset => ConnectionAfter::Reset,
         _ => ConnectionAfter::Unknown,
     }
 }
@@ -193,7 +193,7 @@ pub(super) fn record_attempt(pending: &mut Pending, before: usize) {
     let event = match outcome {
         Outcome::Indeterminate => Some(match (&exchange.event, reply) {
             (_, Some(_)) => "ack-of-another-message".to_string(),
-            (Some(event), None) => event.code.clone(),
+            (Some(event), None) => event.code.to_string(),
             (None, None) => "no-ack".to_string(),
         }),
         _ => None,

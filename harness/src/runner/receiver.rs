@@ -457,11 +457,8 @@ async fn listen(ctx: &ReceiverContext, addr: &str) -> std::io::Result<TcpListene
     lab.listen(port).map_err(|e| std::io::Error::other(e.to_string()))
 }
 
-fn aborted(code: &str, detail: String) -> CaseObservation {
-    CaseObservation {
-        aborted: Some(TransportEvent { code: code.into(), detail }),
-        ..CaseObservation::default()
-    }
+fn aborted(code: crate::vocab::ConnectionEvent, detail: String) -> CaseObservation {
+    CaseObservation { aborted: Some(TransportEvent { code, detail }), ..CaseObservation::default() }
 }
 
 /// Runs one receiver case; returns the observations and what the sender was to send.
@@ -471,7 +468,13 @@ pub async fn run_case(
 ) -> (CaseObservation, CasePlan, Vec<String>) {
     let prepared = match messages(run, ctx) {
         Ok(prepared) => prepared,
-        Err(message) => return (aborted("case-setup", message), CasePlan::default(), Vec::new()),
+        Err(message) => {
+            return (
+                aborted(crate::vocab::ConnectionEvent::CaseSetup, message),
+                CasePlan::default(),
+                Vec::new(),
+            )
+        }
     };
     let described: Vec<String> = prepared
         .iter()
@@ -481,7 +484,10 @@ pub async fn run_case(
         Ok(listener) => listener,
         Err(e) => {
             return (
-                aborted("listen-failed", format!("cannot listen on {}: {e}", ctx.listen)),
+                aborted(
+                    crate::vocab::ConnectionEvent::ListenFailed,
+                    format!("cannot listen on {}: {e}", ctx.listen),
+                ),
                 CasePlan::default(),
                 described,
             )
@@ -489,7 +495,13 @@ pub async fn run_case(
     };
     let address = match listener.local_addr() {
         Ok(address) => address,
-        Err(e) => return (aborted("listen-failed", e.to_string()), CasePlan::default(), described),
+        Err(e) => {
+            return (
+                aborted(crate::vocab::ConnectionEvent::ListenFailed, e.to_string()),
+                CasePlan::default(),
+                described,
+            )
+        }
     };
     let started = Instant::now();
     let deadline = started + ctx.timeout;
@@ -507,7 +519,11 @@ pub async fn run_case(
     // A host that is down: every packet to the port dropped for a while, connects hang.
     if let Some(period) = run.case.connect_hang {
         if let Err(why) = state.drop_packets(Cut::Port(address.port())).await {
-            return (aborted("lab-failed", why), CasePlan::default(), described);
+            return (
+                aborted(crate::vocab::ConnectionEvent::LabFailed, why),
+                CasePlan::default(),
+                described,
+            );
         }
         state.heal_after(Cut::Port(address.port()), period.0);
     }
@@ -534,7 +550,11 @@ pub async fn run_case(
             Ok(files) => files,
             Err(why) => {
                 remove_message_files(&temp, &framed_path);
-                return (aborted("case-setup", why), CasePlan::default(), described);
+                return (
+                    aborted(crate::vocab::ConnectionEvent::CaseSetup, why),
+                    CasePlan::default(),
+                    described,
+                );
             }
         };
         let values = Placeholders {
@@ -549,7 +569,7 @@ pub async fn run_case(
         let Some(program) = line.first() else {
             remove_message_files(&temp, &framed_path);
             return (
-                aborted("case-setup", "sut.command is empty".into()),
+                aborted(crate::vocab::ConnectionEvent::CaseSetup, "sut.command is empty".into()),
                 CasePlan::default(),
                 described,
             );
@@ -677,8 +697,10 @@ pub async fn run_case(
     };
     let observation = CaseObservation {
         // The harness could not play its part: nothing here judges the sender.
-        aborted: reopen_failed
-            .map(|detail| TransportEvent { code: "listen-failed".into(), detail }),
+        aborted: reopen_failed.map(|detail| TransportEvent {
+            code: crate::vocab::ConnectionEvent::ListenFailed,
+            detail,
+        }),
         arrivals: arrivals.into_iter().map(|(_, a)| a).collect(),
         sut,
         ..CaseObservation::default()

@@ -25,7 +25,7 @@ fn crashed(err: &tokio::task::JoinError) -> CaseObservation {
         stray: Vec::new(),
         probes: Vec::new(),
         aborted: Some(observation::TransportEvent {
-            code: "case-crashed".into(),
+            code: crate::vocab::ConnectionEvent::CaseCrashed,
             detail: format!("the harness failed while running the case: {err}"),
         }),
         ..CaseObservation::default()
@@ -252,11 +252,8 @@ async fn run_sender_file(
     }
     finished.sort_by_key(|(i, _)| *i);
     for (_, outcome) in finished {
-        let unreachable = outcome
-            .observation
-            .aborted
-            .as_ref()
-            .is_some_and(|e| matches!(e.code.as_str(), "connect-failed" | "connect-timeout"));
+        let unreachable =
+            outcome.observation.aborted.as_ref().is_some_and(|e| e.code.is_unreachable());
         done.reached |= !unreachable;
         done.cases.push(outcome);
     }

@@ -101,7 +101,7 @@ impl Verdict {
     }
 
     fn fail_with(&mut self, err: &TransportError) {
-        self.fail(err.code(), err.to_string());
+        self.fail(&err.code().to_string(), err.to_string());
     }
 
     /// Takes `ack` as the answer to this message.

@@ -5,6 +5,7 @@
 
 use super::framed::{FrameCodec, FramedConnection};
 use super::mllp::{encode_frame, FrameNote, MllpCodec, MllpError, MllpOptions};
+use crate::vocab::ConnectionEvent;
 use bytes::BytesMut;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -77,19 +78,19 @@ pub enum TransportError {
 }
 
 impl TransportError {
-    /// Stable kebab-case name of the event, for reports and JSON output.
-    pub fn code(&self) -> &'static str {
+    /// The event this error is (its stable name is what reports and JSON show).
+    pub fn code(&self) -> ConnectionEvent {
         match self {
-            TransportError::Connect { .. } => "connect-failed",
-            TransportError::ConnectTimeout { .. } => "connect-timeout",
-            TransportError::ReadTimeout { .. } => "read-timeout",
-            TransportError::WriteTimeout { .. } => "write-timeout",
-            TransportError::PeerClosed { .. } => "peer-closed",
-            TransportError::Reset { .. } => "peer-reset",
-            TransportError::Tls { .. } => "tls-handshake-failed",
-            TransportError::TlsConfig { .. } => "tls-config-error",
-            TransportError::Framing { .. } => "framing-error",
-            TransportError::Io { .. } => "io-error",
+            TransportError::Connect { .. } => ConnectionEvent::ConnectFailed,
+            TransportError::ConnectTimeout { .. } => ConnectionEvent::ConnectTimeout,
+            TransportError::ReadTimeout { .. } => ConnectionEvent::ReadTimeout,
+            TransportError::WriteTimeout { .. } => ConnectionEvent::WriteTimeout,
+            TransportError::PeerClosed { .. } => ConnectionEvent::PeerClosed,
+            TransportError::Reset { .. } => ConnectionEvent::PeerReset,
+            TransportError::Tls { .. } => ConnectionEvent::TlsHandshakeFailed,
+            TransportError::TlsConfig { .. } => ConnectionEvent::TlsConfigError,
+            TransportError::Framing { .. } => ConnectionEvent::FramingError,
+            TransportError::Io { .. } => ConnectionEvent::IoError,
         }
     }
 

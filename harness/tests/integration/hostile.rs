@@ -230,7 +230,7 @@ async fn hllp_block_limit_of_the_scenario_reaches_the_builtin_endpoint() {
         let events: Vec<String> = outcome
             .cases()
             .flat_map(|c| &c.observation.exchanges)
-            .filter_map(|e| e.event.as_ref().map(|e| e.code.clone()))
+            .filter_map(|e| e.event.as_ref().map(|e| e.code.to_string()))
             .collect();
         failed.push((super::support::failed_ids(&outcome, Severity::Error), events));
     }
