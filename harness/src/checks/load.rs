@@ -4,23 +4,11 @@
 use super::{CheckDef, CheckResult};
 use crate::load::{LoadPhase, Threshold};
 
-/// The check definition a threshold is reported under.
+/// The check definition a threshold is reported under: the catalogue's entry with the
+/// threshold's check id (`every_metric_has_its_own_check` keeps every metric in the catalogue).
 fn definition(threshold: &Threshold) -> CheckDef {
-    let all = [
-        super::LOAD_P50,
-        super::LOAD_P90,
-        super::LOAD_P99,
-        super::LOAD_P999,
-        super::LOAD_MAX,
-        super::LOAD_MEAN,
-        super::LOAD_LOST,
-        super::LOAD_TIMEOUTS,
-        super::LOAD_ERRORS,
-        super::LOAD_REJECTED,
-        super::LOAD_THROUGHPUT,
-    ];
     let id = threshold.check_id();
-    all.into_iter().find(|def| def.id == id).unwrap_or(super::LOAD_LOST)
+    super::CATALOGUE.iter().copied().find(|def| def.id == id).unwrap_or(super::LOAD_LOST)
 }
 
 /// The check one threshold makes on a phase's account.

@@ -209,17 +209,10 @@ pub async fn await_hllp_ack(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transport::connection::tests::short;
     use crate::transport::hllp::HllpOptions;
     use tokio::io::AsyncWriteExt;
     use tokio::net::TcpListener;
-
-    fn short() -> Timeouts {
-        Timeouts {
-            connect: Duration::from_secs(2),
-            read: Duration::from_millis(300),
-            write: Duration::from_secs(2),
-        }
-    }
 
     fn wait(control_id: &str) -> AckWait<'_> {
         AckWait {

@@ -150,12 +150,13 @@ impl MllpConnection {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use tokio::io::AsyncWriteExt;
     use tokio::net::{TcpListener, TcpStream};
 
-    fn short() -> Timeouts {
+    /// Short timeouts for the transport's tests over loopback.
+    pub(crate) fn short() -> Timeouts {
         Timeouts {
             connect: Duration::from_secs(2),
             read: Duration::from_millis(300),

@@ -58,18 +58,9 @@ impl HllpConnection {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::connection::Timeouts;
+    use crate::transport::connection::tests::short;
     use crate::transport::hllp::{BlockType, Checksum, ChecksumSpan};
-    use std::time::Duration;
     use tokio::net::TcpListener;
-
-    fn short() -> Timeouts {
-        Timeouts {
-            connect: Duration::from_secs(2),
-            read: Duration::from_millis(300),
-            write: Duration::from_secs(2),
-        }
-    }
 
     async fn pair(options: HllpOptions) -> (HllpConnection, HllpConnection) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

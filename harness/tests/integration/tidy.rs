@@ -5,6 +5,8 @@
 //!   `cli → scenario → runner → observations → checks → report`, and no module reaches up or sideways.
 //! - No non-test source file passes 800 lines.
 //! - A `mod.rs` only declares, re-exports and documents.
+//! - Non-test code has no `.unwrap()`: bytes from a peer, a file or a scenario must give an
+//!   error that names where they went wrong, and a broken invariant an `expect` naming it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -301,6 +303,26 @@ fn mod_rs_files_only_declare() {
         problems.is_empty(),
         "mod.rs holding logic (move it to a named file):\n{}",
         problems.join("\n")
+    );
+}
+
+#[test]
+fn non_test_code_has_no_unwrap() {
+    let mut files = Vec::new();
+    rust_files(&src_dir(), &mut files);
+    let mut found = Vec::new();
+    for file in files.iter().filter(|f| !is_test_file(f)) {
+        let code = without_tests(&std::fs::read_to_string(file).expect("readable"));
+        for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
+            if line.contains(".unwrap()") {
+                found.push(format!("{}: {}", file.display(), line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "`.unwrap()` outside tests (return an error, or `expect` the invariant):\n{}",
+        found.join("\n")
     );
 }
 
