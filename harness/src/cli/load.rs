@@ -156,12 +156,12 @@ fn templates(args: &LoadArgs) -> anyhow::Result<(Templates, Vec<PackInputs>)> {
                 anyhow::anyhow!("{}", lines.join("\n"))
             })?;
         for name in &args.templates {
-            if !scenario.templates.contains_key(name) {
-                let known: Vec<&String> = scenario.templates.keys().collect();
+            if !scenario.file.templates.contains_key(name) {
+                let known: Vec<&String> = scenario.file.templates.keys().collect();
                 anyhow::bail!("--template {name:?}: not in {} (it has {known:?})", path.display());
             }
         }
-        for (name, messages) in &scenario.templates {
+        for (name, messages) in &scenario.file.templates {
             if args.templates.is_empty() || args.templates.contains(name) {
                 templates.extend(
                     messages.iter().filter(|m| !m.raw).map(|m| (m.label.clone(), m.bytes.clone())),

@@ -58,21 +58,9 @@ pub struct CaseRun {
 }
 
 impl CaseRun {
-    /// The case's steps; a single-step case becomes one step.
+    /// The case's steps (a single-message case was made one step when the file was resolved).
     pub fn steps(&self) -> Vec<Step> {
-        if !self.case.steps.is_empty() {
-            return self.case.steps.clone();
-        }
-        vec![Step {
-            send: self.case.send.clone(),
-            set: self.case.set.clone(),
-            mutate: self.case.mutate.clone(),
-            resend: None,
-            network: Vec::new(),
-            expect: self.case.expect.clone(),
-            probe: self.case.probe.clone(),
-            wait: None,
-        }]
+        self.case.steps.clone()
     }
 
     pub(super) fn unique(&self) -> String {

@@ -4,13 +4,13 @@
 
 use super::target::TargetUrl;
 use crate::netlab::Lab;
-use crate::scenario::ScenarioFile;
+use crate::scenario::Scenario;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Whether a case of the file (or the receiver side) has a fault that needs the lab.
-pub(super) fn needs_lab(file: &ScenarioFile) -> bool {
+pub(super) fn needs_lab(file: &Scenario) -> bool {
     let client = file.cases.iter().any(|case| {
         case.network
             .iter()
@@ -22,7 +22,7 @@ pub(super) fn needs_lab(file: &ScenarioFile) -> bool {
 
 /// The lab for one file when its faults need one (`None` when they do not), or why the file
 /// is skipped.
-pub(super) async fn for_file(file: &ScenarioFile) -> Result<Option<Arc<Lab>>, String> {
+pub(super) async fn for_file(file: &Scenario) -> Result<Option<Arc<Lab>>, String> {
     if !needs_lab(file) {
         return Ok(None);
     }

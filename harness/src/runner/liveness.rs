@@ -22,7 +22,7 @@ pub(super) fn canary_message(run: &CaseRun, ctx: &Context, when: CanaryWhen) -> 
     if !has_faults(run) {
         return None;
     }
-    let send = run.case.send.clone().or_else(|| run.case.steps.iter().find_map(|s| s.send.clone()));
+    let send = run.case.first_send().map(str::to_string);
     let step = Step { send, ..Step::default() };
     let number = match when {
         CanaryWhen::During => 98,

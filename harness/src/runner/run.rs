@@ -110,7 +110,7 @@ async fn run_receiver_file(
         command: spec.sut.map(|s| s.command.into_iter().map(|t| t.0).collect()),
         timeout: spec.timeout.map(|s| s.0).unwrap_or(Duration::from_secs(10)),
         quiet: spec.quiet.map(|s| s.0).unwrap_or(Duration::from_millis(300)),
-        templates: scenario.templates.clone(),
+        templates: scenario.file.templates.clone(),
         defects: options.sut_defects.clone(),
         secrets: receiver::secret_values(&scenario.environment),
         harness: options

@@ -102,10 +102,9 @@ type Variant = (
 pub fn expand(scenario: &LoadedScenario, run_seed: u64, file: usize) -> Vec<CaseRun> {
     let mut runs = Vec::new();
     for case in &scenario.file.cases {
-        let first_template =
-            case.send.clone().or_else(|| case.steps.iter().find_map(|s| s.send.clone()));
-        let messages = first_template
-            .and_then(|t| scenario.templates.get(&t))
+        let messages = case
+            .first_send()
+            .and_then(|t| scenario.file.templates.get(t))
             .map(Vec::as_slice)
             .unwrap_or(&[]);
         let picks: Vec<(usize, Option<String>)> = if messages.len() > 1 {

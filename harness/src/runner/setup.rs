@@ -1,29 +1,19 @@
 //! Setting a sender-role file up before its cases run: which target it runs against
 //! (`--target`, the file's `target.url`, or a built-in endpoint started for it), the
-//! packet-level lab, TLS, the state endpoint its effects are read from, and the timeouts
-//! with their defaults. What it builds is the [`Context`] every case of the file shares.
+//! packet-level lab, TLS and the state endpoint its effects are read from. The file's target
+//! URL and timeouts come resolved, defaults applied ([`crate::scenario::Target`]). What it
+//! builds is the [`Context`] every case of the file shares.
 
 use super::options::RunOptions;
 use super::outcome::RunError;
 use super::{lab, probe, Builtin, Context, FileRuns, TargetUrl};
-use crate::scenario::{HllpSpec, LoadedScenario, Pack, Transport};
+use crate::scenario::{LoadedScenario, Pack, Transport};
 use crate::target::log::Log;
 use crate::transport::connection::Timeouts;
 use crate::transport::tls::ClientTls;
 use crate::transport::userinfo::Credentials;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
-use std::time::Duration;
-
-/// How long a connection may take to open when the file's `target.connect_timeout` says
-/// nothing: for the cases and for the lab's reachability check alike.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long an ACK is awaited when `target.ack_timeout` says nothing.
-const ACK_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long writing a message may take.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a connection is watched after the last exchange when `target.linger` says nothing.
-const LINGER: Duration = Duration::from_millis(200);
 
 /// A sender-role file made ready to run, or the reason it cannot run here.
 pub(super) enum Setup {
@@ -41,13 +31,19 @@ pub(super) struct Prepared {
     pub external: bool,
 }
 
-/// The file's target parsed: the URL and the credentials written into it.
+/// The file's target: `--target`, else the file's `target.url` (parsed when the file was
+/// resolved; the built-in endpoint when it names none), with the credentials written into it.
 pub(super) fn target(
     scenario: &LoadedScenario,
     options: &RunOptions,
 ) -> Result<(TargetUrl, Option<Credentials>), RunError> {
-    TargetUrl::parse_with_credentials(&target_text(scenario, options)).map_err(|e| {
-        RunError::Target { file: scenario.path.display().to_string(), message: e.to_string() }
+    let parsed = match &options.target {
+        Some(text) => TargetUrl::parse_with_credentials(text),
+        None => scenario.file.target.url.clone(),
+    };
+    parsed.map_err(|e| RunError::Target {
+        file: scenario.path.display().to_string(),
+        message: e.to_string(),
     })
 }
 
@@ -59,8 +55,8 @@ pub(super) async fn prepare(
     (url, url_credentials): (TargetUrl, Option<Credentials>),
 ) -> Result<Setup, RunError> {
     let spec = &scenario.file.target;
-    let transport = spec.transport.unwrap_or(Transport::Mllp);
-    let connect = spec.connect_timeout.map_or(CONNECT_TIMEOUT, |s| s.0);
+    let transport = spec.transport_or_default();
+    let connect = spec.timeouts.connect;
     // Packet-level faults: a lab for the file, or the file is skipped, saying why.
     let lab = match lab::for_file(&scenario.file).await {
         Ok(lab) => lab,
@@ -68,7 +64,7 @@ pub(super) async fn prepare(
     };
     let (builtin, url, state) = match url {
         TargetUrl::Builtin => {
-            let hllp = HllpSpec::options(spec.hllp.as_ref());
+            let hllp = spec.hllp;
             let bind = lab
                 .as_ref()
                 .map_or(IpAddr::from(Ipv4Addr::LOCALHOST), |l| IpAddr::from(l.host_ip()));
@@ -86,11 +82,7 @@ pub(super) async fn prepare(
         other => {
             let declared =
                 profile_of(scenario, options).and_then(|p| p.profile.state.as_ref()?.url.clone());
-            let state = options
-                .state
-                .clone()
-                .or(declared)
-                .or_else(|| spec.state.as_ref().map(|s| s.0.clone()));
+            let state = options.state.clone().or(declared).or_else(|| spec.state.clone());
             (None, other, state)
         }
     };
@@ -139,14 +131,14 @@ pub(super) async fn prepare(
     } else {
         None
     };
-    let ack_timeout = spec.ack_timeout.map_or(ACK_TIMEOUT, |s| s.0);
+    let timeouts = spec.timeouts;
     let ctx = Arc::new(Context {
         url,
         state,
         effects,
-        timeouts: Timeouts { connect, read: ack_timeout, write: WRITE_TIMEOUT },
-        ack_timeout,
-        linger: spec.linger.map_or(LINGER, |s| s.0),
+        timeouts: Timeouts { connect, read: timeouts.ack, write: timeouts.write },
+        ack_timeout: timeouts.ack,
+        linger: timeouts.linger,
         // Credentials in the target URL win over the file's auth.basic, as the URL itself does
         // when it comes from --target.
         basic: url_credentials.map(Credentials::into_pair).or_else(|| {
@@ -156,10 +148,10 @@ pub(super) async fn prepare(
                 .as_ref()
                 .map(|a| (a.basic.user.0.clone(), a.basic.password.expose().to_string()))
         }),
-        templates: scenario.templates.clone(),
+        templates: scenario.file.templates.clone(),
         tls,
         lab,
-        hllp: HllpSpec::options(spec.hllp.as_ref()),
+        hllp: spec.hllp,
     });
     Ok(Setup::Ready(Prepared { ctx, builtin, external }))
 }
@@ -193,7 +185,7 @@ pub(super) fn profile_of<'a>(
     scenario: &'a LoadedScenario,
     options: &'a RunOptions,
 ) -> Option<&'a crate::profile::LoadedProfile> {
-    options.profile.as_ref().or(scenario.profile.as_ref())
+    options.profile.as_ref().or(scenario.file.profile.as_ref())
 }
 
 /// How a file's target has its effects read. The built-in endpoint: its own mapping
@@ -239,16 +231,6 @@ pub(super) fn profiles_used(
     used
 }
 
-/// The target a sender-role file runs against, as written: `--target`, else the file's
-/// `target.url`, else the built-in endpoint.
-pub(super) fn target_text(scenario: &LoadedScenario, options: &RunOptions) -> String {
-    options
-        .target
-        .clone()
-        .or_else(|| scenario.file.target.url.as_ref().map(|u| u.0.clone()))
-        .unwrap_or_else(|| "builtin".into())
-}
-
 /// Whether the file's target may be given several connections at once. MLLP leaves it to the
 /// receiver to serve one connection at a time (release 1 says nothing of concurrency), so only
 /// a target whose profile declares `concurrent_connections: true` gets cases side by side,
@@ -266,10 +248,7 @@ pub(super) fn serves_side_by_side(scenario: &LoadedScenario, options: &RunOption
 
 /// The file runs against a built-in endpoint of its own (started for the file).
 pub(super) fn on_own_builtin(scenario: &LoadedScenario, options: &RunOptions) -> bool {
-    matches!(
-        TargetUrl::parse_with_credentials(&target_text(scenario, options)),
-        Ok((TargetUrl::Builtin, _))
-    )
+    matches!(target(scenario, options), Ok((TargetUrl::Builtin, _)))
 }
 
 /// Whether a file may run at the same time as others: not when it needs the packet-level lab

@@ -1,15 +1,15 @@
-//! Loading scenario files and packs: strict YAML, then the cross-references serde cannot see
-//! (template names, check ids, step shapes), then the templates' messages. Every problem is
-//! one [`LoadError`] naming file, line and column, with a "did you mean" where one helps.
+//! Loading scenario files and packs: the files of a pack, strict YAML into the raw types, then
+//! [`super::resolve`] (cross-references, templates' messages, the resolved `Scenario`). Every
+//! problem is one [`LoadError`] naming file, line and column, with a "did you mean" where one
+//! helps.
 
 use super::files::{check_pack_file, FileAccess};
 use super::limits::{check_expansion, check_nesting, MAX_NESTING, MAX_SCENARIO_BYTES};
-use super::model::{Role, ScenarioFile, Template};
-use super::text::{recording_reads, with_site, FileRef};
-use super::validate::{check_case, check_load, check_receiver_case, repeated};
+use super::raw::{ScenarioFile, Template};
+use super::resolve::{resolve, LoadContext, Scenario};
+use super::text::{recording_reads, with_site};
 use crate::hl7::batch::split_batch;
 use crate::profile::LoadedProfile;
-use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -52,14 +52,12 @@ pub struct TemplateMessage {
 pub struct LoadedScenario {
     pub path: PathBuf,
     pub name: String,
-    pub file: ScenarioFile,
-    pub templates: BTreeMap<String, Vec<TemplateMessage>>,
+    /// The file, resolved: what the runner reads.
+    pub file: Scenario,
     /// The file's bytes, for content hashes in reports.
     pub source: Vec<u8>,
     /// The environment variables its `${VAR}` interpolation read (for the reproduce line).
     pub environment: Vec<super::text::VariableRead>,
-    /// The target profile its `target.profile` names, read.
-    pub profile: Option<crate::profile::LoadedProfile>,
 }
 
 /// A directory of scenario files.
@@ -272,107 +270,13 @@ pub fn load_text_for(
     }
     let (file, environment) =
         with_site(Some(&site), || recording_reads(|| from_yaml::<ScenarioFile>(text)));
-    let mut file = file.map_err(|e| vec![yaml_error(path, &e)])?;
-    let mut errors = Vec::new();
-    let at = |needle: &str, message: String| {
-        let (line, column) = locate(text, needle);
-        LoadError { file: path.into(), line, column, message }
-    };
-    // Every file the scenario names must exist inside the pack: all refusals at once, before
-    // anything reads one of them.
-    for (key_path, reference) in file_references(&mut file) {
-        if let Err(refused) = reference.resolve(dir, access) {
-            let key = key_path.rsplit('.').next().unwrap_or(&key_path).to_string() + ":";
-            let needle = if text.contains(&reference.written) { &reference.written } else { &key };
-            errors.push(at(needle, format!("{key_path}: file {refused}")));
-        }
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    match file.role {
-        Role::Sender if file.cases.is_empty() && file.load.is_none() => errors.push(at(
-            "cases:",
-            "no cases: a scenario needs at least one (or a load: block)".into(),
-        )),
-        Role::Sender if !file.receive.is_empty() || file.receiver.is_some() => errors.push(at(
-            "receive",
-            "receiver and receive belong to `role: receiver` scenarios".into(),
-        )),
-        Role::Receiver if !file.cases.is_empty() => errors.push(at(
-            "cases:",
-            "a `role: receiver` scenario lists its cases under receive:, not cases:".into(),
-        )),
-        Role::Receiver if file.receive.is_empty() => errors.push(at(
-            "role:",
-            "no cases: a `role: receiver` scenario needs at least one under receive:".into(),
-        )),
-        Role::Receiver if file.load.is_some() => errors.push(at(
-            "load:",
-            "a load: block drives a target; it does not go into a `role: receiver` scenario".into(),
-        )),
-        _ => {}
-    }
-    let receive_names = file.receive.iter().map(|c| c.name.as_str());
-    let sender_names = file.cases.iter().map(|c| c.name.as_str());
-    for name in repeated(receive_names.chain(sender_names)) {
-        errors.push(at(name, format!("case {name:?} appears twice; names must be unique")));
-    }
-    for case in &file.receive {
-        check_receiver_case(case, &file, known_checks, &mut |needle, message| {
-            errors.push(at(needle, message))
-        });
-    }
-    if let Some(load) = &file.load {
-        check_load(load, &file, &mut |needle, message| errors.push(at(needle, message)));
-    }
-    for case in &file.cases {
-        check_case(case, &file, known_checks, &mut |needle, message| {
-            errors.push(at(needle, message))
-        });
-    }
-    let mut templates = BTreeMap::new();
-    for (name, template) in &file.messages {
-        match template_messages(name, template, dir, access) {
-            Ok(messages) => {
-                templates.insert(name.clone(), messages);
-            }
-            Err(message) => {
-                errors.push(at(&format!("{name}:"), format!("message {name:?}: {message}")))
-            }
-        }
-    }
-    let profile = match &file.target.profile {
-        Some(written) => match super::profile::load_profile(&written.resolved) {
-            Ok(profile) => Some(profile),
-            Err(error) => {
-                let (line, column) = locate(text, "profile:");
-                errors.push(LoadError {
-                    line,
-                    column,
-                    message: format!("target.profile: {error}"),
-                    file: path.into(),
-                });
-                None
-            }
-        },
-        None => None,
-    };
-    if !errors.is_empty() {
-        return Err(errors);
-    }
+    let file = file.map_err(|e| vec![yaml_error(path, &e)])?;
+    let context = LoadContext { path, text, access, known_checks };
     let name = file.name.clone().unwrap_or_else(|| {
         path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
     });
-    Ok(LoadedScenario {
-        path: path.to_path_buf(),
-        name,
-        file,
-        templates,
-        source,
-        environment,
-        profile,
-    })
+    let file = resolve(file, &context).map_err(|errors| errors.0)?;
+    Ok(LoadedScenario { path: path.to_path_buf(), name, file, source, environment })
 }
 
 /// The profile a scenario file names in `target.profile`, read before the file itself so that
@@ -423,32 +327,8 @@ fn prune(value: &mut serde_yaml::Value) {
     }
 }
 
-/// Every file reference of a scenario, with the key path it stands under (`messages.adt`).
-fn file_references(file: &mut ScenarioFile) -> Vec<(String, &mut FileRef)> {
-    let mut found: Vec<(String, &mut FileRef)> = Vec::new();
-    let target = &mut file.target;
-    if let Some(profile) = target.profile.as_mut() {
-        found.push(("target.profile".into(), profile));
-    }
-    if let Some(tls) = target.tls.as_mut() {
-        found.push(("target.tls.ca".into(), &mut tls.ca));
-        if let Some(cert) = tls.client_cert.as_mut() {
-            found.push(("target.tls.client_cert".into(), cert));
-        }
-        if let Some(key) = tls.client_key.as_mut() {
-            found.push(("target.tls.client_key".into(), key));
-        }
-    }
-    for (name, template) in file.messages.iter_mut() {
-        if let Template::File(reference) = template {
-            found.push((format!("messages.{name}"), reference));
-        }
-    }
-    found
-}
-
 /// The messages a template stands for.
-fn template_messages(
+pub(super) fn template_messages(
     name: &str,
     template: &Template,
     dir: &Path,
@@ -565,7 +445,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// 1-based line and column of the first occurrence of `needle`, or (0, 0).
-fn locate(text: &str, needle: &str) -> (usize, usize) {
+pub(super) fn locate(text: &str, needle: &str) -> (usize, usize) {
     let Some(offset) = text.find(needle) else { return (0, 0) };
     let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
     let line = text[..offset].matches('\n').count() + 1;

@@ -1,13 +1,15 @@
-//! Scenario files (YAML): the model, strict loading with file:line:column errors, `${VAR}`
-//! interpolation and the placeholders filled in from sent messages.
+//! Scenario files (YAML): the raw format ([`raw`]), strict loading with file:line:column errors,
+//! `${VAR}` interpolation, and resolution into the validated [`Scenario`] the runner reads
+//! ([`resolve`]). Nothing after `scenario` imports [`raw`].
 
 mod files;
 mod hllp;
 mod limits;
 mod load;
-mod model;
 mod profile;
+pub mod raw;
 mod receiver;
+pub mod resolve;
 mod schema;
 mod text;
 mod validate;
@@ -19,9 +21,13 @@ pub use load::{
     from_yaml, load_file, load_file_for, load_packs, load_packs_for, load_text, load_text_for,
     suggest, to_yaml, LoadError, LoadedScenario, Pack, TemplateMessage,
 };
-pub use model::*;
 pub use profile::load_profile;
+pub use raw::{
+    AckExpectation, AckOutcome, Auth, BasicAuth, BuiltinSpec, Expect, LoadSpec, Order, Probe,
+    Resend, Role, Step, Template, TlsSpec, Transport, Vary,
+};
 pub use receiver::*;
+pub use resolve::{Case, FileTarget, Scenario, Target, TargetTimeouts};
 pub use schema::json_schema;
 pub use text::{
     interpolate, with_unset_allowed, FieldPath, FileRef, Pattern, Piece, Placeholders, Secret,

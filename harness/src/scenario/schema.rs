@@ -1,6 +1,6 @@
 //! The JSON Schema of the scenario format.
 
-use super::ScenarioFile;
+use super::raw::ScenarioFile;
 
 /// The JSON Schema of the scenario format, generated from the types serde reads.
 pub fn json_schema() -> serde_json::Value {

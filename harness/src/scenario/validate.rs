@@ -4,7 +4,7 @@
 
 use super::load::suggest;
 use super::load::KnownChecks;
-use super::model::{Case, LoadSpec, Probe, Resend, ScenarioFile, Template};
+use super::raw::{Case, LoadSpec, Probe, Resend, ScenarioFile, Template};
 use super::receiver::ReceiverCase;
 
 /// The `load:` block: templates that exist and are HL7, a way to end, sane numbers.

@@ -119,7 +119,7 @@ async fn run_with(
         basic: None,
         tls: None,
         hllp: crate::transport::hllp::HllpOptions::default(),
-        templates: scenario.templates.clone(),
+        templates: scenario.file.templates.clone(),
         lab: None,
     };
     let (observation, plan, _) = run_case(&run, &ctx).await;

@@ -1,5 +1,8 @@
-//! The scenario file format (YAML). These types are the format: serde reads them strictly
-//! (unknown keys are errors) and `hl7-harness schema` prints their JSON Schema.
+//! The scenario file format (YAML) exactly as written: serde reads these types strictly (unknown
+//! keys are errors) and `hl7-harness schema` prints their JSON Schema. They do no I/O and apply
+//! no defaults; [`super::resolve`] turns a [`ScenarioFile`] into the validated
+//! [`super::Scenario`] the runner reads. The leaf types that need no resolving (`Step`,
+//! `Expect`, `Probe`, …) are part of both and re-exported by `scenario`.
 
 use super::text::{FieldPath, FileRef, Pattern, Secret, Span, Text};
 use crate::faults::NetworkFault;

@@ -1,0 +1,384 @@
+//! Resolving a scenario file: from the YAML as written ([`raw::ScenarioFile`]) to the validated
+//! [`Scenario`] the runner reads. Resolving resolves the file references (they must exist inside
+//! the pack), checks what serde cannot see (template names, check ids, step shapes), reads the
+//! templates' messages and the file's target profile, parses the target URL, applies the
+//! defaults of the durations and turns a single-message case into one step. Every problem is
+//! reported at once, each naming file, line and column ([`ResolveErrors`]).
+//!
+//! The runner never sees [`raw`]: what a default is, or what a shorthand stands for, is decided
+//! here and nowhere else.
+
+use super::files::FileAccess;
+use super::load::{locate, template_messages, KnownChecks, LoadError, TemplateMessage};
+use super::raw::{
+    self, Auth, BuiltinSpec, LoadSpec, Role, Step, Template, TlsSpec, Transport, Vary,
+};
+use super::receiver::{ReceiverCase, ReceiverSpec};
+use super::text::FileRef;
+use super::validate::{check_case, check_load, check_receiver_case, repeated};
+use crate::faults::NetworkFault;
+use crate::profile::{Declaration, LoadedProfile};
+use crate::transport::hllp::HllpOptions;
+use crate::transport::target_url::{TargetUrl, TargetUrlError};
+use crate::transport::userinfo::Credentials;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+/// A scenario file resolved: what the runner reads, with nothing left to default or expand.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub description: Option<String>,
+    pub role: Role,
+    pub target: Target,
+    /// Credentials for HTTP targets; never echoed in output.
+    pub auth: Option<Auth>,
+    /// The templates as written (reports list the files they name).
+    pub messages: BTreeMap<String, Template>,
+    /// The messages each template stands for, read.
+    pub templates: BTreeMap<String, Vec<TemplateMessage>>,
+    /// Cases of the sender role, each as steps.
+    pub cases: Vec<Case>,
+    /// Listening and the system under test, for the receiver role.
+    pub receiver: Option<ReceiverSpec>,
+    /// Cases of the receiver role.
+    pub receive: Vec<ReceiverCase>,
+    /// A load phase run after the cases.
+    pub load: Option<LoadSpec>,
+    /// The target profile the file's `target.profile` names, read (`run --target-profile`
+    /// overrides it at run time).
+    pub profile: Option<LoadedProfile>,
+}
+
+/// The file's `target.url` parsed (the built-in endpoint when the file names none), with the
+/// credentials written into an `http(s)://` URL. A URL that does not parse is kept as its error:
+/// `--target` may override it, so it is refused only when the file runs against it, as before.
+pub type FileTarget = Result<(TargetUrl, Option<Credentials>), TargetUrlError>;
+
+/// Where a sender-role file sends, and how long it waits.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub url: FileTarget,
+    /// The transport the file is written for; `None` when it names none (an MLLP file that
+    /// also runs against an HTTP `--target`).
+    pub transport: Option<Transport>,
+    /// Base URL of the target's state endpoint (`target.state`).
+    pub state: Option<String>,
+    pub timeouts: TargetTimeouts,
+    pub builtin: Option<BuiltinSpec>,
+    pub tls: Option<TlsSpec>,
+    /// The HLLP block settings, defaults applied.
+    pub hllp: HllpOptions,
+}
+
+impl Target {
+    /// The transport the built-in endpoint is reached over: the file's, else MLLP.
+    pub fn transport_or_default(&self) -> Transport {
+        self.transport.unwrap_or(Transport::Mllp)
+    }
+}
+
+/// The durations of a target with their defaults applied. The defaults live here and only
+/// here: the runner reads the values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TargetTimeouts {
+    /// `target.connect_timeout`: for the cases and the lab's reachability check alike.
+    pub connect: Duration,
+    /// `target.ack_timeout`: how long each ACK is awaited.
+    pub ack: Duration,
+    /// How long writing a message may take (not written in scenario files).
+    pub write: Duration,
+    /// `target.linger`: how long a connection is watched after the last exchange.
+    pub linger: Duration,
+}
+
+impl Default for TargetTimeouts {
+    fn default() -> Self {
+        TargetTimeouts {
+            connect: Duration::from_secs(5),
+            ack: Duration::from_secs(5),
+            write: Duration::from_secs(10),
+            linger: Duration::from_millis(200),
+        }
+    }
+}
+
+/// One sender-role case, as steps: a case written with `send:` at case level is one step.
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub name: String,
+    /// Run in file order with the other serial cases, before the concurrent ones.
+    pub serial: bool,
+    /// Expands the case into one case per mutation or per value.
+    pub vary: Option<Vary>,
+    /// Network faults applied to the whole case (each step may add its own).
+    pub network: Vec<NetworkFault>,
+    /// The case-level expectation (`connection_open`, `order`); a single-message case's step
+    /// carries it too, as its own.
+    pub expect: raw::Expect,
+    /// The steps, never empty once resolved.
+    pub steps: Vec<Step>,
+    /// Connections opened at once.
+    pub connections: Option<u32>,
+    /// Generic check ids this case opts out of.
+    pub skip_checks: Vec<String>,
+    /// Declarations of the target profile the case's expectations depend on.
+    pub depends_on: Vec<Declaration>,
+}
+
+impl Case {
+    /// The first template the case sends.
+    pub fn first_send(&self) -> Option<&str> {
+        self.steps.iter().find_map(|s| s.send.as_deref())
+    }
+}
+
+/// Every problem resolving found, in file order of the checks; nothing ran.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{} scenario error(s)", .0.len())]
+pub struct ResolveErrors(pub Vec<LoadError>);
+
+/// What resolving needs besides the file: where it lies, its text (to name lines), what files
+/// it may read and the check ids `skip_checks` may name.
+pub struct LoadContext<'a> {
+    pub path: &'a Path,
+    pub text: &'a str,
+    pub access: FileAccess,
+    pub known_checks: KnownChecks<'a>,
+}
+
+impl LoadContext<'_> {
+    fn at(&self, needle: &str, message: String) -> LoadError {
+        let (line, column) = locate(self.text, needle);
+        LoadError { file: self.path.into(), line, column, message }
+    }
+
+    fn dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+}
+
+/// Resolves a file read from YAML; every problem at once.
+pub fn resolve(mut file: raw::ScenarioFile, ctx: &LoadContext) -> Result<Scenario, ResolveErrors> {
+    let dir = ctx.dir();
+    let text = ctx.text;
+    let mut errors = Vec::new();
+    // Every file the scenario names must exist inside the pack: all refusals at once, before
+    // anything reads one of them.
+    for (key_path, reference) in file_references(&mut file) {
+        if let Err(refused) = reference.resolve(dir, ctx.access) {
+            let key = key_path.rsplit('.').next().unwrap_or(&key_path).to_string() + ":";
+            let needle = if text.contains(&reference.written) { &reference.written } else { &key };
+            errors.push(ctx.at(needle, format!("{key_path}: file {refused}")));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ResolveErrors(errors));
+    }
+    check_roles(&file, ctx, &mut errors);
+    let receive_names = file.receive.iter().map(|c| c.name.as_str());
+    let sender_names = file.cases.iter().map(|c| c.name.as_str());
+    for name in repeated(receive_names.chain(sender_names)) {
+        errors.push(ctx.at(name, format!("case {name:?} appears twice; names must be unique")));
+    }
+    let mut report = |needle: &str, message: String| errors.push(ctx.at(needle, message));
+    for case in &file.receive {
+        check_receiver_case(case, &file, ctx.known_checks, &mut report);
+    }
+    if let Some(load) = &file.load {
+        check_load(load, &file, &mut report);
+    }
+    for case in &file.cases {
+        check_case(case, &file, ctx.known_checks, &mut report);
+    }
+    let mut templates = BTreeMap::new();
+    for (name, template) in &file.messages {
+        match template_messages(name, template, dir, ctx.access) {
+            Ok(messages) => {
+                templates.insert(name.clone(), messages);
+            }
+            Err(message) => {
+                errors.push(ctx.at(&format!("{name}:"), format!("message {name:?}: {message}")))
+            }
+        }
+    }
+    let profile = match &file.target.profile {
+        Some(written) => match super::profile::load_profile(&written.resolved) {
+            Ok(profile) => Some(profile),
+            Err(error) => {
+                errors.push(ctx.at("profile:", format!("target.profile: {error}")));
+                None
+            }
+        },
+        None => None,
+    };
+    if !errors.is_empty() {
+        return Err(ResolveErrors(errors));
+    }
+    Ok(Scenario {
+        description: file.description,
+        role: file.role,
+        target: target(file.target),
+        auth: file.auth,
+        messages: file.messages,
+        templates,
+        cases: file.cases.into_iter().map(case).collect(),
+        receiver: file.receiver,
+        receive: file.receive,
+        load: file.load,
+        profile,
+    })
+}
+
+/// Which keys belong to which role.
+fn check_roles(file: &raw::ScenarioFile, ctx: &LoadContext, errors: &mut Vec<LoadError>) {
+    let problem = match file.role {
+        Role::Sender if file.cases.is_empty() && file.load.is_none() => {
+            Some(("cases:", "no cases: a scenario needs at least one (or a load: block)"))
+        }
+        Role::Sender if !file.receive.is_empty() || file.receiver.is_some() => {
+            Some(("receive", "receiver and receive belong to `role: receiver` scenarios"))
+        }
+        Role::Receiver if !file.cases.is_empty() => Some((
+            "cases:",
+            "a `role: receiver` scenario lists its cases under receive:, not cases:",
+        )),
+        Role::Receiver if file.receive.is_empty() => Some((
+            "role:",
+            "no cases: a `role: receiver` scenario needs at least one under receive:",
+        )),
+        Role::Receiver if file.load.is_some() => Some((
+            "load:",
+            "a load: block drives a target; it does not go into a `role: receiver` scenario",
+        )),
+        _ => None,
+    };
+    if let Some((needle, message)) = problem {
+        errors.push(ctx.at(needle, message.into()));
+    }
+}
+
+/// The target with its URL parsed and its defaults applied.
+fn target(spec: raw::TargetSpec) -> Target {
+    let defaults = TargetTimeouts::default();
+    let url = match &spec.url {
+        Some(url) => TargetUrl::parse_with_credentials(&url.0),
+        None => Ok((TargetUrl::Builtin, None)),
+    };
+    Target {
+        url,
+        transport: spec.transport,
+        state: spec.state.map(|s| s.0),
+        timeouts: TargetTimeouts {
+            connect: spec.connect_timeout.map_or(defaults.connect, |s| s.0),
+            ack: spec.ack_timeout.map_or(defaults.ack, |s| s.0),
+            write: defaults.write,
+            linger: spec.linger.map_or(defaults.linger, |s| s.0),
+        },
+        hllp: super::hllp::HllpSpec::options(spec.hllp.as_ref()),
+        builtin: spec.builtin,
+        tls: spec.tls,
+    }
+}
+
+/// A case as steps: the single-message shorthand (`send`, `set`, `mutate`, `expect`, `probe`
+/// at case level) becomes one step.
+fn case(case: raw::Case) -> Case {
+    let steps = if case.steps.is_empty() {
+        vec![Step {
+            send: case.send,
+            set: case.set,
+            mutate: case.mutate,
+            resend: None,
+            network: Vec::new(),
+            expect: case.expect.clone(),
+            probe: case.probe,
+            wait: None,
+        }]
+    } else {
+        case.steps
+    };
+    Case {
+        name: case.name,
+        serial: case.serial,
+        vary: case.vary,
+        network: case.network,
+        expect: case.expect,
+        steps,
+        connections: case.connections,
+        skip_checks: case.skip_checks,
+        depends_on: case.depends_on,
+    }
+}
+
+/// Every file reference of a scenario, with the key path it stands under (`messages.adt`).
+fn file_references(file: &mut raw::ScenarioFile) -> Vec<(String, &mut FileRef)> {
+    let mut found: Vec<(String, &mut FileRef)> = Vec::new();
+    let target = &mut file.target;
+    if let Some(profile) = target.profile.as_mut() {
+        found.push(("target.profile".into(), profile));
+    }
+    if let Some(tls) = target.tls.as_mut() {
+        found.push(("target.tls.ca".into(), &mut tls.ca));
+        if let Some(cert) = tls.client_cert.as_mut() {
+            found.push(("target.tls.client_cert".into(), cert));
+        }
+        if let Some(key) = tls.client_key.as_mut() {
+            found.push(("target.tls.client_key".into(), key));
+        }
+    }
+    for (name, template) in file.messages.iter_mut() {
+        if let Template::File(reference) = template {
+            found.push((format!("messages.{name}"), reference));
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolved(yaml: &str) -> Scenario {
+        let path = Path::new("in-memory.yaml");
+        let file: raw::ScenarioFile = super::super::from_yaml(yaml).expect("yaml");
+        let ctx =
+            LoadContext { path, text: yaml, access: FileAccess::default(), known_checks: &[] };
+        resolve(file, &ctx).expect("resolves")
+    }
+
+    /// Defaults are applied once, here; the runner reads the values.
+    #[test]
+    fn defaults_apply_and_the_shorthand_becomes_one_step() {
+        let s = resolved(
+            "messages: { m: { text: \"MSH|^~\\\\&|A\" } }\n\
+             cases:\n  - { name: x, send: m, expect: { ack: AA, order: any } }\n",
+        );
+        assert_eq!(s.target.timeouts, TargetTimeouts::default());
+        assert!(matches!(s.target.url, Ok((TargetUrl::Builtin, None))));
+        assert_eq!(s.cases[0].steps.len(), 1);
+        assert_eq!(s.cases[0].steps[0].send.as_deref(), Some("m"));
+        assert_eq!(s.cases[0].first_send(), Some("m"));
+        assert!(s.cases[0].steps[0].expect.ack.is_some());
+        let s = resolved(
+            "target: { url: \"mllp://h:1\", ack_timeout: 2s, linger: 1s }\n\
+             messages: { m: { text: \"MSH|^~\\\\&|A\" } }\n\
+             cases:\n  - { name: x, steps: [{ send: m }, { resend: true }] }\n",
+        );
+        assert_eq!(s.target.timeouts.ack, Duration::from_secs(2));
+        assert_eq!(s.target.timeouts.linger, Duration::from_secs(1));
+        assert_eq!(s.target.timeouts.connect, TargetTimeouts::default().connect);
+        assert!(matches!(&s.target.url, Ok((TargetUrl::Mllp(a), None)) if a == "h:1"));
+        assert_eq!(s.cases[0].steps.len(), 2);
+    }
+
+    /// A target URL that does not parse is kept as its error until a run uses it.
+    #[test]
+    fn a_bad_target_url_is_kept_for_the_run_to_refuse() {
+        let s = resolved(
+            "target: { url: \"mllp://nohost\" }\nmessages: { m: { text: \"MSH|^~\\\\&|A\" } }\n\
+             cases:\n  - { name: x, send: m }\n",
+        );
+        assert!(matches!(s.target.url, Err(TargetUrlError::Address { .. })));
+    }
+}
