@@ -127,5 +127,5 @@ impl Sent {
 }
 
 pub(super) fn render(pattern: &Pattern, values: &Values) -> Result<String, String> {
-    pattern.render(values)
+    pattern.render(values).map_err(|e| e.to_string())
 }

@@ -358,7 +358,9 @@ async fn record_probe(
 ) -> Result<String, (String, Unjudged)> {
     let limit = probe.timeout.map(|t| t.0).unwrap_or(Duration::from_secs(5));
     let id = match &probe.id {
-        Some(id) => id.render(values).map_err(|e| (format!("record {kind}"), e.into()))?,
+        Some(id) => {
+            id.render(values).map_err(|e| (format!("record {kind}"), e.to_string().into()))?
+        }
         None => {
             return Err((format!("record {kind}"), "a record probe needs id:".to_string().into()))
         }
@@ -385,7 +387,8 @@ async fn applied_probe(
     values: &(dyn Placeholders + Sync),
 ) -> Result<(String, AppliedCount), (String, Unjudged)> {
     let limit = probe.timeout.map(|t| t.0).unwrap_or(Duration::from_secs(5));
-    let id = id.render(values).map_err(|e| (format!("applied {}", id.source), e.into()))?;
+    let id =
+        id.render(values).map_err(|e| (format!("applied {}", id.source), e.to_string().into()))?;
     let log =
         read_applied_log(spec, state, limit).await.map_err(|(what, why)| (what, why.into()))?;
     let what = format!("MSH-10 {id:?} in the applied log ({})", log.0);
@@ -426,7 +429,7 @@ pub async fn run_probe(
 ) -> Result<String, (String, String)> {
     let limit = probe.timeout.map(|t| t.0).unwrap_or(Duration::from_secs(5));
     if let Some(url) = &probe.http_get {
-        let url = url.render(values).map_err(|e| (url.source.clone(), e))?;
+        let url = url.render(values).map_err(|e| (url.source.clone(), e.to_string()))?;
         let what = format!("GET {url}");
         return match timeout(limit, http_get(&url)).await {
             Err(_) => Err((what, format!("no answer within {}ms", limit.as_millis()))),
@@ -441,7 +444,7 @@ pub async fn run_probe(
             .iter()
             .map(|p| p.render(values))
             .collect::<Result<_, _>>()
-            .map_err(|e| ("command".to_string(), e))?;
+            .map_err(|e| ("command".to_string(), e.to_string()))?;
         let what = argv.join(" ");
         return run_command(probe, &argv, limit, values)
             .await
@@ -477,7 +480,12 @@ fn check_http(
 /// Fills placeholders in every string of the expected JSON.
 fn render_json(value: &Value, values: &(dyn Placeholders + Sync)) -> Result<Value, String> {
     Ok(match value {
-        Value::String(text) => Value::String(Pattern::parse(text)?.render(values)?),
+        Value::String(text) => Value::String(
+            Pattern::parse(text)
+                .map_err(|e| e.to_string())?
+                .render(values)
+                .map_err(|e| e.to_string())?,
+        ),
         Value::Array(items) => {
             Value::Array(items.iter().map(|v| render_json(v, values)).collect::<Result<_, _>>()?)
         }
@@ -568,7 +576,7 @@ async fn run_command(
         ));
     }
     if let Some(needle) = &probe.stdout_contains {
-        let needle = needle.render(values)?;
+        let needle = needle.render(values).map_err(|e| e.to_string())?;
         if !stdout.contains(&needle) {
             return Err(format!(
                 "stdout does not contain {needle:?}: {}",

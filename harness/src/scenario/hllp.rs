@@ -53,17 +53,34 @@ impl HllpSpec {
     }
 }
 
-/// Looks `value` up in `table`; the error names the parameter (`key`, as serde_yaml's error
-/// path stops at the enclosing mapping) and the values it takes.
+/// Why an HLLP setting was refused. Each names the parameter (as serde_yaml's error path stops
+/// at the enclosing mapping) and the values it takes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HllpSettingError {
+    #[error("{key} {value:?} is not an HLLP {what}; use {choices}")]
+    UnknownName { key: &'static str, what: &'static str, value: String, choices: String },
+    #[error(
+        "max_block_bytes {bytes} is out of range: an HLLP block limit is {MIN_BLOCK_BYTES} \
+         (an N block) to {MAX_BLOCK_BYTES} bytes"
+    )]
+    BlockLimit { bytes: u64 },
+}
+
+/// Looks `value` up in `table`.
 fn parse_name<T: Copy>(
     table: &[(&str, T)],
-    key: &str,
-    what: &str,
+    key: &'static str,
+    what: &'static str,
     value: &str,
-) -> Result<T, String> {
+) -> Result<T, HllpSettingError> {
     table.iter().find(|(name, _)| *name == value).map(|(_, v)| *v).ok_or_else(|| {
         let names: Vec<&str> = table.iter().map(|(name, _)| *name).collect();
-        format!("{key} {value:?} is not an HLLP {what}; use {}", names.join(" or "))
+        HllpSettingError::UnknownName {
+            key,
+            what,
+            value: value.into(),
+            choices: names.join(" or "),
+        }
     })
 }
 
@@ -85,7 +102,7 @@ macro_rules! named_setting {
         pub struct $name(pub $value);
 
         impl $name {
-            pub fn parse(value: &str) -> Result<$name, String> {
+            pub fn parse(value: &str) -> Result<$name, HllpSettingError> {
                 parse_name($table, $key, $what, value).map($name)
             }
         }
@@ -140,13 +157,10 @@ named_setting!(
 pub struct BlockLimit(pub usize);
 
 impl BlockLimit {
-    pub fn new(bytes: u64) -> Result<BlockLimit, String> {
+    pub fn new(bytes: u64) -> Result<BlockLimit, HllpSettingError> {
         match usize::try_from(bytes) {
             Ok(n) if (MIN_BLOCK_BYTES..=MAX_BLOCK_BYTES).contains(&n) => Ok(BlockLimit(n)),
-            _ => Err(format!(
-                "max_block_bytes {bytes} is out of range: an HLLP block limit is \
-                 {MIN_BLOCK_BYTES} (an N block) to {MAX_BLOCK_BYTES} bytes"
-            )),
+            _ => Err(HllpSettingError::BlockLimit { bytes }),
         }
     }
 }

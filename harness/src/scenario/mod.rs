@@ -15,7 +15,7 @@ mod text;
 mod validate;
 
 pub use files::{check_pack_file, pack_roots, FileAccess, FileRefused};
-pub use hllp::{BlockLimit, ChecksumName, HllpSpec, SpanName};
+pub use hllp::{BlockLimit, ChecksumName, HllpSettingError, HllpSpec, SpanName};
 pub use limits::{MAX_EXPANDED_TEXT, MAX_NESTING, MAX_SCENARIO_BYTES, MAX_VALUES};
 pub use load::{
     from_yaml, load_file, load_file_for, load_packs, load_packs_for, load_text, load_text_for,
@@ -30,6 +30,6 @@ pub use receiver::*;
 pub use resolve::{Case, FileTarget, Scenario, Target, TargetTimeouts};
 pub use schema::json_schema;
 pub use text::{
-    interpolate, with_unset_allowed, FieldPath, FileRef, Pattern, Piece, Placeholders, Secret,
-    Span, Text, VariableRead, UNSET_PLACEHOLDER,
+    interpolate, with_unset_allowed, FieldPath, FileRef, InterpolateError, Pattern, PatternError,
+    Piece, Placeholders, RenderError, Secret, Span, Text, VariableRead, UNSET_PLACEHOLDER,
 };

@@ -134,13 +134,18 @@ pub struct RetryInterval {
     pub max: Option<Span>,
 }
 
+/// What serde cannot check in a connection behaviour.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BehaviourError {
+    #[error("slow_read: bytes must be at least 1")]
+    SlowReadZero,
+}
+
 impl ConnectionBehaviour {
     /// Checks what serde cannot.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), BehaviourError> {
         match self {
-            ConnectionBehaviour::SlowRead { bytes: 0, .. } => {
-                Err("slow_read: bytes must be at least 1".into())
-            }
+            ConnectionBehaviour::SlowRead { bytes: 0, .. } => Err(BehaviourError::SlowReadZero),
             _ => Ok(()),
         }
     }

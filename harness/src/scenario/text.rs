@@ -13,7 +13,7 @@
 //! - [`FileRef`]: a file that must exist, relative to the scenario file.
 
 use super::files::{check_pack_file, FileAccess, FileRefused};
-use crate::hl7::Path as Hl7Path;
+use crate::hl7::{Path as Hl7Path, PathError};
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::de::{Deserializer, Error as _};
 use serde::{Deserialize, Serialize, Serializer};
@@ -346,8 +346,8 @@ pub struct FieldPath {
 }
 
 impl FieldPath {
-    pub fn parse(text: &str) -> Result<FieldPath, String> {
-        let path = Hl7Path::parse(text).map_err(|e| e.to_string())?;
+    pub fn parse(text: &str) -> Result<FieldPath, PathError> {
+        let path = Hl7Path::parse(text)?;
         Ok(FieldPath { text: text.to_string(), path })
     }
 }
@@ -416,6 +416,30 @@ pub struct Pattern {
     pub pieces: Vec<Piece>,
 }
 
+/// Why a [`Pattern`] cannot be read. Columns are 1-based, in characters of the text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PatternError {
+    #[error("unclosed {{ at column {column} of {text:?}")]
+    Unclosed { column: usize, text: String },
+    #[error("placeholder {{{name}}}: {source} (or use {{state}}, {{unique}})")]
+    Placeholder {
+        name: String,
+        #[source]
+        source: PathError,
+    },
+    #[error("lone }} at column {column} of {text:?} (write }}}})")]
+    LoneBrace { column: usize, text: String },
+}
+
+/// Why a [`Pattern`] cannot be filled in: a placeholder has no value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RenderError {
+    #[error("{{{path}}}: not present in the message sent")]
+    NotInMessage { path: FieldPath },
+    #[error("{{state}}: the target has no state endpoint (set target.state in the scenario)")]
+    NoState,
+}
+
 /// Values the placeholders of a [`Pattern`] are filled from.
 pub trait Placeholders {
     fn field(&self, path: &FieldPath) -> Option<String>;
@@ -424,7 +448,7 @@ pub trait Placeholders {
 }
 
 impl Pattern {
-    pub fn parse(text: &str) -> Result<Pattern, String> {
+    pub fn parse(text: &str) -> Result<Pattern, PatternError> {
         let mut pieces = Vec::new();
         let mut literal = String::new();
         let mut chars = text.char_indices().peekable();
@@ -439,15 +463,16 @@ impl Pattern {
                     literal.push('}');
                 }
                 '{' => {
-                    let end = text[i..]
-                        .find('}')
-                        .ok_or_else(|| format!("unclosed {{ at column {} of {text:?}", i + 1))?;
+                    let end = text[i..].find('}').ok_or_else(|| PatternError::Unclosed {
+                        column: i + 1,
+                        text: text.to_string(),
+                    })?;
                     let name = &text[i + 1..i + end];
                     let piece = match name {
                         "state" => Piece::State,
                         "unique" => Piece::Unique,
-                        _ => Piece::Field(FieldPath::parse(name).map_err(|e| {
-                            format!("placeholder {{{name}}}: {e} (or use {{state}}, {{unique}})")
+                        _ => Piece::Field(FieldPath::parse(name).map_err(|source| {
+                            PatternError::Placeholder { name: name.to_string(), source }
                         })?),
                     };
                     if !literal.is_empty() {
@@ -458,7 +483,9 @@ impl Pattern {
                         chars.next();
                     }
                 }
-                '}' => return Err(format!("lone }} at column {} of {text:?} (write }}}})", i + 1)),
+                '}' => {
+                    return Err(PatternError::LoneBrace { column: i + 1, text: text.to_string() })
+                }
                 c => literal.push(c),
             }
         }
@@ -469,7 +496,7 @@ impl Pattern {
     }
 
     /// Fills the placeholders; names the first one that has no value.
-    pub fn render(&self, values: &dyn Placeholders) -> Result<String, String> {
+    pub fn render(&self, values: &dyn Placeholders) -> Result<String, RenderError> {
         let mut out = String::new();
         for piece in &self.pieces {
             match piece {
@@ -477,11 +504,9 @@ impl Pattern {
                 Piece::Field(path) => out.push_str(
                     &values
                         .field(path)
-                        .ok_or_else(|| format!("{{{path}}}: not present in the message sent"))?,
+                        .ok_or_else(|| RenderError::NotInMessage { path: path.clone() })?,
                 ),
-                Piece::State => out.push_str(&values.state().ok_or(
-                    "{state}: the target has no state endpoint (set target.state in the scenario)",
-                )?),
+                Piece::State => out.push_str(&values.state().ok_or(RenderError::NoState)?),
                 Piece::Unique => out.push_str(&values.unique()),
             }
         }
@@ -641,9 +666,10 @@ mod tests {
         let p = Pattern::parse("{state}/clients/{PID-5.1}-{unique}{{x}}").unwrap();
         assert_eq!(p.render(&Values).unwrap(), "http://127.0.0.1:9/clients/Dürst-u1{x}");
         let missing = Pattern::parse("{PID-7}").unwrap();
-        assert!(missing.render(&Values).unwrap_err().contains("PID-7"));
+        assert!(missing.render(&Values).unwrap_err().to_string().contains("PID-7"));
         let bad = Pattern::parse("{PID-55.x}").unwrap_err();
-        assert!(bad.contains("PID-55.x"), "{bad}");
+        assert!(bad.to_string().contains("PID-55.x"), "{bad}");
+        assert!(matches!(bad, PatternError::Placeholder { .. }), "{bad}");
         assert!(Pattern::parse("a}b").is_err());
         assert!(Pattern::parse("{PID-5").is_err());
     }

@@ -186,9 +186,24 @@ pub(super) fn check_case(
     check_skip_ids(&case.name, &case.skip_checks, known_checks, report);
 }
 
+/// Why a probe's keys do not make one probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ProbeShapeError {
+    #[error("give exactly one of http_get, command, record and applied")]
+    NotOneKind,
+    #[error("a record probe needs id: (e.g. \"{{PID-3.1}}\")")]
+    RecordWithoutId,
+    #[error("fields: and absent: true contradict each other")]
+    FieldsAndAbsent,
+    #[error("json: and status: belong to http_get probes (a record has fields:)")]
+    HttpKeysOnRecord,
+    #[error("id, fields and absent belong to record probes")]
+    RecordKeysElsewhere,
+}
+
 /// A probe does one thing: reads a URL, runs a command, reads a record the target profile maps,
 /// or reads the applied log; the keys it carries belong to that kind.
-fn check_probe(probe: &Probe) -> Result<(), String> {
+fn check_probe(probe: &Probe) -> Result<(), ProbeShapeError> {
     let kinds = [
         probe.http_get.is_some(),
         probe.command.is_some(),
@@ -196,21 +211,21 @@ fn check_probe(probe: &Probe) -> Result<(), String> {
         probe.applied.is_some(),
     ];
     if kinds.iter().filter(|k| **k).count() != 1 {
-        return Err("give exactly one of http_get, command, record and applied".into());
+        return Err(ProbeShapeError::NotOneKind);
     }
     let record_keys = probe.id.is_some() || probe.fields.is_some() || probe.absent.is_some();
     if probe.record.is_some() {
         if probe.id.is_none() {
-            return Err("a record probe needs id: (e.g. \"{PID-3.1}\")".into());
+            return Err(ProbeShapeError::RecordWithoutId);
         }
         if probe.fields.is_some() && probe.absent == Some(true) {
-            return Err("fields: and absent: true contradict each other".into());
+            return Err(ProbeShapeError::FieldsAndAbsent);
         }
         if probe.json.is_some() || probe.status.is_some() {
-            return Err("json: and status: belong to http_get probes (a record has fields:)".into());
+            return Err(ProbeShapeError::HttpKeysOnRecord);
         }
     } else if record_keys {
-        return Err("id, fields and absent belong to record probes".into());
+        return Err(ProbeShapeError::RecordKeysElsewhere);
     }
     Ok(())
 }
