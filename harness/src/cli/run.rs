@@ -7,7 +7,7 @@ use crate::report::terminal::Terminal;
 use crate::report::time::run_id;
 use crate::report::{hash_inputs, write_report, RunRecord};
 use crate::runner::{run as run_packs, CaseOutcome, Reporter, RunEvent, RunOptions, Verdict};
-use crate::scenario::load_packs_for;
+use crate::scenario::{load_packs_for, LoadOptions};
 use crate::target::defect::{parse_defect, Defects};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{IsTerminal, Write};
@@ -155,7 +155,10 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             },
             None => None,
         };
-        match load_packs_for(&paths, &known, access, profile.as_ref()) {
+        // --check runs nothing, so it needs none of the run's secrets: variables that are not
+        // set are listed instead of refused.
+        let options = LoadOptions { profile: profile.as_ref(), unset_allowed: args.check };
+        match load_packs_for(&paths, &known, access, options) {
             Ok(packs) => Ok((profile, packs)),
             Err(errors) => {
                 for error in &errors {
@@ -166,11 +169,7 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             }
         }
     };
-    // --check runs nothing, so it needs none of the run's secrets: variables that are not set
-    // are listed instead of refused.
-    let (loaded, unset) =
-        if args.check { crate::scenario::with_unset_allowed(load) } else { (load(), Vec::new()) };
-    let Ok((profile, packs)) = loaded else { return Ok(exit::USAGE) };
+    let Ok((profile, packs)) = load() else { return Ok(exit::USAGE) };
     if let Err(error) = check_sut_defects(&packs, &args.sut_defects) {
         eprintln!("hl7-harness: error: {error}");
         return Ok(exit::USAGE);
@@ -183,6 +182,10 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             .map(|s| crate::runner::expand(s, 0, 0).len() + s.file.receive.len())
             .sum();
         writeln!(out, "ok: {} pack(s), {files} scenario file(s), {cases} case(s)", packs.len())?;
+        let mut unset: Vec<String> =
+            packs.iter().flat_map(|p| &p.scenarios).flat_map(|s| s.unset.clone()).collect();
+        unset.sort();
+        unset.dedup();
         write!(out, "{}", environment_needed(&packs, &unset))?;
         return Ok(exit::OK);
     }

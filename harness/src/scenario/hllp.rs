@@ -4,7 +4,7 @@
 //! `serve`'s `--hllp-checksum` and `--hllp-span` flags. A scenario's settings apply to the
 //! harness's side of every `hllp://` target and to the built-in endpoint's HLLP listener.
 
-use super::text::interpolate;
+use super::interpolating::{filled, TEXT};
 use crate::transport::hllp::{Checksum, ChecksumSpan, HllpOptions};
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::de::{Deserializer, Error as _};
@@ -109,8 +109,7 @@ macro_rules! named_setting {
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let raw = String::deserialize(d)?;
-                let value = interpolate(&raw).map_err(D::Error::custom)?;
+                let value = filled(d, TEXT)?;
                 $name::parse(&value).map_err(D::Error::custom)
             }
         }

@@ -4,10 +4,11 @@
 //! helps.
 
 use super::files::{check_pack_file, FileAccess};
+use super::interpolate::Interpolation;
+use super::interpolating::Interpolating;
 use super::limits::{check_expansion, check_nesting, MAX_NESTING, MAX_SCENARIO_BYTES};
 use super::raw::{ScenarioFile, Template};
 use super::resolve::{resolve, LoadContext, Scenario};
-use super::text::{recording_reads, with_site};
 use crate::hl7::batch::split_batch;
 use crate::profile::LoadedProfile;
 use std::fmt;
@@ -57,7 +58,10 @@ pub struct LoadedScenario {
     /// The file's bytes, for content hashes in reports.
     pub source: Vec<u8>,
     /// The environment variables its `${VAR}` interpolation read (for the reproduce line).
-    pub environment: Vec<super::text::VariableRead>,
+    pub environment: Vec<super::interpolate::VariableRead>,
+    /// Under [`LoadOptions::unset_allowed`]: the variables it read that are not set and have
+    /// no default, sorted, each once.
+    pub unset: Vec<String>,
 }
 
 /// A directory of scenario files.
@@ -81,17 +85,27 @@ pub fn load_packs(
     known_checks: KnownChecks,
     access: FileAccess,
 ) -> Result<Vec<Pack>, Vec<LoadError>> {
-    load_packs_for(paths, known_checks, access, None)
+    load_packs_for(paths, known_checks, access, LoadOptions::default())
 }
 
-/// [`load_packs`] with the target profile given on the command line (`--target-profile`):
-/// `${profile.NAME}` in every file reads its `site:` map rather than the file's own
-/// `target.profile`'s.
+/// How files are read beyond their paths: what the command line says about interpolation.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadOptions<'a> {
+    /// The target profile given on the command line (`--target-profile`): `${profile.NAME}` in
+    /// every file reads its `site:` map rather than the file's own `target.profile`'s.
+    pub profile: Option<&'a LoadedProfile>,
+    /// `run --check`: a variable that is not set and has no default reads as
+    /// [`super::UNSET_PLACEHOLDER`] and is listed in [`LoadedScenario::unset`] instead of
+    /// refused (a pack is checked on a machine that does not hold the run's secrets).
+    pub unset_allowed: bool,
+}
+
+/// [`load_packs`] with the command line's [`LoadOptions`].
 pub fn load_packs_for(
     paths: &[PathBuf],
     known_checks: KnownChecks,
     access: FileAccess,
-    profile: Option<&LoadedProfile>,
+    options: LoadOptions,
 ) -> Result<Vec<Pack>, Vec<LoadError>> {
     let mut packs = Vec::new();
     let mut errors = Vec::new();
@@ -110,7 +124,7 @@ pub fn load_packs_for(
                 .unwrap_or_else(|| dir.display().to_string());
             let mut scenarios = Vec::new();
             for file in files {
-                match load_file_for(&file, known_checks, access, profile) {
+                match load_file_for(&file, known_checks, access, options) {
                     Ok(scenario) => scenarios.push(scenario),
                     Err(mut errs) => errors.append(&mut errs),
                 }
@@ -202,15 +216,15 @@ pub fn load_file(
     known_checks: KnownChecks,
     access: FileAccess,
 ) -> Result<LoadedScenario, Vec<LoadError>> {
-    load_file_for(path, known_checks, access, None)
+    load_file_for(path, known_checks, access, LoadOptions::default())
 }
 
-/// [`load_file`] with the command line's target profile, as [`load_packs_for`].
+/// [`load_file`] with the command line's [`LoadOptions`].
 pub fn load_file_for(
     path: &Path,
     known_checks: KnownChecks,
     access: FileAccess,
-    profile: Option<&LoadedProfile>,
+    options: LoadOptions,
 ) -> Result<LoadedScenario, Vec<LoadError>> {
     let whole =
         |message: String| vec![LoadError { file: path.into(), line: 0, column: 0, message }];
@@ -218,7 +232,7 @@ pub fn load_file_for(
     let text = std::str::from_utf8(&source).map_err(|e| {
         whole(format!("not UTF-8 text (byte {}); scenario files are UTF-8", e.valid_up_to()))
     })?;
-    load_text_for(path, text, known_checks, access, profile)
+    load_text_for(path, text, known_checks, access, options)
 }
 
 /// Checks scenario text as if it were the file `path` (file references resolve beside it).
@@ -228,17 +242,18 @@ pub fn load_text(
     known_checks: KnownChecks,
     access: FileAccess,
 ) -> Result<LoadedScenario, Vec<LoadError>> {
-    load_text_for(path, text, known_checks, access, None)
+    load_text_for(path, text, known_checks, access, LoadOptions::default())
 }
 
-/// [`load_text`] with the command line's target profile, as [`load_packs_for`].
+/// [`load_text`] with the command line's [`LoadOptions`].
 pub fn load_text_for(
     path: &Path,
     text: &str,
     known_checks: KnownChecks,
     access: FileAccess,
-    cli_profile: Option<&LoadedProfile>,
+    options: LoadOptions,
 ) -> Result<LoadedScenario, Vec<LoadError>> {
+    let cli_profile = options.profile;
     let whole = |line: usize, message: String| {
         vec![LoadError { file: path.into(), line, column: usize::from(line > 0), message }]
     };
@@ -259,7 +274,7 @@ pub fn load_text_for(
     // the command line's, else the file's own `target.profile` (read ahead of the rest).
     let own = match cli_profile {
         Some(_) => None,
-        None => own_profile(text, dir, access),
+        None => own_profile(text, dir, access, options.unset_allowed),
     };
     // Keys the profile leaves out (or all of them, with no profile) take the built-in
     // endpoint's values: it is the default target, and a system with another policy declares
@@ -268,26 +283,32 @@ pub fn load_text_for(
     if let Some(profile) = cli_profile.or(own.as_ref()) {
         site.extend(profile.profile.site.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
-    let (file, environment) =
-        with_site(Some(&site), || recording_reads(|| from_yaml::<ScenarioFile>(text)));
+    let interpolation = Interpolation::new(Some(site), options.unset_allowed);
+    let file = from_yaml_with::<ScenarioFile>(text, &interpolation);
+    let (environment, unset) = interpolation.finish();
     let file = file.map_err(|e| vec![yaml_error(path, &e)])?;
     let context = LoadContext { path, text, access, known_checks };
     let name = file.name.clone().unwrap_or_else(|| {
         path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
     });
     let file = resolve(file, &context).map_err(|errors| errors.0)?;
-    Ok(LoadedScenario { path: path.to_path_buf(), name, file, source, environment })
+    Ok(LoadedScenario { path: path.to_path_buf(), name, file, source, environment, unset })
 }
 
 /// The profile a scenario file names in `target.profile`, read before the file itself so that
 /// `${profile.NAME}` can be filled in; `None` when it names none or it cannot be read (the full
 /// read then reports why, with the line).
-fn own_profile(text: &str, dir: &Path, access: FileAccess) -> Option<LoadedProfile> {
+fn own_profile(
+    text: &str,
+    dir: &Path,
+    access: FileAccess,
+    unset_allowed: bool,
+) -> Option<LoadedProfile> {
     // Through `from_yaml`, so the alias and size limits hold for this first read too; a path
     // the pack may not read is left for the full load to report.
     let value: serde_yaml::Value = from_yaml(text).ok()?;
     let written = value.get("target")?.get("profile")?.as_str()?;
-    let written = super::text::interpolate(written).ok()?;
+    let written = Interpolation::new(None, unset_allowed).interpolate(written).ok()?;
     let path = check_pack_file(dir, &written, access).ok()?;
     super::profile::load_profile(&path).ok()
 }
@@ -296,9 +317,20 @@ fn own_profile(text: &str, dir: &Path, access: FileAccess) -> Option<LoadedProfi
 /// `non_ascii: {…}`) or plain strings for the ones without parameters (`half_close`). A first
 /// pass counts the values with aliases expanded and refuses a document past the limits of
 /// [`super::limits`] before anything is built from it.
+/// `${VAR}` in it is filled in from the environment alone.
 pub fn from_yaml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, serde_yaml::Error> {
+    from_yaml_with(text, &Interpolation::default())
+}
+
+/// [`from_yaml`] with `${…}` filled in by `interpolation` (a scenario file's site map and
+/// rules), which records what it read.
+pub(super) fn from_yaml_with<T: serde::de::DeserializeOwned>(
+    text: &str,
+    interpolation: &Interpolation,
+) -> Result<T, serde_yaml::Error> {
     check_expansion(serde_yaml::Deserializer::from_str(text))?;
-    serde_yaml::with::singleton_map_recursive::deserialize(serde_yaml::Deserializer::from_str(text))
+    let de = Interpolating { de: serde_yaml::Deserializer::from_str(text), ctx: interpolation };
+    serde_yaml::with::singleton_map_recursive::deserialize(de)
 }
 
 /// Writes YAML the way [`from_yaml`] reads it back (enums as single-key maps), leaving out keys
@@ -475,7 +507,9 @@ mod tests {
         let text = "target: { url: builtin, profile: nowhere.profile.yaml }\n\
                     messages:\n  a: { file: missing-a.hl7 }\n  b: { file: missing-b.hl7 }\n\
                     cases:\n  - name: x\n    send: a\n";
-        let Err(errors) = load_text_for(&path, text, &[], FileAccess::default(), None) else {
+        let Err(errors) =
+            load_text_for(&path, text, &[], FileAccess::default(), LoadOptions::default())
+        else {
             panic!("a scenario naming missing files must be refused");
         };
         let _ = std::fs::remove_dir_all(&dir);

@@ -4,6 +4,8 @@
 
 mod files;
 mod hllp;
+mod interpolate;
+mod interpolating;
 mod limits;
 mod load;
 mod profile;
@@ -16,10 +18,13 @@ mod validate;
 
 pub use files::{check_pack_file, pack_roots, FileAccess, FileRefused};
 pub use hllp::{BlockLimit, ChecksumName, HllpSettingError, HllpSpec, SpanName};
+pub use interpolate::{
+    interpolate, InterpolateError, Interpolation, VariableRead, UNSET_PLACEHOLDER,
+};
 pub use limits::{MAX_EXPANDED_TEXT, MAX_NESTING, MAX_SCENARIO_BYTES, MAX_VALUES};
 pub use load::{
     from_yaml, load_file, load_file_for, load_packs, load_packs_for, load_text, load_text_for,
-    suggest, to_yaml, LoadError, LoadedScenario, Pack, TemplateMessage,
+    suggest, to_yaml, LoadError, LoadOptions, LoadedScenario, Pack, TemplateMessage,
 };
 pub use profile::load_profile;
 pub use raw::{
@@ -30,6 +35,5 @@ pub use receiver::*;
 pub use resolve::{Case, FileTarget, Scenario, Target, TargetTimeouts};
 pub use schema::json_schema;
 pub use text::{
-    interpolate, with_unset_allowed, FieldPath, FileRef, InterpolateError, Pattern, PatternError,
-    Piece, Placeholders, RenderError, Secret, Span, Text, VariableRead, UNSET_PLACEHOLDER,
+    FieldPath, FileRef, Pattern, PatternError, Piece, Placeholders, RenderError, Secret, Span, Text,
 };
