@@ -347,9 +347,8 @@ fn parse_sut_defect(name: &str) -> Result<String, String> {
 /// error. Other senders take any name.
 fn check_sut_defects(packs: &[crate::scenario::Pack], names: &[String]) -> Result<(), String> {
     let reference = packs.iter().flat_map(|p| &p.scenarios).any(|scenario| {
-        let sut = scenario.file.receiver.as_ref().and_then(|r| r.sut.as_ref());
-        sut.is_some_and(|sut| {
-            let words: Vec<&str> = sut.command.iter().map(|t| t.0.as_str()).collect();
+        scenario.file.receiver.sut_command.as_ref().is_some_and(|command| {
+            let words: Vec<&str> = command.iter().map(String::as_str).collect();
             words.first() == Some(&"{harness}")
                 && words.get(1) == Some(&"send")
                 && words.contains(&"{defects}")

@@ -7,27 +7,15 @@ use super::outcome::CaseOutcome;
 use crate::checks::CheckResult;
 use crate::load::{self, Client, LoadPhase, LoadTarget, MessageSource, Mode, Plan, SourceOptions};
 use crate::observation::{CaseObservation, TransportEvent};
-use crate::scenario::{LoadSpec, LoadedScenario};
+use crate::scenario::{Load, LoadedScenario};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// The plan a `load:` block asks for.
-pub fn plan(spec: &LoadSpec) -> Plan {
-    Plan {
-        mode: spec.rate.map(|rate| Mode::Open { rate }).unwrap_or(Mode::Closed),
-        connections: spec.connections.unwrap_or(1).max(1) as usize,
-        duration: spec.duration.map(|s| s.0),
-        count: spec.count,
-        warmup: spec.warmup.map(|s| s.0).unwrap_or_default(),
-        slice: Duration::from_secs(1),
-    }
-}
 
 /// Runs the load phase of `scenario`; the case carries the threshold checks.
 pub async fn run_load_phase(
     pack: &str,
     scenario: &LoadedScenario,
-    spec: &LoadSpec,
+    spec: &Load,
     ctx: &Context,
     seed: u64,
     reproduce: String,
@@ -45,11 +33,10 @@ pub async fn run_load_phase(
         .filter(|m| !m.raw)
         .map(|m| (m.label.clone(), m.bytes.clone()))
         .collect();
-    let plan = plan(spec);
+    let plan = spec.plan.clone();
     // Display form: no userinfo (the credentials travel in ctx.basic).
     let url = ctx.url.to_string();
-    let options =
-        SourceOptions { seed, patients: spec.patients.unwrap_or(1000), mutations: Vec::new() };
+    let options = SourceOptions { seed, patients: spec.patients, mutations: Vec::new() };
     let prepared =
         MessageSource::new(&templates, &options).map_err(|e| e.to_string()).and_then(|source| {
             let target =

@@ -100,16 +100,16 @@ async fn run_receiver_file(
     options: &RunOptions,
     events: EventSink<'_>,
 ) -> Result<Vec<CaseOutcome>, String> {
-    let spec = scenario.file.receiver.clone().unwrap_or_default();
-    let listen = spec.listen.map(|t| t.0).unwrap_or_else(|| "127.0.0.1:0".into());
+    let spec = scenario.file.receiver.clone();
+    let listen = spec.listen;
     let serial = !listen.ends_with(":0");
     let lab = lab::for_file(&scenario.file).await?;
     let ctx = Arc::new(ReceiverContext {
         lab,
         listen,
-        command: spec.sut.map(|s| s.command.into_iter().map(|t| t.0).collect()),
-        timeout: spec.timeout.map(|s| s.0).unwrap_or(Duration::from_secs(10)),
-        quiet: spec.quiet.map(|s| s.0).unwrap_or(Duration::from_millis(300)),
+        command: spec.sut_command,
+        timeout: spec.timeout,
+        quiet: spec.quiet,
         templates: scenario.file.templates.clone(),
         defects: options.sut_defects.clone(),
         secrets: receiver::secret_values(&scenario.environment),
@@ -258,7 +258,7 @@ async fn run_sender_file(
         done.cases.push(outcome);
     }
     if let Some(spec) = scenario.file.load.as_ref().filter(|_| load_here) {
-        let name = format!("load: {}", load_phase::describe_short(&load_phase::plan(spec)));
+        let name = format!("load: {}", load_phase::describe_short(&spec.plan));
         if options.wants(&name) {
             let seed = options.seed ^ stable_hash(&format!("{}/load", scenario.name));
             let again = reproduce(scenario, &name, options);

@@ -32,7 +32,7 @@ pub use raw::{
     Resend, Role, Step, Template, TlsSpec, Transport, Vary,
 };
 pub use receiver::*;
-pub use resolve::{Case, FileTarget, Scenario, Target, TargetTimeouts};
+pub use resolve::{Case, FileTarget, Listening, Load, Scenario, Target, TargetTimeouts};
 pub use schema::json_schema;
 pub use text::{
     FieldPath, FileRef, Pattern, PatternError, Piece, Placeholders, RenderError, Secret, Span, Text,

@@ -39,12 +39,12 @@ pub struct Scenario {
     pub templates: BTreeMap<String, Vec<TemplateMessage>>,
     /// Cases of the sender role, each as steps.
     pub cases: Vec<Case>,
-    /// Listening and the system under test, for the receiver role.
-    pub receiver: Option<ReceiverSpec>,
+    /// Listening and the system under test, for the receiver role (defaults applied).
+    pub receiver: Listening,
     /// Cases of the receiver role.
     pub receive: Vec<ReceiverCase>,
     /// A load phase run after the cases.
-    pub load: Option<LoadSpec>,
+    pub load: Option<Load>,
     /// The target profile the file's `target.profile` names, read (`run --target-profile`
     /// overrides it at run time).
     pub profile: Option<LoadedProfile>,
@@ -99,6 +99,62 @@ impl Default for TargetTimeouts {
             ack: Duration::from_secs(5),
             write: Duration::from_secs(10),
             linger: Duration::from_millis(200),
+        }
+    }
+}
+
+/// How the harness listens in the receiver role and starts the sender under test, with the
+/// defaults of `receiver:` applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listening {
+    /// `receiver.listen`; default `127.0.0.1:0` (a free port per case).
+    pub listen: String,
+    /// `receiver.sut.command`, interpolated: program and arguments.
+    pub sut_command: Option<Vec<String>>,
+    /// `receiver.timeout`: how long a case may take (default 10s).
+    pub timeout: Duration,
+    /// `receiver.quiet`: how long to keep listening once the sender is done (default 300ms).
+    pub quiet: Duration,
+}
+
+impl Listening {
+    fn from_spec(spec: Option<ReceiverSpec>) -> Listening {
+        let spec = spec.unwrap_or_default();
+        Listening {
+            listen: spec.listen.map_or_else(|| "127.0.0.1:0".into(), |t| t.0),
+            sut_command: spec.sut.map(|s| s.command.into_iter().map(|t| t.0).collect()),
+            timeout: spec.timeout.map_or(Duration::from_secs(10), |s| s.0),
+            quiet: spec.quiet.map_or(Duration::from_millis(300), |s| s.0),
+        }
+    }
+}
+
+/// A `load:` block with its defaults applied: the engine's plan, ready to run.
+#[derive(Debug, Clone)]
+pub struct Load {
+    /// Templates sent in turn; empty: every template of the file.
+    pub send: Vec<String>,
+    pub plan: crate::load::Plan,
+    /// Patient ids cycle through this many values (default 1000; 0 keeps the template's).
+    pub patients: u64,
+    pub thresholds: Vec<crate::load::Threshold>,
+}
+
+impl Load {
+    fn from_spec(spec: LoadSpec) -> Load {
+        use crate::load::{Mode, Plan};
+        Load {
+            plan: Plan {
+                mode: spec.rate.map_or(Mode::Closed, |rate| Mode::Open { rate }),
+                connections: spec.connections.unwrap_or(1).max(1) as usize,
+                duration: spec.duration.map(|s| s.0),
+                count: spec.count,
+                warmup: spec.warmup.map(|s| s.0).unwrap_or_default(),
+                slice: Duration::from_secs(1),
+            },
+            send: spec.send,
+            patients: spec.patients.unwrap_or(1000),
+            thresholds: spec.thresholds,
         }
     }
 }
@@ -223,9 +279,9 @@ pub fn resolve(mut file: raw::ScenarioFile, ctx: &LoadContext) -> Result<Scenari
         messages: file.messages,
         templates,
         cases: file.cases.into_iter().map(case).collect(),
-        receiver: file.receiver,
+        receiver: Listening::from_spec(file.receiver),
         receive: file.receive,
-        load: file.load,
+        load: file.load.map(Load::from_spec),
         profile,
     })
 }
@@ -370,6 +426,24 @@ mod tests {
         assert_eq!(s.target.timeouts.connect, TargetTimeouts::default().connect);
         assert!(matches!(&s.target.url, Ok((TargetUrl::Mllp(a), None)) if a == "h:1"));
         assert_eq!(s.cases[0].steps.len(), 2);
+    }
+
+    /// The receiver role's and the load block's defaults are applied here too.
+    #[test]
+    fn receiver_and_load_defaults_apply() {
+        let s = resolved(
+            "role: receiver\nmessages: { m: { text: \"MSH|^~\\\\&|A\" } }\n\
+             receiver: { quiet: 1s }\nreceive:\n  - { name: x, send: [m] }\n",
+        );
+        assert_eq!(s.receiver.listen, "127.0.0.1:0");
+        assert_eq!(s.receiver.timeout, Duration::from_secs(10));
+        assert_eq!(s.receiver.quiet, Duration::from_secs(1));
+        assert_eq!(s.receiver.sut_command, None);
+        let s = resolved("messages: { m: { text: \"MSH|^~\\\\&|A\" } }\nload: { count: 10 }\n");
+        let load = s.load.expect("a load block");
+        assert_eq!(load.plan.connections, 1);
+        assert_eq!(load.plan.mode, crate::load::Mode::Closed);
+        assert_eq!(load.patients, 1000);
     }
 
     /// A target URL that does not parse is kept as its error until a run uses it.

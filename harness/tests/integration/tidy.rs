@@ -326,6 +326,32 @@ fn non_test_code_has_no_unwrap() {
     );
 }
 
+/// The scenario YAML as written (`scenario::raw`) is read by `scenario` alone: everything after
+/// it (the runner above all) reads the resolved `Scenario`, so a default or a shorthand is
+/// decided in one place (docs/architecture.md, "where things happen").
+#[test]
+fn only_scenario_reads_the_raw_scenario_types() {
+    let mut files = Vec::new();
+    rust_files(&src_dir(), &mut files);
+    let mut found = Vec::new();
+    for file in files.iter().filter(|f| !is_test_file(f)) {
+        if module_of(file).as_deref() == Some("scenario") {
+            continue;
+        }
+        let code = without_tests(&std::fs::read_to_string(file).expect("readable"));
+        for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
+            if line.contains("scenario::raw") {
+                found.push(format!("{}: {}", file.display(), line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "`scenario::raw` outside scenario (read the resolved `scenario::Scenario`):\n{}",
+        found.join("\n")
+    );
+}
+
 /// Whether line `n` continues a multi-line `use` or `pub use` that started above.
 fn continues_use(code: &str, n: usize) -> bool {
     let lines: Vec<&str> = code.lines().collect();
