@@ -28,6 +28,8 @@ pub struct LoadError {
     pub message: String,
 }
 
+impl std::error::Error for LoadError {}
+
 impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.line == 0 {
@@ -112,7 +114,8 @@ pub fn load_packs_for(
     for path in paths {
         let groups = match pack_files(path) {
             Ok(groups) => groups,
-            Err(message) => {
+            Err(error) => {
+                let message = error.to_string();
                 errors.push(LoadError { file: path.clone(), line: 0, column: 0, message });
                 continue;
             }
@@ -148,29 +151,76 @@ fn is_yaml(path: &Path) -> bool {
         && !name.ends_with(".profile.yml")
 }
 
-fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot read directory: {e}"))?;
+/// Why a path given to `run` or `load` holds no pack.
+#[derive(Debug, thiserror::Error)]
+pub enum PackError {
+    #[error("cannot read directory: {0}")]
+    Directory(#[source] std::io::Error),
+    #[error("a target profile, not a scenario file: give it with --target-profile")]
+    Profile,
+    #[error("not a scenario file (expected .yaml or .yml)")]
+    NotYaml,
+    #[error("no such file or directory")]
+    Missing,
+    #[error("no scenario files (*.yaml) here or in its subdirectories")]
+    Empty,
+}
+
+/// Why a file (a scenario, a profile, a template's messages) could not be read whole.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{len} bytes is more than the {max}-byte limit")]
+    TooLarge { len: u64, max: u64 },
+}
+
+/// Why a template stands for no messages. Names paths and offsets, never a file's bytes.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error("bad glob {pattern:?}: {source}")]
+    BadGlob {
+        pattern: String,
+        #[source]
+        source: glob::PatternError,
+    },
+    #[error("{0}")]
+    GlobEntry(#[from] glob::GlobError),
+    #[error("{0}")]
+    Refused(#[from] super::files::FileRefused),
+    #[error("glob {pattern:?} matches no file (looked in {})", dir.display())]
+    NoMatch { pattern: String, dir: PathBuf },
+    #[error("{shown}: {source}")]
+    Read {
+        shown: String,
+        #[source]
+        source: ReadError,
+    },
+    #[error("{shown}: byte {offset}: not a usable HL7 v2 message ({code})")]
+    NotHl7 { shown: String, offset: usize, code: &'static str },
+}
+
+fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, PackError> {
+    let entries = std::fs::read_dir(dir).map_err(PackError::Directory)?;
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
     Ok(paths)
 }
 
 /// Groups the scenario files under `path` by pack directory.
-fn pack_files(path: &Path) -> Result<Vec<(PathBuf, Vec<PathBuf>)>, String> {
+fn pack_files(path: &Path) -> Result<Vec<(PathBuf, Vec<PathBuf>)>, PackError> {
     if path.is_file() {
         if path.to_string_lossy().contains(".profile.y") {
-            return Err(
-                "a target profile, not a scenario file: give it with --target-profile".into()
-            );
+            return Err(PackError::Profile);
         }
         if !is_yaml(path) {
-            return Err("not a scenario file (expected .yaml or .yml)".into());
+            return Err(PackError::NotYaml);
         }
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         return Ok(vec![(dir, vec![path.to_path_buf()])]);
     }
     if !path.is_dir() {
-        return Err("no such file or directory".into());
+        return Err(PackError::Missing);
     }
     let entries = sorted_entries(path)?;
     let files: Vec<PathBuf> =
@@ -187,25 +237,24 @@ fn pack_files(path: &Path) -> Result<Vec<(PathBuf, Vec<PathBuf>)>, String> {
         }
     }
     if groups.is_empty() {
-        return Err("no scenario files (*.yaml) here or in its subdirectories".into());
+        return Err(PackError::Empty);
     }
     Ok(groups)
 }
 
 /// Reads at most `max` bytes, refusing a larger file before reading it (and one that grew
 /// while read).
-pub(super) fn read_limited(path: &Path, max: u64) -> Result<Vec<u8>, String> {
+pub(super) fn read_limited(path: &Path, max: u64) -> Result<Vec<u8>, ReadError> {
     use std::io::Read;
-    let too_large = |len: u64| format!("{len} bytes is more than the {max}-byte limit");
-    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let len = file.metadata().map_err(|e| e.to_string())?.len();
+    let file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
     if len > max {
-        return Err(too_large(len));
+        return Err(ReadError::TooLarge { len, max });
     }
     let mut bytes = Vec::new();
-    file.take(max + 1).read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+    file.take(max + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > max {
-        return Err(too_large(bytes.len() as u64));
+        return Err(ReadError::TooLarge { len: bytes.len() as u64, max });
     }
     Ok(bytes)
 }
@@ -228,7 +277,7 @@ pub fn load_file_for(
 ) -> Result<LoadedScenario, Vec<LoadError>> {
     let whole =
         |message: String| vec![LoadError { file: path.into(), line: 0, column: 0, message }];
-    let source = read_limited(path, MAX_SCENARIO_BYTES).map_err(whole)?;
+    let source = read_limited(path, MAX_SCENARIO_BYTES).map_err(|e| whole(e.to_string()))?;
     let text = std::str::from_utf8(&source).map_err(|e| {
         whole(format!("not UTF-8 text (byte {}); scenario files are UTF-8", e.valid_up_to()))
     })?;
@@ -365,7 +414,7 @@ pub(super) fn template_messages(
     template: &Template,
     dir: &Path,
     access: FileAccess,
-) -> Result<Vec<TemplateMessage>, String> {
+) -> Result<Vec<TemplateMessage>, TemplateError> {
     match template {
         Template::Text(text) => {
             let bytes =
@@ -385,19 +434,16 @@ pub(super) fn template_messages(
         Template::Glob(pattern) => {
             let full = dir.join(pattern);
             let paths = glob::glob(&full.to_string_lossy())
-                .map_err(|e| format!("bad glob {pattern:?}: {e}"))?;
+                .map_err(|source| TemplateError::BadGlob { pattern: pattern.clone(), source })?;
             let mut out = Vec::new();
             for entry in paths {
-                let path = entry.map_err(|e| e.to_string())?;
+                let path = entry?;
                 let shown = path.strip_prefix(dir).unwrap_or(&path).display().to_string();
-                let path = check_pack_file(dir, &shown, access).map_err(|e| e.to_string())?;
+                let path = check_pack_file(dir, &shown, access)?;
                 out.extend(file_messages(&path, &shown)?);
             }
             if out.is_empty() {
-                return Err(format!(
-                    "glob {pattern:?} matches no file (looked in {})",
-                    dir.display()
-                ));
+                return Err(TemplateError::NoMatch { pattern: pattern.clone(), dir: dir.into() });
             }
             Ok(out)
         }
@@ -407,10 +453,13 @@ pub(super) fn template_messages(
 /// The messages of one file (several for batches and back-to-back messages). An error names
 /// the file, the byte offset and what is wrong, never the file's bytes: the file may be
 /// anything the pack pointed at.
-fn file_messages(path: &Path, shown: &str) -> Result<Vec<TemplateMessage>, String> {
-    let bytes = read_limited(path, MAX_FILE_BYTES).map_err(|e| format!("{shown}: {e}"))?;
-    let split = split_batch(&bytes).map_err(|e| {
-        format!("{shown}: byte {}: not a usable HL7 v2 message ({})", e.offset(), e.code())
+fn file_messages(path: &Path, shown: &str) -> Result<Vec<TemplateMessage>, TemplateError> {
+    let bytes = read_limited(path, MAX_FILE_BYTES)
+        .map_err(|source| TemplateError::Read { shown: shown.into(), source })?;
+    let split = split_batch(&bytes).map_err(|e| TemplateError::NotHl7 {
+        shown: shown.into(),
+        offset: e.offset(),
+        code: e.code(),
     })?;
     let many = split.messages.len() > 1;
     Ok(split

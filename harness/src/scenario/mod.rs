@@ -24,7 +24,8 @@ pub use interpolate::{
 pub use limits::{MAX_EXPANDED_TEXT, MAX_NESTING, MAX_SCENARIO_BYTES, MAX_VALUES};
 pub use load::{
     from_yaml, load_file, load_file_for, load_packs, load_packs_for, load_text, load_text_for,
-    suggest, to_yaml, LoadError, LoadOptions, LoadedScenario, Pack, TemplateMessage,
+    suggest, to_yaml, LoadError, LoadOptions, LoadedScenario, Pack, PackError, ReadError,
+    TemplateError, TemplateMessage,
 };
 pub use profile::load_profile;
 pub use raw::{
