@@ -254,4 +254,14 @@ mod tests {
         check("\u{0b}MSH\u{1c}\r", "[0x0B]MSH[0x1C]&#13;");
         check("Dø ✓", "Dø ✓");
     }
+
+    #[test]
+    fn renders_failures_warnings_and_passes() {
+        use crate::report::overview::fixture;
+        for (name, failing) in [("junit-failing", true), ("junit-passing", false)] {
+            let outcome = fixture::outcome(failing);
+            let xml = junit(&fixture::record(&outcome, None));
+            insta::assert_snapshot!(name, xml);
+        }
+    }
 }
