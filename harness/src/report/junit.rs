@@ -56,7 +56,7 @@ fn write_case(out: &mut String, classname: &str, case: &CaseOutcome) {
     );
     if failed {
         let ids: Vec<&str> =
-            case.failures().filter(|r| r.severity == Severity::Error).map(|r| r.id).collect();
+            case.failures().filter(|r| r.severity == Severity::Error).map(|r| r.id.as_str()).collect();
         let _ = writeln!(
             out,
             "      <failure type=\"conformance\" message=\"{}\">{}</failure>",
@@ -88,7 +88,7 @@ fn write_case(out: &mut String, classname: &str, case: &CaseOutcome) {
             let _ = writeln!(
                 out,
                 "      <failure type=\"{}\" message=\"{}\">{}</failure>",
-                escape(check.id),
+                escape(&check.id),
                 escape(&check.evidence),
                 escape(&detail)
             );
