@@ -55,8 +55,11 @@ fn write_case(out: &mut String, classname: &str, case: &CaseOutcome) {
         seconds(case.duration)
     );
     if failed {
-        let ids: Vec<&str> =
-            case.failures().filter(|r| r.severity == Severity::Error).map(|r| r.id.as_str()).collect();
+        let ids: Vec<&str> = case
+            .failures()
+            .filter(|r| r.severity == Severity::Error)
+            .map(|r| r.id.as_str())
+            .collect();
         let _ = writeln!(
             out,
             "      <failure type=\"conformance\" message=\"{}\">{}</failure>",

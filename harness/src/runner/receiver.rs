@@ -190,8 +190,11 @@ fn messages(
         let control_id = run.control_id(n + 1);
         buf.set(&msh10, &control_id).map_err(|e| format!("MSH-10: {e}"))?;
         let bytes = buf.into_bytes();
-        let expected =
-            ExpectedMessage { label: name.clone(), control_id, key: content_key(&bytes) };
+        let expected = ExpectedMessage {
+            label: name.clone(),
+            control_id: control_id.into(),
+            key: content_key(&bytes),
+        };
         out.push((expected, bytes));
     }
     Ok(out)
