@@ -189,10 +189,15 @@ impl Case {
     }
 }
 
-/// Every problem resolving found, in file order of the checks; nothing ran.
+/// Every problem resolving found, in the order of the checks; shown one per line, each with
+/// file, line and column.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{} scenario error(s)", .0.len())]
+#[error("{}", one_per_line(.0))]
 pub struct ResolveErrors(pub Vec<LoadError>);
+
+fn one_per_line(errors: &[LoadError]) -> String {
+    errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+}
 
 /// What resolving needs besides the file: where it lies, its text (to name lines), what files
 /// it may read and the check ids `skip_checks` may name.
@@ -444,6 +449,25 @@ mod tests {
         assert_eq!(load.plan.connections, 1);
         assert_eq!(load.plan.mode, crate::load::Mode::Closed);
         assert_eq!(load.patients, 1000);
+    }
+
+    /// Every problem is reported at once, each with its line.
+    #[test]
+    fn every_problem_at_once() {
+        let yaml = "messages: { m: { text: \"MSH|^~\\\\&|A\" } }\n\
+                    cases:\n  - { name: x, send: n }\n  - { name: x, send: m, connections: 0 }\n";
+        let file: raw::ScenarioFile = super::super::from_yaml(yaml).expect("yaml");
+        let ctx = LoadContext {
+            path: Path::new("e.yaml"),
+            text: yaml,
+            access: FileAccess::default(),
+            known_checks: &[],
+        };
+        let errors = resolve(file, &ctx).expect_err("three problems");
+        let shown = errors.to_string();
+        assert_eq!(errors.0.len(), 3, "{shown}");
+        assert!(shown.lines().all(|l| l.starts_with("e.yaml:")), "{shown}");
+        assert!(shown.contains("appears twice") && shown.contains("\"n\""), "{shown}");
     }
 
     /// A target URL that does not parse is kept as its error until a run uses it.
