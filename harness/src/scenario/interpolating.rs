@@ -275,3 +275,54 @@ impl<'de, A: VariantAccess<'de>> VariantAccess<'de> for WrapAccess<'_, A> {
         self.inner.struct_variant(fields, WrapVisitor { inner: visitor, ctx: self.ctx })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::interpolate::Interpolation;
+    use super::super::load::from_yaml_with;
+    use super::super::raw::{ScenarioFile, Template};
+    use std::collections::BTreeMap;
+
+    /// Every string that interpolates is filled in wherever it sits (options, maps, sequences,
+    /// enum variants), from the file's own context, which records what was read.
+    #[test]
+    fn text_everywhere_in_the_tree_is_filled_in_from_the_files_context() {
+        let site = BTreeMap::from([("host".to_string(), "example.org".to_string())]);
+        let context = Interpolation::new(Some(site), false);
+        let yaml = "target:\n  url: \"mllp://${profile.host}:${HL7H_SURELY_UNSET_P:-2575}\"\n\
+                    messages:\n  m: { file: \"${HL7H_SURELY_UNSET_F:-m.hl7}\" }\n\
+                    auth: { basic: { user: u, password: \"${HL7H_SURELY_UNSET_PW:-pw}\" } }\n\
+                    cases:\n  - name: x\n    send: m\n    \
+                    probe: { http_get: \"{state}/${HL7H_SURELY_UNSET_Q:-q}\" }\n";
+        let file: ScenarioFile = from_yaml_with(yaml, &context).expect("reads");
+        assert_eq!(file.target.url.expect("url").0, "mllp://example.org:2575");
+        assert!(matches!(&file.messages["m"], Template::File(f) if f.written == "m.hl7"));
+        assert_eq!(file.auth.expect("auth").basic.password.expose(), "pw");
+        let probe = file.cases[0].probe.as_ref().expect("probe");
+        assert_eq!(probe.http_get.as_ref().expect("url").source, "{state}/q");
+        let (reads, unset) = context.finish();
+        let names: Vec<(&str, bool)> =
+            reads.iter().map(|r| (r.name.as_str(), r.value.is_some())).collect();
+        assert_eq!(
+            names,
+            [
+                ("HL7H_SURELY_UNSET_P", true),
+                ("HL7H_SURELY_UNSET_F", true),
+                ("HL7H_SURELY_UNSET_PW", false),
+                ("HL7H_SURELY_UNSET_Q", true)
+            ]
+        );
+        assert!(unset.is_empty());
+    }
+
+    /// An interpolation error names the key path and the line, as serde_yaml does for any
+    /// error raised while a value is read.
+    #[test]
+    fn an_error_names_the_key_path_and_the_line() {
+        let yaml = "cases: []\ntarget:\n  url: \"${HL7H_SURELY_UNSET_U}\"\n";
+        let err = from_yaml_with::<ScenarioFile>(yaml, &Interpolation::default())
+            .expect_err("unset variable");
+        assert!(err.to_string().starts_with("target: environment variable"), "{err}");
+        assert_eq!(err.location().map(|l| l.line()), Some(3), "{err}");
+    }
+}
