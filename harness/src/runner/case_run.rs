@@ -3,9 +3,10 @@
 
 use super::target::TargetUrl;
 use crate::generator::Mutation;
-use crate::netlab::Lab;
+use crate::netlab::{Lab, LabError};
 use crate::scenario::{Case, FieldPath, Step, TemplateMessage};
 use crate::transport::connection::Timeouts;
+use crate::transport::dial::{Dialed, Dialer, Route};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,6 +56,37 @@ pub struct CaseRun {
     /// Which scenario file of the run (0-based): part of every control id, so that files
     /// sharing one target never reuse an MSH-10.
     pub file: usize,
+}
+
+impl Context {
+    /// Where the file's client connections start: inside the lab's namespace when the file has
+    /// a lab (it is for plain MLLP only: `lab::through_lab` refuses other targets), else here.
+    pub(super) fn route(&self) -> Route {
+        match &self.lab {
+            Some(lab) => Route::Via(Arc::new(LabDialer(Arc::clone(lab)))),
+            None => Route::Direct,
+        }
+    }
+}
+
+/// The lab as the client connect's way of obtaining a stream.
+struct LabDialer(Arc<Lab>);
+
+impl Dialer for LabDialer {
+    fn dial<'a>(&'a self, addr: &'a str, wait: Duration) -> Dialed<'a> {
+        Box::pin(async move {
+            let target: std::net::SocketAddr = addr
+                .parse()
+                .map_err(|_| std::io::Error::other("the lab connects to an IP address and port"))?;
+            match self.0.connect(target, wait).await {
+                Ok(stream) => Ok(stream),
+                // A timeout stays one (the client connect names it so); other errors keep the
+                // lab's words.
+                Err(LabError::Socket(e)) if e.kind() == std::io::ErrorKind::TimedOut => Err(e),
+                Err(err) => Err(std::io::Error::other(err.to_string())),
+            }
+        })
+    }
 }
 
 impl CaseRun {

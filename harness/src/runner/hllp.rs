@@ -114,13 +114,14 @@ pub(super) async fn run_hllp(
     obs: &mut CaseObservation,
     described: &mut Vec<String>,
 ) {
-    let mut conn = match HllpConnection::connect(addr, ctx.hllp, ctx.timeouts).await {
-        Ok(conn) => conn,
-        Err(err) => {
-            obs.aborted = Some(event(&err));
-            return;
-        }
-    };
+    let mut conn =
+        match HllpConnection::open(addr, &ctx.route(), None, ctx.hllp, ctx.timeouts).await {
+            Ok(conn) => conn,
+            Err(err) => {
+                obs.aborted = Some(event(&err));
+                return;
+            }
+        };
     let mut after = ConnectionAfter::Unknown;
     let mut gone = false;
     let mut sent = Sent::default();
@@ -203,7 +204,7 @@ pub(super) async fn canary_exchange(
     deadline: Instant,
 ) -> Result<Reply, TransportError> {
     let started = Instant::now();
-    let mut conn = HllpConnection::connect(addr, ctx.hllp, ctx.timeouts).await?;
+    let mut conn = HllpConnection::open(addr, &ctx.route(), None, ctx.hllp, ctx.timeouts).await?;
     conn.send_data(message).await?;
     let left = deadline.saturating_duration_since(Instant::now());
     let block = conn.receive(Some(left)).await?;

@@ -10,6 +10,7 @@
 pub mod accept;
 pub mod client;
 pub mod connection;
+pub mod dial;
 pub mod framed;
 pub mod hllp;
 pub mod hllp_connection;
