@@ -301,6 +301,27 @@ impl<C: FrameCodec> FramedConnection<C> {
         }
     }
 
+    /// Reads frames, each handed to `each`, until `each` breaks with a value, `deadline`
+    /// passes (a `read-timeout`, also when it has passed before a read) or the connection
+    /// fails. The one read loop under every client wait: for one answer (send-and-await) and
+    /// for many (the runner's pipelined and attributed reads).
+    pub async fn receive_until<T>(
+        &mut self,
+        deadline: Instant,
+        mut each: impl FnMut(C::Item) -> std::ops::ControlFlow<T>,
+    ) -> Result<T, TransportError> {
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                let buffered = self.buffer.len();
+                return Err(TransportError::ReadTimeout { peer: self.peer, after: left, buffered });
+            }
+            if let std::ops::ControlFlow::Break(done) = each(self.receive(Some(left)).await?) {
+                return Ok(done);
+            }
+        }
+    }
+
     /// True when the frame last received arrived over more than one socket read (split by the
     /// network or by the peer); false when one read brought all of it.
     pub fn last_frame_was_split(&self) -> bool {
