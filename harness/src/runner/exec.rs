@@ -103,10 +103,10 @@ pub(super) async fn connect(addr: &str, ctx: &Context) -> Result<MllpConnection,
     MllpConnection::open(addr, &ctx.route(), tls, MllpOptions::default(), ctx.timeouts).await
 }
 
-pub(super) fn abort_build(obs: &mut CaseObservation, why: String) {
+pub(super) fn abort_build(obs: &mut CaseObservation, why: BuildError) {
     obs.aborted = Some(TransportEvent {
         code: crate::vocab::ConnectionEvent::MessageBuildFailed,
-        detail: why,
+        detail: why.to_string(),
     });
 }
 

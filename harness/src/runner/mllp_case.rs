@@ -88,7 +88,7 @@ pub(super) async fn run_coalesced(
     lane: &mut Lane<'_>,
     obs: &mut CaseObservation,
     described: &mut Vec<String>,
-) -> Result<(), String> {
+) -> Result<(), BuildError> {
     let ctx = lane.ctx;
     let steps = run.steps();
     let mut payloads = Vec::new();
@@ -211,7 +211,7 @@ pub(super) async fn run_sequential(
     lane: &mut Lane<'_>,
     obs: &mut CaseObservation,
     described: &mut Vec<String>,
-) -> Result<(), String> {
+) -> Result<(), BuildError> {
     let ctx = lane.ctx;
     let mut sent = Sent::default();
     for (s, step) in run.steps().iter().enumerate() {

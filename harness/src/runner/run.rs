@@ -103,7 +103,7 @@ async fn run_receiver_file(
     let spec = scenario.file.receiver.clone().unwrap_or_default();
     let listen = spec.listen.map(|t| t.0).unwrap_or_else(|| "127.0.0.1:0".into());
     let serial = !listen.ends_with(":0");
-    let lab = lab::for_file(&scenario.file).await?;
+    let lab = lab::for_file(&scenario.file).await.map_err(|e| e.to_string())?;
     let ctx = Arc::new(ReceiverContext {
         lab,
         listen,

@@ -64,7 +64,7 @@ pub(super) async fn prepare(
     // Packet-level faults: a lab for the file, or the file is skipped, saying why.
     let lab = match lab::for_file(&scenario.file).await {
         Ok(lab) => lab,
-        Err(reason) => return Ok(Setup::Skipped(reason)),
+        Err(reason) => return Ok(Setup::Skipped(reason.to_string())),
     };
     let (builtin, url, state) = match url {
         TargetUrl::Builtin => {
@@ -111,7 +111,7 @@ pub(super) async fn prepare(
                     if let Some(builtin) = builtin {
                         builtin.stop().await;
                     }
-                    return Ok(Setup::Skipped(reason));
+                    return Ok(Setup::Skipped(reason.to_string()));
                 }
             }
         }
