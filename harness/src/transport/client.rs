@@ -1,5 +1,6 @@
 //! The wire client: opening a connection to a target and the send-and-await-ACK every client
-//! of the harness shares (the reference sender, `load`, the runner).
+//! of the harness shares (the reference sender, `load`, the runner's canaries and HLLP steps;
+//! the runner's pipelined reads use the same read loop, `FramedConnection::receive_until`).
 //!
 //! HL7 v2.5.1 ch. 2 (original acknowledgment mode, MSA-2): the acknowledgment that answers a
 //! message is the one whose MSA-2 is the message's MSH-10; anything else that arrives meanwhile
