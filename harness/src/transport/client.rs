@@ -420,4 +420,55 @@ mod tests {
         let HllpAnswer::Ack(ack) = answer.await.unwrap() else { panic!() };
         assert_eq!((ack.msa2.as_str(), strays), ("MINE", 1));
     }
+
+    /// `AnyMessage` ends at the first HL7 frame, readable or not, with the frame itself; a
+    /// commit ACK before it is passed over, and `await_mllp_ack` still waits for an ACK.
+    #[tokio::test]
+    async fn mllp_any_message_hands_back_the_first_frame() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let (client, accepted) =
+            tokio::join!(connect_mllp(&addr, None, MllpOptions::default(), short()), async {
+                listener.accept().await.unwrap().0
+            });
+        let (mut client, mut server) = (client.unwrap(), accepted);
+        server.write_all(b"\x0b\x06\x1c\r\x0bnot hl7\x1c\r").await.unwrap();
+        let any = AckWait { takes: Takes::AnyMessage, ..wait("") };
+        let MllpEnd::Answered(answered) =
+            await_mllp_answer(&mut client, any, |_| {}).await.unwrap()
+        else {
+            panic!("a frame ends the wait")
+        };
+        assert_eq!((&answered.frame.payload[..], answered.ack), (&b"not hl7"[..], None));
+        server.write_all(b"\x0bnot hl7 either\x1c\r").await.unwrap();
+        let brief = AckWait { wait: Duration::from_millis(100), ..any };
+        let err = await_mllp_ack(&mut client, brief, |_| {}).await.unwrap_err();
+        assert_eq!(err.code(), "read-timeout", "only an ACK ends an ACK wait");
+    }
+
+    /// `AsTheyCome` takes a damaged block as the answer (no N block back) and ends at an `N`
+    /// block as a refusal.
+    #[tokio::test]
+    async fn hllp_blocks_as_they_come() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let options = HllpOptions::default();
+        let (client, accepted) =
+            tokio::join!(HllpConnection::connect(&addr, options, short()), listener.accept());
+        let mut client = client.unwrap();
+        let mut server =
+            HllpConnection::from_stream(accepted.unwrap().0, options, short()).unwrap();
+        // A block whose stated size is wrong: damaged.
+        server.write_raw(b"\x0bD21\rAB00007000\x1c\r").await.unwrap();
+        let any = AckWait { takes: Takes::AnyMessage, ..wait("") };
+        let answer = await_hllp_answer(&mut client, any, HllpBlocks::AsTheyCome, |_| {});
+        let HllpEnd::Answered(answered) = answer.await.unwrap() else { panic!("answered") };
+        assert_eq!(answered.frame.nak_reason(), Some(NakReason::CharacterCount));
+        let brief = Duration::from_millis(100);
+        assert!(server.receive(Some(brief)).await.is_err(), "no N block was sent back");
+        server.send_nak(NakReason::CharacterCount).await.unwrap();
+        let answer = await_hllp_answer(&mut client, any, HllpBlocks::AsTheyCome, |_| {});
+        let refused = HllpEnd::Negative { reason: Some(NakReason::CharacterCount) };
+        assert_eq!(answer.await.unwrap(), refused);
+    }
 }
