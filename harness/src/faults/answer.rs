@@ -43,6 +43,22 @@ pub enum Answer {
 }
 
 impl Answer {
+    /// The answer's name as both spellings write it (`no_ack`, `late_ack`); never changes.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Answer::Ack => "ack",
+            Answer::NoAck => "no_ack",
+            Answer::LateAck(_) => "late_ack",
+            Answer::DuplicateAck => "duplicate_ack",
+            Answer::WrongMsa2 => "wrong_msa2",
+            Answer::Nak(_) => "nak",
+            Answer::Close => "close",
+            Answer::Reset => "reset",
+            Answer::SilentPeer => "silent_peer",
+            Answer::Blackhole(_) => "blackhole",
+        }
+    }
+
     /// Whether the answer works at the packet level, in the lab.
     pub fn needs_lab(&self) -> bool {
         matches!(self, Answer::SilentPeer | Answer::Blackhole(_))

@@ -8,6 +8,9 @@
 //! - `network`: the `network:` vocabulary; `wire` turns a list of it into the writes of one
 //!   attempt; `checksum` and `storm` hold the byte change and the seeded choices of two of them.
 //! - `answer`: the `answers:` vocabulary as ordered rules per arrival.
+//! - `fault`: one [`Fault`] value whichever syntax wrote it (YAML or `--fault` text), and the
+//!   [`Host`]s that apply faults, each refusing by name the faults it cannot apply; `text` the
+//!   text form of the client faults and the answers (the YAML's own words).
 //! - `rule`: the proxy's rules as values; `spec` their `--fault` text; `engine` the decisions
 //!   (pure, seeded per rule, direction and frame); `frame_ids` what a rule can see of a frame.
 //! - `shape`: the one byte shaper (slicing, pauses, bandwidth, latency) and the one loop that
@@ -18,12 +21,14 @@
 mod answer;
 mod checksum;
 mod engine;
+mod fault;
 mod frame_ids;
 mod network;
 mod rule;
 mod shape;
 mod spec;
 mod storm;
+mod text;
 mod wire;
 
 pub use answer::{
@@ -31,6 +36,7 @@ pub use answer::{
 };
 pub use checksum::damage_checksum;
 pub use engine::{Applied, Decision, Engine, Rule, Trigger, Verdict};
+pub use fault::{parse_fault, parse_for, Family, Fault, Host, HostError};
 pub use frame_ids::{corrupt_byte, frame_ids, last_byte_of, type_matches, FrameIds};
 pub use network::{
     NetworkFault, OVERSIZED_DEFAULT, OVERSIZED_MAX, STORM_MAX, UNTERMINATED_SILENCE,
