@@ -75,9 +75,20 @@ impl Host {
         }
     }
 
+    /// The host as the reference table names it.
+    pub fn short(self) -> &'static str {
+        match self {
+            Host::MllpClient => "client (MLLP)",
+            Host::HllpClient => "client (HLLP)",
+            Host::HttpClient => "client (HTTP)",
+            Host::Answering => "receiver role",
+            Host::Proxy => "proxy",
+        }
+    }
+
     /// The family whose words this host reads first where two families share a word
     /// (`reset`, `blackhole`).
-    fn family(self) -> Family {
+    pub(super) fn family(self) -> Family {
         match self {
             Host::MllpClient | Host::HllpClient | Host::HttpClient => Family::Client,
             Host::Answering => Family::Answer,

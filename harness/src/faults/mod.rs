@@ -28,6 +28,7 @@ mod rule;
 mod shape;
 mod spec;
 mod storm;
+mod table;
 mod text;
 mod wire;
 
@@ -45,6 +46,7 @@ pub use rule::{CorruptTarget, Direction, Directions, FaultKind, FaultSpec, Trigg
 pub use shape::{cut_into_writes, pace, play, write_shaped, Shaping, Write, WriteSink};
 pub use spec::{parse_spec, SpecError};
 pub use storm::storm_plan;
+pub use table::{fault_table, FaultRow};
 pub use wire::{
     ack_trigger, between_frames, plan, shape_payload, writes_outside_before, WireEnd, WirePlan,
 };

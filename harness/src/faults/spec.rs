@@ -41,7 +41,7 @@ const MAX_MS: u64 = 3_600_000;
 const MAX_SLICE: usize = 1 << 20;
 
 /// The keys each kind takes, required ones first.
-fn keys_of(kind: &str) -> Option<(&'static [&'static str], &'static [&'static str])> {
+pub(super) fn keys_of(kind: &str) -> Option<(&'static [&'static str], &'static [&'static str])> {
     Some(match kind {
         "drop" | "duplicate" => (&[], &FILTER_KEYS),
         "delay" => (&["ms"], &FILTER_KEYS),
