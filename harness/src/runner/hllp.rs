@@ -125,6 +125,7 @@ pub(super) async fn run_hllp(
     let mut gone = false;
     let mut sent = Sent::default();
     let mut canary = canary_message(run, ctx, CanaryWhen::During);
+    let rules = run.faults();
     for (s, step) in run.steps().iter().enumerate() {
         let step_no = s + 1;
         if let Some(wait) = step.wait {
@@ -136,8 +137,7 @@ pub(super) async fn run_hllp(
                 Err(why) => return abort_build(obs, why),
             };
             described.push(built.description.clone());
-            let faults: Vec<NetworkFault> =
-                run.case.network.iter().chain(&step.network).cloned().collect();
+            let faults = rules.for_step(step_no);
             let mut exchange = new_exchange(step_no, 1, &built, step, ctx, &faults);
             if gone {
                 exchange.event = Some(TransportEvent {
