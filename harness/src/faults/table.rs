@@ -19,6 +19,9 @@ pub struct FaultRow {
     pub hosts: Vec<&'static str>,
 }
 
+/// A key with its placeholder value in YAML and in text.
+type Sampled<'a> = (&'a str, (&'a str, &'a str));
+
 /// A placeholder value of a client or answer key: in YAML, in text (they differ only for
 /// bytes, which YAML quotes and text escapes).
 fn sample(ty: Key) -> (&'static str, &'static str) {
@@ -47,7 +50,7 @@ fn proxy_sample(key: &str) -> &'static str {
 
 /// `name`, `name: value`, or `name: {k: v, ...}` and the matching text; each key with its
 /// YAML and its text placeholder.
-fn spellings(name: &str, keys: &[(&str, (&str, &str))], bare_value: bool) -> (String, String) {
+fn spellings(name: &str, keys: &[Sampled<'_>], bare_value: bool) -> (String, String) {
     if keys.is_empty() {
         return (name.to_string(), name.to_string());
     }
@@ -75,7 +78,7 @@ pub fn fault_table() -> Vec<FaultRow> {
     let mut rows = Vec::new();
     for (family, table) in [(Family::Client, CLIENT_KINDS), (Family::Answer, ANSWER_KINDS)] {
         for (name, shape) in table {
-            let (keys, bare): (Vec<(&str, (&str, &str))>, bool) = match shape {
+            let (keys, bare): (Vec<Sampled<'_>>, bool) = match shape {
                 Shape::Unit => (Vec::new(), false),
                 Shape::Struct(keys, _) => {
                     (keys.iter().map(|(k, t)| (*k, sample(*t))).collect(), false)
@@ -87,7 +90,7 @@ pub fn fault_table() -> Vec<FaultRow> {
     }
     for name in PROXY_KINDS {
         let (required, optional) = keys_of(name).expect("every proxy kind has keys");
-        let keys: Vec<(&str, (&str, &str))> = required
+        let keys: Vec<Sampled<'_>> = required
             .iter()
             .chain(optional)
             .map(|k| (*k, (proxy_sample(k), proxy_sample(k))))
