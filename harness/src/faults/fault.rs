@@ -439,6 +439,31 @@ mod tests {
         assert!(parse_for("explode", Host::MllpClient).unwrap_err().message.contains("unknown"));
     }
 
+    proptest::proptest! {
+        /// Text built from the client's and the answers' own words: no panic, the column lies
+        /// within the text, and an accepted fault prints canonically and reads back the same.
+        #[test]
+        fn client_and_answer_text_round_trip(
+            kind in "(fragment|slow|reset|bytes_before_frame|oversized|unterminated|idle|storm|blackhole|late_ack|nak|coalesce|x)",
+            keys in "(:((size|delay|max_size|bytes_per_second|offset|mid_frame|after_acks|bytes|silence|for|connections|code|q)=(0|3|true|5ms|AE|a\\,b|\\r\\n|\\x1c|-|)(,|)){0,3})?",
+            answering in proptest::bool::ANY,
+        ) {
+            let text = format!("{kind}{keys}");
+            let host = if answering { Host::Answering } else { Host::MllpClient };
+            match parse_fault(&text, host) {
+                Ok(fault) => {
+                    let shown = fault.to_string();
+                    let again = parse_fault(&shown, host).expect("the canonical form parses");
+                    proptest::prop_assert_eq!(&again, &fault);
+                    proptest::prop_assert_eq!(again.to_string(), shown);
+                }
+                Err(err) => {
+                    proptest::prop_assert!(err.column >= 1 && err.column <= text.chars().count() + 1);
+                }
+            }
+        }
+    }
+
     #[test]
     fn client_text_errors_name_the_column() {
         let err = parse_fault("fragment:size=x", Host::MllpClient).unwrap_err();
