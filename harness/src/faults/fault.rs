@@ -222,6 +222,22 @@ pub fn parse_for(text: &str, host: Host) -> Result<Fault, SpecError> {
     Ok(fault)
 }
 
+/// For a word a YAML list of one host's faults does not know (`network: [drop]`, `answers:
+/// [coalesce]`), given the words the list expected: the family the word belongs to and that
+/// the list's host cannot apply it, as a hint for the load error. `None` for a word no family
+/// knows (a typo: the loader suggests the nearest word instead).
+pub fn foreign_word_hint(given: &str, expected: &[&str]) -> Option<String> {
+    let (own, host) = if expected.contains(&"fragment") {
+        (Family::Client, "the client connection")
+    } else if expected.contains(&"no_ack") {
+        (Family::Answer, Host::Answering.name())
+    } else {
+        return None;
+    };
+    let family = families_of(given, Host::Proxy).into_iter().find(|f| *f != own)?;
+    Some(format!(" (`{given}` is {}; {host} cannot apply it)", family.described()))
+}
+
 impl fmt::Display for Fault {
     /// The canonical text form, which [`parse_fault`] reads back to the same fault (with the
     /// host of the fault's family).
@@ -462,6 +478,22 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_yaml_list_names_the_family_of_a_foreign_word() {
+        let client = ["fragment", "coalesce", "reset"];
+        let answers = ["ack", "no_ack", "reset"];
+        assert_eq!(
+            foreign_word_hint("drop", &client).as_deref(),
+            Some(" (`drop` is a proxy fault; the client connection cannot apply it)")
+        );
+        assert_eq!(
+            foreign_word_hint("coalesce", &answers).as_deref(),
+            Some(" (`coalesce` is a client fault; the receiver role's answering server cannot apply it)")
+        );
+        assert_eq!(foreign_word_hint("half_closed", &client), None, "a typo");
+        assert_eq!(foreign_word_hint("drop", &["ack", "nak"]), None, "not a fault list");
     }
 
     #[test]

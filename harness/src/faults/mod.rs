@@ -42,7 +42,7 @@ pub use answer::{
 pub use checksum::damage_checksum;
 pub use client::ClientFaults;
 pub use engine::{Applied, Decision, Engine, Rule, Trigger, Verdict};
-pub use fault::{parse_fault, parse_for, Family, Fault, Host, HostError};
+pub use fault::{foreign_word_hint, parse_fault, parse_for, Family, Fault, Host, HostError};
 pub use frame_ids::{corrupt_byte, frame_ids, last_byte_of, type_matches, FrameIds};
 pub use network::{
     NetworkFault, OVERSIZED_DEFAULT, OVERSIZED_MAX, STORM_MAX, UNTERMINATED_SILENCE,

@@ -359,6 +359,24 @@ fn a_fault_the_transport_cannot_apply_is_refused_at_load() {
         assert!(stderr(&output).contains(words), "{fault}: {}", stderr(&output));
         assert!(stderr(&output).contains("cannot apply it"), "{}", stderr(&output));
     }
+    // A fault of another host in a YAML list is named as such, not only as an unknown word.
+    let foreign = [
+        (
+            "messages:\n  m: { file: m.hl7 }\ncases:\n  - name: x\n    send: m\n    network: [drop]\n",
+            "(`drop` is a proxy fault; the client connection cannot apply it)",
+        ),
+        (
+            "role: receiver\nmessages:\n  m: { file: m.hl7 }\nreceive:\n  - name: x\n    send: [m]\n    answers: [coalesce]\n",
+            "(`coalesce` is a client fault; the receiver role's answering server cannot apply it)",
+        ),
+    ];
+    for (text, words) in foreign {
+        let file = dir.join("foreign.yaml");
+        std::fs::write(&file, text).unwrap();
+        let output = run(&["run", "--no-report", "--check", file.to_str().unwrap()]);
+        assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+        assert!(stderr(&output).contains(words), "{}", stderr(&output));
+    }
     // A file that names no transport is MLLP's; run against an HTTP target, a file with faults
     // is skipped saying which fault the HTTP exchange cannot carry (nothing is connected to).
     let file = dir.join("coalesce.yaml");
