@@ -2,12 +2,13 @@
 //! it applies to and the rule it enforces with its citation. [`CATALOGUE`] is the rulebook.
 
 use super::Severity;
+use crate::vocab::CheckId;
 use serde::Serialize;
 
 /// A check in the catalogue: one row of the rulebook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct CheckDef {
-    pub id: &'static str,
+    pub id: CheckId,
     pub severity: Severity,
     /// The HL7 v2 versions (MSH-12 of the message acknowledged) the check applies to, as the
     /// rulebook prints them; `v2.x` is every version, `—` a check that is not a rule of HL7 v2.
@@ -34,7 +35,7 @@ macro_rules! catalogue {
     ($($name:ident = $id:literal, $severity:ident, versions: $versions:expr, rule: $rule:expr,
        summary: $summary:literal, note: $note:expr;)+) => {
         $(pub const $name: CheckDef = CheckDef {
-            id: $id,
+            id: CheckId($id),
             severity: Severity::$severity,
             versions: $versions,
             rule: $rule,
@@ -327,6 +328,6 @@ pub fn generic_ids() -> Vec<&'static str> {
                 && !c.id.starts_with("load.")
                 && ![PROBE.id, PROBE_UNAVAILABLE.id, CASE_RAN.id].contains(&c.id)
         })
-        .map(|c| c.id)
+        .map(|c| c.id.as_str())
         .collect()
 }

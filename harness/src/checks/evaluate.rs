@@ -28,7 +28,7 @@ pub fn evaluate(plan: &CasePlan, case: &crate::observation::CaseObservation) -> 
     sender::receiver_case(plan, case, &mut results);
     history::history(plan, case, &mut results);
     order::order(plan, case, &mut results);
-    results.retain(|r| !plan.skip_checks.iter().any(|s| s == r.id));
+    results.retain(|r| !plan.skip_checks.iter().any(|s| r.id == s.as_str()));
     declared::grade(plan, case, &mut results);
     results
 }

@@ -108,7 +108,7 @@ fn fault_expectation(mut expect: Expect, faults: &[String]) -> Expect {
 pub struct ExpectedMessage {
     /// How the report names it (the file, or `message 2`).
     pub label: String,
-    pub control_id: String,
+    pub control_id: crate::vocab::ControlId,
     /// The message's content key (`checks::content_key`), which arrivals are matched by.
     pub key: Vec<u8>,
 }

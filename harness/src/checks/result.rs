@@ -1,12 +1,13 @@
 //! One check's result on one case: passed or failed, with severity and evidence.
 
 use super::{CheckDef, Severity};
+use crate::vocab::CheckId;
 use serde::Serialize;
 
 /// One check applied to one observation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CheckResult {
-    pub id: &'static str,
+    pub id: CheckId,
     pub severity: Severity,
     pub rule: &'static str,
     /// The step (1-based) the result is about; `None` for the case as a whole.

@@ -314,7 +314,7 @@ mod tests {
                 .iter()
                 .map(|(id, event)| ExpectedMessage {
                     label: event.to_string(),
-                    control_id: id.to_string(),
+                    control_id: (*id).into(),
                     key: content_key(&message(id, event)),
                 })
                 .collect(),

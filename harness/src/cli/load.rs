@@ -317,7 +317,9 @@ pub fn run(args: &LoadArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         };
         let dir = match &args.report_dir {
             Some(dir) => dir.clone(),
-            None => super::run::fresh_dir(&record.run_id)?,
+            None => {
+                crate::report::live::fresh_dir(std::path::Path::new("reports"), &record.run_id)?
+            }
         };
         write_report(&dir, &record)?;
         if !args.json {
@@ -351,7 +353,7 @@ fn reproduce(args: &LoadArgs, seed: u64) -> String {
 
 /// Live progress on stderr when it is a terminal; hidden in CI, with --json, or when piped.
 fn progress_bar(json: bool) -> ProgressBar {
-    if !super::run::show_progress(json) {
+    if !crate::report::live::show_progress(json) {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new_spinner();

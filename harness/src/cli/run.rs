@@ -3,14 +3,12 @@
 
 use super::exit;
 use crate::checks::{generic_ids, CATALOGUE};
-use crate::report::terminal::Terminal;
-use crate::report::time::run_id;
-use crate::report::{hash_inputs, write_report, RunRecord};
-use crate::runner::{run as run_packs, CaseOutcome, Reporter, RunEvent, RunOptions, Verdict};
+use crate::report::hash_inputs;
+use crate::report::live::{BaselineOptions, FolderOptions, LiveOptions, RunReporters};
+use crate::runner::{run as run_packs, Reporter, RunEvent, RunOptions};
 use crate::scenario::load_packs_for;
 use crate::target::defect::{parse_defect, Defects};
-use indicatif::{ProgressBar, ProgressStyle};
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -225,60 +223,48 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         sut_defects: args.sut_defects.clone(),
         harness: None,
     };
-    let json = args.json;
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    let redact_phi = args.redact_phi;
-    let reporters = std::sync::Mutex::new(Reporters {
-        progress: Progress { bar: progress_bar(json) },
-        // With --redact-phi the lines are printed after the run, when every value is known.
-        json_lines: json.then(|| JsonLines { deferred: redact_phi, text: String::new() }),
-        terminal: (!json).then(|| Terminal::new(args.verbose)),
-        redact_phi,
-        redacted: None,
+    // Hashed before the run: the report names the files as they were when the run read them.
+    let folder = if args.no_report {
+        None
+    } else {
+        Some(FolderOptions {
+            dir: args.report_dir.clone(),
+            packs: hash_inputs(&packs)?,
+            started: std::time::SystemTime::now(),
+        })
+    };
+    let baseline = args.baseline.as_ref().map(|dir| BaselineOptions {
+        dir: dir.clone(),
+        complete: args.filter.is_none() && args.exclude.is_empty() && args.shard.is_none(),
+        accept: args.accept,
     });
+    let reporters = std::sync::Mutex::new(RunReporters::new(LiveOptions {
+        json: args.json,
+        verbose: args.verbose,
+        redact_phi: args.redact_phi,
+        baseline,
+        folder,
+    }));
     let sink = |event: &RunEvent<'_>| {
         reporters.lock().unwrap_or_else(std::sync::PoisonError::into_inner).report(event)
     };
-    let started = std::time::SystemTime::now();
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let outcome = runtime.block_on(run_packs(&packs, &options, &sink));
-    let finished = std::time::SystemTime::now();
-    let reporters = reporters.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
-    reporters.progress.bar.finish_and_clear();
+    let finished =
+        reporters.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner).finish();
     let outcome = outcome?;
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
-    let outcome = reporters.redacted.unwrap_or(outcome);
-    if let Some(lines) = &reporters.json_lines {
-        write!(out, "{}", lines.text)?;
+    let outcome = finished.redacted.unwrap_or(outcome);
+    write!(out, "{}", finished.text)?;
+    if let Some(error) = finished.error {
+        return Err(error.into());
     }
-    if let Some(terminal) = &reporters.terminal {
-        write!(out, "{}", terminal.text)?;
-    }
-    let baseline = match &args.baseline {
-        Some(dir) => Some(compare_baseline(dir, &outcome, args, finished)?),
-        None => None,
-    };
-    if let Some(comparison) = baseline.as_ref().filter(|_| !json) {
+    if let Some(comparison) = finished.baseline.as_ref().filter(|_| !args.json) {
         write!(out, "{}", crate::report::terminal::baseline(comparison))?;
     }
-    if !args.no_report {
-        let record = RunRecord {
-            outcome: &outcome,
-            run_id: run_id(started, seed),
-            started,
-            finished,
-            packs: hash_inputs(&packs)?,
-            phi_redacted: redact_phi,
-            baseline: baseline.clone(),
-        };
-        let dir = match &args.report_dir {
-            Some(dir) => dir.clone(),
-            None => fresh_dir(&record.run_id)?,
-        };
-        write_report(&dir, &record)?;
-        if !json {
-            writeln!(out, "report: {}", dir.display())?;
-        }
+    if let Some(dir) = finished.folder.as_ref().filter(|_| !args.json) {
+        writeln!(out, "report: {}", dir.display())?;
     }
     if outcome.unreachable {
         eprintln!("hl7-harness: the target could not be reached by any case");
@@ -293,7 +279,7 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         }
         return Ok(exit::USAGE);
     }
-    let regressed = baseline.as_ref().is_some_and(|b| b.differs() && !b.accepted);
+    let regressed = finished.baseline.as_ref().is_some_and(|b| b.differs() && !b.accepted);
     Ok(if outcome.failed() || regressed { exit::FINDINGS } else { exit::OK })
 }
 
@@ -360,180 +346,4 @@ fn check_sut_defects(packs: &[crate::scenario::Pack], names: &[String]) -> Resul
             .map_err(|e| format!("--sut-defect: {e} (the reference sender gets it)"))?;
     }
     Ok(())
-}
-
-/// Compares the run's snapshots with the baseline in `dir`; with `--accept` makes them the
-/// baseline, otherwise leaves the differing ones as `.snap.new` for `cargo insta review`.
-fn compare_baseline(
-    dir: &std::path::Path,
-    outcome: &crate::runner::RunOutcome,
-    args: &RunArgs,
-    finished: std::time::SystemTime,
-) -> anyhow::Result<crate::report::baseline::Comparison> {
-    use crate::report::baseline;
-    let snapshots = crate::report::snapshot::snapshots(outcome);
-    let complete = args.filter.is_none() && args.exclude.is_empty() && args.shard.is_none();
-    let mut comparison = baseline::compare(dir, &snapshots, complete)?;
-    if args.accept {
-        let meta = baseline::BaselineMeta {
-            schema: baseline::META_SCHEMA.into(),
-            seed: outcome.seed,
-            harness_version: crate::report::record::HARNESS_VERSION.into(),
-            target: outcome.target.clone(),
-            accepted: crate::report::time::rfc3339(finished),
-        };
-        baseline::accept(dir, &snapshots, &mut comparison, &meta)?;
-    } else {
-        baseline::write_pending(dir, &snapshots, &comparison)?;
-    }
-    Ok(comparison)
-}
-
-/// `reports/<run-id>`, or `reports/<run-id>-2`, … when two runs start in the same second with
-/// the same seed: the folder is claimed with `create_dir`, so concurrent runs never share one.
-pub(super) fn fresh_dir(run_id: &str) -> std::io::Result<PathBuf> {
-    std::fs::create_dir_all("reports")?;
-    for n in 1.. {
-        let name = if n == 1 { run_id.to_string() } else { format!("{run_id}-{n}") };
-        let dir = PathBuf::from("reports").join(name);
-        match std::fs::create_dir(&dir) {
-            Ok(()) => return Ok(dir),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    unreachable!("some numbered report folder is free")
-}
-
-/// Whether live progress goes to stderr: only on a terminal, never in CI (`CI` set) or with
-/// `--json`, so logs and machine output stay clean.
-pub(super) fn show_progress(json: bool) -> bool {
-    let in_ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
-    !json && !in_ci && std::io::stderr().is_terminal()
-}
-
-/// Case progress on stderr when it is a terminal; hidden in CI (`CI` set), with `--json`, or
-/// when stderr is piped, so logs and machine output stay clean. Its length is set when the run
-/// starts and says how many cases it selected.
-fn progress_bar(json: bool) -> ProgressBar {
-    if !show_progress(json) {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(0);
-    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} cases {elapsed}") {
-        bar.set_style(style);
-    }
-    bar
-}
-
-/// The reporters of `run`, fed by the runner's events. With `--redact-phi` they see the run's
-/// outcome only redacted: the finished run is redacted here, once, before any of them reads it.
-struct Reporters {
-    progress: Progress,
-    json_lines: Option<JsonLines>,
-    terminal: Option<Terminal>,
-    redact_phi: bool,
-    /// The outcome as the reporters saw it at the end (with `--redact-phi`).
-    redacted: Option<crate::runner::RunOutcome>,
-}
-
-impl Reporters {
-    fn forward(&mut self, event: &RunEvent<'_>) {
-        self.progress.report(event);
-        if let Some(lines) = &mut self.json_lines {
-            lines.report(event);
-        }
-        if let Some(terminal) = &mut self.terminal {
-            terminal.report(event);
-        }
-    }
-}
-
-impl Reporter for Reporters {
-    fn report(&mut self, event: &RunEvent<'_>) {
-        match event {
-            RunEvent::RunFinished(outcome) if self.redact_phi => {
-                let redacted = crate::report::redact::redact(outcome);
-                self.forward(&RunEvent::RunFinished(&redacted));
-                self.redacted = Some(redacted);
-            }
-            // The endpoint's lines may quote the messages it read: not shown when redacting.
-            RunEvent::EndpointLog { .. } if self.redact_phi => {}
-            other => self.forward(other),
-        }
-    }
-}
-
-/// The progress bar: one step per case (and load phase) finished.
-struct Progress {
-    bar: ProgressBar,
-}
-
-impl Reporter for Progress {
-    fn report(&mut self, event: &RunEvent<'_>) {
-        match event {
-            RunEvent::RunStarted { cases, .. } => self.bar.set_length(*cases as u64),
-            RunEvent::FileStarted { .. }
-            | RunEvent::FileSkipped { .. }
-            | RunEvent::CaseStarted { .. }
-            | RunEvent::EndpointLog { .. }
-            | RunEvent::FileFinished { .. } => {}
-            RunEvent::CaseFinished(_) | RunEvent::LoadPhaseFinished { .. } => self.bar.inc(1),
-            RunEvent::RunFinished(_) => self.bar.finish_and_clear(),
-        }
-    }
-}
-
-/// `--json`: one line per case on stdout as it finishes; `deferred` (with `--redact-phi`): all
-/// of them in [`JsonLines::text`] when the run is finished, redacted.
-struct JsonLines {
-    deferred: bool,
-    text: String,
-}
-
-impl Reporter for JsonLines {
-    fn report(&mut self, event: &RunEvent<'_>) {
-        match event {
-            RunEvent::RunStarted { .. }
-            | RunEvent::FileStarted { .. }
-            | RunEvent::FileSkipped { .. }
-            | RunEvent::CaseStarted { .. }
-            // Machine output carries the cases only.
-            | RunEvent::EndpointLog { .. }
-            | RunEvent::FileFinished { .. } => {}
-            RunEvent::CaseFinished(case) | RunEvent::LoadPhaseFinished { case, .. } => {
-                if !self.deferred {
-                    println!("{}", case_json(case));
-                }
-            }
-            RunEvent::RunFinished(outcome) => {
-                if self.deferred {
-                    for case in outcome.cases() {
-                        self.text.push_str(&format!("{}\n", case_json(case)));
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn case_json(case: &CaseOutcome) -> serde_json::Value {
-    let verdict = match case.verdict() {
-        Verdict::Passed => "passed",
-        Verdict::Warned => "warned",
-        Verdict::Failed => "failed",
-    };
-    serde_json::json!({
-        "pack": case.pack,
-        "scenario": case.scenario,
-        "file": case.file.display().to_string(),
-        "case": case.name,
-        "verdict": verdict,
-        "seed": case.seed,
-        "sent": case.sent,
-        "millis": case.duration.as_millis() as u64,
-        "failures": case.failures().collect::<Vec<_>>(),
-        "checks": case.results.len(),
-        "reproduce": case.reproduce,
-    })
 }

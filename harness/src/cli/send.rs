@@ -130,7 +130,7 @@ fn load(files: &[PathBuf]) -> anyhow::Result<Vec<Outgoing>> {
             messages.push(Outgoing {
                 file: file.path.clone(),
                 index: index + 1,
-                control_id: message.control_id().unwrap_or("").to_string(),
+                control_id: message.control_id().unwrap_or("").into(),
                 bytes: message.as_bytes().to_vec(),
             });
         }

@@ -394,7 +394,8 @@ mod tests {
         let a = finished.account;
         assert!(a.balances());
         assert_eq!((a.sent, a.acknowledged, a.lost, a.timeouts), (50, 45, 5, 5));
-        let mut lost: Vec<String> = a.lost_messages.iter().map(|l| l.control_id.clone()).collect();
+        let mut lost: Vec<String> =
+            a.lost_messages.iter().map(|l| l.control_id.to_string()).collect();
         lost.sort();
         assert_eq!(lost, ["L0-19", "L0-29", "L0-39", "L0-49", "L0-9"]);
     }

@@ -43,7 +43,7 @@ fn micros(latency: Duration) -> u64 {
 /// One message that was sent and not answered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LostMessage {
-    pub control_id: String,
+    pub control_id: crate::vocab::ControlId,
     pub reason: &'static str,
 }
 
@@ -184,8 +184,7 @@ impl Recorder {
                     self.connection_errors += 1;
                 }
                 if self.lost_listed.len() < MAX_LOST_LISTED {
-                    self.lost_listed
-                        .push(LostMessage { control_id: control_id.to_string(), reason });
+                    self.lost_listed.push(LostMessage { control_id: control_id.into(), reason });
                 }
                 false
             }

@@ -307,7 +307,7 @@ fn failures(out: &mut String, record: &RunRecord) {
         for result in overview::failures(case) {
             let class = if result.severity == Severity::Error { "failed" } else { "warned" };
             let step = result.step.map(|s| format!(" step {s}")).unwrap_or_default();
-            let id = escape(result.id);
+            let id = escape(&result.id);
             let _ = writeln!(
                 out,
                 "<li><span class=\"{class}\">{}</span> <a href=\"#rule-{id}\"><code>{id}</code>\
@@ -414,7 +414,7 @@ data-checks=\"{}\" data-f=\"{}\" data-w=\"{}\">",
                 out,
                 "<tr><td><code>{}</code></td><td class=\"{class}\">{}</td><td>{}</td>\
 <td>{}</td></tr>",
-                escape(result.id),
+                escape(&result.id),
                 result.severity,
                 result.step.map(|s| s.to_string()).unwrap_or_default(),
                 escape(&result.evidence)

@@ -22,3 +22,19 @@ pub fn verdict_name(verdict: Verdict) -> &'static str {
 pub fn results(record: &RunRecord) -> Value {
     serde_json::to_value(ResultsFile::of(record)).expect("results serialize")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_json_is_stable() {
+        use crate::report::overview::fixture;
+        for (name, failing) in [("results-failing", true), ("results-passing", false)] {
+            let outcome = fixture::outcome(failing);
+            let value = results(&fixture::record(&outcome, None));
+            let text = serde_json::to_string_pretty(&value).unwrap_or_default();
+            insta::assert_snapshot!(name, text);
+        }
+    }
+}

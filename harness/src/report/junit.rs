@@ -55,8 +55,11 @@ fn write_case(out: &mut String, classname: &str, case: &CaseOutcome) {
         seconds(case.duration)
     );
     if failed {
-        let ids: Vec<&str> =
-            case.failures().filter(|r| r.severity == Severity::Error).map(|r| r.id).collect();
+        let ids: Vec<&str> = case
+            .failures()
+            .filter(|r| r.severity == Severity::Error)
+            .map(|r| r.id.as_str())
+            .collect();
         let _ = writeln!(
             out,
             "      <failure type=\"conformance\" message=\"{}\">{}</failure>",
@@ -88,7 +91,7 @@ fn write_case(out: &mut String, classname: &str, case: &CaseOutcome) {
             let _ = writeln!(
                 out,
                 "      <failure type=\"{}\" message=\"{}\">{}</failure>",
-                escape(check.id),
+                escape(&check.id),
                 escape(&check.evidence),
                 escape(&detail)
             );
@@ -253,5 +256,15 @@ mod tests {
         check("MSH|^~\\&\rPID", "MSH|^~\\&amp;&#13;PID");
         check("\u{0b}MSH\u{1c}\r", "[0x0B]MSH[0x1C]&#13;");
         check("Dø ✓", "Dø ✓");
+    }
+
+    #[test]
+    fn renders_failures_warnings_and_passes() {
+        use crate::report::overview::fixture;
+        for (name, failing) in [("junit-failing", true), ("junit-passing", false)] {
+            let outcome = fixture::outcome(failing);
+            let xml = junit(&fixture::record(&outcome, None));
+            insta::assert_snapshot!(name, xml);
+        }
     }
 }

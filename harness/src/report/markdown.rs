@@ -119,7 +119,7 @@ fn failures(out: &mut String, outcome: &crate::runner::RunOutcome) {
                 out,
                 "- **{}** {}{step}: {}",
                 failure.severity,
-                code(failure.id),
+                code(&failure.id),
                 code(&failure.evidence)
             );
             let _ = writeln!(out, "  - rule: {}", plain(failure.rule));

@@ -167,7 +167,7 @@ fn reply(path: &Path, entry: &ReplyEntry) -> Result<Reply, MergeError> {
 fn check(path: &Path, entry: &CheckEntry) -> Result<CheckResult, MergeError> {
     let def = CATALOGUE
         .iter()
-        .find(|d| d.id == entry.id)
+        .find(|d| d.id == entry.id.as_str())
         .ok_or_else(|| results_error(path, format!("unknown check id {:?}", entry.id)))?;
     // An error check may grade one result down to a warning (ack.msh9 before v2.4, history.order
     // under pipelining); never up.
@@ -395,7 +395,7 @@ mod tests {
     #[test]
     fn a_result_graded_down_to_a_warning_reads_back_as_one() {
         let entry = |severity: &str| CheckEntry {
-            id: HISTORY_ORDER.id.into(),
+            id: HISTORY_ORDER.id.to_string(),
             severity: severity.into(),
             rule: HISTORY_ORDER.rule.into(),
             step: None,

@@ -7,6 +7,7 @@ pub mod baseline;
 pub mod html;
 pub mod json;
 pub mod junit;
+pub mod live;
 pub mod load;
 pub mod manifest;
 pub mod markdown;

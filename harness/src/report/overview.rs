@@ -40,9 +40,9 @@ pub fn case_checks(case: &CaseOutcome) -> Vec<(&'static str, CheckStatus)> {
     let mut out: Vec<(&'static str, CheckStatus)> = Vec::new();
     for result in &case.results {
         let status = CheckStatus::of(result);
-        match out.iter_mut().find(|(id, _)| *id == result.id) {
+        match out.iter_mut().find(|(id, _)| result.id == *id) {
             Some((_, seen)) => *seen = (*seen).max(status),
-            None => out.push((result.id, status)),
+            None => out.push((result.id.as_str(), status)),
         }
     }
     out
@@ -156,10 +156,10 @@ pub fn failures(case: &CaseOutcome) -> Vec<&CheckResult> {
 pub fn rules(outcome: &RunOutcome) -> Vec<(&'static str, Vec<&'static str>)> {
     let mut out: Vec<(&'static str, Vec<&'static str>)> = Vec::new();
     for result in outcome.cases().flat_map(|c| c.results.iter()) {
-        match out.iter_mut().find(|(id, _)| *id == result.id) {
+        match out.iter_mut().find(|(id, _)| result.id == *id) {
             Some((_, texts)) if !texts.contains(&result.rule) => texts.push(result.rule),
             Some(_) => {}
-            None => out.push((result.id, vec![result.rule])),
+            None => out.push((result.id.as_str(), vec![result.rule])),
         }
     }
     out.sort_by_key(|(id, _)| *id);
@@ -213,7 +213,7 @@ pub(crate) mod fixture {
         evidence: &str,
     ) -> CheckResult {
         CheckResult {
-            id,
+            id: crate::vocab::CheckId(id),
             severity,
             rule,
             step: Some(1),

@@ -174,3 +174,21 @@ pub fn baseline(comparison: &crate::report::baseline::Comparison) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_lists_failures_then_hints_at_warnings() {
+        use crate::report::overview::fixture;
+        for (name, failing, verbose) in [
+            ("terminal-failing", true, false),
+            ("terminal-failing-verbose", true, true),
+            ("terminal-passing", false, false),
+        ] {
+            let text = summary(&fixture::outcome(failing), verbose);
+            insta::assert_snapshot!(name, text);
+        }
+    }
+}

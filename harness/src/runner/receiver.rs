@@ -32,7 +32,7 @@ pub const DEFECTS_VARIABLE: &str = "HL7H_SUT_DEFECTS";
 
 mod sut;
 pub use sut::secret_values;
-use sut::{command_line, hide, remove_message_files, tail, write_message_files, Placeholders};
+use sut::{command_line, remove_message_files, tail, write_message_files, Placeholders};
 
 /// Arrivals kept per case; a sender in a retry storm cannot fill memory.
 const MAX_ARRIVALS: usize = 10_000;
@@ -49,7 +49,7 @@ pub struct ReceiverContext {
     pub defects: Vec<String>,
     /// Values never to show: the secrets the scenario read (see [`secret_values`]); replaced
     /// by `***` in the command line and the output kept of the SUT.
-    pub secrets: Vec<String>,
+    pub secrets: crate::transport::userinfo::Secrets,
     /// What `{harness}` stands for.
     pub harness: PathBuf,
     /// The packet-level lab, for files with answers that need it: the harness then listens
@@ -190,8 +190,11 @@ fn messages(
         let control_id = run.control_id(n + 1);
         buf.set(&msh10, &control_id).map_err(|e| format!("MSH-10: {e}"))?;
         let bytes = buf.into_bytes();
-        let expected =
-            ExpectedMessage { label: name.clone(), control_id, key: content_key(&bytes) };
+        let expected = ExpectedMessage {
+            label: name.clone(),
+            control_id: control_id.into(),
+            key: content_key(&bytes),
+        };
         out.push((expected, bytes));
     }
     Ok(out)
@@ -574,7 +577,7 @@ pub async fn run_case(
                 described,
             );
         };
-        let shown = hide(&line.join(" "), &ctx.secrets);
+        let shown = ctx.secrets.hide(&line.join(" "));
         let mut process = tokio::process::Command::new(program);
         process
             .args(&line[1..])
@@ -602,7 +605,7 @@ pub async fn run_case(
                     command: shown,
                     exit: None,
                     killed: false,
-                    error: Some(hide(&e.to_string(), &ctx.secrets)),
+                    error: Some(ctx.secrets.hide(&e.to_string())),
                     output: String::new(),
                     stderr: String::new(),
                 });
@@ -659,8 +662,8 @@ pub async fn run_case(
                     output.extend(bytes);
                 }
             }
-            record.output = hide(&String::from_utf8_lossy(&output), &ctx.secrets);
-            record.stderr = hide(&String::from_utf8_lossy(&stderr), &ctx.secrets);
+            record.output = ctx.secrets.hide(&String::from_utf8_lossy(&output));
+            record.stderr = ctx.secrets.hide(&String::from_utf8_lossy(&stderr));
             tokio::time::sleep(ctx.quiet).await;
         }
         _ => {
@@ -858,7 +861,7 @@ mod tests {
             quiet: Duration::from_millis(10),
             templates: [("m".to_string(), vec![template])].into(),
             defects: Vec::new(),
-            secrets: Vec::new(),
+            secrets: Default::default(),
             harness: PathBuf::new(),
             lab: None,
         };

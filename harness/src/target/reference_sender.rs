@@ -25,6 +25,7 @@ use crate::transport::hllp_connection::HllpConnection;
 use crate::transport::http_client::{parse_reply, HttpReply, HttpTarget};
 use crate::transport::mllp::MllpOptions;
 use crate::transport::target_url::TargetUrl;
+use crate::vocab::ControlId;
 use serde::Serialize;
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -35,7 +36,7 @@ use tokio_rustls::TlsConnector;
 pub struct Verdict {
     file: String,
     message: usize,
-    control_id: String,
+    control_id: ControlId,
     /// MSA-1 of the ACK taken; absent when none arrived.
     ack_code: Option<String>,
     /// MSA-2 of the ACK taken (the message's MSH-10 unless a sender defect took another).
@@ -75,7 +76,7 @@ impl Verdict {
     }
 
     /// A message not yet sent.
-    fn new(file: String, message: usize, control_id: String) -> Verdict {
+    fn new(file: String, message: usize, control_id: ControlId) -> Verdict {
         Verdict {
             file,
             message,
@@ -190,7 +191,7 @@ pub struct Outgoing {
     /// 1-based position in its file.
     pub index: usize,
     /// Its MSH-10 (empty when it has none).
-    pub control_id: String,
+    pub control_id: ControlId,
     pub bytes: Vec<u8>,
 }
 
@@ -277,11 +278,11 @@ async fn deliver(session: &mut Route, sender: &Sender, message: &Outgoing) -> Ve
         let (payload, control_id) =
             if attempt > 0 && sender.defects.has(SenderDefect::NewMsh10OnRetry) {
                 let id = format!("{}-R{attempt}", message.control_id);
-                (with_control_id(&message.bytes, &id), id)
+                (with_control_id(&message.bytes, &id), ControlId(id))
             } else {
                 (message.bytes.clone(), message.control_id.clone())
             };
-        if session.attempt(sender, &payload, &control_id, &mut verdict).await {
+        if session.attempt(sender, &payload, control_id.as_str(), &mut verdict).await {
             break;
         }
     }
@@ -320,7 +321,7 @@ async fn pipeline(session: &mut Route, sender: &Sender, messages: Vec<Outgoing>)
     for verdict in verdicts.iter_mut().filter(|v| v.connected && v.failure.is_none()) {
         let Route::Mllp { connection: Some(connection), .. } = session else { break };
         let control_id = verdict.control_id.clone();
-        match wait_for_mllp_ack(connection, sender, &control_id, verdict).await {
+        match wait_for_mllp_ack(connection, sender, control_id.as_str(), verdict).await {
             Ok(MllpAnswer::Ack(ack)) => verdict.take(ack),
             Ok(MllpAnswer::CommitNak) => {}
             Err(err) => verdict.fail_with(&err),
@@ -548,7 +549,7 @@ pub fn write_verdict(out: &mut dyn Write, verdict: &Verdict, json: bool) -> std:
         (Some(code), failure) => {
             let text = verdict.ack_text.as_deref().map(|t| format!(" ({t})")).unwrap_or_default();
             let msa2 = match &verdict.ack_msa2 {
-                Some(msa2) if *msa2 != verdict.control_id => {
+                Some(msa2) if *msa2 != verdict.control_id.as_str() => {
                     format!("MSA-2 {msa2:?} does not match")
                 }
                 _ => "MSA-2 matches".to_string(),

@@ -11,11 +11,66 @@
 //! this module gives back for display holds no userinfo at all.
 //!
 //! The one target-URL parser, [`crate::transport::target_url`], starts here.
+//!
+//! This is also the harness's one redactor of secrets: [`redact`] takes userinfo out of a URL
+//! shown anywhere, and [`Secrets`] hides known secret values (what a scenario read into a
+//! secret, a URL's password among them) in text the harness did not write, such as a sender
+//! under test's command line and output. Both show a secret as [`HIDDEN`]. Patient data is a
+//! different matter: `--redact-phi` (`report::redact`) replaces it with placeholders.
 
 use std::fmt;
 
 /// The schemes whose userinfo is taken as HTTP Basic credentials.
 const WITH_CREDENTIALS: [&str; 2] = ["http", "https"];
+
+/// What a secret is shown as, wherever one would appear.
+pub const HIDDEN: &str = "***";
+
+/// Secret values to hide in text the harness passes on (a command line, a child's output),
+/// longest first, so a value that contains another is hidden whole.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Secrets {
+    values: Vec<String>,
+}
+
+impl Secrets {
+    /// Values shorter than this are not hidden: they would hide ordinary text and tell a
+    /// reader what they were.
+    const SHORTEST: usize = 3;
+
+    /// The secrets among `values`: each value, and the password of a URL's userinfo on its own
+    /// too (as written, and percent-decoded when that differs).
+    pub fn of_values(values: impl IntoIterator<Item = String>) -> Secrets {
+        let mut out = Vec::new();
+        for value in values {
+            if let Some((scheme, rest)) = value.split_once("://") {
+                if let Some((userinfo, _)) = split_authority(scheme, rest) {
+                    if let Some((_, password)) = userinfo.split_once(':') {
+                        if let Some(decoded) = percent_decode(password) {
+                            out.push(decoded);
+                        }
+                        out.push(password.to_string());
+                    }
+                }
+            }
+            out.push(value);
+        }
+        out.retain(|v| v.len() >= Self::SHORTEST);
+        out.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        out.dedup();
+        Secrets { values: out }
+    }
+
+    /// The values hidden, longest first.
+    pub fn values(&self) -> &[String] {
+        &self.values
+    }
+
+    /// `text` with every secret replaced by [`HIDDEN`].
+    pub fn hide(&self, text: &str) -> String {
+        self.values.iter().fold(text.to_string(), |text, secret| text.replace(secret, HIDDEN))
+    }
+}
 
 /// A user and password from a URL's userinfo. The password never appears in `Debug`.
 #[derive(Clone, PartialEq, Eq)]
@@ -26,7 +81,7 @@ pub struct Credentials {
 
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials").field("user", &self.user).field("password", &"***").finish()
+        f.debug_struct("Credentials").field("user", &self.user).field("password", &HIDDEN).finish()
     }
 }
 
@@ -188,6 +243,21 @@ mod tests {
             _ => panic!("{text}: got {got:?}, expected {expected:?}"),
         }
         assert!(!redact(text).contains("secret"), "{text}: {}", redact(text));
+    }
+
+    #[test]
+    fn secrets_hide_a_urls_password_written_and_decoded_longest_first() {
+        let secrets = Secrets::of_values([
+            "http://op:pw%2F98765@h:1/x".to_string(),
+            "tok-123456".to_string(),
+            "ab".to_string(),
+        ]);
+        assert_eq!(
+            secrets.values(),
+            ["http://op:pw%2F98765@h:1/x", "pw%2F98765", "tok-123456", "pw/98765"]
+        );
+        let text = "--url http://op:pw%2F98765@h:1/x --token tok-123456 (pw/98765) ab";
+        assert_eq!(secrets.hide(text), "--url *** --token *** (***) ab");
     }
 
     #[test]

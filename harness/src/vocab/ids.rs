@@ -53,6 +53,12 @@ impl fmt::Display for ControlId {
     }
 }
 
+impl From<String> for ControlId {
+    fn from(value: String) -> ControlId {
+        ControlId(value)
+    }
+}
+
 impl From<&str> for ControlId {
     fn from(value: &str) -> ControlId {
         ControlId(value.to_string())

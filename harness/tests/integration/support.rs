@@ -95,7 +95,7 @@ pub fn failed_ids(
         .cases()
         .flat_map(|c| c.results.iter())
         .filter(|r| !r.passed && r.severity == severity)
-        .map(|r| r.id)
+        .map(|r| r.id.as_str())
         .collect()
 }
 

@@ -4,43 +4,20 @@
 
 use crate::checks::ExpectedMessage;
 use crate::transport::mllp::encode_frame;
+use crate::transport::userinfo::Secrets;
 use bytes::BytesMut;
 use std::path::PathBuf;
 use tokio::io::AsyncReadExt;
 
-/// What a secret is replaced with wherever the SUT's command line or output would show it.
-const HIDDEN: &str = "***";
-
-/// The values of the secrets a scenario read (variables read into a secret, named like a
-/// password or token, or holding a URL with credentials: [`VariableRead::value`] is `None`),
-/// taken again from the environment, with the password of a URL's userinfo on its own too;
-/// longest first, so a value that contains another is hidden whole.
+/// The secrets a scenario read (variables read into a secret, named like a password or token,
+/// or holding a URL with credentials: [`VariableRead::value`] is `None`), taken again from the
+/// environment, to hide in the SUT's command line and output.
 ///
 /// [`VariableRead::value`]: crate::scenario::VariableRead
-pub fn secret_values(reads: &[crate::scenario::VariableRead]) -> Vec<String> {
-    let mut values = Vec::new();
-    for read in reads.iter().filter(|r| r.value.is_none()) {
-        let Ok(value) = std::env::var(&read.name) else { continue };
-        if let Some((_, rest)) = value.split_once("://") {
-            let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-            if let Some((userinfo, _)) = authority.rsplit_once('@') {
-                if let Some((_, password)) = userinfo.split_once(':') {
-                    values.push(password.to_string());
-                }
-            }
-        }
-        values.push(value);
-    }
-    // Very short values would hide ordinary text and tell a reader what they were.
-    values.retain(|v| v.len() >= 3);
-    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
-    values.dedup();
-    values
-}
-
-/// `text` with every secret replaced by `***`.
-pub(super) fn hide(text: &str, secrets: &[String]) -> String {
-    secrets.iter().fold(text.to_string(), |text, secret| text.replace(secret, HIDDEN))
+pub fn secret_values(reads: &[crate::scenario::VariableRead]) -> Secrets {
+    let values =
+        reads.iter().filter(|r| r.value.is_none()).filter_map(|r| std::env::var(&r.name).ok());
+    Secrets::of_values(values)
 }
 
 /// What is kept of the SUT's output.
@@ -201,8 +178,8 @@ mod tests {
             VariableRead { name: "HL7H_RECEIVER_TEST_PLAIN".into(), value: Some("x".into()) },
         ];
         let secrets = secret_values(&reads);
-        assert_eq!(secrets, ["mllp://op:pw-98765@127.0.0.1:1", "tok-123456", "pw-98765"]);
+        assert_eq!(secrets.values(), ["mllp://op:pw-98765@127.0.0.1:1", "tok-123456", "pw-98765"]);
         let text = "send --token tok-123456 to mllp://op:pw-98765@127.0.0.1:1; pw-98765 refused";
-        assert_eq!(hide(text, &secrets), "send --token *** to ***; *** refused");
+        assert_eq!(secrets.hide(text), "send --token *** to ***; *** refused");
     }
 }
