@@ -50,6 +50,24 @@ impl ClientFaults {
         ClientFaults { seed, rules }
     }
 
+    /// The case seed: every random choice of the case's faults derives from it (the storm's
+    /// closes and resets, chunk sizes, a reset's offset), in the ways below.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The seed of the writes on the case's connection `number` (1-based): connections of one
+    /// case draw apart.
+    pub fn connection_seed(&self, number: usize) -> u64 {
+        self.seed ^ ((number as u64) << 32)
+    }
+
+    /// The seed of step `step`'s writes (1-based) on a connection seeded `connection`, when the
+    /// steps go one at a time.
+    pub fn step_seed(connection: u64, step: usize) -> u64 {
+        connection.wrapping_add(step as u64)
+    }
+
     /// Whether the case has any fault at all.
     pub fn any(&self) -> bool {
         !self.rules.is_empty()
@@ -131,6 +149,14 @@ mod tests {
         // The case's rules come first: the first of a kind wins in the byte plan.
         let slow = |b| Slow { bytes_per_second: b };
         check(&[slow(5)], &[&[slow(9)]], [&[slow(5), slow(9)], &[slow(5)], &[slow(5)], &[slow(5)]]);
+    }
+
+    #[test]
+    fn seeds_derive_from_the_case_seed() {
+        let faults = ClientFaults::new(&[], &[], 0x55);
+        assert_eq!(faults.seed(), 0x55);
+        assert_eq!(faults.connection_seed(2), 0x55 ^ (2 << 32));
+        assert_eq!(ClientFaults::step_seed(faults.connection_seed(1), 3), (0x55 ^ (1 << 32)) + 3);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use super::exec::*;
 use super::lane::*;
 use super::liveness::{canary_message, during, storm};
 use super::wire::write_plan;
-use crate::faults::{plan, shape_payload, writes_outside_before, WireEnd};
+use crate::faults::{plan, shape_payload, writes_outside_before, ClientFaults, WireEnd};
 use crate::observation::*;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -22,7 +22,7 @@ pub(super) async fn run_mllp(
     let count = run.case.connections.unwrap_or(1).max(1) as usize;
     let faults = run.faults();
     for connections in faults.storms() {
-        storm(addr, ctx, connections, run.seed).await;
+        storm(addr, ctx, connections, faults.seed()).await;
     }
     let during = canary_message(run, ctx, CanaryWhen::During);
     let mut lanes = Vec::with_capacity(count);
@@ -39,7 +39,7 @@ pub(super) async fn run_mllp(
                 closed_once: None,
                 canary: during.clone(),
                 canaries: Vec::new(),
-                seed: run.seed ^ ((number as u64) << 32),
+                seed: faults.connection_seed(number),
                 opened: Instant::now(),
                 ack_reset: false,
                 last: None,
@@ -250,7 +250,7 @@ pub(super) async fn run_sequential(
             match lane.dead.clone() {
                 Some(gone) => lane.pending[index].exchange.event = Some(gone),
                 None => {
-                    let seed = lane.seed.wrapping_add(step_no as u64);
+                    let seed = ClientFaults::step_seed(lane.seed, step_no);
                     let mut wire = plan(&[built.bytes.as_slice()], &faults, seed, index == 0);
                     if let WireEnd::ResetAfterAcks(acks) = wire.end {
                         wire.end = lane.ack_trigger(acks);
