@@ -2,9 +2,10 @@
 //! order, each message in a `D` block and its ACK read from the `D` block that answers it. The
 //! one HLLP fault is `bad_checksum`: the block goes first with a wrong checksum, which the
 //! receiver must refuse with an `N` block, then as it should be. Other network faults are
-//! MLLP's: a file for an HLLP target that names one is refused when loaded (`faults::Host`). Blocks use the scenario's `target.hllp` settings. As on MLLP,
-//! canaries on fresh HLLP connections show the receiver still serves: one while the first
-//! damaged block awaits its answer, one after the case.
+//! MLLP's: a file for an HLLP target that names one is refused when loaded (`faults::Host`).
+//! Blocks use the scenario's `target.hllp` settings. As on MLLP, canaries on fresh HLLP
+//! connections show the receiver still serves: one while the first damaged block awaits its
+//! answer, one after the case.
 
 use super::exec::{abort_build, event, new_exchange, probe_step, CaseRun, Context, Sent};
 use super::liveness::{canary_message, during, send_canary};
