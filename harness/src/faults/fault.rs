@@ -149,6 +149,7 @@ impl Fault {
         }
     }
 
+    /// The family the fault belongs to, and so the host that reads its words first.
     pub fn family(&self) -> Family {
         match self {
             Fault::Client(_) => Family::Client,
