@@ -2,6 +2,7 @@
 //! [`Context`] it runs in (target, timeouts, templates, TLS, lab).
 
 use super::target::TargetUrl;
+use crate::faults::{ClientFaults, NetworkFault};
 use crate::generator::Mutation;
 use crate::netlab::{Lab, LabError};
 use crate::scenario::{Case, FieldPath, Step, TemplateMessage};
@@ -90,6 +91,14 @@ impl Dialer for LabDialer {
 }
 
 impl CaseRun {
+    /// The case's `network:` faults as the client connection's rules (the case's for every
+    /// frame, each step's for its own), drawn from the case seed.
+    pub fn faults(&self) -> ClientFaults {
+        let steps = self.steps();
+        let lists: Vec<&[NetworkFault]> = steps.iter().map(|s| s.network.as_slice()).collect();
+        ClientFaults::new(&self.case.network, &lists, self.seed)
+    }
+
     /// The case's steps; a single-step case becomes one step.
     pub fn steps(&self) -> Vec<Step> {
         if !self.case.steps.is_empty() {

@@ -2,9 +2,10 @@
 //! order, each message in a `D` block and its ACK read from the `D` block that answers it. The
 //! one HLLP fault is `bad_checksum`: the block goes first with a wrong checksum, which the
 //! receiver must refuse with an `N` block, then as it should be. Other network faults are
-//! MLLP's and do not apply here. Blocks use the scenario's `target.hllp` settings. As on MLLP,
-//! canaries on fresh HLLP connections show the receiver still serves: one while the first
-//! damaged block awaits its answer, one after the case.
+//! MLLP's: a file for an HLLP target that names one is refused when loaded (`faults::Host`).
+//! Blocks use the scenario's `target.hllp` settings. As on MLLP, canaries on fresh HLLP
+//! connections show the receiver still serves: one while the first damaged block awaits its
+//! answer, one after the case.
 
 use super::exec::{abort_build, event, new_exchange, probe_step, CaseRun, Context, Sent};
 use super::liveness::{canary_message, during, send_canary};
@@ -137,6 +138,7 @@ pub(super) async fn run_hllp(
     let mut gone = false;
     let mut sent = Sent::default();
     let mut canary = canary_message(run, ctx, CanaryWhen::During);
+    let rules = run.faults();
     for (s, step) in run.steps().iter().enumerate() {
         let step_no = s + 1;
         if let Some(wait) = step.wait {
@@ -148,8 +150,7 @@ pub(super) async fn run_hllp(
                 Err(why) => return abort_build(obs, why),
             };
             described.push(built.description.clone());
-            let faults: Vec<NetworkFault> =
-                run.case.network.iter().chain(&step.network).cloned().collect();
+            let faults = rules.for_step(step_no);
             let mut exchange = new_exchange(step_no, 1, &built, step, ctx, &faults);
             if gone {
                 exchange.event = Some(TransportEvent {

@@ -185,6 +185,9 @@ async fn run_sender_file(
     if let Some(reason) = setup::mismatch(&target.0, scenario.file.target.transport) {
         return Ok(skip(reason));
     }
+    if let Some(reason) = setup::unapplied_fault(&target.0, scenario) {
+        return Ok(skip(reason));
+    }
     if runs.is_empty() && !load_here {
         // Filtered out or another shard's: no endpoint to start, nothing to connect to.
         return Ok(FileDone::default());
