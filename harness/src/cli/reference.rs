@@ -157,10 +157,46 @@ fn faults() -> String {
     let mut text = format!(
         "{GENERATED}\n\n# Network faults\n\n\
          The faults a sender-role case applies while sending, as written in its `network:` \
-         list (see [Scenario keys](scenario-keys.md#case)). The proxy's `--fault` rules are a \
-         separate grammar, described in [the proxy how-to](../howto/proxy.md#fault-rules).\n\n"
+         list (see [Scenario keys](scenario-keys.md#case)). The same faults, the receiver \
+         role's answers and the proxy's rules are one kind of value with two spellings, YAML \
+         and `--fault` text; [the table at the end](#every-fault-both-spellings) lists them \
+         all. The proxy's rules are described in \
+         [the proxy how-to](../howto/proxy.md#fault-rules).\n\n"
     );
     text.push_str(&schema_markdown::variants(&schema, "NetworkFault"));
+    text.push_str(&fault_table());
+    text
+}
+
+/// Every fault with its two spellings and the hosts that apply it, from `faults`' own tables.
+fn fault_table() -> String {
+    let mut text = String::from(
+        "\n## Every fault, both spellings\n\n\
+         A fault is one value however it is written: a scenario's `network:` entry or a \
+         receiver case's `answers:` entry in YAML, or `KIND[:KEY=VALUE,...]` text, the grammar \
+         of the proxy's `--fault`, with the same words (`{fragment: {size: 1, delay: 5ms}}` is \
+         `fragment:size=1,delay=5ms`; a value written bare in YAML, such as `idle: 200ms`, \
+         takes the key shown in text, `idle:for=200ms`). Bytes in text escape `\\r`, `\\n`, \
+         `\\t`, `\\\\`, `\\,` and `\\xHH`. The rows show every key (`N` a whole number); \
+         which are required is said above for the client's faults and in the proxy how-to for \
+         its rules. Where two hosts share a word (`reset`, `blackhole`, `close`), the host \
+         reading the text decides which fault it is. A host refuses a fault it cannot apply \
+         when the fault is read, naming both (`` `coalesce` is a client fault; the proxy cannot \
+         apply it ``): an HLLP target's client connection applies only `bad_checksum`, an MLLP \
+         one all the others, an HTTP one none.\n\n\
+         | fault | YAML | text | applied by |\n|---|---|---|---|\n",
+    );
+    for row in crate::faults::fault_table() {
+        let hosts = if row.hosts.is_empty() { "—".to_string() } else { row.hosts.join(", ") };
+        let _ = writeln!(
+            text,
+            "| `{}` | `{}` | `{}` | {} |",
+            row.name,
+            cell(&row.yaml),
+            cell(&row.text),
+            hosts
+        );
+    }
     text
 }
 

@@ -4,6 +4,9 @@
 //! correct AA. Pure: the receiver role's answering server carries the answers out.
 
 use super::engine::Verdict;
+use super::frame_ids::FrameIds;
+use super::rule::{Direction, Directions};
+use super::select::{selects, Filter};
 use crate::hl7::ack::AckCode;
 use crate::vocab::Span;
 use schemars::JsonSchema;
@@ -43,6 +46,22 @@ pub enum Answer {
 }
 
 impl Answer {
+    /// The answer's name as both spellings write it (`no_ack`, `late_ack`); never changes.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Answer::Ack => "ack",
+            Answer::NoAck => "no_ack",
+            Answer::LateAck(_) => "late_ack",
+            Answer::DuplicateAck => "duplicate_ack",
+            Answer::WrongMsa2 => "wrong_msa2",
+            Answer::Nak(_) => "nak",
+            Answer::Close => "close",
+            Answer::Reset => "reset",
+            Answer::SilentPeer => "silent_peer",
+            Answer::Blackhole(_) => "blackhole",
+        }
+    }
+
     /// Whether the answer works at the packet level, in the lab.
     pub fn needs_lab(&self) -> bool {
         matches!(self, Answer::SilentPeer | Answer::Blackhole(_))
@@ -174,14 +193,24 @@ impl AnswerRules {
         self.rules.push((when, answer));
     }
 
-    /// The answer to the arrival numbered `arrival` (0-based): the first matching rule's.
+    /// The answer to the arrival numbered `arrival` (0-based): the first matching rule's,
+    /// selected as every host's rules are ([`super::select`]): arrival N is frame N + 1 of
+    /// the direction towards the harness. No answer rule draws from the seed yet.
     pub fn answer(&self, arrival: usize) -> Answer {
+        let index = arrival as u64 + 1;
+        let ids = FrameIds::default();
         self.rules
             .iter()
-            .find(|(when, _)| match when {
-                ArrivalMatch::Number(n) => *n == arrival,
+            .zip(1..)
+            .find(|((when, _), id)| {
+                let filter = match when {
+                    ArrivalMatch::Number(n) => {
+                        Filter { frame: Some(*n as u64 + 1), ..Filter::every(Directions::Up) }
+                    }
+                };
+                selects(0, *id, &filter, Direction::Up, index, Some(&ids))
             })
-            .map(|(_, answer)| answer.clone())
+            .map(|((_, answer), _)| answer.clone())
             .unwrap_or(Answer::Ack)
     }
 

@@ -4,10 +4,11 @@
 //! direction, frame index) alone — a ChaCha8 stream per rule and direction, positioned at the
 //! frame. No clock and no I/O here: timing is carried out by the proxy's connection loop.
 
-use super::frame_ids::{corrupt_byte, last_byte_of, type_matches, FrameIds};
+use super::frame_ids::{corrupt_byte, last_byte_of, FrameIds};
 use super::rule::{CorruptTarget, Direction, FaultKind, FaultSpec, TriggerPoint};
+use super::select::{selects, stream};
 use super::shape::Shaping;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::time::Duration;
 
@@ -69,9 +70,6 @@ pub struct Engine {
     next_id: u64,
     frames: [u64; 2],
 }
-
-/// Words of the ChaCha8 stream reserved per frame (a draw uses at most 4).
-const WORDS_PER_FRAME: u128 = 16;
 
 impl Engine {
     pub fn new(seed: u64) -> Engine {
@@ -154,36 +152,13 @@ impl Engine {
 
     /// The random stream of `rule` for frame `index` in `dir`.
     fn rng(&self, rule: u64, dir: Direction, index: u64) -> ChaCha8Rng {
-        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
-        rng.set_stream(rule << 1 | dir.index() as u64);
-        rng.set_word_pos(u128::from(index) * WORDS_PER_FRAME);
-        rng
+        stream(self.seed, rule, dir, index)
     }
 
-    /// Whether `rule`'s direction and frame filters select this frame (`ids` is `None` for
-    /// bytes outside a frame, which only filter-free rules select).
+    /// Whether `rule`'s direction and frame filters select this frame, by the selection every
+    /// host's rules share ([`super::select`]).
     fn selects(&self, rule: &Rule, dir: Direction, index: u64, ids: Option<&FrameIds>) -> bool {
-        let spec = &rule.spec;
-        if !spec.dir.includes(dir) {
-            return false;
-        }
-        let Some(ids) = ids else {
-            return spec.frame.is_none()
-                && spec.probability.is_none()
-                && spec.message_type.is_none();
-        };
-        if spec.frame.is_some_and(|n| n != index) {
-            return false;
-        }
-        if let Some(wanted) = &spec.message_type {
-            if !type_matches(ids.msh9.as_deref(), wanted) {
-                return false;
-            }
-        }
-        match spec.probability {
-            Some(p) => below(self.rng(rule.id, dir, index).random::<u64>(), p),
-            None => true,
-        }
+        selects(self.seed, rule.id, &rule.spec.filter(), dir, index, ids)
     }
 
     /// Shaping for bytes outside any frame in `dir`: filter-free rules only.
@@ -304,13 +279,6 @@ impl Engine {
             _ => (Verdict::Forward, String::new()),
         }
     }
-}
-
-/// `draw` (uniform over u64) falls below probability `p`: integer arithmetic on 53 bits, the
-/// same on every platform.
-fn below(draw: u64, p: f64) -> bool {
-    let threshold = (p * (1u64 << 53) as f64) as u64;
-    (draw >> 11) < threshold
 }
 
 fn applied_of(rule: &Rule, detail: String) -> Applied {

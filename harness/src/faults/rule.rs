@@ -2,6 +2,7 @@
 //! ([`FaultSpec`]'s filters), in which direction. The `--fault SPEC` text ([`super::spec`]) and
 //! the control interface parse to these; [`super::engine`] decides with them.
 
+use super::select::Filter;
 use std::time::Duration;
 
 /// Which way a frame travels through the proxy.
@@ -135,4 +136,16 @@ pub struct FaultSpec {
     pub probability: Option<f64>,
     /// `type=ADT^A08`: only frames whose MSH-9 starts with these components.
     pub message_type: Option<String>,
+}
+
+impl FaultSpec {
+    /// The rule's filters, as every host's rules state them.
+    pub fn filter(&self) -> Filter<'_> {
+        Filter {
+            dir: self.dir,
+            frame: self.frame,
+            probability: self.probability,
+            message_type: self.message_type.as_deref(),
+        }
+    }
 }

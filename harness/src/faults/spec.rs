@@ -3,7 +3,10 @@
 //! The grammar table lives in the user guide (docs/howto/proxy.md, "Fault rules");
 //! [`FaultSpec`]'s `Display` prints the canonical form, which parses back to the same spec.
 
+use super::fault::{parse_for, Fault, Host};
 use super::rule::{CorruptTarget, Directions, FaultKind, FaultSpec, TriggerPoint};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
@@ -18,6 +21,19 @@ pub struct SpecError {
 
 const KINDS: &str = "drop, delay, duplicate, corrupt, latency, bandwidth, slice, half-close, \
                      reset, outage";
+/// The proxy's kinds, in the order of [`FaultKind`].
+pub(super) const PROXY_KINDS: [&str; 10] = [
+    "drop",
+    "delay",
+    "duplicate",
+    "corrupt",
+    "latency",
+    "bandwidth",
+    "slice",
+    "half-close",
+    "reset",
+    "outage",
+];
 const FILTER_KEYS: [&str; 4] = ["dir", "frame", "p", "type"];
 /// Longest time a spec may name: time-based faults are meant to be short.
 const MAX_MS: u64 = 3_600_000;
@@ -25,7 +41,7 @@ const MAX_MS: u64 = 3_600_000;
 const MAX_SLICE: usize = 1 << 20;
 
 /// The keys each kind takes, required ones first.
-fn keys_of(kind: &str) -> Option<(&'static [&'static str], &'static [&'static str])> {
+pub(super) fn keys_of(kind: &str) -> Option<(&'static [&'static str], &'static [&'static str])> {
     Some(match kind {
         "drop" | "duplicate" => (&[], &FILTER_KEYS),
         "delay" => (&["ms"], &FILTER_KEYS),
@@ -39,9 +55,18 @@ fn keys_of(kind: &str) -> Option<(&'static [&'static str], &'static [&'static st
     })
 }
 
-/// Parses one spec. Surrounding whitespace is ignored (columns count from the first other
-/// character); nothing else is.
+/// Parses one spec for the proxy: a rule, or, for a fault of another host (`coalesce`,
+/// `no_ack`), a refusal at column 1 naming the fault and the proxy. Surrounding whitespace is
+/// ignored (columns count from the first other character); nothing else is.
 pub fn parse_spec(text: &str) -> Result<FaultSpec, SpecError> {
+    match parse_for(text, Host::Proxy)? {
+        Fault::Proxy(spec) => Ok(spec),
+        other => unreachable!("the proxy accepted {other:?}, which is not a proxy rule"),
+    }
+}
+
+/// Parses the text of a proxy rule (the grammar above), for [`super::fault`].
+pub(super) fn parse_rule(text: &str) -> Result<FaultSpec, SpecError> {
     let spec = text.trim();
     let fail = |at: usize, message: String| SpecError {
         spec: spec.to_string(),
@@ -276,6 +301,76 @@ impl fmt::Display for FaultSpec {
             keys.push(format!("type={t}"));
         }
         write!(f, "{}:{}", self.kind.name(), keys.join(","))
+    }
+}
+
+/// One value of a rule in YAML: a number or a word.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Scalar {
+    Count(u64),
+    Fraction(f64),
+    Word(String),
+}
+
+/// A rule as YAML writes it: `drop`, or `{drop: {dir: up, frame: 3}}`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RuleYaml {
+    Bare(String),
+    Keyed(BTreeMap<String, BTreeMap<String, Scalar>>),
+}
+
+impl<'de> Deserialize<'de> for FaultSpec {
+    /// The YAML spelling of a rule, read through the same grammar as its text: the keys and
+    /// values are those of `--fault`, so `{slice: {size: 1, ms: 2}}` is `slice:size=1,ms=2`.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let text = match RuleYaml::deserialize(d)? {
+            RuleYaml::Bare(kind) => kind,
+            RuleYaml::Keyed(map) => {
+                let mut entries = map.into_iter();
+                let (Some((kind, keys)), None) = (entries.next(), entries.next()) else {
+                    return Err(D::Error::custom("a proxy rule is one kind with its keys"));
+                };
+                let keys: Vec<String> = keys
+                    .into_iter()
+                    .map(|(key, value)| match value {
+                        Scalar::Count(n) => format!("{key}={n}"),
+                        Scalar::Fraction(p) => format!("{key}={p}"),
+                        Scalar::Word(w) => format!("{key}={w}"),
+                    })
+                    .collect();
+                if keys.is_empty() {
+                    kind
+                } else {
+                    format!("{kind}:{}", keys.join(","))
+                }
+            }
+        };
+        parse_spec(&text).map_err(D::Error::custom)
+    }
+}
+
+impl Serialize for FaultSpec {
+    /// The YAML spelling of the canonical text: `{kind: {key: value, ...}}`.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let text = self.to_string();
+        let (kind, rest) = text.split_once(':').unwrap_or((&text, ""));
+        let mut keys = BTreeMap::new();
+        for item in rest.split(',').filter(|item| !item.is_empty()) {
+            let (key, value) = item.split_once('=').unwrap_or((item, ""));
+            let value = match (value.parse::<u64>(), value.parse::<f64>()) {
+                (Ok(n), _) => serde_json::Value::from(n),
+                (_, Ok(p)) if key == "p" => serde_json::Value::from(p),
+                _ => serde_json::Value::from(value),
+            };
+            keys.insert(key.to_string(), value);
+        }
+        let mut map = s.serialize_map(Some(1))?;
+        map.serialize_entry(kind, &keys)?;
+        map.end()
     }
 }
 

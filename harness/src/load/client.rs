@@ -7,7 +7,7 @@
 use super::stats::Ending;
 use crate::transport::client::{
     connect_mllp, post_hl7, send_and_await_hllp, send_and_await_mllp, AckWait, HllpAnswer,
-    HllpBlocks, MllpAnswer, Passed,
+    HllpBlocks, MllpAnswer, Passed, Takes,
 };
 use crate::transport::connection::{MllpConnection, Timeouts, TransportError};
 use crate::transport::hllp::HllpOptions;
@@ -102,7 +102,7 @@ impl Client {
 /// What waiting for the ACK of `control_id` means under load: only its own ACK ends the wait,
 /// commit blocks are passed over, the read timeout bounds it.
 fn wait_for(control_id: &str, read: std::time::Duration) -> AckWait<'_> {
-    AckWait { control_id, any_msa2: false, stop_on_commit_nak: false, wait: read }
+    AckWait { control_id, takes: Takes::Echo, stop_on_commit_nak: false, wait: read }
 }
 
 /// Sends over MLLP and reads frames until the ACK for `control_id` (others are counted as

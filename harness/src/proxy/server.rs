@@ -9,6 +9,8 @@ use super::frame::{frame_ids, payload, FrameIds, Splitter, Unit};
 use crate::faults::{
     write_shaped, Applied, Decision, Direction, Engine, FaultSpec, Trigger, Verdict,
 };
+use crate::transport::connection::TransportError;
+use crate::transport::dial::{connect_tcp, tls_handshake, Route};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -227,42 +229,74 @@ fn halves<S: AsyncRead + AsyncWrite + Send + 'static>(stream: S) -> (Reader, Wri
     (Box::new(r), Box::new(w))
 }
 
+/// Why the upstream could not be reached; the downstream connection is then closed and the
+/// event log notes this (`upstream-unreachable`), naming the upstream by its URL.
+#[derive(Debug, thiserror::Error)]
+enum UpstreamError {
+    #[error("no connection to {url} within {after:?}")]
+    ConnectTimeout { url: String, after: Duration },
+    #[error("cannot connect to {url}: {source}")]
+    Connect {
+        url: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no TLS handshake with {url} within {after:?}")]
+    HandshakeTimeout { url: String, after: Duration },
+    #[error("TLS handshake with {url} failed: {source}")]
+    Handshake {
+        url: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The socket could not be duplicated for resets, or the host is no TLS server name.
+    #[error("{0}")]
+    Setup(String),
+}
+
+impl UpstreamError {
+    /// The proxy's words for a failed step of the client connect (which names the address
+    /// only).
+    fn of(error: TransportError, upstream: &Upstream, handshake: bool) -> UpstreamError {
+        let url = upstream.url();
+        match error {
+            TransportError::ConnectTimeout { after, .. } if handshake => {
+                UpstreamError::HandshakeTimeout { url, after }
+            }
+            TransportError::ConnectTimeout { after, .. } => {
+                UpstreamError::ConnectTimeout { url, after }
+            }
+            TransportError::Connect { source, .. } => UpstreamError::Connect { url, source },
+            TransportError::Tls { source, .. } => UpstreamError::Handshake { url, source },
+            other => UpstreamError::Setup(other.to_string()),
+        }
+    }
+}
+
+/// Connects to the upstream through the client connect of `transport` (TCP, then TLS for
+/// `mllps://`), each step within the connect timeout; the socket's handle comes along for
+/// resets.
 async fn connect_upstream(
     options: &ProxyOptions,
-) -> Result<(Reader, Writer, std::net::TcpStream), String> {
+) -> Result<(Reader, Writer, std::net::TcpStream), UpstreamError> {
     let upstream = &options.upstream;
-    let connect = TcpStream::connect(&upstream.addr);
-    let stream = match tokio::time::timeout(options.connect_timeout, connect).await {
-        Err(_) => {
-            return Err(format!(
-                "no connection to {} within {:?}",
-                upstream.url(),
-                options.connect_timeout
-            ))
-        }
-        Ok(Err(err)) => return Err(format!("cannot connect to {}: {err}", upstream.url())),
-        Ok(Ok(stream)) => stream,
-    };
+    let wait = options.connect_timeout;
+    let stream = connect_tcp(&upstream.addr, &Route::Direct, wait)
+        .await
+        .map_err(|e| UpstreamError::of(e, upstream, false))?;
     let _ = stream.set_nodelay(true);
-    let (stream, handle) = with_handle(stream).map_err(|e| e.to_string())?;
+    let (stream, handle) = with_handle(stream).map_err(|e| UpstreamError::Setup(e.to_string()))?;
     let Some(connector) = &upstream.tls else {
         let (r, w) = halves(stream);
         return Ok((r, w, handle));
     };
-    let name = crate::transport::tls::server_name(&upstream.addr).map_err(|e| e.to_string())?;
-    let handshake = connector.connect(name, stream);
-    match tokio::time::timeout(options.connect_timeout, handshake).await {
-        Err(_) => Err(format!(
-            "no TLS handshake with {} within {:?}",
-            upstream.url(),
-            options.connect_timeout
-        )),
-        Ok(Err(err)) => Err(format!("TLS handshake with {} failed: {err}", upstream.url())),
-        Ok(Ok(tls)) => {
-            let (r, w) = halves(tls);
-            Ok((r, w, handle))
-        }
-    }
+    let name = crate::transport::tls::server_name(&upstream.addr)
+        .map_err(|e| UpstreamError::Setup(e.to_string()))?;
+    let tls = tls_handshake(stream, &upstream.addr, name, connector, wait)
+        .await
+        .map_err(|e| UpstreamError::of(e, upstream, true))?;
+    let (r, w) = halves(tls);
+    Ok((r, w, handle))
 }
 
 async fn handle(proxy: Arc<Proxy>, client: TcpStream, peer: std::net::SocketAddr) {
@@ -287,6 +321,7 @@ async fn handle(proxy: Arc<Proxy>, client: TcpStream, peer: std::net::SocketAddr
         Ok(parts) => parts,
         Err(why) => {
             // The downstream peer sees its connection closed, as with an unreachable server.
+            let why = why.to_string();
             proxy.events.record(Event::note(id, None, "upstream-unreachable", why));
             return;
         }

@@ -2,10 +2,41 @@
 //! from earlier messages, the mutations, and `resend:` of an earlier message.
 
 use super::case_run::*;
-use crate::generator::{apply_all, Intent};
-use crate::hl7::edit::MessageBuf;
-use crate::hl7::{Message, Path};
-use crate::scenario::{FieldPath, Pattern, Placeholders, Resend, Step};
+use crate::generator::{apply_all, GenerateError, Intent};
+use crate::hl7::edit::{EditError, MessageBuf};
+use crate::hl7::{Message, ParseError, Path};
+use crate::scenario::{FieldPath, Pattern, Placeholders, RenderError, Resend, Step};
+
+/// Why a step's message could not be built; the case is aborted with this message
+/// (`message-build-failed`).
+#[derive(Debug, thiserror::Error)]
+pub(super) enum BuildError {
+    #[error("the step sends nothing")]
+    NothingToSend,
+    #[error("no template {0:?}")]
+    NoTemplate(String),
+    #[error("{label}: {source}")]
+    Template {
+        label: String,
+        #[source]
+        source: ParseError,
+    },
+    #[error("MSH-10: {0}")]
+    ControlId(#[source] EditError),
+    /// A placeholder in a `set:` value could not be filled.
+    #[error("{0}")]
+    Placeholder(#[source] RenderError),
+    #[error("set {path}: {source}")]
+    Set {
+        path: String,
+        #[source]
+        source: EditError,
+    },
+    #[error(transparent)]
+    Mutation(#[from] GenerateError),
+    #[error("resend: that step sent nothing")]
+    ResendNothing,
+}
 
 /// A message built for a step.
 #[derive(Clone)]
@@ -43,9 +74,10 @@ pub(super) fn build(
     step: &Step,
     step_no: usize,
     connection: usize,
-) -> Result<Built, String> {
-    let name = step.send.as_deref().ok_or("the step sends nothing")?;
-    let messages = ctx.templates.get(name).ok_or_else(|| format!("no template {name:?}"))?;
+) -> Result<Built, BuildError> {
+    let name = step.send.as_deref().ok_or(BuildError::NothingToSend)?;
+    let messages =
+        ctx.templates.get(name).ok_or_else(|| BuildError::NoTemplate(name.to_string()))?;
     let template = &messages[run.pick % messages.len()];
     if template.raw {
         return Ok(Built {
@@ -55,10 +87,10 @@ pub(super) fn build(
             intent: None,
         });
     }
-    let mut buf =
-        MessageBuf::new(template.bytes.clone()).map_err(|e| format!("{}: {e}", template.label))?;
-    let msh10 = Path::parse("MSH-10").map_err(|e| e.to_string())?;
-    buf.set(&msh10, &run.control_id(step_no, connection)).map_err(|e| format!("MSH-10: {e}"))?;
+    let mut buf = MessageBuf::new(template.bytes.clone())
+        .map_err(|source| BuildError::Template { label: template.label.clone(), source })?;
+    let msh10 = Path::parse("MSH-10").expect("MSH-10 is a valid path");
+    buf.set(&msh10, &run.control_id(step_no, connection)).map_err(BuildError::ControlId)?;
     let values =
         Values { sent: Some(&template.bytes), state: ctx.state.as_deref(), unique: run.unique() };
     let mut sets: Vec<(&FieldPath, String)> = Vec::new();
@@ -67,7 +99,8 @@ pub(super) fn build(
     }
     let vary = run.vary_value.as_ref().filter(|_| step_no == 1).map(|(p, v)| (p, v.clone()));
     for (path, text) in sets.into_iter().chain(vary) {
-        buf.set(&path.path, &text).map_err(|e| format!("set {path}: {e}"))?;
+        buf.set(&path.path, &text)
+            .map_err(|source| BuildError::Set { path: path.to_string(), source })?;
     }
     let mut mutations = step.mutate.clone();
     if step_no == 1 {
@@ -78,8 +111,7 @@ pub(super) fn build(
     let bytes = if mutations.is_empty() {
         buf.into_bytes()
     } else {
-        let mutated = apply_all(buf.as_bytes(), &mutations, run.seed.wrapping_add(step_no as u64))
-            .map_err(|e| e.to_string())?;
+        let mutated = apply_all(buf.as_bytes(), &mutations, run.seed.wrapping_add(step_no as u64))?;
         description =
             format!("{description}; {} (intent: {:?})", mutated.description, mutated.intent);
         intent = Some(mutated.intent);
@@ -104,7 +136,7 @@ impl Sent {
         step: &Step,
         step_no: usize,
         connection: usize,
-    ) -> Result<Built, String> {
+    ) -> Result<Built, BuildError> {
         let original = match step.resend {
             None => return build(run, ctx, step, step_no, connection),
             Some(Resend::Previous) => self.last.clone(),
@@ -112,7 +144,7 @@ impl Sent {
         };
         original
             .map(|p| Built { description: format!("{} (resent)", p.description), ..p })
-            .ok_or_else(|| "resend: that step sent nothing".to_string())
+            .ok_or(BuildError::ResendNothing)
     }
 
     pub(super) fn record(&mut self, step_no: usize, built: Built) {
@@ -126,6 +158,6 @@ impl Sent {
     }
 }
 
-pub(super) fn render(pattern: &Pattern, values: &Values) -> Result<String, String> {
-    pattern.render(values).map_err(|e| e.to_string())
+pub(super) fn render(pattern: &Pattern, values: &Values) -> Result<String, BuildError> {
+    pattern.render(values).map_err(BuildError::Placeholder)
 }

@@ -2,10 +2,12 @@
 //! [`Context`] it runs in (target, timeouts, templates, TLS, lab).
 
 use super::target::TargetUrl;
+use crate::faults::{ClientFaults, NetworkFault};
 use crate::generator::Mutation;
-use crate::netlab::Lab;
+use crate::netlab::{Lab, LabError};
 use crate::scenario::{Case, FieldPath, Step, TemplateMessage};
 use crate::transport::connection::Timeouts;
+use crate::transport::dial::{Dialed, Dialer, Route};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,7 +59,46 @@ pub struct CaseRun {
     pub file: usize,
 }
 
+impl Context {
+    /// Where the file's client connections start: inside the lab's namespace when the file has
+    /// a lab (it is for plain MLLP only: `lab::through_lab` refuses other targets), else here.
+    pub(super) fn route(&self) -> Route {
+        match &self.lab {
+            Some(lab) => Route::Via(Arc::new(LabDialer(Arc::clone(lab)))),
+            None => Route::Direct,
+        }
+    }
+}
+
+/// The lab as the client connect's way of obtaining a stream.
+struct LabDialer(Arc<Lab>);
+
+impl Dialer for LabDialer {
+    fn dial<'a>(&'a self, addr: &'a str, wait: Duration) -> Dialed<'a> {
+        Box::pin(async move {
+            let target: std::net::SocketAddr = addr
+                .parse()
+                .map_err(|_| std::io::Error::other("the lab connects to an IP address and port"))?;
+            match self.0.connect(target, wait).await {
+                Ok(stream) => Ok(stream),
+                // A timeout stays one (the client connect names it so); other errors keep the
+                // lab's words.
+                Err(LabError::Socket(e)) if e.kind() == std::io::ErrorKind::TimedOut => Err(e),
+                Err(err) => Err(std::io::Error::other(err.to_string())),
+            }
+        })
+    }
+}
+
 impl CaseRun {
+    /// The case's `network:` faults as the client connection's rules (the case's for every
+    /// frame, each step's for its own), drawn from the case seed.
+    pub fn faults(&self) -> ClientFaults {
+        let steps = self.steps();
+        let lists: Vec<&[NetworkFault]> = steps.iter().map(|s| s.network.as_slice()).collect();
+        ClientFaults::new(&self.case.network, &lists, self.seed)
+    }
+
     /// The case's steps (a single-message case was made one step when the file was resolved).
     pub fn steps(&self) -> Vec<Step> {
         self.case.steps.clone()

@@ -12,10 +12,8 @@ use crate::checks::CasePlan;
 use crate::faults::NetworkFault;
 use crate::hl7::ack::ReceivedAck;
 use crate::hl7::Message;
-use crate::netlab::{Lab, LabError};
 use crate::observation::*;
 use crate::scenario::Step;
-use crate::transport::client::connect_mllp;
 use crate::transport::connection::{MllpConnection, TransportError};
 use crate::transport::mllp::MllpOptions;
 
@@ -98,42 +96,17 @@ pub(super) fn new_exchange(
     }
 }
 
+/// An MLLP connection to `addr` through the one client connect (over TLS for `mllps://`; from
+/// inside the lab's namespace when the file has one).
 pub(super) async fn connect(addr: &str, ctx: &Context) -> Result<MllpConnection, TransportError> {
-    if let Some(lab) = &ctx.lab {
-        return connect_from_lab(lab, addr, ctx).await;
-    }
-    connect_mllp(addr, ctx.tls.as_ref(), MllpOptions::default(), ctx.timeouts).await
+    let tls = ctx.tls.as_ref().filter(|_| ctx.lab.is_none());
+    MllpConnection::open(addr, &ctx.route(), tls, MllpOptions::default(), ctx.timeouts).await
 }
 
-/// A plain MLLP connection that starts inside the lab's namespace.
-async fn connect_from_lab(
-    lab: &Lab,
-    addr: &str,
-    ctx: &Context,
-) -> Result<MllpConnection, TransportError> {
-    let failed = |detail: String| TransportError::Connect {
-        addr: addr.to_string(),
-        source: std::io::Error::other(detail),
-    };
-    let target: std::net::SocketAddr =
-        addr.parse().map_err(|_| failed("the lab connects to an IP address and port".into()))?;
-    match lab.connect(target, ctx.timeouts.connect).await {
-        Ok(stream) => MllpConnection::from_stream(stream, MllpOptions::default(), ctx.timeouts)
-            .map_err(|e| failed(e.to_string())),
-        Err(LabError::Socket(e)) if e.kind() == std::io::ErrorKind::TimedOut => {
-            Err(TransportError::ConnectTimeout {
-                addr: addr.to_string(),
-                after: ctx.timeouts.connect,
-            })
-        }
-        Err(err) => Err(failed(err.to_string())),
-    }
-}
-
-pub(super) fn abort_build(obs: &mut CaseObservation, why: String) {
+pub(super) fn abort_build(obs: &mut CaseObservation, why: BuildError) {
     obs.aborted = Some(TransportEvent {
         code: crate::vocab::ConnectionEvent::MessageBuildFailed,
-        detail: why,
+        detail: why.to_string(),
     });
 }
 

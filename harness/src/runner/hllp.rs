@@ -2,35 +2,49 @@
 //! order, each message in a `D` block and its ACK read from the `D` block that answers it. The
 //! one HLLP fault is `bad_checksum`: the block goes first with a wrong checksum, which the
 //! receiver must refuse with an `N` block, then as it should be. Other network faults are
-//! MLLP's and do not apply here. Blocks use the scenario's `target.hllp` settings. As on MLLP,
-//! canaries on fresh HLLP connections show the receiver still serves: one while the first
-//! damaged block awaits its answer, one after the case.
+//! MLLP's: a file for an HLLP target that names one is refused when loaded (`faults::Host`).
+//! Blocks use the scenario's `target.hllp` settings. As on MLLP, canaries on fresh HLLP
+//! connections show the receiver still serves: one while the first damaged block awaits its
+//! answer, one after the case.
 
 use super::exec::{abort_build, event, new_exchange, probe_step, CaseRun, Context, Sent};
 use super::liveness::{canary_message, during, send_canary};
 use crate::faults::{damage_checksum, NetworkFault};
 use crate::observation::*;
+use crate::transport::client::{await_hllp_answer, AckWait, HllpBlocks, HllpEnd, Takes};
 use crate::transport::connection::TransportError;
-use crate::transport::hllp::{BlockType, HllpBlock, HllpCodec, Outgoing};
+use crate::transport::hllp::{HllpBlock, HllpCodec, NakReason, Outgoing};
 use crate::transport::hllp_connection::HllpConnection;
 use bytes::BytesMut;
+use std::ops::ControlFlow;
+use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::codec::Encoder;
 
 /// What the receiver answered to one block.
 enum Answer {
-    Block(HllpBlock, std::time::Duration),
+    /// An `N` block, with the reason it gave.
+    Refused(Option<NakReason>),
+    Block(HllpBlock, Duration),
     Gone(TransportError),
 }
 
+/// The wait for the block that answers one: the first block whatever it holds (an `N` block
+/// is a refusal), within `wait`. What came is recorded; the checks judge it.
+fn first_block(wait: Duration) -> AckWait<'static> {
+    AckWait { control_id: "", takes: Takes::AnyMessage, stop_on_commit_nak: false, wait }
+}
+
 async fn answer(conn: &mut HllpConnection, ctx: &Context, started: Instant) -> Answer {
-    match conn.receive(Some(ctx.ack_timeout)).await {
-        Ok(block) => Answer::Block(block, started.elapsed()),
+    let wait = first_block(ctx.ack_timeout);
+    match await_hllp_answer(conn, wait, HllpBlocks::AsTheyCome, |_| {}).await {
+        Ok(HllpEnd::Negative { reason }) => Answer::Refused(reason),
+        Ok(HllpEnd::Answered(answered)) => Answer::Block(answered.frame, started.elapsed()),
         Err(err) => Answer::Gone(err),
     }
 }
 
-fn reply(block: &HllpBlock, elapsed: std::time::Duration) -> Reply {
+fn reply(block: &HllpBlock, elapsed: Duration) -> Reply {
     Reply {
         payload: block.data.to_vec(),
         notes: block.notes.iter().map(|n| (n.code().to_string(), n.offset())).collect(),
@@ -53,9 +67,7 @@ async fn send_damaged(
     let started = Instant::now();
     conn.write_raw(&block).await?;
     let (outcome, what) = match answer(conn, ctx, started).await {
-        Answer::Block(block, _) if block.block_type == BlockType::Nak => {
-            (Outcome::Indeterminate, "hllp-nak".to_string())
-        }
+        Answer::Refused(_) => (Outcome::Indeterminate, "hllp-nak".to_string()),
         Answer::Block(block, elapsed) => {
             let answered = reply(&block, elapsed);
             let outcome = Outcome::of(&exchange.sent, Some(&answered.payload));
@@ -79,10 +91,10 @@ async fn send_good(
     conn.send_data(&exchange.sent).await?;
     let before = exchange.replies.len();
     let result = match answer(conn, ctx, started).await {
-        Answer::Block(block, _) if block.block_type == BlockType::Nak => {
+        Answer::Refused(reason) => {
             exchange.event = Some(TransportEvent {
                 code: crate::vocab::ConnectionEvent::HllpNak,
-                detail: format!("the receiver refused a good block: {:?}", block.nak_reason_sent()),
+                detail: format!("the receiver refused a good block: {reason:?}"),
             });
             Ok(())
         }
@@ -114,17 +126,19 @@ pub(super) async fn run_hllp(
     obs: &mut CaseObservation,
     described: &mut Vec<String>,
 ) {
-    let mut conn = match HllpConnection::connect(addr, ctx.hllp, ctx.timeouts).await {
-        Ok(conn) => conn,
-        Err(err) => {
-            obs.aborted = Some(event(&err));
-            return;
-        }
-    };
+    let mut conn =
+        match HllpConnection::open(addr, &ctx.route(), None, ctx.hllp, ctx.timeouts).await {
+            Ok(conn) => conn,
+            Err(err) => {
+                obs.aborted = Some(event(&err));
+                return;
+            }
+        };
     let mut after = ConnectionAfter::Unknown;
     let mut gone = false;
     let mut sent = Sent::default();
     let mut canary = canary_message(run, ctx, CanaryWhen::During);
+    let rules = run.faults();
     for (s, step) in run.steps().iter().enumerate() {
         let step_no = s + 1;
         if let Some(wait) = step.wait {
@@ -136,8 +150,7 @@ pub(super) async fn run_hllp(
                 Err(why) => return abort_build(obs, why),
             };
             described.push(built.description.clone());
-            let faults: Vec<NetworkFault> =
-                run.case.network.iter().chain(&step.network).cloned().collect();
+            let faults = rules.for_step(step_no);
             let mut exchange = new_exchange(step_no, 1, &built, step, ctx, &faults);
             if gone {
                 exchange.event = Some(TransportEvent {
@@ -174,14 +187,14 @@ pub(super) async fn run_hllp(
     if !gone {
         // Extra blocks in the linger time answer nothing sent: strays.
         let deadline = Instant::now() + ctx.linger;
-        after = loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match conn.receive(Some(left)).await {
-                Ok(block) => obs.stray.push(reply(&block, std::time::Duration::ZERO)),
-                Err(TransportError::ReadTimeout { .. }) => break ConnectionAfter::Open,
-                Err(TransportError::Reset { .. }) => break ConnectionAfter::Reset,
-                Err(_) => break ConnectionAfter::Closed,
-            }
+        let strays = conn.receive_until(deadline, |block| {
+            obs.stray.push(reply(&block, Duration::ZERO));
+            ControlFlow::<()>::Continue(())
+        });
+        after = match strays.await {
+            Err(TransportError::ReadTimeout { .. }) | Ok(()) => ConnectionAfter::Open,
+            Err(TransportError::Reset { .. }) => ConnectionAfter::Reset,
+            Err(_) => ConnectionAfter::Closed,
         };
     }
     obs.connections_after = vec![after];
@@ -203,17 +216,14 @@ pub(super) async fn canary_exchange(
     deadline: Instant,
 ) -> Result<Reply, TransportError> {
     let started = Instant::now();
-    let mut conn = HllpConnection::connect(addr, ctx.hllp, ctx.timeouts).await?;
+    let mut conn = HllpConnection::open(addr, &ctx.route(), None, ctx.hllp, ctx.timeouts).await?;
     conn.send_data(message).await?;
-    let left = deadline.saturating_duration_since(Instant::now());
-    let block = conn.receive(Some(left)).await?;
-    if block.block_type == BlockType::Nak {
-        let reason = block.nak_reason_sent();
-        let detail = format!("hllp-nak: the canary's good block was refused ({reason:?})");
-        return Err(TransportError::Io {
-            peer: conn.peer(),
-            source: std::io::Error::other(detail),
-        });
+    let wait = first_block(deadline.saturating_duration_since(Instant::now()));
+    match await_hllp_answer(&mut conn, wait, HllpBlocks::AsTheyCome, |_| {}).await? {
+        HllpEnd::Negative { reason } => {
+            let detail = format!("hllp-nak: the canary's good block was refused ({reason:?})");
+            Err(TransportError::Io { peer: conn.peer(), source: std::io::Error::other(detail) })
+        }
+        HllpEnd::Answered(answered) => Ok(reply(&answered.frame, started.elapsed())),
     }
-    Ok(reply(&block, started.elapsed()))
 }

@@ -11,6 +11,7 @@ use crate::netlab::{Cut, Direction, LabError};
 use crate::observation::*;
 use crate::transport::connection::{MllpConnection, TransportError};
 use crate::vocab::ConnectionEvent;
+use std::ops::ControlFlow;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -289,12 +290,8 @@ impl Lane<'_> {
         self.attach_trailing();
         if !reset && self.conn.shutdown_write().await.is_ok() {
             let deadline = Instant::now() + self.ctx.ack_timeout;
-            loop {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() || self.conn.receive(Some(left)).await.is_err() {
-                    break;
-                }
-            }
+            let drained = self.conn.receive_until(deadline, |_| ControlFlow::<()>::Continue(()));
+            let _ = drained.await;
         }
         match connect(self.addr, self.ctx).await {
             Ok(fresh) => {

@@ -2,12 +2,12 @@
 //! the canary (a plain message on a fresh connection, during and after a fault) that shows the
 //! receiver still serves. Every wait is bounded by the scenario's timeouts.
 
-use super::exec::{build, connect, CaseRun, Context, COMMIT_NAK_RESENDS};
+use super::exec::{build, connect, reply_of, CaseRun, Context, COMMIT_NAK_RESENDS};
 use super::target::TargetUrl;
 use crate::faults::storm_plan;
-use crate::observation::{Canary, CanaryWhen, Reply, TransportEvent};
+use crate::observation::{Canary, CanaryWhen, TransportEvent};
 use crate::scenario::Step;
-use crate::transport::mllp::FrameKind;
+use crate::transport::client::{await_mllp_answer, AckWait, MllpEnd, Takes};
 use tokio::time::Instant;
 
 /// Whether the case applies any network fault (then canaries run).
@@ -48,29 +48,26 @@ pub(super) async fn send_canary(
             return super::hllp::canary_exchange(addr, ctx, message, deadline).await;
         }
         let mut conn = connect(addr, ctx).await?;
-        conn.send(message).await?;
+        // The first HL7 frame is the canary's answer, whatever it holds (the check judges
+        // it). MLLP release 2: a commit NAK is a failed attempt, and the message goes again
+        // (at most COMMIT_NAK_RESENDS times; later commit NAKs are passed over).
         let mut resends = 0;
+        conn.send(message).await?;
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let frame = conn.receive(Some(left)).await?;
-            match frame.kind {
-                FrameKind::Message => {
-                    return Ok(Reply {
-                        payload: frame.payload.to_vec(),
-                        notes: frame
-                            .notes
-                            .iter()
-                            .map(|n| (n.code().to_string(), n.offset()))
-                            .collect(),
-                        elapsed: started.elapsed(),
-                    })
+            let wait = AckWait {
+                control_id: "",
+                takes: Takes::AnyMessage,
+                stop_on_commit_nak: resends < COMMIT_NAK_RESENDS,
+                wait: deadline.saturating_duration_since(Instant::now()),
+            };
+            match await_mllp_answer(&mut conn, wait, |_| {}).await? {
+                MllpEnd::Answered(answered) => {
+                    return Ok(reply_of(&answered.frame, started.elapsed()))
                 }
-                // MLLP release 2: a commit NAK is a failed attempt, and the message goes again.
-                FrameKind::CommitNak if resends < COMMIT_NAK_RESENDS => {
+                MllpEnd::CommitNak => {
                     resends += 1;
                     conn.send(message).await?;
                 }
-                FrameKind::CommitAck | FrameKind::CommitNak => {}
             }
         }
     };

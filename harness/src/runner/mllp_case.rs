@@ -7,7 +7,7 @@ use super::exec::*;
 use super::lane::*;
 use super::liveness::{canary_message, during, storm};
 use super::wire::write_plan;
-use crate::faults::{plan, shape_payload, writes_outside_before, NetworkFault, WireEnd};
+use crate::faults::{plan, shape_payload, writes_outside_before, ClientFaults, WireEnd};
 use crate::observation::*;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -20,10 +20,9 @@ pub(super) async fn run_mllp(
     described: &mut Vec<String>,
 ) {
     let count = run.case.connections.unwrap_or(1).max(1) as usize;
-    for fault in &run.case.network {
-        if let NetworkFault::Storm { connections } = fault {
-            storm(addr, ctx, *connections, run.seed).await;
-        }
+    let faults = run.faults();
+    for connections in faults.storms() {
+        storm(addr, ctx, connections, faults.seed()).await;
     }
     let during = canary_message(run, ctx, CanaryWhen::During);
     let mut lanes = Vec::with_capacity(count);
@@ -40,7 +39,7 @@ pub(super) async fn run_mllp(
                 closed_once: None,
                 canary: during.clone(),
                 canaries: Vec::new(),
-                seed: run.seed ^ ((number as u64) << 32),
+                seed: faults.connection_seed(number),
                 opened: Instant::now(),
                 ack_reset: false,
                 last: None,
@@ -51,15 +50,10 @@ pub(super) async fn run_mllp(
             }
         }
     }
-    let idle = run.case.network.iter().find_map(|f| match f {
-        NetworkFault::Idle(span) => Some(span.0),
-        _ => None,
-    });
-    if let Some(idle) = idle {
+    if let Some(idle) = faults.idle() {
         keep_idle(&mut lanes, idle, during.as_deref(), &mut obs.canaries).await;
     }
-    let coalesce = run.case.network.contains(&NetworkFault::Coalesce)
-        || run.case.network.contains(&NetworkFault::Pipeline);
+    let coalesce = faults.together();
     // The last opened connection goes first: a receiver that serves one connection at a time
     // would leave it waiting.
     for lane in lanes.iter_mut().rev() {
@@ -88,23 +82,24 @@ pub(super) async fn run_coalesced(
     lane: &mut Lane<'_>,
     obs: &mut CaseObservation,
     described: &mut Vec<String>,
-) -> Result<(), String> {
+) -> Result<(), BuildError> {
     let ctx = lane.ctx;
     let steps = run.steps();
+    let rules = run.faults();
     let mut payloads = Vec::new();
     for (s, step) in steps.iter().enumerate() {
         let built = build(run, ctx, step, s + 1, lane.number)?;
         described.push(built.description.clone());
-        let faults: Vec<NetworkFault> =
-            run.case.network.iter().chain(&step.network).cloned().collect();
+        let faults = rules.for_step(s + 1);
         let exchange = new_exchange(s + 1, lane.number, &built, step, ctx, &faults);
         lane.pending.push(Pending::new(exchange, control_id_of(&built.bytes)));
         payloads.push(built.bytes);
     }
     let refs: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
-    let wire = plan(&refs, &run.case.network, lane.seed, true);
+    let case_wide = rules.case_wide();
+    let wire = plan(&refs, &case_wide, lane.seed, true);
     for (i, pending) in lane.pending.iter_mut().enumerate() {
-        pending.exchange.after_outside_bytes = writes_outside_before(&run.case.network, i == 0);
+        pending.exchange.after_outside_bytes = writes_outside_before(&case_wide, i == 0);
     }
     let (addr, message) = (lane.addr, lane.canary.take());
     let stray = &mut obs.stray;
@@ -211,9 +206,10 @@ pub(super) async fn run_sequential(
     lane: &mut Lane<'_>,
     obs: &mut CaseObservation,
     described: &mut Vec<String>,
-) -> Result<(), String> {
+) -> Result<(), BuildError> {
     let ctx = lane.ctx;
     let mut sent = Sent::default();
+    let rules = run.faults();
     for (s, step) in run.steps().iter().enumerate() {
         let step_no = s + 1;
         if let Some(wait) = step.wait {
@@ -222,8 +218,7 @@ pub(super) async fn run_sequential(
         if step.send.is_some() || step.resend.is_some() {
             let mut built = sent.next(run, ctx, step, step_no, lane.number)?;
             described.push(built.description.clone());
-            let faults: Vec<NetworkFault> =
-                run.case.network.iter().chain(&step.network).cloned().collect();
+            let faults = rules.for_step(step_no);
             built.bytes = shape_payload(&built.bytes, &faults);
             let exchange = new_exchange(step_no, lane.number, &built, step, ctx, &faults);
             // A receiver may close after an ACK (the standard allows it): notice, and send the
@@ -255,7 +250,7 @@ pub(super) async fn run_sequential(
             match lane.dead.clone() {
                 Some(gone) => lane.pending[index].exchange.event = Some(gone),
                 None => {
-                    let seed = lane.seed.wrapping_add(step_no as u64);
+                    let seed = ClientFaults::step_seed(lane.seed, step_no);
                     let mut wire = plan(&[built.bytes.as_slice()], &faults, seed, index == 0);
                     if let WireEnd::ResetAfterAcks(acks) = wire.end {
                         wire.end = lane.ack_trigger(acks);

@@ -9,7 +9,9 @@
 
 use crate::observation::{AppliedCount, ProbeResult};
 use crate::profile::{AppliedSpec, DuplicatePolicy, RecordSpec, StateAuth, StateSpec};
-use crate::scenario::{Pattern, Piece, Placeholders, Probe};
+use crate::scenario::{Pattern, PatternError, Piece, Placeholders, Probe, RenderError};
+use crate::transport::connection::TransportError;
+use crate::transport::dial::{connect_tcp, Route};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper::header::HOST;
@@ -18,7 +20,6 @@ use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpStream;
 use tokio::time::timeout;
 
 /// Largest probe response read.
@@ -36,21 +37,90 @@ pub struct Effects {
     pub duplicates: Option<DuplicatePolicy>,
 }
 
+/// Why a probe's read or check did not succeed. Its text is what the probe result says
+/// (`failure`), so each variant keeps the words reports have always shown.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("did not finish within {}ms (killed)", .limit.as_millis())]
+    Killed { limit: Duration },
+    #[error("could not start {program:?}: {source}")]
+    Start {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "not judged: the target profile declares no state: mapping, so the harness cannot \
+         read this system's {kind:?} records (add state.records.{kind} to the profile)"
+    )]
+    NoStateMapping { kind: String },
+    #[error(
+        "not judged: the target profile's state.records maps no {kind:?} (it maps {mapped:?})"
+    )]
+    UnmappedRecord { kind: String, mapped: Vec<String> },
+    #[error(
+        "not judged: {template:?} needs {{state}}, and the target profile gives no \
+         state.url (nor --state, target.state)"
+    )]
+    NoStateUrl { template: String },
+    #[error("not judged: state.auth names environment variable {name}, which is not set")]
+    UnsetVariable { name: String },
+    #[error("no array at JSON pointer {list:?} (state.records … list)")]
+    NoRecordList { list: String },
+    #[error("HTTP {status}, expected {want}: {}", String::from_utf8_lossy(&.body[..]))]
+    Status { status: u16, want: u16, body: Vec<u8> },
+    #[error("the response is not JSON: {0}")]
+    NotJson(#[source] serde_json::Error),
+    /// Where the JSON differs from what the probe expects ([`first_difference`]).
+    #[error("{0}")]
+    Difference(String),
+    /// A pattern in the expected JSON that does not read.
+    #[error("{0}")]
+    Pattern(#[source] PatternError),
+    /// A placeholder that could not be filled.
+    #[error("{0}")]
+    Placeholder(#[source] RenderError),
+    #[error("{url:?} is not an http:// URL")]
+    NotHttp { url: String },
+    #[error("connect: {0}")]
+    Connect(#[source] std::io::Error),
+    #[error("HTTP handshake: {0}")]
+    Handshake(#[source] hyper::Error),
+    #[error("{0}")]
+    Request(#[source] hyper::http::Error),
+    #[error("GET: {0}")]
+    Get(#[source] hyper::Error),
+    #[error("reading the body: {0}")]
+    Body(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("the command is empty")]
+    EmptyCommand,
+    #[error("exit {code:?}, expected {want}; stderr: {stderr}")]
+    Exit { code: Option<i32>, want: i32, stderr: String },
+    #[error("stdout does not contain {needle:?}: {start}")]
+    StdoutLacks { needle: String, start: String },
+}
+
+impl From<ProbeError> for Unjudged {
+    fn from(error: ProbeError) -> Unjudged {
+        Unjudged::No(error.to_string())
+    }
+}
+
 /// Runs a probe's command with no input, killed when it outlasts `limit` (a probe never hangs
 /// the run); the error says which of the two went wrong.
 async fn run_bounded(
     program: &str,
     args: &[String],
     limit: Duration,
-) -> Result<std::process::Output, String> {
+) -> Result<std::process::Output, ProbeError> {
     let child = tokio::process::Command::new(program)
         .args(args)
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true)
         .output();
     match timeout(limit, child).await {
-        Err(_) => Err(format!("did not finish within {}ms (killed)", limit.as_millis())),
-        Ok(Err(e)) => Err(format!("could not start {program:?}: {e}")),
+        Err(_) => Err(ProbeError::Killed { limit }),
+        Ok(Err(source)) => Err(ProbeError::Start { program: program.to_string(), source }),
         Ok(Ok(output)) => Ok(output),
     }
 }
@@ -73,7 +143,7 @@ pub async fn probe(
     let outcome = if let Some(kind) = &probe.record {
         let what = format!("record {kind}");
         match mapped_record(effects, kind) {
-            Err(why) => return unavailable(what, why),
+            Err(why) => return unavailable(what, why.to_string()),
             Ok((state, spec)) => record_probe(probe, kind, (state, spec), values).await,
         }
     } else if let Some(id) = &probe.applied {
@@ -142,18 +212,13 @@ impl From<String> for Unjudged {
 fn mapped_record<'a>(
     effects: &'a Effects,
     kind: &str,
-) -> Result<(&'a StateSpec, &'a RecordSpec), String> {
+) -> Result<(&'a StateSpec, &'a RecordSpec), ProbeError> {
     let Some(state) = &effects.state else {
-        return Err(format!(
-            "not judged: the target profile declares no state: mapping, so the harness cannot \
-             read this system's {kind:?} records (add state.records.{kind} to the profile)"
-        ));
+        return Err(ProbeError::NoStateMapping { kind: kind.to_string() });
     };
     state.records.get(kind).map(|spec| (state.as_ref(), spec)).ok_or_else(|| {
-        format!(
-            "not judged: the target profile's state.records maps no {kind:?} (it maps {:?})",
-            state.records.keys().collect::<Vec<_>>()
-        )
+        let mapped = state.records.keys().cloned().collect();
+        ProbeError::UnmappedRecord { kind: kind.to_string(), mapped }
     })
 }
 
@@ -170,15 +235,11 @@ fn no_applied_log(effects: &Effects) -> String {
 }
 
 /// Fills `{state}` and `{id}` into a profile template; `{id}` percent-encoded when `encode`.
-fn fill(template: &str, state: Option<&str>, id: &str, encode: bool) -> Result<String, String> {
+fn fill(template: &str, state: Option<&str>, id: &str, encode: bool) -> Result<String, ProbeError> {
     let mut out = template.to_string();
     if out.contains("{state}") {
-        let base = state.ok_or_else(|| {
-            format!(
-                "not judged: {template:?} needs {{state}}, and the target profile gives no \
-                 state.url (nor --state, target.state)"
-            )
-        })?;
+        let base =
+            state.ok_or_else(|| ProbeError::NoStateUrl { template: template.to_string() })?;
         out = out.replace("{state}", base.trim_end_matches('/'));
     }
     let id = if encode { percent_encode(id) } else { id.to_string() };
@@ -199,12 +260,10 @@ fn percent_encode(text: &str) -> String {
 
 /// The `Authorization` header value the profile's `state.auth` names, read from the
 /// environment; never shown.
-fn authorization(auth: Option<&StateAuth>) -> Result<Option<String>, String> {
+fn authorization(auth: Option<&StateAuth>) -> Result<Option<String>, ProbeError> {
     let Some(auth) = auth else { return Ok(None) };
     let var = |name: &str| {
-        std::env::var(name).map_err(|_| {
-            format!("not judged: state.auth names environment variable {name}, which is not set")
-        })
+        std::env::var(name).map_err(|_| ProbeError::UnsetVariable { name: name.to_string() })
     };
     if let Some(name) = &auth.bearer_env {
         return Ok(Some(format!("Bearer {}", var(name)?)));
@@ -229,10 +288,10 @@ async fn read_document(
 ) -> Result<(String, Option<Value>), (String, Unjudged)> {
     if let Some(template) = url {
         let url = fill(template, state.url.as_deref(), id, true)
-            .map_err(|why| (template.to_string(), Unjudged::Yes(why)))?;
+            .map_err(|why| (template.to_string(), Unjudged::Yes(why.to_string())))?;
         let what = format!("GET {url}");
-        let header =
-            authorization(state.auth.as_ref()).map_err(|w| (what.clone(), Unjudged::Yes(w)))?;
+        let header = authorization(state.auth.as_ref())
+            .map_err(|w| (what.clone(), Unjudged::Yes(w.to_string())))?;
         let (status, body) = match timeout(limit, http_get_with(&url, header.as_deref())).await {
             Err(_) => {
                 return Err((what, format!("no answer within {}ms", limit.as_millis()).into()))
@@ -244,7 +303,7 @@ async fn read_document(
             404 => Ok((what, None)),
             200..=299 => serde_json::from_slice(&body)
                 .map(|v| (what.clone(), Some(v)))
-                .map_err(|e| (what, format!("the response is not JSON: {e}").into())),
+                .map_err(|e| (what, ProbeError::NotJson(e).into())),
             _ => Err((
                 what,
                 format!("HTTP {status}: {}", String::from_utf8_lossy(&body[..body.len().min(200)]))
@@ -257,7 +316,7 @@ async fn read_document(
         .iter()
         .map(|part| fill(part, state.url.as_deref(), id, false))
         .collect::<Result<_, _>>()
-        .map_err(|why| ("command".to_string(), Unjudged::Yes(why)))?;
+        .map_err(|why| ("command".to_string(), Unjudged::Yes(why.to_string())))?;
     let what = argv.join(" ");
     let (program, args) = argv
         .split_first()
@@ -290,12 +349,12 @@ fn find_record<'a>(
     spec: &RecordSpec,
     document: &'a Value,
     id: &str,
-) -> Result<Option<&'a Value>, String> {
+) -> Result<Option<&'a Value>, ProbeError> {
     let Some(list) = &spec.list else { return Ok(Some(document)) };
     let items = document
         .pointer(list)
         .and_then(Value::as_array)
-        .ok_or_else(|| format!("no array at JSON pointer {list:?} (state.records … list)"))?;
+        .ok_or_else(|| ProbeError::NoRecordList { list: list.clone() })?;
     let key = spec.key.as_deref().unwrap_or("");
     Ok(items.iter().find(|item| item.pointer(key).is_some_and(|k| scalar_text(k) == id)))
 }
@@ -331,7 +390,7 @@ pub(super) fn judge_record(
             unmapped.push(name.as_str());
             continue;
         };
-        let expected = render_json(expected, values)?;
+        let expected = render_json(expected, values).map_err(Unjudged::from)?;
         let Some(actual) = record.pointer(pointer) else {
             return Err(format!("{name} ({pointer}): missing (expected {expected})").into());
         };
@@ -402,12 +461,13 @@ pub(super) async fn read_applied_log(
     state: &StateSpec,
     limit: Duration,
 ) -> Result<(String, Vec<String>), (String, String)> {
-    let url = fill(&spec.url, state.url.as_deref(), "", true).map_err(|w| (spec.url.clone(), w))?;
+    let url = fill(&spec.url, state.url.as_deref(), "", true)
+        .map_err(|w| (spec.url.clone(), w.to_string()))?;
     let what = format!("GET {url}");
-    let header = authorization(state.auth.as_ref()).map_err(|w| (what.clone(), w))?;
+    let header = authorization(state.auth.as_ref()).map_err(|w| (what.clone(), w.to_string()))?;
     let (status, body) = match timeout(limit, http_get_with(&url, header.as_deref())).await {
         Err(_) => return Err((what, format!("no answer within {}ms", limit.as_millis()))),
-        Ok(Err(e)) => return Err((what, e)),
+        Ok(Err(e)) => return Err((what, e.to_string())),
         Ok(Ok(answer)) => answer,
     };
     let list = spec.list.as_deref().unwrap_or("/applied");
@@ -433,10 +493,10 @@ pub async fn run_probe(
         let what = format!("GET {url}");
         return match timeout(limit, http_get(&url)).await {
             Err(_) => Err((what, format!("no answer within {}ms", limit.as_millis()))),
-            Ok(Err(e)) => Err((what, e)),
+            Ok(Err(e)) => Err((what, e.to_string())),
             Ok(Ok((status, body))) => check_http(probe, status, &body, values)
                 .map(|()| what.clone())
-                .map_err(|e| (what, e)),
+                .map_err(|e| (what, e.to_string())),
         };
     }
     if let Some(command) = &probe.command {
@@ -449,7 +509,7 @@ pub async fn run_probe(
         return run_command(probe, &argv, limit, values)
             .await
             .map(|()| what.clone())
-            .map_err(|e| (what, e));
+            .map_err(|e| (what, e.to_string()));
     }
     Err(("probe".into(), "a probe needs http_get or command".into()))
 }
@@ -459,40 +519,38 @@ fn check_http(
     status: u16,
     body: &[u8],
     values: &(dyn Placeholders + Sync),
-) -> Result<(), String> {
+) -> Result<(), ProbeError> {
     let want = probe.status.unwrap_or(200);
     if status != want {
-        return Err(format!(
-            "HTTP {status}, expected {want}: {}",
-            String::from_utf8_lossy(&body[..body.len().min(200)])
-        ));
+        let body = body[..body.len().min(200)].to_vec();
+        return Err(ProbeError::Status { status, want, body });
     }
     let Some(expected) = &probe.json else { return Ok(()) };
-    let actual: Value =
-        serde_json::from_slice(body).map_err(|e| format!("the response is not JSON: {e}"))?;
+    let actual: Value = serde_json::from_slice(body).map_err(ProbeError::NotJson)?;
     let expected = render_json(expected, values)?;
     match first_difference(&expected, &actual, "") {
         None => Ok(()),
-        Some(diff) => Err(diff),
+        Some(diff) => Err(ProbeError::Difference(diff)),
     }
 }
 
 /// Fills placeholders in every string of the expected JSON.
-fn render_json(value: &Value, values: &(dyn Placeholders + Sync)) -> Result<Value, String> {
+fn render_json(value: &Value, values: &(dyn Placeholders + Sync)) -> Result<Value, ProbeError> {
+    let fill = |text: &str| {
+        Pattern::parse(text)
+            .map_err(ProbeError::Pattern)?
+            .render(values)
+            .map_err(ProbeError::Placeholder)
+    };
     Ok(match value {
-        Value::String(text) => Value::String(
-            Pattern::parse(text)
-                .map_err(|e| e.to_string())?
-                .render(values)
-                .map_err(|e| e.to_string())?,
-        ),
+        Value::String(text) => Value::String(fill(text)?),
         Value::Array(items) => {
             Value::Array(items.iter().map(|v| render_json(v, values)).collect::<Result<_, _>>()?)
         }
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(k, v)| Ok((k.clone(), render_json(v, values)?)))
-                .collect::<Result<_, String>>()?,
+                .collect::<Result<_, ProbeError>>()?,
         ),
         other => other.clone(),
     })
@@ -526,31 +584,41 @@ pub fn first_difference(expected: &Value, actual: &Value, at: &str) -> Option<St
 }
 
 /// GET over plain HTTP/1.1; returns status and body.
-pub async fn http_get(url: &str) -> Result<(u16, Vec<u8>), String> {
+pub async fn http_get(url: &str) -> Result<(u16, Vec<u8>), ProbeError> {
     http_get_with(url, None).await
 }
 
 /// GET with an `Authorization` header when given.
-async fn http_get_with(url: &str, authorization: Option<&str>) -> Result<(u16, Vec<u8>), String> {
+async fn http_get_with(
+    url: &str,
+    authorization: Option<&str>,
+) -> Result<(u16, Vec<u8>), ProbeError> {
     let target = crate::transport::http_client::HttpTarget::parse(url)
-        .ok_or_else(|| format!("{url:?} is not an http:// URL"))?;
+        .ok_or_else(|| ProbeError::NotHttp { url: url.to_string() })?;
+    // The client connect, unbounded here: every caller bounds the whole GET by the probe's
+    // time limit.
     let stream =
-        TcpStream::connect(&target.authority).await.map_err(|e| format!("connect: {e}"))?;
+        connect_tcp(&target.authority, &Route::Direct, Duration::MAX).await.map_err(|error| {
+            match error {
+                TransportError::Connect { source, .. } => ProbeError::Connect(source),
+                other => ProbeError::Connect(std::io::Error::other(other.to_string())),
+            }
+        })?;
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
-        .map_err(|e| format!("HTTP handshake: {e}"))?;
+        .map_err(ProbeError::Handshake)?;
     tokio::spawn(connection);
     let mut request = Request::get(target.path.as_str()).header(HOST, target.authority.as_str());
     if let Some(value) = authorization {
         request = request.header(hyper::header::AUTHORIZATION, value);
     }
-    let request = request.body(Empty::<Bytes>::new()).map_err(|e| e.to_string())?;
-    let response = sender.send_request(request).await.map_err(|e| format!("GET: {e}"))?;
+    let request = request.body(Empty::<Bytes>::new()).map_err(ProbeError::Request)?;
+    let response = sender.send_request(request).await.map_err(ProbeError::Get)?;
     let status = response.status().as_u16();
     let body = Limited::new(response.into_body(), MAX_PROBE_BYTES)
         .collect()
         .await
-        .map_err(|e| format!("reading the body: {e}"))?
+        .map_err(ProbeError::Body)?
         .to_bytes()
         .to_vec();
     Ok((status, body))
@@ -561,27 +629,22 @@ async fn run_command(
     argv: &[String],
     limit: Duration,
     values: &(dyn Placeholders + Sync),
-) -> Result<(), String> {
-    let (program, args) = argv.split_first().ok_or("the command is empty")?;
+) -> Result<(), ProbeError> {
+    let (program, args) = argv.split_first().ok_or(ProbeError::EmptyCommand)?;
     let output = run_bounded(program, args, limit).await?;
     let stdout =
         String::from_utf8_lossy(&output.stdout[..output.stdout.len().min(MAX_OUTPUT_BYTES)]);
     let want = probe.exit.unwrap_or(0);
     if output.status.code() != Some(want) {
         let stderr = String::from_utf8_lossy(&output.stderr[..output.stderr.len().min(500)]);
-        return Err(format!(
-            "exit {:?}, expected {want}; stderr: {}",
-            output.status.code(),
-            stderr.trim()
-        ));
+        let (code, stderr) = (output.status.code(), stderr.trim().to_string());
+        return Err(ProbeError::Exit { code, want, stderr });
     }
     if let Some(needle) = &probe.stdout_contains {
-        let needle = needle.render(values).map_err(|e| e.to_string())?;
+        let needle = needle.render(values).map_err(ProbeError::Placeholder)?;
         if !stdout.contains(&needle) {
-            return Err(format!(
-                "stdout does not contain {needle:?}: {}",
-                stdout.chars().take(200).collect::<String>()
-            ));
+            let start = stdout.chars().take(200).collect();
+            return Err(ProbeError::StdoutLacks { needle, start });
         }
     }
     Ok(())

@@ -5,8 +5,15 @@ use super::exec::*;
 use crate::observation::*;
 use crate::transport::connection::{MllpConnection, TransportError};
 use crate::transport::mllp::{Frame, FrameKind};
+use std::ops::ControlFlow;
 use std::time::Duration;
 use tokio::time::Instant;
+
+/// A frame as a recorded reply: its payload and what the reader noted about its bytes.
+pub(super) fn reply_of(frame: &Frame, elapsed: Duration) -> Reply {
+    let notes = frame.notes.iter().map(|n| (n.code().to_string(), n.offset())).collect();
+    Reply { payload: frame.payload.to_vec(), notes, elapsed }
+}
 
 /// An exchange in flight on one connection.
 pub(super) struct Pending {
@@ -91,7 +98,6 @@ impl Reading<'_> {
             }
             return;
         }
-        let notes = frame.notes.iter().map(|n| (n.code().to_string(), n.offset())).collect();
         let now = Instant::now();
         let owner = attribute(self.pending, &frame.payload, preferred)
             .or_else(|| self.last.filter(|_| follow));
@@ -100,19 +106,11 @@ impl Reading<'_> {
                 let elapsed = now.duration_since(self.pending[i].sent_at);
                 let place = self.pending.iter().map(|p| p.exchange.replies.len()).sum();
                 self.pending[i].exchange.reply_order.push(place);
-                self.pending[i].exchange.replies.push(Reply {
-                    payload: frame.payload.to_vec(),
-                    notes,
-                    elapsed,
-                });
+                self.pending[i].exchange.replies.push(reply_of(&frame, elapsed));
                 *self.last = Some(i);
             }
             None => {
-                self.stray.push(Reply {
-                    payload: frame.payload.to_vec(),
-                    notes,
-                    elapsed: Duration::ZERO,
-                });
+                self.stray.push(reply_of(&frame, Duration::ZERO));
                 *self.last = None;
             }
         }
@@ -137,6 +135,8 @@ impl Reading<'_> {
 
 /// Reads frames until `done` holds, the deadline passes or the connection fails; returns the
 /// transport event that ended reading, if any (a timeout is not returned when `done` held).
+/// Pipelined and attributed reading on the client's one read loop
+/// ([`receive_until`](crate::transport::framed::FramedConnection::receive_until)).
 pub(super) async fn read_until(
     conn: &mut MllpConnection,
     reading: &mut Reading<'_>,
@@ -144,18 +144,21 @@ pub(super) async fn read_until(
     deadline: Instant,
     done: impl Fn(&[Pending]) -> bool,
 ) -> Option<TransportError> {
-    while !done(reading.pending) {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return None;
-        }
-        match conn.receive(Some(left)).await {
-            Ok(frame) => reading.take(frame, preferred, false),
-            Err(TransportError::ReadTimeout { .. }) => return None,
-            Err(err) => return Some(err),
-        }
+    if done(reading.pending) {
+        return None;
     }
-    None
+    let read = conn.receive_until(deadline, |frame| {
+        reading.take(frame, preferred, false);
+        if done(reading.pending) {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    });
+    match read.await {
+        Ok(()) | Err(TransportError::ReadTimeout { .. }) => None,
+        Err(err) => Some(err),
+    }
 }
 
 /// Takes what the target has already sent (frames read, bytes outside frames) without waiting:

@@ -103,7 +103,7 @@ async fn run_receiver_file(
     let spec = scenario.file.receiver.clone();
     let listen = spec.listen;
     let serial = !listen.ends_with(":0");
-    let lab = lab::for_file(&scenario.file).await?;
+    let lab = lab::for_file(&scenario.file).await.map_err(|e| e.to_string())?;
     let ctx = Arc::new(ReceiverContext {
         lab,
         listen,
@@ -183,6 +183,9 @@ async fn run_sender_file(
         ..FileDone::default()
     };
     if let Some(reason) = setup::mismatch(&target.0, scenario.file.target.transport) {
+        return Ok(skip(reason));
+    }
+    if let Some(reason) = setup::unapplied_fault(&target.0, scenario) {
         return Ok(skip(reason));
     }
     if runs.is_empty() && !load_here {

@@ -7,6 +7,7 @@
 use super::options::RunOptions;
 use super::outcome::RunError;
 use super::{lab, probe, Builtin, Context, FileRuns, TargetUrl};
+use crate::faults::{Fault, Host};
 use crate::scenario::{LoadedScenario, Pack, Transport};
 use crate::target::log::Log;
 use crate::transport::connection::Timeouts;
@@ -60,7 +61,7 @@ pub(super) async fn prepare(
     // Packet-level faults: a lab for the file, or the file is skipped, saying why.
     let lab = match lab::for_file(&scenario.file).await {
         Ok(lab) => lab,
-        Err(reason) => return Ok(Setup::Skipped(reason)),
+        Err(reason) => return Ok(Setup::Skipped(reason.to_string())),
     };
     let (builtin, url, state) = match url {
         TargetUrl::Builtin => {
@@ -103,7 +104,7 @@ pub(super) async fn prepare(
                     if let Some(builtin) = builtin {
                         builtin.stop().await;
                     }
-                    return Ok(Setup::Skipped(reason));
+                    return Ok(Setup::Skipped(reason.to_string()));
                 }
             }
         }
@@ -177,6 +178,26 @@ pub(super) fn mismatch(url: &TargetUrl, declared: Option<Transport>) -> Option<S
             Transport::Hllp => ("HLLP", "hllp://HOST:PORT"),
         };
         format!("written for an {name} target; give --target {example} to run it")
+    })
+}
+
+/// Why a file cannot run against `url` because the client connection to it cannot carry out
+/// one of its `network:` faults (a file that names no transport, run against an HTTP target):
+/// a fault is never silently left out of a case. The file's own transport is checked when it
+/// is loaded.
+pub(super) fn unapplied_fault(url: &TargetUrl, scenario: &LoadedScenario) -> Option<String> {
+    let host = match url {
+        TargetUrl::Builtin => return None,
+        TargetUrl::Mllp(_) | TargetUrl::Mllps(_) => Host::MllpClient,
+        TargetUrl::Http(_) | TargetUrl::Https(_) => Host::HttpClient,
+        TargetUrl::Hllp(_) => Host::HllpClient,
+    };
+    scenario.file.cases.iter().find_map(|case| {
+        let faults = case.network.iter().chain(case.steps.iter().flat_map(|s| s.network.iter()));
+        faults.map(|f| Fault::Client(f.clone())).find_map(|fault| {
+            let refused = host.check(&fault).err()?;
+            Some(format!("case {:?}: {refused}", case.name))
+        })
     })
 }
 

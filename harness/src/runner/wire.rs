@@ -1,10 +1,11 @@
 //! Writing a [`WirePlan`]: its writes in order with the pauses between them (fragment and slow
 //! faults), then the half-close it may end with. Generic over where the bytes go, so the fault
 //! engine's schedule is tested exactly over an in-memory stream in paused time; cases write to
-//! their MLLP connection.
+//! their framed connection.
 
 use crate::faults::{play, WireEnd, WirePlan, WriteSink};
-use crate::transport::connection::{MllpConnection, TransportError};
+use crate::transport::connection::TransportError;
+use crate::transport::framed::{FrameCodec, FramedConnection};
 
 /// Where a wire plan is written.
 pub(super) trait WireSink {
@@ -12,13 +13,15 @@ pub(super) trait WireSink {
     async fn shutdown_write(&mut self) -> Result<(), TransportError>;
 }
 
-impl WireSink for MllpConnection {
+/// Faulted bytes go out through the framed connection's own write path (its write timeout and
+/// named errors), whatever its codec.
+impl<C: FrameCodec> WireSink for FramedConnection<C> {
     async fn write_raw(&mut self, bytes: &[u8]) -> Result<(), TransportError> {
-        MllpConnection::write_raw(self, bytes).await
+        FramedConnection::write_raw(self, bytes).await
     }
 
     async fn shutdown_write(&mut self) -> Result<(), TransportError> {
-        MllpConnection::shutdown_write(self).await
+        FramedConnection::shutdown_write(self).await
     }
 }
 

@@ -496,6 +496,9 @@ fn unknown_name_hint(message: &str) -> Option<String> {
     let given = &message[start..start + message[start..].find('`')?];
     let expected = &message[message.find("expected")?..];
     let options: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    if let Some(hint) = crate::faults::foreign_word_hint(given, &options) {
+        return Some(hint);
+    }
     suggest(given, &options).map(|s| format!(" (did you mean `{s}`?)"))
 }
 

@@ -4,8 +4,9 @@
 
 use super::load::suggest;
 use super::load::KnownChecks;
-use super::raw::{Case, LoadSpec, Probe, Resend, ScenarioFile, Template};
+use super::raw::{Case, LoadSpec, Probe, Resend, ScenarioFile, Template, Transport};
 use super::receiver::ReceiverCase;
+use crate::faults::{Fault, Host};
 
 /// The `load:` block: templates that exist and are HL7, a way to end, sane numbers.
 pub(super) fn check_load(
@@ -130,9 +131,18 @@ pub(super) fn check_case(
     }
     let faults = case.network.iter().chain(case.steps.iter().flat_map(|s| s.network.iter()));
     let mut names = Vec::new();
+    // The client connection the file is written for states which faults it can carry out.
+    let host = match file.target.transport {
+        Some(Transport::Hllp) => Host::HllpClient,
+        Some(Transport::Http) => Host::HttpClient,
+        Some(Transport::Mllp) | None => Host::MllpClient,
+    };
     for fault in faults {
         if let Err(message) = fault.validate() {
             report(fault.name(), format!("case {:?}: {message}", case.name));
+        }
+        if let Err(refused) = host.check(&Fault::Client(fault.clone())) {
+            report(fault.name(), format!("case {:?}: {refused}", case.name));
         }
         names.push(fault.name());
     }

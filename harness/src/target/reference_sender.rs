@@ -17,7 +17,7 @@ use crate::hl7::Path;
 use crate::target::sender_defect::{SenderDefect, SenderDefects};
 use crate::transport::client::{
     await_mllp_ack, connect_mllp, post_hl7, send_and_await_hllp, AckWait, HllpAnswer, HllpBlocks,
-    MllpAnswer, Passed,
+    MllpAnswer, Passed, Takes,
 };
 use crate::transport::connection::{MllpConnection, Timeouts, TransportError};
 use crate::transport::hllp::HllpOptions;
@@ -154,7 +154,7 @@ impl Sender {
     fn wait_for<'a>(&self, control_id: &'a str) -> AckWait<'a> {
         AckWait {
             control_id,
-            any_msa2: self.defects.has(SenderDefect::IgnoresMsa2),
+            takes: Takes::any_msa2(self.defects.has(SenderDefect::IgnoresMsa2)),
             stop_on_commit_nak: self.commit_ack,
             wait: self.timeouts.read,
         }

@@ -1,5 +1,6 @@
 //! The wire client: opening a connection to a target and the send-and-await-ACK every client
-//! of the harness shares (the reference sender, `load`, the runner).
+//! of the harness shares (the reference sender, `load`, the runner's canaries and HLLP steps;
+//! the runner's pipelined reads use the same read loop, `FramedConnection::receive_until`).
 //!
 //! HL7 v2.5.1 ch. 2 (original acknowledgment mode, MSA-2): the acknowledgment that answers a
 //! message is the one whose MSA-2 is the message's MSH-10; anything else that arrives meanwhile
@@ -8,12 +9,13 @@
 //! until the answer or the deadline.
 
 use super::connection::{MllpConnection, Timeouts, TransportError};
-use super::hllp::{BlockType, NakReason};
+use super::hllp::{BlockType, HllpBlock, NakReason};
 use super::hllp_connection::HllpConnection;
 use super::http_client::{post_message_tls, HttpReply, HttpTarget};
-use super::mllp::{FrameKind, MllpOptions};
+use super::mllp::{Frame, FrameKind, MllpOptions};
 use crate::hl7::ack::ReceivedAck;
 use crate::hl7::Message;
+use std::ops::ControlFlow;
 use std::time::Duration;
 use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
@@ -50,9 +52,8 @@ pub async fn post_hl7(
 pub struct AckWait<'a> {
     /// The MSH-10 of the message sent: the ACK whose MSA-2 echoes it ends the wait.
     pub control_id: &'a str,
-    /// Take the first readable ACK whatever its MSA-2 (the reference sender's `ignores-msa2`
-    /// defect); a correct client never sets it.
-    pub any_msa2: bool,
+    /// Which frames end the wait besides that ACK.
+    pub takes: Takes,
     /// MLLP release 2: a commit NAK ends the wait (the message is to be sent again). When
     /// false, commit blocks are passed over and only the application ACK counts.
     pub stop_on_commit_nak: bool,
@@ -60,9 +61,46 @@ pub struct AckWait<'a> {
     pub wait: Duration,
 }
 
+/// Which frames end a wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Takes {
+    /// Only the ACK whose MSA-2 is the control id: a correct client.
+    Echo,
+    /// The first readable ACK whatever its MSA-2 (the reference sender's `ignores-msa2`
+    /// defect).
+    AnyAck,
+    /// The first HL7 frame or data block, readable or not: the harness records what came and
+    /// the checks judge it (the runner's canaries and HLLP steps).
+    AnyMessage,
+}
+
+impl Takes {
+    /// `AnyAck` when `any_msa2`, else `Echo`.
+    pub fn any_msa2(any_msa2: bool) -> Takes {
+        if any_msa2 {
+            Takes::AnyAck
+        } else {
+            Takes::Echo
+        }
+    }
+}
+
 impl AckWait<'_> {
-    fn answers(&self, ack: &ReceivedAck) -> bool {
-        self.any_msa2 || ack.msa2 == self.control_id
+    /// Whether a frame holding `ack` (`None`: no ACK) ends the wait.
+    fn ends(&self, ack: Option<&ReceivedAck>) -> bool {
+        match (self.takes, ack) {
+            (Takes::AnyMessage, _) | (Takes::AnyAck, Some(_)) => true,
+            (Takes::Echo, Some(ack)) => ack.msa2 == self.control_id,
+            (_, None) => false,
+        }
+    }
+
+    /// What passes a frame that does not end the wait.
+    fn passed(ack: Option<ReceivedAck>, offset: u64) -> Passed {
+        match ack {
+            Some(ack) => Passed::OtherAck(ack),
+            None => Passed::Unreadable { offset },
+        }
     }
 }
 
@@ -89,10 +127,26 @@ impl Passed {
     }
 }
 
+/// The frame or block that ended a wait, with the ACK read from it (`None` only under
+/// [`Takes::AnyMessage`], when it holds none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answered<F> {
+    pub frame: F,
+    pub ack: Option<ReceivedAck>,
+}
+
 /// What ended a wait on an MLLP connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MllpAnswer {
     Ack(ReceivedAck),
+    /// The receiver could not store the message (MLLP release 2); send it again.
+    CommitNak,
+}
+
+/// What ended a wait on an MLLP connection, with the whole frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MllpEnd {
+    Answered(Answered<Frame>),
     /// The receiver could not store the message (MLLP release 2); send it again.
     CommitNak,
 }
@@ -109,31 +163,66 @@ pub async fn send_and_await_mllp(
 }
 
 /// Reads frames until the ACK `wait` names or its time runs out (a `read-timeout`). Every frame
-/// that does not end the wait goes to `passed`.
+/// that does not end the wait goes to `passed`. A frame without an ACK never ends this wait,
+/// whatever `wait.takes` says.
 pub async fn await_mllp_ack(
     connection: &mut MllpConnection,
     wait: AckWait<'_>,
-    mut passed: impl FnMut(Passed),
+    passed: impl FnMut(Passed),
 ) -> Result<MllpAnswer, TransportError> {
-    let deadline = Instant::now() + wait.wait;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let frame = connection.receive(Some(left)).await?;
-        match frame.kind {
-            FrameKind::CommitAck => {
-                passed(Passed::CommitAck);
-                continue;
-            }
-            FrameKind::CommitNak if wait.stop_on_commit_nak => return Ok(MllpAnswer::CommitNak),
-            FrameKind::CommitNak => continue,
-            FrameKind::Message => {}
-        }
-        match ReceivedAck::parse(&frame.payload) {
-            None => passed(Passed::Unreadable { offset: frame.offset }),
-            Some(ack) if wait.answers(&ack) => return Ok(MllpAnswer::Ack(ack)),
-            Some(ack) => passed(Passed::OtherAck(ack)),
+    let takes = match wait.takes {
+        Takes::AnyMessage => Takes::AnyAck,
+        takes => takes,
+    };
+    match await_mllp_answer(connection, AckWait { takes, ..wait }, passed).await? {
+        MllpEnd::CommitNak => Ok(MllpAnswer::CommitNak),
+        MllpEnd::Answered(answered) => {
+            Ok(MllpAnswer::Ack(answered.ack.expect("a wait for an ACK ends only at an ACK")))
         }
     }
+}
+
+/// Writes `payload` as one MLLP frame and waits for the frame that answers it (see
+/// [`await_mllp_answer`]).
+pub async fn send_and_await_mllp_answer(
+    connection: &mut MllpConnection,
+    payload: &[u8],
+    wait: AckWait<'_>,
+    passed: impl FnMut(Passed),
+) -> Result<MllpEnd, TransportError> {
+    connection.send(payload).await?;
+    await_mllp_answer(connection, wait, passed).await
+}
+
+/// Reads frames until one ends `wait` or its time runs out (a `read-timeout`); every frame that
+/// does not end the wait goes to `passed`. The one MLLP wait the others are built on.
+pub async fn await_mllp_answer(
+    connection: &mut MllpConnection,
+    wait: AckWait<'_>,
+    mut passed: impl FnMut(Passed),
+) -> Result<MllpEnd, TransportError> {
+    let deadline = Instant::now() + wait.wait;
+    connection
+        .receive_until(deadline, |frame| {
+            match frame.kind {
+                FrameKind::CommitAck => {
+                    passed(Passed::CommitAck);
+                    return ControlFlow::Continue(());
+                }
+                FrameKind::CommitNak if wait.stop_on_commit_nak => {
+                    return ControlFlow::Break(MllpEnd::CommitNak)
+                }
+                FrameKind::CommitNak => return ControlFlow::Continue(()),
+                FrameKind::Message => {}
+            }
+            let ack = ReceivedAck::parse(&frame.payload);
+            if wait.ends(ack.as_ref()) {
+                return ControlFlow::Break(MllpEnd::Answered(Answered { frame, ack }));
+            }
+            passed(AckWait::passed(ack, frame.offset));
+            ControlFlow::Continue(())
+        })
+        .await
 }
 
 /// How a wait on an HLLP connection treats blocks that carry no ACK.
@@ -146,6 +235,10 @@ pub enum HllpBlocks {
     /// Any block that is not a good `D` block ends the wait: it is the receiver's negative
     /// answer. The load generator's way (it counts, it does not recover).
     FirstBad,
+    /// Blocks as they come, neither recovered nor judged: an `N` block is the receiver's
+    /// negative answer, and every other block (damaged, of unknown type) is read as an answer.
+    /// The runner's way (what came is recorded; the checks judge it).
+    AsTheyCome,
 }
 
 /// What ended a wait on an HLLP connection.
@@ -154,6 +247,16 @@ pub enum HllpAnswer {
     Ack(ReceivedAck),
     /// An `N` block (with the reason it gave), or with [`HllpBlocks::FirstBad`] a damaged
     /// block or one of another type.
+    Negative {
+        reason: Option<NakReason>,
+    },
+}
+
+/// What ended a wait on an HLLP connection, with the whole block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HllpEnd {
+    Answered(Answered<HllpBlock>),
+    /// As in [`HllpAnswer::Negative`].
     Negative {
         reason: Option<NakReason>,
     },
@@ -172,37 +275,68 @@ pub async fn send_and_await_hllp(
 }
 
 /// Reads blocks until the `D` block with the ACK `wait` names, an `N` block, or its time runs
-/// out. Every data block that does not end the wait goes to `passed`.
+/// out. Every data block that does not end the wait goes to `passed`. A block without an ACK
+/// never ends this wait as an answer, whatever `wait.takes` says.
 pub async fn await_hllp_ack(
     connection: &mut HllpConnection,
     wait: AckWait<'_>,
     blocks: HllpBlocks,
-    mut passed: impl FnMut(Passed),
+    passed: impl FnMut(Passed),
 ) -> Result<HllpAnswer, TransportError> {
+    let takes = match wait.takes {
+        Takes::AnyMessage => Takes::AnyAck,
+        takes => takes,
+    };
+    match await_hllp_answer(connection, AckWait { takes, ..wait }, blocks, passed).await? {
+        HllpEnd::Negative { reason } => Ok(HllpAnswer::Negative { reason }),
+        HllpEnd::Answered(answered) => {
+            Ok(HllpAnswer::Ack(answered.ack.expect("a wait for an ACK ends only at an ACK")))
+        }
+    }
+}
+
+/// Reads blocks until one ends `wait` (as `blocks` treats them) or its time runs out; every
+/// data block that does not end the wait goes to `passed`. The one HLLP wait the others are
+/// built on.
+pub async fn await_hllp_answer(
+    connection: &mut HllpConnection,
+    wait: AckWait<'_>,
+    blocks: HllpBlocks,
+    mut passed: impl FnMut(Passed),
+) -> Result<HllpEnd, TransportError> {
     let deadline = Instant::now() + wait.wait;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let block = connection.receive(Some(left)).await?;
-        if blocks == HllpBlocks::FirstBad
-            && (block.block_type != BlockType::Data || block.nak_reason().is_some())
-        {
-            return Ok(HllpAnswer::Negative { reason: block.nak_reason_sent() });
+        let negative = || HllpEnd::Negative { reason: block.nak_reason_sent() };
+        match blocks {
+            HllpBlocks::FirstBad
+                if block.block_type != BlockType::Data || block.nak_reason().is_some() =>
+            {
+                return Ok(negative())
+            }
+            HllpBlocks::AsTheyCome if block.block_type == BlockType::Nak => return Ok(negative()),
+            HllpBlocks::AsTheyCome => {}
+            HllpBlocks::Recover | HllpBlocks::FirstBad => {
+                // An N block, even a damaged one, is not answered with an N block (see
+                // serve_hllp).
+                let reason = block.nak_reason().filter(|_| block.block_type != BlockType::Nak);
+                if let Some(reason) = reason {
+                    connection.send_nak(reason).await?;
+                    continue;
+                }
+                match block.block_type {
+                    BlockType::Nak => return Ok(negative()),
+                    BlockType::Data => {}
+                    BlockType::Unknown(_) | BlockType::Missing => continue,
+                }
+            }
         }
-        // An N block, even a damaged one, is not answered with an N block (see serve_hllp).
-        if let Some(reason) = block.nak_reason().filter(|_| block.block_type != BlockType::Nak) {
-            connection.send_nak(reason).await?;
-            continue;
+        let ack = ReceivedAck::parse(&block.data);
+        if wait.ends(ack.as_ref()) {
+            return Ok(HllpEnd::Answered(Answered { frame: block, ack }));
         }
-        match block.block_type {
-            BlockType::Nak => return Ok(HllpAnswer::Negative { reason: block.nak_reason_sent() }),
-            BlockType::Data => {}
-            BlockType::Unknown(_) | BlockType::Missing => continue,
-        }
-        match ReceivedAck::parse(&block.data) {
-            None => passed(Passed::Unreadable { offset: block.offset }),
-            Some(ack) if wait.answers(&ack) => return Ok(HllpAnswer::Ack(ack)),
-            Some(ack) => passed(Passed::OtherAck(ack)),
-        }
+        passed(AckWait::passed(ack, block.offset));
     }
 }
 
@@ -217,7 +351,7 @@ mod tests {
     fn wait(control_id: &str) -> AckWait<'_> {
         AckWait {
             control_id,
-            any_msa2: false,
+            takes: Takes::Echo,
             stop_on_commit_nak: false,
             wait: Duration::from_secs(2),
         }
@@ -285,5 +419,56 @@ mod tests {
             await_hllp_ack(&mut client, wait("MINE"), HllpBlocks::Recover, |_| strays += 1);
         let HllpAnswer::Ack(ack) = answer.await.unwrap() else { panic!() };
         assert_eq!((ack.msa2.as_str(), strays), ("MINE", 1));
+    }
+
+    /// `AnyMessage` ends at the first HL7 frame, readable or not, with the frame itself; a
+    /// commit ACK before it is passed over, and `await_mllp_ack` still waits for an ACK.
+    #[tokio::test]
+    async fn mllp_any_message_hands_back_the_first_frame() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let (client, accepted) =
+            tokio::join!(connect_mllp(&addr, None, MllpOptions::default(), short()), async {
+                listener.accept().await.unwrap().0
+            });
+        let (mut client, mut server) = (client.unwrap(), accepted);
+        server.write_all(b"\x0b\x06\x1c\r\x0bnot hl7\x1c\r").await.unwrap();
+        let any = AckWait { takes: Takes::AnyMessage, ..wait("") };
+        let MllpEnd::Answered(answered) =
+            await_mllp_answer(&mut client, any, |_| {}).await.unwrap()
+        else {
+            panic!("a frame ends the wait")
+        };
+        assert_eq!((&answered.frame.payload[..], answered.ack), (&b"not hl7"[..], None));
+        server.write_all(b"\x0bnot hl7 either\x1c\r").await.unwrap();
+        let brief = AckWait { wait: Duration::from_millis(100), ..any };
+        let err = await_mllp_ack(&mut client, brief, |_| {}).await.unwrap_err();
+        assert_eq!(err.code(), "read-timeout", "only an ACK ends an ACK wait");
+    }
+
+    /// `AsTheyCome` takes a damaged block as the answer (no N block back) and ends at an `N`
+    /// block as a refusal.
+    #[tokio::test]
+    async fn hllp_blocks_as_they_come() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let options = HllpOptions::default();
+        let (client, accepted) =
+            tokio::join!(HllpConnection::connect(&addr, options, short()), listener.accept());
+        let mut client = client.unwrap();
+        let mut server =
+            HllpConnection::from_stream(accepted.unwrap().0, options, short()).unwrap();
+        // A block whose stated size is wrong: damaged.
+        server.write_raw(b"\x0bD21\rAB00007000\x1c\r").await.unwrap();
+        let any = AckWait { takes: Takes::AnyMessage, ..wait("") };
+        let answer = await_hllp_answer(&mut client, any, HllpBlocks::AsTheyCome, |_| {});
+        let HllpEnd::Answered(answered) = answer.await.unwrap() else { panic!("answered") };
+        assert_eq!(answered.frame.nak_reason(), Some(NakReason::CharacterCount));
+        let brief = Duration::from_millis(100);
+        assert!(server.receive(Some(brief)).await.is_err(), "no N block was sent back");
+        server.send_nak(NakReason::CharacterCount).await.unwrap();
+        let answer = await_hllp_answer(&mut client, any, HllpBlocks::AsTheyCome, |_| {});
+        let refused = HllpEnd::Negative { reason: Some(NakReason::CharacterCount) };
+        assert_eq!(answer.await.unwrap(), refused);
     }
 }

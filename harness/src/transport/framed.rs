@@ -9,6 +9,7 @@
 //! [`HllpConnection`]: super::hllp_connection::HllpConnection
 
 use super::connection::{Timeouts, TransportError};
+use super::dial::{connect_tcp, tls_handshake, Route};
 use bytes::BytesMut;
 use std::io::ErrorKind;
 use std::net::SocketAddr;
@@ -133,20 +134,7 @@ impl<C: FrameCodec> FramedConnection<C> {
         options: C::Options,
         timeouts: Timeouts,
     ) -> Result<FramedConnection<C>, TransportError> {
-        let stream = match timeout(timeouts.connect, TcpStream::connect(addr)).await {
-            Err(_) => {
-                return Err(TransportError::ConnectTimeout {
-                    addr: addr.to_string(),
-                    after: timeouts.connect,
-                })
-            }
-            Ok(Err(source)) => {
-                return Err(TransportError::Connect { addr: addr.to_string(), source })
-            }
-            Ok(Ok(stream)) => stream,
-        };
-        FramedConnection::from_stream(stream, options, timeouts)
-            .map_err(|source| TransportError::Connect { addr: addr.to_string(), source })
+        FramedConnection::open(addr, &Route::Direct, None, options, timeouts).await
     }
 
     /// Connects to `addr` and completes a TLS handshake, both within the connect timeout. The
@@ -157,23 +145,32 @@ impl<C: FrameCodec> FramedConnection<C> {
         options: C::Options,
         timeouts: Timeouts,
     ) -> Result<FramedConnection<C>, TransportError> {
-        let name = super::tls::server_name(addr)
+        FramedConnection::open(addr, &Route::Direct, Some(connector), options, timeouts).await
+    }
+
+    /// The one client connect: a TCP stream to `addr` along `route`, then with `tls` a TLS
+    /// handshake whose server certificate must carry the host name of `addr`, each within the
+    /// connect timeout.
+    pub async fn open(
+        addr: &str,
+        route: &Route,
+        tls: Option<&TlsConnector>,
+        options: C::Options,
+        timeouts: Timeouts,
+    ) -> Result<FramedConnection<C>, TransportError> {
+        // The name is checked before connecting: a URL no certificate can match fails at once.
+        let name = tls
+            .map(|_| super::tls::server_name(addr))
+            .transpose()
             .map_err(|source| TransportError::TlsConfig { addr: addr.to_string(), source })?;
-        let plain = FramedConnection::<C>::connect(addr, options, timeouts).await?;
+        let tcp = connect_tcp(addr, route, timeouts.connect).await?;
+        let plain = FramedConnection::from_stream(tcp, options, timeouts)
+            .map_err(|source| TransportError::Connect { addr: addr.to_string(), source })?;
+        let (Some(connector), Some(name)) = (tls, name) else { return Ok(plain) };
         let Stream::Plain(tcp) = plain.stream else {
-            unreachable!("connect returns a plain stream")
+            unreachable!("from_stream returns a plain stream")
         };
-        let handshake = timeout(timeouts.connect, connector.connect(name, tcp)).await;
-        let tls = match handshake {
-            Err(_) => {
-                return Err(TransportError::ConnectTimeout {
-                    addr: addr.to_string(),
-                    after: timeouts.connect,
-                })
-            }
-            Ok(Err(source)) => return Err(TransportError::Tls { addr: addr.to_string(), source }),
-            Ok(Ok(tls)) => tls,
-        };
+        let tls = tls_handshake(tcp, addr, name, connector, timeouts.connect).await?;
         Ok(FramedConnection { stream: Stream::TlsClient(Box::new(tls)), ..plain })
     }
 
@@ -300,6 +297,27 @@ impl<C: FrameCodec> FramedConnection<C> {
                     pieces += 1;
                     first_byte.get_or_insert_with(Instant::now);
                 }
+            }
+        }
+    }
+
+    /// Reads frames, each handed to `each`, until `each` breaks with a value, `deadline`
+    /// passes (a `read-timeout`, also when it has passed before a read) or the connection
+    /// fails. The one read loop under every client wait: for one answer (send-and-await) and
+    /// for many (the runner's pipelined and attributed reads).
+    pub async fn receive_until<T>(
+        &mut self,
+        deadline: Instant,
+        mut each: impl FnMut(C::Item) -> std::ops::ControlFlow<T>,
+    ) -> Result<T, TransportError> {
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                let buffered = self.buffer.len();
+                return Err(TransportError::ReadTimeout { peer: self.peer, after: left, buffered });
+            }
+            if let std::ops::ControlFlow::Break(done) = each(self.receive(Some(left)).await?) {
+                return Ok(done);
             }
         }
     }

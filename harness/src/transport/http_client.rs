@@ -6,6 +6,7 @@
 //! server verified against a CA file like `mllps://`.
 
 use super::connection::{Timeouts, TransportError};
+use super::dial::{connect_tcp, tls_handshake, Route};
 use super::media_type::{parse_content_type, ContentType};
 use crate::hl7::ack::ReceivedAck;
 use bytes::Bytes;
@@ -14,7 +15,6 @@ use hyper::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
 use tokio::time::timeout;
 use tokio_rustls::TlsConnector;
 
@@ -95,11 +95,7 @@ pub async fn post_message_tls(
     timeouts: Timeouts,
 ) -> Result<HttpReply, TransportError> {
     let addr = target.authority.clone();
-    let stream = match timeout(timeouts.connect, TcpStream::connect(&addr)).await {
-        Err(_) => return Err(TransportError::ConnectTimeout { addr, after: timeouts.connect }),
-        Ok(Err(source)) => return Err(TransportError::Connect { addr, source }),
-        Ok(Ok(stream)) => stream,
-    };
+    let stream = connect_tcp(&addr, &Route::Direct, timeouts.connect).await?;
     let peer = stream
         .peer_addr()
         .map_err(|source| TransportError::Connect { addr: addr.clone(), source })?;
@@ -108,11 +104,7 @@ pub async fn post_message_tls(
     };
     let name = super::tls::server_name(&addr)
         .map_err(|source| TransportError::TlsConfig { addr: addr.clone(), source })?;
-    let stream = match timeout(timeouts.connect, connector.connect(name, stream)).await {
-        Err(_) => return Err(TransportError::ConnectTimeout { addr, after: timeouts.connect }),
-        Ok(Err(source)) => return Err(TransportError::Tls { addr, source }),
-        Ok(Ok(stream)) => stream,
-    };
+    let stream = tls_handshake(stream, &addr, name, connector, timeouts.connect).await?;
     exchange(stream, peer, target, message, charset, timeouts).await
 }
 

@@ -3,13 +3,15 @@
 //! The codecs are pure: no sockets, no clocks. Each implements
 //! `tokio_util::codec::{Decoder, Encoder}`; `framed` runs any of them over TCP or TLS with a
 //! timeout on every wait (`connection` and `hllp_connection` name the MLLP and HLLP kinds);
-//! `target_url` parses where a client sends, and `client` connects and sends a message and
+//! `target_url` parses where a client sends, `dial` is the one connect (TCP along a route, then
+//! TLS) of every client and of the proxy's upstream side, and `client` sends a message and
 //! awaits its ACK for every client of the harness. Nothing here imports `runner`, `report` or
 //! `cli`.
 
 pub mod accept;
 pub mod client;
 pub mod connection;
+pub mod dial;
 pub mod framed;
 pub mod hllp;
 pub mod hllp_connection;

@@ -324,3 +324,73 @@ async fn a_close_on_the_harness_half_close_is_resent_not_lost() {
         exchange.attempts.iter().map(|a| (a.outcome, a.event.as_deref())).collect();
     assert_eq!(attempts, [(Outcome::Indeterminate, Some("peer-closed")), (Outcome::Ok, None)]);
 }
+
+/// A fault the file's client connection cannot carry out is refused when the file is loaded,
+/// naming the fault and the connection, never skipped while the case runs: `bad_checksum` is
+/// HLLP's, the other `network:` faults shape MLLP frames, and an HTTP exchange takes none.
+#[test]
+fn a_fault_the_transport_cannot_apply_is_refused_at_load() {
+    use super::support::{run, stderr};
+    let dir = std::env::temp_dir().join(format!("hl7-harness-hosts-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("m.hl7"), b"MSH|^~\\&|A|B|C|D|2024||ADT^A04|1|P|2.5\rPID|1||X\r")
+        .unwrap();
+    let cases = [
+        ("", "bad_checksum", "`bad_checksum` is a client fault; the client connection over MLLP"),
+        (
+            "target: { transport: hllp }\n",
+            "coalesce",
+            "`coalesce` is a client fault; the client connection over HLLP",
+        ),
+        (
+            "target: { transport: http }\n",
+            "half_close",
+            "`half_close` is a client fault; the client connection over HTTP",
+        ),
+    ];
+    for (target, fault, words) in cases {
+        let file = dir.join(format!("{fault}.yaml"));
+        let text =
+            format!("{target}messages:\n  m: {{ file: m.hl7 }}\ncases:\n  - name: x\n    send: m\n    network: [{fault}]\n");
+        std::fs::write(&file, text).unwrap();
+        let output = run(&["run", "--no-report", "--check", file.to_str().unwrap()]);
+        assert_eq!(output.status.code(), Some(2), "{fault}: {}", stderr(&output));
+        assert!(stderr(&output).contains(words), "{fault}: {}", stderr(&output));
+        assert!(stderr(&output).contains("cannot apply it"), "{}", stderr(&output));
+    }
+    // A fault of another host in a YAML list is named as such, not only as an unknown word.
+    let foreign = [
+        (
+            "messages:\n  m: { file: m.hl7 }\ncases:\n  - name: x\n    send: m\n    network: [drop]\n",
+            "(`drop` is a proxy fault; the client connection cannot apply it)",
+        ),
+        (
+            "role: receiver\nmessages:\n  m: { file: m.hl7 }\nreceive:\n  - name: x\n    send: [m]\n    answers: [coalesce]\n",
+            "(`coalesce` is a client fault; the receiver role's answering server cannot apply it)",
+        ),
+    ];
+    for (text, words) in foreign {
+        let file = dir.join("foreign.yaml");
+        std::fs::write(&file, text).unwrap();
+        let output = run(&["run", "--no-report", "--check", file.to_str().unwrap()]);
+        assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+        assert!(stderr(&output).contains(words), "{}", stderr(&output));
+    }
+    // A file that names no transport is MLLP's; run against an HTTP target, a file with faults
+    // is skipped saying which fault the HTTP exchange cannot carry (nothing is connected to).
+    let file = dir.join("coalesce.yaml");
+    let text = "messages:\n  m: { file: m.hl7 }\ncases:\n  - name: x\n    send: m\n    network: [coalesce]\n";
+    std::fs::write(&file, text).unwrap();
+    let target = "http://127.0.0.1:9/hl7";
+    let output = run(&["run", "--no-report", "--target", target, file.to_str().unwrap()]);
+    let shown = format!("{}{}", super::support::stdout(&output), stderr(&output));
+    assert_eq!(output.status.code(), Some(2), "{shown}");
+    assert!(
+        shown.contains(
+            "case \"x\": `coalesce` is a client fault; the client connection over HTTP cannot apply it"
+        ),
+        "{shown}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -483,6 +483,9 @@ fn the_control_interface_changes_faults_while_the_proxy_runs() {
     let (status, body) = proxy.http("POST", "/faults", r#"{"spec": "drop:dir=sideways"}"#);
     assert_eq!(status, 400);
     assert!(body.contains("column 10: dir must be up, down or both"), "{body}");
+    let (status, body) = proxy.http("POST", "/faults", r#"{"spec": "no_ack"}"#);
+    assert_eq!(status, 400);
+    assert!(body.contains("`no_ack` is a receiver answer; the proxy cannot apply it"), "{body}");
     assert_eq!(proxy.http("DELETE", "/faults/9", "").0, 404);
     assert_eq!(proxy.http("DELETE", "/faults/1", ""), (200, "[]\n".to_string()));
     let output = send(&proxy.url(), &[A01], &[]);
@@ -654,6 +657,17 @@ fn bad_specs_and_a_remote_control_address_are_usage_errors() {
     assert_eq!(output.status.code(), Some(2));
     assert!(
         stderr(&output).contains("fault spec \"drop:frame=0\", column 12"),
+        "{}",
+        stderr(&output)
+    );
+    // A client fault is a fault too, but not one the proxy can apply: refused by name.
+    let output = run(&[&base[..], &["--fault", "coalesce"]].concat());
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains(
+            "fault spec \"coalesce\", column 1: `coalesce` is a client fault; the proxy cannot \
+             apply it"
+        ),
         "{}",
         stderr(&output)
     );
