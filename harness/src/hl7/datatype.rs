@@ -20,9 +20,9 @@
 //! | type | rule | versions |
 //! |---|---|---|
 //! | ST, TX, FT, ID, IS, GTS | no format here (ID and IS: the caller checks the table) | all |
-//! | TN | no format here: the pattern `[NN] [(999)]999-9999[X99999][B99999][C any text]` is North American only, international numbers follow none | 2.3, 2.4 (withdrawn later) |
+//! | TN | no format here: the pattern `[NN] [(999)]999-9999[X99999][B99999][C any text]` is North American only, international numbers follow none | fields of 2.3 and 2.4 |
 //! | NM | optional leading `+`/`-`, digits, optional `.`; no exponent, no `,`, no spaces; leading and trailing zeros allowed | all |
-//! | SI | digits only (a non-negative integer); at most 4 digits (0..9999) | the bound from 2.5 on; 2.3 and 2.4 give none (OBX-1 was SI of length 10) |
+//! | SI | digits only (a non-negative integer); at most 4 digits (0..9999) | the bound from 2.5 on (see below) |
 //! | SNM | only `+` and the digits 0..9, at least one character | 2.7 on (checked wherever it is named) |
 //! | DT | `YYYY[MM[DD]]`, a real calendar date | 2.3 on ("as of v2.3 month and days are no longer required") |
 //! | TM | `HH[MM[SS[.S[S[S[S]]]]]][+/-ZZZZ]` | 2.3 on |
@@ -44,6 +44,11 @@
 //! - **Seconds `60`.** The text does not bound seconds and says its representations are
 //!   compatible with ISO 8824, whose times follow ISO 8601, which writes a leap second as
 //!   `60`; so 00..60 pass. Hours are 00..23 (a 24-hour clock; midnight is `0000`).
+//! - **SI's four digits.** The v2+ text states "Maximum Length: 4. This allows for a number
+//!   between 0 and 9999"; v2.3's text gives the type no length (its SI fields carry their own,
+//!   which the caller checks). We apply the bound from 2.5, the first release with the data type
+//!   chapter 2A, and not before. The field tables of 2.4 to 2.6 still give a few SI fields
+//!   (AFF-1, EDU-1, LAN-1, ORG-1, PRA-12) a length of 60; from 2.5 the type's bound wins.
 //! - **Years** are any four digits; months and days must exist in the proleptic Gregorian
 //!   calendar (29 February only in leap years: divisible by 4, not by 100 unless by 400).
 //!
@@ -440,12 +445,15 @@ impl fmt::Display for Rule {
             Version::Unknown => "2.x".to_string(),
             known => known.to_string(),
         };
+        // DTM came with 2.5; before, the same format is the time component of TS.
+        let name = match self.datatype {
+            Primitive::DateTime if self.version.before_2_5() => "TS",
+            other => other.code(),
+        };
         match self.section() {
-            Some(section) => write!(f, "HL7 v{version} ch. {section} {}", self.datatype),
-            None if self.version.before_2_5() => {
-                write!(f, "HL7 v{version} ch. 2 {}", self.datatype)
-            }
-            None => write!(f, "HL7 v{version} ch. 2A {}", self.datatype),
+            Some(section) => write!(f, "HL7 v{version} ch. {section} {name}"),
+            None if self.version.before_2_5() => write!(f, "HL7 v{version} ch. 2 {name}"),
+            None => write!(f, "HL7 v{version} ch. 2A {name}"),
         }
     }
 }
@@ -455,9 +463,7 @@ impl fmt::Display for Rule {
 pub enum Problem {
     #[error("{found:?} at position {position} where the format {format} allows {expected}")]
     Unexpected { position: usize, found: char, expected: &'static str, format: &'static str },
-    #[error(
-        "{found} digits before any fraction or time zone; the format {format} allows {allowed}"
-    )]
+    #[error("{found} digits where the format {format} allows {allowed}")]
     DigitCount { found: usize, allowed: &'static str, format: &'static str },
     #[error("month {0:02} out of 01..12")]
     Month(u32),
@@ -555,6 +561,20 @@ mod tests {
         let err = check_primitive("SI", "10000", "2.6").unwrap_err();
         assert_eq!(err.rule().to_string(), "HL7 v2.6 ch. 2A SI");
         assert_eq!(err.rule().applies_to(), "v2.5 on (no bound in v2.3 and v2.4)");
+        let err = check_primitive("DTM", "2024x", "2.4").unwrap_err();
+        assert_eq!(err.rule().to_string(), "HL7 v2.4 ch. 2 TS");
+        assert_eq!(
+            err.to_string(),
+            "\"2024x\" is not a valid DTM: 'x' at position 5 where the format \
+             YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ] allows a digit, '.', '+' or '-' \
+             (HL7 v2.4 ch. 2 TS)"
+        );
+        let err = check_primitive("DT", "20241", "2.3").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "\"20241\" is not a valid DT: 5 digits where the format YYYY[MM[DD]] allows 4, 6 or 8 \
+             (HL7 v2.3 ch. 2 DT)"
+        );
         let err = check_primitive("DT", "2024x", "2.9").unwrap_err();
         assert!(err.to_string().ends_with("(HL7 v2.x ch. 2A DT)"), "{err}");
     }
