@@ -1,6 +1,6 @@
-//! Does a value meet its HL7 primitive data type, as the release of the standard it claims
-//! defines it? Pure functions over one already-split value (a field, component or subcomponent);
-//! no tables, no I/O.
+//! Does a value meet its HL7 primitive data type, as the release its message claims (MSH-12)
+//! defines that type? Pure functions over one already-split value (a field, component or
+//! subcomponent); no tables, no I/O.
 //!
 //! This module owns the *format* of the primitive types: NM, SI, SNM digits and signs; DT, TM,
 //! DTM and the time of TS with real calendar dates; the string types, which have no format
@@ -56,7 +56,8 @@
 //!
 //! `""` (two double quotes) is the null of ch. 2 ("delete the value"), valid in place of any
 //! type. Whether a null or an empty value is allowed *where it stands* (an R field, say) is the
-//! profile validator's question, so it looks at both before calling here; [`check_primitive`]
+//! profile validator's question (the layer that walks a message against its profile, above
+//! `hl7`), so it looks at both before calling here; [`check_primitive`]
 //! accepts both too, so a caller that forgets never reports a valid null as a format error.
 //!
 //! ## Citations
@@ -71,8 +72,9 @@ mod time;
 
 use std::fmt;
 
-/// The HL7 v2 releases whose primitive types this module knows. Point releases that changed no
-/// primitive type fold into their base (2.7.1 into 2.7; 2.8.1 and 2.8.2 into 2.8).
+/// The HL7 v2 releases whose primitive types this module knows. Point releases fold into their
+/// base (2.7.1 into 2.7; 2.8.1 and 2.8.2 into 2.8): their primitive types are read as the base
+/// release's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Version {
     V2_3,
