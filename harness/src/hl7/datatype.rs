@@ -67,8 +67,11 @@
 //! 2A.3.47 as read, the others by the same order); other releases are cited by chapter
 //! (ch. 2 for 2.3 and 2.4, ch. 2A from 2.5), because their numbering was not read.
 
+mod in_message;
 mod number;
 mod time;
+
+pub use in_message::check_value;
 
 use std::fmt;
 
