@@ -2,7 +2,7 @@
 
 use crate::hl7::message::{Message, Segment};
 use crate::hl7::value::Value;
-use crate::profile::expr::{ExprPath, Node, Op, Operand};
+use crate::profile::expr::{Counted, ExprPath, Node, Op, Operand};
 use regex::Regex;
 use std::borrow::Cow;
 use std::cmp::Ordering;
@@ -47,8 +47,12 @@ pub fn eval(node: &Node, message: &Message<'_>, context: Context<'_>) -> bool {
             let Ok(re) = Regex::new(&format!("^(?:{pattern})$")) else { return false };
             values(path, message, context).iter().any(|v| re.is_match(v))
         }
-        Node::Count { path, op, n } => {
+        Node::Count { path, op, rhs } => {
             let count = count(path, message, context) as u64;
+            let n = &match rhs {
+                Counted::Number(n) => *n,
+                Counted::Count(other) => self::count(other, message, context) as u64,
+            };
             match op {
                 Op::Eq => count == *n,
                 Op::Ne => count != *n,
@@ -154,6 +158,7 @@ mod tests {
         assert!(holds("PID-3[2].1 = 456"));
         assert!(holds("count(OBX) = 2"));
         assert!(holds("count(PID-3) = 2"));
+        assert!(holds("count(OBX) > count(PID)"));
         assert!(holds("OBX[*]-2 = ST"));
         assert!(!holds("OBX-2 = ST"));
         assert!(holds("PID-3.1 != PID-3[2].1"));

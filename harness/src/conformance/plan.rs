@@ -185,6 +185,23 @@ impl<'p> Overlay<'p> {
             })
             .unwrap_or_default()
     }
+
+    /// Positions one level below `prefix` that some entry reaches, directly or deeper
+    /// (`PID-5.1` alone makes field 5 a level to walk through).
+    fn reached(&self, segment: &str, prefix: &[usize]) -> Vec<usize> {
+        self.by_segment
+            .get(segment)
+            .map(|entries| {
+                entries
+                    .iter()
+                    .filter(|(positions, _, _)| {
+                        positions.len() > prefix.len() && positions.starts_with(prefix)
+                    })
+                    .map(|(positions, _, _)| positions[prefix.len()])
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
 }
 
 struct Compiler<'a, 'p> {
@@ -235,7 +252,7 @@ impl Compiler<'_, '_> {
         let mut positions: Vec<usize> = tree
             .iter()
             .filter_map(|c| c.position.map(usize::from))
-            .chain(self.overlay.children(segment, prefix).into_iter().map(|(p, _, _)| p))
+            .chain(self.overlay.reached(segment, prefix))
             .collect();
         positions.sort_unstable();
         positions.dedup();
@@ -367,12 +384,15 @@ mod tests {
     #[test]
     fn overlay_only_profiles_judge_by_segment_id() {
         let p = plan(
-            "message: ADT^A04\nconstraints:\n  PV1: { usage: X }\n  PID-8: { usage: R, value_set: HL70001 }\n",
+            "message: ADT^A04\nconstraints:\n  PV1: { usage: X }\n  PID-8: { usage: R, value_set: HL70001 }\n  PID-13.4: { usage: R }\n",
         );
         assert!(p.tree.is_none());
         assert_eq!(p.segment_rules.len(), 1);
         let pid = &p.fields_by_id["PID"];
         assert!(matches!(pid[0].value_set, Some(ValueSetRef::Hl7Table { number: 1, .. })));
         assert_eq!(pid[0].place, "constraints PID-8");
+        let pid13 = &pid[1];
+        assert_eq!((pid13.position, pid13.usage), (13, None), "a level walked through");
+        assert_eq!(pid13.components[0].usage, Some(Usage::R));
     }
 }
