@@ -281,7 +281,7 @@ message_profiles:
     - { segment: IN2, usage: O }
   constraints:
     MSH-4: { pattern: '[a-z]+\{[a-z]+\}' }
-    PID-7: { usage: "C(R/O)", predicate: "PID-8 = F" }
+    PID-7: { usage: "C(R/O)", predicate: "PID-8 = F", datatype: DTM }
   statements:
   - { id: doc-unique, unique: PID-3.1 }
   - { id: birth-before-event, assert: "PID-7 < EVN-2 or PID-7 is not valued or EVN-2 is not valued" }
@@ -335,6 +335,7 @@ message_profiles:
             ("123^^^H^MR", "1~2~3", "error cardinality PID[1]-3 (segment 3): 3 repetition(s); the profile allows 1..2"),
             ("EVN|A04|20240101\r", "", "error usage EVN: EVN is required (usage R) but absent"),
             ("PV1|1|O\r", "PV1|1|O\rPV1|2\r", "error cardinality PV1[1] (segment 4): PV1 occurs 2 time(s); the profile allows 0..1"),
+            ("19800101", "19801301", "error datatype PID[1]-7 (segment 3): \"19801301\" is not a valid DTM: month 13"),
             ("|2.6\r", "|2.5\r", "error fixed MSH[1]-12 (segment 1): version \"2.5\"; the profile is written for 2.6"),
             ("19800101", "20250101", "error statement message: birth-before-event does not hold"),
             ("IN2|1\r", "IN2|1\rZZZ|1\r", "warning structure ZZZ[1] (segment 7): segment ZZZ is not in the profile"),
