@@ -21,8 +21,8 @@ const MAX_REMEMBERED: usize = 1_000_000;
 #[derive(Debug)]
 pub struct Validator {
     plans: Vec<Plan>,
-    /// Statement id → value → the message (1-based count) that first had it.
-    seen: HashMap<String, HashMap<String, usize>>,
+    /// Statement id → value → the label of the message that first had it.
+    seen: HashMap<String, HashMap<String, String>>,
     remembered: usize,
     full_noted: bool,
     messages: usize,
@@ -43,8 +43,16 @@ impl Validator {
         self.plans.is_empty()
     }
 
-    /// Every violation of this message, in message order, then statements.
+    /// Every violation of this message, in message order, then statements. A `unique`
+    /// violation names the earlier message as `message N` (counting from 1).
     pub fn validate(&mut self, message: &Message<'_>) -> Vec<Violation> {
+        let label = format!("message {}", self.messages + 1);
+        self.validate_as(message, &label)
+    }
+
+    /// As [`Validator::validate`], with the label a later `unique` violation names this
+    /// message by (e.g. `adt.hl7 message 2`, `arrival 3`).
+    pub fn validate_as(&mut self, message: &Message<'_>, label: &str) -> Vec<Violation> {
         self.messages += 1;
         let code = message.message_code().unwrap_or("");
         let event = message.trigger_event().unwrap_or("");
@@ -88,7 +96,7 @@ impl Validator {
         for rule in &plan.segment_rules {
             judge_segment_rule(plan, rule, message, &mut out);
         }
-        let unique = self.statements(index, message, &mut out);
+        let unique = self.statements(index, message, label, &mut out);
         out.extend(unique);
         out
     }
@@ -97,6 +105,7 @@ impl Validator {
         &mut self,
         index: usize,
         message: &Message<'_>,
+        label: &str,
         out: &mut Vec<Violation>,
     ) -> Vec<Violation> {
         let plan = &self.plans[index];
@@ -131,7 +140,7 @@ impl Validator {
                         path: format!("{path}"),
                         segment_index: None,
                         message: format!(
-                            "{value:?} was already sent in message {first}: {} must be unique{}",
+                            "{value:?} was already sent in {first}: {} must be unique{}",
                             path,
                             suffix(&text)
                         ),
@@ -139,7 +148,7 @@ impl Validator {
                         place: format!("statements {}", statement.id),
                     }),
                     None if self.remembered < MAX_REMEMBERED => {
-                        seen.insert(value, self.messages);
+                        seen.insert(value, label.to_string());
                         self.remembered += 1;
                     }
                     None if !self.full_noted => {
