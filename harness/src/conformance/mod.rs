@@ -6,12 +6,18 @@
 //! role's `sender.content` check use it; the format itself is `profile::message`.
 
 mod base;
+mod breaks;
+mod draft;
 mod eval;
+mod generate;
+#[cfg(test)]
+mod generate_tests;
 mod plan;
 mod tree;
 mod validator;
 mod values;
 mod violation;
 
+pub use generate::{generate, Broken, Generated};
 pub use validator::Validator;
 pub use violation::{Rule, Violation};
