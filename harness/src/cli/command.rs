@@ -42,6 +42,9 @@ pub enum Command {
     Inspect(inspect::InspectArgs),
     /// Check messages against segment grammar, required fields, framing and character set.
     Validate(validate::ValidateArgs),
+    /// Work with a target profile's message profiles: `profile pack` generates a receiver
+    /// pack (valid and broken messages) from them.
+    Profile(super::profile_pack::ProfileArgs),
     /// Compare two messages value by value (decoded), e.g. `PID-5.1: "Doe" → "Dø"`.
     Diff(diff::DiffArgs),
     /// Send messages over MLLP, MLLP over TLS, HLLP or HL7 over HTTP(S), wait for each ACK,
@@ -111,6 +114,7 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Command::Inspect(args) => inspect::run(&args, &mut out),
         Command::Validate(args) => validate::run(&args, &mut out),
+        Command::Profile(args) => super::profile_pack::run(&args, &mut out),
         Command::Diff(args) => diff::run(&args, &mut out),
         Command::Send(args) => send::run(&args, &mut out),
         Command::Serve(args) => serve::run(&args, &mut out),

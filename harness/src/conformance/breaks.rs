@@ -30,7 +30,7 @@ pub(super) fn broken(builder: &mut Builder<'_, '_>, valid: &Draft) -> Vec<Broken
                         builder,
                         Rule::Usage,
                         &rule.place,
-                        format!("segment {} (usage {usage}) left out", rule.id),
+                        format!("{}: segment (usage {usage}) left out", rule.id),
                         false,
                     );
                 }
@@ -45,7 +45,7 @@ pub(super) fn broken(builder: &mut Builder<'_, '_>, valid: &Draft) -> Vec<Broken
                         builder,
                         Rule::Usage,
                         &rule.place,
-                        format!("segment {} (usage {usage}) sent", rule.id),
+                        format!("{}: segment (usage {usage}) sent", rule.id),
                         false,
                     );
                 }
@@ -69,7 +69,7 @@ pub(super) fn broken(builder: &mut Builder<'_, '_>, valid: &Draft) -> Vec<Broken
                     builder,
                     Rule::Cardinality,
                     &rule.place,
-                    format!("segment {} sent {} times (allowed {cardinality})", rule.id, max + 1),
+                    format!("{}: segment sent {} times (allowed {cardinality})", rule.id, max + 1),
                     false,
                 );
             }
@@ -153,6 +153,7 @@ fn push(
         text: draft.encode(),
         rule,
         place: place.to_string(),
+        path: description.split(':').next().filter(|p| !p.contains(' ')).map(str::to_string),
         description,
         after_first_valid,
     });
@@ -207,6 +208,7 @@ fn field_breaks(
             rule: rule_kind,
             place: rule.place.clone(),
             description: format!("{path}: {what}"),
+            path: Some(path.clone()),
             after_first_valid: false,
         });
     };

@@ -45,6 +45,8 @@ pub struct Broken {
     /// Where the constraint stands in the profile (as violations name it).
     pub place: String,
     pub description: String,
+    /// The element changed (`PID-5.1`, `PV1`), when one is.
+    pub path: Option<String>,
     /// Whether the break is only seen after the first valid message (a `unique` statement).
     pub after_first_valid: bool,
 }
