@@ -2,7 +2,7 @@
 
 use super::exit;
 use super::input::{expand, InputFile};
-use crate::conformance::{Validator, Violation};
+use crate::conformance::{Coverage, Validator, Violation};
 use crate::hl7::structures::Version;
 use crate::hl7::validate::{validate, ValidateOptions};
 use crate::hl7::{Finding, Severity};
@@ -116,5 +116,35 @@ pub fn run(args: &ValidateArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             }
         }
     }
+    if let Some(validator) = &conformance {
+        for coverage in validator.coverage() {
+            write_coverage(out, &coverage, args.json)?;
+        }
+    }
     Ok(code)
+}
+
+/// Which rules of a message profile the messages exercised, after the findings.
+fn write_coverage(out: &mut dyn Write, coverage: &Coverage, json: bool) -> std::io::Result<()> {
+    if json {
+        let value = serde_json::json!({ "coverage": {
+            "profile": coverage.profile,
+            "rules": coverage.rules,
+            "exercised": coverage.exercised,
+            "missed": coverage.missed,
+        }});
+        return writeln!(out, "{value}");
+    }
+    write!(
+        out,
+        "coverage {}: {} of {} rules exercised",
+        coverage.profile,
+        coverage.exercised.len(),
+        coverage.rules
+    )?;
+    if coverage.missed.is_empty() {
+        writeln!(out)
+    } else {
+        writeln!(out, "; not exercised: {}", coverage.missed.join(", "))
+    }
 }

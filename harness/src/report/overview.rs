@@ -316,6 +316,7 @@ pub(crate) mod fixture {
             load: Vec::new(),
             profiles: vec![crate::profile::ProfileUsed {
                 name: "site".to_string(),
+                version: None,
                 path: "profiles/site.yaml".to_string(),
                 sha256: "ab".repeat(32),
             }],
