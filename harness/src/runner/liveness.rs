@@ -8,6 +8,7 @@ use crate::faults::storm_plan;
 use crate::observation::{Canary, CanaryWhen, TransportEvent};
 use crate::scenario::Step;
 use crate::transport::client::{await_mllp_answer, AckWait, MllpEnd, Takes};
+use crate::vocab::Seed;
 use tokio::time::Instant;
 
 /// Whether the case applies any network fault (then canaries run).
@@ -100,7 +101,7 @@ pub(super) async fn during<T>(
 
 /// Opens `connections` connections one after another and ends each at once, with a close or a
 /// reset as the seed decides. Refused connections are not an error here: the canary judges.
-pub(super) async fn storm(addr: &str, ctx: &Context, connections: u32, seed: u64) {
+pub(super) async fn storm(addr: &str, ctx: &Context, connections: u32, seed: Seed) {
     for reset in storm_plan(connections, seed) {
         if let Ok(conn) = connect(addr, ctx).await {
             if reset {

@@ -1,6 +1,7 @@
 //! How a run is done: the `run` command's flags as the runner reads them, and `--shard K/N`.
 
 use crate::target::defect::Defects;
+use crate::vocab::Seed;
 use std::path::PathBuf;
 
 /// How a run is done (the `run` command's flags). The default runs everything against the
@@ -11,7 +12,7 @@ pub struct RunOptions {
     pub target: Option<String>,
     /// Defects of the built-in endpoint (self-tests of the harness).
     pub defects: Defects,
-    pub seed: u64,
+    pub seed: Seed,
     pub jobs: usize,
     /// Only cases whose full name contains this text.
     pub filter: Option<String>,
@@ -54,7 +55,7 @@ impl Default for RunOptions {
         RunOptions {
             target: None,
             defects: Defects::default(),
-            seed: 0,
+            seed: Seed(0),
             jobs: 8,
             filter: None,
             exclude: Vec::new(),

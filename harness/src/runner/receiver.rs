@@ -15,6 +15,7 @@ use crate::netlab::{Cut, Direction, Lab};
 use crate::observation::{Arrival, CaseObservation, SutRun, TransportEvent};
 use crate::scenario::{ConnectionBehaviour, ReceiverCase, TemplateMessage};
 use crate::transport::mllp::{encode_frame, FrameKind, MllpCodec, MllpOptions};
+use crate::vocab::Seed;
 use bytes::BytesMut;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -63,7 +64,7 @@ pub struct ReceiverRun {
     pub index: usize,
     pub name: String,
     pub case: ReceiverCase,
-    pub seed: u64,
+    pub seed: Seed,
     pub file: usize,
 }
 
@@ -542,7 +543,7 @@ pub async fn run_case(
     let temp = std::env::temp_dir().join(format!(
         "hl7-harness-sut-{}-{:x}-{}",
         std::process::id(),
-        run.seed,
+        run.seed.0,
         run.index,
     ));
     let framed_path = temp.with_extension("mllp");
@@ -867,7 +868,7 @@ mod tests {
         };
         let yaml = "{name: refused, send: [m], refuse_for: 250ms}";
         let case: ReceiverCase = crate::scenario::from_yaml(yaml).unwrap();
-        let run = ReceiverRun { index: 0, name: "refused".into(), case, seed: 1, file: 0 };
+        let run = ReceiverRun { index: 0, name: "refused".into(), case, seed: Seed(1), file: 0 };
         let (_, bytes) = messages(&run, &ctx).unwrap().remove(0);
         let start = Instant::now();
         let case = tokio::spawn(async move { run_case(&run, &ctx).await.0 });
