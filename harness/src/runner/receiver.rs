@@ -9,9 +9,9 @@
 use crate::checks::{content_key, CasePlan, ExpectedMessage, ReceiverExpectation};
 use crate::faults::{write_shaped, AckToBuild, AfterAnswer, AnswerRules, Shaping, Verdict};
 use crate::hl7::ack::{AckBuilder, AckCode, AckError, ErrorCondition};
-use crate::hl7::edit::MessageBuf;
-use crate::hl7::{Message, Path};
-use crate::netlab::{Cut, Direction, Lab};
+use crate::hl7::edit::{EditError, MessageBuf};
+use crate::hl7::{Message, ParseError, Path};
+use crate::netlab::{Cut, Direction, Lab, LabError};
 use crate::observation::{Arrival, CaseObservation, SutRun, TransportEvent};
 use crate::scenario::{ConnectionBehaviour, ReceiverCase, TemplateMessage};
 use crate::transport::mllp::{encode_frame, FrameKind, MllpCodec, MllpOptions};
@@ -82,6 +82,26 @@ impl ReceiverRun {
     }
 }
 
+/// Why an answer could not silence a connection or cut a port off.
+#[derive(Debug, thiserror::Error)]
+enum SilenceError {
+    #[error("this answer needs the packet-level lab, which the run does not have")]
+    NoLab,
+    #[error(transparent)]
+    Lab(LabError),
+}
+
+/// Why a receiver case's messages could not be prepared.
+#[derive(Debug, thiserror::Error)]
+enum PrepareError {
+    #[error("no template {name:?}")]
+    NoTemplate { name: String },
+    #[error("{label}: {source}")]
+    Template { label: String, source: ParseError },
+    #[error("MSH-10: {0}")]
+    ControlId(#[source] EditError),
+}
+
 /// Shared by the connection handlers of one case.
 struct CaseState {
     started: Instant,
@@ -101,14 +121,12 @@ struct CaseState {
 impl CaseState {
     /// Drops the packets of `cut` both ways (until healed, or the end of the case); why not,
     /// when it could not.
-    async fn drop_packets(&self, cut: Cut) -> Result<(), String> {
+    async fn drop_packets(&self, cut: Cut) -> Result<(), SilenceError> {
         let Some(lab) = &self.lab else {
-            return Err(
-                "this answer needs the packet-level lab, which the run does not have".into()
-            );
+            return Err(SilenceError::NoLab);
         };
         self.cuts.lock().unwrap_or_else(|e| e.into_inner()).push(cut);
-        lab.drop_packets(cut, Direction::Both).await.map_err(|e| e.to_string())
+        lab.drop_packets(cut, Direction::Both).await.map_err(SilenceError::Lab)
     }
 
     /// Lets `cut` through again after `period`, in the background.
@@ -177,19 +195,19 @@ impl CaseState {
 fn messages(
     run: &ReceiverRun,
     ctx: &ReceiverContext,
-) -> Result<Vec<(ExpectedMessage, Vec<u8>)>, String> {
-    let msh10 = Path::parse("MSH-10").map_err(|e| e.to_string())?;
+) -> Result<Vec<(ExpectedMessage, Vec<u8>)>, PrepareError> {
+    let msh10 = Path::parse("MSH-10").expect("MSH-10 is a path");
     let mut out = Vec::new();
     for (n, name) in run.case.send.iter().enumerate() {
         let template = ctx
             .templates
             .get(name)
             .and_then(|t| t.first())
-            .ok_or_else(|| format!("no template {name:?}"))?;
+            .ok_or_else(|| PrepareError::NoTemplate { name: name.clone() })?;
         let mut buf = MessageBuf::new(template.bytes.clone())
-            .map_err(|e| format!("{}: {e}", template.label))?;
+            .map_err(|source| PrepareError::Template { label: template.label.clone(), source })?;
         let control_id = run.control_id(n + 1);
-        buf.set(&msh10, &control_id).map_err(|e| format!("MSH-10: {e}"))?;
+        buf.set(&msh10, &control_id).map_err(PrepareError::ControlId)?;
         let bytes = buf.into_bytes();
         let expected = ExpectedMessage {
             label: name.clone(),
@@ -474,7 +492,7 @@ pub async fn run_case(
         Ok(prepared) => prepared,
         Err(message) => {
             return (
-                aborted(crate::vocab::ConnectionEvent::CaseSetup, message),
+                aborted(crate::vocab::ConnectionEvent::CaseSetup, message.to_string()),
                 CasePlan::default(),
                 Vec::new(),
             )
@@ -524,7 +542,7 @@ pub async fn run_case(
     if let Some(period) = run.case.connect_hang {
         if let Err(why) = state.drop_packets(Cut::Port(address.port())).await {
             return (
-                aborted(crate::vocab::ConnectionEvent::LabFailed, why),
+                aborted(crate::vocab::ConnectionEvent::LabFailed, why.to_string()),
                 CasePlan::default(),
                 described,
             );
@@ -555,7 +573,7 @@ pub async fn run_case(
             Err(why) => {
                 remove_message_files(&temp, &framed_path);
                 return (
-                    aborted(crate::vocab::ConnectionEvent::CaseSetup, why),
+                    aborted(crate::vocab::ConnectionEvent::CaseSetup, why.to_string()),
                     CasePlan::default(),
                     described,
                 );

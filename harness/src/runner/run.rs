@@ -3,6 +3,7 @@
 //! judged as it finishes, and every step told to the caller's event sink.
 
 use super::event::{EventSink, RunEvent};
+use super::lab::LabSkip;
 use super::options::RunOptions;
 use super::outcome::{CaseOutcome, PackOutcome, RunError, RunOutcome};
 use super::reproduce::reproduce;
@@ -100,11 +101,11 @@ async fn run_receiver_file(
     runs: Vec<ReceiverRun>,
     options: &RunOptions,
     events: EventSink<'_>,
-) -> Result<Vec<CaseOutcome>, String> {
+) -> Result<Vec<CaseOutcome>, LabSkip> {
     let spec = scenario.file.receiver.clone();
     let listen = spec.listen;
     let serial = !listen.ends_with(":0");
-    let lab = lab::for_file(&scenario.file).await.map_err(|e| e.to_string())?;
+    let lab = lab::for_file(&scenario.file).await?;
     let ctx = Arc::new(ReceiverContext {
         lab,
         listen,
@@ -306,7 +307,7 @@ async fn run_file(
             Ok(match run_receiver_file(pack, scenario, runs, options, events).await {
                 Ok(cases) => FileDone { reached: !cases.is_empty(), cases, ..FileDone::default() },
                 Err(reason) => FileDone {
-                    skipped: Some((scenario.path.clone(), reason)),
+                    skipped: Some((scenario.path.clone(), reason.to_string())),
                     ..FileDone::default()
                 },
             })
