@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 /// Whether the case applies any network fault (then canaries run).
 pub(super) fn has_faults(run: &CaseRun) -> bool {
-    !run.case.network.is_empty() || run.case.steps.iter().any(|s| !s.network.is_empty())
+    run.case.network_faults().next().is_some()
 }
 
 /// The canary's message: the case's first template, without its mutations, settings or
