@@ -7,8 +7,8 @@
 #![no_main]
 
 use hl7_harness::generator::{apply, Mutation, CATALOGUE};
-use hl7_harness::vocab::Seed;
 use hl7_harness::hl7::{split_batch, Message};
+use hl7_harness::vocab::Seed;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: &[u8]| {
