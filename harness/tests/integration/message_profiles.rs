@@ -1,0 +1,62 @@
+//! Message profiles end to end: `validate --profile` on files, and the e-health platform's
+//! sender pack (`sender.content`) against the reference sender with and without a defect.
+
+use crate::support::{run, stdout, workspace, TempFile};
+
+const EHEALTH: &str = "scenarios/ehealth-platform/ehealth-platform.profile.yaml";
+
+fn path(relative: &str) -> String {
+    workspace().join(relative).display().to_string()
+}
+
+#[test]
+fn validate_with_a_profile_passes_conforming_messages() {
+    let output = run(&[
+        "validate",
+        "--profile",
+        &path(EHEALTH),
+        &path("corpus/adt/adt_a04_v26_utf8_latin.hl7"),
+        &path("corpus/adt/adt_a40_v26_two_merges.hl7"),
+        &path("corpus/mfn/mfn_m02_v26_add_update.hl7"),
+    ]);
+    let shown = stdout(&output);
+    assert!(!shown.contains("error") && !shown.contains("warning"), "{shown}");
+    assert_eq!(output.status.code(), Some(0), "{shown}");
+}
+
+#[test]
+fn validate_with_a_profile_names_each_broken_field() {
+    let good = std::fs::read_to_string(workspace().join("corpus/adt/adt_a04_v26_utf8_latin.hl7"))
+        .expect("corpus file");
+    let broken =
+        good.replace("|19770911|M|", "|1977-09-11|Q|").replace("jurgen.test@example.invalid", "");
+    assert_ne!(good, broken);
+    let file = TempFile::new("a04-broken.hl7", broken.as_bytes());
+    let output = run(&["validate", "--profile", &path(EHEALTH), file.path(), "--json"]);
+    let shown = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{shown}");
+    let rules: Vec<(String, String)> = shown
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| {
+            let v = v.get("violation")?.clone();
+            Some((v["rule"].as_str()?.to_string(), v["path"].as_str()?.to_string()))
+        })
+        .collect();
+    let has = |rule: &str, path: &str| rules.iter().any(|(r, p)| r == rule && p == path);
+    assert!(has("statement", "message"), "e-mail statement: {rules:?}");
+}
+
+#[test]
+fn the_ehealth_sender_pack_certifies_the_reference_sender_and_catches_a_dropped_field() {
+    let pack = path("scenarios/ehealth-platform/sender.yaml");
+    let output = run(&["run", "--no-report", &pack, "--seed", "3"]);
+    let shown = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{shown}");
+    let output = run(&["run", "--no-report", &pack, "--seed", "3", "--sut-defect", "drops-email"]);
+    let shown = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{shown}");
+    assert!(shown.contains("error sender.content"), "{shown}");
+    assert!(shown.contains("error usage PID[1]-13"), "{shown}");
+    assert!(shown.contains("email does not hold"), "{shown}");
+}
