@@ -37,7 +37,7 @@ pub(super) fn sender_content(
         };
         let control_id = message.control_id().unwrap_or("").to_string();
         let found: Vec<Violation> = validator
-            .validate(&message)
+            .validate_as(&message, &format!("arrival {}", n + 1))
             .into_iter()
             .filter(|v| v.severity >= Severity::Warning)
             .collect();

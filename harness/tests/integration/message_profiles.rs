@@ -45,6 +45,7 @@ fn validate_with_a_profile_names_each_broken_field() {
         .collect();
     let has = |rule: &str, path: &str| rules.iter().any(|(r, p)| r == rule && p == path);
     assert!(has("statement", "message"), "e-mail statement: {rules:?}");
+    assert!(has("datatype", "PID[1]-7"), "1977-09-11 is not a DTM: {rules:?}");
 }
 
 #[test]
@@ -59,4 +60,32 @@ fn the_ehealth_sender_pack_certifies_the_reference_sender_and_catches_a_dropped_
     assert!(shown.contains("error sender.content"), "{shown}");
     assert!(shown.contains("error usage PID[1]-13"), "{shown}");
     assert!(shown.contains("email does not hold"), "{shown}");
+}
+
+const PHR: &str = "scenarios/http-partner/phr-partner.profile.yaml";
+
+#[test]
+fn the_phr_partner_profile_passes_the_partner_corpus_and_catches_its_rules() {
+    let output = run(&["validate", "--profile", &path(PHR), &path("corpus/phr")]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    // The same document number twice, an MSH-4 without the data controller, allergies in an A31.
+    let letter = path("corpus/phr/mdm_t02_v24_partner_letter.hl7");
+    let a31 = std::fs::read_to_string(workspace().join("corpus/phr/adt_a31_v24_partner.hl7"))
+        .expect("corpus file")
+        .replace("trustalias{trustalias}", "trustalias")
+        .replace("PV1||N\r", "PV1||N\rAL1|1||PEN^Penicillin^L\r");
+    let a31 = TempFile::new("phr-a31.hl7", a31.as_bytes());
+    let output = run(&["validate", "--profile", &path(PHR), &letter, &letter, a31.path()]);
+    let shown = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{shown}");
+    assert!(shown.contains("error unique TXA-12.1"), "{shown}");
+    assert!(
+        shown.contains("mdm_t02_v24_partner_letter.hl7 message 1: TXA-12.1 must be unique"),
+        "{shown}"
+    );
+    assert!(shown.contains("error pattern MSH[1]-4"), "{shown}");
+    assert!(
+        shown.contains("warning statement message: no-clinical-lists does not hold"),
+        "{shown}"
+    );
 }
