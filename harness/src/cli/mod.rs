@@ -18,6 +18,7 @@ mod report;
 mod run;
 mod schema;
 mod schema_markdown;
+mod seed;
 mod send;
 mod serve;
 mod validate;
