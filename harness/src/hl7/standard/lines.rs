@@ -8,7 +8,7 @@ use crate::hl7::structures::Version;
 
 /// One data line, borrowed from the embedded text.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DataLine {
+pub(crate) struct DataLine {
     /// 1-based line number in its file, for error messages.
     pub line: usize,
     pub key: Vec<&'static str>,
@@ -18,7 +18,7 @@ pub struct DataLine {
 
 /// Reads the lines of `text` whose key has `key_words` words; problems go to `errors` as
 /// `file:line: reason`.
-pub fn data_lines(
+pub(crate) fn data_lines(
     file: &str,
     text: &'static str,
     key_words: usize,
@@ -51,7 +51,7 @@ pub fn data_lines(
 }
 
 /// `2.3 2.5..2.6` as versions; `None` when a word is no version or a range runs backwards.
-pub fn parse_versions(words: &[&str]) -> Option<Vec<Version>> {
+fn parse_versions(words: &[&str]) -> Option<Vec<Version>> {
     let mut versions = Vec::new();
     for word in words {
         match word.split_once("..") {

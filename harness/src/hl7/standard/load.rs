@@ -218,6 +218,11 @@ pub fn segment(version: Version, id: &str) -> Option<&'static SegmentDef> {
     segments().get(version, id)
 }
 
+/// One field of a segment, e.g. `field(Version::V2_5, "PID", 3)` for PID-3.
+pub fn field(version: Version, segment_id: &str, position: usize) -> Option<&'static FieldDef> {
+    segment(version, segment_id)?.field(position)
+}
+
 /// A composite data type's definition in a version, e.g. `datatype(Version::V2_5, "CX")`.
 /// `None` for primitive types (ST, NM, TS before v2.6...) and unknown ones.
 pub fn datatype(version: Version, id: &str) -> Option<&'static CompositeDef> {
@@ -275,6 +280,8 @@ mod tests {
         assert_eq!(pid3.name, "PATIENT_IDENTIFIER_LIST");
         assert_eq!(pid.field(8).and_then(|f| f.table), Some(1));
         assert!(pid.field(0).is_none() && pid.field(99).is_none());
+        assert_eq!(field(Version::V2_5, "PID", 3), Some(pid3));
+        assert_eq!(field(Version::V2_5, "ZZZ", 1), None);
         // Lengths exist up to 2.6 only; a withdrawn field in 2.7 has max 0.
         let pid_27 = segment(Version::V2_7, "PID").expect("PID 2.7");
         assert_eq!(pid_27.field(3).and_then(|f| f.length), None);

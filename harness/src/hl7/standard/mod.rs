@@ -16,5 +16,8 @@ mod load;
 pub use defs::{
     ComponentDef, CompositeDef, FieldDef, SegmentDef, TableDef, TableKind, TableSource,
 };
-pub use lines::{data_lines, parse_versions, DataLine};
-pub use load::{data_errors, datatype, segment, segment_ids, table, EVENTS, GRAMMARS};
+pub(crate) use lines::data_lines;
+pub use load::{data_errors, datatype, field, segment, segment_ids, table};
+pub(crate) use load::{EVENTS, GRAMMARS};
+// The message structures, compiled by `structures`, under the same roof for callers.
+pub use super::structures::{structure, structure_for_event, Structure, Version};
