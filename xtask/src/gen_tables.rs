@@ -107,7 +107,9 @@ const SEGMENTS_NOTE: &str = "\
 # MIN >= 1 means usage R (required); MAX `*` is unbounded, 0 a withdrawn field. LENGTH is `-`
 # when unknown: hl7-dictionary has lengths for 2.3 to 2.6 only, none for 2.7 and 2.8, and a
 # length is taken only where both sources give the field the same data type (no invented
-# lengths). TABLE is the HL7 table number, `-` for none. NAME is hl7apy's short name.";
+# lengths). TABLE is the HL7 table number, `-` for none. NAME is hl7apy's short name.
+# Positions come from hl7apy's field ids (`PID_3`), not from list order: its lists leave out
+# some withdrawn fields, and a position without a line is such a field (no definition).";
 
 const DATATYPES_NOTE: &str = "\
 # Components of the composite data types, from hl7apy (data type, table, name) joined with

@@ -6,48 +6,71 @@ use super::source::{clean_name, table_number, text, Sources};
 use super::{Body, VERSIONS};
 use serde_json::Value;
 
+/// Fields hl7apy gives min 1 although the standard makes them conditional (usage C): OBX-2
+/// (value type, required when OBX-5 is valued) and OBX-4 (observation sub-ID, required to tell
+/// apart observations of one OBX-3) in v2.7 and v2.8. hl7apy's own 2.6 and 2.8.1 give both
+/// min 0; so do these tables, since usage C is not "required".
+const CONDITIONAL_AS_REQUIRED: [(&str, &str, usize); 4] =
+    [("2.7", "OBX", 2), ("2.7", "OBX", 4), ("2.8", "OBX", 2), ("2.8", "OBX", 4)];
+
+/// The position a field or component id names (`PID_3` is 3). hl7apy's lists leave out some
+/// withdrawn fields (v2.6 DG1-7..14, v2.8 EVN-1, ...), so a list index is not a position.
+fn position_of(id: &str) -> Option<usize> {
+    id.rsplit_once('_')?.1.parse().ok().filter(|&p| p > 0)
+}
+
 /// `(segments.txt, datatypes.txt)`.
 pub fn fields(sources: &Sources) -> (Body, Body) {
     let mut segments = Shared::default();
     let mut no_length = Vec::new();
+    let mut gaps = Vec::new();
     let mut datatypes = Shared::default();
     let mut dictionary_only = Vec::new();
     for (v, doc) in sources.hl7apy.iter().enumerate() {
         let dictionary = sources.dictionary[v].as_ref();
         for (segment, list) in doc["segments"].as_object().into_iter().flatten() {
             let list = list.as_array().cloned().unwrap_or_default();
-            let theirs = dictionary
-                .and_then(|d| d["segments"][segment]["fields"].as_array())
-                .filter(|f| f.len() == list.len());
+            let theirs = dictionary.and_then(|d| d["segments"][segment]["fields"].as_array());
             if dictionary.is_some() && theirs.is_none() {
                 no_length.push(format!("{segment} v{}", VERSIONS[v]));
             }
-            for (i, field) in list.iter().enumerate() {
+            let mut expected = 1;
+            for field in &list {
                 let id = text(&field["field"]).unwrap_or("");
+                let Some(position) = position_of(id) else { continue };
+                if position > expected + 1 {
+                    gaps.push(format!("{segment}-{expected}..{} v{}", position - 1, VERSIONS[v]));
+                } else if position == expected + 1 {
+                    gaps.push(format!("{segment}-{expected} v{}", VERSIONS[v]));
+                }
+                expected = position + 1;
                 let def = &doc["fields"][id];
                 let datatype = text(&def["datatype"]).unwrap_or("-");
-                let length = theirs.and_then(|t| length_if_same_type(datatype, &t[i]));
+                let length = theirs
+                    .and_then(|t| t.get(position - 1))
+                    .and_then(|t| length_if_same_type(datatype, t));
+                let corrected = CONDITIONAL_AS_REQUIRED.contains(&(VERSIONS[v], segment, position));
+                let min = if corrected { 0 } else { field["min"].as_i64().unwrap_or(0) };
                 let line = format!(
-                    "{datatype} {} {} {} {} {}",
-                    field["min"].as_i64().unwrap_or(0),
+                    "{datatype} {min} {} {} {} {}",
                     max_text(field["max"].as_i64().unwrap_or(-1)),
                     opt(length),
                     opt(text(&def["table"]).and_then(table_number)),
                     clean_name(text(&def["name"]).unwrap_or("")),
                 );
-                segments.add(&format!("{segment} {}", i + 1), v, line);
+                segments.add(&format!("{segment} {position}"), v, line);
             }
         }
         for (datatype, list) in doc["datatypes"].as_object().into_iter().flatten() {
             let list = list.as_array().cloned().unwrap_or_default();
-            let theirs = dictionary
-                .and_then(|d| d["fields"][datatype]["subfields"].as_array())
-                .filter(|f| f.len() == list.len());
-            for (i, component) in list.iter().enumerate() {
+            let theirs = dictionary.and_then(|d| d["fields"][datatype]["subfields"].as_array());
+            for component in &list {
                 let id = text(&component["component"]).unwrap_or("");
+                let Some(position) = position_of(id) else { continue };
                 let def = &doc["components"][id];
                 let ctype = text(&def["datatype"]).unwrap_or("-");
-                let joined = theirs.map(|t| &t[i]).filter(|t| same_type(ctype, t));
+                let joined =
+                    theirs.and_then(|t| t.get(position - 1)).filter(|t| same_type(ctype, t));
                 let line = format!(
                     "{ctype} {} {} {} {}",
                     opt(text(&def["table"]).and_then(table_number)),
@@ -55,7 +78,7 @@ pub fn fields(sources: &Sources) -> (Body, Body) {
                     joined.map_or("-", usage),
                     clean_name(text(&def["name"]).unwrap_or("")),
                 );
-                datatypes.add(&format!("{datatype} {}", i + 1), v, line);
+                datatypes.add(&format!("{datatype} {position}"), v, line);
             }
         }
         // Composites hl7-dictionary defines and hl7apy does not, for this version.
@@ -81,10 +104,19 @@ pub fn fields(sources: &Sources) -> (Body, Body) {
             }
         }
     }
-    let mut segment_notes = Vec::new();
+    let mut segment_notes = vec![format!(
+        "Written as min 0 although hl7apy says 1 (the standard makes them conditional, C): {}.",
+        CONDITIONAL_AS_REQUIRED.map(|(v, s, p)| format!("{s}-{p} v{v}")).join(", ")
+    )];
+    if !gaps.is_empty() {
+        segment_notes.push(format!(
+            "Positions hl7apy leaves out (withdrawn fields; no line, so no definition): {}.",
+            gaps.join(", ")
+        ));
+    }
     if !no_length.is_empty() {
         segment_notes.push(format!(
-            "No lengths (hl7-dictionary lacks the segment or lists another number of fields): {}.",
+            "No lengths (hl7-dictionary lacks the segment): {}.",
             no_length.join(", ")
         ));
     }
@@ -158,5 +190,8 @@ mod tests {
         assert_eq!(usage(&json!({})), "-");
         assert_eq!(max_text(-1), "*");
         assert_eq!(key_order("PID 10"), ("PID".to_string(), 10));
+        assert_eq!(position_of("PID_3"), Some(3));
+        assert_eq!(position_of("CM_CP_12"), Some(12));
+        assert_eq!(position_of("PID"), None);
     }
 }

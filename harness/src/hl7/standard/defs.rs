@@ -8,7 +8,8 @@ use crate::hl7::structures::Version;
 pub struct SegmentDef {
     pub id: &'static str,
     pub version: Version,
-    /// In position order, position 1 first (for MSH, MSH-1 is the field separator).
+    /// In position order (for MSH, MSH-1 is the field separator). A position may be missing:
+    /// the source leaves out some withdrawn fields (v2.6 DG1-7..14, v2.8 EVN-1).
     pub fields: Vec<FieldDef>,
     /// Positions of the fields with usage R (min ≥ 1).
     pub required: Vec<usize>,
@@ -17,7 +18,8 @@ pub struct SegmentDef {
 impl SegmentDef {
     /// The field at a 1-based position.
     pub fn field(&self, position: usize) -> Option<&FieldDef> {
-        position.checked_sub(1).and_then(|i| self.fields.get(i)).filter(|f| f.position == position)
+        let i = self.fields.binary_search_by_key(&position, |f| f.position).ok()?;
+        self.fields.get(i)
     }
 }
 
@@ -63,10 +65,8 @@ pub struct CompositeDef {
 impl CompositeDef {
     /// The component at a 1-based position.
     pub fn component(&self, position: usize) -> Option<&ComponentDef> {
-        position
-            .checked_sub(1)
-            .and_then(|i| self.components.get(i))
-            .filter(|c| c.position == position)
+        let i = self.components.binary_search_by_key(&position, |c| c.position).ok()?;
+        self.components.get(i)
     }
 }
 

@@ -60,7 +60,8 @@ fn positional<T: Clone>(
     out
 }
 
-/// Sorts by position and checks that positions run 1, 2, 3... without gaps.
+/// Sorts by position and checks that each position comes once. Gaps are allowed: the source
+/// leaves out some withdrawn fields (v2.6 DG1-7..14, v2.8 EVN-1).
 fn in_order<T>(
     file: &str,
     id: &str,
@@ -69,8 +70,8 @@ fn in_order<T>(
     errors: &mut Vec<String>,
 ) -> Vec<T> {
     items.sort_by_key(|(p, _)| *p);
-    if items.iter().enumerate().any(|(i, (p, _))| *p != i + 1) {
-        errors.push(format!("{file}: {id} v{version}: positions not 1..{}", items.len()));
+    if items.windows(2).any(|w| w[0].0 == w[1].0) || items.first().is_some_and(|(p, _)| *p == 0) {
+        errors.push(format!("{file}: {id} v{version}: a position twice, or position 0"));
     }
     items.into_iter().map(|(_, t)| t).collect()
 }
@@ -286,6 +287,13 @@ mod tests {
         let pid_27 = segment(Version::V2_7, "PID").expect("PID 2.7");
         assert_eq!(pid_27.field(3).and_then(|f| f.length), None);
         assert_eq!(pid_27.field(2).map(|f| (f.datatype, f.max)), Some(("WD", Some(0))));
+        // hl7apy's v2.8 EVN leaves out the withdrawn EVN-1: EVN-2 stays EVN-2 and required.
+        let evn_28 = segment(Version::V2_8, "EVN").expect("EVN 2.8");
+        assert_eq!((evn_28.field(1), evn_28.required.as_slice()), (None, &[2][..]));
+        // OBX-2 and OBX-4 are conditional, not required, in v2.7 and v2.8.
+        assert_eq!(required_of(Version::V2_8, "OBX"), [3, 11]);
+        // v2.6 DG1 joins its lengths on the real positions, past the withdrawn DG1-7..14.
+        assert_eq!(field(Version::V2_6, "DG1", 15).and_then(|f| f.length), Some(2));
         let cx = datatype(Version::V2_5, "CX").expect("CX 2.5");
         let cx1 = cx.component(1).expect("CX.1");
         assert_eq!((cx1.datatype, cx1.length, cx1.required), ("ST", Some(15), Some(true)));
@@ -296,6 +304,10 @@ mod tests {
         assert_eq!(table(Version::V2_3, 1).map(|t| t.source), Some(TableSource::Hl7Dictionary));
         assert_eq!(table(Version::V2_5, 104).map(|t| t.kind), Some(TableKind::Hl7Defined));
         assert!(segment_ids(Version::V2_8).contains(&"PID"));
+    }
+
+    fn required_of(version: Version, id: &str) -> Vec<usize> {
+        segment(version, id).map(|s| s.required.clone()).unwrap_or_default()
     }
 
     #[test]
