@@ -7,8 +7,12 @@
 //! reports print). It reads no files (`scenario::load_profile` does, beside the scenario YAML)
 //! and does no judging: the checks read a [`TargetProfile`] and decide.
 
+pub mod expr;
 mod loaded;
+pub mod message;
 mod model;
+pub mod usage;
 
 pub use loaded::{json_schema, LoadedProfile, ProfileUsed};
+pub use message::{MessageKey, MessageProfile, ProfilePath, ValueSet};
 pub use model::*;

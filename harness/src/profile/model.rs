@@ -8,6 +8,8 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
+use super::message::{MessageProfile, ValueSet};
+
 /// What the system under test declares. Grading = HL7 v2 ∩ these declarations.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -65,6 +67,17 @@ pub struct TargetProfile {
     /// names): configuration of one system, kept out of signed packs.
     #[serde(default)]
     pub site: BTreeMap<String, String>,
+    /// What a value outside its value set or data type gets: `reject` (AE or AR) or `accept`
+    /// (AA allowed). Undeclared: either answer passes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invalid_values: Option<MissingRequired>,
+    /// What each message of the interface must contain (the static part of an HL7 v2 message
+    /// profile): `validate --profile` and the receiver role's `sender.content` judge by it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub message_profiles: Vec<MessageProfile>,
+    /// The site's own code tables, by the name `value_set:` uses.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub value_sets: BTreeMap<String, ValueSet>,
 }
 
 /// `any`, or a declared list (or map).

@@ -29,6 +29,16 @@ pub fn load_profile(path: &Path) -> Result<LoadedProfile, LoadError> {
     } else {
         from_yaml(text).map_err(|e| yaml_error(path, &e))?
     };
+    let shape =
+        crate::profile::message::check_shape(&profile.message_profiles, &profile.value_sets);
+    if !shape.is_empty() {
+        let listed: Vec<String> = shape.iter().map(|e| format!("  {e}")).collect();
+        return Err(whole(format!(
+            "{} problem(s) in message_profiles:\n{}",
+            shape.len(),
+            listed.join("\n")
+        )));
+    }
     let sha256 = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
     Ok(LoadedProfile { path: path.to_path_buf(), sha256, profile: std::sync::Arc::new(profile) })
 }
@@ -43,6 +53,29 @@ mod tests {
         let path = dir.join("profile.yaml");
         std::fs::write(&path, text).expect("write");
         path
+    }
+
+    #[test]
+    fn message_profile_shape_errors_are_all_listed() {
+        let path = write(
+            "shape",
+            "message_profiles:\n- message: ADT^A04\n  constraints:\n    PID-8: { value_set: nope }\n    PID-7: { usage: C }\n",
+        );
+        let error = load_profile(&path).expect_err("two problems").to_string();
+        assert!(error.contains("2 problem(s)"), "{error}");
+        assert!(error.contains("constraints PID-8") && error.contains("\"nope\""), "{error}");
+        assert!(error.contains("constraints PID-7") && error.contains("predicate"), "{error}");
+    }
+
+    #[test]
+    fn a_bad_predicate_names_its_line() {
+        let path = write(
+            "predicate",
+            "message_profiles:\n- message: ADT^A04\n  constraints:\n    PID-7: { usage: C, predicate: 'PID-8 is vaguely' }\n",
+        );
+        let error = load_profile(&path).expect_err("bad predicate").to_string();
+        assert!(error.contains(":4:"), "{error}");
+        assert!(error.contains("column 10"), "{error}");
     }
 
     #[test]

@@ -93,6 +93,10 @@ pub fn declared_profile(endpoint: &Endpoint, served: &Served) -> TargetProfile {
         // Its own state API, mapped for probes; the base URL only when `--state` serves it.
         state: Some(StateSpec { url: served.state.clone(), ..StateSpec::builtin() }),
         site: crate::profile::builtin_site(),
+        // What the endpoint does with a value outside a table is not declared yet.
+        invalid_values: None,
+        message_profiles: Vec::new(),
+        value_sets: Default::default(),
     }
 }
 
