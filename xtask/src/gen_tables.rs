@@ -64,8 +64,8 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
 pub fn generate(dir: &Path) -> anyhow::Result<Vec<Generated>> {
     let sources = Sources::read(dir)?;
     let header = Header::new(&sources);
-    let grammars = grammars::grammars(&sources);
-    let events = grammars::events(&sources)?;
+    let (grammars, present) = grammars::grammars(&sources);
+    let events = grammars::events(&sources, &present)?;
     let (segments, datatypes) = fields::fields(&sources);
     let tables = tables::tables(&sources);
     Ok(vec![
@@ -165,7 +165,7 @@ impl Header {
         ));
         text.push_str(&self.sources);
         text.push_str(
-            "# The standard's content is (c) HL7 International; the licences above cover these\n\
+            "# The standard's content is © HL7 International; the licences above cover these\n\
              # projects' encodings of it. Versions: 2.3 2.3.1 2.4 2.5 2.5.1 2.6 2.7 2.8.\n",
         );
         text.push_str(VERSION_NOTE);

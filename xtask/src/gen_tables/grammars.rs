@@ -5,6 +5,7 @@ use super::share::Shared;
 use super::source::{text, Sources};
 use super::{Body, VERSIONS};
 use serde_json::Value;
+use std::collections::HashSet;
 
 /// hl7apy's stand-in for "any segment", which the notation cannot write.
 const ANY_SEGMENT: &str = "ANYHL7SEGMENT";
@@ -15,8 +16,10 @@ enum Skip {
     Malformed(String),
 }
 
-pub fn grammars(sources: &Sources) -> Body {
+/// The grammar lines, and which `(structure, version index)` pairs have one.
+pub fn grammars(sources: &Sources) -> (Body, HashSet<(String, usize)>) {
     let mut shared = Shared::default();
+    let mut present = HashSet::new();
     let mut any_segment: Vec<(String, usize)> = Vec::new();
     let mut malformed = Vec::new();
     let mut empty_groups = Vec::new();
@@ -25,7 +28,10 @@ pub fn grammars(sources: &Sources) -> Body {
         for (id, message) in messages {
             let mut writer = Writer { doc, empty_groups: Vec::new() };
             match writer.sequence(&message["children"]) {
-                Ok(grammar) if !grammar.is_empty() => shared.add(id, v, grammar),
+                Ok(grammar) if !grammar.is_empty() => {
+                    present.insert((id.clone(), v));
+                    shared.add(id, v, grammar);
+                }
                 Ok(_) => malformed.push(format!("{id} v{}: empty", VERSIONS[v])),
                 Err(Skip::AnySegment) => any_segment.push((id.clone(), v)),
                 Err(Skip::Malformed(why)) => {
@@ -55,7 +61,7 @@ pub fn grammars(sources: &Sources) -> Body {
     if !empty_groups.is_empty() {
         notes.push(format!("Empty groups in hl7apy, left out: {}.", empty_groups.join(", ")));
     }
-    Body { lines: shared.lines_sorted_by(str::to_string), notes }
+    (Body { lines: shared.lines_sorted_by(str::to_string), notes }, present)
 }
 
 struct Writer<'a> {
@@ -157,9 +163,10 @@ fn group_label(name: &str) -> Option<&str> {
 
 /// `STRUCTURE VERSIONS: CODE^EVENT ...` from the nHapi event maps. ACK is left to the harness's
 /// own rule (every acknowledgment uses the ACK structure).
-pub fn events(sources: &Sources) -> anyhow::Result<Body> {
+pub fn events(sources: &Sources, present: &HashSet<(String, usize)>) -> anyhow::Result<Body> {
     let mut shared = Shared::default();
     let mut ambiguous = Vec::new();
+    let mut without_grammar = Shared::default();
     for (v, map) in sources.event_maps.iter().enumerate() {
         let mut by_structure: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
         let mut seen = std::collections::HashSet::new();
@@ -179,12 +186,23 @@ pub fn events(sources: &Sources) -> anyhow::Result<Body> {
             by_structure.entry(structure).or_default().push(format!("{code}^{trigger}"));
         }
         for (structure, mut list) in by_structure {
+            if !present.contains(&(structure.to_string(), v)) {
+                without_grammar.add(structure, v, String::new());
+            }
             list.sort();
             list.dedup();
             shared.add(structure, v, list.join(" "));
         }
     }
     let mut notes = Vec::new();
+    let without_grammar = without_grammar.lines_sorted_by(str::to_string);
+    if !without_grammar.is_empty() {
+        notes.push(format!(
+            "Structures named here with no grammar in grammars.txt (validate says it cannot check \
+             them): {}.",
+            without_grammar.join(", ").replace(':', "")
+        ));
+    }
     if !ambiguous.is_empty() {
         notes.push(format!(
             "Events the event map lists more than once; the first structure is kept, these are \
