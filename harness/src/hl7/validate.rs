@@ -258,4 +258,35 @@ mod tests {
             e.known
         );
     }
+
+    /// The finding codes and locations of validating `segments` (joined with CR) as written.
+    fn check(segments: &[&str], expected: &[&str]) {
+        let text = segments.join("\r");
+        let message = Message::parse(text.as_bytes()).expect("parses");
+        let found: Vec<String> = validate(&message, &ValidateOptions::default())
+            .iter()
+            .map(|f| format!("{} at {}: {}", f.code, f.location, f.message))
+            .collect();
+        assert_eq!(found, expected, "{text}");
+    }
+
+    const MSH_28: &str = "MSH|^~\\&|A|B|C|D|20240101120000||ADT^A04^ADT_A01|1|P|2.8";
+
+    #[test]
+    fn v2_8_structures_and_fields() {
+        let pid = "PID|1||42^^^H^MR||Doe^Jane";
+        let pv1 = "PV1|1|O";
+        check(&[MSH_28, "EVN||20240101120000", pid, pv1], &[]);
+        // OBX-4 is conditional in v2.8 (hl7apy says required): no finding without it.
+        check(&[MSH_28, "EVN||20240101120000", pid, pv1, "OBX|1|ST|X^Y||v||||||F"], &[]);
+        // EVN-2 is v2.8's required recorded date/time (hl7apy's list leaves out EVN-1).
+        check(
+            &[MSH_28, "EVN|A04", pid, pv1],
+            &["missing-required-field at segment 2 (EVN), EVN-2: EVN-2 is required in v2.8 and is empty"],
+        );
+        check(
+            &[MSH_28, "EVN||20240101120000", pid],
+            &["missing-required-segment at : PV1 is required after segment 3 in ADT_A01 v2.8"],
+        );
+    }
 }
