@@ -31,19 +31,19 @@ pub(super) fn sender_content(
             Ok(message) => message,
             Err(e) => {
                 worst = Some(Severity::Error);
-                lines.push(format!("arrival {}: not an HL7 message: {e}", n + 1));
+                lines.push(format!("  - arrival {}: not an HL7 message: {e}", n + 1));
                 continue;
             }
         };
         let control_id = message.control_id().unwrap_or("").to_string();
         let found: Vec<Violation> = validator
-            .validate(&message)
+            .validate_as(&message, &format!("arrival {}", n + 1))
             .into_iter()
             .filter(|v| v.severity >= Severity::Warning)
             .collect();
         for violation in found {
             worst = worst.max(Some(violation.severity));
-            lines.push(format!("arrival {} (MSH-10 {control_id}): {violation}", n + 1));
+            lines.push(format!("  - arrival {} (MSH-10 {control_id}): {violation}", n + 1));
         }
     }
     let Some(severity) = worst else {
@@ -54,7 +54,7 @@ pub(super) fn sender_content(
     let quoted: Vec<&str> = lines.iter().take(MAX_QUOTED).map(String::as_str).collect();
     evidence.push_str(&quoted.join("\n"));
     if count > MAX_QUOTED {
-        evidence.push_str(&format!("\n… and {} more", count - MAX_QUOTED));
+        evidence.push_str(&format!("\n  … and {} more", count - MAX_QUOTED));
     }
     Some(CheckResult::fail(SENDER_CONTENT, None, evidence).with_severity(severity))
 }
@@ -106,7 +106,10 @@ mod tests {
             evidence.starts_with("1 finding(s) in 2 message(s)"),
             "retransmission judged once: {evidence}"
         );
-        assert!(evidence.contains("arrival 2 (MSH-10 1): error usage PID[1]-5.2"), "{evidence}");
+        assert!(
+            evidence.contains("  - arrival 2 (MSH-10 1): error usage PID[1]-5.2"),
+            "{evidence}"
+        );
     }
 
     #[test]

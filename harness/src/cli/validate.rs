@@ -82,7 +82,8 @@ pub fn run(args: &ValidateArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
                         message.findings().iter().cloned().chain(validate(&message, &options));
                     found.extend(all.map(|f| (Some(index + 1), f)));
                     if let Some(validator) = conformance.as_mut() {
-                        let judged = validator.validate(&message);
+                        let label = format!("{} message {}", file.path, index + 1);
+                        let judged = validator.validate_as(&message, &label);
                         violations.extend(judged.into_iter().map(|v| (index + 1, v)));
                     }
                 }

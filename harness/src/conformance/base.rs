@@ -7,12 +7,14 @@ use crate::hl7::value::Value;
 /// Why a value does not meet its data type, or `None` when it does (or the type is not one
 /// the harness knows: a profile may name local types).
 pub fn datatype_problem(
-    _datatype: &str,
-    _value: &Value<'_>,
-    _message: &Message<'_>,
-    _version: &str,
+    datatype: &str,
+    value: &Value<'_>,
+    message: &Message<'_>,
+    version: &str,
 ) -> Option<String> {
-    None
+    crate::hl7::datatype::check_value(datatype, message, value, version)
+        .err()
+        .map(|v| v.to_string())
 }
 
 /// Whether HL7 table `number` of `version` holds `code`; `None` when the harness's tables

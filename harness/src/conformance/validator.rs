@@ -21,8 +21,8 @@ const MAX_REMEMBERED: usize = 1_000_000;
 #[derive(Debug)]
 pub struct Validator {
     plans: Vec<Plan>,
-    /// Statement id → value → the message (1-based count) that first had it.
-    seen: HashMap<String, HashMap<String, usize>>,
+    /// Statement id → value → the label of the message that first had it.
+    seen: HashMap<String, HashMap<String, String>>,
     remembered: usize,
     full_noted: bool,
     messages: usize,
@@ -43,8 +43,16 @@ impl Validator {
         self.plans.is_empty()
     }
 
-    /// Every violation of this message, in message order, then statements.
+    /// Every violation of this message, in message order, then statements. A `unique`
+    /// violation names the earlier message as `message N` (counting from 1).
     pub fn validate(&mut self, message: &Message<'_>) -> Vec<Violation> {
+        let label = format!("message {}", self.messages + 1);
+        self.validate_as(message, &label)
+    }
+
+    /// As [`Validator::validate`], with the label a later `unique` violation names this
+    /// message by (e.g. `adt.hl7 message 2`, `arrival 3`).
+    pub fn validate_as(&mut self, message: &Message<'_>, label: &str) -> Vec<Violation> {
         self.messages += 1;
         let code = message.message_code().unwrap_or("");
         let event = message.trigger_event().unwrap_or("");
@@ -88,7 +96,7 @@ impl Validator {
         for rule in &plan.segment_rules {
             judge_segment_rule(plan, rule, message, &mut out);
         }
-        let unique = self.statements(index, message, &mut out);
+        let unique = self.statements(index, message, label, &mut out);
         out.extend(unique);
         out
     }
@@ -97,6 +105,7 @@ impl Validator {
         &mut self,
         index: usize,
         message: &Message<'_>,
+        label: &str,
         out: &mut Vec<Violation>,
     ) -> Vec<Violation> {
         let plan = &self.plans[index];
@@ -131,7 +140,7 @@ impl Validator {
                         path: format!("{path}"),
                         segment_index: None,
                         message: format!(
-                            "{value:?} was already sent in message {first}: {} must be unique{}",
+                            "{value:?} was already sent in {first}: {} must be unique{}",
                             path,
                             suffix(&text)
                         ),
@@ -139,7 +148,7 @@ impl Validator {
                         place: format!("statements {}", statement.id),
                     }),
                     None if self.remembered < MAX_REMEMBERED => {
-                        seen.insert(value, self.messages);
+                        seen.insert(value, label.to_string());
                         self.remembered += 1;
                     }
                     None if !self.full_noted => {
@@ -281,7 +290,7 @@ message_profiles:
     - { segment: IN2, usage: O }
   constraints:
     MSH-4: { pattern: '[a-z]+\{[a-z]+\}' }
-    PID-7: { usage: "C(R/O)", predicate: "PID-8 = F" }
+    PID-7: { usage: "C(R/O)", predicate: "PID-8 = F", datatype: DTM }
   statements:
   - { id: doc-unique, unique: PID-3.1 }
   - { id: birth-before-event, assert: "PID-7 < EVN-2 or PID-7 is not valued or EVN-2 is not valued" }
@@ -335,6 +344,7 @@ message_profiles:
             ("123^^^H^MR", "1~2~3", "error cardinality PID[1]-3 (segment 3): 3 repetition(s); the profile allows 1..2"),
             ("EVN|A04|20240101\r", "", "error usage EVN: EVN is required (usage R) but absent"),
             ("PV1|1|O\r", "PV1|1|O\rPV1|2\r", "error cardinality PV1[1] (segment 4): PV1 occurs 2 time(s); the profile allows 0..1"),
+            ("19800101", "19801301", "error datatype PID[1]-7 (segment 3): \"19801301\" is not a valid DTM: month 13"),
             ("|2.6\r", "|2.5\r", "error fixed MSH[1]-12 (segment 1): version \"2.5\"; the profile is written for 2.6"),
             ("19800101", "20250101", "error statement message: birth-before-event does not hold"),
             ("IN2|1\r", "IN2|1\rZZZ|1\r", "warning structure ZZZ[1] (segment 7): segment ZZZ is not in the profile"),
