@@ -17,7 +17,7 @@ pub struct ValidateArgs {
     /// Validate against this message structure (e.g. ADT_A01) instead of the one MSH-9 names.
     #[arg(long, value_name = "STRUCTURE")]
     pub structure: Option<String>,
-    /// Validate as this HL7 version (2.3, 2.3.1, 2.4, 2.5, 2.5.1, 2.6) instead of MSH-12.
+    /// Validate as this HL7 version (2.3, 2.3.1, 2.4, 2.5, 2.5.1, 2.6, 2.7, 2.8) instead of MSH-12.
     #[arg(long, value_name = "VERSION")]
     pub version: Option<String>,
     /// Reject LF and CRLF segment separators (exit 2) instead of reporting them as findings.
@@ -38,7 +38,9 @@ pub struct ValidateArgs {
 pub fn run(args: &ValidateArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     let version = match &args.version {
         Some(v) => Some(Version::parse(v).ok_or_else(|| {
-            anyhow::anyhow!("--version {v:?}: expected one of 2.3, 2.3.1, 2.4, 2.5, 2.5.1, 2.6")
+            anyhow::anyhow!(
+                "--version {v:?}: expected one of 2.3, 2.3.1, 2.4, 2.5, 2.5.1, 2.6, 2.7, 2.8"
+            )
         })?),
         None => None,
     };
