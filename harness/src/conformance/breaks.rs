@@ -236,8 +236,14 @@ fn field_breaks(
             let code =
                 ["ZZ", "Q", "ZZZ9"].iter().find(|c| !codes.contains(**c)).map(|c| c.to_string());
             with(code, Rule::ValueSet, format!("a code outside value set {name}"), out);
-        } else if let Some(ValueSetRef::Hl7Table { name, .. }) = &rule.value_set {
-            builder.notes.push(format!("{}: {name} codes are not in the harness's tables, a code outside it is not judged (not generatable)", rule.place));
+        } else if let Some(ValueSetRef::Hl7Table { name, number }) = &rule.value_set {
+            let outside = ["ZZ", "Q", "ZZZ9"]
+                .iter()
+                .find(|c| super::base::table_has(*number, c, &builder.version) == Some(false));
+            match outside {
+                Some(code) => with(Some(code.to_string()), Rule::ValueSet, format!("a code outside {name}"), out),
+                None => builder.notes.push(format!("{}: {name} has no codes in the harness's tables for {}, a code outside it is not judged (not generatable)", rule.place, builder.version)),
+            }
         }
         if let Some(max) = rule.length.and_then(|l| l.max) {
             if max < 10_000 {

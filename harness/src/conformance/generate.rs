@@ -356,10 +356,16 @@ impl Builder<'_, '_> {
                         }
                     }
                 }
-                ValueSetRef::Hl7Table { number, .. } => match table_codes(*number) {
-                    Some(codes) => codes[seed as usize % codes.len()].to_string(),
-                    None => self.filler(),
-                },
+                ValueSetRef::Hl7Table { number, .. } => {
+                    let standard = crate::hl7::standard::Version::parse(&self.version)
+                        .and_then(|v| crate::hl7::standard::table(v, *number))
+                        .map(|t| t.codes.clone())
+                        .filter(|codes| !codes.is_empty());
+                    match standard.as_deref().or(table_codes(*number)) {
+                        Some(codes) => codes[seed as usize % codes.len()].to_string(),
+                        None => self.filler(),
+                    }
+                }
             }
         } else if let Some((text, re)) = &rule.pattern {
             match PATTERN_EXAMPLES.iter().find(|e| re.is_match(e)) {
@@ -400,8 +406,8 @@ fn has_own_constraint(rule: &Field) -> bool {
     rule.pattern.is_some() || rule.fixed.is_some()
 }
 
-/// Codes of the few HL7 tables the generator knows, for valuing elements bound to them (the
-/// harness's tables do not list codes yet; others get a filler).
+/// Codes of HL7 tables the standard's generated tables leave empty (user-defined tables),
+/// for valuing elements bound to them; others get a filler.
 fn table_codes(number: u16) -> Option<&'static [&'static str]> {
     match number {
         1 => Some(&["F", "M", "O", "U"]),
