@@ -34,7 +34,7 @@ pub struct PackArgs {
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
     /// The folder for the message files (default DIR/messages); a pack reads files beside it
-    /// and under corpus/, so a committed pack keeps them in e.g. corpus/generated/NAME.
+    /// and under corpus/, so a committed pack keeps them in its own folder.
     #[arg(long, value_name = "DIR")]
     pub messages: Option<PathBuf>,
     /// Seed of the generated values: the same seed writes the same pack.
@@ -271,12 +271,12 @@ fn relative(dir: &Path, target: &Path) -> String {
 mod tests {
     use super::*;
 
-    /// The committed packs under corpus/generated, as `profile pack` writes them.
+    /// The committed packs under packs/generated, as `profile pack` writes them.
     fn packs(root: &Path) -> Vec<PackArgs> {
         let pack = |profile: &str, name: &str, head: Option<&str>, set: Vec<String>| PackArgs {
             profile: root.join(profile),
-            out: root.join("corpus/generated").join(name),
-            messages: Some(root.join("corpus/generated").join(name)),
+            out: root.join("packs/generated").join(name),
+            messages: Some(root.join("packs/generated").join(name)),
             seed: 1,
             count: 2,
             target: None,
@@ -293,7 +293,7 @@ mod tests {
             pack(
                 "scenarios/http-partner/phr-partner.profile.yaml",
                 "phr-partner",
-                Some("corpus/generated/phr-partner/head.yaml.txt"),
+                Some("packs/generated/phr-partner/head.yaml.txt"),
                 vec!["MSH-4=${profile.connecting_alias}{{${profile.data_controller_alias}}}".into()],
             ),
         ]
