@@ -21,6 +21,8 @@ pub struct Base {
     pub segment: String,
     /// Field, then component, already consumed by the context.
     pub positions: Vec<u16>,
+    /// The field's repetition when the context is one (`<SubContext Path="3[2]">`).
+    pub repetition: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +35,9 @@ enum Index {
 /// `3[2].1[1]` relative to `base` → `PID-3[2].1`; `.` is the base itself.
 pub fn path_text(base: &Base, relative: &str) -> Result<String, String> {
     let mut steps: Vec<(u16, Index)> = base.positions.iter().map(|p| (*p, Index::First)).collect();
+    if let (Some(first), Some(n)) = (steps.first_mut(), base.repetition) {
+        first.1 = Index::Nth(n);
+    }
     let relative = relative.trim();
     if relative != "." {
         for step in relative.split('.') {
@@ -181,9 +186,10 @@ fn term(
         }
         "Format" => {
             let p = path("Path")?;
-            let regex = attr(node, "Regex").ok_or("<Format> has no Regex=")?;
-            Regex::new(regex).map_err(|e| format!("<Format> regex {regex:?}: {e}"))?;
-            Ok(valued_test(&p, format!("{p} matches {}", quote(regex))))
+            let written = attr(node, "Regex").ok_or("<Format> has no Regex=")?;
+            let regex = super::common::java_regex(written);
+            Regex::new(&regex).map_err(|e| format!("<Format> regex {written:?}: {e}"))?;
+            Ok(valued_test(&p, format!("{p} matches {}", quote(&regex))))
         }
         "PathValue" => {
             let (p1, p2) = (path("Path1")?, path("Path2")?);
@@ -237,19 +243,25 @@ fn term(
     }
 }
 
-/// A `SubContext` path as a new base. Only single instances (`[1]`, or a numbered repetition
-/// of the field, written into the segment part) can be a base.
+/// A `SubContext` path as a new base: one instance (`3[1]`, or a numbered repetition of a field
+/// `3[2]`); over every repetition (`3[*]`) it is not one.
 fn sub_base(base: &Base, rel: &str) -> Result<Base, String> {
     let text = path_text(base, rel)?;
-    if text.contains("[*]") || text.contains('[') {
-        return Err(format!("<SubContext Path={rel:?}> over repetitions is not supported"));
+    if text.contains("[*]") {
+        return Err(format!("<SubContext Path={rel:?}> over every repetition is not supported"));
     }
-    let mut positions = base.positions.clone();
+    let mut out = base.clone();
     for step in rel.split('.') {
-        let number = step.split('[').next().unwrap_or_default();
-        positions.push(number.parse().map_err(|_| format!("path {rel:?}"))?);
+        let mut parts = step.split('[');
+        let number = parts.next().unwrap_or_default();
+        out.positions.push(number.parse().map_err(|_| format!("path {rel:?}"))?);
+        let index =
+            parts.next().and_then(|i| i.strip_suffix(']')).and_then(|i| i.parse::<u32>().ok());
+        if out.positions.len() == 1 && index.is_some_and(|n| n > 1) {
+            out.repetition = index;
+        }
     }
-    Ok(Base { segment: base.segment.clone(), positions })
+    Ok(out)
 }
 
 fn operator(op: Option<&str>) -> Result<&'static str, String> {
@@ -312,7 +324,7 @@ mod tests {
     use super::*;
 
     fn seg(name: &str) -> Base {
-        Base { segment: name.into(), positions: vec![] }
+        Base { segment: name.into(), positions: vec![], repetition: None }
     }
 
     fn nist(xml: &str, base: &Base, reading: Reading) -> Result<String, String> {
@@ -330,7 +342,7 @@ mod tests {
         assert_eq!(path_text(&seg("PID"), "5[1].1[1]").as_deref(), Ok("PID-5.1"));
         assert_eq!(path_text(&seg("PID"), "3[2].1[1]").as_deref(), Ok("PID-3[2].1"));
         assert_eq!(path_text(&seg("PID"), "3[*]").as_deref(), Ok("PID-3[*]"));
-        let field = Base { segment: "MSH".into(), positions: vec![3] };
+        let field = Base { segment: "MSH".into(), positions: vec![3], repetition: None };
         assert_eq!(path_text(&field, "2[1]").as_deref(), Ok("MSH-3.2"));
         assert_eq!(path_text(&field, ".").as_deref(), Ok("MSH-3"));
         assert!(path_text(&seg("PID"), ".").is_err());
@@ -369,12 +381,12 @@ mod tests {
         check(
             r#"<SubContext Path="3[2]"><PlainText Path="1[1]" Text="x" NotPresentBehavior="FAIL"/></SubContext>"#,
             Reading::Statement,
-            r#"PID-3.1 = "x""#,
+            r#"PID-3[2].1 = "x""#,
         );
         check(
             r#"<Format Path="7[1]" Regex="^\d{8}$" NotPresentBehavior="FAIL"/>"#,
             Reading::Statement,
-            r#"PID-7 matches "^\\d{8}$""#,
+            r#"PID-7 matches "^[0-9]{8}$""#,
         );
     }
 

@@ -115,6 +115,32 @@ pub fn table_name(table: &str) -> String {
     }
 }
 
+/// A regular expression as the NIST tools (Java) read it, for the `regex` crate: Java's `\d`
+/// and `\w` are ASCII unless asked otherwise, Rust's are Unicode, so they are written out
+/// (which also keeps the compiled patterns small).
+pub fn java_regex(regex: &str) -> String {
+    let mut out = String::with_capacity(regex.len());
+    let mut chars = regex.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('d') => out.push_str("[0-9]"),
+            Some('D') => out.push_str("[^0-9]"),
+            Some('w') => out.push_str("[0-9A-Za-z_]"),
+            Some('W') => out.push_str("[^0-9A-Za-z_]"),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
 /// Appends a sentence to an optional description.
 pub fn append(description: &mut Option<String>, text: &str) {
     let text = text.trim();
@@ -134,6 +160,12 @@ pub fn append(description: &mut Option<String>, text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn java_classes_are_ascii() {
+        assert_eq!(java_regex(r"^\d{4}\.\w$"), r"^[0-9]{4}\.[0-9A-Za-z_]$");
+        assert_eq!(java_regex(r"a\\d"), r"a\\d");
+    }
 
     #[test]
     fn table_names() {

@@ -167,3 +167,110 @@ fn prune(value: &mut serde_yaml::Value) {
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const HL7V2X: &str = include_str!("../../../corpus/profiles/handwritten/hl7v2x/ADT_A04.xml");
+    const NIST: &str = include_str!("../../../corpus/profiles/handwritten/nist/Profile.xml");
+    const VALUE_SETS: &str =
+        include_str!("../../../corpus/profiles/handwritten/nist/ValueSets.xml");
+    const CONSTRAINTS: &str =
+        include_str!("../../../corpus/profiles/handwritten/nist/Constraints.xml");
+
+    fn source(name: &str, text: &str) -> Source {
+        Source { name: name.into(), text: text.into() }
+    }
+
+    /// Imports `main` with the hand-written NIST companions (or `broken` in place of one).
+    fn run(main: &str, broken: Option<(Companion, &str)>) -> Result<Imported, ImportError> {
+        let mut companion = |which: Companion| -> Result<Option<Source>, ImportError> {
+            if let Some((w, text)) = broken {
+                if w == which {
+                    return Ok(Some(source("broken.xml", text)));
+                }
+            }
+            Ok(match which {
+                Companion::ValueSets => Some(source("ValueSets.xml", VALUE_SETS)),
+                Companion::Constraints => Some(source("Constraints.xml", CONSTRAINTS)),
+                Companion::Bindings => None,
+            })
+        };
+        import(&source("Profile.xml", main), &mut companion)
+    }
+
+    #[test]
+    fn formats_are_told_by_their_root() {
+        assert_eq!(format_of(HL7V2X), Some(Format::Hl7v2x));
+        assert_eq!(format_of(NIST), Some(Format::Nist));
+        assert_eq!(format_of("<a/>"), None);
+        assert_eq!(format_of("not xml"), None);
+    }
+
+    #[test]
+    fn the_yaml_reads_back_without_shape_problems() {
+        for text in [HL7V2X, NIST] {
+            let imported = run(text, None).expect("imports");
+            let yaml = to_yaml(&imported, "Profile.xml").expect("yaml");
+            let back: TargetProfile = serde_yaml::from_str(&yaml).expect("reads back");
+            assert_eq!(back, imported.profile);
+            let shape =
+                crate::profile::message::check_shape(&back.message_profiles, &back.value_sets);
+            assert!(shape.is_empty(), "{shape:?}");
+            assert!(!yaml.contains("null"), "{yaml}");
+        }
+    }
+
+    #[test]
+    fn every_prefix_of_a_profile_is_refused_or_read_never_a_panic() {
+        for text in [HL7V2X, NIST] {
+            for end in (0..text.len()).filter(|i| text.is_char_boundary(*i)).step_by(7) {
+                let _ = run(&text[..end], None);
+            }
+        }
+        for end in (0..CONSTRAINTS.len()).filter(|i| CONSTRAINTS.is_char_boundary(*i)).step_by(11) {
+            let _ = run(NIST, Some((Companion::Constraints, &CONSTRAINTS[..end])));
+        }
+    }
+
+    #[test]
+    fn a_companion_that_is_not_xml_is_an_error_naming_it() {
+        let error = run(NIST, Some((Companion::ValueSets, "<a>"))).expect_err("broken");
+        assert!(error.to_string().starts_with("broken.xml:1:"), "{error}");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// Garbled profiles (bytes replaced, cut, duplicated) give a result or an error, and
+        /// every note names its file and a line inside it.
+        #[test]
+        fn garbled_profiles_never_panic(
+            which in 0usize..2,
+            edits in proptest::collection::vec((0usize..8000, "[<>/=\"a-zA-Z0-9 ]{0,6}"), 1..8),
+        ) {
+            let mut text = [HL7V2X, NIST][which].to_string();
+            for (at, insert) in edits {
+                let mut at = at % (text.len() + 1);
+                while !text.is_char_boundary(at) {
+                    at -= 1;
+                }
+                let end = (at + insert.len()).min(text.len());
+                let end = (end..=text.len()).find(|e| text.is_char_boundary(*e)).unwrap_or(text.len());
+                text.replace_range(at..end, &insert);
+            }
+            if let Ok(imported) = run(&text, None) {
+                let lines = text.lines().count().max(1) as u32;
+                for note in &imported.notes {
+                    prop_assert!(note.line >= 1);
+                    if note.file == "Profile.xml" {
+                        prop_assert!(note.line <= lines, "{note}");
+                    }
+                }
+                prop_assert!(to_yaml(&imported, "Profile.xml").is_ok());
+            }
+        }
+    }
+}

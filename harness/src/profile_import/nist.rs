@@ -7,7 +7,7 @@
 //! must meet, every field with its components and sub-components.
 
 use super::assertion::{assertion, Base, Reading};
-use super::common::{append, cardinality, length, settle, table_name, usage};
+use super::common::{append, cardinality, java_regex, length, settle, table_name, usage};
 use super::nist_files::{Bindings, Context, Library};
 use super::xml::{attr, elements, Doc, ImportError, Notes};
 use crate::profile::message::{
@@ -40,6 +40,9 @@ struct Walk<'p, 'a, 'i> {
     used: BTreeSet<usize>,
     /// Bindings of the bindings file that matched an element, by (context, index).
     used_bindings: BTreeSet<(String, String, usize)>,
+    /// Whether each data type pattern compiles, so each is compiled once (a large export
+    /// uses DTM thousands of times).
+    patterns: BTreeMap<String, bool>,
 }
 
 /// An ancestor whose predicates and bindings may target an element: the segment (`kind`
@@ -72,6 +75,7 @@ pub fn import(parts: &Parts<'_, '_>, notes: &mut Notes) -> Result<TargetProfile,
         used_sets: BTreeSet::new(),
         used: BTreeSet::new(),
         used_bindings: BTreeSet::new(),
+        patterns: BTreeMap::new(),
     };
     let mut profile = TargetProfile::default();
     let version = attr(root, "HL7Version").map(str::to_string);
@@ -372,6 +376,7 @@ impl<'p, 'a, 'i> Walk<'p, 'a, 'i> {
                             let base = Base {
                                 segment: scopes[0].name.clone(),
                                 positions: scope.positions.clone(),
+                                repetition: None,
                             };
                             assertion(cond, &base, &self.library_sets(), Reading::Condition)
                                 .map(|e| (u, e))
@@ -461,8 +466,13 @@ impl<'p, 'a, 'i> Walk<'p, 'a, 'i> {
                 .assertion
                 .and_then(|a| elements(a).next())
                 .filter(|f| f.tag_name().name() == "Format" && attr(*f, "Path") == Some("."));
-            match format.and_then(|f| attr(f, "Regex")) {
-                Some(regex) if regex::Regex::new(&format!("^(?:{regex})$")).is_ok() => {
+            let regex = format.and_then(|f| attr(f, "Regex")).map(java_regex);
+            match regex.as_deref() {
+                Some(regex)
+                    if *self.patterns.entry(regex.to_string()).or_insert_with(|| {
+                        regex::Regex::new(&format!("^(?:{regex})$")).is_ok()
+                    }) =>
+                {
                     c.pattern = Some(Pattern(regex.to_string()));
                 }
                 _ => self.notes.add_once(
@@ -599,7 +609,7 @@ impl<'p, 'a, 'i> Walk<'p, 'a, 'i> {
                     Some(_) if *repeating => Err(format!("{name} can repeat in {message}")),
                     Some(a) => assertion(
                         a,
-                        &Base { segment: name.clone(), positions: vec![] },
+                        &Base { segment: name.clone(), positions: vec![], repetition: None },
                         &sets,
                         Reading::Statement,
                     ),

@@ -113,6 +113,7 @@ pub struct Doc<'a> {
     pub file: String,
     pub doc: roxmltree::Document<'a>,
     line_starts: Vec<usize>,
+    len: usize,
 }
 
 impl<'a> Doc<'a> {
@@ -140,7 +141,7 @@ impl<'a> Doc<'a> {
         let line_starts = std::iter::once(0)
             .chain(text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i + 1))
             .collect();
-        let parsed = Doc { file: file.into(), doc, line_starts };
+        let parsed = Doc { file: file.into(), doc, line_starts, len: text.len() };
         parsed.check_depth()?;
         Ok(parsed)
     }
@@ -179,7 +180,7 @@ impl<'a> Doc<'a> {
         let at = node.range().start;
         let line = self.line(node);
         let start = self.line_starts.get(line.saturating_sub(1) as usize).copied().unwrap_or(0);
-        let end = self.line_starts.get(line as usize).copied().unwrap_or(usize::MAX);
+        let end = self.line_starts.get(line as usize).copied().unwrap_or(self.len);
         let column = (end.saturating_sub(start) > LONG_LINE)
             .then(|| u32::try_from(at.saturating_sub(start) + 1).unwrap_or(u32::MAX));
         Note {
