@@ -6,6 +6,7 @@
 
 pub mod checks;
 pub mod cli;
+pub mod conformance;
 pub mod faults;
 pub mod generator;
 pub mod hl7;

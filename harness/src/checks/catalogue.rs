@@ -227,6 +227,16 @@ catalogue! {
                next, so messages arrive in the order of their events (e.g. A04 before A08)",
         summary: "the messages arrive in the order the sender was to send them",
         note: "";
+    SENDER_CONTENT = "sender.content", Error, versions: NONE,
+        rule: "the target profile's message_profiles (the interface specification): usage R \
+               and X, cardinality, length, data type, value sets, fixed values, patterns, \
+               predicates and conformance statements of every message the sender delivered",
+        summary: "every message the sender delivered meets the interface specification",
+        note: "An error for an R element missing, an X element present, a value outside a \
+               required value set, a bad data type or a broken statement; a warning (this \
+               check failed at warning severity) when the only findings are RE elements left \
+               empty or suggested value sets, which the sender may have had no data for. Run \
+               only when the target profile has message_profiles.";
     SUT_RAN = "sut.ran", Error, versions: NONE,
         rule: "a sender under test that cannot be started, or does not finish within the case \
                timeout, has not shown conformance",

@@ -12,6 +12,7 @@
 mod ack;
 mod case;
 mod catalogue;
+mod content;
 mod declared;
 mod evaluate;
 mod history;

@@ -62,6 +62,9 @@ pub(super) fn receiver_case(plan: &CasePlan, case: &CaseObservation, out: &mut V
     let arrivals = &case.arrivals;
     let keys: Vec<Vec<u8>> = arrivals.iter().map(|a| content_key(&a.payload)).collect();
     out.push(delivered(expect, arrivals, &keys));
+    if let Some(result) = super::content::sender_content(plan.profile.as_deref(), arrivals) {
+        out.push(result);
+    }
     if let Some(result) = msh10_kept(arrivals, &keys) {
         out.push(result);
     }

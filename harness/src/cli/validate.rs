@@ -2,6 +2,7 @@
 
 use super::exit;
 use super::input::{expand, InputFile};
+use crate::conformance::{Validator, Violation};
 use crate::hl7::structures::Version;
 use crate::hl7::validate::{validate, ValidateOptions};
 use crate::hl7::{Finding, Severity};
@@ -25,6 +26,11 @@ pub struct ValidateArgs {
     /// Print findings as JSON lines, one object per finding.
     #[arg(long)]
     pub json: bool,
+    /// Also judge every message against this target profile's `message_profiles` (usage,
+    /// cardinality, length, data type, value sets, fixed values, patterns, predicates and
+    /// conformance statements; `unique` statements compare across all the files given).
+    #[arg(long, value_name = "PROFILE")]
+    pub profile: Option<PathBuf>,
 }
 
 /// Exit 0 when every message is clean (info notes allowed), 1 when any has a warning or error,
@@ -40,6 +46,20 @@ pub fn run(args: &ValidateArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     if let Some(s) = &options.structure {
         crate::hl7::validate::check_structure_name(s)?;
     }
+    let mut conformance = match &args.profile {
+        Some(path) => {
+            let loaded = crate::scenario::load_profile(path)?;
+            let validator = Validator::new(&loaded.profile);
+            if validator.is_empty() {
+                anyhow::bail!(
+                    "{}: the profile has no `message_profiles`; nothing to validate against",
+                    path.display()
+                );
+            }
+            Some(validator)
+        }
+        None => None,
+    };
     let mut code = exit::OK;
     for path in expand(&args.files)? {
         let file = match InputFile::read(&path) {
@@ -52,12 +72,18 @@ pub fn run(args: &ValidateArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         };
         let mut found: Vec<(Option<usize>, Finding)> =
             file.findings.iter().map(|f| (None, f.clone())).collect();
+        let mut violations: Vec<(usize, Violation)> = Vec::new();
         for index in 0..file.messages.len() {
             match file.message_with(index, args.strict) {
                 Ok(message) => {
                     let all =
                         message.findings().iter().cloned().chain(validate(&message, &options));
                     found.extend(all.map(|f| (Some(index + 1), f)));
+                    if let Some(validator) = conformance.as_mut() {
+                        let label = format!("{} message {}", file.path, index + 1);
+                        let judged = validator.validate_as(&message, &label);
+                        violations.extend(judged.into_iter().map(|v| (index + 1, v)));
+                    }
                 }
                 Err(err) => {
                     eprintln!("hl7-harness: error: {err}");
@@ -66,7 +92,8 @@ pub fn run(args: &ValidateArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             }
         }
         // Info findings are notes (e.g. a version the tables do not cover), not problems.
-        let problems = found.iter().any(|(_, f)| f.severity >= Severity::Warning);
+        let problems = found.iter().any(|(_, f)| f.severity >= Severity::Warning)
+            || violations.iter().any(|(_, v)| v.severity >= Severity::Warning);
         if problems && code == exit::OK {
             code = exit::FINDINGS;
         }
@@ -78,6 +105,14 @@ pub fn run(args: &ValidateArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             } else {
                 let at = index.map(|i| format!(" message {i}:")).unwrap_or_default();
                 writeln!(out, "{}:{at} {finding}", file.path)?;
+            }
+        }
+        for (index, violation) in &violations {
+            if args.json {
+                let value = serde_json::json!({ "file": file.path, "message": index, "violation": violation });
+                writeln!(out, "{value}")?;
+            } else {
+                writeln!(out, "{}: message {index}: {violation}", file.path)?;
             }
         }
     }

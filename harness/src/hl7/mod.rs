@@ -7,6 +7,7 @@
 pub mod ack;
 pub mod batch;
 pub mod charset;
+pub mod datatype;
 pub mod delimiters;
 pub mod diff;
 pub mod edit;

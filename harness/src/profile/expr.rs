@@ -6,7 +6,8 @@
 //! and     := unary ("and" unary)*
 //! unary   := "not" unary | primary
 //! primary := "(" expr ")" | "true" | "false"
-//!          | "count(" PATH ")" OP NUMBER         occurrences of a segment, repetitions of a field
+//!          | "count(" PATH ")" OP (NUMBER | "count(" PATH ")")
+//!                                                 occurrences of a segment, repetitions of a field
 //!          | PATH "is" ["not"] "valued"
 //!          | PATH OP (LITERAL | PATH)             OP: = != < <= > >=
 //!          | PATH "in" "(" LITERAL ("," LITERAL)* ")"
@@ -49,7 +50,14 @@ pub enum Node {
     Compare { path: ExprPath, op: Op, rhs: Operand },
     In { path: ExprPath, values: Vec<String> },
     Matches { path: ExprPath, pattern: String },
-    Count { path: ExprPath, op: Op, n: u64 },
+    Count { path: ExprPath, op: Op, rhs: Counted },
+}
+
+/// The right side of a `count(…)` comparison.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Counted {
+    Number(u64),
+    Count(ExprPath),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -349,13 +357,19 @@ impl Parser {
                 };
                 self.pos += 1;
                 let column = self.column();
+                if self.keyword("count") {
+                    self.expect(Kind::Open, "'(' after count")?;
+                    let other = self.path()?;
+                    self.expect(Kind::Close, "')'")?;
+                    return Ok(Node::Count { path, op, rhs: Counted::Count(other) });
+                }
                 let n = match self.peek().cloned() {
                     Some(Kind::Word(w)) => w.parse::<u64>().ok(),
                     _ => None,
                 }
-                .ok_or((column, "expected a whole number".to_string()))?;
+                .ok_or((column, "expected a whole number or count(…)".to_string()))?;
                 self.pos += 1;
-                Ok(Node::Count { path, op, n })
+                Ok(Node::Count { path, op, rhs: Counted::Number(n) })
             }
             Some(Kind::Word(_)) => self.test(),
             Some(other) => Err((column, format!("unexpected {other}"))),
@@ -463,7 +477,11 @@ mod tests {
             matches!(parse("PID-8 in (M, F, \"U\")"), Node::In { ref values, .. } if values.len() == 3)
         );
         assert!(matches!(parse("MSH-4 matches \"[a-z]+\\{[a-z]+\\}\""), Node::Matches { .. }));
-        assert!(matches!(parse("count(OBX) >= 1"), Node::Count { n: 1, .. }));
+        assert!(matches!(parse("count(OBX) >= 1"), Node::Count { rhs: Counted::Number(1), .. }));
+        assert!(matches!(
+            parse("count(PID) = count(MRG)"),
+            Node::Count { rhs: Counted::Count(_), .. }
+        ));
         assert!(matches!(parse("true"), Node::Const(true)));
     }
 

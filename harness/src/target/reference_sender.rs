@@ -240,6 +240,11 @@ pub async fn send_all(
     mut on_verdict: impl FnMut(&Verdict) -> std::io::Result<()>,
 ) -> Result<Vec<Verdict>, SenderError> {
     session.takes(sender)?;
+    let messages = if sender.defects.has(SenderDefect::DropsEmail) {
+        messages.into_iter().map(without_pid13).collect()
+    } else {
+        messages
+    };
     let verdicts = if sender.defects.has(SenderDefect::NoWaitForAck) {
         let verdicts = pipeline(&mut session.0, sender, messages).await;
         verdicts.iter().try_for_each(&mut on_verdict).map_err(SenderError::Output)?;
@@ -263,6 +268,26 @@ fn with_control_id(payload: &[u8], control_id: &str) -> Vec<u8> {
         Ok(path) if buf.set_raw(&path, control_id.as_bytes()).is_ok() => buf.into_bytes(),
         _ => payload.to_vec(),
     }
+}
+
+/// The `drops-email` defect: every PID-13 emptied (each PID of a merge).
+fn without_pid13(mut message: Outgoing) -> Outgoing {
+    let Ok(mut buf) = MessageBuf::new(message.bytes.clone()) else { return message };
+    let valued: Vec<usize> = {
+        let parsed = buf.message();
+        let pids = parsed.segments().filter(|s| s.id() == "PID");
+        pids.enumerate()
+            .filter(|(_, pid)| pid.field(13).is_some_and(|f| !f.is_empty()))
+            .map(|(i, _)| i + 1)
+            .collect()
+    };
+    for occurrence in valued {
+        if let Ok(path) = Path::parse(&format!("PID[{occurrence}]-13")) {
+            let _ = buf.set_raw(&path, b"");
+        }
+    }
+    message.bytes = buf.into_bytes();
+    message
 }
 
 /// Sends one message until it is answered or the attempts run out: the same bytes each time,

@@ -17,6 +17,7 @@ pub enum SenderDefect {
     NewMsh10OnRetry,
     RetryWithoutDelay,
     ResendOnSameConnection,
+    DropsEmail,
 }
 
 impl SenderDefect {
@@ -28,6 +29,7 @@ impl SenderDefect {
         SenderDefect::NewMsh10OnRetry,
         SenderDefect::RetryWithoutDelay,
         SenderDefect::ResendOnSameConnection,
+        SenderDefect::DropsEmail,
     ];
 
     pub fn name(self) -> &'static str {
@@ -39,6 +41,7 @@ impl SenderDefect {
             SenderDefect::NewMsh10OnRetry => "new-msh10-on-retry",
             SenderDefect::RetryWithoutDelay => "retry-without-delay",
             SenderDefect::ResendOnSameConnection => "resend-on-same-connection",
+            SenderDefect::DropsEmail => "drops-email",
         }
     }
 
@@ -60,6 +63,10 @@ impl SenderDefect {
             SenderDefect::ResendOnSameConnection => {
                 "after an ACK timeout, resends on the same connection (a peer that vanished \
                  without a FIN or RST keeps it forever)"
+            }
+            SenderDefect::DropsEmail => {
+                "sends PID-13 (phone numbers and e-mail) empty: a field the interface requires \
+                 goes missing (the content checks must catch it)"
             }
         }
     }

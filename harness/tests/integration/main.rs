@@ -14,6 +14,7 @@ mod http;
 mod inputs;
 mod junit_counts;
 mod load;
+mod message_profiles;
 mod mllp;
 mod names;
 mod outbound;

@@ -206,6 +206,19 @@ fn every_sender_defect_changes_what_the_receiver_sees() {
                     assert_eq!(got.join().unwrap(), connections, "{switch:?}");
                 }
             }
+            SenderDefect::DropsEmail => {
+                // Nothing answered, no retry: the one frame shows what was sent.
+                for (switch, has_pid13) in [(None, true), (Some(defect), false)] {
+                    let (url, got) = silent(1);
+                    send(&url, &["--retries", "0"], switch);
+                    let frames = got.join().unwrap();
+                    assert_eq!(frames.len(), 1, "{switch:?}");
+                    let text = String::from_utf8_lossy(&frames[0].payload).into_owned();
+                    let pid = text.split('\r').find(|s| s.starts_with("PID|")).unwrap_or("");
+                    let pid13 = pid.split('|').nth(13).unwrap_or("");
+                    assert_eq!(!pid13.is_empty(), has_pid13, "{switch:?}: {pid}");
+                }
+            }
             SenderDefect::IgnoresMsa2 => {
                 // The reference endpoint with its wrong-msa2 defect: every MSA-2 is not MSH-10.
                 let server = Server::with_args(&["--defect".as_ref(), "wrong-msa2".as_ref()]);

@@ -1,0 +1,17 @@
+//! Conformance to a message profile: every message judged against what the target profile's
+//! `message_profiles` say it must contain (usage, cardinality, length, data type, value sets,
+//! fixed values, patterns, predicates, conformance statements).
+//!
+//! Pure: messages and a profile in, violations out. `validate --profile` and the receiver
+//! role's `sender.content` check use it; the format itself is `profile::message`.
+
+mod base;
+mod eval;
+mod plan;
+mod tree;
+mod validator;
+mod values;
+mod violation;
+
+pub use validator::Validator;
+pub use violation::{Rule, Violation};

@@ -1,0 +1,394 @@
+//! The entry point: a target profile's message profiles, compiled once, judging message after
+//! message (and remembering what `unique` statements need across messages).
+
+use super::eval::{eval, Context};
+use super::plan::{Plan, SegmentRule};
+use super::tree::match_tree;
+use super::values::Judge;
+use super::violation::{Rule, Violation};
+use crate::hl7::message::Message;
+use crate::hl7::Severity;
+use crate::profile::message::StatementSeverity;
+use crate::profile::usage::Plain;
+use crate::profile::TargetProfile;
+use std::collections::HashMap;
+
+/// Values `unique` statements remember, over all statements: past this, later messages are
+/// not compared (and one note says so).
+const MAX_REMEMBERED: usize = 1_000_000;
+
+/// Judges messages against a profile's `message_profiles`.
+#[derive(Debug)]
+pub struct Validator {
+    plans: Vec<Plan>,
+    /// Statement id → value → the label of the message that first had it.
+    seen: HashMap<String, HashMap<String, String>>,
+    remembered: usize,
+    full_noted: bool,
+    messages: usize,
+}
+
+impl Validator {
+    pub fn new(profile: &TargetProfile) -> Validator {
+        let plans = profile
+            .message_profiles
+            .iter()
+            .map(|p| Plan::compile(p, &profile.value_sets))
+            .collect();
+        Validator { plans, seen: HashMap::new(), remembered: 0, full_noted: false, messages: 0 }
+    }
+
+    /// Whether the profile has message profiles at all (without them there is nothing to judge).
+    pub fn is_empty(&self) -> bool {
+        self.plans.is_empty()
+    }
+
+    /// Every violation of this message, in message order, then statements. A `unique`
+    /// violation names the earlier message as `message N` (counting from 1).
+    pub fn validate(&mut self, message: &Message<'_>) -> Vec<Violation> {
+        let label = format!("message {}", self.messages + 1);
+        self.validate_as(message, &label)
+    }
+
+    /// As [`Validator::validate`], with the label a later `unique` violation names this
+    /// message by (e.g. `adt.hl7 message 2`, `arrival 3`).
+    pub fn validate_as(&mut self, message: &Message<'_>, label: &str) -> Vec<Violation> {
+        self.messages += 1;
+        let code = message.message_code().unwrap_or("");
+        let event = message.trigger_event().unwrap_or("");
+        let declared = message.version().map(str::trim).unwrap_or("");
+        let candidates: Vec<usize> =
+            (0..self.plans.len()).filter(|&i| self.plans[i].key.matches(code, event)).collect();
+        let chosen = candidates
+            .iter()
+            .copied()
+            .find(|&i| self.plans[i].version.as_deref().is_none_or(|v| v == declared))
+            .or_else(|| candidates.first().copied());
+        let Some(index) = chosen else {
+            return vec![Violation {
+                severity: Severity::Info,
+                rule: Rule::NoProfile,
+                path: "MSH[1]-9".into(),
+                segment_index: Some(1),
+                message: format!(
+                    "no message profile for {code}^{event} (version {declared}): content not judged"
+                ),
+                profile: "-".into(),
+                place: "message_profiles".into(),
+            }];
+        };
+        let plan = &self.plans[index];
+        let mut out = Vec::new();
+        if let Some(version) = plan.version.as_deref().filter(|v| *v != declared) {
+            out.push(Violation {
+                severity: Severity::Error,
+                rule: Rule::Fixed,
+                path: "MSH[1]-12".into(),
+                segment_index: Some(1),
+                message: format!("version {declared:?}; the profile is written for {version}"),
+                profile: plan.id.clone(),
+                place: "version".into(),
+            });
+        }
+        let version =
+            plan.version.as_deref().unwrap_or(if declared.is_empty() { "2.5.1" } else { declared });
+        judge_segments(plan, message, version, &mut out);
+        for rule in &plan.segment_rules {
+            judge_segment_rule(plan, rule, message, &mut out);
+        }
+        let unique = self.statements(index, message, label, &mut out);
+        out.extend(unique);
+        out
+    }
+
+    fn statements(
+        &mut self,
+        index: usize,
+        message: &Message<'_>,
+        label: &str,
+        out: &mut Vec<Violation>,
+    ) -> Vec<Violation> {
+        let plan = &self.plans[index];
+        let mut late = Vec::new();
+        for statement in &plan.statements {
+            let severity = match statement.severity {
+                Some(StatementSeverity::Warning) => Severity::Warning,
+                _ => Severity::Error,
+            };
+            let text = statement.description.clone().unwrap_or_default();
+            if let Some(expr) = &statement.assert {
+                if !eval(&expr.node, message, Context::default()) {
+                    out.push(Violation {
+                        severity,
+                        rule: Rule::Statement,
+                        path: "message".into(),
+                        segment_index: None,
+                        message: format!("{} does not hold: {expr}{}", statement.id, suffix(&text)),
+                        profile: plan.id.clone(),
+                        place: format!("statements {}", statement.id),
+                    });
+                }
+            }
+            if let Some(path) = &statement.unique {
+                let Some(value) = message.get(&path.0).filter(|v| !v.is_empty()) else { continue };
+                let value = message.text(&value).into_owned();
+                let seen = self.seen.entry(statement.id.clone()).or_default();
+                match seen.get(&value) {
+                    Some(first) => late.push(Violation {
+                        severity,
+                        rule: Rule::Unique,
+                        path: format!("{path}"),
+                        segment_index: None,
+                        message: format!(
+                            "{value:?} was already sent in {first}: {} must be unique{}",
+                            path,
+                            suffix(&text)
+                        ),
+                        profile: plan.id.clone(),
+                        place: format!("statements {}", statement.id),
+                    }),
+                    None if self.remembered < MAX_REMEMBERED => {
+                        seen.insert(value, label.to_string());
+                        self.remembered += 1;
+                    }
+                    None if !self.full_noted => {
+                        self.full_noted = true;
+                        late.push(Violation {
+                            severity: Severity::Info,
+                            rule: Rule::Unique,
+                            path: format!("{path}"),
+                            segment_index: None,
+                            message: format!(
+                                "{MAX_REMEMBERED} values remembered: later ones are not compared"
+                            ),
+                            profile: plan.id.clone(),
+                            place: format!("statements {}", statement.id),
+                        });
+                    }
+                    None => {}
+                }
+            }
+        }
+        late
+    }
+}
+
+fn suffix(text: &str) -> String {
+    if text.is_empty() {
+        String::new()
+    } else {
+        format!(" ({text})")
+    }
+}
+
+fn judge_segments(plan: &Plan, message: &Message<'_>, version: &str, out: &mut Vec<Violation>) {
+    let assigned = match &plan.tree {
+        Some(tree) => {
+            let matched = match_tree(tree, message, &plan.id);
+            out.extend(matched.violations);
+            matched.assigned
+        }
+        None => vec![None; message.segment_count()],
+    };
+    let mut occurrences: HashMap<&str, usize> = HashMap::new();
+    let mut judge = Judge { message, profile_id: &plan.id, version, out };
+    for (position, segment) in message.segments().enumerate() {
+        let id = segment.id();
+        let occurrence = occurrences.entry(id).or_default();
+        *occurrence += 1;
+        let fields = match assigned.get(position).copied().flatten().map(|e| &e.kind) {
+            Some(super::plan::Kind::Segment { fields, .. }) => Some(fields),
+            _ => plan.fields_by_id.get(id),
+        };
+        if let Some(fields) = fields {
+            judge.segment(&segment, *occurrence, fields);
+        }
+    }
+}
+
+/// `constraints: { PV1: { usage: X } }`: occurrences of the id over the whole message.
+fn judge_segment_rule(
+    plan: &Plan,
+    rule: &SegmentRule,
+    message: &Message<'_>,
+    out: &mut Vec<Violation>,
+) {
+    let count = message.segments().filter(|s| s.id() == rule.id).count();
+    let first = message.segments().find(|s| s.id() == rule.id).map(|s| s.index());
+    let holds = rule.predicate.as_ref().is_none_or(|p| eval(p, message, Context::default()));
+    let mut report = |severity, kind, text: String| {
+        out.push(Violation {
+            severity,
+            rule: kind,
+            path: rule.id.clone(),
+            segment_index: first,
+            message: text,
+            profile: plan.id.clone(),
+            place: rule.place.clone(),
+        })
+    };
+    if let Some(usage) = rule.usage {
+        match usage.resolve(holds) {
+            Plain::Required if count == 0 => {
+                report(Severity::Error, Rule::Usage, format!("segment {} is required (usage {usage}) but absent", rule.id))
+            }
+            Plain::RequiredOrEmpty if count == 0 => report(
+                Severity::Warning,
+                Rule::Usage,
+                format!("segment {} (usage {usage}) is absent: it must be sent when the sender has the data", rule.id),
+            ),
+            Plain::NotSupported if count > 0 => {
+                report(Severity::Error, Rule::Usage, format!("segment {} is not supported (usage {usage}) but present", rule.id))
+            }
+            _ => {}
+        }
+    }
+    if let Some(cardinality) = rule.cardinality {
+        if count > 0 && !cardinality.allows(count) {
+            report(
+                Severity::Error,
+                Rule::Cardinality,
+                format!(
+                    "segment {} occurs {count} time(s); the profile allows {cardinality}",
+                    rule.id
+                ),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PROFILE: &str = r#"
+value_sets:
+  gender: { codes: [M, F, U] }
+message_profiles:
+- message: ADT^A04
+  version: "2.6"
+  segments:
+  - { segment: MSH, usage: R }
+  - { segment: EVN, usage: R }
+  - segment: PID
+    usage: R
+    fields:
+    - { position: 3, usage: R, cardinality: "1..2" }
+    - position: 5
+      usage: R
+      components:
+      - { position: 1, usage: R, length: 20 }
+      - { position: 2, usage: RE }
+    - { position: 8, usage: R, value_set: gender }
+    - { position: 11, usage: X }
+  - { segment: PV1, usage: O }
+  - group: INSURANCE
+    usage: O
+    cardinality: "0..*"
+    elements:
+    - { segment: IN1, usage: R }
+    - { segment: IN2, usage: O }
+  constraints:
+    MSH-4: { pattern: '[a-z]+\{[a-z]+\}' }
+    PID-7: { usage: "C(R/O)", predicate: "PID-8 = F", datatype: DTM }
+  statements:
+  - { id: doc-unique, unique: PID-3.1 }
+  - { id: birth-before-event, assert: "PID-7 < EVN-2 or PID-7 is not valued or EVN-2 is not valued" }
+"#;
+
+    fn validator() -> Validator {
+        let profile: TargetProfile = crate::scenario::from_yaml(PROFILE).expect("profile");
+        assert!(crate::profile::message::check_shape(
+            &profile.message_profiles,
+            &profile.value_sets
+        )
+        .is_empty());
+        Validator::new(&profile)
+    }
+
+    const GOOD: &str = "MSH|^~\\&|EHR|trust{trust}|MD|MD|20240101||ADT^A04|1|P|2.6\rEVN|A04|20240101\rPID|1||123^^^H^MR||Doe^Jane||19800101|F\rPV1|1|O\rIN1|1\rIN2|1\rIN1|2\r";
+
+    fn violations(v: &mut Validator, text: &str) -> Vec<String> {
+        let message = Message::parse(text.as_bytes()).expect("parse");
+        v.validate(&message).iter().map(|v| v.to_string()).collect()
+    }
+
+    #[test]
+    fn a_conforming_message_passes() {
+        let found = violations(&mut validator(), GOOD);
+        assert!(found.is_empty(), "{found:#?}");
+    }
+
+    #[test]
+    fn permitted_choices_pass() {
+        let mut v = validator();
+        // PV1 and the insurance group are optional; PID-7 is required only for F.
+        let text = "MSH|^~\\&|EHR|trust{trust}|MD|MD|20240101||ADT^A04|1|P|2.6\rEVN|A04|20240101\rPID|1||123^^^H^MR||Doe^Jane|||M\r";
+        assert!(violations(&mut v, text).is_empty());
+        // `""` is a value of every type (delete), and RE may be empty with a warning only.
+        let text = "MSH|^~\\&|EHR|trust{trust}|MD|MD|20240101||ADT^A04|2|P|2.6\rEVN|A04|20240101\rPID|1||124^^^H^MR||Doe||\"\"|M\r";
+        let found = violations(&mut v, text);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(found[0].starts_with("warning usage PID[1]-5.2"), "{found:#?}");
+    }
+
+    #[test]
+    fn each_defect_is_named() {
+        let cases = [
+            ("||Doe^Jane||19800101|F", "||^Jane||19800101|F", "error usage PID[1]-5.1 (segment 3): required (usage R) but not valued [adt-a04: segments[2] PID, field 5.1]"),
+            ("|F\r", "|X\r", "error value-set PID[1]-8 (segment 3): \"X\" is not in value set gender"),
+            ("|F\r", "|F|||X\r", "error usage PID[1]-11 (segment 3): valued but not supported (usage X)"),
+            ("Doe^Jane", "Doeeeeeeeeeeeeeeeeeeeeeeeeee^Jane", "error length PID[1]-5.1 (segment 3): 28 characters; the profile allows 20"),
+            ("trust{trust}", "trust", "error pattern MSH[1]-4 (segment 1): \"trust\" does not match"),
+            ("||19800101|F", "|||F", "error usage PID[1]-7 (segment 3): required (usage C(R/O)) but not valued [adt-a04: constraints PID-7]"),
+            ("123^^^H^MR", "1~2~3", "error cardinality PID[1]-3 (segment 3): 3 repetition(s); the profile allows 1..2"),
+            ("EVN|A04|20240101\r", "", "error usage EVN: EVN is required (usage R) but absent"),
+            ("PV1|1|O\r", "PV1|1|O\rPV1|2\r", "error cardinality PV1[1] (segment 4): PV1 occurs 2 time(s); the profile allows 0..1"),
+            ("19800101", "19801301", "error datatype PID[1]-7 (segment 3): \"19801301\" is not a valid DTM: month 13"),
+            ("|2.6\r", "|2.5\r", "error fixed MSH[1]-12 (segment 1): version \"2.5\"; the profile is written for 2.6"),
+            ("19800101", "20250101", "error statement message: birth-before-event does not hold"),
+            ("IN2|1\r", "IN2|1\rZZZ|1\r", "warning structure ZZZ[1] (segment 7): segment ZZZ is not in the profile"),
+            ("IN2|1\r", "IN2|1\rPID|2||9^^^H^MR||Roe^Jo||19800101|F\r", "error structure PID[2] (segment 7): segment PID is out of place here"),
+        ];
+        for (from, to, expected) in cases {
+            let mut v = validator();
+            let text = GOOD.replacen(from, to, 1);
+            assert_ne!(text, GOOD, "{from} must be in the fixture");
+            let found = violations(&mut v, &text);
+            assert!(
+                found.iter().any(|f| f.starts_with(expected)),
+                "{from} → {to}: expected {expected}\n got {found:#?}"
+            );
+            let errors = found.iter().filter(|f| f.starts_with("error")).count();
+            assert!(errors <= 1, "{from} → {to}: exactly one error expected, got {found:#?}");
+        }
+    }
+
+    #[test]
+    fn an_absent_optional_group_is_not_broken_and_a_present_one_is_judged() {
+        let mut v = validator();
+        let text = GOOD.replace("IN1|1\rIN2|1\rIN1|2\r", "");
+        assert!(violations(&mut v, &text).is_empty());
+        let text = GOOD.replace("IN1|1\rIN2|1\rIN1|2\r", "IN2|1\r");
+        let found = violations(&mut v, &text);
+        assert!(found.iter().any(|f| f.starts_with("error usage IN1")), "{found:#?}");
+    }
+
+    #[test]
+    fn unique_values_are_remembered_across_messages() {
+        let mut v = validator();
+        assert!(violations(&mut v, GOOD).is_empty());
+        let again = GOOD.replace("|1|P|", "|2|P|");
+        let found = violations(&mut v, &again);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(found[0].contains("\"123\" was already sent in message 1"), "{found:#?}");
+    }
+
+    #[test]
+    fn a_message_no_profile_covers_is_a_note() {
+        let mut v = validator();
+        let found = violations(&mut v, &GOOD.replace("ADT^A04", "ADT^A08"));
+        assert_eq!(found.len(), 1);
+        assert!(found[0].starts_with("info no-profile"), "{found:#?}");
+    }
+}

@@ -1,0 +1,91 @@
+//! Message profiles end to end: `validate --profile` on files, and the e-health platform's
+//! sender pack (`sender.content`) against the reference sender with and without a defect.
+
+use crate::support::{run, stdout, workspace, TempFile};
+
+const EHEALTH: &str = "scenarios/ehealth-platform/ehealth-platform.profile.yaml";
+
+fn path(relative: &str) -> String {
+    workspace().join(relative).display().to_string()
+}
+
+#[test]
+fn validate_with_a_profile_passes_conforming_messages() {
+    let output = run(&[
+        "validate",
+        "--profile",
+        &path(EHEALTH),
+        &path("corpus/adt/adt_a04_v26_utf8_latin.hl7"),
+        &path("corpus/adt/adt_a40_v26_two_merges.hl7"),
+        &path("corpus/mfn/mfn_m02_v26_add_update.hl7"),
+    ]);
+    let shown = stdout(&output);
+    assert!(!shown.contains("error") && !shown.contains("warning"), "{shown}");
+    assert_eq!(output.status.code(), Some(0), "{shown}");
+}
+
+#[test]
+fn validate_with_a_profile_names_each_broken_field() {
+    let good = std::fs::read_to_string(workspace().join("corpus/adt/adt_a04_v26_utf8_latin.hl7"))
+        .expect("corpus file");
+    let broken =
+        good.replace("|19770911|M|", "|1977-09-11|Q|").replace("jurgen.test@example.invalid", "");
+    assert_ne!(good, broken);
+    let file = TempFile::new("a04-broken.hl7", broken.as_bytes());
+    let output = run(&["validate", "--profile", &path(EHEALTH), file.path(), "--json"]);
+    let shown = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{shown}");
+    let rules: Vec<(String, String)> = shown
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| {
+            let v = v.get("violation")?.clone();
+            Some((v["rule"].as_str()?.to_string(), v["path"].as_str()?.to_string()))
+        })
+        .collect();
+    let has = |rule: &str, path: &str| rules.iter().any(|(r, p)| r == rule && p == path);
+    assert!(has("statement", "message"), "e-mail statement: {rules:?}");
+    assert!(has("datatype", "PID[1]-7"), "1977-09-11 is not a DTM: {rules:?}");
+}
+
+#[test]
+fn the_ehealth_sender_pack_certifies_the_reference_sender_and_catches_a_dropped_field() {
+    let pack = path("scenarios/ehealth-platform/sender.yaml");
+    let output = run(&["run", "--no-report", &pack, "--seed", "3"]);
+    let shown = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{shown}");
+    let output = run(&["run", "--no-report", &pack, "--seed", "3", "--sut-defect", "drops-email"]);
+    let shown = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{shown}");
+    assert!(shown.contains("error sender.content"), "{shown}");
+    assert!(shown.contains("error usage PID[1]-13"), "{shown}");
+    assert!(shown.contains("email does not hold"), "{shown}");
+}
+
+const PHR: &str = "scenarios/http-partner/phr-partner.profile.yaml";
+
+#[test]
+fn the_phr_partner_profile_passes_the_partner_corpus_and_catches_its_rules() {
+    let output = run(&["validate", "--profile", &path(PHR), &path("corpus/phr")]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    // The same document number twice, an MSH-4 without the data controller, allergies in an A31.
+    let letter = path("corpus/phr/mdm_t02_v24_partner_letter.hl7");
+    let a31 = std::fs::read_to_string(workspace().join("corpus/phr/adt_a31_v24_partner.hl7"))
+        .expect("corpus file")
+        .replace("trustalias{trustalias}", "trustalias")
+        .replace("PV1||N\r", "PV1||N\rAL1|1||PEN^Penicillin^L\r");
+    let a31 = TempFile::new("phr-a31.hl7", a31.as_bytes());
+    let output = run(&["validate", "--profile", &path(PHR), &letter, &letter, a31.path()]);
+    let shown = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{shown}");
+    assert!(shown.contains("error unique TXA-12.1"), "{shown}");
+    assert!(
+        shown.contains("mdm_t02_v24_partner_letter.hl7 message 1: TXA-12.1 must be unique"),
+        "{shown}"
+    );
+    assert!(shown.contains("error pattern MSH[1]-4"), "{shown}");
+    assert!(
+        shown.contains("warning statement message: no-clinical-lists does not hold"),
+        "{shown}"
+    );
+}
