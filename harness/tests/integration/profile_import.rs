@@ -13,9 +13,9 @@ fn corpus_profiles() -> Vec<(&'static str, Vec<&'static str>)> {
         (
             "corpus/profiles/handwritten/hl7v2x/ADT_A04.xml",
             vec![
-                "ADT_A04.xml:12: <DynamicDef> (AccAck=NE AppAck=AL MsgAckMode=Immediate) not supported: dropped",
-                "ADT_A04.xml:22: <Component> usage C: predicate not read (free text): read as O",
-                "ADT_A04.xml:60: <Field> length 0 read as no length limit",
+                "ADT_A04.xml:13: <DynamicDef> (AccAck=NE AppAck=AL MsgAckMode=Immediate) not supported: dropped",
+                "ADT_A04.xml:23: <Component> usage C: predicate not read (free text): read as O",
+                "ADT_A04.xml:66: <Field> length 0 read as no length limit",
             ],
         ),
         (
@@ -174,7 +174,7 @@ fn import_writes_to_stdout_with_the_notes_as_comments() {
     assert_eq!(output.status.code(), Some(0));
     let yaml = stdout(&output);
     assert!(yaml.starts_with("# Imported by `hl7-harness profile import` from"), "{yaml}");
-    assert!(yaml.contains("#   corpus/profiles/handwritten/hl7v2x/ADT_A04.xml:12: <DynamicDef>"));
+    assert!(yaml.contains("#   corpus/profiles/handwritten/hl7v2x/ADT_A04.xml:13: <DynamicDef>"));
     assert!(yaml.contains("message_profiles:"));
 }
 
