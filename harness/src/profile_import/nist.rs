@@ -43,6 +43,11 @@ struct Walk<'p, 'a, 'i> {
     /// Whether each data type pattern compiles, so each is compiled once (a large export
     /// uses DTM thousands of times).
     patterns: BTreeMap<String, bool>,
+    /// Statements of data types, one per use, for the message being read.
+    pending: Vec<Statement>,
+    /// Segments that occur at more than one place in the message being read: a path names only
+    /// the first occurrence, so they are read as repeating.
+    multi: BTreeSet<String>,
 }
 
 /// An ancestor whose predicates and bindings may target an element: the segment (`kind`
@@ -76,6 +81,8 @@ pub fn import(parts: &Parts<'_, '_>, notes: &mut Notes) -> Result<TargetProfile,
         used: BTreeSet::new(),
         used_bindings: BTreeSet::new(),
         patterns: BTreeMap::new(),
+        pending: Vec::new(),
+        multi: BTreeSet::new(),
     };
     let mut profile = TargetProfile::default();
     let version = attr(root, "HL7Version").map(str::to_string);
@@ -170,11 +177,31 @@ impl<'p, 'a, 'i> Walk<'p, 'a, 'i> {
         if let Some(name) = attr(node, "Name").or_else(|| attr(node, "Identifier")) {
             append(&mut description, name);
         }
+        let mut seen = BTreeSet::new();
+        self.multi.clear();
+        for r in node.descendants().filter(|n| n.tag_name().name() == "Segment") {
+            let name = attr(r, "Ref")
+                .and_then(|id| self.segments.get(id))
+                .and_then(|def| attr(*def, "Name"))
+                .unwrap_or_default()
+                .to_string();
+            if !seen.insert(name.clone()) {
+                self.multi.insert(name);
+            }
+        }
         let mut used_segments = Vec::new();
         let segments: Vec<ElementSpec> = elements(node)
             .filter_map(|child| self.tree_element(child, false, &mut used_segments))
             .collect();
-        let statements = self.segment_statements(&message, &used_segments);
+        let mut statements = self.segment_statements(&message, &used_segments);
+        for mut s in std::mem::take(&mut self.pending) {
+            let (base, mut n) = (s.id.clone(), 1);
+            while statements.iter().any(|o| o.id == s.id) {
+                n += 1;
+                s.id = format!("{base}-{n}");
+            }
+            statements.push(s);
+        }
         Ok(Some(MessageProfile {
             id: None,
             message,
@@ -218,6 +245,7 @@ impl<'p, 'a, 'i> Walk<'p, 'a, 'i> {
                     return None;
                 };
                 let name = attr(def, "Name").unwrap_or(reference).to_string();
+                let repeats = repeats || self.multi.contains(&name);
                 if crate::hl7::path::Path::segment_only(&name).is_err() {
                     self.notes.add(doc, def, format!("{name:?} is not a segment id: dropped"));
                     return None;
@@ -415,7 +443,12 @@ impl<'p, 'a, 'i> Walk<'p, 'a, 'i> {
         c.predicate = expr;
         // The data type's own rules and members.
         if let (Some(dt), Some(dt_id)) = (datatype_node, written_type) {
-            self.datatype_rules(&mut c, dt, dt_id);
+            let at = Base {
+                segment: scopes[0].name.clone(),
+                positions: positions.clone(),
+                repetition: None,
+            };
+            self.datatype_rules(&mut c, dt, dt_id, &at, repeating_here);
             if level < 2 && usage != Usage::X {
                 let mut inner = scopes.to_vec();
                 inner.push(Scope {
@@ -456,7 +489,16 @@ impl<'p, 'a, 'i> Walk<'p, 'a, 'i> {
 
     /// A pattern from the data type's `<Format Path=".">` statement; its other statements are
     /// noted once.
-    fn datatype_rules(&mut self, c: &mut Constraint, dt: Node<'a, 'i>, dt_id: &str) {
+    /// Its other statements become message statements at each use (`IZ-6@MSH-3`), where the
+    /// element cannot repeat.
+    fn datatype_rules(
+        &mut self,
+        c: &mut Constraint,
+        dt: Node<'a, 'i>,
+        dt_id: &str,
+        at: &Base,
+        repeating: bool,
+    ) {
         let parts = self.parts;
         let Some((ctx_doc, ctx)) = &parts.context else { return };
         let name = attr(dt, "Name").unwrap_or(dt_id);
@@ -475,11 +517,37 @@ impl<'p, 'a, 'i> Walk<'p, 'a, 'i> {
                 {
                     c.pattern = Some(Pattern(regex.to_string()));
                 }
-                _ => self.notes.add_once(
-                    ctx_doc,
-                    s.node,
-                    format!("statement {} on data type {name}: not supported: dropped", s.id),
-                ),
+                _ => {
+                    let read = match s.assertion {
+                        None => Err("no <Assertion>".to_string()),
+                        Some(_) if repeating => {
+                            Err("where it is used in a repeating element".into())
+                        }
+                        Some(a) => assertion(a, at, &self.library_sets(), Reading::Statement),
+                    };
+                    match read.and_then(|t| {
+                        crate::profile::expr::Expr::parse(&t).map_err(|e| e.to_string())
+                    }) {
+                        Ok(expr) => {
+                            let place = super::assertion::path_text(at, ".").unwrap_or_default();
+                            self.pending.push(Statement {
+                                id: format!("{}@{place}", s.id),
+                                description: s.description.clone(),
+                                assert: Some(expr),
+                                unique: None,
+                                severity: match s.strength.as_deref() {
+                                    Some("SHOULD") => Some(StatementSeverity::Warning),
+                                    _ => None,
+                                },
+                            });
+                        }
+                        Err(why) => self.notes.add_once(
+                            ctx_doc,
+                            s.node,
+                            format!("statement {} on data type {name}: {why}: dropped", s.id),
+                        ),
+                    }
+                }
             }
         }
     }
