@@ -8,6 +8,7 @@
 
 use hl7_harness::generator::{apply, Mutation, CATALOGUE};
 use hl7_harness::hl7::{split_batch, Message};
+use hl7_harness::vocab::Seed;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: &[u8]| {
@@ -16,7 +17,7 @@ fuzz_target!(|input: &[u8]| {
     let mut control = control.to_vec();
     control.resize(9, 0);
     let (name, _) = CATALOGUE[usize::from(control[0]) % CATALOGUE.len()];
-    let seed = u64::from_le_bytes(control[1..9].try_into().expect("8 bytes"));
+    let seed = Seed(u64::from_le_bytes(control[1..9].try_into().expect("8 bytes")));
     let mutation = Mutation::from_name(name).expect("every catalogue name has defaults");
 
     let first = apply(message, &mutation, seed);

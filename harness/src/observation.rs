@@ -98,21 +98,19 @@ impl Outcome {
     /// The outcome `reply` gives the message `sent`: only an ACK whose MSA-2 is the message's
     /// MSH-10 counts (HL7 v2.5.1 ch. 2, MSA-2).
     pub fn of(sent: &[u8], reply: Option<&[u8]>) -> Outcome {
-        use crate::hl7::{Message, Path};
+        use crate::hl7::ack::msa_field;
+        use crate::hl7::Message;
         let Some(reply) = reply else { return Outcome::Indeterminate };
-        let field = |message: &Message<'_>, path: &str| {
-            Path::parse(path).ok().and_then(|p| message.get(&p)).map(|v| v.as_bytes().to_vec())
-        };
         let (Ok(sent), Ok(ack)) = (Message::parse(sent), Message::parse(reply)) else {
             return Outcome::Indeterminate;
         };
         // A message without MSH-10 can only be answered with an empty MSA-2, which then names
         // it; otherwise MSA-2 must be its MSH-10.
         let own = sent.control_id().unwrap_or("").as_bytes();
-        if field(&ack, "MSA-2").unwrap_or_default() != own {
+        if msa_field(&ack, 2).map_or(&[][..], |v| v.as_bytes()) != own {
             return Outcome::Indeterminate;
         }
-        match field(&ack, "MSA-1").as_deref() {
+        match msa_field(&ack, 1).map(|v| v.as_bytes()) {
             Some(b"AA" | b"CA") => Outcome::Ok,
             Some(b"AE" | b"AR" | b"CE" | b"CR") => Outcome::Fail,
             _ => Outcome::Indeterminate,

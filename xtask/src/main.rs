@@ -20,6 +20,10 @@
 //!   reference pages (commands, scenario and profile keys, defects, faults) to
 //!   `docs/reference/`.
 //!
+//! - `gen-tables`: writes the base standard's tables (segment grammars, trigger events, fields,
+//!   composite data types, coded tables for v2.3 to v2.8) into `harness/src/hl7/standard/` from
+//!   `../shared/hl7-structures` (a test fails when they are stale).
+//!
 //! xtask only orchestrates: it shells out to cargo and never reimplements what cargo does.
 
 mod book;
@@ -30,6 +34,7 @@ mod interop;
 #[cfg_attr(not(feature = "bench"), allow(dead_code))]
 mod date;
 mod fuzz;
+mod gen_tables;
 mod html_check;
 mod process;
 mod system_checks;
@@ -108,6 +113,10 @@ enum Task {
     /// YAML files at them), the rulebook to docs/rulebook.md and the guide's generated reference
     /// pages to docs/reference/ (a test fails when any of them is stale).
     Schema,
+    /// Generate the base standard's tables (segment grammars of every message structure,
+    /// trigger events, segment fields, composite data types, coded tables; v2.3 to v2.8) from
+    /// ../shared/hl7-structures into harness/src/hl7/standard/ (a test fails when they are stale).
+    GenTables,
     /// Build the user guide (docs/, an mdBook) with mdbook 0.5.4, installed into a cache
     /// folder when missing, and check that every relative link and anchor resolves.
     Book,
@@ -157,6 +166,7 @@ fn main() -> anyhow::Result<()> {
         Task::SystemChecks => system_checks::run(&root),
         Task::HtmlCheck { report_dirs } => html_check::run(&root, &report_dirs),
         Task::Book => book::run(&root),
+        Task::GenTables => gen_tables::run(&root),
         Task::InstallCheck => install_check::run(&root),
         Task::Bench { suite } => {
             // The cargo alias builds xtask in debug; the benchmark must be optimised, so it runs

@@ -2,7 +2,7 @@
 
 use super::version::VersionRank;
 use super::*;
-use crate::hl7::ack::{specific_response, AckCode, AckMode};
+use crate::hl7::ack::{msa_raw, msa_segment, specific_response, AckCode, AckMode};
 use crate::hl7::{Message, Path};
 use crate::observation::{Exchange, Reply};
 use crate::scenario::Expect;
@@ -93,7 +93,7 @@ pub(super) fn exchange(exchange: &Exchange, expect: &Expect, out: &mut Vec<Check
 /// MSA-1 of a reply, when it has one that table 0008 knows.
 fn code_of(reply: &Reply) -> Option<AckCode> {
     let ack = Message::parse(&reply.payload).ok()?;
-    AckCode::parse(&field(&ack, "MSA-1"))
+    AckCode::parse(&msa_raw(&ack, 1).unwrap_or_default())
 }
 
 /// `ack.one-per-message`; returns how many of the replies are acknowledgments to judge one by
@@ -170,7 +170,7 @@ fn reply(
         });
     }
     let ack = match Message::parse(&reply.payload) {
-        Ok(ack) if ack.find_segment("MSA", 1).is_some() => ack,
+        Ok(ack) if msa_segment(&ack).is_some() => ack,
         Ok(_) => {
             out.push(CheckResult::fail(
                 ACK_PARSE,
@@ -231,7 +231,7 @@ fn reply(
         )
     });
 
-    let code_text = field(&ack, "MSA-1");
+    let code_text = msa_raw(&ack, 1).unwrap_or_default();
     let code = AckCode::parse(&code_text);
     let mode = AckMode::of(sent);
     // A receiver that honours MSH-15/16 answers CA/CE/CR (accept) and AA/AE/AR (application);
@@ -252,7 +252,8 @@ fn reply(
         CheckResult::fail(ACK_MSA1_VALID, step, format!("MSA-1 {code_text:?}; allowed: {allowed}"))
     });
 
-    let (echo, sent_id) = (field(&ack, "MSA-2"), sent.control_id().unwrap_or("").to_string());
+    let echo = msa_raw(&ack, 2).unwrap_or_default();
+    let sent_id = sent.control_id().unwrap_or("").to_string();
     out.push(if echo == sent_id {
         CheckResult::pass(ACK_MSA2_ECHO, step)
     } else {

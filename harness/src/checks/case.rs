@@ -2,15 +2,13 @@
 //! effect probes, and the HL7-over-HTTP status mapping.
 
 use super::*;
-use crate::hl7::ack::AckCode;
-use crate::hl7::{Message, Path};
+use crate::hl7::ack::{msa_raw, AckCode};
+use crate::hl7::Message;
 use crate::observation::{CaseObservation, ConnectionAfter, Exchange, HttpObservation};
 use crate::scenario::AckOutcome;
 
 fn msa1(payload: &[u8]) -> Option<String> {
-    let ack = Message::parse(payload).ok()?;
-    let value = ack.get(&Path::parse("MSA-1").ok()?)?;
-    Some(String::from_utf8_lossy(value.as_bytes()).into_owned())
+    msa_raw(&Message::parse(payload).ok()?, 1)
 }
 
 /// The expectations of one exchange's step; `ack: declared` is decided from the standard and

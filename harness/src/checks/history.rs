@@ -6,7 +6,7 @@
 
 use super::ack::{ack_due, AckDue};
 use super::*;
-use crate::hl7::ack::AckCode;
+use crate::hl7::ack::{msa_raw, AckCode};
 use crate::hl7::Message;
 use crate::observation::{CanaryWhen, CaseObservation, Exchange, Outcome};
 use crate::scenario::AckOutcome;
@@ -15,11 +15,7 @@ use std::collections::BTreeMap;
 /// MSA-1 and MSA-2 of a reply, when it parses.
 fn msa(ack: &[u8]) -> Option<(String, String)> {
     let ack = Message::parse(ack).ok()?;
-    let field = |path: &str| {
-        let value = ack.get(&crate::hl7::Path::parse(path).ok()?)?;
-        Some(String::from_utf8_lossy(value.as_bytes()).into_owned())
-    };
-    Some((field("MSA-1").unwrap_or_default(), field("MSA-2").unwrap_or_default()))
+    Some((msa_raw(&ack, 1).unwrap_or_default(), msa_raw(&ack, 2).unwrap_or_default()))
 }
 
 /// `history.no-false-success`: a reply whose accepting code (AA, CA) names, in MSA-2, a message

@@ -38,7 +38,6 @@ pub struct CasePlan {
 impl CasePlan {
     /// The plan of a sender-role case with its (expanded) steps.
     pub fn for_case(case: &Case, steps: &[Step]) -> CasePlan {
-        let faults = || case.network.iter().chain(steps.iter().flat_map(|s| &s.network));
         CasePlan {
             steps: steps.iter().map(|s| s.expect.clone()).collect(),
             expect_connection_open: case.expect.connection_open,
@@ -47,7 +46,7 @@ impl CasePlan {
             depends_on: case.depends_on.clone(),
             concurrent: case.connections.unwrap_or(1) > 1
                 || case.network.iter().any(|f| f.name() == "storm"),
-            vanished: faults().any(|f| f.name() == "blackhole"),
+            vanished: case.network_faults().any(|f| f.name() == "blackhole"),
             profile: None,
             receiver: None,
         }

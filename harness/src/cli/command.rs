@@ -20,7 +20,7 @@ pub mod exit {
 /// Conformance test harness and hostile-network simulator for HL7 v2 interfaces.
 ///
 /// Reads HL7 v2 messages with the delimiters each declares (MSH-1, MSH-2), validates them
-/// against the standard's message structures (v2.3 to v2.6) and compares them field by field.
+/// against the standard's message structures (v2.3 to v2.8) and compares them field by field.
 #[derive(Debug, Parser)]
 #[command(
     name = "hl7-harness",

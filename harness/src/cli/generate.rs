@@ -4,6 +4,7 @@ use super::exit;
 use super::input::InputFile;
 use crate::generator::{apply_all, Mutated, Mutation, CATALOGUE};
 use crate::hl7::{charset, Message};
+use crate::vocab::Seed;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -101,7 +102,7 @@ pub fn run(args: &GenerateArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         std::fs::create_dir_all(dir)
             .map_err(|e| anyhow::anyhow!("{}: cannot create: {e}", dir.display()))?;
     }
-    for seed in (0..args.count).map(|i| args.seed.wrapping_add(i)) {
+    for seed in (0..args.count).map(|i| Seed(args.seed).offset(i)) {
         let mutated = apply_all(base, mutations, seed)
             .map_err(|e| anyhow::anyhow!("{}: message {}: {e}", file.path, args.message))?;
         let header = format!(
@@ -126,7 +127,7 @@ pub fn run(args: &GenerateArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
 }
 
 /// `<stem>-<mutation>+<mutation>-seed<N>.hl7`.
-fn file_name(input: &Path, mutations: &[&str], seed: u64) -> String {
+fn file_name(input: &Path, mutations: &[&str], seed: Seed) -> String {
     let stem = input.file_stem().map_or("message".into(), |s| s.to_string_lossy().into_owned());
     format!("{stem}-{}-seed{seed}.hl7", mutations.join("+"))
 }

@@ -6,6 +6,7 @@ use super::exit;
 use super::generate::parse_mutation;
 use super::hllp_args::HllpArgs;
 use super::input::{expand, InputFile};
+use super::seed::seed_or_clock;
 use crate::generator::Mutation;
 use crate::load::{
     self, Client, LoadPhase, LoadTarget, MessageSource, Mode, Plan, SourceOptions, Threshold,
@@ -19,7 +20,7 @@ use crate::scenario::{load_file, Pack};
 use crate::target::defect::{parse_defect, Defect, Defects};
 use crate::transport::connection::Timeouts;
 use crate::transport::userinfo::redact;
-use crate::vocab::parse_duration;
+use crate::vocab::{parse_duration, Seed};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
 use std::path::PathBuf;
@@ -194,12 +195,7 @@ pub fn run(args: &LoadArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         );
     }
     let (templates, packs) = templates(args)?;
-    let seed = args.seed.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64 % 1_000_000_000)
-            .unwrap_or(0)
-    });
+    let seed = seed_or_clock(args.seed);
     let options =
         SourceOptions { seed, patients: args.patients, mutations: args.mutations.clone() };
     let source = Arc::new(MessageSource::new(&templates, &options)?);
@@ -334,7 +330,7 @@ pub fn run(args: &LoadArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
 }
 
 /// The command line that runs the same load again (same seed, same messages).
-fn reproduce(args: &LoadArgs, seed: u64) -> String {
+fn reproduce(args: &LoadArgs, seed: Seed) -> String {
     let mut parts: Vec<String> = vec!["hl7-harness load".into()];
     parts.extend(args.files.iter().map(|f| f.display().to_string()));
     parts.extend(["--target".into(), redact(&args.target), "--seed".into(), seed.to_string()]);

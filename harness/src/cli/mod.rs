@@ -19,6 +19,7 @@ mod report;
 mod run;
 mod schema;
 mod schema_markdown;
+mod seed;
 mod send;
 mod serve;
 mod validate;

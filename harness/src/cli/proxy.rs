@@ -2,6 +2,7 @@
 //! `--fault`, an optional control interface, an event log and a report folder.
 
 use super::exit;
+use super::seed::seed_or_clock;
 use crate::proxy::control::{loopback, serve_control, ControlAccess};
 use crate::proxy::{parse_spec, serve, Engine, EventLog, FaultSpec, Proxy, ProxyOptions, Upstream};
 use crate::report::proxy::{summary, RunInfo, EVENTS_FILE, SUMMARY_FILE};
@@ -96,12 +97,7 @@ pub fn run(args: &ProxyArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         std::fs::create_dir_all(dir)
             .map_err(|e| anyhow::anyhow!("--report-dir {}: {e}", dir.display()))?;
     }
-    let seed = args.seed.unwrap_or_else(|| {
-        SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64 % 1_000_000_000)
-            .unwrap_or(0)
-    });
+    let seed = seed_or_clock(args.seed);
     let events = EventLog::new(true);
     if let Some(path) = &args.log {
         events.add_file(path).map_err(|e| anyhow::anyhow!("--log {}: {e}", path.display()))?;

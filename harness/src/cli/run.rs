@@ -2,12 +2,14 @@
 //! reference endpoint by default) and prints the summary.
 
 use super::exit;
+use super::seed::seed_or_clock;
 use crate::checks::{generic_ids, CATALOGUE};
 use crate::report::hash_inputs;
 use crate::report::live::{BaselineOptions, FolderOptions, LiveOptions, RunReporters};
 use crate::runner::{run as run_packs, Reporter, RunEvent, RunOptions};
 use crate::scenario::{load_packs_for, LoadOptions};
 use crate::target::defect::{parse_defect, Defects};
+use crate::vocab::Seed;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -177,7 +179,7 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         let cases: usize = packs
             .iter()
             .flat_map(|p| &p.scenarios)
-            .map(|s| crate::runner::expand(s, 0, 0).len() + s.file.receive.len())
+            .map(|s| crate::runner::expand(s, Seed(0), 0).len() + s.file.receive.len())
             .sum();
         writeln!(out, "ok: {} pack(s), {files} scenario file(s), {cases} case(s)", packs.len())?;
         let mut unset: Vec<String> =
@@ -204,15 +206,10 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     // A baseline's snapshots hold generated values, so a comparison needs the seed it was
     // accepted with; an explicit --seed still wins (and the differences will show it).
     let baseline_seed = match &args.baseline {
-        Some(dir) => crate::report::baseline::read_meta(dir)?.map(|meta| meta.seed),
+        Some(dir) => crate::report::baseline::read_meta(dir)?.map(|meta| meta.seed.0),
         None => None,
     };
-    let seed = args.seed.or(baseline_seed).unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64 % 1_000_000_000)
-            .unwrap_or(0)
-    });
+    let seed = seed_or_clock(args.seed.or(baseline_seed));
     let options = RunOptions {
         profile,
         target: args.target.clone(),

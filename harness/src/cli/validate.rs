@@ -2,7 +2,7 @@
 
 use super::exit;
 use super::input::{expand, InputFile};
-use crate::conformance::{Validator, Violation};
+use crate::conformance::{Coverage, Validator, Violation};
 use crate::hl7::structures::Version;
 use crate::hl7::validate::{validate, ValidateOptions};
 use crate::hl7::{Finding, Severity};
@@ -17,7 +17,7 @@ pub struct ValidateArgs {
     /// Validate against this message structure (e.g. ADT_A01) instead of the one MSH-9 names.
     #[arg(long, value_name = "STRUCTURE")]
     pub structure: Option<String>,
-    /// Validate as this HL7 version (2.3, 2.3.1, 2.4, 2.5, 2.5.1, 2.6) instead of MSH-12.
+    /// Validate as this HL7 version (2.3, 2.3.1, 2.4, 2.5, 2.5.1, 2.6, 2.7, 2.8) instead of MSH-12.
     #[arg(long, value_name = "VERSION")]
     pub version: Option<String>,
     /// Reject LF and CRLF segment separators (exit 2) instead of reporting them as findings.
@@ -38,7 +38,9 @@ pub struct ValidateArgs {
 pub fn run(args: &ValidateArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     let version = match &args.version {
         Some(v) => Some(Version::parse(v).ok_or_else(|| {
-            anyhow::anyhow!("--version {v:?}: expected one of 2.3, 2.3.1, 2.4, 2.5, 2.5.1, 2.6")
+            anyhow::anyhow!(
+                "--version {v:?}: expected one of 2.3, 2.3.1, 2.4, 2.5, 2.5.1, 2.6, 2.7, 2.8"
+            )
         })?),
         None => None,
     };
@@ -116,5 +118,35 @@ pub fn run(args: &ValidateArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             }
         }
     }
+    if let Some(validator) = &conformance {
+        for coverage in validator.coverage() {
+            write_coverage(out, &coverage, args.json)?;
+        }
+    }
     Ok(code)
+}
+
+/// Which rules of a message profile the messages exercised, after the findings.
+fn write_coverage(out: &mut dyn Write, coverage: &Coverage, json: bool) -> std::io::Result<()> {
+    if json {
+        let value = serde_json::json!({ "coverage": {
+            "profile": coverage.profile,
+            "rules": coverage.rules,
+            "exercised": coverage.exercised,
+            "missed": coverage.missed,
+        }});
+        return writeln!(out, "{value}");
+    }
+    write!(
+        out,
+        "coverage {}: {} of {} rules exercised",
+        coverage.profile,
+        coverage.exercised.len(),
+        coverage.rules
+    )?;
+    if coverage.missed.is_empty() {
+        writeln!(out)
+    } else {
+        writeln!(out, "; not exercised: {}", coverage.missed.join(", "))
+    }
 }

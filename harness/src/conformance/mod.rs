@@ -13,5 +13,5 @@ mod validator;
 mod values;
 mod violation;
 
-pub use validator::Validator;
+pub use validator::{Coverage, Validator};
 pub use violation::{Rule, Violation};

@@ -127,6 +127,43 @@ impl Plan {
     }
 }
 
+impl Plan {
+    /// The place of every rule of the profile, in profile order, each once.
+    pub fn places(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(tree) = &self.tree {
+            element_places(tree, &mut out);
+        }
+        let mut ids: Vec<&String> = self.fields_by_id.keys().collect();
+        ids.sort();
+        for id in ids {
+            field_places(&self.fields_by_id[id], &mut out);
+        }
+        out.extend(self.segment_rules.iter().map(|r| r.place.clone()));
+        out.extend(self.statements.iter().map(|s| format!("statements {}", s.id)));
+        let mut seen = HashSet::new();
+        out.retain(|p| seen.insert(p.clone()));
+        out
+    }
+}
+
+fn element_places(elements: &[Element], out: &mut Vec<String>) {
+    for element in elements {
+        out.push(element.place.clone());
+        match &element.kind {
+            Kind::Segment { fields, .. } => field_places(fields, out),
+            Kind::Group(children) => element_places(children, out),
+        }
+    }
+}
+
+fn field_places(fields: &[Field], out: &mut Vec<String>) {
+    for field in fields {
+        out.push(field.place.clone());
+        field_places(&field.components, out);
+    }
+}
+
 fn collect_first_fields(elements: &[Element], out: &mut HashMap<String, Arc<Vec<Field>>>) {
     for element in elements {
         match &element.kind {

@@ -23,6 +23,8 @@ const MAX_STRUCTURE_FINDINGS: usize = 50;
 pub struct Matched<'p> {
     pub assigned: Vec<Option<&'p Element>>,
     pub violations: Vec<Violation>,
+    /// Places of the elements the message has.
+    pub present: Vec<String>,
 }
 
 pub fn match_tree<'p>(tree: &'p [Element], message: &Message<'_>, profile_id: &str) -> Matched<'p> {
@@ -36,6 +38,7 @@ pub fn match_tree<'p>(tree: &'p [Element], message: &Message<'_>, profile_id: &s
         message,
         profile_id,
         structure_findings: 0,
+        present: Vec::new(),
     };
     for (i, id) in ids.iter().enumerate() {
         if tree.iter().any(|e| e.holds(id)) {
@@ -65,7 +68,7 @@ pub fn match_tree<'p>(tree: &'p [Element], message: &Message<'_>, profile_id: &s
         m.structure(at, format!("segment {} is out of place here", ids[at]), Severity::Error);
         m.pos += 1;
     }
-    Matched { assigned: m.assigned, violations: m.violations }
+    Matched { assigned: m.assigned, violations: m.violations, present: m.present }
 }
 
 struct Matcher<'p, 'i, 'm> {
@@ -79,6 +82,7 @@ struct Matcher<'p, 'i, 'm> {
     message: &'i Message<'m>,
     profile_id: &'i str,
     structure_findings: usize,
+    present: Vec<String>,
 }
 
 impl<'p> Matcher<'p, '_, '_> {
@@ -155,6 +159,9 @@ impl<'p> Matcher<'p, '_, '_> {
     }
 
     fn judge(&mut self, element: &Element, count: usize, first_at: Option<usize>) {
+        if count > 0 {
+            self.present.push(element.place.clone());
+        }
         let context = Context::default();
         let holds = element.predicate.as_ref().is_none_or(|p| eval(p, self.message, context));
         let asked = element.usage.resolve(holds);

@@ -11,11 +11,22 @@ use crate::hl7::Severity;
 use crate::profile::message::StatementSeverity;
 use crate::profile::usage::Plain;
 use crate::profile::TargetProfile;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 /// Values `unique` statements remember, over all statements: past this, later messages are
 /// not compared (and one note says so).
 const MAX_REMEMBERED: usize = 1_000_000;
+
+/// Which rules of one message profile the judged messages exercised: a rule is exercised
+/// when a message had the element valued (or the segment or group present); statements are
+/// exercised by every message of the profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Coverage {
+    pub profile: String,
+    pub rules: usize,
+    pub exercised: Vec<String>,
+    pub missed: Vec<String>,
+}
 
 /// Judges messages against a profile's `message_profiles`.
 #[derive(Debug)]
@@ -26,6 +37,8 @@ pub struct Validator {
     remembered: usize,
     full_noted: bool,
     messages: usize,
+    /// Per message profile (by index), the places of the rules some message exercised.
+    exercised: Vec<BTreeSet<String>>,
 }
 
 impl Validator {
@@ -35,7 +48,34 @@ impl Validator {
             .iter()
             .map(|p| Plan::compile(p, &profile.value_sets))
             .collect();
-        Validator { plans, seen: HashMap::new(), remembered: 0, full_noted: false, messages: 0 }
+        let exercised = vec![BTreeSet::new(); profile.message_profiles.len()];
+        Validator {
+            plans,
+            seen: HashMap::new(),
+            remembered: 0,
+            full_noted: false,
+            messages: 0,
+            exercised,
+        }
+    }
+
+    /// For each message profile: its id, the places of its rules some message exercised, and
+    /// the places of those no message did (what a run or a set of files left untested).
+    pub fn coverage(&self) -> Vec<Coverage> {
+        self.plans
+            .iter()
+            .zip(&self.exercised)
+            .map(|(plan, exercised)| {
+                let all = plan.places();
+                let missed = all.iter().filter(|p| !exercised.contains(*p)).cloned().collect();
+                Coverage {
+                    profile: plan.id.clone(),
+                    rules: all.len(),
+                    exercised: exercised.iter().filter(|p| all.contains(*p)).cloned().collect(),
+                    missed,
+                }
+            })
+            .collect()
     }
 
     /// Whether the profile has message profiles at all (without them there is nothing to judge).
@@ -92,9 +132,15 @@ impl Validator {
         }
         let version =
             plan.version.as_deref().unwrap_or(if declared.is_empty() { "2.5.1" } else { declared });
-        judge_segments(plan, message, version, &mut out);
+        let exercised = &mut self.exercised[index];
+        judge_segments(plan, message, version, &mut out, exercised);
         for rule in &plan.segment_rules {
-            judge_segment_rule(plan, rule, message, &mut out);
+            if judge_segment_rule(plan, rule, message, &mut out) {
+                exercised.insert(rule.place.clone());
+            }
+        }
+        for statement in &plan.statements {
+            exercised.insert(format!("statements {}", statement.id));
         }
         let unique = self.statements(index, message, label, &mut out);
         out.extend(unique);
@@ -181,17 +227,24 @@ fn suffix(text: &str) -> String {
     }
 }
 
-fn judge_segments(plan: &Plan, message: &Message<'_>, version: &str, out: &mut Vec<Violation>) {
+fn judge_segments(
+    plan: &Plan,
+    message: &Message<'_>,
+    version: &str,
+    out: &mut Vec<Violation>,
+    exercised: &mut BTreeSet<String>,
+) {
     let assigned = match &plan.tree {
         Some(tree) => {
             let matched = match_tree(tree, message, &plan.id);
             out.extend(matched.violations);
+            exercised.extend(matched.present);
             matched.assigned
         }
         None => vec![None; message.segment_count()],
     };
     let mut occurrences: HashMap<&str, usize> = HashMap::new();
-    let mut judge = Judge { message, profile_id: &plan.id, version, out };
+    let mut judge = Judge { message, profile_id: &plan.id, version, out, exercised };
     for (position, segment) in message.segments().enumerate() {
         let id = segment.id();
         let occurrence = occurrences.entry(id).or_default();
@@ -207,12 +260,13 @@ fn judge_segments(plan: &Plan, message: &Message<'_>, version: &str, out: &mut V
 }
 
 /// `constraints: { PV1: { usage: X } }`: occurrences of the id over the whole message.
+/// Returns whether the message has the segment.
 fn judge_segment_rule(
     plan: &Plan,
     rule: &SegmentRule,
     message: &Message<'_>,
     out: &mut Vec<Violation>,
-) {
+) -> bool {
     let count = message.segments().filter(|s| s.id() == rule.id).count();
     let first = message.segments().find(|s| s.id() == rule.id).map(|s| s.index());
     let holds = rule.predicate.as_ref().is_none_or(|p| eval(p, message, Context::default()));
@@ -255,6 +309,7 @@ fn judge_segment_rule(
             );
         }
     }
+    count > 0
 }
 
 #[cfg(test)]
@@ -382,6 +437,31 @@ message_profiles:
         let found = violations(&mut v, &again);
         assert_eq!(found.len(), 1, "{found:#?}");
         assert!(found[0].contains("\"123\" was already sent in message 1"), "{found:#?}");
+    }
+
+    #[test]
+    fn coverage_names_the_rules_no_message_exercised() {
+        let mut v = validator();
+        violations(&mut v, &GOOD.replace("IN1|1\rIN2|1\rIN1|2\r", ""));
+        let coverage = &v.coverage()[0];
+        assert_eq!(coverage.profile, "adt-a04");
+        assert!(
+            coverage.missed.contains(&"segments[4] group INSURANCE".to_string()),
+            "{coverage:#?}"
+        );
+        assert!(
+            coverage.missed.contains(&"segments[2] PID, field 11".to_string()),
+            "{coverage:#?}"
+        );
+        assert!(
+            coverage.exercised.contains(&"segments[2] PID, field 5.1".to_string()),
+            "{coverage:#?}"
+        );
+        assert!(coverage.exercised.contains(&"statements doc-unique".to_string()));
+        violations(&mut v, GOOD);
+        let coverage = &v.coverage()[0];
+        assert!(!coverage.missed.contains(&"segments[4] group INSURANCE".to_string()));
+        assert_eq!(coverage.exercised.len() + coverage.missed.len(), coverage.rules);
     }
 
     #[test]

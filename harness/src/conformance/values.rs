@@ -17,6 +17,8 @@ pub struct Judge<'a, 'm> {
     /// The version whose data types apply (the profile's, else MSH-12).
     pub version: &'a str,
     pub out: &'a mut Vec<Violation>,
+    /// Places of the rules that met a valued element (the profile's coverage).
+    pub exercised: &'a mut std::collections::BTreeSet<String>,
 }
 
 impl Judge<'_, '_> {
@@ -44,6 +46,9 @@ impl Judge<'_, '_> {
                         format!("{n} repetition(s); the profile allows {cardinality}"),
                     );
                 }
+            }
+            if !repetitions.is_empty() {
+                self.exercised.insert(rule.place.clone());
             }
             for (k, repetition) in repetitions {
                 let path = if k == 0 { base.clone() } else { format!("{base}[{}]", k + 1) };
@@ -156,6 +161,7 @@ impl Judge<'_, '_> {
             let spot = Spot { path: &path, segment_index: at.segment_index };
             self.usage(child, part.is_some(), context, &spot);
             if let Some(part) = part {
+                self.exercised.insert(child.place.clone());
                 self.value(child, part, context, &spot, child_level);
             }
         }

@@ -8,7 +8,7 @@ use super::frame_ids::FrameIds;
 use super::rule::{Direction, Directions};
 use super::select::{selects, Filter};
 use crate::hl7::ack::AckCode;
-use crate::vocab::Span;
+use crate::vocab::{Seed, Span};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -208,7 +208,7 @@ impl AnswerRules {
                         Filter { frame: Some(*n as u64 + 1), ..Filter::every(Directions::Up) }
                     }
                 };
-                selects(0, *id, &filter, Direction::Up, index, Some(&ids))
+                selects(Seed(0), *id, &filter, Direction::Up, index, Some(&ids))
             })
             .map(|((_, answer), _)| answer.clone())
             .unwrap_or(Answer::Ack)

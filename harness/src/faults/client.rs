@@ -10,6 +10,7 @@ use super::frame_ids::FrameIds;
 use super::network::NetworkFault;
 use super::rule::{Direction, Directions};
 use super::select::{selects, Filter};
+use crate::vocab::Seed;
 use std::time::Duration;
 
 /// One client rule: the fault and the step whose frame it selects (`None`: every frame).
@@ -29,14 +30,14 @@ impl ClientRule {
 /// The faults of one client case, as rules in order (the case's first, then each step's).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientFaults {
-    seed: u64,
+    seed: Seed,
     rules: Vec<ClientRule>,
 }
 
 impl ClientFaults {
     /// The rules of a case's `network:` list and of its steps' lists (`steps[i]` is step
     /// `i + 1`'s), drawn from `seed`.
-    pub fn new(case: &[NetworkFault], steps: &[&[NetworkFault]], seed: u64) -> ClientFaults {
+    pub fn new(case: &[NetworkFault], steps: &[&[NetworkFault]], seed: Seed) -> ClientFaults {
         let case_rules = case.iter().map(|fault| (None, fault));
         let step_rules = steps
             .iter()
@@ -52,20 +53,20 @@ impl ClientFaults {
 
     /// The case seed: every random choice of the case's faults derives from it (the storm's
     /// closes and resets, chunk sizes, a reset's offset), in the ways below.
-    pub fn seed(&self) -> u64 {
+    pub fn seed(&self) -> Seed {
         self.seed
     }
 
     /// The seed of the writes on the case's connection `number` (1-based): connections of one
     /// case draw apart.
-    pub fn connection_seed(&self, number: usize) -> u64 {
-        self.seed ^ ((number as u64) << 32)
+    pub fn connection_seed(&self, number: usize) -> Seed {
+        self.seed.mix((number as u64) << 32)
     }
 
     /// The seed of step `step`'s writes (1-based) on a connection seeded `connection`, when the
     /// steps go one at a time.
-    pub fn step_seed(connection: u64, step: usize) -> u64 {
-        connection.wrapping_add(step as u64)
+    pub fn step_seed(connection: Seed, step: usize) -> Seed {
+        connection.offset(step as u64)
     }
 
     /// Whether the case has any fault at all.
@@ -130,7 +131,7 @@ mod tests {
 
     /// The faults step 1, 2 and 3 are written with, and the case-wide ones.
     fn check(case: &[NetworkFault], steps: &[&[NetworkFault]], expected: [&[NetworkFault]; 4]) {
-        let faults = ClientFaults::new(case, steps, 7);
+        let faults = ClientFaults::new(case, steps, Seed(7));
         let got = [faults.for_step(1), faults.for_step(2), faults.for_step(3), faults.case_wide()];
         let got: Vec<&[NetworkFault]> = got.iter().map(Vec::as_slice).collect();
         assert_eq!(got, expected);
@@ -153,10 +154,14 @@ mod tests {
 
     #[test]
     fn seeds_derive_from_the_case_seed() {
-        let faults = ClientFaults::new(&[], &[], 0x55);
-        assert_eq!(faults.seed(), 0x55);
-        assert_eq!(faults.connection_seed(2), 0x55 ^ (2 << 32));
-        assert_eq!(ClientFaults::step_seed(faults.connection_seed(1), 3), (0x55 ^ (1 << 32)) + 3);
+        // The values the seeds had as bare u64 arithmetic: recorded runs reproduce.
+        let faults = ClientFaults::new(&[], &[], Seed(0x55));
+        assert_eq!(faults.seed(), Seed(0x55));
+        assert_eq!(faults.connection_seed(2), Seed(0x55 ^ (2 << 32)));
+        let step = ClientFaults::step_seed(faults.connection_seed(1), 3);
+        assert_eq!(step, Seed((0x55 ^ (1 << 32)) + 3));
+        let wrapped = ClientFaults::step_seed(Seed(u64::MAX), 2);
+        assert_eq!(wrapped, Seed(u64::MAX.wrapping_add(2)));
     }
 
     #[test]
@@ -165,13 +170,13 @@ mod tests {
         let faults = ClientFaults::new(
             &[NetworkFault::Storm { connections: 3 }, idle.clone()],
             &[&[NetworkFault::Pipeline]],
-            1,
+            Seed(1),
         );
         assert_eq!(faults.storms(), [3]);
         assert_eq!(faults.idle(), Some(Duration::from_millis(20)));
         assert!(!faults.together(), "a step's pipeline is not the case's");
         assert!(faults.any());
-        assert!(ClientFaults::new(&[NetworkFault::Coalesce], &[], 1).together());
-        assert!(!ClientFaults::new(&[], &[&[]], 1).any());
+        assert!(ClientFaults::new(&[NetworkFault::Coalesce], &[], Seed(1)).together());
+        assert!(!ClientFaults::new(&[], &[&[]], Seed(1)).any());
     }
 }

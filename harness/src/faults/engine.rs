@@ -8,6 +8,7 @@ use super::frame_ids::{corrupt_byte, last_byte_of, FrameIds};
 use super::rule::{CorruptTarget, Direction, FaultKind, FaultSpec, TriggerPoint};
 use super::select::{selects, stream};
 use super::shape::Shaping;
+use crate::vocab::Seed;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::time::Duration;
@@ -65,18 +66,18 @@ pub struct Decision {
 /// Ordered rules and the seed.
 #[derive(Debug, Clone)]
 pub struct Engine {
-    seed: u64,
+    seed: Seed,
     rules: Vec<Rule>,
     next_id: u64,
     frames: [u64; 2],
 }
 
 impl Engine {
-    pub fn new(seed: u64) -> Engine {
+    pub fn new(seed: Seed) -> Engine {
         Engine { seed, rules: Vec::new(), next_id: 1, frames: [0, 0] }
     }
 
-    pub fn seed(&self) -> u64 {
+    pub fn seed(&self) -> Seed {
         self.seed
     }
 
@@ -313,7 +314,7 @@ mod tests {
     const ACK: &[u8] = b"MSH|^~\\&|R|F|S|F|20260101||ACK^A04^ACK|A1|P|2.5\rMSA|AA|MSG1\r";
 
     fn engine(seed: u64, specs: &[&str]) -> Engine {
-        let mut engine = Engine::new(seed);
+        let mut engine = Engine::new(Seed(seed));
         for spec in specs {
             engine.add(parse_spec(spec).unwrap());
         }

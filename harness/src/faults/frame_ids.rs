@@ -2,6 +2,7 @@
 //! (MSH-9, MSH-10, MSA-1, MSA-2), whether MSH-9 matches a rule's `type=`, and the bytes a
 //! `corrupt` changes. Pure: no I/O.
 
+use crate::hl7::ack::msa_field;
 use crate::hl7::Message;
 
 /// What the log says about a frame: its control ids and type, never message text.
@@ -36,13 +37,13 @@ pub fn frame_ids(payload: &[u8]) -> FrameIds {
             f.components().map(|c| String::from_utf8_lossy(c.as_bytes()).into_owned()).collect();
         parts.join("^")
     });
-    let msa = message.find_segment("MSA", 1);
-    let msa_field = |n: usize| msa.and_then(|s| s.field(n)).and_then(|v| short(v.as_bytes()));
+    // As the bytes have them (escapes kept): ids are for finding the frame in a capture.
+    let msa = |n| msa_field(&message, n).and_then(|v| short(v.as_bytes()));
     FrameIds {
         msh9: msh9.and_then(|t| short(t.as_bytes())),
         msh10: header.field(10).and_then(|v| short(v.as_bytes())),
-        msa1: msa_field(1),
-        msa2: msa_field(2),
+        msa1: msa(1),
+        msa2: msa(2),
     }
 }
 
@@ -58,11 +59,7 @@ pub fn type_matches(msh9: Option<&str>, wanted: &str) -> bool {
 /// Payload index of the last byte of MSH-10 (`msh10`) or MSA-2 (otherwise), when present.
 pub fn last_byte_of(payload: &[u8], msh10: bool) -> Option<usize> {
     let message = Message::parse(payload).ok()?;
-    let value = if msh10 {
-        message.header().field(10)?
-    } else {
-        message.find_segment("MSA", 1)?.field(2)?
-    };
+    let value = if msh10 { message.header().field(10)? } else { msa_field(&message, 2)? };
     let len = value.as_bytes().len();
     (len > 0).then(|| value.offset() + len - 1)
 }
@@ -118,5 +115,14 @@ mod tests {
             assert_ne!(c, b);
             assert!(![START_BLOCK, END_BLOCK, CARRIAGE_RETURN].contains(&c));
         }
+    }
+
+    /// The ids are the bytes as sent (escapes kept): they find the frame in a capture.
+    #[test]
+    fn msa_ids_keep_escapes_and_strike_msa2_as_it_stands() {
+        let ack = b"MSH|^~\\&|R|F|S|F|2026||ACK|A1|P|2.5\rMSA|AA|M\\F\\1\r";
+        assert_eq!(frame_ids(ack).msa2.as_deref(), Some("M\\F\\1"));
+        let at = last_byte_of(ack, false).unwrap();
+        assert_eq!(&ack[at - 4..=at], b"M\\F\\1");
     }
 }

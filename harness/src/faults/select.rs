@@ -6,7 +6,8 @@
 
 use super::frame_ids::{type_matches, FrameIds};
 use super::rule::{Direction, Directions};
-use rand::{Rng, SeedableRng};
+use crate::vocab::Seed;
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 /// What a rule asks of a frame before it acts on it.
@@ -38,8 +39,8 @@ impl Filter<'_> {
 const WORDS_PER_FRAME: u128 = 16;
 
 /// The random stream of rule `rule` for frame `index` in `dir`.
-pub fn stream(seed: u64, rule: u64, dir: Direction, index: u64) -> ChaCha8Rng {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+pub fn stream(seed: Seed, rule: u64, dir: Direction, index: u64) -> ChaCha8Rng {
+    let mut rng = seed.rng();
     rng.set_stream(rule << 1 | dir.index() as u64);
     rng.set_word_pos(u128::from(index) * WORDS_PER_FRAME);
     rng
@@ -49,7 +50,7 @@ pub fn stream(seed: u64, rule: u64, dir: Direction, index: u64) -> ChaCha8Rng {
 /// outside a frame, which only filter-free rules select). The probability draw is the first
 /// of the rule's stream at the frame.
 pub fn selects(
-    seed: u64,
+    seed: Seed,
     rule: u64,
     filter: &Filter<'_>,
     dir: Direction,

@@ -7,7 +7,8 @@
 use super::network::{NetworkFault, OVERSIZED_DEFAULT, UNTERMINATED_SILENCE};
 use super::shape::{cut_into_writes, pace, Write};
 use crate::transport::mllp::{END_BLOCK, START_BLOCK};
-use rand::{Rng, SeedableRng};
+use crate::vocab::Seed;
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::time::Duration;
 
@@ -147,8 +148,8 @@ fn cut(stream: &[u8], faults: &[NetworkFault], rng: &mut ChaCha8Rng) -> Vec<Writ
 /// the caller's choice (it passes all payloads at once, and they go in one stream); with
 /// `pipeline` each frame is cut into writes of its own. `first` says whether the first payload
 /// is the first frame on its connection (`bytes_between_frames` skips it).
-pub fn plan(payloads: &[&[u8]], faults: &[NetworkFault], seed: u64, first: bool) -> WirePlan {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+pub fn plan(payloads: &[&[u8]], faults: &[NetworkFault], seed: Seed, first: bool) -> WirePlan {
+    let mut rng = seed.rng();
     let frames: Vec<Vec<u8>> = payloads
         .iter()
         .enumerate()
@@ -223,7 +224,7 @@ mod tests {
 
     #[test]
     fn plain_frame_is_one_write() {
-        let plan = plan(&[b"MSH|x"], &[], 1, true);
+        let plan = plan(&[b"MSH|x"], &[], Seed(1), true);
         assert_eq!(plan.writes.len(), 1);
         assert_eq!(plan.writes[0].bytes, b"\x0bMSH|x\x1c\r");
         assert_eq!(plan.end, WireEnd::Read);
@@ -237,7 +238,7 @@ mod tests {
             NetworkFault::Fragment { size: 3, delay: None, max_size: None },
             NetworkFault::HalfClose,
         ];
-        let plan = plan(&[b"AB", b"CD"], &faults, 1, true);
+        let plan = plan(&[b"AB", b"CD"], &faults, Seed(1), true);
         assert_eq!(joined(&plan), b"junk\x0bAB\x1cjunk\x0bCD\x1c");
         assert!(plan.writes.iter().all(|w| w.bytes.len() <= 3));
         assert_eq!(plan.end, WireEnd::HalfClose);
@@ -250,7 +251,7 @@ mod tests {
     fn seeded_fragment_sizes_repeat_with_the_seed() {
         let faults = [NetworkFault::Fragment { size: 1, delay: None, max_size: Some(9) }];
         let sizes = |seed| -> Vec<usize> {
-            plan(&[&[b'x'; 200][..]], &faults, seed, true)
+            plan(&[&[b'x'; 200][..]], &faults, Seed(seed), true)
                 .writes
                 .iter()
                 .map(|w| w.bytes.len())
@@ -264,8 +265,12 @@ mod tests {
 
     #[test]
     fn slow_writes_hold_the_rate() {
-        let plan =
-            plan(&[&[b'x'; 97][..]], &[NetworkFault::Slow { bytes_per_second: 500 }], 1, true);
+        let plan = plan(
+            &[&[b'x'; 97][..]],
+            &[NetworkFault::Slow { bytes_per_second: 500 }],
+            Seed(1),
+            true,
+        );
         let bytes: usize = plan.writes.iter().map(|w| w.bytes.len()).sum();
         let time: Duration = plan.writes.iter().map(|w| w.pause).sum();
         assert_eq!(bytes, 100);
@@ -278,14 +283,14 @@ mod tests {
         let at = plan(
             &[b"MSH|abcdef"],
             &[NetworkFault::Reset { offset: Some(4), mid_frame: false, after_acks: None }],
-            1,
+            Seed(1),
             true,
         );
         assert_eq!((joined(&at), at.end), (b"\x0bMSH".to_vec(), WireEnd::Reset));
         let after = plan(
             &[b"MSH|abcdef"],
             &[NetworkFault::Reset { offset: None, mid_frame: false, after_acks: None }],
-            1,
+            Seed(1),
             true,
         );
         assert_eq!(joined(&after), b"\x0bMSH|abcdef\x1c\r");
@@ -293,7 +298,7 @@ mod tests {
             joined(&plan(
                 &[b"MSH|abcdefghijklmnop"],
                 &[NetworkFault::Reset { offset: None, mid_frame: true, after_acks: None }],
-                seed,
+                Seed(seed),
                 true,
             ))
         };
@@ -308,20 +313,20 @@ mod tests {
         let whole = plan(
             &[b"MSH|ab"],
             &[NetworkFault::Blackhole { offset: None, mid_frame: false }],
-            1,
+            Seed(1),
             true,
         );
         assert_eq!((joined(&whole), whole.end), (b"\x0bMSH|ab\x1c\r".to_vec(), WireEnd::Blackhole));
         let at = plan(
             &[b"MSH|ab"],
             &[NetworkFault::Blackhole { offset: Some(3), mid_frame: false }],
-            1,
+            Seed(1),
             true,
         );
         assert_eq!(joined(&at), b"\x0bMS");
         let mid = |seed| {
             let fault = NetworkFault::Blackhole { offset: None, mid_frame: true };
-            joined(&plan(&[b"MSH|abcdefghijklmnop"], &[fault], seed, true))
+            joined(&plan(&[b"MSH|abcdefghijklmnop"], &[fault], Seed(seed), true))
         };
         assert_eq!(mid(5), mid(5));
         assert!((1..22).contains(&mid(5).len()));
@@ -335,22 +340,27 @@ mod tests {
     #[test]
     fn pipeline_between_lf_oversized_unterminated_close() {
         let faults = [NetworkFault::Pipeline, NetworkFault::BytesBetweenFrames(Some("~".into()))];
-        let piped = plan(&[b"A", b"B"], &faults, 1, true);
+        let piped = plan(&[b"A", b"B"], &faults, Seed(1), true);
         assert_eq!(piped.writes.len(), 2);
         assert_eq!(joined(&piped), b"\x0bA\x1c\r~\x0bB\x1c\r");
-        let later = plan(&[b"C"], &faults, 1, false);
+        let later = plan(&[b"C"], &faults, Seed(1), false);
         assert_eq!(joined(&later), b"~\x0bC\x1c\r", "not the first frame on the connection");
-        let lf = plan(&[b"MSH|x\rPID|1\r"], &[NetworkFault::LfSegments], 1, true);
+        let lf = plan(&[b"MSH|x\rPID|1\r"], &[NetworkFault::LfSegments], Seed(1), true);
         assert_eq!(joined(&lf), b"\x0bMSH|x\nPID|1\n\x1c\r");
-        let big = plan(&[b"MSH|x\r"], &[NetworkFault::Oversized { bytes: Some(100) }], 1, true);
+        let big =
+            plan(&[b"MSH|x\r"], &[NetworkFault::Oversized { bytes: Some(100) }], Seed(1), true);
         assert_eq!(big.bytes().len(), 100 + 3);
         assert!(big.bytes().ends_with(b"XX\r\x1c\r"));
-        let open = plan(&[b"MSH|x\r"], &[NetworkFault::Unterminated { silence: None }], 1, true);
+        let open =
+            plan(&[b"MSH|x\r"], &[NetworkFault::Unterminated { silence: None }], Seed(1), true);
         assert_eq!(
             (joined(&open), open.end),
             (b"\x0bMSH|x\r".to_vec(), WireEnd::Silence(UNTERMINATED_SILENCE))
         );
-        assert_eq!(plan(&[b"A"], &[NetworkFault::CloseBeforeAck], 1, true).end, WireEnd::Close);
+        assert_eq!(
+            plan(&[b"A"], &[NetworkFault::CloseBeforeAck], Seed(1), true).end,
+            WireEnd::Close
+        );
     }
 
     #[test]
@@ -359,7 +369,7 @@ mod tests {
             NetworkFault::Pipeline,
             NetworkFault::Reset { offset: None, mid_frame: false, after_acks: Some(2) },
         ];
-        let piped = plan(&[b"A", b"B", b"C"], &faults, 1, true);
+        let piped = plan(&[b"A", b"B", b"C"], &faults, Seed(1), true);
         assert_eq!(joined(&piped), b"\x0bA\x1c\r\x0bB\x1c\r\x0bC\x1c\r", "no frame is cut");
         assert_eq!(piped.end, WireEnd::ResetAfterAcks(2));
         assert_eq!(ack_trigger(&faults), Some(2));

@@ -9,7 +9,8 @@ use super::mutation::*;
 use crate::hl7::edit::{EditError, MessageBuf};
 use crate::hl7::structures::{self, grammar::Item, grammar::Node, Structure, Version};
 use crate::hl7::{Delimiters, Message, ParseError, Path};
-use rand::{Rng, SeedableRng};
+use crate::vocab::Seed;
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use thiserror::Error;
 
@@ -55,7 +56,7 @@ pub(super) type Result<T> = std::result::Result<T, GenerateError>;
 
 /// Applies one mutation. The same base, mutation and seed give the same bytes on every
 /// platform (ChaCha8, integer draws only).
-pub fn apply(base: &[u8], mutation: &Mutation, seed: u64) -> Result<Mutated> {
+pub fn apply(base: &[u8], mutation: &Mutation, seed: Seed) -> Result<Mutated> {
     let message = Message::parse(base)
         .map_err(|source| GenerateError::Parse { offset: source.offset(), source })?;
     let header = message.header();
@@ -77,8 +78,7 @@ pub fn apply(base: &[u8], mutation: &Mutation, seed: u64) -> Result<Mutated> {
             index: segment.index(),
         });
     }
-    let mut cx =
-        Cx { name: mutation.name(), message: &message, rng: ChaCha8Rng::seed_from_u64(seed) };
+    let mut cx = Cx { name: mutation.name(), message: &message, rng: seed.rng() };
     match mutation {
         Mutation::NonAscii(p) => cx.non_ascii(p),
         Mutation::CharsetMismatch(p) => cx.charset_mismatch(p),
@@ -121,7 +121,7 @@ pub fn apply(base: &[u8], mutation: &Mutation, seed: u64) -> Result<Mutated> {
 /// Applies mutations in order, mutation `i` with seed `seed + i`. Descriptions are joined with
 /// "; " and the intent is the strongest (Invalid > Either > Valid). `batch_wrap` must come
 /// last, since the others mutate one message. No mutations: the base as given, `Valid`.
-pub fn apply_all(base: &[u8], mutations: &[Mutation], seed: u64) -> Result<Mutated> {
+pub fn apply_all(base: &[u8], mutations: &[Mutation], seed: Seed) -> Result<Mutated> {
     let mut current =
         Mutated { bytes: base.to_vec(), description: String::new(), intent: Intent::Valid };
     let mut descriptions = Vec::with_capacity(mutations.len());
@@ -133,7 +133,7 @@ pub fn apply_all(base: &[u8], mutations: &[Mutation], seed: u64) -> Result<Mutat
                     .into(),
             });
         }
-        let next = apply(&current.bytes, mutation, seed.wrapping_add(i as u64))?;
+        let next = apply(&current.bytes, mutation, seed.offset(i as u64))?;
         descriptions.push(next.description);
         current.bytes = next.bytes;
         current.intent = current.intent.strongest(next.intent);
@@ -411,7 +411,8 @@ mod tests {
     /// Applies `yaml` to `base` with seed 0; checks the intent and that every expected finding
     /// code is reported by the parser or validator (none of severity error when empty).
     fn check(base: &[u8], yaml: &str, intent: Intent, codes: &[&str]) -> Mutated {
-        let mutated = apply(base, &mutation(yaml), 0).unwrap_or_else(|e| panic!("{yaml}: {e}"));
+        let mutated =
+            apply(base, &mutation(yaml), Seed(0)).unwrap_or_else(|e| panic!("{yaml}: {e}"));
         assert_eq!(mutated.intent, intent, "{yaml}: {}", mutated.description);
         assert!(!mutated.description.is_empty() && !mutated.description.contains('\n'));
         let message = Message::parse(&mutated.bytes).unwrap();
@@ -458,7 +459,7 @@ mod tests {
     }
 
     fn error(base: &[u8], yaml: &str) -> String {
-        apply(base, &mutation(yaml), 0).unwrap_err().to_string()
+        apply(base, &mutation(yaml), Seed(0)).unwrap_err().to_string()
     }
 
     #[test]
@@ -524,7 +525,8 @@ mod tests {
     fn custom_delimiters_never_escape_coded_header_values() {
         let utf8 = b"MSH|^~\\&|S|F|R|F|20240101120000+0100||ADT^A04^ADT_A01|M-1|P|2.5.1||||||UNICODE UTF-8\rPID|1||1||Doe^Jo\r";
         for seed in 0..200 {
-            let m = apply(utf8, &mutation("custom_delimiters: { random: true }"), seed).unwrap();
+            let m =
+                apply(utf8, &mutation("custom_delimiters: { random: true }"), Seed(seed)).unwrap();
             let after = Message::parse(&m.bytes).unwrap();
             assert_eq!(after.character_set(), Some(&b"UNICODE UTF-8"[..]), "seed {seed}");
             assert_eq!(after.version(), Some("2.5.1"), "seed {seed}");
@@ -546,7 +548,7 @@ mod tests {
                 ("custom_delimiters: { random: true }", 7),
                 ("custom_delimiters: { delimiters: \"#*@%!\" }", 0),
             ] {
-                let m = apply(base, &mutation(yaml), seed).unwrap();
+                let m = apply(base, &mutation(yaml), Seed(seed)).unwrap();
                 assert_eq!(m.intent, Intent::Valid);
                 let before = Message::parse(base).unwrap();
                 let after = Message::parse(&m.bytes).unwrap();
@@ -555,7 +557,7 @@ mod tests {
                 assert_eq!(values(base, ['\\', e]), values(&m.bytes, ['\\', e]), "{yaml}");
             }
         }
-        let m = apply(BASE, &mutation("custom_delimiters: {}"), 0).unwrap();
+        let m = apply(BASE, &mutation("custom_delimiters: {}"), Seed(0)).unwrap();
         assert!(m.bytes.starts_with(b"MSH$%#!($SEND$"), "{}", String::from_utf8_lossy(&m.bytes));
         assert!(error(BASE, "custom_delimiters: { delimiters: \"$%#!(\", random: true }")
             .contains("not both"));
@@ -575,7 +577,7 @@ mod tests {
         let m = check(BASE, "empty_required: PID-3", Intent::Invalid, &["missing-required-field"]);
         assert!(m.description.starts_with("PID-3 emptied"), "{}", m.description);
         for seed in 0..8 {
-            let m = apply(BASE, &mutation("empty_required: {}"), seed).unwrap();
+            let m = apply(BASE, &mutation("empty_required: {}"), Seed(seed)).unwrap();
             assert_eq!(m.intent, Intent::Invalid);
             let message = Message::parse(&m.bytes).unwrap();
             let codes: Vec<_> = validate(&message, &ValidateOptions::default())
@@ -610,7 +612,7 @@ mod tests {
         assert_eq!(text(&m.bytes, "PID-2"), "123^^^HOSP^MR");
         assert!(error(BASE, "remove_field: PID-8").contains("nothing after it would shift"));
         for seed in 0..8 {
-            let m = apply(BASE, &mutation("remove_field: {}"), seed).unwrap();
+            let m = apply(BASE, &mutation("remove_field: {}"), Seed(seed)).unwrap();
             assert_eq!(m.intent, Intent::Invalid);
             assert!(m.bytes.len() < BASE.len() || m.description.contains("removed"));
         }
@@ -661,7 +663,7 @@ mod tests {
         ];
         for (variant, intent, prefix) in cases {
             let yaml = format!("timestamp_variants: {{ variant: {variant} }}");
-            let m = apply(BASE, &mutation(&yaml), 1).unwrap();
+            let m = apply(BASE, &mutation(&yaml), Seed(1)).unwrap();
             assert_eq!(m.intent, intent, "{variant}");
             let message = Message::parse(&m.bytes).unwrap();
             let raw = message.get(&Path::parse("MSH-7").unwrap()).unwrap().as_bytes().to_vec();
@@ -716,7 +718,7 @@ mod tests {
 
     #[test]
     fn batch_wrap() {
-        let m = apply(BASE, &mutation("batch_wrap: { messages: 3 }"), 0).unwrap();
+        let m = apply(BASE, &mutation("batch_wrap: { messages: 3 }"), Seed(0)).unwrap();
         assert_eq!(m.intent, Intent::Either);
         let batch = crate::hl7::split_batch(&m.bytes).unwrap();
         assert_eq!(batch.messages.len(), 3);
@@ -726,9 +728,9 @@ mod tests {
         assert_eq!(ids, ["MSG1", "MSG1-2", "MSG1-3"]);
         assert!(m.bytes.starts_with(b"FHS|^~\\&|SEND|FAC|RECV|FAC|20240101120000\rBHS|"));
         assert!(m.bytes.ends_with(b"BTS|3\rFTS|1\r"));
-        let m = apply(BASE, &mutation("batch_wrap: { file_header: false }"), 0).unwrap();
+        let m = apply(BASE, &mutation("batch_wrap: { file_header: false }"), Seed(0)).unwrap();
         assert!(m.bytes.starts_with(b"BHS|") && m.bytes.ends_with(b"BTS|1\r"));
-        let err = apply(&m.bytes, &Mutation::LfSeparators, 0).unwrap_err().to_string();
+        let err = apply(&m.bytes, &Mutation::LfSeparators, Seed(0)).unwrap_err().to_string();
         assert!(err.contains("starts with BHS"), "{err}");
     }
 
@@ -737,14 +739,20 @@ mod tests {
         let list: Vec<Mutation> =
             serde_yaml::from_str("[z_segment: {}, long_field: { length: 10 }, lf_separators]")
                 .unwrap();
-        let m = apply_all(BASE, &list, 5).unwrap();
+        let m = apply_all(BASE, &list, Seed(5)).unwrap();
         assert_eq!(m.intent, Intent::Invalid);
         assert_eq!(m.description.split("; ").count(), 3, "{}", m.description);
-        assert_eq!(apply_all(BASE, &list[..2], 5).unwrap().intent, Intent::Either);
-        assert_eq!(apply_all(BASE, &list[..1], 5).unwrap(), apply(BASE, &list[0], 5).unwrap());
+        assert_eq!(apply_all(BASE, &list[..2], Seed(5)).unwrap().intent, Intent::Either);
+        assert_eq!(
+            apply_all(BASE, &list[..1], Seed(5)).unwrap(),
+            apply(BASE, &list[0], Seed(5)).unwrap()
+        );
         let wrapped = [Mutation::from_name("batch_wrap").unwrap(), Mutation::LfSeparators];
-        assert!(apply_all(BASE, &wrapped, 0).unwrap_err().to_string().contains("must be the last"));
-        assert_eq!(apply_all(BASE, &[], 0).unwrap().bytes, BASE);
+        assert!(apply_all(BASE, &wrapped, Seed(0))
+            .unwrap_err()
+            .to_string()
+            .contains("must be the last"));
+        assert_eq!(apply_all(BASE, &[], Seed(0)).unwrap().bytes, BASE);
     }
 
     #[test]
@@ -754,12 +762,12 @@ mod tests {
         assert!(error(BASE, "escaped_delimiters: [MSH-2]").contains("MSH-1 and MSH-2"));
         assert!(error(BASE, "present_but_null: [PID]").contains("name a field"));
         let two = [BASE, BASE].concat();
-        let err = apply(&two, &Mutation::LfSeparators, 0).unwrap_err().to_string();
+        let err = apply(&two, &Mutation::LfSeparators, Seed(0)).unwrap_err().to_string();
         assert!(err.starts_with("the base holds 2 MSH segments"), "{err}");
         let inner_fts = [BASE, b"FTS|1\rNTE|1\r"].concat();
-        let err = apply(&inner_fts, &Mutation::LfSeparators, 0).unwrap_err().to_string();
+        let err = apply(&inner_fts, &Mutation::LfSeparators, Seed(0)).unwrap_err().to_string();
         assert!(err.starts_with("the base holds the batch segment FTS (segment 5)"), "{err}");
-        let err = apply(b"hello", &Mutation::LfSeparators, 0).unwrap_err().to_string();
+        let err = apply(b"hello", &Mutation::LfSeparators, Seed(0)).unwrap_err().to_string();
         assert!(err.starts_with("the base message does not parse"), "{err}");
     }
 
@@ -767,12 +775,12 @@ mod tests {
     fn same_seed_same_bytes() {
         for (name, _) in CATALOGUE {
             let m = Mutation::from_name(name).unwrap();
-            let a = apply(BASE, &m, 42);
-            assert_eq!(a, apply(BASE, &m, 42), "{name}");
+            let a = apply(BASE, &m, Seed(42));
+            assert_eq!(a, apply(BASE, &m, Seed(42)), "{name}");
         }
         let m = mutation("non_ascii: {}");
         let scripts: std::collections::BTreeSet<String> =
-            (0..32).map(|seed| apply(BASE, &m, seed).unwrap().description).collect();
+            (0..32).map(|seed| apply(BASE, &m, Seed(seed)).unwrap().description).collect();
         assert!(scripts.len() > 4, "the seed varies the text");
     }
 }

@@ -14,8 +14,9 @@
 
 use super::delimiters::{Delimiters, SEGMENT_TERMINATOR};
 use super::escape::escape;
-use super::message::Message;
+use super::message::{Message, Segment};
 use super::path::Path;
+use super::value::Value;
 use std::fmt;
 
 /// MSA-1 acknowledgment code (HL7 table 0008).
@@ -476,6 +477,25 @@ fn join(id: &[u8], fields: &[Vec<u8>], separator: u8) -> Vec<u8> {
     out
 }
 
+/// The MSA segment of an acknowledgment: the first one (HL7 v2.5.1 ch. 2, the message
+/// acknowledgment segment; an ACK carries one). Every reader of a received ACK finds MSA here.
+pub fn msa_segment<'a>(ack: &Message<'a>) -> Option<Segment<'a>> {
+    ack.find_segment("MSA", 1)
+}
+
+/// MSA-`n` as it stands in the bytes, escapes not decoded: what a fault log shows and what
+/// the echo checks compare byte for byte with the MSH-10 sent. [`ReceivedAck`] holds the
+/// decoded text.
+pub fn msa_field<'a>(ack: &Message<'a>, n: usize) -> Option<Value<'a>> {
+    msa_segment(ack)?.field(n)
+}
+
+/// MSA-`n` as it stands in the bytes, shown as text (escapes kept, bytes that are not UTF-8
+/// replaced); `None` without an MSA segment or that field.
+pub fn msa_raw(ack: &Message<'_>, n: usize) -> Option<String> {
+    msa_field(ack, n).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+}
+
 /// What a received acknowledgment says, as a sender judges delivery by it: MSA-1, MSA-2 (the
 /// MSH-10 it acknowledges) and the reason of a negative ACK.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -489,17 +509,14 @@ pub struct ReceivedAck {
 impl ReceivedAck {
     /// Reads the fields from a parsed message; absent fields are empty.
     pub fn of(ack: &Message<'_>) -> ReceivedAck {
-        let get = |p: &str| {
-            Path::parse(p)
-                .ok()
-                .and_then(|p| ack.get(&p))
-                .map(|v| ack.text(&v).into_owned())
-                .unwrap_or_default()
-        };
-        let text = [get("MSA-3"), get("ERR-8"), get("ERR-3.2"), get("ERR-1.4.2")]
+        let text_of =
+            |value: Option<Value<'_>>| value.map(|v| ack.text(&v).into_owned()).unwrap_or_default();
+        let msa = |n| text_of(msa_field(ack, n));
+        let get = |p: &str| text_of(Path::parse(p).ok().and_then(|p| ack.get(&p)));
+        let text = [msa(3), get("ERR-8"), get("ERR-3.2"), get("ERR-1.4.2")]
             .into_iter()
             .find(|t| !t.is_empty());
-        ReceivedAck { msa1: get("MSA-1"), msa2: get("MSA-2"), text }
+        ReceivedAck { msa1: msa(1), msa2: msa(2), text }
     }
 
     /// `None` when the bytes are not an HL7 message.
@@ -616,5 +633,23 @@ mod tests {
         assert_eq!(AckCode::parse("CE"), Some(AckCode::CommitError));
         assert!(AckCode::CommitAccept.is_commit() && AckCode::CommitAccept.is_accept());
         assert_eq!(ErrorCondition::parse("203"), Some(ErrorCondition::UnsupportedVersionId));
+    }
+
+    /// MSA is found in one place: the raw field keeps escapes (logs, the byte-for-byte echo
+    /// checks), ReceivedAck decodes them, both read the first MSA; absent fields differ.
+    #[test]
+    fn msa_raw_and_received_read_the_same_segment() {
+        let bytes = b"MSH|^~\\&|R|F|S|F|2026||ACK|A1|P|2.5\rMSA|AE|M\\F\\1|bad\rMSA|AA|X\r";
+        let ack = Message::parse(bytes).unwrap();
+        assert_eq!(msa_raw(&ack, 1).as_deref(), Some("AE"));
+        assert_eq!(msa_raw(&ack, 2).as_deref(), Some("M\\F\\1"));
+        assert_eq!(msa_field(&ack, 2).map(|v| v.offset()), Some(43));
+        assert_eq!(msa_raw(&ack, 4), None);
+        let received = ReceivedAck::of(&ack);
+        assert_eq!((received.msa1.as_str(), received.msa2.as_str()), ("AE", "M|1"));
+        assert_eq!(received.text.as_deref(), Some("bad"));
+        let no_msa = Message::parse(b"MSH|^~\\&|R|F|S|F|2026||ACK|A1|P|2.5\r").unwrap();
+        assert!(msa_segment(&no_msa).is_none() && msa_raw(&no_msa, 1).is_none());
+        assert_eq!(ReceivedAck::of(&no_msa).msa1, "");
     }
 }

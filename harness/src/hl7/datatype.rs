@@ -269,8 +269,7 @@ impl Primitive {
     /// samples keep within what every release allows (an SI below 10000, for one), so the
     /// version changes nothing today; it is taken so that a later release's rule can.
     pub fn sample(self, _version: Version, seed: u64) -> String {
-        use rand::SeedableRng;
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let mut rng = crate::vocab::Seed(seed).rng();
         match self {
             Primitive::String
             | Primitive::Text

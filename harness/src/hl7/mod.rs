@@ -17,6 +17,7 @@ pub mod finding;
 pub mod message;
 pub mod names;
 pub mod path;
+pub mod standard;
 pub mod structures;
 pub mod validate;
 pub mod value;

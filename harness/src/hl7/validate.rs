@@ -41,12 +41,25 @@ pub fn check_structure_name(name: &str) -> Result<(), UnknownStructure> {
         .find(|k| **k == upper)
         .map(|k| format!(" (did you mean {k}?)"))
         .unwrap_or_default();
-    Err(UnknownStructure { name: name.to_string(), hint, known: known.join(", ") })
+    Err(UnknownStructure { name: name.to_string(), hint, known: known_like(&known, &upper) })
 }
 
-/// HL7 versions that exist (table 0104) but that the grammar table does not cover yet.
-const OTHER_HL7_VERSIONS: [&str; 11] =
-    ["2.0", "2.0D", "2.1", "2.2", "2.7", "2.7.1", "2.8", "2.8.1", "2.8.2", "2.9", "2.9.1"];
+/// The known structures worth showing: those of the same message type when there are some
+/// (there are several hundred in all), else the count and a few examples.
+fn known_like(known: &[&str], upper: &str) -> String {
+    let code = upper.get(..3).unwrap_or(upper);
+    let same: Vec<&str> = known.iter().copied().filter(|k| k.starts_with(code)).collect();
+    if same.is_empty() {
+        format!("{} structures, e.g. ACK, ADT_A01, ORU_R01, SIU_S12", known.len())
+    } else {
+        same.join(", ")
+    }
+}
+
+/// HL7 versions that exist (table 0104) but that the standard's tables do not cover: the
+/// sources have no 2.7.1 (hl7apy skips it), and 2.8.1+ and before 2.3 are not generated.
+const OTHER_HL7_VERSIONS: [&str; 9] =
+    ["2.0", "2.0D", "2.1", "2.2", "2.7.1", "2.8.1", "2.8.2", "2.9", "2.9.1"];
 
 /// Validates the message's structure and required fields.
 pub fn validate(message: &Message<'_>, options: &ValidateOptions) -> Vec<Finding> {
@@ -59,7 +72,7 @@ pub fn validate(message: &Message<'_>, options: &ValidateOptions) -> Vec<Finding
             Some(v) => v,
             None => {
                 let (code, severity, why) = if OTHER_HL7_VERSIONS.contains(&text) {
-                    ("version-not-covered", Severity::Info, "is an HL7 version this harness has no segment grammars for yet (2.3 to 2.6); structure not checked")
+                    ("version-not-covered", Severity::Info, "is an HL7 version this harness has no segment grammars for (it has 2.3, 2.3.1, 2.4, 2.5, 2.5.1, 2.6, 2.7 and 2.8); structure not checked")
                 } else {
                     ("unknown-version", Severity::Error, "is not an HL7 v2 version (table 0104)")
                 };
@@ -225,4 +238,55 @@ pub fn escape_findings(message: &Message<'_>) -> Vec<Finding> {
         super::escape::ESCAPE_RULE,
     ));
     findings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn structure_names() {
+        assert!(check_structure_name("ADT_A01").is_ok());
+        assert!(check_structure_name("OMG_O19").is_ok());
+        let e = check_structure_name("adt^a01").expect_err("not as written");
+        assert_eq!(e.hint, " (did you mean ADT_A01?)");
+        assert!(e.known.starts_with("ADT_A01, ADT_A02, "), "{}", e.known);
+        let e = check_structure_name("XYZ").expect_err("unknown");
+        assert!(
+            e.known.ends_with("structures, e.g. ACK, ADT_A01, ORU_R01, SIU_S12"),
+            "{}",
+            e.known
+        );
+    }
+
+    /// The finding codes and locations of validating `segments` (joined with CR) as written.
+    fn check(segments: &[&str], expected: &[&str]) {
+        let text = segments.join("\r");
+        let message = Message::parse(text.as_bytes()).expect("parses");
+        let found: Vec<String> = validate(&message, &ValidateOptions::default())
+            .iter()
+            .map(|f| format!("{} at {}: {}", f.code, f.location, f.message))
+            .collect();
+        assert_eq!(found, expected, "{text}");
+    }
+
+    const MSH_28: &str = "MSH|^~\\&|A|B|C|D|20240101120000||ADT^A04^ADT_A01|1|P|2.8";
+
+    #[test]
+    fn v2_8_structures_and_fields() {
+        let pid = "PID|1||42^^^H^MR||Doe^Jane";
+        let pv1 = "PV1|1|O";
+        check(&[MSH_28, "EVN||20240101120000", pid, pv1], &[]);
+        // OBX-4 is conditional in v2.8 (hl7apy says required): no finding without it.
+        check(&[MSH_28, "EVN||20240101120000", pid, pv1, "OBX|1|ST|X^Y||v||||||F"], &[]);
+        // EVN-2 is v2.8's required recorded date/time (hl7apy's list leaves out EVN-1).
+        check(
+            &[MSH_28, "EVN|A04", pid, pv1],
+            &["missing-required-field at segment 2 (EVN), EVN-2: EVN-2 is required in v2.8 and is empty"],
+        );
+        check(
+            &[MSH_28, "EVN||20240101120000", pid],
+            &["missing-required-segment at : PV1 is required after segment 3 in ADT_A01 v2.8"],
+        );
+    }
 }

@@ -7,6 +7,7 @@
 use crate::generator::{apply_all, Mutation};
 use crate::hl7::edit::MessageBuf;
 use crate::hl7::Path;
+use crate::vocab::Seed;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -81,7 +82,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 #[derive(Debug, Clone, Default)]
 pub struct SourceOptions {
     /// Seeds the MSH-10 prefix, the patient ids and the mutations.
-    pub seed: u64,
+    pub seed: Seed,
     /// Patient ids (PID-3.1) cycle through this many values; 0 keeps the template's.
     pub patients: u64,
     /// Generator mutations applied to every template once, before stamping.
@@ -93,7 +94,7 @@ pub struct SourceOptions {
 pub struct MessageSource {
     templates: Vec<Stamped>,
     prefix: String,
-    seed: u64,
+    seed: Seed,
     patients: u64,
 }
 
@@ -123,7 +124,7 @@ impl MessageSource {
         Ok(MessageSource {
             templates: stamped,
             // At most 7 characters, leaving 13 digits of sequence within MSH-10's 20.
-            prefix: format!("L{:X}-", options.seed & 0xF_FFFF),
+            prefix: format!("L{:X}-", options.seed.0 & 0xF_FFFF),
             seed: options.seed,
             patients: options.patients,
         })
@@ -143,7 +144,7 @@ impl MessageSource {
     pub fn message(&self, seq: u64) -> (String, Vec<u8>) {
         let control_id = self.control_id(seq);
         let template = &self.templates[(seq % self.templates.len() as u64) as usize];
-        let patient = format!("LP{}", self.seed.wrapping_add(seq) % self.patients.max(1));
+        let patient = format!("LP{}", self.seed.offset(seq).0 % self.patients.max(1));
         let mut bytes = Vec::with_capacity(256);
         for part in &template.parts {
             match part {
@@ -174,7 +175,7 @@ mod tests {
     }
 
     fn source(patients: u64) -> MessageSource {
-        let options = SourceOptions { seed: 7, patients, mutations: Vec::new() };
+        let options = SourceOptions { seed: Seed(7), patients, mutations: Vec::new() };
         MessageSource::new(&[("a04".into(), A04.as_bytes().to_vec())], &options).unwrap()
     }
 

@@ -26,6 +26,9 @@ impl LoadedProfile {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ProfileUsed {
     pub name: String,
+    /// The profile's own `version:` (of the interface specification), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
     /// The path as the run was given it, `/` separators.
     pub path: String,
     pub sha256: String,
@@ -39,7 +42,10 @@ impl ProfileUsed {
         }
         let shown: Vec<String> = profiles
             .iter()
-            .map(|p| format!("{} ({}, sha256 {})", p.name, p.path, p.sha256))
+            .map(|p| match &p.version {
+                Some(v) => format!("{} version {v} ({}, sha256 {})", p.name, p.path, p.sha256),
+                None => format!("{} ({}, sha256 {})", p.name, p.path, p.sha256),
+            })
             .collect();
         shown.join("; ")
     }
@@ -49,6 +55,7 @@ impl From<&LoadedProfile> for ProfileUsed {
     fn from(loaded: &LoadedProfile) -> ProfileUsed {
         ProfileUsed {
             name: loaded.name(),
+            version: loaded.profile.version.clone(),
             path: loaded.path.display().to_string().replace('\\', "/"),
             sha256: loaded.sha256.clone(),
         }

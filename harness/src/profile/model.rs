@@ -19,6 +19,10 @@ pub struct TargetProfile {
     pub name: Option<String>,
     #[serde(default)]
     pub description: Option<String>,
+    /// The version of the interface specification this profile writes down (e.g. `"1.4"`),
+    /// printed in reports beside the name and sha256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
     /// MSH-12 versions processed (`any`, or a list such as ["2.3", "2.5.1"]); others must be
     /// rejected (AR, error 203; HL7 v2.5.1 ch. 2, 2.9.2.1 step 1b).
     #[serde(default)]

@@ -658,6 +658,7 @@ fn write_failed(
 mod tests {
     use super::*;
     use crate::faults::parse_spec;
+    use crate::vocab::Seed;
     use tokio::io::DuplexStream;
 
     fn proxy(specs: &[&str]) -> Arc<Proxy> {
@@ -667,7 +668,7 @@ mod tests {
             connect_timeout: Duration::from_secs(1),
             idle_timeout: Duration::from_secs(3600),
         };
-        let mut engine = Engine::new(1);
+        let mut engine = Engine::new(Seed(1));
         for spec in specs {
             engine.add(parse_spec(spec).unwrap());
         }

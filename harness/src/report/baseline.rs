@@ -9,6 +9,7 @@
 //! depend on the seed, so a later run reuses it unless `--seed` says otherwise.
 
 use super::snapshot::{parse_body, Snapshot, EXTENSION};
+use crate::vocab::Seed;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -22,7 +23,7 @@ pub const META_SCHEMA: &str = "hl7-harness/baseline/1";
 pub struct BaselineMeta {
     pub schema: String,
     /// The seed of the accepted run; later runs use it unless `--seed` is given.
-    pub seed: u64,
+    pub seed: Seed,
     pub harness_version: String,
     pub target: String,
     /// When it was last accepted (RFC 3339, UTC).
@@ -63,7 +64,7 @@ pub struct Changed {
 pub struct Comparison {
     pub dir: String,
     /// The seed of the baseline, when it records one.
-    pub baseline_seed: Option<u64>,
+    pub baseline_seed: Option<Seed>,
     pub unchanged: usize,
     /// In this run, not in the baseline.
     pub new: Vec<String>,
@@ -320,7 +321,7 @@ mod tests {
     fn meta(seed: u64) -> BaselineMeta {
         BaselineMeta {
             schema: META_SCHEMA.into(),
-            seed,
+            seed: Seed(seed),
             harness_version: "0".into(),
             target: "builtin".into(),
             accepted: "2026-01-01T00:00:00Z".into(),
@@ -338,12 +339,12 @@ mod tests {
         assert!(dir.join("pack/a.snap.new").exists());
         accept(&dir, &first, &mut comparison, &meta(7)).unwrap();
         assert!(!dir.join("pack/a.snap.new").exists());
-        assert_eq!(read_meta(&dir).unwrap().unwrap().seed, 7);
+        assert_eq!(read_meta(&dir).unwrap().unwrap().seed, Seed(7));
 
         let same = compare(&dir, &first, true).unwrap();
         assert!(!same.differs(), "{same:?}");
         assert_eq!(same.unchanged, 2);
-        assert_eq!(same.baseline_seed, Some(7));
+        assert_eq!(same.baseline_seed, Some(Seed(7)));
 
         let second = [snapshot("a", "one\nTWO\n")];
         let changed = compare(&dir, &second, true).unwrap();

@@ -585,6 +585,7 @@ pub fn html(record: &RunRecord) -> String {
 mod tests {
     use super::*;
     use crate::report::overview::fixture;
+    use crate::vocab::Seed;
 
     fn check(input: &str, expected: &str) {
         assert_eq!(escape(input), expected);
@@ -649,7 +650,7 @@ mod tests {
     fn the_baseline_diff_comes_after_the_failures_before_the_cases() {
         let comparison = crate::report::baseline::Comparison {
             dir: "reports/baseline".to_string(),
-            baseline_seed: Some(7),
+            baseline_seed: Some(Seed(7)),
             unchanged: 2,
             new: vec!["hostile-network/split-frame.snap".to_string()],
             changed: vec![crate::report::baseline::Changed {

@@ -419,6 +419,7 @@ pub fn fresh_dir(parent: &Path, run_id: &str) -> Result<PathBuf, LiveError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vocab::Seed;
 
     #[test]
     fn fresh_dir_numbers_a_taken_folder() {
@@ -441,7 +442,7 @@ mod tests {
         };
         let mut reporters = RunReporters::new(options);
         reporters.report(&RunEvent::RunStarted {
-            seed: 1,
+            seed: Seed(1),
             target: "builtin",
             cases: 0,
             shard: None,

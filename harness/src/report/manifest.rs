@@ -3,6 +3,7 @@
 //! signs and what `report verify` checks the folder against. Schema `hl7-harness/manifest/1`.
 
 use super::record::{sha256_hex, PackInputs, RunRecord, HARNESS_VERSION};
+use crate::vocab::Seed;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -43,7 +44,7 @@ pub struct Manifest {
     pub run_id: String,
     pub harness_version: String,
     pub target: String,
-    pub seed: u64,
+    pub seed: Seed,
     /// The target profiles the run graded by, with their sha256 (none: no profile).
     #[serde(default)]
     pub profiles: Vec<crate::profile::ProfileUsed>,

@@ -79,7 +79,7 @@ fn read_shard(dir: &Path) -> Result<ShardReport, MergeError> {
         dir: dir.to_path_buf(),
         message: "not a shard (the run had no --shard K/N)".into(),
     })?;
-    let shard = Shard::parse(shard).map_err(|message| results_error(&path, message))?;
+    let shard = Shard::parse(shard).map_err(|e| results_error(&path, e.to_string()))?;
     Ok(ShardReport { dir: dir.to_path_buf(), shard, results })
 }
 

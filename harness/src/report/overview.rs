@@ -173,6 +173,7 @@ pub(crate) mod fixture {
     use crate::checks::{CheckResult, Severity};
     use crate::observation::{CaseObservation, Exchange, Reply};
     use crate::runner::{CaseOutcome, PackOutcome, RunOutcome};
+    use crate::vocab::Seed;
     use std::path::PathBuf;
     use std::time::Duration;
 
@@ -230,7 +231,7 @@ pub(crate) mod fixture {
             scenario: "ack-protocol".to_string(),
             file: PathBuf::from(format!("scenarios/{pack}/ack-protocol.yaml")),
             name: name.to_string(),
-            seed: 7,
+            seed: Seed(7),
             sent: vec!["adt_a04.hl7".to_string()],
             results,
             observation: CaseObservation {
@@ -308,7 +309,7 @@ pub(crate) mod fixture {
         };
         RunOutcome {
             packs: vec![core, network],
-            seed: 7,
+            seed: Seed(7),
             target: "builtin".to_string(),
             unreachable: false,
             skipped: Vec::new(),
@@ -316,6 +317,7 @@ pub(crate) mod fixture {
             load: Vec::new(),
             profiles: vec![crate::profile::ProfileUsed {
                 name: "site".to_string(),
+                version: None,
                 path: "profiles/site.yaml".to_string(),
                 sha256: "ab".repeat(32),
             }],

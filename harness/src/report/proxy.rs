@@ -6,6 +6,7 @@
 use super::markdown::code;
 use crate::proxy::event::EventLog;
 use crate::proxy::server::Stats;
+use crate::vocab::Seed;
 use std::fmt::Write;
 
 /// The events file in a report folder.
@@ -17,7 +18,7 @@ pub const SUMMARY_FILE: &str = "summary.md";
 pub struct RunInfo<'a> {
     pub listen: &'a str,
     pub upstream: &'a str,
-    pub seed: u64,
+    pub seed: Seed,
     pub started: &'a str,
     pub finished: &'a str,
     /// Every rule installed during the run, `(id, canonical spec)`, in order.
@@ -103,7 +104,7 @@ mod tests {
         let info = RunInfo {
             listen: "127.0.0.1:2576",
             upstream: "mllp://127.0.0.1:2575",
-            seed: 9,
+            seed: Seed(9),
             started: "2026-11-26T10:00:00Z",
             finished: "2026-11-26T10:01:00Z",
             rules: &rules,

@@ -15,6 +15,7 @@ use crate::observation::{Attempt, CanaryWhen, HttpObservation, ProbeResult, SutR
 use crate::observation::{Reply, TransportEvent};
 use crate::profile::ProfileUsed;
 use crate::runner::{CaseOutcome, Verdict};
+use crate::vocab::Seed;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
@@ -26,7 +27,7 @@ pub struct ResultsFile {
     pub run_id: String,
     pub harness_version: String,
     pub target: String,
-    pub seed: u64,
+    pub seed: Seed,
     #[serde(default)]
     pub profiles: Vec<ProfileUsed>,
     pub started: String,
@@ -90,7 +91,7 @@ pub struct CaseEntry {
     /// `passed`, `warned` or `failed`.
     #[serde(default)]
     pub verdict: String,
-    pub seed: u64,
+    pub seed: Seed,
     pub duration_ms: u64,
     pub sent: Vec<String>,
     pub checks: Vec<CheckEntry>,

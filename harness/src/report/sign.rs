@@ -346,6 +346,7 @@ fn check_signature(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vocab::Seed;
 
     /// A signature made outside `sign` that calls a failing run conformant is not valid.
     #[test]
@@ -359,7 +360,7 @@ mod tests {
             run_id: "r".into(),
             harness_version: "0".into(),
             target: "builtin".into(),
-            seed: 1,
+            seed: Seed(1),
             profiles: Vec::new(),
             started: String::new(),
             finished: String::new(),

@@ -2,12 +2,13 @@
 //! (`20261122-021915-<seed>`), without a date crate: reports only need whole seconds in UTC.
 
 use crate::utc::Utc;
+use crate::vocab::Seed;
 use std::time::SystemTime;
 
 pub use crate::utc::{parse_rfc3339, rfc3339};
 
 /// The id of a run: its start time in UTC and the seed, e.g. `20261122-021915-7`.
-pub fn run_id(started: SystemTime, seed: u64) -> String {
+pub fn run_id(started: SystemTime, seed: Seed) -> String {
     let t = Utc::of(started);
     format!(
         "{:04}{:02}{:02}-{:02}{:02}{:02}-{seed}",
@@ -36,6 +37,9 @@ mod tests {
         for bad in ["", "2026-11-22 02:35:55Z", "2026-13-22T02:35:55Z", "2026-11-22T02:35:5xZ"] {
             assert_eq!(parse_rfc3339(bad), None, "{bad}");
         }
-        assert_eq!(run_id(UNIX_EPOCH + Duration::from_secs(1_795_314_955), 7), "20261122-023555-7");
+        assert_eq!(
+            run_id(UNIX_EPOCH + Duration::from_secs(1_795_314_955), Seed(7)),
+            "20261122-023555-7"
+        );
     }
 }

@@ -111,7 +111,7 @@ pub(super) fn build(
     let bytes = if mutations.is_empty() {
         buf.into_bytes()
     } else {
-        let mutated = apply_all(buf.as_bytes(), &mutations, run.seed.wrapping_add(step_no as u64))?;
+        let mutated = apply_all(buf.as_bytes(), &mutations, run.seed.offset(step_no as u64))?;
         description =
             format!("{description}; {} (intent: {:?})", mutated.description, mutated.intent);
         intent = Some(mutated.intent);

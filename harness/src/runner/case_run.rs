@@ -8,13 +8,15 @@ use crate::netlab::{Lab, LabError};
 use crate::scenario::{Case, FieldPath, Step, TemplateMessage};
 use crate::transport::connection::Timeouts;
 use crate::transport::dial::{Dialed, Dialer, Route};
+use crate::vocab::Seed;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// The value of `{unique}` in a case with seed `seed`: 8 hex digits, so ids made with it fit
 /// the fields they go into. Reports redact it (it changes with the run's seed).
-pub fn unique_token(seed: u64) -> String {
+pub fn unique_token(seed: Seed) -> String {
+    let Seed(seed) = seed;
     format!("{:08x}", (seed ^ (seed >> 32)) as u32)
 }
 
@@ -52,8 +54,8 @@ pub struct CaseRun {
     pub extra_mutation: Option<Mutation>,
     /// From `vary: { values: … }`.
     pub vary_value: Option<(FieldPath, String)>,
-    pub seed: u64,
-    pub run_seed: u64,
+    pub seed: Seed,
+    pub run_seed: Seed,
     /// Which scenario file of the run (0-based): part of every control id, so that files
     /// sharing one target never reuse an MSH-10.
     pub file: usize,
@@ -112,7 +114,7 @@ impl CaseRun {
         // At most 16 characters (MSH-10 is 20 in v2.3): H, seed, file, case, step, connection.
         format!(
             "H{:04X}{:02}{:04}{:02}{}",
-            self.run_seed & 0xFFFF,
+            self.run_seed.0 & 0xFFFF,
             self.file % 100,
             self.index % 10_000,
             step % 100,

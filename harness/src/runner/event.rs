@@ -7,6 +7,7 @@ use super::options::Shard;
 use super::outcome::{CaseOutcome, RunOutcome};
 use crate::load::LoadPhase;
 use crate::target::log::Kept;
+use crate::vocab::Seed;
 use std::path::Path;
 
 /// One thing that happened in a run, in the order it happened. Cases of files that run at the
@@ -15,7 +16,7 @@ use std::path::Path;
 pub enum RunEvent<'a> {
     /// The run begins: the cases (and load phases) selected after `--filter`, `--exclude` and
     /// `--shard`, the seed every case's seed derives from, and the target as shown.
-    RunStarted { seed: u64, target: &'a str, cases: usize, shard: Option<Shard> },
+    RunStarted { seed: Seed, target: &'a str, cases: usize, shard: Option<Shard> },
     /// A scenario file begins, with the number of its cases (and load phase) this run runs.
     FileStarted { pack: &'a str, file: &'a Path, cases: usize },
     /// A scenario file is not run, and why (e.g. an HTTP scenario and an MLLP `--target`).

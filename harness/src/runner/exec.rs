@@ -137,6 +137,7 @@ mod tests {
     use crate::faults::plan;
     use crate::runner::wire::write_plan;
     use crate::transport::connection::Timeouts;
+    use crate::vocab::Seed;
 
     use std::time::Duration;
     use tokio::io::AsyncReadExt;
@@ -154,7 +155,7 @@ mod tests {
         );
         let (mut conn, mut server) = (conn.unwrap(), accepted.unwrap().0);
         let faults = [NetworkFault::Slow { bytes_per_second: 500 }];
-        let wire = plan(&[&[b'x'; 97][..]], &faults, 1, true);
+        let wire = plan(&[&[b'x'; 97][..]], &faults, Seed(1), true);
         assert_eq!(wire.writes.len(), 10);
         tokio::time::pause();
         let started = Instant::now();

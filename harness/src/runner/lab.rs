@@ -35,12 +35,7 @@ pub(super) enum LabSkip {
 
 /// Whether a case of the file (or the receiver side) has a fault that needs the lab.
 pub(super) fn needs_lab(file: &Scenario) -> bool {
-    let client = file.cases.iter().any(|case| {
-        case.network
-            .iter()
-            .chain(case.steps.iter().flat_map(|s| s.network.iter()))
-            .any(|f| f.needs_lab())
-    });
+    let client = file.cases.iter().any(|case| case.network_faults().any(|f| f.needs_lab()));
     client || file.receive.iter().any(|case| case.needs_lab())
 }
 

@@ -10,7 +10,7 @@ use crate::faults::{plan, WireEnd, WirePlan};
 use crate::netlab::{Cut, Direction, LabError};
 use crate::observation::*;
 use crate::transport::connection::{MllpConnection, TransportError};
-use crate::vocab::ConnectionEvent;
+use crate::vocab::{ConnectionEvent, Seed};
 use std::ops::ControlFlow;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -33,7 +33,7 @@ pub(super) struct Lane<'a> {
     pub(super) canary: Option<Vec<u8>>,
     pub(super) canaries: Vec<Canary>,
     /// Drives the faults' random choices.
-    pub(super) seed: u64,
+    pub(super) seed: Seed,
     /// When the lane's first connection was opened.
     pub(super) opened: Instant,
     /// A `reset: { after_acks: N }` has fired on this lane (it fires once).

@@ -8,11 +8,12 @@ use crate::faults::storm_plan;
 use crate::observation::{Canary, CanaryWhen, TransportEvent};
 use crate::scenario::Step;
 use crate::transport::client::{await_mllp_answer, AckWait, MllpEnd, Takes};
+use crate::vocab::Seed;
 use tokio::time::Instant;
 
 /// Whether the case applies any network fault (then canaries run).
 pub(super) fn has_faults(run: &CaseRun) -> bool {
-    !run.case.network.is_empty() || run.case.steps.iter().any(|s| !s.network.is_empty())
+    run.case.network_faults().next().is_some()
 }
 
 /// The canary's message: the case's first template, without its mutations, settings or
@@ -100,7 +101,7 @@ pub(super) async fn during<T>(
 
 /// Opens `connections` connections one after another and ends each at once, with a close or a
 /// reset as the seed decides. Refused connections are not an error here: the canary judges.
-pub(super) async fn storm(addr: &str, ctx: &Context, connections: u32, seed: u64) {
+pub(super) async fn storm(addr: &str, ctx: &Context, connections: u32, seed: Seed) {
     for reset in storm_plan(connections, seed) {
         if let Ok(conn) = connect(addr, ctx).await {
             if reset {

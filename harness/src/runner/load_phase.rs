@@ -8,6 +8,7 @@ use crate::checks::CheckResult;
 use crate::load::{self, Client, LoadPhase, LoadTarget, MessageSource, Mode, Plan, SourceOptions};
 use crate::observation::{CaseObservation, TransportEvent};
 use crate::scenario::{Load, LoadedScenario};
+use crate::vocab::Seed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,7 +18,7 @@ pub async fn run_load_phase(
     scenario: &LoadedScenario,
     spec: &Load,
     ctx: &Context,
-    seed: u64,
+    seed: Seed,
     reproduce: String,
 ) -> (CaseOutcome, LoadPhase) {
     let started = Instant::now();

@@ -29,7 +29,7 @@ mod wire;
 
 pub use event::{EventSink, Reporter, RunEvent};
 pub use exec::{unique_token, CaseRun, Context};
-pub use options::{RunOptions, Shard};
+pub use options::{RunOptions, Shard, ShardError};
 pub use outcome::{CaseOutcome, PackOutcome, RunError, RunOutcome, Verdict};
 pub use probe::{first_difference, http_get};
 pub use receiver::{ReceiverContext, ReceiverRun};

@@ -1,6 +1,7 @@
 //! How a run is done: the `run` command's flags as the runner reads them, and `--shard K/N`.
 
 use crate::target::defect::Defects;
+use crate::vocab::Seed;
 use std::path::PathBuf;
 
 /// How a run is done (the `run` command's flags). The default runs everything against the
@@ -11,7 +12,7 @@ pub struct RunOptions {
     pub target: Option<String>,
     /// Defects of the built-in endpoint (self-tests of the harness).
     pub defects: Defects,
-    pub seed: u64,
+    pub seed: Seed,
     pub jobs: usize,
     /// Only cases whose full name contains this text.
     pub filter: Option<String>,
@@ -54,7 +55,7 @@ impl Default for RunOptions {
         RunOptions {
             target: None,
             defects: Defects::default(),
-            seed: 0,
+            seed: Seed(0),
             jobs: 8,
             filter: None,
             exclude: Vec::new(),
@@ -67,17 +68,30 @@ impl Default for RunOptions {
     }
 }
 
+/// Why a `--shard` text (or a shard's `results.json`) names no shard.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShardError {
+    #[error("{text:?}: expected K/N, e.g. 2/4")]
+    NoSlash { text: String },
+    #[error("{text:?}: {part:?} is not a number")]
+    NotANumber { text: String, part: String },
+    #[error("{text:?}: K must be between 1 and N (N at least 1)")]
+    OutOfRange { text: String },
+}
+
 impl Shard {
     /// Parses `K/N` with 1 <= K <= N.
-    pub fn parse(text: &str) -> Result<Shard, String> {
+    pub fn parse(text: &str) -> Result<Shard, ShardError> {
         let (k, n) =
-            text.split_once('/').ok_or_else(|| format!("{text:?}: expected K/N, e.g. 2/4"))?;
+            text.split_once('/').ok_or_else(|| ShardError::NoSlash { text: text.into() })?;
         let number = |part: &str| {
-            part.trim().parse::<usize>().map_err(|_| format!("{text:?}: {part:?} is not a number"))
+            part.trim()
+                .parse::<usize>()
+                .map_err(|_| ShardError::NotANumber { text: text.into(), part: part.into() })
         };
         let (index, count) = (number(k)?, number(n)?);
         if count == 0 || index == 0 || index > count {
-            return Err(format!("{text:?}: K must be between 1 and N (N at least 1)"));
+            return Err(ShardError::OutOfRange { text: text.into() });
         }
         Ok(Shard { index, count })
     }
@@ -111,5 +125,14 @@ mod tests {
                 .filter(|name| options.wants(name))
                 .collect();
         assert_eq!(wanted, ["a v2.4 message"]);
+    }
+
+    #[test]
+    fn shard_errors_name_the_text_as_before() {
+        let error = |text| Shard::parse(text).map_err(|e| e.to_string());
+        assert_eq!(error("2/4"), Ok(Shard { index: 2, count: 4 }));
+        assert_eq!(error("2"), Err(r#""2": expected K/N, e.g. 2/4"#.into()));
+        assert_eq!(error("a/4"), Err(r#""a/4": "a" is not a number"#.into()));
+        assert_eq!(error("5/4"), Err(r#""5/4": K must be between 1 and N (N at least 1)"#.into()));
     }
 }

@@ -4,6 +4,7 @@
 use super::options::Shard;
 use crate::checks::{CheckResult, Severity};
 use crate::observation::CaseObservation;
+use crate::vocab::Seed;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -23,7 +24,7 @@ pub struct CaseOutcome {
     pub scenario: String,
     pub file: PathBuf,
     pub name: String,
-    pub seed: u64,
+    pub seed: Seed,
     /// What was sent, per message: template and mutations.
     pub sent: Vec<String>,
     pub results: Vec<CheckResult>,
@@ -66,7 +67,7 @@ pub struct PackOutcome {
 #[derive(Debug, Clone)]
 pub struct RunOutcome {
     pub packs: Vec<PackOutcome>,
-    pub seed: u64,
+    pub seed: Seed,
     /// The target as shown to the user.
     pub target: String,
     /// Every case failed to reach its (external) target.

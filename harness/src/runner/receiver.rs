@@ -9,12 +9,13 @@
 use crate::checks::{content_key, CasePlan, ExpectedMessage, ReceiverExpectation};
 use crate::faults::{write_shaped, AckToBuild, AfterAnswer, AnswerRules, Shaping, Verdict};
 use crate::hl7::ack::{AckBuilder, AckCode, AckError, ErrorCondition};
-use crate::hl7::edit::MessageBuf;
-use crate::hl7::{Message, Path};
-use crate::netlab::{Cut, Direction, Lab};
+use crate::hl7::edit::{EditError, MessageBuf};
+use crate::hl7::{Message, ParseError, Path};
+use crate::netlab::{Cut, Direction, Lab, LabError};
 use crate::observation::{Arrival, CaseObservation, SutRun, TransportEvent};
 use crate::scenario::{ConnectionBehaviour, ReceiverCase, TemplateMessage};
 use crate::transport::mllp::{encode_frame, FrameKind, MllpCodec, MllpOptions};
+use crate::vocab::Seed;
 use bytes::BytesMut;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -63,7 +64,7 @@ pub struct ReceiverRun {
     pub index: usize,
     pub name: String,
     pub case: ReceiverCase,
-    pub seed: u64,
+    pub seed: Seed,
     pub file: usize,
 }
 
@@ -79,6 +80,26 @@ impl ReceiverRun {
             message % 100
         )
     }
+}
+
+/// Why an answer could not silence a connection or cut a port off.
+#[derive(Debug, thiserror::Error)]
+enum SilenceError {
+    #[error("this answer needs the packet-level lab, which the run does not have")]
+    NoLab,
+    #[error(transparent)]
+    Lab(LabError),
+}
+
+/// Why a receiver case's messages could not be prepared.
+#[derive(Debug, thiserror::Error)]
+enum PrepareError {
+    #[error("no template {name:?}")]
+    NoTemplate { name: String },
+    #[error("{label}: {source}")]
+    Template { label: String, source: ParseError },
+    #[error("MSH-10: {0}")]
+    ControlId(#[source] EditError),
 }
 
 /// Shared by the connection handlers of one case.
@@ -100,14 +121,12 @@ struct CaseState {
 impl CaseState {
     /// Drops the packets of `cut` both ways (until healed, or the end of the case); why not,
     /// when it could not.
-    async fn drop_packets(&self, cut: Cut) -> Result<(), String> {
+    async fn drop_packets(&self, cut: Cut) -> Result<(), SilenceError> {
         let Some(lab) = &self.lab else {
-            return Err(
-                "this answer needs the packet-level lab, which the run does not have".into()
-            );
+            return Err(SilenceError::NoLab);
         };
         self.cuts.lock().unwrap_or_else(|e| e.into_inner()).push(cut);
-        lab.drop_packets(cut, Direction::Both).await.map_err(|e| e.to_string())
+        lab.drop_packets(cut, Direction::Both).await.map_err(SilenceError::Lab)
     }
 
     /// Lets `cut` through again after `period`, in the background.
@@ -176,19 +195,19 @@ impl CaseState {
 fn messages(
     run: &ReceiverRun,
     ctx: &ReceiverContext,
-) -> Result<Vec<(ExpectedMessage, Vec<u8>)>, String> {
-    let msh10 = Path::parse("MSH-10").map_err(|e| e.to_string())?;
+) -> Result<Vec<(ExpectedMessage, Vec<u8>)>, PrepareError> {
+    let msh10 = Path::parse("MSH-10").expect("MSH-10 is a path");
     let mut out = Vec::new();
     for (n, name) in run.case.send.iter().enumerate() {
         let template = ctx
             .templates
             .get(name)
             .and_then(|t| t.first())
-            .ok_or_else(|| format!("no template {name:?}"))?;
+            .ok_or_else(|| PrepareError::NoTemplate { name: name.clone() })?;
         let mut buf = MessageBuf::new(template.bytes.clone())
-            .map_err(|e| format!("{}: {e}", template.label))?;
+            .map_err(|source| PrepareError::Template { label: template.label.clone(), source })?;
         let control_id = run.control_id(n + 1);
-        buf.set(&msh10, &control_id).map_err(|e| format!("MSH-10: {e}"))?;
+        buf.set(&msh10, &control_id).map_err(PrepareError::ControlId)?;
         let bytes = buf.into_bytes();
         let expected = ExpectedMessage {
             label: name.clone(),
@@ -473,7 +492,7 @@ pub async fn run_case(
         Ok(prepared) => prepared,
         Err(message) => {
             return (
-                aborted(crate::vocab::ConnectionEvent::CaseSetup, message),
+                aborted(crate::vocab::ConnectionEvent::CaseSetup, message.to_string()),
                 CasePlan::default(),
                 Vec::new(),
             )
@@ -523,7 +542,7 @@ pub async fn run_case(
     if let Some(period) = run.case.connect_hang {
         if let Err(why) = state.drop_packets(Cut::Port(address.port())).await {
             return (
-                aborted(crate::vocab::ConnectionEvent::LabFailed, why),
+                aborted(crate::vocab::ConnectionEvent::LabFailed, why.to_string()),
                 CasePlan::default(),
                 described,
             );
@@ -542,7 +561,7 @@ pub async fn run_case(
     let temp = std::env::temp_dir().join(format!(
         "hl7-harness-sut-{}-{:x}-{}",
         std::process::id(),
-        run.seed,
+        run.seed.0,
         run.index,
     ));
     let framed_path = temp.with_extension("mllp");
@@ -554,7 +573,7 @@ pub async fn run_case(
             Err(why) => {
                 remove_message_files(&temp, &framed_path);
                 return (
-                    aborted(crate::vocab::ConnectionEvent::CaseSetup, why),
+                    aborted(crate::vocab::ConnectionEvent::CaseSetup, why.to_string()),
                     CasePlan::default(),
                     described,
                 );
@@ -867,7 +886,7 @@ mod tests {
         };
         let yaml = "{name: refused, send: [m], refuse_for: 250ms}";
         let case: ReceiverCase = crate::scenario::from_yaml(yaml).unwrap();
-        let run = ReceiverRun { index: 0, name: "refused".into(), case, seed: 1, file: 0 };
+        let run = ReceiverRun { index: 0, name: "refused".into(), case, seed: Seed(1), file: 0 };
         let (_, bytes) = messages(&run, &ctx).unwrap().remove(0);
         let start = Instant::now();
         let case = tokio::spawn(async move { run_case(&run, &ctx).await.0 });

@@ -59,6 +59,7 @@ pub(super) fn reproduce(scenario: &LoadedScenario, name: &str, options: &RunOpti
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vocab::Seed;
     use std::path::PathBuf;
     use std::sync::Arc;
 
@@ -85,7 +86,7 @@ cases:
             crate::scenario::load_text(path, SCENARIO, &[], crate::scenario::FileAccess::PackOnly)
                 .unwrap();
         let options = RunOptions {
-            seed: 4,
+            seed: Seed(4),
             target: Some("mllp://op:hunter2@127.0.0.1:2575".into()),
             profile: Some(crate::profile::LoadedProfile {
                 path: PathBuf::from("profiles/site.yaml"),

@@ -3,16 +3,18 @@
 //! judged as it finishes, and every step told to the caller's event sink.
 
 use super::event::{EventSink, RunEvent};
+use super::lab::LabSkip;
 use super::options::RunOptions;
 use super::outcome::{CaseOutcome, PackOutcome, RunError, RunOutcome};
 use super::reproduce::reproduce;
-use super::select::{select, stable_hash, FileRuns};
+use super::select::{part_seed, select, FileRuns};
 use super::setup::{self, Prepared, Setup};
 use super::{exec, lab, load_phase, receiver, CaseRun, ReceiverContext, ReceiverRun};
 use crate::checks::evaluate;
 use crate::observation::{self, CaseObservation};
 use crate::scenario::{LoadedScenario, Pack};
 use crate::transport::userinfo::redact;
+use crate::vocab::Seed;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -45,7 +47,7 @@ fn judge(
     pack: &Pack,
     scenario: &LoadedScenario,
     options: &RunOptions,
-    (name, seed, position): (&str, u64, (usize, usize)),
+    (name, seed, position): (&str, Seed, (usize, usize)),
     vary: Option<(String, String)>,
     judged: Judged,
 ) -> CaseOutcome {
@@ -99,11 +101,11 @@ async fn run_receiver_file(
     runs: Vec<ReceiverRun>,
     options: &RunOptions,
     events: EventSink<'_>,
-) -> Result<Vec<CaseOutcome>, String> {
+) -> Result<Vec<CaseOutcome>, LabSkip> {
     let spec = scenario.file.receiver.clone();
     let listen = spec.listen;
     let serial = !listen.ends_with(":0");
-    let lab = lab::for_file(&scenario.file).await.map_err(|e| e.to_string())?;
+    let lab = lab::for_file(&scenario.file).await?;
     let ctx = Arc::new(ReceiverContext {
         lab,
         listen,
@@ -263,7 +265,7 @@ async fn run_sender_file(
     if let Some(spec) = scenario.file.load.as_ref().filter(|_| load_here) {
         let name = format!("load: {}", load_phase::describe_short(&spec.plan));
         if options.wants(&name) {
-            let seed = options.seed ^ stable_hash(&format!("{}/load", scenario.name));
+            let seed = part_seed(options.seed, &scenario.name, "load");
             let again = reproduce(scenario, &name, options);
             case_started(events, pack, scenario, &name);
             let (outcome, phase) =
@@ -305,7 +307,7 @@ async fn run_file(
             Ok(match run_receiver_file(pack, scenario, runs, options, events).await {
                 Ok(cases) => FileDone { reached: !cases.is_empty(), cases, ..FileDone::default() },
                 Err(reason) => FileDone {
-                    skipped: Some((scenario.path.clone(), reason)),
+                    skipped: Some((scenario.path.clone(), reason.to_string())),
                     ..FileDone::default()
                 },
             })
@@ -459,7 +461,7 @@ cases:
         let pack = Pack { name: "p".into(), dir: PathBuf::from("."), scenarios: vec![scenario] };
         let seen = Mutex::new(Vec::new());
         let sink = |event: &RunEvent<'_>| seen.lock().unwrap().push(describe(event));
-        let options = RunOptions { seed: 7, jobs: 2, ..RunOptions::default() };
+        let options = RunOptions { seed: Seed(7), jobs: 2, ..RunOptions::default() };
         let outcome = run(std::slice::from_ref(&pack), &options, &sink).await.unwrap();
         let seen = seen.into_inner().unwrap();
         assert_eq!(outcome.cases().count(), 3);

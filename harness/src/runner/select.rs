@@ -4,6 +4,7 @@
 use super::options::RunOptions;
 use super::{CaseRun, ReceiverRun};
 use crate::scenario::{LoadedScenario, Pack, Vary};
+use crate::vocab::Seed;
 
 /// The cases of one scenario file as they will run.
 #[derive(Debug, Clone)]
@@ -69,7 +70,7 @@ pub fn select(packs: &[Pack], options: &RunOptions) -> Vec<FileRuns> {
 }
 
 /// The receiver-role case runs of one scenario file, in file order.
-pub fn expand_receiver(scenario: &LoadedScenario, run_seed: u64, file: usize) -> Vec<ReceiverRun> {
+pub fn expand_receiver(scenario: &LoadedScenario, run_seed: Seed, file: usize) -> Vec<ReceiverRun> {
     scenario
         .file
         .receive
@@ -79,14 +80,20 @@ pub fn expand_receiver(scenario: &LoadedScenario, run_seed: u64, file: usize) ->
             index,
             name: case.name.clone(),
             case: case.clone(),
-            seed: run_seed ^ stable_hash(&format!("{}/{}", scenario.name, case.name)),
+            seed: part_seed(run_seed, &scenario.name, &case.name),
             file,
         })
         .collect()
 }
 
+/// The seed of part `part` (a case, the load phase) of scenario file `file`: the run seed
+/// mixed with the hash of `file/part`, so a case keeps its seed whatever else the run selects.
+pub(super) fn part_seed(run_seed: Seed, file: &str, part: &str) -> Seed {
+    run_seed.mix(stable_hash(&format!("{file}/{part}")))
+}
+
 /// FNV-1a: a stable hash for per-case seeds (the same on every platform and version).
-pub(super) fn stable_hash(text: &str) -> u64 {
+fn stable_hash(text: &str) -> u64 {
     text.bytes()
         .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
@@ -99,7 +106,7 @@ type Variant = (
 );
 
 /// The case runs of one scenario file, in file order.
-pub fn expand(scenario: &LoadedScenario, run_seed: u64, file: usize) -> Vec<CaseRun> {
+pub fn expand(scenario: &LoadedScenario, run_seed: Seed, file: usize) -> Vec<CaseRun> {
     let mut runs = Vec::new();
     for case in &scenario.file.cases {
         let messages = case
@@ -131,7 +138,7 @@ pub fn expand(scenario: &LoadedScenario, run_seed: u64, file: usize) -> Vec<Case
                 for part in [label, variant].into_iter().flatten() {
                     name.push_str(&format!(" [{part}]"));
                 }
-                let seed = run_seed ^ stable_hash(&format!("{}/{}", scenario.name, name));
+                let seed = part_seed(run_seed, &scenario.name, &name);
                 runs.push(CaseRun {
                     index: runs.len(),
                     name,

@@ -193,8 +193,7 @@ pub(super) fn unapplied_fault(url: &TargetUrl, scenario: &LoadedScenario) -> Opt
         TargetUrl::Hllp(_) => Host::HllpClient,
     };
     scenario.file.cases.iter().find_map(|case| {
-        let faults = case.network.iter().chain(case.steps.iter().flat_map(|s| s.network.iter()));
-        faults.map(|f| Fault::Client(f.clone())).find_map(|fault| {
+        case.network_faults().map(|f| Fault::Client(f.clone())).find_map(|fault| {
             let refused = host.check(&fault).err()?;
             Some(format!("case {:?}: {refused}", case.name))
         })

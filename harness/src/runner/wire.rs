@@ -58,6 +58,7 @@ mod tests {
     use super::*;
     use crate::faults::{plan, NetworkFault};
     use crate::scenario::Span;
+    use crate::vocab::Seed;
     use std::time::Duration;
     use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
     use tokio::time::Instant;
@@ -123,21 +124,29 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn slow_writes_rate_bytes_per_20ms_slice_and_take_bytes_over_rate() {
         // 500 B/s: 10 bytes per 20 ms slice; 97 bytes + 3 framing bytes = 10 slices, 200 ms.
-        let wire =
-            plan(&[&[b'x'; 97][..]], &[NetworkFault::Slow { bytes_per_second: 500 }], 1, true);
+        let wire = plan(
+            &[&[b'x'; 97][..]],
+            &[NetworkFault::Slow { bytes_per_second: 500 }],
+            Seed(1),
+            true,
+        );
         let got = seen(&wire).await;
         assert_eq!(got.reads, reads(10, 10, 0, 20));
         assert_eq!((got.took, got.eof), (200, None));
         assert_eq!(got.bytes, wire.bytes());
         // 1000 B/s: 20-byte slices; 45 bytes in ceil(45/20) = 3 writes, the last of 5 bytes
         // paced for its own size: 20 + 20 + 5 ms = 45 ms = 45 bytes at 1000 B/s.
-        let wire =
-            plan(&[&[b'x'; 42][..]], &[NetworkFault::Slow { bytes_per_second: 1000 }], 1, true);
+        let wire = plan(
+            &[&[b'x'; 42][..]],
+            &[NetworkFault::Slow { bytes_per_second: 1000 }],
+            Seed(1),
+            true,
+        );
         let got = seen(&wire).await;
         assert_eq!(got.reads, reads(2, 20, 5, 20));
         assert_eq!(got.took, 45);
         // Below 50 B/s a slice holds one byte: 25 B/s, 4 bytes, one each 40 ms.
-        let wire = plan(&[b"x"], &[NetworkFault::Slow { bytes_per_second: 25 }], 1, true);
+        let wire = plan(&[b"x"], &[NetworkFault::Slow { bytes_per_second: 25 }], Seed(1), true);
         let got = seen(&wire).await;
         assert_eq!(got.reads, reads(4, 1, 0, 40));
         assert_eq!(got.took, 160);
@@ -151,17 +160,17 @@ mod tests {
             max_size,
         };
         // 8 bytes + 3 framing bytes in chunks of 3, 7 ms apart: 3, 3, 3, 2.
-        let wire = plan(&[b"MSH|abcd"], &[fragment(3, Some(7), None)], 1, true);
+        let wire = plan(&[b"MSH|abcd"], &[fragment(3, Some(7), None)], Seed(1), true);
         let got = seen(&wire).await;
         assert_eq!(got.reads, reads(3, 3, 2, 7));
         assert_eq!((got.took, got.eof), (28, None));
         assert_eq!(got.bytes, b"\x0bMSH|abcd\x1c\r");
         // Down to one byte, with the default delay of 5 ms.
-        let wire = plan(&[b"AB"], &[fragment(1, None, None)], 1, true);
+        let wire = plan(&[b"AB"], &[fragment(1, None, None)], Seed(1), true);
         assert_eq!(seen(&wire).await.reads, reads(5, 1, 0, 5));
         // Sizes drawn by the seed from size..=max_size: the same on every run, and on the wire
         // exactly as planned.
-        let wire = plan(&[&[b'x'; 37][..]], &[fragment(2, Some(3), Some(9))], 5, true);
+        let wire = plan(&[&[b'x'; 37][..]], &[fragment(2, Some(3), Some(9))], Seed(5), true);
         let sizes: Vec<usize> = wire.writes.iter().map(|w| w.bytes.len()).collect();
         assert_eq!(sizes, [3, 3, 4, 7, 5, 8, 4, 6]);
         let got = seen(&wire).await;
@@ -181,12 +190,12 @@ mod tests {
             },
             NetworkFault::HalfClose,
         ];
-        let wire = plan(&[b"MSH|x"], &faults, 1, true);
+        let wire = plan(&[b"MSH|x"], &faults, Seed(1), true);
         let got = seen(&wire).await;
         assert_eq!(got.reads, reads(2, 4, 0, 10));
         assert_eq!((got.took, got.eof), (20, Some(20)));
         // Without the fault the stream stays open until the writer lets it go.
-        let open = seen(&plan(&[b"MSH|x"], &[], 1, true)).await;
+        let open = seen(&plan(&[b"MSH|x"], &[], Seed(1), true)).await;
         assert_eq!((open.reads, open.took, open.eof), (vec![(0, 8)], 0, None));
     }
 }

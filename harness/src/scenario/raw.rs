@@ -242,6 +242,16 @@ pub struct Case {
     pub depends_on: Vec<crate::profile::Declaration>,
 }
 
+/// A case's `network:` faults, then each step's, in order: every fault the case's client
+/// connection applies, in the order [`crate::faults::ClientFaults`] numbers its rules. The one
+/// place the lists are combined, for the raw case (validation) and the resolved one.
+pub(super) fn network_faults<'a>(
+    case: &'a [NetworkFault],
+    steps: &'a [Step],
+) -> impl Iterator<Item = &'a NetworkFault> {
+    case.iter().chain(steps.iter().flat_map(|s| s.network.iter()))
+}
+
 /// One step of a sequence.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

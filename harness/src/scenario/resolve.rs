@@ -187,6 +187,12 @@ impl Case {
     pub fn first_send(&self) -> Option<&str> {
         self.steps.iter().find_map(|s| s.send.as_deref())
     }
+
+    /// Every fault the case's client connection applies: its `network:` list, then each
+    /// step's.
+    pub fn network_faults(&self) -> impl Iterator<Item = &NetworkFault> {
+        raw::network_faults(&self.network, &self.steps)
+    }
 }
 
 /// Every problem resolving found, in the order of the checks; shown one per line, each with

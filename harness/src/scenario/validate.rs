@@ -4,7 +4,9 @@
 
 use super::load::suggest;
 use super::load::KnownChecks;
-use super::raw::{Case, LoadSpec, Probe, Resend, ScenarioFile, Template, Transport};
+use super::raw::{
+    network_faults, Case, LoadSpec, Probe, Resend, ScenarioFile, Template, Transport,
+};
 use super::receiver::ReceiverCase;
 use crate::faults::{Fault, Host};
 
@@ -129,7 +131,7 @@ pub(super) fn check_case(
     if case.connections == Some(0) {
         report("connections:", format!("case {:?}: connections must be at least 1", case.name));
     }
-    let faults = case.network.iter().chain(case.steps.iter().flat_map(|s| s.network.iter()));
+    let faults = || network_faults(&case.network, &case.steps);
     let mut names = Vec::new();
     // The client connection the file is written for states which faults it can carry out.
     let host = match file.target.transport {
@@ -137,7 +139,7 @@ pub(super) fn check_case(
         Some(Transport::Http) => Host::HttpClient,
         Some(Transport::Mllp) | None => Host::MllpClient,
     };
-    for fault in faults {
+    for fault in faults() {
         if let Err(message) = fault.validate() {
             report(fault.name(), format!("case {:?}: {message}", case.name));
         }
@@ -163,8 +165,7 @@ pub(super) fn check_case(
     } else {
         case.steps.iter().filter(|s| s.send.is_some() || s.resend.is_some()).count()
     };
-    let triggers = case.network.iter().chain(case.steps.iter().flat_map(|s| s.network.iter()));
-    if let Some(acks) = crate::faults::ack_trigger(&triggers.cloned().collect::<Vec<_>>()) {
+    if let Some(acks) = crate::faults::ack_trigger(&faults().cloned().collect::<Vec<_>>()) {
         if acks as usize >= messages {
             report(
                 "after_acks",

@@ -11,7 +11,7 @@ use super::journal::{unix_millis, Journal};
 use super::responder::{
     acknowledge, acknowledge_original, decide, wants_ack, Decision, ResponderConfig,
 };
-use crate::hl7::ack::{AckBuilder, AckCode, AckError, AckMode, ErrorCondition};
+use crate::hl7::ack::{msa_raw, AckBuilder, AckCode, AckError, AckMode, ErrorCondition};
 use crate::hl7::edit::MessageBuf;
 use crate::hl7::encode::{decode_segments, encode_segments};
 use crate::hl7::Delimiters;
@@ -241,11 +241,9 @@ impl Endpoint {
         let outcome = match (&handled.unreadable, &handled.ack) {
             (Some(_), None) => "unreadable".to_string(),
             (_, None) => "none".to_string(),
-            (_, Some(ack)) => Message::parse(ack)
-                .ok()
-                .and_then(|a| a.find_segment("MSA", 1)?.field(1))
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-                .unwrap_or_else(|| "?".into()),
+            (_, Some(ack)) => {
+                Message::parse(ack).ok().and_then(|a| msa_raw(&a, 1)).unwrap_or_else(|| "?".into())
+            }
         };
         let receipt = Receipt {
             sequence,

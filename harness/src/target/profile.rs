@@ -67,6 +67,7 @@ pub fn declared_profile(endpoint: &Endpoint, served: &Served) -> TargetProfile {
     TargetProfile {
         name: Some(name),
         description: Some(description),
+        version: None,
         versions: Some(versions(config)),
         messages: Some(messages(config)),
         processing_ids: Some(match &config.processing_ids {

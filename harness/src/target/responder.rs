@@ -45,7 +45,9 @@ impl Default for ResponderConfig {
         let mut events: Vec<String> = adt.iter().map(|t| format!("ADT^{t}")).collect();
         events.push("MFN^M02".into());
         ResponderConfig {
-            versions: Some(Version::ALL.to_vec()),
+            // The versions it has always declared (its committed profile and the packs rely
+            // on them), though the standard's tables now reach 2.8.
+            versions: Some(Version::ALL.into_iter().filter(|v| *v <= Version::V2_6).collect()),
             events: Some(events),
             processing_ids: Some(vec!["P".into(), "T".into(), "D".into()]),
             accept_missing_required: false,

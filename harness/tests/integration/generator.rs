@@ -4,6 +4,7 @@
 use crate::support::{files, relative, run, stderr, stdout, workspace, TempFile};
 use hl7_harness::generator::{apply, apply_all, Intent, Mutation, CATALOGUE};
 use hl7_harness::hl7::{split_batch, Message};
+use hl7_harness::vocab::Seed;
 use proptest::prelude::*;
 use std::sync::OnceLock;
 
@@ -32,8 +33,8 @@ proptest! {
         let (name, bytes) = file.get(corpus());
         let mutations = mutations();
         let mutation = which.get(&mutations);
-        let first = apply(bytes, mutation, seed);
-        let second = apply(bytes, mutation, seed);
+        let first = apply(bytes, mutation, Seed(seed));
+        let second = apply(bytes, mutation, Seed(seed));
         prop_assert_eq!(&first, &second, "{} {} seed {}", name, mutation.name(), seed);
         if let Ok(mutated) = first {
             prop_assert!(!mutated.description.contains('\n'));
@@ -53,9 +54,10 @@ proptest! {
         let mutations = mutations();
         let (a, b) = (a.get(&mutations).clone(), b.get(&mutations).clone());
         prop_assume!(!matches!(a, Mutation::BatchWrap(_)));
+        let seed = Seed(seed);
         let Ok(chained) = apply_all(bytes, &[a.clone(), b.clone()], seed) else { return Ok(()) };
         let first = apply(bytes, &a, seed).expect("the chain applied it");
-        let second = apply(&first.bytes, &b, seed.wrapping_add(1)).expect("the chain applied it");
+        let second = apply(&first.bytes, &b, seed.offset(1)).expect("the chain applied it");
         prop_assert_eq!(chained.intent, first.intent.strongest(second.intent));
         prop_assert_eq!(chained.bytes, second.bytes);
     }
@@ -68,8 +70,13 @@ fn every_mutation_on_every_corpus_file() {
     for (name, bytes) in corpus() {
         for mutation in mutations() {
             for seed in [0, 1, u64::MAX] {
-                let first = apply(bytes, &mutation, seed);
-                assert_eq!(first, apply(bytes, &mutation, seed), "{name} {}", mutation.name());
+                let first = apply(bytes, &mutation, Seed(seed));
+                assert_eq!(
+                    first,
+                    apply(bytes, &mutation, Seed(seed)),
+                    "{name} {}",
+                    mutation.name()
+                );
                 let Ok(mutated) = first else { continue };
                 let readable = if matches!(mutation, Mutation::BatchWrap(_)) {
                     split_batch(&mutated.bytes).is_ok_and(|b| b.findings.is_empty())
@@ -92,7 +99,7 @@ fn every_mutation_applies_to_a_plain_adt() {
     let base = std::fs::read(workspace().join("corpus/adt/adt_a01_v26_zpd.hl7")).unwrap();
     for mutation in mutations() {
         let mutated =
-            apply(&base, &mutation, 3).unwrap_or_else(|e| panic!("{}: {e}", mutation.name()));
+            apply(&base, &mutation, Seed(3)).unwrap_or_else(|e| panic!("{}: {e}", mutation.name()));
         // Reusing the message's own control ID (the default) leaves the bytes as they are.
         if !matches!(mutation, Mutation::DuplicateControlId(_)) {
             assert_ne!(mutated.bytes, base, "{}: {}", mutation.name(), mutated.description);
@@ -131,7 +138,7 @@ fn generate_raw_writes_the_exact_bytes() {
     let output = run(&["generate", path, "-m", "non_ascii", "--seed", "11", "--raw"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let base = std::fs::read(workspace().join(path)).unwrap();
-    let expected = apply(&base, &Mutation::from_name("non_ascii").unwrap(), 11).unwrap();
+    let expected = apply(&base, &Mutation::from_name("non_ascii").unwrap(), Seed(11)).unwrap();
     assert_eq!(output.stdout, expected.bytes);
     let header = stderr(&output);
     assert!(header.starts_with("# mutation=non_ascii seed=11 intent=valid: "), "{header}");
@@ -147,7 +154,7 @@ fn generate_takes_parameters_as_json() {
     let base = std::fs::read(workspace().join(path)).unwrap();
     let mutations =
         [serde_json::from_str(json).unwrap(), Mutation::from_name("z_segment").unwrap()];
-    assert_eq!(output.stdout, apply_all(&base, &mutations, 3).unwrap().bytes);
+    assert_eq!(output.stdout, apply_all(&base, &mutations, Seed(3)).unwrap().bytes);
     assert!(stderr(&output)
         .starts_with("# mutation=non_ascii,z_segment seed=3 intent=valid: PID-5.1 = "));
 }
@@ -236,7 +243,7 @@ fn intents_agree_with_the_reference_endpoint() {
     for (name, bytes) in bases {
         for mutation in mutations() {
             for seed in 0..4 {
-                let Ok(mutated) = apply(bytes, &mutation, seed) else { continue };
+                let Ok(mutated) = apply(bytes, &mutation, Seed(seed)) else { continue };
                 let what =
                     format!("{name} {} seed {seed}: {}", mutation.name(), mutated.description);
                 let parsed = Message::parse(&mutated.bytes);

@@ -10,6 +10,7 @@ use hl7_harness::observation::Outcome;
 use hl7_harness::runner::{run as run_packs, RunOptions};
 use hl7_harness::scenario::{load_packs, FileAccess};
 use hl7_harness::target::defect::{Defect, Defects};
+use hl7_harness::vocab::Seed;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -92,7 +93,7 @@ async fn failed(filter: &str, defects: Defects) -> (Failed, usize) {
         .expect("the builtin profile loads");
     let options = RunOptions {
         defects,
-        seed: 11,
+        seed: Seed(11),
         jobs: 4,
         filter: Some(filter.to_string()),
         profile: Some(profile),
@@ -174,7 +175,7 @@ async fn against_hllp_endpoint(
     let packs = load_packs(&[path], &known, FileAccess::PackOnly).expect("the file loads");
     let options = RunOptions {
         target: Some(format!("hllp://{addr}")),
-        seed: 12,
+        seed: Seed(12),
         jobs: 2,
         ..RunOptions::default()
     };
@@ -225,7 +226,7 @@ async fn hllp_block_limit_of_the_scenario_reaches_the_builtin_endpoint() {
         std::fs::write(&path, text).unwrap();
         let packs = load_packs(&[path], &hl7_harness::checks::generic_ids(), FileAccess::PackOnly)
             .expect("loads");
-        let options = RunOptions { seed: 13, jobs: 1, ..RunOptions::default() };
+        let options = RunOptions { seed: Seed(13), jobs: 1, ..RunOptions::default() };
         let outcome = run_packs(&packs, &options, &|_| {}).await.expect("run starts");
         let events: Vec<String> = outcome
             .cases()
@@ -273,8 +274,11 @@ fn reset_after_acks_cuts_exactly_the_unanswered_messages() {
     let dir = workspace().join("scenarios").join("hostile-network");
     let packs = load_packs(&[dir], &known, FileAccess::PackOnly).expect("the hostile pack loads");
     for seed in [3, 4] {
-        let options =
-            RunOptions { seed, filter: Some("reset after_acks".into()), ..RunOptions::default() };
+        let options = RunOptions {
+            seed: Seed(seed),
+            filter: Some("reset after_acks".into()),
+            ..RunOptions::default()
+        };
         let outcome = runtime.block_on(run_packs(&packs, &options, &|_| {})).expect("run starts");
         let mut shapes = Vec::new();
         for case in outcome.cases() {
@@ -312,7 +316,7 @@ async fn a_close_on_the_harness_half_close_is_resent_not_lost() {
     let packs = load_packs(&[dir], &known, FileAccess::PackOnly).expect("the hostile pack loads");
     let options = RunOptions {
         defects: Defects::of([Defect::ClosesOnHalfClose]),
-        seed: 14,
+        seed: Seed(14),
         filter: Some("half_close -".into()),
         ..RunOptions::default()
     };

@@ -14,6 +14,7 @@ use hl7_harness::scenario::{load_packs, load_profile, Pack};
 use hl7_harness::target::defect::{Defect, Defects};
 use hl7_harness::target::endpoint::Endpoint;
 use hl7_harness::target::profile::{declared_profile, Served, HEADER};
+use hl7_harness::vocab::Seed;
 
 /// The profile as `serve --print-profile` prints it.
 fn print_profile(
@@ -90,7 +91,7 @@ fn every_permitted_behaviour_passes_every_generic_pack() {
                     let honest = profile.is_some();
                     let options = RunOptions {
                         defects: Defects::of([behaviour]),
-                        seed: 7,
+                        seed: Seed(7),
                         jobs: 8,
                         profile,
                         ..RunOptions::default()
@@ -169,7 +170,7 @@ fn a_behaviour_against_its_declaration_is_an_error() {
     for (behaviour, filter, check) in cases {
         let options = RunOptions {
             defects: Defects::of([behaviour]),
-            seed: 7,
+            seed: Seed(7),
             filter: Some(filter.into()),
             profile: Some(declared.clone()),
             ..RunOptions::default()

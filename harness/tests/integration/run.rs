@@ -7,6 +7,7 @@ use hl7_harness::checks::Severity;
 use hl7_harness::runner::{run as run_packs, RunOptions};
 use hl7_harness::scenario::{load_packs, FileAccess};
 use hl7_harness::target::defect::{Defect, Defects};
+use hl7_harness::vocab::Seed;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use std::sync::Arc;
 fn options(defects: Defects) -> RunOptions {
     RunOptions {
         defects,
-        seed: 7,
+        seed: Seed(7),
         profile: Some(
             hl7_harness::scenario::load_profile(&super::support::builtin_profile())
                 .expect("the builtin profile loads"),

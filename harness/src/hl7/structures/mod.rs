@@ -1,9 +1,9 @@
-//! Message structures: the standard's segment grammars, trigger-event → structure map and
-//! required fields, as compact data of our own (`grammars.txt`, `events.txt`, `required.txt`)
-//! embedded in the binary and read once at first use.
+//! Message structures: the standard's segment grammars and trigger-event → structure map
+//! (generated data of [`crate::hl7::standard`]) compiled for matching, and the required fields
+//! of the standard's segment definitions.
 //!
-//! Covers ACK, ADT_A01, ADT_A03, ADT_A05, ADT_A09, ADT_A18, ADT_A30, ADT_A39, ADT_A54, ORU_R01,
-//! ORM_O01, OML_O21, MDM_T02, SIU_S12 and MFN_M02 in v2.3, 2.3.1, 2.4, 2.5, 2.5.1 and 2.6.
+//! Covers every message structure of v2.3, 2.3.1, 2.4, 2.5, 2.5.1, 2.6, 2.7 and 2.8 that the
+//! sources define (the few that allow "any segment" are left out; `grammars.txt` lists them).
 
 pub mod grammar;
 pub mod matcher;

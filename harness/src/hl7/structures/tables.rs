@@ -1,8 +1,10 @@
-//! The compiled structure tables (grammars, events, required fields) and lookups over them.
+//! The structure tables (grammars and trigger events, generated into [`crate::hl7::standard`])
+//! compiled for lookups, and the required fields of the standard's segment definitions.
 
 use super::grammar::{parse_grammar, Item};
 use super::matcher::{match_segments, Automaton, ZSegments};
 use crate::hl7::finding::{Finding, Location, Severity};
+use crate::hl7::standard::{self, data_lines};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::OnceLock;
@@ -16,16 +18,20 @@ pub enum Version {
     V2_5,
     V2_5_1,
     V2_6,
+    V2_7,
+    V2_8,
 }
 
 impl Version {
-    pub const ALL: [Version; 6] = [
+    pub const ALL: [Version; 8] = [
         Version::V2_3,
         Version::V2_3_1,
         Version::V2_4,
         Version::V2_5,
         Version::V2_5_1,
         Version::V2_6,
+        Version::V2_7,
+        Version::V2_8,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -36,6 +42,8 @@ impl Version {
             Version::V2_5 => "2.5",
             Version::V2_5_1 => "2.5.1",
             Version::V2_6 => "2.6",
+            Version::V2_7 => "2.7",
+            Version::V2_8 => "2.8",
         }
     }
 
@@ -58,98 +66,61 @@ pub struct Structure {
     pub id: String,
     pub version: Version,
     pub items: Vec<Item>,
-    automaton: Automaton,
+    /// Compiled at first match: most of the several hundred structures are never used in a run.
+    automaton: OnceLock<Automaton>,
+}
+
+impl Structure {
+    fn automaton(&self) -> &Automaton {
+        self.automaton.get_or_init(|| Automaton::new(&self.items))
+    }
 }
 
 /// Keyed by version, then by name, so lookups borrow a `&str` instead of building a key.
 struct Tables {
     structures: HashMap<Version, HashMap<String, Structure>>,
     events: HashMap<Version, HashMap<String, String>>,
-    required: HashMap<Version, HashMap<String, Vec<usize>>>,
     /// Lines of the embedded data that could not be read (a unit test keeps this empty).
     errors: Vec<String>,
 }
-
-const GRAMMARS: &str = include_str!("grammars.txt");
-const EVENTS: &str = include_str!("events.txt");
-const REQUIRED: &str = include_str!("required.txt");
 
 fn tables() -> &'static Tables {
     static TABLES: OnceLock<Tables> = OnceLock::new();
     TABLES.get_or_init(load)
 }
 
-/// Splits `NAME v1 v2 ...: rest` lines, skipping comments and blank lines.
-fn data_lines(
-    file: &'static str,
-    text: &'static str,
-    errors: &mut Vec<String>,
-) -> Vec<(usize, &'static str, Vec<Version>, &'static str)> {
-    let mut out = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let Some((head, rest)) = line.split_once(':') else {
-            errors.push(format!("{file}:{}: expected `NAME VERSIONS: ...`", n + 1));
-            continue;
-        };
-        let mut words = head.split_whitespace();
-        let name = words.next().unwrap_or("");
-        let versions: Option<Vec<Version>> = words.map(Version::parse).collect();
-        match versions {
-            Some(v) if !v.is_empty() && !name.is_empty() => out.push((n + 1, name, v, rest.trim())),
-            _ => errors.push(format!("{file}:{}: bad name or version list {head:?}", n + 1)),
-        }
-    }
-    out
-}
-
 fn load() -> Tables {
     let mut errors = Vec::new();
     let mut structures: HashMap<Version, HashMap<String, Structure>> = HashMap::new();
-    for (line, id, versions, grammar) in data_lines("grammars.txt", GRAMMARS, &mut errors) {
-        match parse_grammar(grammar) {
+    for line in data_lines("grammars.txt", standard::GRAMMARS, 1, &mut errors) {
+        let id = line.key[0];
+        match parse_grammar(line.data) {
             Ok(items) => {
-                let automaton = Automaton::new(&items);
-                for version in versions {
+                for version in line.versions {
                     let structure = Structure {
                         id: id.to_string(),
                         version,
                         items: items.clone(),
-                        automaton: automaton.clone(),
+                        automaton: OnceLock::new(),
                     };
                     structures.entry(version).or_default().insert(id.to_string(), structure);
                 }
             }
-            Err(e) => errors.push(format!("grammars.txt:{line}: {e}")),
+            Err(e) => errors.push(format!("grammars.txt:{}: {e}", line.line)),
         }
     }
     let mut events: HashMap<Version, HashMap<String, String>> = HashMap::new();
-    for (_, id, versions, list) in data_lines("events.txt", EVENTS, &mut errors) {
-        for event in list.split_whitespace() {
-            for &version in &versions {
-                events.entry(version).or_default().insert(event.to_string(), id.to_string());
+    for line in data_lines("events.txt", standard::EVENTS, 1, &mut errors) {
+        for event in line.data.split_whitespace() {
+            for &version in &line.versions {
+                events
+                    .entry(version)
+                    .or_default()
+                    .insert(event.to_string(), line.key[0].to_string());
             }
         }
     }
-    let mut required: HashMap<Version, HashMap<String, Vec<usize>>> = HashMap::new();
-    for (line, segment, versions, list) in data_lines("required.txt", REQUIRED, &mut errors) {
-        let fields: Result<Vec<usize>, _> = list.split_whitespace().map(str::parse).collect();
-        match fields {
-            Ok(fields) => {
-                for version in versions {
-                    required
-                        .entry(version)
-                        .or_default()
-                        .insert(segment.to_string(), fields.clone());
-                }
-            }
-            Err(e) => errors.push(format!("required.txt:{line}: {e}")),
-        }
-    }
-    Tables { structures, events, required, errors }
+    Tables { structures, events, errors }
 }
 
 /// Lines of the embedded tables that could not be read: empty in a correct build (a unit test
@@ -190,14 +161,15 @@ pub fn structure_for_event(
     msh9_3.and_then(|id| structure(version, id)).map(|s| s.id.as_str())
 }
 
-/// The required fields of a segment (1-based positions); empty when none or unknown.
+/// The required fields of a segment (1-based positions, usage R in the standard's segment
+/// definition); empty when none or unknown.
 pub fn required_fields(version: Version, segment: &str) -> &'static [usize] {
-    tables().required.get(&version).and_then(|m| m.get(segment)).map_or(&[], Vec::as_slice)
+    standard::segment(version, segment).map_or(&[], |s| s.required.as_slice())
 }
 
 /// Matches the message's segment ids against the structure; Z-segments may appear anywhere.
 pub fn validate_segments(ids: &[&str], structure: &Structure, version: Version) -> Vec<Finding> {
-    match_segments(ids, &structure.automaton, &structure.id, version, ZSegments::AllowedAnywhere)
+    match_segments(ids, structure.automaton(), &structure.id, version, ZSegments::AllowedAnywhere)
 }
 
 /// `missing-required-field` for every required field of the segment that `present` says is
@@ -230,12 +202,29 @@ mod tests {
     #[test]
     fn embedded_tables_read_without_errors() {
         assert!(data_errors().is_empty(), "{:#?}", data_errors());
+        // Every grammar compiles and matches, in every version; a structure always begins
+        // with MSH, so an empty message misses at least one segment.
+        let mut compiled = 0;
+        for version in Version::ALL {
+            for id in structure_ids() {
+                if let Some(s) = structure(version, id) {
+                    assert!(!validate_segments(&[], s, version).is_empty(), "{id} v{version}");
+                    compiled += 1;
+                }
+            }
+        }
+        assert!(compiled > 1400, "{compiled} structures");
         for version in Version::ALL {
             for id in [
-                "ACK", "ADT_A01", "ADT_A03", "ADT_A09", "ADT_A39", "ADT_A30", "ORU_R01", "ORM_O01",
-                "MDM_T02", "SIU_S12", "MFN_M02",
+                "ACK", "ADT_A01", "ADT_A03", "ADT_A09", "ADT_A39", "ORU_R01", "MDM_T02", "SIU_S12",
+                "MFN_M02",
             ] {
                 assert!(structure(version, id).is_some(), "{id} v{version}");
+            }
+            // ADT_A30 (merge patient information) and ORM_O01 (general order, replaced by
+            // OMG_O19 and friends) left the standard in v2.7.
+            for id in ["ADT_A30", "ORM_O01"] {
+                assert_eq!(structure(version, id).is_some(), version <= Version::V2_6, "{id}");
             }
         }
         for version in [Version::V2_4, Version::V2_5, Version::V2_5_1, Version::V2_6] {
@@ -260,7 +249,9 @@ mod tests {
         assert_eq!(required_fields(Version::V2_5, "PID"), &[3, 5]);
         assert_eq!(required_fields(Version::V2_5, "NTE"), &[] as &[usize]);
         assert_eq!(Version::parse(" 2.5.1 "), Some(Version::V2_5_1));
-        assert_eq!(Version::parse("2.7"), None);
+        assert_eq!(Version::parse("2.7"), Some(Version::V2_7));
+        assert_eq!(Version::parse("2.7.1"), None);
+        assert_eq!(structure_for_event(Version::V2_8, "ADT", "A04", None), Some("ADT_A01"));
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::faults::UNTERMINATED_SILENCE;
 use crate::faults::{plan, WireEnd};
 use crate::scenario::Span;
 use crate::transport::connection::Timeouts;
+use crate::vocab::Seed;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -107,7 +108,7 @@ async fn lane<'a>(ctx: &'a Context, addr: &'a str, start: Instant) -> Lane<'a> {
         closed_once: None,
         canary: None,
         canaries: Vec::new(),
-        seed: 1,
+        seed: Seed(1),
         opened: start,
         ack_reset: false,
         last: None,
@@ -137,7 +138,7 @@ async fn close_before_ack_waits_for_the_peer_to_close_then_reconnects() {
         let log = peer(listener, close_after.map(Duration::from_millis), start);
         let ctx = context(&addr);
         let mut lane = lane(&ctx, &addr, start).await;
-        let wire = plan(&[MESSAGE], &[NetworkFault::CloseBeforeAck], 1, true);
+        let wire = plan(&[MESSAGE], &[NetworkFault::CloseBeforeAck], Seed(1), true);
         lane.attempt(&wire, 0, &mut Vec::new()).await;
         tokio::time::sleep(Duration::from_millis(1)).await;
         // The FIN right after the frame; the new connection once the peer is done with the
@@ -166,7 +167,8 @@ async fn an_unterminated_frame_is_followed_by_its_silence_then_a_close() {
     let ctx = context(&addr);
     let mut lane = lane(&ctx, &addr, start).await;
     let silence = Span(Duration::from_millis(150));
-    let wire = plan(&[MESSAGE], &[NetworkFault::Unterminated { silence: Some(silence) }], 1, true);
+    let wire =
+        plan(&[MESSAGE], &[NetworkFault::Unterminated { silence: Some(silence) }], Seed(1), true);
     assert_eq!(wire.end, WireEnd::Silence(Duration::from_millis(150)));
     lane.attempt(&wire, 0, &mut Vec::new()).await;
     tokio::time::sleep(Duration::from_millis(1)).await;
@@ -184,7 +186,7 @@ async fn an_unterminated_frame_is_followed_by_its_silence_then_a_close() {
     );
     assert_eq!(lane.pending[0].exchange.event.as_ref().unwrap().code, "unterminated");
     // The default silence, when none is given.
-    let default = plan(&[MESSAGE], &[NetworkFault::Unterminated { silence: None }], 1, true);
+    let default = plan(&[MESSAGE], &[NetworkFault::Unterminated { silence: None }], Seed(1), true);
     assert_eq!(default.end, WireEnd::Silence(UNTERMINATED_SILENCE));
 }
 

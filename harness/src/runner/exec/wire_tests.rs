@@ -8,6 +8,7 @@ use super::*;
 use crate::checks::{evaluate, CheckResult};
 use crate::scenario::load_text;
 use crate::transport::connection::Timeouts;
+use crate::vocab::Seed;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -108,7 +109,8 @@ async fn run_with(
         crate::scenario::FileAccess::PackOnly,
     )
     .unwrap();
-    let run = crate::runner::expand(&scenario, 5, 0).into_iter().find(|r| r.name == name).unwrap();
+    let run =
+        crate::runner::expand(&scenario, Seed(5), 0).into_iter().find(|r| r.name == name).unwrap();
     let ctx = Context {
         url: TargetUrl::Mllp(addr.to_string()),
         state: None,

@@ -3,7 +3,7 @@
 //! either. Split from the answering server, which needs none of it.
 
 use crate::checks::ExpectedMessage;
-use crate::transport::mllp::encode_frame;
+use crate::transport::mllp::{encode_frame, MllpError};
 use crate::transport::userinfo::Secrets;
 use bytes::BytesMut;
 use std::path::PathBuf;
@@ -92,19 +92,32 @@ pub(super) fn write_message_files(
     prepared: &[(ExpectedMessage, Vec<u8>)],
     dir: &std::path::Path,
     framed_path: &std::path::Path,
-) -> Result<Vec<PathBuf>, String> {
+) -> Result<Vec<PathBuf>, MessageFilesError> {
+    let io = |path: &std::path::Path| {
+        let path = path.to_path_buf();
+        move |source| MessageFilesError::Io { path, source }
+    };
     let _ = std::fs::remove_dir_all(dir);
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
     let mut files = Vec::new();
     let mut framed = BytesMut::new();
     for (n, (_, bytes)) in prepared.iter().enumerate() {
         let path = dir.join(message_file_name(n + 1, prepared.len()));
-        std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        std::fs::write(&path, bytes).map_err(io(&path))?;
         files.push(path);
-        encode_frame(bytes, &mut framed).map_err(|e| e.to_string())?;
+        encode_frame(bytes, &mut framed).map_err(MessageFilesError::Frame)?;
     }
-    std::fs::write(framed_path, &framed).map_err(|e| format!("{}: {e}", framed_path.display()))?;
+    std::fs::write(framed_path, &framed).map_err(io(framed_path))?;
     Ok(files)
+}
+
+/// Why the message files for a SUT command could not be written.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum MessageFilesError {
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Frame(MllpError),
 }
 
 pub(super) fn remove_message_files(dir: &std::path::Path, framed: &std::path::Path) {
@@ -115,6 +128,18 @@ pub(super) fn remove_message_files(dir: &std::path::Path, framed: &std::path::Pa
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A folder that cannot be made is named with the reason, as the case's setup error.
+    #[test]
+    fn message_files_name_the_path_they_could_not_write() {
+        let file =
+            std::env::temp_dir().join(format!("hl7-harness-sut-file-{}", std::process::id()));
+        std::fs::write(&file, b"x").unwrap();
+        let dir = file.join("messages");
+        let error = write_message_files(&[], &dir, &file.with_extension("mllp")).unwrap_err();
+        assert!(error.to_string().starts_with(&format!("{}: ", dir.display())), "{error}");
+        std::fs::remove_file(&file).unwrap();
+    }
 
     /// `{messages_dir}` files sort in sending order however many there are (issue 19).
     #[test]
