@@ -17,6 +17,10 @@ pub fn import(doc: &Doc<'_>, notes: &mut Notes) -> Result<TargetProfile, ImportE
         match node.tag_name().name() {
             "MetaData" => {
                 profile.name = attr(node, "Name").map(str::to_string);
+                // The specification's own version; exports write placeholders when it has none.
+                profile.version = attr(node, "Version")
+                    .filter(|v| !matches!(*v, "null" | "No Version Info"))
+                    .map(str::to_string);
                 if let Some(org) = attr(node, "OrgName") {
                     append(&mut profile.description, &format!("Organisation: {org}"));
                 }
