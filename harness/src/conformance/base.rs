@@ -18,7 +18,12 @@ pub fn datatype_problem(
 }
 
 /// Whether HL7 table `number` of `version` holds `code`; `None` when the harness's tables
-/// have no codes for it.
-pub fn table_has(_number: u16, _code: &str, _version: &str) -> Option<bool> {
-    None
+/// have no codes for it (or the version is not one they cover).
+pub fn table_has(number: u16, code: &str, version: &str) -> Option<bool> {
+    let version = crate::hl7::standard::Version::parse(version)?;
+    let table = crate::hl7::standard::table(version, number)?;
+    if table.codes.is_empty() {
+        return None;
+    }
+    Some(table.contains(code))
 }

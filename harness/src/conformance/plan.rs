@@ -2,6 +2,7 @@
 //! into it, regular expressions compiled and value sets resolved, once per profile instead of
 //! once per message.
 
+use crate::hl7::standard::{self, Version};
 use crate::profile::expr::Node;
 use crate::profile::message::{
     hl7_table_number, Binding, Constraint, ElementSpec, MessageKey, MessageProfile, Statement,
@@ -91,7 +92,8 @@ impl Plan {
     pub fn compile(profile: &MessageProfile, value_sets: &BTreeMap<String, ValueSet>) -> Plan {
         let id = profile.id();
         let overlay = Overlay::new(profile);
-        let compiler = Compiler { value_sets, overlay: &overlay };
+        let standard = profile.version.as_deref().and_then(Version::parse);
+        let compiler = Compiler { value_sets, overlay: &overlay, standard };
         let tree =
             profile.segments.as_ref().map(|elements| compiler.elements(elements, "segments"));
         let mut fields_by_id: HashMap<String, Arc<Vec<Field>>> = HashMap::new();
@@ -244,6 +246,9 @@ impl<'p> Overlay<'p> {
 struct Compiler<'a, 'p> {
     value_sets: &'a BTreeMap<String, ValueSet>,
     overlay: &'a Overlay<'p>,
+    /// The version the profile is written for: the standard's data type of each element the
+    /// profile constrains without naming one is judged too (a DTM is a DTM in every profile).
+    standard: Option<Version>,
 }
 
 impl Compiler<'_, '_> {
@@ -276,7 +281,7 @@ impl Compiler<'_, '_> {
 
     /// A segment's fields: the tree's, with the overlay's entries merged in by position.
     fn fields(&self, tree: &[Constraint], segment: &str, place: &str) -> Vec<Field> {
-        self.level(tree, segment, &[], place)
+        self.level(tree, segment, &[], place, None)
     }
 
     fn level(
@@ -285,6 +290,7 @@ impl Compiler<'_, '_> {
         segment: &str,
         prefix: &[usize],
         place: &str,
+        parent_type: Option<&str>,
     ) -> Vec<Field> {
         let mut positions: Vec<usize> = tree
             .iter()
@@ -303,21 +309,48 @@ impl Compiler<'_, '_> {
                     .into_iter()
                     .find(|(p, _, _)| *p == position);
                 let separator = if prefix.is_empty() { ", field " } else { "." };
-                let own_place = match &over {
-                    Some((_, _, at)) => at.clone(),
-                    None => format!("{place}{separator}{position}"),
+                let own_place = match (&over, written) {
+                    (Some((_, _, at)), _) => at.clone(),
+                    (None, Some(_)) => format!("{place}{separator}{position}"),
+                    // A level only walked through to reach a deeper constraint.
+                    (None, None) => {
+                        let numbers: Vec<String> =
+                            prefix.iter().chain([&position]).map(|n| n.to_string()).collect();
+                        format!("{segment}-{} (the standard's definition)", numbers.join("."))
+                    }
                 };
-                let merged = merge(written, over.as_ref().map(|(_, c, _)| *c));
+                let mut merged = merge(written, over.as_ref().map(|(_, c, _)| *c));
+                if merged.datatype.is_none() {
+                    merged.datatype = self.standard_type(segment, prefix, position, parent_type);
+                }
                 let mut next = prefix.to_vec();
                 next.push(position);
                 let components = if next.len() < 3 {
-                    self.level(&merged.components, segment, &next, &own_place)
+                    let own_type = merged.datatype.clone();
+                    self.level(&merged.components, segment, &next, &own_place, own_type.as_deref())
                 } else {
                     Vec::new()
                 };
                 self.field(position, own_place, merged, components)
             })
             .collect()
+    }
+
+    /// The standard's data type of a field (no prefix) or of a component of `parent_type`.
+    fn standard_type(
+        &self,
+        segment: &str,
+        prefix: &[usize],
+        position: usize,
+        parent_type: Option<&str>,
+    ) -> Option<String> {
+        let version = self.standard?;
+        let datatype = if prefix.is_empty() {
+            standard::field(version, segment, position)?.datatype
+        } else {
+            standard::datatype(version, parent_type?)?.component(position)?.datatype
+        };
+        Some(datatype.to_string())
     }
 
     fn field(

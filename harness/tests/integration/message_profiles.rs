@@ -46,6 +46,7 @@ fn validate_with_a_profile_names_each_broken_field() {
     let has = |rule: &str, path: &str| rules.iter().any(|(r, p)| r == rule && p == path);
     assert!(has("statement", "message"), "e-mail statement: {rules:?}");
     assert!(has("datatype", "PID[1]-7"), "1977-09-11 is not a DTM: {rules:?}");
+    assert!(has("value-set", "PID[1]-8"), "Q is not in HL7 table 0001: {rules:?}");
 }
 
 #[test]
