@@ -76,6 +76,9 @@ pub enum Command {
     /// Print the JSON Schema of the scenario format, or with --profile of the target profile
     /// format (for editors).
     Schema(schema::SchemaArgs),
+    /// Import an XML message profile (HL7 v2.x or NIST/IGAMT) into a target profile, or show a
+    /// profile's message constraints as tables.
+    Profile(profile::ProfileArgs),
     /// Write edge-case variants of a message: named mutations, seeded, each with the intent a
     /// conformant receiver should act on (valid, invalid, either).
     Generate(generate::GenerateArgs),
@@ -118,6 +121,7 @@ pub fn main() -> i32 {
         Command::Load(args) => load::run(&args, &mut out),
         Command::Run(args) => run::run(&args, &mut out),
         Command::Schema(args) => schema::run(&args, &mut out),
+        Command::Profile(args) => profile::run(&args, &mut out),
         Command::Generate(args) => generate::run(&args, &mut out),
         Command::Keygen(args) => keygen::run(&args, &mut out),
         Command::Report(args) => report::run(&args, &mut out),
