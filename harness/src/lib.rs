@@ -14,6 +14,7 @@ pub mod load;
 pub mod netlab;
 pub mod observation;
 pub mod profile;
+pub mod profile_import;
 pub mod proxy;
 pub mod report;
 pub mod runner;

@@ -139,7 +139,15 @@ fn delivered(
         }
         let mine: Vec<&Arrival> =
             arrivals.iter().zip(keys).filter(|(_, k)| **k == message.key).map(|(a, _)| a).collect();
-        lost.push(if mine.is_empty() {
+        let altered = mine.is_empty()
+            && arrivals.iter().any(|a| control_id(&a.payload) == message.control_id.as_str());
+        lost.push(if altered {
+            format!(
+                "{} (MSH-10 {}) arrived altered: a message with its MSH-10 came with other \
+                 content than the one to send",
+                message.label, message.control_id
+            )
+        } else if mine.is_empty() {
             format!("{} (MSH-10 {}) never arrived", message.label, message.control_id)
         } else {
             format!(

@@ -42,9 +42,6 @@ pub enum Command {
     Inspect(inspect::InspectArgs),
     /// Check messages against segment grammar, required fields, framing and character set.
     Validate(validate::ValidateArgs),
-    /// Work with a target profile's message profiles: `profile pack` generates a receiver
-    /// pack (valid and broken messages) from them.
-    Profile(super::profile_pack::ProfileArgs),
     /// Compare two messages value by value (decoded), e.g. `PID-5.1: "Doe" → "Dø"`.
     Diff(diff::DiffArgs),
     /// Send messages over MLLP, MLLP over TLS, HLLP or HL7 over HTTP(S), wait for each ACK,
@@ -79,6 +76,9 @@ pub enum Command {
     /// Print the JSON Schema of the scenario format, or with --profile of the target profile
     /// format (for editors).
     Schema(schema::SchemaArgs),
+    /// Import an XML message profile (HL7 v2.x or NIST/IGAMT) into a target profile, or show a
+    /// profile's message constraints as tables.
+    Profile(profile::ProfileArgs),
     /// Write edge-case variants of a message: named mutations, seeded, each with the intent a
     /// conformant receiver should act on (valid, invalid, either).
     Generate(generate::GenerateArgs),
@@ -114,7 +114,6 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Command::Inspect(args) => inspect::run(&args, &mut out),
         Command::Validate(args) => validate::run(&args, &mut out),
-        Command::Profile(args) => super::profile_pack::run(&args, &mut out),
         Command::Diff(args) => diff::run(&args, &mut out),
         Command::Send(args) => send::run(&args, &mut out),
         Command::Serve(args) => serve::run(&args, &mut out),
@@ -122,6 +121,7 @@ pub fn main() -> i32 {
         Command::Load(args) => load::run(&args, &mut out),
         Command::Run(args) => run::run(&args, &mut out),
         Command::Schema(args) => schema::run(&args, &mut out),
+        Command::Profile(args) => profile::run(&args, &mut out),
         Command::Generate(args) => generate::run(&args, &mut out),
         Command::Keygen(args) => keygen::run(&args, &mut out),
         Command::Report(args) => report::run(&args, &mut out),

@@ -12,6 +12,7 @@ mod inspect;
 mod keygen;
 mod load;
 mod man;
+mod profile;
 mod profile_pack;
 mod proxy;
 pub mod reference;

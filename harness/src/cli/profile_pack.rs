@@ -4,27 +4,10 @@
 //! pack is files (a scenario YAML and its messages) so a QA team can read, commit and rerun it.
 
 use crate::conformance::{generate, Broken, Rule};
-use clap::{Args, Subcommand};
+use clap::Args;
 use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-
-#[derive(Debug, Args)]
-pub struct ProfileArgs {
-    #[command(subcommand)]
-    pub command: ProfileCommand,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum ProfileCommand {
-    /// Generate a receiver pack from a profile's message profiles: valid messages expected to
-    /// be accepted (AA) and one broken variant per constraint, expected to be answered as the
-    /// profile's `missing_required` (usage, cardinality, statements) and `invalid_values`
-    /// (value set, length, data type, fixed, pattern) say; undeclared, any answer passes.
-    /// Writes DIR/receiver.yaml and MESSAGES/<profile id>/*.hl7; run it with
-    /// `hl7-harness run DIR/receiver.yaml`.
-    Pack(PackArgs),
-}
 
 #[derive(Debug, Args)]
 pub struct PackArgs {
@@ -60,14 +43,10 @@ pub struct PackArgs {
 /// The pack's scenario file name inside `--out`.
 pub const PACK_FILE: &str = "receiver.yaml";
 
-pub fn run(args: &ProfileArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
-    match &args.command {
-        ProfileCommand::Pack(pack) => {
-            let summary = write_pack(pack)?;
-            writeln!(out, "{summary}")?;
-            Ok(0)
-        }
-    }
+pub fn run(args: &PackArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
+    let summary = write_pack(args)?;
+    writeln!(out, "{summary}")?;
+    Ok(0)
 }
 
 /// Writes the pack and returns a one-paragraph summary (counts, what was not generatable).

@@ -1,6 +1,8 @@
 //! A violation of a message profile: where in the message, which rule, and where the rule
 //! stands in the profile, so a tester can find both ends.
 
+use crate::hl7::ack::{AckError, ErrorCondition};
+use crate::hl7::path::Path;
 use crate::hl7::Severity;
 use serde::Serialize;
 use std::fmt;
@@ -79,5 +81,29 @@ impl fmt::Display for Violation {
             write!(f, " (segment {index})")?;
         }
         write!(f, ": {} [{}: {}]", self.message, self.profile, self.place)
+    }
+}
+
+impl Violation {
+    /// The ERR an endpoint applying the profile would send: the condition of HL7 table 0357
+    /// that fits the rule (101 required field missing, 102 data type error, 103 table value
+    /// not found, 100 segment sequence error, else 207 application internal error), the
+    /// location when the path names one, and the finding as the user message.
+    pub fn ack_error(&self) -> AckError {
+        let condition = match self.rule {
+            Rule::Usage if self.message.contains("required") => {
+                ErrorCondition::RequiredFieldMissing
+            }
+            Rule::Datatype | Rule::Length => ErrorCondition::DataTypeError,
+            Rule::ValueSet => ErrorCondition::TableValueNotFound,
+            Rule::Structure | Rule::Cardinality => ErrorCondition::SegmentSequenceError,
+            Rule::Unique => ErrorCondition::DuplicateKeyIdentifier,
+            _ => ErrorCondition::ApplicationInternalError,
+        };
+        let error = AckError::new(condition).with_text(format!("{} {}", self.path, self.message));
+        match Path::parse(&self.path) {
+            Ok(location) => error.at(location, self.segment_index),
+            Err(_) => error,
+        }
     }
 }

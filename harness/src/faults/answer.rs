@@ -43,6 +43,10 @@ pub enum Answer {
     /// new one's: connects hang), then the way opens again. The sender must keep trying and
     /// deliver, same MSH-10, once the network is back.
     Blackhole(Span),
+    /// The way the vendor's endpoint would answer: the message is judged against the target
+    /// profile's `message_profiles`; AE with an ERR locating the first error (ERR-2, ERR-3
+    /// from table 0357, ERR-8 the finding) when it breaks them, AA when it meets them.
+    AsSpecified,
 }
 
 impl Answer {
@@ -59,6 +63,7 @@ impl Answer {
             Answer::Reset => "reset",
             Answer::SilentPeer => "silent_peer",
             Answer::Blackhole(_) => "blackhole",
+            Answer::AsSpecified => "as_specified",
         }
     }
 
@@ -137,6 +142,14 @@ impl Answer {
                 let ack = AckToBuild { code, wrong_msa2: false };
                 (ack, Verdict::Forward, AfterAnswer::KeepReading, name.into())
             }
+            // The answering server judges the message and turns this AA into an AE when
+            // the message breaks the profile.
+            Answer::AsSpecified => (
+                accept,
+                Verdict::Forward,
+                AfterAnswer::KeepReading,
+                "AA (meets the profile)".into(),
+            ),
             Answer::Close => (accept, Verdict::Drop, AfterAnswer::Close, "closed, no ACK".into()),
             Answer::Reset => (accept, Verdict::Drop, AfterAnswer::Reset, "reset, no ACK".into()),
             Answer::SilentPeer => (

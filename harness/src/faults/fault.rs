@@ -363,6 +363,7 @@ mod tests {
         check(Answering, "reset", "reset", "reset");
         check(Answering, "silent_peer", "silent_peer", "silent_peer");
         check(Answering, "blackhole:for=1s", "blackhole: 1s", "blackhole:for=1000ms");
+        check(Answering, "as_specified", "as_specified", "as_specified");
         check(Proxy, "drop:dir=up,frame=3", "drop: {dir: up, frame: 3}", "drop:dir=up,frame=3");
         check(Proxy, "drop", "drop", "drop:dir=both");
         check(

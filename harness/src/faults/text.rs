@@ -84,6 +84,7 @@ pub(super) const ANSWER_KINDS: &[(&str, Shape)] = &[
     ("reset", Shape::Unit),
     ("silent_peer", Shape::Unit),
     ("blackhole", Shape::Newtype("for", Key::Span, false)),
+    ("as_specified", Shape::Unit),
 ];
 
 /// The client's kind names.

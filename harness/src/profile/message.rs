@@ -176,6 +176,10 @@ pub struct Constraint {
     /// The components (of a field) or sub-components (of a component), by position.
     #[serde(default)]
     pub components: Vec<Constraint>,
+    /// What the specification says of it in prose (an imported profile's notes and predicate
+    /// text): shown by `profile show`, never judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 /// How strongly a value set binds.

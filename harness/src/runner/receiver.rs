@@ -7,7 +7,8 @@
 //! Every wait is bounded by the case timeout; the SUT is killed when it outlives it.
 
 use crate::checks::{content_key, CasePlan, ExpectedMessage, ReceiverExpectation};
-use crate::faults::{write_shaped, AckToBuild, AfterAnswer, AnswerRules, Shaping, Verdict};
+use crate::conformance::Validator;
+use crate::faults::{write_shaped, AckToBuild, AfterAnswer, Answer, AnswerRules, Shaping, Verdict};
 use crate::hl7::ack::{AckBuilder, AckCode, AckError, ErrorCondition};
 use crate::hl7::edit::{EditError, MessageBuf};
 use crate::hl7::{Message, ParseError, Path};
@@ -56,6 +57,9 @@ pub struct ReceiverContext {
     /// The packet-level lab, for files with answers that need it: the harness then listens
     /// inside its namespace, at the lab's address.
     pub lab: Option<Arc<Lab>>,
+    /// The target profile the file's cases are graded by: `as_specified` answers judge each
+    /// arrival against its `message_profiles`.
+    pub profile: Option<Arc<crate::profile::TargetProfile>>,
 }
 
 /// One receiver case as it will run.
@@ -116,9 +120,42 @@ struct CaseState {
     port: u16,
     /// What the lab drops for this case; all let through again when the case ends.
     cuts: Mutex<Vec<Cut>>,
+    /// The profile's judge for `as_specified` answers (one per case: `unique` statements
+    /// remember what the case's sender sent); `None` without message profiles.
+    judge: Option<Mutex<Validator>>,
+}
+
+/// The judge of `as_specified` answers, when the profile has message profiles.
+fn judge_for(profile: Option<&crate::profile::TargetProfile>) -> Option<Mutex<Validator>> {
+    let profile = profile.filter(|p| !p.message_profiles.is_empty())?;
+    Some(Mutex::new(Validator::new(profile)))
 }
 
 impl CaseState {
+    /// The `as_specified` answer to a payload: AE with an ERR at the first error the profile
+    /// finds, else AA; the label says which and why.
+    fn as_specified(&self, payload: &[u8]) -> (AckCode, Option<AckError>, String) {
+        let accept = AckCode::ApplicationAccept;
+        let Some(judge) = &self.judge else {
+            return (accept, None, "AA (no message profiles to judge by)".into());
+        };
+        let Ok(message) = Message::parse(payload) else {
+            return (accept, None, "AA (not readable as HL7)".into());
+        };
+        let found = match judge.lock() {
+            Ok(mut validator) => validator.validate(&message),
+            Err(poisoned) => poisoned.into_inner().validate(&message),
+        };
+        match found.iter().find(|v| v.severity == crate::hl7::Severity::Error) {
+            Some(first) => (
+                AckCode::ApplicationError,
+                Some(first.ack_error()),
+                format!("AE as specified: {} {} {}", first.rule, first.path, first.message),
+            ),
+            None => (accept, None, "AA (meets the profile)".into()),
+        }
+    }
+
     /// Drops the packets of `cut` both ways (until healed, or the end of the case); why not,
     /// when it could not.
     async fn drop_packets(&self, cut: Cut) -> Result<(), SilenceError> {
@@ -220,7 +257,13 @@ fn messages(
 }
 
 /// The ACK of `payload` with `code`, its MSA-2 made wrong when `wrong_msa2`.
-fn ack(payload: &[u8], code: AckCode, wrong_msa2: bool, number: usize) -> Option<Vec<u8>> {
+fn ack(
+    payload: &[u8],
+    code: AckCode,
+    wrong_msa2: bool,
+    number: usize,
+    error: Option<AckError>,
+) -> Option<Vec<u8>> {
     let mut source = payload.to_vec();
     if wrong_msa2 {
         let message = Message::parse(payload).ok()?;
@@ -232,7 +275,9 @@ fn ack(payload: &[u8], code: AckCode, wrong_msa2: bool, number: usize) -> Option
     let message = Message::parse(&source).ok()?;
     let timestamp = crate::utc::hl7_timestamp(std::time::SystemTime::now());
     let mut builder = AckBuilder::new(&message, code, format!("HRA{number}"), timestamp);
-    if !code.is_accept() {
+    if let Some(error) = error {
+        builder = builder.error(error);
+    } else if !code.is_accept() {
         let condition = match code {
             AckCode::ApplicationReject => ErrorCondition::UnsupportedMessageType,
             _ => ErrorCondition::ApplicationInternalError,
@@ -308,7 +353,11 @@ async fn answer<W: AnswerWriter>(
         state.record(number, arrival);
         return after;
     }
-    let action = plan.action();
+    let mut action = plan.action();
+    let mut error = None;
+    if matches!(plan, Answer::AsSpecified) {
+        (action.ack.code, error, action.label) = state.as_specified(&payload);
+    }
     arrival.answer = action.label;
     let AckToBuild { code, wrong_msa2 } = action.ack;
     // What a written ACK counts as: delivery (AA), a rejection (AE, AR), or neither (an AA
@@ -321,7 +370,7 @@ async fn answer<W: AnswerWriter>(
             arrival.rejected = written;
         }
     };
-    let bytes = || ack(&payload, code, wrong_msa2, number + 1);
+    let bytes = || ack(&payload, code, wrong_msa2, number + 1, error.clone());
     match action.verdict {
         Verdict::Drop => {}
         // Answers never corrupt their ACK; a corrupt verdict is written as it is.
@@ -537,6 +586,7 @@ pub async fn run_case(
         lab: ctx.lab.clone(),
         port: address.port(),
         cuts: Mutex::new(Vec::new()),
+        judge: judge_for(ctx.profile.as_deref()),
     });
     // A host that is down: every packet to the port dropped for a while, connects hang.
     if let Some(period) = run.case.connect_hang {
@@ -788,6 +838,7 @@ mod tests {
             lab: None,
             port: 0,
             cuts: Mutex::new(Vec::new()),
+            judge: None,
         });
         let deadline = state.started + Duration::from_secs(10);
         let serving = tokio::spawn({
@@ -883,6 +934,7 @@ mod tests {
             secrets: Default::default(),
             harness: PathBuf::new(),
             lab: None,
+            profile: None,
         };
         let yaml = "{name: refused, send: [m], refuse_for: 250ms}";
         let case: ReceiverCase = crate::scenario::from_yaml(yaml).unwrap();
@@ -905,5 +957,43 @@ mod tests {
         assert_eq!(observation.aborted.map(|e| e.code), None);
         let arrival = &observation.arrivals[0];
         assert_eq!((arrival.connection, arrival.received), (1, Duration::from_millis(251)));
+    }
+    #[test]
+    fn as_specified_answers_ae_with_an_err_at_the_first_error() {
+        let profile: crate::profile::TargetProfile = crate::scenario::from_yaml(
+            "message_profiles:\n- message: ADT^A04\n  constraints:\n    PID-5.2: { usage: R }\n",
+        )
+        .unwrap();
+        let state = CaseState {
+            started: Instant::now(),
+            arrivals: Mutex::new(Vec::new()),
+            next_arrival: Mutex::new(0),
+            next_connection: Mutex::new(1),
+            answers: AnswerRules::from_list(&[]),
+            behaviours: Vec::new(),
+            lab: None,
+            port: 0,
+            cuts: Mutex::new(Vec::new()),
+            judge: judge_for(Some(&profile)),
+        };
+        let good = b"MSH|^~\\&|S|SF|R|RF|20240101||ADT^A04^ADT_A01|T1|P|2.6\rPID|1||X||Doe^Jo\r";
+        let (code, error, label) = state.as_specified(good);
+        assert_eq!(
+            (code, error, label.as_str()),
+            (AckCode::ApplicationAccept, None, "AA (meets the profile)")
+        );
+        let bad = b"MSH|^~\\&|S|SF|R|RF|20240101||ADT^A04^ADT_A01|T2|P|2.6\rPID|1||X||Doe\r";
+        let (code, error, label) = state.as_specified(bad);
+        assert_eq!(code, AckCode::ApplicationError);
+        assert!(label.starts_with("AE as specified: usage PID[1]-5.2"), "{label}");
+        let error = error.expect("an ERR");
+        assert_eq!(error.condition, ErrorCondition::RequiredFieldMissing);
+        let ack = ack(bad, code, false, 1, Some(error)).expect("ack");
+        let text = String::from_utf8_lossy(&ack);
+        assert!(text.contains("MSA|AE|T2"), "{text}");
+        assert!(text.contains("ERR||PID^2^5^1^2"), "{text}");
+        assert!(text.contains("101"), "{text}");
+        let none = CaseState { judge: None, ..state };
+        assert_eq!(none.as_specified(bad).2, "AA (no message profiles to judge by)");
     }
 }

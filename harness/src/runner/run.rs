@@ -106,8 +106,10 @@ async fn run_receiver_file(
     let listen = spec.listen;
     let serial = !listen.ends_with(":0");
     let lab = lab::for_file(&scenario.file).await?;
+    let profile = setup::profile_of(scenario, options).map(|p| Arc::clone(&p.profile));
     let ctx = Arc::new(ReceiverContext {
         lab,
+        profile,
         listen,
         command: spec.sut_command,
         timeout: spec.timeout,

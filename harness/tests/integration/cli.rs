@@ -131,4 +131,9 @@ fn help_lists_the_commands() {
         assert_eq!(output.status.code(), Some(0));
         insta::assert_snapshot!(format!("help-report-{command}"), stdout(&output));
     }
+    for command in ["import", "show"] {
+        let output = run(&["profile", command, "--help"]);
+        assert_eq!(output.status.code(), Some(0));
+        insta::assert_snapshot!(format!("help-profile-{command}"), stdout(&output));
+    }
 }

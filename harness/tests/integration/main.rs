@@ -19,6 +19,7 @@ mod mllp;
 mod names;
 mod outbound;
 mod permitted;
+mod profile_import;
 mod properties;
 mod proxy;
 mod public_corpus;

@@ -61,6 +61,12 @@ fn the_ehealth_sender_pack_certifies_the_reference_sender_and_catches_a_dropped_
     assert!(shown.contains("error sender.content"), "{shown}");
     assert!(shown.contains("error usage PID[1]-13"), "{shown}");
     assert!(shown.contains("email does not hold"), "{shown}");
+    // Answered as the platform would: AE with the field located, not a lost message.
+    let answered =
+        "answered as the platform answers - AE for a message that breaks the specification";
+    let case = shown.split("FAIL ").find(|c| c.contains(answered)).unwrap_or_default();
+    assert!(case.contains("error sender.content"), "{shown}");
+    assert!(case.contains("arrived altered"), "not 'never arrived': {case}");
 }
 
 const PHR: &str = "scenarios/http-partner/phr-partner.profile.yaml";
