@@ -402,7 +402,7 @@ mod tests {
             }
         }
         let all: usize = Host::ALL.iter().map(|h| h.applies().len()).sum();
-        assert_eq!(all, 16 + 1 + 10 + 10, "client (MLLP, HLLP), answers, proxy");
+        assert_eq!(all, 16 + 1 + 11 + 10, "client (MLLP, HLLP), answers, proxy");
     }
 
     /// `text` given to `host` is refused with exactly `message` at column 1.
