@@ -14,8 +14,9 @@ use crate::profile::TargetProfile;
 use std::collections::{BTreeSet, HashMap};
 
 /// Values `unique` statements remember, over all statements: past this, later messages are
-/// not compared (and one note says so).
-const MAX_REMEMBERED: usize = 1_000_000;
+/// not compared (and one note says so). Each is kept as a 64-bit hash with the label of the
+/// message that had it, so memory stays near 10 MB whatever the values' length.
+const MAX_REMEMBERED: usize = 100_000;
 
 /// Which rules of one message profile the judged messages exercised: a rule is exercised
 /// when a message had the element valued (or the segment or group present); statements are
@@ -32,8 +33,8 @@ pub struct Coverage {
 #[derive(Debug)]
 pub struct Validator {
     plans: Vec<Plan>,
-    /// Statement id → value → the label of the message that first had it.
-    seen: HashMap<String, HashMap<String, String>>,
+    /// Statement id → hash of the value → the label of the message that first had it.
+    seen: HashMap<String, HashMap<u64, String>>,
     remembered: usize,
     full_noted: bool,
     messages: usize,
@@ -178,8 +179,9 @@ impl Validator {
             if let Some(path) = &statement.unique {
                 let Some(value) = message.get(&path.0).filter(|v| !v.is_empty()) else { continue };
                 let value = message.text(&value).into_owned();
+                let key = value_key(&value);
                 let seen = self.seen.entry(statement.id.clone()).or_default();
-                match seen.get(&value) {
+                match seen.get(&key) {
                     Some(first) => late.push(Violation {
                         severity,
                         rule: Rule::Unique,
@@ -194,7 +196,7 @@ impl Validator {
                         place: format!("statements {}", statement.id),
                     }),
                     None if self.remembered < MAX_REMEMBERED => {
-                        seen.insert(value, label.to_string());
+                        seen.insert(key, label.to_string());
                         self.remembered += 1;
                     }
                     None if !self.full_noted => {
@@ -217,6 +219,14 @@ impl Validator {
         }
         late
     }
+}
+
+/// A value as `unique` statements remember it.
+fn value_key(value: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    value.hash(&mut hasher);
+    hasher.finish()
 }
 
 fn suffix(text: &str) -> String {
@@ -462,6 +472,18 @@ message_profiles:
         let coverage = &v.coverage()[0];
         assert!(!coverage.missed.contains(&"segments[4] group INSURANCE".to_string()));
         assert_eq!(coverage.exercised.len() + coverage.missed.len(), coverage.rules);
+    }
+
+    #[test]
+    fn the_code_of_a_component_with_sub_components_is_its_first() {
+        let yaml = "value_sets:\n  authorities: { codes: [NHS] }\nmessage_profiles:\n- message: ADT^A04\n  constraints:\n    PID-3.4: { value_set: authorities }\n";
+        let profile: TargetProfile = crate::scenario::from_yaml(yaml).expect("profile");
+        let mut v = Validator::new(&profile);
+        let text = "MSH|^~\\&|A|B|C|D|20240101||ADT^A04|1|P|2.6\rPID|1||9^^^NHS&2.16.840.1.113883.2.1.4.1&ISO^NH\r";
+        assert!(violations(&mut v, text).is_empty());
+        let other = text.replace("NHS&", "XYZ&");
+        let found = violations(&mut v, &other);
+        assert!(found[0].contains("\"XYZ\" is not in value set authorities"), "{found:#?}");
     }
 
     #[test]

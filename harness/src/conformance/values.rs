@@ -143,8 +143,15 @@ impl Judge<'_, '_> {
             }
         }
         if let Some(set) = &rule.value_set {
-            let code = match value.component(1) {
-                Some(first) if level < 3 && value.is_composite() => self.message.text(&first),
+            // The code of a composite is its first piece: component 1 of a field, sub-component
+            // 1 of a component.
+            let first = match level {
+                1 => value.component(1),
+                2 => value.subcomponent(1),
+                _ => None,
+            };
+            let code = match first {
+                Some(first) if value.is_composite() => self.message.text(&first),
                 _ => text.clone(),
             };
             self.value_set(rule, set, &code, at);
