@@ -96,3 +96,15 @@ fn the_phr_partner_profile_passes_the_partner_corpus_and_catches_its_rules() {
         "{shown}"
     );
 }
+
+/// The receiver pack generated from the e-health profile (valid messages and one broken
+/// variant per constraint) passes against the reference endpoint: valid messages get AA, and
+/// broken ones any answer the profile leaves open.
+#[test]
+fn the_generated_ehealth_receiver_pack_passes_against_the_reference_endpoint() {
+    let pack = path("packs/generated/ehealth-platform");
+    let output = run(&["run", "--no-report", &pack, "--seed", "1"]);
+    let shown = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{shown}");
+    assert!(shown.contains("PASS: 99 cases"), "{shown}");
+}
