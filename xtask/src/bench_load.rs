@@ -237,7 +237,8 @@ fn generate(
 
 pub fn load(root: &Path) -> anyhow::Result<serde_json::Value> {
     let payload = std::fs::read(root.join(MESSAGE))?;
-    let options = SourceOptions { seed: 1, patients: 1000, mutations: Vec::new() };
+    let options =
+        SourceOptions { seed: hl7_harness::vocab::Seed(1), patients: 1000, mutations: Vec::new() };
     let source = Arc::new(MessageSource::new(&[(MESSAGE.to_string(), payload)], &options)?);
     let (echo, serve, stop) = start_targets()?;
     let soak = Duration::from_secs(30);
