@@ -47,8 +47,10 @@ pub struct Broken {
     pub description: String,
     /// The element changed (`PID-5.1`, `PV1`), when one is.
     pub path: Option<String>,
-    /// Whether the break is only seen after the first valid message (a `unique` statement).
-    pub after_first_valid: bool,
+    /// A message to send first, when the break is only seen after it (a `unique` statement:
+    /// `text` is this message again under another control id). A valid message of its own,
+    /// with values none of the `valid` ones has, so the pair can run in any order with them.
+    pub first: Option<String>,
 }
 
 /// Generates `count` valid messages and the broken variants of every message profile.
@@ -71,7 +73,11 @@ pub fn generate(profile: &TargetProfile, seed: u64, count: usize) -> Vec<Generat
                 first.get_or_insert(draft);
             }
             let broken = match &first {
-                Some(draft) => super::breaks::broken(&mut builder, draft),
+                Some(draft) => {
+                    // The first message of a `unique` pair: valid, with fresh values.
+                    let fresh = builder.valid(seed.wrapping_add(count as u64), profile);
+                    super::breaks::broken(&mut builder, draft, &fresh)
+                }
                 None => Vec::new(),
             };
             let mut notes = builder.notes;
