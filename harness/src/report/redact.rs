@@ -410,6 +410,13 @@ pub fn redact(outcome: &RunOutcome) -> RunOutcome {
         case.sent = case.sent.iter().map(|label| redactor.text(label)).collect();
         for result in &mut case.results {
             result.evidence = redactor.text(&result.evidence);
+            // A violation's text quotes the values it is about (a value outside its set).
+            for message in result.content.iter_mut().flat_map(|c| c.messages.iter_mut()) {
+                message.unparsed = message.unparsed.as_deref().map(|u| redactor.text(u));
+                for violation in &mut message.violations {
+                    violation.message = redactor.text(&violation.message);
+                }
+            }
         }
         let observation = &mut case.observation;
         for probe in &mut observation.probes {
