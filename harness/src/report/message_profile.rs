@@ -212,7 +212,7 @@ impl<'a> Section<'a> {
             let _ = writeln!(out, "<p>{}</p>", escape(&more));
         }
         out.push_str(
-            "<table id=\"profile-coverage\"><tr><th>message profile</th><th>rules exercised</th>\
+            "<h3>Coverage</h3>\n<table id=\"profile-coverage\"><tr><th>message profile</th><th>rules exercised</th>\
 <th>not exercised</th></tr>\n",
         );
         for coverage in &self.coverage {
