@@ -1,6 +1,7 @@
 //! Message profiles end to end: `validate --profile` on files, and the e-health platform's
 //! sender pack (`sender.content`) against the reference sender with and without a defect.
 
+use crate::report::TempDir;
 use crate::support::{run, stdout, workspace, TempFile};
 
 const EHEALTH: &str = "scenarios/ehealth-platform/ehealth-platform.profile.yaml";
@@ -67,6 +68,67 @@ fn the_ehealth_sender_pack_certifies_the_reference_sender_and_catches_a_dropped_
     let case = shown.split("FAIL ").find(|c| c.contains(answered)).unwrap_or_default();
     assert!(case.contains("error sender.content"), "{shown}");
     assert!(case.contains("arrived altered"), "not 'never arrived': {case}");
+}
+
+/// Issue 16, items 5 and 8: the report folder lists every violation per message and names the
+/// profile (name, version, sha256) with the rules the run exercised.
+#[test]
+fn the_report_folder_lists_each_violation_and_what_the_run_exercised() {
+    let pack = path("scenarios/ehealth-platform/sender.yaml");
+    let sha = sha256_hex(&std::fs::read(workspace().join(EHEALTH)).expect("profile"));
+    let dir = TempDir::new("message-profile-defect");
+    let args = ["run", &pack, "--seed", "3", "--sut-defect", "drops-email", "--report-dir"];
+    let output = run(&[&args[..], &[dir.path()]].concat());
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    assert!(stdout(&output).contains("message profile adt-a04: 11 of 13 rules exercised"));
+    let summary = dir.read("summary.md");
+    let html = dir.read("report.html");
+    for page in [&summary, &html] {
+        assert!(page.contains("Message profile"), "{page}");
+        assert!(page.contains("e-health platform ADT/MFN (seed 001) version 2026.1"), "{page}");
+        assert!(page.contains(&sha), "{page}");
+    }
+    assert!(summary.contains("| `PID[1]-13` | 3 | usage | error | `adt-a04: constraints PID-13` |"));
+    assert!(
+        summary.contains("| `adt-a04` | 11 / 13 | `constraints PID-13`, `constraints PID-13.4` |")
+    );
+    assert!(html.contains("<tr><td><code>PID[1]-13</code></td><td>3</td><td>usage</td>"));
+    assert!(html.contains("<td><code>adt-a04</code></td><td class=\"warned\">11 / 13</td>"));
+    let results: serde_json::Value =
+        serde_json::from_str(&dir.read("results.json")).expect("results.json");
+    assert_eq!(results["profiles"][0]["sha256"], sha.as_str());
+    let contents: Vec<&serde_json::Value> = results["packs"][0]["cases"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|case| case["checks"].as_array().into_iter().flatten())
+        .filter(|check| check["id"] == "sender.content")
+        .map(|check| &check["content"])
+        .collect();
+    assert!(!contents.is_empty());
+    let violation = &contents[0]["messages"][0]["violations"][0];
+    assert_eq!(violation["path"], "PID[1]-13");
+    assert_eq!(violation["rule"], "usage");
+    assert_eq!(violation["place"], "constraints PID-13");
+    assert_eq!(contents[0]["coverage"][0]["profile"], "adt-a04");
+
+    // The reference sender as it is: the same section, coverage and no violation rows.
+    let dir = TempDir::new("message-profile-clean");
+    let output = run(&["run", &pack, "--seed", "3", "--report-dir", dir.path()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    let summary = dir.read("summary.md");
+    let html = dir.read("report.html");
+    assert!(summary.contains("messages judged in 5 cases; no violations"), "{summary}");
+    assert!(summary.contains("| `adt-a04` | 13 / 13 | none |"), "{summary}");
+    assert!(!summary.contains("| path | segment | rule |"), "{summary}");
+    assert!(html.contains("id=\"profile-coverage\"") && !html.contains("class=\"violations\""));
+    assert!(html.contains(&sha));
+}
+
+/// Hex sha256, as reports write it.
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 const PHR: &str = "scenarios/http-partner/phr-partner.profile.yaml";
