@@ -425,11 +425,42 @@ async fn aa_then_drop_loses_every_third_message() {
     }
 }
 
-#[test]
-fn the_shipped_route_file_reads() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shipped_route_file_maps_the_corpus() {
     let file = super::support::workspace().join("scenarios/through-engine/engine.routes.yaml");
     let routes = hl7_harness::target::engine::read_routes(&file).unwrap();
     assert_eq!(routes.destinations.len(), 2);
+    let register = destination(|_| Answer::Ack(AckCode::ApplicationAccept)).await;
+    let portal = destination(|_| Answer::Ack(AckCode::ApplicationAccept)).await;
+    let yaml = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("127.0.0.1:2601", &register.addr)
+        .replace("127.0.0.1:2602", &portal.addr);
+    let e = engine(&yaml, &journal_dir("shipped"), &[]).await;
+    let corpus = super::support::workspace().join("corpus/adt");
+    let a01 = std::fs::read(corpus.join("adt_a01_v26_zpd.hl7")).unwrap();
+    let a08 = std::fs::read(corpus.join("adt_a08_v26_with_pv2.hl7")).unwrap();
+    assert_eq!(send(&e.addr, &[a01, a08]).await, ["AA", "AA"]);
+    let got = register.wait_for(2, WITHIN).await;
+    assert_eq!(got.len(), 2);
+    assert_eq!(field(&got[0], "MSH", 5), "CLIENT_REGISTER");
+    assert_eq!(field(&got[0], "PID", 2), "CL-10011");
+    assert_eq!(field(&got[0], "PV1", 2), "INPATIENT");
+    assert!(!got[0].contains("ZPD|"));
+    assert_eq!(field(&got[1], "PV1", 2), "OUTPATIENT");
+    assert_eq!(field(&got[1], "MSH", 10), "MSG-ADT-0011");
+    // The portal takes admissions only.
+    let portal_got = portal.wait_for(1, WITHIN).await;
+    assert_eq!(portal_got.len(), 1);
+    assert_eq!(field(&portal_got[0], "MSH", 5), "PORTAL");
+    assert!(portal_got[0].contains("ZPD|"), "the portal route drops nothing");
+    tokio::time::sleep(SETTLE).await;
+    assert_eq!(portal.got.lock().unwrap().len(), 1);
+    e.stop().await;
+}
+
+#[test]
+fn engine_lists_its_defects() {
     let output = super::support::run(&["engine", "--list-defects"]);
     assert_eq!(output.status.code(), Some(0));
     for defect in EngineDefect::ALL {
