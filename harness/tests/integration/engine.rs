@@ -140,7 +140,7 @@ fn journal_dir(name: &str) -> PathBuf {
 
 /// Starts the engine with `yaml`, in which `{A}` and `{B}` are replaced by destination
 /// addresses.
-async fn engine(yaml: &str, journal: &PathBuf, defects: &[EngineDefect]) -> RunningEngine {
+async fn engine(yaml: &str, journal: &std::path::Path, defects: &[EngineDefect]) -> RunningEngine {
     let routes = parse_routes(yaml, "test.routes.yaml").unwrap();
     let engine =
         Engine::open(routes, journal, EngineDefects::new(defects.iter().copied()), Log::kept())

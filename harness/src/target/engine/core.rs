@@ -12,7 +12,7 @@ use crate::hl7::{Message, Path as FieldPath};
 use crate::target::journal::{parse_record, Journal, JournalError};
 use crate::target::log::Log;
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
@@ -374,7 +374,7 @@ fn error_code(mode: AckMode, original: AckCode) -> AckCode {
 }
 
 /// The records of a journal file with their sequence numbers (none when it does not exist).
-fn read_sequenced(path: &PathBuf) -> Result<Vec<(u64, Vec<u8>)>, EngineError> {
+fn read_sequenced(path: &Path) -> Result<Vec<(u64, Vec<u8>)>, EngineError> {
     if !path.is_file() {
         return Ok(Vec::new());
     }
@@ -396,7 +396,7 @@ fn read_sequenced(path: &PathBuf) -> Result<Vec<(u64, Vec<u8>)>, EngineError> {
 }
 
 /// The (sequence, output number) pairs the outcome journal closes.
-fn read_outcomes(path: &PathBuf) -> Result<HashSet<(u64, u32)>, EngineError> {
+fn read_outcomes(path: &Path) -> Result<HashSet<(u64, u32)>, EngineError> {
     let mut closed = HashSet::new();
     for (index, (_, record)) in read_sequenced(path)?.into_iter().enumerate() {
         let text = String::from_utf8_lossy(&record);
@@ -412,4 +412,61 @@ fn read_outcomes(path: &PathBuf) -> Result<HashSet<(u64, u32)>, EngineError> {
         }
     }
     Ok(closed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::engine::routes::parse_routes;
+
+    const ROUTES: &str = "destinations:\n  A: {url: mllp://127.0.0.1:9}\nroutes:\n  - name: adt\n    \
+                          messages: [ADT]\n    to: [A]\n    mappings:\n      - set: {path: PID-5, value: \"\u{f8}\"}\n";
+
+    fn engine(name: &str) -> Engine {
+        let dir =
+            std::env::temp_dir().join(format!("hl7-engine-core-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let routes = parse_routes(ROUTES, "r.yaml").unwrap();
+        Engine::open(routes, &dir, EngineDefects::default(), Log::kept()).unwrap()
+    }
+
+    fn check(engine: &Engine, message: &str, msa1: Option<&str>, verdict: fn(&Verdict) -> bool) {
+        let (ack, got) = engine.accept(message.as_bytes());
+        let code = ack.and_then(|a| crate::hl7::ack::ReceivedAck::parse(&a)).map(|a| a.msa1);
+        assert_eq!(code.as_deref(), msa1, "{message}");
+        assert!(verdict(&got), "{got:?}");
+    }
+
+    #[test]
+    fn each_input_gets_the_answer_its_verdict_calls_for() {
+        let e = engine("verdicts");
+        // ø cannot be written in ASCII (no MSH-18): the mapping fails, AE, nothing kept.
+        let adt = "MSH|^~\\&|A|B|C|D|20240101||ADT^A01|M1|P|2.5\rPID|1||X||Doe\r";
+        check(&e, adt, Some("AE"), |v| matches!(v, Verdict::MappingFailed(_)));
+        let utf8 = adt.replace("|2.5\r", "|2.5||||||UNICODE UTF-8\r");
+        check(&e, &utf8, Some("AA"), |v| {
+            matches!(v, Verdict::Accepted { sequence: 1, outputs: 1 })
+        });
+        // Enhanced mode: the engine's answer is the accept acknowledgment.
+        let enhanced = utf8.replace("|2.5||||||", "|2.5|||AL|NE||");
+        check(&e, &enhanced, Some("CA"), |v| matches!(v, Verdict::Accepted { sequence: 2, .. }));
+        let oru = "MSH|^~\\&|A|B|C|D|20240101||ORU^R01|M2|P|2.5\rPID|1\r";
+        check(&e, oru, Some("AA"), |v| *v == Verdict::Filtered);
+        check(&e, "not hl7", None, |v| matches!(v, Verdict::Refused(_)));
+        assert_eq!(e.queues()[0].len(), 2);
+        let counts = e.counts();
+        assert_eq!((counts.accepted, counts.filtered, counts.mapping_failed), (2, 1, 1));
+    }
+
+    #[test]
+    fn a_damaged_outcome_record_stops_the_start() {
+        let dir = std::env::temp_dir().join(format!("hl7-engine-core-{}-bad", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let (mut outcomes, _) = Journal::open(&dir.join(OUTCOMES_FILE)).unwrap();
+        outcomes.append(1, b"delivered x").unwrap();
+        let routes = parse_routes(ROUTES, "r.yaml").unwrap();
+        let err = Engine::open(routes, &dir, EngineDefects::default(), Log::kept()).err().unwrap();
+        assert!(err.to_string().contains("outcome record 0"), "{err}");
+    }
 }
