@@ -291,17 +291,17 @@ async fn a_restart_resumes_from_the_journal() {
     e.stop().await;
 }
 
-/// `max_queue: 1`, a destination answering each message 300 ms late; M1 is in flight, M2
+/// `max_queue: 1`, a destination answering each message 800 ms late; M1 is in flight, M2
 /// waits, M3 finds the queue full. Returns the answers to M1..M3 and the arrivals.
 async fn full_queue(defects: &[EngineDefect], name: &str) -> (Vec<String>, Vec<String>) {
-    let a = destination(|_| Answer::Late(Duration::from_millis(300))).await;
+    let a = destination(|_| Answer::Late(Duration::from_millis(800))).await;
     let journal = journal_dir(name);
     let yaml = one_destination(&a.addr, "    max_queue: 1\n").replace("300ms", "2s");
     let e = engine(&yaml, &journal, defects).await;
     let mut codes = send(&e.addr, &[adt("M1", "")]).await;
     a.wait_for(1, WITHIN).await;
     codes.extend(send(&e.addr, &[adt("M2", ""), adt("M3", "")]).await);
-    let ids = a.control_ids(3, Duration::from_secs(2)).await;
+    let ids = a.control_ids(3, Duration::from_secs(3)).await;
     e.stop().await;
     (codes, ids)
 }
@@ -354,7 +354,7 @@ async fn order_is_kept_and_the_reorder_defect_sends_the_newest_first() {
     ] {
         let a = destination(|n| {
             if n == 0 {
-                Answer::Late(Duration::from_millis(300))
+                Answer::Late(Duration::from_millis(800))
             } else {
                 Answer::Ack(AckCode::ApplicationAccept)
             }
