@@ -467,3 +467,39 @@ fn engine_lists_its_defects() {
         assert!(super::support::stdout(&output).contains(defect.name()));
     }
 }
+
+/// `hl7-harness engine FILE --listen 127.0.0.1:0 --journal DIR` as a user runs it: it prints
+/// its address and forwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_prints_its_address_and_forwards() {
+    use std::io::BufRead;
+    let a = destination(|_| Answer::Ack(AckCode::ApplicationAccept)).await;
+    let journal = journal_dir("command");
+    std::fs::create_dir_all(&journal).unwrap();
+    let routes = journal.join("test.routes.yaml");
+    std::fs::write(&routes, one_destination(&a.addr, "")).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hl7-harness"))
+        .args(["engine", routes.to_str().unwrap(), "--listen", "127.0.0.1:0", "--journal"])
+        .arg(journal.join("j"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let first = lines.recv_timeout(Duration::from_secs(10)).unwrap();
+    let addr = first.strip_prefix("listening on mllp://").unwrap().to_string();
+    let second = lines.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert!(second.starts_with("destination A mllp://"), "{second}");
+    assert_eq!(send(&addr, &[adt("M1", "")]).await, ["AA"]);
+    assert_eq!(a.control_ids(1, WITHIN).await, ["M1"]);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
