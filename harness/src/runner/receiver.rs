@@ -32,6 +32,7 @@ use tokio_util::codec::Decoder;
 /// separated (empty without any), so an external sender can switch on bugs of its own.
 pub const DEFECTS_VARIABLE: &str = "HL7H_SUT_DEFECTS";
 
+mod http;
 mod sut;
 pub use sut::secret_values;
 use sut::{command_line, remove_message_files, tail, write_message_files, Placeholders};
@@ -60,6 +61,8 @@ pub struct ReceiverContext {
     /// The target profile the file's cases are graded by: `as_specified` answers judge each
     /// arrival against its `message_profiles`.
     pub profile: Option<Arc<crate::profile::TargetProfile>>,
+    /// `receiver.http`: listen for HL7 over HTTP instead of MLLP.
+    pub http: Option<Arc<crate::scenario::HttpListening>>,
 }
 
 /// One receiver case as it will run.
@@ -186,6 +189,13 @@ impl CaseState {
                 let _ = lab.restore(cut, Direction::Both).await;
             }
         }
+    }
+
+    /// The next 1-based connection number, in accept order.
+    fn take_connection_number(&self) -> usize {
+        let mut next = self.next_connection.lock().unwrap_or_else(|e| e.into_inner());
+        *next += 1;
+        *next
     }
 
     fn take_arrival_number(&self) -> usize {
@@ -430,11 +440,7 @@ async fn answer<W: AnswerWriter>(
 
 /// Reads one connection as its behaviour says and answers every frame.
 async fn serve_connection(state: Arc<CaseState>, stream: TcpStream, deadline: Instant) {
-    let connection = {
-        let mut next = state.next_connection.lock().unwrap_or_else(|e| e.into_inner());
-        *next += 1;
-        *next
-    };
+    let connection = state.take_connection_number();
     let behaviour =
         state.behaviours.get(connection - 1).cloned().unwrap_or(ConnectionBehaviour::Normal);
     let (read_size, pause) = match &behaviour {
@@ -698,11 +704,21 @@ pub async fn run_case(
         (None, None) => None,
     };
     let accept_state = Arc::clone(&state);
+    let over_http = ctx.http.clone();
     let acceptor = tokio::spawn(async move {
         let Some(listener) = listener else { return };
         let mut handlers = tokio::task::JoinSet::new();
         while let Ok(Ok((stream, _))) = tokio::time::timeout_at(deadline, listener.accept()).await {
-            handlers.spawn(serve_connection(Arc::clone(&accept_state), stream, deadline));
+            let state = Arc::clone(&accept_state);
+            match &over_http {
+                Some(http) => handlers.spawn(http::serve_connection(
+                    state,
+                    stream,
+                    deadline,
+                    Arc::clone(http),
+                )),
+                None => handlers.spawn(serve_connection(state, stream, deadline)),
+            };
         }
         handlers.shutdown().await;
     });
@@ -935,6 +951,7 @@ mod tests {
             harness: PathBuf::new(),
             lab: None,
             profile: None,
+            http: None,
         };
         let yaml = "{name: refused, send: [m], refuse_for: 250ms}";
         let case: ReceiverCase = crate::scenario::from_yaml(yaml).unwrap();

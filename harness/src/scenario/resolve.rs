@@ -115,6 +115,38 @@ pub struct Listening {
     pub timeout: Duration,
     /// `receiver.quiet`: how long to keep listening once the sender is done (default 300ms).
     pub quiet: Duration,
+    /// `receiver.http`: listen for HL7 over HTTP instead of MLLP.
+    pub http: Option<HttpListening>,
+}
+
+/// The receiver role's HTTP listener with the defaults of `receiver.http` applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpListening {
+    /// The path posts go to, starting with `/`.
+    pub path: String,
+    /// The credentials the sender must present; `None`: none asked for.
+    pub basic: Option<crate::transport::http_server::BasicCredentials>,
+    pub max_body_bytes: usize,
+    /// Bounds the request line and headers, then the body.
+    pub header_timeout: Duration,
+}
+
+/// The default body limit of the receiver role's HTTP listener: 1 MiB (an HL7 message with
+/// an embedded document fits; a runaway sender does not fill memory).
+pub const HTTP_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+impl HttpListening {
+    fn from_spec(spec: super::receiver::HttpListen) -> HttpListening {
+        HttpListening {
+            path: spec.path.map_or_else(|| "/".into(), |t| t.0),
+            basic: spec.basic.map(|b| crate::transport::http_server::BasicCredentials {
+                user: b.user.0,
+                password: b.password.expose().to_string(),
+            }),
+            max_body_bytes: spec.max_body_bytes.unwrap_or(HTTP_MAX_BODY_BYTES),
+            header_timeout: spec.header_timeout.map_or(Duration::from_secs(10), |s| s.0),
+        }
+    }
 }
 
 impl Listening {
@@ -125,6 +157,7 @@ impl Listening {
             sut_command: spec.sut.map(|s| s.command.into_iter().map(|t| t.0).collect()),
             timeout: spec.timeout.map_or(Duration::from_secs(10), |s| s.0),
             quiet: spec.quiet.map_or(Duration::from_millis(300), |s| s.0),
+            http: spec.http.map(HttpListening::from_spec),
         }
     }
 }
@@ -450,6 +483,7 @@ mod tests {
         assert_eq!(s.receiver.timeout, Duration::from_secs(10));
         assert_eq!(s.receiver.quiet, Duration::from_secs(1));
         assert_eq!(s.receiver.sut_command, None);
+        assert_eq!(s.receiver.http, None);
         let s = resolved("messages: { m: { text: \"MSH|^~\\\\&|A\" } }\nload: { count: 10 }\n");
         let load = s.load.expect("a load block");
         assert_eq!(load.plan.connections, 1);
