@@ -32,6 +32,11 @@ use tokio_util::codec::Decoder;
 /// separated (empty without any), so an external sender can switch on bugs of its own.
 pub const DEFECTS_VARIABLE: &str = "HL7H_SUT_DEFECTS";
 
+/// The environment variable that gives the SUT command the password of `receiver.http.basic`,
+/// so the command line never holds it (`{harness} send --http-user USER --http-password-env
+/// HL7H_HTTP_PASSWORD`).
+pub const PASSWORD_VARIABLE: &str = "HL7H_HTTP_PASSWORD";
+
 mod http;
 mod sut;
 pub use sut::secret_values;
@@ -661,6 +666,9 @@ pub async fn run_case(
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true);
+        if let Some(basic) = ctx.http.as_ref().and_then(|h| h.basic.as_ref()) {
+            process.env(PASSWORD_VARIABLE, &basic.password);
+        }
         match process.spawn() {
             Ok(mut spawned) => {
                 let out = spawned.stdout.take().map(|s| tokio::spawn(tail(s)));

@@ -70,7 +70,9 @@ pub struct SutSpec {
     /// `{mllp_file}` (one file with the case's messages MLLP-framed back to back), `{defects}`
     /// (one `--defect NAME` pair per `run --sut-defect`). The command also gets the
     /// `--sut-defect` names, comma separated, in the environment variable `HL7H_SUT_DEFECTS`
-    /// (empty without any), so a sender of your own can switch on bugs of its own. `${VAR}`
+    /// (empty without any), so a sender of your own can switch on bugs of its own; with
+    /// `receiver.http.basic`, the password the sender must present in `HL7H_HTTP_PASSWORD`
+    /// (`{harness} send --http-user USER --http-password-env HL7H_HTTP_PASSWORD`). `${VAR}`
     /// is read from the environment when the file is loaded; `$${` is a literal `${` (for a
     /// shell's own variables). Secrets the scenario read are shown as `***` in the command
     /// line and output the report keeps.

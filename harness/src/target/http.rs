@@ -492,6 +492,7 @@ fn percent_decode(segment: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hl7::Charset;
 
     /// HL7 over HTTP 2.6: every HL7 answer is 2xx; the draft's mapping only as a defect.
     #[test]
