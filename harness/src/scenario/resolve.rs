@@ -15,7 +15,7 @@ use super::raw::{
 };
 use super::receiver::{ReceiverCase, ReceiverSpec};
 use super::text::FileRef;
-use super::validate::{check_case, check_load, check_receiver_case, repeated};
+use super::validate::{check_case, check_http_listen, check_load, check_receiver_case, repeated};
 use crate::faults::NetworkFault;
 use crate::profile::{Declaration, LoadedProfile};
 use crate::transport::hllp::HllpOptions;
@@ -285,6 +285,9 @@ pub fn resolve(mut file: raw::ScenarioFile, ctx: &LoadContext) -> Result<Scenari
     for case in &file.receive {
         check_receiver_case(case, &file, ctx.known_checks, &mut report);
     }
+    if let Some(http) = file.receiver.as_ref().and_then(|r| r.http.as_ref()) {
+        check_http_listen(http, &mut report);
+    }
     if let Some(load) = &file.load {
         check_load(load, &file, &mut report);
     }
@@ -508,6 +511,42 @@ mod tests {
         assert_eq!(errors.0.len(), 3, "{shown}");
         assert!(shown.lines().all(|l| l.starts_with("e.yaml:")), "{shown}");
         assert!(shown.contains("appears twice") && shown.contains("\"n\""), "{shown}");
+    }
+
+    /// `receiver.http` gets its defaults; over HTTP, an answer or a connection behaviour an
+    /// HTTP exchange cannot carry is refused by name, every one at once.
+    #[test]
+    fn the_http_listener_gets_defaults_and_refuses_what_http_cannot_carry() {
+        let s = resolved(
+            "role: receiver\nmessages: { m: { text: \"MSH|^~\\\\&|A\" } }\n\
+             receiver: { http: {} }\nreceive:\n  - { name: x, send: [m], answers: [close] }\n",
+        );
+        let http = s.receiver.http.expect("http");
+        assert_eq!(
+            (http.path.as_str(), http.basic, http.max_body_bytes),
+            ("/", None, HTTP_MAX_BODY_BYTES)
+        );
+        assert_eq!(http.header_timeout, Duration::from_secs(10));
+        let yaml = "role: receiver\nmessages: { m: { text: \"MSH|^~\\\\&|A\" } }\n\
+                    receiver: { http: { path: hl7 } }\nreceive:\n  - { name: x, send: [m], \
+                    answers: [duplicate_ack, silent_peer], connections: [{ slow_read: { bytes: 1, \
+                    every: 1ms } }] }\n";
+        let file: raw::ScenarioFile = super::super::from_yaml(yaml).expect("yaml");
+        let ctx = LoadContext {
+            path: Path::new("h.yaml"),
+            text: yaml,
+            access: FileAccess::default(),
+            known_checks: &[],
+        };
+        let shown = resolve(file, &ctx).expect_err("refused").to_string();
+        for refused in [
+            "`duplicate_ack` is a receiver answer; the receiver role's HTTP answering server",
+            "`silent_peer` is a receiver answer",
+            "slow_read shapes MLLP reads",
+            "receiver.http.path must start with /",
+        ] {
+            assert!(shown.contains(refused), "{refused}: {shown}");
+        }
     }
 
     /// A target URL that does not parse is kept as its error until a run uses it.

@@ -284,8 +284,8 @@ pub(super) fn check_receiver_case(
             report("slow_read", format!("case {:?}: {message}", case.name));
         }
     }
-    if let Some(http) = file.receiver.as_ref().and_then(|r| r.http.as_ref()) {
-        check_http_case(case, http, report);
+    if file.receiver.as_ref().is_some_and(|r| r.http.is_some()) {
+        check_http_case(case, report);
     }
     check_skip_ids(&case.name, &case.skip_checks, known_checks, report);
 }
@@ -293,11 +293,7 @@ pub(super) fn check_receiver_case(
 /// Over HTTP, a case may use only what an HTTP exchange can carry: the answers the HTTP
 /// answering server applies (refused by name, through `faults::Host`), and connections read
 /// normally or never (a slow reader shapes MLLP reads).
-fn check_http_case(
-    case: &ReceiverCase,
-    http: &super::receiver::HttpListen,
-    report: &mut dyn FnMut(&str, String),
-) {
+fn check_http_case(case: &ReceiverCase, report: &mut dyn FnMut(&str, String)) {
     use crate::faults::{Fault, Host};
     for answer in &case.answers {
         if let Err(refused) = Host::HttpAnswering.check(&Fault::Answer(answer.clone())) {
@@ -318,6 +314,13 @@ fn check_http_case(
             ),
         );
     }
+}
+
+/// What serde cannot check in `receiver.http`.
+pub(super) fn check_http_listen(
+    http: &super::receiver::HttpListen,
+    report: &mut dyn FnMut(&str, String),
+) {
     if http.path.as_ref().is_some_and(|p| !p.0.starts_with('/')) {
         report("path", "receiver.http.path must start with /".into());
     }

@@ -288,3 +288,168 @@ fn cut(text: &str) -> String {
     }
     shown
 }
+
+#[cfg(test)]
+mod tests {
+    //! The HTTP listener over a real loopback socket: what a sender sees (status, headers,
+    //! ACK) and what the harness records, for each way a request is answered or refused.
+
+    use super::*;
+    use crate::faults::{AnswerRules, NakCode};
+    use crate::transport::http_server::BasicCredentials;
+    use std::sync::Mutex;
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    const A04: &str = "MSH|^~\\&|S|SF|R|RF|20240101||ADT^A04^ADT_A01|C1|P|2.5\rPID|1||X\r";
+    /// `partner_mailco:testing`, the example of seed 004.
+    const GOOD: &str = "Basic cGFydG5lcl9tYWlsY286dGVzdGluZw==";
+
+    fn state(answers: &[Answer]) -> Arc<CaseState> {
+        Arc::new(CaseState {
+            started: Instant::now(),
+            arrivals: Mutex::new(Vec::new()),
+            next_arrival: Mutex::new(0),
+            next_connection: Mutex::new(0),
+            answers: AnswerRules::from_list(answers),
+            behaviours: Vec::new(),
+            lab: None,
+            port: 0,
+            cuts: Mutex::new(Vec::new()),
+            judge: None,
+        })
+    }
+
+    fn listening(max_body_bytes: usize) -> HttpListening {
+        HttpListening {
+            path: "/hl7".into(),
+            basic: Some(BasicCredentials {
+                user: "partner_mailco".into(),
+                password: "testing".into(),
+            }),
+            max_body_bytes,
+            header_timeout: Duration::from_secs(2),
+        }
+    }
+
+    /// Posts `body` to `path` with `authorization` on a fresh connection served by the
+    /// listener; returns the raw response (empty when the connection closed without one).
+    async fn post(
+        state: &Arc<CaseState>,
+        http: HttpListening,
+        (path, authorization, body): (&str, Option<&str>, &[u8]),
+    ) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let served = {
+            let state = Arc::clone(state);
+            tokio::spawn(async move {
+                let (stream, _) = listener.accept().await.unwrap();
+                serve_connection(state, stream, deadline, Arc::new(http)).await;
+            })
+        };
+        let mut client = TcpStream::connect(address).await.unwrap();
+        let auth = authorization.map(|a| format!("Authorization: {a}\r\n")).unwrap_or_default();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/hl7-v2; \
+             charset=UTF-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        client.write_all(head.as_bytes()).await.unwrap();
+        // A body over the limit may be refused before it is read: the write may then fail.
+        let _ = client.write_all(body).await;
+        let mut response = Vec::new();
+        let _ =
+            tokio::time::timeout(Duration::from_secs(5), client.read_to_end(&mut response)).await;
+        drop(client);
+        let _ = served.await;
+        String::from_utf8_lossy(&response).into_owned()
+    }
+
+    fn arrivals(state: &CaseState) -> Vec<Arrival> {
+        state.arrivals.lock().unwrap().iter().map(|(_, a)| a.clone()).collect()
+    }
+
+    #[tokio::test]
+    async fn an_accepted_post_gets_its_ack_with_200_and_is_recorded_delivered() {
+        let state = state(&[]);
+        let got = post(&state, listening(4096), ("/hl7", Some(GOOD), A04.as_bytes())).await;
+        assert!(got.starts_with("HTTP/1.1 200"), "{got}");
+        assert!(got.contains("content-type: application/hl7-v2; charset=UTF-8"), "{got}");
+        assert!(got.contains("MSA|AA|C1"), "{got}");
+        let arrival = &arrivals(&state)[0];
+        assert!(arrival.accepted && !arrival.rejected, "{arrival:?}");
+        assert_eq!(arrival.answer, "AA");
+    }
+
+    #[tokio::test]
+    async fn ar_and_ae_go_with_status_200_and_count_as_rejections() {
+        for (code, text) in [(NakCode::AR, "MSA|AR|C1"), (NakCode::AE, "MSA|AE|C1")] {
+            let state = state(&[Answer::Nak(code)]);
+            let got = post(&state, listening(4096), ("/hl7", Some(GOOD), A04.as_bytes())).await;
+            assert!(got.starts_with("HTTP/1.1 200"), "HL7 over HTTP 2.6: {got}");
+            assert!(got.contains(text), "{got}");
+            let arrival = &arrivals(&state)[0];
+            assert!(arrival.rejected && !arrival.accepted, "{arrival:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn missing_or_wrong_credentials_get_401_with_the_challenge_and_are_recorded() {
+        let wrong = "Basic cGFydG5lcl9tYWlsY286d3Jvbmc="; // partner_mailco:wrong
+        let cases = [
+            (None, "401 Unauthorized: no HTTP Basic credentials presented"),
+            (
+                Some(wrong),
+                "401 Unauthorized: wrong HTTP Basic password for user \"partner_mailco\"",
+            ),
+        ];
+        for (authorization, answer) in cases {
+            let state = state(&[]);
+            let got = post(&state, listening(4096), ("/hl7", authorization, A04.as_bytes())).await;
+            assert!(got.starts_with("HTTP/1.1 401"), "{got}");
+            assert!(got.contains("www-authenticate: Basic realm=\"hl7\""), "{got}");
+            assert!(!got.contains("MSA|"), "no ACK with a 401: {got}");
+            let arrival = &arrivals(&state)[0];
+            assert_eq!(arrival.answer, answer);
+            assert!(!arrival.accepted && !arrival.rejected);
+            assert_eq!(arrival.payload, A04.as_bytes(), "the evidence names the message");
+            assert!(!arrival.answer.contains("wrong\""), "the password is never shown");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_gets_413_unread() {
+        let state = state(&[]);
+        let big = format!("{A04}{}", "Z".repeat(200));
+        let got = post(&state, listening(100), ("/hl7", Some(GOOD), big.as_bytes())).await;
+        assert!(got.starts_with("HTTP/1.1 413"), "{got}");
+        let arrival = &arrivals(&state)[0];
+        assert!(arrival.answer.starts_with("413 Payload Too Large"), "{}", arrival.answer);
+        assert!(arrival.payload.is_empty() && !arrival.accepted);
+    }
+
+    #[tokio::test]
+    async fn another_path_gets_404_and_close_answers_nothing() {
+        let state_404 = state(&[]);
+        let got = post(&state_404, listening(4096), ("/other", Some(GOOD), A04.as_bytes())).await;
+        assert!(got.starts_with("HTTP/1.1 404"), "{got}");
+        assert!(arrivals(&state_404)[0].answer.starts_with("404 Not Found"));
+        let closed = state(&[Answer::Close]);
+        let got = post(&closed, listening(4096), ("/hl7", Some(GOOD), A04.as_bytes())).await;
+        assert_eq!(got, "", "closed without a response");
+        assert_eq!(arrivals(&closed)[0].answer, "closed, no response");
+    }
+
+    #[tokio::test]
+    async fn a_late_ack_comes_after_its_delay_and_counts_once_written() {
+        let state = state(&[Answer::LateAck(crate::vocab::Span(Duration::from_millis(200)))]);
+        let started = std::time::Instant::now();
+        let got = post(&state, listening(4096), ("/hl7", Some(GOOD), A04.as_bytes())).await;
+        assert!(started.elapsed() >= Duration::from_millis(200));
+        assert!(got.contains("MSA|AA|C1"), "{got}");
+        assert!(arrivals(&state)[0].accepted);
+    }
+}
