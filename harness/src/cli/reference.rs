@@ -193,7 +193,8 @@ fn fault_table() -> String {
          reading the text decides which fault it is. A host refuses a fault it cannot apply \
          when the fault is read, naming both (`` `coalesce` is a client fault; the proxy cannot \
          apply it ``): an HLLP target's client connection applies only `bad_checksum`, an MLLP \
-         one all the others, an HTTP one none.\n\n\
+         one all the others, an HTTP one none; the receiver role over HTTP (`receiver.http`) \
+         applies the answers a response can carry.\n\n\
          | fault | YAML | text | applied by |\n|---|---|---|---|\n",
     );
     for row in crate::faults::fault_table() {

@@ -55,14 +55,24 @@ pub enum Host {
     HttpClient,
     /// The receiver role's answering server (`answers:`).
     Answering,
+    /// The receiver role's answering server over HTTP (`receiver.http`): one answer per
+    /// request, so only the answers a response (or its absence) can carry; `duplicate_ack`,
+    /// `reset` and the packet-level answers are refused.
+    HttpAnswering,
     /// The proxy (`--fault`, the control API).
     Proxy,
 }
 
 impl Host {
     /// Every host, for the documentation table and the tests.
-    pub const ALL: [Host; 5] =
-        [Host::MllpClient, Host::HllpClient, Host::HttpClient, Host::Answering, Host::Proxy];
+    pub const ALL: [Host; 6] = [
+        Host::MllpClient,
+        Host::HllpClient,
+        Host::HttpClient,
+        Host::Answering,
+        Host::HttpAnswering,
+        Host::Proxy,
+    ];
 
     /// The host as an error names it.
     pub fn name(self) -> &'static str {
@@ -71,6 +81,7 @@ impl Host {
             Host::HllpClient => "the client connection over HLLP",
             Host::HttpClient => "the client connection over HTTP",
             Host::Answering => "the receiver role's answering server",
+            Host::HttpAnswering => "the receiver role's HTTP answering server",
             Host::Proxy => "the proxy",
         }
     }
@@ -82,6 +93,7 @@ impl Host {
             Host::HllpClient => "client (HLLP)",
             Host::HttpClient => "client (HTTP)",
             Host::Answering => "receiver role",
+            Host::HttpAnswering => "receiver role (HTTP)",
             Host::Proxy => "proxy",
         }
     }
@@ -91,7 +103,7 @@ impl Host {
     pub(super) fn family(self) -> Family {
         match self {
             Host::MllpClient | Host::HllpClient | Host::HttpClient => Family::Client,
-            Host::Answering => Family::Answer,
+            Host::Answering | Host::HttpAnswering => Family::Answer,
             Host::Proxy => Family::Proxy,
         }
     }
@@ -102,6 +114,7 @@ impl Host {
             (Host::MllpClient, Fault::Client(f)) => *f != NetworkFault::BadChecksum,
             (Host::HllpClient, Fault::Client(f)) => *f == NetworkFault::BadChecksum,
             (Host::Answering, Fault::Answer(_)) | (Host::Proxy, Fault::Proxy(_)) => true,
+            (Host::HttpAnswering, Fault::Answer(a)) => HTTP_ANSWERS.contains(&a.name()),
             _ => false,
         }
     }
@@ -126,10 +139,20 @@ impl Host {
             Host::HllpClient => vec!["bad_checksum"],
             Host::HttpClient => Vec::new(),
             Host::Answering => ANSWER_KINDS.iter().map(|(k, _)| *k).collect(),
+            Host::HttpAnswering => {
+                ANSWER_KINDS.iter().map(|(k, _)| *k).filter(|k| HTTP_ANSWERS.contains(k)).collect()
+            }
             Host::Proxy => PROXY_KINDS.to_vec(),
         }
     }
 }
+
+/// The answers an HTTP response can carry: an ACK in the body (AA, AE, AR, judged as
+/// specified, with a wrong MSA-2, late), none (the request held until the sender gives up),
+/// or the connection closed without a response. A second ACK for one request, a reset (hyper
+/// owns the socket) and the packet-level answers have no HTTP form.
+const HTTP_ANSWERS: [&str; 7] =
+    ["ack", "no_ack", "late_ack", "wrong_msa2", "nak", "close", "as_specified"];
 
 /// A fault given to a host that cannot carry it out. Raised where the fault is read (scenario
 /// load, `--fault`, the control API), never later.
@@ -402,7 +425,7 @@ mod tests {
             }
         }
         let all: usize = Host::ALL.iter().map(|h| h.applies().len()).sum();
-        assert_eq!(all, 16 + 1 + 11 + 10, "client (MLLP, HLLP), answers, proxy");
+        assert_eq!(all, 16 + 1 + 11 + 7 + 10, "client (MLLP, HLLP), answers (MLLP, HTTP), proxy");
     }
 
     /// `text` given to `host` is refused with exactly `message` at column 1.
@@ -450,6 +473,20 @@ mod tests {
             "coalesce",
             "`coalesce` is a client fault; the receiver role's answering server cannot apply it",
         );
+        refused(
+            Host::HttpAnswering,
+            "duplicate_ack",
+            "`duplicate_ack` is a receiver answer; the receiver role's HTTP answering server \
+             cannot apply it",
+        );
+        refused(
+            Host::HttpAnswering,
+            "silent_peer",
+            "`silent_peer` is a receiver answer; the receiver role's HTTP answering server \
+             cannot apply it",
+        );
+        assert!(parse_for("nak:code=AE", Host::HttpAnswering).is_ok());
+        assert!(parse_for("close", Host::HttpAnswering).is_ok());
         // A word the host shares with another family is the host's own.
         assert!(matches!(parse_for("reset", Host::Answering), Ok(Fault::Answer(Answer::Reset))));
         assert!(matches!(parse_for("reset", Host::MllpClient), Ok(Fault::Client(_))));

@@ -9,9 +9,8 @@
 use crate::checks::{content_key, CasePlan, ExpectedMessage, ReceiverExpectation};
 use crate::conformance::Validator;
 use crate::faults::{write_shaped, AckToBuild, AfterAnswer, Answer, AnswerRules, Shaping, Verdict};
-use crate::hl7::ack::{AckBuilder, AckCode, AckError, ErrorCondition};
-use crate::hl7::edit::{EditError, MessageBuf};
-use crate::hl7::{Message, ParseError, Path};
+use crate::hl7::ack::{AckCode, AckError};
+use crate::hl7::Message;
 use crate::netlab::{Cut, Direction, Lab, LabError};
 use crate::observation::{Arrival, CaseObservation, SutRun, TransportEvent};
 use crate::scenario::{ConnectionBehaviour, ReceiverCase, TemplateMessage};
@@ -32,7 +31,15 @@ use tokio_util::codec::Decoder;
 /// separated (empty without any), so an external sender can switch on bugs of its own.
 pub const DEFECTS_VARIABLE: &str = "HL7H_SUT_DEFECTS";
 
+/// The environment variable that gives the SUT command the password of `receiver.http.basic`,
+/// so the command line never holds it (`{harness} send --http-user USER --http-password-env
+/// HL7H_HTTP_PASSWORD`).
+pub const PASSWORD_VARIABLE: &str = "HL7H_HTTP_PASSWORD";
+
+mod http;
+mod messages;
 mod sut;
+use messages::{ack, messages};
 pub use sut::secret_values;
 use sut::{command_line, remove_message_files, tail, write_message_files, Placeholders};
 
@@ -60,6 +67,8 @@ pub struct ReceiverContext {
     /// The target profile the file's cases are graded by: `as_specified` answers judge each
     /// arrival against its `message_profiles`.
     pub profile: Option<Arc<crate::profile::TargetProfile>>,
+    /// `receiver.http`: listen for HL7 over HTTP instead of MLLP.
+    pub http: Option<Arc<crate::scenario::HttpListening>>,
 }
 
 /// One receiver case as it will run.
@@ -93,17 +102,6 @@ enum SilenceError {
     NoLab,
     #[error(transparent)]
     Lab(LabError),
-}
-
-/// Why a receiver case's messages could not be prepared.
-#[derive(Debug, thiserror::Error)]
-enum PrepareError {
-    #[error("no template {name:?}")]
-    NoTemplate { name: String },
-    #[error("{label}: {source}")]
-    Template { label: String, source: ParseError },
-    #[error("MSH-10: {0}")]
-    ControlId(#[source] EditError),
 }
 
 /// Shared by the connection handlers of one case.
@@ -188,6 +186,13 @@ impl CaseState {
         }
     }
 
+    /// The next 1-based connection number, in accept order.
+    fn take_connection_number(&self) -> usize {
+        let mut next = self.next_connection.lock().unwrap_or_else(|e| e.into_inner());
+        *next += 1;
+        *next
+    }
+
     fn take_arrival_number(&self) -> usize {
         let mut next = self.next_arrival.lock().unwrap_or_else(|e| e.into_inner());
         *next += 1;
@@ -226,65 +231,6 @@ impl CaseState {
             None => expected.iter().all(|m| keys.contains(&m.key)),
         }
     }
-}
-
-/// The messages of the case, each with its own MSH-10, and how they are described.
-fn messages(
-    run: &ReceiverRun,
-    ctx: &ReceiverContext,
-) -> Result<Vec<(ExpectedMessage, Vec<u8>)>, PrepareError> {
-    let msh10 = Path::parse("MSH-10").expect("MSH-10 is a path");
-    let mut out = Vec::new();
-    for (n, name) in run.case.send.iter().enumerate() {
-        let template = ctx
-            .templates
-            .get(name)
-            .and_then(|t| t.first())
-            .ok_or_else(|| PrepareError::NoTemplate { name: name.clone() })?;
-        let mut buf = MessageBuf::new(template.bytes.clone())
-            .map_err(|source| PrepareError::Template { label: template.label.clone(), source })?;
-        let control_id = run.control_id(n + 1);
-        buf.set(&msh10, &control_id).map_err(PrepareError::ControlId)?;
-        let bytes = buf.into_bytes();
-        let expected = ExpectedMessage {
-            label: name.clone(),
-            control_id: control_id.into(),
-            key: content_key(&bytes),
-        };
-        out.push((expected, bytes));
-    }
-    Ok(out)
-}
-
-/// The ACK of `payload` with `code`, its MSA-2 made wrong when `wrong_msa2`.
-fn ack(
-    payload: &[u8],
-    code: AckCode,
-    wrong_msa2: bool,
-    number: usize,
-    error: Option<AckError>,
-) -> Option<Vec<u8>> {
-    let mut source = payload.to_vec();
-    if wrong_msa2 {
-        let message = Message::parse(payload).ok()?;
-        let wrong = format!("{}-WRONG", message.control_id().unwrap_or(""));
-        let mut buf = MessageBuf::new(payload.to_vec()).ok()?;
-        buf.set(&Path::parse("MSH-10").ok()?, &wrong).ok()?;
-        source = buf.into_bytes();
-    }
-    let message = Message::parse(&source).ok()?;
-    let timestamp = crate::utc::hl7_timestamp(std::time::SystemTime::now());
-    let mut builder = AckBuilder::new(&message, code, format!("HRA{number}"), timestamp);
-    if let Some(error) = error {
-        builder = builder.error(error);
-    } else if !code.is_accept() {
-        let condition = match code {
-            AckCode::ApplicationReject => ErrorCondition::UnsupportedMessageType,
-            _ => ErrorCondition::ApplicationInternalError,
-        };
-        builder = builder.error(AckError::new(condition).with_text("answered so by the scenario"));
-    }
-    Some(builder.build())
 }
 
 /// The write side of an accepted connection; generic so the answering schedule is tested over
@@ -430,11 +376,7 @@ async fn answer<W: AnswerWriter>(
 
 /// Reads one connection as its behaviour says and answers every frame.
 async fn serve_connection(state: Arc<CaseState>, stream: TcpStream, deadline: Instant) {
-    let connection = {
-        let mut next = state.next_connection.lock().unwrap_or_else(|e| e.into_inner());
-        *next += 1;
-        *next
-    };
+    let connection = state.take_connection_number();
     let behaviour =
         state.behaviours.get(connection - 1).cloned().unwrap_or(ConnectionBehaviour::Normal);
     let (read_size, pause) = match &behaviour {
@@ -655,6 +597,9 @@ pub async fn run_case(
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true);
+        if let Some(basic) = ctx.http.as_ref().and_then(|h| h.basic.as_ref()) {
+            process.env(PASSWORD_VARIABLE, &basic.password);
+        }
         match process.spawn() {
             Ok(mut spawned) => {
                 let out = spawned.stdout.take().map(|s| tokio::spawn(tail(s)));
@@ -698,11 +643,21 @@ pub async fn run_case(
         (None, None) => None,
     };
     let accept_state = Arc::clone(&state);
+    let over_http = ctx.http.clone();
     let acceptor = tokio::spawn(async move {
         let Some(listener) = listener else { return };
         let mut handlers = tokio::task::JoinSet::new();
         while let Ok(Ok((stream, _))) = tokio::time::timeout_at(deadline, listener.accept()).await {
-            handlers.spawn(serve_connection(Arc::clone(&accept_state), stream, deadline));
+            let state = Arc::clone(&accept_state);
+            match &over_http {
+                Some(http) => handlers.spawn(http::serve_connection(
+                    state,
+                    stream,
+                    deadline,
+                    Arc::clone(http),
+                )),
+                None => handlers.spawn(serve_connection(state, stream, deadline)),
+            };
         }
         handlers.shutdown().await;
     });
@@ -792,6 +747,7 @@ mod tests {
 
     use super::*;
     use crate::faults::Answer;
+    use crate::hl7::ack::ErrorCondition;
     use crate::scenario::Span;
     use tokio::io::{DuplexStream, WriteHalf};
 
@@ -935,6 +891,7 @@ mod tests {
             harness: PathBuf::new(),
             lab: None,
             profile: None,
+            http: None,
         };
         let yaml = "{name: refused, send: [m], refuse_for: 250ms}";
         let case: ReceiverCase = crate::scenario::from_yaml(yaml).unwrap();

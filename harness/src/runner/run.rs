@@ -107,7 +107,16 @@ async fn run_receiver_file(
     let serial = !listen.ends_with(":0");
     let lab = lab::for_file(&scenario.file).await?;
     let profile = setup::profile_of(scenario, options).map(|p| Arc::clone(&p.profile));
+    // The Basic password is hidden wherever the SUT's command line or output shows it, even
+    // when it came from a default rather than the environment.
+    let mut secrets = receiver::secret_values(&scenario.environment);
+    if let Some(basic) = spec.http.as_ref().and_then(|h| h.basic.as_ref()) {
+        let mut values = secrets.values().to_vec();
+        values.push(basic.password.clone());
+        secrets = crate::transport::userinfo::Secrets::of_values(values);
+    }
     let ctx = Arc::new(ReceiverContext {
+        http: spec.http.map(Arc::new),
         lab,
         profile,
         listen,
@@ -116,7 +125,7 @@ async fn run_receiver_file(
         quiet: spec.quiet,
         templates: scenario.file.templates.clone(),
         defects: options.sut_defects.clone(),
-        secrets: receiver::secret_values(&scenario.environment),
+        secrets,
         harness: options
             .harness
             .clone()

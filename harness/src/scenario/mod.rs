@@ -33,7 +33,10 @@ pub use raw::{
     Resend, Role, Step, Template, TlsSpec, Transport, Vary,
 };
 pub use receiver::*;
-pub use resolve::{Case, FileTarget, Listening, Load, Scenario, Target, TargetTimeouts};
+pub use resolve::{
+    Case, FileTarget, HttpListening, Listening, Load, Scenario, Target, TargetTimeouts,
+    HTTP_MAX_BODY_BYTES,
+};
 pub use schema::json_schema;
 pub use text::{
     FieldPath, FileRef, Pattern, PatternError, Piece, Placeholders, RenderError, Secret, Span, Text,

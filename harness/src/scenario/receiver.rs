@@ -18,6 +18,11 @@ pub struct ReceiverSpec {
     /// one after another.
     #[serde(default)]
     pub listen: Option<Text>,
+    /// Listen for HL7 over HTTP (the HAPI "HL7 over HTTP" specification: one message per
+    /// `POST`, the ACK in the response body, every HL7 answer with status 200, AE and AR
+    /// included) instead of MLLP. The sender posts to `http://{listen}` + `path`.
+    #[serde(default)]
+    pub http: Option<HttpListen>,
     /// Starts the sender under test for each case; without it, the sender connects on its own.
     #[serde(default)]
     pub sut: Option<SutSpec>,
@@ -28,6 +33,29 @@ pub struct ReceiverSpec {
     /// how long to keep listening for anything more (default 300ms).
     #[serde(default)]
     pub quiet: Option<Span>,
+}
+
+/// The receiver role's HTTP listener (`receiver.http`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpListen {
+    /// The path the sender posts to (default `/`); a request for another path gets 404.
+    #[serde(default)]
+    pub path: Option<Text>,
+    /// HTTP Basic credentials the sender must present (RFC 7617). A request without them, or
+    /// with others, gets 401 with `WWW-Authenticate` and is recorded as refused, so a sender
+    /// that does not authenticate fails `sender.delivered` with the refusal as evidence.
+    /// Without `basic`, no credentials are asked for. The password comes from the
+    /// environment only (`${VAR}`) and is never shown.
+    #[serde(default)]
+    pub basic: Option<super::raw::BasicAuth>,
+    /// The largest body read (default 1 MiB); a larger one gets 413 and is not read.
+    #[serde(default)]
+    pub max_body_bytes: Option<usize>,
+    /// How long the request line and headers, then the body, may each take to arrive
+    /// (default 10s); a slower request is dropped (headers) or answered 408 (body).
+    #[serde(default)]
+    pub header_timeout: Option<Span>,
 }
 
 /// The sender under test as a command.
@@ -42,7 +70,9 @@ pub struct SutSpec {
     /// `{mllp_file}` (one file with the case's messages MLLP-framed back to back), `{defects}`
     /// (one `--defect NAME` pair per `run --sut-defect`). The command also gets the
     /// `--sut-defect` names, comma separated, in the environment variable `HL7H_SUT_DEFECTS`
-    /// (empty without any), so a sender of your own can switch on bugs of its own. `${VAR}`
+    /// (empty without any), so a sender of your own can switch on bugs of its own; with
+    /// `receiver.http.basic`, the password the sender must present in `HL7H_HTTP_PASSWORD`
+    /// (`{harness} send --http-user USER --http-password-env HL7H_HTTP_PASSWORD`). `${VAR}`
     /// is read from the environment when the file is loaded; `$${` is a literal `${` (for a
     /// shell's own variables). Secrets the scenario read are shown as `***` in the command
     /// line and output the report keeps.

@@ -15,7 +15,7 @@ use super::raw::{
 };
 use super::receiver::{ReceiverCase, ReceiverSpec};
 use super::text::FileRef;
-use super::validate::{check_case, check_load, check_receiver_case, repeated};
+use super::validate::{check_case, check_http_listen, check_load, check_receiver_case, repeated};
 use crate::faults::NetworkFault;
 use crate::profile::{Declaration, LoadedProfile};
 use crate::transport::hllp::HllpOptions;
@@ -115,6 +115,38 @@ pub struct Listening {
     pub timeout: Duration,
     /// `receiver.quiet`: how long to keep listening once the sender is done (default 300ms).
     pub quiet: Duration,
+    /// `receiver.http`: listen for HL7 over HTTP instead of MLLP.
+    pub http: Option<HttpListening>,
+}
+
+/// The receiver role's HTTP listener with the defaults of `receiver.http` applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpListening {
+    /// The path posts go to, starting with `/`.
+    pub path: String,
+    /// The credentials the sender must present; `None`: none asked for.
+    pub basic: Option<crate::transport::http_server::BasicCredentials>,
+    pub max_body_bytes: usize,
+    /// Bounds the request line and headers, then the body.
+    pub header_timeout: Duration,
+}
+
+/// The default body limit of the receiver role's HTTP listener: 1 MiB (an HL7 message with
+/// an embedded document fits; a runaway sender does not fill memory).
+pub const HTTP_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+impl HttpListening {
+    fn from_spec(spec: super::receiver::HttpListen) -> HttpListening {
+        HttpListening {
+            path: spec.path.map_or_else(|| "/".into(), |t| t.0),
+            basic: spec.basic.map(|b| crate::transport::http_server::BasicCredentials {
+                user: b.user.0,
+                password: b.password.expose().to_string(),
+            }),
+            max_body_bytes: spec.max_body_bytes.unwrap_or(HTTP_MAX_BODY_BYTES),
+            header_timeout: spec.header_timeout.map_or(Duration::from_secs(10), |s| s.0),
+        }
+    }
 }
 
 impl Listening {
@@ -125,6 +157,7 @@ impl Listening {
             sut_command: spec.sut.map(|s| s.command.into_iter().map(|t| t.0).collect()),
             timeout: spec.timeout.map_or(Duration::from_secs(10), |s| s.0),
             quiet: spec.quiet.map_or(Duration::from_millis(300), |s| s.0),
+            http: spec.http.map(HttpListening::from_spec),
         }
     }
 }
@@ -251,6 +284,9 @@ pub fn resolve(mut file: raw::ScenarioFile, ctx: &LoadContext) -> Result<Scenari
     let mut report = |needle: &str, message: String| errors.push(ctx.at(needle, message));
     for case in &file.receive {
         check_receiver_case(case, &file, ctx.known_checks, &mut report);
+    }
+    if let Some(http) = file.receiver.as_ref().and_then(|r| r.http.as_ref()) {
+        check_http_listen(http, &mut report);
     }
     if let Some(load) = &file.load {
         check_load(load, &file, &mut report);
@@ -457,6 +493,7 @@ mod tests {
         assert_eq!(s.receiver.timeout, Duration::from_secs(10));
         assert_eq!(s.receiver.quiet, Duration::from_secs(1));
         assert_eq!(s.receiver.sut_command, None);
+        assert_eq!(s.receiver.http, None);
         let s = resolved("messages: { m: { text: \"MSH|^~\\\\&|A\" } }\nload: { count: 10 }\n");
         let load = s.load.expect("a load block");
         assert_eq!(load.plan.connections, 1);
@@ -481,6 +518,42 @@ mod tests {
         assert_eq!(errors.0.len(), 3, "{shown}");
         assert!(shown.lines().all(|l| l.starts_with("e.yaml:")), "{shown}");
         assert!(shown.contains("appears twice") && shown.contains("\"n\""), "{shown}");
+    }
+
+    /// `receiver.http` gets its defaults; over HTTP, an answer or a connection behaviour an
+    /// HTTP exchange cannot carry is refused by name, every one at once.
+    #[test]
+    fn the_http_listener_gets_defaults_and_refuses_what_http_cannot_carry() {
+        let s = resolved(
+            "role: receiver\nmessages: { m: { text: \"MSH|^~\\\\&|A\" } }\n\
+             receiver: { http: {} }\nreceive:\n  - { name: x, send: [m], answers: [close] }\n",
+        );
+        let http = s.receiver.http.expect("http");
+        assert_eq!(
+            (http.path.as_str(), http.basic, http.max_body_bytes),
+            ("/", None, HTTP_MAX_BODY_BYTES)
+        );
+        assert_eq!(http.header_timeout, Duration::from_secs(10));
+        let yaml = "role: receiver\nmessages: { m: { text: \"MSH|^~\\\\&|A\" } }\n\
+                    receiver: { http: { path: hl7 } }\nreceive:\n  - { name: x, send: [m], \
+                    answers: [duplicate_ack, silent_peer], connections: [{ slow_read: { bytes: 1, \
+                    every: 1ms } }] }\n";
+        let file: raw::ScenarioFile = super::super::from_yaml(yaml).expect("yaml");
+        let ctx = LoadContext {
+            path: Path::new("h.yaml"),
+            text: yaml,
+            access: FileAccess::default(),
+            known_checks: &[],
+        };
+        let shown = resolve(file, &ctx).expect_err("refused").to_string();
+        for refused in [
+            "`duplicate_ack` is a receiver answer; the receiver role's HTTP answering server",
+            "`silent_peer` is a receiver answer",
+            "slow_read shapes MLLP reads",
+            "receiver.http.path must start with /",
+        ] {
+            assert!(shown.contains(refused), "{refused}: {shown}");
+        }
     }
 
     /// `builtin.plays_profile` needs a profile to play.

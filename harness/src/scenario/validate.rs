@@ -284,7 +284,49 @@ pub(super) fn check_receiver_case(
             report("slow_read", format!("case {:?}: {message}", case.name));
         }
     }
+    if file.receiver.as_ref().is_some_and(|r| r.http.is_some()) {
+        check_http_case(case, report);
+    }
     check_skip_ids(&case.name, &case.skip_checks, known_checks, report);
+}
+
+/// Over HTTP, a case may use only what an HTTP exchange can carry: the answers the HTTP
+/// answering server applies (refused by name, through `faults::Host`), and connections read
+/// normally or never (a slow reader shapes MLLP reads).
+fn check_http_case(case: &ReceiverCase, report: &mut dyn FnMut(&str, String)) {
+    use crate::faults::{Fault, Host};
+    for answer in &case.answers {
+        if let Err(refused) = Host::HttpAnswering.check(&Fault::Answer(answer.clone())) {
+            report(answer.name(), format!("case {:?}: {refused}", case.name));
+        }
+    }
+    if case
+        .connections
+        .iter()
+        .any(|c| matches!(c, super::receiver::ConnectionBehaviour::SlowRead { .. }))
+    {
+        report(
+            "slow_read",
+            format!(
+                "case {:?}: slow_read shapes MLLP reads; the receiver role's HTTP listener \
+                 cannot apply it",
+                case.name
+            ),
+        );
+    }
+}
+
+/// What serde cannot check in `receiver.http`.
+pub(super) fn check_http_listen(
+    http: &super::receiver::HttpListen,
+    report: &mut dyn FnMut(&str, String),
+) {
+    if http.path.as_ref().is_some_and(|p| !p.0.starts_with('/')) {
+        report("path", "receiver.http.path must start with /".into());
+    }
+    if http.max_body_bytes == Some(0) {
+        report("max_body_bytes", "receiver.http.max_body_bytes must be at least 1".into());
+    }
 }
 
 /// The ids of a case's `skip_checks` must be checks the harness has.

@@ -11,13 +11,14 @@
 //! number of addresses guessing. Requests refused while blocked are counted, not logged one by
 //! one: the count goes into the line that logs the next block.
 
-use base64::Engine as _;
 use hyper::header::HeaderValue;
 use std::collections::HashMap;
-use std::fmt;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+/// The Basic pieces live in `transport`, shared with the receiver role's HTTP listener.
+pub use crate::transport::http_server::{read_basic, BasicCredentials, Presented};
 
 /// Wrong guesses an address may make in a row before it is blocked.
 pub const FREE_FAILURES: u32 = 5;
@@ -31,66 +32,6 @@ pub const FORGET_AFTER: Duration = Duration::from_secs(600);
 pub const MAX_PEERS: usize = 10_000;
 /// The longest user name a log line shows.
 const MAX_USER_SHOWN: usize = 64;
-
-/// The credentials HTTP Basic authentication requires.
-#[derive(Clone, PartialEq, Eq)]
-pub struct BasicCredentials {
-    pub user: String,
-    pub password: String,
-}
-
-impl fmt::Debug for BasicCredentials {
-    // The password never reaches a log line.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BasicCredentials").field("user", &self.user).finish_non_exhaustive()
-    }
-}
-
-/// What the `Authorization` header carried.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Presented {
-    /// No `Authorization` header, or not the Basic scheme: a client that has not tried yet.
-    Nothing,
-    /// Basic credentials that do not decode (bad base64, not UTF-8, no colon).
-    Malformed,
-    /// Basic credentials for this user name (the password is not kept).
-    User(String),
-}
-
-/// Reads the `Authorization` header: whether it carries exactly `expected`, and what it
-/// presented.
-pub fn read_basic(header: Option<&HeaderValue>, expected: &BasicCredentials) -> (bool, Presented) {
-    let Some(text) = header.and_then(|h| h.to_str().ok()) else {
-        return (false, if header.is_some() { Presented::Malformed } else { Presented::Nothing });
-    };
-    let Some((scheme, token)) = text.trim().split_once(' ') else {
-        let basic = text.trim().eq_ignore_ascii_case("basic");
-        return (false, if basic { Presented::Malformed } else { Presented::Nothing });
-    };
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return (false, Presented::Nothing);
-    }
-    let decoded = base64::engine::general_purpose::STANDARD.decode(token.trim()).ok();
-    let Some(decoded) = decoded.and_then(|d| String::from_utf8(d).ok()) else {
-        return (false, Presented::Malformed);
-    };
-    // RFC 7617 2: the user id cannot contain a colon, so the first one splits.
-    match decoded.split_once(':') {
-        Some((user, password)) => {
-            let user_matches = user == expected.user;
-            let good =
-                user_matches & constant_time_eq(password.as_bytes(), expected.password.as_bytes());
-            (good, Presented::User(user.to_string()))
-        }
-        None => (false, Presented::Malformed),
-    }
-}
-
-/// Equal bytes, in a time that does not depend on where they first differ (the length may
-/// show; the password's length is not the secret).
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
 
 /// The answer for one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -209,29 +150,6 @@ mod tests {
 
     fn creds() -> BasicCredentials {
         BasicCredentials { user: "partner_mailco".into(), password: "testing".into() }
-    }
-
-    fn check(header: Option<&str>, expected: (bool, Presented)) {
-        let header = header.map(|h| HeaderValue::from_str(h).unwrap());
-        assert_eq!(read_basic(header.as_ref(), &creds()), expected, "{header:?}");
-    }
-
-    #[test]
-    fn basic_auth() {
-        let user = || Presented::User("partner_mailco".into());
-        // The example of seed 004.
-        check(Some("Basic cGFydG5lcl9tYWlsY286dGVzdGluZw=="), (true, user()));
-        check(Some("basic cGFydG5lcl9tYWlsY286dGVzdGluZw=="), (true, user()));
-        check(None, (false, Presented::Nothing));
-        check(Some("Bearer cGFydG5lcl9tYWlsY286dGVzdGluZw=="), (false, Presented::Nothing));
-        check(Some("Basic cGFydG5lcl9tYWlsY286d3Jvbmc="), (false, user())); // partner_mailco:wrong
-        check(Some("Basic cGFydG5lcl9tYWlsY286dGVzdGluZ3g="), (false, user())); // …:testingx
-        check(Some("Basic cGFydG5lcl9tYWlsY286"), (false, user())); // partner_mailco:
-        check(Some("Basic !!!"), (false, Presented::Malformed));
-        check(Some("Basic"), (false, Presented::Malformed));
-        assert!(constant_time_eq(b"", b""));
-        assert!(!constant_time_eq(b"", b"x") && !constant_time_eq(b"x", b""));
-        assert!(!constant_time_eq(b"ab", b"abab") && constant_time_eq(b"ab", b"ab"));
     }
 
     #[test]

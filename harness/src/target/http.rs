@@ -32,19 +32,17 @@ use super::endpoint::Endpoint;
 use super::log::Log;
 use super::responder::Decision;
 use crate::hl7::ack::{AckBuilder, AckError, AckMode, ErrorCondition};
-use crate::hl7::charset::Charset;
 use crate::hl7::{Message, Path as Hl7Path};
+use crate::transport::http_server::{
+    close, empty, hl7, respond, serve_http1, text, too_large, HttpResponse,
+};
 pub use crate::transport::media_type::{parse_content_type, ContentType, ContentTypeSpelling};
 use crate::utc::hl7_timestamp;
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, ALLOW, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
-use hyper::header::{CONNECTION, RETRY_AFTER, TRANSFER_ENCODING, WWW_AUTHENTICATE};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper::header::{RETRY_AFTER, TRANSFER_ENCODING};
+use hyper::{Method, Request, StatusCode};
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::future::Future;
@@ -119,8 +117,6 @@ struct Ingest {
     spellings: Mutex<BTreeMap<ContentTypeSpelling, u64>>,
     rejected: AtomicU64,
 }
-
-type HttpResponse = Response<Full<Bytes>>;
 
 /// Serves HL7 over HTTP until `shutdown` resolves.
 pub async fn serve_http(
@@ -218,11 +214,7 @@ fn refusal(verdict: Verdict, close_after: bool) -> Option<HttpResponse> {
     match verdict {
         Verdict::Allowed => None,
         Verdict::Denied => {
-            let mut response =
-                text(StatusCode::UNAUTHORIZED, "missing or wrong HTTP Basic credentials\n");
-            response
-                .headers_mut()
-                .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"hl7\""));
+            let response = crate::transport::http_server::unauthorized();
             Some(if close_after { close(response) } else { response })
         }
         // RFC 6585 4: 429 with Retry-After (whole seconds, rounded up).
@@ -264,12 +256,8 @@ where
             let tls = tls.clone();
             let log = log.clone();
             async move {
-                let mut builder = http1::Builder::new();
-                builder.timer(TokioTimer::new()).header_read_timeout(header_timeout);
                 let served = match tls {
-                    None => {
-                        builder.serve_connection(TokioIo::new(stream), service_fn(handler)).await
-                    }
+                    None => serve_http1(stream, header_timeout, handler).await,
                     Some(acceptor) => {
                         match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
                             Err(_) => {
@@ -280,11 +268,7 @@ where
                                 log.line(format_args!("https {peer}: TLS handshake: {err}"));
                                 return;
                             }
-                            Ok(Ok(stream)) => {
-                                builder
-                                    .serve_connection(TokioIo::new(stream), service_fn(handler))
-                                    .await
-                            }
+                            Ok(Ok(stream)) => serve_http1(stream, header_timeout, handler).await,
                         }
                     }
                 };
@@ -472,56 +456,6 @@ impl Ingest {
     }
 }
 
-fn too_large(limit: usize) -> HttpResponse {
-    text(StatusCode::PAYLOAD_TOO_LARGE, &format!("the body is larger than {limit} bytes\n"))
-}
-
-/// Asks the client to close: after a refused or unread body the connection's byte stream may be
-/// out of step.
-fn close(mut response: HttpResponse) -> HttpResponse {
-    response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
-    response
-}
-
-fn respond(status: StatusCode, content_type: &str, body: Vec<u8>) -> HttpResponse {
-    let length = body.len();
-    let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(content_type) {
-        headers.insert(CONTENT_TYPE, value);
-    }
-    // In bytes, not characters: the body is already encoded.
-    headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
-    response
-}
-
-fn text(status: StatusCode, body: &str) -> HttpResponse {
-    respond(status, "text/plain; charset=utf-8", body.as_bytes().to_vec())
-}
-
-fn empty(status: StatusCode) -> HttpResponse {
-    let mut response = Response::new(Full::new(Bytes::new()));
-    *response.status_mut() = status;
-    response
-}
-
-/// An acknowledgment, labelled with its own MSH-18 as an IANA charset (UTF-8 when MSH-18 is
-/// empty, which is ASCII by the standard and so also valid UTF-8).
-fn hl7(status: StatusCode, ack: Vec<u8>) -> HttpResponse {
-    let charset = Message::parse(&ack)
-        .ok()
-        .and_then(|m| m.character_set().filter(|c| !c.trim_ascii().is_empty()).map(<[u8]>::to_vec))
-        .map(|c| Charset::from_msh18(&c).ok().and_then(Charset::iana_name))
-        .unwrap_or(Some("UTF-8"));
-    let content_type = match charset {
-        Some(name) => format!("application/hl7-v2; charset={name}"),
-        None => "application/hl7-v2".to_string(),
-    };
-    respond(status, &content_type, ack)
-}
-
-/// The state endpoint's answer to one request: pure, so it is testable without sockets.
 pub fn state_response(endpoint: &Endpoint, method: &Method, path: &str) -> HttpResponse {
     if method != Method::GET {
         let mut response =
@@ -558,6 +492,7 @@ fn percent_decode(segment: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hl7::Charset;
 
     /// HL7 over HTTP 2.6: every HL7 answer is 2xx; the draft's mapping only as a defect.
     #[test]

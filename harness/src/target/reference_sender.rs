@@ -245,6 +245,11 @@ pub async fn send_all(
     } else {
         messages
     };
+    let messages = if sender.defects.has(SenderDefect::Msh4WithoutAlias) {
+        messages.into_iter().map(without_msh4_alias).collect()
+    } else {
+        messages
+    };
     let verdicts = if sender.defects.has(SenderDefect::NoWaitForAck) {
         let verdicts = pipeline(&mut session.0, sender, messages).await;
         verdicts.iter().try_for_each(&mut on_verdict).map_err(SenderError::Output)?;
@@ -287,6 +292,20 @@ fn without_pid13(mut message: Outgoing) -> Outgoing {
         }
     }
     message.bytes = buf.into_bytes();
+    message
+}
+
+/// The `msh4-without-alias` defect: MSH-4.1 cut before its first `{` (the partner syntax
+/// `connecting-alias{data-controller-alias}` of seed 004 loses its second alias).
+fn without_msh4_alias(mut message: Outgoing) -> Outgoing {
+    let Ok(mut buf) = MessageBuf::new(message.bytes.clone()) else { return message };
+    let Ok(path) = Path::parse("MSH-4.1") else { return message };
+    let value = buf.message().get(&path).map(|v| v.as_bytes().to_vec());
+    let Some(value) = value else { return message };
+    let Some(cut) = value.iter().position(|b| *b == b'{') else { return message };
+    if buf.set_raw(&path, &value[..cut]).is_ok() {
+        message.bytes = buf.into_bytes();
+    }
     message
 }
 

@@ -18,6 +18,7 @@ pub enum SenderDefect {
     RetryWithoutDelay,
     ResendOnSameConnection,
     DropsEmail,
+    Msh4WithoutAlias,
 }
 
 impl SenderDefect {
@@ -30,6 +31,7 @@ impl SenderDefect {
         SenderDefect::RetryWithoutDelay,
         SenderDefect::ResendOnSameConnection,
         SenderDefect::DropsEmail,
+        SenderDefect::Msh4WithoutAlias,
     ];
 
     pub fn name(self) -> &'static str {
@@ -42,6 +44,7 @@ impl SenderDefect {
             SenderDefect::RetryWithoutDelay => "retry-without-delay",
             SenderDefect::ResendOnSameConnection => "resend-on-same-connection",
             SenderDefect::DropsEmail => "drops-email",
+            SenderDefect::Msh4WithoutAlias => "msh4-without-alias",
         }
     }
 
@@ -67,6 +70,10 @@ impl SenderDefect {
             SenderDefect::DropsEmail => {
                 "sends PID-13 (phone numbers and e-mail) empty: a field the interface requires \
                  goes missing (the content checks must catch it)"
+            }
+            SenderDefect::Msh4WithoutAlias => {
+                "sends MSH-4 as the bare connecting alias, without the {data-controller-alias} a \
+                 partner interface requires (the content checks must catch it)"
             }
         }
     }

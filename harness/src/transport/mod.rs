@@ -16,6 +16,7 @@ pub mod framed;
 pub mod hllp;
 pub mod hllp_connection;
 pub mod http_client;
+pub mod http_server;
 pub mod media_type;
 pub mod mllp;
 pub mod target_url;

@@ -12,6 +12,7 @@ mod generator;
 mod hardening;
 mod hostile;
 mod http;
+mod http_receiver;
 mod inputs;
 mod junit_counts;
 mod load;

@@ -12,6 +12,7 @@ use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 const A01: &str = "corpus/adt/adt_a01_v23.hl7";
+const PHR_A28: &str = "corpus/phr/adt_a28_v24_partner.hl7";
 const A04: &str = "corpus/adt/adt_a04_v26_utf8_latin.hl7";
 
 /// A frame, when it arrived, and on which connection (1-based, in accept order).
@@ -217,6 +218,26 @@ fn every_sender_defect_changes_what_the_receiver_sees() {
                     let pid = text.split('\r').find(|s| s.starts_with("PID|")).unwrap_or("");
                     let pid13 = pid.split('|').nth(13).unwrap_or("");
                     assert_eq!(!pid13.is_empty(), has_pid13, "{switch:?}: {pid}");
+                }
+            }
+            SenderDefect::Msh4WithoutAlias => {
+                // Nothing answered, no retry: the one frame shows MSH-4 as sent.
+                for (switch, msh4) in
+                    [(None, "trustalias{trustalias}"), (Some(defect), "trustalias")]
+                {
+                    let (url, got) = silent(1);
+                    let args = ["send", PHR_A28, "--target", &url, "--ack-timeout", "300ms"];
+                    let mut args = args.to_vec();
+                    args.extend(["--retries", "0"]);
+                    if let Some(defect) = switch {
+                        args.extend(["--defect", defect.name()]);
+                    }
+                    run(&args);
+                    let frames = got.join().unwrap();
+                    assert_eq!(frames.len(), 1, "{switch:?}");
+                    let text = String::from_utf8_lossy(&frames[0].payload).into_owned();
+                    let sent = text.split('|').nth(3).unwrap_or("");
+                    assert_eq!(sent, msh4, "{switch:?}: {text}");
                 }
             }
             SenderDefect::IgnoresMsa2 => {
