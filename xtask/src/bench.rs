@@ -168,7 +168,8 @@ pub fn parse(root: &Path) -> anyhow::Result<serde_json::Value> {
         .map(|(&(name, peers, _), &best)| {
             let messages = if peers { &workload.peer_messages } else { &workload.messages };
             let bytes = workload.bytes_of(messages);
-            let seconds = best.as_secs_f64();
+            // A row left out by `BENCH_PARSE_ROWS` has no time: NaN, shown as "-".
+            let seconds = if best == Duration::MAX { f64::NAN } else { best.as_secs_f64() };
             Measurement {
                 name,
                 best_seconds: seconds,
@@ -182,12 +183,13 @@ pub fn parse(root: &Path) -> anyhow::Result<serde_json::Value> {
         })
         .collect();
 
+    let shown = |value: f64, text: String| if value.is_nan() { "-".to_string() } else { text };
     let rows = results.iter().map(|m| Row {
         benchmark: m.name,
-        mb_per_second: format!("{:.1}", m.mb_per_second),
-        messages_per_second: format!("{:.0}", m.messages_per_second),
-        best: format!("{:.1} ms", m.best_seconds * 1e3),
-        fraction_of_scan: format!("{:.1}%", m.fraction_of_scan * 100.0),
+        mb_per_second: shown(m.mb_per_second, format!("{:.1}", m.mb_per_second)),
+        messages_per_second: shown(m.mb_per_second, format!("{:.0}", m.messages_per_second)),
+        best: shown(m.best_seconds, format!("{:.1} ms", m.best_seconds * 1e3)),
+        fraction_of_scan: shown(m.fraction_of_scan, format!("{:.1}%", m.fraction_of_scan * 100.0)),
     });
     println!("{}", Table::new(rows));
 
@@ -200,7 +202,7 @@ pub fn parse(root: &Path) -> anyhow::Result<serde_json::Value> {
     ];
     let goal_rows = goals.iter().map(|g| GoalRow {
         goal: g.name,
-        measured: format!("{:.2}x", g.measured),
+        measured: shown(g.measured, format!("{:.2}x", g.measured)),
         target: format!(">= {:.1}x", g.goal),
         met: if g.met { "yes" } else { "no" },
     });
@@ -329,10 +331,19 @@ fn peers_accept(message: &[u8]) -> bool {
 
 /// Runs every row once per round, interleaved, for [`RUNS`] rounds, so that whatever else the
 /// machine does weighs on all rows alike; the fastest round of each row.
+/// `BENCH_PARSE_ROWS=visit,validate` runs only the rows whose names contain one of the words
+/// (for `perf record`); the others report no time.
 fn interleaved_best_of(workload: &Workload) -> Vec<Duration> {
+    let only = std::env::var("BENCH_PARSE_ROWS").ok();
+    let wanted = |name: &str| {
+        only.as_deref().is_none_or(|words| words.split(',').any(|word| name.contains(word)))
+    };
     let mut best = vec![Duration::MAX; ROWS.len()];
     for _ in 0..RUNS {
-        for (slot, (_, _, pass)) in best.iter_mut().zip(ROWS) {
+        for (slot, (name, _, pass)) in best.iter_mut().zip(ROWS) {
+            if !wanted(name) {
+                continue;
+            }
             let start = Instant::now();
             black_box(pass(black_box(workload)));
             *slot = (*slot).min(start.elapsed());
