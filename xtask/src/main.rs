@@ -45,6 +45,8 @@ mod bench;
 mod bench_load;
 #[cfg(feature = "bench")]
 mod bench_mllp;
+#[cfg(feature = "bench")]
+mod bench_profile;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -141,6 +143,9 @@ enum Suite {
     /// The load generator: its CPU per 10,000 messages at a fixed rate, its maximum, and open
     /// and closed loop against the reference endpoint.
     Load,
+    /// `validate --profile` on a day's message log (100,000 messages of the e-health
+    /// interface), in process and end to end, against `validate` without a profile.
+    Profile,
     /// Every suite, into one reports/bench/<date>.json.
     All,
 }
@@ -151,6 +156,7 @@ impl Suite {
             Suite::Parse => "parse",
             Suite::Mllp => "mllp",
             Suite::Load => "load",
+            Suite::Profile => "profile",
             Suite::All => "all",
         }
     }
@@ -247,11 +253,12 @@ fn bench_run(root: &std::path::Path, suite: Suite) -> anyhow::Result<()> {
         Suite::Parse => bench::parse(root),
         Suite::Mllp => bench_mllp::mllp(root),
         Suite::Load => bench_load::load(root),
+        Suite::Profile => bench_profile::profile(root),
         Suite::All => anyhow::bail!("`all` is not one suite"),
     };
     if suite == Suite::All {
         let mut suites = serde_json::Map::new();
-        for one in [Suite::Parse, Suite::Mllp, Suite::Load] {
+        for one in [Suite::Parse, Suite::Mllp, Suite::Load, Suite::Profile] {
             suites.insert(one.name().to_string(), run(one)?);
         }
         return bench::write(root, None, serde_json::Value::Object(suites));

@@ -13,6 +13,7 @@ mod ack;
 mod case;
 mod catalogue;
 mod content;
+mod content_findings;
 mod declared;
 mod evaluate;
 mod history;
@@ -29,6 +30,7 @@ pub use sender::content_key;
 
 pub use crate::hl7::finding::Severity;
 pub use catalogue::*;
+pub use content_findings::{ContentFindings, MessageFindings, ProfileCoverage};
 pub use evaluate::{evaluate, show_bytes};
 pub use plan::{CasePlan, ExpectedMessage, ReceiverExpectation};
 pub use result::CheckResult;

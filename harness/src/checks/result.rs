@@ -15,6 +15,10 @@ pub struct CheckResult {
     pub passed: bool,
     /// What failed: the bytes or field values. Empty when passed.
     pub evidence: String,
+    /// `sender.content`'s findings and coverage as data (passed or not), for the report's
+    /// message profile section; `None` for every other check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<Box<super::ContentFindings>>,
 }
 
 impl CheckResult {
@@ -26,6 +30,7 @@ impl CheckResult {
             step,
             passed: true,
             evidence: String::new(),
+            content: None,
         }
     }
 
@@ -37,6 +42,7 @@ impl CheckResult {
             step,
             passed: false,
             evidence: evidence.into(),
+            content: None,
         }
     }
 
@@ -65,6 +71,12 @@ impl CheckResult {
     /// before v2.4 is only a warning).
     pub fn with_severity(mut self, severity: Severity) -> CheckResult {
         self.severity = severity;
+        self
+    }
+
+    /// The result carrying `sender.content`'s findings as data.
+    pub fn with_content(mut self, content: super::ContentFindings) -> CheckResult {
+        self.content = Some(Box::new(content));
         self
     }
 

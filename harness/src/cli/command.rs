@@ -53,6 +53,9 @@ pub enum Command {
     /// Run the reference endpoint on MLLP (and HLLP, HTTP, HTTPS): ACKs by the standard, a
     /// journal, the client feed.
     Serve(serve::ServeArgs),
+    /// Run the reference interface engine: receive over MLLP, map by the routes of a route
+    /// file, journal, forward to destinations with queues and retries; defect switches.
+    Engine(engine::EngineArgs),
     /// Sit between two systems as an MLLP proxy and misbehave by rules: drop, delay, duplicate
     /// or corrupt chosen frames, shape bytes, half-close, reset, outages; every fault logged.
     Proxy(proxy::ProxyArgs),
@@ -117,6 +120,7 @@ pub fn main() -> i32 {
         Command::Diff(args) => diff::run(&args, &mut out),
         Command::Send(args) => send::run(&args, &mut out),
         Command::Serve(args) => serve::run(&args, &mut out),
+        Command::Engine(args) => engine::run(&args, &mut out),
         Command::Proxy(args) => proxy::run(&args, &mut out),
         Command::Load(args) => load::run(&args, &mut out),
         Command::Run(args) => run::run(&args, &mut out),

@@ -5,6 +5,7 @@ mod client_args;
 mod command;
 mod completions;
 mod diff;
+mod engine;
 mod generate;
 mod hllp_args;
 mod input;

@@ -94,6 +94,9 @@ pub fn write_pack(args: &PackArgs) -> anyhow::Result<String> {
             let url = args.target.clone().unwrap_or_else(|| "${HL7_TARGET_URL:-builtin}".into());
             writeln!(yaml, "name: {}", quote(&format!("{} receiver (generated)", loaded.name())))?;
             writeln!(yaml, "target:\n  url: {}\n  profile: {}", quote(&url), quote(&profile_ref))?;
+            // Against `builtin`, the reference endpoint plays the profile (a correct receiver
+            // of this interface); any other target ignores the key.
+            writeln!(yaml, "  builtin: {{ plays_profile: true }}")?;
         }
     }
     let mut messages = String::from("messages:\n");
@@ -118,7 +121,7 @@ pub fn write_pack(args: &PackArgs) -> anyhow::Result<String> {
                 quote(&format!("{} valid message {} is accepted", g.profile, k + 1))
             )?;
             writeln!(cases, "    send: {name}")?;
-            write_set(&mut cases, &sets, None)?;
+            write_set(&mut cases, &sets, None, "    ")?;
             writeln!(cases, "    expect: {{ ack: AA }}")?;
             valid_count += 1;
         }
@@ -133,9 +136,30 @@ pub fn write_pack(args: &PackArgs) -> anyhow::Result<String> {
                 "  - name: {}",
                 quote(&format!("{} breaks {} ({}): {}", g.profile, b.place, b.rule, b.description))
             )?;
-            writeln!(cases, "    send: {name}")?;
-            write_set(&mut cases, &sets, b.path.as_deref())?;
-            writeln!(cases, "    expect: {{ ack: {ack} }}")?;
+            match &b.first {
+                // A `unique` pair: a valid message, then the same under another control id.
+                Some(first) => {
+                    let first_file = format!("broken-{:02}-first.hl7", k + 1);
+                    std::fs::write(dir.join(&first_file), first)?;
+                    writeln!(
+                        messages,
+                        "  {name}-first: {{ file: {messages_ref}/{}/{first_file} }}",
+                        g.profile
+                    )?;
+                    writeln!(cases, "    steps:")?;
+                    writeln!(cases, "    - send: {name}-first")?;
+                    write_set(&mut cases, &sets, None, "      ")?;
+                    writeln!(cases, "      expect: {{ ack: AA }}")?;
+                    writeln!(cases, "    - send: {name}")?;
+                    write_set(&mut cases, &sets, b.path.as_deref(), "      ")?;
+                    writeln!(cases, "      expect: {{ ack: {ack} }}")?;
+                }
+                None => {
+                    writeln!(cases, "    send: {name}")?;
+                    write_set(&mut cases, &sets, b.path.as_deref(), "    ")?;
+                    writeln!(cases, "    expect: {{ ack: {ack} }}")?;
+                }
+            }
             if let Some(declaration) = declaration {
                 // `invalid_values` is no declaration a case can depend on yet: its
                 // expectation is already every answer when the profile leaves it out.
@@ -196,10 +220,12 @@ fn expected(
     }
 }
 
+/// `set:` at `indent` (a case's, or a step's), leaving out what the broken element overlaps.
 fn write_set(
     cases: &mut String,
     sets: &[(String, String)],
     broken: Option<&str>,
+    indent: &str,
 ) -> std::fmt::Result {
     let kept: Vec<&(String, String)> = sets
         .iter()
@@ -211,7 +237,7 @@ fn write_set(
         return Ok(());
     }
     let parts: Vec<String> = kept.iter().map(|(p, v)| format!("{p}: {}", quote(v))).collect();
-    writeln!(cases, "    set: {{ {} }}", parts.join(", "))
+    writeln!(cases, "{indent}set: {{ {} }}", parts.join(", "))
 }
 
 /// A YAML double-quoted scalar.

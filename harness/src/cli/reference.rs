@@ -7,6 +7,7 @@
 
 use super::schema_markdown;
 use crate::target::defect::Defect;
+use crate::target::engine::EngineDefect;
 use crate::target::sender_defect::SenderDefect;
 use clap::CommandFactory;
 use std::fmt::Write as _;
@@ -146,6 +147,15 @@ fn defects() -> String {
          prints the same list.\n\n| name | what it does |\n|---|---|"
     );
     for defect in SenderDefect::ALL {
+        let _ = writeln!(text, "| `{}` | {} |", defect.name(), cell(defect.description()));
+    }
+    let _ = writeln!(
+        text,
+        "\n## Engine defects\n\nSwitches of the reference interface engine (`hl7-harness engine \
+         ROUTES --defect NAME`, see [the reference engine](../guide/reference-engine.md)); \
+         `engine --list-defects` prints the same list.\n\n| name | what it does |\n|---|---|"
+    );
+    for defect in EngineDefect::ALL {
         let _ = writeln!(text, "| `{}` | {} |", defect.name(), cell(defect.description()));
     }
     text

@@ -4,7 +4,7 @@
 //! broken, a segment missing or repeated, a statement made false, a unique value sent again.
 
 use super::draft::{Draft, DraftSegment, Node as Value};
-use super::eval::{eval, Context};
+use super::eval::{eval, holds_everywhere, Context};
 use super::generate::{Broken, Builder};
 use super::plan::{Field, ValueSetRef};
 use super::violation::Rule;
@@ -14,7 +14,8 @@ use crate::profile::expr::Node as Expr;
 use crate::profile::usage::{Plain, Usage};
 
 /// Every broken variant of `valid` the plan's constraints give.
-pub(super) fn broken(builder: &mut Builder<'_, '_>, valid: &Draft) -> Vec<Broken> {
+/// `fresh` is another valid message, the first of the pair a `unique` break sends.
+pub(super) fn broken(builder: &mut Builder<'_, '_>, valid: &Draft, fresh: &Draft) -> Vec<Broken> {
     let plan = builder.plan;
     let mut out = Vec::new();
     for rule in &plan.segment_rules {
@@ -31,7 +32,7 @@ pub(super) fn broken(builder: &mut Builder<'_, '_>, valid: &Draft) -> Vec<Broken
                         Rule::Usage,
                         &rule.place,
                         format!("{}: segment (usage {usage}) left out", rule.id),
-                        false,
+                        None,
                     );
                 }
                 Plain::NotSupported if !usage.is_conditional() => {
@@ -46,7 +47,7 @@ pub(super) fn broken(builder: &mut Builder<'_, '_>, valid: &Draft) -> Vec<Broken
                         Rule::Usage,
                         &rule.place,
                         format!("{}: segment (usage {usage}) sent", rule.id),
-                        false,
+                        None,
                     );
                 }
                 _ => {}
@@ -70,7 +71,7 @@ pub(super) fn broken(builder: &mut Builder<'_, '_>, valid: &Draft) -> Vec<Broken
                     Rule::Cardinality,
                     &rule.place,
                     format!("{}: segment sent {} times (allowed {cardinality})", rule.id, max + 1),
-                    false,
+                    None,
                 );
             }
         }
@@ -89,7 +90,7 @@ pub(super) fn broken(builder: &mut Builder<'_, '_>, valid: &Draft) -> Vec<Broken
     for statement in &plan.statements {
         let place = format!("statements {}", statement.id);
         if let Some(expr) = &statement.assert {
-            match falsify(&expr.node, valid) {
+            match falsify(&expr.node, statement.each.as_deref(), valid) {
                 Some(draft) => push(
                     &mut out,
                     draft,
@@ -97,7 +98,7 @@ pub(super) fn broken(builder: &mut Builder<'_, '_>, valid: &Draft) -> Vec<Broken
                     Rule::Statement,
                     &place,
                     format!("statement {} made false: {}", statement.id, expr),
-                    false,
+                    None,
                 ),
                 None => builder
                     .notes
@@ -105,8 +106,8 @@ pub(super) fn broken(builder: &mut Builder<'_, '_>, valid: &Draft) -> Vec<Broken
             }
         }
         if let Some(path) = &statement.unique {
-            // The first valid message again under a new control id: its unique value repeats.
-            let mut draft = valid.clone();
+            // The fresh message again under a new control id: its unique value repeats.
+            let mut draft = fresh.clone();
             let control = format!("GEN{}", builder.filler());
             if let Some(node) = draft.segment("MSH").and_then(|s| s.at(&[10])) {
                 node.text = control;
@@ -114,7 +115,7 @@ pub(super) fn broken(builder: &mut Builder<'_, '_>, valid: &Draft) -> Vec<Broken
             let p = &path.0;
             let positions: Vec<usize> =
                 [p.field, p.component, p.subcomponent].into_iter().flatten().collect();
-            let sent = valid
+            let sent = fresh
                 .segments
                 .iter()
                 .find(|s| s.id == p.segment_id())
@@ -126,8 +127,8 @@ pub(super) fn broken(builder: &mut Builder<'_, '_>, valid: &Draft) -> Vec<Broken
                     builder,
                     Rule::Unique,
                     &place,
-                    format!("{path} of the first valid message sent again"),
-                    true,
+                    format!("{path} of the message sent first sent again"),
+                    Some(fresh.encode()),
                 );
             } else {
                 builder.notes.push(format!(
@@ -147,7 +148,7 @@ fn push(
     rule: Rule,
     place: &str,
     description: String,
-    after_first_valid: bool,
+    first: Option<String>,
 ) {
     out.push(Broken {
         text: draft.encode(),
@@ -155,7 +156,7 @@ fn push(
         place: place.to_string(),
         path: description.split(':').next().filter(|p| !p.contains(' ')).map(str::to_string),
         description,
-        after_first_valid,
+        first,
     });
 }
 
@@ -209,7 +210,7 @@ fn field_breaks(
             place: rule.place.clone(),
             description: format!("{path}: {what}"),
             path: Some(path.clone()),
-            after_first_valid: false,
+            first: None,
         });
     };
     if let Some(usage) = rule.usage {
@@ -298,12 +299,12 @@ fn holds(rule: &Field, valid: &Draft, id: &str) -> Option<bool> {
 
 /// A change of `valid` that makes the statement false: the first candidate the evaluator
 /// agrees with.
-fn falsify(node: &Expr, valid: &Draft) -> Option<Draft> {
+fn falsify(node: &Expr, each: Option<&str>, valid: &Draft) -> Option<Draft> {
     let mut candidates = Vec::new();
     candidates_for(node, valid, &mut candidates);
     candidates.into_iter().find(|draft| {
         let text = draft.encode();
-        Message::parse(text.as_bytes()).is_ok_and(|m| !eval(node, &m, Context::default()))
+        Message::parse(text.as_bytes()).is_ok_and(|m| !holds_everywhere(node, each, &m))
     })
 }
 

@@ -14,6 +14,28 @@ pub struct Context<'s> {
     pub segment: Option<(&'s str, usize)>,
 }
 
+/// Where a statement's assertion is evaluated: once over the message (`each` absent), or once
+/// for every occurrence of the `each` segment, with that occurrence (1-based) and its
+/// 1-based index among the message's segments.
+pub fn statement_contexts<'s>(
+    each: Option<&'s str>,
+    message: &Message<'_>,
+) -> Vec<(Context<'s>, Option<(usize, usize)>)> {
+    let Some(id) = each else { return vec![(Context::default(), None)] };
+    message
+        .segments()
+        .enumerate()
+        .filter(|(_, s)| s.id() == id)
+        .enumerate()
+        .map(|(k, (index, _))| (Context { segment: Some((id, k + 1)) }, Some((k + 1, index + 1))))
+        .collect()
+}
+
+/// Whether a statement's assertion holds in every context [`statement_contexts`] gives.
+pub fn holds_everywhere(node: &Node, each: Option<&str>, message: &Message<'_>) -> bool {
+    statement_contexts(each, message).into_iter().all(|(context, _)| eval(node, message, context))
+}
+
 pub fn eval(node: &Node, message: &Message<'_>, context: Context<'_>) -> bool {
     match node {
         Node::Const(b) => *b,

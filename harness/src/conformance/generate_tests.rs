@@ -58,8 +58,23 @@ fn check(profile: &TargetProfile, generated: &[Generated]) -> (usize, usize) {
         }
         for b in &g.broken {
             let mut v = Validator::new(profile);
-            if b.after_first_valid {
-                findings(&mut v, &g.valid[0]);
+            if let Some(first) = &b.first {
+                let found = findings(&mut v, first);
+                assert!(
+                    found.is_empty(),
+                    "{}: first of a pair\n{first}\nfails: {found:#?}",
+                    g.profile
+                );
+                // Fresh values: it can be sent in any order with the valid messages.
+                let mut with_valid = Validator::new(profile);
+                for text in g.valid.iter().chain([first]) {
+                    let found = findings(&mut with_valid, text);
+                    assert!(
+                        found.is_empty(),
+                        "{}: repeats a valid message's value\n{text}",
+                        g.profile
+                    );
+                }
             }
             let found = findings(&mut v, &b.text);
             assert!(

@@ -1,7 +1,7 @@
 //! The entry point: a target profile's message profiles, compiled once, judging message after
 //! message (and remembering what `unique` statements need across messages).
 
-use super::eval::{eval, Context};
+use super::eval::{eval, statement_contexts, Context};
 use super::plan::{Plan, SegmentRule};
 use super::tree::match_tree;
 use super::values::Judge;
@@ -164,12 +164,21 @@ impl Validator {
             };
             let text = statement.description.clone().unwrap_or_default();
             if let Some(expr) = &statement.assert {
-                if !eval(&expr.node, message, Context::default()) {
+                for (context, at) in statement_contexts(statement.each.as_deref(), message) {
+                    if eval(&expr.node, message, context) {
+                        continue;
+                    }
+                    let (path, segment_index) = match (at, &statement.each) {
+                        (Some((occurrence, index)), Some(id)) => {
+                            (format!("{id}[{occurrence}]"), Some(index))
+                        }
+                        _ => ("message".to_string(), None),
+                    };
                     out.push(Violation {
                         severity,
                         rule: Rule::Statement,
-                        path: "message".into(),
-                        segment_index: None,
+                        path,
+                        segment_index,
                         message: format!("{} does not hold: {expr}{}", statement.id, suffix(&text)),
                         profile: plan.id.clone(),
                         place: format!("statements {}", statement.id),
@@ -492,5 +501,53 @@ message_profiles:
         let found = violations(&mut v, &GOOD.replace("ADT^A04", "ADT^A08"));
         assert_eq!(found.len(), 1);
         assert!(found[0].starts_with("info no-profile"), "{found:#?}");
+    }
+
+    /// A statement with `each:` holds for every occurrence of its segment, read beside it,
+    /// and a finding names the occurrence that breaks it; no occurrence, nothing to hold.
+    #[test]
+    fn a_statement_for_each_occurrence_names_the_one_that_breaks_it() {
+        let yaml = r#"
+message_profiles:
+- message: ORU^R01
+  statements:
+  - { id: typed-value, each: OBX, assert: "OBX-2 is valued or OBX-5 is not valued" }
+"#;
+        let profile: TargetProfile = crate::scenario::from_yaml(yaml).expect("profile");
+        assert!(crate::profile::message::check_shape(
+            &profile.message_profiles,
+            &profile.value_sets
+        )
+        .is_empty());
+        let mut v = Validator::new(&profile);
+        let head = "MSH|^~\\&|LAB|LAB|MD|MD|20240101||ORU^R01|1|P|2.5.1\rPID|1||7\rOBR|1\r";
+        let good = format!("{head}OBX|1|NM|||5\rOBX|2|||\rOBX|3|ST|||x\r");
+        let found = violations(&mut v, &good);
+        assert!(found.iter().all(|f| !f.contains("typed-value")), "{found:#?}");
+        let bad = format!("{head}OBX|1|NM|||5\rOBX|2||||6\r");
+        let found: Vec<String> =
+            violations(&mut v, &bad).into_iter().filter(|f| f.contains("typed-value")).collect();
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(
+            found[0].starts_with("error statement OBX[2] (segment 5): typed-value"),
+            "{found:#?}"
+        );
+        let none = violations(&mut v, head);
+        assert!(none.iter().all(|f| !f.contains("typed-value")), "{none:#?}");
+    }
+
+    #[test]
+    fn each_must_name_a_segment_beside_an_assertion() {
+        let yaml = r#"
+message_profiles:
+- message: ORU^R01
+  statements:
+  - { id: a, each: "OBX-2", assert: "OBX-2 is valued" }
+  - { id: b, each: OBX, unique: OBX-3 }
+"#;
+        let profile: TargetProfile = crate::scenario::from_yaml(yaml).expect("profile");
+        let errors =
+            crate::profile::message::check_shape(&profile.message_profiles, &profile.value_sets);
+        assert_eq!(errors.len(), 2, "{errors:#?}");
     }
 }

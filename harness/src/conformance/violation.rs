@@ -4,11 +4,11 @@
 use crate::hl7::ack::{AckError, ErrorCondition};
 use crate::hl7::path::Path;
 use crate::hl7::Severity;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// The kind of rule broken, as reports group them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Rule {
     /// A segment out of the profile's grammar (unexpected, out of order).
@@ -55,14 +55,14 @@ impl fmt::Display for Rule {
 }
 
 /// One thing a message does that its profile does not allow.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Violation {
     pub severity: Severity,
     pub rule: Rule,
     /// Where in the message: `PID[1]-5.1`, `PID[2]`, `OBX[3]-5[2]`, `group INSURANCE`.
     pub path: String,
     /// 1-based index of the segment in the message, when there is one.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub segment_index: Option<usize>,
     /// What is wrong, with the values involved.
     pub message: String,

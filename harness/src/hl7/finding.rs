@@ -3,12 +3,12 @@
 //! A finding is data, not an error: a message with findings is still readable. Each finding
 //! names where it is (byte offset, segment, field) and the rule of the standard it refers to.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// How serious a finding is. `Error` is a violation of the standard; `Warning` is behaviour the
 /// standard permits but that commonly breaks interfaces; `Info` is worth knowing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,

@@ -309,6 +309,13 @@ pub struct Statement {
     /// `error` (default) or `warning`.
     #[serde(default)]
     pub severity: Option<StatementSeverity>,
+    /// A segment id (`OBX`): `assert` is evaluated once for every occurrence of that segment,
+    /// a path to it without an occurrence reading the occurrence judged (as a field's
+    /// predicate reads its own segment), and a finding names the occurrence. This is how a
+    /// statement on a segment that repeats holds for each one (NIST/IGAMT segment-context
+    /// statements). Without it, `assert` is evaluated once over the whole message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub each: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -368,6 +375,21 @@ pub fn check_shape(
                     place: format!("{here}, statements[{n}] ({})", statement.id),
                     problem: "write exactly one of `assert` and `unique`".into(),
                 });
+            }
+            if let Some(each) = &statement.each {
+                let problem = if statement.assert.is_none() {
+                    Some("`each` goes with `assert` (a `unique` value is one per message)")
+                } else if Path::segment_only(each).is_err() {
+                    Some("`each` names a segment id, e.g. `OBX`")
+                } else {
+                    None
+                };
+                if let Some(problem) = problem {
+                    errors.push(ShapeError {
+                        place: format!("{here}, statements[{n}] ({})", statement.id),
+                        problem: problem.into(),
+                    });
+                }
             }
         }
     }

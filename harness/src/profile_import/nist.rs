@@ -197,7 +197,7 @@ impl<'p, 'a, 'i> Walk<'p, 'a, 'i> {
         let segments: Vec<ElementSpec> = elements(node)
             .filter_map(|child| self.tree_element(child, false, &mut used_segments))
             .collect();
-        let mut statements = self.segment_statements(&message, &used_segments);
+        let mut statements = self.segment_statements(&used_segments);
         for mut s in std::mem::take(&mut self.pending) {
             let (base, mut n) = (s.id.clone(), 1);
             while statements.iter().any(|o| o.id == s.id) {
@@ -543,6 +543,7 @@ impl<'p, 'a, 'i> Walk<'p, 'a, 'i> {
                                     Some("SHOULD") => Some(StatementSeverity::Warning),
                                     _ => None,
                                 },
+                                each: None,
                             });
                         }
                         Err(why) => self.notes.add_once(
@@ -657,14 +658,9 @@ impl<'p, 'a, 'i> Walk<'p, 'a, 'i> {
         }
     }
 
-    /// Conformance statements of the segments used, as message statements: only where the
-    /// segment cannot repeat, because a statement on a repeating segment holds for each
-    /// occurrence and the expression language reads one.
-    fn segment_statements(
-        &mut self,
-        message: &MessageKey,
-        used: &[(String, String, bool)],
-    ) -> Vec<Statement> {
+    /// Conformance statements of the segments used, as message statements; on a segment that
+    /// can repeat, with `each:` the segment, so the statement holds for every occurrence.
+    fn segment_statements(&mut self, used: &[(String, String, bool)]) -> Vec<Statement> {
         let parts = self.parts;
         let Some((ctx_doc, ctx)) = &parts.context else { return vec![] };
         let sets = self.library_sets();
@@ -678,7 +674,6 @@ impl<'p, 'a, 'i> Walk<'p, 'a, 'i> {
                 self.used.insert(s.node.range().start);
                 let read = match s.assertion {
                     None => Err("no <Assertion>".to_string()),
-                    Some(_) if *repeating => Err(format!("{name} can repeat in {message}")),
                     Some(a) => assertion(
                         a,
                         &Base { segment: name.clone(), positions: vec![], repetition: None },
@@ -705,6 +700,8 @@ impl<'p, 'a, 'i> Walk<'p, 'a, 'i> {
                                 Some("SHOULD") => Some(StatementSeverity::Warning),
                                 _ => None,
                             },
+                            // Held by every occurrence of a segment that repeats.
+                            each: repeating.then(|| name.clone()),
                         });
                     }
                     Err(why) => self.notes.add(

@@ -534,6 +534,9 @@ pub fn html(record: &RunRecord) -> String {
     packs(&mut out, record);
     matrix(&mut out, record);
     failures(&mut out, record);
+    if let Some(section) = super::message_profile::Section::of(outcome) {
+        out.push_str(&section.html());
+    }
     if let Some(comparison) = &record.baseline {
         baseline(&mut out, comparison);
     }
@@ -668,5 +671,19 @@ mod tests {
         assert!(at("<h2>Baseline</h2>") < at("id=\"cases\""));
         assert!(page.contains("<pre>-MSA|AA|MSG-1\n+MSA|AA|MSG-1-WRONG\n</pre>"));
         assert!(page.contains("New: <code>hostile-network/split-frame.snap</code>"));
+    }
+
+    #[test]
+    fn the_message_profile_section_comes_after_the_failures_before_the_cases() {
+        let outcome = crate::report::message_profile::fixture::outcome(true);
+        let page = html(&fixture::record(&outcome, None));
+        let at = |what: &str| page.find(what).unwrap_or_else(|| panic!("no {what}"));
+        assert!(at("id=\"failures\"") < at("id=\"message-profile\""));
+        assert!(at("id=\"message-profile\"") < at("id=\"cases\""));
+        assert!(page.contains("<td><code>PID[1]-13</code></td>"));
+        assert!(page.contains("<td class=\"warned\">3 / 5</td>"));
+        assert_eq!(page.matches("<table").count(), page.matches("</table>").count());
+        assert!(!page.contains("<b>"), "a peer's value is escaped");
+        assert!(!html(&fixture::record(&fixture::outcome(true), None)).contains("message-profile"));
     }
 }

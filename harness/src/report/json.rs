@@ -37,4 +37,19 @@ mod tests {
             insta::assert_snapshot!(name, text);
         }
     }
+
+    #[test]
+    fn results_json_carries_the_content_findings() {
+        use crate::report::overview::fixture;
+        let outcome = crate::report::message_profile::fixture::outcome(true);
+        let value = results(&fixture::record(&outcome, None));
+        let case = &value["packs"][2]["cases"][0];
+        insta::assert_snapshot!(
+            "results-message-profile",
+            serde_json::to_string_pretty(&case["checks"]).unwrap_or_default()
+        );
+        // Other checks carry no such field: files written before it read back unchanged.
+        let other = &value["packs"][0]["cases"][0]["checks"][0];
+        assert!(other.get("content").is_none(), "{other}");
+    }
 }

@@ -157,6 +157,8 @@ pub fn junit(record: &RunRecord) -> String {
             ("target", outcome.target.clone()),
             ("seed", outcome.seed.to_string()),
             ("pack-sha256", sha),
+            // As the other renderers name it: name, version, path and sha256 of each profile.
+            ("target-profile", crate::profile::ProfileUsed::describe(&outcome.profiles)),
         ] {
             let _ = writeln!(out, "      <property name=\"{name}\" value=\"{}\"/>", escape(&value));
         }

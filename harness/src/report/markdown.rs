@@ -23,7 +23,7 @@ pub fn code(text: &str) -> String {
 }
 
 /// Plain text in Markdown: characters that would start markup are escaped.
-fn plain(text: &str) -> String {
+pub fn plain(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if "\\`*_[]<>|#".contains(c) {
@@ -210,6 +210,9 @@ pub fn summary(record: &RunRecord) -> String {
     }
     matrix(&mut out, outcome);
     failures(&mut out, outcome);
+    if let Some(section) = super::message_profile::Section::of(outcome) {
+        out.push_str(&section.markdown());
+    }
 
     if let Some(comparison) = &record.baseline {
         baseline(&mut out, comparison);
@@ -271,5 +274,16 @@ mod tests {
             assert!(at("## Checks × packs") < at("## Failures and warnings"));
             assert!(at("## Failures and warnings") < at("## Files read"));
         }
+    }
+
+    #[test]
+    fn the_message_profile_section_follows_the_failures() {
+        let outcome = crate::report::message_profile::fixture::outcome(true);
+        let text = summary(&crate::report::overview::fixture::record(&outcome, None));
+        let at = |what: &str| text.find(what).unwrap_or_else(|| panic!("no {what}"));
+        assert!(at("## Failures and warnings") < at("## Message profile"));
+        assert!(at("## Message profile") < at("## Files read"));
+        assert!(text.contains("| `PID[1]-13` | 3 | usage | error |"), "{text}");
+        assert!(text.contains("| `adt-a04` | 3 / 5 |"), "{text}");
     }
 }

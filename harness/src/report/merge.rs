@@ -187,6 +187,7 @@ fn check(path: &Path, entry: &CheckEntry) -> Result<CheckResult, MergeError> {
         result = result.with_severity(Severity::Warning);
     }
     result.evidence = entry.evidence.clone();
+    result.content = entry.content.clone().map(Box::new);
     Ok(result)
 }
 
@@ -401,10 +402,23 @@ mod tests {
             step: None,
             passed: false,
             evidence: "could not judge".into(),
+            content: None,
         };
         let path = Path::new("results.json");
         assert_eq!(check(path, &entry("warning")).unwrap().severity, Severity::Warning);
         assert_eq!(check(path, &entry("error")).unwrap().severity, Severity::Error);
         assert!(check(path, &entry("info")).is_err(), "never graded to something else");
+    }
+
+    #[test]
+    fn sender_content_findings_read_back_as_data() {
+        let content = crate::report::message_profile::fixture::content();
+        let written = CheckResult::fail(crate::checks::SENDER_CONTENT, None, "2 finding(s)")
+            .with_content(content.clone());
+        let json = serde_json::to_string(&CheckEntry::of(&written)).expect("serialize");
+        let entry: CheckEntry = serde_json::from_str(&json).expect("read back");
+        let read = check(Path::new("results.json"), &entry).expect("known check");
+        assert_eq!(read.content.as_deref(), Some(&content));
+        assert_eq!(read, written);
     }
 }

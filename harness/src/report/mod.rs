@@ -12,6 +12,7 @@ pub mod load;
 pub mod manifest;
 pub mod markdown;
 pub mod merge;
+pub mod message_profile;
 pub mod message_table;
 pub mod overview;
 pub mod proxy;

@@ -220,6 +220,7 @@ pub(crate) mod fixture {
             step: Some(1),
             passed: evidence.is_empty(),
             evidence: evidence.to_string(),
+            content: None,
         }
     }
 

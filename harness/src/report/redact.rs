@@ -410,6 +410,13 @@ pub fn redact(outcome: &RunOutcome) -> RunOutcome {
         case.sent = case.sent.iter().map(|label| redactor.text(label)).collect();
         for result in &mut case.results {
             result.evidence = redactor.text(&result.evidence);
+            // A violation's text quotes the values it is about (a value outside its set).
+            for message in result.content.iter_mut().flat_map(|c| c.messages.iter_mut()) {
+                message.unparsed = message.unparsed.as_deref().map(|u| redactor.text(u));
+                for violation in &mut message.violations {
+                    violation.message = redactor.text(&violation.message);
+                }
+            }
         }
         let observation = &mut case.observation;
         for probe in &mut observation.probes {
@@ -545,5 +552,28 @@ mod tests {
     #[test]
     fn not_hl7_is_left_alone() {
         check("this is not an HL7 message", "this is not an HL7 message");
+    }
+
+    /// A violation's text quotes the value it is about: redacted as evidence is.
+    #[test]
+    fn sender_content_findings_are_redacted() {
+        let mut outcome = crate::report::message_profile::fixture::outcome(true);
+        let case = &mut outcome.packs[2].cases[0];
+        case.observation.arrivals.push(crate::observation::Arrival {
+            connection: 1,
+            payload: b"MSH|^~\\&|A|B|C|D|20240101||ADT^A04|MSG-2|P|2.6\rPID|1||X1||Smithers^Jane\r"
+                .to_vec(),
+            notes: Vec::new(),
+            received: std::time::Duration::ZERO,
+            answer: "AA".into(),
+            answered: None,
+            accepted: true,
+            rejected: false,
+        });
+        let content = case.results[0].content.as_mut().expect("findings");
+        content.messages[0].violations[0].message = "\"Smithers\" is too long".into();
+        let redacted = redact(&outcome);
+        let content = redacted.packs[2].cases[0].results[0].content.as_deref().expect("findings");
+        assert_eq!(content.messages[0].violations[0].message, "\"[name-1]\" is too long");
     }
 }

@@ -10,7 +10,7 @@
 use super::baseline::Comparison;
 use super::json::verdict_name;
 use super::record::{InputFile, RunRecord};
-use crate::checks::CheckResult;
+use crate::checks::{CheckResult, ContentFindings};
 use crate::observation::{Attempt, CanaryWhen, HttpObservation, ProbeResult, SutRun};
 use crate::observation::{Reply, TransportEvent};
 use crate::profile::ProfileUsed;
@@ -148,6 +148,10 @@ pub struct CheckEntry {
     pub step: Option<usize>,
     pub passed: bool,
     pub evidence: String,
+    /// `sender.content` only: its findings per message and the rules the case's messages
+    /// exercised, as data (added within `hl7-harness/results/1`; absent elsewhere).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<ContentFindings>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -227,6 +231,7 @@ impl CheckEntry {
             step: result.step,
             passed: result.passed,
             evidence: result.evidence.clone(),
+            content: result.content.as_deref().cloned(),
         }
     }
 }

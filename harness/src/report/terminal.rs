@@ -82,6 +82,9 @@ pub fn summary(outcome: &RunOutcome, verbose: bool) -> String {
         "target profile: {}",
         crate::profile::ProfileUsed::describe(&outcome.profiles)
     );
+    if let Some(section) = super::message_profile::Section::of(outcome) {
+        out.push_str(&section.terminal());
+    }
     if warned > 0 && !verbose {
         let _ = writeln!(out, "(--verbose lists the warnings)");
     }
@@ -190,5 +193,22 @@ mod tests {
             let text = summary(&fixture::outcome(failing), verbose);
             insta::assert_snapshot!(name, text);
         }
+    }
+
+    #[test]
+    fn one_line_per_message_profile_after_the_target_profile() {
+        let outcome = crate::report::message_profile::fixture::outcome(false);
+        let text = summary(&outcome, false);
+        let tail: Vec<&str> =
+            text.lines().skip_while(|l| !l.starts_with("target profile:")).collect();
+        assert_eq!(
+            &tail[1..3],
+            [
+                "message profile adt-a04: 3 of 5 rules exercised",
+                "message profile adt-a08: 0 of 2 rules exercised"
+            ]
+        );
+        assert!(!summary(&crate::report::overview::fixture::outcome(false), false)
+            .contains("message profile"));
     }
 }

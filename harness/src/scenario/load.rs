@@ -143,12 +143,15 @@ pub fn load_packs_for(
 }
 
 /// A scenario file: `.yaml` or `.yml`, but not a target profile kept beside the packs
-/// (`NAME.profile.yaml`, read with `--target-profile` or a scenario's `target.profile`).
+/// (`NAME.profile.yaml`, read with `--target-profile` or a scenario's `target.profile`) nor a
+/// reference engine's route file (`NAME.routes.yaml`, read by `hl7-harness engine`).
 fn is_yaml(path: &Path) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
         && !name.ends_with(".profile.yaml")
         && !name.ends_with(".profile.yml")
+        && !name.ends_with(".routes.yaml")
+        && !name.ends_with(".routes.yml")
 }
 
 /// Why a path given to `run` or `load` holds no pack.

@@ -4,15 +4,18 @@
 //! feed, MFN professionals) to the state that effect probes read; `journal` keeps every message
 //! received; `endpoint` ties them together; `server` runs it on MLLP and `http` on HL7 over
 //! HTTP, with the JSON state endpoint; `profile` is what it declares (its target profile).
+//! `engine` is the reference interface engine, a router between a source and destinations.
 
 pub mod basic_auth;
 pub mod client_feed;
 pub mod defect;
 pub mod endpoint;
+pub mod engine;
 pub mod fragile;
 pub mod http;
 pub mod journal;
 pub mod log;
+pub mod plays;
 pub mod profile;
 pub mod reference_sender;
 pub mod responder;

@@ -120,7 +120,7 @@ fn help_lists_the_commands() {
     insta::assert_snapshot!("help", stdout(&output));
     for command in [
         "inspect", "validate", "diff", "send", "serve", "proxy", "run", "generate", "keygen",
-        "load",
+        "load", "engine",
     ] {
         let output = run(&[command, "--help"]);
         assert_eq!(output.status.code(), Some(0));

@@ -7,6 +7,7 @@ mod corpus;
 mod dead_peer;
 mod defects;
 mod docs;
+mod engine;
 mod generator;
 mod hardening;
 mod hostile;

@@ -1,6 +1,7 @@
 //! Message profiles end to end: `validate --profile` on files, and the e-health platform's
 //! sender pack (`sender.content`) against the reference sender with and without a defect.
 
+use crate::report::TempDir;
 use crate::support::{run, stdout, workspace, TempFile};
 
 const EHEALTH: &str = "scenarios/ehealth-platform/ehealth-platform.profile.yaml";
@@ -69,6 +70,67 @@ fn the_ehealth_sender_pack_certifies_the_reference_sender_and_catches_a_dropped_
     assert!(case.contains("arrived altered"), "not 'never arrived': {case}");
 }
 
+/// Issue 16, items 5 and 8: the report folder lists every violation per message and names the
+/// profile (name, version, sha256) with the rules the run exercised.
+#[test]
+fn the_report_folder_lists_each_violation_and_what_the_run_exercised() {
+    let pack = path("scenarios/ehealth-platform/sender.yaml");
+    let sha = sha256_hex(&std::fs::read(workspace().join(EHEALTH)).expect("profile"));
+    let dir = TempDir::new("message-profile-defect");
+    let args = ["run", &pack, "--seed", "3", "--sut-defect", "drops-email", "--report-dir"];
+    let output = run(&[&args[..], &[dir.path()]].concat());
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    assert!(stdout(&output).contains("message profile adt-a04: 11 of 13 rules exercised"));
+    let summary = dir.read("summary.md");
+    let html = dir.read("report.html");
+    for page in [&summary, &html] {
+        assert!(page.contains("Message profile"), "{page}");
+        assert!(page.contains("e-health platform ADT/MFN (seed 001) version 2026.1"), "{page}");
+        assert!(page.contains(&sha), "{page}");
+    }
+    assert!(summary.contains("| `PID[1]-13` | 3 | usage | error | `adt-a04: constraints PID-13` |"));
+    assert!(
+        summary.contains("| `adt-a04` | 11 / 13 | `constraints PID-13`, `constraints PID-13.4` |")
+    );
+    assert!(html.contains("<tr><td><code>PID[1]-13</code></td><td>3</td><td>usage</td>"));
+    assert!(html.contains("<td><code>adt-a04</code></td><td class=\"warned\">11 / 13</td>"));
+    let results: serde_json::Value =
+        serde_json::from_str(&dir.read("results.json")).expect("results.json");
+    assert_eq!(results["profiles"][0]["sha256"], sha.as_str());
+    let contents: Vec<&serde_json::Value> = results["packs"][0]["cases"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|case| case["checks"].as_array().into_iter().flatten())
+        .filter(|check| check["id"] == "sender.content")
+        .map(|check| &check["content"])
+        .collect();
+    assert!(!contents.is_empty());
+    let violation = &contents[0]["messages"][0]["violations"][0];
+    assert_eq!(violation["path"], "PID[1]-13");
+    assert_eq!(violation["rule"], "usage");
+    assert_eq!(violation["place"], "constraints PID-13");
+    assert_eq!(contents[0]["coverage"][0]["profile"], "adt-a04");
+
+    // The reference sender as it is: the same section, coverage and no violation rows.
+    let dir = TempDir::new("message-profile-clean");
+    let output = run(&["run", &pack, "--seed", "3", "--report-dir", dir.path()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    let summary = dir.read("summary.md");
+    let html = dir.read("report.html");
+    assert!(summary.contains("messages judged in 5 cases; no violations"), "{summary}");
+    assert!(summary.contains("| `adt-a04` | 13 / 13 | none |"), "{summary}");
+    assert!(!summary.contains("| path | segment | rule |"), "{summary}");
+    assert!(html.contains("id=\"profile-coverage\"") && !html.contains("class=\"violations\""));
+    assert!(html.contains(&sha));
+}
+
+/// Hex sha256, as reports write it.
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 const PHR: &str = "scenarios/http-partner/phr-partner.profile.yaml";
 
 #[test]
@@ -107,4 +169,42 @@ fn the_generated_ehealth_receiver_pack_passes_against_the_reference_endpoint() {
     let shown = stdout(&output);
     assert_eq!(output.status.code(), Some(0), "{shown}");
     assert!(shown.contains("PASS: 99 cases"), "{shown}");
+}
+
+/// The PHR pack passes against the reference endpoint playing the PHR profile
+/// (`builtin: { plays_profile: true }`): MDM^T02 and SIU^S12, which its own e-health feed
+/// does not handle, are accepted because the profile declares them.
+#[test]
+fn the_generated_phr_receiver_pack_passes_against_the_endpoint_playing_its_profile() {
+    let pack = path("packs/generated/phr-partner");
+    let output = run(&["run", "--no-report", &pack, "--seed", "1"]);
+    let shown = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{shown}");
+    assert!(shown.contains("PASS: 35 cases"), "{shown}");
+}
+
+/// `serve --profile` plays a vendor's interface: a conforming message of a type only the
+/// profile declares gets AA, its resend AA again (not a second use of a `unique` value), and a
+/// message breaking the profile's MSH-4 pattern AE naming the field.
+#[test]
+fn serve_with_a_profile_answers_as_the_profile_says() {
+    let profile = path("scenarios/http-partner/phr-partner.profile.yaml");
+    let server = crate::mllp::Server::with_args(&["--profile".as_ref(), profile.as_ref()]);
+    let good = path("corpus/phr/mdm_t02_v24_partner_letter.hl7");
+    for _ in 0..2 {
+        let output = run(&["send", &good, "--target", &server.url]);
+        let shown = stdout(&output);
+        assert!(shown.contains("PHR-0003: AA"), "{shown}");
+    }
+    let text = std::fs::read_to_string(path("corpus/phr/siu_s12_v24_partner.hl7")).expect("read");
+    let fields: Vec<&str> = text.splitn(5, '|').collect();
+    let broken = format!("{}|{}|{}|XX|{}", fields[0], fields[1], fields[2], fields[4]);
+    let file = TempFile::new("siu-bad-alias.hl7", broken.as_bytes());
+    let output = run(&["send", file.path(), "--target", &server.url]);
+    let shown = stdout(&output);
+    assert!(shown.contains("PHR-0004: AE (MSH[1]-4 \"XX\" does not match"), "{shown}");
+    // Without --profile, the reference endpoint's own feed does not handle MDM^T02.
+    let own = crate::mllp::Server::with_args(&[]);
+    let output = run(&["send", &good, "--target", &own.url]);
+    assert!(stdout(&output).contains("PHR-0003: AR"), "{}", stdout(&output));
 }
