@@ -94,6 +94,9 @@ pub fn write_pack(args: &PackArgs) -> anyhow::Result<String> {
             let url = args.target.clone().unwrap_or_else(|| "${HL7_TARGET_URL:-builtin}".into());
             writeln!(yaml, "name: {}", quote(&format!("{} receiver (generated)", loaded.name())))?;
             writeln!(yaml, "target:\n  url: {}\n  profile: {}", quote(&url), quote(&profile_ref))?;
+            // Against `builtin`, the reference endpoint plays the profile (a correct receiver
+            // of this interface); any other target ignores the key.
+            writeln!(yaml, "  builtin: {{ plays_profile: true }}")?;
         }
     }
     let mut messages = String::from("messages:\n");

@@ -69,6 +69,14 @@ pub struct ServeArgs {
     /// `run --target-profile FILE`.
     #[arg(long)]
     pub print_profile: bool,
+    /// Play the interface a target profile declares instead of the built-in e-health feed:
+    /// accept its versions, messages and processing ids (undeclared: every one), judge each
+    /// message against its message profiles and answer AE with one ERR per error, as its
+    /// `missing_required` and `invalid_values` say (undeclared: reject). A sandbox of a vendor's
+    /// interface, and the receiver a profile's generated pack (`profile pack`) passes against.
+    /// With --print-profile, prints that profile.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
     /// Also take HL7 over HTTP (one message per POST) on this address.
     #[arg(long, value_name = "ADDR")]
     pub http: Option<String>,
@@ -169,6 +177,14 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         }
         return Ok(exit::OK);
     }
+    let played = match &args.profile {
+        Some(path) => Some(crate::scenario::load_profile(path)?.profile),
+        None => None,
+    };
+    if let (true, Some(profile)) = (args.print_profile, &played) {
+        write!(out, "{}", crate::scenario::to_yaml(profile.as_ref())?)?;
+        return Ok(exit::OK);
+    }
     if args.print_profile {
         let endpoint = Endpoint::new(ResponderConfig::default())
             .with_defects(Defects::of(args.defects.iter().copied()));
@@ -188,9 +204,11 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     }
     let http = http_config(args)?;
     let state_basic = http.basic.clone();
-    let endpoint = match &args.journal {
-        Some(path) => Endpoint::with_journal(ResponderConfig::default(), path)?,
-        None => Endpoint::new(ResponderConfig::default()),
+    let endpoint = match (&args.journal, &played) {
+        (Some(path), Some(profile)) => Endpoint::playing_with_journal(profile, path)?,
+        (Some(path), None) => Endpoint::with_journal(ResponderConfig::default(), path)?,
+        (None, Some(profile)) => Endpoint::playing(profile),
+        (None, None) => Endpoint::new(ResponderConfig::default()),
     };
     let endpoint = endpoint.with_defects(Defects::of(args.defects.iter().copied()));
     let endpoint = Arc::new(endpoint);

@@ -312,7 +312,13 @@ impl Builder<'_, '_> {
             return;
         }
         if rule.components.is_empty() {
-            if let Some(text) = self.leaf(rule) {
+            let text = if self.named_unique(&id, &positions) && is_free_text(rule) {
+                // Two messages must not share it: a sample word could repeat.
+                Some(fit(self.filler(), rule))
+            } else {
+                self.leaf(rule)
+            };
+            if let Some(text) = text {
                 if let Some(node) = draft.segments[index].at(&positions) {
                     *node = Value::text(text);
                 }
@@ -335,6 +341,17 @@ impl Builder<'_, '_> {
                 *node = Value::text(text);
             }
         }
+    }
+
+    /// Whether a `unique` statement names this element or one it is part of (`PID-3` holds
+    /// `PID-3.1`).
+    fn named_unique(&self, segment: &str, positions: &[usize]) -> bool {
+        self.plan.statements.iter().filter_map(|s| s.unique.as_ref()).any(|unique| {
+            let path = &unique.0;
+            let named: Vec<usize> =
+                [path.field, path.component, path.subcomponent].into_iter().flatten().collect();
+            path.segment_id() == segment && positions.starts_with(&named)
+        })
     }
 
     /// A value for an element without components: fixed, from its value set, a pattern's
@@ -387,6 +404,15 @@ impl Builder<'_, '_> {
         };
         Some(fit(text, rule))
     }
+}
+
+/// Whether the element takes any text a filler is: a string type (or none known), with no
+/// fixed value, value set or pattern to keep to.
+fn is_free_text(rule: &Field) -> bool {
+    matches!(rule.datatype.as_deref(), None | Some("ST" | "TX" | "FT"))
+        && rule.fixed.is_none()
+        && rule.value_set.is_none()
+        && rule.pattern.is_none()
 }
 
 /// Fits a value to a rule's length: cut to its maximum, padded to its minimum.

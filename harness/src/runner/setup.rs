@@ -72,10 +72,22 @@ pub(super) async fn prepare(
             // The endpoint's lines are kept and told with the file's events, not printed
             // into the middle of the run's output.
             let log = Log::kept();
-            let builtin =
-                Builtin::start_logging(&options.defects, spec.builtin.as_ref(), hllp, bind, log)
-                    .await
-                    .map_err(RunError::Builtin)?;
+            let plays = spec
+                .builtin
+                .as_ref()
+                .filter(|b| b.plays_profile)
+                .and(profile_of(scenario, options))
+                .map(|loaded| loaded.profile.as_ref());
+            let builtin = Builtin::start_playing(
+                &options.defects,
+                spec.builtin.as_ref(),
+                hllp,
+                bind,
+                log,
+                plays,
+            )
+            .await
+            .map_err(RunError::Builtin)?;
             let url = builtin.url(transport);
             let state = Some(builtin.state_url.clone());
             (Some(builtin), url, state)

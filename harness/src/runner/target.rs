@@ -66,7 +66,24 @@ impl Builtin {
         ip: IpAddr,
         log: Log,
     ) -> std::io::Result<Builtin> {
-        let endpoint = Endpoint::new(ResponderConfig::default()).with_defects(defects.clone());
+        Builtin::start_playing(defects, spec, hllp, ip, log, None).await
+    }
+
+    /// As [`Builtin::start_logging`], playing `plays` (a target profile,
+    /// `builtin.plays_profile`) instead of the e-health feed when given.
+    pub async fn start_playing(
+        defects: &Defects,
+        spec: Option<&BuiltinSpec>,
+        hllp: HllpOptions,
+        ip: IpAddr,
+        log: Log,
+        plays: Option<&crate::profile::TargetProfile>,
+    ) -> std::io::Result<Builtin> {
+        let endpoint = match plays {
+            Some(profile) => Endpoint::playing(profile),
+            None => Endpoint::new(ResponderConfig::default()),
+        };
+        let endpoint = endpoint.with_defects(defects.clone());
         let endpoint = Arc::new(endpoint.with_log(log.clone()));
         let (stop, watcher) = watch::channel(false);
         let stopped = move || {

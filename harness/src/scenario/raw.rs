@@ -167,6 +167,12 @@ pub struct BuiltinSpec {
     /// Connecting aliases allowed in MSH-4 (`alias{controller}`); empty: not checked.
     #[serde(default)]
     pub aliases: Vec<Text>,
+    /// The built-in endpoint plays the file's target profile (`target.profile`) instead of its
+    /// own e-health feed, as `serve --profile` does: it accepts the profile's versions,
+    /// messages and processing ids, and answers AE where a message breaks the profile's message
+    /// profiles (as its `missing_required` and `invalid_values` say; undeclared: reject).
+    #[serde(default)]
+    pub plays_profile: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]

@@ -279,6 +279,13 @@ pub fn resolve(mut file: raw::ScenarioFile, ctx: &LoadContext) -> Result<Scenari
         },
         None => None,
     };
+    let plays_profile = file.target.builtin.as_ref().is_some_and(|b| b.plays_profile);
+    if plays_profile && file.target.profile.is_none() {
+        errors.push(ctx.at(
+            "plays_profile:",
+            "target.builtin.plays_profile: the file names no target.profile to play".into(),
+        ));
+    }
     if !errors.is_empty() {
         return Err(ResolveErrors(errors));
     }
@@ -474,6 +481,24 @@ mod tests {
         assert_eq!(errors.0.len(), 3, "{shown}");
         assert!(shown.lines().all(|l| l.starts_with("e.yaml:")), "{shown}");
         assert!(shown.contains("appears twice") && shown.contains("\"n\""), "{shown}");
+    }
+
+    /// `builtin.plays_profile` needs a profile to play.
+    #[test]
+    fn playing_a_profile_needs_one() {
+        let yaml = "target: { builtin: { plays_profile: true } }\n\
+                    messages: { m: { text: \"MSH|^~\\\\&|A\" } }\n\
+                    cases:\n  - { name: x, send: m }\n";
+        let file: raw::ScenarioFile = super::super::from_yaml(yaml).expect("yaml");
+        let ctx = LoadContext {
+            path: Path::new("p.yaml"),
+            text: yaml,
+            access: FileAccess::default(),
+            known_checks: &[],
+        };
+        let shown = resolve(file, &ctx).expect_err("no profile").to_string();
+        assert!(shown.starts_with("p.yaml:1:"), "{shown}");
+        assert!(shown.contains("names no target.profile to play"), "{shown}");
     }
 
     /// A target URL that does not parse is kept as its error until a run uses it.

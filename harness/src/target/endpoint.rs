@@ -8,8 +8,9 @@ use super::client_feed::{ClientFeed, Effect, TextMode};
 use super::defect::{Defect, Defects};
 pub use super::journal::{read_journal, JournalError};
 use super::journal::{unix_millis, Journal};
+use super::plays::Played;
 use super::responder::{
-    acknowledge, acknowledge_original, decide, wants_ack, Decision, ResponderConfig,
+    acknowledge, acknowledge_original, cap_errors, decide, wants_ack, Decision, ResponderConfig,
 };
 use crate::hl7::ack::{msa_raw, AckBuilder, AckCode, AckError, AckMode, ErrorCondition};
 use crate::hl7::edit::MessageBuf;
@@ -45,6 +46,8 @@ pub struct Endpoint {
     applied: Mutex<Applied>,
     /// Where the servers of this endpoint log (standard error unless the caller chose).
     log: super::log::Log,
+    /// The judge of the message profiles it plays (`serve --profile`), if any.
+    played: Option<Played>,
 }
 
 /// The applied log `GET /applied` serves, bounded like the receipts.
@@ -98,28 +101,46 @@ impl Endpoint {
             receipts: Mutex::new(Receipts::default()),
             applied: Mutex::new(Applied::default()),
             log: super::log::Log::default(),
+            played: None,
         }
     }
 
     /// An endpoint journaling to `path`; messages already in the journal are applied again
     /// (without new entries) so the state is what it was before the restart.
     pub fn with_journal(config: ResponderConfig, path: &Path) -> Result<Endpoint, JournalError> {
+        let mut endpoint = Endpoint::new(config);
+        endpoint.open_journal(path)?;
+        Ok(endpoint)
+    }
+
+    /// Opens the journal at `path` and applies what it holds again (without new entries).
+    fn open_journal(&mut self, path: &Path) -> Result<(), JournalError> {
         let (journal, previous) = Journal::open(path)?;
-        let endpoint = Endpoint {
-            config,
-            state: Mutex::new(ClientFeed::default()),
-            journal: Some(Mutex::new(journal)),
-            sequence: AtomicU64::new(previous.len() as u64),
-            answers: AtomicU64::new(0),
-            defects: Defects::none(),
-            receipts: Mutex::new(Receipts::default()),
-            applied: Mutex::new(Applied::default()),
-            log: super::log::Log::default(),
-        };
+        self.journal = Some(Mutex::new(journal));
+        self.sequence = AtomicU64::new(previous.len() as u64);
         for (i, payload) in previous.iter().enumerate() {
-            let handled = endpoint.process(payload, None);
-            endpoint.record(i as u64 + 1, payload, &handled);
+            let handled = self.process(payload, None);
+            self.record(i as u64 + 1, payload, &handled);
         }
+        Ok(())
+    }
+
+    /// The endpoint playing the interface `profile` declares ([`super::plays`]): its
+    /// versions, messages and processing ids accepted, its message profiles judged.
+    pub fn playing(profile: &crate::profile::TargetProfile) -> Endpoint {
+        let mut endpoint = Endpoint::new(super::plays::responder_config(profile));
+        endpoint.played = Played::new(profile);
+        endpoint
+    }
+
+    /// As [`Endpoint::playing`], journaling to `path` (see [`Endpoint::with_journal`]).
+    pub fn playing_with_journal(
+        profile: &crate::profile::TargetProfile,
+        path: &Path,
+    ) -> Result<Endpoint, JournalError> {
+        let mut endpoint = Endpoint::new(super::plays::responder_config(profile));
+        endpoint.played = Played::new(profile);
+        endpoint.open_journal(path)?;
         Ok(endpoint)
     }
 
@@ -322,7 +343,8 @@ impl Endpoint {
                 };
             }
         };
-        let decision = self.defective(&message, payload, decide(&message, &self.config));
+        let decision = self.judged(&message, decide(&message, &self.config));
+        let decision = self.defective(&message, payload, decision);
         let effects = match held.filter(|_| self.defects.has(Defect::AppliesOutOfOrder)) {
             _ if !decision.is_accept() => Vec::new(),
             // The defect: acknowledged now, applied only after the connection's next message.
@@ -344,6 +366,21 @@ impl Endpoint {
         };
         let ack = ack.map(|ack| self.mangle(&message, &decision, ack));
         Handled { ack, decision: Some(decision), effects, unreadable: None }
+    }
+
+    /// The decision with the played message profiles' errors (AE) added to an acceptance.
+    fn judged(&self, message: &Message<'_>, decision: Decision) -> Decision {
+        match &self.played {
+            Some(played) if decision.is_accept() => {
+                let errors = played.errors(message);
+                if errors.is_empty() {
+                    decision
+                } else {
+                    Decision::Error(cap_errors(errors.into_iter()))
+                }
+            }
+            _ => decision,
+        }
     }
 
     /// The decision as the message-level defects would make it.

@@ -13,6 +13,7 @@ pub mod fragile;
 pub mod http;
 pub mod journal;
 pub mod log;
+pub mod plays;
 pub mod profile;
 pub mod reference_sender;
 pub mod responder;

@@ -111,12 +111,17 @@ fn versions(config: &ResponderConfig) -> AnyOr<Vec<String>> {
 /// `CODE^TRIGGER` pairs as a map from message type to its trigger events.
 fn messages(config: &ResponderConfig) -> AnyOr<BTreeMap<String, AnyOr<Vec<String>>>> {
     let Some(events) = &config.events else { return AnyOr::Any };
-    let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut map: BTreeMap<String, AnyOr<Vec<String>>> = BTreeMap::new();
     for event in events {
         let (code, trigger) = event.split_once('^').unwrap_or((event, ""));
-        map.entry(code.to_string()).or_default().push(trigger.to_string());
+        let triggers = map.entry(code.to_string()).or_insert_with(|| AnyOr::Only(Vec::new()));
+        match triggers {
+            _ if trigger == "*" => *triggers = AnyOr::Any,
+            AnyOr::Only(listed) => listed.push(trigger.to_string()),
+            AnyOr::Any => {}
+        }
     }
-    AnyOr::Only(map.into_iter().map(|(code, events)| (code, AnyOr::Only(events))).collect())
+    AnyOr::Only(map)
 }
 
 /// The MSH-18 values (table 0211) whose text the endpoint decodes: every character set of

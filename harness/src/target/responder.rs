@@ -30,7 +30,8 @@ use crate::hl7::{Finding, Message, Path, Severity};
 pub struct ResponderConfig {
     /// `None`: every version is processed.
     pub versions: Option<Vec<Version>>,
-    /// `CODE^TRIGGER` pairs, e.g. `ADT^A04`; `None`: every message type and trigger event.
+    /// `CODE^TRIGGER` pairs, e.g. `ADT^A04`, or `CODE^*` for every trigger event of a type;
+    /// `None`: every message type and trigger event.
     pub events: Option<Vec<String>>,
     /// Table 0103 values accepted in MSH-11.1; `None`: every processing id.
     pub processing_ids: Option<Vec<String>>,
@@ -116,7 +117,8 @@ pub fn decide(message: &Message<'_>, config: &ResponderConfig) -> Decision {
     let code = message.message_code().unwrap_or("");
     let trigger = message.trigger_event().unwrap_or("");
     let event = format!("{code}^{trigger}");
-    if let Some(events) = config.events.as_ref().filter(|events| !events.contains(&event)) {
+    let listed = |e: &String| *e == event || e.strip_suffix("^*") == Some(code);
+    if let Some(events) = config.events.as_ref().filter(|events| !events.iter().any(listed)) {
         let known_code = events.iter().any(|e| e.split('^').next() == Some(code));
         let condition = if known_code {
             ErrorCondition::UnsupportedEventCode
@@ -168,7 +170,7 @@ pub const MAX_ACK_ERRORS: usize = 20;
 /// The first [`MAX_ACK_ERRORS`] errors, then the next one as it is when it is the last, or one
 /// ERR that counts the rest (with the condition of the first one not listed, so ERR-3,
 /// required from v2.5, stays meaningful).
-fn cap_errors(errors: impl Iterator<Item = AckError>) -> Vec<AckError> {
+pub(super) fn cap_errors(errors: impl Iterator<Item = AckError>) -> Vec<AckError> {
     let mut kept = Vec::new();
     let mut not_listed = None;
     let mut more = 0usize;

@@ -108,3 +108,41 @@ fn the_generated_ehealth_receiver_pack_passes_against_the_reference_endpoint() {
     assert_eq!(output.status.code(), Some(0), "{shown}");
     assert!(shown.contains("PASS: 99 cases"), "{shown}");
 }
+
+/// The PHR pack passes against the reference endpoint playing the PHR profile
+/// (`builtin: { plays_profile: true }`): MDM^T02 and SIU^S12, which its own e-health feed
+/// does not handle, are accepted because the profile declares them.
+#[test]
+fn the_generated_phr_receiver_pack_passes_against_the_endpoint_playing_its_profile() {
+    let pack = path("packs/generated/phr-partner");
+    let output = run(&["run", "--no-report", &pack, "--seed", "1"]);
+    let shown = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{shown}");
+    assert!(shown.contains("PASS: 35 cases"), "{shown}");
+}
+
+/// `serve --profile` plays a vendor's interface: a conforming message of a type only the
+/// profile declares gets AA, its resend AA again (not a second use of a `unique` value), and a
+/// message breaking the profile's MSH-4 pattern AE naming the field.
+#[test]
+fn serve_with_a_profile_answers_as_the_profile_says() {
+    let profile = path("scenarios/http-partner/phr-partner.profile.yaml");
+    let server = crate::mllp::Server::with_args(&["--profile".as_ref(), profile.as_ref()]);
+    let good = path("corpus/phr/mdm_t02_v24_partner_letter.hl7");
+    for _ in 0..2 {
+        let output = run(&["send", &good, "--target", &server.url]);
+        let shown = stdout(&output);
+        assert!(shown.contains("PHR-0003: AA"), "{shown}");
+    }
+    let text = std::fs::read_to_string(path("corpus/phr/siu_s12_v24_partner.hl7")).expect("read");
+    let fields: Vec<&str> = text.splitn(5, '|').collect();
+    let broken = format!("{}|{}|{}|XX|{}", fields[0], fields[1], fields[2], fields[4]);
+    let file = TempFile::new("siu-bad-alias.hl7", broken.as_bytes());
+    let output = run(&["send", file.path(), "--target", &server.url]);
+    let shown = stdout(&output);
+    assert!(shown.contains("PHR-0004: AE (MSH[1]-4 \"XX\" does not match"), "{shown}");
+    // Without --profile, the reference endpoint's own feed does not handle MDM^T02.
+    let own = crate::mllp::Server::with_args(&[]);
+    let output = run(&["send", &good, "--target", &own.url]);
+    assert!(stdout(&output).contains("PHR-0003: AR"), "{}", stdout(&output));
+}
