@@ -21,7 +21,8 @@
 //! `serve` and `proxy` run in this process on a tokio runtime of their own (as the commands do),
 //! the load engine on another. `serve` with a journal is measured twice: on tmpfs (`/dev/shm`,
 //! where fsync costs nothing: the journal's write path alone) and on the repository's disk (a
-//! write and an fsync per message). `serve` has no message-profile option, so no profile row.
+//! write and an fsync per message); and playing a target profile (`serve --profile`: the
+//! e-health platform's, judged against its message profiles), sent a v2.6 ADT^A01.
 //!
 //! Each cell is the best of `rounds` (3; 1 with `--quick`) runs of a few seconds, the rows
 //! taking turns in every round, so a slow moment of the machine hits every row alike. Timing is
@@ -48,6 +49,10 @@ use tabled::{Table, Tabled};
 
 /// The message sent: an ADT^A01 of the repository's corpus, as issue 18 measured.
 const MESSAGE: &str = "corpus/adt/adt_a01_v23.hl7";
+/// `serve --profile` plays this target profile (v2.6 ADT and MFN, with message profiles)...
+const PROFILE: &str = "scenarios/ehealth-platform/ehealth-platform.profile.yaml";
+/// ...and is sent a v2.6 ADT^A01, which the profile declares.
+const PROFILE_MESSAGE: &str = "corpus/adt/adt_a01_v26_zpd.hl7";
 /// Width of the per-message MSH-10 the raw client writes in place.
 const ID_WIDTH: usize = 16;
 const ACK_HEAD: &[u8] = b"\x0bMSH|^~\\&|R|R|S|S|20240101||ACK^A01^ACK|1|P|2.3\rMSA|AA|";
@@ -85,18 +90,20 @@ enum Route {
     Serve,
     ServeJournalTmpfs,
     ServeJournalDisk,
+    ServeProfile,
     MllpCrate,
     Proxy,
     Socat,
 }
 
 impl Route {
-    const ALL: [Route; 8] = [
+    const ALL: [Route; 9] = [
         Route::Ceiling,
         Route::Load,
         Route::Serve,
         Route::ServeJournalTmpfs,
         Route::ServeJournalDisk,
+        Route::ServeProfile,
         Route::MllpCrate,
         Route::Proxy,
         Route::Socat,
@@ -109,6 +116,7 @@ impl Route {
             Route::Serve => "raw client → serve",
             Route::ServeJournalTmpfs => "raw client → serve, journal on tmpfs (no fsync cost)",
             Route::ServeJournalDisk => "raw client → serve, journal on disk (fsync per message)",
+            Route::ServeProfile => "raw client → serve --profile (e-health, ADT^A01 v2.6)",
             Route::MllpCrate => "raw client → mllp-crate receiver",
             Route::Proxy => "raw client → proxy (no rule) → echo",
             Route::Socat => "raw client → socat (fork, nodelay) → echo",
@@ -118,9 +126,10 @@ impl Route {
     fn peer(self, socat: bool) -> Option<Route> {
         match self {
             Route::Ceiling => None,
-            Route::Serve | Route::ServeJournalTmpfs | Route::ServeJournalDisk => {
-                Some(Route::MllpCrate)
-            }
+            Route::Serve
+            | Route::ServeJournalTmpfs
+            | Route::ServeJournalDisk
+            | Route::ServeProfile => Some(Route::MllpCrate),
             Route::Proxy if socat => Some(Route::Socat),
             Route::Load | Route::MllpCrate | Route::Proxy | Route::Socat => Some(Route::Ceiling),
         }
@@ -165,6 +174,7 @@ struct Addresses {
     serve: SocketAddr,
     serve_tmpfs: SocketAddr,
     serve_disk: SocketAddr,
+    serve_profile: SocketAddr,
     mllp_crate: SocketAddr,
     proxy: SocketAddr,
     socat: Option<SocketAddr>,
@@ -174,6 +184,10 @@ pub fn net(root: &Path, settings: Settings) -> anyhow::Result<serde_json::Value>
     let payload =
         std::fs::read(root.join(MESSAGE)).with_context(|| format!("reading {MESSAGE}"))?;
     let payload = normalise(&payload);
+    let profile_payload = std::fs::read(root.join(PROFILE_MESSAGE))
+        .with_context(|| format!("reading {PROFILE_MESSAGE}"))?;
+    let profile_payload = normalise(&profile_payload);
+    let played = hl7_harness::scenario::load_profile(&root.join(PROFILE))?.profile;
     let echo = start_echo()?;
     // The mllp-crate receiver is built and started the way `cargo xtask interop` does it.
     let (mllp_running, mllp_port) = crate::interop::mllp_crate_receiver(root)?;
@@ -181,20 +195,22 @@ pub fn net(root: &Path, settings: Settings) -> anyhow::Result<serde_json::Value>
     let journals = Journals::new(root)?;
     let servers = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let (serve, serve_tmpfs, serve_disk, proxy) = servers.block_on(async {
+    let (serve, serve_tmpfs, serve_disk, serve_profile, proxy) = servers.block_on(async {
         let serve = start_serve(Endpoint::new(ResponderConfig::default()), &stopped).await?;
         let tmpfs = Endpoint::with_journal(ResponderConfig::default(), &journals.tmpfs)?;
         let serve_tmpfs = start_serve(tmpfs, &stopped).await?;
         let disk = Endpoint::with_journal(ResponderConfig::default(), &journals.disk)?;
         let serve_disk = start_serve(disk, &stopped).await?;
+        let serve_profile = start_serve(Endpoint::playing(&played), &stopped).await?;
         let proxy = start_proxy(echo, &stopped).await?;
-        anyhow::Ok((serve, serve_tmpfs, serve_disk, proxy))
+        anyhow::Ok((serve, serve_tmpfs, serve_disk, serve_profile, proxy))
     })?;
     let addresses = Addresses {
         echo,
         serve,
         serve_tmpfs,
         serve_disk,
+        serve_profile,
         mllp_crate: SocketAddr::from(([127, 0, 0, 1], mllp_port)),
         proxy,
         socat: socat.as_ref().map(|(_, addr)| *addr),
@@ -227,7 +243,9 @@ pub fn net(root: &Path, settings: Settings) -> anyhow::Result<serde_json::Value>
                 Route::Load => run_load(addresses.echo, *connections, settings, &source)?,
                 _ => {
                     let addr = address_of(&addresses, *path)?;
-                    raw_client(addr, *connections, settings.run_for(), &payload)?
+                    let sent =
+                        if *path == Route::ServeProfile { &profile_payload } else { &payload };
+                    raw_client(addr, *connections, settings.run_for(), sent)?
                 }
             };
             runs.push(run);
@@ -253,6 +271,7 @@ fn address_of(addresses: &Addresses, path: Route) -> anyhow::Result<SocketAddr> 
         Route::Serve => addresses.serve,
         Route::ServeJournalTmpfs => addresses.serve_tmpfs,
         Route::ServeJournalDisk => addresses.serve_disk,
+        Route::ServeProfile => addresses.serve_profile,
         Route::MllpCrate => addresses.mllp_crate,
         Route::Proxy => addresses.proxy,
         Route::Socat => addresses.socat.context("socat is not running")?,
