@@ -15,7 +15,7 @@
 
 use crate::hl7::{Message, Path, Segment, Value};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Client {
@@ -89,14 +89,71 @@ pub enum Effect {
     Duplicate,
 }
 
+/// Errors the state keeps (the newest); see [`ClientFeed::errors`].
+pub const MAX_LOGGED_ERRORS: usize = 10_000;
+
+/// Messages whose MSH-3/4/10 the duplicate detection remembers: a resend arrives within
+/// seconds or minutes of its first copy, far inside this window, and the memory stays near
+/// 40 MB however long the endpoint runs and however long the fields are.
+pub const DUPLICATE_WINDOW: usize = 1_000_000;
+
+/// The MSH-3/4/10 keys of the last [`DUPLICATE_WINDOW`] messages, as 128 bits of their SHA-256
+/// (no two distinct keys share one in practice: a false duplicate would lose a message).
+#[derive(Debug, Clone)]
+struct SeenKeys {
+    set: HashSet<u128>,
+    order: VecDeque<u128>,
+    window: usize,
+}
+
+impl Default for SeenKeys {
+    fn default() -> Self {
+        SeenKeys { set: HashSet::new(), order: VecDeque::new(), window: DUPLICATE_WINDOW }
+    }
+}
+
+impl SeenKeys {
+    /// Remembers `key`; false when it was already there.
+    fn insert(&mut self, key: &(String, String, String)) -> bool {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        for part in [&key.0, &key.1, &key.2] {
+            hasher.update((part.len() as u64).to_le_bytes());
+            hasher.update(part.as_bytes());
+        }
+        let digest = hasher.finalize();
+        let mut first = [0u8; 16];
+        first.copy_from_slice(&digest[..16]);
+        let hashed = u128::from_le_bytes(first);
+        if !self.set.insert(hashed) {
+            return false;
+        }
+        self.order.push_back(hashed);
+        if self.order.len() > self.window {
+            if let Some(oldest) = self.order.pop_front() {
+                self.set.remove(&oldest);
+            }
+        }
+        true
+    }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// The endpoint's state, served as JSON to effect probes.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ClientFeed {
     pub clients: BTreeMap<String, Client>,
     pub professionals: BTreeMap<String, Professional>,
-    pub errors: Vec<LoggedError>,
+    /// The newest [`MAX_LOGGED_ERRORS`] errors logged; older ones are counted in
+    /// `older_errors_not_kept`, so a sender of endless unapplied messages cannot fill memory.
+    pub errors: VecDeque<LoggedError>,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub older_errors_not_kept: u64,
     #[serde(skip)]
-    seen: HashSet<(String, String, String)>,
+    seen: SeenKeys,
     /// How values are read; anything but `Decoded` is a defect switch.
     #[serde(skip)]
     pub text_mode: TextMode,
@@ -182,7 +239,7 @@ impl ClientFeed {
             text(message, "MSH-4", self.text_mode),
             text(message, "MSH-10", self.text_mode),
         );
-        if !self.seen.insert(key) && !self.reapply_duplicates {
+        if !self.seen.insert(&key) && !self.reapply_duplicates {
             return vec![Effect::Duplicate];
         }
         let event = format!(
@@ -213,7 +270,11 @@ impl ClientFeed {
         let control_id = text(message, "MSH-10", self.text_mode);
         for effect in &effects {
             if let Effect::Logged { message } = effect {
-                self.errors.push(LoggedError {
+                if self.errors.len() == MAX_LOGGED_ERRORS {
+                    self.errors.pop_front();
+                    self.older_errors_not_kept += 1;
+                }
+                self.errors.push_back(LoggedError {
                     control_id: control_id.clone(),
                     event: event.clone(),
                     message: message.clone(),
@@ -627,5 +688,37 @@ mod tests {
         let json = serde_json::to_value(&feed).unwrap();
         assert_eq!(json["clients"]["C1"]["email"], "jo@example.invalid");
         assert!(json.get("seen").is_none());
+    }
+
+    #[test]
+    fn duplicate_detection_remembers_a_bounded_window_of_hashed_keys() {
+        let mut seen = SeenKeys { window: 3, ..SeenKeys::default() };
+        let key = |n: usize| ("EHR".to_string(), "SITE".to_string(), format!("M{n}"));
+        for n in 0..3 {
+            assert!(seen.insert(&key(n)));
+        }
+        assert!(!seen.insert(&key(2)), "a resend inside the window");
+        assert!(seen.insert(&key(3)));
+        assert_eq!((seen.set.len(), seen.order.len()), (3, 3), "the oldest is forgotten");
+        assert!(seen.insert(&key(0)), "outside the window: taken as new");
+        // The parts are length-prefixed: moving a character between fields is another key.
+        let mut parts = SeenKeys::default();
+        assert!(parts.insert(&("AB".into(), "C".into(), "1".into())));
+        assert!(parts.insert(&("A".into(), "BC".into(), "1".into())));
+    }
+
+    #[test]
+    fn the_error_log_keeps_the_newest_and_counts_the_rest() {
+        let mut feed = ClientFeed::default();
+        for n in 0..MAX_LOGGED_ERRORS + 5 {
+            let text = format!("MSH|^~\\&|EHR|SITE|||20240101||ZZZ^Z01|C{n}|P|2.6\r");
+            let message = Message::parse(text.as_bytes()).expect("parses");
+            feed.apply(&message);
+        }
+        assert_eq!(feed.errors.len(), MAX_LOGGED_ERRORS);
+        assert_eq!(feed.older_errors_not_kept, 5);
+        assert_eq!(feed.errors.front().map(|e| e.control_id.as_str()), Some("C5"));
+        let json = serde_json::to_value(&feed).expect("json");
+        assert_eq!(json["older_errors_not_kept"], 5);
     }
 }
