@@ -266,6 +266,27 @@ pub struct Arrival {
     pub rejected: bool,
 }
 
+impl Arrival {
+    /// A frame just read, not answered yet.
+    pub fn unanswered(
+        connection: usize,
+        payload: Vec<u8>,
+        notes: Vec<(String, u64)>,
+        received: Duration,
+    ) -> Arrival {
+        Arrival {
+            connection,
+            payload,
+            notes,
+            received,
+            answer: String::new(),
+            answered: None,
+            accepted: false,
+            rejected: false,
+        }
+    }
+}
+
 /// The sender under test as started by the scenario.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SutRun {

@@ -283,16 +283,7 @@ async fn answer<W: AnswerWriter>(
     let control_id = Message::parse(&payload).ok().and_then(|m| m.control_id().map(str::to_string));
     let hl7 = control_id.is_some();
     let now = || state.started.elapsed();
-    let mut arrival = Arrival {
-        connection,
-        payload: payload.clone(),
-        notes,
-        received,
-        answer: String::new(),
-        answered: None,
-        accepted: false,
-        rejected: false,
-    };
+    let mut arrival = Arrival::unanswered(connection, payload.clone(), notes, received);
     let mut after = After::KeepReading;
     if !hl7 {
         arrival.answer = "not HL7, no ACK".into();

@@ -190,6 +190,11 @@ pub fn parse_record(bytes: &[u8], at: usize) -> Result<Record<'_>, Damage> {
 
 /// Every record of a journal file, in order; the first damaged record is an error.
 pub fn read_journal(path: &Path) -> Result<Vec<Vec<u8>>, JournalError> {
+    Ok(read_journal_sequenced(path)?.into_iter().map(|(_, payload)| payload).collect())
+}
+
+/// As [`read_journal`], each payload with its record's sequence number.
+pub fn read_journal_sequenced(path: &Path) -> Result<Vec<(u64, Vec<u8>)>, JournalError> {
     let shown = path.display().to_string();
     let bytes =
         std::fs::read(path).map_err(|source| JournalError::Io { path: shown.clone(), source })?;
@@ -201,7 +206,7 @@ pub fn read_journal(path: &Path) -> Result<Vec<Vec<u8>>, JournalError> {
             offset: at as u64,
             reason,
         })?;
-        records.push(record.payload.to_vec());
+        records.push((record.sequence, record.payload.to_vec()));
         at += record.len;
     }
     Ok(records)

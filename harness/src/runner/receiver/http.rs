@@ -205,16 +205,7 @@ impl Exchange<'_> {
         let state = self.state;
         let number = state.take_arrival_number();
         let received = state.started.elapsed();
-        let mut arrival = Arrival {
-            connection: self.connection,
-            payload: payload.clone(),
-            notes,
-            received,
-            answer: String::new(),
-            answered: None,
-            accepted: false,
-            rejected: false,
-        };
+        let mut arrival = Arrival::unanswered(self.connection, payload.clone(), notes, received);
         if Message::parse(&payload).ok().and_then(|m| m.control_id().map(str::len)).is_none() {
             arrival.answer = "400 Bad Request: not HL7, no ACK".into();
             arrival.answered = Some(received);

@@ -9,7 +9,7 @@ use super::routes::{ControlIdMode, Routes};
 use crate::hl7::ack::{AckBuilder, AckCode, AckError, AckMode, ErrorCondition};
 use crate::hl7::edit::MessageBuf;
 use crate::hl7::{Message, Path as FieldPath};
-use crate::target::journal::{parse_record, Journal, JournalError};
+use crate::target::journal::{read_journal_sequenced, Journal, JournalError};
 use crate::target::log::Log;
 use std::collections::HashSet;
 use std::path::Path;
@@ -378,21 +378,7 @@ fn read_sequenced(path: &Path) -> Result<Vec<(u64, Vec<u8>)>, EngineError> {
     if !path.is_file() {
         return Ok(Vec::new());
     }
-    let shown = path.display().to_string();
-    let bytes =
-        std::fs::read(path).map_err(|source| JournalError::Io { path: shown.clone(), source })?;
-    let mut records = Vec::new();
-    let mut at = 0;
-    while at < bytes.len() {
-        let record = parse_record(&bytes, at).map_err(|reason| JournalError::Damaged {
-            path: shown.clone(),
-            offset: at as u64,
-            reason,
-        })?;
-        records.push((record.sequence, record.payload.to_vec()));
-        at += record.len;
-    }
-    Ok(records)
+    Ok(read_journal_sequenced(path)?)
 }
 
 /// The (sequence, output number) pairs the outcome journal closes.
