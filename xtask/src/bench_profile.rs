@@ -17,6 +17,7 @@
 
 use anyhow::{bail, Context};
 use hl7_harness::conformance::{generate, Validator};
+use hl7_harness::hl7::edit::MessageBuf;
 use hl7_harness::hl7::{self, Message};
 use serde::Serialize;
 use std::hint::black_box;
@@ -80,7 +81,7 @@ fn day_log(root: &Path) -> anyhow::Result<(Log, hl7_harness::profile::LoadedProf
             valid[i % valid.len()]
         };
         let start = bytes.len();
-        bytes.extend_from_slice(&with_control_id(text, i).into_bytes());
+        bytes.extend_from_slice(&with_control_id(text, i)?);
         if !bytes.ends_with(b"\r") {
             bytes.push(b'\r');
         }
@@ -90,20 +91,12 @@ fn day_log(root: &Path) -> anyhow::Result<(Log, hl7_harness::profile::LoadedProf
 }
 
 /// The message with MSH-10 replaced by `DAY{i}`, so no two messages of the log share one.
-fn with_control_id(text: &str, i: usize) -> String {
-    let mut segments = text.split('\r');
-    let header = segments.next().unwrap_or_default();
-    let mut fields: Vec<String> = header.split('|').map(str::to_string).collect();
-    if let Some(field) = fields.get_mut(9) {
-        *field = format!("DAY{i}");
-    }
-    let rest: Vec<&str> = segments.collect();
-    let mut out = fields.join("|");
-    for segment in rest {
-        out.push('\r');
-        out.push_str(segment);
-    }
-    out
+fn with_control_id(text: &str, i: usize) -> anyhow::Result<Vec<u8>> {
+    let mut buf = MessageBuf::new(text.as_bytes().to_vec())
+        .with_context(|| format!("a generated message does not parse: {text:?}"))?;
+    let msh10 = hl7::Path::parse("MSH-10").context("the MSH-10 path")?;
+    buf.set(&msh10, &format!("DAY{i}")).context("setting MSH-10")?;
+    Ok(buf.into_bytes())
 }
 
 fn best_of(mut pass: impl FnMut() -> anyhow::Result<usize>) -> anyhow::Result<Duration> {
