@@ -100,11 +100,7 @@ fn assign(plan: &ThroughExpectation, seen: &ThroughObservation) -> Vec<Match> {
             let key = text_at(&arrival.payload, &plan.key);
             let outputs_here = |input: usize| {
                 plan.inputs.get(input).into_iter().flat_map(move |p| {
-                    p.outputs
-                        .iter()
-                        .enumerate()
-                        .filter(move |(_, o)| &o.destination == destination)
-                        .map(move |(output, o)| (output, o))
+                    p.outputs.iter().enumerate().filter(move |(_, o)| &o.destination == destination)
                 })
             };
             let by_key = key.as_ref().and_then(|k| keys.iter().position(|i| i.as_ref() == Some(k)));
