@@ -54,10 +54,20 @@ pub struct ExpectedOutput {
     pub message: Vec<u8>,
     /// Paths left out of the comparison (and everything below them).
     pub ignore: Vec<Path>,
+    /// Paths whose decoded value must match a regular expression (whole value) instead of
+    /// being equal; left out of the comparison otherwise.
+    pub patterns: Vec<(Path, String)>,
     /// How many distinct copies must arrive (default 1).
     pub count: usize,
     /// The longest time from sending the input to the output's first arrival.
     pub within: Option<Duration>,
+}
+
+impl ExpectedOutput {
+    /// The paths left out of the equality comparison: `ignore` and the pattern-matched ones.
+    fn compared_without(&self) -> Vec<Path> {
+        self.ignore.iter().chain(self.patterns.iter().map(|(p, _)| p)).cloned().collect()
+    }
 }
 
 /// Where one arrival went.
@@ -118,7 +128,7 @@ fn assign(plan: &ThroughExpectation, seen: &ThroughObservation) -> Vec<Match> {
             }
             for input in 0..plan.inputs.len() {
                 for (output, o) in outputs_here(input) {
-                    let mut ignore = o.ignore.clone();
+                    let mut ignore = o.compared_without();
                     ignore.extend(generated.iter().cloned());
                     let same = differences(&o.message, &arrival.payload, &ignore)
                         .is_some_and(|d| d.is_empty());
@@ -260,7 +270,16 @@ fn content(
                 }
                 judged.push(payload);
                 let name = output_name(expect, i, o);
-                match differences(&wanted.message, payload, &wanted.ignore) {
+                for (path, pattern) in &wanted.patterns {
+                    let value = text_at(payload, path).unwrap_or_default();
+                    let matched = regex::Regex::new(&format!("^(?:{pattern})$"))
+                        .is_ok_and(|re| re.is_match(&value));
+                    if !matched {
+                        problems
+                            .push(format!("{name}: {path}: {value:?} does not match /{pattern}/"));
+                    }
+                }
+                match differences(&wanted.message, payload, &wanted.compared_without()) {
                     None => problems.push(format!("{name}: not readable as HL7")),
                     Some(found) if found.is_empty() => {}
                     Some(found) => {

@@ -133,6 +133,7 @@ fn prepare(
                 destination: want.to.clone(),
                 message: expected.into_bytes(),
                 ignore: want.ignore.iter().map(|p| p.path.clone()).collect(),
+                patterns: want.matches.iter().map(|(p, t)| (p.path.clone(), t.0.clone())).collect(),
                 count: want.count.unwrap_or(1),
                 within: want.within.map(|s| s.0),
             });

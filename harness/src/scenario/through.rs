@@ -124,6 +124,11 @@ pub struct ExpectedOutputSpec {
     /// `PID-3[2]`); the delimiters (MSH-1, MSH-2) never count.
     #[serde(default)]
     pub ignore: Vec<FieldPath>,
+    /// Values that must match a pattern instead of being equal (generated ids, timestamps):
+    /// path → regular expression, matched against the whole decoded value (an absent value is
+    /// empty). The path is left out of the comparison otherwise.
+    #[serde(default)]
+    pub matches: BTreeMap<FieldPath, Text>,
     /// How many distinct copies must arrive (default 1).
     #[serde(default)]
     pub count: Option<usize>,
@@ -225,6 +230,17 @@ pub(super) fn check_flows(
                 if let Some(name) = &output.output {
                     template(name, &case.name, report);
                 }
+                for (path, pattern) in &output.matches {
+                    if let Err(e) = regex::Regex::new(&format!("^(?:{})$", pattern.0)) {
+                        report(
+                            &pattern.0,
+                            format!(
+                                "case {:?}: matches {path}: not a regular expression: {e}",
+                                case.name
+                            ),
+                        );
+                    }
+                }
                 if output.count == Some(0) {
                     report(
                         "count:",
@@ -250,5 +266,70 @@ pub(super) fn check_flows(
             }
         }
         super::validate::check_skip_ids(&case.name, &case.skip_checks, known_checks, report);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{load_text, FileAccess};
+
+    const HEAD: &str = "role: through\nmessages: { m: { text: \"MSH|^~\\\\&|A|B|C|D|20240101||ADT^A01|X|P|2.5\" } }\n";
+
+    /// The problems a scenario has, one message each; empty when it loads.
+    fn check(yaml: &str) -> Vec<String> {
+        let text = format!("{HEAD}{yaml}");
+        match load_text(std::path::Path::new("t.yaml"), &text, &[], FileAccess::default()) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors.into_iter().map(|e| e.message).collect(),
+        }
+    }
+
+    fn fails(yaml: &str, wanted: &str) {
+        let found = check(yaml);
+        assert!(found.iter().any(|m| m.contains(wanted)), "{wanted:?} not in {found:?}");
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let text = format!(
+            "{HEAD}through: {{ destinations: {{ a: {{}} }} }}\nflows:\n  - name: x\n    send: [{{ message: m, expect: [{{ to: a }}] }}]\n"
+        );
+        let loaded = load_text(std::path::Path::new("t.yaml"), &text, &[], FileAccess::default())
+            .expect("loads");
+        let setup = loaded.file.through.expect("a through setup");
+        assert_eq!(setup.input, "mllp://{input}");
+        assert_eq!(setup.destinations.get("a").map(String::as_str), Some("127.0.0.1:0"));
+        assert_eq!(setup.key.to_string(), "MSH-10");
+        assert_eq!(setup.timeout, DEFAULT_TIMEOUT);
+        assert_eq!(setup.command, None);
+        assert_eq!(loaded.file.flows.len(), 1);
+    }
+
+    #[test]
+    fn what_serde_cannot_check_is_refused_by_name() {
+        let through = "through: { destinations: { a: {} } }\nflows:\n  - name: x\n    send:\n";
+        fails(
+            &format!("{through}      - {{ message: nope }}\n"),
+            "no message template named \"nope\"",
+        );
+        fails(
+            &format!("{through}      - {{ message: m, expect: [{{ to: b }}] }}\n"),
+            "no destination \"b\"",
+        );
+        fails(
+            &format!("{through}      - {{ message: m, filtered: true, expect: [{{ to: a }}] }}\n"),
+            "a filtered input expects nothing",
+        );
+        fails(
+            &format!("{through}      - {{ message: m, expect: [{{ to: a, matches: {{ MSH-10: \"(\" }} }}] }}\n"),
+            "not a regular expression",
+        );
+        fails(
+            &format!("{through}      - {{ message: m }}\n    answers: {{ a: [silent_peer] }}\n"),
+            "needs the packet-level lab",
+        );
+        fails("flows:\n  - { name: x, send: [{ message: m }] }\n", "needs a through: block");
+        fails("through: { destinations: { a: {} } }\n", "needs at least one under flows:");
     }
 }

@@ -36,6 +36,7 @@ impl Fixture {
                     destination: "portal".into(),
                     message: message("PORTAL", &id, "Doe^Jo"),
                     ignore: vec![Path::parse("MSH-7").expect("path")],
+                    patterns: Vec::new(),
                     count: 1,
                     within: None,
                 }],
@@ -257,4 +258,19 @@ fn input_ack_passes_a_filtered_accept_and_a_refusal_kept_back() {
     f.seen.inputs[1].ack = None;
     f.seen.inputs[1].event = Some("no ACK within 1s".into());
     f.fails("through.input-ack", "input 2: the engine did not answer (no ACK within 1s)");
+}
+
+/// A generated value matched by pattern: one that fits passes, one that does not fails.
+#[test]
+fn content_matches_a_generated_value_by_pattern() {
+    let mut f = Fixture::new(1);
+    let pattern = (Path::parse("PID-5.2").expect("path"), "J[a-z]+".to_string());
+    f.expect().inputs[0].outputs[0].patterns = vec![pattern];
+    f.arrive("portal", message("PORTAL", "M1", "Doe^Johanna"), 50, true);
+    f.passes("through.content");
+    let mut g = Fixture::new(1);
+    let pattern = (Path::parse("PID-5.2").expect("path"), "J[a-z]+".to_string());
+    g.expect().inputs[0].outputs[0].patterns = vec![pattern];
+    g.arrive("portal", message("PORTAL", "M1", "Doe^jo"), 50, true);
+    g.fails("through.content", "PID-5.2: \"jo\" does not match /J[a-z]+/");
 }
