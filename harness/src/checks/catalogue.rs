@@ -237,6 +237,11 @@ catalogue! {
                check failed at warning severity) when the only findings are RE elements left \
                empty or suggested value sets, which the sender may have had no data for. Run \
                only when the target profile has message_profiles.";
+    THROUGH_ENGINE_RAN = "through.engine-ran", Error, versions: NONE,
+        rule: "an engine under test that cannot be started, or stops while the case runs \
+               (a crash, a configuration it refuses), has not shown what it forwards",
+        summary: "the engine the case starts started and kept running until the case ended",
+        note: "Run when the scenario starts the engine (through.sut).";
     THROUGH_DELIVERED = "through.delivered", Error, versions: ALL,
         rule: "HL7 v2.5.1 ch. 2, 2.9.2 original mode, applied to each hop: a message the engine \
                took is delivered to each destination once; a resend keeps MSH-10 (ch. 2, MSH-10) \

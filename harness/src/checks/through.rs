@@ -12,8 +12,8 @@
 //! as a duplicate, not vanish into `through.unexpected`.
 
 use super::catalogue::{
-    THROUGH_CONTENT, THROUGH_DELIVERED, THROUGH_INPUT_ACK, THROUGH_LATENCY, THROUGH_ORDER,
-    THROUGH_UNEXPECTED,
+    THROUGH_CONTENT, THROUGH_DELIVERED, THROUGH_ENGINE_RAN, THROUGH_INPUT_ACK, THROUGH_LATENCY,
+    THROUGH_ORDER, THROUGH_UNEXPECTED,
 };
 use super::{CasePlan, CheckResult};
 use crate::hl7::ack::ReceivedAck;
@@ -181,6 +181,9 @@ fn verdict(def: super::CheckDef, problems: Vec<String>) -> CheckResult {
 /// Every through check of one case, when the case is a through case.
 pub(super) fn through_case(plan: &CasePlan, case: &CaseObservation, out: &mut Vec<CheckResult>) {
     let (Some(expect), Some(seen)) = (&plan.through, &case.through) else { return };
+    if let Some(sut) = &case.sut {
+        out.push(engine_ran(sut));
+    }
     let matches = assign(expect, seen);
     // The arrivals of each expected output, in arrival order.
     let slots: Vec<Vec<Vec<usize>>> = expect
@@ -206,6 +209,40 @@ pub(super) fn through_case(plan: &CasePlan, case: &CaseObservation, out: &mut Ve
         out.push(result);
     }
     out.push(input_ack(expect, seen, &slots, &matches));
+}
+
+/// The engine is a server: the harness stops it when the case ends, so being stopped is
+/// right, and exiting on its own (or not starting) is not.
+fn engine_ran(sut: &crate::observation::SutRun) -> CheckResult {
+    let printed = |text: &str| {
+        let cut: String =
+            text.chars().rev().take(300).collect::<Vec<_>>().into_iter().rev().collect();
+        if cut.trim().is_empty() {
+            String::new()
+        } else {
+            format!("; it printed: {}", cut.trim())
+        }
+    };
+    match (&sut.error, sut.killed, sut.exit) {
+        (Some(error), _, _) => CheckResult::fail(
+            THROUGH_ENGINE_RAN,
+            None,
+            format!("{}: could not start: {error}", sut.command),
+        ),
+        (None, true, _) => CheckResult::pass(THROUGH_ENGINE_RAN, None),
+        (None, false, exit) => {
+            let code = exit.map_or("by a signal".to_string(), |c| format!("with code {c}"));
+            CheckResult::fail(
+                THROUGH_ENGINE_RAN,
+                None,
+                format!(
+                    "{}: exited {code} before the case ended{}",
+                    sut.command,
+                    printed(&sut.output)
+                ),
+            )
+        }
+    }
 }
 
 /// Copies of one output: its distinct control IDs, plus every accepted arrival of a control ID

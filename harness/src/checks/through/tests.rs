@@ -274,3 +274,36 @@ fn content_matches_a_generated_value_by_pattern() {
     g.arrive("portal", message("PORTAL", "M1", "Doe^jo"), 50, true);
     g.fails("through.content", "PID-5.2: \"jo\" does not match /J[a-z]+/");
 }
+
+/// The engine stopped by the harness at the end of the case ran; one that exited on its own
+/// (a route file it refused) did not, and the evidence shows what it printed.
+#[test]
+fn engine_ran_fails_an_engine_that_exited_on_its_own() {
+    let sut = |killed: bool, exit: Option<i32>| crate::observation::SutRun {
+        command: "engine routes.yaml".into(),
+        exit,
+        killed,
+        error: None,
+        output: "error: routes.yaml:3: unknown key\n".into(),
+        stderr: String::new(),
+    };
+    let mut f = Fixture::new(1);
+    f.deliver(1, 50);
+    let judge = |f: &Fixture, run: crate::observation::SutRun| {
+        let case =
+            CaseObservation { through: Some(f.seen.clone()), sut: Some(run), ..Default::default() };
+        let mut out = Vec::new();
+        through_case(&f.plan, &case, &mut out);
+        out.into_iter().find(|r| r.id == "through.engine-ran").expect("judged")
+    };
+    assert!(judge(&f, sut(true, None)).passed);
+    let exited = judge(&f, sut(false, Some(2)));
+    assert!(!exited.passed);
+    assert!(
+        exited
+            .evidence
+            .contains("exited with code 2 before the case ended; it printed: error: routes.yaml:3"),
+        "{}",
+        exited.evidence
+    );
+}
