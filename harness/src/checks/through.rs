@@ -98,48 +98,66 @@ fn differences(expected: &[u8], arrived: &[u8], ignore: &[Path]) -> Option<Vec<d
     Some(diff::diff(&expected, &arrived, &ignore))
 }
 
-/// Matches every arrival to an output, an input, or nothing.
+/// Matches every arrival to an output, an input, or nothing, in arrival order. Where several
+/// outputs fit (inputs sharing a key such as PID-3.1, two routes to one destination), the one
+/// with the fewest differences wins, then the one with the fewest arrivals so far: two equal
+/// inputs get one copy each before either counts a duplicate.
 fn assign(plan: &ThroughExpectation, seen: &ThroughObservation) -> Vec<Match> {
     let keys: Vec<Option<String>> =
         seen.inputs.iter().map(|input| text_at(&input.payload, &plan.key)).collect();
     let header = [Path::parse("MSH-7"), Path::parse("MSH-10")];
     let generated: Vec<Path> = header.into_iter().flatten().chain([plan.key.clone()]).collect();
-    seen.arrivals
-        .iter()
-        .map(|ThroughArrival { destination, arrival }| {
-            let key = text_at(&arrival.payload, &plan.key);
-            let outputs_here = |input: usize| {
-                plan.inputs.get(input).into_iter().flat_map(move |p| {
-                    p.outputs.iter().enumerate().filter(move |(_, o)| &o.destination == destination)
-                })
-            };
-            let by_key = key.as_ref().and_then(|k| keys.iter().position(|i| i.as_ref() == Some(k)));
-            if let Some(input) = by_key {
-                // The output at this destination with the fewest differences (two routes may
-                // send one input to the same destination).
-                let best = outputs_here(input).min_by_key(|(_, o)| {
-                    differences(&o.message, &arrival.payload, &o.ignore)
-                        .map_or(usize::MAX, |d| d.len())
-                });
-                return match best {
-                    Some((output, _)) => Match::Output { input, output },
-                    None => Match::Stray { input },
-                };
-            }
-            for input in 0..plan.inputs.len() {
-                for (output, o) in outputs_here(input) {
+    let mut taken: Vec<Vec<usize>> = plan.inputs.iter().map(|p| vec![0; p.outputs.len()]).collect();
+    let mut matches = Vec::with_capacity(seen.arrivals.len());
+    for ThroughArrival { destination, arrival } in &seen.arrivals {
+        let key = text_at(&arrival.payload, &plan.key);
+        // (input, output, its expected message) of every output at this destination.
+        let here = |input: usize| {
+            plan.inputs.get(input).into_iter().flat_map(move |p| {
+                p.outputs
+                    .iter()
+                    .enumerate()
+                    .filter(move |(_, o)| &o.destination == destination)
+                    .map(move |(output, o)| (input, output, o))
+            })
+        };
+        let by_key: Vec<usize> = (0..keys.len())
+            .filter(|&i| key.is_some() && keys[i] == key && i < plan.inputs.len())
+            .collect();
+        let found = if by_key.is_empty() {
+            // No input has this key: an output it equals but for the generated fields.
+            (0..plan.inputs.len())
+                .flat_map(here)
+                .filter(|(_, _, o)| {
                     let mut ignore = o.compared_without();
                     ignore.extend(generated.iter().cloned());
-                    let same = differences(&o.message, &arrival.payload, &ignore)
-                        .is_some_and(|d| d.is_empty());
-                    if same {
-                        return Match::Output { input, output };
-                    }
-                }
-            }
-            Match::Unknown
-        })
-        .collect()
+                    differences(&o.message, &arrival.payload, &ignore).is_some_and(|d| d.is_empty())
+                })
+                .min_by_key(|&(i, o, _)| taken[i][o])
+                .map(|(input, output, _)| Match::Output { input, output })
+                .unwrap_or(Match::Unknown)
+        } else {
+            by_key
+                .iter()
+                .flat_map(|&i| here(i))
+                .min_by_key(|&(i, o, expected)| {
+                    let count = differences(
+                        &expected.message,
+                        &arrival.payload,
+                        &expected.compared_without(),
+                    )
+                    .map_or(usize::MAX, |d| d.len());
+                    (count, taken[i][o])
+                })
+                .map(|(input, output, _)| Match::Output { input, output })
+                .unwrap_or(Match::Stray { input: by_key[0] })
+        };
+        if let Match::Output { input, output } = found {
+            taken[input][output] += 1;
+        }
+        matches.push(found);
+    }
+    matches
 }
 
 /// How the report names an output.

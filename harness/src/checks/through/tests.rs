@@ -307,3 +307,21 @@ fn engine_ran_fails_an_engine_that_exited_on_its_own() {
         exited.evidence
     );
 }
+
+/// An engine that writes its own MSH-10 (`control_id: engine`): matched by a key it copies,
+/// MSH-10 ignored; two inputs sharing the key get one output each, the closer one first.
+#[test]
+fn a_shared_key_matches_each_output_once() {
+    let mut f = Fixture::new(2);
+    f.expect().key = Path::parse("PID-3").expect("path");
+    for output in f.expect().inputs.iter_mut().flat_map(|p| p.outputs.iter_mut()) {
+        output.ignore.push(Path::parse("MSH-10").expect("path"));
+    }
+    f.expect().inputs[1].outputs[0].message = message("PORTAL", "M2", "Roe^Jo");
+    f.arrive("portal", message("PORTAL", "E2.1", "Roe^Jo"), 50, true);
+    f.arrive("portal", message("PORTAL", "E1.1", "Doe^Jo"), 60, true);
+    for id in ["through.delivered", "through.content", "through.unexpected", "through.input-ack"] {
+        f.passes(id);
+    }
+    f.fails("through.order", "portal received input 2, input 1");
+}
