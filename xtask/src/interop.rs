@@ -67,6 +67,20 @@ asyncio.run(main())
 /// A child process killed when dropped.
 pub struct Running(Child);
 
+#[cfg_attr(not(feature = "bench"), allow(dead_code))]
+impl Running {
+    /// Starts `command`, to be killed when dropped.
+    pub fn spawn(mut command: std::process::Command) -> std::io::Result<Running> {
+        command.spawn().map(Running)
+    }
+}
+
+/// The `mllp`-crate receiver, built and started as this task does it (for `bench net`).
+#[cfg_attr(not(feature = "bench"), allow(dead_code))]
+pub fn mllp_crate_receiver(root: &Path) -> anyhow::Result<(Running, u16)> {
+    receivers::mllp_crate(root)
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.0.kill();

@@ -4,7 +4,7 @@
 //!   the install, html-check, interop, then a short fuzz smoke.
 //! - `fuzz`: installs cargo-fuzz when missing, seeds the fuzz corpora from `corpus/`, runs
 //!   every fuzz target for a while and fails on any crash.
-//! - `bench [parse|mllp]`: builds and runs a benchmark in release, writes `reports/bench/`.
+//! - `bench [parse|mllp|load|net] [--quick]`: builds and runs a benchmark in release, writes `reports/bench/`.
 //! - `html-check [REPORT_DIR]...`: opens report.html in headless Chromium (Debian's chromium and
 //!   chromedriver, installed when missing) and checks that it renders, opens on the overview
 //!   with the failures first, logs no console error, filters right and fetches nothing; without
@@ -45,6 +45,8 @@ mod bench;
 mod bench_load;
 #[cfg(feature = "bench")]
 mod bench_mllp;
+#[cfg(feature = "bench")]
+mod bench_net;
 #[cfg(feature = "bench")]
 mod bench_profile;
 
@@ -93,6 +95,9 @@ enum Task {
         /// Which benchmark to run.
         #[arg(value_enum, default_value_t = Suite::All)]
         suite: Suite,
+        /// Short runs (half a second, one round) of the `net` suite: a smoke run, not figures.
+        #[arg(long)]
+        quick: bool,
     },
     /// Open report.html in headless Chromium (through chromedriver) and check that it renders,
     /// opens on the overview with the failures first, logs no console error, that its filters
@@ -130,6 +135,8 @@ enum Task {
     BenchRun {
         #[arg(value_enum)]
         suite: Suite,
+        #[arg(long)]
+        quick: bool,
     },
 }
 
@@ -140,6 +147,10 @@ enum Suite {
     /// MLLP round trips: harness client → reference endpoint, and a raw tokio client → echo
     /// server as the loopback ceiling; 1 and 16 connections; harness client → python-hl7.
     Mllp,
+    /// Every path of issue 18 interleaved in one run, each with the ratio to its peer: raw
+    /// std client → raw std echo (the ceiling), the load engine → echo, → serve (without and
+    /// with its journal), → the `mllp`-crate receiver, → proxy → echo, → socat → echo.
+    Net,
     /// The load generator: its CPU per 10,000 messages at a fixed rate, its maximum, and open
     /// and closed loop against the reference endpoint.
     Load,
@@ -157,6 +168,7 @@ impl Suite {
             Suite::Mllp => "mllp",
             Suite::Load => "load",
             Suite::Profile => "profile",
+            Suite::Net => "net",
             Suite::All => "all",
         }
     }
@@ -174,16 +186,17 @@ fn main() -> anyhow::Result<()> {
         Task::Book => book::run(&root),
         Task::GenTables => gen_tables::run(&root),
         Task::InstallCheck => install_check::run(&root),
-        Task::Bench { suite } => {
+        Task::Bench { suite, quick } => {
             // The cargo alias builds xtask in debug; the benchmark must be optimised, so it runs
             // in a release build of this same binary, with the library linked in.
             process::Command::new("bench", "cargo")
                 .args(["run", "--release", "--quiet", "--package", "xtask", "--features"])
                 .args(["bench", "--", "bench-run", suite.name()])
+                .args(quick.then_some("--quick"))
                 .current_dir(&root)
                 .run()
         }
-        Task::BenchRun { suite } => bench_run(&root, suite),
+        Task::BenchRun { suite, quick } => bench_run(&root, suite, quick),
         Task::Schema => {
             for (name, extra) in
                 [("scenario.schema.json", None), ("target-profile.schema.json", Some("--profile"))]
@@ -248,8 +261,9 @@ fn reference_pages(root: &std::path::Path) -> anyhow::Result<()> {
 }
 
 #[cfg(feature = "bench")]
-fn bench_run(root: &std::path::Path, suite: Suite) -> anyhow::Result<()> {
+fn bench_run(root: &std::path::Path, suite: Suite, quick: bool) -> anyhow::Result<()> {
     let run = |suite| match suite {
+        Suite::Net => bench_net::net(root, bench_net::Settings::new(quick)),
         Suite::Parse => bench::parse(root),
         Suite::Mllp => bench_mllp::mllp(root),
         Suite::Load => bench_load::load(root),
@@ -258,7 +272,7 @@ fn bench_run(root: &std::path::Path, suite: Suite) -> anyhow::Result<()> {
     };
     if suite == Suite::All {
         let mut suites = serde_json::Map::new();
-        for one in [Suite::Parse, Suite::Mllp, Suite::Load, Suite::Profile] {
+        for one in [Suite::Parse, Suite::Mllp, Suite::Load, Suite::Net, Suite::Profile] {
             suites.insert(one.name().to_string(), run(one)?);
         }
         return bench::write(root, None, serde_json::Value::Object(suites));
@@ -268,7 +282,7 @@ fn bench_run(root: &std::path::Path, suite: Suite) -> anyhow::Result<()> {
 }
 
 #[cfg(not(feature = "bench"))]
-fn bench_run(_root: &std::path::Path, _suite: Suite) -> anyhow::Result<()> {
+fn bench_run(_root: &std::path::Path, _suite: Suite, _quick: bool) -> anyhow::Result<()> {
     anyhow::bail!("bench-run needs the `bench` feature; run `cargo xtask bench` instead")
 }
 

@@ -11,7 +11,8 @@ use super::delimiters::{Delimiters, SEGMENT_TERMINATOR};
 use super::escape::unescape;
 use super::finding::{Capped, Finding, Location, Severity};
 use super::path::Path;
-use super::value::Value;
+use super::scan;
+use super::value::{Level, Value};
 use memchr::{memchr, memchr2};
 use std::borrow::Cow;
 use std::ops::Range;
@@ -315,7 +316,7 @@ impl<'a> Segment<'a> {
     }
 
     fn is_header(&self) -> bool {
-        matches!(self.id(), "MSH" | "FHS" | "BHS")
+        matches!(&self.bytes[..self.id_len], b"MSH" | b"FHS" | b"BHS")
     }
 
     /// Number of fields present (trailing empty fields included as written).
@@ -340,9 +341,8 @@ impl<'a> Segment<'a> {
         if n == 0 || self.bytes.len() <= self.id_len {
             return None;
         }
-        let content_start = self.id_len + 1;
-        let content = &self.bytes[content_start..];
-        let piece_index = if self.is_header() {
+        let header = self.is_header();
+        let piece_index = if header {
             if n == 1 {
                 let range = self.id_len..self.id_len + 1;
                 return Some(self.opaque_value(range));
@@ -351,44 +351,79 @@ impl<'a> Segment<'a> {
         } else {
             n - 1
         };
-        let range = nth_piece(content, self.delimiters.field, piece_index)?;
-        let range = range.start + content_start..range.end + content_start;
-        if self.is_header() && n == 2 {
-            return Some(self.opaque_value(range));
+        let separator = self.delimiters.field;
+        let mut start = self.id_len + 1;
+        for _ in 0..piece_index {
+            start += memchr(separator, &self.bytes[start..])? + 1;
         }
-        Some(Value::field(&self.bytes[range.clone()], self.offset + range.start, self.delimiters))
+        let rest = &self.bytes[start..];
+        let (end, held) = scan::piece(rest, Level::Field, &self.delimiters);
+        let end = start + end.unwrap_or(rest.len());
+        if header && n == 2 {
+            return Some(self.opaque_value(start..end));
+        }
+        let offset = self.offset + start;
+        Some(Value::scanned(&self.bytes[start..end], offset, self.delimiters, Level::Field, held))
     }
 
     fn opaque_value(&self, range: Range<usize>) -> Value<'a> {
         Value::opaque(&self.bytes[range.clone()], self.offset + range.start, self.delimiters)
     }
 
-    /// Every field with its 1-based number, in order, in one pass over the segment.
+    /// Every field with its 1-based number, in order, in one pass over the segment: each
+    /// field separator is found once, and each field notes which lower separators it holds.
     pub fn fields(&self) -> impl Iterator<Item = (usize, Value<'a>)> + 'a {
-        let header: Vec<(usize, Value<'a>)> = if self.is_header() {
-            (1..=2).filter_map(|n| self.field(n).map(|v| (n, v))).collect()
-        } else {
-            Vec::new()
-        };
-        let skip = header.len();
-        let first_number = if self.is_header() { 2 } else { 1 };
-        let content_start = (self.id_len + 1).min(self.bytes.len());
-        let content = &self.bytes[content_start..];
-        let base = self.offset + content_start;
-        let delimiters = self.delimiters;
         let has_content = self.bytes.len() > self.id_len;
-        let pieces = content.split(move |b| *b == delimiters.field);
-        let mut offset = base;
-        let body = pieces
-            .enumerate()
-            .filter(move |_| has_content)
-            .map(move |(i, bytes)| {
-                let value = Value::field(bytes, offset, delimiters);
-                offset += bytes.len() + 1;
-                (i + first_number, value)
-            })
-            .skip(skip.saturating_sub(1));
-        header.into_iter().chain(body)
+        let header = has_content && self.is_header();
+        let start = (self.id_len + 1).min(self.bytes.len());
+        Fields {
+            segment: *self,
+            rest: has_content.then(|| &self.bytes[start..]),
+            offset: self.offset + start,
+            next: 1,
+            header,
+        }
+    }
+}
+
+/// The iterator of [`Segment::fields`].
+struct Fields<'a> {
+    segment: Segment<'a>,
+    /// The bytes not yet split, from the next field on; `None` once the last field is out.
+    rest: Option<&'a [u8]>,
+    /// Offset of `rest` in the file or stream.
+    offset: usize,
+    /// The number of the next field.
+    next: usize,
+    /// MSH, FHS or BHS: fields 1 and 2 are the delimiters, not split.
+    header: bool,
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = (usize, Value<'a>);
+
+    #[inline]
+    fn next(&mut self) -> Option<(usize, Value<'a>)> {
+        let number = self.next;
+        if self.header && number == 1 {
+            self.next = 2;
+            return self.segment.field(1).map(|value| (1, value));
+        }
+        let bytes = self.rest.take()?;
+        let delimiters = self.segment.delimiters;
+        let (end, held) = scan::piece(bytes, Level::Field, &delimiters);
+        let len = end.unwrap_or(bytes.len());
+        let value = if self.header && number == 2 {
+            Value::opaque(&bytes[..len], self.offset, delimiters)
+        } else {
+            Value::scanned(&bytes[..len], self.offset, delimiters, Level::Field, held)
+        };
+        if end.is_some() {
+            self.rest = Some(&bytes[len + 1..]);
+            self.offset += len + 1;
+        }
+        self.next += 1;
+        Some((number, value))
     }
 }
 
@@ -748,6 +783,92 @@ mod tests {
         let f = m.segment(1).unwrap().field(3).unwrap();
         assert_eq!(f.component(2).unwrap().subcomponent(2).unwrap().as_bytes(), b"z");
         assert_eq!(f.repetition(2).unwrap().as_bytes(), b"w");
+    }
+
+    /// A segment as nested pieces: field → repetition → component → subcomponent.
+    type Tree<'a> = Vec<(usize, Vec<Vec<Vec<&'a [u8]>>>)>;
+
+    /// The same tree by `slice::split` at each separator in turn; MSH-1 and MSH-2 whole.
+    fn reference_split<'a>(segment: &Segment<'a>, d: &Delimiters) -> Tree<'a> {
+        let bytes = segment.as_bytes();
+        let id_len = bytes.iter().position(|&b| b == d.field).unwrap_or(bytes.len());
+        if bytes.len() <= id_len {
+            return Vec::new();
+        }
+        let header = matches!(&bytes[..id_len], b"MSH" | b"FHS" | b"BHS");
+        let whole = |b: &'a [u8]| vec![vec![vec![b]]];
+        let split = |b: &'a [u8]| -> Vec<Vec<Vec<&'a [u8]>>> {
+            b.split(|&x| x == d.repetition)
+                .map(|r| {
+                    r.split(|&x| x == d.component)
+                        .map(|c| match d.subcomponent {
+                            Some(sub) => c.split(|&x| x == sub).collect(),
+                            None => vec![c],
+                        })
+                        .collect()
+                })
+                .collect()
+        };
+        let mut tree = Vec::new();
+        let mut number = 1;
+        if header {
+            tree.push((1, whole(&bytes[id_len..=id_len])));
+            number = 2;
+        }
+        for (i, field) in bytes[id_len + 1..].split(|&b| b == d.field).enumerate() {
+            let pieces = if header && i == 0 { whole(field) } else { split(field) };
+            tree.push((number + i, pieces));
+        }
+        tree
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1000))]
+        /// Speed never changes meaning: the one-pass scan gives the fields, repetitions,
+        /// components and subcomponents a plain split gives, for any bytes, by iteration and by
+        /// index, with offsets that point at the bytes.
+        #[test]
+        fn scan_agrees_with_a_reference_split(
+            header in proptest::sample::select(vec![&b"MSH|^~\\&|"[..], b"MSH|^~\\|", b"MSH|^~|", b"MSH$%#!($"]),
+            body in proptest::collection::vec(proptest::prop_oneof![
+                3 => proptest::prelude::any::<u8>(),
+                4 => proptest::sample::select(b"|^~&\\\r$%#!(".to_vec()),
+            ], 0..200),
+        ) {
+            let mut input = header.to_vec();
+            input.extend(&body);
+            let Ok(message) = Message::parse(&input) else { return Ok(()) };
+            let d = *message.delimiters();
+            for segment in message.segments() {
+                let tree: Tree<'_> = segment
+                    .fields()
+                    .map(|(n, f)| {
+                        let reps = f.repetitions().map(|r| {
+                            r.components().map(|c| c.subcomponents().map(|s| {
+                                let at = s.offset() - message.origin();
+                                assert_eq!(&input[at..at + s.as_bytes().len()], s.as_bytes());
+                                s.as_bytes()
+                            }).collect()).collect()
+                        });
+                        (n, reps.collect())
+                    })
+                    .collect();
+                proptest::prop_assert_eq!(&tree, &reference_split(&segment, &d));
+                for (n, reps) in &tree {
+                    let field = segment.field(*n).expect("iterated fields are indexable");
+                    for k in 1..=reps[0].len() {
+                        let component = field.component(k).expect("component by index");
+                        let iterated = field.components().nth(k - 1).expect("component by iteration");
+                        proptest::prop_assert_eq!(component, iterated);
+                    }
+                    for (r, _) in (1..).zip(reps) {
+                        let repetition = field.repetition(r).expect("repetition by index");
+                        proptest::prop_assert_eq!(Some(repetition), field.repetitions().nth(r - 1));
+                    }
+                }
+                proptest::prop_assert_eq!(segment.field(tree.len() + 1), None);
+            }
+        }
     }
 
     #[test]

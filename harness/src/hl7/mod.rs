@@ -17,6 +17,7 @@ pub mod finding;
 pub mod message;
 pub mod names;
 pub mod path;
+mod scan;
 pub mod standard;
 pub mod structures;
 pub mod validate;

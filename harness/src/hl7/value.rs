@@ -4,7 +4,7 @@
 //! A path like `PID-5.1` is read as: field 5, first repetition, component 1 (chapter 2, 2.5.3).
 
 use super::delimiters::Delimiters;
-use super::message::nth_piece;
+use super::scan::{self, Held};
 
 /// The level of a value in the field → repetition → component → subcomponent hierarchy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -35,15 +35,44 @@ pub struct Value<'a> {
     offset: usize,
     delimiters: Delimiters,
     level: Level,
+    /// Which separators below `level` the bytes hold, noted by the scan that found the value's
+    /// end (exact, so equal values have equal notes): a level whose separator is not held is
+    /// the value itself, found without reading the bytes again.
+    held: Held,
+}
+
+/// How [`Value::split_parent`] splits a value at a lower level.
+enum Split<'a> {
+    /// Its only piece at that level: the value itself.
+    Whole(Value<'a>),
+    /// The value to split at that level's separator, which it holds.
+    Pieces(Value<'a>),
+}
+
+/// The separator bits that can sit inside a value at `level`.
+fn below(level: Level) -> Held {
+    match level {
+        Level::Field => scan::REPETITION | scan::COMPONENT | scan::SUBCOMPONENT,
+        Level::Repetition => scan::COMPONENT | scan::SUBCOMPONENT,
+        Level::Component => scan::SUBCOMPONENT,
+        Level::Subcomponent | Level::Opaque => 0,
+    }
 }
 
 impl<'a> Value<'a> {
-    pub(crate) fn field(bytes: &'a [u8], offset: usize, delimiters: Delimiters) -> Self {
-        Value { bytes, offset, delimiters, level: Level::Field }
+    /// A value whose end a scan found (see [`scan::piece`]), with what it holds.
+    pub(crate) fn scanned(
+        bytes: &'a [u8],
+        offset: usize,
+        delimiters: Delimiters,
+        level: Level,
+        held: Held,
+    ) -> Self {
+        Value { bytes, offset, delimiters, level, held }
     }
 
     pub(crate) fn opaque(bytes: &'a [u8], offset: usize, delimiters: Delimiters) -> Self {
-        Value { bytes, offset, delimiters, level: Level::Opaque }
+        Value { bytes, offset, delimiters, level: Level::Opaque, held: 0 }
     }
 
     /// The raw bytes as on the wire, escapes not resolved.
@@ -83,13 +112,13 @@ impl<'a> Value<'a> {
         }
     }
 
-    /// The value to split to reach `child` level, and the delimiter to split it at. A value at
-    /// a higher level is first narrowed to its first piece at the intermediate levels, so
-    /// `field.component(2)` is component 2 of the first repetition. `None` as delimiter means
-    /// the value cannot be split further: it is its own only child.
-    fn split_parent(&self, child: Level) -> Option<(Value<'a>, Option<u8>)> {
+    /// How to reach `child` level. A value at a higher level is first narrowed to its first
+    /// piece at the intermediate levels, so `field.component(2)` is component 2 of the first
+    /// repetition. A value at or below `child` level (or opaque) is its own only child, as is
+    /// one that holds no separator of that level (or whose message declares none).
+    fn split_parent(&self, child: Level) -> Option<Split<'a>> {
         if self.level == Level::Opaque || self.level >= child {
-            return Some((*self, None));
+            return Some(Split::Whole(*self));
         }
         let parent = match child {
             Level::Component if self.level < Level::Repetition => {
@@ -100,42 +129,55 @@ impl<'a> Value<'a> {
             }
             _ => *self,
         };
-        let delimiter = match child {
-            Level::Repetition => Some(self.delimiters.repetition),
-            Level::Component => Some(self.delimiters.component),
-            Level::Subcomponent => self.delimiters.subcomponent,
-            Level::Field | Level::Opaque => None,
-        };
-        let parent = if delimiter.is_none() { Value { level: child, ..parent } } else { parent };
-        Some((parent, delimiter))
+        if parent.held & scan::bit(child) == 0 {
+            let held = parent.held & below(child);
+            return Some(Split::Whole(Value { level: child, held, ..parent }));
+        }
+        Some(Split::Pieces(parent))
     }
 
-    /// The `n`-th (1-based) piece at `child` level.
+    /// The `n`-th (1-based) piece at `child` level: the pieces before it skipped with memchr,
+    /// its own end found by the scan that notes what it holds.
     fn child(&self, child: Level, n: usize) -> Option<Value<'a>> {
-        let (parent, delimiter) = self.split_parent(child)?;
-        let Some(delimiter) = delimiter else {
-            return (n == 1).then_some(parent);
+        let parent = match self.split_parent(child)? {
+            Split::Whole(value) => return (n == 1).then_some(value),
+            Split::Pieces(parent) => parent,
         };
-        let range = nth_piece(parent.bytes, delimiter, n.checked_sub(1)?)?;
+        let separator = match child {
+            Level::Repetition => self.delimiters.repetition,
+            Level::Component => self.delimiters.component,
+            // `Pieces` only when the value holds a subcomponent separator, so one is declared.
+            Level::Subcomponent => self.delimiters.subcomponent?,
+            Level::Field | Level::Opaque => return None,
+        };
+        let mut start = 0;
+        for _ in 0..n.checked_sub(1)? {
+            start += memchr::memchr(separator, &parent.bytes[start..])? + 1;
+        }
+        let rest = &parent.bytes[start..];
+        let (end, held) = scan::piece(rest, child, &self.delimiters);
         Some(Value {
-            bytes: &parent.bytes[range.clone()],
-            offset: parent.offset + range.start,
+            bytes: &rest[..end.unwrap_or(rest.len())],
+            offset: parent.offset + start,
             delimiters: self.delimiters,
             level: child,
+            held,
         })
     }
 
     /// Every piece at `child` level, in one pass over the bytes (hostile input may hold
     /// millions of delimiters; indexing each piece anew would be quadratic).
     fn children(&self, child: Level) -> impl Iterator<Item = Value<'a>> + 'a {
-        let split = self.split_parent(child);
-        let delimiters = self.delimiters;
-        let (parent, delimiter) = match split {
-            Some((parent, Some(d))) => (Some(parent), d),
-            Some((parent, None)) => return Pieces::Single(Some(parent)),
-            None => (None, 0),
-        };
-        Pieces::Split { parent, delimiter, start: 0, delimiters, level: child }
+        match self.split_parent(child) {
+            Some(Split::Whole(value)) => Pieces::Single(Some(value)),
+            Some(Split::Pieces(parent)) => Pieces::Split {
+                rest: Some(parent.bytes),
+                offset: parent.offset,
+                delimiters: self.delimiters,
+                level: child,
+            },
+            None => Pieces::Single(None),
+        }
     }
 
     /// Repetition `n` (1-based) of a field.
@@ -167,25 +209,17 @@ impl<'a> Value<'a> {
 
     /// True when this value holds more structure than one plain string.
     pub fn is_composite(&self) -> bool {
-        if self.level == Level::Opaque {
-            return false;
-        }
-        let d = &self.delimiters;
-        self.bytes.iter().any(|&b| {
-            (b == d.repetition && self.level < Level::Repetition)
-                || (b == d.component && self.level < Level::Component)
-                || (Some(b) == d.subcomponent && self.level < Level::Subcomponent)
-        })
+        self.held & below(self.level) != 0
     }
 }
 
-/// The pieces of a value split at one delimiter.
+/// The pieces of a value split at one level's separator.
 enum Pieces<'a> {
     Single(Option<Value<'a>>),
     Split {
-        parent: Option<Value<'a>>,
-        delimiter: u8,
-        start: usize,
+        /// The bytes not yet split; `None` once the last piece is out.
+        rest: Option<&'a [u8]>,
+        offset: usize,
         delimiters: Delimiters,
         level: Level,
     },
@@ -194,26 +228,24 @@ enum Pieces<'a> {
 impl<'a> Iterator for Pieces<'a> {
     type Item = Value<'a>;
 
+    #[inline]
     fn next(&mut self) -> Option<Value<'a>> {
         match self {
             Pieces::Single(value) => value.take(),
-            Pieces::Split { parent, delimiter, start, delimiters, level } => {
-                let whole = (*parent)?;
-                let rest = &whole.bytes[*start..];
-                let (len, done) = match memchr::memchr(*delimiter, rest) {
-                    Some(i) => (i, false),
-                    None => (rest.len(), true),
-                };
+            Pieces::Split { rest, offset, delimiters, level } => {
+                let bytes = rest.take()?;
+                let (end, held) = scan::piece(bytes, *level, delimiters);
+                let len = end.unwrap_or(bytes.len());
                 let value = Value {
-                    bytes: &rest[..len],
-                    offset: whole.offset + *start,
+                    bytes: &bytes[..len],
+                    offset: *offset,
                     delimiters: *delimiters,
                     level: *level,
+                    held,
                 };
-                if done {
-                    *parent = None;
-                } else {
-                    *start += len + 1;
+                if end.is_some() {
+                    *rest = Some(&bytes[len + 1..]);
+                    *offset += len + 1;
                 }
                 Some(value)
             }
@@ -226,7 +258,9 @@ mod tests {
     use super::*;
 
     fn field(bytes: &[u8]) -> Value<'_> {
-        Value::field(bytes, 0, Delimiters::default())
+        let delimiters = Delimiters::default();
+        let held = scan::piece(bytes, Level::Field, &delimiters).1;
+        Value::scanned(bytes, 0, delimiters, Level::Field, held)
     }
 
     #[test]

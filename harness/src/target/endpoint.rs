@@ -407,6 +407,10 @@ impl Endpoint {
     /// The ACK as the ACK-level defects would write it.
     fn mangle(&self, message: &Message<'_>, decision: &Decision, ack: Vec<u8>) -> Vec<u8> {
         let d = &self.defects;
+        // The correct endpoint (no defect) sends the ACK as built: no copy, no second parse.
+        if d.is_empty() {
+            return ack;
+        }
         let Ok(mut buf) = MessageBuf::new(ack.clone()) else { return ack };
         let set = |buf: &mut MessageBuf, path: &str, raw: &[u8]| {
             if let Ok(path) = Hl7Path::parse(path) {

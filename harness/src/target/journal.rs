@@ -236,12 +236,13 @@ impl Journal {
     /// Appends one record and syncs it; on failure the file is as it was before (see the
     /// module documentation).
     pub fn append(&mut self, sequence: u64, payload: &[u8]) -> Result<(), JournalError> {
-        let path = self.path.display().to_string();
-        let io = |source| JournalError::Io { path: path.clone(), source };
+        // The path is written out only for an error: not a String per message.
+        let shown = |path: &Path| path.display().to_string();
+        let io = |source| JournalError::Io { path: shown(&self.path), source };
         if let Some(length) = self.cut_to {
             self.file.set_len(length).and_then(|()| self.file.sync_data()).map_err(|source| {
                 JournalError::Append {
-                    path: path.clone(),
+                    path: shown(&self.path),
                     offset: length,
                     rolled_back: false,
                     source,
@@ -262,7 +263,7 @@ impl Journal {
         if !rolled_back {
             self.cut_to = Some(before);
         }
-        Err(JournalError::Append { path, offset: before, rolled_back, source })
+        Err(JournalError::Append { path: shown(&self.path), offset: before, rolled_back, source })
     }
 }
 

@@ -9,7 +9,7 @@
 use super::grammar::{Item, Node};
 use super::Version;
 use crate::hl7::finding::{Finding, Location, Severity};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
 const RULE_GRAMMAR: &str =
     "HL7 v2.5.1 ch. 2, abstract message syntax (segment order, optionality, repetition)";
@@ -29,43 +29,98 @@ pub enum ZSegments {
 #[derive(Debug, Default, Clone)]
 struct State {
     epsilon: Vec<usize>,
-    /// Consuming this segment id moves to the target state.
-    segment: Option<(String, usize)>,
+    /// Consuming this segment (a symbol: an index into `Automaton::symbols`) moves to the
+    /// target state.
+    segment: Option<(usize, usize)>,
 }
+
+/// A set of states, one bit each: a grammar has a few hundred states, so a step is a few
+/// word-wide ORs of precomputed closures.
+type StateSet = Vec<u64>;
 
 /// The compiled grammar.
 #[derive(Debug, Clone)]
 pub struct Automaton {
     states: Vec<State>,
-    /// Every state's epsilon closure (itself included), computed once so that matching a
-    /// segment is a union of precomputed sets rather than a graph walk.
-    closures: Vec<Vec<usize>>,
+    /// Words of a [`StateSet`].
+    words: usize,
+    /// Every state's epsilon closure (itself included), computed once, as [`StateSet`]s laid
+    /// end to end (`words` each): matching a segment is a union of precomputed sets rather than
+    /// a graph walk.
+    closures: Vec<u64>,
     start: usize,
     accept: usize,
-    alphabet: HashSet<String>,
+    /// The segment ids the grammar names, sorted, each with its symbol.
+    alphabet: Vec<(String, usize)>,
+    /// Per symbol, the `(state, target)` edges that consume it.
+    consumers: Vec<Vec<(usize, usize)>>,
+    /// Per symbol, its segment id.
+    symbols: Vec<String>,
 }
 
 impl Automaton {
     pub fn new(items: &[Item]) -> Automaton {
         let mut automaton = Automaton {
             states: Vec::new(),
+            words: 0,
             closures: Vec::new(),
             start: 0,
             accept: 0,
-            alphabet: HashSet::new(),
+            alphabet: Vec::new(),
+            consumers: Vec::new(),
+            symbols: Vec::new(),
         };
         let (start, accept) = automaton.sequence(items);
         automaton.start = start;
         automaton.accept = accept;
-        automaton.closures = (0..automaton.states.len())
-            .map(|s| {
-                let mut set = vec![s];
-                automaton.closure(&mut set);
-                set.sort_unstable();
-                set
-            })
-            .collect();
+        let words = automaton.states.len().div_ceil(64).max(1);
+        automaton.words = words;
+        let mut closures = vec![0u64; words * automaton.states.len()];
+        for s in 0..automaton.states.len() {
+            let mut set = vec![s];
+            automaton.closure(&mut set);
+            for t in set {
+                closures[s * words + t / 64] |= 1 << (t % 64);
+            }
+        }
+        automaton.closures = closures;
+        automaton.consumers = vec![Vec::new(); automaton.symbols.len()];
+        for (s, state) in automaton.states.iter().enumerate() {
+            if let Some((symbol, target)) = state.segment {
+                automaton.consumers[symbol].push((s, target));
+            }
+        }
+        automaton.alphabet =
+            automaton.symbols.iter().enumerate().map(|(i, id)| (id.clone(), i)).collect();
+        automaton.alphabet.sort_unstable();
         automaton
+    }
+
+    /// The symbol of a segment id, `None` when the grammar does not name it.
+    fn symbol(&self, id: &str) -> Option<usize> {
+        let at = self.alphabet.binary_search_by(|(known, _)| known.as_str().cmp(id)).ok()?;
+        Some(self.alphabet[at].1)
+    }
+
+    fn closure_of(&self, state: usize) -> &[u64] {
+        &self.closures[state * self.words..(state + 1) * self.words]
+    }
+
+    fn contains(set: &[u64], state: usize) -> bool {
+        set[state / 64] >> (state % 64) & 1 == 1
+    }
+
+    /// The states of a set, in order.
+    fn members(set: &[u64]) -> Vec<usize> {
+        let mut out = Vec::new();
+        for (w, &word) in set.iter().enumerate() {
+            let mut word = word;
+            while word != 0 {
+                out.push(w * 64 + word.trailing_zeros() as usize);
+                word &= word - 1;
+            }
+        }
+        out
     }
 
     fn state(&mut self) -> usize {
@@ -89,8 +144,14 @@ impl Automaton {
             Node::Segment(id) => {
                 let start = self.state();
                 let end = self.state();
-                self.states[start].segment = Some((id.clone(), end));
-                self.alphabet.insert(id.clone());
+                let symbol = match self.symbols.iter().position(|known| known == id) {
+                    Some(symbol) => symbol,
+                    None => {
+                        self.symbols.push(id.clone());
+                        self.symbols.len() - 1
+                    }
+                };
+                self.states[start].segment = Some((symbol, end));
                 (start, end)
             }
             Node::Group { items, .. } => self.sequence(items),
@@ -138,27 +199,20 @@ impl Automaton {
         }
     }
 
-    /// The states after consuming `id` from `set`, closed under epsilon edges.
-    fn step(&self, set: &[usize], id: &str) -> Vec<usize> {
-        let mut bits = vec![0u64; self.states.len().div_ceil(64)];
-        for &s in set {
-            if let Some((segment, target)) = &self.states[s].segment {
-                if segment == id {
-                    for &c in &self.closures[*target] {
-                        bits[c / 64] |= 1 << (c % 64);
-                    }
+    /// The states after consuming `symbol` from `set`, closed under epsilon edges, into
+    /// `next`; false when no state of `set` takes it (`next` is then empty).
+    fn step(&self, set: &[u64], symbol: usize, next: &mut [u64]) -> bool {
+        next.fill(0);
+        let mut any = false;
+        for &(s, target) in &self.consumers[symbol] {
+            if Automaton::contains(set, s) {
+                any = true;
+                for (word, closure) in next.iter_mut().zip(self.closure_of(target)) {
+                    *word |= closure;
                 }
             }
         }
-        let mut next = Vec::new();
-        for (w, &word) in bits.iter().enumerate() {
-            let mut word = word;
-            while word != 0 {
-                next.push(w * 64 + word.trailing_zeros() as usize);
-                word &= word - 1;
-            }
-        }
-        next
+        any
     }
 
     /// The fewest segments to skip from `set` to reach states where `goal` holds: which
@@ -176,7 +230,10 @@ impl Automaton {
             let c = cost[&s];
             let state = &self.states[s];
             let epsilon = state.epsilon.iter().map(|&t| (t, 0, None));
-            let segment = state.segment.iter().map(|(id, t)| (*t, 1, Some(id.as_str())));
+            let segment = state
+                .segment
+                .iter()
+                .map(|&(symbol, t)| (t, 1, Some(self.symbols[symbol].as_str())));
             for (t, w, skipped) in epsilon.chain(segment) {
                 if cost.get(&t).is_none_or(|&old| c + w < old) {
                     cost.insert(t, c + w);
@@ -213,6 +270,10 @@ struct SkipPath {
 }
 
 /// Matches `ids` (the message's segment ids in order) and reports what does not fit.
+///
+/// A message that fits costs a symbol look-up and a step per segment and nothing else: the
+/// bookkeeping that explains a misfit (segments still to come, segments already taken) is
+/// only built once a segment does not fit.
 pub fn match_segments(
     ids: &[&str],
     automaton: &Automaton,
@@ -221,15 +282,16 @@ pub fn match_segments(
     z_segments: ZSegments,
 ) -> Vec<Finding> {
     let mut findings = Vec::new();
-    let mut current = automaton.closures[automaton.start].clone();
-    let mut remaining: HashMap<&str, usize> = HashMap::new();
-    for id in ids {
-        *remaining.entry(id).or_default() += 1;
-    }
-    let mut seen: HashSet<&str> = HashSet::new();
+    let words = automaton.words;
+    let mut current: StateSet = automaton.closure_of(automaton.start).to_vec();
+    let mut next: StateSet = vec![0; words];
+    // How often each id occurs after the one being matched; counted at the first misfit.
+    let mut remaining: Option<HashMap<&str, usize>> = None;
+    // Symbols taken so far (a segment seen again where only one is allowed is "repeated").
+    let mut taken = vec![false; automaton.symbols.len()];
     // Id → index in `findings` of its first out-of-order/repeated finding.
     let mut misplaced: HashMap<String, usize> = HashMap::new();
-    let context = format!("{structure} v{version}");
+    let context = || format!("{structure} v{version}");
     for (i, &id) in ids.iter().enumerate() {
         let index = i + 1;
         // Past the cap the rest is not matched at all: each misplaced segment costs a search
@@ -249,37 +311,44 @@ pub fn match_segments(
             ));
             return findings;
         }
-        if let Some(n) = remaining.get_mut(id) {
+        if let Some(n) = remaining.as_mut().and_then(|r| r.get_mut(id)) {
             *n -= 1;
         }
         if z_segments == ZSegments::AllowedAnywhere && id.starts_with('Z') {
             continue;
         }
-        let next = automaton.step(&current, id);
-        if !next.is_empty() {
-            current = next;
-            seen.insert(id);
-            continue;
-        }
         let location = Location::segment(index, id);
-        if !automaton.alphabet.contains(id) {
+        let Some(symbol) = automaton.symbol(id) else {
             findings.push(Finding::new(
                 "unexpected-segment",
                 Severity::Warning,
                 location,
-                format!("{id} is not part of {context}"),
+                format!("{id} is not part of {}", context()),
                 RULE_UNEXPECTED,
             ));
             continue;
+        };
+        if automaton.step(&current, symbol, &mut next) {
+            std::mem::swap(&mut current, &mut next);
+            taken[symbol] = true;
+            continue;
         }
+        let remaining = remaining.get_or_insert_with(|| {
+            let mut counts: HashMap<&str, usize> = HashMap::new();
+            for later in &ids[index..] {
+                *counts.entry(later).or_default() += 1;
+            }
+            counts
+        });
         let can_take =
-            |s: usize| automaton.states[s].segment.as_ref().is_some_and(|(seg, _)| seg == id);
-        let path = automaton.skip_path(&current, can_take);
+            |s: usize| automaton.states[s].segment.is_some_and(|(taker, _)| taker == symbol);
+        let path = automaton.skip_path(&Automaton::members(&current), can_take);
         let explained = path.filter(|path| {
             // Skipping a segment the message still holds later would only move the problem.
             path.skipped.iter().all(|s| remaining.get(s.as_str()).copied().unwrap_or(0) == 0)
         });
         if let Some(path) = explained {
+            let context = context();
             for missing in &path.skipped {
                 findings.push(Finding::new(
                     "missing-required-segment",
@@ -289,24 +358,29 @@ pub fn match_segments(
                     RULE_GRAMMAR,
                 ));
             }
-            current = automaton.step(&path.targets, id);
-            seen.insert(id);
+            let mut targets: StateSet = vec![0; words];
+            for &t in &path.targets {
+                targets[t / 64] |= 1 << (t % 64);
+            }
+            automaton.step(&targets, symbol, &mut current);
+            taken[symbol] = true;
             continue;
         }
-        let (code, why) = if seen.contains(id) {
-            ("repeated-segment", format!("{id} appears again where {context} allows only one"))
+        let (code, why) = if taken[symbol] {
+            ("repeated-segment", format!("{id} appears again where {} allows only one", context()))
         } else {
             (
                 "out-of-order-segment",
-                format!("{id} is out of order: {context} does not allow it here"),
+                format!("{id} is out of order: {} does not allow it here", context()),
             )
         };
         misplaced.entry(id.to_string()).or_insert(findings.len());
         findings.push(Finding::new(code, Severity::Warning, location, why, RULE_GRAMMAR));
     }
-    if !current.contains(&automaton.accept) {
+    if !Automaton::contains(&current, automaton.accept) {
         let accept = automaton.accept;
-        if let Some(path) = automaton.skip_path(&current, |s| s == accept) {
+        if let Some(path) = automaton.skip_path(&Automaton::members(&current), |s| s == accept) {
+            let context = context();
             for missing in &path.skipped {
                 // A required segment that is present but misplaced: a receiver ignores it as
                 // unexpected (ch. 2, 2.6.2) and so loses it, which makes it an error.
