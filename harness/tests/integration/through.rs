@@ -73,7 +73,8 @@ struct QueuePack(PathBuf);
 
 impl QueuePack {
     fn new() -> QueuePack {
-        let dir = std::env::temp_dir().join(format!("hl7-harness-through-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("hl7-harness-through-queue-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(
@@ -121,4 +122,64 @@ fn drop_on_full_queue_fails_through_input_ack() {
     assert_eq!(correct, ["through.delivered"], "the refused input is missing, answered AR");
     let defect = failures(&pack.file(), "full queue", Some("drop-on-full-queue"));
     assert_eq!(defect, ["through.delivered", "through.input-ack"]);
+}
+
+/// A folder with a route file and a through scenario whose engine journals to a full disk:
+/// the command links `inbox.journal` to /dev/full (every write fails, ENOSPC) before it starts
+/// the engine (removed when dropped).
+struct FullDiskPack(PathBuf);
+
+impl FullDiskPack {
+    fn new() -> FullDiskPack {
+        let dir =
+            std::env::temp_dir().join(format!("hl7-harness-through-disk-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("disk.routes.yaml"),
+            "listen: mllp://127.0.0.1:0\njournal: journal\ndestinations:\n  store:\n    \
+             url: mllp://127.0.0.1:1\nroutes:\n  - name: all\n    to: [store]\n",
+        )
+        .unwrap();
+        let message = "MSH|^~\\\\&|S|SF|R|RF|20240101||ADT^A04^ADT_A01|X|P|2.5\\rPID|1||P1";
+        let script =
+            "mkdir -p \\\"$1/journal\\\" && ln -s /dev/full \\\"$1/journal/inbox.journal\\\" \
+                      && shift && exec \\\"$@\\\"";
+        std::fs::write(
+            dir.join("disk.yaml"),
+            format!(
+                "role: through\nthrough:\n  destinations: {{ store: {{}} }}\n  sut:\n    \
+                 command: [sh, -c, \"{script}\", sh, \"{{workdir}}\", \"{{harness}}\", engine, \
+                 \"{{scenario_dir}}/disk.routes.yaml\", --listen, \"{{input}}\", --journal, \
+                 \"{{workdir}}/journal\", --destination, \"store=mllp://{{destination.store}}\", \
+                 \"{{defects}}\"]\n  timeout: 3s\n\
+                 messages:\n  m: {{ text: \"{message}\" }}\nflows:\n  - name: a full disk\n    \
+                 send:\n      - message: m\n        expect: [{{ to: store }}]\n"
+            ),
+        )
+        .unwrap();
+        FullDiskPack(dir)
+    }
+
+    fn file(&self) -> String {
+        self.0.join("disk.yaml").display().to_string()
+    }
+}
+
+impl Drop for FullDiskPack {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// forward-before-journal: the journal write fails, the source is answered AR, yet the output
+/// comes out. The correct engine answers AR and forwards nothing: the input is missing (the
+/// source must resend it) but the engine's answer was true.
+#[test]
+fn forward_before_journal_fails_through_input_ack() {
+    let pack = FullDiskPack::new();
+    let correct = failures(&pack.file(), "full disk", None);
+    assert_eq!(correct, ["through.delivered"], "refused with AR, nothing forwarded");
+    let defect = failures(&pack.file(), "full disk", Some("forward-before-journal"));
+    assert_eq!(defect, ["through.input-ack"]);
 }
