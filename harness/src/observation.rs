@@ -243,6 +243,39 @@ pub struct CaseObservation {
     /// The order the target applied the case's messages in.
     #[serde(skip)]
     pub applied: AppliedOrder,
+    /// Through role: what went into the engine and what came out at its destinations.
+    #[serde(default)]
+    pub through: Option<ThroughObservation>,
+}
+
+/// Through role: the inputs the harness sent into the engine, with the engine's answers, and
+/// every message that arrived at a destination the harness played, in arrival order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThroughObservation {
+    pub inputs: Vec<ThroughInput>,
+    pub arrivals: Vec<ThroughArrival>,
+}
+
+/// One input message sent into the engine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThroughInput {
+    /// How the report names it (the case's input label).
+    pub label: String,
+    pub payload: Vec<u8>,
+    /// When it was written, since the case started.
+    pub sent: Duration,
+    /// The engine's answer (the frame whose MSA-2 is the input's MSH-10); `None`: none came.
+    pub ack: Option<Vec<u8>>,
+    /// Why it could not be sent or answered (connect refused, timeout, close).
+    pub event: Option<String>,
+}
+
+/// One message that arrived at a destination.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThroughArrival {
+    /// The destination's name in the scenario.
+    pub destination: String,
+    pub arrival: Arrival,
 }
 
 /// One message the sender under test delivered (receiver role), and how it was answered.

@@ -237,6 +237,48 @@ catalogue! {
                check failed at warning severity) when the only findings are RE elements left \
                empty or suggested value sets, which the sender may have had no data for. Run \
                only when the target profile has message_profiles.";
+    THROUGH_ENGINE_RAN = "through.engine-ran", Error, versions: NONE,
+        rule: "an engine under test that cannot be started, or stops while the case runs \
+               (a crash, a configuration it refuses), has not shown what it forwards",
+        summary: "the engine the case starts started and kept running until the case ended",
+        note: "Run when the scenario starts the engine (through.sut).";
+    THROUGH_DELIVERED = "through.delivered", Error, versions: ALL,
+        rule: "HL7 v2.5.1 ch. 2, 2.9.2 original mode, applied to each hop: a message the engine \
+               took is delivered to each destination once; a resend keeps MSH-10 (ch. 2, MSH-10) \
+               so the destination can recognise it, and a second copy under another control ID \
+               is a duplicate",
+        summary: "every expected output arrived at its destination, once",
+        note: "";
+    THROUGH_CONTENT = "through.content", Error, versions: NONE,
+        rule: "the case's expected output: every value, decoded (escapes resolved, character \
+               set applied) and independent of the delimiters, equal to the expected message's \
+               but for the paths the case ignores",
+        summary: "each output is the expected message, field by field",
+        note: "";
+    THROUGH_UNEXPECTED = "through.unexpected", Error, versions: NONE,
+        rule: "the case's routing: nothing arrives at a destination that the case does not \
+               expect there (a filtered input, another destination's output, a message of no \
+               input)",
+        summary: "nothing arrived that was not expected",
+        note: "";
+    THROUGH_ORDER = "through.order", Error, versions: ALL,
+        rule: "HL7 v2.5.1 ch. 2, 2.9.2: messages are passed on in the order of their events \
+               (an A08 must not overtake its A04); an engine keeps each destination's outputs \
+               in the order it accepted the inputs",
+        summary: "each destination received its outputs in the input order",
+        note: "Run when a destination expects more than one output of the case and the case \
+               does not allow reordering.";
+    THROUGH_LATENCY = "through.latency", Error, versions: NONE,
+        rule: "the case's `within:`: the time from sending the input to the first arrival of \
+               its output",
+        summary: "each output arrived within the time the case allows",
+        note: "";
+    THROUGH_INPUT_ACK = "through.input-ack", Error, versions: ALL,
+        rule: "HL7 v2.5.1 ch. 2, 2.9.2 and 2.9.3: an accept (AA, CA) commits the receiver to \
+               the message; an engine that accepts an input must deliver it (or the case says \
+               it filters it), and an input it refused (AE, AR, CE, CR) must not come out",
+        summary: "the engine accepted no input it then dropped, and forwarded none it refused",
+        note: "";
     SUT_RAN = "sut.ran", Error, versions: NONE,
         rule: "a sender under test that cannot be started, or does not finish within the case \
                timeout, has not shown conformance",

@@ -26,6 +26,7 @@ pub fn evaluate(plan: &CasePlan, case: &crate::observation::CaseObservation) -> 
     }
     case::case_level(plan, case, &mut results);
     sender::receiver_case(plan, case, &mut results);
+    through::through_case(plan, case, &mut results);
     history::history(plan, case, &mut results);
     order::order(plan, case, &mut results);
     results.retain(|r| !plan.skip_checks.iter().any(|s| r.id == s.as_str()));

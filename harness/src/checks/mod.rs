@@ -23,6 +23,7 @@ mod plan;
 mod result;
 pub mod rulebook;
 mod sender;
+mod through;
 mod version;
 
 pub use declared::{allowed_answers, Allowed};
@@ -34,6 +35,7 @@ pub use content_findings::{ContentFindings, MessageFindings, ProfileCoverage};
 pub use evaluate::{evaluate, show_bytes};
 pub use plan::{CasePlan, ExpectedMessage, ReceiverExpectation};
 pub use result::CheckResult;
+pub use through::{ExpectedOutput, ThroughExpectation, ThroughInputPlan};
 
 #[cfg(test)]
 mod tests;

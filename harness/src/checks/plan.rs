@@ -33,6 +33,8 @@ pub struct CasePlan {
     pub profile: Option<Arc<TargetProfile>>,
     /// The receiver role's expectations of what the sender delivers.
     pub receiver: Option<ReceiverExpectation>,
+    /// The through role's expectations of what comes out of the engine, and where.
+    pub through: Option<super::through::ThroughExpectation>,
 }
 
 impl CasePlan {
@@ -49,6 +51,7 @@ impl CasePlan {
             vanished: case.network_faults().any(|f| f.name() == "blackhole"),
             profile: None,
             receiver: None,
+            through: None,
         }
     }
 

@@ -27,6 +27,10 @@ pub struct EngineArgs {
     /// start every output not closed there is queued again.
     #[arg(long, value_name = "DIR")]
     pub journal: Option<PathBuf>,
+    /// Forward destination NAME to URL (`mllp://HOST:PORT`) instead of the route file's `url`
+    /// (repeatable): a through case starts the engine with the addresses it listens on.
+    #[arg(long = "destination", value_name = "NAME=URL")]
+    pub destinations: Vec<String>,
     /// Switch on a known engine bug, to prove a through case catches it (repeatable;
     /// --list-defects lists them).
     #[arg(long = "defect", visible_alias = "engine-defect", value_name = "NAME",
@@ -49,7 +53,17 @@ pub fn run(args: &EngineArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     let Some(file) = &args.routes else {
         anyhow::bail!("name a route file");
     };
-    let routes = read_routes(file)?;
+    let mut routes = read_routes(file)?;
+    for redirect in &args.destinations {
+        let Some((name, url)) = redirect.split_once('=') else {
+            anyhow::bail!(
+                "--destination {redirect}: write NAME=URL (portal=mllp://127.0.0.1:2602)"
+            );
+        };
+        if let Err(why) = routes.redirect(name, url) {
+            anyhow::bail!("--destination {redirect}: {why}");
+        }
+    }
     let Some(listen) = args.listen.clone().or_else(|| routes.listen.clone()) else {
         anyhow::bail!("{}: no `listen` address; give one there or with --listen", file.display());
     };

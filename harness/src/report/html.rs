@@ -438,6 +438,7 @@ fn messages(out: &mut String, case: &CaseOutcome, table: &mut MessageTable) {
     if observation.exchanges.is_empty()
         && observation.arrivals.is_empty()
         && observation.sut.is_none()
+        && observation.through.is_none()
     {
         return;
     }
@@ -489,22 +490,62 @@ fn messages(out: &mut String, case: &CaseOutcome, table: &mut MessageTable) {
             message(table, &arrival.payload)
         );
     }
+    if let Some(through) = &observation.through {
+        through_messages(out, through, table);
+    }
     if let Some(sut) = &observation.sut {
+        // An engine (through role) is a server, stopped when the case ends.
+        let (who, stopped) = match observation.through {
+            Some(_) => ("engine", "stopped when the case ended"),
+            None => ("sender under test", "stopped at the case timeout"),
+        };
         let ended = match (&sut.error, sut.killed, sut.exit) {
             (Some(error), _, _) => format!("could not start: {error}"),
-            (None, true, _) => "stopped at the case timeout".into(),
+            (None, true, _) => stopped.into(),
             (None, false, Some(code)) => format!("exit {code}"),
             (None, false, None) => "ended by a signal".into(),
         };
         let _ = writeln!(
             out,
-            "<p>sender under test: <code>{}</code>: {}</p><pre>{}</pre>",
+            "<p>{who}: <code>{}</code>: {}</p><pre>{}</pre>",
             escape(&sut.command),
             escape(&ended),
             escape(&sut.output)
         );
     }
     out.push_str("</details>\n");
+}
+
+/// Through role: each input with the engine's answer, then what arrived at each destination.
+fn through_messages(
+    out: &mut String,
+    through: &crate::observation::ThroughObservation,
+    table: &mut MessageTable,
+) {
+    for input in &through.inputs {
+        let _ = writeln!(
+            out,
+            "<p>{} sent at {} ms{}</p>{}",
+            escape(&input.label),
+            input.sent.as_millis(),
+            input.event.as_deref().map(|e| format!(": {}", escape(e))).unwrap_or_default(),
+            message(table, &input.payload)
+        );
+        if let Some(ack) = &input.ack {
+            let _ = writeln!(out, "<p>the engine answered</p>{}", message(table, ack));
+        }
+    }
+    for arrival in &through.arrivals {
+        let _ = writeln!(
+            out,
+            "<p>arrived at {} at {} ms on connection {}: answer {}</p>{}",
+            escape(&arrival.destination),
+            arrival.arrival.received.as_millis(),
+            arrival.arrival.connection,
+            escape(&arrival.arrival.answer),
+            message(table, &arrival.arrival.payload)
+        );
+    }
 }
 
 /// Each rule's text once, keyed by check id (the matrix and the failures link here).

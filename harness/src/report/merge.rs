@@ -11,11 +11,13 @@ use super::baseline::Comparison;
 use super::manifest::{compare, Manifest, FILE as MANIFEST};
 use super::record::{PackInputs, RunRecord};
 use super::results_model::{
-    CaseEntry, CheckEntry, MessageEntry, PackEntry, ReplyEntry, ResultsFile,
+    ArrivalEntry, CaseEntry, CheckEntry, MessageEntry, PackEntry, ReplyEntry, ResultsFile,
+    ThroughEntry,
 };
 use super::time::{parse_rfc3339, run_id};
 use crate::checks::{CheckResult, Severity, CATALOGUE};
 use crate::observation::{Arrival, Canary, CaseObservation, ConnectionAfter, Exchange, Reply};
+use crate::observation::{ThroughArrival, ThroughInput, ThroughObservation};
 use crate::runner::{CaseOutcome, PackOutcome, RunOutcome, Shard};
 use base64::Engine;
 use std::path::{Path, PathBuf};
@@ -163,6 +165,45 @@ fn reply(path: &Path, entry: &ReplyEntry) -> Result<Reply, MergeError> {
     })
 }
 
+fn arrival(path: &Path, a: &ArrivalEntry) -> Result<Arrival, MergeError> {
+    Ok(Arrival {
+        connection: a.connection,
+        payload: bytes(path, &a.message)?,
+        notes: a.notes.iter().map(|n| (n.code.clone(), n.offset)).collect(),
+        received: Duration::from_millis(a.received_ms),
+        answer: a.answer.clone(),
+        answered: a.answered_ms.map(Duration::from_millis),
+        accepted: a.accepted,
+        rejected: a.rejected,
+    })
+}
+
+/// A through case's inputs and arrivals read back.
+fn through(path: &Path, t: &ThroughEntry) -> Result<ThroughObservation, MergeError> {
+    let inputs = t
+        .inputs
+        .iter()
+        .map(|i| {
+            Ok(ThroughInput {
+                label: i.label.clone(),
+                payload: bytes(path, &i.message)?,
+                sent: Duration::from_millis(i.sent_ms),
+                ack: i.ack.as_ref().map(|m| bytes(path, m)).transpose()?,
+                event: i.event.clone(),
+            })
+        })
+        .collect::<Result<_, MergeError>>()?;
+    let arrivals = t
+        .arrivals
+        .iter()
+        .map(|a| {
+            let arrival = arrival(path, &a.arrival)?;
+            Ok(ThroughArrival { destination: a.destination.clone(), arrival })
+        })
+        .collect::<Result<_, MergeError>>()?;
+    Ok(ThroughObservation { inputs, arrivals })
+}
+
 /// A check result read back: the id must be one this harness knows, with the same rule.
 fn check(path: &Path, entry: &CheckEntry) -> Result<CheckResult, MergeError> {
     let def = CATALOGUE
@@ -234,23 +275,9 @@ fn case(path: &Path, pack: &str, entry: &CaseEntry) -> Result<CaseOutcome, Merge
             stray: entry.stray.iter().map(|r| reply(path, r)).collect::<Result<_, _>>()?,
             probes: entry.probes.clone(),
             aborted: entry.aborted.clone(),
-            arrivals: entry
-                .arrivals
-                .iter()
-                .map(|a| {
-                    Ok(Arrival {
-                        connection: a.connection,
-                        payload: bytes(path, &a.message)?,
-                        notes: a.notes.iter().map(|n| (n.code.clone(), n.offset)).collect(),
-                        received: Duration::from_millis(a.received_ms),
-                        answer: a.answer.clone(),
-                        answered: a.answered_ms.map(Duration::from_millis),
-                        accepted: a.accepted,
-                        rejected: a.rejected,
-                    })
-                })
-                .collect::<Result<_, MergeError>>()?,
+            arrivals: entry.arrivals.iter().map(|a| arrival(path, a)).collect::<Result<_, _>>()?,
             sut: entry.sut.clone(),
+            through: entry.through.as_ref().map(|t| through(path, t)).transpose()?,
             canaries: entry
                 .canaries
                 .iter()
@@ -420,5 +447,38 @@ mod tests {
         let read = check(Path::new("results.json"), &entry).expect("known check");
         assert_eq!(read.content.as_deref(), Some(&content));
         assert_eq!(read, written);
+    }
+
+    /// A through case's inputs, the engine's answers and the destinations' arrivals survive
+    /// results.json, so a merged report shows and judges them as the shard did.
+    #[test]
+    fn through_observations_read_back() {
+        let mut outcome = crate::report::message_profile::fixture::outcome(true);
+        let mut case = outcome.packs[2].cases.remove(0);
+        let arrival = Arrival {
+            connection: 2,
+            payload: b"MSH|^~\\&|A|B|PORTAL|D|20240101||ADT^A01|M1|P|2.6\r".to_vec(),
+            notes: Vec::new(),
+            received: Duration::from_millis(40),
+            answer: "no ACK".into(),
+            answered: None,
+            accepted: false,
+            rejected: false,
+        };
+        let through = ThroughObservation {
+            inputs: vec![ThroughInput {
+                label: "input 1 (admit)".into(),
+                payload: b"MSH|^~\\&|A|B|C|D|20240101||ADT^A01|M1|P|2.6\r".to_vec(),
+                sent: Duration::from_millis(12),
+                ack: Some(b"MSH|^~\\&|C|D|A|B|20240101||ACK|X|P|2.6\rMSA|AA|M1\r".to_vec()),
+                event: None,
+            }],
+            arrivals: vec![ThroughArrival { destination: "portal".into(), arrival }],
+        };
+        case.observation.through = Some(through.clone());
+        let json = serde_json::to_string(&CaseEntry::of(&case)).expect("serialize");
+        let entry: CaseEntry = serde_json::from_str(&json).expect("read back");
+        let read = super::case(Path::new("results.json"), "pack", &entry).expect("reads");
+        assert_eq!(read.observation.through, Some(through));
     }
 }

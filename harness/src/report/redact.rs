@@ -395,6 +395,16 @@ pub fn redact(outcome: &RunOutcome) -> RunOutcome {
         for arrival in &mut observation.arrivals {
             arrival.payload = redactor.message(&arrival.payload);
         }
+        // Through role: the inputs, the engine's ACKs and what came out at each destination.
+        if let Some(through) = &mut observation.through {
+            for input in &mut through.inputs {
+                input.payload = redactor.message(&input.payload);
+                input.ack = input.ack.as_deref().map(|ack| redactor.message(ack));
+            }
+            for arrival in &mut through.arrivals {
+                arrival.arrival.payload = redactor.message(&arrival.arrival.payload);
+            }
+        }
     }
     for case in outcome.packs.iter_mut().flat_map(|p| p.cases.iter_mut()) {
         let name = redactor.case_name(&case.name);
@@ -455,6 +465,16 @@ pub fn redact(outcome: &RunOutcome) -> RunOutcome {
         for arrival in &mut observation.arrivals {
             redactor.bytes(&mut arrival.payload);
             arrival.answer = redactor.text(&arrival.answer);
+        }
+        if let Some(through) = &mut observation.through {
+            for input in &mut through.inputs {
+                redactor.bytes(&mut input.payload);
+                input.label = redactor.text(&input.label);
+                input.event = input.event.as_deref().map(|e| redactor.text(e));
+            }
+            for arrival in &mut through.arrivals {
+                redactor.bytes(&mut arrival.arrival.payload);
+            }
         }
         if let Some(sut) = &mut observation.sut {
             sut.output = redactor.text(&sut.output);
@@ -575,5 +595,46 @@ mod tests {
         let redacted = redact(&outcome);
         let content = redacted.packs[2].cases[0].results[0].content.as_deref().expect("findings");
         assert_eq!(content.messages[0].violations[0].message, "\"[name-1]\" is too long");
+    }
+
+    /// Through role: the values of the inputs and of what came out are learned, so the
+    /// field-level diff of `through.content` quotes no patient data.
+    #[test]
+    fn through_observations_and_their_diff_are_redacted() {
+        use crate::observation::{ThroughArrival, ThroughInput, ThroughObservation};
+        let mut outcome = crate::report::message_profile::fixture::outcome(true);
+        let case = &mut outcome.packs[2].cases[0];
+        let message = |name: &str| {
+            format!("MSH|^~\\&|A|B|C|D|20240101||ADT^A04|M1|P|2.6\rPID|1||X1||{name}^Jane\r")
+                .into_bytes()
+        };
+        let arrival = crate::observation::Arrival {
+            connection: 1,
+            payload: message("Smithersen"),
+            notes: Vec::new(),
+            received: std::time::Duration::ZERO,
+            answer: "AA".into(),
+            answered: None,
+            accepted: true,
+            rejected: false,
+        };
+        case.observation.through = Some(ThroughObservation {
+            inputs: vec![ThroughInput {
+                label: "input 1".into(),
+                payload: message("Smithers"),
+                sent: std::time::Duration::ZERO,
+                ack: None,
+                event: None,
+            }],
+            arrivals: vec![ThroughArrival { destination: "portal".into(), arrival }],
+        });
+        case.results[0].evidence = "PID-5.1: \"Smithers\" → \"Smithersen\"".into();
+        let redacted = redact(&outcome);
+        let case = &redacted.packs[2].cases[0];
+        assert!(!case.results[0].evidence.contains("Smithers"), "{}", case.results[0].evidence);
+        let through = case.observation.through.as_ref().expect("through");
+        let shown = String::from_utf8_lossy(&through.inputs[0].payload).into_owned()
+            + &String::from_utf8_lossy(&through.arrivals[0].arrival.payload);
+        assert!(!shown.contains("Smithers"), "{shown}");
     }
 }

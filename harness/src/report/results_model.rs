@@ -109,6 +109,31 @@ pub struct CaseEntry {
     pub arrivals: Vec<ArrivalEntry>,
     #[serde(default)]
     pub sut: Option<SutRun>,
+    /// Through role: the inputs with the engine's answers, and what arrived where.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub through: Option<ThroughEntry>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ThroughEntry {
+    pub inputs: Vec<ThroughInputEntry>,
+    pub arrivals: Vec<ThroughArrivalEntry>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ThroughInputEntry {
+    pub label: String,
+    pub message: MessageEntry,
+    pub sent_ms: u64,
+    pub ack: Option<MessageEntry>,
+    pub event: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ThroughArrivalEntry {
+    pub destination: String,
+    #[serde(flatten)]
+    pub arrival: ArrivalEntry,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -306,21 +331,44 @@ impl CaseEntry {
             aborted: observation.aborted.clone(),
             reproduce: case.reproduce.clone(),
             position: PositionEntry { file: case.position.0, case: case.position.1 },
-            arrivals: observation
-                .arrivals
-                .iter()
-                .map(|a| ArrivalEntry {
-                    connection: a.connection,
-                    message: MessageEntry::of(&a.payload),
-                    notes: notes(&a.notes),
-                    received_ms: millis(a.received),
-                    answer: a.answer.clone(),
-                    answered_ms: a.answered.map(millis),
-                    accepted: a.accepted,
-                    rejected: a.rejected,
-                })
-                .collect(),
+            arrivals: observation.arrivals.iter().map(ArrivalEntry::of).collect(),
             sut: observation.sut.clone(),
+            through: observation.through.as_ref().map(|t| ThroughEntry {
+                inputs: t
+                    .inputs
+                    .iter()
+                    .map(|i| ThroughInputEntry {
+                        label: i.label.clone(),
+                        message: MessageEntry::of(&i.payload),
+                        sent_ms: millis(i.sent),
+                        ack: i.ack.as_deref().map(MessageEntry::of),
+                        event: i.event.clone(),
+                    })
+                    .collect(),
+                arrivals: t
+                    .arrivals
+                    .iter()
+                    .map(|a| ThroughArrivalEntry {
+                        destination: a.destination.clone(),
+                        arrival: ArrivalEntry::of(&a.arrival),
+                    })
+                    .collect(),
+            }),
+        }
+    }
+}
+
+impl ArrivalEntry {
+    fn of(a: &crate::observation::Arrival) -> ArrivalEntry {
+        ArrivalEntry {
+            connection: a.connection,
+            message: MessageEntry::of(&a.payload),
+            notes: notes(&a.notes),
+            received_ms: millis(a.received),
+            answer: a.answer.clone(),
+            answered_ms: a.answered.map(millis),
+            accepted: a.accepted,
+            rejected: a.rejected,
         }
     }
 }

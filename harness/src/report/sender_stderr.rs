@@ -49,17 +49,19 @@ fn failing_tail(case: &CaseOutcome) -> Option<Vec<String>> {
     (!lines.is_empty()).then_some(lines)
 }
 
-fn heading(lines: &[String]) -> String {
+/// Names whose stderr it is: the sender under test, or (through role) the engine.
+fn heading(case: &CaseOutcome, lines: &[String]) -> String {
+    let who = if case.observation.through.is_some() { "engine" } else { "sender" };
     match lines.len() {
-        1 => "sender stderr (last line)".to_string(),
-        n => format!("sender stderr (last {n} lines)"),
+        1 => format!("{who} stderr (last line)"),
+        n => format!("{who} stderr (last {n} lines)"),
     }
 }
 
 /// For the terminal summary, under a failing case: indented, each line behind `| `.
 pub fn terminal(case: &CaseOutcome) -> String {
     let Some(lines) = failing_tail(case) else { return String::new() };
-    let mut out = format!("  {}:\n", heading(&lines));
+    let mut out = format!("  {}:\n", heading(case, &lines));
     for line in &lines {
         let _ = writeln!(out, "    | {line}");
     }
@@ -76,7 +78,7 @@ pub fn markdown(case: &CaseOutcome) -> String {
         .max()
         .unwrap_or(0);
     let fence = "`".repeat(longest.max(2) + 1);
-    format!("- {}:\n\n{fence}text\n{}\n{fence}\n\n", heading(&lines), lines.join("\n"))
+    format!("- {}:\n\n{fence}text\n{}\n{fence}\n\n", heading(case, &lines), lines.join("\n"))
 }
 
 #[cfg(test)]

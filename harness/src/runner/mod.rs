@@ -25,6 +25,7 @@ mod run;
 mod select;
 mod setup;
 mod target;
+mod through;
 mod wire;
 
 pub use event::{EventSink, Reporter, RunEvent};
@@ -37,3 +38,4 @@ pub use reproduce::shell_quote;
 pub use run::run;
 pub use select::{expand, expand_receiver, select, FileRuns};
 pub use target::{Builtin, TargetUrl};
+pub use through::{ThroughContext, ThroughRun};

@@ -36,12 +36,14 @@ pub const DEFECTS_VARIABLE: &str = "HL7H_SUT_DEFECTS";
 /// HL7H_HTTP_PASSWORD`).
 pub const PASSWORD_VARIABLE: &str = "HL7H_HTTP_PASSWORD";
 
+pub(super) mod destination;
 mod http;
 mod messages;
 mod sut;
 use messages::{ack, messages};
 pub use sut::secret_values;
-use sut::{command_line, remove_message_files, tail, write_message_files, Placeholders};
+pub(super) use sut::tail;
+use sut::{command_line, remove_message_files, write_message_files, Placeholders};
 
 /// Arrivals kept per case; a sender in a retry storm cannot fill memory.
 const MAX_ARRIVALS: usize = 10_000;

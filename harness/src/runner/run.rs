@@ -10,6 +10,7 @@ use super::reproduce::reproduce;
 use super::select::{part_seed, select, FileRuns};
 use super::setup::{self, Prepared, Setup};
 use super::{exec, lab, load_phase, receiver, CaseRun, ReceiverContext, ReceiverRun};
+use super::{ThroughContext, ThroughRun};
 use crate::checks::evaluate;
 use crate::observation::{self, CaseObservation};
 use crate::scenario::{LoadedScenario, Pack};
@@ -167,6 +168,42 @@ async fn run_receiver_file(
     Ok(finished)
 }
 
+/// Runs the through cases of one scenario file one after another: each starts its own engine,
+/// and an engine's timing (retries, queues) is judged, so cases do not share the machine.
+async fn run_through_file(
+    pack: &Pack,
+    scenario: &LoadedScenario,
+    runs: Vec<ThroughRun>,
+    options: &RunOptions,
+    events: EventSink<'_>,
+) -> Vec<CaseOutcome> {
+    let Some(setup) = scenario.file.through.clone() else { return Vec::new() };
+    let ctx = ThroughContext {
+        setup,
+        templates: scenario.file.templates.clone(),
+        harness: options
+            .harness
+            .clone()
+            .or_else(|| std::env::current_exe().ok())
+            .unwrap_or_else(|| PathBuf::from("hl7-harness")),
+        scenario_dir: scenario.path.parent().map(PathBuf::from).unwrap_or_default(),
+        defects: options.sut_defects.clone(),
+        secrets: receiver::secret_values(&scenario.environment),
+    };
+    let mut finished = Vec::new();
+    for run in runs {
+        case_started(events, pack, scenario, &run.name);
+        let started = Instant::now();
+        let (observation, plan, sent) = super::through::run_case(&run, &ctx).await;
+        let judged = Judged { observation, plan, sent, duration: started.elapsed() };
+        let at = (&run.name[..], run.seed, (run.file, run.index));
+        let outcome = judge(pack, scenario, options, at, None, judged);
+        events(&RunEvent::CaseFinished(&outcome));
+        finished.push(outcome);
+    }
+    finished
+}
+
 /// What running one scenario file gave.
 #[derive(Default)]
 struct FileDone {
@@ -313,6 +350,10 @@ async fn run_file(
         FileRuns::Sender(runs, load) => {
             let at = (file_number, pack, scenario);
             run_sender_file(at, (runs, load), options, events, limit).await
+        }
+        FileRuns::Through(runs) => {
+            let cases = run_through_file(pack, scenario, runs, options, events).await;
+            Ok(FileDone { reached: !cases.is_empty(), cases, ..FileDone::default() })
         }
         FileRuns::Receiver(runs) => {
             Ok(match run_receiver_file(pack, scenario, runs, options, events).await {

@@ -2,7 +2,7 @@
 //! messages, `vary:`), then `--filter`, `--exclude` and `--shard` applied. Pure: no I/O.
 
 use super::options::RunOptions;
-use super::{CaseRun, ReceiverRun};
+use super::{CaseRun, ReceiverRun, ThroughRun};
 use crate::scenario::{LoadedScenario, Pack, Vary};
 use crate::vocab::Seed;
 
@@ -12,6 +12,7 @@ pub enum FileRuns {
     /// The cases, and whether this run does the file's `load:` phase.
     Sender(Vec<CaseRun>, bool),
     Receiver(Vec<ReceiverRun>),
+    Through(Vec<ThroughRun>),
 }
 
 impl FileRuns {
@@ -19,6 +20,7 @@ impl FileRuns {
         match self {
             FileRuns::Sender(runs, load) => runs.len() + usize::from(*load),
             FileRuns::Receiver(runs) => runs.len(),
+            FileRuns::Through(runs) => runs.len(),
         }
     }
 
@@ -43,6 +45,15 @@ pub fn select(packs: &[Pack], options: &RunOptions) -> Vec<FileRuns> {
     let wanted = |name: &str| options.wants(name);
     let mut selected = Vec::new();
     for (file, scenario) in packs.iter().flat_map(|p| p.scenarios.iter()).enumerate() {
+        if scenario.file.role == crate::scenario::Role::Through {
+            let runs = expand_through(scenario, options.seed, file)
+                .into_iter()
+                .filter(|r| wanted(&r.name))
+                .filter(|_| owns(next_unit()))
+                .collect();
+            selected.push(FileRuns::Through(runs));
+            continue;
+        }
         if scenario.file.role == crate::scenario::Role::Receiver {
             let runs = expand_receiver(scenario, options.seed, file)
                 .into_iter()
@@ -77,6 +88,23 @@ pub fn expand_receiver(scenario: &LoadedScenario, run_seed: Seed, file: usize) -
         .iter()
         .enumerate()
         .map(|(index, case)| ReceiverRun {
+            index,
+            name: case.name.clone(),
+            case: case.clone(),
+            seed: part_seed(run_seed, &scenario.name, &case.name),
+            file,
+        })
+        .collect()
+}
+
+/// The through-role case runs of one scenario file, in file order.
+pub fn expand_through(scenario: &LoadedScenario, run_seed: Seed, file: usize) -> Vec<ThroughRun> {
+    scenario
+        .file
+        .flows
+        .iter()
+        .enumerate()
+        .map(|(index, case)| ThroughRun {
             index,
             name: case.name.clone(),
             case: case.clone(),

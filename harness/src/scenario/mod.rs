@@ -14,6 +14,7 @@ mod receiver;
 pub mod resolve;
 mod schema;
 mod text;
+mod through;
 mod validate;
 
 pub use files::{check_pack_file, pack_roots, FileAccess, FileRefused};
@@ -41,3 +42,4 @@ pub use schema::json_schema;
 pub use text::{
     FieldPath, FileRef, Pattern, PatternError, Piece, Placeholders, RenderError, Secret, Span, Text,
 };
+pub use through::*;

@@ -33,7 +33,9 @@ pub struct ScenarioFile {
     #[serde(default)]
     pub messages: BTreeMap<String, Template>,
     /// `sender` (default): the harness sends to a target (`cases`). `receiver`: the harness
-    /// listens and the system under test sends to it (`receiver`, `receive`).
+    /// listens and the system under test sends to it (`receiver`, `receive`). `through`: the
+    /// harness sends into an interface engine and listens as its destinations (`through`,
+    /// `flows`).
     #[serde(default)]
     pub role: Role,
     /// Cases of the sender role.
@@ -45,6 +47,13 @@ pub struct ScenarioFile {
     /// Cases of the receiver role.
     #[serde(default)]
     pub receive: Vec<super::receiver::ReceiverCase>,
+    /// The engine's input, the destinations the harness plays and how the engine is
+    /// started, for the through role.
+    #[serde(default)]
+    pub through: Option<super::through::ThroughSpec>,
+    /// Cases of the through role: inputs and what must come out where.
+    #[serde(default)]
+    pub flows: Vec<super::through::ThroughCase>,
     /// A load phase run after the cases, with thresholds judged as `load.*` checks.
     #[serde(default)]
     pub load: Option<LoadSpec>,
@@ -59,6 +68,8 @@ pub enum Role {
     Sender,
     /// The harness receives; the system under test is a sender (an outbound interface).
     Receiver,
+    /// The harness sends into an interface engine and receives what it forwards.
+    Through,
 }
 
 /// A load phase: the templates sent at a fixed rate (open loop) or as fast as the target

@@ -43,6 +43,10 @@ pub struct Scenario {
     pub receiver: Listening,
     /// Cases of the receiver role.
     pub receive: Vec<ReceiverCase>,
+    /// The through role's engine input, destinations and engine command (defaults applied).
+    pub through: Option<super::through::ThroughSetup>,
+    /// Cases of the through role.
+    pub flows: Vec<super::through::ThroughCase>,
     /// A load phase run after the cases.
     pub load: Option<Load>,
     /// The target profile the file's `target.profile` names, read (`run --target-profile`
@@ -278,7 +282,8 @@ pub fn resolve(mut file: raw::ScenarioFile, ctx: &LoadContext) -> Result<Scenari
     check_roles(&file, ctx, &mut errors);
     let receive_names = file.receive.iter().map(|c| c.name.as_str());
     let sender_names = file.cases.iter().map(|c| c.name.as_str());
-    for name in repeated(receive_names.chain(sender_names)) {
+    let flow_names = file.flows.iter().map(|c| c.name.as_str());
+    for name in repeated(receive_names.chain(sender_names).chain(flow_names)) {
         errors.push(ctx.at(name, format!("case {name:?} appears twice; names must be unique")));
     }
     let mut report = |needle: &str, message: String| errors.push(ctx.at(needle, message));
@@ -294,6 +299,7 @@ pub fn resolve(mut file: raw::ScenarioFile, ctx: &LoadContext) -> Result<Scenari
     for case in &file.cases {
         check_case(case, &file, ctx.known_checks, &mut report);
     }
+    super::through::check_flows(&file, ctx.known_checks, &mut report);
     let mut templates = BTreeMap::new();
     for (name, template) in &file.messages {
         match template_messages(name, template, dir, ctx.access) {
@@ -335,6 +341,8 @@ pub fn resolve(mut file: raw::ScenarioFile, ctx: &LoadContext) -> Result<Scenari
         cases: file.cases.into_iter().map(case).collect(),
         receiver: Listening::from_spec(file.receiver),
         receive: file.receive,
+        through: file.through.map(super::through::ThroughSetup::from_spec),
+        flows: file.flows,
         load: file.load.map(Load::from_spec),
         profile,
     })
@@ -349,6 +357,25 @@ fn check_roles(file: &raw::ScenarioFile, ctx: &LoadContext, errors: &mut Vec<Loa
         Role::Sender if !file.receive.is_empty() || file.receiver.is_some() => {
             Some(("receive", "receiver and receive belong to `role: receiver` scenarios"))
         }
+        Role::Sender | Role::Receiver if !file.flows.is_empty() || file.through.is_some() => {
+            Some(("through", "through and flows belong to `role: through` scenarios"))
+        }
+        Role::Through if !file.cases.is_empty() || !file.receive.is_empty() => Some((
+            "role:",
+            "a `role: through` scenario lists its cases under flows:, not cases: or receive:",
+        )),
+        Role::Through if file.through.is_none() => Some((
+            "role:",
+            "a `role: through` scenario needs a through: block (the engine's input, the destinations)",
+        )),
+        Role::Through if file.flows.is_empty() => Some((
+            "role:",
+            "no cases: a `role: through` scenario needs at least one under flows:",
+        )),
+        Role::Through if file.load.is_some() || file.receiver.is_some() => Some((
+            "role:",
+            "a `role: through` scenario has no load: or receiver: block",
+        )),
         Role::Receiver if !file.cases.is_empty() => Some((
             "cases:",
             "a `role: receiver` scenario lists its cases under receive:, not cases:",

@@ -330,7 +330,7 @@ pub(super) fn check_http_listen(
 }
 
 /// The ids of a case's `skip_checks` must be checks the harness has.
-fn check_skip_ids(
+pub(super) fn check_skip_ids(
     case: &str,
     ids: &[String],
     known_checks: KnownChecks,

@@ -32,6 +32,7 @@ mod secrets;
 mod sender;
 mod structures;
 mod support;
+mod through;
 mod tidy;
 mod tls;
 mod transports;

@@ -24,7 +24,7 @@ pub fn secret_values(reads: &[crate::scenario::VariableRead]) -> Secrets {
 const MAX_OUTPUT: usize = 4096;
 
 /// Keeps the last `MAX_OUTPUT` bytes of a child's output stream.
-pub(super) async fn tail(mut stream: impl tokio::io::AsyncRead + Unpin) -> Vec<u8> {
+pub(in crate::runner) async fn tail(mut stream: impl tokio::io::AsyncRead + Unpin) -> Vec<u8> {
     let mut kept = Vec::new();
     let mut chunk = [0u8; 4096];
     while let Ok(n) = stream.read(&mut chunk).await {

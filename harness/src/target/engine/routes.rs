@@ -245,6 +245,21 @@ pub struct Routes {
     pub idle_timeout: Duration,
 }
 
+impl Routes {
+    /// Sends destination `name` to `url` (`mllp://HOST:PORT`) instead of the file's address:
+    /// `engine --destination NAME=URL`, so a through case can put the destinations it plays on
+    /// ports of its own. Why not, when there is no such destination or the URL is not MLLP.
+    pub fn redirect(&mut self, name: &str, url: &str) -> Result<(), String> {
+        let DestinationUrl(addr) = DestinationUrl::try_from(url.to_string())?;
+        let Some(destination) = self.destinations.iter_mut().find(|d| d.name == name) else {
+            let known: Vec<&str> = self.destinations.iter().map(|d| d.name.as_str()).collect();
+            return Err(format!("no destination {name:?} (the file has {})", known.join(", ")));
+        };
+        destination.addr = addr;
+        Ok(())
+    }
+}
+
 /// Defaults of a destination, in one place.
 pub mod defaults {
     use std::time::Duration;
@@ -428,5 +443,18 @@ routes:
         assert!(error(&not_mllp).contains("mllp://HOST:PORT only"), "{}", error(&not_mllp));
         let accept = FILE.replace("[AR]", "[AA]");
         assert!(error(&accept).contains("is an accept"), "{}", error(&accept));
+    }
+
+    /// `--destination NAME=URL` moves a declared destination; an unknown name or a URL the
+    /// engine cannot forward to is refused.
+    #[test]
+    fn a_destination_is_redirected_by_name() {
+        let mut routes = parse_routes(FILE, "engine.routes.yaml").expect("the file parses");
+        routes.redirect("billing", "mllp://127.0.0.1:4444").expect("redirected");
+        let portal = routes.destinations.iter().find(|d| d.name == "billing").expect("billing");
+        assert_eq!(portal.addr, "127.0.0.1:4444");
+        let unknown = routes.redirect("nowhere", "mllp://127.0.0.1:1").expect_err("unknown");
+        assert!(unknown.contains("no destination \"nowhere\""), "{unknown}");
+        assert!(routes.redirect("billing", "http://127.0.0.1:1/").is_err());
     }
 }

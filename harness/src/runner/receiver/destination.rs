@@ -1,0 +1,68 @@
+//! One destination of the through role: the receiver role's answering server (the same
+//! `CaseState`, connection handler and answer rules) listening as one of an engine's
+//! destinations, recording each arrival with the answer it got.
+
+use super::{serve_connection, CaseState};
+use crate::faults::{Answer, AnswerRules};
+use crate::observation::Arrival;
+use std::sync::{Arc, Mutex};
+use tokio::net::TcpListener;
+use tokio::time::Instant;
+
+/// A destination being played: its acceptor runs until [`Destination::stop`] or `deadline`.
+pub struct Destination {
+    state: Arc<CaseState>,
+    acceptor: tokio::task::JoinHandle<()>,
+}
+
+impl Destination {
+    /// Accepts on `listener` and answers every arrival as `answers` say (AA after the list),
+    /// times taken from `started`, until `deadline`.
+    pub fn answer_on(
+        listener: TcpListener,
+        answers: &[Answer],
+        started: Instant,
+        deadline: Instant,
+    ) -> Destination {
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+        let state = Arc::new(CaseState {
+            started,
+            arrivals: Mutex::new(Vec::new()),
+            next_arrival: Mutex::new(0),
+            next_connection: Mutex::new(0),
+            answers: AnswerRules::from_list(answers),
+            behaviours: Vec::new(),
+            lab: None,
+            port,
+            cuts: Mutex::new(Vec::new()),
+            judge: None,
+        });
+        let accept_state = Arc::clone(&state);
+        let acceptor = tokio::spawn(async move {
+            let mut handlers = tokio::task::JoinSet::new();
+            while let Ok(Ok((stream, _))) =
+                tokio::time::timeout_at(deadline, listener.accept()).await
+            {
+                handlers.spawn(serve_connection(Arc::clone(&accept_state), stream, deadline));
+            }
+            handlers.shutdown().await;
+        });
+        Destination { state, acceptor }
+    }
+
+    /// Arrivals answered with a correct accept so far.
+    pub fn accepted(&self) -> usize {
+        let arrivals = self.state.arrivals.lock().unwrap_or_else(|e| e.into_inner());
+        arrivals.iter().filter(|(_, a)| a.accepted).count()
+    }
+
+    /// Stops listening (open connections are dropped) and gives the arrivals in order.
+    pub async fn stop(self) -> Vec<Arrival> {
+        self.acceptor.abort();
+        let _ = self.acceptor.await;
+        let mut arrivals =
+            std::mem::take(&mut *self.state.arrivals.lock().unwrap_or_else(|e| e.into_inner()));
+        arrivals.sort_by_key(|(n, _)| *n);
+        arrivals.into_iter().map(|(_, a)| a).collect()
+    }
+}

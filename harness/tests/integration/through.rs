@@ -1,0 +1,185 @@
+//! Issue 17, the through role end to end with the real binary over real TCP on 127.0.0.1: the
+//! shipped pack `scenarios/through-engine/through.yaml` passes against the reference engine,
+//! and each engine defect is caught by the check that names its effect. Every run is bounded
+//! in time (`run_within`), every case by its scenario's timeout.
+
+use super::support::{failed_error_ids, run_within, stderr, stdout};
+use std::path::PathBuf;
+use std::time::Duration;
+
+const PACK: &str = "scenarios/through-engine/through.yaml";
+
+/// A run of the pack (or of `file`) limited to the cases matching `filter`, with `defect` on;
+/// the failed error ids of its cases, in order.
+fn failures(file: &str, filter: &str, defect: Option<&str>) -> Vec<String> {
+    let mut args = vec!["run", file, "--json", "--no-report", "--filter", filter];
+    if let Some(defect) = defect {
+        args.extend(["--sut-defect", defect]);
+    }
+    let output = run_within(&args, Duration::from_secs(90)).expect("the run ends within 90s");
+    assert!(!stdout(&output).is_empty(), "no case ran: {}", stderr(&output));
+    let mut ids = failed_error_ids(&output);
+    ids.dedup();
+    ids
+}
+
+#[test]
+fn the_pack_passes_against_the_reference_engine() {
+    let output = run_within(&["run", PACK, "--json", "--no-report"], Duration::from_secs(120))
+        .expect("the run ends within 120s");
+    let lines = stdout(&output);
+    assert_eq!(lines.lines().count(), 5, "five cases: {lines}\n{}", stderr(&output));
+    assert!(failed_error_ids(&output).is_empty(), "{lines}");
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+/// reorder: the newest waiting output goes first while the register is slow.
+#[test]
+fn reorder_fails_through_order() {
+    assert_eq!(failures(PACK, "slow register", Some("reorder")), ["through.order"]);
+}
+
+/// aa-then-drop: every third routed input is answered AA and dropped.
+#[test]
+fn aa_then_drop_fails_through_delivered_and_input_ack() {
+    let failed = failures(PACK, "slow register", Some("aa-then-drop"));
+    assert_eq!(failed, ["through.delivered", "through.input-ack"]);
+}
+
+/// mangle-escape: `\F\` resolved in the forwarded bytes splits PID-5.
+#[test]
+fn mangle_escape_fails_through_content() {
+    assert_eq!(failures(PACK, "escapes", Some("mangle-escape")), ["through.content"]);
+}
+
+/// mangle-charset: UTF-8 names double-encoded.
+#[test]
+fn mangle_charset_fails_through_content() {
+    assert_eq!(failures(PACK, "escapes", Some("mangle-charset")), ["through.content"]);
+}
+
+/// duplicate-on-timeout: the destination answers the first delivery not at all; the engine
+/// resends under a new MSH-10, a copy the destination cannot recognise. The correct engine's
+/// resend keeps MSH-10 and passes (the pack's run above).
+#[test]
+fn duplicate_on_timeout_fails_through_delivered() {
+    let failed = failures(PACK, "unanswered delivery", Some("duplicate-on-timeout"));
+    assert!(failed.contains(&"through.delivered".to_string()), "{failed:?}");
+}
+
+/// A folder holding a route file with a queue of one and a through scenario that overfills
+/// it (removed when dropped).
+struct QueuePack(PathBuf);
+
+impl QueuePack {
+    fn new() -> QueuePack {
+        let dir =
+            std::env::temp_dir().join(format!("hl7-harness-through-queue-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("queue.routes.yaml"),
+            "listen: mllp://127.0.0.1:0\njournal: journal\ndestinations:\n  store:\n    \
+             url: mllp://127.0.0.1:1\n    ack_timeout: 5s\n    max_queue: 1\n\
+             routes:\n  - name: all\n    to: [store]\n",
+        )
+        .unwrap();
+        let message = "MSH|^~\\\\&|S|SF|R|RF|20240101||ADT^A04^ADT_A01|X|P|2.5\\rPID|1||P1";
+        let input = "      - message: m\n        expect: [{ to: store }]\n";
+        std::fs::write(
+            dir.join("queue.yaml"),
+            format!(
+                "role: through\nthrough:\n  destinations: {{ store: {{}} }}\n  sut:\n    \
+                 command: [\"{{harness}}\", engine, \"{{scenario_dir}}/queue.routes.yaml\", \
+                 --listen, \"{{input}}\", --journal, \"{{workdir}}/journal\", --destination, \
+                 \"store=mllp://{{destination.store}}\", \"{{defects}}\"]\n  timeout: 4s\n\
+                 messages:\n  m: {{ text: \"{message}\" }}\nflows:\n  - name: a full queue\n    \
+                 send:\n{input}{input}{input}    answers:\n      store: [{{ late_ack: 1500ms }}]\n"
+            ),
+        )
+        .unwrap();
+        QueuePack(dir)
+    }
+
+    fn file(&self) -> String {
+        self.0.join("queue.yaml").display().to_string()
+    }
+}
+
+impl Drop for QueuePack {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// drop-on-full-queue: an input that finds the queue full is answered AA and never forwarded.
+/// The correct engine answers it AR: still not delivered (the source must resend it), but no
+/// false accept, so `through.input-ack` passes.
+#[test]
+fn drop_on_full_queue_fails_through_input_ack() {
+    let pack = QueuePack::new();
+    let correct = failures(&pack.file(), "full queue", None);
+    assert_eq!(correct, ["through.delivered"], "the refused input is missing, answered AR");
+    let defect = failures(&pack.file(), "full queue", Some("drop-on-full-queue"));
+    assert_eq!(defect, ["through.delivered", "through.input-ack"]);
+}
+
+/// A folder with a route file and a through scenario whose engine journals to a full disk:
+/// the command links `inbox.journal` to /dev/full (every write fails, ENOSPC) before it starts
+/// the engine (removed when dropped).
+struct FullDiskPack(PathBuf);
+
+impl FullDiskPack {
+    fn new() -> FullDiskPack {
+        let dir =
+            std::env::temp_dir().join(format!("hl7-harness-through-disk-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("disk.routes.yaml"),
+            "listen: mllp://127.0.0.1:0\njournal: journal\ndestinations:\n  store:\n    \
+             url: mllp://127.0.0.1:1\nroutes:\n  - name: all\n    to: [store]\n",
+        )
+        .unwrap();
+        let message = "MSH|^~\\\\&|S|SF|R|RF|20240101||ADT^A04^ADT_A01|X|P|2.5\\rPID|1||P1";
+        let script =
+            "mkdir -p \\\"$1/journal\\\" && ln -s /dev/full \\\"$1/journal/inbox.journal\\\" \
+                      && shift && exec \\\"$@\\\"";
+        std::fs::write(
+            dir.join("disk.yaml"),
+            format!(
+                "role: through\nthrough:\n  destinations: {{ store: {{}} }}\n  sut:\n    \
+                 command: [sh, -c, \"{script}\", sh, \"{{workdir}}\", \"{{harness}}\", engine, \
+                 \"{{scenario_dir}}/disk.routes.yaml\", --listen, \"{{input}}\", --journal, \
+                 \"{{workdir}}/journal\", --destination, \"store=mllp://{{destination.store}}\", \
+                 \"{{defects}}\"]\n  timeout: 3s\n\
+                 messages:\n  m: {{ text: \"{message}\" }}\nflows:\n  - name: a full disk\n    \
+                 send:\n      - message: m\n        expect: [{{ to: store }}]\n"
+            ),
+        )
+        .unwrap();
+        FullDiskPack(dir)
+    }
+
+    fn file(&self) -> String {
+        self.0.join("disk.yaml").display().to_string()
+    }
+}
+
+impl Drop for FullDiskPack {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// forward-before-journal: the journal write fails, the source is answered AR, yet the output
+/// comes out. The correct engine answers AR and forwards nothing: the input is missing (the
+/// source must resend it) but the engine's answer was true.
+#[test]
+fn forward_before_journal_fails_through_input_ack() {
+    let pack = FullDiskPack::new();
+    let correct = failures(&pack.file(), "full disk", None);
+    assert_eq!(correct, ["through.delivered"], "refused with AR, nothing forwarded");
+    let defect = failures(&pack.file(), "full disk", Some("forward-before-journal"));
+    assert_eq!(defect, ["through.input-ack"]);
+}
