@@ -20,9 +20,10 @@
 #    A full queue or a failed write is answered AR and nothing is kept (the source resends).
 # 4. One forwarder per destination sends its outputs one at a time over python-hl7's client
 #    (`hl7.mllp.open_hl7_connection`) and waits for the ACK whose MSA-2 is the output's MSH-10.
-#    No ACK in time, a close or a negative ACK in `retry_on` (AR, CE): the connection is closed
-#    and the same bytes go again, same MSH-10, after a backoff; AE/CR give the output up. The
-#    head of a queue leaves it only when closed, so order is kept and nothing is lost; each
+#    No ACK in time or a close: the connection is closed (a late ACK would answer the resend)
+#    and the same bytes go again, same MSH-10, after a backoff; so do they after a negative ACK
+#    in `retry_on` (default AR, CE); any other (AE, CR) gives the output up. The head of a
+#    queue leaves it only when closed, so order is kept and nothing is lost; each
 #    closed output is written to DIR/outcomes.journal, and a restart queues the journaled
 #    outputs not closed there.
 #
@@ -47,6 +48,7 @@
 
 import argparse
 import asyncio
+import collections
 import json
 import os
 import re
@@ -64,6 +66,8 @@ PATH = re.compile(r"^([A-Z][A-Z0-9]{2})-([0-9]+)(?:\.([0-9]+))?(?:\.([0-9]+))?$"
 
 # How long a forwarder waits idle for work before looking again (a bounded wait, not a limit).
 IDLE_POLL = 30.0
+# The negative acknowledgment codes of HL7 table 0008.
+NEGATIVE = {"AE", "AR", "CE", "CR"}
 # Longest a write of an ACK to a source may take.
 WRITE_TIMEOUT = 5.0
 
@@ -181,7 +185,7 @@ class Destination:
         self.retry_on = set(spec.get("retry_on", ["AR", "CE"]))
         self.engine = engine
         # (sequence, output number, control id, bytes); the head leaves only once closed.
-        self.queue = []
+        self.queue = collections.deque()
         self.work = asyncio.Event()
         self.connection = None
 
@@ -257,8 +261,9 @@ class Destination:
                 if code in ("AA", "CA"):
                     outcome = "delivered"
                     break
-                if code is not None and code not in self.retry_on and code in (
-                        "AE", "CR"):
+                # A negative ACK not in retry_on refuses the content: the same bytes would fail
+                # again. An MSA-1 outside table 0008 is no accept, and giving up would lose it.
+                if code in NEGATIVE and code not in self.retry_on:
                     outcome = "dead"
                     break
                 if self.retries is not None and attempt >= int(self.retries):
@@ -270,7 +275,7 @@ class Destination:
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, self.backoff_max)
             self.engine.close_output(sequence, number, self.name, outcome)
-            self.queue.pop(0)
+            self.queue.popleft()
             log("%s: %r %s" % (self.name, control_id, outcome))
 
 
