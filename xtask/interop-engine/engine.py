@@ -169,6 +169,23 @@ def type_matches(patterns, kind):
     return any(p == "*" or p == kind or p == code for p in patterns)
 
 
+def ack_for(message, code):
+    """The ACK's bytes: python-hl7's create_ack, or, for a message it cannot take apart (an
+    MSH-9 without components makes it fail), the same fields written here (HL7 v2.5.1 ch. 2,
+    2.9.2: MSH-3/4 and MSH-5/6 swapped, MSA-2 the input's MSH-10)."""
+    try:
+        return str(message.create_ack(ack_code=code)).encode(CODEC)
+    except Exception:
+        field = lambda n: message.escape(read_value(message, ("MSH", n, None, None)))
+        now = time.strftime("%Y%m%d%H%M%S", time.gmtime())
+        msh = [field(5), field(6), field(3), field(4), now, "", "ACK", "A" + now, field(11),
+               field(12)]
+        separator = read_value(message, ("MSH", 1, None, None)) or "|"
+        encoding = str(message.segment("MSH")[2]) or "^~\\&"
+        return ("MSH" + separator + encoding + separator + separator.join(msh) + "\r" +
+                "MSA" + separator + code + separator + field(10) + "\r").encode(CODEC)
+
+
 class Destination:
     """One destination: its bounded queue and its forwarder."""
 
@@ -457,7 +474,7 @@ class Engine:
                     code = {"AA": "CA", "AE": "CE", "AR": "CR"}[code]
                 log("input %r: %s %s" % (control_id, code, why))
                 try:
-                    writer.writemessage(message.create_ack(ack_code=code))
+                    writer.writeblock(ack_for(message, code))
                     await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT)
                 except Exception as why:  # a write timeout, a reset, or create_ack failing
                     log("input %r: the ACK could not be sent (%r)" % (control_id, why))
