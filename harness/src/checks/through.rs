@@ -293,8 +293,25 @@ fn delivered(
             let want = expect.inputs[i].outputs[o].count.max(1);
             let name = output_name(expect, i, o);
             let (got, ids) = copies(seen, arrivals);
+            // Arrived is not delivered: an arrival the destination did not answer (no ACK, a
+            // close, a reset, an ACK with another MSA-2) left the engine not knowing, and only
+            // a resend delivers it. A correct AE/AR is an answer: whether to send it again is
+            // the engine's choice (HL7 v2.5.1 ch. 2, 2.9.2), so it counts as arrived.
+            let answered = arrivals.iter().any(|&a| {
+                let arrival = &seen.arrivals[a].arrival;
+                arrival.accepted || arrival.rejected
+            });
             if got == 0 {
                 problems.push(format!("missing: {name} never arrived"));
+            } else if !answered {
+                let answers: Vec<&str> =
+                    arrivals.iter().map(|&a| seen.arrivals[a].arrival.answer.as_str()).collect();
+                problems.push(format!(
+                    "missing: {name} arrived {} time(s), never acknowledged by the destination \
+                     ({}), and was not sent again",
+                    arrivals.len(),
+                    answers.join(", ")
+                ));
             } else if got > want {
                 problems.push(format!(
                     "duplicated: {name} arrived as {got} copies (MSH-10 {}), expected {want}",
