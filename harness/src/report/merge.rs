@@ -204,6 +204,25 @@ fn through(path: &Path, t: &ThroughEntry) -> Result<ThroughObservation, MergeErr
     Ok(ThroughObservation { inputs, arrivals })
 }
 
+/// A through case's snapshot redaction read back; `None` for a report written before it
+/// was kept.
+fn output_redaction(
+    path: &Path,
+    t: &ThroughEntry,
+) -> Result<Option<crate::checks::OutputRedaction>, MergeError> {
+    let parse = |text: &str| {
+        crate::hl7::Path::parse(text)
+            .map_err(|e| results_error(path, format!("through path {text:?}: {}", e.reason)))
+    };
+    let Some(key) = &t.key else { return Ok(None) };
+    let mut volatile = std::collections::BTreeMap::new();
+    for (to, paths) in &t.redacted {
+        let parsed = paths.iter().map(|p| parse(p)).collect::<Result<Vec<_>, _>>()?;
+        volatile.insert(to.clone(), parsed);
+    }
+    Ok(Some(crate::checks::OutputRedaction { key: parse(key)?, volatile }))
+}
+
 /// A check result read back: the id must be one this harness knows, with the same rule.
 fn check(path: &Path, entry: &CheckEntry) -> Result<CheckResult, MergeError> {
     let def = CATALOGUE
@@ -297,6 +316,10 @@ fn case(path: &Path, pack: &str, entry: &CaseEntry) -> Result<CaseOutcome, Merge
         position: (entry.position.file, entry.position.case),
         // Not in results.json: its value is part of the case name already.
         vary: None,
+        output_redaction: match &entry.through {
+            Some(t) => output_redaction(path, t)?,
+            None => None,
+        },
     })
 }
 

@@ -22,6 +22,7 @@ pub mod results_model;
 pub mod sender_stderr;
 pub mod sign;
 pub mod snapshot;
+mod snapshot_through;
 pub mod terminal;
 pub mod time;
 mod write;
