@@ -95,8 +95,9 @@ pub struct RunArgs {
     /// stable placeholders such as [name-1] in the report files and the output.
     #[arg(long)]
     pub redact_phi: bool,
-    /// Compare every case's snapshot with the accepted ones in DIR/<pack>/*.snap: new, changed
-    /// and missing snapshots are listed with a diff and fail the run (exit 1) unless --accept.
+    /// Compare every case's snapshot with the accepted ones in DIR/<pack>/*.snap (a through
+    /// case's holds every output of the engine, field by field): new, changed and missing
+    /// snapshots are listed with a diff and fail the run (exit 1) unless --accept.
     /// Uses the seed the baseline was accepted with unless --seed is given. `--baseline` alone
     /// means reports/baseline (put it after the scenario paths).
     #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "reports/baseline")]
