@@ -499,9 +499,19 @@ mod tests {
             arrivals: vec![ThroughArrival { destination: "portal".into(), arrival }],
         };
         case.observation.through = Some(through.clone());
+        // What the case's snapshot redacts survives too, so the merged snapshot is the shard's.
+        let path = |p: &str| crate::hl7::Path::parse(p).expect("a path");
+        let redaction = crate::checks::OutputRedaction {
+            key: path("PID-3.1"),
+            volatile: [("portal".to_string(), vec![path("PID-2"), path("OBX[2]-5.1")])].into(),
+        };
+        case.output_redaction = Some(redaction.clone());
         let json = serde_json::to_string(&CaseEntry::of(&case)).expect("serialize");
         let entry: CaseEntry = serde_json::from_str(&json).expect("read back");
         let read = super::case(Path::new("results.json"), "pack", &entry).expect("reads");
         assert_eq!(read.observation.through, Some(through));
+        assert_eq!(read.output_redaction, Some(redaction));
+        let snapshot = |c: &CaseOutcome| crate::report::snapshot::transcript(c);
+        assert_eq!(snapshot(&read), snapshot(&case));
     }
 }
