@@ -24,6 +24,7 @@ pub mod sign;
 pub mod snapshot;
 mod snapshot_through;
 pub mod terminal;
+pub mod through_pack;
 pub mod time;
 mod write;
 

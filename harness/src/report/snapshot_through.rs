@@ -90,6 +90,21 @@ fn described(payload: &[u8], redactor: &Redactor) -> String {
     }
 }
 
+/// The input each arrival belongs to, by the case's key (MSH-10 when `None`): the first input
+/// whose key value it carries; `None` for an arrival of no input. One entry per arrival.
+pub(super) fn owners(seen: &ThroughObservation, key: Option<&Path>) -> Vec<Option<usize>> {
+    let msh10 = Path::parse("MSH-10").ok();
+    let Some(key) = key.or(msh10.as_ref()) else { return vec![None; seen.arrivals.len()] };
+    let keys: Vec<Option<String>> = seen.inputs.iter().map(|i| text_at(&i.payload, key)).collect();
+    seen.arrivals
+        .iter()
+        .map(|arrival| {
+            let own = text_at(&arrival.arrival.payload, key)?;
+            keys.iter().position(|k| k.as_deref() == Some(own.as_str()))
+        })
+        .collect()
+}
+
 /// The through section of a case's transcript: per input its ACK and its outputs, then the
 /// outputs of no input. `redaction` is `None` for a case judged without a plan (a report
 /// from before it was kept): then only the generated header fields are redacted.
@@ -99,19 +114,14 @@ pub(super) fn section(
     seen: &ThroughObservation,
     redaction: Option<&OutputRedaction>,
 ) {
-    let msh10 = Path::parse("MSH-10").ok();
-    let key = redaction.map(|r| r.key.clone()).or(msh10);
-    let keys: Vec<Option<String>> =
-        seen.inputs.iter().map(|i| key.as_ref().and_then(|k| text_at(&i.payload, k))).collect();
+    let owned = owners(seen, redaction.map(|r| &r.key));
     // (input it belongs to, destination, number at that destination, arrival index).
     let mut numbered: BTreeMap<&str, usize> = BTreeMap::new();
     let mut arrivals: Vec<(Option<usize>, &str, usize, usize)> = Vec::new();
     for (a, arrival) in seen.arrivals.iter().enumerate() {
         let number = numbered.entry(arrival.destination.as_str()).or_default();
         *number += 1;
-        let own = key.as_ref().and_then(|k| text_at(&arrival.arrival.payload, k));
-        let input = own.and_then(|own| keys.iter().position(|k| k.as_deref() == Some(&own)));
-        arrivals.push((input, arrival.destination.as_str(), *number, a));
+        arrivals.push((owned[a], arrival.destination.as_str(), *number, a));
     }
     // Grouped by destination, then in arrival order there: how the arrivals at two
     // destinations interleave is timing, not output.
