@@ -70,6 +70,35 @@ impl ExpectedOutput {
     }
 }
 
+/// What a rendering of a through case's outputs needs of its plan to read the same on every
+/// run (a baseline snapshot): the path that ties an output to its input, and, per destination,
+/// the paths whose values legitimately change from run to run: the `ignore:` and `matches:`
+/// paths of every output expected there (a generated id, a timestamp). The values themselves
+/// are observations; only which of them to redact comes from the case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputRedaction {
+    pub key: Path,
+    /// Destination → paths redacted in whatever arrives there (with everything below them).
+    pub volatile: std::collections::BTreeMap<String, Vec<Path>>,
+}
+
+impl ThroughExpectation {
+    /// The redaction a snapshot of this case's outputs applies.
+    pub fn redaction(&self) -> OutputRedaction {
+        let mut volatile: std::collections::BTreeMap<String, Vec<Path>> =
+            std::collections::BTreeMap::new();
+        for output in self.inputs.iter().flat_map(|p| p.outputs.iter()) {
+            let paths = volatile.entry(output.destination.clone()).or_default();
+            for path in output.compared_without() {
+                if !paths.contains(&path) {
+                    paths.push(path);
+                }
+            }
+        }
+        OutputRedaction { key: self.key.clone(), volatile }
+    }
+}
+
 /// Where one arrival went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Match {

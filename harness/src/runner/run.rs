@@ -54,6 +54,7 @@ fn judge(
 ) -> CaseOutcome {
     let observation = judged.observation;
     let mut plan = judged.plan;
+    let output_redaction = plan.through.as_ref().map(crate::checks::ThroughExpectation::redaction);
     plan.profile = setup::profile_of(scenario, options).map(|p| Arc::clone(&p.profile));
     CaseOutcome {
         pack: pack.name.clone(),
@@ -68,6 +69,7 @@ fn judge(
         reproduce: reproduce(scenario, name, options),
         position,
         vary,
+        output_redaction,
     }
 }
 
