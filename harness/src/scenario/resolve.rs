@@ -300,6 +300,7 @@ pub fn resolve(mut file: raw::ScenarioFile, ctx: &LoadContext) -> Result<Scenari
         check_case(case, &file, ctx.known_checks, &mut report);
     }
     super::through::check_flows(&file, ctx.known_checks, &mut report);
+    read_replies(&mut file, ctx, &mut errors);
     let mut templates = BTreeMap::new();
     for (name, template) in &file.messages {
         match template_messages(name, template, dir, ctx.access) {
@@ -431,6 +432,7 @@ fn case(case: raw::Case) -> Case {
             expect: case.expect.clone(),
             probe: case.probe,
             wait: None,
+            exact: false,
         }]
     } else {
         case.steps
@@ -469,7 +471,46 @@ fn file_references(file: &mut raw::ScenarioFile) -> Vec<(String, &mut FileRef)> 
             found.push((format!("messages.{name}"), reference));
         }
     }
+    for (key_path, reply) in replies(&mut file.cases) {
+        found.push((format!("{key_path}.file"), &mut reply.file));
+    }
     found
+}
+
+/// Every `expect: { reply: … }` of the sender role's cases and steps, with its key path.
+fn replies(cases: &mut [raw::Case]) -> Vec<(String, &mut raw::ReplyExpectation)> {
+    let mut found = Vec::new();
+    for (c, case) in cases.iter_mut().enumerate() {
+        if let Some(reply) = case.expect.reply.as_mut() {
+            found.push((format!("cases[{c}].expect.reply"), reply));
+        }
+        for (s, step) in case.steps.iter_mut().enumerate() {
+            if let Some(reply) = step.expect.reply.as_mut() {
+                found.push((format!("cases[{c}].steps[{s}].expect.reply"), reply));
+            }
+        }
+    }
+    found
+}
+
+/// Reads each expected reply (resolved already) into its expectation: one HL7 message, so the
+/// `replay.reply` check compares bytes in memory and does no I/O.
+fn read_replies(file: &mut raw::ScenarioFile, ctx: &LoadContext, errors: &mut Vec<LoadError>) {
+    for (key_path, reply) in replies(&mut file.cases) {
+        let template = Template::File(reply.file.clone());
+        let written = reply.file.written.clone();
+        let problem = match template_messages(&key_path, &template, ctx.dir(), ctx.access) {
+            Ok(mut messages) if messages.len() == 1 => {
+                reply.message = messages.remove(0).bytes;
+                continue;
+            }
+            Ok(messages) => {
+                format!("{} messages; an expected reply is one message", messages.len())
+            }
+            Err(error) => error.to_string(),
+        };
+        errors.push(ctx.at(&written, format!("{key_path}: file {written:?}: {problem}")));
+    }
 }
 
 #[cfg(test)]
