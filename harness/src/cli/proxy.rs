@@ -8,8 +8,8 @@ use crate::proxy::record::{
     parse_limit, start, RecordLimit, RecordOptions, Recording, Redact, QUEUE,
 };
 use crate::proxy::{parse_spec, serve, Engine, EventLog, FaultSpec, Proxy, ProxyOptions, Upstream};
-use crate::report::redact::Redactor;
 use crate::report::proxy::{summary, RunInfo, EVENTS_FILE, SUMMARY_FILE};
+use crate::report::redact::Redactor;
 use crate::report::time::rfc3339;
 use crate::runner::TargetUrl;
 use crate::transport::mllp::MllpOptions;

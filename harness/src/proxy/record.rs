@@ -49,7 +49,12 @@ impl Default for RecordLimit {
 
 impl std::fmt::Display for RecordLimit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{},{}B", self.messages, self.bytes)
+        let bytes = self.bytes;
+        let (size, unit) = [(1000 * 1000 * 1000, "GB"), (1000 * 1000, "MB"), (1000, "KB")]
+            .into_iter()
+            .find(|(scale, _)| bytes % scale == 0)
+            .map_or((bytes, "B"), |(scale, unit)| (bytes / scale, unit));
+        write!(f, "{},{size}{unit}", self.messages)
     }
 }
 
@@ -461,8 +466,8 @@ impl Writer {
         let _ = writeln!(
             out,
             "# Each step sends its file byte for byte (exact) after the recorded pause and \
-             expects the recorded reply (replay.reply; MSH-7 and MSH-10 of a reply are never \
-             compared)."
+             expects the recorded reply (replay.reply; a reply's delimiters, MSH-7 and MSH-10 \
+             are never compared)."
         );
         let _ = writeln!(out, "name: recorded");
         let _ = writeln!(out, "description: Traffic recorded by hl7-harness proxy --record.");
@@ -701,5 +706,8 @@ mod tests {
         check("10,5TB", None);
         check("", None);
         check("99999999999GB", None);
+        let shown = |messages, bytes| RecordLimit { messages, bytes }.to_string();
+        assert_eq!(shown(10_000, DEFAULT_MAX_BYTES), "10000,100MB");
+        assert_eq!(shown(5, 4096), "5,4096B");
     }
 }

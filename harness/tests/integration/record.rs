@@ -78,7 +78,8 @@ fn a_recorded_pack_replays_byte_exact_and_names_the_field_a_changed_system_answe
     }
 
     // The same pack against changed systems: another MSA-1 code, another MSH-9.
-    for (defect, field) in [("ae-on-non-ascii", "MSA-1: \"AA\" → \"AE\""), ("wrong-msh9", "MSH-9")] {
+    for (defect, field) in [("ae-on-non-ascii", "MSA-1: \"AA\" → \"AE\""), ("wrong-msh9", "MSH-9")]
+    {
         let changed = serve(&["--defect", defect]);
         let output = replay(&dir, &changed.url);
         let shown = stdout(&output);
@@ -110,7 +111,7 @@ fn redact_phi_records_no_patient_data_and_replies_still_pair() {
     let ack = String::from_utf8(read(&dir.0, "acks/0001.hl7")).unwrap();
     assert!(ack.contains("|MSG-ADT-0001"), "MSA-2 still names the message's MSH-10: {ack}");
     let yaml = String::from_utf8(read(&dir.0, "recorded.yaml")).unwrap();
-    assert!(yaml.contains("--redact-phi --record-limit 5,1000000B"), "{yaml}");
+    assert!(yaml.contains("--redact-phi --record-limit 5,1MB"), "{yaml}");
     let output = replay(&dir, &server.url);
     assert_eq!(output.status.code(), Some(0), "{}\n{}", stdout(&output), stderr(&output));
 }
