@@ -29,6 +29,9 @@ pub const DEFAULT_MAX_MESSAGES: u64 = 10_000;
 pub const DEFAULT_MAX_BYTES: u64 = 100 * 1000 * 1000;
 /// Frames the writer may lag behind before the tap drops them.
 pub const QUEUE: usize = 4096;
+/// Bytes of frames the writer may lag behind before the tap drops them: frames may be up to
+/// the proxy's frame limit (16 MiB), so a count of frames alone would not bound memory.
+pub const QUEUE_BYTES: u64 = 64 * 1024 * 1024;
 /// The pack's scenario file.
 pub const SCENARIO_FILE: &str = "recorded.yaml";
 /// The scenario schema written beside it, for editors (`$schema=` in its first line).
@@ -134,9 +137,11 @@ enum Captured {
     End,
 }
 
-/// The forwarding loop's end of the recording: never blocks, never allocates.
+/// The forwarding loop's end of the recording: never blocks, never copies a frame.
 pub struct Tap {
     sender: mpsc::Sender<Captured>,
+    /// Bytes handed over and not yet written; at most [`QUEUE_BYTES`].
+    queued: Arc<AtomicU64>,
     /// Shared with the writer, which states the count in the pack's header.
     dropped: Arc<AtomicU64>,
     /// No more messages are taken (limit reached, write error, or finished); replies to the
@@ -154,8 +159,11 @@ impl Tap {
         {
             return;
         }
+        let len = frame.len() as u64;
+        let before = self.queued.fetch_add(len, Ordering::Relaxed);
         let captured = Captured::Frame { conn, dir, at: Instant::now(), frame: frame.clone() };
-        if self.sender.try_send(captured).is_err() {
+        if before.saturating_add(len) > QUEUE_BYTES || self.sender.try_send(captured).is_err() {
+            self.queued.fetch_sub(len, Ordering::Relaxed);
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -200,8 +208,10 @@ pub fn start(
     let (sender, receiver) = mpsc::channel(options.queue.max(1));
     let full = Arc::new(AtomicBool::new(false));
     let dropped = Arc::new(AtomicU64::new(0));
+    let queued = Arc::new(AtomicU64::new(0));
     let tap = Arc::new(Tap {
         sender,
+        queued: Arc::clone(&queued),
         dropped: Arc::clone(&dropped),
         full: Arc::clone(&full),
         ended: AtomicBool::new(false),
@@ -214,6 +224,7 @@ pub fn start(
             let mut receiver = receiver;
             while let Some(Captured::Frame { conn, dir, at, frame }) = receiver.blocking_recv() {
                 writer.take(conn, dir, at, &frame);
+                queued.fetch_sub(frame.len() as u64, Ordering::Relaxed);
             }
             writer.finish()
         })
@@ -675,6 +686,7 @@ mod tests {
         assert_eq!(summary.messages as u64 + summary.dropped, 2000, "{summary:?}");
         assert!(summary.dropped > 0, "a queue of one cannot keep up: {summary:?}");
         assert!(read(&f, SCENARIO_FILE).contains("frame(s) dropped"));
+        assert_eq!(tap.queued.load(Ordering::Relaxed), 0, "every byte handed over is accounted");
         assert_eq!(read(&f, SCHEMA_FILE), "{}");
         let again = RecordOptions { dir: f.dir.clone(), schema: None, ..options_for_test() };
         assert!(matches!(start(again, Box::new(|_| {})), Err(RecordError::NotEmpty(_))));
