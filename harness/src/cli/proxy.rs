@@ -5,7 +5,7 @@ use super::exit;
 use super::seed::seed_or_clock;
 use crate::proxy::control::{loopback, serve_control, ControlAccess};
 use crate::proxy::record::{
-    parse_limit, start, RecordLimit, RecordOptions, Recording, Redact, QUEUE,
+    parse_limit, start, RecordLimit, RecordOptions, Recording, Redact, QUEUE, QUEUE_BYTES,
 };
 use crate::proxy::{parse_spec, serve, Engine, EventLog, FaultSpec, Proxy, ProxyOptions, Upstream};
 use crate::report::proxy::{summary, RunInfo, EVENTS_FILE, SUMMARY_FILE};
@@ -143,6 +143,7 @@ fn start_recording(
         target: upstream.tls.is_none().then(|| upstream.url()),
         schema,
         queue: QUEUE,
+        queue_bytes: QUEUE_BYTES,
     };
     let notify = Box::new(|note: String| eprintln!("hl7-harness proxy: {note}"));
     start(options, notify).map_err(|e| anyhow::anyhow!("--record {}: {e}", dir.display()))

@@ -128,7 +128,9 @@ pub struct RecordOptions {
     pub target: Option<String>,
     /// The scenario JSON Schema, written as [`SCHEMA_FILE`].
     pub schema: Option<String>,
+    /// Frames, and bytes of frames, the writer may lag behind ([`QUEUE`], [`QUEUE_BYTES`]).
     pub queue: usize,
+    pub queue_bytes: u64,
 }
 
 /// One frame handed over by the forwarding loop.
@@ -140,8 +142,9 @@ enum Captured {
 /// The forwarding loop's end of the recording: never blocks, never copies a frame.
 pub struct Tap {
     sender: mpsc::Sender<Captured>,
-    /// Bytes handed over and not yet written; at most [`QUEUE_BYTES`].
+    /// Bytes handed over and not yet written; at most `queue_bytes`.
     queued: Arc<AtomicU64>,
+    queue_bytes: u64,
     /// Shared with the writer, which states the count in the pack's header.
     dropped: Arc<AtomicU64>,
     /// No more messages are taken (limit reached, write error, or finished); replies to the
@@ -162,7 +165,8 @@ impl Tap {
         let len = frame.len() as u64;
         let before = self.queued.fetch_add(len, Ordering::Relaxed);
         let captured = Captured::Frame { conn, dir, at: Instant::now(), frame: frame.clone() };
-        if before.saturating_add(len) > QUEUE_BYTES || self.sender.try_send(captured).is_err() {
+        if before.saturating_add(len) > self.queue_bytes || self.sender.try_send(captured).is_err()
+        {
             self.queued.fetch_sub(len, Ordering::Relaxed);
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
@@ -212,6 +216,7 @@ pub fn start(
     let tap = Arc::new(Tap {
         sender,
         queued: Arc::clone(&queued),
+        queue_bytes: options.queue_bytes,
         dropped: Arc::clone(&dropped),
         full: Arc::clone(&full),
         ended: AtomicBool::new(false),
@@ -570,6 +575,7 @@ mod tests {
             target: Some("mllp://127.0.0.1:2575".into()),
             schema: None,
             queue: 8,
+            queue_bytes: QUEUE_BYTES,
         };
         let notes = Arc::clone(&f.notes);
         let notify = Box::new(move |n: String| notes.lock().unwrap().push(n));
@@ -687,6 +693,24 @@ mod tests {
         assert!(summary.dropped > 0, "a queue of one cannot keep up: {summary:?}");
         assert!(read(&f, SCENARIO_FILE).contains("frame(s) dropped"));
         assert_eq!(tap.queued.load(Ordering::Relaxed), 0, "every byte handed over is accounted");
+
+        // Room for 1000 frames but not for two of them in bytes: the byte bound drops.
+        let bytes = fixture("tap-bytes").dir;
+        let options = RecordOptions {
+            dir: bytes.clone(),
+            queue: 1000,
+            queue_bytes: MESSAGE.len() as u64 + 1,
+            ..options_for_test()
+        };
+        let recording = start(options, Box::new(|_| {})).unwrap();
+        let tap = recording.tap();
+        for _ in 0..2000 {
+            tap.frame(1, Direction::Up, &frame);
+        }
+        let summary = recording.finish().await;
+        assert_eq!(summary.messages as u64 + summary.dropped, 2000, "{summary:?}");
+        assert!(summary.dropped > 0, "{summary:?}");
+        let _ = std::fs::remove_dir_all(&bytes);
         assert_eq!(read(&f, SCHEMA_FILE), "{}");
         let again = RecordOptions { dir: f.dir.clone(), schema: None, ..options_for_test() };
         assert!(matches!(start(again, Box::new(|_| {})), Err(RecordError::NotEmpty(_))));
@@ -702,6 +726,7 @@ mod tests {
             target: None,
             schema: None,
             queue: 1,
+            queue_bytes: QUEUE_BYTES,
         }
     }
 
