@@ -20,6 +20,7 @@ mod history;
 pub mod load;
 mod order;
 mod plan;
+mod replay;
 mod result;
 pub mod rulebook;
 mod sender;
