@@ -207,6 +207,9 @@ fn check_fields(message: &Message<'_>, version: Version, findings: &mut Vec<Find
             n if n < VALUED_FIELDS => valued[n / 64] >> (n % 64) & 1 == 1,
             n => segment.field(n).is_some_and(|v| !v.is_empty()),
         };
+        if required.iter().all(|&n| present(n)) {
+            continue;
+        }
         for finding in
             structures::check_required_fields(segment.index(), segment.id(), version, present)
         {
