@@ -315,8 +315,14 @@ impl<'a> Segment<'a> {
         &self.delimiters
     }
 
-    fn is_header(&self) -> bool {
+    /// MSH, FHS or BHS: fields 1 and 2 are the delimiters, never split.
+    pub(crate) fn is_header(&self) -> bool {
         matches!(&self.bytes[..self.id_len], b"MSH" | b"FHS" | b"BHS")
+    }
+
+    /// Length of the segment id: the bytes before the first field separator.
+    pub(crate) fn id_len(&self) -> usize {
+        self.id_len
     }
 
     /// Number of fields present (trailing empty fields included as written).

@@ -20,8 +20,10 @@ pub mod path;
 mod scan;
 pub mod standard;
 pub mod structures;
+mod table_hash;
 pub mod validate;
 pub mod value;
+pub mod visit;
 
 pub use batch::{split_batch, Batch};
 pub use charset::Charset;
@@ -30,3 +32,4 @@ pub use finding::{Finding, Location, Severity};
 pub use message::{Message, ParseError, ParseOptions, Segment};
 pub use path::{Path, PathError};
 pub use value::{Level, Presence, Value};
+pub use visit::{Position, Visitor};

@@ -182,13 +182,34 @@ fn resolve_structure(
     resolved
 }
 
+/// Fields numbered below this are noted in one pass by `check_fields`; the standard's segments
+/// have fewer, and a field beyond is looked up on its own.
+const VALUED_FIELDS: usize = 256;
+const VALUED_WORDS: usize = VALUED_FIELDS / 64;
+
 /// Required fields (usage R in the standard's segment definitions) of every segment.
 /// At most [`MAX_FINDINGS_PER_KIND`](super::finding::MAX_FINDINGS_PER_KIND) listed, the rest
 /// counted.
 fn check_fields(message: &Message<'_>, version: Version, findings: &mut Vec<Finding>) {
     let mut capped = Capped::default();
     for segment in message.segments() {
-        let present = |n: usize| segment.field(n).is_some_and(|v| !v.is_empty());
+        let required = structures::required_fields(version, segment.id());
+        let Some(&last) = required.last() else { continue };
+        // One pass over the fields up to the last required one, rather than a search from the
+        // segment's start for each required field.
+        let mut valued = [0u64; VALUED_WORDS];
+        for (n, value) in segment.fields().take_while(|&(n, _)| n <= last && n < VALUED_FIELDS) {
+            if !value.is_empty() {
+                valued[n / 64] |= 1 << (n % 64);
+            }
+        }
+        let present = |n: usize| match n {
+            n if n < VALUED_FIELDS => valued[n / 64] >> (n % 64) & 1 == 1,
+            n => segment.field(n).is_some_and(|v| !v.is_empty()),
+        };
+        if required.iter().all(|&n| present(n)) {
+            continue;
+        }
         for finding in
             structures::check_required_fields(segment.index(), segment.id(), version, present)
         {

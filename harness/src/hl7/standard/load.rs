@@ -9,6 +9,7 @@ use super::defs::{
 };
 use super::lines::{data_lines, DataLine};
 use crate::hl7::structures::Version;
+use crate::hl7::table_hash::TableMap;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -22,7 +23,7 @@ const TABLES: &str = include_str!("tables.txt");
 
 /// Definitions keyed by version, then by id.
 struct ByVersion<T> {
-    map: HashMap<Version, HashMap<&'static str, T>>,
+    map: TableMap<Version, TableMap<&'static str, T>>,
     errors: Vec<String>,
 }
 
@@ -125,7 +126,7 @@ fn segments() -> &'static ByVersion<SegmentDef> {
     SEGMENT_DEFS.get_or_init(|| {
         let mut errors = Vec::new();
         let raw = positional("segments.txt", SEGMENTS, &mut errors, parse_field);
-        let mut map: HashMap<Version, HashMap<&'static str, SegmentDef>> = HashMap::new();
+        let mut map: TableMap<Version, TableMap<&'static str, SegmentDef>> = TableMap::default();
         for (version, by_id) in raw {
             for (id, items) in by_id {
                 let fields = in_order("segments.txt", id, version, items, &mut errors);
@@ -144,7 +145,7 @@ fn datatypes() -> &'static ByVersion<CompositeDef> {
     COMPOSITE_DEFS.get_or_init(|| {
         let mut errors = Vec::new();
         let raw = positional("datatypes.txt", DATATYPES, &mut errors, parse_component);
-        let mut map: HashMap<Version, HashMap<&'static str, CompositeDef>> = HashMap::new();
+        let mut map: TableMap<Version, TableMap<&'static str, CompositeDef>> = TableMap::default();
         for (version, by_id) in raw {
             for (id, items) in by_id {
                 let components = in_order("datatypes.txt", id, version, items, &mut errors);
@@ -160,7 +161,7 @@ fn datatypes() -> &'static ByVersion<CompositeDef> {
 /// Tables are stored once per line and indexed per version, since one line often serves six.
 struct Tables {
     defs: Vec<TableDef>,
-    index: HashMap<(Version, u16), usize>,
+    index: TableMap<(Version, u16), usize>,
     errors: Vec<String>,
 }
 
@@ -192,7 +193,7 @@ fn tables() -> &'static Tables {
     TABLE_DEFS.get_or_init(|| {
         let mut errors = Vec::new();
         let mut defs = Vec::new();
-        let mut index = HashMap::new();
+        let mut index = TableMap::default();
         for DataLine { line, key, versions, data } in
             data_lines("tables.txt", TABLES, 1, &mut errors)
         {

@@ -5,7 +5,7 @@ use super::grammar::{parse_grammar, Item};
 use super::matcher::{match_segments, Automaton, ZSegments};
 use crate::hl7::finding::{Finding, Location, Severity};
 use crate::hl7::standard::{self, data_lines};
-use std::collections::HashMap;
+use crate::hl7::table_hash::TableMap;
 use std::fmt;
 use std::sync::OnceLock;
 
@@ -78,8 +78,8 @@ impl Structure {
 
 /// Keyed by version, then by name, so lookups borrow a `&str` instead of building a key.
 struct Tables {
-    structures: HashMap<Version, HashMap<String, Structure>>,
-    events: HashMap<Version, HashMap<String, String>>,
+    structures: TableMap<Version, TableMap<String, Structure>>,
+    events: TableMap<Version, TableMap<String, String>>,
     /// Lines of the embedded data that could not be read (a unit test keeps this empty).
     errors: Vec<String>,
 }
@@ -91,7 +91,7 @@ fn tables() -> &'static Tables {
 
 fn load() -> Tables {
     let mut errors = Vec::new();
-    let mut structures: HashMap<Version, HashMap<String, Structure>> = HashMap::new();
+    let mut structures: TableMap<Version, TableMap<String, Structure>> = TableMap::default();
     for line in data_lines("grammars.txt", standard::GRAMMARS, 1, &mut errors) {
         let id = line.key[0];
         match parse_grammar(line.data) {
@@ -109,7 +109,7 @@ fn load() -> Tables {
             Err(e) => errors.push(format!("grammars.txt:{}: {e}", line.line)),
         }
     }
-    let mut events: HashMap<Version, HashMap<String, String>> = HashMap::new();
+    let mut events: TableMap<Version, TableMap<String, String>> = TableMap::default();
     for line in data_lines("events.txt", standard::EVENTS, 1, &mut errors) {
         for event in line.data.split_whitespace() {
             for &version in &line.versions {
