@@ -26,6 +26,9 @@
 //! group commit); and playing a target profile (`serve --profile`: the e-health platform's,
 //! judged against its message profiles), sent a v2.6 ADT^A01.
 //!
+//! `BENCH_NET_ONLY=serve` (words, comma-separated) runs only the rows whose name holds one,
+//! with their peers and the ceiling.
+//!
 //! Each cell is the best of `rounds` (3; 1 with `--quick`) runs of a few seconds, the rows
 //! taking turns in every round, so a slow moment of the machine hits every row alike. Timing is
 //! never asserted: the ratios are printed and written to reports/bench/.
@@ -55,6 +58,10 @@ const MESSAGE: &str = "corpus/adt/adt_a01_v23.hl7";
 const PROFILE: &str = "scenarios/ehealth-platform/ehealth-platform.profile.yaml";
 /// ...and is sent a v2.6 ADT^A01, which the profile declares.
 const PROFILE_MESSAGE: &str = "corpus/adt/adt_a01_v26_zpd.hl7";
+/// An environment variable: when set, only the rows whose name holds one of its
+/// comma-separated words run (with their peers and the ceiling), e.g. `serve` while profiling
+/// the reference endpoint; a word after `=` is a whole row name.
+const ONLY: &str = "BENCH_NET_ONLY";
 /// Width of the per-message MSH-10 the raw client writes in place.
 const ID_WIDTH: usize = 16;
 const ACK_HEAD: &[u8] = b"\x0bMSH|^~\\&|R|R|S|S|20240101||ACK^A01^ACK|1|P|2.3\rMSA|AA|";
@@ -238,8 +245,26 @@ pub fn net(root: &Path, settings: Settings) -> anyhow::Result<serde_json::Value>
         };
         Arc::new(MessageSource::new(&[(MESSAGE.to_string(), payload.clone())], &options)?)
     };
-    let paths: Vec<Route> =
-        Route::ALL.into_iter().filter(|p| *p != Route::Socat || socat.is_some()).collect();
+    let only = std::env::var(ONLY).ok();
+    let chosen = |path: Route| match &only {
+        None => true,
+        Some(words) => {
+            let named = |p: Route| {
+                words.split(',').any(|w| match w.strip_prefix('=') {
+                    Some(exact) => p.name() == exact,
+                    None => !w.is_empty() && p.name().contains(w),
+                })
+            };
+            named(path)
+                || path == Route::Ceiling
+                || Route::ALL.iter().any(|r| named(*r) && r.peer(socat.is_some()) == Some(path))
+        }
+    };
+    let paths: Vec<Route> = Route::ALL
+        .into_iter()
+        .filter(|p| *p != Route::Socat || socat.is_some())
+        .filter(|p| chosen(*p))
+        .collect();
     let mut best: Vec<(Route, usize, Vec<Run>)> = Vec::new();
     for connections in [1usize, 16] {
         for path in &paths {

@@ -138,6 +138,12 @@ impl Endpoint {
         Ok(())
     }
 
+    /// An endpoint journaling to `journal` (a journal whose syncs a test makes fail).
+    #[cfg(test)]
+    fn journaling_to(config: ResponderConfig, journal: GroupJournal) -> Endpoint {
+        Endpoint { journal: Some(journal), ..Endpoint::new(config) }
+    }
+
     /// The endpoint playing the interface `profile` declares ([`super::plays`]): its
     /// versions, messages and processing ids accepted, its message profiles judged.
     pub fn playing(profile: &crate::profile::TargetProfile) -> Endpoint {
@@ -363,7 +369,7 @@ impl Endpoint {
     /// The handling of message number `sequence`, and what its receipt says of it.
     fn process(&self, sequence: u64, payload: &[u8], held: Option<&mut Held>) -> (Handled, Facts) {
         let control_id = format!("ACK{sequence:08}");
-        let timestamp = crate::utc::hl7_timestamp(SystemTime::now());
+        let timestamp = timestamp_now();
         let message = match Message::parse(payload) {
             Ok(message) => message,
             Err(err) => {
@@ -565,6 +571,24 @@ impl Endpoint {
     }
 }
 
+/// MSH-7 of an ACK sent now: written once a second per thread, not per message.
+fn timestamp_now() -> String {
+    thread_local! {
+        static LAST: std::cell::RefCell<(u64, String)> = const {
+            std::cell::RefCell::new((u64::MAX, String::new()))
+        };
+    }
+    let now = SystemTime::now();
+    let second = now.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    LAST.with_borrow_mut(|(at, text)| {
+        if *at != second {
+            *text = crate::utc::hl7_timestamp(now);
+            *at = second;
+        }
+        text.clone()
+    })
+}
+
 /// A message numbered, and written to the journal when there is one.
 enum Journaled<'a> {
     Unjournaled(u64),
@@ -646,6 +670,55 @@ mod tests {
     use super::*;
 
     const A04: &[u8] = b"MSH|^~\\&|EHR|HOSP|H|F|20240101||ADT^A04^ADT_A01|M1|P|2.6\rEVN|A04|20240101\rPID|1||C1^^^EHR^PI||Doe^Jo||19800101|F|||||^NET^Internet^jo@example.invalid\rPV1|1|O\r";
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_messages_are_journaled_then_acknowledged_and_a_failed_sync_accepts_none() {
+        let dir = std::env::temp_dir().join(format!("hl7-endpoint-group-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("journal");
+        let _ = std::fs::remove_file(&path);
+        let (journal, failing) =
+            crate::target::group_commit::tests::failing_syncs(&path, SyncMode::Group);
+        let endpoint =
+            std::sync::Arc::new(Endpoint::journaling_to(ResponderConfig::default(), journal));
+        let message = |n: usize| String::from_utf8_lossy(A04).replace("|M1|", &format!("|M{n}|"));
+        let send_all = |from: usize| {
+            let tasks: Vec<_> = (from..from + 16)
+                .map(|n| {
+                    let endpoint = std::sync::Arc::clone(&endpoint);
+                    let payload = message(n);
+                    tokio::spawn(async move {
+                        let handled = endpoint.handle_async(payload.as_bytes(), None).await;
+                        (n, handled.map(|h| String::from_utf8_lossy(&h.ack.unwrap()).into_owned()))
+                    })
+                })
+                .collect();
+            async move {
+                let mut answers = Vec::new();
+                for task in tasks {
+                    answers.push(task.await.unwrap());
+                }
+                answers
+            }
+        };
+        for (n, ack) in send_all(0).await {
+            let ack = ack.unwrap();
+            assert!(ack.contains(&format!("MSA|AA|M{n}\r")), "{ack}");
+        }
+        assert_eq!(read_journal(&path).unwrap().len(), 16, "every acknowledged message stored");
+        failing.store(true, std::sync::atomic::Ordering::SeqCst);
+        for (n, handled) in send_all(100).await {
+            // Not stored, so not accepted: the server answers the refusal (AR) instead.
+            let err = handled.unwrap_err();
+            assert!(err.to_string().contains("injected fsync failure"), "{err}");
+            let refusal = endpoint.refusal(message(n).as_bytes()).unwrap();
+            assert!(String::from_utf8_lossy(&refusal).contains("MSA|AR|"));
+        }
+        assert_eq!(read_journal(&path).unwrap().len(), 16, "none of the failed batch kept");
+        assert_eq!(endpoint.received(), 16, "their numbers given back");
+        assert_eq!(endpoint.journal_json()["entries"].as_array().unwrap().len(), 16);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn journal_survives_restart_and_keeps_duplicates_out() {

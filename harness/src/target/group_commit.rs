@@ -285,7 +285,7 @@ impl GroupJournal {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::target::journal::read_journal_sequenced;
     use std::path::PathBuf;
