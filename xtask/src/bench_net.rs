@@ -5,7 +5,7 @@
 //! |---|---|
 //! | raw client → raw echo server (the ceiling) | itself |
 //! | `hl7-harness load` engine → echo | the ceiling |
-//! | raw client → `serve` (no journal; journal on tmpfs; journal on disk) | the `mllp`-crate receiver |
+//! | raw client → `serve` (no journal; journal on tmpfs; on disk with group commit; on disk with a sync per message) | the `mllp`-crate receiver |
 //! | raw client → the `mllp`-crate receiver (xtask/interop-mllp) | the ceiling |
 //! | raw client → `proxy` (no rule) → echo | socat |
 //! | raw client → socat (fork, nodelay) → echo | the ceiling |
@@ -19,10 +19,15 @@
 //! load engine can match it.
 //!
 //! `serve` and `proxy` run in this process on a tokio runtime of their own (as the commands do),
-//! the load engine on another. `serve` with a journal is measured twice: on tmpfs (`/dev/shm`,
-//! where fsync costs nothing: the journal's write path alone) and on the repository's disk (a
-//! write and an fsync per message); and playing a target profile (`serve --profile`: the
-//! e-health platform's, judged against its message profiles), sent a v2.6 ADT^A01.
+//! the load engine on another. `serve` with a journal is measured three times: on tmpfs
+//! (`/dev/shm`, where fsync costs nothing: the journal's write path alone), on the repository's
+//! disk with group commit (as `serve --journal` runs: records that arrive while a sync runs share
+//! the next one) and on the same disk with a write and an fsync per message (the journal before
+//! group commit); and playing a target profile (`serve --profile`: the e-health platform's,
+//! judged against its message profiles), sent a v2.6 ADT^A01.
+//!
+//! `BENCH_NET_ONLY=serve` (words, comma-separated) runs only the rows whose name holds one,
+//! with their peers and the ceiling.
 //!
 //! Each cell is the best of `rounds` (3; 1 with `--quick`) runs of a few seconds, the rows
 //! taking turns in every round, so a slow moment of the machine hits every row alike. Timing is
@@ -33,7 +38,7 @@ use hl7_harness::load::{self, Client, LoadTarget, MessageSource, Mode, Plan, Sou
 use hl7_harness::proxy::event::EventLog;
 use hl7_harness::proxy::server::{Proxy, ProxyOptions, Upstream};
 use hl7_harness::proxy::Engine;
-use hl7_harness::target::endpoint::Endpoint;
+use hl7_harness::target::endpoint::{Endpoint, SyncMode};
 use hl7_harness::target::responder::ResponderConfig;
 use hl7_harness::target::server::{serve_mllp, ServerOptions};
 use hl7_harness::transport::connection::Timeouts;
@@ -53,6 +58,10 @@ const MESSAGE: &str = "corpus/adt/adt_a01_v23.hl7";
 const PROFILE: &str = "scenarios/ehealth-platform/ehealth-platform.profile.yaml";
 /// ...and is sent a v2.6 ADT^A01, which the profile declares.
 const PROFILE_MESSAGE: &str = "corpus/adt/adt_a01_v26_zpd.hl7";
+/// An environment variable: when set, only the rows whose name holds one of its
+/// comma-separated words run (with their peers and the ceiling), e.g. `serve` while profiling
+/// the reference endpoint; a word after `=` is a whole row name.
+const ONLY: &str = "BENCH_NET_ONLY";
 /// Width of the per-message MSH-10 the raw client writes in place.
 const ID_WIDTH: usize = 16;
 const ACK_HEAD: &[u8] = b"\x0bMSH|^~\\&|R|R|S|S|20240101||ACK^A01^ACK|1|P|2.3\rMSA|AA|";
@@ -89,6 +98,7 @@ enum Route {
     Load,
     Serve,
     ServeJournalTmpfs,
+    ServeJournalGroup,
     ServeJournalDisk,
     ServeProfile,
     MllpCrate,
@@ -97,11 +107,12 @@ enum Route {
 }
 
 impl Route {
-    const ALL: [Route; 9] = [
+    const ALL: [Route; 10] = [
         Route::Ceiling,
         Route::Load,
         Route::Serve,
         Route::ServeJournalTmpfs,
+        Route::ServeJournalGroup,
         Route::ServeJournalDisk,
         Route::ServeProfile,
         Route::MllpCrate,
@@ -115,6 +126,7 @@ impl Route {
             Route::Load => "hl7-harness load → echo",
             Route::Serve => "raw client → serve",
             Route::ServeJournalTmpfs => "raw client → serve, journal on tmpfs (no fsync cost)",
+            Route::ServeJournalGroup => "raw client → serve, journal on disk (group commit)",
             Route::ServeJournalDisk => "raw client → serve, journal on disk (fsync per message)",
             Route::ServeProfile => "raw client → serve --profile (e-health, ADT^A01 v2.6)",
             Route::MllpCrate => "raw client → mllp-crate receiver",
@@ -128,6 +140,7 @@ impl Route {
             Route::Ceiling => None,
             Route::Serve
             | Route::ServeJournalTmpfs
+            | Route::ServeJournalGroup
             | Route::ServeJournalDisk
             | Route::ServeProfile => Some(Route::MllpCrate),
             Route::Proxy if socat => Some(Route::Socat),
@@ -173,6 +186,7 @@ struct Addresses {
     echo: SocketAddr,
     serve: SocketAddr,
     serve_tmpfs: SocketAddr,
+    serve_group: SocketAddr,
     serve_disk: SocketAddr,
     serve_profile: SocketAddr,
     mllp_crate: SocketAddr,
@@ -195,20 +209,28 @@ pub fn net(root: &Path, settings: Settings) -> anyhow::Result<serde_json::Value>
     let journals = Journals::new(root)?;
     let servers = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let (serve, serve_tmpfs, serve_disk, serve_profile, proxy) = servers.block_on(async {
-        let serve = start_serve(Endpoint::new(ResponderConfig::default()), &stopped).await?;
-        let tmpfs = Endpoint::with_journal(ResponderConfig::default(), &journals.tmpfs)?;
-        let serve_tmpfs = start_serve(tmpfs, &stopped).await?;
-        let disk = Endpoint::with_journal(ResponderConfig::default(), &journals.disk)?;
-        let serve_disk = start_serve(disk, &stopped).await?;
-        let serve_profile = start_serve(Endpoint::playing(&played), &stopped).await?;
-        let proxy = start_proxy(echo, &stopped).await?;
-        anyhow::Ok((serve, serve_tmpfs, serve_disk, serve_profile, proxy))
-    })?;
+    let (serve, serve_tmpfs, serve_group, serve_disk, serve_profile, proxy) =
+        servers.block_on(async {
+            let serve = start_serve(Endpoint::new(ResponderConfig::default()), &stopped).await?;
+            let tmpfs = Endpoint::with_journal(ResponderConfig::default(), &journals.tmpfs)?;
+            let serve_tmpfs = start_serve(tmpfs, &stopped).await?;
+            let group = Endpoint::with_journal(ResponderConfig::default(), &journals.group)?;
+            let serve_group = start_serve(group, &stopped).await?;
+            let disk = Endpoint::with_journal_syncing(
+                ResponderConfig::default(),
+                &journals.disk,
+                SyncMode::EachRecord,
+            )?;
+            let serve_disk = start_serve(disk, &stopped).await?;
+            let serve_profile = start_serve(Endpoint::playing(&played), &stopped).await?;
+            let proxy = start_proxy(echo, &stopped).await?;
+            anyhow::Ok((serve, serve_tmpfs, serve_group, serve_disk, serve_profile, proxy))
+        })?;
     let addresses = Addresses {
         echo,
         serve,
         serve_tmpfs,
+        serve_group,
         serve_disk,
         serve_profile,
         mllp_crate: SocketAddr::from(([127, 0, 0, 1], mllp_port)),
@@ -223,8 +245,26 @@ pub fn net(root: &Path, settings: Settings) -> anyhow::Result<serde_json::Value>
         };
         Arc::new(MessageSource::new(&[(MESSAGE.to_string(), payload.clone())], &options)?)
     };
-    let paths: Vec<Route> =
-        Route::ALL.into_iter().filter(|p| *p != Route::Socat || socat.is_some()).collect();
+    let only = std::env::var(ONLY).ok();
+    let chosen = |path: Route| match &only {
+        None => true,
+        Some(words) => {
+            let named = |p: Route| {
+                words.split(',').any(|w| match w.strip_prefix('=') {
+                    Some(exact) => p.name() == exact,
+                    None => !w.is_empty() && p.name().contains(w),
+                })
+            };
+            named(path)
+                || path == Route::Ceiling
+                || Route::ALL.iter().any(|r| named(*r) && r.peer(socat.is_some()) == Some(path))
+        }
+    };
+    let paths: Vec<Route> = Route::ALL
+        .into_iter()
+        .filter(|p| *p != Route::Socat || socat.is_some())
+        .filter(|p| chosen(*p))
+        .collect();
     let mut best: Vec<(Route, usize, Vec<Run>)> = Vec::new();
     for connections in [1usize, 16] {
         for path in &paths {
@@ -270,6 +310,7 @@ fn address_of(addresses: &Addresses, path: Route) -> anyhow::Result<SocketAddr> 
         Route::Ceiling | Route::Load => addresses.echo,
         Route::Serve => addresses.serve,
         Route::ServeJournalTmpfs => addresses.serve_tmpfs,
+        Route::ServeJournalGroup => addresses.serve_group,
         Route::ServeJournalDisk => addresses.serve_disk,
         Route::ServeProfile => addresses.serve_profile,
         Route::MllpCrate => addresses.mllp_crate,
@@ -611,9 +652,10 @@ fn start_socat(echo: SocketAddr) -> anyhow::Result<Option<(crate::interop::Runni
     Ok(Some((running, addr)))
 }
 
-/// The two journal files, removed when dropped.
+/// The journal files, removed when dropped.
 struct Journals {
     tmpfs: PathBuf,
+    group: PathBuf,
     disk: PathBuf,
 }
 
@@ -629,6 +671,7 @@ impl Journals {
         std::fs::create_dir_all(&disk_dir)?;
         let journals = Journals {
             tmpfs: tmpfs_dir.join(format!("hl7-bench-net-{pid}.journal")),
+            group: disk_dir.join(format!("bench-net-{pid}-group.journal")),
             disk: disk_dir.join(format!("bench-net-{pid}.journal")),
         };
         journals.remove();
@@ -637,6 +680,7 @@ impl Journals {
 
     fn remove(&self) {
         let _ = std::fs::remove_file(&self.tmpfs);
+        let _ = std::fs::remove_file(&self.group);
         let _ = std::fs::remove_file(&self.disk);
     }
 }

@@ -294,7 +294,8 @@ impl<'m, 'a> AckBuilder<'m, 'a> {
         self
     }
 
-    /// The ACK's bytes, segments ending with CR.
+    /// The ACK's bytes, segments ending with CR. MSH and MSA are written straight into the
+    /// output (the reference endpoint builds one per message it receives).
     pub fn build(&self) -> Vec<u8> {
         let original = self.original;
         let d = *original.delimiters();
@@ -303,37 +304,42 @@ impl<'m, 'a> AckBuilder<'m, 'a> {
         let version = original.version().unwrap_or("");
         let version_rank = version_rank(version);
 
-        let mut msh: Vec<Vec<u8>> = vec![b"MSH".to_vec(), d.encoding_characters()];
+        let mut out = Vec::with_capacity(256);
+        let mut msh = SegmentWriter::start(&mut out, b"MSH", d.field);
+        msh.field(&d.encoding_characters());
         // MSH-3..6: swapped (ch. 2, MSH-3..6; the receiver answers from where it was addressed).
-        msh.push(raw(5).to_vec());
-        msh.push(raw(6).to_vec());
-        msh.push(raw(3).to_vec());
-        msh.push(raw(4).to_vec());
-        msh.push(timestamp(&self.timestamp, &d));
-        msh.push(Vec::new()); // MSH-8 security
-        msh.push(self.message_type(&d, version_rank));
-        msh.push(text(&self.control_id, &d));
-        msh.push(raw(11).to_vec());
-        msh.push(raw(12).to_vec());
+        msh.field(raw(5));
+        msh.field(raw(6));
+        msh.field(raw(3));
+        msh.field(raw(4));
+        msh.field(&timestamp(&self.timestamp, &d));
+        msh.field(b""); // MSH-8 security
+        msh.field(&self.message_type(&d, version_rank));
+        msh.field(&text(&self.control_id, &d));
+        msh.field(raw(11));
+        msh.field(raw(12));
         let charset = raw(18);
         if !charset.is_empty() {
-            msh.extend(std::iter::repeat_n(Vec::new(), 5)); // MSH-13..17
-            msh.push(charset.to_vec());
+            for _ in 13..=17 {
+                msh.field(b"");
+            }
+            msh.field(charset);
         }
+        msh.end();
 
-        let mut msa: Vec<Vec<u8>> = vec![b"MSA".to_vec()];
-        msa.push(self.code.as_str().as_bytes().to_vec());
-        msa.push(raw(10).to_vec());
+        out.push(SEGMENT_TERMINATOR);
+        let mut msa = SegmentWriter::start(&mut out, b"MSA", d.field);
+        msa.field(self.code.as_str().as_bytes());
+        msa.field(raw(10));
         let msa_text = self.text.as_deref().or_else(|| {
             // Before v2.5 MSA-3 is the usual place for the reason; from v2.5 ERR-8 carries it.
             (version_rank < V2_5).then(|| self.errors.first()?.text.as_deref()).flatten()
         });
         if let Some(t) = msa_text {
-            msa.push(text(t, &d));
+            msa.field(&text(t, &d));
         }
-
-        let mut out = join(&msh[0], &msh[1..], d.field);
-        for segment in std::iter::once(msa).chain(self.err_segments(&d, version_rank)) {
+        msa.end();
+        for segment in self.err_segments(&d, version_rank) {
             out.push(SEGMENT_TERMINATOR);
             out.extend(join(&segment[0], &segment[1..], d.field));
         }
@@ -467,6 +473,35 @@ fn timestamp(value: &str, d: &Delimiters) -> Vec<u8> {
 
 /// Joins a segment id and its fields with the field separator, dropping trailing empty fields.
 /// For MSH the first "field" is MSH-2, and the separator before it is MSH-1 itself.
+/// Writes one segment's fields after its id into an output, leaving out trailing empty fields
+/// as [`join`] does.
+struct SegmentWriter<'o> {
+    out: &'o mut Vec<u8>,
+    separator: u8,
+    /// Where the segment ends if no more non-empty field follows.
+    keep: usize,
+}
+
+impl<'o> SegmentWriter<'o> {
+    fn start(out: &'o mut Vec<u8>, id: &[u8], separator: u8) -> SegmentWriter<'o> {
+        out.extend_from_slice(id);
+        let keep = out.len();
+        SegmentWriter { out, separator, keep }
+    }
+
+    fn field(&mut self, bytes: &[u8]) {
+        self.out.push(self.separator);
+        self.out.extend_from_slice(bytes);
+        if !bytes.is_empty() {
+            self.keep = self.out.len();
+        }
+    }
+
+    fn end(self) {
+        self.out.truncate(self.keep);
+    }
+}
+
 fn join(id: &[u8], fields: &[Vec<u8>], separator: u8) -> Vec<u8> {
     let mut out = id.to_vec();
     let used = fields.iter().rposition(|f| !f.is_empty()).map_or(0, |i| i + 1);

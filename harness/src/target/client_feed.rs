@@ -176,14 +176,15 @@ pub enum TextMode {
 
 /// A value as stored text, per the feed's text mode.
 fn read(message: &Message<'_>, value: &Value<'_>, mode: TextMode) -> String {
-    let text = match mode {
-        TextMode::Decoded => message.text(value).into_owned(),
-        TextMode::Raw => String::from_utf8_lossy(value.as_bytes()).into_owned(),
+    let text: std::borrow::Cow<'_, str> = match mode {
+        TextMode::Decoded => message.text(value),
+        TextMode::Raw => String::from_utf8_lossy(value.as_bytes()),
         TextMode::Latin1 => {
             let bytes = crate::hl7::escape::unescape(value.as_bytes(), message.delimiters()).bytes;
-            bytes.iter().map(|&b| char::from(b)).collect()
+            bytes.iter().map(|&b| char::from(b)).collect::<String>().into()
         }
     };
+    // One allocation per value: the trimmed text, copied once.
     text.trim().to_string()
 }
 
@@ -234,40 +235,37 @@ impl ClientFeed {
     /// Applies one message; returns what it did. Never fails: content problems go to the
     /// error log, because the message is acknowledged either way.
     pub fn apply(&mut self, message: &Message<'_>) -> Vec<Effect> {
-        let key = (
-            text(message, "MSH-3", self.text_mode),
-            text(message, "MSH-4", self.text_mode),
-            text(message, "MSH-10", self.text_mode),
-        );
+        // The header's fields straight from the header segment: no path parsed or segment
+        // looked up per field, and MSH-10 read once.
+        let header = message.header();
+        let mode = self.text_mode;
+        let field = |n| header.field(n).map(|v| read(message, &v, mode)).unwrap_or_default();
+        let key = (field(3), field(4), field(10));
         if !self.seen.insert(&key) && !self.reapply_duplicates {
             return vec![Effect::Duplicate];
         }
-        let event = format!(
-            "{}^{}",
-            message.message_code().unwrap_or(""),
-            message.trigger_event().unwrap_or("")
-        );
-        let mut effects = match event.as_str() {
-            "ADT^A04" | "ADT^A01" | "ADT^A14" | "ADT^A28" | "ADT^A05" => {
-                self.create(message, &event)
-            }
-            "ADT^A08" | "ADT^A31" => self.update(message),
-            "ADT^A03" => self.deactivate(message),
-            "ADT^A40" | "ADT^A18" => self.merge(message),
-            "ADT^A54" => self.relate(message),
-            "MFN^M02" => self.professionals(message),
+        let control_id = key.2;
+        let code = message.message_code().unwrap_or("");
+        let trigger = message.trigger_event().unwrap_or("");
+        let mut effects = match (code, trigger) {
+            ("ADT", "A04" | "A01" | "A14" | "A28" | "A05") => self.create(message, trigger),
+            ("ADT", "A08" | "A31") => self.update(message),
+            ("ADT", "A03") => self.deactivate(message),
+            ("ADT", "A40" | "A18") => self.merge(message),
+            ("ADT", "A54") => self.relate(message),
+            ("MFN", "M02") => self.professionals(message),
             _ => {
-                vec![Effect::Logged { message: format!("{event} is not applied by this endpoint") }]
+                let message = format!("{code}^{trigger} is not applied by this endpoint");
+                vec![Effect::Logged { message }]
             }
         };
-        if event == "ADT^A14"
+        if (code, trigger) == ("ADT", "A14")
             && effects
                 .iter()
                 .any(|e| matches!(e, Effect::ClientCreated { .. } | Effect::ClientUpdated { .. }))
         {
             effects.extend(self.relate(message));
         }
-        let control_id = text(message, "MSH-10", self.text_mode);
         for effect in &effects {
             if let Effect::Logged { message } = effect {
                 if self.errors.len() == MAX_LOGGED_ERRORS {
@@ -276,7 +274,7 @@ impl ClientFeed {
                 }
                 self.errors.push_back(LoggedError {
                     control_id: control_id.clone(),
-                    event: event.clone(),
+                    event: format!("{code}^{trigger}"),
                     message: message.clone(),
                 });
             }
@@ -324,7 +322,8 @@ impl ClientFeed {
         }
     }
 
-    fn create(&mut self, message: &Message<'_>, event: &str) -> Vec<Effect> {
+    /// `trigger` is the ADT event (MSH-9.2).
+    fn create(&mut self, message: &Message<'_>, trigger: &str) -> Vec<Effect> {
         let Some(pid) = message.find_segment("PID", 1) else {
             return vec![Effect::Logged { message: "no PID segment".into() }];
         };
@@ -335,7 +334,7 @@ impl ClientFeed {
             }
         };
         if let Some(existing) = self.clients.get(&client.id) {
-            if event == "ADT^A04" {
+            if trigger == "A04" {
                 let id = client.id;
                 return vec![Effect::Logged {
                     message: format!(

@@ -6,8 +6,10 @@
 
 use super::client_feed::{ClientFeed, Effect, TextMode};
 use super::defect::{Defect, Defects};
+pub use super::group_commit::SyncMode;
+use super::group_commit::{GroupJournal, Pending};
+use super::journal::unix_millis;
 pub use super::journal::{read_journal, JournalError};
-use super::journal::{unix_millis, Journal};
 use super::plays::Played;
 use super::responder::{
     acknowledge, acknowledge_original, cap_errors, decide, wants_ack, Decision, ResponderConfig,
@@ -36,7 +38,7 @@ pub struct Handled {
 pub struct Endpoint {
     config: ResponderConfig,
     state: Mutex<ClientFeed>,
-    journal: Option<Mutex<Journal>>,
+    journal: Option<GroupJournal>,
     sequence: AtomicU64,
     /// Acknowledgments about to be sent over MLLP, for `drops-every-tenth-ack`.
     answers: AtomicU64,
@@ -107,22 +109,39 @@ impl Endpoint {
 
     /// An endpoint journaling to `path`; messages already in the journal are applied again
     /// (without new entries) so the state is what it was before the restart.
+    /// Records that arrive together share a sync (group commit).
     pub fn with_journal(config: ResponderConfig, path: &Path) -> Result<Endpoint, JournalError> {
+        Endpoint::with_journal_syncing(config, path, SyncMode::Group)
+    }
+
+    /// As [`Endpoint::with_journal`], making records durable as `mode` says.
+    pub fn with_journal_syncing(
+        config: ResponderConfig,
+        path: &Path,
+        mode: SyncMode,
+    ) -> Result<Endpoint, JournalError> {
         let mut endpoint = Endpoint::new(config);
-        endpoint.open_journal(path)?;
+        endpoint.open_journal(path, mode)?;
         Ok(endpoint)
     }
 
     /// Opens the journal at `path` and applies what it holds again (without new entries).
-    fn open_journal(&mut self, path: &Path) -> Result<(), JournalError> {
-        let (journal, previous) = Journal::open(path)?;
-        self.journal = Some(Mutex::new(journal));
+    fn open_journal(&mut self, path: &Path, mode: SyncMode) -> Result<(), JournalError> {
+        let (journal, previous) = GroupJournal::open(path, mode)?;
+        self.journal = Some(journal);
         self.sequence = AtomicU64::new(previous.len() as u64);
         for (i, payload) in previous.iter().enumerate() {
-            let handled = self.process(payload, None);
-            self.record(i as u64 + 1, payload, &handled);
+            let sequence = i as u64 + 1;
+            let (handled, facts) = self.process(sequence, payload, None);
+            self.record(sequence, payload, &handled, facts);
         }
         Ok(())
+    }
+
+    /// An endpoint journaling to `journal` (a journal whose syncs a test makes fail).
+    #[cfg(test)]
+    fn journaling_to(config: ResponderConfig, journal: GroupJournal) -> Endpoint {
+        Endpoint { journal: Some(journal), ..Endpoint::new(config) }
     }
 
     /// The endpoint playing the interface `profile` declares ([`super::plays`]): its
@@ -140,7 +159,7 @@ impl Endpoint {
     ) -> Result<Endpoint, JournalError> {
         let mut endpoint = Endpoint::new(super::plays::responder_config(profile));
         endpoint.played = Played::new(profile);
-        endpoint.open_journal(path)?;
+        endpoint.open_journal(path, SyncMode::Group)?;
         Ok(endpoint)
     }
 
@@ -206,23 +225,50 @@ impl Endpoint {
         payload: &[u8],
         held: Option<&mut Held>,
     ) -> Result<Handled, JournalError> {
-        let sequence = match &self.journal {
-            None => self.sequence.fetch_add(1, Ordering::SeqCst) + 1,
-            Some(journal) => {
-                let mut journal = journal.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                // Numbered under the journal's lock, so a message that could not be stored
-                // gives its number back and the journal's numbers stay those of a replay.
-                let sequence = self.sequence.fetch_add(1, Ordering::SeqCst) + 1;
-                if let Err(err) = journal.append(sequence, payload) {
-                    self.sequence.fetch_sub(1, Ordering::SeqCst);
-                    return Err(err);
-                }
-                sequence
+        let sequence = match self.journaled(payload)? {
+            Journaled::Unjournaled(sequence) => sequence,
+            Journaled::Pending(journal, pending) => {
+                journal.durable_blocking(&pending)?;
+                pending.sequence
             }
         };
-        let handled = self.process(payload, held);
-        self.record(sequence, payload, &handled);
-        Ok(handled)
+        Ok(self.handle_stored(sequence, payload, held))
+    }
+
+    /// [`handle_on`](Self::handle_on) for a caller on an async runtime: while its record
+    /// waits for the sync it shares with other connections' records (group commit), the thread
+    /// serves other connections. The message is decided, applied and answered only once its
+    /// record is durable.
+    pub async fn handle_async(
+        &self,
+        payload: &[u8],
+        held: Option<&mut Held>,
+    ) -> Result<Handled, JournalError> {
+        let sequence = match self.journaled(payload)? {
+            Journaled::Unjournaled(sequence) => sequence,
+            Journaled::Pending(journal, pending) => {
+                journal.durable(&pending).await?;
+                pending.sequence
+            }
+        };
+        Ok(self.handle_stored(sequence, payload, held))
+    }
+
+    /// Numbers `payload` and writes it to the journal, if there is one. The journal numbers
+    /// its records under its lock, so a message that could not be stored gives its number back
+    /// and the journal's numbers stay those of a replay.
+    fn journaled(&self, payload: &[u8]) -> Result<Journaled<'_>, JournalError> {
+        match &self.journal {
+            None => Ok(Journaled::Unjournaled(self.sequence.fetch_add(1, Ordering::SeqCst) + 1)),
+            Some(journal) => Ok(Journaled::Pending(journal, journal.append(payload)?)),
+        }
+    }
+
+    /// Decides, applies and records a message already stored as number `sequence`.
+    fn handle_stored(&self, sequence: u64, payload: &[u8], held: Option<&mut Held>) -> Handled {
+        let (handled, facts) = self.process(sequence, payload, held);
+        self.record(sequence, payload, &handled, facts);
+        handled
     }
 
     /// The answer to a message that could not be journaled: never an accept, since an AA (or
@@ -245,24 +291,18 @@ impl Endpoint {
             AckMode::Original => AckCode::ApplicationReject,
             AckMode::Enhanced => AckCode::CommitError,
         };
-        let control_id = format!("NS{:08}", self.sequence.load(Ordering::SeqCst));
+        let control_id = format!("NS{:08}", self.received());
         let timestamp = crate::utc::hl7_timestamp(SystemTime::now());
         Some(AckBuilder::new(&message, code, control_id, timestamp).error(error).build())
     }
 
-    fn record(&self, sequence: u64, payload: &[u8], handled: &Handled) {
-        // MSH-9 and MSH-10 are all it needs: the header segment alone is parsed, not again
-        // every segment of a frame that may hold millions.
-        let header_end = memchr::memchr2(b'\r', b'\n', payload).map_or(payload.len(), |i| i + 1);
-        let message = Message::parse(&payload[..header_end]).ok();
-        let header = |n: usize| {
-            let value = message.as_ref()?.header().field(n)?;
-            Some(String::from_utf8_lossy(value.as_bytes()).into_owned())
-        };
-        let outcome = match (&handled.unreadable, &handled.ack) {
-            (Some(_), None) => "unreadable".to_string(),
-            (_, None) => "none".to_string(),
-            (_, Some(ack)) => {
+    fn record(&self, sequence: u64, payload: &[u8], handled: &Handled, facts: Facts) {
+        let outcome = match (&handled.unreadable, &handled.ack, facts.outcome) {
+            (Some(_), None, _) => "unreadable".to_string(),
+            (_, None, _) => "none".to_string(),
+            (_, Some(_), Some(code)) => code.to_string(),
+            // An ACK a defect rewrote: read back what it says.
+            (_, Some(ack), None) => {
                 Message::parse(ack).ok().and_then(|a| msa_raw(&a, 1)).unwrap_or_else(|| "?".into())
             }
         };
@@ -270,8 +310,8 @@ impl Endpoint {
             sequence,
             unix_millis: unix_millis(),
             bytes: payload.len(),
-            control_id: header(10),
-            message_type: header(9),
+            control_id: facts.control_id,
+            message_type: facts.message_type,
             outcome,
             duplicate: handled.effects.contains(&Effect::Duplicate),
         };
@@ -326,22 +366,29 @@ impl Endpoint {
         effects
     }
 
-    fn process(&self, payload: &[u8], held: Option<&mut Held>) -> Handled {
-        let control_id = format!("ACK{:08}", self.sequence.load(Ordering::SeqCst));
-        let timestamp = crate::utc::hl7_timestamp(SystemTime::now());
+    /// The handling of message number `sequence`, and what its receipt says of it.
+    fn process(&self, sequence: u64, payload: &[u8], held: Option<&mut Held>) -> (Handled, Facts) {
+        let control_id = format!("ACK{sequence:08}");
+        let timestamp = timestamp_now();
         let message = match Message::parse(payload) {
             Ok(message) => message,
             Err(err) => {
                 let ack = self.defects.has(Defect::AaToNonHl7).then(|| {
                     format!("MSH|^~\\&|HARNESS|HARNESS|||{timestamp}||ACK|{control_id}|P|2.5\rMSA|AA|\r").into_bytes()
                 });
-                return Handled {
+                let handled = Handled {
                     ack,
                     decision: None,
                     effects: Vec::new(),
                     unreadable: Some(err.to_string()),
                 };
+                let facts = Facts { control_id: None, message_type: None, outcome: None };
+                return (handled, facts);
             }
+        };
+        let header = |n: usize| {
+            let value = message.header().field(n)?;
+            Some(String::from_utf8_lossy(value.as_bytes()).into_owned())
         };
         let decision = self.judged(&message, decide(&message, &self.config));
         let decision = self.defective(&message, payload, decision);
@@ -364,8 +411,21 @@ impl Endpoint {
         } else {
             acknowledge(&message, &decision, &control_id, &timestamp)
         };
+        // MSA-1 as built; an ACK a defect may rewrite is read back in `record`.
+        let outcome = (self.defects.is_empty() && ack.is_some())
+            .then(|| decision.code(self.ack_mode(&message)).as_str());
         let ack = ack.map(|ack| self.mangle(&message, &decision, ack));
-        Handled { ack, decision: Some(decision), effects, unreadable: None }
+        let facts = Facts { control_id: header(10), message_type: header(9), outcome };
+        (Handled { ack, decision: Some(decision), effects, unreadable: None }, facts)
+    }
+
+    /// The acknowledgment mode the ACK is built in.
+    fn ack_mode(&self, message: &Message<'_>) -> AckMode {
+        if self.defects.has(Defect::EnhancedModeIgnored) {
+            AckMode::Original
+        } else {
+            AckMode::of(message)
+        }
     }
 
     /// The decision with the played message profiles' errors (AE) added to an acceptance.
@@ -504,8 +564,44 @@ impl Endpoint {
 
     /// Number of messages received (journaled) so far, restarts included.
     pub fn received(&self) -> u64 {
-        self.sequence.load(Ordering::SeqCst)
+        match &self.journal {
+            Some(journal) => journal.written(),
+            None => self.sequence.load(Ordering::SeqCst),
+        }
     }
+}
+
+/// MSH-7 of an ACK sent now: written once a second per thread, not per message.
+fn timestamp_now() -> String {
+    thread_local! {
+        static LAST: std::cell::RefCell<(u64, String)> = const {
+            std::cell::RefCell::new((u64::MAX, String::new()))
+        };
+    }
+    let now = SystemTime::now();
+    let second = now.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    LAST.with_borrow_mut(|(at, text)| {
+        if *at != second {
+            *text = crate::utc::hl7_timestamp(now);
+            *at = second;
+        }
+        text.clone()
+    })
+}
+
+/// A message numbered, and written to the journal when there is one.
+enum Journaled<'a> {
+    Unjournaled(u64),
+    Pending(&'a GroupJournal, Pending),
+}
+
+/// What a receipt says of a message, taken while it is parsed for handling (not parsed again).
+struct Facts {
+    /// MSH-10 and MSH-9 as sent; `None` when the payload is not HL7.
+    control_id: Option<String>,
+    message_type: Option<String>,
+    /// MSA-1 of the ACK as built; `None` when a defect may have rewritten it.
+    outcome: Option<&'static str>,
 }
 
 /// MSH-3 and MSH-4 of the ACK under `receiver-names-itself`: the receiver's own names, which
@@ -574,6 +670,55 @@ mod tests {
     use super::*;
 
     const A04: &[u8] = b"MSH|^~\\&|EHR|HOSP|H|F|20240101||ADT^A04^ADT_A01|M1|P|2.6\rEVN|A04|20240101\rPID|1||C1^^^EHR^PI||Doe^Jo||19800101|F|||||^NET^Internet^jo@example.invalid\rPV1|1|O\r";
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_messages_are_journaled_then_acknowledged_and_a_failed_sync_accepts_none() {
+        let dir = std::env::temp_dir().join(format!("hl7-endpoint-group-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("journal");
+        let _ = std::fs::remove_file(&path);
+        let (journal, failing) =
+            crate::target::group_commit::tests::failing_syncs(&path, SyncMode::Group);
+        let endpoint =
+            std::sync::Arc::new(Endpoint::journaling_to(ResponderConfig::default(), journal));
+        let message = |n: usize| String::from_utf8_lossy(A04).replace("|M1|", &format!("|M{n}|"));
+        let send_all = |from: usize| {
+            let tasks: Vec<_> = (from..from + 16)
+                .map(|n| {
+                    let endpoint = std::sync::Arc::clone(&endpoint);
+                    let payload = message(n);
+                    tokio::spawn(async move {
+                        let handled = endpoint.handle_async(payload.as_bytes(), None).await;
+                        (n, handled.map(|h| String::from_utf8_lossy(&h.ack.unwrap()).into_owned()))
+                    })
+                })
+                .collect();
+            async move {
+                let mut answers = Vec::new();
+                for task in tasks {
+                    answers.push(task.await.unwrap());
+                }
+                answers
+            }
+        };
+        for (n, ack) in send_all(0).await {
+            let ack = ack.unwrap();
+            assert!(ack.contains(&format!("MSA|AA|M{n}\r")), "{ack}");
+        }
+        assert_eq!(read_journal(&path).unwrap().len(), 16, "every acknowledged message stored");
+        failing.store(true, std::sync::atomic::Ordering::SeqCst);
+        for (n, handled) in send_all(100).await {
+            // Not stored, so not accepted: the server answers the refusal (AR) instead.
+            let err = handled.unwrap_err();
+            assert!(err.to_string().contains("injected fsync failure"), "{err}");
+            let refusal = endpoint.refusal(message(n).as_bytes()).unwrap();
+            assert!(String::from_utf8_lossy(&refusal).contains("MSA|AR|"));
+        }
+        assert_eq!(read_journal(&path).unwrap().len(), 16, "none of the failed batch kept");
+        assert_eq!(endpoint.received(), 16, "their numbers given back");
+        assert_eq!(endpoint.journal_json()["entries"].as_array().unwrap().len(), 16);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn journal_survives_restart_and_keeps_duplicates_out() {

@@ -82,6 +82,10 @@ pub enum JournalError {
         #[source]
         reason: Damage,
     },
+    /// The record was written, but the sync of its batch failed (group commit), so it was cut
+    /// off again with the rest of the batch.
+    #[error(transparent)]
+    NotStored(#[from] super::group_commit::NotStored),
     #[error("journal {path}: the record at byte {offset} could not be written ({source}); {}",
         if *.rolled_back { "the journal was cut back to its last whole record" }
         else { "cutting the partial record off failed too: nothing is written until it succeeds" })]
@@ -114,19 +118,28 @@ pub fn encode_record(sequence: u64, unix_millis: u128, payload: &[u8]) -> Vec<u8
     let mut record = Vec::with_capacity(header.len() + 66 + payload.len() + 1);
     record.extend_from_slice(header.as_bytes());
     record.push(b' ');
-    record.extend_from_slice(sum.as_bytes());
+    record.extend_from_slice(&sum);
     record.push(b'\n');
     record.extend_from_slice(payload);
     record.push(b'\n');
     record
 }
 
-fn checksum(header: &[u8], payload: &[u8]) -> String {
+/// The lowercase hex SHA-256 of `header`, a `\n` and `payload`. SHA-256 stays (the format's
+/// integrity check, which a spliced or forged record must not pass by chance); its hex is
+/// written from a table, not a `String` per byte as it once was.
+fn checksum(header: &[u8], payload: &[u8]) -> [u8; 64] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut hasher = Sha256::new();
     hasher.update(header);
     hasher.update(b"\n");
     hasher.update(payload);
-    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    let mut hex = [0u8; 64];
+    for (i, byte) in hasher.finalize().iter().enumerate() {
+        hex[2 * i] = HEX[usize::from(byte >> 4)];
+        hex[2 * i + 1] = HEX[usize::from(byte & 0x0f)];
+    }
+    hex
 }
 
 /// Parses the record starting at `bytes[at]` (pure; `bytes` is the whole file).
@@ -181,7 +194,7 @@ pub fn parse_record(bytes: &[u8], at: usize) -> Result<Record<'_>, Damage> {
     }
     if let Some(sum) = sum {
         let signed = &text[..text.len() - sum.len() - 1];
-        if checksum(signed.as_bytes(), payload) != sum {
+        if checksum(signed.as_bytes(), payload)[..] != *sum.as_bytes() {
             return Err(Damage::ChecksumMismatch);
         }
     }
@@ -217,6 +230,10 @@ pub fn read_journal_sequenced(path: &Path) -> Result<Vec<(u64, Vec<u8>)>, Journa
 pub struct Journal {
     file: File,
     path: PathBuf,
+    /// The file's length as this journal wrote it: kept, so an append needs no `fstat`.
+    len: u64,
+    /// A regular file (only one can be cut back; a device such as `/dev/full` keeps nothing).
+    is_file: bool,
     /// The length to cut the file back to before the next append, when an earlier cut failed.
     cut_to: Option<u64>,
 }
@@ -226,49 +243,99 @@ impl Journal {
     /// file, e.g. `/dev/null`) and opens it for appending.
     pub fn open(path: &Path) -> Result<(Journal, Vec<Vec<u8>>), JournalError> {
         let previous = if path.is_file() { read_journal(path)? } else { Vec::new() };
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|source| JournalError::Io { path: path.display().to_string(), source })?;
-        Ok((Journal { file, path: path.to_path_buf(), cut_to: None }, previous))
+        let io = |source| JournalError::Io { path: path.display().to_string(), source };
+        let file = OpenOptions::new().create(true).append(true).open(path).map_err(io)?;
+        let metadata = file.metadata().map_err(io)?;
+        let (len, is_file) = (metadata.len(), metadata.is_file());
+        Ok((Journal { file, path: path.to_path_buf(), len, is_file, cut_to: None }, previous))
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    /// The file's length after the last record written (synced or not).
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// True when nothing has been written to the file.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     /// Appends one record and syncs it; on failure the file is as it was before (see the
     /// module documentation).
     pub fn append(&mut self, sequence: u64, payload: &[u8]) -> Result<(), JournalError> {
-        // The path is written out only for an error: not a String per message.
-        let shown = |path: &Path| path.display().to_string();
-        let io = |source| JournalError::Io { path: shown(&self.path), source };
+        let before = self.write(sequence, payload)?;
+        // The ACK is sent only after both the write and the sync.
+        self.sync().map_err(|source| self.cut_back(before, source))
+    }
+
+    /// Writes one record without syncing it and returns the length the file had before it
+    /// (where [`Journal::cut_back`] cuts to undo it). A failed write is undone at once.
+    pub fn write(&mut self, sequence: u64, payload: &[u8]) -> Result<u64, JournalError> {
         if let Some(length) = self.cut_to {
             self.file.set_len(length).and_then(|()| self.file.sync_data()).map_err(|source| {
                 JournalError::Append {
-                    path: shown(&self.path),
+                    path: self.path.display().to_string(),
                     offset: length,
                     rolled_back: false,
                     source,
                 }
             })?;
             self.cut_to = None;
+            self.len = length;
         }
-        let before = self.file.metadata().map_err(io)?.len();
+        let before = self.len;
         let record = encode_record(sequence, unix_millis(), payload);
-        // One write of the whole record, then a sync: the ACK is sent only after both.
-        let Err(source) = self.file.write_all(&record).and_then(|()| self.file.sync_data()) else {
-            return Ok(());
-        };
-        // Only a regular file can be cut back; on a device (/dev/full) nothing was kept anyway.
-        let is_file = self.file.metadata().map(|m| m.is_file()).unwrap_or(false);
+        // One write of the whole record.
+        match self.file.write_all(&record) {
+            Ok(()) => {
+                self.len += record.len() as u64;
+                Ok(before)
+            }
+            Err(source) => Err(self.cut_back(before, source)),
+        }
+    }
+
+    /// Makes every record written so far durable (`fdatasync`).
+    pub fn sync(&self) -> std::io::Result<()> {
+        self.file.sync_data()
+    }
+
+    /// A second handle on the file that syncs it ([`JournalSyncer::sync`]) while this one
+    /// goes on writing: group commit syncs outside the writers' lock.
+    pub fn syncer(&self) -> Result<JournalSyncer, JournalError> {
+        let io = |source| JournalError::Io { path: self.path.display().to_string(), source };
+        Ok(JournalSyncer(self.file.try_clone().map_err(io)?))
+    }
+
+    /// Undoes every record from byte `before` on, after `source` made them fail: the file is
+    /// cut back to `before` and synced, or, when that fails too, cut before the next write.
+    /// Returns the error to report.
+    pub fn cut_back(&mut self, before: u64, source: std::io::Error) -> JournalError {
         let rolled_back =
-            !is_file || self.file.set_len(before).and_then(|()| self.file.sync_data()).is_ok();
-        if !rolled_back {
+            !self.is_file || self.file.set_len(before).and_then(|()| self.file.sync_data()).is_ok();
+        if rolled_back {
+            self.len = before;
+        } else {
             self.cut_to = Some(before);
         }
-        Err(JournalError::Append { path: shown(&self.path), offset: before, rolled_back, source })
+        let path = self.path.display().to_string();
+        JournalError::Append { path, offset: before, rolled_back, source }
+    }
+}
+
+/// A handle that syncs a [`Journal`]'s file from outside the journal's lock.
+#[derive(Debug)]
+pub struct JournalSyncer(File);
+
+impl JournalSyncer {
+    /// `fdatasync` of the journal's file: every record written before the call is durable
+    /// when it returns `Ok`.
+    pub fn sync(&self) -> std::io::Result<()> {
+        self.0.sync_data()
     }
 }
 

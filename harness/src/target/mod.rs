@@ -12,6 +12,7 @@ pub mod defect;
 pub mod endpoint;
 pub mod engine;
 pub mod fragile;
+pub mod group_commit;
 pub mod http;
 pub mod journal;
 pub mod log;

@@ -215,7 +215,7 @@ async fn handle_hllp(mut connection: HllpConnection, endpoint: &Endpoint, health
         } else {
             match block.block_type {
                 BlockType::Nak | BlockType::Unknown(_) | BlockType::Missing => Ok(()),
-                BlockType::Data => match endpoint.handle(&block.data) {
+                BlockType::Data => match endpoint.handle_async(&block.data, None).await {
                     Err(err) => {
                         endpoint.log().line(format_args!(
                             "hllp {peer}: {err}; message refused, not \
@@ -356,7 +356,7 @@ async fn handle_connection(
             }
             continue;
         }
-        let handled = match endpoint.handle_on(&frame.payload, Some(&mut *held)) {
+        let handled = match endpoint.handle_async(&frame.payload, Some(&mut *held)).await {
             Ok(handled) => handled,
             Err(err) => {
                 // Not stored, so never accepted: a commit NAK when the sender asked for commit
