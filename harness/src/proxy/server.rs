@@ -806,6 +806,27 @@ mod tests {
         assert_eq!((last.fault.as_str(), last.detail.as_str()), ("closed", "reset"));
     }
 
+    /// Without a rule a frame takes the fast path: forwarded as read, and still counted, so a
+    /// rule installed later picks its frame by the index over the whole run.
+    #[tokio::test]
+    async fn frames_without_rules_pass_as_read_and_keep_their_indices() {
+        const FOURTH: &[u8] = b"\x0bMSH|^~\\&|S|F|R|F|2026||ADT^A04|M4|P|2.5\r\x1c\r";
+        let proxy = proxy(&[]);
+        let (mut client, mut upstream, task) = connection(&proxy);
+        for _ in 0..2 {
+            client.write_all(MESSAGE).await.unwrap();
+            assert_eq!(read_exactly(&mut upstream, MESSAGE.len()).await, MESSAGE);
+        }
+        proxy.add_rule(parse_spec("drop:dir=up,frame=3").unwrap());
+        client.write_all(MESSAGE).await.unwrap();
+        client.write_all(FOURTH).await.unwrap();
+        assert_eq!(read_exactly(&mut upstream, FOURTH.len()).await, FOURTH, "frame 3 dropped");
+        drop(client);
+        drop(upstream);
+        task.await.unwrap();
+        assert_eq!(proxy.stats().frames, [4, 0]);
+    }
+
     #[test]
     fn the_control_interface_cannot_install_rules_without_bound() {
         let proxy = proxy(&[]);
