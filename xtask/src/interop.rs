@@ -17,9 +17,13 @@
 //! 4. The outbound-sender pack with python-hl7's `mllp_send` as the sender under test. Its
 //!    failures are findings about `mllp_send`, printed and written up in docs/interop.md; the
 //!    task fails only when the harness cannot run it.
+//! 5. The through role against a real engine on another stack: `xtask/interop-engine/engine.py`
+//!    (an interface engine on python-hl7) with the pack `through-python.yaml` beside it, whose
+//!    every case must pass (see [`through`]). `cargo xtask interop through` runs this part alone.
 
 mod expected;
 mod receivers;
+mod through;
 
 use crate::process::Command;
 use anyhow::{bail, ensure, Context};
@@ -186,14 +190,30 @@ fn start_server(dir: &Path, python: &Path, host: &str) -> anyhow::Result<(Runnin
     start(server, "python-hl7 server")
 }
 
-pub fn run(root: &Path) -> anyhow::Result<()> {
-    let (dir, python) = python_hl7(root)?;
-    let venv = dir.join("venv");
+/// Builds hl7-harness (debug) and returns the binary: under CARGO_TARGET_DIR when set
+/// (relative to the root), else target/.
+fn build_harness(root: &Path) -> anyhow::Result<PathBuf> {
     Command::new("interop build", "cargo")
         .args(["build", "--quiet", "-p", "hl7-harness"])
         .current_dir(root)
         .run()?;
-    let harness = root.join("target").join("debug").join("hl7-harness");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(|dir| root.join(dir))
+        .unwrap_or_else(|| root.join("target"));
+    Ok(target.join("debug").join("hl7-harness"))
+}
+
+/// `cargo xtask interop through`: only part 5, the through pack against engine.py.
+pub fn run_through(root: &Path) -> anyhow::Result<()> {
+    let (_, python) = python_hl7(root)?;
+    let harness = build_harness(root)?;
+    through::run(root, &harness, &python)
+}
+
+pub fn run(root: &Path) -> anyhow::Result<()> {
+    let (dir, python) = python_hl7(root)?;
+    let venv = dir.join("venv");
+    let harness = build_harness(root)?;
     let messages = corpus_messages(root)?;
     eprintln!("--- interop with {PYTHON_HL7}: {} messages", messages.len());
 
@@ -292,7 +312,11 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
     let scenario = scenario.display().to_string();
     pack_findings(root, &harness, &["run", &scenario], "outbound-sender ← python-hl7 mllp_send")?;
 
-    verdict(&outcomes)
+    // 5. The through role against engine.py, an interface engine on python-hl7. Judged after
+    // the receivers' verdict is printed, so both are seen when both fail.
+    let through = through::run(root, &harness, &python);
+    verdict(&outcomes)?;
+    through
 }
 
 /// Starts a fresh instance of a receiver: the process and its loopback port.

@@ -9,6 +9,8 @@
 //!   chromedriver, installed when missing) and checks that it renders, opens on the overview
 //!   with the failures first, logs no console error, filters right and fetches nothing; without
 //!   folders it makes its own reports and keeps screenshots under `target/xtask/html-check/`.
+//! - `interop [through]`: the harness against third-party HL7 implementations (docs/interop.md);
+//!   `through` runs only the through pack against the interface engine on python-hl7.
 //! - `system-checks`: the tests that need a system package (the JUnit XSD with xmllint, the
 //!   progress bar under `script`), installed with apt-get when missing; `cargo test` needs none.
 //! - `book`: builds the user guide (`docs/`) with a pinned mdbook and checks its links.
@@ -92,8 +94,13 @@ enum Task {
     },
     /// Interoperate with third-party MLLP implementations (python-hl7, nodehl7, the `mllp`
     /// crate): both directions with python-hl7, then conformance-core and hostile-network against
-    /// each receiver with its profile, checked against docs/interop-expected.txt.
-    Interop,
+    /// each receiver with its profile, checked against docs/interop-expected.txt; then a through
+    /// pack against an interface engine on python-hl7 (xtask/interop-engine/).
+    Interop {
+        /// `through`: only the through pack against the python-hl7 engine.
+        #[arg(value_enum, default_value_t = InteropPart::All)]
+        part: InteropPart,
+    },
     /// Build in release and run a benchmark; prints a table, writes reports/bench/<date>.json.
     Bench {
         /// Which benchmark to run.
@@ -145,6 +152,15 @@ enum Task {
     },
 }
 
+/// Which part of `cargo xtask interop` to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum InteropPart {
+    /// Everything (what CI runs).
+    All,
+    /// Only the through pack against the interface engine on python-hl7.
+    Through,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Suite {
     /// Parse, parse+validate, and a CR-splitting scan as the ceiling, over the corpus.
@@ -193,7 +209,8 @@ fn main() -> anyhow::Result<()> {
     match cli.task {
         Task::Ci { fuzz_seconds, require_fuzz } => ci::run(&root, fuzz_seconds, require_fuzz),
         Task::Fuzz { seconds, targets } => fuzz::run(&root, seconds, &targets),
-        Task::Interop => interop::run(&root),
+        Task::Interop { part: InteropPart::All } => interop::run(&root),
+        Task::Interop { part: InteropPart::Through } => interop::run_through(&root),
         Task::SystemChecks => system_checks::run(&root),
         Task::HtmlCheck { report_dirs } => html_check::run(&root, &report_dirs),
         Task::Book => book::run(&root),

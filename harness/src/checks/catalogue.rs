@@ -204,6 +204,15 @@ catalogue! {
         summary: "the effect probe could run (the effect is not judged otherwise)",
         note: "Not judged, never failed: the harness can read a system's effects only where its \
                profile says how.";
+    REPLAY_REPLY = "replay.reply", Error, versions: NONE,
+        rule: "the scenario's expectation (`expect.reply`: the reply a recorded system gave, \
+               compared field by field, decoded and delimiter-independent; the reply's MSH-1, \
+               MSH-2, MSH-7 and MSH-10 left out)",
+        summary: "the reply is the one the case expects (a recorded pack: the one the recorded \
+                  system gave)",
+        note: "An error when no reply came or MSA-1 differs; a warning when only other fields \
+               differ (the answer means the same to the sender, but the system changed). The \
+               evidence is the field-level diff";
     SENDER_DELIVERED = "sender.delivered", Error, versions: ALL,
         rule: "HL7 v2.5.1 ch. 2, 2.9.2 original mode: a message is delivered when the \
                receiver accepts it (AA with its control ID in MSA-2); the sender keeps sending it \

@@ -23,6 +23,9 @@ pub fn evaluate(plan: &CasePlan, case: &crate::observation::CaseObservation) -> 
         let resent = id.is_some() && case.exchanges[..i].iter().any(|e| control_id(&e.sent) == id);
         case::expectations(exchange, &expect, profile, resent, &mut results);
         case::bytes_outside_blocks(exchange, profile, &mut results);
+        if let Some(reply) = &expect.reply {
+            replay::reply(exchange, reply, &mut results);
+        }
     }
     case::case_level(plan, case, &mut results);
     sender::receiver_case(plan, case, &mut results);

@@ -20,6 +20,7 @@ mod history;
 pub mod load;
 mod order;
 mod plan;
+mod replay;
 mod result;
 pub mod rulebook;
 mod sender;
@@ -35,7 +36,7 @@ pub use content_findings::{ContentFindings, MessageFindings, ProfileCoverage};
 pub use evaluate::{evaluate, show_bytes};
 pub use plan::{CasePlan, ExpectedMessage, ReceiverExpectation};
 pub use result::CheckResult;
-pub use through::{ExpectedOutput, ThroughExpectation, ThroughInputPlan};
+pub use through::{ExpectedOutput, OutputRedaction, ThroughExpectation, ThroughInputPlan};
 
 #[cfg(test)]
 mod tests;

@@ -70,6 +70,35 @@ impl ExpectedOutput {
     }
 }
 
+/// What a rendering of a through case's outputs needs of its plan to read the same on every
+/// run (a baseline snapshot): the path that ties an output to its input, and, per destination,
+/// the paths whose values legitimately change from run to run: the `ignore:` and `matches:`
+/// paths of every output expected there (a generated id, a timestamp). The values themselves
+/// are observations; only which of them to redact comes from the case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputRedaction {
+    pub key: Path,
+    /// Destination → paths redacted in whatever arrives there (with everything below them).
+    pub volatile: std::collections::BTreeMap<String, Vec<Path>>,
+}
+
+impl ThroughExpectation {
+    /// The redaction a snapshot of this case's outputs applies.
+    pub fn redaction(&self) -> OutputRedaction {
+        let mut volatile: std::collections::BTreeMap<String, Vec<Path>> =
+            std::collections::BTreeMap::new();
+        for output in self.inputs.iter().flat_map(|p| p.outputs.iter()) {
+            let paths = volatile.entry(output.destination.clone()).or_default();
+            for path in output.compared_without() {
+                if !paths.contains(&path) {
+                    paths.push(path);
+                }
+            }
+        }
+        OutputRedaction { key: self.key.clone(), volatile }
+    }
+}
+
 /// Where one arrival went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Match {
@@ -293,8 +322,25 @@ fn delivered(
             let want = expect.inputs[i].outputs[o].count.max(1);
             let name = output_name(expect, i, o);
             let (got, ids) = copies(seen, arrivals);
+            // Arrived is not delivered: an arrival the destination did not answer (no ACK, a
+            // close, a reset, an ACK with another MSA-2) left the engine not knowing, and only
+            // a resend delivers it. A correct AE/AR is an answer: whether to send it again is
+            // the engine's choice (HL7 v2.5.1 ch. 2, 2.9.2), so it counts as arrived.
+            let answered = arrivals.iter().any(|&a| {
+                let arrival = &seen.arrivals[a].arrival;
+                arrival.accepted || arrival.rejected
+            });
             if got == 0 {
                 problems.push(format!("missing: {name} never arrived"));
+            } else if !answered {
+                let answers: Vec<&str> =
+                    arrivals.iter().map(|&a| seen.arrivals[a].arrival.answer.as_str()).collect();
+                problems.push(format!(
+                    "missing: {name} arrived {} time(s), never acknowledged by the destination \
+                     ({}), and was not sent again",
+                    arrivals.len(),
+                    answers.join(", ")
+                ));
             } else if got > want {
                 problems.push(format!(
                     "duplicated: {name} arrived as {got} copies (MSH-10 {}), expected {want}",

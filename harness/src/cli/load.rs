@@ -291,6 +291,7 @@ pub fn run(args: &LoadArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             reproduce: reproduce(args, seed),
             position: (0, 0),
             vary: None,
+            output_redaction: None,
         };
         let outcome = RunOutcome {
             packs: vec![PackOutcome { name: "load".into(), cases: vec![case] }],

@@ -4,8 +4,12 @@
 use super::exit;
 use super::seed::seed_or_clock;
 use crate::proxy::control::{loopback, serve_control, ControlAccess};
+use crate::proxy::record::{
+    parse_limit, start, RecordLimit, RecordOptions, Recording, Redact, QUEUE, QUEUE_BYTES,
+};
 use crate::proxy::{parse_spec, serve, Engine, EventLog, FaultSpec, Proxy, ProxyOptions, Upstream};
 use crate::report::proxy::{summary, RunInfo, EVENTS_FILE, SUMMARY_FILE};
+use crate::report::redact::Redactor;
 use crate::report::time::rfc3339;
 use crate::runner::TargetUrl;
 use crate::transport::mllp::MllpOptions;
@@ -60,8 +64,89 @@ pub struct ProxyArgs {
     /// longest wait for a peer to take bytes).
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     pub idle_timeout: Duration,
+    /// Record what crosses the proxy into DIR (new or empty) as a pack `hl7-harness run DIR
+    /// --target URL` replays: each message a client sent (messages/0001.hl7, …, byte for
+    /// byte as it arrived, before any fault), the reply the upstream gave to it (acks/…), and
+    /// recorded.yaml, one serial case per connection whose steps send the messages with the
+    /// recorded pauses and expect the recorded replies (`replay.reply`). Recording never slows
+    /// the proxy: if the writer falls behind, frames are dropped from the recording, counted,
+    /// and the pack says so.
+    #[arg(long, value_name = "DIR")]
+    pub record: Option<PathBuf>,
+    /// How much --record may write: N messages, a SIZE of messages and replies (500KB, 50MB,
+    /// 1GB) or both (N,SIZE). Reaching it stops the recording, says so on stderr and in the
+    /// pack; the proxy goes on [default: 10000,100MB].
+    #[arg(long, value_name = "LIMIT", value_parser = parse_record_limit, requires = "record")]
+    pub record_limit: Option<RecordLimit>,
+    /// Redact patient data in what --record writes, as `run --redact-phi` does in reports
+    /// (names, identifiers, birth dates, addresses, phones → `[name-1]`, …, the same value
+    /// the same placeholder across the recording; MSH-10 and MSA-2 kept, so replies still
+    /// pair with their messages).
+    #[arg(long, requires = "record")]
+    pub redact_phi: bool,
     #[command(flatten)]
     pub tls: super::client_args::TlsClientArgs,
+}
+
+fn parse_record_limit(text: &str) -> Result<RecordLimit, String> {
+    parse_limit(text).map_err(|e| e.to_string())
+}
+
+/// The header of the recorded pack: where, when and with which options it was recorded.
+fn record_header(args: &ProxyArgs, listen: &str, upstream: &str, seed: u64) -> Vec<String> {
+    let mut options = Vec::new();
+    if args.redact_phi {
+        options.push("--redact-phi".to_string());
+    }
+    options.push(format!("--record-limit {}", args.record_limit.unwrap_or_default()));
+    for spec in &args.faults {
+        options.push(format!("--fault {spec}"));
+    }
+    options.push(format!("--seed {seed}"));
+    vec![
+        format!("Recorded by hl7-harness proxy --record: clients on mllp://{listen}, upstream {upstream}."),
+        format!("Started {}.", rfc3339(SystemTime::now())),
+        format!("Options: {}.", options.join(" ")),
+        "Messages are recorded as the clients sent them, replies as the upstream gave them \
+         (before any fault rule acted)."
+            .to_string(),
+        if args.redact_phi {
+            "Patient data redacted (--redact-phi): the files carry placeholders, not the values \
+             that crossed."
+                .to_string()
+        } else {
+            "NOT redacted: the files hold the messages as they crossed, patient data included."
+                .to_string()
+        },
+    ]
+}
+
+/// Starts `--record`: the recording folder, the writer thread, and its tap on the proxy.
+fn start_recording(
+    args: &ProxyArgs,
+    dir: &std::path::Path,
+    listen: &str,
+    upstream: &Upstream,
+    seed: u64,
+) -> anyhow::Result<Recording> {
+    let redact: Option<Redact> = args.redact_phi.then(|| {
+        let mut redactor = Redactor::default();
+        Box::new(move |message: &[u8]| redactor.message(message)) as Redact
+    });
+    let schema = serde_json::to_string_pretty(&crate::scenario::json_schema()).ok();
+    let options = RecordOptions {
+        dir: dir.to_path_buf(),
+        limit: args.record_limit.unwrap_or_default(),
+        redact,
+        header: record_header(args, listen, &upstream.url(), seed),
+        // A TLS upstream needs the pack's target.tls, which the recording cannot write.
+        target: upstream.tls.is_none().then(|| upstream.url()),
+        schema,
+        queue: QUEUE,
+        queue_bytes: QUEUE_BYTES,
+    };
+    let notify = Box::new(|note: String| eprintln!("hl7-harness proxy: {note}"));
+    start(options, notify).map_err(|e| anyhow::anyhow!("--record {}: {e}", dir.display()))
 }
 
 fn parse_fault(text: &str) -> Result<FaultSpec, String> {
@@ -151,8 +236,19 @@ pub fn run(args: &ProxyArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         }
         let _ = out.flush();
         let upstream_url = options.upstream.url();
+        let recording = match &args.record {
+            Some(dir) => {
+                let recording = start_recording(args, dir, &listen, &options.upstream, seed.0)?;
+                let _ = writeln!(out, "recording into {}", dir.display());
+                Some(recording)
+            }
+            None => None,
+        };
         // Created after the status lines, so an outage rule's event follows them.
         let proxy = Proxy::new(engine, events, options);
+        if let Some(recording) = &recording {
+            proxy.record(recording.tap());
+        }
         let (stop, _) = tokio::sync::watch::channel(false);
         let stopped = |stop: &tokio::sync::watch::Sender<bool>| {
             let mut seen = stop.subscribe();
@@ -190,6 +286,27 @@ pub fn run(args: &ProxyArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             "stopped: {} connection(s), {} frame(s) up, {} down",
             stats.connections, stats.frames[0], stats.frames[1]
         );
+        let mut record_error = None;
+        if let (Some(recording), Some(dir)) = (recording, &args.record) {
+            let summary = recording.finish().await;
+            let _ = writeln!(
+                out,
+                "recorded {} message(s), {} reply(ies) on {} connection(s) into {}{}{}",
+                summary.messages,
+                summary.replies,
+                summary.connections,
+                dir.display(),
+                match summary.dropped {
+                    0 => String::new(),
+                    n => format!("; INCOMPLETE: {n} frame(s) dropped (the recorder fell behind)"),
+                },
+                match &summary.stopped {
+                    Some(why) => format!("; INCOMPLETE: stopped early: {why}"),
+                    None => String::new(),
+                },
+            );
+            record_error = summary.error;
+        }
         if let Some(dir) = &args.report_dir {
             let rules = proxy.installed();
             let specs: Vec<String> = args.faults.iter().map(|s| s.to_string()).collect();
@@ -207,6 +324,9 @@ pub fn run(args: &ProxyArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             std::fs::write(&path, summary(&info, &proxy.events))
                 .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
             let _ = writeln!(out, "report in {}", dir.display());
+        }
+        if let Some(error) = record_error {
+            anyhow::bail!("--record: {error}; the recording is incomplete");
         }
         Ok(exit::OK)
     })

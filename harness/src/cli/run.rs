@@ -95,8 +95,9 @@ pub struct RunArgs {
     /// stable placeholders such as [name-1] in the report files and the output.
     #[arg(long)]
     pub redact_phi: bool,
-    /// Compare every case's snapshot with the accepted ones in DIR/<pack>/*.snap: new, changed
-    /// and missing snapshots are listed with a diff and fail the run (exit 1) unless --accept.
+    /// Compare every case's snapshot with the accepted ones in DIR/<pack>/*.snap (a through
+    /// case's holds every output of the engine, field by field): new, changed and missing
+    /// snapshots are listed with a diff and fail the run (exit 1) unless --accept.
     /// Uses the seed the baseline was accepted with unless --seed is given. `--baseline` alone
     /// means reports/baseline (put it after the scenario paths).
     #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "reports/baseline")]
@@ -104,6 +105,12 @@ pub struct RunArgs {
     /// With --baseline: write this run's snapshots as the accepted baseline (and its seed).
     #[arg(long, requires = "baseline")]
     pub accept: bool,
+    /// Record a through pack into DIR/<pack>/: per through case, the inputs as sent and every
+    /// output as it arrived, as flows that expect exactly those outputs (MSH-7, MSH-10 and the
+    /// case's ignore:/matches: paths ignored). Run it against a new engine version to see
+    /// every field that changed.
+    #[arg(long, value_name = "DIR")]
+    pub record_through: Option<PathBuf>,
     /// Switch on a defect of the sender under test in receiver-role scenarios (repeatable), to
     /// see which check catches it. Every SUT command gets the names, comma separated, in the
     /// environment variable HL7H_SUT_DEFECTS (empty without any), and `--defect NAME` per name
@@ -257,6 +264,14 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     let outcome = finished.redacted.unwrap_or(outcome);
     write!(out, "{}", finished.text)?;
+    if let Some(dir) = &args.record_through {
+        for file in crate::report::through_pack::write(dir, &packs, &outcome)? {
+            // `--json` keeps its output one case per line.
+            if !args.json {
+                writeln!(out, "recorded through pack: {}", file.display())?;
+            }
+        }
+    }
     if let Some(error) = finished.error {
         return Err(error.into());
     }

@@ -6,12 +6,13 @@
 //! The rules, their `--fault SPEC` text, the engine that decides (pure, seeded) and the shaper
 //! that writes bytes live in `faults/`, shared with the runner and the receiver role; here
 //! `frame` cuts streams into frames, `server` owns the sockets and hosts the engine, `control`
-//! is the HTTP control interface and `event` the log (`report::proxy` writes the report
-//! folder). Independent of `runner/`.
+//! is the HTTP control interface, `event` the log and `record` the `--record` pack writer
+//! (`report::proxy` writes the report folder). Independent of `runner/`.
 
 pub mod control;
 pub mod event;
 pub mod frame;
+pub mod record;
 pub mod server;
 
 /// The rules, their text form and the engine live in `faults`; named here for the proxy's users.

@@ -83,6 +83,8 @@ pub struct Proxy {
     /// Rules installed during the run, `(id, canonical spec)`, removed ones included (the
     /// first [`MAX_HISTORY`]).
     installed: Mutex<Vec<(u64, String)>>,
+    /// `--record`: every frame is handed to the recorder (a non-blocking send).
+    tap: std::sync::OnceLock<Arc<super::record::Tap>>,
 }
 
 impl Proxy {
@@ -97,9 +99,16 @@ impl Proxy {
             connections: AtomicU64::new(0),
             bytes: [AtomicU64::new(0), AtomicU64::new(0)],
             installed: Mutex::new(installed),
+            tap: std::sync::OnceLock::new(),
         });
         proxy.start_immediate_outages();
         proxy
+    }
+
+    /// Hands every later frame (as it arrived, before any fault) to a recording; a second
+    /// call is ignored.
+    pub fn record(&self, tap: Arc<super::record::Tap>) {
+        let _ = self.tap.set(tap);
     }
 
     pub fn options(&self) -> &ProxyOptions {
@@ -583,6 +592,9 @@ async fn forward(
                 (None, None)
             }
             Unit::Frame { .. } => {
+                if let Some(tap) = proxy.tap.get() {
+                    tap.frame(conn.id, dir, &bytes);
+                }
                 let ids = frame_ids(payload(&bytes));
                 let decision = proxy.engine().frame(dir, &ids, payload(&bytes));
                 (Some(ids), Some(decision))

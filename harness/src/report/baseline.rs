@@ -138,13 +138,48 @@ fn accepted_in(dir: &Path) -> Result<BTreeSet<String>, BaselineError> {
     Ok(names)
 }
 
-/// A unified diff of two snapshot bodies, with three lines of context.
+/// A unified diff of two snapshot bodies, with three lines of context. Each hunk header names
+/// the section it is in, as `git diff` names the function: the nearest line before the hunk
+/// that starts a section of the snapshot (not indented, e.g. `step 2, connection 1:` or a
+/// through case's `input 1 (admit): ADT^A01 [sent-1]`), so a change deep in a long listing
+/// still says which message it is in.
 pub fn diff(accepted: &str, current: &str) -> String {
-    similar::TextDiff::from_lines(accepted, current)
+    let text = similar::TextDiff::from_lines(accepted, current)
         .unified_diff()
         .context_radius(3)
         .header("accepted", "this run")
-        .to_string()
+        .to_string();
+    let sections: Vec<&str> = accepted.lines().collect();
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        match hunk_start(line).and_then(|start| section_before(&sections, start)) {
+            Some(section) => {
+                out.push_str(line.trim_end_matches('\n'));
+                out.push(' ');
+                out.push_str(section);
+                out.push('\n');
+            }
+            None => out.push_str(line),
+        }
+    }
+    out
+}
+
+/// The first accepted line (1-based) of a hunk header `@@ -12,7 +12,8 @@`.
+fn hunk_start(line: &str) -> Option<usize> {
+    let rest = line.strip_prefix("@@ -")?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// The nearest section line strictly before line `start` (1-based) of the accepted text.
+fn section_before<'a>(lines: &[&'a str], start: usize) -> Option<&'a str> {
+    let before = start.saturating_sub(1).min(lines.len());
+    lines[..before]
+        .iter()
+        .rev()
+        .find(|l| !l.is_empty() && !l.starts_with(char::is_whitespace))
+        .copied()
 }
 
 /// Compares `snapshots` with the baseline in `dir`. `complete`: the run ran every case of its
@@ -355,6 +390,21 @@ mod tests {
         assert!(partial.missing.is_empty());
         assert!(partial.headline().contains("missing not judged"));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A hunk deep in a section names the section (the message a changed field is in).
+    #[test]
+    fn hunks_name_their_section() {
+        let lines = |n: usize| (1..=n).map(|i| format!("  field {i}\n")).collect::<String>();
+        let accepted =
+            format!("case: x\ninput 1 (a): A01\n{}input 2 (b): A08\n{}", lines(9), lines(9));
+        let current = accepted.replacen("input 2 (b): A08\n  field 1\n  field 2\n  field 3\n  field 4\n  field 5\n  field 6\n", "input 2 (b): A08\n  field 1\n  field 2\n  field 3\n  field 4\n  field 5\n  field SIX\n", 1);
+        let shown = diff(&accepted, &current);
+        assert!(shown.contains(" @@ input 2 (b): A08\n"), "{shown}");
+        assert!(shown.contains("-  field 6\n+  field SIX\n"), "{shown}");
+        // A hunk at the top has no section before it.
+        let shown = diff("a\n", "b\n");
+        assert!(shown.contains("@@ -1 +1 @@\n"), "{shown}");
     }
 
     #[test]

@@ -204,6 +204,25 @@ fn through(path: &Path, t: &ThroughEntry) -> Result<ThroughObservation, MergeErr
     Ok(ThroughObservation { inputs, arrivals })
 }
 
+/// A through case's snapshot redaction read back; `None` for a report written before it
+/// was kept.
+fn output_redaction(
+    path: &Path,
+    t: &ThroughEntry,
+) -> Result<Option<crate::checks::OutputRedaction>, MergeError> {
+    let parse = |text: &str| {
+        crate::hl7::Path::parse(text)
+            .map_err(|e| results_error(path, format!("through path {text:?}: {}", e.reason)))
+    };
+    let Some(key) = &t.key else { return Ok(None) };
+    let mut volatile = std::collections::BTreeMap::new();
+    for (to, paths) in &t.redacted {
+        let parsed = paths.iter().map(|p| parse(p)).collect::<Result<Vec<_>, _>>()?;
+        volatile.insert(to.clone(), parsed);
+    }
+    Ok(Some(crate::checks::OutputRedaction { key: parse(key)?, volatile }))
+}
+
 /// A check result read back: the id must be one this harness knows, with the same rule.
 fn check(path: &Path, entry: &CheckEntry) -> Result<CheckResult, MergeError> {
     let def = CATALOGUE
@@ -297,6 +316,10 @@ fn case(path: &Path, pack: &str, entry: &CaseEntry) -> Result<CaseOutcome, Merge
         position: (entry.position.file, entry.position.case),
         // Not in results.json: its value is part of the case name already.
         vary: None,
+        output_redaction: match &entry.through {
+            Some(t) => output_redaction(path, t)?,
+            None => None,
+        },
     })
 }
 
@@ -476,9 +499,19 @@ mod tests {
             arrivals: vec![ThroughArrival { destination: "portal".into(), arrival }],
         };
         case.observation.through = Some(through.clone());
+        // What the case's snapshot redacts survives too, so the merged snapshot is the shard's.
+        let path = |p: &str| crate::hl7::Path::parse(p).expect("a path");
+        let redaction = crate::checks::OutputRedaction {
+            key: path("PID-3.1"),
+            volatile: [("portal".to_string(), vec![path("PID-2"), path("OBX[2]-5.1")])].into(),
+        };
+        case.output_redaction = Some(redaction.clone());
         let json = serde_json::to_string(&CaseEntry::of(&case)).expect("serialize");
         let entry: CaseEntry = serde_json::from_str(&json).expect("read back");
         let read = super::case(Path::new("results.json"), "pack", &entry).expect("reads");
         assert_eq!(read.observation.through, Some(through));
+        assert_eq!(read.output_redaction, Some(redaction));
+        let snapshot = |c: &CaseOutcome| crate::report::snapshot::transcript(c);
+        assert_eq!(snapshot(&read), snapshot(&case));
     }
 }

@@ -22,7 +22,9 @@ pub mod results_model;
 pub mod sender_stderr;
 pub mod sign;
 pub mod snapshot;
+mod snapshot_through;
 pub mod terminal;
+pub mod through_pack;
 pub mod time;
 mod write;
 

@@ -263,6 +263,7 @@ pub(crate) mod fixture {
             ),
             position: (0, 0),
             vary: None,
+            output_redaction: None,
         }
     }
 

@@ -118,6 +118,13 @@ pub struct CaseEntry {
 pub struct ThroughEntry {
     pub inputs: Vec<ThroughInputEntry>,
     pub arrivals: Vec<ThroughArrivalEntry>,
+    /// The path that ties an output to its input (`MSH-10`), for the case's snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Per destination, the paths the case's snapshot redacts (its `ignore:` and `matches:`),
+    /// so a merged report's snapshots are an unsplit run's.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub redacted: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -352,6 +359,13 @@ impl CaseEntry {
                         destination: a.destination.clone(),
                         arrival: ArrivalEntry::of(&a.arrival),
                     })
+                    .collect(),
+                key: case.output_redaction.as_ref().map(|r| r.key.to_string()),
+                redacted: case
+                    .output_redaction
+                    .iter()
+                    .flat_map(|r| r.volatile.iter())
+                    .map(|(to, paths)| (to.clone(), paths.iter().map(|p| p.to_string()).collect()))
                     .collect(),
             }),
         }

@@ -4,6 +4,8 @@
 //! target give the same text unless the target behaves differently. Written in insta's `.snap`
 //! format, so `cargo insta review` can review them (see `baseline`).
 //!
+//! A through case adds every output of the engine (`snapshot_through`).
+//!
 //! Redacted: the control ids the harness generated (`[sent-N]`, numbered per case in order of
 //! first use), the case's `{unique}` token, the ACK's own MSH-7 and MSH-10, host and port, and
 //! every duration (a reply is within or after its ACK timeout; a case takes under 10 s,
@@ -133,7 +135,7 @@ fn timing(elapsed: Duration, ack_timeout: Duration) -> &'static str {
 }
 
 /// Replaces the run-dependent values of one case in free text.
-struct Redactor {
+pub(super) struct Redactor {
     /// Generated control ids and their placeholders, longest first.
     replacements: Vec<(String, String)>,
 }
@@ -145,7 +147,10 @@ impl Redactor {
         // sent with the ids the harness gave it (receiver role).
         let observation = &case.observation;
         let sent = observation.exchanges.iter().filter(|e| !e.raw).map(|e| &e.sent);
-        for payload in sent.chain(observation.arrivals.iter().map(|a| &a.payload)) {
+        // Through role: the inputs the harness sent into the engine (their MSH-10 comes back
+        // in the engine's ACKs and in what a pass-through engine forwards).
+        let inputs = observation.through.iter().flat_map(|t| t.inputs.iter().map(|i| &i.payload));
+        for payload in sent.chain(observation.arrivals.iter().map(|a| &a.payload)).chain(inputs) {
             let Ok(message) = Message::parse(payload) else { continue };
             let Some(id) = message.control_id().filter(|id| id.len() >= 4) else { continue };
             if !replacements.iter().any(|(known, _)| known == id) {
@@ -158,7 +163,14 @@ impl Redactor {
         Redactor { replacements }
     }
 
-    fn apply(&self, text: &str) -> String {
+    /// A redactor of the given values, for the renderers' tests.
+    #[cfg(test)]
+    pub(super) fn with(pairs: &[(&str, &str)]) -> Redactor {
+        let replacements = pairs.iter().map(|(v, p)| (v.to_string(), p.to_string())).collect();
+        Redactor { replacements }
+    }
+
+    pub(super) fn apply(&self, text: &str) -> String {
         let mut out = text.to_string();
         for (value, placeholder) in &self.replacements {
             if out.contains(value.as_str()) {
@@ -401,14 +413,27 @@ pub fn transcript(case: &CaseOutcome) -> String {
             arrival.answer
         );
     }
+    if let Some(through) = &observation.through {
+        super::snapshot_through::section(
+            &mut out,
+            &redactor,
+            through,
+            case.output_redaction.as_ref(),
+        );
+    }
     if let Some(sut) = &observation.sut {
+        // The engine of a through case is a server the harness stops when the case ends.
+        let (who, stopped) = match observation.through {
+            Some(_) => ("engine", "stopped when the case ended"),
+            None => ("sender under test", "stopped at the case timeout"),
+        };
         let ended = match (&sut.error, sut.killed, sut.exit) {
             (Some(_), _, _) => "could not start".to_string(),
-            (None, true, _) => "stopped at the case timeout".to_string(),
+            (None, true, _) => stopped.to_string(),
             (None, false, Some(code)) => format!("exit {code}"),
             (None, false, None) => "ended by a signal".to_string(),
         };
-        let _ = writeln!(out, "sender under test: {ended}");
+        let _ = writeln!(out, "{who}: {ended}");
     }
     let limit = observation.exchanges.iter().map(|e| e.ack_timeout).max().unwrap_or_default();
     if !observation.stray.is_empty() {

@@ -87,6 +87,16 @@ pub(super) fn build(
             intent: None,
         });
     }
+    if step.exact {
+        // A recorded message replayed byte for byte: its own MSH-10, nothing set (validation
+        // refuses `set:` and `mutate:` beside `exact:`).
+        return Ok(Built {
+            bytes: template.bytes.clone(),
+            raw: false,
+            description: format!("{} (exact)", template.label),
+            intent: None,
+        });
+    }
     let mut buf = MessageBuf::new(template.bytes.clone())
         .map_err(|source| BuildError::Template { label: template.label.clone(), source })?;
     let msh10 = Path::parse("MSH-10").expect("MSH-10 is a valid path");

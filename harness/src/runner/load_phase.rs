@@ -98,6 +98,7 @@ pub async fn run_load_phase(
         // After the file's cases; the runner sets the file's number.
         position: (0, usize::MAX),
         vary: None,
+        output_redaction: None,
     };
     (case, phase)
 }

@@ -39,6 +39,9 @@ pub struct CaseOutcome {
     /// and patient data when the field is (`--redact-phi` replaces it even when the value
     /// could not be written into the message).
     pub vary: Option<(String, String)>,
+    /// Through role: which output fields a snapshot redacts (the case's `ignore:` and
+    /// `matches:` paths per destination) and the key that ties an output to its input.
+    pub output_redaction: Option<crate::checks::OutputRedaction>,
 }
 
 impl CaseOutcome {

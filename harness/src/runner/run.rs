@@ -54,6 +54,7 @@ fn judge(
 ) -> CaseOutcome {
     let observation = judged.observation;
     let mut plan = judged.plan;
+    let output_redaction = plan.through.as_ref().map(crate::checks::ThroughExpectation::redaction);
     plan.profile = setup::profile_of(scenario, options).map(|p| Arc::clone(&p.profile));
     CaseOutcome {
         pack: pack.name.clone(),
@@ -68,6 +69,7 @@ fn judge(
         reproduce: reproduce(scenario, name, options),
         position,
         vary,
+        output_redaction,
     }
 }
 
@@ -186,7 +188,7 @@ async fn run_through_file(
             .clone()
             .or_else(|| std::env::current_exe().ok())
             .unwrap_or_else(|| PathBuf::from("hl7-harness")),
-        scenario_dir: scenario.path.parent().map(PathBuf::from).unwrap_or_default(),
+        scenario_dir: scenario_dir(&scenario.path),
         defects: options.sut_defects.clone(),
         secrets: receiver::secret_values(&scenario.environment),
     };
@@ -469,6 +471,15 @@ pub async fn run(
     Ok(outcome)
 }
 
+/// `{scenario_dir}`: the scenario file's folder, `.` for a file named without one
+/// (`run through.yaml`), so `{scenario_dir}/engine.py` stays relative instead of `/engine.py`.
+fn scenario_dir(path: &std::path::Path) -> PathBuf {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -528,5 +539,15 @@ cases:
             assert!(at("start") < at("end") && at("start").is_some(), "{seen:?}");
         }
         assert_eq!(seen.len(), 2 + 6 + 2, "{seen:?}");
+    }
+
+    /// Regression (issue 17): `run through.yaml` from the pack's own folder gave
+    /// `{scenario_dir}` = "" and so an engine command of `/engine.py`.
+    #[test]
+    fn scenario_dir_of_a_bare_file_name_is_the_current_folder() {
+        let dir = |p: &str| scenario_dir(std::path::Path::new(p)).display().to_string();
+        assert_eq!(dir("through.yaml"), ".");
+        assert_eq!(dir("packs/x/through.yaml"), "packs/x");
+        assert_eq!(dir("/abs/through.yaml"), "/abs");
     }
 }

@@ -31,7 +31,7 @@ pub use load::{
 pub use profile::load_profile;
 pub use raw::{
     AckExpectation, AckOutcome, Auth, BasicAuth, BuiltinSpec, Expect, LoadSpec, Order, Probe,
-    Resend, Role, Step, Template, TlsSpec, Transport, Vary,
+    ReplyExpectation, Resend, Role, Step, Template, TlsSpec, Transport, Vary,
 };
 pub use receiver::*;
 pub use resolve::{

@@ -292,6 +292,10 @@ pub struct Step {
     /// Pause before this step.
     #[serde(default)]
     pub wait: Option<Span>,
+    /// Send the template's bytes exactly as they are: MSH-10 kept, no `set:` or `mutate:`.
+    /// A pack recorded by `proxy --record` replays what crossed the proxy byte for byte.
+    #[serde(default)]
+    pub exact: bool,
 }
 
 /// Which earlier message a step resends.
@@ -394,6 +398,27 @@ pub struct Expect {
     /// messages are independent of each other).
     #[serde(default)]
     pub order: Option<Order>,
+    /// The reply must be this message, compared field by field (`replay.reply`): a pack
+    /// recorded by `proxy --record` expects the ACK the recorded system gave.
+    #[serde(default)]
+    pub reply: Option<ReplyExpectation>,
+}
+
+/// `expect: { reply: { file: acks/0001.hl7, ignore: [MSH-7, MSH-10] } }`: the exact reply a
+/// step expects. Compared decoded and delimiter-independent (`hl7::diff`); the reply's
+/// delimiters (MSH-1, MSH-2) and own MSH-7 and MSH-10 are never compared, since every answer
+/// has new ones.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplyExpectation {
+    /// The expected reply (one HL7 message), relative to the scenario file.
+    pub file: FileRef,
+    /// Further paths left out of the comparison (`MSA-3`, `ERR`).
+    #[serde(default)]
+    pub ignore: Vec<FieldPath>,
+    /// The file's message, read when the scenario is resolved, so the check does no I/O.
+    #[serde(skip)]
+    pub message: Vec<u8>,
 }
 
 /// The order rule of a case (`expect: { order: any }`), judged by `history.order`.

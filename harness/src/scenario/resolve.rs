@@ -300,6 +300,7 @@ pub fn resolve(mut file: raw::ScenarioFile, ctx: &LoadContext) -> Result<Scenari
         check_case(case, &file, ctx.known_checks, &mut report);
     }
     super::through::check_flows(&file, ctx.known_checks, &mut report);
+    read_replies(&mut file, ctx, &mut errors);
     let mut templates = BTreeMap::new();
     for (name, template) in &file.messages {
         match template_messages(name, template, dir, ctx.access) {
@@ -431,6 +432,7 @@ fn case(case: raw::Case) -> Case {
             expect: case.expect.clone(),
             probe: case.probe,
             wait: None,
+            exact: false,
         }]
     } else {
         case.steps
@@ -469,7 +471,46 @@ fn file_references(file: &mut raw::ScenarioFile) -> Vec<(String, &mut FileRef)> 
             found.push((format!("messages.{name}"), reference));
         }
     }
+    for (key_path, reply) in replies(&mut file.cases) {
+        found.push((format!("{key_path}.file"), &mut reply.file));
+    }
     found
+}
+
+/// Every `expect: { reply: … }` of the sender role's cases and steps, with its key path.
+fn replies(cases: &mut [raw::Case]) -> Vec<(String, &mut raw::ReplyExpectation)> {
+    let mut found = Vec::new();
+    for (c, case) in cases.iter_mut().enumerate() {
+        if let Some(reply) = case.expect.reply.as_mut() {
+            found.push((format!("cases[{c}].expect.reply"), reply));
+        }
+        for (s, step) in case.steps.iter_mut().enumerate() {
+            if let Some(reply) = step.expect.reply.as_mut() {
+                found.push((format!("cases[{c}].steps[{s}].expect.reply"), reply));
+            }
+        }
+    }
+    found
+}
+
+/// Reads each expected reply (resolved already) into its expectation: one HL7 message, so the
+/// `replay.reply` check compares bytes in memory and does no I/O.
+fn read_replies(file: &mut raw::ScenarioFile, ctx: &LoadContext, errors: &mut Vec<LoadError>) {
+    for (key_path, reply) in replies(&mut file.cases) {
+        let template = Template::File(reply.file.clone());
+        let written = reply.file.written.clone();
+        let problem = match template_messages(&key_path, &template, ctx.dir(), ctx.access) {
+            Ok(mut messages) if messages.len() == 1 => {
+                reply.message = messages.remove(0).bytes;
+                continue;
+            }
+            Ok(messages) => {
+                format!("{written}: {} messages; an expected reply is one", messages.len())
+            }
+            Err(error) => error.to_string(),
+        };
+        errors.push(ctx.at(&written, format!("{key_path}: {problem}")));
+    }
 }
 
 #[cfg(test)]
@@ -609,5 +650,48 @@ mod tests {
              cases:\n  - { name: x, send: m }\n",
         );
         assert!(matches!(s.target.url, Err(TargetUrlError::Address { .. })));
+    }
+
+    /// `expect.reply` files are read at load: one HL7 message each, or an error with its line;
+    /// `exact:` takes no `set:`.
+    #[test]
+    fn expected_replies_are_read_at_load_and_exact_steps_set_nothing() {
+        let dir = std::env::temp_dir().join(format!("hl7-resolve-reply-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("acks")).unwrap();
+        let ack = b"MSH|^~\\&|R|F|S|F|2026||ACK^A04^ACK|A1|P|2.5\rMSA|AA|M1\r";
+        std::fs::write(dir.join("acks/good.hl7"), ack).unwrap();
+        std::fs::write(dir.join("acks/bad.hl7"), b"not a message").unwrap();
+        let load = |yaml: &str| {
+            let path = dir.join("pack.yaml");
+            let file: raw::ScenarioFile = super::super::from_yaml(yaml).expect("yaml");
+            let ctx = LoadContext {
+                path: &path,
+                text: yaml,
+                access: FileAccess::default(),
+                known_checks: &[],
+            };
+            resolve(file, &ctx)
+        };
+        let good = "messages: { m: { text: \"MSH|^~\\\\&|A\" } }\ncases:\n  - name: x\n    \
+                    steps:\n      - send: m\n        exact: true\n        \
+                    expect: { reply: { file: acks/good.hl7, ignore: [MSA-3] } }\n";
+        let s = load(good).expect("resolves");
+        let reply = s.cases[0].steps[0].expect.reply.as_ref().expect("a reply");
+        assert_eq!(reply.message, ack);
+        assert!(s.cases[0].steps[0].exact);
+        let bad = good
+            .replace("good.hl7", "bad.hl7")
+            .replace("exact: true", "exact: true\n        set: { PID-5: x }");
+        let errors = load(&bad).expect_err("refused").0;
+        let shown: Vec<String> =
+            errors.iter().map(|e| format!("{}: {}", e.line, e.message)).collect();
+        assert_eq!(errors.len(), 2, "{shown:?}");
+        assert!(shown.iter().any(|e| e.contains("exact sends the template as it is")), "{shown:?}");
+        let file_error = shown.iter().find(|e| e.contains("acks/bad.hl7")).expect("the file");
+        assert!(
+            file_error.starts_with("8: cases[0].steps[0].expect.reply: acks/bad.hl7: byte 0"),
+            "{file_error}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

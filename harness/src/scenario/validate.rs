@@ -119,6 +119,20 @@ pub(super) fn check_case(
             format!("case {:?}: with steps, put set, mutate and probe in the steps", case.name),
         );
     }
+    for (i, step) in case.steps.iter().enumerate() {
+        if step.exact && (!step.set.is_empty() || !step.mutate.is_empty() || step.resend.is_some())
+        {
+            report(
+                "exact:",
+                format!(
+                    "case {:?}, step {}: exact sends the template as it is; it takes no set, \
+                     mutate or resend",
+                    case.name,
+                    i + 1
+                ),
+            );
+        }
+    }
     if case.steps.iter().any(|s| s.expect.order.is_some()) {
         report(
             "order",

@@ -364,15 +364,24 @@ pub fn repair(path: &Path) -> Result<Repair, JournalError> {
     let side_file = PathBuf::from(format!("{shown}.damaged-{}", unix_millis()));
     write_synced(&side_file, &side)
         .map_err(|source| JournalError::Io { path: side_file.display().to_string(), source })?;
-    let fresh = PathBuf::from(format!("{shown}.repairing"));
-    write_synced(&fresh, &kept).map_err(io)?;
-    std::fs::rename(&fresh, path).map_err(io)?;
+    replace_synced(path, "repairing", &kept).map_err(io)?;
+    Ok(Repair { kept: kept_count, damaged, side_file: Some(side_file) })
+}
+
+/// Replaces the file at `path` with `bytes` so that a crash at any moment leaves either the old
+/// file or the new one whole: written beside it as `<path>.<stage>`, synced, renamed over it.
+pub(crate) fn replace_synced(path: &Path, stage: &str, bytes: &[u8]) -> std::io::Result<()> {
+    let fresh = PathBuf::from(format!("{}.{stage}", path.display()));
+    // A leftover of a crash during an earlier replacement is not the journal: start over.
+    let _ = std::fs::remove_file(&fresh);
+    write_synced(&fresh, bytes)?;
+    std::fs::rename(&fresh, path)?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         // The rename is durable once the folder is synced (best effort: not every platform
         // lets a folder be opened).
         let _ = File::open(dir).and_then(|d| d.sync_all());
     }
-    Ok(Repair { kept: kept_count, damaged, side_file: Some(side_file) })
+    Ok(())
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

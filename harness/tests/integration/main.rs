@@ -26,6 +26,7 @@ mod properties;
 mod proxy;
 mod public_corpus;
 mod receiver_role;
+mod record;
 mod report;
 mod run;
 mod secrets;

@@ -19,7 +19,7 @@ const A03: &str = "corpus/adt/adt_a03_v231.hl7";
 const WAIT: Duration = Duration::from_secs(20);
 
 /// A running `hl7-harness proxy`, killed when dropped.
-struct Proxy {
+pub(crate) struct Proxy {
     child: Child,
     /// `host:port` it listens on.
     addr: String,
@@ -32,7 +32,7 @@ struct Proxy {
 
 impl Proxy {
     /// `proxy --listen 127.0.0.1:0 --upstream URL --control 127.0.0.1:0 --seed 7` plus `args`.
-    fn start(upstream: &str, args: &[&str]) -> Proxy {
+    pub(crate) fn start(upstream: &str, args: &[&str]) -> Proxy {
         let mut child = Command::new(env!("CARGO_BIN_EXE_hl7-harness"))
             .args(["proxy", "--listen", "127.0.0.1:0", "--upstream", upstream])
             .args(["--control", "127.0.0.1:0", "--seed", "7"])
@@ -75,7 +75,7 @@ impl Proxy {
         proxy
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("mllp://{}", self.addr)
     }
 
@@ -93,7 +93,7 @@ impl Proxy {
     }
 
     /// Ctrl-C (SIGINT), then every line it printed until it exited.
-    fn interrupt(mut self) -> Vec<String> {
+    pub(crate) fn interrupt(mut self) -> Vec<String> {
         let pid = self.child.id().to_string();
         // The shell's own `kill`: procps' /bin/kill is not on every machine.
         let status =
@@ -153,14 +153,14 @@ impl Drop for Proxy {
     }
 }
 
-fn serve(args: &[&str]) -> Server {
+pub(crate) fn serve(args: &[&str]) -> Server {
     let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
     Server::with_args(&args)
 }
 
 /// `send FILES --target URL` plus `extra`, with a short ACK timeout and retry delay unless
 /// `extra` sets them.
-fn send(url: &str, files: &[&str], extra: &[&str]) -> Output {
+pub(crate) fn send(url: &str, files: &[&str], extra: &[&str]) -> Output {
     let mut args = vec!["send"];
     args.extend_from_slice(files);
     args.extend_from_slice(&["--target", url]);

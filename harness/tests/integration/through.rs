@@ -183,3 +183,147 @@ fn forward_before_journal_fails_through_input_ack() {
     let defect = failures(&pack.file(), "full disk", Some("forward-before-journal"));
     assert_eq!(defect, ["through.input-ack"]);
 }
+
+/// The route file of the baseline test: admissions to the portal with two mappings; `class` is
+/// the value PV1-2 is set to (the mapping the test changes).
+fn baseline_routes(class: &str) -> String {
+    format!(
+        "listen: mllp://127.0.0.1:0\njournal: journal\ndestinations:\n  portal:\n    \
+         url: mllp://127.0.0.1:1\n    ack_timeout: 5s\nroutes:\n  - name: admissions\n    \
+         messages: [ADT^A01]\n    to: [portal]\n    mappings:\n      \
+         - set: {{path: MSH-5, value: PORTAL}}\n      - set: {{path: PV1-2, value: {class}}}\n"
+    )
+}
+
+/// A through case whose outputs the baseline records rather than the case states
+/// (`through.content` skipped): an admission mapped to the portal and a filtered input.
+const BASELINE_CASE: &str = r#"role: through
+through:
+  destinations: { portal: {} }
+  sut:
+    command: ["{harness}", engine, "{scenario_dir}/outputs.routes.yaml", --listen, "{input}",
+              --journal, "{workdir}/journal", --destination, "portal=mllp://{destination.portal}",
+              "{defects}"]
+  timeout: 8s
+  quiet: 300ms
+messages:
+  admit: { text: "MSH|^~\\&|EHR|HOSP|ENGINE|HUB|20240101||ADT^A01^ADT_A01|X|P|2.5\rPID|1||P1^^^HOSP||Everyman^Adam\rPV1|1|I" }
+  demographics: { text: "MSH|^~\\&|EHR|HOSP|ENGINE|HUB|20240101||ADT^A28^ADT_A05|X|P|2.5\rPID|1||P2" }
+flows:
+  - name: outputs recorded by the baseline
+    send:
+      - message: admit
+        expect: [{ to: portal }]
+      - message: demographics
+        filtered: true
+    skip_checks: [through.content]
+"#;
+
+/// Issue 17 item 2: the baseline records every output of a through case. Unchanged, a rerun
+/// matches it; a changed mapping (one value in the route file) passes every check of the case
+/// yet fails the run, with a diff naming the destination, the message and the field; `--accept`
+/// makes it the baseline.
+#[test]
+fn a_changed_mapping_is_a_baseline_diff() {
+    let pack = OutputsPack::new("baseline");
+    let (dir, routes) = (&pack.0, pack.0.join("outputs.routes.yaml"));
+    let (file, baseline) = (dir.join("outputs.yaml"), dir.join("baseline"));
+    let (file, baseline) = (file.to_str().unwrap(), baseline.to_str().unwrap());
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", file, "--no-report", "--baseline", baseline];
+        args.extend_from_slice(extra);
+        let output = run_within(&args, Duration::from_secs(60)).expect("the run ends within 60s");
+        (output.status.code(), format!("{}{}", stdout(&output), stderr(&output)))
+    };
+
+    let (code, text) = run(&["--accept"]);
+    assert_eq!(code, Some(0), "{text}");
+    let snaps = super::support::files(&dir.join("baseline"), "snap");
+    assert_eq!(snaps.len(), 1, "{snaps:?}");
+    let snapshot = std::fs::read_to_string(&snaps[0]).unwrap();
+    for line in [
+        "input 1 (admit): ADT^A01^ADT_A01 [sent-1]",
+        "  ACK  MSA-1 = \"AA\"",
+        "  ACK  MSA-2 = \"[sent-1]\"",
+        "  portal #1  MSH-5 = \"PORTAL\"",
+        "  portal #1  MSH-7 = [redacted]",
+        "  portal #1  PID-5.1 = \"Everyman\"",
+        "  portal #1  PV1-2 = \"INPATIENT\"",
+        "input 2 (demographics): ADT^A28^ADT_A05 [sent-2]",
+        "  delivered nowhere",
+    ] {
+        assert!(snapshot.lines().any(|l| l == line), "{line:?} not in\n{snapshot}");
+    }
+
+    let (code, text) = run(&[]);
+    assert_eq!(code, Some(0), "an unchanged engine matches its baseline: {text}");
+    assert!(text.contains("1 unchanged, 0 changed"), "{text}");
+
+    std::fs::write(&routes, baseline_routes("IN-PATIENT")).unwrap();
+    let (code, text) = run(&[]);
+    assert_eq!(code, Some(1), "a changed mapping is a regression: {text}");
+    assert!(text.contains("PASS: 1 case, 0 failed"), "every check passed: {text}");
+    assert!(text.contains("CHANGED "), "{text}");
+    assert!(text.contains("@@ input 1 (admit): ADT^A01^ADT_A01 [sent-1]"), "{text}");
+    assert!(text.contains("-  portal #1  PV1-2 = \"INPATIENT\""), "{text}");
+    assert!(text.contains("+  portal #1  PV1-2 = \"IN-PATIENT\""), "{text}");
+
+    let (code, text) = run(&["--accept"]);
+    assert_eq!(code, Some(0), "{text}");
+    let (code, text) = run(&[]);
+    assert_eq!(code, Some(0), "the accepted change is the baseline now: {text}");
+}
+
+/// A folder with the route file and the through case above (removed when dropped).
+struct OutputsPack(PathBuf);
+
+impl OutputsPack {
+    fn new(name: &str) -> OutputsPack {
+        let dir =
+            std::env::temp_dir().join(format!("hl7-harness-through-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("outputs.routes.yaml"), baseline_routes("INPATIENT")).unwrap();
+        std::fs::write(dir.join("outputs.yaml"), BASELINE_CASE).unwrap();
+        OutputsPack(dir)
+    }
+}
+
+impl Drop for OutputsPack {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Issue 17 item 3: a through run recorded with `--record-through` replays as a through case.
+/// Against the same engine it passes; after a changed mapping `through.content` names the
+/// field, though the recorded case itself skipped the content check.
+#[test]
+fn a_recorded_through_run_replays_as_a_through_case() {
+    let pack = OutputsPack::new("record");
+    let file = pack.0.join("outputs.yaml");
+    let recorded = pack.0.join("recorded");
+    let (file, recorded) = (file.to_str().unwrap(), recorded.to_str().unwrap());
+    let run = |args: &[&str]| {
+        let output = run_within(args, Duration::from_secs(60)).expect("the run ends within 60s");
+        (output.status.code(), stdout(&output), stderr(&output))
+    };
+    let (code, out, err) = run(&["run", file, "--no-report", "--record-through", recorded]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let written: Vec<PathBuf> = super::support::files(&pack.0.join("recorded"), "yaml");
+    assert_eq!(written.len(), 1, "{written:?}");
+    assert!(out.contains(&format!("recorded through pack: {}", written[0].display())), "{out}");
+    let messages = super::support::files(&pack.0.join("recorded"), "hl7");
+    assert_eq!(messages.len(), 3, "two inputs, one output: {messages:?}");
+    let replay = written[0].to_str().unwrap();
+
+    let (code, out, err) = run(&["run", replay, "--no-report", "--json"]);
+    assert_eq!(code, Some(0), "the recorded pack passes against the same engine: {out}{err}");
+
+    std::fs::write(pack.0.join("outputs.routes.yaml"), baseline_routes("IN-PATIENT")).unwrap();
+    let output = run_within(&["run", replay, "--no-report", "--json"], Duration::from_secs(60))
+        .expect("the run ends within 60s");
+    assert_eq!(failed_error_ids(&output), ["through.content"], "{}", stdout(&output));
+    let text = stdout(&output);
+    assert!(text.contains(r#"PV1-2: \"INPATIENT\" → \"IN-PATIENT\""#), "{text}");
+}

@@ -147,6 +147,31 @@ fn a_resend_with_the_same_control_id_after_no_ack_is_one_copy() {
     f.passes("through.delivered");
 }
 
+/// Regression (issue 17, found with the python-hl7 engine of `cargo xtask interop`): an engine
+/// that sends an output once, gets no ACK and never sends it again has lost it; the one
+/// unanswered arrival used to count as the delivery.
+#[test]
+fn delivered_names_an_output_never_acknowledged_and_not_resent() {
+    let mut f = Fixture::new(1);
+    f.arrive("portal", message("PORTAL", "M1", "Doe^Jo"), 50, false);
+    f.fails(
+        "through.delivered",
+        "missing: input 1 at portal arrived 1 time(s), never acknowledged by the destination \
+         (no ACK), and was not sent again",
+    );
+}
+
+/// Permitted: the destination rejected the output (a correct AR or AE) and the engine gave it
+/// up; resending is the engine's choice (HL7 v2.5.1 ch. 2, 2.9.2).
+#[test]
+fn an_output_rejected_once_and_given_up_has_arrived() {
+    let mut f = Fixture::new(1);
+    f.arrive("portal", message("PORTAL", "M1", "Doe^Jo"), 50, false);
+    let arrival = &mut f.seen.arrivals[0].arrival;
+    (arrival.rejected, arrival.answer) = (true, "AR".into());
+    f.passes("through.delivered");
+}
+
 /// A second accepted copy, even under the same MSH-10, is a duplicate.
 #[test]
 fn a_second_accepted_copy_is_a_duplicate() {

@@ -2,6 +2,7 @@
 //! its outputs, answering the source; and the restart that queues again every output the
 //! outcome journal does not close.
 
+use super::compact::{compact, OpenInputs};
 use super::defect::{mangle_charset, mangle_escapes, EngineDefect, EngineDefects};
 use super::forward::{DestinationQueue, Outgoing};
 use super::mapping::{apply, MappingError};
@@ -71,6 +72,8 @@ struct Journals {
     sequence: u64,
     /// Inputs a route took, for `aa-then-drop`'s every third.
     taken: u64,
+    /// Journaled inputs with outputs still open, for compaction.
+    open: OpenInputs,
     counts: EngineCounts,
 }
 
@@ -110,14 +113,45 @@ impl Engine {
         let outcomes_path = journal_dir.join(OUTCOMES_FILE);
         let inputs = read_sequenced(&inbox_path)?;
         let closed = read_outcomes(&outcomes_path)?;
-        let (inbox, _) = Journal::open(&inbox_path)?;
-        let (outcomes, _) = Journal::open(&outcomes_path)?;
         let queues = routes
             .destinations
             .iter()
             .map(|d| Arc::new(DestinationQueue::new(d.clone())))
             .collect();
         let sequence = inputs.last().map_or(0, |(s, _)| *s);
+        let mut resumed_outputs = Vec::new();
+        let mut open = OpenInputs::default();
+        for (sequence, payload) in &inputs {
+            match outputs_of(&routes, &defects, *sequence, payload) {
+                Ok(outputs) => {
+                    let left: Vec<Output> = outputs
+                        .into_iter()
+                        .filter(|o| !closed.contains(&(*sequence, o.number)))
+                        .collect();
+                    open.opened(*sequence, u32::try_from(left.len()).unwrap_or(u32::MAX));
+                    resumed_outputs.extend(left.into_iter().map(|o| (*sequence, o)));
+                }
+                Err(err) => {
+                    // Kept in the journal (never compacted away): the route file may be
+                    // mended and the engine started again.
+                    open.opened(*sequence, 1);
+                    log.line(format_args!(
+                        "engine: journaled input {sequence} no longer maps ({err}); not forwarded"
+                    ));
+                }
+            }
+        }
+        // More than the last input closed: drop them before this run appends to the files.
+        if inputs.len() > open.open_count() + 1 {
+            let done = compact(&inbox_path, &outcomes_path, &mut open)?;
+            log.line(format_args!(
+                "engine: journal compacted: {} closed input(s) and {} outcome record(s) dropped, {} input(s) kept",
+                done.inputs_dropped, done.outcomes_dropped, done.inputs_kept
+            ));
+        }
+        let (inbox, _) = Journal::open(&inbox_path)?;
+        let (outcomes, _) = Journal::open(&outcomes_path)?;
+        let resumed = resumed_outputs.len() as u64;
         let engine = Engine {
             routes,
             defects,
@@ -127,34 +161,20 @@ impl Engine {
                 outcomes,
                 sequence,
                 taken: 0,
-                counts: EngineCounts::default(),
+                open,
+                counts: EngineCounts { resumed, ..EngineCounts::default() },
             }),
             queues,
             ack_counter: AtomicU64::new(0),
         };
-        let mut resumed = 0;
-        for (sequence, payload) in &inputs {
-            match engine.outputs(*sequence, payload) {
-                Ok(outputs) => {
-                    for output in outputs {
-                        if !closed.contains(&(*sequence, output.number)) {
-                            engine.queues[output.destination]
-                                .push(engine.outgoing(*sequence, output));
-                            resumed += 1;
-                        }
-                    }
-                }
-                Err(err) => engine.log.line(format_args!(
-                    "engine: journaled input {sequence} no longer maps ({err}); not forwarded"
-                )),
-            }
+        for (sequence, output) in resumed_outputs {
+            engine.queues[output.destination].push(engine.outgoing(sequence, output));
         }
         if resumed > 0 {
             engine
                 .log
                 .line(format_args!("engine: {resumed} output(s) queued again from the journal"));
         }
-        engine.lock().counts.resumed = resumed;
         Ok(engine)
     }
 
@@ -266,6 +286,7 @@ impl Engine {
         }
         journals.sequence = sequence;
         journals.counts.accepted += 1;
+        journals.open.opened(sequence, u32::try_from(count).unwrap_or(u32::MAX));
         if let Some(outputs) = outputs {
             queue(outputs);
         }
@@ -281,53 +302,8 @@ impl Engine {
         }
     }
 
-    /// Every output of an input: per route that takes it (in file order), per destination of
-    /// the route (in the route's order). Pure but for reading the routes.
     fn outputs(&self, sequence: u64, payload: &[u8]) -> Result<Vec<Output>, MappingError> {
-        let message =
-            Message::parse(payload).map_err(|e| MappingError::Unreadable(e.to_string()))?;
-        let (code, event) = (message.message_code(), message.trigger_event());
-        let mut outputs = Vec::new();
-        let mut number = 0u32;
-        for route in &self.routes.routes {
-            let takes =
-                route.messages.is_empty() || route.messages.iter().any(|m| m.matches(code, event));
-            if !takes {
-                continue;
-            }
-            let mapped = apply(&route.mappings, payload)?;
-            for &destination in &route.to {
-                number += 1;
-                let (payload, control_id) = match self.routes.control_id {
-                    ControlIdMode::Keep => {
-                        let id = Message::parse(&mapped)
-                            .ok()
-                            .and_then(|m| m.control_id().map(str::to_string))
-                            .unwrap_or_default();
-                        (mapped.clone(), id)
-                    }
-                    ControlIdMode::Engine => {
-                        let id = format!("E{sequence}.{number}");
-                        (with_control_id(&mapped, &id), id)
-                    }
-                };
-                let payload = self.mangled(payload);
-                outputs.push(Output { destination, number, payload, control_id });
-            }
-        }
-        Ok(outputs)
-    }
-
-    /// The output bytes as the `mangle-*` defects spoil them (unchanged without them).
-    fn mangled(&self, payload: Vec<u8>) -> Vec<u8> {
-        let payload = match self.defects.has(EngineDefect::MangleEscape) {
-            true => mangle_escapes(&payload),
-            false => payload,
-        };
-        match self.defects.has(EngineDefect::MangleCharset) {
-            true => mangle_charset(&payload),
-            false => payload,
-        }
+        outputs_of(&self.routes, &self.defects, sequence, payload)
     }
 
     /// Journals that an output was delivered (`dead`: given up) so a restart does not send it
@@ -340,7 +316,84 @@ impl Engine {
         let mut journals = self.lock();
         if let Err(err) = journals.outcomes.append(item.sequence, record.as_bytes()) {
             self.log.line(format_args!("engine: {err}"));
+            return;
         }
+        if journals.open.output_closed(item.sequence) {
+            self.compact(&mut journals);
+        }
+    }
+
+    /// Drops closed inputs from both journals and opens the rewritten files for appending.
+    /// A failure leaves the old files (each is replaced whole) and is logged: the engine goes
+    /// on appending to whichever files are in place.
+    fn compact(&self, journals: &mut Journals) {
+        let inbox = journals.inbox.path().to_path_buf();
+        let outcomes = journals.outcomes.path().to_path_buf();
+        let result = compact(&inbox, &outcomes, &mut journals.open).and_then(|done| {
+            journals.inbox = Journal::open(&inbox)?.0;
+            journals.outcomes = Journal::open(&outcomes)?.0;
+            Ok(done)
+        });
+        match result {
+            Ok(done) => self.log.line(format_args!(
+                "engine: journal compacted: {} closed input(s) and {} outcome record(s) dropped, {} input(s) kept",
+                done.inputs_dropped, done.outcomes_dropped, done.inputs_kept
+            )),
+            Err(err) => self.log.line(format_args!("engine: journal compaction failed: {err}")),
+        }
+    }
+}
+
+/// Every output of an input: per route that takes it (in file order), per destination of the
+/// route (in the route's order). Pure.
+fn outputs_of(
+    routes: &Routes,
+    defects: &EngineDefects,
+    sequence: u64,
+    payload: &[u8],
+) -> Result<Vec<Output>, MappingError> {
+    let message = Message::parse(payload).map_err(|e| MappingError::Unreadable(e.to_string()))?;
+    let (code, event) = (message.message_code(), message.trigger_event());
+    let mut outputs = Vec::new();
+    let mut number = 0u32;
+    for route in &routes.routes {
+        let takes =
+            route.messages.is_empty() || route.messages.iter().any(|m| m.matches(code, event));
+        if !takes {
+            continue;
+        }
+        let mapped = apply(&route.mappings, payload)?;
+        for &destination in &route.to {
+            number += 1;
+            let (payload, control_id) = match routes.control_id {
+                ControlIdMode::Keep => {
+                    let id = Message::parse(&mapped)
+                        .ok()
+                        .and_then(|m| m.control_id().map(str::to_string))
+                        .unwrap_or_default();
+                    (mapped.clone(), id)
+                }
+                ControlIdMode::Engine => {
+                    let id = format!("E{sequence}.{number}");
+                    (with_control_id(&mapped, &id), id)
+                }
+            };
+            let payload = mangled(defects, payload);
+            outputs.push(Output { destination, number, payload, control_id });
+        }
+    }
+    Ok(outputs)
+}
+
+/// The output bytes as the `mangle-*` defects spoil them (unchanged without them).
+fn mangled(defects: &EngineDefects, payload: Vec<u8>) -> Vec<u8> {
+    let payload = match defects.has(EngineDefect::MangleEscape) {
+        true => mangle_escapes(&payload),
+        false => payload,
+    };
+    match defects.has(EngineDefect::MangleCharset) {
+        true => mangle_charset(&payload),
+        false => payload,
     }
 }
 
@@ -454,5 +507,41 @@ mod tests {
         let routes = parse_routes(ROUTES, "r.yaml").unwrap();
         let err = Engine::open(routes, &dir, EngineDefects::default(), Log::kept()).err().unwrap();
         assert!(err.to_string().contains("outcome record 0"), "{err}");
+    }
+
+    #[test]
+    fn a_start_drops_closed_inputs_and_resumes_only_open_outputs() {
+        let dir =
+            std::env::temp_dir().join(format!("hl7-engine-core-{}-compact", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let routes = || parse_routes(ROUTES, "r.yaml").unwrap();
+        let utf8 = |id: &str| {
+            format!("MSH|^~\\&|A|B|C|D|20240101||ADT^A01|{id}|P|2.5||||||UNICODE UTF-8\rPID|1\r")
+        };
+        {
+            let engine =
+                Engine::open(routes(), &dir, EngineDefects::default(), Log::kept()).unwrap();
+            for id in ["M1", "M2", "M3", "M4"] {
+                let (_, verdict) = engine.accept(utf8(id).as_bytes());
+                assert!(matches!(verdict, Verdict::Accepted { .. }), "{verdict:?}");
+            }
+            // 1, 2 and 4 delivered; 3 still open.
+            let queue = &engine.queues()[0];
+            let items: Vec<Outgoing> = (0..4).filter_map(|_| queue.pop_now()).collect();
+            assert_eq!(items.len(), 4);
+            for item in items.iter().filter(|i| i.sequence != 3) {
+                engine.close_output(0, item, false);
+            }
+        }
+        let engine = Engine::open(routes(), &dir, EngineDefects::default(), Log::kept()).unwrap();
+        assert_eq!(engine.counts().resumed, 1, "only input 3's output is queued again");
+        let inbox = read_journal_sequenced(&dir.join(INBOX_FILE)).unwrap();
+        let kept: Vec<u64> = inbox.iter().map(|(s, _)| *s).collect();
+        assert_eq!(kept, [3, 4], "closed inputs dropped; the last kept for its sequence");
+        let outcomes = read_journal_sequenced(&dir.join(OUTCOMES_FILE)).unwrap();
+        assert_eq!(outcomes.len(), 1, "only input 4's outcome is still needed");
+        // A new input continues the numbering.
+        let (_, verdict) = engine.accept(utf8("M5").as_bytes());
+        assert!(matches!(verdict, Verdict::Accepted { sequence: 5, .. }), "{verdict:?}");
     }
 }

@@ -94,6 +94,12 @@ impl DestinationQueue {
         self.ready.notify_one();
     }
 
+    /// The oldest output, without waiting (for tests that play the forwarder).
+    #[cfg(test)]
+    pub(super) fn pop_now(&self) -> Option<Outgoing> {
+        self.items().pop_front()
+    }
+
     /// The next output to send: the oldest, or under `reorder` the newest.
     async fn next(&self, newest_first: bool) -> Outgoing {
         loop {

@@ -34,11 +34,14 @@
 //!   restart. Either way a resend carries the MSH-10 of the first send.
 //! - **Bounds.** Input frames up to `limits.max_frame_bytes` (1 MiB), idle input connections
 //!   closed after `limits.idle_timeout`; a queue holds at most `max_queue` outputs on the accept
-//!   path (a restart queues whatever the journal holds open).
+//!   path (a restart queues whatever the journal holds open). Inputs whose every output is
+//!   closed are dropped from both journals (`compact`) at start and after every 1,024 closed,
+//!   so the files hold what is still open rather than everything ever accepted.
 //!
 //! `routes` reads the file, `mapping` applies mappings (pure), `core` accepts and journals,
-//! `forward` queues and sends, `serve` runs it; `defect` holds the switches.
+//! `forward` queues and sends, `compact` keeps the journals small, `serve` runs it; `defect` holds the switches.
 
+pub mod compact;
 pub mod core;
 pub mod defect;
 pub mod forward;
