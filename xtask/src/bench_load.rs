@@ -167,15 +167,29 @@ async fn echo_server(listener: TcpListener) {
     }
 }
 
-/// One generator run on a thread of its own.
-fn generate(
-    name: &str,
+/// One generator run on a thread of its own; only its account.
+fn generate_account(
+    addr: &str,
+    mode: Mode,
+    connections: usize,
+    run_for: Duration,
+    source: &Arc<MessageSource>,
+) -> anyhow::Result<load::Account> {
+    let (finished, _, _, _) = generate_run(addr, mode, connections, run_for, Arc::clone(source))?;
+    Ok(finished.account)
+}
+
+/// What the generator thread hands back: the run, its CPU time, wall time and RSS samples.
+type Ran = (load::Finished, Duration, Duration, (u64, u64));
+
+/// One generator run on a thread of its own (a current-thread runtime).
+fn generate_run(
     addr: &str,
     mode: Mode,
     connections: usize,
     run_for: Duration,
     source: Arc<MessageSource>,
-) -> anyhow::Result<Measurement> {
+) -> anyhow::Result<Ran> {
     let target = LoadTarget::parse(&format!("mllp://{addr}"), None, None, HllpOptions::default())
         .map_err(anyhow::Error::msg)?;
     let plan = Plan {
@@ -186,8 +200,6 @@ fn generate(
         warmup: Duration::from_millis(500),
         slice: Duration::from_secs(1),
     };
-    /// What the generator thread hands back: the run, its CPU time, wall time and RSS samples.
-    type Ran = (load::Finished, Duration, Duration, (u64, u64));
     let worker = std::thread::spawn(move || -> anyhow::Result<Ran> {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let cpu = thread_cpu();
@@ -211,8 +223,20 @@ fn generate(
         let rss = (first_rss.load(Ordering::Relaxed), rss_kib());
         Ok((finished, thread_cpu().saturating_sub(cpu), wall.elapsed(), rss))
     });
+    worker.join().map_err(|_| anyhow::anyhow!("the generator thread panicked"))?
+}
+
+/// One generator run on a thread of its own.
+fn generate(
+    name: &str,
+    addr: &str,
+    mode: Mode,
+    connections: usize,
+    run_for: Duration,
+    source: Arc<MessageSource>,
+) -> anyhow::Result<Measurement> {
     let (finished, cpu, wall, (rss_start_kib, rss_end_kib)) =
-        worker.join().map_err(|_| anyhow::anyhow!("the generator thread panicked"))??;
+        generate_run(addr, mode, connections, run_for, source)?;
     let a = &finished.account;
     let cpu_seconds = cpu.as_secs_f64();
     Ok(Measurement {
@@ -256,6 +280,8 @@ pub fn load(root: &Path) -> anyhow::Result<serde_json::Value> {
         eprintln!("bench load: {name} for {run_for:?}");
         results.push(generate(name, addr, mode, connections, run_for, Arc::clone(&source))?);
     }
+    let open_loop = open_loop_rates(&echo, &source)?;
+    let process_cpu = process_cpu(root, &echo)?;
     let _ = stop.send(());
     let rows = results.iter().map(|m| Row {
         run: m.name.clone(),
@@ -279,5 +305,152 @@ pub fn load(root: &Path) -> anyhow::Result<serde_json::Value> {
             "bench load: /proc/thread-self/schedstat is not readable here; CPU figures are 0"
         );
     }
-    Ok(serde_json::json!({ "suite": "load", "run_seconds": RUN_FOR.as_secs(), "results": results }))
+    print_open_loop(&open_loop);
+    println!(
+        "hl7-harness load (the process, user + sys) at {PROCESS_RATE:.0}/s → echo: {:.3} s CPU \
+         per 10,000 messages ({} messages sent in {:.1} s, exit code {})",
+        process_cpu.cpu_seconds_per_10k,
+        process_cpu.sent,
+        process_cpu.wall_seconds,
+        process_cpu.exit_code
+    );
+    Ok(serde_json::json!({
+        "suite": "load",
+        "run_seconds": RUN_FOR.as_secs(),
+        "results": results,
+        "open_loop": open_loop,
+        "process_cpu": process_cpu,
+    }))
+}
+
+/// Open-loop rates the generator must hold within [`RATE_TOLERANCE`] (issue 18).
+const OPEN_RATES: [f64; 4] = [1000.0, 5000.0, 10_000.0, 20_000.0];
+const RATE_TOLERANCE: f64 = 0.02;
+/// Connections of the open-loop rows: enough that a message due while the others wait for their
+/// ACK finds a free one (the echo answers in well under a millisecond).
+const OPEN_CONNECTIONS: usize = 32;
+
+/// One open-loop row: the rate asked for and the rate held.
+#[derive(Debug, Serialize)]
+struct OpenLoop {
+    target_per_s: f64,
+    /// Messages finished per second after the warmup.
+    achieved_per_s: f64,
+    ratio: f64,
+    within_tolerance: bool,
+    /// Messages that fell due but were never written (every connection busy at the end).
+    missed_slots: u64,
+    /// How late messages went out after their due time.
+    lag_p50_ms: f64,
+    lag_p99_ms: f64,
+    lost: u64,
+}
+
+/// `load` open loop against the echo at each of [`OPEN_RATES`], in this process (the measure
+/// is the schedule, not the CPU).
+fn open_loop_rates(echo: &str, source: &Arc<MessageSource>) -> anyhow::Result<Vec<OpenLoop>> {
+    let mut rows = Vec::new();
+    for rate in OPEN_RATES {
+        eprintln!("bench load: open loop {rate:.0}/s → echo for {RUN_FOR:?}");
+        let mode = Mode::Open { rate };
+        let run = generate_account(echo, mode, OPEN_CONNECTIONS, RUN_FOR, source)?;
+        let ratio = run.throughput_per_s / rate;
+        rows.push(OpenLoop {
+            target_per_s: rate,
+            achieved_per_s: run.throughput_per_s,
+            ratio,
+            within_tolerance: (ratio - 1.0).abs() <= RATE_TOLERANCE,
+            missed_slots: run.behind_schedule,
+            lag_p50_ms: run.schedule_lag.p50_ms,
+            lag_p99_ms: run.schedule_lag.p99_ms,
+            lost: run.lost,
+        });
+    }
+    Ok(rows)
+}
+
+#[derive(Tabled)]
+struct OpenRow {
+    #[tabled(rename = "open loop → echo")]
+    target: String,
+    achieved: String,
+    #[tabled(rename = "achieved / target")]
+    ratio: String,
+    #[tabled(rename = "missed slots")]
+    missed: u64,
+    #[tabled(rename = "lag p50")]
+    lag_p50: String,
+    #[tabled(rename = "lag p99")]
+    lag_p99: String,
+    lost: u64,
+}
+
+fn print_open_loop(rows: &[OpenLoop]) {
+    let rows = rows.iter().map(|r| OpenRow {
+        target: format!("{:.0}/s, {OPEN_CONNECTIONS} connections", r.target_per_s),
+        achieved: format!("{:.0}/s", r.achieved_per_s),
+        ratio: format!(
+            "{:.4} ({})",
+            r.ratio,
+            if r.within_tolerance { "within 2%" } else { "NOT within 2%" }
+        ),
+        missed: r.missed_slots,
+        lag_p50: format!("{:.2} ms", r.lag_p50_ms),
+        lag_p99: format!("{:.2} ms", r.lag_p99_ms),
+        lost: r.lost,
+    });
+    println!("{}", Table::new(rows));
+}
+
+/// The rate and count of the process CPU row: 10 s at 1,000/s.
+const PROCESS_RATE: f64 = 1000.0;
+const PROCESS_COUNT: u64 = 10_000;
+
+/// CPU time of the `hl7-harness load` process itself (every thread, start-up and report
+/// included), from the kernel's account of the child (`wait4`'s rusage).
+#[derive(Debug, Serialize)]
+struct ProcessCpu {
+    rate: f64,
+    sent: u64,
+    user_seconds: f64,
+    sys_seconds: f64,
+    cpu_seconds_per_10k: f64,
+    wall_seconds: f64,
+    exit_code: i32,
+}
+
+fn process_cpu(root: &Path, echo: &str) -> anyhow::Result<ProcessCpu> {
+    let binary = crate::bench_profile::release_binary(root)?;
+    eprintln!(
+        "bench load: {} load at {PROCESS_RATE:.0}/s, {PROCESS_COUNT} messages",
+        binary.display()
+    );
+    let mut command = std::process::Command::new(&binary);
+    command
+        .arg("load")
+        .arg(root.join(MESSAGE))
+        .args(["--target", &format!("mllp://{echo}")])
+        .args(["--rate", &format!("{PROCESS_RATE}")])
+        .args(["--count", &PROCESS_COUNT.to_string()])
+        .args(["--connections", "4", "--seed", "1", "--no-report", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    let wall = Instant::now();
+    let child = command.spawn()?;
+    let (status, usage, stdout) = crate::bench_soak::wait_with_usage(child)?;
+    let wall_seconds = wall.elapsed().as_secs_f64();
+    let sent = serde_json::from_slice::<serde_json::Value>(&stdout)
+        .ok()
+        .and_then(|v| v.pointer("/account/sent").or_else(|| v.get("sent")).and_then(|s| s.as_u64()))
+        .unwrap_or(PROCESS_COUNT);
+    let cpu = usage.user + usage.sys;
+    Ok(ProcessCpu {
+        rate: PROCESS_RATE,
+        sent,
+        user_seconds: usage.user,
+        sys_seconds: usage.sys,
+        cpu_seconds_per_10k: if sent > 0 { cpu * 10_000.0 / sent as f64 } else { 0.0 },
+        wall_seconds,
+        exit_code: status,
+    })
 }

@@ -198,7 +198,7 @@ pub fn profile(root: &Path) -> anyhow::Result<serde_json::Value> {
 }
 
 /// `target/release/hl7-harness`, built now (cargo builds nothing when it is fresh).
-fn release_binary(root: &Path) -> anyhow::Result<std::path::PathBuf> {
+pub(crate) fn release_binary(root: &Path) -> anyhow::Result<std::path::PathBuf> {
     let status = std::process::Command::new(std::env::var("CARGO").unwrap_or("cargo".into()))
         .args(["build", "--release", "--quiet", "--package", "hl7-harness", "--bin", "hl7-harness"])
         .current_dir(root)

@@ -4,7 +4,7 @@
 //!   the install, html-check, interop, then a short fuzz smoke.
 //! - `fuzz`: installs cargo-fuzz when missing, seeds the fuzz corpora from `corpus/`, runs
 //!   every fuzz target for a while and fails on any crash.
-//! - `bench [parse|mllp|load|net] [--quick]`: builds and runs a benchmark in release, writes `reports/bench/`.
+//! - `bench [parse|mllp|load|net|profile|run|soak] [--quick]`: builds and runs a benchmark in release, writes `reports/bench/`.
 //! - `html-check [REPORT_DIR]...`: opens report.html in headless Chromium (Debian's chromium and
 //!   chromedriver, installed when missing) and checks that it renders, opens on the overview
 //!   with the failures first, logs no console error, filters right and fetches nothing; without
@@ -51,6 +51,10 @@ mod bench_mllp;
 mod bench_net;
 #[cfg(feature = "bench")]
 mod bench_profile;
+#[cfg(feature = "bench")]
+mod bench_run;
+#[cfg(feature = "bench")]
+mod bench_soak;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -102,7 +106,8 @@ enum Task {
         /// Which benchmark to run.
         #[arg(value_enum, default_value_t = Suite::All)]
         suite: Suite,
-        /// Short runs (half a second, one round) of the `net` suite: a smoke run, not figures.
+        /// Short runs (half a second, one round) of the `net` suite, a 20 s soak: a smoke run, not
+        /// figures.
         #[arg(long)]
         quick: bool,
     },
@@ -173,6 +178,12 @@ enum Suite {
     /// `validate --profile` on a day's message log (100,000 messages of the e-health
     /// interface), in process and end to end, against `validate` without a profile.
     Profile,
+    /// Memory of `serve`: resident set per idle connection, and over a soak at a constant
+    /// rate (10 minutes; 20 s with --quick), sampled every few seconds.
+    Soak,
+    /// `run scenarios/` against the built-in endpoint: wall time over the waits its cases
+    /// require (ACK timeouts that must expire) divided over --jobs.
+    Run,
     /// Every suite, into one reports/bench/<date>.json.
     All,
 }
@@ -185,6 +196,8 @@ impl Suite {
             Suite::Load => "load",
             Suite::Profile => "profile",
             Suite::Net => "net",
+            Suite::Soak => "soak",
+            Suite::Run => "run",
             Suite::All => "all",
         }
     }
@@ -285,11 +298,22 @@ fn bench_run(root: &std::path::Path, suite: Suite, quick: bool) -> anyhow::Resul
         Suite::Mllp => bench_mllp::mllp(root),
         Suite::Load => bench_load::load(root),
         Suite::Profile => bench_profile::profile(root),
+        Suite::Soak => bench_soak::run(root, quick),
+        Suite::Run => bench_run::run(root),
         Suite::All => anyhow::bail!("`all` is not one suite"),
     };
     if suite == Suite::All {
         let mut suites = serde_json::Map::new();
-        for one in [Suite::Parse, Suite::Mllp, Suite::Load, Suite::Net, Suite::Profile] {
+        let every = [
+            Suite::Parse,
+            Suite::Mllp,
+            Suite::Load,
+            Suite::Net,
+            Suite::Profile,
+            Suite::Run,
+            Suite::Soak,
+        ];
+        for one in every {
             suites.insert(one.name().to_string(), run(one)?);
         }
         return bench::write(root, None, serde_json::Value::Object(suites));

@@ -6,16 +6,17 @@
 
 use super::stats::Ending;
 use crate::transport::client::{
-    connect_mllp, post_hl7, send_and_await_hllp, send_and_await_mllp, AckWait, HllpAnswer,
-    HllpBlocks, MllpAnswer, Passed, Takes,
+    await_mllp_ack, connect_mllp, post_hl7, send_and_await_hllp, AckWait, HllpAnswer, HllpBlocks,
+    MllpAnswer, Passed, Takes,
 };
 use crate::transport::connection::{MllpConnection, Timeouts, TransportError};
 use crate::transport::hllp::HllpOptions;
 use crate::transport::hllp_connection::HllpConnection;
 use crate::transport::http_client::{parse_reply, HttpTarget};
-use crate::transport::mllp::MllpOptions;
+use crate::transport::mllp::{encode_frame, MllpOptions};
 use crate::transport::target_url::{TargetUrl, TargetUrlError};
 use crate::transport::userinfo::Credentials;
+use bytes::BytesMut;
 use std::future::Future;
 use tokio_rustls::TlsConnector;
 
@@ -75,11 +76,13 @@ pub struct Client {
     target: LoadTarget,
     timeouts: Timeouts,
     open: Open,
+    /// The MLLP frame being sent, reused from message to message.
+    frame: BytesMut,
 }
 
 impl Client {
     pub fn new(target: LoadTarget, timeouts: Timeouts) -> Client {
-        Client { target, timeouts, open: Open::None }
+        Client { target, timeouts, open: Open::None, frame: BytesMut::new() }
     }
 
     async fn connect(&mut self) -> Result<(), TransportError> {
@@ -106,17 +109,23 @@ fn wait_for(control_id: &str, read: std::time::Duration) -> AckWait<'_> {
 }
 
 /// Sends over MLLP and reads frames until the ACK for `control_id` (others are counted as
-/// strays), within the read timeout.
+/// strays), within the read timeout. The frame is built in `frame`, kept by the connection
+/// across messages: the same bytes `MllpConnection::send` writes, without a buffer per message.
 async fn mllp(
     connection: &mut MllpConnection,
+    frame: &mut BytesMut,
     payload: &[u8],
     control_id: &str,
     strays: &mut u64,
 ) -> Result<String, TransportError> {
     let wait = wait_for(control_id, connection.timeouts().read);
+    frame.clear();
+    encode_frame(payload, frame)
+        .map_err(|source| TransportError::Framing { peer: connection.peer(), source })?;
+    connection.write_raw(frame).await?;
     // MLLP release 2 commit acknowledgements are passed over: the application ACK follows.
     let counted = |passed: Passed| *strays += u64::from(passed != Passed::CommitAck);
-    match send_and_await_mllp(connection, payload, wait, counted).await? {
+    match await_mllp_ack(connection, wait, counted).await? {
         MllpAnswer::Ack(ack) => Ok(ack.msa1),
         MllpAnswer::CommitNak => unreachable!("the wait does not stop at a commit NAK"),
     }
@@ -175,7 +184,7 @@ impl Exchange for Client {
         }
         let read = self.timeouts.read;
         let answer = match &mut self.open {
-            Open::Mllp(c) => mllp(c, payload, control_id, &mut strays).await,
+            Open::Mllp(c) => mllp(c, &mut self.frame, payload, control_id, &mut strays).await,
             Open::Hllp(c) => hllp(c, payload, control_id, read, &mut strays).await,
             Open::None => return (Ending::NotSent { reason: "no-connection" }, strays),
         };

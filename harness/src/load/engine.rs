@@ -193,6 +193,8 @@ impl Worker {
     async fn run<E: Exchange>(mut self, mut connection: E) {
         let end = self.plan.end().map(|e| self.start + e);
         let warm_until = self.start + self.plan.warmup;
+        // Each message is built into these, kept for the connection's life.
+        let (mut control_id, mut payload) = (String::new(), Vec::new());
         loop {
             if *self.stop.borrow() {
                 return;
@@ -223,7 +225,7 @@ impl Worker {
             // waited for the timer (tokio's has millisecond granularity): that lateness is the
             // generator's, reported as schedule lag, not charged to the target.
             let from = if ready >= due { due } else { sent };
-            let (control_id, payload) = self.source.message(seq);
+            self.source.write_message(seq, &mut control_id, &mut payload);
             let (ending, strays) = connection.exchange(&payload, &control_id).await;
             let done = Instant::now();
             let not_sent = matches!(ending, Ending::NotSent { .. });

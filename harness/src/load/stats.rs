@@ -168,7 +168,14 @@ impl Recorder {
                 return;
             }
             Ending::Answered { code } => {
-                *self.codes.entry(code.clone()).or_default() += 1;
+                // Looked up before inserting: the code's String is copied once per distinct
+                // code, not once per message.
+                match self.codes.get_mut(code.as_str()) {
+                    Some(count) => *count += 1,
+                    None => {
+                        self.codes.insert(code.clone(), 1);
+                    }
+                }
                 if is_accept(code) {
                     self.acknowledged += 1;
                 } else {

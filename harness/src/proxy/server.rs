@@ -190,6 +190,23 @@ impl Proxy {
         self.kill.send_modify(|generation| *generation += 1);
     }
 
+    /// The fast path of a frame: when no rule is installed (nothing can act on it and nothing
+    /// is logged for it), the frame is only counted, so the indices rules added later see stay
+    /// those of the whole run; its ids are not read and no decision is built. Returns the
+    /// frame's index then, `None` when the frame must go through [`Engine::frame`].
+    ///
+    /// A recording (`--record`) watches every frame: with one, every frame takes the full path.
+    fn count_plain_frame(&self, dir: Direction) -> Option<u64> {
+        if self.tap.get().is_some() {
+            return None;
+        }
+        let mut engine = self.engine();
+        if !engine.rules().is_empty() {
+            return None;
+        }
+        Some(engine.frame(dir, &FrameIds::default(), &[]).index)
+    }
+
     /// The outage in progress, if any.
     fn outage_now(&self) -> Option<Outage> {
         let outage = self.outage.lock().unwrap_or_else(|p| p.into_inner()).clone()?;
@@ -458,18 +475,26 @@ async fn pump(conn: Arc<Conn>, dir: Direction, mut reader: Reader, mut writer: W
     let mut splitter = Splitter::new(proxy.options.max_frame_bytes);
     let mut stop = conn.stop.subscribe();
     let mut kill = proxy.kill.subscribe();
+    // One wait for each signal and one idle timer for the pump's life, not one per read: a
+    // frame then costs no registration with the signals' waiter lists (the kill signal is
+    // shared by every connection) and no new timer (a later deadline only moves this one).
+    let stopped = stop.changed();
+    let killed = kill.changed();
+    let quiet = tokio::time::sleep(idle);
+    tokio::pin!(stopped, killed, quiet);
     let mut state = PumpState { half_closed: false };
     let mut buf = vec![0u8; 16 * 1024];
     // Bytes read this way on this connection: where `bytes=N` triggers fire.
     let mut read_so_far = 0u64;
     loop {
         let read = tokio::select! {
-            _ = stop.changed() => return,
-            _ = kill.changed() => return conn.reset(),
-            read = tokio::time::timeout(idle, reader.read(&mut buf)) => read,
+            _ = &mut stopped => return,
+            _ = &mut killed => return conn.reset(),
+            _ = &mut quiet => Err(()),
+            read = reader.read(&mut buf) => Ok(read),
         };
         let (units, eof, cut) = match read {
-            Err(_) if conn.idle_for() >= idle => {
+            Err(()) if conn.idle_for() >= idle => {
                 conn.note(
                     dir,
                     "idle-timeout",
@@ -477,7 +502,11 @@ async fn pump(conn: Arc<Conn>, dir: Direction, mut reader: Reader, mut writer: W
                 );
                 return conn.close();
             }
-            Err(_) => continue,
+            Err(()) => {
+                // The other direction was active: wait again.
+                quiet.as_mut().reset(Instant::now() + idle);
+                continue;
+            }
             Ok(Err(err)) => {
                 // A reset (or another failure) on one side is passed on as a reset.
                 conn.note(dir, "read-failed", format!("{err}; resetting the other side"));
@@ -499,10 +528,12 @@ async fn pump(conn: Arc<Conn>, dir: Direction, mut reader: Reader, mut writer: W
             }
         };
         let flow = tokio::select! {
-            _ = stop.changed() => return,
-            _ = kill.changed() => return conn.reset(),
+            _ = &mut stopped => return,
+            _ = &mut killed => return conn.reset(),
             flow = forward(&conn, dir, units, &mut writer, &mut state) => flow,
         };
+        // The next read may wait `idle` from now, as a timeout around each read would.
+        quiet.as_mut().reset(Instant::now() + idle);
         if let Flow::Stop = flow {
             return;
         }
@@ -545,6 +576,15 @@ async fn forward(
     for unit in units {
         let bytes = unit.bytes().clone();
         proxy.bytes[dir.index()].fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        if matches!(unit, Unit::Frame { .. }) && !state.half_closed {
+            if let Some(index) = proxy.count_plain_frame(dir) {
+                if let Err(err) = write_plain(writer, &bytes, idle).await {
+                    let ids = frame_ids(payload(&bytes));
+                    return write_failed(conn, dir, bytes.len(), Some((index, &ids)), &err);
+                }
+                continue;
+            }
+        }
         let (frame, decision) = match &unit {
             Unit::Unframed { why, offset, .. } => {
                 conn.note(
@@ -631,6 +671,22 @@ async fn forward(
         }
     }
     Flow::Continue
+}
+
+/// Writes a frame as read, within `idle` (as `write_shaped` does with no shaping, without
+/// building its list of writes).
+async fn write_plain(writer: &mut Writer, bytes: &[u8], idle: Duration) -> std::io::Result<()> {
+    let written = async {
+        writer.write_all(bytes).await?;
+        writer.flush().await
+    };
+    match tokio::time::timeout(idle, written).await {
+        Ok(result) => result,
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("the peer took no bytes for {idle:?}"),
+        )),
+    }
 }
 
 fn describe(ids: &FrameIds) -> String {
@@ -763,6 +819,27 @@ mod tests {
         task.await.unwrap();
         let last = proxy.events.recent().pop().unwrap();
         assert_eq!((last.fault.as_str(), last.detail.as_str()), ("closed", "reset"));
+    }
+
+    /// Without a rule a frame takes the fast path: forwarded as read, and still counted, so a
+    /// rule installed later picks its frame by the index over the whole run.
+    #[tokio::test]
+    async fn frames_without_rules_pass_as_read_and_keep_their_indices() {
+        const FOURTH: &[u8] = b"\x0bMSH|^~\\&|S|F|R|F|2026||ADT^A04|M4|P|2.5\r\x1c\r";
+        let proxy = proxy(&[]);
+        let (mut client, mut upstream, task) = connection(&proxy);
+        for _ in 0..2 {
+            client.write_all(MESSAGE).await.unwrap();
+            assert_eq!(read_exactly(&mut upstream, MESSAGE.len()).await, MESSAGE);
+        }
+        proxy.add_rule(parse_spec("drop:dir=up,frame=3").unwrap());
+        client.write_all(MESSAGE).await.unwrap();
+        client.write_all(FOURTH).await.unwrap();
+        assert_eq!(read_exactly(&mut upstream, FOURTH.len()).await, FOURTH, "frame 3 dropped");
+        drop(client);
+        drop(upstream);
+        task.await.unwrap();
+        assert_eq!(proxy.stats().frames, [4, 0]);
     }
 
     #[test]
