@@ -7,6 +7,7 @@ use hl7_harness::hl7::ack::{AckBuilder, AckCode, ReceivedAck};
 use hl7_harness::hl7::Message;
 use hl7_harness::target::engine::routes::parse_routes;
 use hl7_harness::target::engine::{run_engine, Engine, EngineDefect, EngineDefects};
+use hl7_harness::target::journal::read_journal_sequenced;
 use hl7_harness::target::log::Log;
 use hl7_harness::transport::client::{
     connect_mllp, send_and_await_mllp, AckWait, MllpAnswer, Takes,
@@ -194,6 +195,22 @@ async fn send(addr: &str, messages: &[Vec<u8>]) -> Vec<String> {
 const SETTLE: Duration = Duration::from_millis(400);
 const WITHIN: Duration = Duration::from_secs(5);
 
+/// Waits (at most [`WITHIN`]) until the outcome journal closes `n` outputs: an output the
+/// destination has is journaled as delivered only once its ACK is read, and an engine stopped
+/// before that sends it again after a restart (at least once, as designed).
+async fn closed_in_journal(journal: &std::path::Path, n: usize) {
+    let path = journal.join(hl7_harness::target::engine::core::OUTCOMES_FILE);
+    let until = tokio::time::Instant::now() + WITHIN;
+    loop {
+        let closed = read_journal_sequenced(&path).map(|r| r.len()).unwrap_or(0);
+        if closed >= n {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < until, "{closed} of {n} outputs closed in time");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn maps_routes_to_two_destinations_and_filters_the_rest() {
     let a = destination(|_| Answer::Ack(AckCode::ApplicationAccept)).await;
@@ -258,6 +275,7 @@ async fn an_ae_is_given_up_and_the_queue_moves_on() {
     let e = engine(&one_destination(&a.addr, ""), &journal, &[]).await;
     send(&e.addr, &[adt("M1", ""), adt("M2", "")]).await;
     assert_eq!(a.control_ids(2, WITHIN).await, ["M1", "M2"]);
+    closed_in_journal(&journal, 2).await;
     e.stop().await;
     // Given up is closed in the journal: a restart sends neither again.
     let e = engine(&one_destination(&a.addr, ""), &journal, &[]).await;
@@ -282,7 +300,7 @@ async fn a_restart_resumes_from_the_journal() {
     .await;
     let e = engine(&yaml, &journal, &[]).await;
     assert_eq!(a.control_ids(3, WITHIN).await, ["M1", "M2", "M3"]);
-    tokio::time::sleep(SETTLE).await;
+    closed_in_journal(&journal, 3).await;
     e.stop().await;
     // Delivered is closed in the journal: a second restart sends nothing.
     let e = engine(&yaml, &journal, &[]).await;
