@@ -469,16 +469,25 @@ routes:
         assert!(error(&accept).contains("is an accept"), "{}", error(&accept));
     }
 
-    /// `--destination NAME=URL` moves a declared destination; an unknown name or a URL the
-    /// engine cannot forward to is refused.
+    /// `--destination NAME=URL` moves a declared destination, over MLLP or HL7 over HTTP (the
+    /// path kept); an unknown name or a URL the engine cannot forward to is refused.
     #[test]
     fn a_destination_is_redirected_by_name() {
         let mut routes = parse_routes(FILE, "engine.routes.yaml").expect("the file parses");
         routes.redirect("billing", "mllp://127.0.0.1:4444").expect("redirected");
         let portal = routes.destinations.iter().find(|d| d.name == "billing").expect("billing");
-        assert_eq!(portal.addr, "127.0.0.1:4444");
+        assert_eq!((portal.addr.as_str(), portal.http_path.as_deref()), ("127.0.0.1:4444", None));
+        routes.redirect("billing", "http://127.0.0.1:4445/hl7/in").expect("over HTTP");
+        let portal = routes.destinations.iter().find(|d| d.name == "billing").expect("billing");
+        assert_eq!(portal.addr, "127.0.0.1:4445");
+        assert_eq!(portal.http_path.as_deref(), Some("/hl7/in"));
+        assert_eq!(portal.url(), "http://127.0.0.1:4445/hl7/in");
+        routes.redirect("billing", "mllp://127.0.0.1:4444").expect("back to MLLP");
+        let portal = routes.destinations.iter().find(|d| d.name == "billing").expect("billing");
+        assert_eq!(portal.url(), "mllp://127.0.0.1:4444");
         let unknown = routes.redirect("nowhere", "mllp://127.0.0.1:1").expect_err("unknown");
         assert!(unknown.contains("no destination \"nowhere\""), "{unknown}");
-        assert!(routes.redirect("billing", "http://127.0.0.1:1/").is_err());
+        let https = routes.redirect("billing", "https://127.0.0.1:1/").expect_err("no TLS");
+        assert!(https.contains("mllp://HOST:PORT or http://HOST:PORT/PATH only"), "{https}");
     }
 }
