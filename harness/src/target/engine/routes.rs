@@ -463,8 +463,12 @@ routes:
             "{}",
             error(&unknown_destination)
         );
-        let not_mllp = FILE.replace("mllp://127.0.0.1:2602", "http://x:1/a");
-        assert!(error(&not_mllp).contains("mllp://HOST:PORT only"), "{}", error(&not_mllp));
+        let not_mllp = FILE.replace("mllp://127.0.0.1:2602", "https://x:1/a");
+        let why = error(&not_mllp);
+        assert!(why.contains("mllp://HOST:PORT or http://HOST:PORT/PATH only"), "{why}");
+        let http = FILE.replace("mllp://127.0.0.1:2602", "http://x:1/a");
+        let routes = parse_routes(&http, "r.yaml").expect("an http:// destination is taken");
+        assert!(routes.destinations.iter().any(|d| d.url() == "http://x:1/a"));
         let accept = FILE.replace("[AR]", "[AA]");
         assert!(error(&accept).contains("is an accept"), "{}", error(&accept));
     }
