@@ -338,7 +338,8 @@ const HTTP_ROUTES: &str = "listen: mllp://127.0.0.1:0\njournal: journal\ndestina
 /// Issue 17 item 1 over HTTP: the engine forwards to `portal` as HL7 over HTTP
 /// (`http://{destination.portal}/hl7/in`), the harness answers as the receiver role's HTTP
 /// server does. Three admissions (aa-then-drop drops every third), then one whose first post
-/// is answered AR (resent under its MSH-10), and a filtered message.
+/// is answered AR (resent under its MSH-10), and a filtered message; then one whose first post
+/// gets no response (the engine's 3s ack_timeout passes; the resend keeps MSH-10).
 const HTTP_DESTINATION_CASE: &str = r#"role: through
 through:
   destinations:
@@ -364,6 +365,11 @@ flows:
       - { message: admit, expect: [{ to: portal, set: { MSH-5: PORTAL } }] }
     answers:
       portal: [{ nak: AR }]
+  - name: an unanswered post is resent with its MSH-10
+    send:
+      - { message: admit, expect: [{ to: portal, set: { MSH-5: PORTAL } }] }
+    answers:
+      portal: [no_ack]
 "#;
 
 /// A folder with a scenario and `http.routes.yaml` (removed when dropped).
@@ -391,14 +397,17 @@ impl Drop for HttpPack {
     }
 }
 
-/// The correct engine passes over an HTTP destination (the AR answered by a resend); an engine
-/// that AAs an input and drops it is caught there as over MLLP.
+/// The correct engine passes over an HTTP destination (the AR and the missing response each
+/// answered by a resend); an engine that AAs an input and drops it, or resends under a new
+/// MSH-10 after a timeout, is caught there as over MLLP.
 #[test]
 fn an_http_destination_passes_and_catches_a_dropped_output() {
     let pack = HttpPack::new("http-destination", HTTP_DESTINATION_CASE);
     assert_eq!(failures(&pack.file(), "", None), Vec::<String>::new());
     let failed = failures(&pack.file(), "three admissions", Some("aa-then-drop"));
     assert_eq!(failed, ["through.delivered", "through.input-ack"]);
+    let failed = failures(&pack.file(), "unanswered post", Some("duplicate-on-timeout"));
+    assert!(failed.contains(&"through.delivered".to_string()), "{failed:?}");
 }
 
 /// The through role's input over HTTP (and HLLP): the "engine" is the reference endpoint, which
