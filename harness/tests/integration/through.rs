@@ -463,3 +463,18 @@ fn a_non_2xx_reply_is_no_answer() {
     let text = stdout(&output);
     assert!(text.contains("HTTP status 401 from the engine: no HL7 answer"), "{text}");
 }
+
+/// An engine that posts to another path than the destination's: each post is refused (404,
+/// recorded, never accepted); the engine resends (no HL7 answer) and the outputs count as not
+/// delivered, with the refusal in the evidence.
+#[test]
+fn a_post_to_the_wrong_path_is_not_a_delivery() {
+    let scenario = HTTP_DESTINATION_CASE.replace("/hl7/in\",", "/wrong\",");
+    let pack = HttpPack::new("http-wrong-path", &scenario);
+    let file = pack.file();
+    let args = ["run", file.as_str(), "--json", "--no-report", "--filter", "three admissions"];
+    let output = run_within(&args, Duration::from_secs(60)).expect("the run ends within 60s");
+    let failed = failed_error_ids(&output);
+    assert!(failed.contains(&"through.delivered".to_string()), "{}", stdout(&output));
+    assert!(stdout(&output).contains("404"), "{}", stdout(&output));
+}
