@@ -19,7 +19,8 @@ use crate::transport::client::{
     await_hllp_answer, connect_mllp, post_hl7, send_and_await_mllp_answer, AckWait, HllpBlocks,
     HllpEnd, MllpEnd, Takes,
 };
-use crate::transport::connection::{MllpConnection, Timeouts, TransportError};
+use crate::transport::connection::{MllpConnection, Timeouts};
+use crate::transport::dial::{connect_tcp, Route};
 use crate::transport::hllp::HllpOptions;
 use crate::transport::hllp_connection::HllpConnection;
 use crate::transport::http_client::HttpTarget;
@@ -216,10 +217,12 @@ impl InputUrl {
     }
 }
 
-/// An open connection to the engine's input (HTTP opens one per post).
+/// An open connection to the engine's input. HTTP opens one per post: `Http` only says the
+/// engine listened once, so an input's send time does not include the engine's start.
 enum Link {
     Mllp(MllpConnection),
     Hllp(HllpConnection),
+    Http(HttpTarget),
 }
 
 /// Connects to the engine's input, again and again until it listens or `until` passes.
@@ -236,8 +239,12 @@ async fn connect_input(
             InputUrl::Hllp(addr) => HllpConnection::connect(addr, HllpOptions::default(), timeouts)
                 .await
                 .map(Link::Hllp),
-            // Nothing to hold open: each input is its own request.
-            InputUrl::Http(_) => return Err("HTTP holds no connection".into()),
+            // A connect that is dropped: each input is its own request.
+            InputUrl::Http(target) => {
+                connect_tcp(&target.authority, &Route::Direct, timeouts.connect)
+                    .await
+                    .map(|_| Link::Http(target.clone()))
+            }
         };
         match opened {
             Ok(link) => return Ok(link),
@@ -247,25 +254,15 @@ async fn connect_input(
     }
 }
 
-/// Posts one input; while the engine does not listen yet (connection refused), again until
-/// `until`. A reply with a status other than 2xx carries no HL7 answer (HL7 over HTTP: every
-/// HL7 answer, AE and AR included, is a successful exchange), so it is the event, not the ACK.
+/// Posts one input and reads the whole reply. A status other than 2xx carries no HL7 answer
+/// (HL7 over HTTP: every HL7 answer, AE and AR included, is a successful exchange), so it is
+/// the event, not the ACK.
 async fn post_input(
     target: &HttpTarget,
     payload: &[u8],
     timeouts: Timeouts,
-    until: Instant,
 ) -> Result<Vec<u8>, String> {
-    let reply = loop {
-        match post_hl7(target, None, payload, timeouts).await {
-            Ok(reply) => break reply,
-            Err(e @ TransportError::Connect { .. }) if Instant::now() < until => {
-                drop(e);
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            Err(e) => return Err(e.to_string()),
-        }
-    };
+    let reply = post_hl7(target, None, payload, timeouts).await.map_err(|e| e.to_string())?;
     if (200..300).contains(&reply.status) {
         Ok(reply.body)
     } else {
@@ -279,8 +276,13 @@ async fn send_on(
     mut link: Link,
     payload: &[u8],
     wait: AckWait<'_>,
+    timeouts: Timeouts,
 ) -> (Option<Link>, Result<Vec<u8>, String>) {
     match &mut link {
+        Link::Http(target) => {
+            let answer = post_input(target, payload, timeouts).await;
+            (Some(link), answer)
+        }
         Link::Mllp(open) => match send_and_await_mllp_answer(open, payload, wait, |_| {}).await {
             Ok(MllpEnd::Answered(answered)) => (Some(link), Ok(answered.frame.payload.to_vec())),
             Ok(MllpEnd::CommitNak) => (None, Err("commit NAK".into())),
@@ -517,31 +519,26 @@ async fn send_inputs(
             event: None,
         };
         let until = (Instant::now() + timeouts.connect).min(deadline);
-        let answer = if let InputUrl::Http(target) = input {
-            record.sent = started.elapsed();
-            post_input(target, payload, timeouts, until).await
-        } else {
-            let open = match link.take() {
-                Some(open) => Ok(open),
-                None => connect_input(input, timeouts, until).await,
-            };
-            match open {
-                Ok(open) => {
-                    record.sent = started.elapsed();
-                    let wait = AckWait {
-                        control_id: &control_id,
-                        takes: Takes::Echo,
-                        stop_on_commit_nak: true,
-                        wait: timeouts.read,
-                    };
-                    let (kept, answer) = send_on(open, payload, wait).await;
-                    link = kept;
-                    answer
-                }
-                Err(why) => {
-                    let shown = input.shown();
-                    Err(format!("cannot connect to the engine at {shown}: {why}"))
-                }
+        let open = match link.take() {
+            Some(open) => Ok(open),
+            None => connect_input(input, timeouts, until).await,
+        };
+        let answer = match open {
+            Ok(open) => {
+                record.sent = started.elapsed();
+                let wait = AckWait {
+                    control_id: &control_id,
+                    takes: Takes::Echo,
+                    stop_on_commit_nak: true,
+                    wait: timeouts.read,
+                };
+                let (kept, answer) = send_on(open, payload, wait, timeouts).await;
+                link = kept;
+                answer
+            }
+            Err(why) => {
+                let shown = input.shown();
+                Err(format!("cannot connect to the engine at {shown}: {why}"))
             }
         };
         match answer {

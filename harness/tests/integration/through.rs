@@ -478,3 +478,26 @@ fn a_post_to_the_wrong_path_is_not_a_delivery() {
     assert!(failed.contains(&"through.delivered".to_string()), "{}", stdout(&output));
     assert!(stdout(&output).contains("404"), "{}", stdout(&output));
 }
+
+/// A through run with an HTTP destination recorded with `--record-through` keeps the
+/// destination's `http:` block, so the recorded pack replays over HTTP and passes.
+#[test]
+fn a_recorded_http_destination_replays_over_http() {
+    let pack = HttpPack::new("http-record", HTTP_DESTINATION_CASE);
+    let (file, recorded) = (pack.file(), pack.0.join("recorded"));
+    let recorded = recorded.to_str().unwrap();
+    let args = ["run", file.as_str(), "--no-report", "--filter", "three", "--record-through"];
+    let mut args = args.to_vec();
+    args.push(recorded);
+    let output = run_within(&args, Duration::from_secs(60)).expect("the run ends within 60s");
+    assert_eq!(output.status.code(), Some(0), "{}{}", stdout(&output), stderr(&output));
+    let written: Vec<PathBuf> = super::support::files(&pack.0.join("recorded"), "yaml");
+    assert_eq!(written.len(), 1, "{written:?}");
+    let text = std::fs::read_to_string(&written[0]).unwrap();
+    assert!(text.contains("http: { path: \"/hl7/in\""), "{text}");
+    let replay = written[0].to_str().unwrap();
+    let output = run_within(&["run", replay, "--no-report", "--json"], Duration::from_secs(60))
+        .expect("the run ends within 60s");
+    assert!(failed_error_ids(&output).is_empty(), "{}", stdout(&output));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+}
