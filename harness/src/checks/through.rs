@@ -333,8 +333,23 @@ fn delivered(
             if got == 0 {
                 problems.push(format!("missing: {name} never arrived"));
             } else if !answered {
-                let answers: Vec<&str> =
-                    arrivals.iter().map(|&a| seen.arrivals[a].arrival.answer.as_str()).collect();
+                // The same answer to every resend is shown once, with its count: an engine
+                // that resends for the whole case would otherwise fill the evidence.
+                let mut counted: Vec<(&str, usize)> = Vec::new();
+                for &a in arrivals {
+                    let answer = seen.arrivals[a].arrival.answer.as_str();
+                    match counted.iter_mut().find(|(known, _)| *known == answer) {
+                        Some((_, n)) => *n += 1,
+                        None => counted.push((answer, 1)),
+                    }
+                }
+                let answers: Vec<String> = counted
+                    .into_iter()
+                    .map(|(answer, n)| match n {
+                        1 => answer.to_string(),
+                        n => format!("{answer} ×{n}"),
+                    })
+                    .collect();
                 problems.push(format!(
                     "missing: {name} arrived {} time(s), never acknowledged by the destination \
                      ({}), and was not sent again",

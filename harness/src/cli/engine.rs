@@ -27,8 +27,9 @@ pub struct EngineArgs {
     /// start every output not closed there is queued again.
     #[arg(long, value_name = "DIR")]
     pub journal: Option<PathBuf>,
-    /// Forward destination NAME to URL (`mllp://HOST:PORT`) instead of the route file's `url`
-    /// (repeatable): a through case starts the engine with the addresses it listens on.
+    /// Forward destination NAME to URL (`mllp://HOST:PORT`, or `http://HOST:PORT/PATH` for HL7
+    /// over HTTP) instead of the route file's `url` (repeatable): a through case starts the
+    /// engine with the addresses it listens on.
     #[arg(long = "destination", value_name = "NAME=URL")]
     pub destinations: Vec<String>,
     /// Switch on a known engine bug, to prove a through case catches it (repeatable;
@@ -84,7 +85,7 @@ pub fn run(args: &EngineArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         writeln!(out, "listening on mllp://{}", listener.local_addr()?)?;
         for queue in engine.queues() {
             let d = queue.destination();
-            writeln!(out, "destination {} mllp://{} ({} queued)", d.name, d.addr, queue.len())?;
+            writeln!(out, "destination {} {} ({} queued)", d.name, d.url(), queue.len())?;
         }
         if !args.defects.is_empty() {
             let names: Vec<_> = args.defects.iter().map(|d| d.name()).collect();

@@ -53,8 +53,25 @@ fn through_block(out: &mut String, setup: &ThroughSetup, scenario_dir: &Path) {
     out.push_str("through:\n");
     let _ = writeln!(out, "  input: {}", quoted(&setup.input));
     out.push_str("  destinations:\n");
-    for (name, listen) in &setup.destinations {
-        let _ = writeln!(out, "    {}: {{ listen: {} }}", quoted(name), quoted(listen));
+    for (name, destination) in &setup.destinations {
+        let listen = quoted(&destination.listen);
+        match &destination.http {
+            // Basic credentials are not recorded: the password is the environment's, never
+            // written; a recorded pack that needs them gets `basic:` added by hand.
+            Some(http) => {
+                let _ = writeln!(
+                    out,
+                    "    {}: {{ listen: {listen}, http: {{ path: {}, max_body_bytes: {}, header_timeout: {} }} }}",
+                    quoted(name),
+                    quoted(&http.path),
+                    http.max_body_bytes,
+                    millis(http.header_timeout)
+                );
+            }
+            None => {
+                let _ = writeln!(out, "    {}: {{ listen: {listen} }}", quoted(name));
+            }
+        }
     }
     if let Some(command) = &setup.command {
         let dir = scenario_dir.display().to_string();

@@ -15,8 +15,15 @@ use crate::observation::{
     CaseObservation, SutRun, ThroughArrival, ThroughInput, ThroughObservation, TransportEvent,
 };
 use crate::scenario::{ThroughCase, ThroughSetup};
-use crate::transport::client::{connect_mllp, send_and_await_mllp_answer, AckWait, MllpEnd, Takes};
+use crate::transport::client::{
+    await_hllp_answer, connect_mllp, post_hl7, send_and_await_mllp_answer, AckWait, HllpBlocks,
+    HllpEnd, MllpEnd, Takes,
+};
 use crate::transport::connection::{MllpConnection, Timeouts};
+use crate::transport::dial::{connect_tcp, Route};
+use crate::transport::hllp::HllpOptions;
+use crate::transport::hllp_connection::HllpConnection;
+use crate::transport::http_client::HttpTarget;
 use crate::transport::mllp::MllpOptions;
 use crate::transport::target_url::TargetUrl;
 use crate::vocab::{ConnectionEvent, Seed};
@@ -191,17 +198,111 @@ async fn free_input_address() -> std::io::Result<String> {
     Ok(listener.local_addr()?.to_string())
 }
 
+/// The engine's input, as the through role reaches it.
+enum InputUrl {
+    /// `HOST:PORT`.
+    Mllp(String),
+    /// `HOST:PORT`.
+    Hllp(String),
+    Http(HttpTarget),
+}
+
+impl InputUrl {
+    fn shown(&self) -> String {
+        match self {
+            InputUrl::Mllp(addr) => format!("mllp://{addr}"),
+            InputUrl::Hllp(addr) => format!("hllp://{addr}"),
+            InputUrl::Http(target) => format!("http://{}{}", target.authority, target.path),
+        }
+    }
+}
+
+/// An open connection to the engine's input. HTTP opens one per post: `Http` only says the
+/// engine listened once, so an input's send time does not include the engine's start.
+enum Link {
+    Mllp(MllpConnection),
+    Hllp(HllpConnection),
+    Http(HttpTarget),
+}
+
 /// Connects to the engine's input, again and again until it listens or `until` passes.
 async fn connect_input(
-    addr: &str,
+    input: &InputUrl,
     timeouts: Timeouts,
     until: Instant,
-) -> Result<MllpConnection, String> {
+) -> Result<Link, String> {
     loop {
-        match connect_mllp(addr, None, MllpOptions::default(), timeouts).await {
-            Ok(connection) => return Ok(connection),
+        let opened = match input {
+            InputUrl::Mllp(addr) => {
+                connect_mllp(addr, None, MllpOptions::default(), timeouts).await.map(Link::Mllp)
+            }
+            InputUrl::Hllp(addr) => HllpConnection::connect(addr, HllpOptions::default(), timeouts)
+                .await
+                .map(Link::Hllp),
+            // A connect that is dropped: each input is its own request.
+            InputUrl::Http(target) => {
+                connect_tcp(&target.authority, &Route::Direct, timeouts.connect)
+                    .await
+                    .map(|_| Link::Http(target.clone()))
+            }
+        };
+        match opened {
+            Ok(link) => return Ok(link),
             Err(e) if Instant::now() >= until => return Err(e.to_string()),
             Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+/// Posts one input and reads the whole reply. A status other than 2xx carries no HL7 answer
+/// (HL7 over HTTP: every HL7 answer, AE and AR included, is a successful exchange), so it is
+/// the event, not the ACK.
+async fn post_input(
+    target: &HttpTarget,
+    payload: &[u8],
+    timeouts: Timeouts,
+) -> Result<Vec<u8>, String> {
+    let reply = post_hl7(target, None, payload, timeouts).await.map_err(|e| e.to_string())?;
+    if (200..300).contains(&reply.status) {
+        Ok(reply.body)
+    } else {
+        Err(format!("HTTP status {} from the engine: no HL7 answer", reply.status))
+    }
+}
+
+/// Sends one input on an open link and reads the block or frame that answers it; the link
+/// comes back when it can carry the next input.
+async fn send_on(
+    mut link: Link,
+    payload: &[u8],
+    wait: AckWait<'_>,
+    timeouts: Timeouts,
+) -> (Option<Link>, Result<Vec<u8>, String>) {
+    match &mut link {
+        Link::Http(target) => {
+            let answer = post_input(target, payload, timeouts).await;
+            (Some(link), answer)
+        }
+        Link::Mllp(open) => match send_and_await_mllp_answer(open, payload, wait, |_| {}).await {
+            Ok(MllpEnd::Answered(answered)) => (Some(link), Ok(answered.frame.payload.to_vec())),
+            Ok(MllpEnd::CommitNak) => (None, Err("commit NAK".into())),
+            Err(e) => (None, Err(e.to_string())),
+        },
+        Link::Hllp(open) => {
+            if let Err(e) = open.send_data(payload).await {
+                return (None, Err(e.to_string()));
+            }
+            match await_hllp_answer(open, wait, HllpBlocks::AsTheyCome, |_| {}).await {
+                Ok(HllpEnd::Answered(answered)) => (Some(link), Ok(answered.frame.data.to_vec())),
+                Ok(HllpEnd::Negative { reason }) => {
+                    let why = reason.map_or_else(
+                        || "an N block".to_string(),
+                        |r| format!("an N block ({r:?})"),
+                    );
+                    (None, Err(why))
+                }
+                Err(e) => (None, Err(e.to_string())),
+            }
         }
     }
 }
@@ -228,7 +329,8 @@ pub async fn run_case(
     // The destinations listen before the engine starts, so nothing it forwards is refused.
     let mut destinations = BTreeMap::new();
     let mut addresses = BTreeMap::new();
-    for (name, listen) in &ctx.setup.destinations {
+    for (name, setup) in &ctx.setup.destinations {
+        let listen = &setup.listen;
         let listener = match TcpListener::bind(listen).await {
             Ok(listener) => listener,
             Err(e) => {
@@ -238,8 +340,9 @@ pub async fn run_case(
         };
         let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
         let answers = run.case.answers.get(name).map(Vec::as_slice).unwrap_or(&[]);
-        destinations
-            .insert(name.clone(), Destination::answer_on(listener, answers, started, deadline));
+        let http = setup.http.clone().map(std::sync::Arc::new);
+        let destination = Destination::answer_on(listener, answers, http, (started, deadline));
+        destinations.insert(name.clone(), destination);
         addresses.insert(name.clone(), address);
     }
     let input_addr = if ctx.setup.input.contains("{input}") {
@@ -252,9 +355,19 @@ pub async fn run_case(
     };
     let input_url = ctx.setup.input.replace("{input}", &input_addr);
     let input = match TargetUrl::parse(&input_url) {
-        Ok(TargetUrl::Mllp(addr)) => addr,
+        Ok(TargetUrl::Mllp(addr)) => InputUrl::Mllp(addr),
+        Ok(TargetUrl::Hllp(addr)) => InputUrl::Hllp(addr),
+        Ok(TargetUrl::Http(url)) => match HttpTarget::parse(&url) {
+            Some(target) => InputUrl::Http(target),
+            None => {
+                let detail = format!("through.input {input_url}: expected http://HOST:PORT/PATH");
+                return aborted(ConnectionEvent::CaseSetup, detail);
+            }
+        },
         Ok(_) => {
-            let detail = format!("through.input {input_url}: the through role sends over mllp://");
+            let detail = format!(
+                "through.input {input_url}: the through role sends over mllp://, hllp:// or http://"
+            );
             return aborted(ConnectionEvent::CaseSetup, detail);
         }
         Err(e) => return aborted(ConnectionEvent::CaseSetup, format!("through.input: {e}")),
@@ -384,14 +497,14 @@ async fn stop((mut process, out, err): Started, record: &mut SutRun, ctx: &Throu
 }
 
 /// Sends each input and awaits the ACK whose MSA-2 is its MSH-10; a broken connection is
-/// opened again for the next input.
+/// opened again for the next input. Over HTTP each input is one post, its response the ACK.
 async fn send_inputs(
     inputs: &[Input],
-    addr: &str,
+    input: &InputUrl,
     timeouts: Timeouts,
     (started, deadline): (Instant, Instant),
 ) -> Vec<ThroughInput> {
-    let mut connection: Option<MllpConnection> = None;
+    let mut link: Option<Link> = None;
     let mut sent = Vec::new();
     for (label, payload) in inputs {
         let control_id = crate::hl7::Message::parse(payload)
@@ -405,35 +518,32 @@ async fn send_inputs(
             ack: None,
             event: None,
         };
-        let open = match connection.take() {
+        let until = (Instant::now() + timeouts.connect).min(deadline);
+        let open = match link.take() {
             Some(open) => Ok(open),
-            None => {
-                connect_input(addr, timeouts, (Instant::now() + timeouts.connect).min(deadline))
-                    .await
-            }
+            None => connect_input(input, timeouts, until).await,
         };
-        let mut open = match open {
-            Ok(open) => open,
+        let answer = match open {
+            Ok(open) => {
+                record.sent = started.elapsed();
+                let wait = AckWait {
+                    control_id: &control_id,
+                    takes: Takes::Echo,
+                    stop_on_commit_nak: true,
+                    wait: timeouts.read,
+                };
+                let (kept, answer) = send_on(open, payload, wait, timeouts).await;
+                link = kept;
+                answer
+            }
             Err(why) => {
-                record.event = Some(format!("cannot connect to the engine at {addr}: {why}"));
-                sent.push(record);
-                continue;
+                let shown = input.shown();
+                Err(format!("cannot connect to the engine at {shown}: {why}"))
             }
         };
-        record.sent = started.elapsed();
-        let wait = AckWait {
-            control_id: &control_id,
-            takes: Takes::Echo,
-            stop_on_commit_nak: true,
-            wait: timeouts.read,
-        };
-        match send_and_await_mllp_answer(&mut open, payload, wait, |_| {}).await {
-            Ok(MllpEnd::Answered(answered)) => {
-                record.ack = Some(answered.frame.payload.to_vec());
-                connection = Some(open);
-            }
-            Ok(MllpEnd::CommitNak) => record.event = Some("commit NAK".into()),
-            Err(e) => record.event = Some(e.to_string()),
+        match answer {
+            Ok(ack) => record.ack = Some(ack),
+            Err(why) => record.event = Some(why),
         }
         sent.push(record);
     }

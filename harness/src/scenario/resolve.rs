@@ -140,7 +140,7 @@ pub struct HttpListening {
 pub const HTTP_MAX_BODY_BYTES: usize = 1024 * 1024;
 
 impl HttpListening {
-    fn from_spec(spec: super::receiver::HttpListen) -> HttpListening {
+    pub(super) fn from_spec(spec: super::receiver::HttpListen) -> HttpListening {
         HttpListening {
             path: spec.path.map_or_else(|| "/".into(), |t| t.0),
             basic: spec.basic.map(|b| crate::transport::http_server::BasicCredentials {

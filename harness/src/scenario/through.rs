@@ -16,8 +16,11 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ThroughSpec {
-    /// The engine's input: `mllp://HOST:PORT`. Default `mllp://{input}`: the harness picks a
-    /// free port on 127.0.0.1 per case and gives it to `sut.command` as `{input}`.
+    /// The engine's input: `mllp://HOST:PORT`, `hllp://HOST:PORT`, or `http://HOST:PORT/PATH`
+    /// (HL7 over HTTP: each input one `POST`, the response body the engine's ACK; every HL7
+    /// answer comes with a 2xx status, so any other status is "no HL7 answer"). Default
+    /// `mllp://{input}`: the harness picks a free port on 127.0.0.1 per case and gives it to
+    /// `sut.command` as `{input}` (`http://{input}/` works the same way).
     #[serde(default)]
     pub input: Option<Text>,
     /// The destinations the harness listens as, by name (the names the engine's configuration
@@ -49,9 +52,16 @@ pub struct ThroughSpec {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ThroughDestination {
-    /// `HOST:PORT` to listen on (MLLP); default `127.0.0.1:0`.
+    /// `HOST:PORT` to listen on; default `127.0.0.1:0`.
     #[serde(default)]
     pub listen: Option<Text>,
+    /// Listen as an HL7-over-HTTP receiver instead of MLLP (the receiver role's HTTP server,
+    /// as `receiver.http`): the engine posts each output to `http://{destination.NAME}` +
+    /// `path`, and gets the case's answer in the response body (status 200 for every HL7
+    /// answer). Only the answers an HTTP response can carry are taken (refused by name at
+    /// load otherwise).
+    #[serde(default)]
+    pub http: Option<super::receiver::HttpListen>,
 }
 
 /// The engine as a command.
@@ -150,14 +160,23 @@ const DEFAULT_ACK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 pub struct ThroughSetup {
     /// The engine's input URL as written, placeholders (`{input}`) not yet filled.
     pub input: String,
-    /// Name → `HOST:PORT` to listen on.
-    pub destinations: BTreeMap<String, String>,
+    /// Name → where and how to listen.
+    pub destinations: BTreeMap<String, DestinationSetup>,
     /// The engine command, placeholders not yet filled.
     pub command: Option<Vec<String>>,
     pub key: crate::hl7::Path,
     pub ack_timeout: std::time::Duration,
     pub timeout: std::time::Duration,
     pub quiet: std::time::Duration,
+}
+
+/// One destination with its defaults applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DestinationSetup {
+    /// `HOST:PORT` to listen on.
+    pub listen: String,
+    /// `http:`: an HL7-over-HTTP listener instead of MLLP.
+    pub http: Option<super::resolve::HttpListening>,
 }
 
 impl ThroughSetup {
@@ -168,7 +187,11 @@ impl ThroughSetup {
             destinations: spec
                 .destinations
                 .into_iter()
-                .map(|(name, d)| (name, d.listen.map_or_else(|| "127.0.0.1:0".into(), |t| t.0)))
+                .map(|(name, d)| {
+                    let listen = d.listen.map_or_else(|| "127.0.0.1:0".into(), |t| t.0);
+                    let http = d.http.map(super::resolve::HttpListening::from_spec);
+                    (name, DestinationSetup { listen, http })
+                })
                 .collect(),
             command: spec.sut.map(|s| s.command.into_iter().map(|t| t.0).collect()),
             key: spec.key.map_or_else(msh10, |k| k.path),
@@ -196,6 +219,17 @@ pub(super) fn check_flows(
             "through.sut.command is empty: give the program and its arguments".into(),
         );
     }
+    for (name, destination) in &spec.destinations {
+        if destination
+            .http
+            .as_ref()
+            .and_then(|h| h.path.as_ref())
+            .is_some_and(|p| !p.0.starts_with('/'))
+        {
+            report(name, format!("through.destinations.{name}.http.path must start with /"));
+        }
+    }
+    check_input(spec, report);
     let template = |name: &str, case: &str, report: &mut dyn FnMut(&str, String)| {
         if !file.messages.contains_key(name) {
             report(name, format!("case {case:?}: no message template named {name:?}"));
@@ -254,6 +288,19 @@ pub(super) fn check_flows(
         }
         for (name, answers) in &case.answers {
             destination(name, &case.name, report);
+            if spec.destinations.get(name).is_some_and(|d| d.http.is_some()) {
+                use crate::faults::{Fault, Host};
+                for answer in answers {
+                    if let Err(refused) = Host::HttpAnswering.check(&Fault::Answer(answer.clone()))
+                    {
+                        report(
+                            answer.name(),
+                            format!("case {:?}: destination {name} (HTTP): {refused}", case.name),
+                        );
+                    }
+                }
+                continue;
+            }
             for answer in answers.iter().filter(|a| a.needs_lab()) {
                 report(
                     name,
@@ -266,6 +313,22 @@ pub(super) fn check_flows(
             }
         }
         super::validate::check_skip_ids(&case.name, &case.skip_checks, known_checks, report);
+    }
+}
+
+/// The input URL's scheme is one the through role sends over; its address is checked when a
+/// case runs (`{input}` is filled in then).
+fn check_input(spec: &ThroughSpec, report: &mut dyn FnMut(&str, String)) {
+    let Some(input) = &spec.input else { return };
+    let known = ["mllp://", "hllp://", "http://"];
+    if !known.iter().any(|k| input.0.starts_with(k)) {
+        report(
+            &input.0,
+            format!(
+                "through.input {:?}: the through role sends over mllp://, hllp:// or http://",
+                input.0
+            ),
+        );
     }
 }
 
@@ -299,7 +362,8 @@ mod tests {
             .expect("loads");
         let setup = loaded.file.through.expect("a through setup");
         assert_eq!(setup.input, "mllp://{input}");
-        assert_eq!(setup.destinations.get("a").map(String::as_str), Some("127.0.0.1:0"));
+        let a = setup.destinations.get("a").expect("destination a");
+        assert_eq!((a.listen.as_str(), a.http.as_ref()), ("127.0.0.1:0", None));
         assert_eq!(setup.key.to_string(), "MSH-10");
         assert_eq!(setup.timeout, DEFAULT_TIMEOUT);
         assert_eq!(setup.command, None);
@@ -331,5 +395,74 @@ mod tests {
         );
         fails("flows:\n  - { name: x, send: [{ message: m }] }\n", "needs a through: block");
         fails("through: { destinations: { a: {} } }\n", "needs at least one under flows:");
+    }
+
+    /// The problems a scenario has, each with its line.
+    fn lines(yaml: &str) -> Vec<(usize, String)> {
+        let text = format!("{HEAD}{yaml}");
+        match load_text(std::path::Path::new("t.yaml"), &text, &[], FileAccess::default()) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors.into_iter().map(|e| (e.line, e.message)).collect(),
+        }
+    }
+
+    #[test]
+    fn an_http_destination_and_an_http_input_load() {
+        let text = format!(
+            "{HEAD}through:\n  input: \"http://{{input}}/hl7\"\n  destinations:\n    \
+             a: {{ http: {{ path: /in, max_body_bytes: 4096 }} }}\n    b: {{}}\n\
+             flows:\n  - name: x\n    send: [{{ message: m, expect: [{{ to: a }}, {{ to: b }}] }}]\n\
+             \x20   answers: {{ a: [{{ nak: AR }}, no_ack, close, {{ late_ack: 1s }}], b: [reset] }}\n"
+        );
+        let loaded = load_text(std::path::Path::new("t.yaml"), &text, &[], FileAccess::default())
+            .expect("loads");
+        let setup = loaded.file.through.expect("a through setup");
+        assert_eq!(setup.input, "http://{input}/hl7");
+        let a = setup.destinations.get("a").and_then(|d| d.http.as_ref()).expect("a over HTTP");
+        assert_eq!((a.path.as_str(), a.max_body_bytes), ("/in", 4096));
+        assert_eq!(setup.destinations.get("b").map(|d| d.http.is_some()), Some(false));
+        assert!(check(
+            "through: { input: \"hllp://127.0.0.1:2600\", destinations: { a: {} } }\n\
+             flows:\n  - { name: x, send: [{ message: m, expect: [{ to: a }] }] }\n"
+        )
+        .is_empty());
+    }
+
+    /// An HTTP destination takes only the answers an HTTP response can carry (the receiver
+    /// role's rule, `faults::Host::HttpAnswering`); each refusal names the answer, the
+    /// destination and the case, at the answer's line. The same answers are fine over MLLP.
+    #[test]
+    fn answers_an_http_destination_cannot_give_are_refused_at_their_line() {
+        let through = "through:\n  destinations:\n    a: { http: { path: /in } }\n    b: {}\n\
+                       flows:\n  - name: x\n    send: [{ message: m }]\n    answers:\n";
+        for answer in ["duplicate_ack", "reset"] {
+            let found = lines(&format!("{through}      a:\n        - {answer}\n"));
+            let line = HEAD.lines().count() + 10;
+            assert!(
+                found.iter().any(|(l, m)| *l == line
+                    && m.contains(answer)
+                    && m.contains("destination a (HTTP)")
+                    && m.contains("HTTP answering server")),
+                "{answer}: {found:?}"
+            );
+            assert!(check(&format!("{through}      b:\n        - {answer}\n")).is_empty());
+        }
+    }
+
+    #[test]
+    fn a_bad_http_path_or_input_scheme_is_refused() {
+        let flows = "flows:\n  - { name: x, send: [{ message: m }] }\n";
+        fails(
+            &format!("through: {{ destinations: {{ a: {{ http: {{ path: in }} }} }} }}\n{flows}"),
+            "through.destinations.a.http.path must start with /",
+        );
+        fails(
+            &format!("through: {{ input: \"mllps://h:1\", destinations: {{ a: {{}} }} }}\n{flows}"),
+            "sends over mllp://, hllp:// or http://",
+        );
+        fails(
+            &format!("through: {{ destinations: {{ a: {{ http: {{ nope: 1 }} }} }} }}\n{flows}"),
+            "unknown field `nope`",
+        );
     }
 }

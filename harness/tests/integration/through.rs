@@ -327,3 +327,177 @@ fn a_recorded_through_run_replays_as_a_through_case() {
     let text = stdout(&output);
     assert!(text.contains(r#"PV1-2: \"INPATIENT\" → \"IN-PATIENT\""#), "{text}");
 }
+
+/// The route file of the HTTP destination tests: every ADT message to `portal`, its MSH-5
+/// mapped. The file's URL is MLLP; the scenario redirects it to the harness's HTTP listener.
+const HTTP_ROUTES: &str = "listen: mllp://127.0.0.1:0\njournal: journal\ndestinations:\n  \
+     portal:\n    url: mllp://127.0.0.1:1\n    ack_timeout: 3s\n    backoff: 100ms\n\
+     routes:\n  - name: adt\n    messages: [ADT]\n    to: [portal]\n    mappings:\n      \
+     - set: {path: MSH-5, value: PORTAL}\n";
+
+/// Issue 17 item 1 over HTTP: the engine forwards to `portal` as HL7 over HTTP
+/// (`http://{destination.portal}/hl7/in`), the harness answers as the receiver role's HTTP
+/// server does. Three admissions (aa-then-drop drops every third), then one whose first post
+/// is answered AR (resent under its MSH-10), and a filtered message; then one whose first post
+/// gets no response (the engine's 3s ack_timeout passes; the resend keeps MSH-10).
+const HTTP_DESTINATION_CASE: &str = r#"role: through
+through:
+  destinations:
+    portal: { http: { path: /hl7/in } }
+  sut:
+    command: ["{harness}", engine, "{scenario_dir}/http.routes.yaml", --listen, "{input}",
+              --journal, "{workdir}/journal", --destination, "portal=http://{destination.portal}/hl7/in",
+              "{defects}"]
+  timeout: 8s
+  quiet: 300ms
+messages:
+  admit: { text: "MSH|^~\\&|EHR|HOSP|ENGINE|HUB|20240101||ADT^A01^ADT_A01|X|P|2.5\rPID|1||P1^^^HOSP||Everyman^Adam\rPV1|1|I" }
+  result: { text: "MSH|^~\\&|LAB|HOSP|ENGINE|HUB|20240101||ORU^R01^ORU_R01|X|P|2.5\rPID|1||P1" }
+flows:
+  - name: three admissions posted to the portal
+    send:
+      - { message: admit, expect: [{ to: portal, set: { MSH-5: PORTAL }, within: 3s }] }
+      - { message: admit, expect: [{ to: portal, set: { MSH-5: PORTAL }, within: 3s }] }
+      - { message: admit, expect: [{ to: portal, set: { MSH-5: PORTAL }, within: 3s }] }
+  - name: a portal that answers AR first gets the same message again
+    send:
+      - { message: result, filtered: true }
+      - { message: admit, expect: [{ to: portal, set: { MSH-5: PORTAL } }] }
+    answers:
+      portal: [{ nak: AR }]
+  - name: an unanswered post is resent with its MSH-10
+    send:
+      - { message: admit, expect: [{ to: portal, set: { MSH-5: PORTAL } }] }
+    answers:
+      portal: [no_ack]
+"#;
+
+/// A folder with a scenario and `http.routes.yaml` (removed when dropped).
+struct HttpPack(PathBuf);
+
+impl HttpPack {
+    fn new(name: &str, scenario: &str) -> HttpPack {
+        let dir =
+            std::env::temp_dir().join(format!("hl7-harness-through-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("http.routes.yaml"), HTTP_ROUTES).unwrap();
+        std::fs::write(dir.join("case.yaml"), scenario).unwrap();
+        HttpPack(dir)
+    }
+
+    fn file(&self) -> String {
+        self.0.join("case.yaml").display().to_string()
+    }
+}
+
+impl Drop for HttpPack {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The correct engine passes over an HTTP destination (the AR and the missing response each
+/// answered by a resend); an engine that AAs an input and drops it, or resends under a new
+/// MSH-10 after a timeout, is caught there as over MLLP.
+#[test]
+fn an_http_destination_passes_and_catches_a_dropped_output() {
+    let pack = HttpPack::new("http-destination", HTTP_DESTINATION_CASE);
+    assert_eq!(failures(&pack.file(), "", None), Vec::<String>::new());
+    let failed = failures(&pack.file(), "three admissions", Some("aa-then-drop"));
+    assert_eq!(failed, ["through.delivered", "through.input-ack"]);
+    let failed = failures(&pack.file(), "unanswered post", Some("duplicate-on-timeout"));
+    assert!(failed.contains(&"through.delivered".to_string()), "{failed:?}");
+}
+
+/// The through role's input over HTTP (and HLLP): the "engine" is the reference endpoint, which
+/// answers AA (the admission is complete for ADT_A01 v2.5) and forwards nothing. A filtered input passes (its AA is right); one that must
+/// come out is missing, and its AA was a false accept.
+fn endpoint_as_engine(input: &str, flag: &str) -> String {
+    format!(
+        r#"role: through
+through:
+  input: "{input}"
+  destinations: {{ portal: {{ http: {{}} }} }}
+  sut:
+    command: ["{{harness}}", serve, --listen, "127.0.0.1:0", {flag}, "{{input}}"]
+  ack_timeout: 3s
+  timeout: 5s
+  quiet: 200ms
+messages:
+  admit: {{ text: "MSH|^~\\&|EHR|HOSP|ENGINE|HUB|20240101||ADT^A01^ADT_A01|X|P|2.5\rEVN|A01|20240101\rPID|1||P1^^^HOSP||Everyman^Adam\rPV1|1|I" }}
+flows:
+  - name: filtered
+    send: [{{ message: admit, filtered: true }}]
+  - name: forwarded
+    send: [{{ message: admit, expect: [{{ to: portal }}] }}]
+"#
+    )
+}
+
+#[test]
+fn the_input_is_sent_over_http_and_hllp() {
+    for (input, flag) in [("http://{input}/", "--http"), ("hllp://{input}", "--hllp")] {
+        let pack = HttpPack::new("http-input", &endpoint_as_engine(input, flag));
+        assert_eq!(failures(&pack.file(), "filtered", None), Vec::<String>::new(), "{input}");
+        let failed = failures(&pack.file(), "forwarded", None);
+        assert_eq!(failed, ["through.delivered", "through.input-ack"], "{input}");
+    }
+}
+
+/// A reply other than 2xx carries no HL7 answer (HL7 over HTTP: every HL7 answer, AE and AR
+/// included, is a successful exchange): an engine that wants credentials the harness does not
+/// send (401) did not answer the input, and `through.input-ack` says so with the status.
+#[test]
+fn a_non_2xx_reply_is_no_answer() {
+    let scenario = endpoint_as_engine("http://{input}/", "--http").replace(
+        "[\"{harness}\", serve,",
+        "[env, HL7H_T17=secret, \"{harness}\", serve, --http-user, u, --http-password-env, \
+         HL7H_T17,",
+    );
+    let pack = HttpPack::new("http-401", &scenario);
+    let file = pack.file();
+    let args = ["run", file.as_str(), "--json", "--no-report", "--filter", "filtered"];
+    let output = run_within(&args, Duration::from_secs(60)).expect("the run ends within 60s");
+    assert_eq!(failed_error_ids(&output), ["through.input-ack"], "{}", stdout(&output));
+    let text = stdout(&output);
+    assert!(text.contains("HTTP status 401 from the engine: no HL7 answer"), "{text}");
+}
+
+/// An engine that posts to another path than the destination's: each post is refused (404,
+/// recorded, never accepted); the engine resends (no HL7 answer) and the outputs count as not
+/// delivered, with the refusal in the evidence.
+#[test]
+fn a_post_to_the_wrong_path_is_not_a_delivery() {
+    let scenario = HTTP_DESTINATION_CASE.replace("/hl7/in\",", "/wrong\",");
+    let pack = HttpPack::new("http-wrong-path", &scenario);
+    let file = pack.file();
+    let args = ["run", file.as_str(), "--json", "--no-report", "--filter", "three admissions"];
+    let output = run_within(&args, Duration::from_secs(60)).expect("the run ends within 60s");
+    let failed = failed_error_ids(&output);
+    assert!(failed.contains(&"through.delivered".to_string()), "{}", stdout(&output));
+    assert!(stdout(&output).contains("404"), "{}", stdout(&output));
+}
+
+/// A through run with an HTTP destination recorded with `--record-through` keeps the
+/// destination's `http:` block, so the recorded pack replays over HTTP and passes.
+#[test]
+fn a_recorded_http_destination_replays_over_http() {
+    let pack = HttpPack::new("http-record", HTTP_DESTINATION_CASE);
+    let (file, recorded) = (pack.file(), pack.0.join("recorded"));
+    let recorded = recorded.to_str().unwrap();
+    let args = ["run", file.as_str(), "--no-report", "--filter", "three", "--record-through"];
+    let mut args = args.to_vec();
+    args.push(recorded);
+    let output = run_within(&args, Duration::from_secs(60)).expect("the run ends within 60s");
+    assert_eq!(output.status.code(), Some(0), "{}{}", stdout(&output), stderr(&output));
+    let written: Vec<PathBuf> = super::support::files(&pack.0.join("recorded"), "yaml");
+    assert_eq!(written.len(), 1, "{written:?}");
+    let text = std::fs::read_to_string(&written[0]).unwrap();
+    assert!(text.contains("http: { path: \"/hl7/in\""), "{text}");
+    let replay = written[0].to_str().unwrap();
+    let output = run_within(&["run", replay, "--no-report", "--json"], Duration::from_secs(60))
+        .expect("the run ends within 60s");
+    assert!(failed_error_ids(&output).is_empty(), "{}", stdout(&output));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+}

@@ -161,6 +161,22 @@ fn delivered_names_an_output_never_acknowledged_and_not_resent() {
     );
 }
 
+/// An output resent again and again, never acknowledged (an HTTP destination refusing each post
+/// to a wrong path, a destination that never answers): each answer is named once, with how
+/// many arrivals got it.
+#[test]
+fn the_same_answer_to_every_resend_is_named_once_with_its_count() {
+    let mut f = Fixture::new(1);
+    for ms in [50, 150, 350] {
+        f.arrive("portal", message("PORTAL", "M1", "Doe^Jo"), ms, false);
+    }
+    f.fails(
+        "through.delivered",
+        "missing: input 1 at portal arrived 3 time(s), never acknowledged by the destination \
+         (no ACK ×3), and was not sent again",
+    );
+}
+
 /// Permitted: the destination rejected the output (a correct AR or AE) and the engine gave it
 /// up; resending is the engine's choice (HL7 v2.5.1 ch. 2, 2.9.2).
 #[test]

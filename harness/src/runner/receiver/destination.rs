@@ -1,10 +1,12 @@
 //! One destination of the through role: the receiver role's answering server (the same
 //! `CaseState`, connection handler and answer rules) listening as one of an engine's
-//! destinations, recording each arrival with the answer it got.
+//! destinations, over MLLP or HL7 over HTTP (`runner::receiver::http`, as `receiver.http`),
+//! recording each arrival with the answer it got.
 
 use super::{serve_connection, CaseState};
 use crate::faults::{Answer, AnswerRules};
 use crate::observation::Arrival;
+use crate::scenario::HttpListening;
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 use tokio::time::Instant;
@@ -17,12 +19,13 @@ pub struct Destination {
 
 impl Destination {
     /// Accepts on `listener` and answers every arrival as `answers` say (AA after the list),
-    /// times taken from `started`, until `deadline`.
+    /// over MLLP, or with `http` as an HL7-over-HTTP receiver; times taken from `started`,
+    /// until `deadline`.
     pub fn answer_on(
         listener: TcpListener,
         answers: &[Answer],
-        started: Instant,
-        deadline: Instant,
+        http: Option<Arc<HttpListening>>,
+        (started, deadline): (Instant, Instant),
     ) -> Destination {
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
         let state = Arc::new(CaseState {
@@ -43,7 +46,16 @@ impl Destination {
             while let Ok(Ok((stream, _))) =
                 tokio::time::timeout_at(deadline, listener.accept()).await
             {
-                handlers.spawn(serve_connection(Arc::clone(&accept_state), stream, deadline));
+                let state = Arc::clone(&accept_state);
+                match &http {
+                    Some(http) => handlers.spawn(super::http::serve_connection(
+                        state,
+                        stream,
+                        deadline,
+                        Arc::clone(http),
+                    )),
+                    None => handlers.spawn(serve_connection(state, stream, deadline)),
+                };
             }
             handlers.shutdown().await;
         });

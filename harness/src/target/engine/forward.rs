@@ -1,5 +1,6 @@
 //! One queue and one forwarder per destination: the forwarder takes the oldest output, sends it
-//! over the wire client (`transport::client`, send-and-await on MSA-2), and only when the
+//! over the wire client (`transport::client`: MLLP send-and-await on MSA-2, or one HL7-over-HTTP
+//! post whose response is the ACK), and only when the
 //! destination accepts it (AA or CA) takes the next one. Every wait on the destination has a
 //! timeout (connect, write, ACK); a failure closes the connection (a late ACK on it would answer
 //! the wrong send) and the same bytes, same MSH-10, go again after a backoff.
@@ -8,8 +9,11 @@ use super::core::{with_control_id, Engine};
 use super::defect::EngineDefect;
 use super::routes::{Destination, Retries};
 use crate::hl7::ack::{AckCode, ReceivedAck};
-use crate::transport::client::{connect_mllp, send_and_await_mllp, AckWait, MllpAnswer, Takes};
+use crate::transport::client::{
+    connect_mllp, post_hl7, send_and_await_mllp, AckWait, MllpAnswer, Takes,
+};
 use crate::transport::connection::{MllpConnection, Timeouts, TransportError};
+use crate::transport::http_client::HttpTarget;
 use crate::transport::mllp::MllpOptions;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -210,6 +214,9 @@ async fn send_once(
     connection: &mut Option<MllpConnection>,
     item: &Outgoing,
 ) -> Attempt {
+    if let Some(path) = &destination.http_path {
+        return post_once(destination, path, item).await;
+    }
     let open = match connection {
         Some(open) => open,
         None => {
@@ -234,6 +241,32 @@ async fn send_once(
         Ok(MllpAnswer::Ack(ack)) => judge(destination, &ack),
         Ok(MllpAnswer::CommitNak) => Attempt::Retry("commit NAK".into()),
         Err(err) => Attempt::Failed(err),
+    }
+}
+
+/// Posts `item` to an HL7-over-HTTP destination (one request per send, no connection kept):
+/// the response body is the ACK. Every HL7 answer comes with a 2xx status (HL7 over HTTP,
+/// "Application Error Conditions"), so another status, or a body without the ACK that echoes
+/// the MSH-10, is no answer and the message is resent.
+async fn post_once(destination: &Destination, path: &str, item: &Outgoing) -> Attempt {
+    let target =
+        HttpTarget { authority: destination.addr.clone(), path: path.to_string(), basic: None };
+    let timeouts = Timeouts {
+        connect: destination.connect_timeout,
+        read: destination.ack_timeout,
+        write: destination.ack_timeout.max(Duration::from_secs(1)),
+    };
+    let reply = match post_hl7(&target, None, &item.payload, timeouts).await {
+        Ok(reply) => reply,
+        Err(err) => return Attempt::Failed(err),
+    };
+    if !(200..300).contains(&reply.status) {
+        return Attempt::Retry(format!("HTTP status {} (no HL7 answer)", reply.status));
+    }
+    match ReceivedAck::parse(&reply.body) {
+        Some(ack) if ack.msa2 == item.control_id => judge(destination, &ack),
+        Some(ack) => Attempt::Retry(format!("an ACK for {:?}, not this message", ack.msa2)),
+        None => Attempt::Retry("no ACK in the HTTP response".into()),
     }
 }
 

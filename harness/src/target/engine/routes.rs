@@ -11,6 +11,7 @@
 use super::mapping::{Mapping, MessageMatch};
 use crate::hl7::ack::AckCode;
 use crate::hl7::Path as FieldPath;
+use crate::transport::http_client::HttpTarget;
 use crate::transport::target_url::TargetUrl;
 use crate::vocab::parse_duration;
 use serde::Deserialize;
@@ -99,17 +100,24 @@ impl TryFrom<String> for Listen {
     }
 }
 
-/// `mllp://HOST:PORT` of a destination (HOST:PORT kept).
+/// `mllp://HOST:PORT` or `http://HOST:PORT/PATH` of a destination: `HOST:PORT`, and for
+/// HTTP the path posted to.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
-pub struct DestinationUrl(pub String);
+pub struct DestinationUrl(pub String, pub Option<String>);
 
 impl TryFrom<String> for DestinationUrl {
     type Error = String;
     fn try_from(text: String) -> Result<Self, String> {
         match TargetUrl::parse(&text) {
-            Ok(TargetUrl::Mllp(addr)) => Ok(DestinationUrl(addr)),
-            Ok(_) => Err(format!("{text:?}: the engine forwards over mllp://HOST:PORT only")),
+            Ok(TargetUrl::Mllp(addr)) => Ok(DestinationUrl(addr, None)),
+            Ok(TargetUrl::Http(url)) => match HttpTarget::parse(&url) {
+                Some(target) => Ok(DestinationUrl(target.authority, Some(target.path))),
+                None => Err(format!("{text:?}: expected http://HOST:PORT/PATH")),
+            },
+            Ok(_) => Err(format!(
+                "{text:?}: the engine forwards over mllp://HOST:PORT or http://HOST:PORT/PATH only"
+            )),
             Err(err) => Err(err.to_string()),
         }
     }
@@ -206,6 +214,9 @@ pub struct Destination {
     pub name: String,
     /// `HOST:PORT`.
     pub addr: String,
+    /// HL7 over HTTP: the path each output is posted to (its response body the ACK); `None`:
+    /// MLLP.
+    pub http_path: Option<String>,
     pub connect_timeout: Duration,
     /// How long the engine waits for the destination's ACK of each message.
     pub ack_timeout: Duration,
@@ -218,6 +229,16 @@ pub struct Destination {
     pub max_queue: usize,
     /// Negative acknowledgments answered by a resend; any other is dead-lettered.
     pub retry_on: Vec<AckCode>,
+}
+
+impl Destination {
+    /// The destination's URL as the engine reports it.
+    pub fn url(&self) -> String {
+        match &self.http_path {
+            Some(path) => format!("http://{}{path}", self.addr),
+            None => format!("mllp://{}", self.addr),
+        }
+    }
 }
 
 /// One route, validated: destinations are indexes into [`Routes::destinations`].
@@ -246,16 +267,18 @@ pub struct Routes {
 }
 
 impl Routes {
-    /// Sends destination `name` to `url` (`mllp://HOST:PORT`) instead of the file's address:
-    /// `engine --destination NAME=URL`, so a through case can put the destinations it plays on
-    /// ports of its own. Why not, when there is no such destination or the URL is not MLLP.
+    /// Sends destination `name` to `url` (`mllp://HOST:PORT` or `http://HOST:PORT/PATH`)
+    /// instead of the file's address: `engine --destination NAME=URL`, so a through case can
+    /// put the destinations it plays on ports of its own. Why not, when there is no such
+    /// destination or the URL is neither.
     pub fn redirect(&mut self, name: &str, url: &str) -> Result<(), String> {
-        let DestinationUrl(addr) = DestinationUrl::try_from(url.to_string())?;
+        let DestinationUrl(addr, http_path) = DestinationUrl::try_from(url.to_string())?;
         let Some(destination) = self.destinations.iter_mut().find(|d| d.name == name) else {
             let known: Vec<&str> = self.destinations.iter().map(|d| d.name.as_str()).collect();
             return Err(format!("no destination {name:?} (the file has {})", known.join(", ")));
         };
         destination.addr = addr;
+        destination.http_path = http_path;
         Ok(())
     }
 }
@@ -337,6 +360,7 @@ pub fn parse_routes(text: &str, file: &str) -> Result<Routes, RoutesError> {
         destinations.push(Destination {
             name,
             addr: d.url.0,
+            http_path: d.url.1,
             connect_timeout: d.connect_timeout.map_or(defaults::CONNECT_TIMEOUT, |t| t.0),
             ack_timeout,
             retries: d.retries.unwrap_or(Retries::Unlimited),
@@ -439,22 +463,35 @@ routes:
             "{}",
             error(&unknown_destination)
         );
-        let not_mllp = FILE.replace("mllp://127.0.0.1:2602", "http://x:1/a");
-        assert!(error(&not_mllp).contains("mllp://HOST:PORT only"), "{}", error(&not_mllp));
+        let not_mllp = FILE.replace("mllp://127.0.0.1:2602", "https://x:1/a");
+        let why = error(&not_mllp);
+        assert!(why.contains("mllp://HOST:PORT or http://HOST:PORT/PATH only"), "{why}");
+        let http = FILE.replace("mllp://127.0.0.1:2602", "http://x:1/a");
+        let routes = parse_routes(&http, "r.yaml").expect("an http:// destination is taken");
+        assert!(routes.destinations.iter().any(|d| d.url() == "http://x:1/a"));
         let accept = FILE.replace("[AR]", "[AA]");
         assert!(error(&accept).contains("is an accept"), "{}", error(&accept));
     }
 
-    /// `--destination NAME=URL` moves a declared destination; an unknown name or a URL the
-    /// engine cannot forward to is refused.
+    /// `--destination NAME=URL` moves a declared destination, over MLLP or HL7 over HTTP (the
+    /// path kept); an unknown name or a URL the engine cannot forward to is refused.
     #[test]
     fn a_destination_is_redirected_by_name() {
         let mut routes = parse_routes(FILE, "engine.routes.yaml").expect("the file parses");
         routes.redirect("billing", "mllp://127.0.0.1:4444").expect("redirected");
         let portal = routes.destinations.iter().find(|d| d.name == "billing").expect("billing");
-        assert_eq!(portal.addr, "127.0.0.1:4444");
+        assert_eq!((portal.addr.as_str(), portal.http_path.as_deref()), ("127.0.0.1:4444", None));
+        routes.redirect("billing", "http://127.0.0.1:4445/hl7/in").expect("over HTTP");
+        let portal = routes.destinations.iter().find(|d| d.name == "billing").expect("billing");
+        assert_eq!(portal.addr, "127.0.0.1:4445");
+        assert_eq!(portal.http_path.as_deref(), Some("/hl7/in"));
+        assert_eq!(portal.url(), "http://127.0.0.1:4445/hl7/in");
+        routes.redirect("billing", "mllp://127.0.0.1:4444").expect("back to MLLP");
+        let portal = routes.destinations.iter().find(|d| d.name == "billing").expect("billing");
+        assert_eq!(portal.url(), "mllp://127.0.0.1:4444");
         let unknown = routes.redirect("nowhere", "mllp://127.0.0.1:1").expect_err("unknown");
         assert!(unknown.contains("no destination \"nowhere\""), "{unknown}");
-        assert!(routes.redirect("billing", "http://127.0.0.1:1/").is_err());
+        let https = routes.redirect("billing", "https://127.0.0.1:1/").expect_err("no TLS");
+        assert!(https.contains("mllp://HOST:PORT or http://HOST:PORT/PATH only"), "{https}");
     }
 }
