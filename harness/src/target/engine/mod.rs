@@ -45,6 +45,8 @@ pub mod compact;
 pub mod core;
 pub mod defect;
 pub mod forward;
+pub mod forward_hllp;
+pub mod http_input;
 pub mod mapping;
 pub mod routes;
 pub mod serve;
