@@ -68,9 +68,24 @@ fn through_block(out: &mut String, setup: &ThroughSetup, scenario_dir: &Path) {
                     millis(http.header_timeout)
                 );
             }
-            None => {
-                let _ = writeln!(out, "    {}: {{ listen: {listen} }}", quoted(name));
-            }
+            None => match &destination.hllp {
+                Some(hllp) => {
+                    let spec = crate::scenario::HllpSpec {
+                        checksum: Some(crate::scenario::ChecksumName(hllp.checksum)),
+                        span: Some(crate::scenario::SpanName(hllp.span)),
+                        max_block_bytes: Some(crate::scenario::BlockLimit(hllp.max_block_bytes)),
+                    };
+                    let settings = serde_json::to_string(&spec).unwrap_or_else(|_| "{}".into());
+                    let _ = writeln!(
+                        out,
+                        "    {}: {{ listen: {listen}, hllp: {settings} }}",
+                        quoted(name)
+                    );
+                }
+                None => {
+                    let _ = writeln!(out, "    {}: {{ listen: {listen} }}", quoted(name));
+                }
+            },
         }
     }
     if let Some(command) = &setup.command {

@@ -482,6 +482,51 @@ mod tests {
         }
     }
 
+    /// `hllp:` mirrors `http:`: the block settings as `target.hllp` names them; every answer
+    /// MLLP carries is taken, the packet-level ones refused at their own line; `http:` and
+    /// `hllp:` together are refused.
+    #[test]
+    fn an_hllp_destination_loads_with_its_block_settings() {
+        use crate::transport::hllp::{Checksum, ChecksumSpan, HllpOptions};
+        let text = format!(
+            "{HEAD}through:\n  destinations:\n    a: {{ hllp: {{ checksum: sum-mod256, \
+             max_block_bytes: 4096 }} }}\n    b: {{ hllp: {{}} }}\n\
+             flows:\n  - name: x\n    send: [{{ message: m, expect: [{{ to: a }}] }}]\n\
+             \x20   answers: {{ a: [duplicate_ack, reset, {{ nak: AE }}, no_ack, close] }}\n"
+        );
+        let loaded = load_text(std::path::Path::new("t.yaml"), &text, &[], FileAccess::default())
+            .expect("loads");
+        let setup = loaded.file.through.expect("a through setup");
+        let a = setup.destinations.get("a").expect("a");
+        let want = HllpOptions {
+            checksum: Checksum::SumMod256,
+            span: ChecksumSpan::Data,
+            max_block_bytes: 4096,
+        };
+        assert_eq!((a.hllp, a.http.as_ref()), (Some(want), None));
+        assert_eq!(setup.destinations.get("b").and_then(|d| d.hllp), Some(HllpOptions::default()));
+        let through = "through:\n  destinations:\n    a: { hllp: {} }\n\
+                       flows:\n  - name: x\n    send: [{ message: m }]\n    answers:\n";
+        let found = lines(&format!("{through}      a:\n        - ack\n        - silent_peer\n"));
+        let line = HEAD.lines().count() + 10;
+        assert!(
+            found.iter().any(|(l, m)| *l == line
+                && m.contains("destination a (HLLP): `silent_peer` needs the packet-level lab")),
+            "{found:?}"
+        );
+        let flows = "flows:\n  - { name: x, send: [{ message: m }] }\n";
+        fails(
+            &format!("through: {{ destinations: {{ a: {{ http: {{}}, hllp: {{}} }} }} }}\n{flows}"),
+            "through.destinations.a: listen over http: or hllp:, not both",
+        );
+        fails(
+            &format!(
+                "through: {{ destinations: {{ a: {{ hllp: {{ checksum: crc }} }} }} }}\n{flows}"
+            ),
+            "is not an HLLP checksum",
+        );
+    }
+
     #[test]
     fn a_bad_http_path_or_input_scheme_is_refused() {
         let flows = "flows:\n  - { name: x, send: [{ message: m }] }\n";
