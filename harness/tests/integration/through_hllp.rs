@@ -202,6 +202,7 @@ fn run_with_env(args: &[&str], envs: &[(&str, &str)], limit: Duration) -> Output
         std::thread::sleep(Duration::from_millis(50));
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("the run did not end within {limit:?}");
 }
 
