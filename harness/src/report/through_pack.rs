@@ -369,6 +369,31 @@ flows:
         assert_eq!(setup.destinations.keys().collect::<Vec<_>>(), ["portal"]);
     }
 
+    /// An HLLP destination is recorded with its block settings, so the pack replays over HLLP.
+    #[test]
+    fn a_recorded_hllp_destination_keeps_its_block_settings() {
+        let hllp = SCENARIO.replace(
+            "destinations: { portal: {} }",
+            "destinations: { portal: { hllp: { checksum: sum-mod256, max_block_bytes: 4096 } } }",
+        );
+        let scenario = loaded(&hllp, "/packs/engine/flows.yaml");
+        let case = case(&scenario);
+        let files =
+            recorded_files(&scenario, Path::new("/packs/engine"), &[&case], crate::vocab::Seed(7))
+                .expect("a through scenario");
+        let mut text = String::from_utf8(files[0].1.clone()).expect("utf-8");
+        for (name, bytes) in &files[1..] {
+            let json = quoted(&String::from_utf8_lossy(bytes));
+            text = text.replace(&format!("file: {}", quoted(name)), &format!("text: {json}"));
+        }
+        let replayed = loaded(&text, "/recorded/flows.yaml");
+        let setup = replayed.file.through.expect("a through setup");
+        let portal = setup.destinations.get("portal").expect("portal");
+        let original = scenario.file.through.as_ref().and_then(|t| t.destinations.get("portal"));
+        assert_eq!(portal.hllp, original.and_then(|d| d.hllp), "{text}");
+        assert_eq!(portal.hllp.map(|h| h.max_block_bytes), Some(4096));
+    }
+
     #[test]
     fn a_scenario_of_another_role_records_nothing() {
         let other = "target: { url: builtin }\nmessages: { m: { text: \"MSH|^~\\\\&|A|B|C|D|20240101||ADT^A01|X|P|2.5\" } }\ncases: [{ name: x, send: m }]\n";
