@@ -60,7 +60,7 @@ fn secret_reads(scenario: &LoadedScenario) -> SecretReads {
         .filter_map(|r| std::env::var(&r.name).ok().map(|v| (r.name.clone(), v)))
         .filter(|(_, value)| !value.is_empty())
         .collect();
-    reads.sort_by(|a, b| b.1.len().cmp(&a.1.len()));
+    reads.sort_by_key(|(_, value)| std::cmp::Reverse(value.len()));
     reads
 }
 
