@@ -191,11 +191,9 @@ async fn take_block<W: AnswerWriter>(
     let payload = block.data.to_vec();
     match answer(state, writer, (connection, cut), payload, notes, received).await {
         After::KeepReading => Next::KeepReading,
-        After::Hold => {
-            // Only the packet-level answers hold a connection; the through role refuses them
-            // at load, so this is not reached there. Held unread like over MLLP.
-            Next::Stop
-        }
+        // Only the packet-level answers hold a connection (their packets dropped in the lab);
+        // the through role refuses them at load, so without a lab the connection just ends.
+        After::Hold => Next::Stop,
         After::Close => {
             let mut writer = writer.lock().await;
             let _ = tokio::time::timeout(Duration::from_secs(1), writer.shutdown()).await;
