@@ -298,6 +298,7 @@ flows:
         let out = "MSH|^~\\&|A|B|PORTAL|D|20240102||ADT^A01^ADT_A01|T1|P|2.5\rPID|1|G7|P1";
         // The second arrival is a resend of the first (same MSH-10): one expected output.
         case.observation.through = Some(ThroughObservation {
+            reads: Vec::new(),
             inputs: vec![input("T1"), input("T2")],
             arrivals: vec![arrival(out), arrival(out)],
         });

@@ -62,6 +62,11 @@ pub struct ThroughDestination {
     /// load otherwise).
     #[serde(default)]
     pub http: Option<super::receiver::HttpListen>,
+    /// Read the destination instead of listening as it: the engine delivers to a store of its
+    /// own (a folder, a database, a state API) and the harness reads what arrived there
+    /// (`command:` or `dir:`). What is read counts as delivered; it gets no answer.
+    #[serde(default)]
+    pub read: Option<super::through_read::ThroughRead>,
 }
 
 /// The engine as a command.
@@ -177,6 +182,8 @@ pub struct DestinationSetup {
     pub listen: String,
     /// `http:`: an HL7-over-HTTP listener instead of MLLP.
     pub http: Option<super::resolve::HttpListening>,
+    /// `read:`: read, not listened as (`listen` and `http` unused).
+    pub read: Option<super::through_read::ReadSetup>,
 }
 
 impl ThroughSetup {
@@ -190,7 +197,8 @@ impl ThroughSetup {
                 .map(|(name, d)| {
                     let listen = d.listen.map_or_else(|| "127.0.0.1:0".into(), |t| t.0);
                     let http = d.http.map(super::resolve::HttpListening::from_spec);
-                    (name, DestinationSetup { listen, http })
+                    let read = d.read.and_then(super::through_read::ReadSetup::from_spec);
+                    (name, DestinationSetup { listen, http, read })
                 })
                 .collect(),
             command: spec.sut.map(|s| s.command.into_iter().map(|t| t.0).collect()),
@@ -228,6 +236,7 @@ pub(super) fn check_flows(
         {
             report(name, format!("through.destinations.{name}.http.path must start with /"));
         }
+        super::through_read::check_read(name, destination, report);
     }
     check_input(spec, report);
     let template = |name: &str, case: &str, report: &mut dyn FnMut(&str, String)| {
@@ -288,6 +297,10 @@ pub(super) fn check_flows(
         }
         for (name, answers) in &case.answers {
             destination(name, &case.name, report);
+            let played = spec.destinations.get(name);
+            if super::through_read::refuse_answers(&case.name, name, played, answers, report) {
+                continue;
+            }
             if spec.destinations.get(name).is_some_and(|d| d.http.is_some()) {
                 use crate::faults::{Fault, Host};
                 for answer in answers {

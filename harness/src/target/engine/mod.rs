@@ -39,11 +39,12 @@
 //!   so the files hold what is still open rather than everything ever accepted.
 //!
 //! `routes` reads the file, `mapping` applies mappings (pure), `core` accepts and journals,
-//! `forward` queues and sends, `compact` keeps the journals small, `serve` runs it; `defect` holds the switches.
+//! `forward` queues and sends (`file_destination` writes a `file:` destination's outputs), `compact` keeps the journals small, `serve` runs it; `defect` holds the switches.
 
 pub mod compact;
 pub mod core;
 pub mod defect;
+pub mod file_destination;
 pub mod forward;
 pub mod mapping;
 pub mod routes;
