@@ -54,6 +54,11 @@ fn through_block(out: &mut String, setup: &ThroughSetup, scenario_dir: &Path) {
     let _ = writeln!(out, "  input: {}", quoted(&setup.input));
     out.push_str("  destinations:\n");
     for (name, destination) in &setup.destinations {
+        if let Some(read) = &destination.read {
+            let dir = scenario_dir.display().to_string();
+            let _ = writeln!(out, "    {}: {{ read: {} }}", quoted(name), read.to_yaml(&dir));
+            continue;
+        }
         let listen = quoted(&destination.listen);
         match &destination.http {
             // Basic credentials are not recorded: the password is the environment's, never

@@ -98,6 +98,31 @@ impl ReadSetup {
     }
 }
 
+impl ReadSetup {
+    /// The `read:` value as a YAML flow mapping that loads back to this setup, with
+    /// `{scenario_dir}` written as `scenario_dir` (a recorded pack lives elsewhere).
+    pub fn to_yaml(&self, scenario_dir: &str) -> String {
+        let quoted = |text: &str| {
+            let text = text.replace("{scenario_dir}", scenario_dir);
+            serde_json::to_string(&text).unwrap_or_else(|_| "\"\"".into())
+        };
+        let source = match &self.source {
+            ReadSource::Dir(dir) => format!("dir: {}", quoted(dir)),
+            ReadSource::Command(command) => {
+                let args: Vec<String> = command.iter().map(|a| quoted(a)).collect();
+                format!("command: [{}]", args.join(", "))
+            }
+        };
+        format!(
+            "{{ {source}, every: {}ms, timeout: {}ms, max_bytes: {}, max_messages: {} }}",
+            self.every.as_millis(),
+            self.timeout.as_millis(),
+            self.max_bytes,
+            self.max_messages
+        )
+    }
+}
+
 /// What serde cannot check of destination `name`'s `read:`: one source, a command with a
 /// program, bounds above zero, and no listener settings beside it.
 pub(super) fn check_read(
@@ -195,6 +220,36 @@ mod tests {
         assert_eq!(b.source, ReadSource::Command(vec!["cat".into(), "x".into()]));
         assert_eq!((b.every.as_millis(), b.timeout.as_millis()), (1000, 2000));
         assert_eq!((b.max_bytes, b.max_messages), (10, 3));
+    }
+
+    /// What a recorded pack writes loads back as the same setup.
+    #[test]
+    fn a_read_setup_written_as_yaml_loads_back() {
+        let text = format!(
+            "{HEAD}through:\n  destinations:\n    a: {{ read: {{ dir: \"{{scenario_dir}}/o\\\"ut\" }} }}\n    \
+             b: {{ read: {{ command: [sh, -c, \"cat '{{workdir}}'/*\"], every: 1s }} }}\n{FLOWS}"
+        );
+        let loaded = load_text(std::path::Path::new("t.yaml"), &text, &[], FileAccess::default())
+            .expect("loads");
+        let setup = loaded.file.through.expect("a through setup");
+        for (name, destination) in &setup.destinations {
+            let read = destination.read.as_ref().expect("read");
+            let again = format!(
+                "{HEAD}through:\n  destinations:\n    {name}: {{ read: {} }}\n{FLOWS}",
+                read.to_yaml("/rec")
+            )
+            .replace("to: a", &format!("to: {name}"));
+            let loaded =
+                load_text(std::path::Path::new("t.yaml"), &again, &[], FileAccess::default())
+                    .expect("loads back");
+            let back = loaded.file.through.expect("a through setup");
+            let back = back.destinations.get(name).and_then(|d| d.read.clone()).expect("read");
+            let mut want = read.clone();
+            if let ReadSource::Dir(dir) = &mut want.source {
+                *dir = dir.replace("{scenario_dir}", "/rec");
+            }
+            assert_eq!(back, want);
+        }
     }
 
     #[test]
