@@ -168,7 +168,7 @@ pub(super) fn refuse_answers(
     answers: &[crate::faults::Answer],
     report: &mut dyn FnMut(&str, String),
 ) -> bool {
-    if !destination.is_some_and(|d| d.read.is_some()) {
+    if destination.is_none_or(|d| d.read.is_none()) {
         return false;
     }
     let needle = answers.first().map_or(name, |a| a.name());
