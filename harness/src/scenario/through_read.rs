@@ -99,13 +99,10 @@ impl ReadSetup {
 }
 
 impl ReadSetup {
-    /// The `read:` value as a YAML flow mapping that loads back to this setup, with
-    /// `{scenario_dir}` written as `scenario_dir` (a recorded pack lives elsewhere).
-    pub fn to_yaml(&self, scenario_dir: &str) -> String {
-        let quoted = |text: &str| {
-            let text = text.replace("{scenario_dir}", scenario_dir);
-            serde_json::to_string(&text).unwrap_or_else(|_| "\"\"".into())
-        };
+    /// The `read:` value as a YAML flow mapping that loads back to this setup; `value` writes
+    /// each text as a YAML scalar (a recorded pack moves `{scenario_dir}` and hides secrets).
+    pub fn to_yaml(&self, value: &dyn Fn(&str) -> String) -> String {
+        let quoted = value;
         let source = match &self.source {
             ReadSource::Dir(dir) => format!("dir: {}", quoted(dir)),
             ReadSource::Command(command) => {
@@ -236,7 +233,9 @@ mod tests {
             let read = destination.read.as_ref().expect("read");
             let again = format!(
                 "{HEAD}through:\n  destinations:\n    {name}: {{ read: {} }}\n{FLOWS}",
-                read.to_yaml("/rec")
+                read.to_yaml(&|v: &str| {
+                    serde_json::to_string(&v.replace("{scenario_dir}", "/rec")).expect("a string")
+                })
             )
             .replace("to: a", &format!("to: {name}"));
             let loaded =
