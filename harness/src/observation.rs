@@ -254,6 +254,24 @@ pub struct CaseObservation {
 pub struct ThroughObservation {
     pub inputs: Vec<ThroughInput>,
     pub arrivals: Vec<ThroughArrival>,
+    /// The destinations the harness read rather than listened as (`read:`), one each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reads: Vec<DestinationRead>,
+}
+
+/// How one read destination (`through.destinations.NAME.read`) was read: its arrivals are
+/// among [`ThroughObservation::arrivals`] (accepted, the answer `none (read)`: being in the
+/// store is the delivery).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DestinationRead {
+    pub destination: String,
+    /// `folder PATH`, or the command line (secret values hidden).
+    pub how: String,
+    /// Reads of the case (the one before the engine started not counted).
+    pub reads: usize,
+    /// What could not be read (a command that failed or overran its bounds, a file too
+    /// large, a link): one line each, a recurring one with its count.
+    pub problems: Vec<String>,
 }
 
 /// One input message sent into the engine.

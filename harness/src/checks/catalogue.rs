@@ -251,6 +251,12 @@ catalogue! {
                (a crash, a configuration it refuses), has not shown what it forwards",
         summary: "the engine the case starts started and kept running until the case ended",
         note: "Run when the scenario starts the engine (through.sut).";
+    THROUGH_DESTINATION_READ = "through.destination-read", Error, versions: NONE,
+        rule: "a destination the harness reads rather than listens as (a folder the engine \
+               writes, a store its command lists) must be read whole: what could not be read \
+               has not been judged",
+        summary: "every destination the case reads (read:) could be read, within its bounds",
+        note: "Run when the scenario reads a destination (through.destinations.NAME.read).";
     THROUGH_DELIVERED = "through.delivered", Error, versions: ALL,
         rule: "HL7 v2.5.1 ch. 2, 2.9.2 original mode, applied to each hop: a message the engine \
                took is delivered to each destination once; a resend keeps MSH-10 (ch. 2, MSH-10) \

@@ -25,6 +25,7 @@ mod result;
 pub mod rulebook;
 mod sender;
 mod through;
+mod through_read;
 mod version;
 
 pub use declared::{allowed_answers, Allowed};

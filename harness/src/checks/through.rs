@@ -231,6 +231,7 @@ pub(super) fn through_case(plan: &CasePlan, case: &CaseObservation, out: &mut Ve
     if let Some(sut) = &case.sut {
         out.push(engine_ran(sut));
     }
+    out.extend(super::through_read::destination_read(seen));
     let matches = assign(expect, seen);
     // The arrivals of each expected output, in arrival order.
     let slots: Vec<Vec<Vec<usize>>> = expect

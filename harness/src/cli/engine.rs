@@ -33,9 +33,10 @@ pub struct EngineArgs {
     /// start every output not closed there is queued again.
     #[arg(long, value_name = "DIR")]
     pub journal: Option<PathBuf>,
-    /// Forward destination NAME to URL (`mllp://HOST:PORT`, `hllp://HOST:PORT`, or
-    /// `http://HOST:PORT/PATH` for HL7 over HTTP) instead of the route file's `url` (repeatable): a through case starts the
-    /// engine with the addresses it listens on.
+    /// Forward destination NAME to URL (`mllp://HOST:PORT`, `hllp://HOST:PORT`,
+    /// `http://HOST:PORT/PATH` for HL7 over HTTP, or `file:DIR` to write each output into
+    /// folder DIR as one file) instead of the route file's `url` or `file` (repeatable): a
+    /// through case starts the engine with the addresses it listens on or the folders it reads.
     #[arg(long = "destination", value_name = "NAME=URL")]
     pub destinations: Vec<String>,
     /// Switch on a known engine bug, to prove a through case catches it (repeatable;

@@ -201,7 +201,7 @@ fn through(path: &Path, t: &ThroughEntry) -> Result<ThroughObservation, MergeErr
             Ok(ThroughArrival { destination: a.destination.clone(), arrival })
         })
         .collect::<Result<_, MergeError>>()?;
-    Ok(ThroughObservation { inputs, arrivals })
+    Ok(ThroughObservation { inputs, arrivals, reads: Vec::new() })
 }
 
 /// A through case's snapshot redaction read back; `None` for a report written before it
@@ -489,6 +489,7 @@ mod tests {
             rejected: false,
         };
         let through = ThroughObservation {
+            reads: Vec::new(),
             inputs: vec![ThroughInput {
                 label: "input 1 (admit)".into(),
                 payload: b"MSH|^~\\&|A|B|C|D|20240101||ADT^A01|M1|P|2.6\r".to_vec(),

@@ -619,6 +619,7 @@ mod tests {
             rejected: false,
         };
         case.observation.through = Some(ThroughObservation {
+            reads: Vec::new(),
             inputs: vec![ThroughInput {
                 label: "input 1".into(),
                 payload: message("Smithers"),

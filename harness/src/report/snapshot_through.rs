@@ -203,6 +203,7 @@ mod tests {
             arrivals.reverse();
         }
         ThroughObservation {
+            reads: Vec::new(),
             inputs: vec![
                 ThroughInput {
                     label: "input 1 (admit)".into(),

@@ -105,6 +105,13 @@ fn through_block(
     let _ = writeln!(out, "  input: {}", text(&setup.input));
     out.push_str("  destinations:\n");
     for (name, destination) in &setup.destinations {
+        if let Some(read) = &destination.read {
+            // `{scenario_dir}` made the recorded scenario's folder, secrets their `${VAR}`.
+            let dir = scenario_dir.display().to_string();
+            let value = |v: &str| text(&v.replace("{scenario_dir}", &dir));
+            let _ = writeln!(out, "    {}: {{ read: {} }}", quoted(name), read.to_yaml(&value));
+            continue;
+        }
         let listen = text(&destination.listen);
         match &destination.http {
             Some(http) => {
@@ -380,6 +387,7 @@ flows:
         let out = "MSH|^~\\&|A|B|PORTAL|D|20240102||ADT^A01^ADT_A01|T1|P|2.5\rPID|1|G7|P1";
         // The second arrival is a resend of the first (same MSH-10): one expected output.
         case.observation.through = Some(ThroughObservation {
+            reads: Vec::new(),
             inputs: vec![input("T1"), input("T2")],
             arrivals: vec![arrival(out), arrival(out)],
         });

@@ -26,6 +26,7 @@ mod select;
 mod setup;
 mod target;
 mod through;
+mod through_read;
 mod wire;
 
 pub use event::{EventSink, Reporter, RunEvent};

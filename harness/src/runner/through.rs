@@ -330,6 +330,9 @@ pub async fn run_case(
     let mut destinations = BTreeMap::new();
     let mut addresses = BTreeMap::new();
     for (name, setup) in &ctx.setup.destinations {
+        if setup.read.is_some() {
+            continue;
+        }
         let listen = &setup.listen;
         let listener = match TcpListener::bind(listen).await {
             Ok(listener) => listener,
@@ -380,12 +383,23 @@ pub async fn run_case(
         run.index
     ));
     let (mut sut, mut child) = (None, None);
-    if let Some(command) = &ctx.setup.command {
+    if ctx.setup.command.is_some() {
         let _ = std::fs::remove_dir_all(&workdir);
         if let Err(e) = std::fs::create_dir_all(&workdir) {
             let detail = format!("cannot create {}: {e}", workdir.display());
             return aborted(ConnectionEvent::CaseSetup, detail);
         }
+    }
+    // The destinations read rather than listened as: their stores as before the engine starts.
+    let mut readers =
+        match super::through_read::prepare_all(ctx, &workdir, &mut addresses, started).await {
+            Ok(readers) => readers,
+            Err(detail) => {
+                let _ = std::fs::remove_dir_all(&workdir);
+                return aborted(ConnectionEvent::ListenFailed, detail);
+            }
+        };
+    if let Some(command) = &ctx.setup.command {
         let line = command_line(command, ctx, &input_addr, &addresses, &workdir);
         (sut, child) = start(&line, ctx);
     }
@@ -396,6 +410,7 @@ pub async fn run_case(
         write: ctx.setup.ack_timeout,
     };
     let sent = send_inputs(&inputs, &input, timeouts, (started, deadline)).await;
+    readers.values_mut().for_each(super::through_read::ReadDestination::start);
 
     // Every expected output accepted at its destination (counted per destination), then a
     // quiet period for anything more; or the deadline.
@@ -404,22 +419,21 @@ pub async fn run_case(
         *wanted.entry(output.destination.as_str()).or_default() += output.count.max(1);
     }
     let settled = || {
-        destinations
-            .iter()
-            .all(|(name, d)| d.accepted() >= wanted.get(name.as_str()).copied().unwrap_or(0))
+        let want = |name: &String| wanted.get(name.as_str()).copied().unwrap_or(0);
+        destinations.iter().all(|(name, d)| d.accepted() >= want(name))
+            && readers.iter().all(|(name, r)| r.accepted() >= want(name))
     };
     while Instant::now() < deadline && !settled() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep_until((Instant::now() + ctx.setup.quiet).min(deadline)).await;
+    let (mut arrivals, reads) = super::through_read::stop_all(readers, &ctx.secrets).await;
 
     if let (Some(started), Some(record)) = (child.take(), sut.as_mut()) {
         stop(started, record, ctx).await;
     }
-    if ctx.setup.command.is_some() {
-        let _ = std::fs::remove_dir_all(&workdir);
-    }
-    let mut arrivals = Vec::new();
+    // Removed whether the engine or a read folder made it.
+    let _ = std::fs::remove_dir_all(&workdir);
     for (name, destination) in destinations {
         for arrival in destination.stop().await {
             arrivals.push(ThroughArrival { destination: name.clone(), arrival });
@@ -427,7 +441,7 @@ pub async fn run_case(
     }
     arrivals.sort_by_key(|a| a.arrival.received);
     let observation = CaseObservation {
-        through: Some(ThroughObservation { inputs: sent, arrivals }),
+        through: Some(ThroughObservation { inputs: sent, arrivals, reads }),
         sut,
         ..CaseObservation::default()
     };

@@ -15,6 +15,7 @@ pub mod resolve;
 mod schema;
 mod text;
 mod through;
+mod through_read;
 mod validate;
 
 pub use files::{check_pack_file, pack_roots, FileAccess, FileRefused};
@@ -43,3 +44,4 @@ pub use text::{
     FieldPath, FileRef, Pattern, PatternError, Piece, Placeholders, RenderError, Secret, Span, Text,
 };
 pub use through::*;
+pub use through_read::*;

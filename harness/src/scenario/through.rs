@@ -69,6 +69,11 @@ pub struct ThroughDestination {
     /// not processed, and kept as evidence. HLLP carries every answer MLLP does.
     #[serde(default)]
     pub hllp: Option<super::hllp::HllpSpec>,
+    /// Read the destination instead of listening as it: the engine delivers to a store of its
+    /// own (a folder, a database, a state API) and the harness reads what arrived there
+    /// (`command:` or `dir:`). What is read counts as delivered; it gets no answer.
+    #[serde(default)]
+    pub read: Option<super::through_read::ThroughRead>,
 }
 
 /// The engine as a command.
@@ -186,6 +191,8 @@ pub struct DestinationSetup {
     pub http: Option<super::resolve::HttpListening>,
     /// `hllp:`: an HLLP listener instead of MLLP, with these block settings.
     pub hllp: Option<crate::transport::hllp::HllpOptions>,
+    /// `read:`: read, not listened as (`listen` and `http` unused).
+    pub read: Option<super::through_read::ReadSetup>,
 }
 
 impl ThroughSetup {
@@ -200,7 +207,8 @@ impl ThroughSetup {
                     let listen = d.listen.map_or_else(|| "127.0.0.1:0".into(), |t| t.0);
                     let http = d.http.map(super::resolve::HttpListening::from_spec);
                     let hllp = d.hllp.map(|h| super::hllp::HllpSpec::options(Some(&h)));
-                    (name, DestinationSetup { listen, http, hllp })
+                    let read = d.read.and_then(super::through_read::ReadSetup::from_spec);
+                    (name, DestinationSetup { listen, http, hllp, read })
                 })
                 .collect(),
             command: spec.sut.map(|s| s.command.into_iter().map(|t| t.0).collect()),
@@ -244,6 +252,7 @@ pub(super) fn check_flows(
                 format!("through.destinations.{name}: listen over http: or hllp:, not both"),
             );
         }
+        super::through_read::check_read(name, destination, report);
     }
     check_input(spec, report);
     let template = |name: &str, case: &str, report: &mut dyn FnMut(&str, String)| {
@@ -304,6 +313,10 @@ pub(super) fn check_flows(
         }
         for (name, answers) in &case.answers {
             destination(name, &case.name, report);
+            let played = spec.destinations.get(name);
+            if super::through_read::refuse_answers(&case.name, name, played, answers, report) {
+                continue;
+            }
             if spec.destinations.get(name).is_some_and(|d| d.http.is_some()) {
                 use crate::faults::{Fault, Host};
                 for answer in answers {

@@ -35,6 +35,7 @@ mod structures;
 mod support;
 mod through;
 mod through_hllp;
+mod through_read;
 mod tidy;
 mod tls;
 mod transports;

@@ -56,7 +56,7 @@ impl Fixture {
         };
         Fixture {
             plan: CasePlan { through: Some(expect), ..CasePlan::default() },
-            seen: ThroughObservation { inputs: sent, arrivals: Vec::new() },
+            seen: ThroughObservation { inputs: sent, arrivals: Vec::new(), reads: Vec::new() },
         }
     }
 

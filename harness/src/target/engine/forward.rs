@@ -218,6 +218,13 @@ async fn deliver(
 }
 
 async fn send_once(destination: &Destination, connection: &mut Open, item: &Outgoing) -> Attempt {
+    if let Some(dir) = &destination.file {
+        // A file destination: written is delivered; a failed write is tried again.
+        return match super::file_destination::write_output_async(dir, item).await {
+            Ok(_) => Attempt::Accepted,
+            Err(why) => Attempt::Retry(why),
+        };
+    }
     if let Some(path) = &destination.http_path {
         return post_once(destination, path, item).await;
     }

@@ -40,12 +40,14 @@
 //!   so the files hold what is still open rather than everything ever accepted.
 //!
 //! `routes` reads the file, `mapping` applies mappings (pure), `core` accepts and journals,
-//! `forward` queues and sends (`forward_hllp` over HLLP), `compact` keeps the journals small,
-//! `serve` runs it (`http_input`: its HTTP input); `defect` holds the switches.
+//! `forward` queues and sends (`forward_hllp` over HLLP, `file_destination` writes a `file:`
+//! destination's outputs), `compact` keeps the journals small, `serve` runs it (`http_input`:
+//! its HTTP input); `defect` holds the switches.
 
 pub mod compact;
 pub mod core;
 pub mod defect;
+pub mod file_destination;
 pub mod forward;
 pub mod forward_hllp;
 pub mod http_input;

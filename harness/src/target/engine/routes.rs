@@ -63,7 +63,9 @@ struct RawLimits {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawDestination {
-    url: DestinationUrl,
+    url: Option<DestinationUrl>,
+    /// A folder the outputs are written into, one file each (instead of `url`).
+    file: Option<PathBuf>,
     ack_timeout: Option<DurationText>,
     connect_timeout: Option<DurationText>,
     retries: Option<Retries>,
@@ -241,6 +243,9 @@ pub struct Destination {
     pub hllp: bool,
     /// HTTP Basic credentials sent with every post (HTTP destinations only).
     pub basic: Option<BasicFromEnv>,
+    /// A file destination: the folder each output is written into as one file
+    /// (`file_destination`); `addr` and `http_path` are then unused.
+    pub file: Option<PathBuf>,
     pub connect_timeout: Duration,
     /// How long the engine waits for the destination's ACK of each message.
     pub ack_timeout: Duration,
@@ -258,6 +263,9 @@ pub struct Destination {
 impl Destination {
     /// The destination's URL as the engine reports it.
     pub fn url(&self) -> String {
+        if let Some(dir) = &self.file {
+            return format!("file:{}", dir.display());
+        }
         match &self.http_path {
             Some(path) => format!("http://{}{path}", self.addr),
             None if self.hllp => format!("hllp://{}", self.addr),
@@ -292,12 +300,18 @@ pub struct Routes {
 }
 
 impl Routes {
-    /// Sends destination `name` to `url` (`mllp://HOST:PORT` or `http://HOST:PORT/PATH`)
-    /// instead of the file's address: `engine --destination NAME=URL`, so a through case can
-    /// put the destinations it plays on ports of its own. Why not, when there is no such
+    /// Sends destination `name` to `url` (`mllp://HOST:PORT`, `hllp://HOST:PORT`,
+    /// `http://HOST:PORT/PATH`, or `file:DIR` to write its outputs into a folder) instead of
+    /// the file's address: `engine --destination NAME=URL`, so a through case can put the
+    /// destinations it plays on ports of its own. Why not, when there is no such
     /// destination or the URL is neither.
     pub fn redirect(&mut self, name: &str, url: &str) -> Result<(), String> {
-        let DestinationUrl(addr, http_path, hllp) = DestinationUrl::try_from(url.to_string())?;
+        // `file:DIR`: a file destination (a through case reading the folder).
+        let (DestinationUrl(addr, http_path, hllp), file) = match url.strip_prefix("file:") {
+            Some("") => return Err("file: names no folder (file:DIR)".into()),
+            Some(dir) => (DestinationUrl(String::new(), None, false), Some(PathBuf::from(dir))),
+            None => (DestinationUrl::try_from(url.to_string())?, None),
+        };
         let Some(destination) = self.destinations.iter_mut().find(|d| d.name == name) else {
             let known: Vec<&str> = self.destinations.iter().map(|d| d.name.as_str()).collect();
             return Err(format!("no destination {name:?} (the file has {})", known.join(", ")));
@@ -305,6 +319,7 @@ impl Routes {
         destination.addr = addr;
         destination.http_path = http_path;
         destination.hllp = hllp;
+        destination.file = file;
         Ok(())
     }
 
@@ -361,6 +376,11 @@ pub fn read_routes(file: &Path) -> Result<Routes, RoutesError> {
             *journal = dir.join(&*journal);
         }
     }
+    for folder in routes.destinations.iter_mut().filter_map(|d| d.file.as_mut()) {
+        if let (true, Some(dir)) = (folder.is_relative(), file.parent()) {
+            *folder = dir.join(&*folder);
+        }
+    }
     Ok(routes)
 }
 
@@ -397,12 +417,18 @@ pub fn parse_routes(text: &str, file: &str) -> Result<Routes, RoutesError> {
         if ack_timeout.is_zero() {
             return Err(invalid(place, "ack_timeout must be longer than 0".into()));
         }
+        let (url, file) = match (d.url, d.file) {
+            (Some(url), None) => (url, None),
+            (None, Some(dir)) => (DestinationUrl(String::new(), None, false), Some(dir)),
+            _ => return Err(invalid(place, "give either url or file (a folder), not both".into())),
+        };
         destinations.push(Destination {
             name,
-            addr: d.url.0,
-            http_path: d.url.1,
-            hllp: d.url.2,
+            addr: url.0,
+            http_path: url.1,
+            hllp: url.2,
             basic: d.basic,
+            file,
             connect_timeout: d.connect_timeout.map_or(defaults::CONNECT_TIMEOUT, |t| t.0),
             ack_timeout,
             retries: d.retries.unwrap_or(Retries::Unlimited),
@@ -560,5 +586,28 @@ routes:
         assert!(unknown.contains("no destination \"nowhere\""), "{unknown}");
         let https = routes.redirect("billing", "https://127.0.0.1:1/").expect_err("no TLS");
         assert!(https.contains("hllp://HOST:PORT or http://HOST:PORT/PATH only"), "{https}");
+    }
+
+    /// `file: DIR` makes a file destination (relative to the route file's folder when read
+    /// from a file); `url` and `file` together, or neither, are refused; `--destination
+    /// NAME=file:DIR` turns any destination into one, and back.
+    #[test]
+    fn a_file_destination_reads_and_redirects() {
+        let text = FILE.replace("url: mllp://127.0.0.1:2602", "file: out/billing");
+        let mut routes = parse_routes(&text, "r.yaml").expect("a file destination is taken");
+        let billing = routes.destinations.iter().find(|d| d.name == "billing").expect("billing");
+        assert_eq!(billing.file.as_deref(), Some(Path::new("out/billing")));
+        assert_eq!(billing.url(), "file:out/billing");
+        let both = FILE.replace("url: mllp://127.0.0.1:2602", "url: mllp://h:1\n    file: x");
+        assert!(parse_routes(&both.replace("\\n", "\n"), "r.yaml").is_err());
+        let neither = FILE.replace("url: mllp://127.0.0.1:2602", "max_queue: 5");
+        assert!(error(&neither).contains("either url or file"), "{}", error(&neither));
+        routes.redirect("store", "file:/tmp/store").expect("to a folder");
+        let store = routes.destinations.iter().find(|d| d.name == "store").expect("store");
+        assert_eq!(store.url(), "file:/tmp/store");
+        routes.redirect("store", "mllp://127.0.0.1:9").expect("back to MLLP");
+        let store = routes.destinations.iter().find(|d| d.name == "store").expect("store");
+        assert_eq!((store.url().as_str(), store.file.as_ref()), ("mllp://127.0.0.1:9", None));
+        assert!(routes.redirect("store", "file:").is_err());
     }
 }
