@@ -201,7 +201,7 @@ fn through(path: &Path, t: &ThroughEntry) -> Result<ThroughObservation, MergeErr
             Ok(ThroughArrival { destination: a.destination.clone(), arrival })
         })
         .collect::<Result<_, MergeError>>()?;
-    Ok(ThroughObservation { inputs, arrivals, reads: Vec::new() })
+    Ok(ThroughObservation { inputs, arrivals, reads: t.reads.clone() })
 }
 
 /// A through case's snapshot redaction read back; `None` for a report written before it
@@ -472,8 +472,8 @@ mod tests {
         assert_eq!(read, written);
     }
 
-    /// A through case's inputs, the engine's answers and the destinations' arrivals survive
-    /// results.json, so a merged report shows and judges them as the shard did.
+    /// A through case's inputs, the engine's answers, the destinations' arrivals and the read
+    /// destinations' records survive results.json, so a merged report shows and judges them as the shard did.
     #[test]
     fn through_observations_read_back() {
         let mut outcome = crate::report::message_profile::fixture::outcome(true);
@@ -488,8 +488,15 @@ mod tests {
             accepted: false,
             rejected: false,
         };
+        // A destination read rather than listened as keeps its record and problems too.
+        let store = crate::observation::DestinationRead {
+            destination: "store".into(),
+            how: "folder /var/engine/out".into(),
+            reads: 7,
+            problems: vec!["a.hl7: larger than 4194304 bytes (read.max_bytes)".into()],
+        };
         let through = ThroughObservation {
-            reads: Vec::new(),
+            reads: vec![store],
             inputs: vec![ThroughInput {
                 label: "input 1 (admit)".into(),
                 payload: b"MSH|^~\\&|A|B|C|D|20240101||ADT^A01|M1|P|2.6\r".to_vec(),

@@ -125,6 +125,10 @@ pub struct ThroughEntry {
     /// so a merged report's snapshots are an unsplit run's.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub redacted: std::collections::BTreeMap<String, Vec<String>>,
+    /// The destinations read rather than listened as (`read:`): how, how often, and what could
+    /// not be read, so a merged report keeps the evidence of `through.destination-read`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reads: Vec<crate::observation::DestinationRead>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -367,6 +371,7 @@ impl CaseEntry {
                     .flat_map(|r| r.volatile.iter())
                     .map(|(to, paths)| (to.clone(), paths.iter().map(|p| p.to_string()).collect()))
                     .collect(),
+                reads: t.reads.clone(),
             }),
         }
     }
