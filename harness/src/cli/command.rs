@@ -53,8 +53,8 @@ pub enum Command {
     /// Run the reference endpoint on MLLP (and HLLP, HTTP, HTTPS): ACKs by the standard, a
     /// journal, the client feed.
     Serve(serve::ServeArgs),
-    /// Run the reference interface engine: receive over MLLP, map by the routes of a route
-    /// file, journal, forward to destinations with queues and retries; defect switches.
+    /// Run the reference interface engine: receive over MLLP or HTTP, map by the routes of a
+    /// route file, journal, forward to destinations with queues and retries; defect switches.
     Engine(engine::EngineArgs),
     /// Sit between two systems as an MLLP proxy and misbehave by rules: drop, delay, duplicate
     /// or corrupt chosen frames, shape bytes, half-close, reset, outages; every fault logged.

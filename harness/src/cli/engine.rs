@@ -3,7 +3,8 @@
 
 use super::exit;
 use crate::target::engine::defect::parse_engine_defect;
-use crate::target::engine::{read_routes, run_engine, Engine, EngineDefect, EngineDefects};
+use crate::target::engine::http_input::run_engine_on;
+use crate::target::engine::{read_routes, Engine, EngineDefect, EngineDefects};
 use crate::target::log::Log;
 use std::io::Write;
 use std::path::PathBuf;
@@ -22,13 +23,18 @@ pub struct EngineArgs {
     /// is printed as `listening on mllp://ADDR`).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
+    /// Also (or only: without --listen and a route file `listen`) take inputs as HL7 over HTTP
+    /// on ADDR: one message per POST, any path, the ACK in the response body with status 200
+    /// (AE and AR included); the address is printed as `listening on http://ADDR`.
+    #[arg(long, value_name = "ADDR")]
+    pub listen_http: Option<String>,
     /// The journal folder instead of the route file's `journal` (inbox.journal: every accepted
     /// input, synced before its AA; outcomes.journal: every output delivered or given up). On
     /// start every output not closed there is queued again.
     #[arg(long, value_name = "DIR")]
     pub journal: Option<PathBuf>,
-    /// Forward destination NAME to URL (`mllp://HOST:PORT`, or `http://HOST:PORT/PATH` for HL7
-    /// over HTTP) instead of the route file's `url` (repeatable): a through case starts the
+    /// Forward destination NAME to URL (`mllp://HOST:PORT`, `hllp://HOST:PORT`, or
+    /// `http://HOST:PORT/PATH` for HL7 over HTTP) instead of the route file's `url` (repeatable): a through case starts the
     /// engine with the addresses it listens on.
     #[arg(long = "destination", value_name = "NAME=URL")]
     pub destinations: Vec<String>,
@@ -65,9 +71,16 @@ pub fn run(args: &EngineArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             anyhow::bail!("--destination {redirect}: {why}");
         }
     }
-    let Some(listen) = args.listen.clone().or_else(|| routes.listen.clone()) else {
-        anyhow::bail!("{}: no `listen` address; give one there or with --listen", file.display());
-    };
+    let listen = args.listen.clone().or_else(|| routes.listen.clone());
+    if listen.is_none() && args.listen_http.is_none() {
+        anyhow::bail!(
+            "{}: no `listen` address; give one there, or --listen or --listen-http",
+            file.display()
+        );
+    }
+    if let Err(why) = routes.check_environment() {
+        anyhow::bail!("{}: {why}", file.display());
+    }
     let Some(journal) = args.journal.clone().or_else(|| routes.journal.clone()) else {
         anyhow::bail!(
             "{}: no `journal` folder; give one there or with --journal (the engine never \
@@ -79,10 +92,23 @@ pub fn run(args: &EngineArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     let engine = Arc::new(Engine::open(routes, &journal, defects, Log::Stderr)?);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(&listen)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
-        writeln!(out, "listening on mllp://{}", listener.local_addr()?)?;
+        let bind = |addr: String| async move {
+            tokio::net::TcpListener::bind(&addr)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))
+        };
+        let mut mllp = None;
+        if let Some(addr) = listen {
+            let listener = bind(addr).await?;
+            writeln!(out, "listening on mllp://{}", listener.local_addr()?)?;
+            mllp = Some(listener);
+        }
+        let mut http = None;
+        if let Some(addr) = args.listen_http.clone() {
+            let listener = bind(addr).await?;
+            writeln!(out, "listening on http://{}", listener.local_addr()?)?;
+            http = Some(listener);
+        }
         for queue in engine.queues() {
             let d = queue.destination();
             writeln!(out, "destination {} {} ({} queued)", d.name, d.url(), queue.len())?;
@@ -95,7 +121,7 @@ pub fn run(args: &EngineArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        run_engine(listener, Arc::clone(&engine), shutdown).await?;
+        run_engine_on(mllp, http, Arc::clone(&engine), shutdown).await?;
         Ok(exit::OK)
     })
 }

@@ -37,6 +37,7 @@ pub const DEFECTS_VARIABLE: &str = "HL7H_SUT_DEFECTS";
 pub const PASSWORD_VARIABLE: &str = "HL7H_HTTP_PASSWORD";
 
 pub(super) mod destination;
+mod hllp;
 mod http;
 mod messages;
 mod sut;
@@ -240,6 +241,12 @@ impl CaseState {
 trait AnswerWriter: AsyncWrite + Unpin + Send + 'static {
     /// Makes the close that follows a reset (SO_LINGER 0).
     fn reset_on_close(&self);
+
+    /// Frames one answer for the wire: an MLLP frame, unless the connection speaks another
+    /// framing (an HLLP destination's `D` block, `hllp::HllpWriter`). False when it cannot.
+    fn frame(&self, payload: &[u8], out: &mut BytesMut) -> bool {
+        encode_frame(payload, out).is_ok()
+    }
 }
 
 impl AnswerWriter for OwnedWriteHalf {
@@ -250,10 +257,10 @@ impl AnswerWriter for OwnedWriteHalf {
 
 async fn write_frame<W: AnswerWriter>(writer: &tokio::sync::Mutex<W>, payload: &[u8]) -> bool {
     let mut framed = BytesMut::new();
-    if encode_frame(payload, &mut framed).is_err() {
+    let mut writer = writer.lock().await;
+    if !writer.frame(payload, &mut framed) {
         return false;
     }
-    let mut writer = writer.lock().await;
     // Unshaped, through the faults' one shaper: a single write that must finish in 5 s.
     let written = write_shaped(&mut *writer, &framed, Shaping::default(), ANSWER_WRITE_TIMEOUT);
     written.await.is_ok()

@@ -7,7 +7,7 @@
 //!
 //! Every wait is bounded by the case timeout; the engine is killed when the case ends.
 
-use super::receiver::destination::Destination;
+use super::receiver::destination::{Destination, Speaks};
 use crate::checks::{CasePlan, ExpectedOutput, ThroughExpectation, ThroughInputPlan};
 use crate::hl7::edit::MessageBuf;
 use crate::hl7::Path;
@@ -340,8 +340,9 @@ pub async fn run_case(
         };
         let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
         let answers = run.case.answers.get(name).map(Vec::as_slice).unwrap_or(&[]);
-        let http = setup.http.clone().map(std::sync::Arc::new);
-        let destination = Destination::answer_on(listener, answers, http, (started, deadline));
+        let speaks = Speaks::of(setup.http.as_ref(), setup.hllp);
+        let destination =
+            Destination::answer_speaking(listener, answers, speaks, (started, deadline));
         destinations.insert(name.clone(), destination);
         addresses.insert(name.clone(), address);
     }

@@ -62,6 +62,13 @@ pub struct ThroughDestination {
     /// load otherwise).
     #[serde(default)]
     pub http: Option<super::receiver::HttpListen>,
+    /// Listen as an HLLP receiver instead of MLLP (HL7 v2 Appendix C blocks, the settings
+    /// both peers must agree on as `target.hllp`): the engine sends each output as a `D`
+    /// block to `hllp://{destination.NAME}` and gets the case's answer in a `D` block; a
+    /// damaged block is answered with an `N` block (`C` size, `X` checksum, `B` too long),
+    /// not processed, and kept as evidence. HLLP carries every answer MLLP does.
+    #[serde(default)]
+    pub hllp: Option<super::hllp::HllpSpec>,
 }
 
 /// The engine as a command.
@@ -177,6 +184,8 @@ pub struct DestinationSetup {
     pub listen: String,
     /// `http:`: an HL7-over-HTTP listener instead of MLLP.
     pub http: Option<super::resolve::HttpListening>,
+    /// `hllp:`: an HLLP listener instead of MLLP, with these block settings.
+    pub hllp: Option<crate::transport::hllp::HllpOptions>,
 }
 
 impl ThroughSetup {
@@ -190,7 +199,8 @@ impl ThroughSetup {
                 .map(|(name, d)| {
                     let listen = d.listen.map_or_else(|| "127.0.0.1:0".into(), |t| t.0);
                     let http = d.http.map(super::resolve::HttpListening::from_spec);
-                    (name, DestinationSetup { listen, http })
+                    let hllp = d.hllp.map(|h| super::hllp::HllpSpec::options(Some(&h)));
+                    (name, DestinationSetup { listen, http, hllp })
                 })
                 .collect(),
             command: spec.sut.map(|s| s.command.into_iter().map(|t| t.0).collect()),
@@ -227,6 +237,12 @@ pub(super) fn check_flows(
             .is_some_and(|p| !p.0.starts_with('/'))
         {
             report(name, format!("through.destinations.{name}.http.path must start with /"));
+        }
+        if destination.http.is_some() && destination.hllp.is_some() {
+            report(
+                name,
+                format!("through.destinations.{name}: listen over http: or hllp:, not both"),
+            );
         }
     }
     check_input(spec, report);
@@ -298,6 +314,23 @@ pub(super) fn check_flows(
                             format!("case {:?}: destination {name} (HTTP): {refused}", case.name),
                         );
                     }
+                }
+                continue;
+            }
+            if spec.destinations.get(name).is_some_and(|d| d.hllp.is_some()) {
+                // HLLP carries every answer MLLP does (two `D` blocks for duplicate_ack, RST
+                // for reset); only the packet-level ones are out, as over MLLP, but each is
+                // refused at its own line.
+                for answer in answers.iter().filter(|a| a.needs_lab()) {
+                    report(
+                        answer.name(),
+                        format!(
+                            "case {:?}: destination {name} (HLLP): `{}` needs the packet-level \
+                             lab, which the through role does not set up",
+                            case.name,
+                            answer.name()
+                        ),
+                    );
                 }
                 continue;
             }
@@ -447,6 +480,51 @@ mod tests {
             );
             assert!(check(&format!("{through}      b:\n        - {answer}\n")).is_empty());
         }
+    }
+
+    /// `hllp:` mirrors `http:`: the block settings as `target.hllp` names them; every answer
+    /// MLLP carries is taken, the packet-level ones refused at their own line; `http:` and
+    /// `hllp:` together are refused.
+    #[test]
+    fn an_hllp_destination_loads_with_its_block_settings() {
+        use crate::transport::hllp::{Checksum, ChecksumSpan, HllpOptions};
+        let text = format!(
+            "{HEAD}through:\n  destinations:\n    a: {{ hllp: {{ checksum: sum-mod256, \
+             max_block_bytes: 4096 }} }}\n    b: {{ hllp: {{}} }}\n\
+             flows:\n  - name: x\n    send: [{{ message: m, expect: [{{ to: a }}] }}]\n\
+             \x20   answers: {{ a: [duplicate_ack, reset, {{ nak: AE }}, no_ack, close] }}\n"
+        );
+        let loaded = load_text(std::path::Path::new("t.yaml"), &text, &[], FileAccess::default())
+            .expect("loads");
+        let setup = loaded.file.through.expect("a through setup");
+        let a = setup.destinations.get("a").expect("a");
+        let want = HllpOptions {
+            checksum: Checksum::SumMod256,
+            span: ChecksumSpan::Data,
+            max_block_bytes: 4096,
+        };
+        assert_eq!((a.hllp, a.http.as_ref()), (Some(want), None));
+        assert_eq!(setup.destinations.get("b").and_then(|d| d.hllp), Some(HllpOptions::default()));
+        let through = "through:\n  destinations:\n    a: { hllp: {} }\n\
+                       flows:\n  - name: x\n    send: [{ message: m }]\n    answers:\n";
+        let found = lines(&format!("{through}      a:\n        - ack\n        - silent_peer\n"));
+        let line = HEAD.lines().count() + 10;
+        assert!(
+            found.iter().any(|(l, m)| *l == line
+                && m.contains("destination a (HLLP): `silent_peer` needs the packet-level lab")),
+            "{found:?}"
+        );
+        let flows = "flows:\n  - { name: x, send: [{ message: m }] }\n";
+        fails(
+            &format!("through: {{ destinations: {{ a: {{ http: {{}}, hllp: {{}} }} }} }}\n{flows}"),
+            "through.destinations.a: listen over http: or hllp:, not both",
+        );
+        fails(
+            &format!(
+                "through: {{ destinations: {{ a: {{ hllp: {{ checksum: crc }} }} }} }}\n{flows}"
+            ),
+            "is not an HLLP checksum",
+        );
     }
 
     #[test]

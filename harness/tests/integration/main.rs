@@ -34,6 +34,7 @@ mod sender;
 mod structures;
 mod support;
 mod through;
+mod through_hllp;
 mod tidy;
 mod tls;
 mod transports;

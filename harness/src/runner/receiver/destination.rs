@@ -1,12 +1,13 @@
 //! One destination of the through role: the receiver role's answering server (the same
 //! `CaseState`, connection handler and answer rules) listening as one of an engine's
-//! destinations, over MLLP or HL7 over HTTP (`runner::receiver::http`, as `receiver.http`),
-//! recording each arrival with the answer it got.
+//! destinations, over MLLP, HL7 over HTTP (`runner::receiver::http`, as `receiver.http`) or
+//! HLLP (`runner::receiver::hllp`), recording each arrival with the answer it got.
 
 use super::{serve_connection, CaseState};
 use crate::faults::{Answer, AnswerRules};
 use crate::observation::Arrival;
 use crate::scenario::HttpListening;
+use crate::transport::hllp::HllpOptions;
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 use tokio::time::Instant;
@@ -17,14 +18,34 @@ pub struct Destination {
     acceptor: tokio::task::JoinHandle<()>,
 }
 
+/// What a destination speaks.
+#[derive(Debug, Clone)]
+pub enum Speaks {
+    Mllp,
+    /// An HL7-over-HTTP receiver (`http:`).
+    Http(Arc<HttpListening>),
+    /// An HLLP receiver (`hllp:`) with these block settings.
+    Hllp(HllpOptions),
+}
+
+impl Speaks {
+    /// `http:` or `hllp:` of a destination, MLLP without either.
+    pub fn of(http: Option<&HttpListening>, hllp: Option<HllpOptions>) -> Speaks {
+        match (http, hllp) {
+            (Some(http), _) => Speaks::Http(Arc::new(http.clone())),
+            (None, Some(options)) => Speaks::Hllp(options),
+            (None, None) => Speaks::Mllp,
+        }
+    }
+}
+
 impl Destination {
     /// Accepts on `listener` and answers every arrival as `answers` say (AA after the list),
-    /// over MLLP, or with `http` as an HL7-over-HTTP receiver; times taken from `started`,
-    /// until `deadline`.
-    pub fn answer_on(
+    /// over whichever transport `speaks` names; times taken from `started`, until `deadline`.
+    pub fn answer_speaking(
         listener: TcpListener,
         answers: &[Answer],
-        http: Option<Arc<HttpListening>>,
+        speaks: Speaks,
         (started, deadline): (Instant, Instant),
     ) -> Destination {
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
@@ -47,14 +68,16 @@ impl Destination {
                 tokio::time::timeout_at(deadline, listener.accept()).await
             {
                 let state = Arc::clone(&accept_state);
-                match &http {
-                    Some(http) => handlers.spawn(super::http::serve_connection(
+                match &speaks {
+                    Speaks::Http(http) => handlers.spawn(super::http::serve_connection(
                         state,
                         stream,
                         deadline,
                         Arc::clone(http),
                     )),
-                    None => handlers.spawn(serve_connection(state, stream, deadline)),
+                    Speaks::Hllp(options) => handlers
+                        .spawn(super::hllp::serve_connection(state, stream, deadline, *options)),
+                    Speaks::Mllp => handlers.spawn(serve_connection(state, stream, deadline)),
                 };
             }
             handlers.shutdown().await;

@@ -1,6 +1,6 @@
 //! One queue and one forwarder per destination: the forwarder takes the oldest output, sends it
-//! over the wire client (`transport::client`: MLLP send-and-await on MSA-2, or one HL7-over-HTTP
-//! post whose response is the ACK), and only when the
+//! over the wire client (`transport::client`: MLLP or HLLP (`forward_hllp`) send-and-await on
+//! MSA-2, or one HL7-over-HTTP post whose response is the ACK), and only when the
 //! destination accepts it (AA or CA) takes the next one. Every wait on the destination has a
 //! timeout (connect, write, ACK); a failure closes the connection (a late ACK on it would answer
 //! the wrong send) and the same bytes, same MSH-10, go again after a backoff.
@@ -124,8 +124,16 @@ impl DestinationQueue {
     }
 }
 
+/// The connection a forwarder keeps open to its destination, per transport (HTTP opens one
+/// per post).
+#[derive(Default)]
+pub(super) struct Open {
+    pub(super) mllp: Option<MllpConnection>,
+    pub(super) hllp: Option<crate::transport::hllp_connection::HllpConnection>,
+}
+
 /// How one send ended.
-enum Attempt {
+pub(super) enum Attempt {
     Accepted,
     /// A negative ACK the destination's `retry_on` names, or an MSA-1 outside table 0008.
     Retry(String),
@@ -141,7 +149,7 @@ pub async fn forward(engine: Arc<Engine>, index: usize) {
     let queue = Arc::clone(&engine.queues()[index]);
     let destination = queue.destination().clone();
     let reorder = engine.defects().has(EngineDefect::Reorder);
-    let mut connection: Option<MllpConnection> = None;
+    let mut connection = Open::default();
     loop {
         let item = queue.next(reorder).await;
         let dead = deliver(&engine, &queue, &destination, &mut connection, item.clone()).await;
@@ -159,7 +167,7 @@ async fn deliver(
     engine: &Engine,
     queue: &DestinationQueue,
     destination: &Destination,
-    connection: &mut Option<MllpConnection>,
+    connection: &mut Open,
     mut item: Outgoing,
 ) -> bool {
     let log = engine.log();
@@ -179,7 +187,7 @@ async fn deliver(
             }
             Attempt::Retry(why) => why,
             Attempt::Failed(err) => {
-                *connection = None;
+                *connection = Open::default();
                 if engine.defects().has(EngineDefect::DuplicateOnTimeout)
                     && matches!(err, TransportError::ReadTimeout { .. })
                 {
@@ -209,22 +217,17 @@ async fn deliver(
     }
 }
 
-async fn send_once(
-    destination: &Destination,
-    connection: &mut Option<MllpConnection>,
-    item: &Outgoing,
-) -> Attempt {
+async fn send_once(destination: &Destination, connection: &mut Open, item: &Outgoing) -> Attempt {
     if let Some(path) = &destination.http_path {
         return post_once(destination, path, item).await;
     }
-    let open = match connection {
+    if destination.hllp {
+        return super::forward_hllp::send_once(destination, &mut connection.hllp, item).await;
+    }
+    let open = match &mut connection.mllp {
         Some(open) => open,
-        None => {
-            let timeouts = Timeouts {
-                connect: destination.connect_timeout,
-                read: destination.ack_timeout,
-                write: destination.ack_timeout.max(Duration::from_secs(1)),
-            };
+        connection @ None => {
+            let timeouts = timeouts(destination);
             match connect_mllp(&destination.addr, None, MllpOptions::default(), timeouts).await {
                 Ok(c) => connection.insert(c),
                 Err(err) => return Attempt::Failed(err),
@@ -244,18 +247,27 @@ async fn send_once(
     }
 }
 
-/// Posts `item` to an HL7-over-HTTP destination (one request per send, no connection kept):
-/// the response body is the ACK. Every HL7 answer comes with a 2xx status (HL7 over HTTP,
-/// "Application Error Conditions"), so another status, or a body without the ACK that echoes
-/// the MSH-10, is no answer and the message is resent.
-async fn post_once(destination: &Destination, path: &str, item: &Outgoing) -> Attempt {
-    let target =
-        HttpTarget { authority: destination.addr.clone(), path: path.to_string(), basic: None };
-    let timeouts = Timeouts {
+/// The waits on a destination: its connect timeout, its ACK timeout for reads, and for writes
+/// the ACK timeout but at least a second.
+pub(super) fn timeouts(destination: &Destination) -> Timeouts {
+    Timeouts {
         connect: destination.connect_timeout,
         read: destination.ack_timeout,
         write: destination.ack_timeout.max(Duration::from_secs(1)),
-    };
+    }
+}
+
+/// Posts `item` to an HL7-over-HTTP destination (one request per send, no connection kept):
+/// the response body is the ACK. Every HL7 answer comes with a 2xx status (HL7 over HTTP,
+/// "Application Error Conditions"), so another status, or a body without the ACK that echoes
+/// the MSH-10, is no answer and the message is resent: a 401 (credentials missing or wrong)
+/// among them, so an engine whose password is mended later still delivers. With `basic:`, the
+/// credentials go with every post (the password read from its variable each time, never
+/// logged).
+async fn post_once(destination: &Destination, path: &str, item: &Outgoing) -> Attempt {
+    let basic = destination.basic.as_ref().and_then(|b| b.password().map(|p| (b.user.clone(), p)));
+    let target = HttpTarget { authority: destination.addr.clone(), path: path.to_string(), basic };
+    let timeouts = timeouts(destination);
     let reply = match post_hl7(&target, None, &item.payload, timeouts).await {
         Ok(reply) => reply,
         Err(err) => return Attempt::Failed(err),
@@ -274,7 +286,7 @@ async fn post_once(destination: &Destination, path: &str, item: &Outgoing) -> At
 /// AE/CR say the content cannot be taken (the same bytes would fail again), AR/CE that the
 /// receiver could not take it now (down, internal error, storage) — which are resent is the
 /// destination's `retry_on` (default AR and CE).
-fn judge(destination: &Destination, ack: &ReceivedAck) -> Attempt {
+pub(super) fn judge(destination: &Destination, ack: &ReceivedAck) -> Attempt {
     let text = ack.text.as_deref().unwrap_or("");
     match AckCode::parse(&ack.msa1) {
         Some(code) if code.is_accept() => Attempt::Accepted,

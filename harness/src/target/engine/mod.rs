@@ -1,7 +1,8 @@
 //! The reference interface engine (`hl7-harness engine ROUTES.yaml`): a small router to test the
-//! through role against. It receives HL7 v2 over MLLP, applies the declared mappings of every
-//! route that takes the message type, journals the input and forwards each output to its
-//! destinations, with its own queue and retries per destination. Defect switches
+//! through role against. It receives HL7 v2 over MLLP (or HTTP: `http_input`), applies the
+//! declared mappings of every route that takes the message type, journals the input and
+//! forwards each output to its destinations (MLLP, HLLP or HTTP), with its own queue and
+//! retries per destination. Defect switches
 //! ([`defect::EngineDefect`]) turn known engine bugs on, one at a time.
 //!
 //! # Semantics
@@ -39,12 +40,15 @@
 //!   so the files hold what is still open rather than everything ever accepted.
 //!
 //! `routes` reads the file, `mapping` applies mappings (pure), `core` accepts and journals,
-//! `forward` queues and sends, `compact` keeps the journals small, `serve` runs it; `defect` holds the switches.
+//! `forward` queues and sends (`forward_hllp` over HLLP), `compact` keeps the journals small,
+//! `serve` runs it (`http_input`: its HTTP input); `defect` holds the switches.
 
 pub mod compact;
 pub mod core;
 pub mod defect;
 pub mod forward;
+pub mod forward_hllp;
+pub mod http_input;
 pub mod mapping;
 pub mod routes;
 pub mod serve;

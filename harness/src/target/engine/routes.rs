@@ -71,6 +71,24 @@ struct RawDestination {
     backoff_max: Option<DurationText>,
     max_queue: Option<usize>,
     retry_on: Option<Vec<AckCodeText>>,
+    basic: Option<BasicFromEnv>,
+}
+
+/// HTTP Basic credentials an HL7-over-HTTP destination requires (RFC 7617): the user as
+/// written, the password read from the environment variable `password_env` when the engine
+/// starts and at each post, so it is never in the route file, the log or the journal.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicFromEnv {
+    pub user: String,
+    pub password_env: String,
+}
+
+impl BasicFromEnv {
+    /// The password, when its variable is set.
+    pub fn password(&self) -> Option<String> {
+        std::env::var(&self.password_env).ok()
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -100,23 +118,25 @@ impl TryFrom<String> for Listen {
     }
 }
 
-/// `mllp://HOST:PORT` or `http://HOST:PORT/PATH` of a destination: `HOST:PORT`, and for
-/// HTTP the path posted to.
+/// `mllp://HOST:PORT`, `hllp://HOST:PORT` or `http://HOST:PORT/PATH` of a destination:
+/// `HOST:PORT`, for HTTP the path posted to, and whether it speaks HLLP.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
-pub struct DestinationUrl(pub String, pub Option<String>);
+pub struct DestinationUrl(pub String, pub Option<String>, pub bool);
 
 impl TryFrom<String> for DestinationUrl {
     type Error = String;
     fn try_from(text: String) -> Result<Self, String> {
         match TargetUrl::parse(&text) {
-            Ok(TargetUrl::Mllp(addr)) => Ok(DestinationUrl(addr, None)),
+            Ok(TargetUrl::Mllp(addr)) => Ok(DestinationUrl(addr, None, false)),
+            Ok(TargetUrl::Hllp(addr)) => Ok(DestinationUrl(addr, None, true)),
             Ok(TargetUrl::Http(url)) => match HttpTarget::parse(&url) {
-                Some(target) => Ok(DestinationUrl(target.authority, Some(target.path))),
+                Some(target) => Ok(DestinationUrl(target.authority, Some(target.path), false)),
                 None => Err(format!("{text:?}: expected http://HOST:PORT/PATH")),
             },
             Ok(_) => Err(format!(
-                "{text:?}: the engine forwards over mllp://HOST:PORT or http://HOST:PORT/PATH only"
+                "{text:?}: the engine forwards over mllp://HOST:PORT, hllp://HOST:PORT or \
+                 http://HOST:PORT/PATH only"
             )),
             Err(err) => Err(err.to_string()),
         }
@@ -217,6 +237,10 @@ pub struct Destination {
     /// HL7 over HTTP: the path each output is posted to (its response body the ACK); `None`:
     /// MLLP.
     pub http_path: Option<String>,
+    /// HLLP (HL7 v2 Appendix C blocks, default checksum and span) instead of MLLP.
+    pub hllp: bool,
+    /// HTTP Basic credentials sent with every post (HTTP destinations only).
+    pub basic: Option<BasicFromEnv>,
     pub connect_timeout: Duration,
     /// How long the engine waits for the destination's ACK of each message.
     pub ack_timeout: Duration,
@@ -236,6 +260,7 @@ impl Destination {
     pub fn url(&self) -> String {
         match &self.http_path {
             Some(path) => format!("http://{}{path}", self.addr),
+            None if self.hllp => format!("hllp://{}", self.addr),
             None => format!("mllp://{}", self.addr),
         }
     }
@@ -272,13 +297,28 @@ impl Routes {
     /// put the destinations it plays on ports of its own. Why not, when there is no such
     /// destination or the URL is neither.
     pub fn redirect(&mut self, name: &str, url: &str) -> Result<(), String> {
-        let DestinationUrl(addr, http_path) = DestinationUrl::try_from(url.to_string())?;
+        let DestinationUrl(addr, http_path, hllp) = DestinationUrl::try_from(url.to_string())?;
         let Some(destination) = self.destinations.iter_mut().find(|d| d.name == name) else {
             let known: Vec<&str> = self.destinations.iter().map(|d| d.name.as_str()).collect();
             return Err(format!("no destination {name:?} (the file has {})", known.join(", ")));
         };
         destination.addr = addr;
         destination.http_path = http_path;
+        destination.hllp = hllp;
+        Ok(())
+    }
+
+    /// Every `basic.password_env` an HTTP destination names is set: checked at start, so a
+    /// missing password is an error then rather than a 401 on every post.
+    pub fn check_environment(&self) -> Result<(), String> {
+        for d in self.destinations.iter().filter(|d| d.http_path.is_some()) {
+            if let Some(basic) = d.basic.as_ref().filter(|b| b.password().is_none()) {
+                return Err(format!(
+                    "destinations.{}.basic.password_env: the variable {} is not set",
+                    d.name, basic.password_env
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -361,6 +401,8 @@ pub fn parse_routes(text: &str, file: &str) -> Result<Routes, RoutesError> {
             name,
             addr: d.url.0,
             http_path: d.url.1,
+            hllp: d.url.2,
+            basic: d.basic,
             connect_timeout: d.connect_timeout.map_or(defaults::CONNECT_TIMEOUT, |t| t.0),
             ack_timeout,
             retries: d.retries.unwrap_or(Retries::Unlimited),
@@ -465,12 +507,33 @@ routes:
         );
         let not_mllp = FILE.replace("mllp://127.0.0.1:2602", "https://x:1/a");
         let why = error(&not_mllp);
-        assert!(why.contains("mllp://HOST:PORT or http://HOST:PORT/PATH only"), "{why}");
+        assert!(why.contains("hllp://HOST:PORT or http://HOST:PORT/PATH only"), "{why}");
         let http = FILE.replace("mllp://127.0.0.1:2602", "http://x:1/a");
         let routes = parse_routes(&http, "r.yaml").expect("an http:// destination is taken");
         assert!(routes.destinations.iter().any(|d| d.url() == "http://x:1/a"));
         let accept = FILE.replace("[AR]", "[AA]");
         assert!(error(&accept).contains("is an accept"), "{}", error(&accept));
+    }
+
+    /// `basic:` names the user and the variable holding the password, never the password;
+    /// a variable that is not set is refused at start.
+    #[test]
+    fn basic_credentials_come_from_the_environment() {
+        let file = FILE.replace(
+            "    url: mllp://127.0.0.1:2602\n",
+            "    url: http://127.0.0.1:2602/in\n    basic: { user: engine, password_env: HL7H_T17_UNSET_PW }\n",
+        );
+        let routes = parse_routes(&file, "r.yaml").expect("parses");
+        let billing = &routes.destinations[0];
+        assert_eq!(billing.basic.as_ref().map(|b| b.user.as_str()), Some("engine"));
+        let why = routes.check_environment().expect_err("unset");
+        assert!(why.contains("destinations.billing.basic.password_env"), "{why}");
+        assert!(why.contains("HL7H_T17_UNSET_PW is not set"), "{why}");
+        let wrong = FILE.replace(
+            "    url: mllp://127.0.0.1:2602\n",
+            "    url: mllp://127.0.0.1:2602\n    basic: { user: u, password: p }\n",
+        );
+        assert!(error(&wrong).contains("unknown field `password`"), "{}", error(&wrong));
     }
 
     /// `--destination NAME=URL` moves a declared destination, over MLLP or HL7 over HTTP (the
@@ -489,9 +552,13 @@ routes:
         routes.redirect("billing", "mllp://127.0.0.1:4444").expect("back to MLLP");
         let portal = routes.destinations.iter().find(|d| d.name == "billing").expect("billing");
         assert_eq!(portal.url(), "mllp://127.0.0.1:4444");
+        routes.redirect("billing", "hllp://127.0.0.1:4446").expect("over HLLP");
+        let portal = routes.destinations.iter().find(|d| d.name == "billing").expect("billing");
+        assert_eq!((portal.url().as_str(), portal.hllp), ("hllp://127.0.0.1:4446", true));
+        routes.redirect("billing", "mllp://127.0.0.1:4444").expect("back to MLLP");
         let unknown = routes.redirect("nowhere", "mllp://127.0.0.1:1").expect_err("unknown");
         assert!(unknown.contains("no destination \"nowhere\""), "{unknown}");
         let https = routes.redirect("billing", "https://127.0.0.1:1/").expect_err("no TLS");
-        assert!(https.contains("mllp://HOST:PORT or http://HOST:PORT/PATH only"), "{https}");
+        assert!(https.contains("hllp://HOST:PORT or http://HOST:PORT/PATH only"), "{https}");
     }
 }

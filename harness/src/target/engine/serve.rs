@@ -20,14 +20,32 @@ pub async fn run_engine(
     engine: Arc<Engine>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<u64> {
-    let forwarders: Vec<_> = (0..engine.queues().len())
-        .map(|index| tokio::spawn(forward(Arc::clone(&engine), index)))
-        .collect();
+    let forwarders = spawn_forwarders(&engine);
+    let served = serve_mllp_input(listener, engine, shutdown).await;
+    for forwarder in forwarders {
+        forwarder.abort();
+    }
+    served
+}
+
+/// One forwarder task per destination; the caller aborts them when the engine stops.
+pub(super) fn spawn_forwarders(engine: &Arc<Engine>) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..engine.queues().len())
+        .map(|index| tokio::spawn(forward(Arc::clone(engine), index)))
+        .collect()
+}
+
+/// The MLLP input side alone: accepts and answers until `shutdown` resolves.
+pub(super) async fn serve_mllp_input(
+    listener: TcpListener,
+    engine: Arc<Engine>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<u64> {
     let log = engine.log().clone();
     let options =
         MllpOptions { max_frame_bytes: engine.routes().max_frame_bytes, ..MllpOptions::default() };
     let timeouts = Timeouts { read: engine.routes().idle_timeout, ..Timeouts::default() };
-    let served = accept_logging(
+    accept_logging(
         listener,
         shutdown,
         false,
@@ -42,11 +60,7 @@ pub async fn run_engine(
             }
         },
     )
-    .await;
-    for forwarder in forwarders {
-        forwarder.abort();
-    }
-    served
+    .await
 }
 
 /// Answers every message of one input connection until the peer closes it, it stays idle past
