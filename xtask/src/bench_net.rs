@@ -6,6 +6,7 @@
 //! | raw client → raw echo server (the ceiling) | itself |
 //! | `hl7-harness load` engine → echo | the ceiling |
 //! | raw client → `serve` (no journal; journal on tmpfs; on disk with group commit; on disk with a sync per message) | the `mllp`-crate receiver |
+//! | raw client → `serve` on one current-thread runtime; on a current-thread runtime per core | the `mllp`-crate receiver |
 //! | raw client → the `mllp`-crate receiver (xtask/interop-mllp) | the ceiling |
 //! | raw client → `proxy` (no rule) → echo | socat |
 //! | raw client → socat (fork, nodelay) → echo | the ceiling |
@@ -24,7 +25,11 @@
 //! disk with group commit (as `serve --journal` runs: records that arrive while a sync runs share
 //! the next one) and on the same disk with a write and an fsync per message (the journal before
 //! group commit); and playing a target profile (`serve --profile`: the e-health platform's,
-//! judged against its message profiles), sent a v2.6 ADT^A01.
+//! judged against its message profiles), sent a v2.6 ADT^A01. Without a journal it is also
+//! measured on other schedulers than the command's multi-thread runtime: one current-thread
+//! runtime on a thread of its own, and one per core, each with its own listener on the same
+//! port (SO_REUSEPORT, the kernel spreading the connections): whether cross-thread wake-ups
+//! cost the endpoint its round trips (issue 18 asked; on 2 shared cores they did not).
 //!
 //! `BENCH_NET_ONLY=serve` (words, comma-separated) runs only the rows whose name holds one,
 //! with their peers and the ceiling.
@@ -97,6 +102,8 @@ enum Route {
     Ceiling,
     Load,
     Serve,
+    ServeCurrentThread,
+    ServePerCore,
     ServeJournalTmpfs,
     ServeJournalGroup,
     ServeJournalDisk,
@@ -107,10 +114,12 @@ enum Route {
 }
 
 impl Route {
-    const ALL: [Route; 10] = [
+    const ALL: [Route; 12] = [
         Route::Ceiling,
         Route::Load,
         Route::Serve,
+        Route::ServeCurrentThread,
+        Route::ServePerCore,
         Route::ServeJournalTmpfs,
         Route::ServeJournalGroup,
         Route::ServeJournalDisk,
@@ -125,6 +134,8 @@ impl Route {
             Route::Ceiling => "raw client → raw echo (ceiling)",
             Route::Load => "hl7-harness load → echo",
             Route::Serve => "raw client → serve",
+            Route::ServeCurrentThread => "raw client → serve (one current-thread runtime)",
+            Route::ServePerCore => "raw client → serve (current-thread runtime per core)",
             Route::ServeJournalTmpfs => "raw client → serve, journal on tmpfs (no fsync cost)",
             Route::ServeJournalGroup => "raw client → serve, journal on disk (group commit)",
             Route::ServeJournalDisk => "raw client → serve, journal on disk (fsync per message)",
@@ -139,6 +150,8 @@ impl Route {
         match self {
             Route::Ceiling => None,
             Route::Serve
+            | Route::ServeCurrentThread
+            | Route::ServePerCore
             | Route::ServeJournalTmpfs
             | Route::ServeJournalGroup
             | Route::ServeJournalDisk
@@ -185,6 +198,8 @@ struct Run {
 struct Addresses {
     echo: SocketAddr,
     serve: SocketAddr,
+    serve_current: SocketAddr,
+    serve_per_core: SocketAddr,
     serve_tmpfs: SocketAddr,
     serve_group: SocketAddr,
     serve_disk: SocketAddr,
@@ -226,9 +241,16 @@ pub fn net(root: &Path, settings: Settings) -> anyhow::Result<serde_json::Value>
             let proxy = start_proxy(echo, &stopped).await?;
             anyhow::Ok((serve, serve_tmpfs, serve_group, serve_disk, serve_profile, proxy))
         })?;
+    let serve_current = start_serve_threads(1, &stopped)?;
+    let serve_per_core = start_serve_threads(
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        &stopped,
+    )?;
     let addresses = Addresses {
         echo,
         serve,
+        serve_current,
+        serve_per_core,
         serve_tmpfs,
         serve_group,
         serve_disk,
@@ -309,6 +331,8 @@ fn address_of(addresses: &Addresses, path: Route) -> anyhow::Result<SocketAddr> 
     Ok(match path {
         Route::Ceiling | Route::Load => addresses.echo,
         Route::Serve => addresses.serve,
+        Route::ServeCurrentThread => addresses.serve_current,
+        Route::ServePerCore => addresses.serve_per_core,
         Route::ServeJournalTmpfs => addresses.serve_tmpfs,
         Route::ServeJournalGroup => addresses.serve_group,
         Route::ServeJournalDisk => addresses.serve_disk,
@@ -561,6 +585,39 @@ async fn start_serve(
     tokio::spawn(serve_mllp(listener, Arc::new(endpoint), options, async move {
         let _ = stopped.wait_for(|s| *s).await;
     }));
+    Ok(addr)
+}
+
+/// `serve` on `threads` current-thread runtimes, each on its own thread with its own listener
+/// on one port (SO_REUSEPORT: the kernel spreads the connections), sharing one endpoint.
+fn start_serve_threads(
+    threads: usize,
+    stopped: &tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<SocketAddr> {
+    let endpoint = Arc::new(Endpoint::new(ResponderConfig::default()));
+    let mut addr: SocketAddr = "127.0.0.1:0".parse()?;
+    for _ in 0..threads {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let listener = runtime.block_on(async {
+            let socket = tokio::net::TcpSocket::new_v4()?;
+            socket.set_reuseport(true)?;
+            socket.set_reuseaddr(true)?;
+            socket.bind(addr)?;
+            socket.listen(1024)
+        })?;
+        addr = listener.local_addr()?;
+        let options = ServerOptions {
+            mllp: MllpOptions::default(),
+            timeouts: Timeouts { read: Duration::from_secs(300), ..Timeouts::default() },
+            tls: None,
+        };
+        let (endpoint, mut stopped) = (Arc::clone(&endpoint), stopped.clone());
+        std::thread::spawn(move || {
+            runtime.block_on(serve_mllp(listener, endpoint, options, async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            }))
+        });
+    }
     Ok(addr)
 }
 

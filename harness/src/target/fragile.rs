@@ -162,14 +162,15 @@ pub struct Earlier {
 /// Whether the endpoint with `defects` drops `frame` without an answer, given the frames the
 /// connection carried before it.
 pub fn drops(frame: &Frame, defects: &Defects, earlier: &mut Earlier) -> bool {
-    let lf_only = frame.payload.contains(&b'\n') && !frame.payload.contains(&b'\r');
+    // Computed only under its defect: the correct endpoint does not scan every payload twice.
+    let lf_only = || frame.payload.contains(&b'\n') && !frame.payload.contains(&b'\r');
     let junk = frame.notes.iter().any(|n| matches!(n, FrameNote::BytesOutsideFrame { .. }));
     let eaten = earlier.missing_trailer_cr;
     let first = earlier.frames == 0;
     earlier.frames += 1;
     earlier.missing_trailer_cr =
         frame.notes.iter().any(|n| matches!(n, FrameNote::MissingTrailerCr { .. }));
-    (defects.has(Defect::LfSegmentsUnanswered) && lf_only)
+    (defects.has(Defect::LfSegmentsUnanswered) && lf_only())
         || (defects.has(Defect::JunkJoinsNextFrame) && junk && !first)
         || (defects.has(Defect::EatsByteAfterEndBlock) && eaten)
 }

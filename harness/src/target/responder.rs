@@ -116,9 +116,13 @@ pub fn decide(message: &Message<'_>, config: &ResponderConfig) -> Decision {
     };
     let code = message.message_code().unwrap_or("");
     let trigger = message.trigger_event().unwrap_or("");
-    let event = format!("{code}^{trigger}");
-    let listed = |e: &String| *e == event || e.strip_suffix("^*") == Some(code);
+    // `CODE^TRIGGER` compared in place: no string is built for a message that is listed.
+    let listed = |e: &String| {
+        e.strip_suffix("^*") == Some(code)
+            || e.strip_prefix(code).and_then(|rest| rest.strip_prefix('^')) == Some(trigger)
+    };
     if let Some(events) = config.events.as_ref().filter(|events| !events.iter().any(listed)) {
+        let event = format!("{code}^{trigger}");
         let known_code = events.iter().any(|e| e.split('^').next() == Some(code));
         let condition = if known_code {
             ErrorCondition::UnsupportedEventCode

@@ -342,10 +342,11 @@ async fn handle_connection(
         {
             return frames;
         }
-        let non_ascii = frame.payload.iter().any(|&b| b >= 0x80);
-        let custom = !frame.payload.starts_with(b"MSH|^~\\&");
-        if (defect(Defect::ResetOnNonAscii) && non_ascii)
-            || (defect(Defect::ResetOnCustomDelimiters) && custom)
+        // Each scan only under its defect: the correct endpoint reads the payload once, to parse.
+        let non_ascii = || frame.payload.iter().any(|&b| b >= 0x80);
+        let custom = || !frame.payload.starts_with(b"MSH|^~\\&");
+        if (defect(Defect::ResetOnNonAscii) && non_ascii())
+            || (defect(Defect::ResetOnCustomDelimiters) && custom())
         {
             connection.reset();
             return frames;

@@ -6,7 +6,6 @@
 use super::framed::{FrameCodec, FramedConnection};
 use super::mllp::{encode_frame, FrameNote, MllpCodec, MllpError, MllpOptions};
 use crate::vocab::ConnectionEvent;
-use bytes::BytesMut;
 use std::net::SocketAddr;
 use std::time::Duration;
 use thiserror::Error;
@@ -131,10 +130,17 @@ impl FrameCodec for MllpCodec {
 impl MllpConnection {
     /// Frames and writes one payload.
     pub async fn send(&mut self, payload: &[u8]) -> Result<(), TransportError> {
-        let mut out = BytesMut::new();
-        encode_frame(payload, &mut out)
-            .map_err(|source| TransportError::Framing { peer: self.peer, source })?;
-        self.write_raw(&out).await
+        // The frame is built in the connection's own buffer, reused from one write to the next.
+        let mut out = std::mem::take(&mut self.out);
+        out.clear();
+        let sent = match encode_frame(payload, &mut out) {
+            Ok(()) => self.write_raw(&out).await,
+            Err(source) => Err(TransportError::Framing { peer: self.peer, source }),
+        };
+        if out.capacity() <= super::framed::KEEP_OUT_BYTES {
+            self.out = out;
+        }
+        sent
     }
 
     /// Notes about bytes after the last frame (e.g. garbage before a close).

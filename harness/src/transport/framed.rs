@@ -114,6 +114,9 @@ pub struct FramedConnection<C> {
     pub(super) codec: C,
     pub(super) buffer: BytesMut,
     pub(super) timeouts: Timeouts,
+    /// The frame being written, kept between writes so an answer costs no allocation; let go
+    /// when it grew past [`KEEP_OUT_BYTES`].
+    pub(super) out: BytesMut,
     /// Whether the last frame [`receive`](FramedConnection::receive) returned needed more than
     /// one socket read.
     last_split: bool,
@@ -123,6 +126,9 @@ pub struct FramedConnection<C> {
 
 /// Bytes read from the socket at a time.
 const READ_CHUNK: usize = 64 * 1024;
+
+/// Largest write buffer a connection keeps for its next frame: an idle connection holds no more.
+pub(super) const KEEP_OUT_BYTES: usize = 64 * 1024;
 
 /// How long a frame that may lack only its trailer waits for it before it is taken without.
 const TRAILER_GRACE: Duration = Duration::from_millis(100);
@@ -213,6 +219,7 @@ impl<C: FrameCodec> FramedConnection<C> {
             codec: C::with_options(options),
             buffer: BytesMut::new(),
             timeouts,
+            out: BytesMut::new(),
             last_split: false,
             last_took: Duration::ZERO,
         })
