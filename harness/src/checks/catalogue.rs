@@ -339,7 +339,10 @@ catalogue! {
                every connection; a peer's misbehaviour on one connection must not stop it \
                serving others",
         summary: "a plain message on a new connection during and after the faults gets its own ACK",
-        note: "";
+        note: "A receiver may close a connection it was not yet sent anything on (an idle \
+               close); a canary closed or reset before its answer goes again on a new \
+               connection, as a sender reconnects, at most 3 connections within the ACK \
+               timeout";
     HLLP_DAMAGED_BLOCK_REFUSED = "hllp.damaged-block-refused", Error, versions: ALL,
         rule: "HL7 v2 Appendix C, Hybrid Lower Layer Protocol, 2.3 Processing Rules: a block \
                whose size or checksum is wrong is answered with an N block (reason C or X) and \

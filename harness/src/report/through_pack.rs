@@ -48,22 +48,89 @@ fn millis(duration: std::time::Duration) -> String {
     format!("{}ms", duration.as_millis())
 }
 
+/// The secrets the recorded scenario read, as (variable name, value now in the environment),
+/// longest value first so that a value holding another is restored whole.
+type SecretReads = Vec<(String, String)>;
+
+fn secret_reads(scenario: &LoadedScenario) -> SecretReads {
+    let mut reads: SecretReads = scenario
+        .environment
+        .iter()
+        .filter(|r| r.value.is_none())
+        .filter_map(|r| std::env::var(&r.name).ok().map(|v| (r.name.clone(), v)))
+        .filter(|(_, value)| !value.is_empty())
+        .collect();
+    reads.sort_by_key(|(_, value)| std::cmp::Reverse(value.len()));
+    reads
+}
+
+/// A value of the `through:` block as the recorded YAML must hold it. The setup holds values
+/// after `${VAR}` interpolation, so a secret's value (a token on the engine's command line, a
+/// URL with credentials) would be written into the pack: each is put back as `${VAR}`, read
+/// again from the environment when the pack runs. A literal `${` left in a value becomes `$${`,
+/// or the recorded pack would interpolate what the recorded run took literally.
+fn recordable(text: &str, secrets: &SecretReads) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if let Some((name, value)) = secrets.iter().find(|(_, v)| rest.starts_with(v.as_str())) {
+            let _ = write!(out, "${{{name}}}");
+            rest = &rest[value.len()..];
+        } else if rest.starts_with("${") {
+            out.push_str("$${");
+            rest = &rest[2..];
+        } else {
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    out
+}
+
+/// The variable a secret's whole value was read from.
+fn secret_name<'s>(value: &str, secrets: &'s SecretReads) -> Option<&'s str> {
+    secrets.iter().find(|(_, v)| v == value).map(|(name, _)| name.as_str())
+}
+
 /// The `through:` block of the recorded scenario.
-fn through_block(out: &mut String, setup: &ThroughSetup, scenario_dir: &Path) {
+fn through_block(
+    out: &mut String,
+    setup: &ThroughSetup,
+    scenario_dir: &Path,
+    secrets: &SecretReads,
+) {
+    // Values of the block are interpolated when the pack loads; destination names are keys.
+    let text = |value: &str| quoted(&recordable(value, secrets));
     out.push_str("through:\n");
-    let _ = writeln!(out, "  input: {}", quoted(&setup.input));
+    let _ = writeln!(out, "  input: {}", text(&setup.input));
     out.push_str("  destinations:\n");
     for (name, destination) in &setup.destinations {
-        let listen = quoted(&destination.listen);
+        let listen = text(&destination.listen);
         match &destination.http {
-            // Basic credentials are not recorded: the password is the environment's, never
-            // written; a recorded pack that needs them gets `basic:` added by hand.
             Some(http) => {
+                let basic = http.basic.as_ref().map(|b| (b, secret_name(&b.password, secrets)));
+                // The password is written as the variable it was read from, never as its
+                // value; a password of a `:-default` (no variable set) cannot be, so the
+                // destination is recorded without credentials and says so.
+                if let Some((_, None)) = basic {
+                    out.push_str(
+                        "    # basic: not recorded (the password was not read from a variable \
+                         set in the environment); add it by hand\n",
+                    );
+                }
+                let basic = match basic {
+                    Some((b, Some(variable))) => format!(
+                        ", basic: {{ user: {}, password: {} }}",
+                        text(&b.user),
+                        quoted(&format!("${{{variable}}}"))
+                    ),
+                    _ => String::new(),
+                };
                 let _ = writeln!(
                     out,
-                    "    {}: {{ listen: {listen}, http: {{ path: {}, max_body_bytes: {}, header_timeout: {} }} }}",
+                    "    {}: {{ listen: {listen}, http: {{ path: {}, max_body_bytes: {}, header_timeout: {}{basic} }} }}",
                     quoted(name),
-                    quoted(&http.path),
+                    text(&http.path),
                     http.max_body_bytes,
                     millis(http.header_timeout)
                 );
@@ -76,7 +143,7 @@ fn through_block(out: &mut String, setup: &ThroughSetup, scenario_dir: &Path) {
     if let Some(command) = &setup.command {
         let dir = scenario_dir.display().to_string();
         let args: Vec<String> =
-            command.iter().map(|a| quoted(&a.replace("{scenario_dir}", &dir))).collect();
+            command.iter().map(|a| text(&a.replace("{scenario_dir}", &dir))).collect();
         let _ = writeln!(out, "  sut:\n    command: [{}]", args.join(", "));
     }
     let _ = writeln!(out, "  key: {}", quoted(&setup.key.to_string()));
@@ -189,7 +256,7 @@ pub fn recorded_files(
     );
     let _ =
         writeln!(out, "name: {}\nrole: through", quoted(&format!("{} (recorded)", scenario.name)));
-    through_block(&mut out, setup, scenario_dir);
+    through_block(&mut out, setup, scenario_dir, &secret_reads(scenario));
     let mut flows = String::from("flows:\n");
     let mut messages = Vec::new();
     for (n, case) in cases.iter().enumerate() {
@@ -352,6 +419,52 @@ flows:
         let setup = replayed.file.through.expect("a through setup");
         assert_eq!(setup.quiet, Duration::from_millis(300));
         assert_eq!(setup.destinations.keys().collect::<Vec<_>>(), ["portal"]);
+    }
+
+    /// A secret the scenario read (a token on the engine's command line, a destination's Basic
+    /// password) is written back as its variable, never as its value, and a literal `${` stays
+    /// literal: the recorded pack loads to the same engine command and credentials.
+    #[test]
+    fn secrets_are_recorded_as_their_variables_and_literals_stay_literal() {
+        std::env::set_var("HL7H_THROUGH_PACK_TEST_TOKEN", "tok-4f9a2c71");
+        std::env::set_var("HL7H_THROUGH_PACK_TEST_PASSWORD", "pw-8b3e5d02");
+        let through = "role: through\nthrough:\n  destinations:\n    portal:\n      http:\n        \
+             path: /in\n        basic: { user: feed, password: \"${HL7H_THROUGH_PACK_TEST_PASSWORD}\" }\n  \
+             sut:\n    command: [\"{harness}\", engine, --token, \"${HL7H_THROUGH_PACK_TEST_TOKEN}\", \
+             \"$${literal}\"]\n";
+        let text =
+            SCENARIO.replace(&SCENARIO[..SCENARIO.find("  quiet:").expect("quiet")], through);
+        let scenario = loaded(&text, "/packs/engine/flows.yaml");
+        let case = case(&scenario);
+        let files =
+            recorded_files(&scenario, Path::new("/packs/engine"), &[&case], crate::vocab::Seed(7))
+                .expect("a through scenario");
+        let recorded = String::from_utf8(files[0].1.clone()).expect("utf-8");
+        for secret in ["tok-4f9a2c71", "pw-8b3e5d02"] {
+            assert!(!recorded.contains(secret), "{secret} written: {recorded}");
+        }
+        assert!(recorded.contains("\"${HL7H_THROUGH_PACK_TEST_TOKEN}\""), "{recorded}");
+        assert!(recorded.contains("\"$${literal}\""), "{recorded}");
+        let mut inline = recorded.clone();
+        for (name, bytes) in &files[1..] {
+            let json = quoted(&String::from_utf8_lossy(bytes));
+            inline = inline.replace(&format!("file: {}", quoted(name)), &format!("text: {json}"));
+        }
+        let replayed = loaded(&inline, "/recorded/flows.yaml");
+        let (was, now) =
+            (scenario.file.through.expect("setup"), replayed.file.through.expect("setup"));
+        assert_eq!(now.command, was.command);
+        assert_eq!(now.command.as_ref().map(|c| c[3].as_str()), Some("tok-4f9a2c71"));
+        assert_eq!(now.command.as_ref().map(|c| c[4].as_str()), Some("${literal}"));
+        let password = |s: &ThroughSetup| {
+            s.destinations["portal"]
+                .http
+                .as_ref()
+                .and_then(|h| h.basic.as_ref())
+                .map(|b| b.password.clone())
+        };
+        assert_eq!(password(&now).as_deref(), Some("pw-8b3e5d02"));
+        assert_eq!(password(&now), password(&was));
     }
 
     #[test]

@@ -43,7 +43,7 @@ fn nothing_lost_account_is_exact_against_drops_every_tenth_ack() {
         "--count",
         "60",
         "--ack-timeout",
-        "400ms",
+        "1s",
         "--seed",
         seed,
     ]);
@@ -72,7 +72,7 @@ fn nothing_lost_account_is_exact_against_drops_every_tenth_ack() {
         "--connections",
         "4",
         "--ack-timeout",
-        "400ms",
+        "1s",
         "--seed",
         seed,
     ]);

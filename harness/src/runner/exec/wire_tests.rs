@@ -246,3 +246,50 @@ async fn the_ack_timer_starts_when_the_frame_is_out_not_when_writing_starts() {
     assert_eq!(exchange.replies.len(), 1);
     assert_eq!(errors(&results), Vec::<String>::new());
 }
+
+/// A context for the canary alone, against `addr`.
+fn canary_context(addr: &str) -> Context {
+    let ack_timeout = Duration::from_secs(10);
+    Context {
+        url: TargetUrl::Mllp(addr.to_string()),
+        state: None,
+        effects: crate::runner::probe::Effects::default(),
+        timeouts: Timeouts { read: ack_timeout, ..Timeouts::default() },
+        ack_timeout,
+        linger: Duration::from_millis(100),
+        basic: None,
+        tls: None,
+        hllp: crate::transport::hllp::HllpOptions::default(),
+        templates: Default::default(),
+        lab: None,
+    }
+}
+
+const CANARY: &[u8] = b"MSH|^~\\&|S|SF|R|RF|20240101||ADT^A04^ADT_A01|C99|P|2.5\rPID|1||P1";
+
+/// A receiver may close a connection (an idle one, or one it will not serve): the canary
+/// reconnects, as a sender does, and is answered on the next connection.
+#[tokio::test]
+async fn a_canary_whose_connection_is_closed_goes_again_on_a_new_one() {
+    let addr = receiver(|connection, _, frame| (connection > 1).then(|| ack(frame))).await;
+    let ctx = canary_context(&addr);
+    let when = crate::observation::CanaryWhen::After;
+    let canary = crate::runner::liveness::send_canary(&addr, &ctx, CANARY, when).await;
+    assert!(canary.event.is_none(), "{:?}", canary.event);
+    let reply = canary.reply.expect("answered on the second connection");
+    assert!(String::from_utf8_lossy(&reply.payload).contains("MSA|AA|C99"));
+}
+
+/// A receiver that closes every connection has stopped serving: the canary gives up after a
+/// bounded number of connections, and the evidence names each close.
+#[tokio::test]
+async fn a_canary_closed_on_every_connection_fails_after_bounded_tries() {
+    let addr = receiver(|_, _, _| None).await;
+    let ctx = canary_context(&addr);
+    let when = crate::observation::CanaryWhen::After;
+    let canary = crate::runner::liveness::send_canary(&addr, &ctx, CANARY, when).await;
+    assert!(canary.reply.is_none());
+    let event = canary.event.expect("the last close");
+    assert_eq!(event.code, crate::vocab::ConnectionEvent::PeerClosed);
+    assert!(event.detail.contains("connection 3"), "{}", event.detail);
+}
