@@ -64,6 +64,10 @@ pub struct Exchange {
     /// recorded (HTTP, HLLP).
     #[serde(skip)]
     pub reply_order: Vec<usize>,
+    /// Waits the faults of this exchange required (fragment and slow pauses, an unterminated
+    /// frame's silence, a blackhole's outage).
+    #[serde(default)]
+    pub waits: Vec<Wait>,
 }
 
 /// The order the target applied a case's messages in, from the applied log its profile names
@@ -151,6 +155,90 @@ impl Commit {
             Commit::Ack => "commit ACK",
             Commit::Nak => "commit NAK",
         }
+    }
+}
+
+/// A wait a case required: time the harness held on purpose because the scenario or a fault
+/// asked for it, or a peer's own timeout the case made expire. No harness could save it, so
+/// `cargo xtask bench run` divides a run's wall time by these (issue 18); an ACK timeout that
+/// expired is not repeated here (the exchange's `read-timeout` event already says so).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Wait {
+    pub kind: WaitKind,
+    /// The step it belongs to; `None` for a wait of the whole case (a quiet period).
+    pub step: Option<usize>,
+    pub duration: Duration,
+}
+
+/// What a [`Wait`] was for. Names never change once published (they are in `results.json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WaitKind {
+    /// A step's `wait:`.
+    Pause,
+    /// The pauses between the writes of a `fragment` or `slow` frame.
+    FaultDelay,
+    /// An `idle` fault: a new connection kept silent before sending.
+    Idle,
+    /// The silence after an `unterminated` frame.
+    Silence,
+    /// A `blackhole` outage, before the message goes again on a new connection.
+    Outage,
+    /// An answer held back on purpose (the receiver role's `late_ack`).
+    AnswerDelay,
+    /// The receiver role's `refuse_for`: no listener for that long.
+    Refused,
+    /// The quiet period after a receiver or through case settled, for anything more.
+    Quiet,
+    /// A frame the case left unanswered on purpose (`no_ack`), until the peer gave up on it
+    /// (its next frame, or its close): the peer's own ACK timeout, which had to expire.
+    PeerTimeout,
+}
+
+impl WaitKind {
+    /// As `results.json` writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            WaitKind::Pause => "pause",
+            WaitKind::FaultDelay => "fault-delay",
+            WaitKind::Idle => "idle",
+            WaitKind::Silence => "silence",
+            WaitKind::Outage => "outage",
+            WaitKind::AnswerDelay => "answer-delay",
+            WaitKind::Refused => "refused",
+            WaitKind::Quiet => "quiet",
+            WaitKind::PeerTimeout => "peer-timeout",
+        }
+    }
+
+    /// Every kind, for the tests that read names back.
+    pub const ALL: [WaitKind; 9] = [
+        WaitKind::Pause,
+        WaitKind::FaultDelay,
+        WaitKind::Idle,
+        WaitKind::Silence,
+        WaitKind::Outage,
+        WaitKind::AnswerDelay,
+        WaitKind::Refused,
+        WaitKind::Quiet,
+        WaitKind::PeerTimeout,
+    ];
+
+    /// The kind `results.json` names `name`.
+    pub fn from_name(name: &str) -> Option<WaitKind> {
+        WaitKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+impl Wait {
+    /// A wait of step `step` (1-based); nothing for a zero duration.
+    pub fn of_step(kind: WaitKind, step: usize, duration: Duration) -> Option<Wait> {
+        (!duration.is_zero()).then_some(Wait { kind, step: Some(step), duration })
+    }
+
+    /// A wait of the whole case; nothing for a zero duration.
+    pub fn of_case(kind: WaitKind, duration: Duration) -> Option<Wait> {
+        (!duration.is_zero()).then_some(Wait { kind, step: None, duration })
     }
 }
 
@@ -246,6 +334,10 @@ pub struct CaseObservation {
     /// Through role: what went into the engine and what came out at its destinations.
     #[serde(default)]
     pub through: Option<ThroughObservation>,
+    /// Waits of the case outside any exchange: steps' pauses, idle connections, answers held
+    /// back, quiet periods, peers' timeouts the case made expire.
+    #[serde(default)]
+    pub waits: Vec<Wait>,
 }
 
 /// Through role: the inputs the harness sent into the engine, with the engine's answers, and
@@ -338,6 +430,25 @@ impl Arrival {
     }
 }
 
+/// The peers' own timeouts a receiver or through case made expire: for each arrival left
+/// without an answer on a connection kept open (`no_ack`, a silent peer), the time until the
+/// next arrival (the peer's resend). An arrival answered by a close or a reset is not waited
+/// on, and a last unanswered arrival has no end to measure. `arrivals` in arrival order.
+pub fn peer_timeouts(arrivals: &[Arrival]) -> Vec<Wait> {
+    arrivals
+        .windows(2)
+        .filter(|pair| {
+            let first = &pair[0];
+            first.answered.is_none()
+                && !first.answer.starts_with("closed")
+                && !first.answer.starts_with("reset")
+        })
+        .filter_map(|pair| {
+            Wait::of_case(WaitKind::PeerTimeout, pair[1].received.saturating_sub(pair[0].received))
+        })
+        .collect()
+}
+
 /// The sender under test as started by the scenario.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SutRun {
@@ -366,6 +477,51 @@ mod tests {
     fn ack(code: &str, echo: &str) -> Vec<u8> {
         format!("MSH|^~\\&|C|D|A|B|20260101||ACK^A01^ACK|K1|P|2.5\rMSA|{code}|{echo}\r")
             .into_bytes()
+    }
+
+    fn arrival(received_ms: u64, answer: &str, answered_ms: Option<u64>) -> Arrival {
+        let ms = Duration::from_millis;
+        Arrival {
+            answer: answer.into(),
+            answered: answered_ms.map(ms),
+            ..Arrival::unanswered(1, SENT.to_vec(), Vec::new(), ms(received_ms))
+        }
+    }
+
+    fn peer_wait(ms: u64) -> Wait {
+        Wait { kind: WaitKind::PeerTimeout, step: None, duration: Duration::from_millis(ms) }
+    }
+
+    /// Only an arrival left unanswered on an open connection makes the peer wait out its own
+    /// timeout; one answered, or closed or reset at once, does not; the last has no end.
+    #[test]
+    fn peer_timeouts_are_the_gaps_after_unanswered_arrivals() {
+        let arrivals = [
+            arrival(0, "no ACK", None),
+            arrival(1000, "AA", Some(1001)),
+            arrival(1100, "closed, no ACK", None),
+            arrival(1150, "reset, no ACK", None),
+            arrival(1200, "AA after 300 ms", Some(1500)),
+            arrival(1300, "no ACK", None),
+            arrival(2450, "no ACK", None),
+        ];
+        assert_eq!(peer_timeouts(&arrivals), [peer_wait(1000), peer_wait(1150)]);
+        assert_eq!(peer_timeouts(&arrivals[..1]), []);
+        assert_eq!(peer_timeouts(&[]), []);
+    }
+
+    #[test]
+    fn wait_kinds_read_back_by_name_and_zero_waits_are_none() {
+        for kind in WaitKind::ALL {
+            assert_eq!(WaitKind::from_name(kind.name()), Some(kind));
+            let json = serde_json::to_value(kind).unwrap();
+            assert_eq!(json, serde_json::json!(kind.name()));
+        }
+        assert_eq!(WaitKind::from_name("nap"), None);
+        assert_eq!(Wait::of_case(WaitKind::Quiet, Duration::ZERO), None);
+        assert_eq!(Wait::of_step(WaitKind::Pause, 2, Duration::ZERO), None);
+        let pause = Wait::of_step(WaitKind::Pause, 2, Duration::from_millis(5));
+        assert_eq!(pause.map(|w| (w.step, w.duration)), Some((Some(2), Duration::from_millis(5))));
     }
 
     #[test]

@@ -32,6 +32,7 @@ fn exchange(sent: &str, reply: Option<&str>) -> Ex {
         attempts: Vec::new(),
         reply_order: Vec::new(),
         after_outside_bytes: false,
+        waits: Vec::new(),
     })
 }
 

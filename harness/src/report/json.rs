@@ -52,4 +52,35 @@ mod tests {
         let other = &value["packs"][0]["cases"][0]["checks"][0];
         assert!(other.get("content").is_none(), "{other}");
     }
+
+    /// A case's required waits are written as `waits` on the case and on the exchange that
+    /// held them (kind, step when there is one, milliseconds); a case or exchange without any
+    /// has no such key, so files without waits read as before.
+    #[test]
+    fn results_json_carries_the_required_waits() {
+        use crate::observation::{Wait, WaitKind};
+        use crate::report::overview::fixture;
+        let mut outcome = fixture::outcome(false);
+        let ms = std::time::Duration::from_millis;
+        let case = &mut outcome.packs[0].cases[0];
+        case.observation.waits = vec![
+            Wait { kind: WaitKind::Pause, step: Some(1), duration: ms(50) },
+            Wait { kind: WaitKind::Quiet, step: None, duration: ms(200) },
+        ];
+        case.observation.exchanges[0].waits =
+            vec![Wait { kind: WaitKind::FaultDelay, step: Some(1), duration: ms(35) }];
+        let value = results(&fixture::record(&outcome, None));
+        let written = &value["packs"][0]["cases"][0];
+        let waits = serde_json::json!({
+            "case": written["waits"],
+            "exchange": written["exchanges"][0]["waits"],
+        });
+        insta::assert_snapshot!(
+            "results-waits",
+            serde_json::to_string_pretty(&waits).unwrap_or_default()
+        );
+        let other = &value["packs"][0]["cases"][1];
+        assert!(other.get("waits").is_none(), "{other}");
+        assert!(other["exchanges"][0].get("waits").is_none(), "{other}");
+    }
 }

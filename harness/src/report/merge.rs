@@ -12,7 +12,7 @@ use super::manifest::{compare, Manifest, FILE as MANIFEST};
 use super::record::{PackInputs, RunRecord};
 use super::results_model::{
     ArrivalEntry, CaseEntry, CheckEntry, MessageEntry, PackEntry, ReplyEntry, ResultsFile,
-    ThroughEntry,
+    ThroughEntry, WaitEntry,
 };
 use super::time::{parse_rfc3339, run_id};
 use crate::checks::{CheckResult, Severity, CATALOGUE};
@@ -268,6 +268,7 @@ fn case(path: &Path, pack: &str, entry: &CaseEntry) -> Result<CaseOutcome, Merge
             attempts: e.attempts.clone(),
             reply_order: Vec::new(),
             after_outside_bytes: false,
+            waits: e.waits.iter().map(WaitEntry::wait).collect(),
         });
     }
     let connections_after = entry
@@ -309,6 +310,7 @@ fn case(path: &Path, pack: &str, entry: &CaseEntry) -> Result<CaseOutcome, Merge
                     })
                 })
                 .collect::<Result<_, MergeError>>()?,
+            waits: entry.waits.iter().map(WaitEntry::wait).collect(),
             ..CaseObservation::default()
         },
         duration: Duration::from_millis(entry.duration_ms),
@@ -521,5 +523,29 @@ mod tests {
         assert_eq!(read.output_redaction, Some(redaction));
         let snapshot = |c: &CaseOutcome| crate::report::snapshot::transcript(c);
         assert_eq!(snapshot(&read), snapshot(&case));
+    }
+
+    /// A case's waits and its exchanges' read back as written; a kind this harness does not
+    /// know is refused, not dropped.
+    #[test]
+    fn required_waits_read_back() {
+        use crate::observation::{Wait, WaitKind};
+        let mut outcome = crate::report::message_profile::fixture::outcome(true);
+        let mut case = outcome.packs[0].cases.remove(0);
+        // The fixture's checks are not this harness's catalogue; the waits are what is read.
+        case.results.clear();
+        let ms = Duration::from_millis;
+        let quiet = Wait { kind: WaitKind::Quiet, step: None, duration: ms(200) };
+        let pause = Wait { kind: WaitKind::Pause, step: Some(2), duration: ms(50) };
+        let delay = Wait { kind: WaitKind::FaultDelay, step: Some(1), duration: ms(35) };
+        case.observation.waits = vec![quiet, pause];
+        case.observation.exchanges[0].waits = vec![delay];
+        let json = serde_json::to_string(&CaseEntry::of(&case)).expect("serialize");
+        let entry: CaseEntry = serde_json::from_str(&json).expect("read back");
+        let read = super::case(Path::new("results.json"), "pack", &entry).expect("reads");
+        assert_eq!(read.observation.waits, [quiet, pause]);
+        assert_eq!(read.observation.exchanges[0].waits, [delay]);
+        let unknown = json.replace("\"fault-delay\"", "\"nap\"");
+        assert!(serde_json::from_str::<CaseEntry>(&unknown).is_err(), "{unknown}");
     }
 }

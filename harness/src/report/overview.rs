@@ -254,6 +254,7 @@ pub(crate) mod fixture {
                     after_outside_bytes: false,
                     attempts: Vec::new(),
                     reply_order: Vec::new(),
+                    waits: Vec::new(),
                 }],
                 ..CaseObservation::default()
             },

@@ -12,7 +12,7 @@ use super::json::verdict_name;
 use super::record::{InputFile, RunRecord};
 use crate::checks::{CheckResult, ContentFindings};
 use crate::observation::{Attempt, CanaryWhen, HttpObservation, ProbeResult, SutRun};
-use crate::observation::{Reply, TransportEvent};
+use crate::observation::{Reply, TransportEvent, Wait, WaitKind};
 use crate::profile::ProfileUsed;
 use crate::runner::{CaseOutcome, Verdict};
 use crate::vocab::Seed;
@@ -112,6 +112,11 @@ pub struct CaseEntry {
     /// Through role: the inputs with the engine's answers, and what arrived where.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub through: Option<ThroughEntry>,
+    /// The waits the case required outside its exchanges: steps' pauses, idle connections,
+    /// answers held back, quiet periods, peers' timeouts it made expire (added within
+    /// `hl7-harness/results/1`; absent when none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waits: Vec<WaitEntry>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -203,6 +208,36 @@ pub struct ExchangeEntry {
     pub http: Option<HttpObservation>,
     #[serde(default)]
     pub attempts: Vec<Attempt>,
+    /// The waits this exchange's faults required (added within `hl7-harness/results/1`;
+    /// absent when none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waits: Vec<WaitEntry>,
+}
+
+/// A wait a case required (`observation::Wait`): its kind (`pause`, `fault-delay`, `idle`,
+/// `silence`, `outage`, `answer-delay`, `refused`, `quiet`, `peer-timeout`), its step when it
+/// belongs to one, and its length. What `cargo xtask bench run` holds a run's wall time against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitEntry {
+    pub kind: WaitKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<usize>,
+    pub ms: u64,
+}
+
+impl WaitEntry {
+    pub fn of(wait: &Wait) -> WaitEntry {
+        WaitEntry { kind: wait.kind, step: wait.step, ms: millis(wait.duration) }
+    }
+
+    /// The wait read back.
+    pub fn wait(&self) -> Wait {
+        Wait {
+            kind: self.kind,
+            step: self.step,
+            duration: std::time::Duration::from_millis(self.ms),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -320,6 +355,7 @@ impl CaseEntry {
                     event: e.event.clone(),
                     http: e.http.clone(),
                     attempts: e.attempts.clone(),
+                    waits: e.waits.iter().map(WaitEntry::of).collect(),
                 })
                 .collect(),
             stray: observation.stray.iter().map(ReplyEntry::of).collect(),
@@ -373,6 +409,7 @@ impl CaseEntry {
                     .collect(),
                 reads: t.reads.clone(),
             }),
+            waits: observation.waits.iter().map(WaitEntry::of).collect(),
         }
     }
 }

@@ -93,6 +93,7 @@ pub(super) fn new_exchange(
         attempts: Vec::new(),
         reply_order: Vec::new(),
         after_outside_bytes: false,
+        waits: Vec::new(),
     }
 }
 

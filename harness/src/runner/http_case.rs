@@ -29,6 +29,7 @@ pub(super) async fn run_http(
         let step_no = s + 1;
         if let Some(wait) = step.wait {
             tokio::time::sleep(wait.0).await;
+            obs.waits.extend(Wait::of_step(WaitKind::Pause, step_no, wait.0));
         }
         if step.send.is_some() || step.resend.is_some() {
             let built = match sent.next(run, ctx, step, step_no, 1) {

@@ -138,6 +138,7 @@ impl Lane<'_> {
         let before = self.pending[index].exchange.replies.len();
         self.pending[index].sent_at = Instant::now();
         self.pending[index].commit = None;
+        self.hold_waits(wire, index);
         let failure = if wire.end == WireEnd::Blackhole {
             self.vanish(wire, index, stray).await
         } else {
@@ -164,6 +165,24 @@ impl Lane<'_> {
             });
         }
         record_attempt(&mut self.pending[index], before);
+    }
+
+    /// Records on the exchange the waits its faults hold on this attempt: the pauses between
+    /// the writes (`fragment`, `slow`), an unterminated frame's silence, a blackhole's outage.
+    fn hold_waits(&mut self, wire: &WirePlan, index: usize) {
+        let exchange = &mut self.pending[index].exchange;
+        let step = exchange.step;
+        let paused: Duration = wire.writes.iter().map(|w| w.pause).sum();
+        let end = match wire.end {
+            WireEnd::Silence(silence) => Wait::of_step(WaitKind::Silence, step, silence),
+            WireEnd::Blackhole => {
+                Wait::of_step(WaitKind::Outage, step, self.ctx.ack_timeout.min(BLACKHOLE_OUTAGE))
+            }
+            _ => None,
+        };
+        exchange
+            .waits
+            .extend(Wait::of_step(WaitKind::FaultDelay, step, paused).into_iter().chain(end));
     }
 
     /// Writes the plan and ends the attempt as it says; the error that ended the connection,

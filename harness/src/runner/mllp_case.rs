@@ -52,6 +52,7 @@ pub(super) async fn run_mllp(
     }
     if let Some(idle) = faults.idle() {
         keep_idle(&mut lanes, idle, during.as_deref(), &mut obs.canaries).await;
+        obs.waits.extend(Wait::of_case(WaitKind::Idle, idle));
     }
     let coalesce = faults.together();
     // The last opened connection goes first: a receiver that serves one connection at a time
@@ -214,6 +215,7 @@ pub(super) async fn run_sequential(
         let step_no = s + 1;
         if let Some(wait) = step.wait {
             tokio::time::sleep(wait.0).await;
+            obs.waits.extend(Wait::of_step(WaitKind::Pause, step_no, wait.0));
         }
         if step.send.is_some() || step.resend.is_some() {
             let mut built = sent.next(run, ctx, step, step_no, lane.number)?;

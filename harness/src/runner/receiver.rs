@@ -12,7 +12,8 @@ use crate::faults::{write_shaped, AckToBuild, AfterAnswer, Answer, AnswerRules, 
 use crate::hl7::ack::{AckCode, AckError};
 use crate::hl7::Message;
 use crate::netlab::{Cut, Direction, Lab, LabError};
-use crate::observation::{Arrival, CaseObservation, SutRun, TransportEvent};
+use crate::observation::{peer_timeouts, Arrival, CaseObservation, SutRun, TransportEvent};
+use crate::observation::{Wait, WaitKind};
 use crate::scenario::{ConnectionBehaviour, ReceiverCase, TemplateMessage};
 use crate::transport::mllp::{encode_frame, FrameKind, MllpCodec, MllpOptions};
 use crate::vocab::Seed;
@@ -124,6 +125,8 @@ struct CaseState {
     /// The profile's judge for `as_specified` answers (one per case: `unique` statements
     /// remember what the case's sender sent); `None` without message profiles.
     judge: Option<Mutex<Validator>>,
+    /// Answers held back on purpose (`late_ack`), for the case's required waits.
+    held: Mutex<Vec<Wait>>,
 }
 
 /// The judge of `as_specified` answers, when the profile has message profiles.
@@ -207,6 +210,19 @@ impl CaseState {
         if arrivals.len() < MAX_ARRIVALS {
             arrivals.push((number, arrival));
         }
+    }
+
+    /// Records an answer held back for `delay`.
+    fn hold(&self, delay: Duration) {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        if held.len() < MAX_ARRIVALS {
+            held.extend(Wait::of_case(WaitKind::AnswerDelay, delay));
+        }
+    }
+
+    /// The answers held back so far.
+    fn held(&self) -> Vec<Wait> {
+        self.held.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Records whether a late answer was written after all.
@@ -337,6 +353,7 @@ async fn answer<W: AnswerWriter>(
         }
         Verdict::Delay(delay) => {
             arrival.answered = Some(now() + delay);
+            state.hold(delay);
             // Accepted once the late ACK is written (the sender may have gone by then).
             if let Some(bytes) = bytes() {
                 let (writer, state) = (Arc::clone(writer), Arc::clone(state));
@@ -529,6 +546,7 @@ pub async fn run_case(
         port: address.port(),
         cuts: Mutex::new(Vec::new()),
         judge: judge_for(ctx.profile.as_deref()),
+        held: Mutex::new(Vec::new()),
     });
     // A host that is down: every packet to the port dropped for a while, connects hang.
     if let Some(period) = run.case.connect_hang {
@@ -628,10 +646,12 @@ pub async fn run_case(
     }
 
     let mut reopen_failed = None;
+    let mut waits = Vec::new();
     let listener = match (listener, run.case.refuse_for) {
         (Some(listener), _) => Some(listener),
         (None, Some(period)) => {
             tokio::time::sleep(period.0.min(ctx.timeout)).await;
+            waits.extend(Wait::of_case(WaitKind::Refused, period.0.min(ctx.timeout)));
             match listen(ctx, &address.to_string()).await {
                 Ok(listener) => Some(listener),
                 Err(e) => {
@@ -689,12 +709,14 @@ pub async fn run_case(
             record.output = ctx.secrets.hide(&String::from_utf8_lossy(&output));
             record.stderr = ctx.secrets.hide(&String::from_utf8_lossy(&stderr));
             tokio::time::sleep(ctx.quiet).await;
+            waits.extend(Wait::of_case(WaitKind::Quiet, ctx.quiet));
         }
         _ => {
             let wanted = run.case.expect.delivered;
             while Instant::now() < deadline {
                 if state.settled(&expected, wanted) {
                     tokio::time::sleep(ctx.quiet).await;
+                    waits.extend(Wait::of_case(WaitKind::Quiet, ctx.quiet));
                     break;
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -732,6 +754,10 @@ pub async fn run_case(
         sut,
         ..CaseObservation::default()
     };
+    let mut observation = observation;
+    waits.extend(state.held());
+    waits.extend(peer_timeouts(&observation.arrivals));
+    observation.waits = waits;
     let plan = CasePlan {
         receiver: Some(receiver),
         skip_checks: run.case.skip_checks.clone(),
@@ -771,6 +797,8 @@ mod tests {
         /// When each of the sender's writes was taken (ms).
         written: Vec<u128>,
         arrivals: Vec<Arrival>,
+        /// The answers the harness held back (`late_ack`).
+        held: Vec<Wait>,
     }
 
     /// Writes each frame at its time (ms) through a stream holding `window` bytes, to a
@@ -795,6 +823,7 @@ mod tests {
             port: 0,
             cuts: Mutex::new(Vec::new()),
             judge: None,
+            held: Mutex::new(Vec::new()),
         });
         let deadline = state.started + Duration::from_secs(10);
         let serving = tokio::spawn({
@@ -834,7 +863,7 @@ mod tests {
         drop((from, to));
         serving.await.unwrap();
         let arrivals = state.arrivals.lock().unwrap().drain(..).map(|(_, a)| a).collect();
-        Run { acks, written, arrivals }
+        Run { acks, written, arrivals, held: state.held() }
     }
 
     #[tokio::test(start_paused = true)]
@@ -849,6 +878,24 @@ mod tests {
         let ms = Duration::from_millis;
         assert_eq!(times, [(ms(0), Some(ms(30))), (ms(5), Some(ms(5)))]);
         assert!(got.arrivals.iter().all(|a| a.accepted), "both written");
+        // The delay is a wait the case required; the prompt answer is none.
+        let held = Wait { kind: WaitKind::AnswerDelay, step: None, duration: ms(30) };
+        assert_eq!(got.held, [held]);
+        assert_eq!(peer_timeouts(&got.arrivals), []);
+    }
+
+    /// A frame left unanswered on purpose makes the sender wait out its own ACK timeout: the
+    /// time until its resend is a required wait; nothing is held back by the harness.
+    #[tokio::test(start_paused = true)]
+    async fn an_unanswered_frame_waits_out_the_senders_timeout() {
+        let frames = [(0, message("C1", 0)), (40, message("C1", 0))];
+        let answers = vec![Answer::NoAck, Answer::Ack];
+        let got = run(answers, (64 * 1024, Duration::ZERO), 1 << 16, &frames, 1).await;
+        assert_eq!(got.acks, [(40, "C1".to_string())]);
+        let waited =
+            Wait { kind: WaitKind::PeerTimeout, step: None, duration: Duration::from_millis(40) };
+        assert_eq!(peer_timeouts(&got.arrivals), [waited]);
+        assert_eq!(got.held, []);
     }
 
     #[tokio::test(start_paused = true)]
@@ -932,6 +979,7 @@ mod tests {
             port: 0,
             cuts: Mutex::new(Vec::new()),
             judge: judge_for(Some(&profile)),
+            held: Mutex::new(Vec::new()),
         };
         let good = b"MSH|^~\\&|S|SF|R|RF|20240101||ADT^A04^ADT_A01|T1|P|2.6\rPID|1||X||Doe^Jo\r";
         let (code, error, label) = state.as_specified(good);

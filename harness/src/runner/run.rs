@@ -180,7 +180,8 @@ async fn run_through_file(
     events: EventSink<'_>,
 ) -> Vec<CaseOutcome> {
     let Some(setup) = scenario.file.through.clone() else { return Vec::new() };
-    let ctx = ThroughContext {
+    let side_by_side = super::through::side_by_side(&setup);
+    let ctx = Arc::new(ThroughContext {
         setup,
         templates: scenario.file.templates.clone(),
         harness: options
@@ -191,19 +192,44 @@ async fn run_through_file(
         scenario_dir: scenario_dir(&scenario.path),
         defects: options.sut_defects.clone(),
         secrets: receiver::secret_values(&scenario.environment),
-    };
-    let mut finished = Vec::new();
+    });
+    let limit =
+        Arc::new(tokio::sync::Semaphore::new(if side_by_side { options.jobs.max(1) } else { 1 }));
+    let (started_tx, mut started) = tokio::sync::mpsc::unbounded_channel();
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut in_flight = std::collections::HashMap::new();
     for run in runs {
-        case_started(events, pack, scenario, &run.name);
-        let started = Instant::now();
-        let (observation, plan, sent) = super::through::run_case(&run, &ctx).await;
-        let judged = Judged { observation, plan, sent, duration: started.elapsed() };
+        let (ctx, limit, started_tx) = (Arc::clone(&ctx), Arc::clone(&limit), started_tx.clone());
+        let task_run = run.clone();
+        let handle = tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            let _ = started_tx.send(task_run.name.clone());
+            let started = Instant::now();
+            let ran = super::through::run_case(&task_run, &ctx).await;
+            (ran, started.elapsed())
+        });
+        in_flight.insert(handle.id(), run);
+    }
+    drop(started_tx);
+    let mut finished = Vec::new();
+    let tell = |name: &str| case_started(events, pack, scenario, name);
+    while let Some(joined) = next_finished(&mut tasks, &mut started, tell).await {
+        // A case that panicked is reported as failed, never dropped.
+        let (id, ((observation, plan, sent), duration)) = match joined {
+            Ok(done) => done,
+            Err(err) => {
+                (err.id(), ((crashed(&err), Default::default(), Vec::new()), Duration::ZERO))
+            }
+        };
+        let Some(run) = in_flight.remove(&id) else { continue };
+        let judged = Judged { observation, plan, sent, duration };
         let at = (&run.name[..], run.seed, (run.file, run.index));
         let outcome = judge(pack, scenario, options, at, None, judged);
         events(&RunEvent::CaseFinished(&outcome));
-        finished.push(outcome);
+        finished.push((run.index, outcome));
     }
-    finished
+    finished.sort_by_key(|(i, _)| *i);
+    finished.into_iter().map(|(_, outcome)| outcome).collect()
 }
 
 /// What running one scenario file gave.

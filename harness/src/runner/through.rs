@@ -12,7 +12,8 @@ use crate::checks::{CasePlan, ExpectedOutput, ThroughExpectation, ThroughInputPl
 use crate::hl7::edit::MessageBuf;
 use crate::hl7::Path;
 use crate::observation::{
-    CaseObservation, SutRun, ThroughArrival, ThroughInput, ThroughObservation, TransportEvent,
+    peer_timeouts, CaseObservation, SutRun, ThroughArrival, ThroughInput, ThroughObservation,
+    TransportEvent, Wait, WaitKind,
 };
 use crate::scenario::{ThroughCase, ThroughSetup};
 use crate::transport::client::{
@@ -314,6 +315,28 @@ type Started = (
     Option<tokio::task::JoinHandle<Vec<u8>>>,
 );
 
+/// Whether the cases of a through file may run side by side: only when nothing of theirs is
+/// shared, that is when each case starts its own engine (`sut.command`) on a fresh input port
+/// (`{input}`) with a work folder of its own, and every destination listens on a fresh port.
+/// A destination read rather than listened as is the case's own only when the store it
+/// reads lies in the case's work folder (`{workdir}` in its `dir:` or its command).
+/// An engine found running, an address the file fixes, or a store the cases share takes one
+/// case at a time, since one case's outputs would arrive at another's destinations.
+pub fn side_by_side(setup: &ThroughSetup) -> bool {
+    let own = |d: &crate::scenario::DestinationSetup| match &d.read {
+        None => d.listen.ends_with(":0"),
+        Some(read) => match &read.source {
+            crate::scenario::ReadSource::Dir(dir) => dir.contains("{workdir}"),
+            crate::scenario::ReadSource::Command(line) => {
+                line.iter().any(|a| a.contains("{workdir}"))
+            }
+        },
+    };
+    setup.command.is_some()
+        && setup.input.contains("{input}")
+        && setup.destinations.values().all(own)
+}
+
 /// Runs one through case; returns the observations, the plan and what was sent.
 pub async fn run_case(
     run: &ThroughRun,
@@ -426,7 +449,9 @@ pub async fn run_case(
     while Instant::now() < deadline && !settled() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    tokio::time::sleep_until((Instant::now() + ctx.setup.quiet).min(deadline)).await;
+    let quiet = ctx.setup.quiet.min(deadline.saturating_duration_since(Instant::now()));
+    tokio::time::sleep(quiet).await;
+    let mut waits: Vec<Wait> = Wait::of_case(WaitKind::Quiet, quiet).into_iter().collect();
     let (mut arrivals, reads) = super::through_read::stop_all(readers, &ctx.secrets).await;
 
     if let (Some(started), Some(record)) = (child.take(), sut.as_mut()) {
@@ -435,7 +460,12 @@ pub async fn run_case(
     // Removed whether the engine or a read folder made it.
     let _ = std::fs::remove_dir_all(&workdir);
     for (name, destination) in destinations {
-        for arrival in destination.stop().await {
+        waits.extend(destination.held());
+        let received = destination.stop().await;
+        // Each destination is its own peer of the engine: its resends are timed per
+        // destination.
+        waits.extend(peer_timeouts(&received));
+        for arrival in received {
             arrivals.push(ThroughArrival { destination: name.clone(), arrival });
         }
     }
@@ -443,6 +473,7 @@ pub async fn run_case(
     let observation = CaseObservation {
         through: Some(ThroughObservation { inputs: sent, arrivals, reads }),
         sut,
+        waits,
         ..CaseObservation::default()
     };
     let plan = CasePlan {
@@ -563,4 +594,60 @@ async fn send_inputs(
         sent.push(record);
     }
     sent
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::DestinationSetup;
+
+    fn setup(input: &str, command: bool, listens: &[&str]) -> ThroughSetup {
+        ThroughSetup {
+            input: input.into(),
+            destinations: listens
+                .iter()
+                .enumerate()
+                .map(|(i, l)| {
+                    let listen = (*l).into();
+                    (
+                        format!("d{i}"),
+                        DestinationSetup { listen, http: None, hllp: None, read: None },
+                    )
+                })
+                .collect(),
+            command: command.then(|| vec!["engine".to_string()]),
+            key: crate::hl7::Path::parse("MSH-10").unwrap(),
+            ack_timeout: Duration::from_secs(1),
+            timeout: Duration::from_secs(5),
+            quiet: Duration::from_millis(100),
+        }
+    }
+
+    /// Cases run side by side only when each has an engine, an input and destinations of its
+    /// own; an engine found running, any fixed address or a shared store is one case at a time.
+    #[test]
+    fn only_cases_that_share_nothing_run_side_by_side() {
+        let fresh = ["127.0.0.1:0", "127.0.0.1:0"];
+        assert!(side_by_side(&setup("mllp://{input}", true, &fresh)));
+        assert!(!side_by_side(&setup("mllp://{input}", false, &fresh)));
+        assert!(!side_by_side(&setup("mllp://127.0.0.1:2600", true, &fresh)));
+        assert!(!side_by_side(&setup("mllp://{input}", true, &["127.0.0.1:0", "127.0.0.1:2601"])));
+        // A read destination is the case's own only when its store is in the case's folder.
+        let read = |source: crate::scenario::ReadSource| {
+            let mut with = setup("mllp://{input}", true, &fresh);
+            with.destinations.get_mut("d1").expect("d1").read = Some(crate::scenario::ReadSetup {
+                source,
+                every: Duration::from_millis(50),
+                timeout: Duration::from_secs(1),
+                max_bytes: 1024,
+                max_messages: 10,
+            });
+            side_by_side(&with)
+        };
+        use crate::scenario::ReadSource::{Command, Dir};
+        assert!(read(Dir("{workdir}/out".into())));
+        assert!(!read(Dir("/var/engine/out".into())));
+        assert!(read(Command(vec!["sh".into(), "-c".into(), "cat {workdir}/out/*".into()])));
+        assert!(!read(Command(vec!["psql".into(), "-c".into(), "select msg from out".into()])));
+    }
 }

@@ -87,6 +87,7 @@ fn pending() -> Pending {
             attempts: Vec::new(),
             reply_order: Vec::new(),
             after_outside_bytes: false,
+            waits: Vec::new(),
         },
         sent_at: Instant::now(),
         control_id: Some("C1".into()),

@@ -60,6 +60,7 @@ impl Destination {
             port,
             cuts: Mutex::new(Vec::new()),
             judge: None,
+            held: Mutex::new(Vec::new()),
         });
         let accept_state = Arc::clone(&state);
         let acceptor = tokio::spawn(async move {
@@ -89,6 +90,11 @@ impl Destination {
     pub fn accepted(&self) -> usize {
         let arrivals = self.state.arrivals.lock().unwrap_or_else(|e| e.into_inner());
         arrivals.iter().filter(|(_, a)| a.accepted).count()
+    }
+
+    /// The waits this destination required so far: answers it held back (`late_ack`).
+    pub fn held(&self) -> Vec<crate::observation::Wait> {
+        self.state.held()
     }
 
     /// Stops listening (open connections are dropped) and gives the arrivals in order.

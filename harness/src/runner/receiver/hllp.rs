@@ -274,6 +274,7 @@ mod tests {
             port: 0,
             cuts: std::sync::Mutex::new(Vec::new()),
             judge: None,
+            held: std::sync::Mutex::new(Vec::new()),
         })
     }
 

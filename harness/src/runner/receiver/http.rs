@@ -249,6 +249,7 @@ impl Exchange<'_> {
             (Verdict::Delay(delay), Some(bytes)) => {
                 arrival.answered = Some(received + delay);
                 state.record(number, arrival);
+                state.hold(delay);
                 tokio::time::sleep(delay).await;
                 // Reached only if the sender still waits: a sender that gave up dropped the
                 // connection, and this future with it.
@@ -309,6 +310,7 @@ mod tests {
             port: 0,
             cuts: Mutex::new(Vec::new()),
             judge: None,
+            held: Mutex::new(Vec::new()),
         })
     }
 
