@@ -300,6 +300,9 @@ pub fn resolve(mut file: raw::ScenarioFile, ctx: &LoadContext) -> Result<Scenari
         check_case(case, &file, ctx.known_checks, &mut report);
     }
     super::through::check_flows(&file, ctx.known_checks, &mut report);
+    if let Some(spec) = &file.through {
+        super::through_read::check_read_folders(spec, dir, ctx.access, &mut report);
+    }
     read_replies(&mut file, ctx, &mut errors);
     let mut templates = BTreeMap::new();
     for (name, template) in &file.messages {

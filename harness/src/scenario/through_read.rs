@@ -8,6 +8,7 @@
 use super::text::{Span, Text};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// How the harness reads a destination it does not listen as. Give `command` or `dir`.
@@ -34,7 +35,9 @@ pub struct ThroughRead {
     /// subfolders, symbolic links and names starting with `.` (a writer's temporary files)
     /// are skipped. Relative to the scenario's folder; placeholders `{workdir}` and
     /// `{scenario_dir}`; created when missing. Given to `sut.command` as
-    /// `{destination.NAME}`.
+    /// `{destination.NAME}`. Like every file a pack reads, it lies in the pack's folder (or
+    /// under `{workdir}`) unless the run is given `--allow-files-outside-pack`, as a real
+    /// engine's output folder elsewhere needs.
     #[serde(default)]
     pub dir: Option<Text>,
     /// How often to read while the case waits (default 250ms). An arrival's time is the read
@@ -120,6 +123,70 @@ impl ReadSetup {
     }
 }
 
+/// A `dir:` read destination copies what it reads into the report, so, like every file a pack
+/// names ([`super::files`]), its folder lies in the pack's folders unless the run allows files
+/// outside the pack (`--allow-files-outside-pack`, as a real engine's output folder needs). A
+/// folder under `{workdir}` is the case's own. The folder may not exist yet (it is created):
+/// the part that exists is resolved (symbolic links included) and the rest may not climb out
+/// with `..`.
+pub(super) fn check_read_folders(
+    spec: &super::through::ThroughSpec,
+    pack_dir: &Path,
+    access: super::files::FileAccess,
+    report: &mut dyn FnMut(&str, String),
+) {
+    if access == super::files::FileAccess::Anywhere {
+        return;
+    }
+    for (name, destination) in &spec.destinations {
+        let Some(written) = destination.read.as_ref().and_then(|r| r.dir.as_ref()) else {
+            continue;
+        };
+        let written = written.0.as_str();
+        if written.starts_with("{workdir}") {
+            continue;
+        }
+        // A scenario named without a folder is in `.`, as the runner fills `{scenario_dir}`.
+        let folder = if pack_dir.as_os_str().is_empty() { Path::new(".") } else { pack_dir };
+        let filled = written.replace("{scenario_dir}", &folder.display().to_string());
+        if let Some(resolved) = outside_pack(pack_dir, &filled) {
+            report(
+                "dir:",
+                format!(
+                    "through.destinations.{name}.read.dir {written:?} is outside the pack (it \
+                     resolves to {}; a pack reads files in its own folder or the case's \
+                     {{workdir}}); pass --allow-files-outside-pack to read an engine's folder \
+                     elsewhere",
+                    resolved.display()
+                ),
+            );
+        }
+    }
+}
+
+/// Where `written` (relative to `pack_dir`) leads when that is outside the pack's folders.
+fn outside_pack(pack_dir: &Path, written: &str) -> Option<PathBuf> {
+    let path = pack_dir.join(written);
+    let mut existing = path.as_path();
+    let mut missing = Vec::new();
+    let base = loop {
+        if let Ok(resolved) = existing.canonicalize() {
+            break resolved;
+        }
+        // `file_name` is `None` for a `..`: a missing folder's `..` cannot be resolved.
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(last)) => {
+                missing.push(last.to_owned());
+                existing = parent;
+            }
+            _ => return Some(path),
+        }
+    };
+    let resolved = missing.iter().rev().fold(base, |at, part| at.join(part));
+    let roots = super::files::pack_roots(pack_dir);
+    (!roots.iter().any(|root| resolved.starts_with(root))).then_some(resolved)
+}
+
 /// What serde cannot check of destination `name`'s `read:`: one source, a command with a
 /// program, bounds above zero, and no listener settings beside it.
 pub(super) fn check_read(
@@ -198,6 +265,43 @@ mod tests {
         }
     }
 
+    /// A read folder is the pack's (or the case's `{workdir}`) unless the run allows files
+    /// outside the pack: a pack cannot copy what appears in `/tmp` or a home folder into a
+    /// report unasked, nor climb out of a folder that does not exist yet with `..`.
+    #[test]
+    fn a_read_folder_outside_the_pack_needs_the_run_to_allow_it() {
+        let pack = std::env::temp_dir().join(format!("hl7h-read-pack-{}", std::process::id()));
+        std::fs::create_dir_all(pack.join("sub")).expect("pack folder");
+        let outside = pack.join("..").join(format!("hl7h-read-elsewhere-{}", std::process::id()));
+        std::fs::create_dir_all(&outside).expect("outside folder");
+        std::os::unix::fs::symlink(&outside, pack.join("link")).expect("a link out");
+        let load = |dir: &str, access| {
+            let text = format!(
+                "{HEAD}through:\n  destinations:\n    a: {{ read: {{ dir: {} }} }}\n{FLOWS}",
+                serde_json::to_string(dir).expect("a string")
+            );
+            load_text(&pack.join("t.yaml"), &text, &[], access).map(|_| ()).map_err(|errors| {
+                errors.into_iter().map(|e| (e.line, e.message)).collect::<Vec<_>>()
+            })
+        };
+        for inside in ["out", "sub/new/deeper", "{workdir}/out", "{scenario_dir}/out"] {
+            assert_eq!(load(inside, FileAccess::PackOnly), Ok(()), "{inside}");
+        }
+        let elsewhere = outside.display().to_string();
+        for out in [elsewhere.as_str(), "link", "link/new", "new/../../x", "../x"] {
+            let errors = load(out, FileAccess::PackOnly).expect_err(out);
+            assert!(
+                errors.iter().any(|(line, m)| *line == 5
+                    && m.contains("read.dir")
+                    && m.contains("--allow-files-outside-pack")),
+                "{out}: {errors:?}"
+            );
+            assert_eq!(load(out, FileAccess::Anywhere), Ok(()), "{out} with the opt-in");
+        }
+        let _ = std::fs::remove_dir_all(&pack);
+        let _ = std::fs::remove_dir_all(&outside);
+    }
+
     fn fails(destination: &str, wanted: &str) {
         let found = check(destination, "");
         assert!(found.iter().any(|(_, m)| m.contains(wanted)), "{wanted:?} not in {found:?}");
@@ -241,8 +345,9 @@ mod tests {
                 })
             )
             .replace("to: a", &format!("to: {name}"));
+            // The recorded folder is outside this test's pack: allowed as a run would be.
             let loaded =
-                load_text(std::path::Path::new("t.yaml"), &again, &[], FileAccess::default())
+                load_text(std::path::Path::new("t.yaml"), &again, &[], FileAccess::Anywhere)
                     .expect("loads back");
             let back = loaded.file.through.expect("a through setup");
             let back = back.destinations.get(name).and_then(|d| d.read.clone()).expect("read");
