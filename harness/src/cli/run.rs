@@ -66,8 +66,8 @@ pub struct RunArgs {
     /// variables the run needs are listed (set, defaulted, or not set).
     #[arg(long)]
     pub check: bool,
-    /// Let scenario files read files (file:, glob:, TLS files) outside their pack's folder and
-    /// the nearest corpus/ folder above it. Off by default: a pack is trusted like code (it runs
+    /// Let scenario files read files (file:, glob:, TLS files, a through destination's read
+    /// dir:) outside their pack's folder and the nearest corpus/ folder above it. Off by default: a pack is trusted like code (it runs
     /// command: probes and sut.command), but it must not copy other files of this machine into
     /// a report unless you say so.
     #[arg(long)]
