@@ -6,8 +6,9 @@
 //!   (soft up to hard) so both ends fit, and said when it cannot be;
 //! - a soak: the load engine sends at a constant rate for 10 minutes (20 s with `--quick`),
 //!   the resident set sampled every few seconds; first, last, largest and the slope of a
-//!   least-squares line through the samples (KiB per minute) are printed. A flat line is the
-//!   goal: whatever the endpoint keeps per message must be bounded.
+//!   least-squares line through the samples (KiB per minute) are printed, and the slope once
+//!   the stores the endpoint keeps per message are full (after 100,000 messages and a margin).
+//!   A flat line from then on is the goal: whatever the endpoint keeps per message is bounded.
 //!
 //! Also the process-accounting helper other suites use for a child's CPU time.
 
@@ -204,6 +205,21 @@ struct Soak {
     max_kib: u64,
     /// Least-squares slope through the samples.
     kib_per_minute: f64,
+    /// When the endpoint's stores per message are full (receipts, applied log, duplicate
+    /// window: [`kept_full_after`]); `None` when the soak ends first.
+    kept_full_s: Option<f64>,
+    /// The slope through the samples from then on: zero when nothing else grows.
+    kib_per_minute_once_full: Option<f64>,
+}
+
+/// Seconds of the soak after which every store the endpoint keeps per message holds its most
+/// (the last [`MAX_RECEIPTS`](hl7_harness::target::endpoint::MAX_RECEIPTS) receipts and applied
+/// ids, the duplicate window), with a margin of 20 s for the allocator to settle. Before that
+/// the resident set grows by design; after it, growth is a leak.
+fn kept_full_after(rate: f64) -> f64 {
+    let kept = hl7_harness::target::endpoint::MAX_RECEIPTS
+        .max(hl7_harness::target::client_feed::DUPLICATE_WINDOW);
+    kept as f64 / rate + 20.0
 }
 
 /// Least-squares slope of `(x, y)` points, y per unit of x.
@@ -288,8 +304,18 @@ fn soak(root: &Path, binary: &Path, run_for: Duration, every: Duration) -> anyho
         last_kib: samples.last().map_or(0, |s| s.1),
         max_kib: samples.iter().map(|s| s.1).max().unwrap_or(0),
         kib_per_minute: slope(&samples) * 60.0,
+        kept_full_s: (kept_full_after(SOAK_RATE) < run_for.as_secs_f64())
+            .then_some(kept_full_after(SOAK_RATE)),
+        kib_per_minute_once_full: once_full(&samples, kept_full_after(SOAK_RATE)),
         samples,
     })
+}
+
+/// The slope (KiB per minute) of the samples taken after `full` seconds; `None` with fewer
+/// than two.
+fn once_full(samples: &[(f64, u64)], full: f64) -> Option<f64> {
+    let after: Vec<(f64, u64)> = samples.iter().copied().filter(|s| s.0 >= full).collect();
+    (after.len() >= 2).then(|| slope(&after) * 60.0)
 }
 
 #[derive(Tabled)]
@@ -330,12 +356,20 @@ pub fn run(root: &Path, quick: bool) -> anyhow::Result<serde_json::Value> {
                 soak.rate, soak.seconds, soak.sent, soak.lost
             ),
             figure: format!(
-                "first {}, last {}, max {}, slope {:.0} KiB/min ({} samples)",
+                "first {}, last {}, max {}, slope {:.0} KiB/min ({} samples){}",
                 mib(soak.first_kib),
                 mib(soak.last_kib),
                 mib(soak.max_kib),
                 soak.kib_per_minute,
-                soak.samples.len()
+                soak.samples.len(),
+                match (soak.kept_full_s, soak.kib_per_minute_once_full) {
+                    (Some(full), Some(slope)) => {
+                        format!(
+                            "; once the kept stores are full ({full:.0} s on): {slope:.0} KiB/min"
+                        )
+                    }
+                    _ => String::new(),
+                }
             ),
         },
     ];
@@ -352,5 +386,9 @@ mod tests {
         assert_eq!(slope(&[(0.0, 10), (1.0, 12), (2.0, 14)]), 2.0);
         assert_eq!(slope(&[(0.0, 10), (1.0, 10)]), 0.0);
         assert_eq!(slope(&[(0.0, 10)]), 0.0);
+        // Growth while the stores fill, then flat: only the flat part counts once full.
+        let samples = [(0.0, 10), (10.0, 20), (20.0, 30), (30.0, 30), (40.0, 30)];
+        assert_eq!(once_full(&samples, 20.0), Some(0.0));
+        assert_eq!(once_full(&samples, 40.0), None);
     }
 }

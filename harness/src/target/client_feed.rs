@@ -15,6 +15,7 @@
 
 use crate::hl7::{Message, Path, Segment, Value};
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -93,9 +94,12 @@ pub enum Effect {
 pub const MAX_LOGGED_ERRORS: usize = 10_000;
 
 /// Messages whose MSH-3/4/10 the duplicate detection remembers: a resend arrives within
-/// seconds or minutes of its first copy, far inside this window, and the memory stays near
-/// 40 MB however long the endpoint runs and however long the fields are.
-pub const DUPLICATE_WINDOW: usize = 1_000_000;
+/// seconds or minutes of its first copy (a sender's ACK timeout and retries), inside this
+/// window at any rate up to several hundred messages a second. It is the number of receipts
+/// the endpoint keeps (`MAX_RECEIPTS`), so every store per message fills at the same time and
+/// the endpoint's memory is flat from then on (about 2 minutes at 1,000 messages a second;
+/// issue 18's soak), however long it runs and however long the fields are.
+pub const DUPLICATE_WINDOW: usize = 100_000;
 
 /// The MSH-3/4/10 keys of the last [`DUPLICATE_WINDOW`] messages, as 128 bits of their SHA-256
 /// (no two distinct keys share one in practice: a false duplicate would lose a message).
@@ -113,11 +117,13 @@ impl Default for SeenKeys {
 }
 
 impl SeenKeys {
-    /// Remembers `key`; false when it was already there.
-    fn insert(&mut self, key: &(String, String, String)) -> bool {
+    /// Remembers the key made of `parts` (MSH-3, MSH-4, MSH-10 as read); false when it was
+    /// already there. The parts are hashed as they are, length-prefixed, so no string is built
+    /// per message.
+    fn insert(&mut self, parts: [&str; 3]) -> bool {
         use sha2::{Digest, Sha256};
         let mut hasher = Sha256::new();
-        for part in [&key.0, &key.1, &key.2] {
+        for part in parts {
             hasher.update((part.len() as u64).to_le_bytes());
             hasher.update(part.as_bytes());
         }
@@ -176,7 +182,13 @@ pub enum TextMode {
 
 /// A value as stored text, per the feed's text mode.
 fn read(message: &Message<'_>, value: &Value<'_>, mode: TextMode) -> String {
-    let text: std::borrow::Cow<'_, str> = match mode {
+    read_text(message, value, mode).into_owned()
+}
+
+/// [`read`] without a copy when the value needs no decoding: most values are plain ASCII, so
+/// the duplicate key and the checks of a value cost no allocation.
+fn read_text<'a>(message: &Message<'a>, value: &Value<'a>, mode: TextMode) -> Cow<'a, str> {
+    let text: Cow<'a, str> = match mode {
         TextMode::Decoded => message.text(value),
         TextMode::Raw => String::from_utf8_lossy(value.as_bytes()),
         TextMode::Latin1 => {
@@ -184,8 +196,11 @@ fn read(message: &Message<'_>, value: &Value<'_>, mode: TextMode) -> String {
             bytes.iter().map(|&b| char::from(b)).collect::<String>().into()
         }
     };
-    // One allocation per value: the trimmed text, copied once.
-    text.trim().to_string()
+    match text {
+        Cow::Borrowed(text) => Cow::Borrowed(text.trim()),
+        Cow::Owned(text) if text.trim().len() == text.len() => Cow::Owned(text),
+        Cow::Owned(text) => Cow::Owned(text.trim().to_string()),
+    }
 }
 
 /// Text at a path; empty when absent.
@@ -212,6 +227,19 @@ fn component(
         .unwrap_or_default()
 }
 
+/// [`component`] of a field already found.
+fn field_component(
+    message: &Message<'_>,
+    field: Option<Value<'_>>,
+    n: usize,
+    mode: TextMode,
+) -> String {
+    field
+        .and_then(|f| f.component(n))
+        .map(|v| first_subcomponent(message, v, mode))
+        .unwrap_or_default()
+}
+
 /// The first subcomponent: the surname of an FN family name (v2.5+), or the whole component
 /// when it has no subcomponents.
 fn first_subcomponent(message: &Message<'_>, value: Value<'_>, mode: TextMode) -> String {
@@ -221,13 +249,12 @@ fn first_subcomponent(message: &Message<'_>, value: Value<'_>, mode: TextMode) -
 
 /// The email address among PID-13's repetitions: XTN-4, on the repetition whose use code is
 /// NET (XTN-2) or equipment type Internet (XTN-3).
-fn email(message: &Message<'_>, pid: &Segment<'_>, mode: TextMode) -> Option<String> {
-    let field = pid.field(13)?;
-    field.repetitions().find_map(|r| {
-        let part = |n| r.component(n).map(|v| read(message, &v, mode)).unwrap_or_default();
+fn email(message: &Message<'_>, field: Option<Value<'_>>, mode: TextMode) -> Option<String> {
+    field?.repetitions().find_map(|r| {
+        let part = |n| r.component(n).map(|v| read_text(message, &v, mode)).unwrap_or_default();
         let is_email = part(2) == "NET" || part(3).eq_ignore_ascii_case("Internet");
         let address = part(4);
-        (is_email && !address.is_empty()).then_some(address)
+        (is_email && !address.is_empty()).then(|| address.into_owned())
     })
 }
 
@@ -239,12 +266,20 @@ impl ClientFeed {
         // looked up per field, and MSH-10 read once.
         let header = message.header();
         let mode = self.text_mode;
-        let field = |n| header.field(n).map(|v| read(message, &v, mode)).unwrap_or_default();
-        let key = (field(3), field(4), field(10));
-        if !self.seen.insert(&key) && !self.reapply_duplicates {
+        let mut key: [Cow<'_, str>; 3] = Default::default();
+        for (n, value) in header.fields().take_while(|(n, _)| *n <= 10) {
+            let slot = match n {
+                3 => 0,
+                4 => 1,
+                10 => 2,
+                _ => continue,
+            };
+            key[slot] = read_text(message, &value, mode);
+        }
+        if !self.seen.insert([&key[0], &key[1], &key[2]]) && !self.reapply_duplicates {
             return vec![Effect::Duplicate];
         }
-        let control_id = key.2;
+        let [_, _, control_id] = key;
         let code = message.message_code().unwrap_or("");
         let trigger = message.trigger_event().unwrap_or("");
         let mut effects = match (code, trigger) {
@@ -273,7 +308,7 @@ impl ClientFeed {
                     self.older_errors_not_kept += 1;
                 }
                 self.errors.push_back(LoggedError {
-                    control_id: control_id.clone(),
+                    control_id: control_id.clone().into_owned(),
                     event: format!("{code}^{trigger}"),
                     message: message.clone(),
                 });
@@ -288,15 +323,22 @@ impl ClientFeed {
         pid: &Segment<'_>,
         mode: TextMode,
     ) -> Result<Client, String> {
+        // The fields read, found in one pass over PID (each field separator once) rather than
+        // a scan from the segment's start for each.
+        let mut fields: [Option<Value<'_>>; 31] = [None; 31];
+        for (n, value) in pid.fields().take_while(|(n, _)| *n <= 30) {
+            fields[n] = Some(value);
+        }
+        let part = |field: usize, n| field_component(message, fields[field], n, mode);
         let client = Client {
-            id: component(message, pid, 3, 1, mode),
-            family: component(message, pid, 5, 1, mode),
-            given: component(message, pid, 5, 2, mode),
-            email: email(message, pid, mode),
-            gender: component(message, pid, 8, 1, mode),
-            birth_date: component(message, pid, 7, 1, mode),
+            id: part(3, 1),
+            family: part(5, 1),
+            given: part(5, 2),
+            email: email(message, fields[13], mode),
+            gender: part(8, 1),
+            birth_date: part(7, 1),
             active: true,
-            deceased: component(message, pid, 30, 1, mode) == "Y",
+            deceased: part(30, 1) == "Y",
             professionals: BTreeSet::new(),
             merged: Vec::new(),
         };
@@ -692,18 +734,19 @@ mod tests {
     #[test]
     fn duplicate_detection_remembers_a_bounded_window_of_hashed_keys() {
         let mut seen = SeenKeys { window: 3, ..SeenKeys::default() };
-        let key = |n: usize| ("EHR".to_string(), "SITE".to_string(), format!("M{n}"));
+        let ids: Vec<String> = (0..4).map(|n| format!("M{n}")).collect();
+        let key = |n: usize| ["EHR", "SITE", ids[n].as_str()];
         for n in 0..3 {
-            assert!(seen.insert(&key(n)));
+            assert!(seen.insert(key(n)));
         }
-        assert!(!seen.insert(&key(2)), "a resend inside the window");
-        assert!(seen.insert(&key(3)));
+        assert!(!seen.insert(key(2)), "a resend inside the window");
+        assert!(seen.insert(key(3)));
         assert_eq!((seen.set.len(), seen.order.len()), (3, 3), "the oldest is forgotten");
-        assert!(seen.insert(&key(0)), "outside the window: taken as new");
+        assert!(seen.insert(key(0)), "outside the window: taken as new");
         // The parts are length-prefixed: moving a character between fields is another key.
         let mut parts = SeenKeys::default();
-        assert!(parts.insert(&("AB".into(), "C".into(), "1".into())));
-        assert!(parts.insert(&("A".into(), "BC".into(), "1".into())));
+        assert!(parts.insert(["AB", "C", "1"]));
+        assert!(parts.insert(["A", "BC", "1"]));
     }
 
     #[test]
