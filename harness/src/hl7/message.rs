@@ -78,6 +78,65 @@ struct SegmentSpan {
     id_len: usize,
 }
 
+/// Header fields (MSH-2 on) whose bounds [`HeaderIndex`] keeps: MSH-21, the last field of
+/// v2.5.1's MSH, is MSH-2 plus 19; fields beyond are found by walking the segment.
+const HEADER_PIECES: usize = 20;
+
+/// Where the header's fields start, found in one pass at parse. The message type, control id,
+/// version and character set are read many times per message (validation, the endpoint's
+/// decision, the ACK), and each read would otherwise walk the header from its start.
+#[derive(Debug, Clone, Copy, Default)]
+struct HeaderIndex {
+    /// `starts[i]`: where MSH-(i+2) starts in the header segment's bytes (after the separator
+    /// that opens it). Piece 0 is MSH-2, which starts just after MSH-1.
+    starts: [u32; HEADER_PIECES + 1],
+    /// How many entries of `starts` are set; `HEADER_PIECES + 1` when the header may go on.
+    count: u8,
+}
+
+impl HeaderIndex {
+    /// Indexes a header segment's bytes, `id_len` the length of its id; empty (every lookup
+    /// then walks) when the segment is too long for `u32` offsets.
+    fn new(bytes: &[u8], id_len: usize, field: u8) -> HeaderIndex {
+        let mut index = HeaderIndex::default();
+        if bytes.len() <= id_len || u32::try_from(bytes.len()).is_err() {
+            return index;
+        }
+        let mut start = id_len + 1;
+        for slot in 0..index.starts.len() {
+            // The length fits in `u32` (checked above), so every start does.
+            index.starts[slot] = start as u32;
+            index.count += 1;
+            match memchr(field, &bytes[start..]) {
+                Some(at) => start += at + 1,
+                None => break,
+            }
+        }
+        index
+    }
+
+    /// The byte range of field `n` (2 or more) in the header's bytes: `Some(None)` when the
+    /// header ends before it, `None` when the index does not reach that far.
+    fn range(&self, n: usize, len: usize) -> Option<Option<Range<usize>>> {
+        let piece = n.checked_sub(2)?;
+        let count = usize::from(self.count);
+        if count == 0 || piece >= HEADER_PIECES {
+            return None;
+        }
+        if piece >= count {
+            // The walk stopped before `starts` was full, so the header has no more fields.
+            return Some(None);
+        }
+        let start = self.starts[piece] as usize;
+        let end = match self.starts.get(piece + 1) {
+            Some(&next) if piece + 1 < count => next as usize - 1,
+            _ if count <= HEADER_PIECES => len,
+            _ => return None,
+        };
+        Some(Some(start..end))
+    }
+}
+
 /// One parsed HL7 v2 message, borrowing its input.
 #[derive(Debug, Clone)]
 pub struct Message<'a> {
@@ -87,6 +146,7 @@ pub struct Message<'a> {
     findings: Vec<Finding>,
     origin: usize,
     charset: Charset,
+    header_index: HeaderIndex,
 }
 
 impl<'a> Message<'a> {
@@ -105,8 +165,18 @@ impl<'a> Message<'a> {
         }
         let delimiters = parse_delimiters(&bytes[start..], start + origin)?;
         let segments = index_segments(bytes, start, &delimiters, options, &mut findings)?;
-        let mut message =
-            Message { bytes, delimiters, segments, findings, origin, charset: Charset::Ascii };
+        let header_index = segments.first().map_or_else(HeaderIndex::default, |span| {
+            HeaderIndex::new(&bytes[span.start..span.end], span.id_len, delimiters.field)
+        });
+        let mut message = Message {
+            bytes,
+            delimiters,
+            segments,
+            findings,
+            origin,
+            charset: Charset::Ascii,
+            header_index,
+        };
         message.charset = message.read_charset(start);
         Ok(message)
     }
@@ -115,7 +185,7 @@ impl<'a> Message<'a> {
     /// a finding and the message is then read as UTF-8, the most common undeclared encoding;
     /// its bytes are not checked, since nothing says what they should be.
     fn read_charset(&mut self, body_start: usize) -> Charset {
-        let field = self.header().field(18).and_then(|f| f.repetition(1));
+        let field = self.header_field(18).and_then(|f| f.repetition(1));
         let (declared, offset) = match field {
             Some(v) if !v.is_empty() => (v.as_bytes(), v.offset()),
             _ => (&b""[..], self.origin + body_start),
@@ -266,14 +336,24 @@ impl<'a> Message<'a> {
 
     /// MSH-18, first repetition: the character set of the message (table 0211).
     pub fn character_set(&self) -> Option<&'a [u8]> {
-        let field = self.header().field(18)?;
+        let field = self.header_field(18)?;
         let first = field.repetition(1)?;
         (!first.is_empty()).then(|| first.as_bytes())
     }
 
+    /// Field `n` of the header, as [`Segment::field`] on [`Message::header`] gives it, found
+    /// through the bounds noted at parse instead of a walk from the header's start.
+    pub fn header_field(&self, n: usize) -> Option<Value<'a>> {
+        let header = self.header();
+        match self.header_index.range(n, header.bytes.len()) {
+            Some(range) => header.field_in(n, range?),
+            None => header.field(n),
+        }
+    }
+
     /// A header component as text, when present, non-empty and ASCII-clean (MSH codes are ASCII).
     fn header_text(&self, field: usize, component: usize) -> Option<&'a str> {
-        let value = self.header().field(field)?.component(component)?;
+        let value = self.header_field(field)?.component(component)?;
         let text = std::str::from_utf8(value.as_bytes()).ok()?.trim();
         (!text.is_empty()).then_some(text)
     }
@@ -370,6 +450,16 @@ impl<'a> Segment<'a> {
         }
         let offset = self.offset + start;
         Some(Value::scanned(&self.bytes[start..end], offset, self.delimiters, Level::Field, held))
+    }
+
+    /// Field `n` (2 or more) of a header segment, whose bytes are `range` (found beforehand).
+    fn field_in(&self, n: usize, range: Range<usize>) -> Option<Value<'a>> {
+        if n == 2 {
+            return Some(self.opaque_value(range));
+        }
+        let bytes = self.bytes.get(range.clone())?;
+        let (_, held) = scan::piece(bytes, Level::Field, &self.delimiters);
+        Some(Value::scanned(bytes, self.offset + range.start, self.delimiters, Level::Field, held))
     }
 
     fn opaque_value(&self, range: Range<usize>) -> Value<'a> {
@@ -845,6 +935,9 @@ mod tests {
             input.extend(&body);
             let Ok(message) = Message::parse(&input) else { return Ok(()) };
             let d = *message.delimiters();
+            for n in 0..HEADER_PIECES + 6 {
+                proptest::prop_assert_eq!(message.header_field(n), message.header().field(n), "MSH-{}", n);
+            }
             for segment in message.segments() {
                 let tree: Tree<'_> = segment
                     .fields()
@@ -873,6 +966,29 @@ mod tests {
                     }
                 }
                 proptest::prop_assert_eq!(segment.field(tree.len() + 1), None);
+            }
+        }
+    }
+
+    #[test]
+    fn header_fields_by_index_agree_with_a_walk() {
+        let mut long = b"MSH|^~\\&".to_vec();
+        for n in 3..40 {
+            long.extend(format!("|{n}^x~y&z").bytes());
+        }
+        let inputs: [&[u8]; 7] = [
+            ADT,
+            &long,
+            b"MSH|^~\\&",
+            b"MSH|^~\\&|",
+            b"MSH|^~\\&|A||B|\rPID|1\r",
+            b"\xEF\xBB\xBFMSH|^~\\&|A|B|C|D|E||ADT^A01|1|P|2.5|||||||UNICODE UTF-8\r",
+            b"MSH|^~\\&|||||||||||||||||||||||||\r",
+        ];
+        for input in inputs {
+            let m = Message::parse(input).unwrap();
+            for n in 0..50 {
+                assert_eq!(m.header_field(n), m.header().field(n), "MSH-{n} of {input:?}");
             }
         }
     }

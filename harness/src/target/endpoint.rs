@@ -387,7 +387,7 @@ impl Endpoint {
             }
         };
         let header = |n: usize| {
-            let value = message.header().field(n)?;
+            let value = message.header_field(n)?;
             Some(String::from_utf8_lossy(value.as_bytes()).into_owned())
         };
         let decision = self.judged(&message, decide(&message, &self.config));
@@ -478,7 +478,7 @@ impl Endpoint {
             }
         };
         let original =
-            |n: usize| message.header().field(n).map(|v| v.as_bytes().to_vec()).unwrap_or_default();
+            |n: usize| message.header_field(n).map(|v| v.as_bytes().to_vec()).unwrap_or_default();
         if d.has(Defect::WrongMsa2) {
             let mut wrong = original(10);
             wrong.extend_from_slice(b"-WRONG");

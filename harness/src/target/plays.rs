@@ -132,9 +132,8 @@ impl Played {
 /// MSH-3, MSH-4 and MSH-10 hashed: what makes a message a resend of one seen before.
 fn resend_key(message: &Message<'_>) -> u64 {
     let mut hasher = DefaultHasher::new();
-    let header = message.header();
     for field in [3, 4, 10] {
-        header.field(field).map(|v| v.as_bytes()).unwrap_or_default().hash(&mut hasher);
+        message.header_field(field).map(|v| v.as_bytes()).unwrap_or_default().hash(&mut hasher);
     }
     hasher.finish()
 }

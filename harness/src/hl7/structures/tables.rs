@@ -6,6 +6,7 @@ use super::matcher::{match_segments, Automaton, ZSegments};
 use crate::hl7::finding::{Finding, Location, Severity};
 use crate::hl7::standard::{self, data_lines};
 use crate::hl7::table_hash::TableMap;
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::OnceLock;
 
@@ -71,7 +72,7 @@ pub struct Structure {
 }
 
 impl Structure {
-    fn automaton(&self) -> &Automaton {
+    pub(crate) fn automaton(&self) -> &Automaton {
         self.automaton.get_or_init(|| Automaton::new(&self.items))
     }
 }
@@ -154,17 +155,61 @@ pub fn structure_for_event(
     if message_code == "ACK" {
         return structure(version, "ACK").map(|s| s.id.as_str());
     }
-    let event = format!("{message_code}^{trigger}");
-    if let Some(id) = tables().events.get(&version).and_then(|m| m.get(&event)) {
+    // The key `CODE^EVENT` is built on the stack: this runs for every message validated.
+    let mut buffer = [0u8; 32];
+    let event = event_key(&mut buffer, message_code, trigger);
+    if let Some(id) = tables().events.get(&version).and_then(|m| m.get(&*event)) {
         return Some(id.as_str());
     }
     msh9_3.and_then(|id| structure(version, id)).map(|s| s.id.as_str())
 }
 
+/// `CODE^EVENT`, the event table's key, in `buffer` when it fits.
+fn event_key<'b>(buffer: &'b mut [u8; 32], code: &str, trigger: &str) -> Cow<'b, str> {
+    let len = code.len() + 1 + trigger.len();
+    if len > buffer.len() {
+        return Cow::Owned(format!("{code}^{trigger}"));
+    }
+    buffer[..code.len()].copy_from_slice(code.as_bytes());
+    buffer[code.len()] = b'^';
+    buffer[code.len() + 1..len].copy_from_slice(trigger.as_bytes());
+    // Two strings and an ASCII byte between them are UTF-8.
+    match std::str::from_utf8(&buffer[..len]) {
+        Ok(key) => Cow::Borrowed(key),
+        Err(_) => Cow::Owned(format!("{code}^{trigger}")),
+    }
+}
+
 /// The required fields of a segment (1-based positions, usage R in the standard's segment
 /// definition); empty when none or unknown.
 pub fn required_fields(version: Version, segment: &str) -> &'static [usize] {
+    // Validation asks this for every segment of every message: a three-byte id is looked up
+    // as one integer in a table per version, instead of hashing the version and then the name.
+    if let [a, b, c] = *segment.as_bytes() {
+        let key = u32::from_be_bytes([0, a, b, c]);
+        return required_by_key()[version as usize].get(&key).copied().unwrap_or(&[]);
+    }
     standard::segment(version, segment).map_or(&[], |s| s.required.as_slice())
+}
+
+/// Per version (indexed by `Version as usize`), the required fields of every segment that has
+/// some, keyed by the segment id's three bytes.
+fn required_by_key() -> &'static [TableMap<u32, &'static [usize]>; Version::ALL.len()] {
+    static REQUIRED: OnceLock<[TableMap<u32, &'static [usize]>; Version::ALL.len()]> =
+        OnceLock::new();
+    REQUIRED.get_or_init(|| {
+        Version::ALL.map(|version| {
+            standard::segment_ids(version)
+                .into_iter()
+                .filter_map(|id| {
+                    let def = standard::segment(version, id)?;
+                    let [a, b, c] = *id.as_bytes() else { return None };
+                    let required = def.required.as_slice();
+                    (!required.is_empty()).then_some((u32::from_be_bytes([0, a, b, c]), required))
+                })
+                .collect()
+        })
+    })
 }
 
 /// Matches the message's segment ids against the structure; Z-segments may appear anywhere.
@@ -246,8 +291,25 @@ mod tests {
             Some("ORU_R01")
         );
         assert_eq!(structure_for_event(Version::V2_5, "ZZZ", "Z01", None), None);
+        let long = "X".repeat(40);
+        assert_eq!(structure_for_event(Version::V2_5, &long, "A01", None), None);
+        let mut buffer = [0; 32];
+        assert_eq!(event_key(&mut buffer, "ADT", "A04"), "ADT^A04");
+        assert_eq!(event_key(&mut buffer, "", ""), "^");
+        assert_eq!(event_key(&mut buffer, &long, "é"), format!("{long}^é"));
+        assert_eq!(event_key(&mut buffer, &"Y".repeat(30), "é"), format!("{}^é", "Y".repeat(30)));
         assert_eq!(required_fields(Version::V2_5, "PID"), &[3, 5]);
         assert_eq!(required_fields(Version::V2_5, "NTE"), &[] as &[usize]);
+        // By key or by name, the same answer for every segment the standard defines.
+        for version in Version::ALL {
+            assert_eq!(Version::ALL[version as usize], version);
+            for id in standard::segment_ids(version) {
+                let by_name = standard::segment(version, id).map_or(&[][..], |s| &s.required);
+                assert_eq!(required_fields(version, id), by_name, "{id} v{version}");
+            }
+        }
+        assert_eq!(required_fields(Version::V2_5, "ZZZ"), &[] as &[usize]);
+        assert_eq!(required_fields(Version::V2_5, "PIDX"), &[] as &[usize]);
         assert_eq!(Version::parse(" 2.5.1 "), Some(Version::V2_5_1));
         assert_eq!(Version::parse("2.7"), Some(Version::V2_7));
         assert_eq!(Version::parse("2.7.1"), None);
