@@ -20,4 +20,4 @@ pub use crate::faults::{
     parse_spec, Decision, Direction, Engine, FaultSpec, Shaping, SpecError, Trigger, Verdict,
 };
 pub use event::{Event, EventLog};
-pub use server::{serve, Proxy, ProxyOptions, Upstream};
+pub use server::{serve, serve_on_threads, Proxy, ProxyOptions, Upstream};
