@@ -659,9 +659,7 @@ async fn start_proxy(
         tokio::spawn(hl7_harness::proxy::server::serve(listener, proxy, shutdown));
     } else {
         // As the command runs it: a current-thread runtime per core takes the connections.
-        tokio::spawn(hl7_harness::proxy::server::serve_on_threads(
-            listener, proxy, shutdown, lanes,
-        ));
+        tokio::spawn(hl7_harness::proxy::serve_on_threads(listener, proxy, shutdown, lanes));
     }
     Ok(addr)
 }
