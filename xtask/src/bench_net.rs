@@ -24,9 +24,9 @@
 //! another (its connections on a current-thread runtime per core, as `load` spreads them).
 //! `BENCH_LOAD_THREADS` and `BENCH_PROXY_LANES` set those counts (0: the connections as tasks
 //! of the multi-thread runtime, as before). On the 2 shared cores of 2026-12-03 (load average
-//! 9–15), three runs each way: the proxy with lanes at 16 connections 1.09–1.21× socat against
-//! 0.69–1.10× without; the load engine and the proxy at 1 connection within the noise either
-//! way (syscalls per message were already at their floor: the load engine one write, one read
+//! 2–15), four runs each way: at 16 connections the proxy with lanes 1.09–1.33× socat (median
+//! 1.15) against 0.69–1.10× (0.95) without, the spread load engine 0.61–0.92× the ceiling
+//! (0.74) against 0.53–0.73× (0.64); at 1 connection both within the noise either way (syscalls per message were already at their floor: the load engine one write, one read
 //! and one epoll_wait per message at 1 connection, about 2.1 at 16; the proxy two of each per
 //! round trip, six in all, where socat made about twenty: 2.6 pselect6, 2 read, 2 write and 13
 //! recvfrom). `serve` with a journal is measured three times: on tmpfs
