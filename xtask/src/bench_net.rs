@@ -19,8 +19,17 @@
 //! instead of recognising a resend. The echo answers an ACK whose MSA-2 is the MSH-10, so the
 //! load engine can match it.
 //!
-//! `serve` and `proxy` run in this process on a tokio runtime of their own (as the commands do),
-//! the load engine on another. `serve` with a journal is measured three times: on tmpfs
+//! `serve` and `proxy` run in this process on a tokio runtime of their own (as the commands do:
+//! the proxy's connections on a current-thread runtime per core, its lanes), the load engine on
+//! another (its connections on a current-thread runtime per core, as `load` spreads them).
+//! `BENCH_LOAD_THREADS` and `BENCH_PROXY_LANES` set those counts (0: the connections as tasks
+//! of the multi-thread runtime, as before). On the 2 shared cores of 2026-12-03 (load average
+//! 2–15), four runs each way: at 16 connections the proxy with lanes 1.09–1.33× socat (median
+//! 1.15) against 0.69–1.10× (0.95) without, the spread load engine 0.61–0.92× the ceiling
+//! (0.74) against 0.53–0.73× (0.64); at 1 connection both within the noise either way (syscalls per message were already at their floor: the load engine one write, one read
+//! and one epoll_wait per message at 1 connection, about 2.1 at 16; the proxy two of each per
+//! round trip, six in all, where socat made about twenty: 2.6 pselect6, 2 read, 2 write and 13
+//! recvfrom). `serve` with a journal is measured three times: on tmpfs
 //! (`/dev/shm`, where fsync costs nothing: the journal's write path alone), on the repository's
 //! disk with group commit (as `serve --journal` runs: records that arrive while a sync runs share
 //! the next one) and on the same disk with a write and an fsync per message (the journal before
@@ -67,6 +76,13 @@ const PROFILE_MESSAGE: &str = "corpus/adt/adt_a01_v26_zpd.hl7";
 /// comma-separated words run (with their peers and the ceiling), e.g. `serve` while profiling
 /// the reference endpoint; a word after `=` is a whole row name.
 const ONLY: &str = "BENCH_NET_ONLY";
+/// An environment variable: how many current-thread runtimes the load engine's connections
+/// run on (0: as tasks of its multi-thread runtime); one per core when unset, as `load` does.
+const LOAD_THREADS: &str = "BENCH_LOAD_THREADS";
+/// An environment variable: how many lanes (current-thread runtimes) the proxy's connections
+/// run on; one per core when unset, as `proxy` does (0: as tasks of the servers' multi-thread
+/// runtime, as before the lanes).
+const PROXY_LANES: &str = "BENCH_PROXY_LANES";
 /// Width of the per-message MSH-10 the raw client writes in place.
 const ID_WIDTH: usize = 16;
 const ACK_HEAD: &[u8] = b"\x0bMSH|^~\\&|R|R|S|S|20240101||ACK^A01^ACK|1|P|2.3\rMSA|AA|";
@@ -637,14 +653,25 @@ async fn start_proxy(
     let proxy =
         Proxy::new(Engine::new(hl7_harness::vocab::Seed(18)), EventLog::new(false), options);
     let mut stopped = stopped.clone();
-    tokio::spawn(hl7_harness::proxy::server::serve(listener, proxy, async move {
+    let lanes = match std::env::var(PROXY_LANES).ok().and_then(|v| v.parse().ok()) {
+        Some(lanes) => lanes,
+        None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+    };
+    let shutdown = async move {
         let _ = stopped.wait_for(|s| *s).await;
-    }));
+    };
+    if lanes == 0 {
+        // The connections as tasks of this multi-thread runtime, as before the lanes.
+        tokio::spawn(hl7_harness::proxy::server::serve(listener, proxy, shutdown));
+    } else {
+        // As the command runs it: a current-thread runtime per core takes the connections.
+        tokio::spawn(hl7_harness::proxy::serve_on_threads(listener, proxy, shutdown, lanes));
+    }
     Ok(addr)
 }
 
 /// The load engine (`hl7-harness load --mode closed`) on a runtime of its own, as the command
-/// builds it (two workers).
+/// builds it (two workers; the connections on a current-thread runtime per core).
 fn run_load(
     echo: SocketAddr,
     connections: usize,
@@ -665,12 +692,20 @@ fn run_load(
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let (_stop, stopped) = tokio::sync::watch::channel(false);
-    let finished = runtime.block_on(load::run(
+    // As the command spreads its connections (one current-thread runtime per core), unless
+    // BENCH_LOAD_THREADS names a count (0: the runtime's own tasks).
+    let spread = match std::env::var(LOAD_THREADS).ok().and_then(|v| v.parse().ok()) {
+        Some(0) => load::Spread::Here,
+        Some(n) => load::Spread::Threads(n),
+        None => load::Spread::per_core(connections),
+    };
+    let finished = runtime.block_on(load::run_spread(
         &plan,
         Arc::clone(source),
         || Client::new(target.clone(), Timeouts::default()),
         stopped,
         Arc::new(|_: &load::Progress| {}),
+        spread,
     ));
     runtime.shutdown_timeout(Duration::from_secs(2));
     let account = finished.account;

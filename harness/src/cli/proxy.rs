@@ -7,7 +7,9 @@ use crate::proxy::control::{loopback, serve_control, ControlAccess};
 use crate::proxy::record::{
     parse_limit, start, RecordLimit, RecordOptions, Recording, Redact, QUEUE, QUEUE_BYTES,
 };
-use crate::proxy::{parse_spec, serve, Engine, EventLog, FaultSpec, Proxy, ProxyOptions, Upstream};
+use crate::proxy::{
+    parse_spec, serve_on_threads, Engine, EventLog, FaultSpec, Proxy, ProxyOptions, Upstream,
+};
 use crate::report::proxy::{summary, RunInfo, EVENTS_FILE, SUMMARY_FILE};
 use crate::report::redact::Redactor;
 use crate::report::time::rfc3339;
@@ -264,7 +266,10 @@ pub fn run(args: &ProxyArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
                 None => Ok(()),
             }
         };
-        let proxied = serve(listener, Arc::clone(&proxy), stopped(&stop));
+        // Connections on a current-thread runtime per core (see `serve_on_threads`); this
+        // runtime accepts, serves the control API and the recorder.
+        let lanes = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let proxied = serve_on_threads(listener, Arc::clone(&proxy), stopped(&stop), lanes);
         let signal = async {
             match args.duration {
                 Some(d) => tokio::select! {

@@ -102,7 +102,31 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 /// target is not hammered in a tight loop.
 const RECONNECT_PAUSE: Duration = Duration::from_millis(100);
 
+/// Where the connections' loops run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spread {
+    /// As tasks of the runtime that calls [`run_spread`] (the engine's tests run on paused
+    /// time there).
+    Here,
+    /// On this many threads of the engine's own, each a current-thread runtime with every
+    /// n-th connection: a connection's answer wakes its loop on the thread that reads it, with
+    /// no work stealing, no hand-over between workers and no wake-up of an idle one (on a
+    /// multi-thread runtime each of these costs a futex call and a migrated task). At most one
+    /// thread per connection.
+    Threads(usize),
+}
+
+impl Spread {
+    /// One current-thread runtime per core, at most one per connection: what `load` and the
+    /// runner use.
+    pub fn per_core(connections: usize) -> Spread {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        Spread::Threads(cores.min(connections.max(1)))
+    }
+}
+
 /// Runs `plan`: `connect()` makes each connection; `stop` ends the run early when it turns true.
+/// The connections run as tasks of the calling runtime ([`Spread::Here`]).
 pub async fn run<E, F>(
     plan: &Plan,
     source: Arc<MessageSource>,
@@ -114,11 +138,34 @@ where
     E: Exchange,
     F: Fn() -> E,
 {
+    run_spread(plan, source, connect, stop, progress, Spread::Here).await
+}
+
+/// [`run`] with the connections' loops where `spread` says. The progress ticker and the
+/// accounting stay on the calling runtime; the figures are the same whichever spread.
+pub async fn run_spread<E, F>(
+    plan: &Plan,
+    source: Arc<MessageSource>,
+    connect: F,
+    stop: watch::Receiver<bool>,
+    progress: Arc<dyn Fn(&Progress) + Send + Sync>,
+    spread: Spread,
+) -> Finished
+where
+    E: Exchange,
+    F: Fn() -> E,
+{
     let start = Instant::now();
     let recorder = Arc::new(Mutex::new(Recorder::new(plan.slice)));
     let next = Arc::new(AtomicU64::new(0));
+    let connections = plan.connections.max(1);
+    let threads = match spread {
+        Spread::Here => 0,
+        Spread::Threads(n) => n.clamp(1, connections),
+    };
+    let mut groups: Vec<Vec<(Worker, E)>> = (0..threads).map(|_| Vec::new()).collect();
     let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..plan.connections.max(1) {
+    for n in 0..connections {
         let worker = Worker {
             plan: plan.clone(),
             source: Arc::clone(&source),
@@ -127,7 +174,24 @@ where
             start,
             stop: stop.clone(),
         };
-        workers.spawn(worker.run(connect()));
+        match groups.get_mut(n % threads.max(1)) {
+            Some(group) => group.push((worker, connect())),
+            None => {
+                workers.spawn(worker.run(connect()));
+            }
+        }
+    }
+    let mut threads_done = Vec::new();
+    for group in groups {
+        match on_own_thread(group) {
+            Ok(done) => threads_done.push(done),
+            // No thread or runtime to be had: these connections run here instead.
+            Err(group) => {
+                for (worker, connection) in group {
+                    workers.spawn(worker.run(connection));
+                }
+            }
+        }
     }
     let ticker = tokio::spawn({
         let recorder = Arc::clone(&recorder);
@@ -142,6 +206,10 @@ where
         }
     });
     while workers.join_next().await.is_some() {}
+    for done in threads_done {
+        // An error means the thread ended without a word (a panic): its loops are over too.
+        let _ = done.await;
+    }
     ticker.abort();
     let elapsed = start.elapsed();
     progress(&snapshot(&recorder, elapsed));
@@ -159,6 +227,38 @@ where
             plan.due_before_end().map_or(0, |due| due.saturating_sub(written));
     }
     Finished { account, elapsed, interrupted }
+}
+
+/// Runs `group`'s loops on a thread of their own, on a current-thread runtime; the receiver
+/// answers when all have ended. Hands the group back when no thread or runtime can be had.
+#[allow(clippy::type_complexity)]
+fn on_own_thread<E: Exchange>(
+    group: Vec<(Worker, E)>,
+) -> Result<tokio::sync::oneshot::Receiver<()>, Vec<(Worker, E)>> {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(_) => return Err(group),
+    };
+    let (done, finished) = tokio::sync::oneshot::channel();
+    // The group goes to the thread through a slot it can be taken back from when the thread
+    // cannot be started.
+    let slot = Arc::new(Mutex::new(Some(group)));
+    let taken = Arc::clone(&slot);
+    let spawned = std::thread::Builder::new().name("hl7-load".into()).spawn(move || {
+        let group = taken.lock().unwrap_or_else(|p| p.into_inner()).take();
+        runtime.block_on(async move {
+            let mut loops = tokio::task::JoinSet::new();
+            for (worker, connection) in group.into_iter().flatten() {
+                loops.spawn(worker.run(connection));
+            }
+            while loops.join_next().await.is_some() {}
+        });
+        let _ = done.send(());
+    });
+    match spawned {
+        Ok(_) => Ok(finished),
+        Err(_) => Err(slot.lock().unwrap_or_else(|p| p.into_inner()).take().unwrap_or_default()),
+    }
 }
 
 fn lock(recorder: &Mutex<Recorder>) -> std::sync::MutexGuard<'_, Recorder> {
@@ -413,6 +513,50 @@ mod tests {
         assert_eq!((a.sent, a.lost, a.acknowledged, a.behind_schedule), (5, 5, 0, 45));
         assert_eq!(finished.elapsed, Duration::from_secs(5));
         assert!(times.iter().all(|t| *t < Duration::from_secs(5)), "{times:?}");
+    }
+
+    /// Answers AA at once and notes the thread each exchange ran on.
+    struct ThreadPeer {
+        threads: Arc<Mutex<Vec<Option<String>>>>,
+    }
+
+    impl Exchange for ThreadPeer {
+        async fn exchange(&mut self, _payload: &[u8], _control_id: &str) -> (Ending, u64) {
+            let name = std::thread::current().name().map(str::to_string);
+            self.threads.lock().unwrap().push(name);
+            tokio::task::yield_now().await;
+            (Ending::Answered { code: "AA".into() }, 0)
+        }
+    }
+
+    /// On threads of its own the engine accounts exactly as on the calling runtime: every
+    /// message once, every connection's loop on one of the engine's current-thread runtimes.
+    #[tokio::test]
+    async fn connections_spread_over_threads_account_every_message() {
+        for spread in [Spread::Threads(2), Spread::Threads(9), Spread::Here] {
+            let threads = Arc::new(Mutex::new(Vec::new()));
+            let connect = || ThreadPeer { threads: Arc::clone(&threads) };
+            let plan =
+                Plan { mode: Mode::Closed, count: Some(300), duration: None, ..open(1.0, 3, 0) };
+            let (_stop, stopped) = watch::channel(false);
+            let quiet = Arc::new(|_: &Progress| {});
+            let finished = run_spread(&plan, source(), connect, stopped, quiet, spread).await;
+            let a = &finished.account;
+            assert!(a.balances(), "{spread:?}");
+            assert_eq!((a.sent, a.acknowledged, a.lost), (300, 300, 0), "{spread:?}");
+            let seen = threads.lock().unwrap();
+            assert_eq!(seen.len(), 300);
+            let on_own = seen.iter().all(|t| t.as_deref() == Some("hl7-load"));
+            assert_eq!(on_own, spread != Spread::Here, "{spread:?}");
+        }
+    }
+
+    #[test]
+    fn one_thread_per_core_and_never_more_than_connections() {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        assert_eq!(Spread::per_core(1), Spread::Threads(1));
+        assert_eq!(Spread::per_core(0), Spread::Threads(1));
+        assert_eq!(Spread::per_core(1000), Spread::Threads(cores));
     }
 
     #[tokio::test(start_paused = true)]

@@ -12,7 +12,7 @@ pub mod stats;
 pub mod threshold;
 
 pub use client::{Client, Exchange, LoadTarget};
-pub use engine::{run, Finished, Mode, Plan, Progress};
+pub use engine::{run, run_spread, Finished, Mode, Plan, Progress, Spread};
 pub use phase::LoadPhase;
 pub use source::{MessageSource, SourceError, SourceOptions};
 pub use stats::{Account, Ending, LostMessage, Percentiles};

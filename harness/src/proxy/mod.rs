@@ -12,6 +12,7 @@
 pub mod control;
 pub mod event;
 pub mod frame;
+pub mod lanes;
 pub mod record;
 pub mod server;
 
@@ -20,4 +21,5 @@ pub use crate::faults::{
     parse_spec, Decision, Direction, Engine, FaultSpec, Shaping, SpecError, Trigger, Verdict,
 };
 pub use event::{Event, EventLog};
+pub use lanes::serve_on_threads;
 pub use server::{serve, Proxy, ProxyOptions, Upstream};

@@ -325,7 +325,7 @@ async fn connect_upstream(
     Ok((r, w, handle))
 }
 
-async fn handle(proxy: Arc<Proxy>, client: TcpStream, peer: std::net::SocketAddr) {
+pub(super) async fn handle(proxy: Arc<Proxy>, client: TcpStream, peer: std::net::SocketAddr) {
     let id = proxy.connections.fetch_add(1, Ordering::Relaxed) + 1;
     if let Some(outage) = proxy.outage_now() {
         let left = outage.until.saturating_duration_since(Instant::now());
