@@ -193,6 +193,10 @@ pub enum WaitKind {
     /// A frame the case left unanswered on purpose (`no_ack`), until the peer gave up on it
     /// (its next frame, or its close): the peer's own ACK timeout, which had to expire.
     PeerTimeout,
+    /// The look for frames after a connection's last answer (`target.linger`): a duplicate ACK
+    /// or a close by the target shows only to a harness that waits for it, and every MLLP and
+    /// HLLP case's `ack-one-per-message` and `connection-open` checks judge what it saw.
+    Linger,
 }
 
 impl WaitKind {
@@ -208,11 +212,12 @@ impl WaitKind {
             WaitKind::Refused => "refused",
             WaitKind::Quiet => "quiet",
             WaitKind::PeerTimeout => "peer-timeout",
+            WaitKind::Linger => "linger",
         }
     }
 
     /// Every kind, for the tests that read names back.
-    pub const ALL: [WaitKind; 9] = [
+    pub const ALL: [WaitKind; 10] = [
         WaitKind::Pause,
         WaitKind::FaultDelay,
         WaitKind::Idle,
@@ -222,6 +227,7 @@ impl WaitKind {
         WaitKind::Refused,
         WaitKind::Quiet,
         WaitKind::PeerTimeout,
+        WaitKind::Linger,
     ];
 
     /// The kind `results.json` names `name`.
@@ -431,17 +437,22 @@ impl Arrival {
 }
 
 /// The peers' own timeouts a receiver or through case made expire: for each arrival left
-/// without an answer on a connection kept open (`no_ack`, a silent peer), the time until the
-/// next arrival (the peer's resend). An arrival answered by a close or a reset is not waited
-/// on, and a last unanswered arrival has no end to measure. `arrivals` in arrival order.
+/// without an answer on a connection kept open (`no_ack`, a silent peer), or answered by an ACK
+/// whose MSA-2 names another message (`wrong_msa2`: it acknowledges nothing, ch. 2 MSA-2, so
+/// the peer waits just the same), the time until the next arrival (the peer's resend). An
+/// arrival answered by a close or a reset is not waited on, and a last unanswered arrival has
+/// no end to measure. `arrivals` in arrival order.
 pub fn peer_timeouts(arrivals: &[Arrival]) -> Vec<Wait> {
     arrivals
         .windows(2)
         .filter(|pair| {
             let first = &pair[0];
-            first.answered.is_none()
+            let unanswered = first.answered.is_none()
                 && !first.answer.starts_with("closed")
-                && !first.answer.starts_with("reset")
+                && !first.answer.starts_with("reset");
+            let misdirected =
+                first.answered.is_some() && first.answer.ends_with("with a wrong MSA-2");
+            unanswered || misdirected
         })
         .filter_map(|pair| {
             Wait::of_case(WaitKind::PeerTimeout, pair[1].received.saturating_sub(pair[0].received))
@@ -492,8 +503,9 @@ mod tests {
         Wait { kind: WaitKind::PeerTimeout, step: None, duration: Duration::from_millis(ms) }
     }
 
-    /// Only an arrival left unanswered on an open connection makes the peer wait out its own
-    /// timeout; one answered, or closed or reset at once, does not; the last has no end.
+    /// Only an arrival left unanswered on an open connection, or answered for another message,
+    /// makes the peer wait out its own timeout; one answered, or closed or reset at once, does
+    /// not; the last has no end.
     #[test]
     fn peer_timeouts_are_the_gaps_after_unanswered_arrivals() {
         let arrivals = [
@@ -503,9 +515,11 @@ mod tests {
             arrival(1150, "reset, no ACK", None),
             arrival(1200, "AA after 300 ms", Some(1500)),
             arrival(1300, "no ACK", None),
-            arrival(2450, "no ACK", None),
+            arrival(2450, "AA with a wrong MSA-2", Some(2451)),
+            arrival(3500, "no ACK", None),
         ];
-        assert_eq!(peer_timeouts(&arrivals), [peer_wait(1000), peer_wait(1150)]);
+        let waited = [peer_wait(1000), peer_wait(1150), peer_wait(1050)];
+        assert_eq!(peer_timeouts(&arrivals), waited);
         assert_eq!(peer_timeouts(&arrivals[..1]), []);
         assert_eq!(peer_timeouts(&[]), []);
     }

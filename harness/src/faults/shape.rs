@@ -90,16 +90,52 @@ pub trait WriteSink {
     async fn write_bytes(&mut self, bytes: &[u8]) -> Result<(), Self::Error>;
 }
 
-/// Writes `writes` in order, each followed by its pause (waited through `tokio::time`); returns
-/// how many writes it made. The one loop that carries out a schedule of writes.
+/// When the next write of a schedule is due, kept against the schedule rather than measured
+/// from the end of each sleep: a sleep ends a little late (the timer's tick, a busy machine),
+/// and slept pause by pause those overshoots add up, over a frame cut into a hundred pieces, to
+/// more than the pauses themselves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Pacer<I> {
+    /// When the next write would be due were every sleep on time.
+    scheduled: I,
+}
+
+impl<I> Pacer<I>
+where
+    I: Copy + Ord + std::ops::Add<Duration, Output = I> + std::ops::Sub<I, Output = Duration>,
+{
+    /// The first write is due at `start`.
+    pub(crate) fn new(start: I) -> Self {
+        Pacer { scheduled: start }
+    }
+
+    /// A write that began at `began` and ended at `ended` is followed by `pause`: when the next
+    /// write is due. The time the write took counts as the peer's (no pause is cut to make
+    /// up for a peer slow to take the bytes); only a late start, the harness's own delay, is
+    /// made up from the next pauses, each kept at least half its length, so a fragmented frame
+    /// stays in pieces.
+    pub(crate) fn after_write(&mut self, began: I, ended: I, pause: Duration) -> I {
+        let writing = if ended > began { ended - began } else { Duration::ZERO };
+        self.scheduled = self.scheduled + writing + pause;
+        self.scheduled.max(ended + pause / 2)
+    }
+}
+
+/// Writes `writes` in order, each followed by its pause (waited through `tokio::time`, against
+/// the schedule: [`Pacer`]); returns how many writes it made. The one loop that carries out a
+/// schedule of writes.
 pub async fn play<S: WriteSink + ?Sized>(
     sink: &mut S,
     writes: &[Write],
 ) -> Result<usize, S::Error> {
+    use tokio::time::Instant;
+    let mut pacer = Pacer::new(Instant::now());
     for write in writes {
+        let began = Instant::now();
         sink.write_bytes(&write.bytes).await?;
+        let due = pacer.after_write(began, Instant::now(), write.pause);
         if !write.pause.is_zero() {
-            tokio::time::sleep(write.pause).await;
+            tokio::time::sleep_until(due).await;
         }
     }
     Ok(writes.len())
@@ -148,6 +184,53 @@ mod tests {
     use tokio::time::Instant;
 
     const TIMEOUT: Duration = Duration::from_secs(60);
+
+    /// The pacer over plain milliseconds: (began, ended, pause) of each write, and when the
+    /// next write is due after each.
+    fn paced(writes: &[(u64, u64, u64)]) -> Vec<u64> {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+        struct At(Duration);
+        impl std::ops::Add<Duration> for At {
+            type Output = At;
+            fn add(self, d: Duration) -> At {
+                At(self.0 + d)
+            }
+        }
+        impl std::ops::Sub<At> for At {
+            type Output = Duration;
+            fn sub(self, other: At) -> Duration {
+                self.0 - other.0
+            }
+        }
+        let ms = Duration::from_millis;
+        let mut pacer = Pacer::new(At(Duration::ZERO));
+        writes
+            .iter()
+            .map(|&(began, ended, pause)| {
+                let At(due) = pacer.after_write(At(ms(began)), At(ms(ended)), ms(pause));
+                due.as_millis() as u64
+            })
+            .collect()
+    }
+
+    #[test]
+    fn pacing_makes_up_late_starts_from_the_next_pauses() {
+        // On time: every write due 5 ms after the previous one.
+        assert_eq!(paced(&[(0, 0, 5), (5, 5, 5), (10, 10, 5)]), [5, 10, 15]);
+        // Each sleep ends 2 ms late: the schedule holds (5, 10, 15, 20), not 7, 14, 21, 28.
+        assert_eq!(paced(&[(0, 0, 5), (7, 7, 5), (12, 12, 5), (17, 17, 5)]), [5, 10, 15, 20]);
+        // A start later than half a pause is made up over several pauses, each at least half
+        // its length: 10 ms late, then due 2 ms after each write until back on schedule (24).
+        let late = [(0, 0, 4), (14, 14, 4), (16, 16, 4), (18, 18, 4), (20, 20, 4), (22, 22, 4)];
+        assert_eq!(paced(&late), [4, 16, 18, 20, 22, 24]);
+    }
+
+    #[test]
+    fn pacing_never_makes_up_time_the_peer_took_to_take_the_bytes() {
+        // The second write took 30 ms (the peer read slowly): the next is due a whole pause
+        // after it ended, and the rate is never exceeded.
+        assert_eq!(paced(&[(0, 0, 10), (10, 40, 10), (50, 50, 10)]), [10, 50, 60]);
+    }
 
     /// Writes `bytes` with `shaping` into a pipe; returns (writes, virtual time, bytes read).
     async fn check(bytes: &[u8], shaping: Shaping) -> (usize, Duration, Vec<u8>) {

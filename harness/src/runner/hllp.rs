@@ -187,7 +187,8 @@ pub(super) async fn run_hllp(
     }
     if !gone {
         // Extra blocks in the linger time answer nothing sent: strays.
-        let deadline = Instant::now() + ctx.linger;
+        let began = Instant::now();
+        let deadline = began + ctx.linger;
         let strays = conn.receive_until(deadline, |block| {
             obs.stray.push(reply(&block, Duration::ZERO));
             ControlFlow::<()>::Continue(())
@@ -197,6 +198,8 @@ pub(super) async fn run_hllp(
             Err(TransportError::Reset { .. }) => ConnectionAfter::Reset,
             Err(_) => ConnectionAfter::Closed,
         };
+        let lingered = began.elapsed().min(ctx.linger);
+        obs.waits.extend(Wait::of_case(WaitKind::Linger, lingered));
     }
     obs.connections_after = vec![after];
     // The case's connection goes first: a receiver may serve one connection at a time, and the

@@ -379,10 +379,13 @@ impl Lane<'_> {
     }
 
     /// Listens a little longer for duplicate or late ACKs, or the target closing; records how
-    /// the connection ended.
-    pub(super) async fn finish(&mut self, stray: &mut Vec<Reply>) {
+    /// the connection ended. Gives how long it listened (the linger, or less when the
+    /// connection ended first): a wait the case's checks required.
+    pub(super) async fn finish(&mut self, stray: &mut Vec<Reply>) -> Duration {
+        let mut lingered = Duration::ZERO;
         if self.dead.is_none() {
-            let deadline = Instant::now() + self.ctx.linger;
+            let began = Instant::now();
+            let deadline = began + self.ctx.linger;
             let never = |_: &[Pending]| false;
             let mut reading = Reading { pending: &mut self.pending, stray, last: &mut self.last };
             self.after = match read_until(&mut self.conn, &mut reading, None, deadline, never).await
@@ -390,11 +393,13 @@ impl Lane<'_> {
                 None => ConnectionAfter::Open,
                 Some(err) => after_from(&err),
             };
+            lingered = began.elapsed().min(self.ctx.linger);
         }
         self.attach_trailing();
         // A close during the case shows even when the last connection stayed open.
         if let (Some(earlier), ConnectionAfter::Open) = (self.closed_once, self.after) {
             self.after = earlier;
         }
+        lingered
     }
 }

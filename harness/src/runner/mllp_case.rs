@@ -66,7 +66,8 @@ pub(super) async fn run_mllp(
         if let Err(why) = result {
             return abort_build(obs, why);
         }
-        lane.finish(&mut obs.stray).await;
+        let lingered = lane.finish(&mut obs.stray).await;
+        obs.waits.extend(Wait::of_case(WaitKind::Linger, lingered));
     }
     for lane in &mut lanes {
         obs.exchanges.extend(lane.pending.drain(..).map(|p| p.exchange));

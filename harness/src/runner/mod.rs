@@ -5,6 +5,7 @@
 
 mod build;
 mod case_run;
+mod estimate;
 pub mod event;
 mod exec;
 mod hllp;
@@ -24,6 +25,7 @@ mod reproduce;
 mod run;
 mod select;
 mod setup;
+mod slots;
 mod target;
 mod through;
 mod through_read;

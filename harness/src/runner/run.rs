@@ -9,7 +9,8 @@ use super::outcome::{CaseOutcome, PackOutcome, RunError, RunOutcome};
 use super::reproduce::reproduce;
 use super::select::{part_seed, select, FileRuns};
 use super::setup::{self, Prepared, Setup};
-use super::{exec, lab, load_phase, receiver, CaseRun, ReceiverContext, ReceiverRun};
+use super::slots::Slots;
+use super::{estimate, exec, lab, load_phase, receiver, CaseRun, ReceiverContext, ReceiverRun};
 use super::{ThroughContext, ThroughRun};
 use crate::checks::evaluate;
 use crate::observation::{self, CaseObservation};
@@ -96,14 +97,16 @@ async fn next_finished<T: 'static>(
     }
 }
 
-/// Runs the receiver cases of one scenario file: concurrently (`--jobs`) when each case
-/// listens on a port of its own, one after another when the scenario fixes the port.
+/// Runs the receiver cases of one scenario file: concurrently (each holding a slot of the
+/// run's `--jobs`) when each case listens on a port of its own, one after another when the
+/// scenario fixes the port.
 async fn run_receiver_file(
     pack: &Pack,
     scenario: &LoadedScenario,
     runs: Vec<ReceiverRun>,
     options: &RunOptions,
     events: EventSink<'_>,
+    slots: &Arc<Slots>,
 ) -> Result<Vec<CaseOutcome>, LabSkip> {
     let spec = scenario.file.receiver.clone();
     let listen = spec.listen;
@@ -135,15 +138,17 @@ async fn run_receiver_file(
             .or_else(|| std::env::current_exe().ok())
             .unwrap_or_else(|| PathBuf::from("hl7-harness")),
     });
-    let limit = Arc::new(tokio::sync::Semaphore::new(if serial { 1 } else { options.jobs.max(1) }));
+    let estimates: Vec<Duration> =
+        runs.iter().map(|run| estimate::receiver_case(run, ctx.quiet)).collect();
+    let mut queue = FileQueue::new(serial, estimates, slots);
     let (started_tx, mut started) = tokio::sync::mpsc::unbounded_channel();
     let mut tasks = tokio::task::JoinSet::new();
     let mut in_flight = std::collections::HashMap::new();
     for run in runs {
-        let (ctx, limit, task_run) = (Arc::clone(&ctx), Arc::clone(&limit), run.clone());
+        let (ctx, task_run, turn) = (Arc::clone(&ctx), run.clone(), queue.turn());
         let started_tx = started_tx.clone();
         let handle = tasks.spawn(async move {
-            let _permit = limit.acquire_owned().await;
+            let _slot = turn.take().await;
             let _ = started_tx.send(task_run.name.clone());
             let started = Instant::now();
             let (observation, plan, sent) = receiver::run_case(&task_run, &ctx).await;
@@ -178,6 +183,7 @@ async fn run_through_file(
     runs: Vec<ThroughRun>,
     options: &RunOptions,
     events: EventSink<'_>,
+    slots: &Arc<Slots>,
 ) -> Vec<CaseOutcome> {
     let Some(setup) = scenario.file.through.clone() else { return Vec::new() };
     let side_by_side = super::through::side_by_side(&setup);
@@ -193,16 +199,17 @@ async fn run_through_file(
         defects: options.sut_defects.clone(),
         secrets: receiver::secret_values(&scenario.environment),
     });
-    let limit =
-        Arc::new(tokio::sync::Semaphore::new(if side_by_side { options.jobs.max(1) } else { 1 }));
+    let estimates: Vec<Duration> =
+        runs.iter().map(|run| estimate::through_case(run, &ctx.setup)).collect();
+    let mut queue = FileQueue::new(!side_by_side, estimates, slots);
     let (started_tx, mut started) = tokio::sync::mpsc::unbounded_channel();
     let mut tasks = tokio::task::JoinSet::new();
     let mut in_flight = std::collections::HashMap::new();
     for run in runs {
-        let (ctx, limit, started_tx) = (Arc::clone(&ctx), Arc::clone(&limit), started_tx.clone());
+        let (ctx, started_tx, turn) = (Arc::clone(&ctx), started_tx.clone(), queue.turn());
         let task_run = run.clone();
         let handle = tasks.spawn(async move {
-            let _permit = limit.acquire_owned().await;
+            let _slot = turn.take().await;
             let _ = started_tx.send(task_run.name.clone());
             let started = Instant::now();
             let ran = super::through::run_case(&task_run, &ctx).await;
@@ -232,6 +239,73 @@ async fn run_through_file(
     finished.into_iter().map(|(_, outcome)| outcome).collect()
 }
 
+/// The turns of a receiver or through file's cases: one case at a time when `one_at_a_time`
+/// (each then asks for a run slot only once its turn came, for the file's remaining path),
+/// else each asks at once, in file order.
+struct FileQueue<'s> {
+    slots: &'s Arc<Slots>,
+    /// One case at a time: the file's own gate.
+    gate: Option<Arc<tokio::sync::Semaphore>>,
+    /// What each case asks its slot for: its own estimate, or in a one-at-a-time file the
+    /// estimates of the cases from it to the end.
+    estimates: std::vec::IntoIter<Duration>,
+}
+
+/// One case's way to its slot.
+enum Turn {
+    Asked(super::slots::Ticket),
+    Gated(tokio::sync::OwnedSemaphorePermit, Arc<Slots>, Duration),
+    Queued(Arc<tokio::sync::Semaphore>, Arc<Slots>, Duration),
+}
+
+/// A slot, with the file's gate held too when the file runs one case at a time.
+struct Held {
+    _slot: super::slots::Slot,
+    _gate: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl<'s> FileQueue<'s> {
+    fn new(one_at_a_time: bool, estimates: Vec<Duration>, slots: &'s Arc<Slots>) -> Self {
+        let (gate, estimates) = if one_at_a_time {
+            (
+                Some(Arc::new(tokio::sync::Semaphore::new(1))),
+                estimate::chains(&estimates, Duration::ZERO),
+            )
+        } else {
+            (None, estimates)
+        };
+        FileQueue { slots, gate, estimates: estimates.into_iter() }
+    }
+
+    /// The next case's turn (call once per case, in file order).
+    fn turn(&mut self) -> Turn {
+        let estimate = self.estimates.next().unwrap_or_default();
+        match &self.gate {
+            None => Turn::Asked(self.slots.ticket(estimate)),
+            Some(gate) => match Arc::clone(gate).try_acquire_owned() {
+                Ok(permit) => Turn::Gated(permit, Arc::clone(self.slots), estimate),
+                Err(_) => Turn::Queued(Arc::clone(gate), Arc::clone(self.slots), estimate),
+            },
+        }
+    }
+}
+
+impl Turn {
+    /// Waits for the case's turn in its file, then for its run slot.
+    async fn take(self) -> Held {
+        match self {
+            Turn::Asked(ticket) => Held { _slot: ticket.slot().await, _gate: None },
+            Turn::Gated(permit, slots, estimate) => {
+                Held { _slot: slots.acquire(estimate).await, _gate: Some(permit) }
+            }
+            Turn::Queued(gate, slots, estimate) => {
+                let permit = gate.acquire_owned().await.ok();
+                Held { _slot: slots.acquire(estimate).await, _gate: permit }
+            }
+        }
+    }
+}
+
 /// What running one scenario file gave.
 #[derive(Default)]
 struct FileDone {
@@ -246,14 +320,14 @@ struct FileDone {
 }
 
 /// Runs the cases of one sender-role scenario file (and its load phase when `load_here`):
-/// the serial cases in file order, then the others concurrently; every case holds a permit of
-/// `limit`, shared by the files that run at once, while it runs.
+/// the serial cases in file order, then the others concurrently; every case holds a slot of
+/// the run's `--jobs`, shared by the files that run at once, while it runs.
 async fn run_sender_file(
     (file_number, pack, scenario): (usize, &Pack, &LoadedScenario),
     (runs, load_here): (Vec<CaseRun>, bool),
     options: &RunOptions,
     events: EventSink<'_>,
-    limit: &Arc<tokio::sync::Semaphore>,
+    slots: &Arc<Slots>,
 ) -> Result<FileDone, RunError> {
     let target = setup::target(scenario, options)?;
     let skip = |reason: String| FileDone {
@@ -289,10 +363,20 @@ async fn run_sender_file(
             let at = (&run.name[..], run.seed, (run.file, run.index));
             judge(pack, scenario, options, at, vary, judged)
         };
+    let estimate = |run: &CaseRun| {
+        let outage = super::mllp_case::BLACKHOLE_OUTAGE;
+        estimate::sender_case(run, ctx.ack_timeout, ctx.linger, outage)
+    };
+    let concurrent_estimates: Vec<Duration> = concurrent.iter().map(estimate).collect();
+    let serial_estimates: Vec<Duration> = serial.iter().map(estimate).collect();
+    // The serial cases head the file's longest path: each of them, the serial cases after it,
+    // then the longest of the concurrent ones.
+    let after_serial = concurrent_estimates.iter().max().copied().unwrap_or_default();
+    let serial_paths = estimate::chains(&serial_estimates, after_serial);
     let mut finished = Vec::new();
-    for run in &serial {
-        // Waiting for a permit is not part of the case's duration.
-        let _permit = limit.acquire().await;
+    for (run, path) in serial.iter().zip(serial_paths) {
+        // Waiting for a slot is not part of the case's duration.
+        let _slot = slots.acquire(path).await;
         case_started(events, pack, scenario, &run.name);
         let started = Instant::now();
         let ran = exec::run_case(run, &ctx).await;
@@ -303,12 +387,15 @@ async fn run_sender_file(
     let (started_tx, mut started) = tokio::sync::mpsc::unbounded_channel();
     let mut tasks = tokio::task::JoinSet::new();
     let mut in_flight = std::collections::HashMap::new();
-    for run in concurrent {
-        let (ctx, limit) = (Arc::clone(&ctx), Arc::clone(limit));
+    for (run, estimate) in concurrent.into_iter().zip(concurrent_estimates) {
+        // Asked for now, in file order, so the order slots go in does not depend on when each
+        // task is first polled.
+        let ticket = slots.ticket(estimate);
+        let ctx = Arc::clone(&ctx);
         let task_run = run.clone();
         let started_tx = started_tx.clone();
         let handle = tasks.spawn(async move {
-            let _permit = limit.acquire_owned().await;
+            let _slot = ticket.slot().await;
             let _ = started_tx.send(task_run.name.clone());
             let started = Instant::now();
             let ran = exec::run_case(&task_run, &ctx).await;
@@ -370,21 +457,21 @@ async fn run_file(
     (file_number, pack, scenario, runs): (usize, &Pack, &LoadedScenario, FileRuns),
     options: &RunOptions,
     events: EventSink<'_>,
-    limit: &Arc<tokio::sync::Semaphore>,
+    slots: &Arc<Slots>,
 ) -> (usize, Result<FileDone, RunError>) {
     let file = &scenario.path;
     events(&RunEvent::FileStarted { pack: &pack.name, file, cases: runs.len() });
     let done = match runs {
         FileRuns::Sender(runs, load) => {
             let at = (file_number, pack, scenario);
-            run_sender_file(at, (runs, load), options, events, limit).await
+            run_sender_file(at, (runs, load), options, events, slots).await
         }
         FileRuns::Through(runs) => {
-            let cases = run_through_file(pack, scenario, runs, options, events).await;
+            let cases = run_through_file(pack, scenario, runs, options, events, slots).await;
             Ok(FileDone { reached: !cases.is_empty(), cases, ..FileDone::default() })
         }
         FileRuns::Receiver(runs) => {
-            Ok(match run_receiver_file(pack, scenario, runs, options, events).await {
+            Ok(match run_receiver_file(pack, scenario, runs, options, events, slots).await {
                 Ok(cases) => FileDone { reached: !cases.is_empty(), cases, ..FileDone::default() },
                 Err(reason) => FileDone {
                     skipped: Some((scenario.path.clone(), reason.to_string())),
@@ -427,14 +514,15 @@ async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
 /// Runs the packs, telling `events` what happens as it happens (the last event is
 /// [`RunEvent::RunFinished`] with the outcome also returned). Scenario files run at the same
 /// time (each against its own built-in endpoint, or the one target with control ids of their
-/// own), `options.jobs` cases at once over all of them; files that must run alone run
-/// afterwards, one by one.
+/// own), `options.jobs` cases at once over all of them, the longest first (by each case's
+/// declared waits: [`estimate`]), so that no long case starts last and holds the run open
+/// alone; files that must run alone ([`setup::runs_alongside`]) run afterwards, one by one.
 pub async fn run(
     packs: &[Pack],
     options: &RunOptions,
     events: EventSink<'_>,
 ) -> Result<RunOutcome, RunError> {
-    let limit = Arc::new(tokio::sync::Semaphore::new(options.jobs.max(1)));
+    let slots = Slots::new(options.jobs);
     let files: Vec<(&Pack, &LoadedScenario)> =
         packs.iter().flat_map(|p| p.scenarios.iter().map(move |s| (p, s))).collect();
     let selected = select(packs, options);
@@ -458,7 +546,7 @@ pub async fn run(
             alone.push((file_number, *pack, *scenario, runs));
         }
     }
-    let run = |file| run_file(file, options, events, &limit);
+    let run = |file| run_file(file, options, events, &slots);
     let mut done = join_all(together.into_iter().map(run).collect()).await;
     for file in alone {
         done.push(run(file).await);
