@@ -172,8 +172,16 @@ pub(super) async fn run_coalesced(
             lane.send_and_wait(&wire, i, &mut obs.stray).await;
         }
     }
-    let closed =
-        lane.dead.as_ref().is_some_and(|e| e.code == crate::vocab::ConnectionEvent::PeerClosed);
+    // Closed or reset by the target: a receiver that closes after its ACK while later frames
+    // wait unread in its socket makes the kernel answer with a reset rather than a close
+    // (which of the two depends on whether those frames had arrived), and either way the
+    // unanswered messages are indeterminate and go again on a new connection.
+    let closed = lane.dead.as_ref().is_some_and(|e| {
+        matches!(
+            e.code,
+            crate::vocab::ConnectionEvent::PeerClosed | crate::vocab::ConnectionEvent::PeerReset
+        )
+    });
     if (closed || reset) && !unanswered.is_empty() {
         for i in unanswered {
             if !lane.pending[i].exchange.replies.is_empty() {
