@@ -95,8 +95,19 @@ impl Lane<'_> {
         stray: &mut Vec<Reply>,
     ) {
         let answered_before = self.last.is_some();
-        if self.pending[index].exchange.attempts.is_empty() {
+        let first = self.pending[index].exchange.attempts.is_empty();
+        if first {
             self.pending[index].exchange.after_outside_bytes = wire.outside_blocks;
+        }
+        // Bytes outside a block are judged by what the target does once it has them. A
+        // target that closed before they were written (after its ACK, or an idle connection:
+        // both permitted) did not close on them; so that a close which came first (on a busy
+        // machine, the step before may take longer than a short idle timeout) is not
+        // blamed on them, they go on a new connection. Asked of the kernel just before the
+        // write, so the window left is that of one system call.
+        if first && wire.outside_blocks && self.dead.is_none() && self.conn.peer_closed_already() {
+            self.after = ConnectionAfter::Closed;
+            self.reconnect().await;
         }
         self.attempt(wire, index, stray).await;
         let again = plan(&[self.pending[index].exchange.sent.as_slice()], &[], self.seed, true);

@@ -225,6 +225,22 @@ pub(crate) mod tests {
     }
 
     #[tokio::test]
+    async fn a_close_is_seen_at_once_without_a_turn_of_the_reactor() {
+        use tokio::io::AsyncReadExt;
+        let (mut client, mut server) = pair().await;
+        assert!(!client.peer_closed_already(), "open, nothing waiting");
+        server.write_all(b"x").await.unwrap();
+        server.shutdown().await.unwrap();
+        drop(server);
+        // Loopback delivers at once; a bounded margin all the same.
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(!client.peer_closed_already(), "data first: it is read before the close");
+        let mut byte = [0u8; 1];
+        assert_eq!(client.stream.read(&mut byte).await.unwrap(), 1);
+        assert!(client.peer_closed_already(), "the close, with no reactor turn since the read");
+    }
+
+    #[tokio::test]
     async fn split_frames_and_half_close_are_told() {
         let (mut client, mut server) = pair().await;
         server.write_all(b"\x0bMSH|A\r\x1c\r\x0bMSH|B\r\x1c\r\x0bMSH|C").await.unwrap();
@@ -237,6 +253,7 @@ pub(crate) mod tests {
         assert_eq!(&client.receive(None).await.unwrap().payload[..], b"MSH|C\r");
         assert!(client.last_frame_was_split(), "the end came in a later read");
         assert!(!client.peer_closed_within(Duration::from_millis(50)).await);
+        assert!(!client.peer_closed_already(), "open, nothing waiting");
         server.write_all(b"\x0bMSH|D\r\x1c\r").await.unwrap();
         server.shutdown().await.unwrap();
         assert!(client.peer_closed_within(Duration::from_secs(2)).await);

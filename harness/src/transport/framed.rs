@@ -348,6 +348,25 @@ impl<C: FrameCodec> FramedConnection<C> {
         self.buffer.split().to_vec()
     }
 
+    /// True when the peer has already ended its side of the stream (or reset it), asked of the
+    /// kernel at once: a peek at the socket that reads nothing away, needs no turn of the
+    /// reactor and never waits. Data waiting to be read answers false, even if a close
+    /// follows it (the data is read first). Over TLS a close is preceded by its close_notify
+    /// record, so this sees data and answers false; [`peer_closed_within`] reads through it.
+    ///
+    /// [`peer_closed_within`]: FramedConnection::peer_closed_within
+    pub fn peer_closed_already(&self) -> bool {
+        let mut byte = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+        match socket2::SockRef::from(self.stream.tcp()).peek(&mut byte) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(err) => !matches!(
+                err.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
+            ),
+        }
+    }
+
     /// Waits at most `wait` for the peer to end its side of the stream; bytes that arrive
     /// meanwhile are kept for the next [`receive`](FramedConnection::receive). True when the
     /// peer has closed (or half-closed) its write side.

@@ -8,7 +8,7 @@
 use super::super::lane::Lane;
 use super::*;
 use crate::faults::UNTERMINATED_SILENCE;
-use crate::faults::{plan, WireEnd};
+use crate::faults::{plan, WireEnd, WirePlan};
 use crate::scenario::Span;
 use crate::transport::connection::Timeouts;
 use crate::vocab::Seed;
@@ -206,4 +206,68 @@ async fn idle_keeps_the_connection_quiet_for_its_time_then_looks_for_a_close() {
     let frame_len = format!("{} bytes", MESSAGE.len() + 3);
     assert_eq!(entries(&log), [at(1, 0, "accepted"), at(1, 140, &frame_len)]);
     assert!(lanes[0].dead.is_none());
+}
+
+/// A peer whose first connection it closes as soon as it is accepted (as a receiver that
+/// drops idle connections early may), and whose later connections answer each frame with an
+/// AA for MSH-10 `C1`; the bytes each later connection read are logged.
+fn closing_then_answering(listener: TcpListener) -> Arc<Mutex<Vec<u8>>> {
+    use tokio::io::AsyncWriteExt;
+    let read: Arc<Mutex<Vec<u8>>> = Arc::default();
+    let log = Arc::clone(&read);
+    tokio::spawn(async move {
+        for number in 1..=3 {
+            let Ok((mut stream, _)) = listener.accept().await else { return };
+            if number == 1 {
+                drop(stream);
+                continue;
+            }
+            let log = Arc::clone(&log);
+            tokio::spawn(async move {
+                let mut chunk = [0u8; 4096];
+                while let Ok(n @ 1..) = stream.read(&mut chunk).await {
+                    log.lock().unwrap().extend_from_slice(&chunk[..n]);
+                    if chunk[..n].ends_with(b"\x1c\r") {
+                        let ack =
+                            b"\x0bMSH|^~\\&|R|RF|S|SF|20240101||ACK|A1|P|2.6\rMSA|AA|C1\r\x1c\r";
+                        let _ = stream.write_all(ack).await;
+                    }
+                }
+            });
+        }
+    });
+    read
+}
+
+#[tokio::test(start_paused = true)]
+async fn bytes_outside_a_block_go_on_a_new_connection_when_the_target_closed_first() {
+    let (listener, addr) = listener().await;
+    let read = closing_then_answering(listener);
+    let ctx = context(&addr);
+    let mut lane = lane(&ctx, &addr, Instant::now()).await;
+    // The close reaches this socket once the peer task has run: a bounded number of turns.
+    for _ in 0..100 {
+        if lane.conn.peer_closed_already() {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert!(lane.conn.peer_closed_already(), "the peer closed the first connection");
+    let framed = [&b"junk\x0b"[..], MESSAGE, b"\x1c\r"].concat();
+    let wire = WirePlan {
+        writes: vec![crate::faults::Write { bytes: framed.clone(), pause: Duration::ZERO }],
+        end: WireEnd::Read,
+        outside_blocks: true,
+    };
+    let mut stray = Vec::new();
+    lane.send_and_wait(&wire, 0, &mut stray).await;
+    let exchange = &lane.pending[0].exchange;
+    assert_eq!(exchange.attempts.len(), 1, "one attempt, on the new connection: {exchange:?}");
+    assert!(exchange.after_outside_bytes);
+    assert_eq!(exchange.replies.len(), 1, "answered on the new connection");
+    assert_eq!(lane.after, ConnectionAfter::Closed, "the close is still seen");
+    assert_eq!(*read.lock().unwrap(), framed, "the junk and the frame, on the new connection");
+    // What `connection.bytes-outside-blocks` reads: the first attempt did not end in a close.
+    let first = exchange.attempts.first().and_then(|a| a.event.as_deref());
+    assert!(!matches!(first, Some("peer-closed" | "peer-reset")), "{first:?}");
 }
