@@ -50,6 +50,36 @@ pub struct LoggedError {
     pub message: String,
 }
 
+/// The fields the interface requires for a client that a PID left empty, one bit each in
+/// [`Missing::NAMES`] order; shown as the error log words them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Missing(u8);
+
+impl Missing {
+    const NAMES: [&'static str; 6] = [
+        "client id (PID-3.1)",
+        "last name (PID-5.1)",
+        "first name (PID-5.2)",
+        "gender (PID-8)",
+        "date of birth (PID-7)",
+        "email address (PID-13, XTN-4 with use code NET)",
+    ];
+}
+
+impl std::fmt::Display for Missing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("required by the interface but empty: ")?;
+        let mut names = Self::NAMES.iter().enumerate().filter(|(i, _)| self.0 & (1 << i) != 0);
+        if let Some((_, first)) = names.next() {
+            f.write_str(first)?;
+        }
+        for (_, name) in names {
+            write!(f, ", {name}")?;
+        }
+        Ok(())
+    }
+}
+
 /// What one message did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "effect", rename_all = "kebab-case")]
@@ -227,19 +257,6 @@ fn component(
         .unwrap_or_default()
 }
 
-/// [`component`] of a field already found.
-fn field_component(
-    message: &Message<'_>,
-    field: Option<Value<'_>>,
-    n: usize,
-    mode: TextMode,
-) -> String {
-    field
-        .and_then(|f| f.component(n))
-        .map(|v| first_subcomponent(message, v, mode))
-        .unwrap_or_default()
-}
-
 /// The first subcomponent: the surname of an FN family name (v2.5+), or the whole component
 /// when it has no subcomponents.
 fn first_subcomponent(message: &Message<'_>, value: Value<'_>, mode: TextMode) -> String {
@@ -262,20 +279,15 @@ impl ClientFeed {
     /// Applies one message; returns what it did. Never fails: content problems go to the
     /// error log, because the message is acknowledged either way.
     pub fn apply(&mut self, message: &Message<'_>) -> Vec<Effect> {
-        // The header's fields straight from the header segment: no path parsed or segment
-        // looked up per field, and MSH-10 read once.
-        let header = message.header();
+        // The header's fields where parse noted them: no path parsed, no segment walked, and
+        // MSH-10 read once.
         let mode = self.text_mode;
-        let mut key: [Cow<'_, str>; 3] = Default::default();
-        for (n, value) in header.fields().take_while(|(n, _)| *n <= 10) {
-            let slot = match n {
-                3 => 0,
-                4 => 1,
-                10 => 2,
-                _ => continue,
-            };
-            key[slot] = read_text(message, &value, mode);
-        }
+        let key = [3, 4, 10].map(|n| {
+            message
+                .header_field(n)
+                .map(|value| read_text(message, &value, mode))
+                .unwrap_or_default()
+        });
         if !self.seen.insert([&key[0], &key[1], &key[2]]) && !self.reapply_duplicates {
             return vec![Effect::Duplicate];
         }
@@ -317,51 +329,52 @@ impl ClientFeed {
         effects
     }
 
-    /// The client described by the PID segment, or the reason it cannot be read.
-    fn read_client(
-        message: &Message<'_>,
-        pid: &Segment<'_>,
+    /// The client described by the PID segment, or the required fields it lacks. The values
+    /// are read borrowed and checked first: only a complete client is copied into strings, so
+    /// a message the error log gets costs no copy of its values.
+    fn read_client<'a>(
+        message: &Message<'a>,
+        pid: &Segment<'a>,
         mode: TextMode,
-    ) -> Result<Client, String> {
+    ) -> Result<Client, Missing> {
         // The fields read, found in one pass over PID (each field separator once) rather than
         // a scan from the segment's start for each.
-        let mut fields: [Option<Value<'_>>; 31] = [None; 31];
+        let mut fields: [Option<Value<'a>>; 31] = [None; 31];
         for (n, value) in pid.fields().take_while(|(n, _)| *n <= 30) {
             fields[n] = Some(value);
         }
-        let part = |field: usize, n| field_component(message, fields[field], n, mode);
-        let client = Client {
-            id: part(3, 1),
-            family: part(5, 1),
-            given: part(5, 2),
-            email: email(message, fields[13], mode),
-            gender: part(8, 1),
-            birth_date: part(7, 1),
+        let part = |field: usize, n| -> Cow<'a, str> {
+            fields[field]
+                .and_then(|f| f.component(n))
+                .map(|v| read_text(message, &v.subcomponent(1).unwrap_or(v), mode))
+                .unwrap_or_default()
+        };
+        let [id, family, given, gender, birth_date] =
+            [part(3, 1), part(5, 1), part(5, 2), part(8, 1), part(7, 1)];
+        let email = email(message, fields[13], mode);
+        let missing = Missing(
+            [&id, &family, &given, &gender, &birth_date]
+                .iter()
+                .map(|v| v.is_empty())
+                .chain([email.is_none()])
+                .enumerate()
+                .fold(0, |bits, (i, empty)| bits | (u8::from(empty) << i)),
+        );
+        if missing.0 != 0 {
+            return Err(missing);
+        }
+        Ok(Client {
+            id: id.into_owned(),
+            family: family.into_owned(),
+            given: given.into_owned(),
+            email,
+            gender: gender.into_owned(),
+            birth_date: birth_date.into_owned(),
             active: true,
             deceased: part(30, 1) == "Y",
             professionals: BTreeSet::new(),
             merged: Vec::new(),
-        };
-        let mut missing = Vec::new();
-        for (name, value) in [
-            ("client id (PID-3.1)", &client.id),
-            ("last name (PID-5.1)", &client.family),
-            ("first name (PID-5.2)", &client.given),
-            ("gender (PID-8)", &client.gender),
-            ("date of birth (PID-7)", &client.birth_date),
-        ] {
-            if value.is_empty() {
-                missing.push(name);
-            }
-        }
-        if client.email.is_none() {
-            missing.push("email address (PID-13, XTN-4 with use code NET)");
-        }
-        if missing.is_empty() {
-            Ok(client)
-        } else {
-            Err(format!("required by the interface but empty: {}", missing.join(", ")))
-        }
+        })
     }
 
     /// `trigger` is the ADT event (MSH-9.2).
