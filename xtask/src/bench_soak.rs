@@ -210,6 +210,9 @@ struct Soak {
     kept_full_s: Option<f64>,
     /// The slope through the samples from then on: zero when nothing else grows.
     kib_per_minute_once_full: Option<f64>,
+    /// The slope through the second half of the soak: a window that owes nothing to the
+    /// store sizes, and leaves the allocator's settling after they fill out of the figure.
+    kib_per_minute_last_half: Option<f64>,
 }
 
 /// Seconds of the soak after which every store the endpoint keeps per message holds its most
@@ -307,6 +310,7 @@ fn soak(root: &Path, binary: &Path, run_for: Duration, every: Duration) -> anyho
         kept_full_s: (kept_full_after(SOAK_RATE) < run_for.as_secs_f64())
             .then_some(kept_full_after(SOAK_RATE)),
         kib_per_minute_once_full: once_full(&samples, kept_full_after(SOAK_RATE)),
+        kib_per_minute_last_half: once_full(&samples, run_for.as_secs_f64() / 2.0),
         samples,
     })
 }
@@ -369,7 +373,10 @@ pub fn run(root: &Path, quick: bool) -> anyhow::Result<serde_json::Value> {
                         )
                     }
                     _ => String::new(),
-                }
+                } + &soak
+                    .kib_per_minute_last_half
+                    .map(|slope| format!("; last half: {slope:.0} KiB/min"))
+                    .unwrap_or_default()
             ),
         },
     ];

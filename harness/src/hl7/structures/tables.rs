@@ -214,7 +214,70 @@ fn required_by_key() -> &'static [TableMap<u32, &'static [usize]>; Version::ALL.
 
 /// Matches the message's segment ids against the structure; Z-segments may appear anywhere.
 pub fn validate_segments(ids: &[&str], structure: &Structure, version: Version) -> Vec<Finding> {
-    match_segments(ids, structure.automaton(), &structure.id, version, ZSegments::AllowedAnywhere)
+    LAST_MATCH.with_borrow_mut(|last| last.findings(ids, structure, version))
+}
+
+thread_local! {
+    /// The last match made on this thread: a receiver gets the same kind of message again and
+    /// again, and the findings are a function of the segment ids, the structure and the
+    /// version alone, so the same sequence is answered without matching it again.
+    static LAST_MATCH: std::cell::RefCell<LastMatch> = std::cell::RefCell::new(LastMatch::default());
+}
+
+/// One remembered match: the structure (by address: structures live for the program in the
+/// static tables), the version, the segment ids joined by CR (which no segment id holds), and
+/// the findings.
+#[derive(Default)]
+struct LastMatch {
+    structure: usize,
+    version: Option<Version>,
+    ids: Vec<u8>,
+    findings: Vec<Finding>,
+}
+
+impl LastMatch {
+    /// Sequences longer than this are matched every time, so the memory a hostile message
+    /// can leave on a thread stays small.
+    const MAX_IDS_BYTES: usize = 1024;
+
+    fn findings(&mut self, ids: &[&str], structure: &Structure, version: Version) -> Vec<Finding> {
+        let address = std::ptr::from_ref(structure) as usize;
+        let same = self.structure == address
+            && self.version == Some(version)
+            && self.ids.len() == ids.iter().map(|id| id.len() + 1).sum::<usize>()
+            && ids
+                .iter()
+                .scan(0, |at, id| {
+                    let start = *at;
+                    *at += id.len() + 1;
+                    Some(self.ids.get(start..*at - 1) == Some(id.as_bytes()))
+                })
+                .all(|equal| equal);
+        if same {
+            return self.findings.clone();
+        }
+        let findings = match_segments(
+            ids,
+            structure.automaton(),
+            &structure.id,
+            version,
+            ZSegments::AllowedAnywhere,
+        );
+        let joined_len: usize = ids.iter().map(|id| id.len() + 1).sum();
+        if joined_len <= Self::MAX_IDS_BYTES {
+            self.structure = address;
+            self.version = Some(version);
+            self.ids.clear();
+            for id in ids {
+                self.ids.extend_from_slice(id.as_bytes());
+                self.ids.push(b'\r');
+            }
+            self.findings.clone_from(&findings);
+        } else {
+            *self = LastMatch::default();
+        }
+        findings
+    }
 }
 
 /// `missing-required-field` for every required field of the segment that `present` says is
@@ -243,6 +306,33 @@ pub fn check_required_fields(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_remembered_match_answers_as_a_fresh_one() {
+        let adt = structure(Version::V2_5, "ADT_A01").unwrap();
+        let ack = structure(Version::V2_5, "ACK").unwrap();
+        let fresh = |ids: &[&str], s: &Structure, v: Version| {
+            match_segments(ids, s.automaton(), &s.id, v, ZSegments::AllowedAnywhere)
+        };
+        let long: Vec<&str> =
+            std::iter::once("MSH").chain(std::iter::repeat_n("OBX", 400)).collect();
+        let cases: [(&[&str], &Structure, Version); 9] = [
+            (&["MSH", "EVN", "PID", "PV1"], adt, Version::V2_5),
+            (&["MSH", "EVN", "PID", "PV1"], adt, Version::V2_5),
+            (&["MSH", "EVN", "PID"], adt, Version::V2_5),
+            (&["MSH", "EVN", "PIDP", "V1"], adt, Version::V2_5),
+            (&["MSH", "MSA"], ack, Version::V2_5),
+            (&["MSH", "MSA"], adt, Version::V2_5),
+            (&["MSH", "MSA"], ack, Version::V2_4),
+            (&long, adt, Version::V2_5),
+            (&long, adt, Version::V2_5),
+        ];
+        for (ids, s, v) in cases {
+            assert_eq!(validate_segments(ids, s, v), fresh(ids, s, v), "{ids:?} {} v{v}", s.id);
+        }
+        assert!(!validate_segments(&["MSH", "MSA"], adt, Version::V2_5).is_empty());
+        assert!(validate_segments(&["MSH", "MSA"], ack, Version::V2_5).is_empty());
+    }
 
     #[test]
     fn embedded_tables_read_without_errors() {
