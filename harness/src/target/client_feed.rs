@@ -632,6 +632,26 @@ mod tests {
     const A04: &str = "MSH|^~\\&|EHR|HOSP|H|F|20240101||ADT^A04^ADT_A01|M1|P|2.6||||||UNICODE UTF-8\rEVN|A04|20240101\rPID|1||C1^^^EHR^PI||D\\S\\\u{f8}e^Jo||19800101|F|||||^NET^Internet^jo@example.invalid\rPV1|1|O\r";
 
     #[test]
+    fn missing_required_fields_are_named_in_order_in_the_error_log() {
+        let mut feed = ClientFeed::default();
+        // No first name (PID-5.2), no e-mail (PID-13 without a NET repetition).
+        let a04 = A04.replace("^Jo||", "||").replace("^NET^Internet^jo@example.invalid", "");
+        let logged = "client not created: required by the interface but empty: first name \
+                      (PID-5.2), email address (PID-13, XTN-4 with use code NET)";
+        assert_eq!(
+            apply(&mut feed, a04.as_bytes()),
+            vec![Effect::Logged { message: logged.into() }]
+        );
+        assert_eq!(feed.errors.back().map(|e| e.message.as_str()), Some(logged));
+        assert!(feed.clients.is_empty());
+        assert_eq!(Missing(0b10_0001).to_string(), "required by the interface but empty: client id (PID-3.1), email address (PID-13, XTN-4 with use code NET)");
+        assert_eq!(
+            Missing(0b1000).to_string(),
+            "required by the interface but empty: gender (PID-8)"
+        );
+    }
+
+    #[test]
     fn create_update_deactivate_and_duplicates() {
         let mut feed = ClientFeed::default();
         assert_eq!(
