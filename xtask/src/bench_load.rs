@@ -123,6 +123,7 @@ fn start_targets() -> anyhow::Result<(String, String, tokio::sync::oneshot::Send
                 mllp: MllpOptions::default(),
                 timeouts: Timeouts::default(),
                 tls: None,
+                connection_threads: hl7_harness::target::threaded::DEFAULT_CONNECTION_THREADS,
             };
             let _ = serve_mllp(serve, endpoint, options, async {
                 let _ = stopped.await;

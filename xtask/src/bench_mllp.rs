@@ -72,6 +72,7 @@ pub fn mllp(root: &Path) -> anyhow::Result<serde_json::Value> {
             mllp: MllpOptions::default(),
             timeouts: Timeouts::default(),
             tls: None,
+            connection_threads: hl7_harness::target::threaded::DEFAULT_CONNECTION_THREADS,
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(serve_mllp(serve, endpoint, options, async {

@@ -6,7 +6,7 @@
 //! | raw client → raw echo server (the ceiling) | itself |
 //! | `hl7-harness load` engine → echo | the ceiling |
 //! | raw client → `serve` (no journal; journal on tmpfs; on disk with group commit; on disk with a sync per message) | the `mllp`-crate receiver |
-//! | raw client → `serve` on one current-thread runtime; on a current-thread runtime per core | the `mllp`-crate receiver |
+//! | raw client → `serve --connection-threads 0` (every connection on the async loop) | the `mllp`-crate receiver |
 //! | raw client → the `mllp`-crate receiver (xtask/interop-mllp) | the ceiling |
 //! | raw client → `proxy` (no rule) → echo | socat |
 //! | raw client → socat (fork, nodelay) → echo | the ceiling |
@@ -35,10 +35,10 @@
 //! the next one) and on the same disk with a write and an fsync per message (the journal before
 //! group commit); and playing a target profile (`serve --profile`: the e-health platform's,
 //! judged against its message profiles), sent a v2.6 ADT^A01. Without a journal it is also
-//! measured on other schedulers than the command's multi-thread runtime: one current-thread
-//! runtime on a thread of its own, and one per core, each with its own listener on the same
-//! port (SO_REUSEPORT, the kernel spreading the connections): whether cross-thread wake-ups
-//! cost the endpoint its round trips (issue 18 asked; on 2 shared cores they did not).
+//! measured with every connection on the async loop (`--connection-threads 0`), as it served
+//! before its plain connections got a thread each: what the threads gain. (Other schedulers
+//! for the async loop, one current-thread runtime or one per core, measured level with the
+//! multi-thread runtime on 2 shared cores on 2026-12-03 and are no longer rows.)
 //!
 //! `BENCH_NET_ONLY=serve` (words, comma-separated) runs only the rows whose name holds one,
 //! with their peers and the ceiling.
@@ -55,6 +55,7 @@ use hl7_harness::proxy::Engine;
 use hl7_harness::target::endpoint::{Endpoint, SyncMode};
 use hl7_harness::target::responder::ResponderConfig;
 use hl7_harness::target::server::{serve_mllp, ServerOptions};
+use hl7_harness::target::threaded::DEFAULT_CONNECTION_THREADS;
 use hl7_harness::transport::connection::Timeouts;
 use hl7_harness::transport::hllp::HllpOptions;
 use hl7_harness::transport::mllp::MllpOptions;
@@ -118,8 +119,7 @@ enum Route {
     Ceiling,
     Load,
     Serve,
-    ServeCurrentThread,
-    ServePerCore,
+    ServeAsyncOnly,
     ServeJournalTmpfs,
     ServeJournalGroup,
     ServeJournalDisk,
@@ -130,12 +130,11 @@ enum Route {
 }
 
 impl Route {
-    const ALL: [Route; 12] = [
+    const ALL: [Route; 11] = [
         Route::Ceiling,
         Route::Load,
         Route::Serve,
-        Route::ServeCurrentThread,
-        Route::ServePerCore,
+        Route::ServeAsyncOnly,
         Route::ServeJournalTmpfs,
         Route::ServeJournalGroup,
         Route::ServeJournalDisk,
@@ -150,8 +149,7 @@ impl Route {
             Route::Ceiling => "raw client → raw echo (ceiling)",
             Route::Load => "hl7-harness load → echo",
             Route::Serve => "raw client → serve",
-            Route::ServeCurrentThread => "raw client → serve (one current-thread runtime)",
-            Route::ServePerCore => "raw client → serve (current-thread runtime per core)",
+            Route::ServeAsyncOnly => "raw client → serve --connection-threads 0 (async loop only)",
             Route::ServeJournalTmpfs => "raw client → serve, journal on tmpfs (no fsync cost)",
             Route::ServeJournalGroup => "raw client → serve, journal on disk (group commit)",
             Route::ServeJournalDisk => "raw client → serve, journal on disk (fsync per message)",
@@ -166,8 +164,7 @@ impl Route {
         match self {
             Route::Ceiling => None,
             Route::Serve
-            | Route::ServeCurrentThread
-            | Route::ServePerCore
+            | Route::ServeAsyncOnly
             | Route::ServeJournalTmpfs
             | Route::ServeJournalGroup
             | Route::ServeJournalDisk
@@ -214,8 +211,7 @@ struct Run {
 struct Addresses {
     echo: SocketAddr,
     serve: SocketAddr,
-    serve_current: SocketAddr,
-    serve_per_core: SocketAddr,
+    serve_async_only: SocketAddr,
     serve_tmpfs: SocketAddr,
     serve_group: SocketAddr,
     serve_disk: SocketAddr,
@@ -240,9 +236,11 @@ pub fn net(root: &Path, settings: Settings) -> anyhow::Result<serde_json::Value>
     let journals = Journals::new(root)?;
     let servers = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let (serve, serve_tmpfs, serve_group, serve_disk, serve_profile, proxy) =
+    let (serve, serve_async_only, serve_tmpfs, serve_group, serve_disk, serve_profile, proxy) =
         servers.block_on(async {
             let serve = start_serve(Endpoint::new(ResponderConfig::default()), &stopped).await?;
+            let async_only = Endpoint::new(ResponderConfig::default());
+            let serve_async_only = start_serve_with(async_only, 0, &stopped).await?;
             let tmpfs = Endpoint::with_journal(ResponderConfig::default(), &journals.tmpfs)?;
             let serve_tmpfs = start_serve(tmpfs, &stopped).await?;
             let group = Endpoint::with_journal(ResponderConfig::default(), &journals.group)?;
@@ -255,18 +253,13 @@ pub fn net(root: &Path, settings: Settings) -> anyhow::Result<serde_json::Value>
             let serve_disk = start_serve(disk, &stopped).await?;
             let serve_profile = start_serve(Endpoint::playing(&played), &stopped).await?;
             let proxy = start_proxy(echo, &stopped).await?;
-            anyhow::Ok((serve, serve_tmpfs, serve_group, serve_disk, serve_profile, proxy))
+            let serves = (serve, serve_async_only, serve_tmpfs, serve_group, serve_disk);
+            anyhow::Ok((serves.0, serves.1, serves.2, serves.3, serves.4, serve_profile, proxy))
         })?;
-    let serve_current = start_serve_threads(1, &stopped)?;
-    let serve_per_core = start_serve_threads(
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-        &stopped,
-    )?;
     let addresses = Addresses {
         echo,
         serve,
-        serve_current,
-        serve_per_core,
+        serve_async_only,
         serve_tmpfs,
         serve_group,
         serve_disk,
@@ -347,8 +340,7 @@ fn address_of(addresses: &Addresses, path: Route) -> anyhow::Result<SocketAddr> 
     Ok(match path {
         Route::Ceiling | Route::Load => addresses.echo,
         Route::Serve => addresses.serve,
-        Route::ServeCurrentThread => addresses.serve_current,
-        Route::ServePerCore => addresses.serve_per_core,
+        Route::ServeAsyncOnly => addresses.serve_async_only,
         Route::ServeJournalTmpfs => addresses.serve_tmpfs,
         Route::ServeJournalGroup => addresses.serve_group,
         Route::ServeJournalDisk => addresses.serve_disk,
@@ -590,50 +582,27 @@ async fn start_serve(
     endpoint: Endpoint,
     stopped: &tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<SocketAddr> {
+    start_serve_with(endpoint, DEFAULT_CONNECTION_THREADS, stopped).await
+}
+
+/// [`start_serve`] with `connection_threads` (`serve --connection-threads`).
+async fn start_serve_with(
+    endpoint: Endpoint,
+    connection_threads: usize,
+    stopped: &tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let options = ServerOptions {
         mllp: MllpOptions::default(),
         timeouts: Timeouts { read: Duration::from_secs(300), ..Timeouts::default() },
         tls: None,
+        connection_threads,
     };
     let mut stopped = stopped.clone();
     tokio::spawn(serve_mllp(listener, Arc::new(endpoint), options, async move {
         let _ = stopped.wait_for(|s| *s).await;
     }));
-    Ok(addr)
-}
-
-/// `serve` on `threads` current-thread runtimes, each on its own thread with its own listener
-/// on one port (SO_REUSEPORT: the kernel spreads the connections), sharing one endpoint.
-fn start_serve_threads(
-    threads: usize,
-    stopped: &tokio::sync::watch::Receiver<bool>,
-) -> anyhow::Result<SocketAddr> {
-    let endpoint = Arc::new(Endpoint::new(ResponderConfig::default()));
-    let mut addr: SocketAddr = "127.0.0.1:0".parse()?;
-    for _ in 0..threads {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        let listener = runtime.block_on(async {
-            let socket = tokio::net::TcpSocket::new_v4()?;
-            socket.set_reuseport(true)?;
-            socket.set_reuseaddr(true)?;
-            socket.bind(addr)?;
-            socket.listen(1024)
-        })?;
-        addr = listener.local_addr()?;
-        let options = ServerOptions {
-            mllp: MllpOptions::default(),
-            timeouts: Timeouts { read: Duration::from_secs(300), ..Timeouts::default() },
-            tls: None,
-        };
-        let (endpoint, mut stopped) = (Arc::clone(&endpoint), stopped.clone());
-        std::thread::spawn(move || {
-            runtime.block_on(serve_mllp(listener, endpoint, options, async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            }))
-        });
-    }
     Ok(addr)
 }
 

@@ -14,6 +14,7 @@ use crate::target::responder::ResponderConfig;
 use crate::target::server::{
     serve_hllp, serve_mllp_with_commit_ack, CommitAcks, HllpServerOptions, ServerOptions,
 };
+use crate::target::threaded::DEFAULT_CONNECTION_THREADS;
 use crate::transport::connection::Timeouts;
 use crate::transport::mllp::MllpOptions;
 use crate::transport::tls::ServerTls;
@@ -42,6 +43,12 @@ pub struct ServeArgs {
     /// Close a connection that sends nothing for this long.
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     pub idle_timeout: Duration,
+    /// Serve up to N plain MLLP connections on a thread each (a blocking read: no readiness
+    /// poll between messages, the fastest way for a few busy connections); the rest, and
+    /// every connection over TLS, with --commit-ack or with a --defect, on the async loop.
+    /// 0: every connection on the async loop.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_CONNECTION_THREADS)]
+    pub connection_threads: usize,
     /// Largest MLLP frame accepted; a longer frame is a framing error and closes the connection.
     #[arg(long, value_name = "BYTES", default_value_t = MllpOptions::default().max_frame_bytes)]
     pub max_frame_bytes: usize,
@@ -296,6 +303,7 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             mllp: MllpOptions { max_frame_bytes: args.max_frame_bytes, ..MllpOptions::default() },
             timeouts,
             tls,
+            connection_threads: args.connection_threads,
         };
         // One Ctrl-C stops every listener.
         let (stop, _) = tokio::sync::watch::channel(false);

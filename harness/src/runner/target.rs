@@ -9,6 +9,7 @@ use crate::target::http::{serve_http, serve_state, BasicCredentials, HttpConfig}
 use crate::target::log::Log;
 use crate::target::responder::ResponderConfig;
 use crate::target::server::{serve_hllp, serve_mllp, HllpServerOptions, ServerOptions};
+use crate::target::threaded::DEFAULT_CONNECTION_THREADS;
 use crate::transport::connection::Timeouts;
 use crate::transport::hllp::HllpOptions;
 use crate::transport::mllp::MllpOptions;
@@ -103,8 +104,12 @@ impl Builtin {
             hllp_listener.local_addr()?,
         );
         let hllp_options = HllpServerOptions { hllp, timeouts: options_idle() };
-        let options =
-            ServerOptions { mllp: MllpOptions::default(), timeouts: options_idle(), tls: None };
+        let options = ServerOptions {
+            mllp: MllpOptions::default(),
+            timeouts: options_idle(),
+            tls: None,
+            connection_threads: DEFAULT_CONNECTION_THREADS,
+        };
         let config = HttpConfig {
             basic: spec.and_then(|s| s.basic.as_ref()).map(|b| BasicCredentials {
                 user: b.user.0.clone(),

@@ -2,7 +2,8 @@
 //! against, and that users can run as a stand-in for a real system. `responder` decides the
 //! acknowledgment of each message by the standard; `client_feed` applies the messages (ADT client
 //! feed, MFN professionals) to the state that effect probes read; `journal` keeps every message
-//! received; `endpoint` ties them together; `server` runs it on MLLP and `http` on HL7 over
+//! received; `endpoint` ties them together; `server` runs it on MLLP (`threaded` gives the correct endpoint's plain
+//! connections a thread each) and `http` on HL7 over
 //! HTTP, with the JSON state endpoint; `profile` is what it declares (its target profile).
 //! `engine` is the reference interface engine, a router between a source and destinations.
 
@@ -22,3 +23,4 @@ pub mod reference_sender;
 pub mod responder;
 pub mod sender_defect;
 pub mod server;
+pub mod threaded;

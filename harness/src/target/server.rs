@@ -8,6 +8,7 @@ use super::defect::Defect;
 use super::endpoint::{Endpoint, Held};
 use super::fragile::{self, Health};
 use super::log::Log;
+use super::threaded::ConnectionThreads;
 use crate::transport::accept::accept_logging;
 use crate::transport::connection::{MllpConnection, Timeouts, TransportError};
 use crate::transport::hllp::{BlockType, HllpOptions};
@@ -28,6 +29,9 @@ pub struct ServerOptions {
     pub timeouts: Timeouts,
     /// MLLP over TLS (`mllps://`) when set.
     pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// How many plain connections of the correct endpoint may have a thread each
+    /// ([`threaded`](super::threaded)); 0 serves every connection on the async loop.
+    pub connection_threads: usize,
 }
 
 /// Serves until `shutdown` resolves; returns how many connections were accepted.
@@ -93,6 +97,9 @@ pub async fn serve_mllp_with_commit_ack(
     let health = Arc::new(Health::logging_to(endpoint.log().clone()));
     let refused = Arc::new(Refused::default());
     let log = endpoint.log().clone();
+    let threaded =
+        ConnectionThreads::suits(&endpoint, options.tls.is_some(), commit != CommitAcks::Off);
+    let threads = Arc::new(ConnectionThreads::new(options.connection_threads));
     accept_logging(
         listener,
         shutdown,
@@ -103,7 +110,21 @@ pub async fn serve_mllp_with_commit_ack(
             let options = options.clone();
             let health = Arc::clone(&health);
             let refused = Arc::clone(&refused);
+            let threads = Arc::clone(&threads);
             async move {
+                let stream = if threaded {
+                    match on_a_thread(stream, &threads, &endpoint, &options) {
+                        Ok(None) => return,
+                        Ok(Some(stream)) => stream,
+                        Err(source) => {
+                            let err = TransportError::Io { peer, source };
+                            endpoint.log().line(format_args!("{peer}: {err} ({})", err.code()));
+                            return;
+                        }
+                    }
+                } else {
+                    stream
+                };
                 let connection = match &options.tls {
                     Some(acceptor) => {
                         MllpConnection::accept_tls(stream, acceptor, options.mllp, options.timeouts)
@@ -133,6 +154,24 @@ pub async fn serve_mllp_with_commit_ack(
         },
     )
     .await
+}
+
+/// Hands `stream` to a thread of its own ([`ConnectionThreads`]); `Some` gives it back to be
+/// served here when no thread is free.
+fn on_a_thread(
+    stream: tokio::net::TcpStream,
+    threads: &ConnectionThreads,
+    endpoint: &Arc<Endpoint>,
+    options: &ServerOptions,
+) -> std::io::Result<Option<tokio::net::TcpStream>> {
+    let stream = stream.into_std()?;
+    match threads.serve(stream, endpoint, options.mllp, options.timeouts) {
+        Ok(()) => Ok(None),
+        Err(stream) => {
+            stream.set_nonblocking(true)?;
+            tokio::net::TcpStream::from_std(stream).map(Some)
+        }
+    }
 }
 
 /// Settings of the HLLP side.
@@ -272,7 +311,7 @@ async fn send_commit(connection: &mut MllpConnection, ack: bool, log: &Log) -> b
 
 /// One line per note: the codec already folds a run of bytes outside frames, or of `0x0B`
 /// bytes inside one, into one note with a count, so a hostile peer costs one line per run.
-fn log_note(log: &Log, peer: std::net::SocketAddr, note: &FrameNote) {
+pub(super) fn log_note(log: &Log, peer: std::net::SocketAddr, note: &FrameNote) {
     let finding = note.to_finding();
     log.line(format_args!(
         "{peer}: tolerated {} at {}: {}",

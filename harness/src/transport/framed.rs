@@ -10,9 +10,10 @@
 
 use super::connection::{Timeouts, TransportError};
 use super::dial::{connect_tcp, tls_handshake, Route};
+use super::reassembly::{io_error, ReadOutcome, Reassembly};
 use bytes::BytesMut;
-use std::io::ErrorKind;
 use std::net::SocketAddr;
+use std::ops::ControlFlow::{Break, Continue};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -129,9 +130,6 @@ const READ_CHUNK: usize = 64 * 1024;
 
 /// Largest write buffer a connection keeps for its next frame: an idle connection holds no more.
 pub(super) const KEEP_OUT_BYTES: usize = 64 * 1024;
-
-/// How long a frame that may lack only its trailer waits for it before it is taken without.
-const TRAILER_GRACE: Duration = Duration::from_millis(100);
 
 impl<C: FrameCodec> FramedConnection<C> {
     /// Connects to `addr` (`host:port`) within the connect timeout.
@@ -251,61 +249,37 @@ impl<C: FrameCodec> FramedConnection<C> {
     /// The next frame, waiting at most `wait` (the read timeout when `None`).
     pub async fn receive(&mut self, wait: Option<Duration>) -> Result<C::Item, TransportError> {
         let wait = wait.unwrap_or(self.timeouts.read);
-        let peer = self.peer;
-        let deadline = Instant::now() + wait;
-        // Bytes left from an earlier read that did not make a frame are a part of this one.
-        let mut pieces = u32::from(!self.buffer.is_empty());
-        let mut first_byte = (!self.buffer.is_empty()).then(Instant::now);
+        let mut step = Reassembly::start(self.peer, wait, &self.buffer);
         loop {
-            match self.codec.decode(&mut self.buffer) {
-                Ok(Some(frame)) => {
-                    self.last_split = pieces > 1;
-                    self.last_took = first_byte.map(|t| t.elapsed()).unwrap_or_default();
-                    return Ok(frame);
-                }
-                Ok(None) => {}
-                Err(error) => return Err(C::transport_error(peer, error)),
-            }
-            // A frame that may lack only its trailer: when nothing follows within a short
-            // grace, take it (the codec notes the missing trailer).
-            let may_end = C::may_end_without_trailer(&self.buffer);
-            let read_until =
-                if may_end { deadline.min(Instant::now() + TRAILER_GRACE) } else { deadline };
+            let read_until = match step.decode(&mut self.codec, &mut self.buffer) {
+                Break(done) => return self.finish(&step, done),
+                Continue(until) => until,
+            };
             self.buffer.reserve(READ_CHUNK);
             let read = tokio::time::timeout_at(read_until, self.stream.read_buf(&mut self.buffer));
-            match read.await {
-                Err(_) if may_end => match self.codec.decode_eof(&mut self.buffer) {
-                    Ok(Some(frame)) => return Ok(frame),
-                    Ok(None) | Err(_) if Instant::now() < deadline => continue,
-                    _ => {
-                        let buffered = self.buffer.len();
-                        return Err(TransportError::ReadTimeout { peer, after: wait, buffered });
-                    }
-                },
-                Err(_) => {
-                    let buffered = self.buffer.len();
-                    return Err(TransportError::ReadTimeout { peer, after: wait, buffered });
-                }
-                Ok(Err(e)) => return Err(io_error(peer, e)),
-                // End of stream: a frame cut where it may end still counts.
-                Ok(Ok(0)) => match self.codec.decode_eof(&mut self.buffer) {
-                    Ok(Some(frame)) => return Ok(frame),
-                    Ok(None) => {
-                        let buffered = self.buffer.len();
-                        return Err(TransportError::PeerClosed { peer, buffered });
-                    }
-                    Err(error) if C::is_cut_short(&error) => {
-                        let buffered = self.buffer.len();
-                        return Err(TransportError::PeerClosed { peer, buffered });
-                    }
-                    Err(error) => return Err(C::transport_error(peer, error)),
-                },
-                Ok(Ok(_)) => {
-                    pieces += 1;
-                    first_byte.get_or_insert_with(Instant::now);
-                }
+            let outcome = match read.await {
+                Err(_) => ReadOutcome::TimedOut,
+                Ok(Err(e)) => ReadOutcome::Failed(e),
+                Ok(Ok(0)) => ReadOutcome::Eof,
+                Ok(Ok(_)) => ReadOutcome::Bytes,
+            };
+            if let Break(done) = step.after_read(&mut self.codec, &mut self.buffer, outcome) {
+                return self.finish(&step, done);
             }
         }
+    }
+
+    /// Notes how the frame `step` put together arrived.
+    fn finish(
+        &mut self,
+        step: &Reassembly,
+        done: Result<C::Item, TransportError>,
+    ) -> Result<C::Item, TransportError> {
+        if done.is_ok() {
+            self.last_split = step.split();
+            self.last_took = step.took();
+        }
+        done
     }
 
     /// Reads frames, each handed to `each`, until `each` breaks with a value, `deadline`
@@ -409,16 +383,5 @@ impl<C: FrameCodec> FramedConnection<C> {
             Ok(Err(e)) => Err(io_error(peer, e)),
             Ok(Ok(())) => Ok(()),
         }
-    }
-}
-
-/// An I/O error on an open connection, named by what the peer did.
-fn io_error(peer: SocketAddr, error: std::io::Error) -> TransportError {
-    match error.kind() {
-        ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted => TransportError::Reset { peer },
-        ErrorKind::BrokenPipe | ErrorKind::UnexpectedEof => {
-            TransportError::PeerClosed { peer, buffered: 0 }
-        }
-        _ => TransportError::Io { peer, source: error },
     }
 }

@@ -3,12 +3,15 @@
 //! The codecs are pure: no sockets, no clocks. Each implements
 //! `tokio_util::codec::{Decoder, Encoder}`; `framed` runs any of them over TCP or TLS with a
 //! timeout on every wait (`connection` and `hllp_connection` name the MLLP and HLLP kinds);
+//! `blocking` runs MLLP on a blocking socket for a server that gives a connection its own
+//! thread, and `reassembly` holds the decisions both readers share;
 //! `target_url` parses where a client sends, `dial` is the one connect (TCP along a route, then
 //! TLS) of every client and of the proxy's upstream side, and `client` sends a message and
 //! awaits its ACK for every client of the harness. Nothing here imports `runner`, `report` or
 //! `cli`.
 
 pub mod accept;
+pub mod blocking;
 pub mod client;
 pub mod connection;
 pub mod dial;
@@ -19,6 +22,7 @@ pub mod http_client;
 pub mod http_server;
 pub mod media_type;
 pub mod mllp;
+mod reassembly;
 pub mod target_url;
 pub mod tls;
 pub mod userinfo;

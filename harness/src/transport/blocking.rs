@@ -1,0 +1,240 @@
+//! One MLLP connection on a blocking socket, for a server that gives a connection its own
+//! thread: each read sleeps in the kernel until bytes come, with no readiness poll between, so
+//! a message costs two system calls (its read and its answer's write) instead of three. The
+//! frames, their notes, the timeouts and the errors are those of
+//! [`MllpConnection`](super::connection::MllpConnection): the same codec, and the same
+//! [`Reassembly`] decides when a frame is whole, late or cut short.
+
+use super::connection::{Timeouts, TransportError};
+use super::mllp::{encode_frame, Frame, FrameNote, MllpCodec, MllpOptions};
+use super::reassembly::{io_error, ReadOutcome, Reassembly};
+use bytes::BytesMut;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::ops::ControlFlow::{Break, Continue};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Bytes read from the socket at a time: an ADT message of a few KiB comes in one read, and a
+/// thread's idle connection never holds more than this of it.
+const CHUNK: usize = 16 * 1024;
+
+/// An MLLP connection whose reads and writes block the calling thread, each bounded by its
+/// timeout (SO_RCVTIMEO, SO_SNDTIMEO).
+pub struct BlockingMllpConnection {
+    stream: TcpStream,
+    peer: SocketAddr,
+    codec: MllpCodec,
+    /// Bytes read but not yet decoded.
+    buffer: BytesMut,
+    /// Where the socket reads into: zeroed once, so the pages a read never reaches are never
+    /// touched.
+    chunk: Vec<u8>,
+    /// The frame being written, reused from one answer to the next.
+    out: BytesMut,
+    timeouts: Timeouts,
+    /// The read timeout the socket carries now: set again only when a read needs another
+    /// (the rest of a split frame's time), so a frame that comes in one read costs no call.
+    read_timeout: Option<Duration>,
+}
+
+impl BlockingMllpConnection {
+    /// Wraps an accepted stream, switched to blocking mode with the write timeout set.
+    pub fn from_stream(
+        stream: TcpStream,
+        options: MllpOptions,
+        timeouts: Timeouts,
+    ) -> std::io::Result<BlockingMllpConnection> {
+        let peer = stream.peer_addr()?;
+        stream.set_nonblocking(false)?;
+        stream.set_nodelay(true)?;
+        stream.set_write_timeout(Some(nonzero(timeouts.write)))?;
+        Ok(BlockingMllpConnection {
+            stream,
+            peer,
+            codec: MllpCodec::new(options),
+            buffer: BytesMut::new(),
+            chunk: vec![0; CHUNK],
+            out: BytesMut::new(),
+            timeouts,
+            read_timeout: None,
+        })
+    }
+
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// The next frame, waiting at most the read timeout (the idle timeout of a server).
+    pub fn receive(&mut self) -> Result<Frame, TransportError> {
+        let wait = self.timeouts.read;
+        let mut step = Reassembly::start(self.peer, wait, &self.buffer);
+        loop {
+            let until = match step.decode(&mut self.codec, &mut self.buffer) {
+                Break(done) => return done,
+                Continue(until) => until,
+            };
+            // A wait for a whole frame uses the timeout the socket already has; only the rest
+            // of a split frame's time, or a trailer's grace, needs another.
+            let limit = if until == step.deadline() && self.buffer.is_empty() {
+                wait
+            } else {
+                until.saturating_duration_since(Instant::now())
+            };
+            let outcome = if limit.is_zero() { ReadOutcome::TimedOut } else { self.read(limit) };
+            if let Break(done) = step.after_read(&mut self.codec, &mut self.buffer, outcome) {
+                return done;
+            }
+        }
+    }
+
+    /// One read of at most `limit`, appended to the buffer.
+    fn read(&mut self, limit: Duration) -> ReadOutcome {
+        let limit = nonzero(limit);
+        if self.read_timeout != Some(limit) {
+            if let Err(e) = self.stream.set_read_timeout(Some(limit)) {
+                return ReadOutcome::Failed(e);
+            }
+            self.read_timeout = Some(limit);
+        }
+        loop {
+            return match self.stream.read(&mut self.chunk) {
+                Ok(0) => ReadOutcome::Eof,
+                Ok(n) => {
+                    self.buffer.extend_from_slice(&self.chunk[..n]);
+                    ReadOutcome::Bytes
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    ReadOutcome::TimedOut
+                }
+                Err(e) => ReadOutcome::Failed(e),
+            };
+        }
+    }
+
+    /// Frames and writes one payload within the write timeout.
+    pub fn send(&mut self, payload: &[u8]) -> Result<(), TransportError> {
+        let peer = self.peer;
+        self.out.clear();
+        encode_frame(payload, &mut self.out)
+            .map_err(|source| TransportError::Framing { peer, source })?;
+        let written = self.stream.write_all(&self.out);
+        if self.out.capacity() > super::framed::KEEP_OUT_BYTES {
+            self.out = BytesMut::new();
+        }
+        match written {
+            Ok(()) => Ok(()),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                Err(TransportError::WriteTimeout { peer, after: self.timeouts.write })
+            }
+            Err(e) => Err(io_error(peer, e)),
+        }
+    }
+
+    /// Notes on bytes the reader passed over after the last frame (kept until the end of
+    /// stream showed they start no frame).
+    pub fn take_pending_notes(&mut self) -> Vec<FrameNote> {
+        self.codec.take_pending_notes()
+    }
+}
+
+/// A socket timeout of zero means "wait forever": the shortest wait is a millisecond instead.
+fn nonzero(limit: Duration) -> Duration {
+    limit.max(Duration::from_millis(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::connection::tests::short;
+    use std::net::TcpListener;
+
+    /// A blocking connection (the server side) and the raw socket that feeds it.
+    fn pair() -> (BlockingMllpConnection, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (accepted, _) = listener.accept().unwrap();
+        let connection =
+            BlockingMllpConnection::from_stream(accepted, MllpOptions::default(), short()).unwrap();
+        (connection, client)
+    }
+
+    #[test]
+    fn frames_split_and_coalesced_read_as_the_async_connection_reads_them() {
+        let (mut server, mut client) = pair();
+        client.write_all(b"junk\x0bMSH|A\r\x1c").unwrap();
+        client.write_all(b"\r\x0bMSH|B\r\x1c\r\x0bMSH|C\r\x1c\r\x0bMSH|D").unwrap();
+        let first = server.receive().unwrap();
+        assert_eq!(&first.payload[..], b"MSH|A\r");
+        assert_eq!(first.notes.len(), 1, "the bytes before the frame are noted: {:?}", first.notes);
+        assert_eq!(&server.receive().unwrap().payload[..], b"MSH|B\r");
+        assert_eq!(&server.receive().unwrap().payload[..], b"MSH|C\r");
+        std::thread::sleep(Duration::from_millis(30));
+        client.write_all(b"\r\x1c\r").unwrap();
+        assert_eq!(&server.receive().unwrap().payload[..], b"MSH|D\r", "the rest came later");
+        server.send(b"MSA|AA|1\r").unwrap();
+        let mut answer = [0u8; 12];
+        client.read_exact(&mut answer).unwrap();
+        assert_eq!(&answer, b"\x0bMSA|AA|1\r\x1c\r");
+    }
+
+    #[test]
+    fn a_frame_without_its_trailer_is_taken_after_the_grace_and_the_socket_stays_open() {
+        let (mut server, mut client) = pair();
+        client.write_all(b"\x0bMSH|A\r\x1c").unwrap();
+        let frame = server.receive().unwrap();
+        assert_eq!(&frame.payload[..], b"MSH|A\r");
+        assert_eq!(
+            frame.notes.iter().map(|n| n.code()).collect::<Vec<_>>(),
+            ["mllp-missing-trailer-cr"]
+        );
+        client.write_all(b"\x0bMSH|B\r\x1c\r").unwrap();
+        assert_eq!(&server.receive().unwrap().payload[..], b"MSH|B\r");
+    }
+
+    #[test]
+    fn timeouts_and_closes_are_named_as_on_the_async_connection() {
+        let (mut server, mut client) = pair();
+        client.write_all(b"\x0bMSH|half").unwrap();
+        let err = server.receive().unwrap_err();
+        assert_eq!(err.code(), "read-timeout");
+        assert!(err.to_string().contains("9 bytes of an unfinished frame"), "{err}");
+        client.shutdown(std::net::Shutdown::Write).unwrap();
+        let err = server.receive().unwrap_err();
+        assert_eq!(err.code(), "peer-closed");
+        assert!(err.to_string().contains("inside a frame (9 bytes buffered)"), "{err}");
+
+        let (mut server, client) = pair();
+        drop(client);
+        let err = server.receive().unwrap_err();
+        assert!(matches!(err, TransportError::PeerClosed { buffered: 0, .. }), "{err}");
+    }
+
+    #[test]
+    fn a_trickled_frame_is_late_at_its_deadline_not_at_the_end_of_the_trickle() {
+        let (mut server, mut client) = pair();
+        // A byte of a frame every 50 ms, up to 100 of them: each read ends well inside the
+        // socket's timeout, so only the frame's own deadline (300 ms) can end the wait before
+        // the trickle does.
+        const TRICKLE: usize = 100;
+        let feeder = std::thread::spawn(move || {
+            let frame = [&b"\x0b"[..], &[b'x'; TRICKLE - 1]].concat();
+            for byte in frame {
+                if client.write_all(&[byte]).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        let err = server.receive().unwrap_err();
+        match err {
+            TransportError::ReadTimeout { buffered, .. } => {
+                assert!(buffered < TRICKLE, "{buffered}")
+            }
+            other => panic!("not a read timeout: {other}"),
+        }
+        drop(server);
+        feeder.join().unwrap();
+    }
+}
