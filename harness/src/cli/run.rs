@@ -44,11 +44,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
     /// Cases run at once, over all the scenario files that run side by side, the longest first
-    /// by their declared waits (a file's serial cases run one by one; files that need the
-    /// packet-level lab or measure load, a receiver file on a fixed port and a through file
-    /// whose cases share an engine or an address run alone, afterwards). A target other than
-    /// the built-in endpoint gets one
-    /// connection at a time unless its profile declares `concurrent_connections: true` (MLLP
+    /// by their declared waits (a file's serial cases run one by one; files that measure
+    /// load, a receiver file on a fixed port and a through file whose cases share an engine
+    /// or an address run alone, afterwards; a file that needs the packet-level lab has a lab
+    /// of its own and runs beside the others). A target other than the built-in endpoint gets
+    /// one connection at a time unless its profile declares `concurrent_connections: true` (MLLP
     /// lets a receiver serve one connection at a time).
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub jobs: usize,

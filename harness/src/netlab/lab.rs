@@ -20,6 +20,9 @@ const TABLE: &str = "hl7_harness";
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
+/// Held while a lab of this process is made (see [`Lab::create`]).
+static CREATING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[derive(Debug, thiserror::Error)]
 pub enum LabError {
     /// The lab cannot be made on this machine (no privilege, a program missing).
@@ -72,6 +75,9 @@ impl Lab {
                 return Err(LabError::Unavailable(format!("`{program}` is not installed")));
             }
         }
+        // Labs of one process are made one at a time: each picks its address block from the
+        // addresses in use, so the next one must see it taken.
+        let _one_at_a_time = CREATING.lock().await;
         sweep_stale().await;
         let pid = std::process::id();
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
@@ -407,6 +413,25 @@ mod tests {
             .await
             .expect("connects once restored");
         assert!(connected.is_ok());
+    }
+
+    #[tokio::test]
+    async fn labs_made_at_once_are_apart_and_each_reaches_this_host() {
+        let (Some(a), Some(b)) = tokio::join!(lab_or_skip(), lab_or_skip()) else { return };
+        assert_ne!(a.name(), b.name());
+        let addresses = [a.host_ip(), a.inside_ip(), b.host_ip(), b.inside_ip()];
+        for (n, x) in addresses.iter().enumerate() {
+            assert!(!addresses[n + 1..].contains(x), "{x} is in both labs: {addresses:?}");
+        }
+        for lab in [&a, &b] {
+            let outside = TcpListener::bind((lab.host_ip(), 0)).await.unwrap();
+            let addr = outside.local_addr().unwrap();
+            let (inside, accepted) =
+                tokio::join!(lab.connect(addr, Duration::from_secs(2)), outside.accept());
+            let peer = accepted.unwrap().1;
+            assert_eq!(peer.ip(), lab.inside_ip(), "the connection comes from its own lab");
+            assert_eq!(inside.unwrap().local_addr().unwrap().ip(), lab.inside_ip());
+        }
     }
 
     #[tokio::test]

@@ -283,23 +283,22 @@ pub(super) fn on_own_builtin(scenario: &LoadedScenario, options: &RunOptions) ->
     matches!(target(scenario, options), Ok((TargetUrl::Builtin, _)))
 }
 
-/// Whether a file may run at the same time as others. Not when it needs the packet-level lab
-/// (the lab's namespace, its firewall and the built-in endpoint bound for it are the file's
-/// own, and nothing here shows two labs side by side), measures load (others would skew it),
-/// shares a target that may serve one connection at a time (another file's cases would hold
-/// it), or holds an address other files could want: a receiver file on a fixed port, a through
-/// file whose engine or destinations are not each case's own ([`super::through::side_by_side`]).
-/// A receiver file's sender under test has its retry timing judged, but the file already runs
-/// its own cases side by side (`--jobs`), and its bounds (`retry_interval`) are the sender's
-/// own timers, far above the moments other cases' work takes from it.
+/// Whether a file may run at the same time as others. A file that needs the packet-level lab
+/// may: its namespace, address block, firewall table and the built-in endpoint bound for it
+/// are its own (labs of one process are made one at a time, so no two share a block), and its
+/// cases' sockets are made on threads of their own inside it. Not when it measures load
+/// (others would skew it), shares a target that may serve one connection at a time (another
+/// file's cases would hold it), or holds an address other files could want: a receiver file
+/// on a fixed port, a through file whose engine or destinations are not each case's own
+/// ([`super::through::side_by_side`]). A receiver file's sender under test has its retry
+/// timing judged, but the file already runs its own cases side by side (`--jobs`), and its
+/// bounds (`retry_interval`) are the sender's own timers, far above the moments other cases'
+/// work takes from it.
 pub(super) fn runs_alongside(
     scenario: &LoadedScenario,
     runs: &FileRuns,
     options: &RunOptions,
 ) -> bool {
-    if lab::needs_lab(&scenario.file) {
-        return false;
-    }
     match runs {
         FileRuns::Sender(_, load) => {
             !load && (on_own_builtin(scenario, options) || serves_side_by_side(scenario, options))
