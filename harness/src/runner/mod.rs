@@ -10,6 +10,7 @@ pub mod event;
 mod exec;
 mod hllp;
 mod http_case;
+mod input_port;
 mod lab;
 mod lane;
 mod liveness;

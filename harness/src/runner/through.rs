@@ -192,13 +192,6 @@ fn command_line(
     out
 }
 
-/// A free port on 127.0.0.1 for the engine's input: bound, read, released. Another process
-/// could take it in between; the engine then fails to listen, and the case says so.
-async fn free_input_address() -> std::io::Result<String> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    Ok(listener.local_addr()?.to_string())
-}
-
 /// The engine's input, as the through role reaches it.
 enum InputUrl {
     /// `HOST:PORT`.
@@ -373,7 +366,7 @@ pub async fn run_case(
         addresses.insert(name.clone(), address);
     }
     let input_addr = if ctx.setup.input.contains("{input}") {
-        match free_input_address().await {
+        match super::input_port::free_input_address().await {
             Ok(addr) => addr,
             Err(e) => return aborted(ConnectionEvent::ListenFailed, format!("no free port: {e}")),
         }
