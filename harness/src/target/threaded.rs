@@ -1,8 +1,9 @@
 //! The correct endpoint's plain MLLP connections, each on its own thread: a blocking read
 //! sleeps in the kernel until the next message comes, so a message costs its read and its
 //! answer's write and nothing between (no readiness poll, no task wake-up). Measured on
-//! loopback with one connection this takes the endpoint from about two thirds of a bare
-//! `mllp`-crate receiver's rate to level with it (`cargo xtask bench`, the serve rows).
+//! loopback (`cargo xtask bench net`, 2 cores, four runs on 2026-12-04) this takes the
+//! endpoint from 0.64–0.91× a bare `mllp`-crate receiver's rate to 0.78–1.04× with one
+//! connection, and from 0.70–0.73× to 0.75–0.88× with sixteen.
 //!
 //! Only what needs none of the async loop's machinery comes here: no TLS, no MLLP release 2
 //! commit acknowledgements, no defect to play. Everything else, and every connection past
