@@ -7,9 +7,11 @@
 //!
 //! Only what needs none of the async loop's machinery comes here: no TLS, no MLLP release 2
 //! commit acknowledgements, no defect to play. Everything else, and every connection past
-//! the bound ([`DEFAULT_CONNECTION_THREADS`], `serve --connection-threads`), is served by [`server`](super::server) as before, and both
-//! answer alike: the same codec and reassembly read the frames, the same `Endpoint` journals,
-//! decides, applies and acknowledges, the same lines go to the log.
+//! the bound ([`DEFAULT_CONNECTION_THREADS`], `serve --connection-threads`), is served by
+//! [`server`](super::server) as before, and both answer alike: the same codec and reassembly
+//! read the frames, the same `Endpoint` journals, decides, applies and acknowledges, the same
+//! lines go to the log. When the listener stops, a thread's connection goes on until its peer
+//! closes it or it idles out, as a connection's task on the async loop does.
 
 use super::endpoint::{Endpoint, Held};
 use crate::transport::blocking::BlockingMllpConnection;
