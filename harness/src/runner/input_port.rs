@@ -32,7 +32,7 @@ pub(super) async fn free_input_address() -> std::io::Result<String> {
         let start = std::process::id().wrapping_mul(2_654_435_761) % span;
         for _ in 0..TRIES {
             let turn = NEXT.fetch_add(1, Ordering::Relaxed);
-            let port = low + ((start + turn) % span) as u16;
+            let port = low + (start.wrapping_add(turn) % span) as u16;
             if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)).await {
                 return Ok(listener.local_addr()?.to_string());
             }
