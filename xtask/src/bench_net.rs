@@ -20,8 +20,11 @@
 //! load engine can match it.
 //!
 //! `serve` and `proxy` run in this process on a tokio runtime of their own (as the commands do:
-//! the proxy's connections on a current-thread runtime per core, its lanes), the load engine on
-//! another (its connections on a current-thread runtime per core, as `load` spreads them).
+//! the endpoint's plain connections on a thread each, `target::threaded`; the proxy's
+//! connections on a current-thread runtime per core, its lanes), the load engine on another
+//! (its connections on a current-thread runtime per core, as `load` spreads them; a runtime per
+//! connection, `BENCH_LOAD_THREADS=16`, measured worse on 2026-12-04: 0.73–0.75× the ceiling
+//! at 16 connections against 0.82–0.93× per core).
 //! `BENCH_LOAD_THREADS` and `BENCH_PROXY_LANES` set those counts (0: the connections as tasks
 //! of the multi-thread runtime, as before). On the 2 shared cores of 2026-12-03 (load average
 //! 2–15), four runs each way: at 16 connections the proxy with lanes 1.09–1.33× socat (median
