@@ -17,6 +17,7 @@ use super::escape::escape;
 use super::message::{Message, Segment};
 use super::path::Path;
 use super::value::Value;
+use std::borrow::Cow;
 use std::fmt;
 
 /// MSA-1 acknowledgment code (HL7 table 0008).
@@ -259,8 +260,8 @@ impl AckError {
 pub struct AckBuilder<'m, 'a> {
     original: &'m Message<'a>,
     code: AckCode,
-    control_id: String,
-    timestamp: String,
+    control_id: Cow<'m, str>,
+    timestamp: Cow<'m, str>,
     errors: Vec<AckError>,
     text: Option<String>,
 }
@@ -270,8 +271,8 @@ impl<'m, 'a> AckBuilder<'m, 'a> {
     pub fn new(
         original: &'m Message<'a>,
         code: AckCode,
-        control_id: impl Into<String>,
-        timestamp: impl Into<String>,
+        control_id: impl Into<Cow<'m, str>>,
+        timestamp: impl Into<Cow<'m, str>>,
     ) -> Self {
         AckBuilder {
             original,
@@ -305,7 +306,7 @@ impl<'m, 'a> AckBuilder<'m, 'a> {
 
         let mut out = Vec::with_capacity(256);
         let mut msh = SegmentWriter::start(&mut out, b"MSH", d.field);
-        msh.field(&d.encoding_characters());
+        msh.field(d.encoding_characters_array().as_slice());
         // MSH-3..6: swapped (ch. 2, MSH-3..6; the receiver answers from where it was addressed).
         msh.field(raw(5));
         msh.field(raw(6));
@@ -313,7 +314,7 @@ impl<'m, 'a> AckBuilder<'m, 'a> {
         msh.field(raw(4));
         msh.field(&timestamp(&self.timestamp, &d));
         msh.field(b""); // MSH-8 security
-        msh.field(&self.message_type(&d, version_rank));
+        msh.field_with(|out| self.message_type(&d, version_rank, out));
         msh.field(&text(&self.control_id, &d));
         msh.field(raw(11));
         msh.field(raw(12));
@@ -347,19 +348,18 @@ impl<'m, 'a> AckBuilder<'m, 'a> {
     }
 
     /// MSH-9 of the ACK: `ACK^<trigger>^ACK` (v2.3.1 and later) or `ACK^<trigger>` (v2.3).
-    fn message_type(&self, d: &Delimiters, version_rank: u32) -> Vec<u8> {
-        let mut out = b"ACK".to_vec();
+    fn message_type(&self, d: &Delimiters, version_rank: u32, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"ACK");
         let trigger = self.original.trigger_event().unwrap_or("");
         if version_rank >= V2_3_1 {
             out.push(d.component);
-            out.extend(text(trigger, d));
+            out.extend_from_slice(&text(trigger, d));
             out.push(d.component);
             out.extend_from_slice(b"ACK");
         } else if !trigger.is_empty() {
             out.push(d.component);
-            out.extend(text(trigger, d));
+            out.extend_from_slice(&text(trigger, d));
         }
-        out
     }
 
     /// ERR segments for every error, in the layout of the acknowledged message's version. An
@@ -385,7 +385,7 @@ fn err_segment(error: &AckError, d: &Delimiters, version_rank: u32) -> Vec<Vec<u
     if version_rank < V2_5 {
         // ERR-1 ELD: segment ID ^ sequence ^ field position ^ code (CE: id & text & table).
         let mut eld = Vec::new();
-        eld.extend(text(location.map_or("", |p| p.segment_id()), d));
+        eld.extend_from_slice(&text(location.map_or("", |p| p.segment_id()), d));
         eld.push(c);
         eld.extend(number(error.segment_sequence).as_bytes());
         eld.push(c);
@@ -393,7 +393,7 @@ fn err_segment(error: &AckError, d: &Delimiters, version_rank: u32) -> Vec<Vec<u
         eld.push(c);
         eld.extend(error.condition.code().as_bytes());
         eld.push(sub);
-        eld.extend(text(error.text.as_deref().unwrap_or(error.condition.text()), d));
+        eld.extend_from_slice(&text(error.text.as_deref().unwrap_or(error.condition.text()), d));
         eld.push(sub);
         eld.extend_from_slice(b"HL70357");
         return vec![b"ERR".to_vec(), eld];
@@ -420,13 +420,13 @@ fn err_segment(error: &AckError, d: &Delimiters, version_rank: u32) -> Vec<Vec<u
     }
     let mut code = error.condition.code().as_bytes().to_vec();
     code.push(c);
-    code.extend(text(error.condition.text(), d));
+    code.extend_from_slice(&text(error.condition.text(), d));
     code.push(c);
     code.extend_from_slice(b"HL70357");
     let mut fields = vec![b"ERR".to_vec(), Vec::new(), erl, code, b"E".to_vec()];
     if let Some(t) = &error.text {
         fields.extend([Vec::new(), Vec::new(), Vec::new()]);
-        fields.push(text(t, d));
+        fields.push(text(t, d).into_owned());
     }
     fields
 }
@@ -446,27 +446,27 @@ fn version_rank(version: &str) -> u32 {
 
 /// `value` escaped for the delimiters. Text the harness writes is ASCII or already in the
 /// message's character set; only the delimiters need escaping.
-fn text(value: &str, d: &Delimiters) -> Vec<u8> {
+fn text<'v>(value: &'v str, d: &Delimiters) -> Cow<'v, [u8]> {
     match escape(value.as_bytes(), d) {
-        Ok(escaped) => escaped.into_owned(),
+        Ok(escaped) => escaped,
         // No escape character declared: drop the bytes that would break the structure.
-        Err(_) => value.bytes().filter(|b| !d.is_special(*b)).collect(),
+        Err(_) => Cow::Owned(value.bytes().filter(|b| !d.is_special(*b)).collect()),
     }
 }
 
 /// MSH-7: a timestamp cannot be escaped (escapes are for text), so when its zone sign is one of
 /// the message's delimiters (e.g. `+` as escape character) the zone offset is left out, which
 /// TS/DTM allows.
-fn timestamp(value: &str, d: &Delimiters) -> Vec<u8> {
+fn timestamp<'v>(value: &'v str, d: &Delimiters) -> Cow<'v, [u8]> {
     let clean = |v: &str| v.bytes().all(|b| !d.is_special(b));
     if clean(value) {
-        return value.as_bytes().to_vec();
+        return Cow::Borrowed(value.as_bytes());
     }
     let without_zone = value.split(['+', '-']).next().unwrap_or("");
     if clean(without_zone) {
-        without_zone.as_bytes().to_vec()
+        Cow::Borrowed(without_zone.as_bytes())
     } else {
-        value.bytes().filter(|b| b.is_ascii_digit()).collect()
+        Cow::Owned(value.bytes().filter(|b| b.is_ascii_digit()).collect())
     }
 }
 
@@ -492,6 +492,16 @@ impl<'o> SegmentWriter<'o> {
         self.out.push(self.separator);
         self.out.extend_from_slice(bytes);
         if !bytes.is_empty() {
+            self.keep = self.out.len();
+        }
+    }
+
+    /// A field that `write` appends to the output.
+    fn field_with(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
+        self.out.push(self.separator);
+        let before = self.out.len();
+        write(self.out);
+        if self.out.len() > before {
             self.keep = self.out.len();
         }
     }

@@ -40,15 +40,24 @@ impl Default for Delimiters {
 impl Delimiters {
     /// The encoding characters as written in MSH-2 (component, repetition, escape,
     /// subcomponent, truncation), in that order, stopping at the first absent one.
-    pub fn encoding_characters(&self) -> Vec<u8> {
-        let mut out = vec![self.component, self.repetition];
+    /// [`encoding_characters`](Self::encoding_characters) without an allocation.
+    pub fn encoding_characters_array(&self) -> EncodingCharacters {
+        let mut chars = EncodingCharacters { bytes: [0; 5], len: 2 };
+        chars.bytes[..2].copy_from_slice(&[self.component, self.repetition]);
         for c in [self.escape, self.subcomponent, self.truncation] {
             match c {
-                Some(c) => out.push(c),
+                Some(c) => {
+                    chars.bytes[chars.len] = c;
+                    chars.len += 1;
+                }
                 None => break,
             }
         }
-        out
+        chars
+    }
+
+    pub fn encoding_characters(&self) -> Vec<u8> {
+        self.encoding_characters_array().as_slice().to_vec()
     }
 
     /// True when `b` is one of the declared delimiters (field, component, repetition, escape,
@@ -73,5 +82,18 @@ impl Delimiters {
 impl fmt::Display for Delimiters {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&String::from_utf8_lossy(&self.header_bytes()))
+    }
+}
+
+/// MSH-2 as [`Delimiters::encoding_characters_array`] writes it: two to five bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EncodingCharacters {
+    bytes: [u8; 5],
+    len: usize,
+}
+
+impl EncodingCharacters {
+    pub fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.len]
     }
 }

@@ -147,7 +147,15 @@ pub struct Message<'a> {
     origin: usize,
     charset: Charset,
     header_index: HeaderIndex,
+    /// Where the header's codes lie, found once on first use: the reference endpoint reads each
+    /// of them several times per message (its decision, validation, its application, the ACK).
+    /// Offsets, not `&'a str`, so that `Message` stays covariant in `'a`.
+    codes: std::sync::OnceLock<HeaderCodes>,
 }
+
+/// The byte ranges (in the message's bytes) of MSH-9.1, 9.2, 9.3, 10, 11.1 and 12.1 as
+/// [`Message::header_text`] reads them: `None` when that reads nothing.
+type HeaderCodes = [Option<(u32, u32)>; 6];
 
 impl<'a> Message<'a> {
     /// Parses with the default, lenient options.
@@ -176,6 +184,7 @@ impl<'a> Message<'a> {
             origin,
             charset: Charset::Ascii,
             header_index,
+            codes: std::sync::OnceLock::new(),
         };
         message.charset = message.read_charset(start);
         Ok(message)
@@ -306,32 +315,32 @@ impl<'a> Message<'a> {
 
     /// MSH-9.1 message code, e.g. `ADT`.
     pub fn message_code(&self) -> Option<&'a str> {
-        self.header_text(9, 1)
+        self.code(0)
     }
 
     /// MSH-9.2 trigger event, e.g. `A04`.
     pub fn trigger_event(&self) -> Option<&'a str> {
-        self.header_text(9, 2)
+        self.code(1)
     }
 
     /// MSH-9.3 message structure, e.g. `ADT_A01` (v2.3.1 and later).
     pub fn message_structure(&self) -> Option<&'a str> {
-        self.header_text(9, 3)
+        self.code(2)
     }
 
     /// MSH-10 message control id.
     pub fn control_id(&self) -> Option<&'a str> {
-        self.header_text(10, 1)
+        self.code(3)
     }
 
     /// MSH-11.1 processing id (P, T, D).
     pub fn processing_id(&self) -> Option<&'a str> {
-        self.header_text(11, 1)
+        self.code(4)
     }
 
     /// MSH-12.1 version id, e.g. `2.5.1`.
     pub fn version(&self) -> Option<&'a str> {
-        self.header_text(12, 1)
+        self.code(5)
     }
 
     /// MSH-18, first repetition: the character set of the message (table 0211).
@@ -351,12 +360,42 @@ impl<'a> Message<'a> {
         }
     }
 
+    /// Header code number `i` of [`HeaderCodes`], located on the first call.
+    fn code(&self, i: usize) -> Option<&'a str> {
+        let codes = self.codes.get_or_init(|| {
+            let base = self.bytes.as_ptr() as usize;
+            let at = |text: Option<&str>| {
+                let start = u32::try_from(text?.as_ptr() as usize - base).ok()?;
+                Some((start, u32::try_from(text?.len()).ok()?))
+            };
+            let [code, trigger, structure] = match self.header_field(9) {
+                Some(field) => [1, 2, 3].map(|n| at(header_code(field.component(n)))),
+                None => [None; 3],
+            };
+            [
+                code,
+                trigger,
+                structure,
+                at(self.header_text(10, 1)),
+                at(self.header_text(11, 1)),
+                at(self.header_text(12, 1)),
+            ]
+        });
+        let (start, len) = codes[i]?;
+        let bytes = self.bytes.get(start as usize..)?.get(..len as usize)?;
+        std::str::from_utf8(bytes).ok()
+    }
+
     /// A header component as text, when present, non-empty and ASCII-clean (MSH codes are ASCII).
     fn header_text(&self, field: usize, component: usize) -> Option<&'a str> {
-        let value = self.header_field(field)?.component(component)?;
-        let text = std::str::from_utf8(value.as_bytes()).ok()?.trim();
-        (!text.is_empty()).then_some(text)
+        header_code(self.header_field(field)?.component(component))
     }
+}
+
+/// A header component as text, when present, non-empty and ASCII-clean.
+fn header_code(value: Option<Value<'_>>) -> Option<&str> {
+    let text = std::str::from_utf8(value?.as_bytes()).ok()?.trim();
+    (!text.is_empty()).then_some(text)
 }
 
 /// One segment of a parsed message.
@@ -701,7 +740,13 @@ fn index_segments(
     findings: &mut Vec<Finding>,
 ) -> Result<Vec<SegmentSpan>, ParseError> {
     let origin = options.origin;
-    let mut segments = Vec::new();
+    // One span per segment terminator, so the list is allocated once (a message of LF-ended
+    // lines gets its capacity from the LFs).
+    let terminators = match memchr::memchr_iter(b'\r', &bytes[start..]).count() {
+        0 => memchr::memchr_iter(b'\n', &bytes[start..]).count(),
+        crs => crs,
+    };
+    let mut segments = Vec::with_capacity(terminators + 1);
     let mut tally = LineEndingTally::default();
     let (mut empty, mut invalid) = (Capped::default(), Capped::default());
     for line in lines(bytes, start) {
@@ -764,6 +809,47 @@ mod tests {
     }
 
     const ADT: &[u8] = b"MSH|^~\\&|SEND|FAC|RECV|FAC|20240101120000||ADT^A04^ADT_A01|MSG1|P|2.5\rEVN|A04|20240101120000\rPID|1||123^^^HOSP^MR~456^^^SSA^SS||Doe^John^Q||19800101|M\rPV1|1|O\r";
+
+    /// The header codes found once and kept answer as a fresh read of the header does, on
+    /// every message of the repository's corpus and on headers cut short or oddly spaced.
+    #[test]
+    fn kept_header_codes_answer_as_a_fresh_read() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus");
+        let mut inputs: Vec<Vec<u8>> = vec![
+            b"MSH|^~\\&|A|B|C|D|2024||ADT\r".to_vec(),
+            b"MSH|^~\\&|A|B|C|D|2024|| ADT ^ A01 ^|  |P ^x|2.5.1^^\rPID|1".to_vec(),
+            b"MSH|^~\\&\r".to_vec(),
+            b"MSH|^~\\&|||||||^^ADT_A01|\xff|T|2.\xc3\xa9".to_vec(),
+        ];
+        for dir in std::fs::read_dir(root).unwrap() {
+            let dir = dir.unwrap().path();
+            if dir.is_dir() {
+                for file in std::fs::read_dir(dir).unwrap() {
+                    let file = file.unwrap().path();
+                    if file.is_file() {
+                        inputs.push(std::fs::read(file).unwrap());
+                    }
+                }
+            }
+        }
+        let mut compared = 0;
+        for input in &inputs {
+            let Ok(message) = Message::parse(input) else { continue };
+            let fresh = [(9, 1), (9, 2), (9, 3), (10, 1), (11, 1), (12, 1)]
+                .map(|(field, component)| message.header_text(field, component));
+            let kept = [
+                message.message_code(),
+                message.trigger_event(),
+                message.message_structure(),
+                message.control_id(),
+                message.processing_id(),
+                message.version(),
+            ];
+            assert_eq!(kept, fresh, "{}", String::from_utf8_lossy(input));
+            compared += 1;
+        }
+        assert!(compared > 40, "{compared}");
+    }
 
     #[test]
     fn hostile_runs_of_segments_are_counted_not_listed() {

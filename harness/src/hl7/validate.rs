@@ -233,7 +233,17 @@ pub fn escape_findings(message: &Message<'_>) -> Vec<Finding> {
     let mut findings = Vec::new();
     let mut capped = Capped::default();
     for segment in message.segments() {
-        if memchr::memchr(escape_char, segment.as_bytes()).is_none() {
+        // A header's MSH-2 holds the escape character itself: look only past it, so that a
+        // header without escape sequences is not walked field by field.
+        let bytes = segment.as_bytes();
+        let text = match segment.is_header() {
+            true => {
+                let after_id = bytes.get(segment.id_len() + 1..).unwrap_or_default();
+                memchr::memchr(delimiters.field, after_id).map_or(&[][..], |at| &after_id[at..])
+            }
+            false => bytes,
+        };
+        if memchr::memchr(escape_char, text).is_none() {
             continue;
         }
         for (n, field) in segment.fields() {

@@ -78,8 +78,9 @@ pub struct Receipt {
     /// MSH-10, MSH-9 as sent; absent when the payload is not HL7.
     pub control_id: Option<String>,
     pub message_type: Option<String>,
-    /// MSA-1 of the answer, or `none` (no ACK), or `unreadable`.
-    pub outcome: String,
+    /// MSA-1 of the answer, or `none` (no ACK), or `unreadable`; a word, not a copy, except
+    /// for an ACK a defect rewrote.
+    pub outcome: std::borrow::Cow<'static, str>,
     /// Recognised as a resend (same MSH-3, MSH-4, MSH-10) and not applied again.
     pub duplicate: bool,
 }
@@ -298,13 +299,14 @@ impl Endpoint {
 
     fn record(&self, sequence: u64, payload: &[u8], handled: &Handled, facts: Facts) {
         let outcome = match (&handled.unreadable, &handled.ack, facts.outcome) {
-            (Some(_), None, _) => "unreadable".to_string(),
-            (_, None, _) => "none".to_string(),
-            (_, Some(_), Some(code)) => code.to_string(),
+            (Some(_), None, _) => "unreadable".into(),
+            (_, None, _) => "none".into(),
+            (_, Some(_), Some(code)) => code.into(),
             // An ACK a defect rewrote: read back what it says.
-            (_, Some(ack), None) => {
-                Message::parse(ack).ok().and_then(|a| msa_raw(&a, 1)).unwrap_or_else(|| "?".into())
-            }
+            (_, Some(ack), None) => Message::parse(ack)
+                .ok()
+                .and_then(|a| msa_raw(&a, 1))
+                .map_or_else(|| "?".into(), Into::into),
         };
         let receipt = Receipt {
             sequence,
@@ -571,21 +573,21 @@ impl Endpoint {
     }
 }
 
-/// MSH-7 of an ACK sent now: written once a second per thread, not per message.
-fn timestamp_now() -> String {
+/// MSH-7 of an ACK sent now: written once a second per thread, not per message, and shared
+/// (a count, not a copy) by the messages of that second.
+fn timestamp_now() -> std::rc::Rc<str> {
     thread_local! {
-        static LAST: std::cell::RefCell<(u64, String)> = const {
-            std::cell::RefCell::new((u64::MAX, String::new()))
-        };
+        static LAST: std::cell::RefCell<(u64, std::rc::Rc<str>)> =
+            std::cell::RefCell::new((u64::MAX, std::rc::Rc::from("")));
     }
     let now = SystemTime::now();
     let second = now.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     LAST.with_borrow_mut(|(at, text)| {
         if *at != second {
-            *text = crate::utc::hl7_timestamp(now);
+            *text = crate::utc::hl7_timestamp(now).into();
             *at = second;
         }
-        text.clone()
+        std::rc::Rc::clone(text)
     })
 }
 
