@@ -357,7 +357,7 @@ impl ClientFeed {
                 }
                 self.errors.push_back(LoggedError {
                     control_id: control_id.clone().into_owned(),
-                    event: format!("{code}^{trigger}"),
+                    event: [code, "^", trigger].concat(),
                     message: message.clone(),
                 });
             }
@@ -379,19 +379,29 @@ impl ClientFeed {
         for (n, value) in pid.fields().take_while(|(n, _)| *n <= 30) {
             fields[n] = Some(value);
         }
-        let part = |field: usize, n| -> Cow<'a, str> {
-            fields[field]
-                .and_then(|f| f.component(n))
-                .map(|v| read_text(message, &v.subcomponent(1).unwrap_or(v), mode))
-                .unwrap_or_default()
+        let raw = |field: usize, n| {
+            let value = fields[field]?.component(n)?;
+            Some(value.subcomponent(1).unwrap_or(value))
         };
-        let [id, family, given, gender, birth_date] =
-            [part(3, 1), part(5, 1), part(5, 2), part(8, 1), part(7, 1)];
+        let part = |value: Option<Value<'a>>| -> Cow<'a, str> {
+            value.map(|v| read_text(message, &v, mode)).unwrap_or_default()
+        };
+        // A value with a letter or digit and no escape sequence is not empty once read, so
+        // it is not read (decoded, trimmed) unless the client is complete.
+        let escape = message.delimiters().escape;
+        let surely_valued = |value: &Option<Value<'a>>| {
+            value.is_some_and(|v| {
+                let bytes = v.as_bytes();
+                bytes.iter().any(u8::is_ascii_alphanumeric)
+                    && escape.is_none_or(|e| !bytes.contains(&e))
+            })
+        };
+        let values = [raw(3, 1), raw(5, 1), raw(5, 2), raw(8, 1), raw(7, 1)];
         let email = email(message, fields[13], mode);
         let missing = Missing(
-            [&id, &family, &given, &gender, &birth_date]
+            values
                 .iter()
-                .map(|v| v.is_empty())
+                .map(|v| !surely_valued(v) && part(*v).is_empty())
                 .chain([email.is_none()])
                 .enumerate()
                 .fold(0, |bits, (i, empty)| bits | (u8::from(empty) << i)),
@@ -399,6 +409,7 @@ impl ClientFeed {
         if missing.0 != 0 {
             return Err(missing);
         }
+        let [id, family, given, gender, birth_date] = values.map(part);
         Ok(Client {
             id: id.into_owned(),
             family: family.into_owned(),
@@ -407,7 +418,7 @@ impl ClientFeed {
             gender: gender.into_owned(),
             birth_date: birth_date.into_owned(),
             active: true,
-            deceased: part(30, 1) == "Y",
+            deceased: part(raw(30, 1)) == "Y",
             professionals: BTreeSet::new(),
             merged: Vec::new(),
         })
@@ -681,6 +692,28 @@ mod tests {
             Missing(0b1000).logged("x"),
             "x: required by the interface but empty: gender (PID-8)"
         );
+    }
+
+    /// A value that is blank once read is missing, though it has bytes: spaces, or an escape
+    /// sequence (a hex escape with a letter and digits) that stands for a space.
+    #[test]
+    fn values_blank_once_read_are_missing() {
+        let first_name = "client not created: required by the interface but empty: first name \
+                          (PID-5.2)";
+        for given in ["^  ||", "^\\X20\\||"] {
+            let mut feed = ClientFeed::default();
+            let a04 = A04.replace("^Jo||", given);
+            let logged = vec![Effect::Logged { message: first_name.into() }];
+            assert_eq!(apply(&mut feed, a04.as_bytes()), logged, "{given}");
+        }
+        // The same value with a letter is read and stored.
+        let mut feed = ClientFeed::default();
+        let a04 = A04.replace("^Jo||", "^\\X4A\\o||");
+        assert_eq!(
+            apply(&mut feed, a04.as_bytes()),
+            vec![Effect::ClientCreated { id: "C1".into() }]
+        );
+        assert_eq!(feed.clients["C1"].given, "Jo");
     }
 
     #[test]
