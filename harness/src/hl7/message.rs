@@ -365,7 +365,9 @@ impl<'a> Message<'a> {
         let codes = self.codes.get_or_init(|| {
             let base = self.bytes.as_ptr() as usize;
             let at = |text: Option<&str>| {
-                let start = u32::try_from(text?.as_ptr() as usize - base).ok()?;
+                // Every code is read out of `self.bytes`, so it lies at or after `base`.
+                let start = (text?.as_ptr() as usize).checked_sub(base)?;
+                let start = u32::try_from(start).ok()?;
                 Some((start, u32::try_from(text?.len()).ok()?))
             };
             let [code, trigger, structure] = match self.header_field(9) {
