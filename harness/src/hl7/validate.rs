@@ -574,4 +574,22 @@ mod tests {
             &["missing-required-segment at : PV1 is required after segment 3 in ADT_A01 v2.8"],
         );
     }
+
+    /// The header's own escape character (MSH-2) is not looked at, but a malformed escape in
+    /// any later header field is still found where it is.
+    #[test]
+    fn header_escapes_are_checked_past_msh2() {
+        let clean = b"MSH|^~\\&|A|B|C|D|2024||ADT^A01|1|P|2.5\rPID|1\r";
+        assert!(escape_findings(&Message::parse(clean).unwrap()).is_empty());
+        for (header, field) in
+            [("MSH|^~\\&|A\\Q|B|", 3), ("MSH|^~\\&|A|B|C|D|2024||ADT^A01|1\\|", 10)]
+        {
+            let text = format!("{header}\rPID|1\r");
+            let findings = escape_findings(&Message::parse(text.as_bytes()).unwrap());
+            let fields: Vec<_> = findings.iter().map(|f| f.location.field).collect();
+            assert_eq!(fields, [Some(field)], "{text:?}: {findings:?}");
+        }
+        // Only MSH-1 and MSH-2: nothing past the delimiters to look at.
+        assert!(escape_findings(&Message::parse(b"MSH|^~\\&").unwrap()).is_empty());
+    }
 }
