@@ -311,32 +311,88 @@ fn email(message: &Message<'_>, field: Option<Value<'_>>, mode: TextMode) -> Opt
     })
 }
 
-impl ClientFeed {
-    /// Applies one message; returns what it did. Never fails: content problems go to the
-    /// error log, because the message is acknowledged either way.
-    pub fn apply(&mut self, message: &Message<'_>) -> Vec<Effect> {
+/// What a message says that the feed needs, read before the feed is changed: reading (the
+/// header's key, the client in PID) is most of the cost of applying a message and needs no
+/// state, so a server reads it before it locks the feed, and connections wait on each other
+/// only for the change itself.
+#[derive(Debug)]
+pub struct Reading<'m> {
+    /// The text mode the values were read in.
+    mode: TextMode,
+    /// MSH-3, MSH-4 and MSH-10 as read: the duplicate key.
+    key: [Cow<'m, str>; 3],
+    /// The client of a message that creates or updates one.
+    client: ClientRead,
+}
+
+/// The client of a creating or updating ADT message, as read from its first PID.
+#[derive(Debug)]
+enum ClientRead {
+    /// The event creates or updates no client.
+    NotNeeded,
+    /// The event would, but the message has no PID segment.
+    NoPid,
+    /// The client, or the required fields its PID lacks.
+    Read(Result<Client, Missing>),
+}
+
+impl<'m> Reading<'m> {
+    /// Reads what [`ClientFeed::apply_read`] needs of `message`, as a feed with text mode
+    /// `mode` reads it.
+    pub fn of(message: &Message<'m>, mode: TextMode) -> Reading<'m> {
         // The header's fields where parse noted them: no path parsed, no segment walked, and
         // MSH-10 read once.
-        let mode = self.text_mode;
         let key = [3, 4, 10].map(|n| {
             message
                 .header_field(n)
                 .map(|value| read_text(message, &value, mode))
                 .unwrap_or_default()
         });
+        let client = match (message.message_code(), message.trigger_event()) {
+            (Some("ADT"), Some("A04" | "A01" | "A14" | "A28" | "A05" | "A08" | "A31")) => {
+                match message.find_segment("PID", 1) {
+                    Some(pid) => ClientRead::Read(ClientFeed::read_client(message, &pid, mode)),
+                    None => ClientRead::NoPid,
+                }
+            }
+            _ => ClientRead::NotNeeded,
+        };
+        Reading { mode, key, client }
+    }
+}
+
+impl ClientFeed {
+    /// Applies one message; returns what it did. Never fails: content problems go to the
+    /// error log, because the message is acknowledged either way.
+    pub fn apply(&mut self, message: &Message<'_>) -> Vec<Effect> {
+        let reading = Reading::of(message, self.text_mode);
+        self.apply_read(message, reading)
+    }
+
+    /// [`apply`](Self::apply) with what the feed needs of `message` already read (`reading`,
+    /// read from `message`). A reading in another text mode than the feed's is read again.
+    pub fn apply_read<'m>(&mut self, message: &Message<'m>, reading: Reading<'m>) -> Vec<Effect> {
+        let reading = if reading.mode == self.text_mode {
+            reading
+        } else {
+            Reading::of(message, self.text_mode)
+        };
+        let Reading { key, client, .. } = reading;
         if !self.seen.insert([&key[0], &key[1], &key[2]]) && !self.reapply_duplicates {
             return vec![Effect::Duplicate];
         }
         let [_, _, control_id] = key;
         let code = message.message_code().unwrap_or("");
         let trigger = message.trigger_event().unwrap_or("");
-        let mut effects = match (code, trigger) {
-            ("ADT", "A04" | "A01" | "A14" | "A28" | "A05") => self.create(message, trigger),
-            ("ADT", "A08" | "A31") => self.update(message),
-            ("ADT", "A03") => self.deactivate(message),
-            ("ADT", "A40" | "A18") => self.merge(message),
-            ("ADT", "A54") => self.relate(message),
-            ("MFN", "M02") => self.professionals(message),
+        let mut effects = match ((code, trigger), client) {
+            (("ADT", "A04" | "A01" | "A14" | "A28" | "A05"), client) => {
+                self.create(client, trigger)
+            }
+            (("ADT", "A08" | "A31"), client) => self.update(client),
+            (("ADT", "A03"), _) => self.deactivate(message),
+            (("ADT", "A40" | "A18"), _) => self.merge(message),
+            (("ADT", "A54"), _) => self.relate(message),
+            (("MFN", "M02"), _) => self.professionals(message),
             _ => {
                 let message = format!("{code}^{trigger} is not applied by this endpoint");
                 vec![Effect::Logged { message }]
@@ -425,13 +481,15 @@ impl ClientFeed {
     }
 
     /// `trigger` is the ADT event (MSH-9.2).
-    fn create(&mut self, message: &Message<'_>, trigger: &str) -> Vec<Effect> {
-        let Some(pid) = message.find_segment("PID", 1) else {
-            return vec![Effect::Logged { message: "no PID segment".into() }];
-        };
-        let mut client = match Self::read_client(message, &pid, self.text_mode) {
-            Ok(client) => client,
-            Err(why) => return vec![Effect::Logged { message: why.logged("client not created") }],
+    fn create(&mut self, client: ClientRead, trigger: &str) -> Vec<Effect> {
+        let mut client = match client {
+            ClientRead::Read(Ok(client)) => client,
+            ClientRead::Read(Err(why)) => {
+                return vec![Effect::Logged { message: why.logged("client not created") }]
+            }
+            ClientRead::NoPid | ClientRead::NotNeeded => {
+                return vec![Effect::Logged { message: "no PID segment".into() }]
+            }
         };
         if let Some(existing) = self.clients.get(&client.id) {
             if trigger == "A04" {
@@ -465,13 +523,15 @@ impl ClientFeed {
         self.clients.insert(client.id.clone(), client);
     }
 
-    fn update(&mut self, message: &Message<'_>) -> Vec<Effect> {
-        let Some(pid) = message.find_segment("PID", 1) else {
-            return vec![Effect::Logged { message: "no PID segment".into() }];
-        };
-        let mut client = match Self::read_client(message, &pid, self.text_mode) {
-            Ok(client) => client,
-            Err(why) => return vec![Effect::Logged { message: why.logged("client not updated") }],
+    fn update(&mut self, client: ClientRead) -> Vec<Effect> {
+        let mut client = match client {
+            ClientRead::Read(Ok(client)) => client,
+            ClientRead::Read(Err(why)) => {
+                return vec![Effect::Logged { message: why.logged("client not updated") }]
+            }
+            ClientRead::NoPid | ClientRead::NotNeeded => {
+                return vec![Effect::Logged { message: "no PID segment".into() }]
+            }
         };
         let Some(existing) = self.clients.get(&client.id) else {
             let id = client.id;
@@ -692,6 +752,30 @@ mod tests {
             Missing(0b1000).logged("x"),
             "x: required by the interface but empty: gender (PID-8)"
         );
+    }
+
+    /// A reading made before the feed was locked is what `apply` would read; one made in
+    /// another text mode than the feed's is read again, so the feed never stores text read
+    /// the wrong way.
+    #[test]
+    fn a_reading_made_outside_is_applied_as_apply_reads() {
+        let message = Message::parse(A04.as_bytes()).unwrap();
+        let mut direct = ClientFeed::default();
+        let mut read_first = ClientFeed::default();
+        let reading = Reading::of(&message, read_first.text_mode);
+        assert_eq!(read_first.apply_read(&message, reading), direct.apply(&message));
+        assert_eq!(read_first.clients, direct.clients);
+        assert_eq!(read_first.clients["C1"].family, "D^\u{f8}e");
+
+        let mut raw = ClientFeed { text_mode: TextMode::Raw, ..ClientFeed::default() };
+        let decoded = Reading::of(&message, TextMode::Decoded);
+        assert_eq!(
+            raw.apply_read(&message, decoded),
+            vec![Effect::ClientCreated { id: "C1".into() }]
+        );
+        assert_eq!(raw.clients["C1"].family, "D\\S\\\u{f8}e", "read again as the feed reads");
+        let resent = Reading::of(&message, TextMode::Raw);
+        assert_eq!(raw.apply_read(&message, resent), vec![Effect::Duplicate]);
     }
 
     /// A value that is blank once read is missing, though it has bytes: spaces, or an escape

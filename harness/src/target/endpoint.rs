@@ -4,7 +4,7 @@
 //! applied to the [`ClientFeed`]. A restart replays the journal, so state and duplicate
 //! detection survive it.
 
-use super::client_feed::{ClientFeed, Effect, TextMode};
+use super::client_feed::{ClientFeed, Effect, Reading, TextMode};
 use super::defect::{Defect, Defects};
 pub use super::group_commit::SyncMode;
 use super::group_commit::{GroupJournal, Pending};
@@ -37,19 +37,30 @@ pub struct Handled {
 
 pub struct Endpoint {
     config: ResponderConfig,
-    state: Mutex<ClientFeed>,
+    /// The client feed and the log of what was applied to it, under one lock: a message is
+    /// applied and logged as applied at once, so the log's order is the order of application.
+    state: Mutex<State>,
+    /// How the feed reads values ([`ClientFeed::text_mode`]), known without its lock so that
+    /// a message is read before the feed is locked.
+    text_mode: TextMode,
     journal: Option<GroupJournal>,
     sequence: AtomicU64,
     /// Acknowledgments about to be sent over MLLP, for `drops-every-tenth-ack`.
     answers: AtomicU64,
     defects: Defects,
     receipts: Mutex<Receipts>,
-    /// MSH-10 of every message applied to the state, in the order it was applied.
-    applied: Mutex<Applied>,
     /// Where the servers of this endpoint log (standard error unless the caller chose).
     log: super::log::Log,
     /// The judge of the message profiles it plays (`serve --profile`), if any.
     played: Option<Played>,
+}
+
+/// What messages change: the feed, and the MSH-10 of every message applied to it, in the
+/// order it was applied.
+#[derive(Debug, Default)]
+struct State {
+    feed: ClientFeed,
+    applied: Applied,
 }
 
 /// The applied log `GET /applied` serves, bounded like the receipts.
@@ -96,13 +107,13 @@ impl Endpoint {
     pub fn new(config: ResponderConfig) -> Endpoint {
         Endpoint {
             config,
-            state: Mutex::new(ClientFeed::default()),
+            state: Mutex::new(State::default()),
+            text_mode: TextMode::default(),
             journal: None,
             sequence: AtomicU64::new(0),
             answers: AtomicU64::new(0),
             defects: Defects::none(),
             receipts: Mutex::new(Receipts::default()),
-            applied: Mutex::new(Applied::default()),
             log: super::log::Log::default(),
             played: None,
         }
@@ -174,15 +185,16 @@ impl Endpoint {
             self.config.accept_missing_required = true;
         }
         {
-            let state = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
-            state.reapply_duplicates = defects.has(Defect::AppliedTwice);
-            state.text_mode = if defects.has(Defect::StoredEscaped) {
+            let feed = &mut self.state.get_mut().unwrap_or_else(|p| p.into_inner()).feed;
+            feed.reapply_duplicates = defects.has(Defect::AppliedTwice);
+            feed.text_mode = if defects.has(Defect::StoredEscaped) {
                 TextMode::Raw
             } else if defects.has(Defect::WrongCharset) {
                 TextMode::Latin1
             } else {
                 TextMode::Decoded
             };
+            self.text_mode = feed.text_mode;
         }
         self.defects = defects;
         self
@@ -349,21 +361,26 @@ impl Endpoint {
     /// order it was applied (a resend recognised as a duplicate is not applied again), and how
     /// many older ones were let go. `history.order` compares it with the order of sending.
     pub fn applied_json(&self) -> serde_json::Value {
-        let applied = self.applied.lock().unwrap_or_else(|p| p.into_inner());
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let applied = &state.applied;
         serde_json::json!({ "applied": applied.kept, "older_not_kept": applied.dropped })
     }
 
-    /// Applies an accepted message to the state and logs it as applied.
+    /// Applies an accepted message to the state and logs it as applied. What the feed needs
+    /// of the message is read, and the log's entry made, before the state is locked, so the
+    /// lock is held only while the state changes.
     fn apply(&self, message: &Message<'_>) -> Vec<Effect> {
+        let reading = Reading::of(message, self.text_mode);
+        let control_id = message.control_id().unwrap_or_default().to_string();
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let effects = state.apply(message);
+        let State { feed, applied } = &mut *state;
+        let effects = feed.apply_read(message, reading);
         if !effects.contains(&Effect::Duplicate) {
-            let mut applied = self.applied.lock().unwrap_or_else(|p| p.into_inner());
             if applied.kept.len() == MAX_RECEIPTS {
                 applied.kept.pop_front();
                 applied.dropped += 1;
             }
-            applied.kept.push_back(message.control_id().unwrap_or_default().to_string());
+            applied.kept.push_back(control_id);
         }
         effects
     }
@@ -561,7 +578,7 @@ impl Endpoint {
     /// The state as the JSON the state endpoint serves.
     pub fn state_json(&self) -> serde_json::Value {
         let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        serde_json::to_value(&*state).unwrap_or(serde_json::Value::Null)
+        serde_json::to_value(&state.feed).unwrap_or(serde_json::Value::Null)
     }
 
     /// Number of messages received (journaled) so far, restarts included.
