@@ -19,5 +19,5 @@ mod values;
 mod violation;
 
 pub use generate::{generate, Broken, Generated};
-pub use validator::{Coverage, Validator};
+pub use validator::{Coverage, Judged, Memory, ProfileJudge, Validator};
 pub use violation::{Rule, Violation};

@@ -29,10 +29,28 @@ pub struct Coverage {
     pub missed: Vec<String>,
 }
 
-/// Judges messages against a profile's `message_profiles`.
+/// Judges messages against a profile's `message_profiles`: a [`ProfileJudge`] (the compiled
+/// profiles, which judge one message by itself) and a [`Memory`] (what `unique` statements and
+/// the coverage keep from one message to the next).
 #[derive(Debug)]
 pub struct Validator {
+    judge: ProfileJudge,
+    memory: Memory,
+}
+
+/// The compiled message profiles: everything a message is judged by except what earlier
+/// messages sent. It needs no `&mut`, so a server shares one among its connections and judges
+/// their messages at the same time, taking the [`Memory`]'s lock only for the `unique`
+/// statements.
+#[derive(Debug)]
+pub struct ProfileJudge {
     plans: Vec<Plan>,
+}
+
+/// What judging keeps across messages: the values `unique` statements have seen, the number
+/// of messages judged, and the coverage.
+#[derive(Debug)]
+pub struct Memory {
     /// Statement id → hash of the value → the label of the message that first had it.
     seen: HashMap<String, HashMap<u64, String>>,
     remembered: usize,
@@ -42,30 +60,45 @@ pub struct Validator {
     exercised: Vec<BTreeSet<String>>,
 }
 
+/// One message as the [`ProfileJudge`] judged it, before its `unique` statements are compared
+/// with earlier messages ([`Memory::remember`]).
+#[derive(Debug)]
+pub struct Judged {
+    /// The message profile chosen, by index (`None`: no profile for this message).
+    index: Option<usize>,
+    violations: Vec<Violation>,
+    /// The message's values of the chosen profile's `unique` statements, in statement order.
+    unique: Vec<UniqueValue>,
+}
+
+/// One `unique` statement's value in a message.
+#[derive(Debug)]
+struct UniqueValue {
+    /// The statement, by index among the plan's statements.
+    statement: usize,
+    /// The value as text.
+    value: String,
+}
+
 impl Validator {
     pub fn new(profile: &TargetProfile) -> Validator {
-        let plans = profile
-            .message_profiles
-            .iter()
-            .map(|p| Plan::compile(p, &profile.value_sets))
-            .collect();
-        let exercised = vec![BTreeSet::new(); profile.message_profiles.len()];
-        Validator {
-            plans,
-            seen: HashMap::new(),
-            remembered: 0,
-            full_noted: false,
-            messages: 0,
-            exercised,
-        }
+        let judge = ProfileJudge::new(profile);
+        let memory = Memory::new(&judge);
+        Validator { judge, memory }
+    }
+
+    /// The two halves: the judge to share, the memory to lock.
+    pub fn split(self) -> (ProfileJudge, Memory) {
+        (self.judge, self.memory)
     }
 
     /// For each message profile: its id, the places of its rules some message exercised, and
     /// the places of those no message did (what a run or a set of files left untested).
     pub fn coverage(&self) -> Vec<Coverage> {
-        self.plans
+        self.judge
+            .plans
             .iter()
-            .zip(&self.exercised)
+            .zip(&self.memory.exercised)
             .map(|(plan, exercised)| {
                 let all = plan.places();
                 let missed = all.iter().filter(|p| !exercised.contains(*p)).cloned().collect();
@@ -81,20 +114,42 @@ impl Validator {
 
     /// Whether the profile has message profiles at all (without them there is nothing to judge).
     pub fn is_empty(&self) -> bool {
-        self.plans.is_empty()
+        self.judge.plans.is_empty()
     }
 
     /// Every violation of this message, in message order, then statements. A `unique`
     /// violation names the earlier message as `message N` (counting from 1).
     pub fn validate(&mut self, message: &Message<'_>) -> Vec<Violation> {
-        let label = format!("message {}", self.messages + 1);
-        self.validate_as(message, &label)
+        let judged = self.judge.judge(message, Some(&mut self.memory.exercised));
+        self.memory.remember_numbered(&self.judge, judged)
     }
 
     /// As [`Validator::validate`], with the label a later `unique` violation names this
     /// message by (e.g. `adt.hl7 message 2`, `arrival 3`).
     pub fn validate_as(&mut self, message: &Message<'_>, label: &str) -> Vec<Violation> {
-        self.messages += 1;
+        let judged = self.judge.judge(message, Some(&mut self.memory.exercised));
+        self.memory.remember(&self.judge, judged, label)
+    }
+}
+
+impl ProfileJudge {
+    pub fn new(profile: &TargetProfile) -> ProfileJudge {
+        let plans = profile
+            .message_profiles
+            .iter()
+            .map(|p| Plan::compile(p, &profile.value_sets))
+            .collect();
+        ProfileJudge { plans }
+    }
+
+    /// Judges `message` by itself: every violation but those of `unique` statements, whose
+    /// values are kept for [`Memory::remember`]. The places of the rules it exercised are
+    /// added to `exercised` (per message profile, by index) when given.
+    pub fn judge(
+        &self,
+        message: &Message<'_>,
+        exercised: Option<&mut Vec<BTreeSet<String>>>,
+    ) -> Judged {
         let code = message.message_code().unwrap_or("");
         let event = message.trigger_event().unwrap_or("");
         let declared = message.version().map(str::trim).unwrap_or("");
@@ -106,7 +161,7 @@ impl Validator {
             .find(|&i| self.plans[i].version.as_deref().is_none_or(|v| v == declared))
             .or_else(|| candidates.first().copied());
         let Some(index) = chosen else {
-            return vec![Violation {
+            let violations = vec![Violation {
                 severity: Severity::Info,
                 rule: Rule::NoProfile,
                 path: "MSH[1]-9".into(),
@@ -117,6 +172,7 @@ impl Validator {
                 profile: "-".into(),
                 place: "message_profiles".into(),
             }];
+            return Judged { index: None, violations, unique: Vec::new() };
         };
         let plan = &self.plans[index];
         let mut out = Vec::new();
@@ -133,100 +189,153 @@ impl Validator {
         }
         let version =
             plan.version.as_deref().unwrap_or(if declared.is_empty() { "2.5.1" } else { declared });
-        let exercised = &mut self.exercised[index];
-        judge_segments(plan, message, version, &mut out, exercised);
+        let mut exercised = exercised.and_then(|all| all.get_mut(index));
+        judge_segments(plan, message, version, &mut out, exercised.as_deref_mut());
         for rule in &plan.segment_rules {
             if judge_segment_rule(plan, rule, message, &mut out) {
-                exercised.insert(rule.place.clone());
-            }
-        }
-        for statement in &plan.statements {
-            exercised.insert(format!("statements {}", statement.id));
-        }
-        let unique = self.statements(index, message, label, &mut out);
-        out.extend(unique);
-        out
-    }
-
-    fn statements(
-        &mut self,
-        index: usize,
-        message: &Message<'_>,
-        label: &str,
-        out: &mut Vec<Violation>,
-    ) -> Vec<Violation> {
-        let plan = &self.plans[index];
-        let mut late = Vec::new();
-        for statement in &plan.statements {
-            let severity = match statement.severity {
-                Some(StatementSeverity::Warning) => Severity::Warning,
-                _ => Severity::Error,
-            };
-            let text = statement.description.clone().unwrap_or_default();
-            if let Some(expr) = &statement.assert {
-                for (context, at) in statement_contexts(statement.each.as_deref(), message) {
-                    if eval(&expr.node, message, context) {
-                        continue;
-                    }
-                    let (path, segment_index) = match (at, &statement.each) {
-                        (Some((occurrence, index)), Some(id)) => {
-                            (format!("{id}[{occurrence}]"), Some(index))
-                        }
-                        _ => ("message".to_string(), None),
-                    };
-                    out.push(Violation {
-                        severity,
-                        rule: Rule::Statement,
-                        path,
-                        segment_index,
-                        message: format!("{} does not hold: {expr}{}", statement.id, suffix(&text)),
-                        profile: plan.id.clone(),
-                        place: format!("statements {}", statement.id),
-                    });
+                if let Some(exercised) = exercised.as_deref_mut() {
+                    exercise(exercised, &rule.place);
                 }
             }
-            if let Some(path) = &statement.unique {
-                let Some(value) = message.get(&path.0).filter(|v| !v.is_empty()) else { continue };
-                let value = message.text(&value).into_owned();
-                let key = value_key(&value);
-                let seen = self.seen.entry(statement.id.clone()).or_default();
-                match seen.get(&key) {
-                    Some(first) => late.push(Violation {
-                        severity,
+        }
+        if let Some(exercised) = exercised {
+            for statement in &plan.statements {
+                let place = format!("statements {}", statement.id);
+                if !exercised.contains(&place) {
+                    exercised.insert(place);
+                }
+            }
+        }
+        let unique = assertions(plan, message, &mut out);
+        Judged { index: Some(index), violations: out, unique }
+    }
+}
+
+/// Adds `place` to `exercised`, copying it only the first time.
+fn exercise(exercised: &mut BTreeSet<String>, place: &str) {
+    if !exercised.contains(place) {
+        exercised.insert(place.to_string());
+    }
+}
+
+/// The `assert` statements of `plan` judged against `message` (violations to `out`), and the
+/// message's values of its `unique` statements.
+fn assertions(plan: &Plan, message: &Message<'_>, out: &mut Vec<Violation>) -> Vec<UniqueValue> {
+    let mut unique = Vec::new();
+    for (n, statement) in plan.statements.iter().enumerate() {
+        if let Some(expr) = &statement.assert {
+            for (context, at) in statement_contexts(statement.each.as_deref(), message) {
+                if eval(&expr.node, message, context) {
+                    continue;
+                }
+                let (path, segment_index) = match (at, &statement.each) {
+                    (Some((occurrence, index)), Some(id)) => {
+                        (format!("{id}[{occurrence}]"), Some(index))
+                    }
+                    _ => ("message".to_string(), None),
+                };
+                let text = statement.description.as_deref().unwrap_or_default();
+                out.push(Violation {
+                    severity: statement_severity(statement.severity),
+                    rule: Rule::Statement,
+                    path,
+                    segment_index,
+                    message: format!("{} does not hold: {expr}{}", statement.id, suffix(text)),
+                    profile: plan.id.clone(),
+                    place: format!("statements {}", statement.id),
+                });
+            }
+        }
+        if let Some(path) = &statement.unique {
+            if let Some(value) = message.get(&path.0).filter(|v| !v.is_empty()) {
+                unique.push(UniqueValue { statement: n, value: message.text(&value).into_owned() });
+            }
+        }
+    }
+    unique
+}
+
+fn statement_severity(severity: Option<StatementSeverity>) -> Severity {
+    match severity {
+        Some(StatementSeverity::Warning) => Severity::Warning,
+        _ => Severity::Error,
+    }
+}
+
+impl Memory {
+    /// An empty memory for the message profiles of `judge`.
+    pub fn new(judge: &ProfileJudge) -> Memory {
+        Memory {
+            seen: HashMap::new(),
+            remembered: 0,
+            full_noted: false,
+            messages: 0,
+            exercised: vec![BTreeSet::new(); judge.plans.len()],
+        }
+    }
+
+    /// [`remember`](Self::remember), naming the message `message N` by the count of messages
+    /// this memory has judged.
+    pub fn remember_numbered(&mut self, judge: &ProfileJudge, judged: Judged) -> Vec<Violation> {
+        let label = format!("message {}", self.messages + 1);
+        self.remember(judge, judged, &label)
+    }
+
+    /// The violations of a message `judge` judged (`judged`), with those of its `unique`
+    /// statements after them: a value an earlier message had is a violation naming that
+    /// message; a new one is remembered with `label`.
+    pub fn remember(
+        &mut self,
+        judge: &ProfileJudge,
+        judged: Judged,
+        label: &str,
+    ) -> Vec<Violation> {
+        self.messages += 1;
+        let Judged { index, mut violations, unique } = judged;
+        let Some(plan) = index.and_then(|i| judge.plans.get(i)) else { return violations };
+        for UniqueValue { statement, value } in unique {
+            let Some(statement) = plan.statements.get(statement) else { continue };
+            let Some(path) = &statement.unique else { continue };
+            let text = statement.description.as_deref().unwrap_or_default();
+            let severity = statement_severity(statement.severity);
+            let key = value_key(&value);
+            let seen = self.seen.entry(statement.id.clone()).or_default();
+            match seen.get(&key) {
+                Some(first) => violations.push(Violation {
+                    severity,
+                    rule: Rule::Unique,
+                    path: format!("{path}"),
+                    segment_index: None,
+                    message: format!(
+                        "{value:?} was already sent in {first}: {} must be unique{}",
+                        path,
+                        suffix(text)
+                    ),
+                    profile: plan.id.clone(),
+                    place: format!("statements {}", statement.id),
+                }),
+                None if self.remembered < MAX_REMEMBERED => {
+                    seen.insert(key, label.to_string());
+                    self.remembered += 1;
+                }
+                None if !self.full_noted => {
+                    self.full_noted = true;
+                    violations.push(Violation {
+                        severity: Severity::Info,
                         rule: Rule::Unique,
                         path: format!("{path}"),
                         segment_index: None,
                         message: format!(
-                            "{value:?} was already sent in {first}: {} must be unique{}",
-                            path,
-                            suffix(&text)
+                            "{MAX_REMEMBERED} values remembered: later ones are not compared"
                         ),
                         profile: plan.id.clone(),
                         place: format!("statements {}", statement.id),
-                    }),
-                    None if self.remembered < MAX_REMEMBERED => {
-                        seen.insert(key, label.to_string());
-                        self.remembered += 1;
-                    }
-                    None if !self.full_noted => {
-                        self.full_noted = true;
-                        late.push(Violation {
-                            severity: Severity::Info,
-                            rule: Rule::Unique,
-                            path: format!("{path}"),
-                            segment_index: None,
-                            message: format!(
-                                "{MAX_REMEMBERED} values remembered: later ones are not compared"
-                            ),
-                            profile: plan.id.clone(),
-                            place: format!("statements {}", statement.id),
-                        });
-                    }
-                    None => {}
+                    });
                 }
+                None => {}
             }
         }
-        late
+        violations
     }
 }
 
@@ -251,13 +360,16 @@ fn judge_segments(
     message: &Message<'_>,
     version: &str,
     out: &mut Vec<Violation>,
-    exercised: &mut BTreeSet<String>,
+    exercised: Option<&mut BTreeSet<String>>,
 ) {
+    let mut exercised = exercised;
     let assigned = match &plan.tree {
         Some(tree) => {
             let matched = match_tree(tree, message, &plan.id);
             out.extend(matched.violations);
-            exercised.extend(matched.present);
+            if let Some(exercised) = exercised.as_deref_mut() {
+                exercised.extend(matched.present);
+            }
             matched.assigned
         }
         None => vec![None; message.segment_count()],
@@ -385,6 +497,30 @@ message_profiles:
     fn violations(v: &mut Validator, text: &str) -> Vec<String> {
         let message = Message::parse(text.as_bytes()).expect("parse");
         v.validate(&message).iter().map(|v| v.to_string()).collect()
+    }
+
+    /// The shared judge and the locked memory, used apart as a server uses them, find what
+    /// the validator finds, `unique` violations and their order included.
+    #[test]
+    fn the_judge_and_the_memory_apart_find_what_the_validator_finds() {
+        let messages = [
+            GOOD.to_string(),
+            GOOD.replace("|1|P|", "|2|P|").replace("Doe^Jane", "^Jane"),
+            GOOD.replace("|1|P|", "|3|P|").replace("|F\r", "|X\r"),
+            GOOD.replace("ADT^A04", "ORU^R01"),
+        ];
+        let mut whole = validator();
+        let (judge, mut memory) = validator().split();
+        for text in &messages {
+            let message = Message::parse(text.as_bytes()).expect("parse");
+            let expected = whole.validate(&message);
+            let judged = judge.judge(&message, None);
+            let found = memory.remember_numbered(&judge, judged);
+            assert_eq!(found, expected, "{text}");
+        }
+        let unique = |found: &[Violation]| found.iter().filter(|v| v.rule == Rule::Unique).count();
+        let second = Message::parse(messages[1].as_bytes()).expect("parse");
+        assert_eq!(unique(&whole.validate(&second)), 1, "123 was sent before");
     }
 
     #[test]

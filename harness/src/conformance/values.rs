@@ -17,11 +17,21 @@ pub struct Judge<'a, 'm> {
     /// The version whose data types apply (the profile's, else MSH-12).
     pub version: &'a str,
     pub out: &'a mut Vec<Violation>,
-    /// Places of the rules that met a valued element (the profile's coverage).
-    pub exercised: &'a mut std::collections::BTreeSet<String>,
+    /// Places of the rules that met a valued element (the profile's coverage), when kept.
+    pub exercised: Option<&'a mut std::collections::BTreeSet<String>>,
 }
 
 impl Judge<'_, '_> {
+    /// Notes that the rule at `place` met a valued element, copying the place only the first
+    /// time.
+    fn exercise(&mut self, place: &str) {
+        if let Some(exercised) = self.exercised.as_deref_mut() {
+            if !exercised.contains(place) {
+                exercised.insert(place.to_string());
+            }
+        }
+    }
+
     /// Every field rule against this occurrence of the segment.
     pub fn segment(&mut self, segment: &Segment<'_>, occurrence: usize, fields: &[Field]) {
         let id = segment.id();
@@ -48,7 +58,7 @@ impl Judge<'_, '_> {
                 }
             }
             if !repetitions.is_empty() {
-                self.exercised.insert(rule.place.clone());
+                self.exercise(&rule.place);
             }
             for (k, repetition) in repetitions {
                 let path = if k == 0 { base.clone() } else { format!("{base}[{}]", k + 1) };
@@ -168,7 +178,7 @@ impl Judge<'_, '_> {
             let spot = Spot { path: &path, segment_index: at.segment_index };
             self.usage(child, part.is_some(), context, &spot);
             if let Some(part) = part {
-                self.exercised.insert(child.place.clone());
+                self.exercise(&child.place);
                 self.value(child, part, context, &spot, child_level);
             }
         }

@@ -18,7 +18,7 @@
 //!   so a retransmission is not taken for a second message with the same `unique` value.
 
 use super::responder::ResponderConfig;
-use crate::conformance::{Rule, Validator};
+use crate::conformance::{Memory, ProfileJudge, Rule, Validator};
 use crate::hl7::ack::AckError;
 use crate::hl7::structures::Version;
 use crate::hl7::{Message, Severity};
@@ -71,7 +71,10 @@ pub fn responder_config(profile: &TargetProfile) -> ResponderConfig {
 /// The message-profile judge of an endpoint playing a profile.
 #[derive(Debug)]
 pub struct Played {
-    validator: Mutex<Validator>,
+    /// The message profiles, shared: connections judge their messages at the same time...
+    judge: ProfileJudge,
+    /// ...and take this lock only to compare `unique` values with earlier messages'.
+    memory: Mutex<Memory>,
     missing_required: MissingRequired,
     invalid_values: MissingRequired,
     /// Hash of MSH-3, MSH-4, MSH-10 → the errors answered the first time.
@@ -85,8 +88,10 @@ impl Played {
         if profile.message_profiles.is_empty() {
             return None;
         }
+        let (judge, memory) = Validator::new(profile).split();
         Some(Played {
-            validator: Mutex::new(Validator::new(profile)),
+            judge,
+            memory: Mutex::new(memory),
             missing_required: profile.missing_required.unwrap_or(MissingRequired::Reject),
             invalid_values: profile.invalid_values.unwrap_or(MissingRequired::Reject),
             answered: Mutex::new(HashMap::new()),
@@ -99,7 +104,12 @@ impl Played {
         if let Some(errors) = self.answered.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
             return errors.clone();
         }
-        let found = self.validator.lock().unwrap_or_else(|p| p.into_inner()).validate(message);
+        let judged = self.judge.judge(message, None);
+        let found = self
+            .memory
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remember_numbered(&self.judge, judged);
         let errors: Vec<AckError> = found
             .iter()
             .filter(|v| v.severity == Severity::Error && self.rejects(v.rule))
@@ -221,6 +231,28 @@ message_profiles:
         let found = errors(&played, &a04("M2", "Doe", "F", "C1"));
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].condition, ErrorCondition::DuplicateKeyIdentifier);
+    }
+
+    /// Connections judge at the same time; the `unique` values still pass through one memory,
+    /// so of eight messages with one client id sent at once, exactly one is accepted and each
+    /// other one is answered 205, whatever the order the threads ran in.
+    #[test]
+    fn connections_judged_at_once_share_the_unique_values() {
+        let played = Played::new(&profile("")).expect("a judge");
+        let answers: Vec<Vec<AckError>> = std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..8)
+                .map(|n| {
+                    let played = &played;
+                    scope.spawn(move || errors(played, &a04(&format!("M{n}"), "Doe", "F", "C1")))
+                })
+                .collect();
+            threads.into_iter().map(|t| t.join().expect("judged")).collect()
+        });
+        assert_eq!(answers.iter().filter(|errors| errors.is_empty()).count(), 1, "{answers:?}");
+        for errors in answers.iter().filter(|errors| !errors.is_empty()) {
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert_eq!(errors[0].condition, ErrorCondition::DuplicateKeyIdentifier);
+        }
     }
 
     #[test]
