@@ -13,11 +13,11 @@
 //!
 //! Values are read decoded (escapes resolved, character set applied), never as raw bytes.
 
+use super::resend_key::{KeySet, ResendKeys};
 use crate::hl7::{Message, Path, Segment, Value};
 use serde::Serialize;
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Client {
@@ -138,65 +138,32 @@ pub const MAX_LOGGED_ERRORS: usize = 10_000;
 /// issue 18's soak), however long it runs and however long the fields are.
 pub const DUPLICATE_WINDOW: usize = 100_000;
 
-/// The MSH-3/4/10 keys of the last [`DUPLICATE_WINDOW`] messages, as 128 bits made of two
-/// SipHash values under keys drawn at random when the endpoint starts. No two distinct keys
-/// share one in practice (a false duplicate would lose a message): the chance for two given
-/// keys is 2^-128, and a sender cannot aim for a collision without the random keys. (A
-/// SHA-256 of the key did the same in about seven times the instructions.)
+/// The MSH-3/4/10 keys of the last [`DUPLICATE_WINDOW`] messages, as [`ResendKeys`] hash
+/// them (128 bits under keys drawn when the endpoint starts).
 #[derive(Debug, Clone)]
 struct SeenKeys {
-    set: HashSet<u128, BuildHasherDefault<Spread>>,
+    set: KeySet,
     order: VecDeque<u128>,
     window: usize,
-    hashers: [RandomState; 2],
+    keys: ResendKeys,
 }
 
 impl Default for SeenKeys {
     fn default() -> Self {
         SeenKeys {
-            set: HashSet::default(),
+            set: KeySet::default(),
             order: VecDeque::new(),
             window: DUPLICATE_WINDOW,
-            hashers: [RandomState::new(), RandomState::new()],
+            keys: ResendKeys::default(),
         }
-    }
-}
-
-/// The set's hasher: its entries are already uniformly spread random bits, so their low 64
-/// bits serve as the table's hash without hashing them again.
-#[derive(Debug, Clone, Copy, Default)]
-struct Spread(u64);
-
-impl Hasher for Spread {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
-        }
-    }
-
-    fn write_u128(&mut self, value: u128) {
-        self.0 = value as u64;
     }
 }
 
 impl SeenKeys {
     /// Remembers the key made of `parts` (MSH-3, MSH-4, MSH-10 as read); false when it was
-    /// already there. The parts are hashed as they are, length-prefixed, so no string is built
-    /// per message.
+    /// already there. No string is built per message.
     fn insert(&mut self, parts: [&str; 3]) -> bool {
-        let [low, high] = self.hashers.each_ref().map(|keyed| {
-            let mut hasher = keyed.build_hasher();
-            for part in parts {
-                hasher.write_usize(part.len());
-                hasher.write(part.as_bytes());
-            }
-            hasher.finish()
-        });
-        let hashed = u128::from(high) << 64 | u128::from(low);
+        let hashed = self.keys.key(parts.map(str::as_bytes));
         if !self.set.insert(hashed) {
             return false;
         }

@@ -20,6 +20,7 @@ pub mod log;
 pub mod plays;
 pub mod profile;
 pub mod reference_sender;
+pub mod resend_key;
 pub mod responder;
 pub mod sender_defect;
 pub mod server;

@@ -17,15 +17,13 @@
 //! - answering a resent message (same MSH-3, MSH-4, MSH-10) as it answered it the first time,
 //!   so a retransmission is not taken for a second message with the same `unique` value.
 
+use super::resend_key::{KeyMap, ResendKeys};
 use super::responder::ResponderConfig;
 use crate::conformance::{Memory, ProfileJudge, Rule, Validator};
 use crate::hl7::ack::AckError;
 use crate::hl7::structures::Version;
 use crate::hl7::{Message, Severity};
 use crate::profile::{AnyOr, MissingRequired, TargetProfile};
-use std::collections::hash_map::DefaultHasher;
-use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::sync::Mutex;
 
 /// Answers remembered for resends; past this many messages the memory is cleared (a resend
@@ -77,8 +75,9 @@ pub struct Played {
     memory: Mutex<Memory>,
     missing_required: MissingRequired,
     invalid_values: MissingRequired,
-    /// Hash of MSH-3, MSH-4, MSH-10 → the errors answered the first time.
-    answered: Mutex<HashMap<u64, Vec<AckError>>>,
+    /// MSH-3, MSH-4, MSH-10 as [`ResendKeys`] hash them → the errors answered the first time.
+    answered: Mutex<KeyMap<Vec<AckError>>>,
+    keys: ResendKeys,
 }
 
 impl Played {
@@ -94,13 +93,16 @@ impl Played {
             memory: Mutex::new(memory),
             missing_required: profile.missing_required.unwrap_or(MissingRequired::Reject),
             invalid_values: profile.invalid_values.unwrap_or(MissingRequired::Reject),
-            answered: Mutex::new(HashMap::new()),
+            answered: Mutex::default(),
+            keys: ResendKeys::default(),
         })
     }
 
     /// The errors the played interface answers `message` with (empty: accepted).
     pub fn errors(&self, message: &Message<'_>) -> Vec<AckError> {
-        let key = resend_key(message);
+        let key = self
+            .keys
+            .key([3, 4, 10].map(|n| message.header_field(n).map_or(&b""[..], |v| v.as_bytes())));
         if let Some(errors) = self.answered.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
             return errors.clone();
         }
@@ -137,15 +139,6 @@ impl Played {
         };
         policy == MissingRequired::Reject
     }
-}
-
-/// MSH-3, MSH-4 and MSH-10 hashed: what makes a message a resend of one seen before.
-fn resend_key(message: &Message<'_>) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    for field in [3, 4, 10] {
-        message.header_field(field).map(|v| v.as_bytes()).unwrap_or_default().hash(&mut hasher);
-    }
-    hasher.finish()
 }
 
 #[cfg(test)]
