@@ -523,6 +523,24 @@ message_profiles:
         assert_eq!(unique(&whole.validate(&second)), 1, "123 was sent before");
     }
 
+    /// A violation's path names the repetition (from the second on) and the component.
+    #[test]
+    fn paths_name_the_repetition_and_the_component() {
+        let profile: TargetProfile = crate::scenario::from_yaml(
+            "message_profiles:\n- message: ADT^A04\n  segments:\n  - segment: PID\n    usage: R\n    fields:\n    - position: 3\n      usage: O\n      components:\n      - { position: 1, length: 3 }\n      - { position: 4, usage: X }\n",
+        )
+        .expect("profile");
+        let mut v = Validator::new(&profile);
+        let text = "MSH|^~\\&|A|B|C|D|20240101||ADT^A04|1|P|2.6\rPID|1||1234^^^H~12^^^H~123456\r";
+        let paths: Vec<String> = v
+            .validate(&Message::parse(text.as_bytes()).expect("parse"))
+            .into_iter()
+            .map(|v| v.path)
+            .filter(|p| p.starts_with("PID"))
+            .collect();
+        assert_eq!(paths, ["PID[1]-3.1", "PID[1]-3.4", "PID[1]-3[2].4", "PID[1]-3[3].1"]);
+    }
+
     #[test]
     fn a_conforming_message_passes() {
         let found = violations(&mut validator(), GOOD);

@@ -38,12 +38,12 @@ impl Judge<'_, '_> {
         let context = Context { segment: Some((id, occurrence)) };
         for rule in fields {
             let value = segment.field(rule.position);
-            let base = format!("{id}[{occurrence}]-{}", rule.position);
             let repetitions: Vec<(usize, Value<'_>)> = match value {
                 Some(v) => v.repetitions().enumerate().filter(|(_, r)| !r.is_empty()).collect(),
                 None => Vec::new(),
             };
-            let at = Spot { path: &base, segment_index: segment.index() };
+            let step = Step::Field { segment: id, occurrence, position: rule.position };
+            let at = Spot { within: None, step, segment_index: segment.index() };
             self.usage(rule, !repetitions.is_empty(), context, &at);
             if let Some(cardinality) = rule.cardinality {
                 let n = repetitions.len();
@@ -61,8 +61,7 @@ impl Judge<'_, '_> {
                 self.exercise(&rule.place);
             }
             for (k, repetition) in repetitions {
-                let path = if k == 0 { base.clone() } else { format!("{base}[{}]", k + 1) };
-                let at = Spot { path: &path, segment_index: segment.index() };
+                let at = Spot { within: Some(&at), step: Step::Repetition(k + 1), ..at };
                 self.value(rule, repetition, context, &at, 1);
             }
         }
@@ -174,8 +173,7 @@ impl Judge<'_, '_> {
                 value.subcomponent(child.position)
             };
             let part = part.filter(|p| !p.is_empty());
-            let path = format!("{}.{}", at.path, child.position);
-            let spot = Spot { path: &path, segment_index: at.segment_index };
+            let spot = Spot { within: Some(at), step: Step::Component(child.position), ..*at };
             self.usage(child, part.is_some(), context, &spot);
             if let Some(part) = part {
                 self.exercise(&child.place);
@@ -225,7 +223,7 @@ impl Judge<'_, '_> {
         self.out.push(Violation {
             severity,
             rule: kind,
-            path: at.path.to_string(),
+            path: at.path(),
             segment_index: Some(at.segment_index),
             message,
             profile: self.profile_id.to_string(),
@@ -234,9 +232,48 @@ impl Judge<'_, '_> {
     }
 }
 
+/// Where a rule is judged, written out as a path (`PID[1]-5[2].1`) only when a violation is
+/// reported: most rules hold, and a message meets dozens of them.
+#[derive(Clone, Copy)]
 struct Spot<'a> {
-    path: &'a str,
+    /// The element this one is a part of (`None`: a field).
+    within: Option<&'a Spot<'a>>,
+    step: Step<'a>,
     segment_index: usize,
+}
+
+/// One step of a path.
+#[derive(Clone, Copy)]
+enum Step<'a> {
+    /// A field of an occurrence of a segment: `PID[1]-5`.
+    Field { segment: &'a str, occurrence: usize, position: usize },
+    /// The n-th repetition (from 1) of the field: `[n]`, unwritten for the first.
+    Repetition(usize),
+    /// A component, or a subcomponent of a component: `.n`.
+    Component(usize),
+}
+
+impl Spot<'_> {
+    fn path(&self) -> String {
+        let mut path = String::new();
+        self.write(&mut path);
+        path
+    }
+
+    fn write(&self, path: &mut String) {
+        use std::fmt::Write;
+        if let Some(within) = self.within {
+            within.write(path);
+        }
+        let _ = match self.step {
+            Step::Field { segment, occurrence, position } => {
+                write!(path, "{segment}[{occurrence}]-{position}")
+            }
+            Step::Repetition(1) => Ok(()),
+            Step::Repetition(n) => write!(path, "[{n}]"),
+            Step::Component(n) => write!(path, ".{n}"),
+        };
+    }
 }
 
 /// A value as findings quote it: at most 60 characters.
