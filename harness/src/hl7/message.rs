@@ -607,7 +607,8 @@ pub(crate) fn parse_delimiters(bytes: &[u8], offset: usize) -> Result<Delimiters
             format!("MSH-2 {shown:?} has more than 4 encoding characters (5 in v2.7)"),
         ));
     }
-    let mut seen = vec![field];
+    // MSH-1 and at most five encoding characters: no allocation per message.
+    let mut seen = [field; 6];
     for (i, &c) in encoding.iter().enumerate() {
         if c.is_ascii_alphanumeric() || c.is_ascii_whitespace() || c == 0 || c >= 0x80 {
             return Err(bad(
@@ -615,10 +616,10 @@ pub(crate) fn parse_delimiters(bytes: &[u8], offset: usize) -> Result<Delimiters
                 format!("MSH-2 character {:?} cannot be a delimiter", c as char),
             ));
         }
-        if seen.contains(&c) {
+        if seen[..=i].contains(&c) {
             return Err(bad(4 + i, format!("MSH-2 declares {:?} twice", c as char)));
         }
-        seen.push(c);
+        seen[i + 1] = c;
     }
     Ok(Delimiters {
         field,
