@@ -800,6 +800,22 @@ fn index_segments(
 mod tests {
     use super::*;
 
+    /// A delimiter declared twice is named at its byte, wherever it repeats: the field
+    /// separator again, or an encoding character again, up to the fifth (v2.7).
+    #[test]
+    fn a_delimiter_declared_twice_is_named_at_its_byte() {
+        let twice = |header: &str| match parse_delimiters(header.as_bytes(), 100) {
+            Err(ParseError::BadDelimiters { offset, reason }) => Some((offset, reason)),
+            _ => None,
+        };
+        assert_eq!(twice("MSH|^~^&|A"), Some((106, "MSH-2 declares '^' twice".to_string())));
+        assert_eq!(twice("MSH|^~\\&~|A"), Some((108, "MSH-2 declares '~' twice".to_string())));
+        assert_eq!(twice("MSH|^~\\&^|A"), Some((108, "MSH-2 declares '^' twice".to_string())));
+        assert_eq!(twice("MSH#^~\\&#"), None, "the field separator ends MSH-2");
+        let five = parse_delimiters(b"MSH|^~\\&#|A", 0).expect("five distinct characters");
+        assert_eq!(five.truncation, Some(b'#'));
+    }
+
     fn codes(input: &[u8]) -> Vec<&'static str> {
         match Message::parse(input) {
             Ok(m) => m.findings().iter().map(|f| f.code).collect(),
