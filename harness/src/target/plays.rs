@@ -107,17 +107,21 @@ impl Played {
             return errors.clone();
         }
         let judged = self.judge.judge(message, None);
-        let found = self
-            .memory
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remember_numbered(&self.judge, judged);
+        // The memory, then the answers, always in that order. A copy of this message judged
+        // on another connection in the meantime has its answer in by now: this one gets it
+        // too, rather than being taken for a second message with the same `unique` values.
+        let mut memory = self.memory.lock().unwrap_or_else(|p| p.into_inner());
+        let mut answered = self.answered.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(errors) = answered.get(&key) {
+            return errors.clone();
+        }
+        let found = memory.remember_numbered(&self.judge, judged);
+        drop(memory);
         let errors: Vec<AckError> = found
             .iter()
             .filter(|v| v.severity == Severity::Error && self.rejects(v.rule))
             .map(|v| v.ack_error())
             .collect();
-        let mut answered = self.answered.lock().unwrap_or_else(|p| p.into_inner());
         if answered.len() >= MAX_REMEMBERED_ANSWERS {
             answered.clear();
         }
@@ -245,6 +249,23 @@ message_profiles:
         for errors in answers.iter().filter(|errors| !errors.is_empty()) {
             assert_eq!(errors.len(), 1, "{errors:?}");
             assert_eq!(errors[0].condition, ErrorCondition::DuplicateKeyIdentifier);
+        }
+    }
+
+    /// Copies of one message (the same MSH-3, MSH-4, MSH-10) judged at once on several
+    /// connections all get the first copy's answer: none is taken for a second message with
+    /// the same client id.
+    #[test]
+    fn copies_judged_at_once_all_get_the_first_answer() {
+        for _ in 0..20 {
+            let played = Played::new(&profile("")).expect("a judge");
+            let answers: Vec<Vec<AckError>> = std::thread::scope(|scope| {
+                let threads: Vec<_> = (0..4)
+                    .map(|_| scope.spawn(|| errors(&played, &a04("M1", "Doe", "F", "C1"))))
+                    .collect();
+                threads.into_iter().map(|t| t.join().expect("judged")).collect()
+            });
+            assert!(answers.iter().all(Vec::is_empty), "{answers:?}");
         }
     }
 
