@@ -328,6 +328,20 @@ impl<'m> Reading<'m> {
     }
 }
 
+impl ClientRead {
+    /// The client read, or the error log's entry for a message that `action` (e.g. "client
+    /// not created") could not take: no PID, or required fields empty.
+    fn complete(self, action: &str) -> Result<Client, Effect> {
+        match self {
+            ClientRead::Read(Ok(client)) => Ok(client),
+            ClientRead::Read(Err(why)) => Err(Effect::Logged { message: why.logged(action) }),
+            ClientRead::NoPid | ClientRead::NotNeeded => {
+                Err(Effect::Logged { message: "no PID segment".into() })
+            }
+        }
+    }
+}
+
 impl ClientFeed {
     /// Applies one message; returns what it did. Never fails: content problems go to the
     /// error log, because the message is acknowledged either way.
@@ -449,14 +463,9 @@ impl ClientFeed {
 
     /// `trigger` is the ADT event (MSH-9.2).
     fn create(&mut self, client: ClientRead, trigger: &str) -> Vec<Effect> {
-        let mut client = match client {
-            ClientRead::Read(Ok(client)) => client,
-            ClientRead::Read(Err(why)) => {
-                return vec![Effect::Logged { message: why.logged("client not created") }]
-            }
-            ClientRead::NoPid | ClientRead::NotNeeded => {
-                return vec![Effect::Logged { message: "no PID segment".into() }]
-            }
+        let mut client = match client.complete("client not created") {
+            Ok(client) => client,
+            Err(logged) => return vec![logged],
         };
         if let Some(existing) = self.clients.get(&client.id) {
             if trigger == "A04" {
@@ -491,14 +500,9 @@ impl ClientFeed {
     }
 
     fn update(&mut self, client: ClientRead) -> Vec<Effect> {
-        let mut client = match client {
-            ClientRead::Read(Ok(client)) => client,
-            ClientRead::Read(Err(why)) => {
-                return vec![Effect::Logged { message: why.logged("client not updated") }]
-            }
-            ClientRead::NoPid | ClientRead::NotNeeded => {
-                return vec![Effect::Logged { message: "no PID segment".into() }]
-            }
+        let mut client = match client.complete("client not updated") {
+            Ok(client) => client,
+            Err(logged) => return vec![logged],
         };
         let Some(existing) = self.clients.get(&client.id) else {
             let id = client.id;
