@@ -22,11 +22,13 @@
 //! `serve` and `proxy` run in this process on a tokio runtime of their own (as the commands do:
 //! the endpoint's plain connections on a thread each, `target::threaded`; the proxy's
 //! connections on a current-thread runtime per core, its lanes), the load engine on another
-//! (its connections on a current-thread runtime per core, as `load` spreads them; a runtime per
-//! connection, `BENCH_LOAD_THREADS=16`, measured worse on 2026-12-04: 0.73–0.75× the ceiling
-//! at 16 connections against 0.82–0.93× per core).
-//! `BENCH_LOAD_THREADS` and `BENCH_PROXY_LANES` set those counts (0: the connections as tasks
-//! of the multi-thread runtime, as before). On the 2 shared cores of 2026-12-03 (load average
+//! (as `load` spreads them: each plain connection on a blocking thread of its own). On
+//! 2026-12-04's second machine, at 16 connections, the blocking threads measured 0.70–0.80× the
+//! ceiling where a current-thread runtime per core gave 0.52–0.63× and one per connection
+//! 0.68–0.76× (on the first machine that day a runtime per core had beaten one per
+//! connection, 0.82–0.93× against 0.73–0.75×).
+//! `BENCH_LOAD_THREADS` (runtimes, no blocking threads) and `BENCH_PROXY_LANES` set those
+//! counts (0: the connections as tasks of the multi-thread runtime, as before). On the 2 shared cores of 2026-12-03 (load average
 //! 2–15), four runs each way: at 16 connections the proxy with lanes 1.09–1.33× socat (median
 //! 1.15) against 0.69–1.10× (0.95) without, the spread load engine 0.61–0.92× the ceiling
 //! (0.74) against 0.53–0.73× (0.64); at 1 connection both within the noise either way (syscalls per message were already at their floor: the load engine one write, one read
@@ -81,7 +83,8 @@ const PROFILE_MESSAGE: &str = "corpus/adt/adt_a01_v26_zpd.hl7";
 /// the reference endpoint; a word after `=` is a whole row name.
 const ONLY: &str = "BENCH_NET_ONLY";
 /// An environment variable: how many current-thread runtimes the load engine's connections
-/// run on (0: as tasks of its multi-thread runtime); one per core when unset, as `load` does.
+/// run on, none on a blocking thread (0: as tasks of its multi-thread runtime); unset, as
+/// `load` spreads them.
 const LOAD_THREADS: &str = "BENCH_LOAD_THREADS";
 /// An environment variable: how many lanes (current-thread runtimes) the proxy's connections
 /// run on; one per core when unset, as `proxy` does (0: as tasks of the servers' multi-thread
@@ -669,7 +672,7 @@ fn run_load(
     let spread = match std::env::var(LOAD_THREADS).ok().and_then(|v| v.parse().ok()) {
         Some(0) => load::Spread::Here,
         Some(n) => load::Spread::Threads(n),
-        None => load::Spread::per_core(connections),
+        None => load::Spread::for_load(connections),
     };
     let finished = runtime.block_on(load::run_spread(
         &plan,

@@ -249,9 +249,10 @@ pub fn run(args: &LoadArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         let progress: Arc<dyn Fn(&load::Progress) + Send + Sync> =
             Arc::new(move |p: &load::Progress| shown.set_message(progress_line(p)));
         let connect = || Client::new(target.clone(), timeouts);
-        // The connections on current-thread runtimes of their own, one per core: the
-        // progress bar, Ctrl-C and a built-in target stay on this runtime.
-        let spread = load::Spread::per_core(plan.connections);
+        // Plain MLLP connections on a thread each, the others on current-thread runtimes of
+        // their own, one per core: the progress bar, Ctrl-C and a built-in target stay on
+        // this runtime.
+        let spread = load::Spread::for_load(plan.connections);
         let finished = load::run_spread(&plan, source, connect, stopped, progress, spread).await;
         bar.finish_and_clear();
         if let Some(b) = running {

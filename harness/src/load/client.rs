@@ -5,9 +5,10 @@
 //! a new one.
 
 use super::stats::Ending;
+use crate::transport::blocking::BlockingMllpConnection;
 use crate::transport::client::{
-    await_mllp_ack, connect_mllp, post_hl7, send_and_await_hllp, AckWait, HllpAnswer, HllpBlocks,
-    MllpAnswer, Passed, Takes,
+    await_mllp_ack, await_mllp_ack_blocking, connect_mllp, post_hl7, send_and_await_hllp, AckWait,
+    HllpAnswer, HllpBlocks, MllpAnswer, Passed, Takes,
 };
 use crate::transport::connection::{MllpConnection, Timeouts, TransportError};
 use crate::transport::hllp::HllpOptions;
@@ -18,6 +19,7 @@ use crate::transport::target_url::{TargetUrl, TargetUrlError};
 use crate::transport::userinfo::Credentials;
 use bytes::BytesMut;
 use std::future::Future;
+use std::net::SocketAddr;
 use tokio_rustls::TlsConnector;
 
 /// Where the load goes, resolved from a target URL.
@@ -63,12 +65,26 @@ pub trait Exchange: Send + 'static {
         payload: &[u8],
         control_id: &str,
     ) -> impl Future<Output = (Ending, u64)> + Send;
+
+    /// Whether [`exchange_blocking`](Exchange::exchange_blocking) serves this connection, so
+    /// that it can have a thread of its own.
+    fn blocks(&self) -> bool {
+        false
+    }
+
+    /// The exchange on the calling thread, blocking it; the engine calls it only when
+    /// [`blocks`](Exchange::blocks) said so (otherwise nothing is sent).
+    fn exchange_blocking(&mut self, _payload: &[u8], _control_id: &str) -> (Ending, u64) {
+        (Ending::NotSent { reason: "no-blocking-transport" }, 0)
+    }
 }
 
 enum Open {
     None,
     Mllp(MllpConnection),
     Hllp(HllpConnection),
+    /// Plain MLLP on a blocking socket, for a connection with a thread of its own.
+    Blocking(BlockingMllpConnection),
 }
 
 /// A connection to a [`LoadTarget`], opened on first use and again after a loss.
@@ -78,11 +94,18 @@ pub struct Client {
     open: Open,
     /// The MLLP frame being sent, reused from message to message.
     frame: BytesMut,
+    /// Where a blocking connection goes: plain MLLP to an IP address (a host name would need
+    /// a lookup no timeout bounds, so it stays on the runtime).
+    blocking_to: Option<SocketAddr>,
 }
 
 impl Client {
     pub fn new(target: LoadTarget, timeouts: Timeouts) -> Client {
-        Client { target, timeouts, open: Open::None, frame: BytesMut::new() }
+        let blocking_to = match &target {
+            LoadTarget::Mllp { addr, tls: None } => addr.parse().ok(),
+            _ => None,
+        };
+        Client { target, timeouts, open: Open::None, frame: BytesMut::new(), blocking_to }
     }
 
     async fn connect(&mut self) -> Result<(), TransportError> {
@@ -186,7 +209,9 @@ impl Exchange for Client {
         let answer = match &mut self.open {
             Open::Mllp(c) => mllp(c, &mut self.frame, payload, control_id, &mut strays).await,
             Open::Hllp(c) => hllp(c, payload, control_id, read, &mut strays).await,
-            Open::None => return (Ending::NotSent { reason: "no-connection" }, strays),
+            Open::None | Open::Blocking(_) => {
+                return (Ending::NotSent { reason: "no-connection" }, strays)
+            }
         };
         match answer {
             Ok(code) => (Ending::Answered { code }, strays),
@@ -196,6 +221,50 @@ impl Exchange for Client {
                 (lost(&err), strays)
             }
         }
+    }
+
+    fn blocks(&self) -> bool {
+        self.blocking_to.is_some()
+    }
+
+    fn exchange_blocking(&mut self, payload: &[u8], control_id: &str) -> (Ending, u64) {
+        let mut strays = 0;
+        let Some(addr) = self.blocking_to else {
+            return (Ending::NotSent { reason: "no-blocking-transport" }, strays);
+        };
+        if !matches!(self.open, Open::Blocking(_)) {
+            match BlockingMllpConnection::connect(addr, MllpOptions::default(), self.timeouts) {
+                Ok(connection) => self.open = Open::Blocking(connection),
+                Err(err) => return (not_sent(&err), strays),
+            }
+        }
+        let Open::Blocking(connection) = &mut self.open else {
+            return (Ending::NotSent { reason: "no-connection" }, strays);
+        };
+        match mllp_blocking(connection, payload, control_id, &mut strays) {
+            Ok(code) => (Ending::Answered { code }, strays),
+            Err(err) => {
+                // Closed even after a timeout, as on the runtime.
+                self.open = Open::None;
+                (lost(&err), strays)
+            }
+        }
+    }
+}
+
+/// [`mllp`] on a blocking connection.
+fn mllp_blocking(
+    connection: &mut BlockingMllpConnection,
+    payload: &[u8],
+    control_id: &str,
+    strays: &mut u64,
+) -> Result<String, TransportError> {
+    let wait = wait_for(control_id, connection.timeouts().read);
+    connection.send(payload)?;
+    let counted = |passed: Passed| *strays += u64::from(passed != Passed::CommitAck);
+    match await_mllp_ack_blocking(connection, wait, counted)? {
+        MllpAnswer::Ack(ack) => Ok(ack.msa1),
+        MllpAnswer::CommitNak => unreachable!("the wait does not stop at a commit NAK"),
     }
 }
 
@@ -268,11 +337,73 @@ impl LoadTarget {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn parse(url: &str) -> Result<String, String> {
         LoadTarget::parse(url, None, None, HllpOptions::default())
             .map(|t| format!("{t:?}"))
             .map_err(|e| e.to_string())
+    }
+
+    /// Only plain MLLP to an IP address can block: TLS, HLLP, HTTP and a host name (whose
+    /// lookup no timeout bounds) stay on the runtime.
+    #[test]
+    fn only_plain_mllp_to_an_address_blocks() {
+        let blocks = |url: &str| {
+            let target = LoadTarget::parse(url, None, None, HllpOptions::default()).unwrap();
+            Client::new(target, Timeouts::default()).blocks()
+        };
+        assert!(blocks("mllp://127.0.0.1:2575"));
+        assert!(blocks("mllp://[::1]:2575"));
+        assert!(!blocks("mllp://localhost:2575"));
+        assert!(!blocks("hllp://127.0.0.1:2575"));
+        assert!(!blocks("http://127.0.0.1:8080/hl7"));
+    }
+
+    /// A blocking connection against a real socket: its own ACK answers each message, one left
+    /// unanswered is lost at the ACK timeout and the next message goes out on a new
+    /// connection, so a late answer can never be taken for it.
+    #[test]
+    fn a_blocking_connection_loses_an_unanswered_message_and_connects_again() {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let mut connections = 0;
+            for stream in listener.incoming().take(2) {
+                let mut stream = stream.unwrap();
+                connections += 1;
+                let mut buffer = [0u8; 4096];
+                let mut answered = 0;
+                while let Ok(n) = stream.read(&mut buffer) {
+                    if n == 0 {
+                        break;
+                    }
+                    let text = String::from_utf8_lossy(&buffer[..n]).to_string();
+                    let id = text.split('|').nth(9).unwrap_or_default().to_string();
+                    // The first connection answers one message and then falls silent.
+                    if connections == 1 && answered == 1 {
+                        continue;
+                    }
+                    let ack = format!("\x0bMSH|^~\\&|R|R|S|S|1||ACK|9|P|2.5\rMSA|AA|{id}\r\x1c\r");
+                    stream.write_all(ack.as_bytes()).unwrap();
+                    answered += 1;
+                }
+            }
+            connections
+        });
+        let timeouts = Timeouts { read: Duration::from_millis(200), ..Timeouts::default() };
+        let target =
+            LoadTarget::parse(&format!("mllp://{addr}"), None, None, HllpOptions::default())
+                .unwrap();
+        let mut client = Client::new(target, timeouts);
+        let message = |id: &str| format!("MSH|^~\\&|A|B|C|D|1||ADT^A01|{id}|P|2.5\r");
+        let mut ending = |id: &str| client.exchange_blocking(message(id).as_bytes(), id);
+        assert_eq!(ending("M1"), (Ending::Answered { code: "AA".into() }, 0));
+        assert_eq!(ending("M2"), (Ending::Lost { reason: "read-timeout" }, 0));
+        assert_eq!(ending("M3"), (Ending::Answered { code: "AA".into() }, 0));
+        drop(client);
+        assert_eq!(server.join().unwrap(), 2, "M3 went out on a second connection");
     }
 
     #[test]

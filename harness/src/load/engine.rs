@@ -103,7 +103,7 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 const RECONNECT_PAUSE: Duration = Duration::from_millis(100);
 
 /// Where the connections' loops run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Spread {
     /// As tasks of the runtime that calls [`run_spread`] (the engine's tests run on paused
     /// time there).
@@ -114,14 +114,23 @@ pub enum Spread {
     /// multi-thread runtime each of these costs a futex call and a migrated task). At most one
     /// thread per connection.
     Threads(usize),
+    /// Every connection that can block ([`Exchange::blocks`]: plain MLLP to an IP address) on
+    /// a thread of its own, up to [`BLOCKING_THREADS`], its reads sleeping in the kernel: a
+    /// round trip costs a write and a read, where a runtime adds a readiness poll (and, on a
+    /// shared runtime, the wake-up of its loop). The other connections as `Threads(n)`.
+    Blocking(usize),
 }
 
+/// Most connections one run gives a thread of their own: a thread costs its stack's touched
+/// pages and a read buffer, so a run of thousands of connections puts the rest on runtimes.
+pub const BLOCKING_THREADS: usize = 64;
+
 impl Spread {
-    /// One current-thread runtime per core, at most one per connection: what `load` and the
-    /// runner use.
-    pub fn per_core(connections: usize) -> Spread {
+    /// What `load` uses: each connection that can block on a thread of its own, the others
+    /// on one current-thread runtime per core (at most one per connection).
+    pub fn for_load(connections: usize) -> Spread {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-        Spread::Threads(cores.min(connections.max(1)))
+        Spread::Blocking(cores.min(connections.max(1)))
     }
 }
 
@@ -159,13 +168,16 @@ where
     let recorder = Arc::new(Mutex::new(Recorder::new(plan.slice)));
     let next = Arc::new(AtomicU64::new(0));
     let connections = plan.connections.max(1);
-    let threads = match spread {
-        Spread::Here => 0,
-        Spread::Threads(n) => n.clamp(1, connections),
+    let (threads, may_block) = match spread {
+        Spread::Here => (0, false),
+        Spread::Threads(n) => (n.clamp(1, connections), false),
+        Spread::Blocking(n) => (n.clamp(1, connections), true),
     };
     let mut groups: Vec<Vec<(Worker, E)>> = (0..threads).map(|_| Vec::new()).collect();
     let mut workers = tokio::task::JoinSet::new();
-    for n in 0..connections {
+    let mut threads_done = Vec::new();
+    let (mut blocking, mut on_runtimes) = (0, 0);
+    for _ in 0..connections {
         let worker = Worker {
             plan: plan.clone(),
             source: Arc::clone(&source),
@@ -174,14 +186,27 @@ where
             start,
             stop: stop.clone(),
         };
-        match groups.get_mut(n % threads.max(1)) {
-            Some(group) => group.push((worker, connect())),
-            None => {
-                workers.spawn(worker.run(connect()));
+        let mut pair = (worker, connect());
+        if may_block && blocking < BLOCKING_THREADS && pair.1.blocks() {
+            match on_blocking_thread(pair) {
+                Ok(done) => {
+                    threads_done.push(done);
+                    blocking += 1;
+                    continue;
+                }
+                // No thread to be had: this connection goes with the others.
+                Err(unstarted) => pair = *unstarted,
             }
         }
+        match groups.get_mut(on_runtimes % threads.max(1)) {
+            Some(group) => group.push(pair),
+            None => {
+                workers.spawn(pair.0.run(pair.1));
+            }
+        }
+        on_runtimes += 1;
     }
-    let mut threads_done = Vec::new();
+    groups.retain(|group| !group.is_empty());
     for group in groups {
         match on_own_thread(group) {
             Ok(done) => threads_done.push(done),
@@ -261,6 +286,31 @@ fn on_own_thread<E: Exchange>(
     }
 }
 
+/// Runs one connection's loop on a thread of its own, its exchanges blocking the thread; the
+/// receiver answers when the loop has ended. Hands the pair back when no thread can be had.
+fn on_blocking_thread<E: Exchange>(
+    pair: (Worker, E),
+) -> Result<tokio::sync::oneshot::Receiver<()>, Box<(Worker, E)>> {
+    let (done, finished) = tokio::sync::oneshot::channel();
+    let slot = Arc::new(Mutex::new(Some(pair)));
+    let taken = Arc::clone(&slot);
+    let spawned = std::thread::Builder::new().name("hl7-load".into()).spawn(move || {
+        let pair = taken.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some((worker, connection)) = pair {
+            worker.run_blocking(connection);
+        }
+        let _ = done.send(());
+    });
+    match spawned {
+        Ok(_) => Ok(finished),
+        // A thread that never started never took the pair.
+        Err(_) => match slot.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            Some(pair) => Err(Box::new(pair)),
+            None => Ok(finished),
+        },
+    }
+}
+
 fn lock(recorder: &Mutex<Recorder>) -> std::sync::MutexGuard<'_, Recorder> {
     recorder.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -289,59 +339,121 @@ struct Worker {
     stop: watch::Receiver<bool>,
 }
 
+/// One message's turn on a connection: its number, when it falls due, and when the connection
+/// was ready to send it.
+struct Turn {
+    seq: u64,
+    due: Instant,
+    ready: Instant,
+}
+
+/// How often a blocking loop's wait for a due time looks at the stop signal.
+const STOP_CHECK: Duration = Duration::from_millis(50);
+
 impl Worker {
+    /// The connection's loop on a runtime.
     async fn run<E: Exchange>(mut self, mut connection: E) {
-        let end = self.plan.end().map(|e| self.start + e);
-        let warm_until = self.start + self.plan.warmup;
         // Each message is built into these, kept for the connection's life.
         let (mut control_id, mut payload) = (String::new(), Vec::new());
-        loop {
-            if *self.stop.borrow() {
-                return;
-            }
-            let seq = self.next.fetch_add(1, Ordering::Relaxed);
-            if self.plan.count.is_some_and(|count| seq >= count) {
-                return;
-            }
-            let due = match self.plan.mode {
-                Mode::Open { rate } => self.start + Plan::due(rate, seq),
-                Mode::Closed => Instant::now(),
-            };
-            // Past the deadline nothing more is written, even a message that fell due before
-            // it but waited behind an unanswered one (the account counts it as behind schedule).
-            if end.is_some_and(|end| due >= end || Instant::now() >= end) {
-                return;
-            }
-            let ready = Instant::now();
-            if due > ready {
+        while let Some(turn) = self.turn() {
+            if turn.due > turn.ready {
                 tokio::select! {
-                    _ = tokio::time::sleep_until(due) => {}
+                    _ = tokio::time::sleep_until(turn.due) => {}
                     _ = self.stop.wait_for(|s| *s) => return,
                 }
             }
             let sent = Instant::now();
-            // A message whose connection was still busy when it fell due waited behind the
-            // target: its latency counts from the due time. One whose connection was idle only
-            // waited for the timer (tokio's has millisecond granularity): that lateness is the
-            // generator's, reported as schedule lag, not charged to the target.
-            let from = if ready >= due { due } else { sent };
-            self.source.write_message(seq, &mut control_id, &mut payload);
+            self.source.write_message(turn.seq, &mut control_id, &mut payload);
             let (ending, strays) = connection.exchange(&payload, &control_id).await;
-            let done = Instant::now();
-            let not_sent = matches!(ending, Ending::NotSent { .. });
-            let at = (due >= warm_until).then(|| done.saturating_duration_since(warm_until));
-            {
-                let mut recorder = lock(&self.recorder);
-                recorder.stray_acks += strays;
-                if matches!(self.plan.mode, Mode::Open { .. }) && at.is_some() {
-                    recorder.record_lag(sent.saturating_duration_since(due));
-                }
-                recorder.record(&control_id, ending, done.saturating_duration_since(from), at);
-            }
-            if not_sent && self.plan.mode == Mode::Closed {
+            if self.account(&turn, sent, &control_id, ending, strays) {
                 tokio::time::sleep(RECONNECT_PAUSE).await;
             }
         }
+    }
+
+    /// The same loop on a thread of its own, the exchanges blocking it ([`Exchange::blocks`]).
+    fn run_blocking<E: Exchange>(self, mut connection: E) {
+        let (mut control_id, mut payload) = (String::new(), Vec::new());
+        while let Some(turn) = self.turn() {
+            if turn.due > turn.ready && !self.sleep_until(turn.due) {
+                return;
+            }
+            let sent = Instant::now();
+            self.source.write_message(turn.seq, &mut control_id, &mut payload);
+            let (ending, strays) = connection.exchange_blocking(&payload, &control_id);
+            if self.account(&turn, sent, &control_id, ending, strays)
+                && !self.sleep_until(Instant::now() + RECONNECT_PAUSE)
+            {
+                return;
+            }
+        }
+    }
+
+    /// Sleeps the thread until `until`; false when the run was stopped meanwhile.
+    fn sleep_until(&self, until: Instant) -> bool {
+        loop {
+            if *self.stop.borrow() {
+                return false;
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return true;
+            }
+            std::thread::sleep(left.min(STOP_CHECK));
+        }
+    }
+
+    /// The next message this connection sends, or `None` when its loop is over (stopped, the
+    /// count reached, the deadline passed).
+    fn turn(&self) -> Option<Turn> {
+        if *self.stop.borrow() {
+            return None;
+        }
+        let seq = self.next.fetch_add(1, Ordering::Relaxed);
+        if self.plan.count.is_some_and(|count| seq >= count) {
+            return None;
+        }
+        let due = match self.plan.mode {
+            Mode::Open { rate } => self.start + Plan::due(rate, seq),
+            Mode::Closed => Instant::now(),
+        };
+        // Past the deadline nothing more is written, even a message that fell due before it
+        // but waited behind an unanswered one (the account counts it as behind schedule).
+        let end = self.plan.end().map(|e| self.start + e);
+        if end.is_some_and(|end| due >= end || Instant::now() >= end) {
+            return None;
+        }
+        Some(Turn { seq, due, ready: Instant::now() })
+    }
+
+    /// Records how `turn`'s message, sent at `sent`, ended; true when the connection should
+    /// pause before its next message (closed loop, after a message that could not be sent).
+    fn account(
+        &self,
+        turn: &Turn,
+        sent: Instant,
+        control_id: &str,
+        ending: Ending,
+        strays: u64,
+    ) -> bool {
+        let done = Instant::now();
+        let warm_until = self.start + self.plan.warmup;
+        // A message whose connection was still busy when it fell due waited behind the
+        // target: its latency counts from the due time. One whose connection was idle only
+        // waited for the timer (tokio's has millisecond granularity): that lateness is the
+        // generator's, reported as schedule lag, not charged to the target.
+        let from = if turn.ready >= turn.due { turn.due } else { sent };
+        let not_sent = matches!(ending, Ending::NotSent { .. });
+        let at = (turn.due >= warm_until).then(|| done.saturating_duration_since(warm_until));
+        {
+            let mut recorder = lock(&self.recorder);
+            recorder.stray_acks += strays;
+            if matches!(self.plan.mode, Mode::Open { .. }) && at.is_some() {
+                recorder.record_lag(sent.saturating_duration_since(turn.due));
+            }
+            recorder.record(control_id, ending, done.saturating_duration_since(from), at);
+        }
+        not_sent && self.plan.mode == Mode::Closed
     }
 }
 
@@ -551,12 +663,92 @@ mod tests {
         }
     }
 
+    /// (thread name, outside a runtime) per exchange.
+    type Seen = Arc<Mutex<Vec<(Option<String>, bool)>>>;
+
+    /// Answers AA at once, on the runtime or blocking, and notes whether each exchange ran
+    /// blocking on a thread outside any runtime.
+    struct BlockingPeer {
+        /// Whether this connection says it can block.
+        blocks: bool,
+        seen: Seen,
+    }
+
+    impl BlockingPeer {
+        fn note(&self) {
+            let name = std::thread::current().name().map(str::to_string);
+            let outside = tokio::runtime::Handle::try_current().is_err();
+            self.seen.lock().unwrap().push((name, outside));
+        }
+    }
+
+    impl Exchange for BlockingPeer {
+        async fn exchange(&mut self, _payload: &[u8], _control_id: &str) -> (Ending, u64) {
+            self.note();
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            (Ending::Answered { code: "AA".into() }, 0)
+        }
+
+        fn blocks(&self) -> bool {
+            self.blocks
+        }
+
+        fn exchange_blocking(&mut self, _payload: &[u8], _control_id: &str) -> (Ending, u64) {
+            self.note();
+            std::thread::sleep(Duration::from_millis(1));
+            (Ending::Answered { code: "AA".into() }, 0)
+        }
+    }
+
+    /// Connections that can block each get a thread outside any runtime, up to
+    /// [`BLOCKING_THREADS`]; the rest (and those that cannot) run on the per-core runtimes.
+    /// Every message is accounted once either way.
+    #[tokio::test]
+    async fn connections_that_can_block_get_threads_of_their_own() {
+        let connections = BLOCKING_THREADS + 6;
+        for blocks in [true, false] {
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            let made = Arc::new(AtomicU64::new(0));
+            let connect = || {
+                made.fetch_add(1, Ordering::Relaxed);
+                BlockingPeer { blocks, seen: Arc::clone(&seen) }
+            };
+            // A duration, not a count: every connection's loop runs to the end.
+            let plan = Plan {
+                mode: Mode::Closed,
+                duration: Some(Duration::from_millis(300)),
+                connections,
+                ..open(1.0, 1, 0)
+            };
+            let (_stop, stopped) = watch::channel(false);
+            let quiet = Arc::new(|_: &Progress| {});
+            let finished =
+                run_spread(&plan, source(), connect, stopped, quiet, Spread::Blocking(2)).await;
+            let a = &finished.account;
+            assert!(a.balances());
+            assert!(a.sent >= connections as u64, "every connection sent: {}", a.sent);
+            assert_eq!((a.acknowledged, a.lost), (a.sent, 0), "blocks: {blocks}");
+            assert_eq!(made.load(Ordering::Relaxed), connections as u64);
+            let seen = seen.lock().unwrap();
+            assert!(seen.iter().all(|(name, _)| name.as_deref() == Some("hl7-load")));
+            let outside = seen.iter().filter(|(_, outside)| *outside).count();
+            assert_eq!(seen.len() as u64, a.sent);
+            if blocks {
+                // 64 loops outside, 6 on runtimes, each at about a message a millisecond.
+                let share = outside as f64 / seen.len() as f64;
+                assert!(share > 0.5 && share < 1.0, "both kinds ran: {outside} of {}", seen.len());
+            } else {
+                assert_eq!(outside, 0, "nothing blocks that cannot");
+            }
+        }
+    }
+
     #[test]
-    fn one_thread_per_core_and_never_more_than_connections() {
+    fn one_runtime_per_core_and_never_more_than_connections() {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-        assert_eq!(Spread::per_core(1), Spread::Threads(1));
-        assert_eq!(Spread::per_core(0), Spread::Threads(1));
-        assert_eq!(Spread::per_core(1000), Spread::Threads(cores));
+        assert_eq!(Spread::for_load(1), Spread::Blocking(1));
+        assert_eq!(Spread::for_load(0), Spread::Blocking(1));
+        assert_eq!(Spread::for_load(1000), Spread::Blocking(cores));
     }
 
     #[tokio::test(start_paused = true)]

@@ -1,6 +1,7 @@
 //! One MLLP connection on a blocking socket, for a server that gives a connection its own
-//! thread: each read sleeps in the kernel until bytes come, with no readiness poll between, so
-//! a message costs two system calls (its read and its answer's write) instead of three. The
+//! thread (and for the load engine's plain connections, each on a thread too): each read
+//! sleeps in the kernel until bytes come, with no readiness poll between, so a message costs
+//! two system calls (its read and its answer's write) instead of three. The
 //! frames, their notes, the timeouts and the errors are those of
 //! [`MllpConnection`](super::connection::MllpConnection): the same codec, and the same
 //! [`Reassembly`] decides when a frame is whole, late or cut short.
@@ -61,43 +62,94 @@ impl BlockingMllpConnection {
         })
     }
 
+    /// Connects to `addr`, an IP address and port (a name would need a lookup that no timeout
+    /// bounds), within the connect timeout.
+    pub fn connect(
+        addr: SocketAddr,
+        options: MllpOptions,
+        timeouts: Timeouts,
+    ) -> Result<BlockingMllpConnection, TransportError> {
+        let name = addr.to_string();
+        let wait = nonzero(timeouts.connect);
+        let stream =
+            TcpStream::connect_timeout(&addr, wait).map_err(|source| match source.kind() {
+                ErrorKind::TimedOut | ErrorKind::WouldBlock => {
+                    TransportError::ConnectTimeout { addr: name.clone(), after: timeouts.connect }
+                }
+                _ => TransportError::Connect { addr: name.clone(), source },
+            })?;
+        BlockingMllpConnection::from_stream(stream, options, timeouts)
+            .map_err(|source| TransportError::Connect { addr: name, source })
+    }
+
     pub fn peer(&self) -> SocketAddr {
         self.peer
     }
 
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
+    }
+
     /// The next frame, waiting at most the read timeout (the idle timeout of a server).
     pub fn receive(&mut self) -> Result<Frame, TransportError> {
-        let wait = self.timeouts.read;
+        self.receive_within(self.timeouts.read)
+    }
+
+    /// Reads frames, each handed to `each`, until `each` breaks with a value, `deadline`
+    /// passes (a `read-timeout`) or the connection fails: the blocking twin of
+    /// [`FramedConnection::receive_until`](super::framed::FramedConnection::receive_until).
+    pub fn receive_until<T>(
+        &mut self,
+        deadline: Instant,
+        mut each: impl FnMut(Frame) -> std::ops::ControlFlow<T>,
+    ) -> Result<T, TransportError> {
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                let buffered = self.buffer.len();
+                return Err(TransportError::ReadTimeout { peer: self.peer, after: left, buffered });
+            }
+            if let Break(done) = each(self.receive_within(left)?) {
+                return Ok(done);
+            }
+        }
+    }
+
+    /// The next frame, waiting at most `wait`.
+    fn receive_within(&mut self, wait: Duration) -> Result<Frame, TransportError> {
         let mut step = Reassembly::start(self.peer, wait, &self.buffer);
         loop {
             let until = match step.decode(&mut self.codec, &mut self.buffer) {
                 Break(done) => return done,
                 Continue(until) => until,
             };
-            // A wait for a whole frame uses the timeout the socket already has; only the rest
-            // of a split frame's time, or a trailer's grace, needs another.
-            let limit = if until == step.deadline() && self.buffer.is_empty() {
-                wait
-            } else {
-                until.saturating_duration_since(Instant::now())
-            };
-            let outcome = if limit.is_zero() { ReadOutcome::TimedOut } else { self.read(limit) };
+            let outcome = self.read(until);
             if let Break(done) = step.after_read(&mut self.codec, &mut self.buffer, outcome) {
                 return done;
             }
         }
     }
 
-    /// One read of at most `limit`, appended to the buffer.
-    fn read(&mut self, limit: Duration) -> ReadOutcome {
-        let limit = nonzero(limit);
-        if self.read_timeout != Some(limit) {
-            if let Err(e) = self.stream.set_read_timeout(Some(limit)) {
-                return ReadOutcome::Failed(e);
-            }
-            self.read_timeout = Some(limit);
-        }
+    /// One read, waiting at most until `until`, appended to the buffer. The socket's timeout
+    /// is set again only when the one it has would not fit: a wait of nearly the same length
+    /// (the next frame's, the next ACK's) reuses it and costs no call. A read the socket's
+    /// timeout ended early is tried again until `until`.
+    fn read(&mut self, until: Instant) -> ReadOutcome {
         loop {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return ReadOutcome::TimedOut;
+            }
+            let wanted = whole_millis(left);
+            let fits = self
+                .read_timeout
+                .is_some_and(|t| t <= left.max(MIN_WAIT) && wanted.saturating_sub(t) <= MIN_WAIT);
+            if !fits {
+                if let Err(e) = self.stream.set_read_timeout(Some(wanted)) {
+                    return ReadOutcome::Failed(e);
+                }
+                self.read_timeout = Some(wanted);
+            }
             return match self.stream.read(&mut self.chunk) {
                 Ok(0) => ReadOutcome::Eof,
                 Ok(n) => {
@@ -106,7 +158,7 @@ impl BlockingMllpConnection {
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                    ReadOutcome::TimedOut
+                    continue
                 }
                 Err(e) => ReadOutcome::Failed(e),
             };
@@ -139,9 +191,19 @@ impl BlockingMllpConnection {
     }
 }
 
+/// The shortest socket timeout set, and how far a timeout may fall short of the wait and
+/// still be reused.
+const MIN_WAIT: Duration = Duration::from_millis(1);
+
 /// A socket timeout of zero means "wait forever": the shortest wait is a millisecond instead.
 fn nonzero(limit: Duration) -> Duration {
-    limit.max(Duration::from_millis(1))
+    limit.max(MIN_WAIT)
+}
+
+/// `wait` cut to whole milliseconds (at least one), so that waits a few microseconds apart
+/// ask the socket for the same timeout.
+fn whole_millis(wait: Duration) -> Duration {
+    nonzero(Duration::from_millis(wait.as_millis().min(u128::from(u64::MAX)) as u64))
 }
 
 #[cfg(test)]

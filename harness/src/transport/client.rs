@@ -8,6 +8,7 @@
 //! timeout or a negative answer (resend, count, judge) is the caller's: this module only reads
 //! until the answer or the deadline.
 
+use super::blocking::BlockingMllpConnection;
 use super::connection::{MllpConnection, Timeouts, TransportError};
 use super::hllp::{BlockType, HllpBlock, NakReason};
 use super::hllp_connection::HllpConnection;
@@ -170,14 +171,63 @@ pub async fn await_mllp_ack(
     wait: AckWait<'_>,
     passed: impl FnMut(Passed),
 ) -> Result<MllpAnswer, TransportError> {
-    let takes = match wait.takes {
-        Takes::AnyMessage => Takes::AnyAck,
-        takes => takes,
-    };
-    match await_mllp_answer(connection, AckWait { takes, ..wait }, passed).await? {
-        MllpEnd::CommitNak => Ok(MllpAnswer::CommitNak),
-        MllpEnd::Answered(answered) => {
-            Ok(MllpAnswer::Ack(answered.ack.expect("a wait for an ACK ends only at an ACK")))
+    let wait = wait.for_an_ack();
+    Ok(await_mllp_answer(connection, wait, passed).await?.into_ack())
+}
+
+/// [`await_mllp_ack`] on a blocking connection: the same frames end the wait, the same go to
+/// `passed`.
+pub fn await_mllp_ack_blocking(
+    connection: &mut BlockingMllpConnection,
+    wait: AckWait<'_>,
+    mut passed: impl FnMut(Passed),
+) -> Result<MllpAnswer, TransportError> {
+    let wait = wait.for_an_ack();
+    let deadline = Instant::now() + wait.wait;
+    let end = connection.receive_until(deadline, |frame| wait.judge(frame, &mut passed))?;
+    Ok(end.into_ack())
+}
+
+impl AckWait<'_> {
+    /// This wait as one for an ACK: any message is narrowed to any ACK.
+    fn for_an_ack(self) -> Self {
+        let takes = match self.takes {
+            Takes::AnyMessage => Takes::AnyAck,
+            takes => takes,
+        };
+        AckWait { takes, ..self }
+    }
+
+    /// What one frame means for this wait: it ends it, or it goes to `passed`.
+    fn judge(&self, frame: Frame, passed: &mut impl FnMut(Passed)) -> ControlFlow<MllpEnd> {
+        match frame.kind {
+            FrameKind::CommitAck => {
+                passed(Passed::CommitAck);
+                return ControlFlow::Continue(());
+            }
+            FrameKind::CommitNak if self.stop_on_commit_nak => {
+                return ControlFlow::Break(MllpEnd::CommitNak)
+            }
+            FrameKind::CommitNak => return ControlFlow::Continue(()),
+            FrameKind::Message => {}
+        }
+        let ack = ReceivedAck::parse(&frame.payload);
+        if self.ends(ack.as_ref()) {
+            return ControlFlow::Break(MllpEnd::Answered(Answered { frame, ack }));
+        }
+        passed(AckWait::passed(ack, frame.offset));
+        ControlFlow::Continue(())
+    }
+}
+
+impl MllpEnd {
+    /// The answer of a wait for an ACK (which ends only at an ACK or a commit NAK).
+    fn into_ack(self) -> MllpAnswer {
+        match self {
+            MllpEnd::CommitNak => MllpAnswer::CommitNak,
+            MllpEnd::Answered(answered) => {
+                MllpAnswer::Ack(answered.ack.expect("a wait for an ACK ends only at an ACK"))
+            }
         }
     }
 }
@@ -202,27 +252,7 @@ pub async fn await_mllp_answer(
     mut passed: impl FnMut(Passed),
 ) -> Result<MllpEnd, TransportError> {
     let deadline = Instant::now() + wait.wait;
-    connection
-        .receive_until(deadline, |frame| {
-            match frame.kind {
-                FrameKind::CommitAck => {
-                    passed(Passed::CommitAck);
-                    return ControlFlow::Continue(());
-                }
-                FrameKind::CommitNak if wait.stop_on_commit_nak => {
-                    return ControlFlow::Break(MllpEnd::CommitNak)
-                }
-                FrameKind::CommitNak => return ControlFlow::Continue(()),
-                FrameKind::Message => {}
-            }
-            let ack = ReceivedAck::parse(&frame.payload);
-            if wait.ends(ack.as_ref()) {
-                return ControlFlow::Break(MllpEnd::Answered(Answered { frame, ack }));
-            }
-            passed(AckWait::passed(ack, frame.offset));
-            ControlFlow::Continue(())
-        })
-        .await
+    connection.receive_until(deadline, |frame| wait.judge(frame, &mut passed)).await
 }
 
 /// How a wait on an HLLP connection treats blocks that carry no ACK.
@@ -393,6 +423,49 @@ mod tests {
         server.write_all(b"\x0b\x15\x1c\r").await.unwrap();
         let stop = AckWait { stop_on_commit_nak: true, ..wait("MINE") };
         assert_eq!(await_mllp_ack(&mut client, stop, |_| {}).await.unwrap(), MllpAnswer::CommitNak);
+    }
+
+    /// The blocking wait ends at the same ACK and passes over the same frames, in the same
+    /// order; its timeout and its commit NAK are the async wait's.
+    #[test]
+    fn mllp_blocking_wait_ends_where_the_async_one_does() {
+        use std::io::Write;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut client =
+            BlockingMllpConnection::connect(addr, MllpOptions::default(), short()).unwrap();
+        let mut server = listener.accept().unwrap().0;
+        let mut bytes = b"\x0b\x06\x1c\r\x0bnot hl7\x1c\r".to_vec();
+        for ack in [ACK_OTHER, ACK_MINE] {
+            bytes.extend_from_slice(b"\x0b");
+            bytes.extend_from_slice(ack);
+            bytes.extend_from_slice(b"\x1c\r");
+        }
+        server.write_all(&bytes).unwrap();
+        let mut seen = Vec::new();
+        let answer = await_mllp_ack_blocking(&mut client, wait("MINE"), |p| seen.push(p)).unwrap();
+        let MllpAnswer::Ack(ack) = answer else { panic!("{answer:?}") };
+        assert_eq!((ack.msa1.as_str(), ack.text.as_deref()), ("AE", Some("bad")));
+        let described: Vec<_> = seen.iter().map(|p| p.describe("frame")).collect();
+        assert_eq!(
+            described,
+            [None, Some("unreadable frame at byte 4".into()), Some("AA for \"OTHER\"".into())]
+        );
+        let brief = AckWait { wait: Duration::from_millis(100), ..wait("MINE") };
+        let started = std::time::Instant::now();
+        let err = await_mllp_ack_blocking(&mut client, brief, |_| {}).unwrap_err();
+        assert_eq!(err.code(), "read-timeout");
+        assert!(started.elapsed() >= Duration::from_millis(100), "not before its deadline");
+        // The socket's timeout was cut to the short wait: a longer one still waits it out.
+        let late = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            server.write_all(b"\x0b\x15\x1c\r").unwrap();
+            server
+        });
+        let stop = AckWait { stop_on_commit_nak: true, ..wait("MINE") };
+        let answer = await_mllp_ack_blocking(&mut client, stop, |_| {}).unwrap();
+        assert_eq!(answer, MllpAnswer::CommitNak);
+        drop(late.join().unwrap());
     }
 
     /// `FirstBad` ends at an `N` block; `Recover` passes a foreign ACK and takes its own.

@@ -52,11 +52,6 @@ impl Reassembly {
         }
     }
 
-    /// The instant the whole frame is due.
-    pub(super) fn deadline(&self) -> Instant {
-        self.deadline
-    }
-
     /// The frame (or the framing error) `buffer` already holds; otherwise (`Continue`) the
     /// instant until which the next read may wait: the deadline, or a short grace when the
     /// buffer may be a whole frame that lacks only its trailer.
