@@ -90,6 +90,9 @@ const LOAD_THREADS: &str = "BENCH_LOAD_THREADS";
 /// run on; one per core when unset, as `proxy` does (0: as tasks of the servers' multi-thread
 /// runtime, as before the lanes).
 const PROXY_LANES: &str = "BENCH_PROXY_LANES";
+/// An environment variable: how many connections at once get a lane of their own in the proxy
+/// (0: none, every connection on the per-core lanes); as `proxy` when unset.
+const PROXY_OWN_LANES: &str = "BENCH_PROXY_OWN_LANES";
 /// Width of the per-message MSH-10 the raw client writes in place.
 const ID_WIDTH: usize = 16;
 const ACK_HEAD: &[u8] = b"\x0bMSH|^~\\&|R|R|S|S|20240101||ACK^A01^ACK|1|P|2.3\rMSA|AA|";
@@ -639,8 +642,11 @@ async fn start_proxy(
         // The connections as tasks of this multi-thread runtime, as before the lanes.
         tokio::spawn(hl7_harness::proxy::server::serve(listener, proxy, shutdown));
     } else {
-        // As the command runs it: a current-thread runtime per core takes the connections.
-        tokio::spawn(hl7_harness::proxy::serve_on_threads(listener, proxy, shutdown, lanes));
+        // As the command runs it: a current-thread runtime per connection up to the bound
+        // (BENCH_PROXY_OWN_LANES, 0: none), then one per core, takes the connections.
+        let own = std::env::var(PROXY_OWN_LANES).ok().and_then(|v| v.parse().ok());
+        let own = own.unwrap_or(hl7_harness::proxy::lanes::OWN_LANES);
+        tokio::spawn(hl7_harness::proxy::serve_on_threads(listener, proxy, shutdown, lanes, own));
     }
     Ok(addr)
 }

@@ -8,7 +8,8 @@ use crate::proxy::record::{
     parse_limit, start, RecordLimit, RecordOptions, Recording, Redact, QUEUE, QUEUE_BYTES,
 };
 use crate::proxy::{
-    parse_spec, serve_on_threads, Engine, EventLog, FaultSpec, Proxy, ProxyOptions, Upstream,
+    lanes::OWN_LANES, parse_spec, serve_on_threads, Engine, EventLog, FaultSpec, Proxy,
+    ProxyOptions, Upstream,
 };
 use crate::report::proxy::{summary, RunInfo, EVENTS_FILE, SUMMARY_FILE};
 use crate::report::redact::Redactor;
@@ -266,10 +267,12 @@ pub fn run(args: &ProxyArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
                 None => Ok(()),
             }
         };
-        // Connections on a current-thread runtime per core (see `serve_on_threads`); this
-        // runtime accepts, serves the control API and the recorder.
+        // Connections on current-thread runtimes: the first 64 open at once one each, the
+        // others one per core (see `serve_on_threads`); this runtime accepts, serves the
+        // control API and the recorder.
         let lanes = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-        let proxied = serve_on_threads(listener, Arc::clone(&proxy), stopped(&stop), lanes);
+        let proxied =
+            serve_on_threads(listener, Arc::clone(&proxy), stopped(&stop), lanes, OWN_LANES);
         let signal = async {
             match args.duration {
                 Some(d) => tokio::select! {
