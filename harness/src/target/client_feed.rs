@@ -496,7 +496,16 @@ impl ClientFeed {
         if client.deceased {
             client.active = false;
         }
-        self.clients.insert(client.id.clone(), client);
+        match self.clients.get_mut(&client.id) {
+            // The same client again (an update that changes nothing, a create sent twice): the
+            // stored one stays, so its text is not freed and copied anew, often by another
+            // connection's thread than the one that allocated it.
+            Some(stored) if *stored == client => {}
+            Some(stored) => *stored = client,
+            None => {
+                self.clients.insert(client.id.clone(), client);
+            }
+        }
     }
 
     fn update(&mut self, client: ClientRead) -> Vec<Effect> {
@@ -704,6 +713,29 @@ mod tests {
     }
 
     const A04: &str = "MSH|^~\\&|EHR|HOSP|H|F|20240101||ADT^A04^ADT_A01|M1|P|2.6||||||UNICODE UTF-8\rEVN|A04|20240101\rPID|1||C1^^^EHR^PI||D\\S\\\u{f8}e^Jo||19800101|F|||||^NET^Internet^jo@example.invalid\rPV1|1|O\r";
+
+    /// An update that changes nothing keeps the stored client as it is (its text is not
+    /// copied anew); one that changes a value stores the new values.
+    #[test]
+    fn an_update_that_changes_nothing_keeps_the_stored_client() {
+        let mut feed = ClientFeed::default();
+        apply(&mut feed, A04.as_bytes());
+        let family_at = feed.clients["C1"].family.as_ptr();
+        let a08 =
+            A04.replace("ADT^A04^ADT_A01|M1", "ADT^A08^ADT_A01|M2").replace("EVN|A04", "EVN|A08");
+        assert_eq!(
+            apply(&mut feed, a08.as_bytes()),
+            vec![Effect::ClientUpdated { id: "C1".into() }]
+        );
+        assert_eq!(feed.clients["C1"].family.as_ptr(), family_at, "the same buffer");
+        let renamed = a08.replace("|M2|", "|M3|").replace("^Jo||", "^Joan||");
+        assert_eq!(
+            apply(&mut feed, renamed.as_bytes()),
+            vec![Effect::ClientUpdated { id: "C1".into() }]
+        );
+        assert_eq!(feed.clients["C1"].given, "Joan");
+        assert_eq!(feed.clients["C1"].family, "D^\u{f8}e");
+    }
 
     #[test]
     fn missing_required_fields_are_named_in_order_in_the_error_log() {

@@ -102,6 +102,40 @@ struct Receipts {
     dropped: u64,
 }
 
+impl Receipt {
+    /// Becomes `other`, keeping its own text buffers where it has them.
+    fn take_from(&mut self, other: Receipt) {
+        let Receipt { sequence, unix_millis, bytes, control_id, message_type, outcome, duplicate } =
+            other;
+        *self = Receipt {
+            sequence,
+            unix_millis,
+            bytes,
+            control_id: reuse(self.control_id.take(), control_id),
+            message_type: reuse(self.message_type.take(), message_type),
+            outcome,
+            duplicate,
+        };
+    }
+}
+
+/// `new`'s text in `old`'s buffer when both are there.
+fn reuse(old: Option<String>, new: Option<String>) -> Option<String> {
+    match (old, new) {
+        (Some(mut old), Some(new)) => {
+            copy_into(&mut old, &new);
+            Some(old)
+        }
+        (_, new) => new,
+    }
+}
+
+/// `text` into `buffer`, in place when it fits.
+fn copy_into(buffer: &mut String, text: &str) {
+    buffer.clear();
+    buffer.push_str(text);
+}
+
 impl Endpoint {
     /// An endpoint without a journal.
     pub fn new(config: ResponderConfig) -> Endpoint {
@@ -331,8 +365,14 @@ impl Endpoint {
         };
         let mut receipts = self.receipts.lock().unwrap_or_else(|p| p.into_inner());
         if receipts.kept.len() == MAX_RECEIPTS {
-            receipts.kept.pop_front();
             receipts.dropped += 1;
+            if let Some(mut oldest) = receipts.kept.pop_front() {
+                // The oldest receipt's text buffers take the new one's text: no buffer is
+                // freed here, where another thread's allocation would be.
+                oldest.take_from(receipt);
+                receipts.kept.push_back(oldest);
+                return;
+            }
         }
         receipts.kept.push_back(receipt);
     }
@@ -377,8 +417,13 @@ impl Endpoint {
         let effects = feed.apply_read(message, reading);
         if !effects.contains(&Effect::Duplicate) {
             if applied.kept.len() == MAX_RECEIPTS {
-                applied.kept.pop_front();
                 applied.dropped += 1;
+                if let Some(mut oldest) = applied.kept.pop_front() {
+                    // Its buffer takes the new text, as the receipts' do.
+                    copy_into(&mut oldest, &control_id);
+                    applied.kept.push_back(oldest);
+                    return effects;
+                }
             }
             applied.kept.push_back(control_id);
         }
@@ -705,6 +750,26 @@ fn master_file_acknowledgment(message: &Message<'_>, decision: &Decision) -> Opt
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A receipt that takes another's values holds exactly them, in its own buffers.
+    #[test]
+    fn a_receipt_takes_the_new_values_into_its_own_buffers() {
+        let receipt = |id: &str, kind: Option<&str>| Receipt {
+            sequence: id.len() as u64,
+            unix_millis: 7,
+            bytes: 100,
+            control_id: Some(id.to_string()),
+            message_type: kind.map(str::to_string),
+            outcome: "AA".into(),
+            duplicate: false,
+        };
+        let mut oldest = receipt("OLDER-CONTROL-ID", Some("ADT^A04^ADT_A01"));
+        let buffer = oldest.control_id.as_ref().unwrap().as_ptr();
+        let newest = Receipt { duplicate: true, outcome: "AE".into(), ..receipt("N1", None) };
+        oldest.take_from(newest.clone());
+        assert_eq!(oldest, newest);
+        assert_eq!(oldest.control_id.as_ref().unwrap().as_ptr(), buffer, "the same buffer");
+    }
 
     const A04: &[u8] = b"MSH|^~\\&|EHR|HOSP|H|F|20240101||ADT^A04^ADT_A01|M1|P|2.6\rEVN|A04|20240101\rPID|1||C1^^^EHR^PI||Doe^Jo||19800101|F|||||^NET^Internet^jo@example.invalid\rPV1|1|O\r";
 
