@@ -168,7 +168,7 @@ async fn echo_server(listener: TcpListener) {
     }
 }
 
-/// One generator run on a thread of its own; only its account.
+/// One generator run, its connections spread as `load` spreads them; only its account.
 fn generate_account(
     addr: &str,
     mode: Mode,
@@ -176,20 +176,26 @@ fn generate_account(
     run_for: Duration,
     source: &Arc<MessageSource>,
 ) -> anyhow::Result<load::Account> {
-    let (finished, _, _, _) = generate_run(addr, mode, connections, run_for, Arc::clone(source))?;
+    // As `load` spreads its connections: the schedule is measured, not one thread's CPU.
+    let spread = load::Spread::for_load(connections);
+    let (finished, _, _, _) =
+        generate_run(addr, mode, connections, run_for, Arc::clone(source), spread)?;
     Ok(finished.account)
 }
 
 /// What the generator thread hands back: the run, its CPU time, wall time and RSS samples.
 type Ran = (load::Finished, Duration, Duration, (u64, u64));
 
-/// One generator run on a thread of its own (a current-thread runtime).
+/// One generator run from a thread of its own (a current-thread runtime), its connections
+/// where `spread` says: [`load::Spread::Here`] keeps all its work on that thread, whose CPU
+/// time is then the generator's.
 fn generate_run(
     addr: &str,
     mode: Mode,
     connections: usize,
     run_for: Duration,
     source: Arc<MessageSource>,
+    spread: load::Spread,
 ) -> anyhow::Result<Ran> {
     let target = LoadTarget::parse(&format!("mllp://{addr}"), None, None, HllpOptions::default())
         .map_err(anyhow::Error::msg)?;
@@ -214,12 +220,13 @@ fn generate_run(
                 sampled.store(rss_kib(), Ordering::Relaxed);
             }
         };
-        let finished = runtime.block_on(load::run(
+        let finished = runtime.block_on(load::run_spread(
             &plan,
             source,
             || Client::new(target.clone(), timeouts),
             stopped,
             Arc::new(progress),
+            spread,
         ));
         let rss = (first_rss.load(Ordering::Relaxed), rss_kib());
         Ok((finished, thread_cpu().saturating_sub(cpu), wall.elapsed(), rss))
@@ -237,7 +244,7 @@ fn generate(
     source: Arc<MessageSource>,
 ) -> anyhow::Result<Measurement> {
     let (finished, cpu, wall, (rss_start_kib, rss_end_kib)) =
-        generate_run(addr, mode, connections, run_for, source)?;
+        generate_run(addr, mode, connections, run_for, source, load::Spread::Here)?;
     let a = &finished.account;
     let cpu_seconds = cpu.as_secs_f64();
     Ok(Measurement {
