@@ -550,15 +550,22 @@ pub struct ReceivedAck {
     pub text: Option<String>,
 }
 
+/// Where an ACK's error text is when MSA-3 has none, in order: ERR-8 (user message, v2.5+),
+/// ERR-3.2 (the error code's text, v2.5+), ERR-1.4.2 (v2.3–v2.4's code and location), parsed
+/// once.
+static ERROR_TEXT: std::sync::LazyLock<Vec<Path>> = std::sync::LazyLock::new(|| {
+    ["ERR-8", "ERR-3.2", "ERR-1.4.2"].iter().filter_map(|p| Path::parse(p).ok()).collect()
+});
+
 impl ReceivedAck {
     /// Reads the fields from a parsed message; absent fields are empty.
     pub fn of(ack: &Message<'_>) -> ReceivedAck {
         let text_of =
             |value: Option<Value<'_>>| value.map(|v| ack.text(&v).into_owned()).unwrap_or_default();
         let msa = |n| text_of(msa_field(ack, n));
-        let get = |p: &str| text_of(Path::parse(p).ok().and_then(|p| ack.get(&p)));
-        let text = [msa(3), get("ERR-8"), get("ERR-3.2"), get("ERR-1.4.2")]
-            .into_iter()
+        // The first text there is, each place read only when the ones before it are empty.
+        let text = std::iter::once_with(|| msa(3))
+            .chain(ERROR_TEXT.iter().map(|path| text_of(ack.get(path))))
             .find(|t| !t.is_empty());
         ReceivedAck { msa1: msa(1), msa2: msa(2), text }
     }
@@ -577,6 +584,28 @@ impl ReceivedAck {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The error text comes from the first place that has one: MSA-3, ERR-8, ERR-3.2,
+    /// ERR-1.4.2 (all three paths read).
+    #[test]
+    fn error_text_from_the_first_place_that_has_one() {
+        assert_eq!(ERROR_TEXT.len(), 3);
+        let text = |tail: &str| {
+            let ack = format!("MSH|^~\\&|R|R|S|S|1||ACK|9|P|2.5\rMSA|AE|M1{tail}");
+            ReceivedAck::parse(ack.as_bytes()).and_then(|a| a.text)
+        };
+        assert_eq!(text("\r"), None);
+        assert_eq!(
+            text("|in MSA\rERR|||207^in ERR-3^HL70357|E||||in ERR-8\r").as_deref(),
+            Some("in MSA")
+        );
+        assert_eq!(
+            text("\rERR|||207^in ERR-3^HL70357|E||||in ERR-8\r").as_deref(),
+            Some("in ERR-8")
+        );
+        assert_eq!(text("\rERR|||207^in ERR-3^HL70357|E\r").as_deref(), Some("in ERR-3"));
+        assert_eq!(text("\rERR|PID^1^5^101&in ERR-1\r").as_deref(), Some("in ERR-1"));
+    }
 
     #[test]
     fn message_specific_responses_by_chapter() {

@@ -413,17 +413,18 @@ impl Worker {
         if self.plan.count.is_some_and(|count| seq >= count) {
             return None;
         }
+        let now = Instant::now();
         let due = match self.plan.mode {
             Mode::Open { rate } => self.start + Plan::due(rate, seq),
-            Mode::Closed => Instant::now(),
+            Mode::Closed => now,
         };
         // Past the deadline nothing more is written, even a message that fell due before it
         // but waited behind an unanswered one (the account counts it as behind schedule).
         let end = self.plan.end().map(|e| self.start + e);
-        if end.is_some_and(|end| due >= end || Instant::now() >= end) {
+        if end.is_some_and(|end| due >= end || now >= end) {
             return None;
         }
-        Some(Turn { seq, due, ready: Instant::now() })
+        Some(Turn { seq, due, ready: now })
     }
 
     /// Records how `turn`'s message, sent at `sent`, ended; true when the connection should
