@@ -21,7 +21,9 @@ use super::server::serve;
 
 /// Connections open at once that get a lane of their own unless told otherwise: a lane costs
 /// a thread (its stack's touched pages) and a runtime, so this bounds what idle connections
-/// can hold that way.
+/// can hold that way. Measured on 2026-12-04 (`proxy`, idle connections after one message
+/// each): about 115 KiB of RSS per connection on a lane of its own, 27 KiB on a shared one,
+/// so the 64 own lanes hold at most about 6 MiB more than shared lanes would.
 pub const OWN_LANES: usize = 64;
 
 /// [`serve`] with each connection on a lane: up to `own` connections open at once on a lane
