@@ -8,7 +8,7 @@
 
 use super::connection::{Timeouts, TransportError};
 use super::mllp::{encode_frame, Frame, FrameNote, MllpCodec, MllpOptions};
-use super::reassembly::{io_error, ReadOutcome, Reassembly};
+use super::reassembly::{io_error, time_left, ReadOutcome, Reassembly};
 use bytes::BytesMut;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -104,11 +104,7 @@ impl BlockingMllpConnection {
         mut each: impl FnMut(Frame) -> std::ops::ControlFlow<T>,
     ) -> Result<T, TransportError> {
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                let buffered = self.buffer.len();
-                return Err(TransportError::ReadTimeout { peer: self.peer, after: left, buffered });
-            }
+            let left = time_left(self.peer, deadline, self.buffer.len())?;
             if let Break(done) = each(self.receive_within(left)?) {
                 return Ok(done);
             }

@@ -390,6 +390,26 @@ mod tests {
     const ACK_OTHER: &[u8] = b"MSH|^~\\&|R|R|S|S|20240101||ACK|A1|P|2.5\rMSA|AA|OTHER\r";
     const ACK_MINE: &[u8] = b"MSH|^~\\&|R|R|S|S|20240101||ACK|A2|P|2.5\rMSA|AE|MINE|bad\r";
 
+    /// A commit ACK, an unreadable frame, an ACK for another message, then the ACK for `MINE`.
+    fn frames_before_mine() -> Vec<u8> {
+        let mut bytes = b"\x0b\x06\x1c\r\x0bnot hl7\x1c\r".to_vec();
+        for ack in [ACK_OTHER, ACK_MINE] {
+            bytes.extend_from_slice(b"\x0b");
+            bytes.extend_from_slice(ack);
+            bytes.extend_from_slice(b"\x1c\r");
+        }
+        bytes
+    }
+
+    /// What a wait for `MINE` passed over in [`frames_before_mine`], in order.
+    fn assert_passed_before_mine(seen: &[Passed]) {
+        let described: Vec<_> = seen.iter().map(|p| p.describe("frame")).collect();
+        assert_eq!(
+            described,
+            [None, Some("unreadable frame at byte 4".into()), Some("AA for \"OTHER\"".into())]
+        );
+    }
+
     /// The ACK whose MSA-2 is the MSH-10 ends the wait; a commit ACK, an unreadable frame and
     /// an ACK for another message before it are passed over, in order.
     #[tokio::test]
@@ -401,22 +421,13 @@ mod tests {
                 listener.accept().await.unwrap().0
             });
         let (mut client, mut server) = (client.unwrap(), accepted);
-        let mut bytes = b"\x0b\x06\x1c\r\x0bnot hl7\x1c\r".to_vec();
-        for ack in [ACK_OTHER, ACK_MINE] {
-            bytes.extend_from_slice(b"\x0b");
-            bytes.extend_from_slice(ack);
-            bytes.extend_from_slice(b"\x1c\r");
-        }
+        let bytes = frames_before_mine();
         server.write_all(&bytes).await.unwrap();
         let mut seen = Vec::new();
         let answer = await_mllp_ack(&mut client, wait("MINE"), |p| seen.push(p)).await.unwrap();
         let MllpAnswer::Ack(ack) = answer else { panic!("{answer:?}") };
         assert_eq!((ack.msa1.as_str(), ack.text.as_deref()), ("AE", Some("bad")));
-        let described: Vec<_> = seen.iter().map(|p| p.describe("frame")).collect();
-        assert_eq!(
-            described,
-            [None, Some("unreadable frame at byte 4".into()), Some("AA for \"OTHER\"".into())]
-        );
+        assert_passed_before_mine(&seen);
         let brief = AckWait { wait: Duration::from_millis(100), ..wait("MINE") };
         let err = await_mllp_ack(&mut client, brief, |_| {}).await.unwrap_err();
         assert_eq!(err.code(), "read-timeout");
@@ -435,22 +446,13 @@ mod tests {
         let mut client =
             BlockingMllpConnection::connect(addr, MllpOptions::default(), short()).unwrap();
         let mut server = listener.accept().unwrap().0;
-        let mut bytes = b"\x0b\x06\x1c\r\x0bnot hl7\x1c\r".to_vec();
-        for ack in [ACK_OTHER, ACK_MINE] {
-            bytes.extend_from_slice(b"\x0b");
-            bytes.extend_from_slice(ack);
-            bytes.extend_from_slice(b"\x1c\r");
-        }
+        let bytes = frames_before_mine();
         server.write_all(&bytes).unwrap();
         let mut seen = Vec::new();
         let answer = await_mllp_ack_blocking(&mut client, wait("MINE"), |p| seen.push(p)).unwrap();
         let MllpAnswer::Ack(ack) = answer else { panic!("{answer:?}") };
         assert_eq!((ack.msa1.as_str(), ack.text.as_deref()), ("AE", Some("bad")));
-        let described: Vec<_> = seen.iter().map(|p| p.describe("frame")).collect();
-        assert_eq!(
-            described,
-            [None, Some("unreadable frame at byte 4".into()), Some("AA for \"OTHER\"".into())]
-        );
+        assert_passed_before_mine(&seen);
         let brief = AckWait { wait: Duration::from_millis(100), ..wait("MINE") };
         let started = std::time::Instant::now();
         let err = await_mllp_ack_blocking(&mut client, brief, |_| {}).unwrap_err();

@@ -10,7 +10,7 @@
 
 use super::connection::{Timeouts, TransportError};
 use super::dial::{connect_tcp, tls_handshake, Route};
-use super::reassembly::{io_error, ReadOutcome, Reassembly};
+use super::reassembly::{io_error, time_left, ReadOutcome, Reassembly};
 use bytes::BytesMut;
 use std::net::SocketAddr;
 use std::ops::ControlFlow::{Break, Continue};
@@ -292,11 +292,7 @@ impl<C: FrameCodec> FramedConnection<C> {
         mut each: impl FnMut(C::Item) -> std::ops::ControlFlow<T>,
     ) -> Result<T, TransportError> {
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                let buffered = self.buffer.len();
-                return Err(TransportError::ReadTimeout { peer: self.peer, after: left, buffered });
-            }
+            let left = time_left(self.peer, deadline, self.buffer.len())?;
             if let std::ops::ControlFlow::Break(done) = each(self.receive(Some(left)).await?) {
                 return Ok(done);
             }

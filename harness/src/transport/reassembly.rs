@@ -122,6 +122,20 @@ impl Reassembly {
     }
 }
 
+/// The time left before `deadline` for the next frame of a wait over several frames, or the
+/// `read-timeout` (with what is buffered) once it has passed.
+pub(super) fn time_left(
+    peer: SocketAddr,
+    deadline: Instant,
+    buffered: usize,
+) -> Result<Duration, TransportError> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(TransportError::ReadTimeout { peer, after: left, buffered });
+    }
+    Ok(left)
+}
+
 /// An I/O error on an open connection, named by what the peer did.
 pub(super) fn io_error(peer: SocketAddr, error: std::io::Error) -> TransportError {
     match error.kind() {
