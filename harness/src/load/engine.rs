@@ -13,8 +13,9 @@
 use super::client::Exchange;
 use super::source::MessageSource;
 use super::stats::{Account, Ending, Recorder};
+use super::tally::Tally;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -167,6 +168,17 @@ where
     let start = Instant::now();
     let recorder = Arc::new(Mutex::new(Recorder::new(plan.slice)));
     let next = Arc::new(AtomicU64::new(0));
+    // The stop signal as a flag the loops read without a lock (a watch channel's value is
+    // behind one, and each turn looks at it).
+    let stopped = Arc::new(AtomicBool::new(*stop.borrow()));
+    let stop_watch = tokio::spawn({
+        let (mut stop, stopped) = (stop.clone(), Arc::clone(&stopped));
+        async move {
+            if stop.wait_for(|s| *s).await.is_ok() {
+                stopped.store(true, Ordering::Relaxed);
+            }
+        }
+    });
     let connections = plan.connections.max(1);
     let (threads, may_block) = match spread {
         Spread::Here => (0, false),
@@ -181,10 +193,12 @@ where
         let worker = Worker {
             plan: plan.clone(),
             source: Arc::clone(&source),
-            recorder: Arc::clone(&recorder),
+            tally: Tally::new(Arc::clone(&recorder)),
             next: Arc::clone(&next),
+            claimed: 0..0,
             start,
             stop: stop.clone(),
+            stopped: Arc::clone(&stopped),
         };
         let mut pair = (worker, connect());
         if may_block && blocking < BLOCKING_THREADS && pair.1.blocks() {
@@ -236,6 +250,7 @@ where
         let _ = done.await;
     }
     ticker.abort();
+    stop_watch.abort();
     let elapsed = start.elapsed();
     progress(&snapshot(&recorder, elapsed));
     let interrupted = *stop.borrow();
@@ -333,10 +348,15 @@ fn snapshot(recorder: &Mutex<Recorder>, elapsed: Duration) -> Progress {
 struct Worker {
     plan: Plan,
     source: Arc<MessageSource>,
-    recorder: Arc<Mutex<Recorder>>,
+    /// Where its messages' endings go, a few at a time.
+    tally: Tally,
     next: Arc<AtomicU64>,
+    /// Numbers taken from `next` and not sent yet (closed loop without a count).
+    claimed: std::ops::Range<u64>,
     start: Instant,
     stop: watch::Receiver<bool>,
+    /// `stop`, read without a lock.
+    stopped: Arc<AtomicBool>,
 }
 
 /// One message's turn on a connection: its number, when it falls due, and when the connection
@@ -346,6 +366,9 @@ struct Turn {
     due: Instant,
     ready: Instant,
 }
+
+/// How many message numbers a connection of a closed loop without a count takes at a time.
+const CLAIM: u64 = 16;
 
 /// How often a blocking loop's wait for a due time looks at the stop signal.
 const STOP_CHECK: Duration = Duration::from_millis(50);
@@ -357,6 +380,7 @@ impl Worker {
         let (mut control_id, mut payload) = (String::new(), Vec::new());
         while let Some(turn) = self.turn() {
             if turn.due > turn.ready {
+                self.tally.flush();
                 tokio::select! {
                     _ = tokio::time::sleep_until(turn.due) => {}
                     _ = self.stop.wait_for(|s| *s) => return,
@@ -366,13 +390,14 @@ impl Worker {
             self.source.write_message(turn.seq, &mut control_id, &mut payload);
             let (ending, strays) = connection.exchange(&payload, &control_id).await;
             if self.account(&turn, sent, &control_id, ending, strays) {
+                self.tally.flush();
                 tokio::time::sleep(RECONNECT_PAUSE).await;
             }
         }
     }
 
     /// The same loop on a thread of its own, the exchanges blocking it ([`Exchange::blocks`]).
-    fn run_blocking<E: Exchange>(self, mut connection: E) {
+    fn run_blocking<E: Exchange>(mut self, mut connection: E) {
         let (mut control_id, mut payload) = (String::new(), Vec::new());
         while let Some(turn) = self.turn() {
             if turn.due > turn.ready && !self.sleep_until(turn.due) {
@@ -389,10 +414,12 @@ impl Worker {
         }
     }
 
-    /// Sleeps the thread until `until`; false when the run was stopped meanwhile.
-    fn sleep_until(&self, until: Instant) -> bool {
+    /// Sleeps the thread until `until` (having handed its records over); false when the run
+    /// was stopped meanwhile.
+    fn sleep_until(&mut self, until: Instant) -> bool {
+        self.tally.flush();
         loop {
-            if *self.stop.borrow() {
+            if self.stopped.load(Ordering::Relaxed) {
                 return false;
             }
             let left = until.saturating_duration_since(Instant::now());
@@ -405,11 +432,11 @@ impl Worker {
 
     /// The next message this connection sends, or `None` when its loop is over (stopped, the
     /// count reached, the deadline passed).
-    fn turn(&self) -> Option<Turn> {
-        if *self.stop.borrow() {
+    fn turn(&mut self) -> Option<Turn> {
+        if self.stopped.load(Ordering::Relaxed) {
             return None;
         }
-        let seq = self.next.fetch_add(1, Ordering::Relaxed);
+        let seq = self.claim();
         if self.plan.count.is_some_and(|count| seq >= count) {
             return None;
         }
@@ -427,10 +454,27 @@ impl Worker {
         Some(Turn { seq, due, ready: now })
     }
 
+    /// The number of the next message this connection sends. A closed loop without a count
+    /// takes [`CLAIM`] numbers at a time, so that connections do not all write the shared
+    /// counter with every message; an open loop takes one (message n is due at start + n /
+    /// rate, whichever connection sends it) and so does a counted run (each of its few numbers
+    /// goes to the first connection free, not to the one that took a block).
+    fn claim(&mut self) -> u64 {
+        if let Some(seq) = self.claimed.next() {
+            return seq;
+        }
+        if self.plan.mode != Mode::Closed || self.plan.count.is_some() {
+            return self.next.fetch_add(1, Ordering::Relaxed);
+        }
+        let first = self.next.fetch_add(CLAIM, Ordering::Relaxed);
+        self.claimed = first + 1..first + CLAIM;
+        first
+    }
+
     /// Records how `turn`'s message, sent at `sent`, ended; true when the connection should
     /// pause before its next message (closed loop, after a message that could not be sent).
     fn account(
-        &self,
+        &mut self,
         turn: &Turn,
         sent: Instant,
         control_id: &str,
@@ -446,14 +490,10 @@ impl Worker {
         let from = if turn.ready >= turn.due { turn.due } else { sent };
         let not_sent = matches!(ending, Ending::NotSent { .. });
         let at = (turn.due >= warm_until).then(|| done.saturating_duration_since(warm_until));
-        {
-            let mut recorder = lock(&self.recorder);
-            recorder.stray_acks += strays;
-            if matches!(self.plan.mode, Mode::Open { .. }) && at.is_some() {
-                recorder.record_lag(sent.saturating_duration_since(turn.due));
-            }
-            recorder.record(control_id, ending, done.saturating_duration_since(from), at);
-        }
+        let lag = (matches!(self.plan.mode, Mode::Open { .. }) && at.is_some())
+            .then(|| sent.saturating_duration_since(turn.due));
+        let latency = done.saturating_duration_since(from);
+        self.tally.record(done, control_id, ending, latency, at, lag, strays);
         not_sent && self.plan.mode == Mode::Closed
     }
 }
@@ -750,6 +790,59 @@ mod tests {
         assert_eq!(Spread::for_load(1), Spread::Blocking(1));
         assert_eq!(Spread::for_load(0), Spread::Blocking(1));
         assert_eq!(Spread::for_load(1000), Spread::Blocking(cores));
+    }
+
+    /// A peer that answers at once after `delay` and notes every control id it is sent.
+    struct Noting {
+        delay: Duration,
+        ids: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl Exchange for Noting {
+        async fn exchange(&mut self, _payload: &[u8], control_id: &str) -> (Ending, u64) {
+            self.ids.lock().unwrap().push(control_id.to_string());
+            tokio::time::sleep(self.delay).await;
+            (Ending::Answered { code: "AA".into() }, 0)
+        }
+    }
+
+    async fn noted_ids(plan: Plan, delay: Duration) -> (Finished, Vec<u64>) {
+        let ids = Arc::new(Mutex::new(Vec::new()));
+        let (_stop, stopped) = watch::channel(false);
+        let connect = || Noting { delay, ids: Arc::clone(&ids) };
+        let finished = run(&plan, source(), connect, stopped, Arc::new(|_: &Progress| {})).await;
+        let mut seqs: Vec<u64> = ids
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|id| id.rsplit('-').next().unwrap().parse().unwrap())
+            .collect();
+        seqs.sort_unstable();
+        (finished, seqs)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_closed_loop_taking_numbers_in_blocks_never_sends_one_twice() {
+        // 3 connections, 1 s of 10 ms round trips: 100 each, in blocks of CLAIM numbers.
+        let plan = Plan { mode: Mode::Closed, ..open(1.0, 3, 1) };
+        let (finished, seqs) = noted_ids(plan, Duration::from_millis(10)).await;
+        assert_eq!(finished.account.sent, 300);
+        assert_eq!(seqs.len(), 300);
+        let mut unique = seqs.clone();
+        unique.dedup();
+        assert_eq!(unique, seqs, "no number sent twice");
+        // Each connection's blocks are whole but for its last one.
+        assert!(*seqs.last().unwrap() < 300 + 3 * CLAIM);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_counted_closed_loop_sends_each_number_below_the_count_once() {
+        let plan = Plan { mode: Mode::Closed, count: Some(5), duration: None, ..open(1.0, 4, 0) };
+        let (finished, seqs) = noted_ids(plan, Duration::from_millis(10)).await;
+        assert_eq!(finished.account.sent, 5);
+        assert_eq!(seqs, [0, 1, 2, 3, 4]);
+        // Shared among the connections, not one connection's block: 4 at once, then 1.
+        assert!(finished.elapsed < Duration::from_millis(30), "{:?}", finished.elapsed);
     }
 
     #[tokio::test(start_paused = true)]

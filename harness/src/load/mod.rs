@@ -9,6 +9,7 @@ pub mod engine;
 pub mod phase;
 pub mod source;
 pub mod stats;
+pub mod tally;
 pub mod threshold;
 
 pub use client::{Client, Exchange, LoadTarget};
