@@ -39,12 +39,15 @@ pub struct Endpoint {
     config: ResponderConfig,
     /// The client feed and the log of what was applied to it, under one lock: a message is
     /// applied and logged as applied at once, so the log's order is the order of application.
-    state: Mutex<State>,
+    /// On cache lines of its own (as is `sequence`): every message writes them, and the
+    /// fields read with every message (the config, the defects) must not share a line that
+    /// another core has just written.
+    state: OwnLines<Mutex<State>>,
     /// How the feed reads values ([`ClientFeed::text_mode`]), known without its lock so that
     /// a message is read before the feed is locked.
     text_mode: TextMode,
     journal: Option<GroupJournal>,
-    sequence: AtomicU64,
+    sequence: OwnLines<AtomicU64>,
     /// Acknowledgments about to be sent over MLLP, for `drops-every-tenth-ack`.
     answers: AtomicU64,
     defects: Defects,
@@ -52,6 +55,25 @@ pub struct Endpoint {
     log: super::log::Log,
     /// The judge of the message profiles it plays (`serve --profile`), if any.
     played: Option<Played>,
+}
+
+/// A value on cache lines of its own (128 bytes: the pair of lines a core fetches together),
+/// so that writing it does not take from another core a line that holds what that core reads.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct OwnLines<T>(T);
+
+impl<T> std::ops::Deref for OwnLines<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> std::ops::DerefMut for OwnLines<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
 }
 
 /// What messages change: the feed, the MSH-10 of every message applied to it (in the order it
@@ -189,10 +211,10 @@ impl Endpoint {
     pub fn new(config: ResponderConfig) -> Endpoint {
         Endpoint {
             config,
-            state: Mutex::new(State::default()),
+            state: OwnLines(Mutex::new(State::default())),
             text_mode: TextMode::default(),
             journal: None,
-            sequence: AtomicU64::new(0),
+            sequence: OwnLines(AtomicU64::new(0)),
             answers: AtomicU64::new(0),
             defects: Defects::none(),
             log: super::log::Log::default(),
@@ -222,7 +244,7 @@ impl Endpoint {
     fn open_journal(&mut self, path: &Path, mode: SyncMode) -> Result<(), JournalError> {
         let (journal, previous) = GroupJournal::open(path, mode)?;
         self.journal = Some(journal);
-        self.sequence = AtomicU64::new(previous.len() as u64);
+        self.sequence = OwnLines(AtomicU64::new(previous.len() as u64));
         for (i, payload) in previous.iter().enumerate() {
             self.process(i as u64 + 1, payload, None);
         }
@@ -793,6 +815,30 @@ fn master_file_acknowledgment(message: &Message<'_>, decision: &Decision) -> Opt
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What every message writes (the state, the message counter) shares no cache line (nor
+    /// the line fetched with it) with the fields every message reads.
+    #[test]
+    fn what_every_message_writes_is_on_lines_of_its_own() {
+        let lines = |offset: usize, size: usize| (offset / 128, (offset + size - 1) / 128);
+        let written = [
+            lines(std::mem::offset_of!(Endpoint, state), size_of::<OwnLines<Mutex<State>>>()),
+            lines(std::mem::offset_of!(Endpoint, sequence), size_of::<OwnLines<AtomicU64>>()),
+        ];
+        let read = [
+            lines(std::mem::offset_of!(Endpoint, config), size_of::<ResponderConfig>()),
+            lines(std::mem::offset_of!(Endpoint, defects), size_of::<Defects>()),
+            lines(std::mem::offset_of!(Endpoint, text_mode), size_of::<TextMode>()),
+            lines(std::mem::offset_of!(Endpoint, journal), size_of::<Option<GroupJournal>>()),
+            lines(std::mem::offset_of!(Endpoint, played), size_of::<Option<Played>>()),
+        ];
+        for (first, last) in written {
+            for (from, to) in read {
+                assert!(last < from || to < first, "{first}..={last} overlaps {from}..={to}");
+            }
+        }
+        assert_eq!(std::mem::align_of::<Endpoint>() % 128, 0);
+    }
 
     /// A receipt that takes another's values holds exactly them, in its own buffers.
     #[test]
