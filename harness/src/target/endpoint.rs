@@ -11,6 +11,8 @@ use super::group_commit::{GroupJournal, Pending};
 use super::journal::unix_millis;
 pub use super::journal::{read_journal, JournalError};
 use super::plays::Played;
+use super::receipts::{Applied, Receipts};
+pub use super::receipts::{Receipt, MAX_RECEIPTS};
 use super::responder::{
     acknowledge, acknowledge_original, cap_errors, decide, wants_ack, Decision, ResponderConfig,
 };
@@ -89,44 +91,10 @@ struct State {
     receipts: Receipts,
 }
 
-/// The applied log `GET /applied` serves, bounded like the receipts.
-#[derive(Debug, Default)]
-struct Applied {
-    kept: std::collections::VecDeque<String>,
-    dropped: u64,
-}
-
 /// A connection's message that an endpoint with `applies-out-of-order` acknowledged but has not
 /// applied yet; the correct endpoint never holds one.
 #[derive(Debug, Default)]
 pub struct Held(Option<Vec<u8>>);
-
-/// The most receipts kept for `GET /journal`; older ones are counted, not kept, so memory stays
-/// bounded under any load (the journal file, when there is one, keeps everything).
-pub const MAX_RECEIPTS: usize = 100_000;
-
-/// One received payload, as `GET /journal` lists it: enough to check that nothing was lost and
-/// nothing applied twice, without the message text (it may hold patient data).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Receipt {
-    pub sequence: u64,
-    pub unix_millis: u128,
-    pub bytes: usize,
-    /// MSH-10, MSH-9 as sent; absent when the payload is not HL7.
-    pub control_id: Option<String>,
-    pub message_type: Option<String>,
-    /// MSA-1 of the answer, or `none` (no ACK), or `unreadable`; a word, not a copy, except
-    /// for an ACK a defect rewrote.
-    pub outcome: std::borrow::Cow<'static, str>,
-    /// Recognised as a resend (same MSH-3, MSH-4, MSH-10) and not applied again.
-    pub duplicate: bool,
-}
-
-#[derive(Debug, Default)]
-struct Receipts {
-    kept: std::collections::VecDeque<Receipt>,
-    dropped: u64,
-}
 
 impl State {
     /// Applies `message`, read as `reading`, to the feed and logs `control_id` as applied
@@ -137,73 +105,12 @@ impl State {
         reading: Reading<'_>,
         control_id: String,
     ) -> Vec<Effect> {
-        let State { feed, applied, .. } = self;
-        let effects = feed.apply_read(message, reading);
+        let effects = self.feed.apply_read(message, reading);
         if !effects.contains(&Effect::Duplicate) {
-            if applied.kept.len() == MAX_RECEIPTS {
-                applied.dropped += 1;
-                if let Some(mut oldest) = applied.kept.pop_front() {
-                    // Its buffer takes the new text, as the receipts' do.
-                    copy_into(&mut oldest, &control_id);
-                    applied.kept.push_back(oldest);
-                    return effects;
-                }
-            }
-            applied.kept.push_back(control_id);
+            self.applied.log(control_id);
         }
         effects
     }
-}
-
-impl Receipts {
-    /// Keeps `receipt`, letting the oldest go when [`MAX_RECEIPTS`] are kept.
-    fn keep(&mut self, receipt: Receipt) {
-        if self.kept.len() == MAX_RECEIPTS {
-            self.dropped += 1;
-            if let Some(mut oldest) = self.kept.pop_front() {
-                // The oldest receipt's text buffers take the new one's text: no buffer is
-                // freed here, where another thread's allocation would be.
-                oldest.take_from(receipt);
-                self.kept.push_back(oldest);
-                return;
-            }
-        }
-        self.kept.push_back(receipt);
-    }
-}
-
-impl Receipt {
-    /// Becomes `other`, keeping its own text buffers where it has them.
-    fn take_from(&mut self, other: Receipt) {
-        let Receipt { sequence, unix_millis, bytes, control_id, message_type, outcome, duplicate } =
-            other;
-        *self = Receipt {
-            sequence,
-            unix_millis,
-            bytes,
-            control_id: reuse(self.control_id.take(), control_id),
-            message_type: reuse(self.message_type.take(), message_type),
-            outcome,
-            duplicate,
-        };
-    }
-}
-
-/// `new`'s text in `old`'s buffer when both are there.
-fn reuse(old: Option<String>, new: Option<String>) -> Option<String> {
-    match (old, new) {
-        (Some(mut old), Some(new)) => {
-            copy_into(&mut old, &new);
-            Some(old)
-        }
-        (_, new) => new,
-    }
-}
-
-/// `text` into `buffer`, in place when it fits.
-fn copy_into(buffer: &mut String, text: &str) {
-    buffer.clear();
-    buffer.push_str(text);
 }
 
 impl Endpoint {
@@ -838,26 +745,6 @@ mod tests {
             }
         }
         assert_eq!(std::mem::align_of::<Endpoint>() % 128, 0);
-    }
-
-    /// A receipt that takes another's values holds exactly them, in its own buffers.
-    #[test]
-    fn a_receipt_takes_the_new_values_into_its_own_buffers() {
-        let receipt = |id: &str, kind: Option<&str>| Receipt {
-            sequence: id.len() as u64,
-            unix_millis: 7,
-            bytes: 100,
-            control_id: Some(id.to_string()),
-            message_type: kind.map(str::to_string),
-            outcome: "AA".into(),
-            duplicate: false,
-        };
-        let mut oldest = receipt("OLDER-CONTROL-ID", Some("ADT^A04^ADT_A01"));
-        let buffer = oldest.control_id.as_ref().unwrap().as_ptr();
-        let newest = Receipt { duplicate: true, outcome: "AE".into(), ..receipt("N1", None) };
-        oldest.take_from(newest.clone());
-        assert_eq!(oldest, newest);
-        assert_eq!(oldest.control_id.as_ref().unwrap().as_ptr(), buffer, "the same buffer");
     }
 
     const A04: &[u8] = b"MSH|^~\\&|EHR|HOSP|H|F|20240101||ADT^A04^ADT_A01|M1|P|2.6\rEVN|A04|20240101\rPID|1||C1^^^EHR^PI||Doe^Jo||19800101|F|||||^NET^Internet^jo@example.invalid\rPV1|1|O\r";

@@ -19,6 +19,7 @@ pub mod journal;
 pub mod log;
 pub mod plays;
 pub mod profile;
+pub mod receipts;
 pub mod reference_sender;
 pub mod resend_key;
 pub mod responder;
