@@ -13,7 +13,7 @@
 use super::client::Exchange;
 use super::source::MessageSource;
 use super::stats::{Account, Ending, Recorder};
-use super::tally::Tally;
+use super::tally::{Ended, Tally};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -493,7 +493,7 @@ impl Worker {
         let lag = (matches!(self.plan.mode, Mode::Open { .. }) && at.is_some())
             .then(|| sent.saturating_duration_since(turn.due));
         let latency = done.saturating_duration_since(from);
-        self.tally.record(done, control_id, ending, latency, at, lag, strays);
+        self.tally.record(done, control_id, Ended { ending, latency, at, lag, strays });
         not_sent && self.plan.mode == Mode::Closed
     }
 }

@@ -27,21 +27,25 @@ pub const BATCH: usize = 32;
 /// answer that took this long is handed over at once.
 pub const HOLD_AT_MOST: Duration = Duration::from_millis(5);
 
-/// One message's ending, as [`Recorder::record`] and [`Recorder::record_lag`] take it.
+/// How one message ended, as [`Recorder::record`] and [`Recorder::record_lag`] take it.
 #[derive(Debug)]
-struct Entry {
-    ending: Ending,
-    latency: Duration,
-    at: Option<Duration>,
-    lag: Option<Duration>,
-    strays: u64,
+pub struct Ended {
+    pub ending: Ending,
+    /// See [`Recorder::record`].
+    pub latency: Duration,
+    /// When it ended, from the end of the warmup (`None` during the warmup).
+    pub at: Option<Duration>,
+    /// Its schedule lag, when it counts (open loop, measured).
+    pub lag: Option<Duration>,
+    /// The stray ACKs its wait passed over.
+    pub strays: u64,
 }
 
 /// One connection's records not yet handed over to the shared recorder.
 #[derive(Debug)]
 pub struct Tally {
     recorder: Arc<Mutex<Recorder>>,
-    kept: Vec<Entry>,
+    kept: Vec<Ended>,
     /// When the oldest kept record was made.
     oldest: Option<Instant>,
 }
@@ -51,27 +55,16 @@ impl Tally {
         Tally { recorder, kept: Vec::with_capacity(BATCH), oldest: None }
     }
 
-    /// Records one message that ended at `now` (see [`Recorder::record`]); `lag` is its
-    /// schedule lag when it counts (open loop, measured), `strays` the stray ACKs its wait
-    /// passed over. `control_id` is kept only for a lost message, which is recorded at once.
-    #[allow(clippy::too_many_arguments)]
-    pub fn record(
-        &mut self,
-        now: Instant,
-        control_id: &str,
-        ending: Ending,
-        latency: Duration,
-        at: Option<Duration>,
-        lag: Option<Duration>,
-        strays: u64,
-    ) {
-        let answered = matches!(ending, Ending::Answered { .. });
-        if !answered || latency >= HOLD_AT_MOST {
+    /// Records one message that ended at `now`. `control_id` is needed only for a lost
+    /// message, which is recorded at once.
+    pub fn record(&mut self, now: Instant, control_id: &str, ended: Ended) {
+        let answered = matches!(ended.ending, Ending::Answered { .. });
+        if !answered || ended.latency >= HOLD_AT_MOST {
             let mut recorder = self.hand_over();
-            enter(&mut recorder, control_id, Entry { ending, latency, at, lag, strays });
+            enter(&mut recorder, control_id, ended);
             return;
         }
-        self.kept.push(Entry { ending, latency, at, lag, strays });
+        self.kept.push(ended);
         let oldest = *self.oldest.get_or_insert(now);
         if self.kept.len() >= BATCH || now.saturating_duration_since(oldest) >= HOLD_AT_MOST {
             drop(self.hand_over());
@@ -97,8 +90,8 @@ impl Tally {
     }
 }
 
-fn enter(recorder: &mut Recorder, control_id: &str, entry: Entry) {
-    let Entry { ending, latency, at, lag, strays } = entry;
+fn enter(recorder: &mut Recorder, control_id: &str, ended: Ended) {
+    let Ended { ending, latency, at, lag, strays } = ended;
     recorder.stray_acks += strays;
     if let Some(lag) = lag {
         recorder.record_lag(lag);
@@ -117,8 +110,17 @@ impl Drop for Tally {
 mod tests {
     use super::*;
 
-    fn answered() -> Ending {
-        Ending::Answered { code: "AA".into() }
+    /// A recorder and a tally into it.
+    fn fresh() -> (Arc<Mutex<Recorder>>, Tally) {
+        let recorder = Arc::new(Mutex::new(Recorder::new(Duration::from_secs(1))));
+        let tally = Tally::new(Arc::clone(&recorder));
+        (recorder, tally)
+    }
+
+    /// An AA that came in 50 µs, during the warmup.
+    fn fast() -> Ended {
+        let ending = Ending::Answered { code: "AA".into() };
+        Ended { ending, latency: Duration::from_micros(50), at: None, lag: None, strays: 0 }
     }
 
     fn sent(recorder: &Arc<Mutex<Recorder>>) -> u64 {
@@ -127,15 +129,14 @@ mod tests {
 
     #[test]
     fn fast_answers_are_handed_over_a_batch_at_a_time() {
-        let recorder = Arc::new(Mutex::new(Recorder::new(Duration::from_secs(1))));
-        let mut tally = Tally::new(Arc::clone(&recorder));
+        let (recorder, mut tally) = fresh();
         let now = Instant::now();
-        let fast = Duration::from_micros(50);
+        let measured = || Ended { at: Some(Duration::ZERO), ..fast() };
         for n in 1..BATCH {
-            tally.record(now, "", answered(), fast, Some(Duration::ZERO), None, 0);
+            tally.record(now, "", measured());
             assert_eq!(sent(&recorder), 0, "kept after {n}");
         }
-        tally.record(now, "", answered(), fast, Some(Duration::ZERO), None, 1);
+        tally.record(now, "", Ended { strays: 1, ..measured() });
         let account = recorder.lock().unwrap();
         assert_eq!(
             (account.sent, account.acknowledged, account.stray_acks),
@@ -145,36 +146,26 @@ mod tests {
 
     #[test]
     fn an_old_record_is_handed_over_with_the_next_one() {
-        let recorder = Arc::new(Mutex::new(Recorder::new(Duration::from_secs(1))));
-        let mut tally = Tally::new(Arc::clone(&recorder));
+        let (recorder, mut tally) = fresh();
         let start = Instant::now();
-        let fast = Duration::from_micros(50);
-        tally.record(start, "", answered(), fast, None, None, 0);
-        tally.record(start + HOLD_AT_MOST / 2, "", answered(), fast, None, None, 0);
+        tally.record(start, "", fast());
+        tally.record(start + HOLD_AT_MOST / 2, "", fast());
         assert_eq!(sent(&recorder), 0);
-        tally.record(start + HOLD_AT_MOST, "", answered(), fast, None, None, 0);
+        tally.record(start + HOLD_AT_MOST, "", fast());
         assert_eq!(sent(&recorder), 3);
     }
 
     #[test]
     fn slow_lost_and_unsent_messages_are_recorded_at_once_after_the_kept_ones() {
-        let recorder = Arc::new(Mutex::new(Recorder::new(Duration::from_secs(1))));
-        let mut tally = Tally::new(Arc::clone(&recorder));
+        let (recorder, mut tally) = fresh();
         let now = Instant::now();
-        tally.record(now, "", answered(), Duration::from_micros(50), None, None, 0);
-        tally.record(now, "", answered(), HOLD_AT_MOST, None, None, 0);
+        tally.record(now, "", fast());
+        tally.record(now, "", Ended { latency: HOLD_AT_MOST, ..fast() });
         assert_eq!(sent(&recorder), 2);
         let lost = Ending::Lost { reason: "read-timeout" };
-        tally.record(now, "M7", lost, Duration::from_secs(1), None, None, 0);
-        tally.record(
-            now,
-            "M8",
-            Ending::NotSent { reason: "connect-failed" },
-            Duration::ZERO,
-            None,
-            None,
-            0,
-        );
+        tally.record(now, "M7", Ended { ending: lost, latency: Duration::from_secs(1), ..fast() });
+        let unsent = Ending::NotSent { reason: "connect-failed" };
+        tally.record(now, "M8", Ended { ending: unsent, latency: Duration::ZERO, ..fast() });
         drop(tally);
         let finished = Arc::try_unwrap(recorder).unwrap().into_inner().unwrap();
         let account = finished.finish(Duration::from_secs(1));
@@ -185,14 +176,12 @@ mod tests {
 
     #[test]
     fn what_is_kept_is_handed_over_on_flush_and_when_dropped() {
-        let recorder = Arc::new(Mutex::new(Recorder::new(Duration::from_secs(1))));
-        let mut tally = Tally::new(Arc::clone(&recorder));
+        let (recorder, mut tally) = fresh();
         let now = Instant::now();
-        let fast = Duration::from_micros(50);
-        tally.record(now, "", answered(), fast, None, Some(Duration::from_micros(70)), 0);
+        tally.record(now, "", Ended { lag: Some(Duration::from_micros(70)), ..fast() });
         tally.flush();
         assert_eq!(sent(&recorder), 1);
-        tally.record(now, "", answered(), fast, None, None, 0);
+        tally.record(now, "", fast());
         drop(tally);
         assert_eq!(sent(&recorder), 2);
     }
