@@ -230,6 +230,16 @@ fn check_fields(message: &Message<'_>, version: Version, findings: &mut Vec<Find
 pub fn escape_findings(message: &Message<'_>) -> Vec<Finding> {
     let delimiters = message.delimiters();
     let Some(escape_char) = delimiters.escape else { return Vec::new() };
+    // Most messages hold no escape character but the one MSH-2 declares: one scan of the
+    // whole message says so, instead of one per segment.
+    let header = message.header();
+    let encoding = header.as_bytes().get(header.id_len() + 1..).unwrap_or_default();
+    let encoding =
+        &encoding[..memchr::memchr(delimiters.field, encoding).unwrap_or(encoding.len())];
+    let declared = memchr::memchr_iter(escape_char, encoding).count();
+    if memchr::memchr_iter(escape_char, message.as_bytes()).nth(declared).is_none() {
+        return Vec::new();
+    }
     let mut findings = Vec::new();
     let mut capped = Capped::default();
     for segment in message.segments() {
@@ -591,5 +601,20 @@ mod tests {
         }
         // Only MSH-1 and MSH-2: nothing past the delimiters to look at.
         assert!(escape_findings(&Message::parse(b"MSH|^~\\&").unwrap()).is_empty());
+    }
+
+    /// The one scan that lets a message without escape characters through does not let one
+    /// through that has them past the header, well formed or not.
+    #[test]
+    fn escapes_past_the_header_are_checked() {
+        let header = "MSH|^~\\&|A|B|C|D|2024||ADT^A01|1|P|2.5\r";
+        for (body, found) in [("PID|1||X\\Q||\r", 1), ("PID|1||X\\T\\Y\r", 0), ("PID|1\r", 0)] {
+            let text = format!("{header}{body}");
+            let findings = escape_findings(&Message::parse(text.as_bytes()).unwrap());
+            assert_eq!(findings.len(), found, "{text:?}: {findings:?}");
+            if found > 0 {
+                assert_eq!(findings[0].location.field, Some(3), "{findings:?}");
+            }
+        }
     }
 }

@@ -44,7 +44,7 @@ pub struct Professional {
 }
 
 /// An entry of the error log: a well-formed message whose content could not be applied.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct LoggedError {
     pub control_id: String,
     pub event: String,
@@ -388,15 +388,21 @@ impl ClientFeed {
         }
         for effect in &effects {
             if let Effect::Logged { message } = effect {
-                if self.errors.len() == MAX_LOGGED_ERRORS {
-                    self.errors.pop_front();
+                // When full, the oldest entry's buffers take the new text: no allocation, and
+                // no buffer freed here that another connection's thread allocated.
+                let mut entry = if self.errors.len() == MAX_LOGGED_ERRORS {
                     self.older_errors_not_kept += 1;
-                }
-                self.errors.push_back(LoggedError {
-                    control_id: control_id.clone().into_owned(),
-                    event: [code, "^", trigger].concat(),
-                    message: message.clone(),
-                });
+                    self.errors.pop_front().unwrap_or_default()
+                } else {
+                    LoggedError::default()
+                };
+                entry.control_id.clear();
+                entry.control_id.push_str(&control_id);
+                entry.event.clear();
+                entry.event.extend([code, "^", trigger]);
+                entry.message.clear();
+                entry.message.push_str(message);
+                self.errors.push_back(entry);
             }
         }
         effects

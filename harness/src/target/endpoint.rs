@@ -11,7 +11,7 @@ use super::group_commit::{GroupJournal, Pending};
 use super::journal::unix_millis;
 pub use super::journal::{read_journal, JournalError};
 use super::plays::Played;
-use super::receipts::{Applied, Receipts};
+use super::receipts::{Applied, Receipts, Received};
 pub use super::receipts::{Receipt, MAX_RECEIPTS};
 use super::responder::{
     acknowledge, acknowledge_original, cap_errors, decide, wants_ack, Decision, ResponderConfig,
@@ -103,7 +103,7 @@ impl State {
         &mut self,
         message: &Message<'_>,
         reading: Reading<'_>,
-        control_id: String,
+        control_id: &str,
     ) -> Vec<Effect> {
         let effects = self.feed.apply_read(message, reading);
         if !effects.contains(&Effect::Duplicate) {
@@ -316,8 +316,14 @@ impl Endpoint {
     }
 
     /// The receipt of message number `sequence`, but for whether it was a resend (known once
-    /// it is applied). Built before the state is locked.
-    fn receipt(&self, sequence: u64, payload: &[u8], facts: Facts, ack: Option<&[u8]>) -> Receipt {
+    /// it is applied). Built before the state is locked; its text is copied in under the lock.
+    fn receipt<'m>(
+        &self,
+        sequence: u64,
+        payload: &[u8],
+        facts: Facts<'m>,
+        ack: Option<&[u8]>,
+    ) -> Received<'m> {
         let outcome = match (ack, facts.outcome) {
             (None, _) if facts.unreadable => "unreadable".into(),
             (None, _) => "none".into(),
@@ -328,7 +334,7 @@ impl Endpoint {
                 .and_then(|a| msa_raw(&a, 1))
                 .map_or_else(|| "?".into(), Into::into),
         };
-        Receipt {
+        Received {
             sequence,
             unix_millis: unix_millis(),
             bytes: payload.len(),
@@ -340,11 +346,11 @@ impl Endpoint {
     }
 
     /// Applies `message` (when given) and keeps `receipt`, under one taking of the state's
-    /// lock. What the feed needs of the message is read, and the applied log's entry made,
-    /// before the lock is taken, so it is held only while the state changes.
-    fn commit(&self, message: Option<&Message<'_>>, mut receipt: Receipt) -> Vec<Effect> {
+    /// lock. What the feed needs of the message is read before the lock is taken, so it is
+    /// held only while the state changes (and the logs' text is copied in).
+    fn commit(&self, message: Option<&Message<'_>>, mut receipt: Received<'_>) -> Vec<Effect> {
         let reading = message.map(|message| {
-            let control_id = message.control_id().unwrap_or_default().to_string();
+            let control_id = message.control_id().unwrap_or_default();
             (message, Reading::of(message, self.text_mode), control_id)
         });
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -390,7 +396,7 @@ impl Endpoint {
     /// which has its receipt already).
     fn apply(&self, message: &Message<'_>) -> Vec<Effect> {
         let reading = Reading::of(message, self.text_mode);
-        let control_id = message.control_id().unwrap_or_default().to_string();
+        let control_id = message.control_id().unwrap_or_default();
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         state.apply(message, reading, control_id)
     }
@@ -418,10 +424,7 @@ impl Endpoint {
                 };
             }
         };
-        let header = |n: usize| {
-            let value = message.header_field(n)?;
-            Some(String::from_utf8_lossy(value.as_bytes()).into_owned())
-        };
+        let header = |n: usize| Some(String::from_utf8_lossy(message.header_field(n)?.as_bytes()));
         let decision = self.judged(&message, decide(&message, &self.config));
         let decision = self.defective(&message, payload, decision);
         let ack = if self.defects.has(Defect::EnhancedModeIgnored) {
@@ -648,12 +651,12 @@ enum Journaled<'a> {
 }
 
 /// What a receipt says of a message, taken while it is parsed for handling (not parsed again).
-struct Facts {
+struct Facts<'m> {
     /// The payload is not an HL7 message.
     unreadable: bool,
     /// MSH-10 and MSH-9 as sent; `None` when the payload is not HL7.
-    control_id: Option<String>,
-    message_type: Option<String>,
+    control_id: Option<std::borrow::Cow<'m, str>>,
+    message_type: Option<std::borrow::Cow<'m, str>>,
     /// MSA-1 of the ACK as built; `None` when a defect may have rewritten it.
     outcome: Option<&'static str>,
 }
