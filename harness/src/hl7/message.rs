@@ -493,6 +493,53 @@ impl<'a> Segment<'a> {
         Some(Value::scanned(&self.bytes[start..end], offset, self.delimiters, Level::Field, held))
     }
 
+    /// Fields `numbers` (1-based, ascending), as [`field`](Self::field) reads each, found in
+    /// one pass over the segment's field separators: a value is built only for the fields
+    /// asked for. (Walking [`fields`](Self::fields) to pick a few copies every field's value
+    /// out of the iterator, which cost more than finding them.) A number out of order, and
+    /// any field of a header segment, is read on its own.
+    pub fn fields_at<const N: usize>(&self, numbers: [usize; N]) -> [Option<Value<'a>>; N] {
+        if self.bytes.len() <= self.id_len || self.is_header() {
+            return numbers.map(|n| self.field(n));
+        }
+        let mut found = [None; N];
+        let separator = self.delimiters.field;
+        let (mut start, mut number) = (self.id_len + 1, 1);
+        for (slot, &n) in found.iter_mut().zip(&numbers) {
+            if n < number || n == 0 {
+                *slot = self.field(n);
+                continue;
+            }
+            while number < n {
+                match memchr(separator, &self.bytes[start..]) {
+                    Some(at) => start += at + 1,
+                    // Past the last field: the ones after are absent, the ones before read
+                    // on their own.
+                    None => {
+                        number = usize::MAX;
+                        break;
+                    }
+                }
+                number += 1;
+            }
+            if number != n {
+                continue;
+            }
+            let rest = &self.bytes[start..];
+            let (end, held) = scan::piece(rest, Level::Field, &self.delimiters);
+            let end = start + end.unwrap_or(rest.len());
+            let offset = self.offset + start;
+            *slot = Some(Value::scanned(
+                &self.bytes[start..end],
+                offset,
+                self.delimiters,
+                Level::Field,
+                held,
+            ));
+        }
+        found
+    }
+
     /// Field `n` (2 or more) of a header segment, whose bytes are `range` (found beforehand).
     fn field_in(&self, n: usize, range: Range<usize>) -> Option<Value<'a>> {
         if n == 2 {
@@ -831,6 +878,34 @@ mod tests {
 
     /// The header codes found once and kept answer as a fresh read of the header does, on
     /// every message of the repository's corpus and on headers cut short or oddly spaced.
+    /// Fields read together are the fields read one by one, in every segment of the
+    /// repository's corpus, numbers in order or not, present or past the end.
+    #[test]
+    fn fields_read_together_are_the_fields_read_one_by_one() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus");
+        let mut compared = 0;
+        for dir in std::fs::read_dir(root).unwrap() {
+            let dir = dir.unwrap().path();
+            if !dir.is_dir() {
+                continue;
+            }
+            for file in std::fs::read_dir(dir).unwrap() {
+                let Ok(bytes) = std::fs::read(file.unwrap().path()) else { continue };
+                let Ok(message) = Message::parse(&bytes) else { continue };
+                for segment in message.segments() {
+                    for numbers in
+                        [[1, 2, 3, 5, 8, 13, 30], [3, 5, 7, 8, 13, 30, 40], [5, 3, 3, 0, 9, 2, 1]]
+                    {
+                        let alone = numbers.map(|n| segment.field(n));
+                        assert_eq!(segment.fields_at(numbers), alone, "{:?}", segment.as_bytes());
+                        compared += 1;
+                    }
+                }
+            }
+        }
+        assert!(compared > 1000, "{compared}");
+    }
+
     #[test]
     fn kept_header_codes_answer_as_a_fresh_read() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus");

@@ -418,12 +418,9 @@ impl ClientFeed {
     ) -> Result<Client, Missing> {
         // The fields read, found in one pass over PID (each field separator once) rather than
         // a scan from the segment's start for each.
-        let mut fields: [Option<Value<'a>>; 31] = [None; 31];
-        for (n, value) in pid.fields().take_while(|(n, _)| *n <= 30) {
-            fields[n] = Some(value);
-        }
-        let raw = |field: usize, n| {
-            let value = fields[field]?.component(n)?;
+        let [client_id, name, birth, sex, phone, death] = pid.fields_at([3, 5, 7, 8, 13, 30]);
+        let raw = |field: Option<Value<'a>>, n| {
+            let value = field?.component(n)?;
             Some(value.subcomponent(1).unwrap_or(value))
         };
         let part = |value: Option<Value<'a>>| -> Cow<'a, str> {
@@ -439,8 +436,8 @@ impl ClientFeed {
                     && escape.is_none_or(|e| !bytes.contains(&e))
             })
         };
-        let values = [raw(3, 1), raw(5, 1), raw(5, 2), raw(8, 1), raw(7, 1)];
-        let email = email(message, fields[13], mode);
+        let values = [raw(client_id, 1), raw(name, 1), raw(name, 2), raw(sex, 1), raw(birth, 1)];
+        let email = email(message, phone, mode);
         let missing = Missing(
             values
                 .iter()
@@ -461,7 +458,7 @@ impl ClientFeed {
             gender: gender.into_owned(),
             birth_date: birth_date.into_owned(),
             active: true,
-            deceased: part(raw(30, 1)) == "Y",
+            deceased: part(raw(death, 1)) == "Y",
             professionals: BTreeSet::new(),
             merged: Vec::new(),
         })
