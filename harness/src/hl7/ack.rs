@@ -83,7 +83,7 @@ pub enum AckMode {
 
 impl AckMode {
     pub fn of(message: &Message<'_>) -> AckMode {
-        let valued = |n| message.header_field(n).is_some_and(|v| !v.is_empty());
+        let valued = |n| message.header_bytes(n).is_some_and(|v| !v.is_empty());
         if valued(15) || valued(16) {
             AckMode::Enhanced
         } else {
@@ -300,7 +300,7 @@ impl<'m, 'a> AckBuilder<'m, 'a> {
     pub fn build(&self) -> Vec<u8> {
         let original = self.original;
         let d = *original.delimiters();
-        let raw = |n: usize| original.header_field(n).map_or(&[][..], |v| v.as_bytes());
+        let raw = |n: usize| original.header_bytes(n).unwrap_or_default();
         let version = original.version().unwrap_or("");
         let version_rank = version_rank(version);
 

@@ -360,6 +360,17 @@ impl<'a> Message<'a> {
         }
     }
 
+    /// The bytes of field `n` of the header, as [`header_field`](Self::header_field) gives
+    /// them, without the scan that notes which separators the field holds: what a writer that
+    /// copies the field (an ACK swapping MSH-3..6) needs.
+    pub fn header_bytes(&self, n: usize) -> Option<&'a [u8]> {
+        let header = self.header();
+        match self.header_index.range(n, header.bytes.len()) {
+            Some(range) => header.bytes.get(range?),
+            None => header.field(n).map(|value| value.as_bytes()),
+        }
+    }
+
     /// Header code number `i` of [`HeaderCodes`], located on the first call.
     fn code(&self, i: usize) -> Option<&'a str> {
         let codes = self.codes.get_or_init(|| {
@@ -878,6 +889,33 @@ mod tests {
 
     /// The header codes found once and kept answer as a fresh read of the header does, on
     /// every message of the repository's corpus and on headers cut short or oddly spaced.
+    /// A header field's bytes are those of the field read whole, on every message of the
+    /// corpus and on headers cut short.
+    #[test]
+    fn header_bytes_are_the_header_fields_bytes() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus");
+        let mut inputs: Vec<Vec<u8>> = vec![
+            b"MSH|".to_vec(),
+            b"MSH|^~\\&".to_vec(),
+            b"MSH|^~\\&|A|B|C|D|2024||ADT\r".to_vec(),
+        ];
+        for dir in std::fs::read_dir(root).unwrap() {
+            for file in std::fs::read_dir(dir.unwrap().path()).into_iter().flatten() {
+                inputs.extend(std::fs::read(file.unwrap().path()));
+            }
+        }
+        let mut compared = 0;
+        for input in &inputs {
+            let Ok(message) = Message::parse(input) else { continue };
+            for n in 0..30 {
+                let whole = message.header_field(n).map(|value| value.as_bytes());
+                assert_eq!(message.header_bytes(n), whole, "MSH-{n} of {input:?}");
+                compared += 1;
+            }
+        }
+        assert!(compared > 1000, "{compared}");
+    }
+
     /// Fields read together are the fields read one by one, in every segment of the
     /// repository's corpus, numbers in order or not, present or past the end.
     #[test]

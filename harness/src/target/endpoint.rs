@@ -424,7 +424,7 @@ impl Endpoint {
                 };
             }
         };
-        let header = |n: usize| Some(String::from_utf8_lossy(message.header_field(n)?.as_bytes()));
+        let header = |n: usize| Some(String::from_utf8_lossy(message.header_bytes(n)?));
         let decision = self.judged(&message, decide(&message, &self.config));
         let decision = self.defective(&message, payload, decision);
         let ack = if self.defects.has(Defect::EnhancedModeIgnored) {
@@ -514,8 +514,7 @@ impl Endpoint {
                 let _ = buf.set_raw(&path, raw);
             }
         };
-        let original =
-            |n: usize| message.header_field(n).map(|v| v.as_bytes().to_vec()).unwrap_or_default();
+        let original = |n: usize| message.header_bytes(n).map(<[u8]>::to_vec).unwrap_or_default();
         if d.has(Defect::WrongMsa2) {
             let mut wrong = original(10);
             wrong.extend_from_slice(b"-WRONG");

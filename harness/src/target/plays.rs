@@ -100,9 +100,7 @@ impl Played {
 
     /// The errors the played interface answers `message` with (empty: accepted).
     pub fn errors(&self, message: &Message<'_>) -> Vec<AckError> {
-        let key = self
-            .keys
-            .key([3, 4, 10].map(|n| message.header_field(n).map_or(&b""[..], |v| v.as_bytes())));
+        let key = self.keys.key([3, 4, 10].map(|n| message.header_bytes(n).unwrap_or_default()));
         if let Some(errors) = self.answered.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
             return errors.clone();
         }

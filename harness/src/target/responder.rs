@@ -231,7 +231,7 @@ pub fn wants_ack(message: &Message<'_>, decision: &Decision) -> bool {
     if AckMode::of(message) == AckMode::Original {
         return true;
     }
-    let condition = message.header_field(15).map(|v| v.as_bytes()).unwrap_or_default();
+    let condition = message.header_bytes(15).unwrap_or_default();
     match condition {
         b"NE" => false,
         b"ER" => !decision.is_accept(),
