@@ -187,7 +187,7 @@ const VALUED_FIELDS: usize = 256;
 const VALUED_WORDS: usize = VALUED_FIELDS / 64;
 
 /// Which of fields 1..=`last` of `segment` have a value, a bit each, found in one pass over
-/// its field separators. (Walking [`Segment::fields`] built and copied a value per field,
+/// its field separators. (Walking [`Segment::fields`](super::message::Segment::fields) built and copied a value per field,
 /// which cost more than finding them.) A header's fields 1 and 2, the delimiters, are
 /// valued when present.
 fn valued_fields(segment: &super::message::Segment<'_>, last: usize) -> [u64; VALUED_WORDS] {
