@@ -18,6 +18,7 @@ pub mod message;
 pub mod names;
 pub mod path;
 mod scan;
+pub mod segment;
 pub mod standard;
 pub mod structures;
 mod table_hash;
