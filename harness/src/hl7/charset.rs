@@ -365,6 +365,20 @@ pub fn decode(bytes: &[u8], charset: Charset) -> Cow<'_, str> {
     }
 }
 
+/// Whether [`decode`] gives back unchanged every piece of a message that is valid UTF-8, and
+/// all ASCII when `all_ascii` says so: then a piece of that message is its own text, and
+/// [`Message::text`](super::Message::text) takes it from the message's text, checked once at
+/// parse. Never for the WHATWG codecs: some of them (ISO-2022-JP) read ASCII bytes as shifts.
+pub(crate) fn decodes_unchanged(charset: Charset, all_ascii: impl FnOnce() -> bool) -> bool {
+    match charset.codec() {
+        Codec::Utf8 => true,
+        Codec::Whatwg(_) => false,
+        Codec::Ascii | Codec::Latin1 | Codec::Latin5 | Codec::JisX0201 | Codec::AsciiOnly => {
+            all_ascii()
+        }
+    }
+}
+
 /// The character of one byte in a single-byte codec.
 fn decode_byte(codec: Codec, b: u8) -> char {
     match codec {

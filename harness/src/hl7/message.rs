@@ -72,11 +72,14 @@ pub struct ParseOptions {
 
 /// Where one segment sits in the input: its bytes without the terminator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct SegmentSpan {
+struct SegmentSpan<'a> {
     start: usize,
     end: usize,
     /// Length of the segment id (3 when well formed).
     id_len: usize,
+    /// The id as text (`???` when it is not UTF-8), made once: validation and the endpoint
+    /// compare segment ids dozens of times per message.
+    id: &'a str,
 }
 
 /// Header fields (MSH-2 on) whose bounds [`HeaderIndex`] keeps: MSH-21, the last field of
@@ -143,7 +146,7 @@ impl HeaderIndex {
 pub struct Message<'a> {
     bytes: &'a [u8],
     delimiters: Delimiters,
-    segments: Vec<SegmentSpan>,
+    segments: Vec<SegmentSpan<'a>>,
     findings: Vec<Finding>,
     origin: usize,
     charset: Charset,
@@ -152,6 +155,13 @@ pub struct Message<'a> {
     /// of them several times per message (its decision, validation, its application, the ACK).
     /// Offsets, not `&'a str`, so that `Message` stays covariant in `'a`.
     codes: std::sync::OnceLock<HeaderCodes>,
+    /// The whole input as text when it is valid UTF-8, checked once at parse: a piece of it
+    /// (a segment id, a header code, a value) is then sliced out of it, two boundary checks
+    /// instead of a check of every byte of every piece each time it is read.
+    utf8: Option<&'a str>,
+    /// Whether a piece of `utf8` is also what [`charset::decode`] makes of the piece's bytes
+    /// in the message's character set (see [`charset::decodes_unchanged`]).
+    utf8_is_text: bool,
 }
 
 /// The byte ranges (in the message's bytes) of MSH-9.1, 9.2, 9.3, 10, 11.1 and 12.1 as
@@ -173,7 +183,8 @@ impl<'a> Message<'a> {
             start = UTF8_BOM.len();
         }
         let delimiters = parse_delimiters(&bytes[start..], start + origin)?;
-        let segments = index_segments(bytes, start, &delimiters, options, &mut findings)?;
+        let utf8 = std::str::from_utf8(bytes).ok();
+        let segments = index_segments(bytes, utf8, start, &delimiters, options, &mut findings)?;
         let header_index = segments.first().map_or_else(HeaderIndex::default, |span| {
             HeaderIndex::new(&bytes[span.start..span.end], span.id_len, delimiters.field)
         });
@@ -186,8 +197,12 @@ impl<'a> Message<'a> {
             charset: Charset::Ascii,
             header_index,
             codes: std::sync::OnceLock::new(),
+            utf8,
+            utf8_is_text: false,
         };
         message.charset = message.read_charset(start);
+        message.utf8_is_text = message.utf8.is_some()
+            && charset::decodes_unchanged(message.charset, || bytes.is_ascii());
         Ok(message)
     }
 
@@ -234,7 +249,10 @@ impl<'a> Message<'a> {
             return String::from_utf8_lossy(value.as_bytes());
         }
         match unescape(value.as_bytes(), &self.delimiters).bytes {
-            Cow::Borrowed(bytes) => charset::decode(bytes, self.charset),
+            Cow::Borrowed(bytes) => match self.utf8_piece(bytes).filter(|_| self.utf8_is_text) {
+                Some(text) => Cow::Borrowed(text),
+                None => charset::decode(bytes, self.charset),
+            },
             Cow::Owned(bytes) => Cow::Owned(charset::decode(&bytes, self.charset).into_owned()),
         }
     }
@@ -275,9 +293,34 @@ impl<'a> Message<'a> {
         self.segments.iter().enumerate().map(|(position, span)| self.view(position, span))
     }
 
-    fn view(&self, position: usize, span: &SegmentSpan) -> Segment<'a> {
+    /// `piece`, bytes of this message, as text sliced out of the message's text: `None` when
+    /// the message is not UTF-8, the piece cuts a character or is not this message's bytes.
+    fn utf8_piece(&self, piece: &[u8]) -> Option<&'a str> {
+        if piece.is_empty() {
+            return Some("");
+        }
+        let start = (piece.as_ptr() as usize).checked_sub(self.bytes.as_ptr() as usize)?;
+        self.utf8?.get(start..start.checked_add(piece.len())?)
+    }
+
+    /// `piece`, bytes of this message, as UTF-8 text when it is.
+    fn piece_as_str(&self, piece: &'a [u8]) -> Option<&'a str> {
+        self.utf8_piece(piece).or_else(|| std::str::from_utf8(piece).ok())
+    }
+
+    /// `piece`, bytes of this message, as text, invalid UTF-8 replaced (as
+    /// `String::from_utf8_lossy` gives it).
+    pub(crate) fn lossy_piece(&self, piece: &'a [u8]) -> Cow<'a, str> {
+        match self.utf8_piece(piece) {
+            Some(text) => Cow::Borrowed(text),
+            None => String::from_utf8_lossy(piece),
+        }
+    }
+
+    fn view(&self, position: usize, span: &SegmentSpan<'a>) -> Segment<'a> {
         Segment {
             bytes: &self.bytes[span.start..span.end],
+            id: span.id,
             id_len: span.id_len,
             offset: self.origin + span.start,
             index: position + 1,
@@ -376,40 +419,43 @@ impl<'a> Message<'a> {
     fn code(&self, i: usize) -> Option<&'a str> {
         let codes = self.codes.get_or_init(|| {
             let base = self.bytes.as_ptr() as usize;
-            let at = |text: Option<&str>| {
+            let at = |piece: Option<&'a [u8]>| {
+                let text = self.header_code(piece?)?;
                 // Every code is read out of `self.bytes`, so it lies at or after `base`.
-                let start = (text?.as_ptr() as usize).checked_sub(base)?;
+                let start = (text.as_ptr() as usize).checked_sub(base)?;
                 let start = u32::try_from(start).ok()?;
-                Some((start, u32::try_from(text?.len()).ok()?))
+                Some((start, u32::try_from(text.len()).ok()?))
             };
-            let [code, trigger, structure] = match self.header_field(9) {
-                Some(field) => [1, 2, 3].map(|n| at(header_code(field.component(n)))),
-                None => [None; 3],
-            };
-            [
-                code,
-                trigger,
-                structure,
-                at(self.header_text(10, 1)),
-                at(self.header_text(11, 1)),
-                at(self.header_text(12, 1)),
-            ]
+            // Each code is a component of its field's first repetition, as
+            // `header_field(n)?.component(k)` reads it; split here without the scans that
+            // note what every piece holds (subcomponent separators stay in the component).
+            let d = self.delimiters;
+            let first_repetition =
+                |n| self.header_bytes(n).and_then(|f| f.split(|&b| b == d.repetition).next());
+            let components = |n| first_repetition(n).map(|r| r.split(move |&b| b == d.component));
+            let mut message_type = components(9);
+            let mut next_type = || at(message_type.as_mut()?.next());
+            let [code, trigger, structure] = [(); 3].map(|()| next_type());
+            let first = |n| at(components(n)?.next());
+            [code, trigger, structure, first(10), first(11), first(12)]
         });
         let (start, len) = codes[i]?;
         let bytes = self.bytes.get(start as usize..)?.get(..len as usize)?;
-        std::str::from_utf8(bytes).ok()
+        self.piece_as_str(bytes)
     }
 
-    /// A header component as text, when present, non-empty and ASCII-clean (MSH codes are ASCII).
+    /// A header component as text, when present, non-empty and ASCII-clean (MSH codes are
+    /// ASCII), read through [`Value`]: what [`code`](Self::code) is checked against.
+    #[cfg(test)]
     fn header_text(&self, field: usize, component: usize) -> Option<&'a str> {
-        header_code(self.header_field(field)?.component(component))
+        self.header_code(self.header_field(field)?.component(component)?.as_bytes())
     }
-}
 
-/// A header component as text, when present, non-empty and ASCII-clean.
-fn header_code(value: Option<Value<'_>>) -> Option<&str> {
-    let text = std::str::from_utf8(value?.as_bytes()).ok()?.trim();
-    (!text.is_empty()).then_some(text)
+    /// A header component's bytes as text, when non-empty and UTF-8.
+    fn header_code(&self, bytes: &'a [u8]) -> Option<&'a str> {
+        let text = self.piece_as_str(bytes)?.trim();
+        (!text.is_empty()).then_some(text)
+    }
 }
 
 /// Reads MSH-1 and MSH-2. `bytes` starts at the `MSH` of the message; `offset` is its position.
@@ -573,13 +619,15 @@ pub(crate) fn is_valid_segment_id(id: &[u8]) -> bool {
         && id[1..].iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
 }
 
-fn index_segments(
-    bytes: &[u8],
+/// The segments of `bytes` from `start`; `utf8` is all of `bytes` as text, when it is UTF-8.
+fn index_segments<'a>(
+    bytes: &'a [u8],
+    utf8: Option<&'a str>,
     start: usize,
     delimiters: &Delimiters,
     options: ParseOptions,
     findings: &mut Vec<Finding>,
-) -> Result<Vec<SegmentSpan>, ParseError> {
+) -> Result<Vec<SegmentSpan<'a>>, ParseError> {
     let origin = options.origin;
     // One span per segment terminator, so the list is allocated once (a message of LF-ended
     // lines gets its capacity from the LFs).
@@ -624,7 +672,10 @@ fn index_segments(
                 RULE_SEGMENT_ID,
             ));
         }
-        segments.push(SegmentSpan { start: line.range.start, end: line.range.end, id_len });
+        let at = line.range.start;
+        let text = utf8.and_then(|text| text.get(at..at + id_len));
+        let id = text.or_else(|| std::str::from_utf8(id).ok()).unwrap_or("???");
+        segments.push(SegmentSpan { start: at, end: line.range.end, id_len, id });
     }
     tally.findings(origin, findings);
     let error = Severity::Error;
@@ -720,24 +771,15 @@ pub(crate) mod tests {
     /// every message of the repository's corpus and on headers cut short or oddly spaced.
     #[test]
     fn kept_header_codes_answer_as_a_fresh_read() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus");
-        let mut inputs: Vec<Vec<u8>> = vec![
-            b"MSH|^~\\&|A|B|C|D|2024||ADT\r".to_vec(),
-            b"MSH|^~\\&|A|B|C|D|2024|| ADT ^ A01 ^|  |P ^x|2.5.1^^\rPID|1".to_vec(),
-            b"MSH|^~\\&\r".to_vec(),
-            b"MSH|^~\\&|||||||^^ADT_A01|\xff|T|2.\xc3\xa9".to_vec(),
-        ];
-        for dir in std::fs::read_dir(root).unwrap() {
-            let dir = dir.unwrap().path();
-            if dir.is_dir() {
-                for file in std::fs::read_dir(dir).unwrap() {
-                    let file = file.unwrap().path();
-                    if file.is_file() {
-                        inputs.push(std::fs::read(file).unwrap());
-                    }
-                }
-            }
-        }
+        let inputs = corpus_after(&[
+            b"MSH|^~\\&|A|B|C|D|2024||ADT\r",
+            b"MSH|^~\\&|A|B|C|D|2024|| ADT ^ A01 ^|  |P ^x|2.5.1^^\rPID|1",
+            b"MSH|^~\\&\r",
+            b"MSH|^~\\&|||||||^^ADT_A01|\xff|T|2.\xc3\xa9",
+            b"MSH|^~\\&|||||||ORU~ADT^R01&x~A01^ORU_R01|ID&1~2^x|~P|2.5&9^^\r",
+            b"MSH|^~|||||||ADT&x^A01|1&2|P|2.5\r",
+            b"MSH|^~\\&|||||||\xe9^A01|\xc3\xa9|P|2.5||||||8859/1\r",
+        ]);
         let mut compared = 0;
         for input in &inputs {
             let Ok(message) = Message::parse(input) else { continue };
@@ -755,6 +797,76 @@ pub(crate) mod tests {
             compared += 1;
         }
         assert!(compared > 40, "{compared}");
+    }
+
+    /// A value's text, sliced out of the message's text checked once at parse, is what
+    /// decoding its unescaped bytes in the message's character set gives: for every value of
+    /// every corpus message (Latin-1, Greek, CJK, invalid bytes, a byte order mark) and of
+    /// messages whose bytes do not fit the set they declare.
+    #[test]
+    fn text_sliced_from_the_message_is_the_decoded_value() {
+        let inputs = corpus_after(&[
+            b"MSH|^~\\&|||||||ADT^A01|1|P|2.5||||||8859/1\rPID|1||\xe9t\xe9^\xc3\xa9~a\\E\\b",
+            b"MSH|^~\\&|||||||ADT^A01|1|P|2.5||||||UNICODE UTF-8\rPID|1||\xe9^\xc3\xa9&\xc3",
+            b"MSH|^~\\&|||||||ADT^A01|1|P|2.5\rPID|1||caf\xc3\xa9^x\\F\\y",
+            b"MSH|^~\\&|||||||ADT^A01|1|P|2.5||||||8859/1\rPID|1||caf\xc3\xa9^x",
+            b"MSH|^~\\&|||||||ADT^A01|1|P|2.5||||||ISO IR87\rPID|1||\x1b$B8!\x1b(B^abc",
+        ]);
+        let (mut sliced, mut decoded) = (0, 0);
+        for input in &inputs {
+            let Ok(message) = Message::parse(input) else { continue };
+            let mut values = Vec::new();
+            for segment in message.segments() {
+                for (_, field) in segment.fields() {
+                    values.push(field);
+                    for repetition in field.repetitions() {
+                        values.push(repetition);
+                        for component in repetition.components() {
+                            values.push(component);
+                            values.extend(component.subcomponents());
+                        }
+                    }
+                }
+            }
+            for value in &values {
+                let expected = match value.level() {
+                    crate::hl7::value::Level::Opaque => String::from_utf8_lossy(value.as_bytes()),
+                    _ => match unescape(value.as_bytes(), message.delimiters()).bytes {
+                        Cow::Borrowed(bytes) => charset::decode(bytes, message.charset()),
+                        Cow::Owned(bytes) => {
+                            Cow::Owned(charset::decode(&bytes, message.charset()).into_owned())
+                        }
+                    },
+                };
+                assert_eq!(message.text(value), expected, "{value:?} of {input:?}");
+            }
+            match message.utf8_is_text {
+                true => sliced += values.len(),
+                false => decoded += values.len(),
+            }
+        }
+        assert!(sliced > 5000 && decoded > 100, "sliced {sliced}, decoded {decoded}");
+    }
+
+    /// Segment ids made once at parse are the ids' bytes as UTF-8 (`???` when they are not),
+    /// in messages that are UTF-8 and in messages that are not.
+    #[test]
+    fn segment_ids_are_their_bytes_as_text() {
+        let inputs = corpus_after(&[
+            b"MSH|^~\\&\r\xff\xfeX|1\rP\xc3\xa9D|1\rPID\rZ\xc3",
+            b"MSH|^~\\&|\xe9\rPID|1\r\xe9\xe9|x\rOBX\r\xc3\xa9|1",
+        ]);
+        let mut compared = 0;
+        for input in &inputs {
+            let Ok(message) = Message::parse(input) else { continue };
+            for segment in message.segments() {
+                let bytes = &segment.as_bytes()[..segment.id_len()];
+                let expected = std::str::from_utf8(bytes).unwrap_or("???");
+                assert_eq!(segment.id(), expected, "{input:?}");
+                compared += 1;
+            }
+        }
+        assert!(compared > 400, "{compared}");
     }
 
     #[test]

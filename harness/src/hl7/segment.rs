@@ -11,6 +11,8 @@ use std::ops::Range;
 #[derive(Debug, Clone, Copy)]
 pub struct Segment<'a> {
     pub(super) bytes: &'a [u8],
+    /// The id as [`id`](Self::id) gives it, sliced out of the message's text once.
+    pub(super) id: &'a str,
     pub(super) id_len: usize,
     pub(super) offset: usize,
     pub(super) index: usize,
@@ -21,7 +23,7 @@ impl<'a> Segment<'a> {
     /// The segment id, e.g. `PID`; the bytes before the first field separator, lossily as text
     /// only when they are not UTF-8 (an invalid id is already a finding).
     pub fn id(&self) -> &'a str {
-        std::str::from_utf8(&self.bytes[..self.id_len]).unwrap_or("???")
+        self.id
     }
 
     /// The segment's bytes without its terminator.

@@ -424,7 +424,7 @@ impl Endpoint {
                 };
             }
         };
-        let header = |n: usize| Some(String::from_utf8_lossy(message.header_bytes(n)?));
+        let header = |n: usize| Some(message.lossy_piece(message.header_bytes(n)?));
         let decision = self.judged(&message, decide(&message, &self.config));
         let decision = self.defective(&message, payload, decision);
         let ack = if self.defects.has(Defect::EnhancedModeIgnored) {
