@@ -106,14 +106,17 @@ impl HeaderIndex {
         if bytes.len() <= id_len || u32::try_from(bytes.len()).is_err() {
             return index;
         }
-        let mut start = id_len + 1;
-        for slot in 0..index.starts.len() {
-            // The length fits in `u32` (checked above), so every start does.
-            index.starts[slot] = start as u32;
-            index.count += 1;
-            match memchr(field, &bytes[start..]) {
-                Some(at) => start += at + 1,
-                None => break,
+        // One pass over the header's bytes: its fields are short, and a `memchr` per field
+        // cost more in setting up than in searching. The length fits in `u32` (checked
+        // above), so every start does.
+        let start = id_len + 1;
+        index.starts[0] = start as u32;
+        index.count = 1;
+        for (at, &byte) in bytes[start..].iter().enumerate() {
+            if byte == field {
+                let Some(slot) = index.starts.get_mut(usize::from(index.count)) else { break };
+                *slot = (start + at + 1) as u32;
+                index.count += 1;
             }
         }
         index
@@ -478,9 +481,7 @@ pub(crate) fn parse_delimiters(bytes: &[u8], offset: usize) -> Result<Delimiters
         ));
     }
     let rest = &bytes[4..];
-    let end = memchr2(field, SEGMENT_TERMINATOR, rest).unwrap_or(rest.len());
-    let end = memchr(b'\n', &rest[..end]).unwrap_or(end);
-    let encoding = &rest[..end];
+    let encoding = &rest[..msh2_end(rest, field)];
     if encoding.len() < 2 {
         return Err(ParseError::MshTooShort { offset });
     }
@@ -513,6 +514,20 @@ pub(crate) fn parse_delimiters(bytes: &[u8], offset: usize) -> Result<Delimiters
         subcomponent: encoding.get(3).copied(),
         truncation: encoding.get(4).copied(),
     })
+}
+
+/// Where MSH-2 ends in `rest` (the bytes after MSH-1): at the field separator `field`, a CR or
+/// an LF, or the end. Within six bytes when it is well formed, found there without a
+/// `memchr` set up for a few bytes; further on otherwise.
+fn msh2_end(rest: &[u8], field: u8) -> usize {
+    let ends_msh2 = |b: &u8| *b == field || *b == SEGMENT_TERMINATOR || *b == b'\n';
+    match rest.iter().take(6).position(ends_msh2) {
+        Some(end) => end,
+        None => {
+            let end = memchr2(field, SEGMENT_TERMINATOR, rest).unwrap_or(rest.len());
+            memchr(b'\n', &rest[..end]).unwrap_or(end)
+        }
+    }
 }
 
 /// How a line ended, as the splitter saw it.
@@ -867,6 +882,23 @@ pub(crate) mod tests {
             }
         }
         assert!(compared > 400, "{compared}");
+    }
+
+    proptest::proptest! {
+        /// MSH-2's end is the first field separator, CR or LF, as a search of all of the bytes
+        /// finds it, however near or far it is.
+        #[test]
+        fn msh2_ends_where_a_whole_search_finds_its_end(
+            rest in proptest::collection::vec(proptest::prop_oneof![
+                1 => proptest::strategy::Just(b'|'),
+                1 => proptest::strategy::Just(b'\r'),
+                1 => proptest::strategy::Just(b'\n'),
+                16 => proptest::prelude::any::<u8>(),
+            ], 0..16),
+        ) {
+            let whole = rest.iter().position(|&b| b == b'|' || b == b'\r' || b == b'\n');
+            proptest::prop_assert_eq!(msh2_end(&rest, b'|'), whole.unwrap_or(rest.len()));
+        }
     }
 
     #[test]
