@@ -251,7 +251,14 @@ impl<'a> Message<'a> {
         if value.level() == super::value::Level::Opaque {
             return String::from_utf8_lossy(value.as_bytes());
         }
-        match unescape(value.as_bytes(), &self.delimiters).bytes {
+        self.text_of(value.as_bytes())
+    }
+
+    /// The bytes of a value of this message that is not MSH-1 or MSH-2 (the bytes of
+    /// [`header_bytes`](Self::header_bytes) for fields 3 on) as text, as [`text`](Self::text)
+    /// reads the value: no value need be built to read a header field.
+    pub fn text_of(&self, bytes: &'a [u8]) -> Cow<'a, str> {
+        match unescape(bytes, &self.delimiters).bytes {
             Cow::Borrowed(bytes) => match self.utf8_piece(bytes).filter(|_| self.utf8_is_text) {
                 Some(text) => Cow::Borrowed(text),
                 None => charset::decode(bytes, self.charset),

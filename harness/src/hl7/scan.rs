@@ -103,6 +103,22 @@ pub(crate) fn piece(bytes: &[u8], level: Level, d: &Delimiters) -> (Option<usize
     }
 }
 
+/// Bytes [`find`] looks at one by one before it hands the rest to `memchr`.
+const NEAR: usize = 16;
+
+/// The position of the first `byte` in `bytes`. HL7's pieces are short, and `memchr`'s set-up
+/// costs more than a plain loop over a few bytes, so the first [`NEAR`] bytes are looked at
+/// one by one and only the rest (a long piece, or hostile input) is searched by `memchr`.
+#[inline]
+pub(crate) fn find(byte: u8, bytes: &[u8]) -> Option<usize> {
+    let near = &bytes[..bytes.len().min(NEAR)];
+    match near.iter().position(|&b| b == byte) {
+        Some(at) => Some(at),
+        None if bytes.len() > NEAR => memchr::memchr(byte, &bytes[NEAR..]).map(|at| at + NEAR),
+        None => None,
+    }
+}
+
 /// The separator bit that splits a value into pieces at `level`.
 pub(crate) fn bit(level: Level) -> Held {
     match level {
@@ -144,6 +160,16 @@ mod tests {
         check(b"01234567~|", (Some(9), 1));
         check(b"|~~~~~~~~~~~~~", (Some(0), 0));
         check(b"\x80\x81\xff\x00^\x7f\x01\x02|", (Some(8), 2));
+    }
+
+    proptest! {
+        /// `find` finds the first occurrence, near the start, far from it or nowhere.
+        #[test]
+        fn find_finds_the_first_occurrence(
+            bytes in proptest::collection::vec(prop_oneof![20 => any::<u8>(), 1 => Just(b'|')], 0..80),
+        ) {
+            prop_assert_eq!(find(b'|', &bytes), bytes.iter().position(|&b| b == b'|'));
+        }
     }
 
     proptest! {

@@ -4,7 +4,6 @@
 use super::delimiters::Delimiters;
 use super::scan;
 use super::value::{Level, Value};
-use memchr::memchr;
 use std::ops::Range;
 
 /// One segment of a parsed message.
@@ -90,7 +89,7 @@ impl<'a> Segment<'a> {
         let separator = self.delimiters.field;
         let mut start = self.id_len + 1;
         for _ in 0..piece_index {
-            start += memchr(separator, &self.bytes[start..])? + 1;
+            start += scan::find(separator, &self.bytes[start..])? + 1;
         }
         let rest = &self.bytes[start..];
         let (end, held) = scan::piece(rest, Level::Field, &self.delimiters);
@@ -120,7 +119,7 @@ impl<'a> Segment<'a> {
                 continue;
             }
             while number < n {
-                match memchr(separator, &self.bytes[start..]) {
+                match scan::find(separator, &self.bytes[start..]) {
                     Some(at) => start += at + 1,
                     // Past the last field: the ones after are absent, the ones before read
                     // on their own.
@@ -224,8 +223,8 @@ impl<'a> Iterator for Fields<'a> {
 pub(crate) fn nth_piece(bytes: &[u8], delimiter: u8, n: usize) -> Option<Range<usize>> {
     let mut start = 0;
     for _ in 0..n {
-        start += memchr(delimiter, &bytes[start..])? + 1;
+        start += scan::find(delimiter, &bytes[start..])? + 1;
     }
-    let end = memchr(delimiter, &bytes[start..]).map_or(bytes.len(), |i| start + i);
+    let end = scan::find(delimiter, &bytes[start..]).map_or(bytes.len(), |i| start + i);
     Some(start..end)
 }

@@ -136,7 +136,7 @@ impl<'a> Value<'a> {
         Some(Split::Pieces(parent))
     }
 
-    /// The `n`-th (1-based) piece at `child` level: the pieces before it skipped with memchr,
+    /// The `n`-th (1-based) piece at `child` level: the pieces before it skipped by [`scan::find`],
     /// its own end found by the scan that notes what it holds.
     fn child(&self, child: Level, n: usize) -> Option<Value<'a>> {
         let parent = match self.split_parent(child)? {
@@ -152,7 +152,7 @@ impl<'a> Value<'a> {
         };
         let mut start = 0;
         for _ in 0..n.checked_sub(1)? {
-            start += memchr::memchr(separator, &parent.bytes[start..])? + 1;
+            start += scan::find(separator, &parent.bytes[start..])? + 1;
         }
         let rest = &parent.bytes[start..];
         let (end, held) = scan::piece(rest, child, &self.delimiters);

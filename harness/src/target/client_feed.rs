@@ -221,14 +221,26 @@ fn read(message: &Message<'_>, value: &Value<'_>, mode: TextMode) -> String {
 /// [`read`] without a copy when the value needs no decoding: most values are plain ASCII, so
 /// the duplicate key and the checks of a value cost no allocation.
 fn read_text<'a>(message: &Message<'a>, value: &Value<'a>, mode: TextMode) -> Cow<'a, str> {
-    let text: Cow<'a, str> = match mode {
-        TextMode::Decoded => message.text(value),
-        TextMode::Raw => String::from_utf8_lossy(value.as_bytes()),
+    match mode {
+        TextMode::Decoded => trimmed(message.text(value)),
+        _ => read_bytes(message, value.as_bytes(), mode),
+    }
+}
+
+/// [`read_text`] of a value's bytes, which are not MSH-1 or MSH-2 (those are read as written).
+fn read_bytes<'a>(message: &Message<'a>, bytes: &'a [u8], mode: TextMode) -> Cow<'a, str> {
+    trimmed(match mode {
+        TextMode::Decoded => message.text_of(bytes),
+        TextMode::Raw => String::from_utf8_lossy(bytes),
         TextMode::Latin1 => {
-            let bytes = crate::hl7::escape::unescape(value.as_bytes(), message.delimiters()).bytes;
+            let bytes = crate::hl7::escape::unescape(bytes, message.delimiters()).bytes;
             bytes.iter().map(|&b| char::from(b)).collect::<String>().into()
         }
-    };
+    })
+}
+
+/// `text` without its leading and trailing white space, copied only when there is some.
+fn trimmed(text: Cow<'_, str>) -> Cow<'_, str> {
     match text {
         Cow::Borrowed(text) => Cow::Borrowed(text.trim()),
         Cow::Owned(text) if text.trim().len() == text.len() => Cow::Owned(text),
@@ -311,8 +323,8 @@ impl<'m> Reading<'m> {
         // MSH-10 read once.
         let key = [3, 4, 10].map(|n| {
             message
-                .header_field(n)
-                .map(|value| read_text(message, &value, mode))
+                .header_bytes(n)
+                .map(|bytes| read_bytes(message, bytes, mode))
                 .unwrap_or_default()
         });
         let client = match (message.message_code(), message.trigger_event()) {
