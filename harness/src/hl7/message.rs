@@ -782,6 +782,8 @@ pub(crate) mod tests {
                 {
                     let alone = numbers.map(|n| segment.field(n));
                     assert_eq!(segment.fields_at(numbers), alone, "{:?}", segment.as_bytes());
+                    let bytes = alone.map(|value| value.map(|v| v.as_bytes()));
+                    assert_eq!(segment.field_bytes_at(numbers), bytes, "{:?}", segment.as_bytes());
                     compared += 1;
                 }
             }

@@ -107,15 +107,45 @@ impl<'a> Segment<'a> {
     /// out of the iterator, which cost more than finding them.) A number out of order, and
     /// any field of a header segment, is read on its own.
     pub fn fields_at<const N: usize>(&self, numbers: [usize; N]) -> [Option<Value<'a>>; N] {
+        self.pieces_at(
+            numbers,
+            |n| self.field(n),
+            |start| {
+                let rest = &self.bytes[start..];
+                let (end, held) = scan::piece(rest, Level::Field, &self.delimiters);
+                let bytes = &rest[..end.unwrap_or(rest.len())];
+                Value::scanned(bytes, self.offset + start, self.delimiters, Level::Field, held)
+            },
+        )
+    }
+
+    /// The bytes of fields `numbers`, as [`fields_at`](Self::fields_at) gives them, without
+    /// the scan that notes which separators each holds: for a reader that splits them itself.
+    pub fn field_bytes_at<const N: usize>(&self, numbers: [usize; N]) -> [Option<&'a [u8]>; N] {
+        let alone = |n| self.field(n).map(|value| value.as_bytes());
+        self.pieces_at(numbers, alone, |start| {
+            let rest = &self.bytes[start..];
+            &rest[..scan::find(self.delimiters.field, rest).unwrap_or(rest.len())]
+        })
+    }
+
+    /// Fields `numbers` in one pass: `at(start)` makes field n from where it starts; a number
+    /// out of order, and any field of a header segment, is `alone(n)`.
+    fn pieces_at<T: Copy, const N: usize>(
+        &self,
+        numbers: [usize; N],
+        alone: impl Fn(usize) -> Option<T>,
+        at: impl Fn(usize) -> T,
+    ) -> [Option<T>; N] {
         if self.bytes.len() <= self.id_len || self.is_header() {
-            return numbers.map(|n| self.field(n));
+            return numbers.map(alone);
         }
         let mut found = [None; N];
         let separator = self.delimiters.field;
         let (mut start, mut number) = (self.id_len + 1, 1);
         for (slot, &n) in found.iter_mut().zip(&numbers) {
             if n < number || n == 0 {
-                *slot = self.field(n);
+                *slot = alone(n);
                 continue;
             }
             while number < n {
@@ -130,20 +160,9 @@ impl<'a> Segment<'a> {
                 }
                 number += 1;
             }
-            if number != n {
-                continue;
+            if number == n {
+                *slot = Some(at(start));
             }
-            let rest = &self.bytes[start..];
-            let (end, held) = scan::piece(rest, Level::Field, &self.delimiters);
-            let end = start + end.unwrap_or(rest.len());
-            let offset = self.offset + start;
-            *slot = Some(Value::scanned(
-                &self.bytes[start..end],
-                offset,
-                self.delimiters,
-                Level::Field,
-                held,
-            ));
         }
         found
     }

@@ -14,7 +14,7 @@
 //! Values are read decoded (escapes resolved, character set applied), never as raw bytes.
 
 use super::resend_key::{KeySet, ResendKeys};
-use crate::hl7::{Message, Path, Segment, Value};
+use crate::hl7::{Delimiters, Message, Path, Segment, Value};
 use serde::Serialize;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -279,11 +279,31 @@ fn first_subcomponent(message: &Message<'_>, value: Value<'_>, mode: TextMode) -
     read(message, &first, mode)
 }
 
+/// The bytes of the first subcomponent of component `n` (1-based) of a field's first
+/// repetition, as `field.component(n)` and then `subcomponent(1)` read them (the component
+/// itself when no subcomponent separator is declared).
+fn component_head<'a>(field: &'a [u8], n: usize, d: &Delimiters) -> Option<&'a [u8]> {
+    let repetition = field.split(|&b| b == d.repetition).next()?;
+    let component = component_of(repetition, n, d)?;
+    match d.subcomponent {
+        Some(sub) => component.split(|&b| b == sub).next(),
+        None => Some(component),
+    }
+}
+
+/// The bytes of component `n` (1-based) of a repetition, as `repetition.component(n)` reads
+/// them (subcomponent separators and all).
+fn component_of<'a>(repetition: &'a [u8], n: usize, d: &Delimiters) -> Option<&'a [u8]> {
+    repetition.split(|&b| b == d.component).nth(n.checked_sub(1)?)
+}
+
 /// The email address among PID-13's repetitions: XTN-4, on the repetition whose use code is
 /// NET (XTN-2) or equipment type Internet (XTN-3).
-fn email(message: &Message<'_>, field: Option<Value<'_>>, mode: TextMode) -> Option<String> {
-    field?.repetitions().find_map(|r| {
-        let part = |n| r.component(n).map(|v| read_text(message, &v, mode)).unwrap_or_default();
+fn email(message: &Message<'_>, field: Option<&[u8]>, mode: TextMode) -> Option<String> {
+    let d = message.delimiters();
+    field?.split(|&b| b == d.repetition).find_map(|r| {
+        let part =
+            |n| component_of(r, n, d).map(|v| read_bytes(message, v, mode)).unwrap_or_default();
         let is_email = part(2) == "NET" || part(3).eq_ignore_ascii_case("Internet");
         let address = part(4);
         (is_email && !address.is_empty()).then(|| address.into_owned())
@@ -430,20 +450,18 @@ impl ClientFeed {
     ) -> Result<Client, Missing> {
         // The fields read, found in one pass over PID (each field separator once) rather than
         // a scan from the segment's start for each.
-        let [client_id, name, birth, sex, phone, death] = pid.fields_at([3, 5, 7, 8, 13, 30]);
-        let raw = |field: Option<Value<'a>>, n| {
-            let value = field?.component(n)?;
-            Some(value.subcomponent(1).unwrap_or(value))
-        };
-        let part = |value: Option<Value<'a>>| -> Cow<'a, str> {
-            value.map(|v| read_text(message, &v, mode)).unwrap_or_default()
+        // Their bytes, split here: a value is not built (and scanned) for each piece read.
+        let [client_id, name, birth, sex, phone, death] = pid.field_bytes_at([3, 5, 7, 8, 13, 30]);
+        let delimiters = message.delimiters();
+        let raw = |field: Option<&'a [u8]>, n| component_head(field?, n, delimiters);
+        let part = |value: Option<&'a [u8]>| -> Cow<'a, str> {
+            value.map(|v| read_bytes(message, v, mode)).unwrap_or_default()
         };
         // A value with a letter or digit and no escape sequence is not empty once read, so
         // it is not read (decoded, trimmed) unless the client is complete.
-        let escape = message.delimiters().escape;
-        let surely_valued = |value: &Option<Value<'a>>| {
-            value.is_some_and(|v| {
-                let bytes = v.as_bytes();
+        let escape = delimiters.escape;
+        let surely_valued = |value: &Option<&'a [u8]>| {
+            value.is_some_and(|bytes| {
                 bytes.iter().any(u8::is_ascii_alphanumeric)
                     && escape.is_none_or(|e| !bytes.contains(&e))
             })
@@ -731,6 +749,39 @@ mod tests {
 
     /// An update that changes nothing keeps the stored client as it is (its text is not
     /// copied anew); one that changes a value stores the new values.
+    /// Components and their first subcomponents split from bytes are what reading them
+    /// through `Value` gives: for every field and repetition of every corpus segment (the
+    /// delimiters MSH-1 and MSH-2 aside), components 0 to 6, and fields that declare no
+    /// subcomponent separator.
+    #[test]
+    fn components_split_from_bytes_are_those_read_through_values() {
+        use crate::hl7::Level;
+        let inputs = crate::hl7::message::tests::corpus_after(&[
+            b"MSH|^~\\&\rPID|1||a&b^c~d^e&f||^^|&&^~~|x",
+            b"MSH|^~\rPID|1||a&b^c~d^e||^",
+        ]);
+        let mut compared = 0;
+        for input in &inputs {
+            let Ok(message) = Message::parse(input) else { continue };
+            let d = message.delimiters();
+            for segment in message.segments() {
+                for (_, field) in segment.fields().filter(|(_, f)| f.level() != Level::Opaque) {
+                    for n in 0..7 {
+                        let head = field.component(n).map(|v| v.subcomponent(1).unwrap_or(v));
+                        let head = head.map(|v| v.as_bytes());
+                        assert_eq!(component_head(field.as_bytes(), n, d), head, "{input:?}");
+                        for repetition in field.repetitions() {
+                            let read = repetition.component(n).map(|v| v.as_bytes());
+                            assert_eq!(component_of(repetition.as_bytes(), n, d), read);
+                        }
+                        compared += 1;
+                    }
+                }
+            }
+        }
+        assert!(compared > 10_000, "{compared}");
+    }
+
     #[test]
     fn an_update_that_changes_nothing_keeps_the_stored_client() {
         let mut feed = ClientFeed::default();
