@@ -747,8 +747,6 @@ mod tests {
 
     const A04: &str = "MSH|^~\\&|EHR|HOSP|H|F|20240101||ADT^A04^ADT_A01|M1|P|2.6||||||UNICODE UTF-8\rEVN|A04|20240101\rPID|1||C1^^^EHR^PI||D\\S\\\u{f8}e^Jo||19800101|F|||||^NET^Internet^jo@example.invalid\rPV1|1|O\r";
 
-    /// An update that changes nothing keeps the stored client as it is (its text is not
-    /// copied anew); one that changes a value stores the new values.
     /// Components and their first subcomponents split from bytes are what reading them
     /// through `Value` gives: for every field and repetition of every corpus segment (the
     /// delimiters MSH-1 and MSH-2 aside), components 0 to 6, and fields that declare no
@@ -782,6 +780,8 @@ mod tests {
         assert!(compared > 10_000, "{compared}");
     }
 
+    /// An update that changes nothing keeps the stored client as it is (its text is not
+    /// copied anew); one that changes a value stores the new values.
     #[test]
     fn an_update_that_changes_nothing_keeps_the_stored_client() {
         let mut feed = ClientFeed::default();
