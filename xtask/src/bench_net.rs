@@ -49,8 +49,11 @@
 //! with their peers and the ceiling.
 //!
 //! Each cell is the best of `rounds` (5; 1 with `--quick`) runs of 2 s, the rows
-//! taking turns in every round, so a slow moment of the machine hits every row alike. Timing is
-//! never asserted: the ratios are printed and written to reports/bench/.
+//! taking turns in every round, so a slow moment of the machine hits every row alike. Beside
+//! the ratio of the best rounds, a cell shows the median of its rounds' ratios to the peer's
+//! in the same round ("per round"): the best rounds of two rows may fall at different moments,
+//! and the median of the pairs says how far apart the rows are however slow the round. Timing
+//! is never asserted: the ratios are printed and written to reports/bench/.
 
 use anyhow::{bail, Context};
 use hl7_harness::load::{self, Client, LoadTarget, MessageSource, Mode, Plan, SourceOptions};
@@ -209,6 +212,11 @@ struct Cell {
     peer: Option<&'static str>,
     /// `per_second` over the peer's.
     ratio_to_peer: Option<f64>,
+    /// Each round's figure over the peer's in the same round, and their median: a slow spell
+    /// of the machine that lasts a round hits both, so this tells how far apart the two are
+    /// when the best rounds fell at different moments.
+    ratio_to_peer_per_round: Vec<f64>,
+    median_ratio_to_peer: Option<f64>,
     ratio_to_ceiling: f64,
 }
 
@@ -370,10 +378,11 @@ fn summarise(best: &[(Route, usize, Vec<Run>)], socat: bool) -> Vec<Cell> {
             .max_by(|a, b| a.per_second.total_cmp(&b.per_second))
             .unwrap_or_default()
     };
+    let runs_of = |path: Route, connections: usize| {
+        best.iter().find(|(p, c, _)| *p == path && *c == connections).map(|(_, _, runs)| runs)
+    };
     let rate_of = |path: Route, connections: usize| {
-        best.iter()
-            .find(|(p, c, _)| *p == path && *c == connections)
-            .map(|(_, _, runs)| top(runs).per_second)
+        runs_of(path, connections).map(|runs| top(runs).per_second)
     };
     best.iter()
         .map(|(path, connections, runs)| {
@@ -383,6 +392,16 @@ fn summarise(best: &[(Route, usize, Vec<Run>)], socat: bool) -> Vec<Cell> {
                 _ => None,
             };
             let peer = path.peer(socat);
+            let per_round: Vec<f64> = peer
+                .and_then(|p| runs_of(p, *connections))
+                .map(|peer_runs| {
+                    runs.iter()
+                        .zip(peer_runs)
+                        .filter(|(_, theirs)| theirs.per_second > 0.0)
+                        .map(|(ours, theirs)| ours.per_second / theirs.per_second)
+                        .collect()
+                })
+                .unwrap_or_default();
             Cell {
                 path: path.name(),
                 connections: *connections,
@@ -391,10 +410,24 @@ fn summarise(best: &[(Route, usize, Vec<Run>)], socat: bool) -> Vec<Cell> {
                 not_accepted: run.not_accepted,
                 peer: peer.map(Route::peer_name),
                 ratio_to_peer: peer.and_then(|p| ratio(rate_of(p, *connections))),
+                median_ratio_to_peer: median(&per_round),
+                ratio_to_peer_per_round: per_round,
                 ratio_to_ceiling: ratio(rate_of(Route::Ceiling, *connections)).unwrap_or(0.0),
             }
         })
         .collect()
+}
+
+/// The middle value (the mean of the two middle ones for an even count); `None` when empty.
+fn median(values: &[f64]) -> Option<f64> {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let middle = sorted.len() / 2;
+    match sorted.len() {
+        0 => None,
+        n if n % 2 == 1 => sorted.get(middle).copied(),
+        _ => Some((sorted.get(middle - 1)? + sorted.get(middle)?) / 2.0),
+    }
 }
 
 #[derive(Tabled)]
@@ -415,7 +448,13 @@ fn print_table(cells: &[Cell], paths: &[Route]) {
         };
         let mut text = format!("{:.1}k/s", cell.per_second / 1000.0);
         if let (Some(peer), Some(ratio)) = (cell.peer, cell.ratio_to_peer) {
-            text.push_str(&format!(" ({ratio:.2}× {peer})"));
+            text.push_str(&format!(" ({ratio:.2}× {peer}"));
+            match cell.median_ratio_to_peer {
+                Some(median) if cell.ratio_to_peer_per_round.len() > 1 => {
+                    text.push_str(&format!("; per round {median:.2}×)"))
+                }
+                _ => text.push(')'),
+            }
         }
         if cell.not_accepted > 0 {
             text.push_str(&format!(" [{} not AA]", cell.not_accepted));
@@ -778,6 +817,37 @@ mod tests {
         write_id(&mut frame[slot..slot + ID_WIDTH], 42);
         let text = String::from_utf8(frame).unwrap();
         assert_eq!(text, "\x0bMSH|^~\\&|A|B|C|D|2024||ADT^A01|0000000000000042|P|2.3\rPID|1\x1c\r");
+    }
+
+    #[test]
+    fn ratios_are_the_best_rounds_and_the_median_of_each_rounds_pair() {
+        let runs = |rates: &[f64]| {
+            rates.iter().map(|&per_second| Run { per_second, not_accepted: 0 }).collect()
+        };
+        // The best rounds fell at different moments: serve's in round 1, the crate's in round 3.
+        let best = vec![
+            (Route::Ceiling, 1, runs(&[20.0, 20.0, 20.0])),
+            (Route::Serve, 1, runs(&[18.0, 9.0, 12.0])),
+            (Route::MllpCrate, 1, runs(&[20.0, 10.0, 19.0])),
+        ];
+        let cells = summarise(&best, false);
+        let serve = cells.iter().find(|c| c.path == Route::Serve.name()).unwrap();
+        assert_eq!(serve.per_second, 18.0);
+        assert_eq!(serve.ratio_to_peer, Some(18.0 / 20.0));
+        let per_round: Vec<f64> = serve.ratio_to_peer_per_round.clone();
+        assert_eq!(per_round, vec![0.9, 0.9, 12.0 / 19.0]);
+        assert_eq!(serve.median_ratio_to_peer, Some(0.9));
+        let ceiling = cells.iter().find(|c| c.path == Route::Ceiling.name()).unwrap();
+        assert!(ceiling.ratio_to_peer_per_round.is_empty(), "the ceiling has no peer");
+        assert_eq!(ceiling.median_ratio_to_peer, None);
+    }
+
+    #[test]
+    fn the_median_of_an_even_count_is_the_mean_of_the_middle_two() {
+        assert_eq!(median(&[]), None);
+        assert_eq!(median(&[3.0]), Some(3.0));
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), Some(2.5));
+        assert_eq!(median(&[5.0, 1.0, 3.0]), Some(3.0));
     }
 
     #[test]
