@@ -51,9 +51,9 @@
 //! Each cell is the best of `rounds` (5; 1 with `--quick`) runs of 2 s, the rows
 //! taking turns in every round, so a slow moment of the machine hits every row alike. Beside
 //! the ratio of the best rounds, a cell shows the median of its rounds' ratios to the peer's
-//! in the same round ("per round"): the best rounds of two rows may fall at different moments,
-//! and the median of the pairs says how far apart the rows are however slow the round. Timing
-//! is never asserted: the ratios are printed and written to reports/bench/.
+//! in the same round ("per round"): the best rounds of two rows may fall in different turns,
+//! and the median of the pairs is less swayed by one quiet or one slow turn. Timing is never
+//! asserted: the ratios are printed and written to reports/bench/.
 
 use anyhow::{bail, Context};
 use hl7_harness::load::{self, Client, LoadTarget, MessageSource, Mode, Plan, SourceOptions};
@@ -212,9 +212,10 @@ struct Cell {
     peer: Option<&'static str>,
     /// `per_second` over the peer's.
     ratio_to_peer: Option<f64>,
-    /// Each round's figure over the peer's in the same round, and their median: a slow spell
-    /// of the machine that lasts a round hits both, so this tells how far apart the two are
-    /// when the best rounds fell at different moments.
+    /// Each round's figure over the peer's in the same round (the same turn of all rows, tens
+    /// of seconds apart at most), and their median: the best rounds of the two may have
+    /// fallen in different turns, one quiet and one not, and the median of the pairs is less
+    /// swayed by that single turn.
     ratio_to_peer_per_round: Vec<f64>,
     median_ratio_to_peer: Option<f64>,
     ratio_to_ceiling: f64,
