@@ -11,6 +11,7 @@ use super::delimiters::{Delimiters, SEGMENT_TERMINATOR};
 use super::escape::unescape;
 use super::finding::{Capped, Finding, Location, Severity};
 use super::path::Path;
+use super::scan;
 pub(crate) use super::segment::nth_piece;
 pub use super::segment::Segment;
 use super::value::Value;
@@ -463,7 +464,7 @@ impl<'a> Message<'a> {
 
     /// A header component's bytes as text, when non-empty and UTF-8.
     fn header_code(&self, bytes: &'a [u8]) -> Option<&'a str> {
-        let text = self.piece_as_str(bytes)?.trim();
+        let text = scan::trim(self.piece_as_str(bytes)?);
         (!text.is_empty()).then_some(text)
     }
 }

@@ -17,7 +17,7 @@ pub mod finding;
 pub mod message;
 pub mod names;
 pub mod path;
-mod scan;
+pub(crate) mod scan;
 pub mod segment;
 pub mod standard;
 pub mod structures;

@@ -119,6 +119,22 @@ pub(crate) fn find(byte: u8, bytes: &[u8]) -> Option<usize> {
     }
 }
 
+/// `text.trim()`, without a look at its characters when it is empty or starts and ends with a
+/// visible ASCII character (`!`..=`~`), as nearly every HL7 value does: such a text has no
+/// white space to trim at either end. Anything else (white space, non-ASCII at an end) is
+/// trimmed by `str::trim`.
+#[inline]
+pub(crate) fn trim(text: &str) -> &str {
+    let bytes = text.as_bytes();
+    if bytes.first().is_none_or(u8::is_ascii_graphic)
+        && bytes.last().is_none_or(u8::is_ascii_graphic)
+    {
+        text
+    } else {
+        text.trim()
+    }
+}
+
 /// The separator bit that splits a value into pieces at `level`.
 pub(crate) fn bit(level: Level) -> Held {
     match level {
@@ -169,6 +185,21 @@ mod tests {
             bytes in proptest::collection::vec(prop_oneof![20 => any::<u8>(), 1 => Just(b'|')], 0..80),
         ) {
             prop_assert_eq!(find(b'|', &bytes), bytes.iter().position(|&b| b == b'|'));
+        }
+
+        /// `trim` is `str::trim`, with white space of every kind (ASCII, NBSP, ideographic
+        /// space) and non-ASCII letters at either end or none.
+        #[test]
+        fn trim_is_str_trim(
+            text in proptest::collection::vec(prop_oneof![
+                4 => proptest::char::range('!', '~'),
+                1 => prop_oneof![
+                    Just(' '), Just('\t'), Just('\r'), Just('\u{a0}'), Just('\u{3000}'),
+                    Just('é'), Just('\u{1}'), Just('\u{7f}'),
+                ],
+            ], 0..12).prop_map(|chars| chars.into_iter().collect::<String>()),
+        ) {
+            prop_assert_eq!(trim(&text), text.trim());
         }
     }
 

@@ -242,8 +242,8 @@ fn read_bytes<'a>(message: &Message<'a>, bytes: &'a [u8], mode: TextMode) -> Cow
 /// `text` without its leading and trailing white space, copied only when there is some.
 fn trimmed(text: Cow<'_, str>) -> Cow<'_, str> {
     match text {
-        Cow::Borrowed(text) => Cow::Borrowed(text.trim()),
-        Cow::Owned(text) if text.trim().len() == text.len() => Cow::Owned(text),
+        Cow::Borrowed(text) => Cow::Borrowed(crate::hl7::scan::trim(text)),
+        Cow::Owned(text) if crate::hl7::scan::trim(&text).len() == text.len() => Cow::Owned(text),
         Cow::Owned(text) => Cow::Owned(text.trim().to_string()),
     }
 }
