@@ -281,10 +281,27 @@ fn first_subcomponent(message: &Message<'_>, value: Value<'_>, mode: TextMode) -
 
 /// The bytes of the first subcomponent of component `n` (1-based) of a field's first
 /// repetition, as `field.component(n)` and then `subcomponent(1)` read them (the component
-/// itself when no subcomponent separator is declared).
+/// itself when no subcomponent separator is declared). One pass that stops at the component it
+/// wants: the rest of the field (the components after it, the other repetitions) is not read.
 fn component_head<'a>(field: &'a [u8], n: usize, d: &Delimiters) -> Option<&'a [u8]> {
-    let repetition = field.split(|&b| b == d.repetition).next()?;
-    let component = component_of(repetition, n, d)?;
+    if n == 0 {
+        return None;
+    }
+    let ends_component = |b: &u8| *b == d.component || *b == d.repetition;
+    let mut rest = field;
+    // Past the n - 1 components before it, as long as the first repetition lasts.
+    for _ in 1..n {
+        let at = rest.iter().position(ends_component)?;
+        let (separator, after) = rest.get(at..)?.split_first()?;
+        if *separator == d.repetition {
+            return None;
+        }
+        rest = after;
+    }
+    let component = match rest.iter().position(ends_component) {
+        Some(end) => rest.get(..end)?,
+        None => rest,
+    };
     match d.subcomponent {
         Some(sub) => component.split(|&b| b == sub).next(),
         None => Some(component),
@@ -305,8 +322,9 @@ fn email(message: &Message<'_>, field: Option<&[u8]>, mode: TextMode) -> Option<
         let part =
             |n| component_of(r, n, d).map(|v| read_bytes(message, v, mode)).unwrap_or_default();
         let is_email = part(2) == "NET" || part(3).eq_ignore_ascii_case("Internet");
-        let address = part(4);
-        (is_email && !address.is_empty()).then(|| address.into_owned())
+        // The address is read only on the repetition that is an e-mail.
+        let address = is_email.then(|| part(4)).filter(|address| !address.is_empty())?;
+        Some(address.into_owned())
     })
 }
 
