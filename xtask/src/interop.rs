@@ -85,6 +85,12 @@ pub fn mllp_crate_receiver(root: &Path) -> anyhow::Result<(Running, u16)> {
     receivers::mllp_crate(root)
 }
 
+/// Builds the `mllp`-crate receiver and returns its binary (for `bench cost`).
+#[cfg_attr(not(feature = "bench"), allow(dead_code))]
+pub fn mllp_crate_binary(root: &Path) -> anyhow::Result<std::path::PathBuf> {
+    receivers::build_mllp_crate(root)
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.0.kill();

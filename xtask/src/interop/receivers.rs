@@ -9,7 +9,7 @@ use super::Running;
 use crate::process::Command;
 use anyhow::{bail, Context};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -100,11 +100,9 @@ pub fn nodehl7(root: &Path) -> anyhow::Result<(Running, u16)> {
 }
 
 /// Builds xtask/interop-mllp (its own cargo workspace, `--locked` to its Cargo.lock) into
-/// `target/xtask/interop/mllp-target` and starts it on a loopback port. Returns the process and
-/// its port.
-pub fn mllp_crate(root: &Path) -> anyhow::Result<(Running, u16)> {
-    let dir = root.join("target").join("xtask").join("interop");
-    let target_dir = dir.join("mllp-target");
+/// `target/xtask/interop/mllp-target`; returns the receiver's binary.
+pub fn build_mllp_crate(root: &Path) -> anyhow::Result<PathBuf> {
+    let target_dir = root.join("target").join("xtask").join("interop").join("mllp-target");
     let manifest = root.join("xtask").join("interop-mllp").join("Cargo.toml");
     Command::new("interop build mllp receiver", "cargo")
         .args(["build", "--quiet", "--release", "--locked", "--manifest-path"])
@@ -114,8 +112,16 @@ pub fn mllp_crate(root: &Path) -> anyhow::Result<(Running, u16)> {
         .current_dir(root)
         .run()
         .with_context(|| format!("building the {MLLP_CRATE} receiver"))?;
+    Ok(target_dir.join("release").join("interop-mllp"))
+}
+
+/// Builds the `mllp`-crate receiver ([`build_mllp_crate`]) and starts it on a loopback port.
+/// Returns the process and its port.
+pub fn mllp_crate(root: &Path) -> anyhow::Result<(Running, u16)> {
+    let dir = root.join("target").join("xtask").join("interop");
+    let binary = build_mllp_crate(root)?;
     let port = free_port()?;
-    let mut command = std::process::Command::new(target_dir.join("release").join("interop-mllp"));
+    let mut command = std::process::Command::new(binary);
     command.arg(format!("127.0.0.1:{port}"));
     let running = spawn(command, port, "mllp crate receiver", &dir.join("mllp-receiver.log"))?;
     Ok((running, port))
