@@ -76,7 +76,7 @@ use std::time::{Duration, Instant};
 use tabled::{Table, Tabled};
 
 /// The message sent: an ADT^A01 of the repository's corpus, as issue 18 measured.
-const MESSAGE: &str = "corpus/adt/adt_a01_v23.hl7";
+pub(crate) const MESSAGE: &str = "corpus/adt/adt_a01_v23.hl7";
 /// `serve --profile` plays this target profile (v2.6 ADT and MFN, with message profiles)...
 const PROFILE: &str = "scenarios/ehealth-platform/ehealth-platform.profile.yaml";
 /// ...and is sent a v2.6 ADT^A01, which the profile declares.
@@ -97,7 +97,7 @@ const PROXY_LANES: &str = "BENCH_PROXY_LANES";
 /// (0: none, every connection on the per-core lanes); as `proxy` when unset.
 const PROXY_OWN_LANES: &str = "BENCH_PROXY_OWN_LANES";
 /// Width of the per-message MSH-10 the raw client writes in place.
-const ID_WIDTH: usize = 16;
+pub(crate) const ID_WIDTH: usize = 16;
 const ACK_HEAD: &[u8] = b"\x0bMSH|^~\\&|R|R|S|S|20240101||ACK^A01^ACK|1|P|2.3\rMSA|AA|";
 /// Longest the raw client waits for one answer before the run fails.
 const ANSWER_LIMIT: Duration = Duration::from_secs(10);
@@ -471,14 +471,14 @@ fn print_table(cells: &[Cell], paths: &[Route]) {
 }
 
 /// Segments separated by CR alone, without a trailing line end: as a sender frames them.
-fn normalise(bytes: &[u8]) -> Vec<u8> {
+pub(crate) fn normalise(bytes: &[u8]) -> Vec<u8> {
     let text = String::from_utf8_lossy(bytes).replace("\r\n", "\r").replace('\n', "\r");
     text.trim_end_matches('\r').as_bytes().to_vec()
 }
 
 /// The framed message with MSH-10 replaced by [`ID_WIDTH`] placeholder bytes; returns the
 /// frame and where the placeholder starts.
-fn frame_with_id_slot(payload: &[u8]) -> anyhow::Result<(Vec<u8>, usize)> {
+pub(crate) fn frame_with_id_slot(payload: &[u8]) -> anyhow::Result<(Vec<u8>, usize)> {
     let msh_end = payload.iter().position(|b| *b == b'\r').unwrap_or(payload.len());
     let separator = *payload.get(3).context("the message has no MSH-1")?;
     let bars: Vec<usize> = payload[..msh_end]
@@ -502,7 +502,7 @@ fn frame_with_id_slot(payload: &[u8]) -> anyhow::Result<(Vec<u8>, usize)> {
 }
 
 /// Writes `value` as decimal digits right-aligned into `slot`, zero-filled.
-fn write_id(slot: &mut [u8], mut value: u64) {
+pub(crate) fn write_id(slot: &mut [u8], mut value: u64) {
     for byte in slot.iter_mut().rev() {
         *byte = b'0' + (value % 10) as u8;
         value /= 10;

@@ -4,7 +4,7 @@
 //!   the install, html-check, interop, then a short fuzz smoke.
 //! - `fuzz`: installs cargo-fuzz when missing, seeds the fuzz corpora from `corpus/`, runs
 //!   every fuzz target for a while and fails on any crash.
-//! - `bench [parse|mllp|load|net|profile|run|soak] [--quick]`: builds and runs a benchmark in release, writes `reports/bench/`.
+//! - `bench [parse|mllp|load|net|cost|profile|run|soak] [--quick]`: builds and runs a benchmark in release, writes `reports/bench/`.
 //! - `html-check [REPORT_DIR]...`: opens report.html in headless Chromium (Debian's chromium and
 //!   chromedriver, installed when missing) and checks that it renders, opens on the overview
 //!   with the failures first, logs no console error, filters right and fetches nothing; without
@@ -43,6 +43,8 @@ mod system_checks;
 
 #[cfg(feature = "bench")]
 mod bench;
+#[cfg(feature = "bench")]
+mod bench_cost;
 #[cfg(feature = "bench")]
 mod bench_load;
 #[cfg(feature = "bench")]
@@ -172,6 +174,9 @@ enum Suite {
     /// std client → raw std echo (the ceiling), the load engine → echo, → serve (without and
     /// with its journal), → the `mllp`-crate receiver, → proxy → echo, → socat → echo.
     Net,
+    /// What one message costs the reference endpoint's code beside the `mllp`-crate
+    /// receiver's, each in its own process, warm and with the caches flushed between messages.
+    Cost,
     /// The load generator: its CPU per 10,000 messages at a fixed rate, its maximum, and open
     /// and closed loop against the reference endpoint.
     Load,
@@ -196,6 +201,7 @@ impl Suite {
             Suite::Load => "load",
             Suite::Profile => "profile",
             Suite::Net => "net",
+            Suite::Cost => "cost",
             Suite::Soak => "soak",
             Suite::Run => "run",
             Suite::All => "all",
@@ -294,6 +300,7 @@ fn reference_pages(root: &std::path::Path) -> anyhow::Result<()> {
 fn bench_run(root: &std::path::Path, suite: Suite, quick: bool) -> anyhow::Result<()> {
     let run = |suite| match suite {
         Suite::Net => bench_net::net(root, bench_net::Settings::new(quick)),
+        Suite::Cost => bench_cost::cost(root, quick),
         Suite::Parse => bench::parse(root),
         Suite::Mllp => bench_mllp::mllp(root),
         Suite::Load => bench_load::load(root),
@@ -309,6 +316,7 @@ fn bench_run(root: &std::path::Path, suite: Suite, quick: bool) -> anyhow::Resul
             Suite::Mllp,
             Suite::Load,
             Suite::Net,
+            Suite::Cost,
             Suite::Profile,
             Suite::Run,
             Suite::Soak,
