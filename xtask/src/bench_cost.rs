@@ -115,9 +115,12 @@ fn cache_bytes(path: &str) -> Option<usize> {
 
 fn parse_cache_size(text: &str) -> Option<usize> {
     let text = text.trim();
-    let (digits, unit) = match text.strip_suffix(['K', 'M']) {
-        Some(digits) => (digits, if text.ends_with('K') { 1 << 10 } else { 1 << 20 }),
-        None => (text, 1),
+    let (digits, unit) = if let Some(digits) = text.strip_suffix('K') {
+        (digits, 1 << 10)
+    } else if let Some(digits) = text.strip_suffix('M') {
+        (digits, 1 << 20)
+    } else {
+        (text, 1)
     };
     digits.parse::<usize>().ok()?.checked_mul(unit).filter(|&bytes| bytes > 0)
 }
