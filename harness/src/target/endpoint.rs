@@ -4,6 +4,7 @@
 //! applied to the [`ClientFeed`]. A restart replays the journal, so state and duplicate
 //! detection survive it.
 
+use super::brief_lock::lock_brief;
 use super::client_feed::{ClientFeed, Effect, Reading, TextMode};
 use super::defect::{Defect, Defects};
 pub use super::group_commit::SyncMode;
@@ -43,7 +44,8 @@ pub struct Endpoint {
     /// applied and logged as applied at once, so the log's order is the order of application.
     /// On cache lines of its own (as is `sequence`): every message writes them, and the
     /// fields read with every message (the config, the defects) must not share a line that
-    /// another core has just written.
+    /// another core has just written. A message takes it with [`lock_brief`], which yields
+    /// the core rather than sleeping while another connection's thread holds it.
     state: OwnLines<Mutex<State>>,
     /// How the feed reads values ([`ClientFeed::text_mode`]), known without its lock so that
     /// a message is read before the feed is locked.
@@ -353,7 +355,7 @@ impl Endpoint {
             let control_id = message.control_id().unwrap_or_default();
             (message, Reading::of(message, self.text_mode), control_id)
         });
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut state = lock_brief(&self.state);
         let effects = match reading {
             Some((message, reading, control_id)) => state.apply(message, reading, control_id),
             None => Vec::new(),
@@ -397,7 +399,7 @@ impl Endpoint {
     fn apply(&self, message: &Message<'_>) -> Vec<Effect> {
         let reading = Reading::of(message, self.text_mode);
         let control_id = message.control_id().unwrap_or_default();
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut state = lock_brief(&self.state);
         state.apply(message, reading, control_id)
     }
 
