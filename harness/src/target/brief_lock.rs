@@ -8,16 +8,19 @@
 //! sleeps in the kernel: the waiter's core, with nothing else to run, goes idle, every later
 //! release has to wake a sleeper, and the lock stays contended from one message to the next.
 //! In a virtual machine an idle core is a halted vCPU, and waking it costs tens of
-//! microseconds. Measured on the 2-core VM with 16 connections (raw client, 8 interleaved
-//! rounds of 2 s, 2026-12-05): `serve` fell into that state in most rounds, at 72–84k
-//! messages/s against 100k+ in the others, and the rounds that fell had 20 times the futex
-//! calls of those that did not.
+//! microseconds. Measured on the 2-core VM with 16 connections (a raw client, interleaved
+//! rounds of 2 s, 2026-12-05), `serve` in a session of its own fell into that state in most
+//! rounds, at 72–84k messages/s against 100k+ in the others, and the rounds that fell had 20
+//! times the futex calls of those that did not.
 //!
 //! [`lock_brief`] gives the core away instead (`sched_yield`), so the preempted holder, or
 //! another connection's work, runs in the meantime; it sleeps as `Mutex::lock` does only
 //! after [`YIELDS`] tries, so a long hold (the HTTP state endpoint serialising every receipt)
 //! costs a waiter a bounded number of yields before it sleeps. The same rounds with it:
-//! 91–107k/s, median 99k (the `mllp`-crate receiver, with no shared state, 96k).
+//! 91–107k/s, median 99k, where they had a median of 77k (the `mllp`-crate receiver, with no
+//! shared state, 96k). With the servers in the client's session, as `cargo xtask bench net`
+//! runs them, the gain is smaller: median 87.4k against 83.8k over 10 rounds (the crate's
+//! receiver 88.1k), and the futex calls fall from thousands a second to about a hundred.
 
 use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 
