@@ -20,7 +20,7 @@
 //! 91–107k/s, median 99k, where they had a median of 77k (the `mllp`-crate receiver, with no
 //! shared state, 96k). With the servers in the client's session, as `cargo xtask bench net`
 //! runs them, the gain is smaller: median 87.4k against 83.8k over 10 rounds (the crate's
-//! receiver 88.1k), and the futex calls fall from thousands a second to about a hundred.
+//! receiver 88.1k); the futex calls fall from thousands a second to about fifty.
 
 use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 
