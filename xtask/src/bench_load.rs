@@ -124,6 +124,7 @@ fn start_targets() -> anyhow::Result<(String, String, tokio::sync::oneshot::Send
                 timeouts: Timeouts::default(),
                 tls: None,
                 connection_threads: hl7_harness::target::threaded::DEFAULT_CONNECTION_THREADS,
+                read_spin: hl7_harness::target::threaded::DEFAULT_READ_SPIN,
             };
             let _ = serve_mllp(serve, endpoint, options, async {
                 let _ = stopped.await;

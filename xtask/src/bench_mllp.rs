@@ -73,6 +73,7 @@ pub fn mllp(root: &Path) -> anyhow::Result<serde_json::Value> {
             timeouts: Timeouts::default(),
             tls: None,
             connection_threads: hl7_harness::target::threaded::DEFAULT_CONNECTION_THREADS,
+            read_spin: hl7_harness::target::threaded::DEFAULT_READ_SPIN,
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(serve_mllp(serve, endpoint, options, async {

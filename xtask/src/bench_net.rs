@@ -63,7 +63,7 @@ use hl7_harness::proxy::Engine;
 use hl7_harness::target::endpoint::{Endpoint, SyncMode};
 use hl7_harness::target::responder::ResponderConfig;
 use hl7_harness::target::server::{serve_mllp, ServerOptions};
-use hl7_harness::target::threaded::DEFAULT_CONNECTION_THREADS;
+use hl7_harness::target::threaded::{DEFAULT_CONNECTION_THREADS, DEFAULT_READ_SPIN};
 use hl7_harness::transport::connection::Timeouts;
 use hl7_harness::transport::hllp::HllpOptions;
 use hl7_harness::transport::mllp::MllpOptions;
@@ -134,6 +134,7 @@ enum Route {
     Ceiling,
     Load,
     Serve,
+    ServeNoSpin,
     ServeAsyncOnly,
     ServeJournalTmpfs,
     ServeJournalGroup,
@@ -145,10 +146,11 @@ enum Route {
 }
 
 impl Route {
-    const ALL: [Route; 11] = [
+    const ALL: [Route; 12] = [
         Route::Ceiling,
         Route::Load,
         Route::Serve,
+        Route::ServeNoSpin,
         Route::ServeAsyncOnly,
         Route::ServeJournalTmpfs,
         Route::ServeJournalGroup,
@@ -164,6 +166,7 @@ impl Route {
             Route::Ceiling => "raw client → raw echo (ceiling)",
             Route::Load => "hl7-harness load → echo",
             Route::Serve => "raw client → serve",
+            Route::ServeNoSpin => "raw client → serve --read-spin 0 (reads sleep at once)",
             Route::ServeAsyncOnly => "raw client → serve --connection-threads 0 (async loop only)",
             Route::ServeJournalTmpfs => "raw client → serve, journal on tmpfs (no fsync cost)",
             Route::ServeJournalGroup => "raw client → serve, journal on disk (group commit)",
@@ -179,6 +182,7 @@ impl Route {
         match self {
             Route::Ceiling => None,
             Route::Serve
+            | Route::ServeNoSpin
             | Route::ServeAsyncOnly
             | Route::ServeJournalTmpfs
             | Route::ServeJournalGroup
@@ -232,6 +236,7 @@ struct Run {
 struct Addresses {
     echo: SocketAddr,
     serve: SocketAddr,
+    serve_no_spin: SocketAddr,
     serve_async_only: SocketAddr,
     serve_tmpfs: SocketAddr,
     serve_group: SocketAddr,
@@ -257,29 +262,42 @@ pub fn net(root: &Path, settings: Settings) -> anyhow::Result<serde_json::Value>
     let journals = Journals::new(root)?;
     let servers = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let (serve, serve_async_only, serve_tmpfs, serve_group, serve_disk, serve_profile, proxy) =
-        servers.block_on(async {
-            let serve = start_serve(Endpoint::new(ResponderConfig::default()), &stopped).await?;
-            let async_only = Endpoint::new(ResponderConfig::default());
-            let serve_async_only = start_serve_with(async_only, 0, &stopped).await?;
-            let tmpfs = Endpoint::with_journal(ResponderConfig::default(), &journals.tmpfs)?;
-            let serve_tmpfs = start_serve(tmpfs, &stopped).await?;
-            let group = Endpoint::with_journal(ResponderConfig::default(), &journals.group)?;
-            let serve_group = start_serve(group, &stopped).await?;
-            let disk = Endpoint::with_journal_syncing(
-                ResponderConfig::default(),
-                &journals.disk,
-                SyncMode::EachRecord,
-            )?;
-            let serve_disk = start_serve(disk, &stopped).await?;
-            let serve_profile = start_serve(Endpoint::playing(&played), &stopped).await?;
-            let proxy = start_proxy(echo, &stopped).await?;
-            let serves = (serve, serve_async_only, serve_tmpfs, serve_group, serve_disk);
-            anyhow::Ok((serves.0, serves.1, serves.2, serves.3, serves.4, serve_profile, proxy))
-        })?;
+    let (
+        serve,
+        serve_async_only,
+        serve_tmpfs,
+        serve_group,
+        serve_disk,
+        serve_profile,
+        proxy,
+        serve_no_spin,
+    ) = servers.block_on(async {
+        let serve = start_serve(Endpoint::new(ResponderConfig::default()), &stopped).await?;
+        let async_only = Endpoint::new(ResponderConfig::default());
+        let serve_async_only = start_serve_with(async_only, 0, DEFAULT_READ_SPIN, &stopped).await?;
+        let no_spin = Endpoint::new(ResponderConfig::default());
+        let serve_no_spin =
+            start_serve_with(no_spin, DEFAULT_CONNECTION_THREADS, Duration::ZERO, &stopped).await?;
+        let tmpfs = Endpoint::with_journal(ResponderConfig::default(), &journals.tmpfs)?;
+        let serve_tmpfs = start_serve(tmpfs, &stopped).await?;
+        let group = Endpoint::with_journal(ResponderConfig::default(), &journals.group)?;
+        let serve_group = start_serve(group, &stopped).await?;
+        let disk = Endpoint::with_journal_syncing(
+            ResponderConfig::default(),
+            &journals.disk,
+            SyncMode::EachRecord,
+        )?;
+        let serve_disk = start_serve(disk, &stopped).await?;
+        let serve_profile = start_serve(Endpoint::playing(&played), &stopped).await?;
+        let proxy = start_proxy(echo, &stopped).await?;
+        let serves = (serve, serve_async_only, serve_tmpfs, serve_group, serve_disk);
+        let rest = (serve_profile, proxy, serve_no_spin);
+        anyhow::Ok((serves.0, serves.1, serves.2, serves.3, serves.4, rest.0, rest.1, rest.2))
+    })?;
     let addresses = Addresses {
         echo,
         serve,
+        serve_no_spin,
         serve_async_only,
         serve_tmpfs,
         serve_group,
@@ -361,6 +379,7 @@ fn address_of(addresses: &Addresses, path: Route) -> anyhow::Result<SocketAddr> 
     Ok(match path {
         Route::Ceiling | Route::Load => addresses.echo,
         Route::Serve => addresses.serve,
+        Route::ServeNoSpin => addresses.serve_no_spin,
         Route::ServeAsyncOnly => addresses.serve_async_only,
         Route::ServeJournalTmpfs => addresses.serve_tmpfs,
         Route::ServeJournalGroup => addresses.serve_group,
@@ -634,13 +653,15 @@ async fn start_serve(
     endpoint: Endpoint,
     stopped: &tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<SocketAddr> {
-    start_serve_with(endpoint, DEFAULT_CONNECTION_THREADS, stopped).await
+    start_serve_with(endpoint, DEFAULT_CONNECTION_THREADS, DEFAULT_READ_SPIN, stopped).await
 }
 
-/// [`start_serve`] with `connection_threads` (`serve --connection-threads`).
+/// [`start_serve`] with `connection_threads` and `read_spin` (`serve --connection-threads`,
+/// `--read-spin`).
 async fn start_serve_with(
     endpoint: Endpoint,
     connection_threads: usize,
+    read_spin: Duration,
     stopped: &tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -650,6 +671,7 @@ async fn start_serve_with(
         timeouts: Timeouts { read: Duration::from_secs(300), ..Timeouts::default() },
         tls: None,
         connection_threads,
+        read_spin,
     };
     let mut stopped = stopped.clone();
     tokio::spawn(serve_mllp(listener, Arc::new(endpoint), options, async move {

@@ -9,7 +9,7 @@ use crate::target::http::{serve_http, serve_state, BasicCredentials, HttpConfig}
 use crate::target::log::Log;
 use crate::target::responder::ResponderConfig;
 use crate::target::server::{serve_hllp, serve_mllp, HllpServerOptions, ServerOptions};
-use crate::target::threaded::DEFAULT_CONNECTION_THREADS;
+use crate::target::threaded::{DEFAULT_CONNECTION_THREADS, DEFAULT_READ_SPIN};
 use crate::transport::connection::Timeouts;
 use crate::transport::hllp::HllpOptions;
 use crate::transport::mllp::MllpOptions;
@@ -109,6 +109,7 @@ impl Builtin {
             timeouts: options_idle(),
             tls: None,
             connection_threads: DEFAULT_CONNECTION_THREADS,
+            read_spin: DEFAULT_READ_SPIN,
         };
         let config = HttpConfig {
             basic: spec.and_then(|s| s.basic.as_ref()).map(|b| BasicCredentials {

@@ -32,6 +32,9 @@ pub struct ServerOptions {
     /// How many plain connections of the correct endpoint may have a thread each
     /// ([`threaded`](super::threaded)); 0 serves every connection on the async loop.
     pub connection_threads: usize,
+    /// How long a connection's thread spins after an answer before its read sleeps
+    /// ([`DEFAULT_READ_SPIN`](super::threaded::DEFAULT_READ_SPIN); zero: never).
+    pub read_spin: Duration,
 }
 
 /// Serves until `shutdown` resolves; returns how many connections were accepted.
@@ -99,7 +102,7 @@ pub async fn serve_mllp_with_commit_ack(
     let log = endpoint.log().clone();
     let threaded =
         ConnectionThreads::suits(&endpoint, options.tls.is_some(), commit != CommitAcks::Off);
-    let threads = Arc::new(ConnectionThreads::new(options.connection_threads));
+    let threads = Arc::new(ConnectionThreads::new(options.connection_threads, options.read_spin));
     accept_logging(
         listener,
         shutdown,

@@ -8,11 +8,13 @@
 
 use super::connection::{Timeouts, TransportError};
 use super::mllp::{encode_frame, Frame, FrameNote, MllpCodec, MllpOptions};
+use super::read_spin::ReadSpin;
 use super::reassembly::{io_error, time_left, ReadOutcome, Reassembly};
 use bytes::BytesMut;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::ops::ControlFlow::{Break, Continue};
+use std::os::fd::AsRawFd;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -37,6 +39,8 @@ pub struct BlockingMllpConnection {
     /// The read timeout the socket carries now: set again only when a read needs another
     /// (the rest of a split frame's time), so a frame that comes in one read costs no call.
     read_timeout: Option<Duration>,
+    /// A server's spin before a read sleeps ([`read_spin`](super::read_spin)); none on a client.
+    spin: Option<ReadSpin>,
 }
 
 impl BlockingMllpConnection {
@@ -59,7 +63,14 @@ impl BlockingMllpConnection {
             out: BytesMut::new(),
             timeouts,
             read_timeout: None,
+            spin: None,
         })
+    }
+
+    /// Waits awake on the socket after each answer before a read sleeps, as `spin` allows.
+    pub fn with_spin(mut self, spin: ReadSpin) -> BlockingMllpConnection {
+        self.spin = Some(spin);
+        self
     }
 
     /// Connects to `addr`, an IP address and port (a name would need a lookup that no timeout
@@ -129,9 +140,19 @@ impl BlockingMllpConnection {
     /// One read, waiting at most until `until`, appended to the buffer. The socket's timeout
     /// is set again only when the one it has would not fit: a wait of nearly the same length
     /// (the next frame's, the next ACK's) reuses it and costs no call. A read the socket's
-    /// timeout ended early is tried again until `until`.
+    /// timeout ended early is tried again until `until`. Waiting for a new frame after an
+    /// answer, a server's read first waits awake ([`ReadSpin`]).
     fn read(&mut self, until: Instant) -> ReadOutcome {
         loop {
+            if let Some(spin) = &mut self.spin {
+                if self.buffer.is_empty() {
+                    let (stream, chunk, buffer) = (&self.stream, &mut self.chunk, &mut self.buffer);
+                    let spun = spin.spin(until.into_std(), || read_now(stream, chunk, buffer));
+                    if let Some(outcome) = spun {
+                        return outcome;
+                    }
+                }
+            }
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return ReadOutcome::TimedOut;
@@ -172,7 +193,12 @@ impl BlockingMllpConnection {
             self.out = BytesMut::new();
         }
         match written {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                if let Some(spin) = &mut self.spin {
+                    spin.arm();
+                }
+                Ok(())
+            }
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                 Err(TransportError::WriteTimeout { peer, after: self.timeouts.write })
             }
@@ -184,6 +210,21 @@ impl BlockingMllpConnection {
     /// stream showed they start no frame).
     pub fn take_pending_notes(&mut self) -> Vec<FrameNote> {
         self.codec.take_pending_notes()
+    }
+}
+
+/// One read that does not wait (`MSG_DONTWAIT`), appended to `buffer`: `None` when no byte
+/// was there.
+fn read_now(stream: &TcpStream, chunk: &mut [u8], buffer: &mut BytesMut) -> Option<ReadOutcome> {
+    use nix::sys::socket::{recv, MsgFlags};
+    match recv(stream.as_raw_fd(), chunk, MsgFlags::MSG_DONTWAIT) {
+        Ok(0) => Some(ReadOutcome::Eof),
+        Ok(n) => {
+            buffer.extend_from_slice(chunk.get(..n)?);
+            Some(ReadOutcome::Bytes)
+        }
+        Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => None,
+        Err(errno) => Some(ReadOutcome::Failed(std::io::Error::from(errno))),
     }
 }
 
@@ -235,6 +276,55 @@ mod tests {
         let mut answer = [0u8; 12];
         client.read_exact(&mut answer).unwrap();
         assert_eq!(&answer, b"\x0bMSA|AA|1\r\x1c\r");
+    }
+
+    /// Sends `bytes` from another thread after `delay`.
+    fn later(
+        client: &TcpStream,
+        delay: Duration,
+        bytes: &'static [u8],
+    ) -> std::thread::JoinHandle<()> {
+        let mut client = client.try_clone().unwrap();
+        std::thread::spawn(move || {
+            std::thread::sleep(delay);
+            client.write_all(bytes).unwrap();
+        })
+    }
+
+    #[test]
+    fn after_an_answer_the_next_message_is_read_awake_within_the_wait_and_no_read_sleeps() {
+        let (server, mut client) = pair();
+        let mut server = server.with_spin(ReadSpin::new(Duration::from_secs(5)));
+        server.send(b"MSA|AA|0\r").unwrap();
+        let mut answer = [0u8; 12];
+        client.read_exact(&mut answer).unwrap();
+        let sender = later(&client, Duration::from_millis(20), b"\x0bMSH|A\r\x1c\r");
+        assert_eq!(&server.receive().unwrap().payload[..], b"MSH|A\r");
+        sender.join().unwrap();
+        // A read that slept would have set the socket's timeout first.
+        assert_eq!(server.read_timeout, None, "the message was taken by the wait");
+        server.send(b"MSA|AA|1\r").unwrap();
+        client.read_exact(&mut answer).unwrap();
+        drop(client);
+        let err = server.receive().unwrap_err();
+        assert_eq!(err.code(), "peer-closed", "a close during the wait: {err}");
+    }
+
+    #[test]
+    fn a_wait_that_outlasts_its_budget_or_was_not_earned_leaves_the_read_to_sleep() {
+        let (server, client) = pair();
+        let mut server = server.with_spin(ReadSpin::new(Duration::from_millis(1)));
+        server.send(b"MSA|AA|0\r").unwrap();
+        let sender = later(&client, Duration::from_millis(50), b"\x0bMSH|A\r\x1c\r");
+        assert_eq!(&server.receive().unwrap().payload[..], b"MSH|A\r");
+        sender.join().unwrap();
+        assert!(server.read_timeout.is_some(), "the budget passed: the read slept");
+        let (server, client) = pair();
+        let mut server = server.with_spin(ReadSpin::new(Duration::from_secs(5)));
+        let sender = later(&client, Duration::from_millis(20), b"\x0bMSH|B\r\x1c\r");
+        assert_eq!(&server.receive().unwrap().payload[..], b"MSH|B\r");
+        sender.join().unwrap();
+        assert!(server.read_timeout.is_some(), "no answer yet: the first read sleeps");
     }
 
     #[test]

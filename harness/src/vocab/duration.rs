@@ -1,4 +1,5 @@
-//! Durations as people write them, on the command line and in scenarios: `500ms`, `10s`, `2m`, `1h`.
+//! Durations as people write them, on the command line and in scenarios: `50us`, `500ms`,
+//! `10s`, `2m`, `1h`.
 
 use std::time::Duration;
 
@@ -9,14 +10,17 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let value: u64 = number
         .parse()
         .map_err(|_| format!("{text:?}: expected a number and a unit, e.g. 500ms, 10s, 2m"))?;
-    let duration = match unit {
-        "ms" => Duration::from_millis(value),
-        "s" | "" => Duration::from_secs(value),
-        "m" => Duration::from_secs(value * 60),
-        "h" => Duration::from_secs(value * 3600),
-        other => return Err(format!("{text:?}: unknown unit {other:?}; use ms, s, m or h")),
+    let seconds = |per: u64| {
+        value.checked_mul(per).map(Duration::from_secs).ok_or_else(|| format!("{text:?}: too long"))
     };
-    Ok(duration)
+    match unit {
+        "us" => Ok(Duration::from_micros(value)),
+        "ms" => Ok(Duration::from_millis(value)),
+        "s" | "" => seconds(1),
+        "m" => seconds(60),
+        "h" => seconds(3600),
+        other => Err(format!("{text:?}: unknown unit {other:?}; use us, ms, s, m or h")),
+    }
 }
 
 #[cfg(test)]
@@ -31,5 +35,9 @@ mod tests {
         assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
         assert!(parse_duration("10 parsecs").is_err());
         assert!(parse_duration("s").is_err());
+        assert_eq!(parse_duration("50us"), Ok(Duration::from_micros(50)));
+        assert_eq!(parse_duration("0us"), Ok(Duration::ZERO));
+        let huge = format!("{}h", u64::MAX / 60);
+        assert_eq!(parse_duration(&huge), Err(format!("{huge:?}: too long")), "no overflow");
     }
 }

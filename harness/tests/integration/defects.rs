@@ -8,7 +8,7 @@ use hl7_harness::target::endpoint::{Endpoint, Held};
 use hl7_harness::target::http::{serve_http, BasicCredentials, HttpConfig};
 use hl7_harness::target::responder::ResponderConfig;
 use hl7_harness::target::server::{serve_mllp, ServerOptions};
-use hl7_harness::target::threaded::DEFAULT_CONNECTION_THREADS;
+use hl7_harness::target::threaded::{DEFAULT_CONNECTION_THREADS, DEFAULT_READ_SPIN};
 use hl7_harness::transport::connection::Timeouts;
 use hl7_harness::transport::mllp::MllpOptions;
 use std::io::{Read, Write};
@@ -51,6 +51,7 @@ impl Server {
                     timeouts: Timeouts::default(),
                     tls: None,
                     connection_threads: DEFAULT_CONNECTION_THREADS,
+                    read_spin: DEFAULT_READ_SPIN,
                 };
                 let _ = serve_mllp(listener, endpoint, options, async {
                     let _ = stopped.await;
