@@ -171,6 +171,9 @@ impl BlockingMllpConnection {
                 Ok(0) => ReadOutcome::Eof,
                 Ok(n) => {
                     self.buffer.extend_from_slice(&self.chunk[..n]);
+                    if let Some(spin) = &mut self.spin {
+                        spin.woke();
+                    }
                     ReadOutcome::Bytes
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
