@@ -49,11 +49,12 @@ pub struct ServeArgs {
     /// 0: every connection on the async loop.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_CONNECTION_THREADS)]
     pub connection_threads: usize,
-    /// After answering a message, a connection's thread keeps trying its socket this long
-    /// before its read sleeps, so that a sender's next message finds it awake (a sleeping
+    /// After answering a message, a connection's thread keeps trying its socket up to this
+    /// long before its read sleeps, so that a sender's next message finds it awake (a sleeping
     /// core is slow to wake, on a VM most of all; on loopback with one connection this gave
-    /// 2.5x the round trips). Once per answer, yielding the core to any thread with work;
-    /// costs up to this much CPU per message when nothing comes. 0 turns it off.
+    /// 2.5x the round trips). Once per answer, yielding the core to any thread with work; the
+    /// wait shrinks to none while a connection's messages come later than this, and grows back
+    /// when they come sooner. 0 turns it off.
     #[arg(long, value_name = "DURATION", default_value = "50us", value_parser = parse_duration)]
     pub read_spin: Duration,
     /// Largest MLLP frame accepted; a longer frame is a framing error and closes the connection.
