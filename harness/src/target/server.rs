@@ -32,8 +32,9 @@ pub struct ServerOptions {
     /// How many plain connections of the correct endpoint may have a thread each
     /// ([`threaded`](super::threaded)); 0 serves every connection on the async loop.
     pub connection_threads: usize,
-    /// How long a connection's thread spins after an answer before its read sleeps
-    /// ([`DEFAULT_READ_SPIN`](super::threaded::DEFAULT_READ_SPIN); zero: never).
+    /// The longest a connection's thread waits awake on its socket after an answer before its
+    /// read sleeps; the wait adapts below it ([`DEFAULT_READ_SPIN`](super::threaded::DEFAULT_READ_SPIN);
+    /// zero: never).
     pub read_spin: Duration,
 }
 

@@ -31,8 +31,9 @@ pub const DEFAULT_CONNECTION_THREADS: usize = 64;
 /// How long a connection's thread keeps trying its socket after an answer before its read
 /// sleeps, unless told otherwise (`serve --read-spin`): longer than a closed-loop peer on
 /// loopback takes to read an ACK and send its next message, so that message finds the thread
-/// awake ([`read_spin`](crate::transport::read_spin)). One connection on the 2-core VM
-/// (medians of 2 s rounds): none 16.5k round trips/s, 10 µs 22.0k, 50 µs 40.2k.
+/// awake ([`read_spin`](crate::transport::read_spin)). One connection on the 2-core VM, a
+/// fixed wait of each length (medians of 2 s rounds): none 16.5k round trips/s, 10 µs 22.0k,
+/// 50 µs 40.2k.
 pub const DEFAULT_READ_SPIN: Duration = Duration::from_micros(50);
 
 /// Counts the connections on threads, shared by one listener's accept loop.

@@ -39,7 +39,8 @@ pub struct BlockingMllpConnection {
     /// The read timeout the socket carries now: set again only when a read needs another
     /// (the rest of a split frame's time), so a frame that comes in one read costs no call.
     read_timeout: Option<Duration>,
-    /// A server's spin before a read sleeps ([`read_spin`](super::read_spin)); none on a client.
+    /// A server's wait awake before a read sleeps ([`read_spin`](super::read_spin)); none on a
+    /// client.
     spin: Option<ReadSpin>,
 }
 
